@@ -1,0 +1,61 @@
+"""One boto3 session and one client per service per process.
+
+boto3 sessions are not thread-safe to build, so creation is serialised; the clients themselves are
+thread-safe and shared by the streamer's writer threads. `AWS_ENDPOINT_URL` is honoured by botocore
+itself, which is how every client here reaches moto locally with no code change.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+_lock = threading.RLock()
+
+# Standard retry mode retries throttling and 5xx with backoff; adaptive adds client-side rate limiting,
+# which is what a bursty writer (the streamer at the end of many calls) wants.
+_CLIENT_CONFIG = Config(retries={"max_attempts": 8, "mode": "adaptive"}, max_pool_connections=32)
+
+
+@lru_cache(maxsize=1)
+def session() -> boto3.session.Session:
+    with _lock:
+        return boto3.session.Session()
+
+
+def _client(service: str) -> Any:
+    with _lock:
+        return session().client(service, config=_CLIENT_CONFIG)  # type: ignore[call-overload]
+
+
+@lru_cache(maxsize=1)
+def dynamodb() -> DynamoDBClient:
+    client: DynamoDBClient = _client("dynamodb")
+    return client
+
+
+@lru_cache(maxsize=1)
+def events() -> EventBridgeClient:
+    client: EventBridgeClient = _client("events")
+    return client
+
+
+@lru_cache(maxsize=1)
+def secretsmanager() -> SecretsManagerClient:
+    client: SecretsManagerClient = _client("secretsmanager")
+    return client
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests that start a new moto server, never production code)."""
+    for factory in (session, dynamodb, events, secretsmanager):
+        factory.cache_clear()

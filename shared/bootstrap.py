@@ -1,0 +1,94 @@
+"""`python -m shared.bootstrap`: create the tables and the event bus named by the environment.
+
+Idempotent: existing resources are left alone. Keys and indexes come from the same pynamodb models
+the code uses (and that infra/ mirrors), so a local stack cannot drift from the code's expectations.
+Meant for moto in server mode (`AWS_ENDPOINT_URL`); it refuses to run without an endpoint unless
+`--allow-aws` is given, so nobody creates tables in a real account by accident.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from botocore.exceptions import ClientError
+
+from shared import aws
+from shared.models import calls_model, segments_model
+from shared.settings import EnvSettings
+
+IDEMPOTENCY_KEY = "id"  # Powertools DynamoDBPersistenceLayer defaults
+IDEMPOTENCY_TTL = "expiration"
+
+
+class BootstrapSettings(EnvSettings):
+    calls_table: str
+    transcripts_table: str
+    idempotency_table: str
+    event_bus_name: str
+
+
+def _create_idempotency_table(name: str) -> bool:
+    client = aws.dynamodb()
+    try:
+        client.create_table(
+            TableName=name,
+            AttributeDefinitions=[{"AttributeName": IDEMPOTENCY_KEY, "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": IDEMPOTENCY_KEY, "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ResourceInUseException":
+            return False
+        raise
+    client.get_waiter("table_exists").wait(TableName=name)
+    client.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": IDEMPOTENCY_TTL}
+    )
+    return True
+
+
+def _create_bus(name: str) -> bool:
+    client = aws.events()
+    try:
+        client.create_event_bus(Name=name)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ResourceAlreadyExistsException":
+            return False
+        raise
+    return True
+
+
+def bootstrap(settings: BootstrapSettings) -> list[str]:
+    """Create what is missing; returns a line per resource saying what happened."""
+    report: list[str] = []
+    for model in (calls_model(settings.calls_table), segments_model(settings.transcripts_table)):
+        name = model.Meta.table_name
+        if model.exists():
+            report.append(f"table {name}: exists")
+        else:
+            model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
+            report.append(f"table {name}: created")
+    created = _create_idempotency_table(settings.idempotency_table)
+    report.append(f"table {settings.idempotency_table}: {'created' if created else 'exists'}")
+    created = _create_bus(settings.event_bus_name)
+    report.append(f"event bus {settings.event_bus_name}: {'created' if created else 'exists'}")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.bootstrap", description=__doc__)
+    parser.add_argument("--allow-aws", action="store_true", help="run without AWS_ENDPOINT_URL")
+    args = parser.parse_args(argv)
+    if not os.environ.get("AWS_ENDPOINT_URL") and not args.allow_aws:
+        print("AWS_ENDPOINT_URL is not set; refusing to touch a real AWS account (use --allow-aws)",
+              file=sys.stderr)
+        return 2
+    for line in bootstrap(BootstrapSettings.from_env()):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Domain events on the product's EventBridge bus (`source` = "callscribe").
+
+Detail models are the contract other tiers and the summaries rule rely on; publishers are a port
+(`EventPublisher`) with one real adapter, so domain logic can be unit-tested with a fake.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.errors import CallscribeError
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+
+SOURCE = "callscribe"
+
+
+class DomainEvent(BaseModel):
+    """Base of every event detail; `detail_type` is the EventBridge `detail-type`."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
+
+    detail_type: ClassVar[str]
+
+    call_sid: str = Field(alias="callSid")
+
+    def detail_json(self) -> str:
+        return self.model_dump_json(by_alias=True, exclude_none=True)
+
+
+class CallCompleted(DomainEvent):
+    detail_type: ClassVar[str] = "Call Completed"
+
+    status: str
+    duration_seconds: int | None = Field(default=None, alias="durationSeconds")
+
+
+class TranscriptCompleted(DomainEvent):
+    detail_type: ClassVar[str] = "Transcript Completed"
+
+    segment_count: int = Field(alias="segmentCount")
+    transcript_status: str = Field(default="completed", alias="transcriptStatus")
+
+
+class SummaryCreated(DomainEvent):
+    detail_type: ClassVar[str] = "Summary Created"
+
+    model: str
+
+
+class PublishError(CallscribeError):
+    """The bus refused the event: the caller must retry (or fail the request so its sender does)."""
+
+
+class EventPublisher(Protocol):
+    def publish(self, event: DomainEvent) -> None: ...
+
+
+class EventBridgePublisher:
+    """Publishes to the bus named `bus_name` with an injected (cached, per-process) client."""
+
+    def __init__(self, client: EventBridgeClient, bus_name: str) -> None:
+        self._client = client
+        self._bus_name = bus_name
+
+    def publish(self, event: DomainEvent) -> None:
+        response = self._client.put_events(
+            Entries=[
+                {
+                    "Source": SOURCE,
+                    "DetailType": event.detail_type,
+                    "Detail": event.detail_json(),
+                    "EventBusName": self._bus_name,
+                }
+            ]
+        )
+        if response.get("FailedEntryCount"):
+            entry = response["Entries"][0]
+            raise PublishError(
+                f"{event.detail_type} for {event.call_sid} refused: "
+                f"{entry.get('ErrorCode')} {entry.get('ErrorMessage')}"
+            )
+
+
+def parse_detail(detail_type: str, detail: str | dict[str, object]) -> DomainEvent:
+    """Parse a received event detail into its model (used by local dispatchers and tests)."""
+    models: dict[str, type[DomainEvent]] = {
+        cls.detail_type: cls for cls in (CallCompleted, TranscriptCompleted, SummaryCreated)
+    }
+    data = json.loads(detail) if isinstance(detail, str) else detail
+    return models[detail_type].model_validate(data)

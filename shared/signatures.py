@@ -1,0 +1,156 @@
+"""Twilio request signatures: API Gateway webhooks and the Media Streams WebSocket upgrade.
+
+Twilio signs the exact public URL it called plus the sorted form parameters (HMAC-SHA1 keyed by the
+auth token). Behind API Gateway the Lambda never sees that URL verbatim: `event.path` lacks the stage,
+a custom domain hides the execute-api host, ALB/API Gateway terminate TLS. So we rebuild the few
+URLs Twilio can have used and accept the request when any one verifies. The candidates all name the
+same route the request arrived on, so this never lets a signature for one route pass on another.
+Verification itself is always `twilio.request_validator.RequestValidator`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator, Mapping
+from urllib.parse import parse_qsl, urlencode
+
+from twilio.request_validator import RequestValidator
+
+from shared.errors import MalformedRequestError
+
+SIGNATURE_HEADER = "x-twilio-signature"
+
+
+class FormParams(Mapping[str, str]):
+    """A form body that keeps repeated parameters (Twilio signs every value) and blank values.
+
+    Reads like a dict of first values; `getall` is what RequestValidator uses to sign every value.
+    """
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self._pairs = pairs
+        self._first: dict[str, str] = {}
+        for key, value in pairs:
+            self._first.setdefault(key, value)
+
+    @classmethod
+    def parse(cls, body: str | bytes | None, *, is_base64: bool = False) -> FormParams:
+        """Parse an `application/x-www-form-urlencoded` body (API Gateway may hand it over base64)."""
+        if body is None:
+            return cls([])
+        raw: bytes
+        if is_base64:
+            try:
+                raw = base64.b64decode(body, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise MalformedRequestError("request body is not valid base64") from exc
+        else:
+            raw = body.encode("utf-8") if isinstance(body, str) else body
+        try:
+            text = raw.decode("utf-8")
+            pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise MalformedRequestError("request body is not a valid form encoding") from exc
+        return cls(pairs)
+
+    def getall(self, key: str) -> list[str]:
+        return [value for name, value in self._pairs if name == key]
+
+    def __getitem__(self, key: str) -> str:
+        return self._first[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._first)
+
+    def __len__(self) -> int:
+        return len(self._first)
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    if not headers:
+        return None
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+def _query_suffix(event: Mapping[str, object]) -> str:
+    multi = event.get("multiValueQueryStringParameters")
+    single = event.get("queryStringParameters")
+    pairs: list[tuple[str, str]] = []
+    if isinstance(multi, Mapping) and multi:
+        for key, values in multi.items():
+            for value in values if isinstance(values, list) else [values]:
+                pairs.append((str(key), str(value)))
+    elif isinstance(single, Mapping) and single:
+        pairs = [(str(k), str(v)) for k, v in single.items()]
+    return "?" + urlencode(pairs) if pairs else ""
+
+
+def candidate_urls(event: Mapping[str, object], base_url: str | None) -> list[str]:
+    """The public URLs Twilio may have signed for this API Gateway REST (v1) proxy event.
+
+    With `WEBHOOK_BASE_URL` set (custom domain), that base plus the route path comes first; then the
+    URL rebuilt from Host, X-Forwarded-Proto/Port and the stage-qualified `requestContext.path`.
+    """
+    headers_obj = event.get("headers")
+    headers: Mapping[str, str] = headers_obj if isinstance(headers_obj, Mapping) else {}
+    path = str(event.get("path") or "/")
+    context_obj = event.get("requestContext")
+    context: Mapping[str, object] = context_obj if isinstance(context_obj, Mapping) else {}
+    query = _query_suffix(event)
+    urls: list[str] = []
+    if base_url:
+        urls.append(base_url.rstrip("/") + path + query)
+    host = _header(headers, "x-forwarded-host") or _header(headers, "host")
+    if host:
+        proto = (_header(headers, "x-forwarded-proto") or "https").split(",")[0].strip()
+        port = (_header(headers, "x-forwarded-port") or "").split(",")[0].strip()
+        default_port = {"https": "443", "http": "80"}.get(proto)
+        if port and port != default_port and ":" not in host:
+            host = f"{host}:{port}"
+        origin = f"{proto}://{host}"
+        stage = context.get("stage")
+        context_path = context.get("path")
+        if isinstance(context_path, str) and context_path:
+            urls.append(origin + context_path + query)
+        if isinstance(stage, str) and stage and stage != "$default":
+            urls.append(f"{origin}/{stage}{path}{query}")
+        urls.append(origin + path + query)
+    return list(dict.fromkeys(urls))  # de-duplicated, order kept
+
+
+def verify(
+    auth_token: str,
+    urls: list[str],
+    params: Mapping[str, str],
+    signature: str | None,
+) -> bool:
+    """True when `signature` is Twilio's signature of any of `urls` with `params`."""
+    if not signature or not urls:
+        return False
+    validator = RequestValidator(auth_token)
+    return any(validator.validate(url, params, signature) for url in urls)
+
+
+def verify_api_gateway_event(
+    event: Mapping[str, object], params: Mapping[str, str], auth_token: str, base_url: str | None
+) -> bool:
+    """Verify a webhook delivered through API Gateway (REST proxy event)."""
+    headers_obj = event.get("headers")
+    headers = headers_obj if isinstance(headers_obj, Mapping) else None
+    return verify(auth_token, candidate_urls(event, base_url), params, _header(headers, SIGNATURE_HEADER))
+
+
+def stream_candidate_urls(stream_url: str) -> list[str]:
+    """Twilio signs the `wss://` URL from the TwiML; its docs advise trying it with a trailing `/` too."""
+    bare = stream_url.rstrip("/")
+    return [bare, bare + "/"]
+
+
+def verify_stream_upgrade(stream_url: str, headers: Mapping[str, str], auth_token: str) -> bool:
+    """Verify the Media Streams WebSocket upgrade (a GET: no parameters are signed)."""
+    return verify(auth_token, stream_candidate_urls(stream_url), {}, _header(headers, SIGNATURE_HEADER))

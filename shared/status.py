@@ -1,0 +1,70 @@
+"""The call status state machine.
+
+    queued < initiated < ringing < in-progress < {completed, busy, no-answer, failed, canceled}
+
+Twilio fires status callbacks in order but delivers them as separate HTTP requests that may arrive
+in any order, and retries them. So the stored status only ever moves to a higher rank; the terminal
+statuses share the top rank, so the first terminal status to land wins and is never replaced.
+The rank is stored beside the status so DynamoDB can enforce this in a condition expression.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CallStatus(StrEnum):
+    QUEUED = "queued"
+    INITIATED = "initiated"
+    RINGING = "ringing"
+    IN_PROGRESS = "in-progress"
+    COMPLETED = "completed"
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.rank == TERMINAL_RANK
+
+
+TERMINAL_RANK = 4
+
+_RANK: dict[CallStatus, int] = {
+    CallStatus.QUEUED: 0,
+    CallStatus.INITIATED: 1,
+    CallStatus.RINGING: 2,
+    CallStatus.IN_PROGRESS: 3,
+    CallStatus.COMPLETED: TERMINAL_RANK,
+    CallStatus.BUSY: TERMINAL_RANK,
+    CallStatus.NO_ANSWER: TERMINAL_RANK,
+    CallStatus.FAILED: TERMINAL_RANK,
+    CallStatus.CANCELED: TERMINAL_RANK,
+}
+
+TERMINAL_STATUSES = frozenset(s for s in CallStatus if s.is_terminal)
+
+
+def can_advance(current: CallStatus | None, new: CallStatus) -> bool:
+    """True when `new` may replace `current`: the same test the conditional write makes."""
+    return current is None or new.rank > current.rank
+
+
+class TranscriptStatus(StrEnum):
+    """Where a call's transcript stands; `failed` means Deepgram refused us (the call went on)."""
+
+    PENDING = "pending"
+    IN_PROGRESS = "in-progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class SummaryStatus(StrEnum):
+    PENDING = "pending"
+    COMPLETED = "completed"
+    FAILED = "failed"

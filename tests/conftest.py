@@ -1,0 +1,50 @@
+"""Fixtures every suite shares.
+
+Fake AWS credentials are set at import, before any test can build a client, so nothing here ever
+reaches a real account. Integration tests take `local_stack` (moto in server mode, tables and bus
+created by shared.bootstrap); unit tests never touch the network.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from callscribe_local.aws_local import BusTap, LocalAws, LocalNames, fake_credentials_env, local_aws
+
+os.environ.update(fake_credentials_env())
+os.environ.pop("AWS_PROFILE", None)
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "callscribe-tests")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "callscribe")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+
+TEST_AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+TEST_ACCOUNT_SID = "AC" + "0" * 32
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[LocalAws]:
+    """moto server + the product's tables and bus, for the whole session."""
+    names = LocalNames(
+        calls_table="test-calls",
+        transcripts_table="test-transcripts",
+        idempotency_table="test-idempotency",
+        event_bus_name="test-bus",
+    )
+    with local_aws(names) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def bus_tap(local_stack: LocalAws) -> BusTap:
+    """Reads the events published on the bus (each test filters by its own call SID)."""
+    return BusTap(bus_name=local_stack.names.event_bus_name)
+
+
+@pytest.fixture
+def call_sid() -> str:
+    """A fresh, valid-looking call SID, so tests sharing the session's tables never collide."""
+    return "CA" + uuid.uuid4().hex
