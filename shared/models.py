@@ -8,7 +8,7 @@ Attribute names are snake_case as analysts see them in the exports; times are IS
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 from typing import Any, TypeVar
 
 from pynamodb.attributes import (
@@ -151,13 +151,13 @@ def _bind(base: type[M], table_name: str) -> type[M]:
     return type(f"{base.__name__}[{table_name}]", (base,), namespace)
 
 
-@lru_cache(maxsize=None)
+@cache
 def calls_model(table_name: str) -> type[CallRecord]:
     """The CallRecord model bound to `table_name` (one class, one connection, per process)."""
     return _bind(CallRecord, table_name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def segments_model(table_name: str) -> type[TranscriptSegment]:
     """The TranscriptSegment model bound to `table_name`."""
     return _bind(TranscriptSegment, table_name)

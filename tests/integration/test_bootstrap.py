@@ -59,7 +59,8 @@ def test_calls_by_day_index_queries_the_bound_table(local_stack: LocalAws, call_
 def test_publisher_puts_events_on_the_bus(local_stack: LocalAws, bus_tap, call_sid: str) -> None:  # type: ignore[no-untyped-def]
     from shared import aws
 
-    EventBridgePublisher(aws.events(), "test-bus").publish(TranscriptCompleted(callSid=call_sid, segmentCount=3))
+    publisher = EventBridgePublisher(aws.events(), "test-bus")
+    publisher.publish(TranscriptCompleted(callSid=call_sid, segmentCount=3))
     [event] = bus_tap.events_for(call_sid, wait_seconds=5)
     assert event["detail-type"] == "Transcript Completed"
     assert event["source"] == "callscribe"
