@@ -99,6 +99,7 @@ class CallRecord(Model):
     summary = MapAttribute[str, Any](null=True)  # structured summary, see functions/summaries
     summary_status = UnicodeAttribute(null=True)
     summary_created_at = UnicodeAttribute(null=True)
+    summary_event_at = UnicodeAttribute(null=True)  # set once "Summary Created" is on the bus
 
     created_at = UnicodeAttribute(null=True)
     updated_at = UnicodeAttribute(null=True)

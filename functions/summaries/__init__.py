@@ -1,0 +1,1 @@
+"""The summaries Lambda: one structured Claude summary per call, from the "Transcript Completed" event."""

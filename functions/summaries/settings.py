@@ -1,0 +1,51 @@
+"""Settings of the summaries Lambda, read from the environment once per process (`shared.settings.load`).
+
+Only table names and the Anthropic key are required; everything else has a default that suits a
+production call centre, so a local run sets the contract's names and nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+
+from shared.settings import ANTHROPIC_SECRET_SOURCES, EnvSettings, SecretSource
+
+DEFAULT_MODEL = "claude-haiku-5-5"
+
+
+class SummarySettings(EnvSettings):
+    secret_sources: ClassVar[Mapping[str, SecretSource]] = ANTHROPIC_SECRET_SOURCES
+
+    calls_table: str
+    transcripts_table: str
+    idempotency_table: str
+    event_bus_name: str
+    anthropic_api_key: SecretStr
+
+    summary_model: str = DEFAULT_MODEL
+    # Prompt templates live in functions/summaries/prompts/<version>/; the version is stored per summary.
+    summary_prompt_version: str = "v1"
+    # Estimated input tokens one request may carry before the transcript is summarised in chunks.
+    # Haiku 5.5 bills prompts over 100k tokens at 5x, and the chars/3.5 estimate undercounts the 5.x
+    # tokenizer, so the default keeps every request well inside the cheap tier.
+    summary_token_budget: int = Field(default=60_000, ge=2_000)
+    summary_max_output_tokens: int = Field(default=2_048, ge=256)
+    summary_map_concurrency: int = Field(default=4, ge=1, le=16)
+    # Per-request timeout and SDK retries (429/5xx/529 with backoff). Each request's timeout is also
+    # capped by the Lambda's remaining time, so a slow model never outlives the function.
+    anthropic_timeout_seconds: float = Field(default=60.0, gt=0)
+    anthropic_max_retries: int = Field(default=3, ge=0, le=10)
+    summary_redaction: bool = True
+    # EventBridge retries an event for up to 24 h, so the idempotency record must outlive that window.
+    summary_idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+
+    @field_validator("summary_max_output_tokens")
+    @classmethod
+    def _answer_fits_budget(cls, value: int, info: ValidationInfo) -> int:
+        budget = info.data.get("summary_token_budget")
+        if budget is not None and value * 2 > budget:
+            raise ValueError(f"must be at most half of SUMMARY_TOKEN_BUDGET ({budget})")
+        return value

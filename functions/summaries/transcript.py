@@ -1,0 +1,78 @@
+"""The transcript the model reads: one line per final segment, in stream time, with the speaker's role.
+
+    [00:01:05] caller: I'd like to move my appointment to Friday.
+
+Times are the segment's start in the media stream's clock (the same seconds GET /calls reports), so
+a summary that cites a moment can be checked against the recording. Segments arrive ordered by the
+table's sort key (time, then track); adjacent segments of the same speaker stay separate lines so
+timing survives, and empty or whitespace-only segments are dropped.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class SegmentLike(Protocol):
+    """What transcript building needs of a stored segment (shared.models.TranscriptSegment has it)."""
+
+    @property
+    def speaker(self) -> str: ...
+    @property
+    def track(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def start(self) -> float: ...
+    @property
+    def language(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    start: float
+    speaker: str
+    text: str
+
+    def render(self) -> str:
+        return f"[{clock(self.start)}] {self.speaker}: {self.text}"
+
+
+@dataclass(frozen=True)
+class Transcript:
+    lines: tuple[TranscriptLine, ...]
+    language: str | None  # the language most segments were recognised in, when the STT said
+
+    @property
+    def has_speech(self) -> bool:
+        return bool(self.lines)
+
+    @property
+    def speakers(self) -> list[str]:
+        return sorted({line.speaker for line in self.lines})
+
+    def render(self) -> str:
+        return "\n".join(line.render() for line in self.lines)
+
+
+def clock(seconds: float) -> str:
+    whole = max(0, int(seconds))
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def build_transcript(segments: Iterable[SegmentLike]) -> Transcript:
+    lines: list[TranscriptLine] = []
+    languages: Counter[str] = Counter()
+    for segment in sorted(segments, key=lambda s: (float(s.start), s.track)):
+        text = " ".join(segment.text.split())
+        if not text:
+            continue
+        speaker = segment.speaker or segment.track or "unknown"
+        lines.append(TranscriptLine(start=float(segment.start), speaker=speaker, text=text))
+        if segment.language:
+            languages[segment.language] += 1
+    language = languages.most_common(1)[0][0] if languages else None
+    return Transcript(lines=tuple(lines), language=language)

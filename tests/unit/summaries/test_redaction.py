@@ -1,0 +1,105 @@
+"""Redaction: what leaves AWS must not carry card, SSN, routing or account numbers, and must keep
+the times, dates, amounts and short numbers a summary needs."""
+
+from __future__ import annotations
+
+import pytest
+
+from functions.summaries.redaction import Redactor, aba_valid, classify, luhn_valid
+
+VISA_TEST = "4111111111111111"  # Luhn-valid test card numbers published by card networks
+AMEX_TEST = "378282246310005"
+
+
+@pytest.mark.parametrize("number", [VISA_TEST, AMEX_TEST, "5555555555554444", "6011111111111117"])
+def test_luhn_accepts_valid_card_numbers(number: str) -> None:
+    assert luhn_valid(number)
+
+
+@pytest.mark.parametrize("number", ["4111111111111112", "1234567890123456"])
+def test_luhn_rejects_invalid_numbers(number: str) -> None:
+    assert not luhn_valid(number)
+
+
+def test_aba_checksum() -> None:
+    assert aba_valid("021000021")  # JPMorgan Chase's published routing number
+    assert aba_valid("011000015")
+    assert not aba_valid("123456789")
+    assert not aba_valid("000000000")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("my card is 4111 1111 1111 1111.", "my card is [REDACTED CARD]."),
+        ("it's 4111-1111-1111-1111 expiring soon", "it's [REDACTED CARD] expiring soon"),
+        ("amex 378282246310005", "amex [REDACTED CARD]"),
+        ("social is 123-45-6789", "social is [REDACTED SSN]"),
+        ("social is 123 45 6789 ok", "social is [REDACTED SSN] ok"),
+        ("ssn 123456789", "ssn [REDACTED SSN]"),
+        (
+            "routing 021000021 and account 12345678901",
+            "routing [REDACTED ROUTING] and account [REDACTED ACCOUNT]",
+        ),
+        ("account number 9876 5432 1098", "account number [REDACTED ACCOUNT]"),
+        ("card 4111111111111112", "card [REDACTED ACCOUNT]"),  # a misheard digit still never leaks
+    ],
+)
+def test_sensitive_numbers_are_replaced(text: str, expected: str) -> None:
+    assert Redactor().redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "see you at 10:30 or 14:45:10",
+        "on 2024-05-01 or 05/01/2024 or 1/5/2024",
+        "it costs $1,250.00 or 1,234,567 dollars",
+        "pi is 3.14159265358979",
+        "order 1234567 and zip 94105 and extension 42",
+        "call me at 415 555 1234 or 1-800-555-0100",
+        "or +44 20 7946 0958 in London",
+        "room 12, floor 3, 2 people",
+    ],
+)
+def test_times_dates_amounts_phones_and_short_numbers_are_kept(text: str) -> None:
+    redactor = Redactor()
+    assert redactor.redact(text) == text
+    assert not redactor.counts
+
+
+def test_spoken_digits_are_redacted() -> None:
+    text = "it is four one one one one one one one one one one one one one one one thanks"
+    assert Redactor().redact(text) == "it is [REDACTED CARD] thanks"
+
+
+def test_a_few_spoken_digits_are_kept() -> None:
+    text = "I have two kids and one dog, and three cats"
+    assert Redactor().redact(text) == text
+
+
+def test_number_read_out_over_several_segments_is_redacted() -> None:
+    redactor = Redactor()
+    speakers = ["caller", "caller", "caller", "caller", "callee"]
+    texts = ["4111", "1111", "1111 1111", "that's it", "thanks"]
+    out = redactor.redact_lines(speakers, texts)
+    assert out[:3] == ["[REDACTED CARD]"] * 3
+    assert out[3:] == ["that's it", "thanks"]
+    assert redactor.counts == {"CARD": 1}
+
+
+def test_short_answers_of_one_speaker_are_not_joined_into_a_number() -> None:
+    redactor = Redactor()
+    assert redactor.redact_lines(["caller", "caller"], ["2", "3"]) == ["2", "3"]
+    assert not redactor.counts
+
+
+def test_counts_per_kind() -> None:
+    redactor = Redactor()
+    redactor.redact(f"{VISA_TEST} and 123-45-6789 and {AMEX_TEST}")
+    assert redactor.counts == {"CARD": 2, "SSN": 1}
+
+
+@pytest.mark.parametrize(("digits", "groups"), [("20240501", (4, 2, 2)), ("4155551234", (3, 3, 4))])
+def test_classify_keeps_dates_and_phone_groupings(digits: str, groups: tuple[int, ...]) -> None:
+    assert classify(digits, groups) is None
