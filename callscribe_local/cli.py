@@ -1,0 +1,365 @@
+"""The `callscribe` command: the local stack for people trying the product before touching AWS.
+
+    callscribe local up                  run the stack until Ctrl-C, print its URLs and env
+    callscribe call AUDIO [AUDIO2]       a simulated call with your own audio (caller, callee)
+    callscribe show CALLSID              transcript by speaker and summary (add --json for the record)
+    callscribe export                    DynamoDB export to (local) S3; says where it landed
+
+`local up` writes a small state file (URLs, names, the local test credentials) so the other
+commands find the running stack; `call` without a running stack brings up a private one for the
+duration of the call. Everything is local: moto, the stand-ins, no AWS account, no keys needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+
+from callscribe_local.aws_local import LocalNames, fake_credentials_env
+from callscribe_local.phone import Conversation, PhoneError, SimulatedPhone, load_audio
+
+DEFAULT_EXPORT_BUCKET = "callscribe-exports"
+
+
+# -- the running stack's state file ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StackState:
+    pid: int
+    api: str
+    stream: str
+    aws: str
+    deepgram: str
+    anthropic: str
+    log_dir: str
+    account_sid: str
+    auth_token: str
+    names: dict[str, str]
+
+    def local_names(self) -> LocalNames:
+        return LocalNames(**self.names)
+
+
+def state_path() -> Path:
+    override = os.environ.get("CALLSCRIBE_LOCAL_STATE")
+    if override:
+        return Path(override)
+    user = os.getuid() if hasattr(os, "getuid") else 0
+    return Path(tempfile.gettempdir()) / f"callscribe-local-{user}.json"
+
+
+def read_state() -> StackState | None:
+    """The running stack, or None (no file, or its process is gone: a stale file is removed)."""
+    path = state_path()
+    try:
+        state = StackState(**json.loads(path.read_text()))
+    except (FileNotFoundError, ValueError, TypeError):
+        return None
+    try:
+        os.kill(state.pid, 0)
+    except ProcessLookupError:
+        path.unlink(missing_ok=True)
+        return None
+    except PermissionError:
+        pass  # alive, someone else's
+    return state
+
+
+def _require_state(console: Console) -> StackState:
+    state = read_state()
+    if state is None:
+        console.print("[red]No local stack is running.[/] Start one with: [bold]callscribe local up[/]")
+        raise SystemExit(2)
+    return state
+
+
+def _point_at(state: StackState) -> None:
+    """This process's AWS clients talk to the running stack's moto, never a real account."""
+    os.environ.update(fake_credentials_env())
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ["AWS_ENDPOINT_URL"] = state.aws
+
+
+# -- commands -------------------------------------------------------------------------------------
+
+
+def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
+    from callscribe_local.demo import ConsoleSteps
+    from callscribe_local.stack import LocalStack, StackOptions
+
+    existing = read_state()
+    if existing is not None:
+        console.print(
+            f"[yellow]A local stack is already running[/] (pid {existing.pid}, API {existing.api})."
+        )
+        return 1
+    options = StackOptions.from_environment(
+        capture_stdout=True, api_port=args.api_port, streamer_port=args.streamer_port, moto_port=args.aws_port
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    console.print("[bold]Starting the local stack[/]")
+    with LocalStack(options, observer=ConsoleSteps(console)) as stack:
+        assert stack.urls is not None
+        state = StackState(
+            pid=os.getpid(), **{k: v for k, v in stack.urls.as_dict().items()},
+            account_sid=stack.account_sid, auth_token=stack.auth_token,
+            names=asdict(options.names),
+        )
+        path = state_path()
+        path.write_text(json.dumps(asdict(state), indent=2))
+        path.chmod(0o600)
+        try:
+            console.print()
+            console.print(
+                f"[bold]API[/]       {stack.urls.api}   (POST /twilio/voice, GET /calls/{{callSid}}, …)"
+            )
+            console.print(f"[bold]Streamer[/]  {stack.urls.stream}")
+            console.print(f"[bold]AWS[/]       {stack.urls.aws}   (moto: DynamoDB, EventBridge, SQS, S3)")
+            console.print(f"[bold]Logs[/]      {stack.urls.log_dir}")
+            console.print("\nTo point your own tools at it:")
+            for key, value in stack.env().items():
+                console.print(f"  export {key}={value}", highlight=False, soft_wrap=True)
+            console.print(
+                "\nTry: [bold]callscribe call my-audio.wav[/]   then [bold]callscribe show CA…[/]. "
+                "Ctrl-C stops the stack (and forgets every call)."
+            )
+            while not stop.wait(0.5):
+                pass
+        finally:
+            path.unlink(missing_ok=True)
+            console.print("[bold]Stopping the local stack[/]")
+    return 0
+
+
+def cmd_call(args: argparse.Namespace, console: Console) -> int:
+    try:
+        inbound = load_audio(Path(args.audio))
+        outbound = load_audio(Path(args.audio2)) if args.audio2 else None
+    except (OSError, PhoneError) as exc:
+        console.print(f"[red]{exc}[/]")
+        return 2
+    conversation = Conversation.from_audio(inbound, outbound)
+    if not conversation.inbound:
+        console.print("[red]the audio is empty[/]")
+        return 2
+    state = read_state()
+    if state is None:
+        return _call_on_private_stack(args, conversation, console)
+    return _call_on_running_stack(args, conversation, state, console)
+
+
+def _call_on_private_stack(args: argparse.Namespace, conversation: Conversation, console: Console) -> int:
+    from callscribe_local.demo import ConsoleSteps, place_call, render_record
+    from callscribe_local.stack import LocalStack, StackOptions
+
+    console.print("[dim]No running stack (callscribe local up): starting a private one for this call.[/]")
+    options = StackOptions.from_environment(capture_stdout=True)
+    with LocalStack(options, observer=ConsoleSteps(console)) as stack:
+        outcome = place_call(stack, conversation, console, speed=args.speed, out_of_order=args.out_of_order)
+    if outcome.record is None:
+        console.print(f"[red]no record for {outcome.call_sid}[/]")
+        return 1
+    render_record(outcome.record, console)
+    if args.json:
+        print(json.dumps(outcome.record, indent=2, ensure_ascii=False))
+    return 0 if outcome.complete else 1
+
+
+def _call_on_running_stack(
+    args: argparse.Namespace, conversation: Conversation, state: StackState, console: Console
+) -> int:
+    from callscribe_local.demo import ConsoleSteps, render_record
+
+    steps = ConsoleSteps(console)
+    phone = SimulatedPhone(
+        state.api, state.auth_token, state.account_sid, speed=args.speed, out_of_order=args.out_of_order,
+        observer=steps,
+    )
+    console.print(
+        f"[bold]Calling the running stack[/] at {state.api} ({conversation.seconds:.1f} s of audio)"
+    )
+    try:
+        result = asyncio.run(phone.call(conversation))
+    except PhoneError as exc:
+        console.print(f"[red]{exc}[/]")
+        return 1
+    with console.status("  waiting for the transcript and the summary…"):
+        record = _wait_for_summary(state.api, result.call_sid, timeout=args.timeout)
+    if record is None:
+        console.print(f"[red]no record for {result.call_sid}[/] (logs: {state.log_dir})")
+        return 1
+    render_record(record, console)
+    console.print(f"callscribe show {result.call_sid}")
+    if args.json:
+        print(json.dumps(record, indent=2, ensure_ascii=False))
+    return 0 if record.get("summary") is not None else 1
+
+
+def _wait_for_summary(api: str, call_sid: str, timeout: float) -> dict[str, Any] | None:
+    deadline = time.monotonic() + timeout
+    record: dict[str, Any] | None = None
+    while time.monotonic() < deadline:
+        record = _get_call(api, call_sid)
+        if record and (record.get("summary") is not None or record.get("transcriptStatus") == "failed"):
+            return record
+        time.sleep(0.5)
+    return record
+
+
+def _get_call(api: str, call_sid: str) -> dict[str, Any] | None:
+    response = httpx.get(f"{api}/calls/{call_sid}", timeout=10.0)
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    record: dict[str, Any] = response.json()
+    return record
+
+
+def cmd_show(args: argparse.Namespace, console: Console) -> int:
+    from callscribe_local.demo import render_record
+
+    state = _require_state(console)
+    record = _get_call(state.api, args.call_sid)
+    if record is None:
+        console.print(f"[red]No call {args.call_sid}[/] on the local stack.")
+        return 1
+    if args.json:
+        print(json.dumps(record, indent=2, ensure_ascii=False))
+        return 0
+    console.print(
+        f"[bold]{record.get('callSid')}[/]  {record.get('from')} → {record.get('to')}  "
+        f"status={record.get('status')}  duration={record.get('durationSeconds')} s  "
+        f"transcript={record.get('transcriptStatus')}"
+    )
+    render_record(record, console)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, console: Console) -> int:
+    import boto3
+
+    state = _require_state(console)
+    _point_at(state)
+    names = state.local_names()
+    tables = {"calls": [names.calls_table], "transcripts": [names.transcripts_table],
+              "all": [names.calls_table, names.transcripts_table]}[args.table]
+    dynamodb = boto3.client("dynamodb")
+    s3 = boto3.client("s3")
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=args.bucket)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    for table in tables:
+        arn = dynamodb.describe_table(TableName=table)["Table"]["TableArn"]
+        # Exports read the point-in-time-recovery backup, as in AWS (the CDK app enables PITR).
+        dynamodb.update_continuous_backups(
+            TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
+        prefix = f"{args.prefix.strip('/')}/{table}/{stamp}"
+        export = dynamodb.export_table_to_point_in_time(
+            TableArn=arn, S3Bucket=args.bucket, S3Prefix=prefix, ExportFormat="DYNAMODB_JSON"
+        )["ExportDescription"]
+        description = _wait_for_export(dynamodb, export["ExportArn"])
+        status = description.get("ExportStatus")
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=args.bucket, Prefix=prefix).get("Contents", [])]
+        colour = "green" if status == "COMPLETED" else "red"
+        console.print(
+            f"[bold]{table}[/]: export [{colour}]{status}[/], {description.get('ItemCount', '?')} items → "
+            f"s3://{args.bucket}/{prefix}/ ({len(keys)} objects on the local S3 at {state.aws})"
+        )
+        for key in keys:
+            console.print(f"    s3://{args.bucket}/{key}", highlight=False)
+        if args.download:
+            target = Path(args.download)
+            for key in keys:
+                destination = target / key
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(args.bucket, key, str(destination))
+            console.print(f"    downloaded to {target / prefix}")
+    console.print(
+        f"List it yourself: aws --endpoint-url {state.aws} s3 ls --recursive s3://{args.bucket}/{args.prefix}/"
+    )
+    return 0
+
+
+def _wait_for_export(dynamodb: Any, export_arn: str, timeout: float = 30.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        description: dict[str, Any] = dynamodb.describe_export(ExportArn=export_arn)["ExportDescription"]
+        if description.get("ExportStatus") != "IN_PROGRESS" or time.monotonic() >= deadline:
+            return description
+        time.sleep(0.5)
+
+
+# -- argument parsing -----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="callscribe", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    local = commands.add_parser("local", help="the local stack")
+    local_commands = local.add_subparsers(dest="local_command", required=True)
+    up = local_commands.add_parser("up", help="start the local stack and keep it running")
+    up.add_argument("--api-port", type=int, default=0)
+    up.add_argument("--streamer-port", type=int, default=0)
+    up.add_argument("--aws-port", type=int, default=0)
+    up.set_defaults(func=cmd_local_up)
+
+    call = commands.add_parser("call", help="place a simulated call with your own audio")
+    call.add_argument("audio", help="the caller's audio: .wav (any rate) or 8 kHz mu-law .ulaw")
+    call.add_argument("audio2", nargs="?", help="the other party's audio (the outbound track)")
+    call.add_argument("--speed", type=float, default=1.0, help="faster than real time (Twilio: 1.0)")
+    call.add_argument("--out-of-order", action="store_true", help="status callbacks out of order")
+    call.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the summary")
+    call.add_argument("--json", action="store_true", help="also print the record as JSON")
+    call.set_defaults(func=cmd_call)
+
+    show = commands.add_parser("show", help="transcript and summary of a call on the running stack")
+    show.add_argument("call_sid")
+    show.add_argument("--json", action="store_true", help="the GET /calls/{callSid} JSON instead")
+    show.set_defaults(func=cmd_show)
+
+    export = commands.add_parser("export", help="export the tables to the local S3 (point-in-time export)")
+    export.add_argument("--table", choices=["calls", "transcripts", "all"], default="all")
+    export.add_argument("--bucket", default=DEFAULT_EXPORT_BUCKET)
+    export.add_argument("--prefix", default="exports")
+    export.add_argument("--download", metavar="DIR", help="also copy the exported files into DIR")
+    export.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # bound to the terminal now: while a stack runs, sys.stdout carries the handlers' logs
+    console = Console(file=sys.stdout, highlight=False)
+    from callscribe_local.stack import StackError
+
+    try:
+        code: int = args.func(args, console)
+    except (StackError, PhoneError, httpx.HTTPError) as exc:
+        console.print(f"[red]{exc}[/]")
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

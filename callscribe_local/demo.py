@@ -1,0 +1,210 @@
+"""`make demo` (`python -m callscribe_local.demo`): one phone call through the whole pipeline, offline.
+
+It brings the local stack up, places the bundled two-speaker support call the way Twilio would (in
+real time, both tracks), follows the product's events until the summary exists, prints the
+transcript by speaker and the summary, tears everything down and ends with the finished call record
+as JSON, exactly as `GET /calls/{callSid}` answers it (fetched through the local API).
+
+Exit status 0 when the record is complete (call completed, transcript completed, summary present);
+1 otherwise, with the folder of the parts' logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from callscribe_local.aws_local import BusTap
+from callscribe_local.phone import Conversation, PhoneError, SimulatedPhone, bundled_conversation
+from callscribe_local.stack import LocalStack, StackError, StackOptions
+
+EVENT_TYPES = ("Call Completed", "Transcript Completed", "Summary Created")
+
+
+class ConsoleSteps:
+    """Stack and phone progress as lines on the terminal, and a bar while audio streams."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress: Progress | None = None
+        self.task: TaskID | None = None
+
+    def step(self, name: str, detail: str) -> None:
+        target = self.progress.console if self.progress is not None else self.console
+        target.print(f"  [green]✓[/] [bold]{name:<18}[/] {detail}", highlight=False)
+
+    def streamed(self, seconds: float, total: float) -> None:
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, completed=seconds, total=total)
+
+
+@dataclass
+class DemoOutcome:
+    call_sid: str
+    record: dict[str, Any] | None
+    events: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        r = self.record or {}
+        return (
+            r.get("status") == "completed"
+            and r.get("transcriptStatus") == "completed"
+            and bool(r.get("transcript"))
+            and r.get("summary") is not None
+        )
+
+
+def place_call(
+    stack: LocalStack,
+    conversation: Conversation,
+    console: Console,
+    *,
+    speed: float = 1.0,
+    out_of_order: bool = False,
+    summary_timeout: float = 60.0,
+) -> DemoOutcome:
+    """Place one simulated call on a running stack and follow it to its summary (shared with the CLI)."""
+    assert stack.urls is not None
+    steps = ConsoleSteps(console)
+    tap = BusTap(stack.options.names.event_bus_name)
+    phone = SimulatedPhone(
+        stack.urls.api, stack.auth_token, stack.account_sid, speed=speed, out_of_order=out_of_order,
+        observer=steps,
+    )
+    started = time.monotonic()
+    with Progress(
+        TextColumn("  [cyan]streaming both tracks[/]"),
+        BarColumn(),
+        TextColumn("{task.completed:5.1f} / {task.total:4.1f} s of audio"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        steps.progress = progress
+        steps.task = progress.add_task("stream", total=conversation.seconds)
+        result = asyncio.run(phone.call(conversation))
+    steps.progress = None
+
+    seen: list[str] = []
+    with console.status("  waiting for the transcript and the summary…"):
+        deadline = time.monotonic() + summary_timeout
+        while time.monotonic() < deadline and "Summary Created" not in seen:
+            for event in tap.events_for(result.call_sid, wait_seconds=0.5):
+                kind = event["detail-type"]
+                if kind in seen:
+                    continue
+                seen.append(kind)
+                steps.step(f"event: {kind}", _event_detail(event))
+            if any(d.dead_lettered and d.call_sid == result.call_sid for d in stack.deliveries):
+                steps.step("summaries", "[red]gave up after retries; the event is in the local DLQ[/]")
+                break
+    record = stack.get_call_json(result.call_sid)
+    return DemoOutcome(result.call_sid, record, seen, time.monotonic() - started)
+
+
+def _event_detail(event: dict[str, Any]) -> str:
+    detail = event.get("detail", {})
+    parts = [f"{k}={v}" for k, v in detail.items() if k != "callSid"]
+    return ", ".join(parts)
+
+
+def render_record(record: dict[str, Any], console: Console) -> None:
+    """The transcript by speaker and the summary's fields, for people (the JSON follows for tools)."""
+    table = Table(title="Transcript", title_justify="left", show_lines=False, expand=True)
+    table.add_column("time", justify="right", style="dim", no_wrap=True, width=13)
+    table.add_column("speaker", style="bold", no_wrap=True)
+    table.add_column("text")
+    for segment in record.get("transcript") or []:
+        speaker = segment.get("speaker") or segment.get("track")
+        style = "cyan" if segment.get("track") == "inbound" else "magenta"
+        table.add_row(
+            f"{segment['start']:5.1f}-{segment['end']:5.1f} s",
+            f"[{style}]{speaker}[/]",
+            segment.get("text", ""),
+        )
+    console.print(table)
+    summary = record.get("summary")
+    if not summary:
+        console.print(Panel("no summary", title="Summary", border_style="red"))
+        return
+    lines: list[str] = []
+    for key in ("summary", "caller_intent", "outcome", "sentiment", "follow_up_needed", "topics"):
+        if key in summary and summary[key] not in (None, "", []):
+            value = ", ".join(map(str, summary[key])) if isinstance(summary[key], list) else summary[key]
+            lines.append(f"[bold]{key.replace('_', ' ')}:[/] {value}")
+    for item in summary.get("action_items") or []:
+        if isinstance(item, dict):
+            lines.append(f"[bold]action:[/] {item.get('owner', '?')}: {item.get('description', '')}")
+    lines.append(f"[bold]model:[/] {summary.get('model', '?')}")
+    console.print(Panel("\n".join(lines), title="Summary", title_align="left", border_style="green"))
+
+
+def run(argv: list[str] | None = None, stdout: TextIO | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m callscribe_local.demo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="stream faster than real time (Twilio is real time: 1.0)")
+    parser.add_argument("--out-of-order", action="store_true",
+                        help="deliver status callbacks out of order, as Twilio may")
+    args = parser.parse_args(argv)
+
+    out = stdout or sys.stdout
+    # Piped or captured output gets a wider fixed width than rich's 80 columns: lines stay whole.
+    console = Console(file=out, highlight=False, width=None if out.isatty() else 120)
+    started = time.monotonic()
+    console.rule("[bold]callscribe[/] · the whole call pipeline on this machine, offline")
+    steps = ConsoleSteps(console)
+    options = StackOptions.from_environment(capture_stdout=True)
+    conversation = bundled_conversation()
+    console.print("[bold]Starting the local stack[/]")
+    stack = LocalStack(options, observer=steps)
+    try:
+        with stack:
+            console.print(
+                f"[bold]Placing the bundled call[/] ({conversation.seconds:.0f} s, two speakers, "
+                f"{'real time' if args.speed == 1 else f'{args.speed}x real time'})"
+            )
+            outcome = place_call(
+                stack, conversation, console, speed=args.speed, out_of_order=args.out_of_order
+            )
+            console.print("[bold]Stopping the local stack[/]")
+    except (StackError, PhoneError) as exc:
+        console.print(f"[red]The demo failed:[/] {exc}\nLogs of every part: {stack.log_dir}")
+        return 1
+    log_dir = stack.log_dir
+    elapsed = time.monotonic() - started
+
+    if outcome.record is None:
+        console.print(f"[red]The call {outcome.call_sid} has no record.[/] Logs: {log_dir}")
+        return 1
+    render_record(outcome.record, console)
+    ok = outcome.complete
+    verdict = "[green]complete[/]" if ok else "[red]incomplete[/]"
+    console.print(
+        f"Call {outcome.call_sid}: record {verdict}; events seen: {', '.join(outcome.events) or 'none'}. "
+        f"Demo wall time {elapsed:.1f} s. Logs: {log_dir}"
+    )
+    console.rule("GET /calls/" + outcome.call_sid)
+    out.write(json.dumps(outcome.record, indent=2, ensure_ascii=False) + "\n")
+    out.flush()
+    return 0 if ok else 1
+
+
+def main() -> None:
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,517 @@
+"""A phone call the way Twilio delivers it to callscribe: signed webhooks, TwiML, a Media Stream.
+
+The simulator plays Twilio's part against the local API and streamer, so the product code runs
+unchanged and every protocol detail is exercised:
+
+- the voice webhook: a signed form POST with Twilio's parameter set (CallSid, AccountSid, From, To,
+  CallStatus=ringing, Direction=inbound, ApiVersion, Caller/Called, geo fields, StirVerstat);
+- the TwiML answer, parsed with xml.etree: `<Start><Stream url track>` and its `<Parameter>`s
+  become the stream and its `customParameters`; `<Dial record recordingStatusCallback>` or
+  `<Record recordingStatusCallback>` say where the recording callback goes;
+- the Media Stream: a WebSocket upgrade signed over the ws(s) URL (`x-twilio-signature`, empty
+  params), then `connected`, `start`, `media` for each track every 20 ms (160-byte mu-law frames,
+  numbers as strings, per-track chunk counters, millisecond timestamps from the stream start) in
+  real time, and `stop`;
+- status callbacks (initiated, ringing, in-progress, completed with SequenceNumber, CallDuration
+  and an RFC 2822 Timestamp) and the recording status callback, all signed.
+
+Twilio fires status callbacks in order but as separate requests that may arrive in any order;
+`out_of_order=True` delivers `in-progress` after `completed` and repeats `ringing` at the end, so
+the demo shows the call record never moving backwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import math
+import time
+import uuid
+import warnings
+import wave
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urljoin
+
+import httpx
+from twilio.request_validator import RequestValidator
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop  # stdlib up to 3.12; the audioop-lts backport on 3.13+
+
+RATE = 8000
+FRAME_BYTES = 160  # 20 ms of 8 kHz mu-law: what Twilio sends in practice
+FRAME_SECONDS = FRAME_BYTES / RATE
+MULAW_SILENCE = b"\xff"
+API_VERSION = "2010-04-01"
+AUDIO_DIR = Path(__file__).parent / "audio"
+
+
+class PhoneError(RuntimeError):
+    """The product answered the simulated Twilio in a way real Twilio would log as an error."""
+
+
+# -- audio ----------------------------------------------------------------------------------------
+
+
+def load_audio(path: Path) -> bytes:
+    """8 kHz mu-law from a `.ulaw`/`.raw` file (taken as is) or a PCM `.wav` of any rate and width."""
+    suffix = path.suffix.lower()
+    if suffix in {".ulaw", ".mulaw", ".raw", ".ul"}:
+        return path.read_bytes()
+    if suffix != ".wav":
+        raise PhoneError(f"{path}: unsupported audio file (use .wav or headerless 8 kHz mu-law .ulaw)")
+    try:
+        with wave.open(str(path), "rb") as wav:
+            channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
+            frames = wav.readframes(wav.getnframes())
+    except (wave.Error, EOFError) as exc:
+        raise PhoneError(f"{path}: not a PCM wav file ({exc})") from exc
+    if channels == 2:
+        frames = audioop.tomono(frames, width, 0.5, 0.5)
+    elif channels != 1:
+        raise PhoneError(f"{path}: {channels} channels; give a mono or stereo file")
+    if width != 2:
+        frames = audioop.lin2lin(frames, width, 2)
+    if rate != RATE:
+        frames, _ = audioop.ratecv(frames, 2, 1, rate, RATE, None)
+    return audioop.lin2ulaw(frames, 2)
+
+
+def align_tracks(inbound: bytes, outbound: bytes | None) -> tuple[bytes, bytes]:
+    """Both tracks the same length (Twilio streams both for the whole call): pad with silence."""
+    outbound = outbound or b""
+    length = max(len(inbound), len(outbound))
+    length = math.ceil(length / FRAME_BYTES) * FRAME_BYTES
+    return inbound.ljust(length, MULAW_SILENCE), outbound.ljust(length, MULAW_SILENCE)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Two tracks of a call: what the caller says (inbound) and what they hear (outbound)."""
+
+    inbound: bytes
+    outbound: bytes
+    turns: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def seconds(self) -> float:
+        return len(self.inbound) / RATE
+
+    @classmethod
+    def from_audio(cls, inbound: bytes, outbound: bytes | None = None) -> Conversation:
+        a, b = align_tracks(inbound, outbound)
+        return cls(a, b)
+
+    def clip(self, seconds: float) -> Conversation:
+        """The first `seconds` (whole frames), keeping only the turns that end inside it."""
+        cut = math.ceil(seconds * RATE / FRAME_BYTES) * FRAME_BYTES
+        kept = tuple(t for t in self.turns if float(t["end"]) <= seconds)
+        return Conversation(self.inbound[:cut], self.outbound[:cut], kept)
+
+
+def bundled_conversation() -> Conversation:
+    """The project's own synthesised support call (see callscribe_local/audio/README.md)."""
+    manifest = json.loads((AUDIO_DIR / "conversation.json").read_text())
+    inbound, outbound = align_tracks(
+        (AUDIO_DIR / "caller.ulaw").read_bytes(), (AUDIO_DIR / "callee.ulaw").read_bytes()
+    )
+    return Conversation(inbound, outbound, tuple(manifest["turns"]))
+
+
+# -- TwiML ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StreamInstruction:
+    url: str
+    track: str
+    name: str | None
+    parameters: dict[str, str]
+    bidirectional: bool  # <Connect><Stream> (agent mode) rather than <Start><Stream>
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    """What the TwiML asks Twilio to do, as far as the simulator needs it."""
+
+    stream: StreamInstruction | None
+    dial_to: str | None
+    recording_callback: str | None
+    recording_source: str | None  # DialVerb | RecordVerb
+
+
+def parse_twiml(xml_text: str, base_url: str) -> CallPlan:
+    """Read the verbs Twilio would act on. Relative callback URLs resolve against the webhook URL."""
+    try:
+        root = ET.fromstring(xml_text)  # noqa: S314 - our own local API's answer, not untrusted input
+    except ET.ParseError as exc:
+        raise PhoneError(f"the voice webhook answered invalid TwiML: {exc}") from exc
+    if root.tag != "Response":
+        raise PhoneError(f"TwiML root is <{root.tag}>, expected <Response>")
+    stream: StreamInstruction | None = None
+    for verb in root:
+        if verb.tag in {"Start", "Connect"} and stream is None:
+            element = verb.find("Stream")
+            if element is not None and element.get("url"):
+                stream = StreamInstruction(
+                    url=urljoin(base_url, element.get("url", "")),
+                    track=element.get("track", "inbound_track"),
+                    name=element.get("name"),
+                    parameters={
+                        p.get("name", ""): p.get("value", "") for p in element.findall("Parameter")
+                    },
+                    bidirectional=verb.tag == "Connect",
+                )
+    dial = root.find("Dial")
+    record = root.find("Record")
+    recording_callback: str | None = None
+    recording_source: str | None = None
+    dial_to: str | None = None
+    if dial is not None:
+        number = dial.find("Number")
+        dial_to = (number.text if number is not None else dial.text) or None
+        if dial.get("record", "do-not-record") != "do-not-record" and dial.get("recordingStatusCallback"):
+            recording_callback = urljoin(base_url, dial.get("recordingStatusCallback", ""))
+            recording_source = "DialVerb"
+    elif record is not None and record.get("recordingStatusCallback"):
+        recording_callback = urljoin(base_url, record.get("recordingStatusCallback", ""))
+        recording_source = "RecordVerb"
+    return CallPlan(stream, dial_to.strip() if dial_to else None, recording_callback, recording_source)
+
+
+# -- progress -------------------------------------------------------------------------------------
+
+
+class PhoneObserver(Protocol):
+    """What a UI learns while the call runs (the demo draws steps and a progress bar from it)."""
+
+    def step(self, name: str, detail: str) -> None: ...
+
+    def streamed(self, seconds: float, total: float) -> None: ...
+
+
+class QuietObserver:
+    def step(self, name: str, detail: str) -> None:
+        return None
+
+    def streamed(self, seconds: float, total: float) -> None:
+        return None
+
+
+# -- the call -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallerId:
+    """The parties and the geo fields Twilio adds to every request about the call."""
+
+    from_number: str = "+14155550123"
+    to_number: str = "+14155550100"
+    from_city: str = "SAN FRANCISCO"
+    from_state: str = "CA"
+    from_zip: str = "94105"
+    from_country: str = "US"
+    to_city: str = "SAN FRANCISCO"
+    to_state: str = "CA"
+    to_zip: str = ""  # Twilio often sends it empty; the signature must still cover it
+    to_country: str = "US"
+
+
+@dataclass
+class CallResult:
+    call_sid: str
+    stream_sid: str | None
+    plan: CallPlan
+    duration_seconds: int
+    frames_sent: int = 0
+    callbacks: list[tuple[str, int]] = field(default_factory=list)  # (what, HTTP status)
+
+
+@dataclass
+class SimulatedPhone:
+    """Places calls into a callscribe API the way Twilio would (one instance, many calls)."""
+
+    api_url: str  # e.g. LocalApiGateway.url: http://127.0.0.1:PORT/local
+    auth_token: str
+    account_sid: str
+    caller: CallerId = field(default_factory=CallerId)
+    speed: float = 1.0  # 1.0 = real time, as Twilio; tests may go faster
+    out_of_order: bool = False
+    observer: PhoneObserver = field(default_factory=QuietObserver)
+    voice_path: str = "/twilio/voice"
+    status_path: str = "/twilio/status"
+    http_timeout: float = 15.0  # Twilio's hard limit for a webhook answer
+
+    def __post_init__(self) -> None:
+        if self.speed <= 0:
+            raise ValueError("speed must be positive")
+        self._validator = RequestValidator(self.auth_token)
+
+    # -- public --------------------------------------------------------------------------------
+
+    async def call(self, conversation: Conversation, call_sid: str | None = None) -> CallResult:
+        call_sid = call_sid or "CA" + uuid.uuid4().hex
+        async with httpx.AsyncClient(timeout=self.http_timeout) as http:
+            session = _CallSession(self, http, call_sid)
+            return await session.run(conversation)
+
+    # -- signing -------------------------------------------------------------------------------
+
+    def sign(self, url: str, params: Mapping[str, str]) -> str:
+        return str(self._validator.compute_signature(url, dict(params)))
+
+    def base_params(self, call_sid: str) -> dict[str, str]:
+        c = self.caller
+        return {
+            "AccountSid": self.account_sid,
+            "ApiVersion": API_VERSION,
+            "CallSid": call_sid,
+            "Direction": "inbound",
+            "From": c.from_number,
+            "Caller": c.from_number,
+            "To": c.to_number,
+            "Called": c.to_number,
+            "FromCity": c.from_city,
+            "FromState": c.from_state,
+            "FromZip": c.from_zip,
+            "FromCountry": c.from_country,
+            "CallerCity": c.from_city,
+            "CallerState": c.from_state,
+            "CallerZip": c.from_zip,
+            "CallerCountry": c.from_country,
+            "ToCity": c.to_city,
+            "ToState": c.to_state,
+            "ToZip": c.to_zip,
+            "ToCountry": c.to_country,
+            "CalledCity": c.to_city,
+            "CalledState": c.to_state,
+            "CalledZip": c.to_zip,
+            "CalledCountry": c.to_country,
+        }
+
+
+def rfc2822(moment: datetime | None = None) -> str:
+    """Twilio's Timestamp format: 'Sun, 25 Mar 2018 09:53:19 +0000'."""
+    return format_datetime((moment or datetime.now(UTC)).replace(microsecond=0))
+
+
+class _CallSession:
+    """One call's state: the SID, the status callback sequence, what the API answered."""
+
+    def __init__(self, phone: SimulatedPhone, http: httpx.AsyncClient, call_sid: str) -> None:
+        self.phone = phone
+        self.http = http
+        self.call_sid = call_sid
+        self.sequence = 0
+        self.callbacks: list[tuple[str, int]] = []
+        self.answered_at: float | None = None
+
+    async def run(self, conversation: Conversation) -> CallResult:
+        phone = self.phone
+        base = phone.api_url.rstrip("/")
+        parties = f"{phone.caller.from_number} calls {phone.caller.to_number}"
+        phone.observer.step("dial", f"{parties} ({self.call_sid})")
+        await self._status("initiated")
+        await self._status("ringing")
+        voice_url = base + phone.voice_path
+        twiml = await self._post(
+            "voice webhook", voice_url, {**phone.base_params(self.call_sid), "CallStatus": "ringing",
+                                         "StirVerstat": "TN-Validation-Passed-A"}, required=True
+        )
+        plan = parse_twiml(twiml, voice_url)
+        if plan.stream is None:
+            raise PhoneError("the TwiML starts no <Stream>: this call would not be transcribed")
+        if plan.stream.bidirectional:
+            raise PhoneError("the TwiML <Connect>s a bidirectional stream (agent mode): not simulated")
+        phone.observer.step(
+            "twiml",
+            f"stream {plan.stream.url} track={plan.stream.track}"
+            + (f", dial {plan.dial_to}" if plan.dial_to else "")
+            + (", recording" if plan.recording_callback else ""),
+        )
+        answered = datetime.now(UTC)
+        self.answered_at = time.monotonic()
+        in_progress = self._next_sequence()  # fired now; with out_of_order, delivered after completed
+        if not phone.out_of_order:
+            await self._status("in-progress", sequence=in_progress)
+
+        stream_sid, frames = await self._stream(plan.stream, conversation)
+
+        duration = max(1, round(conversation.seconds))
+        await self._status(
+            "completed",
+            extra={"CallDuration": str(duration), "Duration": str(math.ceil(duration / 60)),
+                   "SipResponseCode": "200"},
+        )
+        if phone.out_of_order:
+            await self._status("in-progress", sequence=in_progress)  # late: must not regress the CDR
+            await self._status("ringing", sequence=1)  # a retried, stale callback
+        if plan.recording_callback:
+            await self._recording(plan, answered, duration)
+        phone.observer.step("hangup", f"call {self.call_sid} completed after {duration} s")
+        return CallResult(self.call_sid, stream_sid, plan, duration, frames, self.callbacks)
+
+    # -- HTTP ----------------------------------------------------------------------------------
+
+    def _next_sequence(self) -> int:
+        value = self.sequence
+        self.sequence += 1
+        return value
+
+    async def _status(
+        self, status: str, *, sequence: int | None = None, extra: Mapping[str, str] | None = None
+    ) -> None:
+        params = {
+            **self.phone.base_params(self.call_sid),
+            "CallStatus": status,
+            "CallbackSource": "call-progress-events",
+            "SequenceNumber": str(self._next_sequence() if sequence is None else sequence),
+            "Timestamp": rfc2822(),
+            **(extra or {}),
+        }
+        url = self.phone.api_url.rstrip("/") + self.phone.status_path
+        await self._post(f"status {status}", url, params)
+
+    async def _recording(self, plan: CallPlan, started: datetime, duration: int) -> None:
+        recording_sid = "RE" + uuid.uuid4().hex
+        params = {
+            "AccountSid": self.phone.account_sid,
+            "CallSid": self.call_sid,
+            "RecordingSid": recording_sid,
+            "RecordingUrl": f"https://api.twilio.com/{API_VERSION}/Accounts/{self.phone.account_sid}"
+            f"/Recordings/{recording_sid}",
+            "RecordingStatus": "completed",
+            "RecordingDuration": str(duration),
+            "RecordingChannels": "2" if plan.recording_source == "DialVerb" else "1",
+            "RecordingStartTime": rfc2822(started),
+            "RecordingSource": plan.recording_source or "DialVerb",
+            "RecordingTrack": "both",
+        }
+        assert plan.recording_callback is not None
+        await self._post("recording callback", plan.recording_callback, params)
+
+    async def _post(self, what: str, url: str, params: Mapping[str, str], *, required: bool = False) -> str:
+        headers = {
+            "X-Twilio-Signature": self.phone.sign(url, params),
+            "I-Twilio-Idempotency-Token": uuid.uuid4().hex,
+            "User-Agent": "TwilioProxy/1.1 (callscribe simulated phone)",
+        }
+        try:
+            response = await self.http.post(url, data=dict(params), headers=headers)
+        except httpx.HTTPError as exc:
+            raise PhoneError(f"{what}: {url} unreachable ({exc})") from exc
+        self.callbacks.append((what, response.status_code))
+        self.phone.observer.step(what, f"HTTP {response.status_code}")
+        if response.status_code >= 400 and required:
+            raise PhoneError(f"{what}: {url} answered HTTP {response.status_code}: {response.text[:300]}")
+        return response.text
+
+    # -- Media Stream --------------------------------------------------------------------------
+
+    async def _stream(self, stream: StreamInstruction, conversation: Conversation) -> tuple[str, int]:
+        phone = self.phone
+        headers = {"X-Twilio-Signature": phone.sign(stream.url, {})}
+        stream_sid = "MZ" + uuid.uuid4().hex
+        tracks = _tracks_for(stream.track)
+        try:
+            async with connect(
+                stream.url,
+                additional_headers=headers,
+                compression=None,  # Twilio does not negotiate permessage-deflate
+                proxy=None,
+                user_agent_header="Twilio-MediaStreams/1.0 (callscribe simulated phone)",
+                open_timeout=10,
+            ) as ws:
+                phone.observer.step("stream", f"connected to {stream.url} ({stream_sid})")
+                frames = await self._send_media(ws, stream, stream_sid, tracks, conversation)
+        except InvalidStatus as exc:
+            raise PhoneError(
+                f"stream handshake refused with HTTP {exc.response.status_code} (Twilio error 31920)"
+            ) from exc
+        except OSError as exc:
+            raise PhoneError(f"stream {stream.url} unreachable ({exc}) (Twilio error 31920)") from exc
+        phone.observer.step("stream", f"stopped after {frames} media messages")
+        return stream_sid, frames
+
+    async def _send_media(
+        self,
+        ws: ClientConnection,
+        stream: StreamInstruction,
+        stream_sid: str,
+        tracks: tuple[str, ...],
+        conversation: Conversation,
+    ) -> int:
+        phone = self.phone
+        sequence = 1
+        await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+        await ws.send(json.dumps({
+            "event": "start",
+            "sequenceNumber": str(sequence),
+            "start": {
+                "accountSid": phone.account_sid,
+                "streamSid": stream_sid,
+                "callSid": self.call_sid,
+                "tracks": list(tracks),
+                "customParameters": stream.parameters,
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": RATE, "channels": 1},
+            },
+            "streamSid": stream_sid,
+        }))
+        audio = {"inbound": conversation.inbound, "outbound": conversation.outbound}
+        chunks = dict.fromkeys(tracks, 0)
+        total_frames = len(conversation.inbound) // FRAME_BYTES
+        total_seconds = total_frames * FRAME_SECONDS
+        frame_interval = FRAME_SECONDS / phone.speed
+        started = time.monotonic()
+        sent = 0
+        for index in range(total_frames):
+            # Pace by the clock, not by sleeping a fixed 20 ms: a slow send never makes us drift.
+            due = started + index * frame_interval
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            timestamp = str(index * 20)
+            for track in tracks:
+                frame = audio[track][index * FRAME_BYTES : (index + 1) * FRAME_BYTES]
+                sequence += 1
+                chunks[track] += 1
+                await ws.send(json.dumps({
+                    "event": "media",
+                    "sequenceNumber": str(sequence),
+                    "media": {
+                        "track": track,
+                        "chunk": str(chunks[track]),
+                        "timestamp": timestamp,
+                        "payload": base64.b64encode(frame).decode("ascii"),
+                    },
+                    "streamSid": stream_sid,
+                }))
+                sent += 1
+            if index % 25 == 0 or index == total_frames - 1:
+                phone.observer.streamed((index + 1) * FRAME_SECONDS, total_seconds)
+        sequence += 1
+        await ws.send(json.dumps({
+            "event": "stop",
+            "sequenceNumber": str(sequence),
+            "stop": {"accountSid": phone.account_sid, "callSid": self.call_sid},
+            "streamSid": stream_sid,
+        }))
+        return sent
+
+
+def _tracks_for(track_attribute: str) -> tuple[str, ...]:
+    return {
+        "inbound_track": ("inbound",),
+        "outbound_track": ("outbound",),
+        "both_tracks": ("inbound", "outbound"),
+    }.get(track_attribute, ("inbound",))

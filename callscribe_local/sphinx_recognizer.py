@@ -1,0 +1,298 @@
+"""Offline speech recognition for the local Deepgram stand-in: pocketsphinx, streaming, endpointed.
+
+Why pocketsphinx: its wheel ships a US-English model, so `make demo` shows real words with no
+download, no key and no network. Its generic 16 kHz model is rough on 8 kHz phone audio; the model
+name it reports (`pocketsphinx-en-us-offline`) says so, so nobody mistakes its text for Deepgram's.
+
+How it behaves like Deepgram's live API (per connection, on the connection's own audio clock):
+- 8 kHz mu-law in, upsampled to the 16 kHz PCM the model needs (`audioop.ulaw2lin` + `ratecv`,
+  with the resampler state carried across chunks so chunk borders add no clicks);
+- a voice-activity endpointer cuts utterances at silences; each utterance ends in one final
+  hypothesis (`is_final`, `speech_final`) whose words carry times from pocketsphinx's segmentation;
+- while someone talks, an interim hypothesis at most once per `interim_interval` seconds of audio;
+- `finalize()` flushes the utterance in progress (Deepgram's Finalize / CloseStream).
+
+Decoding costs ~0.3-0.7x real time per stream on one core, too much to run on the stand-in's event
+loop for every 20 ms frame. So `accept()` only queues audio and hands back what a worker (a small
+shared thread pool, one decode at a time per connection) has finished since the previous call;
+with Twilio's steady 50 frames/s that delay is one frame. `finalize()` waits for the worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import warnings
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from callscribe_local.recognizer import Hypothesis, Word
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop  # stdlib up to 3.12; the audioop-lts backport on 3.13+
+
+MODEL_NAME = "pocketsphinx-en-us-offline"
+
+IN_RATE = 8000  # Twilio Media Streams: 8 kHz mu-law, one byte per sample
+DECODER_RATE = 16000  # what pocketsphinx's bundled acoustic model was trained on
+SAMPLE_WIDTH = 2
+FRAMES_PER_SECOND = 100  # pocketsphinx's default frame rate (-frate)
+
+# pocketsphinx marks that are not words: sentence bounds, silence, fillers and noise
+_NOT_WORDS = frozenset({"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "[BREATH]", "[COUGH]", "[UM]"})
+
+
+@dataclass(frozen=True)
+class SphinxOptions:
+    """Tuning that matters for phone audio; defaults suit the bundled conversation."""
+
+    endpoint_window: float = 0.3  # seconds of (non-)speech the endpointer needs to switch state
+    endpoint_ratio: float = 0.9  # fraction of that window that must agree
+    interim_interval: float = 1.0  # at most one interim result per this much audio
+    loglevel: str = "FATAL"
+
+
+def _clean_word(raw: str) -> str | None:
+    """`scheduled(2)` is pronunciation variant 2 of `scheduled`; markers are not words."""
+    if raw in _NOT_WORDS or raw.startswith("++") or (raw.startswith("[") and raw.endswith("]")):
+        return None
+    if raw.endswith(")") and "(" in raw:
+        raw = raw[: raw.index("(")]
+    return raw or None
+
+
+def _confidence(segment: Any) -> float:
+    prob = getattr(segment, "prob", None)
+    if isinstance(prob, float) and 0.0 < prob <= 1.0:
+        return round(prob, 3)
+    return 0.5  # pocketsphinx gives no usable posterior without a lattice pass: say "unsure"
+
+
+class _Decoding:
+    """The decoder-side state of one connection. Only ever touched by one thread at a time."""
+
+    def __init__(self, options: SphinxOptions, decoder_factory: Callable[[], Any]) -> None:
+        from pocketsphinx import Endpointer
+
+        self._options = options
+        self._decoder = decoder_factory()
+        self._endpointer = Endpointer(
+            window=options.endpoint_window, ratio=options.endpoint_ratio, sample_rate=DECODER_RATE
+        )
+        self._frame_bytes: int = self._endpointer.frame_bytes
+        self._pcm = bytearray()  # 16 kHz PCM not yet a whole endpointer frame
+        self._ratecv_state: Any = None
+        self._in_utterance = False
+        self._utterance_start = 0.0
+        self._utterance_audio = 0.0  # seconds fed to the decoder in this utterance
+        self._last_interim_at = 0.0
+        self._last_interim_text = ""
+        self._clock = 0.0  # seconds of connection audio seen (the endpointer's clock)
+
+    def feed(self, mulaw: bytes) -> list[Hypothesis]:
+        linear = audioop.ulaw2lin(mulaw, SAMPLE_WIDTH)
+        upsampled, self._ratecv_state = audioop.ratecv(
+            linear, SAMPLE_WIDTH, 1, IN_RATE, DECODER_RATE, self._ratecv_state
+        )
+        self._pcm += upsampled
+        self._clock += len(mulaw) / IN_RATE
+        out: list[Hypothesis] = []
+        while len(self._pcm) >= self._frame_bytes:
+            frame = bytes(self._pcm[: self._frame_bytes])
+            del self._pcm[: self._frame_bytes]
+            was_in_speech = self._endpointer.in_speech
+            speech = self._endpointer.process(frame)
+            if speech is None:
+                continue
+            if not was_in_speech and not self._in_utterance:
+                self._begin(self._endpointer.speech_start)
+            self._decode(speech)
+            if not self._endpointer.in_speech:
+                out.extend(self._end(self._endpointer.speech_end, from_finalize=False))
+            else:
+                out.extend(self._maybe_interim())
+        return out
+
+    def flush(self) -> list[Hypothesis]:
+        """End the utterance in progress, if any, as final (Finalize / CloseStream)."""
+        if not self._in_utterance:
+            return []
+        if self._endpointer.in_speech:
+            rest = self._endpointer.end_stream(bytes(self._pcm))
+            self._pcm.clear()
+            if rest:
+                self._decode(rest)
+        end = self._utterance_start + self._utterance_audio
+        return self._end(end, from_finalize=True)
+
+    def _begin(self, start: float) -> None:
+        self._decoder.start_utt()
+        self._in_utterance = True
+        self._utterance_start = start
+        self._utterance_audio = 0.0
+        self._last_interim_at = 0.0
+        self._last_interim_text = ""
+
+    def _decode(self, pcm: bytes) -> None:
+        self._decoder.process_raw(pcm, no_search=False, full_utt=False)
+        self._utterance_audio += len(pcm) / (DECODER_RATE * SAMPLE_WIDTH)
+
+    def _words(self) -> tuple[Word, ...]:
+        words: list[Word] = []
+        for segment in self._decoder.seg():
+            text = _clean_word(segment.word)
+            if text is None:
+                continue
+            start = self._utterance_start + segment.start_frame / FRAMES_PER_SECOND
+            end = self._utterance_start + (segment.end_frame + 1) / FRAMES_PER_SECOND
+            words.append(Word(text, round(start, 3), round(end, 3), _confidence(segment)))
+        return tuple(words)
+
+    def _maybe_interim(self) -> list[Hypothesis]:
+        if self._utterance_audio - self._last_interim_at < self._options.interim_interval:
+            return []
+        self._last_interim_at = self._utterance_audio
+        words = self._words()
+        text = " ".join(w.word for w in words)
+        if not words or text == self._last_interim_text:
+            return []
+        self._last_interim_text = text
+        return [
+            Hypothesis(
+                words=words,
+                start=round(self._utterance_start, 3),
+                duration=round(self._utterance_audio, 3),
+                is_final=False,
+            )
+        ]
+
+    def _end(self, end: float, *, from_finalize: bool) -> list[Hypothesis]:
+        self._decoder.end_utt()
+        self._in_utterance = False
+        words = self._words()
+        if not words:
+            return []  # noise or a breath: Deepgram would send an empty final; nothing to store
+        return [
+            Hypothesis(
+                words=words,
+                start=round(self._utterance_start, 3),
+                duration=round(max(end - self._utterance_start, words[-1].end - self._utterance_start), 3),
+                is_final=True,
+                speech_final=not from_finalize,
+                from_finalize=from_finalize,
+            )
+        ]
+
+
+@dataclass
+class SphinxRecognizer:
+    """A `callscribe_local.recognizer.Recognizer` backed by pocketsphinx (one per connection)."""
+
+    executor: ThreadPoolExecutor
+    options: SphinxOptions = field(default_factory=SphinxOptions)
+    decoder_factory: Callable[[], Any] | None = None
+    model: str = MODEL_NAME
+
+    def __post_init__(self) -> None:
+        self._buffer_lock = threading.Lock()  # guards _pending, _ready, _worker
+        self._decode_lock = threading.Lock()  # one decode at a time for this connection
+        self._pending = bytearray()
+        self._ready: list[Hypothesis] = []
+        self._worker: Future[None] | None = None
+        self._decoding: _Decoding | None = None  # built in the worker: loading the model takes ~0.7 s
+        self._failure: BaseException | None = None
+
+    def accept(self, mulaw: bytes) -> list[Hypothesis]:
+        with self._buffer_lock:
+            self._raise_failure()
+            self._pending += mulaw
+            ready, self._ready = self._ready, []
+            if self._worker is None:
+                self._worker = self.executor.submit(self._drain)
+        return ready
+
+    def finalize(self) -> list[Hypothesis]:
+        """Blocks until the backlog is decoded (a fraction of a second at the demo's load)."""
+        with self._decode_lock:
+            self._process_pending()
+            flushed = self._state().flush()
+        with self._buffer_lock:
+            self._raise_failure()
+            ready, self._ready = self._ready, []
+        return ready + flushed
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise RuntimeError("pocketsphinx decoding failed") from self._failure
+
+    def _state(self) -> _Decoding:
+        if self._decoding is None:
+            factory = self.decoder_factory or default_decoder_factory(self.options)
+            self._decoding = _Decoding(self.options, factory)
+        return self._decoding
+
+    def _drain(self) -> None:
+        try:
+            while True:
+                with self._decode_lock:
+                    if not self._process_pending():
+                        with self._buffer_lock:
+                            if not self._pending:
+                                self._worker = None
+                                return
+        except BaseException as exc:
+            with self._buffer_lock:
+                self._failure = exc
+                self._worker = None
+            raise
+
+    def _process_pending(self) -> bool:
+        """Decode everything queued so far; False when there was nothing. Caller holds _decode_lock."""
+        with self._buffer_lock:
+            chunk, self._pending = bytes(self._pending), bytearray()
+        if not chunk:
+            return False
+        hypotheses = self._state().feed(chunk)
+        if hypotheses:
+            with self._buffer_lock:
+                self._ready.extend(hypotheses)
+        return True
+
+
+def default_decoder_factory(options: SphinxOptions) -> Callable[[], Any]:
+    def build() -> Any:
+        from pocketsphinx import Decoder
+
+        return Decoder(samprate=DECODER_RATE, loglevel=options.loglevel)
+
+    return build
+
+
+class SphinxRecognizerFactory:
+    """`RecognizerFactory` for the stand-in: one recognizer per connection, decoding on a shared pool.
+
+    Two workers by default: one call's two tracks decode in parallel, which is what the demo needs,
+    without letting many local calls starve the rest of the machine.
+    """
+
+    model = MODEL_NAME
+    # What a stand-in should report as Results `metadata.model_info` for connections it serves.
+    model_info: ClassVar[dict[str, str]] = {
+        "name": MODEL_NAME, "version": "pocketsphinx-5", "arch": "pocketsphinx"
+    }
+
+    def __init__(self, options: SphinxOptions | None = None, max_workers: int = 2) -> None:
+        self.options = options or SphinxOptions()
+        self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sphinx")
+
+    def __call__(self, query_params: dict[str, str]) -> SphinxRecognizer:
+        # The bundled model is US English whatever `model`/`language` the client asked for; the
+        # stand-in reports MODEL_NAME in its metadata so the mismatch is visible, not hidden.
+        return SphinxRecognizer(executor=self._executor, options=self.options)
+
+    def close(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            self._executor.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,414 @@
+"""The whole product on one machine: every AWS and vendor endpoint replaced by a local part.
+
+Production code runs unchanged; only configuration points it at the stand-ins:
+
+- DynamoDB, EventBridge, SQS, S3: moto in server mode (`aws_local.local_aws`), via AWS_ENDPOINT_URL;
+- API Gateway → webhooks Lambda: `apigw.LocalApiGateway` around the handler, in this process;
+- EventBridge rule → summaries Lambda: `dispatcher.LocalDispatcher` (SQS target, retries, DLQ);
+- Deepgram live STT: `deepgram_server.DeepgramStandIn` hearing through pocketsphinx, via DEEPGRAM_URL;
+- Anthropic Messages API: `anthropic_server` with the offline summariser, via ANTHROPIC_BASE_URL;
+- the Fargate streamer: `python -m streamer` as a subprocess, at STREAM_URL (ws://127.0.0.1:…/media);
+- Twilio's REST API (POST /calls): `twilio_rest.TwilioRestStandIn`, via TWILIO_API_BASE_URL.
+
+With DEEPGRAM_API_KEY or ANTHROPIC_API_KEY set in the environment, the real service is used instead
+of that stand-in (the key is passed through; nothing else changes).
+
+The webhooks and summaries handlers run in this process (as Lambda would run them: one handler per
+"container", settings read once), the streamer in its own (its own event loop, as in Fargate), the
+Deepgram stand-in on an event loop in a background thread. Logs of all parts go to files under
+`log_dir` so a terminal UI stays readable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from callscribe_local.aws_local import LocalAws, LocalNames, local_aws
+from callscribe_local.dispatcher import Delivery, LocalDispatcher, RetryPolicy
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+TEST_ACCOUNT_SID = "AC" + "1" * 32  # Twilio's shape; no real account behind it
+TEST_AUTH_TOKEN = "local-auth-token-" + "0" * 15  # signs the local webhooks and the stream upgrade
+LOCAL_DEEPGRAM_KEY = "local-deepgram-key"
+LOCAL_ANTHROPIC_KEY = "local-anthropic-key"
+OFFLINE_SUMMARY_MODEL = "offline-extractive"
+FORWARD_TO = "+14155550199"  # the demo forwards every call here: two parties, both tracks streamed
+TWILIO_NUMBER = "+14155550100"  # the product's number: the simulated phone calls it, POST /calls uses it
+
+
+class StackObserver(Protocol):
+    def step(self, name: str, detail: str) -> None: ...
+
+
+class _Quiet:
+    def step(self, name: str, detail: str) -> None:
+        return None
+
+
+@dataclass
+class StackOptions:
+    names: LocalNames = field(default_factory=LocalNames)
+    call_routes: Mapping[str, Any] = field(default_factory=lambda: {"*": {"forwardTo": FORWARD_TO}})
+    deepgram_api_key: str | None = None  # set: real Deepgram; None: the pocketsphinx stand-in
+    anthropic_api_key: str | None = None  # set: real Anthropic; None: the offline summariser
+    api_port: int = 0
+    streamer_port: int = 0
+    moto_port: int = 0
+    log_dir: Path | None = None
+    retry_policy: RetryPolicy = field(default_factory=RetryPolicy.lambda_async)
+    streamer_start_timeout: float = 30.0
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    capture_stdout: bool = False  # a terminal UI owns stdout: route the handlers' prints to the log
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> StackOptions:
+        env = os.environ if environ is None else environ
+        return cls(
+            deepgram_api_key=env.get("DEEPGRAM_API_KEY") or None,
+            anthropic_api_key=env.get("ANTHROPIC_API_KEY") or None,
+            **overrides,
+        )
+
+
+class StackError(RuntimeError):
+    """A local part failed to start; the message says which and where its log is."""
+
+
+def free_port() -> int:
+    """A port the OS says is free now (the streamer must know its public URL before it starts)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class _LoopThread:
+    """An asyncio loop in a daemon thread, for the asyncio stand-ins inside a synchronous stack."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Any, timeout: float = 30.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+        self.loop.close()
+
+
+@dataclass
+class StackUrls:
+    api: str
+    stream: str
+    aws: str
+    deepgram: str
+    anthropic: str
+    log_dir: str
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(vars(self))
+
+
+class LocalStack:
+    """`with LocalStack(options) as stack:` everything runs; on exit everything stops, env restored."""
+
+    def __init__(self, options: StackOptions | None = None, observer: StackObserver | None = None) -> None:
+        self.options = options or StackOptions()
+        self.observer = observer or _Quiet()
+        self.account_sid = TEST_ACCOUNT_SID
+        self.auth_token = TEST_AUTH_TOKEN
+        self.deliveries: list[Delivery] = []
+        self._exit = ExitStack()
+        self._saved_env: dict[str, str | None] = {}
+        self.aws: LocalAws | None = None
+        self.api: Any = None
+        self.dispatcher: LocalDispatcher | None = None
+        self.streamer: subprocess.Popen[bytes] | None = None
+        self.twilio_rest: Any = None
+        self.urls: StackUrls | None = None
+        self.log_dir = Path(self.options.log_dir or tempfile.mkdtemp(prefix="callscribe-local-"))
+        self.deepgram_model = "deepgram (real)" if self.options.deepgram_api_key else ""
+        self.summary_model = "anthropic (real)" if self.options.anthropic_api_key else OFFLINE_SUMMARY_MODEL
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalStack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> LocalStack:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._route_logs()
+        self.aws = self._exit.enter_context(local_aws(self.options.names, port=self.options.moto_port))
+        self.observer.step("aws", f"moto (DynamoDB, EventBridge, SQS, S3) at {self.aws.endpoint}")
+        self._exit.callback(self._restore_env)
+
+        deepgram_url, deepgram_key = self._start_deepgram()
+        anthropic_url, anthropic_key = self._start_anthropic()
+        twilio_url = self._start_twilio_rest()
+
+        from callscribe_local.apigw import LocalApiGateway
+        from functions.webhooks.app import handler as webhooks_handler
+
+        self.api = LocalApiGateway(webhooks_handler, stage="local", port=self.options.api_port)
+        streamer_port = self.options.streamer_port or free_port()
+        stream_url = f"ws://127.0.0.1:{streamer_port}/media"
+        self._set_env({
+            "TWILIO_ACCOUNT_SID": self.account_sid,
+            "TWILIO_AUTH_TOKEN": self.auth_token,
+            "STREAM_URL": stream_url,
+            "WEBHOOK_BASE_URL": self.api.url,
+            "CALL_ROUTES": json.dumps(dict(self.options.call_routes)),
+            "TWILIO_API_BASE_URL": twilio_url,
+            "TWILIO_FROM_NUMBER": TWILIO_NUMBER,
+            "ANTHROPIC_API_KEY": anthropic_key,
+            **({"ANTHROPIC_BASE_URL": anthropic_url} if not self.options.anthropic_api_key else {}),
+            **({"SUMMARY_MODEL": OFFLINE_SUMMARY_MODEL} if not self.options.anthropic_api_key else {}),
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "callscribe",
+            **self.options.extra_env,
+        })
+        self._fresh_containers()  # as after a deploy: handlers build their clients from this env
+        self._exit.callback(self._fresh_containers)  # and nothing of this stack outlives it
+        self.api.start()
+        self._exit.callback(self.api.stop)
+        self.observer.step("api", f"API Gateway (REST, stage local) at {self.api.url}")
+
+        self._start_streamer(streamer_port, stream_url, deepgram_url, deepgram_key)
+
+        from functions.summaries.app import handler as summaries_handler
+
+        self.dispatcher = LocalDispatcher(
+            self.options.names.event_bus_name,
+            summaries_handler,
+            policy=self.options.retry_policy,
+            on_delivery=self.deliveries.append,
+        )
+        self.dispatcher.start()
+        self._exit.callback(self.dispatcher.stop)
+        self.observer.step(
+            "dispatcher",
+            f"rule 'Transcript Completed' → SQS → summaries handler "
+            f"({self.options.retry_policy.max_attempts} attempts, then DLQ)",
+        )
+        self.urls = StackUrls(
+            api=self.api.url,
+            stream=stream_url,
+            aws=self.aws.endpoint,
+            deepgram=deepgram_url,
+            anthropic=anthropic_url,
+            log_dir=str(self.log_dir),
+        )
+        return self
+
+    def stop(self) -> None:
+        self._exit.close()
+
+    # -- parts -------------------------------------------------------------------------------------
+
+    def _start_deepgram(self) -> tuple[str, str]:
+        if self.options.deepgram_api_key:
+            url = os.environ.get("DEEPGRAM_URL", "wss://api.deepgram.com")
+            self.observer.step("deepgram", f"real Deepgram at {url} (DEEPGRAM_API_KEY is set)")
+            return url, self.options.deepgram_api_key
+        from callscribe_local.deepgram_server import DeepgramStandIn
+        from callscribe_local.sphinx_recognizer import MODEL_NAME, SphinxRecognizerFactory
+
+        factory = SphinxRecognizerFactory()
+        self._exit.callback(factory.close)
+        loop = _LoopThread("deepgram-standin")
+        self._exit.callback(loop.close)
+        standin = DeepgramStandIn(factory, host="127.0.0.1", port=0, api_key=LOCAL_DEEPGRAM_KEY)
+        loop.run(standin.start())
+        self._exit.callback(lambda: loop.run(standin.stop()))
+        self.deepgram_model = MODEL_NAME
+        self.observer.step("deepgram", f"Deepgram stand-in at {standin.url} (offline: {MODEL_NAME})")
+        return str(standin.url), LOCAL_DEEPGRAM_KEY
+
+    def _start_anthropic(self) -> tuple[str, str]:
+        if self.options.anthropic_api_key:
+            url = os.environ.get("ANTHROPIC_BASE_URL", "https://api.anthropic.com")
+            self.observer.step("anthropic", f"real Anthropic API at {url} (ANTHROPIC_API_KEY is set)")
+            return url, self.options.anthropic_api_key
+        from callscribe_local.anthropic_server import OFFLINE_MODEL, AnthropicServer, OfflineSummarizer
+
+        server = AnthropicServer(OfflineSummarizer(), api_key=LOCAL_ANTHROPIC_KEY).start()
+        self._exit.callback(server.stop)
+        self.summary_model = OFFLINE_MODEL
+        self.observer.step(
+            "anthropic", f"Anthropic stand-in at {server.base_url} (offline: {OFFLINE_SUMMARY_MODEL})"
+        )
+        return str(server.base_url), LOCAL_ANTHROPIC_KEY
+
+    def _start_twilio_rest(self) -> str:
+        """POST /calls reaches this instead of api.twilio.com (it records the call; no phone rings)."""
+        from callscribe_local.twilio_rest import TwilioRestStandIn
+
+        twilio = TwilioRestStandIn(self.account_sid, self.auth_token).start()
+        self._exit.callback(twilio.stop)
+        self.twilio_rest = twilio
+        self.observer.step("twilio", f"Twilio REST stand-in at {twilio.base_url} (POST /calls lands here)")
+        return twilio.base_url
+
+    def _start_streamer(self, port: int, stream_url: str, deepgram_url: str, deepgram_key: str) -> None:
+        env = {
+            **os.environ,
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "STREAM_URL": stream_url,
+            "DEEPGRAM_URL": deepgram_url,
+            "DEEPGRAM_API_KEY": deepgram_key,
+            # The stand-in hears with pocketsphinx, not nova-3: segments' `source` says so.
+            **({} if self.options.deepgram_api_key else {"DEEPGRAM_MODEL": self.deepgram_model}),
+            "DRAIN_SECONDS": "10",
+            "POWERTOOLS_SERVICE_NAME": "callscribe-streamer",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+            "PYTHONUNBUFFERED": "1",
+        }
+        log_path = self.log_dir / "streamer.log"
+        log = self._exit.enter_context(log_path.open("ab"))
+        self.streamer = subprocess.Popen(
+            [sys.executable, "-m", "streamer"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT
+        )
+        self._exit.callback(self._stop_streamer)
+        health = f"http://127.0.0.1:{port}/healthz"
+        deadline = time.monotonic() + self.options.streamer_start_timeout
+        while time.monotonic() < deadline:
+            if self.streamer.poll() is not None:
+                raise StackError(f"the streamer exited with {self.streamer.returncode}; see {log_path}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(health, timeout=1.0).status_code == 200:
+                    detail = f"python -m streamer at {stream_url} (pid {self.streamer.pid})"
+                    self.observer.step("streamer", detail)
+                    return
+            time.sleep(0.1)
+        raise StackError(f"the streamer did not answer {health} in time; see {log_path}")
+
+    def _stop_streamer(self) -> None:
+        """SIGTERM, as ECS sends it: the streamer finishes its calls (drain) and exits 0."""
+        if self.streamer is None or self.streamer.poll() is not None:
+            return
+        self.streamer.terminate()
+        try:
+            self.streamer.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.streamer.kill()
+            self.streamer.wait(timeout=5)
+
+    # -- environment and logs ----------------------------------------------------------------------
+
+    def _set_env(self, values: Mapping[str, str]) -> None:
+        from shared import settings
+
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+        settings.reset()  # handlers read settings once; make sure they read these
+
+    @staticmethod
+    def _fresh_containers() -> None:
+        """Forget what the in-process handlers cached (settings, clients), as a new Lambda container."""
+        from functions.summaries import app as summaries_app
+        from functions.webhooks import dependencies as webhooks_dependencies
+        from shared import settings
+
+        settings.reset()
+        webhooks_dependencies.reset()
+        summaries_app.reset()
+
+    def _restore_env(self) -> None:
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+
+    def _route_logs(self) -> None:
+        """Keep a terminal UI readable: the in-process handlers' JSON logs go to `lambdas.log`.
+
+        With `capture_stdout`, this process's stdout (where Powertools prints EMF metrics) and its
+        warnings go there too; a UI keeps its own handle on the real terminal.
+        """
+        from shared.observability import logger
+
+        if logger.service == "service_undefined":  # in Lambda each function names itself
+            logger.append_keys(service="callscribe-local")
+            self._exit.callback(lambda: logger.append_keys(service="service_undefined"))
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+        path = self.log_dir / "lambdas.log"
+        stream = self._exit.enter_context(path.open("a", encoding="utf-8", buffering=1))
+        handler = logger.registered_handler
+        if isinstance(handler, logging.StreamHandler):
+            previous = handler.setStream(stream)
+            self._exit.callback(lambda: handler.setStream(previous) if previous is not None else None)
+        if self.options.capture_stdout:
+            real_stdout = sys.stdout
+            sys.stdout = stream
+            self._exit.callback(lambda: setattr(sys, "stdout", real_stdout))
+            logging.captureWarnings(True)
+            warnings_logger = logging.getLogger("py.warnings")
+            file_handler = logging.StreamHandler(stream)
+            warnings_logger.addHandler(file_handler)
+            warnings_logger.propagate = False
+            self._exit.callback(lambda: warnings_logger.removeHandler(file_handler))
+            self._exit.callback(lambda: logging.captureWarnings(False))
+
+    # -- conveniences for the demo, the CLI and tests ----------------------------------------------
+
+    def env(self) -> dict[str, str]:
+        """What another process needs to talk to this stack (the CLI's `local up` prints it)."""
+        assert self.aws is not None
+        assert self.urls is not None
+        return {
+            **self.aws.env(),
+            "TWILIO_ACCOUNT_SID": self.account_sid,
+            "TWILIO_AUTH_TOKEN": self.auth_token,
+            "STREAM_URL": self.urls.stream,
+            "WEBHOOK_BASE_URL": self.urls.api,
+        }
+
+    def get_call_json(self, call_sid: str) -> dict[str, Any] | None:
+        """GET /calls/{callSid} through the local API, as a client of the product would."""
+        assert self.urls is not None
+        response = httpx.get(f"{self.urls.api}/calls/{call_sid}", timeout=10.0)
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+
+@contextlib.contextmanager
+def running_stack(
+    options: StackOptions | None = None, observer: StackObserver | None = None
+) -> Iterator[LocalStack]:
+    with LocalStack(options, observer) as stack:
+        yield stack

@@ -1,0 +1,196 @@
+"""The whole call pipeline offline, with the same local parts `make demo` uses.
+
+A simulated Twilio places the bundled two-speaker call through the local API Gateway (signed voice
+webhook, TwiML, signed stream upgrade, both tracks, status callbacks out of order, recording
+callback) into the real streamer subprocess, which transcribes through the Deepgram stand-in
+(pocketsphinx) into moto; the local dispatcher delivers `Transcript Completed` to the summaries
+handler, which asks the Anthropic stand-in's offline summariser. Then the record is read back through
+`GET /calls/{callSid}` and the bus is checked for the three events.
+
+The first three turns (~16 s) are streamed at 2x real time to keep the test short; timing is still
+on the stream's clock, so it must match the turn manifest of the bundled audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from callscribe_local import cli
+from callscribe_local.aws_local import BusTap, LocalNames
+from callscribe_local.phone import CallResult, Conversation, SimulatedPhone, bundled_conversation
+from callscribe_local.stack import LocalStack, StackOptions
+
+pytestmark = pytest.mark.e2e
+
+CLIP_SECONDS = 15.7  # caller, callee, caller
+SPEED = 2.0
+TOLERANCE = 1.0  # seconds: endpointing lag and synthesiser lead-in/out silence
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    suffix = uuid.uuid4().hex[:6]
+    names = LocalNames(
+        calls_table=f"e2e-calls-{suffix}",
+        transcripts_table=f"e2e-transcripts-{suffix}",
+        idempotency_table=f"e2e-idempotency-{suffix}",
+        event_bus_name=f"e2e-bus-{suffix}",
+    )
+    # Offline whatever the developer's shell holds: never the real Deepgram or Anthropic here.
+    with LocalStack(StackOptions(names=names, deepgram_api_key=None, anthropic_api_key=None)) as running:
+        yield running
+
+
+def _wait_for_events(tap: BusTap, call_sid: str, timeout: float = 60.0) -> dict[str, dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    events: dict[str, dict[str, Any]] = {}
+    while time.monotonic() < deadline and len(events) < 3:
+        for event in tap.events_for(call_sid, wait_seconds=0.5):
+            events.setdefault(event["detail-type"], event)
+    return events
+
+
+@dataclass(frozen=True)
+class PlacedCall:
+    phone: SimulatedPhone
+    conversation: Conversation
+    result: CallResult
+    events: dict[str, dict[str, Any]]
+    record: dict[str, Any] | None
+
+
+@pytest.fixture(scope="module")
+def placed(stack: LocalStack) -> PlacedCall:
+    """One call through the pipeline; the tests below look at it from different sides."""
+    assert stack.urls is not None
+    tap = BusTap(stack.options.names.event_bus_name)
+    conversation = bundled_conversation().clip(CLIP_SECONDS)
+    phone = SimulatedPhone(
+        stack.urls.api, stack.auth_token, stack.account_sid, speed=SPEED, out_of_order=True
+    )
+    result = asyncio.run(phone.call(conversation))
+    events = _wait_for_events(tap, result.call_sid)
+    return PlacedCall(phone, conversation, result, events, stack.get_call_json(result.call_sid))
+
+
+def test_a_call_becomes_a_transcribed_summarised_record(stack: LocalStack, placed: PlacedCall) -> None:
+    phone, conversation, result, events, record = (
+        placed.phone, placed.conversation, placed.result, placed.events, placed.record
+    )
+
+    # Twilio's side: every webhook was accepted, the TwiML streamed both tracks and recorded.
+    assert all(status < 300 for _, status in result.callbacks), result.callbacks
+    assert result.plan.stream is not None
+    assert result.plan.stream.track == "both_tracks"
+    assert result.frames_sent == 2 * len(conversation.inbound) // 160
+
+    # The events, in the contract's shapes.
+    assert set(events) == {"Call Completed", "Transcript Completed", "Summary Created"}, events
+    assert events["Call Completed"]["detail"]["status"] == "completed"
+    assert events["Summary Created"]["detail"]["model"] == "offline-extractive"
+
+    # The CDR: completed (the late in-progress and stale ringing callbacks did not regress it).
+    assert record is not None
+    assert record["callSid"] == result.call_sid
+    assert record["status"] == "completed"
+    assert record["direction"] == "inbound"
+    assert record["from"] == phone.caller.from_number
+    assert record["to"] == phone.caller.to_number
+    assert record["durationSeconds"] == result.duration_seconds
+    assert record["recording"] is not None
+    assert record["recording"]["sid"].startswith("RE")
+    assert record["transcriptStatus"] == "completed"
+
+    # Final segments on both tracks, each inside the turn that was spoken on that track.
+    transcript = record["transcript"]
+    assert events["Transcript Completed"]["detail"]["segmentCount"] == len(transcript)
+    assert {s["track"] for s in transcript} == {"inbound", "outbound"}
+    assert [s["start"] for s in transcript] == sorted(s["start"] for s in transcript)
+    for segment in transcript:
+        assert segment["speaker"] == {"inbound": "caller", "outbound": "callee"}[segment["track"]]
+        assert segment["text"].strip()
+        assert 0.0 <= segment["start"] < segment["end"] <= conversation.seconds + 0.1
+        assert any(
+            turn["track"] == segment["track"]
+            and turn["start"] - TOLERANCE <= segment["start"]
+            and segment["end"] <= turn["end"] + TOLERANCE
+            for turn in conversation.turns
+        ), (segment, conversation.turns)
+    words = " ".join(s["text"] for s in transcript).split()
+    assert {"delivery", "order", "number", "tomorrow", "problem"} & set(words), words
+
+    # The summary: structured, and honest about where it came from.
+    summary = record["summary"]
+    assert summary is not None
+    assert summary["model"] == "offline-extractive"
+    assert summary["summary"]
+
+    # Delivered once by the local rule, nothing dead-lettered.
+    mine = [d for d in stack.deliveries if d.call_sid == result.call_sid]
+    assert [d.ok for d in mine] == [True]
+
+
+def test_the_cli_shows_and_exports_the_call(
+    stack: LocalStack,
+    placed: PlacedCall,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`callscribe show` and `callscribe export` against this running stack (as `local up` leaves it)."""
+    assert stack.urls is not None
+    state = cli.StackState(
+        pid=os.getpid(), **stack.urls.as_dict(), account_sid=stack.account_sid,
+        auth_token=stack.auth_token, names=asdict(stack.options.names),
+    )
+    state_file = tmp_path / "state.json"
+    state_file.write_text(json.dumps(asdict(state)))
+    monkeypatch.setenv("CALLSCRIBE_LOCAL_STATE", str(state_file))
+    call_sid = placed.result.call_sid
+
+    assert cli.main(["show", call_sid, "--json"]) == 0
+    out = capsys.readouterr().out
+    # The in-process webhooks handler prints its EMF metrics to this same stdout; the record is last.
+    shown = json.loads(out[out.index('{\n  "callSid"') :])
+    assert shown == placed.record
+
+    assert cli.main(["show", "CA" + "0" * 32]) == 1
+
+    download = tmp_path / "export"
+    assert cli.main(["export", "--table", "calls", "--download", str(download)]) == 0
+    said = capsys.readouterr().out
+    assert "COMPLETED" in said
+    assert "s3://callscribe-exports/exports/" in said
+    exported = [
+        json.loads(line)
+        for path in download.rglob("*.gz")
+        for line in gzip.decompress(path.read_bytes()).decode().splitlines()
+        if line.strip()
+    ]
+    sids = {item["Item"]["call_sid"]["S"] for item in exported}
+    assert call_sid in sids
+
+
+def test_post_calls_reaches_the_local_twilio_rest_api(stack: LocalStack) -> None:
+    """An outbound call request goes to the Twilio stand-in, never to api.twilio.com."""
+    assert stack.urls is not None
+    response = httpx.post(
+        f"{stack.urls.api}/calls", json={"to": "+14155550142", "connectTo": "+14155550199"}, timeout=10
+    )
+    assert response.status_code == 201, response.text
+    call_sid = response.json()["callSid"]
+    assert call_sid.startswith("CA")
+    created = stack.twilio_rest.created_calls()
+    assert [c.value("To") for c in created] == ["+14155550142"]

@@ -1,0 +1,119 @@
+"""The local EventBridge → summaries dispatcher: rule matching, the added `account`, retries, DLQ.
+
+Real moto server (fixture `local_stack`), real PutEvents through the product's publisher; only the
+summaries handler is replaced, by a function that fails on purpose: the boundary under test is the
+delivery, not the summariser.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from callscribe_local.aws_local import LOCAL_ACCOUNT, LocalAws
+from callscribe_local.dispatcher import Delivery, LocalDispatcher, RetryPolicy
+from shared import aws
+from shared.events import CallCompleted, EventBridgePublisher, TranscriptCompleted
+
+pytestmark = pytest.mark.integration
+
+
+class FlakyHandler:
+    """Fails the first `failures` calls, then succeeds; remembers every event it was given."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.events: list[dict[str, Any]] = []
+        self.contexts: list[Any] = []
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, str]:
+        self.events.append(event)
+        self.contexts.append(context)
+        if len(self.events) <= self.failures:
+            raise RuntimeError(f"summariser unavailable (call {len(self.events)})")
+        return {"status": "ok"}
+
+
+def _dispatcher(local_stack: LocalAws, handler: FlakyHandler, attempts: int = 3) -> LocalDispatcher:
+    dispatcher = LocalDispatcher(
+        local_stack.names.event_bus_name,
+        handler,
+        policy=RetryPolicy(max_attempts=attempts, base_delay=0.0),  # SQS visibility 0: due at once
+        name=f"summaries-{uuid.uuid4().hex[:8]}",
+    )
+    dispatcher.install()
+    return dispatcher
+
+
+def _step_until(dispatcher: LocalDispatcher, count: int, timeout: float = 10.0) -> list[Delivery]:
+    deadline = time.monotonic() + timeout
+    while len(dispatcher.deliveries) < count and time.monotonic() < deadline:
+        dispatcher.poll_once()
+    return dispatcher.deliveries
+
+
+def _publish(local_stack: LocalAws, *events: Any) -> None:
+    publisher = EventBridgePublisher(aws.events(), local_stack.names.event_bus_name)
+    for event in events:
+        publisher.publish(event)
+
+
+def test_retries_then_delivers_with_account(local_stack: LocalAws, call_sid: str) -> None:
+    handler = FlakyHandler(failures=2)
+    dispatcher = _dispatcher(local_stack, handler)
+    _publish(local_stack, TranscriptCompleted(callSid=call_sid, segmentCount=4))
+
+    deliveries = _step_until(dispatcher, 3)
+
+    assert [(d.attempt, d.ok) for d in deliveries] == [(1, False), (2, False), (3, True)]
+    assert "summariser unavailable" in (deliveries[0].error or "")
+    assert {d.call_sid for d in deliveries} == {call_sid}
+    event = handler.events[-1]
+    assert event["account"] == LOCAL_ACCOUNT  # moto leaves it out; Powertools requires it
+    assert event["detail-type"] == "Transcript Completed"
+    assert event["detail"] == {"callSid": call_sid, "segmentCount": 4, "transcriptStatus": "completed"}
+    assert handler.contexts[-1].get_remaining_time_in_millis() > 0
+    assert dispatcher.dead_letters() == []
+    assert dispatcher.poll_once() == []  # delivered once: nothing comes back
+
+
+def test_gives_up_after_the_policy_and_dead_letters(local_stack: LocalAws, call_sid: str) -> None:
+    handler = FlakyHandler(failures=99)
+    dispatcher = _dispatcher(local_stack, handler, attempts=2)
+    _publish(local_stack, TranscriptCompleted(callSid=call_sid, segmentCount=1))
+
+    deliveries = _step_until(dispatcher, 2)
+
+    assert [(d.attempt, d.ok, d.dead_lettered) for d in deliveries] == [(1, False, False), (2, False, True)]
+    assert len(handler.events) == 2
+    dead = dispatcher.dead_letters()
+    assert len(dead) == 1
+    assert dead[0]["event"]["detail"]["callSid"] == call_sid
+    assert "summariser unavailable (call 2)" in dead[0]["attributes"]["ERROR_MESSAGE"]["StringValue"]
+    assert dead[0]["attributes"]["ATTEMPTS"]["StringValue"] == "2"
+    assert dispatcher.poll_once() == []  # gone from the target queue
+
+
+def test_only_transcript_completed_matches_the_rule(local_stack: LocalAws, call_sid: str) -> None:
+    handler = FlakyHandler(failures=0)
+    dispatcher = _dispatcher(local_stack, handler)
+    _publish(
+        local_stack,
+        CallCompleted(callSid=call_sid, status="completed", durationSeconds=3),
+        TranscriptCompleted(callSid=call_sid, segmentCount=2),
+    )
+
+    deliveries = _step_until(dispatcher, 1)
+    dispatcher.poll_once()
+
+    assert [d.ok for d in deliveries] == [True]
+    assert [e["detail-type"] for e in handler.events] == ["Transcript Completed"]
+
+
+def test_backoff_doubles_up_to_the_cap() -> None:
+    policy = RetryPolicy(max_attempts=6, base_delay=1.0, max_delay=5.0)
+    assert [policy.delay_before(n) for n in range(2, 7)] == [1.0, 2.0, 4.0, 5.0, 5.0]
+    assert RetryPolicy.lambda_async().max_attempts == 3

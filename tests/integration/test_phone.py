@@ -1,0 +1,203 @@
+"""The simulated phone speaks Twilio's protocols: checked by the product's own signature code.
+
+A real local API Gateway (callscribe_local.apigw) fronts a tiny webhook handler that verifies every
+request with `shared.signatures` and answers TwiML; a real WebSocket server on port 0 verifies the
+upgrade signature and records the Media Streams messages. No product tables are involved, so this
+is about the phone alone: parameters, signing, TwiML reading, message shapes and pacing counters.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import wave
+from collections.abc import AsyncIterator
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.http11 import Request, Response
+
+from callscribe_local.apigw import LocalApiGateway
+from callscribe_local.phone import (
+    Conversation,
+    PhoneError,
+    SimulatedPhone,
+    align_tracks,
+    load_audio,
+    parse_twiml,
+    rfc2822,
+)
+from shared.clock import parse_rfc2822
+from shared.signatures import FormParams, verify_api_gateway_event, verify_stream_upgrade
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "phone-test-token-0123456789abcdef"
+ACCOUNT = "AC" + "2" * 32
+
+
+class TwilioSide:
+    """Webhook handler + stream server that check what a real Twilio client would have sent."""
+
+    def __init__(self) -> None:
+        self.forms: list[tuple[str, dict[str, str]]] = []
+        self.messages: list[dict[str, Any]] = []
+        self.stream_url = ""
+        self.api_url = ""
+        self.refuse_upgrade = False
+
+    def handler(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        form = FormParams.parse(event["body"], is_base64=event["isBase64Encoded"])
+        if not verify_api_gateway_event(event, form, TOKEN, self.api_url):
+            return {"statusCode": 403, "body": "bad signature"}
+        self.forms.append((event["path"], dict(form)))
+        if event["path"] == "/twilio/voice":
+            twiml = (
+                '<?xml version="1.0" encoding="UTF-8"?><Response><Start>'
+                f'<Stream url="{self.stream_url}" track="both_tracks">'
+                '<Parameter name="callSid" value="x"/><Parameter name="route" value="forward"/>'
+                '</Stream></Start><Dial record="record-from-answer-dual" '
+                'recordingStatusCallback="recording"><Number>+14155550199</Number></Dial></Response>'
+            )
+            return {"statusCode": 200, "headers": {"Content-Type": "text/xml"}, "body": twiml}
+        return {"statusCode": 204, "body": ""}
+
+    def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if self.refuse_upgrade or not verify_stream_upgrade(self.stream_url, request.headers, TOKEN):
+            return connection.respond(HTTPStatus.FORBIDDEN, "forbidden\n")
+        return None
+
+    async def receive(self, ws: ServerConnection) -> None:
+        async for message in ws:
+            self.messages.append(json.loads(message))
+
+
+@pytest.fixture
+async def twilio_side() -> AsyncIterator[TwilioSide]:
+    side = TwilioSide()
+    async with serve(side.receive, "127.0.0.1", 0, process_request=side.process_request) as server:
+        port = server.sockets[0].getsockname()[1]
+        side.stream_url = f"ws://127.0.0.1:{port}/media"
+        with LocalApiGateway(side.handler, stage="local") as gateway:
+            side.api_url = gateway.url
+            yield side
+
+
+def _conversation(seconds: float) -> Conversation:
+    frames = math.ceil(seconds * 8000 / 160)
+    return Conversation.from_audio(bytes([0x10]) * 160 * frames, bytes([0x20]) * 160 * (frames // 2))
+
+
+async def test_a_call_as_twilio_places_it(twilio_side: TwilioSide) -> None:
+    phone = SimulatedPhone(twilio_side.api_url, TOKEN, ACCOUNT, speed=50.0, out_of_order=True)
+    conversation = _conversation(1.0)
+
+    result = await phone.call(conversation)
+
+    # Every webhook verified (else 403) and in Twilio's order of delivery, out of order on purpose.
+    paths = [(path, form.get("CallStatus", form.get("RecordingStatus"))) for path, form in twilio_side.forms]
+    assert paths == [
+        ("/twilio/status", "initiated"),
+        ("/twilio/status", "ringing"),
+        ("/twilio/voice", "ringing"),
+        ("/twilio/status", "completed"),
+        ("/twilio/status", "in-progress"),
+        ("/twilio/status", "ringing"),
+        ("/twilio/recording", "completed"),
+    ]
+    voice = twilio_side.forms[2][1]
+    assert voice["CallSid"] == result.call_sid
+    assert voice["AccountSid"] == ACCOUNT
+    assert voice["Direction"] == "inbound"
+    assert voice["ApiVersion"] == "2010-04-01"
+    assert voice["ToZip"] == ""  # blank values are signed and delivered
+    statuses = {form["CallStatus"]: form for path, form in twilio_side.forms[3:6]}
+    assert [statuses[s]["SequenceNumber"] for s in ("in-progress", "completed")] == ["2", "3"]
+    assert statuses["completed"]["CallDuration"] == "1"
+    assert parse_rfc2822(statuses["completed"]["Timestamp"]) is not None
+    recording = twilio_side.forms[6][1]
+    assert recording["RecordingSid"].startswith("RE")
+    assert recording["RecordingChannels"] == "2"
+
+    # The stream: connected, start (with the TwiML's parameters), media per track, stop.
+    events = [m["event"] for m in twilio_side.messages]
+    frames = len(conversation.inbound) // 160
+    assert events == ["connected", "start"] + ["media"] * (2 * frames) + ["stop"]
+    start = twilio_side.messages[1]
+    assert start["start"]["customParameters"] == {"callSid": "x", "route": "forward"}
+    assert start["start"]["tracks"] == ["inbound", "outbound"]
+    assert start["start"]["mediaFormat"] == {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}
+    media = twilio_side.messages[2:-1]
+    assert [m["sequenceNumber"] for m in media] == [str(n) for n in range(2, 2 + len(media))]
+    inbound = [m["media"] for m in media if m["media"]["track"] == "inbound"]
+    outbound = [m["media"] for m in media if m["media"]["track"] == "outbound"]
+    assert [m["chunk"] for m in inbound] == [str(n) for n in range(1, frames + 1)]
+    assert [m["timestamp"] for m in outbound] == [str(20 * n) for n in range(frames)]
+    assert all(len(base64.b64decode(m["payload"])) == 160 for m in inbound + outbound)
+    assert base64.b64decode(outbound[-1]["payload"]) == b"\xff" * 160  # padded with mu-law silence
+    assert twilio_side.messages[-1]["stop"]["callSid"] == result.call_sid
+
+
+async def test_a_refused_upgrade_is_twilio_error_31920(twilio_side: TwilioSide) -> None:
+    twilio_side.refuse_upgrade = True
+    phone = SimulatedPhone(twilio_side.api_url, TOKEN, ACCOUNT, speed=50.0)
+    with pytest.raises(PhoneError, match="31920"):
+        await phone.call(_conversation(0.2))
+
+
+async def test_a_wrong_token_is_refused_by_the_webhook(twilio_side: TwilioSide) -> None:
+    phone = SimulatedPhone(twilio_side.api_url, "not-the-token", ACCOUNT, speed=50.0)
+    with pytest.raises(PhoneError, match="HTTP 403"):
+        await phone.call(_conversation(0.2))
+    assert twilio_side.forms == []
+
+
+def test_twiml_reading_resolves_relative_callbacks() -> None:
+    plan = parse_twiml(
+        '<Response><Start><Stream url="wss://s.example.com/media" track="both_tracks">'
+        '<Parameter name="a" value="1"/></Stream></Start>'
+        '<Say>hi</Say><Record recordingStatusCallback="/prod/twilio/recording"/></Response>',
+        "https://api.example.com/prod/twilio/voice",
+    )
+    assert plan.stream is not None
+    assert (plan.stream.url, plan.stream.track, plan.stream.parameters) == (
+        "wss://s.example.com/media", "both_tracks", {"a": "1"}
+    )
+    assert plan.recording_callback == "https://api.example.com/prod/twilio/recording"
+    assert plan.recording_source == "RecordVerb"
+    assert parse_twiml("<Response><Say>hi</Say></Response>", "https://x/").stream is None
+    with pytest.raises(PhoneError, match="invalid TwiML"):
+        parse_twiml("<Response><Start>", "https://x/")
+
+
+def test_wav_of_any_rate_becomes_8khz_mulaw(tmp_path: Path) -> None:
+    path = tmp_path / "stereo44k.wav"
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(2)
+        wav.setsampwidth(2)
+        wav.setframerate(44100)
+        wav.writeframes(b"\x00\x10\x00\x10" * 44100)  # 1 s
+    audio = load_audio(path)
+    assert abs(len(audio) - 8000) <= 2
+    raw = tmp_path / "x.ulaw"
+    raw.write_bytes(b"\x7f" * 100)
+    assert load_audio(raw) == b"\x7f" * 100
+    with pytest.raises(PhoneError, match="unsupported"):
+        load_audio(tmp_path / "x.mp3")
+
+
+def test_tracks_are_aligned_to_whole_frames() -> None:
+    inbound, outbound = align_tracks(b"\x01" * 170, None)
+    assert len(inbound) == len(outbound) == 320
+    assert outbound == b"\xff" * 320
+    assert rfc2822().endswith("+0000")
+
+
+def test_stream_signature_is_over_the_ws_url() -> None:
+    phone = SimulatedPhone("http://127.0.0.1:1/local", TOKEN, ACCOUNT)
+    url = "wss://stream.example.com/media"
+    assert verify_stream_upgrade(url, {"X-Twilio-Signature": phone.sign(url, {})}, TOKEN)

@@ -1,0 +1,125 @@
+"""The pocketsphinx recogniser behind the local Deepgram stand-in, on the project's bundled audio.
+
+No network: the recogniser is fed 20 ms mu-law frames exactly as the stand-in feeds it. Text
+assertions are loose on purpose (pocketsphinx is rough on phone audio), timing ones are not: times
+must be on the connection's audio clock, inside the turn that was spoken.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from callscribe_local.recognizer import Hypothesis
+from callscribe_local.sphinx_recognizer import (
+    MODEL_NAME,
+    SphinxRecognizer,
+    SphinxRecognizerFactory,
+    _clean_word,
+)
+
+AUDIO = Path(__file__).resolve().parents[2] / "callscribe_local" / "audio"
+FRAME = 160
+
+
+@pytest.fixture(scope="module")
+def factory() -> Iterator[SphinxRecognizerFactory]:
+    made = SphinxRecognizerFactory()
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="module")
+def first_turn() -> tuple[bytes, dict[str, float]]:
+    """The caller's first sentence plus the pause after it, and where the manifest says it lies."""
+    turn = json.loads((AUDIO / "conversation.json").read_text())["turns"][0]
+    audio = (AUDIO / "caller.ulaw").read_bytes()
+    cut = int((turn["end"] + 0.6) * 8000) // FRAME * FRAME
+    return audio[:cut], {"start": turn["start"], "end": turn["end"]}
+
+
+def _feed(recognizer: SphinxRecognizer, audio: bytes) -> list[Hypothesis]:
+    out: list[Hypothesis] = []
+    for offset in range(0, len(audio), FRAME):
+        out += recognizer.accept(audio[offset : offset + FRAME])
+    # The worker decodes asynchronously: keep feeding silence (as Twilio does) until it catches up.
+    deadline = time.monotonic() + 20
+    while not any(h.is_final for h in out) and time.monotonic() < deadline:
+        out += recognizer.accept(b"\xff" * FRAME)
+        time.sleep(0.01)
+    return out
+
+
+def test_recognises_the_first_turn_on_the_audio_clock(
+    factory: SphinxRecognizerFactory, first_turn: tuple[bytes, dict[str, float]]
+) -> None:
+    audio, turn = first_turn
+    hypotheses = _feed(factory({"model": "nova-3"}), audio)
+
+    finals = [h for h in hypotheses if h.is_final]
+    interims = [h for h in hypotheses if not h.is_final]
+    assert len(finals) == 1
+    final = finals[0]
+    assert final.speech_final
+    assert not final.from_finalize
+    heard = set(final.transcript.split())
+    assert heard & {"delivery", "tomorrow", "morning", "home", "scheduled"}, final.transcript
+    # Endpointing lags a few hundred ms at most; the words sit inside the spoken turn.
+    assert turn["start"] - 0.4 <= final.start <= turn["start"] + 0.6
+    assert turn["end"] - 1.0 <= final.start + final.duration <= turn["end"] + 0.8
+    assert all(final.start <= w.start < w.end <= final.start + final.duration + 0.05 for w in final.words)
+    assert [w.start for w in final.words] == sorted(w.start for w in final.words)
+    assert all(0.0 < w.confidence <= 1.0 for w in final.words)
+    # Interim partials while talking, at most about one per second of speech.
+    assert interims
+    assert len(interims) <= (turn["end"] - turn["start"]) + 1
+    assert all(i.start == final.start for i in interims)
+
+
+def test_finalize_flushes_the_utterance_in_progress(
+    factory: SphinxRecognizerFactory, first_turn: tuple[bytes, dict[str, float]]
+) -> None:
+    audio, turn = first_turn
+    recognizer = factory({})
+    mid_sentence = int((turn["start"] + 3.0) * 8000) // FRAME * FRAME
+    before: list[Hypothesis] = []
+    for offset in range(0, mid_sentence, FRAME):
+        before += recognizer.accept(audio[offset : offset + FRAME])
+
+    flushed = recognizer.finalize()
+
+    assert not any(h.is_final for h in before)
+    finals = [h for h in flushed if h.is_final]
+    assert len(finals) == 1
+    assert finals[0].from_finalize
+    assert not finals[0].speech_final
+    assert finals[0].words
+    assert finals[0].start + finals[0].duration <= turn["start"] + 3.1
+    assert recognizer.finalize() == []  # nothing left: a second Finalize flushes nothing
+
+
+def test_silence_yields_nothing(factory: SphinxRecognizerFactory) -> None:
+    recognizer = factory({})
+    out: list[Hypothesis] = []
+    for _ in range(100):  # 2 s
+        out += recognizer.accept(b"\xff" * FRAME)
+    out += recognizer.finalize()
+    assert out == []
+
+
+def test_model_name_says_offline_pocketsphinx() -> None:
+    assert "pocketsphinx" in MODEL_NAME
+    assert "offline" in MODEL_NAME
+    assert SphinxRecognizerFactory.model == MODEL_NAME
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [("scheduled(2)", "scheduled"), ("<sil>", None), ("[NOISE]", None), ("</s>", None), ("home", "home")],
+)
+def test_markers_and_pronunciation_variants(raw: str, clean: str | None) -> None:
+    assert _clean_word(raw) == clean
