@@ -1,0 +1,234 @@
+"""The webhooks REST API and its Lambda.
+
+Twilio's three callbacks carry no AWS credentials: their authentication is the X-Twilio-Signature
+the function verifies (403 on a bad one), so the gateway leaves them open and the cdk-nag
+acknowledgments below say so. The two /calls routes are for the operator's own systems and require
+SigV4 (AWS_IAM). Form bodies arrive as text (no binary media types), which the function handles.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_events as events
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_route53_targets as route53_targets
+from constructs import Construct
+
+from infra.components.config import InfraConfig
+from infra.components.data import DataTables
+from infra.components.functions import build_python_function
+from infra.components.nag import acknowledge
+from infra.components.secrets import ProductSecrets
+
+STAGE = "prod"
+TWILIO_ROUTES = ("voice", "status", "recording")
+# boto3 too: shared/aws.py uses it, and the runtime's copy may not match the bundled botocore.
+WEBHOOK_DEPENDENCIES = ("aws-lambda-powertools", "boto3", "pynamodb", "twilio", "pydantic")
+
+# POST /calls: the contract's body; limits stop junk before it costs a Lambda invocation.
+_E164 = r"^\+[1-9][0-9]{6,14}$"
+_START_CALL_SCHEMA = apigw.JsonSchema(
+    schema=apigw.JsonSchemaVersion.DRAFT4,
+    title="StartCall",
+    type=apigw.JsonSchemaType.OBJECT,
+    required=["to", "connectTo"],
+    additional_properties=False,
+    properties={
+        "to": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=_E164, max_length=16),
+        "connectTo": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=_E164, max_length=16),
+        "from": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=_E164, max_length=16),
+    },
+)
+
+
+class WebhooksApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: InfraConfig,
+        tables: DataTables,
+        secrets: ProductSecrets,
+        bus: events.IEventBus,
+        stream_url: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        retention = config.log_retention
+
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            rest_api_name=f"{config.stack_name}-webhooks",
+            description="callscribe: Twilio webhooks and the calls API",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=cdk.RemovalPolicy.DESTROY,
+            deploy_options=apigw.StageOptions(
+                stage_name=STAGE,
+                access_log_destination=apigw.LogGroupLogDestination(
+                    logs.LogGroup(
+                        self, "AccessLogs", retention=retention, removal_policy=cdk.RemovalPolicy.DESTROY
+                    ),
+                ),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # bodies hold phone numbers: never in execution logs
+                tracing_enabled=True,
+                metrics_enabled=True,
+                throttling_rate_limit=config.api_rate_limit,
+                throttling_burst_limit=config.api_burst_limit,
+            ),
+        )
+        self.base_url = self._base_url(config)
+
+        self.handler = build_python_function(
+            self,
+            "Handler",
+            name="webhooks",
+            description="callscribe: Twilio voice/status/recording webhooks and the calls API",
+            dependencies=WEBHOOK_DEPENDENCIES,
+            log_retention=retention,
+            memory_size=1024,  # more CPU for the cold start: Twilio waits at most 15 s for TwiML
+            timeout=cdk.Duration.seconds(15),
+            environment={
+                "CALLS_TABLE": tables.calls.table_name,
+                "TRANSCRIPTS_TABLE": tables.transcripts.table_name,
+                "EVENT_BUS_NAME": bus.event_bus_name,
+                "STREAM_URL": stream_url,
+                "WEBHOOK_BASE_URL": self.base_url,
+                "TWILIO_API_BASE_URL": config.twilio_api_base_url,
+                "TWILIO_SECRET_ARN": secrets.twilio.secret_arn,
+                **({"CALL_ROUTES": config.call_routes} if config.call_routes else {}),
+                **({"TWILIO_FROM_NUMBER": config.twilio_from_number} if config.twilio_from_number else {}),
+            },
+        )
+        function = self.handler.function
+        tables.calls.grant_read_write_data(function)
+        tables.transcripts.grant_read_data(function)
+        bus.grant_put_events_to(function)
+        secrets.twilio.grant_read(function)
+        tables.acknowledge_index_access(self.handler.role)
+
+        integration = apigw.LambdaIntegration(function, proxy=True)
+        twilio = self.api.root.add_resource("twilio")
+        self.twilio_methods = []
+        for route in TWILIO_ROUTES:
+            method = twilio.add_resource(route).add_method(
+                "POST",
+                integration,
+                authorization_type=apigw.AuthorizationType.NONE,
+            )
+            self.twilio_methods.append(method)
+            acknowledge(
+                method,
+                ("AwsSolutions-APIG4", "AwsSolutions-COG4"),
+                "Twilio webhooks carry no AWS credentials: the function verifies X-Twilio-Signature "
+                "(HMAC with the account's auth token) and answers 403 before anything is written.",
+            )
+
+        validator = self.api.add_request_validator(
+            "Validator",
+            validate_request_body=True,
+            validate_request_parameters=True,
+        )
+        start_call = self.api.add_model(
+            "StartCall",
+            content_type="application/json",
+            schema=_START_CALL_SCHEMA,
+        )
+        calls = self.api.root.add_resource("calls")
+        calls.add_method(
+            "POST",
+            integration,
+            authorization_type=apigw.AuthorizationType.IAM,
+            request_validator=validator,
+            request_models={"application/json": start_call},
+        )
+        calls.add_resource("{callSid}").add_method(
+            "GET",
+            integration,
+            authorization_type=apigw.AuthorizationType.IAM,
+            request_validator=validator,
+            request_parameters={"method.request.path.callSid": True},
+        )
+        acknowledge(
+            self.api,
+            ("AwsSolutions-COG4",),
+            "The /calls routes use AWS_IAM (SigV4) for the operator's own systems; Cognito would add "
+            "a user pool nobody logs in to. The Twilio routes are signature-authenticated.",
+        )
+        acknowledge(
+            self.api,
+            ("AwsSolutions-APIG3",),
+            "No WAF by default: Twilio routes reject unsigned requests in the function and the stage "
+            "is throttled; a WAF web ACL can be associated with the stage without changing the app.",
+        )
+        acknowledge(
+            self.api,
+            (
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonAPIGatewayPushToCloudWatchLogs]",
+            ),
+            "The account-level role API Gateway needs to write execution and access logs; AWS "
+            "maintains its policy and it grants nothing beyond CloudWatch Logs.",
+        )
+
+        self.webhook_urls = {route: f"{self.base_url}/twilio/{route}" for route in TWILIO_ROUTES}
+        for route, url in self.webhook_urls.items():
+            cdk.CfnOutput(
+                scope,
+                f"Twilio{route.capitalize()}WebhookUrl",
+                value=url,
+                description=f"Twilio console: the {route} webhook (HTTP POST)",
+            )
+        cdk.CfnOutput(
+            scope,
+            "CallsApiUrl",
+            value=f"{self.base_url}/calls",
+            description="POST /calls and GET /calls/{callSid} (SigV4, execute-api:Invoke)",
+        )
+
+    def _base_url(self, config: InfraConfig) -> str:
+        """The public base URL Twilio signs against. Built from the API id, not `api.url`, because the
+        stage depends on the methods which depend on the function: a cycle."""
+        if config.api_domain_name and config.api_certificate_arn:
+            domain = self.api.add_domain_name(
+                "Domain",
+                domain_name=config.api_domain_name,
+                certificate=acm.Certificate.from_certificate_arn(
+                    self, "Certificate", config.api_certificate_arn
+                ),
+                endpoint_type=apigw.EndpointType.REGIONAL,
+                security_policy=apigw.SecurityPolicy.TLS_1_2,
+            )
+            if config.hosted_zone_id and config.hosted_zone_name:
+                zone = route53.HostedZone.from_hosted_zone_attributes(
+                    self,
+                    "Zone",
+                    hosted_zone_id=config.hosted_zone_id,
+                    zone_name=config.hosted_zone_name,
+                )
+                route53.ARecord(
+                    self,
+                    "Alias",
+                    zone=zone,
+                    record_name=config.api_domain_name,
+                    target=route53.RecordTarget.from_alias(route53_targets.ApiGatewayDomain(domain)),
+                )
+            return f"https://{config.api_domain_name}"
+        stack = cdk.Stack.of(self)
+        return f"https://{self.api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}/{STAGE}"

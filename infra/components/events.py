@@ -1,0 +1,122 @@
+"""The product's event bus, and the summaries Lambda behind the "Transcript Completed" rule.
+
+EventBridge delivers at least once and retries for 24 h (8 attempts) when the function cannot be
+invoked; the function's own asynchronous retries cover its errors. Whatever is still undelivered
+after both lands in one encrypted dead-letter queue (nothing lost), which an alarm watches.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.components.config import InfraConfig
+from infra.components.data import DataTables
+from infra.components.functions import BuiltFunction, build_python_function
+from infra.components.nag import acknowledge
+from infra.components.secrets import ProductSecrets
+from shared.events import SOURCE, TranscriptCompleted
+
+SUMMARIES_DEPENDENCIES = ("aws-lambda-powertools", "boto3", "pynamodb", "anthropic", "pydantic")
+
+
+class ProductEvents(Construct):
+    """The custom bus every tier publishes to (source "callscribe")."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: InfraConfig) -> None:
+        super().__init__(scope, construct_id)
+        self.bus = events.EventBus(self, "Bus", event_bus_name=f"{config.stack_name}-events")
+        # Replays and late consumers: a week of every domain event.
+        self.bus.archive(
+            "Archive",
+            event_pattern=events.EventPattern(source=[SOURCE]),
+            retention=cdk.Duration.days(7),
+            description="callscribe domain events, for replay after a consumer outage",
+        )
+
+
+class Summaries(Construct):
+    """Rule "Transcript Completed" -> summaries Lambda (retry policy, DLQ, least privilege)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: InfraConfig,
+        tables: DataTables,
+        secrets: ProductSecrets,
+        bus: events.IEventBus,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letters = sqs.Queue(
+            self,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+        )
+        acknowledge(
+            self.dead_letters,
+            ("AwsSolutions-SQS3",),
+            "This queue is itself the dead-letter queue of the summaries rule and function; an alarm "
+            "fires on its first message and the operator redrives by hand.",
+        )
+
+        built: BuiltFunction = build_python_function(
+            self,
+            "Handler",
+            name="summaries",
+            description="callscribe: Claude summary of a finished call's transcript",
+            dependencies=SUMMARIES_DEPENDENCIES,
+            log_retention=config.log_retention,
+            # Long calls are summarised map-reduce, each request up to 60 s with retries; the code caps
+            # its requests by the remaining time, so this is the whole budget of one summary.
+            timeout=cdk.Duration.minutes(5),
+            memory_size=1024,
+            reserved_concurrency=config.summaries_concurrency,  # stays under the Anthropic rate limit
+            environment={
+                "CALLS_TABLE": tables.calls.table_name,
+                "TRANSCRIPTS_TABLE": tables.transcripts.table_name,
+                "IDEMPOTENCY_TABLE": tables.idempotency.table_name,
+                "EVENT_BUS_NAME": bus.event_bus_name,
+                "ANTHROPIC_SECRET_ARN": secrets.anthropic.secret_arn,
+                **({"SUMMARY_MODEL": config.summary_model} if config.summary_model else {}),
+            },
+        )
+        self.handler = built
+        function = built.function
+        function.configure_async_invoke(
+            retry_attempts=2,
+            max_event_age=cdk.Duration.hours(6),
+            on_failure=destinations.SqsDestination(self.dead_letters),
+        )
+        tables.calls.grant_read_write_data(function)
+        tables.transcripts.grant_read_data(function)
+        tables.idempotency.grant_read_write_data(function)
+        bus.grant_put_events_to(function)
+        secrets.anthropic.grant_read(function)
+        tables.acknowledge_index_access(built.role)
+
+        self.rule = events.Rule(
+            self,
+            "TranscriptCompleted",
+            event_bus=bus,
+            description="Summarise every call whose transcript is stored",
+            event_pattern=events.EventPattern(
+                source=[SOURCE],
+                detail_type=[TranscriptCompleted.detail_type],
+            ),
+            targets=[
+                targets.LambdaFunction(
+                    function,
+                    dead_letter_queue=self.dead_letters,
+                    max_event_age=cdk.Duration.hours(24),
+                    retry_attempts=8,
+                )
+            ],
+        )

@@ -1,0 +1,97 @@
+"""The one way this app builds a Lambda function: arm64, current Python, its own role and log group.
+
+Each function gets an explicit role with only what its construct grants it (no managed policies), an
+explicit log group with retention (so logs do not live forever, and the role can write only there),
+X-Ray tracing and the Powertools settings the code's observability module expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.components.bundling import LAMBDA_RUNTIME, function_code
+from infra.components.nag import acknowledge, arn_wildcard
+from shared.observability import METRICS_NAMESPACE
+
+
+@dataclass(frozen=True)
+class BuiltFunction:
+    function: lambda_.Function
+    role: iam.Role
+    log_group: logs.LogGroup
+
+
+def build_python_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    name: str,
+    description: str,
+    dependencies: Sequence[str],
+    environment: Mapping[str, str],
+    log_retention: logs.RetentionDays,
+    timeout: cdk.Duration | None = None,
+    memory_size: int = 512,
+    reserved_concurrency: int | None = None,
+) -> BuiltFunction:
+    """`name` is the folder under functions/ and the Powertools service suffix (callscribe-<name>)."""
+    log_group = logs.LogGroup(
+        scope,
+        f"{construct_id}Logs",
+        retention=log_retention,
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+    )
+    role = iam.Role(
+        scope,
+        f"{construct_id}Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=f"callscribe {name} Lambda: only what its construct grants",
+    )
+    # Only this function's log group; CreateLogGroup is not needed since the group is pre-created.
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[f"{log_group.log_group_arn}:*"],
+        )
+    )
+    function = lambda_.Function(
+        scope,
+        construct_id,
+        description=description,
+        runtime=LAMBDA_RUNTIME,
+        architecture=lambda_.Architecture.ARM_64,
+        handler=f"functions.{name}.app.handler",
+        code=function_code(name, dependencies),
+        role=role,
+        log_group=log_group,
+        logging_format=lambda_.LoggingFormat.JSON,
+        tracing=lambda_.Tracing.ACTIVE,
+        timeout=timeout or cdk.Duration.seconds(29),
+        memory_size=memory_size,
+        reserved_concurrent_executions=reserved_concurrency,
+        environment={
+            "POWERTOOLS_SERVICE_NAME": f"callscribe-{name}",
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+            **environment,
+        },
+    )
+    acknowledge(
+        role,
+        (arn_wildcard(log_group, ":*"),),
+        "Log streams are created per execution environment with names unknown in advance; the "
+        "statement is limited to this function's own log group.",
+    )
+    acknowledge(
+        role,
+        ("AwsSolutions-IAM5[Resource::*]",),
+        "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions.",
+    )
+    return BuiltFunction(function=function, role=role, log_group=log_group)

@@ -1,0 +1,350 @@
+"""The streamer: Fargate tasks behind an ALB that Twilio Media Streams connect to over wss://.
+
+Built for calls that last: the ALB idle timeout outlives silences, a deploy or scale-in first
+deregisters a task and lets its calls run for the deregistration delay (ECS sends SIGTERM only after
+it), then the container's own drain window (STREAM_DRAIN_SECONDS, within the ECS stop timeout) ends
+the rest cleanly. Scaling follows the streamer's own ActiveCalls metric, with CPU as a backstop.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_route53_targets as route53_targets
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.components.bundling import REPO_ROOT
+from infra.components.config import InfraConfig
+from infra.components.data import DataTables
+from infra.components.nag import acknowledge
+from infra.components.secrets import ProductSecrets
+from shared.observability import METRICS_NAMESPACE
+
+CONTAINER_PORT = 8080
+SERVICE_NAME = "callscribe-streamer"
+MEDIA_PATH = "/media"
+HEALTH_PATH = "/healthz"
+# The image needs the streamer and the shared package; everything else stays out of the build
+# context (and out of the asset hash, so editing docs does not rebuild the image).
+_IMAGE_EXCLUDES = [
+    ".git",
+    ".venv",
+    "node_modules",
+    "cdk.out",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    "**/__pycache__",
+    "tests",
+    "docs",
+    "bench",
+    "infra",
+    "functions",
+    ".callscribe",
+    "build",
+]
+
+
+def streamer_metric(name: str, statistic: str = "Average", period_minutes: int = 1) -> cloudwatch.Metric:
+    """One of the streamer's own metrics (Powertools EMF, namespace callscribe)."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": SERVICE_NAME},
+        statistic=statistic,
+        period=cdk.Duration.minutes(period_minutes),
+    )
+
+
+def _image(config: InfraConfig) -> ecs.ContainerImage:
+    """Built from streamer/Dockerfile at deploy (never at synth), or a prebuilt image from context."""
+    if config.streamer_image_uri:
+        return ecs.ContainerImage.from_registry(config.streamer_image_uri)
+    return ecs.ContainerImage.from_asset(
+        str(REPO_ROOT),
+        file="streamer/Dockerfile",
+        exclude=_IMAGE_EXCLUDES,
+        platform=ecr_assets.Platform.LINUX_ARM64
+        if config.streamer_arm64
+        else ecr_assets.Platform.LINUX_AMD64,
+    )
+
+
+class StreamerService(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: InfraConfig,
+        tables: DataTables,
+        secrets: ProductSecrets,
+        bus: events.IEventBus,
+        access_logs: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=2,
+            nat_gateways=config.nat_gateways,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
+                ec2.SubnetConfiguration(
+                    name="tasks",
+                    subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS,
+                    cidr_mask=22,
+                ),
+            ],
+            flow_logs={
+                "all": ec2.FlowLogOptions(
+                    destination=ec2.FlowLogDestination.to_cloud_watch_logs(
+                        logs.LogGroup(
+                            self,
+                            "FlowLogs",
+                            retention=config.log_retention,
+                            removal_policy=cdk.RemovalPolicy.DESTROY,
+                        ),
+                    ),
+                    traffic_type=ec2.FlowLogTrafficType.REJECT,
+                )
+            },
+        )
+        # DynamoDB writes of every segment stay off the NAT gateway (cheaper, one less hop).
+        self.vpc.add_gateway_endpoint("DynamoDb", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB)
+
+        self.cluster = ecs.Cluster(
+            self,
+            "Cluster",
+            vpc=self.vpc,
+            container_insights_v2=ecs.ContainerInsights.ENABLED,
+        )
+
+        self.load_balancer = elbv2.ApplicationLoadBalancer(
+            self,
+            "LoadBalancer",
+            vpc=self.vpc,
+            internet_facing=True,
+            idle_timeout=cdk.Duration.seconds(config.alb_idle_timeout_seconds),
+            drop_invalid_header_fields=True,
+        )
+        self.load_balancer.log_access_logs(access_logs, prefix="streamer-alb")
+        acknowledge(
+            self.load_balancer,
+            ("AwsSolutions-EC23",),
+            "Twilio Media Streams connect from Twilio's cloud, whose addresses are not a fixed list; "
+            "each upgrade is authenticated by its X-Twilio-Signature. Only the listener ports are open.",
+        )
+        self.stream_url: str
+        if config.stream_domain_name:
+            self.stream_url = f"wss://{config.stream_domain_name}{MEDIA_PATH}"
+        else:
+            self.stream_url = f"ws://{self.load_balancer.load_balancer_dns_name}{MEDIA_PATH}"
+            cdk.Annotations.of(self).add_warning_v2(
+                "callscribe:insecure-stream",
+                "No streamDomainName/streamCertificateArn in context: the streamer is plain ws:// on "
+                "port 80, which Twilio refuses. Fine for a smoke test; set both for real calls.",
+            )
+
+        task = ecs.FargateTaskDefinition(
+            self,
+            "Task",
+            cpu=config.streamer_cpu,
+            memory_limit_mib=config.streamer_memory_mib,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=(
+                    ecs.CpuArchitecture.ARM64 if config.streamer_arm64 else ecs.CpuArchitecture.X86_64
+                ),
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            ),
+        )
+        log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=config.log_retention,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        environment = {
+            "PORT": str(CONTAINER_PORT),
+            "STREAM_URL": self.stream_url,
+            "MAX_CALLS": str(config.max_calls_per_task),
+            # streamer/config.py reads DRAIN_SECONDS; STREAM_DRAIN_SECONDS is the name in the brief.
+            "DRAIN_SECONDS": str(config.drain_seconds),
+            "STREAM_DRAIN_SECONDS": str(config.drain_seconds),
+            "CALLS_TABLE": tables.calls.table_name,
+            "TRANSCRIPTS_TABLE": tables.transcripts.table_name,
+            "EVENT_BUS_NAME": bus.event_bus_name,
+            "DEEPGRAM_URL": config.deepgram_url,
+            "TWILIO_API_BASE_URL": config.twilio_api_base_url,
+            "TWILIO_SECRET_ARN": secrets.twilio.secret_arn,
+            "DEEPGRAM_SECRET_ARN": secrets.deepgram.secret_arn,
+            "ANTHROPIC_SECRET_ARN": secrets.anthropic.secret_arn,
+            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "AWS_REGION": cdk.Stack.of(self).region,
+            **({"CALL_ROUTES": config.call_routes} if config.call_routes else {}),
+        }
+        self.container = task.add_container(
+            "streamer",
+            image=_image(config),
+            environment=environment,
+            logging=ecs.LogDrivers.aws_logs(
+                stream_prefix="streamer",
+                log_group=log_group,
+                mode=ecs.AwsLogDriverMode.NON_BLOCKING,
+            ),
+            port_mappings=[ecs.PortMapping(container_port=CONTAINER_PORT, name="media")],
+            stop_timeout=cdk.Duration.seconds(config.stop_timeout_seconds),
+            readonly_root_filesystem=True,
+        )
+        # No container health check: /healthz is not-ready while a task is full, and a failing
+        # container check kills the task at once. The ALB check on /healthz (below) stops routing new
+        # calls to a full task; ECS then replaces it too, but through deregistration (its calls keep
+        # running for the deregistration delay, then the drain window). Autoscaling at
+        # activeCallsTargetPercent keeps tasks below full; docs/deploy.md explains the trade-off.
+        # The root filesystem is read-only; scratch space is a task-local /tmp.
+        task.add_volume(name="tmp")
+        self.container.add_mount_points(
+            ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False)  # noqa: S108
+        )
+        tables.calls.grant_read_write_data(task.task_role)
+        tables.transcripts.grant_read_write_data(task.task_role)
+        bus.grant_put_events_to(task.task_role)
+        tables.acknowledge_index_access(task)
+        for secret in (secrets.twilio, secrets.deepgram, secrets.anthropic):
+            secret.grant_read(task.task_role)
+        # In case the streamer publishes metrics by API rather than EMF logs: its namespace only.
+        task.task_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}},
+            )
+        )
+
+        self.service = ecs.FargateService(
+            self,
+            "Service",
+            cluster=self.cluster,
+            task_definition=task,
+            desired_count=config.min_tasks,
+            min_healthy_percent=100,  # a deploy adds new tasks before draining old ones
+            max_healthy_percent=200,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            health_check_grace_period=cdk.Duration.seconds(60),
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            assign_public_ip=False,
+            enable_execute_command=False,
+        )
+
+        self.target_group = elbv2.ApplicationTargetGroup(
+            self,
+            "Targets",
+            vpc=self.vpc,
+            port=CONTAINER_PORT,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            target_type=elbv2.TargetType.IP,
+            deregistration_delay=cdk.Duration.seconds(config.deregistration_delay_seconds),
+            load_balancing_algorithm_type=elbv2.TargetGroupLoadBalancingAlgorithmType.LEAST_OUTSTANDING_REQUESTS,
+            health_check=elbv2.HealthCheck(
+                path=HEALTH_PATH,
+                healthy_http_codes="200",
+                interval=cdk.Duration.seconds(10),
+                timeout=cdk.Duration.seconds(5),
+                healthy_threshold_count=2,
+                unhealthy_threshold_count=3,
+            ),
+            targets=[
+                self.service.load_balancer_target(
+                    container_name=self.container.container_name,
+                    container_port=CONTAINER_PORT,
+                )
+            ],
+        )
+
+        if config.stream_domain_name and config.stream_certificate_arn:
+            listener = self.load_balancer.add_listener(
+                "Https",
+                port=443,
+                protocol=elbv2.ApplicationProtocol.HTTPS,
+                certificates=[elbv2.ListenerCertificate.from_arn(config.stream_certificate_arn)],
+                ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
+                default_target_groups=[self.target_group],
+            )
+            self.load_balancer.add_redirect(source_port=80, target_port=443)
+            if config.hosted_zone_id and config.hosted_zone_name:
+                zone = route53.HostedZone.from_hosted_zone_attributes(
+                    self,
+                    "Zone",
+                    hosted_zone_id=config.hosted_zone_id,
+                    zone_name=config.hosted_zone_name,
+                )
+                route53.ARecord(
+                    self,
+                    "Alias",
+                    zone=zone,
+                    record_name=config.stream_domain_name,
+                    target=route53.RecordTarget.from_alias(
+                        route53_targets.LoadBalancerTarget(self.load_balancer),
+                    ),
+                )
+        else:
+            listener = self.load_balancer.add_listener(
+                "Http",
+                port=80,
+                protocol=elbv2.ApplicationProtocol.HTTP,
+                default_target_groups=[self.target_group],
+            )
+        self.listener = listener
+
+        scaling = self.service.auto_scale_task_count(
+            min_capacity=config.min_tasks, max_capacity=config.max_tasks
+        )
+        scaling.scale_to_track_custom_metric(
+            "ActiveCalls",
+            metric=streamer_metric("ActiveCalls"),
+            target_value=max(1, config.max_calls_per_task * config.active_calls_target_percent // 100),
+            scale_out_cooldown=cdk.Duration.seconds(60),
+            scale_in_cooldown=cdk.Duration.minutes(10),  # scale-in drains calls: do it slowly
+        )
+        scaling.scale_on_cpu_utilization(
+            "Cpu",
+            target_utilization_percent=config.cpu_target_percent,
+            scale_out_cooldown=cdk.Duration.seconds(60),
+            scale_in_cooldown=cdk.Duration.minutes(10),
+        )
+
+        cdk.CfnOutput(
+            scope,
+            "StreamUrl",
+            value=self.stream_url,
+            description="Media stream URL the webhooks put in TwiML (Twilio needs wss://)",
+        )
+        cdk.CfnOutput(
+            scope,
+            "StreamLoadBalancerDns",
+            value=self.load_balancer.load_balancer_dns_name,
+            description="Point streamDomainName's DNS record (CNAME/alias) here",
+        )
+
+        acknowledge(
+            task,
+            ("AwsSolutions-IAM5[Resource::*]",),
+            "cloudwatch:PutMetricData has no resource-level permissions; the statement is limited "
+            "to the callscribe namespace by the cloudwatch:namespace condition.",
+        )
+        acknowledge(
+            task,
+            ("AwsSolutions-ECS2",),
+            "The environment holds resource names, URLs and secret ARNs only; secret values are "
+            "fetched by the code from Secrets Manager at start-up.",
+        )

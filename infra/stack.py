@@ -1,0 +1,66 @@
+"""The one callscribe stack: a thin composition of one construct per capability."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from infra.components.api import WebhooksApi
+from infra.components.audit import AccessLogs
+from infra.components.config import InfraConfig
+from infra.components.data import DataTables
+from infra.components.events import ProductEvents, Summaries
+from infra.components.exports import AnalystExports
+from infra.components.monitoring import Monitoring
+from infra.components.secrets import ProductSecrets
+from infra.components.streamer import StreamerService
+
+
+class CallscribeStack(cdk.Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: InfraConfig, **kwargs: object) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        self.tables = DataTables(self, "Data")
+        self.secrets = ProductSecrets(self, "Secrets", config=config)
+        self.events = ProductEvents(self, "Events", config=config)
+        self.access_logs = AccessLogs(self, "AccessLogs")
+        self.streamer = StreamerService(
+            self,
+            "Streamer",
+            config=config,
+            tables=self.tables,
+            secrets=self.secrets,
+            bus=self.events.bus,
+            access_logs=self.access_logs.bucket,
+        )
+        self.api = WebhooksApi(
+            self,
+            "Webhooks",
+            config=config,
+            tables=self.tables,
+            secrets=self.secrets,
+            bus=self.events.bus,
+            stream_url=self.streamer.stream_url,
+        )
+        self.summaries = Summaries(
+            self,
+            "Summaries",
+            config=config,
+            tables=self.tables,
+            secrets=self.secrets,
+            bus=self.events.bus,
+        )
+        self.exports = AnalystExports(
+            self,
+            "Analysts",
+            config=config,
+            tables=self.tables,
+            access_logs=self.access_logs.bucket,
+        )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            config=config,
+            api=self.api,
+            summaries=self.summaries,
+            streamer=self.streamer,
+        )

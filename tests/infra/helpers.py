@@ -1,0 +1,57 @@
+"""Small readers over a synthesised template (plain dicts), shared by the infra tests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.infra.conftest import Synth
+
+
+def function(synth: Synth, handler: str) -> tuple[str, dict[str, Any]]:
+    """(logical id, properties) of the Lambda function with this handler."""
+    for logical_id, resource in synth.resources("AWS::Lambda::Function").items():
+        if resource["Properties"].get("Handler") == handler:
+            return logical_id, resource["Properties"]
+    raise AssertionError(f"no function with handler {handler}")
+
+
+def logical_id_of(synth: Synth, kind: str, predicate: Any) -> str:
+    matches = [k for k, v in synth.resources(kind).items() if predicate(v["Properties"])]
+    assert len(matches) == 1, f"{kind}: expected one match, found {matches}"
+    return matches[0]
+
+
+def role_statements(synth: Synth, role_logical_id: str) -> list[dict[str, Any]]:
+    """Every statement of every inline policy attached to the role."""
+    statements: list[dict[str, Any]] = []
+    for resource in synth.resources("AWS::IAM::Policy").values():
+        roles = resource["Properties"].get("Roles", [])
+        if {"Ref": role_logical_id} in roles:
+            statements.extend(resource["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def function_role(properties: dict[str, Any]) -> str:
+    return str(properties["Role"]["Fn::GetAtt"][0])
+
+
+def refers_to(statements: list[dict[str, Any]], logical_id: str) -> bool:
+    return logical_id in json.dumps(statements)
+
+
+def secret_ids(synth: Synth) -> dict[str, str]:
+    """Secret logical ids by vendor, told apart by their description."""
+    found = {}
+    for logical_id, resource in synth.resources("AWS::SecretsManager::Secret").items():
+        description = resource["Properties"]["Description"]
+        for vendor in ("Twilio", "Deepgram", "Anthropic"):
+            if description.startswith(f"callscribe: {vendor}"):
+                found[vendor.lower()] = logical_id
+    assert set(found) == {"twilio", "deepgram", "anthropic"}, found
+    return found
+
+
+def actions(statement: dict[str, Any]) -> set[str]:
+    value = statement["Action"]
+    return {value} if isinstance(value, str) else set(value)

@@ -1,0 +1,101 @@
+"""The webhooks REST API: contract routes, their authorisation, and the stage's safety settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.infra.conftest import Synth
+
+pytestmark = pytest.mark.infra
+
+
+def _paths(synth: Synth) -> dict[str, str]:
+    """Resource logical id -> full path, rebuilt from each resource's parent chain."""
+    resources = synth.resources("AWS::ApiGateway::Resource")
+    paths: dict[str, str] = {}
+
+    def path_of(logical_id: str) -> str:
+        if logical_id not in paths:
+            props = resources[logical_id]["Properties"]
+            parent = props["ParentId"]
+            prefix = "" if "Fn::GetAtt" in parent else path_of(parent["Ref"])
+            paths[logical_id] = f"{prefix}/{props['PathPart']}"
+        return paths[logical_id]
+
+    for logical_id in resources:
+        path_of(logical_id)
+    return paths
+
+
+def _methods(synth: Synth) -> dict[tuple[str, str], dict[str, Any]]:
+    paths = _paths(synth)
+    return {
+        (m["Properties"]["HttpMethod"], paths[m["Properties"]["ResourceId"]["Ref"]]): m["Properties"]
+        for m in synth.resources("AWS::ApiGateway::Method").values()
+    }
+
+
+def test_contract_routes_and_their_authorisation(synth: Synth) -> None:
+    methods = _methods(synth)
+    assert {key: m["AuthorizationType"] for key, m in methods.items()} == {
+        ("POST", "/twilio/voice"): "NONE",
+        ("POST", "/twilio/status"): "NONE",
+        ("POST", "/twilio/recording"): "NONE",
+        ("POST", "/calls"): "AWS_IAM",
+        ("GET", "/calls/{callSid}"): "AWS_IAM",
+    }
+    for method in methods.values():
+        assert method["Integration"]["Type"] == "AWS_PROXY"
+
+
+def test_start_call_body_is_validated_at_the_gateway(synth: Synth) -> None:
+    post_calls = _methods(synth)[("POST", "/calls")]
+    assert "RequestValidatorId" in post_calls
+    model_id = post_calls["RequestModels"]["application/json"]["Ref"]
+    schema = synth.raw["Resources"][model_id]["Properties"]["Schema"]
+    assert schema["required"] == ["to", "connectTo"]
+    assert schema["additionalProperties"] is False
+    validator = synth.one("AWS::ApiGateway::RequestValidator")
+    assert validator["ValidateRequestBody"] is True
+
+
+def test_form_bodies_stay_text(synth: Synth) -> None:
+    """No binary media types, so Twilio's form posts reach the function as text."""
+    assert "BinaryMediaTypes" not in synth.one("AWS::ApiGateway::RestApi")
+
+
+def test_stage_has_access_logs_throttling_and_tracing(synth: Synth) -> None:
+    stage = synth.one("AWS::ApiGateway::Stage")
+    assert stage["StageName"] == "prod"
+    assert stage["TracingEnabled"] is True
+    assert "DestinationArn" in stage["AccessLogSetting"]
+    (settings,) = stage["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] == 100
+    assert settings["ThrottlingBurstLimit"] == 200
+    assert settings["LoggingLevel"] == "ERROR"
+    assert settings["DataTraceEnabled"] is False
+
+
+def test_custom_domain_from_context(synth: Synth) -> None:
+    domain = synth.one("AWS::ApiGateway::DomainName")
+    assert domain["DomainName"] == "hooks.example.com"
+    assert domain["SecurityPolicy"] == "TLS_1_2"
+    assert len(synth.resources("AWS::ApiGateway::BasePathMapping")) == 1
+
+
+def test_outputs_are_the_three_twilio_urls_and_the_stream_url(synth: Synth) -> None:
+    outputs = synth.raw["Outputs"]
+    for route in ("Voice", "Status", "Recording"):
+        assert (
+            outputs[f"Twilio{route}WebhookUrl"]["Value"]
+            == f"https://hooks.example.com/twilio/{route.lower()}"
+        )
+    assert outputs["StreamUrl"]["Value"] == "wss://stream.example.com/media"
+
+
+def test_default_base_url_is_the_execute_api_stage(default_synth: Synth) -> None:
+    value = default_synth.raw["Outputs"]["TwilioVoiceWebhookUrl"]["Value"]
+    joined = "".join(part if isinstance(part, str) else "<token>" for part in value["Fn::Join"][1])
+    assert joined == "https://<token>.execute-api.us-east-1.<token>/prod/twilio/voice"

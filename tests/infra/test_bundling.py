@@ -1,0 +1,45 @@
+"""Lambda bundles: the right code and the pinned dependency ranges, built without docker.
+
+pip needs the network, so the dependency half of a real bundle is exercised by `make synth`, not
+here; these tests check what goes in beside the dependencies, and which ranges pip is given.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from infra.components.bundling import REPO_ROOT, BundlingError, LocalPipBundling, pinned_requirements
+
+pytestmark = pytest.mark.infra
+
+
+def test_requirements_come_from_pyproject_ranges() -> None:
+    requirements = pinned_requirements(["aws-lambda-powertools", "pynamodb", "twilio", "pydantic"])
+    assert requirements[0].startswith("aws-lambda-powertools[tracer,parser]>=")
+    assert all(any(op in r for op in (">=", "<")) for r in requirements)
+
+
+def test_an_undeclared_dependency_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(BundlingError, match=r"not in pyproject\.toml"):
+        pinned_requirements(["left-pad"])
+
+
+def test_bundle_holds_one_function_the_shared_package_and_no_caches(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The code half of try_bundle, with pip replaced: it is the only step that needs the network."""
+    installs: list[Path] = []
+    monkeypatch.setattr(LocalPipBundling, "_pip_install", lambda self, out: installs.append(out))
+    bundler = LocalPipBundling("webhooks", ["twilio>=9.4,<10"])
+    assert bundler.try_bundle(str(tmp_path)) is True
+    assert installs == [tmp_path]
+    assert (tmp_path / "functions" / "__init__.py").exists()
+    assert (tmp_path / "functions" / "webhooks" / "app.py").exists()
+    assert not (tmp_path / "functions" / "summaries").exists()
+    assert (tmp_path / "shared" / "settings.py").exists()
+    assert not list(tmp_path.rglob("__pycache__"))
+    expected = {p.relative_to(REPO_ROOT / "shared") for p in (REPO_ROOT / "shared").rglob("*.py")}
+    assert {p.relative_to(tmp_path / "shared") for p in (tmp_path / "shared").rglob("*.py")} == expected

@@ -1,0 +1,68 @@
+"""Context validation: a bad value stops synth with a message naming it, before anything deploys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra.components.config import ContextError, InfraConfig
+
+pytestmark = pytest.mark.infra
+
+
+def _config(**context: Any) -> InfraConfig:
+    import aws_cdk as cdk
+
+    return InfraConfig.from_context(cdk.App(context=context).node)
+
+
+def test_defaults_deploy_a_working_stack() -> None:
+    config = _config()
+    assert config.min_tasks == 2
+    assert config.deregistration_delay_seconds >= 600
+    assert config.alb_idle_timeout_seconds >= 300
+    assert config.drain_seconds <= config.stop_timeout_seconds <= 120
+    assert not config.secure_stream
+
+
+def test_strings_from_the_command_line_are_parsed() -> None:
+    config = _config(
+        deregistrationDelaySeconds="1200", streamerArm64="false", callRoutes='{"*": {"voicemail": true}}'
+    )
+    assert config.deregistration_delay_seconds == 1200
+    assert config.streamer_arm64 is False
+    assert config.call_routes == '{"*": {"voicemail": true}}'
+
+
+def test_call_routes_object_in_cdk_json_becomes_json() -> None:
+    assert _config(callRoutes={"+15550100": {"forwardTo": "+15550199"}}).call_routes == (
+        '{"+15550100": {"forwardTo": "+15550199"}}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"deregistrationDelaySeconds": 60}, "deregistrationDelaySeconds=60 must be between 600"),
+        ({"minTasks": 1}, "minTasks=1 must be between 2"),
+        ({"minTasks": 5, "maxTasks": 3}, "minTasks 5 exceeds maxTasks 3"),
+        ({"stopTimeoutSeconds": 300}, "stopTimeoutSeconds=300 must be between 30 and 120"),
+        ({"streamDrainSeconds": 100, "stopTimeoutSeconds": 60}, "ECS would kill the streamer"),
+        ({"streamDomainName": "stream.example.com"}, "streamDomainName and streamCertificateArn go together"),
+        ({"hostedZoneId": "Z1"}, "hostedZoneId and hostedZoneName go together"),
+        ({"maxCallsPerTask": "lots"}, "maxCallsPerTask='lots' is not an integer"),
+        ({"streamerArm64": "maybe"}, "streamerArm64='maybe' is not a boolean"),
+        ({"callRoutes": "{not json"}, "callRoutes is not valid JSON"),
+    ],
+)
+def test_bad_context_is_refused(context: dict[str, Any], message: str) -> None:
+    with pytest.raises(ContextError, match=message.replace("(", r"\(").replace("+", r"\+")):
+        _config(**context)
+
+
+def test_log_retention_rounds_up_to_an_allowed_value() -> None:
+    from aws_cdk import aws_logs as logs
+
+    assert _config(logRetentionDays=30).log_retention == logs.RetentionDays.ONE_MONTH
+    assert _config(logRetentionDays=45).log_retention == logs.RetentionDays.TWO_MONTHS

@@ -1,0 +1,66 @@
+"""The tables mirror shared/models.py and are safe to run production on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared.bootstrap import IDEMPOTENCY_KEY, IDEMPOTENCY_TTL
+from shared.models import CALLS_BY_DAY_INDEX
+from tests.infra.conftest import Synth
+
+pytestmark = pytest.mark.infra
+
+
+def _tables(synth: Synth) -> dict[str, dict[str, Any]]:
+    """Tables by their hash key (the construct ids are CDK's business)."""
+    return {
+        next(k["AttributeName"] for k in t["Properties"]["KeySchema"] if k["KeyType"] == "HASH")
+        + "/"
+        + str(len(t["Properties"]["KeySchema"])): t
+        for t in synth.resources("AWS::DynamoDB::Table").values()
+    }
+
+
+def test_three_tables_keyed_like_the_models(synth: Synth) -> None:
+    tables = _tables(synth)
+    assert set(tables) == {"call_sid/1", "call_sid/2", f"{IDEMPOTENCY_KEY}/1"}
+    assert tables["call_sid/2"]["Properties"]["KeySchema"] == [
+        {"AttributeName": "call_sid", "KeyType": "HASH"},
+        {"AttributeName": "segment_key", "KeyType": "RANGE"},
+    ]
+
+
+def test_calls_by_day_index(synth: Synth) -> None:
+    calls = _tables(synth)["call_sid/1"]["Properties"]
+    (index,) = calls["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == CALLS_BY_DAY_INDEX
+    assert index["KeySchema"] == [
+        {"AttributeName": "call_date", "KeyType": "HASH"},
+        {"AttributeName": "started_at", "KeyType": "RANGE"},
+    ]
+    assert index["Projection"] == {"ProjectionType": "ALL"}
+    assert {"AttributeName": "call_date", "AttributeType": "S"} in calls["AttributeDefinitions"]
+
+
+@pytest.mark.parametrize("table", ["call_sid/1", "call_sid/2", f"{IDEMPOTENCY_KEY}/1"])
+def test_every_table_is_on_demand_recoverable_encrypted_and_retained(synth: Synth, table: str) -> None:
+    resource = _tables(synth)[table]
+    props = resource["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["DeletionProtectionEnabled"] is True
+    assert resource["DeletionPolicy"] == "Retain"
+    assert resource["UpdateReplacePolicy"] == "Retain"
+
+
+def test_only_the_idempotency_table_expires_items(synth: Synth) -> None:
+    tables = _tables(synth)
+    assert tables[f"{IDEMPOTENCY_KEY}/1"]["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": IDEMPOTENCY_TTL,
+        "Enabled": True,
+    }
+    assert "TimeToLiveSpecification" not in tables["call_sid/1"]["Properties"]
+    assert "TimeToLiveSpecification" not in tables["call_sid/2"]["Properties"]

@@ -1,0 +1,57 @@
+"""Transcript Completed -> summaries, with retries and a dead-letter queue nobody can miss."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared.events import SOURCE, TranscriptCompleted
+from tests.infra.conftest import Synth
+from tests.infra.helpers import function
+
+pytestmark = pytest.mark.infra
+
+
+def _summaries_rule(synth: Synth) -> dict[str, Any]:
+    """The one rule with an event pattern (the other rule is the exports' schedule)."""
+    (rule,) = [
+        r["Properties"]
+        for r in synth.resources("AWS::Events::Rule").values()
+        if "EventPattern" in r["Properties"]
+    ]
+    return dict(rule)
+
+
+def test_rule_matches_transcript_completed_on_the_product_bus(synth: Synth) -> None:
+    rule = _summaries_rule(synth)
+    assert rule["EventPattern"] == {"source": [SOURCE], "detail-type": [TranscriptCompleted.detail_type]}
+    bus = synth.one("AWS::Events::EventBus")
+    assert rule["EventBusName"] == {"Ref": next(iter(synth.resources("AWS::Events::EventBus")))}
+    assert bus["Name"] == "Callscribe-events"
+
+
+def test_rule_targets_summaries_with_retry_policy_and_dlq(synth: Synth) -> None:
+    summaries_id, _ = function(synth, "functions.summaries.app.handler")
+    rule = _summaries_rule(synth)
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [summaries_id, "Arn"]}
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 8}
+    queue_id = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    queue = synth.raw["Resources"][queue_id]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True
+    # the function's own async failures land in the same queue
+    invoke_config = synth.one("AWS::Lambda::EventInvokeConfig")
+    assert invoke_config["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+
+
+def test_dead_letter_queue_is_tls_only(synth: Synth) -> None:
+    policy = synth.one("AWS::SQS::QueuePolicy")["PolicyDocument"]["Statement"]
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in policy
+    )
+
+
+def test_summaries_concurrency_is_capped(synth: Synth) -> None:
+    _, props = function(synth, "functions.summaries.app.handler")
+    assert props["ReservedConcurrentExecutions"] == 10
