@@ -1,0 +1,292 @@
+"""A local API Gateway (REST API, v1 proxy integration) in front of an in-process Lambda handler.
+
+Real HTTP in, a real-shaped proxy event to `handler(event, context)`, the proxy result back out as
+HTTP. The event matches what API Gateway sends: `path` without the stage, `requestContext.path`
+with it, `resource`/`requestContext.resourcePath` as the resource template (`/calls/{callSid}`),
+`pathParameters`, single- and multi-value headers and query parameters, and a base64 body with
+`isBase64Encoded: true` for media types listed as binary (form posts, as our API is configured).
+So signature checks and URL reconstruction behave locally as they do behind the real gateway.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+_log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any], Any], Mapping[str, Any]]
+
+RESOURCES: tuple[str, ...] = (
+    "/twilio/voice",
+    "/twilio/status",
+    "/twilio/recording",
+    "/calls",
+    "/calls/{callSid}",
+)
+DEFAULT_BINARY_MEDIA_TYPES: tuple[str, ...] = ("application/x-www-form-urlencoded",)
+LOCAL_ACCOUNT = "123456789012"
+LOCAL_API_ID = "localapi01"
+
+
+def match_resource(path: str, resources: Iterable[str] = RESOURCES) -> tuple[str, dict[str, str] | None]:
+    """The resource template a path falls under and its path parameters (greedy proxy otherwise)."""
+    for resource in resources:
+        pattern = "^" + re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(resource)) + "$"
+        found = re.match(pattern, path)
+        if found:
+            params = {name: unquote(value) for name, value in found.groupdict().items()}
+            return resource, params or None
+    return "/{proxy+}", {"proxy": path.lstrip("/")}
+
+
+def _multi(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for key, value in pairs:
+        grouped.setdefault(key, []).append(value)
+    return grouped
+
+
+def rest_proxy_event(
+    *,
+    method: str,
+    path: str,
+    stage: str = "prod",
+    headers: Iterable[tuple[str, str]] | Mapping[str, str] = (),
+    body: bytes | str | None = None,
+    query: str = "",
+    source_ip: str = "127.0.0.1",
+    domain_name: str | None = None,
+    binary_media_types: Iterable[str] = DEFAULT_BINARY_MEDIA_TYPES,
+    resources: Iterable[str] = RESOURCES,
+) -> dict[str, Any]:
+    """An API Gateway REST (v1) proxy event for a request to `/{stage}{path}`."""
+    header_pairs = list(headers.items() if isinstance(headers, Mapping) else headers)
+    multi_headers = _multi(header_pairs)
+    single_headers = {key: values[-1] for key, values in multi_headers.items()}
+    query_pairs = parse_qsl(query, keep_blank_values=True)
+    multi_query = _multi(query_pairs)
+    resource, path_parameters = match_resource(path, resources)
+    content_type = next((v for k, v in single_headers.items() if k.lower() == "content-type"), "")
+    media_type = content_type.split(";")[0].strip().lower()
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    is_base64 = bool(raw) and media_type in {t.lower() for t in binary_media_types}
+    encoded_body: str | None
+    if raw is None or raw == b"":
+        encoded_body = None
+    elif is_base64:
+        encoded_body = base64.b64encode(raw).decode("ascii")
+    else:
+        encoded_body = raw.decode("utf-8", errors="replace")
+    host = next((v for k, v in single_headers.items() if k.lower() == "host"), None)
+    now = datetime.now(UTC)
+    user_agent = next((v for k, v in single_headers.items() if k.lower() == "user-agent"), None)
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method.upper(),
+        "headers": single_headers or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": path_parameters,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": "local01",
+            "resourcePath": resource,
+            "httpMethod": method.upper(),
+            "extendedRequestId": uuid.uuid4().hex[:16],
+            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "path": f"/{stage}{path}",
+            "accountId": LOCAL_ACCOUNT,
+            "protocol": "HTTP/1.1",
+            "stage": stage,
+            "domainPrefix": (domain_name or host or LOCAL_API_ID).split(".")[0],
+            "requestTimeEpoch": int(now.timestamp() * 1000),
+            "requestId": str(uuid.uuid4()),
+            "identity": {
+                "cognitoIdentityPoolId": None,
+                "accountId": None,
+                "cognitoIdentityId": None,
+                "caller": None,
+                "sourceIp": source_ip,
+                "principalOrgId": None,
+                "accessKey": None,
+                "cognitoAuthenticationType": None,
+                "cognitoAuthenticationProvider": None,
+                "userArn": None,
+                "userAgent": user_agent,
+                "user": None,
+            },
+            "domainName": domain_name or host or f"{LOCAL_API_ID}.execute-api.us-east-1.amazonaws.com",
+            "deploymentId": "localdeploy",
+            "apiId": LOCAL_API_ID,
+        },
+        "body": encoded_body,
+        "isBase64Encoded": is_base64,
+    }
+
+
+@dataclass
+class LocalLambdaContext:
+    """Enough of Lambda's context object for Powertools (logger context, metrics, tracer)."""
+
+    function_name: str = "callscribe-webhooks-local"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/callscribe-webhooks-local"
+    log_stream_name: str = "local"
+    timeout_seconds: float = 29.0
+    _started: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:{LOCAL_ACCOUNT}:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
+
+
+class LocalApiGateway:
+    """`LocalApiGateway(handler).start()`; requests to `.url + path` reach `handler` in-process."""
+
+    def __init__(
+        self,
+        handler: Handler,
+        stage: str = "local",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        binary_media_types: Iterable[str] = DEFAULT_BINARY_MEDIA_TYPES,
+        resources: Iterable[str] = RESOURCES,
+    ) -> None:
+        self.handler = handler
+        self.stage = stage
+        self.binary_media_types = tuple(binary_media_types)
+        self.resources = tuple(resources)
+        self._server = ThreadingHTTPServer((host, port), self._request_handler_class())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+        # One invocation at a time, as in one Lambda execution environment: Powertools' resolver
+        # keeps the current request on the module-level app, so concurrent calls would mix them.
+        self._invoke_lock = threading.Lock()
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        host = str(self._server.server_address[0])
+        return f"http://{host}:{self.port}/{self.stage}"
+
+    def start(self) -> LocalApiGateway:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, name="local-apigw", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> LocalApiGateway:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def invoke(
+        self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """One request through the gateway: stage check, event, handler, proxy result."""
+        parts = urlsplit(raw_path)
+        prefix = f"/{self.stage}"
+        if parts.path != prefix and not parts.path.startswith(prefix + "/"):
+            # What API Gateway answers for a path outside any deployed stage.
+            return 403, [("Content-Type", "application/json")], b'{"message":"Forbidden"}'
+        path = parts.path[len(prefix) :] or "/"
+        client_host = next((v for k, v in headers if k.lower() == "host"), f"127.0.0.1:{self.port}")
+        gateway_headers = [
+            *headers,
+            ("X-Forwarded-Proto", "http"),
+            ("X-Forwarded-Port", str(self.port)),
+            ("X-Forwarded-For", "127.0.0.1"),
+        ]
+        event = rest_proxy_event(
+            method=method,
+            path=path,
+            stage=self.stage,
+            headers=gateway_headers,
+            body=body,
+            query=parts.query,
+            domain_name=client_host.split(":")[0],
+            binary_media_types=self.binary_media_types,
+            resources=self.resources,
+        )
+        try:
+            with self._invoke_lock:
+                result = self.handler(event, LocalLambdaContext())
+        except Exception:  # noqa: BLE001 - a failed invocation is answered 502, as API Gateway does
+            _log.exception("handler failed for %s %s", method, raw_path)
+            return 502, [("Content-Type", "application/json")], b'{"message": "Internal server error"}'
+        status = int(result.get("statusCode", 200))
+        out_headers: list[tuple[str, str]] = []
+        for key, values in (result.get("multiValueHeaders") or {}).items():
+            out_headers += [(key, str(value)) for value in values]
+        seen = {key.lower() for key, _ in out_headers}
+        out_headers += [
+            (k, str(v)) for k, v in (result.get("headers") or {}).items() if k.lower() not in seen
+        ]
+        payload = result.get("body") or ""
+        data = base64.b64decode(payload) if result.get("isBase64Encoded") else str(payload).encode("utf-8")
+        return status, out_headers, data
+
+    def _request_handler_class(self) -> type[BaseHTTPRequestHandler]:
+        gateway = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                status, headers, data = gateway.invoke(
+                    self.command, self.path, list(self.headers.items()), body
+                )
+                self.send_response(status)
+                for key, value in headers:
+                    if key.lower() not in ("content-length", "connection"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and the demo
+                return
+
+        return _Handler

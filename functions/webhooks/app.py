@@ -1,0 +1,140 @@
+"""The webhooks Lambda: `handler(event, context)` for API Gateway REST (v1) proxy events.
+
+Routes are thin: parse into a typed model, call one function in `logic`, answer. The Twilio
+signature check is middleware on every `/twilio/*` route (403, nothing written); domain errors are
+mapped to answers in `errors`. Nothing here reads configuration at import time, and Twilio's REST
+client is imported only by POST /calls, so a cold start stays small.
+"""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from functions.webhooks import errors, logic
+from functions.webhooks.dependencies import services
+from functions.webhooks.errors import InvalidInputError
+from functions.webhooks.request_models import (
+    CreateCallRequest,
+    RecordingCallback,
+    StatusCallback,
+    VoiceRequest,
+)
+from functions.webhooks.twiml import CallbackUrls
+from functions.webhooks.urls import public_base_url
+from shared.errors import InvalidSignatureError, MalformedRequestError
+from shared.observability import logger, metrics, tracer
+from shared.signatures import FormParams, verify_api_gateway_event
+
+TWIML = "text/xml"
+FORM_CONTEXT_KEY = "twilio_form"
+
+app = APIGatewayRestResolver()
+errors.register(app)
+
+
+def twilio_signature(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Parse the form body and verify X-Twilio-Signature over it before any route code runs."""
+    event = app.current_event
+    form = FormParams.parse(event.body, is_base64=bool(event.is_base64_encoded))
+    settings = services().settings
+    if not verify_api_gateway_event(
+        event.raw_event, form, settings.twilio_auth_token.get_secret_value(), settings.webhook_base_url
+    ):
+        raise InvalidSignatureError("X-Twilio-Signature does not verify")
+    if "CallSid" in form:
+        logger.append_keys(call_sid=form["CallSid"])
+    app.context[FORM_CONTEXT_KEY] = form
+    return next_middleware(app)
+
+
+def _form() -> FormParams:
+    form: FormParams = app.context[FORM_CONTEXT_KEY]
+    return form
+
+
+def _callbacks() -> CallbackUrls:
+    return CallbackUrls.under(
+        public_base_url(app.current_event.raw_event, services().settings.webhook_base_url)
+    )
+
+
+def _empty(status: int = HTTPStatus.NO_CONTENT) -> Response[str]:
+    return Response(status_code=status, content_type=TWIML, body="")
+
+
+@app.post("/twilio/voice", middlewares=[twilio_signature])
+@tracer.capture_method
+def voice() -> Response[str]:
+    request = VoiceRequest.from_form(_form())
+    body = logic.answer_voice(request, services(), _callbacks())
+    metrics.add_metric(name="VoiceWebhook", unit="Count", value=1)
+    return Response(status_code=HTTPStatus.OK, content_type=TWIML, body=body)
+
+
+@app.post("/twilio/status", middlewares=[twilio_signature])
+@tracer.capture_method
+def status() -> Response[str]:
+    callback = StatusCallback.from_form(_form())
+    logic.apply_status(callback, services())
+    metrics.add_metric(name="StatusCallback", unit="Count", value=1)
+    return _empty()
+
+
+@app.post("/twilio/recording", middlewares=[twilio_signature])
+@tracer.capture_method
+def recording() -> Response[str]:
+    callback = RecordingCallback.from_form(_form())
+    logic.apply_recording(callback, services())
+    metrics.add_metric(name="RecordingCallback", unit="Count", value=1)
+    return _empty()
+
+
+@app.post("/calls")
+@tracer.capture_method
+def create_call() -> Response[str]:
+    event = app.current_event
+    try:
+        payload = json.loads(event.decoded_body or "")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedRequestError("body must be a JSON object") from exc
+    if not isinstance(payload, dict):
+        raise MalformedRequestError("body must be a JSON object")
+    try:
+        request = CreateCallRequest.model_validate(payload)
+    except ValidationError as exc:
+        details = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
+        raise InvalidInputError(details) from exc
+    call_sid = logic.start_outbound_call(request, services(), _callbacks())
+    metrics.add_metric(name="OutboundCallCreated", unit="Count", value=1)
+    return Response(
+        status_code=HTTPStatus.CREATED,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps({"callSid": call_sid}),
+    )
+
+
+@app.get("/calls/<callSid>")
+@tracer.capture_method
+def get_call(callSid: str) -> Response[str]:
+    logger.append_keys(call_sid=callSid)
+    view = logic.describe_call(callSid, services())
+    metrics.add_metric(name="CallViewed", unit="Count", value=1)
+    return Response(
+        status_code=HTTPStatus.OK, content_type=content_types.APPLICATION_JSON, body=json.dumps(view)
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    result: dict[str, Any] = app.resolve(event, context)
+    return result

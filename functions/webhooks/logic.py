@@ -1,0 +1,265 @@
+"""What each webhook means for the call: decide, write the call record, answer.
+
+Handlers in `app` parse and call exactly one function here; this module never sees an HTTP event
+and never touches boto3 or Twilio's SDK directly (only the ports in `Services`), so unit tests run
+it against in-memory fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from functions.webhooks import twiml
+from functions.webhooks.request_models import (
+    CreateCallRequest,
+    RecordingCallback,
+    StatusCallback,
+    VoiceRequest,
+)
+from functions.webhooks.settings import DEFAULT_UNAVAILABLE, DEFAULT_VOICEMAIL_THANKS, WebhookSettings
+from functions.webhooks.twilio_calls import CallsApi, OutboundCall
+from shared import clock
+from shared.cdr import (
+    CallParties,
+    CallStore,
+    CallUpsert,
+    RecordingUpdate,
+    StatusChange,
+    call_view,
+    record_status,
+)
+from shared.errors import CallNotFoundError, MalformedRequestError
+from shared.events import EventPublisher
+from shared.models import TranscriptSegment
+from shared.observability import logger
+from shared.routing import AgentRoute, ForwardRoute, Route
+from shared.status import CallStatus
+
+OUTBOUND_API = "outbound-api"
+ROUTE_OUTBOUND = "outbound"
+DIAL_CONNECTED = frozenset({"completed", "answered"})
+
+
+@dataclass(frozen=True)
+class Services:
+    """The ports one request may use; built once per process in `dependencies`."""
+
+    settings: WebhookSettings
+    store: CallStore
+    publisher: EventPublisher
+    calls_api: Callable[[], CallsApi]  # lazy: only POST /calls pays for Twilio's REST client
+    segments: Callable[[str], Iterable[TranscriptSegment]]
+
+
+def _route_name(route: Route) -> str:
+    if isinstance(route, ForwardRoute):
+        return "forward"
+    if isinstance(route, AgentRoute):
+        return "agent"
+    return "voicemail"
+
+
+def _stream_parameters(
+    request: VoiceRequest, route_name: str, connect_to: str | None
+) -> dict[str, str | None]:
+    """What the streamer reads from `start.customParameters` (it also gets callSid from Twilio)."""
+    return {
+        "callSid": request.call_sid,
+        "direction": request.direction,
+        "from": request.from_number,
+        "to": request.to_number,
+        "route": route_name,
+        "connectTo": connect_to,
+    }
+
+
+def answer_voice(request: VoiceRequest, services: Services, callbacks: twiml.CallbackUrls) -> str:
+    """TwiML for a call: the first request of a call, or the action of our own <Dial>/<Record>."""
+    settings = services.settings
+    if request.recording_url is not None and request.dial_call_status is None:
+        logger.info("voicemail recorded", extra={"recording_url": request.recording_url})
+        return twiml.say_and_hang_up(DEFAULT_VOICEMAIL_THANKS)
+    if request.dial_call_status is not None:
+        return _after_dial(request, services, callbacks)
+
+    if request.direction == OUTBOUND_API:
+        return _answer_outbound(request, services, callbacks)
+
+    route = settings.call_routes.route_for(request.to_number)
+    route_name = _route_name(route)
+    connect_to = route.forward_to if isinstance(route, ForwardRoute) else None
+    _record_call(request, services, route=route_name, connect_to=connect_to)
+    parameters = _stream_parameters(request, route_name, connect_to)
+    logger.info("answering call", extra={"route": route_name, "direction": request.direction})
+    if isinstance(route, ForwardRoute):
+        return twiml.forward(
+            stream_url=settings.stream_url,
+            parameters=parameters,
+            notice=settings.recording_notice,
+            number=route.forward_to,
+            callbacks=callbacks,
+            timeout_seconds=settings.dial_timeout_seconds,
+        )
+    if isinstance(route, AgentRoute):
+        agent = route.agent
+        return twiml.agent(
+            stream_url=settings.stream_url,
+            parameters={
+                **parameters,
+                "greeting": agent.greeting,
+                "voice": agent.voice,
+                "language": agent.language,
+                "transferTo": agent.transfer_to,
+                "notice": settings.recording_notice,
+            },
+        )
+    return twiml.voicemail(
+        stream_url=settings.stream_url,
+        parameters=parameters,
+        notice=settings.recording_notice,
+        greeting=settings.voicemail_greeting,
+        callbacks=callbacks,
+        max_seconds=settings.voicemail_max_seconds,
+    )
+
+
+def _answer_outbound(request: VoiceRequest, services: Services, callbacks: twiml.CallbackUrls) -> str:
+    """The answered leg of a call POST /calls placed: stream it, then dial the party stored then."""
+    settings = services.settings
+    existing = services.store.get(request.call_sid)
+    connect_to = existing.connect_to if existing is not None else None
+    _record_call(request, services, route=ROUTE_OUTBOUND, connect_to=None)
+    parameters = _stream_parameters(request, ROUTE_OUTBOUND, connect_to)
+    if connect_to is None:
+        logger.warning("outbound call has no party to connect; hanging up")
+        return twiml.say_and_hang_up(
+            DEFAULT_UNAVAILABLE, stream_url=settings.stream_url, parameters=parameters
+        )
+    return twiml.forward(
+        stream_url=settings.stream_url,
+        parameters=parameters,
+        notice=settings.recording_notice,
+        number=connect_to,
+        callbacks=callbacks,
+        record=False,  # the REST call itself records (dual channel) from answer
+        caller_id=request.from_number,
+        timeout_seconds=settings.dial_timeout_seconds,
+    )
+
+
+def _after_dial(request: VoiceRequest, services: Services, callbacks: twiml.CallbackUrls) -> str:
+    """Our <Dial> ended: hang up after a conversation, else take a message (stream already on)."""
+    if request.dial_call_status in DIAL_CONNECTED or request.direction == OUTBOUND_API:
+        return twiml.hang_up()
+    logger.info("forward target unavailable; voicemail", extra={"dial_call_status": request.dial_call_status})
+    settings = services.settings
+    return twiml.voicemail(
+        stream_url=None,
+        parameters={},
+        notice=None,
+        greeting=settings.voicemail_greeting,
+        callbacks=callbacks,
+        max_seconds=settings.voicemail_max_seconds,
+    )
+
+
+def _record_call(request: VoiceRequest, services: Services, *, route: str, connect_to: str | None) -> None:
+    at = request.event_time()
+    services.store.upsert_call(
+        CallUpsert(
+            call_sid=request.call_sid,
+            parties=request.parties(),
+            started_at=at,
+            route=route,
+            connect_to=connect_to,
+        )
+    )
+    services.store.advance_status(StatusChange(call_sid=request.call_sid, status=request.call_status, at=at))
+
+
+def apply_status(callback: StatusCallback, services: Services) -> bool:
+    """Advance the call (never backwards) and publish `Call Completed` once. True if it advanced."""
+    change = StatusChange(
+        call_sid=callback.call_sid,
+        status=callback.call_status,
+        at=callback.event_time(),
+        duration_seconds=callback.call_duration,
+        answered_by=callback.answered_by,
+        sip_response_code=callback.sip_response_code,
+        parties=callback.parties(),
+    )
+    advanced = record_status(services.store, services.publisher, change)
+    logger.info(
+        "status callback",
+        extra={
+            "status": callback.call_status.value,
+            "advanced": advanced,
+            "sequence": callback.sequence_number,
+        },
+    )
+    return advanced
+
+
+def apply_recording(callback: RecordingCallback, services: Services) -> bool:
+    stored = services.store.update_recording(
+        RecordingUpdate(
+            call_sid=callback.call_sid,
+            sid=callback.recording_sid,
+            status=callback.recording_status,
+            url=callback.recording_url,
+            duration_seconds=callback.recording_duration,
+            channels=callback.recording_channels,
+            source=callback.recording_source,
+            track=callback.recording_track,
+            started_at=callback.recording_start_time,
+            error_code=callback.error_code,
+        )
+    )
+    logger.info("recording callback", extra={"recording_status": callback.recording_status, "stored": stored})
+    return stored
+
+
+def start_outbound_call(request: CreateCallRequest, services: Services, callbacks: twiml.CallbackUrls) -> str:
+    """Ask Twilio to ring `to`; its answered leg fetches TwiML that dials `connectTo`. The call SID."""
+    settings = services.settings
+    from_number = request.from_number or settings.twilio_from_number
+    if from_number is None:
+        raise MalformedRequestError('"from" is required (no TWILIO_FROM_NUMBER is configured)')
+    created = services.calls_api().create_call(
+        OutboundCall(
+            to=request.to,
+            from_number=from_number,
+            twiml_url=callbacks.voice,
+            status_callback=callbacks.status,
+            recording_status_callback=callbacks.recording,
+        )
+    )
+    logger.append_keys(call_sid=created.sid)
+    now = clock.now_iso()
+    services.store.upsert_call(
+        CallUpsert(
+            call_sid=created.sid,
+            parties=CallParties(
+                account_sid=settings.twilio_account_sid,
+                direction=OUTBOUND_API,
+                from_number=from_number,
+                to_number=request.to,
+            ),
+            started_at=now,
+            route=ROUTE_OUTBOUND,
+            connect_to=request.connect_to,
+        )
+    )
+    status = CallStatus(created.status) if created.status in set(CallStatus) else CallStatus.QUEUED
+    services.store.advance_status(StatusChange(call_sid=created.sid, status=status, at=now))
+    logger.info("outbound call created", extra={"to": request.to, "connect_to": request.connect_to})
+    return created.sid
+
+
+def describe_call(call_sid: str, services: Services) -> dict[str, Any]:
+    record = services.store.get(call_sid)
+    if record is None:
+        raise CallNotFoundError(f"no call {call_sid}")
+    return call_view(record, services.segments(call_sid))

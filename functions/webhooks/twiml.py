@@ -1,0 +1,133 @@
+"""The TwiML the voice webhook answers with, built with `twilio.twiml` (escaping is its job).
+
+Every call's first TwiML starts the media stream before any verb that talks to the caller, so
+every call is transcribed whatever its route. A stream is started once per call: the TwiML that
+follows our own <Dial>/<Record> actions (same call, stream already running) never starts another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from twilio.twiml.voice_response import Connect, Dial, Start, Stream, VoiceResponse
+
+STATUS_EVENTS = "initiated ringing answered completed"
+RECORDING_EVENTS = "in-progress completed absent"
+MAX_PARAMETER_CHARS = 500  # Twilio's limit on a <Parameter>'s name + value
+
+
+@dataclass(frozen=True)
+class CallbackUrls:
+    """Where Twilio reaches this API back (public URLs, including the stage)."""
+
+    voice: str
+    status: str
+    recording: str
+
+    @classmethod
+    def under(cls, base_url: str) -> CallbackUrls:
+        base = base_url.rstrip("/")
+        return cls(
+            voice=f"{base}/twilio/voice", status=f"{base}/twilio/status", recording=f"{base}/twilio/recording"
+        )
+
+
+def _stream(url: str, parameters: Mapping[str, str | None], track: str | None) -> Stream:
+    stream = Stream(url=url, track=track) if track else Stream(url=url)
+    for name, value in parameters.items():
+        if value is not None and len(name) + len(value) < MAX_PARAMETER_CHARS:
+            stream.parameter(name=name, value=value)
+    return stream
+
+
+def _start_stream(response: VoiceResponse, stream_url: str, parameters: Mapping[str, str | None]) -> None:
+    start = Start()
+    start.append(_stream(stream_url, parameters, "both_tracks"))
+    response.append(start)
+
+
+def _notice(response: VoiceResponse, notice: str | None) -> None:
+    if notice:
+        response.say(notice)
+
+
+def forward(
+    *,
+    stream_url: str,
+    parameters: Mapping[str, str | None],
+    notice: str | None,
+    number: str,
+    callbacks: CallbackUrls,
+    record: bool = True,
+    caller_id: str | None = None,
+    timeout_seconds: int = 25,
+) -> str:
+    """Stream both tracks, then dial `number`, recording both legs from answer on two channels."""
+    response = VoiceResponse()
+    _start_stream(response, stream_url, parameters)
+    _notice(response, notice)
+    dial_options: dict[str, str | int] = {"action": callbacks.voice, "timeout": timeout_seconds}
+    if caller_id:
+        dial_options["caller_id"] = caller_id
+    if record:
+        dial_options.update(
+            record="record-from-answer-dual",
+            recording_status_callback=callbacks.recording,
+            recording_status_callback_event=RECORDING_EVENTS,
+        )
+    dial = Dial(**dial_options)
+    dial.number(number, status_callback=callbacks.status, status_callback_event=STATUS_EVENTS)
+    response.append(dial)
+    return str(response)
+
+
+def voicemail(
+    *,
+    stream_url: str | None,
+    parameters: Mapping[str, str | None],
+    notice: str | None,
+    greeting: str,
+    callbacks: CallbackUrls,
+    max_seconds: int,
+) -> str:
+    """Stream (unless already streaming), greet, and record a message; the recording calls back."""
+    response = VoiceResponse()
+    if stream_url is not None:
+        _start_stream(response, stream_url, parameters)
+        _notice(response, notice)
+    response.say(greeting)
+    response.record(
+        action=callbacks.voice,
+        max_length=max_seconds,
+        play_beep=True,
+        recording_status_callback=callbacks.recording,
+        recording_status_callback_event="completed absent",
+    )
+    return str(response)
+
+
+def agent(*, stream_url: str, parameters: Mapping[str, str | None]) -> str:
+    """Hand the call to the streamer's voice agent: a bidirectional <Connect><Stream>."""
+    response = VoiceResponse()
+    connect = Connect()
+    connect.append(_stream(stream_url, {**parameters, "mode": "agent"}, None))
+    response.append(connect)
+    return str(response)
+
+
+def say_and_hang_up(
+    message: str, *, stream_url: str | None = None, parameters: Mapping[str, str | None] | None = None
+) -> str:
+    response = VoiceResponse()
+    if stream_url is not None:
+        _start_stream(response, stream_url, parameters or {})
+    response.say(message)
+    response.hangup()
+    return str(response)
+
+
+def hang_up() -> str:
+    response = VoiceResponse()
+    response.hangup()
+    return str(response)

@@ -1,0 +1,152 @@
+"""Where an inbound call goes: the `CALL_ROUTES` configuration (documented in docs/configuration.md).
+
+`CALL_ROUTES` is JSON whose keys are called numbers in E.164, or `"*"` for every other number, and
+whose values are one of:
+
+    {"forwardTo": "+15550001111"}   stream both tracks, then dial that number (recorded)
+    {"voicemail": true}             stream, then take a message with <Record>
+    {"agent": {...}}                the streamer's voice agent answers (all agent fields optional)
+
+Unset or empty means voicemail for every number: a fresh deployment answers calls safely before
+anyone has decided where they should ring. The configuration is parsed once per process and a bad
+one fails at start with a message naming the offending key, never at the first call.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+from shared.errors import ConfigError
+
+E164_PATTERN = re.compile(r"^\+[1-9]\d{1,14}$")
+DEFAULT_KEY = "*"
+
+
+def is_e164(value: str) -> bool:
+    return bool(E164_PATTERN.fullmatch(value))
+
+
+def _check_e164(value: str) -> str:
+    if not is_e164(value):
+        raise ValueError(f"{value!r} is not an E.164 number (+ and up to 15 digits)")
+    return value
+
+
+E164 = Annotated[str, AfterValidator(_check_e164)]
+
+
+class _RouteModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class ForwardRoute(_RouteModel):
+    kind: Literal["forward"] = Field(default="forward", exclude=True)
+    forward_to: E164 = Field(alias="forwardTo")
+
+
+class VoicemailRoute(_RouteModel):
+    kind: Literal["voicemail"] = Field(default="voicemail", exclude=True)
+    voicemail: Literal[True] = True
+
+
+class AgentConfig(_RouteModel):
+    """The voice agent's settings; the streamer reads them. Defaults make a working receptionist."""
+
+    greeting: str = "Hello, thanks for calling. How can I help you today?"
+    instructions: str = (
+        "You are a friendly, concise phone receptionist. Answer questions briefly, take a message "
+        "when you cannot help, and offer to transfer the caller when they ask for a person."
+    )
+    voice: str = "aura-2-thalia-en"
+    language: str = "en"
+    transfer_to: E164 | None = Field(default=None, alias="transferTo")
+
+
+class AgentRoute(_RouteModel):
+    kind: Literal["agent"] = Field(default="agent", exclude=True)
+    agent: AgentConfig = Field(default_factory=AgentConfig)
+
+
+Route = ForwardRoute | VoicemailRoute | AgentRoute
+
+
+def _parse_route(value: Any) -> Route:
+    """One route value; the key present decides the kind, so a typo is an error, not voicemail."""
+    if not isinstance(value, dict):
+        raise TypeError('a route must be an object like {"forwardTo": "+1…"}')
+    keys = set(value) & {"forwardTo", "voicemail", "agent"}
+    if len(keys) != 1:
+        raise ValueError('a route needs exactly one of "forwardTo", "voicemail", "agent"')
+    key = keys.pop()
+    if key == "forwardTo":
+        return ForwardRoute.model_validate(value)
+    if key == "voicemail":
+        return VoicemailRoute.model_validate(value)
+    agent = value.get("agent")
+    return AgentRoute.model_validate({**value, "agent": {} if agent in (None, True) else agent})
+
+
+class CallRoutes(BaseModel):
+    """The routing table: per called number, with `"*"` as the fallback and voicemail after that."""
+
+    model_config = ConfigDict(frozen=True)
+
+    routes: dict[str, Route] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_mapping(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "routes" not in data:
+            data = {"routes": data}
+        if isinstance(data, dict) and isinstance(data.get("routes"), dict):
+            parsed: dict[str, Route] = {}
+            for key, value in data["routes"].items():
+                if key != DEFAULT_KEY and not is_e164(key):
+                    raise ValueError(f'route key {key!r} is neither "*" nor an E.164 number')
+                try:
+                    parsed[key] = _parse_route(value)
+                except (TypeError, ValueError, ValidationError) as exc:
+                    raise ValueError(f"route {key!r}: {exc}") from exc
+            data = {"routes": parsed}
+        return data
+
+    def route_for(self, called: str | None) -> Route:
+        if called and called in self.routes:
+            return self.routes[called]
+        return self.routes.get(DEFAULT_KEY, VoicemailRoute())
+
+
+_ADAPTER = TypeAdapter(CallRoutes)
+
+
+def parse_call_routes(raw: str | dict[str, Any] | CallRoutes | None) -> CallRoutes:
+    """Parse `CALL_ROUTES` (JSON text or an already decoded mapping); ConfigError names the problem."""
+    if isinstance(raw, CallRoutes):
+        return raw
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return CallRoutes()
+    data: Any = raw
+    if isinstance(raw, str):
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"CALL_ROUTES is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError('CALL_ROUTES must be a JSON object keyed by E.164 number or "*"')
+    try:
+        return _ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        messages = "; ".join(str(error["msg"]) for error in exc.errors())
+        raise ConfigError(f"CALL_ROUTES is invalid: {messages}") from exc

@@ -1,0 +1,123 @@
+"""The call status machine over every ordering of a full callback sequence, duplicates included.
+
+Runs the domain logic (`shared.cdr.record_status`) against the in-memory store, which mirrors the
+DynamoDB adapter's conditions; tests/integration/test_webhooks_status_replay.py replays shuffled
+orderings against moto to show the real adapter agrees.
+"""
+
+from __future__ import annotations
+
+from itertools import permutations
+
+import pytest
+
+from shared.cdr import CallParties, StatusChange, record_status
+from shared.events import CallCompleted, PublishError
+from shared.status import TERMINAL_RANK, CallStatus, can_advance
+from tests.support.fake_call_store import FakeCallStore, FakePublisher
+
+SID = "CA" + "1" * 32
+
+
+def change(status: CallStatus, second: int, duration: int | None = None) -> StatusChange:
+    return StatusChange(
+        call_sid=SID,
+        status=status,
+        at=f"2026-11-22T09:30:{second:02d}.000Z",
+        duration_seconds=duration,
+        parties=CallParties(direction="inbound", from_number="+14155550100", to_number="+14155550199"),
+    )
+
+
+INITIATED = change(CallStatus.INITIATED, 0)
+RINGING = change(CallStatus.RINGING, 1)
+ANSWERED = change(CallStatus.IN_PROGRESS, 2)
+COMPLETED = change(CallStatus.COMPLETED, 51, duration=49)
+# The full sequence plus a retried `completed` and a retried `ringing`: 6 callbacks, 720 orderings.
+FULL_WITH_DUPLICATES = (INITIATED, RINGING, ANSWERED, COMPLETED, COMPLETED, RINGING)
+EXPECTED_EVENT = CallCompleted.model_validate({"callSid": SID, "status": "completed", "durationSeconds": 49})
+
+
+def replay(order: tuple[StatusChange, ...]) -> tuple[FakeCallStore, FakePublisher]:
+    store, publisher = FakeCallStore(), FakePublisher()
+    ranks = []
+    for callback in order:
+        record_status(store, publisher, callback, now=lambda: "2026-11-22T09:31:00.000Z")
+        ranks.append(store.items[SID]["status_rank"])
+    assert ranks == sorted(ranks), f"status moved backwards: {[c.status.value for c in order]}"
+    return store, publisher
+
+
+def test_every_ordering_ends_completed_once_with_one_event() -> None:
+    orderings = set(permutations(FULL_WITH_DUPLICATES))
+    assert len(orderings) == 180  # distinct orderings of 6 callbacks with two pairs of duplicates
+    for order in orderings:
+        store, publisher = replay(order)
+        item = store.items[SID]
+        assert item["status"] == "completed"
+        assert item["status_rank"] == TERMINAL_RANK
+        assert item["ended_at"] == COMPLETED.at
+        assert item["duration_seconds"] == 49
+        assert item["started_at"] == order[0].at  # the first callback to arrive fixes the start
+        assert publisher.events == [EXPECTED_EVENT]
+
+
+def test_stale_callbacks_are_refused_after_the_terminal_one() -> None:
+    store, publisher = FakeCallStore(), FakePublisher()
+    assert record_status(store, publisher, COMPLETED)
+    for late in (INITIATED, RINGING, ANSWERED, COMPLETED):
+        assert not record_status(store, publisher, late)
+    assert store.items[SID]["status"] == "completed"
+    assert set(store.items[SID]["status_history"]) == {"completed"}
+    assert len(publisher.events) == 1
+
+
+def test_in_order_sequence_records_each_step_in_the_history() -> None:
+    store, _ = replay((INITIATED, RINGING, ANSWERED, COMPLETED))
+    item = store.items[SID]
+    assert item["status_history"] == {
+        "initiated": INITIATED.at,
+        "ringing": RINGING.at,
+        "in-progress": ANSWERED.at,
+        "completed": COMPLETED.at,
+    }
+    assert item["answered_at"] == ANSWERED.at
+
+
+@pytest.mark.parametrize("terminal", [s for s in CallStatus if s.is_terminal])
+def test_first_terminal_status_wins_and_is_never_replaced(terminal: CallStatus) -> None:
+    first = change(terminal, 30, duration=0)
+    other = change(CallStatus.COMPLETED if terminal is not CallStatus.COMPLETED else CallStatus.FAILED, 31, 5)
+    for order in permutations((RINGING, first, other)):
+        store, publisher = replay(order)
+        winner = next(c for c in order if c.status.is_terminal)
+        assert store.items[SID]["status"] == winner.status.value
+        assert store.items[SID]["ended_at"] == winner.at
+        assert [e.status for e in publisher.events] == [winner.status.value]  # type: ignore[attr-defined]
+
+
+def test_callback_for_an_unseen_call_creates_the_record() -> None:
+    store, publisher = FakeCallStore(), FakePublisher()
+    record_status(store, publisher, RINGING)
+    item = store.items[SID]
+    assert item["from_number"] == "+14155550100"
+    assert item["direction"] == "inbound"
+    assert item["call_date"] == "2026-11-22"
+
+
+def test_a_failed_publication_is_released_and_the_retry_publishes_once() -> None:
+    store, publisher = FakeCallStore(), FakePublisher(fail_times=1)
+    with pytest.raises(PublishError):
+        record_status(store, publisher, COMPLETED)
+    assert "call_completed_event_at" not in store.items[SID]
+    assert store.items[SID]["status"] == "completed"  # the status itself is kept
+    record_status(store, publisher, COMPLETED)  # Twilio's retry
+    record_status(store, publisher, COMPLETED)  # and a duplicate
+    assert len(publisher.events) == 1
+
+
+def test_can_advance_agrees_with_ranks() -> None:
+    for current in CallStatus:
+        for new in CallStatus:
+            assert can_advance(current, new) == (new.rank > current.rank)
+        assert can_advance(None, current)

@@ -1,0 +1,88 @@
+"""POST /calls, recording and status logic against fakes: what is asked of Twilio and stored."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from functions.webhooks import logic
+from functions.webhooks.logic import Services
+from functions.webhooks.request_models import CreateCallRequest, RecordingCallback, StatusCallback
+from functions.webhooks.twiml import CallbackUrls
+from shared.errors import CallNotFoundError, MalformedRequestError
+from tests.support.twilio_forms import recording_params, status_params
+from tests.unit.webhooks.conftest import BASE, FakeCallsApi
+
+SID = "CA" + "4" * 32
+
+
+def test_outbound_call_is_created_with_callbacks_and_recorded(
+    make_services: Callable[..., Services], callbacks: CallbackUrls, calls_api: FakeCallsApi
+) -> None:
+    services = make_services(TWILIO_FROM_NUMBER="+14155550999")
+    request = CreateCallRequest.model_validate({"to": "+14155550100", "connectTo": "+14155550111"})
+    sid = logic.start_outbound_call(request, services, callbacks)
+    assert sid == calls_api.sid
+    [call] = calls_api.created
+    assert call.to == "+14155550100"
+    assert call.from_number == "+14155550999"
+    assert call.twiml_url == f"{BASE}/twilio/voice"
+    assert call.status_callback == f"{BASE}/twilio/status"
+    assert call.recording_status_callback == f"{BASE}/twilio/recording"
+    assert call.record
+    item = services.store.items[sid]  # type: ignore[attr-defined]
+    assert item["direction"] == "outbound-api"
+    assert item["connect_to"] == "+14155550111"
+    assert item["route"] == "outbound"
+    assert item["status"] == "queued"
+
+
+def test_outbound_call_needs_a_from_number(
+    make_services: Callable[..., Services], callbacks: CallbackUrls, calls_api: FakeCallsApi
+) -> None:
+    request = CreateCallRequest.model_validate({"to": "+14155550100", "connectTo": "+14155550111"})
+    with pytest.raises(MalformedRequestError, match="from"):
+        logic.start_outbound_call(request, make_services(), callbacks)
+    assert calls_api.created == []
+
+
+def test_explicit_from_wins(
+    make_services: Callable[..., Services], callbacks: CallbackUrls, calls_api: FakeCallsApi
+) -> None:
+    request = CreateCallRequest.model_validate(
+        {"to": "+14155550100", "connectTo": "+14155550111", "from": "+14155550888"}
+    )
+    logic.start_outbound_call(request, make_services(TWILIO_FROM_NUMBER="+14155550999"), callbacks)
+    assert calls_api.created[0].from_number == "+14155550888"
+
+
+def test_in_progress_recording_never_overwrites_completed(make_services: Callable[..., Services]) -> None:
+    services = make_services()
+    assert logic.apply_recording(RecordingCallback.from_form(recording_params(SID, "completed")), services)
+    assert not logic.apply_recording(
+        RecordingCallback.from_form(recording_params(SID, "in-progress")), services
+    )
+    assert logic.apply_recording(
+        RecordingCallback.from_form(recording_params(SID, "completed")), services
+    )  # retry
+    recording = services.store.items[SID]["recording"]  # type: ignore[attr-defined]
+    assert recording["status"] == "completed"
+    assert recording["duration_seconds"] == 37
+
+
+def test_status_then_view(make_services: Callable[..., Services]) -> None:
+    services = make_services()
+    logic.apply_status(StatusCallback.from_form(status_params(SID, "completed", 3, duration=42)), services)
+    view = logic.describe_call(SID, services)
+    assert view["status"] == "completed"
+    assert view["durationSeconds"] == 42
+    assert view["transcript"] == []
+    assert view["recording"] is None
+    assert view["summary"] is None
+    assert [e.status for e in services.publisher.events] == ["completed"]  # type: ignore[attr-defined]
+
+
+def test_unknown_call(make_services: Callable[..., Services]) -> None:
+    with pytest.raises(CallNotFoundError):
+        logic.describe_call(SID, make_services())
