@@ -1,0 +1,348 @@
+"""A local stand-in for Deepgram's live speech-to-text WebSocket (`/v1/listen`).
+
+It speaks the real wire protocol (shapes copied from Deepgram's docs and wire captures; see
+tests/fixtures/deepgram/README.md): `Authorization: Token KEY` checked at the handshake (401 with
+Deepgram's JSON error body and `dg-error` header), binary mu-law audio in, `Results` / `Metadata` /
+`UtteranceEnd` out, `KeepAlive`, `Finalize` (→ `from_finalize` results) and `CloseStream` (→ last
+results, Metadata, close 1000), idle close 1011 NET-0001, 1008 DATA-0000 for an encoding it cannot
+decode. What it hears is a pluggable `Recognizer` (scripted in tests, pocketsphinx in the demo).
+
+Fault injection for tests: refuse the next N handshakes with a status, answer every handshake with
+401/402/403, drop every open connection (abrupt TCP reset or close 1011 NET-0000), drop a connection
+once it has received some number of bytes, delay the handshake. Every connection is recorded
+(query parameters, bytes received, control messages, close code).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from callscribe_local.recognizer import Hypothesis, RecognizerFactory
+
+SUPPORTED_ENCODINGS = {"mulaw", "linear16", "alaw", "opus", "flac", "amr-nb", "amr-wb", "speex", "g729"}
+MODEL_INFO = {"name": "3-general-nova", "version": "2025-01-01.0", "arch": "nova-3"}
+MODEL_UUID = "40bd3654-e622-47c4-a111-63a61b23bd3f"
+
+_HANDSHAKE_ERRORS = {
+    401: ("INVALID_AUTH", "Invalid credentials."),
+    402: ("ASR_PAYMENT_REQUIRED", "Project does not have enough credits for an ASR request."),
+    403: ("INSUFFICIENT_PERMISSIONS", "Project does not have access to the requested model."),
+    429: ("TOO_MANY_REQUESTS", "Too many requests. Please try again later."),
+}
+
+
+@dataclass
+class ConnectionRecord:
+    """What one accepted connection saw, for tests to assert on."""
+
+    params: dict[str, str]
+    multi_params: list[tuple[str, str]]
+    received: bytearray = field(default_factory=bytearray)
+    control: list[str] = field(default_factory=list)  # KeepAlive / Finalize / CloseStream, in order
+    finals_sent: list[dict[str, Any]] = field(default_factory=list)
+    close_code: int | None = None
+    close_reason: str = ""
+    dropped: bool = False
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class _DropPlan:
+    after_bytes: int
+    mode: str
+    remaining: int
+
+
+class DeepgramStandIn:
+    def __init__(
+        self,
+        recognizer_factory: RecognizerFactory,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        idle_timeout: float = 10.0,
+    ) -> None:
+        self._factory = recognizer_factory
+        self._host = host
+        self._port = port
+        self.api_key = api_key
+        self.idle_timeout = idle_timeout
+        self.connections: list[ConnectionRecord] = []
+        self.handshakes = 0  # every upgrade attempt, accepted or refused
+        self.refused: list[int] = []
+        self._refuse_next: list[int] = []
+        self._always_status: int | None = None
+        self._accept_delay = 0.0
+        self._drop_plan: _DropPlan | None = None
+        self._open: dict[ServerConnection, ConnectionRecord] = {}
+        self._server: Server | None = None
+
+    # ---- lifecycle ---------------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "start() first"
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self._host}:{self.port}"
+
+    async def start(self) -> None:
+        self._server = await serve(
+            self._handle,
+            self._host,
+            self._port,
+            process_request=self._process_request,
+            compression=None,
+            max_size=2**20,
+        )
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> DeepgramStandIn:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    # ---- fault injection ---------------------------------------------------------------------------
+
+    def refuse_next(self, count: int, status: int = 503) -> None:
+        """The next `count` handshakes get `status` (5xx: the client should retry)."""
+        self._refuse_next.extend([status] * count)
+
+    def answer_all(self, status: int | None) -> None:
+        """Every handshake gets `status` (401/402/403…) until called with None."""
+        self._always_status = status
+
+    def delay_handshakes(self, seconds: float) -> None:
+        """Accept upgrades only after `seconds` (a slow Deepgram: audio must be buffered meanwhile)."""
+        self._accept_delay = seconds
+
+    def drop_after_bytes(self, after_bytes: int, mode: str = "abrupt", connections: int = 1) -> None:
+        """The next `connections` connections are dropped once each has received `after_bytes` bytes."""
+        self._drop_plan = _DropPlan(after_bytes, mode, connections)
+
+    async def drop_all(self, mode: str = "abrupt") -> None:
+        """Drop every open connection: `abrupt` (TCP reset, no close frame) or `net0000` (close 1011)."""
+        for ws, record in list(self._open.items()):
+            await self._drop(ws, record, mode)
+
+    async def wait_until(self, predicate: Callable[[], bool], within: float = 15.0) -> None:
+        deadline = time.monotonic() + within
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise TimeoutError("condition not reached on the Deepgram stand-in")
+            await asyncio.sleep(0.01)
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._open)
+
+    # ---- handshake ---------------------------------------------------------------------------------
+
+    async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        self.handshakes += 1
+        if self._accept_delay:
+            await asyncio.sleep(self._accept_delay)
+        path = urlsplit(request.path).path
+        if path != "/v1/listen":
+            return self._error(connection, 404, "NOT_FOUND", "Not found.")
+        status = self._always_status
+        if status is None and self._refuse_next:
+            status = self._refuse_next.pop(0)
+        authorized = request.headers.get("Authorization") == f"Token {self.api_key}"
+        if status is None and self.api_key is not None and not authorized:
+            status = 401
+        if status is not None:
+            code, message = _HANDSHAKE_ERRORS.get(status, ("INTERNAL_SERVER_ERROR", "Internal server error."))
+            return self._error(connection, status, code, message)
+        return None
+
+    def _error(self, connection: ServerConnection, status: int, code: str, message: str) -> Response:
+        self.refused.append(status)
+        request_id = str(uuid.uuid4())
+        body = json.dumps({"err_code": code, "err_msg": message, "request_id": request_id})
+        response = connection.respond(HTTPStatus(status), body)
+        del response.headers["Content-Type"]
+        response.headers["Content-Type"] = "application/json"
+        response.headers["dg-request-id"] = request_id
+        response.headers["dg-error"] = message
+        return response
+
+    # ---- one connection ----------------------------------------------------------------------------
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        query = urlsplit(ws.request.path).query
+        multi = parse_qsl(query, keep_blank_values=True)
+        params = dict(multi)
+        record = ConnectionRecord(params=params, multi_params=multi)
+        self.connections.append(record)
+        self._open[ws] = record
+        session = _Session(self, ws, record, self._factory(params))
+        try:
+            await session.run()
+        except ConnectionClosed:
+            pass
+        finally:
+            self._open.pop(ws, None)
+            if record.close_code is None:
+                record.close_code = ws.close_code
+                record.close_reason = ws.close_reason or ""
+            record.closed.set()
+
+    async def _drop(self, ws: ServerConnection, record: ConnectionRecord, mode: str) -> None:
+        record.dropped = True
+        if mode == "abrupt":
+            record.close_code = 1006
+            ws.transport.abort()
+        else:
+            record.close_code = 1011
+            await ws.close(1011, "NET-0000: the service did not transmit a Text frame in time")
+
+    def _maybe_drop(self, ws: ServerConnection, record: ConnectionRecord) -> Awaitable[None] | None:
+        plan = self._drop_plan
+        if plan is None or plan.remaining <= 0 or record.dropped or len(record.received) < plan.after_bytes:
+            return None
+        plan.remaining -= 1
+        return self._drop(ws, record, plan.mode)
+
+
+class _Session:
+    def __init__(
+        self, server: DeepgramStandIn, ws: ServerConnection, record: ConnectionRecord, recognizer: Any
+    ) -> None:
+        self.server = server
+        self.ws = ws
+        self.record = record
+        self.recognizer = recognizer
+        self.request_id = str(uuid.uuid4())
+        self.interim = record.params.get("interim_results") == "true"
+        self.utterance_end = "utterance_end_ms" in record.params
+        self.channels = 1
+
+    async def run(self) -> None:
+        ws, record = self.ws, self.record
+        encoding = record.params.get("encoding")
+        while True:
+            try:
+                message = await asyncio.wait_for(ws.recv(), timeout=self.server.idle_timeout)
+            except TimeoutError:
+                await self._send(self._metadata())
+                await self._close(
+                    1011,
+                    "Deepgram did not receive audio data or a text message within the "
+                    "timeout window. See https://dpgr.am/net0001",
+                )
+                return
+            if isinstance(message, bytes):
+                if encoding is not None and encoding not in SUPPORTED_ENCODINGS:
+                    await self._close(1008, "DATA-0000: the payload cannot be decoded as audio")
+                    return
+                record.received.extend(message)
+                await self._emit(self.recognizer.accept(message))
+                drop = self.server._maybe_drop(ws, record)
+                if drop is not None:
+                    await drop
+                    return
+                continue
+            try:
+                control = json.loads(message)
+                kind = control["type"]
+            except (ValueError, KeyError, TypeError):
+                continue  # Deepgram ignores text it does not understand
+            record.control.append(str(kind))
+            if kind == "Finalize":
+                await self._emit(self.recognizer.finalize(), from_finalize=True)
+            elif kind == "CloseStream":
+                await self._emit(self.recognizer.finalize(), from_finalize=True)
+                await self._send(self._metadata())
+                await self._close(1000, "")
+                return
+
+    async def _emit(self, hypotheses: list[Hypothesis], from_finalize: bool = False) -> None:
+        for hyp in hypotheses:
+            if not hyp.is_final and not self.interim:
+                continue
+            doc = self._results(hyp, from_finalize or hyp.from_finalize)
+            if hyp.is_final:
+                self.record.finals_sent.append(doc)
+            await self._send(doc)
+            if hyp.is_final and hyp.speech_final and self.utterance_end and hyp.words:
+                await self._send(
+                    {"channel": [0, 1], "last_word_end": hyp.words[-1].end, "type": "UtteranceEnd"}
+                )
+
+    def _results(self, hyp: Hypothesis, from_finalize: bool) -> dict[str, Any]:
+        words = [
+            {
+                "word": w.word.lower().strip(".,?!"),
+                "start": round(w.start, 6),
+                "end": round(w.end, 6),
+                "confidence": w.confidence,
+                "punctuated_word": w.word,
+            }
+            for w in hyp.words
+        ]
+        confidence = min((w.confidence for w in hyp.words), default=0.0)
+        return {
+            "type": "Results",
+            "channel_index": [0, 1],
+            "duration": round(hyp.duration, 6),
+            "start": round(hyp.start, 6),
+            "is_final": hyp.is_final,
+            "speech_final": hyp.speech_final,
+            "channel": {
+                "alternatives": [{"transcript": hyp.transcript, "confidence": confidence, "words": words}]
+            },
+            "metadata": {"request_id": self.request_id, "model_info": MODEL_INFO, "model_uuid": MODEL_UUID},
+            "from_finalize": from_finalize,
+        }
+
+    def _metadata(self) -> dict[str, Any]:
+        duration = len(self.record.received) / 8000
+        doc: dict[str, Any] = {
+            "type": "Metadata",
+            "transaction_key": "deprecated",
+            "request_id": self.request_id,
+            "sha256": "incomplete",
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            "duration": round(duration, 6),
+            "channels": self.channels,
+        }
+        if duration:
+            doc["models"] = [MODEL_UUID]
+            doc["model_info"] = {MODEL_UUID: MODEL_INFO}
+        return doc
+
+    async def _send(self, doc: dict[str, Any]) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await self.ws.send(json.dumps(doc))
+
+    async def _close(self, code: int, reason: str) -> None:
+        self.record.close_code = code
+        self.record.close_reason = reason
+        await self.ws.close(code, reason)

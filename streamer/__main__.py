@@ -1,0 +1,32 @@
+"""`python -m streamer`: read settings, run the server on uvloop (when installed) until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+
+def main() -> int:
+    # before the shared Logger is first imported, so every line carries the streamer's service name
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "callscribe-streamer")
+
+    from shared.errors import ConfigError
+    from shared.observability import logger
+    from streamer.app import serve_until_signalled
+    from streamer.config import StreamerSettings
+
+    try:
+        settings = StreamerSettings.from_env()
+    except ConfigError as exc:
+        logger.error("invalid configuration", error=str(exc))
+        return 2
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(serve_until_signalled(settings))
+    return uvloop.run(serve_until_signalled(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Wiring: one metrics sink, one segment store, one CDR writer, one server per process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator
+
+from shared.observability import logger
+from streamer.calls import CallRecords
+from streamer.config import StreamerSettings
+from streamer.deepgram import DeepgramOptions
+from streamer.metrics import StreamerMetrics
+from streamer.segments import SegmentStore
+from streamer.server import StreamerServer
+from streamer.session import SessionDeps
+
+
+def deepgram_options(settings: StreamerSettings) -> DeepgramOptions:
+    return DeepgramOptions(
+        url=settings.deepgram_listen_url(),
+        api_key=settings.deepgram_api_key.get_secret_value(),
+        model=settings.deepgram_model,
+        language=settings.deepgram_language,
+        keepalive_seconds=settings.deepgram_keepalive_seconds,
+        connect_timeout=settings.deepgram_connect_timeout_seconds,
+        backoff_base=settings.deepgram_backoff_base_seconds,
+        backoff_max=settings.deepgram_backoff_max_seconds,
+        max_attempts=settings.deepgram_max_attempts,
+        max_chunk_bytes=settings.deepgram_max_chunk_bytes,
+        min_chunk_bytes=settings.deepgram_min_chunk_ms * 8,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(settings: StreamerSettings) -> AsyncIterator[StreamerServer]:
+    """A started server; on exit it drains (DRAIN_SECONDS), stops the writers and flushes metrics."""
+    holder: list[StreamerServer] = []
+    metrics = StreamerMetrics(
+        settings.powertools_service_name, active_calls=lambda: holder[0].active_calls if holder else 0
+    )
+    store = SegmentStore(
+        settings.transcripts_table,
+        metrics,
+        batch_size=settings.segment_batch_size,
+        queue_size=settings.segment_queue_size,
+        threads=settings.segment_writer_threads,
+        attempts=settings.segment_write_attempts,
+    )
+    store.start()
+    records = CallRecords(settings.calls_table, settings.event_bus_name)
+    deps = SessionDeps(
+        settings=settings,
+        deepgram=deepgram_options(settings),
+        store=store,
+        records=records,
+        metrics=metrics,
+    )
+    server = StreamerServer(deps)
+    holder.append(server)
+    await server.start()
+    metrics_task = asyncio.create_task(metrics.run(settings.metrics_interval_seconds), name="metrics")
+    try:
+        yield server
+    finally:
+        await server.drain(settings.drain_seconds)
+        metrics_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await metrics_task
+        await store.stop()
+        await records.close()
+        metrics.flush()
+
+
+async def serve_until_signalled(settings: StreamerSettings) -> int:
+    """Run until SIGTERM/SIGINT; then /healthz turns 503 at once and calls drain (exit code 0)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with running(settings) as server:
+        await stop.wait()
+        logger.info("signal received", active_calls=server.active_calls)
+        server.begin_drain()
+    logger.info("streamer stopped")
+    return 0

@@ -1,0 +1,356 @@
+"""One track's live transcription: a Deepgram `/v1/listen` WebSocket that survives drops.
+
+Spoken with `websockets` directly (not deepgram-sdk): the SDK does not reconnect, turns errors into
+events, parses every message into pydantic models and runs on `websockets.legacy`; the bridge needs
+exact control of what was sent on which connection to replay and re-time after a reconnect.
+
+Algorithm (docs/streamer.md has the long form):
+- Audio is appended to the track's `TrackAudio` as Twilio delivers it, whether or not a connection is
+  open; a sender drains it to the open connection (so nothing said before Deepgram accepts is lost).
+- A connection starts at the track's confirmed index (end of the last final result): after a drop the
+  new connection is fed that unconfirmed audio again, and its clock (restarting at 0) is mapped back
+  to stream time through its `ConnectionClock` and the track's anchors.
+- A final result confirms the audio it covers; one that ends at or before the track's high-water mark
+  (stream time of the last final end) is a duplicate and is dropped, words before it are trimmed.
+- 401/402/403 (and other 4xx but 408/429) at the handshake, and 1008 (undecodable audio), are
+  terminal: reported once, never retried. Everything else is retried with capped exponential backoff
+  and full jitter; a connection that dies before hearing anything counts as a failed attempt, so a
+  server that accepts and drops at once cannot cause a reconnect storm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.frames import CloseCode
+
+from streamer import metrics as m
+from streamer.audio import ConnectionClock, TrackAudio
+from streamer.calllog import CallLog
+from streamer.metrics import StreamerMetrics
+
+KEEPALIVE = json.dumps({"type": "KeepAlive"})
+CLOSE_STREAM = json.dumps({"type": "CloseStream"})
+# The hot path writes only while Deepgram's socket buffer holds less than this, and at most this much:
+# the two together stay under websockets' 32 KiB write limit, so feed() never waits on a slow or dead
+# Deepgram socket (which would stall reading the call's Twilio stream); the sender task waits instead.
+_DIRECT_WRITE_LIMIT = 16 * 1024
+TERMINAL_HANDSHAKE = frozenset({400, 401, 402, 403, 404, 405, 410, 413, 415, 422})
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A final transcript stretch of one track, in stream seconds."""
+
+    track: str
+    text: str
+    start: float
+    end: float
+    confidence: float | None
+    final_at: float  # time.monotonic() when the final result arrived (store latency metric)
+
+
+@dataclass(frozen=True, slots=True)
+class DeepgramOptions:
+    url: str
+    api_key: str
+    model: str
+    language: str
+    keepalive_seconds: float = 4.0
+    connect_timeout: float = 5.0
+    backoff_base: float = 0.25
+    backoff_max: float = 8.0
+    max_attempts: int = 12
+    max_chunk_bytes: int = 16000
+    min_chunk_bytes: int = 320
+    max_message_bytes: int = 1 << 20
+
+
+class TerminalError(Exception):
+    """Deepgram refused us for a reason retrying cannot fix (credentials, payment, bad request)."""
+
+
+class TrackTranscriber:
+    """Owns one track's Deepgram connection(s) for the whole call; `run()` is its one task."""
+
+    def __init__(
+        self,
+        track: str,
+        audio: TrackAudio,
+        options: DeepgramOptions,
+        on_segment: Callable[[Segment], None],
+        on_failure: Callable[[str, str], None],
+        metrics: StreamerMetrics,
+        log: CallLog,
+    ) -> None:
+        self.track = track
+        self.audio = audio
+        self._options = options
+        self._on_segment = on_segment
+        self._on_failure = on_failure
+        self._metrics = metrics
+        self._log = log.bind(track=track)
+        self._wake = asyncio.Event()
+        self._live: tuple[ClientConnection, ConnectionClock] | None = None
+        self._last_send = 0.0
+        self._input_closed = False
+        self._high_water = float("-inf")  # stream seconds: end of the last final result stored
+        self.failed: str | None = None
+        self.connections = 0
+        self.reconnects = 0
+        self.segments = 0
+
+    # ---- fed by the session ------------------------------------------------------------------------
+
+    async def feed(self, timestamp_ms: int, payload: bytes) -> None:
+        """Take one Twilio frame. When the connection is open and caught up, forward it right here
+        (no task switch per frame: this is the hot path); otherwise it waits in the buffer for the
+        sender (connecting, replaying, or Deepgram's socket is backed up)."""
+        if self.failed is not None:
+            return
+        audio = self.audio
+        dropped = audio.append(timestamp_ms, payload)
+        if dropped:
+            self._metrics.incr(m.FRAMES_DROPPED, max(1, dropped // 160))
+        live = self._live
+        if live is not None:
+            ws, clock = live
+            if audio.end - clock.next_index < self._options.min_chunk_bytes:
+                return  # batch: sent with the next frame (or by the sender if audio stops)
+            transport = ws.transport
+            if transport is not None and transport.get_write_buffer_size() < _DIRECT_WRITE_LIMIT:
+                limit = min(self._options.max_chunk_bytes, _DIRECT_WRITE_LIMIT)
+                start, data = audio.pending(clock.next_index, limit)
+                if data:
+                    clock.sent(start, len(data))  # before the write: the sender must not send it too
+                    self._last_send = time.monotonic()
+                    try:
+                        await ws.send(data)
+                    except ConnectionClosed:
+                        return  # the receiving side sees the close and reconnects
+                if audio.end == clock.next_index:
+                    return
+        self._wake.set()
+
+    def close_input(self) -> None:
+        """The caller hung up: flush what is left (CloseStream) and end after the last finals."""
+        self._input_closed = True
+        self._wake.set()
+
+    @property
+    def unconfirmed_seconds(self) -> float:
+        return self.audio.buffered_bytes / 8000
+
+    # ---- the task ----------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        attempt = 0
+        while True:
+            # Connect only with audio to send: Deepgram closes a connection that gets none for ~10 s
+            # (NET-0001, and KeepAlive does not count before the first audio), so a silent track, or
+            # one whose audio is all confirmed after a drop, waits here instead of churning.
+            while self.audio.buffered_bytes == 0 and not self._input_closed:
+                self._wake.clear()
+                await self._wake.wait()
+            if self._input_closed and self.audio.buffered_bytes == 0:
+                return  # everything heard is confirmed (or the call ended before any audio)
+            try:
+                heard = await self._connect_and_serve()
+            except TerminalError as exc:
+                self._fail("deepgram-refused", str(exc))
+                return
+            except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
+                heard = False
+                self._log.warning("deepgram connection failed", error=_describe(exc), attempt=attempt + 1)
+            else:
+                if heard is None:  # closed cleanly after our CloseStream: done
+                    return
+            self.reconnects += 1
+            self._metrics.incr(m.DEEPGRAM_RECONNECTS)
+            attempt = 0 if heard else attempt + 1
+            if attempt >= self._options.max_attempts:
+                self._fail("deepgram-unavailable", f"gave up after {attempt} consecutive failed attempts")
+                return
+            delay = random.uniform(0, min(self._options.backoff_max, self._options.backoff_base * 2**attempt))  # noqa: S311 - jitter, not crypto
+            await asyncio.sleep(delay)
+
+    def _fail(self, code: str, detail: str) -> None:
+        self.failed = f"{code}: {detail}"
+        self._metrics.incr(m.DEEPGRAM_FAILURES)
+        self._log.error("deepgram transcription failed", reason=code, detail=detail)
+        self._on_failure(self.track, self.failed)
+
+    async def _connect_and_serve(self) -> bool | None:
+        """One connection. Returns None when finished cleanly, else whether it heard any result."""
+        try:
+            ws = await connect(
+                self._options.url,
+                additional_headers={"Authorization": f"Token {self._options.api_key}"},
+                compression=None,
+                proxy=None,
+                open_timeout=self._options.connect_timeout,
+                max_size=self._options.max_message_bytes,
+                close_timeout=2,
+            )
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if status in TERMINAL_HANDSHAKE:
+                body = exc.response.body.decode("utf-8", "replace")[:200] if exc.response.body else ""
+                raise TerminalError(f"HTTP {status} at handshake {body}".strip()) from exc
+            raise
+        self.connections += 1
+        clock = ConnectionClock(self.audio.confirmed)
+        self._log.info(
+            "deepgram connected",
+            origin_seconds=round(self.audio.confirmed / 8000, 3),
+            connection=self.connections,
+        )
+        sender = asyncio.create_task(self._send_loop(ws, clock), name=f"deepgram-send-{self.track}")
+        heard = False
+        try:
+            async for message in ws:
+                if isinstance(message, str) and self.handle_message(message, clock):
+                    heard = True
+        except ConnectionClosed:
+            pass  # examined below through ws.close_code
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                await sender
+        code, reason = ws.close_code, ws.close_reason or ""
+        if code == CloseCode.POLICY_VIOLATION:
+            raise TerminalError(f"closed 1008 {reason}".strip())
+        if code == CloseCode.NORMAL_CLOSURE and self._input_closed and clock.closed:
+            return None
+        self._log.warning(
+            "deepgram connection dropped",
+            close_code=code,
+            close_reason=reason,
+            unconfirmed_seconds=round(self.unconfirmed_seconds, 3),
+        )
+        return heard
+
+    async def _send_loop(self, ws: ClientConnection, clock: ConnectionClock) -> None:
+        """Sends what the hot path cannot: the backlog (buffered before the connection opened, or to
+        replay after a drop), KeepAlive while no audio flows, and CloseStream at the end."""
+        opts = self._options
+        self._last_send = time.monotonic()
+        try:
+            while True:
+                start, data = self.audio.pending(clock.next_index, opts.max_chunk_bytes)
+                if data:
+                    clock.sent(start, len(data))
+                    self._last_send = time.monotonic()
+                    await ws.send(data)
+                    continue
+                if self._input_closed:
+                    clock.closed = True
+                    await ws.send(CLOSE_STREAM)
+                    return
+                self._live = (ws, clock)  # caught up: feed() forwards new frames itself from now on
+                self._wake.clear()
+                idle = time.monotonic() - self._last_send
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, opts.keepalive_seconds - idle))
+                except TimeoutError:
+                    if self.audio.end > clock.next_index:
+                        continue  # a partial chunk left by feed() when audio stopped: send it
+                    if time.monotonic() - self._last_send >= opts.keepalive_seconds * 0.9:
+                        await ws.send(KEEPALIVE)
+                        self._last_send = time.monotonic()
+        except ConnectionClosed:
+            return
+        except Exception as exc:  # noqa: BLE001 - a sender bug must end this connection, not the call
+            self._log.exception("deepgram sender failed", error=_describe(exc))
+            await ws.close(CloseCode.INTERNAL_ERROR, "sender failed")
+        finally:
+            self._live = None
+
+    # ---- results -----------------------------------------------------------------------------------
+
+    def handle_message(self, text: str, clock: ConnectionClock) -> bool:
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            self._log.warning("deepgram sent non-JSON text", size=len(text))
+            return False
+        if not isinstance(doc, dict):
+            return False
+        kind = doc.get("type")
+        if kind == "Results":
+            try:
+                self._on_results(doc, clock)
+            except (KeyError, IndexError, TypeError, ValueError) as exc:
+                self._log.warning("malformed deepgram result skipped", error=_describe(exc))
+            return True
+        if kind == "Metadata":
+            self._log.debug(
+                "deepgram metadata", request_id=doc.get("request_id"), duration=doc.get("duration")
+            )
+        elif kind == "Error" or "err_code" in doc:
+            self._log.warning("deepgram error message", detail=str(doc)[:300])
+        return False
+
+    def _on_results(self, doc: dict[str, Any], clock: ConnectionClock) -> None:
+        if not doc.get("is_final"):
+            return  # interim results are never stored
+        start = float(doc["start"])
+        end = start + float(doc["duration"])
+        alternative = doc["channel"]["alternatives"][0]
+        end_index = clock.index_at(end)
+        audio = self.audio
+        result_end = audio.stream_seconds(end_index, end=True)
+        if result_end <= self._high_water + 0.0005:
+            self._metrics.incr(m.DUPLICATE_RESULTS)
+            self._log.debug("duplicate final result dropped", end=round(result_end, 3))
+            return
+        previous = self._high_water
+        self._high_water = result_end
+        # times first, then confirm: confirming forgets the anchors these times are mapped through
+        timed = [
+            (
+                w,
+                audio.stream_seconds(clock.index_at(float(w["start"]))),
+                audio.stream_seconds(clock.index_at(float(w["end"])), end=True),
+            )
+            for w in alternative.get("words") or []
+            if isinstance(w, dict)
+        ]
+        result_start = audio.stream_seconds(clock.index_at(start))
+        audio.confirm(round(end_index))
+
+        kept = [t for t in timed if t[2] > previous + 0.0005]
+        if len(kept) < len(timed):  # replayed words already stored: keep only the new ones
+            text = " ".join(str(w.get("punctuated_word") or w["word"]) for w, _, _ in kept)
+        else:
+            text = str(alternative.get("transcript") or "")
+        text = text.strip()
+        if not text:
+            return
+        seg_start, seg_end = (kept[0][1], kept[-1][2]) if kept else (result_start, result_end)
+        confidence = alternative.get("confidence")
+        self.segments += 1
+        self._on_segment(
+            Segment(
+                track=self.track,
+                text=text,
+                start=round(max(seg_start, 0.0), 3),
+                end=round(max(seg_end, 0.0), 3),
+                confidence=float(confidence) if confidence is not None else None,
+                final_at=time.monotonic(),
+            )
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__

@@ -1,0 +1,136 @@
+"""The WebSocket server: `/healthz`, the signature check, capacity and drain, then one session per call.
+
+Everything that can refuse a stream happens in `process_request`, before the upgrade completes and
+so before any Deepgram connection exists: forged or unsigned upgrades get 403, upgrades during a drain
+or beyond the hard cap get 503. `/healthz` is 200 only while the task accepts calls and is below
+MAX_CALLS: the load balancer then stops sending new calls here well before the hard cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from http import HTTPStatus
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
+
+from shared.observability import logger
+from shared.signatures import verify_stream_upgrade
+from streamer.session import CallSession, SessionDeps
+
+MEDIA_PATH = "/media"
+HEALTH_PATH = "/healthz"
+
+
+class StreamerServer:
+    def __init__(self, deps: SessionDeps) -> None:
+        self._deps = deps
+        self._settings = deps.settings
+        self._token = deps.settings.twilio_auth_token.get_secret_value()
+        self.sessions: set[CallSession] = set()
+        self.draining = False
+        self.refused: dict[int, int] = {}
+        self._server: Server | None = None
+        self._changed = asyncio.Event()
+
+    @property
+    def active_calls(self) -> int:
+        return len(self.sessions)
+
+    @property
+    def ready(self) -> bool:
+        return not self.draining and self.active_calls < self._settings.max_calls
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        self._server = await serve(
+            self._handle,
+            self._settings.host,
+            self._settings.port,
+            process_request=self._process_request,
+            compression=None,  # Twilio does not negotiate it; deflate on 200-byte frames only costs CPU
+            max_size=self._settings.max_message_bytes,
+            server_header=None,
+        )
+        logger.info(
+            "streamer listening",
+            port=self.port,
+            max_calls=self._settings.max_calls,
+            hard_cap=self._settings.hard_cap,
+        )
+
+    def begin_drain(self) -> None:
+        if not self.draining:
+            self.draining = True
+            logger.info(
+                "draining: refusing new streams",
+                active_calls=self.active_calls,
+                drain_seconds=self._settings.drain_seconds,
+            )
+
+    async def drain(self, window: float) -> None:
+        """Let active calls run to their end for up to `window` seconds, then end the rest (each still
+        finishes its transcript: CloseStream, flush, CDR, event) and stop listening."""
+        self.begin_drain()
+        deadline = time.monotonic() + window
+        while self.sessions and (remaining := deadline - time.monotonic()) > 0:
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), timeout=remaining)
+            except TimeoutError:
+                break
+        if self.sessions:
+            logger.warning("drain window over: ending remaining calls", active_calls=self.active_calls)
+        await self.close()
+
+    async def close(self) -> None:
+        if self._server is None:
+            return
+        self._server.close()  # closes remaining streams with 1001; handlers finish their transcripts
+        await self._server.wait_closed()
+        self._server = None
+
+    # ---- request handling --------------------------------------------------------------------------
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if path == HEALTH_PATH:
+            if self.ready:
+                return connection.respond(HTTPStatus.OK, "ok\n")
+            return connection.respond(
+                HTTPStatus.SERVICE_UNAVAILABLE, "draining\n" if self.draining else "at capacity\n"
+            )
+        if path.rstrip("/") != MEDIA_PATH:
+            return self._refuse(connection, HTTPStatus.NOT_FOUND, "not found\n")
+        if self.draining:
+            return self._refuse(connection, HTTPStatus.SERVICE_UNAVAILABLE, "draining\n")
+        if self.active_calls >= self._settings.hard_cap:
+            return self._refuse(connection, HTTPStatus.SERVICE_UNAVAILABLE, "at capacity\n")
+        if not verify_stream_upgrade(self._settings.stream_url, request.headers, self._token):
+            logger.warning(
+                "stream upgrade refused: bad signature",
+                remote=str(connection.remote_address[0]) if connection.remote_address else None,
+            )
+            return self._refuse(connection, HTTPStatus.FORBIDDEN, "forbidden\n")
+        return None
+
+    def _refuse(self, connection: ServerConnection, status: HTTPStatus, text: str) -> Response:
+        self.refused[status.value] = self.refused.get(status.value, 0) + 1
+        return connection.respond(status, text)
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        if self.draining or self.active_calls >= self._settings.hard_cap:  # raced past process_request
+            await ws.close(1013, "try again later")
+            return
+        session = CallSession(ws, self._deps)
+        self.sessions.add(session)
+        try:
+            await session.run()
+        finally:
+            self.sessions.discard(session)
+            self._changed.set()

@@ -1,0 +1,280 @@
+"""One Twilio media stream = one `CallSession`, which owns everything about that call.
+
+Lifecycle: read `connected`/`start` (bounded wait), open one `TrackTranscriber` per track, then feed
+media until `stop` or the socket closes (either way the transcript is finished the same way):
+CloseStream on each track, a bounded wait for the last finals, flush the call's segment writes, set
+the transcript status and count on the CDR, publish `Transcript Completed` once. Every task the
+session starts is named, kept in `self._tasks` and awaited or cancelled before `run()` returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from shared.status import TranscriptStatus
+from streamer import metrics as m
+from streamer import protocol
+from streamer.audio import TrackAudio
+from streamer.calllog import CallLog
+from streamer.calls import CallRecords
+from streamer.config import StreamerSettings
+from streamer.deepgram import DeepgramOptions, Segment, TrackTranscriber
+from streamer.metrics import StreamerMetrics
+from streamer.segments import CallWrites, SegmentStore
+
+
+@dataclass(frozen=True)
+class SessionDeps:
+    """What every session shares (one of each per process)."""
+
+    settings: StreamerSettings
+    deepgram: DeepgramOptions
+    store: SegmentStore
+    records: CallRecords
+    metrics: StreamerMetrics
+
+
+class CallSession:
+    def __init__(self, ws: ServerConnection, deps: SessionDeps) -> None:
+        self._ws = ws
+        self._deps = deps
+        self._metrics = deps.metrics
+        self._log = CallLog(connection=str(ws.id))
+        self.call_sid: str | None = None
+        self.stream_sid = ""
+        self._speakers: dict[str, str] = dict(protocol.DEFAULT_SPEAKERS)
+        self._tracks: dict[str, TrackTranscriber] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._writes: CallWrites | None = None
+        self._failure: str | None = None
+        self.bad_messages = 0
+        self.frames_in = 0
+        self.finished = asyncio.Event()
+
+    # ---- main flow ---------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        try:
+            start = await self._await_start()
+            if start is None:
+                return
+            self._begin(start)
+            try:
+                await self._pump()
+            except Exception as exc:  # noqa: BLE001 - still finish what was heard
+                self._log.exception("reading the stream failed", error=f"{type(exc).__name__}: {exc}")
+            await self._finish()
+        except Exception as exc:  # noqa: BLE001 - one call's bug must never reach the server or other calls
+            self._log.exception("call session failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            await self._cancel_tasks()
+            self.finished.set()
+
+    async def _await_start(self) -> protocol.Start | None:
+        deadline = time.monotonic() + self._deps.settings.start_timeout_seconds
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._log.warning("no start message in time: closing")
+                await self._ws.close(1008, "expected start")
+                return None
+            try:
+                frame = await asyncio.wait_for(self._ws.recv(), timeout=remaining)
+            except TimeoutError:
+                continue
+            except ConnectionClosed:
+                self._log.info("stream closed before start")
+                return None
+            message = self._parse(frame)
+            if isinstance(message, protocol.Start):
+                return message
+            if isinstance(message, protocol.Media):
+                self._bad("media before start")
+
+    def _begin(self, start: protocol.Start) -> None:
+        self.call_sid = start.call_sid
+        self.stream_sid = start.stream_sid
+        self._log = CallLog(call_sid=start.call_sid, stream_sid=start.stream_sid)
+        self._speakers = protocol.speaker_roles(start.custom_parameters)
+        self._writes = CallWrites(start.call_sid)
+        self._log.info(
+            "stream started",
+            tracks=list(start.tracks),
+            speakers=self._speakers,
+            media_encoding=start.encoding,
+            sample_rate=start.sample_rate,
+        )
+        if start.encoding != "audio/x-mulaw" or start.sample_rate != 8000:
+            self._log.warning("unexpected media format; treating as 8 kHz mu-law")
+        for track in start.tracks:
+            self._track(track)
+        self._spawn(self._deps.records.transcript_started(start.call_sid, start.stream_sid), "cdr-started")
+
+    async def _pump(self) -> None:
+        """The hot loop: one frame at a time, handed straight to its track (no per-frame task)."""
+        ws = self._ws
+        tracks = self._tracks
+        metrics = self._metrics
+        try:
+            async for frame in ws:
+                try:
+                    message = protocol.parse(frame)
+                except protocol.ProtocolError as exc:
+                    self._bad(str(exc), media='"media"' in frame if isinstance(frame, str) else False)
+                    continue
+                if type(message) is protocol.Media:
+                    self.frames_in += 1
+                    metrics.incr(m.FRAMES_IN)
+                    transcriber = tracks.get(message.track) or self._track(message.track)
+                    await transcriber.feed(message.timestamp_ms, message.payload)
+                elif isinstance(message, protocol.Stop):
+                    self._log.info("stream stopped by Twilio", frames_in=self.frames_in)
+                    return
+                elif isinstance(message, protocol.Dtmf):
+                    self._log.info("dtmf", digit=message.digit)
+                elif isinstance(message, protocol.Start):
+                    self._bad("second start ignored")
+        except ConnectionClosed as exc:
+            if exc.sent is not None and exc.sent.code == 1009:
+                self._bad("oversized message refused")
+            self._log.info(
+                "stream socket closed without stop", close_code=exc.rcvd.code if exc.rcvd else None
+            )
+            return
+        self._log.info("stream socket closed without stop", close_code=ws.close_code)
+
+    async def _finish(self) -> None:
+        for transcriber in self._tracks.values():
+            transcriber.close_input()
+        running = [t for t in self._tasks if t.get_name().startswith("deepgram-")]
+        if running:
+            _, late = await asyncio.wait(
+                running, timeout=self._deps.settings.deepgram_finalize_timeout_seconds
+            )
+            for task in late:
+                task.cancel()
+            if late:
+                lost = {t.track: round(t.unconfirmed_seconds, 3) for t in self._tracks.values()}
+                self._log.warning("deepgram did not finish in time", unconfirmed_seconds=lost)
+                await asyncio.wait(late)
+        await self._wait_writes()
+        assert self.call_sid is not None
+        assert self._writes is not None
+        writes = self._writes
+        status = TranscriptStatus.FAILED if self._failure else TranscriptStatus.COMPLETED
+        if writes.failed:
+            self._log.error("some segments could not be stored", failed=writes.failed)
+        # let the "in-progress" and "failed" writes land first, so they never overwrite the final status
+        await self._settle("cdr-started")
+        await self._settle("cdr-failed")
+        await self._deps.records.transcript_finished(self.call_sid, status, writes.written)
+        await self._deps.records.publish_completed(self.call_sid, writes.written, status)
+        self._log.info(
+            "transcript finished",
+            status=status.value,
+            segment_count=writes.written,
+            reconnects=sum(t.reconnects for t in self._tracks.values()),
+            bad_messages=self.bad_messages,
+        )
+
+    async def _wait_writes(self) -> None:
+        assert self._writes is not None
+        timeout = self._deps.settings.segment_flush_timeout_seconds
+        try:
+            await asyncio.wait_for(self._writes.wait_idle(), timeout=timeout)
+        except TimeoutError:
+            self._log.error("segment writes did not finish in time", pending=self._writes.pending)
+
+    # ---- tracks and results ------------------------------------------------------------------------
+
+    def _track(self, track: str) -> TrackTranscriber:
+        settings = self._deps.settings
+        transcriber = TrackTranscriber(
+            track=track,
+            audio=TrackAudio(settings.replay_buffer_bytes, settings.max_silence_fill_ms),
+            options=self._deps.deepgram,
+            on_segment=self._on_segment,
+            on_failure=self._on_failure,
+            metrics=self._metrics,
+            log=self._log,
+        )
+        self._tracks[track] = transcriber
+        self._spawn(transcriber.run(), f"deepgram-{track}")
+        return transcriber
+
+    def _on_segment(self, segment: Segment) -> None:
+        assert self._writes is not None
+        self._log.debug("final segment", track=segment.track, start=segment.start, end=segment.end)
+        waiter = self._deps.store.put(
+            self._writes,
+            segment,
+            speaker=self._speakers.get(segment.track, segment.track),
+            source=f"deepgram:{self._deps.deepgram.model}",
+            language=self._deps.deepgram.language,
+        )
+        if waiter is not None:
+            self._spawn(waiter, "segment-put")
+
+    def _on_failure(self, track: str, reason: str) -> None:
+        if self._failure is not None:
+            return
+        self._failure = f"{track}: {reason}"
+        self._spawn(self._record_failure(), "cdr-failed")
+
+    async def _record_failure(self) -> None:
+        assert self.call_sid is not None
+        assert self._failure is not None
+        await self._deps.records.transcript_failed(self.call_sid, self._failure)
+
+    # ---- helpers -----------------------------------------------------------------------------------
+
+    def _parse(self, frame: str | bytes) -> protocol.Message | None:
+        try:
+            return protocol.parse(frame)
+        except protocol.ProtocolError as exc:
+            self._bad(str(exc))
+            return None
+
+    def _bad(self, reason: str, media: bool = False) -> None:
+        self.bad_messages += 1
+        self._metrics.incr(m.BAD_MESSAGES)
+        if media:
+            self._metrics.incr(m.FRAMES_DROPPED)
+        if self.bad_messages <= 5 or self.bad_messages % 1000 == 0:  # don't let a bad sender flood logs
+            self._log.warning("bad message skipped", reason=reason, bad_messages=self.bad_messages)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if task.get_name().startswith("deepgram-"):
+            return  # awaited in _finish
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            self._log.error("call task failed", task=task.get_name(), error=f"{type(exc).__name__}: {exc}")
+
+    async def _settle(self, name: str) -> None:
+        pending = [t for t in self._tasks if t.get_name() == name]
+        if pending:
+            await asyncio.wait(pending)
+
+    async def _cancel_tasks(self) -> None:
+        """Nothing outlives the session: wait briefly for bookkeeping tasks, cancel what remains."""
+        if not self._tasks:
+            return
+        _, late = await asyncio.wait(self._tasks, timeout=1.0)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late)
+        self._tasks.clear()
