@@ -2,15 +2,38 @@
 
 The service name comes from POWERTOOLS_SERVICE_NAME (set per function in CDK, per container in the
 task definition); the namespace is the product's. Outside Lambda the Logger still emits JSON (the
-streamer's logs) and the Tracer disables itself.
+streamer's logs).
+
+The Tracer is built on first use, not at import: building it imports the X-Ray SDK (~200 ms), which
+the Lambdas want (they import `tracer` for their decorators) and the streamer never uses.
 """
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from functools import cache
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools import Logger, Metrics
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
+
+    tracer: Tracer
 
 METRICS_NAMESPACE = "callscribe"
 
 logger = Logger()
 metrics = Metrics(namespace=METRICS_NAMESPACE)
-tracer = Tracer()
+
+
+@cache
+def _tracer() -> Tracer:
+    from aws_lambda_powertools import Tracer
+
+    return Tracer()
+
+
+def __getattr__(name: str) -> object:
+    if name == "tracer":
+        return _tracer()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

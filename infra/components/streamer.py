@@ -2,7 +2,7 @@
 
 Built for calls that last: the ALB idle timeout outlives silences, a deploy or scale-in first
 deregisters a task and lets its calls run for the deregistration delay (ECS sends SIGTERM only after
-it), then the container's own drain window (STREAM_DRAIN_SECONDS, within the ECS stop timeout) ends
+it), then the container's own drain window (DRAIN_SECONDS, within the ECS stop timeout) ends
 the rest cleanly. Scaling follows the streamer's own ActiveCalls metric, with CPU as a backstop.
 """
 
@@ -177,9 +177,7 @@ class StreamerService(Construct):
             "PORT": str(CONTAINER_PORT),
             "STREAM_URL": self.stream_url,
             "MAX_CALLS": str(config.max_calls_per_task),
-            # streamer/config.py reads DRAIN_SECONDS; STREAM_DRAIN_SECONDS is the name in the brief.
             "DRAIN_SECONDS": str(config.drain_seconds),
-            "STREAM_DRAIN_SECONDS": str(config.drain_seconds),
             "CALLS_TABLE": tables.calls.table_name,
             "TRANSCRIPTS_TABLE": tables.transcripts.table_name,
             "EVENT_BUS_NAME": bus.event_bus_name,
