@@ -19,6 +19,7 @@ from constructs import Construct
 
 from infra.components.config import InfraConfig
 from infra.components.data import DataTables
+from infra.components.dns import alias_in_hosted_zone
 from infra.components.functions import build_python_function
 from infra.components.nag import acknowledge
 from infra.components.secrets import ProductSecrets
@@ -215,20 +216,12 @@ class WebhooksApi(Construct):
                 endpoint_type=apigw.EndpointType.REGIONAL,
                 security_policy=apigw.SecurityPolicy.TLS_1_2,
             )
-            if config.hosted_zone_id and config.hosted_zone_name:
-                zone = route53.HostedZone.from_hosted_zone_attributes(
-                    self,
-                    "Zone",
-                    hosted_zone_id=config.hosted_zone_id,
-                    zone_name=config.hosted_zone_name,
-                )
-                route53.ARecord(
-                    self,
-                    "Alias",
-                    zone=zone,
-                    record_name=config.api_domain_name,
-                    target=route53.RecordTarget.from_alias(route53_targets.ApiGatewayDomain(domain)),
-                )
+            alias_in_hosted_zone(
+                self,
+                config,
+                config.api_domain_name,
+                route53.RecordTarget.from_alias(route53_targets.ApiGatewayDomain(domain)),
+            )
             return f"https://{config.api_domain_name}"
         stack = cdk.Stack.of(self)
         return f"https://{self.api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}/{STAGE}"

@@ -25,6 +25,7 @@ from constructs import Construct
 from infra.components.bundling import REPO_ROOT
 from infra.components.config import InfraConfig
 from infra.components.data import DataTables
+from infra.components.dns import alias_in_hosted_zone
 from infra.components.nag import acknowledge
 from infra.components.secrets import ProductSecrets
 from shared.observability import METRICS_NAMESPACE
@@ -279,22 +280,12 @@ class StreamerService(Construct):
                 default_target_groups=[self.target_group],
             )
             self.load_balancer.add_redirect(source_port=80, target_port=443)
-            if config.hosted_zone_id and config.hosted_zone_name:
-                zone = route53.HostedZone.from_hosted_zone_attributes(
-                    self,
-                    "Zone",
-                    hosted_zone_id=config.hosted_zone_id,
-                    zone_name=config.hosted_zone_name,
-                )
-                route53.ARecord(
-                    self,
-                    "Alias",
-                    zone=zone,
-                    record_name=config.stream_domain_name,
-                    target=route53.RecordTarget.from_alias(
-                        route53_targets.LoadBalancerTarget(self.load_balancer),
-                    ),
-                )
+            alias_in_hosted_zone(
+                self,
+                config,
+                config.stream_domain_name,
+                route53.RecordTarget.from_alias(route53_targets.LoadBalancerTarget(self.load_balancer)),
+            )
         else:
             listener = self.load_balancer.add_listener(
                 "Http",
