@@ -69,7 +69,7 @@ def _stored_summary() -> dict[str, Any]:
 
 def _export(table_name: str, prefix: str) -> list[dict[str, Any]]:
     """Export the table with the same call the workflow makes; return the exported items."""
-    dynamodb, s3 = aws.dynamodb(), aws.session().client("s3")
+    dynamodb, s3 = aws.dynamodb(), aws.session().create_client("s3")
     table_arn = dynamodb.describe_table(TableName=table_name)["Table"]["TableArn"]
     dynamodb.update_continuous_backups(
         TableName=table_name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
@@ -94,7 +94,7 @@ def _assert_declared(item: dict[str, Any], declared: str) -> None:
 
 @pytest.fixture(scope="module")
 def bucket(local_stack: LocalAws) -> str:
-    s3 = aws.session().client("s3")
+    s3 = aws.session().create_client("s3")
     s3.create_bucket(Bucket=BUCKET)
     return BUCKET
 
