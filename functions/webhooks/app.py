@@ -31,7 +31,7 @@ from functions.webhooks.twiml import CallbackUrls
 from functions.webhooks.urls import public_base_url
 from shared.errors import InvalidSignatureError, MalformedRequestError
 from shared.observability import logger, metrics, tracer
-from shared.signatures import FormParams, verify_api_gateway_event
+from shared.signatures import SIGNATURE_HEADER, FormParams, verify_api_gateway_event
 
 TWIML = "text/xml"
 FORM_CONTEXT_KEY = "twilio_form"
@@ -41,8 +41,13 @@ errors.register(app)
 
 
 def twilio_signature(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    """Parse the form body and verify X-Twilio-Signature over it before any route code runs."""
+    """Parse the form body and verify X-Twilio-Signature over it before any route code runs.
+
+    An unsigned request is refused before its body is even parsed: whatever it carries, it is 403.
+    """
     event = app.current_event
+    if not event.headers.get(SIGNATURE_HEADER):
+        raise InvalidSignatureError("X-Twilio-Signature is missing")
     form = FormParams.parse(event.body, is_base64=bool(event.is_base64_encoded))
     settings = services().settings
     if not verify_api_gateway_event(

@@ -118,8 +118,10 @@ class WebhooksApi(Construct):
             },
         )
         function = self.handler.function
-        tables.calls.grant_read_write_data(function)
-        tables.transcripts.grant_read_data(function)
+        # Exactly what shared/cdr.py and shared/repository.py call: conditional UpdateItem writes,
+        # consistent GetItem reads, and the transcript Query of GET /calls/{callSid}.
+        tables.calls.grant(function, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        tables.transcripts.grant(function, "dynamodb:Query")
         bus.grant_put_events_to(function)
         secrets.twilio.grant_read(function)
         tables.acknowledge_index_access(self.handler.role)

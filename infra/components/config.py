@@ -89,7 +89,7 @@ class InfraConfig:
     # Webhooks API and Lambdas.
     api_rate_limit: int = 100
     api_burst_limit: int = 200
-    summaries_concurrency: int = 10
+    summaries_concurrency: int | None = None  # unreserved: new accounts have a quota of only 10
     log_retention_days: int = 30
     # Analyst exports.
     export_schedule: str = "cron(0 3 * * ? *)"
@@ -186,7 +186,7 @@ class InfraConfig:
             nat_gateways=number("natGateways", cls.nat_gateways, 1, 2),
             api_rate_limit=number("apiRateLimit", cls.api_rate_limit, 1, 10000),
             api_burst_limit=number("apiBurstLimit", cls.api_burst_limit, 1, 5000),
-            summaries_concurrency=number("summariesConcurrency", cls.summaries_concurrency, 1, 1000),
+            summaries_concurrency=number("summariesConcurrency", 0, 0, 1000) or None,
             log_retention_days=number("logRetentionDays", cls.log_retention_days, 1, 3653),
             export_schedule=text("exportSchedule") or cls.export_schedule,
             export_retention_days=number("exportRetentionDays", cls.export_retention_days, 30, 3650),

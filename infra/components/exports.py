@@ -52,13 +52,15 @@ CALLS = "calls"
 TRANSCRIPTS = "transcripts"
 
 # name -> (description, SQL). Every query reads the latest daily snapshot only (`dt = max(dt)`):
-# each export holds every call, so older partitions are history, not more data.
+# each export holds every call, so older partitions are history, not more data. Call-level counts
+# skip child legs (`parent_call_sid` set: the <Dial>ed party's leg has its own record, with no
+# stream and so no transcript), so a forwarded call counts once and is not a "failed transcript".
 SAVED_QUERIES: dict[str, tuple[str, str]] = {
     "calls-per-day-and-status": (
         "Calls per day and final status (latest export)",
         """SELECT item.call_date.s AS call_date, item.status.s AS status, count(*) AS calls
 FROM calls
-WHERE dt = (SELECT max(dt) FROM calls)
+WHERE dt = (SELECT max(dt) FROM calls) AND item.parent_call_sid IS NULL
 GROUP BY 1, 2
 ORDER BY 1 DESC, 3 DESC""",
     ),
@@ -70,6 +72,7 @@ ORDER BY 1 DESC, 3 DESC""",
        approx_percentile(CAST(item.duration_seconds.n AS double), 0.9) AS p90_seconds
 FROM calls
 WHERE dt = (SELECT max(dt) FROM calls) AND item.duration_seconds.n IS NOT NULL
+  AND item.parent_call_sid IS NULL
 GROUP BY 1, 2
 ORDER BY 1 DESC""",
     ),
@@ -101,7 +104,7 @@ ORDER BY 1 DESC, 4 DESC""",
        item.duration_seconds.n AS duration_seconds
 FROM calls
 WHERE dt = (SELECT max(dt) FROM calls)
-  AND item.status.s = 'completed'
+  AND item.status.s = 'completed' AND item.parent_call_sid IS NULL
   AND (item.transcript_status.s IS NULL OR item.transcript_status.s <> 'completed')
 ORDER BY item.started_at.s DESC""",
     ),

@@ -215,8 +215,9 @@ class StreamerService(Construct):
         self.container.add_mount_points(
             ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False)  # noqa: S108
         )
-        tables.calls.grant_read_write_data(task.task_role)
-        tables.transcripts.grant_read_write_data(task.task_role)
+        # streamer/calls.py only updates the call record; streamer/segments.py only batch-writes.
+        tables.calls.grant(task.task_role, "dynamodb:UpdateItem")
+        tables.transcripts.grant(task.task_role, "dynamodb:BatchWriteItem")
         bus.grant_put_events_to(task.task_role)
         tables.acknowledge_index_access(task)
         for secret in (secrets.twilio, secrets.deepgram, secrets.anthropic):

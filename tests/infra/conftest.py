@@ -27,6 +27,7 @@ FULL_CONTEXT: dict[str, Any] = {
     "deregistrationDelaySeconds": 1800,
     "twilioFromNumber": "+15550100",
     "summaryModel": "claude-test-model",
+    "summariesConcurrency": 10,
 }
 
 

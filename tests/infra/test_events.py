@@ -52,6 +52,12 @@ def test_dead_letter_queue_is_tls_only(synth: Synth) -> None:
     )
 
 
-def test_summaries_concurrency_is_capped(synth: Synth) -> None:
+def test_summaries_concurrency_is_capped_when_the_context_asks(synth: Synth) -> None:
     _, props = function(synth, "functions.summaries.app.handler")
     assert props["ReservedConcurrentExecutions"] == 10
+
+
+def test_summaries_concurrency_is_unreserved_by_default(default_synth: Synth) -> None:
+    # A new account's quota can be 10 in all; reserving any of it would fail the deploy.
+    _, props = function(default_synth, "functions.summaries.app.handler")
+    assert "ReservedConcurrentExecutions" not in props

@@ -116,3 +116,32 @@ def test_secrets_are_placeholders_and_retained(synth: Synth) -> None:
         resource = synth.raw["Resources"][logical_id]
         assert resource["DeletionPolicy"] == "Retain"
         assert set(json.loads(resource["Properties"]["SecretString"]).values()) == {"REPLACE_ME"}
+
+
+def _table_actions(synth: Synth, role_id: str, key_attribute: str) -> set[str]:
+    """Every DynamoDB action a role may take on the table whose hash key is `key_attribute`."""
+    table = next(
+        k
+        for k, v in synth.resources("AWS::DynamoDB::Table").items()
+        if v["Properties"]["KeySchema"][0]["AttributeName"] == key_attribute
+        and (key_attribute != "call_sid" or len(v["Properties"]["KeySchema"]) == 1)
+    )
+    granted: set[str] = set()
+    for statement in role_statements(synth, role_id):
+        if refers_to([statement], table):
+            granted |= {a for a in actions(statement) if a.startswith("dynamodb:")}
+    return granted
+
+
+@pytest.mark.parametrize(
+    ("handler", "expected"),
+    [
+        (WEBHOOKS, {"dynamodb:GetItem", "dynamodb:UpdateItem"}),
+        (SUMMARIES, {"dynamodb:GetItem", "dynamodb:UpdateItem"}),
+    ],
+)
+def test_functions_get_only_the_call_record_actions_their_code_uses(
+    synth: Synth, handler: str, expected: set[str]
+) -> None:
+    # No PutItem/DeleteItem/BatchWriteItem: a bug cannot blank or delete a call record.
+    assert _table_actions(synth, function_role(function(synth, handler)[1]), "call_sid") == expected

@@ -134,6 +134,13 @@ def test_undecodable_body_is_400(webhooks: Webhooks, call_sid: str) -> None:
     assert webhooks.record(call_sid) is None
 
 
+def test_unsigned_request_is_403_whatever_its_body(webhooks: Webhooks, call_sid: str) -> None:
+    event = twilio_event("/twilio/status", status_params(call_sid, "ringing", 1), signature="")
+    event["body"] = "%%% not base64 %%%"
+    assert webhooks.invoke(event)["statusCode"] == 403
+    assert webhooks.record(call_sid) is None
+
+
 def test_unknown_route_is_404(webhooks: Webhooks) -> None:
     assert webhooks.invoke(json_event("GET", "/nope"))["statusCode"] == 404
     assert webhooks.invoke(json_event("DELETE", "/calls"))["statusCode"] == 404
