@@ -23,6 +23,7 @@ import json
 import math
 import re
 import threading
+import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -94,6 +95,19 @@ class Reply:
     error_type: str | None = None
     error_message: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # (name, input) of tool_use blocks after the text; a reply with any has stop_reason "tool_use"
+    tool_uses: tuple[tuple[str, dict[str, Any]], ...] = ()
+    stream_delay: float = 0.0  # seconds between streamed events (a model still talking)
+
+    @classmethod
+    def tools(cls, text: str, *calls: tuple[str, dict[str, Any]], stream_delay: float = 0.0) -> Reply:
+        """Text (possibly empty) then tool calls, as Claude answers when it decides to use tools."""
+        return cls(text=text, tool_uses=tuple(calls), stop_reason="tool_use", stream_delay=stream_delay)
+
+    @classmethod
+    def slow(cls, text: str, stream_delay: float) -> Reply:
+        """A text answer streamed with a pause between deltas (barge-in while the model talks)."""
+        return cls(text=text, stream_delay=stream_delay)
 
     @classmethod
     def message(
@@ -214,7 +228,7 @@ class AnthropicServer:
         class Handler(_Handler):
             owner = server
 
-        self._httpd = ThreadingHTTPServer((self._host, self._port), Handler)
+        self._httpd = _Server((self._host, self._port), Handler)
         self._httpd.daemon_threads = True
         httpd = self._httpd
         self._thread = threading.Thread(
@@ -260,6 +274,12 @@ class AnthropicServer:
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
             self._requests.append(request)
+
+
+class _Server(ThreadingHTTPServer):
+    # many calls' turns can end in the same instant (benchmarks): the default backlog of 5 would
+    # drop connection attempts and cost a 1 s SYN retry that the real API would not
+    request_queue_size = 128
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -308,7 +328,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         message = build_message(request, reply)
         if body.get("stream"):
-            self._send_stream(message, reply.headers)
+            self._send_stream(message, reply.headers, reply.stream_delay)
         else:
             self._send_json(200, message, reply.headers)
 
@@ -342,7 +362,7 @@ class _Handler(BaseHTTPRequestHandler):
         payload = {"type": "error", "error": {"type": reply.error_type, "message": reply.error_message}}
         self._send_json(reply.status, payload, reply.headers)
 
-    def _send_stream(self, message: dict[str, Any], extra: dict[str, str]) -> None:
+    def _send_stream(self, message: dict[str, Any], extra: dict[str, str], delay: float = 0.0) -> None:
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("cache-control", "no-cache")
@@ -350,9 +370,14 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in extra.items():
             self.send_header(name, value)
         self.end_headers()
-        for event, data in stream_events(message):
-            self.wfile.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
-            self.wfile.flush()
+        try:
+            for event, data in stream_events(message):
+                self.wfile.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
+                self.wfile.flush()
+                if delay:
+                    time.sleep(delay)
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the client cancelled the stream (a barge-in): nothing more to say
 
 
 def _presented_keys(headers: dict[str, str]) -> set[str]:
@@ -384,12 +409,17 @@ def build_message(request: RecordedRequest, reply: Reply) -> dict[str, Any]:
         "output_tokens": estimate_tokens(text),
         **(reply.usage or {}),
     }
+    content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text or not reply.tool_uses else []
+    content += [
+        {"type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:24], "name": name, "input": arguments}
+        for name, arguments in reply.tool_uses
+    ]
     return {
         "model": reply.model or request.body.get("model") or DEFAULT_MODEL,
         "id": "msg_" + uuid.uuid4().hex[:24],
         "type": "message",
         "role": "assistant",
-        "content": [{"type": "text", "text": text}],
+        "content": content,
         "stop_reason": reply.stop_reason,
         "stop_sequence": None,
         "usage": {
@@ -402,18 +432,25 @@ def build_message(request: RecordedRequest, reply: Reply) -> dict[str, Any]:
 
 
 def stream_events(message: dict[str, Any], piece: int = 24) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The SSE events of a streamed message: start, one text block in deltas, delta, stop."""
-    text = message["content"][0]["text"]
+    """The SSE events of a streamed message: start, each block (text in deltas, tool input as
+    input_json_delta pieces), delta, stop."""
     start = {**message, "content": [], "stop_reason": None, "usage": {**message["usage"], "output_tokens": 1}}
     yield "message_start", {"type": "message_start", "message": start}
-    yield (
-        "content_block_start",
-        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-    )
-    for offset in range(0, len(text), piece):
-        delta = {"type": "text_delta", "text": text[offset : offset + piece]}
-        yield "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
-    yield "content_block_stop", {"type": "content_block_stop", "index": 0}
+    for index, block in enumerate(message["content"]):
+        if block["type"] == "text":
+            opening: dict[str, Any] = {"type": "text", "text": ""}
+            kind, key, body = "text_delta", "text", block["text"]
+        else:
+            opening = {**block, "input": {}}
+            kind, key, body = "input_json_delta", "partial_json", json.dumps(block["input"])
+        yield (
+            "content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": opening},
+        )
+        for offset in range(0, len(body), piece):
+            delta = {"type": kind, key: body[offset : offset + piece]}
+            yield "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
+        yield "content_block_stop", {"type": "content_block_stop", "index": index}
     yield (
         "message_delta",
         {

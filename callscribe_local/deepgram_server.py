@@ -7,6 +7,12 @@ Deepgram's JSON error body and `dg-error` header), binary mu-law audio in, `Resu
 results, Metadata, close 1000), idle close 1011 NET-0001, 1008 DATA-0000 for an encoding it cannot
 decode. What it hears is a pluggable `Recognizer` (scripted in tests, pocketsphinx in the demo).
 
+It also speaks the TTS WebSocket (`/v1/speak?encoding=mulaw&sample_rate=8000&container=none&model=…`):
+`Speak` text is buffered, `Flush` turns it into binary audio (a deterministic tone, `bytes_per_char`
+bytes per character, sent in `chunk_bytes` pieces, optionally paced) followed by `Flushed`, `Clear`
+drops buffered text and audio still to send and answers `Cleared`, `Close` closes 1000. Every speak
+connection is recorded (`speak_connections`: parameters, texts flushed, control messages).
+
 Fault injection for tests: refuse the next N handshakes with a status, answer every handshake with
 401/402/403, drop every open connection (abrupt TCP reset or close 1011 NET-0000), drop a connection
 once it has received some number of bytes, delay the handshake. Every connection is recorded
@@ -90,6 +96,9 @@ class DeepgramStandIn:
         self._drop_plan: _DropPlan | None = None
         self._open: dict[ServerConnection, ConnectionRecord] = {}
         self._server: Server | None = None
+        self.speak_connections: list[SpeakRecord] = []
+        self.speak = SpeakOptions()
+        self._speak_open: set[ServerConnection] = set()
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 
@@ -150,6 +159,11 @@ class DeepgramStandIn:
         for ws, record in list(self._open.items()):
             await self._drop(ws, record, mode)
 
+    def drop_speak(self) -> None:
+        """Abort every open TTS connection (TCP reset, no close frame): the client must reconnect."""
+        for ws in list(self._speak_open):
+            ws.transport.abort()
+
     async def wait_until(self, predicate: Callable[[], bool], within: float = 15.0) -> None:
         deadline = time.monotonic() + within
         while not predicate():
@@ -168,7 +182,7 @@ class DeepgramStandIn:
         if self._accept_delay:
             await asyncio.sleep(self._accept_delay)
         path = urlsplit(request.path).path
-        if path != "/v1/listen":
+        if path not in ("/v1/listen", "/v1/speak"):
             return self._error(connection, 404, "NOT_FOUND", "Not found.")
         status = self._always_status
         if status is None and self._refuse_next:
@@ -199,6 +213,19 @@ class DeepgramStandIn:
         query = urlsplit(ws.request.path).query
         multi = parse_qsl(query, keep_blank_values=True)
         params = dict(multi)
+        if urlsplit(ws.request.path).path == "/v1/speak":
+            speak = SpeakRecord(params=params)
+            self.speak_connections.append(speak)
+            self._speak_open.add(ws)
+            try:
+                await _SpeakSession(self.speak, ws, speak).run()
+            except ConnectionClosed:
+                pass
+            finally:
+                self._speak_open.discard(ws)
+                speak.close_code = ws.close_code
+                speak.closed.set()
+            return
         record = ConnectionRecord(params=params, multi_params=multi)
         self.connections.append(record)
         self._open[ws] = record
@@ -346,3 +373,106 @@ class _Session:
         self.record.close_code = code
         self.record.close_reason = reason
         await self.ws.close(code, reason)
+
+
+# ---- text to speech (/v1/speak) -------------------------------------------------------------------
+
+
+@dataclass
+class SpeakOptions:
+    """How the TTS stand-in answers: audio length per character, chunking, pacing, first-byte delay."""
+
+    bytes_per_char: int = 40
+    chunk_bytes: int = 800
+    chunk_interval: float = 0.0  # seconds between audio chunks (0: as fast as the socket takes them)
+    first_audio_delay: float = 0.0  # the vendor's own latency before the first chunk of a flush
+
+
+@dataclass
+class SpeakRecord:
+    """What one TTS connection saw, for tests to assert on."""
+
+    params: dict[str, str]
+    flushed_texts: list[str] = field(default_factory=list)
+    control: list[str] = field(default_factory=list)  # Speak / Flush / Clear / Close, in order
+    audio_bytes_sent: int = 0
+    close_code: int | None = None
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def tone_bytes(count: int, offset: int = 0) -> bytes:
+    """`count` bytes of a 500 Hz mu-law tone (16-sample period), never the 0xFF silence byte."""
+    period = (0x80, 0x9A, 0xA6, 0x9A, 0x80, 0x1A, 0x26, 0x1A) * 2
+    return bytes(period[(offset + i) % len(period)] for i in range(count))
+
+
+class _SpeakSession:
+    def __init__(self, options: SpeakOptions, ws: ServerConnection, record: SpeakRecord) -> None:
+        self.options = options
+        self.ws = ws
+        self.record = record
+        self.text: list[str] = []
+        self.sequence = 0
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.generation = 0  # bumped by Clear: audio of an older generation is not sent
+
+    async def run(self) -> None:
+        synth = asyncio.create_task(self._synthesize())
+        try:
+            async for message in self.ws:
+                if isinstance(message, bytes):
+                    continue
+                try:
+                    doc = json.loads(message)
+                    kind = str(doc["type"])
+                except (ValueError, KeyError, TypeError):
+                    await self._send({"type": "Warning", "description": "Unknown message", "code": "UNKNOWN"})
+                    continue
+                self.record.control.append(kind)
+                if kind == "Speak":
+                    self.text.append(str(doc.get("text", "")))
+                elif kind == "Flush":
+                    text, self.text = "".join(self.text), []
+                    self.record.flushed_texts.append(text)
+                    await self.queue.put(text)
+                elif kind == "Clear":
+                    self.text = []
+                    self.generation += 1
+                    while not self.queue.empty():
+                        self.queue.get_nowait()
+                    self.sequence += 1
+                    await self._send({"type": "Cleared", "sequence_id": self.sequence})
+                elif kind == "Close":
+                    await self.ws.close(1000, "")
+                    return
+        finally:
+            synth.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await synth
+
+    async def _synthesize(self) -> None:
+        opts = self.options
+        while True:
+            text = await self.queue.get()
+            if text is None:
+                return
+            generation = self.generation
+            if opts.first_audio_delay:
+                await asyncio.sleep(opts.first_audio_delay)
+            total = len(text) * opts.bytes_per_char
+            sent = 0
+            while sent < total and generation == self.generation:
+                piece = tone_bytes(min(opts.chunk_bytes, total - sent), sent)
+                with contextlib.suppress(ConnectionClosed):
+                    await self.ws.send(piece)
+                sent += len(piece)
+                self.record.audio_bytes_sent += len(piece)
+                if opts.chunk_interval:
+                    await asyncio.sleep(opts.chunk_interval)
+            if generation == self.generation:
+                self.sequence += 1
+                await self._send({"type": "Flushed", "sequence_id": self.sequence})
+
+    async def _send(self, doc: dict[str, Any]) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await self.ws.send(json.dumps(doc))

@@ -61,6 +61,21 @@ class VoicemailRoute(_RouteModel):
     voicemail: Literal[True] = True
 
 
+BUILTIN_AGENT_TOOLS = frozenset({"end_call", "transfer_call", "send_dtmf"})
+
+
+class HttpTool(_RouteModel):
+    """A business's own HTTP endpoint the agent may call (docs/agent.md, "HTTP tools")."""
+
+    name: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
+    description: str = Field(min_length=1)
+    input_schema: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}}, alias="inputSchema"
+    )
+    url: str = Field(pattern=r"^https?://")
+    timeout_seconds: float = Field(default=5.0, gt=0, le=30, alias="timeoutSeconds")
+
+
 class AgentConfig(_RouteModel):
     """The voice agent's settings; the streamer reads them. Defaults make a working receptionist."""
 
@@ -72,6 +87,17 @@ class AgentConfig(_RouteModel):
     voice: str = "aura-2-thalia-en"
     language: str = "en"
     transfer_to: E164 | None = Field(default=None, alias="transferTo")
+    tools: tuple[HttpTool, ...] = ()
+
+    @model_validator(mode="after")
+    def _tool_names(self) -> AgentConfig:
+        names = [t.name for t in self.tools]
+        clash = sorted(set(names) & BUILTIN_AGENT_TOOLS)
+        if clash:
+            raise ValueError(f"agent tools may not reuse the built-in names {clash}")
+        if len(set(names)) != len(names):
+            raise ValueError("agent tool names must be unique")
+        return self
 
 
 class AgentRoute(_RouteModel):

@@ -24,8 +24,16 @@ def main() -> int:
     try:
         import uvloop
     except ImportError:
-        return asyncio.run(serve_until_signalled(settings))
-    return uvloop.run(serve_until_signalled(settings))
+        uvloop_run = None
+    else:
+        uvloop_run = uvloop.run
+    try:
+        if uvloop_run is None:
+            return asyncio.run(serve_until_signalled(settings))
+        return uvloop_run(serve_until_signalled(settings))
+    except ConfigError as exc:  # agent mode's configuration is checked as the server starts
+        logger.error("invalid configuration", error=str(exc))
+        return 2
 
 
 if __name__ == "__main__":

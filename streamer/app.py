@@ -36,6 +36,9 @@ def deepgram_options(settings: StreamerSettings) -> DeepgramOptions:
 @contextlib.asynccontextmanager
 async def running(settings: StreamerSettings) -> AsyncIterator[StreamerServer]:
     """A started server; on exit it drains (DRAIN_SECONDS), stops the writers and flushes metrics."""
+    from streamer.agent.deps import AgentDeps  # here: the anthropic SDK is slow to import
+
+    agent = AgentDeps.build(settings)  # first: a bad agent configuration fails before any thread
     holder: list[StreamerServer] = []
     metrics = StreamerMetrics(
         settings.powertools_service_name, active_calls=lambda: holder[0].active_calls if holder else 0
@@ -56,6 +59,7 @@ async def running(settings: StreamerSettings) -> AsyncIterator[StreamerServer]:
         store=store,
         records=records,
         metrics=metrics,
+        agent=agent,
     )
     server = StreamerServer(deps)
     holder.append(server)
@@ -70,6 +74,7 @@ async def running(settings: StreamerSettings) -> AsyncIterator[StreamerServer]:
             await metrics_task
         await store.stop()
         await records.close()
+        await agent.close()
         metrics.flush()
 
 

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from shared.settings import (
+    ANTHROPIC_SECRET_SOURCES,
     DEEPGRAM_SECRET_SOURCES,
     TWILIO_SECRET_SOURCES,
     SecretSource,
@@ -25,7 +26,12 @@ DEFAULT_SERVICE_NAME = "callscribe-streamer"
 class StreamerSettings(TableSettings):
     secret_sources: ClassVar[Mapping[str, SecretSource]] = {
         "twilio_auth_token": TWILIO_SECRET_SOURCES["twilio_auth_token"],
+        "twilio_account_sid": TWILIO_SECRET_SOURCES["twilio_account_sid"],
         **DEEPGRAM_SECRET_SOURCES,
+        **ANTHROPIC_SECRET_SOURCES,
+        "agent_tools_signing_secret": SecretSource(
+            arn_env="AGENT_TOOLS_SECRET_ARN", json_key="signing_secret"
+        ),
     }
 
     # --- contract names ---------------------------------------------------------------------------
@@ -75,6 +81,25 @@ class StreamerSettings(TableSettings):
     segment_write_attempts: int = Field(default=6, ge=1)
     segment_flush_timeout_seconds: float = Field(default=30.0, gt=0)
 
+    # --- agent mode (docs/agent.md); unused by transcription-only calls ------------------------------
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    twilio_account_sid: str | None = None  # unset: the account in the stream's start message
+    twilio_api_base_url: str = "https://api.twilio.com"
+    call_routes: str = ""
+    agent_model: str = "claude-haiku-5-5"
+    agent_max_tokens: int = Field(default=400, ge=16)
+    agent_prompt_version: str = "v1"
+    agent_model_timeout_seconds: float = Field(default=20.0, gt=0)
+    agent_max_tool_rounds: int = Field(default=4, ge=1)
+    agent_silence_prompt_seconds: float = Field(default=25.0, gt=0)
+    agent_silence_hangup_seconds: float = Field(default=60.0, gt=0)
+    agent_max_call_seconds: float = Field(default=1800.0, gt=0)
+    agent_dtmf_wait_seconds: float = Field(default=1.0, ge=0)
+    agent_end_grace_seconds: float = Field(default=5.0, ge=0)
+    agent_transfer_allowlist: str = ""  # comma-separated E.164 numbers the model may transfer to
+    agent_tools_signing_secret: SecretStr | None = None  # HMAC key for HTTP tool requests
+
     # --- observability -------------------------------------------------------------------------------
     powertools_service_name: str = DEFAULT_SERVICE_NAME
     metrics_interval_seconds: float = Field(default=60.0, gt=0)
@@ -92,6 +117,8 @@ class StreamerSettings(TableSettings):
             raise ValueError("STREAM_URL must be the public wss:// URL of /media")
         if not self.deepgram_url.startswith(("wss://", "ws://")):
             raise ValueError("DEEPGRAM_URL must be a ws:// or wss:// base URL")
+        if self.agent_silence_hangup_seconds <= self.agent_silence_prompt_seconds:
+            raise ValueError("AGENT_SILENCE_HANGUP_SECONDS must be longer than AGENT_SILENCE_PROMPT_SECONDS")
         if self.hard_max_calls is not None and self.hard_max_calls < self.max_calls:
             raise ValueError("HARD_MAX_CALLS must be at least MAX_CALLS")
         return self
@@ -126,6 +153,11 @@ class StreamerSettings(TableSettings):
         params += [("redact", v) for v in _split(self.deepgram_redact)]
         params += [("keyterm", v) for v in _split(self.deepgram_keyterm)]
         return f"{self.deepgram_url.rstrip('/')}/v1/listen?{urlencode(params)}"
+
+    def deepgram_speak_url(self, voice: str) -> str:
+        """`/v1/speak` for one call's TTS socket: raw 8 kHz mu-law, exactly what Twilio plays."""
+        params = {"model": voice, "encoding": "mulaw", "sample_rate": "8000", "container": "none"}
+        return f"{self.deepgram_url.rstrip('/')}/v1/speak?{urlencode(params)}"
 
 
 def _flag(value: bool) -> str:

@@ -91,8 +91,12 @@ class TrackTranscriber:
         on_failure: Callable[[str, str], None],
         metrics: StreamerMetrics,
         log: CallLog,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
+        """`on_event`, when given, sees every Results (interim too), SpeechStarted and UtteranceEnd
+        message as it arrives: the voice agent's ears. Storage is unaffected by it."""
         self.track = track
+        self._on_event = on_event
         self.audio = audio
         self._options = options
         self._on_segment = on_segment
@@ -286,6 +290,16 @@ class TrackTranscriber:
         if not isinstance(doc, dict):
             return False
         kind = doc.get("type")
+        # (a result already stored, heard again after a reconnect, is not passed on twice)
+        if (
+            self._on_event is not None
+            and kind in ("Results", "SpeechStarted", "UtteranceEnd")
+            and (kind != "Results" or not self._is_replay(doc, clock))
+        ):
+            try:
+                self._on_event(doc)
+            except Exception as exc:  # noqa: BLE001 - a listener bug must not cost the transcript
+                self._log.exception("deepgram event listener failed", error=_describe(exc))
         if kind == "Results":
             try:
                 self._on_results(doc, clock)
@@ -299,6 +313,14 @@ class TrackTranscriber:
         elif kind == "Error" or "err_code" in doc:
             self._log.warning("deepgram error message", detail=str(doc)[:300])
         return False
+
+    def _is_replay(self, doc: dict[str, Any], clock: ConnectionClock) -> bool:
+        """A result that ends at or before the last stored final: audio heard before a reconnect."""
+        try:
+            end = float(doc["start"]) + float(doc["duration"])
+            return self.audio.stream_seconds(clock.index_at(end), end=True) <= self._high_water + 0.0005
+        except (KeyError, TypeError, ValueError):
+            return False
 
     def _on_results(self, doc: dict[str, Any], clock: ConnectionClock) -> None:
         if not doc.get("is_final"):

@@ -28,6 +28,12 @@ BAD_MESSAGES = "BadMessages"
 DEEPGRAM_FAILURES = "DeepgramFailures"
 DUPLICATE_RESULTS = "DuplicateResults"
 SEGMENT_WRITE_FAILURES = "SegmentWriteFailures"
+AGENT_TURNS = "AgentTurns"
+AGENT_BARGE_INS = "AgentBargeIns"
+AGENT_TOOL_CALLS = "AgentToolCalls"
+AGENT_TOOL_FAILURES = "AgentToolFailures"
+AGENT_MODEL_ERRORS = "AgentModelErrors"
+AGENT_FIRST_AUDIO = "AgentFirstAudioLatency"  # caller's turn end -> first agent audio byte sent
 
 COUNTERS = (
     FRAMES_IN,
@@ -39,6 +45,11 @@ COUNTERS = (
     DEEPGRAM_FAILURES,
     DUPLICATE_RESULTS,
     SEGMENT_WRITE_FAILURES,
+    AGENT_TURNS,
+    AGENT_BARGE_INS,
+    AGENT_TOOL_CALLS,
+    AGENT_TOOL_FAILURES,
+    AGENT_MODEL_ERRORS,
 )
 _MAX_SAMPLES = 100  # EMF accepts at most 100 values per metric per document
 
@@ -53,6 +64,14 @@ class StreamerMetrics:
         self.totals: dict[str, int] = dict.fromkeys(COUNTERS, 0)  # since start (tests, logs)
         self._latency: list[float] = []
         self._latency_seen = 0
+        self.first_audio: list[float] = []  # this interval's agent time-to-first-audio (ms)
+        self.first_audio_total: list[float] = []  # since start, capped (tests, benchmarks)
+
+    def agent_first_audio(self, millis: float) -> None:
+        if len(self.first_audio) < _MAX_SAMPLES:
+            self.first_audio.append(round(millis, 1))
+        if len(self.first_audio_total) < 10_000:
+            self.first_audio_total.append(millis)
 
     def incr(self, name: str, value: int = 1) -> None:
         self.counts[name] += value
@@ -81,6 +100,10 @@ class StreamerMetrics:
             doc[SEGMENT_STORE_LATENCY] = self._latency
             self._latency = []
             self._latency_seen = 0
+        if self.first_audio:
+            definitions.append({"Name": AGENT_FIRST_AUDIO, "Unit": "Milliseconds"})
+            doc[AGENT_FIRST_AUDIO] = self.first_audio
+            self.first_audio = []
         doc["_aws"] = {
             "Timestamp": int(time.time() * 1000),
             "CloudWatchMetrics": [

@@ -1,5 +1,10 @@
 """One Twilio media stream = one `CallSession`, which owns everything about that call.
 
+In agent mode (`start.customParameters.mode == "agent"`) the same session also owns the call's
+`AgentConversation` (streamer/agent): it hears the inbound track's Deepgram events, gets Twilio's
+`mark` and `dtmf` messages, speaks on this socket and stores its words through this session's writes;
+the transcript is finished exactly as for any other call.
+
 Lifecycle: read `connected`/`start` (bounded wait), open one `TrackTranscriber` per track, then feed
 media until `stop` or the socket closes (either way the transcript is finished the same way):
 CloseStream on each track, a bounded wait for the last finals, flush the call's segment writes, set
@@ -13,7 +18,7 @@ import asyncio
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -29,6 +34,10 @@ from streamer.deepgram import DeepgramOptions, Segment, TrackTranscriber
 from streamer.metrics import StreamerMetrics
 from streamer.segments import CallWrites, SegmentStore
 
+if TYPE_CHECKING:
+    from streamer.agent.conversation import AgentConversation
+    from streamer.agent.deps import AgentDeps
+
 
 @dataclass(frozen=True)
 class SessionDeps:
@@ -39,6 +48,7 @@ class SessionDeps:
     store: SegmentStore
     records: CallRecords
     metrics: StreamerMetrics
+    agent: AgentDeps | None = None  # agent mode's shared parts; None: agent calls are transcribed only
 
 
 class CallSession:
@@ -54,6 +64,7 @@ class CallSession:
         self._tasks: set[asyncio.Task[None]] = set()
         self._writes: CallWrites | None = None
         self._failure: str | None = None
+        self.agent: AgentConversation | None = None
         self.bad_messages = 0
         self.frames_in = 0
         self.finished = asyncio.Event()
@@ -113,6 +124,8 @@ class CallSession:
         )
         if start.encoding != "audio/x-mulaw" or start.sample_rate != 8000:
             self._log.warning("unexpected media format; treating as 8 kHz mu-law")
+        if start.custom_parameters.get("mode") == "agent":
+            self._start_agent(start)
         for track in start.tracks:
             self._track(track)
         self._spawn(self._deps.records.transcript_started(start.call_sid, start.stream_sid), "cdr-started")
@@ -122,6 +135,7 @@ class CallSession:
         ws = self._ws
         tracks = self._tracks
         metrics = self._metrics
+        agent = self.agent
         try:
             async for frame in ws:
                 try:
@@ -134,11 +148,18 @@ class CallSession:
                     metrics.incr(m.FRAMES_IN)
                     transcriber = tracks.get(message.track) or self._track(message.track)
                     await transcriber.feed(message.timestamp_ms, message.payload)
+                    if agent is not None and message.track == "inbound":
+                        agent.on_media(message.timestamp_ms)
                 elif isinstance(message, protocol.Stop):
                     self._log.info("stream stopped by Twilio", frames_in=self.frames_in)
                     return
+                elif isinstance(message, protocol.Mark):
+                    if agent is not None:
+                        agent.on_mark(message.name)
                 elif isinstance(message, protocol.Dtmf):
                     self._log.info("dtmf", digit=message.digit)
+                    if agent is not None:
+                        agent.on_dtmf(message.digit)
                 elif isinstance(message, protocol.Start):
                     self._bad("second start ignored")
         except ConnectionClosed as exc:
@@ -151,6 +172,8 @@ class CallSession:
         self._log.info("stream socket closed without stop", close_code=ws.close_code)
 
     async def _finish(self) -> None:
+        if self.agent is not None:
+            await self.agent.close()  # first: its last words become a segment before the flush
         for transcriber in self._tracks.values():
             transcriber.close_input()
         running = [t for t in self._tasks if t.get_name().startswith("deepgram-")]
@@ -204,6 +227,7 @@ class CallSession:
             on_failure=self._on_failure,
             metrics=self._metrics,
             log=self._log,
+            on_event=self.agent.on_stt if self.agent is not None and track == "inbound" else None,
         )
         self._tracks[track] = transcriber
         self._spawn(transcriber.run(), f"deepgram-{track}")
@@ -221,6 +245,47 @@ class CallSession:
         )
         if waiter is not None:
             self._spawn(waiter, "segment-put")
+
+    # ---- agent mode ---------------------------------------------------------------------------------
+
+    def _start_agent(self, start: protocol.Start) -> None:
+        agent_deps = self._deps.agent
+        if agent_deps is None:
+            self._log.error("agent mode requested but not configured: transcribing only")
+            return
+        from streamer.agent.conversation import CallLine  # agent code loads only when used
+
+        line = CallLine(
+            call_sid=start.call_sid,
+            account_sid=start.account_sid,
+            stream_sid=start.stream_sid,
+            send=self._ws.send,
+            close_stream=self._close_stream,
+            store_segment=self._on_agent_segment,
+        )
+        try:
+            self.agent = agent_deps.conversation(line, start.custom_parameters, self._metrics, self._log)
+        except Exception as exc:  # noqa: BLE001 - the call is still transcribed, as any other
+            self._log.exception(
+                "agent could not start: transcribing only", error=f"{type(exc).__name__}: {exc}"
+            )
+            return
+        self.agent.start()
+
+    def _on_agent_segment(self, segment: Segment) -> None:
+        assert self._writes is not None
+        waiter = self._deps.store.put(
+            self._writes,
+            segment,
+            speaker="agent",
+            source=f"agent:{self._deps.agent.options.model if self._deps.agent else 'unknown'}",
+            language=self._deps.deepgram.language,
+        )
+        if waiter is not None:
+            self._spawn(waiter, "segment-put")
+
+    async def _close_stream(self) -> None:
+        await self._ws.close(1000, "call ended by the agent")
 
     def _on_failure(self, track: str, reason: str) -> None:
         if self._failure is not None:

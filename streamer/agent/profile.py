@@ -1,0 +1,40 @@
+"""Who the agent is on one call: the route's agent settings, resolved when the stream starts.
+
+The webhook put `greeting`, `voice`, `language`, `transferTo` and `notice` in the stream's
+parameters (they fit Twilio's 500-character limit); `instructions` can be long, so the streamer
+reads them from its own copy of CALL_ROUTES by the called number (`to`). Parameters win over the
+route (they are what the webhook decided for this call); defaults fill the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shared.routing import AgentConfig, AgentRoute, CallRoutes, HttpTool, is_e164
+
+
+@dataclass(frozen=True)
+class AgentProfile:
+    greeting: str
+    instructions: str
+    voice: str
+    language: str
+    transfer_to: str | None
+    notice: str | None
+    tools: tuple[HttpTool, ...] = ()
+
+    @classmethod
+    def resolve(cls, params: Mapping[str, str], routes: CallRoutes) -> AgentProfile:
+        route = routes.route_for(params.get("to"))
+        config = route.agent if isinstance(route, AgentRoute) else AgentConfig()
+        transfer = params.get("transferTo") or config.transfer_to
+        return cls(
+            greeting=params.get("greeting") or config.greeting,
+            instructions=config.instructions,
+            voice=params.get("voice") or config.voice,
+            language=params.get("language") or config.language,
+            transfer_to=transfer if transfer and is_e164(transfer) else None,
+            notice=params.get("notice") or None,
+            tools=config.tools,
+        )
