@@ -42,6 +42,26 @@ class ProductSecrets(Construct):
             ["api_key"],
             "Anthropic API key (call summaries)",
         )
+        # Ours, not a vendor's: the key agent mode signs its HTTP tool requests with (docs/agent.md).
+        # Generated here, so there is nothing to paste; tool owners read it to verify signatures.
+        self.agent_tools = secretsmanager.Secret(
+            self,
+            "AgentTools",
+            description="callscribe: HMAC key that signs agent HTTP tool requests. JSON key: signing_secret",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template="{}",  # noqa: S106 - an empty JSON template, not a secret
+                generate_string_key="signing_secret",
+                exclude_punctuation=True,
+                password_length=48,
+            ),
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.agent_tools,
+            ("AwsSolutions-SMG4",),
+            "A shared HMAC key with the operator's own tool endpoints; rotating it needs those endpoints "
+            "to change in step, which a rotation Lambda cannot coordinate. docs/agent.md covers rotation.",
+        )
 
     def _secret(
         self,

@@ -187,6 +187,7 @@ class StreamerService(Construct):
             "TWILIO_SECRET_ARN": secrets.twilio.secret_arn,
             "DEEPGRAM_SECRET_ARN": secrets.deepgram.secret_arn,
             "ANTHROPIC_SECRET_ARN": secrets.anthropic.secret_arn,
+            "AGENT_TOOLS_SECRET_ARN": secrets.agent_tools.secret_arn,
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "AWS_REGION": cdk.Stack.of(self).region,
@@ -220,7 +221,7 @@ class StreamerService(Construct):
         tables.transcripts.grant(task.task_role, "dynamodb:BatchWriteItem")
         bus.grant_put_events_to(task.task_role)
         tables.acknowledge_index_access(task)
-        for secret in (secrets.twilio, secrets.deepgram, secrets.anthropic):
+        for secret in (secrets.twilio, secrets.deepgram, secrets.anthropic, secrets.agent_tools):
             secret.grant_read(task.task_role)
         # In case the streamer publishes metrics by API rather than EMF logs: its namespace only.
         task.task_role.add_to_principal_policy(

@@ -41,14 +41,21 @@ def refers_to(statements: list[dict[str, Any]], logical_id: str) -> bool:
 
 
 def secret_ids(synth: Synth) -> dict[str, str]:
-    """Secret logical ids by vendor, told apart by their description."""
+    """Secret logical ids by purpose (the three vendors and the agent tools' HMAC key), told apart by
+    their description."""
     found = {}
+    prefixes = {
+        "twilio": "callscribe: Twilio",
+        "deepgram": "callscribe: Deepgram",
+        "anthropic": "callscribe: Anthropic",
+        "agent_tools": "callscribe: HMAC key",
+    }
     for logical_id, resource in synth.resources("AWS::SecretsManager::Secret").items():
         description = resource["Properties"]["Description"]
-        for vendor in ("Twilio", "Deepgram", "Anthropic"):
-            if description.startswith(f"callscribe: {vendor}"):
-                found[vendor.lower()] = logical_id
-    assert set(found) == {"twilio", "deepgram", "anthropic"}, found
+        for name, prefix in prefixes.items():
+            if description.startswith(prefix):
+                found[name] = logical_id
+    assert set(found) == set(prefixes), found
     return found
 
 
