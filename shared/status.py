@@ -56,11 +56,17 @@ def can_advance(current: CallStatus | None, new: CallStatus) -> bool:
 
 
 class TranscriptStatus(StrEnum):
-    """Where a call's transcript stands; `failed` means Deepgram refused us (the call went on)."""
+    """Where a call's transcript stands.
+
+    `failed`: Deepgram refused us (bad key, no credit) and the call went on untranscribed.
+    `incomplete`: the stream ended with audio Deepgram never confirmed, or segments that could not be
+    stored; what was stored is kept and summarised, and `transcript_error` says what is missing.
+    """
 
     PENDING = "pending"
     IN_PROGRESS = "in-progress"
     COMPLETED = "completed"
+    INCOMPLETE = "incomplete"
     FAILED = "failed"
 
 

@@ -50,8 +50,10 @@ class CallRecords:
     async def transcript_failed(self, call_sid: str, error: str) -> None:
         await self._run(self._finished, call_sid, TranscriptStatus.FAILED, None, error)
 
-    async def transcript_finished(self, call_sid: str, status: TranscriptStatus, segment_count: int) -> None:
-        await self._run(self._finished, call_sid, status, segment_count, None)
+    async def transcript_finished(
+        self, call_sid: str, status: TranscriptStatus, segment_count: int, error: str | None = None
+    ) -> None:
+        await self._run(self._finished, call_sid, status, segment_count, error)
 
     async def publish_completed(self, call_sid: str, segment_count: int, status: TranscriptStatus) -> None:
         event = TranscriptCompleted.model_validate(
@@ -95,8 +97,8 @@ class CallRecords:
         if status is not TranscriptStatus.FAILED:
             actions.append(model.transcript_completed_at.set(stamp))
         condition = None
-        if status is TranscriptStatus.COMPLETED:
-            # a failure recorded by this stream wins over "completed"
+        if status is not TranscriptStatus.FAILED:
+            # a failure recorded by this stream wins over "completed" and "incomplete"
             condition = model.transcript_status.does_not_exist() | (
                 model.transcript_status != TranscriptStatus.FAILED.value
             )

@@ -176,6 +176,7 @@ class CallSession:
             await self.agent.close()  # first: its last words become a segment before the flush
         for transcriber in self._tracks.values():
             transcriber.close_input()
+        missing: list[str] = []
         running = [t for t in self._tasks if t.get_name().startswith("deepgram-")]
         if running:
             _, late = await asyncio.wait(
@@ -187,17 +188,29 @@ class CallSession:
                 lost = {t.track: round(t.unconfirmed_seconds, 3) for t in self._tracks.values()}
                 self._log.warning("deepgram did not finish in time", unconfirmed_seconds=lost)
                 await asyncio.wait(late)
-        await self._wait_writes()
+                gaps = {track: s for track, s in lost.items() if s > 0}
+                if gaps:
+                    missing.append(f"audio never transcribed (seconds by track): {gaps}")
+        if not await self._wait_writes():
+            missing.append("segment writes still pending at the flush timeout")
         assert self.call_sid is not None
         assert self._writes is not None
         writes = self._writes
-        status = TranscriptStatus.FAILED if self._failure else TranscriptStatus.COMPLETED
         if writes.failed:
             self._log.error("some segments could not be stored", failed=writes.failed)
+            missing.append(f"{writes.failed} segments could not be stored")
+        # Nothing lost is the claim "completed" makes; a transcript with holes says so instead of
+        # passing for whole (the summary still runs on what was stored).
+        if self._failure:
+            status, error = TranscriptStatus.FAILED, None
+        elif missing:
+            status, error = TranscriptStatus.INCOMPLETE, "; ".join(missing)
+        else:
+            status, error = TranscriptStatus.COMPLETED, None
         # let the "in-progress" and "failed" writes land first, so they never overwrite the final status
         await self._settle("cdr-started")
         await self._settle("cdr-failed")
-        await self._deps.records.transcript_finished(self.call_sid, status, writes.written)
+        await self._deps.records.transcript_finished(self.call_sid, status, writes.written, error)
         await self._deps.records.publish_completed(self.call_sid, writes.written, status)
         self._log.info(
             "transcript finished",
@@ -207,13 +220,16 @@ class CallSession:
             bad_messages=self.bad_messages,
         )
 
-    async def _wait_writes(self) -> None:
+    async def _wait_writes(self) -> bool:
+        """True when every segment write has settled (stored or given up) within the flush window."""
         assert self._writes is not None
         timeout = self._deps.settings.segment_flush_timeout_seconds
         try:
             await asyncio.wait_for(self._writes.wait_idle(), timeout=timeout)
         except TimeoutError:
             self._log.error("segment writes did not finish in time", pending=self._writes.pending)
+            return False
+        return True
 
     # ---- tracks and results ------------------------------------------------------------------------
 

@@ -212,6 +212,34 @@ async def test_handshake_5xx_is_retried_until_deepgram_accepts(
     assert record.transcript_status == "completed"
 
 
+async def test_audio_deepgram_never_confirmed_marks_the_transcript_incomplete(
+    local_stack: LocalAws, bus_tap: BusTap, deepgram: DeepgramStandIn, call_sid: str
+) -> None:
+    # Deepgram drops mid-call and then refuses every reconnect (retryable 503s) until hang-up, so
+    # the unconfirmed audio is still unheard when the finalize window closes.
+    async with streamer_running(
+        local_stack, deepgram.url, DEEPGRAM_FINALIZE_TIMEOUT_SECONDS="1"
+    ) as server:
+        twilio = twilio_stream(server, call_sid)
+        await twilio.open()
+        await twilio.start(tracks=("inbound",))
+        end = await twilio.play({"inbound": audio_for(["alpha", "bravo"])})
+        await until(lambda: len(deepgram.connections) == 1)
+        deepgram.refuse_next(10_000, status=503)
+        await deepgram.drop_all()
+        await twilio.play({"inbound": audio_for(["charlie", "delta"])}, start_ms=end)
+        await twilio.stop()
+        await wait_for_call_end(server)
+
+    record = await call_record(local_stack, call_sid)
+    assert record is not None
+    assert record.transcript_status == "incomplete"
+    assert record.transcript_error is not None
+    assert "never transcribed" in record.transcript_error
+    published = await events(bus_tap, call_sid, wait_seconds=15)
+    assert [e["detail"]["transcriptStatus"] for e in published] == ["incomplete"]
+
+
 @pytest.mark.parametrize("status", [401, 402, 403])
 async def test_refused_key_marks_transcript_failed_and_the_call_goes_on(
     local_stack: LocalAws, bus_tap: BusTap, deepgram: DeepgramStandIn, call_sid: str, status: int
