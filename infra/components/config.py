@@ -15,6 +15,10 @@ from constructs import Node
 
 # ECS refuses a container stopTimeout above this (seconds): SIGTERM then SIGKILL after it.
 ECS_MAX_STOP_TIMEOUT = 120
+# After its drain window the streamer still finalises the calls left: up to the Deepgram finalize
+# timeout (8 s) plus the segment flush timeout (30 s) of streamer/config.py, then the CDR update and
+# the event. The window must leave that much of the ECS stop timeout, or SIGKILL cuts it short.
+STREAMER_WIND_DOWN_SECONDS = 8 + 30 + 7
 ALB_MAX_DEREGISTRATION_DELAY = 3600
 # CloudWatch Logs accepts only these retentions (days), in RetentionDays' declaration order.
 _RETENTION_DAYS = (
@@ -83,7 +87,7 @@ class InfraConfig:
     cpu_target_percent: int = 60
     deregistration_delay_seconds: int = 900
     stop_timeout_seconds: int = ECS_MAX_STOP_TIMEOUT
-    drain_seconds: int = 110
+    drain_seconds: int = ECS_MAX_STOP_TIMEOUT - STREAMER_WIND_DOWN_SECONDS  # 75 s (contract: ≥ 60 s)
     alb_idle_timeout_seconds: int = 900
     nat_gateways: int = 1
     # Webhooks API and Lambdas.
@@ -207,8 +211,9 @@ class InfraConfig:
             raise ContextError("hostedZoneId and hostedZoneName go together")
         if self.min_tasks > self.max_tasks:
             raise ContextError(f"minTasks {self.min_tasks} exceeds maxTasks {self.max_tasks}")
-        if self.drain_seconds > self.stop_timeout_seconds:
+        if self.drain_seconds + STREAMER_WIND_DOWN_SECONDS > self.stop_timeout_seconds:
             raise ContextError(
-                f"streamDrainSeconds {self.drain_seconds} exceeds stopTimeoutSeconds "
-                f"{self.stop_timeout_seconds}: ECS would kill the streamer before its calls drain"
+                f"streamDrainSeconds {self.drain_seconds} + {STREAMER_WIND_DOWN_SECONDS} s to finalise "
+                f"the calls left exceeds stopTimeoutSeconds {self.stop_timeout_seconds}: ECS would "
+                "SIGKILL the streamer before it stores their last segments"
             )

@@ -48,7 +48,7 @@ def test_call_routes_object_in_cdk_json_becomes_json() -> None:
         ({"minTasks": 1}, "minTasks=1 must be between 2"),
         ({"minTasks": 5, "maxTasks": 3}, "minTasks 5 exceeds maxTasks 3"),
         ({"stopTimeoutSeconds": 300}, "stopTimeoutSeconds=300 must be between 30 and 120"),
-        ({"streamDrainSeconds": 100, "stopTimeoutSeconds": 60}, "ECS would kill the streamer"),
+        ({"streamDrainSeconds": 100, "stopTimeoutSeconds": 120}, "ECS would SIGKILL the streamer"),
         ({"streamDomainName": "stream.example.com"}, "streamDomainName and streamCertificateArn go together"),
         ({"hostedZoneId": "Z1"}, "hostedZoneId and hostedZoneName go together"),
         ({"maxCallsPerTask": "lots"}, "maxCallsPerTask='lots' is not an integer"),
