@@ -60,6 +60,7 @@ class ConnectionRecord:
     received: bytearray = field(default_factory=bytearray)
     control: list[str] = field(default_factory=list)  # KeepAlive / Finalize / CloseStream, in order
     finals_sent: list[dict[str, Any]] = field(default_factory=list)
+    speech_started_sent: list[dict[str, Any]] = field(default_factory=list)  # with vad_events=true
     close_code: int | None = None
     close_reason: str = ""
     dropped: bool = False
@@ -269,6 +270,8 @@ class _Session:
         self.request_id = str(uuid.uuid4())
         self.interim = record.params.get("interim_results") == "true"
         self.utterance_end = "utterance_end_ms" in record.params
+        self.vad_events = record.params.get("vad_events") == "true"
+        self.in_speech = False  # VAD: SpeechStarted sent, the stretch's speech_final not yet
         self.channels = 1
 
     async def run(self) -> None:
@@ -312,6 +315,14 @@ class _Session:
 
     async def _emit(self, hypotheses: list[Hypothesis], from_finalize: bool = False) -> None:
         for hyp in hypotheses:
+            if self.vad_events and hyp.words and not self.in_speech:
+                # Deepgram's VAD speaks first: SpeechStarted precedes any Results of the stretch
+                self.in_speech = True
+                started = {"type": "SpeechStarted", "channel": [0], "timestamp": round(hyp.words[0].start, 3)}
+                self.record.speech_started_sent.append(started)
+                await self._send(started)
+            if hyp.is_final and hyp.speech_final:
+                self.in_speech = False
             if not hyp.is_final and not self.interim:
                 continue
             doc = self._results(hyp, from_finalize or hyp.from_finalize)

@@ -59,10 +59,14 @@ class CallRecords:
         event = TranscriptCompleted.model_validate(
             {"callSid": call_sid, "segmentCount": segment_count, "transcriptStatus": status.value}
         )
-        publisher = EventBridgePublisher(aws.events(), self._bus_name)
-        await self._run(publisher.publish, event)
+        await self._run(self._publish, event)
 
     # ---- blocking work (threads) -------------------------------------------------------------------
+
+    def _publish(self, event: TranscriptCompleted) -> None:
+        # the client is built here, in the thread: the first aws.events() creates a botocore client
+        # (~100 ms, under a lock), which on the loop would stall every call the task serves
+        EventBridgePublisher(aws.events(), self._bus_name).publish(event)
 
     def _started(self, call_sid: str, stream_sid: str) -> None:
         model = self._model()

@@ -59,6 +59,9 @@ class StreamerSettings(TableSettings):
     deepgram_utterance_end_ms: int | None = 1000
     deepgram_smart_format: bool = True
     deepgram_punctuate: bool = True
+    # SpeechStarted events: agent mode's barge-in fires on them instead of waiting for the first
+    # interim words; transcription-only calls ignore them (a few small messages per utterance)
+    deepgram_vad_events: bool = True
     deepgram_redact: str = ""
     deepgram_keyterm: str = ""
     deepgram_keepalive_seconds: float = Field(default=4.0, gt=0)
@@ -142,6 +145,7 @@ class StreamerSettings(TableSettings):
             ("interim_results", _flag(self.deepgram_interim_results)),
             ("smart_format", _flag(self.deepgram_smart_format)),
             ("punctuate", _flag(self.deepgram_punctuate)),
+            ("vad_events", _flag(self.deepgram_vad_events)),
             (
                 "endpointing",
                 "false" if self.deepgram_endpointing_ms is None else str(self.deepgram_endpointing_ms),

@@ -300,6 +300,10 @@ class AgentConversation:
                 self.history.add("user", results)
                 if self.ending:
                     return
+                if utterance.done.is_set():
+                    # a failed end_call/transfer_call finished (and played) the words so far: what the
+                    # model says next is a new utterance, so it can be interrupted and is stored
+                    utterance = self.speaker.begin(None, len(self.history))
             self._failures = 0
             await self.speaker.finish(utterance)
         except InterruptedError:
@@ -339,6 +343,10 @@ class AgentConversation:
 
     async def _greet(self) -> None:
         await self.speaker.wait_connected(5.0)
+        if self.turns or self.ending:
+            # the TTS was slow and the caller spoke first: a greeting now would cut in over the reply
+            self._log.info("greeting skipped: the conversation already started")
+            return
         text = self._profile.greeting
         if self._profile.notice:
             text = f"{self._profile.notice.strip()} {text}"
@@ -367,7 +375,9 @@ class AgentConversation:
                 result = f"Transferring the call to {number}."
             else:
                 digits = str(args.get("digits", ""))
-                await self.speaker.play(utterance, dtmf_audio(digits), "dtmf")
+                # pure-Python sample maths, ~50 ms for 32 digits: off the loop, which serves every call
+                tones = await asyncio.to_thread(dtmf_audio, digits)
+                await self.speaker.play(utterance, tones, "dtmf")
                 result = f"Played the tones {digits}."
         except (ValueError, CallControlError) as exc:
             self._metrics.incr(m.AGENT_TOOL_FAILURES)

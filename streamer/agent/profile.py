@@ -3,7 +3,11 @@
 The webhook put `greeting`, `voice`, `language`, `transferTo` and `notice` in the stream's
 parameters (they fit Twilio's 500-character limit); `instructions` can be long, so the streamer
 reads them from its own copy of CALL_ROUTES by the called number (`to`). Parameters win over the
-route (they are what the webhook decided for this call); defaults fill the rest.
+route for what the agent *says*; defaults fill the rest.
+
+The transfer number is the exception: it comes only from the streamer's own CALL_ROUTES. Stream
+parameters are whatever the WebSocket client sent, and the upgrade signature does not cover them
+(docs/NOTES.md), so trusting them would let a replayed stream send a live call anywhere.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ class AgentProfile:
     def resolve(cls, params: Mapping[str, str], routes: CallRoutes) -> AgentProfile:
         route = routes.route_for(params.get("to"))
         config = route.agent if isinstance(route, AgentRoute) else AgentConfig()
-        transfer = params.get("transferTo") or config.transfer_to
+        transfer = config.transfer_to
         return cls(
             greeting=params.get("greeting") or config.greeting,
             instructions=config.instructions,

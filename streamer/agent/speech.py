@@ -122,6 +122,7 @@ class Speaker:
         self._clears: set[asyncio.Task[None]] = set()
         self._twilio_clear_pending = False
         self._tts_clear_pending = False
+        self._active: list[Utterance] = []  # begun, not yet done, oldest first: all share the queue
         self.current: Utterance | None = None
         self.failed: str | None = None
         self.connections = 0
@@ -132,7 +133,7 @@ class Speaker:
     @property
     def busy(self) -> bool:
         """Agent audio is being produced or is not yet played (its mark not yet echoed)."""
-        return self.current is not None and not self.current.done.is_set()
+        return any(not u.done.is_set() for u in self._active)
 
     # ---- speaking ----------------------------------------------------------------------------------
 
@@ -140,8 +141,12 @@ class Speaker:
         utterance = Utterance(
             number=next(self._numbers), turn_ended_at=turn_ended_at, history_mark=history_mark
         )
-        if self.busy and self.current is not None:
-            self.current.closed = True  # anything unfinished is superseded (it was interrupted before)
+        # A busy predecessor (a partial reply before an apology) is not cut off: it is closed, plays
+        # out ahead of this one, and stays tracked so a barge-in ends it too.
+        for earlier in list(self._active):
+            earlier.closed = True
+            self._check_done(earlier)
+        self._active.append(utterance)
         self.current = utterance
         return utterance
 
@@ -175,22 +180,25 @@ class Speaker:
         self._check_done(utterance)
 
     def interrupt(self) -> Utterance | None:
-        """Barge-in: stop the current utterance now. Returns it (with `heard` set), or None.
+        """Barge-in: stop every queued utterance now. Returns the latest (with `heard` set), or None.
 
+        All of them, not just the current one: Twilio's `clear` and the TTS `Clear` drop everything
+        queued, so an older utterance's sentence left in the queue would take the next `Flushed`.
         Synchronous, so the caller's turn that follows sees the state after the interruption; the
         Twilio `clear` and TTS `Clear` go out in a task started here, before any later audio."""
-        utterance = self.current
-        if utterance is None or utterance.done.is_set():
+        pending = [u for u in self._active if not u.done.is_set()]
+        if not pending:
             return None
         now = time.monotonic()
-        utterance.interrupted = True
+        # what is still buffered at Twilio is the newest audio: take it off the latest utterances
         buffered = max(0.0, self._play_end - now) * BYTES_PER_SECOND
-        played = max(0, int(utterance.audio_bytes - buffered))
-        utterance.heard = utterance._heard_text(played)
-        utterance.ended_at = now
-        self._unflushed = deque(item for item in self._unflushed if item[0] is not utterance)
-        for sentence in utterance.sentences:
-            self._marks.pop(sentence.mark, None)
+        for utterance in reversed(pending):
+            utterance.interrupted = True
+            utterance.heard = utterance._heard_text(max(0, int(utterance.audio_bytes - buffered)))
+            utterance.ended_at = now
+            buffered = max(0.0, buffered - utterance.audio_bytes)
+        self._unflushed.clear()
+        self._marks.clear()
         self._play_end = now
         self._twilio_clear_pending = True
         if self._ws is not None:
@@ -199,8 +207,9 @@ class Speaker:
         task = asyncio.create_task(self._send_clears(), name="agent-clear")
         self._clears.add(task)
         task.add_done_callback(self._clears.discard)
-        self._finished(utterance)
-        return utterance
+        for utterance in pending:
+            self._finished(utterance)
+        return pending[-1]
 
     async def _send_clears(self) -> None:
         """Send the pending Twilio `clear` and TTS `Clear`. Every other send calls this first, so
@@ -233,6 +242,8 @@ class Speaker:
 
     def _finished(self, utterance: Utterance) -> None:
         utterance.done.set()
+        if utterance in self._active:
+            self._active.remove(utterance)
         self.last_finished_at = time.monotonic()
         self._on_finished(utterance)
 

@@ -4,6 +4,8 @@ the history only what the caller heard."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from callscribe_local.anthropic_server import Reply
@@ -24,7 +26,7 @@ BYTES_PER_CHAR = 200
 SLOW_SPEECH = SpeakOptions(bytes_per_char=BYTES_PER_CHAR, chunk_bytes=1280, chunk_interval=0.02)
 
 
-def _texts(message: dict) -> list[str]:
+def _texts(message: dict[str, Any]) -> list[str]:
     return [b.get("text", "") for b in message["content"] if b.get("type") == "text"]
 
 
@@ -111,3 +113,30 @@ async def test_a_dropped_tts_socket_is_reopened_and_the_answer_still_plays(
     assert rig.deepgram.speak_connections[1].flushed_texts == ["Still here.", "Go on."]
     agent_rows = [s.text for s in await segments(local_stack, call_sid) if s.speaker == "agent"]
     assert agent_rows == [GREETING, "Still here. Go on."]
+
+
+async def test_speech_started_alone_interrupts_before_any_words_are_recognised(
+    local_stack: LocalAws, call_sid: str
+) -> None:
+    # no interim results: without Deepgram's VAD event the agent would hear nothing until the final
+    async with agent_rig(
+        local_stack, Reply.message("Yes?"), speak=SLOW_SPEECH, DEEPGRAM_INTERIM_RESULTS="false"
+    ) as rig:
+        phone = rig.phone(call_sid)
+        await phone.answer(call_parameters(call_sid, greeting=LONG))
+        await phone.wait_until(lambda: len(phone.played) > 4000, within=10)  # 0.5 s of the greeting
+        await phone.say(["charlie"])
+        await phone.wait_until(lambda: phone.clears == 1)
+        listen = [c for c in rig.deepgram.connections if c.speech_started_sent]
+        finals_with_words = [
+            f for c in listen for f in c.finals_sent if f["channel"]["alternatives"][0]["words"]
+        ]
+        await phone.hang_up()
+        await wait_for_call_end(rig.server)
+
+    assert len(listen) == 1  # the caller's track, which asked for them
+    assert listen[0].params["vad_events"] == "true"
+    assert finals_with_words == []  # the clear came on SpeechStarted, before "charlie" was recognised
+    agent_rows = [s.text for s in await segments(local_stack, call_sid) if s.speaker == "agent"]
+    assert LONG.startswith(agent_rows[0])
+    assert agent_rows[0] != LONG

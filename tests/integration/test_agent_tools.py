@@ -11,7 +11,7 @@ from callscribe_local.anthropic_server import Reply
 from callscribe_local.aws_local import LocalAws
 from streamer.agent.dtmf import dtmf_audio
 from tests.support.agent_harness import TRANSFER_TO, agent_rig, call_parameters
-from tests.support.streamer_harness import wait_for_call_end
+from tests.support.streamer_harness import segments, wait_for_call_end
 
 pytestmark = pytest.mark.integration
 
@@ -106,3 +106,28 @@ async def test_caller_keypad_digits_reach_the_model_as_one_turn(local_stack: Loc
         "role": "user",
         "content": [{"type": "text", "text": "[The caller pressed the keypad: 42]"}],
     }
+
+
+async def test_a_failed_end_call_leaves_the_rest_of_the_reply_a_new_stored_utterance(
+    local_stack: LocalAws, call_sid: str
+) -> None:
+    replies = (
+        Reply.tools("Goodbye then.", ("end_call", {})),
+        Reply.message("Sorry, I could not hang up."),
+    )
+    async with agent_rig(local_stack, *replies) as rig:
+        rig.twilio.fail_next(400, 21220, "Call is not in-progress. Cannot redirect.")
+        phone = rig.phone(call_sid)
+        await phone.answer(call_parameters(call_sid))
+        await phone.wait_until(lambda: len(phone.echoed) >= 1, within=10)
+        await phone.say(["alpha", None])
+        await phone.wait_until(lambda: len(rig.model_requests()) == 2)
+        await phone.wait_until(lambda: len(phone.echoed) >= 3)  # greeting, goodbye, the apology
+        await phone.hang_up()
+        await wait_for_call_end(rig.server)
+
+    (failed,) = _tool_results(rig.model_requests()[1].body["messages"][-1])
+    assert failed["is_error"] is True
+    agent_rows = [s.text for s in await segments(local_stack, call_sid) if s.speaker == "agent"]
+    assert "Sorry, I could not hang up." in agent_rows
+    assert "Goodbye then." in agent_rows

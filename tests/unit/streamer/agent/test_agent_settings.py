@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -62,3 +63,10 @@ def test_hangup_must_come_after_the_prompt() -> None:
 def test_bad_agent_configuration_fails_at_start(extra: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         AgentDeps.build(StreamerSettings.from_env({**BASE, **extra}))
+
+
+def test_the_listen_url_asks_for_speech_started_events_for_barge_in() -> None:
+    query = parse_qs(urlsplit(StreamerSettings.from_env(BASE).deepgram_listen_url()).query)
+    assert query["vad_events"] == ["true"]
+    off = StreamerSettings.from_env({**BASE, "DEEPGRAM_VAD_EVENTS": "false"})
+    assert parse_qs(urlsplit(off.deepgram_listen_url()).query)["vad_events"] == ["false"]

@@ -131,6 +131,15 @@ def test_profile_takes_parameters_then_the_route_then_defaults() -> None:
     assert "receptionist" in other.instructions
 
 
+def test_transfer_number_never_comes_from_stream_parameters() -> None:
+    # The parameters are the WebSocket client's word; only the streamer's own routes name a target.
+    routes = parse_call_routes('{"+14155550177": {"agent": {"transferTo": "+14155550111"}}}')
+    forged = AgentProfile.resolve({"to": "+14155550177", "transferTo": "+19005550199"}, routes)
+    assert forged.transfer_to == "+14155550111"
+    unrouted = AgentProfile.resolve({"to": "+14155550100", "transferTo": "+19005550199"}, routes)
+    assert unrouted.transfer_to is None
+
+
 def test_prompt_is_versioned_and_cached() -> None:
     blocks = prompt.system_blocks("v1", "  Be brief.  ")
     assert blocks[0]["cache_control"] == {"type": "ephemeral"}

@@ -1,0 +1,67 @@
+"""Blocking work stays off the event loop, which serves every call on the task: the EventBridge
+client behind `transcript.completed` (its first creation takes ~100 ms under a lock) and the DTMF
+tone synthesis for `send_dtmf` (~50 ms for 32 digits). Each is observed by the thread it ran on."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from callscribe_local.anthropic_server import Reply
+from callscribe_local.aws_local import BusTap, LocalAws
+from shared import aws
+from shared.status import TranscriptStatus
+from streamer.agent import conversation, dtmf
+from streamer.calls import CallRecords
+from tests.support.agent_harness import agent_rig, call_parameters
+from tests.support.streamer_harness import events, wait_for_call_end
+
+pytestmark = pytest.mark.integration
+
+
+def _recording(fn: Callable[..., Any], threads: list[threading.Thread]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread())
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+async def test_transcript_completed_is_published_with_the_client_built_off_the_loop(
+    local_stack: LocalAws, bus_tap: BusTap, call_sid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[threading.Thread] = []
+    monkeypatch.setattr(aws, "events", _recording(aws.events, threads))
+    records = CallRecords(local_stack.names.calls_table, local_stack.names.event_bus_name)
+    try:
+        await records.publish_completed(call_sid, 3, TranscriptStatus.COMPLETED)
+    finally:
+        await records.close()
+
+    (published,) = await events(bus_tap, call_sid)
+    assert published["detail"]["segmentCount"] == 3
+    assert threads
+    assert all(t is not threading.main_thread() for t in threads)
+
+
+async def test_send_dtmf_synthesises_the_tones_off_the_loop(
+    local_stack: LocalAws, call_sid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[threading.Thread] = []
+    monkeypatch.setattr(conversation, "dtmf_audio", _recording(dtmf.dtmf_audio, threads))
+    replies = (Reply.tools("One moment.", ("send_dtmf", {"digits": "12"})), Reply.message("Done."))
+    async with agent_rig(local_stack, *replies) as rig:
+        phone = rig.phone(call_sid)
+        await phone.answer(call_parameters(call_sid))
+        await phone.wait_until(lambda: len(phone.echoed) >= 1, within=10)
+        await phone.say(["alpha", None])
+        await phone.wait_until(lambda: len(rig.model_requests()) == 2)
+        await phone.wait_quiet()
+        await phone.hang_up()
+        await wait_for_call_end(rig.server)
+
+    assert len(threads) == 1
+    assert threads[0] is not threading.main_thread()
