@@ -312,6 +312,10 @@ class CallSession:
     async def _record_failure(self) -> None:
         assert self.call_sid is not None
         assert self._failure is not None
+        # "in-progress" first, then "failed": the started write's condition already refuses to
+        # replace a terminal status, but ordering them here keeps that true on stores whose
+        # conditional writes are not atomic (moto) and saves a refused write on those that are.
+        await self._settle("cdr-started")
         await self._deps.records.transcript_failed(self.call_sid, self._failure)
 
     # ---- helpers -----------------------------------------------------------------------------------

@@ -215,8 +215,8 @@ async def test_handshake_5xx_is_retried_until_deepgram_accepts(
 async def test_audio_deepgram_never_confirmed_marks_the_transcript_incomplete(
     local_stack: LocalAws, bus_tap: BusTap, deepgram: DeepgramStandIn, call_sid: str
 ) -> None:
-    # Deepgram drops mid-call and then refuses every reconnect (retryable 503s) until hang-up, so
-    # the unconfirmed audio is still unheard when the finalize window closes.
+    # Deepgram drops mid-call and every reconnect's handshake hangs past hang-up, so the unconfirmed
+    # audio is still unheard when the (1 s) finalize window closes.
     async with streamer_running(
         local_stack, deepgram.url, DEEPGRAM_FINALIZE_TIMEOUT_SECONDS="1"
     ) as server:
@@ -225,7 +225,7 @@ async def test_audio_deepgram_never_confirmed_marks_the_transcript_incomplete(
         await twilio.start(tracks=("inbound",))
         end = await twilio.play({"inbound": audio_for(["alpha", "bravo"])})
         await until(lambda: len(deepgram.connections) == 1)
-        deepgram.refuse_next(10_000, status=503)
+        deepgram.delay_handshakes(4)
         await deepgram.drop_all()
         await twilio.play({"inbound": audio_for(["charlie", "delta"])}, start_ms=end)
         await twilio.stop()
