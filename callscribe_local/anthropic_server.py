@@ -28,9 +28,10 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
+from http.server import BaseHTTPRequestHandler
+from typing import Any, Self
+
+from callscribe_local.http_server import BackgroundHttpServer, StandIn
 
 OFFLINE_MODEL = "offline-extractive"
 DEFAULT_MODEL = "claude-haiku-5-5"
@@ -201,7 +202,7 @@ class ScriptedResponder:
 # ----------------------------------------------------------------------------------------------- server
 
 
-class AnthropicServer:
+class AnthropicServer(StandIn):
     """`with AnthropicServer(responder) as server:` … point the SDK at `server.base_url`."""
 
     def __init__(
@@ -216,50 +217,31 @@ class AnthropicServer:
         self.responder = responder
         self.api_key = api_key
         self._host, self._port = host, port
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http: BackgroundHttpServer | None = None
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
 
     # lifecycle
-    def start(self) -> AnthropicServer:
-        server = self
+    def start(self) -> Self:
+        server: AnthropicServer = self
 
         class Handler(_Handler):
             owner = server
 
-        self._httpd = _Server((self._host, self._port), Handler)
-        self._httpd.daemon_threads = True
-        httpd = self._httpd
-        self._thread = threading.Thread(
-            target=lambda: httpd.serve_forever(poll_interval=0.05), name="anthropic-stand-in", daemon=True
-        )
-        self._thread.start()
+        self._http = BackgroundHttpServer(self._host, self._port, Handler, "anthropic-stand-in")
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> AnthropicServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
 
     @property
     def base_url(self) -> str:
-        if self._httpd is None:
+        if self._http is None:
             raise RuntimeError("the Anthropic stand-in is not running")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"http://{self._http.host}:{self._http.port}"
 
     # what was asked
     @property
@@ -274,12 +256,6 @@ class AnthropicServer:
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
             self._requests.append(request)
-
-
-class _Server(ThreadingHTTPServer):
-    # many calls' turns can end in the same instant (benchmarks): the default backlog of 5 would
-    # drop connection attempts and cost a 1 s SYN retry that the real API would not
-    request_queue_size = 128
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -19,10 +19,11 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
+from http.server import BaseHTTPRequestHandler
+from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from callscribe_local.http_server import BackgroundHttpServer, StandIn
 
 _log = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ class LocalLambdaContext:
         return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
 
 
-class LocalApiGateway:
+class LocalApiGateway(StandIn):
     """`LocalApiGateway(handler).start()`; requests to `.url + path` reach `handler` in-process."""
 
     def __init__(
@@ -175,47 +176,25 @@ class LocalApiGateway:
         self.stage = stage
         self.binary_media_types = tuple(binary_media_types)
         self.resources = tuple(resources)
-        self._server = ThreadingHTTPServer((host, port), self._request_handler_class())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._http = BackgroundHttpServer(host, port, self._request_handler_class(), "local-apigw")
         # One invocation at a time, as in one Lambda execution environment: Powertools' resolver
         # keeps the current request on the module-level app, so concurrent calls would mix them.
         self._invoke_lock = threading.Lock()
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])
+        return self._http.port
 
     @property
     def url(self) -> str:
-        host = str(self._server.server_address[0])
-        return f"http://{host}:{self.port}/{self.stage}"
+        return f"http://{self._http.host}:{self.port}/{self.stage}"
 
-    def start(self) -> LocalApiGateway:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, name="local-apigw", daemon=True
-            )
-            self._thread.start()
+    def start(self) -> Self:
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> LocalApiGateway:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._http.stop()
 
     def invoke(
         self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes

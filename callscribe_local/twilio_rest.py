@@ -20,10 +20,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
+from http.server import BaseHTTPRequestHandler
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
+
+from callscribe_local.http_server import BackgroundHttpServer, StandIn
 
 API_VERSION = "2010-04-01"
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
@@ -70,7 +71,7 @@ def _rfc2822(moment: datetime) -> str:
 
 
 @dataclass
-class TwilioRestStandIn:
+class TwilioRestStandIn(StandIn):
     """`with TwilioRestStandIn(account_sid, auth_token) as twilio:` then `twilio.base_url`."""
 
     account_sid: str
@@ -81,44 +82,24 @@ class TwilioRestStandIn:
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)
     _errors: deque[InjectedError] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
+    _http: BackgroundHttpServer | None = None
 
     @property
     def base_url(self) -> str:
-        if self._server is None:
+        if self._http is None:
             raise RuntimeError("the Twilio stand-in is not started")
-        return f"http://{self.host}:{self._server.server_address[1]}"
+        return f"http://{self.host}:{self._http.port}"
 
-    def start(self) -> TwilioRestStandIn:
-        if self._server is None:
-            self._server = ThreadingHTTPServer((self.host, self.port), self._handler_class())
-            self._server.daemon_threads = True
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, name="twilio-rest", daemon=True
-            )
-            self._thread.start()
+    def start(self) -> Self:
+        if self._http is None:
+            self._http = BackgroundHttpServer(self.host, self.port, self._handler_class(), "twilio-rest")
+            self._http.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-            self._server = None
-            self._thread = None
-
-    def __enter__(self) -> TwilioRestStandIn:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
 
     def fail_next(self, status: int, code: int, message: str, times: int = 1) -> None:
         """Answer the next `times` requests with a Twilio error (e.g. 400/21211, 401/20003, 500/20500)."""

@@ -1,0 +1,68 @@
+"""What every HTTP stand-in here shares: a threaded HTTP server on a daemon thread, and the
+start/stop/context-manager lifecycle around it. The stand-ins themselves only speak their protocol."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Self
+
+
+class _Server(ThreadingHTTPServer):
+    # Many calls' turns can end in the same instant (benchmarks): the default backlog of 5 would
+    # drop connection attempts and cost a 1 s SYN retry that a real service would not.
+    request_queue_size = 128
+    daemon_threads = True
+
+
+class BackgroundHttpServer:
+    """Binds at construction (so the port is known at once); serves from `start()` until `stop()`."""
+
+    def __init__(self, host: str, port: int, handler: type[BaseHTTPRequestHandler], name: str) -> None:
+        self._server = _Server((host, port), handler)
+        self._name = name
+        self._thread: threading.Thread | None = None
+
+    @property
+    def host(self) -> str:
+        return str(self._server.server_address[0])
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=lambda: self._server.serve_forever(poll_interval=0.05), name=self._name, daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+
+
+class StandIn:
+    """`with StandIn() as s:` starts it and stops it, whatever happens inside."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
