@@ -21,3 +21,12 @@ class MalformedRequestError(CallscribeError):
 
 class CallNotFoundError(CallscribeError):
     """No call record exists for the SID asked about."""
+
+
+class StoreError(CallscribeError):
+    """A table refused or failed a read or write for a reason other than our own write condition.
+
+    Raised by the data layer (`shared/dal/`) in place of pynamodb's exceptions, so no tier has to
+    know the library: the webhooks answer 503 (the retry finishes the idempotent write), the
+    streamer's writers retry it, the summaries Lambda fails and EventBridge redelivers.
+    """

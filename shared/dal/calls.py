@@ -1,0 +1,234 @@
+"""`DynamoCalls`: the calls table (the CDR), every tier's reads and writes, one UpdateItem each.
+
+Three tiers write disjoint attributes of one item, each through its own Protocol (shared/dal/ports.py),
+and Twilio's callbacks arrive in any order, twice, or for a call never seen. So every write here is
+a single UpdateItem that is safe to repeat and to reorder, and any of them may create the item:
+
+- parties and first-seen times use `if_not_exists`, so the first writer's value stays;
+- a status only moves `status_rank` up (shared/status.py), so the terminal status lands once;
+- a recording report other than `completed` never replaces a completed one;
+- `Call Completed` is claimed by setting `call_completed_event_at` on a terminal, unclaimed call;
+- the transcript status never moves back from a terminal value, and a `failed` wins over the others;
+- the summary is stored with `attribute_not_exists(summary)`: never replaced.
+
+What those rules mean for a call (which times a status sets, when to publish) is decided by each
+tier; this module keeps only the guarantees DynamoDB's conditions can make atomic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pynamodb.exceptions import PynamoDBException
+
+from shared import clock
+from shared.dal.models import CallRecord, calls_model
+from shared.dal.records import (
+    RECORDING_COMPLETED,
+    Call,
+    CallUpsert,
+    CompletedCall,
+    RecordingUpdate,
+    StatusAdvance,
+    plain,
+)
+from shared.dal.updates import conditional_update, missing_map
+from shared.errors import StoreError
+from shared.status import TERMINAL_RANK, SummaryStatus, TranscriptStatus
+
+TRANSCRIPT_ERROR_MAX = 500  # characters of `transcript_error` kept: a reason, not a log
+_STATUS_HISTORY_ATTEMPTS = 3
+
+
+def to_call(record: CallRecord) -> Call:
+    """The domain record of a stored item (pynamodb maps and numbers made plain)."""
+    return Call.from_item({name: plain(value) for name, value in record.attribute_values.items()})
+
+
+class DynamoCalls:
+    """Implements WebhookCallWrites, TranscriptStatusWrites and SummaryCalls over one calls table."""
+
+    def __init__(self, calls_table: str, now: Callable[[], str] = clock.now_iso) -> None:
+        self._model = calls_model(calls_table)
+        self._now = now
+
+    # ---- reads --------------------------------------------------------------------------------
+
+    def get(self, call_sid: str) -> Call | None:
+        model = self._model
+        try:
+            record = model.get(call_sid, consistent_read=True)
+        except model.DoesNotExist:
+            return None
+        except PynamoDBException as exc:
+            raise StoreError(f"reading call {call_sid} failed: {exc}") from exc
+        return to_call(record)
+
+    # ---- webhooks -----------------------------------------------------------------------------
+
+    def upsert_call(self, upsert: CallUpsert) -> None:
+        m = self._model
+        now = self._now()
+        actions: list[Any] = [getattr(m, name).set(value) for name, value in upsert.parties.present().items()]
+        actions += [
+            m.started_at.set(m.started_at | upsert.started_at),
+            m.call_date.set(m.call_date | upsert.started_at[:10]),
+            m.created_at.set(m.created_at | now),
+            m.updated_at.set(now),
+            # An empty history map lets the status write that follows set its key at the first try.
+            m.status_history.set(m.status_history | {}),
+        ]
+        if upsert.route is not None:
+            actions.append(m.route.set(upsert.route))
+        if upsert.connect_to is not None:
+            actions.append(m.connect_to.set(upsert.connect_to))
+        conditional_update(m(upsert.call_sid), actions, None, f"upsert of {upsert.call_sid}")
+
+    def advance_status(self, advance: StatusAdvance) -> bool:
+        m = self._model
+        now = self._now()
+        actions: list[Any] = [
+            m.status.set(advance.status),
+            m.status_rank.set(advance.rank),
+            m.updated_at.set(now),
+            m.created_at.set(m.created_at | now),
+            m.started_at.set(m.started_at | advance.at),
+            m.call_date.set(m.call_date | advance.at[:10]),
+        ]
+        if advance.parties is not None:
+            for name, value in advance.parties.present().items():
+                attribute = getattr(m, name)
+                actions.append(attribute.set(attribute | value))
+        if advance.answered_at is not None:
+            actions.append(m.answered_at.set(m.answered_at | advance.answered_at))
+        if advance.ended_at is not None:
+            actions.append(m.ended_at.set(advance.ended_at))
+        if advance.duration_seconds is not None:
+            actions.append(m.duration_seconds.set(advance.duration_seconds))
+        if advance.answered_by:
+            actions.append(m.answered_by.set(advance.answered_by))
+        if advance.sip_response_code is not None:
+            actions.append(m.sip_response_code.set(advance.sip_response_code))
+        condition = m.status_rank.does_not_exist() | (m.status_rank < advance.rank)
+        history_key = m.status_history[advance.status].set(advance.at)
+        first_history = m.status_history.set({advance.status: advance.at})
+        what = f"status update of {advance.call_sid}"
+        # status_history is a map; DynamoDB can set a key inside it only once the map exists, so a
+        # call seen first by this write creates the map whole (guarded, in case of a concurrent write).
+        for _ in range(_STATUS_HISTORY_ATTEMPTS):
+            try:
+                return conditional_update(m(advance.call_sid), [*actions, history_key], condition, what)
+            except StoreError as exc:
+                if not missing_map(exc):
+                    raise
+            guarded = condition & m.status_history.does_not_exist()
+            if conditional_update(m(advance.call_sid), [*actions, first_history], guarded, what):
+                return True
+            # Either the call has moved past this status, or a concurrent write made the map.
+        raise StoreError(f"status update of {advance.call_sid} kept racing the status history write")
+
+    def update_recording(self, update: RecordingUpdate) -> bool:
+        m = self._model
+        now = self._now()
+        actions = [
+            m.recording.set(update.as_item(now)),
+            m.updated_at.set(now),
+            m.created_at.set(m.created_at | now),
+        ]
+        condition = None
+        if update.status != RECORDING_COMPLETED:
+            condition = m.recording.does_not_exist() | (m.recording.status != RECORDING_COMPLETED)
+        return conditional_update(
+            m(update.call_sid), actions, condition, f"recording update of {update.call_sid}"
+        )
+
+    def claim_completion(self, call_sid: str, claimed_at: str) -> CompletedCall | None:
+        m = self._model
+        record = m(call_sid)
+        claimed = conditional_update(
+            record,
+            [m.call_completed_event_at.set(claimed_at)],
+            (m.status_rank == TERMINAL_RANK) & m.call_completed_event_at.does_not_exist(),
+            f"completion claim of {call_sid}",
+        )
+        if not claimed:
+            return None
+        duration = record.duration_seconds
+        return CompletedCall(
+            call_sid=call_sid,
+            status=str(record.status),
+            duration_seconds=None if duration is None else int(duration),
+        )
+
+    def release_completion(self, call_sid: str, claimed_at: str) -> None:
+        m = self._model
+        conditional_update(
+            m(call_sid),
+            [m.call_completed_event_at.remove()],
+            m.call_completed_event_at == claimed_at,
+            f"releasing the completion claim of {call_sid}",
+        )
+
+    # ---- streamer -----------------------------------------------------------------------------
+
+    def transcript_started(self, call_sid: str, stream_sid: str) -> bool:
+        m = self._model
+        return conditional_update(
+            m(call_sid),
+            [
+                m.transcript_status.set(TranscriptStatus.IN_PROGRESS.value),
+                m.stream_sid.set(stream_sid),
+                m.updated_at.set(self._now()),
+            ],
+            m.transcript_status.does_not_exist()
+            | m.transcript_status.is_in(TranscriptStatus.PENDING.value, TranscriptStatus.IN_PROGRESS.value),
+            f"transcript start of {call_sid}",
+        )
+
+    def transcript_finished(
+        self, call_sid: str, status: TranscriptStatus, segment_count: int | None, error: str | None
+    ) -> bool:
+        m = self._model
+        stamp = self._now()
+        actions: list[Any] = [m.transcript_status.set(status.value), m.updated_at.set(stamp)]
+        if segment_count is not None:
+            actions.append(m.segment_count.set(segment_count))
+        if error is not None:
+            actions.append(m.transcript_error.set(error[:TRANSCRIPT_ERROR_MAX]))
+        condition = None
+        if status is not TranscriptStatus.FAILED:
+            actions.append(m.transcript_completed_at.set(stamp))
+            # a failure recorded by this stream wins over "completed" and "incomplete"
+            condition = m.transcript_status.does_not_exist() | (
+                m.transcript_status != TranscriptStatus.FAILED.value
+            )
+        return conditional_update(m(call_sid), actions, condition, f"transcript end of {call_sid}")
+
+    def transcript_failed(self, call_sid: str, error: str) -> bool:
+        return self.transcript_finished(call_sid, TranscriptStatus.FAILED, None, error)
+
+    # ---- summaries ----------------------------------------------------------------------------
+
+    def save_summary(self, call_sid: str, summary: Mapping[str, Any], created_at: str) -> bool:
+        m = self._model
+        return conditional_update(
+            m(call_sid),
+            [
+                m.summary.set(dict(summary)),
+                m.summary_status.set(SummaryStatus.COMPLETED.value),
+                m.summary_created_at.set(created_at),
+                m.updated_at.set(self._now()),
+            ],
+            m.summary.does_not_exist(),
+            f"summary write of {call_sid}",
+        )
+
+    def mark_summary_published(self, call_sid: str) -> None:
+        m = self._model
+        conditional_update(
+            m(call_sid),
+            [m.summary_event_at.set(self._now())],
+            m.summary.exists() & m.summary_event_at.does_not_exist(),
+            f"summary event mark of {call_sid}",
+        )

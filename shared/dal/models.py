@@ -1,0 +1,172 @@
+"""pynamodb models of the two product tables. The schema is documented in docs/data-model.md.
+
+Only the data layer's adapters (`shared/dal/calls.py`, `shared/dal/segments.py`), the bootstrap and
+infra's table and Glue definitions use these: every tier reads and writes through the adapters, which
+hand back plain domain records, so pynamodb stays an implementation detail of this package.
+
+Table names are bound at run time, not import time: `calls_model(name)` returns a subclass bound to
+that table, cached, so each process holds one model class (and so one pynamodb connection) per table.
+Attribute names are snake_case as analysts see them in the exports; times are ISO-8601 strings.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any, TypeVar
+
+from pynamodb.attributes import (
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, Index
+from pynamodb.models import Model
+
+from shared.dal.records import segment_key
+
+M = TypeVar("M", bound=Model)
+
+__all__ = [
+    "CALLS_BY_DAY_INDEX",
+    "CallRecord",
+    "CallsByDayIndex",
+    "RecordingAttribute",
+    "TranscriptSegment",
+    "calls_model",
+    "segment_key",
+    "segments_model",
+]
+
+CALLS_BY_DAY_INDEX = "calls_by_day"
+
+
+class RecordingAttribute(MapAttribute[str, Any]):
+    """The call's recording as the recording status callback reported it."""
+
+    sid = UnicodeAttribute()
+    url = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)
+    duration_seconds = NumberAttribute(null=True)
+    channels = NumberAttribute(null=True)
+    source = UnicodeAttribute(null=True)
+    track = UnicodeAttribute(null=True)
+    started_at = UnicodeAttribute(null=True)
+    error_code = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+
+
+class CallsByDayIndex(GlobalSecondaryIndex["CallRecord"]):
+    """Calls of one UTC day ordered by start: the analysts' and the dashboard's natural query."""
+
+    class Meta:
+        index_name = CALLS_BY_DAY_INDEX
+        projection = AllProjection()
+
+    call_date = UnicodeAttribute(hash_key=True)
+    started_at = UnicodeAttribute(range_key=True)
+
+
+class CallRecord(Model):
+    """The call detail record (CDR), one item per Twilio call SID."""
+
+    class Meta:
+        table_name = "unbound-calls"  # replaced by calls_model(); never used directly
+
+    call_sid = UnicodeAttribute(hash_key=True)
+    account_sid = UnicodeAttribute(null=True)
+    parent_call_sid = UnicodeAttribute(null=True)
+    direction = UnicodeAttribute(null=True)  # inbound | outbound-api | outbound-dial
+    from_number = UnicodeAttribute(null=True)
+    to_number = UnicodeAttribute(null=True)
+    forwarded_from = UnicodeAttribute(null=True)
+    caller_name = UnicodeAttribute(null=True)
+    from_city = UnicodeAttribute(null=True)
+    from_state = UnicodeAttribute(null=True)
+    from_zip = UnicodeAttribute(null=True)
+    from_country = UnicodeAttribute(null=True)
+    to_city = UnicodeAttribute(null=True)
+    to_state = UnicodeAttribute(null=True)
+    to_zip = UnicodeAttribute(null=True)
+    to_country = UnicodeAttribute(null=True)
+
+    route = UnicodeAttribute(null=True)  # forward | voicemail | agent | outbound
+    connect_to = UnicodeAttribute(null=True)  # the party dialled, when there is one
+
+    status = UnicodeAttribute(null=True)
+    status_rank = NumberAttribute(null=True)
+    status_history = MapAttribute[str, Any](null=True)  # status -> ISO time first seen
+    answered_by = UnicodeAttribute(null=True)
+    sip_response_code = NumberAttribute(null=True)
+    started_at = UnicodeAttribute(null=True)
+    answered_at = UnicodeAttribute(null=True)
+    ended_at = UnicodeAttribute(null=True)
+    duration_seconds = NumberAttribute(null=True)
+    call_date = UnicodeAttribute(null=True)  # YYYY-MM-DD (UTC) of started_at, for calls_by_day
+    call_completed_event_at = UnicodeAttribute(null=True)  # claim that makes "Call Completed" once
+
+    recording = RecordingAttribute(null=True)
+
+    stream_sid = UnicodeAttribute(null=True)
+    transcript_status = UnicodeAttribute(null=True)  # shared.status.TranscriptStatus
+    transcript_error = UnicodeAttribute(null=True)
+    segment_count = NumberAttribute(null=True)
+    transcript_completed_at = UnicodeAttribute(null=True)
+
+    summary = MapAttribute[str, Any](null=True)  # structured summary, see functions/summaries
+    summary_status = UnicodeAttribute(null=True)
+    summary_created_at = UnicodeAttribute(null=True)
+    summary_event_at = UnicodeAttribute(null=True)  # set once "Summary Created" is on the bus
+
+    created_at = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+
+    calls_by_day = CallsByDayIndex()
+
+
+class TranscriptSegment(Model):
+    """One final transcript segment: a stretch of one track's speech, timed in stream seconds."""
+
+    class Meta:
+        table_name = "unbound-transcripts"
+
+    call_sid = UnicodeAttribute(hash_key=True)
+    segment_key = UnicodeAttribute(range_key=True)  # see shared.dal.records.segment_key()
+    track = UnicodeAttribute()  # inbound | outbound
+    speaker = UnicodeAttribute()  # caller | callee | agent
+    text = UnicodeAttribute()
+    start = NumberAttribute()  # seconds from the start of the media stream
+    end = NumberAttribute()
+    confidence = NumberAttribute(null=True)
+    language = UnicodeAttribute(null=True)
+    source = UnicodeAttribute(null=True)  # e.g. the Deepgram model that produced it
+    created_at = UnicodeAttribute(null=True)
+
+
+def _bind(base: type[M], table_name: str) -> type[M]:
+    attrs: dict[str, Any] = {"table_name": table_name}
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        attrs["region"] = region
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        attrs["host"] = endpoint
+    namespace: dict[str, Any] = {"Meta": type("Meta", (), attrs), "__module__": base.__module__}
+    # Index objects point back at one model class; give each bound class its own so that querying
+    # an index on it queries its own table.
+    for name, member in vars(base).items():
+        if isinstance(member, Index):
+            namespace[name] = type(member)()
+    return type(f"{base.__name__}[{table_name}]", (base,), namespace)
+
+
+@cache
+def calls_model(table_name: str) -> type[CallRecord]:
+    """The CallRecord model bound to `table_name` (one class, one connection, per process)."""
+    return _bind(CallRecord, table_name)
+
+
+@cache
+def segments_model(table_name: str) -> type[TranscriptSegment]:
+    """The TranscriptSegment model bound to `table_name`."""
+    return _bind(TranscriptSegment, table_name)

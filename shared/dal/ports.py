@@ -1,0 +1,104 @@
+"""The narrow ports each tier holds on the two product tables.
+
+One adapter per table implements them all (`DynamoCalls`, `DynamoSegments`), but each tier depends
+on the Protocol of its own use only: a reader sees what it may call, a unit test fakes only that, and
+IAM grants per tier (infra) stay the exact mirror of a Protocol's methods. A new writer (the
+recordings tier of issue 13: the recording's S3 key, reconciliation fields) adds its own Protocol
+here and its methods on the adapter, leaving the others untouched.
+
+Every write is one conditional or idempotent UpdateItem (or BatchWriteItem of keyed segments), so
+any tier may create the call item first and a repeated write changes nothing. Writes answer False
+when their condition refused them (a stale or repeated event: not an error) and raise
+`shared.errors.StoreError` when the table failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from shared.dal.records import (
+    Call,
+    CallUpsert,
+    CompletedCall,
+    RecordingUpdate,
+    Segment,
+    StatusAdvance,
+)
+from shared.status import TranscriptStatus
+
+
+class CallReader(Protocol):
+    def get(self, call_sid: str) -> Call | None:
+        """The call record (strongly consistent), or None when nothing was written for it yet."""
+        ...
+
+
+class WebhookCallWrites(CallReader, Protocol):
+    """The webhooks tier: parties, status, recording, and the claim behind `Call Completed` once."""
+
+    def upsert_call(self, upsert: CallUpsert) -> None:
+        """Set the parties and route; first-seen times (`started_at`, `created_at`) keep their first value."""
+        ...
+
+    def advance_status(self, advance: StatusAdvance) -> bool:
+        """Apply the status when it outranks the stored one; False when it is stale or repeated."""
+        ...
+
+    def update_recording(self, update: RecordingUpdate) -> bool:
+        """Store the recording; False when a completed recording already outranks this report."""
+        ...
+
+    def claim_completion(self, call_sid: str, claimed_at: str) -> CompletedCall | None:
+        """Claim the right to publish `Call Completed`: None when not terminal or already claimed."""
+        ...
+
+    def release_completion(self, call_sid: str, claimed_at: str) -> None:
+        """Give back a claim whose publication failed, so a retry can publish."""
+        ...
+
+
+class TranscriptStatusWrites(Protocol):
+    """The streamer: where the call's transcript stands (never back from a terminal value)."""
+
+    def transcript_started(self, call_sid: str, stream_sid: str) -> bool:
+        """Mark the transcript in progress; False when it already ended (a late start changes nothing)."""
+        ...
+
+    def transcript_finished(
+        self, call_sid: str, status: TranscriptStatus, segment_count: int | None, error: str | None
+    ) -> bool:
+        """Record how the transcript ended; False when a `failed` already recorded wins over it."""
+        ...
+
+    def transcript_failed(self, call_sid: str, error: str) -> bool:
+        """Record that transcription failed: wins over any other ending, so always True."""
+        ...
+
+
+class SegmentBatchWrites(Protocol):
+    """The streamer: final segments, keyed by their own timing so a retried write overwrites itself."""
+
+    def write_segments(self, segments: Sequence[Segment]) -> None:
+        """Store every segment (one batch; for a key given twice the later segment wins)."""
+        ...
+
+
+class SegmentReader(Protocol):
+    """GET /calls and the summaries: a call's final segments."""
+
+    def list_segments(self, call_sid: str) -> list[Segment]:
+        """Every stored segment of the call (strongly consistent), ordered by stream time then track."""
+        ...
+
+
+class SummaryCalls(CallReader, Protocol):
+    """The summaries tier: the summary, stored once, and the mark that its event is on the bus."""
+
+    def save_summary(self, call_sid: str, summary: Mapping[str, Any], created_at: str) -> bool:
+        """Store the summary unless the call already has one; True when this write stored it."""
+        ...
+
+    def mark_summary_published(self, call_sid: str) -> None:
+        """Record that `Summary Created` is on the bus (the first mark wins; a repeat changes nothing)."""
+        ...

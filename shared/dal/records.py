@@ -1,0 +1,264 @@
+"""The records the data layer takes and hands back: plain frozen dataclasses, never pynamodb objects.
+
+Callers read `call.duration_seconds` as an int and `call.summary` as a dict whatever the storage
+library returned (pynamodb map attributes, floats for every number, a `Decimal` from boto3), so no
+tier carries a normaliser of its own. The in-memory fakes of the tests build the same records from
+their dicts with `Call.from_item`, which is what keeps the fakes and the real adapters comparable.
+
+Nothing here imports pynamodb or boto3: domain code and unit tests import these for free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from decimal import Decimal
+from typing import Any
+
+Number = int | float
+
+
+def number(value: Any) -> Number | None:
+    """A stored number as JSON shows it: `32`, not `32.0` (DynamoDB keeps no int/float distinction)."""
+    if value is None:
+        return None
+    converted = float(value)
+    return int(converted) if converted.is_integer() else converted
+
+
+def plain(value: Any) -> Any:
+    """A stored value as plain JSON-able Python: maps as dicts, lists as lists, numbers via `number`."""
+    if hasattr(value, "as_dict"):  # a pynamodb map attribute, typed or raw
+        value = value.as_dict()
+    if isinstance(value, Mapping):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float, Decimal)):
+        return number(value)
+    return value
+
+
+def segment_key(start_seconds: float, track: str) -> str:
+    """Sort key ordered by audio time, then track: zero-padded milliseconds so strings sort as numbers.
+
+    Deterministic from the segment's own timing, so a retried write of the same segment overwrites
+    itself instead of adding a copy.
+    """
+    return f"{round(start_seconds * 1000):010d}#{track}"
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Recording:
+    """The call's recording as the recording status callback last reported it."""
+
+    sid: str
+    url: str | None = None
+    status: str | None = None
+    duration_seconds: Number | None = None
+    channels: Number | None = None
+    source: str | None = None
+    track: str | None = None
+    started_at: str | None = None
+    error_code: str | None = None
+    updated_at: str | None = None
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Recording:
+        values = _known(cls, item)
+        for name in ("duration_seconds", "channels"):
+            if name in values:
+                values[name] = number(values[name])
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Call:
+    """The call detail record (CDR) as stored: every attribute of docs/data-model.md, None when absent."""
+
+    call_sid: str
+    account_sid: str | None = None
+    parent_call_sid: str | None = None
+    direction: str | None = None
+    from_number: str | None = None
+    to_number: str | None = None
+    forwarded_from: str | None = None
+    caller_name: str | None = None
+    from_city: str | None = None
+    from_state: str | None = None
+    from_zip: str | None = None
+    from_country: str | None = None
+    to_city: str | None = None
+    to_state: str | None = None
+    to_zip: str | None = None
+    to_country: str | None = None
+    route: str | None = None
+    connect_to: str | None = None
+    status: str | None = None
+    status_rank: int | None = None
+    status_history: dict[str, str] | None = None
+    answered_by: str | None = None
+    sip_response_code: int | None = None
+    started_at: str | None = None
+    answered_at: str | None = None
+    ended_at: str | None = None
+    duration_seconds: Number | None = None
+    call_date: str | None = None
+    call_completed_event_at: str | None = None
+    recording: Recording | None = None
+    stream_sid: str | None = None
+    transcript_status: str | None = None
+    transcript_error: str | None = None
+    segment_count: int | None = None
+    transcript_completed_at: str | None = None
+    summary: dict[str, Any] | None = None
+    summary_status: str | None = None
+    summary_created_at: str | None = None
+    summary_event_at: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Call:
+        """A record from stored attributes (names as in the table); unknown attributes are ignored,
+        so an attribute a newer writer adds never breaks an older reader."""
+        values = _known(cls, item)
+        for name in ("status_rank", "sip_response_code", "segment_count"):
+            if name in values:
+                values[name] = _int(values[name])
+        if "duration_seconds" in values:
+            values["duration_seconds"] = number(values["duration_seconds"])
+        if "recording" in values:
+            values["recording"] = Recording.from_item(plain(values["recording"]))
+        for name in ("status_history", "summary"):
+            if name in values:
+                values[name] = plain(values[name])
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Segment:
+    """One final transcript segment: a stretch of one track's speech, timed in stream seconds."""
+
+    call_sid: str
+    segment_key: str  # see segment_key()
+    track: str
+    speaker: str
+    text: str
+    start: float
+    end: float
+    confidence: float | None = None
+    language: str | None = None
+    source: str | None = None
+    created_at: str | None = None  # set by the adapter at write time when left None
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Segment:
+        values = _known(cls, item)
+        for name in ("start", "end", "confidence"):
+            if name in values:
+                values[name] = float(values[name])
+        return cls(**values)
+
+
+def _known(cls: type[Any], item: Mapping[str, Any]) -> dict[str, Any]:
+    return {f.name: item[f.name] for f in fields(cls) if item.get(f.name) is not None}
+
+
+# ---- what the webhooks write -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallParties:
+    """Who and where: what Twilio tells us about the two ends of a call (all optional)."""
+
+    account_sid: str | None = None
+    parent_call_sid: str | None = None
+    direction: str | None = None
+    from_number: str | None = None
+    to_number: str | None = None
+    forwarded_from: str | None = None
+    caller_name: str | None = None
+    from_city: str | None = None
+    from_state: str | None = None
+    from_zip: str | None = None
+    from_country: str | None = None
+    to_city: str | None = None
+    to_state: str | None = None
+    to_zip: str | None = None
+    to_country: str | None = None
+
+    def present(self) -> dict[str, str]:
+        """The fields Twilio actually sent (blank strings, like `ToZip=`, count as absent)."""
+        return {f.name: value for f in fields(self) if (value := getattr(self, f.name))}
+
+
+@dataclass(frozen=True)
+class CallUpsert:
+    """The voice webhook (or POST /calls) saying a call exists, who is on it and where it goes."""
+
+    call_sid: str
+    parties: CallParties
+    started_at: str  # ISO-8601; kept from the first write that sets it
+    route: str | None = None
+    connect_to: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusAdvance:
+    """One status write, applied only when `rank` is above the stored rank (never backwards).
+
+    The webhooks tier decides what a status means (which times it sets); the store only guarantees
+    the order. `answered_at` and the first-seen start keep their first value; `ended_at` and
+    `duration_seconds` are written with the status, so with the terminal rank they are written once.
+    """
+
+    call_sid: str
+    status: str
+    rank: int
+    at: str  # ISO-8601 time the status was reached: its status_history entry and, if unset, started_at
+    answered_at: str | None = None
+    ended_at: str | None = None
+    duration_seconds: int | None = None
+    answered_by: str | None = None
+    sip_response_code: int | None = None
+    parties: CallParties | None = None  # only fills gaps: the voice webhook is their authority
+
+
+@dataclass(frozen=True)
+class RecordingUpdate:
+    """A recording status callback; a report other than `completed` never replaces a completed one."""
+
+    call_sid: str
+    sid: str
+    status: str
+    url: str | None = None
+    duration_seconds: int | None = None
+    channels: int | None = None
+    source: str | None = None
+    track: str | None = None
+    started_at: str | None = None
+    error_code: str | None = None
+
+    def as_item(self, updated_at: str) -> dict[str, Any]:
+        item: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "call_sid"}
+        item["updated_at"] = updated_at
+        return {key: value for key, value in item.items() if value is not None}
+
+
+RECORDING_COMPLETED = "completed"
+
+
+@dataclass(frozen=True)
+class CompletedCall:
+    """What the `Call Completed` event reports, read back by the claim that allows publishing it."""
+
+    call_sid: str
+    status: str
+    duration_seconds: int | None
