@@ -9,8 +9,9 @@ per-package split of one `-X importtime` run to show where the time goes.
 Warm latency: `handler(event, context)` called in-process with real-shaped, signed API Gateway
 events, after a warm-up. Two variants, both excluding the network round trip to DynamoDB:
   - fake DAL: the call store and the bus publisher replaced by the in-memory fakes the unit tests
-    use (same condition semantics): the handler's own cost (parse, signature, TwiML, logs, metrics);
-  - moto in-process: the real pynamodb/boto3 adapters against `moto.mock_aws` (adds request
+    use (same condition semantics), bound with `app.create_app` under the handler's own
+    Powertools decorators: the handler's own cost (parse, signature, TwiML, logs, metrics);
+  - moto in-process: the real data-layer adapters (shared/dal) against `moto.mock_aws` (adds request
     serialisation and moto's own processing, which real DynamoDB replaces with a network hop).
 Logs and metrics are emitted as in production (INFO), to /dev/null.
 """
@@ -135,21 +136,27 @@ def warm(requests: int, variant: str) -> dict[str, Any]:
 
     context = LocalLambdaContext()
     if variant == "fake":
+        from aws_lambda_powertools.logging import correlation_paths
+
         from functions.webhooks import app, dependencies
         from functions.webhooks.logic import Services
         from functions.webhooks.settings import webhook_settings
-        from tests.support.fake_call_store import FakeCallStore, FakePublisher
+        from shared.observability import logger, metrics, tracer
+        from tests.support.fake_call_store import FakeCallStore, FakePublisher, FakeSegments
 
-        real = dependencies.services()
+        real = dependencies.build_services(webhook_settings())
         fake = Services(
-            settings=webhook_settings(),
+            settings=real.settings,
             store=FakeCallStore(),
             publisher=FakePublisher(),
             calls_api=real.calls_api,
-            segments=lambda sid: [],
+            segments=FakeSegments(),
         )
-        dependencies.use(fake)  # the warm container's wiring, with in-memory adapters
-        return _run(app.handler, context, requests, twilio_event, voice_params, status_params)
+        # the warm container's handler (the same decorators as app.handler), with in-memory adapters
+        handler = logger.inject_lambda_context(
+            correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
+        )(tracer.capture_lambda_handler(metrics.log_metrics(app.create_app(lambda: fake))))
+        return _run(handler, context, requests, twilio_event, voice_params, status_params)
 
     from moto import mock_aws
 

@@ -9,6 +9,7 @@ client is imported only by POST /calls, so a cold start stays small.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -18,9 +19,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from functions.webhooks import errors, logic
-from functions.webhooks.dependencies import services
+from functions.webhooks import dependencies, errors, logic
 from functions.webhooks.errors import InvalidInputError
+from functions.webhooks.logic import Services
 from functions.webhooks.request_models import (
     CreateCallRequest,
     RecordingCallback,
@@ -35,9 +36,39 @@ from shared.signatures import SIGNATURE_HEADER, FormParams, verify_api_gateway_e
 
 TWIML = "text/xml"
 FORM_CONTEXT_KEY = "twilio_form"
+SERVICES_CONTEXT_KEY = "services"
 
 app = APIGatewayRestResolver()
 errors.register(app)
+
+LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+def create_app(services_provider: Callable[[], Services]) -> LambdaHandler:
+    """A request handler whose routes use `services_provider()`'s wiring.
+
+    The Lambda's `handler` binds the process's real wiring (`dependencies.services`); local runs,
+    benchmarks and tests bind their own (in-memory fakes, other settings) the same way, so no global
+    is swapped. The provider is called inside the request, so a configuration error is answered 500
+    like any other. Routes are registered once on the module's resolver (Powertools keeps per-request
+    state on it, and Lambda runs one request per instance at a time).
+    """
+
+    def resolve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        app.context[SERVICES_CONTEXT_KEY] = services_provider
+        result: dict[str, Any] = app.resolve(event, context)
+        return result
+
+    return resolve
+
+
+def services() -> Services:
+    """This request's wiring: the provider its handler was created with (the context is per request)."""
+    provider: Callable[[], Services] = app.context[SERVICES_CONTEXT_KEY]
+    return provider()
+
+
+_resolve = create_app(dependencies.services)
 
 
 def twilio_signature(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
@@ -133,7 +164,9 @@ def get_call(callSid: str) -> Response[str]:
     view = logic.describe_call(callSid, services())
     metrics.add_metric(name="CallViewed", unit="Count", value=1)
     return Response(
-        status_code=HTTPStatus.OK, content_type=content_types.APPLICATION_JSON, body=json.dumps(view)
+        status_code=HTTPStatus.OK,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(view.as_json()),
     )
 
 
@@ -141,5 +174,4 @@ def get_call(callSid: str) -> Response[str]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result: dict[str, Any] = app.resolve(event, context)
-    return result
+    return _resolve(event, context)

@@ -1,7 +1,9 @@
-"""The per-process wiring: settings, the call store, the bus publisher, the Twilio REST adapter.
+"""The per-process wiring: settings, the calls and segments adapters, the bus, Twilio's REST API.
 
-Built on first use (never at import: a cold start stays cheap and tests can start moto first),
-then shared by every invocation of the warm container.
+`build_services(settings)` is the factory; `services()` is the production wiring, built on first use
+(never at import: a cold start stays cheap and tests can start moto first) and shared by every
+invocation of the warm container. Local runs, benchmarks and tests that want other adapters build
+their own `Services` and bind a handler to it with `app.create_app`; nothing global is swapped.
 """
 
 from __future__ import annotations
@@ -9,13 +11,12 @@ from __future__ import annotations
 from functools import cache
 
 from functions.webhooks.logic import Services
-from functions.webhooks.settings import webhook_settings
+from functions.webhooks.settings import WebhookSettings, webhook_settings
 from functions.webhooks.twilio_calls import CallsApi, TwilioRestCalls
 from shared import aws
-from shared.cdr import DynamoCallStore
+from shared.dal.calls import DynamoCalls
+from shared.dal.segments import DynamoSegments
 from shared.events import EventBridgePublisher
-from shared.models import TranscriptSegment
-from shared.repository import list_segments
 
 
 @cache
@@ -23,24 +24,8 @@ def _twilio(account_sid: str, auth_token: str, base_url: str) -> TwilioRestCalls
     return TwilioRestCalls(account_sid=account_sid, auth_token=auth_token, base_url=base_url)
 
 
-_replacement: list[Services] = []
-
-
-def services() -> Services:
-    """The process's wiring (or the one installed with `use`, for local runs and benchmarks)."""
-    return _replacement[0] if _replacement else _wired()
-
-
-def use(replacement: Services | None) -> None:
-    """Install other adapters (e.g. in-memory fakes) for this process; None restores the real ones."""
-    _replacement.clear()
-    if replacement is not None:
-        _replacement.append(replacement)
-
-
-@cache
-def _wired() -> Services:
-    settings = webhook_settings()
+def build_services(settings: WebhookSettings) -> Services:
+    """The real adapters for `settings`: DynamoDB tables, the EventBridge bus, Twilio REST (lazily)."""
 
     def calls_api() -> CallsApi:
         return _twilio(
@@ -49,20 +34,22 @@ def _wired() -> Services:
             settings.twilio_api_base_url,
         )
 
-    def segments(call_sid: str) -> list[TranscriptSegment]:
-        return list_segments(settings.transcripts_table, call_sid)
-
     return Services(
         settings=settings,
-        store=DynamoCallStore(settings.calls_table),
+        store=DynamoCalls(settings.calls_table),
         publisher=EventBridgePublisher(aws.events(), settings.event_bus_name),
         calls_api=calls_api,
-        segments=segments,
+        segments=DynamoSegments(settings.transcripts_table),
     )
+
+
+@cache
+def services() -> Services:
+    """The process's wiring, from its environment's settings."""
+    return build_services(webhook_settings())
 
 
 def reset() -> None:
     """Forget the wiring (tests that change the environment or restart moto)."""
-    _wired.cache_clear()
+    services.cache_clear()
     _twilio.cache_clear()
-    _replacement.clear()

@@ -16,12 +16,12 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 
 from functions.webhooks.twilio_calls import TwilioApiError
-from shared.cdr import StoreError
 from shared.errors import (
     CallNotFoundError,
     ConfigError,
     InvalidSignatureError,
     MalformedRequestError,
+    StoreError,
 )
 from shared.events import PublishError
 from shared.observability import logger, metrics

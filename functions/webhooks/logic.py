@@ -7,11 +7,11 @@ it against in-memory fakes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from functions.webhooks import twiml
+from functions.webhooks.cdr import StatusChange, advance, record_status
 from functions.webhooks.request_models import (
     CreateCallRequest,
     RecordingCallback,
@@ -20,19 +20,12 @@ from functions.webhooks.request_models import (
 )
 from functions.webhooks.settings import DEFAULT_UNAVAILABLE, DEFAULT_VOICEMAIL_THANKS, WebhookSettings
 from functions.webhooks.twilio_calls import CallsApi, OutboundCall
+from functions.webhooks.views import CallView
 from shared import clock
-from shared.cdr import (
-    CallParties,
-    CallStore,
-    CallUpsert,
-    RecordingUpdate,
-    StatusChange,
-    call_view,
-    record_status,
-)
+from shared.dal.ports import SegmentReader, WebhookCallWrites
+from shared.dal.records import CallParties, CallUpsert, RecordingUpdate
 from shared.errors import CallNotFoundError, MalformedRequestError
 from shared.events import EventPublisher
-from shared.models import TranscriptSegment
 from shared.observability import logger
 from shared.routing import AgentRoute, ForwardRoute, Route
 from shared.status import CallStatus
@@ -44,13 +37,13 @@ DIAL_CONNECTED = frozenset({"completed", "answered"})
 
 @dataclass(frozen=True)
 class Services:
-    """The ports one request may use; built once per process in `dependencies`."""
+    """The ports one request may use; built once per process by `dependencies.build_services`."""
 
     settings: WebhookSettings
-    store: CallStore
+    store: WebhookCallWrites
     publisher: EventPublisher
     calls_api: Callable[[], CallsApi]  # lazy: only POST /calls pays for Twilio's REST client
-    segments: Callable[[str], Iterable[TranscriptSegment]]
+    segments: SegmentReader
 
 
 def _route_name(route: Route) -> str:
@@ -176,7 +169,7 @@ def _record_call(request: VoiceRequest, services: Services, *, route: str, conne
             connect_to=connect_to,
         )
     )
-    services.store.advance_status(StatusChange(call_sid=request.call_sid, status=request.call_status, at=at))
+    advance(services.store, StatusChange(call_sid=request.call_sid, status=request.call_status, at=at))
 
 
 def apply_status(callback: StatusCallback, services: Services) -> bool:
@@ -253,13 +246,13 @@ def start_outbound_call(request: CreateCallRequest, services: Services, callback
         )
     )
     status = CallStatus(created.status) if created.status in set(CallStatus) else CallStatus.QUEUED
-    services.store.advance_status(StatusChange(call_sid=created.sid, status=status, at=now))
+    advance(services.store, StatusChange(call_sid=created.sid, status=status, at=now))
     logger.info("outbound call created", extra={"to": request.to, "connect_to": request.connect_to})
     return created.sid
 
 
-def describe_call(call_sid: str, services: Services) -> dict[str, Any]:
-    record = services.store.get(call_sid)
-    if record is None:
+def describe_call(call_sid: str, services: Services) -> CallView:
+    call = services.store.get(call_sid)
+    if call is None:
         raise CallNotFoundError(f"no call {call_sid}")
-    return call_view(record, services.segments(call_sid))
+    return CallView.of(call, services.segments.list_segments(call_sid))

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shared import clock
-from shared.cdr import CallParties
+from shared.dal.records import CallParties
 from shared.errors import MalformedRequestError
 from shared.routing import E164
 from shared.status import CallStatus

@@ -1,30 +1,50 @@
-"""An in-memory `CallStore` with the same condition semantics as the DynamoDB adapter.
+"""In-memory calls and segments tables with the same condition semantics as the data layer's adapters.
 
-Each method mirrors one conditional UpdateItem of `shared.cdr.DynamoCallStore`: the same condition,
-evaluated atomically (a lock stands in for DynamoDB's per-item atomicity), the same attributes set.
-Unit tests use it to run every callback ordering in milliseconds; an integration test replays
-shuffled orderings against moto to check the real adapter agrees.
+`FakeCallStore` implements every calls-table port of `shared.dal.ports` (the webhooks', the
+streamer's and the summaries'); each method mirrors one conditional UpdateItem of
+`shared.dal.calls.DynamoCalls`: the same condition, evaluated atomically (a lock stands in for
+DynamoDB's per-item atomicity), the same attributes set. `FakeSegments` does the same for
+`DynamoSegments`. Unit tests use them to run every callback ordering in milliseconds;
+tests/integration/test_dal_agreement.py runs the same scenarios on both, against moto.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from shared.cdr import CallUpsert, CompletedCall, RecordingUpdate, StatusChange
+from shared.dal.records import (
+    RECORDING_COMPLETED,
+    Call,
+    CallUpsert,
+    CompletedCall,
+    RecordingUpdate,
+    Segment,
+    StatusAdvance,
+)
 from shared.events import DomainEvent
-from shared.models import CallRecord
-from shared.status import TERMINAL_RANK, CallStatus
+from shared.status import TERMINAL_RANK, SummaryStatus, TranscriptStatus
+
+NOW = "2026-11-22T09:31:00.000Z"
 
 
 class FakeCallStore:
-    def __init__(self) -> None:
+    def __init__(self, now: str = NOW) -> None:
         self.items: dict[str, dict[str, Any]] = {}
         self.writes = 0
+        self.now = now
         self._lock = threading.Lock()
 
     def _item(self, call_sid: str) -> dict[str, Any]:
         return self.items.setdefault(call_sid, {"call_sid": call_sid})
+
+    def get(self, call_sid: str) -> Call | None:
+        with self._lock:
+            item = self.items.get(call_sid)
+            return None if item is None else Call.from_item(item)
+
+    # ---- webhooks ------------------------------------------------------------------------------
 
     def upsert_call(self, upsert: CallUpsert) -> None:
         with self._lock:
@@ -39,43 +59,43 @@ class FakeCallStore:
             if upsert.connect_to is not None:
                 item["connect_to"] = upsert.connect_to
 
-    def advance_status(self, change: StatusChange) -> bool:
+    def advance_status(self, advance: StatusAdvance) -> bool:
         with self._lock:
-            current = self.items.get(change.call_sid, {}).get("status_rank")
-            if current is not None and not current < change.status.rank:
+            current = self.items.get(advance.call_sid, {}).get("status_rank")
+            if current is not None and not current < advance.rank:
                 return False
             self.writes += 1
-            item = self._item(change.call_sid)
-            item.update(status=change.status.value, status_rank=change.status.rank)
-            item.setdefault("started_at", change.at)
-            item.setdefault("call_date", change.at[:10])
-            if change.parties is not None:
-                for name, value in change.parties.present().items():
+            item = self._item(advance.call_sid)
+            item.update(status=advance.status, status_rank=advance.rank)
+            item.setdefault("started_at", advance.at)
+            item.setdefault("call_date", advance.at[:10])
+            if advance.parties is not None:
+                for name, value in advance.parties.present().items():
                     item.setdefault(name, value)
-            if change.status is CallStatus.IN_PROGRESS:
-                item.setdefault("answered_at", change.at)
-            if change.status.is_terminal:
-                item["ended_at"] = change.at
-                if change.duration_seconds is not None:
-                    item["duration_seconds"] = change.duration_seconds
-            if change.answered_by:
-                item["answered_by"] = change.answered_by
-            if change.sip_response_code is not None:
-                item["sip_response_code"] = change.sip_response_code
-            item.setdefault("status_history", {})[change.status.value] = change.at
+            if advance.answered_at is not None:
+                item.setdefault("answered_at", advance.answered_at)
+            if advance.ended_at is not None:
+                item["ended_at"] = advance.ended_at
+            if advance.duration_seconds is not None:
+                item["duration_seconds"] = advance.duration_seconds
+            if advance.answered_by:
+                item["answered_by"] = advance.answered_by
+            if advance.sip_response_code is not None:
+                item["sip_response_code"] = advance.sip_response_code
+            item.setdefault("status_history", {})[advance.status] = advance.at
             return True
 
     def update_recording(self, update: RecordingUpdate) -> bool:
         with self._lock:
             existing = self.items.get(update.call_sid, {}).get("recording")
             if (
-                update.status != "completed"
+                update.status != RECORDING_COMPLETED
                 and existing is not None
-                and existing.get("status") == "completed"
+                and existing.get("status") == RECORDING_COMPLETED
             ):
                 return False
             self.writes += 1
-            self._item(update.call_sid)["recording"] = update.as_item("now")
+            self._item(update.call_sid)["recording"] = update.as_item(self.now)
             return True
 
     def claim_completion(self, call_sid: str, claimed_at: str) -> CompletedCall | None:
@@ -93,12 +113,77 @@ class FakeCallStore:
             if item is not None and item.get("call_completed_event_at") == claimed_at:
                 del item["call_completed_event_at"]
 
-    def get(self, call_sid: str) -> CallRecord | None:
+    # ---- streamer ------------------------------------------------------------------------------
+
+    def transcript_started(self, call_sid: str, stream_sid: str) -> bool:
+        with self._lock:
+            status = self.items.get(call_sid, {}).get("transcript_status")
+            if status not in (None, TranscriptStatus.PENDING.value, TranscriptStatus.IN_PROGRESS.value):
+                return False
+            self.writes += 1
+            item = self._item(call_sid)
+            item.update(transcript_status=TranscriptStatus.IN_PROGRESS.value, stream_sid=stream_sid)
+            return True
+
+    def transcript_finished(
+        self, call_sid: str, status: TranscriptStatus, segment_count: int | None, error: str | None
+    ) -> bool:
+        with self._lock:
+            current = self.items.get(call_sid, {}).get("transcript_status")
+            if status is not TranscriptStatus.FAILED and current == TranscriptStatus.FAILED.value:
+                return False
+            self.writes += 1
+            item = self._item(call_sid)
+            item["transcript_status"] = status.value
+            if segment_count is not None:
+                item["segment_count"] = segment_count
+            if error is not None:
+                item["transcript_error"] = error[:500]
+            if status is not TranscriptStatus.FAILED:
+                item["transcript_completed_at"] = self.now
+            return True
+
+    def transcript_failed(self, call_sid: str, error: str) -> bool:
+        return self.transcript_finished(call_sid, TranscriptStatus.FAILED, None, error)
+
+    # ---- summaries -----------------------------------------------------------------------------
+
+    def save_summary(self, call_sid: str, summary: Mapping[str, Any], created_at: str) -> bool:
+        with self._lock:
+            if "summary" in self.items.get(call_sid, {}):
+                return False
+            self.writes += 1
+            self._item(call_sid).update(
+                summary=dict(summary),
+                summary_status=SummaryStatus.COMPLETED.value,
+                summary_created_at=created_at,
+            )
+            return True
+
+    def mark_summary_published(self, call_sid: str) -> None:
         with self._lock:
             item = self.items.get(call_sid)
-            if item is None:
-                return None
-            return CallRecord(**item)
+            if item is not None and "summary" in item and "summary_event_at" not in item:
+                self.writes += 1
+                item["summary_event_at"] = self.now
+
+
+class FakeSegments:
+    """Segments by call, kept in sort-key order like the table's Query returns them."""
+
+    def __init__(self, segments: Sequence[Segment] = ()) -> None:
+        self.items: dict[tuple[str, str], Segment] = {}
+        self._lock = threading.Lock()
+        self.write_segments(segments)
+
+    def write_segments(self, segments: Sequence[Segment]) -> None:
+        with self._lock:
+            for segment in segments:
+                self.items[(segment.call_sid, segment.segment_key)] = segment
+
+    def list_segments(self, call_sid: str) -> list[Segment]:
+        with self._lock:
+            return [self.items[key] for key in sorted(self.items) if key[0] == call_sid]
 
 
 class FakePublisher:

@@ -1,6 +1,6 @@
 """The call status machine over every ordering of a full callback sequence, duplicates included.
 
-Runs the domain logic (`shared.cdr.record_status`) against the in-memory store, which mirrors the
+Runs the domain logic (`functions.webhooks.cdr.record_status`) against the in-memory store, which mirrors the
 DynamoDB adapter's conditions; tests/integration/test_webhooks_status_replay.py replays shuffled
 orderings against moto to show the real adapter agrees.
 """
@@ -11,7 +11,8 @@ from itertools import permutations
 
 import pytest
 
-from shared.cdr import CallParties, StatusChange, record_status
+from functions.webhooks.cdr import StatusChange, record_status
+from shared.dal.records import CallParties
 from shared.events import CallCompleted, PublishError
 from shared.status import TERMINAL_RANK, CallStatus, can_advance
 from tests.support.fake_call_store import FakeCallStore, FakePublisher

@@ -13,7 +13,7 @@ from functions.webhooks.settings import WebhookSettings
 from functions.webhooks.twilio_calls import CreatedCall, OutboundCall
 from functions.webhooks.twiml import CallbackUrls
 from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
-from tests.support.fake_call_store import FakeCallStore, FakePublisher
+from tests.support.fake_call_store import FakeCallStore, FakePublisher, FakeSegments
 
 STREAM_URL = "wss://stream.example.com/media"
 BASE = "https://abc123defg.execute-api.us-east-1.amazonaws.com/prod"
@@ -60,7 +60,7 @@ def make_services(calls_api: FakeCallsApi) -> Callable[..., Services]:
             store=FakeCallStore(),
             publisher=FakePublisher(),
             calls_api=lambda: calls_api,
-            segments=lambda call_sid: [],
+            segments=FakeSegments(),
         )
 
     return build

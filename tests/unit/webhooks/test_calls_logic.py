@@ -74,7 +74,7 @@ def test_in_progress_recording_never_overwrites_completed(make_services: Callabl
 def test_status_then_view(make_services: Callable[..., Services]) -> None:
     services = make_services()
     logic.apply_status(StatusCallback.from_form(status_params(SID, "completed", 3, duration=42)), services)
-    view = logic.describe_call(SID, services)
+    view = logic.describe_call(SID, services).as_json()
     assert view["status"] == "completed"
     assert view["durationSeconds"] == 42
     assert view["transcript"] == []
@@ -86,3 +86,19 @@ def test_status_then_view(make_services: Callable[..., Services]) -> None:
 def test_unknown_call(make_services: Callable[..., Services]) -> None:
     with pytest.raises(CallNotFoundError):
         logic.describe_call(SID, make_services())
+
+
+def test_view_has_the_contract_keys_in_order_with_plain_numbers(
+    make_services: Callable[..., Services],
+) -> None:
+    services = make_services()
+    logic.apply_status(StatusCallback.from_form(status_params(SID, "completed", 3, duration=42)), services)
+    logic.apply_recording(RecordingCallback.from_form(recording_params(SID, "completed")), services)
+    view = logic.describe_call(SID, services).as_json()
+    assert list(view) == [
+        "callSid", "status", "direction", "from", "to", "route", "connectTo", "parentCallSid", "startedAt",
+        "answeredAt", "endedAt", "durationSeconds", "answeredBy", "recording", "transcriptStatus",
+        "transcript", "summaryStatus", "summary",
+    ]  # fmt: skip
+    assert list(view["recording"]) == ["sid", "url", "status", "durationSeconds", "channels"]
+    assert (view["recording"]["durationSeconds"], view["recording"]["channels"]) == (37, 2)

@@ -9,7 +9,7 @@ from functions.webhooks import logic
 from functions.webhooks.logic import Services
 from functions.webhooks.request_models import VoiceRequest
 from functions.webhooks.twiml import CallbackUrls
-from shared.cdr import CallParties, CallUpsert
+from shared.dal.records import CallParties, CallUpsert
 from tests.support.twilio_forms import CALLED, CALLER, voice_params
 from tests.unit.webhooks.conftest import AGENT_NUMBER, BASE, FORWARD_NUMBER, STREAM_URL
 

@@ -1,0 +1,106 @@
+"""The answer of `GET /calls/{callSid}`: the CDR, its final transcript and its summary, typed.
+
+The keys are the contract's (camelCase, in this order, null when unknown); field names stay
+snake_case like the stored attributes, and aliases make the JSON. A field added here (the
+reconciliation fields of the recordings tier, for instance) is a field on a model, not a dict key
+spelled again in a test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.dal.records import Call, Number, Recording, Segment
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
+
+
+class RecordingView(_View):
+    sid: str
+    url: str | None
+    status: str | None
+    duration_seconds: Number | None = Field(alias="durationSeconds")
+    channels: Number | None
+
+    @classmethod
+    def of(cls, recording: Recording) -> RecordingView:
+        return cls(
+            sid=recording.sid,
+            url=recording.url,
+            status=recording.status,
+            duration_seconds=recording.duration_seconds,
+            channels=recording.channels,
+        )
+
+
+class TranscriptLineView(_View):
+    track: str
+    speaker: str
+    text: str
+    start: float  # seconds from the start of the media stream
+    end: float
+
+    @classmethod
+    def of(cls, segment: Segment) -> TranscriptLineView:
+        return cls(
+            track=segment.track,
+            speaker=segment.speaker,
+            text=segment.text,
+            start=segment.start,
+            end=segment.end,
+        )
+
+
+class CallView(_View):
+    call_sid: str = Field(alias="callSid")
+    status: str | None
+    direction: str | None
+    from_number: str | None = Field(alias="from")
+    to_number: str | None = Field(alias="to")
+    route: str | None
+    connect_to: str | None = Field(alias="connectTo")
+    parent_call_sid: str | None = Field(alias="parentCallSid")
+    started_at: str | None = Field(alias="startedAt")
+    answered_at: str | None = Field(alias="answeredAt")
+    ended_at: str | None = Field(alias="endedAt")
+    duration_seconds: Number | None = Field(alias="durationSeconds")
+    answered_by: str | None = Field(alias="answeredBy")
+    recording: RecordingView | None
+    transcript_status: str | None = Field(alias="transcriptStatus")
+    transcript: list[TranscriptLineView]
+    summary_status: str | None = Field(alias="summaryStatus")
+    summary: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, call: Call, segments: Iterable[Segment]) -> CallView:
+        """The view of a stored call; segments are ordered by stream time, then track."""
+        ordered = sorted(segments, key=lambda s: (s.start, s.segment_key))
+        return cls(
+            call_sid=call.call_sid,
+            status=call.status,
+            direction=call.direction,
+            from_number=call.from_number,
+            to_number=call.to_number,
+            route=call.route,
+            connect_to=call.connect_to,
+            parent_call_sid=call.parent_call_sid,
+            started_at=call.started_at,
+            answered_at=call.answered_at,
+            ended_at=call.ended_at,
+            duration_seconds=call.duration_seconds,
+            answered_by=call.answered_by,
+            recording=None if call.recording is None else RecordingView.of(call.recording),
+            transcript_status=call.transcript_status,
+            transcript=[TranscriptLineView.of(segment) for segment in ordered],
+            summary_status=call.summary_status,
+            summary=call.summary,
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        """The contract's JSON object (aliases as keys, every key present, unknown values null)."""
+        return self.model_dump(by_alias=True)
