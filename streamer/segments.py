@@ -2,27 +2,27 @@
 
 Sessions hand segments over through a bounded queue (memory stays bounded: a full queue makes the
 handing-over coroutine wait, which in turn slows only that call's result handling). Writer threads
-take up to 25 at a time (one BatchWriteItem), retry the batch with backoff on throttling or errors,
-and report back to the loop, where each call's `CallWrites` counts what is still in flight so the
-session can flush before it marks the transcript complete.
+take up to 25 at a time (one BatchWriteItem through the data layer's `SegmentBatchWrites` port),
+retry the batch with backoff on throttling or errors, and report back to the loop, where each call's
+`CallWrites` counts what is still in flight so the session can flush before it marks the transcript
+complete.
 """
 
 from __future__ import annotations
 
 import asyncio
 import queue
-import random
 import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-from pynamodb.exceptions import PynamoDBException
-
-from shared.clock import now_iso
-from shared.models import TranscriptSegment, segment_key, segments_model
+from shared.dal.ports import SegmentBatchWrites
+from shared.dal.records import Segment as StoredSegment
+from shared.dal.records import segment_key
+from shared.dal.retry import RETRYABLE, with_retries
+from shared.dal.segments import DynamoSegments
 from shared.observability import logger
 from streamer import metrics as m
 
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from streamer.metrics import StreamerMetrics
 
 _STOP = object()
-_RETRYABLE = (PynamoDBException, BotoCoreError, ClientError, OSError)
 
 
 class CallWrites:
@@ -84,7 +83,7 @@ class SegmentStore:
         attempts: int = 6,
         backoff_base: float = 0.1,
     ) -> None:
-        self._model: type[TranscriptSegment] = segments_model(table_name)
+        self._segments: SegmentBatchWrites = DynamoSegments(table_name)
         self._metrics = metrics
         self._batch_size = batch_size
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
@@ -151,34 +150,33 @@ class SegmentStore:
                 return
 
     def _write(self, items: list[_Item]) -> bool:
-        # one BatchWriteItem may not name a key twice: the later segment for a key wins
-        unique = {(i.writes.call_sid, i.key): i for i in items}
-        for attempt in range(1, self._attempts + 1):
-            try:
-                with self._model.batch_write() as batch:
-                    for item in unique.values():
-                        batch.save(self._to_model(item))
-            except _RETRYABLE as exc:
-                if attempt == self._attempts:
-                    logger.error(
-                        "segment batch write failed, giving up",
-                        call_sids=sorted({i.writes.call_sid for i in items}),
-                        error=str(exc)[:300],
-                        attempts=attempt,
-                    )
-                    return False
-                self._from_thread(self._metrics.incr, m.WRITE_RETRIES)
-                logger.warning("segment batch write failed, retrying", error=str(exc)[:300], attempt=attempt)
-                time.sleep(random.uniform(0, self._backoff_base * 2**attempt))  # noqa: S311 - jitter, not crypto
-            else:
-                return True
-        return False
+        def retrying(attempt: int, exc: Exception) -> None:
+            self._from_thread(self._metrics.incr, m.WRITE_RETRIES)
+            logger.warning("segment batch write failed, retrying", error=str(exc)[:300], attempt=attempt)
 
-    def _to_model(self, item: _Item) -> TranscriptSegment:
+        try:
+            with_retries(
+                lambda: self._segments.write_segments([self._to_stored(item) for item in items]),
+                attempts=self._attempts,
+                backoff_base=self._backoff_base,
+                on_retry=retrying,
+            )
+        except RETRYABLE as exc:
+            logger.error(
+                "segment batch write failed, giving up",
+                call_sids=sorted({i.writes.call_sid for i in items}),
+                error=str(exc)[:300],
+                attempts=self._attempts,
+            )
+            return False
+        return True
+
+    @staticmethod
+    def _to_stored(item: _Item) -> StoredSegment:
         seg = item.segment
-        return self._model(
-            item.writes.call_sid,
-            item.key,
+        return StoredSegment(
+            call_sid=item.writes.call_sid,
+            segment_key=item.key,
             track=seg.track,
             speaker=item.speaker,
             text=seg.text,
@@ -187,7 +185,6 @@ class SegmentStore:
             confidence=seg.confidence,
             language=item.language,
             source=item.source,
-            created_at=now_iso(),
         )
 
     def _report(self, items: list[_Item], ok: bool) -> None:

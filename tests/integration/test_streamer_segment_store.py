@@ -9,7 +9,7 @@ import time
 import pytest
 
 from callscribe_local.aws_local import LocalAws
-from shared.repository import list_segments
+from shared.dal.segments import DynamoSegments
 from streamer.deepgram import Segment
 from streamer.metrics import StreamerMetrics
 from streamer.segments import CallWrites, SegmentStore
@@ -40,7 +40,8 @@ async def test_batches_are_written_in_threads_and_reported_per_call(
         await asyncio.wait_for(writes.wait_idle(), timeout=20)
     finally:
         await store.stop()
-    stored = await asyncio.to_thread(list_segments, local_stack.names.transcripts_table, call_sid)
+    reader = DynamoSegments(local_stack.names.transcripts_table)
+    stored = await asyncio.to_thread(reader.list_segments, call_sid)
     assert [s.text for s in stored] == [f"word {i}" for i in range(60)]
     assert {(s.speaker, s.source, s.language) for s in stored} == {("caller", "deepgram:nova-3", "en")}
     assert (writes.written, writes.failed, writes.pending) == (61, 0, 0)

@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from callscribe_local.aws_local import BusTap, LocalAws
-from shared.models import CallRecord, TranscriptSegment
-from shared.repository import get_call, list_segments
+from shared.dal.calls import DynamoCalls
+from shared.dal.records import Call, Segment
+from shared.dal.segments import DynamoSegments
 from streamer.app import running
 from streamer.config import StreamerSettings
 from streamer.server import StreamerServer
@@ -72,19 +73,19 @@ async def until(predicate: Callable[[], bool], within: float = 15.0) -> None:
         await asyncio.sleep(0.01)
 
 
-async def segments(local: LocalAws, call_sid: str) -> list[TranscriptSegment]:
-    return await asyncio.to_thread(list_segments, local.names.transcripts_table, call_sid)
+async def segments(local: LocalAws, call_sid: str) -> list[Segment]:
+    return await asyncio.to_thread(DynamoSegments(local.names.transcripts_table).list_segments, call_sid)
 
 
-async def call_record(local: LocalAws, call_sid: str) -> CallRecord | None:
-    return await asyncio.to_thread(get_call, local.names.calls_table, call_sid)
+async def call_record(local: LocalAws, call_sid: str) -> Call | None:
+    return await asyncio.to_thread(DynamoCalls(local.names.calls_table).get, call_sid)
 
 
 async def events(bus: BusTap, call_sid: str, wait_seconds: float = 5.0) -> list[dict[str, Any]]:
     return await asyncio.to_thread(bus.events_for, call_sid, wait_seconds)
 
 
-def as_rows(items: list[TranscriptSegment]) -> list[tuple[str, str, str, float, float]]:
+def as_rows(items: list[Segment]) -> list[tuple[str, str, str, float, float]]:
     return [(s.track, s.speaker, s.text, float(s.start), float(s.end)) for s in items]
 
 
