@@ -69,22 +69,31 @@ CONVERSATION = [
 
 
 def seed(calls_table: str, transcripts_table: str, call_sid: str, speech: bool) -> None:
-    from shared.models import calls_model, segment_key, segments_model
+    from shared.dal.calls import DynamoCalls
+    from shared.dal.records import Segment, StatusAdvance, segment_key
+    from shared.dal.segments import DynamoSegments
+    from shared.status import CallStatus
 
-    calls_model(calls_table)(call_sid, status="completed").save()
-    segments = segments_model(transcripts_table)
+    at = "2026-11-22T09:30:00.000Z"
+    status = CallStatus.COMPLETED
+    DynamoCalls(calls_table).advance_status(
+        StatusAdvance(call_sid=call_sid, status=status.value, rank=status.rank, at=at, ended_at=at)
+    )
     lines = CONVERSATION if speech else [("inbound", "caller", " ")]
-    for index, (track, speaker, text) in enumerate(lines):
-        start = index * 4.0
-        segments(
-            call_sid,
-            segment_key(start, track),
-            track=track,
-            speaker=speaker,
-            text=text,
-            start=start,
-            end=start + 3,
-        ).save()
+    DynamoSegments(transcripts_table).write_segments(
+        [
+            Segment(
+                call_sid=call_sid,
+                segment_key=segment_key(index * 4.0, track),
+                track=track,
+                speaker=speaker,
+                text=text,
+                start=index * 4.0,
+                end=index * 4.0 + 3,
+            )
+            for index, (track, speaker, text) in enumerate(lines)
+        ]
+    )
 
 
 def main() -> int:

@@ -7,7 +7,8 @@ and cached for the container's life; the Anthropic SDK loads only when a model r
 Idempotency is keyed on the detail's callSid, not the EventBridge event id: a redelivery keeps its
 id, but the streamer may publish "Transcript Completed" twice for one call (its own PutEvents retry,
 a task that restarts mid-drain), and each copy has a new id. The product wants one summary per
-call, so the call is the key; the conditional write in `store.py` backs it up past the record's TTL.
+call, so the call is the key; the conditional summary write (`shared/dal/calls.py`) backs it up past
+the record's TTL.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from functions.summaries.llm import LanguageModel
 from functions.summaries.models import TranscriptCompletedDetail
 from functions.summaries.service import SummaryService
 from functions.summaries.settings import SummarySettings
-from functions.summaries.store import SummaryStore
 from shared import aws, settings
+from shared.dal.calls import DynamoCalls
+from shared.dal.segments import DynamoSegments
 from shared.events import EventBridgePublisher
 from shared.observability import logger, metrics, tracer
 
@@ -60,7 +62,8 @@ def build_runtime(config: SummarySettings) -> Runtime:
 
     service = SummaryService(
         settings=config,
-        store=SummaryStore(config.calls_table),
+        calls=DynamoCalls(config.calls_table),
+        segments=DynamoSegments(config.transcripts_table),
         publisher=EventBridgePublisher(aws.events(), config.event_bus_name),
         language_model=language_model,
     )

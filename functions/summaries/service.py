@@ -1,6 +1,10 @@
 """The domain logic of one summary: read the call, build and redact the transcript, summarise, store
 once, announce once. The handler calls `SummaryService.create` through Powertools idempotency.
 
+Every outside thing is a port handed in (the calls and segments tables, the bus, the language model,
+the clock, the metrics sink), so the unit tests run each path on in-memory fakes; the integration
+test runs the same service on moto and the Anthropic stand-in.
+
 Order matters for "nothing lost, nothing twice": the model is asked only when the call has no
 summary yet; the summary is stored with a conditional write before the event is published; the
 event is marked published last. A failure at any step raises, the idempotency record is released and
@@ -11,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -34,13 +38,12 @@ from functions.summaries.models import (
 from functions.summaries.prompts import load_prompts
 from functions.summaries.redaction import Redactor
 from functions.summaries.settings import SummarySettings
-from functions.summaries.store import SummaryStore
-from functions.summaries.summarizer import Summarizer, SummarizerConfig
+from functions.summaries.summarizer import Summarizer, SummarizerConfig, SummaryResult
 from functions.summaries.transcript import Transcript, build_transcript
 from shared import clock
+from shared.dal.ports import SegmentReader, SummaryCalls
 from shared.events import EventPublisher, SummaryCreated
 from shared.observability import logger, metrics, tracer
-from shared.repository import list_segments
 from shared.status import TranscriptStatus
 
 NO_MODEL = "none"  # the `model` of a summary no model wrote (a call without speech)
@@ -48,6 +51,12 @@ SAFETY_SECONDS = 5.0  # left for storing and publishing after the last model req
 MIN_REQUEST_SECONDS = 5.0
 
 Result = Literal["created", "no-conversation", "already-summarized", "event-republished"]
+
+
+class MetricSink(Protocol):
+    """What the service records metrics with (Powertools' `Metrics` in the Lambda, a list in tests)."""
+
+    def add_metric(self, *, name: str, unit: MetricUnit, value: float) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -64,27 +73,34 @@ class SummaryService:
     def __init__(
         self,
         settings: SummarySettings,
-        store: SummaryStore,
+        calls: SummaryCalls,
+        segments: SegmentReader,
         publisher: EventPublisher,
         language_model: Callable[[], LanguageModel],
+        *,
+        now: Callable[[], str] = clock.now_iso,
+        metric_sink: MetricSink = metrics,
     ) -> None:
         """`language_model` is a factory, so the SDK is loaded only when a model call is needed."""
         self._settings = settings
-        self._store = store
+        self._calls = calls
+        self._segments = segments
         self._publisher = publisher
         self._language_model = language_model
+        self._now = now
+        self._metrics = metric_sink
 
     def create(
         self, detail: TranscriptCompletedDetail, remaining_seconds: Callable[[], float]
     ) -> dict[str, Any]:
         call_sid = detail.call_sid
-        record = self._store.get(call_sid)
-        if record is not None and record.summary is not None:
-            return self._resume(call_sid, record.summary, record.summary_event_at).as_dict()
-        if record is None:
+        call = self._calls.get(call_sid)
+        if call is not None and call.summary is not None:
+            return self._resume(call_sid, call.summary, call.summary_event_at).as_dict()
+        if call is None:
             logger.warning("no call record yet; the summary will create it", extra={"call_sid": call_sid})
 
-        segments = list_segments(self._settings.transcripts_table, call_sid)
+        segments = self._segments.list_segments(call_sid)
         if len(segments) < detail.segment_count:
             raise TranscriptIncompleteError(
                 f"{call_sid}: {len(segments)} segments readable, the event announced {detail.segment_count}"
@@ -97,13 +113,13 @@ class SummaryService:
             stored = self._no_conversation(detail, transcript, len(segments))
             result = "no-conversation"
 
-        if not self._store.save(call_sid, stored):
+        if not self._calls.save_summary(call_sid, stored.to_attribute(), stored.created_at):
             # Only reachable past the idempotency layer (an expired record, a DLQ replay racing a retry).
             logger.warning("a summary already exists; keeping it", extra={"call_sid": call_sid})
-            metrics.add_metric(name="SummaryWriteConflicts", unit=MetricUnit.Count, value=1)
+            self._count("SummaryWriteConflicts")
             return SummaryOutcome(call_sid, "already-summarized", stored.model).as_dict()
         self._announce(call_sid, stored.model)
-        metrics.add_metric(name="SummariesCreated", unit=MetricUnit.Count, value=1)
+        self._count("SummariesCreated")
         logger.info(
             "summary stored",
             extra={
@@ -118,9 +134,9 @@ class SummaryService:
         )
         return SummaryOutcome(call_sid, result, stored.model).as_dict()
 
-    def _resume(self, call_sid: str, summary: Any, event_at: str | None) -> SummaryOutcome:
+    def _resume(self, call_sid: str, summary: dict[str, Any], event_at: str | None) -> SummaryOutcome:
         """The call has a summary: publish its event if a failed attempt still owes it, else nothing."""
-        model = str(_summary_field(summary, "model") or NO_MODEL)
+        model = str(summary.get("model") or NO_MODEL)
         if event_at is not None:
             logger.info("summary exists and was announced; nothing to do", extra={"call_sid": call_sid})
             return SummaryOutcome(call_sid, "already-summarized", model)
@@ -130,7 +146,7 @@ class SummaryService:
 
     def _announce(self, call_sid: str, model: str) -> None:
         self._publisher.publish(SummaryCreated(call_sid=call_sid, model=model))
-        self._store.mark_event_published(call_sid)
+        self._calls.mark_summary_published(call_sid)
 
     @tracer.capture_method
     def _summarize(
@@ -141,55 +157,15 @@ class SummaryService:
         remaining_seconds: Callable[[], float],
     ) -> StoredSummary:
         settings = self._settings
-        lines = [line.render() for line in transcript.lines]
-        redaction = RedactionReport(enabled=settings.summary_redaction)
-        if settings.summary_redaction:
-            redactor = Redactor()
-            texts = redactor.redact_lines(
-                [line.speaker for line in transcript.lines], [line.text for line in transcript.lines]
-            )
-            lines = [
-                replace(line, text=text).render() for line, text in zip(transcript.lines, texts, strict=True)
-            ]
-            redaction = RedactionReport(
-                enabled=True, applied=bool(redactor.counts), counts=dict(redactor.counts)
-            )
-
-        def timeout() -> float:
-            # Every attempt the SDK makes (1 + max_retries) must fit in the time the Lambda has left.
-            attempts = settings.anthropic_max_retries + 1
-            budget = (remaining_seconds() - SAFETY_SECONDS) / attempts
-            if budget < MIN_REQUEST_SECONDS:
-                raise DeadlineError(
-                    f"{call_sid}: {remaining_seconds():.1f} s left, too little for a model request"
-                )
-            return min(settings.anthropic_timeout_seconds, budget)
-
-        summarizer = Summarizer(
-            self._language_model(),
-            SummarizerConfig(
-                prompts=load_prompts(settings.summary_prompt_version),
-                token_budget=settings.summary_token_budget,
-                max_output_tokens=settings.summary_max_output_tokens,
-                map_concurrency=settings.summary_map_concurrency,
-            ),
-            timeout,
+        lines, redaction = redact(transcript, enabled=settings.summary_redaction)
+        timeout = request_timeout(
+            call_sid,
+            remaining_seconds,
+            attempts=settings.anthropic_max_retries + 1,
+            longest=settings.anthropic_timeout_seconds,
         )
-        try:
-            result = summarizer.summarize(lines, transcript.language)
-        except ModelRequestRejectedError:
-            logger.exception("the model rejected the request", extra={"call_sid": call_sid})
-            metrics.add_metric(name="SummaryModelRejections", unit=MetricUnit.Count, value=1)
-            raise
-        except SummaryError:
-            logger.exception("no summary this time; EventBridge will retry", extra={"call_sid": call_sid})
-            metrics.add_metric(name="SummaryFailures", unit=MetricUnit.Count, value=1)
-            raise
-        metrics.add_metric(name="SummaryModelRequests", unit=MetricUnit.Count, value=result.usage.requests)
-        metrics.add_metric(name="SummaryInputTokens", unit=MetricUnit.Count, value=result.usage.input_tokens)
-        metrics.add_metric(
-            name="SummaryOutputTokens", unit=MetricUnit.Count, value=result.usage.output_tokens
-        )
+        result = self._ask(call_sid, self._summarizer(timeout), lines, transcript.language)
+        self._count_usage(result)
         return StoredSummary(
             **result.summary.model_dump(),
             model=result.model,
@@ -199,8 +175,44 @@ class SummaryService:
             redaction=redaction,
             chunks=result.chunks,
             segment_count=segment_count,
-            created_at=clock.now_iso(),
+            created_at=self._now(),
         )
+
+    def _summarizer(self, timeout: Callable[[], float]) -> Summarizer:
+        settings = self._settings
+        return Summarizer(
+            self._language_model(),
+            SummarizerConfig(
+                prompts=load_prompts(settings.summary_prompt_version),
+                token_budget=settings.summary_token_budget,
+                max_output_tokens=settings.summary_max_output_tokens,
+                map_concurrency=settings.summary_map_concurrency,
+            ),
+            timeout,
+        )
+
+    def _ask(
+        self, call_sid: str, summarizer: Summarizer, lines: list[str], language: str | None
+    ) -> SummaryResult:
+        """The summarizer's answer; a failure is logged and counted by kind, then raised for a retry."""
+        try:
+            return summarizer.summarize(lines, language)
+        except ModelRequestRejectedError:
+            logger.exception("the model rejected the request", extra={"call_sid": call_sid})
+            self._count("SummaryModelRejections")
+            raise
+        except SummaryError:
+            logger.exception("no summary this time; EventBridge will retry", extra={"call_sid": call_sid})
+            self._count("SummaryFailures")
+            raise
+
+    def _count_usage(self, result: SummaryResult) -> None:
+        self._count("SummaryModelRequests", result.usage.requests)
+        self._count("SummaryInputTokens", result.usage.input_tokens)
+        self._count("SummaryOutputTokens", result.usage.output_tokens)
+
+    def _count(self, name: str, value: float = 1) -> None:
+        self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
     def _no_conversation(
         self, detail: TranscriptCompletedDetail, transcript: Transcript, segment_count: int
@@ -221,7 +233,7 @@ class SummaryService:
             follow_up_needed=False,
             language=transcript.language or "und",
         )
-        metrics.add_metric(name="SummariesWithoutSpeech", unit=MetricUnit.Count, value=1)
+        self._count("SummariesWithoutSpeech")
         return StoredSummary(
             **summary.model_dump(),
             model=NO_MODEL,
@@ -232,12 +244,38 @@ class SummaryService:
             chunks=0,
             segment_count=segment_count,
             no_conversation=True,
-            created_at=clock.now_iso(),
+            created_at=self._now(),
         )
 
 
-def _summary_field(summary: Any, name: str) -> Any:
-    """A field of the stored summary map (pynamodb hands back a MapAttribute or a dict)."""
-    if isinstance(summary, dict):
-        return summary.get(name)
-    return summary.as_dict().get(name) if hasattr(summary, "as_dict") else getattr(summary, name, None)
+def redact(transcript: Transcript, *, enabled: bool) -> tuple[list[str], RedactionReport]:
+    """The lines the model may read, and what redaction replaced in them (counts only)."""
+    if not enabled:
+        return [line.render() for line in transcript.lines], RedactionReport(enabled=False)
+    redactor = Redactor()
+    texts = redactor.redact_lines(
+        [line.speaker for line in transcript.lines], [line.text for line in transcript.lines]
+    )
+    lines = [replace(line, text=text).render() for line, text in zip(transcript.lines, texts, strict=True)]
+    return lines, RedactionReport(enabled=True, applied=bool(redactor.counts), counts=dict(redactor.counts))
+
+
+def request_timeout(
+    call_sid: str, remaining_seconds: Callable[[], float], *, attempts: int, longest: float
+) -> Callable[[], float]:
+    """The timeout of each model request, from the time the Lambda has left when it is made.
+
+    Every attempt the SDK makes (`attempts` = 1 + its retries) must fit in that time, less
+    SAFETY_SECONDS kept for storing and publishing; below MIN_REQUEST_SECONDS a request is not
+    worth starting, so DeadlineError is raised instead (EventBridge redelivers to a fresh Lambda).
+    """
+
+    def timeout() -> float:
+        budget = (remaining_seconds() - SAFETY_SECONDS) / attempts
+        if budget < MIN_REQUEST_SECONDS:
+            raise DeadlineError(
+                f"{call_sid}: {remaining_seconds():.1f} s left, too little for a model request"
+            )
+        return min(longest, budget)
+
+    return timeout

@@ -17,7 +17,7 @@ from typing import Protocol
 
 
 class SegmentLike(Protocol):
-    """What transcript building needs of a stored segment (shared.models.TranscriptSegment has it)."""
+    """What transcript building needs of a stored segment (shared.dal.records.Segment has it)."""
 
     @property
     def speaker(self) -> str: ...
