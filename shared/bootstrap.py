@@ -15,7 +15,7 @@ import sys
 from botocore.exceptions import ClientError
 
 from shared import aws
-from shared.models import calls_model, segments_model
+from shared.dal.models import calls_model, segments_model
 from shared.settings import EnvSettings
 
 IDEMPOTENCY_KEY = "id"  # Powertools DynamoDBPersistenceLayer defaults

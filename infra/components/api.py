@@ -118,8 +118,8 @@ class WebhooksApi(Construct):
             },
         )
         function = self.handler.function
-        # Exactly what shared/cdr.py and shared/repository.py call: conditional UpdateItem writes,
-        # consistent GetItem reads, and the transcript Query of GET /calls/{callSid}.
+        # Exactly what the webhooks' ports on shared/dal call (WebhookCallWrites, SegmentReader):
+        # conditional UpdateItem writes, consistent GetItem reads, the transcript Query of GET /calls.
         tables.calls.grant(function, "dynamodb:GetItem", "dynamodb:UpdateItem")
         tables.transcripts.grant(function, "dynamodb:Query")
         bus.grant_put_events_to(function)

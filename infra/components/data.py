@@ -1,4 +1,4 @@
-"""The product's three DynamoDB tables, keyed exactly as shared/models.py (the source of truth).
+"""The product's three DynamoDB tables, keyed exactly as shared/dal/models.py (the source of truth).
 
 On-demand (Twilio's webhook rate is bursty and unpredictable), point-in-time recovery (also what the
 analyst exports read from), AWS-managed KMS encryption (auditable in CloudTrail) and RETAIN: deleting
@@ -15,7 +15,7 @@ from pynamodb.attributes import Attribute
 
 from infra.components.nag import acknowledge, arn_wildcard
 from shared.bootstrap import IDEMPOTENCY_KEY, IDEMPOTENCY_TTL
-from shared.models import CALLS_BY_DAY_INDEX, CallRecord, CallsByDayIndex, TranscriptSegment
+from shared.dal.models import CALLS_BY_DAY_INDEX, CallRecord, CallsByDayIndex, TranscriptSegment
 
 _S = dynamodb.AttributeType.STRING
 

@@ -95,8 +95,8 @@ class Summaries(Construct):
             max_event_age=cdk.Duration.hours(6),
             on_failure=destinations.SqsDestination(self.dead_letters),
         )
-        # functions/summaries/store.py: GetItem to read the call, conditional UpdateItem to store
-        # the summary once; the transcript is one Query.
+        # The summaries' ports on shared/dal (SummaryCalls, SegmentReader): GetItem to read the call,
+        # conditional UpdateItem to store the summary once; the transcript is one Query.
         tables.calls.grant(function, "dynamodb:GetItem", "dynamodb:UpdateItem")
         tables.transcripts.grant(function, "dynamodb:Query")
         tables.idempotency.grant_read_write_data(function)

@@ -29,7 +29,7 @@ from infra.components.config import InfraConfig
 from infra.components.data import DataTables
 from infra.components.glue_schema import item_type
 from infra.components.nag import acknowledge, arn_wildcard
-from shared.models import CallRecord, TranscriptSegment
+from shared.dal.models import CallRecord, TranscriptSegment
 
 EXPORTS_PREFIX = "exports"
 RESULTS_PREFIX = "athena-results"

@@ -2,7 +2,7 @@
 
 An export line is `{"Item": {"call_sid": {"S": "CA…"}, "duration_seconds": {"N": "42"}, …}}`, so
 each attribute is a struct keyed by its DynamoDB type letter. Deriving the columns from
-shared/models.py keeps the analysts' tables in step with what the code writes. Numbers stay strings
+shared/dal/models.py keeps the analysts' tables in step with what the code writes. Numbers stay strings
 (DynamoDB's own representation); the saved queries cast them.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 from pynamodb.attributes import Attribute, MapAttribute
 
-from shared.models import CallRecord, TranscriptSegment
+from shared.dal.models import CallRecord, TranscriptSegment
 
 S = "struct<s:string>"
 N = "struct<n:string>"

@@ -216,7 +216,8 @@ class StreamerService(Construct):
         self.container.add_mount_points(
             ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False)  # noqa: S108
         )
-        # streamer/calls.py only updates the call record; streamer/segments.py only batch-writes.
+        # The streamer's ports on shared/dal: TranscriptStatusWrites only updates the call record,
+        # SegmentBatchWrites only batch-writes.
         tables.calls.grant(task.task_role, "dynamodb:UpdateItem")
         tables.transcripts.grant(task.task_role, "dynamodb:BatchWriteItem")
         bus.grant_put_events_to(task.task_role)

@@ -28,7 +28,7 @@ from functions.summaries.models import (
 )
 from infra.components.glue_schema import SUMMARY, item_type
 from shared import aws
-from shared.models import (
+from shared.dal.models import (
     CallRecord,
     RecordingAttribute,
     TranscriptSegment,

@@ -9,8 +9,8 @@ import boto3
 import pytest
 
 from callscribe_local.aws_local import LocalAws
+from shared.dal.models import CALLS_BY_DAY_INDEX, calls_model, segment_key, segments_model
 from shared.events import EventBridgePublisher, TranscriptCompleted
-from shared.models import CALLS_BY_DAY_INDEX, calls_model, segment_key, segments_model
 
 pytestmark = pytest.mark.integration
 

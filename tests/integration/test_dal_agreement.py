@@ -1,0 +1,200 @@
+"""The in-memory fakes and the DynamoDB adapters agree: the same scenarios, the same answers.
+
+Unit tests trust `FakeCallStore` / `FakeSegments` to refuse exactly what DynamoDB's conditions
+refuse; each test here runs once on the fakes and once on `DynamoCalls` / `DynamoSegments` against
+moto, and asserts the same outcome, down to what `get` hands back (plain ints, dicts, floats).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pytest
+
+from callscribe_local.aws_local import LocalAws
+from shared.dal.calls import DynamoCalls
+from shared.dal.records import (
+    CallParties,
+    CallUpsert,
+    RecordingUpdate,
+    Segment,
+    StatusAdvance,
+    segment_key,
+)
+from shared.dal.segments import DynamoSegments
+from shared.status import TERMINAL_RANK, TranscriptStatus
+from tests.support.fake_call_store import FakeCallStore, FakeSegments
+
+pytestmark = pytest.mark.integration
+
+NOW = "2026-11-22T09:31:00.000Z"
+T0, T1, T2 = "2026-11-22T09:30:00.000Z", "2026-11-22T09:30:05.000Z", "2026-11-22T09:30:50.000Z"
+PARTIES = CallParties(direction="inbound", from_number="+14155550100", to_number="+14155550199", to_zip="")
+
+
+@dataclass
+class Tables:
+    calls: Any  # FakeCallStore | DynamoCalls: the same ports
+    segments: Any
+
+
+@pytest.fixture(params=["fake", "dynamo"])
+def tables(request: pytest.FixtureRequest) -> Iterator[Tables]:
+    if request.param == "fake":
+        yield Tables(FakeCallStore(now=NOW), FakeSegments())
+    else:
+        stack: LocalAws = request.getfixturevalue("local_stack")
+        yield Tables(
+            DynamoCalls(stack.names.calls_table, now=lambda: NOW),
+            DynamoSegments(stack.names.transcripts_table, now=lambda: NOW),
+        )
+
+
+def stored(tables: Tables, call_sid: str) -> dict[str, Any]:
+    """What `get` returns, minus the bookkeeping times only the real table writes."""
+    call = tables.calls.get(call_sid)
+    assert call is not None
+    view = asdict(call)
+    for name in ("created_at", "updated_at"):
+        view.pop(name)
+    if view["recording"] is not None:
+        view["recording"].pop("updated_at")
+    return view
+
+
+def ringing(call_sid: str, **overrides: Any) -> StatusAdvance:
+    return StatusAdvance(call_sid=call_sid, status="ringing", rank=2, at=T0, parties=PARTIES, **overrides)
+
+
+def test_status_only_moves_up_and_the_first_terminal_wins(tables: Tables, call_sid: str) -> None:
+    assert tables.calls.get(call_sid) is None
+    assert tables.calls.advance_status(ringing(call_sid))  # unseen call: the history map is created
+    assert not tables.calls.advance_status(ringing(call_sid))  # repeated
+    answered = StatusAdvance(call_sid=call_sid, status="in-progress", rank=3, at=T1, answered_at=T1)
+    assert tables.calls.advance_status(answered)
+    done = StatusAdvance(
+        call_sid=call_sid, status="completed", rank=TERMINAL_RANK, at=T2, ended_at=T2, duration_seconds=45
+    )
+    busy = StatusAdvance(call_sid=call_sid, status="busy", rank=TERMINAL_RANK, at=T2, ended_at=T2)
+    assert tables.calls.advance_status(done)
+    assert not tables.calls.advance_status(busy)
+    assert not tables.calls.advance_status(answered)
+
+    call = stored(tables, call_sid)
+    assert (call["status"], call["status_rank"], call["duration_seconds"]) == ("completed", 4, 45)
+    assert isinstance(call["duration_seconds"], int)
+    assert call["status_history"] == {"ringing": T0, "in-progress": T1, "completed": T2}
+    assert (call["started_at"], call["call_date"], call["answered_at"], call["ended_at"]) == (
+        T0,
+        "2026-11-22",
+        T1,
+        T2,
+    )
+    assert (call["direction"], call["from_number"], call["to_zip"]) == ("inbound", "+14155550100", None)
+
+
+def test_upsert_keeps_first_seen_times_and_fills_the_parties(tables: Tables, call_sid: str) -> None:
+    tables.calls.upsert_call(CallUpsert(call_sid, PARTIES, T1, route="forward", connect_to="+14155550111"))
+    tables.calls.upsert_call(CallUpsert(call_sid, CallParties(caller_name="ALICE"), T2))
+    assert tables.calls.advance_status(ringing(call_sid))
+    call = stored(tables, call_sid)
+    assert (call["started_at"], call["route"], call["connect_to"], call["caller_name"]) == (
+        T1,
+        "forward",
+        "+14155550111",
+        "ALICE",
+    )
+    assert call["status_history"] == {"ringing": T0}
+
+
+def test_a_completed_recording_is_never_replaced_by_a_lesser_report(tables: Tables, call_sid: str) -> None:
+    completed = RecordingUpdate(call_sid, "RE" + "1" * 32, "completed", duration_seconds=37, channels=2)
+    assert tables.calls.update_recording(completed)
+    assert not tables.calls.update_recording(RecordingUpdate(call_sid, "RE" + "1" * 32, "in-progress"))
+    assert tables.calls.update_recording(completed)
+    recording = stored(tables, call_sid)["recording"]
+    assert (recording["status"], recording["duration_seconds"], recording["channels"]) == ("completed", 37, 2)
+
+
+def test_completion_is_claimed_once_and_a_release_gives_it_back(tables: Tables, call_sid: str) -> None:
+    assert tables.calls.claim_completion(call_sid, NOW) is None  # no call yet
+    assert tables.calls.advance_status(ringing(call_sid))
+    assert tables.calls.claim_completion(call_sid, NOW) is None  # not terminal
+    done = StatusAdvance(
+        call_sid=call_sid, status="no-answer", rank=TERMINAL_RANK, at=T2, ended_at=T2, duration_seconds=0
+    )
+    assert tables.calls.advance_status(done)
+    claimed = tables.calls.claim_completion(call_sid, "claim-1")
+    assert claimed is not None
+    assert (claimed.status, claimed.duration_seconds) == ("no-answer", 0)
+    assert tables.calls.claim_completion(call_sid, "claim-2") is None
+    tables.calls.release_completion(call_sid, "claim-2")  # not the holder: nothing happens
+    assert stored(tables, call_sid)["call_completed_event_at"] == "claim-1"
+    tables.calls.release_completion(call_sid, "claim-1")
+    assert stored(tables, call_sid)["call_completed_event_at"] is None
+    assert tables.calls.claim_completion(call_sid, "claim-3") is not None
+
+
+def test_transcript_status_never_moves_back_and_a_failure_wins(tables: Tables, call_sid: str) -> None:
+    assert tables.calls.transcript_started(call_sid, "MZ1")
+    assert tables.calls.transcript_finished(call_sid, TranscriptStatus.COMPLETED, 3, None)
+    assert not tables.calls.transcript_started(call_sid, "MZ2")  # late start
+    assert tables.calls.transcript_failed(call_sid, "x" * 600)
+    assert not tables.calls.transcript_finished(call_sid, TranscriptStatus.INCOMPLETE, 2, "gap")
+    call = stored(tables, call_sid)
+    assert (call["transcript_status"], call["segment_count"], call["stream_sid"]) == ("failed", 3, "MZ1")
+    assert call["transcript_error"] == "x" * 500
+    assert call["transcript_completed_at"] == NOW
+
+
+def test_the_summary_is_stored_once_and_marked_published_once(tables: Tables, call_sid: str) -> None:
+    summary = {
+        "summary": "Moved to Friday.",
+        "estimated_cost_usd": 0.0,
+        "usage": {"requests": 1, "input_tokens": 900},
+        "action_items": [{"owner": "caller", "description": "Confirm"}],
+        "follow_up_needed": True,
+        "topics": [],
+    }
+    tables.calls.mark_summary_published(call_sid)  # no summary yet: nothing to mark, nothing created
+    assert tables.calls.get(call_sid) is None
+    assert tables.calls.save_summary(call_sid, {"summary": "first"}, NOW)  # creates the item
+    assert stored(tables, call_sid)["summary_event_at"] is None
+    assert not tables.calls.save_summary(call_sid, summary, NOW)
+    assert stored(tables, call_sid)["summary"] == {"summary": "first"}
+
+    other = "CA" + call_sid[2:][::-1]
+    assert tables.calls.save_summary(other, summary, NOW)
+    tables.calls.mark_summary_published(other)
+    call = stored(tables, other)
+    assert call["summary"] == summary
+    assert isinstance(call["summary"]["estimated_cost_usd"], int)  # 0.0 reads back as JSON's 0
+    assert isinstance(call["summary"]["usage"]["requests"], int)
+    assert (call["summary_status"], call["summary_created_at"], call["summary_event_at"]) == (
+        "completed",
+        NOW,
+        NOW,
+    )
+
+
+def test_segments_are_keyed_by_their_timing_and_read_back_in_order(tables: Tables, call_sid: str) -> None:
+    def segment(start: float, track: str, text: str) -> Segment:
+        return Segment(
+            call_sid=call_sid,
+            segment_key=segment_key(start, track),
+            track=track,
+            speaker="caller" if track == "inbound" else "callee",
+            text=text,
+            start=start,
+            end=start + 1.5,
+            confidence=0.9,
+        )
+
+    tables.segments.write_segments([segment(3.5, "outbound", "b"), segment(0.0, "inbound", "first try")])
+    tables.segments.write_segments([segment(0.0, "inbound", "a"), segment(0.0, "inbound", "a again")])
+    rows = [(s.start, s.track, s.text, s.end) for s in tables.segments.list_segments(call_sid)]
+    assert rows == [(0.0, "inbound", "a again", 1.5), (3.5, "outbound", "b", 5.0)]
+    assert all(isinstance(s.start, float) for s in tables.segments.list_segments(call_sid))
+    assert tables.segments.list_segments("CA" + "0" * 32) == []
