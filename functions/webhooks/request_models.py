@@ -14,10 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from shared import clock
 from shared.cdr import CallParties
 from shared.errors import MalformedRequestError
+from shared.patterns import CALL_SID_PATTERN
 from shared.routing import E164
 from shared.status import CallStatus
-
-CALL_SID_PATTERN = r"^CA[0-9a-fA-F]{32}$"
 
 T = TypeVar("T", bound="TwilioForm")
 

@@ -23,25 +23,26 @@ from infra.components.dns import alias_in_hosted_zone
 from infra.components.functions import BuiltFunction, build_python_function
 from infra.components.nag import acknowledge
 from infra.components.secrets import ProductSecrets
+from shared.patterns import E164_MAX_LENGTH, E164_PATTERN
 
 STAGE = "prod"
 TWILIO_ROUTES = ("voice", "status", "recording")
 # boto3 too: shared/aws.py uses it, and the runtime's copy may not match the bundled botocore.
 WEBHOOK_DEPENDENCIES = ("aws-lambda-powertools", "boto3", "pynamodb", "twilio", "pydantic")
 
-# POST /calls: the contract's body; limits stop junk before it costs a Lambda invocation.
-_E164 = r"^\+[1-9][0-9]{6,14}$"
+# POST /calls: the contract's body; limits stop junk before it costs a Lambda invocation. The number
+# shape is the one the Lambda checks too (shared/patterns.py), so the gateway never lets through what
+# the function then refuses, nor refuses what it would take.
+_E164_SCHEMA = apigw.JsonSchema(
+    type=apigw.JsonSchemaType.STRING, pattern=E164_PATTERN, max_length=E164_MAX_LENGTH
+)
 _START_CALL_SCHEMA = apigw.JsonSchema(
     schema=apigw.JsonSchemaVersion.DRAFT4,
     title="StartCall",
     type=apigw.JsonSchemaType.OBJECT,
     required=["to", "connectTo"],
     additional_properties=False,
-    properties={
-        "to": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=_E164, max_length=16),
-        "connectTo": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=_E164, max_length=16),
-        "from": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=_E164, max_length=16),
-    },
+    properties={"to": _E164_SCHEMA, "connectTo": _E164_SCHEMA, "from": _E164_SCHEMA},
 )
 
 
