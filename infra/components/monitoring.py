@@ -21,6 +21,15 @@ from infra.components.api import WebhooksApi
 from infra.components.config import InfraConfig
 from infra.components.events import Summaries
 from infra.components.streamer import StreamerService, streamer_metric
+from streamer.contract import (
+    ACTIVE_CALLS,
+    DEEPGRAM_RECONNECTS,
+    FRAMES_DROPPED,
+    FRAMES_IN,
+    SEGMENT_STORE_LATENCY,
+    SEGMENTS_WRITTEN,
+    WRITE_RETRIES,
+)
 
 _FIVE_MINUTES = cdk.Duration.minutes(5)
 _ONE_MINUTE = cdk.Duration.minutes(1)
@@ -50,7 +59,7 @@ class _Signals:
                 statistic="Maximum",
             ),
             unhealthy=streamer.target_group.metrics.unhealthy_host_count(period=_ONE_MINUTE),
-            reconnects=streamer_metric("DeepgramReconnects", statistic="Sum", period_minutes=5),
+            reconnects=streamer_metric(DEEPGRAM_RECONNECTS, statistic="Sum", period_minutes=5),
         )
 
 
@@ -178,7 +187,7 @@ def _traffic_row(api: WebhooksApi, streamer: StreamerService, signals: _Signals)
         cloudwatch.GraphWidget(
             title="Active calls per task (average / max)",
             width=8,
-            left=[streamer_metric("ActiveCalls"), streamer_metric("ActiveCalls", "Maximum")],
+            left=[streamer_metric(ACTIVE_CALLS), streamer_metric(ACTIVE_CALLS, "Maximum")],
             right=[streamer.service.metric_cpu_utilization(period=_ONE_MINUTE)],
         ),
         cloudwatch.GraphWidget(
@@ -198,23 +207,23 @@ def _streams_row(signals: _Signals) -> list[cloudwatch.IWidget]:
         cloudwatch.GraphWidget(
             title="Media frames in / dropped",
             width=8,
-            left=[streamer_metric("FramesIn", "Sum"), streamer_metric("FramesDropped", "Sum")],
+            left=[streamer_metric(FRAMES_IN, "Sum"), streamer_metric(FRAMES_DROPPED, "Sum")],
         ),
         cloudwatch.GraphWidget(
             title="Deepgram reconnects and segment writes",
             width=8,
             left=[signals.reconnects],
             right=[
-                streamer_metric("SegmentsWritten", "Sum", 5),
-                streamer_metric("WriteRetries", "Sum", 5),
+                streamer_metric(SEGMENTS_WRITTEN, "Sum", 5),
+                streamer_metric(WRITE_RETRIES, "Sum", 5),
             ],
         ),
         cloudwatch.GraphWidget(
             title="Segment store latency (ms)",
             width=8,
             left=[
-                streamer_metric("SegmentStoreLatency", "p50"),
-                streamer_metric("SegmentStoreLatency", "p99"),
+                streamer_metric(SEGMENT_STORE_LATENCY, "p50"),
+                streamer_metric(SEGMENT_STORE_LATENCY, "p99"),
             ],
         ),
     ]

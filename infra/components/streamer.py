@@ -28,12 +28,10 @@ from infra.components.data import DataTables
 from infra.components.dns import alias_in_hosted_zone
 from infra.components.nag import acknowledge
 from infra.components.secrets import ProductSecrets
-from shared.observability import METRICS_NAMESPACE
+from shared.telemetry import METRICS_NAMESPACE
+from streamer.contract import ACTIVE_CALLS, HEALTH_PATH, MEDIA_PATH, SERVICE_NAME
 
 CONTAINER_PORT = 8080
-SERVICE_NAME = "callscribe-streamer"
-MEDIA_PATH = "/media"
-HEALTH_PATH = "/healthz"
 # The image needs the streamer and the shared package; everything else stays out of the build
 # context (and out of the asset hash, so editing docs does not rebuild the image).
 _IMAGE_EXCLUDES = [
@@ -56,7 +54,7 @@ _IMAGE_EXCLUDES = [
 
 
 def streamer_metric(name: str, statistic: str = "Average", period_minutes: int = 1) -> cloudwatch.Metric:
-    """One of the streamer's own metrics (Powertools EMF, namespace callscribe)."""
+    """One of the streamer's own metrics (EMF, the product namespace, dimension `service`)."""
     return cloudwatch.Metric(
         namespace=METRICS_NAMESPACE,
         metric_name=name,
@@ -352,7 +350,7 @@ class StreamerService(Construct):
         )
         scaling.scale_to_track_custom_metric(
             "ActiveCalls",
-            metric=streamer_metric("ActiveCalls"),
+            metric=streamer_metric(ACTIVE_CALLS),
             target_value=max(1, config.max_calls_per_task * config.active_calls_target_percent // 100),
             scale_out_cooldown=cdk.Duration.seconds(60),
             scale_in_cooldown=cdk.Duration.minutes(10),  # scale-in drains calls: do it slowly
