@@ -30,6 +30,7 @@ from pydantic import (
 
 from shared.errors import ConfigError
 from shared.patterns import E164_PATTERN
+from shared.validation import describe_errors, message_only
 
 _E164 = re.compile(E164_PATTERN)
 DEFAULT_KEY = "*"
@@ -175,5 +176,4 @@ def parse_call_routes(raw: str | dict[str, Any] | CallRoutes | None) -> CallRout
     try:
         return _ADAPTER.validate_python(data)
     except ValidationError as exc:
-        messages = "; ".join(str(error["msg"]) for error in exc.errors())
-        raise ConfigError(f"CALL_ROUTES is invalid: {messages}") from exc
+        raise ConfigError(f"CALL_ROUTES is invalid: {describe_errors(exc, message_only)}") from exc

@@ -24,6 +24,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from shared.validation import describe_errors
+
 # ECS refuses a container stopTimeout above this (seconds): SIGTERM then SIGKILL after it.
 ECS_MAX_STOP_TIMEOUT = 120
 # After its drain window the streamer still finalises the calls left: up to the Deepgram finalize
@@ -176,7 +178,7 @@ class InfraConfig(BaseModel):
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
-            raise ContextError(_describe(exc)) from exc
+            raise ContextError(describe_errors(exc, _describe_one)) from exc
 
     @model_validator(mode="after")
     def _consistent(self) -> InfraConfig:
@@ -233,7 +235,3 @@ def _describe_one(error: ErrorDetails) -> str:
     if kind == "context_json":
         return f"context {key} {error['msg']}"
     return f"context {key}={raw!r}: {error['msg']}"
-
-
-def _describe(exc: ValidationError) -> str:
-    return "; ".join(_describe_one(error) for error in exc.errors())
