@@ -42,6 +42,8 @@ import httpx
 
 from callscribe_local.aws_local import LocalAws, LocalNames, local_aws
 from callscribe_local.dispatcher import Delivery, LocalDispatcher, RetryPolicy
+from shared.telemetry import METRICS_NAMESPACE
+from streamer.contract import HEALTH_PATH, MEDIA_PATH, SERVICE_NAME
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -179,7 +181,7 @@ class LocalStack:
 
         self.api = LocalApiGateway(webhooks_handler, stage="local", port=self.options.api_port)
         streamer_port = self.options.streamer_port or free_port()
-        stream_url = f"ws://127.0.0.1:{streamer_port}/media"
+        stream_url = f"ws://127.0.0.1:{streamer_port}{MEDIA_PATH}"
         self._set_env({
             "TWILIO_ACCOUNT_SID": self.account_sid,
             "TWILIO_AUTH_TOKEN": self.auth_token,
@@ -192,7 +194,7 @@ class LocalStack:
             **({"ANTHROPIC_BASE_URL": anthropic_url} if not self.options.anthropic_api_key else {}),
             **({"SUMMARY_MODEL": OFFLINE_SUMMARY_MODEL} if not self.options.anthropic_api_key else {}),
             "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_NAMESPACE": "callscribe",
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             **self.options.extra_env,
         })
         self._fresh_containers()  # as after a deploy: handlers build their clients from this env
@@ -288,7 +290,7 @@ class LocalStack:
             # The stand-in hears with pocketsphinx, not nova-3: segments' `source` says so.
             **({} if self.options.deepgram_api_key else {"DEEPGRAM_MODEL": self.deepgram_model}),
             "DRAIN_SECONDS": "10",
-            "POWERTOOLS_SERVICE_NAME": "callscribe-streamer",
+            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
             "PYTHONUNBUFFERED": "1",
         }
@@ -298,7 +300,7 @@ class LocalStack:
             [sys.executable, "-m", "streamer"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT
         )
         self._exit.callback(self._stop_streamer)
-        health = f"http://127.0.0.1:{port}/healthz"
+        health = f"http://127.0.0.1:{port}{HEALTH_PATH}"
         deadline = time.monotonic() + self.options.streamer_start_timeout
         while time.monotonic() < deadline:
             if self.streamer.poll() is not None:

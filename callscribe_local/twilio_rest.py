@@ -25,9 +25,10 @@ from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 from callscribe_local.http_server import BackgroundHttpServer, StandIn
+from shared.patterns import E164_PATTERN
 
 API_VERSION = "2010-04-01"
-E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+E164 = re.compile(E164_PATTERN)  # the product's own shape: a number it would refuse never gets here
 _CALLS = re.compile(rf"^/{API_VERSION}/Accounts/(?P<account>AC[0-9a-fA-F]{{32}})/Calls\.json$")
 _CALL = re.compile(
     rf"^/{API_VERSION}/Accounts/(?P<account>AC[0-9a-fA-F]{{32}})/Calls/(?P<sid>CA[0-9a-f]{{32}})\.json$"

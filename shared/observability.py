@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics
 
+from shared.telemetry import METRICS_NAMESPACE
+
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
 
     tracer: Tracer
-
-METRICS_NAMESPACE = "callscribe"
 
 logger = Logger()
 metrics = Metrics(namespace=METRICS_NAMESPACE)

@@ -29,18 +29,20 @@ from pydantic import (
 )
 
 from shared.errors import ConfigError
+from shared.patterns import E164_PATTERN
+from shared.validation import describe_errors, message_only
 
-E164_PATTERN = re.compile(r"^\+[1-9]\d{1,14}$")
+_E164 = re.compile(E164_PATTERN)
 DEFAULT_KEY = "*"
 
 
 def is_e164(value: str) -> bool:
-    return bool(E164_PATTERN.fullmatch(value))
+    return bool(_E164.fullmatch(value))
 
 
 def _check_e164(value: str) -> str:
     if not is_e164(value):
-        raise ValueError(f"{value!r} is not an E.164 number (+ and up to 15 digits)")
+        raise ValueError(f"{value!r} is not an E.164 number (+ and 7 to 15 digits, the first not 0)")
     return value
 
 
@@ -174,5 +176,4 @@ def parse_call_routes(raw: str | dict[str, Any] | CallRoutes | None) -> CallRout
     try:
         return _ADAPTER.validate_python(data)
     except ValidationError as exc:
-        messages = "; ".join(str(error["msg"]) for error in exc.errors())
-        raise ConfigError(f"CALL_ROUTES is invalid: {messages}") from exc
+        raise ConfigError(f"CALL_ROUTES is invalid: {describe_errors(exc, message_only)}") from exc

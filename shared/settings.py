@@ -19,9 +19,11 @@ from functools import cache
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic_core import ErrorDetails
 
 from shared import aws
 from shared.errors import ConfigError
+from shared.validation import describe_errors
 
 S = TypeVar("S", bound="EnvSettings")
 
@@ -62,17 +64,16 @@ class EnvSettings(BaseModel):
 
 
 def _describe(cls: type[EnvSettings], exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors():
+    def problem(error: ErrorDetails) -> str:
         field = str(error["loc"][0]) if error["loc"] else "?"
         env_name = field.upper()
         if error["type"] == "missing":
             source = cls.secret_sources.get(field)
             hint = f" (or {source.arn_env} naming a Secrets Manager secret)" if source else ""
-            problems.append(f"missing required environment variable {env_name}{hint}")
-        else:
-            problems.append(f"invalid environment variable {env_name}: {error['msg']}")
-    return f"{cls.__name__}: " + "; ".join(problems)
+            return f"missing required environment variable {env_name}{hint}"
+        return f"invalid environment variable {env_name}: {error['msg']}"
+
+    return f"{cls.__name__}: " + describe_errors(exc, problem)
 
 
 def _read_secret(arn: str, json_key: str | None) -> str:

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode
 from twilio.request_validator import RequestValidator
 
 from shared.errors import MalformedRequestError
+from shared.headers import header as _header
 
 SIGNATURE_HEADER = "x-twilio-signature"
 
@@ -65,16 +66,6 @@ class FormParams(Mapping[str, str]):
 
     def __len__(self) -> int:
         return len(self._first)
-
-
-def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
-    if not headers:
-        return None
-    lowered = name.lower()
-    for key, value in headers.items():
-        if key.lower() == lowered:
-            return value
-    return None
 
 
 def _query_suffix(event: Mapping[str, object]) -> str:

@@ -9,7 +9,9 @@ import sys
 
 def main() -> int:
     # before the shared Logger is first imported, so every line carries the streamer's service name
-    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "callscribe-streamer")
+    from streamer.contract import SERVICE_NAME  # imports nothing, so the Logger is still unbuilt
+
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", SERVICE_NAME)
 
     from shared.errors import ConfigError
     from shared.observability import logger

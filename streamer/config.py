@@ -19,8 +19,9 @@ from shared.settings import (
     SecretSource,
     TableSettings,
 )
+from streamer.contract import SERVICE_NAME
 
-DEFAULT_SERVICE_NAME = "callscribe-streamer"
+DEFAULT_SERVICE_NAME = SERVICE_NAME
 
 
 class StreamerSettings(TableSettings):

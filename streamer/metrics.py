@@ -15,25 +15,51 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
-NAMESPACE = "callscribe"
+from shared.telemetry import METRICS_NAMESPACE
+from streamer.contract import (
+    ACTIVE_CALLS,
+    AGENT_BARGE_INS,
+    AGENT_FIRST_AUDIO,
+    AGENT_MODEL_ERRORS,
+    AGENT_TOOL_CALLS,
+    AGENT_TOOL_FAILURES,
+    AGENT_TURNS,
+    BAD_MESSAGES,
+    DEEPGRAM_FAILURES,
+    DEEPGRAM_RECONNECTS,
+    DUPLICATE_RESULTS,
+    FRAMES_DROPPED,
+    FRAMES_IN,
+    SEGMENT_STORE_LATENCY,
+    SEGMENT_WRITE_FAILURES,
+    SEGMENTS_WRITTEN,
+    WRITE_RETRIES,
+)
 
-ACTIVE_CALLS = "ActiveCalls"
-FRAMES_IN = "FramesIn"
-FRAMES_DROPPED = "FramesDropped"
-DEEPGRAM_RECONNECTS = "DeepgramReconnects"
-SEGMENTS_WRITTEN = "SegmentsWritten"
-WRITE_RETRIES = "WriteRetries"
-SEGMENT_STORE_LATENCY = "SegmentStoreLatency"
-BAD_MESSAGES = "BadMessages"
-DEEPGRAM_FAILURES = "DeepgramFailures"
-DUPLICATE_RESULTS = "DuplicateResults"
-SEGMENT_WRITE_FAILURES = "SegmentWriteFailures"
-AGENT_TURNS = "AgentTurns"
-AGENT_BARGE_INS = "AgentBargeIns"
-AGENT_TOOL_CALLS = "AgentToolCalls"
-AGENT_TOOL_FAILURES = "AgentToolFailures"
-AGENT_MODEL_ERRORS = "AgentModelErrors"
-AGENT_FIRST_AUDIO = "AgentFirstAudioLatency"  # caller's turn end -> first agent audio byte sent
+# Re-exported: the streamer's modules count through `metrics.FRAMES_IN` and friends, while the names
+# themselves are the contract infra's alarms, dashboard and autoscaling are built on, so they live in
+# streamer/contract.py, which infra can import at synth.
+__all__ = [
+    "ACTIVE_CALLS",
+    "AGENT_BARGE_INS",
+    "AGENT_FIRST_AUDIO",
+    "AGENT_MODEL_ERRORS",
+    "AGENT_TOOL_CALLS",
+    "AGENT_TOOL_FAILURES",
+    "AGENT_TURNS",
+    "BAD_MESSAGES",
+    "COUNTERS",
+    "DEEPGRAM_FAILURES",
+    "DEEPGRAM_RECONNECTS",
+    "DUPLICATE_RESULTS",
+    "FRAMES_DROPPED",
+    "FRAMES_IN",
+    "SEGMENTS_WRITTEN",
+    "SEGMENT_STORE_LATENCY",
+    "SEGMENT_WRITE_FAILURES",
+    "WRITE_RETRIES",
+    "StreamerMetrics",
+]
 
 COUNTERS = (
     FRAMES_IN,
@@ -107,7 +133,7 @@ class StreamerMetrics:
         doc["_aws"] = {
             "Timestamp": int(time.time() * 1000),
             "CloudWatchMetrics": [
-                {"Namespace": NAMESPACE, "Dimensions": [["service"]], "Metrics": definitions}
+                {"Namespace": METRICS_NAMESPACE, "Dimensions": [["service"]], "Metrics": definitions}
             ],
         }
         return doc

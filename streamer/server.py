@@ -17,10 +17,8 @@ from websockets.http11 import Request, Response
 
 from shared.observability import logger
 from shared.signatures import verify_stream_upgrade
+from streamer.contract import HEALTH_PATH, MEDIA_PATH
 from streamer.session import CallSession, SessionDeps
-
-MEDIA_PATH = "/media"
-HEALTH_PATH = "/healthz"
 
 
 class StreamerServer:

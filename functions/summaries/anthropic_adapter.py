@@ -19,19 +19,13 @@ import pydantic
 from functions.summaries.errors import ModelOutputError, ModelRequestRejectedError, ModelUnavailableError
 from functions.summaries.llm import StructuredReply, StructuredRequest, T
 from functions.summaries.models import TokenUsage
+from shared.anthropic_clients import build_client as build_client  # app.py builds through here
 
 if TYPE_CHECKING:
     from anthropic import Anthropic
 
 # Statuses the SDK does not retry and a retry of ours would not fix either.
 _REJECTED = {400, 401, 403, 404, 413, 422}
-
-
-def build_client(api_key: str, timeout_seconds: float, max_retries: int) -> Anthropic:
-    """One client per process. `ANTHROPIC_BASE_URL`, when set, is honoured by the SDK itself."""
-    from anthropic import Anthropic  # deferred: see the module docstring
-
-    return Anthropic(api_key=api_key, timeout=timeout_seconds, max_retries=max_retries)
 
 
 class AnthropicModel:

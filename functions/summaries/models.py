@@ -13,8 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import TranscriptCompleted
-
-CALL_SID_PATTERN = r"^CA[0-9a-fA-F]{32}$"
+from shared.patterns import CALL_SID_PATTERN
 
 
 class TranscriptCompletedDetail(TranscriptCompleted):

@@ -33,6 +33,7 @@ from functions.webhooks.urls import public_base_url
 from shared.errors import InvalidSignatureError, MalformedRequestError
 from shared.observability import logger, metrics, tracer
 from shared.signatures import SIGNATURE_HEADER, FormParams, verify_api_gateway_event
+from shared.validation import describe_errors
 
 TWIML = "text/xml"
 FORM_CONTEXT_KEY = "twilio_form"
@@ -146,8 +147,7 @@ def create_call() -> Response[str]:
     try:
         request = CreateCallRequest.model_validate(payload)
     except ValidationError as exc:
-        details = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
-        raise InvalidInputError(details) from exc
+        raise InvalidInputError(describe_errors(exc)) from exc
     call_sid = logic.start_outbound_call(request, services(), _callbacks())
     metrics.add_metric(name="OutboundCallCreated", unit="Count", value=1)
     return Response(

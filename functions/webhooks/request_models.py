@@ -14,10 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from shared import clock
 from shared.dal.records import CallParties
 from shared.errors import MalformedRequestError
+from shared.patterns import CALL_SID_PATTERN
 from shared.routing import E164
 from shared.status import CallStatus
-
-CALL_SID_PATTERN = r"^CA[0-9a-fA-F]{32}$"
+from shared.validation import describe_errors
 
 T = TypeVar("T", bound="TwilioForm")
 
@@ -40,15 +40,7 @@ class TwilioForm(BaseModel):
         try:
             return cls.model_validate(dict(form))
         except ValidationError as exc:
-            raise MalformedRequestError(_describe(exc)) from exc
-
-
-def _describe(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"]) or "body"
-        problems.append(f"{where}: {error['msg']}")
-    return "; ".join(problems)
+            raise MalformedRequestError(describe_errors(exc)) from exc
 
 
 class CallForm(TwilioForm):

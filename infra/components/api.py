@@ -20,32 +20,36 @@ from constructs import Construct
 from infra.components.config import InfraConfig
 from infra.components.data import DataTables
 from infra.components.dns import alias_in_hosted_zone
-from infra.components.functions import build_python_function
+from infra.components.functions import BuiltFunction, build_python_function
 from infra.components.nag import acknowledge
 from infra.components.secrets import ProductSecrets
+from shared.patterns import E164_MAX_LENGTH, E164_PATTERN
 
 STAGE = "prod"
 TWILIO_ROUTES = ("voice", "status", "recording")
 # boto3 too: shared/aws.py uses it, and the runtime's copy may not match the bundled botocore.
 WEBHOOK_DEPENDENCIES = ("aws-lambda-powertools", "boto3", "pynamodb", "twilio", "pydantic")
 
-# POST /calls: the contract's body; limits stop junk before it costs a Lambda invocation.
-_E164 = r"^\+[1-9][0-9]{6,14}$"
+# POST /calls: the contract's body; limits stop junk before it costs a Lambda invocation. The number
+# shape is the one the Lambda checks too (shared/patterns.py), so the gateway never lets through what
+# the function then refuses, nor refuses what it would take.
+_E164_SCHEMA = apigw.JsonSchema(
+    type=apigw.JsonSchemaType.STRING, pattern=E164_PATTERN, max_length=E164_MAX_LENGTH
+)
 _START_CALL_SCHEMA = apigw.JsonSchema(
     schema=apigw.JsonSchemaVersion.DRAFT4,
     title="StartCall",
     type=apigw.JsonSchemaType.OBJECT,
     required=["to", "connectTo"],
     additional_properties=False,
-    properties={
-        "to": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=_E164, max_length=16),
-        "connectTo": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=_E164, max_length=16),
-        "from": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=_E164, max_length=16),
-    },
+    properties={"to": _E164_SCHEMA, "connectTo": _E164_SCHEMA, "from": _E164_SCHEMA},
 )
 
 
 class WebhooksApi(Construct):
+    """The REST API, its one Lambda, the routes and the URLs Twilio is given; `__init__` lists the
+    steps. Construct ids stay directly under this construct so a deployed stack's logical ids hold."""
+
     def __init__(
         self,
         scope: Construct,
@@ -58,9 +62,19 @@ class WebhooksApi(Construct):
         stream_url: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        retention = config.log_retention
+        self.api = self._build_rest_api(config)
+        self.base_url = self._base_url(config)
+        self.handler = self._build_handler(config, tables, secrets, bus, stream_url)
+        integration = apigw.LambdaIntegration(self.handler.function, proxy=True)
+        self.twilio_methods = self._build_twilio_routes(integration)
+        self._build_calls_routes(integration)
+        self._acknowledge_api()
+        self.webhook_urls = {route: f"{self.base_url}/twilio/{route}" for route in TWILIO_ROUTES}
+        self._build_outputs(scope)
 
-        self.api = apigw.RestApi(
+    def _build_rest_api(self, config: InfraConfig) -> apigw.RestApi:
+        """Regional, throttled, access-logged; execution logs at ERROR without bodies."""
+        return apigw.RestApi(
             self,
             "Api",
             rest_api_name=f"{config.stack_name}-webhooks",
@@ -72,7 +86,10 @@ class WebhooksApi(Construct):
                 stage_name=STAGE,
                 access_log_destination=apigw.LogGroupLogDestination(
                     logs.LogGroup(
-                        self, "AccessLogs", retention=retention, removal_policy=cdk.RemovalPolicy.DESTROY
+                        self,
+                        "AccessLogs",
+                        retention=config.log_retention,
+                        removal_policy=cdk.RemovalPolicy.DESTROY,
                     ),
                 ),
                 access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
@@ -94,15 +111,22 @@ class WebhooksApi(Construct):
                 throttling_burst_limit=config.api_burst_limit,
             ),
         )
-        self.base_url = self._base_url(config)
 
-        self.handler = build_python_function(
+    def _build_handler(
+        self,
+        config: InfraConfig,
+        tables: DataTables,
+        secrets: ProductSecrets,
+        bus: events.IEventBus,
+        stream_url: str,
+    ) -> BuiltFunction:
+        handler = build_python_function(
             self,
             "Handler",
             name="webhooks",
             description="callscribe: Twilio voice/status/recording webhooks and the calls API",
             dependencies=WEBHOOK_DEPENDENCIES,
-            log_retention=retention,
+            log_retention=config.log_retention,
             memory_size=1024,  # more CPU for the cold start: Twilio waits at most 15 s for TwiML
             timeout=cdk.Duration.seconds(15),
             environment={
@@ -117,32 +141,37 @@ class WebhooksApi(Construct):
                 **({"TWILIO_FROM_NUMBER": config.twilio_from_number} if config.twilio_from_number else {}),
             },
         )
-        function = self.handler.function
+        function = handler.function
         # Exactly what the webhooks' ports on shared/dal call (WebhookCallWrites, SegmentReader):
         # conditional UpdateItem writes, consistent GetItem reads, the transcript Query of GET /calls.
         tables.calls.grant(function, "dynamodb:GetItem", "dynamodb:UpdateItem")
         tables.transcripts.grant(function, "dynamodb:Query")
         bus.grant_put_events_to(function)
         secrets.twilio.grant_read(function)
-        tables.acknowledge_index_access(self.handler.role)
+        tables.acknowledge_index_access(handler.role)
+        return handler
 
-        integration = apigw.LambdaIntegration(function, proxy=True)
+    def _build_twilio_routes(self, integration: apigw.LambdaIntegration) -> list[apigw.Method]:
+        """Open at the gateway: Twilio signs, it does not hold AWS credentials."""
         twilio = self.api.root.add_resource("twilio")
-        self.twilio_methods = []
+        methods = []
         for route in TWILIO_ROUTES:
             method = twilio.add_resource(route).add_method(
                 "POST",
                 integration,
                 authorization_type=apigw.AuthorizationType.NONE,
             )
-            self.twilio_methods.append(method)
+            methods.append(method)
             acknowledge(
                 method,
                 ("AwsSolutions-APIG4", "AwsSolutions-COG4"),
                 "Twilio webhooks carry no AWS credentials: the function verifies X-Twilio-Signature "
                 "(HMAC with the account's auth token) and answers 403 before anything is written.",
             )
+        return methods
 
+    def _build_calls_routes(self, integration: apigw.LambdaIntegration) -> None:
+        """SigV4 only; the gateway validates POST bodies against the contract before the Lambda runs."""
         validator = self.api.add_request_validator(
             "Validator",
             validate_request_body=True,
@@ -168,6 +197,8 @@ class WebhooksApi(Construct):
             request_validator=validator,
             request_parameters={"method.request.path.callSid": True},
         )
+
+    def _acknowledge_api(self) -> None:
         acknowledge(
             self.api,
             ("AwsSolutions-COG4",),
@@ -190,7 +221,8 @@ class WebhooksApi(Construct):
             "maintains its policy and it grants nothing beyond CloudWatch Logs.",
         )
 
-        self.webhook_urls = {route: f"{self.base_url}/twilio/{route}" for route in TWILIO_ROUTES}
+    def _build_outputs(self, scope: Construct) -> None:
+        """On the stack (`scope`): what the operator pastes into the Twilio console."""
         for route, url in self.webhook_urls.items():
             cdk.CfnOutput(
                 scope,

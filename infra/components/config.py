@@ -8,10 +8,23 @@ docs/deploy.md and docs/configuration.md ("Infrastructure").
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from typing import Annotated, Any
 
+import annotated_types
 from aws_cdk import aws_logs as logs
 from constructs import Node
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from shared.validation import describe_errors
 
 # ECS refuses a container stopTimeout above this (seconds): SIGTERM then SIGKILL after it.
 ECS_MAX_STOP_TIMEOUT = 120
@@ -51,56 +64,96 @@ class ContextError(ValueError):
     """A context value is present but unusable: synth stops before anything is deployed."""
 
 
-@dataclass(frozen=True)
-class InfraConfig:
-    """What the operator chose; validated here so constructs can trust it."""
+def _call_routes_json(value: object) -> str:
+    """`callRoutes` is JSON text on the command line but an object in cdk.json; the code wants text."""
+    text = value if isinstance(value, str) else json.dumps(value)
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PydanticCustomError("context_json", "is not valid JSON: {error}", {"error": str(exc)}) from exc
+    return text
 
-    stack_name: str = "Callscribe"
+
+def _zero_is_none(value: int | None) -> int | None:
+    return value or None
+
+
+class InfraConfig(BaseModel):
+    """What the operator chose, validated here so constructs can trust it.
+
+    Each field's alias is its context key (docs/deploy.md lists them), and `from_context` reads only
+    those keys: a typo'd key is ignored like any unknown context, exactly as the CDK CLI treats it.
+    Context arrives as text from `-c key=value` and as JSON values from cdk.json, so fields take
+    pydantic's lax parsing ("1200" is 1200, "false" is False) and numbers keep their deployable
+    bounds here rather than failing later in CloudFormation.
+    """
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        validate_by_alias=True,
+        validate_by_name=True,  # tests and tools may build one by field name
+        coerce_numbers_to_str=True,  # a number where text is wanted (e.g. a zone id) is its digits
+    )
+
+    stack_name: str = Field("Callscribe", alias="stackName")
     # Streamer endpoint: Twilio only accepts wss://, so production needs both of these.
-    stream_domain_name: str | None = None
-    stream_certificate_arn: str | None = None
+    stream_domain_name: str | None = Field(None, alias="streamDomainName")
+    stream_certificate_arn: str | None = Field(None, alias="streamCertificateArn")
     # Optional custom domain for the webhooks API (a regional ACM certificate).
-    api_domain_name: str | None = None
-    api_certificate_arn: str | None = None
+    api_domain_name: str | None = Field(None, alias="apiDomainName")
+    api_certificate_arn: str | None = Field(None, alias="apiCertificateArn")
     # Route 53 zone to create alias records in (both attributes, so no lookup is needed at synth).
-    hosted_zone_id: str | None = None
-    hosted_zone_name: str | None = None
+    hosted_zone_id: str | None = Field(None, alias="hostedZoneId")
+    hosted_zone_name: str | None = Field(None, alias="hostedZoneName")
     # Use secrets that already exist instead of creating placeholders.
-    twilio_secret_arn: str | None = None
-    deepgram_secret_arn: str | None = None
-    anthropic_secret_arn: str | None = None
+    twilio_secret_arn: str | None = Field(None, alias="twilioSecretArn")
+    deepgram_secret_arn: str | None = Field(None, alias="deepgramSecretArn")
+    anthropic_secret_arn: str | None = Field(None, alias="anthropicSecretArn")
     # Product behaviour passed to the code.
-    call_routes: str | None = None
-    deepgram_url: str = "wss://api.deepgram.com"
-    twilio_api_base_url: str = "https://api.twilio.com"
-    twilio_from_number: str | None = None
-    summary_model: str | None = None
+    call_routes: Annotated[str | None, BeforeValidator(_call_routes_json)] = Field(None, alias="callRoutes")
+    deepgram_url: str = Field("wss://api.deepgram.com", alias="deepgramUrl")
+    twilio_api_base_url: str = Field("https://api.twilio.com", alias="twilioApiBaseUrl")
+    twilio_from_number: str | None = Field(None, alias="twilioFromNumber")
+    summary_model: str | None = Field(None, alias="summaryModel")
     # Streamer sizing and lifecycle.
-    streamer_cpu: int = 1024
-    streamer_memory_mib: int = 2048
-    streamer_arm64: bool = True
-    streamer_image_uri: str | None = None
-    max_calls_per_task: int = 100
-    min_tasks: int = 2
-    max_tasks: int = 10
-    active_calls_target_percent: int = 70
-    cpu_target_percent: int = 60
-    deregistration_delay_seconds: int = 900
-    stop_timeout_seconds: int = ECS_MAX_STOP_TIMEOUT
-    drain_seconds: int = ECS_MAX_STOP_TIMEOUT - STREAMER_WIND_DOWN_SECONDS  # 75 s (contract: ≥ 60 s)
-    alb_idle_timeout_seconds: int = 900
-    nat_gateways: int = 1
+    streamer_cpu: int = Field(1024, alias="streamerCpu", ge=256, le=16384)
+    streamer_memory_mib: int = Field(2048, alias="streamerMemoryMiB", ge=512, le=122880)
+    streamer_arm64: bool = Field(True, alias="streamerArm64")
+    streamer_image_uri: str | None = Field(None, alias="streamerImageUri")
+    max_calls_per_task: int = Field(100, alias="maxCallsPerTask", ge=1, le=1000)
+    min_tasks: int = Field(2, alias="minTasks", ge=2, le=100)
+    max_tasks: int = Field(10, alias="maxTasks", ge=2, le=1000)
+    active_calls_target_percent: int = Field(70, alias="activeCallsTargetPercent", ge=10, le=95)
+    cpu_target_percent: int = Field(60, alias="cpuTargetPercent", ge=10, le=95)
+    deregistration_delay_seconds: int = Field(
+        900, alias="deregistrationDelaySeconds", ge=600, le=ALB_MAX_DEREGISTRATION_DELAY
+    )
+    stop_timeout_seconds: int = Field(
+        ECS_MAX_STOP_TIMEOUT, alias="stopTimeoutSeconds", ge=30, le=ECS_MAX_STOP_TIMEOUT
+    )
+    drain_seconds: int = Field(  # 75 s by default (contract: at least 60 s)
+        ECS_MAX_STOP_TIMEOUT - STREAMER_WIND_DOWN_SECONDS,
+        alias="streamDrainSeconds",
+        ge=10,
+        le=ECS_MAX_STOP_TIMEOUT,
+    )
+    alb_idle_timeout_seconds: int = Field(900, alias="albIdleTimeoutSeconds", ge=300, le=4000)
+    nat_gateways: int = Field(1, alias="natGateways", ge=1, le=2)
     # Webhooks API and Lambdas.
-    api_rate_limit: int = 100
-    api_burst_limit: int = 200
-    summaries_concurrency: int | None = None  # unreserved: new accounts have a quota of only 10
-    log_retention_days: int = 30
+    api_rate_limit: int = Field(100, alias="apiRateLimit", ge=1, le=10000)
+    api_burst_limit: int = Field(200, alias="apiBurstLimit", ge=1, le=5000)
+    # Unreserved by default (0 reads the same): a new account's whole quota can be 10.
+    summaries_concurrency: Annotated[int | None, AfterValidator(_zero_is_none)] = Field(
+        None, alias="summariesConcurrency", ge=0, le=1000
+    )
+    log_retention_days: int = Field(30, alias="logRetentionDays", ge=1, le=3653)
     # Analyst exports.
-    export_schedule: str = "cron(0 3 * * ? *)"
-    export_retention_days: int = 365
+    export_schedule: str = Field("cron(0 3 * * ? *)", alias="exportSchedule")
+    export_retention_days: int = Field(365, alias="exportRetentionDays", ge=30, le=3650)
     # Monitoring.
-    alarm_email: str | None = None
-    reconnect_storm_threshold: int = 50
+    alarm_email: str | None = Field(None, alias="alarmEmail")
+    reconnect_storm_threshold: int = Field(50, alias="reconnectStormThreshold", ge=1, le=100000)
 
     @property
     def secure_stream(self) -> bool:
@@ -114,106 +167,71 @@ class InfraConfig:
 
     @classmethod
     def from_context(cls, node: Node) -> InfraConfig:
-        def text(key: str) -> str | None:
-            value = node.try_get_context(key)
-            if value is None or value == "":
-                return None
-            return str(value)
-
-        def number(key: str, default: int, low: int, high: int) -> int:
+        """Read every key this model knows from context. An empty value means unset (`-c key=` is how
+        the command line clears a key cdk.json sets), so the default applies."""
+        values: dict[str, Any] = {}
+        for name, field in cls.model_fields.items():
+            key = field.alias or name
             raw = node.try_get_context(key)
-            if raw is None or raw == "":
-                return default
-            try:
-                value = int(raw)
-            except (TypeError, ValueError) as exc:
-                raise ContextError(f"context {key}={raw!r} is not an integer") from exc
-            if not low <= value <= high:
-                raise ContextError(f"context {key}={value} must be between {low} and {high}")
-            return value
+            if raw is not None and raw != "":
+                values[key] = raw
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise ContextError(describe_errors(exc, _describe_one)) from exc
 
-        def flag(key: str, default: bool) -> bool:
-            raw = node.try_get_context(key)
-            if raw is None or raw == "":
-                return default
-            if isinstance(raw, bool):
-                return raw
-            if str(raw).lower() in {"true", "1", "yes"}:
-                return True
-            if str(raw).lower() in {"false", "0", "no"}:
-                return False
-            raise ContextError(f"context {key}={raw!r} is not a boolean")
-
-        call_routes = node.try_get_context("callRoutes")
-        if call_routes is not None and not isinstance(call_routes, str):
-            call_routes = json.dumps(call_routes)  # an object in cdk.json
-        if call_routes:
-            try:
-                json.loads(call_routes)
-            except json.JSONDecodeError as exc:
-                raise ContextError(f"context callRoutes is not valid JSON: {exc}") from exc
-
-        config = cls(
-            stack_name=text("stackName") or cls.stack_name,
-            stream_domain_name=text("streamDomainName"),
-            stream_certificate_arn=text("streamCertificateArn"),
-            api_domain_name=text("apiDomainName"),
-            api_certificate_arn=text("apiCertificateArn"),
-            hosted_zone_id=text("hostedZoneId"),
-            hosted_zone_name=text("hostedZoneName"),
-            twilio_secret_arn=text("twilioSecretArn"),
-            deepgram_secret_arn=text("deepgramSecretArn"),
-            anthropic_secret_arn=text("anthropicSecretArn"),
-            call_routes=call_routes or None,
-            deepgram_url=text("deepgramUrl") or cls.deepgram_url,
-            twilio_api_base_url=text("twilioApiBaseUrl") or cls.twilio_api_base_url,
-            twilio_from_number=text("twilioFromNumber"),
-            summary_model=text("summaryModel"),
-            streamer_cpu=number("streamerCpu", cls.streamer_cpu, 256, 16384),
-            streamer_memory_mib=number("streamerMemoryMiB", cls.streamer_memory_mib, 512, 122880),
-            streamer_arm64=flag("streamerArm64", cls.streamer_arm64),
-            streamer_image_uri=text("streamerImageUri"),
-            max_calls_per_task=number("maxCallsPerTask", cls.max_calls_per_task, 1, 1000),
-            min_tasks=number("minTasks", cls.min_tasks, 2, 100),
-            max_tasks=number("maxTasks", cls.max_tasks, 2, 1000),
-            active_calls_target_percent=number("activeCallsTargetPercent", 70, 10, 95),
-            cpu_target_percent=number("cpuTargetPercent", 60, 10, 95),
-            deregistration_delay_seconds=number(
-                "deregistrationDelaySeconds",
-                cls.deregistration_delay_seconds,
-                600,
-                ALB_MAX_DEREGISTRATION_DELAY,
-            ),
-            stop_timeout_seconds=number("stopTimeoutSeconds", ECS_MAX_STOP_TIMEOUT, 30, ECS_MAX_STOP_TIMEOUT),
-            drain_seconds=number("streamDrainSeconds", cls.drain_seconds, 10, ECS_MAX_STOP_TIMEOUT),
-            alb_idle_timeout_seconds=number("albIdleTimeoutSeconds", cls.alb_idle_timeout_seconds, 300, 4000),
-            nat_gateways=number("natGateways", cls.nat_gateways, 1, 2),
-            api_rate_limit=number("apiRateLimit", cls.api_rate_limit, 1, 10000),
-            api_burst_limit=number("apiBurstLimit", cls.api_burst_limit, 1, 5000),
-            summaries_concurrency=number("summariesConcurrency", 0, 0, 1000) or None,
-            log_retention_days=number("logRetentionDays", cls.log_retention_days, 1, 3653),
-            export_schedule=text("exportSchedule") or cls.export_schedule,
-            export_retention_days=number("exportRetentionDays", cls.export_retention_days, 30, 3650),
-            alarm_email=text("alarmEmail"),
-            reconnect_storm_threshold=number(
-                "reconnectStormThreshold", cls.reconnect_storm_threshold, 1, 100000
-            ),
-        )
-        config.validate()
-        return config
-
-    def validate(self) -> None:
+    @model_validator(mode="after")
+    def _consistent(self) -> InfraConfig:
+        """Choices that are only wrong together; checked once every value is known to be valid."""
+        problem: str | None = None
         if bool(self.stream_domain_name) != bool(self.stream_certificate_arn):
-            raise ContextError("streamDomainName and streamCertificateArn go together (Twilio needs wss://)")
-        if bool(self.api_domain_name) != bool(self.api_certificate_arn):
-            raise ContextError("apiDomainName and apiCertificateArn go together")
-        if bool(self.hosted_zone_id) != bool(self.hosted_zone_name):
-            raise ContextError("hostedZoneId and hostedZoneName go together")
-        if self.min_tasks > self.max_tasks:
-            raise ContextError(f"minTasks {self.min_tasks} exceeds maxTasks {self.max_tasks}")
-        if self.drain_seconds + STREAMER_WIND_DOWN_SECONDS > self.stop_timeout_seconds:
-            raise ContextError(
+            problem = "streamDomainName and streamCertificateArn go together (Twilio needs wss://)"
+        elif bool(self.api_domain_name) != bool(self.api_certificate_arn):
+            problem = "apiDomainName and apiCertificateArn go together"
+        elif bool(self.hosted_zone_id) != bool(self.hosted_zone_name):
+            problem = "hostedZoneId and hostedZoneName go together"
+        elif self.min_tasks > self.max_tasks:
+            problem = f"minTasks {self.min_tasks} exceeds maxTasks {self.max_tasks}"
+        elif self.drain_seconds + STREAMER_WIND_DOWN_SECONDS > self.stop_timeout_seconds:
+            problem = (
                 f"streamDrainSeconds {self.drain_seconds} + {STREAMER_WIND_DOWN_SECONDS} s to finalise "
                 f"the calls left exceeds stopTimeoutSeconds {self.stop_timeout_seconds}: ECS would "
                 "SIGKILL the streamer before it stores their last segments"
             )
+        if problem:
+            raise PydanticCustomError("context_conflict", "{problem}", {"problem": problem})
+        return self
+
+
+_NOT_AN_INTEGER = {"int_parsing", "int_type", "int_from_float"}
+_NOT_A_BOOLEAN = {"bool_parsing", "bool_type"}
+_OUT_OF_RANGE = {"greater_than_equal", "less_than_equal"}
+
+
+def _bounds(key: str) -> tuple[object, object]:
+    field = next(f for name, f in InfraConfig.model_fields.items() if (f.alias or name) == key)
+    low = next((m.ge for m in field.metadata if isinstance(m, annotated_types.Ge)), None)
+    high = next((m.le for m in field.metadata if isinstance(m, annotated_types.Le)), None)
+    return low, high
+
+
+def _describe_one(error: ErrorDetails) -> str:
+    """One problem in the operator's words: the context key, what it held, and what it must be."""
+    if not error["loc"]:  # a conflict between keys: its message names them
+        return str(error["msg"])
+    key = str(error["loc"][0])
+    raw = error["input"]
+    kind = error["type"]
+    if kind in _OUT_OF_RANGE:
+        low, high = _bounds(key)
+        return f"context {key}={raw} must be between {low} and {high}"
+    if kind in _NOT_AN_INTEGER:
+        low, high = _bounds(key)
+        return f"context {key}={raw!r} is not an integer (expected a whole number from {low} to {high})"
+    if kind in _NOT_A_BOOLEAN:
+        return f"context {key}={raw!r} is not a boolean (expected true or false)"
+    if kind == "string_type":
+        return f"context {key}={raw!r} is not text (expected a string)"
+    if kind == "context_json":
+        return f"context {key} {error['msg']}"
+    return f"context {key}={raw!r}: {error['msg']}"

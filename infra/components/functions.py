@@ -18,7 +18,7 @@ from constructs import Construct
 
 from infra.components.bundling import LAMBDA_RUNTIME, function_code
 from infra.components.nag import acknowledge, arn_wildcard
-from shared.observability import METRICS_NAMESPACE
+from shared.telemetry import METRICS_NAMESPACE
 
 
 @dataclass(frozen=True)

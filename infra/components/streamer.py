@@ -28,12 +28,10 @@ from infra.components.data import DataTables
 from infra.components.dns import alias_in_hosted_zone
 from infra.components.nag import acknowledge
 from infra.components.secrets import ProductSecrets
-from shared.observability import METRICS_NAMESPACE
+from shared.telemetry import METRICS_NAMESPACE
+from streamer.contract import ACTIVE_CALLS, HEALTH_PATH, MEDIA_PATH, SERVICE_NAME
 
 CONTAINER_PORT = 8080
-SERVICE_NAME = "callscribe-streamer"
-MEDIA_PATH = "/media"
-HEALTH_PATH = "/healthz"
 # The image needs the streamer and the shared package; everything else stays out of the build
 # context (and out of the asset hash, so editing docs does not rebuild the image).
 _IMAGE_EXCLUDES = [
@@ -56,7 +54,7 @@ _IMAGE_EXCLUDES = [
 
 
 def streamer_metric(name: str, statistic: str = "Average", period_minutes: int = 1) -> cloudwatch.Metric:
-    """One of the streamer's own metrics (Powertools EMF, namespace callscribe)."""
+    """One of the streamer's own metrics (EMF, the product namespace, dimension `service`)."""
     return cloudwatch.Metric(
         namespace=METRICS_NAMESPACE,
         metric_name=name,
@@ -81,6 +79,15 @@ def _image(config: InfraConfig) -> ecs.ContainerImage:
 
 
 class StreamerService(Construct):
+    """The streamer's network, load balancer, tasks and scaling.
+
+    `__init__` is the table of contents; each step builds one layer on the ones before it. Construct
+    ids stay directly under this construct (no intermediate constructs), so the logical ids of a
+    deployed stack never move. The public side (listeners, certificate, DNS) is its own step,
+    `_build_ingress`: putting CloudFront in front of the ALB changes that step and `_stream_url`, not
+    the service.
+    """
+
     def __init__(
         self,
         scope: Construct,
@@ -93,7 +100,26 @@ class StreamerService(Construct):
         access_logs: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.vpc = ec2.Vpc(
+        self.vpc, self.cluster = self._build_network(config)
+        self.load_balancer = self._build_load_balancer(config, access_logs)
+        self.stream_url = self._stream_url(config)
+        self.task_definition, self.container = self._build_task(config, tables, secrets, bus)
+        self.service = self._build_service(config)
+        self.target_group = self._build_targets(config)
+        self.listener = self._build_ingress(config)
+        self._build_autoscaling(config)
+        self._build_outputs(scope)
+        self._acknowledge_task()
+
+    def _build_network(self, config: InfraConfig) -> tuple[ec2.Vpc, ecs.Cluster]:
+        """Two AZs, tasks in private subnets behind NAT (Deepgram and Anthropic are on the internet)."""
+        flow_logs = logs.LogGroup(
+            self,
+            "FlowLogs",
+            retention=config.log_retention,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        vpc = ec2.Vpc(
             self,
             "Vpc",
             max_azs=2,
@@ -108,29 +134,26 @@ class StreamerService(Construct):
             ],
             flow_logs={
                 "all": ec2.FlowLogOptions(
-                    destination=ec2.FlowLogDestination.to_cloud_watch_logs(
-                        logs.LogGroup(
-                            self,
-                            "FlowLogs",
-                            retention=config.log_retention,
-                            removal_policy=cdk.RemovalPolicy.DESTROY,
-                        ),
-                    ),
+                    destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs),
                     traffic_type=ec2.FlowLogTrafficType.REJECT,
                 )
             },
         )
         # DynamoDB writes of every segment stay off the NAT gateway (cheaper, one less hop).
-        self.vpc.add_gateway_endpoint("DynamoDb", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB)
-
-        self.cluster = ecs.Cluster(
+        vpc.add_gateway_endpoint("DynamoDb", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB)
+        cluster = ecs.Cluster(
             self,
             "Cluster",
-            vpc=self.vpc,
+            vpc=vpc,
             container_insights_v2=ecs.ContainerInsights.ENABLED,
         )
+        return vpc, cluster
 
-        self.load_balancer = elbv2.ApplicationLoadBalancer(
+    def _build_load_balancer(
+        self, config: InfraConfig, access_logs: s3.IBucket
+    ) -> elbv2.ApplicationLoadBalancer:
+        """Created before the tasks: without a stream domain the tasks' STREAM_URL is its DNS name."""
+        load_balancer = elbv2.ApplicationLoadBalancer(
             self,
             "LoadBalancer",
             vpc=self.vpc,
@@ -138,24 +161,29 @@ class StreamerService(Construct):
             idle_timeout=cdk.Duration.seconds(config.alb_idle_timeout_seconds),
             drop_invalid_header_fields=True,
         )
-        self.load_balancer.log_access_logs(access_logs, prefix="streamer-alb")
+        load_balancer.log_access_logs(access_logs, prefix="streamer-alb")
         acknowledge(
-            self.load_balancer,
+            load_balancer,
             ("AwsSolutions-EC23",),
             "Twilio Media Streams connect from Twilio's cloud, whose addresses are not a fixed list; "
             "each upgrade is authenticated by its X-Twilio-Signature. Only the listener ports are open.",
         )
-        self.stream_url: str
-        if config.stream_domain_name:
-            self.stream_url = f"wss://{config.stream_domain_name}{MEDIA_PATH}"
-        else:
-            self.stream_url = f"ws://{self.load_balancer.load_balancer_dns_name}{MEDIA_PATH}"
-            cdk.Annotations.of(self).add_warning_v2(
-                "callscribe:insecure-stream",
-                "No streamDomainName/streamCertificateArn in context: the streamer is plain ws:// on "
-                "port 80, which Twilio refuses. Fine for a smoke test; set both for real calls.",
-            )
+        return load_balancer
 
+    def _stream_url(self, config: InfraConfig) -> str:
+        """The URL Twilio dials and signs: the tasks verify upgrades against exactly this string."""
+        if config.stream_domain_name:
+            return f"wss://{config.stream_domain_name}{MEDIA_PATH}"
+        cdk.Annotations.of(self).add_warning_v2(
+            "callscribe:insecure-stream",
+            "No streamDomainName/streamCertificateArn in context: the streamer is plain ws:// on "
+            "port 80, which Twilio refuses. Fine for a smoke test; set both for real calls.",
+        )
+        return f"ws://{self.load_balancer.load_balancer_dns_name}{MEDIA_PATH}"
+
+    def _build_task(
+        self, config: InfraConfig, tables: DataTables, secrets: ProductSecrets, bus: events.IEventBus
+    ) -> tuple[ecs.FargateTaskDefinition, ecs.ContainerDefinition]:
         task = ecs.FargateTaskDefinition(
             self,
             "Task",
@@ -174,7 +202,37 @@ class StreamerService(Construct):
             retention=config.log_retention,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
-        environment = {
+        container = task.add_container(
+            "streamer",
+            image=_image(config),
+            environment=self._environment(config, tables, secrets, bus),
+            logging=ecs.LogDrivers.aws_logs(
+                stream_prefix="streamer",
+                log_group=log_group,
+                mode=ecs.AwsLogDriverMode.NON_BLOCKING,
+            ),
+            port_mappings=[ecs.PortMapping(container_port=CONTAINER_PORT, name="media")],
+            stop_timeout=cdk.Duration.seconds(config.stop_timeout_seconds),
+            readonly_root_filesystem=True,
+        )
+        # No container health check: /healthz is not-ready while a task is full, and a failing
+        # container check kills the task at once. The ALB check on /healthz (below) stops routing new
+        # calls to a full task; ECS then replaces it too, but through deregistration (its calls keep
+        # running for the deregistration delay, then the drain window). Autoscaling at
+        # activeCallsTargetPercent keeps tasks below full; docs/deploy.md explains the trade-off.
+        # The root filesystem is read-only; scratch space is a task-local /tmp.
+        task.add_volume(name="tmp")
+        container.add_mount_points(
+            ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False)  # noqa: S108
+        )
+        self._grant_task(task, tables, secrets, bus)
+        return task, container
+
+    def _environment(
+        self, config: InfraConfig, tables: DataTables, secrets: ProductSecrets, bus: events.IEventBus
+    ) -> dict[str, str]:
+        """Names, URLs and secret ARNs only: secret values are read by the code (docs/configuration.md)."""
+        return {
             "PORT": str(CONTAINER_PORT),
             "STREAM_URL": self.stream_url,
             "MAX_CALLS": str(config.max_calls_per_task),
@@ -193,29 +251,12 @@ class StreamerService(Construct):
             "AWS_REGION": cdk.Stack.of(self).region,
             **({"CALL_ROUTES": config.call_routes} if config.call_routes else {}),
         }
-        self.container = task.add_container(
-            "streamer",
-            image=_image(config),
-            environment=environment,
-            logging=ecs.LogDrivers.aws_logs(
-                stream_prefix="streamer",
-                log_group=log_group,
-                mode=ecs.AwsLogDriverMode.NON_BLOCKING,
-            ),
-            port_mappings=[ecs.PortMapping(container_port=CONTAINER_PORT, name="media")],
-            stop_timeout=cdk.Duration.seconds(config.stop_timeout_seconds),
-            readonly_root_filesystem=True,
-        )
-        # No container health check: /healthz is not-ready while a task is full, and a failing
-        # container check kills the task at once. The ALB check on /healthz (below) stops routing new
-        # calls to a full task; ECS then replaces it too, but through deregistration (its calls keep
-        # running for the deregistration delay, then the drain window). Autoscaling at
-        # activeCallsTargetPercent keeps tasks below full; docs/deploy.md explains the trade-off.
-        # The root filesystem is read-only; scratch space is a task-local /tmp.
-        task.add_volume(name="tmp")
-        self.container.add_mount_points(
-            ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False)  # noqa: S108
-        )
+
+    @staticmethod
+    def _grant_task(
+        task: ecs.FargateTaskDefinition, tables: DataTables, secrets: ProductSecrets, bus: events.IEventBus
+    ) -> None:
+        """Exactly what the streamer calls, so the task role is the streamer's code read as IAM."""
         # The streamer's ports on shared/dal: TranscriptStatusWrites only updates the call record,
         # SegmentBatchWrites only batch-writes.
         tables.calls.grant(task.task_role, "dynamodb:UpdateItem")
@@ -233,11 +274,12 @@ class StreamerService(Construct):
             )
         )
 
-        self.service = ecs.FargateService(
+    def _build_service(self, config: InfraConfig) -> ecs.FargateService:
+        return ecs.FargateService(
             self,
             "Service",
             cluster=self.cluster,
-            task_definition=task,
+            task_definition=self.task_definition,
             desired_count=config.min_tasks,
             min_healthy_percent=100,  # a deploy adds new tasks before draining old ones
             max_healthy_percent=200,
@@ -248,7 +290,9 @@ class StreamerService(Construct):
             enable_execute_command=False,
         )
 
-        self.target_group = elbv2.ApplicationTargetGroup(
+    def _build_targets(self, config: InfraConfig) -> elbv2.ApplicationTargetGroup:
+        """The deregistration delay is how long a deploy or scale-in lets a task's calls run on."""
+        return elbv2.ApplicationTargetGroup(
             self,
             "Targets",
             vpc=self.vpc,
@@ -273,6 +317,9 @@ class StreamerService(Construct):
             ],
         )
 
+    def _build_ingress(self, config: InfraConfig) -> elbv2.ApplicationListener:
+        """How callers' media reaches the targets: HTTPS on the stream domain (port 80 redirects), or
+        plain HTTP on the ALB's own name when no certificate is given."""
         if config.stream_domain_name and config.stream_certificate_arn:
             listener = self.load_balancer.add_listener(
                 "Https",
@@ -289,21 +336,22 @@ class StreamerService(Construct):
                 config.stream_domain_name,
                 route53.RecordTarget.from_alias(route53_targets.LoadBalancerTarget(self.load_balancer)),
             )
-        else:
-            listener = self.load_balancer.add_listener(
-                "Http",
-                port=80,
-                protocol=elbv2.ApplicationProtocol.HTTP,
-                default_target_groups=[self.target_group],
-            )
-        self.listener = listener
+            return listener
+        return self.load_balancer.add_listener(
+            "Http",
+            port=80,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            default_target_groups=[self.target_group],
+        )
 
+    def _build_autoscaling(self, config: InfraConfig) -> None:
+        """On the streamer's own ActiveCalls (what a task can hold), with CPU as a backstop."""
         scaling = self.service.auto_scale_task_count(
             min_capacity=config.min_tasks, max_capacity=config.max_tasks
         )
         scaling.scale_to_track_custom_metric(
             "ActiveCalls",
-            metric=streamer_metric("ActiveCalls"),
+            metric=streamer_metric(ACTIVE_CALLS),
             target_value=max(1, config.max_calls_per_task * config.active_calls_target_percent // 100),
             scale_out_cooldown=cdk.Duration.seconds(60),
             scale_in_cooldown=cdk.Duration.minutes(10),  # scale-in drains calls: do it slowly
@@ -315,6 +363,8 @@ class StreamerService(Construct):
             scale_in_cooldown=cdk.Duration.minutes(10),
         )
 
+    def _build_outputs(self, scope: Construct) -> None:
+        """On the stack (`scope`), where the output ids have always been."""
         cdk.CfnOutput(
             scope,
             "StreamUrl",
@@ -328,14 +378,15 @@ class StreamerService(Construct):
             description="Point streamDomainName's DNS record (CNAME/alias) here",
         )
 
+    def _acknowledge_task(self) -> None:
         acknowledge(
-            task,
+            self.task_definition,
             ("AwsSolutions-IAM5[Resource::*]",),
             "cloudwatch:PutMetricData has no resource-level permissions; the statement is limited "
             "to the callscribe namespace by the cloudwatch:namespace condition.",
         )
         acknowledge(
-            task,
+            self.task_definition,
             ("AwsSolutions-ECS2",),
             "The environment holds resource names, URLs and secret ARNs only; secret values are "
             "fetched by the code from Secrets Manager at start-up.",

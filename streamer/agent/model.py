@@ -13,6 +13,8 @@ from typing import Any
 from anthropic import AsyncAnthropic
 from anthropic.types import Message
 
+from shared.anthropic_clients import build_async_client
+
 
 class ModelUnavailableError(RuntimeError):
     """No Anthropic key configured: the agent apologises instead of thinking."""
@@ -22,7 +24,7 @@ def build_client(api_key: str | None, base_url: str | None, timeout: float) -> A
     if not api_key:
         return None
     # one retry: on a phone line a second failure is better answered by an apology than by waiting
-    return AsyncAnthropic(api_key=api_key, base_url=base_url or None, timeout=timeout, max_retries=1)
+    return build_async_client(api_key, timeout_seconds=timeout, max_retries=1, base_url=base_url)
 
 
 class Brain:

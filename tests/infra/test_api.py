@@ -99,3 +99,20 @@ def test_default_base_url_is_the_execute_api_stage(default_synth: Synth) -> None
     value = default_synth.raw["Outputs"]["TwilioVoiceWebhookUrl"]["Value"]
     joined = "".join(part if isinstance(part, str) else "<token>" for part in value["Fn::Join"][1])
     assert joined == "https://<token>.execute-api.us-east-1.<token>/prod/twilio/voice"
+
+
+def test_gateway_checks_numbers_with_the_lambdas_pattern(synth: Synth) -> None:
+    """The gateway's model and the Lambda once disagreed on E.164 (7+ digits against 2+): both now use
+    shared/patterns.py, whose accepted shapes tests/unit/test_patterns.py pins."""
+    from shared.patterns import E164_MAX_LENGTH, E164_PATTERN
+
+    post_calls = _methods(synth)[("POST", "/calls")]
+    model_id = post_calls["RequestModels"]["application/json"]["Ref"]
+    properties = synth.raw["Resources"][model_id]["Properties"]["Schema"]["properties"]
+    assert set(properties) == {"to", "connectTo", "from"}
+    for field in properties.values():
+        assert (field["type"], field["pattern"], field["maxLength"]) == (
+            "string",
+            E164_PATTERN,
+            E164_MAX_LENGTH,
+        )

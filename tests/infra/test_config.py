@@ -66,3 +66,34 @@ def test_log_retention_rounds_up_to_an_allowed_value() -> None:
 
     assert _config(logRetentionDays=30).log_retention == logs.RetentionDays.ONE_MONTH
     assert _config(logRetentionDays=45).log_retention == logs.RetentionDays.TWO_MONTHS
+
+
+def test_errors_name_the_key_the_value_and_what_was_expected() -> None:
+    with pytest.raises(ContextError) as raised:
+        _config(maxCallsPerTask="lots", streamerArm64="maybe", alarmEmail=["a@example.com"], natGateways=3)
+    message = str(raised.value)
+    # every problem at once, so a deploy is not fixed one key per synth
+    assert (
+        "context maxCallsPerTask='lots' is not an integer (expected a whole number from 1 to 1000)" in message
+    )
+    assert "context streamerArm64='maybe' is not a boolean (expected true or false)" in message
+    assert "context alarmEmail=['a@example.com'] is not text (expected a string)" in message
+    assert "context natGateways=3 must be between 1 and 2" in message
+
+
+def test_empty_values_mean_the_default() -> None:
+    """`-c key=` on the command line clears what cdk.json sets."""
+    config = _config(stackName="", minTasks="", streamerArm64="", summariesConcurrency="0")
+    assert config.stack_name == "Callscribe"
+    assert config.min_tasks == 2
+    assert config.streamer_arm64 is True
+    assert config.summaries_concurrency is None  # 0 reserves nothing, like unset
+
+
+def test_every_context_key_is_documented() -> None:
+    from pathlib import Path
+
+    documented = (Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text()
+    keys = [field.alias for field in InfraConfig.model_fields.values()]
+    assert keys, "the model reads context through aliases"
+    assert [key for key in keys if f"`{key}`" not in documented] == []

@@ -59,3 +59,40 @@ def test_dashboard_shows_calls_streams_and_errors(synth: Synth) -> None:
         "ApproximateNumberOfMessagesVisible",
     ):
         assert metric in body, metric
+
+
+def test_every_streamer_metric_infra_reads_is_one_the_streamer_emits(synth: Synth) -> None:
+    """Alarms, dashboard and autoscaling against the streamer's own EMF document: a metric renamed on
+    one side only would leave an alarm or the scaling policy watching nothing."""
+    import re
+
+    from streamer.metrics import StreamerMetrics
+
+    metrics = StreamerMetrics("callscribe-streamer")
+    metrics.store_latency(1.0)
+    metrics.agent_first_audio(1.0)
+    document = metrics.document()
+    directive = document["_aws"]["CloudWatchMetrics"][0]
+    namespace, service = directive["Namespace"], document["service"]
+    emitted = {m["Name"] for m in directive["Metrics"]}
+
+    read: set[str] = set()
+    for alarm in synth.resources("AWS::CloudWatch::Alarm").values():
+        if alarm["Properties"]["Namespace"] == namespace:
+            assert alarm["Properties"]["Dimensions"] == [{"Name": "service", "Value": service}]
+            read.add(alarm["Properties"]["MetricName"])
+    for policy in synth.resources("AWS::ApplicationAutoScaling::ScalingPolicy").values():
+        custom = policy["Properties"]["TargetTrackingScalingPolicyConfiguration"].get(
+            "CustomizedMetricSpecification"
+        )
+        if custom:
+            assert custom["Namespace"] == namespace
+            assert custom["Dimensions"] == [{"Name": "service", "Value": service}]
+            read.add(custom["MetricName"])
+    body = synth.one("AWS::CloudWatch::Dashboard")["DashboardBody"]["Fn::Join"][1]
+    text = "".join(part for part in body if isinstance(part, str))
+    on_dashboard = set(re.findall(rf'\["{namespace}","(\w+)","service","{service}"', text))
+    assert on_dashboard, "the dashboard graphs the streamer's metrics"
+    read |= on_dashboard
+    assert {"ActiveCalls", "DeepgramReconnects", "SegmentStoreLatency", "FramesIn"} <= read
+    assert read <= emitted, f"infra reads metrics the streamer never emits: {sorted(read - emitted)}"

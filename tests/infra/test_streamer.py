@@ -161,3 +161,22 @@ def test_without_a_certificate_the_stream_is_plain_ws_with_a_warning(default_syn
         "/Callscribe/Streamer",
         Match.string_like_regexp("Twilio refuses"),
     )
+
+
+def test_infra_imports_the_streamers_names_without_its_runtime() -> None:
+    """infra reads the streamer's paths and metric names (streamer/contract.py) at synth; the
+    streamer's runtime dependencies must not come along (a synth machine need not have them)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = (
+        "import sys; import infra.app; "
+        "heavy = {'websockets', 'deepgram', 'anthropic', 'uvloop', 'streamer.server', 'streamer.session'}; "
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -1,0 +1,29 @@
+"""Turning pydantic's ValidationError into one line a person can act on.
+
+Every tier reports invalid input the same way (problems joined with "; "), and only how one problem
+is worded differs: a request body names the field path, settings name the environment variable,
+infra names the context key. Callers pass that wording; the default is `path: message`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+
+def located(error: ErrorDetails) -> str:
+    """`field.path: message`; a problem with the whole input is located at `body`."""
+    where = ".".join(str(part) for part in error["loc"]) or "body"
+    return f"{where}: {error['msg']}"
+
+
+def message_only(error: ErrorDetails) -> str:
+    """For validators whose messages already name what is wrong (e.g. a route key)."""
+    return str(error["msg"])
+
+
+def describe_errors(exc: ValidationError, describe: Callable[[ErrorDetails], str] = located) -> str:
+    """All problems at once, so a caller can fix them in one go rather than one per attempt."""
+    return "; ".join(describe(error) for error in exc.errors())
