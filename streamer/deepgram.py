@@ -27,12 +27,12 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.frames import CloseCode
 
+from streamer import deepgram_messages as dg
 from streamer import metrics as m
 from streamer.audio import ConnectionClock, TrackAudio
 from streamer.calllog import CallLog
@@ -91,7 +91,7 @@ class TrackTranscriber:
         on_failure: Callable[[str, str], None],
         metrics: StreamerMetrics,
         log: CallLog,
-        on_event: Callable[[dict[str, Any]], None] | None = None,
+        on_event: Callable[[dg.ListenEvent], None] | None = None,
     ) -> None:
         """`on_event`, when given, sees every Results (interim too), SpeechStarted and UtteranceEnd
         message as it arrives: the voice agent's ears. Storage is unaffected by it."""
@@ -282,52 +282,47 @@ class TrackTranscriber:
     # ---- results -----------------------------------------------------------------------------------
 
     def handle_message(self, text: str, clock: ConnectionClock) -> bool:
+        """One text frame from Deepgram; True when it was a Results (the connection heard something)."""
         try:
-            doc = json.loads(text)
-        except ValueError:
+            message = dg.parse(text)
+        except dg.NotJsonError:
             self._log.warning("deepgram sent non-JSON text", size=len(text))
             return False
-        if not isinstance(doc, dict):
-            return False
-        kind = doc.get("type")
-        # (a result already stored, heard again after a reconnect, is not passed on twice)
-        if (
-            self._on_event is not None
-            and kind in ("Results", "SpeechStarted", "UtteranceEnd")
-            and (kind != "Results" or not self._is_replay(doc, clock))
-        ):
-            try:
-                self._on_event(doc)
-            except Exception as exc:  # noqa: BLE001 - a listener bug must not cost the transcript
-                self._log.exception("deepgram event listener failed", error=_describe(exc))
-        if kind == "Results":
-            try:
-                self._on_results(doc, clock)
-            except (KeyError, IndexError, TypeError, ValueError) as exc:
-                self._log.warning("malformed deepgram result skipped", error=_describe(exc))
+        except dg.MalformedResultsError as exc:
+            self._log.warning("malformed deepgram result skipped", error=_describe(exc))
             return True
-        if kind == "Metadata":
-            self._log.debug(
-                "deepgram metadata", request_id=doc.get("request_id"), duration=doc.get("duration")
-            )
-        elif kind == "Error" or "err_code" in doc:
-            self._log.warning("deepgram error message", detail=str(doc)[:300])
+        if type(message) is dg.Results:
+            # the listener first (a result already stored, heard again after a reconnect, is not
+            # passed on twice), then storage
+            if self._on_event is not None and not self._is_replay(message, clock):
+                self._notify(message)
+            self._on_results(message, clock)
+            return True
+        if isinstance(message, dg.SpeechStarted | dg.UtteranceEnd):
+            if self._on_event is not None:
+                self._notify(message)
+        elif isinstance(message, dg.Metadata):
+            self._log.debug("deepgram metadata", request_id=message.request_id, duration=message.duration)
+        elif isinstance(message, dg.ErrorMessage):
+            self._log.warning("deepgram error message", detail=message.detail)
         return False
 
-    def _is_replay(self, doc: dict[str, Any], clock: ConnectionClock) -> bool:
-        """A result that ends at or before the last stored final: audio heard before a reconnect."""
+    def _notify(self, event: dg.ListenEvent) -> None:
+        assert self._on_event is not None
         try:
-            end = float(doc["start"]) + float(doc["duration"])
-            return self.audio.stream_seconds(clock.index_at(end), end=True) <= self._high_water + 0.0005
-        except (KeyError, TypeError, ValueError):
-            return False
+            self._on_event(event)
+        except Exception as exc:  # noqa: BLE001 - a listener bug must not cost the transcript
+            self._log.exception("deepgram event listener failed", error=_describe(exc))
 
-    def _on_results(self, doc: dict[str, Any], clock: ConnectionClock) -> None:
-        if not doc.get("is_final"):
+    def _is_replay(self, results: dg.Results, clock: ConnectionClock) -> bool:
+        """A result that ends at or before the last stored final: audio heard before a reconnect."""
+        end = results.end
+        return self.audio.stream_seconds(clock.index_at(end), end=True) <= self._high_water + 0.0005
+
+    def _on_results(self, results: dg.Results, clock: ConnectionClock) -> None:
+        if not results.is_final:
             return  # interim results are never stored
-        start = float(doc["start"])
-        end = start + float(doc["duration"])
-        alternative = doc["channel"]["alternatives"][0]
+        end = results.end
         end_index = clock.index_at(end)
         audio = self.audio
         result_end = audio.stream_seconds(end_index, end=True)
@@ -341,25 +336,21 @@ class TrackTranscriber:
         timed = [
             (
                 w,
-                audio.stream_seconds(clock.index_at(float(w["start"]))),
-                audio.stream_seconds(clock.index_at(float(w["end"])), end=True),
+                audio.stream_seconds(clock.index_at(w.start)),
+                audio.stream_seconds(clock.index_at(w.end), end=True),
             )
-            for w in alternative.get("words") or []
-            if isinstance(w, dict)
+            for w in results.words
         ]
-        result_start = audio.stream_seconds(clock.index_at(start))
+        result_start = audio.stream_seconds(clock.index_at(results.start))
         audio.confirm(round(end_index))
 
         kept = [t for t in timed if t[2] > previous + 0.0005]
-        if len(kept) < len(timed):  # replayed words already stored: keep only the new ones
-            text = " ".join(str(w.get("punctuated_word") or w["word"]) for w, _, _ in kept)
-        else:
-            text = str(alternative.get("transcript") or "")
+        # replayed words already stored: keep only the new ones
+        text = " ".join(w.text for w, _, _ in kept) if len(kept) < len(timed) else results.transcript
         text = text.strip()
         if not text:
             return
         seg_start, seg_end = (kept[0][1], kept[-1][2]) if kept else (result_start, result_end)
-        confidence = alternative.get("confidence")
         self.segments += 1
         self._on_segment(
             Segment(
@@ -367,7 +358,7 @@ class TrackTranscriber:
                 text=text,
                 start=round(max(seg_start, 0.0), 3),
                 end=round(max(seg_end, 0.0), 3),
-                confidence=float(confidence) if confidence is not None else None,
+                confidence=results.confidence,
                 final_at=time.monotonic(),
             )
         )

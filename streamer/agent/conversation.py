@@ -38,6 +38,7 @@ from streamer.agent.speech import Speaker, Utterance
 from streamer.agent.telephony import CallControl, CallControlError
 from streamer.calllog import CallLog
 from streamer.deepgram import Segment
+from streamer.deepgram_messages import ListenEvent, Results, SpeechStarted, UtteranceEnd
 from streamer.metrics import StreamerMetrics
 
 SILENCE_PROMPT = "Are you still there?"
@@ -196,25 +197,20 @@ class AgentConversation:
         loop = asyncio.get_running_loop()
         self._digit_timer = loop.call_later(self._options.dtmf_wait, self._digits_done)
 
-    def on_stt(self, doc: dict[str, Any]) -> None:
+    def on_stt(self, event: ListenEvent) -> None:
         if self.ending:
             return
-        kind = doc.get("type")
-        if kind == "SpeechStarted":
-            self._caller_active()
-        elif kind == "Results":
-            try:
-                alternative = doc["channel"]["alternatives"][0]
-            except (KeyError, IndexError, TypeError):
-                return
-            transcript = str(alternative.get("transcript") or "").strip()
-            if alternative.get("words") or transcript:
+        if type(event) is Results:
+            if event.has_speech:
                 self._caller_active()
-            if doc.get("is_final") and transcript:
+            transcript = event.transcript.strip()
+            if event.is_final and transcript:
                 self._finals.append(transcript)
-            if doc.get("is_final") and doc.get("speech_final"):
+            if event.is_final and event.speech_final:
                 self._end_turn()
-        elif kind == "UtteranceEnd":
+        elif isinstance(event, SpeechStarted):
+            self._caller_active()
+        elif isinstance(event, UtteranceEnd):
             self._end_turn()
 
     # ---- turns -------------------------------------------------------------------------------------
