@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,7 @@ from streamer.calllog import CallLog
 from streamer.deepgram import Segment
 from streamer.deepgram_messages import ListenEvent, Results, SpeechStarted, UtteranceEnd
 from streamer.metrics import StreamerMetrics
+from streamer.tasks import TaskSet
 
 SILENCE_PROMPT = "Are you still there?"
 SILENCE_GOODBYE = "I haven't heard anything for a while, so I'll end the call now. Goodbye!"
@@ -120,7 +121,8 @@ class AgentConversation:
             on_finished=self._utterance_finished,
         )
         self.history = History()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet(self._log, "agent task failed")
+        self._tts: asyncio.Task[None] | None = None  # the TTS socket: ends by itself once closed
         self._reply: asyncio.Task[None] | None = None
         self._finals: list[str] = []
         self._digits: list[str] = []
@@ -149,9 +151,9 @@ class AgentConversation:
             voice=self._profile.voice,
             transfer_numbers=self._transfer_numbers,
         )
-        self._spawn(self.speaker.run(), "agent-tts")
-        self._spawn(self._greet(), "agent-greet")
-        self._spawn(self._watchdog(), "agent-watchdog")
+        self._tts = self._tasks.spawn(self.speaker.run(), "agent-tts")
+        self._tasks.spawn(self._greet(), "agent-greet")
+        self._tasks.spawn(self._watchdog(), "agent-watchdog")
 
     async def close(self) -> None:
         """The stream ended: stop everything; store what the caller heard of an unfinished reply."""
@@ -161,16 +163,10 @@ class AgentConversation:
         if self.speaker.busy:
             self.speaker.interrupt()  # the call ended mid-sentence: keep what had played by now
         await self.speaker.close()  # Close on the TTS socket: its task then ends by itself
-        tasks = [t for t in self._tasks if not t.done()]
-        for task in tasks:
-            if task.get_name() != "agent-tts":
+        for task in self._tasks.pending():
+            if task is not self._tts:
                 task.cancel()
-        if tasks:
-            _, late = await asyncio.wait(tasks, timeout=2.0)
-            for task in late:
-                task.cancel()
-            if late:
-                await asyncio.wait(late, timeout=1.0)
+        await self._tasks.settle(grace=2.0, cancelled_grace=1.0)
         self._log.info(
             "agent finished",
             turns=self.turns,
@@ -245,7 +241,7 @@ class AgentConversation:
         if self._holding_floor():
             self._barge_in()  # keypad input over the agent's words
         self.history.add("user", text)
-        self._reply = self._spawn(self._respond(ended_at, len(self.history)), "agent-reply")
+        self._reply = self._tasks.spawn(self._respond(ended_at, len(self.history)), "agent-reply")
 
     def _barge_in(self) -> None:
         """Synchronous on purpose: the turn that may end in the same Deepgram message must see
@@ -429,7 +425,7 @@ class AgentConversation:
         self.end_reason = action if number is None else f"{action}:{number}"
         self._log.info("agent ended the call", action=action, number=number)
         self.ended.set()
-        self._spawn(self._close_after_grace(), "agent-end-grace")
+        self._tasks.spawn(self._close_after_grace(), "agent-end-grace")
 
     async def _close_after_grace(self) -> None:
         await asyncio.sleep(self._options.end_grace)
@@ -506,20 +502,6 @@ class AgentConversation:
     def _stream_time(self, monotonic: float) -> float:
         seconds, at = self._clock
         return seconds + (monotonic - at)
-
-    # ---- tasks -------------------------------------------------------------------------------------
-
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            exc = task.exception()
-            self._log.error("agent task failed", task=task.get_name(), error=f"{type(exc).__name__}: {exc}")
 
 
 def _tool_error(tool_id: str, message: str) -> dict[str, Any]:
