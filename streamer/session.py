@@ -284,7 +284,7 @@ class CallSession:
         if agent_deps is None:
             self._log.error("agent mode requested but not configured: transcribing only")
             return
-        from streamer.agent.conversation import CallLine  # agent code loads only when used
+        from streamer.agent.line import CallLine  # agent code loads only when used
 
         line = CallLine(
             call_sid=start.call_sid,

@@ -15,7 +15,8 @@ from anthropic import AsyncAnthropic
 from shared.errors import ConfigError
 from shared.routing import AgentRoute, CallRoutes, is_e164, parse_call_routes
 from streamer.agent import prompt
-from streamer.agent.conversation import AgentConversation, AgentOptions, CallLine
+from streamer.agent.conversation import AgentConversation, AgentOptions
+from streamer.agent.line import CallLine
 from streamer.agent.model import Brain, build_client
 from streamer.agent.profile import AgentProfile
 from streamer.agent.telephony import CallControl
