@@ -36,6 +36,7 @@ from streamer import deepgram_messages as dg
 from streamer import metrics as m
 from streamer.audio import ConnectionClock, TrackAudio
 from streamer.calllog import CallLog
+from streamer.config import DeepgramSettings
 from streamer.metrics import StreamerMetrics
 
 KEEPALIVE = json.dumps({"type": "KeepAlive"})
@@ -44,6 +45,7 @@ CLOSE_STREAM = json.dumps({"type": "CloseStream"})
 # the two together stay under websockets' 32 KiB write limit, so feed() never waits on a slow or dead
 # Deepgram socket (which would stall reading the call's Twilio stream); the sender task waits instead.
 _DIRECT_WRITE_LIMIT = 16 * 1024
+_MAX_MESSAGE_BYTES = 1 << 20  # the largest Deepgram message taken (results are a few KB)
 TERMINAL_HANDSHAKE = frozenset({400, 401, 402, 403, 404, 405, 410, 413, 415, 422})
 
 
@@ -59,22 +61,6 @@ class Segment:
     final_at: float  # time.monotonic() when the final result arrived (store latency metric)
 
 
-@dataclass(frozen=True, slots=True)
-class DeepgramOptions:
-    url: str
-    api_key: str
-    model: str
-    language: str
-    keepalive_seconds: float = 4.0
-    connect_timeout: float = 5.0
-    backoff_base: float = 0.25
-    backoff_max: float = 8.0
-    max_attempts: int = 12
-    max_chunk_bytes: int = 16000
-    min_chunk_bytes: int = 320
-    max_message_bytes: int = 1 << 20
-
-
 class TerminalError(Exception):
     """Deepgram refused us for a reason retrying cannot fix (credentials, payment, bad request)."""
 
@@ -86,7 +72,7 @@ class TrackTranscriber:
         self,
         track: str,
         audio: TrackAudio,
-        options: DeepgramOptions,
+        options: DeepgramSettings,
         on_segment: Callable[[Segment], None],
         on_failure: Callable[[str, str], None],
         metrics: StreamerMetrics,
@@ -99,6 +85,9 @@ class TrackTranscriber:
         self._on_event = on_event
         self.audio = audio
         self._options = options
+        # read per frame on the hot path: computed once, not through the settings model's properties
+        self._min_chunk_bytes = options.min_chunk_bytes
+        self._direct_write_bytes = min(options.max_chunk_bytes, _DIRECT_WRITE_LIMIT)
         self._on_segment = on_segment
         self._on_failure = on_failure
         self._metrics = metrics
@@ -128,12 +117,11 @@ class TrackTranscriber:
         live = self._live
         if live is not None:
             ws, clock = live
-            if audio.end - clock.next_index < self._options.min_chunk_bytes:
+            if audio.end - clock.next_index < self._min_chunk_bytes:
                 return  # batch: sent with the next frame (or by the sender if audio stops)
             transport = ws.transport
             if transport is not None and transport.get_write_buffer_size() < _DIRECT_WRITE_LIMIT:
-                limit = min(self._options.max_chunk_bytes, _DIRECT_WRITE_LIMIT)
-                start, data = audio.pending(clock.next_index, limit)
+                start, data = audio.pending(clock.next_index, self._direct_write_bytes)
                 if data:
                     clock.sent(start, len(data))  # before the write: the sender must not send it too
                     self._last_send = time.monotonic()
@@ -184,7 +172,8 @@ class TrackTranscriber:
             if attempt >= self._options.max_attempts:
                 self._fail("deepgram-unavailable", f"gave up after {attempt} consecutive failed attempts")
                 return
-            delay = random.uniform(0, min(self._options.backoff_max, self._options.backoff_base * 2**attempt))  # noqa: S311 - jitter, not crypto
+            opts = self._options
+            delay = random.uniform(0, min(opts.backoff_max_seconds, opts.backoff_base_seconds * 2**attempt))  # noqa: S311 - jitter, not crypto
             await asyncio.sleep(delay)
 
     def _fail(self, code: str, detail: str) -> None:
@@ -197,12 +186,12 @@ class TrackTranscriber:
         """One connection. Returns None when finished cleanly, else whether it heard any result."""
         try:
             ws = await connect(
-                self._options.url,
-                additional_headers={"Authorization": f"Token {self._options.api_key}"},
+                self._options.listen_url(),
+                additional_headers={"Authorization": f"Token {self._options.api_key.get_secret_value()}"},
                 compression=None,
                 proxy=None,
-                open_timeout=self._options.connect_timeout,
-                max_size=self._options.max_message_bytes,
+                open_timeout=self._options.connect_timeout_seconds,
+                max_size=_MAX_MESSAGE_BYTES,
                 close_timeout=2,
             )
         except InvalidStatus as exc:

@@ -32,7 +32,7 @@ from streamer.audio import TrackAudio
 from streamer.calllog import CallLog
 from streamer.calls import CallRecords
 from streamer.config import StreamerSettings
-from streamer.deepgram import DeepgramOptions, Segment, TrackTranscriber
+from streamer.deepgram import Segment, TrackTranscriber
 from streamer.metrics import StreamerMetrics
 from streamer.segments import CallWrites, SegmentStore
 from streamer.tasks import TaskSet, settled
@@ -47,7 +47,6 @@ class SessionDeps:
     """What every session shares (one of each per process)."""
 
     settings: StreamerSettings
-    deepgram: DeepgramOptions
     store: SegmentStore
     records: CallRecords
     metrics: StreamerMetrics
@@ -97,7 +96,7 @@ class CallSession:
             self.finished.set()
 
     async def _await_start(self) -> protocol.Start | None:
-        deadline = time.monotonic() + self._deps.settings.start_timeout_seconds
+        deadline = time.monotonic() + self._deps.settings.limits.start_timeout_seconds
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -191,7 +190,7 @@ class CallSession:
         running = [t for t in self._transcription if not t.done()]
         if running:
             _, late = await asyncio.wait(
-                running, timeout=self._deps.settings.deepgram_finalize_timeout_seconds
+                running, timeout=self._deps.settings.deepgram.finalize_timeout_seconds
             )
             for task in late:
                 task.cancel()
@@ -234,7 +233,7 @@ class CallSession:
     async def _wait_writes(self) -> bool:
         """True when every segment write has settled (stored or given up) within the flush window."""
         assert self._writes is not None
-        timeout = self._deps.settings.segment_flush_timeout_seconds
+        timeout = self._deps.settings.segments.flush_timeout_seconds
         try:
             await asyncio.wait_for(self._writes.wait_idle(), timeout=timeout)
         except TimeoutError:
@@ -248,12 +247,12 @@ class CallSession:
         settings = self._deps.settings
         transcriber = TrackTranscriber(
             track=track,
-            audio=TrackAudio(settings.replay_buffer_bytes, settings.max_silence_fill_ms),
-            options=self._deps.deepgram,
+            audio=TrackAudio(settings.audio.replay_buffer_bytes, settings.audio.max_silence_fill_ms),
+            options=settings.deepgram,
             on_segment=functools.partial(
                 self._store,
                 speaker=self._speakers.get(track, track),
-                source=f"deepgram:{self._deps.deepgram.model}",
+                source=f"deepgram:{settings.deepgram.model}",
             ),
             on_failure=self._on_failure,
             metrics=self._metrics,
@@ -272,7 +271,11 @@ class CallSession:
             "final segment", track=segment.track, speaker=speaker, start=segment.start, end=segment.end
         )
         waiter = self._deps.store.put(
-            self._writes, segment, speaker=speaker, source=source, language=self._deps.deepgram.language
+            self._writes,
+            segment,
+            speaker=speaker,
+            source=source,
+            language=self._deps.settings.deepgram.language,
         )
         if waiter is not None:
             self._tasks.spawn(waiter, "segment-put")
@@ -293,7 +296,7 @@ class CallSession:
             send=self._ws.send,
             close_stream=self._close_stream,
             store_segment=functools.partial(
-                self._store, speaker="agent", source=f"agent:{agent_deps.options.model}"
+                self._store, speaker="agent", source=f"agent:{agent_deps.settings.model}"
             ),
         )
         try:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from streamer.agent import prompt
@@ -37,24 +36,10 @@ from streamer.agent.turns import TurnTaking
 from streamer.agent.utterance import Utterance
 from streamer.agent.watchdogs import Watchdogs
 from streamer.calllog import CallLog
+from streamer.config import AgentSettings
 from streamer.deepgram_messages import ListenEvent
 from streamer.metrics import StreamerMetrics
 from streamer.tasks import TaskSet
-
-
-@dataclass(frozen=True)
-class AgentOptions:
-    model: str
-    max_tokens: int
-    prompt_version: str
-    model_timeout: float
-    max_tool_rounds: int
-    silence_prompt: float
-    silence_hangup: float
-    max_call: float
-    dtmf_wait: float
-    end_grace: float
-    transfer_allowlist: tuple[str, ...]
 
 
 class AgentConversation:
@@ -62,17 +47,16 @@ class AgentConversation:
         self,
         line: CallLine,
         profile: AgentProfile,
-        options: AgentOptions,
+        settings: AgentSettings,
         brain_factory: Callable[[list[dict[str, Any]], list[dict[str, Any]]], Brain],
         speak_url: str,
         tts_key: str,
         calls: CallControl,
         metrics: StreamerMetrics,
         log: CallLog,
-        tool_secret: str = "",
     ) -> None:
         self._profile = profile
-        self._options = options
+        self._settings = settings
         self._metrics = metrics
         self._log = log.bind(mode="agent")
         self._tasks = TaskSet(self._log, "agent task failed")
@@ -88,19 +72,21 @@ class AgentConversation:
             on_first_audio=self._first_audio,
             on_finished=self._utterance_finished,
         )
-        self.ending = CallEnding(line, calls, self.speaker, options.end_grace, self._tasks, self._log)
+        self.ending = CallEnding(
+            line, calls, self.speaker, settings.end_grace_seconds, self._tasks, self._log
+        )
         self.tools = AgentTools(
             line,
             profile,
-            options.transfer_allowlist,
-            tool_secret,
+            settings.transfer_allowlist,
+            secret.get_secret_value() if (secret := settings.tools_signing_secret) else "",
             self.ending,
             self.speaker,
             metrics,
             self._log,
         )
         self._brain = brain_factory(
-            prompt.system_blocks(options.prompt_version, profile.instructions), self.tools.definitions()
+            prompt.system_blocks(settings.prompt_version, profile.instructions), self.tools.definitions()
         )
         replies = Replies(
             self._brain,
@@ -109,8 +95,8 @@ class AgentConversation:
             self.tools,
             self.ending,
             profile,
-            options.max_tool_rounds,
-            options.model_timeout,
+            settings.max_tool_rounds,
+            settings.model_timeout_seconds,
             metrics,
             self._log,
         )
@@ -120,15 +106,15 @@ class AgentConversation:
             self.ending,
             replies.respond,
             self._tasks,
-            options.dtmf_wait,
+            settings.dtmf_wait_seconds,
             metrics,
             self._log,
             started_at,
         )
         self._watchdogs = Watchdogs(
-            options.silence_prompt,
-            options.silence_hangup,
-            options.max_call,
+            settings.silence_prompt_seconds,
+            settings.silence_hangup_seconds,
+            settings.max_call_seconds,
             self.turns,
             self.speaker,
             self.ending,
@@ -144,7 +130,7 @@ class AgentConversation:
     def start(self) -> None:
         self._log.info(
             "agent starting",
-            prompt_version=self._options.prompt_version,
+            prompt_version=self._settings.prompt_version,
             model=self._brain.model,
             voice=self._profile.voice,
             transfer_numbers=self.tools.transfer_numbers,

@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from streamer import deepgram_messages as dg
 from streamer.audio import ConnectionClock, TrackAudio
 from streamer.calllog import CallLog
-from streamer.deepgram import DeepgramOptions, Segment, TrackTranscriber
+from streamer.config import DeepgramSettings
+from streamer.deepgram import Segment, TrackTranscriber
 from streamer.metrics import StreamerMetrics
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "deepgram"
@@ -40,7 +42,7 @@ class Harness:
         self.track = TrackTranscriber(
             "inbound",
             self.audio,
-            DeepgramOptions(url="ws://unused", api_key="k", model="nova-3", language="en"),
+            DeepgramSettings(url="ws://unused", api_key=SecretStr("k")),
             on_segment=self.segments.append,
             on_failure=lambda track, reason: None,
             metrics=self.metrics,
