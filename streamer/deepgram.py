@@ -16,6 +16,10 @@ Algorithm (docs/streamer.md has the long form):
   terminal: reported once, never retried. Everything else is retried with capped exponential backoff
   and full jitter; a connection that dies before hearing anything counts as a failed attempt, so a
   server that accepts and drops at once cannot cause a reconnect storm.
+
+Messages are parsed in `deepgram_messages.py`; the rest stays one class (a little over 300 lines)
+because sending, reconnecting and timing results share one track's indices (confirmed, sent, the
+connection's clock) and must move together.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ CloseStream on each track, a bounded wait for the last finals, flush the call's 
 the transcript status and count on the CDR, publish `Transcript Completed` once. Every task the
 session starts is tracked in its `TaskSet` and awaited or cancelled before `run()` returns; the ones
 it must wait for by identity (each track's transcription, the two early CDR writes) are also held as
-typed handles.
+typed handles. One module (a little over 300 lines) because it is the one owner of a call's state;
+what it delegates (tracks, writes, the CDR, the agent) lives in the modules it imports.
 """
 
 from __future__ import annotations
