@@ -1,7 +1,10 @@
 """Settings as pydantic models, read from the environment once per process.
 
 Every tier declares the settings it needs as a subclass of `EnvSettings`; field `foo_bar` is read
-from the environment variable `FOO_BAR`. Secrets are resolved in this order:
+from the environment variable `FOO_BAR`. A tier with many settings composes them from `EnvGroup`s
+(one small model per concern, read with the group's prefix: `DeepgramSettings.model` from
+`DEEPGRAM_MODEL`), so the environment names stay flat while the code passes each concern's model on.
+Secrets are resolved in this order:
 
 1. the plain environment variable (local runs and tests: `TWILIO_AUTH_TOKEN=...`);
 2. in AWS, a Secrets Manager secret whose ARN is in the variable named by `secret_sources`
@@ -37,38 +40,78 @@ class SecretSource(BaseModel):
     json_key: str | None = None
 
 
-class EnvSettings(BaseModel):
-    """Base for per-tier settings: env var `FIELD_NAME` (upper case) feeds field `field_name`."""
+class EnvGroup(BaseModel):
+    """One concern's settings (Deepgram, limits, agent, …) inside a tier's `EnvSettings`.
+
+    Field `foo` is read from `{env_prefix}FOO`, so a tier can hand each part of its code the one small
+    model it needs while operators keep the flat environment names they already set."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
+    env_prefix: ClassVar[str] = ""
     # field name -> where to find it in Secrets Manager when the plain env var is unset
     secret_sources: ClassVar[Mapping[str, SecretSource]] = {}
 
     @classmethod
+    def env_name(cls, field: str) -> str:
+        return f"{cls.env_prefix}{field}".upper()
+
+
+class EnvSettings(EnvGroup):
+    """Base for per-tier settings: env var `FIELD_NAME` (upper case) feeds field `field_name`; a field
+    whose type is an `EnvGroup` is read field by field with that group's prefix."""
+
+    @classmethod
     def from_env(cls: type[S], environ: Mapping[str, str] | None = None) -> S:
         env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for name in cls.model_fields:
-            raw = env.get(name.upper())
-            if raw is None or raw == "":
-                source = cls.secret_sources.get(name)
-                if source is not None and env.get(source.arn_env):
-                    raw = _read_secret(env[source.arn_env], source.json_key)
-            if raw is not None and raw != "":
-                values[name] = raw
         try:
-            return cls.model_validate(values)
+            return cls.model_validate(_read(cls, env))
         except ValidationError as exc:
             raise ConfigError(_describe(cls, exc)) from exc
 
 
+def _group(annotation: Any) -> type[EnvGroup] | None:
+    return annotation if isinstance(annotation, type) and issubclass(annotation, EnvGroup) else None
+
+
+def _read(model: type[EnvGroup], env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        group = _group(field.annotation)
+        if group is not None:
+            values[name] = _read(group, env)  # always present, so its missing fields are reported
+            continue
+        raw = env.get(model.env_name(name))
+        if raw is None or raw == "":
+            source = model.secret_sources.get(name)
+            if source is not None and env.get(source.arn_env):
+                raw = _read_secret(env[source.arn_env], source.json_key)
+        if raw is not None and raw != "":
+            values[name] = raw
+    return values
+
+
+def _locate(cls: type[EnvGroup], loc: tuple[int | str, ...]) -> tuple[str | None, SecretSource | None]:
+    """The environment variable (and its secret source) an error is about; None for a check that
+    spans several variables (its message names them)."""
+    model = cls
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None, None
+        group = _group(field.annotation)
+        if group is None:
+            return model.env_name(str(part)), model.secret_sources.get(str(part))
+        model = group
+    return None, None
+
+
 def _describe(cls: type[EnvSettings], exc: ValidationError) -> str:
     def problem(error: ErrorDetails) -> str:
-        field = str(error["loc"][0]) if error["loc"] else "?"
-        env_name = field.upper()
+        env_name, source = _locate(cls, error["loc"])
+        if env_name is None:
+            return str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "missing":
-            source = cls.secret_sources.get(field)
             hint = f" (or {source.arn_env} naming a Secrets Manager secret)" if source else ""
             return f"missing required environment variable {env_name}{hint}"
         return f"invalid environment variable {env_name}: {error['msg']}"

@@ -10,27 +10,10 @@ from collections.abc import AsyncIterator
 from shared.observability import logger
 from streamer.calls import CallRecords
 from streamer.config import StreamerSettings
-from streamer.deepgram import DeepgramOptions
 from streamer.metrics import StreamerMetrics
 from streamer.segments import SegmentStore
 from streamer.server import StreamerServer
 from streamer.session import SessionDeps
-
-
-def deepgram_options(settings: StreamerSettings) -> DeepgramOptions:
-    return DeepgramOptions(
-        url=settings.deepgram_listen_url(),
-        api_key=settings.deepgram_api_key.get_secret_value(),
-        model=settings.deepgram_model,
-        language=settings.deepgram_language,
-        keepalive_seconds=settings.deepgram_keepalive_seconds,
-        connect_timeout=settings.deepgram_connect_timeout_seconds,
-        backoff_base=settings.deepgram_backoff_base_seconds,
-        backoff_max=settings.deepgram_backoff_max_seconds,
-        max_attempts=settings.deepgram_max_attempts,
-        max_chunk_bytes=settings.deepgram_max_chunk_bytes,
-        min_chunk_bytes=settings.deepgram_min_chunk_ms * 8,
-    )
 
 
 @contextlib.asynccontextmanager
@@ -41,21 +24,22 @@ async def running(settings: StreamerSettings) -> AsyncIterator[StreamerServer]:
     agent = AgentDeps.build(settings)  # first: a bad agent configuration fails before any thread
     holder: list[StreamerServer] = []
     metrics = StreamerMetrics(
-        settings.powertools_service_name, active_calls=lambda: holder[0].active_calls if holder else 0
+        settings.observability.powertools_service_name,
+        active_calls=lambda: holder[0].active_calls if holder else 0,
     )
+    segments = settings.segments  # SegmentStore keeps its own keyword arguments (streamer/segments.py)
     store = SegmentStore(
         settings.transcripts_table,
         metrics,
-        batch_size=settings.segment_batch_size,
-        queue_size=settings.segment_queue_size,
-        threads=settings.segment_writer_threads,
-        attempts=settings.segment_write_attempts,
+        batch_size=segments.batch_size,
+        queue_size=segments.queue_size,
+        threads=segments.writer_threads,
+        attempts=segments.write_attempts,
     )
     store.start()
     records = CallRecords(settings.calls_table, settings.event_bus_name)
     deps = SessionDeps(
         settings=settings,
-        deepgram=deepgram_options(settings),
         store=store,
         records=records,
         metrics=metrics,
@@ -64,11 +48,12 @@ async def running(settings: StreamerSettings) -> AsyncIterator[StreamerServer]:
     server = StreamerServer(deps)
     holder.append(server)
     await server.start()
-    metrics_task = asyncio.create_task(metrics.run(settings.metrics_interval_seconds), name="metrics")
+    interval = settings.observability.metrics_interval_seconds
+    metrics_task = asyncio.create_task(metrics.run(interval), name="metrics")
     try:
         yield server
     finally:
-        await server.drain(settings.drain_seconds)
+        await server.drain(settings.limits.drain_seconds)
         metrics_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await metrics_task

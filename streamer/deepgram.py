@@ -16,6 +16,10 @@ Algorithm (docs/streamer.md has the long form):
   terminal: reported once, never retried. Everything else is retried with capped exponential backoff
   and full jitter; a connection that dies before hearing anything counts as a failed attempt, so a
   server that accepts and drops at once cannot cause a reconnect storm.
+
+Messages are parsed in `deepgram_messages.py`; the rest stays one class (a little over 300 lines)
+because sending, reconnecting and timing results share one track's indices (confirmed, sent, the
+connection's clock) and must move together.
 """
 
 from __future__ import annotations
@@ -27,15 +31,16 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.frames import CloseCode
 
+from streamer import deepgram_messages as dg
 from streamer import metrics as m
 from streamer.audio import ConnectionClock, TrackAudio
 from streamer.calllog import CallLog
+from streamer.config import DeepgramSettings
 from streamer.metrics import StreamerMetrics
 
 KEEPALIVE = json.dumps({"type": "KeepAlive"})
@@ -44,6 +49,7 @@ CLOSE_STREAM = json.dumps({"type": "CloseStream"})
 # the two together stay under websockets' 32 KiB write limit, so feed() never waits on a slow or dead
 # Deepgram socket (which would stall reading the call's Twilio stream); the sender task waits instead.
 _DIRECT_WRITE_LIMIT = 16 * 1024
+_MAX_MESSAGE_BYTES = 1 << 20  # the largest Deepgram message taken (results are a few KB)
 TERMINAL_HANDSHAKE = frozenset({400, 401, 402, 403, 404, 405, 410, 413, 415, 422})
 
 
@@ -59,22 +65,6 @@ class Segment:
     final_at: float  # time.monotonic() when the final result arrived (store latency metric)
 
 
-@dataclass(frozen=True, slots=True)
-class DeepgramOptions:
-    url: str
-    api_key: str
-    model: str
-    language: str
-    keepalive_seconds: float = 4.0
-    connect_timeout: float = 5.0
-    backoff_base: float = 0.25
-    backoff_max: float = 8.0
-    max_attempts: int = 12
-    max_chunk_bytes: int = 16000
-    min_chunk_bytes: int = 320
-    max_message_bytes: int = 1 << 20
-
-
 class TerminalError(Exception):
     """Deepgram refused us for a reason retrying cannot fix (credentials, payment, bad request)."""
 
@@ -86,12 +76,12 @@ class TrackTranscriber:
         self,
         track: str,
         audio: TrackAudio,
-        options: DeepgramOptions,
+        options: DeepgramSettings,
         on_segment: Callable[[Segment], None],
         on_failure: Callable[[str, str], None],
         metrics: StreamerMetrics,
         log: CallLog,
-        on_event: Callable[[dict[str, Any]], None] | None = None,
+        on_event: Callable[[dg.ListenEvent], None] | None = None,
     ) -> None:
         """`on_event`, when given, sees every Results (interim too), SpeechStarted and UtteranceEnd
         message as it arrives: the voice agent's ears. Storage is unaffected by it."""
@@ -99,6 +89,9 @@ class TrackTranscriber:
         self._on_event = on_event
         self.audio = audio
         self._options = options
+        # read per frame on the hot path: computed once, not through the settings model's properties
+        self._min_chunk_bytes = options.min_chunk_bytes
+        self._direct_write_bytes = min(options.max_chunk_bytes, _DIRECT_WRITE_LIMIT)
         self._on_segment = on_segment
         self._on_failure = on_failure
         self._metrics = metrics
@@ -128,12 +121,11 @@ class TrackTranscriber:
         live = self._live
         if live is not None:
             ws, clock = live
-            if audio.end - clock.next_index < self._options.min_chunk_bytes:
+            if audio.end - clock.next_index < self._min_chunk_bytes:
                 return  # batch: sent with the next frame (or by the sender if audio stops)
             transport = ws.transport
             if transport is not None and transport.get_write_buffer_size() < _DIRECT_WRITE_LIMIT:
-                limit = min(self._options.max_chunk_bytes, _DIRECT_WRITE_LIMIT)
-                start, data = audio.pending(clock.next_index, limit)
+                start, data = audio.pending(clock.next_index, self._direct_write_bytes)
                 if data:
                     clock.sent(start, len(data))  # before the write: the sender must not send it too
                     self._last_send = time.monotonic()
@@ -184,7 +176,8 @@ class TrackTranscriber:
             if attempt >= self._options.max_attempts:
                 self._fail("deepgram-unavailable", f"gave up after {attempt} consecutive failed attempts")
                 return
-            delay = random.uniform(0, min(self._options.backoff_max, self._options.backoff_base * 2**attempt))  # noqa: S311 - jitter, not crypto
+            opts = self._options
+            delay = random.uniform(0, min(opts.backoff_max_seconds, opts.backoff_base_seconds * 2**attempt))  # noqa: S311 - jitter, not crypto
             await asyncio.sleep(delay)
 
     def _fail(self, code: str, detail: str) -> None:
@@ -197,12 +190,12 @@ class TrackTranscriber:
         """One connection. Returns None when finished cleanly, else whether it heard any result."""
         try:
             ws = await connect(
-                self._options.url,
-                additional_headers={"Authorization": f"Token {self._options.api_key}"},
+                self._options.listen_url(),
+                additional_headers={"Authorization": f"Token {self._options.api_key.get_secret_value()}"},
                 compression=None,
                 proxy=None,
-                open_timeout=self._options.connect_timeout,
-                max_size=self._options.max_message_bytes,
+                open_timeout=self._options.connect_timeout_seconds,
+                max_size=_MAX_MESSAGE_BYTES,
                 close_timeout=2,
             )
         except InvalidStatus as exc:
@@ -282,52 +275,47 @@ class TrackTranscriber:
     # ---- results -----------------------------------------------------------------------------------
 
     def handle_message(self, text: str, clock: ConnectionClock) -> bool:
+        """One text frame from Deepgram; True when it was a Results (the connection heard something)."""
         try:
-            doc = json.loads(text)
-        except ValueError:
+            message = dg.parse(text)
+        except dg.NotJsonError:
             self._log.warning("deepgram sent non-JSON text", size=len(text))
             return False
-        if not isinstance(doc, dict):
-            return False
-        kind = doc.get("type")
-        # (a result already stored, heard again after a reconnect, is not passed on twice)
-        if (
-            self._on_event is not None
-            and kind in ("Results", "SpeechStarted", "UtteranceEnd")
-            and (kind != "Results" or not self._is_replay(doc, clock))
-        ):
-            try:
-                self._on_event(doc)
-            except Exception as exc:  # noqa: BLE001 - a listener bug must not cost the transcript
-                self._log.exception("deepgram event listener failed", error=_describe(exc))
-        if kind == "Results":
-            try:
-                self._on_results(doc, clock)
-            except (KeyError, IndexError, TypeError, ValueError) as exc:
-                self._log.warning("malformed deepgram result skipped", error=_describe(exc))
+        except dg.MalformedResultsError as exc:
+            self._log.warning("malformed deepgram result skipped", error=_describe(exc))
             return True
-        if kind == "Metadata":
-            self._log.debug(
-                "deepgram metadata", request_id=doc.get("request_id"), duration=doc.get("duration")
-            )
-        elif kind == "Error" or "err_code" in doc:
-            self._log.warning("deepgram error message", detail=str(doc)[:300])
+        if type(message) is dg.Results:
+            # the listener first (a result already stored, heard again after a reconnect, is not
+            # passed on twice), then storage
+            if self._on_event is not None and not self._is_replay(message, clock):
+                self._notify(message)
+            self._on_results(message, clock)
+            return True
+        if isinstance(message, dg.SpeechStarted | dg.UtteranceEnd):
+            if self._on_event is not None:
+                self._notify(message)
+        elif isinstance(message, dg.Metadata):
+            self._log.debug("deepgram metadata", request_id=message.request_id, duration=message.duration)
+        elif isinstance(message, dg.ErrorMessage):
+            self._log.warning("deepgram error message", detail=message.detail)
         return False
 
-    def _is_replay(self, doc: dict[str, Any], clock: ConnectionClock) -> bool:
-        """A result that ends at or before the last stored final: audio heard before a reconnect."""
+    def _notify(self, event: dg.ListenEvent) -> None:
+        assert self._on_event is not None
         try:
-            end = float(doc["start"]) + float(doc["duration"])
-            return self.audio.stream_seconds(clock.index_at(end), end=True) <= self._high_water + 0.0005
-        except (KeyError, TypeError, ValueError):
-            return False
+            self._on_event(event)
+        except Exception as exc:  # noqa: BLE001 - a listener bug must not cost the transcript
+            self._log.exception("deepgram event listener failed", error=_describe(exc))
 
-    def _on_results(self, doc: dict[str, Any], clock: ConnectionClock) -> None:
-        if not doc.get("is_final"):
+    def _is_replay(self, results: dg.Results, clock: ConnectionClock) -> bool:
+        """A result that ends at or before the last stored final: audio heard before a reconnect."""
+        end = results.end
+        return self.audio.stream_seconds(clock.index_at(end), end=True) <= self._high_water + 0.0005
+
+    def _on_results(self, results: dg.Results, clock: ConnectionClock) -> None:
+        if not results.is_final:
             return  # interim results are never stored
-        start = float(doc["start"])
-        end = start + float(doc["duration"])
-        alternative = doc["channel"]["alternatives"][0]
+        end = results.end
         end_index = clock.index_at(end)
         audio = self.audio
         result_end = audio.stream_seconds(end_index, end=True)
@@ -341,25 +329,21 @@ class TrackTranscriber:
         timed = [
             (
                 w,
-                audio.stream_seconds(clock.index_at(float(w["start"]))),
-                audio.stream_seconds(clock.index_at(float(w["end"])), end=True),
+                audio.stream_seconds(clock.index_at(w.start)),
+                audio.stream_seconds(clock.index_at(w.end), end=True),
             )
-            for w in alternative.get("words") or []
-            if isinstance(w, dict)
+            for w in results.words
         ]
-        result_start = audio.stream_seconds(clock.index_at(start))
+        result_start = audio.stream_seconds(clock.index_at(results.start))
         audio.confirm(round(end_index))
 
         kept = [t for t in timed if t[2] > previous + 0.0005]
-        if len(kept) < len(timed):  # replayed words already stored: keep only the new ones
-            text = " ".join(str(w.get("punctuated_word") or w["word"]) for w, _, _ in kept)
-        else:
-            text = str(alternative.get("transcript") or "")
+        # replayed words already stored: keep only the new ones
+        text = " ".join(w.text for w, _, _ in kept) if len(kept) < len(timed) else results.transcript
         text = text.strip()
         if not text:
             return
         seg_start, seg_end = (kept[0][1], kept[-1][2]) if kept else (result_start, result_end)
-        confidence = alternative.get("confidence")
         self.segments += 1
         self._on_segment(
             Segment(
@@ -367,7 +351,7 @@ class TrackTranscriber:
                 text=text,
                 start=round(max(seg_start, 0.0), 3),
                 end=round(max(seg_end, 0.0), 3),
-                confidence=float(confidence) if confidence is not None else None,
+                confidence=results.confidence,
                 final_at=time.monotonic(),
             )
         )

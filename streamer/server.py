@@ -24,8 +24,9 @@ from streamer.session import CallSession, SessionDeps
 class StreamerServer:
     def __init__(self, deps: SessionDeps) -> None:
         self._deps = deps
-        self._settings = deps.settings
-        self._token = deps.settings.twilio_auth_token.get_secret_value()
+        self._server_settings = deps.settings.server
+        self._limits = deps.settings.limits
+        self._token = deps.settings.twilio.auth_token.get_secret_value()
         self.sessions: set[CallSession] = set()
         self.draining = False
         self.refused: dict[int, int] = {}
@@ -38,7 +39,7 @@ class StreamerServer:
 
     @property
     def ready(self) -> bool:
-        return not self.draining and self.active_calls < self._settings.max_calls
+        return not self.draining and self.active_calls < self._limits.max_calls
 
     @property
     def port(self) -> int:
@@ -48,18 +49,18 @@ class StreamerServer:
     async def start(self) -> None:
         self._server = await serve(
             self._handle,
-            self._settings.host,
-            self._settings.port,
+            self._server_settings.host,
+            self._server_settings.port,
             process_request=self._process_request,
             compression=None,  # Twilio does not negotiate it; deflate on 200-byte frames only costs CPU
-            max_size=self._settings.max_message_bytes,
+            max_size=self._limits.max_message_bytes,
             server_header=None,
         )
         logger.info(
             "streamer listening",
             port=self.port,
-            max_calls=self._settings.max_calls,
-            hard_cap=self._settings.hard_cap,
+            max_calls=self._limits.max_calls,
+            hard_cap=self._limits.hard_cap,
         )
 
     def begin_drain(self) -> None:
@@ -68,7 +69,7 @@ class StreamerServer:
             logger.info(
                 "draining: refusing new streams",
                 active_calls=self.active_calls,
-                drain_seconds=self._settings.drain_seconds,
+                drain_seconds=self._limits.drain_seconds,
             )
 
     async def drain(self, window: float) -> None:
@@ -107,9 +108,9 @@ class StreamerServer:
             return self._refuse(connection, HTTPStatus.NOT_FOUND, "not found\n")
         if self.draining:
             return self._refuse(connection, HTTPStatus.SERVICE_UNAVAILABLE, "draining\n")
-        if self.active_calls >= self._settings.hard_cap:
+        if self.active_calls >= self._limits.hard_cap:
             return self._refuse(connection, HTTPStatus.SERVICE_UNAVAILABLE, "at capacity\n")
-        if not verify_stream_upgrade(self._settings.stream_url, request.headers, self._token):
+        if not verify_stream_upgrade(self._server_settings.stream_url, request.headers, self._token):
             logger.warning(
                 "stream upgrade refused: bad signature",
                 remote=str(connection.remote_address[0]) if connection.remote_address else None,
@@ -122,7 +123,7 @@ class StreamerServer:
         return connection.respond(status, text)
 
     async def _handle(self, ws: ServerConnection) -> None:
-        if self.draining or self.active_calls >= self._settings.hard_cap:  # raced past process_request
+        if self.draining or self.active_calls >= self._limits.hard_cap:  # raced past process_request
             await ws.close(1013, "try again later")
             return
         session = CallSession(ws, self._deps)

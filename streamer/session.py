@@ -9,16 +9,19 @@ Lifecycle: read `connected`/`start` (bounded wait), open one `TrackTranscriber` 
 media until `stop` or the socket closes (either way the transcript is finished the same way):
 CloseStream on each track, a bounded wait for the last finals, flush the call's segment writes, set
 the transcript status and count on the CDR, publish `Transcript Completed` once. Every task the
-session starts is named, kept in `self._tasks` and awaited or cancelled before `run()` returns.
+session starts is tracked in its `TaskSet` and awaited or cancelled before `run()` returns; the ones
+it must wait for by identity (each track's transcription, the two early CDR writes) are also held as
+typed handles. One module (a little over 300 lines) because it is the one owner of a call's state;
+what it delegates (tracks, writes, the CDR, the agent) lives in the modules it imports.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -30,9 +33,10 @@ from streamer.audio import TrackAudio
 from streamer.calllog import CallLog
 from streamer.calls import CallRecords
 from streamer.config import StreamerSettings
-from streamer.deepgram import DeepgramOptions, Segment, TrackTranscriber
+from streamer.deepgram import Segment, TrackTranscriber
 from streamer.metrics import StreamerMetrics
 from streamer.segments import CallWrites, SegmentStore
+from streamer.tasks import TaskSet, settled
 
 if TYPE_CHECKING:
     from streamer.agent.conversation import AgentConversation
@@ -44,7 +48,6 @@ class SessionDeps:
     """What every session shares (one of each per process)."""
 
     settings: StreamerSettings
-    deepgram: DeepgramOptions
     store: SegmentStore
     records: CallRecords
     metrics: StreamerMetrics
@@ -61,7 +64,11 @@ class CallSession:
         self.stream_sid = ""
         self._speakers: dict[str, str] = dict(protocol.DEFAULT_SPEAKERS)
         self._tracks: dict[str, TrackTranscriber] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet(self._log)
+        # handles of the tasks waited for by identity
+        self._transcription: list[asyncio.Task[None]] = []  # each track's TrackTranscriber.run()
+        self._cdr_started: asyncio.Task[None] | None = None  # "in-progress" lands before any later status
+        self._cdr_failed: asyncio.Task[None] | None = None  # "failed" lands before the final status
         self._writes: CallWrites | None = None
         self._failure: str | None = None
         self.agent: AgentConversation | None = None
@@ -85,11 +92,12 @@ class CallSession:
         except Exception as exc:  # noqa: BLE001 - one call's bug must never reach the server or other calls
             self._log.exception("call session failed", error=f"{type(exc).__name__}: {exc}")
         finally:
-            await self._cancel_tasks()
+            # nothing outlives the session: bookkeeping tasks get a moment, then are cancelled
+            await self._tasks.settle(grace=1.0)
             self.finished.set()
 
     async def _await_start(self) -> protocol.Start | None:
-        deadline = time.monotonic() + self._deps.settings.start_timeout_seconds
+        deadline = time.monotonic() + self._deps.settings.limits.start_timeout_seconds
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -113,6 +121,7 @@ class CallSession:
         self.call_sid = start.call_sid
         self.stream_sid = start.stream_sid
         self._log = CallLog(call_sid=start.call_sid, stream_sid=start.stream_sid)
+        self._tasks.rebind(self._log)
         self._speakers = protocol.speaker_roles(start.custom_parameters)
         self._writes = CallWrites(start.call_sid)
         self._log.info(
@@ -128,7 +137,9 @@ class CallSession:
             self._start_agent(start)
         for track in start.tracks:
             self._track(track)
-        self._spawn(self._deps.records.transcript_started(start.call_sid, start.stream_sid), "cdr-started")
+        self._cdr_started = self._tasks.spawn(
+            self._deps.records.transcript_started(start.call_sid, start.stream_sid), "cdr-started"
+        )
 
     async def _pump(self) -> None:
         """The hot loop: one frame at a time, handed straight to its track (no per-frame task)."""
@@ -177,10 +188,10 @@ class CallSession:
         for transcriber in self._tracks.values():
             transcriber.close_input()
         missing: list[str] = []
-        running = [t for t in self._tasks if t.get_name().startswith("deepgram-")]
+        running = [t for t in self._transcription if not t.done()]
         if running:
             _, late = await asyncio.wait(
-                running, timeout=self._deps.settings.deepgram_finalize_timeout_seconds
+                running, timeout=self._deps.settings.deepgram.finalize_timeout_seconds
             )
             for task in late:
                 task.cancel()
@@ -208,8 +219,8 @@ class CallSession:
         else:
             status, error = TranscriptStatus.COMPLETED, None
         # let the "in-progress" and "failed" writes land first, so they never overwrite the final status
-        await self._settle("cdr-started")
-        await self._settle("cdr-failed")
+        await settled(self._cdr_started)
+        await settled(self._cdr_failed)
         await self._deps.records.transcript_finished(self.call_sid, status, writes.written, error)
         await self._deps.records.publish_completed(self.call_sid, writes.written, status)
         self._log.info(
@@ -223,7 +234,7 @@ class CallSession:
     async def _wait_writes(self) -> bool:
         """True when every segment write has settled (stored or given up) within the flush window."""
         assert self._writes is not None
-        timeout = self._deps.settings.segment_flush_timeout_seconds
+        timeout = self._deps.settings.segments.flush_timeout_seconds
         try:
             await asyncio.wait_for(self._writes.wait_idle(), timeout=timeout)
         except TimeoutError:
@@ -237,30 +248,38 @@ class CallSession:
         settings = self._deps.settings
         transcriber = TrackTranscriber(
             track=track,
-            audio=TrackAudio(settings.replay_buffer_bytes, settings.max_silence_fill_ms),
-            options=self._deps.deepgram,
-            on_segment=self._on_segment,
+            audio=TrackAudio(settings.audio.replay_buffer_bytes, settings.audio.max_silence_fill_ms),
+            options=settings.deepgram,
+            on_segment=functools.partial(
+                self._store,
+                speaker=self._speakers.get(track, track),
+                source=f"deepgram:{settings.deepgram.model}",
+            ),
             on_failure=self._on_failure,
             metrics=self._metrics,
             log=self._log,
             on_event=self.agent.on_stt if self.agent is not None and track == "inbound" else None,
         )
         self._tracks[track] = transcriber
-        self._spawn(transcriber.run(), f"deepgram-{track}")
+        self._transcription.append(self._tasks.spawn(transcriber.run(), f"deepgram-{track}"))
         return transcriber
 
-    def _on_segment(self, segment: Segment) -> None:
+    def _store(self, segment: Segment, *, speaker: str, source: str) -> None:
+        """The one way a segment reaches the call's writes, whoever produced it: a track's final
+        result, or what the caller heard of the agent (each bound to its speaker and source)."""
         assert self._writes is not None
-        self._log.debug("final segment", track=segment.track, start=segment.start, end=segment.end)
+        self._log.debug(
+            "final segment", track=segment.track, speaker=speaker, start=segment.start, end=segment.end
+        )
         waiter = self._deps.store.put(
             self._writes,
             segment,
-            speaker=self._speakers.get(segment.track, segment.track),
-            source=f"deepgram:{self._deps.deepgram.model}",
-            language=self._deps.deepgram.language,
+            speaker=speaker,
+            source=source,
+            language=self._deps.settings.deepgram.language,
         )
         if waiter is not None:
-            self._spawn(waiter, "segment-put")
+            self._tasks.spawn(waiter, "segment-put")
 
     # ---- agent mode ---------------------------------------------------------------------------------
 
@@ -269,7 +288,7 @@ class CallSession:
         if agent_deps is None:
             self._log.error("agent mode requested but not configured: transcribing only")
             return
-        from streamer.agent.conversation import CallLine  # agent code loads only when used
+        from streamer.agent.line import CallLine  # agent code loads only when used
 
         line = CallLine(
             call_sid=start.call_sid,
@@ -277,7 +296,9 @@ class CallSession:
             stream_sid=start.stream_sid,
             send=self._ws.send,
             close_stream=self._close_stream,
-            store_segment=self._on_agent_segment,
+            store_segment=functools.partial(
+                self._store, speaker="agent", source=f"agent:{agent_deps.settings.model}"
+            ),
         )
         try:
             self.agent = agent_deps.conversation(line, start.custom_parameters, self._metrics, self._log)
@@ -288,18 +309,6 @@ class CallSession:
             return
         self.agent.start()
 
-    def _on_agent_segment(self, segment: Segment) -> None:
-        assert self._writes is not None
-        waiter = self._deps.store.put(
-            self._writes,
-            segment,
-            speaker="agent",
-            source=f"agent:{self._deps.agent.options.model if self._deps.agent else 'unknown'}",
-            language=self._deps.deepgram.language,
-        )
-        if waiter is not None:
-            self._spawn(waiter, "segment-put")
-
     async def _close_stream(self) -> None:
         await self._ws.close(1000, "call ended by the agent")
 
@@ -307,7 +316,7 @@ class CallSession:
         if self._failure is not None:
             return
         self._failure = f"{track}: {reason}"
-        self._spawn(self._record_failure(), "cdr-failed")
+        self._cdr_failed = self._tasks.spawn(self._record_failure(), "cdr-failed")
 
     async def _record_failure(self) -> None:
         assert self.call_sid is not None
@@ -315,7 +324,7 @@ class CallSession:
         # "in-progress" first, then "failed": the started write's condition already refuses to
         # replace a terminal status, but ordering them here keeps that true on stores whose
         # conditional writes are not atomic (moto) and saves a refused write on those that are.
-        await self._settle("cdr-started")
+        await settled(self._cdr_started)
         await self._deps.records.transcript_failed(self.call_sid, self._failure)
 
     # ---- helpers -----------------------------------------------------------------------------------
@@ -334,32 +343,3 @@ class CallSession:
             self._metrics.incr(m.FRAMES_DROPPED)
         if self.bad_messages <= 5 or self.bad_messages % 1000 == 0:  # don't let a bad sender flood logs
             self._log.warning("bad message skipped", reason=reason, bad_messages=self.bad_messages)
-
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        if task.get_name().startswith("deepgram-"):
-            return  # awaited in _finish
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            exc = task.exception()
-            self._log.error("call task failed", task=task.get_name(), error=f"{type(exc).__name__}: {exc}")
-
-    async def _settle(self, name: str) -> None:
-        pending = [t for t in self._tasks if t.get_name() == name]
-        if pending:
-            await asyncio.wait(pending)
-
-    async def _cancel_tasks(self) -> None:
-        """Nothing outlives the session: wait briefly for bookkeeping tasks, cancel what remains."""
-        if not self._tasks:
-            return
-        _, late = await asyncio.wait(self._tasks, timeout=1.0)
-        for task in late:
-            task.cancel()
-        if late:
-            await asyncio.wait(late)
-        self._tasks.clear()

@@ -14,6 +14,11 @@ the share of its audio played by then (a playout clock: Twilio plays 8000 bytes 
 
 A dropped TTS socket is reopened with backoff; sentences not yet flushed are spoken again on the new
 one, so a drop costs a pause, not words.
+
+`Speaker` stays one class (a little over 300 lines) on purpose: the sentence queue, the marks, the
+playout clock and the socket share the state a barge-in must change in one step (drop audio until
+`Cleared`, send both clears before anything said later, re-speak what a new socket never flushed).
+What an utterance is, and what of it was heard, lives in `utterance.py`.
 """
 
 from __future__ import annotations
@@ -27,66 +32,15 @@ import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from streamer.agent.sentences import split_sentences
+from streamer.agent.utterance import BYTES_PER_SECOND, Sentence, Utterance
 from streamer.calllog import CallLog
 
 SendText = Callable[[str], Awaitable[None]]
-BYTES_PER_SECOND = 8000
-
-
-@dataclass(eq=False)
-class Sentence:
-    text: str
-    mark: str
-    audio: bytes | None = None  # preset audio (DTMF tones): played without the TTS
-    audio_bytes: int = 0
-    flushed: bool = False
-    played: bool = False
-
-
-@dataclass(eq=False)
-class Utterance:
-    """One continuous piece of agent speech (a reply, the greeting, a prompt)."""
-
-    number: int
-    turn_ended_at: float | None  # monotonic end of the caller's turn it answers (latency metric)
-    history_mark: int | None = None  # a model reply: history length to cut back to on barge-in
-    scripted: bool = False  # fixed text (greeting, prompts): enters the history when it has played
-    sentences: list[Sentence] = field(default_factory=list)
-    closed: bool = False  # no more sentences will be added
-    interrupted: bool = False
-    first_audio_at: float | None = None
-    play_started_at: float | None = None  # monotonic estimate of when the caller began to hear it
-    ended_at: float | None = None  # monotonic: last mark echoed, or the interruption
-    heard: str = ""
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def text(self) -> str:
-        return " ".join(s.text for s in self.sentences if s.text)
-
-    @property
-    def audio_bytes(self) -> int:
-        return sum(s.audio_bytes for s in self.sentences)
-
-    def _heard_text(self, played_bytes: int) -> str:
-        words: list[str] = []
-        for sentence in self.sentences:
-            if sentence.played or played_bytes >= sentence.audio_bytes > 0:
-                words.append(sentence.text)
-                played_bytes -= sentence.audio_bytes
-                continue
-            if sentence.audio_bytes and played_bytes > 0 and sentence.text:
-                parts = sentence.text.split()
-                share = round(len(parts) * played_bytes / sentence.audio_bytes)
-                if share:
-                    words.append(" ".join(parts[:share]))
-            break
-        return " ".join(w for w in words if w)
 
 
 class Speaker:
@@ -162,6 +116,16 @@ class Speaker:
         if ws is not None:  # else spoken when the socket (re)opens
             await self._speak(ws, sentence)
 
+    async def say_scripted(self, text: str) -> Utterance:
+        """Fixed text (greeting, prompts, apologies) as a new utterance of its own; it enters the
+        history, as heard, when it finishes playing."""
+        utterance = self.begin()
+        utterance.scripted = True
+        for sentence in split_sentences(text):
+            await self.say(utterance, sentence)
+        await self.finish(utterance)
+        return utterance
+
     async def play(self, utterance: Utterance, audio: bytes, label: str) -> None:
         """Queue preset audio (DTMF tones) after what is already queued for the utterance."""
         if utterance.interrupted:
@@ -194,7 +158,7 @@ class Speaker:
         buffered = max(0.0, self._play_end - now) * BYTES_PER_SECOND
         for utterance in reversed(pending):
             utterance.interrupted = True
-            utterance.heard = utterance._heard_text(max(0, int(utterance.audio_bytes - buffered)))
+            utterance.heard = utterance.heard_text(max(0, int(utterance.audio_bytes - buffered)))
             utterance.ended_at = now
             buffered = max(0.0, buffered - utterance.audio_bytes)
         self._unflushed.clear()

@@ -14,7 +14,7 @@ from callscribe_local.anthropic_server import Reply
 from callscribe_local.aws_local import BusTap, LocalAws
 from shared import aws
 from shared.status import TranscriptStatus
-from streamer.agent import conversation, dtmf
+from streamer.agent import dtmf, tools
 from streamer.calls import CallRecords
 from tests.support.agent_harness import agent_rig, call_parameters
 from tests.support.streamer_harness import events, wait_for_call_end
@@ -51,7 +51,7 @@ async def test_send_dtmf_synthesises_the_tones_off_the_loop(
     local_stack: LocalAws, call_sid: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     threads: list[threading.Thread] = []
-    monkeypatch.setattr(conversation, "dtmf_audio", _recording(dtmf.dtmf_audio, threads))
+    monkeypatch.setattr(tools, "dtmf_audio", _recording(dtmf.dtmf_audio, threads))
     replies = (Reply.tools("One moment.", ("send_dtmf", {"digits": "12"})), Reply.message("Done."))
     async with agent_rig(local_stack, *replies) as rig:
         phone = rig.phone(call_sid)

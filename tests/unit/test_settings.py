@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
-from pydantic import SecretStr
+from collections.abc import Mapping
+from typing import ClassVar
 
+import pytest
+from pydantic import Field, SecretStr, model_validator
+
+from shared import settings as settings_module
 from shared.errors import ConfigError
-from shared.settings import EnvSettings, TableSettings, TwilioSettings
+from shared.settings import EnvGroup, EnvSettings, SecretSource, TableSettings, TwilioSettings
 
 
 def test_fields_are_read_from_upper_case_env_names() -> None:
@@ -44,3 +48,67 @@ def test_invalid_values_say_which_variable() -> None:
     assert Limits.from_env({}).max_calls == 200
     with pytest.raises(ConfigError, match="invalid environment variable MAX_CALLS"):
         Limits.from_env({"MAX_CALLS": "lots"})
+
+
+class _Speech(EnvGroup):
+    env_prefix: ClassVar[str] = "SPEECH_"
+    secret_sources: ClassVar[Mapping[str, SecretSource]] = {
+        "api_key": SecretSource(arn_env="SPEECH_SECRET_ARN", json_key="api_key")
+    }
+
+    api_key: SecretStr
+    model: str = "nova-3"
+    min_ms: int = 20
+    max_ms: int = 100
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _Speech:
+        if self.max_ms < self.min_ms:
+            raise ValueError("SPEECH_MAX_MS must be at least SPEECH_MIN_MS")
+        return self
+
+
+class _Limits(EnvGroup):
+    max_calls: int = 200
+
+
+class _Tier(EnvSettings):
+    name: str
+    speech: _Speech
+    limits: _Limits = Field(default_factory=_Limits)
+
+
+def test_groups_read_their_fields_with_their_prefix() -> None:
+    tier = _Tier.from_env(
+        {"NAME": "t", "SPEECH_API_KEY": "k", "SPEECH_MODEL": "nova-2", "MAX_CALLS": "7", "MODEL": "x"}
+    )
+    assert tier.name == "t"
+    assert (tier.speech.api_key.get_secret_value(), tier.speech.model) == ("k", "nova-2")
+    assert tier.limits.max_calls == 7
+    assert _Tier.from_env({"NAME": "t", "SPEECH_API_KEY": "k"}).limits == _Limits()
+
+
+def test_errors_in_groups_name_the_environment_variable() -> None:
+    with pytest.raises(ConfigError) as caught:
+        _Tier.from_env({"NAME": "t", "MAX_CALLS": "many"})
+    message = str(caught.value)
+    assert "missing required environment variable SPEECH_API_KEY (or SPEECH_SECRET_ARN" in message
+    assert "invalid environment variable MAX_CALLS" in message
+    with pytest.raises(ConfigError, match=r"^_Tier: SPEECH_MAX_MS must be at least SPEECH_MIN_MS$"):
+        _Tier.from_env({"NAME": "t", "SPEECH_API_KEY": "k", "SPEECH_MIN_MS": "50", "SPEECH_MAX_MS": "40"})
+
+
+def test_a_group_secret_comes_from_its_arn_when_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    read: list[tuple[str, str | None]] = []
+
+    def fake_read_secret(arn: str, json_key: str | None) -> str:
+        read.append((arn, json_key))
+        return "from-secrets-manager"
+
+    monkeypatch.setattr(settings_module, "_read_secret", fake_read_secret)
+    tier = _Tier.from_env({"NAME": "t", "SPEECH_SECRET_ARN": "arn:speech"})
+    assert tier.speech.api_key.get_secret_value() == "from-secrets-manager"
+    assert read == [("arn:speech", "api_key")]
+    plain = _Tier.from_env({"NAME": "t", "SPEECH_SECRET_ARN": "arn:speech", "SPEECH_API_KEY": "plain"})
+    assert plain.speech.api_key.get_secret_value() == "plain"
+    assert len(read) == 1

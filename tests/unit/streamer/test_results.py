@@ -4,14 +4,18 @@ offsets, and the de-duplication rule. (Pure logic: no socket is involved at this
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
+from streamer import deepgram_messages as dg
 from streamer.audio import ConnectionClock, TrackAudio
 from streamer.calllog import CallLog
-from streamer.deepgram import DeepgramOptions, Segment, TrackTranscriber
+from streamer.config import DeepgramSettings
+from streamer.deepgram import Segment, TrackTranscriber
 from streamer.metrics import StreamerMetrics
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "deepgram"
@@ -23,7 +27,12 @@ def _fixture(name: str) -> dict[str, Any]:
 
 
 class Harness:
-    def __init__(self, seconds_of_audio: float, first_timestamp_ms: int = 0) -> None:
+    def __init__(
+        self,
+        seconds_of_audio: float,
+        first_timestamp_ms: int = 0,
+        on_event: Callable[[dg.ListenEvent], None] | None = None,
+    ) -> None:
         self.segments: list[Segment] = []
         self.metrics = StreamerMetrics("test")
         self.audio = TrackAudio(max_bytes=10**7)
@@ -33,11 +42,12 @@ class Harness:
         self.track = TrackTranscriber(
             "inbound",
             self.audio,
-            DeepgramOptions(url="ws://unused", api_key="k", model="nova-3", language="en"),
+            DeepgramSettings(url="ws://unused", api_key=SecretStr("k")),
             on_segment=self.segments.append,
             on_failure=lambda track, reason: None,
             metrics=self.metrics,
             log=CallLog(call_sid="CAtest"),
+            on_event=on_event,
         )
 
     def connection(self, origin_seconds: float) -> ConnectionClock:
@@ -134,3 +144,17 @@ def test_malformed_results_are_skipped() -> None:
     harness.track.handle_message('{"type": "Results", "is_final": true}', clock)
     harness.track.handle_message("not json", clock)
     assert harness.segments == []
+
+
+def test_the_listener_hears_typed_events_but_not_replays_or_malformed_results() -> None:
+    heard: list[dg.ListenEvent] = []
+    harness = Harness(seconds_of_audio=10, on_event=heard.append)
+    first = harness.connection(0)
+    assert harness.track.handle_message(_result(0.0, 2.0, [("one", 0.0, 0.5)]), first)
+    assert not harness.track.handle_message(json.dumps(_fixture("utterance_end.json")), first)
+    replay = harness.connection(0.0)  # a reconnect that hears the same stretch again
+    assert harness.track.handle_message(_result(0.0, 2.0, [("one", 0.0, 0.5)]), replay)
+    # malformed: skipped by storage and listener alike, but it still shows the connection works
+    assert harness.track.handle_message('{"type": "Results", "is_final": true}', replay)
+    assert [type(e) for e in heard] == [dg.Results, dg.UtteranceEnd]
+    assert [s.text for s in harness.segments] == ["one"]

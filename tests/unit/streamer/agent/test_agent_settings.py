@@ -23,14 +23,14 @@ BASE = {
 
 def test_defaults_and_the_speak_url() -> None:
     settings = StreamerSettings.from_env(BASE)
-    assert (settings.agent_silence_prompt_seconds, settings.agent_silence_hangup_seconds) == (25.0, 60.0)
-    assert settings.anthropic_api_key is None
-    assert settings.deepgram_speak_url("aura-2-thalia-en") == (
+    assert (settings.agent.silence_prompt_seconds, settings.agent.silence_hangup_seconds) == (25.0, 60.0)
+    assert settings.anthropic.api_key is None
+    assert settings.deepgram.speak_url("aura-2-thalia-en") == (
         "wss://api.deepgram.com/v1/speak?model=aura-2-thalia-en&encoding=mulaw&sample_rate=8000&container=none"
     )
     deps = AgentDeps.build(settings)
     assert deps.anthropic is None  # no key: agent calls apologise instead of thinking
-    assert deps.options.transfer_allowlist == ()
+    assert deps.settings.transfer_allowlist == ()
 
 
 def test_hangup_must_come_after_the_prompt() -> None:
@@ -66,7 +66,7 @@ def test_bad_agent_configuration_fails_at_start(extra: dict[str, str], message: 
 
 
 def test_the_listen_url_asks_for_speech_started_events_for_barge_in() -> None:
-    query = parse_qs(urlsplit(StreamerSettings.from_env(BASE).deepgram_listen_url()).query)
+    query = parse_qs(urlsplit(StreamerSettings.from_env(BASE).deepgram.listen_url()).query)
     assert query["vad_events"] == ["true"]
     off = StreamerSettings.from_env({**BASE, "DEEPGRAM_VAD_EVENTS": "false"})
-    assert parse_qs(urlsplit(off.deepgram_listen_url()).query)["vad_events"] == ["false"]
+    assert parse_qs(urlsplit(off.deepgram.listen_url()).query)["vad_events"] == ["false"]

@@ -9,7 +9,8 @@ import json
 from typing import Any
 
 from callscribe_local.deepgram_server import DeepgramStandIn, SpeakOptions
-from streamer.agent.speech import Speaker, Utterance
+from streamer.agent.speech import Speaker
+from streamer.agent.utterance import Utterance
 from streamer.calllog import CallLog
 from tests.support.scripted_recognizer import ScriptedRecognizer
 

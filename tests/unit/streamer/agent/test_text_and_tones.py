@@ -12,7 +12,7 @@ from streamer.agent.dtmf import FREQUENCIES, dtmf_audio, linear_to_mulaw, tone
 from streamer.agent.model import History
 from streamer.agent.profile import AgentProfile
 from streamer.agent.sentences import SentenceSplitter, split_sentences
-from streamer.agent.speech import Sentence, Utterance
+from streamer.agent.utterance import Sentence, Utterance
 
 # ---- sentences -----------------------------------------------------------------------------------
 
@@ -103,11 +103,11 @@ def test_heard_text_counts_played_sentences_and_a_share_of_the_playing_one() -> 
         Sentence("Four five six seven.", "m2", audio_bytes=4000),
         Sentence("Eight.", "m3", audio_bytes=1000),
     ]
-    assert utterance._heard_text(3000) == "One two three."
-    assert utterance._heard_text(5000) == "One two three. Four five"
-    assert utterance._heard_text(8000) == "One two three. Four five six seven. Eight."
+    assert utterance.heard_text(3000) == "One two three."
+    assert utterance.heard_text(5000) == "One two three. Four five"
+    assert utterance.heard_text(8000) == "One two three. Four five six seven. Eight."
     utterance.sentences[0].played = False
-    assert utterance._heard_text(0) == ""
+    assert utterance.heard_text(0) == ""
 
 
 # ---- profile and prompt --------------------------------------------------------------------------
