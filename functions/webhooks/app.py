@@ -108,7 +108,8 @@ def create_call() -> Response[str]:
     event = app.current_event
     try:
         payload = json.loads(event.decoded_body or "")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: deeply nested brackets pass no ValueError; they are as malformed as any.
         raise MalformedRequestError("body must be a JSON object") from exc
     if not isinstance(payload, dict):
         raise MalformedRequestError("body must be a JSON object")

@@ -113,6 +113,16 @@ def test_undecodable_json_is_400(webhooks: Webhooks, twilio: TwilioRestStandIn) 
     assert twilio.requests == []
 
 
+@pytest.mark.usefixtures("twilio")
+@pytest.mark.parametrize("body", ["[" * 100_000, '{"to": ' + "[" * 100_000])
+def test_deeply_nested_json_is_400_not_500(webhooks: Webhooks, twilio: TwilioRestStandIn, body: str) -> None:
+    """Past its depth limit json raises RecursionError, which is not a ValueError: it must still be 400."""
+    result = webhooks.invoke(json_event("POST", "/calls", raw_body=body))
+    assert result["statusCode"] == 400
+    assert json.loads(str(result["body"])) == {"message": "body must be a JSON object"}
+    assert twilio.requests == []
+
+
 def test_missing_from_is_400(
     webhooks: Webhooks, twilio: TwilioRestStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
