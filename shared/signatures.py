@@ -4,7 +4,8 @@ Twilio signs the exact public URL it called plus the sorted form parameters (HMA
 auth token). Behind API Gateway the Lambda never sees that URL verbatim: `event.path` lacks the stage,
 a custom domain hides the execute-api host, ALB/API Gateway terminate TLS. So we rebuild the few
 URLs Twilio can have used and accept the request when any one verifies. The candidates all name the
-same route the request arrived on, so this never lets a signature for one route pass on another.
+same route the request arrived on, so this never lets a signature for one route pass on another,
+and none is chosen by a header the client controls alone (see `candidate_urls`).
 Verification itself is always `twilio.request_validator.RequestValidator`.
 """
 
@@ -90,35 +91,50 @@ def _query_suffix(event: Mapping[str, object]) -> str:
     return "?" + urlencode(pairs) if pairs else ""
 
 
+def _is_execute_api_host(host: str) -> bool:
+    """`{api-id}.execute-api.{region}.amazonaws.com[.cn]`: URLs on it always carry the stage."""
+    return ".execute-api." in host.lower()
+
+
 def candidate_urls(event: Mapping[str, object], base_url: str | None) -> list[str]:
     """The public URLs Twilio may have signed for this API Gateway REST (v1) proxy event.
 
-    With `WEBHOOK_BASE_URL` set (custom domain), that base plus the route path comes first; then the
-    URL rebuilt from Host, X-Forwarded-Proto/Port and the stage-qualified `requestContext.path`.
+    With `WEBHOOK_BASE_URL` set, that base plus the route path is the only candidate: it is the URL
+    we gave Twilio, and letting the request's own headers add others would accept a signature
+    Twilio made for another host (another app of the account, an old URL) replayed at us.
+
+    Without it the URL is rebuilt from Host (trusted because API Gateway routes by it: a request
+    naming another host never reaches this API), X-Forwarded-Proto/Port (set by API Gateway) and
+    the stage-qualified `requestContext.path`. X-Forwarded-Host is never read: nothing in front of
+    API Gateway sets it, so it is whatever the client wrote. The stage-less URL (Host + `path`) is a
+    candidate only off execute-api hosts, i.e. a custom domain whose public URLs have no stage; on
+    an execute-api host the stage is always in the URL Twilio was given.
     """
+    path = str(event.get("path") or "/")
+    query = _query_suffix(event)
+    if base_url:
+        return [base_url.rstrip("/") + path + query]
     headers_obj = event.get("headers")
     headers: Mapping[str, str] = headers_obj if isinstance(headers_obj, Mapping) else {}
-    path = str(event.get("path") or "/")
     context_obj = event.get("requestContext")
     context: Mapping[str, object] = context_obj if isinstance(context_obj, Mapping) else {}
-    query = _query_suffix(event)
+    host = _header(headers, "host")
+    if not host:
+        return []
+    proto = (_header(headers, "x-forwarded-proto") or "https").split(",")[0].strip()
+    port = (_header(headers, "x-forwarded-port") or "").split(",")[0].strip()
+    default_port = {"https": "443", "http": "80"}.get(proto)
+    if port and port != default_port and ":" not in host:
+        host = f"{host}:{port}"
+    origin = f"{proto}://{host}"
     urls: list[str] = []
-    if base_url:
-        urls.append(base_url.rstrip("/") + path + query)
-    host = _header(headers, "x-forwarded-host") or _header(headers, "host")
-    if host:
-        proto = (_header(headers, "x-forwarded-proto") or "https").split(",")[0].strip()
-        port = (_header(headers, "x-forwarded-port") or "").split(",")[0].strip()
-        default_port = {"https": "443", "http": "80"}.get(proto)
-        if port and port != default_port and ":" not in host:
-            host = f"{host}:{port}"
-        origin = f"{proto}://{host}"
-        stage = context.get("stage")
-        context_path = context.get("path")
-        if isinstance(context_path, str) and context_path:
-            urls.append(origin + context_path + query)
-        if isinstance(stage, str) and stage and stage != "$default":
-            urls.append(f"{origin}/{stage}{path}{query}")
+    stage = context.get("stage")
+    context_path = context.get("path")
+    if isinstance(context_path, str) and context_path:
+        urls.append(origin + context_path + query)
+    if isinstance(stage, str) and stage and stage != "$default":
+        urls.append(f"{origin}/{stage}{path}{query}")
+    if not _is_execute_api_host(host) or not urls:
         urls.append(origin + path + query)
     return list(dict.fromkeys(urls))  # de-duplicated, order kept
 

@@ -96,6 +96,19 @@ def test_callback_urls_use_webhook_base_url_when_set(
     assert dial.attrib["action"] == "https://voice.example.com/twilio/voice"
 
 
+def test_callback_urls_ignore_x_forwarded_host(webhooks: Webhooks, call_sid: str) -> None:
+    """X-Forwarded-Host is the client's word: Twilio's callbacks (signed with our token) must not
+    be sent wherever it says."""
+    event = twilio_event(
+        "/twilio/voice", voice_params(call_sid), extra_headers={"X-Forwarded-Host": "evil.example"}
+    )
+    root = twiml(webhooks.invoke(event))
+    dial = root.find("Dial")
+    assert dial is not None
+    assert dial.attrib["action"] == f"{PUBLIC}/twilio/voice"
+    assert "evil.example" not in ET.tostring(root, encoding="unicode")
+
+
 @pytest.mark.parametrize("path", ["/twilio/voice", "/twilio/status", "/twilio/recording"])
 def test_bad_signature_is_403_and_writes_nothing(webhooks: Webhooks, call_sid: str, path: str) -> None:
     params = {**status_params(call_sid, "completed", 3, duration=5), **recording_params(call_sid)}
