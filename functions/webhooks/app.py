@@ -1,9 +1,10 @@
 """The webhooks Lambda: `handler(event, context)` for API Gateway REST (v1) proxy events.
 
 Routes are thin: parse into a typed model, call one function in `logic`, answer. The Twilio
-signature check is middleware on every `/twilio/*` route (403, nothing written); domain errors are
-mapped to answers in `errors`. Nothing here reads configuration at import time, and Twilio's REST
-client is imported only by POST /calls, so a cold start stays small.
+signature check, then the account check (`AccountSid` must be ours), are middleware on every
+`/twilio/*` route (403, nothing written); domain errors are mapped to answers in `errors`. Nothing
+here reads configuration at import time, and Twilio's REST client is imported only by POST /calls,
+so a cold start stays small.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pydantic import ValidationError
 
 from functions.webhooks import errors, logic
 from functions.webhooks.dependencies import services
-from functions.webhooks.errors import InvalidInputError
+from functions.webhooks.errors import ForeignAccountError, InvalidInputError
 from functions.webhooks.request_models import (
     CreateCallRequest,
     RecordingCallback,
@@ -60,6 +61,20 @@ def twilio_signature(app: APIGatewayRestResolver, next_middleware: NextMiddlewar
     return next_middleware(app)
 
 
+def own_account(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Refuse a signed request about another Twilio account's call before anything is written.
+
+    The signature only proves Twilio sent it with a token we hold; a subaccount, or another product
+    sharing the token, would otherwise create call records here. Runs after `twilio_signature`.
+    """
+    account_sid = _form().get("AccountSid")
+    if not account_sid:
+        raise MalformedRequestError("AccountSid is missing")  # Twilio sends it on every call webhook
+    if account_sid != services().settings.twilio_account_sid:
+        raise ForeignAccountError(account_sid)
+    return next_middleware(app)
+
+
 def _form() -> FormParams:
     form: FormParams = app.context[FORM_CONTEXT_KEY]
     return form
@@ -75,7 +90,7 @@ def _empty(status: int = HTTPStatus.NO_CONTENT) -> Response[str]:
     return Response(status_code=status, content_type=TWIML, body="")
 
 
-@app.post("/twilio/voice", middlewares=[twilio_signature])
+@app.post("/twilio/voice", middlewares=[twilio_signature, own_account])
 @tracer.capture_method
 def voice() -> Response[str]:
     request = VoiceRequest.from_form(_form())
@@ -84,7 +99,7 @@ def voice() -> Response[str]:
     return Response(status_code=HTTPStatus.OK, content_type=TWIML, body=body)
 
 
-@app.post("/twilio/status", middlewares=[twilio_signature])
+@app.post("/twilio/status", middlewares=[twilio_signature, own_account])
 @tracer.capture_method
 def status() -> Response[str]:
     callback = StatusCallback.from_form(_form())
@@ -93,7 +108,7 @@ def status() -> Response[str]:
     return _empty()
 
 
-@app.post("/twilio/recording", middlewares=[twilio_signature])
+@app.post("/twilio/recording", middlewares=[twilio_signature, own_account])
 @tracer.capture_method
 def recording() -> Response[str]:
     callback = RecordingCallback.from_form(_form())
