@@ -44,3 +44,13 @@ def test_invalid_values_say_which_variable() -> None:
     assert Limits.from_env({}).max_calls == 200
     with pytest.raises(ConfigError, match="invalid environment variable MAX_CALLS"):
         Limits.from_env({"MAX_CALLS": "lots"})
+
+
+def test_secondary_auth_token_is_optional_and_verification_only() -> None:
+    base = {"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "current"}
+    assert TwilioSettings.from_env(base).auth_tokens() == ("current",)
+    assert TwilioSettings.from_env({**base, "TWILIO_AUTH_TOKEN_SECONDARY": ""}).auth_tokens() == ("current",)
+    rotating = TwilioSettings.from_env({**base, "TWILIO_AUTH_TOKEN_SECONDARY": "next"})
+    assert rotating.auth_tokens() == ("current", "next")  # the primary first: it signs, both verify
+    assert rotating.twilio_auth_token.get_secret_value() == "current"
+    assert "next" not in repr(rotating)
