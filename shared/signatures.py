@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from urllib.parse import parse_qsl, urlencode
 
 from twilio.request_validator import RequestValidator
@@ -139,26 +139,39 @@ def candidate_urls(event: Mapping[str, object], base_url: str | None) -> list[st
     return list(dict.fromkeys(urls))  # de-duplicated, order kept
 
 
+AuthTokens = str | Sequence[str]
+
+
+def _tokens(auth_tokens: AuthTokens) -> list[str]:
+    """One token, or the primary and (during a rotation) the secondary; empty ones are no key."""
+    tokens = [auth_tokens] if isinstance(auth_tokens, str) else list(auth_tokens)
+    return [token for token in tokens if token]
+
+
 def verify(
-    auth_token: str,
+    auth_tokens: AuthTokens,
     urls: list[str],
     params: Mapping[str, str],
     signature: str | None,
 ) -> bool:
-    """True when `signature` is Twilio's signature of any of `urls` with `params`."""
+    """True when `signature` is Twilio's signature of any of `urls` with `params`, made with any
+    of `auth_tokens`."""
     if not signature or not urls:
         return False
-    validator = RequestValidator(auth_token)
-    return any(validator.validate(url, params, signature) for url in urls)
+    return any(
+        RequestValidator(token).validate(url, params, signature)
+        for token in _tokens(auth_tokens)
+        for url in urls
+    )
 
 
 def verify_api_gateway_event(
-    event: Mapping[str, object], params: Mapping[str, str], auth_token: str, base_url: str | None
+    event: Mapping[str, object], params: Mapping[str, str], auth_tokens: AuthTokens, base_url: str | None
 ) -> bool:
     """Verify a webhook delivered through API Gateway (REST proxy event)."""
     headers_obj = event.get("headers")
     headers = headers_obj if isinstance(headers_obj, Mapping) else None
-    return verify(auth_token, candidate_urls(event, base_url), params, _header(headers, SIGNATURE_HEADER))
+    return verify(auth_tokens, candidate_urls(event, base_url), params, _header(headers, SIGNATURE_HEADER))
 
 
 def stream_candidate_urls(stream_url: str) -> list[str]:
@@ -167,6 +180,6 @@ def stream_candidate_urls(stream_url: str) -> list[str]:
     return [bare, bare + "/"]
 
 
-def verify_stream_upgrade(stream_url: str, headers: Mapping[str, str], auth_token: str) -> bool:
+def verify_stream_upgrade(stream_url: str, headers: Mapping[str, str], auth_tokens: AuthTokens) -> bool:
     """Verify the Media Streams WebSocket upgrade (a GET: no parameters are signed)."""
-    return verify(auth_token, stream_candidate_urls(stream_url), {}, _header(headers, SIGNATURE_HEADER))
+    return verify(auth_tokens, stream_candidate_urls(stream_url), {}, _header(headers, SIGNATURE_HEADER))

@@ -27,19 +27,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from collections.abc import Mapping, Sequence
-from typing import TypeGuard
 from urllib.parse import urlencode
+
+from shared.sids import is_call_sid
+
+__all__ = ["TOKEN_PARAMETER", "VERSION", "is_call_sid", "message", "sign", "verify"]
 
 VERSION = "v1"
 TOKEN_PARAMETER = "token"  # noqa: S105 - the <Parameter> name, not a secret
-_CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
-
-
-def is_call_sid(value: object) -> TypeGuard[str]:
-    """`CA` + 32 hex digits, nothing before or after (not even a newline)."""
-    return isinstance(value, str) and _CALL_SID.fullmatch(value) is not None
 
 
 def message(call_sid: str, parameters: Mapping[str, str]) -> bytes:

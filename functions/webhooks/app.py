@@ -19,7 +19,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from functions.webhooks import errors, logic
+from functions.webhooks import errors, logic, twiml
 from functions.webhooks.dependencies import services
 from functions.webhooks.errors import ForeignAccountError, InvalidInputError
 from functions.webhooks.request_models import (
@@ -32,6 +32,7 @@ from functions.webhooks.twiml import CallbackUrls
 from functions.webhooks.urls import public_base_url
 from shared.errors import InvalidSignatureError, MalformedRequestError
 from shared.observability import logger, metrics, tracer
+from shared.sids import is_call_sid
 from shared.signatures import SIGNATURE_HEADER, FormParams, verify_api_gateway_event
 
 TWIML = "text/xml"
@@ -51,9 +52,9 @@ def twilio_signature(app: APIGatewayRestResolver, next_middleware: NextMiddlewar
         raise InvalidSignatureError("X-Twilio-Signature is missing")
     form = FormParams.parse(event.body, is_base64=bool(event.is_base64_encoded))
     settings = services().settings
-    if not verify_api_gateway_event(
-        event.raw_event, form, settings.twilio_auth_token.get_secret_value(), settings.webhook_base_url
-    ):
+    # Both tokens during a rotation: once the secondary is promoted Twilio signs with it, possibly
+    # before this container has read the new primary (docs/deploy.md, "Rotating the auth token").
+    if not verify_api_gateway_event(event.raw_event, form, settings.auth_tokens(), settings.webhook_base_url):
         raise InvalidSignatureError("X-Twilio-Signature does not verify")
     if "CallSid" in form:
         logger.append_keys(call_sid=form["CallSid"])
@@ -95,6 +96,10 @@ def _empty(status: int = HTTPStatus.NO_CONTENT) -> Response[str]:
 def voice() -> Response[str]:
     request = VoiceRequest.from_form(_form())
     body = logic.answer_voice(request, services(), _callbacks())
+    # Here, not in each route's builder: every stream this call's TwiML starts carries the token.
+    body = twiml.sign_streams(
+        body, call_sid=request.call_sid, auth_token=services().settings.twilio_auth_token.get_secret_value()
+    )
     metrics.add_metric(name="VoiceWebhook", unit="Count", value=1)
     return Response(status_code=HTTPStatus.OK, content_type=TWIML, body=body)
 
@@ -145,6 +150,8 @@ def create_call() -> Response[str]:
 @app.get("/calls/<callSid>")
 @tracer.capture_method
 def get_call(callSid: str) -> Response[str]:
+    if not is_call_sid(callSid):
+        raise MalformedRequestError("callSid must be CA followed by 32 hex digits")
     logger.append_keys(call_sid=callSid)
     view = logic.describe_call(callSid, services())
     metrics.add_metric(name="CallViewed", unit="Count", value=1)

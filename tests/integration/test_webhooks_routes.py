@@ -320,6 +320,13 @@ def test_get_unknown_call_is_404(webhooks: Webhooks, call_sid: str) -> None:
     assert message(result) == "call not found"
 
 
+@pytest.mark.parametrize("bad_sid", ["CA..%2F..%2F..%2Fx", "CA" + "g" * 32, "CA" + "a" * 31, "nope"])
+def test_get_call_with_a_malformed_sid_is_400(webhooks: Webhooks, bad_sid: str) -> None:
+    result = webhooks.invoke(json_event("GET", f"/calls/{bad_sid}"))
+    assert result["statusCode"] == 400
+    assert "callSid" in message(result)
+
+
 def test_missing_configuration_is_500_without_details(
     webhooks: Webhooks, call_sid: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -159,3 +159,11 @@ def test_one_token_string_is_not_a_list_of_tokens() -> None:
 )
 def test_malformed_custom_parameters_fail(custom_parameters: object) -> None:
     assert not stream_token.verify([TEST_AUTH_TOKEN], SID, custom_parameters)
+
+
+def test_the_test_media_stream_signs_start_like_our_webhooks() -> None:
+    from tests.support.twilio_media import signed_parameters
+
+    params = signed_parameters(TEST_AUTH_TOKEN, SID, {"mode": "agent"})
+    assert set(params) == {"mode", "token"}
+    assert stream_token.verify([TEST_AUTH_TOKEN], SID, params)
