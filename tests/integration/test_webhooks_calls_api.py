@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ import pytest
 from callscribe_local.twilio_rest import TwilioRestStandIn
 from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from tests.support.apigw_events import API_HOST, json_event, twilio_event
+from tests.support.log_capture import log_output_fixture  # noqa: F401 - provides `log_output`
 from tests.support.twilio_forms import voice_params
 from tests.support.webhooks_env import (
     STREAM_URL,
@@ -86,6 +88,24 @@ def test_create_call_then_its_answered_leg_dials_connect_to(
     record = webhooks.record(call_sid)
     assert record is not None
     assert (record.status, record.connect_to) == ("in-progress", AGENT_DESK)
+
+
+def test_no_full_phone_number_is_logged(
+    webhooks: Webhooks, twilio: TwilioRestStandIn, log_output: io.StringIO
+) -> None:
+    """The outbound-call log line names both parties, and Twilio's errors quote numbers: the
+    Powertools output (what CloudWatch stores) keeps only their last four digits."""
+    status, _ = create(webhooks, {"to": CUSTOMER, "connectTo": AGENT_DESK})
+    assert status == 201
+    twilio.fail_next(400, 21211, f"Invalid 'To' Phone Number: {CUSTOMER}", times=5)
+    assert create(webhooks, {"to": CUSTOMER, "connectTo": AGENT_DESK})[0] == 400
+    out = log_output.getvalue()
+    assert "outbound call created" in out
+    assert "Invalid 'To' Phone Number: +***0100" in out
+    for number in (CUSTOMER, AGENT_DESK, OUR_NUMBER):
+        assert number not in out
+    for logged in (CUSTOMER, AGENT_DESK):  # the parties of the outbound-call line
+        assert f"+***{logged[-4:]}" in out
 
 
 @pytest.mark.usefixtures("twilio")
