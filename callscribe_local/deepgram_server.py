@@ -37,7 +37,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from callscribe_local.recognizer import Hypothesis, RecognizerFactory
+from callscribe_local.recognizer import Hypothesis, RecognizerBusyError, RecognizerFactory
 
 SUPPORTED_ENCODINGS = {"mulaw", "linear16", "alaw", "opus", "flac", "amr-nb", "amr-wb", "speex", "g729"}
 MODEL_INFO = {"name": "3-general-nova", "version": "2025-01-01.0", "arch": "nova-3"}
@@ -191,10 +191,16 @@ class DeepgramStandIn:
         authorized = request.headers.get("Authorization") == f"Token {self.api_key}"
         if status is None and self.api_key is not None and not authorized:
             status = 401
+        if status is None and path == "/v1/listen" and not self._recognizer_available():
+            status = 429  # Deepgram's answer to a stream over the project's concurrency limit
         if status is not None:
             code, message = _HANDSHAKE_ERRORS.get(status, ("INTERNAL_SERVER_ERROR", "Internal server error."))
             return self._error(connection, status, code, message)
         return None
+
+    def _recognizer_available(self) -> bool:
+        available = getattr(self._factory, "available", None)
+        return bool(available()) if callable(available) else True
 
     def _error(self, connection: ServerConnection, status: int, code: str, message: str) -> Response:
         self.refused.append(status)
@@ -229,14 +235,26 @@ class DeepgramStandIn:
             return
         record = ConnectionRecord(params=params, multi_params=multi)
         self.connections.append(record)
+        try:
+            # Built after the handshake, not in it, so that every recognizer built is closed below.
+            recognizer = self._factory(params)
+        except RecognizerBusyError:
+            # Another handshake took the last slot since ours was checked: 1013 is "try again later".
+            record.close_code, record.close_reason = 1013, "TOO_MANY_REQUESTS"
+            record.closed.set()
+            await ws.close(1013, "TOO_MANY_REQUESTS: too many concurrent requests")
+            return
         self._open[ws] = record
-        session = _Session(self, ws, record, self._factory(params))
+        session = _Session(self, ws, record, recognizer)
         try:
             await session.run()
         except ConnectionClosed:
             pass
         finally:
             self._open.pop(ws, None)
+            close = getattr(recognizer, "close", None)
+            if callable(close):
+                close()  # give back what it holds (a pooled decoder), however the connection ended
             if record.close_code is None:
                 record.close_code = ws.close_code
                 record.close_reason = ws.close_reason or ""

@@ -44,9 +44,20 @@ class Hypothesis:
         return " ".join(w.word for w in self.words)
 
 
+class RecognizerBusyError(RuntimeError):
+    """No recognizer can be had now (a bounded pool is in use): the stand-in answers 429
+    TOO_MANY_REQUESTS, as Deepgram does to a stream over the project's concurrency limit."""
+
+
 class Recognizer(Protocol):
     """One instance per Deepgram connection (and per channel). Called from the server's event loop;
-    a slow recognizer should do its work in a thread and return quickly."""
+    a slow recognizer should do its work in a thread and return quickly.
+
+    A recognizer holding something expensive may also have `close()`: the stand-in calls it once
+    when the connection ends, however it ends. A factory with a bounded capacity may have
+    `available() -> bool` (checked at the handshake, to refuse with 429 before accepting) and raise
+    `RecognizerBusyError` when called over capacity.
+    """
 
     def accept(self, mulaw: bytes) -> list[Hypothesis]:
         """Take the next chunk of 8 kHz mu-law audio; return any hypotheses it completes."""

@@ -16,6 +16,12 @@ Decoding costs ~0.3-0.7x real time per stream on one core, too much to run on th
 loop for every 20 ms frame. So `accept()` only queues audio and hands back what a worker (a small
 shared thread pool, one decode at a time per connection) has finished since the previous call;
 with Twilio's steady 50 frames/s that delay is one frame. `finalize()` waits for the worker.
+
+Memory: each pocketsphinx decoder loads its own copy of the model (~180 MB), so one per connection,
+never given back, took a local stack from 162 MB to 5.4 GB with 30 streams. Decoders therefore come
+from a `DecoderPool` shared by the factory: at most `max_decoders` exist, a connection leases one
+slot when it opens (beyond that the stand-in answers 429, like Deepgram over its concurrency limit)
+and gives its decoder back, reset, when it closes, for the next connection to reuse.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from callscribe_local.recognizer import Hypothesis, Word
+from callscribe_local.recognizer import Hypothesis, RecognizerBusyError, Word
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -71,14 +77,90 @@ def _confidence(segment: Any) -> float:
     return 0.5  # pocketsphinx gives no usable posterior without a lattice pass: say "unsure"
 
 
+class DecoderPool:
+    """At most `size` decoders, built on first need and reused across connections (thread-safe).
+
+    A connection holds one lease for its lifetime and at most one decoder through it, so leases
+    bound the decoders: `created` never exceeds `size`, and a closed connection's decoder serves
+    the next one instead of a new model load.
+    """
+
+    def __init__(self, build: Callable[[], Any], size: int) -> None:
+        if size < 1:
+            raise ValueError("a decoder pool needs room for at least one decoder")
+        self._build = build
+        self.size = size
+        self._lock = threading.Lock()
+        self._idle: list[Any] = []
+        self._leased = 0
+        self.created = 0
+
+    def available(self) -> bool:
+        with self._lock:
+            return self._leased < self.size
+
+    @property
+    def leased(self) -> int:
+        with self._lock:
+            return self._leased
+
+    def lease(self) -> DecoderLease:
+        """A slot for one connection; `RecognizerBusyError` when every slot is taken."""
+        with self._lock:
+            if self._leased >= self.size:
+                raise RecognizerBusyError(f"all {self.size} pocketsphinx decoders are in use")
+            self._leased += 1
+        return DecoderLease(self)
+
+    def _take(self) -> Any:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            self.created += 1
+        return self._build()  # outside the lock: loading the model takes ~0.7 s
+
+    def _give_back(self, decoder: Any | None) -> None:
+        with self._lock:
+            if decoder is not None:
+                self._idle.append(decoder)
+            self._leased -= 1
+
+
+class DecoderLease:
+    """One connection's slot in the pool: `decoder()` takes (once) a decoder, `release()` returns
+    both. Releasing twice is harmless."""
+
+    def __init__(self, pool: DecoderPool) -> None:
+        self._pool = pool
+        self._decoder: Any | None = None
+        self._released = False
+        self._lock = threading.Lock()
+
+    def decoder(self) -> Any:
+        with self._lock:
+            if self._released:
+                raise RuntimeError("decoder lease already released")
+            if self._decoder is None:
+                self._decoder = self._pool._take()
+            return self._decoder
+
+    def release(self) -> None:
+        with self._lock:
+            if self._released:
+                return
+            self._released = True
+            decoder, self._decoder = self._decoder, None
+        self._pool._give_back(decoder)
+
+
 class _Decoding:
     """The decoder-side state of one connection. Only ever touched by one thread at a time."""
 
-    def __init__(self, options: SphinxOptions, decoder_factory: Callable[[], Any]) -> None:
+    def __init__(self, options: SphinxOptions, decoder: Any) -> None:
         from pocketsphinx import Endpointer
 
         self._options = options
-        self._decoder = decoder_factory()
+        self._decoder = decoder
         self._endpointer = Endpointer(
             window=options.endpoint_window, ratio=options.endpoint_ratio, sample_rate=DECODER_RATE
         )
@@ -127,6 +209,12 @@ class _Decoding:
                 self._decode(rest)
         end = self._utterance_start + self._utterance_audio
         return self._end(end, from_finalize=True)
+
+    def abandon(self) -> None:
+        """The connection is gone: end an utterance in progress so the decoder is clean for reuse."""
+        if self._in_utterance:
+            self._decoder.end_utt()
+            self._in_utterance = False
 
     def _begin(self, start: float) -> None:
         self._decoder.start_utt()
@@ -189,21 +277,23 @@ class _Decoding:
 
 @dataclass
 class SphinxRecognizer:
-    """A `callscribe_local.recognizer.Recognizer` backed by pocketsphinx (one per connection)."""
+    """A `callscribe_local.recognizer.Recognizer` backed by pocketsphinx (one per connection), with
+    its decoder leased from a `DecoderPool` and given back by `close()`."""
 
     executor: ThreadPoolExecutor
+    lease: DecoderLease
     options: SphinxOptions = field(default_factory=SphinxOptions)
-    decoder_factory: Callable[[], Any] | None = None
     model: str = MODEL_NAME
 
     def __post_init__(self) -> None:
-        self._buffer_lock = threading.Lock()  # guards _pending, _ready, _worker
+        self._buffer_lock = threading.Lock()  # guards _pending, _ready, _worker, _closed
         self._decode_lock = threading.Lock()  # one decode at a time for this connection
         self._pending = bytearray()
         self._ready: list[Hypothesis] = []
         self._worker: Future[None] | None = None
         self._decoding: _Decoding | None = None  # built in the worker: loading the model takes ~0.7 s
         self._failure: BaseException | None = None
+        self._closed = False
 
     def accept(self, mulaw: bytes) -> list[Hypothesis]:
         with self._buffer_lock:
@@ -217,6 +307,8 @@ class SphinxRecognizer:
     def finalize(self) -> list[Hypothesis]:
         """Blocks until the backlog is decoded (a fraction of a second at the demo's load)."""
         with self._decode_lock:
+            if self._closed:
+                return []
             self._process_pending()
             flushed = self._state().flush()
         with self._buffer_lock:
@@ -224,14 +316,28 @@ class SphinxRecognizer:
             ready, self._ready = self._ready, []
         return ready + flushed
 
+    def close(self) -> None:
+        """The connection ended: drop queued audio and give the decoder back, clean, for reuse.
+
+        Waits for a decode in progress (it is using the decoder); the worker then finds nothing
+        left to do. Idempotent.
+        """
+        with self._buffer_lock:
+            self._closed = True
+            self._pending.clear()
+        with self._decode_lock:
+            if self._decoding is not None:
+                self._decoding.abandon()
+                self._decoding = None
+            self.lease.release()
+
     def _raise_failure(self) -> None:
         if self._failure is not None:
             raise RuntimeError("pocketsphinx decoding failed") from self._failure
 
     def _state(self) -> _Decoding:
         if self._decoding is None:
-            factory = self.decoder_factory or default_decoder_factory(self.options)
-            self._decoding = _Decoding(self.options, factory)
+            self._decoding = _Decoding(self.options, self.lease.decoder())
         return self._decoding
 
     def _drain(self) -> None:
@@ -253,6 +359,8 @@ class SphinxRecognizer:
         """Decode everything queued so far; False when there was nothing. Caller holds _decode_lock."""
         with self._buffer_lock:
             chunk, self._pending = bytes(self._pending), bytearray()
+            if self._closed:
+                return False  # the decoder went back to the pool
         if not chunk:
             return False
         hypotheses = self._state().feed(chunk)
@@ -275,7 +383,9 @@ class SphinxRecognizerFactory:
     """`RecognizerFactory` for the stand-in: one recognizer per connection, decoding on a shared pool.
 
     Two workers by default: one call's two tracks decode in parallel, which is what the demo needs,
-    without letting many local calls starve the rest of the machine.
+    without letting many local calls starve the rest of the machine. Four decoders by default (two
+    calls, ~0.7 GB at most); a fifth simultaneous stream is refused (429) until one closes, and the
+    streamer retries it like any Deepgram concurrency refusal.
     """
 
     model = MODEL_NAME
@@ -284,14 +394,24 @@ class SphinxRecognizerFactory:
         "name": MODEL_NAME, "version": "pocketsphinx-5", "arch": "pocketsphinx"
     }
 
-    def __init__(self, options: SphinxOptions | None = None, max_workers: int = 2) -> None:
+    def __init__(
+        self,
+        options: SphinxOptions | None = None,
+        max_workers: int = 2,
+        max_decoders: int = 4,
+        decoder_factory: Callable[[], Any] | None = None,
+    ) -> None:
         self.options = options or SphinxOptions()
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sphinx")
+        self.decoders = DecoderPool(decoder_factory or default_decoder_factory(self.options), max_decoders)
+
+    def available(self) -> bool:
+        return self.decoders.available()
 
     def __call__(self, query_params: dict[str, str]) -> SphinxRecognizer:
         # The bundled model is US English whatever `model`/`language` the client asked for; the
         # stand-in reports MODEL_NAME in its metadata so the mismatch is visible, not hidden.
-        return SphinxRecognizer(executor=self._executor, options=self.options)
+        return SphinxRecognizer(executor=self._executor, lease=self.decoders.lease(), options=self.options)
 
     def close(self) -> None:
         with contextlib.suppress(RuntimeError):

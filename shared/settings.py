@@ -38,6 +38,9 @@ class SecretSource(BaseModel):
 
     arn_env: str
     json_key: str | None = None
+    # An optional value (the secondary auth token, set only during a rotation) may be absent from
+    # the secret; a plain-string secret holds the one required value, never an optional one.
+    optional: bool = False
 
 
 class EnvGroup(BaseModel):
@@ -85,7 +88,7 @@ def _read(model: type[EnvGroup], env: Mapping[str, str]) -> dict[str, Any]:
         if raw is None or raw == "":
             source = model.secret_sources.get(name)
             if source is not None and env.get(source.arn_env):
-                raw = _read_secret(env[source.arn_env], source.json_key)
+                raw = _read_secret(env[source.arn_env], source.json_key, optional=source.optional)
         if raw is not None and raw != "":
             values[name] = raw
     return values
@@ -119,8 +122,9 @@ def _describe(cls: type[EnvSettings], exc: ValidationError) -> str:
     return f"{cls.__name__}: " + describe_errors(exc, problem)
 
 
-def _read_secret(arn: str, json_key: str | None) -> str:
-    """Fetch one secret value. Called once per process (settings are cached), so no extra cache."""
+def _read_secret(arn: str, json_key: str | None, *, optional: bool = False) -> str | None:
+    """Fetch one secret value (None: an optional key the secret does not have). Called once per
+    field per process (settings are cached), so no extra cache."""
     try:
         secret = aws.secretsmanager().get_secret_value(SecretId=arn)["SecretString"]
     except Exception as exc:  # botocore raises many types; all mean the same thing here
@@ -130,10 +134,13 @@ def _read_secret(arn: str, json_key: str | None) -> str:
     try:
         document = json.loads(secret)
     except json.JSONDecodeError:
-        return secret  # a plain-string secret holds just the value
+        return None if optional else secret  # a plain-string secret holds just the required value
     if not isinstance(document, dict) or json_key not in document:
+        if optional and isinstance(document, dict):
+            return None
         raise ConfigError(f"secret {arn} has no key {json_key!r}")
-    return str(document[json_key])
+    value = document[json_key]
+    return None if optional and value in (None, "") else str(value)
 
 
 class TableSettings(EnvSettings):
@@ -151,6 +158,9 @@ ANTHROPIC_SECRET = "ANTHROPIC_SECRET_ARN"  # noqa: S105
 TWILIO_SECRET_SOURCES: Mapping[str, SecretSource] = {
     "twilio_account_sid": SecretSource(arn_env=TWILIO_SECRET, json_key="account_sid"),
     "twilio_auth_token": SecretSource(arn_env=TWILIO_SECRET, json_key="auth_token"),
+    "twilio_auth_token_secondary": SecretSource(
+        arn_env=TWILIO_SECRET, json_key="auth_token_secondary", optional=True
+    ),
 }
 DEEPGRAM_SECRET_SOURCES: Mapping[str, SecretSource] = {
     "deepgram_api_key": SecretSource(arn_env=DEEPGRAM_SECRET, json_key="api_key"),
@@ -161,13 +171,31 @@ ANTHROPIC_SECRET_SOURCES: Mapping[str, SecretSource] = {
 
 
 class TwilioSettings(EnvSettings):
-    """Twilio credentials and REST base (the base is a stand-in's address in tests)."""
+    """Twilio credentials and REST base (the base is a stand-in's address in tests).
+
+    `twilio_auth_token_secondary` (`TWILIO_AUTH_TOKEN_SECONDARY`, or `auth_token_secondary` in the
+    Twilio secret) is set only while the auth token is rotated (docs/deploy.md). It is accepted when
+    verifying, never used to sign or to call Twilio: requests Twilio signs with either token, and
+    stream tokens our webhooks made with either, keep verifying across the switch.
+    """
 
     secret_sources: ClassVar[Mapping[str, SecretSource]] = TWILIO_SECRET_SOURCES
 
     twilio_account_sid: str
     twilio_auth_token: SecretStr
+    twilio_auth_token_secondary: SecretStr | None = None
     twilio_api_base_url: str = "https://api.twilio.com"
+
+    def auth_tokens(self) -> tuple[str, ...]:
+        """The tokens a signature may verify with: the primary, then the secondary when set."""
+        return auth_tokens(self.twilio_auth_token, self.twilio_auth_token_secondary)
+
+
+def auth_tokens(primary: SecretStr, secondary: SecretStr | None) -> tuple[str, ...]:
+    """Verification keys in order, for settings classes that hold the two tokens themselves (the
+    streamer's). An empty secondary is no key: it would make every signature forgeable."""
+    extra = secondary.get_secret_value() if secondary is not None else ""
+    return (primary.get_secret_value(), extra) if extra else (primary.get_secret_value(),)
 
 
 @cache

@@ -74,6 +74,10 @@ def parse(frame: str | bytes) -> Message:
         doc = json.loads(frame)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError("frame is not JSON") from exc
+    except RecursionError as exc:
+        # Not a ValueError: without this a frame of nested brackets escapes every caller's
+        # `except ProtocolError` and ends the session instead of being counted and skipped.
+        raise ProtocolError("frame is JSON nested too deeply") from exc
     if not isinstance(doc, dict):
         raise ProtocolError("frame is not a JSON object")
     event = doc.get("event")

@@ -27,7 +27,8 @@ class SummarySettings(EnvSettings):
 
     summary_model: str = DEFAULT_MODEL
     # Prompt templates live in functions/summaries/prompts/<version>/; the version is stored per summary.
-    summary_prompt_version: str = "v1"
+    # v2: the transcript is data, never instructions (v1 stays, so stored summaries can be traced).
+    summary_prompt_version: str = "v2"
     # Estimated input tokens one request may carry before the transcript is summarised in chunks.
     # Haiku 5.5 bills prompts over 100k tokens at 5x, and the chars/3.5 estimate undercounts the 5.x
     # tokenizer, so the default keeps every request well inside the cheap tier.

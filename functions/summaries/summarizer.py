@@ -159,8 +159,12 @@ class Summarizer:
 
 
 def _as_json(parts: Sequence[CallSummary]) -> str:
-    return json.dumps(
+    """Part summaries for the reduce prompt. They are model output that may quote the caller, so
+    `<`, `>` and `&` are written as JSON's `\\u003c`, `\\u003e` and `\\u0026` (still valid JSON, same
+    values): nothing in them can close the `<part_summaries>` tag around them."""
+    text = json.dumps(
         [{"part": i, **part.model_dump(mode="json")} for i, part in enumerate(parts, start=1)],
         ensure_ascii=False,
         indent=1,
     )
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")

@@ -6,6 +6,15 @@ Times are the segment's start in the media stream's clock (the same seconds GET 
 a summary that cites a moment can be checked against the recording. Segments arrive ordered by the
 table's sort key (time, then track); adjacent segments of the same speaker stay separate lines so
 timing survives, and empty or whitespace-only segments are dropped.
+
+What the caller says goes to the model, so it must not be able to speak to it as anything but a
+caller. The prompt puts the transcript between `<transcript>` tags and the system prompt says it is
+data; for that to hold, transcript text can never open or close a tag: `render` escapes `&`, `<`
+and `>` (and their fullwidth and small-form look-alikes) as XML entities, which covers every case
+and whitespace variant of `</transcript>` at once. Text is stored and redacted as heard and escaped
+only when rendered, so nothing is escaped twice. Speaker labels are free text from the stream's
+parameters; each line names one of `ROLES` instead, and a line cannot start another (segments are
+one line: whitespace, newlines included, is collapsed).
 """
 
 from __future__ import annotations
@@ -14,6 +23,32 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
+
+ROLES = ("caller", "callee", "agent", "unknown")
+UNKNOWN = "unknown"
+
+_ESCAPES = str.maketrans(
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        "\uff1c": "&lt;",  # fullwidth < >: a model reads them as brackets all the same
+        "\uff1e": "&gt;",
+        "\ufe64": "&lt;",  # small form variants
+        "\ufe65": "&gt;",
+    }
+)
+
+
+def neutralise(text: str) -> str:
+    """Transcript text as the model may see it: no character of it can make or end a tag."""
+    return text.translate(_ESCAPES)
+
+
+def role(speaker: str | None) -> str:
+    """One of `ROLES`: a label outside the set (say `SYSTEM`) is not repeated to the model."""
+    label = (speaker or "").strip().lower()
+    return label if label in ROLES else UNKNOWN
 
 
 class SegmentLike(Protocol):
@@ -38,7 +73,7 @@ class TranscriptLine:
     text: str
 
     def render(self) -> str:
-        return f"[{clock(self.start)}] {self.speaker}: {self.text}"
+        return f"[{clock(self.start)}] {role(self.speaker)}: {neutralise(self.text)}"
 
 
 @dataclass(frozen=True)
@@ -70,8 +105,7 @@ def build_transcript(segments: Iterable[SegmentLike]) -> Transcript:
         text = " ".join(segment.text.split())
         if not text:
             continue
-        speaker = segment.speaker or segment.track or "unknown"
-        lines.append(TranscriptLine(start=float(segment.start), speaker=speaker, text=text))
+        lines.append(TranscriptLine(start=float(segment.start), speaker=role(segment.speaker), text=text))
         if segment.language:
             languages[segment.language] += 1
     language = languages.most_common(1)[0][0] if languages else None

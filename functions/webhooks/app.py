@@ -1,9 +1,10 @@
 """The webhooks Lambda: `handler(event, context)` for API Gateway REST (v1) proxy events.
 
 Routes are thin: parse into a typed model, call one function in `logic`, answer. The Twilio
-signature check is middleware on every `/twilio/*` route (403, nothing written); domain errors are
-mapped to answers in `errors`. Nothing here reads configuration at import time, and Twilio's REST
-client is imported only by POST /calls, so a cold start stays small.
+signature check, then the account check (`AccountSid` must be ours), are middleware on every
+`/twilio/*` route (403, nothing written); domain errors are mapped to answers in `errors`. Nothing
+here reads configuration at import time, and Twilio's REST client is imported only by POST /calls,
+so a cold start stays small.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from functions.webhooks import dependencies, errors, logic
-from functions.webhooks.errors import InvalidInputError
+from functions.webhooks import dependencies, errors, logic, twiml
+from functions.webhooks.errors import ForeignAccountError, InvalidInputError
 from functions.webhooks.logic import Services
 from functions.webhooks.request_models import (
     CreateCallRequest,
@@ -32,6 +33,7 @@ from functions.webhooks.twiml import CallbackUrls
 from functions.webhooks.urls import public_base_url
 from shared.errors import InvalidSignatureError, MalformedRequestError
 from shared.observability import logger, metrics, tracer
+from shared.sids import is_call_sid
 from shared.signatures import SIGNATURE_HEADER, FormParams, verify_api_gateway_event
 from shared.validation import describe_errors
 
@@ -82,13 +84,27 @@ def twilio_signature(app: APIGatewayRestResolver, next_middleware: NextMiddlewar
         raise InvalidSignatureError("X-Twilio-Signature is missing")
     form = FormParams.parse(event.body, is_base64=bool(event.is_base64_encoded))
     settings = services().settings
-    if not verify_api_gateway_event(
-        event.raw_event, form, settings.twilio_auth_token.get_secret_value(), settings.webhook_base_url
-    ):
+    # Both tokens during a rotation: once the secondary is promoted Twilio signs with it, possibly
+    # before this container has read the new primary (docs/deploy.md, "Rotating the auth token").
+    if not verify_api_gateway_event(event.raw_event, form, settings.auth_tokens(), settings.webhook_base_url):
         raise InvalidSignatureError("X-Twilio-Signature does not verify")
     if "CallSid" in form:
         logger.append_keys(call_sid=form["CallSid"])
     app.context[FORM_CONTEXT_KEY] = form
+    return next_middleware(app)
+
+
+def own_account(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Refuse a signed request about another Twilio account's call before anything is written.
+
+    The signature only proves Twilio sent it with a token we hold; a subaccount, or another product
+    sharing the token, would otherwise create call records here. Runs after `twilio_signature`.
+    """
+    account_sid = _form().get("AccountSid")
+    if not account_sid:
+        raise MalformedRequestError("AccountSid is missing")  # Twilio sends it on every call webhook
+    if account_sid != services().settings.twilio_account_sid:
+        raise ForeignAccountError(account_sid)
     return next_middleware(app)
 
 
@@ -107,16 +123,20 @@ def _empty(status: int = HTTPStatus.NO_CONTENT) -> Response[str]:
     return Response(status_code=status, content_type=TWIML, body="")
 
 
-@app.post("/twilio/voice", middlewares=[twilio_signature])
+@app.post("/twilio/voice", middlewares=[twilio_signature, own_account])
 @tracer.capture_method
 def voice() -> Response[str]:
     request = VoiceRequest.from_form(_form())
     body = logic.answer_voice(request, services(), _callbacks())
+    # Here, not in each route's builder: every stream this call's TwiML starts carries the token.
+    body = twiml.sign_streams(
+        body, call_sid=request.call_sid, auth_token=services().settings.twilio_auth_token.get_secret_value()
+    )
     metrics.add_metric(name="VoiceWebhook", unit="Count", value=1)
     return Response(status_code=HTTPStatus.OK, content_type=TWIML, body=body)
 
 
-@app.post("/twilio/status", middlewares=[twilio_signature])
+@app.post("/twilio/status", middlewares=[twilio_signature, own_account])
 @tracer.capture_method
 def status() -> Response[str]:
     callback = StatusCallback.from_form(_form())
@@ -125,7 +145,7 @@ def status() -> Response[str]:
     return _empty()
 
 
-@app.post("/twilio/recording", middlewares=[twilio_signature])
+@app.post("/twilio/recording", middlewares=[twilio_signature, own_account])
 @tracer.capture_method
 def recording() -> Response[str]:
     callback = RecordingCallback.from_form(_form())
@@ -140,7 +160,8 @@ def create_call() -> Response[str]:
     event = app.current_event
     try:
         payload = json.loads(event.decoded_body or "")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: deeply nested brackets pass no ValueError; they are as malformed as any.
         raise MalformedRequestError("body must be a JSON object") from exc
     if not isinstance(payload, dict):
         raise MalformedRequestError("body must be a JSON object")
@@ -160,6 +181,8 @@ def create_call() -> Response[str]:
 @app.get("/calls/<callSid>")
 @tracer.capture_method
 def get_call(callSid: str) -> Response[str]:
+    if not is_call_sid(callSid):
+        raise MalformedRequestError("callSid must be CA followed by 32 hex digits")
     logger.append_keys(call_sid=callSid)
     view = logic.describe_call(callSid, services())
     metrics.add_metric(name="CallViewed", unit="Count", value=1)

@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError, Servic
 from functions.webhooks.twilio_calls import TwilioApiError
 from shared.errors import (
     CallNotFoundError,
+    CallscribeError,
     ConfigError,
     InvalidSignatureError,
     MalformedRequestError,
@@ -29,6 +30,18 @@ from shared.observability import logger, metrics
 
 class InvalidInputError(MalformedRequestError):
     """Well-formed JSON that breaks the API's rules (e.g. a number not in E.164): 422."""
+
+
+class ForeignAccountError(CallscribeError):
+    """A correctly signed Twilio request about another account's call: 403, nothing written.
+
+    403 rather than 400: the body is well formed and authentic, it is just not ours to act on (a
+    subaccount or another product sharing the token must not create call records here).
+    """
+
+    def __init__(self, account_sid: str) -> None:
+        super().__init__(f"request is for Twilio account {account_sid}")
+        self.account_sid = account_sid
 
 
 def _json(status: int, message: str) -> Response[str]:
@@ -50,6 +63,14 @@ def register(app: APIGatewayRestResolver) -> None:
         logger.warning("rejected request: invalid Twilio signature", extra={"path": app.current_event.path})
         metrics.add_metric(name="InvalidSignature", unit="Count", value=1)
         return _json(HTTPStatus.FORBIDDEN, "invalid Twilio signature")
+
+    def _foreign_account(exc: ForeignAccountError) -> Response[str]:
+        logger.warning(
+            "rejected request: another Twilio account",
+            extra={"account_sid": exc.account_sid, "path": app.current_event.path},
+        )
+        metrics.add_metric(name="ForeignAccount", unit="Count", value=1)
+        return _json(HTTPStatus.FORBIDDEN, "request is for another Twilio account")
 
     def _unprocessable(exc: InvalidInputError) -> Response[str]:
         metrics.add_metric(name="InvalidInput", unit="Count", value=1)
@@ -95,6 +116,7 @@ def register(app: APIGatewayRestResolver) -> None:
         return _json(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error")
 
     _on(app, InvalidSignatureError, _forbidden)
+    _on(app, ForeignAccountError, _foreign_account)
     _on(app, InvalidInputError, _unprocessable)
     _on(app, MalformedRequestError, _bad_request)
     _on(app, CallNotFoundError, _call_not_found)

@@ -50,7 +50,7 @@ class CallForm(TwilioForm):
     direction: str | None = Field(default=None, alias="Direction")
     from_number: str | None = Field(default=None, alias="From")
     to_number: str | None = Field(default=None, alias="To")
-    parent_call_sid: str | None = Field(default=None, alias="ParentCallSid")
+    parent_call_sid: str | None = Field(default=None, alias="ParentCallSid", pattern=CALL_SID_PATTERN)
     forwarded_from: str | None = Field(default=None, alias="ForwardedFrom")
     caller_name: str | None = Field(default=None, alias="CallerName")
     from_city: str | None = Field(default=None, alias="FromCity")

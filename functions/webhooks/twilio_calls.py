@@ -12,6 +12,7 @@ from threading import Lock
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.errors import CallscribeError
+from shared.sids import is_call_sid
 
 if TYPE_CHECKING:
     from twilio.rest import Client
@@ -118,6 +119,12 @@ class TwilioRestCalls:
             raise TwilioApiError(
                 f"Twilio is unreachable: {exc}", http_status=503, twilio_status=None, code=None
             ) from exc
-        return CreatedCall(
-            sid=str(created.sid), status=None if created.status is None else str(created.status)
-        )
+        if not is_call_sid(created.sid):
+            # It becomes a table key, a log field and our answer: nothing else will do.
+            raise TwilioApiError(
+                f"Twilio answered without a valid call SID ({str(created.sid)[:40]!r})",
+                http_status=502,
+                twilio_status=None,
+                code=None,
+            )
+        return CreatedCall(sid=created.sid, status=None if created.status is None else str(created.status))

@@ -3,14 +3,19 @@
 Every call's first TwiML starts the media stream before any verb that talks to the caller, so
 every call is transcribed whatever its route. A stream is started once per call: the TwiML that
 follows our own <Dial>/<Record> actions (same call, stream already running) never starts another.
+Every stream is then signed with the per-call token (`sign_streams`, applied by the handler to
+whatever TwiML it answers with), so the streamer can tell our streams from anyone else's.
 """
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from twilio.twiml.voice_response import Connect, Dial, Start, Stream, VoiceResponse
+
+from shared import stream_token
 
 STATUS_EVENTS = "initiated ringing answered completed"
 RECORDING_EVENTS = "in-progress completed absent"
@@ -34,11 +39,50 @@ class CallbackUrls:
 
 
 def _stream(url: str, parameters: Mapping[str, str | None], track: str | None) -> Stream:
+    """A <Stream> with the parameters Twilio will hand back intact: unknown (None) and empty values
+    are left out (whether Twilio returns an empty value in `customParameters` is undocumented, and
+    the stream token must cover exactly what comes back), as is anything over Twilio's size limit."""
     stream = Stream(url=url, track=track) if track else Stream(url=url)
     for name, value in parameters.items():
-        if value is not None and len(name) + len(value) < MAX_PARAMETER_CHARS:
+        if name == stream_token.TOKEN_PARAMETER:
+            continue  # only `sign_streams` writes the token
+        if value and len(name) + len(value) < MAX_PARAMETER_CHARS:
             stream.parameter(name=name, value=value)
     return stream
+
+
+XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
+STREAM_VERBS = ("Start", "Connect")
+
+
+def sign_streams(twiml: str, *, call_sid: str, auth_token: str) -> str:
+    """`twiml` with `<Parameter name="token">` added to every stream it starts (shared.stream_token).
+
+    Done on the finished document rather than inside each builder so that the token signs exactly
+    the `<Parameter>`s that were emitted (after dropping empty or oversized ones) and no route can
+    forget it. `call_sid` is the call this TwiML answers: its streams report it as `start.callSid`.
+    A document without a stream is returned as it is.
+    """
+    root = ET.fromstring(twiml)  # noqa: S314 - our own TwiML, built by twilio.twiml a moment ago
+    streams = [
+        stream for verb in root.iter() if verb.tag in STREAM_VERBS for stream in verb.findall("Stream")
+    ]
+    if not streams:
+        return twiml
+    for stream in streams:
+        emitted: dict[str, str] = {}
+        for parameter in stream.findall("Parameter"):
+            name, value = parameter.get("name", ""), parameter.get("value", "")
+            if name == stream_token.TOKEN_PARAMETER:
+                stream.remove(parameter)  # never trust a token we did not compute here
+                continue
+            if name in emitted:
+                # customParameters is a map: Twilio would keep one value, and the token would not verify
+                raise ValueError(f"<Stream> has two <Parameter name={name!r}>")
+            emitted[name] = value
+        token = stream_token.sign(auth_token, call_sid, emitted)
+        ET.SubElement(stream, "Parameter", name=stream_token.TOKEN_PARAMETER, value=token)
+    return XML_DECLARATION + ET.tostring(root, encoding="unicode")
 
 
 def _start_stream(response: VoiceResponse, stream_url: str, parameters: Mapping[str, str | None]) -> None:

@@ -2,7 +2,8 @@
 
 `WEBHOOK_BASE_URL` (a custom domain) wins. Without it the base is rebuilt the way API Gateway was
 reached: scheme from X-Forwarded-Proto, host from Host, then the stage (execute-api URLs carry it).
-With a custom domain, set WEBHOOK_BASE_URL: the stage is not part of those URLs.
+With a custom domain, set WEBHOOK_BASE_URL: the stage is not part of those URLs. X-Forwarded-Host is
+never read: it is the client's word, and these URLs receive Twilio requests signed with our token.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ def public_base_url(event: Mapping[str, object], configured: str | None) -> str:
         return configured.rstrip("/")
     headers_obj = event.get("headers")
     headers: Mapping[str, str] = headers_obj if isinstance(headers_obj, Mapping) else {}
-    host = _header(headers, "x-forwarded-host") or _header(headers, "host") or "localhost"
+    host = _header(headers, "host") or "localhost"
     proto = (_header(headers, "x-forwarded-proto") or "https").split(",")[0].strip()
     port = (_header(headers, "x-forwarded-port") or "").split(",")[0].strip()
     if port and port != {"https": "443", "http": "80"}.get(proto) and ":" not in host:

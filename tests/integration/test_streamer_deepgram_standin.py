@@ -12,6 +12,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from callscribe_local.deepgram_server import DeepgramStandIn
+from callscribe_local.recognizer import RecognizerBusyError
 from tests.support.scripted_recognizer import ScriptedRecognizer, audio_for
 
 pytestmark = pytest.mark.integration
@@ -78,3 +79,53 @@ async def test_undecodable_encoding_is_closed_1008(dg: DeepgramStandIn) -> None:
         with pytest.raises(ConnectionClosed):
             await ws.recv()
         assert ws.close_code == 1008
+
+
+class _PooledRecognizers:
+    """A factory with a bounded capacity, like the pocketsphinx one: counts what it hands out and
+    what comes back through `close()`."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.open = 0
+        self.closed = 0
+
+    def available(self) -> bool:
+        return self.open < self.capacity
+
+    def __call__(self, params: dict[str, str]) -> ScriptedRecognizer:
+        if not self.available():
+            raise RecognizerBusyError("full")
+        self.open += 1
+        factory = self
+
+        class _Closing(ScriptedRecognizer):
+            def close(self) -> None:
+                factory.open -= 1
+                factory.closed += 1
+
+        return _Closing()
+
+
+async def test_a_bounded_recognizer_pool_is_refused_429_and_given_back_on_close() -> None:
+    pool = _PooledRecognizers(capacity=2)
+    auth = {"Authorization": f"Token {KEY}"}
+    async with DeepgramStandIn(pool, api_key=KEY, idle_timeout=5) as server:
+        first = await connect(server.url + QUERY, additional_headers=auth)
+        second = await connect(server.url + QUERY, additional_headers=auth)
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(server.url + QUERY, additional_headers=auth)
+        response = refused.value.response
+        assert response.status_code == 429
+        assert json.loads(response.body)["err_code"] == "TOO_MANY_REQUESTS"
+
+        await first.send(json.dumps({"type": "CloseStream"}))  # a clean end
+        await first.wait_closed()
+        second.transport.abort()  # and an abrupt one: both give their recognizer back
+        await server.wait_until(lambda: pool.closed == 2)
+        assert pool.open == 0
+
+        async with connect(server.url + QUERY, additional_headers=auth) as third:
+            await third.send(json.dumps({"type": "CloseStream"}))
+            await third.wait_closed()
+        await server.wait_until(lambda: pool.closed == 3)

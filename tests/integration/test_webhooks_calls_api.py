@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ import pytest
 from callscribe_local.twilio_rest import TwilioRestStandIn
 from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from tests.support.apigw_events import API_HOST, json_event, twilio_event
+from tests.support.log_capture import log_output_fixture  # noqa: F401 - provides `log_output`
 from tests.support.twilio_forms import voice_params
 from tests.support.webhooks_env import (
     STREAM_URL,
@@ -88,6 +90,24 @@ def test_create_call_then_its_answered_leg_dials_connect_to(
     assert (record.status, record.connect_to) == ("in-progress", AGENT_DESK)
 
 
+def test_no_full_phone_number_is_logged(
+    webhooks: Webhooks, twilio: TwilioRestStandIn, log_output: io.StringIO
+) -> None:
+    """The outbound-call log line names both parties, and Twilio's errors quote numbers: the
+    Powertools output (what CloudWatch stores) keeps only their last four digits."""
+    status, _ = create(webhooks, {"to": CUSTOMER, "connectTo": AGENT_DESK})
+    assert status == 201
+    twilio.fail_next(400, 21211, f"Invalid 'To' Phone Number: {CUSTOMER}", times=5)
+    assert create(webhooks, {"to": CUSTOMER, "connectTo": AGENT_DESK})[0] == 400
+    out = log_output.getvalue()
+    assert "outbound call created" in out
+    assert "Invalid 'To' Phone Number: +***0100" in out
+    for number in (CUSTOMER, AGENT_DESK, OUR_NUMBER):
+        assert number not in out
+    for logged in (CUSTOMER, AGENT_DESK):  # the parties of the outbound-call line
+        assert f"+***{logged[-4:]}" in out
+
+
 @pytest.mark.usefixtures("twilio")
 @pytest.mark.parametrize(
     ("payload", "status"),
@@ -110,6 +130,16 @@ def test_invalid_input_is_refused_before_twilio(
 def test_undecodable_json_is_400(webhooks: Webhooks, twilio: TwilioRestStandIn) -> None:
     result = webhooks.invoke(json_event("POST", "/calls", raw_body="{not json"))
     assert result["statusCode"] == 400
+    assert twilio.requests == []
+
+
+@pytest.mark.usefixtures("twilio")
+@pytest.mark.parametrize("body", ["[" * 100_000, '{"to": ' + "[" * 100_000])
+def test_deeply_nested_json_is_400_not_500(webhooks: Webhooks, twilio: TwilioRestStandIn, body: str) -> None:
+    """Past its depth limit json raises RecursionError, which is not a ValueError: it must still be 400."""
+    result = webhooks.invoke(json_event("POST", "/calls", raw_body=body))
+    assert result["statusCode"] == 400
+    assert json.loads(str(result["body"])) == {"message": "body must be a JSON object"}
     assert twilio.requests == []
 
 

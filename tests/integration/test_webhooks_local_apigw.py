@@ -93,3 +93,24 @@ def test_calls_api_json_over_http(gateway: LocalApiGateway) -> None:
     response = httpx.post(f"{gateway.url}/calls", json={"to": "nope", "connectTo": "+14155550111"})
     assert response.status_code == 422
     assert "to" in json.loads(response.text)["message"]
+
+
+@pytest.mark.parametrize("header", ["X-Forwarded-Host", "Host"])
+def test_signature_over_another_host_is_403_and_writes_nothing(
+    gateway: LocalApiGateway,
+    webhooks: Webhooks,
+    call_sid: str,
+    monkeypatch: pytest.MonkeyPatch,
+    header: str,
+) -> None:
+    """A request Twilio signed for some other host, replayed at us naming that host, gets nowhere."""
+    monkeypatch.setenv("WEBHOOK_BASE_URL", gateway.url)
+    reset()
+    params = voice_params(call_sid)
+    # The URL the request's headers would rebuild: the gateway adds X-Forwarded-Proto/Port itself.
+    forged_url = f"http://evil.example:{gateway.port}/local/twilio/voice"
+    headers = {**FORM, "X-Twilio-Signature": sign(forged_url, params), header: "evil.example"}
+    response = httpx.post(f"{gateway.url}/twilio/voice", content=urlencode(params), headers=headers)
+    assert response.status_code == 403
+    assert response.json() == {"message": "invalid Twilio signature"}
+    assert webhooks.record(call_sid) is None

@@ -14,6 +14,7 @@ import pytest
 
 from callscribe_local.aws_local import BusTap
 from shared.dal.models import segment_key, segments_model
+from tests.conftest import TEST_ACCOUNT_SID
 from tests.support.apigw_events import API_HOST, json_event, twilio_event
 from tests.support.twilio_forms import (
     CALLER,
@@ -96,6 +97,19 @@ def test_callback_urls_use_webhook_base_url_when_set(
     assert dial.attrib["action"] == "https://voice.example.com/twilio/voice"
 
 
+def test_callback_urls_ignore_x_forwarded_host(webhooks: Webhooks, call_sid: str) -> None:
+    """X-Forwarded-Host is the client's word: Twilio's callbacks (signed with our token) must not
+    be sent wherever it says."""
+    event = twilio_event(
+        "/twilio/voice", voice_params(call_sid), extra_headers={"X-Forwarded-Host": "evil.example"}
+    )
+    root = twiml(webhooks.invoke(event))
+    dial = root.find("Dial")
+    assert dial is not None
+    assert dial.attrib["action"] == f"{PUBLIC}/twilio/voice"
+    assert "evil.example" not in ET.tostring(root, encoding="unicode")
+
+
 @pytest.mark.parametrize("path", ["/twilio/voice", "/twilio/status", "/twilio/recording"])
 def test_bad_signature_is_403_and_writes_nothing(webhooks: Webhooks, call_sid: str, path: str) -> None:
     params = {**status_params(call_sid, "completed", 3, duration=5), **recording_params(call_sid)}
@@ -108,6 +122,48 @@ def test_bad_signature_is_403_and_writes_nothing(webhooks: Webhooks, call_sid: s
         assert result["statusCode"] == 403
         assert message(result) == "invalid Twilio signature"
     assert webhooks.record(call_sid) is None
+
+
+FOREIGN_ACCOUNT = "AC" + "9" * 32
+
+
+@pytest.mark.parametrize("path", ["/twilio/voice", "/twilio/status", "/twilio/recording"])
+def test_another_accounts_callback_is_403_and_writes_nothing(
+    webhooks: Webhooks, call_sid: str, bus_tap: BusTap, path: str
+) -> None:
+    """Correctly signed, but about a call of another Twilio account: not ours to record."""
+    params = {
+        **status_params(call_sid, "completed", 3, duration=5),
+        **recording_params(call_sid),
+        "AccountSid": FOREIGN_ACCOUNT,
+    }
+    result = webhooks.invoke(twilio_event(path, params))
+    assert result["statusCode"] == 403
+    assert message(result) == "request is for another Twilio account"
+    assert webhooks.record(call_sid) is None
+    assert bus_tap.events_for(call_sid, wait_seconds=0.5) == []
+
+
+@pytest.mark.parametrize("path", ["/twilio/voice", "/twilio/status", "/twilio/recording"])
+def test_callback_without_account_sid_is_400_and_writes_nothing(
+    webhooks: Webhooks, call_sid: str, path: str
+) -> None:
+    params = {**status_params(call_sid, "completed", 3, duration=5), **recording_params(call_sid)}
+    del params["AccountSid"]
+    result = webhooks.invoke(twilio_event(path, params))
+    assert result["statusCode"] == 400
+    assert "AccountSid" in message(result)
+    assert webhooks.record(call_sid) is None
+
+
+@pytest.mark.parametrize(
+    "bad_sid", ["CA../../../x", "CA" + "a" * 31, "CA" + "a" * 33, "ca" + "a" * 32, "CA" + "g" * 32]
+)
+def test_malformed_call_sid_is_400_and_writes_nothing(webhooks: Webhooks, bad_sid: str) -> None:
+    for path in ("/twilio/voice", "/twilio/status", "/twilio/recording"):
+        params = {**status_params(bad_sid, "ringing", 1), **recording_params(bad_sid)}
+        assert webhooks.invoke(twilio_event(path, params))["statusCode"] == 400
+    assert webhooks.record(bad_sid) is None
 
 
 @pytest.mark.parametrize(
@@ -171,8 +227,9 @@ def test_status_sequence_and_one_call_completed_event(
 
 def test_real_status_callback_creates_an_unseen_call(webhooks: Webhooks, bus_tap: BusTap) -> None:
     pairs = real_status_callback()
-    call_sid = "CA" + uuid.uuid4().hex  # the real body, under a SID of its own
-    pairs = [(k, call_sid if k == "CallSid" else v) for k, v in pairs]
+    call_sid = "CA" + uuid.uuid4().hex  # the real body, under a SID and the account of our own
+    ours = {"CallSid": call_sid, "AccountSid": TEST_ACCOUNT_SID}
+    pairs = [(k, ours.get(k, v)) for k, v in pairs]
     assert webhooks.invoke(twilio_event("/twilio/status", pairs))["statusCode"] == 204
     record = webhooks.record(call_sid)
     assert record is not None
@@ -261,6 +318,13 @@ def test_get_unknown_call_is_404(webhooks: Webhooks, call_sid: str) -> None:
     result = webhooks.invoke(json_event("GET", f"/calls/{call_sid}"))
     assert result["statusCode"] == 404
     assert message(result) == "call not found"
+
+
+@pytest.mark.parametrize("bad_sid", ["CA..%2F..%2F..%2Fx", "CA" + "g" * 32, "CA" + "a" * 31, "nope"])
+def test_get_call_with_a_malformed_sid_is_400(webhooks: Webhooks, bad_sid: str) -> None:
+    result = webhooks.invoke(json_event("GET", f"/calls/{bad_sid}"))
+    assert result["statusCode"] == 400
+    assert "callSid" in message(result)
 
 
 def test_missing_configuration_is_500_without_details(

@@ -5,6 +5,10 @@ The upgrade is signed like Twilio does (X-Twilio-Signature = RequestValidator ov
 customParameters, mediaFormat), `media` per track (20 ms / 160-byte mu-law frames, base64, numbers as
 strings, media.timestamp in ms from stream start), and `stop`. It can also forge or omit the
 signature and send arbitrary garbage.
+
+`start` carries the per-call stream token by default, as a `<Stream>` our webhooks emitted would
+(`signed_parameters`), so the streamer's token check can be required without touching every test;
+`start(signed=False)` or `custom_parameters={"token": ...}` with `signed=False` test the refusals.
 """
 
 from __future__ import annotations
@@ -18,12 +22,22 @@ from typing import Any
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
 
+from shared import stream_token
+
 FRAME_BYTES = 160  # 20 ms of 8 kHz mu-law
 UNSIGNED = ""
 
 
 def sign_stream(auth_token: str, stream_url: str) -> str:
     return str(RequestValidator(auth_token).compute_signature(stream_url, {}))
+
+
+def signed_parameters(
+    auth_token: str, call_sid: str, parameters: dict[str, str] | None = None
+) -> dict[str, str]:
+    """`start.customParameters` of a stream our webhooks started: the parameters plus their token."""
+    params = dict(parameters or {})
+    return {**params, stream_token.TOKEN_PARAMETER: stream_token.sign(auth_token, call_sid, params)}
 
 
 class TwilioMediaStream:
@@ -59,7 +73,12 @@ class TwilioMediaStream:
         self,
         tracks: tuple[str, ...] = ("inbound", "outbound"),
         custom_parameters: dict[str, str] | None = None,
+        *,
+        signed: bool = True,
     ) -> None:
+        """`connected` then `start`; `signed` adds the stream token for this call's parameters."""
+        if signed:
+            custom_parameters = signed_parameters(self.auth_token, self.call_sid, custom_parameters)
         await self.send_json({"event": "connected", "protocol": "Call", "version": "1.0.0"})
         await self.send_json(
             {

@@ -101,7 +101,7 @@ def test_errors_in_groups_name_the_environment_variable() -> None:
 def test_a_group_secret_comes_from_its_arn_when_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     read: list[tuple[str, str | None]] = []
 
-    def fake_read_secret(arn: str, json_key: str | None) -> str:
+    def fake_read_secret(arn: str, json_key: str | None, *, optional: bool = False) -> str:
         read.append((arn, json_key))
         return "from-secrets-manager"
 
@@ -112,3 +112,13 @@ def test_a_group_secret_comes_from_its_arn_when_unset(monkeypatch: pytest.Monkey
     plain = _Tier.from_env({"NAME": "t", "SPEECH_SECRET_ARN": "arn:speech", "SPEECH_API_KEY": "plain"})
     assert plain.speech.api_key.get_secret_value() == "plain"
     assert len(read) == 1
+
+
+def test_secondary_auth_token_is_optional_and_verification_only() -> None:
+    base = {"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "current"}
+    assert TwilioSettings.from_env(base).auth_tokens() == ("current",)
+    assert TwilioSettings.from_env({**base, "TWILIO_AUTH_TOKEN_SECONDARY": ""}).auth_tokens() == ("current",)
+    rotating = TwilioSettings.from_env({**base, "TWILIO_AUTH_TOKEN_SECONDARY": "next"})
+    assert rotating.auth_tokens() == ("current", "next")  # the primary first: it signs, both verify
+    assert rotating.twilio_auth_token.get_secret_value() == "current"
+    assert "next" not in repr(rotating)

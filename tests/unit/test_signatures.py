@@ -36,17 +36,68 @@ def test_execute_api_url_with_stage(base64_body: bool) -> None:
 
 
 def test_stage_is_required_in_the_signed_url() -> None:
-    # Signed without the stage: a different URL from the one Twilio was given, so it must not pass.
+    # Signed without the stage: on an execute-api host the public URL always has the stage, so
+    # Twilio cannot have signed this URL for us; there is no stage-less fallback to pass through.
     event = twilio_event("/twilio/voice", voice_params(SID), signed_url=f"https://{API_HOST}/twilio/voice")
-    context = event["requestContext"]
-    context["path"] = "/prod/twilio/voice"
-    assert candidate_urls(event, None)[0] == f"https://{API_HOST}/prod/twilio/voice"
-    # ... it verifies only through the stage-less fallback candidate, which names the same route.
-    assert verifies(event)
+    assert event["requestContext"]["path"] == "/prod/twilio/voice"
+    assert candidate_urls(event, None) == [f"https://{API_HOST}/prod/twilio/voice"]
+    assert not verifies(event)
     other_route = twilio_event(
         "/twilio/status", voice_params(SID), signed_url=f"https://{API_HOST}/prod/twilio/voice"
     )
     assert not verifies(other_route)
+
+
+def test_stage_less_url_only_for_a_custom_domain_without_webhook_base_url() -> None:
+    # A custom domain's public URL has no stage, and without WEBHOOK_BASE_URL nothing else names it.
+    event = twilio_event(
+        "/twilio/voice",
+        voice_params(SID),
+        host="voice.example.com",
+        signed_url="https://voice.example.com/twilio/voice",
+    )
+    assert "https://voice.example.com/twilio/voice" in candidate_urls(event, None)
+    assert verifies(event)
+
+
+WEBHOOK_BASE = f"https://{API_HOST}/prod"
+
+
+@pytest.mark.parametrize("header", ["X-Forwarded-Host", "Host"])
+def test_with_webhook_base_url_only_that_url_verifies(header: str) -> None:
+    """A signature Twilio made for another host (another app of the account, an old URL) is no
+    signature for us: with WEBHOOK_BASE_URL set, the request's own headers choose nothing."""
+    for scheme in ("http", "https"):
+        forged_url = f"{scheme}://evil.example/prod/twilio/voice"
+        event = twilio_event(
+            "/twilio/voice",
+            voice_params(SID),
+            signed_url=forged_url,
+            extra_headers={header: "evil.example", "X-Forwarded-Proto": scheme},
+        )
+        assert candidate_urls(event, WEBHOOK_BASE) == [f"{WEBHOOK_BASE}/twilio/voice"]
+        assert not verifies(event, base_url=WEBHOOK_BASE)
+    genuine = twilio_event(
+        "/twilio/voice", voice_params(SID), extra_headers={"X-Forwarded-Host": "evil.example"}
+    )
+    assert verifies(genuine, base_url=WEBHOOK_BASE)
+
+
+def test_x_forwarded_host_is_never_trusted() -> None:
+    """API Gateway routes by Host (a foreign Host never reaches this API); X-Forwarded-Host is
+    whatever the client wrote, so it must not pick the URL the signature is checked against."""
+    forged = twilio_event(
+        "/twilio/voice",
+        voice_params(SID),
+        signed_url="https://evil.example/prod/twilio/voice",
+        extra_headers={"X-Forwarded-Host": "evil.example"},
+    )
+    assert all("evil.example" not in url for url in candidate_urls(forged, None))
+    assert not verifies(forged)
+    genuine = twilio_event(
+        "/twilio/voice", voice_params(SID), extra_headers={"X-Forwarded-Host": "evil.example"}
+    )
+    assert verifies(genuine)
 
 
 def test_custom_domain_uses_webhook_base_url() -> None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from callscribe_local.recognizer import Hypothesis
+from callscribe_local.recognizer import Hypothesis, RecognizerBusyError
 from callscribe_local.sphinx_recognizer import (
     MODEL_NAME,
     SphinxRecognizer,
@@ -123,3 +123,108 @@ def test_model_name_says_offline_pocketsphinx() -> None:
 )
 def test_markers_and_pronunciation_variants(raw: str, clean: str | None) -> None:
     assert _clean_word(raw) == clean
+
+
+# -- decoders are pooled: bounded, reused across connections, given back on close --------------------
+
+
+class FakeDecoder:
+    """Stands in for pocketsphinx's Decoder (which loads ~180 MB of model): counts its utterances."""
+
+    def __init__(self) -> None:
+        self.in_utterance = False
+        self.utterances = 0
+
+    def start_utt(self) -> None:
+        assert not self.in_utterance, "a reused decoder must be handed over with no utterance open"
+        self.in_utterance = True
+        self.utterances += 1
+
+    def process_raw(self, pcm: bytes, no_search: bool = False, full_utt: bool = False) -> None:
+        assert self.in_utterance
+
+    def end_utt(self) -> None:
+        self.in_utterance = False
+
+    def seg(self) -> list[object]:
+        return []
+
+
+@pytest.fixture
+def pooled() -> Iterator[SphinxRecognizerFactory]:
+    made = SphinxRecognizerFactory(max_decoders=2, decoder_factory=FakeDecoder)
+    yield made
+    made.close()
+
+
+def _session(factory: SphinxRecognizerFactory, audio: bytes = b"\xff" * FRAME * 10) -> SphinxRecognizer:
+    """A connection that has used its decoder (finalize decodes on the caller's thread)."""
+    recognizer = factory({})
+    for offset in range(0, len(audio), FRAME):
+        recognizer.accept(audio[offset : offset + FRAME])
+    recognizer.finalize()
+    return recognizer
+
+
+def test_closed_sessions_give_their_decoder_back_for_the_next_one(pooled: SphinxRecognizerFactory) -> None:
+    for _ in range(10):
+        _session(pooled).close()
+    assert pooled.decoders.created == 1  # one decoder served ten connections in turn
+    assert pooled.decoders.leased == 0
+
+
+def test_decoders_never_outnumber_the_pool(pooled: SphinxRecognizerFactory) -> None:
+    for _ in range(5):
+        pair = [_session(pooled), _session(pooled)]
+        assert not pooled.available()
+        with pytest.raises(RecognizerBusyError):
+            pooled({})  # the stand-in answers this 429, as Deepgram does over its limit
+        for recognizer in pair:
+            recognizer.close()
+        assert pooled.available()
+    assert pooled.decoders.created == 2
+
+
+def test_close_ends_an_open_utterance_and_is_idempotent(
+    pooled: SphinxRecognizerFactory, first_turn: tuple[bytes, dict[str, float]]
+) -> None:
+    audio, turn = first_turn
+    recognizer = pooled({})
+    mid_sentence = int((turn["start"] + 2.0) * 8000) // FRAME * FRAME
+    _feed_until(recognizer, audio[:mid_sentence], lambda: recognizer.lease.decoder().in_utterance)
+    decoder = recognizer.lease.decoder()
+    assert decoder.in_utterance  # cut off mid-sentence
+    recognizer.close()
+    recognizer.close()
+    assert not decoder.in_utterance
+    assert pooled.decoders.leased == 0
+    assert pooled({}).lease.decoder() is decoder  # the same one, clean
+    assert pooled.decoders.created == 1
+
+
+def test_a_reused_decoder_recognises_like_a_fresh_one(first_turn: tuple[bytes, dict[str, float]]) -> None:
+    """Real pocketsphinx, pool of one: a connection cut off mid-sentence hands its decoder to the
+    next, which must hear the whole turn as a fresh decoder would."""
+    audio, turn = first_turn
+    factory = SphinxRecognizerFactory(max_decoders=1)
+    try:
+        cut_off = factory({})
+        mid_sentence = int((turn["start"] + 2.0) * 8000) // FRAME * FRAME
+        _feed_until(cut_off, audio[:mid_sentence], lambda: cut_off._decoding is not None)
+        cut_off.close()
+        finals = [h for h in _feed(factory({}), audio) if h.is_final]
+        assert factory.decoders.created == 1
+        assert len(finals) == 1
+        assert turn["start"] - 0.4 <= finals[0].start <= turn["start"] + 0.6
+        assert set(finals[0].transcript.split()) & {"delivery", "tomorrow", "morning", "home", "scheduled"}
+    finally:
+        factory.close()
+
+
+def _feed_until(recognizer: SphinxRecognizer, audio: bytes, done: Callable[[], bool]) -> None:
+    for offset in range(0, len(audio), FRAME):
+        recognizer.accept(audio[offset : offset + FRAME])
+    deadline = time.monotonic() + 20
+    while not done() and time.monotonic() < deadline:
+        recognizer.accept(b"")
+        time.sleep(0.01)

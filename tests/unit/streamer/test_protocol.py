@@ -94,3 +94,10 @@ def test_speakers_default_and_overrides() -> None:
         "inbound": "agent",
         "outbound": "customer",
     }
+
+
+@pytest.mark.parametrize("nesting", ["[" * 100_000, '{"event": "media", "media": ' + "[" * 100_000])
+def test_deeply_nested_json_is_a_protocol_error_not_a_crash(nesting: str) -> None:
+    """json raises RecursionError (not ValueError) past its depth limit; a frame must never do that."""
+    with pytest.raises(protocol.ProtocolError, match="nested too deeply"):
+        protocol.parse(nesting)
