@@ -168,7 +168,7 @@ def test_call_routes_are_parsed_once_into_the_shared_routing_model() -> None:
 
 
 def test_each_secret_comes_from_its_arn_variable_and_json_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(settings_module, "_read_secret", lambda arn, key: f"{arn}#{key}")
+    monkeypatch.setattr(settings_module, "_read_secret", lambda arn, key, optional=False: f"{arn}#{key}")
     arns = {
         "TWILIO_SECRET_ARN": "arn:twilio",
         "DEEPGRAM_SECRET_ARN": "arn:deepgram",
