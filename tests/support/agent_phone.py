@@ -6,6 +6,11 @@ is queued and consumed at 8000 bytes a second, a `mark` is echoed when playback 
 `clear` drops the queued audio and echoes every pending mark at once (so an echoed mark does not
 mean "played" after a clear, exactly as on Twilio). Everything received is logged with its arrival
 time so tests can check order and what the caller actually heard.
+
+To wait until an answer has been heard, wait for its mark in `played_marks` (or
+`played_after_clear()`), not for the TTS stand-in's `flushed_texts` plus `wait_quiet()`: the TTS
+records a Flush before it has sent any audio, so the phone can be "quiet" because the answer has
+not arrived yet.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ class AgentPhone:
         self.played = bytearray()
         self.echoed: list[str] = []
         self.echoed_by_clear: list[str] = []
+        self.played_marks: list[str] = []  # echoed because playback reached them (not by a clear)
         self.clears = 0
         self.closed = asyncio.Event()
         self._queue: deque[_Pending] = deque()
@@ -117,8 +123,17 @@ class AgentPhone:
                 raise TimeoutError("condition not reached on the phone")
             await asyncio.sleep(0.01)
 
+    def played_after_clear(self) -> list[str]:
+        """Marks received after the last `clear` (all, if none) that have played, in order."""
+        cleared = max((i for i, r in enumerate(self.received) if r.event == "clear"), default=-1)
+        after = {r.mark for r in self.received[cleared + 1 :] if r.event == "mark"}
+        return [name for name in self.played_marks if name in after]
+
     async def wait_quiet(self, within: float = 10.0) -> None:
-        """Until everything sent to the phone has played (no queued audio, no pending mark)."""
+        """Until everything sent to the phone so far has played (no queued audio, no pending mark).
+
+        Only what has arrived counts: audio the streamer or the TTS has yet to send is not waited
+        for. To wait until a given answer has played, wait on `played_marks`."""
         await self.wait_until(lambda: not self._queue and bool(self.received), within)
 
     # ---- tasks -------------------------------------------------------------------------------------
@@ -170,6 +185,7 @@ class AgentPhone:
                 head = self._queue[0]
                 if head.kind == "mark":
                     self._queue.popleft()
+                    self.played_marks.append(head.mark)  # its echo is on the socket before a test sees this
                     await self._echo(head.mark)
                     continue
                 take = min(len(head.audio), int(budget))
