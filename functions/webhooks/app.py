@@ -28,6 +28,7 @@ from functions.webhooks.request_models import (
     StatusCallback,
     VoiceRequest,
 )
+from functions.webhooks.transcript_pages import TranscriptPage
 from functions.webhooks.twiml import CallbackUrls
 from functions.webhooks.urls import public_base_url
 from shared.errors import InvalidSignatureError, MalformedRequestError
@@ -161,7 +162,8 @@ def create_call() -> Response[str]:
 @tracer.capture_method
 def get_call(callSid: str) -> Response[str]:
     logger.append_keys(call_sid=callSid)
-    view = logic.describe_call(callSid, services())
+    page = TranscriptPage.from_query(callSid, app.current_event.query_string_parameters)
+    view = logic.describe_call(callSid, services(), page)
     metrics.add_metric(name="CallViewed", unit="Count", value=1)
     return Response(
         status_code=HTTPStatus.OK,
