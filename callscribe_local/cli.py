@@ -31,6 +31,7 @@ import httpx
 from rich.console import Console
 
 from callscribe_local.aws_local import LocalNames, fake_credentials_env
+from callscribe_local.calls_client import get_call
 from callscribe_local.phone import Conversation, PhoneError, SimulatedPhone, load_audio
 
 DEFAULT_EXPORT_BUCKET = "callscribe-exports"
@@ -225,12 +226,7 @@ def _wait_for_summary(api: str, call_sid: str, timeout: float) -> dict[str, Any]
 
 
 def _get_call(api: str, call_sid: str) -> dict[str, Any] | None:
-    response = httpx.get(f"{api}/calls/{call_sid}", timeout=10.0)
-    if response.status_code == 404:
-        return None
-    response.raise_for_status()
-    record: dict[str, Any] = response.json()
-    return record
+    return get_call(api, call_sid)  # every page of the transcript
 
 
 def cmd_show(args: argparse.Namespace, console: Console) -> int:

@@ -41,6 +41,7 @@ from typing import Any, Protocol
 import httpx
 
 from callscribe_local.aws_local import LocalAws, LocalNames, local_aws
+from callscribe_local.calls_client import get_call
 from callscribe_local.dispatcher import Delivery, LocalDispatcher, RetryPolicy
 from shared.telemetry import METRICS_NAMESPACE
 from streamer.contract import HEALTH_PATH, MEDIA_PATH, SERVICE_NAME
@@ -398,14 +399,10 @@ class LocalStack:
         }
 
     def get_call_json(self, call_sid: str) -> dict[str, Any] | None:
-        """GET /calls/{callSid} through the local API, as a client of the product would."""
+        """GET /calls/{callSid} through the local API, as a client of the product would (every
+        transcript page, so the record holds the whole transcript)."""
         assert self.urls is not None
-        response = httpx.get(f"{self.urls.api}/calls/{call_sid}", timeout=10.0)
-        if response.status_code == 404:
-            return None
-        response.raise_for_status()
-        result: dict[str, Any] = response.json()
-        return result
+        return get_call(self.urls.api, call_sid)
 
 
 @contextlib.contextmanager

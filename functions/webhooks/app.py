@@ -29,6 +29,7 @@ from functions.webhooks.request_models import (
     StatusCallback,
     VoiceRequest,
 )
+from functions.webhooks.transcript_pages import TranscriptPage
 from functions.webhooks.twiml import CallbackUrls
 from functions.webhooks.urls import public_base_url
 from shared.errors import InvalidSignatureError, MalformedRequestError
@@ -184,7 +185,8 @@ def get_call(callSid: str) -> Response[str]:
     if not is_call_sid(callSid):
         raise MalformedRequestError("callSid must be CA followed by 32 hex digits")
     logger.append_keys(call_sid=callSid)
-    view = logic.describe_call(callSid, services())
+    page = TranscriptPage.from_query(callSid, app.current_event.query_string_parameters)
+    view = logic.describe_call(callSid, services(), page)
     metrics.add_metric(name="CallViewed", unit="Count", value=1)
     return Response(
         status_code=HTTPStatus.OK,

@@ -19,10 +19,11 @@ from functions.webhooks.request_models import (
     VoiceRequest,
 )
 from functions.webhooks.settings import DEFAULT_UNAVAILABLE, DEFAULT_VOICEMAIL_THANKS, WebhookSettings
+from functions.webhooks.transcript_pages import TranscriptPage, encode_cursor
 from functions.webhooks.twilio_calls import CallsApi, OutboundCall
 from functions.webhooks.views import CallView
 from shared import clock
-from shared.dal.ports import SegmentReader, WebhookCallWrites
+from shared.dal.ports import SegmentPageReader, WebhookCallWrites
 from shared.dal.records import CallParties, CallUpsert, RecordingUpdate
 from shared.errors import CallNotFoundError, MalformedRequestError
 from shared.events import EventPublisher
@@ -43,7 +44,7 @@ class Services:
     store: WebhookCallWrites
     publisher: EventPublisher
     calls_api: Callable[[], CallsApi]  # lazy: only POST /calls pays for Twilio's REST client
-    segments: SegmentReader
+    segments: SegmentPageReader
 
 
 def _route_name(route: Route) -> str:
@@ -251,8 +252,12 @@ def start_outbound_call(request: CreateCallRequest, services: Services, callback
     return created.sid
 
 
-def describe_call(call_sid: str, services: Services) -> CallView:
+def describe_call(call_sid: str, services: Services, page: TranscriptPage | None = None) -> CallView:
+    """The call with one page of its transcript (the first by default) and the cursor to the next."""
     call = services.store.get(call_sid)
     if call is None:
         raise CallNotFoundError(f"no call {call_sid}")
-    return CallView.of(call, services.segments.list_segments(call_sid))
+    page = page or TranscriptPage()
+    segments = services.segments.page_segments(call_sid, limit=page.limit, after=page.after)
+    next_cursor = None if segments.next_key is None else encode_cursor(call_sid, segments.next_key)
+    return CallView.of(call, segments.segments, next_cursor)

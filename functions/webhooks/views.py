@@ -1,4 +1,4 @@
-"""The answer of `GET /calls/{callSid}`: the CDR, its final transcript and its summary, typed.
+"""The answer of `GET /calls/{callSid}`: the CDR, one page of its final transcript and its summary, typed.
 
 The keys are the contract's (camelCase, in this order, null when unknown); field names stay
 snake_case like the stored attributes, and aliases make the JSON. A field added here (the
@@ -73,13 +73,20 @@ class CallView(_View):
     recording: RecordingView | None
     transcript_status: str | None = Field(alias="transcriptStatus")
     transcript: list[TranscriptLineView]
+    transcript_next_cursor: str | None = Field(alias="transcriptNextCursor")
     summary_status: str | None = Field(alias="summaryStatus")
     summary: dict[str, Any] | None
 
     @classmethod
-    def of(cls, call: Call, segments: Iterable[Segment]) -> CallView:
-        """The view of a stored call; segments are ordered by stream time, then track."""
-        ordered = sorted(segments, key=lambda s: (s.start, s.segment_key))
+    def of(cls, call: Call, segments: Iterable[Segment], next_cursor: str | None = None) -> CallView:
+        """The view of a stored call with one page of its transcript (`next_cursor` None: the last).
+
+        Segments are in sort-key order (`segment_key`: start in milliseconds, then track), which is
+        the order the table pages in, so the pages of a transcript concatenate to the same order as
+        reading it whole. (Sorting on the float `start` instead could reorder two tracks' segments
+        within one millisecond differently inside a page than across a page boundary.)
+        """
+        ordered = sorted(segments, key=lambda s: s.segment_key)
         return cls(
             call_sid=call.call_sid,
             status=call.status,
@@ -97,6 +104,7 @@ class CallView(_View):
             recording=None if call.recording is None else RecordingView.of(call.recording),
             transcript_status=call.transcript_status,
             transcript=[TranscriptLineView.of(segment) for segment in ordered],
+            transcript_next_cursor=next_cursor,
             summary_status=call.summary_status,
             summary=call.summary,
         )

@@ -195,7 +195,12 @@ class WebhooksApi(Construct):
             integration,
             authorization_type=apigw.AuthorizationType.IAM,
             request_validator=validator,
-            request_parameters={"method.request.path.callSid": True},
+            request_parameters={
+                "method.request.path.callSid": True,
+                # transcript paging (functions/webhooks/transcript_pages.py validates them: 400)
+                "method.request.querystring.limit": False,
+                "method.request.querystring.cursor": False,
+            },
         )
 
     def _acknowledge_api(self) -> None:

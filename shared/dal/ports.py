@@ -23,6 +23,7 @@ from shared.dal.records import (
     CompletedCall,
     RecordingUpdate,
     Segment,
+    SegmentPage,
     StatusAdvance,
 )
 from shared.status import TranscriptStatus
@@ -85,10 +86,22 @@ class SegmentBatchWrites(Protocol):
 
 
 class SegmentReader(Protocol):
-    """GET /calls and the summaries: a call's final segments."""
+    """The summaries: a call's whole transcript, every final segment at once."""
 
     def list_segments(self, call_sid: str) -> list[Segment]:
         """Every stored segment of the call (strongly consistent), ordered by stream time then track."""
+        ...
+
+
+class SegmentPageReader(Protocol):
+    """GET /calls: a call's final segments one bounded page at a time (a long call's whole
+    transcript would not fit in one Lambda response)."""
+
+    def page_segments(self, call_sid: str, *, limit: int, after: str | None = None) -> SegmentPage:
+        """At most `limit` segments (strongly consistent) following the sort key `after` (from the
+        first when None), ordered by stream time then track, read by one Query: so a page also holds
+        at most DynamoDB's 1 MB per Query, and may hold fewer than `limit` segments with more to come.
+        Following `next_key` until it is None yields exactly `list_segments`, each segment once."""
         ...
 
 

@@ -50,6 +50,10 @@ def segment_key(start_seconds: float, track: str) -> str:
     return f"{round(start_seconds * 1000):010d}#{track}"
 
 
+# what segment_key() makes: re.fullmatch a key that comes from outside (a GET /calls cursor)
+SEGMENT_KEY_PATTERN = r"[0-9]{10}#[a-z]{1,16}"
+
+
 def _int(value: Any) -> int | None:
     return None if value is None else int(value)
 
@@ -165,6 +169,18 @@ class Segment:
             if name in values:
                 values[name] = float(values[name])
         return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentPage:
+    """One page of a call's segments in sort-key order, and where the next page starts.
+
+    `next_key` is the `segment_key` of the page's last segment when more may follow (pass it back
+    as `after`), None when the page ends the transcript.
+    """
+
+    segments: list[Segment]
+    next_key: str | None
 
 
 def _known(cls: type[Any], item: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 The sort key comes from the segment's own timing (`segment_key`), so every write is a keyed put that
 a retry overwrites; BatchWriteItem carries up to 25 of them per request (pynamodb splits longer
-batches and retries unprocessed items itself).
+batches and retries unprocessed items itself). Reads are Queries on the call's partition, in sort-key
+order: the whole transcript (`list_segments`, the summaries) or one page of it (`page_segments`,
+GET /calls), which is exactly one Query so its size stays bounded by DynamoDB's 1 MB per Query.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pynamodb.exceptions import PynamoDBException
 
 from shared import clock
 from shared.dal.models import TranscriptSegment, segments_model
-from shared.dal.records import Segment
+from shared.dal.records import Segment, SegmentPage
 from shared.errors import StoreError
 
 
@@ -22,7 +24,7 @@ def to_segment(item: TranscriptSegment) -> Segment:
 
 
 class DynamoSegments:
-    """Implements SegmentBatchWrites and SegmentReader over one transcript segments table."""
+    """Implements SegmentBatchWrites, SegmentReader and SegmentPageReader over one segments table."""
 
     def __init__(self, transcripts_table: str, now: Callable[[], str] = clock.now_iso) -> None:
         self._model = segments_model(transcripts_table)
@@ -33,6 +35,32 @@ class DynamoSegments:
             return [to_segment(item) for item in self._model.query(call_sid, consistent_read=True)]
         except PynamoDBException as exc:
             raise StoreError(f"reading the segments of {call_sid} failed: {exc}") from exc
+
+    def page_segments(self, call_sid: str, *, limit: int, after: str | None = None) -> SegmentPage:
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        start = None if after is None else {"call_sid": {"S": call_sid}, "segment_key": {"S": after}}
+        try:
+            # One more than asked: when it comes back, more follow; when not, this page is the last,
+            # so the last page says so instead of pointing at an empty one.
+            results = self._model.query(
+                call_sid,
+                consistent_read=True,
+                limit=limit + 1,
+                page_size=limit + 1,
+                last_evaluated_key=start,
+            )
+            response = next(results.page_iter)  # one Query request, never more
+        except PynamoDBException as exc:
+            raise StoreError(f"reading a page of the segments of {call_sid} failed: {exc}") from exc
+        items = [to_segment(self._model.from_raw_data(raw)) for raw in response.get("Items") or []]
+        if len(items) > limit:
+            page = items[:limit]
+            return SegmentPage(page, page[-1].segment_key)
+        # Fewer than asked with a LastEvaluatedKey: the Query stopped at 1 MB; resume after it.
+        last_evaluated = response.get("LastEvaluatedKey")
+        next_key = None if not last_evaluated else str(last_evaluated["segment_key"]["S"])
+        return SegmentPage(items, next_key)
 
     def write_segments(self, segments: Sequence[Segment]) -> None:
         # one BatchWriteItem may not name a key twice: the later segment for a key wins

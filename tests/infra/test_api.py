@@ -61,6 +61,15 @@ def test_start_call_body_is_validated_at_the_gateway(synth: Synth) -> None:
     assert validator["ValidateRequestBody"] is True
 
 
+def test_get_call_declares_its_transcript_paging_parameters(synth: Synth) -> None:
+    get_call = _methods(synth)[("GET", "/calls/{callSid}")]
+    assert get_call["RequestParameters"] == {
+        "method.request.path.callSid": True,
+        "method.request.querystring.limit": False,  # optional; the function answers 400 on bad values
+        "method.request.querystring.cursor": False,
+    }
+
+
 def test_form_bodies_stay_text(synth: Synth) -> None:
     """No binary media types, so Twilio's form posts reach the function as text."""
     assert "BinaryMediaTypes" not in synth.one("AWS::ApiGateway::RestApi")

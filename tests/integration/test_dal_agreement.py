@@ -198,3 +198,43 @@ def test_segments_are_keyed_by_their_timing_and_read_back_in_order(tables: Table
     assert rows == [(0.0, "inbound", "a again", 1.5), (3.5, "outbound", "b", 5.0)]
     assert all(isinstance(s.start, float) for s in tables.segments.list_segments(call_sid))
     assert tables.segments.list_segments("CA" + "0" * 32) == []
+
+
+def test_segment_pages_concatenate_to_the_whole_transcript(tables: Tables, call_sid: str) -> None:
+    starts = [0.0, 0.0, 1.25, 2.5, 2.5, 3.75, 5.0]  # ties on start: the track orders them
+    tracks = ["outbound", "inbound", "inbound", "inbound", "outbound", "outbound", "inbound"]
+    tables.segments.write_segments(
+        [
+            Segment(
+                call_sid=call_sid,
+                segment_key=segment_key(start, track),
+                track=track,
+                speaker="caller",
+                text=f"{start}/{track}",
+                start=start,
+                end=start + 1,
+            )
+            for start, track in zip(starts, tracks, strict=True)
+        ]
+    )
+    whole = tables.segments.list_segments(call_sid)
+    pages: list[list[Segment]] = []
+    after = None
+    while True:
+        page = tables.segments.page_segments(call_sid, limit=3, after=after)
+        pages.append(page.segments)
+        if page.next_key is None:
+            break
+        assert page.next_key == page.segments[-1].segment_key
+        after = page.next_key
+    assert pages == [whole[0:3], whole[3:6], whole[6:7]]  # the same records, each once, in order
+    assert [s.text for s in whole][:2] == ["0.0/inbound", "0.0/outbound"]
+
+    exact = tables.segments.page_segments(call_sid, limit=len(whole))
+    assert (len(exact.segments), exact.next_key) == (len(whole), None)  # no empty page after the last
+    assert tables.segments.page_segments(call_sid, limit=5, after=whole[-1].segment_key).segments == []
+    assert tables.segments.page_segments(call_sid, limit=5, after="9999999999#z").next_key is None
+    middle = tables.segments.page_segments(call_sid, limit=1, after="0000001000#inbound")  # no such item
+    assert [s.segment_key for s in middle.segments] == [segment_key(1.25, "inbound")]
+    empty = tables.segments.page_segments("CA" + "0" * 32, limit=10)
+    assert (empty.segments, empty.next_key) == ([], None)

@@ -4,8 +4,9 @@
 streamer's and the summaries'); each method mirrors one conditional UpdateItem of
 `shared.dal.calls.DynamoCalls`: the same condition, evaluated atomically (a lock stands in for
 DynamoDB's per-item atomicity), the same attributes set. `FakeSegments` does the same for
-`DynamoSegments`. Unit tests use them to run every callback ordering in milliseconds;
-tests/integration/test_dal_agreement.py runs the same scenarios on both, against moto.
+`DynamoSegments` (both reads: the whole transcript and one page of it). Unit tests use them to run
+every callback ordering in milliseconds; tests/integration/test_dal_agreement.py runs the same
+scenarios on both, against moto.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from shared.dal.records import (
     CompletedCall,
     RecordingUpdate,
     Segment,
+    SegmentPage,
     StatusAdvance,
 )
 from shared.events import DomainEvent
@@ -184,6 +186,14 @@ class FakeSegments:
     def list_segments(self, call_sid: str) -> list[Segment]:
         with self._lock:
             return [self.items[key] for key in sorted(self.items) if key[0] == call_sid]
+
+    def page_segments(self, call_sid: str, *, limit: int, after: str | None = None) -> SegmentPage:
+        """Like the adapter's one Query (without DynamoDB's 1 MB cut): `next_key` only when more follow."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        following = [s for s in self.list_segments(call_sid) if after is None or s.segment_key > after]
+        page = following[:limit]
+        return SegmentPage(page, page[-1].segment_key if len(following) > limit else None)
 
 
 class FakePublisher:

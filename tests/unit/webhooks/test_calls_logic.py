@@ -78,6 +78,7 @@ def test_status_then_view(make_services: Callable[..., Services]) -> None:
     assert view["status"] == "completed"
     assert view["durationSeconds"] == 42
     assert view["transcript"] == []
+    assert view["transcriptNextCursor"] is None
     assert view["recording"] is None
     assert view["summary"] is None
     assert [e.status for e in services.publisher.events] == ["completed"]  # type: ignore[attr-defined]
@@ -98,7 +99,7 @@ def test_view_has_the_contract_keys_in_order_with_plain_numbers(
     assert list(view) == [
         "callSid", "status", "direction", "from", "to", "route", "connectTo", "parentCallSid", "startedAt",
         "answeredAt", "endedAt", "durationSeconds", "answeredBy", "recording", "transcriptStatus",
-        "transcript", "summaryStatus", "summary",
+        "transcript", "transcriptNextCursor", "summaryStatus", "summary",
     ]  # fmt: skip
     assert list(view["recording"]) == ["sid", "url", "status", "durationSeconds", "channels"]
     assert (view["recording"]["durationSeconds"], view["recording"]["channels"]) == (37, 2)
