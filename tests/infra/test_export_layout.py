@@ -117,6 +117,12 @@ def test_call_record_export_matches_the_glue_calls_table(
         call_date="2026-11-22",
         transcript_status="completed",
         segment_count=2,
+        stream_started_at="2026-11-22T03:00:00.250Z",
+        transcript_source="live+recording",
+        live_coverage=0.925,
+        gaps=[{"track": "inbound", "start": 20.0, "end": 40.5}],
+        filled_seconds=12.5,
+        alignment={"offset_seconds": 3.37, "method": "words", "matches": 120},
         summary=_stored_summary(),
         summary_status="completed",
     )
@@ -134,6 +140,9 @@ def test_call_record_export_matches_the_glue_calls_table(
     declared = item_type(CallRecord)
     _assert_declared(item, declared)
     _assert_declared(item["recording"]["M"], declared)
+    assert "gaps:struct<l:array<struct<m:struct<" in declared  # a list of typed maps, not of strings
+    _assert_declared(item["gaps"]["L"][0]["M"], declared)
+    _assert_declared(item["alignment"]["M"], declared)
     summary_fields = {k: v for k, v in item["summary"]["M"].items() if f"{k}:" in SUMMARY}
     assert {"topics", "outcome", "sentiment", "follow_up_needed", "action_items"} <= set(summary_fields)
     _assert_declared(summary_fields, SUMMARY)
@@ -153,6 +162,7 @@ def test_segment_export_matches_the_glue_transcripts_table(
         end=3.5,
         confidence=0.97,
         language="en",
+        origin="recording",
     ).save()
     items = [
         i
