@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.attributes import Attribute, MapAttribute
+from pynamodb.attributes import Attribute, ListAttribute, MapAttribute
 
 from shared.dal.models import CallRecord, TranscriptSegment
 
@@ -53,6 +53,9 @@ def attribute_type(attribute: Attribute[Any]) -> str:
             for name, attr in type(attribute).get_attributes().items()
         )
         return f"struct<m:struct<{fields}>>"
+    element = getattr(attribute, "element_type", None)
+    if isinstance(attribute, ListAttribute) and element is not None:  # a list of typed maps (`gaps`)
+        return f"struct<l:array<{attribute_type(element())}>>"
     try:
         return _BY_DYNAMODB_TYPE[attribute.attr_type]
     except KeyError:

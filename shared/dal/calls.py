@@ -9,7 +9,10 @@ a single UpdateItem that is safe to repeat and to reorder, and any of them may c
 - a recording report other than `completed` never replaces a completed one;
 - `Call Completed` is claimed by setting `call_completed_event_at` on a terminal, unclaimed call;
 - the transcript status never moves back from a terminal value, and a `failed` wins over the others;
-- the summary is stored with `attribute_not_exists(summary)`: never replaced.
+- the summary is stored with `attribute_not_exists(summary)`: never replaced;
+- the stream's start time is written once; the recording's S3 key only onto the recording it names;
+- a reconciliation is stored when its transcript version differs from the stored one, so a re-driven
+  reconciliation of the same transcript changes nothing.
 
 What those rules mean for a call (which times a status sets, when to publish) is decided by each
 tier; this module keeps only the guarantees DynamoDB's conditions can make atomic.
@@ -29,6 +32,7 @@ from shared.dal.records import (
     Call,
     CallUpsert,
     CompletedCall,
+    ReconciliationUpdate,
     RecordingUpdate,
     StatusAdvance,
     plain,
@@ -47,7 +51,7 @@ def to_call(record: CallRecord) -> Call:
 
 
 class DynamoCalls:
-    """Implements WebhookCallWrites, TranscriptStatusWrites and SummaryCalls over one calls table."""
+    """Implements every calls-table port of shared/dal/ports.py over one calls table."""
 
     def __init__(self, calls_table: str, now: Callable[[], str] = clock.now_iso) -> None:
         self._model = calls_model(calls_table)
@@ -207,6 +211,51 @@ class DynamoCalls:
 
     def transcript_failed(self, call_sid: str, error: str) -> bool:
         return self.transcript_finished(call_sid, TranscriptStatus.FAILED, None, error)
+
+    def stream_started(self, call_sid: str, started_at: str) -> bool:
+        m = self._model
+        now = self._now()
+        return conditional_update(
+            m(call_sid),
+            [
+                m.stream_started_at.set(started_at),
+                m.updated_at.set(now),
+                m.created_at.set(m.created_at | now),
+            ],
+            m.stream_started_at.does_not_exist(),
+            f"stream start of {call_sid}",
+        )
+
+    # ---- recordings ---------------------------------------------------------------------------
+
+    def set_recording_s3_key(self, call_sid: str, recording_sid: str, s3_key: str) -> bool:
+        m = self._model
+        return conditional_update(
+            m(call_sid),
+            [m.recording_s3_key.set(s3_key), m.updated_at.set(self._now())],
+            m.recording.sid == recording_sid,
+            f"recording copy of {call_sid}",
+        )
+
+    def save_reconciliation(self, update: ReconciliationUpdate) -> bool:
+        m = self._model
+        now = self._now()
+        return conditional_update(
+            m(update.call_sid),
+            [
+                m.transcript_source.set(update.transcript_source),
+                m.live_coverage.set(update.live_coverage),
+                m.gaps.set([gap.as_item() for gap in update.gaps]),
+                m.filled_seconds.set(update.filled_seconds),
+                m.transcript_version.set(update.transcript_version),
+                m.alignment.set(update.alignment_item()),
+                m.reconciled_at.set(now),
+                m.updated_at.set(now),
+                m.created_at.set(m.created_at | now),
+            ],
+            m.transcript_version.does_not_exist() | (m.transcript_version != update.transcript_version),
+            f"reconciliation of {update.call_sid}",
+        )
 
     # ---- summaries ----------------------------------------------------------------------------
 

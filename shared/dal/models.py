@@ -16,6 +16,7 @@ from functools import cache
 from typing import Any, TypeVar
 
 from pynamodb.attributes import (
+    ListAttribute,
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
@@ -29,8 +30,10 @@ M = TypeVar("M", bound=Model)
 
 __all__ = [
     "CALLS_BY_DAY_INDEX",
+    "AlignmentAttribute",
     "CallRecord",
     "CallsByDayIndex",
+    "GapAttribute",
     "RecordingAttribute",
     "TranscriptSegment",
     "calls_model",
@@ -54,6 +57,22 @@ class RecordingAttribute(MapAttribute[str, Any]):
     started_at = UnicodeAttribute(null=True)
     error_code = UnicodeAttribute(null=True)
     updated_at = UnicodeAttribute(null=True)
+
+
+class GapAttribute(MapAttribute[str, Any]):
+    """A window of one track's stream time filled in from the recording (shared.dal.records.Gap)."""
+
+    track = UnicodeAttribute()
+    start = NumberAttribute()
+    end = NumberAttribute()
+
+
+class AlignmentAttribute(MapAttribute[str, Any]):
+    """How recording time was mapped to stream time: stream = recording + `offset_seconds`."""
+
+    offset_seconds = NumberAttribute()
+    method = UnicodeAttribute()  # words | timestamps | none
+    matches = NumberAttribute()  # words both sources heard that agreed on the offset
 
 
 class CallsByDayIndex(GlobalSecondaryIndex["CallRecord"]):
@@ -112,6 +131,17 @@ class CallRecord(Model):
     transcript_error = UnicodeAttribute(null=True)
     segment_count = NumberAttribute(null=True)
     transcript_completed_at = UnicodeAttribute(null=True)
+    stream_started_at = UnicodeAttribute(null=True)  # wall-clock UTC time of stream time 0
+
+    # the recordings tier (issue 13): the recording's copy and its reconciliation with the live transcript
+    recording_s3_key = UnicodeAttribute(null=True)
+    transcript_source = UnicodeAttribute(null=True)  # live | live+recording | recording
+    live_coverage = NumberAttribute(null=True)  # 0..1
+    gaps = ListAttribute[Any](of=GapAttribute, null=True)  # written as plain maps, like `recording`
+    filled_seconds = NumberAttribute(null=True)
+    transcript_version = UnicodeAttribute(null=True)  # digest of the final transcript
+    alignment = AlignmentAttribute(null=True)
+    reconciled_at = UnicodeAttribute(null=True)
 
     summary = MapAttribute[str, Any](null=True)  # structured summary, see functions/summaries
     summary_status = UnicodeAttribute(null=True)
@@ -140,6 +170,7 @@ class TranscriptSegment(Model):
     confidence = NumberAttribute(null=True)
     language = UnicodeAttribute(null=True)
     source = UnicodeAttribute(null=True)  # e.g. the Deepgram model that produced it
+    origin = UnicodeAttribute(null=True)  # "recording" when filled in from the recording; absent = live
     created_at = UnicodeAttribute(null=True)
 
 

@@ -2,9 +2,9 @@
 
 One adapter per table implements them all (`DynamoCalls`, `DynamoSegments`), but each tier depends
 on the Protocol of its own use only: a reader sees what it may call, a unit test fakes only that, and
-IAM grants per tier (infra) stay the exact mirror of a Protocol's methods. A new writer (the
-recordings tier of issue 13: the recording's S3 key, reconciliation fields) adds its own Protocol
-here and its methods on the adapter, leaving the others untouched.
+IAM grants per tier (infra) stay the exact mirror of a Protocol's methods. A new writer adds its own
+Protocol here and its methods on the adapter, leaving the others untouched (as the recordings tier
+of issue 13 did: `RecordingCalls`, `RecordingSegments`, and the streamer's `StreamStartWrites`).
 
 Every write is one conditional or idempotent UpdateItem (or BatchWriteItem of keyed segments), so
 any tier may create the call item first and a repeated write changes nothing. Writes answer False
@@ -21,6 +21,7 @@ from shared.dal.records import (
     Call,
     CallUpsert,
     CompletedCall,
+    ReconciliationUpdate,
     RecordingUpdate,
     Segment,
     SegmentPage,
@@ -77,6 +78,14 @@ class TranscriptStatusWrites(Protocol):
         ...
 
 
+class StreamStartWrites(Protocol):
+    """The streamer: the wall-clock time of stream time 0, which recordings are aligned against."""
+
+    def stream_started(self, call_sid: str, started_at: str) -> bool:
+        """Store the stream's start (ISO-8601 UTC, ms); False when one is stored already (first wins)."""
+        ...
+
+
 class SegmentBatchWrites(Protocol):
     """The streamer: final segments, keyed by their own timing so a retried write overwrites itself."""
 
@@ -114,4 +123,33 @@ class SummaryCalls(CallReader, Protocol):
 
     def mark_summary_published(self, call_sid: str) -> None:
         """Record that `Summary Created` is on the bus (the first mark wins; a repeat changes nothing)."""
+        ...
+
+
+class RecordingCalls(CallReader, Protocol):
+    """The recordings tier: where the recording's copy is, and the reconciliation's result."""
+
+    def set_recording_s3_key(self, call_sid: str, recording_sid: str, s3_key: str) -> bool:
+        """Record the recording's S3 copy; False when the call's recording is not `recording_sid`."""
+        ...
+
+    def save_reconciliation(self, update: ReconciliationUpdate) -> bool:
+        """Store the reconciliation (and `reconciled_at`); False when this transcript version is
+        already stored, so a re-driven reconciliation changes nothing."""
+        ...
+
+
+class RecordingSegments(SegmentReader, Protocol):
+    """The recordings tier: reads every segment, writes and removes only the ones it added.
+
+    Both writes refuse (ValueError) a key without the `#r` suffix or a segment not marked
+    `origin=recording`, so live segments are never overwritten or deleted.
+    """
+
+    def write_recording_segments(self, segments: Sequence[Segment]) -> None:
+        """Store the segments filled in from the recording (keyed puts: a repeat overwrites itself)."""
+        ...
+
+    def delete_recording_segments(self, call_sid: str, segment_keys: Sequence[str]) -> None:
+        """Remove recording segments an earlier reconciliation added and this one no longer does."""
         ...

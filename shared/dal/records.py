@@ -51,7 +51,33 @@ def segment_key(start_seconds: float, track: str) -> str:
 
 
 # what segment_key() makes: re.fullmatch a key that comes from outside (a GET /calls cursor)
-SEGMENT_KEY_PATTERN = r"[0-9]{10}#[a-z]{1,16}"
+SEGMENT_KEY_PATTERN = r"[0-9]{10}#[a-z]{1,16}(?:#r)?"
+LIVE = "live"
+RECORDING = "recording"
+RECORDING_KEY_SUFFIX = "#r"
+
+
+def recording_segment_key(start_seconds: float, track: str) -> str:
+    """Sort key of a segment filled in from the recording: the live key plus `#r`.
+
+    A recording segment may start at the same millisecond as a live one on its track; the suffix keeps
+    it from overwriting that live item, and still sorts by time, then track, then live before
+    recording (`…#inbound` < `…#inbound#r` < `…#outbound`). Deterministic like `segment_key`, so a
+    re-driven reconciliation rewrites the same items.
+    """
+    return segment_key(start_seconds, track) + RECORDING_KEY_SUFFIX
+
+
+def check_recording_key(key: str) -> None:
+    """Refuse a key that is not a recording segment's: what keeps the recordings tier off live items."""
+    if not key.endswith(RECORDING_KEY_SUFFIX):
+        raise ValueError(f"{key!r} is not a recording segment key (no {RECORDING_KEY_SUFFIX!r})")
+
+
+def check_recording_segment(segment: Segment) -> None:
+    check_recording_key(segment.segment_key)
+    if not segment.from_recording:
+        raise ValueError(f"segment {segment.segment_key} is not marked origin={RECORDING}")
 
 
 def _int(value: Any) -> int | None:
@@ -121,6 +147,15 @@ class Call:
     transcript_error: str | None = None
     segment_count: int | None = None
     transcript_completed_at: str | None = None
+    stream_started_at: str | None = None
+    recording_s3_key: str | None = None
+    transcript_source: str | None = None
+    live_coverage: Number | None = None
+    gaps: tuple[Gap, ...] | None = None
+    filled_seconds: Number | None = None
+    transcript_version: str | None = None
+    alignment: dict[str, Any] | None = None
+    reconciled_at: str | None = None
     summary: dict[str, Any] | None = None
     summary_status: str | None = None
     summary_created_at: str | None = None
@@ -136,11 +171,14 @@ class Call:
         for name in ("status_rank", "sip_response_code", "segment_count"):
             if name in values:
                 values[name] = _int(values[name])
-        if "duration_seconds" in values:
-            values["duration_seconds"] = number(values["duration_seconds"])
+        for name in ("duration_seconds", "live_coverage", "filled_seconds"):
+            if name in values:
+                values[name] = number(values[name])
+        if "gaps" in values:
+            values["gaps"] = tuple(Gap.from_item(gap) for gap in plain(values["gaps"]))
         if "recording" in values:
             values["recording"] = Recording.from_item(plain(values["recording"]))
-        for name in ("status_history", "summary"):
+        for name in ("status_history", "summary", "alignment"):
             if name in values:
                 values[name] = plain(values[name])
         return cls(**values)
@@ -159,7 +197,8 @@ class Segment:
     end: float
     confidence: float | None = None
     language: str | None = None
-    source: str | None = None
+    source: str | None = None  # what produced it: the engine and model, e.g. `deepgram:nova-3`
+    origin: str | None = None  # `recording` when filled in from the recording; absent = live
     created_at: str | None = None  # set by the adapter at write time when left None
 
     @classmethod
@@ -169,6 +208,32 @@ class Segment:
             if name in values:
                 values[name] = float(values[name])
         return cls(**values)
+
+    @property
+    def from_recording(self) -> bool:
+        """True for a segment the reconciliation added; every segment stored before it is live."""
+        return self.origin == RECORDING
+
+    @property
+    def origin_or_live(self) -> str:
+        """`live` or `recording`: what GET /calls reports as the segment's `source`."""
+        return self.origin or LIVE
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A window of one track's stream time in which words were added from the recording."""
+
+    track: str
+    start: float
+    end: float
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Gap:
+        return cls(track=str(item["track"]), start=float(item["start"]), end=float(item["end"]))
+
+    def as_item(self) -> dict[str, Any]:
+        return {"track": self.track, "start": self.start, "end": self.end}
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +334,32 @@ class RecordingUpdate:
 
 
 RECORDING_COMPLETED = "completed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReconciliationUpdate:
+    """What the recordings tier stores on the call once the recording is reconciled.
+
+    `transcript_version` names the final transcript (a digest of its segments), so a repeated
+    reconciliation of the same transcript is recognised and the summaries know which one they read.
+    """
+
+    call_sid: str
+    transcript_source: str  # live | live+recording | recording
+    live_coverage: float
+    gaps: tuple[Gap, ...]
+    filled_seconds: float
+    transcript_version: str
+    alignment_offset: float  # stream time = recording time + offset (seconds)
+    alignment_method: str  # words | timestamps | none
+    alignment_matches: int
+
+    def alignment_item(self) -> dict[str, Any]:
+        return {
+            "offset_seconds": self.alignment_offset,
+            "method": self.alignment_method,
+            "matches": self.alignment_matches,
+        }
 
 
 @dataclass(frozen=True)

@@ -5,17 +5,22 @@ a retry overwrites; BatchWriteItem carries up to 25 of them per request (pynamod
 batches and retries unprocessed items itself). Reads are Queries on the call's partition, in sort-key
 order: the whole transcript (`list_segments`, the summaries) or one page of it (`page_segments`,
 GET /calls), which is exactly one Query so its size stays bounded by DynamoDB's 1 MB per Query.
+
+The recordings tier writes and removes only segments it added: keys ending in `#r`
+(`recording_segment_key`) with `origin = recording`, which no live segment has, so a reconciliation
+can never overwrite or delete what the streamer stored.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from pynamodb.exceptions import PynamoDBException
+from pynamodb.exceptions import DeleteError, PynamoDBException
 
 from shared import clock
 from shared.dal.models import TranscriptSegment, segments_model
-from shared.dal.records import Segment, SegmentPage
+from shared.dal.records import RECORDING, Segment, SegmentPage, check_recording_key, check_recording_segment
+from shared.dal.updates import CONDITIONAL_CHECK_FAILED
 from shared.errors import StoreError
 
 
@@ -24,7 +29,7 @@ def to_segment(item: TranscriptSegment) -> Segment:
 
 
 class DynamoSegments:
-    """Implements SegmentBatchWrites, SegmentReader and SegmentPageReader over one segments table."""
+    """Implements every segments-table port of shared/dal/ports.py over one transcript segments table."""
 
     def __init__(self, transcripts_table: str, now: Callable[[], str] = clock.now_iso) -> None:
         self._model = segments_model(transcripts_table)
@@ -81,9 +86,26 @@ class DynamoSegments:
                             confidence=segment.confidence,
                             language=segment.language,
                             source=segment.source,
+                            origin=segment.origin,
                             created_at=segment.created_at or self._now(),
                         )
                     )
         except PynamoDBException as exc:
             call_sids = sorted({sid for sid, _ in unique})
             raise StoreError(f"writing {len(unique)} segments of {call_sids} failed: {exc}") from exc
+
+    def write_recording_segments(self, segments: Sequence[Segment]) -> None:
+        for segment in segments:
+            check_recording_segment(segment)
+        self.write_segments(segments)
+
+    def delete_recording_segments(self, call_sid: str, segment_keys: Sequence[str]) -> None:
+        model = self._model
+        for key in segment_keys:
+            check_recording_key(key)
+            try:
+                # conditional, so even a wrong key can only ever remove a segment the recording added
+                model(call_sid, key).delete(condition=model.origin == RECORDING)
+            except DeleteError as exc:
+                if exc.cause_response_code != CONDITIONAL_CHECK_FAILED:  # gone already: nothing to do
+                    raise StoreError(f"deleting segment {key} of {call_sid} failed: {exc}") from exc

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 from typing import Any
 
 import pytest
@@ -74,9 +75,18 @@ def _export(table_name: str, prefix: str) -> list[dict[str, Any]]:
     dynamodb.update_continuous_backups(
         TableName=table_name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
     )
-    dynamodb.export_table_to_point_in_time(
+    export_arn = dynamodb.export_table_to_point_in_time(
         TableArn=table_arn, S3Bucket=BUCKET, S3Prefix=prefix, ExportFormat="DYNAMODB_JSON"
-    )
+    )["ExportDescription"]["ExportArn"]
+    # Exports are asynchronous (in AWS, and in moto's worker thread): read the files only once the
+    # export says it is done, as the workflow does. A big table (other tests' calls) takes longer.
+    deadline = time.monotonic() + 30
+    while (status := dynamodb.describe_export(ExportArn=export_arn)["ExportDescription"]["ExportStatus"]) == (
+        "IN_PROGRESS"
+    ):
+        assert time.monotonic() < deadline, "the export did not finish within 30 s"
+        time.sleep(0.05)
+    assert status == "COMPLETED", status
     items: list[dict[str, Any]] = []
     for entry in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}/AWSDynamoDB/")["Contents"]:
         key = entry["Key"]
@@ -117,6 +127,12 @@ def test_call_record_export_matches_the_glue_calls_table(
         call_date="2026-11-22",
         transcript_status="completed",
         segment_count=2,
+        stream_started_at="2026-11-22T03:00:00.250Z",
+        transcript_source="live+recording",
+        live_coverage=0.925,
+        gaps=[{"track": "inbound", "start": 20.0, "end": 40.5}],
+        filled_seconds=12.5,
+        alignment={"offset_seconds": 3.37, "method": "words", "matches": 120},
         summary=_stored_summary(),
         summary_status="completed",
     )
@@ -134,6 +150,9 @@ def test_call_record_export_matches_the_glue_calls_table(
     declared = item_type(CallRecord)
     _assert_declared(item, declared)
     _assert_declared(item["recording"]["M"], declared)
+    assert "gaps:struct<l:array<struct<m:struct<" in declared  # a list of typed maps, not of strings
+    _assert_declared(item["gaps"]["L"][0]["M"], declared)
+    _assert_declared(item["alignment"]["M"], declared)
     summary_fields = {k: v for k, v in item["summary"]["M"].items() if f"{k}:" in SUMMARY}
     assert {"topics", "outcome", "sentiment", "follow_up_needed", "action_items"} <= set(summary_fields)
     _assert_declared(summary_fields, SUMMARY)
@@ -153,6 +172,7 @@ def test_segment_export_matches_the_glue_transcripts_table(
         end=3.5,
         confidence=0.97,
         language="en",
+        origin="recording",
     ).save()
     items = [
         i

@@ -16,11 +16,15 @@ import pytest
 from callscribe_local.aws_local import LocalAws
 from shared.dal.calls import DynamoCalls
 from shared.dal.records import (
+    RECORDING,
     CallParties,
     CallUpsert,
+    Gap,
+    ReconciliationUpdate,
     RecordingUpdate,
     Segment,
     StatusAdvance,
+    recording_segment_key,
     segment_key,
 )
 from shared.dal.segments import DynamoSegments
@@ -238,3 +242,94 @@ def test_segment_pages_concatenate_to_the_whole_transcript(tables: Tables, call_
     assert [s.segment_key for s in middle.segments] == [segment_key(1.25, "inbound")]
     empty = tables.segments.page_segments("CA" + "0" * 32, limit=10)
     assert (empty.segments, empty.next_key) == ([], None)
+
+
+def test_the_stream_start_and_the_recording_copy_are_written_once_and_in_place(
+    tables: Tables, call_sid: str
+) -> None:
+    assert tables.calls.stream_started(call_sid, T0)
+    assert not tables.calls.stream_started(call_sid, T1)
+    recording_sid = "RE" + "1" * 32
+    assert not tables.calls.set_recording_s3_key(call_sid, recording_sid, "recordings/a.wav")  # none yet
+    assert tables.calls.update_recording(RecordingUpdate(call_sid, recording_sid, "completed", channels=2))
+    assert not tables.calls.set_recording_s3_key(call_sid, "RE" + "2" * 32, "recordings/b.wav")
+    assert tables.calls.set_recording_s3_key(call_sid, recording_sid, "recordings/a.wav")
+    assert tables.calls.update_recording(RecordingUpdate(call_sid, recording_sid, "completed", channels=2))
+    call = stored(tables, call_sid)
+    assert (call["stream_started_at"], call["recording_s3_key"]) == (T0, "recordings/a.wav")
+
+
+def test_a_reconciliation_is_stored_once_per_transcript_version(tables: Tables, call_sid: str) -> None:
+    def update(version: str, coverage: float) -> ReconciliationUpdate:
+        return ReconciliationUpdate(
+            call_sid=call_sid,
+            transcript_source="live+recording",
+            live_coverage=coverage,
+            gaps=(Gap("inbound", 20.0, 40.5), Gap("outbound", 1.25, 2.0)),
+            filled_seconds=12.5,
+            transcript_version=version,
+            alignment_offset=3.37,
+            alignment_method="words",
+            alignment_matches=120,
+        )
+
+    assert tables.calls.save_reconciliation(update("v1", 0.75))
+    assert not tables.calls.save_reconciliation(update("v1", 0.5))
+    call = stored(tables, call_sid)
+    assert (call["transcript_source"], call["live_coverage"], call["filled_seconds"]) == (
+        "live+recording",
+        0.75,
+        12.5,
+    )
+    assert call["gaps"] == (
+        {"track": "inbound", "start": 20.0, "end": 40.5},
+        {"track": "outbound", "start": 1.25, "end": 2.0},
+    )
+    assert call["alignment"] == {"offset_seconds": 3.37, "method": "words", "matches": 120}
+    assert (call["transcript_version"], call["reconciled_at"]) == ("v1", NOW)
+    assert tables.calls.save_reconciliation(update("v2", 1.0))
+    assert stored(tables, call_sid)["live_coverage"] == 1
+
+
+def test_recording_segments_never_touch_live_ones(tables: Tables, call_sid: str) -> None:
+    live = Segment(
+        call_sid=call_sid,
+        segment_key=segment_key(3.5, "inbound"),
+        track="inbound",
+        speaker="caller",
+        text="live",
+        start=3.5,
+        end=4.0,
+        source="deepgram:nova-3",
+    )
+    filled = [
+        Segment(
+            call_sid=call_sid,
+            segment_key=recording_segment_key(start, "inbound"),
+            track="inbound",
+            speaker="caller",
+            text=f"filled {start}",
+            start=start,
+            end=start + 0.4,
+            source="deepgram:nova-3",
+            origin=RECORDING,
+        )
+        for start in (3.5, 9.0)
+    ]
+    tables.segments.write_segments([live])
+    tables.segments.write_recording_segments(filled)
+    tables.segments.write_recording_segments(filled)  # a re-drive overwrites itself
+    rows = [(s.segment_key, s.text, s.origin) for s in tables.segments.list_segments(call_sid)]
+    assert rows == [
+        ("0000003500#inbound", "live", None),
+        ("0000003500#inbound#r", "filled 3.5", "recording"),
+        ("0000009000#inbound#r", "filled 9.0", "recording"),
+    ]
+    with pytest.raises(ValueError, match="not a recording segment key"):
+        tables.segments.delete_recording_segments(call_sid, [live.segment_key])
+    # a recording key that is gone already, and one that stays: only the named one goes
+    tables.segments.delete_recording_segments(call_sid, ["0000009000#inbound#r", "0000123000#inbound#r"])
+    assert [s.segment_key for s in tables.segments.list_segments(call_sid)] == [
+        "0000003500#inbound",
+        "0000003500#inbound#r",
+    ]

@@ -1,7 +1,7 @@
 """In-memory calls and segments tables with the same condition semantics as the data layer's adapters.
 
 `FakeCallStore` implements every calls-table port of `shared.dal.ports` (the webhooks', the
-streamer's and the summaries'); each method mirrors one conditional UpdateItem of
+streamer's, the summaries' and the recordings'); each method mirrors one conditional UpdateItem of
 `shared.dal.calls.DynamoCalls`: the same condition, evaluated atomically (a lock stands in for
 DynamoDB's per-item atomicity), the same attributes set. `FakeSegments` does the same for
 `DynamoSegments` (both reads: the whole transcript and one page of it). Unit tests use them to run
@@ -20,10 +20,13 @@ from shared.dal.records import (
     Call,
     CallUpsert,
     CompletedCall,
+    ReconciliationUpdate,
     RecordingUpdate,
     Segment,
     SegmentPage,
     StatusAdvance,
+    check_recording_key,
+    check_recording_segment,
 )
 from shared.events import DomainEvent
 from shared.status import TERMINAL_RANK, SummaryStatus, TranscriptStatus
@@ -148,6 +151,41 @@ class FakeCallStore:
     def transcript_failed(self, call_sid: str, error: str) -> bool:
         return self.transcript_finished(call_sid, TranscriptStatus.FAILED, None, error)
 
+    def stream_started(self, call_sid: str, started_at: str) -> bool:
+        with self._lock:
+            if "stream_started_at" in self.items.get(call_sid, {}):
+                return False
+            self.writes += 1
+            self._item(call_sid)["stream_started_at"] = started_at
+            return True
+
+    # ---- recordings ----------------------------------------------------------------------------
+
+    def set_recording_s3_key(self, call_sid: str, recording_sid: str, s3_key: str) -> bool:
+        with self._lock:
+            recording = self.items.get(call_sid, {}).get("recording")
+            if recording is None or recording.get("sid") != recording_sid:
+                return False
+            self.writes += 1
+            self.items[call_sid]["recording_s3_key"] = s3_key
+            return True
+
+    def save_reconciliation(self, update: ReconciliationUpdate) -> bool:
+        with self._lock:
+            if self.items.get(update.call_sid, {}).get("transcript_version") == update.transcript_version:
+                return False
+            self.writes += 1
+            self._item(update.call_sid).update(
+                transcript_source=update.transcript_source,
+                live_coverage=update.live_coverage,
+                gaps=[gap.as_item() for gap in update.gaps],
+                filled_seconds=update.filled_seconds,
+                transcript_version=update.transcript_version,
+                alignment=update.alignment_item(),
+                reconciled_at=self.now,
+            )
+            return True
+
     # ---- summaries -----------------------------------------------------------------------------
 
     def save_summary(self, call_sid: str, summary: Mapping[str, Any], created_at: str) -> bool:
@@ -194,6 +232,19 @@ class FakeSegments:
         following = [s for s in self.list_segments(call_sid) if after is None or s.segment_key > after]
         page = following[:limit]
         return SegmentPage(page, page[-1].segment_key if len(following) > limit else None)
+
+    def write_recording_segments(self, segments: Sequence[Segment]) -> None:
+        for segment in segments:
+            check_recording_segment(segment)
+        self.write_segments(segments)
+
+    def delete_recording_segments(self, call_sid: str, segment_keys: Sequence[str]) -> None:
+        with self._lock:
+            for key in segment_keys:
+                check_recording_key(key)
+                stored = self.items.get((call_sid, key))
+                if stored is not None and stored.from_recording:  # the adapter's delete condition
+                    del self.items[(call_sid, key)]
 
 
 class FakePublisher:

@@ -47,7 +47,7 @@ def test_call_from_item_types_every_attribute_and_ignores_unknown_ones() -> None
             "recording": {"sid": "RE1", "status": "completed", "channels": 2.0, "duration_seconds": 37},
             "summary": {"estimated_cost_usd": 0.0},
             "status_history": {"ringing": "t0"},
-            "recording_s3_key": "a newer writer's attribute",
+            "sentiment_score": "a newer writer's attribute",
             "to_zip": None,
         }
     )

@@ -1,0 +1,132 @@
+"""Deepgram pre-recorded (`POST /v1/listen`, `multichannel=true`) responses read into words per track.
+
+Parsing only: the HTTP call belongs to the Lambda's adapter. The response is validated with pydantic
+(shape documented at developers.deepgram.com "Multichannel" and validated the same way by
+deepgram-sdk's `ListenV1Response`): `results.channels[i].alternatives[0].words[]` with
+`word`, `start`, `end`, `confidence` and, with `punctuate`/`smart_format`, `punctuated_word`. Fields
+we do not read are ignored, so a richer response (paragraphs, utterances, summaries) parses alike.
+
+Channels map to tracks as Twilio records a dual-channel call: channel 0 is the parent call's side
+(the caller: `inbound`), channel 1 the dialled leg (`outbound`); a one-channel recording (voicemail,
+`<Record>`) is the caller's side.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from functions.recordings.words import INBOUND, OUTBOUND, Word
+from shared.errors import CallscribeError
+
+CHANNEL_TRACKS = (INBOUND, OUTBOUND)
+
+
+class BatchResponseError(CallscribeError):
+    """Deepgram's answer is not a pre-recorded transcript we can use: the handler raises, and the
+    event is retried, rather than reconcile against a transcript that silently lost its words."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _Word(_Model):
+    word: str
+    start: float
+    end: float
+    confidence: float | None = None
+    punctuated_word: str | None = None
+
+
+class _Alternative(_Model):
+    transcript: str = ""
+    words: list[_Word] = Field(default_factory=list)
+
+
+class _Channel(_Model):
+    alternatives: list[_Alternative] = Field(default_factory=list)
+
+
+class _Results(_Model):
+    channels: list[_Channel]
+
+
+class _ModelInfo(_Model):
+    name: str | None = None
+    arch: str | None = None
+
+
+class _Metadata(_Model):
+    request_id: str | None = None
+    duration: float | None = None
+    channels: int | None = None
+    model_info: dict[str, _ModelInfo] = Field(default_factory=dict)
+
+
+class _Response(_Model):
+    metadata: _Metadata = Field(default_factory=_Metadata)
+    results: _Results
+
+
+@dataclass(frozen=True, slots=True)
+class BatchTranscript:
+    """The recording's words per track, in recording seconds, in time order."""
+
+    words: Mapping[str, tuple[Word, ...]]
+    channels: int
+    duration: float | None
+    request_id: str | None
+    model: str | None  # e.g. `general-nova-3`, for the segments' `source`
+
+    def all_words(self) -> list[Word]:
+        return [word for track in CHANNEL_TRACKS for word in self.words.get(track, ())]
+
+
+def track_of_channel(index: int, channel_count: int) -> str:
+    """Which call track a recording channel holds (see the module docstring)."""
+    if channel_count == 1:
+        return INBOUND
+    if 0 <= index < len(CHANNEL_TRACKS):
+        return CHANNEL_TRACKS[index]
+    raise BatchResponseError(f"a call recording has at most 2 channels, Deepgram reported {channel_count}")
+
+
+def parse_response(payload: str | bytes | Mapping[str, Any]) -> BatchTranscript:
+    """A Deepgram pre-recorded response (JSON text or already decoded) as words per track."""
+    try:
+        data = json.loads(payload) if isinstance(payload, (str, bytes)) else dict(payload)
+        response = _Response.model_validate(data)
+    except (ValueError, ValidationError) as exc:  # JSONDecodeError is a ValueError
+        raise BatchResponseError(f"not a Deepgram pre-recorded response: {exc}") from exc
+    channels = response.results.channels
+    if not channels:
+        raise BatchResponseError("Deepgram's response has no channels")
+    words: dict[str, tuple[Word, ...]] = {}
+    for index, channel in enumerate(channels):
+        track = track_of_channel(index, len(channels))
+        # alternatives[0] is Deepgram's best hypothesis; more exist only when asked for
+        best = channel.alternatives[0].words if channel.alternatives else []
+        parsed = [
+            Word(
+                track=track,
+                start=word.start,
+                end=max(word.end, word.start),
+                text=word.punctuated_word or word.word,
+                confidence=word.confidence,
+            )
+            for word in best
+        ]
+        words[track] = tuple(sorted(parsed, key=lambda w: (w.start, w.end, w.text)))
+    names = [info.name for info in response.metadata.model_info.values() if info.name]
+    return BatchTranscript(
+        words=words,
+        channels=len(channels),
+        duration=response.metadata.duration,
+        request_id=response.metadata.request_id,
+        model=names[0] if names else None,
+    )
