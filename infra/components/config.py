@@ -8,7 +8,7 @@ docs/deploy.md and docs/configuration.md ("Infrastructure").
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import annotated_types
 from aws_cdk import aws_logs as logs
@@ -33,6 +33,12 @@ ECS_MAX_STOP_TIMEOUT = 120
 # the event. The window must leave that much of the ECS stop timeout, or SIGKILL cuts it short.
 STREAMER_WIND_DOWN_SECONDS = 8 + 30 + 7
 ALB_MAX_DEREGISTRATION_DELAY = 3600
+# How Twilio reaches the streamer's ALB (docs/deploy.md, "Which stream endpoint"): through a CloudFront
+# distribution's own wss://<id>.cloudfront.net name, or straight to the ALB (HTTPS on the operator's
+# domain; without one, plain ws:// that only a smoke test can use).
+StreamEdge = Literal["cloudfront", "alb"]
+# CloudFront price classes (which edge locations serve the stream); the cheapest is enough for Twilio.
+StreamPriceClass = Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"]
 # CloudWatch Logs accepts only these retentions (days), in RetentionDays' declaration order.
 _RETENTION_DAYS = (
     1,
@@ -97,9 +103,13 @@ class InfraConfig(BaseModel):
     )
 
     stack_name: str = Field("Callscribe", alias="stackName")
-    # Streamer endpoint: Twilio only accepts wss://, so production needs both of these.
+    # Streamer endpoint of one's own (both or neither): HTTPS on the ALB, no CloudFront. Twilio only
+    # connects to wss://; without these the default CloudFront edge provides it.
     stream_domain_name: str | None = Field(None, alias="streamDomainName")
     stream_certificate_arn: str | None = Field(None, alias="streamCertificateArn")
+    # Unset: CloudFront without a stream domain, the ALB with one (see `edge`).
+    stream_edge: StreamEdge | None = Field(None, alias="streamEdge")
+    stream_price_class: StreamPriceClass = Field("PriceClass_100", alias="streamPriceClass")
     # Optional custom domain for the webhooks API (a regional ACM certificate).
     api_domain_name: str | None = Field(None, alias="apiDomainName")
     api_certificate_arn: str | None = Field(None, alias="apiCertificateArn")
@@ -160,6 +170,14 @@ class InfraConfig(BaseModel):
         return bool(self.stream_domain_name and self.stream_certificate_arn)
 
     @property
+    def edge(self) -> StreamEdge:
+        """What fronts the streamer: as chosen, else the ALB when it has a domain and certificate of
+        its own, else CloudFront (the only way to wss:// without a domain)."""
+        if self.stream_edge:
+            return self.stream_edge
+        return "alb" if self.secure_stream else "cloudfront"
+
+    @property
     def log_retention(self) -> logs.RetentionDays:
         """The shortest retention CloudWatch allows that keeps logs at least `log_retention_days`."""
         index = next(i for i, days in enumerate(_RETENTION_DAYS) if days >= self.log_retention_days)
@@ -186,6 +204,11 @@ class InfraConfig(BaseModel):
         problem: str | None = None
         if bool(self.stream_domain_name) != bool(self.stream_certificate_arn):
             problem = "streamDomainName and streamCertificateArn go together (Twilio needs wss://)"
+        elif self.stream_edge == "cloudfront" and self.stream_domain_name:
+            problem = (
+                "streamEdge=cloudfront serves the distribution's own wss://<id>.cloudfront.net name; "
+                "a streamDomainName/streamCertificateArn goes with streamEdge=alb (or leave streamEdge unset)"
+            )
         elif bool(self.api_domain_name) != bool(self.api_certificate_arn):
             problem = "apiDomainName and apiCertificateArn go together"
         elif bool(self.hosted_zone_id) != bool(self.hosted_zone_name):

@@ -1,4 +1,5 @@
-"""The streamer: Fargate tasks behind an ALB that Twilio Media Streams connect to over wss://.
+"""The streamer: Fargate tasks behind an ALB that Twilio Media Streams connect to over wss://
+(through CloudFront by default, or straight to the ALB on the operator's own domain).
 
 Built for calls that last: the ALB idle timeout outlives silences, a deploy or scale-in first
 deregisters a task and lets its calls run for the deregistration delay (ECS sends SIGTERM only after
@@ -26,6 +27,7 @@ from infra.components.bundling import REPO_ROOT
 from infra.components.config import InfraConfig
 from infra.components.data import DataTables
 from infra.components.dns import alias_in_hosted_zone
+from infra.components.edge import CloudFrontEdge
 from infra.components.nag import acknowledge
 from infra.components.secrets import ProductSecrets
 from shared.telemetry import METRICS_NAMESPACE
@@ -83,9 +85,9 @@ class StreamerService(Construct):
 
     `__init__` is the table of contents; each step builds one layer on the ones before it. Construct
     ids stay directly under this construct (no intermediate constructs), so the logical ids of a
-    deployed stack never move. The public side (listeners, certificate, DNS) is its own step,
-    `_build_ingress`: putting CloudFront in front of the ALB changes that step and `_stream_url`, not
-    the service.
+    deployed stack never move; the CloudFront edge, added later, is one construct of its own (`Edge`).
+    The public side is `_build_edge`, `_stream_url` and `_build_ingress`: which of the three paths
+    (`config.edge`: CloudFront, or the ALB with or without a certificate) changes only them.
     """
 
     def __init__(
@@ -102,6 +104,7 @@ class StreamerService(Construct):
         super().__init__(scope, construct_id)
         self.vpc, self.cluster = self._build_network(config)
         self.load_balancer = self._build_load_balancer(config, access_logs)
+        self.edge = self._build_edge(config, access_logs)
         self.stream_url = self._stream_url(config)
         self.task_definition, self.container = self._build_task(config, tables, secrets, bus)
         self.service = self._build_service(config)
@@ -162,22 +165,36 @@ class StreamerService(Construct):
             drop_invalid_header_fields=True,
         )
         load_balancer.log_access_logs(access_logs, prefix="streamer-alb")
-        acknowledge(
-            load_balancer,
-            ("AwsSolutions-EC23",),
-            "Twilio Media Streams connect from Twilio's cloud, whose addresses are not a fixed list; "
-            "each upgrade is authenticated by its X-Twilio-Signature. Only the listener ports are open.",
-        )
+        if config.edge == "alb":
+            acknowledge(
+                load_balancer,
+                ("AwsSolutions-EC23",),
+                "Twilio Media Streams connect from Twilio's cloud, whose addresses are not a fixed "
+                "list; each upgrade is authenticated by its X-Twilio-Signature. Only the listener "
+                "ports are open.",
+            )
         return load_balancer
+
+    def _build_edge(self, config: InfraConfig, access_logs: s3.IBucket) -> CloudFrontEdge | None:
+        """Before the tasks: with CloudFront, their STREAM_URL is the distribution's name. The
+        distribution depends on the ALB only, so ALB -> distribution -> task -> service has no cycle."""
+        if config.edge != "cloudfront":
+            return None
+        return CloudFrontEdge(
+            self, "Edge", config=config, load_balancer=self.load_balancer, access_logs=access_logs
+        )
 
     def _stream_url(self, config: InfraConfig) -> str:
         """The URL Twilio dials and signs: the tasks verify upgrades against exactly this string."""
+        if self.edge is not None:
+            return self.edge.stream_url
         if config.stream_domain_name:
             return f"wss://{config.stream_domain_name}{MEDIA_PATH}"
         cdk.Annotations.of(self).add_warning_v2(
             "callscribe:insecure-stream",
-            "No streamDomainName/streamCertificateArn in context: the streamer is plain ws:// on "
-            "port 80, which Twilio refuses. Fine for a smoke test; set both for real calls.",
+            "streamEdge=alb without streamDomainName/streamCertificateArn: the streamer is plain "
+            "ws:// on port 80, which Twilio refuses. Fine for a smoke test; for real calls set both, "
+            "or leave streamEdge unset for CloudFront's wss://.",
         )
         return f"ws://{self.load_balancer.load_balancer_dns_name}{MEDIA_PATH}"
 
@@ -318,8 +335,11 @@ class StreamerService(Construct):
         )
 
     def _build_ingress(self, config: InfraConfig) -> elbv2.ApplicationListener:
-        """How callers' media reaches the targets: HTTPS on the stream domain (port 80 redirects), or
-        plain HTTP on the ALB's own name when no certificate is given."""
+        """How callers' media reaches the targets: through CloudFront only (the ALB refuses anything
+        else), HTTPS on the stream domain (port 80 redirects), or plain HTTP on the ALB's own name
+        when the ALB is chosen without a certificate."""
+        if self.edge is not None:
+            return self.edge.admit_from_cloudfront(self.load_balancer, self.target_group)
         if config.stream_domain_name and config.stream_certificate_arn:
             listener = self.load_balancer.add_listener(
                 "Https",
@@ -375,8 +395,19 @@ class StreamerService(Construct):
             scope,
             "StreamLoadBalancerDns",
             value=self.load_balancer.load_balancer_dns_name,
-            description="Point streamDomainName's DNS record (CNAME/alias) here",
+            description=(
+                "The streamer's ALB: it answers 403 to anything that does not come through CloudFront"
+                if self.edge is not None
+                else "Point streamDomainName's DNS record (CNAME/alias) here"
+            ),
         )
+        if self.edge is not None:
+            cdk.CfnOutput(
+                scope,
+                "StreamDistributionId",
+                value=self.edge.distribution.distribution_id,
+                description="The CloudFront distribution Twilio's media streams come through",
+            )
 
     def _acknowledge_task(self) -> None:
         acknowledge(

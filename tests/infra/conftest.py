@@ -1,7 +1,8 @@
 """Synthesise the CDK app once per session, exactly as `cdk synth` would (cdk.json's context), but
-without bundling (no pip, no network) and with every optional feature switched on, so each
-construct's full shape can be asserted. A second, default-context synth checks what a first-time
-deployer gets (no domains: plain ws:// with a warning).
+without bundling (no pip, no network) and with every optional feature switched on (the streamer on
+its own domain), so each construct's full shape can be asserted. A second, default-context synth
+checks what a first-time deployer gets (no domains: CloudFront's wss://), and a third the ALB chosen
+without a certificate (plain ws:// with a warning, a smoke test's path).
 """
 
 from __future__ import annotations
@@ -70,3 +71,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 @pytest.fixture(scope="session")
 def default_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     return synthesise(tmp_path_factory.mktemp("cdk-default"), {})
+
+
+@pytest.fixture(scope="session")
+def plain_alb_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synthesise(tmp_path_factory.mktemp("cdk-plain-alb"), {"streamEdge": "alb"})

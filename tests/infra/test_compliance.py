@@ -14,7 +14,7 @@ from tests.infra.conftest import Synth
 pytestmark = pytest.mark.infra
 
 
-@pytest.mark.parametrize("which", ["synth", "default_synth"])
+@pytest.mark.parametrize("which", ["synth", "default_synth", "plain_alb_synth"])
 def test_cdk_nag_passes_and_every_acknowledgment_has_a_reason(
     which: str, request: pytest.FixtureRequest
 ) -> None:
@@ -29,10 +29,11 @@ def test_cdk_nag_passes_and_every_acknowledgment_has_a_reason(
         assert len(suppressed["reason"]) > 40, suppressed["ruleName"]
 
 
-def test_cfn_lint_reports_no_errors(synth: Synth, default_synth: Synth) -> None:
-    """Both templates in one cfn-lint run (it costs ~2 s to start)."""
-    templates = sorted(str(p) for s in (synth, default_synth) for p in s.outdir.glob("*.template.json"))
-    assert len(templates) == 2
+def test_cfn_lint_reports_no_errors(synth: Synth, default_synth: Synth, plain_alb_synth: Synth) -> None:
+    """Every template in one cfn-lint run (it costs ~2 s to start)."""
+    synths = (synth, default_synth, plain_alb_synth)
+    templates = sorted(str(p) for s in synths for p in s.outdir.glob("*.template.json"))
+    assert len(templates) == 3
     result = subprocess.run(
         [str(Path(sys.executable).with_name("cfn-lint")), "--format", "parseable", *templates],
         capture_output=True,

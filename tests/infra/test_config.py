@@ -24,6 +24,8 @@ def test_defaults_deploy_a_working_stack() -> None:
     assert config.alb_idle_timeout_seconds >= 300
     assert config.drain_seconds <= config.stop_timeout_seconds <= 120
     assert not config.secure_stream
+    assert config.edge == "cloudfront"  # Twilio needs wss://, and no domain is needed for it
+    assert config.stream_price_class == "PriceClass_100"
 
 
 def test_strings_from_the_command_line_are_parsed() -> None:
@@ -54,11 +56,33 @@ def test_call_routes_object_in_cdk_json_becomes_json() -> None:
         ({"maxCallsPerTask": "lots"}, "maxCallsPerTask='lots' is not an integer"),
         ({"streamerArm64": "maybe"}, "streamerArm64='maybe' is not a boolean"),
         ({"callRoutes": "{not json"}, "callRoutes is not valid JSON"),
+        ({"streamEdge": "nginx"}, "streamEdge='nginx': Input should be 'cloudfront' or 'alb'"),
+        (
+            {"streamEdge": "cloudfront", "streamDomainName": "s.example.com", "streamCertificateArn": "arn"},
+            "streamDomainName/streamCertificateArn goes with streamEdge=alb",
+        ),
+        ({"streamPriceClass": "cheap"}, "streamPriceClass='cheap': Input should be 'PriceClass_100'"),
     ],
 )
 def test_bad_context_is_refused(context: dict[str, Any], message: str) -> None:
     with pytest.raises(ContextError, match=message.replace("(", r"\(").replace("+", r"\+")):
         _config(**context)
+
+
+@pytest.mark.parametrize(
+    ("context", "edge"),
+    [
+        ({}, "cloudfront"),
+        ({"streamDomainName": "s.example.com", "streamCertificateArn": "arn"}, "alb"),
+        ({"streamEdge": "alb"}, "alb"),  # plain ws://: a smoke test's choice, never the default
+        ({"streamEdge": "cloudfront"}, "cloudfront"),
+        ({"streamEdge": ""}, "cloudfront"),
+    ],
+)
+def test_the_stream_edge_is_cloudfront_unless_the_alb_has_a_domain_or_is_chosen(
+    context: dict[str, Any], edge: str
+) -> None:
+    assert _config(**context).edge == edge
 
 
 def test_log_retention_rounds_up_to_an_allowed_value() -> None:

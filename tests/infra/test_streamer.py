@@ -148,16 +148,19 @@ def test_autoscaling_on_active_calls_and_cpu(synth: Synth) -> None:
     assert cpu["PredefinedMetricSpecification"]["PredefinedMetricType"] == "ECSServiceAverageCPUUtilization"
 
 
-def test_without_a_certificate_the_stream_is_plain_ws_with_a_warning(default_synth: Synth) -> None:
+def test_the_alb_without_a_certificate_is_plain_ws_with_a_warning(plain_alb_synth: Synth) -> None:
+    """Only when chosen (streamEdge=alb, no domain): the default is CloudFront (test_stream_edge.py)."""
     from aws_cdk.assertions import Annotations, Match
 
     listeners = [
-        r["Properties"] for r in default_synth.resources("AWS::ElasticLoadBalancingV2::Listener").values()
+        r["Properties"] for r in plain_alb_synth.resources("AWS::ElasticLoadBalancingV2::Listener").values()
     ]
     assert [(listener["Port"], listener["Protocol"]) for listener in listeners] == [(80, "HTTP")]
-    value = default_synth.raw["Outputs"]["StreamUrl"]["Value"]
+    assert listeners[0]["DefaultActions"][0]["Type"] == "forward"
+    value = plain_alb_synth.raw["Outputs"]["StreamUrl"]["Value"]
     assert value["Fn::Join"][1][0] == "ws://"
-    Annotations.from_stack(default_synth.stack).has_warning(
+    assert not plain_alb_synth.resources("AWS::CloudFront::Distribution")
+    Annotations.from_stack(plain_alb_synth.stack).has_warning(
         "/Callscribe/Streamer",
         Match.string_like_regexp("Twilio refuses"),
     )
