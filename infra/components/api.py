@@ -12,7 +12,6 @@ import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_events as events
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
 from constructs import Construct
@@ -23,6 +22,7 @@ from infra.components.dns import alias_in_hosted_zone
 from infra.components.functions import BuiltFunction, build_python_function
 from infra.components.nag import acknowledge
 from infra.components.secrets import ProductSecrets
+from infra.components.storage import new_log_group
 from shared.patterns import E164_MAX_LENGTH, E164_PATTERN
 
 STAGE = "prod"
@@ -85,12 +85,7 @@ class WebhooksApi(Construct):
             deploy_options=apigw.StageOptions(
                 stage_name=STAGE,
                 access_log_destination=apigw.LogGroupLogDestination(
-                    logs.LogGroup(
-                        self,
-                        "AccessLogs",
-                        retention=config.log_retention,
-                        removal_policy=cdk.RemovalPolicy.DESTROY,
-                    ),
+                    new_log_group(self, "AccessLogs", config.log_retention),
                 ),
                 access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
                     caller=True,

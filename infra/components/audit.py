@@ -6,32 +6,17 @@ logs after a year.
 
 from __future__ import annotations
 
-import aws_cdk as cdk
-from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.components.nag import acknowledge
+from infra.components.storage import LOG_LIFECYCLE, private_bucket
 
 
 class AccessLogs(Construct):
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        self.bucket = s3.Bucket(
-            self,
-            "Bucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            # Log delivery is granted by bucket policy (cdk.json: serverAccessLogsUseBucketPolicy).
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-            lifecycle_rules=[
-                s3.LifecycleRule(id="expire", expiration=cdk.Duration.days(365)),
-                s3.LifecycleRule(
-                    id="incomplete-uploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1)
-                ),
-            ],
-        )
+        # Log delivery is granted by bucket policy (cdk.json: serverAccessLogsUseBucketPolicy).
+        self.bucket = private_bucket(self, "Bucket", lifecycle_rules=LOG_LIFECYCLE)
         acknowledge(
             self.bucket,
             ("AwsSolutions-S1",),

@@ -17,7 +17,6 @@ from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import custom_resources as cr
@@ -25,6 +24,7 @@ from constructs import Construct
 
 from infra.components.config import InfraConfig
 from infra.components.nag import acknowledge
+from infra.components.storage import LOG_LIFECYCLE, new_log_group, private_bucket
 from streamer.contract import MEDIA_PATH
 
 ORIGIN_HEADER = "X-Origin-Verify"
@@ -160,22 +160,13 @@ class CloudFrontEdge(Construct):
         disables (bucket owner enforced, as AWS recommends): they get a bucket of their own."""
         if cdk.Stack.of(self).region in OPT_IN_REGIONS:
             return None
-        return s3.Bucket(
+        return private_bucket(  # SSE-S3: standard logs cannot use SSE-KMS unaided
             self,
             "Logs",
-            encryption=s3.BucketEncryption.S3_MANAGED,  # standard logs cannot use SSE-KMS unaided
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            lifecycle_rules=LOG_LIFECYCLE,
+            access_logs=access_logs,
+            access_logs_prefix="streamer-cdn-logs-bucket/",
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-            server_access_logs_bucket=access_logs,
-            server_access_logs_prefix="streamer-cdn-logs-bucket/",
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-            lifecycle_rules=[
-                s3.LifecycleRule(id="expire", expiration=cdk.Duration.days(365)),
-                s3.LifecycleRule(
-                    id="incomplete-uploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1)
-                ),
-            ],
         )
 
     def _build_distribution(
@@ -219,12 +210,7 @@ class CloudFrontEdge(Construct):
         """The prefix list's id differs per region and synth must work offline (no context lookup):
         a custom resource reads it at deploy. Its Lambda (CDK's AwsCustomResource provider) gets a
         role of ours that writes its own log group, rather than the AWS managed basic role."""
-        log_group = logs.LogGroup(
-            self,
-            "LookupLogs",
-            retention=config.log_retention,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        log_group = new_log_group(self, "LookupLogs", config.log_retention)
         role = iam.Role(
             self,
             "LookupRole",

@@ -19,7 +19,6 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -29,6 +28,7 @@ from infra.components.config import InfraConfig
 from infra.components.data import DataTables
 from infra.components.glue_schema import item_type
 from infra.components.nag import acknowledge, arn_wildcard
+from infra.components.storage import new_log_group, private_bucket
 from shared.dal.models import CallRecord, TranscriptSegment
 
 EXPORTS_PREFIX = "exports"
@@ -130,16 +130,11 @@ class AnalystExports(Construct):
         access_logs: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.bucket = s3.Bucket(
+        self.bucket = private_bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=access_logs,
-            server_access_logs_prefix="exports-bucket/",
-            removal_policy=cdk.RemovalPolicy.RETAIN,
+            access_logs=access_logs,
+            access_logs_prefix="exports-bucket/",
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="exports",
@@ -266,12 +261,7 @@ class AnalystExports(Construct):
             branches.branch(self._export_branch(table))
         definition = day.next(branches).next(sfn.Succeed(self, "Exported"))
 
-        log_group = logs.LogGroup(
-            self,
-            "WorkflowLogs",
-            retention=config.log_retention,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        log_group = new_log_group(self, "WorkflowLogs", config.log_retention)
         machine = sfn.StateMachine(
             self,
             "Workflow",

@@ -18,6 +18,7 @@ from constructs import Construct
 
 from infra.components.bundling import LAMBDA_RUNTIME, function_code
 from infra.components.nag import acknowledge, arn_wildcard
+from infra.components.storage import new_log_group
 from shared.telemetry import METRICS_NAMESPACE
 
 
@@ -42,12 +43,7 @@ def build_python_function(
     reserved_concurrency: int | None = None,
 ) -> BuiltFunction:
     """`name` is the folder under functions/ and the Powertools service suffix (callscribe-<name>)."""
-    log_group = logs.LogGroup(
-        scope,
-        f"{construct_id}Logs",
-        retention=log_retention,
-        removal_policy=cdk.RemovalPolicy.DESTROY,
-    )
+    log_group = new_log_group(scope, f"{construct_id}Logs", log_retention)
     role = iam.Role(
         scope,
         f"{construct_id}Role",

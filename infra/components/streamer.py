@@ -17,7 +17,6 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_s3 as s3
@@ -30,6 +29,7 @@ from infra.components.dns import alias_in_hosted_zone
 from infra.components.edge import CloudFrontEdge
 from infra.components.nag import acknowledge
 from infra.components.secrets import ProductSecrets
+from infra.components.storage import new_log_group
 from shared.telemetry import METRICS_NAMESPACE
 from streamer.contract import ACTIVE_CALLS, HEALTH_PATH, MEDIA_PATH, SERVICE_NAME
 
@@ -116,12 +116,7 @@ class StreamerService(Construct):
 
     def _build_network(self, config: InfraConfig) -> tuple[ec2.Vpc, ecs.Cluster]:
         """Two AZs, tasks in private subnets behind NAT (Deepgram and Anthropic are on the internet)."""
-        flow_logs = logs.LogGroup(
-            self,
-            "FlowLogs",
-            retention=config.log_retention,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        flow_logs = new_log_group(self, "FlowLogs", config.log_retention)
         vpc = ec2.Vpc(
             self,
             "Vpc",
@@ -213,12 +208,7 @@ class StreamerService(Construct):
                 operating_system_family=ecs.OperatingSystemFamily.LINUX,
             ),
         )
-        log_group = logs.LogGroup(
-            self,
-            "Logs",
-            retention=config.log_retention,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        log_group = new_log_group(self, "Logs", config.log_retention)
         container = task.add_container(
             "streamer",
             image=_image(config),
