@@ -112,9 +112,11 @@ FIRST_REQUEST = (
 def cold_cases(before: Path | None, lambda_env: bool, moto_env: dict[str, str] | None) -> list[Case]:
     base = {**ENV, **(LAMBDA_ENV if lambda_env else {})}
     trees = [("", ROOT)] + ([("before: ", before)] if before else [])
+    # Outside Lambda Powertools never traces, so an SDK-tracing case would repeat the other one.
+    modes = [("tracing off", TRACING_OFF)] + ([("SDK tracing", TRACING_SDK)] if lambda_env else [])
     cases = [Case("floor", program(FLOOR_IMPORTS + "\nmark('import')"), {**base, **TRACING_OFF})]
     for label, tree in trees:
-        for mode, tracing in (("tracing off", TRACING_OFF), ("SDK tracing", TRACING_SDK)):
+        for mode, tracing in modes:
             env = {**base, **tracing}
             cases.append(Case(f"{label}handler, {mode}", program(IMPORT_HANDLER), env, cwd=tree))
             # The handler's own share, timed after the floor is loaded: a smaller figure than the
@@ -130,7 +132,7 @@ def cold_cases(before: Path | None, lambda_env: bool, moto_env: dict[str, str] |
             )
     if moto_env is not None:
         for label, tree in trees:
-            for mode, tracing in (("tracing off", TRACING_OFF), ("SDK tracing", TRACING_SDK)):
+            for mode, tracing in modes:
                 cases.append(
                     Case(
                         f"{label}first voice request, {mode}",
