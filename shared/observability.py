@@ -37,9 +37,9 @@ if TYPE_CHECKING:
 
 METRICS_NAMESPACE = "callscribe"
 # Patched when the real Tracer is built: the AWS calls (DynamoDB, EventBridge, Secrets Manager).
-# Powertools' default is every library the X-Ray SDK supports, which imports `requests` (and with
-# it much of Twilio's REST stack) at init even though only POST /calls uses it; callers that build
-# an HTTP client patch its library themselves (`tracer.patch(["requests"])` in twilio_calls).
+# Powertools' default is every library the X-Ray SDK supports, which imports `requests` (much of
+# Twilio's REST stack) at init for nothing: Twilio's client sends with `Session.send`, which the
+# SDK's requests patch does not trace (it wraps `Session.request`), and anthropic uses httpx2.
 TRACED_AT_INIT = ("botocore",)
 
 logger = Logger()

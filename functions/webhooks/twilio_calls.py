@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from threading import Lock
 from typing import TYPE_CHECKING, Any, Protocol
 
-from shared import observability
 from shared.errors import CallscribeError
 
 if TYPE_CHECKING:
@@ -77,9 +76,6 @@ class TwilioRestCalls:
             if self._client is None:
                 from twilio.rest import Client  # lazy on purpose: cold start
 
-                # With SDK tracing on, Twilio's HTTP calls become subsegments from here on; patched
-                # now rather than at init so the requests stack stays out of the cold start.
-                observability.tracer.patch(["requests"])
                 client = Client(self.account_sid, self.auth_token)
                 client.api.base_url = self.base_url.rstrip("/")
                 self._client = client

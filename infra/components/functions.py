@@ -33,7 +33,7 @@ class LambdaTracing(StrEnum):
     invocation (its init, invocation and overhead) linked to API Gateway's trace, and botocore
     forwards the trace header on AWS calls; the code loads no X-Ray SDK, so the cold start is the
     product's own. `sdk` adds Powertools' Tracer in the code: handler and route subsegments,
-    `ColdStart`/`call_sid` annotations, DynamoDB/EventBridge/Twilio calls as subsegments, for the
+    `ColdStart`/`call_sid` annotations, DynamoDB/EventBridge calls as subsegments, for the
     SDK's import and patching at init (~15-25 ms of CPU locally; docs/benchmarks.md). `off`
     records nothing and grants no X-Ray actions. docs/deploy.md, "Tracing and cold starts".
     """
