@@ -1,10 +1,19 @@
-"""Benchmark of the webhooks Lambda: cold import of the handler module, warm handler latency.
+"""Benchmark of the webhooks Lambda: cold start against its floor, warm handler latency.
 
-    .venv/bin/python bench/webhooks.py [--cold-runs 21] [--warm-requests 2000]
+    .venv/bin/python bench/webhooks.py [--cold-runs 21] [--warm-requests 2000] [--before DIR]
+                                       [--cold-only] [--outside-lambda] [--no-first-request]
 
-Cold import: a fresh interpreter per run imports `functions.webhooks.app` and reports the import's
-wall time (interpreter start-up excluded); the median of the runs is the figure, plus a
-per-package split of one `-X importtime` run to show where the time goes.
+Cold start (bench/coldstart.py runs the cases in fresh interpreters, interleaved, and reports
+medians of wall and CPU time), in Lambda's environment (LAMBDA_TASK_ROOT and friends set):
+  - floor: only the imports the handler cannot avoid (FLOOR_IMPORTS), the yardstick of the ratio;
+  - handler: `import functions.webhooks.app` with tracing off (`lambdaTracing=active`, the default)
+    and with Powertools' Tracer on (`lambdaTracing=sdk`);
+  - first request: the same import, then one signed `POST /twilio/voice` for a new call through
+    `handler(event, context)` against moto in server mode (its settings, botocore clients, two
+    UpdateItems; moto's own time is in the wall figure, as DynamoDB's would be).
+`--before DIR` adds the same cases for another checkout (`git archive <commit> | tar -x -C DIR`).
+`--outside-lambda` drops Lambda's environment, as this script did before 2026-11-26: the X-Ray SDK
+then builds a botocore client at import that it never builds in Lambda.
 
 Warm latency: `handler(event, context)` called in-process with real-shaped, signed API Gateway
 events, after a warm-up. Two variants, both excluding the network round trip to DynamoDB:
@@ -20,21 +29,32 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
-import re
 import statistics
 import subprocess
 import sys
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for path in (ROOT, ROOT / "bench"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from coldstart import (  # noqa: E402 - the bench folder is not a package
+    LAMBDA_ENV,
+    TRACING_OFF,
+    TRACING_SDK,
+    Case,
+    print_table,
+    program,
+    run_interleaved,
+    summary,
+)
 
 TOKEN = "bench-auth-token"  # noqa: S105 - a local test token
 ACCOUNT = "AC" + "0" * 32
@@ -53,54 +73,110 @@ ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
 }
-IMPORT_SNIPPET = (
-    "import time; t = time.perf_counter(); import functions.webhooks.app; "
-    "print((time.perf_counter() - t) * 1000)"
+# The floor: what the handler needs from its libraries, imported the way its code names them, and
+# nothing of its own. `import pydantic` alone loads almost nothing (lazy attributes), so the floor
+# takes BaseModel and friends, which any model needs; botocore is shared/aws.py's client factory.
+FLOOR_IMPORTS = """
+import botocore.session, botocore.config
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError, field_validator
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from twilio.request_validator import RequestValidator
+from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import GlobalSecondaryIndex
+from pynamodb.models import Model
+"""
+HANDLER_FLAGS = (
+    "_out['xray_sdk_loaded'] = 'aws_xray_sdk' in sys.modules\n"
+    "_out['twilio_rest_loaded'] = 'twilio.rest' in sys.modules\n"
+    "_out['tracer'] = type(sys.modules['shared.observability'].tracer).__name__\n"
 )
-# The same, with the X-Ray SDK (imported by Powertools' Tracer when it is built) loaded before the
-# clock starts: what the handler costs beyond tracing.
-IMPORT_AFTER_XRAY_SNIPPET = "import aws_xray_sdk.core; " + IMPORT_SNIPPET
+IMPORT_HANDLER = "import functions.webhooks.app\nmark('import')\n" + HANDLER_FLAGS
+BEYOND_FLOOR = "import functions.webhooks.app\nmark('own_import')\n" + HANDLER_FLAGS
+FIRST_REQUEST_PRELUDE = """
+import uuid
+_event = json.loads(sys.stdin.read())
+class _Context:
+    function_name = "callscribe-webhooks"; function_version = "$LATEST"; memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:callscribe-webhooks"
+    aws_request_id = str(uuid.uuid4())
+    def get_remaining_time_in_millis(self): return 15_000
+"""
+FIRST_REQUEST = (
+    "from functions.webhooks import app\nmark('import')\n"
+    "_answer = app.handler(_event, _Context())\nmark('first_request')\n"
+    "assert _answer['statusCode'] == 200, _answer\n" + HANDLER_FLAGS
+)
 
 
-def _import_times(snippet: str, runs: int, env: dict[str, str]) -> list[float]:
-    timings = []
-    for _ in range(runs):
-        out = subprocess.run(
-            [sys.executable, "-c", snippet], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+def cold_cases(before: Path | None, lambda_env: bool, moto_env: dict[str, str] | None) -> list[Case]:
+    base = {**ENV, **(LAMBDA_ENV if lambda_env else {})}
+    trees = [("", ROOT)] + ([("before: ", before)] if before else [])
+    # Outside Lambda Powertools never traces, so an SDK-tracing case would repeat the other one.
+    modes = [("tracing off", TRACING_OFF)] + ([("SDK tracing", TRACING_SDK)] if lambda_env else [])
+    cases = [Case("floor", program(FLOOR_IMPORTS + "\nmark('import')"), {**base, **TRACING_OFF})]
+    for label, tree in trees:
+        for mode, tracing in modes:
+            env = {**base, **tracing}
+            cases.append(Case(f"{label}handler, {mode}", program(IMPORT_HANDLER), env, cwd=tree))
+            # The handler's own share, timed after the floor is loaded: a smaller figure than the
+            # whole import, so its run-to-run noise is smaller too (diagnostic; no ratio).
+            cases.append(
+                Case(
+                    f"{label}handler beyond the floor, {mode}",
+                    program(BEYOND_FLOOR, prelude=FLOOR_IMPORTS),
+                    env,
+                    cwd=tree,
+                    measures=("own_import",),
+                )
+            )
+    if moto_env is not None:
+        for label, tree in trees:
+            for mode, tracing in modes:
+                cases.append(
+                    Case(
+                        f"{label}first voice request, {mode}",
+                        program(FIRST_REQUEST, prelude=FIRST_REQUEST_PRELUDE),
+                        {**base, **moto_env, **tracing},
+                        cwd=tree,
+                        stdin=_new_call_event,
+                        measures=("import", "first_request"),
+                    )
+                )
+    return cases
+
+
+def _new_call_event() -> str:
+    from tests.support.apigw_events import twilio_event
+    from tests.support.twilio_forms import voice_params
+
+    params = voice_params("CA" + uuid.uuid4().hex, called="+14155550199")
+    return json.dumps(twilio_event("/twilio/voice", params, auth_token=TOKEN))
+
+
+def cold_start(runs: int, before: Path | None, lambda_env: bool, first_request: bool) -> dict[str, Any]:
+    if not first_request:
+        results = run_interleaved(cold_cases(before, lambda_env, None), runs)
+    else:
+        from callscribe_local.aws_local import LocalNames, local_aws
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+        names = LocalNames(
+            calls_table=ENV["CALLS_TABLE"],
+            transcripts_table=ENV["TRANSCRIPTS_TABLE"],
+            idempotency_table="bench-idempotency",
+            event_bus_name=ENV["EVENT_BUS_NAME"],
         )
-        timings.append(float(out.stdout.strip()))
-    return timings
-
-
-def cold_import(runs: int) -> dict[str, Any]:
-    env = {**os.environ, **ENV, "PYTHONPATH": str(ROOT)}
-    timings = _import_times(IMPORT_SNIPPET, runs, env)
-    beyond_xray = _import_times(IMPORT_AFTER_XRAY_SNIPPET, runs, env)
-    trace = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import functions.webhooks.app"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stderr
-    by_package: Counter[str] = Counter()
-    for line in trace.splitlines():
-        found = re.match(r"import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)", line)
-        if found:
-            by_package[found.group(2).split(".")[0]] += int(found.group(1))
-    heavy = {"twilio.rest", "anthropic", "requests", "aiohttp"}
-    loaded = set(re.findall(r"\|\s*(\S+)$", trace, flags=re.MULTILINE))
+        with local_aws(names) as stack:
+            results = run_interleaved(cold_cases(before, lambda_env, stack.env()), runs)
+    report = summary(results, floor="floor")
+    print_table(report)
     return {
-        "runs": runs,
-        "median_ms": round(statistics.median(timings), 1),
-        "min_ms": round(min(timings), 1),
-        "max_ms": round(max(timings), 1),
-        "median_ms_with_xray_sdk_preloaded": round(statistics.median(beyond_xray), 1),
-        "top_packages_ms (one -X importtime run, self time)": {
-            name: round(us / 1000, 1) for name, us in by_package.most_common(8)
-        },
-        "lazy_not_imported": sorted(heavy - loaded),
+        "lambda_environment": lambda_env,
+        "load_average_before": results.load_before,
+        "load_average_after": results.load_after,
+        "cases": report,
     }
 
 
@@ -191,6 +267,9 @@ def main() -> None:
     parser.add_argument("--cold-runs", type=int, default=21)
     parser.add_argument("--warm-requests", type=int, default=2000)
     parser.add_argument("--cold-only", action="store_true", help="skip the warm latency runs")
+    parser.add_argument("--before", type=Path, help="another checkout to measure side by side")
+    parser.add_argument("--outside-lambda", action="store_true", help="cold cases without Lambda's env")
+    parser.add_argument("--no-first-request", action="store_true", help="cold imports only (no moto)")
     parser.add_argument("--warm-child", choices=["fake", "moto"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.warm_child:
@@ -199,7 +278,9 @@ def main() -> None:
         return
     report: dict[str, Any] = {"python": sys.version.split()[0], "cpus": os.cpu_count()}
     report["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
-    report["cold_import"] = cold_import(args.cold_runs)
+    report["cold_start"] = cold_start(
+        args.cold_runs, args.before, not args.outside_lambda, not args.no_first_request
+    )
     for variant in () if args.cold_only else ("fake", "moto"):
         child = subprocess.run(
             [sys.executable, __file__, "--warm-child", variant, "--warm-requests", str(args.warm_requests)],

@@ -20,9 +20,13 @@ SOURCE = "callscribe"
 
 
 class DomainEvent(BaseModel):
-    """Base of every event detail; `detail_type` is the EventBridge `detail-type`."""
+    """Base of every event detail; `detail_type` is the EventBridge `detail-type`.
 
-    model_config = ConfigDict(populate_by_name=True, frozen=True)
+    `defer_build`: built on first use, so a webhook container that never completes a call (or a
+    summaries one that never announces) does not build these at import.
+    """
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True, defer_build=True)
 
     detail_type: ClassVar[str]
 

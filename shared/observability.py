@@ -4,34 +4,170 @@ The service name comes from POWERTOOLS_SERVICE_NAME (set per function in CDK, pe
 task definition); the namespace is the product's. Outside Lambda the Logger still emits JSON (the
 streamer's logs). Every line is written with phone numbers masked (`shared.log_privacy`).
 
-The Tracer is built on first use, not at import: building it imports the X-Ray SDK (~200 ms), which
-the Lambdas want (they import `tracer` for their decorators) and the streamer never uses.
+`tracer` is built on first use, and it is Powertools' real `Tracer` only when tracing is on.
+Powertools imports the X-Ray SDK to build any Tracer, even a disabled one, and that import costs
+~350 ms wherever LAMBDA_TASK_ROOT is unset (local runs, tests, the demo: the SDK's recorder then
+builds a botocore X-Ray client for sampling) and tens of ms inside Lambda, where it does not; an
+enabled Tracer also patches libraries at init. When tracing is off the Lambdas get `DisabledTracer`
+instead: the same interface, decorators that return the function unchanged, and nothing that
+imports `aws_xray_sdk`. Tracing is on exactly when Powertools' own Tracer would trace (see
+`tracing_enabled`), so the stand-in never drops a trace that would have been recorded. The
+deploy-time switch is CDK context `lambdaTracing` (docs/deploy.md), which sets
+POWERTOOLS_TRACE_DISABLED and the functions' X-Ray mode together.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.shared import constants
+from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
+from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 
 from shared.log_privacy import MaskingFormatter
 from shared.telemetry import METRICS_NAMESPACE
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools import Tracer
+    import numbers
+    import traceback
 
     tracer: Tracer
+
+# Patched when the real Tracer is built: the AWS calls (DynamoDB, EventBridge, Secrets Manager).
+# Powertools' default is every library the X-Ray SDK supports, which imports `requests` (much of
+# Twilio's REST stack) at init for nothing: Twilio's client sends with `Session.send`, which the
+# SDK's requests patch does not trace (it wraps `Session.request`), and anthropic uses httpx2.
+TRACED_AT_INIT = ("botocore",)
 
 logger = Logger(logger_formatter=MaskingFormatter())  # phone numbers: last four digits only
 metrics = Metrics(namespace=METRICS_NAMESPACE)
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def tracing_enabled(env: Mapping[str, str] | None = None) -> bool:
+    """Whether Powertools' Tracer would record anything in this environment.
+
+    The same rule as `Tracer._is_tracer_disabled` (a unit test keeps the two in step): off when
+    POWERTOOLS_TRACE_DISABLED is true, and off outside Lambda (no LAMBDA_TASK_ROOT) or under the SAM
+    CLI / Chalice local emulators, where no X-Ray daemon listens.
+    """
+    env = os.environ if env is None else env
+    if resolve_truthy_env_var_choice(env=env.get(constants.TRACER_DISABLED_ENV, "false")):
+        return False
+    in_lambda = bool(env.get(constants.LAMBDA_TASK_ROOT_ENV))
+    emulated = bool(env.get(constants.SAM_LOCAL_ENV) or env.get(constants.CHALICE_LOCAL_ENV))
+    return in_lambda and not emulated
+
+
+class _UnrecordedSegment(BaseSegment):
+    """What `provider.in_subsegment` yields when nothing is recorded: accepts everything, keeps nothing."""
+
+    def close(self, end_time: int | None = None) -> None:
+        return None
+
+    def add_subsegment(self, subsegment: Any) -> None:
+        return None
+
+    def remove_subsegment(self, subsegment: Any) -> None:
+        return None
+
+    def put_annotation(self, key: str, value: str | numbers.Number | bool) -> None:
+        return None
+
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
+        return None
+
+    def add_exception(
+        self, exception: BaseException, stack: list[traceback.StackSummary], remote: bool = False
+    ) -> None:
+        return None
+
+
+class _UnrecordedProvider(BaseProvider):
+    """Stands in for the X-Ray recorder, so code using `tracer.provider` directly needs no branch."""
+
+    @contextmanager
+    def in_subsegment(self, name: str | None = None, **kwargs: Any) -> Generator[BaseSegment, None, None]:
+        yield _UnrecordedSegment()
+
+    @asynccontextmanager
+    async def in_subsegment_async(
+        self, name: str | None = None, **kwargs: Any
+    ) -> AsyncGenerator[BaseSegment, None]:
+        yield _UnrecordedSegment()
+
+    def put_annotation(self, key: str, value: str | numbers.Number | bool) -> None:
+        return None
+
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
+        return None
+
+    def patch(self, modules: Sequence[str]) -> None:
+        return None
+
+    def patch_all(self) -> None:
+        return None
+
+
+class DisabledTracer(Tracer):
+    """Powertools' Tracer interface with tracing off, without importing the X-Ray SDK.
+
+    `Tracer.__init__` is deliberately not called: it imports `aws_xray_sdk` even when disabled, and
+    it writes its provider into configuration shared by every Tracer in the process. The inherited
+    methods all return early on `disabled`; the decorators are overridden to return the function
+    itself, so a traced route costs nothing per call when tracing is off.
+    """
+
+    def __init__(self, service: str | None = None) -> None:
+        self.provider = _UnrecordedProvider()
+        self.disabled = True
+        self.service = service or os.environ.get(constants.SERVICE_NAME_ENV, "")
+        self.auto_patch = False
+
+    def capture_lambda_handler(
+        self,
+        lambda_handler: Callable[..., Any] | None = None,
+        capture_response: bool | None = None,
+        capture_error: bool | None = None,
+    ) -> Callable[..., Any]:
+        if lambda_handler is None:
+            return _unchanged
+        return lambda_handler
+
+    @overload
+    def capture_method(self, method: _F) -> _F: ...
+
+    @overload
+    def capture_method(
+        self, method: None = None, capture_response: bool | None = None, capture_error: bool | None = None
+    ) -> Callable[[_F], _F]: ...
+
+    def capture_method(
+        self,
+        method: Any = None,
+        capture_response: bool | None = None,
+        capture_error: bool | None = None,
+    ) -> Any:
+        if method is None:
+            return _unchanged
+        return method
+
+
+def _unchanged(function: _F) -> _F:
+    return function
+
 
 @cache
 def _tracer() -> Tracer:
-    from aws_lambda_powertools import Tracer
-
-    return Tracer()
+    if not tracing_enabled():
+        return DisabledTracer()
+    return Tracer(patch_modules=TRACED_AT_INIT)
 
 
 def __getattr__(name: str) -> object:

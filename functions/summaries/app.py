@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, cast
+from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -24,7 +24,8 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
-from aws_lambda_powertools.utilities.parser import envelopes, parse
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.summaries.llm import LanguageModel
@@ -36,6 +37,17 @@ from shared.dal.calls import DynamoCalls
 from shared.dal.segments import DynamoSegments
 from shared.events import EventBridgePublisher
 from shared.observability import logger, metrics, tracer
+
+
+class TranscriptCompletedEvent(EventBridgeModel):
+    """The EventBridge event with its detail typed (Powertools' documented way to extend a model).
+
+    Same validation as `parse(..., envelope=envelopes.EventBridgeEnvelope)`, the envelope then the
+    detail, but importing any Powertools envelope imports all of them (~20 modules of pydantic
+    models, ~80 ms of init), while the models package loads only the model asked for.
+    """
+
+    detail: TranscriptCompletedDetail
 
 
 @dataclass(frozen=True)
@@ -102,10 +114,7 @@ def reset() -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name="SummaryEventsReceived", unit=MetricUnit.Count, value=1)
-    detail = cast(
-        TranscriptCompletedDetail,
-        parse(event=event, model=TranscriptCompletedDetail, envelope=envelopes.EventBridgeEnvelope),
-    )
+    detail = parse(event=event, model=TranscriptCompletedEvent).detail
     logger.append_keys(call_sid=detail.call_sid)
     tracer.put_annotation(key="call_sid", value=detail.call_sid)
     current = runtime()

@@ -2,13 +2,15 @@
 
 Each function gets an explicit role with only what its construct grants it (no managed policies), an
 explicit log group with retention (so logs do not live forever, and the role can write only there),
-X-Ray tracing and the Powertools settings the code's observability module expects.
+the X-Ray mode chosen with context `lambdaTracing`, and the Powertools settings the code's
+observability module expects.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -17,9 +19,49 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.components.bundling import LAMBDA_RUNTIME, function_code
+from infra.components.config import ContextError
 from infra.components.nag import acknowledge, arn_wildcard
 from infra.components.storage import new_log_group
 from shared.telemetry import METRICS_NAMESPACE
+
+TRACING_CONTEXT_KEY = "lambdaTracing"
+
+
+class LambdaTracing(StrEnum):
+    """How much X-Ray the Lambdas record; a deploy-time choice because the SDK costs cold start.
+
+    `active` (the default): Lambda's own active tracing. The service records each sampled
+    invocation (its init, invocation and overhead) linked to API Gateway's trace, and botocore
+    forwards the trace header on AWS calls; the code loads no X-Ray SDK, so the cold start is the
+    product's own. `sdk` adds Powertools' Tracer in the code: handler and route subsegments,
+    `ColdStart`/`call_sid` annotations, DynamoDB/EventBridge calls as subsegments, for the
+    SDK's import and patching at init (~15-25 ms of CPU locally; docs/benchmarks.md). `off`
+    records nothing and grants no X-Ray actions. docs/deploy.md, "Tracing and cold starts".
+    """
+
+    ACTIVE = "active"
+    SDK = "sdk"
+    OFF = "off"
+
+    @classmethod
+    def from_context(cls, scope: Construct) -> LambdaTracing:
+        raw = scope.node.try_get_context(TRACING_CONTEXT_KEY)
+        if raw is None or raw == "":
+            return cls.ACTIVE
+        try:
+            return cls(str(raw).lower())
+        except ValueError as exc:
+            choices = ", ".join(mode.value for mode in cls)
+            raise ContextError(f"context {TRACING_CONTEXT_KEY}={raw!r} is not one of {choices}") from exc
+
+    @property
+    def lambda_mode(self) -> lambda_.Tracing:
+        return lambda_.Tracing.DISABLED if self is LambdaTracing.OFF else lambda_.Tracing.ACTIVE
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """POWERTOOLS_TRACE_DISABLED: shared/observability builds the real Tracer only when false."""
+        return {"POWERTOOLS_TRACE_DISABLED": "false" if self is LambdaTracing.SDK else "true"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +85,7 @@ def build_python_function(
     reserved_concurrency: int | None = None,
 ) -> BuiltFunction:
     """`name` is the folder under functions/ and the Powertools service suffix (callscribe-<name>)."""
+    tracing = LambdaTracing.from_context(scope)
     log_group = new_log_group(scope, f"{construct_id}Logs", log_retention)
     role = iam.Role(
         scope,
@@ -68,7 +111,7 @@ def build_python_function(
         role=role,
         log_group=log_group,
         logging_format=lambda_.LoggingFormat.JSON,
-        tracing=lambda_.Tracing.ACTIVE,
+        tracing=tracing.lambda_mode,
         timeout=timeout or cdk.Duration.seconds(29),
         memory_size=memory_size,
         reserved_concurrent_executions=reserved_concurrency,
@@ -76,6 +119,7 @@ def build_python_function(
             "POWERTOOLS_SERVICE_NAME": f"callscribe-{name}",
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": "INFO",
+            **tracing.environment,
             **environment,
         },
     )
@@ -85,9 +129,10 @@ def build_python_function(
         "Log streams are created per execution environment with names unknown in advance; the "
         "statement is limited to this function's own log group.",
     )
-    acknowledge(
-        role,
-        ("AwsSolutions-IAM5[Resource::*]",),
-        "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions.",
-    )
+    if tracing is not LambdaTracing.OFF:
+        acknowledge(
+            role,
+            ("AwsSolutions-IAM5[Resource::*]",),
+            "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions.",
+        )
     return BuiltFunction(function=function, role=role, log_group=log_group)
