@@ -32,9 +32,17 @@ from rich.console import Console
 
 from callscribe_local.aws_local import LocalNames, fake_credentials_env
 from callscribe_local.calls_client import get_call
-from callscribe_local.phone import Conversation, PhoneError, SimulatedPhone, load_audio
+from callscribe_local.phone import (
+    Conversation,
+    PhoneError,
+    SimulatedPhone,
+    StreamHook,
+    load_audio,
+    load_tracks,
+)
 
 DEFAULT_EXPORT_BUCKET = "callscribe-exports"
+OUTAGE_REPLAY_BUFFER_SECONDS = 1.0  # a private stack's streamer, when --deepgram-outage is given
 
 
 # -- the running stack's state file ---------------------------------------------------------------
@@ -52,6 +60,7 @@ class StackState:
     account_sid: str
     auth_token: str
     names: dict[str, str]
+    twilio: str = ""  # the Twilio REST stand-in (recordings are served there)
 
     def local_names(self) -> LocalNames:
         return LocalNames(**self.names)
@@ -111,7 +120,8 @@ def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
         )
         return 1
     options = StackOptions.from_environment(
-        capture_stdout=True, api_port=args.api_port, streamer_port=args.streamer_port, moto_port=args.aws_port
+        capture_stdout=True, api_port=args.api_port, streamer_port=args.streamer_port,
+        moto_port=args.aws_port, replay_buffer_seconds=args.replay_buffer_seconds,
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -134,6 +144,8 @@ def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
             )
             console.print(f"[bold]Streamer[/]  {stack.urls.stream}")
             console.print(f"[bold]AWS[/]       {stack.urls.aws}   (moto: DynamoDB, EventBridge, SQS, S3)")
+            console.print(f"[bold]Deepgram[/]  {stack.urls.deepgram}   (live; POST /v1/listen: pre-recorded)")
+            console.print(f"[bold]Twilio[/]    {stack.urls.twilio}   (REST: calls, recordings)")
             console.print(f"[bold]Logs[/]      {stack.urls.log_dir}")
             console.print("\nTo point your own tools at it:")
             for key, value in stack.env().items():
@@ -152,8 +164,17 @@ def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_call(args: argparse.Namespace, console: Console) -> int:
     try:
-        inbound = load_audio(Path(args.audio))
-        outbound = load_audio(Path(args.audio2)) if args.audio2 else None
+        windows = [parse_window(text) for text in args.deepgram_outage or []]
+    except ValueError as exc:
+        console.print(f"[red]--deepgram-outage: {exc}[/]")
+        return 2
+    try:
+        inbound, outbound = load_tracks(Path(args.audio))
+        if args.audio2:
+            if outbound is not None:
+                console.print(f"[red]{args.audio} is stereo (both tracks already); give no second file[/]")
+                return 2
+            outbound = load_audio(Path(args.audio2))
     except (OSError, PhoneError) as exc:
         console.print(f"[red]{exc}[/]")
         return 2
@@ -163,36 +184,81 @@ def cmd_call(args: argparse.Namespace, console: Console) -> int:
         return 2
     state = read_state()
     if state is None:
-        return _call_on_private_stack(args, conversation, console)
-    return _call_on_running_stack(args, conversation, state, console)
+        return _call_on_private_stack(args, conversation, windows, console)
+    return _call_on_running_stack(args, conversation, windows, state, console)
 
 
-def _call_on_private_stack(args: argparse.Namespace, conversation: Conversation, console: Console) -> int:
-    from callscribe_local.demo import ConsoleSteps, place_call, render_record
+def parse_window(text: str) -> tuple[float, float]:
+    """`START:END` in seconds of the call (its stream clock), e.g. `5:12.5`."""
+    start_text, sep, end_text = text.partition(":")
+    if not sep:
+        raise ValueError(f"{text!r}: give START:END in seconds")
+    start, end = float(start_text), float(end_text)
+    if not 0 <= start < end:
+        raise ValueError(f"{text!r}: needs 0 <= START < END")
+    return start, end
+
+
+def _call_on_private_stack(
+    args: argparse.Namespace, conversation: Conversation, windows: list[tuple[float, float]], console: Console
+) -> int:
+    from callscribe_local.demo import ConsoleSteps, place_call
     from callscribe_local.stack import LocalStack, StackOptions
 
     console.print("[dim]No running stack (callscribe local up): starting a private one for this call.[/]")
-    options = StackOptions.from_environment(capture_stdout=True)
+    replay = args.replay_buffer_seconds
+    if windows and replay is None:
+        replay = OUTAGE_REPLAY_BUFFER_SECONDS
+        console.print(
+            f"[dim]Deepgram outage: the streamer replays at most {replay} s after reconnecting "
+            "(REPLAY_BUFFER_SECONDS), so the outage leaves a gap in the live transcript.[/]"
+        )
+    options = StackOptions.from_environment(capture_stdout=True, replay_buffer_seconds=replay)
     with LocalStack(options, observer=ConsoleSteps(console)) as stack:
-        outcome = place_call(stack, conversation, console, speed=args.speed, out_of_order=args.out_of_order)
-    if outcome.record is None:
-        console.print(f"[red]no record for {outcome.call_sid}[/]")
+        hooks = stack.deepgram_outage_hooks(windows) if windows else ()
+        outcome = place_call(
+            stack, conversation, console, speed=args.speed, out_of_order=args.out_of_order, stream_hooks=hooks
+        )
+    return _show_outcome(args, outcome.call_sid, outcome.record, console, ok=outcome.complete)
+
+
+def _show_outcome(
+    args: argparse.Namespace, call_sid: str, record: dict[str, Any] | None, console: Console, *, ok: bool
+) -> int:
+    from callscribe_local.demo import render_record
+
+    if record is None:
+        console.print(f"[red]no record for {call_sid}[/]")
         return 1
-    render_record(outcome.record, console)
+    render_record(record, console)
     if args.json:
-        print(json.dumps(outcome.record, indent=2, ensure_ascii=False))
-    return 0 if outcome.complete else 1
+        print(json.dumps(record, indent=2, ensure_ascii=False))
+    return 0 if ok else 1
 
 
 def _call_on_running_stack(
-    args: argparse.Namespace, conversation: Conversation, state: StackState, console: Console
+    args: argparse.Namespace,
+    conversation: Conversation,
+    windows: list[tuple[float, float]],
+    state: StackState,
+    console: Console,
 ) -> int:
     from callscribe_local.demo import ConsoleSteps, render_record
+    from callscribe_local.stack import LOCAL_DEEPGRAM_KEY, StackError, outage_hooks
 
+    hooks: tuple[StreamHook, ...] = ()
+    if windows:
+        if not state.deepgram.startswith("ws://127.0.0.1"):
+            raise StackError(f"the running stack uses {state.deepgram}: only the stand-in can have an outage")
+        hooks = outage_hooks(state.deepgram, LOCAL_DEEPGRAM_KEY, windows)
+        console.print(
+            "[dim]Deepgram outage: a gap shows in the live transcript only where the outage outlasts the "
+            "running stack's replay buffer (callscribe local up --replay-buffer-seconds; default 30 s).[/]"
+        )
     steps = ConsoleSteps(console)
     phone = SimulatedPhone(
         state.api, state.auth_token, state.account_sid, speed=args.speed, out_of_order=args.out_of_order,
-        observer=steps,
+        observer=steps, twilio_api_url=state.twilio or None, stream_hooks=hooks,
     )
     console.print(
         f"[bold]Calling the running stack[/] at {state.api} ({conversation.seconds:.1f} s of audio)"
@@ -318,15 +384,31 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--api-port", type=int, default=0)
     up.add_argument("--streamer-port", type=int, default=0)
     up.add_argument("--aws-port", type=int, default=0)
+    up.add_argument("--replay-buffer-seconds", type=float, default=None, metavar="S",
+                    help="the streamer's REPLAY_BUFFER_SECONDS (default 30): audio replayed after a drop")
     up.set_defaults(func=cmd_local_up)
 
     call = commands.add_parser("call", help="place a simulated call with your own audio")
-    call.add_argument("audio", help="the caller's audio: .wav (any rate) or 8 kHz mu-law .ulaw")
+    call.add_argument(
+        "audio",
+        help="the caller's audio: .wav (PCM, float, mu-law or A-law; any rate; stereo = caller and callee) "
+        "or 8 kHz mu-law .ulaw",
+    )
     call.add_argument("audio2", nargs="?", help="the other party's audio (the outbound track)")
     call.add_argument("--speed", type=float, default=1.0, help="faster than real time (Twilio: 1.0)")
     call.add_argument("--out-of-order", action="store_true", help="status callbacks out of order")
     call.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the summary")
     call.add_argument("--json", action="store_true", help="also print the record as JSON")
+    call.add_argument(
+        "--deepgram-outage", action="append", metavar="START:END",
+        help="the local Deepgram stand-in drops its live connections and refuses new ones from START to "
+        "END seconds of the call (repeatable); the live transcript gets a gap the recording can fill",
+    )
+    call.add_argument(
+        "--replay-buffer-seconds", type=float, default=None, metavar="S",
+        help=f"private stack only: the streamer's REPLAY_BUFFER_SECONDS (default 30; "
+        f"{OUTAGE_REPLAY_BUFFER_SECONDS:g} with --deepgram-outage)",
+    )
     call.set_defaults(func=cmd_call)
 
     show = commands.add_parser("show", help="transcript and summary of a call on the running stack")

@@ -15,8 +15,15 @@ connection is recorded (`speak_connections`: parameters, texts flushed, control 
 
 Fault injection for tests: refuse the next N handshakes with a status, answer every handshake with
 401/402/403, drop every open connection (abrupt TCP reset or close 1011 NET-0000), drop a connection
-once it has received some number of bytes, delay the handshake. Every connection is recorded
+once it has received some number of bytes, delay the handshake, and an outage (`begin_outage()`
+drops every open listen connection and refuses new ones until `end_outage()`; also reachable over
+HTTP as `POST /_local/outage`, for a stack in another process). Every connection is recorded
 (query parameters, bytes received, control messages, close code).
+
+The same port also answers plain HTTP, as Deepgram's host does: `POST /v1/listen` is the
+pre-recorded API (callscribe_local/deepgram_prerecorded.py, `.prerecorded` for its knobs). Each
+connection is routed by its first request: a WebSocket upgrade goes to the live server below,
+anything else to the HTTP side.
 """
 
 from __future__ import annotations
@@ -30,18 +37,29 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from callscribe_local.deepgram_prerecorded import (
+    HttpAnswer,
+    HttpConnection,
+    HttpRequest,
+    PrerecordedApi,
+    error_answer,
+    json_answer,
+)
 from callscribe_local.recognizer import Hypothesis, RecognizerBusyError, RecognizerFactory
 
 SUPPORTED_ENCODINGS = {"mulaw", "linear16", "alaw", "opus", "flac", "amr-nb", "amr-wb", "speex", "g729"}
 MODEL_INFO = {"name": "3-general-nova", "version": "2025-01-01.0", "arch": "nova-3"}
 MODEL_UUID = "40bd3654-e622-47c4-a111-63a61b23bd3f"
+
+OUTAGE_PATH = "/_local/outage"  # stand-in only: not a Deepgram endpoint
+_SNIFF_LIMIT = 64 * 1024
 
 _HANDSHAKE_ERRORS = {
     401: ("INVALID_AUTH", "Invalid credentials."),
@@ -100,6 +118,14 @@ class DeepgramStandIn:
         self.speak_connections: list[SpeakRecord] = []
         self.speak = SpeakOptions()
         self._speak_open: set[ServerConnection] = set()
+        self._outage: tuple[int, str | None] | None = None  # (handshake status, drop mode)
+        self.outages: list[tuple[str, float]] = []  # ("begin" | "end", time.monotonic())
+        self.prerecorded = PrerecordedApi(
+            recognizer_factory,
+            api_key=lambda: self.api_key,
+            model_info=dict(getattr(recognizer_factory, "model_info", MODEL_INFO)),
+        )
+        self._http_open: set[HttpConnection] = set()
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 
@@ -112,6 +138,11 @@ class DeepgramStandIn:
     def url(self) -> str:
         return f"ws://{self._host}:{self.port}"
 
+    @property
+    def http_url(self) -> str:
+        """The same server, for plain HTTP (the pre-recorded API)."""
+        return f"http://{self._host}:{self.port}"
+
     async def start(self) -> None:
         self._server = await serve(
             self._handle,
@@ -120,13 +151,34 @@ class DeepgramStandIn:
             process_request=self._process_request,
             compression=None,
             max_size=2**20,
+            create_connection=cast(Any, self._route_connection),
         )
 
     async def stop(self) -> None:
+        for http in list(self._http_open):
+            http.close()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+
+    def _route_connection(self, protocol: Any, server: Server, **options: Any) -> asyncio.Protocol:
+        """websockets' `create_connection` hook: a protocol that reads the first request's head and
+        then hands the transport to the WebSocket server (an upgrade) or to the HTTP side."""
+        def max_body() -> int:
+            return self.prerecorded.max_body_bytes
+
+        return _FirstRequestRouter(
+            lambda: ServerConnection(protocol, server, **options),
+            lambda: HttpConnection(self._http_route, max_body, self._http_open),
+        )
+
+    async def _http_route(self, request: HttpRequest) -> HttpAnswer:
+        if request.path == "/v1/listen":
+            return await self.prerecorded.listen(request)
+        if request.path == OUTAGE_PATH:
+            return await self._outage_control(request)
+        return error_answer(404)
 
     async def __aenter__(self) -> DeepgramStandIn:
         await self.start()
@@ -165,6 +217,47 @@ class DeepgramStandIn:
         for ws in list(self._speak_open):
             ws.transport.abort()
 
+    async def begin_outage(self, status: int = 503, drop: str | None = "net0000") -> None:
+        """Deepgram's live API goes down: every open listen connection is dropped (`drop`: "net0000"
+        for close 1011, "abrupt" for a TCP reset, None to leave them) and every new listen
+        handshake is refused with `status` until `end_outage()`. Speak and pre-recorded requests
+        are not affected."""
+        self._outage = (status, drop)
+        self.outages.append(("begin", time.monotonic()))
+        if drop is not None:
+            for ws, record in list(self._open.items()):
+                await self._drop(ws, record, drop)
+
+    def end_outage(self) -> None:
+        self._outage = None
+        self.outages.append(("end", time.monotonic()))
+
+    @property
+    def outage_active(self) -> bool:
+        return self._outage is not None
+
+    async def _outage_control(self, request: HttpRequest) -> HttpAnswer:
+        """`POST /_local/outage` with `{"action": "begin", "status": 503, "drop": "net0000"}` or
+        `{"action": "end"}`; `Authorization: Token KEY` as for the API."""
+        if self.api_key is not None and request.headers.get("authorization") != f"Token {self.api_key}":
+            return error_answer(401)
+        if request.method != "POST":
+            return error_answer(405)
+        try:
+            doc = json.loads(request.body or b"{}")
+            action = doc["action"]
+            status = int(doc.get("status", 503))
+            drop = doc.get("drop", "net0000")
+        except (ValueError, KeyError, TypeError):
+            return error_answer(400, 'Bad Request: expected {"action": "begin" | "end", ...}')
+        if action == "begin" and drop in ("net0000", "abrupt", None):
+            await self.begin_outage(status, drop)
+        elif action == "end":
+            self.end_outage()
+        else:
+            return error_answer(400, f"Bad Request: unknown action {action!r} or drop {drop!r}")
+        return json_answer(200, {"outage": self.outage_active})
+
     async def wait_until(self, predicate: Callable[[], bool], within: float = 15.0) -> None:
         deadline = time.monotonic() + within
         while not predicate():
@@ -186,6 +279,8 @@ class DeepgramStandIn:
         if path not in ("/v1/listen", "/v1/speak"):
             return self._error(connection, 404, "NOT_FOUND", "Not found.")
         status = self._always_status
+        if status is None and self._outage is not None and path == "/v1/listen":
+            status = self._outage[0]
         if status is None and self._refuse_next:
             status = self._refuse_next.pop(0)
         authorized = request.headers.get("Authorization") == f"Token {self.api_key}"
@@ -275,6 +370,41 @@ class DeepgramStandIn:
             return None
         plan.remaining -= 1
         return self._drop(ws, record, plan.mode)
+
+
+class _FirstRequestRouter(asyncio.Protocol):
+    """Holds a new connection until its request head is in, then gives the transport (and the
+    bytes read so far) to the protocol that serves that kind of request."""
+
+    def __init__(
+        self, websocket: Callable[[], asyncio.Protocol], http: Callable[[], asyncio.Protocol]
+    ) -> None:
+        self._websocket = websocket
+        self._http = http
+        self._transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        end = self._buffer.find(b"\r\n\r\n")
+        if end < 0 and len(self._buffer) < _SNIFF_LIMIT:
+            return
+        head = bytes(self._buffer[: end if end >= 0 else _SNIFF_LIMIT]).lower()
+        upgrade = any(
+            line.startswith(b"upgrade:") and b"websocket" in line for line in head.split(b"\r\n")[1:]
+        )
+        protocol = self._websocket() if upgrade else self._http()
+        assert self._transport is not None
+        self._transport.set_protocol(protocol)
+        protocol.connection_made(self._transport)
+        protocol.data_received(bytes(self._buffer))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        return None  # closed before it said what it wanted: nothing was started
 
 
 class _Session:

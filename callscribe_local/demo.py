@@ -25,7 +25,13 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from callscribe_local.aws_local import BusTap
-from callscribe_local.phone import Conversation, PhoneError, SimulatedPhone, bundled_conversation
+from callscribe_local.phone import (
+    Conversation,
+    PhoneError,
+    SimulatedPhone,
+    StreamHook,
+    bundled_conversation,
+)
 from callscribe_local.stack import LocalStack, StackError, StackOptions
 
 EVENT_TYPES = ("Call Completed", "Transcript Completed", "Summary Created")
@@ -74,6 +80,7 @@ def place_call(
     speed: float = 1.0,
     out_of_order: bool = False,
     summary_timeout: float = 60.0,
+    stream_hooks: tuple[StreamHook, ...] = (),
 ) -> DemoOutcome:
     """Place one simulated call on a running stack and follow it to its summary (shared with the CLI)."""
     assert stack.urls is not None
@@ -81,7 +88,7 @@ def place_call(
     tap = BusTap(stack.options.names.event_bus_name)
     phone = SimulatedPhone(
         stack.urls.api, stack.auth_token, stack.account_sid, speed=speed, out_of_order=out_of_order,
-        observer=steps,
+        observer=steps, twilio_api_url=stack.urls.twilio or None, stream_hooks=stream_hooks,
     )
     started = time.monotonic()
     with Progress(

@@ -28,12 +28,10 @@ import json
 import math
 import time
 import uuid
-import warnings
-import wave
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -44,9 +42,7 @@ from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import audioop  # stdlib up to 3.12; the audioop-lts backport on 3.13+
+from callscribe_local import g711, wavfile
 
 RATE = 8000
 FRAME_BYTES = 160  # 20 ms of 8 kHz mu-law: what Twilio sends in practice
@@ -63,28 +59,32 @@ class PhoneError(RuntimeError):
 # -- audio ----------------------------------------------------------------------------------------
 
 
-def load_audio(path: Path) -> bytes:
-    """8 kHz mu-law from a `.ulaw`/`.raw` file (taken as is) or a PCM `.wav` of any rate and width."""
+def load_tracks(path: Path) -> tuple[bytes, bytes | None]:
+    """8 kHz mu-law track(s) from an audio file: a headerless 8 kHz mu-law `.ulaw`/`.raw` (taken as
+    is, one track) or a `.wav` of any rate in PCM (8-32 bit), IEEE float, G.711 mu-law (tag 7) or
+    A-law (tag 6). A mono WAV is one track; a stereo WAV is two: channel 0 the inbound track (the
+    caller), channel 1 the outbound track (what the caller hears)."""
     suffix = path.suffix.lower()
     if suffix in {".ulaw", ".mulaw", ".raw", ".ul"}:
-        return path.read_bytes()
+        return path.read_bytes(), None
     if suffix != ".wav":
         raise PhoneError(f"{path}: unsupported audio file (use .wav or headerless 8 kHz mu-law .ulaw)")
     try:
-        with wave.open(str(path), "rb") as wav:
-            channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
-            frames = wav.readframes(wav.getnframes())
-    except (wave.Error, EOFError) as exc:
-        raise PhoneError(f"{path}: not a PCM wav file ({exc})") from exc
-    if channels == 2:
-        frames = audioop.tomono(frames, width, 0.5, 0.5)
-    elif channels != 1:
-        raise PhoneError(f"{path}: {channels} channels; give a mono or stereo file")
-    if width != 2:
-        frames = audioop.lin2lin(frames, width, 2)
-    if rate != RATE:
-        frames, _ = audioop.ratecv(frames, 2, 1, rate, RATE, None)
-    return audioop.lin2ulaw(frames, 2)
+        return wavfile.to_phone(wavfile.read_wav(path.read_bytes()))
+    except wavfile.WavError as exc:
+        raise PhoneError(f"{path}: not a WAV file this tool reads ({exc})") from exc
+
+
+def load_audio(path: Path) -> bytes:
+    """One 8 kHz mu-law track from an audio file (see `load_tracks`); a stereo WAV is mixed down."""
+    suffix = path.suffix.lower()
+    if suffix != ".wav":
+        return load_tracks(path)[0]
+    try:
+        audio = wavfile.read_wav(path.read_bytes())
+    except wavfile.WavError as exc:
+        raise PhoneError(f"{path}: not a WAV file this tool reads ({exc})") from exc
+    return g711.pcm16_to_ulaw(wavfile.resample(audio.mono(), audio.rate, RATE))
 
 
 def align_tracks(inbound: bytes, outbound: bytes | None) -> tuple[bytes, bytes]:
@@ -118,6 +118,18 @@ class Conversation:
         kept = tuple(t for t in self.turns if float(t["end"]) <= seconds)
         return Conversation(self.inbound[:cut], self.outbound[:cut], kept)
 
+    def delayed(self, seconds: float) -> Conversation:
+        """The same conversation starting `seconds` later (silence before it on both tracks, padded
+        to whole frames at the end), its turns moved by as much."""
+        if seconds <= 0:
+            return self
+        lead = MULAW_SILENCE * round(seconds * RATE)
+        inbound, outbound = align_tracks(lead + self.inbound, lead + self.outbound)
+        turns = tuple(
+            {**t, "start": float(t["start"]) + seconds, "end": float(t["end"]) + seconds} for t in self.turns
+        )
+        return Conversation(inbound, outbound, turns)
+
 
 def bundled_conversation() -> Conversation:
     """The project's own synthesised support call (see callscribe_local/audio/README.md)."""
@@ -147,7 +159,23 @@ class CallPlan:
     stream: StreamInstruction | None
     dial_to: str | None
     recording_callback: str | None
-    recording_source: str | None  # DialVerb | RecordVerb
+    recording_source: str | None  # DialVerb | RecordVerb (None: nothing is recorded)
+    # <Dial record=…>: record-from-answer[-dual] | record-from-ringing[-dual]; "record" for <Record>
+    recording_mode: str | None = None
+    recording_max_seconds: float | None = None  # <Record maxLength>
+
+    @property
+    def records(self) -> bool:
+        return self.recording_source is not None
+
+    @property
+    def recording_channels(self) -> int:
+        return 2 if (self.recording_mode or "").endswith("-dual") else 1
+
+
+_DIAL_RECORD_MODES = {
+    "record-from-answer", "record-from-ringing", "record-from-answer-dual", "record-from-ringing-dual"
+}
 
 
 def parse_twiml(xml_text: str, base_url: str) -> CallPlan:
@@ -174,19 +202,33 @@ def parse_twiml(xml_text: str, base_url: str) -> CallPlan:
                 )
     dial = root.find("Dial")
     record = root.find("Record")
-    recording_callback: str | None = None
-    recording_source: str | None = None
+    callback_url: str | None = None
+    source: str | None = None
+    mode: str | None = None
+    max_seconds: float | None = None
     dial_to: str | None = None
     if dial is not None:
         number = dial.find("Number")
         dial_to = (number.text if number is not None else dial.text) or None
-        if dial.get("record", "do-not-record") != "do-not-record" and dial.get("recordingStatusCallback"):
-            recording_callback = urljoin(base_url, dial.get("recordingStatusCallback", ""))
-            recording_source = "DialVerb"
-    elif record is not None and record.get("recordingStatusCallback"):
-        recording_callback = urljoin(base_url, record.get("recordingStatusCallback", ""))
-        recording_source = "RecordVerb"
-    return CallPlan(stream, dial_to.strip() if dial_to else None, recording_callback, recording_source)
+        attribute = dial.get("record", "do-not-record")
+        mode = "record-from-answer" if attribute == "true" else attribute
+        if mode in _DIAL_RECORD_MODES:
+            source = "DialVerb"
+            callback_url = dial.get("recordingStatusCallback")
+        else:
+            mode = None
+    elif record is not None:
+        source, mode = "RecordVerb", "record"
+        callback_url = record.get("recordingStatusCallback")
+        max_seconds = float(record.get("maxLength", "3600"))
+    return CallPlan(
+        stream,
+        dial_to.strip() if dial_to else None,
+        urljoin(base_url, callback_url) if callback_url else None,
+        source,
+        mode,
+        max_seconds,
+    )
 
 
 # -- progress -------------------------------------------------------------------------------------
@@ -227,6 +269,28 @@ class CallerId:
     to_country: str = "US"
 
 
+@dataclass(frozen=True)
+class PhoneRecording:
+    """The recording Twilio made of the call, as the phone made it (also in the Twilio stand-in when
+    the phone has `twilio_api_url`).
+
+    Timing: the stream starts when the call is answered; the recording starts `offset_seconds`
+    later on the stream's clock (a `<Dial>`ed party answers after the ring time, a `<Record>`
+    starts after the greeting), so recording time t is stream time t + offset_seconds.
+    `started_at` is that moment on the wall clock with its sub-second part; the callback's
+    `RecordingStartTime` carries only whole seconds of it, as Twilio's does.
+    """
+
+    sid: str
+    url: str  # RecordingUrl: the media URL without extension (append .wav / .json)
+    source: str  # DialVerb | RecordVerb
+    channels: int
+    offset_seconds: float
+    started_at: datetime
+    duration_seconds: float
+    wav: bytes = field(repr=False)
+
+
 @dataclass
 class CallResult:
     call_sid: str
@@ -235,6 +299,19 @@ class CallResult:
     duration_seconds: int
     frames_sent: int = 0
     callbacks: list[tuple[str, int]] = field(default_factory=list)  # (what, HTTP status)
+    # Stream time at which the conversation's audio begins (the ring time of a <Dial>, the greeting
+    # before a <Record>, else 0): a turn spoken at t in the conversation is streamed at t + this.
+    lead_in_seconds: float = 0.0
+    stream_started_at: datetime | None = None  # wall clock when the first media frame was due
+    recording: PhoneRecording | None = None
+
+
+StreamHook = tuple[float, Callable[[], Coroutine[Any, Any, None]]]
+"""(stream seconds, action): the phone starts the action when the stream reaches that time (hooks
+still pending when the stream ends start then, in order), e.g. a scripted Deepgram outage."""
+
+RING_SECONDS = 2.37  # a <Dial>ed party answers this long after the stream starts (not whole seconds)
+GREETING_SECONDS = 3.41  # a <Record> starts this long after the stream (greeting and beep played)
 
 
 @dataclass
@@ -251,10 +328,18 @@ class SimulatedPhone:
     voice_path: str = "/twilio/voice"
     status_path: str = "/twilio/status"
     http_timeout: float = 15.0  # Twilio's hard limit for a webhook answer
+    # Where recordings are kept and served (the Twilio REST stand-in's base URL); None: the phone
+    # still makes the recording (CallResult.recording) but its RecordingUrl points at api.twilio.com.
+    twilio_api_url: str | None = None
+    ring_seconds: float = RING_SECONDS
+    greeting_seconds: float = GREETING_SECONDS
+    stream_hooks: tuple[StreamHook, ...] = ()
 
     def __post_init__(self) -> None:
         if self.speed <= 0:
             raise ValueError("speed must be positive")
+        if self.ring_seconds < 0 or self.greeting_seconds < 0:
+            raise ValueError("ring and greeting times cannot be negative")
         self._validator = RequestValidator(self.auth_token)
 
     # -- public --------------------------------------------------------------------------------
@@ -315,6 +400,7 @@ class _CallSession:
         self.sequence = 0
         self.callbacks: list[tuple[str, int]] = []
         self.answered_at: float | None = None
+        self.stream_started_at: datetime | None = None
 
     async def run(self, conversation: Conversation) -> CallResult:
         phone = self.phone
@@ -337,17 +423,20 @@ class _CallSession:
             "twiml",
             f"stream {plan.stream.url} track={plan.stream.track}"
             + (f", dial {plan.dial_to}" if plan.dial_to else "")
-            + (", recording" if plan.recording_callback else ""),
+            + (f", recording ({plan.recording_mode})" if plan.records else ""),
         )
-        answered = datetime.now(UTC)
         self.answered_at = time.monotonic()
         in_progress = self._next_sequence()  # fired now; with out_of_order, delivered after completed
         if not phone.out_of_order:
             await self._status("in-progress", sequence=in_progress)
 
-        stream_sid, frames = await self._stream(plan.stream, conversation)
+        # The stream starts at answer; a <Dial>ed party rings first, a <Record> follows a greeting:
+        # both tracks carry silence until then (ringback and the greeting are not synthesised).
+        lead_in = self._lead_in(plan)
+        streamed = conversation.delayed(lead_in)
+        stream_sid, frames = await self._stream(plan.stream, streamed)
 
-        duration = max(1, round(conversation.seconds))
+        duration = max(1, round(streamed.seconds))
         await self._status(
             "completed",
             extra={"CallDuration": str(duration), "Duration": str(math.ceil(duration / 60)),
@@ -356,10 +445,19 @@ class _CallSession:
         if phone.out_of_order:
             await self._status("in-progress", sequence=in_progress)  # late: must not regress the CDR
             await self._status("ringing", sequence=1)  # a retried, stale callback
-        if plan.recording_callback:
-            await self._recording(plan, answered, duration)
+        recording = await self._recording(plan, streamed, lead_in) if plan.records else None
         phone.observer.step("hangup", f"call {self.call_sid} completed after {duration} s")
-        return CallResult(self.call_sid, stream_sid, plan, duration, frames, self.callbacks)
+        return CallResult(
+            self.call_sid, stream_sid, plan, duration, frames, self.callbacks,
+            lead_in_seconds=lead_in, stream_started_at=self.stream_started_at, recording=recording,
+        )
+
+    def _lead_in(self, plan: CallPlan) -> float:
+        if plan.dial_to is not None:
+            return self.phone.ring_seconds
+        if plan.recording_source == "RecordVerb":
+            return self.phone.greeting_seconds
+        return 0.0
 
     # -- HTTP ----------------------------------------------------------------------------------
 
@@ -382,23 +480,75 @@ class _CallSession:
         url = self.phone.api_url.rstrip("/") + self.phone.status_path
         await self._post(f"status {status}", url, params)
 
-    async def _recording(self, plan: CallPlan, started: datetime, duration: int) -> None:
-        recording_sid = "RE" + uuid.uuid4().hex
+    async def _recording(self, plan: CallPlan, streamed: Conversation, lead_in: float) -> PhoneRecording:
+        """Make the recording as Twilio does, keep it where Twilio would serve it, then call back."""
+        phone = self.phone
+        from_ringing = (plan.recording_mode or "").startswith("record-from-ringing")
+        offset = 0.0 if from_ringing else lead_in
+        start = round(offset * RATE)
+        inbound, outbound = streamed.inbound[start:], streamed.outbound[start:]
+        if plan.recording_max_seconds is not None:
+            keep = int(plan.recording_max_seconds * RATE)
+            inbound, outbound = inbound[:keep], outbound[:keep]
+        if plan.recording_source == "RecordVerb":
+            channels = [g711.ulaw_to_pcm16(inbound)]  # <Record> records the caller
+        elif plan.recording_channels == 2:
+            # record-*-dual: the parent call (the caller, inbound) first, the dialled leg second
+            channels = [g711.ulaw_to_pcm16(inbound), g711.ulaw_to_pcm16(outbound)]
+        else:
+            both = wavfile.WavAudio(RATE, (g711.ulaw_to_pcm16(inbound), g711.ulaw_to_pcm16(outbound)), 1, 16)
+            channels = [both.mono()]
+        wav = wavfile.write_wav(channels, RATE)
+        seconds = len(channels[0]) / 2 / RATE
+        started = (self.stream_started_at or datetime.now(UTC)) + timedelta(seconds=offset / phone.speed)
+        sid = "RE" + uuid.uuid4().hex
+        base = (phone.twilio_api_url or "https://api.twilio.com").rstrip("/")
+        url = f"{base}/{API_VERSION}/Accounts/{phone.account_sid}/Recordings/{sid}"
+        recording = PhoneRecording(
+            sid, url, plan.recording_source or "DialVerb", len(channels), offset, started, seconds, wav
+        )
+        if phone.twilio_api_url is not None:
+            await self._keep_recording(recording)
         params = {
-            "AccountSid": self.phone.account_sid,
+            "AccountSid": phone.account_sid,
             "CallSid": self.call_sid,
-            "RecordingSid": recording_sid,
-            "RecordingUrl": f"https://api.twilio.com/{API_VERSION}/Accounts/{self.phone.account_sid}"
-            f"/Recordings/{recording_sid}",
+            "RecordingSid": sid,
+            "RecordingUrl": url,
             "RecordingStatus": "completed",
-            "RecordingDuration": str(duration),
-            "RecordingChannels": "2" if plan.recording_source == "DialVerb" else "1",
-            "RecordingStartTime": rfc2822(started),
-            "RecordingSource": plan.recording_source or "DialVerb",
-            "RecordingTrack": "both",
+            "RecordingDuration": str(int(seconds + 0.5)),
+            "RecordingChannels": str(len(channels)),
+            "RecordingStartTime": rfc2822(started),  # whole seconds: the sub-second part is lost
+            "RecordingSource": recording.source,
+            "RecordingTrack": "both" if plan.recording_source == "DialVerb" else "inbound",
         }
-        assert plan.recording_callback is not None
-        await self._post("recording callback", plan.recording_callback, params)
+        if plan.recording_callback is not None:
+            await self._post("recording callback", plan.recording_callback, params)
+        return recording
+
+    async def _keep_recording(self, recording: PhoneRecording) -> None:
+        """Hand the WAV to the Twilio REST stand-in (a stand-in-only PUT; Twilio keeps its own)."""
+        params = {
+            "CallSid": self.call_sid,
+            "Source": recording.source,
+            "Channels": str(recording.channels),
+            "StartTime": recording.started_at.isoformat(),
+            "Duration": f"{recording.duration_seconds:.3f}",
+        }
+        try:
+            response = await self.http.put(
+                recording.url + ".wav",
+                params=params,
+                content=recording.wav,
+                headers={"Content-Type": "audio/x-wav"},
+                auth=(self.phone.account_sid, self.phone.auth_token),
+            )
+        except httpx.HTTPError as exc:
+            raise PhoneError(f"recording store: {recording.url} unreachable ({exc})") from exc
+        self.phone.observer.step(
+            "recording", f"{recording.sid} kept at the Twilio stand-in (HTTP {response.status_code})"
+        )
+        if response.status_code >= 300:
+            raise PhoneError(f"recording store answered HTTP {response.status_code}: {response.text[:300]}")
 
     async def _post(self, what: str, url: str, params: Mapping[str, str], *, required: bool = False) -> str:
         headers = {
@@ -473,6 +623,9 @@ class _CallSession:
         total_seconds = total_frames * FRAME_SECONDS
         frame_interval = FRAME_SECONDS / phone.speed
         started = time.monotonic()
+        self.stream_started_at = datetime.now(UTC)
+        hooks = sorted(phone.stream_hooks, key=lambda hook: hook[0])
+        running: list[asyncio.Task[None]] = []
         sent = 0
         for index in range(total_frames):
             # Pace by the clock, not by sleeping a fixed 20 ms: a slow send never makes us drift.
@@ -480,6 +633,8 @@ class _CallSession:
             delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
+            while hooks and hooks[0][0] <= index * FRAME_SECONDS:
+                running.append(asyncio.create_task(hooks.pop(0)[1]()))
             timestamp = str(index * 20)
             for track in tracks:
                 frame = audio[track][index * FRAME_BYTES : (index + 1) * FRAME_BYTES]
@@ -499,6 +654,7 @@ class _CallSession:
                 sent += 1
             if index % 25 == 0 or index == total_frames - 1:
                 phone.observer.streamed((index + 1) * FRAME_SECONDS, total_seconds)
+        await self._finish_hooks(running, [action for _, action in hooks])
         sequence += 1
         await ws.send(json.dumps({
             "event": "stop",
@@ -507,6 +663,17 @@ class _CallSession:
             "streamSid": stream_sid,
         }))
         return sent
+
+
+    async def _finish_hooks(
+        self, running: list[asyncio.Task[None]], pending: list[Callable[[], Coroutine[Any, Any, None]]]
+    ) -> None:
+        """Hooks timed past the end of the stream run now, in order; every hook is awaited."""
+        for action in pending:
+            running.append(asyncio.create_task(action()))
+        failures = [r for r in await asyncio.gather(*running, return_exceptions=True) if r is not None]
+        if failures:
+            raise PhoneError(f"a stream hook failed: {failures[0]!r}") from failures[0]
 
 
 def _tracks_for(track_attribute: str) -> tuple[str, ...]:

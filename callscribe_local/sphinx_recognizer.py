@@ -5,7 +5,7 @@ download, no key and no network. Its generic 16 kHz model is rough on 8 kHz phon
 name it reports (`pocketsphinx-en-us-offline`) says so, so nobody mistakes its text for Deepgram's.
 
 How it behaves like Deepgram's live API (per connection, on the connection's own audio clock):
-- 8 kHz mu-law in, upsampled to the 16 kHz PCM the model needs (`audioop.ulaw2lin` + `ratecv`,
+- 8 kHz mu-law in, upsampled to the 16 kHz PCM the model needs (`g711` tables + `audioop.ratecv`,
   with the resampler state carried across chunks so chunk borders add no clicks);
 - a voice-activity endpointer cuts utterances at silences; each utterance ends in one final
   hypothesis (`is_final`, `speech_final`) whose words carry times from pocketsphinx's segmentation;
@@ -34,6 +34,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from callscribe_local import g711
 from callscribe_local.recognizer import Hypothesis, RecognizerBusyError, Word
 
 with warnings.catch_warnings():
@@ -175,7 +176,7 @@ class _Decoding:
         self._clock = 0.0  # seconds of connection audio seen (the endpointer's clock)
 
     def feed(self, mulaw: bytes) -> list[Hypothesis]:
-        linear = audioop.ulaw2lin(mulaw, SAMPLE_WIDTH)
+        linear = g711.ulaw_to_pcm16(mulaw)
         upsampled, self._ratecv_state = audioop.ratecv(
             linear, SAMPLE_WIDTH, 1, IN_RATE, DECODER_RATE, self._ratecv_state
         )
@@ -315,6 +316,15 @@ class SphinxRecognizer:
             self._raise_failure()
             ready, self._ready = self._ready, []
         return ready + flushed
+
+    def transcribe(self, mulaw: bytes) -> list[Hypothesis]:
+        """Batch (the pre-recorded API): decode all of `mulaw` in the calling thread, not on the
+        streaming pool, and flush the last utterance. Same endpointing and word timing as live."""
+        with self._decode_lock:
+            if self._closed:
+                return []
+            state = self._state()
+            return state.feed(mulaw) + state.flush()
 
     def close(self) -> None:
         """The connection ended: drop queued audio and give the decoder back, clean, for reuse.

@@ -8,7 +8,8 @@ Production code runs unchanged; only configuration points it at the stand-ins:
 - Deepgram live STT: `deepgram_server.DeepgramStandIn` hearing through pocketsphinx, via DEEPGRAM_URL;
 - Anthropic Messages API: `anthropic_server` with the offline summariser, via ANTHROPIC_BASE_URL;
 - the Fargate streamer: `python -m streamer` as a subprocess, at STREAM_URL (ws://127.0.0.1:…/media);
-- Twilio's REST API (POST /calls): `twilio_rest.TwilioRestStandIn`, via TWILIO_API_BASE_URL.
+- Twilio's REST API (POST /calls, and the recordings the simulated phone makes):
+  `twilio_rest.TwilioRestStandIn`, via TWILIO_API_BASE_URL.
 
 With DEEPGRAM_API_KEY or ANTHROPIC_API_KEY set in the environment, the real service is used instead
 of that stand-in (the key is passed through; nothing else changes).
@@ -32,7 +33,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +43,9 @@ import httpx
 
 from callscribe_local.aws_local import LocalAws, LocalNames, local_aws
 from callscribe_local.calls_client import get_call
+from callscribe_local.deepgram_server import OUTAGE_PATH
 from callscribe_local.dispatcher import Delivery, LocalDispatcher, RetryPolicy
+from callscribe_local.phone import StreamHook
 from shared.telemetry import METRICS_NAMESPACE
 from streamer.contract import HEALTH_PATH, MEDIA_PATH, SERVICE_NAME
 
@@ -78,6 +81,9 @@ class StackOptions:
     log_dir: Path | None = None
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy.lambda_async)
     streamer_start_timeout: float = 30.0
+    # The streamer's REPLAY_BUFFER_SECONDS (None: the product's default, 30 s). A Deepgram outage
+    # shorter than this leaves no gap in the live transcript (the streamer replays the audio).
+    replay_buffer_seconds: float | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
     capture_stdout: bool = False  # a terminal UI owns stdout: route the handlers' prints to the log
 
@@ -127,6 +133,7 @@ class StackUrls:
     deepgram: str
     anthropic: str
     log_dir: str
+    twilio: str = ""  # the Twilio REST stand-in: POST /calls, and recordings
 
     def as_dict(self) -> dict[str, str]:
         return dict(vars(self))
@@ -148,6 +155,8 @@ class LocalStack:
         self.dispatcher: LocalDispatcher | None = None
         self.streamer: subprocess.Popen[bytes] | None = None
         self.twilio_rest: Any = None
+        self.deepgram_standin: Any = None  # DeepgramStandIn, unless the real Deepgram is used
+        self._deepgram_loop: _LoopThread | None = None
         self.urls: StackUrls | None = None
         self.log_dir = Path(self.options.log_dir or tempfile.mkdtemp(prefix="callscribe-local-"))
         self.deepgram_model = "deepgram (real)" if self.options.deepgram_api_key else ""
@@ -228,6 +237,7 @@ class LocalStack:
             deepgram=deepgram_url,
             anthropic=anthropic_url,
             log_dir=str(self.log_dir),
+            twilio=twilio_url,
         )
         return self
 
@@ -251,8 +261,13 @@ class LocalStack:
         standin = DeepgramStandIn(factory, host="127.0.0.1", port=0, api_key=LOCAL_DEEPGRAM_KEY)
         loop.run(standin.start())
         self._exit.callback(lambda: loop.run(standin.stop()))
+        self.deepgram_standin, self._deepgram_loop = standin, loop
         self.deepgram_model = MODEL_NAME
-        self.observer.step("deepgram", f"Deepgram stand-in at {standin.url} (offline: {MODEL_NAME})")
+        self.observer.step(
+            "deepgram",
+            f"Deepgram stand-in at {standin.url} (offline: {MODEL_NAME}; live WebSocket and "
+            f"pre-recorded POST {standin.http_url}/v1/listen)",
+        )
         return str(standin.url), LOCAL_DEEPGRAM_KEY
 
     def _start_anthropic(self) -> tuple[str, str]:
@@ -277,7 +292,9 @@ class LocalStack:
         twilio = TwilioRestStandIn(self.account_sid, self.auth_token).start()
         self._exit.callback(twilio.stop)
         self.twilio_rest = twilio
-        self.observer.step("twilio", f"Twilio REST stand-in at {twilio.base_url} (POST /calls lands here)")
+        self.observer.step(
+            "twilio", f"Twilio REST stand-in at {twilio.base_url} (POST /calls lands here; recordings served)"
+        )
         return twilio.base_url
 
     def _start_streamer(self, port: int, stream_url: str, deepgram_url: str, deepgram_key: str) -> None:
@@ -291,6 +308,11 @@ class LocalStack:
             # The stand-in hears with pocketsphinx, not nova-3: segments' `source` says so.
             **({} if self.options.deepgram_api_key else {"DEEPGRAM_MODEL": self.deepgram_model}),
             "DRAIN_SECONDS": "10",
+            **(
+                {"REPLAY_BUFFER_SECONDS": str(self.options.replay_buffer_seconds)}
+                if self.options.replay_buffer_seconds is not None
+                else {}
+            ),
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
             "PYTHONUNBUFFERED": "1",
@@ -398,11 +420,48 @@ class LocalStack:
             "WEBHOOK_BASE_URL": self.urls.api,
         }
 
+    def deepgram_outage_hooks(self, windows: Sequence[tuple[float, float]]) -> tuple[StreamHook, ...]:
+        """Phone stream hooks that take the Deepgram stand-in's live API down for each (start, end)
+        window of stream seconds (see `outage_hooks`)."""
+        assert self.urls is not None
+        if self.options.deepgram_api_key:
+            raise StackError("DEEPGRAM_API_KEY is set: only the local stand-in can have an outage")
+        return outage_hooks(self.urls.deepgram, LOCAL_DEEPGRAM_KEY, windows)
+
     def get_call_json(self, call_sid: str) -> dict[str, Any] | None:
         """GET /calls/{callSid} through the local API, as a client of the product would (every
         transcript page, so the record holds the whole transcript)."""
         assert self.urls is not None
         return get_call(self.urls.api, call_sid)
+
+
+def outage_hooks(
+    deepgram_url: str, api_key: str, windows: Sequence[tuple[float, float]]
+) -> tuple[StreamHook, ...]:
+    """Stream hooks for `SimulatedPhone`: at each window's start the Deepgram stand-in at
+    `deepgram_url` (ws://… or http://…) drops its open live connections and refuses new ones
+    (503); at its end it accepts again. Over HTTP (`POST /_local/outage`), so it works as well for
+    a stack running in another process (`callscribe local up`)."""
+    base = deepgram_url.replace("ws://", "http://", 1).replace("wss://", "https://", 1).rstrip("/")
+
+    def post(doc: dict[str, Any]) -> Callable[[], Coroutine[Any, Any, None]]:
+        async def action() -> None:
+            async with httpx.AsyncClient(timeout=10) as client:
+                response = await client.post(
+                    f"{base}{OUTAGE_PATH}", json=doc, headers={"Authorization": f"Token {api_key}"}
+                )
+            if response.status_code != 200:
+                raise StackError(f"the Deepgram stand-in refused the outage: HTTP {response.status_code}")
+
+        return action
+
+    hooks: list[StreamHook] = []
+    for start, end in windows:
+        if not 0 <= start < end:
+            raise ValueError(f"an outage window needs 0 <= start < end, not {start}:{end}")
+        hooks.append((start, post({"action": "begin", "status": 503, "drop": "net0000"})))
+        hooks.append((end, post({"action": "end"})))
+    return tuple(hooks)
 
 
 @contextlib.contextmanager

@@ -7,11 +7,20 @@ are form-encoded, auth is HTTP Basic (account SID + auth token) and answers have
 the Call resource JSON, and `{"code", "message", "more_info", "status"}` for errors. Tests point
 the client at it with `client.api.base_url` (callscribe: `TWILIO_API_BASE_URL`), read what was
 asked in `.requests`, and make it fail with `.fail_next(...)`.
+
+Recordings: `GET …/Recordings/{RecordingSid}.wav` (or without extension) serves the recording as
+Twilio does, a 16-bit PCM WAV (`audio/x-wav`); `GET …/Recordings/{RecordingSid}.json` the Recording
+resource; `DELETE …/Recordings/{RecordingSid}.json` removes it (204). All need Basic auth (401
+otherwise) and answer 404 (Twilio error 20404) for a SID it does not hold. Recordings are kept in
+memory by SID; the simulated phone puts them there (`PUT …/Recordings/{RecordingSid}.wav`, a
+stand-in-only method, or `add_recording()` in-process). Tests script a recording's failures with
+`fail_recording(sid, status)` and `truncate_recording(sid)`.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import threading
@@ -33,7 +42,12 @@ _CALLS = re.compile(rf"^/{API_VERSION}/Accounts/(?P<account>AC[0-9a-fA-F]{{32}})
 _CALL = re.compile(
     rf"^/{API_VERSION}/Accounts/(?P<account>AC[0-9a-fA-F]{{32}})/Calls/(?P<sid>CA[0-9a-f]{{32}})\.json$"
 )
+_RECORDING = re.compile(
+    rf"^/{API_VERSION}/Accounts/(?P<account>AC[0-9a-fA-F]{{32}})/Recordings/"
+    r"(?P<sid>RE[0-9a-fA-F]{32})(?P<ext>\.wav|\.json|\.mp3)?$"
+)
 UPDATABLE_STATUSES = {"completed", "canceled"}
+WAV_CONTENT_TYPE = "audio/x-wav"
 
 
 @dataclass(frozen=True)
@@ -56,6 +70,36 @@ class InjectedError:
     status: int
     code: int
     message: str
+
+
+@dataclass
+class StoredRecording:
+    """One recording as the Twilio stand-in holds it."""
+
+    sid: str
+    call_sid: str
+    wav: bytes
+    channels: int
+    source: str
+    start_time: str  # ISO-8601 with the sub-second part (the resource shows it as RFC 2822)
+    duration: str  # seconds, as Twilio's resource gives it: a string
+    date_created: str
+
+
+@dataclass
+class RecordingFault:
+    """What the next `times` GETs of one recording's media get instead of the WAV."""
+
+    status: int | None  # an HTTP error status, or None for a truncated WAV (200)
+    times: int
+    keep_bytes: int | None = None  # for a truncated WAV: how much of the file is sent
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    status: int
+    content_type: str
+    body: bytes
 
 
 def error_body(status: int, code: int, message: str) -> dict[str, Any]:
@@ -81,6 +125,8 @@ class TwilioRestStandIn(StandIn):
     port: int = 0
     requests: list[RecordedRequest] = field(default_factory=list)
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)
+    recordings: dict[str, StoredRecording] = field(default_factory=dict)
+    _recording_faults: dict[str, RecordingFault] = field(default_factory=dict)
     _errors: deque[InjectedError] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _http: BackgroundHttpServer | None = None
@@ -110,6 +156,45 @@ class TwilioRestStandIn(StandIn):
     def created_calls(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == "POST" and _CALLS.match(r.path)]
 
+    # -- recordings -------------------------------------------------------------------------
+
+    def add_recording(
+        self,
+        sid: str,
+        wav: bytes,
+        *,
+        call_sid: str,
+        channels: int,
+        source: str = "DialVerb",
+        start_time: str = "",
+        duration: str = "",
+    ) -> StoredRecording:
+        """Keep a recording (what the phone's PUT does); it is then served by SID."""
+        now = _rfc2822(datetime.now(UTC))
+        recording = StoredRecording(
+            sid, call_sid, wav, channels, source, start_time or now, duration or "0", now
+        )
+        with self._lock:
+            self.recordings[sid] = recording
+        return recording
+
+    def fail_recording(self, sid: str, status: int = 404, times: int = 1) -> None:
+        """The next `times` GETs of this recording's media answer `status` (404, 500, 503…)."""
+        with self._lock:
+            self._recording_faults[sid] = RecordingFault(status, times)
+
+    def truncate_recording(self, sid: str, keep_bytes: int | None = None, times: int = 1) -> None:
+        """The next `times` GETs of this recording's media answer 200 with only the first
+        `keep_bytes` of the WAV (default: half of it): its header still declares the whole data."""
+        with self._lock:
+            self._recording_faults[sid] = RecordingFault(None, times, keep_bytes)
+
+    def recording_requests(self, sid: str | None = None) -> list[RecordedRequest]:
+        return [
+            r for r in self.requests
+            if (m := _RECORDING.match(r.path)) is not None and (sid is None or m.group("sid") == sid)
+        ]
+
     # -- request handling -------------------------------------------------------------------
 
     def _authorised(self, headers: dict[str, str]) -> bool:
@@ -121,6 +206,17 @@ class TwilioRestStandIn(StandIn):
         except ValueError:
             return False
         return user == self.account_sid and password == self.auth_token
+
+    def respond(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> RawResponse:
+        """Any request: recordings' media as bytes, everything else as Twilio's JSON."""
+        path = urlsplit(raw_path).path
+        if _RECORDING.match(path):
+            answer = self._recording_answer(method, raw_path, headers, body)
+            with self._lock:
+                self.requests.append(RecordedRequest(method, path, [], headers, answer.status))
+            return answer
+        status, payload = self.handle(method, raw_path, headers, body)
+        return RawResponse(status, "application/json; charset=utf-8", json.dumps(payload).encode())
 
     def handle(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes
@@ -166,6 +262,100 @@ class TwilioRestStandIn(StandIn):
                 else (404, error_body(404, 20404, f"The requested resource {path} was not found"))
             )
         return 404, error_body(404, 20404, f"The requested resource {path} was not found")
+
+    def _recording_answer(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes
+    ) -> RawResponse:
+        split = urlsplit(raw_path)
+        match = _RECORDING.match(split.path)
+        assert match is not None
+        sid, ext = match.group("sid"), match.group("ext") or ""
+
+        def error(status: int, code: int, message: str) -> RawResponse:
+            return self._json(status, error_body(status, code, message))
+
+        not_found = error(404, 20404, f"The requested resource {split.path} was not found")
+        if not self._authorised(headers):
+            return error(401, 20003, "Authenticate")
+        if match.group("account") != self.account_sid:
+            return not_found
+        if method == "PUT" and ext == ".wav":  # the phone keeping what it recorded (stand-in only)
+            query = dict(parse_qsl(split.query))
+            recording = self.add_recording(
+                sid, body, call_sid=query.get("CallSid", ""), channels=int(query.get("Channels", "1")),
+                source=query.get("Source", "DialVerb"), start_time=query.get("StartTime", ""),
+                duration=query.get("Duration", ""),
+            )
+            return self._json(201, self._resource(recording))
+        with self._lock:
+            held = self.recordings.get(sid)
+        if held is None:
+            return not_found
+        recording = held
+        if method == "DELETE" and ext in ("", ".json"):
+            with self._lock:
+                self.recordings.pop(sid, None)
+            return RawResponse(204, "", b"")
+        if method != "GET":
+            return error(405, 20004, "Method not allowed")
+        if ext == ".json":
+            return self._json(200, self._resource(recording))
+        if ext == ".mp3":
+            return error(404, 20404, "The local Twilio stand-in serves recordings as .wav only")
+        fault = self._take_recording_fault(sid)
+        if fault is not None and fault.status is not None:
+            if fault.status == 404:
+                return not_found
+            return error(fault.status, 20500, "Internal Server Error")
+        if fault is not None:
+            keep = fault.keep_bytes if fault.keep_bytes is not None else len(recording.wav) // 2
+            return RawResponse(200, WAV_CONTENT_TYPE, recording.wav[:keep])
+        return RawResponse(200, WAV_CONTENT_TYPE, recording.wav)
+
+    @staticmethod
+    def _json(status: int, payload: dict[str, Any]) -> RawResponse:
+        return RawResponse(status, "application/json; charset=utf-8", json.dumps(payload).encode())
+
+    def _take_recording_fault(self, sid: str) -> RecordingFault | None:
+        with self._lock:
+            fault = self._recording_faults.get(sid)
+            if fault is None:
+                return None
+            fault.times -= 1
+            if fault.times <= 0:
+                del self._recording_faults[sid]
+            return fault
+
+    def _resource(self, recording: StoredRecording) -> dict[str, Any]:
+        """The Recording resource, in Twilio's JSON shape."""
+        uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Recordings/{recording.sid}"
+        start = recording.start_time
+        with contextlib.suppress(ValueError):  # whole seconds, RFC 2822, as Twilio shows it
+            start = _rfc2822(datetime.fromisoformat(start))
+        return {
+            "account_sid": self.account_sid,
+            "api_version": API_VERSION,
+            "call_sid": recording.call_sid,
+            "conference_sid": None,
+            "date_created": recording.date_created,
+            "date_updated": recording.date_created,
+            "start_time": start,
+            "duration": str(round(float(recording.duration or 0))),
+            "sid": recording.sid,
+            "price": None,
+            "price_unit": "USD",
+            "status": "completed",
+            "channels": recording.channels,
+            "source": recording.source,
+            "error_code": None,
+            "uri": f"{uri}.json",
+            "encryption_details": None,
+            "media_url": f"{self.base_url if self._http else ''}{uri}",
+            "subresource_uris": {
+                "add_on_results": f"{uri}/AddOnResults.json",
+                "transcriptions": f"{uri}/Transcriptions.json",
+            },
+        }
 
     def _create(self, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
         to, from_ = params.get("To", ""), params.get("From", "")
@@ -259,15 +449,17 @@ class TwilioRestStandIn(StandIn):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 headers = {key.lower(): value for key, value in self.headers.items()}
-                status, payload = standin.handle(self.command, self.path, headers, body)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
+                answer = standin.respond(self.command, self.path, headers, body)
+                self.send_response(answer.status)
+                if answer.content_type:
+                    self.send_header("Content-Type", answer.content_type)
+                if answer.status != 204:
+                    self.send_header("Content-Length", str(len(answer.body)))
                 self.end_headers()
-                self.wfile.write(data)
+                if answer.status != 204:
+                    self.wfile.write(answer.body)
 
-            do_GET = do_POST = do_DELETE = _serve
+            do_GET = do_POST = do_DELETE = do_PUT = _serve
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet in tests and the demo
                 return

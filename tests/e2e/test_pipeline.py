@@ -30,7 +30,7 @@ import pytest
 from callscribe_local import cli
 from callscribe_local.aws_local import BusTap, LocalNames
 from callscribe_local.phone import CallResult, Conversation, SimulatedPhone, bundled_conversation
-from callscribe_local.stack import LocalStack, StackOptions
+from callscribe_local.stack import LOCAL_DEEPGRAM_KEY, LocalStack, StackOptions
 
 pytestmark = pytest.mark.e2e
 
@@ -78,7 +78,8 @@ def placed(stack: LocalStack) -> PlacedCall:
     tap = BusTap(stack.options.names.event_bus_name)
     conversation = bundled_conversation().clip(CLIP_SECONDS)
     phone = SimulatedPhone(
-        stack.urls.api, stack.auth_token, stack.account_sid, speed=SPEED, out_of_order=True
+        stack.urls.api, stack.auth_token, stack.account_sid, speed=SPEED, out_of_order=True,
+        twilio_api_url=stack.urls.twilio,
     )
     result = asyncio.run(phone.call(conversation))
     events = _wait_for_events(tap, result.call_sid)
@@ -86,9 +87,10 @@ def placed(stack: LocalStack) -> PlacedCall:
 
 
 def test_a_call_becomes_a_transcribed_summarised_record(stack: LocalStack, placed: PlacedCall) -> None:
-    phone, conversation, result, events, record = (
-        placed.phone, placed.conversation, placed.result, placed.events, placed.record
-    )
+    phone, result, events, record = placed.phone, placed.result, placed.events, placed.record
+    # The <Dial>ed party rings first: the conversation is streamed from the ring time on.
+    assert result.lead_in_seconds == phone.ring_seconds
+    conversation = placed.conversation.delayed(result.lead_in_seconds)
 
     # Twilio's side: every webhook was accepted, the TwiML streamed both tracks and recorded.
     assert all(status < 300 for _, status in result.callbacks), result.callbacks
@@ -194,3 +196,70 @@ def test_post_calls_reaches_the_local_twilio_rest_api(stack: LocalStack) -> None
     assert call_sid.startswith("CA")
     created = stack.twilio_rest.created_calls()
     assert [c.value("To") for c in created] == ["+14155550142"]
+
+
+WORD_TOLERANCE = 0.5  # seconds: a word from the recording, moved onto the stream clock
+
+
+def test_the_recording_is_served_and_transcribed_on_the_stream_clock(
+    stack: LocalStack, placed: PlacedCall
+) -> None:
+    """Issue 13's second source, as the recordings Lambda will meet it locally: the phone's
+    dual-channel recording is fetched from the Twilio stand-in (basic auth) and transcribed by the
+    Deepgram stand-in's pre-recorded API; its words, moved by the recording's offset, land where the
+    phone streamed them and where the live transcript has them."""
+    assert stack.urls is not None
+    result, record = placed.result, placed.record
+    recording = result.recording
+    assert recording is not None
+    assert (recording.source, recording.channels) == ("DialVerb", 2)
+    assert recording.offset_seconds == result.lead_in_seconds == 2.37
+    assert record is not None
+    assert record["recording"]["sid"] == recording.sid
+    assert record["recording"]["url"] == recording.url
+    assert recording.url.startswith(stack.urls.twilio)
+
+    media = httpx.get(recording.url + ".wav", auth=(stack.account_sid, stack.auth_token), timeout=10)
+    assert media.status_code == 200, media.text
+    assert media.headers["content-type"] == "audio/x-wav"
+    assert httpx.get(recording.url + ".wav", auth=(stack.account_sid, "wrong"), timeout=10).status_code == 401
+
+    listen = stack.urls.deepgram.replace("ws://", "http://") + "/v1/listen"
+    response = httpx.post(
+        listen,
+        params={"multichannel": "true", "model": "nova-3", "language": "en", "punctuate": "true",
+                "utterances": "true"},
+        content=media.content,
+        headers={"Authorization": f"Token {LOCAL_DEEPGRAM_KEY}", "Content-Type": "audio/wav"},
+        timeout=120,
+    )
+    assert response.status_code == 200, response.text
+    doc = response.json()
+    assert doc["metadata"]["channels"] == 2
+    assert doc["metadata"]["duration"] == pytest.approx(recording.duration_seconds, abs=0.01)
+    channels = doc["results"]["channels"]
+    assert len(channels) == 2
+
+    offset = recording.offset_seconds
+    turns = placed.conversation.delayed(offset).turns  # on the stream clock
+    live = record["transcript"]
+    for channel, track in enumerate(("inbound", "outbound")):
+        words = channels[channel]["alternatives"][0]["words"]
+        assert words, f"nothing heard on channel {channel}"
+        # Every word, on the stream clock, lies inside a turn spoken on that track.
+        for word in words:
+            start, end = word["start"] + offset, word["end"] + offset
+            assert any(
+                turn["track"] == track
+                and turn["start"] - WORD_TOLERANCE <= start
+                and end <= turn["end"] + WORD_TOLERANCE
+                for turn in turns
+            ), (track, word, offset)
+        # And the recording's utterances start where the live transcript's segments start (±0.5 s).
+        starts = [u["start"] + offset for u in doc["results"]["utterances"] if u["channel"] == channel]
+        segments = [s["start"] for s in live if s["track"] == track]
+        matched = [t for t in starts if any(abs(t - s) <= WORD_TOLERANCE for s in segments)]
+        assert matched, (track, starts, segments)
+        assert len(matched) >= len(starts) / 2, (track, starts, segments)
+    heard = {w["word"] for c in channels for w in c["alternatives"][0]["words"]}
+    assert {"delivery", "order", "number", "tomorrow", "problem"} & heard, heard

@@ -11,16 +11,20 @@ from __future__ import annotations
 import base64
 import json
 import math
+import time
 import wave
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from callscribe_local import g711
 from callscribe_local.apigw import LocalApiGateway
 from callscribe_local.phone import (
     Conversation,
@@ -28,9 +32,12 @@ from callscribe_local.phone import (
     SimulatedPhone,
     align_tracks,
     load_audio,
+    load_tracks,
     parse_twiml,
     rfc2822,
 )
+from callscribe_local.twilio_rest import TwilioRestStandIn
+from callscribe_local.wavfile import WAVE_FORMAT_PCM, read_wav
 from shared.clock import parse_rfc2822
 from shared.signatures import FormParams, verify_api_gateway_event, verify_stream_upgrade
 
@@ -49,6 +56,10 @@ class TwilioSide:
         self.stream_url = ""
         self.api_url = ""
         self.refuse_upgrade = False
+        self.after_stream = (
+            '<Dial record="record-from-answer-dual" recordingStatusCallback="recording">'
+            "<Number>+14155550199</Number></Dial>"
+        )
 
     def handler(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         form = FormParams.parse(event["body"], is_base64=event["isBase64Encoded"])
@@ -60,8 +71,7 @@ class TwilioSide:
                 '<?xml version="1.0" encoding="UTF-8"?><Response><Start>'
                 f'<Stream url="{self.stream_url}" track="both_tracks">'
                 '<Parameter name="callSid" value="x"/><Parameter name="route" value="forward"/>'
-                '</Stream></Start><Dial record="record-from-answer-dual" '
-                'recordingStatusCallback="recording"><Number>+14155550199</Number></Dial></Response>'
+                f"</Stream></Start>{self.after_stream}</Response>"
             )
             return {"statusCode": 200, "headers": {"Content-Type": "text/xml"}, "body": twiml}
         return {"statusCode": 204, "body": ""}
@@ -97,6 +107,8 @@ async def test_a_call_as_twilio_places_it(twilio_side: TwilioSide) -> None:
     conversation = _conversation(1.0)
 
     result = await phone.call(conversation)
+    assert result.lead_in_seconds == phone.ring_seconds == 2.37  # the <Dial>ed party rings first
+    streamed = conversation.delayed(result.lead_in_seconds)
 
     # Every webhook verified (else 403) and in Twilio's order of delivery, out of order on purpose.
     paths = [(path, form.get("CallStatus", form.get("RecordingStatus"))) for path, form in twilio_side.forms]
@@ -117,7 +129,7 @@ async def test_a_call_as_twilio_places_it(twilio_side: TwilioSide) -> None:
     assert voice["ToZip"] == ""  # blank values are signed and delivered
     statuses = {form["CallStatus"]: form for path, form in twilio_side.forms[3:6]}
     assert [statuses[s]["SequenceNumber"] for s in ("in-progress", "completed")] == ["2", "3"]
-    assert statuses["completed"]["CallDuration"] == "1"
+    assert statuses["completed"]["CallDuration"] == "3"  # 2.37 s ringing + 1 s of conversation
     assert parse_rfc2822(statuses["completed"]["Timestamp"]) is not None
     recording = twilio_side.forms[6][1]
     assert recording["RecordingSid"].startswith("RE")
@@ -125,7 +137,7 @@ async def test_a_call_as_twilio_places_it(twilio_side: TwilioSide) -> None:
 
     # The stream: connected, start (with the TwiML's parameters), media per track, stop.
     events = [m["event"] for m in twilio_side.messages]
-    frames = len(conversation.inbound) // 160
+    frames = len(streamed.inbound) // 160
     assert events == ["connected", "start"] + ["media"] * (2 * frames) + ["stop"]
     start = twilio_side.messages[1]
     assert start["start"]["customParameters"] == {"callSid": "x", "route": "forward"}
@@ -201,3 +213,118 @@ def test_stream_signature_is_over_the_ws_url() -> None:
     phone = SimulatedPhone("http://127.0.0.1:1/local", TOKEN, ACCOUNT)
     url = "wss://stream.example.com/media"
     assert verify_stream_upgrade(url, {"X-Twilio-Signature": phone.sign(url, {})}, TOKEN)
+
+
+def _marked_conversation(seconds: float) -> Conversation:
+    """Tracks whose bytes say where they are: a recording cut at the wrong place cannot match."""
+    count = int(seconds * 8000)
+    inbound = bytes(0x10 + (i // 80) % 0x60 for i in range(count))  # changes every 10 ms
+    outbound = bytes(0x80 + (i // 80) % 0x60 for i in range(count))
+    return Conversation.from_audio(inbound, outbound)
+
+
+async def test_a_dual_recording_starts_at_answer_and_is_served_like_twilio_serves_it(
+    twilio_side: TwilioSide,
+) -> None:
+    conversation = _marked_conversation(1.5)
+    with TwilioRestStandIn(ACCOUNT, TOKEN) as twilio:
+        base_url = twilio.base_url
+        phone = SimulatedPhone(twilio_side.api_url, TOKEN, ACCOUNT, speed=20.0, twilio_api_url=base_url)
+        result = await phone.call(conversation)
+        recording = result.recording
+        assert recording is not None
+        async with httpx.AsyncClient(timeout=5) as client:
+            media = await client.get(recording.url + ".wav", auth=(ACCOUNT, TOKEN))
+            assert (await client.get(recording.url + ".wav")).status_code == 401
+
+    # record-from-answer-dual: the dialled party answered 2.37 s into the stream (not whole seconds).
+    assert result.lead_in_seconds == recording.offset_seconds == 2.37
+    assert (recording.source, recording.channels) == ("DialVerb", 2)
+    assert result.stream_started_at is not None
+    assert recording.started_at - result.stream_started_at == timedelta(seconds=2.37 / phone.speed)
+
+    # The WAV: 16-bit PCM, 8 kHz, channel 0 the caller (inbound), channel 1 the dialled leg, both
+    # starting exactly at the conversation's first sample (stream byte 2.37 * 8000 = 18960).
+    audio = read_wav(recording.wav)
+    assert (audio.format_tag, audio.bits_per_sample, audio.rate, len(audio.channels)) == (
+        WAVE_FORMAT_PCM, 16, 8000, 2
+    )
+    streamed = conversation.delayed(2.37)
+    assert audio.channels[0] == g711.ulaw_to_pcm16(streamed.inbound[18960:])
+    assert audio.channels[1] == g711.ulaw_to_pcm16(streamed.outbound[18960:])
+    assert audio.channels[0].startswith(g711.ulaw_to_pcm16(conversation.inbound))
+    assert recording.duration_seconds == pytest.approx(conversation.seconds + 0.01, abs=0.02)
+
+    # Served by the Twilio stand-in with basic auth, byte for byte.
+    assert media.status_code == 200
+    assert media.headers["content-type"] == "audio/x-wav"
+    assert media.content == recording.wav
+
+    # The callback: Twilio's parameters; the start time in whole seconds (the fraction is lost).
+    form = dict(twilio_side.forms[-1][1])
+    assert twilio_side.forms[-1][0] == "/twilio/recording"
+    assert form["RecordingSid"] == recording.sid
+    assert form["RecordingUrl"] == recording.url
+    assert form["RecordingUrl"].startswith(f"{base_url}/2010-04-01/Accounts/{ACCOUNT}/Recordings/RE")
+    assert (form["RecordingChannels"], form["RecordingSource"], form["RecordingTrack"]) == (
+        "2", "DialVerb", "both"
+    )
+    assert form["RecordingDuration"] == "2"
+    assert parse_rfc2822(form["RecordingStartTime"]) == recording.started_at.replace(microsecond=0)
+
+
+async def test_a_voicemail_recording_is_one_channel_after_the_greeting(twilio_side: TwilioSide) -> None:
+    twilio_side.after_stream = (
+        '<Say>Leave a message.</Say><Record maxLength="1" recordingStatusCallback="recording"/>'
+    )
+    conversation = _marked_conversation(2.0)
+    phone = SimulatedPhone(twilio_side.api_url, TOKEN, ACCOUNT, speed=20.0)
+    result = await phone.call(conversation)
+
+    recording = result.recording
+    assert recording is not None
+    assert result.lead_in_seconds == recording.offset_seconds == phone.greeting_seconds == 3.41
+    assert recording.url.startswith("https://api.twilio.com/")  # no Twilio stand-in given: not kept
+    audio = read_wav(recording.wav)
+    assert len(audio.channels) == 1
+    assert audio.channels[0] == g711.ulaw_to_pcm16(conversation.inbound[:8000])  # the caller, maxLength 1 s
+    form = dict(twilio_side.forms[-1][1])
+    assert (form["RecordingChannels"], form["RecordingSource"], form["RecordingDuration"]) == (
+        "1", "RecordVerb", "1"
+    )
+
+
+async def test_stream_hooks_fire_on_the_stream_clock(twilio_side: TwilioSide) -> None:
+    fired: dict[float, float] = {}
+
+    def hook(at: float) -> tuple[float, Any]:
+        async def action() -> None:
+            fired[at] = time.monotonic()
+
+        return at, action
+
+    phone = SimulatedPhone(
+        twilio_side.api_url, TOKEN, ACCOUNT, speed=10.0, stream_hooks=(hook(3.0), hook(0.0), hook(99.0))
+    )
+    started = time.monotonic()
+    result = await phone.call(_conversation(1.0))
+
+    assert list(fired) == [0.0, 3.0, 99.0]  # in stream order; one past the end fires at the end
+    assert fired[3.0] - fired[0.0] >= 3.0 / phone.speed - 0.02
+    assert fired[99.0] <= started + 10
+    assert result.lead_in_seconds == 2.37
+
+
+def test_stereo_wav_is_two_tracks(tmp_path: Path) -> None:
+    path = tmp_path / "stereo16k.wav"
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(2)
+        wav.setsampwidth(2)
+        wav.setframerate(16000)
+        wav.writeframes(b"\x00\x10\x00\xf0" * 16000)  # 1 s: left +4096, right -4096
+    inbound, outbound = load_tracks(path)
+    assert outbound is not None
+    assert abs(len(inbound) - 8000) <= 2
+    assert len(inbound) == len(outbound)
+    assert set(inbound[10:-10]) == {g711.pcm16_to_ulaw((4096).to_bytes(2, "little", signed=True))[0]}
+    assert set(outbound[10:-10]) == {g711.pcm16_to_ulaw((-4096).to_bytes(2, "little", signed=True))[0]}
