@@ -5,10 +5,13 @@ In agent mode (`start.customParameters.mode == "agent"`) the same session also o
 `mark` and `dtmf` messages, speaks on this socket and stores its words through this session's writes;
 the transcript is finished exactly as for any other call.
 
-Lifecycle: read `connected`/`start` (bounded wait), open one `TrackTranscriber` per track, then feed
-media until `stop` or the socket closes (either way the transcript is finished the same way):
-CloseStream on each track, a bounded wait for the last finals, flush the call's segment writes, set
-the transcript status and count on the CDR, publish `Transcript Completed` once. Every task the
+Lifecycle: read `connected`/`start` (bounded wait); check the `start` (a call SID, and the per-call
+stream token made by our webhooks for exactly this call and these parameters: `shared.stream_token`)
+before anything else, and refuse it (1008) with nothing stored, transcribed, spoken or called when
+it fails; only then does the server count the stream as a call. Open one `TrackTranscriber` per
+track, then feed media until `stop` or the socket closes (either way the transcript is finished the
+same way): CloseStream on each track, a bounded wait for the last finals, flush the call's segment
+writes, set the transcript status and count on the CDR, publish `Transcript Completed` once. Every task the
 session starts is tracked in its `TaskSet` and awaited or cancelled before `run()` returns; the ones
 it must wait for by identity (each track's transcription, the two early CDR writes) are also held as
 typed handles. One module (a little over 300 lines) because it is the one owner of a call's state;
@@ -18,14 +21,20 @@ what it delegates (tracks, writes, the CDR, the agent) lives in the modules it i
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 
+from shared import stream_token
+from shared.sids import is_call_sid
 from shared.status import TranscriptStatus
 from streamer import metrics as m
 from streamer import protocol
@@ -54,10 +63,50 @@ class SessionDeps:
     agent: AgentDeps | None = None  # agent mode's shared parts; None: agent calls are transcribed only
 
 
+# Twilio sends `connected`, then `start`: a connection that sends this many messages without a `start`
+# is not Twilio, and is refused rather than parsed until START_TIMEOUT_SECONDS.
+MAX_MESSAGES_BEFORE_START = 8
+
+
+def _admit_all(session: CallSession) -> bool:
+    return True
+
+
+async def close_draining(ws: ServerConnection, code: int, reason: str, max_messages: int) -> None:
+    """Close a stream nobody else is reading, discarding what the peer sent meanwhile.
+
+    websockets stops reading the socket once a few unread messages are queued, so a peer that was
+    still sending when our close went out would have its close reply stuck behind them until the
+    close timeout (10 s), holding the connection open. Reading them off (undecoded) lets the
+    handshake finish at once; a peer still sending after `max_messages` is dropped instead."""
+
+    async def discard() -> None:
+        with contextlib.suppress(ConnectionClosed):
+            for _ in range(max_messages):
+                await ws.recv(decode=False)
+            ws.transport.abort()
+
+    drain = asyncio.create_task(discard(), name="close-drain")
+    try:
+        await ws.close(code, reason)
+        await drain
+    finally:
+        drain.cancel()
+
+
 class CallSession:
-    def __init__(self, ws: ServerConnection, deps: SessionDeps) -> None:
+    def __init__(
+        self,
+        ws: ServerConnection,
+        deps: SessionDeps,
+        admit: Callable[[CallSession], bool] = _admit_all,
+    ) -> None:
+        """`admit` is asked once the `start` is verified, before anything is set up: True makes the
+        stream a call (the server counts it from then on); False refuses it (1013, at capacity)."""
         self._ws = ws
         self._deps = deps
+        self._admit = admit
+        self._limits = deps.settings.limits
         self._metrics = deps.metrics
         self._log = CallLog(connection=str(ws.id))
         self.call_sid: str | None = None
@@ -83,7 +132,15 @@ class CallSession:
             start = await self._await_start()
             if start is None:
                 return
-            self._begin(start)
+            verified = self._verified(start)
+            if verified is None:
+                await self._refuse("stream token missing or invalid", claimed_call_sid=start.call_sid)
+                return
+            if not self._admit(self):
+                self._log.warning("stream refused: at capacity", claimed_call_sid=start.call_sid)
+                await self._close_draining(CloseCode.TRY_AGAIN_LATER, "at capacity")
+                return
+            self._begin(verified)
             try:
                 await self._pump()
             except Exception as exc:  # noqa: BLE001 - still finish what was heard
@@ -97,25 +154,65 @@ class CallSession:
             self.finished.set()
 
     async def _await_start(self) -> protocol.Start | None:
-        deadline = time.monotonic() + self._deps.settings.limits.start_timeout_seconds
-        while True:
+        deadline = time.monotonic() + self._limits.start_timeout_seconds
+        for _ in range(MAX_MESSAGES_BEFORE_START):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self._log.warning("no start message in time: closing")
-                await self._ws.close(1008, "expected start")
-                return None
+                break
             try:
                 frame = await asyncio.wait_for(self._ws.recv(), timeout=remaining)
             except TimeoutError:
-                continue
+                break
             except ConnectionClosed:
                 self._log.info("stream closed before start")
                 return None
-            message = self._parse(frame)
+            try:
+                message = protocol.parse(frame)
+            except protocol.MalformedStartError as exc:
+                await self._refuse(f"malformed start: {exc}")
+                return None
+            except protocol.ProtocolError as exc:
+                self._bad(str(exc))
+                continue
             if isinstance(message, protocol.Start):
                 return message
             if isinstance(message, protocol.Media):
                 self._bad("media before start")
+        else:
+            await self._refuse(f"no start among the first {MAX_MESSAGES_BEFORE_START} messages")
+            return None
+        self._metrics.incr(m.STREAM_TIMEOUTS)
+        self._log.warning("no start message in time: closing")
+        await self._close_draining(CloseCode.POLICY_VIOLATION, "expected start")
+        return None
+
+    def _verified(self, start: protocol.Start) -> protocol.Start | None:
+        """The `start` without its token when the token is ours for exactly this call SID and these
+        parameters (primary or, during a rotation, secondary auth token), else None. Checked on the
+        values as they came off the wire; from here on nothing (agent, logs, storage) sees the token."""
+        tokens = self._deps.settings.twilio.auth_tokens()
+        if not stream_token.verify(tokens, start.call_sid, start.custom_parameters):
+            return None
+        params = {
+            name: value
+            for name, value in start.custom_parameters.items()
+            if name != stream_token.TOKEN_PARAMETER
+        }
+        return dataclasses.replace(start, custom_parameters=params)
+
+    async def _refuse(self, reason: str, claimed_call_sid: object = None) -> None:
+        """Close a stream whose `start` cannot be trusted; nothing about it is stored or published.
+        Logged with the reason and the call SID it claimed (never the token: it is not in `reason`)."""
+        self._metrics.incr(m.STREAMS_REFUSED)
+        self._log.warning(
+            "stream refused at start",
+            reason=reason,
+            claimed_call_sid=claimed_call_sid if is_call_sid(claimed_call_sid) else None,
+        )
+        await self._close_draining(CloseCode.POLICY_VIOLATION, "stream refused")
+
+    async def _close_draining(self, code: int, reason: str) -> None:
+        await close_draining(self._ws, code, reason, self._limits.message_burst)
 
     def _begin(self, start: protocol.Start) -> None:
         self.call_sid = start.call_sid
@@ -310,7 +407,7 @@ class CallSession:
         self.agent.start()
 
     async def _close_stream(self) -> None:
-        await self._ws.close(1000, "call ended by the agent")
+        await self._ws.close(CloseCode.NORMAL_CLOSURE, "call ended by the agent")
 
     def _on_failure(self, track: str, reason: str) -> None:
         if self._failure is not None:

@@ -461,5 +461,7 @@ async def test_a_stream_that_never_starts_is_closed_without_touching_deepgram(
         assert twilio.ws is not None
         assert twilio.ws.close_code == 1008
         assert server._deps.metrics.totals["BadMessages"] == 1
+        assert server._deps.metrics.totals["StreamTimeouts"] == 1
+        assert server.active_calls == 0  # it never was a call
     assert deepgram.handshakes == 0
     assert await call_record(local_stack, call_sid) is None
