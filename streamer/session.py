@@ -11,7 +11,9 @@ before anything else, and refuse it (1008) with nothing stored, transcribed, spo
 it fails; only then does the server count the stream as a call. Open one `TrackTranscriber` per
 track, then feed media until `stop` or the socket closes (either way the transcript is finished the
 same way): CloseStream on each track, a bounded wait for the last finals, flush the call's segment
-writes, set the transcript status and count on the CDR, publish `Transcript Completed` once. Every task the
+writes, set the transcript status and count on the CDR, publish `Transcript Completed` once. Any end
+but Twilio's `stop`, the agent hanging up, or the drain (a socket closed without `stop`, a message
+over MAX_MESSAGE_BYTES) leaves the transcript `incomplete`, saying why. Every task the
 session starts is tracked in its `TaskSet` and awaited or cancelled before `run()` returns; the ones
 it must wait for by identity (each track's transcription, the two early CDR writes) are also held as
 typed handles. One module (a little over 300 lines) because it is the one owner of a call's state;
@@ -123,6 +125,9 @@ class CallSession:
         self.agent: AgentConversation | None = None
         self.bad_messages = 0
         self.frames_in = 0
+        # why the stream ended other than by Twilio's `stop`, the agent's hang-up or the drain
+        self.ended_abnormally: str | None = None
+        self._agent_closed = False
         self.finished = asyncio.Event()
 
     # ---- main flow ---------------------------------------------------------------------------------
@@ -145,6 +150,7 @@ class CallSession:
                 await self._pump()
             except Exception as exc:  # noqa: BLE001 - still finish what was heard
                 self._log.exception("reading the stream failed", error=f"{type(exc).__name__}: {exc}")
+                self.ended_abnormally = self.ended_abnormally or "reading the stream failed"
             await self._finish()
         except Exception as exc:  # noqa: BLE001 - one call's bug must never reach the server or other calls
             self._log.exception("call session failed", error=f"{type(exc).__name__}: {exc}")
@@ -270,14 +276,34 @@ class CallSession:
                         agent.on_dtmf(message.digit)
                 elif isinstance(message, protocol.Start):
                     self._bad("second start ignored")
-        except ConnectionClosed as exc:
-            if exc.sent is not None and exc.sent.code == 1009:
+        except ConnectionClosed:
+            pass  # how it closed is read off the connection below, whichever way the loop ended
+        reason = self._closed_without_stop()
+        if self.ended_abnormally is None:
+            self.ended_abnormally = reason
+        self._log.info(
+            "stream socket closed without stop",
+            close_code=ws.close_code,
+            ended_abnormally=self.ended_abnormally,
+        )
+
+    def _closed_without_stop(self) -> str | None:
+        """Why the socket closed without Twilio's `stop`, for the transcript's error; None when the
+        end was a normal one of ours: the agent hung up, or the drain window ended (1001)."""
+        protocol_state = self._ws.protocol
+        sent, received = protocol_state.close_sent, protocol_state.close_rcvd
+        ours = sent is not None and not protocol_state.close_rcvd_then_sent
+        if ours and sent is not None:
+            if sent.code == CloseCode.GOING_AWAY or self._agent_closed:
+                return None
+            if sent.code == CloseCode.MESSAGE_TOO_BIG:
                 self._bad("oversized message refused")
-            self._log.info(
-                "stream socket closed without stop", close_code=exc.rcvd.code if exc.rcvd else None
-            )
-            return
-        self._log.info("stream socket closed without stop", close_code=ws.close_code)
+                return (
+                    f"stream cut: a message over MAX_MESSAGE_BYTES ({self._limits.max_message_bytes})"
+                    " was refused (close code 1009)"
+                )
+        code = received.code if received is not None else sent.code if sent is not None else 1006
+        return f"stream closed without Twilio's stop (close code {code})"
 
     async def _finish(self) -> None:
         if self.agent is not None:
@@ -307,8 +333,11 @@ class CallSession:
         if writes.failed:
             self._log.error("some segments could not be stored", failed=writes.failed)
             missing.append(f"{writes.failed} segments could not be stored")
-        # Nothing lost is the claim "completed" makes; a transcript with holes says so instead of
-        # passing for whole (the summary still runs on what was stored).
+        # Nothing lost is the claim "completed" makes; a transcript with holes, or of a stream that
+        # ended without Twilio's `stop`, says so instead of passing for whole (the summary still
+        # runs on what was stored).
+        if self.ended_abnormally is not None:
+            missing.insert(0, self.ended_abnormally)
         if self._failure:
             status, error = TranscriptStatus.FAILED, None
         elif missing:
@@ -407,6 +436,7 @@ class CallSession:
         self.agent.start()
 
     async def _close_stream(self) -> None:
+        self._agent_closed = True  # a normal end: the agent hung up or transferred
         await self._ws.close(CloseCode.NORMAL_CLOSURE, "call ended by the agent")
 
     def _on_failure(self, track: str, reason: str) -> None:
