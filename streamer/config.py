@@ -64,7 +64,14 @@ class LimitSettings(EnvGroup):
     drain_seconds: float = Field(default=90.0, ge=0)
     # Twilio sends `connected` and `start` as soon as the upgrade completes
     start_timeout_seconds: float = Field(default=5.0, gt=0)
-    # what a refused stream's close may read off (and drop) while the peer answers it
+    # Twilio sends a media frame every 20 ms for the whole call, silence included: this long without
+    # one and the stream is ended (its transcript finished and marked incomplete)
+    media_idle_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Per connection, over every message: Twilio sends 50 a second per track (100 for both). At least
+    # 100 so a misconfiguration cannot cut every real call. MESSAGE_BURST is what may arrive at once
+    # above that rate: after a network stall TCP delivers Twilio's backlog in one go (100 messages
+    # per second of stall), and 2000 covers a stall longer than MEDIA_IDLE_TIMEOUT_SECONDS allows.
+    max_messages_per_second: int = Field(default=250, ge=100)
     message_burst: int = Field(default=2000, ge=50)
     max_message_bytes: int = Field(default=64 * 1024, ge=1024)
 

@@ -33,6 +33,7 @@ DUPLICATE_RESULTS: Final = "DuplicateResults"
 SEGMENT_WRITE_FAILURES: Final = "SegmentWriteFailures"
 STREAMS_REFUSED: Final = "StreamsRefused"  # a `start` refused: malformed, not a call SID, bad token
 STREAM_TIMEOUTS: Final = "StreamTimeouts"  # no `start` in time, or no media for a while
+STREAMS_RATE_LIMITED: Final = "StreamsRateLimited"  # closed for sending far above Twilio's rate
 AGENT_TURNS: Final = "AgentTurns"
 AGENT_BARGE_INS: Final = "AgentBargeIns"
 AGENT_TOOL_CALLS: Final = "AgentToolCalls"

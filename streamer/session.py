@@ -13,7 +13,8 @@ track, then feed media until `stop` or the socket closes (either way the transcr
 same way): CloseStream on each track, a bounded wait for the last finals, flush the call's segment
 writes, set the transcript status and count on the CDR, publish `Transcript Completed` once. Any end
 but Twilio's `stop`, the agent hanging up, or the drain (a socket closed without `stop`, a message
-over MAX_MESSAGE_BYTES) leaves the transcript `incomplete`, saying why. Every task the
+over MAX_MESSAGE_BYTES, no media for MEDIA_IDLE_TIMEOUT_SECONDS, far more messages than Twilio
+sends) leaves the transcript `incomplete`, saying why. Every task the
 session starts is tracked in its `TaskSet` and awaited or cancelled before `run()` returns; the ones
 it must wait for by identity (each track's transcription, the two early CDR writes) are also held as
 typed handles. One module (a little over 300 lines) because it is the one owner of a call's state;
@@ -68,6 +69,9 @@ class SessionDeps:
 # Twilio sends `connected`, then `start`: a connection that sends this many messages without a `start`
 # is not Twilio, and is refused rather than parsed until START_TIMEOUT_SECONDS.
 MAX_MESSAGES_BEFORE_START = 8
+# How often a call's watchdog refills its message budget and looks for missing media (at most; a
+# shorter MEDIA_IDLE_TIMEOUT_SECONDS ticks faster). Per call, not per frame.
+WATCH_INTERVAL_SECONDS = 1.0
 
 
 def _admit_all(session: CallSession) -> bool:
@@ -125,6 +129,10 @@ class CallSession:
         self.agent: AgentConversation | None = None
         self.bad_messages = 0
         self.frames_in = 0
+        # Token bucket over every message of the stream: the pump takes one per message (one integer
+        # decrement: no clock read, no allocation per frame); the watchdog refills it by the time elapsed.
+        self._budget = self._limits.message_burst
+        self._watchdog: asyncio.Task[None] | None = None
         # why the stream ended other than by Twilio's `stop`, the agent's hang-up or the drain
         self.ended_abnormally: str | None = None
         self._agent_closed = False
@@ -151,6 +159,9 @@ class CallSession:
             except Exception as exc:  # noqa: BLE001 - still finish what was heard
                 self._log.exception("reading the stream failed", error=f"{type(exc).__name__}: {exc}")
                 self.ended_abnormally = self.ended_abnormally or "reading the stream failed"
+            finally:
+                if self._watchdog is not None:
+                    self._watchdog.cancel()
             await self._finish()
         except Exception as exc:  # noqa: BLE001 - one call's bug must never reach the server or other calls
             self._log.exception("call session failed", error=f"{type(exc).__name__}: {exc}")
@@ -243,6 +254,7 @@ class CallSession:
         self._cdr_started = self._tasks.spawn(
             self._deps.records.transcript_started(start.call_sid, start.stream_sid), "cdr-started"
         )
+        self._watchdog = self._tasks.spawn(self._watch(), "watchdog")
 
     async def _pump(self) -> None:
         """The hot loop: one frame at a time, handed straight to its track (no per-frame task)."""
@@ -252,6 +264,10 @@ class CallSession:
         agent = self.agent
         try:
             async for frame in ws:
+                self._budget -= 1
+                if self._budget < 0:
+                    self._over_rate()
+                    return
                 try:
                     message = protocol.parse(frame)
                 except protocol.ProtocolError as exc:
@@ -304,6 +320,57 @@ class CallSession:
                 )
         code = received.code if received is not None else sent.code if sent is not None else 1006
         return f"stream closed without Twilio's stop (close code {code})"
+
+    def _over_rate(self) -> None:
+        """Far more messages than Twilio sends: end the stream (1008); what was heard is finished."""
+        if self.ended_abnormally is not None:
+            return  # the watchdog already ended it; its close is under way
+        limits = self._limits
+        self.ended_abnormally = (
+            f"stream cut: more than {limits.max_messages_per_second} messages a second"
+            f" (burst {limits.message_burst}) (close code 1008)"
+        )
+        self._metrics.incr(m.STREAMS_RATE_LIMITED)
+        self._log.warning(
+            "stream closed: message rate far above Twilio's",
+            max_messages_per_second=limits.max_messages_per_second,
+            message_burst=limits.message_burst,
+            frames_in=self.frames_in,
+        )
+        # In a task of its own, which reads off (and drops) the rest of the flood until the peer's
+        # close reply arrives: the transcript is finished meanwhile.
+        closing = self._close_draining(CloseCode.POLICY_VIOLATION, "message rate limit")
+        self._tasks.spawn(closing, "close-stream")
+
+    async def _watch(self) -> None:
+        """Per call, every WATCH_INTERVAL_SECONDS: refill the message budget by the time elapsed (a
+        late tick under load refills more, never less), and end the stream when no media has come for
+        MEDIA_IDLE_TIMEOUT_SECONDS (its transcript is then finished: CloseStream on its tracks)."""
+        limits = self._limits
+        idle_timeout = limits.media_idle_timeout_seconds
+        rate, burst = limits.max_messages_per_second, limits.message_burst
+        interval = min(WATCH_INTERVAL_SECONDS, idle_timeout / 4)
+        loop = asyncio.get_running_loop()
+        last = last_media = loop.time()
+        seen = self.frames_in
+        credit = 0.0
+        while True:
+            await asyncio.sleep(interval)
+            now = loop.time()
+            credit += rate * (now - last)
+            last = now
+            whole = int(credit)
+            credit -= whole
+            self._budget = min(burst, self._budget + whole)
+            if self.frames_in != seen:
+                seen, last_media = self.frames_in, now
+            elif now - last_media >= idle_timeout:
+                self.ended_abnormally = f"stream cut: no media for {idle_timeout:g} s (close code 1008)"
+                self._metrics.incr(m.STREAM_TIMEOUTS)
+                self._log.warning("no media from Twilio: ending the stream", idle_seconds=idle_timeout)
+                # the pump is still reading, so this only sends the close and waits for its reply
+                await self._ws.close(CloseCode.POLICY_VIOLATION, "no media")
+                return
 
     async def _finish(self) -> None:
         if self.agent is not None:

@@ -43,6 +43,9 @@ def test_stream_limits_default_to_what_twilio_needs() -> None:
     limits = StreamerSettings.from_env({**BASE, "MAX_CALLS": "50"}).limits
     assert limits.pending_cap == 200  # 4 x MAX_CALLS: generous, waiting connections are cheap
     assert limits.start_timeout_seconds == 5.0  # Twilio sends `start` at once
+    assert limits.media_idle_timeout_seconds == 15.0  # Twilio sends a frame every 20 ms
+    assert limits.max_messages_per_second == 250  # 2.5 x Twilio's both-track rate
+    assert limits.message_burst >= 100 * limits.media_idle_timeout_seconds  # a stall's backlog
 
 
 def test_the_secondary_auth_token_verifies_only_while_it_is_set() -> None:
@@ -84,6 +87,8 @@ def test_deepgram_options_from_the_environment() -> None:
         ({"STREAM_URL": "https://example.test/media"}, "STREAM_URL"),
         ({"MAX_CALLS": "10", "HARD_MAX_CALLS": "5"}, "HARD_MAX_CALLS"),
         ({"PORT": "eighty"}, "PORT"),
+        ({"MAX_MESSAGES_PER_SECOND": "50"}, "MAX_MESSAGES_PER_SECOND"),  # below Twilio's own 100
+        ({"MEDIA_IDLE_TIMEOUT_SECONDS": "0"}, "MEDIA_IDLE_TIMEOUT_SECONDS"),
     ],
 )
 def test_bad_configuration_fails_fast_naming_the_variable(overrides: dict[str, str], message: str) -> None:
@@ -111,6 +116,8 @@ ENVIRONMENT = {
     "DRAIN_SECONDS": ("75", "limits.drain_seconds", 75.0),
     "START_TIMEOUT_SECONDS": ("3", "limits.start_timeout_seconds", 3.0),
     "MAX_PENDING_STREAMS": ("900", "limits.max_pending_streams", 900),
+    "MEDIA_IDLE_TIMEOUT_SECONDS": ("12", "limits.media_idle_timeout_seconds", 12.0),
+    "MAX_MESSAGES_PER_SECOND": ("300", "limits.max_messages_per_second", 300),
     "MESSAGE_BURST": ("3000", "limits.message_burst", 3000),
     "MAX_MESSAGE_BYTES": ("2048", "limits.max_message_bytes", 2048),
     "DEEPGRAM_MODEL": ("nova-2-phonecall", "deepgram.model", "nova-2-phonecall"),
