@@ -4,8 +4,9 @@ For each target (the streamer, then the minimal reference relay in bench/referen
 same run and under the same load:
 - the target runs as its own process pinned to one core (`taskset -c CORE`); this process (the call
   generator and the sink Deepgram, on uvloop) and a moto server run on the other core(s);
-- N calls open (signed upgrades, staggered over the ramp), each sends `start` and then one inbound and
-  one outbound 20 ms mu-law frame every 20 ms, exactly like Twilio;
+- N calls open (signed upgrades, staggered over the ramp), each sends `start` (with the per-call
+  stream token our webhooks would have put in its TwiML) and then one inbound and one outbound 20 ms
+  mu-law frame every 20 ms, exactly like Twilio;
 - the sink accepts `/v1/listen` connections and notes when each 160-byte frame arrives; the first
   frame of every track carries a tag naming its call and track, so arrival i matches sent frame i;
 - after a warm-up, for a fixed window: the target's CPU % (from /proc utime+stime), its RSS growth per
@@ -44,6 +45,8 @@ from websockets.speedups import apply_mask
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from shared import stream_token  # noqa: E402 - after the repository is on the path
 
 FRAME = 160
 TOKEN = "bench-auth-token"  # noqa: S105 - a local test value
@@ -258,10 +261,12 @@ async def one_call(
     ws = await connect(url, additional_headers=headers, compression=None, proxy=None, open_timeout=30)
     call_sid = f"CA{index:032d}"
     stream_sid = f"MZ{index:032d}"
+    parameters = {"route": "bench"}
+    parameters["token"] = stream_token.sign(TOKEN, call_sid, parameters)  # as the webhooks sign it
     await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
     await ws.send(json.dumps({"event": "start", "sequenceNumber": "1", "streamSid": stream_sid, "start": {
         "accountSid": "AC" + "0" * 32, "streamSid": stream_sid, "callSid": call_sid,
-        "tracks": ["inbound", "outbound"], "customParameters": {},
+        "tracks": ["inbound", "outbound"], "customParameters": parameters,
         "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}}))  # fmt: skip
     times = {track: sent.setdefault((index, track), array("d")) for track in ("inbound", "outbound")}
     tags = {track: base64.b64encode(tag_frame(index, track)).decode() for track in times}

@@ -313,6 +313,9 @@ class LocalStack:
                 if self.options.replay_buffer_seconds is not None
                 else {}
             ),
+            # the simulated phone may stream faster than real time (`--speed`): 100 messages a
+            # second per unit of speed, where the production limit allows 250 (2.5x)
+            "MAX_MESSAGES_PER_SECOND": "10000",
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
             "PYTHONUNBUFFERED": "1",

@@ -27,6 +27,7 @@ from shared.settings import (
     EnvGroup,
     SecretSource,
     TableSettings,
+    auth_tokens,
 )
 from streamer.contract import SERVICE_NAME
 
@@ -55,8 +56,23 @@ class LimitSettings(EnvGroup):
     # Beyond this many live calls upgrades get 503. Above MAX_CALLS because the load balancer needs a
     # health-check interval or two to notice "not ready"; calls arriving meanwhile are still served.
     hard_max_calls: int | None = Field(default=None, ge=1)
+    # Upgraded connections still waiting for a verified `start` are not calls: they never count toward
+    # MAX_CALLS or /healthz, and have a bound of their own (default 4 x MAX_CALLS). Generous on
+    # purpose: every upgrade carries the same signature, so a tight bound would let whoever saw one
+    # block every call; START_TIMEOUT_SECONDS keeps each one short instead.
+    max_pending_streams: int | None = Field(default=None, ge=1)
     drain_seconds: float = Field(default=90.0, ge=0)
-    start_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Twilio sends `connected` and `start` as soon as the upgrade completes
+    start_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Twilio sends a media frame every 20 ms for the whole call, silence included: this long without
+    # one and the stream is ended (its transcript finished and marked incomplete)
+    media_idle_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Per connection, over every message: Twilio sends 50 a second per track (100 for both). At least
+    # 100 so a misconfiguration cannot cut every real call. MESSAGE_BURST is what may arrive at once
+    # above that rate: after a network stall TCP delivers Twilio's backlog in one go (100 messages
+    # per second of stall), and 2000 covers a stall longer than MEDIA_IDLE_TIMEOUT_SECONDS allows.
+    max_messages_per_second: int = Field(default=250, ge=100)
+    message_burst: int = Field(default=2000, ge=50)
     max_message_bytes: int = Field(default=64 * 1024, ge=1024)
 
     @model_validator(mode="after")
@@ -69,19 +85,31 @@ class LimitSettings(EnvGroup):
     def hard_cap(self) -> int:
         return self.hard_max_calls or self.max_calls + max(10, self.max_calls // 4)
 
+    @property
+    def pending_cap(self) -> int:
+        return self.max_pending_streams or 4 * self.max_calls
+
 
 class TwilioAccountSettings(EnvGroup):
-    """The auth token checks every upgrade's signature; agent mode's REST calls use all three."""
+    """The auth token checks every upgrade's signature and every stream's token; agent mode's REST
+    calls use it with the account SID. The secondary token (set only while the auth token is rotated,
+    docs/deploy.md) is accepted when verifying, never used to call Twilio."""
 
     env_prefix: ClassVar[str] = "TWILIO_"
     secret_sources: ClassVar[Mapping[str, SecretSource]] = {
         "auth_token": TWILIO_SECRET_SOURCES["twilio_auth_token"],
+        "auth_token_secondary": TWILIO_SECRET_SOURCES["twilio_auth_token_secondary"],
         "account_sid": TWILIO_SECRET_SOURCES["twilio_account_sid"],
     }
 
     auth_token: SecretStr
+    auth_token_secondary: SecretStr | None = None
     account_sid: str | None = None  # unset: the account in the stream's start message
     api_base_url: str = "https://api.twilio.com"
+
+    def auth_tokens(self) -> tuple[str, ...]:
+        """The tokens an upgrade signature or a stream token may verify with: primary, then secondary."""
+        return auth_tokens(self.auth_token, self.auth_token_secondary)
 
 
 class DeepgramSettings(EnvGroup):

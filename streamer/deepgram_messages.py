@@ -94,11 +94,16 @@ ListenEvent = Results | SpeechStarted | UtteranceEnd
 def parse(text: str | bytes) -> Message | None:
     """One text frame → one message, or None for what the bridge ignores (other types, non-objects).
 
-    `NotJsonError` and `MalformedResultsError` say why a frame was skipped."""
+    `NotJsonError` and `MalformedResultsError` say why a frame was skipped; nothing else escapes,
+    whatever the frame (a reader that let an exception through would lose the track's connection)."""
     try:
         doc = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise NotJsonError("deepgram sent non-JSON text") from exc
+    except RecursionError as exc:
+        # Not a ValueError: without this, brackets nested past the interpreter's limit escape the
+        # reader's `except MessageError` and end the track's connection (as streamer/protocol.py).
+        raise NotJsonError("deepgram sent JSON nested too deeply") from exc
     if not isinstance(doc, dict):
         return None
     kind = doc.get("type")
@@ -111,11 +116,12 @@ def parse(text: str | bytes) -> Message | None:
     if kind == "Metadata":
         request_id = doc.get("request_id")
         return Metadata(
-            request_id=None if request_id is None else str(request_id),
+            request_id=request_id if isinstance(request_id, str) else None,
             duration=_number_or_none(doc.get("duration")),
         )
     if kind == "Error" or "err_code" in doc:
-        return ErrorMessage(detail=str(doc)[:300])
+        # the frame's own text, not str(doc): a repr walks the whole structure, however deep
+        return ErrorMessage(detail=_head(text, 300))
     return None
 
 
@@ -139,8 +145,15 @@ def _results(doc: dict[str, Any]) -> Results:
             confidence=None if confidence is None else float(confidence),
             words=words,
         )
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+        # RecursionError: str() of a word or transcript that is a deeply nested list instead
         raise MalformedResultsError(f"malformed Results: {type(exc).__name__}: {str(exc)[:100]}") from exc
+
+
+def _head(text: str | bytes, limit: int) -> str:
+    if isinstance(text, bytes):
+        return text[: limit * 4].decode("utf-8", "replace")[:limit]
+    return text[:limit]
 
 
 def _finite(value: Any) -> float:

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.sids import is_call_sid
+
 TRACKS = ("inbound", "outbound")
 
 
@@ -22,6 +24,11 @@ class ProtocolError(ValueError):
 
 class UnknownEventError(ProtocolError):
     """Well-formed JSON with an event we do not know: counted and skipped."""
+
+
+class MalformedStartError(ProtocolError):
+    """A `start` that is not Twilio's: no call SID of the right shape, parameters that are not a map
+    of strings, tracks or a media format we cannot read. Never skipped: the stream is refused."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +76,8 @@ Message = Connected | Start | Media | Dtmf | Mark | Stop
 
 
 def parse(frame: str | bytes) -> Message:
-    """One frame → one message; `ProtocolError` (or `UnknownEventError`) says why it was skipped."""
+    """One frame → one message; `ProtocolError` (or `UnknownEventError`) says why it was skipped, and
+    `MalformedStartError` why a `start` must be refused. Nothing else escapes, whatever the frame."""
     try:
         doc = json.loads(frame)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -87,29 +95,51 @@ def parse(frame: str | bytes) -> Message:
         if event == "start":
             return _start(doc["start"], doc.get("streamSid"))
         if event == "connected":
-            return Connected(protocol=str(doc.get("protocol", "")), version=str(doc.get("version", "")))
+            return Connected(
+                protocol=_scalar_or_type(doc.get("protocol", "")),
+                version=_scalar_or_type(doc.get("version", "")),
+            )
         if event == "stop":
             stop = doc.get("stop")
-            return Stop(
-                call_sid=str(stop["callSid"]) if isinstance(stop, dict) and "callSid" in stop else None
-            )
+            sid = stop.get("callSid") if isinstance(stop, dict) else None
+            return Stop(call_sid=None if sid is None else _scalar_or_type(sid))
         if event == "dtmf":
-            return Dtmf(track=str(doc["dtmf"].get("track", "")), digit=str(doc["dtmf"]["digit"]))
+            dtmf = doc["dtmf"]
+            return Dtmf(track=_scalar(dtmf.get("track", "")), digit=_scalar(dtmf["digit"]))
         if event == "mark":
-            return Mark(name=str(doc["mark"]["name"]))
+            return Mark(name=_scalar(doc["mark"]["name"]))
     except (KeyError, TypeError, AttributeError) as exc:
-        raise ProtocolError(f"{event} message lacks {exc}") from exc
-    raise UnknownEventError(f"unknown event {str(event)[:40]!r}")
+        error = MalformedStartError if event == "start" else ProtocolError
+        raise error(f"{event} message lacks {exc}") from exc
+    raise UnknownEventError(f"unknown event {_scalar_or_type(event)[:40]!r}")
+
+
+def _scalar(value: Any) -> str:
+    """A string field as Twilio sends it; numbers are tolerated. Anything else (a list, an object) is
+    malformed: turning it into text could mean walking a structure nested a thousand deep."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise ProtocolError(f"expected a string, got {type(value).__name__}")
+
+
+def _scalar_or_type(value: Any) -> str:
+    """For error messages: a string or number as it is, anything else by its type name only."""
+    try:
+        return _scalar(value)
+    except ProtocolError:
+        return type(value).__name__
 
 
 def _media(media: Any) -> Media:
     track = media["track"]
-    if track not in TRACKS:
-        raise ProtocolError(f"unknown media track {str(track)[:20]!r}")
+    if not isinstance(track, str) or track not in TRACKS:
+        raise ProtocolError(f"unknown media track {_scalar_or_type(track)[:20]!r}")
     try:
         timestamp = int(media["timestamp"])
         chunk = int(media.get("chunk", 0))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: 1e999 is JSON for inf
         raise ProtocolError("media timestamp/chunk is not a number") from exc
     if timestamp < 0:
         raise ProtocolError("negative media timestamp")
@@ -123,25 +153,38 @@ def _media(media: Any) -> Media:
 
 
 def _start(start: Any, stream_sid: Any) -> Start:
+    """Strict: a `start` decides everything about the call, and its call SID and parameters are what
+    the stream token is checked against, so they are kept exactly as they came off the wire."""
     call_sid = start["callSid"]
-    if not isinstance(call_sid, str) or not call_sid.startswith("CA"):
-        raise ProtocolError("start.callSid is missing or not a call SID")
-    tracks = tuple(str(t) for t in start.get("tracks") or ("inbound",))
-    unknown = [t for t in tracks if t not in TRACKS]
+    if not is_call_sid(call_sid):
+        raise MalformedStartError("start.callSid is missing or not a call SID")
+    tracks = start.get("tracks") or ("inbound",)
+    if not isinstance(tracks, list | tuple) or not all(isinstance(t, str) for t in tracks):
+        raise MalformedStartError("start.tracks is not a list of track names")
+    unknown = [t[:20] for t in tracks if t not in TRACKS]
     if unknown:
-        raise ProtocolError(f"start lists unknown tracks {unknown}")
+        raise MalformedStartError(f"start lists unknown tracks {unknown}")
     params = start.get("customParameters") or {}
     if not isinstance(params, dict):
-        raise ProtocolError("start.customParameters is not an object")
+        raise MalformedStartError("start.customParameters is not an object")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in params.items()):
+        raise MalformedStartError("start.customParameters holds a value that is not a string")
     media_format = start.get("mediaFormat") or {}
+    try:
+        encoding = _scalar(media_format.get("encoding", "audio/x-mulaw"))
+        sample_rate = int(media_format.get("sampleRate", 8000))
+        stream = _scalar(start.get("streamSid") or stream_sid or "")
+        account_sid = _scalar(start.get("accountSid", ""))
+    except (ProtocolError, ValueError, OverflowError) as exc:
+        raise MalformedStartError("start.mediaFormat, streamSid or accountSid is malformed") from exc
     return Start(
-        stream_sid=str(start.get("streamSid") or stream_sid or ""),
+        stream_sid=stream,
         call_sid=call_sid,
-        account_sid=str(start.get("accountSid", "")),
-        tracks=tracks,
-        custom_parameters={str(k): str(v) for k, v in params.items()},
-        encoding=str(media_format.get("encoding", "audio/x-mulaw")),
-        sample_rate=int(media_format.get("sampleRate", 8000)),
+        account_sid=account_sid,
+        tracks=tuple(tracks),
+        custom_parameters=dict(params),
+        encoding=encoding,
+        sample_rate=sample_rate,
     )
 
 

@@ -1,9 +1,15 @@
 """The WebSocket server: `/healthz`, the signature check, capacity and drain, then one session per call.
 
-Everything that can refuse a stream happens in `process_request`, before the upgrade completes and
-so before any Deepgram connection exists: forged or unsigned upgrades get 403, upgrades during a drain
-or beyond the hard cap get 503. `/healthz` is 200 only while the task accepts calls and is below
-MAX_CALLS: the load balancer then stops sending new calls here well before the hard cap.
+Refusals happen as early as they can. In `process_request`, before the upgrade completes: forged or
+unsigned upgrades get 403; upgrades during a drain, beyond the hard cap of calls, or beyond the bound
+of connections still waiting for their `start` get 503. The upgrade signature is the same for every
+call (Twilio signs the bare STREAM_URL), so it proves little: a connection only becomes a *call* once
+its session has verified the `start`'s per-call stream token. Until then it is *pending*: pending
+connections never count toward MAX_CALLS or `/healthz` (idle upgrades cannot make the task look
+full, and ECS never replaces a task, cutting its calls, because of them), have their own generous
+bound (MAX_PENDING_STREAMS) and last at most START_TIMEOUT_SECONDS. `/healthz` is 200 only while the
+task accepts calls and is below MAX_CALLS: the load balancer then stops sending new calls here well
+before the hard cap.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from websockets.http11 import Request, Response
 from shared.observability import logger
 from shared.signatures import verify_stream_upgrade
 from streamer.contract import HEALTH_PATH, MEDIA_PATH
-from streamer.session import CallSession, SessionDeps
+from streamer.session import CallSession, SessionDeps, close_draining
 
 
 class StreamerServer:
@@ -26,8 +32,9 @@ class StreamerServer:
         self._deps = deps
         self._server_settings = deps.settings.server
         self._limits = deps.settings.limits
-        self._token = deps.settings.twilio.auth_token.get_secret_value()
-        self.sessions: set[CallSession] = set()
+        self._tokens = deps.settings.twilio.auth_tokens()  # primary, then the secondary when rotating
+        self.sessions: set[CallSession] = set()  # calls: their `start` verified and admitted
+        self.pending: set[CallSession] = set()  # upgraded, still waiting for a verified `start`
         self.draining = False
         self.refused: dict[int, int] = {}
         self._server: Server | None = None
@@ -77,7 +84,8 @@ class StreamerServer:
         finishes its transcript: CloseStream, flush, CDR, event) and stop listening."""
         self.begin_drain()
         deadline = time.monotonic() + window
-        while self.sessions and (remaining := deadline - time.monotonic()) > 0:
+        # pending connections are given their START_TIMEOUT_SECONDS too: one may be a call just routed here
+        while (self.sessions or self.pending) and (remaining := deadline - time.monotonic()) > 0:
             self._changed.clear()
             try:
                 await asyncio.wait_for(self._changed.wait(), timeout=remaining)
@@ -110,7 +118,12 @@ class StreamerServer:
             return self._refuse(connection, HTTPStatus.SERVICE_UNAVAILABLE, "draining\n")
         if self.active_calls >= self._limits.hard_cap:
             return self._refuse(connection, HTTPStatus.SERVICE_UNAVAILABLE, "at capacity\n")
-        if not verify_stream_upgrade(self._server_settings.stream_url, request.headers, self._token):
+        if len(self.pending) >= self._limits.pending_cap:
+            logger.warning(
+                "stream upgrade refused: too many streams waiting for start", pending=len(self.pending)
+            )
+            return self._refuse(connection, HTTPStatus.SERVICE_UNAVAILABLE, "busy\n")
+        if not verify_stream_upgrade(self._server_settings.stream_url, request.headers, self._tokens):
             logger.warning(
                 "stream upgrade refused: bad signature",
                 remote=str(connection.remote_address[0]) if connection.remote_address else None,
@@ -123,13 +136,28 @@ class StreamerServer:
         return connection.respond(status, text)
 
     async def _handle(self, ws: ServerConnection) -> None:
-        if self.draining or self.active_calls >= self._limits.hard_cap:  # raced past process_request
-            await ws.close(1013, "try again later")
+        # raced past process_request (upgrades completing together)
+        if (
+            self.draining
+            or self.active_calls >= self._limits.hard_cap
+            or len(self.pending) >= self._limits.pending_cap
+        ):
+            await close_draining(ws, 1013, "try again later", self._limits.message_burst)
             return
-        session = CallSession(ws, self._deps)
-        self.sessions.add(session)
+        session = CallSession(ws, self._deps, admit=self._admit)
+        self.pending.add(session)
         try:
-            await session.run()
+            await session.run()  # catches and logs its own failures: nothing reaches other calls
         finally:
+            self.pending.discard(session)
             self.sessions.discard(session)
             self._changed.set()
+
+    def _admit(self, session: CallSession) -> bool:
+        """A pending connection's `start` verified: it becomes a call, unless the hard cap is reached
+        (upgrades are checked against it too, but pending ones can all start at once)."""
+        self.pending.discard(session)
+        if self.active_calls >= self._limits.hard_cap:
+            return False
+        self.sessions.add(session)
+        return True

@@ -5,9 +5,10 @@ parameters (they fit Twilio's 500-character limit); `instructions` can be long, 
 reads them from its own copy of CALL_ROUTES by the called number (`to`). Parameters win over the
 route for what the agent *says*; defaults fill the rest.
 
-The transfer number is the exception: it comes only from the streamer's own CALL_ROUTES. Stream
-parameters are whatever the WebSocket client sent, and the upgrade signature does not cover them
-(docs/NOTES.md), so trusting them would let a replayed stream send a live call anywhere.
+The transfer number is the exception: it comes only from the streamer's own CALL_ROUTES. The
+session has checked the parameters' stream token (they are the ones our webhook put in the TwiML,
+and the token itself is no longer among them), but where a live call may be sent stays the
+streamer's own configuration's say, whatever a stream carries.
 """
 
 from __future__ import annotations

@@ -326,7 +326,10 @@ class Speaker:
     async def _on_control(self, text: str) -> None:
         try:
             doc = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
+            # RecursionError is not a ValueError: brackets nested past the interpreter's limit would
+            # otherwise end this socket's task, and the agent would fall silent for the call
+            self._log.warning("tts sent a frame that is not JSON", size=len(text))
             return
         kind = doc.get("type") if isinstance(doc, dict) else None
         if kind == "Cleared":
@@ -337,9 +340,9 @@ class Speaker:
             await self._mark(sentence)
             await self._release_raw()
         elif kind == "Warning":
-            self._log.warning("tts warning", detail=str(doc)[:300])
+            self._log.warning("tts warning", detail=text[:300])  # the text: a repr walks any depth
         elif kind == "Error" or (isinstance(doc, dict) and "err_code" in doc):
-            self._log.error("tts error", detail=str(doc)[:300])
+            self._log.error("tts error", detail=text[:300])
 
     async def _mark(self, sentence: Sentence) -> None:
         await self._twilio({"event": "mark", "streamSid": self._stream_sid, "mark": {"name": sentence.mark}})

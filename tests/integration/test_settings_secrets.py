@@ -66,3 +66,24 @@ def test_a_plain_string_secret_is_the_primary_token_only(local_stack: LocalAws) 
     ]
     settings = TwilioSettings.from_env({"TWILIO_SECRET_ARN": arn, "TWILIO_ACCOUNT_SID": "AC1"})
     assert settings.auth_tokens() == ("just-a-token",)
+
+
+@pytest.mark.parametrize("with_secondary", [False, True])
+def test_the_streamer_reads_the_secondary_token_from_the_same_secret(
+    local_stack: LocalAws, with_secondary: bool
+) -> None:
+    from streamer.config import StreamerSettings  # the streamer's own settings class, same secret
+
+    document = {"account_sid": "AC" + "1" * 32, "auth_token": "new-primary"}
+    if with_secondary:
+        document["auth_token_secondary"] = "old-primary"
+    env = {
+        "CALLS_TABLE": "calls",
+        "TRANSCRIPTS_TABLE": "transcripts",
+        "EVENT_BUS_NAME": "bus",
+        "DEEPGRAM_API_KEY": "key",
+        "STREAM_URL": "wss://example.test/media",
+        "TWILIO_SECRET_ARN": create_secret(document),
+    }
+    tokens = StreamerSettings.from_env(env).twilio.auth_tokens()
+    assert tokens == (("new-primary", "old-primary") if with_secondary else ("new-primary",))

@@ -217,9 +217,7 @@ async def test_audio_deepgram_never_confirmed_marks_the_transcript_incomplete(
 ) -> None:
     # Deepgram drops mid-call and every reconnect's handshake hangs past hang-up, so the unconfirmed
     # audio is still unheard when the (1 s) finalize window closes.
-    async with streamer_running(
-        local_stack, deepgram.url, DEEPGRAM_FINALIZE_TIMEOUT_SECONDS="1"
-    ) as server:
+    async with streamer_running(local_stack, deepgram.url, DEEPGRAM_FINALIZE_TIMEOUT_SECONDS="1") as server:
         twilio = twilio_stream(server, call_sid)
         await twilio.open()
         await twilio.start(tracks=("inbound",))
@@ -326,7 +324,7 @@ async def test_bad_frames_are_counted_and_skipped_and_other_calls_are_untouched(
     )
 
 
-async def test_oversized_message_is_refused_and_the_transcript_still_finishes(
+async def test_oversized_message_is_refused_and_what_came_before_is_stored_as_incomplete(
     local_stack: LocalAws, bus_tap: BusTap, deepgram: DeepgramStandIn, call_sid: str
 ) -> None:
     words = ["lima", "mike", "november", None]
@@ -341,11 +339,38 @@ async def test_oversized_message_is_refused_and_the_transcript_still_finishes(
         assert twilio.ws.close_code == 1009
         await wait_for_call_end(server)  # no stop: the socket closing ends the call just the same
 
+    # what was heard before the cut is stored, but the stream ended abnormally: the rest of the
+    # call was never heard, so the transcript does not pass for whole
     assert as_rows(await segments(local_stack, call_sid)) == expected_rows("inbound", "caller", blocks(words))
     record = await call_record(local_stack, call_sid)
     assert record is not None
-    assert record.transcript_status == "completed"
-    assert len(await events(bus_tap, call_sid, wait_seconds=15)) == 1
+    assert record.transcript_status == "incomplete"
+    assert record.transcript_error is not None
+    assert "MAX_MESSAGE_BYTES" in record.transcript_error
+    assert "1009" in record.transcript_error
+    published = await events(bus_tap, call_sid, wait_seconds=15)
+    assert [e["detail"]["transcriptStatus"] for e in published] == ["incomplete"]
+
+
+@pytest.mark.parametrize("close_code", [1000, 1011])
+async def test_a_socket_closed_without_stop_leaves_the_transcript_incomplete(
+    local_stack: LocalAws, deepgram: DeepgramStandIn, call_sid: str, close_code: int
+) -> None:
+    words = ["oscar", "papa", None]
+    async with streamer_running(local_stack, deepgram.url) as server:
+        twilio = twilio_stream(server, call_sid)
+        await twilio.open()
+        await twilio.start(tracks=("inbound",))
+        await twilio.play({"inbound": audio_for(words)})
+        assert twilio.ws is not None
+        await twilio.ws.close(close_code)  # Twilio always sends `stop` first
+        await wait_for_call_end(server)
+
+    assert as_rows(await segments(local_stack, call_sid)) == expected_rows("inbound", "caller", blocks(words))
+    record = await call_record(local_stack, call_sid)
+    assert record is not None
+    assert record.transcript_status == "incomplete"
+    assert record.transcript_error == f"stream closed without Twilio's stop (close code {close_code})"
 
 
 async def test_capacity_health_not_ready_at_max_calls_and_503_beyond_hard_cap(
@@ -461,5 +486,7 @@ async def test_a_stream_that_never_starts_is_closed_without_touching_deepgram(
         assert twilio.ws is not None
         assert twilio.ws.close_code == 1008
         assert server._deps.metrics.totals["BadMessages"] == 1
+        assert server._deps.metrics.totals["StreamTimeouts"] == 1
+        assert server.active_calls == 0  # it never was a call
     assert deepgram.handshakes == 0
     assert await call_record(local_stack, call_sid) is None

@@ -68,9 +68,12 @@ class AgentPhone:
 
     # ---- call control ------------------------------------------------------------------------------
 
-    async def answer(self, parameters: dict[str, str]) -> None:
+    async def answer(self, parameters: dict[str, str], *, signed: bool = True) -> None:
+        """`signed=False` sends `parameters` as they are (a test's own `token`, or none)."""
         await self.stream.open()
-        await self.stream.start(tracks=("inbound",), custom_parameters={"mode": "agent", **parameters})
+        await self.stream.start(
+            tracks=("inbound",), custom_parameters={"mode": "agent", **parameters}, signed=signed
+        )
         self._tasks = [
             asyncio.create_task(self._receive(), name="phone-receive"),
             asyncio.create_task(self._send_caller(), name="phone-send"),
@@ -100,6 +103,8 @@ class AgentPhone:
         `[word, None]`, decides `speech_final` exactly when the last frame arrives, so `said_at` is
         when the caller finished speaking as far as endpointing is concerned."""
         self._caller_done.clear()
+        if len(self._tasks) > 1 and self._tasks[1].done():
+            return  # the stream is closed (e.g. refused by the streamer): nothing more is sent
         pad = -self._frames_sent * FRAME_BYTES % (2 * BLOCK_BYTES)
         self._caller_audio.extend(bytes([SILENCE]) * pad + audio_for(words))
         await self._caller_done.wait()

@@ -39,6 +39,21 @@ def test_defaults_work_with_only_the_contract_names() -> None:
     assert "redact" not in query
 
 
+def test_stream_limits_default_to_what_twilio_needs() -> None:
+    limits = StreamerSettings.from_env({**BASE, "MAX_CALLS": "50"}).limits
+    assert limits.pending_cap == 200  # 4 x MAX_CALLS: generous, waiting connections are cheap
+    assert limits.start_timeout_seconds == 5.0  # Twilio sends `start` at once
+    assert limits.media_idle_timeout_seconds == 15.0  # Twilio sends a frame every 20 ms
+    assert limits.max_messages_per_second == 250  # 2.5 x Twilio's both-track rate
+    assert limits.message_burst >= 100 * limits.media_idle_timeout_seconds  # a stall's backlog
+
+
+def test_the_secondary_auth_token_verifies_only_while_it_is_set() -> None:
+    assert StreamerSettings.from_env(BASE).twilio.auth_tokens() == ("token",)
+    rotating = StreamerSettings.from_env({**BASE, "TWILIO_AUTH_TOKEN_SECONDARY": "old"})
+    assert rotating.twilio.auth_tokens() == ("token", "old")
+
+
 def test_deepgram_options_from_the_environment() -> None:
     settings = StreamerSettings.from_env(
         {
@@ -72,6 +87,8 @@ def test_deepgram_options_from_the_environment() -> None:
         ({"STREAM_URL": "https://example.test/media"}, "STREAM_URL"),
         ({"MAX_CALLS": "10", "HARD_MAX_CALLS": "5"}, "HARD_MAX_CALLS"),
         ({"PORT": "eighty"}, "PORT"),
+        ({"MAX_MESSAGES_PER_SECOND": "50"}, "MAX_MESSAGES_PER_SECOND"),  # below Twilio's own 100
+        ({"MEDIA_IDLE_TIMEOUT_SECONDS": "0"}, "MEDIA_IDLE_TIMEOUT_SECONDS"),
     ],
 )
 def test_bad_configuration_fails_fast_naming_the_variable(overrides: dict[str, str], message: str) -> None:
@@ -88,6 +105,7 @@ ENVIRONMENT = {
     "TRANSCRIPTS_TABLE": ("transcripts-2", "transcripts_table", "transcripts-2"),
     "EVENT_BUS_NAME": ("bus-2", "event_bus_name", "bus-2"),
     "TWILIO_AUTH_TOKEN": ("token-2", "twilio.auth_token", "token-2"),
+    "TWILIO_AUTH_TOKEN_SECONDARY": ("token-old", "twilio.auth_token_secondary", "token-old"),
     "DEEPGRAM_API_KEY": ("key-2", "deepgram.api_key", "key-2"),
     "STREAM_URL": ("wss://other.test/media", "server.stream_url", "wss://other.test/media"),
     "DEEPGRAM_URL": ("ws://127.0.0.1:9", "deepgram.url", "ws://127.0.0.1:9"),
@@ -97,6 +115,10 @@ ENVIRONMENT = {
     "HARD_MAX_CALLS": ("170", "limits.hard_max_calls", 170),
     "DRAIN_SECONDS": ("75", "limits.drain_seconds", 75.0),
     "START_TIMEOUT_SECONDS": ("3", "limits.start_timeout_seconds", 3.0),
+    "MAX_PENDING_STREAMS": ("900", "limits.max_pending_streams", 900),
+    "MEDIA_IDLE_TIMEOUT_SECONDS": ("12", "limits.media_idle_timeout_seconds", 12.0),
+    "MAX_MESSAGES_PER_SECOND": ("300", "limits.max_messages_per_second", 300),
+    "MESSAGE_BURST": ("3000", "limits.message_burst", 3000),
     "MAX_MESSAGE_BYTES": ("2048", "limits.max_message_bytes", 2048),
     "DEEPGRAM_MODEL": ("nova-2-phonecall", "deepgram.model", "nova-2-phonecall"),
     "DEEPGRAM_LANGUAGE": ("es", "deepgram.language", "es"),
@@ -178,6 +200,7 @@ def test_each_secret_comes_from_its_arn_variable_and_json_key(monkeypatch: pytes
     plain = {k: v for k, v in BASE.items() if k not in ("TWILIO_AUTH_TOKEN", "DEEPGRAM_API_KEY")}
     settings = StreamerSettings.from_env({**plain, **arns})
     assert _at(settings, "twilio.auth_token") == "arn:twilio#auth_token"
+    assert _at(settings, "twilio.auth_token_secondary") == "arn:twilio#auth_token_secondary"
     assert _at(settings, "twilio.account_sid") == "arn:twilio#account_sid"
     assert _at(settings, "deepgram.api_key") == "arn:deepgram#api_key"
     assert _at(settings, "anthropic.api_key") == "arn:anthropic#api_key"

@@ -3,7 +3,9 @@ captures and Deepgram's documentation examples), and what counts as malformed.""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -148,3 +150,48 @@ def test_optional_result_parts_have_defaults() -> None:
     assert isinstance(odd, dg.Results)
     assert odd.words == ()
     assert odd.has_speech
+
+
+def _at_stack_depth(depth: int, text: str) -> dg.Message | None:
+    """Parse as a reader does, some frames down the stack (json and repr share its limit)."""
+    if depth == 0:
+        return dg.parse(text)
+    return _at_stack_depth(depth - 1, text)
+
+
+def _nested(n: int) -> str:
+    return "[" * n + "]" * n
+
+
+def _with_nesting(template: str) -> Callable[[int], str]:
+    return lambda n: template.replace("NEST", _nested(n))
+
+
+_WORD = {"word": "NEST", "start": 0, "end": 1}
+NESTED_KINDS: dict[str, Callable[[int], str]] = {
+    "bare": _nested,
+    "error": _with_nesting('{"type": "Error", "detail": NEST}'),
+    "word": _with_nesting(_final(channel={"alternatives": [{"words": [_WORD]}]}).replace('"NEST"', "NEST")),
+    "transcript": _with_nesting(
+        _final(channel={"alternatives": [{"transcript": "NEST"}]}).replace('"NEST"', "NEST")
+    ),
+    "metadata": _with_nesting('{"type": "Metadata", "request_id": NEST}'),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(NESTED_KINDS))
+@pytest.mark.parametrize("nesting", [900, 960, 990, 100_000])
+@pytest.mark.parametrize("depth", [0, 50, 200])
+def test_deep_nesting_is_skipped_never_a_recursion_error(kind: str, nesting: int, depth: int) -> None:
+    """json raises RecursionError, not ValueError, past its depth limit, and so does str() of a
+    structure nested almost as deep; either escaped the reader's `except MessageError` and ended the
+    track's Deepgram connection. Now it is a message or a MessageError, at any depth of the stack."""
+    text = NESTED_KINDS[kind](nesting)
+    with contextlib.suppress(dg.MessageError):
+        _at_stack_depth(depth, text)
+
+
+def test_an_error_message_keeps_the_frame_text_not_a_repr() -> None:
+    text = _with_nesting('{"type": "Error", "description": "bad audio", "variant": NEST}')(50)
+    message = dg.parse(text)
+    assert message == dg.ErrorMessage(detail=text[:300])

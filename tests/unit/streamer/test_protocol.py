@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 
 import pytest
@@ -16,7 +17,7 @@ START = {
     "start": {
         "accountSid": "AC" + "X" * 32,
         "streamSid": "MZ" + "X" * 32,
-        "callSid": "CA" + "X" * 32,
+        "callSid": "CA" + "0123456789abcdef" * 2,
         "tracks": ["inbound", "outbound"],
         "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
         "customParameters": {"FirstName": "Jane", "LastName": "Doe", "RemoteParty": "Bob"},
@@ -40,7 +41,7 @@ def _media(track: str = "inbound", timestamp: str = "5", payload: str | None = N
 def test_start_carries_call_sid_tracks_and_custom_parameters() -> None:
     start = protocol.parse(json.dumps(START))
     assert isinstance(start, protocol.Start)
-    assert start.call_sid == "CA" + "X" * 32
+    assert start.call_sid == "CA" + "0123456789abcdef" * 2
     assert start.tracks == ("inbound", "outbound")
     assert start.custom_parameters["RemoteParty"] == "Bob"
     assert (start.encoding, start.sample_rate) == ("audio/x-mulaw", 8000)
@@ -101,3 +102,61 @@ def test_deeply_nested_json_is_a_protocol_error_not_a_crash(nesting: str) -> Non
     """json raises RecursionError (not ValueError) past its depth limit; a frame must never do that."""
     with pytest.raises(protocol.ProtocolError, match="nested too deeply"):
         protocol.parse(nesting)
+
+
+def _start_with(**fields: object) -> str:
+    return json.dumps({**START, "start": {**START["start"], **fields}})  # type: ignore[dict-item]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        _start_with(callSid="CA../../../x"),
+        _start_with(callSid="CA" + "X" * 32),  # not hex
+        _start_with(callSid="CA" + "0" * 32 + "\n"),
+        _start_with(callSid="CA" + "0" * 31),
+        _start_with(callSid=["CA" + "0" * 32]),
+        _start_with(customParameters={"mode": ["agent"]}),
+        _start_with(customParameters={"token": 123}),
+        _start_with(customParameters=["mode", "agent"]),
+        _start_with(tracks="inbound"),
+        _start_with(tracks=[["inbound"]]),
+        _start_with(mediaFormat={"sampleRate": "fast"}),
+        _start_with(mediaFormat={"sampleRate": "1e999"}),
+        _start_with(mediaFormat=["mulaw"]),
+        json.dumps({"event": "start", "start": "CA" + "0" * 32}),
+        json.dumps({"event": "start"}),
+    ],
+)
+def test_a_start_that_is_not_twilios_is_malformed_not_skipped(frame: str) -> None:
+    """The session refuses such a stream (1008) instead of waiting for a better `start`."""
+    with pytest.raises(protocol.MalformedStartError):
+        protocol.parse(frame)
+
+
+def test_start_parameters_are_kept_exactly_as_sent() -> None:
+    """What the stream token is checked against must be the wire's values, never a conversion."""
+    params = {"mode": "agent", "greeting": "Hi  there ", "token": "ab" * 32}
+    start = protocol.parse(_start_with(customParameters=params))
+    assert isinstance(start, protocol.Start)
+    assert start.custom_parameters == params
+
+
+@pytest.mark.parametrize("value", ["1e999", "-1e999", "[" * 50 + "]" * 50, '{"a": 1}', "true", "null"])
+@pytest.mark.parametrize(
+    "template",
+    [
+        '{"event": "media", "media": {"track": "inbound", "timestamp": VALUE, "payload": "/w=="}}',
+        '{"event": "media", "media": {"track": "inbound", "timestamp": "0", "chunk": VALUE, "payload": "/w=="}}',  # noqa: E501
+        '{"event": "media", "media": {"track": VALUE, "timestamp": "0", "payload": "/w=="}}',
+        '{"event": "media", "media": {"track": "inbound", "timestamp": "0", "payload": VALUE}}',
+        '{"event": "dtmf", "dtmf": {"digit": VALUE}}',
+        '{"event": "mark", "mark": {"name": VALUE}}',
+        '{"event": VALUE}',
+    ],
+)
+def test_no_field_value_makes_parse_raise_anything_but_a_protocol_error(template: str, value: str) -> None:
+    """Before: a timestamp of 1e999 (JSON for infinity) raised OverflowError past the pump's
+    `except ProtocolError`, ending the stream on one frame."""
+    with contextlib.suppress(protocol.ProtocolError):
+        protocol.parse(template.replace("VALUE", value))
