@@ -9,7 +9,13 @@ import boto3
 import pytest
 
 from callscribe_local.aws_local import LocalAws
-from shared.dal.models import CALLS_BY_DAY_INDEX, calls_model, segment_key, segments_model
+from shared.dal.models import (
+    CALLS_BY_DAY_INDEX,
+    CALLS_TO_SWEEP_INDEX,
+    calls_model,
+    segment_key,
+    segments_model,
+)
 from shared.events import EventBridgePublisher, TranscriptCompleted
 
 pytestmark = pytest.mark.integration
@@ -34,7 +40,13 @@ def test_tables_have_the_model_keys_and_indexes(local_stack: LocalAws) -> None:
     client = boto3.client("dynamodb")
     calls = client.describe_table(TableName="test-calls")["Table"]
     assert calls["KeySchema"] == [{"AttributeName": "call_sid", "KeyType": "HASH"}]
-    assert [i["IndexName"] for i in calls["GlobalSecondaryIndexes"]] == [CALLS_BY_DAY_INDEX]
+    indexes = {i["IndexName"]: i for i in calls["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {CALLS_BY_DAY_INDEX, CALLS_TO_SWEEP_INDEX}
+    assert indexes[CALLS_TO_SWEEP_INDEX]["KeySchema"] == [
+        {"AttributeName": "sweep_shard", "KeyType": "HASH"},
+        {"AttributeName": "sweep_after", "KeyType": "RANGE"},
+    ]
+    assert indexes[CALLS_TO_SWEEP_INDEX]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
     segments = client.describe_table(TableName="test-transcripts")["Table"]
     assert {k["AttributeName"] for k in segments["KeySchema"]} == {"call_sid", "segment_key"}
     ttl = client.describe_time_to_live(TableName="test-idempotency")["TimeToLiveDescription"]
