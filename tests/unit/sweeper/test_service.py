@@ -362,3 +362,25 @@ def test_settings_default_to_the_contract_and_check_the_backoff() -> None:
         SweeperSettings.from_env(
             {**names_env, "SWEEP_BACKOFF_SECONDS": "600", "SWEEP_MAX_BACKOFF_SECONDS": "60"}
         )
+
+
+def test_the_handler_module_loads_no_other_tier_or_vendor_sdk() -> None:
+    """Its bundle holds only functions/sweeper, shared and four packages (infra/components/sweeper.py)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, functions.sweeper.app; "
+        "print(sorted({m.split('.')[0] if not m.startswith('functions.') else '.'.join(m.split('.')[:2]) "
+        "for m in sys.modules}))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    for absent in (
+        "twilio",
+        "anthropic",
+        "websockets",
+        "functions.webhooks",
+        "functions.summaries",
+        "streamer",
+    ):
+        assert f"'{absent}'" not in loaded, absent
