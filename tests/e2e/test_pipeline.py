@@ -194,3 +194,39 @@ def test_post_calls_reaches_the_local_twilio_rest_api(stack: LocalStack) -> None
     assert call_sid.startswith("CA")
     created = stack.twilio_rest.created_calls()
     assert [c.value("To") for c in created] == ["+14155550142"]
+
+
+def test_callscribe_sweep_finds_nothing_left_of_the_call_and_changes_nothing_twice(
+    stack: LocalStack,
+    placed: PlacedCall,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`callscribe sweep` on the running stack (SWEEP_AFTER_SECONDS 0): the finished call's transcript
+    and summary are in place, so nothing of theirs is re-driven; a second sweep finds nothing due."""
+    assert stack.urls is not None
+    state = cli.StackState(
+        pid=os.getpid(), **stack.urls.as_dict(), account_sid=stack.account_sid,
+        auth_token=stack.auth_token, names=asdict(stack.options.names),
+    )
+    state_file = tmp_path / "state.json"
+    state_file.write_text(json.dumps(asdict(state)))
+    monkeypatch.setenv("CALLSCRIBE_LOCAL_STATE", str(state_file))
+
+    def sweep() -> dict[str, Any]:
+        capsys.readouterr()
+        assert cli.main(["sweep", "--json"]) == 0
+        out = capsys.readouterr().out
+        report: dict[str, Any] = json.loads(out[out.index('{\n  "due"') :])
+        return report
+
+    first = sweep()
+    assert first["due"] >= 1  # the placed call ended: the sweeper looks at it once
+    assert first["failed"] == []
+    assert (first["transcriptsFinished"], first["transcriptCompletedRepublished"]) == (0, 0)
+    assert sweep()["due"] == 0
+    record = stack.get_call_json(placed.result.call_sid)
+    assert record is not None
+    assert placed.record is not None
+    assert (record["transcriptStatus"], record["summary"]) == ("completed", placed.record["summary"])

@@ -27,6 +27,25 @@ def test_bootstrap_is_idempotent_from_the_command_line(local_stack: LocalAws) ->
     )
     assert "table test-calls: exists" in result.stdout
     assert "event bus test-bus: exists" in result.stdout
+    assert "bucket test-recordings: exists" in result.stdout
+
+
+def test_the_recordings_bucket_is_private_and_encrypted(local_stack: LocalAws) -> None:
+    s3 = boto3.client("s3")
+    assert local_stack.names.recordings_bucket == "test-recordings"
+    s3.head_bucket(Bucket="test-recordings")
+    block = s3.get_public_access_block(Bucket="test-recordings")["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+    (rule,) = s3.get_bucket_encryption(Bucket="test-recordings")["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+
+
+def test_no_bucket_without_recordings_bucket(local_stack: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.bootstrap import BootstrapSettings, bootstrap
+
+    monkeypatch.delenv("RECORDINGS_BUCKET")
+    report = bootstrap(BootstrapSettings.from_env())
+    assert not [line for line in report if line.startswith("bucket ")]
 
 
 def test_bootstrap_refuses_without_an_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
