@@ -1,4 +1,4 @@
-"""Local AWS: moto in server mode, the product's tables and bus, and a tap on the bus.
+"""Local AWS: moto in server mode, the product's tables, bus and recordings bucket, and a tap on the bus.
 
 moto cannot deliver EventBridge events to Lambda (PutEvents fails with a Lambda target), so the tap is
 a rule that targets an SQS queue, which callers poll. Events that moto delivers lack the `account`
@@ -33,6 +33,7 @@ class LocalNames:
     transcripts_table: str = "callscribe-transcripts"
     idempotency_table: str = "callscribe-idempotency"
     event_bus_name: str = "callscribe-events"
+    recordings_bucket: str = "callscribe-recordings"
 
     def env(self) -> dict[str, str]:
         return {
@@ -40,6 +41,7 @@ class LocalNames:
             "TRANSCRIPTS_TABLE": self.transcripts_table,
             "IDEMPOTENCY_TABLE": self.idempotency_table,
             "EVENT_BUS_NAME": self.event_bus_name,
+            "RECORDINGS_BUCKET": self.recordings_bucket,
         }
 
 

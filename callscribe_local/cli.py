@@ -4,6 +4,7 @@
     callscribe call AUDIO [AUDIO2]       a simulated call with your own audio (caller, callee)
     callscribe show CALLSID              transcript by speaker and summary (add --json for the record)
     callscribe export                    DynamoDB export to (local) S3; says where it landed
+    callscribe sweep                     run the sweeper once: finish and re-drive what is left pending
 
 `local up` writes a small state file (URLs, names, the local test credentials) so the other
 commands find the running stack; `call` without a running stack brings up a private one for the
@@ -361,6 +362,40 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
+    """The scheduled sweeper, once, on demand: the running stack has no schedule. Events it re-drives
+    go to the running stack's bus, where its dispatchers deliver them."""
+    from functions.sweeper.app import build_service
+    from functions.sweeper.settings import SweeperSettings
+    from shared.observability import logger
+
+    state = _require_state(console)
+    _point_at(state)
+    environ = {**os.environ, **state.local_names().env(), "SWEEP_AFTER_SECONDS": str(args.after)}
+    level = logger.log_level
+    logger.setLevel("WARNING")  # the run's own log lines would bury the report
+    try:
+        report = build_service(SweeperSettings.from_env(environ)).sweep().as_dict()
+    except Exception as exc:  # noqa: BLE001 - shown to the person who asked, with the calls it names
+        console.print(f"[red]the sweep did not finish every call:[/] {exc}")
+        return 1
+    finally:
+        logger.setLevel(level)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    console.print(
+        f"[bold]swept[/] {report['due']} due call(s): {report['settled']} settled, "
+        f"{report['redriven']} re-driven, {report['waiting']} waiting, {report['gaveUp']} given up"
+    )
+    console.print(
+        f"  transcripts finished {report['transcriptsFinished']}, Transcript Completed re-published "
+        f"{report['transcriptCompletedRepublished']}, Recording Completed re-published "
+        f"{report['recordingCompletedRepublished']}"
+    )
+    return 0
+
+
 def _wait_for_export(dynamodb: Any, export_arn: str, timeout: float = 30.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
@@ -422,6 +457,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--prefix", default="exports")
     export.add_argument("--download", metavar="DIR", help="also copy the exported files into DIR")
     export.set_defaults(func=cmd_export)
+
+    sweep = commands.add_parser("sweep", help="run the sweeper once on the running stack")
+    sweep.add_argument(
+        "--after", type=int, default=0, metavar="SECONDS",
+        help="SWEEP_AFTER_SECONDS: sweep calls that ended at least this long ago (default 0: all)",
+    )
+    sweep.add_argument("--json", action="store_true", help="print the run's report as JSON")
+    sweep.set_defaults(func=cmd_sweep)
     return parser
 
 

@@ -1,4 +1,9 @@
-"""Local EventBridge → summaries delivery: what the CDK rule and Lambda's async invoke do in AWS.
+"""Local EventBridge → Lambda delivery: what a CDK rule and Lambda's async invoke do in AWS.
+
+One dispatcher per rule. The local stack runs two, as infra does: `Transcript Completed` and
+`Transcript Reconciled` → the summaries handler, `Recording Completed` → the recordings handler
+(when `functions/recordings/app.py` has one: `recordings_handler()`). The summaries' is described
+below; the recordings' is the same with its own name and a longer local timeout.
 
 In AWS, a rule on the bus matches `source: callscribe`, `detail-type: Transcript Completed` and
 invokes the summaries Lambda asynchronously; a failed invocation is retried with backoff and, once
@@ -99,8 +104,24 @@ class Delivery:
     dead_lettered: bool = False
 
 
+def recordings_handler() -> Handler | None:
+    """`functions.recordings.app.handler` when that module exists, else None (the recordings Lambda
+    is built on its own branch; until it lands, `Recording Completed` simply has no local consumer).
+    Imported on call, not at import: it is a Lambda's whole runtime."""
+    import importlib
+
+    try:
+        module = importlib.import_module("functions.recordings.app")
+    except ModuleNotFoundError as exc:
+        if exc.name != "functions.recordings.app":
+            raise  # the module exists but something it needs is missing: say so
+        return None
+    handler = getattr(module, "handler", None)
+    return handler if callable(handler) else None
+
+
 class LocalDispatcher:
-    """Delivers `Transcript Completed` events from the local bus to a handler, as the CDK rule would."""
+    """Delivers the events one rule matches from the local bus to a handler, as the CDK rule would."""
 
     def __init__(
         self,
@@ -112,6 +133,7 @@ class LocalDispatcher:
         detail_types: tuple[str, ...] = (TranscriptCompleted.detail_type,),
         on_delivery: Callable[[Delivery], None] | None = None,
         poll_wait_seconds: int = 1,
+        timeout_seconds: float = 60.0,
     ) -> None:
         self.bus_name = bus_name
         self.handler = handler
@@ -120,6 +142,7 @@ class LocalDispatcher:
         self.detail_types = detail_types
         self.on_delivery = on_delivery
         self.poll_wait_seconds = poll_wait_seconds
+        self.timeout_seconds = timeout_seconds  # the handler's Lambda timeout, as its context reports
         self.deliveries: list[Delivery] = []
         self._sqs: Any = None
         self.queue_url = ""
@@ -142,7 +165,7 @@ class LocalDispatcher:
         pattern = {"source": [SOURCE], "detail-type": list(self.detail_types)}
         events.put_rule(Name=self.name, EventBusName=self.bus_name, EventPattern=json.dumps(pattern))
         events.put_targets(
-            Rule=self.name, EventBusName=self.bus_name, Targets=[{"Id": "summaries", "Arn": queue_arn}]
+            Rule=self.name, EventBusName=self.bus_name, Targets=[{"Id": "target", "Arn": queue_arn}]
         )
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -151,7 +174,7 @@ class LocalDispatcher:
         if self._sqs is None:
             self.install()
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="local-dispatcher", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"local-dispatcher-{self.name}", daemon=True)
         self._thread.start()
         return self
 
@@ -200,15 +223,24 @@ class LocalDispatcher:
         event_id = str(event.get("id", "?"))
         call_sid = _call_sid(event)
         try:
-            self.handler(event, LocalLambdaContext())
+            self.handler(
+                event,
+                LocalLambdaContext(function_name=f"{self.name}-local", timeout_seconds=self.timeout_seconds),
+            )
         except Exception as exc:  # noqa: BLE001 - any exception is a failed invocation, as in Lambda
             error = f"{type(exc).__name__}: {exc}"
             if attempt >= self.policy.max_attempts:
                 return self._dead_letter(message, call_sid, event_id, attempt, error)
             delay = self.policy.delay_before(attempt + 1)
             logger.warning(
-                "summaries delivery failed; will retry",
-                extra={"call_sid": call_sid, "attempt": attempt, "retry_in_seconds": delay, "error": error},
+                "delivery failed; will retry",
+                extra={
+                    "target": self.name,
+                    "call_sid": call_sid,
+                    "attempt": attempt,
+                    "retry_in_seconds": delay,
+                    "error": error,
+                },
             )
             # SQS counts whole seconds: round up so a retry never comes early
             self._sqs.change_message_visibility(
@@ -216,7 +248,7 @@ class LocalDispatcher:
             )
             return self._record(Delivery(call_sid, event_id, attempt, ok=False, error=error))
         self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)
-        logger.info("summaries delivered", extra={"call_sid": call_sid, "attempt": attempt})
+        logger.info("delivered", extra={"target": self.name, "call_sid": call_sid, "attempt": attempt})
         return self._record(Delivery(call_sid, event_id, attempt, ok=True))
 
     def _dead_letter(
@@ -237,8 +269,8 @@ class LocalDispatcher:
         )
         self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
         logger.error(
-            "summaries delivery gave up; event sent to the DLQ",
-            extra={"call_sid": call_sid, "attempts": attempt, "error": error},
+            "delivery gave up; event sent to the DLQ",
+            extra={"target": self.name, "call_sid": call_sid, "attempts": attempt, "error": error},
         )
         return self._record(
             Delivery(call_sid, event_id, attempt, ok=False, error=error, dead_lettered=True)

@@ -4,7 +4,10 @@ Production code runs unchanged; only configuration points it at the stand-ins:
 
 - DynamoDB, EventBridge, SQS, S3: moto in server mode (`aws_local.local_aws`), via AWS_ENDPOINT_URL;
 - API Gateway → webhooks Lambda: `apigw.LocalApiGateway` around the handler, in this process;
-- EventBridge rule → summaries Lambda: `dispatcher.LocalDispatcher` (SQS target, retries, DLQ);
+- EventBridge rules → summaries and recordings Lambdas: `dispatcher.LocalDispatcher` (SQS target,
+  retries, DLQ), one per rule; the scheduled sweeper runs on demand (`LocalStack.sweep`,
+  `callscribe sweep`), with `SWEEP_AFTER_SECONDS=0`;
+- S3 (the recordings bucket, `RECORDINGS_BUCKET`): moto, created by the bootstrap;
 - Deepgram live STT: `deepgram_server.DeepgramStandIn` hearing through pocketsphinx, via DEEPGRAM_URL;
 - Anthropic Messages API: `anthropic_server` with the offline summariser, via ANTHROPIC_BASE_URL;
 - the Fargate streamer: `python -m streamer` as a subprocess, at STREAM_URL (ws://127.0.0.1:…/media);
@@ -33,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -41,11 +45,18 @@ from typing import Any, Protocol
 
 import httpx
 
-from callscribe_local.aws_local import LocalAws, LocalNames, local_aws
+from callscribe_local.aws_local import LOCAL_ACCOUNT, LOCAL_REGION, LocalAws, LocalNames, local_aws
 from callscribe_local.calls_client import get_call
 from callscribe_local.deepgram_server import OUTAGE_PATH
-from callscribe_local.dispatcher import Delivery, LocalDispatcher, RetryPolicy
+from callscribe_local.dispatcher import (
+    Delivery,
+    LocalDispatcher,
+    LocalLambdaContext,
+    RetryPolicy,
+    recordings_handler,
+)
 from callscribe_local.phone import StreamHook
+from shared.events import RecordingCompleted, TranscriptCompleted, TranscriptReconciled
 from shared.telemetry import METRICS_NAMESPACE
 from streamer.contract import HEALTH_PATH, MEDIA_PATH, SERVICE_NAME
 
@@ -147,12 +158,14 @@ class LocalStack:
         self.observer = observer or _Quiet()
         self.account_sid = TEST_ACCOUNT_SID
         self.auth_token = TEST_AUTH_TOKEN
-        self.deliveries: list[Delivery] = []
+        self.deliveries: list[Delivery] = []  # the summaries' (the demo reads these)
+        self.recording_deliveries: list[Delivery] = []
         self._exit = ExitStack()
         self._saved_env: dict[str, str | None] = {}
         self.aws: LocalAws | None = None
         self.api: Any = None
         self.dispatcher: LocalDispatcher | None = None
+        self.recordings_dispatcher: LocalDispatcher | None = None
         self.streamer: subprocess.Popen[bytes] | None = None
         self.twilio_rest: Any = None
         self.deepgram_standin: Any = None  # DeepgramStandIn, unless the real Deepgram is used
@@ -205,6 +218,8 @@ class LocalStack:
             **({"SUMMARY_MODEL": OFFLINE_SUMMARY_MODEL} if not self.options.anthropic_api_key else {}),
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            # the sweeper runs only when asked (`callscribe sweep`): then at once, no patience
+            "SWEEP_AFTER_SECONDS": os.environ.get("SWEEP_AFTER_SECONDS", "0"),
             **self.options.extra_env,
         })
         self._fresh_containers()  # as after a deploy: handlers build their clients from this env
@@ -221,15 +236,17 @@ class LocalStack:
             self.options.names.event_bus_name,
             summaries_handler,
             policy=self.options.retry_policy,
+            detail_types=(TranscriptCompleted.detail_type, TranscriptReconciled.detail_type),
             on_delivery=self.deliveries.append,
         )
         self.dispatcher.start()
         self._exit.callback(self.dispatcher.stop)
         self.observer.step(
             "dispatcher",
-            f"rule 'Transcript Completed' → SQS → summaries handler "
+            f"rule 'Transcript Completed' / 'Transcript Reconciled' → SQS → summaries handler "
             f"({self.options.retry_policy.max_attempts} attempts, then DLQ)",
         )
+        self._start_recordings_dispatcher()
         self.urls = StackUrls(
             api=self.api.url,
             stream=stream_url,
@@ -244,7 +261,53 @@ class LocalStack:
     def stop(self) -> None:
         self._exit.close()
 
+    def sweep(self) -> dict[str, Any]:
+        """Run the sweeper once, in this process, as its schedule would (what `callscribe sweep` does
+        against a running stack): what it settled and re-drove. Re-driven events reach the
+        dispatchers like any other."""
+        from functions.sweeper.app import handler as sweeper_handler
+
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": LOCAL_ACCOUNT,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "region": LOCAL_REGION,
+            "resources": [],
+            "detail": {},
+        }
+        context = LocalLambdaContext(function_name="callscribe-sweeper-local", timeout_seconds=240.0)
+        result: dict[str, Any] = sweeper_handler(event, context)
+        return result
+
     # -- parts -------------------------------------------------------------------------------------
+
+    def _start_recordings_dispatcher(self) -> None:
+        """`Recording Completed` → the recordings handler, when the recordings Lambda exists."""
+        handler = recordings_handler()
+        if handler is None:
+            self.observer.step(
+                "recordings", "no recordings Lambda yet: 'Recording Completed' is not consumed"
+            )
+            return
+        self.recordings_dispatcher = LocalDispatcher(
+            self.options.names.event_bus_name,
+            handler,
+            policy=self.options.retry_policy,
+            name="callscribe-recordings",
+            detail_types=(RecordingCompleted.detail_type,),
+            on_delivery=self.recording_deliveries.append,
+            timeout_seconds=900.0,
+        )
+        self.recordings_dispatcher.start()
+        self._exit.callback(self.recordings_dispatcher.stop)
+        self.observer.step(
+            "recordings",
+            f"rule 'Recording Completed' → SQS → recordings handler "
+            f"({self.options.retry_policy.max_attempts} attempts, then DLQ)",
+        )
 
     def _start_deepgram(self) -> tuple[str, str]:
         if self.options.deepgram_api_key:
@@ -364,12 +427,18 @@ class LocalStack:
     def _fresh_containers() -> None:
         """Forget what the in-process handlers cached (settings, clients), as a new Lambda container."""
         from functions.summaries import app as summaries_app
+        from functions.sweeper import app as sweeper_app
         from functions.webhooks import dependencies as webhooks_dependencies
         from shared import settings
 
         settings.reset()
         webhooks_dependencies.reset()
         summaries_app.reset()
+        sweeper_app.reset()
+        recordings_app = sys.modules.get("functions.recordings.app")  # loaded only if it exists
+        reset = getattr(recordings_app, "reset", None)
+        if callable(reset):
+            reset()
 
     def _restore_env(self) -> None:
         for key, value in self._saved_env.items():

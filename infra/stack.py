@@ -12,8 +12,10 @@ from infra.components.data import DataTables
 from infra.components.events import ProductEvents, Summaries
 from infra.components.exports import AnalystExports
 from infra.components.monitoring import Monitoring
+from infra.components.recordings import Recordings, RecordingsBucket
 from infra.components.secrets import ProductSecrets
 from infra.components.streamer import StreamerService
+from infra.components.sweeper import Sweeper
 
 
 class CallscribeStack(cdk.Stack):
@@ -49,6 +51,25 @@ class CallscribeStack(cdk.Stack):
             secrets=self.secrets,
             bus=self.events.bus,
         )
+        self.recordings_bucket = RecordingsBucket(
+            self, "RecordingsStore", config=config, access_logs=self.access_logs.bucket
+        )
+        self.recordings = Recordings(
+            self,
+            "Recordings",
+            config=config,
+            tables=self.tables,
+            secrets=self.secrets,
+            bus=self.events.bus,
+            store=self.recordings_bucket,
+        )
+        self.sweeper = Sweeper(self, "Sweeper", config=config, tables=self.tables, bus=self.events.bus)
+        cdk.CfnOutput(
+            self,
+            "RecordingsBucketName",
+            value=self.recordings_bucket.bucket.bucket_name,
+            description="Call recordings (KMS-encrypted): RECORDINGS_BUCKET of the recordings Lambda",
+        )
         self.exports = AnalystExports(
             self,
             "Analysts",
@@ -63,4 +84,6 @@ class CallscribeStack(cdk.Stack):
             api=self.api,
             summaries=self.summaries,
             streamer=self.streamer,
+            recordings=self.recordings,
+            sweeper=self.sweeper,
         )

@@ -1,4 +1,5 @@
-"""`python -m shared.bootstrap`: create the tables and the event bus named by the environment.
+"""`python -m shared.bootstrap`: create the tables, the event bus and (when `RECORDINGS_BUCKET` is
+set) the recordings bucket named by the environment.
 
 Idempotent: existing resources are left alone. Keys and indexes come from the same pynamodb models
 the code uses (and that infra/ mirrors), so a local stack cannot drift from the code's expectations.
@@ -11,12 +12,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING, cast
 
 from botocore.exceptions import ClientError
 
 from shared import aws
 from shared.dal.models import calls_model, segments_model
 from shared.settings import EnvSettings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 IDEMPOTENCY_KEY = "id"  # Powertools DynamoDBPersistenceLayer defaults
 IDEMPOTENCY_TTL = "expiration"
@@ -27,6 +32,7 @@ class BootstrapSettings(EnvSettings):
     transcripts_table: str
     idempotency_table: str
     event_bus_name: str
+    recordings_bucket: str | None = None
 
 
 def _create_idempotency_table(name: str) -> bool:
@@ -60,6 +66,39 @@ def _create_bus(name: str) -> bool:
     return True
 
 
+def _create_bucket(name: str) -> bool:
+    """Private, encrypted (SSE-S3 locally; the CDK app uses its own KMS key), like the deployed one."""
+    client = cast("S3Client", aws.session().create_client("s3"))
+    try:
+        client.head_bucket(Bucket=name)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("404", "NoSuchBucket", "NotFound"):
+            raise
+    else:
+        return False
+    region = client.meta.region_name
+    if region and region != "us-east-1":
+        client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})  # type: ignore[typeddict-item]
+    else:
+        client.create_bucket(Bucket=name)
+    client.put_public_access_block(
+        Bucket=name,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    client.put_bucket_encryption(
+        Bucket=name,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    return True
+
+
 def bootstrap(settings: BootstrapSettings) -> list[str]:
     """Create what is missing; returns a line per resource saying what happened."""
     report: list[str] = []
@@ -74,6 +113,9 @@ def bootstrap(settings: BootstrapSettings) -> list[str]:
     report.append(f"table {settings.idempotency_table}: {'created' if created else 'exists'}")
     created = _create_bus(settings.event_bus_name)
     report.append(f"event bus {settings.event_bus_name}: {'created' if created else 'exists'}")
+    if settings.recordings_bucket:
+        created = _create_bucket(settings.recordings_bucket)
+        report.append(f"bucket {settings.recordings_bucket}: {'created' if created else 'exists'}")
     return report
 
 

@@ -56,6 +56,26 @@ class SummaryCreated(DomainEvent):
     model: str
 
 
+class RecordingCompleted(DomainEvent):
+    """A recording is ready at Twilio (the webhooks publish it; the sweeper re-drives a lost one)."""
+
+    detail_type: ClassVar[str] = "Recording Completed"
+
+    recording_sid: str = Field(alias="recordingSid")
+    channels: int
+    duration_seconds: int = Field(alias="durationSeconds")
+    start_time: str = Field(alias="startTime")  # ISO-8601 UTC
+
+
+class TranscriptReconciled(DomainEvent):
+    """The recording was reconciled with the live transcript (the summaries rule matches it too)."""
+
+    detail_type: ClassVar[str] = "Transcript Reconciled"
+
+    segment_count: int = Field(alias="segmentCount")
+    filled_seconds: float = Field(alias="filledSeconds")
+
+
 class PublishError(CallscribeError):
     """The bus refused the event: the caller must retry (or fail the request so its sender does)."""
 
@@ -92,8 +112,7 @@ class EventBridgePublisher:
 
 def parse_detail(detail_type: str, detail: str | dict[str, object]) -> DomainEvent:
     """Parse a received event detail into its model (used by local dispatchers and tests)."""
-    models: dict[str, type[DomainEvent]] = {
-        cls.detail_type: cls for cls in (CallCompleted, TranscriptCompleted, SummaryCreated)
-    }
+    kinds = (CallCompleted, TranscriptCompleted, SummaryCreated, RecordingCompleted, TranscriptReconciled)
+    models: dict[str, type[DomainEvent]] = {cls.detail_type: cls for cls in kinds}
     data = json.loads(detail) if isinstance(detail, str) else detail
     return models[detail_type].model_validate(data)

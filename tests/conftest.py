@@ -33,6 +33,7 @@ def local_stack() -> Iterator[LocalAws]:
         transcripts_table="test-transcripts",
         idempotency_table="test-idempotency",
         event_bus_name="test-bus",
+        recordings_bucket="test-recordings",
     )
     with local_aws(names) as stack:
         yield stack

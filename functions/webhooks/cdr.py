@@ -8,19 +8,28 @@ decides what each status writes and when the event is due:
   duration, which the rank condition lets happen once, for the first terminal callback to land;
 - `Call Completed` is published after a conditional claim on the record (only on a terminal call,
   only when unclaimed), and the claim is released if the bus refuses, so that Twilio's retry (or a
-  duplicate callback) publishes it instead.
+  duplicate callback) publishes it instead;
+- every status puts the call in the sweeper's index (`sweep_after`): the terminal one from `ended_at`,
+  an earlier one `SWEEP_FALLBACK_SECONDS` after it was reached, so a call whose terminal callback
+  never comes is still swept one day (docs/recordings.md, "The sweeper").
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from shared import clock
 from shared.dal.ports import WebhookCallWrites
 from shared.dal.records import CallParties, StatusAdvance
 from shared.events import CallCompleted, EventPublisher, PublishError
 from shared.status import CallStatus
+
+# A call with no terminal status this long after a status it did reach is swept anyway. Twilio ends
+# calls at their time limit (4 h by default); a day leaves room for a raised limit, so a call that is
+# still live is never taken for one whose streamer and status callback were both lost.
+SWEEP_FALLBACK_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -50,7 +59,12 @@ def status_advance(change: StatusChange) -> StatusAdvance:
         answered_by=change.answered_by or None,
         sip_response_code=change.sip_response_code,
         parties=change.parties,
+        sweep_after=change.at if terminal else _fallback(change.at),
     )
+
+
+def _fallback(at: str) -> str:
+    return clock.iso(clock.parse_iso(at) + timedelta(seconds=SWEEP_FALLBACK_SECONDS))
 
 
 def advance(store: WebhookCallWrites, change: StatusChange) -> bool:

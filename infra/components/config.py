@@ -161,6 +161,18 @@ class InfraConfig(BaseModel):
     # Analyst exports.
     export_schedule: str = Field("cron(0 3 * * ? *)", alias="exportSchedule")
     export_retention_days: int = Field(365, alias="exportRetentionDays", ge=30, le=3650)
+    # Recordings (issue 13): the bucket's lifecycle, the recordings Lambda, the sweeper.
+    recordings_glacier_days: int = Field(30, alias="recordingsGlacierDays", ge=1, le=3650)
+    # 0 keeps recordings until deleted by hand (retention rules differ by jurisdiction and business).
+    recordings_expiration_days: int = Field(365, alias="recordingsExpirationDays", ge=0, le=36500)
+    delete_twilio_recordings: bool = Field(False, alias="deleteTwilioRecordings")
+    recordings_memory_mib: int = Field(1536, alias="recordingsMemoryMiB", ge=512, le=10240)
+    recordings_concurrency: Annotated[int | None, AfterValidator(_zero_is_none)] = Field(
+        None, alias="recordingsConcurrency", ge=0, le=1000
+    )
+    sweep_schedule: str = Field("rate(5 minutes)", alias="sweepSchedule")
+    sweep_after_seconds: int = Field(600, alias="sweepAfterSeconds", ge=0, le=7 * 24 * 3600)
+    sweep_redrive_alarm_threshold: int = Field(20, alias="sweepRedriveAlarmThreshold", ge=1, le=100000)
     # Monitoring.
     alarm_email: str | None = Field(None, alias="alarmEmail")
     reconnect_storm_threshold: int = Field(50, alias="reconnectStormThreshold", ge=1, le=100000)
@@ -215,6 +227,11 @@ class InfraConfig(BaseModel):
             problem = "hostedZoneId and hostedZoneName go together"
         elif self.min_tasks > self.max_tasks:
             problem = f"minTasks {self.min_tasks} exceeds maxTasks {self.max_tasks}"
+        elif 0 < self.recordings_expiration_days <= self.recordings_glacier_days:
+            problem = (
+                f"recordingsExpirationDays {self.recordings_expiration_days} must exceed "
+                f"recordingsGlacierDays {self.recordings_glacier_days} (or be 0: never expire)"
+            )
         elif self.drain_seconds + STREAMER_WIND_DOWN_SECONDS > self.stop_timeout_seconds:
             problem = (
                 f"streamDrainSeconds {self.drain_seconds} + {STREAMER_WIND_DOWN_SECONDS} s to finalise "

@@ -15,7 +15,14 @@ from pynamodb.attributes import Attribute
 
 from infra.components.nag import acknowledge, arn_wildcard
 from shared.bootstrap import IDEMPOTENCY_KEY, IDEMPOTENCY_TTL
-from shared.dal.models import CALLS_BY_DAY_INDEX, CallRecord, CallsByDayIndex, TranscriptSegment
+from shared.dal.models import (
+    CALLS_BY_DAY_INDEX,
+    CALLS_TO_SWEEP_INDEX,
+    CallRecord,
+    CallsByDayIndex,
+    CallsToSweepIndex,
+    TranscriptSegment,
+)
 
 _S = dynamodb.AttributeType.STRING
 
@@ -46,6 +53,14 @@ class DataTables(Construct):
             sort_key=dynamodb.Attribute(name=_key(index, "range"), type=_S),
             projection_type=dynamodb.ProjectionType.ALL,
         )
+        # Sparse: only calls still carrying the sweeper's marker are in it (shared/dal/models.py).
+        sweep = CallsToSweepIndex
+        self.calls.add_global_secondary_index(
+            index_name=CALLS_TO_SWEEP_INDEX,
+            partition_key=dynamodb.Attribute(name=_key(sweep, "hash"), type=_S),
+            sort_key=dynamodb.Attribute(name=_key(sweep, "range"), type=_S),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
         self.transcripts = self._table(
             "Transcripts",
             partition_key=dynamodb.Attribute(name=_key(TranscriptSegment, "hash"), type=_S),
@@ -62,9 +77,13 @@ class DataTables(Construct):
         acknowledge(
             grantee,
             (arn_wildcard(self.calls, "/index/*"),),
-            f"Table grants cover the calls table's indexes (only {CALLS_BY_DAY_INDEX} exists), "
-            "which the calls API and the analysts' day queries read.",
+            f"Table grants cover the calls table's indexes ({CALLS_BY_DAY_INDEX}, which the calls API and "
+            f"the analysts' day queries read, and the keys-only {CALLS_TO_SWEEP_INDEX}).",
         )
+
+    def calls_index_arn(self, index_name: str) -> str:
+        """One index of the calls table, for a grant narrower than CDK's `…/index/*`."""
+        return f"{self.calls.table_arn}/index/{index_name}"
 
     def _table(self, construct_id: str, **keys: object) -> dynamodb.Table:
         return dynamodb.Table(

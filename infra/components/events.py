@@ -19,7 +19,7 @@ from infra.components.data import DataTables
 from infra.components.functions import BuiltFunction, build_python_function
 from infra.components.nag import acknowledge
 from infra.components.secrets import ProductSecrets
-from shared.events import SOURCE, TranscriptCompleted
+from shared.events import SOURCE, TranscriptCompleted, TranscriptReconciled
 
 SUMMARIES_DEPENDENCIES = ("aws-lambda-powertools", "boto3", "pynamodb", "anthropic", "pydantic")
 
@@ -40,7 +40,8 @@ class ProductEvents(Construct):
 
 
 class Summaries(Construct):
-    """Rule "Transcript Completed" -> summaries Lambda (retry policy, DLQ, least privilege)."""
+    """Rule "Transcript Completed" / "Transcript Reconciled" -> summaries Lambda (retry policy, DLQ,
+    least privilege). A reconciliation that added words has the summary rewritten (issue 13)."""
 
     def __init__(
         self,
@@ -108,10 +109,10 @@ class Summaries(Construct):
             self,
             "TranscriptCompleted",
             event_bus=bus,
-            description="Summarise every call whose transcript is stored",
+            description="Summarise every call whose transcript is stored, again once it is reconciled",
             event_pattern=events.EventPattern(
                 source=[SOURCE],
-                detail_type=[TranscriptCompleted.detail_type],
+                detail_type=[TranscriptCompleted.detail_type, TranscriptReconciled.detail_type],
             ),
             targets=[
                 targets.LambdaFunction(

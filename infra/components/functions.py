@@ -83,6 +83,7 @@ def build_python_function(
     timeout: cdk.Duration | None = None,
     memory_size: int = 512,
     reserved_concurrency: int | None = None,
+    ephemeral_storage_mib: int | None = None,
 ) -> BuiltFunction:
     """`name` is the folder under functions/ and the Powertools service suffix (callscribe-<name>)."""
     tracing = LambdaTracing.from_context(scope)
@@ -115,6 +116,7 @@ def build_python_function(
         timeout=timeout or cdk.Duration.seconds(29),
         memory_size=memory_size,
         reserved_concurrent_executions=reserved_concurrency,
+        ephemeral_storage_size=cdk.Size.mebibytes(ephemeral_storage_mib) if ephemeral_storage_mib else None,
         environment={
             "POWERTOOLS_SERVICE_NAME": f"callscribe-{name}",
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,

@@ -2,7 +2,10 @@
 
 Alarms: webhook 5xx (Twilio then plays an error to the caller), webhook and summaries Lambda
 errors, anything in the summaries dead-letter queue, unhealthy streamer targets, and a Deepgram
-reconnect storm (transcripts at risk). Optional e-mail subscription from context `alarmEmail`.
+reconnect storm (transcripts at risk). The recordings tier (issue 13) adds recordings and sweeper
+Lambda errors, anything in the recordings dead-letter queue, a call the sweeper gave up on, and
+calls re-driven too often (events are being lost somewhere). Optional e-mail subscription from
+context `alarmEmail`.
 """
 
 from __future__ import annotations
@@ -17,10 +20,15 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from functions.recordings import metric_names as recording_metrics
+from functions.sweeper import metric_names as sweeper_metrics
 from infra.components.api import WebhooksApi
 from infra.components.config import InfraConfig
 from infra.components.events import Summaries
+from infra.components.recordings import Recordings
 from infra.components.streamer import StreamerService, streamer_metric
+from infra.components.sweeper import Sweeper
+from shared.telemetry import METRICS_NAMESPACE
 from streamer.contract import (
     ACTIVE_CALLS,
     DEEPGRAM_RECONNECTS,
@@ -33,6 +41,30 @@ from streamer.contract import (
 
 _FIVE_MINUTES = cdk.Duration.minutes(5)
 _ONE_MINUTE = cdk.Duration.minutes(1)
+_ONE_HOUR = cdk.Duration.hours(1)
+
+
+def _lambda_metric(
+    service: str, name: str, statistic: str, period: cdk.Duration = _FIVE_MINUTES
+) -> cloudwatch.Metric:
+    """A metric a Lambda emits with Powertools (the product namespace, dimension `service`)."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": service},
+        statistic=statistic,
+        period=period,
+    )
+
+
+def recording_metric(name: str, statistic: str = "Sum") -> cloudwatch.Metric:
+    return _lambda_metric(recording_metrics.SERVICE_NAME, name, statistic)
+
+
+def sweeper_metric(
+    name: str, statistic: str = "Sum", period: cdk.Duration = _FIVE_MINUTES
+) -> cloudwatch.Metric:
+    return _lambda_metric(sweeper_metrics.SERVICE_NAME, name, statistic, period)
 
 
 @dataclass(frozen=True)
@@ -46,9 +78,19 @@ class _Signals:
     dlq_depth: cloudwatch.Metric
     unhealthy: cloudwatch.Metric
     reconnects: cloudwatch.Metric
+    recorder: lambda_.IFunction
+    sweeper: lambda_.IFunction
+    recordings_dlq_depth: cloudwatch.Metric
 
     @classmethod
-    def of(cls, api: WebhooksApi, summaries: Summaries, streamer: StreamerService) -> _Signals:
+    def of(
+        cls,
+        api: WebhooksApi,
+        summaries: Summaries,
+        streamer: StreamerService,
+        recordings: Recordings,
+        sweeper: Sweeper,
+    ) -> _Signals:
         return cls(
             webhooks=api.handler.function,
             summarizer=summaries.handler.function,
@@ -60,6 +102,12 @@ class _Signals:
             ),
             unhealthy=streamer.target_group.metrics.unhealthy_host_count(period=_ONE_MINUTE),
             reconnects=streamer_metric(DEEPGRAM_RECONNECTS, statistic="Sum", period_minutes=5),
+            recorder=recordings.handler.function,
+            sweeper=sweeper.handler.function,
+            recordings_dlq_depth=recordings.dead_letters.metric_approximate_number_of_messages_visible(
+                period=_FIVE_MINUTES,
+                statistic="Maximum",
+            ),
         )
 
 
@@ -75,10 +123,12 @@ class Monitoring(Construct):
         api: WebhooksApi,
         summaries: Summaries,
         streamer: StreamerService,
+        recordings: Recordings,
+        sweeper: Sweeper,
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = self._build_topic(config)
-        signals = _Signals.of(api, summaries, streamer)
+        signals = _Signals.of(api, summaries, streamer, recordings, sweeper)
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         self._build_alarms(config, signals)
         self.dashboard = self._build_dashboard(config, api, streamer, signals)
@@ -150,6 +200,42 @@ class Monitoring(Construct):
             config.reconnect_storm_threshold,
             "Streamer reconnects to Deepgram are storming: live transcripts are at risk",
         )
+        self._build_recordings_alarms(config, signals)
+
+    def _build_recordings_alarms(self, config: InfraConfig, signals: _Signals) -> None:
+        self._alarm(
+            "RecordingsErrors",
+            signals.recorder.metric_errors(period=_FIVE_MINUTES, statistic="Sum"),
+            1,
+            "The recordings Lambda failed (it is retried; the DLQ alarm says when retries ran out)",
+        )
+        self._alarm(
+            "RecordingsDeadLetters",
+            signals.recordings_dlq_depth,
+            1,
+            "A recording could not be copied, transcribed or reconciled after its retries: messages are "
+            "in the recordings dead-letter queue (the sweeper re-drives the call; or redrive by hand)",
+        )
+        self._alarm(
+            "SweeperErrors",
+            signals.sweeper.metric_errors(period=_FIVE_MINUTES, statistic="Sum"),
+            1,
+            "A sweeper run failed (or could not sweep some calls); the next run retries them",
+        )
+        self._alarm(
+            "SweeperGaveUp",
+            sweeper_metric(sweeper_metrics.GAVE_UP),
+            1,
+            "The sweeper gave up on a call after its maximum re-drives: the call has sweep_gave_up_at "
+            "set and still needs work (see its log line for what is open)",
+        )
+        self._alarm(
+            "CallsRedrivenTooOften",
+            sweeper_metric(sweeper_metrics.CALLS_REDRIVEN, period=_ONE_HOUR),
+            config.sweep_redrive_alarm_threshold,
+            "The sweeper is re-driving many calls: transcripts or events are being lost somewhere "
+            "(a crashing streamer, a failing consumer)",
+        )
 
     def _build_dashboard(
         self, config: InfraConfig, api: WebhooksApi, streamer: StreamerService, signals: _Signals
@@ -160,6 +246,8 @@ class Monitoring(Construct):
         dashboard.add_widgets(*_traffic_row(api, streamer, signals))
         dashboard.add_widgets(*_streams_row(signals))
         dashboard.add_widgets(*_lambdas_row(signals))
+        dashboard.add_widgets(*_recordings_row(signals))
+        dashboard.add_widgets(*_sweeper_row())
         return dashboard
 
 
@@ -252,5 +340,71 @@ def _lambdas_row(signals: _Signals) -> list[cloudwatch.IWidget]:
             title="Summaries dead letters",
             width=8,
             left=[signals.dlq_depth],
+        ),
+    ]
+
+
+def _recordings_row(signals: _Signals) -> list[cloudwatch.IWidget]:
+    """The recordings tier: how late, how much it added, how much live had already heard."""
+    return [
+        cloudwatch.GraphWidget(
+            title="Reconcile lag after the call (s)",
+            width=8,
+            left=[
+                recording_metric(recording_metrics.RECONCILE_LAG_SECONDS, "p50"),
+                recording_metric(recording_metrics.RECONCILE_LAG_SECONDS, "p99"),
+            ],
+        ),
+        cloudwatch.GraphWidget(
+            title="Filled from recordings (s) / live coverage",
+            width=8,
+            left=[recording_metric(recording_metrics.FILLED_SECONDS, "Sum")],
+            right=[
+                recording_metric(recording_metrics.LIVE_COVERAGE, "Average"),
+                recording_metric(recording_metrics.LIVE_COVERAGE, "Minimum"),
+            ],
+        ),
+        cloudwatch.GraphWidget(
+            title="Recording failures, errors and dead letters",
+            width=8,
+            left=[
+                recording_metric(recording_metrics.RECORDING_FAILURES, "Sum"),
+                signals.recorder.metric_errors(period=_FIVE_MINUTES, label="recordings errors"),
+            ],
+            right=[signals.recordings_dlq_depth],
+        ),
+    ]
+
+
+def _sweeper_row() -> list[cloudwatch.IWidget]:
+    """What the sweeper finds each run: settled calls are normal, re-drives mean something was lost."""
+    return [
+        cloudwatch.GraphWidget(
+            title="Sweeper: calls due, settled, re-driven, waiting",
+            width=8,
+            left=[
+                sweeper_metric(sweeper_metrics.CALLS_EXAMINED),
+                sweeper_metric(sweeper_metrics.CALLS_SETTLED),
+                sweeper_metric(sweeper_metrics.CALLS_REDRIVEN),
+                sweeper_metric(sweeper_metrics.CALLS_WAITING),
+            ],
+        ),
+        cloudwatch.GraphWidget(
+            title="Sweeper: what it re-drove",
+            width=8,
+            left=[
+                sweeper_metric(sweeper_metrics.TRANSCRIPTS_FINISHED),
+                sweeper_metric(sweeper_metrics.TRANSCRIPT_EVENTS),
+                sweeper_metric(sweeper_metrics.RECORDING_EVENTS),
+            ],
+        ),
+        cloudwatch.GraphWidget(
+            title="Sweeper: gave up, failed, backlog",
+            width=8,
+            left=[
+                sweeper_metric(sweeper_metrics.GAVE_UP),
+                sweeper_metric(sweeper_metrics.FAILURES),
+                sweeper_metric(sweeper_metrics.BACKLOG, "Maximum"),
+            ],
         ),
     ]

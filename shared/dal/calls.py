@@ -12,7 +12,10 @@ a single UpdateItem that is safe to repeat and to reorder, and any of them may c
 - the summary is stored with `attribute_not_exists(summary)`: never replaced;
 - the stream's start time is written once; the recording's S3 key only onto the recording it names;
 - a reconciliation is stored when its transcript version differs from the stored one, so a re-driven
-  reconciliation of the same transcript changes nothing.
+  reconciliation of the same transcript changes nothing;
+- the sweeper's marker (`sweep_shard` + `sweep_after`, the sparse calls_to_sweep index) is set by the
+  status writes (the terminal one replaces a fallback), and the sweeper moves or removes it only while
+  it still holds the value the sweeper read.
 
 What those rules mean for a call (which times a status sets, when to publish) is decided by each
 tier; this module keeps only the guarantees DynamoDB's conditions can make atomic.
@@ -29,13 +32,16 @@ from shared import clock
 from shared.dal.models import CallRecord, calls_model
 from shared.dal.records import (
     RECORDING_COMPLETED,
+    SWEEP_SHARDS,
     Call,
     CallUpsert,
     CompletedCall,
     ReconciliationUpdate,
     RecordingUpdate,
     StatusAdvance,
+    SweepClaim,
     plain,
+    sweep_shard,
 )
 from shared.dal.updates import conditional_update, missing_map
 from shared.errors import StoreError
@@ -114,6 +120,12 @@ class DynamoCalls:
             actions.append(m.answered_by.set(advance.answered_by))
         if advance.sip_response_code is not None:
             actions.append(m.sip_response_code.set(advance.sip_response_code))
+        if advance.sweep_after is not None:
+            # the terminal status replaces the fallback an earlier status set; earlier ones keep the first
+            after = advance.sweep_after
+            terminal = advance.rank == TERMINAL_RANK
+            actions.append(m.sweep_after.set(after if terminal else m.sweep_after | after))
+            actions.append(m.sweep_shard.set(sweep_shard(advance.call_sid)))
         condition = m.status_rank.does_not_exist() | (m.status_rank < advance.rank)
         history_key = m.status_history[advance.status].set(advance.at)
         first_history = m.status_history.set({advance.status: advance.at})
@@ -255,6 +267,86 @@ class DynamoCalls:
             ],
             m.transcript_version.does_not_exist() | (m.transcript_version != update.transcript_version),
             f"reconciliation of {update.call_sid}",
+        )
+
+    # ---- sweeper ------------------------------------------------------------------------------
+
+    def calls_due_for_sweep(self, cutoff: str, limit: int) -> list[str]:
+        m = self._model
+        due: list[tuple[str, str]] = []
+        try:
+            for shard in range(SWEEP_SHARDS):
+                for item in m.calls_to_sweep.query(
+                    str(shard), m.sweep_after <= cutoff, limit=limit, page_size=min(limit, 1000)
+                ):
+                    due.append((str(item.sweep_after), item.call_sid))
+        except PynamoDBException as exc:
+            raise StoreError(f"reading the calls due for the sweeper failed: {exc}") from exc
+        return [call_sid for _, call_sid in sorted(due)[:limit]]
+
+    def finish_stalled_transcript(self, call_sid: str, segment_count: int, error: str) -> bool:
+        m = self._model
+        stamp = self._now()
+        return conditional_update(
+            m(call_sid),
+            [
+                m.transcript_status.set(TranscriptStatus.INCOMPLETE.value),
+                m.segment_count.set(segment_count),
+                m.transcript_error.set(error[:TRANSCRIPT_ERROR_MAX]),
+                m.transcript_completed_at.set(stamp),
+                m.updated_at.set(stamp),
+            ],
+            m.transcript_status.is_in(TranscriptStatus.PENDING.value, TranscriptStatus.IN_PROGRESS.value),
+            f"sweeping the transcript of {call_sid}",
+        )
+
+    def claim_sweep(self, claim: SweepClaim) -> bool:
+        m = self._model
+        now = self._now()
+        return conditional_update(
+            m(claim.call_sid),
+            [
+                m.sweep_after.set(claim.next_after),
+                m.sweep_attempts.set(claim.attempts),
+                m.swept_at.set(now),
+                m.updated_at.set(now),
+            ],
+            m.sweep_after == claim.expected_after,
+            f"sweep claim of {claim.call_sid}",
+        )
+
+    def release_sweep(self, claim: SweepClaim) -> None:
+        m = self._model
+        conditional_update(
+            m(claim.call_sid),
+            [m.sweep_after.set(claim.expected_after), m.sweep_attempts.set(claim.attempts - 1)],
+            m.sweep_after == claim.next_after,
+            f"releasing the sweep claim of {claim.call_sid}",
+        )
+
+    def settle_sweep(self, call_sid: str, expected_after: str) -> bool:
+        return self._unmark(call_sid, expected_after, gave_up=False)
+
+    def park_sweep(self, call_sid: str, expected_after: str) -> bool:
+        return self._unmark(call_sid, expected_after, gave_up=True)
+
+    def _unmark(self, call_sid: str, expected_after: str, *, gave_up: bool) -> bool:
+        """Out of the index (both key attributes go, so the sparse index drops the item)."""
+        m = self._model
+        now = self._now()
+        actions: list[Any] = [
+            m.sweep_shard.remove(),
+            m.sweep_after.remove(),
+            m.swept_at.set(now),
+            m.updated_at.set(now),
+        ]
+        if gave_up:
+            actions.append(m.sweep_gave_up_at.set(now))
+        return conditional_update(
+            m(call_sid),
+            actions,
+            m.sweep_after == expected_after,
+            f"{'parking' if gave_up else 'settling'} {call_sid} for the sweeper",
         )
 
     # ---- summaries ----------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, Index
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, Index, KeysOnlyProjection
 from pynamodb.models import Model
 
 from shared.dal.records import segment_key
@@ -30,9 +30,11 @@ M = TypeVar("M", bound=Model)
 
 __all__ = [
     "CALLS_BY_DAY_INDEX",
+    "CALLS_TO_SWEEP_INDEX",
     "AlignmentAttribute",
     "CallRecord",
     "CallsByDayIndex",
+    "CallsToSweepIndex",
     "GapAttribute",
     "RecordingAttribute",
     "TranscriptSegment",
@@ -42,6 +44,7 @@ __all__ = [
 ]
 
 CALLS_BY_DAY_INDEX = "calls_by_day"
+CALLS_TO_SWEEP_INDEX = "calls_to_sweep"
 
 
 class RecordingAttribute(MapAttribute[str, Any]):
@@ -84,6 +87,23 @@ class CallsByDayIndex(GlobalSecondaryIndex["CallRecord"]):
 
     call_date = UnicodeAttribute(hash_key=True)
     started_at = UnicodeAttribute(range_key=True)
+
+
+class CallsToSweepIndex(GlobalSecondaryIndex["CallRecord"]):
+    """Sparse: only calls that may still need the sweeper carry `sweep_shard`, so only they are here.
+
+    The partition is one of a few fixed shards (`shared.dal.records.sweep_shard`), so no single index
+    partition takes every call's write; the sort key is when the sweeper's patience starts counting.
+    Keys only: the sweeper reads each due call itself (consistently), and attributes outside the keys
+    never cost an index write when the streamer or the summaries update the item.
+    """
+
+    class Meta:
+        index_name = CALLS_TO_SWEEP_INDEX
+        projection = KeysOnlyProjection()
+
+    sweep_shard = UnicodeAttribute(hash_key=True)
+    sweep_after = UnicodeAttribute(range_key=True)
 
 
 class CallRecord(Model):
@@ -148,10 +168,18 @@ class CallRecord(Model):
     summary_created_at = UnicodeAttribute(null=True)
     summary_event_at = UnicodeAttribute(null=True)  # set once "Summary Created" is on the bus
 
+    # the sweeper (issue 13): present while the call may still need it, removed once it is settled
+    sweep_shard = UnicodeAttribute(null=True)  # calls_to_sweep partition: "0".."7"
+    sweep_after = UnicodeAttribute(null=True)  # patience counts from here: ended_at, or a re-drive's backoff
+    sweep_attempts = NumberAttribute(null=True)  # times the sweeper re-drove (or waited for) this call
+    swept_at = UnicodeAttribute(null=True)  # the sweeper's latest write
+    sweep_gave_up_at = UnicodeAttribute(null=True)  # out of attempts: left for an operator (alarm)
+
     created_at = UnicodeAttribute(null=True)
     updated_at = UnicodeAttribute(null=True)
 
     calls_by_day = CallsByDayIndex()
+    calls_to_sweep = CallsToSweepIndex()
 
 
 class TranscriptSegment(Model):

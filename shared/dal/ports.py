@@ -4,7 +4,8 @@ One adapter per table implements them all (`DynamoCalls`, `DynamoSegments`), but
 on the Protocol of its own use only: a reader sees what it may call, a unit test fakes only that, and
 IAM grants per tier (infra) stay the exact mirror of a Protocol's methods. A new writer adds its own
 Protocol here and its methods on the adapter, leaving the others untouched (as the recordings tier
-of issue 13 did: `RecordingCalls`, `RecordingSegments`, and the streamer's `StreamStartWrites`).
+of issue 13 did: `RecordingCalls`, `RecordingSegments`, the streamer's `StreamStartWrites`, and the
+sweeper's `SweeperCalls` and `SegmentCounter`).
 
 Every write is one conditional or idempotent UpdateItem (or BatchWriteItem of keyed segments), so
 any tier may create the call item first and a repeated write changes nothing. Writes answer False
@@ -26,6 +27,7 @@ from shared.dal.records import (
     Segment,
     SegmentPage,
     StatusAdvance,
+    SweepClaim,
 )
 from shared.status import TranscriptStatus
 
@@ -152,4 +154,49 @@ class RecordingSegments(SegmentReader, Protocol):
 
     def delete_recording_segments(self, call_sid: str, segment_keys: Sequence[str]) -> None:
         """Remove recording segments an earlier reconciliation added and this one no longer does."""
+        ...
+
+
+class SweeperCalls(CallReader, Protocol):
+    """The sweeper: the calls that may still need it (the sparse calls_to_sweep index), a transcript
+    whose stream died, and the marker it claims, re-arms and removes.
+
+    Every write is conditional on the marker (`sweep_after`) still holding the value the sweeper read,
+    so overlapping runs and a concurrent terminal status callback never make a call re-driven twice.
+    """
+
+    def calls_due_for_sweep(self, cutoff: str, limit: int) -> list[str]:
+        """SIDs of at most `limit` calls whose `sweep_after` is at or before `cutoff`, the longest
+        waiting first within each shard. From the index (eventually consistent): read each one
+        with `get` before acting on it."""
+        ...
+
+    def finish_stalled_transcript(self, call_sid: str, segment_count: int, error: str) -> bool:
+        """Mark a transcript still `pending`/`in-progress` `incomplete` with what was stored; False
+        when it has ended meanwhile (the streamer's own ending wins)."""
+        ...
+
+    def claim_sweep(self, claim: SweepClaim) -> bool:
+        """Move the marker to `claim.next_after` and count the attempt; False when it moved already."""
+        ...
+
+    def release_sweep(self, claim: SweepClaim) -> None:
+        """Undo a claim whose re-drive failed (the marker back as read), so the next run retries."""
+        ...
+
+    def settle_sweep(self, call_sid: str, expected_after: str) -> bool:
+        """Take a settled call out of the index; False when its marker moved meanwhile."""
+        ...
+
+    def park_sweep(self, call_sid: str, expected_after: str) -> bool:
+        """Take a call out of the index without settling it (out of attempts): stamps
+        `sweep_gave_up_at` for an operator; False when its marker moved meanwhile."""
+        ...
+
+
+class SegmentCounter(Protocol):
+    """The sweeper: how many live segments a call has stored (what a stalled transcript is finished with)."""
+
+    def count_live_segments(self, call_sid: str) -> int:
+        """Stored segments of the call that the streamer wrote (not the recording's), strongly consistent."""
         ...

@@ -10,6 +10,7 @@ Nothing here imports pynamodb or boto3: domain code and unit tests import these 
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from decimal import Decimal
@@ -78,6 +79,18 @@ def check_recording_segment(segment: Segment) -> None:
     check_recording_key(segment.segment_key)
     if not segment.from_recording:
         raise ValueError(f"segment {segment.segment_key} is not marked origin={RECORDING}")
+
+
+SWEEP_SHARDS = 8  # partitions of the calls_to_sweep index (the sweeper queries each one)
+
+
+def sweep_shard(call_sid: str) -> str:
+    """The calls_to_sweep partition of a call: a stable hash of its SID, "0" to "7".
+
+    Spreads the index's writes over a few partitions instead of one hot key, and stays the same for
+    every write of the call, so a repeated or reordered write never moves it.
+    """
+    return str(zlib.crc32(call_sid.encode()) % SWEEP_SHARDS)
 
 
 def _int(value: Any) -> int | None:
@@ -160,6 +173,11 @@ class Call:
     summary_status: str | None = None
     summary_created_at: str | None = None
     summary_event_at: str | None = None
+    sweep_shard: str | None = None
+    sweep_after: str | None = None
+    sweep_attempts: int | None = None
+    swept_at: str | None = None
+    sweep_gave_up_at: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
 
@@ -168,7 +186,7 @@ class Call:
         """A record from stored attributes (names as in the table); unknown attributes are ignored,
         so an attribute a newer writer adds never breaks an older reader."""
         values = _known(cls, item)
-        for name in ("status_rank", "sip_response_code", "segment_count"):
+        for name in ("status_rank", "sip_response_code", "segment_count", "sweep_attempts"):
             if name in values:
                 values[name] = _int(values[name])
         for name in ("duration_seconds", "live_coverage", "filled_seconds"):
@@ -310,6 +328,9 @@ class StatusAdvance:
     answered_by: str | None = None
     sip_response_code: int | None = None
     parties: CallParties | None = None  # only fills gaps: the voice webhook is their authority
+    # When the sweeper's patience starts (the calls_to_sweep marker): the terminal status sets it to
+    # `ended_at`, replacing what was there; an earlier status sets a fallback only if none is set.
+    sweep_after: str | None = None
 
 
 @dataclass(frozen=True)
@@ -360,6 +381,18 @@ class ReconciliationUpdate:
             "method": self.alignment_method,
             "matches": self.alignment_matches,
         }
+
+
+@dataclass(frozen=True)
+class SweepClaim:
+    """The sweeper taking one due call for one attempt: the marker moves from `expected_after` (as
+    read) to `next_after` only if nobody moved it meanwhile, so two overlapping runs never both
+    re-drive the same call."""
+
+    call_sid: str
+    expected_after: str
+    next_after: str  # the sweeper looks again its patience after this
+    attempts: int  # this attempt's number, 1 for the first
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,16 @@ class DynamoSegments:
         except PynamoDBException as exc:
             raise StoreError(f"reading the segments of {call_sid} failed: {exc}") from exc
 
+    def count_live_segments(self, call_sid: str) -> int:
+        model = self._model
+        try:
+            # Select=COUNT: DynamoDB counts on its side, so no segment text crosses the wire
+            return int(
+                model.count(call_sid, filter_condition=model.origin.does_not_exist(), consistent_read=True)
+            )
+        except PynamoDBException as exc:
+            raise StoreError(f"counting the segments of {call_sid} failed: {exc}") from exc
+
     def page_segments(self, call_sid: str, *, limit: int, after: str | None = None) -> SegmentPage:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")

@@ -263,3 +263,39 @@ def test_the_recording_is_served_and_transcribed_on_the_stream_clock(
         assert len(matched) >= len(starts) / 2, (track, starts, segments)
     heard = {w["word"] for c in channels for w in c["alternatives"][0]["words"]}
     assert {"delivery", "order", "number", "tomorrow", "problem"} & heard, heard
+
+
+def test_callscribe_sweep_finds_nothing_left_of_the_call_and_changes_nothing_twice(
+    stack: LocalStack,
+    placed: PlacedCall,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`callscribe sweep` on the running stack (SWEEP_AFTER_SECONDS 0): the finished call's transcript
+    and summary are in place, so nothing of theirs is re-driven; a second sweep finds nothing due."""
+    assert stack.urls is not None
+    state = cli.StackState(
+        pid=os.getpid(), **stack.urls.as_dict(), account_sid=stack.account_sid,
+        auth_token=stack.auth_token, names=asdict(stack.options.names),
+    )
+    state_file = tmp_path / "state.json"
+    state_file.write_text(json.dumps(asdict(state)))
+    monkeypatch.setenv("CALLSCRIBE_LOCAL_STATE", str(state_file))
+
+    def sweep() -> dict[str, Any]:
+        capsys.readouterr()
+        assert cli.main(["sweep", "--json"]) == 0
+        out = capsys.readouterr().out
+        report: dict[str, Any] = json.loads(out[out.index('{\n  "due"') :])
+        return report
+
+    first = sweep()
+    assert first["due"] >= 1  # the placed call ended: the sweeper looks at it once
+    assert first["failed"] == []
+    assert (first["transcriptsFinished"], first["transcriptCompletedRepublished"]) == (0, 0)
+    assert sweep()["due"] == 0
+    record = stack.get_call_json(placed.result.call_sid)
+    assert record is not None
+    assert placed.record is not None
+    assert (record["transcriptStatus"], record["summary"]) == ("completed", placed.record["summary"])

@@ -29,6 +29,10 @@ FULL_CONTEXT: dict[str, Any] = {
     "twilioFromNumber": "+15550100",
     "summaryModel": "claude-test-model",
     "summariesConcurrency": 10,
+    "deleteTwilioRecordings": True,
+    "recordingsConcurrency": 5,
+    "sweepSchedule": "rate(10 minutes)",
+    "sweepAfterSeconds": 300,
 }
 
 

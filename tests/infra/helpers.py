@@ -62,3 +62,14 @@ def secret_ids(synth: Synth) -> dict[str, str]:
 def actions(statement: dict[str, Any]) -> set[str]:
     value = statement["Action"]
     return {value} if isinstance(value, str) else set(value)
+
+
+def rule_targeting(synth: Synth, handler: str) -> dict[str, Any]:
+    """Properties of the one EventBridge rule whose target is the function with this handler."""
+    function_id, _ = function(synth, handler)
+    (rule,) = [
+        r["Properties"]
+        for r in synth.resources("AWS::Events::Rule").values()
+        if any(t["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]} for t in r["Properties"].get("Targets", []))
+    ]
+    return dict(rule)

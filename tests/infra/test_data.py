@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from shared.bootstrap import IDEMPOTENCY_KEY, IDEMPOTENCY_TTL
-from shared.dal.models import CALLS_BY_DAY_INDEX
+from shared.dal.models import CALLS_BY_DAY_INDEX, CALLS_TO_SWEEP_INDEX
 from tests.infra.conftest import Synth
 
 pytestmark = pytest.mark.infra
@@ -32,9 +32,30 @@ def test_three_tables_keyed_like_the_models(synth: Synth) -> None:
     ]
 
 
+def test_calls_table_has_exactly_its_two_indexes(synth: Synth) -> None:
+    calls = _tables(synth)["call_sid/1"]["Properties"]
+    names = [index["IndexName"] for index in calls["GlobalSecondaryIndexes"]]
+    assert sorted(names) == sorted([CALLS_BY_DAY_INDEX, CALLS_TO_SWEEP_INDEX])
+
+
+def test_calls_to_sweep_index_is_sparse_and_keys_only(synth: Synth) -> None:
+    calls = _tables(synth)["call_sid/1"]["Properties"]
+    indexes = {index["IndexName"]: index for index in calls["GlobalSecondaryIndexes"]}
+    index = indexes[CALLS_TO_SWEEP_INDEX]
+    assert index["KeySchema"] == [
+        {"AttributeName": "sweep_shard", "KeyType": "HASH"},
+        {"AttributeName": "sweep_after", "KeyType": "RANGE"},
+    ]
+    # keys only: an update of any other attribute of a marked call costs no index write
+    assert index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    for name in ("sweep_shard", "sweep_after"):
+        assert {"AttributeName": name, "AttributeType": "S"} in calls["AttributeDefinitions"]
+
+
 def test_calls_by_day_index(synth: Synth) -> None:
     calls = _tables(synth)["call_sid/1"]["Properties"]
-    (index,) = calls["GlobalSecondaryIndexes"]
+    indexes = {index["IndexName"]: index for index in calls["GlobalSecondaryIndexes"]}
+    index = indexes[CALLS_BY_DAY_INDEX]
     assert index["IndexName"] == CALLS_BY_DAY_INDEX
     assert index["KeySchema"] == [
         {"AttributeName": "call_date", "KeyType": "HASH"},

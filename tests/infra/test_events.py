@@ -1,4 +1,4 @@
-"""Transcript Completed -> summaries, with retries and a dead-letter queue nobody can miss."""
+"""Transcript Completed / Reconciled -> summaries, with retries and a dead-letter queue nobody can miss."""
 
 from __future__ import annotations
 
@@ -6,26 +6,24 @@ from typing import Any
 
 import pytest
 
-from shared.events import SOURCE, TranscriptCompleted
+from shared.events import SOURCE, TranscriptCompleted, TranscriptReconciled
 from tests.infra.conftest import Synth
-from tests.infra.helpers import function
+from tests.infra.helpers import function, rule_targeting
 
 pytestmark = pytest.mark.infra
 
 
 def _summaries_rule(synth: Synth) -> dict[str, Any]:
-    """The one rule with an event pattern (the other rule is the exports' schedule)."""
-    (rule,) = [
-        r["Properties"]
-        for r in synth.resources("AWS::Events::Rule").values()
-        if "EventPattern" in r["Properties"]
-    ]
-    return dict(rule)
+    """The rule whose target is the summaries function."""
+    return rule_targeting(synth, "functions.summaries.app.handler")
 
 
-def test_rule_matches_transcript_completed_on_the_product_bus(synth: Synth) -> None:
+def test_rule_matches_transcript_completed_and_reconciled_on_the_product_bus(synth: Synth) -> None:
     rule = _summaries_rule(synth)
-    assert rule["EventPattern"] == {"source": [SOURCE], "detail-type": [TranscriptCompleted.detail_type]}
+    assert rule["EventPattern"] == {
+        "source": [SOURCE],
+        "detail-type": [TranscriptCompleted.detail_type, TranscriptReconciled.detail_type],
+    }
     bus = synth.one("AWS::Events::EventBus")
     assert rule["EventBusName"] == {"Ref": next(iter(synth.resources("AWS::Events::EventBus")))}
     assert bus["Name"] == "Callscribe-events"
@@ -41,15 +39,23 @@ def test_rule_targets_summaries_with_retry_policy_and_dlq(synth: Synth) -> None:
     queue = synth.raw["Resources"][queue_id]["Properties"]
     assert queue["SqsManagedSseEnabled"] is True
     # the function's own async failures land in the same queue
-    invoke_config = synth.one("AWS::Lambda::EventInvokeConfig")
+    (invoke_config,) = [
+        c["Properties"]
+        for c in synth.resources("AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": summaries_id}
+    ]
     assert invoke_config["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [queue_id, "Arn"]}
 
 
-def test_dead_letter_queue_is_tls_only(synth: Synth) -> None:
-    policy = synth.one("AWS::SQS::QueuePolicy")["PolicyDocument"]["Statement"]
-    assert any(
-        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in policy
-    )
+def test_dead_letter_queues_are_tls_only(synth: Synth) -> None:
+    policies = synth.resources("AWS::SQS::QueuePolicy").values()
+    assert len(policies) == len(synth.resources("AWS::SQS::Queue")) == 2  # summaries and recordings
+    for policy in policies:
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            for s in statements
+        )
 
 
 def test_summaries_concurrency_is_capped_when_the_context_asks(synth: Synth) -> None:

@@ -63,11 +63,12 @@ def test_daily_workflow_exports_both_tables_and_registers_partitions(synth: Synt
     assert "Glue.AlreadyExistsException" in definition
     assert machine["TracingConfiguration"] == {"Enabled": True}
     assert machine["LoggingConfiguration"]["Level"] == "ALL"
-    schedule = next(
+    machine_id = next(iter(synth.resources("AWS::StepFunctions::StateMachine")))
+    (schedule,) = [
         r["Properties"]
         for r in synth.resources("AWS::Events::Rule").values()
-        if "ScheduleExpression" in r["Properties"]
-    )
+        if any(t["Arn"] == {"Ref": machine_id} for t in r["Properties"].get("Targets", []))
+    ]
     assert schedule["ScheduleExpression"] == "cron(0 3 * * ? *)"
 
 

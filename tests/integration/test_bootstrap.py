@@ -9,7 +9,13 @@ import boto3
 import pytest
 
 from callscribe_local.aws_local import LocalAws
-from shared.dal.models import CALLS_BY_DAY_INDEX, calls_model, segment_key, segments_model
+from shared.dal.models import (
+    CALLS_BY_DAY_INDEX,
+    CALLS_TO_SWEEP_INDEX,
+    calls_model,
+    segment_key,
+    segments_model,
+)
 from shared.events import EventBridgePublisher, TranscriptCompleted
 
 pytestmark = pytest.mark.integration
@@ -21,6 +27,25 @@ def test_bootstrap_is_idempotent_from_the_command_line(local_stack: LocalAws) ->
     )
     assert "table test-calls: exists" in result.stdout
     assert "event bus test-bus: exists" in result.stdout
+    assert "bucket test-recordings: exists" in result.stdout
+
+
+def test_the_recordings_bucket_is_private_and_encrypted(local_stack: LocalAws) -> None:
+    s3 = boto3.client("s3")
+    assert local_stack.names.recordings_bucket == "test-recordings"
+    s3.head_bucket(Bucket="test-recordings")
+    block = s3.get_public_access_block(Bucket="test-recordings")["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+    (rule,) = s3.get_bucket_encryption(Bucket="test-recordings")["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+
+
+def test_no_bucket_without_recordings_bucket(local_stack: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.bootstrap import BootstrapSettings, bootstrap
+
+    monkeypatch.delenv("RECORDINGS_BUCKET")
+    report = bootstrap(BootstrapSettings.from_env())
+    assert not [line for line in report if line.startswith("bucket ")]
 
 
 def test_bootstrap_refuses_without_an_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -34,7 +59,13 @@ def test_tables_have_the_model_keys_and_indexes(local_stack: LocalAws) -> None:
     client = boto3.client("dynamodb")
     calls = client.describe_table(TableName="test-calls")["Table"]
     assert calls["KeySchema"] == [{"AttributeName": "call_sid", "KeyType": "HASH"}]
-    assert [i["IndexName"] for i in calls["GlobalSecondaryIndexes"]] == [CALLS_BY_DAY_INDEX]
+    indexes = {i["IndexName"]: i for i in calls["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {CALLS_BY_DAY_INDEX, CALLS_TO_SWEEP_INDEX}
+    assert indexes[CALLS_TO_SWEEP_INDEX]["KeySchema"] == [
+        {"AttributeName": "sweep_shard", "KeyType": "HASH"},
+        {"AttributeName": "sweep_after", "KeyType": "RANGE"},
+    ]
+    assert indexes[CALLS_TO_SWEEP_INDEX]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
     segments = client.describe_table(TableName="test-transcripts")["Table"]
     assert {k["AttributeName"] for k in segments["KeySchema"]} == {"call_sid", "segment_key"}
     ttl = client.describe_time_to_live(TableName="test-idempotency")["TimeToLiveDescription"]

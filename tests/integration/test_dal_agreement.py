@@ -24,8 +24,10 @@ from shared.dal.records import (
     RecordingUpdate,
     Segment,
     StatusAdvance,
+    SweepClaim,
     recording_segment_key,
     segment_key,
+    sweep_shard,
 )
 from shared.dal.segments import DynamoSegments
 from shared.status import TERMINAL_RANK, TranscriptStatus
@@ -333,3 +335,117 @@ def test_recording_segments_never_touch_live_ones(tables: Tables, call_sid: str)
         "0000003500#inbound",
         "0000003500#inbound#r",
     ]
+
+
+# The sweeper's index is shared by every test on the moto table, so these use times of their own
+# (years no other test writes) and only ever look for their own call in the due list.
+FALLBACK, ENDED, LATER = "1999-01-02T00:00:00.000Z", "1999-01-01T10:00:00.000Z", "1999-01-01T12:00:00.000Z"
+
+
+def due(tables: Tables, cutoff: str) -> list[str]:
+    return tables.calls.calls_due_for_sweep(cutoff, 10_000)
+
+
+def test_status_writes_mark_the_call_for_the_sweeper(tables: Tables, call_sid: str) -> None:
+    assert tables.calls.advance_status(ringing(call_sid, sweep_after=FALLBACK))
+    answered = StatusAdvance(call_sid=call_sid, status="in-progress", rank=3, at=T1, sweep_after=LATER)
+    assert tables.calls.advance_status(answered)  # an earlier status keeps the first fallback
+    call = stored(tables, call_sid)
+    assert (call["sweep_shard"], call["sweep_after"]) == (sweep_shard(call_sid), FALLBACK)
+    assert call_sid in due(tables, FALLBACK)
+    assert call_sid not in due(tables, ENDED)
+
+    done = StatusAdvance(
+        call_sid=call_sid, status="completed", rank=TERMINAL_RANK, at=ENDED, ended_at=ENDED, sweep_after=ENDED
+    )
+    assert tables.calls.advance_status(done)  # the terminal status replaces the fallback
+    assert stored(tables, call_sid)["sweep_after"] == ENDED
+    assert call_sid in due(tables, ENDED)
+    assert call_sid not in due(tables, "1999-01-01T09:59:59.999Z")
+    assert call_sid in tables.calls.calls_due_for_sweep(ENDED, 10_000)
+
+
+def test_sweep_claims_settle_and_park_only_on_the_marker_they_read(tables: Tables, call_sid: str) -> None:
+    done = StatusAdvance(
+        call_sid=call_sid, status="completed", rank=TERMINAL_RANK, at=ENDED, ended_at=ENDED, sweep_after=ENDED
+    )
+    assert tables.calls.advance_status(done)
+    claim = SweepClaim(call_sid, expected_after=ENDED, next_after=LATER, attempts=1)
+    assert not tables.calls.claim_sweep(SweepClaim(call_sid, LATER, FALLBACK, 1))  # not what is stored
+    assert tables.calls.claim_sweep(claim)
+    assert not tables.calls.claim_sweep(claim)  # a second run read the same marker: it loses
+    call = stored(tables, call_sid)
+    assert (call["sweep_after"], call["sweep_attempts"], call["swept_at"]) == (LATER, 1, NOW)
+    assert call_sid not in due(tables, ENDED)
+
+    tables.calls.release_sweep(claim)
+    assert (stored(tables, call_sid)["sweep_after"], stored(tables, call_sid)["sweep_attempts"]) == (ENDED, 0)
+    tables.calls.release_sweep(claim)  # released already: nothing moves
+    assert stored(tables, call_sid)["sweep_after"] == ENDED
+
+    assert not tables.calls.settle_sweep(call_sid, LATER)
+    assert tables.calls.settle_sweep(call_sid, ENDED)
+    call = stored(tables, call_sid)
+    assert (call["sweep_shard"], call["sweep_after"], call["sweep_gave_up_at"]) == (None, None, None)
+    assert call_sid not in due(tables, FALLBACK)
+    assert not tables.calls.settle_sweep(call_sid, ENDED)  # a second settle changes nothing
+
+    other = "CA" + call_sid[2:][::-1]
+    tables.calls.advance_status(
+        StatusAdvance(
+            call_sid=other, status="busy", rank=TERMINAL_RANK, at=ENDED, ended_at=ENDED, sweep_after=ENDED
+        )
+    )
+    assert tables.calls.park_sweep(other, ENDED)
+    call = stored(tables, other)
+    assert (call["sweep_after"], call["sweep_gave_up_at"], call["status"]) == (None, NOW, "busy")
+    assert other not in due(tables, FALLBACK)
+
+
+def test_a_stalled_transcript_is_finished_only_while_it_is_still_open(tables: Tables, call_sid: str) -> None:
+    assert not tables.calls.finish_stalled_transcript(call_sid, 3, "stalled")  # no transcript at all
+    assert tables.calls.transcript_started(call_sid, "MZ1")
+    assert tables.calls.finish_stalled_transcript(call_sid, 3, "s" * 600)
+    assert not tables.calls.finish_stalled_transcript(call_sid, 4, "again")
+    call = stored(tables, call_sid)
+    assert (call["transcript_status"], call["segment_count"], call["transcript_completed_at"]) == (
+        "incomplete",
+        3,
+        NOW,
+    )
+    assert call["transcript_error"] == "s" * 500
+
+    other = "CA" + call_sid[2:][::-1]
+    assert tables.calls.transcript_started(other, "MZ2")
+    assert tables.calls.transcript_finished(other, TranscriptStatus.COMPLETED, 5, None)
+    assert not tables.calls.finish_stalled_transcript(other, 1, "stalled")  # the streamer's ending wins
+    assert stored(tables, other)["transcript_status"] == "completed"
+
+
+def test_only_live_segments_are_counted(tables: Tables, call_sid: str) -> None:
+    assert tables.segments.count_live_segments(call_sid) == 0
+    live = [
+        Segment(
+            call_sid=call_sid,
+            segment_key=segment_key(start, "inbound"),
+            track="inbound",
+            speaker="caller",
+            text="live",
+            start=start,
+            end=start + 1,
+        )
+        for start in (0.0, 2.0)
+    ]
+    filled = Segment(
+        call_sid=call_sid,
+        segment_key=recording_segment_key(5.0, "inbound"),
+        track="inbound",
+        speaker="caller",
+        text="filled",
+        start=5.0,
+        end=6.0,
+        origin=RECORDING,
+    )
+    tables.segments.write_segments(live)
+    tables.segments.write_recording_segments([filled])
+    assert tables.segments.count_live_segments(call_sid) == 2

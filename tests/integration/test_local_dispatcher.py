@@ -14,9 +14,15 @@ from typing import Any
 import pytest
 
 from callscribe_local.aws_local import LOCAL_ACCOUNT, LocalAws
-from callscribe_local.dispatcher import Delivery, LocalDispatcher, RetryPolicy
+from callscribe_local.dispatcher import Delivery, LocalDispatcher, RetryPolicy, recordings_handler
 from shared import aws
-from shared.events import CallCompleted, EventBridgePublisher, TranscriptCompleted
+from shared.events import (
+    CallCompleted,
+    EventBridgePublisher,
+    RecordingCompleted,
+    TranscriptCompleted,
+    TranscriptReconciled,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -117,3 +123,68 @@ def test_backoff_doubles_up_to_the_cap() -> None:
     policy = RetryPolicy(max_attempts=6, base_delay=1.0, max_delay=5.0)
     assert [policy.delay_before(n) for n in range(2, 7)] == [1.0, 2.0, 4.0, 5.0, 5.0]
     assert RetryPolicy.lambda_async().max_attempts == 3
+
+
+def test_one_dispatcher_per_rule_each_with_its_own_types_name_and_timeout(
+    local_stack: LocalAws, call_sid: str
+) -> None:
+    """As the local stack wires them: summaries take Completed and Reconciled, recordings theirs."""
+    summaries, recordings = FlakyHandler(failures=0), FlakyHandler(failures=0)
+    suffix = uuid.uuid4().hex[:8]
+    to_summaries = LocalDispatcher(
+        local_stack.names.event_bus_name,
+        summaries,
+        policy=RetryPolicy(max_attempts=1, base_delay=0.0),
+        name=f"summaries-{suffix}",
+        detail_types=(TranscriptCompleted.detail_type, TranscriptReconciled.detail_type),
+    )
+    to_recordings = LocalDispatcher(
+        local_stack.names.event_bus_name,
+        recordings,
+        policy=RetryPolicy(max_attempts=1, base_delay=0.0),
+        name=f"recordings-{suffix}",
+        detail_types=(RecordingCompleted.detail_type,),
+        timeout_seconds=900.0,
+    )
+    to_summaries.install()
+    to_recordings.install()
+    _publish(
+        local_stack,
+        RecordingCompleted(
+            callSid=call_sid,
+            recordingSid="RE" + "1" * 32,
+            channels=2,
+            durationSeconds=43,
+            startTime="2026-11-22T09:30:06.000Z",
+        ),
+        TranscriptReconciled(callSid=call_sid, segmentCount=5, filledSeconds=1.5),
+        TranscriptCompleted(callSid=call_sid, segmentCount=4),
+    )
+
+    _step_until(to_summaries, 2)
+    _step_until(to_recordings, 1)
+
+    summarised = sorted(e["detail-type"] for e in summaries.events)
+    assert summarised == ["Transcript Completed", "Transcript Reconciled"]
+    assert [e["detail-type"] for e in recordings.events] == ["Recording Completed"]
+    assert recordings.events[0]["detail"]["startTime"] == "2026-11-22T09:30:06.000Z"
+    context = recordings.contexts[0]
+    assert context.function_name == f"recordings-{suffix}-local"
+    assert context.get_remaining_time_in_millis() > 60_000  # the recordings Lambda's 15 minutes
+
+
+def test_the_recordings_handler_is_found_only_when_its_module_has_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+    import types
+
+    module = types.ModuleType("functions.recordings.app")
+    monkeypatch.setitem(sys.modules, "functions.recordings.app", module)
+    assert recordings_handler() is None  # a module without a handler yet
+
+    def handler(event: dict[str, Any], context: Any) -> None:
+        return None
+
+    module.handler = handler  # type: ignore[attr-defined]
+    assert recordings_handler() is handler

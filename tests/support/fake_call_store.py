@@ -1,12 +1,13 @@
 """In-memory calls and segments tables with the same condition semantics as the data layer's adapters.
 
 `FakeCallStore` implements every calls-table port of `shared.dal.ports` (the webhooks', the
-streamer's, the summaries' and the recordings'); each method mirrors one conditional UpdateItem of
-`shared.dal.calls.DynamoCalls`: the same condition, evaluated atomically (a lock stands in for
-DynamoDB's per-item atomicity), the same attributes set. `FakeSegments` does the same for
-`DynamoSegments` (both reads: the whole transcript and one page of it). Unit tests use them to run
-every callback ordering in milliseconds; tests/integration/test_dal_agreement.py runs the same
-scenarios on both, against moto.
+streamer's, the summaries', the recordings' and the sweeper's); each method mirrors one conditional
+UpdateItem of `shared.dal.calls.DynamoCalls`: the same condition, evaluated atomically (a lock stands
+in for DynamoDB's per-item atomicity), the same attributes set. The sparse calls_to_sweep index is
+the items holding both `sweep_shard` and `sweep_after`. `FakeSegments` does the same for
+`DynamoSegments` (the whole transcript, one page of it, and the count of live segments). Unit tests
+use them to run every callback ordering in milliseconds; tests/integration/test_dal_agreement.py runs
+the same scenarios on both, against moto.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from shared.dal.records import (
     Segment,
     SegmentPage,
     StatusAdvance,
+    SweepClaim,
     check_recording_key,
     check_recording_segment,
+    sweep_shard,
 )
 from shared.events import DomainEvent
 from shared.status import TERMINAL_RANK, SummaryStatus, TranscriptStatus
@@ -87,6 +90,12 @@ class FakeCallStore:
                 item["answered_by"] = advance.answered_by
             if advance.sip_response_code is not None:
                 item["sip_response_code"] = advance.sip_response_code
+            if advance.sweep_after is not None:
+                if advance.rank == TERMINAL_RANK:
+                    item["sweep_after"] = advance.sweep_after
+                else:
+                    item.setdefault("sweep_after", advance.sweep_after)
+                item["sweep_shard"] = sweep_shard(advance.call_sid)
             item.setdefault("status_history", {})[advance.status] = advance.at
             return True
 
@@ -186,6 +195,67 @@ class FakeCallStore:
             )
             return True
 
+    # ---- sweeper -------------------------------------------------------------------------------
+
+    def calls_due_for_sweep(self, cutoff: str, limit: int) -> list[str]:
+        with self._lock:
+            due = sorted(
+                (item["sweep_after"], sid)
+                for sid, item in self.items.items()
+                if "sweep_shard" in item and "sweep_after" in item and item["sweep_after"] <= cutoff
+            )
+            return [sid for _, sid in due[:limit]]
+
+    def finish_stalled_transcript(self, call_sid: str, segment_count: int, error: str) -> bool:
+        with self._lock:
+            item = self.items.get(call_sid)
+            live = (TranscriptStatus.PENDING.value, TranscriptStatus.IN_PROGRESS.value)
+            if item is None or item.get("transcript_status") not in live:
+                return False
+            self.writes += 1
+            item.update(
+                transcript_status=TranscriptStatus.INCOMPLETE.value,
+                segment_count=segment_count,
+                transcript_error=error[:500],
+                transcript_completed_at=self.now,
+            )
+            return True
+
+    def claim_sweep(self, claim: SweepClaim) -> bool:
+        with self._lock:
+            item = self.items.get(claim.call_sid)
+            if item is None or item.get("sweep_after") != claim.expected_after:
+                return False
+            self.writes += 1
+            item.update(sweep_after=claim.next_after, sweep_attempts=claim.attempts, swept_at=self.now)
+            return True
+
+    def release_sweep(self, claim: SweepClaim) -> None:
+        with self._lock:
+            item = self.items.get(claim.call_sid)
+            if item is not None and item.get("sweep_after") == claim.next_after:
+                self.writes += 1
+                item.update(sweep_after=claim.expected_after, sweep_attempts=claim.attempts - 1)
+
+    def settle_sweep(self, call_sid: str, expected_after: str) -> bool:
+        return self._unmark(call_sid, expected_after, gave_up=False)
+
+    def park_sweep(self, call_sid: str, expected_after: str) -> bool:
+        return self._unmark(call_sid, expected_after, gave_up=True)
+
+    def _unmark(self, call_sid: str, expected_after: str, *, gave_up: bool) -> bool:
+        with self._lock:
+            item = self.items.get(call_sid)
+            if item is None or item.get("sweep_after") != expected_after:
+                return False
+            self.writes += 1
+            item.pop("sweep_shard", None)
+            item.pop("sweep_after", None)
+            item["swept_at"] = self.now
+            if gave_up:
+                item["sweep_gave_up_at"] = self.now
+            return True
+
     # ---- summaries -----------------------------------------------------------------------------
 
     def save_summary(self, call_sid: str, summary: Mapping[str, Any], created_at: str) -> bool:
@@ -224,6 +294,9 @@ class FakeSegments:
     def list_segments(self, call_sid: str) -> list[Segment]:
         with self._lock:
             return [self.items[key] for key in sorted(self.items) if key[0] == call_sid]
+
+    def count_live_segments(self, call_sid: str) -> int:
+        return sum(1 for segment in self.list_segments(call_sid) if not segment.from_recording)
 
     def page_segments(self, call_sid: str, *, limit: int, after: str | None = None) -> SegmentPage:
         """Like the adapter's one Query (without DynamoDB's 1 MB cut): `next_key` only when more follow."""

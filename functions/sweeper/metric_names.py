@@ -1,0 +1,23 @@
+"""The sweeper's metric names and service dimension, shared with infra's alarms and dashboard.
+
+Imports nothing, so infra reads these at synth without the sweeper's runtime (as streamer/contract.py
+does for the streamer). Namespace `shared.telemetry.METRICS_NAMESPACE`, one dimension `service`.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# POWERTOOLS_SERVICE_NAME, and so the `service` dimension of every metric below.
+SERVICE_NAME: Final = "callscribe-sweeper"
+
+CALLS_EXAMINED: Final = "SweepCallsExamined"  # due calls read this run
+CALLS_SETTLED: Final = "SweepCallsSettled"  # nothing left to do: taken out of the index
+CALLS_REDRIVEN: Final = "SweepCallsRedriven"  # calls with something finished or re-published
+CALLS_WAITING: Final = "SweepCallsWaiting"  # nothing to re-drive yet (the recording is still at Twilio)
+TRANSCRIPTS_FINISHED: Final = "SweepTranscriptsFinished"  # stream never finished: marked incomplete
+TRANSCRIPT_EVENTS: Final = "SweepTranscriptCompletedRedriven"
+RECORDING_EVENTS: Final = "SweepRecordingCompletedRedriven"
+GAVE_UP: Final = "SweepGaveUp"  # out of attempts: parked for an operator (alarm)
+FAILURES: Final = "SweepFailures"  # a call's sweep failed this run (retried next run)
+BACKLOG: Final = "SweepBacklog"  # 1 when a run stopped with due calls left (limit or time)

@@ -1,0 +1,149 @@
+"""What a due call still needs, decided from its record alone (pure: no AWS, no clock).
+
+The sweeper reads a call once it has waited `SWEEP_AFTER_SECONDS` since it ended (or since the last
+re-drive). By then every tier has had its chance, so whatever is still open was lost. The record says:
+
+- transcript `pending` / `in-progress`: finish it `incomplete` from the segments stored and publish
+  `Transcript Completed`; a completed recording is re-driven too, to be reconciled with it;
+- transcript final (`completed`, `incomplete`, `failed`) and no summary: re-publish
+  `Transcript Completed`;
+- summary stored but `Summary Created` never marked published: re-publish `Transcript Completed`
+  (the summaries then publish what they owe);
+- recording `completed`, no `reconciled_at`: re-publish `Recording Completed`;
+- recording `in-progress`: wait (no event of ours moves it: the completed callback is Twilio's);
+- none of these: settled, out of the index.
+
+No transcript status means no stream ever started (an unanswered call, a dialled leg): nothing is
+expected from the streamer or the summaries. A recording `absent` or `failed` expects nothing either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared import clock
+from shared.dal.records import RECORDING_COMPLETED, Call
+from shared.events import RecordingCompleted, TranscriptCompleted
+from shared.status import TranscriptStatus
+
+LIVE_TRANSCRIPT = frozenset({TranscriptStatus.PENDING.value, TranscriptStatus.IN_PROGRESS.value})
+FINAL_TRANSCRIPT = frozenset(
+    {TranscriptStatus.COMPLETED.value, TranscriptStatus.INCOMPLETE.value, TranscriptStatus.FAILED.value}
+)
+RECORDING_IN_PROGRESS = "in-progress"
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """What one sweep of a call does; `reasons` says why, for the log and the operator."""
+
+    finish_transcript: bool = False
+    transcript_completed: bool = False  # (re-)publish `Transcript Completed`
+    recording_completed: bool = False  # (re-)publish `Recording Completed`
+    waiting: bool = False  # something is open that no event of ours can move
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def settled(self) -> bool:
+        return not (self.redrives or self.waiting)
+
+    @property
+    def redrives(self) -> bool:
+        return self.finish_transcript or self.transcript_completed or self.recording_completed
+
+
+def plan_sweep(call: Call) -> SweepPlan:
+    """The sweep a due call needs (see the module's table)."""
+    reasons: list[str] = []
+    status = call.transcript_status
+    finish = status in LIVE_TRANSCRIPT
+    transcript_completed = False
+    if finish:
+        reasons.append(f"transcript still {status}: its stream never finished")
+        transcript_completed = True
+    elif status in FINAL_TRANSCRIPT:
+        if call.summary is None:
+            reasons.append(f"transcript {status} but no summary: Transcript Completed was lost")
+            transcript_completed = True
+        elif call.summary_event_at is None:
+            reasons.append("summary stored but Summary Created never published")
+            transcript_completed = True
+
+    recording_completed = waiting = False
+    recording = call.recording
+    if recording is not None and recording.status == RECORDING_COMPLETED:
+        if finish:
+            reasons.append("recording to reconcile with the transcript the sweeper finishes")
+            recording_completed = True
+        elif call.reconciled_at is None:
+            reasons.append("recording completed but never reconciled: Recording Completed was lost")
+            recording_completed = True
+    elif recording is not None and recording.status == RECORDING_IN_PROGRESS:
+        reasons.append("recording still in progress at Twilio: no completed callback yet")
+        waiting = True
+
+    return SweepPlan(
+        finish_transcript=finish,
+        transcript_completed=transcript_completed,
+        recording_completed=recording_completed,
+        waiting=waiting,
+        reasons=tuple(reasons),
+    )
+
+
+def stalled_transcript_error(segment_count: int, patience_seconds: int) -> str:
+    """`transcript_error` of a transcript the sweeper finished."""
+    return (
+        f"the stream never finished: the sweeper closed the transcript {patience_seconds} s after the "
+        f"call ended, with the {segment_count} live segments stored"
+    )
+
+
+def transcript_event(
+    call: Call, segment_count: int | None = None, status: str | None = None
+) -> TranscriptCompleted:
+    """`Transcript Completed` as the streamer would have published it, from the stored record."""
+    count = segment_count if segment_count is not None else call.segment_count or 0
+    return TranscriptCompleted.model_validate(
+        {
+            "callSid": call.call_sid,
+            "segmentCount": count,
+            "transcriptStatus": status or call.transcript_status or TranscriptStatus.COMPLETED.value,
+        }
+    )
+
+
+def recording_event(call: Call) -> RecordingCompleted:
+    """`Recording Completed` as the webhooks publish it, from the call's stored recording.
+
+    Twilio's `RecordingStartTime` is stored as it came (RFC 2822, whole seconds); the event carries
+    ISO-8601 UTC. Without one, the answer time (a dual recording starts at answer), else the call's
+    start, is the best prior the alignment can get.
+    """
+    recording = call.recording
+    if recording is None:
+        raise ValueError(f"{call.call_sid} has no recording")
+    start = _iso(recording.started_at) or call.answered_at or call.started_at
+    if start is None:
+        raise ValueError(f"{call.call_sid}: no start time for recording {recording.sid}")
+    return RecordingCompleted.model_validate(
+        {
+            "callSid": call.call_sid,
+            "recordingSid": recording.sid,
+            "channels": int(recording.channels or 1),
+            "durationSeconds": int(recording.duration_seconds or 0),
+            "startTime": start,
+        }
+    )
+
+
+def _iso(value: str | None) -> str | None:
+    if not value:
+        return None
+    moment = clock.parse_rfc2822(value)
+    if moment is None:
+        try:
+            moment = clock.parse_iso(value)
+        except ValueError:
+            return None
+    return clock.iso(moment)

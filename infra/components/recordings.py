@@ -1,0 +1,226 @@
+"""The recordings tier (issue 13): the bucket call recordings are copied to, and the recordings Lambda
+behind the "Recording Completed" rule.
+
+Bucket. Call audio is the most sensitive thing the product stores (voices, and whatever callers read
+out: card numbers, addresses), so it gets a customer-managed KMS key rather than S3-managed keys:
+reading a recording then needs `kms:Decrypt` on this key as well as `s3:GetObject`, so a broad S3
+read grant elsewhere in the account does not expose it; every use of the key is in CloudTrail; and
+disabling the key locks every copy at once. The cost is $1/month for the key plus KMS requests, which
+S3 Bucket Keys cut to about one per object-burst instead of one per request. TLS only (1.2+), no
+public access, versioned (with Twilio's copy deleted, ours is the only one: an overwrite or delete
+by mistake stays recoverable for 30 days), access-logged to the access-log bucket, retained when the
+stack is deleted. Lifecycle: Glacier Instant Retrieval after `recordingsGlacierDays` (a re-drive or a
+dispute can still read it at once), expiry after `recordingsExpirationDays` (0: never).
+
+Lambda. A 1-hour dual-channel WAV is ~115 MB (8 kHz, 16-bit, 2 channels); a 4-hour call, Twilio's
+default limit, ~460 MB. `recordingsMemoryMiB` (1536 by default) holds one 4-hour WAV in memory plus
+a copy, with room for the Deepgram response; Lambda also scales CPU and network with memory, which
+the download, upload and upload-to-Deepgram all use. /tmp is 1 GiB so the code may spool to disk
+instead. Timeout 15 minutes (Lambda's maximum): Deepgram's pre-recorded API takes tens of seconds
+for an hour of audio, the rest is transfer.
+
+Retries. The rule retries delivery (throttling, permissions) for 24 h, 8 times: those never ran the
+function and cost nothing. The function's own failures are retried twice by Lambda's asynchronous
+invoke (about 1 and 2 minutes apart, events kept up to 6 h while throttled), then land in the
+dead-letter queue, which alarms. A non-retryable error (a recording Twilio no longer has, a Deepgram
+response that does not parse) burns those retries all the same, and each attempt that reached
+Deepgram is billed; the sweeper then re-drives the call up to its maximum attempts (5, backing off
+from 15 minutes), so a poisoned recording costs at most 3 x 6 Deepgram transcriptions before it is
+parked and alarmed.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.components.config import InfraConfig
+from infra.components.data import DataTables
+from infra.components.functions import BuiltFunction, build_python_function
+from infra.components.nag import acknowledge, arn_wildcard
+from infra.components.secrets import ProductSecrets
+from shared.events import SOURCE, RecordingCompleted
+
+RECORDINGS_DEPENDENCIES = ("aws-lambda-powertools", "boto3", "pynamodb", "pydantic")
+# Objects the recordings Lambda writes (and reads back on a re-drive) live under this prefix.
+RECORDINGS_PREFIX = "recordings/"
+NONCURRENT_VERSION_DAYS = 30
+
+
+class RecordingsBucket(Construct):
+    """The KMS-encrypted, versioned, lifecycle-managed bucket of call recordings."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: InfraConfig, access_logs: s3.IBucket
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.key = kms.Key(
+            self,
+            "Key",
+            description="callscribe: encrypts call recordings in the recordings bucket",
+            enable_key_rotation=True,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        current = s3.LifecycleRule(
+            id="recordings",
+            prefix=RECORDINGS_PREFIX,
+            transitions=[
+                s3.Transition(
+                    storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
+                    transition_after=cdk.Duration.days(config.recordings_glacier_days),
+                )
+            ],
+            expiration=cdk.Duration.days(config.recordings_expiration_days)
+            if config.recordings_expiration_days
+            else None,
+        )
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="recordings-bucket/",
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+            lifecycle_rules=[
+                current,
+                s3.LifecycleRule(
+                    id="old-versions",
+                    noncurrent_version_expiration=cdk.Duration.days(NONCURRENT_VERSION_DAYS),
+                    expired_object_delete_marker=True,
+                ),
+                s3.LifecycleRule(
+                    id="incomplete-uploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1)
+                ),
+            ],
+        )
+
+    def objects_arn(self) -> str:
+        return self.bucket.arn_for_objects(f"{RECORDINGS_PREFIX}*")
+
+
+class Recordings(Construct):
+    """Rule "Recording Completed" -> recordings Lambda (retry policy, DLQ, least privilege)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: InfraConfig,
+        tables: DataTables,
+        secrets: ProductSecrets,
+        bus: events.IEventBus,
+        store: RecordingsBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letters = sqs.Queue(
+            self,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+        )
+        acknowledge(
+            self.dead_letters,
+            ("AwsSolutions-SQS3",),
+            "This queue is itself the dead-letter queue of the recordings rule and function; an alarm "
+            "fires on its first message and the operator redrives by hand (or the sweeper does).",
+        )
+        built: BuiltFunction = build_python_function(
+            self,
+            "Handler",
+            name="recordings",
+            description="callscribe: copy a recording to S3, transcribe it, fill the live transcript gaps",
+            dependencies=RECORDINGS_DEPENDENCIES,
+            log_retention=config.log_retention,
+            timeout=cdk.Duration.minutes(15),
+            memory_size=config.recordings_memory_mib,
+            ephemeral_storage_mib=1024,
+            reserved_concurrency=config.recordings_concurrency,  # stays under Deepgram's batch limit
+            environment={
+                "RECORDINGS_BUCKET": store.bucket.bucket_name,
+                "CALLS_TABLE": tables.calls.table_name,
+                "TRANSCRIPTS_TABLE": tables.transcripts.table_name,
+                "EVENT_BUS_NAME": bus.event_bus_name,
+                "TWILIO_SECRET_ARN": secrets.twilio.secret_arn,
+                "DEEPGRAM_SECRET_ARN": secrets.deepgram.secret_arn,
+                "TWILIO_API_BASE_URL": config.twilio_api_base_url,
+                "DEEPGRAM_URL": config.deepgram_url,
+                "DELETE_TWILIO_RECORDINGS": "true" if config.delete_twilio_recordings else "false",
+            },
+        )
+        self.handler = built
+        function = built.function
+        function.configure_async_invoke(
+            retry_attempts=2,
+            max_event_age=cdk.Duration.hours(6),
+            on_failure=destinations.SqsDestination(self.dead_letters),
+        )
+        self._grant(built, tables, secrets, bus, store)
+        self.rule = events.Rule(
+            self,
+            "RecordingCompleted",
+            event_bus=bus,
+            description="Copy, transcribe and reconcile every completed call recording",
+            event_pattern=events.EventPattern(source=[SOURCE], detail_type=[RecordingCompleted.detail_type]),
+            targets=[
+                targets.LambdaFunction(
+                    function,
+                    dead_letter_queue=self.dead_letters,
+                    max_event_age=cdk.Duration.hours(24),
+                    retry_attempts=8,
+                )
+            ],
+        )
+
+    @staticmethod
+    def _grant(
+        built: BuiltFunction,
+        tables: DataTables,
+        secrets: ProductSecrets,
+        bus: events.IEventBus,
+        store: RecordingsBucket,
+    ) -> None:
+        """Exactly the recordings tier's ports (RecordingCalls, RecordingSegments), its copy of the
+        recording (put, and get back on a re-drive once Twilio's copy is deleted), the bus, the two
+        vendors' secrets. Table statements name the tables only, not CDK's `…/index/*`."""
+        function = built.function
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:UpdateItem"], resources=[tables.calls.table_arn]
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem"],
+                resources=[tables.transcripts.table_arn],
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:PutObject", "s3:GetObject"], resources=[store.objects_arn()])
+        )
+        # SSE-KMS: a put needs a data key, a get (and a multipart put) needs Decrypt.
+        store.key.grant(function, "kms:GenerateDataKey", "kms:Decrypt")
+        bus.grant_put_events_to(function)
+        secrets.twilio.grant_read(function)
+        secrets.deepgram.grant_read(function)
+        acknowledge(
+            built.role,
+            (arn_wildcard(store.bucket, f"/{RECORDINGS_PREFIX}*"),),
+            "Recording object keys are made per call and recording at run time; the statement is "
+            f"limited to the recordings prefix ({RECORDINGS_PREFIX}) of this one bucket.",
+        )

@@ -1,0 +1,359 @@
+"""The recordings tier's infrastructure (issue 13): the bucket, the recordings Lambda behind its rule,
+the sweeper on its schedule, their exact IAM, and the alarms and dashboard that watch them."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from functions.recordings import metric_names as recording_metrics
+from functions.sweeper import metric_names as sweeper_metrics
+from shared.dal.models import CALLS_TO_SWEEP_INDEX
+from shared.events import SOURCE, RecordingCompleted
+from tests.infra.conftest import Synth
+from tests.infra.helpers import (
+    actions,
+    function,
+    function_role,
+    refers_to,
+    role_statements,
+    rule_targeting,
+    secret_ids,
+)
+
+pytestmark = pytest.mark.infra
+
+RECORDINGS = "functions.recordings.app.handler"
+SWEEPER = "functions.sweeper.app.handler"
+TLS_DENY = {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def _bucket(synth: Synth) -> tuple[str, dict[str, Any]]:
+    (found,) = [
+        (k, b)
+        for k, b in synth.resources("AWS::S3::Bucket").items()
+        if any(
+            r.get("Prefix") == "recordings/"
+            for r in b["Properties"].get("LifecycleConfiguration", {}).get("Rules", [])
+        )
+    ]
+    return found
+
+
+def _logical_id(synth: Synth, kind: str, name_part: str) -> str:
+    (found,) = [k for k in synth.resources(kind) if name_part in k]
+    return found
+
+
+# ---- the bucket -----------------------------------------------------------------------------------
+
+
+def test_bucket_is_kms_encrypted_with_a_rotated_key_of_its_own(synth: Synth) -> None:
+    _, bucket = _bucket(synth)
+    (rule,) = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["BucketKeyEnabled"] is True
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    key_id = rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"]["Fn::GetAtt"][0]
+    key = synth.raw["Resources"][key_id]
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["DeletionPolicy"] == "Retain"
+
+
+def test_bucket_is_private_versioned_logged_and_retained(synth: Synth) -> None:
+    _, bucket = _bucket(synth)
+    props = bucket["Properties"]
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    access_logs = _logical_id(synth, "AWS::S3::Bucket", "AccessLogs")
+    assert props["LoggingConfiguration"] == {
+        "DestinationBucketName": {"Ref": access_logs},
+        "LogFilePrefix": "recordings-bucket/",
+    }
+    assert bucket["DeletionPolicy"] == "Retain"
+
+
+def test_bucket_policy_refuses_plain_http_and_old_tls(synth: Synth) -> None:
+    bucket_id, _ = _bucket(synth)
+    (policy,) = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in synth.resources("AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": bucket_id}
+    ]
+    denies = [s for s in policy if s["Effect"] == "Deny"]
+    assert any(s["Condition"] == TLS_DENY and s["Action"] == "s3:*" for s in denies)
+    assert any(s["Condition"] == {"NumericLessThan": {"s3:TlsVersion": 1.2}} for s in denies)
+
+
+def test_lifecycle_moves_recordings_to_glacier_then_expires_them(synth: Synth, default_synth: Synth) -> None:
+    _, bucket = _bucket(default_synth)
+    rules = {r["Id"]: r for r in bucket["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert rules["recordings"]["Transitions"] == [{"StorageClass": "GLACIER_IR", "TransitionInDays": 30}]
+    assert rules["recordings"]["ExpirationInDays"] == 365
+    assert rules["old-versions"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    assert rules["incomplete-uploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+
+
+def test_lifecycle_follows_the_context() -> None:
+    """Only the bucket, in a stack of its own: cheaper than synthesising the app a third time."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_s3 as s3
+
+    from infra.components.config import InfraConfig
+    from infra.components.recordings import RecordingsBucket
+
+    app = cdk.App(context={"recordingsGlacierDays": "7", "recordingsExpirationDays": "0"})
+    stack = cdk.Stack(app, "Lifecycle")
+    RecordingsBucket(
+        stack, "Store", config=InfraConfig.from_context(app.node), access_logs=s3.Bucket(stack, "L")
+    )
+    resources = app.synth().get_stack_artifact("Lifecycle").template["Resources"]
+    (bucket,) = [
+        r for k, r in resources.items() if k.startswith("StoreBucket") and r["Type"] == "AWS::S3::Bucket"
+    ]
+    rules = {r["Id"]: r for r in bucket["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert rules["recordings"]["Transitions"] == [{"StorageClass": "GLACIER_IR", "TransitionInDays": 7}]
+    assert "ExpirationInDays" not in rules["recordings"]  # 0: kept until deleted on purpose
+
+
+def test_expiry_before_the_move_to_glacier_is_refused() -> None:
+    import aws_cdk as cdk
+
+    from infra.components.config import ContextError, InfraConfig
+
+    app = cdk.App(context={"recordingsGlacierDays": 90, "recordingsExpirationDays": 60})
+    with pytest.raises(
+        ContextError, match="recordingsExpirationDays 60 must exceed recordingsGlacierDays 90"
+    ):
+        InfraConfig.from_context(app.node)
+
+
+# ---- the recordings Lambda ------------------------------------------------------------------------
+
+
+def test_recordings_function_is_sized_for_long_recordings(synth: Synth) -> None:
+    _, props = function(synth, RECORDINGS)
+    assert props["MemorySize"] == 1536
+    assert props["Timeout"] == 900
+    assert props["EphemeralStorage"] == {"Size": 1024}
+    assert props["Architectures"] == ["arm64"]
+    assert props["ReservedConcurrentExecutions"] == 5
+
+
+def test_recordings_environment(synth: Synth, default_synth: Synth) -> None:
+    _, props = function(synth, RECORDINGS)
+    env = props["Environment"]["Variables"]
+    bucket_id, _ = _bucket(synth)
+    secrets = secret_ids(synth)
+    assert {
+        "RECORDINGS_BUCKET",
+        "CALLS_TABLE",
+        "TRANSCRIPTS_TABLE",
+        "EVENT_BUS_NAME",
+        "TWILIO_SECRET_ARN",
+        "DEEPGRAM_SECRET_ARN",
+        "TWILIO_API_BASE_URL",
+        "DEEPGRAM_URL",
+        "DELETE_TWILIO_RECORDINGS",
+    } <= set(env)
+    assert env["RECORDINGS_BUCKET"] == {"Ref": bucket_id}
+    assert env["TWILIO_SECRET_ARN"] == {"Ref": secrets["twilio"]}
+    assert env["DEEPGRAM_SECRET_ARN"] == {"Ref": secrets["deepgram"]}
+    assert (env["TWILIO_API_BASE_URL"], env["DEEPGRAM_URL"]) == (
+        "https://api.twilio.com",
+        "wss://api.deepgram.com",
+    )
+    assert env["POWERTOOLS_SERVICE_NAME"] == recording_metrics.SERVICE_NAME
+    assert env["DELETE_TWILIO_RECORDINGS"] == "true"  # deleteTwilioRecordings in the full context
+    _, default = function(default_synth, RECORDINGS)
+    assert default["Environment"]["Variables"]["DELETE_TWILIO_RECORDINGS"] == "false"  # off by default
+    assert "ReservedConcurrentExecutions" not in default
+
+
+def _grants(synth: Synth, handler: str) -> dict[str, set[str]]:
+    """Action set per resource (as JSON) of every statement of the function's role, minus the ones
+    every function gets (its log group, X-Ray)."""
+    granted: dict[str, set[str]] = {}
+    for statement in role_statements(synth, function_role(function(synth, handler)[1])):
+        found = actions(statement)
+        if found <= {
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "xray:PutTraceSegments",
+            "xray:PutTelemetryRecords",
+        }:
+            continue
+        resources = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+        for resource in resources:
+            granted.setdefault(json.dumps(resource, sort_keys=True), set()).update(found)
+    return granted
+
+
+def _arn(logical_id: str, suffix: str = "") -> str:
+    arn: dict[str, Any] = {"Fn::GetAtt": [logical_id, "Arn"]}
+    return json.dumps({"Fn::Join": ["", [arn, suffix]]} if suffix else arn, sort_keys=True)
+
+
+def test_recordings_iam_is_exactly_its_ports(synth: Synth) -> None:
+    calls = _logical_id(synth, "AWS::DynamoDB::Table", "DataCalls")
+    transcripts = _logical_id(synth, "AWS::DynamoDB::Table", "DataTranscripts")
+    bucket_id, _ = _bucket(synth)
+    key = _logical_id(synth, "AWS::KMS::Key", "Recordings")
+    bus = next(iter(synth.resources("AWS::Events::EventBus")))
+    queue = _logical_id(synth, "AWS::SQS::Queue", "Recordings")
+    secrets = secret_ids(synth)
+    secret_read = {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+    assert _grants(synth, RECORDINGS) == {
+        _arn(calls): {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+        _arn(transcripts): {"dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem"},
+        _arn(bucket_id, "/recordings/*"): {"s3:PutObject", "s3:GetObject"},
+        _arn(key): {"kms:GenerateDataKey", "kms:Decrypt"},
+        _arn(bus): {"events:PutEvents"},
+        _arn(queue): {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},  # its async DLQ
+        json.dumps({"Ref": secrets["twilio"]}): secret_read,
+        json.dumps({"Ref": secrets["deepgram"]}): secret_read,
+    }
+
+
+def test_recording_completed_rule_retries_then_dead_letters(synth: Synth) -> None:
+    rule = rule_targeting(synth, RECORDINGS)
+    assert rule["EventPattern"] == {"source": [SOURCE], "detail-type": [RecordingCompleted.detail_type]}
+    assert rule["EventBusName"] == {"Ref": next(iter(synth.resources("AWS::Events::EventBus")))}
+    (target,) = rule["Targets"]
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 8}
+    queue_id = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    assert synth.raw["Resources"][queue_id]["Properties"]["SqsManagedSseEnabled"] is True
+    function_id, _ = function(synth, RECORDINGS)
+    (invoke,) = [
+        c["Properties"]
+        for c in synth.resources("AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
+    assert (invoke["MaximumRetryAttempts"], invoke["MaximumEventAgeInSeconds"]) == (2, 6 * 3600)
+    assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+
+
+# ---- the sweeper ----------------------------------------------------------------------------------
+
+
+def test_sweeper_runs_on_its_schedule_without_retries(synth: Synth, default_synth: Synth) -> None:
+    assert rule_targeting(default_synth, SWEEPER)["ScheduleExpression"] == "rate(5 minutes)"
+    rule = rule_targeting(synth, SWEEPER)
+    assert rule["ScheduleExpression"] == "rate(10 minutes)"
+    assert "EventBusName" not in rule  # schedules live on the default bus
+    function_id, props = function(synth, SWEEPER)
+    (invoke,) = [
+        c["Properties"]
+        for c in synth.resources("AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
+    assert invoke["MaximumRetryAttempts"] == 0  # the next run is the retry
+    assert props["Timeout"] == 240
+
+
+def test_sweeper_environment(synth: Synth, default_synth: Synth) -> None:
+    env = function(synth, SWEEPER)[1]["Environment"]["Variables"]
+    assert {"CALLS_TABLE", "TRANSCRIPTS_TABLE", "EVENT_BUS_NAME", "SWEEP_AFTER_SECONDS"} <= set(env)
+    assert env["SWEEP_AFTER_SECONDS"] == "300"
+    assert env["POWERTOOLS_SERVICE_NAME"] == sweeper_metrics.SERVICE_NAME
+    assert function(default_synth, SWEEPER)[1]["Environment"]["Variables"]["SWEEP_AFTER_SECONDS"] == "600"
+
+
+def test_sweeper_iam_is_exactly_its_ports(synth: Synth) -> None:
+    calls = _logical_id(synth, "AWS::DynamoDB::Table", "DataCalls")
+    transcripts = _logical_id(synth, "AWS::DynamoDB::Table", "DataTranscripts")
+    bus = next(iter(synth.resources("AWS::Events::EventBus")))
+    assert _grants(synth, SWEEPER) == {
+        _arn(calls, f"/index/{CALLS_TO_SWEEP_INDEX}"): {"dynamodb:Query"},  # the sparse index only
+        _arn(calls): {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+        _arn(transcripts): {"dynamodb:Query"},
+        _arn(bus): {"events:PutEvents"},
+    }
+    statements = role_statements(synth, function_role(function(synth, SWEEPER)[1]))
+    assert not refers_to(statements, "Secrets")
+
+
+# ---- alarms and dashboard -------------------------------------------------------------------------
+
+
+def _alarms(synth: Synth) -> list[dict[str, Any]]:
+    return [a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()]
+
+
+def test_alarms_watch_the_recordings_dlq_the_sweeper_and_redrives(synth: Synth) -> None:
+    alarms = _alarms(synth)
+    sweeper_dimension = [{"Name": "service", "Value": sweeper_metrics.SERVICE_NAME}]
+    by_metric = {(a["MetricName"], json.dumps(a.get("Dimensions"))): a for a in alarms}
+    gave_up = by_metric[(sweeper_metrics.GAVE_UP, json.dumps(sweeper_dimension))]
+    assert (gave_up["Threshold"], gave_up["Statistic"]) == (1, "Sum")
+    redriven = by_metric[(sweeper_metrics.CALLS_REDRIVEN, json.dumps(sweeper_dimension))]
+    assert (redriven["Threshold"], redriven["Period"]) == (20, 3600)
+    queue = _logical_id(synth, "AWS::SQS::Queue", "Recordings")
+    (dlq,) = [
+        a
+        for a in alarms
+        if a["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        and a["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
+    ]
+    assert dlq["Threshold"] == 1
+    for handler in (RECORDINGS, SWEEPER):
+        function_id, _ = function(synth, handler)
+        assert any(
+            a["MetricName"] == "Errors"
+            and a["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function_id}}]
+            for a in alarms
+        ), handler
+
+
+def _dashboard_metrics(synth: Synth, service: str) -> set[str]:
+    body = synth.one("AWS::CloudWatch::Dashboard")["DashboardBody"]["Fn::Join"][1]
+    text = "".join(part for part in body if isinstance(part, str))
+    return set(re.findall(rf'\["callscribe","(\w+)","service","{service}"', text))
+
+
+def test_dashboard_graphs_reconcile_lag_filled_seconds_and_live_coverage(synth: Synth) -> None:
+    shown = _dashboard_metrics(synth, recording_metrics.SERVICE_NAME)
+    assert shown == {
+        recording_metrics.RECONCILE_LAG_SECONDS,
+        recording_metrics.FILLED_SECONDS,
+        recording_metrics.LIVE_COVERAGE,
+        recording_metrics.RECORDING_FAILURES,
+    }
+    assert {"ReconcileLagSeconds", "FilledSeconds", "LiveCoverage", "RecordingFailures"} == shown
+
+
+def test_every_sweeper_metric_infra_reads_is_one_the_sweeper_emits(synth: Synth) -> None:
+    from functions.sweeper.service import SweeperService, SweepPolicy
+    from tests.support.fake_call_store import FakeCallStore, FakePublisher, FakeSegments
+
+    emitted: set[str] = set()
+
+    class Sink:
+        def add_metric(self, *, name: str, unit: Any, value: float) -> None:
+            emitted.add(name)
+
+    SweeperService(
+        SweepPolicy(), FakeCallStore(), FakeSegments(), FakePublisher(), metric_sink=Sink()
+    ).sweep()
+    read = _dashboard_metrics(synth, sweeper_metrics.SERVICE_NAME)
+    read |= {
+        a["MetricName"]
+        for a in _alarms(synth)
+        if a.get("Dimensions") == [{"Name": "service", "Value": sweeper_metrics.SERVICE_NAME}]
+    }
+    assert {sweeper_metrics.GAVE_UP, sweeper_metrics.CALLS_REDRIVEN} <= read
+    assert read <= emitted, f"infra reads metrics the sweeper never emits: {sorted(read - emitted)}"
+
+
+def test_recordings_bucket_name_is_an_output(synth: Synth) -> None:
+    bucket_id, _ = _bucket(synth)
+    assert synth.raw["Outputs"]["RecordingsBucketName"]["Value"] == {"Ref": bucket_id}

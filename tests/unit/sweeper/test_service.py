@@ -1,0 +1,386 @@
+"""`SweeperService` on the in-memory fakes: each state a due call can be in, and sweeping twice.
+
+tests/integration/test_sweeper.py runs the same service through the handler on moto (the sparse
+index, the conditional writes and the bus); these pin the decisions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from functions.sweeper import metric_names as names
+from functions.sweeper.service import SweeperService, SweepIncompleteError, SweepPolicy
+from functions.webhooks.cdr import StatusChange, advance
+from shared import clock
+from shared.dal.records import RECORDING, Segment, recording_segment_key, segment_key, sweep_shard
+from shared.events import DomainEvent, RecordingCompleted, TranscriptCompleted
+from shared.status import CallStatus, TranscriptStatus
+from tests.support.fake_call_store import FakeCallStore, FakePublisher, FakeSegments
+
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+ENDED = "2026-11-22T09:45:00.000Z"  # 15 minutes ago: due with the default patience (10 minutes)
+RECENT = "2026-11-22T09:55:00.000Z"  # 5 minutes ago: not yet
+RECORDING_SID = "RE" + "a" * 32
+SUMMARY = {"summary": "Moved to Friday."}
+
+
+def sid(n: int) -> str:
+    return "CA" + f"{n:032x}"
+
+
+@dataclass
+class Metrics:
+    values: dict[str, float] = field(default_factory=dict)
+
+    def add_metric(self, *, name: str, unit: Any, value: float) -> None:
+        self.values[name] = self.values.get(name, 0) + value
+
+
+@dataclass
+class World:
+    calls: FakeCallStore
+    segments: FakeSegments
+    publisher: FakePublisher
+    metrics: Metrics
+    clock: list[datetime]
+    policy: SweepPolicy
+
+    def sweeper(self) -> SweeperService:
+        return SweeperService(
+            self.policy,
+            self.calls,
+            self.segments,
+            self.publisher,
+            now=lambda: self.clock[0],
+            metric_sink=self.metrics,
+        )
+
+    def sweep(self) -> dict[str, Any]:
+        return self.sweeper().sweep().as_dict()
+
+    def call(self, call_sid: str, *, ended_at: str = ENDED, **attributes: Any) -> None:
+        """A call as the tiers left it: terminal status at `ended_at` (the marker), plus `attributes`."""
+        advance(self.calls, StatusChange(call_sid, CallStatus.COMPLETED, ended_at, duration_seconds=60))
+        self.calls.items[call_sid].update(attributes)
+
+    def item(self, call_sid: str) -> dict[str, Any]:
+        return self.calls.items[call_sid]
+
+    def events(self, call_sid: str | None = None) -> list[DomainEvent]:
+        return [e for e in self.publisher.events if call_sid is None or e.call_sid == call_sid]
+
+
+@pytest.fixture
+def world() -> World:
+    return World(
+        FakeCallStore(now=clock.iso(NOW)),
+        FakeSegments(),
+        FakePublisher(),
+        Metrics(),
+        [NOW],
+        SweepPolicy(after_seconds=600, backoff_seconds=900, max_backoff_seconds=4 * 3600, max_attempts=3),
+    )
+
+
+def live_segments(call_sid: str, count: int) -> list[Segment]:
+    return [
+        Segment(
+            call_sid=call_sid,
+            segment_key=segment_key(i * 2.0, "inbound"),
+            track="inbound",
+            speaker="caller",
+            text=f"words {i}",
+            start=i * 2.0,
+            end=i * 2.0 + 1,
+        )
+        for i in range(count)
+    ]
+
+
+def finished(**extra: Any) -> dict[str, Any]:
+    """A call every tier finished: transcript, summary and its event, recording reconciled."""
+    return {
+        "transcript_status": "completed",
+        "segment_count": 4,
+        "summary": SUMMARY,
+        "summary_event_at": ENDED,
+        "recording": {"sid": RECORDING_SID, "status": "completed", "channels": 2, "duration_seconds": 55},
+        "reconciled_at": ENDED,
+        **extra,
+    }
+
+
+def test_a_status_write_marks_the_call_and_the_terminal_one_sets_when(world: World) -> None:
+    call_sid = sid(1)
+    advance(world.calls, StatusChange(call_sid, CallStatus.RINGING, "2026-11-22T09:00:00.000Z"))
+    item = world.item(call_sid)
+    assert (item["sweep_shard"], item["sweep_after"]) == (sweep_shard(call_sid), "2026-11-23T09:00:00.000Z")
+    advance(world.calls, StatusChange(call_sid, CallStatus.COMPLETED, ENDED))
+    assert world.item(call_sid)["sweep_after"] == ENDED
+
+
+def test_a_finished_call_is_settled_and_leaves_the_index(world: World) -> None:
+    world.call(sid(1), **finished())
+    assert world.sweep()["settled"] == 1
+    item = world.item(sid(1))
+    assert "sweep_after" not in item
+    assert "sweep_shard" not in item
+    assert item["swept_at"] == clock.iso(NOW)
+    assert world.events() == []
+    assert world.sweep()["due"] == 0
+
+
+def test_calls_that_never_streamed_or_recorded_expect_nothing(world: World) -> None:
+    world.call(sid(1))  # no transcript status: no stream ever started (e.g. unanswered)
+    world.call(sid(2), **finished(recording={"sid": RECORDING_SID, "status": "absent"}, reconciled_at=None))
+    world.call(sid(3), **finished(recording={"sid": RECORDING_SID, "status": "failed"}, reconciled_at=None))
+    assert world.sweep()["settled"] == 3
+    assert world.events() == []
+
+
+def test_a_call_not_yet_due_is_left_alone(world: World) -> None:
+    world.call(sid(1), ended_at=RECENT, transcript_status="in-progress")
+    assert world.sweep()["due"] == 0
+    assert world.item(sid(1))["transcript_status"] == "in-progress"
+
+
+def test_a_stalled_transcript_is_finished_from_what_was_stored_and_reconciled(world: World) -> None:
+    call_sid = sid(1)
+    world.call(
+        call_sid,
+        transcript_status="in-progress",
+        answered_at="2026-11-22T09:44:00.000Z",
+        recording={
+            "sid": RECORDING_SID,
+            "status": "completed",
+            "channels": 2,
+            "duration_seconds": 55,
+            "started_at": "Sun, 22 Nov 2026 09:44:02 +0000",
+        },
+    )
+    filled = Segment(
+        call_sid=call_sid,
+        segment_key=recording_segment_key(30.0, "inbound"),
+        track="inbound",
+        speaker="caller",
+        text="filled",
+        start=30.0,
+        end=31.0,
+        origin=RECORDING,
+    )
+    world.segments.write_segments([*live_segments(call_sid, 3), filled])
+
+    report = world.sweep()
+
+    assert (report["redriven"], report["transcriptsFinished"]) == (1, 1)
+    item = world.item(call_sid)
+    assert (item["transcript_status"], item["segment_count"]) == ("incomplete", 3)
+    assert "the stream never finished" in item["transcript_error"]
+    assert "3 live segments" in item["transcript_error"]
+    transcript, recording = sorted(world.events(call_sid), key=lambda e: e.detail_type, reverse=True)
+    assert isinstance(transcript, TranscriptCompleted)
+    assert (transcript.segment_count, transcript.transcript_status) == (3, "incomplete")
+    assert isinstance(recording, RecordingCompleted)
+    assert json.loads(recording.detail_json()) == {
+        "callSid": call_sid,
+        "recordingSid": RECORDING_SID,
+        "channels": 2,
+        "durationSeconds": 55,
+        "startTime": "2026-11-22T09:44:02.000Z",
+    }
+    # re-armed: the next look is after the backoff plus the patience, one attempt counted
+    assert item["sweep_after"] == clock.iso(NOW + timedelta(seconds=900))
+    assert item["sweep_attempts"] == 1
+    before = dict(item)
+
+    again = world.sweep()  # sweeping twice changes nothing
+    assert again["due"] == 0
+    assert len(world.events()) == 2
+    assert world.item(call_sid) == before
+
+
+def test_lost_transcript_completed_is_republished_as_the_streamer_sent_it(world: World) -> None:
+    world.call(sid(1), **finished(summary=None, summary_event_at=None, transcript_status="incomplete"))
+    world.call(sid(2), **finished(summary_event_at=None))  # summary stored, its event owed
+    world.call(sid(3), **finished(summary=None, transcript_status="failed", segment_count=None))
+    assert world.sweep()["transcriptCompletedRepublished"] == 3
+    details = {e.call_sid: e.detail_json() for e in world.events()}
+    assert details[sid(1)] == f'{{"callSid":"{sid(1)}","segmentCount":4,"transcriptStatus":"incomplete"}}'
+    assert details[sid(2)] == f'{{"callSid":"{sid(2)}","segmentCount":4,"transcriptStatus":"completed"}}'
+    assert details[sid(3)] == f'{{"callSid":"{sid(3)}","segmentCount":0,"transcriptStatus":"failed"}}'
+    assert all(isinstance(e, TranscriptCompleted) for e in world.events())
+
+
+def test_an_unreconciled_recording_is_redriven_with_a_fallback_start(world: World) -> None:
+    world.call(
+        sid(1),
+        answered_at="2026-11-22T09:44:00.000Z",
+        **finished(reconciled_at=None, recording={"sid": RECORDING_SID, "status": "completed"}),
+    )
+    world.sweep()
+    (event,) = world.events()
+    assert isinstance(event, RecordingCompleted)
+    assert (event.recording_sid, event.channels, event.duration_seconds, event.start_time) == (
+        RECORDING_SID,
+        1,
+        0,
+        "2026-11-22T09:44:00.000Z",
+    )
+
+
+def test_a_recording_still_at_twilio_is_waited_for_then_given_up(world: World) -> None:
+    call_sid = sid(1)
+    world.call(
+        call_sid, **finished(reconciled_at=None, recording={"sid": RECORDING_SID, "status": "in-progress"})
+    )
+    waits = []
+    for _ in range(3):
+        report = world.sweep()
+        waits.append(report["waiting"])
+        world.clock[0] = clock.parse_iso(world.item(call_sid)["sweep_after"]) + timedelta(seconds=600)
+    assert waits == [1, 1, 1]
+    # backoff doubles: 15 min, 30 min, 60 min after each attempt
+    assert world.item(call_sid)["sweep_attempts"] == 3
+
+    report = world.sweep()  # out of attempts: parked, not re-driven forever
+    assert report["gaveUp"] == 1
+    item = world.item(call_sid)
+    assert item["sweep_gave_up_at"] == clock.iso(NOW)
+    assert "sweep_after" not in item
+    assert world.metrics.values[names.GAVE_UP] == 1
+    assert world.events() == []
+    assert world.sweep()["due"] == 0
+
+
+def test_backoff_doubles_up_to_its_maximum() -> None:
+    policy = SweepPolicy(backoff_seconds=900, max_backoff_seconds=3600)
+    assert [policy.backoff(n).total_seconds() for n in (1, 2, 3, 4, 5)] == [900, 1800, 3600, 3600, 3600]
+
+
+def test_a_failed_publication_releases_the_claim_and_the_run_goes_on(world: World) -> None:
+    world.call(sid(1), **finished(summary=None, summary_event_at=None))
+    world.call(sid(2), **finished(summary=None, summary_event_at=None))
+    world.publisher.fail_times = 1
+    with pytest.raises(SweepIncompleteError, match="1 of 2"):
+        world.sweeper().sweep()
+    failed = next(s for s in (sid(1), sid(2)) if not world.events(s))
+    assert (world.item(failed)["sweep_after"], world.item(failed)["sweep_attempts"]) == (ENDED, 0)
+    assert world.metrics.values[names.FAILURES] == 1
+    assert world.sweep()["redriven"] == 1  # the next run retries it at once
+    assert len(world.events(failed)) == 1
+
+
+def test_a_transcript_the_streamer_ends_meanwhile_is_not_finished_again(world: World) -> None:
+    class EndsFirst(FakeCallStore):
+        def finish_stalled_transcript(self, call_sid: str, segment_count: int, error: str) -> bool:
+            self.transcript_finished(call_sid, TranscriptStatus.COMPLETED, 7, None)  # the streamer wins
+            return super().finish_stalled_transcript(call_sid, segment_count, error)
+
+    world.calls = EndsFirst(now=clock.iso(NOW))
+    world.call(
+        sid(1),
+        transcript_status="in-progress",
+        recording={
+            "sid": RECORDING_SID,
+            "status": "completed",
+            "started_at": "Sun, 22 Nov 2026 09:44:02 +0000",
+        },
+    )
+    report = world.sweep()
+    assert report["transcriptsFinished"] == 0
+    assert world.item(sid(1))["transcript_status"] == "completed"
+    assert [e.detail_type for e in world.events()] == ["Recording Completed"]
+
+
+def test_a_call_whose_marker_moved_since_the_query_is_skipped(world: World) -> None:
+    class Lagging(FakeCallStore):
+        def calls_due_for_sweep(self, cutoff: str, limit: int) -> list[str]:
+            due = super().calls_due_for_sweep(cutoff, limit)
+            for call_sid in due:  # re-armed by another run after the (eventually consistent) index read
+                self.items[call_sid]["sweep_after"] = RECENT
+            return due
+
+    world.calls = Lagging(now=clock.iso(NOW))
+    world.call(sid(1), **finished(summary=None))
+    assert world.sweep()["skipped"] == 1
+    assert world.events() == []
+
+
+def test_a_run_stops_before_its_time_is_up_and_reports_the_backlog(world: World) -> None:
+    for n in range(3):
+        world.call(sid(n), **finished())
+    left = iter([60.0, 10.0])
+    report = world.sweeper().sweep(lambda: next(left)).as_dict()
+    assert (report["settled"], report["stoppedEarly"]) == (1, True)
+    assert world.metrics.values[names.BACKLOG] == 1
+
+    bounded = World(
+        world.calls, world.segments, world.publisher, Metrics(), world.clock, SweepPolicy(max_calls=1)
+    )
+    assert bounded.sweep()["due"] == 1
+
+
+def test_metrics_count_what_the_run_did(world: World) -> None:
+    world.call(sid(1), **finished())
+    world.call(sid(2), **finished(summary=None))
+    world.sweep()
+    values = world.metrics.values
+    assert values[names.CALLS_EXAMINED] == 2
+    assert values[names.CALLS_SETTLED] == 1
+    assert values[names.CALLS_REDRIVEN] == 1
+    assert values[names.TRANSCRIPT_EVENTS] == 1
+    assert values[names.RECORDING_EVENTS] == 0
+
+
+def test_a_call_whose_terminal_callback_never_came_is_swept_a_day_after_its_last_status(world: World) -> None:
+    call_sid = sid(1)
+    answered = "2026-11-21T09:00:00.000Z"
+    advance(world.calls, StatusChange(call_sid, CallStatus.IN_PROGRESS, answered))
+    world.item(call_sid)["transcript_status"] = "in-progress"
+    world.clock[0] = datetime(2026, 11, 22, 9, 5, tzinfo=UTC)  # 24 h 5 min later: not yet (patience)
+    assert world.sweep()["due"] == 0
+    world.clock[0] = datetime(2026, 11, 22, 9, 11, tzinfo=UTC)
+    assert world.sweep()["transcriptsFinished"] == 1
+    assert world.item(call_sid)["status"] == "in-progress"  # the sweeper never invents a status
+    assert [e.detail_type for e in world.events()] == ["Transcript Completed"]
+
+
+def test_settings_default_to_the_contract_and_check_the_backoff() -> None:
+    from functions.sweeper.settings import SweeperSettings
+    from shared.errors import ConfigError
+
+    names_env = {"CALLS_TABLE": "c", "TRANSCRIPTS_TABLE": "t", "EVENT_BUS_NAME": "b"}
+    config = SweeperSettings.from_env(names_env)
+    assert (config.sweep_after_seconds, config.sweep_max_attempts) == (600, 5)
+    assert SweeperSettings.from_env({**names_env, "SWEEP_AFTER_SECONDS": "0"}).sweep_after_seconds == 0
+    with pytest.raises(ConfigError, match="SWEEP_MAX_BACKOFF_SECONDS"):
+        SweeperSettings.from_env(
+            {**names_env, "SWEEP_BACKOFF_SECONDS": "600", "SWEEP_MAX_BACKOFF_SECONDS": "60"}
+        )
+
+
+def test_the_handler_module_loads_no_other_tier_or_vendor_sdk() -> None:
+    """Its bundle holds only functions/sweeper, shared and four packages (infra/components/sweeper.py)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, functions.sweeper.app; "
+        "print(sorted({m.split('.')[0] if not m.startswith('functions.') else '.'.join(m.split('.')[:2]) "
+        "for m in sys.modules}))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    for absent in (
+        "twilio",
+        "anthropic",
+        "websockets",
+        "functions.webhooks",
+        "functions.summaries",
+        "streamer",
+    ):
+        assert f"'{absent}'" not in loaded, absent
