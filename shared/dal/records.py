@@ -130,6 +130,9 @@ class Call:
     to_country: str | None = None
     route: str | None = None
     connect_to: str | None = None
+    language: str | None = None
+    stt_model: str | None = None
+    recording_expected: bool | None = None
     status: str | None = None
     status_rank: int | None = None
     status_history: dict[str, str] | None = None
@@ -142,6 +145,7 @@ class Call:
     call_date: str | None = None
     call_completed_event_at: str | None = None
     recording: Recording | None = None
+    recording_event_sids: tuple[str, ...] | None = None
     stream_sid: str | None = None
     transcript_status: str | None = None
     transcript_error: str | None = None
@@ -156,6 +160,7 @@ class Call:
     transcript_version: str | None = None
     alignment: dict[str, Any] | None = None
     reconciled_at: str | None = None
+    reconciled_transcript_status: str | None = None
     summary: dict[str, Any] | None = None
     summary_status: str | None = None
     summary_created_at: str | None = None
@@ -178,6 +183,8 @@ class Call:
             values["gaps"] = tuple(Gap.from_item(gap) for gap in plain(values["gaps"]))
         if "recording" in values:
             values["recording"] = Recording.from_item(plain(values["recording"]))
+        if "recording_event_sids" in values:
+            values["recording_event_sids"] = tuple(sorted(values["recording_event_sids"]))
         for name in ("status_history", "summary", "alignment"):
             if name in values:
                 values[name] = plain(values[name])
@@ -289,6 +296,9 @@ class CallUpsert:
     started_at: str  # ISO-8601; kept from the first write that sets it
     route: str | None = None
     connect_to: str | None = None
+    language: str | None = None  # the route's transcription language, when it names one
+    stt_model: str | None = None  # the route's Deepgram model, when it names one
+    recording_expected: bool | None = None  # False: the route records nothing (live transcript only)
 
 
 @dataclass(frozen=True)
@@ -353,6 +363,9 @@ class ReconciliationUpdate:
     alignment_offset: float  # stream time = recording time + offset (seconds)
     alignment_method: str  # words | timestamps | none
     alignment_matches: int
+    # the live transcript's status when it was read (`in-progress`: reconciled early, to be redone
+    # once the transcript is final); the sweeper reads it back as `reconciled_transcript_status`
+    transcript_status: str
 
     def alignment_item(self) -> dict[str, Any]:
         return {
