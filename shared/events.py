@@ -50,6 +50,33 @@ class SummaryCreated(DomainEvent):
     detail_type: ClassVar[str] = "Summary Created"
 
     model: str
+    # the transcript the summary was written from (absent before any reconciliation): one event per
+    # summary version, so a consumer can tell a rewrite from a duplicate
+    transcript_version: str | None = Field(default=None, alias="transcriptVersion")
+
+
+class RecordingCompleted(DomainEvent):
+    """A call recording is ready at Twilio (published once per recording SID by the webhooks)."""
+
+    detail_type: ClassVar[str] = "Recording Completed"
+
+    recording_sid: str = Field(alias="recordingSid", pattern=r"^RE[0-9a-fA-F]{32}$")
+    channels: int = Field(ge=1, le=2)
+    duration_seconds: int = Field(alias="durationSeconds", ge=0)
+    # ISO-8601 UTC (whole seconds: Twilio's RecordingStartTime is RFC 2822); absent when Twilio sent none
+    start_time: str | None = Field(default=None, alias="startTime")
+
+
+class TranscriptReconciled(DomainEvent):
+    """The recording was reconciled with the live transcript (docs/recordings.md)."""
+
+    detail_type: ClassVar[str] = "Transcript Reconciled"
+
+    segment_count: int = Field(alias="segmentCount", ge=0)  # segments of the final transcript
+    filled_seconds: float = Field(alias="filledSeconds", ge=0)  # summed duration of the added words
+    # which final transcript: the summaries rewrite once per version, keyed on it
+    transcript_version: str = Field(alias="transcriptVersion", min_length=1)
+    transcript_source: str | None = Field(default=None, alias="transcriptSource")
 
 
 class PublishError(CallscribeError):
@@ -89,7 +116,14 @@ class EventBridgePublisher:
 def parse_detail(detail_type: str, detail: str | dict[str, object]) -> DomainEvent:
     """Parse a received event detail into its model (used by local dispatchers and tests)."""
     models: dict[str, type[DomainEvent]] = {
-        cls.detail_type: cls for cls in (CallCompleted, TranscriptCompleted, SummaryCreated)
+        cls.detail_type: cls
+        for cls in (
+            CallCompleted,
+            TranscriptCompleted,
+            SummaryCreated,
+            RecordingCompleted,
+            TranscriptReconciled,
+        )
     }
     data = json.loads(detail) if isinstance(detail, str) else detail
     return models[detail_type].model_validate(data)

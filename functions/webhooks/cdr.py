@@ -8,7 +8,9 @@ decides what each status writes and when the event is due:
   duration, which the rank condition lets happen once, for the first terminal callback to land;
 - `Call Completed` is published after a conditional claim on the record (only on a terminal call,
   only when unclaimed), and the claim is released if the bus refuses, so that Twilio's retry (or a
-  duplicate callback) publishes it instead.
+  duplicate callback) publishes it instead;
+- `Recording Completed` likewise, once per recording SID (the claim is the SID added to the record's
+  `recording_event_sids`), so a repeated or concurrent completed callback publishes it once.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from shared import clock
 from shared.dal.ports import WebhookCallWrites
 from shared.dal.records import CallParties, StatusAdvance
-from shared.events import CallCompleted, EventPublisher, PublishError
+from shared.events import CallCompleted, DomainEvent, EventPublisher, PublishError, RecordingCompleted
 from shared.status import CallStatus
 
 
@@ -93,11 +95,28 @@ def publish_call_completed_once(
             "durationSeconds": completed.duration_seconds,
         }
     )
+    _publish(publisher, event, release=lambda: store.release_completion(call_sid, claimed_at))
+    return True
+
+
+def publish_recording_completed_once(
+    store: WebhookCallWrites, publisher: EventPublisher, event: RecordingCompleted
+) -> bool:
+    """Publish `Recording Completed` unless it is out for this recording already; raises
+    PublishError (claim released) if the bus fails."""
+    if not store.claim_recording_event(event.call_sid, event.recording_sid):
+        return False
+    _publish(
+        publisher, event, release=lambda: store.release_recording_event(event.call_sid, event.recording_sid)
+    )
+    return True
+
+
+def _publish(publisher: EventPublisher, event: DomainEvent, release: Callable[[], None]) -> None:
     try:
         publisher.publish(event)
     except Exception as exc:
-        store.release_completion(call_sid, claimed_at)
+        release()
         if isinstance(exc, PublishError):
             raise
-        raise PublishError(f"Call Completed for {call_sid} not published: {exc}") from exc
-    return True
+        raise PublishError(f"{event.detail_type} for {event.call_sid} not published: {exc}") from exc
