@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import CallscribeError
+from shared.patterns import RECORDING_SID_PATTERN
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -60,7 +61,7 @@ class RecordingCompleted(DomainEvent):
 
     detail_type: ClassVar[str] = "Recording Completed"
 
-    recording_sid: str = Field(alias="recordingSid", pattern=r"^RE[0-9a-fA-F]{32}$")
+    recording_sid: str = Field(alias="recordingSid", pattern=RECORDING_SID_PATTERN)
     channels: int = Field(ge=1, le=2)
     duration_seconds: int = Field(alias="durationSeconds", ge=0)
     # ISO-8601 UTC (whole seconds: Twilio's RecordingStartTime is RFC 2822); absent when Twilio sent none

@@ -34,15 +34,12 @@ from pydantic import (
 )
 
 from shared.errors import ConfigError
-from shared.patterns import E164_PATTERN
+from shared.patterns import E164_PATTERN, STT_NAME_PATTERN
 from shared.validation import describe_errors, message_only
 
 _E164 = re.compile(E164_PATTERN)
 DEFAULT_KEY = "*"
 OUTBOUND_KEY = "outbound"  # the defaults of calls placed with POST /calls
-# a Deepgram language (`en`, `es-419`, `multi`) or model (`nova-3`, `nova-2-phonecall`) name: it travels
-# as a stream <Parameter> and into Deepgram's query string, so nothing but a plain token is accepted
-STT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
 def is_e164(value: str) -> bool:
