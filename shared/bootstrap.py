@@ -1,4 +1,5 @@
-"""`python -m shared.bootstrap`: create the tables and the event bus named by the environment.
+"""`python -m shared.bootstrap`: create the tables, the event bus and (when `RECORDINGS_BUCKET` is
+set) the recordings bucket named by the environment.
 
 Idempotent: existing resources are left alone. Keys and indexes come from the same pynamodb models
 the code uses (and that infra/ mirrors), so a local stack cannot drift from the code's expectations.
@@ -27,6 +28,7 @@ class BootstrapSettings(EnvSettings):
     transcripts_table: str
     idempotency_table: str
     event_bus_name: str
+    recordings_bucket: str | None = None
 
 
 def _create_idempotency_table(name: str) -> bool:
@@ -60,6 +62,21 @@ def _create_bus(name: str) -> bool:
     return True
 
 
+def _create_bucket(name: str) -> bool:
+    client = aws.s3()
+    region = client.meta.region_name
+    options: dict[str, object] = {}
+    if region and region != "us-east-1":  # us-east-1 refuses a LocationConstraint naming itself
+        options["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    try:
+        client.create_bucket(Bucket=name, **options)  # type: ignore[arg-type]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            return False
+        raise
+    return True
+
+
 def bootstrap(settings: BootstrapSettings) -> list[str]:
     """Create what is missing; returns a line per resource saying what happened."""
     report: list[str] = []
@@ -74,6 +91,9 @@ def bootstrap(settings: BootstrapSettings) -> list[str]:
     report.append(f"table {settings.idempotency_table}: {'created' if created else 'exists'}")
     created = _create_bus(settings.event_bus_name)
     report.append(f"event bus {settings.event_bus_name}: {'created' if created else 'exists'}")
+    if settings.recordings_bucket:
+        created = _create_bucket(settings.recordings_bucket)
+        report.append(f"bucket {settings.recordings_bucket}: {'created' if created else 'exists'}")
     return report
 
 
