@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final, Literal
 
 Number = int | float
 
@@ -52,8 +52,9 @@ def segment_key(start_seconds: float, track: str) -> str:
 
 # what segment_key() makes: re.fullmatch a key that comes from outside (a GET /calls cursor)
 SEGMENT_KEY_PATTERN = r"[0-9]{10}#[a-z]{1,16}(?:#r)?"
-LIVE = "live"
-RECORDING = "recording"
+LIVE: Final = "live"
+RECORDING: Final = "recording"
+Origin = Literal["live", "recording"]
 RECORDING_KEY_SUFFIX = "#r"
 
 
@@ -222,9 +223,9 @@ class Segment:
         return self.origin == RECORDING
 
     @property
-    def origin_or_live(self) -> str:
+    def origin_or_live(self) -> Origin:
         """`live` or `recording`: what GET /calls reports as the segment's `source`."""
-        return self.origin or LIVE
+        return RECORDING if self.from_recording else LIVE
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from shared.dal.records import CallParties, CallUpsert
 from shared.dal.segments import DynamoSegments
 from shared.status import TranscriptStatus
 from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
-from tests.support.apigw_events import twilio_event
+from tests.support.apigw_events import json_event, twilio_event
 from tests.support.recording_media import prerecorded_response, wav_bytes
 from tests.support.recording_servers import DeepgramPrerecorded, TwilioRecordings
 from tests.support.synthetic_call import SyntheticCall, synthetic_call
@@ -180,6 +180,13 @@ def test_a_completed_recording_is_copied_transcribed_and_reconciled(stack: Stack
     assert added
     assert all(s.segment_key.endswith("#inbound#r") for s in added)
     assert len(stored) == len(call.live) + len(added)
+
+    # GET /calls/{callSid} reports it (the webhooks Lambda, the contract's shape)
+    view = json.loads(stack.webhooks.invoke(json_event("GET", f"/calls/{call_sid}"))["body"])
+    assert (view["transcriptSource"], view["liveCoverage"]) == ("live+recording", record.live_coverage)
+    assert view["gaps"] == [{"track": g.track, "start": g.start, "end": g.end} for g in record.gaps or ()]
+    assert {line["source"] for line in view["transcript"]} == {"live", "recording"}
+    assert len([line for line in view["transcript"] if line["source"] == "recording"]) == len(added)
 
     [reconciled] = stack.reconciled_events(call_sid)
     assert reconciled == {
