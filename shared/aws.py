@@ -19,6 +19,7 @@ from botocore.config import Config
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 _lock = threading.RLock()
@@ -52,6 +53,12 @@ def events() -> EventBridgeClient:
 
 
 @lru_cache(maxsize=1)
+def s3() -> S3Client:
+    client: S3Client = _client("s3")
+    return client
+
+
+@lru_cache(maxsize=1)
 def secretsmanager() -> SecretsManagerClient:
     client: SecretsManagerClient = _client("secretsmanager")
     return client
@@ -59,5 +66,5 @@ def secretsmanager() -> SecretsManagerClient:
 
 def reset_clients() -> None:
     """Forget cached clients (tests that start a new moto server, never production code)."""
-    for factory in (session, dynamodb, events, secretsmanager):
+    for factory in (session, dynamodb, events, s3, secretsmanager):
         factory.cache_clear()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import CallscribeError
+from shared.patterns import RECORDING_SID_PATTERN
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -54,26 +55,33 @@ class SummaryCreated(DomainEvent):
     detail_type: ClassVar[str] = "Summary Created"
 
     model: str
+    # the transcript the summary was written from (absent before any reconciliation): one event per
+    # summary version, so a consumer can tell a rewrite from a duplicate
+    transcript_version: str | None = Field(default=None, alias="transcriptVersion")
 
 
 class RecordingCompleted(DomainEvent):
-    """A recording is ready at Twilio (the webhooks publish it; the sweeper re-drives a lost one)."""
+    """A call recording is ready at Twilio (published once per recording SID by the webhooks)."""
 
     detail_type: ClassVar[str] = "Recording Completed"
 
-    recording_sid: str = Field(alias="recordingSid")
-    channels: int
-    duration_seconds: int = Field(alias="durationSeconds")
-    start_time: str = Field(alias="startTime")  # ISO-8601 UTC
+    recording_sid: str = Field(alias="recordingSid", pattern=RECORDING_SID_PATTERN)
+    channels: int = Field(ge=1, le=2)
+    duration_seconds: int = Field(alias="durationSeconds", ge=0)
+    # ISO-8601 UTC (whole seconds: Twilio's RecordingStartTime is RFC 2822); absent when Twilio sent none
+    start_time: str | None = Field(default=None, alias="startTime")
 
 
 class TranscriptReconciled(DomainEvent):
-    """The recording was reconciled with the live transcript (the summaries rule matches it too)."""
+    """The recording was reconciled with the live transcript (docs/recordings.md)."""
 
     detail_type: ClassVar[str] = "Transcript Reconciled"
 
-    segment_count: int = Field(alias="segmentCount")
-    filled_seconds: float = Field(alias="filledSeconds")
+    segment_count: int = Field(alias="segmentCount", ge=0)  # segments of the final transcript
+    filled_seconds: float = Field(alias="filledSeconds", ge=0)  # summed duration of the added words
+    # which final transcript: the summaries rewrite once per version, keyed on it
+    transcript_version: str = Field(alias="transcriptVersion", min_length=1)
+    transcript_source: str | None = Field(default=None, alias="transcriptSource")
 
 
 class PublishError(CallscribeError):
@@ -112,7 +120,15 @@ class EventBridgePublisher:
 
 def parse_detail(detail_type: str, detail: str | dict[str, object]) -> DomainEvent:
     """Parse a received event detail into its model (used by local dispatchers and tests)."""
-    kinds = (CallCompleted, TranscriptCompleted, SummaryCreated, RecordingCompleted, TranscriptReconciled)
-    models: dict[str, type[DomainEvent]] = {cls.detail_type: cls for cls in kinds}
+    models: dict[str, type[DomainEvent]] = {
+        cls.detail_type: cls
+        for cls in (
+            CallCompleted,
+            TranscriptCompleted,
+            SummaryCreated,
+            RecordingCompleted,
+            TranscriptReconciled,
+        )
+    }
     data = json.loads(detail) if isinstance(detail, str) else detail
     return models[detail_type].model_validate(data)

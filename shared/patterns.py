@@ -17,3 +17,9 @@ E164_PATTERN: Final = r"^\+[1-9][0-9]{6,14}$"
 E164_MAX_LENGTH: Final = 16  # "+" and 15 digits
 # Twilio call SIDs: "CA" and 32 hex digits (Twilio writes lowercase; either case is accepted).
 CALL_SID_PATTERN: Final = r"^CA[0-9a-fA-F]{32}$"
+# Twilio recording SIDs: "RE" and 32 hex digits.
+RECORDING_SID_PATTERN: Final = r"^RE[0-9a-fA-F]{32}$"
+# A Deepgram language (`en`, `es-419`, `multi`) or model (`nova-3`, `nova-2-phonecall`) name, as a
+# route may choose them: they travel as stream <Parameter>s and into Deepgram's query string, so
+# nothing but a plain token is accepted.
+STT_NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"

@@ -7,6 +7,11 @@ whose values are one of:
     {"voicemail": true}             stream, then take a message with <Record>
     {"agent": {...}}                the streamer's voice agent answers (all agent fields optional)
 
+Every route may also carry `language` and `model` (what Deepgram listens with, live and on the
+recording; unset: the deployment's DEEPGRAM_LANGUAGE / DEEPGRAM_MODEL) and `record` (default true;
+false: no call recording, so the transcript stays live only). The key `"outbound"` holds the same
+three for calls placed with POST /calls, which are not routed by number.
+
 Unset or empty means voicemail for every number: a fresh deployment answers calls safely before
 anyone has decided where they should ring. The configuration is parsed once per process and a bad
 one fails at start with a message naming the offending key, never at the first call.
@@ -29,11 +34,12 @@ from pydantic import (
 )
 
 from shared.errors import ConfigError
-from shared.patterns import E164_PATTERN
+from shared.patterns import E164_PATTERN, STT_NAME_PATTERN
 from shared.validation import describe_errors, message_only
 
 _E164 = re.compile(E164_PATTERN)
 DEFAULT_KEY = "*"
+OUTBOUND_KEY = "outbound"  # the defaults of calls placed with POST /calls
 
 
 def is_e164(value: str) -> bool:
@@ -53,12 +59,25 @@ class _RouteModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
-class ForwardRoute(_RouteModel):
+class _CallRoute(_RouteModel):
+    """What every route also says about its calls: the language and model Deepgram transcribes them
+    with (None: the deployment's default), and whether the call is recorded."""
+
+    language: str | None = Field(default=None, pattern=STT_NAME_PATTERN)
+    model: str | None = Field(default=None, pattern=STT_NAME_PATTERN)
+    record: bool = True
+
+    @property
+    def transcription_language(self) -> str | None:
+        return self.language
+
+
+class ForwardRoute(_CallRoute):
     kind: Literal["forward"] = Field(default="forward", exclude=True)
     forward_to: E164 = Field(alias="forwardTo")
 
 
-class VoicemailRoute(_RouteModel):
+class VoicemailRoute(_CallRoute):
     kind: Literal["voicemail"] = Field(default="voicemail", exclude=True)
     voicemail: Literal[True] = True
 
@@ -102,9 +121,20 @@ class AgentConfig(_RouteModel):
         return self
 
 
-class AgentRoute(_RouteModel):
+class AgentRoute(_CallRoute):
     kind: Literal["agent"] = Field(default="agent", exclude=True)
     agent: AgentConfig = Field(default_factory=AgentConfig)
+
+    @property
+    def transcription_language(self) -> str | None:
+        """The route's `language`, else the agent's: the agent speaks it, so the caller is heard in it."""
+        return self.language or self.agent.language
+
+
+class OutboundRoute(_CallRoute):
+    """Calls placed with POST /calls (`"outbound"` in CALL_ROUTES): only the shared fields."""
+
+    kind: Literal["outbound"] = Field(default="outbound", exclude=True)
 
 
 Route = ForwardRoute | VoicemailRoute | AgentRoute
@@ -126,12 +156,22 @@ def _parse_route(value: Any) -> Route:
     return AgentRoute.model_validate({**value, "agent": {} if agent in (None, True) else agent})
 
 
+def _parse_outbound(value: Any) -> OutboundRoute:
+    if not isinstance(value, dict):
+        raise TypeError('route "outbound" must be an object like {"language": "es", "record": false}')
+    try:
+        return OutboundRoute.model_validate(value)
+    except ValidationError as exc:
+        raise ValueError(f"route 'outbound': {exc}") from exc
+
+
 class CallRoutes(BaseModel):
     """The routing table: per called number, with `"*"` as the fallback and voicemail after that."""
 
     model_config = ConfigDict(frozen=True)
 
     routes: dict[str, Route] = Field(default_factory=dict)
+    outbound: OutboundRoute = Field(default_factory=OutboundRoute)
 
     @model_validator(mode="before")
     @classmethod
@@ -140,14 +180,21 @@ class CallRoutes(BaseModel):
             data = {"routes": data}
         if isinstance(data, dict) and isinstance(data.get("routes"), dict):
             parsed: dict[str, Route] = {}
+            outbound = data.get("outbound", OutboundRoute())
             for key, value in data["routes"].items():
+                if key == OUTBOUND_KEY:
+                    try:
+                        outbound = _parse_outbound(value)
+                    except TypeError as exc:
+                        raise ValueError(str(exc)) from exc
+                    continue
                 if key != DEFAULT_KEY and not is_e164(key):
-                    raise ValueError(f'route key {key!r} is neither "*" nor an E.164 number')
+                    raise ValueError(f'route key {key!r} is neither "*", "outbound" nor an E.164 number')
                 try:
                     parsed[key] = _parse_route(value)
                 except (TypeError, ValueError, ValidationError) as exc:
                     raise ValueError(f"route {key!r}: {exc}") from exc
-            data = {"routes": parsed}
+            data = {"routes": parsed, "outbound": outbound}
         return data
 
     def route_for(self, called: str | None) -> Route:

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from shared import aws
 from shared.dal.calls import DynamoCalls
-from shared.dal.ports import TranscriptStatusWrites
+from shared.dal.ports import StreamStartWrites, TranscriptStatusWrites
 from shared.dal.retry import RETRYABLE, with_retries
 from shared.events import EventBridgePublisher, PublishError, TranscriptCompleted
 from shared.status import TranscriptStatus
@@ -26,7 +26,9 @@ _BACKOFF_BASE_SECONDS = 0.2
 
 class CallRecords:
     def __init__(self, calls_table: str, bus_name: str, attempts: int = 4, threads: int = 2) -> None:
-        self._calls: TranscriptStatusWrites = DynamoCalls(calls_table)
+        calls = DynamoCalls(calls_table)
+        self._calls: TranscriptStatusWrites = calls
+        self._starts: StreamStartWrites = calls
         self._bus_name = bus_name
         self._attempts = attempts
         # Own small pool, not asyncio's default one: the data layer keeps a botocore session per thread
@@ -42,6 +44,10 @@ class CallRecords:
     async def transcript_started(self, call_sid: str, stream_sid: str) -> None:
         # refused (False) when the transcript already ended: a late start leaves it as it is
         await self._run(self._calls.transcript_started, call_sid, stream_sid)
+
+    async def stream_started(self, call_sid: str, started_at: str) -> None:
+        # refused (False) when a start is stored already: the first stream's time 0 is what counts
+        await self._run(self._starts.stream_started, call_sid, started_at)
 
     async def transcript_failed(self, call_sid: str, error: str) -> None:
         await self._run(self._calls.transcript_failed, call_sid, error)

@@ -19,10 +19,10 @@ from urllib.parse import urlencode
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from shared.deepgram import DeepgramOptions, flag, split_list
 from shared.routing import CallRoutes, is_e164, parse_call_routes
 from shared.settings import (
     ANTHROPIC_SECRET_SOURCES,
-    DEEPGRAM_SECRET_SOURCES,
     TWILIO_SECRET_SOURCES,
     EnvGroup,
     SecretSource,
@@ -112,29 +112,17 @@ class TwilioAccountSettings(EnvGroup):
         return auth_tokens(self.auth_token, self.auth_token_secondary)
 
 
-class DeepgramSettings(EnvGroup):
-    """Deepgram's address, key and live options, and how a track's connection behaves (keepalive,
-    reconnect backoff, chunking, the finalize window)."""
+class DeepgramSettings(DeepgramOptions):
+    """Deepgram's address, key and transcription options (`shared.deepgram.DeepgramOptions`, shared
+    with the recordings Lambda), plus the live-only ones and how a track's connection behaves
+    (keepalive, reconnect backoff, chunking, the finalize window)."""
 
-    env_prefix: ClassVar[str] = "DEEPGRAM_"
-    secret_sources: ClassVar[Mapping[str, SecretSource]] = {
-        "api_key": DEEPGRAM_SECRET_SOURCES["deepgram_api_key"],
-    }
-
-    api_key: SecretStr
-    url: str = "wss://api.deepgram.com"
-    model: str = "nova-3"
-    language: str = "en"
     interim_results: bool = True
     endpointing_ms: int | None = 300
     utterance_end_ms: int | None = 1000
-    smart_format: bool = True
-    punctuate: bool = True
     # SpeechStarted events: agent mode's barge-in fires on them instead of waiting for the first
     # interim words; transcription-only calls ignore them (a few small messages per utterance)
     vad_events: bool = True
-    redact: tuple[str, ...] = ()
-    keyterm: tuple[str, ...] = ()
     keepalive_seconds: float = Field(default=4.0, gt=0)
     connect_timeout_seconds: float = Field(default=5.0, gt=0)
     backoff_base_seconds: float = Field(default=0.25, gt=0)
@@ -146,24 +134,12 @@ class DeepgramSettings(EnvGroup):
     # the outbound message rate, the streamer's biggest CPU cost, for at most 20 ms of added latency.
     min_chunk_ms: int = Field(default=40, ge=20, le=250)
 
-    @field_validator("url")
-    @classmethod
-    def _websocket_url(cls, value: str) -> str:
-        if not value.startswith(("wss://", "ws://")):
-            raise ValueError("must be a ws:// or wss:// base URL")
-        return value
-
     @field_validator("endpointing_ms", "utterance_end_ms", mode="before")
     @classmethod
     def _off_means_none(cls, value: object) -> object:
         if isinstance(value, str) and value.strip().lower() in {"false", "off", "none", ""}:
             return None
         return value
-
-    @field_validator("redact", "keyterm", mode="before")
-    @classmethod
-    def _comma_separated(cls, value: object) -> object:
-        return _split(value) if isinstance(value, str) else value
 
     @property
     def min_chunk_bytes(self) -> int:
@@ -172,22 +148,17 @@ class DeepgramSettings(EnvGroup):
     def listen_url(self) -> str:
         """`/v1/listen` with one mono 8 kHz mu-law stream per connection (one connection per track)."""
         params: list[tuple[str, str]] = [
-            ("model", self.model),
-            ("language", self.language),
+            *self.transcription_params(),
             ("encoding", "mulaw"),
             ("sample_rate", "8000"),
             ("channels", "1"),
-            ("interim_results", _flag(self.interim_results)),
-            ("smart_format", _flag(self.smart_format)),
-            ("punctuate", _flag(self.punctuate)),
-            ("vad_events", _flag(self.vad_events)),
+            ("interim_results", flag(self.interim_results)),
+            ("vad_events", flag(self.vad_events)),
             ("endpointing", "false" if self.endpointing_ms is None else str(self.endpointing_ms)),
         ]
         # utterance_end_ms is only valid with interim results (Deepgram rejects it otherwise)
         if self.utterance_end_ms is not None and self.interim_results:
             params.append(("utterance_end_ms", str(self.utterance_end_ms)))
-        params += [("redact", v) for v in self.redact]
-        params += [("keyterm", v) for v in self.keyterm]
         return f"{self.url.rstrip('/')}/v1/listen?{urlencode(params)}"
 
     def speak_url(self, voice: str) -> str:
@@ -256,7 +227,7 @@ class AgentSettings(EnvGroup):
     @field_validator("transfer_allowlist", mode="before")
     @classmethod
     def _e164_numbers(cls, value: object) -> object:
-        numbers = _split(value) if isinstance(value, str) else value
+        numbers = split_list(value) if isinstance(value, str) else value
         if isinstance(numbers, list | tuple):
             bad = [n for n in numbers if not (isinstance(n, str) and is_e164(n))]
             if bad:
@@ -292,10 +263,3 @@ class StreamerSettings(TableSettings):
     def _parse_routes(cls, value: Any) -> CallRoutes:
         return parse_call_routes(value)  # ConfigError (not a validation error) names the route
 
-
-def _flag(value: bool) -> str:
-    return "true" if value else "false"
-
-
-def _split(value: str) -> list[str]:
-    return [part.strip() for part in value.split(",") if part.strip()]

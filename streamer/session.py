@@ -36,7 +36,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
-from shared import stream_token
+from shared import clock, stream_token
 from shared.sids import is_call_sid
 from shared.status import TranscriptStatus
 from streamer import metrics as m
@@ -118,6 +118,7 @@ class CallSession:
         self.call_sid: str | None = None
         self.stream_sid = ""
         self._speakers: dict[str, str] = dict(protocol.DEFAULT_SPEAKERS)
+        self._deepgram = deps.settings.deepgram  # this call's options: its route may pick language/model
         self._tracks: dict[str, TrackTranscriber] = {}
         self._tasks = TaskSet(self._log)
         # handles of the tasks waited for by identity
@@ -238,12 +239,20 @@ class CallSession:
         self._tasks.rebind(self._log)
         self._speakers = protocol.speaker_roles(start.custom_parameters)
         self._writes = CallWrites(start.call_sid)
+        params = start.custom_parameters
+        self._deepgram = self._deps.settings.deepgram.for_call(
+            language=params.get("language"), model=params.get("model")
+        )
+        started_at = clock.now_iso()  # stream time 0, which recordings are aligned against
+        self._tasks.spawn(self._deps.records.stream_started(start.call_sid, started_at), "cdr-stream-start")
         self._log.info(
             "stream started",
             tracks=list(start.tracks),
             speakers=self._speakers,
             media_encoding=start.encoding,
             sample_rate=start.sample_rate,
+            language=self._deepgram.language,
+            model=self._deepgram.model,
         )
         if start.encoding != "audio/x-mulaw" or start.sample_rate != 8000:
             self._log.warning("unexpected media format; treating as 8 kHz mu-law")
@@ -442,11 +451,11 @@ class CallSession:
         transcriber = TrackTranscriber(
             track=track,
             audio=TrackAudio(settings.audio.replay_buffer_bytes, settings.audio.max_silence_fill_ms),
-            options=settings.deepgram,
+            options=self._deepgram,
             on_segment=functools.partial(
                 self._store,
                 speaker=self._speakers.get(track, track),
-                source=f"deepgram:{settings.deepgram.model}",
+                source=f"deepgram:{self._deepgram.model}",
             ),
             on_failure=self._on_failure,
             metrics=self._metrics,
@@ -469,7 +478,7 @@ class CallSession:
             segment,
             speaker=speaker,
             source=source,
-            language=self._deps.settings.deepgram.language,
+            language=self._deepgram.language,
         )
         if waiter is not None:
             self._tasks.spawn(waiter, "segment-put")

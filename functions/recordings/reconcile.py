@@ -59,7 +59,9 @@ class Reconciliation:
     segment_count: int  # segments of the final transcript (live kept + recording added)
     transcript_version: str
 
-    def update(self) -> ReconciliationUpdate:
+    def update(self, transcript_status: str) -> ReconciliationUpdate:
+        """The call record's fields; `transcript_status` is the live transcript's status as read
+        before reconciling (stored so that an early reconciliation is known to be redone)."""
         return ReconciliationUpdate(
             call_sid=self.call_sid,
             transcript_source=self.transcript_source,
@@ -70,6 +72,7 @@ class Reconciliation:
             alignment_offset=round(self.alignment.offset, 3),
             alignment_method=self.alignment.method,
             alignment_matches=self.alignment.matches,
+            transcript_status=transcript_status,
         )
 
 

@@ -1,21 +1,25 @@
-"""Lambda entry point: `handler(event, context)` for the EventBridge "Transcript Completed" event.
+"""Lambda entry point: `handler(event, context)` for the EventBridge "Transcript Completed" and
+"Transcript Reconciled" events (the summaries rule matches both).
 
-Parse (Powertools parser, EventBridge envelope, typed detail) → `SummaryService.create` under
-Powertools idempotency → the outcome. Everything is built on the first invocation, not at import,
-and cached for the container's life; the Anthropic SDK loads only when a model request is due.
+Parse (Powertools parser: the EventBridge event, then the detail typed by its `detail-type`) →
+`SummaryService.create` (Transcript Completed) or `SummaryService.rewrite` (Transcript Reconciled),
+each under Powertools idempotency → the outcome. Everything is built on the first invocation, not at
+import, and cached for the container's life; the Anthropic SDK loads only when a model request is due.
 
-Idempotency is keyed on the detail's callSid, not the EventBridge event id: a redelivery keeps its
-id, but the streamer may publish "Transcript Completed" twice for one call (its own PutEvents retry,
-a task that restarts mid-drain), and each copy has a new id. The product wants one summary per
-call, so the call is the key; the conditional summary write (`shared/dal/calls.py`) backs it up past
-the record's TTL.
+Idempotency is keyed on the detail, not the EventBridge event id: a redelivery keeps its id, but the
+streamer may publish "Transcript Completed" twice for one call (its own PutEvents retry, a task that
+restarts mid-drain), and each copy has a new id. One summary per call is created, so its key is the
+call SID (prefix `summary`); one rewrite per transcript version, so a reconciliation's key is the
+call SID and the version (prefix `summary-rewrite`): it is never taken for the first summary's
+record, and a later reconciliation (a new version) is not taken for an earlier one's. The
+conditional writes (`shared/dal/calls.py`) back both up past the records' TTL.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -27,33 +31,31 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
 
 from functions.summaries.llm import LanguageModel
-from functions.summaries.models import TranscriptCompletedDetail
+from functions.summaries.models import TranscriptCompletedDetail, TranscriptReconciledDetail
 from functions.summaries.service import SummaryService
 from functions.summaries.settings import SummarySettings
 from shared import aws, settings
 from shared.dal.calls import DynamoCalls
 from shared.dal.segments import DynamoSegments
-from shared.events import EventBridgePublisher
+from shared.events import EventBridgePublisher, TranscriptReconciled
 from shared.observability import logger, metrics, tracer
 
 
-class TranscriptCompletedEvent(EventBridgeModel):
-    """The EventBridge event with its detail typed (Powertools' documented way to extend a model).
+class SummaryTrigger(EventBridgeModel):
+    """An event the summaries rule delivers: its detail is typed once its `detail-type` is known."""
 
-    Same validation as `parse(..., envelope=envelopes.EventBridgeEnvelope)`, the envelope then the
-    detail, but importing any Powertools envelope imports all of them (~20 modules of pydantic
-    models, ~80 ms of init), while the models package loads only the model asked for.
-    """
-
-    detail: TranscriptCompletedDetail
+    source: Literal["callscribe"]
+    detail_type: Literal["Transcript Completed", "Transcript Reconciled"] = Field(alias="detail-type")
 
 
 @dataclass(frozen=True)
 class Runtime:
-    config: IdempotencyConfig
+    configs: tuple[IdempotencyConfig, ...]
     create: Any  # SummaryService.create wrapped by idempotent_function
+    rewrite: Any  # SummaryService.rewrite wrapped by idempotent_function
 
 
 @cache
@@ -84,6 +86,11 @@ def build_runtime(config: SummarySettings) -> Runtime:
         raise_on_no_idempotency_key=True,
         expires_after_seconds=config.summary_idempotency_ttl_seconds,
     )
+    per_version = IdempotencyConfig(
+        event_key_jmespath="[call_sid, transcript_version]",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=config.summary_idempotency_ttl_seconds,
+    )
     persistence = DynamoDBPersistenceLayer(table_name=config.idempotency_table, boto3_client=aws.dynamodb())
 
     @idempotent_function(  # type: ignore[untyped-decorator]
@@ -95,7 +102,16 @@ def build_runtime(config: SummarySettings) -> Runtime:
     def create(detail: TranscriptCompletedDetail, context: LambdaContext) -> dict[str, Any]:
         return service.create(detail, lambda: context.get_remaining_time_in_millis() / 1000)
 
-    return Runtime(config=idempotency, create=create)
+    @idempotent_function(  # type: ignore[untyped-decorator]
+        data_keyword_argument="detail",
+        persistence_store=persistence,
+        config=per_version,
+        key_prefix="summary-rewrite",
+    )
+    def rewrite(detail: TranscriptReconciledDetail, context: LambdaContext) -> dict[str, Any]:
+        return service.rewrite(detail, lambda: context.get_remaining_time_in_millis() / 1000)
+
+    return Runtime(configs=(idempotency, per_version), create=create, rewrite=rewrite)
 
 
 @cache
@@ -114,10 +130,22 @@ def reset() -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name="SummaryEventsReceived", unit=MetricUnit.Count, value=1)
-    detail = parse(event=event, model=TranscriptCompletedEvent).detail
-    logger.append_keys(call_sid=detail.call_sid)
-    tracer.put_annotation(key="call_sid", value=detail.call_sid)
+    trigger = parse(event=event, model=SummaryTrigger)
     current = runtime()
-    current.config.register_lambda_context(context)
-    outcome: dict[str, Any] = current.create(detail=detail, context=context)
+    for config in current.configs:
+        config.register_lambda_context(context)
+    outcome: dict[str, Any]
+    if trigger.detail_type == TranscriptReconciled.detail_type:
+        reconciled = TranscriptReconciledDetail.model_validate(trigger.detail)
+        _annotate(reconciled.call_sid)
+        outcome = current.rewrite(detail=reconciled, context=context)
+    else:  # TranscriptCompleted.detail_type: the model's Literal admits nothing else
+        completed = TranscriptCompletedDetail.model_validate(trigger.detail)
+        _annotate(completed.call_sid)
+        outcome = current.create(detail=completed, context=context)
     return outcome
+
+
+def _annotate(call_sid: str) -> None:
+    logger.append_keys(call_sid=call_sid)
+    tracer.put_annotation(key="call_sid", value=call_sid)

@@ -1,5 +1,6 @@
-"""The summary's shapes: what the model must answer (`CallSummary`), what the event carries
-(`TranscriptCompletedDetail`), and what is stored on the call record (`StoredSummary`).
+"""The summary's shapes: what the model must answer (`CallSummary`), what the events carry
+(`TranscriptCompletedDetail`, `TranscriptReconciledDetail`), and what is stored on the call record
+(`StoredSummary`).
 
 `CallSummary` doubles as the JSON schema sent in `output_config.format`, so every field has a
 description the model reads; enums keep analysts' GROUP BYs small and stable.
@@ -12,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events import TranscriptCompleted
+from shared.events import TranscriptCompleted, TranscriptReconciled
 from shared.patterns import CALL_SID_PATTERN
 
 
@@ -21,6 +22,12 @@ class TranscriptCompletedDetail(TranscriptCompleted):
 
     call_sid: str = Field(alias="callSid", pattern=CALL_SID_PATTERN)
     segment_count: int = Field(alias="segmentCount", ge=0)
+
+
+class TranscriptReconciledDetail(TranscriptReconciled):
+    """The `Transcript Reconciled` detail (the recordings tier), with the call SID's shape checked."""
+
+    call_sid: str = Field(alias="callSid", pattern=CALL_SID_PATTERN)
 
 
 class Outcome(StrEnum):
@@ -111,6 +118,9 @@ class StoredSummary(CallSummary):
     segment_count: int
     no_conversation: bool = False
     created_at: str
+    # the transcript version the summary was written from (the call's `transcript_version` when it
+    # was read); absent for a summary of a transcript no recording was reconciled with yet
+    transcript_version: str | None = None
 
     def to_attribute(self) -> dict[str, Any]:
         """A plain dict for the call record's `summary` map (enums as strings, no None values)."""

@@ -1,5 +1,11 @@
 """The domain logic of one summary: read the call, build and redact the transcript, summarise, store
-once, announce once. The handler calls `SummaryService.create` through Powertools idempotency.
+once, announce once. The handler calls `SummaryService.create` (`Transcript Completed`) or
+`SummaryService.rewrite` (`Transcript Reconciled`) through Powertools idempotency.
+
+A summary names the transcript version it was written from (the call's `transcript_version`, set by
+the recordings tier). When a reconciliation added words and the summary names another version, it is
+rewritten from the final transcript: one model call and one `Summary Created` per transcript version
+(the replacing write is conditional on the version; the event's mark is reset with it).
 
 Every outside thing is a port handed in (the calls and segments tables, the bus, the language model,
 the clock, the metrics sink), so the unit tests run each path on in-memory fakes; the integration
@@ -34,6 +40,7 @@ from functions.summaries.models import (
     StoredSummary,
     TokenUsage,
     TranscriptCompletedDetail,
+    TranscriptReconciledDetail,
 )
 from functions.summaries.prompts import load_prompts
 from functions.summaries.redaction import Redactor
@@ -50,7 +57,16 @@ NO_MODEL = "none"  # the `model` of a summary no model wrote (a call without spe
 SAFETY_SECONDS = 5.0  # left for storing and publishing after the last model request
 MIN_REQUEST_SECONDS = 5.0
 
-Result = Literal["created", "no-conversation", "already-summarized", "event-republished"]
+Result = Literal[
+    "created",
+    "no-conversation",
+    "already-summarized",
+    "event-republished",
+    "rewritten",
+    "no-summary-yet",
+    "nothing-added",
+    "already-current",
+]
 
 
 class MetricSink(Protocol):
@@ -106,11 +122,16 @@ class SummaryService:
                 f"{call_sid}: {len(segments)} segments readable, the event announced {detail.segment_count}"
             )
         transcript = build_transcript(segments)
+        version = call.transcript_version if call is not None else None
+        language = (call.language if call is not None else None) or transcript.language
         if transcript.has_speech:
-            stored = self._summarize(call_sid, transcript, len(segments), remaining_seconds)
+            stored = self._summarize(
+                call_sid, transcript, len(segments), remaining_seconds, language, version
+            )
             result: Result = "created"
         else:
-            stored = self._no_conversation(detail, transcript, len(segments))
+            failed = detail.transcript_status == TranscriptStatus.FAILED.value
+            stored = self._no_conversation(failed, transcript, len(segments), version)
             result = "no-conversation"
 
         if not self._calls.save_summary(call_sid, stored.to_attribute(), stored.created_at):
@@ -118,34 +139,101 @@ class SummaryService:
             logger.warning("a summary already exists; keeping it", extra={"call_sid": call_sid})
             self._count("SummaryWriteConflicts")
             return SummaryOutcome(call_sid, "already-summarized", stored.model).as_dict()
-        self._announce(call_sid, stored.model)
+        self._announce(call_sid, stored.model, version)
         self._count("SummariesCreated")
+        self._log_stored(call_sid, result, stored)
+        return SummaryOutcome(call_sid, result, stored.model).as_dict()
+
+    def rewrite(
+        self, detail: TranscriptReconciledDetail, remaining_seconds: Callable[[], float]
+    ) -> dict[str, Any]:
+        """After a reconciliation: rewrite the summary from the final transcript when the recording
+        added words and the summary was written from another transcript version; else no model call.
+
+        The call record, not the event, says what is current (`transcript_version`,
+        `filled_seconds`): an older event arriving after a newer reconciliation changes nothing twice.
+        """
+        call_sid = detail.call_sid
+        call = self._calls.get(call_sid)
+        if call is None or call.summary is None:
+            # Transcript Completed's summary has not been written: it will read the final transcript
+            # and name its version itself.
+            logger.info("no summary yet; nothing to rewrite", extra={"call_sid": call_sid})
+            return SummaryOutcome(call_sid, "no-summary-yet", NO_MODEL).as_dict()
+        current = call.transcript_version or detail.transcript_version
+        summarised = call.summary.get("transcript_version")
+        model = str(call.summary.get("model") or NO_MODEL)
+        if summarised == current:
+            return self._resume(
+                call_sid, call.summary, call.summary_event_at, done="already-current"
+            ).as_dict()
+        filled = call.filled_seconds if call.filled_seconds is not None else detail.filled_seconds
+        if not filled > 0:
+            logger.info(
+                "the recording added no words; the summary stands",
+                extra={"call_sid": call_sid, "transcript_version": current},
+            )
+            return SummaryOutcome(call_sid, "nothing-added", model).as_dict()
+
+        segments = self._segments.list_segments(call_sid)
+        if current == detail.transcript_version and len(segments) < detail.segment_count:
+            raise TranscriptIncompleteError(
+                f"{call_sid}: {len(segments)} segments readable, the event announced {detail.segment_count}"
+            )
+        transcript = build_transcript(segments)
+        language = call.language or transcript.language
+        if transcript.has_speech:
+            stored = self._summarize(
+                call_sid, transcript, len(segments), remaining_seconds, language, current
+            )
+        else:
+            stored = self._no_conversation(False, transcript, len(segments), current)
+        if not self._calls.replace_summary(call_sid, stored.to_attribute(), stored.created_at, current):
+            logger.warning(
+                "this transcript version is summarised already; keeping it", extra={"call_sid": call_sid}
+            )
+            self._count("SummaryWriteConflicts")
+            return SummaryOutcome(call_sid, "already-summarized", stored.model).as_dict()
+        self._announce(call_sid, stored.model, current)
+        self._count("SummariesRewritten")
+        self._log_stored(call_sid, "rewritten", stored)
+        return SummaryOutcome(call_sid, "rewritten", stored.model).as_dict()
+
+    def _log_stored(self, call_sid: str, result: Result, stored: StoredSummary) -> None:
         logger.info(
             "summary stored",
             extra={
                 "call_sid": call_sid,
                 "result": result,
                 "model": stored.model,
+                "transcript_version": stored.transcript_version,
                 "chunks": stored.chunks,
                 "usage": stored.usage.model_dump(),
                 "estimated_cost_usd": stored.estimated_cost_usd,
                 "redaction": stored.redaction.model_dump(),
             },
         )
-        return SummaryOutcome(call_sid, result, stored.model).as_dict()
 
-    def _resume(self, call_sid: str, summary: dict[str, Any], event_at: str | None) -> SummaryOutcome:
+    def _resume(
+        self,
+        call_sid: str,
+        summary: dict[str, Any],
+        event_at: str | None,
+        done: Result = "already-summarized",
+    ) -> SummaryOutcome:
         """The call has a summary: publish its event if a failed attempt still owes it, else nothing."""
         model = str(summary.get("model") or NO_MODEL)
         if event_at is not None:
             logger.info("summary exists and was announced; nothing to do", extra={"call_sid": call_sid})
-            return SummaryOutcome(call_sid, "already-summarized", model)
+            return SummaryOutcome(call_sid, done, model)
         logger.info("summary exists but its event is owed; publishing it", extra={"call_sid": call_sid})
-        self._announce(call_sid, model)
+        self._announce(call_sid, model, summary.get("transcript_version"))
         return SummaryOutcome(call_sid, "event-republished", model)
 
-    def _announce(self, call_sid: str, model: str) -> None:
-        self._publisher.publish(SummaryCreated(call_sid=call_sid, model=model))
+    def _announce(self, call_sid: str, model: str, transcript_version: str | None) -> None:
+        self._publisher.publish(
+            SummaryCreated(call_sid=call_sid, model=model, transcript_version=transcript_version)
+        )
         self._calls.mark_summary_published(call_sid)
 
     @tracer.capture_method
@@ -155,7 +243,10 @@ class SummaryService:
         transcript: Transcript,
         segment_count: int,
         remaining_seconds: Callable[[], float],
+        language: str | None,
+        transcript_version: str | None,
     ) -> StoredSummary:
+        """`language`: the call's route language when it names one, else what the recogniser heard."""
         settings = self._settings
         lines, redaction = redact(transcript, enabled=settings.summary_redaction)
         timeout = request_timeout(
@@ -164,7 +255,7 @@ class SummaryService:
             attempts=settings.anthropic_max_retries + 1,
             longest=settings.anthropic_timeout_seconds,
         )
-        result = self._ask(call_sid, self._summarizer(timeout), lines, transcript.language)
+        result = self._ask(call_sid, self._summarizer(timeout), lines, language)
         self._count_usage(result)
         return StoredSummary(
             **result.summary.model_dump(),
@@ -176,6 +267,7 @@ class SummaryService:
             chunks=result.chunks,
             segment_count=segment_count,
             created_at=self._now(),
+            transcript_version=transcript_version,
         )
 
     def _summarizer(self, timeout: Callable[[], float]) -> Summarizer:
@@ -215,9 +307,8 @@ class SummaryService:
         self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
     def _no_conversation(
-        self, detail: TranscriptCompletedDetail, transcript: Transcript, segment_count: int
+        self, failed: bool, transcript: Transcript, segment_count: int, transcript_version: str | None
     ) -> StoredSummary:
-        failed = detail.transcript_status == TranscriptStatus.FAILED.value
         text = (
             "No transcript is available: transcription failed for this call."
             if failed
@@ -245,6 +336,7 @@ class SummaryService:
             segment_count=segment_count,
             no_conversation=True,
             created_at=self._now(),
+            transcript_version=transcript_version,
         )
 
 

@@ -9,6 +9,8 @@ decides what each status writes and when the event is due:
 - `Call Completed` is published after a conditional claim on the record (only on a terminal call,
   only when unclaimed), and the claim is released if the bus refuses, so that Twilio's retry (or a
   duplicate callback) publishes it instead;
+- `Recording Completed` likewise, once per recording SID (the claim is the SID added to the record's
+  `recording_event_sids`), so a repeated or concurrent completed callback publishes it once.
 - every status puts the call in the sweeper's index (`sweep_after`): the terminal one from `ended_at`,
   an earlier one `SWEEP_FALLBACK_SECONDS` after it was reached, so a call whose terminal callback
   never comes is still swept one day (docs/recordings.md, "The sweeper").
@@ -23,7 +25,7 @@ from datetime import timedelta
 from shared import clock
 from shared.dal.ports import WebhookCallWrites
 from shared.dal.records import CallParties, StatusAdvance
-from shared.events import CallCompleted, EventPublisher, PublishError
+from shared.events import CallCompleted, DomainEvent, EventPublisher, PublishError, RecordingCompleted
 from shared.status import CallStatus
 
 # A call with no terminal status this long after a status it did reach is swept anyway. Twilio ends
@@ -107,11 +109,28 @@ def publish_call_completed_once(
             "durationSeconds": completed.duration_seconds,
         }
     )
+    _publish(publisher, event, release=lambda: store.release_completion(call_sid, claimed_at))
+    return True
+
+
+def publish_recording_completed_once(
+    store: WebhookCallWrites, publisher: EventPublisher, event: RecordingCompleted
+) -> bool:
+    """Publish `Recording Completed` unless it is out for this recording already; raises
+    PublishError (claim released) if the bus fails."""
+    if not store.claim_recording_event(event.call_sid, event.recording_sid):
+        return False
+    _publish(
+        publisher, event, release=lambda: store.release_recording_event(event.call_sid, event.recording_sid)
+    )
+    return True
+
+
+def _publish(publisher: EventPublisher, event: DomainEvent, release: Callable[[], None]) -> None:
     try:
         publisher.publish(event)
     except Exception as exc:
-        store.release_completion(call_sid, claimed_at)
+        release()
         if isinstance(exc, PublishError):
             raise
-        raise PublishError(f"Call Completed for {call_sid} not published: {exc}") from exc
-    return True
+        raise PublishError(f"{event.detail_type} for {event.call_sid} not published: {exc}") from exc

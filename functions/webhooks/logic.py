@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from functions.webhooks import twiml
-from functions.webhooks.cdr import StatusChange, advance, record_status
+from functions.webhooks.cdr import StatusChange, advance, publish_recording_completed_once, record_status
 from functions.webhooks.request_models import (
     CreateCallRequest,
     RecordingCallback,
@@ -24,11 +24,11 @@ from functions.webhooks.twilio_calls import CallsApi, OutboundCall
 from functions.webhooks.views import CallView
 from shared import clock
 from shared.dal.ports import SegmentPageReader, WebhookCallWrites
-from shared.dal.records import CallParties, CallUpsert, RecordingUpdate
+from shared.dal.records import RECORDING_COMPLETED, CallParties, CallUpsert, RecordingUpdate
 from shared.errors import CallNotFoundError, MalformedRequestError
-from shared.events import EventPublisher
+from shared.events import EventPublisher, RecordingCompleted
 from shared.observability import logger
-from shared.routing import AgentRoute, ForwardRoute, Route
+from shared.routing import AgentRoute, ForwardRoute, OutboundRoute, Route
 from shared.status import CallStatus
 
 OUTBOUND_API = "outbound-api"
@@ -56,9 +56,12 @@ def _route_name(route: Route) -> str:
 
 
 def _stream_parameters(
-    request: VoiceRequest, route_name: str, connect_to: str | None
+    request: VoiceRequest, route_name: str, connect_to: str | None, route: Route | OutboundRoute
 ) -> dict[str, str | None]:
-    """What the streamer reads from `start.customParameters` (it also gets callSid from Twilio)."""
+    """What the streamer reads from `start.customParameters` (it also gets callSid from Twilio).
+
+    `language` and `model` (when the route names them) configure the call's Deepgram connections;
+    like every parameter, they are covered by the stream token (`twiml.sign_streams`)."""
     return {
         "callSid": request.call_sid,
         "direction": request.direction,
@@ -66,6 +69,8 @@ def _stream_parameters(
         "to": request.to_number,
         "route": route_name,
         "connectTo": connect_to,
+        "language": route.transcription_language,
+        "model": route.model,
     }
 
 
@@ -84,9 +89,11 @@ def answer_voice(request: VoiceRequest, services: Services, callbacks: twiml.Cal
     route = settings.call_routes.route_for(request.to_number)
     route_name = _route_name(route)
     connect_to = route.forward_to if isinstance(route, ForwardRoute) else None
-    _record_call(request, services, route=route_name, connect_to=connect_to)
-    parameters = _stream_parameters(request, route_name, connect_to)
-    logger.info("answering call", extra={"route": route_name, "direction": request.direction})
+    _record_call(request, services, route_name=route_name, route=route, connect_to=connect_to)
+    parameters = _stream_parameters(request, route_name, connect_to, route)
+    logger.info(
+        "answering call", extra={"route": route_name, "direction": request.direction, "record": route.record}
+    )
     if isinstance(route, ForwardRoute):
         return twiml.forward(
             stream_url=settings.stream_url,
@@ -94,6 +101,7 @@ def answer_voice(request: VoiceRequest, services: Services, callbacks: twiml.Cal
             notice=settings.recording_notice,
             number=route.forward_to,
             callbacks=callbacks,
+            record=route.record,
             timeout_seconds=settings.dial_timeout_seconds,
         )
     if isinstance(route, AgentRoute):
@@ -104,18 +112,32 @@ def answer_voice(request: VoiceRequest, services: Services, callbacks: twiml.Cal
                 **parameters,
                 "greeting": agent.greeting,
                 "voice": agent.voice,
-                "language": agent.language,
                 "transferTo": agent.transfer_to,
                 "notice": settings.recording_notice,
             },
+            callbacks=callbacks if route.record else None,
         )
+    return _voicemail(services, callbacks, route, stream_url=settings.stream_url, parameters=parameters)
+
+
+def _voicemail(
+    services: Services,
+    callbacks: twiml.CallbackUrls,
+    route: Route,
+    *,
+    stream_url: str | None,
+    parameters: dict[str, str | None],
+) -> str:
+    settings = services.settings
     return twiml.voicemail(
-        stream_url=settings.stream_url,
+        stream_url=stream_url,
         parameters=parameters,
-        notice=settings.recording_notice,
+        notice=settings.recording_notice if stream_url is not None else None,
         greeting=settings.voicemail_greeting,
         callbacks=callbacks,
         max_seconds=settings.voicemail_max_seconds,
+        record=route.record,
+        thanks=DEFAULT_VOICEMAIL_THANKS,
     )
 
 
@@ -124,8 +146,9 @@ def _answer_outbound(request: VoiceRequest, services: Services, callbacks: twiml
     settings = services.settings
     existing = services.store.get(request.call_sid)
     connect_to = existing.connect_to if existing is not None else None
-    _record_call(request, services, route=ROUTE_OUTBOUND, connect_to=None)
-    parameters = _stream_parameters(request, ROUTE_OUTBOUND, connect_to)
+    route = settings.call_routes.outbound
+    _record_call(request, services, route_name=ROUTE_OUTBOUND, route=route, connect_to=None)
+    parameters = _stream_parameters(request, ROUTE_OUTBOUND, connect_to, route)
     if connect_to is None:
         logger.warning("outbound call has no party to connect; hanging up")
         return twiml.say_and_hang_up(
@@ -148,26 +171,29 @@ def _after_dial(request: VoiceRequest, services: Services, callbacks: twiml.Call
     if request.dial_call_status in DIAL_CONNECTED or request.direction == OUTBOUND_API:
         return twiml.hang_up()
     logger.info("forward target unavailable; voicemail", extra={"dial_call_status": request.dial_call_status})
-    settings = services.settings
-    return twiml.voicemail(
-        stream_url=None,
-        parameters={},
-        notice=None,
-        greeting=settings.voicemail_greeting,
-        callbacks=callbacks,
-        max_seconds=settings.voicemail_max_seconds,
-    )
+    route = services.settings.call_routes.route_for(request.to_number)  # the parent call's: our number
+    return _voicemail(services, callbacks, route, stream_url=None, parameters={})
 
 
-def _record_call(request: VoiceRequest, services: Services, *, route: str, connect_to: str | None) -> None:
+def _record_call(
+    request: VoiceRequest,
+    services: Services,
+    *,
+    route_name: str,
+    route: Route | OutboundRoute,
+    connect_to: str | None,
+) -> None:
     at = request.event_time()
     services.store.upsert_call(
         CallUpsert(
             call_sid=request.call_sid,
             parties=request.parties(),
             started_at=at,
-            route=route,
+            route=route_name,
             connect_to=connect_to,
+            language=route.transcription_language,
+            stt_model=route.model,
+            recording_expected=route.record,
         )
     )
     advance(services.store, StatusChange(call_sid=request.call_sid, status=request.call_status, at=at))
@@ -197,6 +223,8 @@ def apply_status(callback: StatusCallback, services: Services) -> bool:
 
 
 def apply_recording(callback: RecordingCallback, services: Services) -> bool:
+    """Store the recording's report; for a completed recording, publish `Recording Completed` once
+    per recording SID (a PublishError, answered 503, releases the claim so Twilio's retry publishes)."""
     stored = services.store.update_recording(
         RecordingUpdate(
             call_sid=callback.call_sid,
@@ -211,8 +239,30 @@ def apply_recording(callback: RecordingCallback, services: Services) -> bool:
             error_code=callback.error_code,
         )
     )
-    logger.info("recording callback", extra={"recording_status": callback.recording_status, "stored": stored})
+    published = False
+    if callback.recording_status == RECORDING_COMPLETED:
+        published = publish_recording_completed_once(
+            services.store, services.publisher, recording_completed(callback)
+        )
+    logger.info(
+        "recording callback",
+        extra={"recording_status": callback.recording_status, "stored": stored, "published": published},
+    )
     return stored
+
+
+def recording_completed(callback: RecordingCallback) -> RecordingCompleted:
+    """The event of a completed recording, from its callback (Twilio's RFC 2822 start time as ISO)."""
+    started = clock.parse_rfc2822(callback.recording_start_time) if callback.recording_start_time else None
+    return RecordingCompleted.model_validate(
+        {
+            "callSid": callback.call_sid,
+            "recordingSid": callback.recording_sid,
+            "channels": callback.recording_channels or 1,  # Twilio's default recording is mono
+            "durationSeconds": callback.recording_duration or 0,
+            "startTime": None if started is None else clock.iso(started),
+        }
+    )
 
 
 def start_outbound_call(request: CreateCallRequest, services: Services, callbacks: twiml.CallbackUrls) -> str:
@@ -221,6 +271,7 @@ def start_outbound_call(request: CreateCallRequest, services: Services, callback
     from_number = request.from_number or settings.twilio_from_number
     if from_number is None:
         raise MalformedRequestError('"from" is required (no TWILIO_FROM_NUMBER is configured)')
+    route = settings.call_routes.outbound
     created = services.calls_api().create_call(
         OutboundCall(
             to=request.to,
@@ -228,6 +279,7 @@ def start_outbound_call(request: CreateCallRequest, services: Services, callback
             twiml_url=callbacks.voice,
             status_callback=callbacks.status,
             recording_status_callback=callbacks.recording,
+            record=route.record,
         )
     )
     logger.append_keys(call_sid=created.sid)
@@ -244,6 +296,9 @@ def start_outbound_call(request: CreateCallRequest, services: Services, callback
             started_at=now,
             route=ROUTE_OUTBOUND,
             connect_to=request.connect_to,
+            language=route.transcription_language,
+            stt_model=route.model,
+            recording_expected=route.record,
         )
     )
     status = CallStatus(created.status) if created.status in set(CallStatus) else CallStatus.QUEUED

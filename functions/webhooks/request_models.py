@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from shared import clock
 from shared.dal.records import CallParties
 from shared.errors import MalformedRequestError
-from shared.patterns import CALL_SID_PATTERN
+from shared.patterns import CALL_SID_PATTERN, RECORDING_SID_PATTERN
 from shared.routing import E164
 from shared.status import CallStatus
 from shared.validation import describe_errors
@@ -111,7 +111,7 @@ class StatusCallback(CallForm):
 
 
 class RecordingCallback(TwilioForm):
-    recording_sid: str = Field(alias="RecordingSid", pattern=r"^RE[0-9a-fA-F]{32}$")
+    recording_sid: str = Field(alias="RecordingSid", pattern=RECORDING_SID_PATTERN)
     recording_status: str = Field(alias="RecordingStatus", pattern=r"^(in-progress|completed|absent|failed)$")
     recording_url: str | None = Field(default=None, alias="RecordingUrl")
     recording_duration: int | None = Field(default=None, alias="RecordingDuration", ge=0)

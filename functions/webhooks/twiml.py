@@ -1,7 +1,10 @@
 """The TwiML the voice webhook answers with, built with `twilio.twiml` (escaping is its job).
 
 Every call's first TwiML starts the media stream before any verb that talks to the caller, so
-every call is transcribed whatever its route. A stream is started once per call: the TwiML that
+every call is transcribed whatever its route. Every call is also recorded on two channels (caller
+first) unless its route says `record: false`: forwarded calls by `<Dial record="record-from-answer-dual">`,
+agent calls by `<Start><Recording channels="dual">`, voicemail by `<Record>` and calls placed with
+POST /calls by the REST call itself (`twilio_calls.py`). A stream is started once per call: the TwiML that
 follows our own <Dial>/<Record> actions (same call, stream already running) never starts another.
 Every stream is then signed with the per-call token (`sign_streams`, applied by the handler to
 whatever TwiML it answers with), so the streamer can tell our streams from anyone else's.
@@ -13,7 +16,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from twilio.twiml.voice_response import Connect, Dial, Start, Stream, VoiceResponse
+from twilio.twiml.voice_response import Connect, Dial, Pause, Start, Stream, VoiceResponse
 
 from shared import stream_token
 
@@ -134,13 +137,25 @@ def voicemail(
     greeting: str,
     callbacks: CallbackUrls,
     max_seconds: int,
+    record: bool = True,
+    thanks: str | None = None,
 ) -> str:
-    """Stream (unless already streaming), greet, and record a message; the recording calls back."""
+    """Stream (unless already streaming), greet, and record a message; the recording calls back.
+
+    With `record=False` nothing is recorded: the caller is heard for up to `max_seconds` on the
+    stream alone (<Pause>), then thanked with `thanks` and the call ends.
+    """
     response = VoiceResponse()
     if stream_url is not None:
         _start_stream(response, stream_url, parameters)
         _notice(response, notice)
     response.say(greeting)
+    if not record:
+        response.append(Pause(length=max_seconds))
+        if thanks:
+            response.say(thanks)
+        response.hangup()
+        return str(response)
     response.record(
         action=callbacks.voice,
         max_length=max_seconds,
@@ -151,9 +166,24 @@ def voicemail(
     return str(response)
 
 
-def agent(*, stream_url: str, parameters: Mapping[str, str | None]) -> str:
-    """Hand the call to the streamer's voice agent: a bidirectional <Connect><Stream>."""
+def agent(
+    *, stream_url: str, parameters: Mapping[str, str | None], callbacks: CallbackUrls | None = None
+) -> str:
+    """Hand the call to the streamer's voice agent: a bidirectional <Connect><Stream>.
+
+    With `callbacks`, the call is first recorded on two channels (caller, then the agent's voice)
+    by `<Start><Recording>`: it needs no REST request and records from this moment to the call's end.
+    """
     response = VoiceResponse()
+    if callbacks is not None:
+        start = Start()
+        start.recording(
+            recording_status_callback=callbacks.recording,
+            recording_status_callback_event=RECORDING_EVENTS,
+            channels="dual",
+            track="both",
+        )
+        response.append(start)
     connect = Connect()
     connect.append(_stream(stream_url, {**parameters, "mode": "agent"}, None))
     response.append(connect)

@@ -1,9 +1,10 @@
 """The answer of `GET /calls/{callSid}`: the CDR, one page of its final transcript and its summary, typed.
 
 The keys are the contract's (camelCase, in this order, null when unknown); field names stay
-snake_case like the stored attributes, and aliases make the JSON. A field added here (the
-reconciliation fields of the recordings tier, for instance) is a field on a model, not a dict key
-spelled again in a test.
+snake_case like the stored attributes, and aliases make the JSON. A field added here is a field on a
+model, not a dict key spelled again in a test: so are the recordings tier's `transcriptSource`,
+`liveCoverage` and `gaps` (null until the recording is reconciled) and each segment's `source`
+(`live`, or `recording` for what the reconciliation filled in: `Segment.origin_or_live`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.dal.records import Call, Number, Recording, Segment
+from shared.dal.records import Call, Gap, Number, Origin, Recording, Segment
 
 
 class _View(BaseModel):
@@ -38,12 +39,25 @@ class RecordingView(_View):
         )
 
 
+class GapView(_View):
+    """A window of one track's stream time filled in from the recording."""
+
+    track: str
+    start: float
+    end: float
+
+    @classmethod
+    def of(cls, gap: Gap) -> GapView:
+        return cls(track=gap.track, start=gap.start, end=gap.end)
+
+
 class TranscriptLineView(_View):
     track: str
     speaker: str
     text: str
     start: float  # seconds from the start of the media stream
     end: float
+    source: Origin  # which transcript the segment comes from: `live`, or `recording` when filled in
 
     @classmethod
     def of(cls, segment: Segment) -> TranscriptLineView:
@@ -53,6 +67,7 @@ class TranscriptLineView(_View):
             text=segment.text,
             start=segment.start,
             end=segment.end,
+            source=segment.origin_or_live,
         )
 
 
@@ -72,6 +87,9 @@ class CallView(_View):
     answered_by: str | None = Field(alias="answeredBy")
     recording: RecordingView | None
     transcript_status: str | None = Field(alias="transcriptStatus")
+    transcript_source: str | None = Field(alias="transcriptSource")  # live | live+recording | recording
+    live_coverage: Number | None = Field(alias="liveCoverage")  # 0..1
+    gaps: list[GapView] | None
     transcript: list[TranscriptLineView]
     transcript_next_cursor: str | None = Field(alias="transcriptNextCursor")
     summary_status: str | None = Field(alias="summaryStatus")
@@ -103,6 +121,9 @@ class CallView(_View):
             answered_by=call.answered_by,
             recording=None if call.recording is None else RecordingView.of(call.recording),
             transcript_status=call.transcript_status,
+            transcript_source=call.transcript_source,
+            live_coverage=call.live_coverage,
+            gaps=None if call.gaps is None else [GapView.of(gap) for gap in call.gaps],
             transcript=[TranscriptLineView.of(segment) for segment in ordered],
             transcript_next_cursor=next_cursor,
             summary_status=call.summary_status,

@@ -25,7 +25,7 @@ SUMMARY = (
     f"summary:{S},topics:struct<l:array<{S}>>,caller_intent:{S},outcome:{S},sentiment:{S},"
     f"action_items:struct<l:array<struct<m:struct<owner:{S},description:{S}>>>>,"
     f"follow_up_needed:{BOOL},language:{S},model:{S},prompt_version:{S},estimated_cost_usd:{N},"
-    f"chunks:{N},segment_count:{N},no_conversation:{BOOL},created_at:{S}"
+    f"chunks:{N},segment_count:{N},no_conversation:{BOOL},created_at:{S},transcript_version:{S}"
     ">>"
 )
 # status -> ISO time first seen.

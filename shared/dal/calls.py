@@ -7,12 +7,15 @@ a single UpdateItem that is safe to repeat and to reorder, and any of them may c
 - parties and first-seen times use `if_not_exists`, so the first writer's value stays;
 - a status only moves `status_rank` up (shared/status.py), so the terminal status lands once;
 - a recording report other than `completed` never replaces a completed one;
-- `Call Completed` is claimed by setting `call_completed_event_at` on a terminal, unclaimed call;
+- `Call Completed` is claimed by setting `call_completed_event_at` on a terminal, unclaimed call, and
+  `Recording Completed` by adding the recording SID to `recording_event_sids` (once per recording);
 - the transcript status never moves back from a terminal value, and a `failed` wins over the others;
 - the summary is stored with `attribute_not_exists(summary)`: never replaced;
 - the stream's start time is written once; the recording's S3 key only onto the recording it names;
-- a reconciliation is stored when its transcript version differs from the stored one, so a re-driven
-  reconciliation of the same transcript changes nothing;
+- a reconciliation is stored when its transcript version (or the live transcript status it read)
+  differs from the stored one, so a re-driven reconciliation of the same transcript changes nothing,
+  and one read from a live transcript still in progress never replaces one read from a final one;
+- a rewritten summary replaces the stored one only when it names another transcript version.
 - the sweeper's marker (`sweep_shard` + `sweep_after`, the sparse calls_to_sweep index) is set by the
   status writes (the terminal one replaces a fallback), and the sweeper moves or removes it only while
   it still holds the value the sweeper read.
@@ -48,6 +51,11 @@ from shared.errors import StoreError
 from shared.status import TERMINAL_RANK, SummaryStatus, TranscriptStatus
 
 TRANSCRIPT_ERROR_MAX = 500  # characters of `transcript_error` kept: a reason, not a log
+FINAL_TRANSCRIPT = (
+    TranscriptStatus.COMPLETED.value,
+    TranscriptStatus.INCOMPLETE.value,
+    TranscriptStatus.FAILED.value,
+)
 _STATUS_HISTORY_ATTEMPTS = 3
 
 
@@ -93,6 +101,12 @@ class DynamoCalls:
             actions.append(m.route.set(upsert.route))
         if upsert.connect_to is not None:
             actions.append(m.connect_to.set(upsert.connect_to))
+        if upsert.language is not None:
+            actions.append(m.language.set(upsert.language))
+        if upsert.stt_model is not None:
+            actions.append(m.stt_model.set(upsert.stt_model))
+        if upsert.recording_expected is not None:
+            actions.append(m.recording_expected.set(upsert.recording_expected))
         conditional_update(m(upsert.call_sid), actions, None, f"upsert of {upsert.call_sid}")
 
     def advance_status(self, advance: StatusAdvance) -> bool:
@@ -186,6 +200,24 @@ class DynamoCalls:
             f"releasing the completion claim of {call_sid}",
         )
 
+    def claim_recording_event(self, call_sid: str, recording_sid: str) -> bool:
+        m = self._model
+        return conditional_update(
+            m(call_sid),
+            [m.recording_event_sids.add({recording_sid}), m.updated_at.set(self._now())],
+            m.recording_event_sids.does_not_exist() | ~m.recording_event_sids.contains(recording_sid),
+            f"recording event claim of {call_sid}",
+        )
+
+    def release_recording_event(self, call_sid: str, recording_sid: str) -> None:
+        m = self._model
+        conditional_update(
+            m(call_sid),
+            [m.recording_event_sids.delete({recording_sid})],
+            m.recording_event_sids.contains(recording_sid),
+            f"releasing the recording event claim of {call_sid}",
+        )
+
     # ---- streamer -----------------------------------------------------------------------------
 
     def transcript_started(self, call_sid: str, stream_sid: str) -> bool:
@@ -252,6 +284,19 @@ class DynamoCalls:
     def save_reconciliation(self, update: ReconciliationUpdate) -> bool:
         m = self._model
         now = self._now()
+        changed = (
+            m.transcript_version.does_not_exist()
+            | (m.transcript_version != update.transcript_version)
+            | m.reconciled_transcript_status.does_not_exist()
+            | (m.reconciled_transcript_status != update.transcript_status)
+        )
+        condition = changed
+        if update.transcript_status not in FINAL_TRANSCRIPT:
+            # read early (live still in progress): never over one read from a final transcript
+            condition = changed & (
+                m.reconciled_transcript_status.does_not_exist()
+                | ~m.reconciled_transcript_status.is_in(*FINAL_TRANSCRIPT)
+            )
         return conditional_update(
             m(update.call_sid),
             [
@@ -261,11 +306,12 @@ class DynamoCalls:
                 m.filled_seconds.set(update.filled_seconds),
                 m.transcript_version.set(update.transcript_version),
                 m.alignment.set(update.alignment_item()),
+                m.reconciled_transcript_status.set(update.transcript_status),
                 m.reconciled_at.set(now),
                 m.updated_at.set(now),
                 m.created_at.set(m.created_at | now),
             ],
-            m.transcript_version.does_not_exist() | (m.transcript_version != update.transcript_version),
+            condition,
             f"reconciliation of {update.call_sid}",
         )
 
@@ -363,6 +409,24 @@ class DynamoCalls:
             ],
             m.summary.does_not_exist(),
             f"summary write of {call_sid}",
+        )
+
+    def replace_summary(
+        self, call_sid: str, summary: Mapping[str, Any], created_at: str, transcript_version: str
+    ) -> bool:
+        m = self._model
+        summarised = m.summary["transcript_version"]
+        return conditional_update(
+            m(call_sid),
+            [
+                m.summary.set(dict(summary)),
+                m.summary_status.set(SummaryStatus.COMPLETED.value),
+                m.summary_created_at.set(created_at),
+                m.summary_event_at.remove(),  # this version's event is owed
+                m.updated_at.set(self._now()),
+            ],
+            m.summary.exists() & (summarised.does_not_exist() | (summarised != transcript_version)),
+            f"summary rewrite of {call_sid}",
         )
 
     def mark_summary_published(self, call_sid: str) -> None:

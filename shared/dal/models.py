@@ -16,10 +16,12 @@ from functools import cache
 from typing import Any, TypeVar
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     ListAttribute,
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, Index, KeysOnlyProjection
 from pynamodb.models import Model
@@ -131,6 +133,9 @@ class CallRecord(Model):
 
     route = UnicodeAttribute(null=True)  # forward | voicemail | agent | outbound
     connect_to = UnicodeAttribute(null=True)  # the party dialled, when there is one
+    language = UnicodeAttribute(null=True)  # the route's transcription language, when it names one
+    stt_model = UnicodeAttribute(null=True)  # the route's Deepgram model, when it names one
+    recording_expected = BooleanAttribute(null=True)  # False: the route records nothing
 
     status = UnicodeAttribute(null=True)
     status_rank = NumberAttribute(null=True)
@@ -145,6 +150,7 @@ class CallRecord(Model):
     call_completed_event_at = UnicodeAttribute(null=True)  # claim that makes "Call Completed" once
 
     recording = RecordingAttribute(null=True)
+    recording_event_sids = UnicodeSetAttribute(null=True)  # recordings whose "Recording Completed" is out
 
     stream_sid = UnicodeAttribute(null=True)
     transcript_status = UnicodeAttribute(null=True)  # shared.status.TranscriptStatus
@@ -162,6 +168,7 @@ class CallRecord(Model):
     transcript_version = UnicodeAttribute(null=True)  # digest of the final transcript
     alignment = AlignmentAttribute(null=True)
     reconciled_at = UnicodeAttribute(null=True)
+    reconciled_transcript_status = UnicodeAttribute(null=True)  # the live transcript's status then
 
     summary = MapAttribute[str, Any](null=True)  # structured summary, see functions/summaries
     summary_status = UnicodeAttribute(null=True)

@@ -61,6 +61,14 @@ class WebhookCallWrites(CallReader, Protocol):
         """Give back a claim whose publication failed, so a retry can publish."""
         ...
 
+    def claim_recording_event(self, call_sid: str, recording_sid: str) -> bool:
+        """Claim the right to publish `Recording Completed` for this recording: False when claimed."""
+        ...
+
+    def release_recording_event(self, call_sid: str, recording_sid: str) -> None:
+        """Give back a recording's claim whose publication failed, so a retry can publish."""
+        ...
+
 
 class TranscriptStatusWrites(Protocol):
     """The streamer: where the call's transcript stands (never back from a terminal value)."""
@@ -123,6 +131,14 @@ class SummaryCalls(CallReader, Protocol):
         """Store the summary unless the call already has one; True when this write stored it."""
         ...
 
+    def replace_summary(
+        self, call_sid: str, summary: Mapping[str, Any], created_at: str, transcript_version: str
+    ) -> bool:
+        """Replace the stored summary with one of `transcript_version` (the summary map's own
+        `transcript_version`), and mark its event owed again; False when there is no summary or it
+        already is of that version (one rewrite per transcript version)."""
+        ...
+
     def mark_summary_published(self, call_sid: str) -> None:
         """Record that `Summary Created` is on the bus (the first mark wins; a repeat changes nothing)."""
         ...
@@ -136,8 +152,10 @@ class RecordingCalls(CallReader, Protocol):
         ...
 
     def save_reconciliation(self, update: ReconciliationUpdate) -> bool:
-        """Store the reconciliation (and `reconciled_at`); False when this transcript version is
-        already stored, so a re-driven reconciliation changes nothing."""
+        """Store the reconciliation (and `reconciled_at`); False when this transcript version, read
+        from a live transcript of the same status, is already stored (a re-driven reconciliation
+        changes nothing), or when it was read while live was in progress and a reconciliation read
+        from the final live transcript is stored."""
         ...
 
 

@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final, Literal
 
 Number = int | float
 
@@ -53,8 +53,9 @@ def segment_key(start_seconds: float, track: str) -> str:
 
 # what segment_key() makes: re.fullmatch a key that comes from outside (a GET /calls cursor)
 SEGMENT_KEY_PATTERN = r"[0-9]{10}#[a-z]{1,16}(?:#r)?"
-LIVE = "live"
-RECORDING = "recording"
+LIVE: Final = "live"
+RECORDING: Final = "recording"
+Origin = Literal["live", "recording"]
 RECORDING_KEY_SUFFIX = "#r"
 
 
@@ -143,6 +144,9 @@ class Call:
     to_country: str | None = None
     route: str | None = None
     connect_to: str | None = None
+    language: str | None = None
+    stt_model: str | None = None
+    recording_expected: bool | None = None
     status: str | None = None
     status_rank: int | None = None
     status_history: dict[str, str] | None = None
@@ -155,6 +159,7 @@ class Call:
     call_date: str | None = None
     call_completed_event_at: str | None = None
     recording: Recording | None = None
+    recording_event_sids: tuple[str, ...] | None = None
     stream_sid: str | None = None
     transcript_status: str | None = None
     transcript_error: str | None = None
@@ -169,6 +174,7 @@ class Call:
     transcript_version: str | None = None
     alignment: dict[str, Any] | None = None
     reconciled_at: str | None = None
+    reconciled_transcript_status: str | None = None
     summary: dict[str, Any] | None = None
     summary_status: str | None = None
     summary_created_at: str | None = None
@@ -196,6 +202,8 @@ class Call:
             values["gaps"] = tuple(Gap.from_item(gap) for gap in plain(values["gaps"]))
         if "recording" in values:
             values["recording"] = Recording.from_item(plain(values["recording"]))
+        if "recording_event_sids" in values:
+            values["recording_event_sids"] = tuple(sorted(values["recording_event_sids"]))
         for name in ("status_history", "summary", "alignment"):
             if name in values:
                 values[name] = plain(values[name])
@@ -233,9 +241,9 @@ class Segment:
         return self.origin == RECORDING
 
     @property
-    def origin_or_live(self) -> str:
+    def origin_or_live(self) -> Origin:
         """`live` or `recording`: what GET /calls reports as the segment's `source`."""
-        return self.origin or LIVE
+        return RECORDING if self.from_recording else LIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +315,9 @@ class CallUpsert:
     started_at: str  # ISO-8601; kept from the first write that sets it
     route: str | None = None
     connect_to: str | None = None
+    language: str | None = None  # the route's transcription language, when it names one
+    stt_model: str | None = None  # the route's Deepgram model, when it names one
+    recording_expected: bool | None = None  # False: the route records nothing (live transcript only)
 
 
 @dataclass(frozen=True)
@@ -374,6 +385,9 @@ class ReconciliationUpdate:
     alignment_offset: float  # stream time = recording time + offset (seconds)
     alignment_method: str  # words | timestamps | none
     alignment_matches: int
+    # the live transcript's status when it was read (`in-progress`: reconciled early, to be redone
+    # once the transcript is final); the sweeper reads it back as `reconciled_transcript_status`
+    transcript_status: str
 
     def alignment_item(self) -> dict[str, Any]:
         return {

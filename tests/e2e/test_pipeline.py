@@ -53,10 +53,15 @@ def stack() -> Iterator[LocalStack]:
         yield running
 
 
+# Recording Completed too: the phone's recording callback publishes it (the recordings Lambda is not
+# part of the local stack yet, so no Transcript Reconciled follows here)
+EXPECTED_EVENTS = {"Call Completed", "Transcript Completed", "Summary Created", "Recording Completed"}
+
+
 def _wait_for_events(tap: BusTap, call_sid: str, timeout: float = 60.0) -> dict[str, dict[str, Any]]:
     deadline = time.monotonic() + timeout
     events: dict[str, dict[str, Any]] = {}
-    while time.monotonic() < deadline and len(events) < 3:
+    while time.monotonic() < deadline and not set(events) >= EXPECTED_EVENTS:
         for event in tap.events_for(call_sid, wait_seconds=0.5):
             events.setdefault(event["detail-type"], event)
     return events
@@ -99,8 +104,11 @@ def test_a_call_becomes_a_transcribed_summarised_record(stack: LocalStack, place
     assert result.frames_sent == 2 * len(conversation.inbound) // 160
 
     # The events, in the contract's shapes.
-    assert set(events) == {"Call Completed", "Transcript Completed", "Summary Created"}, events
+    assert set(events) == EXPECTED_EVENTS, events
     assert events["Call Completed"]["detail"]["status"] == "completed"
+    recorded = events["Recording Completed"]["detail"]
+    assert recorded["recordingSid"].startswith("RE")
+    assert (recorded["channels"], type(recorded["durationSeconds"])) == (2, int)
     assert events["Summary Created"]["detail"]["model"] == "offline-extractive"
 
     # The CDR: completed (the late in-progress and stale ringing callbacks did not regress it).

@@ -102,7 +102,18 @@ def test_status_only_moves_up_and_the_first_terminal_wins(tables: Tables, call_s
 
 
 def test_upsert_keeps_first_seen_times_and_fills_the_parties(tables: Tables, call_sid: str) -> None:
-    tables.calls.upsert_call(CallUpsert(call_sid, PARTIES, T1, route="forward", connect_to="+14155550111"))
+    tables.calls.upsert_call(
+        CallUpsert(
+            call_sid,
+            PARTIES,
+            T1,
+            route="forward",
+            connect_to="+14155550111",
+            language="es",
+            stt_model="nova-2",
+            recording_expected=False,
+        )
+    )
     tables.calls.upsert_call(CallUpsert(call_sid, CallParties(caller_name="ALICE"), T2))
     assert tables.calls.advance_status(ringing(call_sid))
     call = stored(tables, call_sid)
@@ -112,7 +123,23 @@ def test_upsert_keeps_first_seen_times_and_fills_the_parties(tables: Tables, cal
         "+14155550111",
         "ALICE",
     )
+    assert (call["language"], call["stt_model"], call["recording_expected"]) == ("es", "nova-2", False)
     assert call["status_history"] == {"ringing": T0}
+
+
+def test_recording_events_are_claimed_once_per_recording(tables: Tables, call_sid: str) -> None:
+    first, second = "RE" + "1" * 32, "RE" + "2" * 32
+    assert tables.calls.claim_recording_event(call_sid, first)  # unseen call: the item is created
+    assert not tables.calls.claim_recording_event(call_sid, first)
+    assert tables.calls.claim_recording_event(call_sid, second)  # another recording of the same call
+    tables.calls.release_recording_event(call_sid, first)
+    assert stored(tables, call_sid)["recording_event_sids"] == (second,)
+    tables.calls.release_recording_event(call_sid, first)  # a second release changes nothing
+    assert tables.calls.claim_recording_event(call_sid, first)
+    assert stored(tables, call_sid)["recording_event_sids"] == (first, second)
+    tables.calls.release_recording_event(call_sid, first)
+    tables.calls.release_recording_event(call_sid, second)
+    assert stored(tables, call_sid)["recording_event_sids"] is None  # an empty set is no attribute
 
 
 def test_a_completed_recording_is_never_replaced_by_a_lesser_report(tables: Tables, call_sid: str) -> None:
@@ -262,7 +289,7 @@ def test_the_stream_start_and_the_recording_copy_are_written_once_and_in_place(
 
 
 def test_a_reconciliation_is_stored_once_per_transcript_version(tables: Tables, call_sid: str) -> None:
-    def update(version: str, coverage: float) -> ReconciliationUpdate:
+    def update(version: str, coverage: float, status: str = "completed") -> ReconciliationUpdate:
         return ReconciliationUpdate(
             call_sid=call_sid,
             transcript_source="live+recording",
@@ -273,6 +300,7 @@ def test_a_reconciliation_is_stored_once_per_transcript_version(tables: Tables, 
             alignment_offset=3.37,
             alignment_method="words",
             alignment_matches=120,
+            transcript_status=status,
         )
 
     assert tables.calls.save_reconciliation(update("v1", 0.75))
@@ -289,8 +317,54 @@ def test_a_reconciliation_is_stored_once_per_transcript_version(tables: Tables, 
     )
     assert call["alignment"] == {"offset_seconds": 3.37, "method": "words", "matches": 120}
     assert (call["transcript_version"], call["reconciled_at"]) == ("v1", NOW)
+    assert call["reconciled_transcript_status"] == "completed"
     assert tables.calls.save_reconciliation(update("v2", 1.0))
     assert stored(tables, call_sid)["live_coverage"] == 1
+    # one read while live was still in progress never replaces one read from the final transcript
+    assert not tables.calls.save_reconciliation(update("v3", 0.5, "in-progress"))
+    assert stored(tables, call_sid)["transcript_version"] == "v2"
+
+
+def test_an_early_reconciliation_is_redone_once_live_is_final(tables: Tables, call_sid: str) -> None:
+    def update(version: str, status: str) -> ReconciliationUpdate:
+        return ReconciliationUpdate(
+            call_sid=call_sid,
+            transcript_source="live",
+            live_coverage=1.0,
+            gaps=(),
+            filled_seconds=0.0,
+            transcript_version=version,
+            alignment_offset=0.0,
+            alignment_method="timestamps",
+            alignment_matches=0,
+            transcript_status=status,
+        )
+
+    assert tables.calls.save_reconciliation(update("v1", "in-progress"))
+    assert not tables.calls.save_reconciliation(update("v1", "in-progress"))
+    assert tables.calls.save_reconciliation(update("v1", "completed"))  # same words, now final
+    call = stored(tables, call_sid)
+    assert (call["transcript_version"], call["reconciled_transcript_status"]) == ("v1", "completed")
+    assert not tables.calls.save_reconciliation(update("v1", "completed"))
+
+
+def test_a_summary_is_rewritten_once_per_transcript_version(tables: Tables, call_sid: str) -> None:
+    assert not tables.calls.replace_summary(call_sid, {"headline": "v1"}, T1, "v1")  # nothing to replace
+    assert tables.calls.save_summary(call_sid, {"headline": "live"}, T0)
+    tables.calls.mark_summary_published(call_sid)
+    assert tables.calls.replace_summary(call_sid, {"headline": "v1", "transcript_version": "v1"}, T1, "v1")
+    call = stored(tables, call_sid)
+    assert (call["summary"], call["summary_created_at"], call["summary_event_at"]) == (
+        {"headline": "v1", "transcript_version": "v1"},
+        T1,
+        None,  # the new version's event is owed
+    )
+    again = {"headline": "again", "transcript_version": "v1"}
+    assert not tables.calls.replace_summary(call_sid, again, T2, "v1")
+    tables.calls.mark_summary_published(call_sid)
+    assert stored(tables, call_sid)["summary_event_at"] == NOW
+    assert tables.calls.replace_summary(call_sid, {"headline": "v2", "transcript_version": "v2"}, T2, "v2")
+    assert stored(tables, call_sid)["summary"]["headline"] == "v2"
 
 
 def test_recording_segments_never_touch_live_ones(tables: Tables, call_sid: str) -> None:

@@ -85,6 +85,29 @@ async def test_both_tracks_stored_with_speakers_and_stream_time(
     assert heard == sorted([audio_for(INBOUND), audio_for(OUTBOUND)])
 
 
+async def test_a_calls_route_language_and_model_configure_its_deepgram_connections(
+    local_stack: LocalAws, deepgram: DeepgramStandIn, call_sid: str
+) -> None:
+    words = ["kilo", "lima", None]
+    async with streamer_running(local_stack, deepgram.url) as server:
+        twilio = twilio_stream(server, call_sid)
+        await twilio.open()
+        await twilio.start(
+            tracks=("inbound",), custom_parameters={"language": "es", "model": "nova-2-phonecall"}
+        )
+        await twilio.play({"inbound": audio_for(words)})
+        await twilio.stop()
+        await wait_for_call_end(server)
+
+    [connection] = deepgram.connections
+    assert (connection.params["language"], connection.params["model"]) == ("es", "nova-2-phonecall")
+    stored = await segments(local_stack, call_sid)
+    assert {(s.language, s.source) for s in stored} == {("es", "deepgram:nova-2-phonecall")}
+    record = await call_record(local_stack, call_sid)
+    assert record is not None
+    assert record.stream_started_at is not None  # stream time 0, written once for the recordings tier
+
+
 async def test_first_words_buffered_while_deepgram_is_slow_to_accept(
     local_stack: LocalAws, deepgram: DeepgramStandIn, call_sid: str
 ) -> None:

@@ -501,3 +501,104 @@ def test_too_little_time_left_raises_before_asking_the_model(
         invoke(transcript_completed_event(call_sid, len(CONVERSATION)), remaining_ms=15_000)
     assert anthropic_server.requests == []
     assert record(local_stack, call_sid).summary is None
+
+
+def transcript_reconciled_event(
+    call_sid: str, segment_count: int, filled: float, version: str
+) -> dict[str, Any]:
+    event = transcript_completed_event(call_sid, segment_count)
+    event["detail-type"] = "Transcript Reconciled"
+    event["detail"] = {
+        "callSid": call_sid,
+        "segmentCount": segment_count,
+        "filledSeconds": filled,
+        "transcriptVersion": version,
+        "transcriptSource": "live+recording",
+    }
+    return event
+
+
+def reconcile_call(stack: LocalAws, call_sid: str, version: str, filled: float = 2.4) -> int:
+    """What the recordings tier stores: a segment filled from the recording, then the call's fields."""
+    segments = segments_model(stack.names.transcripts_table)
+    segments(
+        call_sid,
+        f"{segment_key(6.0, 'inbound')}#r",
+        track="inbound",
+        speaker="caller",
+        text="And after ten works best for me.",
+        start=6.0,
+        end=8.4,
+        origin="recording",
+        source="deepgram:nova-3",
+    ).save()
+    item = calls_model(stack.names.calls_table)(call_sid)
+    item.update(
+        actions=[item.__class__.transcript_version.set(version), item.__class__.filled_seconds.set(filled)]
+    )
+    return len(CONVERSATION) + 1
+
+
+def test_a_reconciliation_that_added_words_rewrites_the_summary_once_per_version(
+    env: pytest.MonkeyPatch,
+    local_stack: LocalAws,
+    bus_tap: BusTap,
+    scripted: ScriptedResponder,
+    anthropic_server: AnthropicServer,
+    call_sid: str,
+) -> None:
+    store_call(local_stack, call_sid, CONVERSATION)
+    scripted.push(summary_reply())
+    invoke(transcript_completed_event(call_sid, len(CONVERSATION)))
+    count = reconcile_call(local_stack, call_sid, "a1b2c3d4e5f60718")
+    scripted.push(summary_reply())
+    event = transcript_reconciled_event(call_sid, count, 2.4, "a1b2c3d4e5f60718")
+
+    # not taken for the first summary's idempotency record: a second model call, from the final transcript
+    assert invoke(event) == {"callSid": call_sid, "result": "rewritten", "model": "claude-haiku-5-5-20261007"}
+    assert len(anthropic_server.requests) == 2
+    assert "after ten works best" in anthropic_server.requests[1].user_text
+    summary = record(local_stack, call_sid).summary.as_dict()
+    assert summary["transcript_version"] == "a1b2c3d4e5f60718"
+    assert summary["segment_count"] == count
+    published = summary_events(bus_tap, call_sid)
+    assert [e["detail"] for e in published] == [
+        {"callSid": call_sid, "model": "claude-haiku-5-5-20261007"},
+        {"callSid": call_sid, "model": "claude-haiku-5-5-20261007", "transcriptVersion": "a1b2c3d4e5f60718"},
+    ]
+
+    # redelivered, or published again by a re-run: no model call, no event
+    assert invoke(event)["result"] == "rewritten"  # the idempotency record's stored outcome
+    assert (
+        invoke(transcript_reconciled_event(call_sid, count, 2.4, "a1b2c3d4e5f60718"))["result"] == "rewritten"
+    )
+    table = boto3.resource("dynamodb").Table(local_stack.names.idempotency_table)
+    for item in table.scan()["Items"]:
+        table.delete_item(Key={"id": item["id"]})
+    assert invoke(event)["result"] == "already-current"  # past the records' TTL: the version holds
+    assert len(anthropic_server.requests) == 2
+    assert len(summary_events(bus_tap, call_sid)) == 2
+
+
+def test_a_reconciliation_that_added_nothing_makes_no_model_call(
+    env: pytest.MonkeyPatch,
+    local_stack: LocalAws,
+    scripted: ScriptedResponder,
+    anthropic_server: AnthropicServer,
+    call_sid: str,
+) -> None:
+    store_call(local_stack, call_sid, CONVERSATION)
+    scripted.push(summary_reply())
+    invoke(transcript_completed_event(call_sid, len(CONVERSATION)))
+    item = calls_model(local_stack.names.calls_table)(call_sid)
+    item.update(
+        actions=[
+            item.__class__.transcript_version.set("0f0f0f0f0f0f0f0f"),
+            item.__class__.filled_seconds.set(0),
+        ]
+    )
+
+    outcome = invoke(transcript_reconciled_event(call_sid, len(CONVERSATION), 0.0, "0f0f0f0f0f0f0f0f"))
+
+    assert outcome["result"] == "nothing-added"
+    assert len(anthropic_server.requests) == 1

@@ -66,6 +66,12 @@ class FakeCallStore:
                 item["route"] = upsert.route
             if upsert.connect_to is not None:
                 item["connect_to"] = upsert.connect_to
+            if upsert.language is not None:
+                item["language"] = upsert.language
+            if upsert.stt_model is not None:
+                item["stt_model"] = upsert.stt_model
+            if upsert.recording_expected is not None:
+                item["recording_expected"] = upsert.recording_expected
 
     def advance_status(self, advance: StatusAdvance) -> bool:
         with self._lock:
@@ -127,6 +133,23 @@ class FakeCallStore:
             if item is not None and item.get("call_completed_event_at") == claimed_at:
                 del item["call_completed_event_at"]
 
+    def claim_recording_event(self, call_sid: str, recording_sid: str) -> bool:
+        with self._lock:
+            claimed = self._item(call_sid).setdefault("recording_event_sids", set())
+            if recording_sid in claimed:
+                return False
+            self.writes += 1
+            claimed.add(recording_sid)
+            return True
+
+    def release_recording_event(self, call_sid: str, recording_sid: str) -> None:
+        with self._lock:
+            claimed = self.items.get(call_sid, {}).get("recording_event_sids")
+            if claimed is not None and recording_sid in claimed:
+                claimed.discard(recording_sid)
+                if not claimed:
+                    del self.items[call_sid]["recording_event_sids"]  # DynamoDB drops an empty set
+
     # ---- streamer ------------------------------------------------------------------------------
 
     def transcript_started(self, call_sid: str, stream_sid: str) -> bool:
@@ -181,7 +204,15 @@ class FakeCallStore:
 
     def save_reconciliation(self, update: ReconciliationUpdate) -> bool:
         with self._lock:
-            if self.items.get(update.call_sid, {}).get("transcript_version") == update.transcript_version:
+            stored = self.items.get(update.call_sid, {})
+            same = (
+                stored.get("transcript_version") == update.transcript_version
+                and stored.get("reconciled_transcript_status") == update.transcript_status
+            )
+            final = {TranscriptStatus.COMPLETED, TranscriptStatus.INCOMPLETE, TranscriptStatus.FAILED}
+            before = stored.get("reconciled_transcript_status")
+            stale = update.transcript_status not in final and before in final
+            if same or stale:
                 return False
             self.writes += 1
             self._item(update.call_sid).update(
@@ -191,6 +222,7 @@ class FakeCallStore:
                 filled_seconds=update.filled_seconds,
                 transcript_version=update.transcript_version,
                 alignment=update.alignment_item(),
+                reconciled_transcript_status=update.transcript_status,
                 reconciled_at=self.now,
             )
             return True
@@ -268,6 +300,22 @@ class FakeCallStore:
                 summary_status=SummaryStatus.COMPLETED.value,
                 summary_created_at=created_at,
             )
+            return True
+
+    def replace_summary(
+        self, call_sid: str, summary: Mapping[str, Any], created_at: str, transcript_version: str
+    ) -> bool:
+        with self._lock:
+            item = self.items.get(call_sid, {})
+            if "summary" not in item or item["summary"].get("transcript_version") == transcript_version:
+                return False
+            self.writes += 1
+            item.update(
+                summary=dict(summary),
+                summary_status=SummaryStatus.COMPLETED.value,
+                summary_created_at=created_at,
+            )
+            item.pop("summary_event_at", None)
             return True
 
     def mark_summary_published(self, call_sid: str) -> None:

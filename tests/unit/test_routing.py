@@ -69,3 +69,41 @@ def test_bad_configuration_fails_with_a_message_naming_it(raw: str, needle: str)
         parse_call_routes(raw)
     assert "CALL_ROUTES" in str(caught.value)
     assert needle in str(caught.value)
+
+
+def test_every_route_may_name_its_language_model_and_recording() -> None:
+    routes = parse_call_routes(
+        {
+            SALES: {"forwardTo": "+14155550111", "language": "es", "model": "nova-2-phonecall"},
+            SUPPORT: {"agent": {"language": "de"}, "record": False},
+            "*": {"voicemail": True, "language": "fr"},
+            "outbound": {"language": "pt-BR", "record": False},
+        }
+    )
+    sales = routes.route_for(SALES)
+    assert (sales.transcription_language, sales.model, sales.record) == ("es", "nova-2-phonecall", True)
+    support = routes.route_for(SUPPORT)
+    assert (support.transcription_language, support.record) == ("de", False)  # the agent's language
+    assert routes.route_for("+14155550000").transcription_language == "fr"
+    assert (routes.outbound.language, routes.outbound.record) == ("pt-BR", False)
+    assert "outbound" not in routes.routes  # not a number: never matched as a called number
+
+
+def test_without_outbound_defaults_calls_are_recorded_in_the_deployments_language() -> None:
+    outbound = parse_call_routes({"*": {"voicemail": True}}).outbound
+    assert (outbound.language, outbound.model, outbound.record) == (None, None, True)
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle"),
+    [
+        ({SALES: {"voicemail": True, "language": "en us"}}, "language"),
+        ({SALES: {"voicemail": True, "model": "nova-3&x=1"}}, "model"),
+        ({"outbound": {"forwardTo": "+14155550111"}}, "outbound"),
+        ({"outbound": True}, "outbound"),
+        ({SALES: {"voicemail": True, "record": "sometimes"}}, "record"),
+    ],
+)
+def test_bad_route_options_are_named(raw: dict[str, object], needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        parse_call_routes(raw)

@@ -124,7 +124,7 @@ def test_the_offset_moves_recording_words_into_stream_time() -> None:
     segments = [live("inbound", 3.5, 3.9, "Hi.")]  # recording 0.5 s = stream 3.5 s
     result = reconcile(CALL_SID, segments, words, Alignment(3.0, "timestamps"), SPEAKERS)
     assert [(s.text, s.start, s.end) for s in result.segments] == [("Bye.", 13.0, 13.4)]
-    assert result.update().alignment_offset == 3.0
+    assert result.update("completed").alignment_offset == 3.0
 
 
 def test_no_gap_contains_a_live_segment() -> None:
@@ -189,14 +189,15 @@ def test_a_rerun_writes_the_same_keys_and_never_touches_live() -> None:
     store, calls = FakeSegments(call.live), FakeCallStore()
     first = _reconciled(call)
     store.write_recording_segments(first.segments)
-    assert calls.save_reconciliation(first.update())
+    assert calls.save_reconciliation(first.update("completed"))
 
     stored = store.list_segments(CALL_SID)  # live and the first run's segments, as a re-drive reads them
     again = reconcile(CALL_SID, stored, call.words, first.alignment, SPEAKERS, "deepgram:nova-3")
     assert [s.segment_key for s in again.segments] == [s.segment_key for s in first.segments]
     assert again == first
     assert again.obsolete_keys == ()
-    assert not calls.save_reconciliation(again.update())  # same transcript version: nothing changes
+    # same transcript version: nothing changes
+    assert not calls.save_reconciliation(again.update("completed"))
     store.write_recording_segments(again.segments)
     assert len(store.list_segments(CALL_SID)) == len(call.live) + len(first.segments)
     assert [s for s in store.list_segments(CALL_SID) if not s.from_recording] == sorted(

@@ -23,6 +23,7 @@ def update(version: str, gaps: tuple[Gap, ...] = (Gap("inbound", 20.0, 40.5),)) 
         alignment_offset=3.37,
         alignment_method="words",
         alignment_matches=120,
+        transcript_status="completed",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
@@ -10,6 +11,14 @@ from functions.webhooks import logic
 from functions.webhooks.logic import Services
 from functions.webhooks.request_models import CreateCallRequest, RecordingCallback, StatusCallback
 from functions.webhooks.twiml import CallbackUrls
+from shared.dal.records import (
+    RECORDING,
+    Gap,
+    ReconciliationUpdate,
+    Segment,
+    recording_segment_key,
+    segment_key,
+)
 from shared.errors import CallNotFoundError, MalformedRequestError
 from tests.support.twilio_forms import recording_params, status_params
 from tests.unit.webhooks.conftest import BASE, FakeCallsApi
@@ -99,7 +108,57 @@ def test_view_has_the_contract_keys_in_order_with_plain_numbers(
     assert list(view) == [
         "callSid", "status", "direction", "from", "to", "route", "connectTo", "parentCallSid", "startedAt",
         "answeredAt", "endedAt", "durationSeconds", "answeredBy", "recording", "transcriptStatus",
-        "transcript", "transcriptNextCursor", "summaryStatus", "summary",
+        "transcriptSource", "liveCoverage", "gaps", "transcript", "transcriptNextCursor", "summaryStatus",
+        "summary",
     ]  # fmt: skip
     assert list(view["recording"]) == ["sid", "url", "status", "durationSeconds", "channels"]
     assert (view["recording"]["durationSeconds"], view["recording"]["channels"]) == (37, 2)
+
+
+def test_view_reports_the_reconciliation_and_each_segments_source(
+    make_services: Callable[..., Services],
+) -> None:
+    services = make_services()
+    logic.apply_status(StatusCallback.from_form(status_params(SID, "completed", 3, duration=42)), services)
+    live = Segment(
+        call_sid=SID,
+        segment_key=segment_key(1.0, "inbound"),
+        track="inbound",
+        speaker="caller",
+        text="Hello.",
+        start=1.0,
+        end=1.6,
+        source="deepgram:nova-3",
+    )
+    filled = replace(
+        live, segment_key=recording_segment_key(2.0, "inbound"), text="Can you hear me?", start=2.0, end=3.1
+    )
+    services.segments.write_segments([live])  # type: ignore[attr-defined]
+
+    before = logic.describe_call(SID, services).as_json()
+    assert (before["transcriptSource"], before["liveCoverage"], before["gaps"]) == (None, None, None)
+    assert [line["source"] for line in before["transcript"]] == ["live"]
+
+    services.segments.write_recording_segments([replace(filled, origin=RECORDING)])  # type: ignore[attr-defined]
+    services.store.save_reconciliation(  # type: ignore[attr-defined]
+        ReconciliationUpdate(
+            call_sid=SID,
+            transcript_source="live+recording",
+            live_coverage=0.4,
+            gaps=(Gap("inbound", 2.0, 3.1),),
+            filled_seconds=1.1,
+            transcript_version="0123456789abcdef",
+            alignment_offset=0.0,
+            alignment_method="words",
+            alignment_matches=9,
+            transcript_status="completed",
+        )
+    )
+    after = logic.describe_call(SID, services).as_json()
+    assert (after["transcriptSource"], after["liveCoverage"]) == ("live+recording", 0.4)
+    assert after["gaps"] == [{"track": "inbound", "start": 2.0, "end": 3.1}]
+    assert [(line["text"], line["source"]) for line in after["transcript"]] == [
+        ("Hello.", "live"),
+        ("Can you hear me?", "recording"),
+    ]
+    assert list(after["transcript"][0]) == ["track", "speaker", "text", "start", "end", "source"]

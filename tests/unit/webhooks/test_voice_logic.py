@@ -98,8 +98,9 @@ def test_agent_route_connects_a_bidirectional_stream(
     make_services: Callable[..., Services], callbacks: CallbackUrls
 ) -> None:
     root = answer(make_services(), callbacks, To=AGENT_NUMBER, Called=AGENT_NUMBER)
-    assert [child.tag for child in root] == ["Connect"]
-    stream = root[0].find("Stream")
+    assert [child.tag for child in root] == ["Start", "Connect"]  # <Start><Recording>, then the agent
+    assert root[0].find("Stream") is None
+    stream = root[1].find("Stream")
     assert stream is not None
     assert stream.attrib == {"url": STREAM_URL}  # the caller's track only: no track attribute
     params = stream_parameters(stream)

@@ -1,0 +1,119 @@
+"""Lambda entry point: `handler(event, context)` for the EventBridge `Recording Completed` event.
+
+Parse (Powertools parser: the whole EventBridge event, typed detail) → `RecordingService.reconcile`
+→ the outcome. The service and its adapters (tables, bucket, Twilio, Deepgram, bus) are built on
+the first invocation, not at import, and kept for the container's life.
+
+Every failure is raised, so Lambda's asynchronous invoke retries the event and then sends it to the
+dead-letter destination; nothing is lost quietly. Before raising, the handler logs it and counts
+`RecordingFailures` with a `reason` dimension (`recording-not-found`, `deepgram-rejected`,
+`deepgram-unavailable`, `store-unavailable`, …) and says in the log whether a retry can help:
+`retryable: false` failures (a 404, a Deepgram 400, an invalid WAV) will reach the DLQ after the
+retries whatever happens, and need an operator (docs/recordings.md, "Errors").
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.recordings.adapters import DeepgramBatch, RetryPolicy, S3RecordingStore, TwilioMedia, http_pool
+from functions.recordings.errors import RecordingError
+from functions.recordings.models import RecordingCompletedEvent
+from functions.recordings.service import RecordingService
+from functions.recordings.settings import RecordingSettings, recording_settings
+from shared import aws, settings
+from shared.dal.calls import DynamoCalls
+from shared.dal.segments import DynamoSegments
+from shared.errors import ConfigError, StoreError
+from shared.events import EventBridgePublisher, PublishError
+from shared.observability import logger, metrics, tracer
+from shared.telemetry import METRICS_NAMESPACE
+
+FAILURES_METRIC = "RecordingFailures"
+
+
+def build_service(config: RecordingSettings) -> RecordingService:
+    """The real adapters for `config`: DynamoDB tables, S3, Twilio and Deepgram over one urllib3 pool."""
+    http = http_pool()
+    backoff = config.recording_retry_backoff_seconds
+    return RecordingService(
+        config,
+        calls=DynamoCalls(config.calls_table),
+        segments=DynamoSegments(config.transcripts_table),
+        media=TwilioMedia(
+            http=http,
+            base_url=config.twilio_api_base_url,
+            account_sid=config.twilio_account_sid,
+            auth_token=config.twilio_auth_token.get_secret_value(),
+            timeout_seconds=config.recording_download_timeout_seconds,
+            retry=RetryPolicy(config.recording_download_attempts, backoff),
+        ),
+        store=S3RecordingStore(aws.s3(), config.recordings_bucket, config.recordings_kms_key_id),
+        transcriber=DeepgramBatch(
+            http=http,
+            connect_timeout_seconds=config.deepgram.batch_connect_timeout_seconds,
+            retry=RetryPolicy(config.deepgram.batch_attempts, backoff),
+        ),
+        publisher=EventBridgePublisher(aws.events(), config.event_bus_name),
+    )
+
+
+@cache
+def runtime() -> RecordingService:
+    return build_service(recording_settings())
+
+
+def reset() -> None:
+    """Forget the cached service and settings (tests that change the environment)."""
+    runtime.cache_clear()
+    settings.reset()
+
+
+def failure(exc: BaseException) -> tuple[str, bool]:
+    """The metric's `reason` for a failure, and whether retrying the event can help."""
+    if isinstance(exc, RecordingError):
+        return exc.reason, exc.retryable
+    if isinstance(exc, StoreError):
+        return "table-unavailable", True
+    if isinstance(exc, PublishError):
+        return "publish-failed", True
+    if isinstance(exc, ConfigError):
+        return "misconfigured", False
+    return "unexpected", True
+
+
+def _report_failure(exc: BaseException) -> None:
+    reason, retryable = failure(exc)
+    with single_metric(
+        name=FAILURES_METRIC, unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE
+    ) as metric:
+        metric.add_dimension(name="reason", value=reason)
+    extra = {"reason": reason, "retryable": retryable, "error": f"{type(exc).__name__}: {exc}"}
+    if retryable:
+        logger.exception("recording not reconciled; the event will be retried", extra=extra)
+    else:
+        logger.error(
+            "recording not reconciled and retrying cannot help; the event ends in the DLQ", extra=extra
+        )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    metrics.add_metric(name="RecordingEventsReceived", unit=MetricUnit.Count, value=1)
+    detail = parse(event=event, model=RecordingCompletedEvent).detail
+    logger.append_keys(call_sid=detail.call_sid, recording_sid=detail.recording_sid)
+    tracer.put_annotation(key="call_sid", value=detail.call_sid)
+    try:
+        outcome = runtime().reconcile(detail, lambda: context.get_remaining_time_in_millis() / 1000)
+    except Exception as exc:
+        _report_failure(exc)
+        raise
+    return outcome.as_dict()
