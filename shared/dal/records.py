@@ -122,11 +122,10 @@ class Recording:
         return cls(**values)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Call:
-    """The call detail record (CDR) as stored: every attribute of docs/data-model.md, None when absent."""
+@dataclass(frozen=True)
+class CallParties:
+    """Who and where: what Twilio tells us about the two ends of a call (all optional)."""
 
-    call_sid: str
     account_sid: str | None = None
     parent_call_sid: str | None = None
     direction: str | None = None
@@ -142,6 +141,20 @@ class Call:
     to_state: str | None = None
     to_zip: str | None = None
     to_country: str | None = None
+
+    def present(self) -> dict[str, str]:
+        """The fields Twilio actually sent (blank strings, like `ToZip=`, count as absent)."""
+        return {f.name: value for f in fields(self) if (value := getattr(self, f.name))}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Call(CallParties):
+    """The call detail record (CDR) as stored: every attribute of docs/data-model.md, None when absent.
+
+    The parties' fields are `CallParties`' own (what the voice webhook writes is what is read back).
+    """
+
+    call_sid: str
     route: str | None = None
     connect_to: str | None = None
     language: str | None = None
@@ -279,31 +292,6 @@ def _known(cls: type[Any], item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # ---- what the webhooks write -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CallParties:
-    """Who and where: what Twilio tells us about the two ends of a call (all optional)."""
-
-    account_sid: str | None = None
-    parent_call_sid: str | None = None
-    direction: str | None = None
-    from_number: str | None = None
-    to_number: str | None = None
-    forwarded_from: str | None = None
-    caller_name: str | None = None
-    from_city: str | None = None
-    from_state: str | None = None
-    from_zip: str | None = None
-    from_country: str | None = None
-    to_city: str | None = None
-    to_state: str | None = None
-    to_zip: str | None = None
-    to_country: str | None = None
-
-    def present(self) -> dict[str, str]:
-        """The fields Twilio actually sent (blank strings, like `ToZip=`, count as absent)."""
-        return {f.name: value for f in fields(self) if (value := getattr(self, f.name))}
 
 
 @dataclass(frozen=True)
