@@ -60,6 +60,7 @@ class DemoOutcome:
     record: dict[str, Any] | None
     events: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    reconciles: bool = False  # the stack consumes `Recording Completed`: the record must be reconciled
 
     @property
     def complete(self) -> bool:
@@ -69,6 +70,7 @@ class DemoOutcome:
             and r.get("transcriptStatus") == "completed"
             and bool(r.get("transcript"))
             and r.get("summary") is not None
+            and (not self.reconciles or r.get("transcriptSource") is not None)
         )
 
 
@@ -80,15 +82,23 @@ def place_call(
     speed: float = 1.0,
     out_of_order: bool = False,
     summary_timeout: float = 60.0,
+    reconcile_timeout: float = 90.0,
     stream_hooks: tuple[StreamHook, ...] = (),
 ) -> DemoOutcome:
-    """Place one simulated call on a running stack and follow it to its summary (shared with the CLI)."""
+    """Place one simulated call on a running stack and follow it to its summary and, when the stack
+    runs the recordings Lambda, to its reconciliation too (shared with the CLI)."""
     assert stack.urls is not None
     steps = ConsoleSteps(console)
     tap = BusTap(stack.options.names.event_bus_name)
     phone = SimulatedPhone(
-        stack.urls.api, stack.auth_token, stack.account_sid, speed=speed, out_of_order=out_of_order,
-        observer=steps, twilio_api_url=stack.urls.twilio or None, stream_hooks=stream_hooks,
+        stack.urls.api,
+        stack.auth_token,
+        stack.account_sid,
+        speed=speed,
+        out_of_order=out_of_order,
+        observer=steps,
+        twilio_api_url=stack.urls.twilio or None,
+        stream_hooks=stream_hooks,
     )
     started = time.monotonic()
     with Progress(
@@ -105,9 +115,13 @@ def place_call(
     steps.progress = None
 
     seen: list[str] = []
-    with console.status("  waiting for the transcript and the summary…"):
-        deadline = time.monotonic() + summary_timeout
-        while time.monotonic() < deadline and "Summary Created" not in seen:
+    reconciles = stack.recordings_dispatcher is not None
+    wanted = {"Summary Created", *(["Transcript Reconciled"] if reconciles else [])}
+    waiting = "the summary and the reconciliation" if reconciles else "the summary"
+    with console.status(f"  waiting for the transcript, {waiting}…"):
+        # the recording is transcribed whole after the call: it gets its own (bounded) patience
+        deadline = time.monotonic() + summary_timeout + (reconcile_timeout if reconciles else 0.0)
+        while time.monotonic() < deadline and not wanted <= set(seen):
             for event in tap.events_for(result.call_sid, wait_seconds=0.5):
                 kind = event["detail-type"]
                 if kind in seen:
@@ -117,8 +131,11 @@ def place_call(
             if any(d.dead_lettered and d.call_sid == result.call_sid for d in stack.deliveries):
                 steps.step("summaries", "[red]gave up after retries; the event is in the local DLQ[/]")
                 break
+            if any(d.dead_lettered and d.call_sid == result.call_sid for d in stack.recording_deliveries):
+                steps.step("recordings", "[red]gave up after retries; the event is in the local DLQ[/]")
+                break
     record = stack.get_call_json(result.call_sid)
-    return DemoOutcome(result.call_sid, record, seen, time.monotonic() - started)
+    return DemoOutcome(result.call_sid, record, seen, time.monotonic() - started, reconciles)
 
 
 def _event_detail(event: dict[str, Any]) -> str:
@@ -159,12 +176,17 @@ def render_record(record: dict[str, Any], console: Console) -> None:
 
 
 def run(argv: list[str] | None = None, stdout: TextIO | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m callscribe_local.demo", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--speed", type=float, default=1.0,
-                        help="stream faster than real time (Twilio is real time: 1.0)")
-    parser.add_argument("--out-of-order", action="store_true",
-                        help="deliver status callbacks out of order, as Twilio may")
+    parser = argparse.ArgumentParser(
+        prog="python -m callscribe_local.demo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--speed", type=float, default=1.0, help="stream faster than real time (Twilio is real time: 1.0)"
+    )
+    parser.add_argument(
+        "--out-of-order", action="store_true", help="deliver status callbacks out of order, as Twilio may"
+    )
     args = parser.parse_args(argv)
 
     out = stdout or sys.stdout

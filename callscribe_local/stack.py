@@ -205,23 +205,30 @@ class LocalStack:
         self.api = LocalApiGateway(webhooks_handler, stage="local", port=self.options.api_port)
         streamer_port = self.options.streamer_port or free_port()
         stream_url = f"ws://127.0.0.1:{streamer_port}{MEDIA_PATH}"
-        self._set_env({
-            "TWILIO_ACCOUNT_SID": self.account_sid,
-            "TWILIO_AUTH_TOKEN": self.auth_token,
-            "STREAM_URL": stream_url,
-            "WEBHOOK_BASE_URL": self.api.url,
-            "CALL_ROUTES": json.dumps(dict(self.options.call_routes)),
-            "TWILIO_API_BASE_URL": twilio_url,
-            "TWILIO_FROM_NUMBER": TWILIO_NUMBER,
-            "ANTHROPIC_API_KEY": anthropic_key,
-            **({"ANTHROPIC_BASE_URL": anthropic_url} if not self.options.anthropic_api_key else {}),
-            **({"SUMMARY_MODEL": OFFLINE_SUMMARY_MODEL} if not self.options.anthropic_api_key else {}),
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-            # the sweeper runs only when asked (`callscribe sweep`): then at once, no patience
-            "SWEEP_AFTER_SECONDS": os.environ.get("SWEEP_AFTER_SECONDS", "0"),
-            **self.options.extra_env,
-        })
+        self._set_env(
+            {
+                "TWILIO_ACCOUNT_SID": self.account_sid,
+                "TWILIO_AUTH_TOKEN": self.auth_token,
+                "STREAM_URL": stream_url,
+                "WEBHOOK_BASE_URL": self.api.url,
+                "CALL_ROUTES": json.dumps(dict(self.options.call_routes)),
+                "TWILIO_API_BASE_URL": twilio_url,
+                "TWILIO_FROM_NUMBER": TWILIO_NUMBER,
+                # the recordings Lambda runs in this process: the same Deepgram as the streamer (its
+                # pre-recorded POST /v1/listen on the stand-in's host), heard with the same model
+                "DEEPGRAM_URL": deepgram_url,
+                "DEEPGRAM_API_KEY": deepgram_key,
+                **({} if self.options.deepgram_api_key else {"DEEPGRAM_MODEL": self.deepgram_model}),
+                "ANTHROPIC_API_KEY": anthropic_key,
+                **({"ANTHROPIC_BASE_URL": anthropic_url} if not self.options.anthropic_api_key else {}),
+                **({"SUMMARY_MODEL": OFFLINE_SUMMARY_MODEL} if not self.options.anthropic_api_key else {}),
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                # the sweeper runs only when asked (`callscribe sweep`): then at once, no patience
+                "SWEEP_AFTER_SECONDS": os.environ.get("SWEEP_AFTER_SECONDS", "0"),
+                **self.options.extra_env,
+            }
+        )
         self._fresh_containers()  # as after a deploy: handlers build their clients from this env
         self._exit.callback(self._fresh_containers)  # and nothing of this stack outlives it
         self.api.start()

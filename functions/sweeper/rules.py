@@ -10,6 +10,11 @@ re-drive). By then every tier has had its chance, so whatever is still open was 
 - summary stored but `Summary Created` never marked published: re-publish `Transcript Completed`
   (the summaries then publish what they owe);
 - recording `completed`, no `reconciled_at`: re-publish `Recording Completed`;
+- recording `completed`, reconciled while live was still in progress (`reconciled_transcript_status`
+  not final) and the transcript final now: re-publish `Recording Completed`, so it is reconciled
+  against the final transcript;
+- no recording and `recording_expected = false` (the route records nothing), transcript final, not
+  reconciled: settled as live only (`transcript_source = live`, stored with the settling write);
 - recording `in-progress`: wait (no event of ours moves it: the completed callback is Twilio's);
 - none of these: settled, out of the index.
 
@@ -41,6 +46,8 @@ class SweepPlan:
     transcript_completed: bool = False  # (re-)publish `Transcript Completed`
     recording_completed: bool = False  # (re-)publish `Recording Completed`
     waiting: bool = False  # something is open that no event of ours can move
+    # settle by storing the call as reconciled from live alone (no recording will ever come)
+    live_only: bool = False
     reasons: tuple[str, ...] = ()
 
     @property
@@ -78,11 +85,31 @@ def plan_sweep(call: Call) -> SweepPlan:
         elif call.reconciled_at is None:
             reasons.append("recording completed but never reconciled: Recording Completed was lost")
             recording_completed = True
+        elif (
+            status in FINAL_TRANSCRIPT
+            and call.reconciled_transcript_status is not None
+            and call.reconciled_transcript_status not in FINAL_TRANSCRIPT
+        ):
+            reasons.append(
+                f"recording reconciled while live was {call.reconciled_transcript_status}; "
+                f"live is {status} now"
+            )
+            recording_completed = True
     elif recording is not None and recording.status == RECORDING_IN_PROGRESS:
         reasons.append("recording still in progress at Twilio: no completed callback yet")
         waiting = True
 
+    live_only = (
+        recording is None
+        and call.recording_expected is False
+        and status in FINAL_TRANSCRIPT
+        and call.reconciled_at is None
+    )
+    if live_only:
+        reasons.append("recorded by nothing: reconciled as live only")
+
     return SweepPlan(
+        live_only=live_only,
         finish_transcript=finish,
         transcript_completed=transcript_completed,
         recording_completed=recording_completed,
@@ -118,23 +145,22 @@ def recording_event(call: Call) -> RecordingCompleted:
 
     Twilio's `RecordingStartTime` is stored as it came (RFC 2822, whole seconds); the event carries
     ISO-8601 UTC. Without one, the answer time (a dual recording starts at answer), else the call's
-    start, is the best prior the alignment can get.
+    start, is the best prior the alignment can get; with none of them `startTime` is left out, as
+    the webhooks leave it out when Twilio sent none.
     """
     recording = call.recording
     if recording is None:
         raise ValueError(f"{call.call_sid} has no recording")
-    start = _iso(recording.started_at) or call.answered_at or call.started_at
-    if start is None:
-        raise ValueError(f"{call.call_sid}: no start time for recording {recording.sid}")
-    return RecordingCompleted.model_validate(
-        {
-            "callSid": call.call_sid,
-            "recordingSid": recording.sid,
-            "channels": int(recording.channels or 1),
-            "durationSeconds": int(recording.duration_seconds or 0),
-            "startTime": start,
-        }
-    )
+    start = _iso(recording.started_at) or _iso(call.answered_at) or _iso(call.started_at)
+    detail: dict[str, object] = {
+        "callSid": call.call_sid,
+        "recordingSid": recording.sid,
+        "channels": int(recording.channels or 1),
+        "durationSeconds": int(recording.duration_seconds or 0),
+    }
+    if start is not None:
+        detail["startTime"] = start
+    return RecordingCompleted.model_validate(detail)
 
 
 def _iso(value: str | None) -> str | None:

@@ -156,7 +156,11 @@ class SweeperService:
             return "skipped"  # the index lags the table: settled or re-armed since
         plan = plan_sweep(call)
         if plan.settled:
-            return "settled" if self._calls.settle_sweep(call_sid, marker) else "skipped"
+            if plan.live_only and call.transcript_status is not None:
+                settled = self._calls.settle_live_only(call_sid, marker, call.transcript_status)
+            else:
+                settled = self._calls.settle_sweep(call_sid, marker)
+            return "settled" if settled else "skipped"
         attempts = call.sweep_attempts or 0
         if attempts >= self._policy.max_attempts:
             if not self._calls.park_sweep(call_sid, marker):

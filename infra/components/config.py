@@ -123,6 +123,14 @@ class InfraConfig(BaseModel):
     # Product behaviour passed to the code.
     call_routes: Annotated[str | None, BeforeValidator(_call_routes_json)] = Field(None, alias="callRoutes")
     deepgram_url: str = Field("wss://api.deepgram.com", alias="deepgramUrl")
+    # Deepgram's transcription options, for the streamer and the recordings Lambda alike (unset: the
+    # code's defaults in shared/deepgram.py). Lists are comma-separated, as the variables take them.
+    deepgram_model: str | None = Field(None, alias="deepgramModel")
+    deepgram_language: str | None = Field(None, alias="deepgramLanguage")
+    deepgram_smart_format: bool | None = Field(None, alias="deepgramSmartFormat")
+    deepgram_punctuate: bool | None = Field(None, alias="deepgramPunctuate")
+    deepgram_redact: str | None = Field(None, alias="deepgramRedact")
+    deepgram_keyterm: str | None = Field(None, alias="deepgramKeyterm")
     twilio_api_base_url: str = Field("https://api.twilio.com", alias="twilioApiBaseUrl")
     twilio_from_number: str | None = Field(None, alias="twilioFromNumber")
     summary_model: str | None = Field(None, alias="summaryModel")
@@ -188,6 +196,25 @@ class InfraConfig(BaseModel):
         if self.stream_edge:
             return self.stream_edge
         return "alb" if self.secure_stream else "cloudfront"
+
+    def deepgram_environment(self) -> dict[str, str]:
+        """`DEEPGRAM_URL` and the `DEEPGRAM_*` transcription options that are set (the variables
+        `shared.deepgram.DeepgramOptions` reads): the one builder of what Deepgram hears a call with,
+        for the streamer (live) and the recordings Lambda (the recording), so both hear it alike."""
+        options: dict[str, str | bool | None] = {
+            "DEEPGRAM_URL": self.deepgram_url,
+            "DEEPGRAM_MODEL": self.deepgram_model,
+            "DEEPGRAM_LANGUAGE": self.deepgram_language,
+            "DEEPGRAM_SMART_FORMAT": self.deepgram_smart_format,
+            "DEEPGRAM_PUNCTUATE": self.deepgram_punctuate,
+            "DEEPGRAM_REDACT": self.deepgram_redact,
+            "DEEPGRAM_KEYTERM": self.deepgram_keyterm,
+        }
+        return {
+            name: ("true" if value else "false") if isinstance(value, bool) else value
+            for name, value in options.items()
+            if value is not None and value != ""
+        }
 
     @property
     def log_retention(self) -> logs.RetentionDays:

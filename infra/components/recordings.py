@@ -15,9 +15,10 @@ dispute can still read it at once), expiry after `recordingsExpirationDays` (0: 
 Lambda. A 1-hour dual-channel WAV is ~115 MB (8 kHz, 16-bit, 2 channels); a 4-hour call, Twilio's
 default limit, ~460 MB. `recordingsMemoryMiB` (1536 by default) holds one 4-hour WAV in memory plus
 a copy, with room for the Deepgram response; Lambda also scales CPU and network with memory, which
-the download, upload and upload-to-Deepgram all use. /tmp is 1 GiB so the code may spool to disk
-instead. Timeout 15 minutes (Lambda's maximum): Deepgram's pre-recorded API takes tens of seconds
-for an hour of audio, the rest is transfer.
+the download, upload and upload-to-Deepgram all use. /tmp is 1 GiB, above RECORDING_MAX_BYTES (set
+explicitly, 300 MiB), so the code may spool the largest recording it accepts to disk. Timeout 15
+minutes (Lambda's maximum): Deepgram's pre-recorded API takes tens of seconds for an hour of audio,
+the rest is transfer.
 
 Retries. The rule retries delivery (throttling, permissions) for 24 h, 8 times: those never ran the
 function and cost nothing. The function's own failures are retried twice by Lambda's asynchronous
@@ -41,6 +42,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from functions.recordings.settings import MEBIBYTE, RecordingSettings
 from infra.components.config import InfraConfig
 from infra.components.data import DataTables
 from infra.components.functions import BuiltFunction, build_python_function
@@ -48,7 +50,16 @@ from infra.components.nag import acknowledge, arn_wildcard
 from infra.components.secrets import ProductSecrets
 from shared.events import SOURCE, RecordingCompleted
 
-RECORDINGS_DEPENDENCIES = ("aws-lambda-powertools", "boto3", "pynamodb", "pydantic")
+# urllib3 is the Lambda's HTTP client (Twilio media, Deepgram pre-recorded): declared, not left to
+# botocore's own dependency on it (docs/recordings.md, "The HTTP client").
+RECORDINGS_DEPENDENCIES = ("aws-lambda-powertools", "boto3", "pynamodb", "pydantic", "urllib3")
+# The largest recording the Lambda takes (RECORDING_MAX_BYTES, the code's default: ~2.5 h of
+# dual-channel audio). It spools to /tmp beyond RECORDING_MEMORY_BYTES, so /tmp must hold it, with
+# room for the runtime's own files.
+RECORDING_MAX_BYTES = int(RecordingSettings.model_fields["recording_max_bytes"].default)
+RECORDINGS_EPHEMERAL_MIB = 1024
+if RECORDINGS_EPHEMERAL_MIB * MEBIBYTE <= RECORDING_MAX_BYTES:  # pragma: no cover - a wrong constant
+    raise ValueError("the recordings Lambda's /tmp must exceed RECORDING_MAX_BYTES")
 # Objects the recordings Lambda writes (and reads back on a re-drive) live under this prefix.
 RECORDINGS_PREFIX = "recordings/"
 NONCURRENT_VERSION_DAYS = 30
@@ -149,17 +160,22 @@ class Recordings(Construct):
             log_retention=config.log_retention,
             timeout=cdk.Duration.minutes(15),
             memory_size=config.recordings_memory_mib,
-            ephemeral_storage_mib=1024,
+            ephemeral_storage_mib=RECORDINGS_EPHEMERAL_MIB,
             reserved_concurrency=config.recordings_concurrency,  # stays under Deepgram's batch limit
             environment={
                 "RECORDINGS_BUCKET": store.bucket.bucket_name,
+                # the bucket's own key: the Lambda's puts name it (SSE-KMS) instead of asking for
+                # SSE-S3, which would override the bucket's default encryption
+                "RECORDINGS_KMS_KEY_ID": store.key.key_arn,
+                "RECORDING_MAX_BYTES": str(RECORDING_MAX_BYTES),
                 "CALLS_TABLE": tables.calls.table_name,
                 "TRANSCRIPTS_TABLE": tables.transcripts.table_name,
                 "EVENT_BUS_NAME": bus.event_bus_name,
                 "TWILIO_SECRET_ARN": secrets.twilio.secret_arn,
                 "DEEPGRAM_SECRET_ARN": secrets.deepgram.secret_arn,
                 "TWILIO_API_BASE_URL": config.twilio_api_base_url,
-                "DEEPGRAM_URL": config.deepgram_url,
+                # the streamer's DEEPGRAM_URL and transcription options: the recording is heard alike
+                **config.deepgram_environment(),
                 "DELETE_TWILIO_RECORDINGS": "true" if config.delete_twilio_recordings else "false",
             },
         )
@@ -212,6 +228,11 @@ class Recordings(Construct):
         )
         function.add_to_role_policy(
             iam.PolicyStatement(actions=["s3:PutObject", "s3:GetObject"], resources=[store.objects_arn()])
+        )
+        # Without ListBucket S3 answers a missing object 403, not 404: a re-run whose copy expired
+        # would fail as store-refused instead of downloading Twilio's again.
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[store.bucket.bucket_arn])
         )
         # SSE-KMS: a put needs a data key, a get (and a multipart put) needs Decrypt.
         store.key.grant(function, "kms:GenerateDataKey", "kms:Decrypt")

@@ -247,7 +247,7 @@ class StreamerService(Construct):
             "CALLS_TABLE": tables.calls.table_name,
             "TRANSCRIPTS_TABLE": tables.transcripts.table_name,
             "EVENT_BUS_NAME": bus.event_bus_name,
-            "DEEPGRAM_URL": config.deepgram_url,
+            **config.deepgram_environment(),
             "TWILIO_API_BASE_URL": config.twilio_api_base_url,
             "TWILIO_SECRET_ARN": secrets.twilio.secret_arn,
             "DEEPGRAM_SECRET_ARN": secrets.deepgram.secret_arn,

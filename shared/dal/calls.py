@@ -51,6 +51,7 @@ from shared.errors import StoreError
 from shared.status import TERMINAL_RANK, SummaryStatus, TranscriptStatus
 
 TRANSCRIPT_ERROR_MAX = 500  # characters of `transcript_error` kept: a reason, not a log
+TRANSCRIPT_SOURCE_LIVE = "live"  # what a call recorded by nothing is reconciled as (the sweeper)
 FINAL_TRANSCRIPT = (
     TranscriptStatus.COMPLETED.value,
     TranscriptStatus.INCOMPLETE.value,
@@ -375,6 +376,29 @@ class DynamoCalls:
 
     def park_sweep(self, call_sid: str, expected_after: str) -> bool:
         return self._unmark(call_sid, expected_after, gave_up=True)
+
+    def settle_live_only(self, call_sid: str, expected_after: str, transcript_status: str) -> bool:
+        m = self._model
+        now = self._now()
+        return conditional_update(
+            m(call_sid),
+            [
+                m.sweep_shard.remove(),
+                m.sweep_after.remove(),
+                m.swept_at.set(now),
+                m.transcript_source.set(TRANSCRIPT_SOURCE_LIVE),
+                m.gaps.set([]),
+                m.filled_seconds.set(0),
+                m.reconciled_transcript_status.set(transcript_status),
+                m.reconciled_at.set(now),
+                m.updated_at.set(now),
+            ],
+            (m.sweep_after == expected_after)
+            & (m.recording_expected == False)  # noqa: E712 - a DynamoDB condition, not a Python test
+            & m.reconciled_at.does_not_exist()
+            & (m.transcript_status == transcript_status),
+            f"settling {call_sid} (live only) for the sweeper",
+        )
 
     def _unmark(self, call_sid: str, expected_after: str, *, gave_up: bool) -> bool:
         """Out of the index (both key attributes go, so the sparse index drops the item)."""

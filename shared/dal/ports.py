@@ -206,6 +206,14 @@ class SweeperCalls(CallReader, Protocol):
         """Take a settled call out of the index; False when its marker moved meanwhile."""
         ...
 
+    def settle_live_only(self, call_sid: str, expected_after: str, transcript_status: str) -> bool:
+        """Settle a call recorded by nothing (`recording_expected = false`) whose live transcript is
+        final: out of the index, and reconciled as live only (`transcript_source = live`, no gaps,
+        nothing filled, `live_coverage` and `transcript_version` left unset: there is no recording to
+        measure live against, and no other transcript to summarise). False when the marker moved,
+        the call was reconciled, or its transcript status is no longer `transcript_status`."""
+        ...
+
     def park_sweep(self, call_sid: str, expected_after: str) -> bool:
         """Take a call out of the index without settling it (out of attempts): stamps
         `sweep_gave_up_at` for an operator; False when its marker moved meanwhile."""

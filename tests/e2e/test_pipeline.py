@@ -53,12 +53,18 @@ def stack() -> Iterator[LocalStack]:
         yield running
 
 
-# Recording Completed too: the phone's recording callback publishes it (the recordings Lambda is not
-# part of the local stack yet, so no Transcript Reconciled follows here)
-EXPECTED_EVENTS = {"Call Completed", "Transcript Completed", "Summary Created", "Recording Completed"}
+# Recording Completed too: the phone's recording callback publishes it, and the stack's recordings
+# Lambda reconciles it (Transcript Reconciled)
+EXPECTED_EVENTS = {
+    "Call Completed",
+    "Transcript Completed",
+    "Summary Created",
+    "Recording Completed",
+    "Transcript Reconciled",
+}
 
 
-def _wait_for_events(tap: BusTap, call_sid: str, timeout: float = 60.0) -> dict[str, dict[str, Any]]:
+def _wait_for_events(tap: BusTap, call_sid: str, timeout: float = 120.0) -> dict[str, dict[str, Any]]:
     deadline = time.monotonic() + timeout
     events: dict[str, dict[str, Any]] = {}
     while time.monotonic() < deadline and not set(events) >= EXPECTED_EVENTS:
@@ -83,7 +89,11 @@ def placed(stack: LocalStack) -> PlacedCall:
     tap = BusTap(stack.options.names.event_bus_name)
     conversation = bundled_conversation().clip(CLIP_SECONDS)
     phone = SimulatedPhone(
-        stack.urls.api, stack.auth_token, stack.account_sid, speed=SPEED, out_of_order=True,
+        stack.urls.api,
+        stack.auth_token,
+        stack.account_sid,
+        speed=SPEED,
+        out_of_order=True,
         twilio_api_url=stack.urls.twilio,
     )
     result = asyncio.run(phone.call(conversation))
@@ -147,9 +157,49 @@ def test_a_call_becomes_a_transcribed_summarised_record(stack: LocalStack, place
     assert summary["model"] == "offline-extractive"
     assert summary["summary"]
 
-    # Delivered once by the local rule, nothing dead-lettered.
+    # Delivered once per event by the local rule (completed, then reconciled), nothing dead-lettered.
     mine = [d for d in stack.deliveries if d.call_sid == result.call_sid]
-    assert [d.ok for d in mine] == [True]
+    assert [d.ok for d in mine] == [True, True]
+
+
+def test_a_normal_call_reconciles_without_storing_a_word_twice_or_a_second_summary(
+    stack: LocalStack, placed: PlacedCall
+) -> None:
+    """Done-criterion (i). Locally both passes are pocketsphinx over the same audio, so whatever live
+    heard, the recording hears at the same times: nothing is missing and the call reconciles `live`.
+    The invariants hold whatever the recogniser does: no word stored twice, coverage high, and no
+    second model call when nothing was filled."""
+    first, events = placed.record, placed.events
+    reconciled = events["Transcript Reconciled"]["detail"]
+    assert first is not None
+    record = stack.get_call_json(placed.result.call_sid)  # as it stands after the reconciliation
+    assert record is not None
+    assert record["transcriptSource"] == reconciled["transcriptSource"]
+    assert record["liveCoverage"] is not None
+    assert record["liveCoverage"] >= 0.9, record["liveCoverage"]
+    assert isinstance(record["gaps"], list)
+    transcript = record["transcript"]
+    assert {s["source"] for s in transcript} <= {"live", "recording"}
+    assert reconciled["segmentCount"] == len(transcript)
+    if reconciled["filledSeconds"] == 0:
+        assert record["transcriptSource"] == "live"
+        assert record["gaps"] == []
+        assert all(s["source"] == "live" for s in transcript)
+    # no segment stored twice: every (track, start) once, and no recording segment inside a live one
+    keys = [(s["track"], s["start"]) for s in transcript]
+    assert len(keys) == len(set(keys))
+    live = [s for s in transcript if s["source"] == "live"]
+    for added in (s for s in transcript if s["source"] == "recording"):
+        assert not any(
+            s["track"] == added["track"] and s["start"] <= added["start"] and added["end"] <= s["end"]
+            for s in live
+        ), added
+    # one summary per transcript version: no rewrite (no second model call) when nothing was filled
+    time.sleep(2.0)  # a rewrite, if one were (wrongly) made, would be stored by now
+    after = stack.get_call_json(placed.result.call_sid)
+    assert after is not None
+    if reconciled["filledSeconds"] == 0:
+        assert after["summary"] == first["summary"]
 
 
 def test_the_cli_shows_and_exports_the_call(
@@ -162,8 +212,11 @@ def test_the_cli_shows_and_exports_the_call(
     """`callscribe show` and `callscribe export` against this running stack (as `local up` leaves it)."""
     assert stack.urls is not None
     state = cli.StackState(
-        pid=os.getpid(), **stack.urls.as_dict(), account_sid=stack.account_sid,
-        auth_token=stack.auth_token, names=asdict(stack.options.names),
+        pid=os.getpid(),
+        **stack.urls.as_dict(),
+        account_sid=stack.account_sid,
+        auth_token=stack.auth_token,
+        names=asdict(stack.options.names),
     )
     state_file = tmp_path / "state.json"
     state_file.write_text(json.dumps(asdict(state)))
@@ -235,8 +288,13 @@ def test_the_recording_is_served_and_transcribed_on_the_stream_clock(
     listen = stack.urls.deepgram.replace("ws://", "http://") + "/v1/listen"
     response = httpx.post(
         listen,
-        params={"multichannel": "true", "model": "nova-3", "language": "en", "punctuate": "true",
-                "utterances": "true"},
+        params={
+            "multichannel": "true",
+            "model": "nova-3",
+            "language": "en",
+            "punctuate": "true",
+            "utterances": "true",
+        },
         content=media.content,
         headers={"Authorization": f"Token {LOCAL_DEEPGRAM_KEY}", "Content-Type": "audio/wav"},
         timeout=120,
@@ -284,8 +342,11 @@ def test_callscribe_sweep_finds_nothing_left_of_the_call_and_changes_nothing_twi
     and summary are in place, so nothing of theirs is re-driven; a second sweep finds nothing due."""
     assert stack.urls is not None
     state = cli.StackState(
-        pid=os.getpid(), **stack.urls.as_dict(), account_sid=stack.account_sid,
-        auth_token=stack.auth_token, names=asdict(stack.options.names),
+        pid=os.getpid(),
+        **stack.urls.as_dict(),
+        account_sid=stack.account_sid,
+        auth_token=stack.auth_token,
+        names=asdict(stack.options.names),
     )
     state_file = tmp_path / "state.json"
     state_file.write_text(json.dumps(asdict(state)))

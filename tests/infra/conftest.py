@@ -33,6 +33,12 @@ FULL_CONTEXT: dict[str, Any] = {
     "recordingsConcurrency": 5,
     "sweepSchedule": "rate(10 minutes)",
     "sweepAfterSeconds": 300,
+    "deepgramModel": "nova-2-phonecall",
+    "deepgramLanguage": "en-GB",
+    "deepgramSmartFormat": False,
+    "deepgramPunctuate": True,
+    "deepgramRedact": "pci,ssn",
+    "deepgramKeyterm": "callscribe",
 }
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from functions.recordings import metric_names as recording_metrics
+from functions.recordings.settings import RecordingSettings
 from functions.sweeper import metric_names as sweeper_metrics
 from shared.dal.models import CALLS_TO_SWEEP_INDEX
 from shared.events import SOURCE, RecordingCompleted
@@ -143,6 +144,10 @@ def test_recordings_function_is_sized_for_long_recordings(synth: Synth) -> None:
     assert props["MemorySize"] == 1536
     assert props["Timeout"] == 900
     assert props["EphemeralStorage"] == {"Size": 1024}
+    # /tmp holds the largest recording the Lambda accepts (it spools there beyond memory)
+    max_bytes = int(props["Environment"]["Variables"]["RECORDING_MAX_BYTES"])
+    assert max_bytes == RecordingSettings.model_fields["recording_max_bytes"].default
+    assert props["EphemeralStorage"]["Size"] * 1024 * 1024 > max_bytes
     assert props["Architectures"] == ["arm64"]
     assert props["ReservedConcurrentExecutions"] == 5
 
@@ -162,8 +167,13 @@ def test_recordings_environment(synth: Synth, default_synth: Synth) -> None:
         "TWILIO_API_BASE_URL",
         "DEEPGRAM_URL",
         "DELETE_TWILIO_RECORDINGS",
+        "RECORDINGS_KMS_KEY_ID",
+        "RECORDING_MAX_BYTES",
     } <= set(env)
     assert env["RECORDINGS_BUCKET"] == {"Ref": bucket_id}
+    # the bucket's default encryption is its own key: the Lambda's puts must name it, not AES256
+    key = _logical_id(synth, "AWS::KMS::Key", "Recordings")
+    assert env["RECORDINGS_KMS_KEY_ID"] == {"Fn::GetAtt": [key, "Arn"]}
     assert env["TWILIO_SECRET_ARN"] == {"Ref": secrets["twilio"]}
     assert env["DEEPGRAM_SECRET_ARN"] == {"Ref": secrets["deepgram"]}
     assert (env["TWILIO_API_BASE_URL"], env["DEEPGRAM_URL"]) == (
@@ -175,6 +185,38 @@ def test_recordings_environment(synth: Synth, default_synth: Synth) -> None:
     _, default = function(default_synth, RECORDINGS)
     assert default["Environment"]["Variables"]["DELETE_TWILIO_RECORDINGS"] == "false"  # off by default
     assert "ReservedConcurrentExecutions" not in default
+
+
+def _deepgram_env(env: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in env.items() if k.startswith("DEEPGRAM_") and k != "DEEPGRAM_SECRET_ARN"}
+
+
+def test_recordings_hear_calls_with_the_streamers_deepgram_options(
+    synth: Synth, default_synth: Synth
+) -> None:
+    """Both get DEEPGRAM_URL and the transcription options (the full context sets them all) from one
+    builder, InfraConfig.deepgram_environment; unset options are left to the code's defaults."""
+    expected = {
+        "DEEPGRAM_URL": "wss://api.deepgram.com",
+        "DEEPGRAM_MODEL": "nova-2-phonecall",
+        "DEEPGRAM_LANGUAGE": "en-GB",
+        "DEEPGRAM_SMART_FORMAT": "false",
+        "DEEPGRAM_PUNCTUATE": "true",
+        "DEEPGRAM_REDACT": "pci,ssn",
+        "DEEPGRAM_KEYTERM": "callscribe",
+    }
+    for built, options in ((synth, expected), (default_synth, {"DEEPGRAM_URL": "wss://api.deepgram.com"})):
+        assert _deepgram_env(function(built, RECORDINGS)[1]["Environment"]["Variables"]) == options
+        (task,) = built.resources("AWS::ECS::TaskDefinition").values()
+        (container,) = task["Properties"]["ContainerDefinitions"]
+        assert _deepgram_env({e["Name"]: e["Value"] for e in container["Environment"]}) == options
+
+
+def test_recordings_bundle_declares_its_http_client() -> None:
+    from infra.components.bundling import pinned_requirements
+    from infra.components.recordings import RECORDINGS_DEPENDENCIES
+
+    assert any(req.startswith("urllib3") for req in pinned_requirements(RECORDINGS_DEPENDENCIES))
 
 
 def _grants(synth: Synth, handler: str) -> dict[str, set[str]]:
@@ -216,6 +258,7 @@ def test_recordings_iam_is_exactly_its_ports(synth: Synth) -> None:
         _arn(calls): {"dynamodb:GetItem", "dynamodb:UpdateItem"},
         _arn(transcripts): {"dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem"},
         _arn(bucket_id, "/recordings/*"): {"s3:PutObject", "s3:GetObject"},
+        _arn(bucket_id): {"s3:ListBucket"},  # a missing object is 404, not 403
         _arn(key): {"kms:GenerateDataKey", "kms:Decrypt"},
         _arn(bus): {"events:PutEvents"},
         _arn(queue): {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},  # its async DLQ

@@ -476,6 +476,26 @@ def test_sweep_claims_settle_and_park_only_on_the_marker_they_read(tables: Table
     assert other not in due(tables, FALLBACK)
 
 
+def test_a_call_recorded_by_nothing_settles_as_live_only_once(tables: Tables, call_sid: str) -> None:
+    done = StatusAdvance(
+        call_sid=call_sid, status="completed", rank=TERMINAL_RANK, at=ENDED, ended_at=ENDED, sweep_after=ENDED
+    )
+    assert tables.calls.advance_status(done)
+    assert tables.calls.transcript_started(call_sid, "MZ1")
+    assert tables.calls.transcript_finished(call_sid, TranscriptStatus.COMPLETED, 5, None)
+    assert not tables.calls.settle_live_only(call_sid, ENDED, "completed")  # a recording is expected
+    tables.calls.upsert_call(CallUpsert(call_sid, PARTIES, T0, recording_expected=False))
+    assert not tables.calls.settle_live_only(call_sid, LATER, "completed")  # not the marker read
+    assert not tables.calls.settle_live_only(call_sid, ENDED, "in-progress")  # not the status read
+    assert tables.calls.settle_live_only(call_sid, ENDED, "completed")
+    call = stored(tables, call_sid)
+    assert (call["sweep_shard"], call["sweep_after"], call["swept_at"]) == (None, None, NOW)
+    assert (call["transcript_source"], call["gaps"], call["filled_seconds"]) == ("live", (), 0)
+    assert (call["live_coverage"], call["transcript_version"]) == (None, None)
+    assert (call["reconciled_transcript_status"], call["reconciled_at"]) == ("completed", NOW)
+    assert not tables.calls.settle_live_only(call_sid, ENDED, "completed")  # once
+
+
 def test_a_stalled_transcript_is_finished_only_while_it_is_still_open(tables: Tables, call_sid: str) -> None:
     assert not tables.calls.finish_stalled_transcript(call_sid, 3, "stalled")  # no transcript at all
     assert tables.calls.transcript_started(call_sid, "MZ1")

@@ -145,6 +145,7 @@ class Calls:
                 alignment_offset=1.2,
                 alignment_method="words",
                 alignment_matches=8,
+                transcript_status="completed",
             )
         )
 

@@ -275,6 +275,30 @@ class FakeCallStore:
     def park_sweep(self, call_sid: str, expected_after: str) -> bool:
         return self._unmark(call_sid, expected_after, gave_up=True)
 
+    def settle_live_only(self, call_sid: str, expected_after: str, transcript_status: str) -> bool:
+        with self._lock:
+            item = self.items.get(call_sid)
+            if (
+                item is None
+                or item.get("sweep_after") != expected_after
+                or item.get("recording_expected") is not False
+                or item.get("reconciled_at") is not None
+                or item.get("transcript_status") != transcript_status
+            ):
+                return False
+            self.writes += 1
+            item.pop("sweep_shard", None)
+            item.pop("sweep_after", None)
+            item.update(
+                swept_at=self.now,
+                transcript_source="live",
+                gaps=[],
+                filled_seconds=0,
+                reconciled_transcript_status=transcript_status,
+                reconciled_at=self.now,
+            )
+            return True
+
     def _unmark(self, call_sid: str, expected_after: str, *, gave_up: bool) -> bool:
         with self._lock:
             item = self.items.get(call_sid)

@@ -18,7 +18,7 @@ from functions.sweeper.service import SweeperService, SweepIncompleteError, Swee
 from functions.webhooks.cdr import StatusChange, advance
 from shared import clock
 from shared.dal.records import RECORDING, Segment, recording_segment_key, segment_key, sweep_shard
-from shared.events import DomainEvent, RecordingCompleted, TranscriptCompleted
+from shared.events import DomainEvent, RecordingCompleted, TranscriptCompleted, parse_detail
 from shared.status import CallStatus, TranscriptStatus
 from tests.support.fake_call_store import FakeCallStore, FakePublisher, FakeSegments
 
@@ -231,6 +231,62 @@ def test_an_unreconciled_recording_is_redriven_with_a_fallback_start(world: Worl
         0,
         "2026-11-22T09:44:00.000Z",
     )
+
+
+def test_a_recording_event_without_any_start_time_leaves_start_time_out(world: World) -> None:
+    """The contract's `startTime` is optional: the re-drive carries none rather than failing."""
+    world.call(sid(1), **finished(reconciled_at=None))
+    world.item(sid(1)).pop("started_at", None)
+    world.item(sid(1)).pop("answered_at", None)
+    world.sweep()
+    (event,) = world.events()
+    assert isinstance(event, RecordingCompleted)
+    assert event.start_time is None
+    detail = json.loads(event.detail_json())
+    assert "startTime" not in detail
+    assert parse_detail(RecordingCompleted.detail_type, detail) == event  # what the rule's consumer parses
+
+
+def test_a_recording_reconciled_while_live_was_in_progress_is_redriven_once_live_is_final(
+    world: World,
+) -> None:
+    world.call(sid(1), **finished(reconciled_transcript_status="in-progress"))
+    world.call(sid(2), **finished(reconciled_transcript_status="completed"))
+    world.call(sid(3), **finished(transcript_status="incomplete", reconciled_transcript_status="pending"))
+    world.sweep()
+    redriven = {e.call_sid for e in world.events() if isinstance(e, RecordingCompleted)}
+    assert redriven == {sid(1), sid(3)}
+    assert all(isinstance(e, RecordingCompleted) for e in world.events())  # nothing else was open
+    assert "sweep_after" not in world.item(sid(2))  # reconciled from the final transcript: settled
+
+
+def test_a_call_recorded_by_nothing_settles_as_live_only(world: World) -> None:
+    unrecorded = finished(recording=None, reconciled_at=None, recording_expected=False)
+    world.call(sid(1), **unrecorded)
+    world.call(sid(2), **{**unrecorded, "summary": None})  # its summary was lost: re-driven first
+    world.call(sid(3), **{**unrecorded, "recording_expected": True})  # a recording may still come
+    report = world.sweep()
+    assert report["settled"] == 2
+    assert report["redriven"] == 1
+    item = world.item(sid(1))
+    assert "sweep_after" not in item
+    assert "sweep_shard" not in item
+    assert (item["transcript_source"], item["gaps"], item["filled_seconds"]) == ("live", [], 0)
+    assert item["reconciled_transcript_status"] == "completed"
+    assert item["reconciled_at"]
+    assert item.get("live_coverage") is None  # nothing to measure live against
+    assert item.get("transcript_version") is None  # no other transcript: the summary stands
+    assert world.item(sid(3)).get("transcript_source") is None  # settled, but not claimed as live
+    assert [type(e) for e in world.events()] == [TranscriptCompleted]  # no Transcript Reconciled
+    # once its summary is stored, the second call settles as live only too
+    world.item(sid(2))["summary"] = SUMMARY
+    world.clock[0] = NOW + timedelta(hours=1)
+    world.sweep()
+    assert world.item(sid(2))["transcript_source"] == "live"
+    before = {s: dict(world.item(s)) for s in (sid(1), sid(2), sid(3))}
+    world.clock[0] = NOW + timedelta(hours=2)
+    world.sweep()
+    assert {s: world.item(s) for s in before} == before  # sweeping again changes nothing
 
 
 def test_a_recording_still_at_twilio_is_waited_for_then_given_up(world: World) -> None:
