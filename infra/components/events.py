@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.components.config import InfraConfig
 from infra.components.data import DataTables
+from infra.components.delivery import dead_letter_queue, deliver_events
 from infra.components.functions import BuiltFunction, build_python_function
-from infra.components.nag import acknowledge
 from infra.components.secrets import ProductSecrets
 from shared.events import SOURCE, TranscriptCompleted, TranscriptReconciled
 
@@ -54,19 +51,7 @@ class Summaries(Construct):
         bus: events.IEventBus,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letters = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
-        )
-        acknowledge(
-            self.dead_letters,
-            ("AwsSolutions-SQS3",),
-            "This queue is itself the dead-letter queue of the summaries rule and function; an alarm "
-            "fires on its first message and the operator redrives by hand.",
-        )
+        self.dead_letters = dead_letter_queue(self, "summaries")
 
         built: BuiltFunction = build_python_function(
             self,
@@ -91,11 +76,6 @@ class Summaries(Construct):
         )
         self.handler = built
         function = built.function
-        function.configure_async_invoke(
-            retry_attempts=2,
-            max_event_age=cdk.Duration.hours(6),
-            on_failure=destinations.SqsDestination(self.dead_letters),
-        )
         # The summaries' ports on shared/dal (SummaryCalls, SegmentReader): GetItem to read the call,
         # conditional UpdateItem to store the summary once; the transcript is one Query.
         tables.calls.grant(function, "dynamodb:GetItem", "dynamodb:UpdateItem")
@@ -105,21 +85,12 @@ class Summaries(Construct):
         secrets.anthropic.grant_read(function)
         tables.acknowledge_index_access(built.role)
 
-        self.rule = events.Rule(
+        self.rule = deliver_events(
             self,
             "TranscriptCompleted",
-            event_bus=bus,
+            bus=bus,
+            detail_types=[TranscriptCompleted.detail_type, TranscriptReconciled.detail_type],
+            function=function,
+            dead_letters=self.dead_letters,
             description="Summarise every call whose transcript is stored, again once it is reconciled",
-            event_pattern=events.EventPattern(
-                source=[SOURCE],
-                detail_type=[TranscriptCompleted.detail_type, TranscriptReconciled.detail_type],
-            ),
-            targets=[
-                targets.LambdaFunction(
-                    function,
-                    dead_letter_queue=self.dead_letters,
-                    max_event_age=cdk.Duration.hours(24),
-                    retry_attempts=8,
-                )
-            ],
         )

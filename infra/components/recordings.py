@@ -34,21 +34,19 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from functions.recordings.settings import MEBIBYTE, RecordingSettings
 from infra.components.config import InfraConfig
 from infra.components.data import DataTables
+from infra.components.delivery import dead_letter_queue, deliver_events
 from infra.components.functions import BuiltFunction, build_python_function
 from infra.components.nag import acknowledge, arn_wildcard
 from infra.components.secrets import ProductSecrets
-from shared.events import SOURCE, RecordingCompleted
+from shared.events import RecordingCompleted
 
 # urllib3 is the Lambda's HTTP client (Twilio media, Deepgram pre-recorded): declared, not left to
 # botocore's own dependency on it (docs/recordings.md, "The HTTP client").
@@ -138,19 +136,7 @@ class Recordings(Construct):
         store: RecordingsBucket,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letters = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
-        )
-        acknowledge(
-            self.dead_letters,
-            ("AwsSolutions-SQS3",),
-            "This queue is itself the dead-letter queue of the recordings rule and function; an alarm "
-            "fires on its first message and the operator redrives by hand (or the sweeper does).",
-        )
+        self.dead_letters = dead_letter_queue(self, "recordings", "by hand (or the sweeper does)")
         built: BuiltFunction = build_python_function(
             self,
             "Handler",
@@ -181,26 +167,15 @@ class Recordings(Construct):
         )
         self.handler = built
         function = built.function
-        function.configure_async_invoke(
-            retry_attempts=2,
-            max_event_age=cdk.Duration.hours(6),
-            on_failure=destinations.SqsDestination(self.dead_letters),
-        )
         self._grant(built, tables, secrets, bus, store)
-        self.rule = events.Rule(
+        self.rule = deliver_events(
             self,
             "RecordingCompleted",
-            event_bus=bus,
+            bus=bus,
+            detail_types=[RecordingCompleted.detail_type],
+            function=function,
+            dead_letters=self.dead_letters,
             description="Copy, transcribe and reconcile every completed call recording",
-            event_pattern=events.EventPattern(source=[SOURCE], detail_type=[RecordingCompleted.detail_type]),
-            targets=[
-                targets.LambdaFunction(
-                    function,
-                    dead_letter_queue=self.dead_letters,
-                    max_event_age=cdk.Duration.hours(24),
-                    retry_attempts=8,
-                )
-            ],
         )
 
     @staticmethod

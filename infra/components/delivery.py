@@ -1,0 +1,73 @@
+"""How an event reaches a Lambda without being lost: one rule, retries on both hops, one DLQ.
+
+EventBridge retries delivering to the function (`retry_attempts` over `max_event_age`), Lambda
+retries the function's own failures (twice, events kept six hours), and whatever both give up on
+lands in the same dead-letter queue, on whose first message an alarm fires (`Monitoring`). The
+summaries and recordings rules are built here so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.components.nag import acknowledge
+from shared.events import SOURCE
+
+
+def dead_letter_queue(scope: Construct, consumer: str, redrive: str = "by hand") -> sqs.Queue:
+    """`DeadLetters` under `scope`: encrypted, TLS-only, kept two weeks for a redrive by hand."""
+    queue = sqs.Queue(
+        scope,
+        "DeadLetters",
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=cdk.Duration.days(14),
+    )
+    acknowledge(
+        queue,
+        ("AwsSolutions-SQS3",),
+        f"This queue is itself the dead-letter queue of the {consumer} rule and function; an alarm "
+        f"fires on its first message and the operator redrives {redrive}.",
+    )
+    return queue
+
+
+def deliver_events(
+    scope: Construct,
+    rule_id: str,
+    *,
+    bus: events.IEventBus,
+    detail_types: Sequence[str],
+    function: lambda_.IFunction,
+    dead_letters: sqs.IQueue,
+    description: str,
+) -> events.Rule:
+    """The rule that sends `detail_types` from the product's bus to `function`, with both retries."""
+    function.configure_async_invoke(
+        retry_attempts=2,
+        max_event_age=cdk.Duration.hours(6),
+        on_failure=destinations.SqsDestination(dead_letters),
+    )
+    return events.Rule(
+        scope,
+        rule_id,
+        event_bus=bus,
+        description=description,
+        event_pattern=events.EventPattern(source=[SOURCE], detail_type=list(detail_types)),
+        targets=[
+            targets.LambdaFunction(
+                function,
+                dead_letter_queue=dead_letters,
+                max_event_age=cdk.Duration.hours(24),
+                retry_attempts=8,
+            )
+        ],
+    )
