@@ -1,6 +1,6 @@
-"""Reconciliation of a synthetic 10-minute two-channel call: wall time and peak memory.
+"""Reconciliation of a synthetic 10-minute two-channel call: wall time, peak memory and Deepgram cost.
 
-    .venv/bin/python bench/reconcile.py [--seconds 600] [--runs 7] [--no-stream-start]
+    .venv/bin/python bench/reconcile.py [--seconds 600] [--runs 7] [--no-stream-start] [--usd-per-minute P]
 
 The call comes from tests/support/synthetic_call.py (seeded: the same call every run): ~3,000 words
 per channel, live segments with timing noise and misrecognised words, a minute of inbound and 20 s
@@ -8,8 +8,10 @@ of outbound lost from live. Each run times the three pure steps the recordings L
 parsing Deepgram's pre-recorded JSON (built from the call's words), estimating the offset, and
 reconciling (`--no-stream-start`: the alignment searches the whole call with words alone, as when
 the streamer stored no start time). Wall times are medians over `--runs`; peak memory is
-tracemalloc's peak over one more run (Python allocations only, the JSON text included). Prints one
-JSON object.
+tracemalloc's peak over one more run (Python allocations only, the JSON text included). The Deepgram
+cost per call is what its pre-recorded API charges for the recording: it bills per channel, so
+2 channels x the call's minutes x the per-minute price (`DEEPGRAM_PRERECORDED_USD_PER_MINUTE`, dated
+below; `--usd-per-minute` for another price). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -33,6 +35,27 @@ from functions.recordings.reconcile import reconcile, speaker_roles  # noqa: E40
 from tests.support.synthetic_call import CALL_SID, SyntheticCall, synthetic_call  # noqa: E402
 
 MISSING = {"inbound": [(120.0, 180.0)], "outbound": [(300.0, 320.0)]}
+CHANNELS = 2  # a dual recording: Deepgram bills each channel's minutes
+
+# Deepgram pre-recorded Nova-3, pay-as-you-go, USD per audio minute per channel: the price
+# docs/deploy.md's cost table assumes, as of 2026-11-26 (source: deepgram.com/pricing). Prices
+# change and plans (Growth, Enterprise) differ: verify current pricing before sizing a budget on it.
+DEEPGRAM_PRERECORDED_USD_PER_MINUTE = 0.0043
+DEEPGRAM_PRICE_AS_OF = "2026-11-26"
+
+
+def deepgram_cost(call_seconds: float, usd_per_minute: float, channels: int = CHANNELS) -> dict[str, Any]:
+    """What Deepgram's pre-recorded API charges for one call's recording."""
+    channel_minutes = channels * call_seconds / 60
+    return {
+        "channels": channels,
+        "channel_minutes": round(channel_minutes, 2),
+        "usd_per_channel_minute": usd_per_minute,
+        "price_as_of": (
+            DEEPGRAM_PRICE_AS_OF if usd_per_minute == DEEPGRAM_PRERECORDED_USD_PER_MINUTE else "given"
+        ),
+        "usd_per_call": round(channel_minutes * usd_per_minute, 4),
+    }
 
 
 def deepgram_json(call: SyntheticCall) -> str:
@@ -86,6 +109,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=600.0)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--no-stream-start", dest="stream_start", action="store_false")
+    parser.add_argument(
+        "--usd-per-minute", type=float, default=DEEPGRAM_PRERECORDED_USD_PER_MINUTE,
+        help="Deepgram pre-recorded price per channel-minute "
+        f"(default {DEEPGRAM_PRERECORDED_USD_PER_MINUTE}, as of {DEEPGRAM_PRICE_AS_OF}: "
+        "verify current pricing)",
+    )
     args = parser.parse_args()
 
     call = synthetic_call(seconds=args.seconds, missing=MISSING, live_errors=0.05, recording_errors=0.03)
@@ -125,6 +154,7 @@ def main() -> None:
                     "live_coverage": round(result.live_coverage, 4),
                     "source": result.transcript_source,
                 },
+                "deepgram_cost": deepgram_cost(args.seconds, args.usd_per_minute),
                 "load_avg": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             },
             indent=2,

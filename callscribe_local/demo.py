@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from callscribe_local.aws_local import BusTap
 from callscribe_local.phone import (
@@ -144,8 +145,33 @@ def _event_detail(event: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+RECORDING_TAG = "[rec]"  # marks a transcript line filled in from the recording (`source: recording`)
+
+
+def reconciliation_line(record: dict[str, Any]) -> Text | None:
+    """Where the transcript came from, under it: `transcriptSource`, `liveCoverage` and the `gaps`
+    the recording filled (None before the recording is reconciled)."""
+    source = record.get("transcriptSource")
+    if source is None:
+        return None
+    coverage = record.get("liveCoverage")
+    gaps = record.get("gaps") or []
+    line = Text.assemble(
+        ("source: ", "bold"),
+        source,
+        ("   live coverage: ", "bold"),
+        "n/a" if coverage is None else f"{float(coverage):.0%}",
+        ("   gaps: ", "bold"),
+        ", ".join(f"{g['track']} {float(g['start']):.1f}-{float(g['end']):.1f} s" for g in gaps) or "none",
+    )
+    if any(s.get("source") == "recording" for s in record.get("transcript") or []):
+        line.append(f"   {RECORDING_TAG} = filled in from the recording", style="dim")
+    return line
+
+
 def render_record(record: dict[str, Any], console: Console) -> None:
-    """The transcript by speaker and the summary's fields, for people (the JSON follows for tools)."""
+    """The transcript by speaker (lines filled in from the recording tagged `[rec]`), where it came
+    from once reconciled, and the summary's fields, for people (the JSON follows for tools)."""
     table = Table(title="Transcript", title_justify="left", show_lines=False, expand=True)
     table.add_column("time", justify="right", style="dim", no_wrap=True, width=13)
     table.add_column("speaker", style="bold", no_wrap=True)
@@ -153,12 +179,19 @@ def render_record(record: dict[str, Any], console: Console) -> None:
     for segment in record.get("transcript") or []:
         speaker = segment.get("speaker") or segment.get("track")
         style = "cyan" if segment.get("track") == "inbound" else "magenta"
+        filled = segment.get("source") == "recording"
         table.add_row(
             f"{segment['start']:5.1f}-{segment['end']:5.1f} s",
             f"[{style}]{speaker}[/]",
-            segment.get("text", ""),
+            # what live missed and the recording filled in: tagged, and in its own style
+            Text.assemble((f"{RECORDING_TAG} ", "bold yellow"), (segment.get("text", ""), "italic"))
+            if filled
+            else Text(segment.get("text", "")),
         )
     console.print(table)
+    reconciliation = reconciliation_line(record)
+    if reconciliation is not None:
+        console.print(reconciliation, highlight=False)
     summary = record.get("summary")
     if not summary:
         console.print(Panel("no summary", title="Summary", border_style="red"))

@@ -135,7 +135,10 @@ def test_a_call_becomes_a_transcribed_summarised_record(stack: LocalStack, place
 
     # Final segments on both tracks, each inside the turn that was spoken on that track.
     transcript = record["transcript"]
-    assert events["Transcript Completed"]["detail"]["segmentCount"] == len(transcript)
+    # Transcript Completed counts the live segments; the record is read after the reconciliation,
+    # which may have added a word or two pocketsphinx missed live (source "recording").
+    live = [s for s in transcript if s["source"] == "live"]
+    assert events["Transcript Completed"]["detail"]["segmentCount"] == len(live)
     assert {s["track"] for s in transcript} == {"inbound", "outbound"}
     assert [s["start"] for s in transcript] == sorted(s["start"] for s in transcript)
     for segment in transcript:

@@ -1,0 +1,79 @@
+"""`callscribe show` (and the demo): the transcript's recording-filled lines are marked, and the
+reconciliation is summarised under the transcript."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+
+from callscribe_local.demo import RECORDING_TAG, reconciliation_line, render_record
+
+
+def _render(record: dict[str, Any]) -> str:
+    console = Console(width=160, record=True, force_terminal=False, color_system=None)
+    with console.capture() as captured:
+        render_record(record, console)
+    return captured.get()
+
+
+def _record(**overrides: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "callSid": "CA" + "1" * 32,
+        "transcriptSource": None,
+        "liveCoverage": None,
+        "gaps": None,
+        "transcript": [
+            {"track": "inbound", "speaker": "caller", "text": "hi about my delivery", "start": 0.6,
+             "end": 3.1, "source": "live"},
+            {"track": "outbound", "speaker": "callee", "text": "your order number please", "start": 9.7,
+             "end": 14.3, "source": "recording"},
+        ],
+        "summary": {"summary": "Delivery moved.", "model": "offline-extractive"},
+    }
+    record.update(overrides)
+    return record
+
+
+def _line_of(out: str, text: str) -> str:
+    return next(line for line in out.splitlines() if text in line)
+
+
+def test_recording_lines_are_tagged_and_live_lines_are_not() -> None:
+    out = _render(_record(transcriptSource="live+recording", liveCoverage=0.6321,
+                          gaps=[{"track": "outbound", "start": 9.71, "end": 14.28}]))
+    assert RECORDING_TAG + " your order number please" in _line_of(out, "your order number")
+    assert RECORDING_TAG not in _line_of(out, "hi about my delivery")
+
+
+def test_the_reconciliation_is_summarised_under_the_transcript() -> None:
+    out = _render(_record(transcriptSource="live+recording", liveCoverage=0.6321,
+                          gaps=[{"track": "outbound", "start": 9.71, "end": 14.28}]))
+    line = _line_of(out, "source:")
+    assert "source: live+recording" in line
+    assert "live coverage: 63%" in line
+    assert "gaps: outbound 9.7-14.3 s" in line
+    assert f"{RECORDING_TAG} = filled in from the recording" in line
+    # after the transcript, before the summary
+    assert out.index("your order number") < out.index("source:") < out.index("Delivery moved.")
+
+
+def test_a_live_only_reconciliation_says_so() -> None:
+    record = _record(transcriptSource="live", liveCoverage=1, gaps=[])
+    for segment in record["transcript"]:
+        segment["source"] = "live"
+    line = reconciliation_line(record)
+    assert line is not None
+    assert line.plain == "source: live   live coverage: 100%   gaps: none"
+    assert RECORDING_TAG not in _render(record)
+
+
+def test_settled_without_a_recording_has_no_coverage() -> None:
+    line = reconciliation_line(_record(transcriptSource="live", liveCoverage=None, gaps=[]))
+    assert line is not None
+    assert "live coverage: n/a" in line.plain
+
+
+def test_nothing_is_said_before_the_recording_is_reconciled() -> None:
+    assert reconciliation_line(_record()) is None
+    assert "source:" not in _render(_record())
