@@ -40,7 +40,7 @@ from urllib.parse import urljoin
 import httpx
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from callscribe_local import g711, wavfile
 
@@ -304,6 +304,9 @@ class CallResult:
     lead_in_seconds: float = 0.0
     stream_started_at: datetime | None = None  # wall clock when the first media frame was due
     recording: PhoneRecording | None = None
+    # The stream's WebSocket dropped mid-call (the streamer died): Twilio logs an error and stops the
+    # stream, but the call goes on to its end, with its `completed` callback and its recording.
+    stream_error: str | None = None
 
 
 StreamHook = tuple[float, Callable[[], Coroutine[Any, Any, None]]]
@@ -401,6 +404,7 @@ class _CallSession:
         self.callbacks: list[tuple[str, int]] = []
         self.answered_at: float | None = None
         self.stream_started_at: datetime | None = None
+        self.stream_error: str | None = None
 
     async def run(self, conversation: Conversation) -> CallResult:
         phone = self.phone
@@ -450,6 +454,7 @@ class _CallSession:
         return CallResult(
             self.call_sid, stream_sid, plan, duration, frames, self.callbacks,
             lead_in_seconds=lead_in, stream_started_at=self.stream_started_at, recording=recording,
+            stream_error=self.stream_error,
         )
 
     def _lead_in(self, plan: CallPlan) -> float:
@@ -590,7 +595,10 @@ class _CallSession:
             ) from exc
         except OSError as exc:
             raise PhoneError(f"stream {stream.url} unreachable ({exc}) (Twilio error 31920)") from exc
-        phone.observer.step("stream", f"stopped after {frames} media messages")
+        if self.stream_error is not None:
+            phone.observer.step("stream", f"dropped after {frames} media messages: {self.stream_error}")
+        else:
+            phone.observer.step("stream", f"stopped after {frames} media messages")
         return stream_sid, frames
 
     async def _send_media(
@@ -627,6 +635,7 @@ class _CallSession:
         hooks = sorted(phone.stream_hooks, key=lambda hook: hook[0])
         running: list[asyncio.Task[None]] = []
         sent = 0
+        dropped = False
         for index in range(total_frames):
             # Pace by the clock, not by sleeping a fixed 20 ms: a slow send never makes us drift.
             due = started + index * frame_interval
@@ -636,25 +645,34 @@ class _CallSession:
             while hooks and hooks[0][0] <= index * FRAME_SECONDS:
                 running.append(asyncio.create_task(hooks.pop(0)[1]()))
             timestamp = str(index * 20)
-            for track in tracks:
+            for track in () if dropped else tracks:  # dropped: the call goes on, paced, unstreamed
                 frame = audio[track][index * FRAME_BYTES : (index + 1) * FRAME_BYTES]
                 sequence += 1
                 chunks[track] += 1
-                await ws.send(json.dumps({
-                    "event": "media",
-                    "sequenceNumber": str(sequence),
-                    "media": {
-                        "track": track,
-                        "chunk": str(chunks[track]),
-                        "timestamp": timestamp,
-                        "payload": base64.b64encode(frame).decode("ascii"),
-                    },
-                    "streamSid": stream_sid,
-                }))
+                try:
+                    await ws.send(json.dumps({
+                        "event": "media",
+                        "sequenceNumber": str(sequence),
+                        "media": {
+                            "track": track,
+                            "chunk": str(chunks[track]),
+                            "timestamp": timestamp,
+                            "payload": base64.b64encode(frame).decode("ascii"),
+                        },
+                        "streamSid": stream_sid,
+                    }))
+                except ConnectionClosed as exc:
+                    # Twilio error 31921 (stream closed by the remote end): the stream ends, the
+                    # call does not. The rest of the conversation is still spoken (and recorded).
+                    dropped = True
+                    self.stream_error = f"the WebSocket closed mid-call ({exc}) (Twilio error 31921)"
+                    break
                 sent += 1
             if index % 25 == 0 or index == total_frames - 1:
                 phone.observer.streamed((index + 1) * FRAME_SECONDS, total_seconds)
         await self._finish_hooks(running, [action for _, action in hooks])
+        if dropped:
+            return sent  # no `stop`: there is no stream left to stop
         sequence += 1
         await ws.send(json.dumps({
             "event": "stop",

@@ -56,6 +56,7 @@ class TwilioSide:
         self.stream_url = ""
         self.api_url = ""
         self.refuse_upgrade = False
+        self.drop_after_media: int | None = None  # the stream's server dies after this many media
         self.after_stream = (
             '<Dial record="record-from-answer-dual" recordingStatusCallback="recording">'
             "<Number>+14155550199</Number></Dial>"
@@ -84,6 +85,10 @@ class TwilioSide:
     async def receive(self, ws: ServerConnection) -> None:
         async for message in ws:
             self.messages.append(json.loads(message))
+            media = sum(1 for m in self.messages if m["event"] == "media")
+            if self.drop_after_media is not None and media >= self.drop_after_media:
+                ws.transport.abort()  # as a killed process: no close frame, the socket just goes
+                return
 
 
 @pytest.fixture
@@ -159,6 +164,27 @@ async def test_a_refused_upgrade_is_twilio_error_31920(twilio_side: TwilioSide) 
     phone = SimulatedPhone(twilio_side.api_url, TOKEN, ACCOUNT, speed=50.0)
     with pytest.raises(PhoneError, match="31920"):
         await phone.call(_conversation(0.2))
+
+
+async def test_a_dropped_stream_ends_the_stream_not_the_call(twilio_side: TwilioSide) -> None:
+    """The streamer dies mid-call: Twilio stops the stream (error 31921) but the call goes on to its
+    end, with its `completed` callback (the whole duration) and the recording of the whole call."""
+    twilio_side.drop_after_media = 20
+    phone = SimulatedPhone(twilio_side.api_url, TOKEN, ACCOUNT, speed=20.0)
+    conversation = _conversation(2.0)
+    result = await phone.call(conversation)
+
+    assert result.stream_error is not None
+    assert "31921" in result.stream_error
+    streamed = conversation.delayed(result.lead_in_seconds)
+    assert 20 <= result.frames_sent < 2 * len(streamed.inbound) // 160
+    assert "stop" not in [m["event"] for m in twilio_side.messages]
+    # the call lasted as long as its conversation, not cut at the drop, and was recorded whole
+    statuses = [(path, f.get("CallStatus", f.get("RecordingStatus"))) for path, f in twilio_side.forms]
+    assert statuses[-2:] == [("/twilio/status", "completed"), ("/twilio/recording", "completed")]
+    assert twilio_side.forms[-2][1]["CallDuration"] == str(round(streamed.seconds))
+    assert result.recording is not None
+    assert result.recording.duration_seconds == pytest.approx(conversation.seconds + 0.01, abs=0.02)
 
 
 async def test_a_wrong_token_is_refused_by_the_webhook(twilio_side: TwilioSide) -> None:
