@@ -2,7 +2,7 @@
 
 One dispatcher per rule. The local stack runs two, as infra does: `Transcript Completed` and
 `Transcript Reconciled` → the summaries handler, `Recording Completed` → the recordings handler
-(when `functions/recordings/app.py` has one: `recordings_handler()`). The summaries' is described
+(`recordings_handler()`, imported when the stack starts it). The summaries' is described
 below; the recordings' is the same with its own name and a longer local timeout.
 
 In AWS, a rule on the bus matches `source: callscribe`, `detail-type: Transcript Completed` and
@@ -104,20 +104,12 @@ class Delivery:
     dead_lettered: bool = False
 
 
-def recordings_handler() -> Handler | None:
-    """`functions.recordings.app.handler` when that module exists, else None (the recordings Lambda
-    is built on its own branch; until it lands, `Recording Completed` simply has no local consumer).
-    Imported on call, not at import: it is a Lambda's whole runtime."""
-    import importlib
+def recordings_handler() -> Handler:
+    """`functions.recordings.app.handler`, imported on call, not at import: it is a Lambda's whole
+    runtime, which a stack without recordings (or a unit test of the dispatcher) never needs."""
+    from functions.recordings.app import handler
 
-    try:
-        module = importlib.import_module("functions.recordings.app")
-    except ModuleNotFoundError as exc:
-        if exc.name != "functions.recordings.app":
-            raise  # the module exists but something it needs is missing: say so
-        return None
-    handler = getattr(module, "handler", None)
-    return handler if callable(handler) else None
+    return handler
 
 
 class LocalDispatcher:

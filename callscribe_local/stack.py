@@ -292,16 +292,10 @@ class LocalStack:
     # -- parts -------------------------------------------------------------------------------------
 
     def _start_recordings_dispatcher(self) -> None:
-        """`Recording Completed` → the recordings handler, when the recordings Lambda exists."""
-        handler = recordings_handler()
-        if handler is None:
-            self.observer.step(
-                "recordings", "no recordings Lambda yet: 'Recording Completed' is not consumed"
-            )
-            return
+        """`Recording Completed` → the recordings handler (copy, batch transcription, reconciliation)."""
         self.recordings_dispatcher = LocalDispatcher(
             self.options.names.event_bus_name,
-            handler,
+            recordings_handler(),
             policy=self.options.retry_policy,
             name="callscribe-recordings",
             detail_types=(RecordingCompleted.detail_type,),
