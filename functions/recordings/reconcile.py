@@ -8,6 +8,10 @@ call's reconciliation fields out. The rules, and why (docs/recordings.md has the
   segment of its track, with `COVER_TOLERANCE` of slack at the segment's edges (the two recognisers
   time the same word up to ~0.1 s apart, plus the alignment's error). Uncovered words are the ones
   live missed, and become segments with `origin=recording`, so every word is stored once.
+- A word live heard but timed differently is still heard: at a live segment's edge the two
+  recognisers can disagree by more than the slack (seen locally: a caller's "Yes" put 0.5 s earlier by
+  the batch pass than by live after a reconnect). So a recording word that a live segment of its track
+  starts or ends with, within `ECHO_WINDOW`, is not added either (`liveCoverage` stays exact).
 - `liveCoverage` uses the same test *without* the slack: it is the contract's exact number.
 - Uncovered words in a row (no covered word, no live segment between them) form one gap; within a
   gap they are cut into segments at pauses and sentence ends, as a live transcript would be.
@@ -25,10 +29,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from functions.recordings.alignment import Alignment
-from functions.recordings.words import INBOUND, OUTBOUND, Word
+from functions.recordings.words import INBOUND, OUTBOUND, Word, normalise, segment_tokens
 from shared.dal.records import RECORDING, Gap, ReconciliationUpdate, Segment, recording_segment_key
 
 COVER_TOLERANCE = 0.2  # seconds of slack at a live segment's edges when deciding a word was heard live
+ECHO_WINDOW = 0.6  # seconds: the same word at a live segment's edge this near is that word, heard live
 MAX_PAUSE = 1.0  # a longer silence between two added words starts a new segment
 MAX_SEGMENT_SECONDS = 15.0
 MAX_SEGMENT_WORDS = 40
@@ -80,9 +85,26 @@ class _TrackLive:
     """One track's live segments sorted by start, for overlap queries in O(log n) plus neighbours."""
 
     def __init__(self, segments: Iterable[Segment]) -> None:
-        self.spans = sorted((segment.start, segment.end) for segment in segments)
+        kept = list(segments)
+        self.spans = sorted((segment.start, segment.end) for segment in kept)
         self.starts = [start for start, _ in self.spans]
         self.longest = max((end - start for start, end in self.spans), default=0.0)
+        # the stream time of each live segment's first and last token, by normalised text, sorted
+        self.token_times: dict[str, list[float]] = {}
+        for segment in kept:
+            for token in segment_tokens(segment.text, segment.start, segment.end):
+                if token.kind != "inner":  # only the edges have a word's own time
+                    self.token_times.setdefault(token.token, []).append(token.time)
+        for times in self.token_times.values():
+            times.sort()
+
+    def said_near(self, text: str, start: float, end: float) -> bool:
+        """True when a live segment starts or ends with this (normalised) text within `ECHO_WINDOW`."""
+        times = self.token_times.get(normalise(text))
+        if not times:
+            return False
+        index = bisect.bisect_left(times, start - ECHO_WINDOW)
+        return index < len(times) and times[index] <= end + ECHO_WINDOW
 
     def best_overlap(self, start: float, end: float, pad: float) -> float:
         """The largest overlap of [start, end] with one segment widened by `pad` (-inf with none near)."""
@@ -114,7 +136,11 @@ def _runs(words: Sequence[Word], live: _TrackLive) -> tuple[list[list[Word]], fl
     for word in words:
         if word.duration > 0 and _heard_live(word, live, 0.0):
             covered += word.duration
-        if _heard_live(word, live, COVER_TOLERANCE) or live.contains_one(word.start, word.end):
+        if (
+            _heard_live(word, live, COVER_TOLERANCE)
+            or live.contains_one(word.start, word.end)
+            or live.said_near(word.text, word.start, word.end)
+        ):
             run = []
             continue
         if run and live.contains_one(run[-1].start, word.end):  # live speech between the two words

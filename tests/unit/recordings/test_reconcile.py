@@ -245,3 +245,14 @@ def test_the_result_does_not_depend_on_input_order() -> None:
 def test_speaker_roles_follow_the_route() -> None:
     assert speaker_roles("agent") == {"inbound": "caller", "outbound": "agent"}
     assert speaker_roles(None) == {"inbound": "caller", "outbound": "callee"}
+
+
+def test_a_word_live_heard_at_a_segment_edge_is_not_added_twice_though_timed_apart() -> None:
+    """Seen in the local outage test: the batch pass put the caller's "Yes" 0.48 s before the live
+    segment that starts with it (live had reconnected just before), beyond COVER_TOLERANCE."""
+    segments = [live("inbound", 15.77, 17.0, "yes I can do Friday")]
+    words = [word("inbound", 15.29, 15.6, "Yes."), word("inbound", 12.0, 12.3, "Yes.")]
+    result = reconcile(CALL_SID, segments, words, EXACT, SPEAKERS)
+    # the "Yes" at the live segment's edge is that segment's first word; the one 3.5 s earlier is not
+    assert [(s.text, s.start) for s in result.segments] == [("Yes.", 12.0)]
+    assert result.live_coverage < 1  # the coverage stays the contract's exact number
