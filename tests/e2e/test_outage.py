@@ -89,9 +89,7 @@ def outage_call() -> Iterator[OutageCall]:
         record = stack.get_call_json(result.call_sid)
         assert record is not None
         keys = _segment_keys(names.transcripts_table, result.call_sid)
-        yield OutageCall(
-            stack, conversation.delayed(result.lead_in_seconds), result, events, record, keys
-        )
+        yield OutageCall(stack, conversation.delayed(result.lead_in_seconds), result, events, record, keys)
 
 
 def _wait_until_resummarised(stack: LocalStack, tap: BusTap, call_sid: str) -> list[dict[str, Any]]:
@@ -101,9 +99,18 @@ def _wait_until_resummarised(stack: LocalStack, tap: BusTap, call_sid: str) -> l
     events: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
         events = tap.events_for(call_sid, wait_seconds=0.5)
-        kinds = [e["detail-type"] for e in events]
         handled = [d for d in stack.deliveries if d.call_sid == call_sid and (d.ok or d.dead_lettered)]
-        if "Transcript Reconciled" in kinds and len(handled) >= 2 and kinds.count("Summary Created") >= 2:
+        reconciled = [
+            e["detail"].get("transcriptVersion")
+            for e in events
+            if e["detail-type"] == "Transcript Reconciled"
+        ]
+        versions = [
+            e["detail"].get("transcriptVersion") for e in events if e["detail-type"] == "Summary Created"
+        ]
+        # settled: both deliveries handled and a summary of the reconciled transcript announced (the
+        # first summary may already be of it, when the recording was reconciled before it was written)
+        if reconciled and len(handled) >= 2 and reconciled[0] in versions:
             break
     return tap.events_for(call_sid, wait_seconds=0.5)
 
@@ -201,10 +208,13 @@ def test_the_summary_is_rewritten_once_for_the_reconciled_transcript(outage_call
     record, events = outage_call.record, outage_call.events
     version = _of(events, "Transcript Reconciled")[0]["transcriptVersion"]
     created = _of(events, "Summary Created")
-    # the model was asked twice for this call: the live transcript's summary, then the rewrite
-    assert len(created) == 2, created
-    assert created[0].get("transcriptVersion") is None
-    assert created[1]["transcriptVersion"] == version
+    # one model call per transcript version: the live transcript's summary, then the rewrite; or, when
+    # the recording was reconciled before the first summary was written (a slow machine), that summary
+    # was already of the final transcript and no rewrite was due
+    assert 1 <= len(created) <= 2, created
+    assert created[-1]["transcriptVersion"] == version
+    if len(created) == 2:
+        assert created[0].get("transcriptVersion") is None
     summary = record["summary"]
     assert summary is not None
     assert summary["transcript_version"] == version

@@ -110,15 +110,18 @@ def _wait_until_settled(
     """Until both summaries deliveries (Transcript Completed, then Transcript Reconciled) are handled
     and, when the recording added words, the rewritten summary is announced: the record read after
     this is the call's final one, which every test below may compare with what it reads later."""
-    filled = events.get("Transcript Reconciled", {}).get("detail", {}).get("filledSeconds", 0)
-    summaries_due = 2 if filled else 1
+    reconciled = events.get("Transcript Reconciled", {}).get("detail", {})
+    version, filled = reconciled.get("transcriptVersion"), reconciled.get("filledSeconds", 0)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         handled = [d for d in stack.deliveries if d.call_sid == call_sid and (d.ok or d.dead_lettered)]
         created = [
             e for e in tap.events_for(call_sid, wait_seconds=0.5) if e["detail-type"] == "Summary Created"
         ]
-        if len(handled) >= 2 and len(created) >= summaries_due:
+        # a summary of the final transcript is announced: the first one, when nothing was filled or the
+        # recording was reconciled before it was written; otherwise the rewrite
+        final = not filled or any(e["detail"].get("transcriptVersion") == version for e in created)
+        if len(handled) >= 2 and created and final:
             return len(created)
     raise AssertionError(f"{call_sid} did not settle within {timeout} s")
 
@@ -229,8 +232,8 @@ def test_a_normal_call_reconciles_without_storing_a_word_twice_or_a_second_summa
     if reconciled["filledSeconds"] == 0:
         assert created == 1
         assert record["summary"] == first["summary"]
-    else:
-        assert created == 2
+    else:  # one rewrite, or none when the first summary was already written from the final transcript
+        assert created in (1, 2)
         assert record["summary"]["transcript_version"] == reconciled["transcriptVersion"]
 
 
