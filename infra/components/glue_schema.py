@@ -25,12 +25,22 @@ SUMMARY = (
     f"summary:{S},topics:struct<l:array<{S}>>,caller_intent:{S},outcome:{S},sentiment:{S},"
     f"action_items:struct<l:array<struct<m:struct<owner:{S},description:{S}>>>>,"
     f"follow_up_needed:{BOOL},language:{S},model:{S},prompt_version:{S},estimated_cost_usd:{N},"
-    f"chunks:{N},segment_count:{N},no_conversation:{BOOL},created_at:{S},transcript_version:{S}"
+    f"chunks:{N},segment_count:{N},no_conversation:{BOOL},created_at:{S},transcript_version:{S},"
+    f"usage:struct<m:struct<requests:{N},input_tokens:{N},output_tokens:{N},"
+    f"cache_creation_input_tokens:{N},cache_read_input_tokens:{N}>>,"
+    f"redaction:struct<m:struct<enabled:{BOOL},applied:{BOOL},counts:struct<m:map<string,{N}>>>>"
     ">>"
 )
 # status -> ISO time first seen.
 STATUS_HISTORY = f"struct<m:map<string,{S}>>"
-_OVERRIDES = {"summary": SUMMARY, "status_history": STATUS_HISTORY}
+# kind -> count replaced (shared.redaction)
+COUNTS = f"struct<m:map<string,{N}>>"
+_OVERRIDES = {
+    "summary": SUMMARY,
+    "status_history": STATUS_HISTORY,
+    "redaction_counts": COUNTS,
+    "recording_redaction_counts": COUNTS,
+}
 
 
 # By DynamoDB type letter (pynamodb's `attr_type`); maps with declared fields are expanded instead.

@@ -37,6 +37,8 @@ __all__ = [
     "CallRecord",
     "CallsByDayIndex",
     "CallsToSweepIndex",
+    "CostAttribute",
+    "EvaluationAttribute",
     "GapAttribute",
     "RecordingAttribute",
     "TranscriptSegment",
@@ -78,6 +80,41 @@ class AlignmentAttribute(MapAttribute[str, Any]):
     offset_seconds = NumberAttribute()
     method = UnicodeAttribute()  # words | timestamps | none
     matches = NumberAttribute()  # words both sources heard that agreed on the offset
+
+
+class CostAttribute(MapAttribute[str, Any]):
+    """What the call cost, estimated from its own record and the configured prices (shared.costs).
+
+    Each part in USD; `total_usd` is their sum. A record covers its own leg only: a forwarded call's
+    dialled leg has its own record and cost, so "what did this call cost" sums a call and its legs.
+    """
+
+    total_usd = NumberAttribute()
+    twilio_voice_usd = NumberAttribute(null=True)
+    twilio_recording_usd = NumberAttribute(null=True)
+    deepgram_live_usd = NumberAttribute(null=True)
+    deepgram_prerecorded_usd = NumberAttribute(null=True)
+    claude_usd = NumberAttribute(null=True)
+    tts_usd = NumberAttribute(null=True)
+    voice_minutes = NumberAttribute(null=True)  # billed minutes (Twilio rounds each leg up)
+    recording_minutes = NumberAttribute(null=True)
+    live_track_minutes = NumberAttribute(null=True)  # audio minutes sent to Deepgram live, per track
+    prerecorded_minutes = NumberAttribute(null=True)  # recording minutes transcribed in batch, per channel
+    prices_as_of = UnicodeAttribute(null=True)  # the date of the price table used
+    estimated_at = UnicodeAttribute(null=True)
+
+
+class EvaluationAttribute(MapAttribute[str, Any]):
+    """One evaluation question's answer (scorecard), as the summary's model call gave it."""
+
+    id = UnicodeAttribute()
+    question = UnicodeAttribute(null=True)
+    type = UnicodeAttribute(null=True)  # yes_no | choice | number | text
+    answer = UnicodeAttribute(null=True)  # the answer as text; absent when the transcript cannot tell
+    answer_bool = BooleanAttribute(null=True)  # yes_no
+    answer_number = NumberAttribute(null=True)  # number
+    evidence = ListAttribute[str](of=UnicodeAttribute, null=True)  # segment keys of the supporting lines
+    answered_by = UnicodeAttribute(null=True)  # the model id, or `offline` for the local stand-in
 
 
 class CallsByDayIndex(GlobalSecondaryIndex["CallRecord"]):
@@ -169,6 +206,15 @@ class CallRecord(Model):
     alignment = AlignmentAttribute(null=True)
     reconciled_at = UnicodeAttribute(null=True)
     reconciled_transcript_status = UnicodeAttribute(null=True)  # the live transcript's status then
+
+    # issue 14: what the call cost, what redaction took out of its transcript, its evaluation answers
+    live_audio_seconds = NumberAttribute(null=True)  # track-seconds of audio sent to Deepgram live
+    tts_characters = NumberAttribute(null=True)  # characters the agent sent to Deepgram TTS
+    redaction_counts = MapAttribute[str, Any](null=True)  # kind -> replacements in live segments
+    recording_redaction_counts = MapAttribute[str, Any](null=True)  # the same, in recording segments
+    cost = CostAttribute(null=True)
+    evaluations = ListAttribute[Any](of=EvaluationAttribute, null=True)  # written as plain maps
+    evaluations_version = UnicodeAttribute(null=True)  # digest of the question set answered
 
     summary = MapAttribute[str, Any](null=True)  # structured summary, see functions/summaries
     summary_status = UnicodeAttribute(null=True)

@@ -188,6 +188,13 @@ class Call(CallParties):
     alignment: dict[str, Any] | None = None
     reconciled_at: str | None = None
     reconciled_transcript_status: str | None = None
+    live_audio_seconds: Number | None = None
+    tts_characters: int | None = None
+    redaction_counts: dict[str, int] | None = None
+    recording_redaction_counts: dict[str, int] | None = None
+    cost: dict[str, Any] | None = None  # shared.dal.models.CostAttribute's fields
+    evaluations: tuple[dict[str, Any], ...] | None = None  # EvaluationAttribute's fields, one per question
+    evaluations_version: str | None = None
     summary: dict[str, Any] | None = None
     summary_status: str | None = None
     summary_created_at: str | None = None
@@ -205,10 +212,10 @@ class Call(CallParties):
         """A record from stored attributes (names as in the table); unknown attributes are ignored,
         so an attribute a newer writer adds never breaks an older reader."""
         values = _known(cls, item)
-        for name in ("status_rank", "sip_response_code", "segment_count", "sweep_attempts"):
+        for name in ("status_rank", "sip_response_code", "segment_count", "sweep_attempts", "tts_characters"):
             if name in values:
                 values[name] = _int(values[name])
-        for name in ("duration_seconds", "live_coverage", "filled_seconds"):
+        for name in ("duration_seconds", "live_coverage", "filled_seconds", "live_audio_seconds"):
             if name in values:
                 values[name] = number(values[name])
         if "gaps" in values:
@@ -217,9 +224,14 @@ class Call(CallParties):
             values["recording"] = Recording.from_item(plain(values["recording"]))
         if "recording_event_sids" in values:
             values["recording_event_sids"] = tuple(sorted(values["recording_event_sids"]))
-        for name in ("status_history", "summary", "alignment"):
+        for name in ("status_history", "summary", "alignment", "cost"):
             if name in values:
                 values[name] = plain(values[name])
+        for name in ("redaction_counts", "recording_redaction_counts"):
+            if name in values:
+                values[name] = {str(k): int(v) for k, v in plain(values[name]).items()}
+        if "evaluations" in values:
+            values["evaluations"] = tuple(plain(values["evaluations"]))
         return cls(**values)
 
 
