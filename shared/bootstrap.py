@@ -124,8 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allow-aws", action="store_true", help="run without AWS_ENDPOINT_URL")
     args = parser.parse_args(argv)
     if not os.environ.get("AWS_ENDPOINT_URL") and not args.allow_aws:
-        print("AWS_ENDPOINT_URL is not set; refusing to touch a real AWS account (use --allow-aws)",
-              file=sys.stderr)
+        print(
+            "AWS_ENDPOINT_URL is not set; refusing to touch a real AWS account (use --allow-aws)",
+            file=sys.stderr,
+        )
         return 2
     for line in bootstrap(BootstrapSettings.from_env()):
         print(line)

@@ -113,7 +113,7 @@ class EvaluationAttribute(MapAttribute[str, Any]):
     answer = UnicodeAttribute(null=True)  # the answer as text; absent when the transcript cannot tell
     answer_bool = BooleanAttribute(null=True)  # yes_no
     answer_number = NumberAttribute(null=True)  # number
-    evidence = ListAttribute[str](of=UnicodeAttribute, null=True)  # segment keys of the supporting lines
+    evidence = ListAttribute[Any](of=UnicodeAttribute, null=True)  # segment keys of the supporting lines
     answered_by = UnicodeAttribute(null=True)  # the model id, or `offline` for the local stand-in
 
 
