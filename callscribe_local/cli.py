@@ -3,7 +3,8 @@
     callscribe local up                  run the stack until Ctrl-C, print its URLs and env
     callscribe call AUDIO [AUDIO2]       a simulated call with your own audio (caller, callee)
     callscribe show CALLSID              transcript by speaker and summary (add --json for the record)
-    callscribe export                    DynamoDB export to (local) S3; says where it landed
+    callscribe export                    DynamoDB export to (local) S3, then the flat analyst tables
+    callscribe query NAME|--sql SQL      a saved analyst query (or your SQL) on the latest export
     callscribe sweep                     run the sweeper once: finish and re-drive what is left pending
 
 `local up` writes a small state file (URLs, names, the local test credentials) so the other
@@ -30,6 +31,7 @@ from typing import Any
 
 import httpx
 from rich.console import Console
+from rich.table import Table
 
 from callscribe_local.aws_local import LocalNames, fake_credentials_env
 from callscribe_local.calls_client import get_call
@@ -328,14 +330,16 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
     s3 = boto3.client("s3")
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket=args.bucket)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    now = datetime.now(UTC)
+    stamp, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y-%m-%d")
+    exported: dict[str, list[str]] = {}
     for table in tables:
         arn = dynamodb.describe_table(TableName=table)["Table"]["TableArn"]
         # Exports read the point-in-time-recovery backup, as in AWS (the CDK app enables PITR).
         dynamodb.update_continuous_backups(
             TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
         )
-        prefix = f"{args.prefix.strip('/')}/{table}/{stamp}"
+        prefix = f"{args.prefix.strip('/')}/{table}/dt={day}/{stamp}"
         export = dynamodb.export_table_to_point_in_time(
             TableArn=arn, S3Bucket=args.bucket, S3Prefix=prefix, ExportFormat="DYNAMODB_JSON"
         )["ExportDescription"]
@@ -349,16 +353,81 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
         )
         for key in keys:
             console.print(f"    s3://{args.bucket}/{key}", highlight=False)
-        if args.download:
-            target = Path(args.download)
-            for key in keys:
-                destination = target / key
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                s3.download_file(args.bucket, key, str(destination))
-            console.print(f"    downloaded to {target / prefix}")
-    console.print(
-        f"List it yourself: aws --endpoint-url {state.aws} s3 ls --recursive s3://{args.bucket}/{args.prefix}/"
-    )
+        if status != "COMPLETED":
+            return 1
+        exported["calls" if table == names.calls_table else "transcripts"] = keys
+        _download(s3, args.bucket, keys, args.download, console)
+    if args.table == "all":
+        from callscribe_local.local_analytics import ANALYTICS_PREFIX, derive_from_export
+
+        with tempfile.TemporaryDirectory(prefix="callscribe-analytics-") as workdir:
+            rows = derive_from_export(s3, args.bucket, exported, day, stamp, Path(workdir))
+        folder = f"s3://{args.bucket}/{ANALYTICS_PREFIX}/<table>/dt={day}/{stamp}/"
+        counts = ", ".join(f"{name} {count}" for name, count in rows.items())
+        console.print(
+            f"[bold]analyst tables[/] (Parquet, as the workflow's UNLOADs write them): {counts} rows"
+            f" → {folder}"
+        )
+        flat = [
+            o["Key"]
+            for o in s3.list_objects_v2(Bucket=args.bucket, Prefix=f"{ANALYTICS_PREFIX}/").get("Contents", [])
+            if f"/dt={day}/{stamp}/" in o["Key"]
+        ]
+        _download(s3, args.bucket, flat, args.download, console)
+        console.print("Query them: callscribe query --list")
+    console.print(f"List it yourself: aws --endpoint-url {state.aws} s3 ls --recursive s3://{args.bucket}/")
+    return 0
+
+
+def _download(s3: Any, bucket: str, keys: list[str], into: str | None, console: Console) -> None:
+    if not into or not keys:
+        return
+    target = Path(into)
+    for key in keys:
+        destination = target / key
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        s3.download_file(bucket, key, str(destination))
+    console.print(f"    downloaded {len(keys)} file(s) under {target}")
+
+
+def cmd_query(args: argparse.Namespace, console: Console) -> int:
+    """A saved analyst query (or any Trino SQL) on the latest local export, run by DuckDB."""
+    import boto3
+
+    from callscribe_local.local_analytics import latest_warehouse
+    from callscribe_local.warehouse import WarehouseError
+    from shared.analytics.queries import SAVED_QUERIES
+
+    saved = {query.name: query for query in SAVED_QUERIES}
+    if args.list or (not args.name and not args.sql):
+        for query in SAVED_QUERIES:
+            console.print(f"[bold]{query.name}[/]: {query.description}")
+        return 0
+    if args.sql:
+        sql = args.sql
+    elif args.name in saved:
+        sql = saved[args.name].sql
+        if args.call_sid:
+            sql = sql.replace("CA_REPLACE_ME", args.call_sid)
+    else:
+        console.print(f"[red]no saved query {args.name!r}[/]; callscribe query --list")
+        return 2
+    state = _require_state(console)
+    _point_at(state)
+    with tempfile.TemporaryDirectory(prefix="callscribe-query-") as workdir:
+        try:
+            warehouse = latest_warehouse(boto3.client("s3"), args.bucket, Path(workdir))
+            rows = warehouse.query(sql)
+        except WarehouseError as exc:
+            console.print(f"[red]{exc}[/] (run `callscribe export` first?)")
+            return 1
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    table = Table(*(rows[0] if rows else ["(no rows)"]))
+    for row in rows:
+        table.add_row(*("" if value is None else str(value) for value in row.values()))
+    console.print(table)
     return 0
 
 
@@ -457,6 +526,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--prefix", default="exports")
     export.add_argument("--download", metavar="DIR", help="also copy the exported files into DIR")
     export.set_defaults(func=cmd_export)
+
+    query = commands.add_parser("query", help="run a saved analyst query on the latest local export")
+    query.add_argument("name", nargs="?", help="a saved query's name (see --list)")
+    query.add_argument("--sql", help="your own SQL (Athena/Trino dialect) instead of a saved query")
+    query.add_argument("--call-sid", help="for transcript-of-a-call: the call to show")
+    query.add_argument("--list", action="store_true", help="list the saved queries")
+    query.add_argument("--bucket", default=DEFAULT_EXPORT_BUCKET)
+    query.add_argument("--json", action="store_true", help="rows as JSON")
+    query.set_defaults(func=cmd_query)
 
     sweep = commands.add_parser("sweep", help="run the sweeper once on the running stack")
     sweep.add_argument(

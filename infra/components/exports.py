@@ -1,15 +1,25 @@
-"""Analyst exports: daily DynamoDB point-in-time exports to S3, catalogued in Glue, queried in Athena.
+"""Analyst exports: daily DynamoDB point-in-time exports to S3, flat Parquet tables derived from
+them, catalogued in Glue, queried in Athena.
 
 A Step Functions workflow (SDK integrations only, no code to bundle) exports each table to
-`exports/<table>/dt=<day>/`, waits for the export to finish, then registers that day's data folder
-as a Glue partition. Exports read PITR backups, not the table, so they cost no read capacity and
-never slow the live product. Full daily snapshots (not incremental exports) because analysts ask
-"what did the calls look like on day X", which one partition answers without merging deltas.
-docs/analytics.md tells analysts how to query.
+`exports/<table>/dt=<day>/`, waits for the export to finish and registers that day's data folder as
+a partition of the raw Glue table. Then Athena derives the flat tables (shared/analytics/schema.py)
+from that day's raw partition with one `UNLOAD … WITH (format = 'PARQUET')` each, into a folder of
+its own per run (`analytics/v<schema>/<table>/dt=<day>/<execution>/`), and the day's partition is
+pointed at it: a re-run never mixes files of two runs, and never needs a DELETE (which plain Hive
+tables do not have). Parquet tables rather than views over the JSON: typed columns analysts need
+no casts for, and a query reads only the columns it names from compressed columnar files instead
+of parsing every JSON line, which is what Athena bills.
+
+Exports read PITR backups, not the table, so they cost no read capacity and never slow the live
+product. Full daily snapshots (not incremental exports) because analysts ask "what did the calls
+look like on day X", which one partition answers without merging deltas. docs/analytics.md tells
+analysts how to query.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -26,9 +36,11 @@ from constructs import Construct
 
 from infra.components.config import InfraConfig
 from infra.components.data import DataTables
-from infra.components.glue_schema import item_type
 from infra.components.nag import acknowledge, arn_wildcard
 from infra.components.storage import new_log_group, private_bucket
+from shared.analytics.queries import SAVED_QUERIES
+from shared.analytics.raw_schema import item_type
+from shared.analytics.schema import SCHEMA_VERSION, TABLES, FlatTable
 from shared.dal.models import CallRecord, TranscriptSegment
 
 EXPORTS_PREFIX = "exports"
@@ -47,76 +59,14 @@ class ExportedTable:
     item_type: str
 
 
-# The Glue tables' names; the saved queries below use them literally.
+# The raw Glue tables' names (the flat tables are derived from them: shared/analytics/schema.py).
 CALLS = "calls"
 TRANSCRIPTS = "transcripts"
-
-# name -> (description, SQL). Every query reads the latest daily snapshot only (`dt = max(dt)`):
-# each export holds every call, so older partitions are history, not more data. Call-level counts
-# skip child legs (`parent_call_sid` set: the <Dial>ed party's leg has its own record, with no
-# stream and so no transcript), so a forwarded call counts once and is not a "failed transcript".
-SAVED_QUERIES: dict[str, tuple[str, str]] = {
-    "calls-per-day-and-status": (
-        "Calls per day and final status (latest export)",
-        """SELECT item.call_date.s AS call_date, item.status.s AS status, count(*) AS calls
-FROM calls
-WHERE dt = (SELECT max(dt) FROM calls) AND item.parent_call_sid IS NULL
-GROUP BY 1, 2
-ORDER BY 1 DESC, 3 DESC""",
-    ),
-    "average-duration": (
-        "Average, p50 and p90 call duration in seconds per day and direction",
-        """SELECT item.call_date.s AS call_date, item.direction.s AS direction, count(*) AS calls,
-       round(avg(CAST(item.duration_seconds.n AS double)), 1) AS avg_seconds,
-       approx_percentile(CAST(item.duration_seconds.n AS double), 0.5) AS p50_seconds,
-       approx_percentile(CAST(item.duration_seconds.n AS double), 0.9) AS p90_seconds
-FROM calls
-WHERE dt = (SELECT max(dt) FROM calls) AND item.duration_seconds.n IS NOT NULL
-  AND item.parent_call_sid IS NULL
-GROUP BY 1, 2
-ORDER BY 1 DESC""",
-    ),
-    "top-topics": (
-        "Most frequent summary topics over the last 30 days",
-        """SELECT lower(topic.s) AS topic, count(*) AS calls
-FROM calls
-CROSS JOIN UNNEST(item.summary.m.topics.l) AS t(topic)
-WHERE dt = (SELECT max(dt) FROM calls)
-  AND item.call_date.s >= CAST(current_date - INTERVAL '30' DAY AS varchar)
-GROUP BY 1
-ORDER BY 2 DESC
-LIMIT 25""",
-    ),
-    "outcomes": (
-        "Call outcomes and caller sentiment from summaries, per day",
-        """SELECT item.call_date.s AS call_date, item.summary.m.outcome.s AS outcome,
-       item.summary.m.sentiment.s AS sentiment, count(*) AS calls,
-       count_if(item.summary.m.follow_up_needed.bool) AS need_follow_up
-FROM calls
-WHERE dt = (SELECT max(dt) FROM calls) AND item.summary IS NOT NULL
-GROUP BY 1, 2, 3
-ORDER BY 1 DESC, 4 DESC""",
-    ),
-    "failed-transcripts": (
-        "Answered calls whose transcript failed or never completed, with the error",
-        """SELECT item.call_sid.s AS call_sid, item.call_date.s AS call_date, item.status.s AS status,
-       item.transcript_status.s AS transcript_status, item.transcript_error.s AS transcript_error,
-       item.duration_seconds.n AS duration_seconds
-FROM calls
-WHERE dt = (SELECT max(dt) FROM calls)
-  AND item.status.s = 'completed' AND item.parent_call_sid IS NULL
-  AND (item.transcript_status.s IS NULL OR item.transcript_status.s <> 'completed')
-ORDER BY item.started_at.s DESC""",
-    ),
-    "transcript-of-a-call": (
-        "One call's transcript in order (replace the call SID)",
-        """SELECT item.track.s AS track, item.speaker.s AS speaker,
-       CAST(item.start.n AS double) AS start_seconds, item.text.s AS text
-FROM transcripts
-WHERE dt = (SELECT max(dt) FROM transcripts) AND item.call_sid.s = 'CA_REPLACE_ME'
-ORDER BY item.segment_key.s""",
-    ),
-}
+ANALYTICS_PREFIX = f"analytics/v{SCHEMA_VERSION}"
+WORKFLOW_RESULTS_PREFIX = f"{RESULTS_PREFIX}/workflow"
+_PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+_PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+_PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
 
 
 class AnalystExports(Construct):
@@ -192,6 +142,37 @@ class AnalystExports(Construct):
             glue_table.node.add_dependency(database)
             self.glue_tables[table.name] = glue_table
 
+        self.flat_tables: dict[str, glue.CfnTable] = {}
+        for flat in TABLES.values():
+            glue_table = glue.CfnTable(
+                self,
+                f"Flat{flat.name.title().replace('_', '')}Table",
+                catalog_id=stack.account,
+                database_name=self.database_name,
+                table_input=glue.CfnTable.TableInputProperty(
+                    name=flat.name,
+                    description=flat.description,
+                    table_type="EXTERNAL_TABLE",
+                    parameters={
+                        "classification": "parquet",
+                        "callscribe_schema_version": str(SCHEMA_VERSION),
+                    },
+                    partition_keys=[glue.CfnTable.ColumnProperty(name="dt", type="string")],
+                    storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                        location=self._flat_location(flat.name),
+                        input_format=_PARQUET_INPUT,
+                        output_format=_PARQUET_OUTPUT,
+                        columns=[
+                            glue.CfnTable.ColumnProperty(name=c.name, type=c.type, comment=c.comment or None)
+                            for c in flat.columns
+                        ],
+                        serde_info=glue.CfnTable.SerdeInfoProperty(serialization_library=_PARQUET_SERDE),
+                    ),
+                ),
+            )
+            glue_table.node.add_dependency(database)
+            self.flat_tables[flat.name] = glue_table
+
         self.workgroup = athena.CfnWorkGroup(
             self,
             "WorkGroup",
@@ -213,16 +194,38 @@ class AnalystExports(Construct):
                 ),
             ),
         )
+        # The workflow's own workgroup: no per-query scan cap (a big day's transcripts may pass the
+        # analysts' 10 GB), results kept apart under athena-results/workflow/.
+        self.derive_workgroup = athena.CfnWorkGroup(
+            self,
+            "DeriveWorkGroup",
+            name=f"{config.stack_name}-exports",
+            description="callscribe export workflow: derives the flat tables from each day's export",
+            recursive_delete_option=True,
+            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
+                enforce_work_group_configuration=True,
+                publish_cloud_watch_metrics_enabled=True,
+                engine_version=athena.CfnWorkGroup.EngineVersionProperty(
+                    selected_engine_version="Athena engine version 3",
+                ),
+                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
+                    output_location=f"s3://{self.bucket.bucket_name}/{WORKFLOW_RESULTS_PREFIX}/",
+                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
+                        encryption_option="SSE_S3",
+                    ),
+                ),
+            ),
+        )
         self.named_queries = []
-        for name, (description, sql) in SAVED_QUERIES.items():
+        for saved in SAVED_QUERIES:
             query = athena.CfnNamedQuery(
                 self,
-                f"Query-{name}",
-                name=f"callscribe: {name}",
-                description=description,
+                f"Query-{saved.name}",
+                name=f"callscribe: {saved.name}",
+                description=saved.description,
                 database=self.database_name,
                 work_group=self.workgroup.name,
-                query_string=sql,
+                query_string=saved.sql,
             )
             query.node.add_dependency(self.workgroup)
             query.node.add_dependency(database)
@@ -244,6 +247,9 @@ class AnalystExports(Construct):
     def _location(self, table_name: str) -> str:
         return f"s3://{self.bucket.bucket_name}/{EXPORTS_PREFIX}/{table_name}/"
 
+    def _flat_location(self, table_name: str) -> str:
+        return f"s3://{self.bucket.bucket_name}/{ANALYTICS_PREFIX}/{table_name}/"
+
     def _export_workflow(self, config: InfraConfig, exported: list[ExportedTable]) -> sfn.StateMachine:
         day = sfn.Pass(
             self,
@@ -259,7 +265,10 @@ class AnalystExports(Construct):
         branches = sfn.Parallel(self, "ExportTables", result_path=sfn.JsonPath.DISCARD)
         for table in exported:
             branches.branch(self._export_branch(table))
-        definition = day.next(branches).next(sfn.Succeed(self, "Exported"))
+        derived = sfn.Parallel(self, "DeriveTables", result_path=sfn.JsonPath.DISCARD)
+        for flat in TABLES.values():
+            derived.branch(self._derive_branch(flat))
+        definition = day.next(branches).next(derived).next(sfn.Succeed(self, "Exported"))
 
         log_group = new_log_group(self, "WorkflowLogs", config.log_retention)
         machine = sfn.StateMachine(
@@ -270,6 +279,7 @@ class AnalystExports(Construct):
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
+        self._grant_derivation(machine, exported)
         # DynamoDB writes the export with the caller's permissions.
         self.bucket.grant_put(machine, f"{EXPORTS_PREFIX}/*")
         machine.add_to_role_policy(
@@ -340,51 +350,7 @@ class AnalystExports(Construct):
                 sfn.JsonPath.string_split(sfn.JsonPath.string_at("$.export.arn"), "/"), 3
             ),
         )
-        descriptor = _partition_descriptor(data_location, table.item_type)
-        glue_arns = [
-            stack.format_arn(service="glue", resource="catalog"),
-            stack.format_arn(service="glue", resource="database", resource_name=self.database_name),
-            stack.format_arn(
-                service="glue", resource="table", resource_name=f"{self.database_name}/{table.name}"
-            ),
-        ]
-        register = tasks.CallAwsService(
-            self,
-            f"Register {table.name}",
-            service="glue",
-            action="createPartition",
-            parameters={
-                "DatabaseName": self.database_name,
-                "TableName": table.name,
-                "PartitionInput": {
-                    "Values": sfn.JsonPath.array(sfn.JsonPath.string_at("$.dt")),
-                    "StorageDescriptor": descriptor,
-                },
-            },
-            iam_resources=glue_arns,
-            iam_action="glue:CreatePartition",
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        replace = tasks.CallAwsService(
-            self,
-            f"Replace {table.name}",
-            comment="A re-run on the same day points the day's partition at the newer export",
-            service="glue",
-            action="updatePartition",
-            parameters={
-                "DatabaseName": self.database_name,
-                "TableName": table.name,
-                "PartitionValueList": sfn.JsonPath.array(sfn.JsonPath.string_at("$.dt")),
-                "PartitionInput": {
-                    "Values": sfn.JsonPath.array(sfn.JsonPath.string_at("$.dt")),
-                    "StorageDescriptor": descriptor,
-                },
-            },
-            iam_resources=glue_arns,
-            iam_action="glue:UpdatePartition",
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        register.add_catch(replace, errors=["Glue.AlreadyExistsException"], result_path=sfn.JsonPath.DISCARD)
+        register = self._register_partition(table.name, _partition_descriptor(data_location, table.item_type))
         failed = sfn.Fail(
             self,
             f"{table.name} export failed",
@@ -396,6 +362,190 @@ class AnalystExports(Construct):
         done.when(sfn.Condition.string_equals("$.export.status", "FAILED"), failed)
         done.otherwise(wait)
         return start.next(wait).next(describe).next(done)
+
+    def _derive_branch(self, flat: FlatTable) -> sfn.IChainable:
+        """UNLOAD the day's flat rows as Parquet into a folder of this run's own, then point the
+        day's partition at it."""
+        target = sfn.Pass(
+            self,
+            f"Folder {flat.name}",
+            comment="One folder per run: UNLOAD needs an empty one, and a re-run must not mix files",
+            parameters={
+                "folder": sfn.JsonPath.format(
+                    f"s3://{self.bucket.bucket_name}/{ANALYTICS_PREFIX}/{flat.name}/dt={{}}/{{}}/",
+                    sfn.JsonPath.string_at("$.dt"),
+                    sfn.JsonPath.string_at("$$.Execution.Name"),
+                )
+            },
+            result_path="$.target",
+        )
+        workgroup_arn = cdk.Stack.of(self).format_arn(
+            service="athena", resource="workgroup", resource_name=self.derive_workgroup.name
+        )
+        # Polled like the export rather than the `.sync` integration, whose generated policy reads
+        # every bucket in the account and may create and drop any table in the database.
+        unload = tasks.CallAwsService(
+            self,
+            f"Derive {flat.name}",
+            service="athena",
+            action="startQueryExecution",
+            parameters={
+                "QueryString": sfn.JsonPath.format(
+                    f"UNLOAD ({flat.select_sql('{}')}) TO '{{}}' "
+                    "WITH (format = 'PARQUET', compression = 'SNAPPY')",
+                    sfn.JsonPath.string_at("$.dt"),
+                    sfn.JsonPath.string_at("$.target.folder"),
+                ),
+                "QueryExecutionContext": {"Database": self.database_name},
+                "WorkGroup": self.derive_workgroup.name,
+            },
+            iam_resources=[workgroup_arn],
+            result_selector={"id": sfn.JsonPath.string_at("$.QueryExecutionId")},
+            result_path="$.query",
+        )
+        wait = sfn.Wait(self, f"Wait {flat.name}", time=sfn.WaitTime.duration(cdk.Duration.seconds(20)))
+        check = tasks.CallAwsService(
+            self,
+            f"Check {flat.name}",
+            service="athena",
+            action="getQueryExecution",
+            parameters={"QueryExecutionId": sfn.JsonPath.string_at("$.query.id")},
+            iam_resources=[workgroup_arn],
+            result_selector={
+                "id": sfn.JsonPath.string_at("$.QueryExecution.QueryExecutionId"),
+                "state": sfn.JsonPath.string_at("$.QueryExecution.Status.State"),
+            },
+            result_path="$.query",
+        )
+        descriptor = {
+            "Location": sfn.JsonPath.string_at("$.target.folder"),
+            "InputFormat": _PARQUET_INPUT,
+            "OutputFormat": _PARQUET_OUTPUT,
+            "Columns": [{"Name": c.name, "Type": c.type} for c in flat.columns],
+            "SerdeInfo": {"SerializationLibrary": _PARQUET_SERDE},
+        }
+        failed = sfn.Fail(
+            self,
+            f"{flat.name} derivation failed",
+            error="DeriveFailed",
+            cause="Athena's UNLOAD failed or was cancelled; see the query in the exports workgroup",
+        )
+        done = sfn.Choice(self, f"{flat.name} derived?")
+        done.when(
+            sfn.Condition.string_equals("$.query.state", "SUCCEEDED"),
+            self._register_partition(flat.name, descriptor),
+        )
+        done.when(
+            sfn.Condition.or_(
+                sfn.Condition.string_equals("$.query.state", "FAILED"),
+                sfn.Condition.string_equals("$.query.state", "CANCELLED"),
+            ),
+            failed,
+        )
+        done.otherwise(wait)
+        return target.next(unload).next(wait).next(check).next(done)
+
+    def _grant_derivation(self, machine: sfn.StateMachine, exported: list[ExportedTable]) -> None:
+        """What Athena needs, with the workflow's credentials, to read the raw partitions and write
+        the flat tables' Parquet and the query results: nothing beyond those tables and prefixes."""
+        stack = cdk.Stack.of(self)
+        machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["glue:GetDatabase", "glue:GetTable", "glue:GetPartition", "glue:GetPartitions"],
+                resources=[
+                    stack.format_arn(service="glue", resource="catalog"),
+                    stack.format_arn(service="glue", resource="database", resource_name=self.database_name),
+                    *(
+                        stack.format_arn(
+                            service="glue", resource="table", resource_name=f"{self.database_name}/{t.name}"
+                        )
+                        for t in exported
+                    ),
+                ],
+            )
+        )
+        machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket", "s3:GetBucketLocation"], resources=[self.bucket.bucket_arn]
+            )
+        )
+        machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[
+                    self.bucket.arn_for_objects(f"{EXPORTS_PREFIX}/*"),
+                    self.bucket.arn_for_objects(f"{WORKFLOW_RESULTS_PREFIX}/*"),
+                ],
+            )
+        )
+        machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+                resources=[
+                    self.bucket.arn_for_objects(f"{ANALYTICS_PREFIX}/*"),
+                    self.bucket.arn_for_objects(f"{WORKFLOW_RESULTS_PREFIX}/*"),
+                ],
+            )
+        )
+        acknowledge(
+            machine,
+            (
+                arn_wildcard(self.bucket, f"/{ANALYTICS_PREFIX}/*"),
+                arn_wildcard(self.bucket, f"/{WORKFLOW_RESULTS_PREFIX}/*"),
+            ),
+            "Athena reads the day's export and writes the flat tables' Parquet and its results under "
+            "these prefixes with the workflow's credentials; file names are Athena's own.",
+        )
+
+    def _register_partition(self, table_name: str, descriptor: Mapping[str, object]) -> sfn.TaskStateBase:
+        """Add the day's partition of `table_name`; when a run of the same day already added it,
+        point it at this run's data instead."""
+        stack = cdk.Stack.of(self)
+        glue_arns = [
+            stack.format_arn(service="glue", resource="catalog"),
+            stack.format_arn(service="glue", resource="database", resource_name=self.database_name),
+            stack.format_arn(
+                service="glue", resource="table", resource_name=f"{self.database_name}/{table_name}"
+            ),
+        ]
+        register = tasks.CallAwsService(
+            self,
+            f"Register {table_name}",
+            service="glue",
+            action="createPartition",
+            parameters={
+                "DatabaseName": self.database_name,
+                "TableName": table_name,
+                "PartitionInput": {
+                    "Values": sfn.JsonPath.array(sfn.JsonPath.string_at("$.dt")),
+                    "StorageDescriptor": descriptor,
+                },
+            },
+            iam_resources=glue_arns,
+            iam_action="glue:CreatePartition",
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        replace = tasks.CallAwsService(
+            self,
+            f"Replace {table_name}",
+            comment="A re-run on the same day points the day's partition at the newer data",
+            service="glue",
+            action="updatePartition",
+            parameters={
+                "DatabaseName": self.database_name,
+                "TableName": table_name,
+                "PartitionValueList": sfn.JsonPath.array(sfn.JsonPath.string_at("$.dt")),
+                "PartitionInput": {
+                    "Values": sfn.JsonPath.array(sfn.JsonPath.string_at("$.dt")),
+                    "StorageDescriptor": descriptor,
+                },
+            },
+            iam_resources=glue_arns,
+            iam_action="glue:UpdatePartition",
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        register.add_catch(replace, errors=["Glue.AlreadyExistsException"], result_path=sfn.JsonPath.DISCARD)
+        return register
 
 
 def _table_descriptor(location: str, item: str) -> glue.CfnTable.StorageDescriptorProperty:

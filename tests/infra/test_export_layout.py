@@ -27,8 +27,8 @@ from functions.summaries.models import (
     StoredSummary,
     TokenUsage,
 )
-from infra.components.glue_schema import SUMMARY, item_type
 from shared import aws
+from shared.analytics.raw_schema import SUMMARY, item_type
 from shared.dal.models import (
     CallRecord,
     RecordingAttribute,

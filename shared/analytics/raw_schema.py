@@ -71,7 +71,7 @@ def attribute_type(attribute: Attribute[Any]) -> str:
     except KeyError:
         raise TypeError(
             f"no Glue type for DynamoDB type {attribute.attr_type!r} ({type(attribute).__name__}); "
-            "add one to infra/components/glue_schema.py"
+            "add one to shared/analytics/raw_schema.py"
         ) from None
 
 

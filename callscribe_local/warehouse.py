@@ -1,0 +1,170 @@
+"""The analysts' warehouse on a laptop: DuckDB runs the same SQL Athena runs.
+
+Raw DynamoDB exports (JSON lines, gzip) are loaded as the Glue tables `calls` and `transcripts` with
+the Glue column types (shared/analytics/raw_schema.py) turned into DuckDB's; the flat tables are
+derived with the Trino SELECTs of shared/analytics/schema.py, written as Parquet in the layout S3
+holds (`<table>/dt=<day>/…parquet`), and the saved queries run on them. Trino SQL is transpiled to
+DuckDB by sqlglot. Known differences from Athena, none of which changes the saved queries' answers
+on our data: `approx_percentile` becomes `approx_quantile` (another sketch: on tiny samples both are
+exact), DuckDB is laxer (SELECT aliases in WHERE, `varchar = int`), so a query is also checked to
+parse as Trino before it is transpiled; and DuckDB's JSON reader is case-sensitive where Athena's
+OpenX SerDe is not, so the raw types here keep DynamoDB's upper-case type letters (`S`, `N`, `M`).
+
+Used by `callscribe export`/`callscribe query` and by the tests; production never imports it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import sqlglot
+
+from shared.analytics.raw_schema import item_type
+from shared.analytics.schema import TABLES, FlatTable
+from shared.dal.models import CallRecord, TranscriptSegment
+
+RAW_MODELS: dict[str, type[CallRecord] | type[TranscriptSegment]] = {
+    "calls": CallRecord,
+    "transcripts": TranscriptSegment,
+}
+# DynamoDB JSON's type keys, as the export writes them
+_TYPE_LETTERS = {"s": "S", "n": "N", "b": "B", "bool": "BOOL", "m": "M", "l": "L", "ss": "SS", "ns": "NS"}
+_SCALARS = {
+    "string": "VARCHAR",
+    "boolean": "BOOLEAN",
+    "bigint": "BIGINT",
+    "double": "DOUBLE",
+    "int": "INTEGER",
+}
+
+# sqlglot warns that Trino's reduce() output function has no DuckDB argument; ours is the identity.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+
+class WarehouseError(Exception):
+    pass
+
+
+def duckdb_type(glue_type: str, *, raw: bool = True) -> str:
+    """A Glue (Hive) type as DuckDB spells it; `raw`: struct keys named like DynamoDB's type letters
+    are upper-cased, as they are in the export files."""
+    parsed, rest = _parse(glue_type.replace(" ", ""), raw)
+    if rest:
+        raise WarehouseError(f"trailing text in type: {rest!r}")
+    return parsed
+
+
+def _parse(text: str, raw: bool) -> tuple[str, str]:
+    for scalar, spelled in _SCALARS.items():
+        if text.startswith(scalar) and not text[len(scalar) : len(scalar) + 1].isalnum():
+            return spelled, text[len(scalar) :]
+    if text.startswith("array<"):
+        inner, rest = _parse(text[6:], raw)
+        return f"{inner}[]", _close(rest)
+    if text.startswith("map<"):
+        key, rest = _parse(text[4:], raw)
+        if not rest.startswith(","):
+            raise WarehouseError(f"map without a value type: {text!r}")
+        value, rest = _parse(rest[1:], raw)
+        return f"MAP({key}, {value})", _close(rest)
+    if text.startswith("struct<"):
+        rest, fields = text[7:], []
+        while True:
+            match = re.match(r"([A-Za-z_][A-Za-z0-9_]*):", rest)
+            if match is None:
+                raise WarehouseError(f"bad struct field at {rest[:40]!r}")
+            name = match.group(1)
+            field_type, rest = _parse(rest[match.end() :], raw)
+            name = _TYPE_LETTERS.get(name, name) if raw else name
+            fields.append(f'"{name}" {field_type}')
+            if rest.startswith(","):
+                rest = rest[1:]
+                continue
+            return f"STRUCT({', '.join(fields)})", _close(rest)
+    raise WarehouseError(f"unknown type at {text[:40]!r}")
+
+
+def _close(rest: str) -> str:
+    if not rest.startswith(">"):
+        raise WarehouseError(f"expected '>' at {rest[:40]!r}")
+    return rest[1:]
+
+
+def to_duckdb(sql: str) -> str:
+    """Trino (Athena engine v3) SQL as DuckDB runs it; refuses SQL that Trino would not parse."""
+    try:
+        statements = sqlglot.transpile(
+            sql, read="trino", write="duckdb", unsupported_level=sqlglot.ErrorLevel.IGNORE
+        )
+    except sqlglot.errors.ParseError as exc:
+        raise WarehouseError(f"not valid Trino SQL: {exc}") from exc
+    if len(statements) != 1:
+        raise WarehouseError("one statement at a time")
+    return statements[0]
+
+
+class Warehouse:
+    """One in-memory DuckDB holding raw exports and flat tables, queried with Trino SQL."""
+
+    def __init__(self) -> None:
+        self.db = duckdb.connect()
+        self.db.execute("SET TimeZone = 'UTC'")  # Athena's timestamps are UTC; DuckDB's default is local
+        for name, model in RAW_MODELS.items():
+            self.db.execute(f"CREATE TABLE {name} (item {duckdb_type(item_type(model))}, dt VARCHAR)")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def load_export(self, table: str, day: str, files: Iterable[Path]) -> int:
+        """Add one day's export of `table` (its gzip JSON-lines data files); returns the rows added."""
+        paths = [str(path) for path in files]
+        if table not in RAW_MODELS:
+            raise WarehouseError(f"unknown raw table {table!r}")
+        if not paths:
+            return 0
+        spelled = duckdb_type(item_type(RAW_MODELS[table])).replace("'", "''")
+        before = self._count(table)
+        self.db.execute(
+            f"INSERT INTO {table} SELECT Item, ? FROM read_json(?, format = 'newline_delimited', "
+            f"compression = 'gzip', columns = {{'Item': '{spelled}'}})",
+            [day, paths],
+        )
+        return self._count(table) - before
+
+    def derive(self, day: str, out: Path) -> dict[str, Path]:
+        """Write each flat table's rows for `day` as Parquet under `out/<table>/dt=<day>/`."""
+        written = {}
+        for table in TABLES.values():
+            folder = out / table.name / f"dt={day}"
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / "part-0.parquet"
+            self.db.execute(f"COPY ({to_duckdb(table.select_sql(day))}) TO '{target}' (FORMAT parquet)")
+            written[table.name] = target
+        return written
+
+    def attach_flat(self, root: Path, tables: Sequence[FlatTable] | None = None) -> None:
+        """Make the flat tables under `root` queryable by name, `dt` a string as in Glue."""
+        for table in tables or TABLES.values():
+            files = sorted((root / table.name).glob("dt=*/*.parquet"))
+            if not files:
+                raise WarehouseError(f"no Parquet files for {table.name} under {root}")
+            listed = ", ".join(f"'{path}'" for path in files)
+            self.db.execute(
+                f"CREATE OR REPLACE VIEW {table.name} AS SELECT * FROM read_parquet([{listed}], "
+                "hive_partitioning = true, hive_types = {'dt': VARCHAR})"
+            )
+
+    def query(self, trino_sql: str) -> list[dict[str, Any]]:
+        """Run Trino SQL (transpiled); rows as dicts keyed by column name."""
+        cursor = self.db.execute(to_duckdb(trino_sql))
+        names = [column[0] for column in cursor.description or []]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def _count(self, table: str) -> int:
+        row = self.db.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0

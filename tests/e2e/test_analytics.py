@@ -1,0 +1,394 @@
+"""The analysts' side end to end: calls the local stack really placed, exported, flattened into the
+typed Parquet tables by the same SQL the export workflow's Athena UNLOADs run, and every saved
+query run on them by a real SQL engine (DuckDB, the Trino SQL transpiled by sqlglot), its answer
+checked against the call records themselves.
+
+Three calls: a forwarded inbound call, a voicemail to a second number, and an outbound call (POST
+/calls) nobody answered. (The forward's TwiML asks for no status callbacks of the dialled leg, so
+no leg record exists here; tests/unit/analytics/test_warehouse.py covers legs.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from callscribe_local import cli
+from callscribe_local.aws_local import LocalNames
+from callscribe_local.local_analytics import latest_warehouse
+from callscribe_local.phone import CallerId, SimulatedPhone, bundled_conversation, rfc2822
+from callscribe_local.stack import FORWARD_TO, TWILIO_NUMBER, LocalStack, StackOptions
+from callscribe_local.warehouse import Warehouse
+from shared.analytics.queries import SAVED_QUERIES
+from shared.analytics.schema import SCHEMA_VERSION
+from shared.dal.calls import DynamoCalls
+from shared.dal.records import Call
+from shared.dal.segments import DynamoSegments
+
+pytestmark = pytest.mark.e2e
+
+VOICEMAIL_NUMBER = "+14155550111"
+SPEED = 2.0
+
+
+@dataclass(frozen=True)
+class Placed:
+    forwarded: Call
+    legs: list[Call]
+    voicemail: Call
+    unanswered: Call
+    warehouse: Warehouse
+    export_output: str
+
+    @property
+    def calls(self) -> list[Call]:
+        """Call-level records (no legs)."""
+        return [self.forwarded, self.voicemail, self.unanswered]
+
+    @property
+    def records(self) -> list[Call]:
+        return [*self.calls, *self.legs]
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    suffix = uuid.uuid4().hex[:6]
+    names = LocalNames(
+        calls_table=f"e2e-a-calls-{suffix}",
+        transcripts_table=f"e2e-a-transcripts-{suffix}",
+        idempotency_table=f"e2e-a-idempotency-{suffix}",
+        event_bus_name=f"e2e-a-bus-{suffix}",
+    )
+    routes = {"*": {"forwardTo": FORWARD_TO}, VOICEMAIL_NUMBER: {"voicemail": True}}
+    options = StackOptions(names=names, call_routes=routes, deepgram_api_key=None, anthropic_api_key=None)
+    with LocalStack(options) as running:
+        yield running
+
+
+def _phone(stack: LocalStack, to_number: str) -> SimulatedPhone:
+    assert stack.urls is not None
+    return SimulatedPhone(
+        stack.urls.api,
+        stack.auth_token,
+        stack.account_sid,
+        caller=CallerId(to_number=to_number),
+        speed=SPEED,
+        twilio_api_url=stack.urls.twilio,
+    )
+
+
+async def _place_two(stack: LocalStack) -> tuple[str, str]:
+    conversation = bundled_conversation()
+    forwarded, voicemail = await asyncio.gather(
+        _phone(stack, TWILIO_NUMBER).call(conversation.clip(15.7)),
+        _phone(stack, VOICEMAIL_NUMBER).call(conversation.clip(8.0)),
+    )
+    return forwarded.call_sid, voicemail.call_sid
+
+
+def _unanswered_outbound(stack: LocalStack) -> str:
+    """POST /calls, then Twilio's `no-answer` for it, signed as Twilio signs it."""
+    assert stack.urls is not None
+    response = httpx.post(
+        f"{stack.urls.api}/calls", json={"to": "+14155550142", "connectTo": "+14155550199"}, timeout=10
+    )
+    assert response.status_code == 201, response.text
+    call_sid = str(response.json()["callSid"])
+    phone = _phone(stack, "+14155550142")
+    params = {
+        **phone.base_params(call_sid),
+        "Direction": "outbound-api",
+        "From": TWILIO_NUMBER,
+        "To": "+14155550142",
+        "CallStatus": "no-answer",
+        "CallDuration": "0",
+        "CallbackSource": "call-progress-events",
+        "SequenceNumber": "0",
+        "Timestamp": rfc2822(),
+    }
+    url = stack.urls.api.rstrip("/") + "/twilio/status"
+    answer = httpx.post(url, data=params, headers={"X-Twilio-Signature": phone.sign(url, params)}, timeout=10)
+    assert answer.status_code < 300, answer.text
+    return call_sid
+
+
+def _settled(stack: LocalStack, calls: DynamoCalls, call_sid: str) -> Call:
+    """The record once its pipeline is done: summary of the final transcript, recording reconciled."""
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline:
+        call = calls.get(call_sid)
+        done = [d for d in stack.deliveries if d.call_sid == call_sid and (d.ok or d.dead_lettered)]
+        # the summary is of the final transcript: the first one when the recording filled nothing,
+        # else the rewrite that names the reconciled version
+        final = call is not None and (
+            not call.filled_seconds
+            or (call.summary or {}).get("transcript_version") == call.transcript_version
+        )
+        if call is not None and call.summary and call.reconciled_at and final and len(done) >= 2:
+            return call
+        time.sleep(0.5)
+    call = calls.get(call_sid)
+    raise AssertionError(
+        f"{call_sid} did not settle: summary {call and bool(call.summary)}, reconciled "
+        f"{call and call.reconciled_at}, filled {call and call.filled_seconds}"
+    )
+
+
+@pytest.fixture(scope="module")
+def placed(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Placed]:
+    names = stack.options.names
+    calls = DynamoCalls(names.calls_table)
+    forwarded_sid, voicemail_sid = asyncio.run(_place_two(stack))
+    unanswered_sid = _unanswered_outbound(stack)
+    forwarded = _settled(stack, calls, forwarded_sid)
+    voicemail = _settled(stack, calls, voicemail_sid)
+    unanswered = calls.get(unanswered_sid)
+    assert unanswered is not None
+    assert unanswered.status == "no-answer"
+    everything = _all_calls(calls, names.calls_table)
+    legs = [c for c in everything if c.parent_call_sid is not None]
+    assert {c.call_sid for c in everything} == {forwarded_sid, voicemail_sid, unanswered_sid} | {
+        c.call_sid for c in legs
+    }
+
+    # `callscribe export` against this stack, as `callscribe local up` leaves it
+    assert stack.urls is not None
+    work = tmp_path_factory.mktemp("analytics")
+    state = cli.StackState(
+        pid=os.getpid(),
+        **stack.urls.as_dict(),
+        account_sid=stack.account_sid,
+        auth_token=stack.auth_token,
+        names=asdict(names),
+    )
+    (work / "state.json").write_text(json.dumps(asdict(state)))
+    os.environ["CALLSCRIBE_LOCAL_STATE"] = str(work / "state.json")
+    try:
+        from io import StringIO
+
+        from rich.console import Console
+
+        buffer = StringIO()
+        args = cli.build_parser().parse_args(["export"])
+        assert cli.cmd_export(args, Console(file=buffer, width=400)) == 0
+    finally:
+        os.environ.pop("CALLSCRIBE_LOCAL_STATE", None)
+    import boto3
+
+    warehouse = latest_warehouse(boto3.client("s3"), cli.DEFAULT_EXPORT_BUCKET, work / "flat")
+    yield Placed(forwarded, legs, voicemail, unanswered, warehouse, buffer.getvalue())
+    warehouse.close()
+
+
+def _all_calls(calls: DynamoCalls, table: str) -> list[Call]:
+    import boto3
+
+    client = boto3.client("dynamodb")
+    sids = [
+        item["call_sid"]["S"]
+        for item in client.scan(TableName=table, ProjectionExpression="call_sid")["Items"]
+    ]
+    return [call for sid in sids if (call := calls.get(sid)) is not None]
+
+
+def _run(placed: Placed, name: str, **replace: str) -> list[dict[str, Any]]:
+    (query,) = [q for q in SAVED_QUERIES if q.name == name]
+    sql = query.sql
+    for old, new in replace.items():
+        sql = sql.replace(old, new)
+    return placed.warehouse.query(sql)
+
+
+def _day(call: Call) -> Any:
+    import datetime
+
+    assert call.call_date is not None
+    return datetime.date.fromisoformat(call.call_date)
+
+
+def _cost(call: Call) -> float:
+    return float((call.cost or {}).get("total_usd") or 0.0)
+
+
+# ---- the export itself ----------------------------------------------------------------------------
+
+
+def test_the_export_writes_the_flat_tables_of_every_record(placed: Placed) -> None:
+    assert f"analytics/v{SCHEMA_VERSION}/" in placed.export_output
+    rows = placed.warehouse.query(
+        "SELECT call_sid, is_leg, answered, our_number FROM call_facts ORDER BY call_sid"
+    )
+    assert {row["call_sid"] for row in rows} == {c.call_sid for c in placed.records}
+    by_sid = {row["call_sid"]: row for row in rows}
+    assert {sid for sid, row in by_sid.items() if row["is_leg"]} == {c.call_sid for c in placed.legs}
+    assert by_sid[placed.forwarded.call_sid]["our_number"] == TWILIO_NUMBER
+    assert by_sid[placed.voicemail.call_sid]["our_number"] == VOICEMAIL_NUMBER
+    assert by_sid[placed.unanswered.call_sid]["our_number"] == TWILIO_NUMBER
+    assert by_sid[placed.unanswered.call_sid]["answered"] is False
+
+
+def test_a_placed_call_has_its_typed_facts(placed: Placed) -> None:
+    call = placed.forwarded
+    (row,) = placed.warehouse.query(f"SELECT * FROM call_facts WHERE call_sid = '{call.call_sid}'")
+    assert row["duration_seconds"] == call.duration_seconds
+    assert row["started_at"].isoformat(timespec="milliseconds") + "Z" == call.started_at
+    assert row["segment_count"] == call.segment_count
+    assert row["transcript_source"] == call.transcript_source
+    assert row["live_coverage"] == pytest.approx(call.live_coverage)
+    assert call.summary is not None
+    assert row["topics"] == [topic.lower() for topic in call.summary["topics"]]
+    assert row["outcome"] == call.summary["outcome"]
+    assert row["summary_model"] == "offline-extractive"
+    assert row["other_party_last4"] == CallerId().from_number[-4:]
+    assert row["cost_total_usd"] == pytest.approx((call.cost or {}).get("total_usd"))
+    assert row["evaluation_count"] == len(call.evaluations or ())
+    assert row["redacted_total"] == sum((call.redaction_counts or {}).values()) + sum(
+        (call.recording_redaction_counts or {}).values()
+    )
+    everything = json.dumps(placed.warehouse.query("SELECT * FROM call_facts"), default=str)
+    assert CallerId().from_number not in everything  # never more than the last four digits
+    assert CallerId().from_zip not in everything
+
+
+def test_the_transcript_lines_are_the_stored_segments(stack: LocalStack, placed: Placed) -> None:
+    call = placed.forwarded
+    stored = DynamoSegments(stack.options.names.transcripts_table).list_segments(call.call_sid)
+    rows = _run(placed, "transcript-of-a-call", CA_REPLACE_ME=call.call_sid)
+    assert [row["text"] for row in rows] == [segment.text for segment in stored]
+    assert [row["source"] for row in rows] == [segment.origin_or_live for segment in stored]
+    assert [row["start_seconds"] for row in rows] == [pytest.approx(segment.start) for segment in stored]
+
+
+# ---- every saved query, answered ------------------------------------------------------------------
+
+
+def test_every_saved_query_runs_here() -> None:
+    """A saved query added without a test of its answer fails here."""
+    tested = {
+        "calls-per-day-and-status",
+        "volume-by-hour-and-number",
+        "average-duration",
+        "top-topics",
+        "outcome-and-sentiment-trend",
+        "evaluation-pass-rates",
+        "cost-per-day",
+        "cost-per-call",
+        "calls-with-gaps",
+        "failed-transcripts",
+        "redactions-per-day",
+        "transcript-of-a-call",
+    }
+    assert {query.name for query in SAVED_QUERIES} == tested
+
+
+def test_calls_per_day_and_status(placed: Placed) -> None:
+    expected = Counter((_day(c), c.status) for c in placed.calls)
+    rows = _run(placed, "calls-per-day-and-status")
+    assert {(r["call_date"], r["status"]): r["calls"] for r in rows} == dict(expected)
+
+
+def test_volume_by_hour_and_number(placed: Placed) -> None:
+    rows = _run(placed, "volume-by-hour-and-number")
+    assert sum(r["calls"] for r in rows) == 3
+    assert sum(r["answered"] for r in rows) == 2
+    talk = sum(c.duration_seconds or 0 for c in (placed.forwarded, placed.voicemail))
+    assert sum(r["talk_seconds"] for r in rows) == talk
+    numbers = Counter()
+    for row in rows:
+        numbers[row["our_number"]] += row["calls"]
+    assert numbers == Counter({TWILIO_NUMBER: 2, VOICEMAIL_NUMBER: 1})
+
+
+def test_average_duration_counts_only_answered_calls(placed: Placed) -> None:
+    rows = {r["direction"]: r for r in _run(placed, "average-duration")}
+    inbound = rows["inbound"]
+    durations = [placed.forwarded.duration_seconds, placed.voicemail.duration_seconds]
+    assert (inbound["answered_calls"], inbound["unanswered_calls"]) == (2, 0)
+    assert inbound["avg_seconds"] == pytest.approx(round(statistics.mean(d or 0 for d in durations), 1))
+    assert inbound["p90_seconds"] == max(durations)
+    outbound = rows["outbound-api"]
+    assert (outbound["answered_calls"], outbound["unanswered_calls"], outbound["avg_seconds"]) == (0, 1, None)
+
+
+def test_top_topics(placed: Placed) -> None:
+    expected = Counter(t.lower() for c in placed.calls if c.summary for t in c.summary["topics"])
+    assert expected  # the offline summariser names topics
+    rows = _run(placed, "top-topics")
+    assert {r["topic"]: r["calls"] for r in rows} == dict(expected.most_common(25))
+
+
+def test_outcome_and_sentiment_trend(placed: Placed) -> None:
+    expected = Counter(
+        (_day(c), c.summary["outcome"], c.summary["sentiment"]) for c in placed.calls if c.summary is not None
+    )
+    rows = _run(placed, "outcome-and-sentiment-trend")
+    assert {(r["call_date"], r["outcome"], r["sentiment"]): r["calls"] for r in rows} == dict(expected)
+    follow_ups = sum(1 for c in placed.calls if c.summary and c.summary["follow_up_needed"])
+    assert sum(r["need_follow_up"] for r in rows) == follow_ups
+
+
+def test_evaluation_pass_rates(placed: Placed) -> None:
+    answers = [(c, a) for c in placed.records for a in (c.evaluations or ())]
+    rows = {r["question_id"]: r for r in _run(placed, "evaluation-pass-rates")}
+    assert set(rows) == {a["id"] for _, a in answers}
+    for question, row in rows.items():
+        mine = [a for _, a in answers if a["id"] == question]
+        assert row["calls"] == len(mine)
+        assert row["answered"] == sum(1 for a in mine if a.get("answer") is not None)
+        assert row["yes"] == sum(1 for a in mine if a.get("answer_bool") is True)
+
+
+def test_cost_per_day_and_per_call(placed: Placed) -> None:
+    (day,) = _run(placed, "cost-per-day")
+    assert day["calls"] == 3
+    assert day["total_usd"] == pytest.approx(round(sum(_cost(c) for c in placed.records), 4))
+    per_call = {r["call_sid"]: r for r in _run(placed, "cost-per-call")}
+    assert set(per_call) == {c.call_sid for c in placed.calls}
+    forwarded = per_call[placed.forwarded.call_sid]
+    legs = [c for c in placed.legs if c.parent_call_sid == placed.forwarded.call_sid]
+    assert forwarded["legs"] == 1 + len(legs)  # the caller's record and any dialled party's
+    expected = _cost(placed.forwarded) + sum(_cost(c) for c in legs)
+    assert forwarded["total_usd"] == pytest.approx(expected, abs=1e-6)
+    assert forwarded["duration_seconds"] == placed.forwarded.duration_seconds
+
+
+def test_calls_with_gaps(placed: Placed) -> None:
+    expected = {
+        c.call_sid for c in placed.calls if (c.gaps and len(c.gaps) > 0) or (c.live_coverage or 1) < 0.9
+    }
+    rows = _run(placed, "calls-with-gaps")
+    assert {r["call_sid"] for r in rows} == expected
+
+
+def test_failed_transcripts(placed: Placed) -> None:
+    expected = {
+        c.call_sid for c in placed.calls if c.status == "completed" and c.transcript_status != "completed"
+    }
+    assert {r["call_sid"] for r in _run(placed, "failed-transcripts")} == expected
+
+
+def test_redactions_per_day(placed: Placed) -> None:
+    (row,) = _run(placed, "redactions-per-day")
+    totals = [
+        sum((c.redaction_counts or {}).values()) + sum((c.recording_redaction_counts or {}).values())
+        for c in placed.calls
+    ]
+    assert row["calls_redacted"] == sum(1 for t in totals if t > 0)
+    assert row["total"] == sum(totals)
+
+
+def test_unknown_day_strings_never_reach_the_sql(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not a day"):
+        Warehouse().derive("2026-13", tmp_path)
