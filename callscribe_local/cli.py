@@ -2,7 +2,7 @@
 
     callscribe local up                  run the stack until Ctrl-C, print its URLs and env
     callscribe call AUDIO [AUDIO2]       a simulated call with your own audio (caller, callee)
-    callscribe show CALLSID              transcript by speaker and summary (add --json for the record)
+    callscribe show CALLSID              transcript by speaker, cost and summary (--json: the record)
     callscribe export                    DynamoDB export to (local) S3, then the flat analyst tables
     callscribe query NAME|--sql SQL      a saved analyst query (or your SQL) on the latest export
     callscribe sweep                     run the sweeper once: finish and re-drive what is left pending
@@ -515,7 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     call.set_defaults(func=cmd_call)
 
-    show = commands.add_parser("show", help="transcript and summary of a call on the running stack")
+    show = commands.add_parser("show", help="transcript, cost and summary of a call on the running stack")
     show.add_argument("call_sid")
     show.add_argument("--json", action="store_true", help="the GET /calls/{callSid} JSON instead")
     show.set_defaults(func=cmd_show)

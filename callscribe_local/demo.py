@@ -169,9 +169,39 @@ def reconciliation_line(record: dict[str, Any]) -> Text | None:
     return line
 
 
+# (view key, label, minutes key, minutes unit) of each part of `cost`, in the order they are printed
+COST_PARTS = (
+    ("twilioVoiceUsd", "Twilio voice", "voiceMinutes", "min"),
+    ("twilioRecordingUsd", "recording", "recordingMinutes", "min"),
+    ("deepgramLiveUsd", "Deepgram live", "liveTrackMinutes", "track-min"),
+    ("deepgramPrerecordedUsd", "pre-recorded", "prerecordedMinutes", "channel-min"),
+    ("claudeUsd", "Claude", None, None),
+    ("ttsUsd", "TTS", None, None),
+)
+
+
+def cost_line(record: dict[str, Any]) -> Text | None:
+    """The call's estimated cost and its parts, one line (None before any writer estimated it)."""
+    cost = record.get("cost")
+    if not cost:
+        return None
+    line = Text.assemble(("cost: ", "bold"), f"${float(cost['totalUsd']):.4f}")
+    for key, label, minutes_key, unit in COST_PARTS:
+        value = cost.get(key)
+        if value is None:
+            continue
+        minutes = cost.get(minutes_key) if minutes_key else None
+        line.append(f"   {label} ${float(value):.4f}")
+        if minutes is not None:
+            line.append(f" ({float(minutes):g} {unit})", style="dim")
+    line.append(f"   estimate, prices as of {cost.get('pricesAsOf') or '?'}", style="dim")
+    return line
+
+
 def render_record(record: dict[str, Any], console: Console) -> None:
     """The transcript by speaker (lines filled in from the recording tagged `[rec]`), where it came
-    from once reconciled, and the summary's fields, for people (the JSON follows for tools)."""
+    from once reconciled, what the call cost, and the summary's fields, for people (the JSON follows
+    for tools)."""
     table = Table(title="Transcript", title_justify="left", show_lines=False, expand=True)
     table.add_column("time", justify="right", style="dim", no_wrap=True, width=13)
     table.add_column("speaker", style="bold", no_wrap=True)
@@ -192,6 +222,9 @@ def render_record(record: dict[str, Any], console: Console) -> None:
     reconciliation = reconciliation_line(record)
     if reconciliation is not None:
         console.print(reconciliation, highlight=False)
+    cost = cost_line(record)
+    if cost is not None:
+        console.print(cost, highlight=False)
     summary = record.get("summary")
     if not summary:
         console.print(Panel("no summary", title="Summary", border_style="red"))

@@ -95,6 +95,9 @@ class StackOptions:
     # The streamer's REPLAY_BUFFER_SECONDS (None: the product's default, 30 s). A Deepgram outage
     # shorter than this leaves no gap in the live transcript (the streamer replays the audio).
     replay_buffer_seconds: float | None = None
+    # CALL_PRICES for the Lambdas that write a call's cost, as the deployed stack sets it from context
+    # `prices` (None: the code's dated defaults, or CALL_PRICES from the environment when it is set)
+    call_prices: Mapping[str, Any] | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
     capture_stdout: bool = False  # a terminal UI owns stdout: route the handlers' prints to the log
 
@@ -226,6 +229,7 @@ class LocalStack:
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 # the sweeper runs only when asked (`callscribe sweep`): then at once, no patience
                 "SWEEP_AFTER_SECONDS": os.environ.get("SWEEP_AFTER_SECONDS", "0"),
+                **self._prices_env(),
                 **self.options.extra_env,
             }
         )
@@ -415,6 +419,10 @@ class LocalStack:
             self.streamer.wait(timeout=5)
 
     # -- environment and logs ----------------------------------------------------------------------
+
+    def _prices_env(self) -> dict[str, str]:
+        prices = self.options.call_prices
+        return {"CALL_PRICES": json.dumps(dict(prices))} if prices else {}
 
     def _set_env(self, values: Mapping[str, str]) -> None:
         from shared import settings

@@ -15,7 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from shared import aws
 from shared.dal.calls import DynamoCalls
-from shared.dal.ports import StreamStartWrites, TranscriptStatusWrites
+from shared.dal.ports import StreamStartWrites, StreamUsageWrites, TranscriptStatusWrites
+from shared.dal.records import StreamUsage
 from shared.dal.retry import RETRYABLE, with_retries
 from shared.events import EventBridgePublisher, PublishError, TranscriptCompleted
 from shared.status import TranscriptStatus
@@ -29,6 +30,7 @@ class CallRecords:
         calls = DynamoCalls(calls_table)
         self._calls: TranscriptStatusWrites = calls
         self._starts: StreamStartWrites = calls
+        self._usage: StreamUsageWrites = calls
         self._bus_name = bus_name
         self._attempts = attempts
         # Own small pool, not asyncio's default one: the data layer keeps a botocore session per thread
@@ -57,6 +59,10 @@ class CallRecords:
     ) -> None:
         # refused (False) when this stream already recorded a failure, which wins
         await self._run(self._calls.transcript_finished, call_sid, status, segment_count, error)
+
+    async def record_usage(self, usage: StreamUsage) -> None:
+        # a plain SET: a retry, or a second write for the call, stores the same values
+        await self._run(self._usage.record_stream_usage, usage)
 
     async def publish_completed(self, call_sid: str, segment_count: int, status: TranscriptStatus) -> None:
         event = TranscriptCompleted.model_validate(

@@ -105,6 +105,7 @@ class TrackTranscriber:
         self.connections = 0
         self.reconnects = 0
         self.segments = 0
+        self.sent_bytes = 0  # audio sent to Deepgram over every connection (a replay counts again)
 
     # ---- fed by the session ------------------------------------------------------------------------
 
@@ -128,6 +129,7 @@ class TrackTranscriber:
                 start, data = audio.pending(clock.next_index, self._direct_write_bytes)
                 if data:
                     clock.sent(start, len(data))  # before the write: the sender must not send it too
+                    self.sent_bytes += len(data)
                     self._last_send = time.monotonic()
                     try:
                         await ws.send(data)
@@ -246,6 +248,7 @@ class TrackTranscriber:
                 start, data = self.audio.pending(clock.next_index, opts.max_chunk_bytes)
                 if data:
                     clock.sent(start, len(data))
+                    self.sent_bytes += len(data)
                     self._last_send = time.monotonic()
                     await ws.send(data)
                     continue

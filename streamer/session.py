@@ -37,11 +37,12 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
 from shared import clock, stream_token
+from shared.dal.records import StreamUsage
 from shared.sids import is_call_sid
 from shared.status import TranscriptStatus
 from streamer import metrics as m
 from streamer import protocol
-from streamer.audio import TrackAudio
+from streamer.audio import BYTES_PER_SECOND, TrackAudio
 from streamer.calllog import CallLog
 from streamer.calls import CallRecords
 from streamer.config import StreamerSettings
@@ -423,6 +424,7 @@ class CallSession:
         # let the "in-progress" and "failed" writes land first, so they never overwrite the final status
         await settled(self._cdr_started)
         await settled(self._cdr_failed)
+        await self._record_usage()  # before the event: the summaries tier costs the call from it
         await self._deps.records.transcript_finished(self.call_sid, status, writes.written, error)
         await self._deps.records.publish_completed(self.call_sid, writes.written, status)
         self._log.info(
@@ -432,6 +434,24 @@ class CallSession:
             reconnects=sum(t.reconnects for t in self._tracks.values()),
             bad_messages=self.bad_messages,
         )
+
+    def usage(self) -> StreamUsage:
+        """What this stream used: every track's audio sent to Deepgram live, the agent's TTS text."""
+        assert self.call_sid is not None
+        sent = sum(transcriber.sent_bytes for transcriber in self._tracks.values())
+        return StreamUsage(
+            call_sid=self.call_sid,
+            live_audio_seconds=sent / BYTES_PER_SECOND,
+            tts_characters=None if self.agent is None else self.agent.speaker.characters_sent,
+        )
+
+    async def _record_usage(self) -> None:
+        """Store the usage; a failure (after the writer's retries) is logged, never costs the transcript."""
+        usage = self.usage()
+        try:
+            await self._deps.records.record_usage(usage)
+        except Exception as exc:  # noqa: BLE001 - an estimate's input, not the transcript
+            self._log.error("stream usage not stored", error=f"{type(exc).__name__}: {exc}")
 
     async def _wait_writes(self) -> bool:
         """True when every segment write has settled (stored or given up) within the flush window."""

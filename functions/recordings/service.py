@@ -20,6 +20,7 @@ Order, and why (docs/recordings.md, "The recordings Lambda"):
    unreconciled and a retry (or the sweeper) redoes it with the same keys.
 5. `Transcript Reconciled` is published whenever the reconciliation is stored or already was (a
    retry after a failed publish must still announce it; consumers are idempotent per version).
+6. The call's cost is recomputed (`shared.costs.record_cost`): its pre-recorded minutes are known now.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from functions.recordings.reconcile import Reconciliation, reconcile, speaker_ro
 from functions.recordings.settings import RecordingSettings
 from functions.recordings.wav import WavInfo, inspect_wav
 from shared import clock
+from shared.costs import record_cost
 from shared.dal.ports import RecordingCalls, RecordingSegments
 from shared.dal.records import Call, Segment
 from shared.deepgram import DeepgramOptions
@@ -174,6 +176,7 @@ class RecordingService:
             )
         )
         self._report(event, call, wav, result, live_status, saved)
+        self._update_cost(call_sid)
         return RecordingOutcome(
             call_sid,
             recording_sid,
@@ -266,6 +269,16 @@ class RecordingService:
         return reconcile(
             event.call_sid, stored, words, alignment, speaker_roles(call.route), f"deepgram:{options.model}"
         )
+
+    def _update_cost(self, call_sid: str) -> None:
+        """Recompute the call's cost now the recording is transcribed (its pre-recorded minutes):
+        shared.costs never raises; a failure is logged and counted, and a later writer recomputes."""
+
+        def failed(message: str) -> None:
+            logger.warning(message)
+            self._count("CostWriteFailures")
+
+        record_cost(self._calls, call_sid, self._settings.costs.call_prices, on_error=failed)
 
     # ---- reporting ------------------------------------------------------------------------------
 

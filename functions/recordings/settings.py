@@ -15,6 +15,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from shared.costs import CostSettings
 from shared.deepgram import DeepgramOptions
 from shared.settings import TWILIO_SECRET_SOURCES, SecretSource, TableSettings, TwilioSettings, load
 
@@ -48,6 +49,7 @@ class RecordingSettings(TableSettings, TwilioSettings):
     # deployments must not keep recordings at a vendor). Off by default: deleting is not undoable.
     delete_twilio_recordings: bool = False
     deepgram: DeepgramBatchSettings
+    costs: CostSettings = Field(default_factory=CostSettings)  # CALL_PRICES
 
 
 def recording_settings() -> RecordingSettings:

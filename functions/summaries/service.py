@@ -48,6 +48,7 @@ from functions.summaries.settings import SummarySettings
 from functions.summaries.summarizer import Summarizer, SummarizerConfig, SummaryResult
 from functions.summaries.transcript import Transcript, build_transcript
 from shared import clock
+from shared.costs import record_cost
 from shared.dal.ports import SegmentReader, SummaryCalls
 from shared.events import EventPublisher, SummaryCreated
 from shared.observability import logger, metrics, tracer
@@ -112,7 +113,9 @@ class SummaryService:
         call_sid = detail.call_sid
         call = self._calls.get(call_sid)
         if call is not None and call.summary is not None:
-            return self._resume(call_sid, call.summary, call.summary_event_at).as_dict()
+            outcome = self._resume(call_sid, call.summary, call.summary_event_at)
+            self._update_cost(call_sid)  # a retry after a failed cost write, or a later transcript end
+            return outcome.as_dict()
         if call is None:
             logger.warning("no call record yet; the summary will create it", extra={"call_sid": call_sid})
 
@@ -140,6 +143,7 @@ class SummaryService:
             self._count("SummaryWriteConflicts")
             return SummaryOutcome(call_sid, "already-summarized", stored.model).as_dict()
         self._announce(call_sid, stored.model, version)
+        self._update_cost(call_sid)
         self._count("SummariesCreated")
         self._log_stored(call_sid, result, stored)
         return SummaryOutcome(call_sid, result, stored.model).as_dict()
@@ -195,9 +199,20 @@ class SummaryService:
             self._count("SummaryWriteConflicts")
             return SummaryOutcome(call_sid, "already-summarized", stored.model).as_dict()
         self._announce(call_sid, stored.model, current)
+        self._update_cost(call_sid)  # the rewrite's model call is the summary's estimate now
         self._count("SummariesRewritten")
         self._log_stored(call_sid, "rewritten", stored)
         return SummaryOutcome(call_sid, "rewritten", stored.model).as_dict()
+
+    def _update_cost(self, call_sid: str) -> None:
+        """Recompute the call's cost now the summary's estimate is stored (shared.costs: never
+        raises; a failure is logged and counted, and a later writer recomputes it)."""
+
+        def failed(message: str) -> None:
+            logger.warning(message, extra={"call_sid": call_sid})
+            self._count("CostWriteFailures")
+
+        record_cost(self._calls, call_sid, self._settings.costs.call_prices, now=self._now, on_error=failed)
 
     def _log_stored(self, call_sid: str, result: Result, stored: StoredSummary) -> None:
         logger.info(

@@ -11,6 +11,7 @@ from typing import ClassVar
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
+from shared.costs import CostSettings
 from shared.settings import ANTHROPIC_SECRET_SOURCES, EnvSettings, SecretSource
 
 DEFAULT_MODEL = "claude-haiku-5-5"
@@ -42,6 +43,7 @@ class SummarySettings(EnvSettings):
     summary_redaction: bool = True
     # EventBridge retries an event for up to 24 h, so the idempotency record must outlive that window.
     summary_idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    costs: CostSettings = Field(default_factory=CostSettings)  # CALL_PRICES
 
     @field_validator("summary_max_output_tokens")
     @classmethod

@@ -23,6 +23,7 @@ from functions.webhooks.transcript_pages import TranscriptPage, encode_cursor
 from functions.webhooks.twilio_calls import CallsApi, OutboundCall
 from functions.webhooks.views import CallView
 from shared import clock
+from shared.costs import record_cost
 from shared.dal.ports import SegmentPageReader, WebhookCallWrites
 from shared.dal.records import RECORDING_COMPLETED, CallParties, CallUpsert, RecordingUpdate
 from shared.errors import CallNotFoundError, MalformedRequestError
@@ -211,6 +212,8 @@ def apply_status(callback: StatusCallback, services: Services) -> bool:
         parties=callback.parties(),
     )
     advanced = record_status(services.store, services.publisher, change)
+    if callback.call_status.is_terminal:
+        update_cost(callback.call_sid, services)  # the leg's billed minutes are known now
     logger.info(
         "status callback",
         extra={
@@ -244,11 +247,18 @@ def apply_recording(callback: RecordingCallback, services: Services) -> bool:
         published = publish_recording_completed_once(
             services.store, services.publisher, recording_completed(callback)
         )
+        update_cost(callback.call_sid, services)  # its minutes, even if it is never reconciled
     logger.info(
         "recording callback",
         extra={"recording_status": callback.recording_status, "stored": stored, "published": published},
     )
     return stored
+
+
+def update_cost(call_sid: str, services: Services) -> None:
+    """Recompute the call's cost after this tier's write (shared.costs: never raises; a failure is
+    logged, and a later writer recomputes it)."""
+    record_cost(services.store, call_sid, services.settings.costs.call_prices, on_error=logger.warning)
 
 
 def recording_completed(callback: RecordingCallback) -> RecordingCompleted:

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
+from shared.costs import CostSettings
 from shared.routing import E164, CallRoutes, parse_call_routes
 from shared.settings import TWILIO_SECRET_SOURCES, SecretSource, TableSettings, TwilioSettings, load
 
@@ -32,6 +33,7 @@ class WebhookSettings(TableSettings, TwilioSettings):
     voicemail_max_seconds: int = Field(default=120, ge=5, le=3600)
     twilio_from_number: E164 | None = None
     dial_timeout_seconds: int = Field(default=25, ge=5, le=600)
+    costs: CostSettings = Field(default_factory=CostSettings)  # CALL_PRICES
 
     @field_validator("stream_url")
     @classmethod

@@ -4,7 +4,8 @@ The keys are the contract's (camelCase, in this order, null when unknown); field
 snake_case like the stored attributes, and aliases make the JSON. A field added here is a field on a
 model, not a dict key spelled again in a test: so are the recordings tier's `transcriptSource`,
 `liveCoverage` and `gaps` (null until the recording is reconciled) and each segment's `source`
-(`live`, or `recording` for what the reconciliation filled in: `Segment.origin_or_live`).
+(`live`, or `recording` for what the reconciliation filled in: `Segment.origin_or_live`), and the
+call's `cost` (issue 14; null until a writer has estimated it).
 """
 
 from __future__ import annotations
@@ -37,6 +38,30 @@ class RecordingView(_View):
             duration_seconds=recording.duration_seconds,
             channels=recording.channels,
         )
+
+
+class CostView(_View):
+    """What the call (this leg) cost, USD, estimated from its record and the configured prices
+    (shared.costs); a part is null when the call has none of it."""
+
+    total_usd: Number = Field(alias="totalUsd")
+    twilio_voice_usd: Number | None = Field(None, alias="twilioVoiceUsd")
+    twilio_recording_usd: Number | None = Field(None, alias="twilioRecordingUsd")
+    deepgram_live_usd: Number | None = Field(None, alias="deepgramLiveUsd")
+    deepgram_prerecorded_usd: Number | None = Field(None, alias="deepgramPrerecordedUsd")
+    claude_usd: Number | None = Field(None, alias="claudeUsd")
+    tts_usd: Number | None = Field(None, alias="ttsUsd")
+    voice_minutes: Number | None = Field(None, alias="voiceMinutes")
+    recording_minutes: Number | None = Field(None, alias="recordingMinutes")
+    live_track_minutes: Number | None = Field(None, alias="liveTrackMinutes")
+    prerecorded_minutes: Number | None = Field(None, alias="prerecordedMinutes")
+    prices_as_of: str | None = Field(None, alias="pricesAsOf")
+    estimated_at: str | None = Field(None, alias="estimatedAt")
+
+    @classmethod
+    def of(cls, cost: dict[str, Any]) -> CostView:
+        """The stored map's known fields (one a newer writer adds is left out, never an error)."""
+        return cls.model_validate({name: value for name, value in cost.items() if name in cls.model_fields})
 
 
 class GapView(_View):
@@ -86,6 +111,7 @@ class CallView(_View):
     duration_seconds: Number | None = Field(alias="durationSeconds")
     answered_by: str | None = Field(alias="answeredBy")
     recording: RecordingView | None
+    cost: CostView | None
     transcript_status: str | None = Field(alias="transcriptStatus")
     transcript_source: str | None = Field(alias="transcriptSource")  # live | live+recording | recording
     live_coverage: Number | None = Field(alias="liveCoverage")  # 0..1
@@ -120,6 +146,7 @@ class CallView(_View):
             duration_seconds=call.duration_seconds,
             answered_by=call.answered_by,
             recording=None if call.recording is None else RecordingView.of(call.recording),
+            cost=None if call.cost is None else CostView.of(call.cost),
             transcript_status=call.transcript_status,
             transcript_source=call.transcript_source,
             live_coverage=call.live_coverage,

@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from shared.costs import Prices
 from shared.validation import describe_errors
 
 # ECS refuses a container stopTimeout above this (seconds): SIGTERM then SIGKILL after it.
@@ -80,6 +81,18 @@ def _call_routes_json(value: object) -> str:
     return text
 
 
+def _prices_json(value: object) -> str:
+    """`prices` overrides part of the code's dated price table (shared.costs.Prices): an object in
+    cdk.json, JSON text on the command line. Checked here (an unknown price name, a negative price
+    stop the synth) and passed on as compact JSON text, the `CALL_PRICES` the Lambdas read."""
+    try:
+        prices = Prices.parse(value)
+    except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
+        raise PydanticCustomError("context_prices", "{error}", {"error": str(exc)}) from exc
+    overrides = prices.model_dump(exclude_unset=True)
+    return json.dumps(overrides, separators=(",", ":"), sort_keys=True)
+
+
 def _zero_is_none(value: int | None) -> int | None:
     return value or None
 
@@ -134,6 +147,8 @@ class InfraConfig(BaseModel):
     twilio_api_base_url: str = Field("https://api.twilio.com", alias="twilioApiBaseUrl")
     twilio_from_number: str | None = Field(None, alias="twilioFromNumber")
     summary_model: str | None = Field(None, alias="summaryModel")
+    # Price overrides for the cost per call (shared.costs.Prices; docs/costs.md lists the defaults)
+    prices: Annotated[str | None, BeforeValidator(_prices_json)] = Field(None, alias="prices")
     # Streamer sizing and lifecycle.
     streamer_cpu: int = Field(1024, alias="streamerCpu", ge=256, le=16384)
     streamer_memory_mib: int = Field(2048, alias="streamerMemoryMiB", ge=512, le=122880)
@@ -215,6 +230,11 @@ class InfraConfig(BaseModel):
             for name, value in options.items()
             if value is not None and value != ""
         }
+
+    def prices_environment(self) -> dict[str, str]:
+        """`CALL_PRICES` for every Lambda that writes a call's cost (webhooks, summaries, recordings),
+        when context `prices` overrides any; unset, the code's dated defaults apply."""
+        return {"CALL_PRICES": self.prices} if self.prices else {}
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -301,4 +321,6 @@ def _describe_one(error: ErrorDetails) -> str:
         return f"context {key}={raw!r} is not text (expected a string)"
     if kind == "context_json":
         return f"context {key} {error['msg']}"
+    if kind == "context_prices":
+        return f"context {key}: {error['msg']}"
     return f"context {key}={raw!r}: {error['msg']}"

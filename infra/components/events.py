@@ -72,6 +72,7 @@ class Summaries(Construct):
                 "EVENT_BUS_NAME": bus.event_bus_name,
                 "ANTHROPIC_SECRET_ARN": secrets.anthropic.secret_arn,
                 **({"SUMMARY_MODEL": config.summary_model} if config.summary_model else {}),
+                **config.prices_environment(),  # a stored summary recomputes the call's cost
             },
         )
         self.handler = built

@@ -163,6 +163,7 @@ class Recordings(Construct):
                 # the streamer's DEEPGRAM_URL and transcription options: the recording is heard alike
                 **config.deepgram_environment(),
                 "DELETE_TWILIO_RECORDINGS": "true" if config.delete_twilio_recordings else "false",
+                **config.prices_environment(),  # a reconciliation recomputes the call's cost
             },
         )
         self.handler = built

@@ -16,6 +16,8 @@ a single UpdateItem that is safe to repeat and to reorder, and any of them may c
   differs from the stored one, so a re-driven reconciliation of the same transcript changes nothing,
   and one read from a live transcript still in progress never replaces one read from a final one;
 - a rewritten summary replaces the stored one only when it names another transcript version.
+- a cost is stored only while the record holds every input it was computed from (`CostBasis`), so
+  a cost computed from a read another writer has since overtaken never lands (shared/costs.py);
 - the sweeper's marker (`sweep_shard` + `sweep_after`, the sparse calls_to_sweep index) is set by the
   status writes (the terminal one replaces a fallback), and the sweeper moves or removes it only while
   it still holds the value the sweeper read.
@@ -39,9 +41,11 @@ from shared.dal.records import (
     Call,
     CallUpsert,
     CompletedCall,
+    CostBasis,
     ReconciliationUpdate,
     RecordingUpdate,
     StatusAdvance,
+    StreamUsage,
     SweepClaim,
     plain,
     sweep_shard,
@@ -461,3 +465,48 @@ class DynamoCalls:
             m.summary.exists() & m.summary_event_at.does_not_exist(),
             f"summary event mark of {call_sid}",
         )
+
+    # ---- cost (issue 14) ------------------------------------------------------------------------
+
+    def record_stream_usage(self, usage: StreamUsage) -> None:
+        m = self._model
+        now = self._now()
+        actions: list[Any] = [
+            m.live_audio_seconds.set(usage.live_audio_seconds),
+            m.updated_at.set(now),
+            m.created_at.set(m.created_at | now),
+        ]
+        if usage.tts_characters is not None:
+            actions.append(m.tts_characters.set(usage.tts_characters))
+        conditional_update(m(usage.call_sid), actions, None, f"stream usage of {usage.call_sid}")
+
+    def save_cost(self, call_sid: str, cost: Mapping[str, Any], basis: CostBasis) -> bool:
+        m = self._model
+        condition = m.call_sid.exists()  # never creates a record: a cost belongs to a call
+        for path, value in _cost_basis_paths(m, basis):
+            condition &= path.does_not_exist() if value is None else (path == value)
+        condition &= m.alignment.exists() if basis.recording_transcribed else m.alignment.does_not_exist()
+        return conditional_update(
+            m(call_sid),
+            [
+                m.cost.set({name: value for name, value in cost.items() if value is not None}),
+                m.updated_at.set(self._now()),
+            ],
+            condition,
+            f"cost of {call_sid}",
+        )
+
+
+def _cost_basis_paths(m: type[CallRecord], basis: CostBasis) -> list[tuple[Any, Any]]:
+    """Each attribute of the record a `CostBasis` field was read from, with the value read."""
+    return [
+        (m.direction, basis.direction),
+        (m.status, basis.status),
+        (m.duration_seconds, basis.duration_seconds),
+        (m.recording.status, basis.recording_status),
+        (m.recording.duration_seconds, basis.recording_duration_seconds),
+        (m.recording.channels, basis.recording_channels),
+        (m.live_audio_seconds, basis.live_audio_seconds),
+        (m.tts_characters, basis.tts_characters),
+        (m.summary["estimated_cost_usd"], basis.summary_cost_usd),
+    ]

@@ -22,11 +22,13 @@ from shared.dal.records import (
     Call,
     CallUpsert,
     CompletedCall,
+    CostBasis,
     ReconciliationUpdate,
     RecordingUpdate,
     Segment,
     SegmentPage,
     StatusAdvance,
+    StreamUsage,
     SweepClaim,
 )
 from shared.status import TranscriptStatus
@@ -38,7 +40,17 @@ class CallReader(Protocol):
         ...
 
 
-class WebhookCallWrites(CallReader, Protocol):
+class CostWrites(CallReader, Protocol):
+    """Every tier that changes what a call cost (webhooks, summaries, recordings): the cost map,
+    recomputed by `shared.costs.record_cost` from a fresh read after the tier's own write."""
+
+    def save_cost(self, call_sid: str, cost: Mapping[str, Any], basis: CostBasis) -> bool:
+        """Store `cost` (CostAttribute's fields) while the record still holds `basis` (what it was
+        computed from); False when any of it changed since the read, or the call has no record."""
+        ...
+
+
+class WebhookCallWrites(CostWrites, Protocol):
     """The webhooks tier: parties, status, recording, and the claim behind `Call Completed` once."""
 
     def upsert_call(self, upsert: CallUpsert) -> None:
@@ -96,6 +108,15 @@ class StreamStartWrites(Protocol):
         ...
 
 
+class StreamUsageWrites(Protocol):
+    """The streamer: what it used for the call (audio sent to Deepgram live, characters to TTS)."""
+
+    def record_stream_usage(self, usage: StreamUsage) -> None:
+        """Set `live_audio_seconds` (and `tts_characters` when given): a plain SET, so a retry
+        writes the same values; the last stream of a call to finish is the one recorded."""
+        ...
+
+
 class SegmentBatchWrites(Protocol):
     """The streamer: final segments, keyed by their own timing so a retried write overwrites itself."""
 
@@ -124,7 +145,7 @@ class SegmentPageReader(Protocol):
         ...
 
 
-class SummaryCalls(CallReader, Protocol):
+class SummaryCalls(CostWrites, Protocol):
     """The summaries tier: the summary, stored once, and the mark that its event is on the bus."""
 
     def save_summary(self, call_sid: str, summary: Mapping[str, Any], created_at: str) -> bool:
@@ -144,7 +165,7 @@ class SummaryCalls(CallReader, Protocol):
         ...
 
 
-class RecordingCalls(CallReader, Protocol):
+class RecordingCalls(CostWrites, Protocol):
     """The recordings tier: where the recording's copy is, and the reconciliation's result."""
 
     def set_recording_s3_key(self, call_sid: str, recording_sid: str, s3_key: str) -> bool:

@@ -416,3 +416,58 @@ class CompletedCall:
     call_sid: str
     status: str
     duration_seconds: int | None
+
+
+# ---- what the call's cost is computed from (issue 14) -------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamUsage:
+    """What the streamer used for one call: the cost inputs it alone knows, written at transcript end.
+
+    `live_audio_seconds` sums every track's audio sent to Deepgram live (a replay after a reconnect
+    is sent, and billed, again); `tts_characters` is the text an agent call sent to Deepgram TTS
+    (None on calls with no agent)."""
+
+    call_sid: str
+    live_audio_seconds: float
+    tts_characters: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CostBasis:
+    """Every attribute of a call record its cost is computed from (`shared.costs`), as one read saw it.
+
+    The cost is a pure function of this and the prices, and `CostWrites.save_cost` stores a cost
+    only while the record still holds exactly this basis: a cost computed from a read that another
+    writer has since overtaken is refused, whatever the clocks say (`updated_at` would not do: two
+    writes can share its millisecond, and tests pin the clock). None means the attribute is absent.
+    """
+
+    direction: str | None = None
+    status: str | None = None
+    duration_seconds: Number | None = None
+    recording_status: str | None = None
+    recording_duration_seconds: Number | None = None
+    recording_channels: Number | None = None
+    recording_transcribed: bool = False  # the recordings tier reconciled it (`alignment` is stored)
+    live_audio_seconds: Number | None = None
+    tts_characters: int | None = None
+    summary_cost_usd: Number | None = None  # the summary's `estimated_cost_usd`
+
+    @classmethod
+    def of(cls, call: Call) -> CostBasis:
+        recording = call.recording
+        summary_cost = (call.summary or {}).get("estimated_cost_usd")
+        return cls(
+            direction=call.direction,
+            status=call.status,
+            duration_seconds=call.duration_seconds,
+            recording_status=None if recording is None else recording.status,
+            recording_duration_seconds=None if recording is None else recording.duration_seconds,
+            recording_channels=None if recording is None else recording.channels,
+            recording_transcribed=call.alignment is not None,
+            live_audio_seconds=call.live_audio_seconds,
+            tts_characters=call.tts_characters,
+            summary_cost_usd=number(summary_cost),
+        )

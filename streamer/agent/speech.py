@@ -80,6 +80,7 @@ class Speaker:
         self.current: Utterance | None = None
         self.failed: str | None = None
         self.connections = 0
+        self.characters_sent = 0  # text sent to the TTS (what Aura bills; a re-spoken sentence again)
         self.last_finished_at = time.monotonic()
 
     # ---- state -------------------------------------------------------------------------------------
@@ -294,6 +295,7 @@ class Speaker:
         await self._send_clears()
         with contextlib.suppress(ConnectionClosed):
             await ws.send(json.dumps({"type": "Speak", "text": sentence.text}))
+            self.characters_sent += len(sentence.text)
             await ws.send(json.dumps({"type": "Flush"}))
 
     async def _release_raw(self) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import math
 import os
 import time
 import uuid
@@ -29,14 +30,18 @@ import pytest
 
 from callscribe_local import cli
 from callscribe_local.aws_local import BusTap, LocalNames
-from callscribe_local.phone import CallResult, Conversation, SimulatedPhone, bundled_conversation
+from callscribe_local.phone import FRAME_BYTES, CallResult, Conversation, SimulatedPhone, bundled_conversation
 from callscribe_local.stack import LOCAL_DEEPGRAM_KEY, LocalStack, StackOptions
+from shared.costs import Prices, call_cost
+from shared.dal.calls import DynamoCalls
 
 pytestmark = pytest.mark.e2e
 
 CLIP_SECONDS = 15.7  # caller, callee, caller
 SPEED = 2.0
 TOLERANCE = 1.0  # seconds: endpointing lag and synthesiser lead-in/out silence
+# passed as CALL_PRICES like the deployed stack's context `prices`: the cost must be priced with it
+E2E_PRICES = {"twilio_inbound_per_minute": 0.02, "as_of": "2026-11-02"}
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +54,8 @@ def stack() -> Iterator[LocalStack]:
         event_bus_name=f"e2e-bus-{suffix}",
     )
     # Offline whatever the developer's shell holds: never the real Deepgram or Anthropic here.
-    with LocalStack(StackOptions(names=names, deepgram_api_key=None, anthropic_api_key=None)) as running:
+    options = StackOptions(names=names, deepgram_api_key=None, anthropic_api_key=None, call_prices=E2E_PRICES)
+    with LocalStack(options) as running:
         yield running
 
 
@@ -279,6 +285,43 @@ def test_the_cli_shows_and_exports_the_call(
     ]
     sids = {item["Item"]["call_sid"]["S"] for item in exported}
     assert call_sid in sids
+
+
+def test_the_call_ends_with_a_cost_whose_parts_match_its_record(
+    stack: LocalStack, placed: PlacedCall
+) -> None:
+    """Whatever order the webhooks, the streamer, the recordings and the summaries tiers wrote in,
+    the settled record's cost is the one its own attributes give with the configured prices."""
+    record = placed.record
+    assert record is not None
+    call = DynamoCalls(stack.options.names.calls_table).get(placed.result.call_sid)
+    assert call is not None
+    assert call.cost is not None
+    estimated_at = call.cost["estimated_at"]
+    assert call.cost == call_cost(call, Prices.parse(E2E_PRICES), estimated_at=estimated_at)
+
+    cost = record["cost"]  # GET /calls/{sid}: the same, in camelCase
+    assert cost["pricesAsOf"] == "2026-11-02"
+    assert call.duration_seconds is not None
+    assert call.recording is not None
+    assert call.recording.duration_seconds is not None
+    minutes = math.ceil(call.duration_seconds / 60)
+    assert (cost["voiceMinutes"], cost["twilioVoiceUsd"]) == (minutes, round(minutes * 0.02, 6))
+    recording_minutes = math.ceil(call.recording.duration_seconds / 60)
+    assert (cost["recordingMinutes"], cost["twilioRecordingUsd"]) == (
+        recording_minutes,
+        recording_minutes * 0.0025,
+    )
+    # every frame the phone streamed (both tracks, the lead-in too) was sent to Deepgram live once: no
+    # outage is scripted here, so nothing was replayed
+    assert call.live_audio_seconds == placed.result.frames_sent * FRAME_BYTES / 8000
+    assert cost["liveTrackMinutes"] == round(call.live_audio_seconds / 60, 4)
+    # the two-channel recording was transcribed by the recordings tier: per channel
+    assert cost["prerecordedMinutes"] == round(call.recording.duration_seconds / 60 * 2, 4)
+    assert cost["claudeUsd"] == 0.0  # the offline summariser costs nothing
+    assert cost["ttsUsd"] is None  # not an agent call
+    parts = ("twilioVoiceUsd", "twilioRecordingUsd", "deepgramLiveUsd", "deepgramPrerecordedUsd", "claudeUsd")
+    assert cost["totalUsd"] == pytest.approx(sum(cost[part] for part in parts), abs=1e-6)
 
 
 def test_post_calls_reaches_the_local_twilio_rest_api(stack: LocalStack) -> None:

@@ -39,6 +39,7 @@ FULL_CONTEXT: dict[str, Any] = {
     "deepgramPunctuate": True,
     "deepgramRedact": "pci,ssn",
     "deepgramKeyterm": "callscribe",
+    "prices": {"twilio_inbound_per_minute": 0.0095, "as_of": "2026-12-01"},
 }
 
 

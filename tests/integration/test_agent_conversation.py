@@ -95,6 +95,10 @@ async def test_full_conversation_greets_answers_and_hangs_up_after_the_goodbye(
     assert record is not None
     assert record.transcript_status == "completed"
     assert record.segment_count == 5
+    # every character spoken went to the TTS once (one socket, nothing re-spoken): what Aura bills
+    assert record.tts_characters == sum(len(text) for text in speak[0].flushed_texts)
+    assert record.live_audio_seconds is not None
+    assert record.live_audio_seconds > 0
     published = await events(bus_tap, call_sid, wait_seconds=15)
     assert [(e["detail-type"], e["detail"]["segmentCount"]) for e in published] == [
         ("Transcript Completed", 5)

@@ -19,11 +19,13 @@ from shared.dal.records import (
     RECORDING,
     CallParties,
     CallUpsert,
+    CostBasis,
     Gap,
     ReconciliationUpdate,
     RecordingUpdate,
     Segment,
     StatusAdvance,
+    StreamUsage,
     SweepClaim,
     recording_segment_key,
     segment_key,
@@ -543,3 +545,73 @@ def test_only_live_segments_are_counted(tables: Tables, call_sid: str) -> None:
     tables.segments.write_segments(live)
     tables.segments.write_recording_segments([filled])
     assert tables.segments.count_live_segments(call_sid) == 2
+
+
+def test_a_cost_is_stored_only_on_the_record_it_was_computed_from(tables: Tables, call_sid: str) -> None:
+    calls = tables.calls
+    cost = {"total_usd": 0.0255, "voice_minutes": 3, "twilio_voice_usd": 0.0255, "prices_as_of": "2026-11-01"}
+    assert not calls.save_cost(call_sid, cost, CostBasis())  # no record: a cost never creates one
+    assert calls.get(call_sid) is None
+
+    assert calls.advance_status(ringing(call_sid))
+    bare = calls.get(call_sid)
+    assert calls.save_cost(call_sid, cost, CostBasis.of(bare))  # absent maps (recording, summary) too
+    assert stored(tables, call_sid)["cost"] == cost
+
+    done = StatusAdvance(
+        call_sid=call_sid, status="completed", rank=TERMINAL_RANK, at=T2, ended_at=T2, duration_seconds=125
+    )
+    assert calls.advance_status(done)
+    assert not calls.save_cost(call_sid, {"total_usd": 1}, CostBasis.of(bare))  # status, duration moved
+    recording_sid = "RE" + "1" * 32
+    assert calls.update_recording(
+        RecordingUpdate(call_sid, recording_sid, "completed", duration_seconds=118, channels=2)
+    )
+    calls.record_stream_usage(StreamUsage(call_sid=call_sid, live_audio_seconds=31.4125, tts_characters=77))
+    assert calls.save_summary(call_sid, {"model": "m", "estimated_cost_usd": 0.00012345}, T2)
+    before_reconciliation = calls.get(call_sid)
+    assert (before_reconciliation.live_audio_seconds, before_reconciliation.tts_characters) == (31.4125, 77)
+    assert calls.save_reconciliation(
+        ReconciliationUpdate(
+            call_sid=call_sid,
+            transcript_source="live",
+            live_coverage=1.0,
+            gaps=(),
+            filled_seconds=0.0,
+            transcript_version="v1",
+            alignment_offset=2.37,
+            alignment_method="words",
+            alignment_matches=9,
+            transcript_status="completed",
+        )
+    )
+    # the recording was transcribed meanwhile (alignment stored): the earlier read is stale
+    assert not calls.save_cost(call_sid, {"total_usd": 2}, CostBasis.of(before_reconciliation))
+    current = calls.get(call_sid)
+    basis = CostBasis.of(current)
+    assert basis == CostBasis(
+        direction="inbound",
+        status="completed",
+        duration_seconds=125,
+        recording_status="completed",
+        recording_duration_seconds=118,
+        recording_channels=2,
+        recording_transcribed=True,
+        live_audio_seconds=31.4125,
+        tts_characters=77,
+        summary_cost_usd=0.00012345,
+    )
+    assert calls.save_cost(call_sid, {"total_usd": 3}, basis)
+    assert calls.save_cost(call_sid, {"total_usd": 3}, basis)  # nothing changed: a repeat is stored alike
+
+    # a usage write keeps what it does not name, and makes every earlier read stale
+    calls.record_stream_usage(StreamUsage(call_sid=call_sid, live_audio_seconds=40.0))
+    assert stored(tables, call_sid)["tts_characters"] == 77
+    assert not calls.save_cost(call_sid, {"total_usd": 4}, basis)
+    # so does a rewritten summary with another estimate
+    assert calls.replace_summary(
+        call_sid, {"model": "m", "estimated_cost_usd": 0.5, "transcript_version": "v2"}, T2, "v2"
+    )
+    assert not calls.save_cost(call_sid, {"total_usd": 4}, CostBasis.of(current))
+    assert calls.save_cost(call_sid, {"total_usd": 5, "claude_usd": 0.5}, CostBasis.of(calls.get(call_sid)))
+    assert stored(tables, call_sid)["cost"] == {"total_usd": 5, "claude_usd": 0.5}

@@ -83,6 +83,9 @@ async def test_both_tracks_stored_with_speakers_and_stream_time(
         assert connection.close_code == 1000
     heard = sorted(bytes(c.received) for c in deepgram.connections)
     assert heard == sorted([audio_for(INBOUND), audio_for(OUTBOUND)])
+    # what Deepgram billed: every track's audio it heard, summed (track-seconds); no agent, no TTS
+    assert record.live_audio_seconds == (len(audio_for(INBOUND)) + len(audio_for(OUTBOUND))) / 8000
+    assert record.tts_characters is None
 
 
 async def test_a_calls_route_language_and_model_configure_its_deepgram_connections(
@@ -194,10 +197,11 @@ async def test_drop_mid_stream_replays_unconfirmed_audio_in_stream_time_without_
     assert len(deepgram.connections) == 4
     # each replacement connection started exactly at the end of a final result its track had stored:
     # its audio is a suffix of the track's audio, beginning on a final-result boundary
-    for track_audio in (
+    heard_by_track = (
         audio_for([w for i, w in enumerate(inbound) if not 4 <= i < 8]),
         audio_for([None if i == 2 else w for i, w in enumerate(outbound)]),
-    ):
+    )
+    for track_audio in heard_by_track:
         (first,) = [c for c in deepgram.connections[:2] if track_audio.startswith(bytes(c.received))]
         (second,) = [c for c in deepgram.connections[2:] if track_audio.endswith(bytes(c.received))]
         replay_from = len(track_audio) - len(second.received)
@@ -213,6 +217,12 @@ async def test_drop_mid_stream_replays_unconfirmed_audio_in_stream_time_without_
     assert record is not None
     assert record.segment_count == len(expected)
     assert len(await events(bus_tap, call_sid, wait_seconds=15)) == 1
+    # audio replayed after the drop was sent (and billed) again: what is recorded covers everything
+    # Deepgram heard on all four connections, which covers both tracks whole
+    assert record.live_audio_seconds is not None
+    heard_bytes = sum(len(c.received) for c in deepgram.connections)
+    tracks_bytes = sum(len(track_audio) for track_audio in heard_by_track)
+    assert round(record.live_audio_seconds * 8000) >= heard_bytes >= tracks_bytes
 
 
 async def test_handshake_5xx_is_retried_until_deepgram_accepts(

@@ -21,11 +21,13 @@ from shared.dal.records import (
     Call,
     CallUpsert,
     CompletedCall,
+    CostBasis,
     ReconciliationUpdate,
     RecordingUpdate,
     Segment,
     SegmentPage,
     StatusAdvance,
+    StreamUsage,
     SweepClaim,
     check_recording_key,
     check_recording_segment,
@@ -348,6 +350,25 @@ class FakeCallStore:
             if item is not None and "summary" in item and "summary_event_at" not in item:
                 self.writes += 1
                 item["summary_event_at"] = self.now
+
+    # ---- cost (issue 14) ----------------------------------------------------------------------
+
+    def record_stream_usage(self, usage: StreamUsage) -> None:
+        with self._lock:
+            self.writes += 1
+            item = self._item(usage.call_sid)
+            item["live_audio_seconds"] = usage.live_audio_seconds
+            if usage.tts_characters is not None:
+                item["tts_characters"] = usage.tts_characters
+
+    def save_cost(self, call_sid: str, cost: Mapping[str, Any], basis: CostBasis) -> bool:
+        with self._lock:
+            item = self.items.get(call_sid)
+            if item is None or CostBasis.of(Call.from_item(item)) != basis:
+                return False
+            self.writes += 1
+            item["cost"] = {name: value for name, value in cost.items() if value is not None}
+            return True
 
 
 class FakeSegments:

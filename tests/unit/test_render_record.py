@@ -77,3 +77,20 @@ def test_settled_without_a_recording_has_no_coverage() -> None:
 def test_nothing_is_said_before_the_recording_is_reconciled() -> None:
     assert reconciliation_line(_record()) is None
     assert "source:" not in _render(_record())
+
+
+def test_the_cost_is_printed_with_its_parts_and_the_minutes_they_priced() -> None:
+    cost = {
+        "totalUsd": 0.0585, "twilioVoiceUsd": 0.0255, "voiceMinutes": 3, "twilioRecordingUsd": None,
+        "deepgramLiveUsd": 0.0308, "liveTrackMinutes": 4.0, "claudeUsd": 0.0022, "ttsUsd": None,
+        "pricesAsOf": "2026-11-01",
+    }  # fmt: skip
+    line = _line_of(_render(_record(cost=cost)), "cost:")
+    assert "cost: $0.0585" in line
+    assert "Twilio voice $0.0255 (3 min)" in line
+    assert "Deepgram live $0.0308 (4 track-min)" in line
+    assert "Claude $0.0022" in line
+    assert "recording" not in line
+    assert "TTS" not in line
+    assert "prices as of 2026-11-01" in line
+    assert "cost:" not in _render(_record())  # not estimated yet: no line

@@ -107,7 +107,7 @@ def test_view_has_the_contract_keys_in_order_with_plain_numbers(
     view = logic.describe_call(SID, services).as_json()
     assert list(view) == [
         "callSid", "status", "direction", "from", "to", "route", "connectTo", "parentCallSid", "startedAt",
-        "answeredAt", "endedAt", "durationSeconds", "answeredBy", "recording", "transcriptStatus",
+        "answeredAt", "endedAt", "durationSeconds", "answeredBy", "recording", "cost", "transcriptStatus",
         "transcriptSource", "liveCoverage", "gaps", "transcript", "transcriptNextCursor", "summaryStatus",
         "summary",
     ]  # fmt: skip

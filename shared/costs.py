@@ -1,0 +1,217 @@
+"""What a call cost: a pure function of its record and a price table, and the one way tiers store it.
+
+A call record covers one Twilio leg (a forwarded call's dialled leg, `direction=outbound-dial`, has
+its own record and its own cost), so "what did this conversation cost" sums a call and its legs
+(`parent_call_sid`). The parts, each in USD (docs/costs.md says where each price comes from):
+
+- Twilio voice: the leg's billed minutes (Twilio rounds each leg up to the started minute) at the
+  inbound rate for `inbound`, the outbound rate for `outbound-api` / `outbound-dial`; a leg that
+  ended unanswered (busy, no-answer, failed, canceled) is billed nothing;
+- Twilio recording: the completed recording's minutes, rounded up like a leg;
+- Deepgram live: the track-minutes of audio the streamer sent (`live_audio_seconds`, both tracks);
+- Deepgram pre-recorded: the recording's minutes times its channels, once the recordings tier has
+  transcribed it (Deepgram bills every channel of a multichannel file);
+- Claude: the summary's own `estimated_cost_usd` (functions/summaries/pricing.py);
+- TTS: the characters an agent call sent to Deepgram Aura.
+
+A part is None when the call has none of it (no recording, no stream, no summary, no agent), or,
+for voice, while the leg has not ended; `total_usd` sums the parts that are known.
+
+Writers (the webhooks on a terminal status and a completed recording, the summaries after a summary
+is stored, the recordings tier after a reconciliation) call `record_cost`, which reads the record,
+computes, and stores the cost conditionally on the `CostBasis` it read (`CostWrites.save_cost`).
+Each writer recomputes after its own write, and a write from a read someone has since overtaken is
+refused and retried from a fresh read, so whatever order the writers run in, the stored cost ends
+as the one of the final record.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from shared import clock
+from shared.dal.ports import CostWrites
+from shared.dal.records import Call, CostBasis
+from shared.errors import StoreError
+from shared.settings import EnvGroup
+from shared.status import CallStatus
+from shared.validation import describe_errors
+
+# The date the default prices were read from the vendors' public pages (docs/costs.md lists them).
+PRICES_AS_OF = "2026-11-01"
+CUSTOM_SUFFIX = "+custom"  # `as_of` of a table that overrides prices without naming its own date
+USD_DECIMALS = 6  # a millionth of a dollar: well below any one part's smallest step
+MINUTE_DECIMALS = 4
+RECORD_ATTEMPTS = 4  # reads and conditional writes before leaving the cost to the next writer
+UNBILLED_STATUSES = frozenset(
+    {CallStatus.BUSY.value, CallStatus.NO_ANSWER.value, CallStatus.FAILED.value, CallStatus.CANCELED.value}
+)
+INBOUND = "inbound"
+OUTBOUND_PREFIX = "outbound"  # outbound-api (POST /calls), outbound-dial (a <Dial>'s leg)
+
+
+class Prices(BaseModel):
+    """The price table, USD (list prices, US numbers, pay as you go). Override any subset with env
+    `CALL_PRICES` (a JSON object) or CDK context `prices`; set `as_of` with them, so a stored cost
+    says which table it used (without it, `as_of` reads `2026-11-01+custom`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    as_of: str = PRICES_AS_OF
+    twilio_inbound_per_minute: float = Field(default=0.0085, ge=0)  # a call to a local number
+    twilio_outbound_per_minute: float = Field(default=0.014, ge=0)  # a call we place or dial
+    twilio_recording_per_minute: float = Field(default=0.0025, ge=0)
+    deepgram_live_per_minute: float = Field(default=0.0077, ge=0)  # Nova-3 streaming, per track
+    deepgram_prerecorded_per_minute: float = Field(default=0.0043, ge=0)  # Nova-3 batch, per channel
+    deepgram_tts_per_1k_characters: float = Field(default=0.030, ge=0)  # Aura-2
+
+    @classmethod
+    def parse(cls, value: Any) -> Prices:
+        """Prices from a JSON object (text or mapping) of overrides; an unknown key is refused by name."""
+        if isinstance(value, Prices):
+            return value
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"prices must be a JSON object: {exc}") from exc
+        if not isinstance(value, Mapping):
+            raise ValueError("prices must be a JSON object of price names to numbers")  # noqa: TRY004 - pydantic reports ValueError
+        unknown = sorted(set(value) - set(cls.model_fields))
+        if unknown:
+            raise ValueError(
+                f"unknown price{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+                f"known: {', '.join(cls.model_fields)}"
+            )
+        overrides = dict(value)
+        if overrides and "as_of" not in overrides:
+            # other prices than the dated table's: a stored cost must not claim that table's date
+            overrides["as_of"] = f"{PRICES_AS_OF}{CUSTOM_SUFFIX}"
+        try:
+            return cls.model_validate(overrides)
+        except ValidationError as exc:
+            raise ValueError(describe_errors(exc)) from exc
+
+
+class CostSettings(EnvGroup):
+    """The price table of every tier that writes a cost: env `CALL_PRICES`, defaults when unset."""
+
+    call_prices: Prices = Field(default_factory=Prices)
+
+    @field_validator("call_prices", mode="before")
+    @classmethod
+    def _parse(cls, value: Any) -> Prices:
+        return Prices.parse(value)
+
+
+def _billed_minutes(seconds: float) -> int:
+    """Twilio bills each leg (and recording) per started minute: 61 s is 2 minutes, 0 s is none."""
+    return math.ceil(seconds / 60) if seconds > 0 else 0
+
+
+def _usd(value: float) -> float:
+    return round(value, USD_DECIMALS)
+
+
+def cost_of(basis: CostBasis, prices: Prices) -> dict[str, Any]:
+    """The CostAttribute fields (without `estimated_at`) for a call read as `basis`; absent parts left out."""
+    parts: dict[str, Any] = {}
+
+    voice_rate = None
+    if basis.direction == INBOUND:
+        voice_rate = prices.twilio_inbound_per_minute
+    elif basis.direction is not None and basis.direction.startswith(OUTBOUND_PREFIX):
+        voice_rate = prices.twilio_outbound_per_minute
+    voice_minutes = None
+    if basis.status in UNBILLED_STATUSES:
+        voice_minutes = 0
+    elif basis.status == CallStatus.COMPLETED.value and basis.duration_seconds is not None:
+        voice_minutes = _billed_minutes(float(basis.duration_seconds))
+    if voice_rate is not None and voice_minutes is not None:
+        parts["voice_minutes"] = voice_minutes
+        parts["twilio_voice_usd"] = _usd(voice_minutes * voice_rate)
+
+    recording_seconds = basis.recording_duration_seconds
+    if basis.recording_status == "completed" and recording_seconds is not None:
+        minutes = _billed_minutes(float(recording_seconds))
+        parts["recording_minutes"] = minutes
+        parts["twilio_recording_usd"] = _usd(minutes * prices.twilio_recording_per_minute)
+        if basis.recording_transcribed:
+            channel_minutes = float(recording_seconds) / 60 * float(basis.recording_channels or 1)
+            parts["prerecorded_minutes"] = round(channel_minutes, MINUTE_DECIMALS)
+            parts["deepgram_prerecorded_usd"] = _usd(channel_minutes * prices.deepgram_prerecorded_per_minute)
+
+    if basis.live_audio_seconds is not None:
+        track_minutes = float(basis.live_audio_seconds) / 60
+        parts["live_track_minutes"] = round(track_minutes, MINUTE_DECIMALS)
+        parts["deepgram_live_usd"] = _usd(track_minutes * prices.deepgram_live_per_minute)
+
+    if basis.summary_cost_usd is not None:
+        parts["claude_usd"] = _usd(float(basis.summary_cost_usd))
+
+    if basis.tts_characters is not None:
+        parts["tts_usd"] = _usd(basis.tts_characters / 1000 * prices.deepgram_tts_per_1k_characters)
+
+    total = sum(value for name, value in parts.items() if name.endswith("_usd"))
+    return {"total_usd": _usd(total), **parts, "prices_as_of": prices.as_of}
+
+
+def call_cost(call: Call, prices: Prices, estimated_at: str | None = None) -> dict[str, Any]:
+    """The cost map of a stored call (`CostAttribute`'s fields), stamped `estimated_at` when given."""
+    cost = cost_of(CostBasis.of(call), prices)
+    if estimated_at is not None:
+        cost["estimated_at"] = estimated_at
+    return cost
+
+
+def same_cost(stored: Mapping[str, Any] | None, computed: Mapping[str, Any]) -> bool:
+    """True when the stored cost says what `computed` says (its estimation time aside)."""
+    if stored is None:
+        return False
+
+    def key(cost: Mapping[str, Any]) -> dict[str, Any]:
+        return {name: value for name, value in cost.items() if name != "estimated_at" and value is not None}
+
+    return key(stored) == key(computed)
+
+
+def record_cost(
+    calls: CostWrites,
+    call_sid: str,
+    prices: Prices,
+    *,
+    now: Callable[[], str] = clock.now_iso,
+    attempts: int = RECORD_ATTEMPTS,
+    on_error: Callable[[str], object] | None = None,
+) -> dict[str, Any] | None:
+    """Bring the call's stored cost up to date with its record; the cost now stored, or None.
+
+    Read, compute, and store only if the record still holds what was read (`save_cost`'s basis
+    condition); a refusal means another writer changed an input meanwhile, so read again. Nothing is
+    written when the stored cost already says the same (a repeated event changes nothing), nor for a
+    call with no record. A table failure is reported to `on_error` and answered None, never raised:
+    the cost is an estimate, every later writer recomputes it, and the write that called this has
+    already been stored.
+    """
+    try:
+        for _ in range(attempts):
+            call = calls.get(call_sid)
+            if call is None:
+                return None
+            cost = call_cost(call, prices, estimated_at=now())
+            if same_cost(call.cost, cost):
+                return call.cost
+            if calls.save_cost(call_sid, cost, CostBasis.of(call)):
+                return cost
+    except StoreError as exc:
+        if on_error is not None:
+            on_error(f"cost of {call_sid} not stored: {exc}")
+        return None
+    if on_error is not None:
+        on_error(f"cost of {call_sid} not stored: its record kept changing ({attempts} attempts)")
+    return None

@@ -1,0 +1,299 @@
+"""Cost per call (shared/costs.py): hand-computed prices of the call shapes the product makes, the
+price table's configuration, and a stored cost that converges whatever order its writers run in."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from shared.costs import PRICES_AS_OF, CostSettings, Prices, call_cost, record_cost
+from shared.dal.records import (
+    Call,
+    CostBasis,
+    Gap,
+    ReconciliationUpdate,
+    RecordingUpdate,
+    StatusAdvance,
+    StreamUsage,
+)
+from shared.errors import ConfigError, StoreError
+from shared.settings import EnvSettings
+from tests.support.fake_call_store import FakeCallStore
+
+SID = "CA" + "a" * 32
+PRICES = Prices()  # the dated defaults: inbound 0.0085, outbound 0.014, recording 0.0025 a minute,
+# Deepgram live 0.0077 a track-minute, pre-recorded 0.0043 a channel-minute, TTS 0.030 per 1,000 chars
+
+
+def _call(**values: Any) -> Call:
+    return Call.from_item({"call_sid": SID, **values})
+
+
+def test_an_answered_inbound_call_with_recording_and_summary() -> None:
+    call = _call(
+        direction="inbound",
+        status="completed",
+        duration_seconds=125,  # 3 started minutes
+        recording={"sid": "RE1", "status": "completed", "duration_seconds": 118, "channels": 2},
+        alignment={"offset_seconds": 2.37, "method": "words", "matches": 12},  # reconciled
+        live_audio_seconds=240.0,  # both tracks, 120 s each
+        summary={"model": "claude-haiku-5-5", "estimated_cost_usd": 0.00123456},
+    )
+    assert call_cost(call, PRICES, estimated_at="2026-11-26T10:00:00.000Z") == {
+        "total_usd": 0.079448,  # 0.0255 + 0.005 + 0.016913 + 0.0308 + 0.001235
+        "voice_minutes": 3,
+        "twilio_voice_usd": 0.0255,  # 3 x 0.0085
+        "recording_minutes": 2,
+        "twilio_recording_usd": 0.005,  # 2 x 0.0025
+        "prerecorded_minutes": 3.9333,  # 118 s x 2 channels
+        "deepgram_prerecorded_usd": 0.016913,  # 3.93333 x 0.0043
+        "live_track_minutes": 4.0,
+        "deepgram_live_usd": 0.0308,  # 4 x 0.0077
+        "claude_usd": 0.001235,
+        "prices_as_of": PRICES_AS_OF,
+        "estimated_at": "2026-11-26T10:00:00.000Z",
+    }
+
+
+def test_a_forwarded_calls_dialled_leg_is_its_own_outbound_leg() -> None:
+    """The child leg a <Dial> makes has its own record: outbound minutes only, nothing streamed on it."""
+    leg = _call(
+        direction="outbound-dial", parent_call_sid="CA" + "b" * 32, status="completed", duration_seconds=61
+    )
+    assert call_cost(leg, PRICES) == {
+        "total_usd": 0.028,  # 2 started minutes x 0.014
+        "voice_minutes": 2,
+        "twilio_voice_usd": 0.028,
+        "prices_as_of": PRICES_AS_OF,
+    }
+
+
+@pytest.mark.parametrize("status", ["no-answer", "busy", "failed", "canceled"])
+def test_an_unanswered_call_costs_nothing(status: str) -> None:
+    call = _call(direction="outbound-api", status=status, duration_seconds=0)
+    assert call_cost(call, PRICES) == {
+        "total_usd": 0.0,
+        "voice_minutes": 0,
+        "twilio_voice_usd": 0.0,
+        "prices_as_of": PRICES_AS_OF,
+    }
+
+
+def test_an_agent_call_pays_for_the_characters_it_spoke() -> None:
+    call = _call(
+        direction="inbound",
+        status="completed",
+        duration_seconds=45,
+        live_audio_seconds=90,
+        tts_characters=1234,
+        summary={"model": "none", "estimated_cost_usd": 0.0},
+    )
+    cost = call_cost(call, PRICES)
+    assert cost["tts_usd"] == 0.03702  # 1.234 x 0.030
+    assert cost["deepgram_live_usd"] == 0.01155  # 1.5 track-minutes x 0.0077
+    assert cost["twilio_voice_usd"] == 0.0085
+    assert cost["claude_usd"] == 0.0
+    assert cost["total_usd"] == 0.05707
+    assert "twilio_recording_usd" not in cost
+    assert "deepgram_prerecorded_usd" not in cost
+
+
+@pytest.mark.parametrize(
+    ("seconds", "minutes"), [(0, 0), (1, 1), (59, 1), (60, 1), (61, 2), (3600, 60), (3601, 61)]
+)
+def test_legs_and_recordings_are_billed_per_started_minute(seconds: int, minutes: int) -> None:
+    call = _call(
+        direction="inbound",
+        status="completed",
+        duration_seconds=seconds,
+        recording={"sid": "RE1", "status": "completed", "duration_seconds": seconds, "channels": 1},
+    )
+    cost = call_cost(call, PRICES)
+    assert (cost["voice_minutes"], cost["recording_minutes"]) == (minutes, minutes)
+    assert cost["twilio_voice_usd"] == round(minutes * 0.0085, 6)
+
+
+def test_what_is_not_known_yet_is_left_out() -> None:
+    """A call still in progress has no billed minutes; a recording not completed or not yet
+    transcribed adds nothing of its own."""
+    call = _call(
+        direction="inbound",
+        status="in-progress",
+        recording={"sid": "RE1", "status": "in-progress"},
+    )
+    assert call_cost(call, PRICES) == {"total_usd": 0.0, "prices_as_of": PRICES_AS_OF}
+    recorded = _call(recording={"sid": "RE1", "status": "completed", "duration_seconds": 30, "channels": 2})
+    assert "deepgram_prerecorded_usd" not in call_cost(recorded, PRICES)
+
+
+def test_overrides_replace_only_what_they_name_and_mark_the_table() -> None:
+    prices = Prices.parse('{"twilio_inbound_per_minute": 0.01}')
+    assert prices.twilio_inbound_per_minute == 0.01
+    assert prices.twilio_outbound_per_minute == Prices().twilio_outbound_per_minute
+    assert prices.as_of == f"{PRICES_AS_OF}+custom"  # not the dated table any more
+    dated = Prices.parse({"deepgram_live_per_minute": 0.0059, "as_of": "2027-01-01"})
+    assert (dated.deepgram_live_per_minute, dated.as_of) == (0.0059, "2027-01-01")
+
+
+class _CostEnv(EnvSettings):
+    costs: CostSettings
+
+
+def test_call_prices_is_read_from_the_environment_and_unknown_names_are_refused() -> None:
+    assert _CostEnv.from_env({}).costs.call_prices == Prices()
+    read = _CostEnv.from_env({"CALL_PRICES": '{"deepgram_tts_per_1k_characters": 0.015, "as_of": "x"}'})
+    assert read.costs.call_prices.deepgram_tts_per_1k_characters == 0.015
+    with pytest.raises(ConfigError, match=r"CALL_PRICES: .*unknown price 'twilio_inbound'; known: as_of, "):
+        _CostEnv.from_env({"CALL_PRICES": '{"twilio_inbound": 0.01}'})
+    with pytest.raises(
+        ConfigError, match=r"CALL_PRICES: .*twilio_recording_per_minute: Input should be greater"
+    ):
+        _CostEnv.from_env({"CALL_PRICES": '{"twilio_recording_per_minute": -1}'})
+    with pytest.raises(ConfigError, match=r"CALL_PRICES: .*must be a JSON object"):
+        _CostEnv.from_env({"CALL_PRICES": "[0.01]"})
+
+
+# ---- storing it ---------------------------------------------------------------------------------
+
+STAMP = "2026-11-26T10:00:00.000Z"
+
+
+def _writes(store: FakeCallStore) -> dict[str, Callable[[], object]]:
+    """Each writer's own write, as the tiers make them (any order is possible)."""
+    return {
+        "terminal status": lambda: store.advance_status(
+            StatusAdvance(
+                call_sid=SID, status="completed", rank=4, at=STAMP, ended_at=STAMP, duration_seconds=95
+            )
+        ),
+        "recording": lambda: (
+            store.update_recording(
+                RecordingUpdate(call_sid=SID, sid="RE1", status="completed", duration_seconds=92, channels=2)
+            ),
+            store.save_reconciliation(
+                ReconciliationUpdate(
+                    call_sid=SID,
+                    transcript_source="live",
+                    live_coverage=1.0,
+                    gaps=(Gap("inbound", 1.0, 2.0),),
+                    filled_seconds=0.0,
+                    transcript_version="v1",
+                    alignment_offset=2.37,
+                    alignment_method="words",
+                    alignment_matches=9,
+                    transcript_status="completed",
+                )
+            ),
+        ),
+        "stream usage": lambda: store.record_stream_usage(
+            StreamUsage(call_sid=SID, live_audio_seconds=188.5, tts_characters=None)
+        ),
+        "summary": lambda: store.save_summary(SID, {"model": "m", "estimated_cost_usd": 0.0021}, STAMP),
+    }
+
+
+def _new_store() -> FakeCallStore:
+    store = FakeCallStore()
+    store.items[SID] = {"call_sid": SID, "direction": "inbound", "status": "in-progress", "status_rank": 3}
+    return store
+
+
+@pytest.mark.parametrize(
+    "order", list(itertools.permutations(["terminal status", "recording", "stream usage", "summary"]))
+)
+def test_the_stored_cost_is_the_final_records_whatever_order_the_writers_run_in(
+    order: tuple[str, ...],
+) -> None:
+    """Each writer recomputes after its own write (the streamer's usage is costed by the next writer:
+    the summary always follows it); the last cost stored is the one of the final record."""
+    store = _new_store()
+    writes = _writes(store)
+    for name in order:
+        writes[name]()
+        if name != "stream usage":
+            record_cost(store, SID, PRICES, now=lambda: STAMP)
+    final = store.get(SID)
+    assert final is not None
+    assert final.cost is not None
+    if order[-1] == "stream usage":  # nobody has costed it yet: the summaries tier will
+        record_cost(store, SID, PRICES, now=lambda: STAMP)
+        final = store.get(SID)
+        assert final is not None
+    assert final.cost == call_cost(final, PRICES, estimated_at=STAMP)
+    # 2 min x 0.0085 + 2 min x 0.0025 + (92 s x 2 channels) x 0.0043 + 188.5 track-s x 0.0077 + 0.0021
+    assert final.cost["total_usd"] == 0.061478
+
+
+class _RacingStore(FakeCallStore):
+    """Another writer lands between this writer's read and its cost write, `times` times."""
+
+    def __init__(self, interleave: Callable[[FakeCallStore], object], times: int = 1) -> None:
+        super().__init__()
+        self._interleave = interleave
+        self._times = times
+        self.refused = 0
+
+    def save_cost(self, call_sid: str, cost: Any, basis: CostBasis) -> bool:
+        if self._times > 0:
+            self._times -= 1
+            self._interleave(self)
+        stored = super().save_cost(call_sid, cost, basis)
+        self.refused += not stored
+        return stored
+
+
+def test_a_cost_computed_from_an_overtaken_read_is_refused_and_redone() -> None:
+    store = _RacingStore(
+        lambda s: s.record_stream_usage(StreamUsage(call_sid=SID, live_audio_seconds=60.0, tts_characters=40))
+    )
+    store.items[SID] = {
+        "call_sid": SID,
+        "direction": "inbound",
+        "status": "completed",
+        "duration_seconds": 30,
+    }
+    cost = record_cost(store, SID, PRICES, now=lambda: STAMP)
+    assert store.refused == 1
+    final = store.get(SID)
+    assert final is not None
+    assert cost == final.cost == call_cost(final, PRICES, estimated_at=STAMP)
+    assert final.cost["deepgram_live_usd"] == 0.0077
+    assert final.cost["tts_usd"] == 0.0012
+
+
+def test_a_record_that_keeps_changing_is_left_to_the_next_writer() -> None:
+    counter = itertools.count(1)
+    store = _RacingStore(
+        lambda s: s.record_stream_usage(StreamUsage(call_sid=SID, live_audio_seconds=float(next(counter)))),
+        times=10,
+    )
+    store.items[SID] = {"call_sid": SID}
+    errors: list[str] = []
+    assert record_cost(store, SID, PRICES, attempts=3, on_error=errors.append) is None
+    assert store.refused == 3
+    assert errors == [f"cost of {SID} not stored: its record kept changing (3 attempts)"]
+    assert "cost" not in store.items[SID]
+
+
+def test_nothing_is_written_for_an_unknown_call_or_an_unchanged_cost() -> None:
+    store = FakeCallStore()
+    assert record_cost(store, SID, PRICES) is None
+    assert store.items == {}
+    store.items[SID] = {"call_sid": SID, "direction": "inbound", "status": "busy"}
+    first = record_cost(store, SID, PRICES, now=lambda: STAMP)
+    writes = store.writes
+    assert record_cost(store, SID, PRICES, now=lambda: "2026-11-27T00:00:00.000Z") == first  # a repeat
+    assert store.writes == writes
+
+
+def test_a_table_failure_is_reported_not_raised() -> None:
+    class Failing(FakeCallStore):
+        def get(self, call_sid: str) -> Call | None:
+            raise StoreError("reading call failed: throttled")
+
+    errors: list[str] = []
+    assert record_cost(Failing(), SID, PRICES, on_error=errors.append) is None
+    assert errors == [f"cost of {SID} not stored: reading call failed: throttled"]
