@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -25,7 +24,6 @@ import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -326,54 +324,41 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
     names = state.local_names()
     tables = {"calls": [names.calls_table], "transcripts": [names.transcripts_table],
               "all": [names.calls_table, names.transcripts_table]}[args.table]
+    from callscribe_local.local_analytics import (
+        ANALYTICS_PREFIX,
+        Run,
+        derive_from_export,
+        export_table,
+        flat_keys,
+    )
+
     dynamodb = boto3.client("dynamodb")
     s3 = boto3.client("s3")
-    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        s3.create_bucket(Bucket=args.bucket)
-    now = datetime.now(UTC)
-    stamp, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y-%m-%d")
+    run = analytics.Run.now()
     exported: dict[str, list[str]] = {}
     for table in tables:
-        arn = dynamodb.describe_table(TableName=table)["Table"]["TableArn"]
-        # Exports read the point-in-time-recovery backup, as in AWS (the CDK app enables PITR).
-        dynamodb.update_continuous_backups(
-            TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
-        )
-        prefix = f"{args.prefix.strip('/')}/{table}/dt={day}/{stamp}"
-        export = dynamodb.export_table_to_point_in_time(
-            TableArn=arn, S3Bucket=args.bucket, S3Prefix=prefix, ExportFormat="DYNAMODB_JSON"
-        )["ExportDescription"]
-        description = _wait_for_export(dynamodb, export["ExportArn"])
-        status = description.get("ExportStatus")
-        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=args.bucket, Prefix=prefix).get("Contents", [])]
-        colour = "green" if status == "COMPLETED" else "red"
+        export = analytics.export_table(dynamodb, s3, table, args.bucket, args.prefix, run)
+        colour = "green" if export.completed else "red"
         console.print(
-            f"[bold]{table}[/]: export [{colour}]{status}[/], {description.get('ItemCount', '?')} items → "
-            f"s3://{args.bucket}/{prefix}/ ({len(keys)} objects on the local S3 at {state.aws})"
+            f"[bold]{table}[/]: export [{colour}]{export.status}[/], {export.items} items → "
+            f"s3://{args.bucket}/{export.prefix}/ ({len(export.keys)} objects on the local S3 at {state.aws})"
         )
-        for key in keys:
+        for key in export.keys:
             console.print(f"    s3://{args.bucket}/{key}", highlight=False)
-        if status != "COMPLETED":
+        if not export.completed:
             return 1
-        exported["calls" if table == names.calls_table else "transcripts"] = keys
-        _download(s3, args.bucket, keys, args.download, console)
+        exported["calls" if table == names.calls_table else "transcripts"] = export.keys
+        _download(s3, args.bucket, export.keys, args.download, console)
     if args.table == "all":
-        from callscribe_local.local_analytics import ANALYTICS_PREFIX, derive_from_export
-
         with tempfile.TemporaryDirectory(prefix="callscribe-analytics-") as workdir:
-            rows = derive_from_export(s3, args.bucket, exported, day, stamp, Path(workdir))
-        folder = f"s3://{args.bucket}/{ANALYTICS_PREFIX}/<table>/dt={day}/{stamp}/"
+            rows = analytics.derive_from_export(s3, args.bucket, exported, run.day, run.stamp, Path(workdir))
+        folder = f"s3://{args.bucket}/{analytics.ANALYTICS_PREFIX}/<table>/dt={run.day}/{run.stamp}/"
         counts = ", ".join(f"{name} {count}" for name, count in rows.items())
         console.print(
             f"[bold]analyst tables[/] (Parquet, as the workflow's UNLOADs write them): {counts} rows"
             f" → {folder}"
         )
-        flat = [
-            o["Key"]
-            for o in s3.list_objects_v2(Bucket=args.bucket, Prefix=f"{ANALYTICS_PREFIX}/").get("Contents", [])
-            if f"/dt={day}/{stamp}/" in o["Key"]
-        ]
-        _download(s3, args.bucket, flat, args.download, console)
+        _download(s3, args.bucket, analytics.flat_keys(s3, args.bucket, run), args.download, console)
         console.print("Query them: callscribe query --list")
     console.print(f"List it yourself: aws --endpoint-url {state.aws} s3 ls --recursive s3://{args.bucket}/")
     return 0
@@ -463,15 +448,6 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
         f"{report['recordingCompletedRepublished']}"
     )
     return 0
-
-
-def _wait_for_export(dynamodb: Any, export_arn: str, timeout: float = 30.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        description: dict[str, Any] = dynamodb.describe_export(ExportArn=export_arn)["ExportDescription"]
-        if description.get("ExportStatus") != "IN_PROGRESS" or time.monotonic() >= deadline:
-            return description
-        time.sleep(0.5)
 
 
 # -- argument parsing -----------------------------------------------------------------------------

@@ -9,6 +9,10 @@ side: every day's newest run, queryable by table name.
 
 from __future__ import annotations
 
+import contextlib
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +20,67 @@ from callscribe_local.warehouse import Warehouse
 from shared.analytics.schema import SCHEMA_VERSION, TABLES
 
 ANALYTICS_PREFIX = f"analytics/v{SCHEMA_VERSION}"
+
+
+@dataclass(frozen=True)
+class TableExport:
+    table: str  # the DynamoDB table's name
+    status: str  # COMPLETED | FAILED | IN_PROGRESS (gave up waiting)
+    items: int | None
+    prefix: str
+    keys: list[str]  # every object the export wrote
+
+    @property
+    def completed(self) -> bool:
+        return self.status == "COMPLETED"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One export run: its day (the partition) and its folder name (a UTC timestamp)."""
+
+    day: str
+    stamp: str
+
+    @classmethod
+    def now(cls) -> Run:
+        moment = datetime.now(UTC)
+        return cls(moment.strftime("%Y-%m-%d"), moment.strftime("%Y%m%dT%H%M%SZ"))
+
+
+def export_table(dynamodb: Any, s3: Any, table: str, bucket: str, prefix: str, run: Run) -> TableExport:
+    """DynamoDB's point-in-time export of `table` to `s3://bucket/<prefix>/<table>/dt=<day>/<stamp>/`,
+    waited for (moto finishes in a moment; AWS takes minutes, which the workflow waits out)."""
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=bucket)
+    arn = dynamodb.describe_table(TableName=table)["Table"]["TableArn"]
+    # Exports read the point-in-time-recovery backup, as in AWS (the CDK app enables PITR).
+    dynamodb.update_continuous_backups(
+        TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
+    folder = f"{prefix.strip('/')}/{table}/dt={run.day}/{run.stamp}"
+    export = dynamodb.export_table_to_point_in_time(
+        TableArn=arn, S3Bucket=bucket, S3Prefix=folder, ExportFormat="DYNAMODB_JSON"
+    )["ExportDescription"]
+    description = _wait_for_export(dynamodb, export["ExportArn"])
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=folder).get("Contents", [])]
+    items = description.get("ItemCount")
+    return TableExport(table, str(description.get("ExportStatus")), items, folder, keys)
+
+
+def _wait_for_export(dynamodb: Any, export_arn: str, timeout: float = 30.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        description: dict[str, Any] = dynamodb.describe_export(ExportArn=export_arn)["ExportDescription"]
+        if description.get("ExportStatus") != "IN_PROGRESS" or time.monotonic() >= deadline:
+            return description
+        time.sleep(0.5)
+
+
+def flat_keys(s3: Any, bucket: str, run: Run) -> list[str]:
+    """The Parquet objects `derive_from_export` wrote for `run`."""
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{ANALYTICS_PREFIX}/").get("Contents", [])
+    return [o["Key"] for o in listed if f"/dt={run.day}/{run.stamp}/" in o["Key"]]
 
 
 def derive_from_export(
