@@ -16,6 +16,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from shared.deepgram import DeepgramOptions
+from shared.redaction import RedactionSettings
 from shared.settings import TWILIO_SECRET_SOURCES, SecretSource, TableSettings, TwilioSettings, load
 
 MEBIBYTE = 1024 * 1024
@@ -48,6 +49,8 @@ class RecordingSettings(TableSettings, TwilioSettings):
     # deployments must not keep recordings at a vendor). Off by default: deleting is not undoable.
     delete_twilio_recordings: bool = False
     deepgram: DeepgramBatchSettings
+    # TRANSCRIPT_REDACTION, TRANSCRIPT_REDACTION_PATTERNS: the streamer's own, so both tiers redact alike
+    redaction: RedactionSettings = Field(default_factory=RedactionSettings)
 
 
 def recording_settings() -> RecordingSettings:
