@@ -39,6 +39,7 @@ FULL_CONTEXT: dict[str, Any] = {
     "deepgramPunctuate": True,
     "deepgramRedact": "pci,ssn",
     "deepgramKeyterm": "callscribe",
+    "redactionPatterns": {"member_id": "M-\\d{6}"},
 }
 
 
