@@ -324,13 +324,7 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
     names = state.local_names()
     tables = {"calls": [names.calls_table], "transcripts": [names.transcripts_table],
               "all": [names.calls_table, names.transcripts_table]}[args.table]
-    from callscribe_local.local_analytics import (
-        ANALYTICS_PREFIX,
-        Run,
-        derive_from_export,
-        export_table,
-        flat_keys,
-    )
+    from callscribe_local import local_analytics as analytics
 
     dynamodb = boto3.client("dynamodb")
     s3 = boto3.client("s3")

@@ -56,6 +56,7 @@ from callscribe_local.dispatcher import (
     recordings_handler,
 )
 from callscribe_local.phone import StreamHook
+from callscribe_local.recognizer import RecognizerFactory
 from shared.events import RecordingCompleted, TranscriptCompleted, TranscriptReconciled
 from shared.telemetry import METRICS_NAMESPACE
 from streamer.contract import HEALTH_PATH, MEDIA_PATH, SERVICE_NAME
@@ -85,6 +86,9 @@ class StackOptions:
     names: LocalNames = field(default_factory=LocalNames)
     call_routes: Mapping[str, Any] = field(default_factory=lambda: {"*": {"forwardTo": FORWARD_TO}})
     deepgram_api_key: str | None = None  # set: real Deepgram; None: the pocketsphinx stand-in
+    # What the Deepgram stand-in hears with (live and pre-recorded); None: pocketsphinx. Tests plug
+    # a scripted one in to have a call say exactly what they check for.
+    recognizer_factory: RecognizerFactory | None = None
     anthropic_api_key: str | None = None  # set: real Anthropic; None: the offline summariser
     api_port: int = 0
     streamer_port: int = 0
@@ -172,6 +176,7 @@ class LocalStack:
         self.streamer: subprocess.Popen[bytes] | None = None
         self.twilio_rest: Any = None
         self.deepgram_standin: Any = None  # DeepgramStandIn, unless the real Deepgram is used
+        self.anthropic_server: Any = None  # AnthropicServer, unless the real Anthropic API is used
         self._deepgram_loop: _LoopThread | None = None
         self.urls: StackUrls | None = None
         self.log_dir = Path(self.options.log_dir or tempfile.mkdtemp(prefix="callscribe-local-"))
@@ -322,18 +327,23 @@ class LocalStack:
         from callscribe_local.deepgram_server import DeepgramStandIn
         from callscribe_local.sphinx_recognizer import MODEL_NAME, SphinxRecognizerFactory
 
-        factory = SphinxRecognizerFactory()
-        self._exit.callback(factory.close)
+        factory: RecognizerFactory
+        if self.options.recognizer_factory is not None:
+            factory, model_name = self.options.recognizer_factory, "scripted"
+        else:
+            sphinx = SphinxRecognizerFactory()
+            self._exit.callback(sphinx.close)
+            factory, model_name = sphinx, MODEL_NAME
         loop = _LoopThread("deepgram-standin")
         self._exit.callback(loop.close)
         standin = DeepgramStandIn(factory, host="127.0.0.1", port=0, api_key=LOCAL_DEEPGRAM_KEY)
         loop.run(standin.start())
         self._exit.callback(lambda: loop.run(standin.stop()))
         self.deepgram_standin, self._deepgram_loop = standin, loop
-        self.deepgram_model = MODEL_NAME
+        self.deepgram_model = model_name
         self.observer.step(
             "deepgram",
-            f"Deepgram stand-in at {standin.url} (offline: {MODEL_NAME}; live WebSocket and "
+            f"Deepgram stand-in at {standin.url} (offline: {model_name}; live WebSocket and "
             f"pre-recorded POST {standin.http_url}/v1/listen)",
         )
         return str(standin.url), LOCAL_DEEPGRAM_KEY
@@ -347,6 +357,7 @@ class LocalStack:
 
         server = AnthropicServer(OfflineSummarizer(), api_key=LOCAL_ANTHROPIC_KEY).start()
         self._exit.callback(server.stop)
+        self.anthropic_server = server  # its `requests`: what the model was sent
         self.summary_model = OFFLINE_MODEL
         self.observer.step(
             "anthropic", f"Anthropic stand-in at {server.base_url} (offline: {OFFLINE_SUMMARY_MODEL})"

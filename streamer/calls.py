@@ -10,12 +10,17 @@ fixed pool of threads, and retries, since nobody replays a media stream to retry
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from shared import aws
 from shared.dal.calls import DynamoCalls
-from shared.dal.ports import StreamStartWrites, StreamUsageWrites, TranscriptStatusWrites
+from shared.dal.ports import (
+    RedactionCountWrites,
+    StreamStartWrites,
+    StreamUsageWrites,
+    TranscriptStatusWrites,
+)
 from shared.dal.records import StreamUsage
 from shared.dal.retry import RETRYABLE, with_retries
 from shared.events import EventBridgePublisher, PublishError, TranscriptCompleted
@@ -31,6 +36,7 @@ class CallRecords:
         self._calls: TranscriptStatusWrites = calls
         self._starts: StreamStartWrites = calls
         self._usage: StreamUsageWrites = calls
+        self._redactions: RedactionCountWrites = calls
         self._bus_name = bus_name
         self._attempts = attempts
         # Own small pool, not asyncio's default one: the data layer keeps a botocore session per thread
@@ -50,6 +56,10 @@ class CallRecords:
     async def stream_started(self, call_sid: str, started_at: str) -> None:
         # refused (False) when a start is stored already: the first stream's time 0 is what counts
         await self._run(self._starts.stream_started, call_sid, started_at)
+
+    async def save_redaction_counts(self, call_sid: str, counts: Mapping[str, int]) -> None:
+        # a SET of the call's totals, so a retried write lands the same map
+        await self._run(self._redactions.save_redaction_counts, call_sid, counts)
 
     async def transcript_failed(self, call_sid: str, error: str) -> None:
         await self._run(self._calls.transcript_failed, call_sid, error)

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from shared.deepgram import DeepgramOptions, flag, split_list
+from shared.redaction import RedactionSettings
 from shared.routing import CallRoutes, is_e164, parse_call_routes
 from shared.settings import (
     ANTHROPIC_SECRET_SOURCES,
@@ -256,10 +257,11 @@ class StreamerSettings(TableSettings):
     anthropic: AnthropicSettings = Field(default_factory=AnthropicSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     call_routes: CallRoutes = Field(default_factory=CallRoutes)  # CALL_ROUTES: the webhooks' JSON
+    # TRANSCRIPT_REDACTION, TRANSCRIPT_REDACTION_PATTERNS: segments redacted before they are written
+    redaction: RedactionSettings = Field(default_factory=RedactionSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 
     @field_validator("call_routes", mode="before")
     @classmethod
     def _parse_routes(cls, value: Any) -> CallRoutes:
         return parse_call_routes(value)  # ConfigError (not a validation error) names the route
-

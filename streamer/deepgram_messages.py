@@ -146,8 +146,11 @@ def _results(doc: dict[str, Any]) -> Results:
             words=words,
         )
     except (KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError) as exc:
-        # RecursionError: str() of a word or transcript that is a deeply nested list instead
-        raise MalformedResultsError(f"malformed Results: {type(exc).__name__}: {str(exc)[:100]}") from exc
+        # RecursionError: str() of a word or transcript that is a deeply nested list instead.
+        # The message is logged: it names the missing key at most, never a value (which could be
+        # transcript text), and the cause is dropped so a traceback cannot show one either.
+        where = f": missing {str(exc)[:40]}" if isinstance(exc, KeyError) else ""
+        raise MalformedResultsError(f"malformed Results: {type(exc).__name__}{where}") from None
 
 
 def _head(text: str | bytes, limit: int) -> str:

@@ -48,6 +48,7 @@ from streamer.calls import CallRecords
 from streamer.config import StreamerSettings
 from streamer.deepgram import Segment, TrackTranscriber
 from streamer.metrics import StreamerMetrics
+from streamer.redaction import CallRedaction, Pending
 from streamer.segments import CallWrites, SegmentStore
 from streamer.tasks import TaskSet, settled
 
@@ -127,6 +128,7 @@ class CallSession:
         self._cdr_started: asyncio.Task[None] | None = None  # "in-progress" lands before any later status
         self._cdr_failed: asyncio.Task[None] | None = None  # "failed" lands before the final status
         self._writes: CallWrites | None = None
+        self._redaction = CallRedaction(deps.settings.redaction.redactor())
         self._failure: str | None = None
         self.agent: AgentConversation | None = None
         self.bad_messages = 0
@@ -402,6 +404,8 @@ class CallSession:
                 gaps = {track: s for track, s in lost.items() if s > 0}
                 if gaps:
                     missing.append(f"audio never transcribed (seconds by track): {gaps}")
+        for pending in self._redaction.flush():  # digits held back for the next words: none will come
+            self._put(pending)
         if not await self._wait_writes():
             missing.append("segment writes still pending at the flush timeout")
         assert self.call_sid is not None
@@ -425,6 +429,8 @@ class CallSession:
         await settled(self._cdr_started)
         await settled(self._cdr_failed)
         await self._record_usage()  # before the event: the summaries tier costs the call from it
+        if self._redaction.enabled:
+            await self._save_redaction_counts()
         await self._deps.records.transcript_finished(self.call_sid, status, writes.written, error)
         await self._deps.records.publish_completed(self.call_sid, writes.written, status)
         self._log.info(
@@ -452,6 +458,18 @@ class CallSession:
             await self._deps.records.record_usage(usage)
         except Exception as exc:  # noqa: BLE001 - an estimate's input, not the transcript
             self._log.error("stream usage not stored", error=f"{type(exc).__name__}: {exc}")
+
+    async def _save_redaction_counts(self) -> None:
+        """`redaction_counts` on the CDR (a SET of the totals: a retry writes the same), before the
+        transcript is announced finished. Not worth failing the transcript for: logged instead."""
+        assert self.call_sid is not None
+        counts = self._redaction.counts
+        try:
+            await self._deps.records.save_redaction_counts(self.call_sid, counts)
+        except Exception as exc:  # noqa: BLE001 - the transcript is stored; only the counts are missing
+            self._log.error("redaction counts not stored", error=f"{type(exc).__name__}: {exc}"[:300])
+            return
+        self._log.info("redaction counts stored", redactions=counts)
 
     async def _wait_writes(self) -> bool:
         """True when every segment write has settled (stored or given up) within the flush window."""
@@ -489,15 +507,25 @@ class CallSession:
     def _store(self, segment: Segment, *, speaker: str, source: str) -> None:
         """The one way a segment reaches the call's writes, whoever produced it: a track's final
         result, or what the caller heard of the agent (each bound to its speaker and source)."""
-        assert self._writes is not None
         self._log.debug(
-            "final segment", track=segment.track, speaker=speaker, start=segment.start, end=segment.end
+            "final segment",
+            track=segment.track,
+            speaker=speaker,
+            start=segment.start,
+            end=segment.end,
+            chars=len(segment.text),  # never the text itself: logs carry no transcript
         )
+        # redacted before anything is written; a digits-only segment may wait for the next words
+        for pending in self._redaction.accept(Pending(segment, speaker, source)):
+            self._put(pending)
+
+    def _put(self, pending: Pending) -> None:
+        assert self._writes is not None
         waiter = self._deps.store.put(
             self._writes,
-            segment,
-            speaker=speaker,
-            source=source,
+            pending.segment,
+            speaker=pending.speaker,
+            source=pending.source,
             language=self._deepgram.language,
         )
         if waiter is not None:

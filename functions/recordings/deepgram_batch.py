@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from functions.recordings.words import INBOUND, OUTBOUND, Word
 from shared.errors import CallscribeError
+from shared.validation import describe_errors
 
 CHANNEL_TRACKS = (INBOUND, OUTBOUND)
 
@@ -101,8 +102,11 @@ def parse_response(payload: str | bytes | Mapping[str, Any]) -> BatchTranscript:
     try:
         data = json.loads(payload) if isinstance(payload, (str, bytes)) else dict(payload)
         response = _Response.model_validate(data)
-    except (ValueError, ValidationError) as exc:  # JSONDecodeError is a ValueError
-        raise BatchResponseError(f"not a Deepgram pre-recorded response: {exc}") from exc
+    except ValidationError as exc:
+        # where and what, never the values: they are the recording's words, and this is logged
+        raise BatchResponseError(f"not a Deepgram pre-recorded response: {describe_errors(exc)}") from None
+    except ValueError as exc:  # JSONDecodeError
+        raise BatchResponseError(f"not a Deepgram pre-recorded response: {type(exc).__name__}") from None
     channels = response.results.channels
     if not channels:
         raise BatchResponseError("Deepgram's response has no channels")

@@ -15,6 +15,11 @@ call's reconciliation fields out. The rules, and why (docs/recordings.md has the
 - `liveCoverage` uses the same test *without* the slack: it is the contract's exact number.
 - Uncovered words in a row (no covered word, no live segment between them) form one gap; within a
   gap they are cut into segments at pauses and sentence ends, as a live transcript would be.
+- Redaction (issue 14, `TRANSCRIPT_REDACTION`) runs on the segments this adds, after every decision
+  above was taken on the recognised words: live segments are stored redacted already, and their
+  tokens (`[REDACTED CARD]`) match no recording word (`words.segment_tokens`), so the words a token
+  replaced are covered by its segment's time as any live word is. The counts go on the call record
+  as `recording_redaction_counts`; `transcript_version` is the digest of what is stored (redacted).
 - Keys are `recording_segment_key` (`…#track#r`): derived from the words' own timing, so a re-driven
   run writes the same items, and never equal to a live key, so nothing live is overwritten. Recording
   segments an earlier run added and this one does not are reported as `obsolete_keys`.
@@ -26,11 +31,12 @@ import bisect
 import hashlib
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from functions.recordings.alignment import Alignment
 from functions.recordings.words import INBOUND, OUTBOUND, Word, normalise, segment_tokens
 from shared.dal.records import RECORDING, Gap, ReconciliationUpdate, Segment, recording_segment_key
+from shared.redaction import Redactor
 
 COVER_TOLERANCE = 0.2  # seconds of slack at a live segment's edges when deciding a word was heard live
 ECHO_WINDOW = 0.6  # seconds: the same word at a live segment's edge this near is that word, heard live
@@ -63,6 +69,7 @@ class Reconciliation:
     transcript_source: str
     segment_count: int  # segments of the final transcript (live kept + recording added)
     transcript_version: str
+    redaction_counts: Mapping[str, int] | None = None  # kind -> replaced in `segments`; None: off
 
     def update(self, transcript_status: str) -> ReconciliationUpdate:
         """The call record's fields; `transcript_status` is the live transcript's status as read
@@ -78,6 +85,7 @@ class Reconciliation:
             alignment_method=self.alignment.method,
             alignment_matches=self.alignment.matches,
             transcript_status=transcript_status,
+            redaction_counts=self.redaction_counts,
         )
 
 
@@ -220,13 +228,15 @@ def reconcile(
     alignment: Alignment,
     speakers: Mapping[str, str],
     source: str | None = None,
+    redactor: Redactor | None = None,
 ) -> Reconciliation:
     """Reconcile the recording's `words` (recording time) with the call's `stored` segments.
 
     `stored` is everything the segments table holds for the call: live segments, and the recording
     segments of an earlier run (recognised by their origin and never taken for live speech).
     `speakers` names each track's speaker (`speaker_roles`); `source` is what recognised the
-    recording (e.g. `deepgram:nova-3`).
+    recording (e.g. `deepgram:nova-3`); `redactor` (a fresh one; None: redaction off) redacts the
+    segments added, once everything else is decided.
     """
     live = [segment for segment in stored if not segment.from_recording]
     earlier = {segment.segment_key for segment in stored if segment.from_recording}
@@ -249,6 +259,8 @@ def reconcile(
             gaps.append(Gap(track, _stream_time(run[0].start), _stream_time(max(w.end for w in run))))
         added += [_segment(call_sid, piece, speakers.get(track, track), source) for piece in _pieces(runs)]
 
+    if redactor is not None:
+        added = redact_segments(added, redactor)
     new_keys = {segment.segment_key for segment in added}
     return Reconciliation(
         call_sid=call_sid,
@@ -261,4 +273,23 @@ def reconcile(
         transcript_source=source_kind(filled_any=bool(added), live_any=bool(live)),
         segment_count=len(live) + len(added),
         transcript_version=transcript_version([*live, *added]),
+        redaction_counts=dict(redactor.counts) if redactor is not None else None,
     )
+
+
+def redact_segments(segments: Sequence[Segment], redactor: Redactor) -> list[Segment]:
+    """The segments with their text redacted, in the order given. Each track's segments are read in
+    time order, so digits read out over consecutive segments of one speaker are judged as one number."""
+    by_track: dict[str, list[int]] = {}
+    for index, segment in enumerate(segments):
+        by_track.setdefault(segment.track, []).append(index)
+    texts = [segment.text for segment in segments]
+    for indexes in by_track.values():
+        indexes.sort(key=lambda i: segments[i].start)
+        redacted = redactor.redact_lines([segments[i].speaker for i in indexes], [texts[i] for i in indexes])
+        for i, text in zip(indexes, redacted, strict=True):
+            texts[i] = text
+    return [
+        segment if text == segment.text else replace(segment, text=text)
+        for segment, text in zip(segments, texts, strict=True)
+    ]

@@ -267,7 +267,13 @@ class RecordingService:
             stream_started_at=stream_started_at,
         )
         return reconcile(
-            event.call_sid, stored, words, alignment, speaker_roles(call.route), f"deepgram:{options.model}"
+            event.call_sid,
+            stored,
+            words,
+            alignment,
+            speaker_roles(call.route),
+            f"deepgram:{options.model}",
+            redactor=self._settings.redaction.redactor(),  # what is added is redacted before it is written
         )
 
     def _update_cost(self, call_sid: str) -> None:
@@ -320,6 +326,7 @@ class RecordingService:
                 "filled_seconds": result.filled_seconds,
                 "added_segments": len(result.segments),
                 "obsolete_segments": len(result.obsolete_keys),
+                "redactions": result.redaction_counts,  # counts only: logs carry no transcript text
                 "alignment": {
                     "offset": round(result.alignment.offset, 3),
                     "method": result.alignment.method,

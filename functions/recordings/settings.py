@@ -17,6 +17,7 @@ from pydantic import Field
 
 from shared.costs import CostSettings
 from shared.deepgram import DeepgramOptions
+from shared.redaction import RedactionSettings
 from shared.settings import TWILIO_SECRET_SOURCES, SecretSource, TableSettings, TwilioSettings, load
 
 MEBIBYTE = 1024 * 1024
@@ -50,6 +51,8 @@ class RecordingSettings(TableSettings, TwilioSettings):
     delete_twilio_recordings: bool = False
     deepgram: DeepgramBatchSettings
     costs: CostSettings = Field(default_factory=CostSettings)  # CALL_PRICES
+    # TRANSCRIPT_REDACTION, TRANSCRIPT_REDACTION_PATTERNS: the streamer's own, so both tiers redact alike
+    redaction: RedactionSettings = Field(default_factory=RedactionSettings)
 
 
 def recording_settings() -> RecordingSettings:

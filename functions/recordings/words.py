@@ -11,11 +11,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from shared.redaction import TOKEN
+
 INBOUND = "inbound"
 OUTBOUND = "outbound"
 TRACKS = (INBOUND, OUTBOUND)
 
 _NOT_WORD = re.compile(r"[^\w']+")
+# A redaction token (`[REDACTED CARD]`) is one token of a live segment, and one no recording word
+# normalises to (brackets never survive `normalise`): it keeps its place, so its neighbours keep
+# their times, but it matches nothing and casts no vote.
+_PIECE = re.compile(rf"{TOKEN.pattern}|\S+")
+REDACTED = "[redacted]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +66,7 @@ def segment_tokens(text: str, start: float, end: float) -> list[TimedToken]:
     of the segment's span: speech rate follows letters closely enough for a coarse vote, and the
     precise estimate comes from the boundary tokens. A one-token segment yields both boundaries.
     """
-    pieces = [(match.start(), match.end(), normalise(match.group())) for match in re.finditer(r"\S+", text)]
+    pieces = [(match.start(), match.end(), _token(match.group())) for match in _PIECE.finditer(text)]
     pieces = [piece for piece in pieces if piece[2]]
     if not pieces:
         return []
@@ -70,6 +77,10 @@ def segment_tokens(text: str, start: float, end: float) -> list[TimedToken]:
         tokens.append(TimedToken(token, start + span * (first + last) / 2 / length, "inner"))
     tokens.append(TimedToken(pieces[-1][2], end, "end"))
     return tokens
+
+
+def _token(piece: str) -> str:
+    return REDACTED if TOKEN.fullmatch(piece) else normalise(piece)
 
 
 def word_time(word: Word, kind: str) -> float:

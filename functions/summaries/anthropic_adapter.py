@@ -20,6 +20,7 @@ from functions.summaries.errors import ModelOutputError, ModelRequestRejectedErr
 from functions.summaries.llm import StructuredReply, StructuredRequest, T
 from functions.summaries.models import TokenUsage
 from shared.anthropic_clients import build_client as build_client  # app.py builds through here
+from shared.validation import describe_errors
 
 if TYPE_CHECKING:
     from anthropic import Anthropic
@@ -58,7 +59,10 @@ class AnthropicModel:
         except anthropic.APIConnectionError as exc:  # includes APITimeoutError
             raise ModelUnavailableError(f"{request.purpose}: {type(exc).__name__}: {exc}") from exc
         except pydantic.ValidationError as exc:
-            raise ModelOutputError(f"{request.purpose}: answer does not match the schema: {exc}") from exc
+            # where and what, never the values: the answer quotes the call, and this is logged
+            raise ModelOutputError(
+                f"{request.purpose}: answer does not match the schema: {describe_errors(exc)}"
+            ) from None
 
         request_id = getattr(message, "_request_id", None)
         if message.stop_reason not in ("end_turn", "stop_sequence"):

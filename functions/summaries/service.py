@@ -43,7 +43,6 @@ from functions.summaries.models import (
     TranscriptReconciledDetail,
 )
 from functions.summaries.prompts import load_prompts
-from functions.summaries.redaction import Redactor
 from functions.summaries.settings import SummarySettings
 from functions.summaries.summarizer import Summarizer, SummarizerConfig, SummaryResult
 from functions.summaries.transcript import Transcript, build_transcript
@@ -52,6 +51,7 @@ from shared.costs import record_cost
 from shared.dal.ports import SegmentReader, SummaryCalls
 from shared.events import EventPublisher, SummaryCreated
 from shared.observability import logger, metrics, tracer
+from shared.redaction import Redactor
 from shared.status import TranscriptStatus
 
 NO_MODEL = "none"  # the `model` of a summary no model wrote (a call without speech)

@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from shared.costs import Prices
+from shared.redaction import parse_patterns
 from shared.validation import describe_errors
 
 # ECS refuses a container stopTimeout above this (seconds): SIGTERM then SIGKILL after it.
@@ -92,6 +93,17 @@ def _prices_json(value: object) -> str:
     overrides = prices.model_dump(exclude_unset=True)
     return json.dumps(overrides, separators=(",", ":"), sort_keys=True)
 
+def _redaction_patterns_json(value: object) -> str:
+    """`redactionPatterns` (name -> regex), an object in cdk.json or JSON text on the command line, is
+    checked as the code will check it (`shared.redaction.parse_patterns`), so a bad regex stops synth
+    instead of every streamer task and recordings Lambda at start."""
+    text = value if isinstance(value, str) else json.dumps(value)
+    try:
+        parse_patterns(text)
+    except ValueError as exc:
+        raise PydanticCustomError("context_patterns", "{error}", {"error": str(exc)}) from None
+    return text
+
 
 def _zero_is_none(value: int | None) -> int | None:
     return value or None
@@ -149,6 +161,12 @@ class InfraConfig(BaseModel):
     summary_model: str | None = Field(None, alias="summaryModel")
     # Price overrides for the cost per call (shared.costs.Prices; docs/costs.md lists the defaults)
     prices: Annotated[str | None, BeforeValidator(_prices_json)] = Field(None, alias="prices")
+    # Transcript segments redacted before they are written (streamer and recordings Lambda alike):
+    # the switch, and extra patterns as an object of name -> regex (docs/data-model.md, "Redaction").
+    transcript_redaction: bool = Field(True, alias="transcriptRedaction")
+    redaction_patterns: Annotated[str | None, BeforeValidator(_redaction_patterns_json)] = Field(
+        None, alias="redactionPatterns"
+    )
     # Streamer sizing and lifecycle.
     streamer_cpu: int = Field(1024, alias="streamerCpu", ge=256, le=16384)
     streamer_memory_mib: int = Field(2048, alias="streamerMemoryMiB", ge=512, le=122880)
@@ -235,6 +253,14 @@ class InfraConfig(BaseModel):
         """`CALL_PRICES` for every Lambda that writes a call's cost (webhooks, summaries, recordings),
         when context `prices` overrides any; unset, the code's dated defaults apply."""
         return {"CALL_PRICES": self.prices} if self.prices else {}
+
+    def redaction_environment(self) -> dict[str, str]:
+        """`TRANSCRIPT_REDACTION` and, when set, `TRANSCRIPT_REDACTION_PATTERNS` (the variables
+        `shared.redaction.RedactionSettings` reads), for every tier that writes segments."""
+        env = {"TRANSCRIPT_REDACTION": "true" if self.transcript_redaction else "false"}
+        if self.redaction_patterns:
+            env["TRANSCRIPT_REDACTION_PATTERNS"] = self.redaction_patterns
+        return env
 
     @property
     def log_retention(self) -> logs.RetentionDays:

@@ -162,6 +162,8 @@ class Recordings(Construct):
                 "TWILIO_API_BASE_URL": config.twilio_api_base_url,
                 # the streamer's DEEPGRAM_URL and transcription options: the recording is heard alike
                 **config.deepgram_environment(),
+                # the streamer's redaction: what the recording fills in is redacted alike
+                **config.redaction_environment(),
                 "DELETE_TWILIO_RECORDINGS": "true" if config.delete_twilio_recordings else "false",
                 **config.prices_environment(),  # a reconciliation recomputes the call's cost
             },

@@ -248,6 +248,7 @@ class StreamerService(Construct):
             "TRANSCRIPTS_TABLE": tables.transcripts.table_name,
             "EVENT_BUS_NAME": bus.event_bus_name,
             **config.deepgram_environment(),
+            **config.redaction_environment(),
             "TWILIO_API_BASE_URL": config.twilio_api_base_url,
             "TWILIO_SECRET_ARN": secrets.twilio.secret_arn,
             "DEEPGRAM_SECRET_ARN": secrets.deepgram.secret_arn,

@@ -261,6 +261,20 @@ class DynamoCalls:
     def transcript_failed(self, call_sid: str, error: str) -> bool:
         return self.transcript_finished(call_sid, TranscriptStatus.FAILED, None, error)
 
+    def save_redaction_counts(self, call_sid: str, counts: Mapping[str, int]) -> None:
+        m = self._model
+        now = self._now()
+        conditional_update(
+            m(call_sid),
+            [
+                m.redaction_counts.set(dict(counts)),
+                m.updated_at.set(now),
+                m.created_at.set(m.created_at | now),
+            ],
+            None,
+            f"redaction counts of {call_sid}",
+        )
+
     def stream_started(self, call_sid: str, started_at: str) -> bool:
         m = self._model
         now = self._now()
@@ -312,6 +326,11 @@ class DynamoCalls:
                 m.transcript_version.set(update.transcript_version),
                 m.alignment.set(update.alignment_item()),
                 m.reconciled_transcript_status.set(update.transcript_status),
+                *(
+                    [m.recording_redaction_counts.set(dict(update.redaction_counts))]
+                    if update.redaction_counts is not None
+                    else []
+                ),
                 m.reconciled_at.set(now),
                 m.updated_at.set(now),
                 m.created_at.set(m.created_at | now),

@@ -117,6 +117,15 @@ class StreamUsageWrites(Protocol):
         ...
 
 
+class RedactionCountWrites(Protocol):
+    """The streamer: what redaction took out of the live transcript, per kind (issue 14)."""
+
+    def save_redaction_counts(self, call_sid: str, counts: Mapping[str, int]) -> None:
+        """Set `redaction_counts` to these totals (a SET, not an increment: a retry writes the same
+        map; `{}` says redaction ran and found nothing)."""
+        ...
+
+
 class SegmentBatchWrites(Protocol):
     """The streamer: final segments, keyed by their own timing so a retried write overwrites itself."""
 

@@ -388,6 +388,9 @@ class ReconciliationUpdate:
     # the live transcript's status when it was read (`in-progress`: reconciled early, to be redone
     # once the transcript is final); the sweeper reads it back as `reconciled_transcript_status`
     transcript_status: str
+    # kind -> replacements in the recording segments (`recording_redaction_counts`); None: redaction
+    # off, and nothing is written
+    redaction_counts: Mapping[str, int] | None = None
 
     def alignment_item(self) -> dict[str, Any]:
         return {

@@ -43,6 +43,15 @@ def test_call_routes_object_in_cdk_json_becomes_json() -> None:
     )
 
 
+def test_transcript_redaction_is_on_by_default_and_patterns_become_json() -> None:
+    assert _config().redaction_environment() == {"TRANSCRIPT_REDACTION": "true"}
+    config = _config(transcriptRedaction="false", redactionPatterns={"order": "ORD-\\d+"})
+    assert config.redaction_environment() == {
+        "TRANSCRIPT_REDACTION": "false",
+        "TRANSCRIPT_REDACTION_PATTERNS": '{"order": "ORD-\\\\d+"}',
+    }
+
+
 @pytest.mark.parametrize(
     ("context", "message"),
     [
@@ -56,6 +65,9 @@ def test_call_routes_object_in_cdk_json_becomes_json() -> None:
         ({"maxCallsPerTask": "lots"}, "maxCallsPerTask='lots' is not an integer"),
         ({"streamerArm64": "maybe"}, "streamerArm64='maybe' is not a boolean"),
         ({"callRoutes": "{not json"}, "callRoutes is not valid JSON"),
+        ({"redactionPatterns": {"bad": "("}}, "pattern 'bad' is not a valid regular expression"),
+        ({"redactionPatterns": "{not json"}, "not JSON"),
+        ({"transcriptRedaction": "maybe"}, "transcriptRedaction='maybe' is not a boolean"),
         ({"streamEdge": "nginx"}, "streamEdge='nginx': Input should be 'cloudfront' or 'alb'"),
         (
             {"streamEdge": "cloudfront", "streamDomainName": "s.example.com", "streamCertificateArn": "arn"},

@@ -212,6 +212,22 @@ def test_recordings_hear_calls_with_the_streamers_deepgram_options(
         assert _deepgram_env({e["Name"]: e["Value"] for e in container["Environment"]}) == options
 
 
+def test_the_streamer_and_the_recordings_lambda_redact_alike(synth: Synth, default_synth: Synth) -> None:
+    """Both get TRANSCRIPT_REDACTION (on unless switched off) and the configured patterns from one
+    builder, InfraConfig.redaction_environment."""
+    patterns = {
+        "TRANSCRIPT_REDACTION": "true",
+        "TRANSCRIPT_REDACTION_PATTERNS": '{"member_id": "M-\\\\d{6}"}',
+    }
+    for built, expected in ((synth, patterns), (default_synth, {"TRANSCRIPT_REDACTION": "true"})):
+        lambda_env = function(built, RECORDINGS)[1]["Environment"]["Variables"]
+        (task,) = built.resources("AWS::ECS::TaskDefinition").values()
+        (container,) = task["Properties"]["ContainerDefinitions"]
+        container_env = {e["Name"]: e["Value"] for e in container["Environment"]}
+        for env in (lambda_env, container_env):
+            assert {k: v for k, v in env.items() if k.startswith("TRANSCRIPT_REDACTION")} == expected
+
+
 def test_recordings_bundle_declares_its_http_client() -> None:
     from infra.components.bundling import pinned_requirements
     from infra.components.recordings import RECORDINGS_DEPENDENCIES

@@ -290,6 +290,42 @@ def test_the_stream_start_and_the_recording_copy_are_written_once_and_in_place(
     assert (call["stream_started_at"], call["recording_s3_key"]) == (T0, "recordings/a.wav")
 
 
+def test_redaction_counts_are_set_as_totals(tables: Tables, call_sid: str) -> None:
+    tables.calls.save_redaction_counts(call_sid, {})  # redaction ran, found nothing; item created
+    assert stored(tables, call_sid)["redaction_counts"] == {}
+    tables.calls.save_redaction_counts(call_sid, {"CARD": 2, "SSN": 1})
+    tables.calls.save_redaction_counts(call_sid, {"CARD": 2, "SSN": 1})  # a retry: the same totals
+    call = stored(tables, call_sid)
+    assert call["redaction_counts"] == {"CARD": 2, "SSN": 1}
+    assert call["recording_redaction_counts"] is None
+
+
+def test_a_reconciliation_stores_its_redaction_counts(tables: Tables, call_sid: str) -> None:
+    def update(version: str, counts: dict[str, int] | None) -> ReconciliationUpdate:
+        return ReconciliationUpdate(
+            call_sid=call_sid,
+            transcript_source="live+recording",
+            live_coverage=0.5,
+            gaps=(),
+            filled_seconds=3.0,
+            transcript_version=version,
+            alignment_offset=0.0,
+            alignment_method="none",
+            alignment_matches=0,
+            transcript_status="completed",
+            redaction_counts=counts,
+        )
+
+    assert tables.calls.save_reconciliation(update("v1", {"CARD": 1}))
+    assert not tables.calls.save_reconciliation(update("v1", {"CARD": 5}))  # same version: refused
+    assert stored(tables, call_sid)["recording_redaction_counts"] == {"CARD": 1}
+    assert tables.calls.save_reconciliation(update("v2", {}))
+    assert stored(tables, call_sid)["recording_redaction_counts"] == {}
+    assert tables.calls.save_reconciliation(update("v3", None))  # redaction off: left as it was
+    call = stored(tables, call_sid)
+    assert (call["recording_redaction_counts"], call["redaction_counts"]) == ({}, None)
+
+
 def test_a_reconciliation_is_stored_once_per_transcript_version(tables: Tables, call_sid: str) -> None:
     def update(version: str, coverage: float, status: str = "completed") -> ReconciliationUpdate:
         return ReconciliationUpdate(

@@ -185,6 +185,11 @@ class FakeCallStore:
     def transcript_failed(self, call_sid: str, error: str) -> bool:
         return self.transcript_finished(call_sid, TranscriptStatus.FAILED, None, error)
 
+    def save_redaction_counts(self, call_sid: str, counts: Mapping[str, int]) -> None:
+        with self._lock:
+            self.writes += 1
+            self._item(call_sid)["redaction_counts"] = dict(counts)
+
     def stream_started(self, call_sid: str, started_at: str) -> bool:
         with self._lock:
             if "stream_started_at" in self.items.get(call_sid, {}):
@@ -227,6 +232,8 @@ class FakeCallStore:
                 reconciled_transcript_status=update.transcript_status,
                 reconciled_at=self.now,
             )
+            if update.redaction_counts is not None:
+                self.items[update.call_sid]["recording_redaction_counts"] = dict(update.redaction_counts)
             return True
 
     # ---- sweeper -------------------------------------------------------------------------------

@@ -93,3 +93,18 @@ def test_channels_map_to_tracks_as_twilio_records_them() -> None:
         "inbound",
         "outbound",
     ]
+
+
+def test_an_unusable_answer_is_described_without_the_words_in_it() -> None:
+    """The error is logged by the handler: it names where the answer is wrong, never its words."""
+    answer = {
+        "results": {
+            "channels": [
+                {"alternatives": [{"transcript": "card 4111", "words": [{"word": "4111", "start": "4111"}]}]}
+            ]
+        }
+    }
+    with pytest.raises(BatchResponseError) as error:
+        parse_response(json.dumps(answer).encode())
+    assert "4111" not in str(error.value)
+    assert error.value.__cause__ is None

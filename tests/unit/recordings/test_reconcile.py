@@ -14,9 +14,11 @@ from functions.recordings.reconcile import (
     Reconciliation,
     reconcile,
     speaker_roles,
+    transcript_version,
 )
-from functions.recordings.words import Word
+from functions.recordings.words import REDACTED, Word, normalise, segment_tokens
 from shared.dal.records import Gap, Segment, recording_segment_key, segment_key
+from shared.redaction import Redactor
 from tests.support.fake_call_store import FakeCallStore, FakeSegments
 from tests.support.synthetic_call import CALL_SID, SyntheticCall, synthetic_call
 
@@ -256,3 +258,65 @@ def test_a_word_live_heard_at_a_segment_edge_is_not_added_twice_though_timed_apa
     # the "Yes" at the live segment's edge is that segment's first word; the one 3.5 s earlier is not
     assert [(s.text, s.start) for s in result.segments] == [("Yes.", 12.0)]
     assert result.live_coverage < 1  # the coverage stays the contract's exact number
+
+
+# ---- redaction (issue 14) ----------------------------------------------------------------------------
+
+
+def _spoken(track: str, start: float, text: str, each: float = 0.3) -> list[Word]:
+    return [word(track, start + i * each, start + (i + 1) * each, w) for i, w in enumerate(text.split())]
+
+
+def test_added_segments_are_redacted_after_the_words_decided_what_to_add() -> None:
+    # live heard the card number (stored redacted) but missed the SSN and a number read out in two
+    stored = [live("inbound", 0.0, 3.0, "my card is [REDACTED CARD]")]
+    words = [
+        *_spoken("inbound", 0.0, "my card is four one one one one one one one one", each=0.25),
+        *_spoken("inbound", 10.0, "my social is 123-45-6789"),
+        *_spoken("inbound", 20.0, "5555 5555"),
+        *_spoken("inbound", 22.0, "5555 4444"),  # after a pause: a segment of its own
+    ]
+    result = reconcile(CALL_SID, stored, words, EXACT, SPEAKERS, "deepgram:nova-3", redactor=Redactor())
+
+    assert [(s.start, s.text) for s in result.segments] == [
+        (10.0, "my social is [REDACTED SSN]"),
+        (20.0, "[REDACTED CARD]"),  # the two pieces judged as one number
+        (22.0, "[REDACTED CARD]"),
+    ]
+    assert result.redaction_counts == {"SSN": 1, "CARD": 1}
+    assert result.update("completed").redaction_counts == {"SSN": 1, "CARD": 1}
+    # the version names what is stored: redacted text, not what was heard
+    assert result.transcript_version == transcript_version([*stored, *result.segments])
+    raw = reconcile(CALL_SID, stored, words, EXACT, SPEAKERS, "deepgram:nova-3")
+    assert [s.segment_key for s in raw.segments] == [s.segment_key for s in result.segments]
+    assert (raw.gaps, raw.filled_seconds, raw.live_coverage) == (
+        result.gaps,
+        result.filled_seconds,
+        result.live_coverage,
+    )
+    assert raw.transcript_version != result.transcript_version
+    assert raw.redaction_counts is None
+    assert raw.segments[0].text == "my social is 123-45-6789"
+
+
+def test_a_rerun_redacts_the_same_way_and_rewrites_nothing() -> None:
+    words = _spoken("inbound", 10.0, "card 4111 1111 1111 1111")
+    first = reconcile(CALL_SID, [], words, EXACT, SPEAKERS, redactor=Redactor())
+    again = reconcile(CALL_SID, [*first.segments], words, EXACT, SPEAKERS, redactor=Redactor())
+    assert [s.text for s in first.segments] == ["card [REDACTED CARD]"]
+    assert again.segments == first.segments
+    assert again.obsolete_keys == ()
+    assert again.transcript_version == first.transcript_version
+    assert again.redaction_counts == {"CARD": 1}
+
+
+def test_a_redaction_token_is_one_live_token_that_matches_no_recording_word() -> None:
+    tokens = segment_tokens("my card is [REDACTED CARD].", 0.0, 3.0)
+    assert [(t.token, t.kind) for t in tokens] == [
+        ("my", "start"),
+        ("card", "inner"),
+        ("is", "inner"),
+        (REDACTED, "end"),
+    ]
+    assert normalise("[REDACTED") != REDACTED
+    assert all(normalise(w) != REDACTED for w in ("redacted", "[redacted]", "card]"))

@@ -24,6 +24,7 @@ from functions.recordings.errors import (
 )
 from functions.recordings.service import RecordingService
 from functions.recordings.settings import RecordingSettings
+from functions.recordings.words import Word
 from shared import clock
 from shared.dal.records import RecordingUpdate
 from shared.events import RecordingCompleted, TranscriptReconciled
@@ -368,3 +369,35 @@ def test_a_call_nobody_spoke_in_is_live_with_nothing_added() -> None:
         0,
     )
     assert rig.calls.items[CALL_SID]["live_coverage"] == 1.0
+
+
+def test_what_the_recording_adds_is_redacted_before_it_is_written_and_counted_on_the_call() -> None:
+    call = synthetic_call(seconds=60.0, missing={"inbound": [(20.0, 32.0)]})
+    rig = make_rig(call=call)
+    # the caller read a card number out where live heard nothing (recording time)
+    at = 26.0 - call.offset
+    rig.transcriber.words.append(Word("inbound", at, at + 0.4, "4111111111111111", 0.9))
+    rig.run()
+
+    added = [s for s in rig.segments.list_segments(CALL_SID) if s.from_recording]
+    assert not any("4111" in s.text for s in added)
+    assert any("[REDACTED CARD]" in s.text for s in added)
+    assert rig.calls.items[CALL_SID]["recording_redaction_counts"] == {"CARD": 1}
+
+
+def test_with_redaction_off_the_recording_fills_as_heard_and_counts_nothing() -> None:
+    call = synthetic_call(seconds=60.0, missing={"inbound": [(20.0, 32.0)]})
+    rig = make_rig(call=call, env={"TRANSCRIPT_REDACTION": "false"})
+    at = 26.0 - call.offset
+    rig.transcriber.words.append(Word("inbound", at, at + 0.4, "4111111111111111", 0.9))
+    rig.run()
+
+    added = [s for s in rig.segments.list_segments(CALL_SID) if s.from_recording]
+    assert any("4111111111111111" in s.text for s in added)
+    assert "recording_redaction_counts" not in rig.calls.items[CALL_SID]
+
+
+def test_a_recording_that_adds_nothing_private_counts_nothing() -> None:
+    rig = make_rig()
+    rig.run()
+    assert rig.calls.items[CALL_SID]["recording_redaction_counts"] == {}

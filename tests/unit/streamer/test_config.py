@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -163,6 +164,12 @@ ENVIRONMENT = {
     "AGENT_END_GRACE_SECONDS": ("2", "agent.end_grace_seconds", 2.0),
     "AGENT_TRANSFER_ALLOWLIST": ("+14155550111", "agent.transfer_allowlist", ("+14155550111",)),
     "AGENT_TOOLS_SIGNING_SECRET": ("hmac-2", "agent.tools_signing_secret", "hmac-2"),
+    "TRANSCRIPT_REDACTION": ("false", "redaction.transcript_redaction", False),
+    "TRANSCRIPT_REDACTION_PATTERNS": (
+        '{"order": "ORD-\\\\d+"}',
+        "redaction.transcript_redaction_patterns",
+        {"ORDER": re.compile(r"ORD-\d+")},
+    ),
 }
 
 

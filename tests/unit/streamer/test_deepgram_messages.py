@@ -195,3 +195,19 @@ def test_an_error_message_keeps_the_frame_text_not_a_repr() -> None:
     text = _with_nesting('{"type": "Error", "description": "bad audio", "variant": NEST}')(50)
     message = dg.parse(text)
     assert message == dg.ErrorMessage(detail=text[:300])
+
+
+def test_a_malformed_result_is_described_without_any_of_its_values() -> None:
+    """The description is logged: a value in the wrong place may be transcript text (issue 14)."""
+    secret = "my card is 4111 1111 1111 1111"
+    doc = {
+        "type": "Results",
+        "start": secret,
+        "duration": 1.0,
+        "channel": {"alternatives": [{"transcript": secret, "words": []}]},
+    }
+    with pytest.raises(dg.MalformedResultsError) as error:
+        dg.parse(json.dumps(doc))
+    assert "4111" not in str(error.value)
+    assert error.value.__cause__ is None
+    assert error.value.__suppress_context__

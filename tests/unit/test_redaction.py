@@ -4,8 +4,27 @@ the times, dates, amounts and short numbers a summary needs."""
 from __future__ import annotations
 
 import pytest
+from pydantic import Field
 
-from functions.summaries.redaction import Redactor, aba_valid, classify, luhn_valid
+from shared.errors import ConfigError
+from shared.redaction import (
+    TOKEN,
+    RedactionSettings,
+    Redactor,
+    aba_valid,
+    classify,
+    digit_count,
+    luhn_valid,
+    only_digits,
+    parse_patterns,
+    token,
+)
+from shared.settings import EnvSettings
+
+
+class Settings(EnvSettings):
+    redaction: RedactionSettings = Field(default_factory=RedactionSettings)
+
 
 VISA_TEST = "4111111111111111"  # Luhn-valid test card numbers published by card networks
 AMEX_TEST = "378282246310005"
@@ -103,3 +122,66 @@ def test_counts_per_kind() -> None:
 @pytest.mark.parametrize(("digits", "groups"), [("20240501", (4, 2, 2)), ("4155551234", (3, 3, 4))])
 def test_classify_keeps_dates_and_phone_groupings(digits: str, groups: tuple[int, ...]) -> None:
     assert classify(digits, groups) is None
+
+
+# ---- configured patterns and settings (issue 14) -----------------------------------------------------
+
+
+def test_configured_patterns_are_replaced_first_and_counted_by_their_kind() -> None:
+    redactor = Redactor(patterns=parse_patterns({"member": r"\bM-\d{6}\b", "pin": r"(?i)\bpin \d{4}\b"}))
+    text = redactor.redact("member M-123456, PIN 1234, card 4111 1111 1111 1111")
+    assert text == "member [REDACTED MEMBER], [REDACTED PIN], card [REDACTED CARD]"
+    assert redactor.counts == {"MEMBER": 1, "PIN": 1, "CARD": 1}
+
+
+def test_a_token_put_in_is_never_redacted_again() -> None:
+    # a pattern that would match the token's own letters, and one that matches the digits of a card
+    redactor = Redactor(patterns=parse_patterns({"caps": r"\b[A-Z]{8}\b", "long": r"\d{16}"}))
+    assert redactor.redact("4111111111111111 then REDACTED") == "[REDACTED LONG] then [REDACTED CAPS]"
+    assert redactor.counts == {"LONG": 1, "CAPS": 1}
+
+
+def test_international_numbers_stay_when_patterns_are_configured() -> None:
+    redactor = Redactor(patterns=parse_patterns({"ref": r"REF\d+"}))
+    assert (
+        redactor.redact("call +44 20 7946 0958 about REF12") == "call +44 20 7946 0958 about [REDACTED REF]"
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ('{"bad": "("}', "pattern 'bad' is not a valid regular expression"),
+        ('{"empty": "a*"}', "pattern 'empty' matches the empty string"),
+        ('{"x y": "a"}', "pattern name 'x y' must be a letter"),
+        ('{"a": "x", "A": "y"}', "pattern name 'A' is given twice"),
+        ('{"a": 3}', "pattern 'a' must be a non-empty string"),
+        ('["a"]', "expected a JSON object"),
+        ("{not json", "not JSON"),
+    ],
+)
+def test_bad_patterns_are_refused_at_settings_load_with_the_variable_named(raw: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({"TRANSCRIPT_REDACTION_PATTERNS": raw})
+    assert "TRANSCRIPT_REDACTION_PATTERNS" in str(error.value)
+    assert problem in str(error.value)
+
+
+def test_redaction_is_on_by_default_and_can_be_switched_off() -> None:
+    default = Settings.from_env({}).redaction
+    assert default.transcript_redaction is True
+    assert default.transcript_redaction_patterns == {}
+    redactor = default.redactor()
+    assert redactor is not None
+    assert redactor.redact("123-45-6789") == "[REDACTED SSN]"
+    assert Settings.from_env({"TRANSCRIPT_REDACTION": "false"}).redaction.redactor() is None
+    configured = Settings.from_env({"TRANSCRIPT_REDACTION_PATTERNS": '{"order": "ORD-\\\\d+"}'}).redaction
+    assert list(configured.transcript_redaction_patterns) == ["ORDER"]
+
+
+def test_digits_only_lines_and_their_digit_counts() -> None:
+    assert only_digits("4111 1111")
+    assert only_digits("four one, one one.")
+    assert not only_digits("card 4111")
+    assert digit_count("four 1 1 one") == 4
+    assert TOKEN.fullmatch(token("ORDER_ID"))
