@@ -80,6 +80,26 @@ def _call_routes_json(value: object) -> str:
     return text
 
 
+def _evaluation_questions_json(value: object) -> str | None:
+    """`evaluationQuestions`: a JSON list (text or a cdk.json list), checked as the Lambda will read
+    it (shared/evaluations.py), so a duplicate id or a bad type stops synth, not the first summary."""
+    from pydantic import ValidationError
+
+    from shared.evaluations import EvaluationSettings
+
+    if value is None or value == "" or value == []:
+        return None
+    text = _call_routes_json(value)
+    try:
+        EvaluationSettings.model_validate({"evaluation_questions": text})
+    except ValidationError as exc:
+        problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise PydanticCustomError(
+            "context_json", "is not a valid question list: {error}", {"error": problems}
+        ) from exc
+    return text
+
+
 def _zero_is_none(value: int | None) -> int | None:
     return value or None
 
@@ -134,6 +154,11 @@ class InfraConfig(BaseModel):
     twilio_api_base_url: str = Field("https://api.twilio.com", alias="twilioApiBaseUrl")
     twilio_from_number: str | None = Field(None, alias="twilioFromNumber")
     summary_model: str | None = Field(None, alias="summaryModel")
+    # Evaluation questions (scorecards) the summaries Lambda answers: EVALUATION_QUESTIONS, a JSON list
+    # (docs/summaries.md, "Evaluation questions").
+    evaluation_questions: Annotated[str | None, BeforeValidator(_evaluation_questions_json)] = Field(
+        None, alias="evaluationQuestions"
+    )
     # Streamer sizing and lifecycle.
     streamer_cpu: int = Field(1024, alias="streamerCpu", ge=256, le=16384)
     streamer_memory_mib: int = Field(2048, alias="streamerMemoryMiB", ge=512, le=122880)

@@ -72,6 +72,11 @@ class Summaries(Construct):
                 "EVENT_BUS_NAME": bus.event_bus_name,
                 "ANTHROPIC_SECRET_ARN": secrets.anthropic.secret_arn,
                 **({"SUMMARY_MODEL": config.summary_model} if config.summary_model else {}),
+                **(
+                    {"EVALUATION_QUESTIONS": config.evaluation_questions}
+                    if config.evaluation_questions
+                    else {}
+                ),
             },
         )
         self.handler = built

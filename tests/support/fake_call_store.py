@@ -13,7 +13,7 @@ the same scenarios on both, against moto.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from shared.dal.records import (
@@ -21,6 +21,7 @@ from shared.dal.records import (
     Call,
     CallUpsert,
     CompletedCall,
+    EvaluationSet,
     ReconciliationUpdate,
     RecordingUpdate,
     Segment,
@@ -314,7 +315,13 @@ class FakeCallStore:
 
     # ---- summaries -----------------------------------------------------------------------------
 
-    def save_summary(self, call_sid: str, summary: Mapping[str, Any], created_at: str) -> bool:
+    def save_summary(
+        self,
+        call_sid: str,
+        summary: Mapping[str, Any],
+        created_at: str,
+        evaluations: EvaluationSet | None = None,
+    ) -> bool:
         with self._lock:
             if "summary" in self.items.get(call_sid, {}):
                 return False
@@ -323,11 +330,17 @@ class FakeCallStore:
                 summary=dict(summary),
                 summary_status=SummaryStatus.COMPLETED.value,
                 summary_created_at=created_at,
+                **_evaluation_values(evaluations),
             )
             return True
 
     def replace_summary(
-        self, call_sid: str, summary: Mapping[str, Any], created_at: str, transcript_version: str
+        self,
+        call_sid: str,
+        summary: Mapping[str, Any],
+        created_at: str,
+        transcript_version: str,
+        evaluations: EvaluationSet | None = None,
     ) -> bool:
         with self._lock:
             item = self.items.get(call_sid, {})
@@ -338,8 +351,28 @@ class FakeCallStore:
                 summary=dict(summary),
                 summary_status=SummaryStatus.COMPLETED.value,
                 summary_created_at=created_at,
+                **_evaluation_values(evaluations),
             )
             item.pop("summary_event_at", None)
+            return True
+
+    # ---- evaluation backfill ---------------------------------------------------------------------
+
+    def calls_started_on(self, day: str) -> Iterator[Call]:
+        with self._lock:
+            items = [
+                dict(i) for i in self.items.values() if i.get("call_date") == day and i.get("started_at")
+            ]
+        for item in sorted(items, key=lambda i: (i["started_at"], i["call_sid"])):
+            yield Call.from_item(item)
+
+    def save_evaluations(self, call_sid: str, evaluations: EvaluationSet) -> bool:
+        with self._lock:
+            item = self.items.get(call_sid)
+            if item is None or item.get("evaluations_version") == evaluations.version:
+                return False
+            self.writes += 1
+            item.update(_evaluation_values(evaluations))
             return True
 
     def mark_summary_published(self, call_sid: str) -> None:
@@ -348,6 +381,15 @@ class FakeCallStore:
             if item is not None and "summary" in item and "summary_event_at" not in item:
                 self.writes += 1
                 item["summary_event_at"] = self.now
+
+
+def _evaluation_values(evaluations: EvaluationSet | None) -> dict[str, Any]:
+    if evaluations is None:
+        return {}
+    return {
+        "evaluations": [dict(answer) for answer in evaluations.answers],
+        "evaluations_version": evaluations.version,
+    }
 
 
 class FakeSegments:
