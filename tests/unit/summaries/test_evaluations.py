@@ -301,3 +301,36 @@ def test_the_window_is_whole_utc_days_oldest_first() -> None:
     assert window(2, 0, date(2026, 11, 26)) == ["2026-11-24", "2026-11-25", "2026-11-26"]
     with pytest.raises(ValueError, match="--since"):
         window(0, 2, date(2026, 11, 26))
+
+
+def test_long_calls_answer_per_part_and_the_reduce_answers_for_the_call() -> None:
+    from functions.summaries.prompts import load_prompts
+    from functions.summaries.summarizer import Summarizer, SummarizerConfig
+    from tests.unit.summaries.builders import FakeModel
+    from tests.unit.summaries.test_summarizer import call_lines
+
+    def answer(request: StructuredRequest[Any]) -> Any:
+        if request.purpose.startswith("map"):
+            first = int(request.prompt.split("\nL", 1)[1].split(" ", 1)[0])  # this part's first line
+            evaluations = {"greeted": {"answer": first == 1, "evidence": [first]}}
+        else:
+            assert '"evaluations"' in request.prompt  # the parts' answers reach the reduce
+            assert '"greeted"' in request.prompt
+            evaluations = {"greeted": {"answer": True, "evidence": [1]}}
+        return request.output.model_validate(
+            {**a_summary().model_dump(mode="json"), "evaluations": evaluations}
+        )
+
+    model = FakeModel(answer=answer)
+    config = SummarizerConfig(
+        prompts=load_prompts("v3"), token_budget=3_000, max_output_tokens=256, map_concurrency=2,
+        questions=questions()[:1],
+    )  # fmt: skip
+    result = Summarizer(model, config, lambda: 30.0).summarize(call_lines(1200), "en")
+    assert result.chunks > 1
+    assert result.reduce_requests >= 1
+    assert result.answers == {"greeted": {"answer": True, "evidence": [1]}}
+    maps = [r for r in model.requests if r.purpose.startswith("map")]
+    assert all("<evaluation_questions>" in r.prompt for r in model.requests)
+    assert "\nL1 [" in maps[0].prompt  # lines keep their whole-call numbers in every part
+    assert "\nL1 [" not in maps[1].prompt
