@@ -8,7 +8,9 @@ are the SDK's own. What it *answers* is pluggable (a `Responder`):
   `retry-after`, 400 invalid request, or a function of the request), with an optional default;
 - `OfflineSummarizer`: an honest extractive summarizer (no language model) for the offline demo. It
   reads the transcript from the request and fills the requested JSON schema, and reports
-  `"model": "offline-extractive"` so a demo record never claims to come from Claude.
+  `"model": "offline-extractive"` so a demo record never claims to come from Claude. Evaluation
+  questions in the schema (`evaluations`) get keyword answers with the lines they matched as
+  evidence, and null for whatever keywords cannot tell (numbers, most of everything else).
 
 Wire details follow the recorded SDK snapshots (`tests/fixtures/anthropic/`): the message shape with
 `usage` incl. cache fields, errors as `{"type": "error", "error": {"type", "message"}}` with a
@@ -491,7 +493,7 @@ def _is_type(value: Any, kind: str) -> bool:
 
 # ------------------------------------------------------------------------------- offline summarization
 
-_LINE = re.compile(r"^\[(\d{2}):(\d{2}):(\d{2})\]\s+([\w-]+):\s*(.*)$")
+_LINE = re.compile(r"^(?:L(\d+)\s+)?\[(\d{2}):(\d{2}):(\d{2})\]\s+([\w-]+):\s*(.*)$")
 _BLOCK = re.compile(r"<(transcript|part_summaries)>\s*(.*?)\s*</\1>", re.S)
 _LANGUAGE_HINT = re.compile(r"language '([A-Za-z]{2,3}(?:-[A-Za-z0-9]+)*)'")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
@@ -552,6 +554,7 @@ _ROLES = {"caller": "caller", "callee": "callee", "agent": "agent"}
 @dataclass(frozen=True)
 class _Facts:
     summary: str
+    evaluations: dict[str, dict[str, Any]]
     topics: list[str]
     caller_intent: str
     outcome: str
@@ -568,29 +571,34 @@ class OfflineSummarizer:
     model = OFFLINE_MODEL
 
     def __call__(self, request: RecordedRequest) -> Reply:
-        facts = self.facts(request.user_text)
         schema = request.output_schema
+        facts = self.facts(request.user_text, schema)
         if schema is None:
             return Reply.message(facts.summary, model=self.model)
         return Reply.json(fill(schema, facts.__dict__, schema), model=self.model)
 
-    def facts(self, prompt: str) -> _Facts:
+    def facts(self, prompt: str, schema: dict[str, Any] | None = None) -> _Facts:
+        questions = evaluation_questions(schema) if schema is not None else {}
         hint = _LANGUAGE_HINT.search(prompt)
         language = hint.group(1) if hint else "en"
         blocks = {m.group(1): m.group(2) for m in _BLOCK.finditer(prompt)}
         if "part_summaries" in blocks:
-            merged = self._merge(blocks["part_summaries"], language)
+            merged = self._merge(blocks["part_summaries"], language, questions)
             if merged is not None:
                 return merged
         text = blocks.get("transcript", prompt)
+        matches = [m for m in map(_LINE.match, text.splitlines()) if m]
         lines = [
-            (m.group(4), m.group(5), int(m.group(1)) * 3600 + int(m.group(2)) * 60 + int(m.group(3)))
-            for m in map(_LINE.match, text.splitlines())
-            if m
+            (m.group(5), m.group(6), int(m.group(2)) * 3600 + int(m.group(3)) * 60 + int(m.group(4)))
+            for m in matches
         ]
+        numbers = [int(m.group(1)) if m.group(1) else None for m in matches]
         if not lines:
             lines = [("unknown", line.strip(), 0) for line in text.splitlines() if line.strip()]
-        return self._extract(lines, language)
+            numbers = [None] * len(lines)
+        facts = self._extract(lines, language)
+        numbered = [(n, text) for n, (_, text, _) in zip(numbers, lines, strict=True) if n is not None]
+        return _Facts(**{**facts.__dict__, "evaluations": answer_questions(questions, numbered)})
 
     def _extract(self, lines: list[tuple[str, str, int]], language: str) -> _Facts:
         sentences = [
@@ -627,6 +635,7 @@ class OfflineSummarizer:
             parts.append(f'Last words: "{sentences[-1][1]}"')
         lowered = " ".join(words)
         return _Facts(
+            evaluations={},
             summary=" ".join(parts),
             topics=topics,
             caller_intent=intent or "unknown",
@@ -637,7 +646,7 @@ class OfflineSummarizer:
             language=language,
         )
 
-    def _merge(self, raw: str, language: str) -> _Facts | None:
+    def _merge(self, raw: str, language: str, questions: dict[str, _Question]) -> _Facts | None:
         try:
             parts = json.loads(raw)
         except json.JSONDecodeError:
@@ -651,6 +660,7 @@ class OfflineSummarizer:
             actions.extend(a for a in part.get("action_items", []) if a not in actions)
         sentiments = {p.get("sentiment") for p in parts if p.get("sentiment")}
         return _Facts(
+            evaluations=merge_answers(questions, [p.get("evaluations") or {} for p in parts]),
             summary=f"Extractive summary (offline, no language model) of {len(parts)} parts: "
             + " ".join(f"Part {i}: {p.get('summary', '')}" for i, p in enumerate(parts, start=1)),
             topics=topics[:8],
@@ -689,6 +699,138 @@ def _sentiment(words: Iterable[str]) -> str:
     return "neutral"
 
 
+# ------------------------------------------------------------------------ offline evaluation questions
+
+
+@dataclass(frozen=True)
+class _Question:
+    text: str  # the question as the schema describes it
+    kind: str  # yes_no | choice | number | text
+    choices: tuple[str, ...] = ()
+
+
+# Words a question uses that mean something else in a transcript (a greeting says "hello", not "greet").
+_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "greet": (
+        "hello",
+        "hi",
+        "good morning",
+        "good afternoon",
+        "good evening",
+        "welcome",
+        "thanks for calling",
+        "thank you for calling",
+    ),
+    "thank": ("thank", "thanks", "appreciate"),
+    "apolog": ("sorry", "apologise", "apologize", "apologies"),
+    "name": ("my name is", "this is", "speaking"),
+    "refund": ("refund", "money back", "reimburse"),
+    "cancel": ("cancel", "cancellation"),
+    "bill": ("bill", "billing", "invoice", "charge", "payment"),
+    "appointment": ("appointment", "booking", "reschedule", "schedule"),
+}
+_QUESTION_STOPWORDS = _STOPWORDS | _wordset("agent caller callee customer person call did does was were the")
+
+
+def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = root.get("$defs", {}).get(schema["$ref"].rsplit("/", 1)[-1], {})
+    if "anyOf" in schema:
+        options = [o for o in schema["anyOf"] if o.get("type") != "null"]
+        return _resolve(options[0], root) if options else schema
+    return schema
+
+
+def evaluation_questions(schema: dict[str, Any]) -> dict[str, _Question]:
+    """The evaluation questions a request's schema asks (`evaluations`: one property per question)."""
+    evaluations = (schema.get("properties") or {}).get("evaluations")
+    if not isinstance(evaluations, dict):
+        return {}
+    questions: dict[str, _Question] = {}
+    for question_id, prop in (_resolve(evaluations, schema).get("properties") or {}).items():
+        definition = _resolve(prop, schema)
+        answer = _resolve((definition.get("properties") or {}).get("answer") or {}, schema)
+        text = str(definition.get("description") or question_id)
+        if "enum" in answer:
+            questions[question_id] = _Question(text, "choice", tuple(str(c) for c in answer["enum"]))
+        elif answer.get("type") == "boolean":
+            questions[question_id] = _Question(text, "yes_no")
+        elif answer.get("type") in ("number", "integer"):
+            questions[question_id] = _Question(text, "number")
+        else:
+            questions[question_id] = _Question(text, "text")
+    return questions
+
+
+def _cues(text: str) -> list[str]:
+    """What to look for in the transcript for a question or a choice: its words, and their synonyms."""
+    words = [w.lower() for w in _WORDS.findall(text.replace("_", " "))]
+    cues: list[str] = []
+    for word in words:
+        if word in _QUESTION_STOPWORDS or len(word) < 3:
+            continue
+        cues.append(word)
+        for stem, synonyms in _SYNONYMS.items():
+            if word.startswith(stem):
+                cues.extend(synonyms)
+    return list(dict.fromkeys(cues))
+
+
+def _lines_with(cues: list[str], lines: list[tuple[int, str]]) -> list[int]:
+    found: list[int] = []
+    for number, text in lines:
+        lowered = f" {' '.join(_WORDS.findall(text.lower()))} "
+        if any(f" {cue}" in lowered for cue in cues):
+            found.append(number)
+    return found
+
+
+def answer_questions(questions: dict[str, _Question], lines: list[tuple[int, str]]) -> dict[str, Any]:
+    """Keyword answers: a yes/no is "yes" when a line says what the question asks about; a choice is
+    the one choice the lines name most; text is the first line on the subject; anything else (a
+    "no", a number) is null, as the lines cannot tell it without a model. Evidence: the matching
+    lines' numbers (`L12` → 12)."""
+    answers: dict[str, Any] = {}
+    for question_id, question in questions.items():
+        answer: Any = None
+        evidence: list[int] = []
+        if question.kind == "yes_no":
+            evidence = _lines_with(_cues(question.text), lines)[:3]
+            answer = True if evidence else None
+        elif question.kind == "choice":
+            hits = {c: _lines_with(_cues(c), lines) for c in question.choices}
+            ranked = sorted((h for h in hits.items() if h[1]), key=lambda h: len(h[1]), reverse=True)
+            if ranked and (len(ranked) == 1 or len(ranked[0][1]) > len(ranked[1][1])):
+                answer, evidence = ranked[0][0], ranked[0][1][:3]
+        elif question.kind == "text":
+            found = _lines_with(_cues(question.text), lines)[:1]
+            if found:
+                answer = dict(lines)[found[0]][:200]
+                evidence = found
+        answers[question_id] = {"answer": answer, "evidence": evidence if answer is not None else []}
+    return answers
+
+
+def merge_answers(questions: dict[str, _Question], parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The parts' answers combined: a yes in any part is a yes, the choice most parts gave wins,
+    the first text or number stands; evidence from the parts that gave the winning answer."""
+    merged: dict[str, Any] = {}
+    for question_id in questions:
+        given: list[dict[str, Any]] = [
+            g
+            for g in (p.get(question_id) for p in parts)
+            if isinstance(g, dict) and g.get("answer") is not None
+        ]
+        if not given:
+            merged[question_id] = {"answer": None, "evidence": []}
+            continue
+        counts = Counter(json.dumps(g["answer"]) for g in given)
+        winner = True if any(g["answer"] is True for g in given) else json.loads(counts.most_common(1)[0][0])
+        evidence = [n for g in given if g["answer"] == winner for n in g.get("evidence") or []]
+        merged[question_id] = {"answer": winner, "evidence": evidence[:5]}
+    return merged
+
+
 def fill(schema: dict[str, Any], facts: dict[str, Any], root: dict[str, Any]) -> Any:
     """An instance of `schema` built from `facts` by property name; unknown fields get neutral values."""
     if "$ref" in schema:
@@ -707,6 +849,8 @@ def _value(schema: dict[str, Any], fact: Any, root: dict[str, Any]) -> Any:
     if "$ref" in schema:
         return _value(root.get("$defs", {}).get(schema["$ref"].rsplit("/", 1)[-1], {}), fact, root)
     if "anyOf" in schema:
+        if fact is None and any(option.get("type") == "null" for option in schema["anyOf"]):
+            return None  # "cannot tell" stays null, never a false or a zero
         return _value(schema["anyOf"][0], fact, root)
     if "enum" in schema:
         options = schema["enum"]

@@ -6,6 +6,7 @@
     callscribe export                    DynamoDB export to (local) S3, then the flat analyst tables
     callscribe query NAME|--sql SQL      a saved analyst query (or your SQL) on the latest export
     callscribe sweep                     run the sweeper once: finish and re-drive what is left pending
+    callscribe backfill-evaluations --max-usd X   answer the evaluation questions for past calls
 
 `local up` writes a small state file (URLs, names, the local test credentials) so the other
 commands find the running stack; `call` without a running stack brings up a private one for the
@@ -121,8 +122,11 @@ def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
         )
         return 1
     options = StackOptions.from_environment(
-        capture_stdout=True, api_port=args.api_port, streamer_port=args.streamer_port,
-        moto_port=args.aws_port, replay_buffer_seconds=args.replay_buffer_seconds,
+        capture_stdout=True,
+        api_port=args.api_port,
+        streamer_port=args.streamer_port,
+        moto_port=args.aws_port,
+        replay_buffer_seconds=args.replay_buffer_seconds,
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -131,8 +135,10 @@ def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
     with LocalStack(options, observer=ConsoleSteps(console)) as stack:
         assert stack.urls is not None
         state = StackState(
-            pid=os.getpid(), **{k: v for k, v in stack.urls.as_dict().items()},
-            account_sid=stack.account_sid, auth_token=stack.auth_token,
+            pid=os.getpid(),
+            **{k: v for k, v in stack.urls.as_dict().items()},
+            account_sid=stack.account_sid,
+            auth_token=stack.auth_token,
             names=asdict(options.names),
         )
         path = state_path()
@@ -258,8 +264,14 @@ def _call_on_running_stack(
         )
     steps = ConsoleSteps(console)
     phone = SimulatedPhone(
-        state.api, state.auth_token, state.account_sid, speed=args.speed, out_of_order=args.out_of_order,
-        observer=steps, twilio_api_url=state.twilio or None, stream_hooks=hooks,
+        state.api,
+        state.auth_token,
+        state.account_sid,
+        speed=args.speed,
+        out_of_order=args.out_of_order,
+        observer=steps,
+        twilio_api_url=state.twilio or None,
+        stream_hooks=hooks,
     )
     console.print(
         f"[bold]Calling the running stack[/] at {state.api} ({conversation.seconds:.1f} s of audio)"
@@ -322,8 +334,11 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
     state = _require_state(console)
     _point_at(state)
     names = state.local_names()
-    tables = {"calls": [names.calls_table], "transcripts": [names.transcripts_table],
-              "all": [names.calls_table, names.transcripts_table]}[args.table]
+    tables = {
+        "calls": [names.calls_table],
+        "transcripts": [names.transcripts_table],
+        "all": [names.calls_table, names.transcripts_table],
+    }[args.table]
     from callscribe_local import local_analytics as analytics
 
     dynamodb = boto3.client("dynamodb")
@@ -444,12 +459,46 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def backfill_environment(state: StackState, environ: dict[str, str]) -> dict[str, str]:
+    """The summaries' environment for a backfill against the running stack: its tables on moto, its
+    Anthropic (the stand-in, unless ANTHROPIC_API_KEY says the stack used the real API) and its
+    questions (EVALUATION_QUESTIONS, else the local stack's demo set)."""
+    from callscribe_local.stack import DEMO_EVALUATION_QUESTIONS, LOCAL_ANTHROPIC_KEY, OFFLINE_SUMMARY_MODEL
+
+    env = {**environ, **state.local_names().env()}
+    if not environ.get("ANTHROPIC_API_KEY"):
+        env.update(
+            ANTHROPIC_API_KEY=LOCAL_ANTHROPIC_KEY,
+            ANTHROPIC_BASE_URL=state.anthropic,
+            SUMMARY_MODEL=environ.get("SUMMARY_MODEL") or OFFLINE_SUMMARY_MODEL,
+        )
+    env.setdefault("EVALUATION_QUESTIONS", DEMO_EVALUATION_QUESTIONS)
+    return env
+
+
+def cmd_backfill_evaluations(args: argparse.Namespace, console: Console) -> int:
+    """`functions.summaries.backfill` against the running local stack (same code as for AWS)."""
+    from functions.summaries.backfill import run_from_env
+
+    state = _require_state(console)
+    _point_at(state)
+    environ = backfill_environment(state, dict(os.environ))
+    report = run_from_env(args.max_usd, args.since, args.until, dry_run=args.dry_run, environ=environ)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        for line in report.lines():
+            console.print(line, highlight=False)
+    return 0
+
+
 # -- argument parsing -----------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="callscribe", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="callscribe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     local = commands.add_parser("local", help="the local stack")
@@ -458,8 +507,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--api-port", type=int, default=0)
     up.add_argument("--streamer-port", type=int, default=0)
     up.add_argument("--aws-port", type=int, default=0)
-    up.add_argument("--replay-buffer-seconds", type=float, default=None, metavar="S",
-                    help="the streamer's REPLAY_BUFFER_SECONDS (default 30): audio replayed after a drop")
+    up.add_argument(
+        "--replay-buffer-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help="the streamer's REPLAY_BUFFER_SECONDS (default 30): audio replayed after a drop",
+    )
     up.set_defaults(func=cmd_local_up)
 
     call = commands.add_parser("call", help="place a simulated call with your own audio")
@@ -474,12 +528,17 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the summary")
     call.add_argument("--json", action="store_true", help="also print the record as JSON")
     call.add_argument(
-        "--deepgram-outage", action="append", metavar="START:END",
+        "--deepgram-outage",
+        action="append",
+        metavar="START:END",
         help="the local Deepgram stand-in drops its live connections and refuses new ones from START to "
         "END seconds of the call (repeatable); the live transcript gets a gap the recording can fill",
     )
     call.add_argument(
-        "--replay-buffer-seconds", type=float, default=None, metavar="S",
+        "--replay-buffer-seconds",
+        type=float,
+        default=None,
+        metavar="S",
         help=f"private stack only: the streamer's REPLAY_BUFFER_SECONDS (default 30; "
         f"{OUTAGE_REPLAY_BUFFER_SECONDS:g} with --deepgram-outage)",
     )
@@ -508,11 +567,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep = commands.add_parser("sweep", help="run the sweeper once on the running stack")
     sweep.add_argument(
-        "--after", type=int, default=0, metavar="SECONDS",
+        "--after",
+        type=int,
+        default=0,
+        metavar="SECONDS",
         help="SWEEP_AFTER_SECONDS: sweep calls that ended at least this long ago (default 0: all)",
     )
     sweep.add_argument("--json", action="store_true", help="print the run's report as JSON")
     sweep.set_defaults(func=cmd_sweep)
+
+    backfill = commands.add_parser(
+        "backfill-evaluations",
+        help="answer the evaluation questions for past calls on the running stack, under a cost cap",
+    )
+    backfill.add_argument("--max-usd", type=float, required=True, help="never spend more than this")
+    backfill.add_argument("--since", type=int, default=30, metavar="DAYS", help="oldest day, days ago")
+    backfill.add_argument("--until", type=int, default=0, metavar="DAYS", help="newest day, days ago")
+    backfill.add_argument("--dry-run", action="store_true", help="count calls and the worst case only")
+    backfill.add_argument("--json", action="store_true", help="print the report as JSON")
+    backfill.set_defaults(func=cmd_backfill_evaluations)
     return parser
 
 

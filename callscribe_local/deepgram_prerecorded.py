@@ -403,7 +403,10 @@ class PrerecordedApi:
             utterances=params.get("utterances") == "true",
         )
         record.channels, record.duration, record.request_id, record.response = (
-            len(tracks), audio.seconds, request_id, doc
+            len(tracks),
+            audio.seconds,
+            request_id,
+            doc,
         )
         return json_answer(200, doc, (("dg-request-id", request_id),))
 
@@ -426,8 +429,11 @@ def decode_audio(body: bytes, params: dict[str, str]) -> wavfile.WavAudio:
         if rate < 1 or channels < 1:
             raise wavfile.WavError("sample_rate and channels must be positive")
         width = _RAW_ENCODINGS[encoding]
-        tag = {"linear16": wavfile.WAVE_FORMAT_PCM, "mulaw": wavfile.WAVE_FORMAT_MULAW,
-               "alaw": wavfile.WAVE_FORMAT_ALAW}[encoding]
+        tag = {
+            "linear16": wavfile.WAVE_FORMAT_PCM,
+            "mulaw": wavfile.WAVE_FORMAT_MULAW,
+            "alaw": wavfile.WAVE_FORMAT_ALAW,
+        }[encoding]
         audio = wavfile.read_wav(_wrap(body, tag, rate, channels, width), strict=False)
     if audio.frames == 0:
         raise wavfile.WavError("no audio in the file")
@@ -508,22 +514,28 @@ def build_response(
             docs = [_word_doc(w, p) for w, p in zip(hypothesis.words, punctuated, strict=True)]
             words += docs
             if utterances and docs:
-                utterance_docs.append({
-                    "start": docs[0]["start"],
-                    "end": docs[-1]["end"],
-                    "confidence": _mean([d["confidence"] for d in docs]),
-                    "channel": index,
-                    "transcript": " ".join(d["punctuated_word"] for d in docs),
-                    "words": docs,
-                    "id": str(uuid.uuid4()),
-                })
-        results_channels.append({
-            "alternatives": [{
-                "transcript": " ".join(w["punctuated_word"] for w in words),
-                "confidence": _mean([w["confidence"] for w in words]),
-                "words": words,
-            }]
-        })
+                utterance_docs.append(
+                    {
+                        "start": docs[0]["start"],
+                        "end": docs[-1]["end"],
+                        "confidence": _mean([d["confidence"] for d in docs]),
+                        "channel": index,
+                        "transcript": " ".join(d["punctuated_word"] for d in docs),
+                        "words": docs,
+                        "id": str(uuid.uuid4()),
+                    }
+                )
+        results_channels.append(
+            {
+                "alternatives": [
+                    {
+                        "transcript": " ".join(w["punctuated_word"] for w in words),
+                        "confidence": _mean([w["confidence"] for w in words]),
+                        "words": words,
+                    }
+                ]
+            }
+        )
     results: dict[str, Any] = {"channels": results_channels}
     if utterances:
         results["utterances"] = sorted(utterance_docs, key=lambda u: (u["start"], u["channel"]))

@@ -165,6 +165,7 @@ class DeepgramStandIn:
     def _route_connection(self, protocol: Any, server: Server, **options: Any) -> asyncio.Protocol:
         """websockets' `create_connection` hook: a protocol that reads the first request's head and
         then hands the transport to the WebSocket server (an upgrade) or to the HTTP side."""
+
         def max_body() -> int:
             return self.prerecorded.max_body_bytes
 

@@ -239,6 +239,28 @@ def render_record(record: dict[str, Any], console: Console) -> None:
             lines.append(f"[bold]action:[/] {item.get('owner', '?')}: {item.get('description', '')}")
     lines.append(f"[bold]model:[/] {summary.get('model', '?')}")
     console.print(Panel("\n".join(lines), title="Summary", title_align="left", border_style="green"))
+    evaluations = evaluation_lines(record)
+    if evaluations:
+        console.print(
+            Panel("\n".join(evaluations), title="Evaluations", title_align="left", border_style="blue"),
+            highlight=False,
+        )
+
+
+def evaluation_lines(record: dict[str, Any]) -> list[str]:
+    """One line per evaluation answer: id, answer (or that the transcript could not tell), who
+    answered, and how many transcript lines support it."""
+    lines: list[str] = []
+    for item in record.get("evaluations") or []:
+        answer = item.get("answer")
+        shown = f"[bold]{answer}[/]" if answer is not None else "[dim]cannot tell[/]"
+        evidence = len(item.get("evidence") or [])
+        by = item.get("answered_by", "?")
+        lines.append(
+            f"{item.get('id')}: {shown}  [dim]({item.get('question', '')}; by {by}, "
+            f"{evidence} supporting line{'s' if evidence != 1 else ''})[/]"
+        )
+    return lines
 
 
 def run(argv: list[str] | None = None, stdout: TextIO | None = None) -> int:

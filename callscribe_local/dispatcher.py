@@ -264,9 +264,7 @@ class LocalDispatcher:
             "delivery gave up; event sent to the DLQ",
             extra={"target": self.name, "call_sid": call_sid, "attempts": attempt, "error": error},
         )
-        return self._record(
-            Delivery(call_sid, event_id, attempt, ok=False, error=error, dead_lettered=True)
-        )
+        return self._record(Delivery(call_sid, event_id, attempt, ok=False, error=error, dead_lettered=True))
 
     def _record(self, delivery: Delivery) -> Delivery:
         self.deliveries.append(delivery)

@@ -174,7 +174,10 @@ class CallPlan:
 
 
 _DIAL_RECORD_MODES = {
-    "record-from-answer", "record-from-ringing", "record-from-answer-dual", "record-from-ringing-dual"
+    "record-from-answer",
+    "record-from-ringing",
+    "record-from-answer-dual",
+    "record-from-ringing-dual",
 }
 
 
@@ -195,9 +198,7 @@ def parse_twiml(xml_text: str, base_url: str) -> CallPlan:
                     url=urljoin(base_url, element.get("url", "")),
                     track=element.get("track", "inbound_track"),
                     name=element.get("name"),
-                    parameters={
-                        p.get("name", ""): p.get("value", "") for p in element.findall("Parameter")
-                    },
+                    parameters={p.get("name", ""): p.get("value", "") for p in element.findall("Parameter")},
                     bidirectional=verb.tag == "Connect",
                 )
     dial = root.find("Dial")
@@ -415,8 +416,14 @@ class _CallSession:
         await self._status("ringing")
         voice_url = base + phone.voice_path
         twiml = await self._post(
-            "voice webhook", voice_url, {**phone.base_params(self.call_sid), "CallStatus": "ringing",
-                                         "StirVerstat": "TN-Validation-Passed-A"}, required=True
+            "voice webhook",
+            voice_url,
+            {
+                **phone.base_params(self.call_sid),
+                "CallStatus": "ringing",
+                "StirVerstat": "TN-Validation-Passed-A",
+            },
+            required=True,
         )
         plan = parse_twiml(twiml, voice_url)
         if plan.stream is None:
@@ -443,8 +450,11 @@ class _CallSession:
         duration = max(1, round(streamed.seconds))
         await self._status(
             "completed",
-            extra={"CallDuration": str(duration), "Duration": str(math.ceil(duration / 60)),
-                   "SipResponseCode": "200"},
+            extra={
+                "CallDuration": str(duration),
+                "Duration": str(math.ceil(duration / 60)),
+                "SipResponseCode": "200",
+            },
         )
         if phone.out_of_order:
             await self._status("in-progress", sequence=in_progress)  # late: must not regress the CDR
@@ -452,8 +462,15 @@ class _CallSession:
         recording = await self._recording(plan, streamed, lead_in) if plan.records else None
         phone.observer.step("hangup", f"call {self.call_sid} completed after {duration} s")
         return CallResult(
-            self.call_sid, stream_sid, plan, duration, frames, self.callbacks,
-            lead_in_seconds=lead_in, stream_started_at=self.stream_started_at, recording=recording,
+            self.call_sid,
+            stream_sid,
+            plan,
+            duration,
+            frames,
+            self.callbacks,
+            lead_in_seconds=lead_in,
+            stream_started_at=self.stream_started_at,
+            recording=recording,
             stream_error=self.stream_error,
         )
 
@@ -612,19 +629,23 @@ class _CallSession:
         phone = self.phone
         sequence = 1
         await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
-        await ws.send(json.dumps({
-            "event": "start",
-            "sequenceNumber": str(sequence),
-            "start": {
-                "accountSid": phone.account_sid,
-                "streamSid": stream_sid,
-                "callSid": self.call_sid,
-                "tracks": list(tracks),
-                "customParameters": stream.parameters,
-                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": RATE, "channels": 1},
-            },
-            "streamSid": stream_sid,
-        }))
+        await ws.send(
+            json.dumps(
+                {
+                    "event": "start",
+                    "sequenceNumber": str(sequence),
+                    "start": {
+                        "accountSid": phone.account_sid,
+                        "streamSid": stream_sid,
+                        "callSid": self.call_sid,
+                        "tracks": list(tracks),
+                        "customParameters": stream.parameters,
+                        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": RATE, "channels": 1},
+                    },
+                    "streamSid": stream_sid,
+                }
+            )
+        )
         audio = {"inbound": conversation.inbound, "outbound": conversation.outbound}
         chunks = dict.fromkeys(tracks, 0)
         total_frames = len(conversation.inbound) // FRAME_BYTES
@@ -650,17 +671,21 @@ class _CallSession:
                 sequence += 1
                 chunks[track] += 1
                 try:
-                    await ws.send(json.dumps({
-                        "event": "media",
-                        "sequenceNumber": str(sequence),
-                        "media": {
-                            "track": track,
-                            "chunk": str(chunks[track]),
-                            "timestamp": timestamp,
-                            "payload": base64.b64encode(frame).decode("ascii"),
-                        },
-                        "streamSid": stream_sid,
-                    }))
+                    await ws.send(
+                        json.dumps(
+                            {
+                                "event": "media",
+                                "sequenceNumber": str(sequence),
+                                "media": {
+                                    "track": track,
+                                    "chunk": str(chunks[track]),
+                                    "timestamp": timestamp,
+                                    "payload": base64.b64encode(frame).decode("ascii"),
+                                },
+                                "streamSid": stream_sid,
+                            }
+                        )
+                    )
                 except ConnectionClosed as exc:
                     # Twilio error 31921 (stream closed by the remote end): the stream ends, the
                     # call does not. The rest of the conversation is still spoken (and recorded).
@@ -674,14 +699,17 @@ class _CallSession:
         if dropped:
             return sent  # no `stop`: there is no stream left to stop
         sequence += 1
-        await ws.send(json.dumps({
-            "event": "stop",
-            "sequenceNumber": str(sequence),
-            "stop": {"accountSid": phone.account_sid, "callSid": self.call_sid},
-            "streamSid": stream_sid,
-        }))
+        await ws.send(
+            json.dumps(
+                {
+                    "event": "stop",
+                    "sequenceNumber": str(sequence),
+                    "stop": {"accountSid": phone.account_sid, "callSid": self.call_sid},
+                    "streamSid": stream_sid,
+                }
+            )
+        )
         return sent
-
 
     async def _finish_hooks(
         self, running: list[asyncio.Task[None]], pending: list[Callable[[], Coroutine[Any, Any, None]]]

@@ -401,7 +401,9 @@ class SphinxRecognizerFactory:
     model = MODEL_NAME
     # What a stand-in should report as Results `metadata.model_info` for connections it serves.
     model_info: ClassVar[dict[str, str]] = {
-        "name": MODEL_NAME, "version": "pocketsphinx-5", "arch": "pocketsphinx"
+        "name": MODEL_NAME,
+        "version": "pocketsphinx-5",
+        "arch": "pocketsphinx",
     }
 
     def __init__(

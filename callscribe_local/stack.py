@@ -68,6 +68,19 @@ TEST_AUTH_TOKEN = "local-auth-token-" + "0" * 15  # signs the local webhooks and
 LOCAL_DEEPGRAM_KEY = "local-deepgram-key"
 LOCAL_ANTHROPIC_KEY = "local-anthropic-key"
 OFFLINE_SUMMARY_MODEL = "offline-extractive"
+# The local stack's scorecard (EVALUATION_QUESTIONS unless the environment sets its own): two questions
+# the offline summariser can answer from keywords, with the transcript lines it matched as evidence.
+DEMO_EVALUATION_QUESTIONS = json.dumps(
+    [
+        {"id": "greeted", "question": "Did the agent greet the caller?", "type": "yes_no"},
+        {
+            "id": "reason",
+            "question": "Reason for calling",
+            "type": "choice",
+            "choices": ["billing", "appointment", "technical_support", "cancellation", "other"],
+        },
+    ]
+)
 FORWARD_TO = "+14155550199"  # the demo forwards every call here: two parties, both tracks streamed
 TWILIO_NUMBER = "+14155550100"  # the product's number: the simulated phone calls it, POST /calls uses it
 
@@ -230,6 +243,7 @@ class LocalStack:
                 "ANTHROPIC_API_KEY": anthropic_key,
                 **({"ANTHROPIC_BASE_URL": anthropic_url} if not self.options.anthropic_api_key else {}),
                 **({"SUMMARY_MODEL": OFFLINE_SUMMARY_MODEL} if not self.options.anthropic_api_key else {}),
+                "EVALUATION_QUESTIONS": os.environ.get("EVALUATION_QUESTIONS") or DEMO_EVALUATION_QUESTIONS,
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 # the sweeper runs only when asked (`callscribe sweep`): then at once, no patience

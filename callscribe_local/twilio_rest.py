@@ -191,7 +191,8 @@ class TwilioRestStandIn(StandIn):
 
     def recording_requests(self, sid: str | None = None) -> list[RecordedRequest]:
         return [
-            r for r in self.requests
+            r
+            for r in self.requests
             if (m := _RECORDING.match(r.path)) is not None and (sid is None or m.group("sid") == sid)
         ]
 
@@ -282,8 +283,12 @@ class TwilioRestStandIn(StandIn):
         if method == "PUT" and ext == ".wav":  # the phone keeping what it recorded (stand-in only)
             query = dict(parse_qsl(split.query))
             recording = self.add_recording(
-                sid, body, call_sid=query.get("CallSid", ""), channels=int(query.get("Channels", "1")),
-                source=query.get("Source", "DialVerb"), start_time=query.get("StartTime", ""),
+                sid,
+                body,
+                call_sid=query.get("CallSid", ""),
+                channels=int(query.get("Channels", "1")),
+                source=query.get("Source", "DialVerb"),
+                start_time=query.get("StartTime", ""),
                 duration=query.get("Duration", ""),
             )
             return self._json(201, self._resource(recording))

@@ -177,9 +177,7 @@ def _to_pcm16(tag: int, width: int, samples: bytes) -> bytes:
         floats.frombytes(samples)
         if sys.byteorder == "big":
             floats.byteswap()
-        return g711.samples_to_pcm16(
-            array("h", (max(-32768, min(32767, round(v * 32767))) for v in floats))
-        )
+        return g711.samples_to_pcm16(array("h", (max(-32768, min(32767, round(v * 32767))) for v in floats)))
     if width == 1:  # 8-bit WAV PCM is unsigned
         return bytes(audioop.lin2lin(audioop.bias(samples, 1, -128), 1, 2))
     if width == 2:

@@ -31,6 +31,7 @@ from functions.summaries.errors import (
     SummaryError,
     TranscriptIncompleteError,
 )
+from functions.summaries.evaluations import store_answers
 from functions.summaries.llm import LanguageModel
 from functions.summaries.models import (
     CallSummary,
@@ -49,6 +50,8 @@ from functions.summaries.transcript import Transcript, build_transcript
 from shared import clock
 from shared.costs import record_cost
 from shared.dal.ports import SegmentReader, SummaryCalls
+from shared.dal.records import EvaluationSet
+from shared.evaluations import NOT_ASKED, EvaluationQuestion, answered_by, applicable, no_answers
 from shared.events import EventPublisher, SummaryCreated
 from shared.observability import logger, metrics, tracer
 from shared.redaction import Redactor
@@ -84,6 +87,14 @@ class SummaryOutcome:
 
     def as_dict(self) -> dict[str, Any]:
         return {"callSid": self.call_sid, "result": self.result, "model": self.model}
+
+
+@dataclass(frozen=True)
+class Written:
+    """A summary to store, and the evaluation answers that go in the same write (None: no questions)."""
+
+    summary: StoredSummary
+    evaluations: EvaluationSet | None
 
 
 class SummaryService:
@@ -127,17 +138,21 @@ class SummaryService:
         transcript = build_transcript(segments)
         version = call.transcript_version if call is not None else None
         language = (call.language if call is not None else None) or transcript.language
+        questions = self._questions(call.route if call is not None else None)
         if transcript.has_speech:
-            stored = self._summarize(
-                call_sid, transcript, len(segments), remaining_seconds, language, version
+            written = self._summarize(
+                call_sid, transcript, len(segments), remaining_seconds, language, version, questions
             )
             result: Result = "created"
         else:
             failed = detail.transcript_status == TranscriptStatus.FAILED.value
-            stored = self._no_conversation(failed, transcript, len(segments), version)
+            written = self._no_conversation(failed, transcript, len(segments), version, questions)
             result = "no-conversation"
+        stored = written.summary
 
-        if not self._calls.save_summary(call_sid, stored.to_attribute(), stored.created_at):
+        if not self._calls.save_summary(
+            call_sid, stored.to_attribute(), stored.created_at, written.evaluations
+        ):
             # Only reachable past the idempotency layer (an expired record, a DLQ replay racing a retry).
             logger.warning("a summary already exists; keeping it", extra={"call_sid": call_sid})
             self._count("SummaryWriteConflicts")
@@ -186,13 +201,17 @@ class SummaryService:
             )
         transcript = build_transcript(segments)
         language = call.language or transcript.language
+        questions = self._questions(call.route)
         if transcript.has_speech:
-            stored = self._summarize(
-                call_sid, transcript, len(segments), remaining_seconds, language, current
+            written = self._summarize(
+                call_sid, transcript, len(segments), remaining_seconds, language, current, questions
             )
         else:
-            stored = self._no_conversation(False, transcript, len(segments), current)
-        if not self._calls.replace_summary(call_sid, stored.to_attribute(), stored.created_at, current):
+            written = self._no_conversation(False, transcript, len(segments), current, questions)
+        stored = written.summary
+        if not self._calls.replace_summary(
+            call_sid, stored.to_attribute(), stored.created_at, current, written.evaluations
+        ):
             logger.warning(
                 "this transcript version is summarised already; keeping it", extra={"call_sid": call_sid}
             )
@@ -260,7 +279,8 @@ class SummaryService:
         remaining_seconds: Callable[[], float],
         language: str | None,
         transcript_version: str | None,
-    ) -> StoredSummary:
+        questions: tuple[EvaluationQuestion, ...],
+    ) -> Written:
         """`language`: the call's route language when it names one, else what the recogniser heard."""
         settings = self._settings
         lines, redaction = redact(transcript, enabled=settings.summary_redaction)
@@ -270,9 +290,9 @@ class SummaryService:
             attempts=settings.anthropic_max_retries + 1,
             longest=settings.anthropic_timeout_seconds,
         )
-        result = self._ask(call_sid, self._summarizer(timeout), lines, language)
+        result = self._ask(call_sid, self._summarizer(timeout, questions), lines, language)
         self._count_usage(result)
-        return StoredSummary(
+        summary = StoredSummary(
             **result.summary.model_dump(),
             model=result.model,
             prompt_version=settings.summary_prompt_version,
@@ -284,8 +304,44 @@ class SummaryService:
             created_at=self._now(),
             transcript_version=transcript_version,
         )
+        return Written(summary, self._evaluations(call_sid, result, transcript, questions))
 
-    def _summarizer(self, timeout: Callable[[], float]) -> Summarizer:
+    def _questions(self, route: str | None) -> tuple[EvaluationQuestion, ...]:
+        """The configured questions that apply to a call on `route`."""
+        return applicable(self._settings.evaluations.questions, route)
+
+    def _evaluations(
+        self,
+        call_sid: str,
+        result: SummaryResult,
+        transcript: Transcript,
+        questions: tuple[EvaluationQuestion, ...],
+    ) -> EvaluationSet | None:
+        """The answers to store with the summary; None when no question set is configured (or the
+        prompt version answers none: then the call keeps no `evaluations_version`, and the backfill
+        answers it once the prompt version does)."""
+        version = self._settings.evaluations.version
+        if version is None:
+            return None
+        if questions and not result.asked:
+            logger.warning(
+                "the prompt version answers no evaluation questions; none stored",
+                extra={"call_sid": call_sid, "prompt_version": self._settings.summary_prompt_version},
+            )
+            return None
+        answers = store_answers(questions, result.answers, transcript.keys, answered_by(result.model))
+        self._count("EvaluationAnswers", answers.answered)
+        if answers.refused:
+            logger.warning(
+                "evaluation answers outside their question's type or bounds; stored as no answer",
+                extra={"call_sid": call_sid, "refused": answers.refused},
+            )
+            self._count("EvaluationAnswersRefused", answers.refused)
+        return EvaluationSet(version=version, answers=tuple(answers.answers))
+
+    def _summarizer(
+        self, timeout: Callable[[], float], questions: tuple[EvaluationQuestion, ...] = ()
+    ) -> Summarizer:
         settings = self._settings
         return Summarizer(
             self._language_model(),
@@ -294,6 +350,7 @@ class SummaryService:
                 token_budget=settings.summary_token_budget,
                 max_output_tokens=settings.summary_max_output_tokens,
                 map_concurrency=settings.summary_map_concurrency,
+                questions=questions,
             ),
             timeout,
         )
@@ -322,8 +379,13 @@ class SummaryService:
         self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
     def _no_conversation(
-        self, failed: bool, transcript: Transcript, segment_count: int, transcript_version: str | None
-    ) -> StoredSummary:
+        self,
+        failed: bool,
+        transcript: Transcript,
+        segment_count: int,
+        transcript_version: str | None,
+        questions: tuple[EvaluationQuestion, ...] = (),
+    ) -> Written:
         text = (
             "No transcript is available: transcription failed for this call."
             if failed
@@ -340,7 +402,13 @@ class SummaryService:
             language=transcript.language or "und",
         )
         self._count("SummariesWithoutSpeech")
-        return StoredSummary(
+        version = self._settings.evaluations.version
+        evaluations = (
+            None
+            if version is None
+            else EvaluationSet(version=version, answers=tuple(no_answers(questions, NOT_ASKED)))
+        )
+        stored = StoredSummary(
             **summary.model_dump(),
             model=NO_MODEL,
             prompt_version=NO_MODEL,
@@ -353,6 +421,7 @@ class SummaryService:
             created_at=self._now(),
             transcript_version=transcript_version,
         )
+        return Written(stored, evaluations)
 
 
 def redact(transcript: Transcript, *, enabled: bool) -> tuple[list[str], RedactionReport]:

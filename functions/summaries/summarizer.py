@@ -6,6 +6,11 @@ summarised on its own (concurrently, in order of the call). Reduce: the chunk su
 combined into one; if even they exceed the budget they are combined in groups, level by level, so a
 call of any length ends in one summary. Any failed request fails the whole summary: nothing partial
 is ever returned.
+
+Evaluation questions (a prompt version that answers them, and questions for this call) ride in the
+same requests: the output schema adds `evaluations` (functions/summaries/evaluations.py), each map
+request answers from its part and the reduce answers for the whole call from the parts' answers,
+citing the line numbers (`L12`) the parts cited. `evaluate` asks for the answers alone (the backfill).
 """
 
 from __future__ import annotations
@@ -13,13 +18,26 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from functions.summaries.chunking import estimate_tokens, split_lines
+from functions.summaries.evaluations import (
+    base_summary,
+    evaluations_only_model,
+    output_model,
+    raw_answers,
+    render_questions,
+)
 from functions.summaries.llm import LanguageModel, StructuredReply, StructuredRequest
 from functions.summaries.models import CallSummary, TokenUsage
 from functions.summaries.pricing import request_cost
 from functions.summaries.prompts import PromptSet, language_hint
+from shared.evaluations import EvaluationQuestion
+
+M = TypeVar("M", bound=BaseModel)
 
 # Minimum room, in estimated tokens, a chunk must leave for transcript text after the prompt itself.
 MIN_CHUNK_TOKENS = 500
@@ -31,6 +49,13 @@ class SummarizerConfig:
     token_budget: int
     max_output_tokens: int
     map_concurrency: int
+    # the questions this call answers (already filtered by route); ignored by a prompt version
+    # that does not answer questions (v1, v2)
+    questions: tuple[EvaluationQuestion, ...] = ()
+
+    @property
+    def asks_questions(self) -> bool:
+        return bool(self.questions) and self.prompts.answers_questions
 
 
 @dataclass(frozen=True)
@@ -42,6 +67,17 @@ class SummaryResult:
     chunks: int
     map_requests: int
     reduce_requests: int
+    # `{question id: {"answer": …, "evidence": [line numbers]}}`; empty when no questions were asked
+    answers: dict[str, Any] = field(default_factory=dict)
+    asked: bool = False  # whether the request carried evaluation questions
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    answers: dict[str, Any]
+    model: str
+    usage: TokenUsage
+    estimated_cost_usd: float | None
 
 
 class Summarizer:
@@ -50,18 +86,29 @@ class Summarizer:
         self._model = model
         self._config = config
         self._timeout = timeout
-        self._replies: list[StructuredReply[CallSummary]] = []
+        self._replies: list[StructuredReply[Any]] = []
+        config.prompts.render_single("", "")  # a template that needs what we do not give fails here
+        self._output: type[CallSummary] = (
+            output_model(config.questions) if config.asks_questions else CallSummary
+        )
+        self._questions = render_questions(config.questions) if config.asks_questions else ""
+
+    @property
+    def output(self) -> type[CallSummary]:
+        """The schema the model answers (CallSummary, plus `evaluations` when questions are asked)."""
+        return self._output
 
     def summarize(self, lines: Sequence[str], language: str | None) -> SummaryResult:
-        prompts, hint = self._config.prompts, language_hint(language)
+        prompts, hint, questions = self._config.prompts, language_hint(language), self._questions
         self._replies = []
+        lines = prompts.number(list(lines))
         transcript = "\n".join(lines)
-        single = prompts.render_single(transcript, hint)
+        single = prompts.render_single(transcript, hint, questions)
         if self._tokens(single) <= self._config.token_budget:
             final = self._ask(single, "single")
             return self._result(final, chunks=1, map_requests=0, reduce_requests=0)
 
-        overhead = self._tokens(prompts.render_map("", hint, part=999, parts=999))
+        overhead = self._tokens(prompts.render_map("", hint, part=999, parts=999, questions=questions))
         room = max(MIN_CHUNK_TOKENS, self._config.token_budget - overhead)
         chunks = split_lines(lines, room)
         parts = self._map(chunks, hint)
@@ -74,8 +121,10 @@ class Summarizer:
         prompts, total = self._config.prompts, len(chunks)
 
         def one(index: int) -> StructuredReply[CallSummary]:
-            prompt = prompts.render_map("\n".join(chunks[index]), hint, part=index + 1, parts=total)
-            return self._request(prompt, f"map {index + 1}/{total}")
+            prompt = prompts.render_map(
+                "\n".join(chunks[index]), hint, part=index + 1, parts=total, questions=self._questions
+            )
+            return self._request(prompt, f"map {index + 1}/{total}", self._output)
 
         workers = min(self._config.map_concurrency, total)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="summary-map") as pool:
@@ -93,7 +142,9 @@ class Summarizer:
                 if len(group) == 1 and len(groups) > 1:
                     carried.append(group[0])  # a lone trailing part joins the next level as it is
                     continue
-                prompt = prompts.render_reduce(_as_json(group), hint, parts=len(group))
+                prompt = prompts.render_reduce(
+                    _as_json(group), hint, parts=len(group), questions=self._questions
+                )
                 requests += 1
                 final = self._ask(prompt, f"reduce {number}/{len(groups)}")
                 carried.append(final.value)
@@ -108,7 +159,9 @@ class Summarizer:
         current: list[CallSummary] = []
         for part in parts:
             candidate = [*current, part]
-            prompt = prompts.render_reduce(_as_json(candidate), hint, parts=len(candidate))
+            prompt = prompts.render_reduce(
+                _as_json(candidate), hint, parts=len(candidate), questions=self._questions
+            )
             if len(current) >= 2 and self._tokens(prompt) > self._config.token_budget:
                 groups.append(current)
                 current = [part]
@@ -118,17 +171,35 @@ class Summarizer:
             groups.append(current)
         return groups
 
+    def evaluate(self, lines: Sequence[str], language: str | None) -> EvaluationResult:
+        """The evaluation answers alone, for a call summarised before the questions changed: one
+        request with `evaluate.txt` when the transcript fits the budget, else the whole map-reduce
+        (whose summary is dropped: the stored one stays)."""
+        if not self._config.asks_questions:
+            raise ValueError("no evaluation questions to answer (or the prompt version answers none)")
+        prompts, hint = self._config.prompts, language_hint(language)
+        self._replies = []
+        numbered = prompts.number(list(lines))
+        prompt = prompts.render_evaluate("\n".join(numbered), hint, self._questions)
+        if self._tokens(prompt) > self._config.token_budget:
+            result = self.summarize(lines, language)
+            return EvaluationResult(result.answers, result.model, result.usage, result.estimated_cost_usd)
+        reply = self._request(prompt, "evaluate", evaluations_only_model(self._config.questions))
+        self._replies.append(reply)
+        usage, cost = self._spent()
+        return EvaluationResult(raw_answers(reply.value), reply.model, usage, cost)
+
     def _ask(self, prompt: str, purpose: str) -> StructuredReply[CallSummary]:
-        reply = self._request(prompt, purpose)
+        reply = self._request(prompt, purpose, self._output)
         self._replies.append(reply)
         return reply
 
-    def _request(self, prompt: str, purpose: str) -> StructuredReply[CallSummary]:
+    def _request(self, prompt: str, purpose: str, output: type[M]) -> StructuredReply[M]:
         return self._model.structured(
             StructuredRequest(
                 system=self._config.prompts.system,
                 prompt=prompt,
-                output=CallSummary,
+                output=output,
                 max_tokens=self._config.max_output_tokens,
                 timeout_seconds=self._timeout(),
                 purpose=purpose,
@@ -141,21 +212,27 @@ class Summarizer:
     def _result(
         self, final: StructuredReply[CallSummary], chunks: int, map_requests: int, reduce_requests: int
     ) -> SummaryResult:
+        usage, cost = self._spent()
+        return SummaryResult(
+            summary=base_summary(final.value),
+            model=final.model,
+            usage=usage,
+            estimated_cost_usd=cost,
+            chunks=chunks,
+            map_requests=map_requests,
+            reduce_requests=reduce_requests,
+            answers=raw_answers(final.value),
+            asked=self._config.asks_questions,
+        )
+
+    def _spent(self) -> tuple[TokenUsage, float | None]:
         usage = TokenUsage()
         cost: float | None = 0.0
         for reply in self._replies:
             usage = usage.plus(reply.usage)
             one = request_cost(reply.model, reply.usage)
             cost = None if cost is None or one is None else cost + one
-        return SummaryResult(
-            summary=final.value,
-            model=final.model,
-            usage=usage,
-            estimated_cost_usd=None if cost is None else round(cost, 8),
-            chunks=chunks,
-            map_requests=map_requests,
-            reduce_requests=reduce_requests,
-        )
+        return usage, None if cost is None else round(cost, 8)
 
 
 def _as_json(parts: Sequence[CallSummary]) -> str:
@@ -163,7 +240,7 @@ def _as_json(parts: Sequence[CallSummary]) -> str:
     `<`, `>` and `&` are written as JSON's `\\u003c`, `\\u003e` and `\\u0026` (still valid JSON, same
     values): nothing in them can close the `<part_summaries>` tag around them."""
     text = json.dumps(
-        [{"part": i, **part.model_dump(mode="json")} for i, part in enumerate(parts, start=1)],
+        [{"part": i, **part.model_dump(mode="json", by_alias=True)} for i, part in enumerate(parts, start=1)],
         ensure_ascii=False,
         indent=1,
     )

@@ -64,6 +64,8 @@ class SegmentLike(Protocol):
     def start(self) -> float: ...
     @property
     def language(self) -> str | None: ...
+    @property
+    def segment_key(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class TranscriptLine:
     start: float
     speaker: str
     text: str
+    key: str = ""  # the segment's key: what an evaluation answer cites as evidence
 
     def render(self) -> str:
         return f"[{clock(self.start)}] {role(self.speaker)}: {neutralise(self.text)}"
@@ -92,6 +95,11 @@ class Transcript:
     def render(self) -> str:
         return "\n".join(line.render() for line in self.lines)
 
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Segment keys by line (line n of the prompt, `Ln`, is `keys[n - 1]`)."""
+        return tuple(line.key for line in self.lines)
+
 
 def clock(seconds: float) -> str:
     whole = max(0, int(seconds))
@@ -105,7 +113,11 @@ def build_transcript(segments: Iterable[SegmentLike]) -> Transcript:
         text = " ".join(segment.text.split())
         if not text:
             continue
-        lines.append(TranscriptLine(start=float(segment.start), speaker=role(segment.speaker), text=text))
+        lines.append(
+            TranscriptLine(
+                start=float(segment.start), speaker=role(segment.speaker), text=text, key=segment.segment_key
+            )
+        )
         if segment.language:
             languages[segment.language] += 1
     language = languages.most_common(1)[0][0] if languages else None

@@ -120,6 +120,9 @@ class CallView(_View):
     transcript_next_cursor: str | None = Field(alias="transcriptNextCursor")
     summary_status: str | None = Field(alias="summaryStatus")
     summary: dict[str, Any] | None
+    # evaluation answers (shared/evaluations.py), stored maps as they are, and their question set
+    evaluations: list[dict[str, Any]] | None
+    evaluations_version: str | None = Field(alias="evaluationsVersion")
 
     @classmethod
     def of(cls, call: Call, segments: Iterable[Segment], next_cursor: str | None = None) -> CallView:
@@ -155,6 +158,8 @@ class CallView(_View):
             transcript_next_cursor=next_cursor,
             summary_status=call.summary_status,
             summary=call.summary,
+            evaluations=None if call.evaluations is None else [dict(e) for e in call.evaluations],
+            evaluations_version=call.evaluations_version,
         )
 
     def as_json(self) -> dict[str, Any]:

@@ -93,6 +93,7 @@ def _prices_json(value: object) -> str:
     overrides = prices.model_dump(exclude_unset=True)
     return json.dumps(overrides, separators=(",", ":"), sort_keys=True)
 
+
 def _redaction_patterns_json(value: object) -> str:
     """`redactionPatterns` (name -> regex), an object in cdk.json or JSON text on the command line, is
     checked as the code will check it (`shared.redaction.parse_patterns`), so a bad regex stops synth
@@ -102,6 +103,26 @@ def _redaction_patterns_json(value: object) -> str:
         parse_patterns(text)
     except ValueError as exc:
         raise PydanticCustomError("context_patterns", "{error}", {"error": str(exc)}) from None
+    return text
+
+
+def _evaluation_questions_json(value: object) -> str | None:
+    """`evaluationQuestions`: a JSON list (text or a cdk.json list), checked as the Lambda will read
+    it (shared/evaluations.py), so a duplicate id or a bad type stops synth, not the first summary."""
+    from pydantic import ValidationError
+
+    from shared.evaluations import EvaluationSettings
+
+    if value is None or value == "" or value == []:
+        return None
+    text = _call_routes_json(value)
+    try:
+        EvaluationSettings.model_validate({"evaluation_questions": text})
+    except ValidationError as exc:
+        problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise PydanticCustomError(
+            "context_json", "is not a valid question list: {error}", {"error": problems}
+        ) from exc
     return text
 
 
@@ -166,6 +187,11 @@ class InfraConfig(BaseModel):
     transcript_redaction: bool = Field(True, alias="transcriptRedaction")
     redaction_patterns: Annotated[str | None, BeforeValidator(_redaction_patterns_json)] = Field(
         None, alias="redactionPatterns"
+    )
+    # Evaluation questions (scorecards) the summaries Lambda answers: EVALUATION_QUESTIONS, a JSON list
+    # (docs/summaries.md, "Evaluation questions").
+    evaluation_questions: Annotated[str | None, BeforeValidator(_evaluation_questions_json)] = Field(
+        None, alias="evaluationQuestions"
     )
     # Streamer sizing and lifecycle.
     streamer_cpu: int = Field(1024, alias="streamerCpu", ge=256, le=16384)

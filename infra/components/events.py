@@ -73,6 +73,11 @@ class Summaries(Construct):
                 "ANTHROPIC_SECRET_ARN": secrets.anthropic.secret_arn,
                 **({"SUMMARY_MODEL": config.summary_model} if config.summary_model else {}),
                 **config.prices_environment(),  # a stored summary recomputes the call's cost
+                **(
+                    {"EVALUATION_QUESTIONS": config.evaluation_questions}
+                    if config.evaluation_questions
+                    else {}
+                ),
             },
         )
         self.handler = built

@@ -15,7 +15,9 @@ a single UpdateItem that is safe to repeat and to reorder, and any of them may c
 - a reconciliation is stored when its transcript version (or the live transcript status it read)
   differs from the stored one, so a re-driven reconciliation of the same transcript changes nothing,
   and one read from a live transcript still in progress never replaces one read from a final one;
-- a rewritten summary replaces the stored one only when it names another transcript version.
+- a rewritten summary replaces the stored one only when it names another transcript version;
+  evaluation answers ride in the summary's write, and the backfill stores answers only when the
+  call's `evaluations_version` is another question set's (a re-run changes nothing);
 - a cost is stored only while the record holds every input it was computed from (`CostBasis`), so
   a cost computed from a read another writer has since overtaken never lands (shared/costs.py);
 - the sweeper's marker (`sweep_shard` + `sweep_after`, the sparse calls_to_sweep index) is set by the
@@ -28,7 +30,7 @@ tier; this module keeps only the guarantees DynamoDB's conditions can make atomi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from pynamodb.exceptions import PynamoDBException
@@ -42,6 +44,7 @@ from shared.dal.records import (
     CallUpsert,
     CompletedCall,
     CostBasis,
+    EvaluationSet,
     ReconciliationUpdate,
     RecordingUpdate,
     StatusAdvance,
@@ -444,7 +447,13 @@ class DynamoCalls:
 
     # ---- summaries ----------------------------------------------------------------------------
 
-    def save_summary(self, call_sid: str, summary: Mapping[str, Any], created_at: str) -> bool:
+    def save_summary(
+        self,
+        call_sid: str,
+        summary: Mapping[str, Any],
+        created_at: str,
+        evaluations: EvaluationSet | None = None,
+    ) -> bool:
         m = self._model
         return conditional_update(
             m(call_sid),
@@ -453,13 +462,19 @@ class DynamoCalls:
                 m.summary_status.set(SummaryStatus.COMPLETED.value),
                 m.summary_created_at.set(created_at),
                 m.updated_at.set(self._now()),
+                *self._evaluation_actions(evaluations),
             ],
             m.summary.does_not_exist(),
             f"summary write of {call_sid}",
         )
 
     def replace_summary(
-        self, call_sid: str, summary: Mapping[str, Any], created_at: str, transcript_version: str
+        self,
+        call_sid: str,
+        summary: Mapping[str, Any],
+        created_at: str,
+        transcript_version: str,
+        evaluations: EvaluationSet | None = None,
     ) -> bool:
         m = self._model
         summarised = m.summary["transcript_version"]
@@ -471,6 +486,7 @@ class DynamoCalls:
                 m.summary_created_at.set(created_at),
                 m.summary_event_at.remove(),  # this version's event is owed
                 m.updated_at.set(self._now()),
+                *self._evaluation_actions(evaluations),
             ],
             m.summary.exists() & (summarised.does_not_exist() | (summarised != transcript_version)),
             f"summary rewrite of {call_sid}",
@@ -483,6 +499,36 @@ class DynamoCalls:
             [m.summary_event_at.set(self._now())],
             m.summary.exists() & m.summary_event_at.does_not_exist(),
             f"summary event mark of {call_sid}",
+        )
+
+    def _evaluation_actions(self, evaluations: EvaluationSet | None) -> list[Any]:
+        if evaluations is None:
+            return []
+        m = self._model
+        return [
+            m.evaluations.set([dict(answer) for answer in evaluations.answers]),
+            m.evaluations_version.set(evaluations.version),
+        ]
+
+    # ---- evaluation backfill ------------------------------------------------------------------
+
+    def calls_started_on(self, day: str) -> Iterator[Call]:
+        """Every call whose `call_date` is `day` (YYYY-MM-DD, UTC), by start time (calls_by_day)."""
+        m = self._model
+        try:
+            for record in m.calls_by_day.query(day):
+                yield to_call(record)
+        except PynamoDBException as exc:
+            raise StoreError(f"reading the calls of {day} failed: {exc}") from exc
+
+    def save_evaluations(self, call_sid: str, evaluations: EvaluationSet) -> bool:
+        m = self._model
+        return conditional_update(
+            m(call_sid),
+            [*self._evaluation_actions(evaluations), m.updated_at.set(self._now())],
+            m.call_sid.exists()
+            & (m.evaluations_version.does_not_exist() | (m.evaluations_version != evaluations.version)),
+            f"evaluations write of {call_sid}",
         )
 
     # ---- cost (issue 14) ------------------------------------------------------------------------

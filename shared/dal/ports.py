@@ -15,7 +15,7 @@ when their condition refused them (a stale or repeated event: not an error) and 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from shared.dal.records import (
@@ -23,6 +23,7 @@ from shared.dal.records import (
     CallUpsert,
     CompletedCall,
     CostBasis,
+    EvaluationSet,
     ReconciliationUpdate,
     RecordingUpdate,
     Segment,
@@ -157,20 +158,45 @@ class SegmentPageReader(Protocol):
 class SummaryCalls(CostWrites, Protocol):
     """The summaries tier: the summary, stored once, and the mark that its event is on the bus."""
 
-    def save_summary(self, call_sid: str, summary: Mapping[str, Any], created_at: str) -> bool:
-        """Store the summary unless the call already has one; True when this write stored it."""
+    def save_summary(
+        self,
+        call_sid: str,
+        summary: Mapping[str, Any],
+        created_at: str,
+        evaluations: EvaluationSet | None = None,
+    ) -> bool:
+        """Store the summary (and in the same write its evaluation answers and their question set's
+        version) unless the call already has one; True when this write stored it."""
         ...
 
     def replace_summary(
-        self, call_sid: str, summary: Mapping[str, Any], created_at: str, transcript_version: str
+        self,
+        call_sid: str,
+        summary: Mapping[str, Any],
+        created_at: str,
+        transcript_version: str,
+        evaluations: EvaluationSet | None = None,
     ) -> bool:
         """Replace the stored summary with one of `transcript_version` (the summary map's own
-        `transcript_version`), and mark its event owed again; False when there is no summary or it
-        already is of that version (one rewrite per transcript version)."""
+        `transcript_version`) and its evaluation answers, and mark its event owed again; False when
+        there is no summary or it already is of that version (one rewrite per transcript version)."""
         ...
 
     def mark_summary_published(self, call_sid: str) -> None:
         """Record that `Summary Created` is on the bus (the first mark wins; a repeat changes nothing)."""
+        ...
+
+
+class EvaluationBackfillCalls(CallReader, Protocol):
+    """The evaluation backfill: the calls of a day, and answers stored once per question set."""
+
+    def calls_started_on(self, day: str) -> Iterator[Call]:
+        """The calls whose `call_date` is `day` (YYYY-MM-DD, UTC), by start time (calls_by_day)."""
+        ...
+
+    def save_evaluations(self, call_sid: str, evaluations: EvaluationSet) -> bool:
+        """Store answers and `evaluations_version` on an existing call; False when the call is not
+        there or already holds answers of that version (a re-run writes nothing)."""
         ...
 
 

@@ -235,6 +235,15 @@ class Call(CallParties):
         return cls(**values)
 
 
+@dataclass(frozen=True)
+class EvaluationSet:
+    """Evaluation answers to store (`evaluations`, EvaluationAttribute's fields as plain maps) and
+    the digest of the question set they answer (`evaluations_version`)."""
+
+    version: str
+    answers: tuple[dict[str, Any], ...]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Segment:
     """One final transcript segment: a stretch of one track's speech, timed in stream seconds."""

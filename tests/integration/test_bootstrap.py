@@ -75,8 +75,15 @@ def test_tables_have_the_model_keys_and_indexes(local_stack: LocalAws) -> None:
 def test_segments_sort_by_audio_time_then_track(local_stack: LocalAws, call_sid: str) -> None:
     model = segments_model("test-transcripts")
     for start, track in [(12.5, "outbound"), (2.0, "inbound"), (12.5, "inbound"), (100.25, "inbound")]:
-        model(call_sid, segment_key(start, track), track=track, speaker="caller", text="hi",
-              start=start, end=start + 1).save()
+        model(
+            call_sid,
+            segment_key(start, track),
+            track=track,
+            speaker="caller",
+            text="hi",
+            start=start,
+            end=start + 1,
+        ).save()
     got = [(s.start, s.track) for s in model.query(call_sid)]
     assert got == [(2.0, "inbound"), (12.5, "inbound"), (12.5, "outbound"), (100.25, "inbound")]
 

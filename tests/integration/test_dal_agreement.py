@@ -20,6 +20,7 @@ from shared.dal.records import (
     CallParties,
     CallUpsert,
     CostBasis,
+    EvaluationSet,
     Gap,
     ReconciliationUpdate,
     RecordingUpdate,
@@ -651,3 +652,43 @@ def test_a_cost_is_stored_only_on_the_record_it_was_computed_from(tables: Tables
     assert not calls.save_cost(call_sid, {"total_usd": 4}, CostBasis.of(current))
     assert calls.save_cost(call_sid, {"total_usd": 5, "claude_usd": 0.5}, CostBasis.of(calls.get(call_sid)))
     assert stored(tables, call_sid)["cost"] == {"total_usd": 5, "claude_usd": 0.5}
+
+
+def test_evaluations_ride_in_the_summary_write_and_the_backfill_writes_once_per_set(
+    tables: Tables, call_sid: str
+) -> None:
+    answers = (
+        {"id": "greeted", "question": "Greeted?", "type": "yes_no", "answer": "yes", "answer_bool": True,
+         "evidence": ["0000001000#inbound"], "answered_by": "claude-haiku-5-5"},
+        {"id": "score", "question": "Score?", "type": "number", "answer": "4.5", "answer_number": 4.5,
+         "evidence": [], "answered_by": "claude-haiku-5-5"},
+        {"id": "reason", "question": "Why?", "type": "choice", "evidence": [], "answered_by": "offline"},
+    )  # fmt: skip
+    first = EvaluationSet(version="q-1", answers=answers)
+    assert not tables.calls.save_evaluations(call_sid, first)  # no call: the backfill creates nothing
+    assert tables.calls.save_summary(call_sid, {"summary": "s"}, NOW, first)
+    call = stored(tables, call_sid)
+    assert call["evaluations"] == answers
+    assert call["evaluations_version"] == "q-1"
+    assert isinstance(call["evaluations"][1]["answer_number"], float)
+    assert not tables.calls.save_evaluations(call_sid, first)  # same set: a re-run writes nothing
+    second = EvaluationSet(version="q-2", answers=answers[:1])
+    assert tables.calls.save_evaluations(call_sid, second)
+    assert stored(tables, call_sid)["evaluations"] == answers[:1]
+    assert tables.calls.replace_summary(
+        call_sid, {"summary": "r", "transcript_version": "v1"}, NOW, "v1", first
+    )
+    assert stored(tables, call_sid)["evaluations_version"] == "q-1"
+
+
+def test_the_calls_of_a_day_come_from_the_day_index(tables: Tables, call_sid: str) -> None:
+    other = call_sid[:-1] + ("0" if call_sid[-1] != "0" else "1")
+    tables.calls.advance_status(ringing(call_sid))
+    tables.calls.advance_status(
+        StatusAdvance(
+            call_sid=other, status="ringing", rank=2, at="2026-11-21T23:59:00.000Z", parties=PARTIES
+        )
+    )
+    mine = {call_sid, other}  # the session's moto table holds other tests' calls of those days too
+    assert [c.call_sid for c in tables.calls.calls_started_on(T0[:10]) if c.call_sid in mine] == [call_sid]
+    assert [c.call_sid for c in tables.calls.calls_started_on("2026-11-21") if c.call_sid in mine] == [other]

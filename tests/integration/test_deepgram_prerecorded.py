@@ -92,7 +92,8 @@ async def test_multichannel_words_per_channel_in_deepgrams_shape(dg: DeepgramSta
 
     inbound, outbound = (c["alternatives"][0] for c in doc["results"]["channels"])
     assert [(w["word"], w["start"], w["end"]) for w in inbound["words"]] == [
-        ("alpha", 0.0, 0.5), ("bravo", 0.5, 1.0)
+        ("alpha", 0.0, 0.5),
+        ("bravo", 0.5, 1.0),
     ]
     assert [(w["word"], w["start"], w["end"]) for w in outbound["words"]] == [("charlie", 1.0, 1.5)]
     # punctuate=true: a capital and a full stop per utterance, in punctuated_word and the transcript
@@ -100,7 +101,8 @@ async def test_multichannel_words_per_channel_in_deepgrams_shape(dg: DeepgramSta
     assert inbound["transcript"] == "Alpha bravo."
     utterances = doc["results"]["utterances"]
     assert [(u["channel"], u["start"], u["end"], u["transcript"]) for u in utterances] == [
-        (0, 0.0, 1.0, "Alpha bravo."), (1, 1.0, 1.5, "Charlie.")
+        (0, 0.0, 1.0, "Alpha bravo."),
+        (1, 1.0, 1.5, "Charlie."),
     ]
 
     # The same fields and types as a real Deepgram response (nova-3, recorded by Deepgram's SDK tests).
@@ -128,8 +130,14 @@ def test_the_answer_parses_as_the_sdk_response_model() -> None:
     sdk.ListenV1Response.model_validate(json.loads(FIXTURE.read_text()))
     heard = [[Hypothesis((Word("hello", 0.5, 0.9),), 0.5, 0.4, is_final=True)], []]
     doc = build_response(
-        heard, request_id="r", sha256="0" * 64, duration=1.0, model_uuid="u", model_info=MODEL_INFO,
-        punctuate=True, utterances=True,
+        heard,
+        request_id="r",
+        sha256="0" * 64,
+        duration=1.0,
+        model_uuid="u",
+        model_info=MODEL_INFO,
+        punctuate=True,
+        utterances=True,
     )
     parsed = sdk.ListenV1Response.model_validate(doc)
     assert parsed.results.channels[0].alternatives[0].words[0].start == 0.5
@@ -154,7 +162,9 @@ async def test_other_rates_mulaw_wavs_raw_audio_and_mono_mixing(dg: DeepgramStan
 
     # Headerless audio described by encoding/sample_rate (what the SDK sends as octet-stream).
     response = await post(
-        dg, audio_for(["golf"]), "?encoding=mulaw&sample_rate=8000",
+        dg,
+        audio_for(["golf"]),
+        "?encoding=mulaw&sample_rate=8000",
         **{"Content-Type": "application/octet-stream"},
     )
     assert response.json()["results"]["channels"][0]["alternatives"][0]["words"][0]["word"] == "golf"

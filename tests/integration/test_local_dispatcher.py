@@ -157,9 +157,7 @@ def test_one_dispatcher_per_rule_each_with_its_own_types_name_and_timeout(
             durationSeconds=43,
             startTime="2026-11-22T09:30:06.000Z",
         ),
-        TranscriptReconciled(
-            callSid=call_sid, segmentCount=5, filledSeconds=1.5, transcriptVersion="v1"
-        ),
+        TranscriptReconciled(callSid=call_sid, segmentCount=5, filledSeconds=1.5, transcriptVersion="v1"),
         TranscriptCompleted(callSid=call_sid, segmentCount=4),
     )
 

@@ -203,7 +203,9 @@ def test_twiml_reading_resolves_relative_callbacks() -> None:
     )
     assert plan.stream is not None
     assert (plan.stream.url, plan.stream.track, plan.stream.parameters) == (
-        "wss://s.example.com/media", "both_tracks", {"a": "1"}
+        "wss://s.example.com/media",
+        "both_tracks",
+        {"a": "1"},
     )
     assert plan.recording_callback == "https://api.example.com/prod/twilio/recording"
     assert plan.recording_source == "RecordVerb"
@@ -273,7 +275,10 @@ async def test_a_dual_recording_starts_at_answer_and_is_served_like_twilio_serve
     # starting exactly at the conversation's first sample (stream byte 2.37 * 8000 = 18960).
     audio = read_wav(recording.wav)
     assert (audio.format_tag, audio.bits_per_sample, audio.rate, len(audio.channels)) == (
-        WAVE_FORMAT_PCM, 16, 8000, 2
+        WAVE_FORMAT_PCM,
+        16,
+        8000,
+        2,
     )
     streamed = conversation.delayed(2.37)
     assert audio.channels[0] == g711.ulaw_to_pcm16(streamed.inbound[18960:])
@@ -293,7 +298,9 @@ async def test_a_dual_recording_starts_at_answer_and_is_served_like_twilio_serve
     assert form["RecordingUrl"] == recording.url
     assert form["RecordingUrl"].startswith(f"{base_url}/2010-04-01/Accounts/{ACCOUNT}/Recordings/RE")
     assert (form["RecordingChannels"], form["RecordingSource"], form["RecordingTrack"]) == (
-        "2", "DialVerb", "both"
+        "2",
+        "DialVerb",
+        "both",
     )
     assert form["RecordingDuration"] == "2"
     assert parse_rfc2822(form["RecordingStartTime"]) == recording.started_at.replace(microsecond=0)
@@ -316,7 +323,9 @@ async def test_a_voicemail_recording_is_one_channel_after_the_greeting(twilio_si
     assert audio.channels[0] == g711.ulaw_to_pcm16(conversation.inbound[:8000])  # the caller, maxLength 1 s
     form = dict(twilio_side.forms[-1][1])
     assert (form["RecordingChannels"], form["RecordingSource"], form["RecordingDuration"]) == (
-        "1", "RecordVerb", "1"
+        "1",
+        "RecordVerb",
+        "1",
     )
 
 

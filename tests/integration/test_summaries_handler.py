@@ -155,7 +155,7 @@ def test_summary_is_stored_with_accounting_and_announced_once(
     summary = stored.summary.as_dict()
     assert summary["summary"] == a_summary().summary
     assert summary["model"] == "claude-haiku-5-5-20261007"
-    assert summary["prompt_version"] == "v2"
+    assert summary["prompt_version"] == "v3"
     assert summary["usage"] == {
         "requests": 1,
         "input_tokens": 900,
@@ -356,7 +356,7 @@ def test_long_call_is_summarised_by_map_reduce(
     call_sid: str,
 ) -> None:
     # Small enough for several map requests, big enough that every part summary fits one reduce
-    # request next to the (v2, longer) system prompt.
+    # request next to the (v3, longer) system prompt.
     reconfigure(env, SUMMARY_TOKEN_BUDGET="2400", SUMMARY_MAX_OUTPUT_TOKENS="256")
     anthropic_server.responder = OfflineSummarizer()
     anthropic_server.clear()

@@ -41,9 +41,16 @@ def wav() -> bytes:
 def test_the_phone_keeps_a_recording_and_twilio_serves_it(twilio: TwilioRestStandIn, wav: bytes) -> None:
     put = httpx.put(
         media_url(twilio),
-        params={"CallSid": CALL, "Channels": "2", "Source": "DialVerb",
-                "StartTime": "2026-11-26T10:00:02.370000+00:00", "Duration": "1.000"},
-        content=wav, auth=AUTH, timeout=5,
+        params={
+            "CallSid": CALL,
+            "Channels": "2",
+            "Source": "DialVerb",
+            "StartTime": "2026-11-26T10:00:02.370000+00:00",
+            "Duration": "1.000",
+        },
+        content=wav,
+        auth=AUTH,
+        timeout=5,
     )
     assert put.status_code == 201
 

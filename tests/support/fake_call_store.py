@@ -13,7 +13,7 @@ the same scenarios on both, against moto.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from shared.dal.records import (
@@ -22,6 +22,7 @@ from shared.dal.records import (
     CallUpsert,
     CompletedCall,
     CostBasis,
+    EvaluationSet,
     ReconciliationUpdate,
     RecordingUpdate,
     Segment,
@@ -323,7 +324,13 @@ class FakeCallStore:
 
     # ---- summaries -----------------------------------------------------------------------------
 
-    def save_summary(self, call_sid: str, summary: Mapping[str, Any], created_at: str) -> bool:
+    def save_summary(
+        self,
+        call_sid: str,
+        summary: Mapping[str, Any],
+        created_at: str,
+        evaluations: EvaluationSet | None = None,
+    ) -> bool:
         with self._lock:
             if "summary" in self.items.get(call_sid, {}):
                 return False
@@ -332,11 +339,17 @@ class FakeCallStore:
                 summary=dict(summary),
                 summary_status=SummaryStatus.COMPLETED.value,
                 summary_created_at=created_at,
+                **_evaluation_values(evaluations),
             )
             return True
 
     def replace_summary(
-        self, call_sid: str, summary: Mapping[str, Any], created_at: str, transcript_version: str
+        self,
+        call_sid: str,
+        summary: Mapping[str, Any],
+        created_at: str,
+        transcript_version: str,
+        evaluations: EvaluationSet | None = None,
     ) -> bool:
         with self._lock:
             item = self.items.get(call_sid, {})
@@ -347,8 +360,28 @@ class FakeCallStore:
                 summary=dict(summary),
                 summary_status=SummaryStatus.COMPLETED.value,
                 summary_created_at=created_at,
+                **_evaluation_values(evaluations),
             )
             item.pop("summary_event_at", None)
+            return True
+
+    # ---- evaluation backfill ---------------------------------------------------------------------
+
+    def calls_started_on(self, day: str) -> Iterator[Call]:
+        with self._lock:
+            items = [
+                dict(i) for i in self.items.values() if i.get("call_date") == day and i.get("started_at")
+            ]
+        for item in sorted(items, key=lambda i: (i["started_at"], i["call_sid"])):
+            yield Call.from_item(item)
+
+    def save_evaluations(self, call_sid: str, evaluations: EvaluationSet) -> bool:
+        with self._lock:
+            item = self.items.get(call_sid)
+            if item is None or item.get("evaluations_version") == evaluations.version:
+                return False
+            self.writes += 1
+            item.update(_evaluation_values(evaluations))
             return True
 
     def mark_summary_published(self, call_sid: str) -> None:
@@ -376,6 +409,15 @@ class FakeCallStore:
             self.writes += 1
             item["cost"] = {name: value for name, value in cost.items() if value is not None}
             return True
+
+
+def _evaluation_values(evaluations: EvaluationSet | None) -> dict[str, Any]:
+    if evaluations is None:
+        return {}
+    return {
+        "evaluations": [dict(answer) for answer in evaluations.answers],
+        "evaluations_version": evaluations.version,
+    }
 
 
 class FakeSegments:

@@ -24,10 +24,22 @@ def _record(**overrides: Any) -> dict[str, Any]:
         "liveCoverage": None,
         "gaps": None,
         "transcript": [
-            {"track": "inbound", "speaker": "caller", "text": "hi about my delivery", "start": 0.6,
-             "end": 3.1, "source": "live"},
-            {"track": "outbound", "speaker": "callee", "text": "your order number please", "start": 9.7,
-             "end": 14.3, "source": "recording"},
+            {
+                "track": "inbound",
+                "speaker": "caller",
+                "text": "hi about my delivery",
+                "start": 0.6,
+                "end": 3.1,
+                "source": "live",
+            },
+            {
+                "track": "outbound",
+                "speaker": "callee",
+                "text": "your order number please",
+                "start": 9.7,
+                "end": 14.3,
+                "source": "recording",
+            },
         ],
         "summary": {"summary": "Delivery moved.", "model": "offline-extractive"},
     }
@@ -40,15 +52,25 @@ def _line_of(out: str, text: str) -> str:
 
 
 def test_recording_lines_are_tagged_and_live_lines_are_not() -> None:
-    out = _render(_record(transcriptSource="live+recording", liveCoverage=0.6321,
-                          gaps=[{"track": "outbound", "start": 9.71, "end": 14.28}]))
+    out = _render(
+        _record(
+            transcriptSource="live+recording",
+            liveCoverage=0.6321,
+            gaps=[{"track": "outbound", "start": 9.71, "end": 14.28}],
+        )
+    )
     assert RECORDING_TAG + " your order number please" in _line_of(out, "your order number")
     assert RECORDING_TAG not in _line_of(out, "hi about my delivery")
 
 
 def test_the_reconciliation_is_summarised_under_the_transcript() -> None:
-    out = _render(_record(transcriptSource="live+recording", liveCoverage=0.6321,
-                          gaps=[{"track": "outbound", "start": 9.71, "end": 14.28}]))
+    out = _render(
+        _record(
+            transcriptSource="live+recording",
+            liveCoverage=0.6321,
+            gaps=[{"track": "outbound", "start": 9.71, "end": 14.28}],
+        )
+    )
     line = _line_of(out, "source:")
     assert "source: live+recording" in line
     assert "live coverage: 63%" in line
@@ -94,3 +116,46 @@ def test_the_cost_is_printed_with_its_parts_and_the_minutes_they_priced() -> Non
     assert "TTS" not in line
     assert "prices as of 2026-11-01" in line
     assert "cost:" not in _render(_record())  # not estimated yet: no line
+
+
+def test_show_prints_each_evaluation_answer_and_what_could_not_be_told() -> None:
+    record = _record(
+        summary={"summary": "Delivery question.", "model": "offline-extractive"},
+        evaluations=[
+            {"id": "greeted", "question": "Did the agent greet the caller?", "type": "yes_no",
+             "answer": "yes", "answer_bool": True, "evidence": ["0000001000#inbound"],
+             "answered_by": "offline"},
+            {"id": "reason", "question": "Reason for calling", "type": "choice", "evidence": [],
+             "answered_by": "offline"},
+        ],
+    )  # fmt: skip
+    text = _render(record)
+    assert "greeted: yes" in text
+    assert "by offline, 1 supporting line)" in text
+    assert "reason: cannot tell" in text
+
+
+def test_the_backfill_command_needs_a_cap_and_targets_the_running_stack() -> None:
+    import pytest
+
+    from callscribe_local.cli import StackState, backfill_environment, build_parser
+    from callscribe_local.stack import DEMO_EVALUATION_QUESTIONS, LOCAL_ANTHROPIC_KEY
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["backfill-evaluations"])
+    args = build_parser().parse_args(
+        ["backfill-evaluations", "--max-usd", "0.5", "--since", "3", "--dry-run"]
+    )
+    assert (args.max_usd, args.since, args.until, args.dry_run) == (0.5, 3, 0, True)
+    state = StackState(
+        pid=1, api="http://api", stream="ws://s", aws="http://aws", deepgram="ws://dg", anthropic="http://anth",
+        log_dir="logs", account_sid="AC1", auth_token="t",
+        names={"calls_table": "c", "transcripts_table": "t", "idempotency_table": "i", "event_bus_name": "b",
+               "recordings_bucket": "r"},
+    )  # fmt: skip
+    env = backfill_environment(state, {})
+    assert (env["ANTHROPIC_BASE_URL"], env["ANTHROPIC_API_KEY"]) == ("http://anth", LOCAL_ANTHROPIC_KEY)
+    assert (env["CALLS_TABLE"], env["EVALUATION_QUESTIONS"]) == ("c", DEMO_EVALUATION_QUESTIONS)
+    real = backfill_environment(state, {"ANTHROPIC_API_KEY": "sk-real"})
+    assert "ANTHROPIC_BASE_URL" not in real
+    assert real["ANTHROPIC_API_KEY"] == "sk-real"

@@ -71,8 +71,9 @@ def test_g711_tables_follow_the_standard() -> None:
 # -- reading ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("tag", "table"), [(WAVE_FORMAT_MULAW, g711.MULAW_TO_LINEAR),
-                                            (WAVE_FORMAT_ALAW, g711.ALAW_TO_LINEAR)])
+@pytest.mark.parametrize(
+    ("tag", "table"), [(WAVE_FORMAT_MULAW, g711.MULAW_TO_LINEAR), (WAVE_FORMAT_ALAW, g711.ALAW_TO_LINEAR)]
+)
 def test_g711_wav_with_fact_chunk_and_odd_padding(tag: int, table: tuple[int, ...]) -> None:
     samples = bytes([0x00, 0x13, 0x80, 0xD5, 0x2A, 0xFF, 0x55])  # 7 samples: an odd-sized data chunk
     data = riff(

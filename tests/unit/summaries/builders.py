@@ -11,6 +11,7 @@ from typing import Any
 
 from functions.summaries.llm import StructuredReply, StructuredRequest, T
 from functions.summaries.models import CallSummary, Outcome, Sentiment, TokenUsage
+from shared.dal.records import segment_key
 
 LOCAL_ACCOUNT = "123456789012"
 
@@ -56,6 +57,10 @@ class Seg:
     text: str
     track: str = "inbound"
     language: str | None = "en"
+
+    @property
+    def segment_key(self) -> str:
+        return segment_key(self.start, self.track)
 
 
 def a_summary(**overrides: Any) -> CallSummary:

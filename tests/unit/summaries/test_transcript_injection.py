@@ -74,13 +74,15 @@ def test_speaker_roles_come_from_a_fixed_set(speaker: str, track: str, role: str
 
 def test_the_system_prompt_says_the_transcript_is_data() -> None:
     prompts = load_prompts(SummarySettings.model_fields["summary_prompt_version"].default)
-    assert prompts.version == "v2"
+    assert prompts.version == "v3"
     system = prompts.system.lower()
     assert "data" in system
     assert "never instructions" in system
     assert "&lt;" in prompts.system
     assert '"unknown"' in prompts.system
     assert load_prompts("v1").system != prompts.system  # v1 stays as it was: summaries name it
+    assert load_prompts("v2").system != prompts.system  # and so does v2
+    assert "<evaluation_questions>" in prompts.system  # the questions are data too
 
 
 def test_part_summaries_cannot_close_their_delimiter() -> None:

@@ -109,7 +109,7 @@ def test_view_has_the_contract_keys_in_order_with_plain_numbers(
         "callSid", "status", "direction", "from", "to", "route", "connectTo", "parentCallSid", "startedAt",
         "answeredAt", "endedAt", "durationSeconds", "answeredBy", "recording", "cost", "transcriptStatus",
         "transcriptSource", "liveCoverage", "gaps", "transcript", "transcriptNextCursor", "summaryStatus",
-        "summary",
+        "summary", "evaluations", "evaluationsVersion",
     ]  # fmt: skip
     assert list(view["recording"]) == ["sid", "url", "status", "durationSeconds", "channels"]
     assert (view["recording"]["durationSeconds"], view["recording"]["channels"]) == (37, 2)
