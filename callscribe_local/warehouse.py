@@ -5,10 +5,15 @@ the Glue column types (shared/analytics/raw_schema.py) turned into DuckDB's; the
 derived with the Trino SELECTs of shared/analytics/schema.py, written as Parquet in the layout S3
 holds (`<table>/dt=<day>/…parquet`), and the saved queries run on them. Trino SQL is transpiled to
 DuckDB by sqlglot. Known differences from Athena, none of which changes the saved queries' answers
-on our data: `approx_percentile` becomes `approx_quantile` (another sketch: on tiny samples both are
-exact), DuckDB is laxer (SELECT aliases in WHERE, `varchar = int`), so a query is also checked to
-parse as Trino before it is transpiled; and DuckDB's JSON reader is case-sensitive where Athena's
-OpenX SerDe is not, so the raw types here keep DynamoDB's upper-case type letters (`S`, `N`, `M`).
+on our data:
+
+- `approx_percentile` becomes `approx_quantile` (another sketch: on small samples both are exact);
+- `count_if` over a group of only NULLs is 0 in Trino and NULL in DuckDB: rewritten here to
+  Trino's answer;
+- DuckDB is laxer (SELECT aliases in WHERE, `varchar = int`), so a query is also checked to parse
+  as Trino before it is transpiled, but a query that runs here may still be refused by Athena;
+- DuckDB's JSON reader is case-sensitive where Athena's OpenX SerDe is not, so the raw types here
+  keep DynamoDB's upper-case type letters (`S`, `N`, `M`).
 
 Used by `callscribe export`/`callscribe query` and by the tests; production never imports it.
 """
@@ -23,6 +28,7 @@ from typing import Any
 
 import duckdb
 import sqlglot
+from sqlglot import exp
 
 from shared.analytics.raw_schema import item_type
 from shared.analytics.schema import TABLES, FlatTable
@@ -98,14 +104,21 @@ def _close(rest: str) -> str:
 def to_duckdb(sql: str) -> str:
     """Trino (Athena engine v3) SQL as DuckDB runs it; refuses SQL that Trino would not parse."""
     try:
-        statements = sqlglot.transpile(
-            sql, read="trino", write="duckdb", unsupported_level=sqlglot.ErrorLevel.IGNORE
-        )
+        parsed = sqlglot.parse(sql, read="trino")
     except sqlglot.errors.ParseError as exc:
         raise WarehouseError(f"not valid Trino SQL: {exc}") from exc
-    if len(statements) != 1:
+    if len(parsed) != 1 or parsed[0] is None:
         raise WarehouseError("one statement at a time")
-    return statements[0]
+    tree = parsed[0].transform(_trino_count_if)
+    return tree.sql(dialect="duckdb", unsupported_level=sqlglot.ErrorLevel.IGNORE)
+
+
+def _trino_count_if(node: exp.Expression) -> exp.Expression:
+    """Trino's count_if counts 0 over a group of NULLs; DuckDB's answers NULL. Coalescing the
+    condition keeps Trino's answer (found by a saved query's test: a question never answered yes)."""
+    if isinstance(node, exp.CountIf):
+        return exp.CountIf(this=exp.Coalesce(this=node.this, expressions=[exp.false()]))
+    return node
 
 
 class Warehouse:
@@ -150,7 +163,9 @@ class Warehouse:
     def attach_flat(self, root: Path, tables: Sequence[FlatTable] | None = None) -> None:
         """Make the flat tables under `root` queryable by name, `dt` a string as in Glue."""
         for table in tables or TABLES.values():
-            files = sorted((root / table.name).glob("dt=*/*.parquet"))
+            # `dt=<day>/part.parquet`, or S3's layout with a folder per run: `dt=<day>/<run>/…`
+            folder = root / table.name
+            files = sorted([*folder.glob("dt=*/*.parquet"), *folder.glob("dt=*/*/*.parquet")])
             if not files:
                 raise WarehouseError(f"no Parquet files for {table.name} under {root}")
             listed = ", ".join(f"'{path}'" for path in files)

@@ -5,9 +5,9 @@ The same local stack as test_pipeline (webhooks, streamer subprocess, recordings
 Lambdas, moto), except that the Deepgram stand-in hears with a scripted recogniser (`PhraseBook`), live
 and pre-recorded alike, so the caller says exactly: a card number in words, the same number in digits,
 and an SSN. Once the call has settled (both summaries deliveries, the recording reconciled), the raw
-numbers must be in neither table (scanned), nor the export (`callscribe export`), nor any prompt the
-Anthropic stand-in received, nor any log line of any part (the streamer at debug level); and the call
-record counts what was taken out.
+numbers must be in neither table (scanned), nor the export (`callscribe export`: the raw JSON and
+the flat Parquet tables), nor any prompt the Anthropic stand-in received, nor any log line of any
+part (the streamer at debug level); and the call record counts what was taken out.
 """
 
 from __future__ import annotations
@@ -27,8 +27,11 @@ import pytest
 
 from callscribe_local import cli
 from callscribe_local.aws_local import BusTap, LocalNames
+from callscribe_local.local_analytics import ANALYTICS_PREFIX
 from callscribe_local.phone import Conversation, SimulatedPhone
 from callscribe_local.stack import LocalStack, StackOptions
+from callscribe_local.warehouse import Warehouse
+from shared.dal.calls import DynamoCalls
 from tests.e2e.test_pipeline import _wait_for_events, _wait_until_settled
 from tests.support.phrase_recognizer import PhraseBook
 
@@ -192,3 +195,27 @@ def test_the_export_holds_the_counts_and_not_the_numbers(
     assert call["redaction_counts"] == {"M": {"CARD": {"N": "2"}, "SSN": {"N": "1"}}}
     assert any(i.get("text", {}).get("S") == "and my social is [REDACTED SSN]" for i in exported)
     assert _leaks("\n".join(lines)) == []
+
+    # the analysts' flat tables, read back through a SQL engine (Parquet is compressed: no grep)
+    warehouse = Warehouse()
+    try:
+        warehouse.attach_flat(download / ANALYTICS_PREFIX)
+        (facts,) = warehouse.query(
+            "SELECT redacted_cards, redacted_ssns, redacted_total FROM call_facts "
+            f"WHERE call_sid = '{settled.call_sid}'"
+        )
+        record = DynamoCalls(stack.options.names.calls_table).get(settled.call_sid)
+        assert record is not None
+        live, filled = record.redaction_counts or {}, record.recording_redaction_counts or {}
+        assert facts == {
+            "redacted_cards": live.get("CARD", 0) + filled.get("CARD", 0),
+            "redacted_ssns": live.get("SSN", 0) + filled.get("SSN", 0),
+            "redacted_total": sum(live.values()) + sum(filled.values()),
+        }
+        rows = warehouse.query("SELECT * FROM call_facts")
+        rows += warehouse.query("SELECT * FROM transcript_lines")
+        rows += warehouse.query("SELECT * FROM evaluation_answers")
+        assert any(row.get("text") == "and my social is [REDACTED SSN]" for row in rows)
+        assert _leaks(json.dumps(rows, default=str)) == []
+    finally:
+        warehouse.close()

@@ -122,3 +122,9 @@ def test_an_export_becomes_typed_flat_rows(tmp_path: Path) -> None:
 def test_a_day_is_checked_before_it_reaches_sql(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a day"):
         Warehouse().derive("x'; DROP TABLE calls; --", tmp_path)
+
+
+def test_count_if_over_only_nulls_is_zero_as_in_trino() -> None:
+    warehouse = Warehouse()
+    rows = warehouse.query("SELECT count_if(x) AS n FROM (VALUES (CAST(NULL AS boolean))) AS t(x)")
+    assert rows == [{"n": 0}]
