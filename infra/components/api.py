@@ -121,7 +121,7 @@ class WebhooksApi(Construct):
             name="webhooks",
             description="callscribe: Twilio voice/status/recording webhooks and the calls API",
             dependencies=WEBHOOK_DEPENDENCIES,
-            log_retention=config.log_retention,
+            config=config,
             memory_size=1024,  # more CPU for the cold start: Twilio waits at most 15 s for TwiML
             timeout=cdk.Duration.seconds(15),
             environment={

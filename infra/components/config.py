@@ -41,6 +41,8 @@ ALB_MAX_DEREGISTRATION_DELAY = 3600
 StreamEdge = Literal["cloudfront", "alb"]
 # CloudFront price classes (which edge locations serve the stream); the cheapest is enough for Twilio.
 StreamPriceClass = Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"]
+# How much X-Ray the Lambdas record (infra.components.functions.LambdaTracing says what each means)
+LambdaTracingMode = Literal["active", "sdk", "off"]
 # CloudWatch Logs accepts only these retentions (days), in RetentionDays' declaration order.
 _RETENTION_DAYS = (
     1,
@@ -126,6 +128,10 @@ def _evaluation_questions_json(value: object) -> str | None:
     return text
 
 
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _zero_is_none(value: int | None) -> int | None:
     return value or None
 
@@ -149,6 +155,10 @@ class InfraConfig(BaseModel):
     )
 
     stack_name: str = Field("Callscribe", alias="stackName")
+    # X-Ray for the Lambdas: active (Lambda's own), sdk (Powertools' Tracer too) or off.
+    lambda_tracing: Annotated[LambdaTracingMode, BeforeValidator(_lower)] = Field(
+        "active", alias="lambdaTracing"
+    )
     # Streamer endpoint of one's own (both or neither): HTTPS on the ALB, no CloudFront. Twilio only
     # connects to wss://; without these the default CloudFront edge provides it.
     stream_domain_name: str | None = Field(None, alias="streamDomainName")

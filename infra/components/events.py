@@ -59,7 +59,7 @@ class Summaries(Construct):
             name="summaries",
             description="callscribe: Claude summary of a finished call's transcript",
             dependencies=SUMMARIES_DEPENDENCIES,
-            log_retention=config.log_retention,
+            config=config,
             # Long calls are summarised map-reduce, each request up to 60 s with retries; the code caps
             # its requests by the remaining time, so this is the whole budget of one summary.
             timeout=cdk.Duration.minutes(5),

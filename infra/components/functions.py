@@ -19,12 +19,10 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.components.bundling import LAMBDA_RUNTIME, function_code
-from infra.components.config import ContextError
+from infra.components.config import InfraConfig
 from infra.components.nag import acknowledge, arn_wildcard
 from infra.components.storage import new_log_group
 from shared.telemetry import METRICS_NAMESPACE
-
-TRACING_CONTEXT_KEY = "lambdaTracing"
 
 
 class LambdaTracing(StrEnum):
@@ -42,17 +40,6 @@ class LambdaTracing(StrEnum):
     ACTIVE = "active"
     SDK = "sdk"
     OFF = "off"
-
-    @classmethod
-    def from_context(cls, scope: Construct) -> LambdaTracing:
-        raw = scope.node.try_get_context(TRACING_CONTEXT_KEY)
-        if raw is None or raw == "":
-            return cls.ACTIVE
-        try:
-            return cls(str(raw).lower())
-        except ValueError as exc:
-            choices = ", ".join(mode.value for mode in cls)
-            raise ContextError(f"context {TRACING_CONTEXT_KEY}={raw!r} is not one of {choices}") from exc
 
     @property
     def lambda_mode(self) -> lambda_.Tracing:
@@ -79,15 +66,15 @@ def build_python_function(
     description: str,
     dependencies: Sequence[str],
     environment: Mapping[str, str],
-    log_retention: logs.RetentionDays,
+    config: InfraConfig,
     timeout: cdk.Duration | None = None,
     memory_size: int = 512,
     reserved_concurrency: int | None = None,
     ephemeral_storage_mib: int | None = None,
 ) -> BuiltFunction:
     """`name` is the folder under functions/ and the Powertools service suffix (callscribe-<name>)."""
-    tracing = LambdaTracing.from_context(scope)
-    log_group = new_log_group(scope, f"{construct_id}Logs", log_retention)
+    tracing = LambdaTracing(config.lambda_tracing)
+    log_group = new_log_group(scope, f"{construct_id}Logs", config.log_retention)
     role = iam.Role(
         scope,
         f"{construct_id}Role",

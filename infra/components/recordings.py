@@ -143,7 +143,7 @@ class Recordings(Construct):
             name="recordings",
             description="callscribe: copy a recording to S3, transcribe it, fill the live transcript gaps",
             dependencies=RECORDINGS_DEPENDENCIES,
-            log_retention=config.log_retention,
+            config=config,
             timeout=cdk.Duration.minutes(15),
             memory_size=config.recordings_memory_mib,
             ephemeral_storage_mib=RECORDINGS_EPHEMERAL_MIB,

@@ -43,7 +43,7 @@ class Sweeper(Construct):
             name="sweeper",
             description="callscribe: finish stalled transcripts and re-drive lost events (scheduled)",
             dependencies=SWEEPER_DEPENDENCIES,
-            log_retention=config.log_retention,
+            config=config,
             # A run stops taking calls 20 s before its end; a thousand calls take well under a minute.
             timeout=cdk.Duration.minutes(4),
             memory_size=512,

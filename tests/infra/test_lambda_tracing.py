@@ -13,7 +13,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
-from infra.components.config import ContextError
+from infra.components.config import ContextError, InfraConfig
 from infra.components.functions import LambdaTracing
 from tests.infra.conftest import Synth, synthesise
 from tests.infra.helpers import actions, function, function_role, role_statements
@@ -45,12 +45,13 @@ def xray_actions(synth: Synth, properties: dict[str, Any]) -> set[str]:
 def test_the_context_value_picks_the_mode(raw: str | None, mode: LambdaTracing) -> None:
     app = cdk.App(context={} if raw is None else {"lambdaTracing": raw})
 
-    assert LambdaTracing.from_context(app) is mode
+    assert LambdaTracing(InfraConfig.from_context(app.node).lambda_tracing) is mode
 
 
 def test_an_unknown_mode_stops_the_synth() -> None:
-    with pytest.raises(ContextError, match="lambdaTracing='xray' is not one of active, sdk, off"):
-        LambdaTracing.from_context(cdk.App(context={"lambdaTracing": "xray"}))
+    with pytest.raises(ContextError, match="lambdaTracing") as raised:
+        InfraConfig.from_context(cdk.App(context={"lambdaTracing": "xray"}).node)
+    assert "'active', 'sdk' or 'off'" in str(raised.value)
 
 
 @pytest.mark.parametrize(
