@@ -263,6 +263,82 @@ def evaluation_lines(record: dict[str, Any]) -> list[str]:
     return lines
 
 
+# What the demo shows analysts: the call's own row of the flat table, and one saved query's answer.
+ANALYST_COLUMNS = (
+    "call_sid", "call_date", "direction", "route", "status", "duration_seconds", "transcript_source",
+    "live_coverage", "outcome", "sentiment", "evaluation_count", "redacted_total", "cost_total_usd",
+)  # fmt: skip
+ANALYST_QUERY = "evaluation-pass-rates"
+
+
+@dataclass(frozen=True)
+class AnalystView:
+    rows: dict[str, int]  # flat table -> rows derived
+    facts: list[dict[str, Any]]
+    query: list[dict[str, Any]]
+    error: str | None = None
+
+
+def analyst_tables(stack: LocalStack) -> AnalystView:
+    """The daily export workflow, run now on the local stack: the tables exported to the local S3,
+    the flat Parquet tables derived by the Athena SQL (on DuckDB), and one saved query answered."""
+    import tempfile
+    from pathlib import Path
+
+    import boto3
+
+    from callscribe_local import local_analytics as analytics
+    from callscribe_local.warehouse import WarehouseError
+    from shared.analytics.queries import SAVED_QUERIES
+
+    names = stack.options.names
+    dynamodb, s3 = boto3.client("dynamodb"), boto3.client("s3")
+    run = analytics.Run.now()
+    bucket = "callscribe-demo-exports"
+    try:
+        exported = {}
+        for raw, table in (("calls", names.calls_table), ("transcripts", names.transcripts_table)):
+            export = analytics.export_table(dynamodb, s3, table, bucket, "exports", run)
+            if not export.completed:
+                return AnalystView({}, [], [], f"the export of {table} ended {export.status}")
+            exported[raw] = export.keys
+        with tempfile.TemporaryDirectory(prefix="callscribe-demo-") as workdir:
+            rows = analytics.derive_from_export(s3, bucket, exported, run.day, run.stamp, Path(workdir))
+            warehouse = analytics.latest_warehouse(s3, bucket, Path(workdir) / "query")
+            try:
+                facts = warehouse.query(f"SELECT {', '.join(ANALYST_COLUMNS)} FROM call_facts")  # noqa: S608
+                (saved,) = [q for q in SAVED_QUERIES if q.name == ANALYST_QUERY]
+                answer = warehouse.query(saved.sql)
+            finally:
+                warehouse.close()
+    except (WarehouseError, OSError, ValueError) as exc:
+        return AnalystView({}, [], [], str(exc))
+    return AnalystView(rows, facts, answer)
+
+
+def render_analyst_tables(view: AnalystView, console: Console) -> None:
+    if view.error is not None:
+        console.print(f"[red]Analyst tables: {view.error}[/]")
+        return
+    counts = ", ".join(f"{name} {count}" for name, count in view.rows.items())
+    console.print(
+        f"[bold]Analyst tables[/] (daily export → Parquet, the Athena SQL run by DuckDB): {counts} rows"
+    )
+    for fact in view.facts:  # one call: a column per line reads better than one wide row
+        table = Table("column", "value", title=f"call_facts: {fact['call_sid']}", title_justify="left")
+        for column, value in fact.items():
+            shown = f"{value:.4g}" if isinstance(value, float) else value
+            table.add_row(column, "" if value is None else str(shown))
+        console.print(table)
+    for title, rows in ((f"saved query {ANALYST_QUERY}", view.query),):
+        table = Table(title=title, title_justify="left", expand=False)
+        for column in rows[0] if rows else ["(no rows)"]:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*("" if value is None else str(value) for value in row.values()))
+        console.print(table)
+
+
 def run(argv: list[str] | None = None, stdout: TextIO | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m callscribe_local.demo",
@@ -296,6 +372,7 @@ def run(argv: list[str] | None = None, stdout: TextIO | None = None) -> int:
             outcome = place_call(
                 stack, conversation, console, speed=args.speed, out_of_order=args.out_of_order
             )
+            analysts = analyst_tables(stack)
             console.print("[bold]Stopping the local stack[/]")
     except (StackError, PhoneError) as exc:
         console.print(f"[red]The demo failed:[/] {exc}\nLogs of every part: {stack.log_dir}")
@@ -307,6 +384,7 @@ def run(argv: list[str] | None = None, stdout: TextIO | None = None) -> int:
         console.print(f"[red]The call {outcome.call_sid} has no record.[/] Logs: {log_dir}")
         return 1
     render_record(outcome.record, console)
+    render_analyst_tables(analysts, console)
     ok = outcome.complete
     verdict = "[green]complete[/]" if ok else "[red]incomplete[/]"
     console.print(

@@ -159,3 +159,26 @@ def test_the_backfill_command_needs_a_cap_and_targets_the_running_stack() -> Non
     real = backfill_environment(state, {"ANTHROPIC_API_KEY": "sk-real"})
     assert "ANTHROPIC_BASE_URL" not in real
     assert real["ANTHROPIC_API_KEY"] == "sk-real"
+
+
+def test_the_demo_shows_the_call_row_of_the_flat_table_and_a_saved_query() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from callscribe_local.demo import AnalystView, render_analyst_tables
+
+    out = StringIO()
+    view = AnalystView(
+        {"call_facts": 1, "transcript_lines": 7, "evaluation_answers": 2},
+        [{"call_sid": "CA1", "live_coverage": 0.900512, "cost_total_usd": None}],
+        [{"question_id": "greeted", "yes": 1}],
+    )
+    render_analyst_tables(view, Console(file=out, width=200))
+    text = out.getvalue()
+    assert "call_facts 1, transcript_lines 7, evaluation_answers 2 rows" in text
+    assert "0.9005" in text
+    assert "greeted" in text
+    failed = StringIO()
+    render_analyst_tables(AnalystView({}, [], [], "the export of calls ended FAILED"), Console(file=failed))
+    assert "Analyst tables: the export of calls ended FAILED" in failed.getvalue()
