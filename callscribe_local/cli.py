@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from rich.console import Console
@@ -42,6 +42,9 @@ from callscribe_local.phone import (
     load_audio,
     load_tracks,
 )
+
+if TYPE_CHECKING:  # the stack module is imported only by the commands that start one
+    from callscribe_local.stack import LocalStack
 
 DEFAULT_EXPORT_BUCKET = "callscribe-exports"
 OUTAGE_REPLAY_BUFFER_SECONDS = 1.0  # a private stack's streamer, when --deepgram-outage is given
@@ -66,6 +69,23 @@ class StackState:
 
     def local_names(self) -> LocalNames:
         return LocalNames(**self.names)
+
+    @classmethod
+    def of(cls, stack: LocalStack) -> StackState:
+        """The state of a running stack in this process (what `local up` writes, and tests too)."""
+        assert stack.urls is not None, "the stack is not running"
+        return cls(
+            pid=os.getpid(),
+            **stack.urls.as_dict(),
+            account_sid=stack.account_sid,
+            auth_token=stack.auth_token,
+            names=asdict(stack.options.names),
+        )
+
+    def save(self, path: Path) -> None:
+        """Write the state file (owner-only: it holds the local auth token)."""
+        path.write_text(json.dumps(asdict(self), indent=2))
+        path.chmod(0o600)
 
 
 def state_path() -> Path:
@@ -134,16 +154,9 @@ def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
     console.print("[bold]Starting the local stack[/]")
     with LocalStack(options, observer=ConsoleSteps(console)) as stack:
         assert stack.urls is not None
-        state = StackState(
-            pid=os.getpid(),
-            **{k: v for k, v in stack.urls.as_dict().items()},
-            account_sid=stack.account_sid,
-            auth_token=stack.auth_token,
-            names=asdict(options.names),
-        )
+        state = StackState.of(stack)
         path = state_path()
-        path.write_text(json.dumps(asdict(state), indent=2))
-        path.chmod(0o600)
+        state.save(path)
         try:
             console.print()
             console.print(

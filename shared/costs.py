@@ -27,7 +27,6 @@ as the one of the final record.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -40,7 +39,7 @@ from shared.dal.records import Call, CostBasis
 from shared.errors import StoreError
 from shared.settings import EnvGroup
 from shared.status import CallStatus
-from shared.validation import describe_errors
+from shared.validation import describe_errors, json_object
 
 # The date the default prices were read from the vendors' public pages (docs/costs.md lists them).
 PRICES_AS_OF = "2026-11-01"
@@ -75,13 +74,7 @@ class Prices(BaseModel):
         """Prices from a JSON object (text or mapping) of overrides; an unknown key is refused by name."""
         if isinstance(value, Prices):
             return value
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"prices must be a JSON object: {exc}") from exc
-        if not isinstance(value, Mapping):
-            raise ValueError("prices must be a JSON object of price names to numbers")  # noqa: TRY004 - pydantic reports ValueError
+        value = json_object(value, "a JSON object of price names to numbers")
         unknown = sorted(set(value) - set(cls.model_fields))
         if unknown:
             raise ValueError(

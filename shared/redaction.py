@@ -29,7 +29,6 @@ write-time redaction did not take out (nothing, when both are on with the same r
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -39,6 +38,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from shared.settings import EnvGroup
+from shared.validation import json_object
 
 _DIGIT_WORDS = {
     "zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4",
@@ -204,13 +204,7 @@ def parse_patterns(value: object) -> dict[str, re.Pattern[str]]:
     the empty string is refused with a message naming it."""
     if value is None or value == "":
         return {}
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"not JSON ({exc.msg}); expected an object of name -> regex") from None
-    if not isinstance(value, Mapping):
-        raise ValueError("expected a JSON object of name -> regex")  # noqa: TRY004 - pydantic wants ValueError
+    value = json_object(value, "a JSON object of name -> regex")
     patterns: dict[str, re.Pattern[str]] = {}
     for name, expression in value.items():
         if not isinstance(name, str) or not _KIND_NAME.fullmatch(name):

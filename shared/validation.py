@@ -7,7 +7,9 @@ infra names the context key. Callers pass that wording; the default is `path: me
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
@@ -27,3 +29,16 @@ def message_only(error: ErrorDetails) -> str:
 def describe_errors(exc: ValidationError, describe: Callable[[ErrorDetails], str] = located) -> str:
     """All problems at once, so a caller can fix them in one go rather than one per attempt."""
     return "; ".join(describe(error) for error in exc.errors())
+
+
+def json_object(value: object, expected: str) -> Mapping[str, Any]:
+    """A JSON object given as text (an environment variable, `-c key=…`) or already parsed (a
+    cdk.json value); otherwise a ValueError saying `expected` (pydantic reports ValueErrors)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"must be {expected}, not JSON ({exc.msg})") from None
+    if not isinstance(value, Mapping):
+        raise ValueError(f"must be {expected}")  # noqa: TRY004 - pydantic reports ValueErrors
+    return value

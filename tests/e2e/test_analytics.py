@@ -18,7 +18,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -166,14 +166,7 @@ def placed(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Itera
     # `callscribe export` against this stack, as `callscribe local up` leaves it
     assert stack.urls is not None
     work = tmp_path_factory.mktemp("analytics")
-    state = cli.StackState(
-        pid=os.getpid(),
-        **stack.urls.as_dict(),
-        account_sid=stack.account_sid,
-        auth_token=stack.auth_token,
-        names=asdict(names),
-    )
-    (work / "state.json").write_text(json.dumps(asdict(state)))
+    cli.StackState.of(stack).save(work / "state.json")
     os.environ["CALLSCRIBE_LOCAL_STATE"] = str(work / "state.json")
     try:
         from io import StringIO

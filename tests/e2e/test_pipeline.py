@@ -17,11 +17,10 @@ import asyncio
 import gzip
 import json
 import math
-import os
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -252,15 +251,8 @@ def test_the_cli_shows_and_exports_the_call(
 ) -> None:
     """`callscribe show` and `callscribe export` against this running stack (as `local up` leaves it)."""
     assert stack.urls is not None
-    state = cli.StackState(
-        pid=os.getpid(),
-        **stack.urls.as_dict(),
-        account_sid=stack.account_sid,
-        auth_token=stack.auth_token,
-        names=asdict(stack.options.names),
-    )
     state_file = tmp_path / "state.json"
-    state_file.write_text(json.dumps(asdict(state)))
+    cli.StackState.of(stack).save(state_file)
     monkeypatch.setenv("CALLSCRIBE_LOCAL_STATE", str(state_file))
     call_sid = placed.result.call_sid
 
@@ -419,15 +411,8 @@ def test_callscribe_sweep_finds_nothing_left_of_the_call_and_changes_nothing_twi
     """`callscribe sweep` on the running stack (SWEEP_AFTER_SECONDS 0): the finished call's transcript
     and summary are in place, so nothing of theirs is re-driven; a second sweep finds nothing due."""
     assert stack.urls is not None
-    state = cli.StackState(
-        pid=os.getpid(),
-        **stack.urls.as_dict(),
-        account_sid=stack.account_sid,
-        auth_token=stack.auth_token,
-        names=asdict(stack.options.names),
-    )
     state_file = tmp_path / "state.json"
-    state_file.write_text(json.dumps(asdict(state)))
+    cli.StackState.of(stack).save(state_file)
     monkeypatch.setenv("CALLSCRIBE_LOCAL_STATE", str(state_file))
 
     def sweep() -> dict[str, Any]:

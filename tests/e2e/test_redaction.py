@@ -15,10 +15,9 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -170,15 +169,8 @@ def test_the_export_holds_the_counts_and_not_the_numbers(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert stack.urls is not None
-    state = cli.StackState(
-        pid=os.getpid(),
-        **stack.urls.as_dict(),
-        account_sid=stack.account_sid,
-        auth_token=stack.auth_token,
-        names=asdict(stack.options.names),
-    )
     state_file = tmp_path / "state.json"
-    state_file.write_text(json.dumps(asdict(state)))
+    cli.StackState.of(stack).save(state_file)
     monkeypatch.setenv("CALLSCRIBE_LOCAL_STATE", str(state_file))
 
     download = tmp_path / "export"

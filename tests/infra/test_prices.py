@@ -56,8 +56,8 @@ def test_prices_from_the_command_line_are_json_text() -> None:
     [
         ({"twilio_inbound": 0.01}, "context prices: unknown price 'twilio_inbound'; known: as_of, "),
         ({"twilio_recording_per_minute": -1}, "context prices: twilio_recording_per_minute: Input should be"),
-        ("{not json", "context prices: prices must be a JSON object"),
-        ("[0.01]", "context prices: prices must be a JSON object of price names to numbers"),
+        ("{not json", "context prices: must be a JSON object of price names to numbers, not JSON"),
+        ("[0.01]", "context prices: must be a JSON object of price names to numbers"),
     ],
 )
 def test_bad_prices_are_refused_at_synth(prices: Any, message: str) -> None:

@@ -156,7 +156,7 @@ def test_international_numbers_stay_when_patterns_are_configured() -> None:
         ('{"x y": "a"}', "pattern name 'x y' must be a letter"),
         ('{"a": "x", "A": "y"}', "pattern name 'A' is given twice"),
         ('{"a": 3}', "pattern 'a' must be a non-empty string"),
-        ('["a"]', "expected a JSON object"),
+        ('["a"]', "must be a JSON object"),
         ("{not json", "not JSON"),
     ],
 )
