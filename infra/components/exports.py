@@ -98,6 +98,18 @@ class AnalystExports(Construct):
                     expiration=cdk.Duration.days(config.export_retention_days),
                 ),
                 s3.LifecycleRule(
+                    # the flat tables: one full snapshot per day too, kept as long as the exports
+                    id="analytics",
+                    prefix="analytics/",
+                    transitions=[
+                        s3.Transition(
+                            storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                            transition_after=cdk.Duration.days(30),
+                        )
+                    ],
+                    expiration=cdk.Duration.days(config.export_retention_days),
+                ),
+                s3.LifecycleRule(
                     id="athena-results",
                     prefix=f"{RESULTS_PREFIX}/",
                     expiration=cdk.Duration.days(30),

@@ -41,6 +41,7 @@ def test_bucket_is_encrypted_private_logged_and_expires_exports(synth: Synth) ->
     assert "LoggingConfiguration" in props
     rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
     assert rules["exports"]["ExpirationInDays"] == 365
+    assert (rules["analytics"]["Prefix"], rules["analytics"]["ExpirationInDays"]) == ("analytics/", 365)
     assert rules["athena-results"]["ExpirationInDays"] == 30
     assert bucket["DeletionPolicy"] == "Retain"
 
