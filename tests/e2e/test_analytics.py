@@ -40,7 +40,7 @@ from shared.dal.segments import DynamoSegments
 pytestmark = pytest.mark.e2e
 
 VOICEMAIL_NUMBER = "+14155550111"
-SPEED = 2.0
+SPEED = 4.0
 
 
 @dataclass(frozen=True)
@@ -92,8 +92,8 @@ def _phone(stack: LocalStack, to_number: str) -> SimulatedPhone:
 async def _place_two(stack: LocalStack) -> tuple[str, str]:
     conversation = bundled_conversation()
     forwarded, voicemail = await asyncio.gather(
-        _phone(stack, TWILIO_NUMBER).call(conversation.clip(15.7)),
-        _phone(stack, VOICEMAIL_NUMBER).call(conversation.clip(8.0)),
+        _phone(stack, TWILIO_NUMBER).call(conversation.clip(9.0)),
+        _phone(stack, VOICEMAIL_NUMBER).call(conversation.clip(6.0)),
     )
     return forwarded.call_sid, voicemail.call_sid
 
