@@ -198,6 +198,30 @@ def cost_line(record: dict[str, Any]) -> Text | None:
     return line
 
 
+def leg_lines(record: dict[str, Any]) -> list[Text]:
+    """One line per `<Dial>`ed leg (its own Twilio call, priced on its own record), then what the
+    whole conversation cost; nothing for a call without legs."""
+    legs = record.get("legs") or []
+    lines: list[Text] = []
+    for leg in legs:
+        cost = leg.get("cost") or {}
+        total = cost.get("totalUsd")
+        line = Text.assemble(
+            ("  leg ", "bold"),
+            f"{leg.get('callSid')} to {leg.get('to')} ({leg.get('direction')}, {leg.get('status')}, "
+            f"{leg.get('durationSeconds')} s): ",
+            "not priced yet" if total is None else f"${float(total):.4f}",
+        )
+        if cost.get("voiceMinutes") is not None:
+            line.append(f" ({float(cost['voiceMinutes']):g} min)", style="dim")
+        lines.append(line)
+    if legs:
+        conversation = record.get("conversationCostUsd")
+        amount = "not complete yet" if conversation is None else f"${float(conversation):.4f}"
+        lines.append(Text.assemble(("conversation (call and legs): ", "bold"), amount))
+    return lines
+
+
 def render_record(record: dict[str, Any], console: Console) -> None:
     """The transcript by speaker (lines filled in from the recording tagged `[rec]`), where it came
     from once reconciled, what the call cost, and the summary's fields, for people (the JSON follows
@@ -225,6 +249,8 @@ def render_record(record: dict[str, Any], console: Console) -> None:
     cost = cost_line(record)
     if cost is not None:
         console.print(cost, highlight=False)
+    for line in leg_lines(record):
+        console.print(line, highlight=False)
     summary = record.get("summary")
     if not summary:
         console.print(Panel("no summary", title="Summary", border_style="red"))

@@ -13,7 +13,11 @@ unchanged and every protocol detail is exercised:
   numbers as strings, per-track chunk counters, millisecond timestamps from the stream start) in
   real time, and `stop`;
 - status callbacks (initiated, ringing, in-progress, completed with SequenceNumber, CallDuration
-  and an RFC 2822 Timestamp) and the recording status callback, all signed.
+  and an RFC 2822 Timestamp) and the recording status callback, all signed;
+- a `<Dial><Number statusCallback statusCallbackEvent>`'s child call: the dialled party's own
+  CallSid, `ParentCallSid`, `Direction=outbound-dial`, its own sequence, the events asked for
+  (answered once the ring time has passed, completed with its own CallDuration when the caller
+  hangs up), before the parent's `completed`.
 
 Twilio fires status callbacks in order but as separate requests that may arrive in any order;
 `out_of_order=True` delivers `in-progress` after `completed` and repeats `ringing` at the end, so
@@ -163,6 +167,7 @@ class CallPlan:
     # <Dial record=…>: record-from-answer[-dual] | record-from-ringing[-dual]; "record" for <Record>
     recording_mode: str | None = None
     recording_max_seconds: float | None = None  # <Record maxLength>
+    dial_leg: DialLeg | None = None  # the <Dial>ed party's own call, when the TwiML asks for its callbacks
 
     @property
     def records(self) -> bool:
@@ -171,6 +176,25 @@ class CallPlan:
     @property
     def recording_channels(self) -> int:
         return 2 if (self.recording_mode or "").endswith("-dual") else 1
+
+
+@dataclass(frozen=True)
+class DialLeg:
+    """The child call a `<Dial><Number statusCallback=…>` makes: Twilio reports its progress to that
+    URL (only the `statusCallbackEvent`s named; `completed` when none are) under its own CallSid,
+    with `ParentCallSid` and `Direction=outbound-dial`."""
+
+    status_callback: str
+    events: frozenset[str]
+    caller_id: str | None  # <Dial callerId>; Twilio shows the inbound caller's number without it
+
+
+def _dial_leg(dial: ET.Element, number: ET.Element | None, base_url: str) -> DialLeg | None:
+    callback = number.get("statusCallback") if number is not None else None
+    if number is None or not callback:
+        return None
+    events = frozenset((number.get("statusCallbackEvent") or "completed").split())
+    return DialLeg(urljoin(base_url, callback), events, dial.get("callerId"))
 
 
 _DIAL_RECORD_MODES = {
@@ -208,9 +232,11 @@ def parse_twiml(xml_text: str, base_url: str) -> CallPlan:
     mode: str | None = None
     max_seconds: float | None = None
     dial_to: str | None = None
+    dial_leg: DialLeg | None = None
     if dial is not None:
         number = dial.find("Number")
         dial_to = (number.text if number is not None else dial.text) or None
+        dial_leg = _dial_leg(dial, number, base_url)
         attribute = dial.get("record", "do-not-record")
         mode = "record-from-answer" if attribute == "true" else attribute
         if mode in _DIAL_RECORD_MODES:
@@ -229,6 +255,7 @@ def parse_twiml(xml_text: str, base_url: str) -> CallPlan:
         source,
         mode,
         max_seconds,
+        dial_leg if dial_to else None,
     )
 
 
@@ -308,6 +335,7 @@ class CallResult:
     # The stream's WebSocket dropped mid-call (the streamer died): Twilio logs an error and stops the
     # stream, but the call goes on to its end, with its `completed` callback and its recording.
     stream_error: str | None = None
+    leg_sid: str | None = None  # the <Dial>ed party's call, when its status callbacks were asked for
 
 
 StreamHook = tuple[float, Callable[[], Coroutine[Any, Any, None]]]
@@ -445,9 +473,23 @@ class _CallSession:
         # both tracks carry silence until then (ringback and the greeting are not synthesised).
         lead_in = self._lead_in(plan)
         streamed = conversation.delayed(lead_in)
-        stream_sid, frames = await self._stream(plan.stream, streamed)
+        leg = _DialledLeg(self, plan.dial_leg, plan.dial_to) if plan.dial_leg and plan.dial_to else None
+        if leg is not None:
+            await leg.report("initiated")
+            await leg.report("ringing")
+        answering = None if leg is None else asyncio.create_task(leg.answer_after(lead_in / phone.speed))
+        try:
+            stream_sid, frames = await self._stream(plan.stream, streamed)
+            if answering is not None:
+                await answering
+        finally:
+            if answering is not None and not answering.done():
+                answering.cancel()
 
         duration = max(1, round(streamed.seconds))
+        if leg is not None:
+            # the dialled party hangs up: the <Dial> (and its leg) ends, then the parent call
+            await leg.complete(max(1, round(streamed.seconds - lead_in)))
         await self._status(
             "completed",
             extra={
@@ -472,6 +514,7 @@ class _CallSession:
             stream_started_at=self.stream_started_at,
             recording=recording,
             stream_error=self.stream_error,
+            leg_sid=None if leg is None else leg.call_sid,
         )
 
     def _lead_in(self, plan: CallPlan) -> float:
@@ -720,6 +763,68 @@ class _CallSession:
         failures = [r for r in await asyncio.gather(*running, return_exceptions=True) if r is not None]
         if failures:
             raise PhoneError(f"a stream hook failed: {failures[0]!r}") from failures[0]
+
+
+# statusCallbackEvent names → the CallStatus each one reports
+LEG_STATUS = {
+    "initiated": "initiated",
+    "ringing": "ringing",
+    "answered": "in-progress",
+    "completed": "completed",
+}
+
+
+class _DialledLeg:
+    """The `<Dial>`ed party's call as Twilio reports it: its own SID and callback sequence, the
+    parent's SID, `Direction=outbound-dial`, from the caller ID Twilio presents, to the number dialled.
+    The dialled party always answers (after the phone's ring time) and hangs up when the caller does."""
+
+    def __init__(self, call: _CallSession, leg: DialLeg, number: str) -> None:
+        self.call = call
+        self.leg = leg
+        self.number = number
+        self.call_sid = "CA" + uuid.uuid4().hex
+        self.sequence = 0
+
+    async def answer_after(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        await self.report("answered")
+
+    async def complete(self, duration_seconds: int) -> None:
+        await self.report(
+            "completed",
+            {
+                "CallDuration": str(duration_seconds),
+                "Duration": str(math.ceil(duration_seconds / 60)),
+                "SipResponseCode": "200",
+            },
+        )
+
+    async def report(self, event: str, extra: Mapping[str, str] | None = None) -> None:
+        """Post the event's status callback if the TwiML asked for it (its sequence counts either way)."""
+        sequence = self.sequence
+        self.sequence += 1
+        if event not in self.leg.events:
+            return
+        phone = self.call.phone
+        caller = self.leg.caller_id or phone.caller.from_number
+        params = {
+            "AccountSid": phone.account_sid,
+            "ApiVersion": API_VERSION,
+            "CallSid": self.call_sid,
+            "ParentCallSid": self.call.call_sid,
+            "Direction": "outbound-dial",
+            "From": caller,
+            "Caller": caller,
+            "To": self.number,
+            "Called": self.number,
+            "CallStatus": LEG_STATUS[event],
+            "CallbackSource": "call-progress-events",
+            "SequenceNumber": str(sequence),
+            "Timestamp": rfc2822(),
+            **(extra or {}),
+        }
+        await self.call._post(f"leg status {LEG_STATUS[event]}", self.leg.status_callback, params)
 
 
 def _tracks_for(track_attribute: str) -> tuple[str, ...]:

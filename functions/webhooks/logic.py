@@ -212,6 +212,9 @@ def apply_status(callback: StatusCallback, services: Services) -> bool:
         parties=callback.parties(),
     )
     advanced = record_status(services.store, services.publisher, change)
+    if callback.parent_call_sid is not None:
+        # a <Dial>ed party's leg: its parent lists it, so the call's view can show what it cost
+        services.store.add_leg(callback.parent_call_sid, callback.call_sid)
     if callback.call_status.is_terminal:
         update_cost(callback.call_sid, services)  # the leg's billed minutes are known now
     logger.info(
@@ -325,4 +328,5 @@ def describe_call(call_sid: str, services: Services, page: TranscriptPage | None
     page = page or TranscriptPage()
     segments = services.segments.page_segments(call_sid, limit=page.limit, after=page.after)
     next_cursor = None if segments.next_key is None else encode_cursor(call_sid, segments.next_key)
-    return CallView.of(call, segments.segments, next_cursor)
+    legs = [leg for sid in call.leg_call_sids or () if (leg := services.store.get(sid)) is not None]
+    return CallView.of(call, segments.segments, next_cursor, legs)

@@ -5,7 +5,8 @@ snake_case like the stored attributes, and aliases make the JSON. A field added 
 model, not a dict key spelled again in a test: so are the recordings tier's `transcriptSource`,
 `liveCoverage` and `gaps` (null until the recording is reconciled) and each segment's `source`
 (`live`, or `recording` for what the reconciliation filled in: `Segment.origin_or_live`), and the
-call's `cost` (issue 14; null until a writer has estimated it).
+call's `cost` (issue 14; null until a writer has estimated it), with its `<Dial>`ed `legs` and the
+`conversationCostUsd` of the call and its legs together.
 """
 
 from __future__ import annotations
@@ -64,6 +65,37 @@ class CostView(_View):
         return cls.model_validate({name: value for name, value in cost.items() if name in cls.model_fields})
 
 
+class LegView(_View):
+    """A `<Dial>`ed party's leg of this call: its own Twilio call, record and cost (docs/costs.md)."""
+
+    call_sid: str = Field(alias="callSid")
+    direction: str | None
+    to_number: str | None = Field(alias="to")
+    status: str | None
+    duration_seconds: Number | None = Field(alias="durationSeconds")
+    cost: CostView | None
+
+    @classmethod
+    def of(cls, leg: Call) -> LegView:
+        return cls(
+            call_sid=leg.call_sid,
+            direction=leg.direction,
+            to_number=leg.to_number,
+            status=leg.status,
+            duration_seconds=leg.duration_seconds,
+            cost=None if leg.cost is None else CostView.of(leg.cost),
+        )
+
+
+def conversation_cost(call: Call, legs: Iterable[Call]) -> Number | None:
+    """What the conversation cost, USD: the call's total and its legs'; None until every part has one
+    (a leg not yet priced would make the sum look final while it is not)."""
+    totals = [record.cost.get("total_usd") if record.cost else None for record in (call, *legs)]
+    if any(total is None for total in totals):
+        return None
+    return round(sum(float(total) for total in totals if total is not None), 6)
+
+
 class GapView(_View):
     """A window of one track's stream time filled in from the recording."""
 
@@ -112,6 +144,8 @@ class CallView(_View):
     answered_by: str | None = Field(alias="answeredBy")
     recording: RecordingView | None
     cost: CostView | None
+    legs: list[LegView]  # the <Dial>ed parties' legs, each priced on its own record
+    conversation_cost_usd: Number | None = Field(alias="conversationCostUsd")  # cost + the legs' costs
     transcript_status: str | None = Field(alias="transcriptStatus")
     transcript_source: str | None = Field(alias="transcriptSource")  # live | live+recording | recording
     live_coverage: Number | None = Field(alias="liveCoverage")  # 0..1
@@ -125,8 +159,15 @@ class CallView(_View):
     evaluations_version: str | None = Field(alias="evaluationsVersion")
 
     @classmethod
-    def of(cls, call: Call, segments: Iterable[Segment], next_cursor: str | None = None) -> CallView:
-        """The view of a stored call with one page of its transcript (`next_cursor` None: the last).
+    def of(
+        cls,
+        call: Call,
+        segments: Iterable[Segment],
+        next_cursor: str | None = None,
+        legs: Iterable[Call] = (),
+    ) -> CallView:
+        """The view of a stored call with one page of its transcript (`next_cursor` None: the last)
+        and its legs' records.
 
         Segments are in sort-key order (`segment_key`: start in milliseconds, then track), which is
         the order the table pages in, so the pages of a transcript concatenate to the same order as
@@ -134,6 +175,7 @@ class CallView(_View):
         within one millisecond differently inside a page than across a page boundary.)
         """
         ordered = sorted(segments, key=lambda s: s.segment_key)
+        legs = sorted(legs, key=lambda leg: (leg.started_at or "", leg.call_sid))
         return cls(
             call_sid=call.call_sid,
             status=call.status,
@@ -150,6 +192,8 @@ class CallView(_View):
             answered_by=call.answered_by,
             recording=None if call.recording is None else RecordingView.of(call.recording),
             cost=None if call.cost is None else CostView.of(call.cost),
+            legs=[LegView.of(leg) for leg in legs],
+            conversation_cost_usd=conversation_cost(call, legs),
             transcript_status=call.transcript_status,
             transcript_source=call.transcript_source,
             live_coverage=call.live_coverage,

@@ -82,6 +82,7 @@ EXCLUDED: dict[str, dict[str, str]] = {
         "status_history": _INTERNAL,
         "call_completed_event_at": _INTERNAL,
         "recording_event_sids": _INTERNAL,
+        "leg_call_sids": "each leg is its own row, naming this call as parent_call_sid",
         "stream_sid": _INTERNAL,
         "recording_s3_key": _INTERNAL,
         "reconciled_transcript_status": _INTERNAL,
@@ -210,8 +211,10 @@ _DERIVED_CALL_COLUMNS: dict[str, list[Column]] = {
         Column(
             "our_number",
             "string",
-            "CASE WHEN item.direction.s = 'inbound' THEN item.to_number.s ELSE item.from_number.s END",
-            "our Twilio number on the call: the number called (inbound) or calling (outbound)",
+            "CASE WHEN item.parent_call_sid.s IS NOT NULL THEN NULL "
+            "WHEN item.direction.s = 'inbound' THEN item.to_number.s ELSE item.from_number.s END",
+            "our Twilio number on the call: the number called (inbound) or calling (outbound); null "
+            "on a leg, whose From is the caller ID presented: by default the caller's own number",
         ),
         Column(
             "other_party_last4",

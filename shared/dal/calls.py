@@ -9,6 +9,8 @@ a single UpdateItem that is safe to repeat and to reorder, and any of them may c
 - a recording report other than `completed` never replaces a completed one;
 - `Call Completed` is claimed by setting `call_completed_event_at` on a terminal, unclaimed call, and
   `Recording Completed` by adding the recording SID to `recording_event_sids` (once per recording);
+- a `<Dial>`ed leg is added to its parent's `leg_call_sids` (a set: repeats change nothing) only
+  when the parent exists, so a stray leg callback never creates a parent record;
 - the transcript status never moves back from a terminal value, and a `failed` wins over the others;
 - the summary is stored with `attribute_not_exists(summary)`: never replaced;
 - the stream's start time is written once; the recording's S3 key only onto the recording it names;
@@ -224,6 +226,16 @@ class DynamoCalls:
             [m.recording_event_sids.delete({recording_sid})],
             m.recording_event_sids.contains(recording_sid),
             f"releasing the recording event claim of {call_sid}",
+        )
+
+    def add_leg(self, parent_call_sid: str, leg_call_sid: str) -> bool:
+        m = self._model
+        unseen = m.leg_call_sids.does_not_exist() | ~m.leg_call_sids.contains(leg_call_sid)
+        return conditional_update(
+            m(parent_call_sid),
+            [m.leg_call_sids.add({leg_call_sid}), m.updated_at.set(self._now())],
+            m.call_sid.exists() & unseen,
+            f"leg {leg_call_sid} of {parent_call_sid}",
         )
 
     # ---- streamer -----------------------------------------------------------------------------

@@ -188,6 +188,7 @@ class CallRecord(Model):
 
     recording = RecordingAttribute(null=True)
     recording_event_sids = UnicodeSetAttribute(null=True)  # recordings whose "Recording Completed" is out
+    leg_call_sids = UnicodeSetAttribute(null=True)  # this call's <Dial>ed legs (their own records)
 
     stream_sid = UnicodeAttribute(null=True)
     transcript_status = UnicodeAttribute(null=True)  # shared.status.TranscriptStatus

@@ -82,6 +82,10 @@ class WebhookCallWrites(CostWrites, Protocol):
         """Give back a recording's claim whose publication failed, so a retry can publish."""
         ...
 
+    def add_leg(self, parent_call_sid: str, leg_call_sid: str) -> bool:
+        """Note a `<Dial>`ed leg on its parent call: False when already noted or no parent is stored."""
+        ...
+
 
 class TranscriptStatusWrites(Protocol):
     """The streamer: where the call's transcript stands (never back from a terminal value)."""

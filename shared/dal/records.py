@@ -173,6 +173,7 @@ class Call(CallParties):
     call_completed_event_at: str | None = None
     recording: Recording | None = None
     recording_event_sids: tuple[str, ...] | None = None
+    leg_call_sids: tuple[str, ...] | None = None
     stream_sid: str | None = None
     transcript_status: str | None = None
     transcript_error: str | None = None
@@ -222,8 +223,9 @@ class Call(CallParties):
             values["gaps"] = tuple(Gap.from_item(gap) for gap in plain(values["gaps"]))
         if "recording" in values:
             values["recording"] = Recording.from_item(plain(values["recording"]))
-        if "recording_event_sids" in values:
-            values["recording_event_sids"] = tuple(sorted(values["recording_event_sids"]))
+        for name in ("recording_event_sids", "leg_call_sids"):
+            if name in values:
+                values[name] = tuple(sorted(values[name]))
         for name in ("status_history", "summary", "alignment", "cost"):
             if name in values:
                 values[name] = plain(values[name])

@@ -3,9 +3,9 @@ typed Parquet tables by the same SQL the export workflow's Athena UNLOADs run, a
 query run on them by a real SQL engine (DuckDB, the Trino SQL transpiled by sqlglot), its answer
 checked against the call records themselves.
 
-Three calls: a forwarded inbound call, a voicemail to a second number, and an outbound call (POST
-/calls) nobody answered. (The forward's TwiML asks for no status callbacks of the dialled leg, so
-no leg record exists here; tests/unit/analytics/test_warehouse.py covers legs.)
+Three calls: a forwarded inbound call (with its dialled leg: the forward's TwiML asks for the
+leg's status callbacks, and the simulated phone sends them as Twilio does, so the leg has its own
+record and cost), a voicemail to a second number, and an outbound call (POST /calls) nobody answered.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import pytest
 
 from callscribe_local import cli
 from callscribe_local.aws_local import LocalNames
+from callscribe_local.calls_client import get_call
 from callscribe_local.local_analytics import latest_warehouse
 from callscribe_local.phone import CallerId, SimulatedPhone, bundled_conversation, rfc2822
 from callscribe_local.stack import FORWARD_TO, TWILIO_NUMBER, LocalStack, StackOptions
@@ -159,6 +160,7 @@ def placed(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Itera
     assert unanswered.status == "no-answer"
     everything = _all_calls(calls, names.calls_table)
     legs = [c for c in everything if c.parent_call_sid is not None]
+    assert [c.parent_call_sid for c in legs] == [forwarded_sid]  # the forward's dialled party
     assert {c.call_sid for c in everything} == {forwarded_sid, voicemail_sid, unanswered_sid} | {
         c.call_sid for c in legs
     }
@@ -361,6 +363,32 @@ def test_cost_per_day_and_per_call(placed: Placed) -> None:
     expected = _cost(placed.forwarded) + sum(_cost(c) for c in legs)
     assert forwarded["total_usd"] == pytest.approx(expected, abs=1e-6)
     assert forwarded["duration_seconds"] == placed.forwarded.duration_seconds
+
+
+def test_the_dialled_leg_is_priced_as_outbound_minutes(stack: LocalStack, placed: Placed) -> None:
+    (leg,) = placed.legs
+    forwarded = placed.forwarded
+    assert (leg.direction, leg.status, leg.to_number) == ("outbound-dial", "completed", FORWARD_TO)
+    # the dialled party answers after the ring time, and the call ends when the caller hangs up
+    assert leg.duration_seconds is not None
+    assert forwarded.duration_seconds is not None
+    assert 0 < leg.duration_seconds < forwarded.duration_seconds
+    assert leg.cost is not None
+    assert leg.cost["voice_minutes"] == -(-leg.duration_seconds // 60)
+    assert leg.cost["twilio_voice_usd"] == pytest.approx(leg.cost["voice_minutes"] * 0.014)
+    assert leg.cost["total_usd"] == pytest.approx(leg.cost["twilio_voice_usd"])  # nothing else is the leg's
+    assert (leg.summary, leg.transcript_status, leg.recording) == (None, None, None)
+    (row,) = placed.warehouse.query(f"SELECT * FROM call_facts WHERE call_sid = '{leg.call_sid}'")
+    assert (row["is_leg"], row["parent_call_sid"], row["answered"]) == (True, forwarded.call_sid, True)
+    assert row["cost_twilio_voice_usd"] == pytest.approx(leg.cost["twilio_voice_usd"])
+    # GET /calls (and so `callscribe show`) lists the leg and prices the whole conversation
+    assert stack.urls is not None
+    view = get_call(stack.urls.api, forwarded.call_sid)
+    assert view is not None
+    assert [(v["callSid"], v["cost"]["totalUsd"]) for v in view["legs"]] == [
+        (leg.call_sid, pytest.approx(leg.cost["total_usd"]))
+    ]
+    assert view["conversationCostUsd"] == pytest.approx(_cost(forwarded) + _cost(leg))
 
 
 def test_calls_with_gaps(placed: Placed) -> None:

@@ -145,6 +145,17 @@ def test_recording_events_are_claimed_once_per_recording(tables: Tables, call_si
     assert stored(tables, call_sid)["recording_event_sids"] is None  # an empty set is no attribute
 
 
+def test_legs_are_added_to_an_existing_parent_once(tables: Tables, call_sid: str) -> None:
+    first, second = "CA" + "7" * 32, "CA" + "8" * 32
+    assert not tables.calls.add_leg(call_sid, first)  # no parent stored: nothing is created
+    assert tables.calls.get(call_sid) is None
+    assert tables.calls.advance_status(ringing(call_sid))
+    assert tables.calls.add_leg(call_sid, first)
+    assert not tables.calls.add_leg(call_sid, first)  # a repeated leg callback
+    assert tables.calls.add_leg(call_sid, second)
+    assert stored(tables, call_sid)["leg_call_sids"] == (first, second)
+
+
 def test_a_completed_recording_is_never_replaced_by_a_lesser_report(tables: Tables, call_sid: str) -> None:
     completed = RecordingUpdate(call_sid, "RE" + "1" * 32, "completed", duration_seconds=37, channels=2)
     assert tables.calls.update_recording(completed)

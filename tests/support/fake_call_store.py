@@ -153,6 +153,15 @@ class FakeCallStore:
                 if not claimed:
                     del self.items[call_sid]["recording_event_sids"]  # DynamoDB drops an empty set
 
+    def add_leg(self, parent_call_sid: str, leg_call_sid: str) -> bool:
+        with self._lock:
+            parent = self.items.get(parent_call_sid)
+            if parent is None or leg_call_sid in parent.get("leg_call_sids", ()):
+                return False
+            self.writes += 1
+            parent.setdefault("leg_call_sids", set()).add(leg_call_sid)
+            return True
+
     # ---- streamer ------------------------------------------------------------------------------
 
     def transcript_started(self, call_sid: str, stream_sid: str) -> bool:

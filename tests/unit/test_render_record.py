@@ -118,6 +118,23 @@ def test_the_cost_is_printed_with_its_parts_and_the_minutes_they_priced() -> Non
     assert "cost:" not in _render(_record())  # not estimated yet: no line
 
 
+def test_each_leg_is_printed_with_its_cost_and_then_the_conversation_total() -> None:
+    leg = {
+        "callSid": "CA" + "2" * 32, "direction": "outbound-dial", "to": "+14155550199", "status": "completed",
+        "durationSeconds": 61, "cost": {"totalUsd": 0.028, "twilioVoiceUsd": 0.028, "voiceMinutes": 2},
+    }  # fmt: skip
+    out = _render(_record(cost={"totalUsd": 0.05}, legs=[leg], conversationCostUsd=0.078))
+    line = _line_of(out, "leg ")
+    assert f"{leg['callSid']} to +14155550199 (outbound-dial, completed, 61 s): $0.0280 (2 min)" in line
+    assert "conversation (call and legs): $0.0780" in out
+    assert out.index("cost:") < out.index("leg ") < out.index("conversation")
+    unpriced = {**leg, "status": "in-progress", "cost": None}
+    out = _render(_record(legs=[unpriced], conversationCostUsd=None))
+    assert "not priced yet" in _line_of(out, "leg ")
+    assert "conversation (call and legs): not complete yet" in out
+    assert "conversation" not in _render(_record(legs=[]))  # no legs: no line
+
+
 def test_show_prints_each_evaluation_answer_and_what_could_not_be_told() -> None:
     record = _record(
         summary={"summary": "Delivery question.", "model": "offline-extractive"},

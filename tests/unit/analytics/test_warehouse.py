@@ -72,7 +72,14 @@ def test_an_export_becomes_typed_flat_rows(tmp_path: Path) -> None:
             ]
         },
     }  # fmt: skip
-    leg = {"call_sid": {"S": LEG}, "parent_call_sid": {"S": SID}, "direction": {"S": "outbound-dial"}}
+    leg = {
+        "call_sid": {"S": LEG},
+        "parent_call_sid": {"S": SID},
+        "direction": {"S": "outbound-dial"},
+        # a forward presents the caller's own number to the dialled party: never "our number"
+        "from_number": {"S": "+14155550123"},
+        "to_number": {"S": "+14155550177"},
+    }
     segment = {
         "call_sid": {"S": SID}, "segment_key": {"S": "0000000100#inbound"}, "track": {"S": "inbound"},
         "speaker": {"S": "caller"}, "text": {"S": "hello"}, "start": {"N": "0.1"}, "end": {"N": "1.2"},
@@ -101,6 +108,7 @@ def test_an_export_becomes_typed_flat_rows(tmp_path: Path) -> None:
     assert "from_number" not in row
     (leg_row,) = warehouse.query(f"SELECT * FROM call_facts WHERE call_sid = '{LEG}'")
     assert (leg_row["is_leg"], leg_row["evaluation_count"], leg_row["redacted_total"]) == (True, 0, 0)
+    assert (leg_row["our_number"], leg_row["other_party_last4"]) == (None, "0177")
 
     answers = warehouse.query(
         "SELECT question_id, answer_bool, answer_number, evidence FROM evaluation_answers "

@@ -107,12 +107,67 @@ def test_view_has_the_contract_keys_in_order_with_plain_numbers(
     view = logic.describe_call(SID, services).as_json()
     assert list(view) == [
         "callSid", "status", "direction", "from", "to", "route", "connectTo", "parentCallSid", "startedAt",
-        "answeredAt", "endedAt", "durationSeconds", "answeredBy", "recording", "cost", "transcriptStatus",
-        "transcriptSource", "liveCoverage", "gaps", "transcript", "transcriptNextCursor", "summaryStatus",
+        "answeredAt", "endedAt", "durationSeconds", "answeredBy", "recording", "cost", "legs",
+        "conversationCostUsd", "transcriptStatus", "transcriptSource", "liveCoverage", "gaps", "transcript",
+        "transcriptNextCursor", "summaryStatus",
         "summary", "evaluations", "evaluationsVersion",
     ]  # fmt: skip
     assert list(view["recording"]) == ["sid", "url", "status", "durationSeconds", "channels"]
     assert (view["recording"]["durationSeconds"], view["recording"]["channels"]) == (37, 2)
+
+
+LEG = "CA" + "5" * 32
+
+
+def _leg_status(status: str, sequence: int, **extra: str) -> StatusCallback:
+    """A status callback of the forward's dialled leg, as `<Number statusCallback>` makes Twilio send."""
+    return StatusCallback.from_form(
+        status_params(
+            LEG,
+            status,
+            sequence,
+            ParentCallSid=SID,
+            Direction="outbound-dial",
+            To="+14155550199",
+            Called="+14155550199",
+            **extra,
+        )
+    )
+
+
+def test_a_dialled_leg_is_its_own_record_listed_and_priced_on_its_parent(
+    make_services: Callable[..., Services],
+) -> None:
+    services = make_services()
+    logic.apply_status(StatusCallback.from_form(status_params(SID, "in-progress", 2)), services)
+    for sequence, status in enumerate(("initiated", "ringing", "in-progress")):
+        logic.apply_status(_leg_status(status, sequence), services)
+    logic.apply_status(_leg_status("ringing", 1), services)  # a retry changes nothing
+    view = logic.describe_call(SID, services).as_json()
+    assert [leg["callSid"] for leg in view["legs"]] == [LEG]
+    assert view["legs"][0]["cost"] is None  # the leg has not ended: not priced yet
+    assert view["conversationCostUsd"] is None
+
+    logic.apply_status(_leg_status("completed", 3, CallDuration="61"), services)
+    logic.apply_status(StatusCallback.from_form(status_params(SID, "completed", 3, duration=65)), services)
+    view = logic.describe_call(SID, services).as_json()
+    (leg,) = view["legs"]
+    assert (leg["direction"], leg["to"], leg["status"], leg["durationSeconds"]) == (
+        "outbound-dial", "+14155550199", "completed", 61,
+    )  # fmt: skip
+    prices = services.settings.costs.call_prices
+    assert leg["cost"]["voiceMinutes"] == 2  # Twilio bills the started minute
+    assert leg["cost"]["totalUsd"] == pytest.approx(2 * prices.twilio_outbound_per_minute)
+    assert view["cost"]["totalUsd"] == pytest.approx(2 * prices.twilio_inbound_per_minute)
+    assert view["conversationCostUsd"] == pytest.approx(leg["cost"]["totalUsd"] + view["cost"]["totalUsd"])
+    assert logic.describe_call(LEG, services).as_json()["parentCallSid"] == SID
+
+
+def test_a_leg_callback_never_creates_its_parent(make_services: Callable[..., Services]) -> None:
+    services = make_services()
+    logic.apply_status(_leg_status("completed", 3, CallDuration="5"), services)
+    assert SID not in services.store.items  # type: ignore[attr-defined]
+    assert logic.describe_call(LEG, services).as_json()["status"] == "completed"
 
 
 def test_view_reports_the_reconciliation_and_each_segments_source(
