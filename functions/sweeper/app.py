@@ -28,6 +28,7 @@ def build_service(config: SweeperSettings) -> SweeperService:
         calls=DynamoCalls(config.calls_table),
         segments=DynamoSegments(config.transcripts_table),
         publisher=EventBridgePublisher(aws.events(), config.event_bus_name),
+        prices=config.costs.call_prices,
     )
 
 

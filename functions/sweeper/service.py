@@ -12,6 +12,11 @@ Order inside a claim: finish the stalled transcript (conditional: the streamer's
 then publish. If a publication fails the claim is released, so the next run tries again at once.
 Failures of single calls do not stop the run; it raises at the end, after every other call was
 handled, so the Lambda's error alarm sees it.
+
+A call about to be settled has its cost checked against its final record: every tier recomputes the
+cost after its own write, but a cost write that failed (throttling) or was outraced four times is
+only logged there, so the sweeper is the last writer that can set it right (`shared.costs`; counted
+as `SweepCostsRepaired`). A cost already right costs no write.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from functions.sweeper.rules import (
 )
 from functions.sweeper.settings import SweeperSettings
 from shared import clock
+from shared.costs import Prices, call_cost, record_cost, same_cost
 from shared.dal.ports import SegmentCounter, SweeperCalls
 from shared.dal.records import Call, SweepClaim
 from shared.errors import CallscribeError
@@ -87,6 +93,7 @@ class SweepReport:
     transcripts_finished: int = 0
     transcript_events: int = 0
     recording_events: int = 0
+    costs_repaired: int = 0
     failed: list[str] = field(default_factory=list)
     stopped_early: bool = False
 
@@ -101,6 +108,7 @@ class SweepReport:
             "transcriptsFinished": self.transcripts_finished,
             "transcriptCompletedRepublished": self.transcript_events,
             "recordingCompletedRepublished": self.recording_events,
+            "costsRepaired": self.costs_repaired,
             "failed": list(self.failed),
             "stoppedEarly": self.stopped_early,
         }
@@ -114,10 +122,12 @@ class SweeperService:
         segments: SegmentCounter,
         publisher: EventPublisher,
         *,
+        prices: Prices | None = None,
         now: Callable[[], datetime] = clock.now,
         metric_sink: MetricSink = metrics,
     ) -> None:
         self._policy = policy
+        self._prices = prices or Prices()
         self._calls = calls
         self._segments = segments
         self._publisher = publisher
@@ -156,6 +166,7 @@ class SweeperService:
             return "skipped"  # the index lags the table: settled or re-armed since
         plan = plan_sweep(call)
         if plan.settled:
+            self._repair_cost(call, report)
             if plan.live_only and call.transcript_status is not None:
                 settled = self._calls.settle_live_only(call_sid, marker, call.transcript_status)
             else:
@@ -211,6 +222,16 @@ class SweeperService:
             else:
                 report.transcript_events += 1
 
+    def _repair_cost(self, call: Call, report: SweepReport) -> None:
+        """Store the cost of the final record if the stored one says otherwise (never raises: a
+        failure is logged, and the call is settled all the same)."""
+        if same_cost(call.cost, call_cost(call, self._prices)):
+            return
+        stored = record_cost(self._calls, call.call_sid, self._prices, on_error=logger.warning)
+        if stored is not None:
+            report.costs_repaired += 1
+            logger.info("stale cost repaired", extra={"call_sid": call.call_sid})
+
     def _release(self, claim: SweepClaim) -> None:
         try:
             self._calls.release_sweep(claim)
@@ -229,6 +250,7 @@ class SweeperService:
             names.TRANSCRIPTS_FINISHED: report.transcripts_finished,
             names.TRANSCRIPT_EVENTS: report.transcript_events,
             names.RECORDING_EVENTS: report.recording_events,
+            names.COSTS_REPAIRED: report.costs_repaired,
             names.FAILURES: len(report.failed),
             names.BACKLOG: int(report.stopped_early),
         }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from shared.costs import CostSettings
 from shared.settings import EnvSettings
 
 
@@ -25,6 +26,7 @@ class SweeperSettings(EnvSettings):
     sweep_max_attempts: int = Field(default=5, ge=1, le=20)
     # Due calls handled per run, at most (the rest are next run's; `SweepBacklog` says so).
     sweep_max_calls: int = Field(default=1000, ge=1, le=10_000)
+    costs: CostSettings = Field(default_factory=CostSettings)  # CALL_PRICES: a settled call's cost is checked
 
     @field_validator("sweep_max_backoff_seconds")
     @classmethod

@@ -286,7 +286,8 @@ class InfraConfig(BaseModel):
         }
 
     def prices_environment(self) -> dict[str, str]:
-        """`CALL_PRICES` for every Lambda that writes a call's cost (webhooks, summaries, recordings),
+        """`CALL_PRICES` for every Lambda that writes a call's cost (webhooks, summaries, recordings,
+        and the sweeper, which repairs a settled call's stale cost),
         when context `prices` overrides any; unset, the code's dated defaults apply."""
         return {"CALL_PRICES": self.prices} if self.prices else {}
 

@@ -390,12 +390,13 @@ def _sweeper_row() -> list[cloudwatch.IWidget]:
             ],
         ),
         cloudwatch.GraphWidget(
-            title="Sweeper: what it re-drove",
+            title="Sweeper: what it re-drove or repaired",
             width=8,
             left=[
                 sweeper_metric(sweeper_metrics.TRANSCRIPTS_FINISHED),
                 sweeper_metric(sweeper_metrics.TRANSCRIPT_EVENTS),
                 sweeper_metric(sweeper_metrics.RECORDING_EVENTS),
+                sweeper_metric(sweeper_metrics.COSTS_REPAIRED),
             ],
         ),
         cloudwatch.GraphWidget(

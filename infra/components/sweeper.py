@@ -52,6 +52,7 @@ class Sweeper(Construct):
                 "TRANSCRIPTS_TABLE": tables.transcripts.table_name,
                 "EVENT_BUS_NAME": bus.event_bus_name,
                 "SWEEP_AFTER_SECONDS": str(config.sweep_after_seconds),
+                **config.prices_environment(),  # a settled call's stale cost is recomputed
             },
         )
         self.handler = built

@@ -43,7 +43,8 @@ class CallReader(Protocol):
 
 class CostWrites(CallReader, Protocol):
     """Every tier that changes what a call cost (webhooks, summaries, recordings): the cost map,
-    recomputed by `shared.costs.record_cost` from a fresh read after the tier's own write."""
+    recomputed by `shared.costs.record_cost` from a fresh read after the tier's own write; and the
+    sweeper, which recomputes a settled call's cost when a tier's write did not land."""
 
     def save_cost(self, call_sid: str, cost: Mapping[str, Any], basis: CostBasis) -> bool:
         """Store `cost` (CostAttribute's fields) while the record still holds `basis` (what it was
@@ -235,7 +236,7 @@ class RecordingSegments(SegmentReader, Protocol):
         ...
 
 
-class SweeperCalls(CallReader, Protocol):
+class SweeperCalls(CostWrites, Protocol):
     """The sweeper: the calls that may still need it (the sparse calls_to_sweep index), a transcript
     whose stream died, and the marker it claims, re-arms and removes.
 

@@ -1,5 +1,6 @@
 """Context `prices`: checked at synth against the code's price table, and handed as `CALL_PRICES` to
-every Lambda that writes a call's cost (webhooks, summaries, recordings), and to nothing else."""
+every Lambda that writes a call's cost (webhooks, summaries, recordings, the sweeper's repair), and
+to nothing else."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ COST_WRITERS = (
     "functions.webhooks.app.handler",
     "functions.summaries.app.handler",
     "functions.recordings.app.handler",
+    "functions.sweeper.app.handler",
 )
-SWEEPER = "functions.sweeper.app.handler"
 
 
 def _config(**context: Any) -> InfraConfig:
@@ -34,7 +35,6 @@ def test_every_cost_writer_gets_the_prices_from_context(synth: Synth, default_sy
         assert function(synth, handler)[1]["Environment"]["Variables"]["CALL_PRICES"] == expected
         # unset: the code's dated defaults (shared/costs.py), no variable at all
         assert "CALL_PRICES" not in function(default_synth, handler)[1]["Environment"]["Variables"]
-    assert "CALL_PRICES" not in function(synth, SWEEPER)[1]["Environment"]["Variables"]
     (task,) = synth.resources("AWS::ECS::TaskDefinition").values()
     (container,) = task["Properties"]["ContainerDefinitions"]
     assert "CALL_PRICES" not in {e["Name"] for e in container["Environment"]}  # the streamer writes none

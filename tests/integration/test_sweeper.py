@@ -23,6 +23,7 @@ from callscribe_local.dispatcher import LocalLambdaContext
 from functions.sweeper import app
 from functions.webhooks.cdr import StatusChange, advance
 from shared import clock, settings
+from shared.costs import Prices, call_cost, same_cost
 from shared.dal.calls import DynamoCalls
 from shared.dal.models import CALLS_TO_SWEEP_INDEX, calls_model, segments_model
 from shared.dal.records import (
@@ -194,6 +195,12 @@ def test_one_run_redrives_exactly_what_was_lost_and_a_second_changes_nothing(
     first = sweep()
 
     assert (first["due"], first["settled"], first["redriven"], first["waiting"]) == (6, 2, 3, 1)
+    # no tier priced the two settled calls here (as if their cost writes had failed): the sweeper did
+    assert first["costsRepaired"] == 2
+    for settled in (done, busy):
+        call = calls.calls.get(settled)
+        assert call is not None
+        assert same_cost(call.cost, call_cost(call, Prices()))
     bus_tap.receive(wait_seconds=2)
     recording = {"channels": 2, "durationSeconds": 43, "startTime": "2026-11-22T09:30:06.000Z"}
     expected = {

@@ -17,7 +17,9 @@ from functions.sweeper import metric_names as names
 from functions.sweeper.service import SweeperService, SweepIncompleteError, SweepPolicy
 from functions.webhooks.cdr import StatusChange, advance
 from shared import clock
-from shared.dal.records import RECORDING, Segment, recording_segment_key, segment_key, sweep_shard
+from shared.costs import Prices, call_cost, same_cost
+from shared.dal.records import RECORDING, Call, Segment, recording_segment_key, segment_key, sweep_shard
+from shared.errors import StoreError
 from shared.events import DomainEvent, RecordingCompleted, TranscriptCompleted, parse_detail
 from shared.status import CallStatus, TranscriptStatus
 from tests.support.fake_call_store import FakeCallStore, FakePublisher, FakeSegments
@@ -141,6 +143,43 @@ def test_calls_that_never_streamed_or_recorded_expect_nothing(world: World) -> N
     world.call(sid(3), **finished(recording={"sid": RECORDING_SID, "status": "failed"}, reconciled_at=None))
     assert world.sweep()["settled"] == 3
     assert world.events() == []
+
+
+def test_a_settled_call_gets_the_cost_of_its_final_record(world: World) -> None:
+    """The last writer's cost write failed (only logged there): the sweeper is the one left to fix it."""
+    world.call(sid(1), **finished(direction="inbound"))
+    world.item(sid(1))["cost"] = {"total_usd": 0.0085, "twilio_voice_usd": 0.0085, "voice_minutes": 1}
+    prices = Prices()
+    report = world.sweep()
+    assert (report["settled"], report["costsRepaired"]) == (1, 1)
+    expected = call_cost(Call.from_item(world.item(sid(1))), prices)
+    assert same_cost(world.item(sid(1))["cost"], expected)
+    assert world.item(sid(1))["cost"]["recording_minutes"] == 1  # the part the stale cost missed
+    assert world.metrics.values[names.COSTS_REPAIRED] == 1
+
+
+def test_a_right_cost_costs_the_sweeper_no_write(world: World) -> None:
+    world.call(sid(1), **finished(direction="inbound"))
+    world.item(sid(1))["cost"] = call_cost(
+        Call.from_item(world.item(sid(1))), Prices(), "2026-11-22T09:46:00Z"
+    )
+    before = world.calls.writes
+    report = world.sweep()
+    assert (report["settled"], report["costsRepaired"]) == (1, 0)
+    assert world.calls.writes == before + 1  # the settling write only
+    assert world.item(sid(1))["cost"]["estimated_at"] == "2026-11-22T09:46:00Z"
+
+
+def test_a_cost_that_cannot_be_stored_never_stops_the_settling(world: World) -> None:
+    world.call(sid(1), **finished(direction="inbound"))
+
+    def refused(call_sid: str, cost: Any, basis: Any) -> bool:
+        raise StoreError("throttled")
+
+    world.calls.save_cost = refused  # type: ignore[method-assign]
+    report = world.sweep()
+    assert (report["settled"], report["costsRepaired"], report["failed"]) == (1, 0, [])
+    assert "sweep_after" not in world.item(sid(1))
 
 
 def test_a_call_not_yet_due_is_left_alone(world: World) -> None:
