@@ -1,7 +1,8 @@
 """Redaction of payment and identity numbers before any transcript text leaves AWS.
 
 What is replaced (with `[REDACTED <KIND>]`), from digit runs of 8 to 19 digits written as numerals
-(optionally grouped by spaces or dashes) or spoken as digit words ("four one one one ..."):
+(optionally grouped by spaces or dashes) or spoken as digit words ("four one one one ...", with
+"oh" for zero and "double"/"triple" repeating the next digit, as in "four double one oh"):
 
 - CARD: 13-19 digits passing the Luhn check (payment card numbers).
 - SSN: 9 digits grouped 3-2-4, or 9 ungrouped digits that are not a valid ABA routing number.
@@ -45,12 +46,17 @@ _DIGIT_WORDS = {
     "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
 }  # fmt: skip
 _WORD = "(?:" + "|".join(_DIGIT_WORDS) + ")"
+_REPEATS = {"double": 2, "triple": 3}
+# One spoken unit: a digit word, or "double"/"triple" and the digit (word or numeral) it repeats.
+_UNIT = rf"(?:(?:{'|'.join(_REPEATS)})[\s\-]+(?:{_WORD}|\d(?!\d))|{_WORD})"
 
 # Numerals with optional single space/dash separators; not part of a word, decimal, time, date or amount.
 _NUMERAL_RUN = re.compile(r"(?<![\w$€£.,:/+])\d(?:[ \-]?\d)*(?![\w:/]|[.,]\d)")
 _PLUS_RUN = re.compile(r"\+\d(?:[ \-]?\d)*")
-_WORD_RUN = re.compile(rf"\b{_WORD}(?:[\s,\-]+{_WORD}){{7,}}\b", re.IGNORECASE)
-_ONLY_DIGITS = re.compile(r"^[\s\-,.]*(?:(?:\d|" + _WORD + r")[\s\-,.]*)+$", re.IGNORECASE)
+# 4+ units: four "double"s already make 8 digits; `classify` judges the digit count.
+_WORD_RUN = re.compile(rf"\b{_UNIT}(?:[\s,\-]+{_UNIT}){{3,}}\b", re.IGNORECASE)
+_ONLY_DIGITS = re.compile(r"^[\s\-,.]*(?:(?:" + _UNIT + r"|\d)[\s\-,.]*)+$", re.IGNORECASE)
+_DIGIT_TOKENS = re.compile(rf"(?:{'|'.join(_REPEATS)})[\s\-]+(?:{_WORD}|\d)|\d|{_WORD}", re.IGNORECASE)
 
 MIN_DIGITS = 8
 MAX_DIGITS = 19
@@ -139,8 +145,7 @@ class Redactor:
             return raw if kind is None else self._replace(kind)
 
         def words(match: re.Match[str]) -> str:
-            digits = "".join(_DIGIT_WORDS[w.lower()] for w in re.findall(_WORD, match.group(0), re.I))
-            kind = classify(digits, None)
+            kind = classify(_digits_of(match.group(0)), None)
             return match.group(0) if kind is None else self._replace(kind)
 
         text = _NUMERAL_RUN.sub(numerals, text)
@@ -189,8 +194,13 @@ def digit_count(text: str) -> int:
 
 
 def _digits_of(text: str) -> str:
-    found = re.findall(r"\d|" + _WORD, text, re.IGNORECASE)
-    return "".join(_DIGIT_WORDS.get(token.lower(), token) for token in found)
+    """The digits `text` spells, numerals and words alike ("double five" is 55)."""
+    digits: list[str] = []
+    for found in _DIGIT_TOKENS.findall(text):
+        *repeat, unit = found.lower().replace("-", " ").split()
+        digit = _DIGIT_WORDS.get(unit, unit)
+        digits.append(digit * (_REPEATS[repeat[0]] if repeat else 1))
+    return "".join(digits)
 
 
 # ---- settings ---------------------------------------------------------------------------------------

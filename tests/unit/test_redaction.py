@@ -92,6 +92,42 @@ def test_spoken_digits_are_redacted() -> None:
     assert Redactor().redact(text) == "it is [REDACTED CARD] thanks"
 
 
+@pytest.mark.parametrize(
+    "spoken",
+    [
+        # 4111 1111 1111 1111, the way people read it out
+        "four double one, double one double one, double one double one, double one double one one",
+        "four one triple one, one one one one, triple one one, one one one",
+        "four-double-one double-one double-one double-one double-one double-one double-one one",
+    ],
+)
+def test_spoken_digits_with_double_and_triple_are_redacted(spoken: str) -> None:
+    redactor = Redactor()
+    assert redactor.redact(f"sure it's {spoken} thanks") == "sure it's [REDACTED CARD] thanks"
+    assert redactor.counts == {"CARD": 1}
+
+
+def test_oh_and_double_spell_a_uk_account_number() -> None:
+    # 0 3 1 1 5 5 0 9 (8 digits): an account number, with "oh" for zero
+    assert (
+        Redactor().redact("account oh three double one double five oh nine") == "account [REDACTED ACCOUNT]"
+    )
+
+
+def test_double_without_a_digit_after_it_is_no_digit() -> None:
+    text = "double trouble, room double one, four five, a double espresso"
+    assert Redactor().redact(text) == text
+    assert not only_digits("double trouble")
+    assert only_digits("double five, six")
+
+
+def test_a_number_read_out_in_pieces_with_doubles_is_redacted() -> None:
+    redactor = Redactor()
+    texts = ["four double one", "double one double one", "double one double one", "double one double one one"]
+    assert redactor.redact_lines(["caller"] * 4, texts) == ["[REDACTED CARD]"] * 4
+    assert redactor.counts == {"CARD": 1}
+
+
 def test_a_few_spoken_digits_are_kept() -> None:
     text = "I have two kids and one dog, and three cats"
     assert Redactor().redact(text) == text
@@ -184,4 +220,5 @@ def test_digits_only_lines_and_their_digit_counts() -> None:
     assert only_digits("four one, one one.")
     assert not only_digits("card 4111")
     assert digit_count("four 1 1 one") == 4
+    assert digit_count("double five triple 0 oh") == 6
     assert TOKEN.fullmatch(token("ORDER_ID"))
