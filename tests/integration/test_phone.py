@@ -159,6 +159,62 @@ async def test_a_call_as_twilio_places_it(twilio_side: TwilioSide) -> None:
     assert twilio_side.messages[-1]["stop"]["callSid"] == result.call_sid
 
 
+async def test_a_dialled_party_is_a_child_call_with_its_own_callbacks(twilio_side: TwilioSide) -> None:
+    """`<Number statusCallback statusCallbackEvent>`: Twilio reports the dialled party's own call (a
+    child SID, `ParentCallSid`, `Direction=outbound-dial`, its own sequence) at that URL: answered
+    after the ring time, completed (its own duration) before the parent; only the events asked for."""
+    twilio_side.after_stream = (
+        '<Dial callerId="+14155550100"><Number statusCallback="/local/twilio/status" '
+        'statusCallbackEvent="ringing answered completed">+14155550199</Number></Dial>'
+    )
+    phone = SimulatedPhone(twilio_side.api_url, TOKEN, ACCOUNT, speed=50.0)
+    result = await phone.call(_conversation(2.0))
+
+    assert result.leg_sid is not None
+    assert result.leg_sid.startswith("CA")
+    assert result.leg_sid != result.call_sid
+    sent = [(f["CallSid"], f["CallStatus"]) for path, f in twilio_side.forms if path == "/twilio/status"]
+    parent, leg = result.call_sid, result.leg_sid
+    assert sent == [
+        (parent, "initiated"),
+        (parent, "ringing"),
+        (parent, "in-progress"),
+        (leg, "ringing"),  # no `initiated`: not asked for
+        (leg, "in-progress"),
+        (leg, "completed"),
+        (parent, "completed"),
+    ]
+    legs = [f for path, f in twilio_side.forms if f.get("CallSid") == leg]
+    assert {f["ParentCallSid"] for f in legs} == {parent}
+    assert {(f["Direction"], f["From"], f["To"]) for f in legs} == {
+        ("outbound-dial", "+14155550100", "+14155550199")
+    }
+    assert [f["SequenceNumber"] for f in legs] == ["1", "2", "3"]  # `initiated` was 0, fired but not sent
+    parent_completed = next(
+        f for _, f in twilio_side.forms if f["CallSid"] == parent and f["CallStatus"] == "completed"
+    )
+    # the leg is answered after the ring time (2.37 s) and ends with the caller: 2 s of conversation
+    assert (legs[-1]["CallDuration"], parent_completed["CallDuration"]) == ("2", "4")
+
+
+def test_a_dial_without_leg_callbacks_has_no_leg() -> None:
+    plan = parse_twiml(
+        '<Response><Start><Stream url="wss://s/media"/></Start><Dial>+14155550199</Dial></Response>',
+        "https://x/",
+    )
+    assert (plan.dial_to, plan.dial_leg) == ("+14155550199", None)
+    plan = parse_twiml(
+        '<Response><Start><Stream url="wss://s/media"/></Start>'
+        '<Dial><Number statusCallback="https://x/status">+14155550199</Number></Dial></Response>',
+        "https://x/",
+    )
+    assert plan.dial_leg is not None
+    assert (plan.dial_leg.events, plan.dial_leg.caller_id) == (
+        frozenset({"completed"}),
+        None,
+    )  # Twilio's default
+
+
 async def test_a_refused_upgrade_is_twilio_error_31920(twilio_side: TwilioSide) -> None:
     twilio_side.refuse_upgrade = True
     phone = SimulatedPhone(twilio_side.api_url, TOKEN, ACCOUNT, speed=50.0)
