@@ -86,4 +86,5 @@ class CallscribeStack(cdk.Stack):
             streamer=self.streamer,
             recordings=self.recordings,
             sweeper=self.sweeper,
+            exports=self.exports,
         )

@@ -4,7 +4,8 @@ Alarms: webhook 5xx (Twilio then plays an error to the caller), webhook and summ
 errors, anything in the summaries dead-letter queue, unhealthy streamer targets, and a Deepgram
 reconnect storm (transcripts at risk). The recordings tier (issue 13) adds recordings and sweeper
 Lambda errors, anything in the recordings dead-letter queue, a call the sweeper gave up on, and
-calls re-driven too often (events are being lost somewhere). Optional e-mail subscription from
+calls re-driven too often (events are being lost somewhere). The analysts' export workflow adds
+a failed or timed-out daily run (their tables miss a day). Optional e-mail subscription from
 context `alarmEmail`.
 """
 
@@ -25,6 +26,7 @@ from functions.sweeper import metric_names as sweeper_metrics
 from infra.components.api import WebhooksApi
 from infra.components.config import InfraConfig
 from infra.components.events import Summaries
+from infra.components.exports import AnalystExports
 from infra.components.recordings import Recordings
 from infra.components.streamer import StreamerService, streamer_metric
 from infra.components.sweeper import Sweeper
@@ -125,12 +127,14 @@ class Monitoring(Construct):
         streamer: StreamerService,
         recordings: Recordings,
         sweeper: Sweeper,
+        exports: AnalystExports,
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = self._build_topic(config)
         signals = _Signals.of(api, summaries, streamer, recordings, sweeper)
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         self._build_alarms(config, signals)
+        self._build_export_alarms(exports)
         self.dashboard = self._build_dashboard(config, api, streamer, signals)
         cdk.CfnOutput(
             scope,
@@ -235,6 +239,24 @@ class Monitoring(Construct):
             config.sweep_redrive_alarm_threshold,
             "The sweeper is re-driving many calls: transcripts or events are being lost somewhere "
             "(a crashing streamer, a failing consumer)",
+        )
+
+    def _build_export_alarms(self, exports: AnalystExports) -> None:
+        """The analysts' daily export: a failed or timed-out run leaves their tables a day behind
+        (the next run catches up; the failed state's name, ExportFailed or DeriveFailed, is in the
+        workflow's execution history)."""
+        machine = exports.state_machine
+        self._alarm(
+            "AnalystExportFailed",
+            machine.metric_failed(period=_ONE_HOUR, statistic="Sum"),
+            1,
+            "The analysts' export workflow failed: the flat tables miss today's partition",
+        )
+        self._alarm(
+            "AnalystExportTimedOut",
+            machine.metric_timed_out(period=_ONE_HOUR, statistic="Sum"),
+            1,
+            "The analysts' export workflow ran past its timeout: the flat tables miss today's partition",
         )
 
     def _build_dashboard(

@@ -36,6 +36,19 @@ def test_required_alarms_exist(synth: Synth) -> None:
     assert alarms["ApproximateNumberOfMessagesVisible/AWS/SQS"]["Threshold"] == 1
 
 
+def test_a_failed_or_timed_out_export_run_alarms(synth: Synth) -> None:
+    alarms = _alarms(synth)
+    (machine,) = synth.resources("AWS::StepFunctions::StateMachine")
+    for metric in ("ExecutionsFailed", "ExecutionsTimedOut"):
+        alarm = alarms[f"{metric}/AWS/States"]
+        assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": machine}}]
+        assert (alarm["Statistic"], alarm["Threshold"], alarm["TreatMissingData"]) == (
+            "Sum",
+            1,
+            "notBreaching",
+        )
+
+
 def test_alarms_notify_the_topic(synth: Synth) -> None:
     topic_id = next(iter(synth.resources("AWS::SNS::Topic")))
     for alarm in synth.resources("AWS::CloudWatch::Alarm").values():
