@@ -127,6 +127,27 @@ ORDER BY total_usd DESC, call_sid
 LIMIT 100""",
     ),
     SavedQuery(
+        "cost-by-route",
+        "Estimated cost per route (forward, voicemail, agent, outbound): calls, total, per call and "
+        "per answered minute, each call with its legs' cost added",
+        f"""WITH conversation AS (
+    SELECT coalesce(parent_call_sid, call_sid) AS call_sid, sum(cost_total_usd) AS usd
+    FROM {CALL_FACTS}
+    WHERE {LATEST}
+    GROUP BY coalesce(parent_call_sid, call_sid)
+)
+SELECT coalesce(c.route, 'unrouted') AS route, count(*) AS calls,
+       round(sum(conversation.usd), 4) AS total_usd,
+       round(avg(conversation.usd), 4) AS usd_per_call,
+       round(sum(conversation.usd) / nullif(sum(CASE WHEN c.answered THEN c.duration_seconds END), 0) * 60, 4)
+           AS usd_per_answered_minute
+FROM {CALL_FACTS} c
+JOIN conversation ON conversation.call_sid = c.call_sid
+WHERE c.{LATEST} AND NOT c.is_leg
+GROUP BY coalesce(c.route, 'unrouted')
+ORDER BY total_usd DESC, route""",
+    ),
+    SavedQuery(
         "calls-with-gaps",
         f"Calls whose live transcript missed words the recording filled in, or heard under "
         f"{LOW_LIVE_COVERAGE:.0%} live",

@@ -285,6 +285,7 @@ def test_every_saved_query_runs_here() -> None:
         "evaluation-pass-rates",
         "cost-per-day",
         "cost-per-call",
+        "cost-by-route",
         "calls-with-gaps",
         "failed-transcripts",
         "redactions-per-day",
@@ -363,6 +364,23 @@ def test_cost_per_day_and_per_call(placed: Placed) -> None:
     expected = _cost(placed.forwarded) + sum(_cost(c) for c in legs)
     assert forwarded["total_usd"] == pytest.approx(expected, abs=1e-6)
     assert forwarded["duration_seconds"] == placed.forwarded.duration_seconds
+
+
+def test_cost_by_route_adds_each_calls_legs(placed: Placed) -> None:
+    rows = {r["route"]: r for r in _run(placed, "cost-by-route")}
+    by_route: dict[str, list[float]] = {}
+    for call in placed.calls:
+        legs = [c for c in placed.legs if c.parent_call_sid == call.call_sid]
+        by_route.setdefault(call.route or "unrouted", []).append(_cost(call) + sum(_cost(c) for c in legs))
+    assert set(rows) == set(by_route) == {"forward", "voicemail", "outbound"}
+    for route, costs in by_route.items():
+        assert rows[route]["calls"] == len(costs)
+        assert rows[route]["total_usd"] == pytest.approx(round(sum(costs), 4))
+    forwarded = placed.forwarded
+    assert forwarded.duration_seconds
+    per_minute = rows["forward"]["total_usd"] / forwarded.duration_seconds * 60
+    assert rows["forward"]["usd_per_answered_minute"] == pytest.approx(per_minute, abs=1e-3)
+    assert rows["outbound"]["usd_per_answered_minute"] is None  # nobody answered: no minute to price
 
 
 def test_the_dialled_leg_is_priced_as_outbound_minutes(stack: LocalStack, placed: Placed) -> None:
