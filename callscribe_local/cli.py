@@ -2,7 +2,7 @@
 
     callscribe local up                  run the stack until Ctrl-C, print its URLs and env
     callscribe call AUDIO [AUDIO2]       a simulated call with your own audio (caller, callee)
-    callscribe show CALLSID              transcript by speaker, cost and summary (--json: the record)
+    callscribe show CALLSID              transcript, cost (legs too) and summary (--json: the record)
     callscribe export                    DynamoDB export to (local) S3, then the flat analyst tables
     callscribe query NAME|--sql SQL      a saved analyst query (or your SQL) on the latest export
     callscribe sweep                     run the sweeper once: finish and re-drive what is left pending
