@@ -112,6 +112,7 @@ class DeepgramStandIn:
         self._refuse_next: list[int] = []
         self._always_status: int | None = None
         self._accept_delay = 0.0
+        self._stopping: asyncio.Event | None = None  # set by stop(): delayed handshakes stop waiting
         self._drop_plan: _DropPlan | None = None
         self._open: dict[ServerConnection, ConnectionRecord] = {}
         self._server: Server | None = None
@@ -144,6 +145,7 @@ class DeepgramStandIn:
         return f"http://{self._host}:{self.port}"
 
     async def start(self) -> None:
+        self._stopping = asyncio.Event()
         self._server = await serve(
             self._handle,
             self._host,
@@ -155,6 +157,8 @@ class DeepgramStandIn:
         )
 
     async def stop(self) -> None:
+        if self._stopping is not None:
+            self._stopping.set()  # a handshake held by `delay_handshakes` ends now (websockets: 503)
         for http in list(self._http_open):
             http.close()
         if self._server is not None:
@@ -274,8 +278,10 @@ class DeepgramStandIn:
 
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         self.handshakes += 1
-        if self._accept_delay:
-            await asyncio.sleep(self._accept_delay)
+        if self._accept_delay and self._stopping is not None:
+            # held like a slow Deepgram, but not past stop(): the server's close waits for handshakes
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._accept_delay)
         path = urlsplit(request.path).path
         if path not in ("/v1/listen", "/v1/speak"):
             return self._error(connection, 404, "NOT_FOUND", "Not found.")
