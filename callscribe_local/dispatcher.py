@@ -170,8 +170,13 @@ class LocalDispatcher:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
+        """Ask the delivery thread to end after its current poll, without waiting for it: a stack
+        stopping several dispatchers asks them all first, so their long polls end together."""
         self._stop.set()
+
+    def stop(self) -> None:
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout=self.poll_wait_seconds + 30)
             self._thread = None

@@ -187,6 +187,7 @@ class LocalStack:
         self.dispatcher: LocalDispatcher | None = None
         self.recordings_dispatcher: LocalDispatcher | None = None
         self.streamer: subprocess.Popen[bytes] | None = None
+        self._streamer_signalled = False
         self.twilio_rest: Any = None
         self.deepgram_standin: Any = None  # DeepgramStandIn, unless the real Deepgram is used
         self.anthropic_server: Any = None  # AnthropicServer, unless the real Anthropic API is used
@@ -254,11 +255,12 @@ class LocalStack:
         )
         self._fresh_containers()  # as after a deploy: handlers build their clients from this env
         self._exit.callback(self._fresh_containers)  # and nothing of this stack outlives it
+        # The streamer process takes seconds to import and bind: it boots while the rest starts here,
+        # and the stack is up once it answers its health check (below).
+        health = self._spawn_streamer(streamer_port, stream_url, deepgram_url, deepgram_key)
         self.api.start()
         self._exit.callback(self.api.stop)
         self.observer.step("api", f"API Gateway (REST, stage local) at {self.api.url}")
-
-        self._start_streamer(streamer_port, stream_url, deepgram_url, deepgram_key)
 
         from functions.summaries.app import handler as summaries_handler
 
@@ -277,6 +279,7 @@ class LocalStack:
             f"({self.options.retry_policy.max_attempts} attempts, then DLQ)",
         )
         self._start_recordings_dispatcher()
+        self._await_streamer(health, stream_url)
         self.urls = StackUrls(
             api=self.api.url,
             stream=stream_url,
@@ -289,6 +292,13 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
+        # What takes a while to stop is asked first, all at once, so the waits overlap: each
+        # dispatcher ends its current long poll (up to a second) while the streamer drains. The
+        # exit stack then joins them in the usual order.
+        for dispatcher in (self.recordings_dispatcher, self.dispatcher):
+            if dispatcher is not None:
+                dispatcher.request_stop()
+        self._signal_streamer()
         self._exit.close()
 
     def sweep(self) -> dict[str, Any]:
@@ -390,7 +400,8 @@ class LocalStack:
         )
         return twilio.base_url
 
-    def _start_streamer(self, port: int, stream_url: str, deepgram_url: str, deepgram_key: str) -> None:
+    def _spawn_streamer(self, port: int, stream_url: str, deepgram_url: str, deepgram_key: str) -> str:
+        """Start `python -m streamer` (not waiting for it); the URL of its health check."""
         env = {
             **os.environ,
             "PORT": str(port),
@@ -419,7 +430,12 @@ class LocalStack:
             [sys.executable, "-m", "streamer"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT
         )
         self._exit.callback(self._stop_streamer)
-        health = f"http://127.0.0.1:{port}{HEALTH_PATH}"
+        return f"http://127.0.0.1:{port}{HEALTH_PATH}"
+
+    def _await_streamer(self, health: str, stream_url: str) -> None:
+        """Until the spawned streamer answers its health check (StackError if it exits or is late)."""
+        assert self.streamer is not None
+        log_path = self.log_dir / "streamer.log"
         deadline = time.monotonic() + self.options.streamer_start_timeout
         while time.monotonic() < deadline:
             if self.streamer.poll() is not None:
@@ -432,11 +448,18 @@ class LocalStack:
             time.sleep(0.1)
         raise StackError(f"the streamer did not answer {health} in time; see {log_path}")
 
+    def _signal_streamer(self) -> None:
+        """SIGTERM once, as ECS sends it: the streamer finishes its calls (drain) and exits 0."""
+        if self.streamer is None or self._streamer_signalled or self.streamer.poll() is not None:
+            return
+        self._streamer_signalled = True
+        self.streamer.terminate()
+
     def _stop_streamer(self) -> None:
-        """SIGTERM, as ECS sends it: the streamer finishes its calls (drain) and exits 0."""
+        """SIGTERM (unless `stop` sent it already), then wait for the drain; SIGKILL if it hangs."""
         if self.streamer is None or self.streamer.poll() is not None:
             return
-        self.streamer.terminate()
+        self._signal_streamer()
         try:
             self.streamer.wait(timeout=20)
         except subprocess.TimeoutExpired:
