@@ -2,13 +2,13 @@
 summarised after the sweeper; sweeping again changes nothing.
 
 Its own stack, because it SIGKILLs the stack's streamer (no drain, no `Transcript Completed`). The
-simulated phone places the bundled call at 2x; once the first live segments are stored (and the
-stream is past its first turn) a stream hook kills the streamer. Twilio's side goes on: the stream's
-WebSocket drops, but the call runs to its end, sends `completed` and the recording callback, and the
-recording is served by the Twilio stand-in. The transcript is then stuck `in-progress` with no
-summary until the sweeper finishes it `incomplete` and re-drives `Transcript Completed` and
-`Recording Completed`; the summaries and the recordings Lambda (through the local dispatchers) do
-the rest. A second sweep finds nothing due and changes nothing.
+simulated phone places the bundled call's first four turns at 2x; once the first live segments are
+stored (and the stream is past its first turn) a stream hook kills the streamer. Twilio's side goes
+on: the stream's WebSocket drops, but the call runs to its end, sends `completed` and the recording
+callback, and the recording is served by the Twilio stand-in. The transcript is then stuck
+`in-progress` with no summary until the sweeper finishes it `incomplete` and re-drives `Transcript
+Completed` and `Recording Completed`; the summaries and the recordings Lambda (through the local
+dispatchers) do the rest. A second sweep finds nothing due and changes nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ from callscribe_local.stack import LocalStack, StackOptions
 pytestmark = pytest.mark.e2e
 
 SPEED = 2.0
+# Four turns (caller, callee, caller, callee: 24.6 s on the stream clock with the ring). The kill comes
+# after the first (in practice during the second), so the recording has words after it to fill. The
+# whole 32 s call only added paced silence after the kill and audio to transcribe twice (~15 s).
+CLIP_SECONDS = 22.2
 KILL_NOT_BEFORE = 9.5  # stream seconds: the first turn (2.97-9.04 s after the ring) has been spoken
 SEGMENT_WAIT = 20.0  # seconds: bounded wait for the first stored live segment before the kill
 FINAL_STATUSES = {"completed", "incomplete", "failed"}
@@ -109,7 +113,7 @@ def test_a_call_whose_streamer_was_killed_is_finished_by_the_sweeper_once(stack:
         streamer.kill()
         killed["code"] = await asyncio.to_thread(streamer.wait, 10)
 
-    conversation = bundled_conversation()
+    conversation = bundled_conversation().clip(CLIP_SECONDS)
     phone = SimulatedPhone(
         stack.urls.api,
         stack.auth_token,
