@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -200,6 +201,49 @@ def test_close_ends_an_open_utterance_and_is_idempotent(
     assert pooled.decoders.leased == 0
     assert pooled({}).lease.decoder() is decoder  # the same one, clean
     assert pooled.decoders.created == 1
+
+
+class WordyDecoder(FakeDecoder):
+    """A fake decoder that "hears" one word per utterance, so transcripts are not empty."""
+
+    def seg(self) -> list[object]:
+        return [SimpleNamespace(word=f"word{self.utterances}", start_frame=0, end_frame=9, prob=0.9)]
+
+
+def _transcribed(factory: SphinxRecognizerFactory, audio: bytes) -> list[Hypothesis]:
+    """One pre-recorded request's worth: a fresh recognizer, all the audio, closed."""
+    recognizer = factory({})
+    try:
+        return recognizer.transcribe(audio)
+    finally:
+        recognizer.close()
+
+
+def test_audio_transcribed_before_is_answered_from_the_memo(
+    first_turn: tuple[bytes, dict[str, float]],
+) -> None:
+    """The pre-recorded API's memo: the same audio again is not decoded again and gets the same
+    hypotheses (decoding is deterministic); other audio is decoded."""
+    audio, _ = first_turn
+    decoders: list[WordyDecoder] = []
+
+    def build() -> WordyDecoder:
+        decoders.append(WordyDecoder())
+        return decoders[-1]
+
+    factory = SphinxRecognizerFactory(max_decoders=1, decoder_factory=build)
+    try:
+        first = _transcribed(factory, audio)
+        assert first
+        assert [w.word for h in first if h.is_final for w in h.words] == ["word1"]
+        assert _transcribed(factory, audio) == first
+        assert (sum(d.utterances for d in decoders), factory.transcripts.hits) == (1, 1)
+        other = _transcribed(factory, audio[: len(audio) // 2])  # another recording: decoded
+        assert [w.word for h in other if h.is_final for w in h.words] == ["word2"]
+        assert (sum(d.utterances for d in decoders), factory.transcripts.hits) == (2, 1)
+        assert factory.decoders.leased == 0
+    finally:
+        factory.close()
 
 
 def test_a_reused_decoder_recognises_like_a_fresh_one(first_turn: tuple[bytes, dict[str, float]]) -> None:
