@@ -56,9 +56,13 @@ class XRayDaemon:
         return f"{host}:{port}"
 
     def entities(self) -> list[dict[str, Any]]:
-        """Every segment or subsegment received so far, nested ones included."""
+        """Every segment or subsegment received so far, nested ones included.
+
+        Read once the traced process has exited: on loopback a datagram is in this socket's buffer
+        by the time `sendto` returns (or within microseconds, if the kernel defers it), so a short
+        timeout is plenty; nothing more can come from a process that is gone."""
         found: list[dict[str, Any]] = []
-        self.sock.settimeout(0.5)
+        self.sock.settimeout(0.1)
         while True:
             try:
                 datagram = self.sock.recv(65535)
