@@ -3,18 +3,27 @@ without bundling (no pip, no network) and with every optional feature switched o
 its own domain), so each construct's full shape can be asserted. A second, default-context synth
 checks what a first-time deployer gets (no domains: CloudFront's wss://), and a third the ALB chosen
 without a certificate (plain ws:// with a warning, a smoke test's path).
+
+cfn-lint takes ~4-5 s of CPU per template. When the session runs the cfn-lint test, each of the three
+templates is linted in a background process from the moment it is synthesised (`TemplateLints`), so
+the linting overlaps the other infra tests instead of running after them; the test reads the results.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+CFN_LINT = Path(sys.executable).with_name("cfn-lint")
+LINT_TEST = "test_cfn_lint_reports_no_errors"  # tests/infra/test_compliance.py
 CERT_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
 FULL_CONTEXT: dict[str, Any] = {
     "streamDomainName": "stream.example.com",
@@ -75,16 +84,81 @@ def synthesise(outdir: Path, extra_context: dict[str, Any]) -> Synth:
     return Synth(raw=raw, outdir=outdir, stack=stack)
 
 
-@pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    return synthesise(tmp_path_factory.mktemp("cdk-full"), FULL_CONTEXT)
+@dataclass(frozen=True)
+class LintResult:
+    templates: list[str]
+    returncode: int
+    stdout: str  # the parseable report
+    stderr: str
+
+
+class TemplateLints:
+    """`cfn-lint --format parseable` on each synthesised assembly's templates, one background process
+    per assembly, started by `start` (the synth fixtures, when the session runs LINT_TEST) or on
+    first `result`."""
+
+    def __init__(self, workdir: Path, wanted: bool) -> None:
+        self.workdir = workdir
+        self.wanted = wanted
+        self._running: dict[Path, tuple[list[str], subprocess.Popen[bytes], IO[bytes], IO[bytes]]] = {}
+
+    def start(self, synthesised: Synth) -> None:
+        if synthesised.outdir in self._running:
+            return
+        templates = sorted(str(p) for p in synthesised.outdir.glob("*.template.json"))
+        # files, not pipes: nobody reads the output until the test asks for it
+        name = synthesised.outdir.name
+        out = (self.workdir / f"{name}.out").open("w+b")
+        err = (self.workdir / f"{name}.err").open("w+b")
+        process = subprocess.Popen(
+            [str(CFN_LINT), "--format", "parseable", *templates], stdout=out, stderr=err
+        )
+        self._running[synthesised.outdir] = (templates, process, out, err)
+
+    def result(self, synthesised: Synth) -> LintResult:
+        self.start(synthesised)
+        templates, process, out, err = self._running[synthesised.outdir]
+        returncode = process.wait()
+        out.seek(0)
+        err.seek(0)
+        return LintResult(templates, returncode, out.read().decode(), err.read().decode())
+
+    def close(self) -> None:
+        for _, process, out, err in self._running.values():
+            if process.poll() is None:  # the session ended before the test read it
+                process.kill()
+                process.wait()
+            out.close()
+            err.close()
 
 
 @pytest.fixture(scope="session")
-def default_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    return synthesise(tmp_path_factory.mktemp("cdk-default"), {})
+def template_lints(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TemplateLints]:
+    wanted = any(item.name == LINT_TEST for item in request.session.items)
+    lints = TemplateLints(tmp_path_factory.mktemp("cfn-lint"), wanted)
+    yield lints
+    lints.close()
+
+
+def _synth_and_lint(outdir: Path, context: dict[str, Any], lints: TemplateLints) -> Synth:
+    synthesised = synthesise(outdir, context)
+    if lints.wanted:
+        lints.start(synthesised)
+    return synthesised
 
 
 @pytest.fixture(scope="session")
-def plain_alb_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    return synthesise(tmp_path_factory.mktemp("cdk-plain-alb"), {"streamEdge": "alb"})
+def synth(tmp_path_factory: pytest.TempPathFactory, template_lints: TemplateLints) -> Synth:
+    return _synth_and_lint(tmp_path_factory.mktemp("cdk-full"), FULL_CONTEXT, template_lints)
+
+
+@pytest.fixture(scope="session")
+def default_synth(tmp_path_factory: pytest.TempPathFactory, template_lints: TemplateLints) -> Synth:
+    return _synth_and_lint(tmp_path_factory.mktemp("cdk-default"), {}, template_lints)
+
+
+@pytest.fixture(scope="session")
+def plain_alb_synth(tmp_path_factory: pytest.TempPathFactory, template_lints: TemplateLints) -> Synth:
+    return _synth_and_lint(tmp_path_factory.mktemp("cdk-plain-alb"), {"streamEdge": "alb"}, template_lints)
