@@ -305,7 +305,8 @@ class PhoneRecording:
     Timing: the stream starts when the call is answered; the recording starts `offset_seconds`
     later on the stream's clock (a `<Dial>`ed party answers after the ring time, a `<Record>`
     starts after the greeting), so recording time t is stream time t + offset_seconds.
-    `started_at` is that moment on the wall clock with its sub-second part; the callback's
+    `started_at` is that moment with its sub-second part, on the call's clock (stream start plus
+    `offset_seconds`, at any phone speed: at speed 1 the wall clock); the callback's
     `RecordingStartTime` carries only whole seconds of it, as Twilio's does.
     """
 
@@ -565,7 +566,10 @@ class _CallSession:
             channels = [both.mono()]
         wav = wavfile.write_wav(channels, RATE)
         seconds = len(channels[0]) / 2 / RATE
-        started = (self.stream_started_at or datetime.now(UTC)) + timedelta(seconds=offset / phone.speed)
+        # On the call's own clock, where a stream second is a second (as the media timestamps and the
+        # streamer's stream start are): at speed != 1 the wall clock would put it offset/speed in,
+        # and the recordings Lambda's timestamp prior would miss the true offset.
+        started = (self.stream_started_at or datetime.now(UTC)) + timedelta(seconds=offset)
         sid = "RE" + uuid.uuid4().hex
         base = (phone.twilio_api_url or "https://api.twilio.com").rstrip("/")
         url = f"{base}/{API_VERSION}/Accounts/{phone.account_sid}/Recordings/{sid}"
