@@ -38,6 +38,7 @@ from streamer.contract import (
     FRAMES_IN,
     SEGMENT_STORE_LATENCY,
     SEGMENTS_WRITTEN,
+    STREAMS_REFUSED,
     WRITE_RETRIES,
 )
 
@@ -204,6 +205,15 @@ class Monitoring(Construct):
             config.reconnect_storm_threshold,
             "Streamer reconnects to Deepgram are storming: live transcripts are at risk",
         )
+        # Twilio never sends a bad stream token: a refusal is a leaked upgrade signature in use, an
+        # auth-token rotation done out of order, or a malformed `start` (a call with no live transcript).
+        self._alarm(
+            "StreamsRefused",
+            streamer_metric(STREAMS_REFUSED, statistic="Sum", period_minutes=5),
+            1,
+            "The streamer refused a media stream's start (bad or missing stream token, not a call SID): "
+            "a leaked signature in use, or an auth-token rotation step skipped (docs/deploy.md)",
+        )
         self._build_recordings_alarms(config, signals)
 
     def _build_recordings_alarms(self, config: InfraConfig, signals: _Signals) -> None:
@@ -315,9 +325,10 @@ def _streams_row(signals: _Signals) -> list[cloudwatch.IWidget]:
     """The live transcript path: media in, Deepgram connections, segment writes."""
     return [
         cloudwatch.GraphWidget(
-            title="Media frames in / dropped",
+            title="Media frames in / dropped, streams refused",
             width=8,
             left=[streamer_metric(FRAMES_IN, "Sum"), streamer_metric(FRAMES_DROPPED, "Sum")],
+            right=[streamer_metric(STREAMS_REFUSED, "Sum")],
         ),
         cloudwatch.GraphWidget(
             title="Deepgram reconnects and segment writes",

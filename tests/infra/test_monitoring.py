@@ -36,6 +36,19 @@ def test_required_alarms_exist(synth: Synth) -> None:
     assert alarms["ApproximateNumberOfMessagesVisible/AWS/SQS"]["Threshold"] == 1
 
 
+def test_a_refused_stream_alarms(synth: Synth) -> None:
+    """Twilio always sends the token the webhooks signed: one refusal is an attack or a botched
+    auth-token rotation, worth a page, never averaged away."""
+    alarm = _alarms(synth)["StreamsRefused/callscribe"]
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "callscribe-streamer"}]
+    assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"], alarm["TreatMissingData"]) == (
+        "Sum",
+        300,
+        1,
+        "notBreaching",
+    )
+
+
 def test_a_failed_or_timed_out_export_run_alarms(synth: Synth) -> None:
     alarms = _alarms(synth)
     (machine,) = synth.resources("AWS::StepFunctions::StateMachine")
@@ -66,6 +79,7 @@ def test_dashboard_shows_calls_streams_and_errors(synth: Synth) -> None:
         "DeepgramReconnects",
         "SegmentStoreLatency",
         "FramesDropped",
+        "StreamsRefused",
         "5XXError",
         "4XXError",
         "Duration",
@@ -107,5 +121,5 @@ def test_every_streamer_metric_infra_reads_is_one_the_streamer_emits(synth: Synt
     on_dashboard = set(re.findall(rf'\["{namespace}","(\w+)","service","{service}"', text))
     assert on_dashboard, "the dashboard graphs the streamer's metrics"
     read |= on_dashboard
-    assert {"ActiveCalls", "DeepgramReconnects", "SegmentStoreLatency", "FramesIn"} <= read
+    assert {"ActiveCalls", "DeepgramReconnects", "SegmentStoreLatency", "FramesIn", "StreamsRefused"} <= read
     assert read <= emitted, f"infra reads metrics the streamer never emits: {sorted(read - emitted)}"
