@@ -6,6 +6,7 @@ here; these tests check what goes in beside the dependencies, and which ranges p
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,79 @@ def test_bundle_holds_one_function_the_shared_package_and_no_caches(
     assert not list(tmp_path.rglob("__pycache__"))
     expected = {p.relative_to(REPO_ROOT / "shared") for p in (REPO_ROOT / "shared").rglob("*.py")}
     assert {p.relative_to(tmp_path / "shared") for p in (tmp_path / "shared").rglob("*.py")} == expected
+
+
+_LAMBDAS = {
+    "webhooks": ("infra.components.api", "WEBHOOK_DEPENDENCIES"),
+    "summaries": ("infra.components.events", "SUMMARIES_DEPENDENCIES"),
+    "recordings": ("infra.components.recordings", "RECORDINGS_DEPENDENCIES"),
+    "sweeper": ("infra.components.sweeper", "SWEEPER_DEPENDENCIES"),
+}
+
+
+def _installed_with(requirements: list[str]) -> set[str]:
+    """The distributions pip installs for these requirement strings (their extras included), as far
+    as this virtualenv's metadata says."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    seen: set[str] = set()
+    pending = [Requirement(r) for r in requirements]
+    while pending:
+        requirement = pending.pop()
+        name = canonicalize_name(requirement.name)
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            continue
+        if name in seen:
+            continue
+        seen.add(name)
+        for extra in [*requirement.extras, ""]:
+            for line in metadata.requires(name) or []:
+                nested = Requirement(line)
+                if nested.marker is None or nested.marker.evaluate({"extra": extra}):
+                    pending.append(Requirement(str(nested).split(";")[0]))
+    return seen
+
+
+# Imports the function's app with every installed distribution outside its bundle hidden: what a
+# cold start in Lambda sees. Optional imports (pynamodb's blinker) fall back as they would there.
+_BUNDLE_ONLY_PROBE = """
+import importlib.abc, json, sys
+from importlib import metadata
+allowed = set(json.loads(sys.argv[1]))
+owners = metadata.packages_distributions()
+
+class OutsideTheBundle(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        top = name.split(".")[0]
+        dists = {d.lower().replace("_", "-") for d in owners.get(top, [])}
+        if dists and not dists & allowed:
+            raise ModuleNotFoundError(f"No module named {top!r} (not in the bundle)", name=top)
+        return None
+
+sys.meta_path.insert(0, OutsideTheBundle())
+importlib.import_module(sys.argv[2])
+"""
+
+
+@pytest.mark.parametrize("function", sorted(_LAMBDAS))
+def test_every_library_a_lambda_imports_at_init_is_in_its_bundle(function: str) -> None:
+    """A library the function's code imports but its bundle lacks is an ImportError at the first cold
+    start in AWS, which no local run shows (the virtualenv has everything)."""
+    import importlib
+    import subprocess
+    import sys
+
+    module, constant = _LAMBDAS[function]
+    bundled = _installed_with(pinned_requirements(getattr(importlib.import_module(module), constant)))
+    allowed = sorted({*bundled, "callscribe"})  # callscribe: the code itself (shared/, functions/)
+    done = subprocess.run(
+        [sys.executable, "-c", _BUNDLE_ONLY_PROBE, json.dumps(allowed), f"functions.{function}.app"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
