@@ -1,6 +1,6 @@
 """Cold import of the recordings Lambda, and what its retry library (tenacity) adds to it.
 
-    .venv/bin/python bench/recordings_cold_start.py [--runs 15] [--before DIR]
+    .venv/bin/python bench/recordings_cold_start.py [--runs 15] [--before DIR] [--bytecode cached|source]
 
 Every case is a fresh interpreter in Lambda's environment (bench/coldstart.py: LAMBDA_TASK_ROOT and
 friends, tracing off as `lambdaTracing=active` deploys it), rounds interleaved:
@@ -24,6 +24,7 @@ for path in (ROOT, ROOT / "bench"):
         sys.path.insert(0, str(path))
 
 from coldstart import (  # noqa: E402 - the bench folder is not a package
+    BYTECODE_MODES,
     LAMBDA_ENV,
     TRACING_OFF,
     Case,
@@ -82,8 +83,9 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--before", type=Path, help="another checkout to measure side by side")
+    parser.add_argument("--bytecode", choices=BYTECODE_MODES, default="cached", help="bench/coldstart.py")
     args = parser.parse_args()
-    results = run_interleaved(cases(args.before), args.runs)
+    results = run_interleaved(cases(args.before), args.runs, bytecode=args.bytecode)
     report = summary(results, floor="floor")
     print_table(report)
     print(
