@@ -67,7 +67,8 @@ class Stack:
             [replace(s, call_sid=call_sid) for s in call.live]
         )
         calls.transcript_finished(call_sid, TranscriptStatus(live_status), len(call.live), None)
-        self.twilio.recordings[recording_sid] = wav_bytes(2.0)
+        # as long as the recording the words come from: an answer past the WAV's end is refused
+        self.twilio.recordings[recording_sid] = wav_bytes(max(w.end for w in call.words) + 1.0)
         self.words[call_sid] = prerecorded_response(call.words, duration=60.0)
 
     def recording_completed(self, call_sid: str, recording_sid: str, call: SyntheticCall) -> dict[str, Any]:
