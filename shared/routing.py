@@ -38,7 +38,7 @@ from pydantic_core import CoreSchema, core_schema
 
 from shared.errors import ConfigError
 from shared.patterns import E164_PATTERN, STT_NAME_PATTERN
-from shared.validation import describe_errors
+from shared.validation import decode_json, describe_errors
 
 _E164 = re.compile(E164_PATTERN)
 DEFAULT_KEY = "*"
@@ -199,7 +199,7 @@ def parse_call_routes(raw: str | Mapping[str, Any] | CallRoutes | None) -> CallR
     data: Any = raw
     if isinstance(raw, str):
         try:
-            data = json.loads(raw)
+            data = decode_json(raw)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"CALL_ROUTES is not valid JSON: {exc}") from exc
     if not isinstance(data, Mapping):

@@ -26,7 +26,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from shared.costs import Prices
 from shared.redaction import parse_patterns
-from shared.validation import describe_errors
+from shared.validation import decode_json, describe_errors
 
 # ECS refuses a container stopTimeout above this (seconds): SIGTERM then SIGKILL after it.
 ECS_MAX_STOP_TIMEOUT = 120
@@ -78,7 +78,7 @@ def _call_routes_json(value: object) -> str:
     """`callRoutes` is JSON text on the command line but an object in cdk.json; the code wants text."""
     text = value if isinstance(value, str) else json.dumps(value)
     try:
-        json.loads(text)
+        decode_json(text)
     except json.JSONDecodeError as exc:
         raise PydanticCustomError("context_json", "is not valid JSON: {error}", {"error": str(exc)}) from exc
     return text
