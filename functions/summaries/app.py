@@ -40,6 +40,7 @@ from functions.summaries.settings import SummarySettings
 from shared import aws, settings
 from shared.dal.calls import DynamoCalls
 from shared.dal.segments import DynamoSegments
+from shared.dal.summary_failures import DynamoSummaryFailures
 from shared.events import EventBridgePublisher, TranscriptReconciled
 from shared.observability import logger, metrics, tracer
 
@@ -80,6 +81,7 @@ def build_runtime(config: SummarySettings) -> Runtime:
         segments=DynamoSegments(config.transcripts_table),
         publisher=EventBridgePublisher(aws.events(), config.event_bus_name),
         language_model=language_model,
+        failures=DynamoSummaryFailures(config.calls_table),
     )
     idempotency = IdempotencyConfig(
         event_key_jmespath="call_sid",

@@ -51,6 +51,7 @@ from shared import clock
 from shared.costs import record_cost
 from shared.dal.ports import SegmentReader, SummaryCalls
 from shared.dal.records import EvaluationSet
+from shared.dal.summary_failures import SummaryFailureWrites
 from shared.evaluations import NOT_ASKED, EvaluationQuestion, answered_by, applicable, no_answers
 from shared.events import EventPublisher, SummaryCreated
 from shared.observability import logger, metrics, tracer
@@ -105,6 +106,7 @@ class SummaryService:
         segments: SegmentReader,
         publisher: EventPublisher,
         language_model: Callable[[], LanguageModel],
+        failures: SummaryFailureWrites,
         *,
         now: Callable[[], str] = clock.now_iso,
         metric_sink: MetricSink = metrics,
@@ -115,6 +117,7 @@ class SummaryService:
         self._segments = segments
         self._publisher = publisher
         self._language_model = language_model
+        self._failures = failures
         self._now = now
         self._metrics = metric_sink
 
@@ -140,9 +143,15 @@ class SummaryService:
         language = (call.language if call is not None else None) or transcript.language
         questions = self._questions(call.route if call is not None else None)
         if transcript.has_speech:
-            written = self._summarize(
-                call_sid, transcript, len(segments), remaining_seconds, language, version, questions
-            )
+            try:
+                written = self._summarize(
+                    call_sid, transcript, len(segments), remaining_seconds, language, version, questions
+                )
+            except ModelRequestRejectedError:
+                # the model refuses this request for good: retries (and the DLQ) follow, but the
+                # record says now that no summary is coming; a later success replaces the mark
+                self._failures.summary_failed(call_sid)
+                raise
             result: Result = "created"
         else:
             failed = detail.transcript_status == TranscriptStatus.FAILED.value

@@ -18,6 +18,7 @@ from functions.sweeper.settings import SweeperSettings
 from shared import aws, settings
 from shared.dal.calls import DynamoCalls
 from shared.dal.segments import DynamoSegments
+from shared.dal.summary_failures import DynamoSummaryFailures
 from shared.events import EventBridgePublisher
 from shared.observability import logger, metrics, tracer
 
@@ -28,6 +29,7 @@ def build_service(config: SweeperSettings) -> SweeperService:
         calls=DynamoCalls(config.calls_table),
         segments=DynamoSegments(config.transcripts_table),
         publisher=EventBridgePublisher(aws.events(), config.event_bus_name),
+        failures=DynamoSummaryFailures(config.calls_table),
         prices=config.costs.call_prices,
     )
 

@@ -42,6 +42,7 @@ from shared import clock
 from shared.costs import Prices, call_cost, record_cost, same_cost
 from shared.dal.ports import SegmentCounter, SweeperCalls
 from shared.dal.records import Call, SweepClaim
+from shared.dal.summary_failures import SummaryFailureWrites
 from shared.errors import CallscribeError
 from shared.events import DomainEvent, EventPublisher, RecordingCompleted
 from shared.observability import logger, metrics
@@ -94,6 +95,7 @@ class SweepReport:
     transcript_events: int = 0
     recording_events: int = 0
     costs_repaired: int = 0
+    summaries_failed: int = 0
     failed: list[str] = field(default_factory=list)
     stopped_early: bool = False
 
@@ -109,6 +111,7 @@ class SweepReport:
             "transcriptCompletedRepublished": self.transcript_events,
             "recordingCompletedRepublished": self.recording_events,
             "costsRepaired": self.costs_repaired,
+            "summariesMarkedFailed": self.summaries_failed,
             "failed": list(self.failed),
             "stoppedEarly": self.stopped_early,
         }
@@ -121,6 +124,7 @@ class SweeperService:
         calls: SweeperCalls,
         segments: SegmentCounter,
         publisher: EventPublisher,
+        failures: SummaryFailureWrites,
         *,
         prices: Prices | None = None,
         now: Callable[[], datetime] = clock.now,
@@ -131,6 +135,7 @@ class SweeperService:
         self._calls = calls
         self._segments = segments
         self._publisher = publisher
+        self._failures = failures
         self._now = now
         self._metrics = metric_sink
 
@@ -212,6 +217,8 @@ class SweeperService:
                 events.append(transcript_event(call, count, TranscriptStatus.INCOMPLETE.value))
             # else: the stream ended meanwhile and its streamer published the event itself
         elif plan.transcript_completed:
+            if plan.summary_failed and self._failures.summary_failed(call.call_sid):
+                report.summaries_failed += 1
             events.append(transcript_event(call))
         if plan.recording_completed:
             events.append(recording_event(call))
@@ -251,6 +258,7 @@ class SweeperService:
             names.TRANSCRIPT_EVENTS: report.transcript_events,
             names.RECORDING_EVENTS: report.recording_events,
             names.COSTS_REPAIRED: report.costs_repaired,
+            names.SUMMARIES_FAILED: report.summaries_failed,
             names.FAILURES: len(report.failed),
             names.BACKLOG: int(report.stopped_early),
         }

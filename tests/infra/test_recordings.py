@@ -393,6 +393,7 @@ def test_dashboard_graphs_reconcile_lag_filled_seconds_and_live_coverage(synth: 
 def test_every_sweeper_metric_infra_reads_is_one_the_sweeper_emits(synth: Synth) -> None:
     from functions.sweeper.service import SweeperService, SweepPolicy
     from tests.support.fake_call_store import FakeCallStore, FakePublisher, FakeSegments
+    from tests.support.fake_summary_failures import FakeSummaryFailures
 
     emitted: set[str] = set()
 
@@ -400,8 +401,9 @@ def test_every_sweeper_metric_infra_reads_is_one_the_sweeper_emits(synth: Synth)
         def add_metric(self, *, name: str, unit: Any, value: float) -> None:
             emitted.add(name)
 
+    store = FakeCallStore()
     SweeperService(
-        SweepPolicy(), FakeCallStore(), FakeSegments(), FakePublisher(), metric_sink=Sink()
+        SweepPolicy(), store, FakeSegments(), FakePublisher(), FakeSummaryFailures(store), metric_sink=Sink()
     ).sweep()
     read = _dashboard_metrics(synth, sweeper_metrics.SERVICE_NAME)
     read |= {
