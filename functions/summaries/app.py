@@ -33,6 +33,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
+from functions.summaries import metric_names as names
 from functions.summaries.llm import LanguageModel
 from functions.summaries.models import TranscriptCompletedDetail, TranscriptReconciledDetail
 from functions.summaries.service import SummaryService
@@ -129,7 +130,7 @@ def reset() -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    metrics.add_metric(name="SummaryEventsReceived", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=names.EVENTS_RECEIVED, unit=MetricUnit.Count, value=1)
     trigger = parse(event=event, model=SummaryTrigger)
     current = runtime()
     for config in current.configs:

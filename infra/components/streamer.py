@@ -30,7 +30,7 @@ from infra.components.edge import CloudFrontEdge
 from infra.components.nag import acknowledge
 from infra.components.secrets import ProductSecrets
 from infra.components.storage import new_log_group
-from shared.telemetry import METRICS_NAMESPACE
+from shared.telemetry import METRICS_NAMESPACE, SERVICE_DIMENSION
 from streamer.contract import ACTIVE_CALLS, HEALTH_PATH, MEDIA_PATH, SERVICE_NAME
 
 CONTAINER_PORT = 8080
@@ -60,7 +60,7 @@ def streamer_metric(name: str, statistic: str = "Average", period_minutes: int =
     return cloudwatch.Metric(
         namespace=METRICS_NAMESPACE,
         metric_name=name,
-        dimensions_map={"service": SERVICE_NAME},
+        dimensions_map={SERVICE_DIMENSION: SERVICE_NAME},
         statistic=statistic,
         period=cdk.Duration.minutes(period_minutes),
     )
