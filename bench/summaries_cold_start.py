@@ -114,7 +114,8 @@ CONVERSATION = [
 
 def seed(calls_table: str, transcripts_table: str, call_sid: str, speech: bool) -> None:
     from shared.dal.calls import DynamoCalls
-    from shared.dal.records import Segment, StatusAdvance, segment_key
+    from shared.dal.keys import segment_key
+    from shared.dal.records import Segment, StatusAdvance
     from shared.dal.segments import DynamoSegments
     from shared.status import CallStatus
 

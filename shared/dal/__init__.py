@@ -2,6 +2,7 @@
 
 - `records`: the plain records every port takes and returns (`Call`, `Recording`, `Segment`, and
   the webhooks' write inputs); no storage library behind them.
+- `keys`: the keys the layer builds (segment sort keys, the sweeper's index shard).
 - `ports`: one narrow Protocol per use (webhooks, streamer, summaries), see docs/architecture.md.
 - `calls`, `segments`: the one adapter per table (`DynamoCalls`, `DynamoSegments`).
 - `updates`: the conditional UpdateItem every write goes through (False when refused).

@@ -38,10 +38,10 @@ from typing import Any
 from pynamodb.exceptions import PynamoDBException
 
 from shared import clock
+from shared.dal.keys import SWEEP_SHARDS, sweep_shard
 from shared.dal.models import CallRecord, calls_model
 from shared.dal.records import (
     RECORDING_COMPLETED,
-    SWEEP_SHARDS,
     Call,
     CallUpsert,
     CompletedCall,
@@ -53,7 +53,6 @@ from shared.dal.records import (
     StreamUsage,
     SweepClaim,
     plain,
-    sweep_shard,
 )
 from shared.dal.updates import conditional_update, missing_map
 from shared.errors import StoreError

@@ -26,8 +26,6 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, Index, KeysOnlyProjection
 from pynamodb.models import Model
 
-from shared.dal.records import segment_key
-
 M = TypeVar("M", bound=Model)
 
 __all__ = [
@@ -43,7 +41,6 @@ __all__ = [
     "RecordingAttribute",
     "TranscriptSegment",
     "calls_model",
-    "segment_key",
     "segments_model",
 ]
 
@@ -131,7 +128,7 @@ class CallsByDayIndex(GlobalSecondaryIndex["CallRecord"]):
 class CallsToSweepIndex(GlobalSecondaryIndex["CallRecord"]):
     """Sparse: only calls that may still need the sweeper carry `sweep_shard`, so only they are here.
 
-    The partition is one of a few fixed shards (`shared.dal.records.sweep_shard`), so no single index
+    The partition is one of a few fixed shards (`shared.dal.keys.sweep_shard`), so no single index
     partition takes every call's write; the sort key is when the sweeper's patience starts counting.
     Keys only: the sweeper reads each due call itself (consistently), and attributes outside the keys
     never cost an index write when the streamer or the summaries update the item.
@@ -243,7 +240,7 @@ class TranscriptSegment(Model):
         table_name = "unbound-transcripts"
 
     call_sid = UnicodeAttribute(hash_key=True)
-    segment_key = UnicodeAttribute(range_key=True)  # see shared.dal.records.segment_key()
+    segment_key = UnicodeAttribute(range_key=True)  # see shared.dal.keys.segment_key()
     track = UnicodeAttribute()  # inbound | outbound
     speaker = UnicodeAttribute()  # caller | callee | agent
     text = UnicodeAttribute()

@@ -18,8 +18,9 @@ from collections.abc import Callable, Sequence
 from pynamodb.exceptions import DeleteError, PynamoDBException
 
 from shared import clock
+from shared.dal.keys import check_recording_key
 from shared.dal.models import TranscriptSegment, segments_model
-from shared.dal.records import RECORDING, Segment, SegmentPage, check_recording_key, check_recording_segment
+from shared.dal.records import RECORDING, Segment, SegmentPage, check_recording_segment
 from shared.dal.updates import CONDITIONAL_CHECK_FAILED
 from shared.errors import StoreError
 

@@ -15,6 +15,7 @@ import pytest
 
 from callscribe_local.aws_local import LocalAws
 from shared.dal.calls import DynamoCalls
+from shared.dal.keys import recording_segment_key, segment_key, sweep_shard
 from shared.dal.records import (
     RECORDING,
     CallParties,
@@ -28,9 +29,6 @@ from shared.dal.records import (
     StatusAdvance,
     StreamUsage,
     SweepClaim,
-    recording_segment_key,
-    segment_key,
-    sweep_shard,
 )
 from shared.dal.segments import DynamoSegments
 from shared.status import TERMINAL_RANK, TranscriptStatus

@@ -25,14 +25,9 @@ from functions.webhooks.cdr import StatusChange, advance
 from shared import clock, settings
 from shared.costs import Prices, call_cost, same_cost
 from shared.dal.calls import DynamoCalls
+from shared.dal.keys import segment_key
 from shared.dal.models import CALLS_TO_SWEEP_INDEX, calls_model, segments_model
-from shared.dal.records import (
-    Gap,
-    ReconciliationUpdate,
-    RecordingUpdate,
-    Segment,
-    segment_key,
-)
+from shared.dal.records import Gap, ReconciliationUpdate, RecordingUpdate, Segment
 from shared.dal.segments import DynamoSegments
 from shared.status import CallStatus, TranscriptStatus
 

@@ -19,7 +19,8 @@ from callscribe_local.calls_client import get_call
 from functions.webhooks.app import handler
 from functions.webhooks.transcript_pages import DEFAULT_LIMIT, MAX_LIMIT, encode_cursor
 from shared.dal.calls import DynamoCalls
-from shared.dal.records import CallParties, CallUpsert, Segment, StatusAdvance, segment_key
+from shared.dal.keys import segment_key
+from shared.dal.records import CallParties, CallUpsert, Segment, StatusAdvance
 from shared.dal.segments import DynamoSegments
 from tests.support.webhooks_env import (
     Webhooks,

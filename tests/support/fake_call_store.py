@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from shared.dal.keys import check_recording_key, sweep_shard
 from shared.dal.records import (
     RECORDING_COMPLETED,
     Call,
@@ -30,9 +31,7 @@ from shared.dal.records import (
     StatusAdvance,
     StreamUsage,
     SweepClaim,
-    check_recording_key,
     check_recording_segment,
-    sweep_shard,
 )
 from shared.events import DomainEvent
 from shared.status import TERMINAL_RANK, SummaryStatus, TranscriptStatus

@@ -17,7 +17,8 @@ from functions.recordings.reconcile import (
     transcript_version,
 )
 from functions.recordings.words import REDACTED, Word, normalise, segment_tokens
-from shared.dal.records import Gap, Segment, recording_segment_key, segment_key
+from shared.dal.keys import recording_segment_key, segment_key
+from shared.dal.records import Gap, Segment
 from shared.redaction import Redactor
 from tests.support.fake_call_store import FakeCallStore, FakeSegments
 from tests.support.synthetic_call import CALL_SID, SyntheticCall, synthetic_call

@@ -11,7 +11,7 @@ from typing import Any
 
 from functions.summaries.llm import StructuredReply, StructuredRequest, T
 from functions.summaries.models import CallSummary, Outcome, Sentiment, TokenUsage
-from shared.dal.records import segment_key
+from shared.dal.keys import segment_key
 
 LOCAL_ACCOUNT = "123456789012"
 

@@ -18,7 +18,8 @@ from functions.summaries.models import CallSummary, TranscriptCompletedDetail
 from functions.summaries.service import NO_MODEL, SummaryService, redact, request_timeout
 from functions.summaries.settings import SummarySettings
 from functions.summaries.transcript import build_transcript
-from shared.dal.records import Segment, segment_key
+from shared.dal.keys import segment_key
+from shared.dal.records import Segment
 from shared.events import SummaryCreated
 from tests.support.fake_call_store import FakeCallStore, FakePublisher, FakeSegments
 from tests.unit.summaries.builders import FakeModel, a_summary

@@ -18,7 +18,8 @@ from functions.sweeper.service import SweeperService, SweepIncompleteError, Swee
 from functions.webhooks.cdr import StatusChange, advance
 from shared import clock
 from shared.costs import Prices, call_cost, same_cost
-from shared.dal.records import RECORDING, Call, Segment, recording_segment_key, segment_key, sweep_shard
+from shared.dal.keys import recording_segment_key, segment_key, sweep_shard
+from shared.dal.records import RECORDING, Call, Segment
 from shared.errors import StoreError
 from shared.events import DomainEvent, RecordingCompleted, TranscriptCompleted, parse_detail
 from shared.status import CallStatus, TranscriptStatus

@@ -11,14 +11,8 @@ from functions.webhooks import logic
 from functions.webhooks.logic import Services
 from functions.webhooks.request_models import CreateCallRequest, RecordingCallback, StatusCallback
 from functions.webhooks.twiml import CallbackUrls
-from shared.dal.records import (
-    RECORDING,
-    Gap,
-    ReconciliationUpdate,
-    Segment,
-    recording_segment_key,
-    segment_key,
-)
+from shared.dal.keys import recording_segment_key, segment_key
+from shared.dal.records import RECORDING, Gap, ReconciliationUpdate, Segment
 from shared.errors import CallNotFoundError, MalformedRequestError
 from tests.support.twilio_forms import recording_params, status_params
 from tests.unit.webhooks.conftest import BASE, FakeCallsApi

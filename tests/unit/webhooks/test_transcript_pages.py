@@ -21,7 +21,8 @@ from functions.webhooks.transcript_pages import (
     encode_cursor,
     parse_limit,
 )
-from shared.dal.records import Segment, segment_key
+from shared.dal.keys import segment_key
+from shared.dal.records import Segment
 from shared.errors import CallNotFoundError, MalformedRequestError
 from tests.support.fake_call_store import FakeSegments
 from tests.support.twilio_forms import status_params
