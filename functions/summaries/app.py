@@ -12,7 +12,7 @@ restarts mid-drain), and each copy has a new id. One summary per call is created
 call SID (prefix `summary`); one rewrite per transcript version, so a reconciliation's key is the
 call SID and the version (prefix `summary-rewrite`): it is never taken for the first summary's
 record, and a later reconciliation (a new version) is not taken for an earlier one's. The
-conditional writes (`shared/dal/calls.py`) back both up past the records' TTL.
+conditional writes (`shared/dal/calls/summaries.py`) back both up past the records' TTL.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from functions.summaries.models import TranscriptCompletedDetail, TranscriptReco
 from functions.summaries.service import SummaryService
 from functions.summaries.settings import SummarySettings
 from shared import aws, settings
-from shared.dal.calls import DynamoCalls
+from shared.dal.calls.summaries import DynamoSummaryCalls
 from shared.dal.segments import DynamoSegments
 from shared.events import EventBridgePublisher, TranscriptReconciled
 from shared.observability import logger, metrics, tracer
@@ -76,7 +76,7 @@ def build_runtime(config: SummarySettings) -> Runtime:
 
     service = SummaryService(
         settings=config,
-        calls=DynamoCalls(config.calls_table),
+        calls=DynamoSummaryCalls(config.calls_table),
         segments=DynamoSegments(config.transcripts_table),
         publisher=EventBridgePublisher(aws.events(), config.event_bus_name),
         language_model=language_model,

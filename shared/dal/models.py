@@ -1,6 +1,6 @@
 """pynamodb models of the two product tables. The schema is documented in docs/data-model.md.
 
-Only the data layer's adapters (`shared/dal/calls.py`, `shared/dal/segments.py`), the bootstrap and
+Only the data layer's adapters (`shared/dal/calls/`, `shared/dal/segments.py`), the bootstrap and
 infra's table and Glue definitions use these: every tier reads and writes through the adapters, which
 hand back plain domain records, so pynamodb stays an implementation detail of this package.
 

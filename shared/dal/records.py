@@ -393,7 +393,7 @@ class CompletedCall:
     duration_seconds: int | None
 
 
-# ---- what the call's cost is computed from (issue 14) -------------------------------------------
+# ---- what the call's cost is computed from -----------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True)
