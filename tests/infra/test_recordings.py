@@ -392,7 +392,9 @@ def test_dashboard_graphs_reconcile_lag_filled_seconds_and_live_coverage(synth: 
 
 def test_every_sweeper_metric_infra_reads_is_one_the_sweeper_emits(synth: Synth) -> None:
     from functions.sweeper.service import SweeperService, SweepPolicy
-    from tests.support.fake_call_store import FakeCallStore, FakePublisher, FakeSegments
+    from tests.support.fake_calls.sweep import FakeSweeperCalls
+    from tests.support.fake_publisher import FakePublisher
+    from tests.support.fake_segments import FakeSegments
 
     emitted: set[str] = set()
 
@@ -401,7 +403,7 @@ def test_every_sweeper_metric_infra_reads_is_one_the_sweeper_emits(synth: Synth)
             emitted.add(name)
 
     SweeperService(
-        SweepPolicy(), FakeCallStore(), FakeSegments(), FakePublisher(), metric_sink=Sink()
+        SweepPolicy(), FakeSweeperCalls(), FakeSegments(), FakePublisher(), metric_sink=Sink()
     ).sweep()
     read = _dashboard_metrics(synth, sweeper_metrics.SERVICE_NAME)
     read |= {

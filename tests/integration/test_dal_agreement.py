@@ -1,9 +1,9 @@
 """The in-memory fakes and the DynamoDB adapters agree: the same scenarios, the same answers.
 
-Unit tests trust `FakeCallStore` / `FakeSegments` to refuse exactly what DynamoDB's conditions
-refuse; each test here runs once on the fakes and once on the DynamoDB adapters (one per port,
-`shared/dal/calls/`, and `DynamoSegments`) against moto, and asserts the same outcome, down to what
-`get` hands back (plain ints, dicts, floats).
+Unit tests trust the fakes (`tests/support/fake_calls/`, `FakeSegments`) to refuse exactly what
+DynamoDB's conditions refuse; each test here runs once on the fakes and once on the DynamoDB adapters
+(`shared/dal/calls/`, `DynamoSegments`) against moto, one adapter per port over one table on each
+side, and asserts the same outcome, down to what `get` hands back (plain ints, dicts, floats).
 """
 
 from __future__ import annotations
@@ -39,7 +39,14 @@ from shared.dal.records import (
 )
 from shared.dal.segments import DynamoSegments
 from shared.status import TERMINAL_RANK, TranscriptStatus
-from tests.support.fake_call_store import FakeCallStore, FakeSegments
+from tests.support.fake_calls.core import FakeCallReader, FakeCallTable
+from tests.support.fake_calls.cost import FakeCostWrites
+from tests.support.fake_calls.recordings import FakeRecordingCalls
+from tests.support.fake_calls.stream import FakeStreamCalls
+from tests.support.fake_calls.summaries import FakeEvaluationBackfillCalls, FakeSummaryCalls
+from tests.support.fake_calls.sweep import FakeSweeperCalls
+from tests.support.fake_calls.webhooks import FakeWebhookCalls
+from tests.support.fake_segments import FakeSegments
 
 pytestmark = pytest.mark.integration
 
@@ -66,8 +73,18 @@ class Tables:
 @pytest.fixture(params=["fake", "dynamo"])
 def tables(request: pytest.FixtureRequest) -> Iterator[Tables]:
     if request.param == "fake":
-        store = FakeCallStore(now=NOW)
-        yield Tables(store, store, store, store, store, store, store, store, FakeSegments())
+        table = FakeCallTable(now=NOW)
+        yield Tables(
+            calls=FakeCallReader(table),
+            webhooks=FakeWebhookCalls(table),
+            stream=FakeStreamCalls(table),
+            recordings=FakeRecordingCalls(table),
+            summaries=FakeSummaryCalls(table),
+            backfill=FakeEvaluationBackfillCalls(table),
+            sweep=FakeSweeperCalls(table),
+            costs=FakeCostWrites(table),
+            segments=FakeSegments(),
+        )
     else:
         stack: LocalAws = request.getfixturevalue("local_stack")
         name, now = stack.names.calls_table, (lambda: NOW)

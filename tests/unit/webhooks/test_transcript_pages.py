@@ -24,7 +24,7 @@ from functions.webhooks.transcript_pages import (
 from shared.dal.keys import segment_key
 from shared.dal.records import Segment
 from shared.errors import CallNotFoundError, MalformedRequestError
-from tests.support.fake_call_store import FakeSegments
+from tests.support.fake_segments import FakeSegments
 from tests.support.twilio_forms import status_params
 
 SID = "CA" + "5" * 32
