@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.recordings.adapters import DeepgramBatch, RetryPolicy, S3RecordingStore, TwilioMedia, http_pool
 from functions.recordings.errors import RecordingError
-from functions.recordings.models import RecordingCompletedEvent
+from functions.recordings.inputs import RecordingCompletedEvent
 from functions.recordings.service import RecordingService
 from functions.recordings.settings import RecordingSettings, recording_settings
 from shared import aws, settings

@@ -7,7 +7,7 @@
 - `calls/`: one adapter per calls-table port over one table core; `segments`: `DynamoSegments`.
 - `updates`: the conditional UpdateItem every write goes through (False when refused).
 - `retry`: the backoff loop the streamer's writer threads share.
-- `models`: the pynamodb models, the schema's source of truth (bootstrap and infra read it too).
+- `tables`: the pynamodb models, the schema's source of truth (bootstrap, infra, analytics read it).
 
 Nothing is imported here, so `records`, `keys` and `ports` stay free of pynamodb.
 """

@@ -154,7 +154,7 @@ class Call(CallParties):
     tts_characters: int | None = None
     redaction_counts: dict[str, int] | None = None
     recording_redaction_counts: dict[str, int] | None = None
-    cost: dict[str, Any] | None = None  # shared.dal.models.CostAttribute's fields
+    cost: dict[str, Any] | None = None  # shared.dal.tables.CostAttribute's fields
     evaluations: tuple[dict[str, Any], ...] | None = None  # EvaluationAttribute's fields, one per question
     evaluations_version: str | None = None
     summary: dict[str, Any] | None = None

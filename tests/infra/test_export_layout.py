@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from callscribe_local.aws_local import LocalAws
-from functions.summaries.models import (
+from functions.summaries.summary import (
     ActionItem,
     CallSummary,
     Outcome,
@@ -30,7 +30,7 @@ from functions.summaries.models import (
 from shared import aws
 from shared.analytics.raw_schema import SUMMARY, item_type
 from shared.dal.keys import segment_key
-from shared.dal.models import CallRecord, RecordingAttribute, TranscriptSegment, calls_model, segments_model
+from shared.dal.tables import CallRecord, RecordingAttribute, TranscriptSegment, calls_model, segments_model
 
 pytestmark = pytest.mark.infra
 

@@ -16,11 +16,11 @@ from callscribe_local.aws_local import LocalAws
 from callscribe_local.stack import DEMO_EVALUATION_QUESTIONS
 from functions.summaries import app
 from functions.summaries.backfill import run_from_env
-from functions.summaries.models import TokenUsage
 from functions.summaries.pricing import request_cost
+from functions.summaries.summary import TokenUsage
 from shared import settings
 from shared.dal.calls.core import DynamoCallReader
-from shared.dal.models import calls_model
+from shared.dal.tables import calls_model
 from shared.evaluations import questions_version
 from tests.integration.test_summaries_handler import CONVERSATION, store_call
 from tests.unit.summaries.builders import FakeLambdaContext, transcript_completed_event

@@ -27,7 +27,7 @@ from functions.summaries import app
 from functions.summaries.errors import DeadlineError, ModelRequestRejectedError, TranscriptIncompleteError
 from shared import settings
 from shared.dal.keys import segment_key
-from shared.dal.models import CallRecord, calls_model, segments_model
+from shared.dal.tables import CallRecord, calls_model, segments_model
 from shared.observability import logger
 from tests.unit.summaries.builders import FakeLambdaContext, a_summary, transcript_completed_event
 

@@ -13,7 +13,7 @@ from callscribe_local.aws_local import LocalAws
 from functions.summaries import app
 from shared import settings
 from shared.dal.keys import segment_key
-from shared.dal.models import calls_model, segments_model
+from shared.dal.tables import calls_model, segments_model
 from tests.unit.summaries.builders import FakeLambdaContext, a_summary, transcript_completed_event
 
 pytestmark = pytest.mark.integration

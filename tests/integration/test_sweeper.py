@@ -30,9 +30,9 @@ from shared.dal.calls.stream import DynamoStreamCalls
 from shared.dal.calls.summaries import DynamoSummaryCalls
 from shared.dal.calls.webhooks import DynamoWebhookCalls
 from shared.dal.keys import segment_key
-from shared.dal.models import CALLS_TO_SWEEP_INDEX, calls_model, segments_model
 from shared.dal.records import Gap, ReconciliationUpdate, RecordingUpdate, Segment
 from shared.dal.segments import DynamoSegments
+from shared.dal.tables import CALLS_TO_SWEEP_INDEX, calls_model, segments_model
 from shared.status import CallStatus, TranscriptStatus
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ import pytest
 
 from callscribe_local.aws_local import BusTap
 from shared.dal.keys import segment_key
-from shared.dal.models import segments_model
+from shared.dal.tables import segments_model
 from tests.conftest import TEST_ACCOUNT_SID
 from tests.support.apigw_events import API_HOST, json_event, twilio_event
 from tests.support.twilio_forms import (

@@ -14,8 +14,8 @@ from pynamodb.exceptions import PynamoDBException
 from pynamodb.indexes import Index
 
 from shared import clock
-from shared.dal.models import CallRecord, calls_model
 from shared.dal.records import Call, plain
+from shared.dal.tables import CallRecord, calls_model
 from shared.dal.updates import conditional_update
 from shared.errors import StoreError
 

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared.dal.calls.core import DynamoCallReader
-from shared.dal.models import CallRecord
 from shared.dal.records import CostBasis
+from shared.dal.tables import CallRecord
 
 
 class DynamoCostWrites(DynamoCallReader):

@@ -14,8 +14,8 @@ from typing import Any
 
 from shared.dal.calls.core import DynamoCallReader, to_call
 from shared.dal.calls.cost import DynamoCostWrites
-from shared.dal.models import CallRecord
 from shared.dal.records import Call, EvaluationSet
+from shared.dal.tables import CallRecord
 from shared.status import SummaryStatus
 
 

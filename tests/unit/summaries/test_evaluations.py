@@ -18,9 +18,9 @@ from functions.summaries.backfill import (
 )
 from functions.summaries.evaluations import output_model, store_answers
 from functions.summaries.llm import StructuredReply, StructuredRequest, T
-from functions.summaries.models import TokenUsage
 from functions.summaries.pricing import request_cost
 from functions.summaries.settings import SummaryModelSettings
+from functions.summaries.summary import TokenUsage
 from shared.errors import ConfigError
 from shared.evaluations import EvaluationQuestion, EvaluationSettings, questions_version, stored_answer
 from shared.settings import EnvSettings

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from functions.summaries.errors import DeadlineError, TranscriptIncompleteError
+from functions.summaries.inputs import TranscriptCompletedDetail
 from functions.summaries.llm import StructuredRequest
-from functions.summaries.models import CallSummary, TranscriptCompletedDetail
 from functions.summaries.service import NO_MODEL, SummaryService, redact, request_timeout
 from functions.summaries.settings import SummarySettings
+from functions.summaries.summary import CallSummary
 from functions.summaries.transcript import build_transcript
 from shared.dal.keys import segment_key
 from shared.dal.records import Segment

@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 
 from functions.webhooks import logic
+from functions.webhooks.inputs import CreateCallRequest, RecordingCallback, StatusCallback
 from functions.webhooks.logic import Services
-from functions.webhooks.request_models import CreateCallRequest, RecordingCallback, StatusCallback
 from functions.webhooks.twiml import CallbackUrls
 from shared.dal.keys import recording_segment_key, segment_key
 from shared.dal.records import RECORDING, Gap, ReconciliationUpdate, Segment

@@ -9,8 +9,8 @@ from collections.abc import Callable
 import pytest
 
 from functions.webhooks import logic, twiml
+from functions.webhooks.inputs import CreateCallRequest, RecordingCallback, VoiceRequest
 from functions.webhooks.logic import Services
-from functions.webhooks.request_models import CreateCallRequest, RecordingCallback, VoiceRequest
 from functions.webhooks.twiml import CallbackUrls
 from shared import stream_token
 from shared.events import PublishError, RecordingCompleted

@@ -10,8 +10,8 @@ from collections.abc import Callable
 import pytest
 
 from functions.webhooks import logic
+from functions.webhooks.inputs import StatusCallback
 from functions.webhooks.logic import Services
-from functions.webhooks.request_models import StatusCallback
 from functions.webhooks.transcript_pages import (
     DEFAULT_LIMIT,
     MAX_LIMIT,

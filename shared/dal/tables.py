@@ -1,12 +1,8 @@
-"""pynamodb models of the two product tables. The schema is documented in docs/data-model.md.
+"""The pynamodb models of the two product tables: the schema's source of truth (docs/data-model.md).
 
-Only the data layer's adapters (`shared/dal/calls/`, `shared/dal/segments.py`), the bootstrap and
-infra's table and Glue definitions use these: every tier reads and writes through the adapters, which
-hand back plain domain records, so pynamodb stays an implementation detail of this package.
-
-Table names are bound at run time, not import time: `calls_model(name)` returns a subclass bound to
-that table, cached, so each process holds one model class (and so one pynamodb connection) per table.
-Attribute names are snake_case as analysts see them in the exports; times are ISO-8601 strings.
+The adapters, `shared.bootstrap`, infra's tables and Glue definitions and `shared.analytics.schema`
+derive from these. Table names are bound at run time (`calls_model(name)`, one class and so one
+connection per table per process). A new attribute must be classified in `shared/analytics/schema.py`.
 """
 
 from __future__ import annotations
@@ -194,7 +190,7 @@ class CallRecord(Model):
     transcript_completed_at = UnicodeAttribute(null=True)
     stream_started_at = UnicodeAttribute(null=True)  # wall-clock UTC time of stream time 0
 
-    # the recordings tier (issue 13): the recording's copy and its reconciliation with the live transcript
+    # the recordings tier: the recording's copy and its reconciliation with the live transcript
     recording_s3_key = UnicodeAttribute(null=True)
     transcript_source = UnicodeAttribute(null=True)  # live | live+recording | recording
     live_coverage = NumberAttribute(null=True)  # 0..1
@@ -205,7 +201,7 @@ class CallRecord(Model):
     reconciled_at = UnicodeAttribute(null=True)
     reconciled_transcript_status = UnicodeAttribute(null=True)  # the live transcript's status then
 
-    # issue 14: what the call cost, what redaction took out of its transcript, its evaluation answers
+    # what the call cost, what redaction took out of its transcript, its evaluation answers
     live_audio_seconds = NumberAttribute(null=True)  # track-seconds of audio sent to Deepgram live
     tts_characters = NumberAttribute(null=True)  # characters the agent sent to Deepgram TTS
     redaction_counts = MapAttribute[str, Any](null=True)  # kind -> replacements in live segments
@@ -219,7 +215,7 @@ class CallRecord(Model):
     summary_created_at = UnicodeAttribute(null=True)
     summary_event_at = UnicodeAttribute(null=True)  # set once "Summary Created" is on the bus
 
-    # the sweeper (issue 13): present while the call may still need it, removed once it is settled
+    # the sweeper: present while the call may still need it, removed once it is settled
     sweep_shard = UnicodeAttribute(null=True)  # calls_to_sweep partition: "0".."7"
     sweep_after = UnicodeAttribute(null=True)  # patience counts from here: ended_at, or a re-drive's backoff
     sweep_attempts = NumberAttribute(null=True)  # times the sweeper re-drove (or waited for) this call
