@@ -6,7 +6,7 @@ type's bounds, and optionally the `routes` it applies to (a call's `route`, as `
 The summaries Lambda answers every applicable question in the same structured request as the summary;
 the backfill (`functions/summaries/backfill.py`) answers them for calls summarised before the set
 changed. Both store `evaluations` (one map per applicable question, `EvaluationAttribute` in
-`shared/dal/models.py`) and `evaluations_version`, the digest of the whole configured set, so "which
+`shared/dal/tables.py`) and `evaluations_version`, the digest of the whole configured set, so "which
 calls were answered against another set" is one comparison.
 
 An answer that is missing, out of range or not one of the choices is stored without `answer` (the

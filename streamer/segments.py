@@ -18,9 +18,9 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from shared.dal.keys import segment_key
 from shared.dal.ports import SegmentBatchWrites
 from shared.dal.records import Segment as StoredSegment
-from shared.dal.records import segment_key
 from shared.dal.retry import RETRYABLE, with_retries
 from shared.dal.segments import DynamoSegments
 from shared.observability import logger

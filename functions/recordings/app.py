@@ -26,11 +26,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.recordings import metric_names as names
 from functions.recordings.adapters import DeepgramBatch, RetryPolicy, S3RecordingStore, TwilioMedia, http_pool
 from functions.recordings.errors import RecordingError
-from functions.recordings.models import RecordingCompletedEvent
+from functions.recordings.inputs import RecordingCompletedEvent
 from functions.recordings.service import RecordingService
 from functions.recordings.settings import RecordingSettings, recording_settings
 from shared import aws, settings
-from shared.dal.calls import DynamoCalls
+from shared.dal.calls.recordings import DynamoRecordingCalls
 from shared.dal.segments import DynamoSegments
 from shared.errors import ConfigError, StoreError
 from shared.events import EventBridgePublisher, PublishError
@@ -44,7 +44,7 @@ def build_service(config: RecordingSettings) -> RecordingService:
     backoff = config.recording_retry_backoff_seconds
     return RecordingService(
         config,
-        calls=DynamoCalls(config.calls_table),
+        calls=DynamoRecordingCalls(config.calls_table),
         segments=DynamoSegments(config.transcripts_table),
         media=TwilioMedia(
             http=http,

@@ -33,20 +33,19 @@ from functions.summaries.errors import (
     TranscriptIncompleteError,
 )
 from functions.summaries.evaluations import store_answers
+from functions.summaries.inputs import TranscriptCompletedDetail, TranscriptReconciledDetail
 from functions.summaries.llm import LanguageModel
-from functions.summaries.models import (
+from functions.summaries.prompts import load_prompts
+from functions.summaries.settings import SummarySettings
+from functions.summaries.summarizer import Summarizer, SummarizerConfig, SummaryResult
+from functions.summaries.summary import (
     CallSummary,
     Outcome,
     RedactionReport,
     Sentiment,
     StoredSummary,
     TokenUsage,
-    TranscriptCompletedDetail,
-    TranscriptReconciledDetail,
 )
-from functions.summaries.prompts import load_prompts
-from functions.summaries.settings import SummarySettings
-from functions.summaries.summarizer import Summarizer, SummarizerConfig, SummaryResult
 from functions.summaries.transcript import Transcript, build_transcript
 from shared import clock
 from shared.costs import record_cost

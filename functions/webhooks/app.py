@@ -22,13 +22,8 @@ from pydantic import ValidationError
 
 from functions.webhooks import dependencies, errors, logic, metric_names, twiml
 from functions.webhooks.errors import ForeignAccountError, InvalidInputError
+from functions.webhooks.inputs import CreateCallRequest, RecordingCallback, StatusCallback, VoiceRequest
 from functions.webhooks.logic import Services
-from functions.webhooks.request_models import (
-    CreateCallRequest,
-    RecordingCallback,
-    StatusCallback,
-    VoiceRequest,
-)
 from functions.webhooks.transcript_pages import TranscriptPage
 from functions.webhooks.twiml import CallbackUrls
 from functions.webhooks.urls import public_base_url

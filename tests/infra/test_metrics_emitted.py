@@ -36,7 +36,7 @@ from functions.recordings.service import RecordingService
 from functions.recordings.settings import RecordingSettings
 from functions.summaries import metric_names as summary_names
 from functions.summaries.errors import DeadlineError
-from functions.summaries.models import TranscriptCompletedDetail
+from functions.summaries.inputs import TranscriptCompletedDetail
 from functions.summaries.service import SummaryService
 from functions.summaries.settings import SummarySettings
 from functions.sweeper import app as sweeper_app
@@ -48,7 +48,8 @@ from functions.webhooks.cdr import StatusChange, advance
 from functions.webhooks.logic import Services
 from functions.webhooks.settings import WebhookSettings
 from shared import clock, observability
-from shared.dal.records import RecordingUpdate, Segment, segment_key
+from shared.dal.keys import segment_key
+from shared.dal.records import RecordingUpdate, Segment
 from shared.status import CallStatus
 from shared.telemetry import SERVICE_DIMENSION
 from streamer import contract as streamer_names
@@ -57,7 +58,13 @@ from tests.infra.conftest import Synth
 from tests.infra.helpers import function
 from tests.support.apigw_events import twilio_event
 from tests.support.emf import Capture, Dimensions, Emitted, capture_stdout, lambda_metrics
-from tests.support.fake_call_store import FakeCallStore, FakePublisher, FakeSegments
+from tests.support.fake_calls.core import FakeCallTable
+from tests.support.fake_calls.recordings import FakeRecordingCalls
+from tests.support.fake_calls.summaries import FakeSummaryCalls
+from tests.support.fake_calls.sweep import FakeSweeperCalls
+from tests.support.fake_calls.webhooks import FakeWebhookCalls
+from tests.support.fake_publisher import FakePublisher
+from tests.support.fake_segments import FakeSegments
 from tests.support.recording_fakes import FakeMedia, FakeStore, FakeTranscriber
 from tests.support.recording_media import wav_bytes
 from tests.support.scripted_recognizer import ScriptedRecognizer, audio_for
@@ -253,7 +260,7 @@ def test_the_webhooks_emit_what_the_template_reads(synth: Synth) -> None:
                 "CALL_ROUTES": json.dumps({CALLED: {"forwardTo": "+14155550111"}}),
             }
         ),
-        store=FakeCallStore(),
+        store=FakeWebhookCalls(),
         publisher=publisher,
         calls_api=lambda: pytest.fail("no route here creates a call"),
         segments=FakeSegments(),
@@ -311,7 +318,7 @@ def test_the_summaries_emit_what_the_template_reads(synth: Synth) -> None:
                 "ANTHROPIC_API_KEY": "sk-test",
             }
         ),
-        FakeCallStore(),
+        FakeSummaryCalls(),
         segments,
         FakePublisher(),
         lambda: FakeModel(model="claude-haiku-5-5-20261007"),
@@ -351,7 +358,8 @@ def test_the_recordings_lambda_emits_what_the_template_reads(
     environment = lambda_environment(synth, "recordings")
     call = synthetic_call(seconds=30.0, missing={"inbound": [(10.0, 16.0)]})
     recording_sid, gone_sid = "RE" + "7" * 32, "RE" + "8" * 32
-    calls = FakeCallStore()
+    calls = FakeRecordingCalls()
+    hooks = FakeWebhookCalls(calls.table)
     calls.items[CALL_SID] = {
         "call_sid": CALL_SID,
         "route": "forward",
@@ -374,7 +382,7 @@ def test_the_recordings_lambda_emits_what_the_template_reads(
     context = LocalLambdaContext(function_name="callscribe-recordings", timeout_seconds=900.0)
 
     def invoke(sid: str) -> dict[str, Any]:
-        calls.update_recording(
+        hooks.update_recording(
             RecordingUpdate(
                 CALL_SID, sid, "completed", channels=2, started_at=rfc2822(call.recording_started_at)
             )
@@ -423,7 +431,8 @@ def test_the_sweeper_emits_what_the_template_reads(synth: Synth, monkeypatch: py
     """One run through the Lambda's handler over due calls in the states the alarms watch: settled,
     re-driven, given up on, and one whose re-drive fails (the run then raises)."""
     environment = lambda_environment(synth, "sweeper")
-    calls, publisher = FakeCallStore(), FakePublisher()
+    table = FakeCallTable()
+    calls, hooks, publisher = FakeSweeperCalls(table), FakeWebhookCalls(table), FakePublisher()
     ended = clock.iso(clock.now() - timedelta(hours=1))
     finished = {
         "transcript_status": "completed",
@@ -439,7 +448,7 @@ def test_the_sweeper_emits_what_the_template_reads(synth: Synth, monkeypatch: py
     }
     for state in states.values():
         call_sid = "CA" + uuid.uuid4().hex
-        advance(calls, StatusChange(call_sid, CallStatus.COMPLETED, ended, duration_seconds=60))
+        advance(hooks, StatusChange(call_sid, CallStatus.COMPLETED, ended, duration_seconds=60))
         calls.items[call_sid].update(state)
     publisher.fail_times = 1  # the first re-drive's publish fails
     service = SweeperService(SweepPolicy(max_attempts=2), calls, FakeSegments(), publisher)

@@ -11,7 +11,7 @@ import pytest
 from functions.recordings import metric_names as recording_metrics
 from functions.recordings.settings import RecordingSettings
 from functions.sweeper import metric_names as sweeper_metrics
-from shared.dal.models import CALLS_TO_SWEEP_INDEX
+from shared.dal.tables import CALLS_TO_SWEEP_INDEX
 from shared.events import SOURCE, RecordingCompleted
 from tests.infra.conftest import Synth
 from tests.infra.helpers import (

@@ -32,7 +32,11 @@ from shared import clock
 from shared.dal.records import RecordingUpdate
 from shared.events import RecordingCompleted, TranscriptReconciled
 from shared.status import TranscriptStatus
-from tests.support.fake_call_store import FakeCallStore, FakePublisher, FakeSegments
+from tests.support.fake_calls.recordings import FakeRecordingCalls
+from tests.support.fake_calls.stream import FakeStreamCalls
+from tests.support.fake_calls.webhooks import FakeWebhookCalls
+from tests.support.fake_publisher import FakePublisher
+from tests.support.fake_segments import FakeSegments
 from tests.support.recording_fakes import FakeMedia, FakeStore, FakeTranscriber, Ops
 from tests.support.recording_media import wav_bytes
 from tests.support.synthetic_call import CALL_SID, SyntheticCall, synthetic_call
@@ -64,7 +68,7 @@ class Metrics:
 @dataclass
 class Rig:
     call: SyntheticCall
-    calls: FakeCallStore
+    calls: FakeRecordingCalls
     segments: FakeSegments
     ops: Ops
     media: FakeMedia
@@ -102,7 +106,7 @@ def make_rig(
     now: Callable[[], datetime] = clock.now,
 ) -> Rig:
     call = call or synthetic_call(seconds=60.0, missing={"inbound": [(20.0, 32.0)]})
-    calls = FakeCallStore()
+    calls = FakeRecordingCalls()
     calls.items[CALL_SID] = {
         "call_sid": CALL_SID,
         "route": route,
@@ -111,7 +115,7 @@ def make_rig(
         "stream_started_at": clock.iso(call.stream_started_at),
         "transcript_status": live_status,
     }
-    calls.update_recording(
+    FakeWebhookCalls(calls.table).update_recording(
         RecordingUpdate(
             CALL_SID,
             RE,
@@ -343,7 +347,7 @@ def test_a_recording_while_live_is_in_progress_is_reconciled_against_what_is_sto
 
     # the streamer then stores the segments it was still writing, and finishes the transcript
     rig.segments.write_segments(rig.call.dropped)
-    rig.calls.transcript_finished(CALL_SID, TranscriptStatus.COMPLETED, None, None)
+    FakeStreamCalls(rig.calls.table).transcript_finished(CALL_SID, TranscriptStatus.COMPLETED, None, None)
     redo = rig.run()
     assert redo["result"] == "reconciled"
     assert redo["transcriptVersion"] != first["transcriptVersion"]
@@ -357,7 +361,9 @@ def test_a_recording_while_live_is_in_progress_is_reconciled_against_what_is_sto
 def test_a_recording_the_call_no_longer_names_is_skipped() -> None:
     rig = make_rig()
     other = "RE" + "8" * 32
-    rig.calls.update_recording(RecordingUpdate(CALL_SID, other, "completed", channels=1))
+    FakeWebhookCalls(rig.calls.table).update_recording(
+        RecordingUpdate(CALL_SID, other, "completed", channels=1)
+    )
     before = rig.snapshot()
     assert rig.run()["result"] == "superseded"
     assert rig.ops == []
