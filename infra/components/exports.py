@@ -9,12 +9,15 @@ its own per run (`analytics/v<schema>/<table>/dt=<day>/<execution>/`), and the d
 pointed at it: a re-run never mixes files of two runs, and never needs a DELETE (which plain Hive
 tables do not have). Parquet tables rather than views over the JSON: typed columns analysts need
 no casts for, and a query reads only the columns it names from compressed columnar files instead
-of parsing every JSON line, which is what Athena bills.
+of parsing every JSON line, which is what Athena bills. Once all three are derived, each
+`<table>_current` is pointed at the run's folder and the partitions of days past retention are
+deleted (infra/components/exports_upkeep.py); the bucket's lifecycle expires their files.
 
 Exports read PITR backups, not the table, so they cost no read capacity and never slow the live
 product. Full daily snapshots (not incremental exports) because analysts ask "what did the calls
 look like on day X", which one partition answers without merging deltas. docs/analytics.md tells
-analysts how to query.
+analysts how to query. Long because the workflow's two polling branches (export, derive) are
+spelled out state by state; the upkeep steps live in their own module.
 """
 
 from __future__ import annotations
