@@ -24,7 +24,8 @@ from websockets.http11 import Request, Response
 from shared.observability import logger
 from shared.signatures import verify_stream_upgrade
 from streamer.contract import HEALTH_PATH, MEDIA_PATH
-from streamer.session import CallSession, SessionDeps, close_draining
+from streamer.guard import close_draining
+from streamer.session import CallSession, SessionDeps
 
 
 class StreamerServer:
