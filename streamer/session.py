@@ -203,7 +203,7 @@ class CallSession:
         if agent_deps is None:
             self._log.error("agent mode requested but not configured: transcribing only")
             return None
-        from streamer.agent.line import CallLine  # agent code loads only when used
+        from streamer.agent.call_line import CallLine  # agent code loads only when used
 
         line = CallLine(
             call_sid=start.call_sid,
