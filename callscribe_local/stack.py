@@ -377,7 +377,8 @@ class LocalStack:
             url = os.environ.get("ANTHROPIC_BASE_URL", "https://api.anthropic.com")
             self.observer.step("anthropic", f"real Anthropic API at {url} (ANTHROPIC_API_KEY is set)")
             return url, self.options.anthropic_api_key
-        from callscribe_local.anthropic_server import OFFLINE_MODEL, AnthropicServer, OfflineSummarizer
+        from callscribe_local.anthropic_server import AnthropicServer
+        from callscribe_local.offline_summarizer import OFFLINE_MODEL, OfflineSummarizer
 
         server = AnthropicServer(OfflineSummarizer(), api_key=LOCAL_ANTHROPIC_KEY).start()
         self._exit.callback(server.stop)

@@ -11,8 +11,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from callscribe_local.anthropic_server import AnthropicServer, OfflineSummarizer, RecordedRequest, Reply
+from callscribe_local.anthropic_replies import RecordedRequest, Reply
+from callscribe_local.anthropic_server import AnthropicServer
 from callscribe_local.aws_local import LocalAws
+from callscribe_local.offline_summarizer import OfflineSummarizer
 from callscribe_local.stack import DEMO_EVALUATION_QUESTIONS
 from functions.summaries import app
 from functions.summaries.backfill import run_from_env

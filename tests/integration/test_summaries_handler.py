@@ -15,14 +15,10 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from pydantic import ValidationError
 
-from callscribe_local.anthropic_server import (
-    OFFLINE_MODEL,
-    AnthropicServer,
-    OfflineSummarizer,
-    Reply,
-    ScriptedResponder,
-)
+from callscribe_local.anthropic_replies import Reply, ScriptedResponder
+from callscribe_local.anthropic_server import AnthropicServer
 from callscribe_local.aws_local import BusTap, LocalAws
+from callscribe_local.offline_summarizer import OFFLINE_MODEL, OfflineSummarizer
 from functions.summaries import app
 from functions.summaries.errors import DeadlineError, ModelRequestRejectedError, TranscriptIncompleteError
 from shared import settings

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from callscribe_local.anthropic_server import AnthropicServer, Reply, ScriptedResponder
+from callscribe_local.anthropic_replies import Reply, ScriptedResponder
+from callscribe_local.anthropic_server import AnthropicServer
 from callscribe_local.aws_local import LocalAws
 from functions.summaries import app
 from shared import settings
