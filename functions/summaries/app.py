@@ -3,8 +3,10 @@
 
 Parse (Powertools parser: the EventBridge event, then the detail typed by its `detail-type`) →
 `SummaryService.create` (Transcript Completed) or `SummaryService.rewrite` (Transcript Reconciled),
-each under Powertools idempotency → the outcome. Everything is built on the first invocation, not at
-import, and cached for the container's life; the Anthropic SDK loads only when a model request is due.
+each under Powertools idempotency → the outcome. `handler` builds its runtime from the environment on
+the first invocation, not at import, and keeps it for the container's life; `create_handler` binds
+the same code to a runtime built elsewhere (the local stack, tests). The Anthropic SDK loads only
+when a model request is due.
 
 Idempotency is keyed on the detail, not the EventBridge event id: a redelivery keeps its id, but the
 streamer may publish "Transcript Completed" twice for one call (its own PutEvents retry, a task that
@@ -17,6 +19,7 @@ conditional writes (`shared/dal/calls.py`) back both up past the records' TTL.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
@@ -37,7 +40,7 @@ from functions.summaries.llm import LanguageModel
 from functions.summaries.models import TranscriptCompletedDetail, TranscriptReconciledDetail
 from functions.summaries.service import SummaryService
 from functions.summaries.settings import SummarySettings
-from shared import aws, settings
+from shared import aws
 from shared.dal.calls import DynamoCalls
 from shared.dal.segments import DynamoSegments
 from shared.events import EventBridgePublisher, TranscriptReconciled
@@ -59,10 +62,12 @@ class Runtime:
 
 
 @cache
-def _language_model(api_key: str, model: str, timeout_seconds: float, max_retries: int) -> LanguageModel:
+def _language_model(
+    api_key: str, model: str, timeout_seconds: float, max_retries: int, base_url: str | None
+) -> LanguageModel:
     from functions.summaries.anthropic_adapter import AnthropicModel, build_client
 
-    return AnthropicModel(build_client(api_key, timeout_seconds, max_retries), model)
+    return AnthropicModel(build_client(api_key, timeout_seconds, max_retries, base_url=base_url), model)
 
 
 def build_runtime(config: SummarySettings) -> Runtime:
@@ -72,6 +77,7 @@ def build_runtime(config: SummarySettings) -> Runtime:
             config.summary_model,
             config.anthropic_timeout_seconds,
             config.anthropic_max_retries,
+            config.anthropic_base_url,
         )
 
     service = SummaryService(
@@ -114,21 +120,22 @@ def build_runtime(config: SummarySettings) -> Runtime:
     return Runtime(configs=(idempotency, per_version), create=create, rewrite=rewrite)
 
 
-@cache
-def runtime() -> Runtime:
-    return build_runtime(settings.load(SummarySettings))
+LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
-def reset() -> None:
-    """Forget the cached runtime and model client (tests that change the environment)."""
-    runtime.cache_clear()
-    _language_model.cache_clear()
+def create_handler(runtime: Callable[[], Runtime]) -> LambdaHandler:
+    """The Lambda entry point's code bound to `runtime()` (asked on each invocation: cache it)."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # X-Ray: "## handler"
+        return _handle(event, context, runtime)
+
+    return handler
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def _handle(event: dict[str, Any], context: LambdaContext, runtime: Callable[[], Runtime]) -> dict[str, Any]:
     metrics.add_metric(name="SummaryEventsReceived", unit=MetricUnit.Count, value=1)
     trigger = parse(event=event, model=SummaryTrigger)
     current = runtime()
@@ -149,3 +156,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 def _annotate(call_sid: str) -> None:
     logger.append_keys(call_sid=call_sid)
     tracer.put_annotation(key="call_sid", value=call_sid)
+
+
+@cache
+def runtime() -> Runtime:
+    """The container's runtime, from its environment on the first invocation."""
+    return build_runtime(SummarySettings.from_env())
+
+
+handler = create_handler(runtime)

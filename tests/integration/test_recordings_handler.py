@@ -7,7 +7,8 @@ the live segments in DynamoDB (moto); `Transcript Reconciled` is read back from 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,14 +22,16 @@ from functions.recordings.errors import (
     RecordingUnavailableError,
     TranscriptionRejectedError,
 )
+from functions.recordings.service import RecordingService
+from functions.recordings.settings import RecordingSettings
 from shared import aws, clock
-from shared.bootstrap import BootstrapSettings, bootstrap
 from shared.dal.calls import DynamoCalls
 from shared.dal.records import CallParties, CallUpsert
 from shared.dal.segments import DynamoSegments
 from shared.status import TranscriptStatus
 from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from tests.support.apigw_events import json_event, twilio_event
+from tests.support.lambda_container import LambdaContainer
 from tests.support.recording_media import prerecorded_response, wav_bytes
 from tests.support.recording_servers import DeepgramPrerecorded, TwilioRecordings
 from tests.support.synthetic_call import SyntheticCall, synthetic_call
@@ -47,6 +50,7 @@ DEEPGRAM_KEY = "dg-prerecorded-key"
 class Stack:
     local: LocalAws
     webhooks: Webhooks
+    recordings: LambdaContainer[RecordingService]
     twilio: TwilioRecordings
     deepgram: DeepgramPrerecorded
     bus: BusTap
@@ -92,10 +96,12 @@ class Stack:
         ]
 
 
+def _service(env: Mapping[str, str]) -> RecordingService:
+    return app.build_service(RecordingSettings.from_env(env))
+
+
 @pytest.fixture
-def stack(
-    local_stack: LocalAws, webhooks: Webhooks, bus_tap: BusTap, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Stack]:
+def stack(local_stack: LocalAws, webhooks: Webhooks, bus_tap: BusTap) -> Iterator[Stack]:
     words: dict[str, Any] = {}
 
     def answer(body: bytes, params: list[tuple[str, str]]) -> dict[str, Any]:
@@ -108,22 +114,26 @@ def stack(
         TwilioRecordings(TEST_ACCOUNT_SID, TEST_AUTH_TOKEN) as twilio,
         DeepgramPrerecorded(DEEPGRAM_KEY, answer) as deepgram,
     ):
-        monkeypatch.setenv("RECORDINGS_BUCKET", BUCKET)
-        monkeypatch.setenv("TWILIO_API_BASE_URL", twilio.base_url)
-        monkeypatch.setenv("DEEPGRAM_URL", deepgram.url)
-        monkeypatch.setenv("DEEPGRAM_API_KEY", DEEPGRAM_KEY)
-        monkeypatch.setenv("RECORDING_RETRY_BACKOFF_SECONDS", "0")
-        bootstrap(BootstrapSettings.from_env())
-        app.reset()
-        result = Stack(local_stack, webhooks, twilio, deepgram, bus_tap, words)
+        env = {
+            **os.environ,
+            "RECORDINGS_BUCKET": BUCKET,
+            "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
+            "TWILIO_API_BASE_URL": twilio.base_url,
+            "DEEPGRAM_URL": deepgram.url,
+            "DEEPGRAM_API_KEY": DEEPGRAM_KEY,
+            "RECORDING_RETRY_BACKOFF_SECONDS": "0",
+        }
+        recordings = LambdaContainer(_service, app.create_handler, env)
+        result = Stack(local_stack, webhooks, recordings, twilio, deepgram, bus_tap, words)
         result.current = current  # type: ignore[attr-defined]
         yield result
-        app.reset()
 
 
 def invoke(stack: Stack, event: dict[str, Any], call_sid: str) -> dict[str, Any]:
     stack.current[:] = [call_sid]  # type: ignore[attr-defined]
-    return app.handler(event, FakeLambdaContext(function_name="callscribe-recordings", remaining_ms=600_000))
+    context = FakeLambdaContext(function_name="callscribe-recordings", remaining_ms=600_000)
+    return stack.recordings(event, context)
 
 
 def a_call(call_sid: str) -> SyntheticCall:
@@ -199,10 +209,9 @@ def test_a_completed_recording_is_copied_transcribed_and_reconciled(stack: Stack
 
 
 def test_a_rerun_is_idempotent_and_reads_our_copy_after_twilios_is_deleted(
-    stack: Stack, call_sid: str, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, call_sid: str
 ) -> None:
-    monkeypatch.setenv("DELETE_TWILIO_RECORDINGS", "true")
-    app.reset()
+    stack.recordings.configure(DELETE_TWILIO_RECORDINGS="true")
     call, recording_sid = a_call(call_sid), recording_sid_for(call_sid)
     stack.seed(call_sid, call, recording_sid)
     event = stack.recording_completed(call_sid, recording_sid, call)
