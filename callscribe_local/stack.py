@@ -28,7 +28,6 @@ readable.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -37,7 +36,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
@@ -45,7 +43,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 
@@ -53,11 +51,18 @@ from callscribe_local.aws_local import LOCAL_ACCOUNT, LOCAL_REGION, LocalAws, Lo
 from callscribe_local.calls_client import get_call
 from callscribe_local.deepgram_server import OUTAGE_PATH
 from callscribe_local.dispatcher import Delivery, Handler, LocalDispatcher, LocalLambdaContext, RetryPolicy
+from callscribe_local.loop_thread import LoopThread
 from callscribe_local.phone import StreamHook
 from callscribe_local.recognizer import RecognizerFactory
 from shared.events import RecordingCompleted, TranscriptCompleted, TranscriptReconciled
 from shared.telemetry import METRICS_NAMESPACE
 from streamer.contract import HEALTH_PATH, MEDIA_PATH, SERVICE_NAME
+
+if TYPE_CHECKING:  # the parts are imported when the stack starts them
+    from callscribe_local.anthropic_server import AnthropicServer
+    from callscribe_local.apigw import LocalApiGateway
+    from callscribe_local.deepgram_server import DeepgramStandIn
+    from callscribe_local.twilio_rest import TwilioRestStandIn
 
 T = TypeVar("T")
 
@@ -139,23 +144,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-class _LoopThread:
-    """An asyncio loop in a daemon thread, for the asyncio stand-ins inside a synchronous stack."""
-
-    def __init__(self, name: str) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
-        self._thread.start()
-
-    def run(self, coro: Any, timeout: float = 30.0) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=5)
-        self.loop.close()
-
-
 @dataclass
 class StackUrls:
     api: str
@@ -184,16 +172,16 @@ class LocalStack:
         self.aws: LocalAws | None = None
         # The Lambdas' environment: this process's, plus what the stack sets for them (`_stack_env`).
         self.lambda_env: dict[str, str] = {}
-        self.api: Any = None
+        self.api: LocalApiGateway | None = None
         self.dispatcher: LocalDispatcher | None = None
         self.recordings_dispatcher: LocalDispatcher | None = None
         self.sweeper: Handler | None = None
         self.streamer: subprocess.Popen[bytes] | None = None
         self._streamer_signalled = False
-        self.twilio_rest: Any = None
-        self.deepgram_standin: Any = None  # DeepgramStandIn, unless the real Deepgram is used
-        self.anthropic_server: Any = None  # AnthropicServer, unless the real Anthropic API is used
-        self._deepgram_loop: _LoopThread | None = None
+        self.twilio_rest: TwilioRestStandIn | None = None
+        self.deepgram_standin: DeepgramStandIn | None = None  # None: the real Deepgram is used
+        self.anthropic_server: AnthropicServer | None = None  # None: the real Anthropic API is used
+        self._deepgram_loop: LoopThread | None = None
         self.urls: StackUrls | None = None
         self.log_dir = Path(self.options.log_dir or tempfile.mkdtemp(prefix="callscribe-local-"))
         self.deepgram_model = "deepgram (real)" if self.options.deepgram_api_key else ""
@@ -369,7 +357,7 @@ class LocalStack:
             sphinx = SphinxRecognizerFactory()
             self._exit.callback(sphinx.close)
             factory, model_name = sphinx, MODEL_NAME
-        loop = _LoopThread("deepgram-standin")
+        loop = LoopThread("deepgram-standin")
         self._exit.callback(loop.close)
         standin = DeepgramStandIn(factory, host="127.0.0.1", port=0, api_key=LOCAL_DEEPGRAM_KEY)
         loop.run(standin.start())
