@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -201,7 +202,9 @@ def test_call_routes_are_parsed_once_into_the_shared_routing_model() -> None:
 
 
 def test_each_secret_comes_from_its_arn_variable_and_json_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(settings_module, "_read_secret", lambda arn, key, optional=False: f"{arn}#{key}")
+    keys = ("account_sid", "auth_token", "auth_token_secondary", "api_key", "signing_secret")
+    secret = lambda arn: json.dumps({key: f"{arn}#{key}" for key in keys})  # noqa: E731
+    monkeypatch.setattr(settings_module, "fetch_secret", secret)
     arns = {
         "TWILIO_SECRET_ARN": "arn:twilio",
         "DEEPGRAM_SECRET_ARN": "arn:deepgram",
