@@ -19,7 +19,7 @@ import hashlib
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -199,7 +199,3 @@ def _typed(question: EvaluationQuestion, value: Any) -> tuple[dict[str, Any] | N
 def no_answers(questions: Iterable[EvaluationQuestion], by: str) -> list[dict[str, Any]]:
     """Every question stored unanswered (a call without speech: nothing to judge)."""
     return [stored_answer(q, None, (), by)[0] for q in questions]
-
-
-def answers_by_id(evaluations: Sequence[Mapping[str, Any]] | None) -> dict[str, Mapping[str, Any]]:
-    return {str(item.get("id")): item for item in evaluations or ()}

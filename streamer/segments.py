@@ -121,10 +121,6 @@ class SegmentStore:
             return asyncio.to_thread(self._queue.put, item)
         return None
 
-    @property
-    def queued(self) -> int:
-        return self._queue.qsize()
-
     # ---- writer threads ----------------------------------------------------------------------------
 
     def _work(self) -> None:

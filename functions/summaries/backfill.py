@@ -325,7 +325,7 @@ def run_from_env(
             settings.anthropic_api_key.get_secret_value(),
             min(settings.anthropic_timeout_seconds, REQUEST_TIMEOUT_SECONDS),
             settings.anthropic_max_retries,
-            base_url=(environ or {}).get("ANTHROPIC_BASE_URL"),
+            base_url=settings.anthropic_base_url,
         )
         return AnthropicModel(client, settings.summary_model)
 

@@ -10,8 +10,9 @@ publishes is read back from the bus.
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
@@ -21,8 +22,10 @@ import pytest
 from callscribe_local.aws_local import BusTap, LocalAws
 from callscribe_local.dispatcher import LocalLambdaContext
 from functions.sweeper import app
+from functions.sweeper.service import SweeperService
+from functions.sweeper.settings import SweeperSettings
 from functions.webhooks.cdr import StatusChange, advance
-from shared import clock, settings
+from shared import clock
 from shared.costs import Prices, call_cost, same_cost
 from shared.dal.calls.core import DynamoCallReader
 from shared.dal.calls.recordings import DynamoRecordingCalls
@@ -34,6 +37,7 @@ from shared.dal.records import Gap, ReconciliationUpdate, RecordingUpdate, Segme
 from shared.dal.segments import DynamoSegments
 from shared.dal.tables import CALLS_TO_SWEEP_INDEX, calls_model, segments_model
 from shared.status import CallStatus, TranscriptStatus
+from tests.support.lambda_container import LambdaContainer
 
 pytestmark = pytest.mark.integration
 
@@ -50,13 +54,18 @@ def tables(local_stack: LocalAws) -> tuple[str, str]:
     return names
 
 
+def service(env: Mapping[str, str]) -> SweeperService:
+    return app.build_service(SweeperSettings.from_env(env))
+
+
 @pytest.fixture
-def sweep(tables: tuple[str, str], local_stack: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("CALLS_TABLE", tables[0])
-    monkeypatch.setenv("TRANSCRIPTS_TABLE", tables[1])
-    monkeypatch.setenv("SWEEP_AFTER_SECONDS", "0")
-    settings.reset()
-    app.reset()
+def sweep(tables: tuple[str, str], local_stack: LocalAws) -> Callable[[], dict[str, Any]]:
+    """One run of the sweeper Lambda's handler code, in one container for the test (its service
+    built from these tables on the first run)."""
+    env = {**os.environ, "CALLS_TABLE": tables[0], "TRANSCRIPTS_TABLE": tables[1], "SWEEP_AFTER_SECONDS": "0"}
+    sweeper = LambdaContainer(
+        lambda env: app.build_service(SweeperSettings.from_env(env)), app.create_handler, env
+    )
 
     def run() -> dict[str, Any]:
         event = {
@@ -70,12 +79,9 @@ def sweep(tables: tuple[str, str], local_stack: LocalAws, monkeypatch: pytest.Mo
             "resources": ["arn:aws:events:us-east-1:123456789012:rule/sweeper"],
             "detail": {},
         }
-        result: dict[str, Any] = app.handler(event, LocalLambdaContext(function_name="callscribe-sweeper"))
-        return result
+        return sweeper(event, LocalLambdaContext(function_name="callscribe-sweeper"))
 
-    yield run
-    settings.reset()
-    app.reset()
+    return run
 
 
 def new_sid() -> str:

@@ -14,7 +14,7 @@ import pytest
 from functions.webhooks.cdr import StatusChange, record_status
 from shared.dal.records import CallParties
 from shared.events import CallCompleted, PublishError
-from shared.status import TERMINAL_RANK, CallStatus, can_advance
+from shared.status import TERMINAL_RANK, CallStatus
 from tests.support.fake_calls.webhooks import FakeWebhookCalls
 from tests.support.fake_publisher import FakePublisher
 
@@ -116,10 +116,3 @@ def test_a_failed_publication_is_released_and_the_retry_publishes_once() -> None
     record_status(store, publisher, COMPLETED)  # Twilio's retry
     record_status(store, publisher, COMPLETED)  # and a duplicate
     assert len(publisher.events) == 1
-
-
-def test_can_advance_agrees_with_ranks() -> None:
-    for current in CallStatus:
-        for new in CallStatus:
-            assert can_advance(current, new) == (new.rank > current.rank)
-        assert can_advance(None, current)

@@ -21,7 +21,7 @@ from shared.costs import Prices, call_cost, same_cost
 from shared.dal.keys import recording_segment_key, segment_key, sweep_shard
 from shared.dal.records import RECORDING, Call, Segment
 from shared.errors import StoreError
-from shared.events import DomainEvent, RecordingCompleted, TranscriptCompleted, parse_detail
+from shared.events import DomainEvent, RecordingCompleted, TranscriptCompleted
 from shared.status import CallStatus, TranscriptStatus
 from tests.support.fake_calls.core import FakeCallTable
 from tests.support.fake_calls.stream import FakeStreamCalls
@@ -293,7 +293,7 @@ def test_a_recording_event_without_any_start_time_leaves_start_time_out(world: W
     assert event.start_time is None
     detail = json.loads(event.detail_json())
     assert "startTime" not in detail
-    assert parse_detail(RecordingCompleted.detail_type, detail) == event  # what the rule's consumer parses
+    assert RecordingCompleted.model_validate(detail) == event  # what the rule's consumer parses
 
 
 def test_a_recording_reconciled_while_live_was_in_progress_is_redriven_once_live_is_final(
