@@ -25,6 +25,7 @@ from callscribe_local.offline_evaluations import (
     merge_answers,
 )
 from callscribe_local.offline_words import STOPWORDS, WORDS, wordset
+from shared.redaction import TOKEN as REDACTION_TOKEN
 
 OFFLINE_MODEL = "offline-extractive"
 
@@ -124,7 +125,8 @@ class OfflineSummarizer:
         sentences = [
             (speaker, s.strip()) for speaker, text, _ in lines for s in _SENTENCE.split(text) if s.strip()
         ]
-        words = [w.lower() for _, s in sentences for w in WORDS.findall(s)]
+        # `[REDACTED CARD]` stands for what was removed: not a word anyone said
+        words = [w.lower() for _, s in sentences for w in WORDS.findall(REDACTION_TOKEN.sub(" ", s))]
         counts = Counter(w for w in words if w not in STOPWORDS and len(w) > 3)
         topics = [w for w, _ in counts.most_common(5)]
         caller = [s for speaker, s in sentences if speaker == "caller"] or [s for _, s in sentences]
