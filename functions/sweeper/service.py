@@ -42,7 +42,6 @@ from shared import clock
 from shared.costs import Prices, call_cost, record_cost, same_cost
 from shared.dal.ports import SegmentCounter, SweeperCalls
 from shared.dal.records import Call, SweepClaim
-from shared.dal.summary_failures import SummaryFailureWrites
 from shared.errors import CallscribeError
 from shared.events import DomainEvent, EventPublisher, RecordingCompleted
 from shared.observability import logger, metrics
@@ -124,7 +123,6 @@ class SweeperService:
         calls: SweeperCalls,
         segments: SegmentCounter,
         publisher: EventPublisher,
-        failures: SummaryFailureWrites,
         *,
         prices: Prices | None = None,
         now: Callable[[], datetime] = clock.now,
@@ -135,7 +133,6 @@ class SweeperService:
         self._calls = calls
         self._segments = segments
         self._publisher = publisher
-        self._failures = failures
         self._now = now
         self._metrics = metric_sink
 
@@ -217,7 +214,7 @@ class SweeperService:
                 events.append(transcript_event(call, count, TranscriptStatus.INCOMPLETE.value))
             # else: the stream ended meanwhile and its streamer published the event itself
         elif plan.transcript_completed:
-            if plan.summary_failed and self._failures.summary_failed(call.call_sid):
+            if plan.summary_failed and self._calls.summary_failed(call.call_sid):
                 report.summaries_failed += 1
             events.append(transcript_event(call))
         if plan.recording_completed:

@@ -1,4 +1,4 @@
-"""The webhooks function's configuration, validated once per process (see docs/configuration.md)."""
+"""The webhooks function's configuration, validated when its services are built (docs/configuration.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pydantic import Field, field_validator
 from functions.webhooks.destinations import allowed_prefixes, configured_numbers, parse_prefixes
 from shared.costs import CostSettings
 from shared.routing import E164, CallRoutes, parse_call_routes
-from shared.settings import TWILIO_SECRET_SOURCES, SecretSource, TableSettings, TwilioSettings, load
+from shared.settings import TWILIO_SECRET_SOURCES, SecretSource, TableSettings, TwilioSettings
 
 DEFAULT_VOICEMAIL_GREETING = (
     "Sorry, nobody can take your call right now. Please leave a message after the tone, "
@@ -75,9 +75,3 @@ class WebhookSettings(TableSettings, TwilioSettings):
         """What POST /calls may dial: the setting, else the configured numbers' country codes."""
         numbers = configured_numbers(self.call_routes, self.twilio_from_number)
         return allowed_prefixes(self.outbound_allowed_prefixes, numbers)
-
-
-def webhook_settings() -> WebhookSettings:
-    """The process's settings (first call validates; a ConfigError names what is missing)."""
-    settings: WebhookSettings = load(WebhookSettings)
-    return settings

@@ -1,16 +1,10 @@
-"""The narrow ports each tier holds on the two product tables.
+"""The narrow ports each tier holds on the two product tables (docs/architecture.md, "Data layer").
 
-One adapter per table implements them all (`DynamoCalls`, `DynamoSegments`), but each tier depends
-on the Protocol of its own use only: a reader sees what it may call, a unit test fakes only that, and
-IAM grants per tier (infra) stay the exact mirror of a Protocol's methods. A new writer adds its own
-Protocol here and its methods on the adapter, leaving the others untouched (as the recordings tier
-of issue 13 did: `RecordingCalls`, `RecordingSegments`, the streamer's `StreamStartWrites`, and the
-sweeper's `SweeperCalls` and `SegmentCounter`).
-
-Every write is one conditional or idempotent UpdateItem (or BatchWriteItem of keyed segments), so
-any tier may create the call item first and a repeated write changes nothing. Writes answer False
-when their condition refused them (a stale or repeated event: not an error) and raise
-`shared.errors.StoreError` when the table failed.
+Each calls port has its own adapter in `shared/dal/calls/`; `DynamoSegments` implements the segments
+ports. What a change must keep: a tier's IAM grant (infra) stays the mirror of its port's methods;
+every write is one conditional or idempotent UpdateItem (or BatchWriteItem of keyed segments), so any
+tier may create the call item first and a repeated write changes nothing; a write answers False when
+its condition refused it and raises `shared.errors.StoreError` when the table failed.
 """
 
 from __future__ import annotations
@@ -124,7 +118,7 @@ class StreamUsageWrites(Protocol):
 
 
 class RedactionCountWrites(Protocol):
-    """The streamer: what redaction took out of the live transcript, per kind (issue 14)."""
+    """The streamer: what redaction took out of the live transcript, per kind."""
 
     def save_redaction_counts(self, call_sid: str, counts: Mapping[str, int]) -> None:
         """Set `redaction_counts` to these totals (a SET, not an increment: a retry writes the same
@@ -160,8 +154,20 @@ class SegmentPageReader(Protocol):
         ...
 
 
-class SummaryCalls(CostWrites, Protocol):
-    """The summaries tier: the summary, stored once, and the mark that its event is on the bus."""
+class SummaryFailureWrites(Protocol):
+    """`summary_status = failed`: the summaries tier, when the model refuses a request for good, and
+    the sweeper, when a final transcript's summary never came (docs/summaries.md, "When no summary
+    comes")."""
+
+    def summary_failed(self, call_sid: str) -> bool:
+        """Mark the call's summary failed; False (nothing written) when the call has a summary, so the
+        mark never replaces or contradicts one, and a summary stored later sets `completed` over it."""
+        ...
+
+
+class SummaryCalls(CostWrites, SummaryFailureWrites, Protocol):
+    """The summaries tier: the summary, stored once, the mark that its event is on the bus, and the
+    mark that none is coming."""
 
     def save_summary(
         self,
@@ -236,12 +242,14 @@ class RecordingSegments(SegmentReader, Protocol):
         ...
 
 
-class SweeperCalls(CostWrites, Protocol):
+class SweeperCalls(CostWrites, SummaryFailureWrites, Protocol):
     """The sweeper: the calls that may still need it (the sparse calls_to_sweep index), a transcript
-    whose stream died, and the marker it claims, re-arms and removes.
+    whose stream died, a summary that never came, and the marker it claims, re-arms and removes.
 
     Every write is conditional on the marker (`sweep_after`) still holding the value the sweeper read,
     so overlapping runs and a concurrent terminal status callback never make a call re-driven twice.
+    The summary's failure mark is conditional on the call having no summary instead (a repeat writes
+    the same value).
     """
 
     def calls_due_for_sweep(self, cutoff: str, limit: int) -> list[str]:

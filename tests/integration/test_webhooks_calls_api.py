@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from callscribe_local.twilio_rest import TwilioRestStandIn
-from shared.dal.models import calls_model
+from shared.dal.tables import calls_model
 from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from tests.support.apigw_events import API_HOST, json_event, twilio_event
 from tests.support.log_capture import log_output_fixture  # noqa: F401 - provides `log_output`
@@ -18,7 +18,6 @@ from tests.support.twilio_forms import voice_params
 from tests.support.webhooks_env import (
     STREAM_URL,
     Webhooks,
-    reset,
     webhooks_fixture,  # noqa: F401 - provides the `webhooks` fixture
 )
 
@@ -30,11 +29,9 @@ OUR_NUMBER = "+14155550999"
 
 
 @pytest.fixture
-def twilio(webhooks: Webhooks, monkeypatch: pytest.MonkeyPatch) -> Iterator[TwilioRestStandIn]:
+def twilio(webhooks: Webhooks) -> Iterator[TwilioRestStandIn]:
     with TwilioRestStandIn(TEST_ACCOUNT_SID, TEST_AUTH_TOKEN) as standin:
-        monkeypatch.setenv("TWILIO_API_BASE_URL", standin.base_url)
-        monkeypatch.setenv("TWILIO_FROM_NUMBER", OUR_NUMBER)
-        reset()
+        webhooks.configure(TWILIO_API_BASE_URL=standin.base_url, TWILIO_FROM_NUMBER=OUR_NUMBER)
         yield standin
 
 
@@ -170,21 +167,15 @@ def test_a_destination_outside_the_allowed_prefixes_is_403_and_nothing_is_called
     assert calls_stored(webhooks) == before
 
 
-def test_allowed_prefixes_can_be_set(
-    webhooks: Webhooks, twilio: TwilioRestStandIn, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("OUTBOUND_ALLOWED_PREFIXES", "+1415, +4420")
-    reset()
+def test_allowed_prefixes_can_be_set(webhooks: Webhooks, twilio: TwilioRestStandIn) -> None:
+    webhooks.configure(OUTBOUND_ALLOWED_PREFIXES="+1415, +4420")
     assert create(webhooks, {"to": "+442071838750", "connectTo": AGENT_DESK})[0] == 201
     assert create(webhooks, {"to": "+12125550100", "connectTo": AGENT_DESK})[0] == 403  # +1 212: not listed
     assert len(twilio.created_calls()) == 1
 
 
-def test_missing_from_is_400(
-    webhooks: Webhooks, twilio: TwilioRestStandIn, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("TWILIO_FROM_NUMBER")
-    reset()
+def test_missing_from_is_400(webhooks: Webhooks, twilio: TwilioRestStandIn) -> None:
+    webhooks.configure(TWILIO_FROM_NUMBER=None)
     status, body = create(webhooks, {"to": CUSTOMER, "connectTo": AGENT_DESK})
     assert status == 400
     assert "from" in str(body["message"])
@@ -213,20 +204,14 @@ def test_twilio_errors_are_mapped(
         assert message in str(body["message"])
 
 
-def test_unreachable_twilio_is_503(
-    webhooks: Webhooks, twilio: TwilioRestStandIn, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TWILIO_API_BASE_URL", "http://127.0.0.1:9")  # discard port: nothing listens
-    reset()
+def test_unreachable_twilio_is_503(webhooks: Webhooks, twilio: TwilioRestStandIn) -> None:
+    webhooks.configure(TWILIO_API_BASE_URL="http://127.0.0.1:9")  # discard port: nothing listens
     status, _ = create(webhooks, {"to": CUSTOMER, "connectTo": AGENT_DESK})
     assert status == 503
 
 
-def test_wrong_credentials_are_502(
-    webhooks: Webhooks, twilio: TwilioRestStandIn, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "stale-token")
-    reset()
+def test_wrong_credentials_are_502(webhooks: Webhooks, twilio: TwilioRestStandIn) -> None:
+    webhooks.configure(TWILIO_AUTH_TOKEN="stale-token")
     status, body = create(webhooks, {"to": CUSTOMER, "connectTo": AGENT_DESK})
     assert status == 502
     assert "20003" in str(body["message"])

@@ -26,9 +26,7 @@ print(json.dumps({"built": built, "gc_enabled": gc.isenabled(), "frozen": gc.get
 
 
 def test_init_builds_only_the_settings_models_and_leaves_the_collector_on() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, check=True
-    )
+    done = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     # settings are read by every request (the first one included); everything else waits for its route
     assert [name for name in result["built"] if "settings" not in name and "costs" not in name] == []
