@@ -27,8 +27,6 @@ from shared.patterns import E164_MAX_LENGTH, E164_PATTERN
 
 STAGE = "prod"
 TWILIO_ROUTES = ("voice", "status", "recording")
-# boto3 too: shared/aws.py uses it, and the runtime's copy may not match the bundled botocore.
-WEBHOOK_DEPENDENCIES = ("aws-lambda-powertools", "boto3", "pynamodb", "twilio", "pydantic")
 
 # POST /calls: the contract's body; limits stop junk before it costs a Lambda invocation. The number
 # shape is the one the Lambda checks too (shared/patterns.py), so the gateway never lets through what
@@ -120,7 +118,6 @@ class WebhooksApi(Construct):
             "Handler",
             name="webhooks",
             description="callscribe: Twilio voice/status/recording webhooks and the calls API",
-            dependencies=WEBHOOK_DEPENDENCIES,
             config=config,
             memory_size=1024,  # more CPU for the cold start: Twilio waits at most 15 s for TwiML
             timeout=cdk.Duration.seconds(15),

@@ -18,8 +18,6 @@ from infra.components.functions import BuiltFunction, build_python_function
 from infra.components.secrets import ProductSecrets
 from shared.events import SOURCE, TranscriptCompleted, TranscriptReconciled
 
-SUMMARIES_DEPENDENCIES = ("aws-lambda-powertools", "boto3", "pynamodb", "anthropic", "pydantic")
-
 
 class ProductEvents(Construct):
     """The custom bus every tier publishes to (source "callscribe")."""
@@ -58,7 +56,6 @@ class Summaries(Construct):
             "Handler",
             name="summaries",
             description="callscribe: Claude summary of a finished call's transcript",
-            dependencies=SUMMARIES_DEPENDENCIES,
             config=config,
             # Long calls are summarised map-reduce, each request up to 60 s with retries; the code caps
             # its requests by the remaining time, so this is the whole budget of one summary.

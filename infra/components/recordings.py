@@ -48,9 +48,6 @@ from infra.components.nag import acknowledge, arn_wildcard
 from infra.components.secrets import ProductSecrets
 from shared.events import RecordingCompleted
 
-# urllib3 is the Lambda's HTTP client (Twilio media, Deepgram pre-recorded): declared, not left to
-# botocore's own dependency on it (docs/recordings.md, "The HTTP client").
-RECORDINGS_DEPENDENCIES = ("aws-lambda-powertools", "boto3", "pynamodb", "pydantic", "urllib3")
 # The largest recording the Lambda takes (RECORDING_MAX_BYTES, the code's default: ~2.5 h of
 # dual-channel audio). It spools to /tmp beyond RECORDING_MEMORY_BYTES, so /tmp must hold it, with
 # room for the runtime's own files.
@@ -142,7 +139,6 @@ class Recordings(Construct):
             "Handler",
             name="recordings",
             description="callscribe: copy a recording to S3, transcribe it, fill the live transcript gaps",
-            dependencies=RECORDINGS_DEPENDENCIES,
             config=config,
             timeout=cdk.Duration.minutes(15),
             memory_size=config.recordings_memory_mib,

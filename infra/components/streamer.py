@@ -22,7 +22,6 @@ from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.components.bundling import REPO_ROOT
 from infra.components.config import InfraConfig
 from infra.components.data import DataTables
 from infra.components.dns import alias_in_hosted_zone
@@ -30,6 +29,7 @@ from infra.components.edge import CloudFrontEdge
 from infra.components.nag import acknowledge
 from infra.components.secrets import ProductSecrets
 from infra.components.storage import new_log_group
+from infra.dependencies import REPO_ROOT
 from shared.telemetry import METRICS_NAMESPACE, SERVICE_DIMENSION
 from streamer.contract import ACTIVE_CALLS, HEALTH_PATH, MEDIA_PATH, SERVICE_NAME
 
