@@ -21,6 +21,7 @@ from infra.components.data import DataTables
 from infra.components.dns import alias_in_hosted_zone
 from infra.components.functions import BuiltFunction, build_python_function
 from infra.components.nag import acknowledge
+from infra.components.outputs import stack_output
 from infra.components.secrets import ProductSecrets
 from infra.components.storage import new_log_group
 from shared.patterns import E164_MAX_LENGTH, E164_PATTERN
@@ -220,19 +221,27 @@ class WebhooksApi(Construct):
         )
 
     def _build_outputs(self, scope: Construct) -> None:
-        """On the stack (`scope`): what the operator pastes into the Twilio console."""
+        """What the operator pastes into the Twilio console, and the calls API. RestApi's own
+        `Endpoint` output is replaced by `WebhooksApiUrl`: its key carries a generated suffix."""
+        self.api.node.try_remove_child("Endpoint")
+        stack_output(
+            scope,
+            "WebhooksApiUrl",
+            self.api.url,
+            "The API's own execute-api stage URL (the webhook URLs use apiDomainName when it is set)",
+        )
         for route, url in self.webhook_urls.items():
-            cdk.CfnOutput(
+            stack_output(
                 scope,
                 f"Twilio{route.capitalize()}WebhookUrl",
-                value=url,
-                description=f"Twilio console: the {route} webhook (HTTP POST)",
+                url,
+                f"Twilio console: the {route} webhook (HTTP POST)",
             )
-        cdk.CfnOutput(
+        stack_output(
             scope,
             "CallsApiUrl",
-            value=f"{self.base_url}/calls",
-            description="POST /calls and GET /calls/{callSid} (SigV4, execute-api:Invoke)",
+            f"{self.base_url}/calls",
+            "POST /calls and GET /calls/{callSid} (SigV4, execute-api:Invoke)",
         )
 
     def _base_url(self, config: InfraConfig) -> str:

@@ -15,6 +15,7 @@ from infra.components.config import InfraConfig
 from infra.components.data import DataTables
 from infra.components.delivery import dead_letter_queue, deliver_events
 from infra.components.functions import BuiltFunction, build_python_function
+from infra.components.outputs import stack_output
 from infra.components.secrets import ProductSecrets
 from shared.events import SOURCE, TranscriptCompleted, TranscriptReconciled
 
@@ -25,6 +26,7 @@ class ProductEvents(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: InfraConfig) -> None:
         super().__init__(scope, construct_id)
         self.bus = events.EventBus(self, "Bus", event_bus_name=f"{config.stack_name}-events")
+        stack_output(self, "EventBusName", self.bus.event_bus_name, "The bus every tier publishes to")
         # Replays and late consumers: a week of every domain event.
         self.bus.archive(
             "Archive",

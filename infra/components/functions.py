@@ -2,8 +2,8 @@
 
 Each function gets an explicit role with only what its construct grants it (no managed policies), an
 explicit log group with retention (so logs do not live forever, and the role can write only there),
-the X-Ray mode chosen with context `lambdaTracing`, and the Powertools settings the code's
-observability module expects.
+the X-Ray mode chosen with context `lambdaTracing`, the Powertools settings the code's
+observability module expects, and two stack outputs: `<Name>FunctionName` and `<Name>LogGroupName`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from constructs import Construct
 from infra.components.bundling import LAMBDA_RUNTIME, function_code
 from infra.components.config import InfraConfig
 from infra.components.nag import acknowledge, arn_wildcard
+from infra.components.outputs import pascal, stack_output
 from infra.components.storage import new_log_group
 from shared.telemetry import METRICS_NAMESPACE
 
@@ -125,6 +126,13 @@ def build_python_function(
         "Log streams are created per execution environment with names unknown in advance; the "
         "statement is limited to this function's own log group.",
     )
+    stack_output(
+        scope,
+        f"{pascal(name)}FunctionName",
+        function.function_name,
+        f"The {name} Lambda (update its configuration to recycle its containers)",
+    )
+    stack_output(scope, f"{pascal(name)}LogGroupName", log_group.log_group_name, f"The {name} Lambda's logs")
     if tracing is not LambdaTracing.OFF:
         acknowledge(
             role,

@@ -45,6 +45,7 @@ from infra.components.data import DataTables
 from infra.components.delivery import dead_letter_queue, deliver_events
 from infra.components.functions import BuiltFunction, build_python_function
 from infra.components.nag import acknowledge, arn_wildcard
+from infra.components.outputs import stack_output
 from infra.components.secrets import ProductSecrets
 from shared.events import RecordingCompleted
 
@@ -112,6 +113,16 @@ class RecordingsBucket(Construct):
                     id="incomplete-uploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1)
                 ),
             ],
+        )
+
+        stack_output(
+            self,
+            "RecordingsBucketName",
+            self.bucket.bucket_name,
+            "Call recordings (KMS-encrypted): RECORDINGS_BUCKET of the recordings Lambda",
+        )
+        stack_output(
+            self, "RecordingsKeyArn", self.key.key_arn, "The KMS key of the recordings bucket (retained)"
         )
 
     def objects_arn(self) -> str:

@@ -69,6 +69,8 @@ def test_make_synth_runs_the_app_with_the_deploy_environment_not_the_system_pyth
         "CDK_DISABLE_CLI_TELEMETRY": "true",  # offline, the CLI waits ~20 s to send it at exit
     }
     environment.pop("PYTHONPATH", None)  # the app puts the repository first on sys.path itself
+    for inherited in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):  # when the suite itself runs under `make test`
+        environment.pop(inherited, None)
 
     done = subprocess.run(
         [
