@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -10,6 +9,7 @@ from pydantic import SecretStr
 
 from shared import settings as settings_module
 from shared.errors import ConfigError
+from shared.redaction import parse_patterns
 from shared.routing import AgentRoute, CallRoutes
 from streamer.config import StreamerSettings
 
@@ -168,7 +168,7 @@ ENVIRONMENT = {
     "TRANSCRIPT_REDACTION_PATTERNS": (
         '{"order": "ORD-\\\\d+"}',
         "redaction.transcript_redaction_patterns",
-        {"ORDER": re.compile(r"ORD-\d+")},
+        parse_patterns({"order": r"ORD-\d+"}),
     ),
 }
 
