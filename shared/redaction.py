@@ -344,21 +344,6 @@ def _render(text: str, spans: list[tuple[int, int, str]]) -> str:
     return "".join(out)
 
 
-# ---- what the streamer's hold read until it judged runs itself --------------------------------------
-
-MAX_DIGITS = MAX_CARD
-
-
-def only_digits(text: str) -> bool:
-    """True when `text` holds nothing but digits (numerals or digit words) and separators."""
-    kinds = {t.kind for t in tokens(text)}
-    return Kind.DIGITS in kinds and kinds <= {Kind.DIGITS, Kind.JOIN}
-
-
-def digit_count(text: str) -> int:
-    return sum(len(t.digits) for t in tokens(text))
-
-
 # ---- settings ---------------------------------------------------------------------------------------
 
 

@@ -4,7 +4,8 @@
 - a card number, however it is read (group sizes, separators, numerals, digit words, "oh"/"o",
   "double", fillers, split over segments with the other side talking between), leaves no digit;
 - what must be kept (phone numbers in phone grouping, dates, amounts, times) is kept;
-- a track is never held beyond its bound.
+- the streamer's holding gives the same text as reading the whole track at once, and never holds
+  more than its bound.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from hypothesis import strategies as st
 from shared.redaction import HOLD_SEGMENTS, Redactor, TrackRedactor
 from shared.redaction_rules import FULL, Digit, Run, judge, luhn_valid, luhn_windows
 from shared.spoken_digits import Kind, tokens
+from streamer.deepgram import Segment
+from streamer.redaction import CallRedaction, Pending
 
 WORDS = {"0": ("zero", "oh", "o"), "1": ("one",), "2": ("two",), "3": ("three",), "4": ("four",)}
 WORDS |= {"5": ("five",), "6": ("six",), "7": ("seven",), "8": ("eight",), "9": ("nine",)}
@@ -124,6 +127,42 @@ def test_phone_numbers_dates_amounts_times_and_short_numbers_are_kept(kept: list
     redactor = Redactor()
     assert redactor.redact(text) == text
     assert not redactor.counts
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(st.data())
+def test_holding_gives_what_reading_the_whole_track_gives(data: st.DataObject) -> None:
+    pool = [
+        "4111",
+        "1111",
+        "0 4 2 7",
+        "1 2 3",
+        "078",
+        "05",
+        "1120",
+        "my card is",
+        "okay",
+        "it's 12",
+        "thanks",
+    ]
+    texts = data.draw(st.lists(st.sampled_from(pool), min_size=1, max_size=40))
+    tracks = data.draw(
+        st.lists(st.sampled_from(["inbound", "outbound"]), min_size=len(texts), max_size=len(texts))
+    )
+    speakers = {"inbound": "caller", "outbound": "callee"}
+    redaction = CallRedaction(Redactor())
+    stored: dict[float, str] = {}
+    for index, (text, track) in enumerate(zip(texts, tracks, strict=True)):
+        segment = Segment(track, text, float(index), index + 0.5, 0.9, 0.0)
+        for pending in redaction.accept(Pending(segment, speakers[track], "deepgram:nova-3")):
+            stored[pending.segment.start] = pending.segment.text
+        assert redaction.held <= 2 * HOLD_SEGMENTS
+    for pending in redaction.flush():
+        stored[pending.segment.start] = pending.segment.text
+    whole = Redactor()
+    expected = whole.redact_lines([speakers[t] for t in tracks], texts, [float(i) for i in range(len(texts))])
+    assert [stored[float(i)] for i in range(len(texts))] == expected
+    assert redaction.counts == dict(whole.counts)
 
 
 @settings(max_examples=50, deadline=None, database=None)
