@@ -50,7 +50,8 @@ from shared.events import RecordingCompleted
 
 # urllib3 is the Lambda's HTTP client (Twilio media, Deepgram pre-recorded): declared, not left to
 # botocore's own dependency on it (docs/recordings.md, "The HTTP client").
-RECORDINGS_DEPENDENCIES = ("aws-lambda-powertools", "boto3", "pynamodb", "pydantic", "urllib3")
+# regex: configured redaction patterns run with its timeout (shared/redaction_patterns.py)
+RECORDINGS_DEPENDENCIES = ("aws-lambda-powertools", "boto3", "pynamodb", "pydantic", "urllib3", "regex")
 # The largest recording the Lambda takes (RECORDING_MAX_BYTES, the code's default: ~2.5 h of
 # dual-channel audio). It spools to /tmp beyond RECORDING_MEMORY_BYTES, so /tmp must hold it, with
 # room for the runtime's own files.
