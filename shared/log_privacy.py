@@ -26,7 +26,7 @@ from aws_lambda_powertools.logging.types import LogRecord
 
 from shared.redaction import Redactor
 from shared.redaction_rules import LOGS
-from shared.spoken_digits import ANY_DIGIT
+from shared.spoken_digits import maybe_digits
 
 PHONE_NUMBER = re.compile(r"(?<![\w+])\+[1-9]\d{5,14}(?!\d)")
 # Powertools' own keys: set by the logger, never private, and read by tools as they are
@@ -45,7 +45,7 @@ def mask_phone_numbers(text: str) -> str:
 
 def redact_text(text: str) -> str:
     """`text` with card numbers (and what follows them) and SSNs redacted, by the log rules."""
-    if not ANY_DIGIT.search(text):
+    if not maybe_digits(text):
         return text
     return Redactor(rules=LOGS).redact(text)
 

@@ -47,7 +47,7 @@ from shared.redaction_rules import (
     judge,
 )
 from shared.settings import EnvGroup
-from shared.spoken_digits import ANY_DIGIT, Kind, Token, tokens
+from shared.spoken_digits import Kind, Token, month_before, tokens, words_in
 
 # Holding (per track): a run still open is held until its end, or until one of these is passed; it is
 # then judged as it stands (`_force`), its last CONTEXT_DIGITS carried into what follows.
@@ -188,12 +188,8 @@ class TrackRedactor(Generic[T]):
         if self._run is not None:
             self._sep += "\n"  # a segment boundary: a group boundary within a run
             self._strong = True
-        if self._run is None and self._month is None and not ANY_DIGIT.search(text):
-            if self._zone is not None:
-                self._tick(len(text.split()))
-        else:
-            for found in tokens(text):
-                self._read(found, number, text)
+        for found in tokens(text):
+            self._read(found, number, text)
         run_digits = len(self._run.digits) if self._run is not None else 0
         if len(self._held) > HOLD_SEGMENTS or run_digits > HOLD_DIGITS or self._too_old(start):
             return self._force()
@@ -217,19 +213,18 @@ class TrackRedactor(Generic[T]):
         elif kind is Kind.JOIN:
             self._sep += text[found.start : found.end]
             self._strong = self._strong or found.strong
+        elif kind is Kind.BREAK:
+            self._close()
+            self._mark, self._month = found.text, None
+            if self._zone is not None:  # words count only towards a card's follow-up window
+                self._tick(words_in(text, found.start, found.end))
+            if self._zone is not None:
+                month = month_before(text, found.start, found.end)
+                self._month = None if month is None else (number, *month)
         else:
             self._close()
-            self._month = None
-            if kind is Kind.WORD:
-                self._mark = ""
-                self._tick(1)
-                if found.month and self._zone is not None:
-                    self._month = (number, found.start, found.end)
-            elif kind is Kind.MARK:
-                self._mark = found.text
-            else:
-                self._mark = ""
-                self._token(found.text)
+            self._mark, self._month = "", None
+            self._token(found.text)
 
     def _digits(self, found: Token, number: int) -> None:
         run = self._run

@@ -134,6 +134,8 @@ def judge(run: Run, zone: Zone | None, rules: Rules, forced: bool) -> tuple[list
     name before it belongs to an expiry. `forced`: the run may go on (a hold bound was reached), so
     an unjudged tail longer than CLEAR_PREFIX is redacted too."""
     digits = run.digits
+    if len(digits) < MIN_DIGITS and zone is None and not forced:
+        return [], None, False  # no card, nothing after one, too short for any other kind: most runs
     values = [d.value for d in digits]
     text = "".join(map(str, values))
     n = len(values)
@@ -149,6 +151,22 @@ def judge(run: Run, zone: Zone | None, rules: Rules, forced: bool) -> tuple[list
             taken[i] = item
 
     cards = _cards(values, windows, bounds)
+    month = False
+    head = cards[0][0] if cards else n  # the digits before the run's first card
+    if zone is not None and head > 0:  # what may follow a card said before this run
+        found = card_details(
+            text[:head], {b for b in bounds if b <= head}, not zone.expiry, not zone.code, exact=True,
+            month=run.month is not None,
+        )  # fmt: skip
+        if found:
+            at = 0
+            for kind, length in found:
+                take(kind, at, at + length)
+                at += length
+            zone.words = FOLLOW_WORDS
+            zone.expiry = zone.expiry or any(kind == EXPIRY for kind, _ in found)
+            zone.code = zone.code or any(kind == SECURITY_CODE for kind, _ in found)
+            month = run.month is not None and found[0][0] == EXPIRY
     for index, (first, last) in enumerate(cards):
         take(CARD, first, last)
         stop = cards[index + 1][0] if index + 1 < len(cards) else n
@@ -160,20 +178,6 @@ def judge(run: Run, zone: Zone | None, rules: Rules, forced: bool) -> tuple[list
             at += length
         kinds = {kind for kind, _ in found or []}
         zone = Zone(expiry=EXPIRY in kinds, code=SECURITY_CODE in kinds)
-    month = False
-    if not cards and zone is not None:
-        found = card_details(
-            text, bounds, not zone.expiry, not zone.code, exact=True, month=run.month is not None
-        )
-        if found:
-            at = 0
-            for kind, length in found:
-                take(kind, at, at + length)
-                at += length
-            zone.words = FOLLOW_WORDS
-            zone.expiry = zone.expiry or any(kind == EXPIRY for kind, _ in found)
-            zone.code = zone.code or any(kind == SECURITY_CODE for kind, _ in found)
-            month = run.month is not None and found[0][0] == EXPIRY
     _whole_words(digits, taken, take)
     for first, last in _untaken(taken):
         decided = classify(run, first, last, rules)

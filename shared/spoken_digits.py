@@ -1,27 +1,30 @@
-"""Spoken and written digits as one token stream: how the redaction engine reads a segment.
+"""Spoken and written digits as a short token stream: how the redaction engine reads a segment.
 
-A text becomes `Token`s, each with the span of the text it was read from:
+A text becomes the digits in it and what lies between them, each `Token` with the span it was read
+from (the engine replaces by span):
 
-- DIGITS: a numeral ("4111"; any script's decimal digits, fullwidth too), a digit word ("four",
-  "zero", "oh", "o", "nought"), a teen ("eleven" is 11), a tens word with an optional unit ("twenty
-  seven" is 27, "twenty" 20), or "double"/"triple" and the one digit it repeats ("double one" is 11);
-- JOIN: what may sit between the groups of one number: whitespace, `, . / -` and dashes, the words
-  "dash", "slash", "hyphen", and fillers ("uh", "um", "er"). `strong` when it is punctuation or a
-  word: a group boundary even between digit words ("four one, one one" is two groups);
-- WORD: any other word, and words mixing letters and digits ("5th", "ORD123": never digits);
-  `month` when it names a month;
-- MARK: any other single character ("$", "+", ":", "#"): it ends a number;
-- REDACTED: a redaction token already in the text (`[REDACTED CARD]`), with its kind.
+- DIGITS: a numeral not glued to letters ("4111"; any script's decimal digits; "5th" and "ORD123"
+  are words), a digit word ("four", "zero", "oh", "o", "nought"), a teen ("eleven" is 11), a tens
+  word with an optional unit ("twenty seven" is 27, "twenty" 20), or "double"/"triple" and the one
+  digit it repeats ("double one" is 11);
+- REDACTED: a redaction token already in the text (`[REDACTED CARD]`), with its kind;
+- JOIN: a stretch between two of those that may sit inside one number: whitespace, `, . / -` and
+  dashes, the words "dash", "slash", "hyphen", and fillers ("uh", "um", "er"); `strong` when it holds
+  punctuation or a word (a group boundary even between digit words: "four one, one one");
+- BREAK: any other stretch (a word, `:`, `$`, `+` …): it ends a number. It carries the mark right
+  before the next token (`$`, `+`); `words_in` and `month_before` read more of it when asked.
 
-Must keep: a span covers exactly the characters its token was read from (redaction replaces by
-span), and a numeral's digits are one character each. Nothing here decides what is private:
-shared/redaction.py does.
+Only digits and what separates them become tokens, and a text with no digit character and no word
+that can spell one is a single BREAK at the cost of a split: most speech.
+Must keep: spans cover exactly the characters read, and a numeral's digits are one character each.
+Nothing here decides what is private: shared/redaction.py does.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -38,31 +41,51 @@ TENS = {
     "sixty": "6", "seventy": "7", "eighty": "8", "ninety": "9",
 }  # fmt: skip
 REPEATS = {"double": 2, "triple": 3}
-FILLERS = frozenset({"uh", "um", "umm", "uhm", "er", "erm", "ah", "hmm", "mm"})
-JOIN_WORDS = frozenset({"dash", "slash", "hyphen"})
-MONTHS = frozenset(
-    {
-        "january", "february", "march", "april", "may", "june", "july", "august", "september",
-        "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
-        "sept", "oct", "nov", "dec",
-    }
+FILLERS = ("uh", "um", "umm", "uhm", "er", "erm", "ah", "hmm", "mm")
+JOIN_WORDS = ("dash", "slash", "hyphen")
+MONTHS = (
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
+    "sept", "oct", "nov", "dec",
 )  # fmt: skip
-JOIN_CHARS = frozenset(",./-\u2010\u2011\u2012\u2013\u2014\u2212")  # , . / - and the dashes
+_DASHES = "\\-\u2010\u2011\u2012\u2013\u2014\u2212"
+_PUNCT = f",./{_DASHES}"
 
-# Any sign of a digit: a decimal character, or a word that can spell one. A text without any is
-# read as words alone, without tokenising it (most segments).
-ANY_DIGIT = re.compile(
-    r"\d|\b(?:" + "|".join([*DIGIT_WORDS, *TEENS, *TENS, *REPEATS]) + r")\b|\[REDACTED ", re.IGNORECASE
+
+def _any(words: Iterable[str]) -> str:
+    return "|".join(sorted(words, key=len, reverse=True))
+
+
+_DIGIT = _any(DIGIT_WORDS)
+_SPOKEN = frozenset([*DIGIT_WORDS, *TEENS, *TENS])  # a word that can spell a digit
+_FIRST = "".join(sorted({word[0] for word in (*_SPOKEN, *REPEATS)}))
+# Read on the lower-cased text (a match is a few times faster than with IGNORECASE); the case-blind
+# twin serves the rare text whose lower case has another length (its spans would not map back).
+_UNIT_SOURCE = (
+    rf"(?=[\[\d{_FIRST}])(?:"
+    r"\[redacted (?P<kind>[a-z][a-z0-9_]*)\]"
+    r"|(?<![^\W_])(?P<numeral>\d+)(?![^\W_])"  # not glued to a letter, nor cut from a number
+    r"|\b(?:"
+    rf"(?P<repeat>{_any(REPEATS)})[ -](?P<repeated>{_DIGIT}|\d)(?!\w)"
+    rf"|(?P<tens>{_any(TENS)})(?:[ -](?P<unit>{_any(w for w, d in DIGIT_WORDS.items() if d != '0')}))?"
+    rf"|(?P<word>{_DIGIT}|{_any(TEENS)})"
+    r")\b)"
 )
-_SCAN = re.compile(r"(\[REDACTED ([A-Z][A-Z0-9_]*)\])|(\w+)|(\s+)|(.)", re.DOTALL)
+_UNIT = re.compile(_UNIT_SOURCE)
+_UNIT_ANY_CASE = re.compile(_UNIT_SOURCE, re.IGNORECASE)
+_NOT_LETTERS = re.compile(r"[^a-z]+")
+_ANY_DECIMAL = re.compile(r"\d|\[")
+_JOINS = re.compile(rf"(?:\s|[{_PUNCT}]|(?i:\b(?:{_any(FILLERS)}|{_any(JOIN_WORDS)})\b))*")
+_STRONG = re.compile(rf"[{_PUNCT}]|(?i:\b(?:{_any(JOIN_WORDS)})\b)")
+_WORD = re.compile(r"[^\W\d_]+")
+_MONTH_BEFORE = re.compile(rf"(?i:\b(?:{_any(MONTHS)})\b)(?=[\s{_PUNCT}]*\Z)")
 
 
 class Kind(Enum):
     DIGITS = "digits"
-    JOIN = "join"
-    WORD = "word"
-    MARK = "mark"
     REDACTED = "redacted"
+    JOIN = "join"
+    BREAK = "break"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,84 +95,79 @@ class Token:
     end: int
     digits: str = ""  # DIGITS: the digits spelt, "0"-"9"
     numeral: bool = False  # DIGITS written as digits (one character per digit)
-    strong: bool = False  # JOIN: punctuation or a word, a group boundary even between digit words
-    month: bool = False  # WORD: a month's name
-    text: str = ""  # MARK: the character; TOKEN: the redaction kind
+    strong: bool = False  # JOIN: punctuation or a word in it
+    text: str = ""  # REDACTED: the kind; BREAK: the mark right before what follows ("$", "+"), or ""
+
+
+def maybe_digits(text: str) -> bool:
+    """False when `text` has no digit character, no token and no word that can spell a digit."""
+    lowered = text.lower()
+    return bool(_ANY_DECIMAL.search(lowered)) or not _SPOKEN.isdisjoint(_NOT_LETTERS.split(lowered))
 
 
 def tokens(text: str) -> list[Token]:
     """`text` as tokens, in order; together their spans cover the text."""
-    raw = list(_raw(text))
+    lowered = text.lower()
+    if len(lowered) != len(text):
+        units = _UNIT_ANY_CASE.finditer(text)
+    elif not _ANY_DECIMAL.search(lowered) and _SPOKEN.isdisjoint(_NOT_LETTERS.split(lowered)):
+        return [_gap(text, 0, len(text))] if text else []  # plain speech: no digit at all
+    else:
+        units = _UNIT.finditer(lowered)
     out: list[Token] = []
-    index = 0
-    while index < len(raw):
-        token, word = raw[index]
-        if word in REPEATS or word in TENS:
-            merged = _merge(text, raw, index)
-            if merged is not None:
-                out.append(merged)
-                index += 3
-                continue
-            if word in TENS:
-                token = Token(Kind.DIGITS, token.start, token.end, digits=TENS[word] + "0")
-        out.append(token)
-        index += 1
+    at = 0
+    for match in units:
+        start, end = match.span()
+        unit = _unit(text, match, start, end)
+        if unit is None:
+            continue
+        if start > at:
+            out.append(_gap(text, at, start))
+        out.append(unit)
+        at = end
+    if at < len(text):
+        out.append(_gap(text, at, len(text)))
     return out
 
 
-def _raw(text: str) -> list[tuple[Token, str]]:
-    """One token per word, space run or character; a repeat or tens word is still a WORD here, with
-    its lower-cased word beside it for `_merge`."""
-    found: list[tuple[Token, str]] = []
-    for match in _SCAN.finditer(text):
-        start, end = match.span()
-        redacted, kind, chunk, space, char = match.groups()
-        if redacted is not None:
-            found.append((Token(Kind.REDACTED, start, end, text=kind), ""))
-        elif space is not None:
-            found.append((Token(Kind.JOIN, start, end), ""))
-        elif char is not None:
-            if char in JOIN_CHARS:
-                found.append((Token(Kind.JOIN, start, end, strong=True), ""))
-            else:
-                found.append((Token(Kind.MARK, start, end, text=char), ""))
-        else:
-            found.append(_chunk(chunk, start, end))
-    return found
+def words_in(text: str, start: int, end: int) -> int:
+    """How many words text[start:end] holds (a BREAK's, for the card's follow-up window)."""
+    return len(_WORD.findall(text, start, end))
 
 
-def _chunk(chunk: str, start: int, end: int) -> tuple[Token, str]:
-    if chunk.isdecimal():
-        digits = "".join(str(unicodedata.decimal(c)) for c in chunk)
-        return Token(Kind.DIGITS, start, end, digits=digits, numeral=True), ""
-    word = chunk.lower()
-    if word in DIGIT_WORDS:
-        return Token(Kind.DIGITS, start, end, digits=DIGIT_WORDS[word]), word
-    if word in TEENS:
-        return Token(Kind.DIGITS, start, end, digits=TEENS[word]), word
-    if word in FILLERS:
-        return Token(Kind.JOIN, start, end), word
-    if word in JOIN_WORDS:
-        return Token(Kind.JOIN, start, end, strong=True), word
-    return Token(Kind.WORD, start, end, month=word in MONTHS), word
+def month_before(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """The span of a month's name that ends text[start:end] but for separators, if any."""
+    found = _MONTH_BEFORE.search(text[start:end])
+    return (start + found.start(), start + found.end()) if found else None
 
 
-def _merge(text: str, raw: list[tuple[Token, str]], index: int) -> Token | None:
-    """ "double one" (11), "triple 0" (000), "twenty seven" / "twenty-seven" (27): the word at `index`,
-    one space or hyphen, and one digit; None when what follows is not that."""
-    if index + 2 >= len(raw):
-        return None
-    first, word = raw[index]
-    between, _ = raw[index + 1]
-    unit, _ = raw[index + 2]
-    if text[between.start : between.end] not in (" ", "-"):
-        return None
-    if unit.kind is not Kind.DIGITS or len(unit.digits) != 1:
-        return None
-    if word in REPEATS:
-        digits = unit.digits * REPEATS[word]
-    elif unit.digits != "0" and not unit.numeral:
-        digits = TENS[word] + unit.digits
-    else:
-        return None
-    return Token(Kind.DIGITS, first.start, unit.end, digits=digits)
+def _unit(text: str, match: re.Match[str], start: int, end: int) -> Token | None:
+    kind, numeral, repeat, repeated, tens, unit, word = match.group(
+        "kind", "numeral", "repeat", "repeated", "tens", "unit", "word"
+    )
+    if kind is not None:
+        original = text[start:end]  # a token is upper-case; "[redacted card]" is words
+        return Token(Kind.REDACTED, start, end, text=original[10:-1]) if original.isupper() else None
+    if numeral is not None:
+        numeral = text[start:end]
+        digits = numeral if numeral.isascii() else "".join(str(unicodedata.decimal(c)) for c in numeral)
+        return Token(Kind.DIGITS, start, end, digits=digits, numeral=True)
+    if repeat is not None:
+        digit = str(unicodedata.decimal(repeated)) if repeated.isdigit() else DIGIT_WORDS[repeated.lower()]
+        return Token(Kind.DIGITS, start, end, digits=digit * REPEATS[repeat.lower()])
+    if tens is not None:
+        ones = DIGIT_WORDS[unit.lower()] if unit is not None else "0"
+        return Token(Kind.DIGITS, start, end, digits=TENS[tens.lower()] + ones)
+    lowered = word.lower()
+    return Token(Kind.DIGITS, start, end, digits=DIGIT_WORDS.get(lowered) or TEENS[lowered])
+
+
+def _gap(text: str, start: int, end: int) -> Token:
+    gap = text[start:end]
+    if gap.isspace():
+        return Token(Kind.JOIN, start, end)
+    if _JOINS.fullmatch(gap):
+        return Token(Kind.JOIN, start, end, strong=_STRONG.search(gap) is not None)
+    last = gap.rstrip()[-1:]
+    mark = last if last and not last.isalnum() and last not in _PUNCT and last != "_" else ""
+    return Token(Kind.BREAK, start, end, text=mark)

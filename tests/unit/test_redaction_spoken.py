@@ -176,3 +176,18 @@ def test_other_speakers_lines_between_groups_do_not_break_the_track() -> None:
         "thanks",
     ]
     assert redactor.counts == {"CARD": 1, "EXPIRY": 1}
+
+
+def test_an_expiry_ending_a_segment_is_its_own_even_when_the_next_digits_go_on() -> None:
+    # the expiry's run goes on into the next segment (another card): it is still read as an expiry
+    out, counts = _track(
+        ["4111 1111 1111 1111", "it expires September twenty seven", "5555 5555 5555 4444", "ok"]
+    )
+    assert out[1] == "it expires [REDACTED EXPIRY]"
+    assert counts == {"CARD": 2, "EXPIRY": 1}
+
+
+def test_digits_glued_to_letters_are_a_word() -> None:
+    out, counts = _track(["the 5th of May, ref ORD123, flat 12B", "ok"])
+    assert out[0] == "the 5th of May, ref ORD123, flat 12B"
+    assert counts == {}
