@@ -17,7 +17,8 @@ when longer than the first six digits PCI DSS lets be shown).
 
 Must keep: the live, recording and summary paths get the same answer for the same segments (one
 engine, the same bounds); counts say what was found, never the values. docs/data-model.md
-("Redaction") is the long form, with what is not redacted.
+("Redaction") is the long form, with what is not redacted. ~360 lines: a track's reading, holding
+and releasing are one state machine, and the settings stay here where every tier finds them.
 """
 
 from __future__ import annotations
