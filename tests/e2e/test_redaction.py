@@ -45,7 +45,7 @@ GREETING = "how can I help"
 THANKS = "thank you"
 GROUPS = ["4111", "1111", "1111", "1111", "0 4 2 7", "1 2 3"]  # a card, its expiry, its code
 READ_OUT = ["[REDACTED CARD]"] * 4 + ["[REDACTED EXPIRY]", "[REDACTED SECURITY_CODE]"]
-BOOK = PhraseBook(CARD_WORDS, CARD_DIGITS, SSN, GREETING, THANKS, "okay", *set(GROUPS), "bye")
+BOOK = PhraseBook(CARD_WORDS, CARD_DIGITS, SSN, GREETING, THANKS, "okay", *dict.fromkeys(GROUPS), "bye")
 INBOUND: list[str | None] = [
     *[None, None, CARD_WORDS, None, CARD_DIGITS, None, SSN, None, "okay", None],
     *[block for group in GROUPS for block in (group, None)],

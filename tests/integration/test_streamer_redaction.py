@@ -42,7 +42,16 @@ ORDER = "order ORD-77123"
 GROUPS = ["4111", "1111", "1111", "1111", "0 4 2 7", "1 2 3"]
 AFTER = "is that right"
 BOOK = PhraseBook(
-    CARD_WORDS, CARD_DIGITS, SSN, FIRST_HALF, SECOND_HALF, KEPT, ORDER, "thanks", *set(GROUPS), AFTER
+    CARD_WORDS,
+    CARD_DIGITS,
+    SSN,
+    FIRST_HALF,
+    SECOND_HALF,
+    KEPT,
+    ORDER,
+    "thanks",
+    *dict.fromkeys(GROUPS),
+    AFTER,
 )
 # one phrase per segment (a final every two blocks: the phrase, then a pause)
 SPOKEN = [CARD_WORDS, None, CARD_DIGITS, None, SSN, None, FIRST_HALF, None, SECOND_HALF, None, KEPT, None]
