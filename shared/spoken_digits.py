@@ -22,6 +22,7 @@ Nothing here decides what is private: shared/redaction.py does.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -72,13 +73,18 @@ _UNIT_SOURCE = (
     r")\b)"
 )
 _UNIT = re.compile(_UNIT_SOURCE)
-_UNIT_ANY_CASE = re.compile(_UNIT_SOURCE, re.IGNORECASE)
 _NOT_LETTERS = re.compile(r"[^a-z]+")
 _ANY_DECIMAL = re.compile(r"\d|\[")
 _JOINS = re.compile(rf"(?:\s|[{_PUNCT}]|(?i:\b(?:{_any(FILLERS)}|{_any(JOIN_WORDS)})\b))*")
 _STRONG = re.compile(rf"[{_PUNCT}]|(?i:\b(?:{_any(JOIN_WORDS)})\b)")
 _WORD = re.compile(r"[^\W\d_]+")
-_MONTH_BEFORE = re.compile(rf"(?i:\b(?:{_any(MONTHS)})\b)(?=[\s{_PUNCT}]*\Z)")
+_MONTH_BEFORE = rf"(?i:\b(?:{_any(MONTHS)})\b)(?=[\s{_PUNCT}]*\Z)"
+
+
+@functools.cache
+def _compiled(source: str, flags: int = 0) -> re.Pattern[str]:
+    """A pattern only some texts need, compiled on first use (every Lambda imports this module)."""
+    return re.compile(source, flags)
 
 
 class Kind(Enum):
@@ -109,7 +115,7 @@ def tokens(text: str) -> list[Token]:
     """`text` as tokens, in order; together their spans cover the text."""
     lowered = text.lower()
     if len(lowered) != len(text):
-        units = _UNIT_ANY_CASE.finditer(text)
+        units = _compiled(_UNIT_SOURCE, re.IGNORECASE).finditer(text)
     elif not _ANY_DECIMAL.search(lowered) and _SPOKEN.isdisjoint(_NOT_LETTERS.split(lowered)):
         return [_gap(text, 0, len(text))] if text else []  # plain speech: no digit at all
     else:
@@ -137,7 +143,7 @@ def words_in(text: str, start: int, end: int) -> int:
 
 def month_before(text: str, start: int, end: int) -> tuple[int, int] | None:
     """The span of a month's name that ends text[start:end] but for separators, if any."""
-    found = _MONTH_BEFORE.search(text[start:end])
+    found = _compiled(_MONTH_BEFORE).search(text[start:end])
     return (start + found.start(), start + found.end()) if found else None
 
 

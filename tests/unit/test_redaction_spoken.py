@@ -191,3 +191,10 @@ def test_digits_glued_to_letters_are_a_word() -> None:
     out, counts = _track(["the 5th of May, ref ORD123, flat 12B", "ok"])
     assert out[0] == "the 5th of May, ref ORD123, flat 12B"
     assert counts == {}
+
+
+def test_a_text_whose_lower_case_is_longer_keeps_its_spans() -> None:
+    # "İ".lower() is two characters: the text is read case-blind in place, never lower-cased
+    out, counts = _track(["İstanbul card FOUR one one one 1111 1111 1111 thanks"])
+    assert out == ["İstanbul card [REDACTED CARD] thanks"]
+    assert counts == {"CARD": 1}
