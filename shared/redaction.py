@@ -99,30 +99,36 @@ class Redactor:
     ) -> list[str]:
         """One track's segments in time order, read as one stream; `fixed` ones are context (read,
         never changed) and come back unchanged."""
-        stream: TrackRedactor[int] = TrackRedactor(self)
-        out = list(texts)
-        for index, text in enumerate(texts):
-            at = starts[index] if starts is not None else None
-            is_fixed = bool(fixed[index]) if fixed is not None else False
-            for i, redacted in stream.push(index, text, start=at, fixed=is_fixed):
-                out[i] = redacted
-        for i, redacted in stream.finish():
-            out[i] = redacted
-        return out
+        return self.redact_lines([""] * len(texts), texts, starts, fixed)
 
     def redact_lines(
-        self, speakers: Sequence[str], texts: Sequence[str], starts: Sequence[float | None] | None = None
+        self,
+        streams: Sequence[str],
+        texts: Sequence[str],
+        starts: Sequence[float | None] | None = None,
+        fixed: Sequence[bool] | None = None,
     ) -> list[str]:
-        """Lines of several speakers in time order: each speaker's lines are one stream."""
+        """Segments of several streams (tracks, speakers) in time order, each stream read on its own
+        as the streamer reads it: a segment's start also lets go what another stream has held longer
+        than HOLD_SECONDS. `fixed` ones are context (read, never changed) and come back unchanged."""
         out = list(texts)
-        by_speaker: dict[str, list[int]] = {}
-        for index, speaker in enumerate(speakers):
-            by_speaker.setdefault(speaker, []).append(index)
-        for indexes in by_speaker.values():
-            mine = [texts[i] for i in indexes]
-            at = [starts[i] for i in indexes] if starts is not None else None
-            for i, text in zip(indexes, self.redact_track(mine, at), strict=True):
-                out[i] = text
+        readers: dict[str, TrackRedactor[int]] = {}
+        for index, text in enumerate(texts):
+            at = starts[index] if starts is not None else None
+            reader = readers.get(streams[index])
+            if reader is None:
+                reader = readers[streams[index]] = TrackRedactor(self)
+            done = (
+                [] if at is None else [d for r in readers.values() if r is not reader for d in r.expire(at)]
+            )
+            done += reader.push(
+                index, text, start=at, fixed=bool(fixed[index]) if fixed is not None else False
+            )
+            for i, redacted in done:
+                out[i] = redacted
+        for reader in readers.values():
+            for i, redacted in reader.finish():
+                out[i] = redacted
         return out
 
     def apply_patterns(self, text: str) -> str:

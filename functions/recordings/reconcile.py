@@ -283,24 +283,22 @@ def redact_segments(
     segments: Sequence[Segment], redactor: Redactor, context: Sequence[Segment] = ()
 ) -> list[Segment]:
     """The segments with their text redacted, in the order given. Each track is read as one stream in
-    time order, `context` (the live segments) included but never changed, so digits read out over
-    several segments, live or added, are judged as one run."""
-    tracks: dict[str, list[tuple[Segment, int | None]]] = {}
-    for position, segment in enumerate(segments):
-        tracks.setdefault(segment.track, []).append((segment, position))
-    for segment in context:
-        tracks.setdefault(segment.track, []).append((segment, None))
+    time order, as the streamer reads it, `context` (the live segments) included but never changed,
+    so digits read out over several segments, live or added, are judged as one run."""
+    entries = sorted(
+        [*((segment, index) for index, segment in enumerate(segments)), *((s, None) for s in context)],
+        key=lambda entry: (entry[0].start, entry[0].end, entry[0].track, entry[1] is not None),
+    )
+    redacted = redactor.redact_lines(
+        [segment.track for segment, _ in entries],
+        [segment.text for segment, _ in entries],
+        starts=[segment.start for segment, _ in entries],
+        fixed=[index is None for _, index in entries],
+    )
     texts = [segment.text for segment in segments]
-    for entries in tracks.values():
-        entries.sort(key=lambda entry: (entry[0].start, entry[0].end, entry[1] is not None))
-        redacted = redactor.redact_track(
-            [segment.text for segment, _ in entries],
-            starts=[segment.start for segment, _ in entries],
-            fixed=[index is None for _, index in entries],
-        )
-        for (_, index), text in zip(entries, redacted, strict=True):
-            if index is not None:
-                texts[index] = text
+    for (_, index), text in zip(entries, redacted, strict=True):
+        if index is not None:
+            texts[index] = text
     return [
         segment if text == segment.text else replace(segment, text=text)
         for segment, text in zip(segments, texts, strict=True)

@@ -4,8 +4,8 @@
 - a card number, however it is read (group sizes, separators, numerals, digit words, "oh"/"o",
   "double", fillers, split over segments with the other side talking between), leaves no digit;
 - what must be kept (phone numbers in phone grouping, dates, amounts, times) is kept;
-- the streamer's holding gives the same text as reading the whole track at once, and never holds
-  more than its bound.
+- the streamer's holding gives the same text as reading the whole call at once (the summaries' and
+  recordings' way), its hold bounds included, and never holds more than its bound.
 """
 
 from __future__ import annotations
@@ -129,6 +129,9 @@ def test_phone_numbers_dates_amounts_times_and_short_numbers_are_kept(kept: list
     assert not redactor.counts
 
 
+STEP = 2.5  # seconds between segments: 40 of them span 100 s, so the time bound is reached too
+
+
 @settings(max_examples=100, deadline=None, database=None)
 @given(st.data())
 def test_holding_gives_what_reading_the_whole_track_gives(data: st.DataObject) -> None:
@@ -153,15 +156,15 @@ def test_holding_gives_what_reading_the_whole_track_gives(data: st.DataObject) -
     redaction = CallRedaction(Redactor())
     stored: dict[float, str] = {}
     for index, (text, track) in enumerate(zip(texts, tracks, strict=True)):
-        segment = Segment(track, text, float(index), index + 0.5, 0.9, 0.0)
+        segment = Segment(track, text, index * STEP, index * STEP + 0.5, 0.9, 0.0)
         for pending in redaction.accept(Pending(segment, speakers[track], "deepgram:nova-3")):
             stored[pending.segment.start] = pending.segment.text
         assert redaction.held <= 2 * HOLD_SEGMENTS
     for pending in redaction.flush():
         stored[pending.segment.start] = pending.segment.text
     whole = Redactor()
-    expected = whole.redact_lines([speakers[t] for t in tracks], texts, [float(i) for i in range(len(texts))])
-    assert [stored[float(i)] for i in range(len(texts))] == expected
+    expected = whole.redact_lines([speakers[t] for t in tracks], texts, [i * STEP for i in range(len(texts))])
+    assert [stored[i * STEP] for i in range(len(texts))] == expected
     assert redaction.counts == dict(whole.counts)
 
 
