@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from functions.summaries.models import ActionItem, CallSummary, RedactionReport
+from functions.summaries.summary import ActionItem, CallSummary, RedactionReport
 from functions.summaries.transcript import Transcript
 from shared.redaction import Redactor
 
