@@ -42,8 +42,8 @@ from shared.dal.tables import (
 # Bump when any table's columns change (name, type or order); record the new digest below. Parquet
 # files are read by column name, so a bump with added columns reads old partitions too (the new
 # columns are NULL there); each day's partition is a full snapshot, so queries read only the latest.
-SCHEMA_VERSION = 1
-SCHEMA_DIGESTS = {1: "8c6d5e3a84ac6b15"}
+SCHEMA_VERSION = 2
+SCHEMA_DIGESTS = {1: "8c6d5e3a84ac6b15", 2: "8483368f9a4ff577"}
 
 CALL_FACTS = "call_facts"
 TRANSCRIPT_LINES = "transcript_lines"
@@ -270,6 +270,18 @@ _DERIVED_CALL_COLUMNS: dict[str, list[Column]] = {
     "redaction_counts": [
         Column("redacted_cards", "bigint", _counts("CARD"), "card numbers redacted (live and recording)"),
         Column("redacted_ssns", "bigint", _counts("SSN"), "SSNs redacted (live and recording)"),
+        Column(
+            "redacted_card_expiries",
+            "bigint",
+            _counts("EXPIRY"),
+            "card expiry dates redacted after a card (live and recording)",
+        ),
+        Column(
+            "redacted_security_codes",
+            "bigint",
+            _counts("SECURITY_CODE"),
+            "card security codes redacted after a card (live and recording)",
+        ),
         Column(
             "redacted_total",
             "bigint",

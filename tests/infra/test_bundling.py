@@ -1,7 +1,8 @@
-"""Lambda bundles: the right code and the pinned dependency ranges, built without docker.
+"""Lambda bundles: the right code beside the locked dependencies, built without docker.
 
-pip needs the network, so the dependency half of a real bundle is exercised by `make synth`, not
-here; these tests check what goes in beside the dependencies, and which ranges pip is given.
+pip needs the network for the real wheels, so the dependency half of a real bundle is exercised by
+`make synth`, not here; tests/infra/test_locks.py checks the locks and the pip command (with a local
+wheel, offline), these what goes in beside the dependencies and where their ranges come from.
 """
 
 from __future__ import annotations
@@ -11,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from infra.components.bundling import REPO_ROOT, BundlingError, LocalPipBundling, pinned_requirements
+from infra.components.bundling import REPO_ROOT, BundlingError, LocalPipBundling
+from infra.dependencies import (
+    LAMBDA_DEPENDENCIES,
+    DependencyError,
+    lambda_lock,
+    pinned_requirements,
+    read_lock,
+)
 
 pytestmark = pytest.mark.infra
 
@@ -23,8 +31,18 @@ def test_requirements_come_from_pyproject_ranges() -> None:
 
 
 def test_an_undeclared_dependency_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(BundlingError, match=r"not in pyproject\.toml"):
+    with pytest.raises(DependencyError, match=r"not in pyproject\.toml"):
         pinned_requirements(["left-pad"])
+
+
+def test_a_function_without_a_registry_line_has_no_bundle() -> None:
+    with pytest.raises(BundlingError, match="LAMBDA_DEPENDENCIES"):
+        LocalPipBundling("console_api")
+
+
+def test_recordings_bundle_declares_its_http_client() -> None:
+    """urllib3 is the recordings Lambda's own HTTP client, not left to botocore's dependency on it."""
+    assert "urllib3" in LAMBDA_DEPENDENCIES["recordings"]
 
 
 def test_bundle_holds_one_function_the_shared_package_and_no_caches(
@@ -34,7 +52,7 @@ def test_bundle_holds_one_function_the_shared_package_and_no_caches(
     """The code half of try_bundle, with pip replaced: it is the only step that needs the network."""
     installs: list[Path] = []
     monkeypatch.setattr(LocalPipBundling, "_pip_install", lambda self, out: installs.append(out))
-    bundler = LocalPipBundling("webhooks", ["twilio>=9.4,<10"])
+    bundler = LocalPipBundling("webhooks")
     assert bundler.try_bundle(str(tmp_path)) is True
     assert installs == [tmp_path]
     assert (tmp_path / "functions" / "__init__.py").exists()
@@ -44,40 +62,6 @@ def test_bundle_holds_one_function_the_shared_package_and_no_caches(
     assert not list(tmp_path.rglob("__pycache__"))
     expected = {p.relative_to(REPO_ROOT / "shared") for p in (REPO_ROOT / "shared").rglob("*.py")}
     assert {p.relative_to(tmp_path / "shared") for p in (tmp_path / "shared").rglob("*.py")} == expected
-
-
-_LAMBDAS = {
-    "webhooks": ("infra.components.api", "WEBHOOK_DEPENDENCIES"),
-    "summaries": ("infra.components.events", "SUMMARIES_DEPENDENCIES"),
-    "recordings": ("infra.components.recordings", "RECORDINGS_DEPENDENCIES"),
-    "sweeper": ("infra.components.sweeper", "SWEEPER_DEPENDENCIES"),
-}
-
-
-def _installed_with(requirements: list[str]) -> set[str]:
-    """The distributions pip installs for these requirement strings (their extras included), as far
-    as this virtualenv's metadata says."""
-    from importlib import metadata
-
-    from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
-
-    seen: set[str] = set()
-    pending = [Requirement(r) for r in requirements]
-    while pending:
-        requirement = pending.pop()
-        name = canonicalize_name(requirement.name)
-        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
-            continue
-        if name in seen:
-            continue
-        seen.add(name)
-        for extra in [*requirement.extras, ""]:
-            for line in metadata.requires(name) or []:
-                nested = Requirement(line)
-                if nested.marker is None or nested.marker.evaluate({"extra": extra}):
-                    pending.append(Requirement(str(nested).split(";")[0]))
-    return seen
 
 
 # Imports the function's app with every installed distribution outside its bundle hidden: what a
@@ -101,16 +85,15 @@ importlib.import_module(sys.argv[2])
 """
 
 
-@pytest.mark.parametrize("function", sorted(_LAMBDAS))
+@pytest.mark.parametrize("function", sorted(LAMBDA_DEPENDENCIES))
 def test_every_library_a_lambda_imports_at_init_is_in_its_bundle(function: str) -> None:
     """A library the function's code imports but its bundle lacks is an ImportError at the first cold
-    start in AWS, which no local run shows (the virtualenv has everything)."""
-    import importlib
+    start in AWS, which no local run shows (the virtualenv has everything). The bundle installs its
+    lock (infra/locks/<function>.txt) and nothing else, so the lock is what may be imported."""
     import subprocess
     import sys
 
-    module, constant = _LAMBDAS[function]
-    bundled = _installed_with(pinned_requirements(getattr(importlib.import_module(module), constant)))
+    bundled = set(read_lock(lambda_lock(function)))
     allowed = sorted({*bundled, "callscribe"})  # callscribe: the code itself (shared/, functions/)
     done = subprocess.run(
         [sys.executable, "-c", _BUNDLE_ONLY_PROBE, json.dumps(allowed), f"functions.{function}.app"],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -11,6 +10,7 @@ from pydantic import SecretStr
 
 from shared import settings as settings_module
 from shared.errors import ConfigError
+from shared.redaction import parse_patterns
 from shared.routing import AgentRoute, CallRoutes
 from streamer.config import StreamerSettings
 
@@ -173,7 +173,7 @@ ENVIRONMENT = {
     "TRANSCRIPT_REDACTION_PATTERNS": (
         '{"order": "ORD-\\\\d+"}',
         "redaction.transcript_redaction_patterns",
-        {"ORDER": re.compile(r"ORD-\d+")},
+        parse_patterns({"order": r"ORD-\d+"}),
     ),
 }
 

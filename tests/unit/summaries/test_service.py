@@ -20,7 +20,8 @@ from functions.summaries.errors import (
 )
 from functions.summaries.inputs import TranscriptCompletedDetail
 from functions.summaries.llm import StructuredRequest
-from functions.summaries.service import NO_MODEL, SummaryService, redact, request_timeout
+from functions.summaries.redaction import redact_transcript, report
+from functions.summaries.service import NO_MODEL, SummaryService, request_timeout
 from functions.summaries.settings import SummarySettings
 from functions.summaries.summary import CallSummary
 from functions.summaries.transcript import build_transcript
@@ -250,10 +251,14 @@ def test_redaction_can_be_switched_off() -> None:
 
 def test_redact_step_reports_counts_only() -> None:
     transcript = build_transcript(segments(SID, CONVERSATION))
-    lines, report = redact(transcript, enabled=True)
+    lines, redactor = redact_transcript(transcript, enabled=True)
     assert lines[2] == "[00:00:08] caller: It's [REDACTED CARD]."
-    assert (report.enabled, report.applied, report.counts) == (True, True, {"CARD": 1})
-    assert redact(transcript, enabled=False)[0] == [line.render() for line in transcript.lines]
+    done = report(redactor)
+    assert (done.enabled, done.applied, done.counts) == (True, True, {"CARD": 1})
+    lines, redactor = redact_transcript(transcript, enabled=False)
+    assert lines == [line.render() for line in transcript.lines]
+    assert redactor is None
+    assert not report(None).enabled
 
 
 def test_request_timeout_splits_the_time_left_between_every_attempt() -> None:
