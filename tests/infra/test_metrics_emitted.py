@@ -371,7 +371,8 @@ def test_the_recordings_lambda_emits_what_the_template_reads(synth: Synth) -> No
         RecordingSettings.from_env(RECORDINGS_ENV),
         calls=calls,
         segments=FakeSegments(call.live),
-        media=FakeMedia(ops, {recording_sid: wav_bytes(2.0)}),
+        # as long as the recording its words come from: an answer past the WAV's end is refused
+        media=FakeMedia(ops, {recording_sid: wav_bytes(max(w.end for w in call.words) + 1.0)}),
         store=FakeStore(ops),
         transcriber=FakeTranscriber(ops, words=list(call.words)),
         publisher=FakePublisher(),
