@@ -28,7 +28,9 @@ print(json.dumps({"built": built, "gc_enabled": gc.isenabled(), "frozen": gc.get
 def test_init_builds_only_the_settings_models_and_leaves_the_collector_on() -> None:
     done = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    # settings are read by every request (the first one included); everything else waits for its route
-    assert [name for name in result["built"] if "settings" not in name and "costs" not in name] == []
+    # settings models may be built at import: the webhooks' own are read by every request (the first
+    # one included), and shared.redaction's comes in with the log formatter (a small model, not
+    # deferred); everything else waits for its route
+    assert [name for name in result["built"] if "settings" not in name.lower() and "costs" not in name] == []
     assert result["gc_enabled"] is True
     assert result["frozen"] > 10_000  # init's modules, classes and functions: never scanned again
