@@ -5,8 +5,8 @@ re-drive). By then every tier has had its chance, so whatever is still open was 
 
 - transcript `pending` / `in-progress`: finish it `incomplete` from the segments stored and publish
   `Transcript Completed`; a completed recording is re-driven too, to be reconciled with it;
-- transcript final (`completed`, `incomplete`, `failed`) and no summary: re-publish
-  `Transcript Completed`;
+- transcript final (`completed`, `incomplete`, `failed`) and no summary: mark the summary `failed`
+  (its delivery failed, went to the DLQ, or was lost) and re-publish `Transcript Completed`;
 - summary stored but `Summary Created` never marked published: re-publish `Transcript Completed`
   (the summaries then publish what they owe);
 - recording `completed`, no `reconciled_at`: re-publish `Recording Completed`;
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from shared import clock
 from shared.dal.records import RECORDING_COMPLETED, Call
 from shared.events import RecordingCompleted, TranscriptCompleted
-from shared.status import TranscriptStatus
+from shared.status import SummaryStatus, TranscriptStatus
 
 LIVE_TRANSCRIPT = frozenset({TranscriptStatus.PENDING.value, TranscriptStatus.IN_PROGRESS.value})
 FINAL_TRANSCRIPT = frozenset(
@@ -45,6 +45,7 @@ class SweepPlan:
     finish_transcript: bool = False
     transcript_completed: bool = False  # (re-)publish `Transcript Completed`
     recording_completed: bool = False  # (re-)publish `Recording Completed`
+    summary_failed: bool = False  # mark `summary_status = failed` (no summary came in time)
     waiting: bool = False  # something is open that no event of ours can move
     # settle by storing the call as reconciled from live alone (no recording will ever come)
     live_only: bool = False
@@ -64,14 +65,15 @@ def plan_sweep(call: Call) -> SweepPlan:
     reasons: list[str] = []
     status = call.transcript_status
     finish = status in LIVE_TRANSCRIPT
-    transcript_completed = False
+    transcript_completed = summary_failed = False
     if finish:
         reasons.append(f"transcript still {status}: its stream never finished")
         transcript_completed = True
     elif status in FINAL_TRANSCRIPT:
         if call.summary is None:
-            reasons.append(f"transcript {status} but no summary: Transcript Completed was lost")
+            reasons.append(f"transcript {status} but no summary: its delivery failed or was lost")
             transcript_completed = True
+            summary_failed = call.summary_status != SummaryStatus.FAILED.value
         elif call.summary_event_at is None:
             reasons.append("summary stored but Summary Created never published")
             transcript_completed = True
@@ -113,6 +115,7 @@ def plan_sweep(call: Call) -> SweepPlan:
         finish_transcript=finish,
         transcript_completed=transcript_completed,
         recording_completed=recording_completed,
+        summary_failed=summary_failed,
         waiting=waiting,
         reasons=tuple(reasons),
     )

@@ -94,6 +94,7 @@ class SweepReport:
     transcript_events: int = 0
     recording_events: int = 0
     costs_repaired: int = 0
+    summaries_failed: int = 0
     failed: list[str] = field(default_factory=list)
     stopped_early: bool = False
 
@@ -109,6 +110,7 @@ class SweepReport:
             "transcriptCompletedRepublished": self.transcript_events,
             "recordingCompletedRepublished": self.recording_events,
             "costsRepaired": self.costs_repaired,
+            "summariesMarkedFailed": self.summaries_failed,
             "failed": list(self.failed),
             "stoppedEarly": self.stopped_early,
         }
@@ -212,6 +214,8 @@ class SweeperService:
                 events.append(transcript_event(call, count, TranscriptStatus.INCOMPLETE.value))
             # else: the stream ended meanwhile and its streamer published the event itself
         elif plan.transcript_completed:
+            if plan.summary_failed and self._calls.summary_failed(call.call_sid):
+                report.summaries_failed += 1
             events.append(transcript_event(call))
         if plan.recording_completed:
             events.append(recording_event(call))
@@ -251,6 +255,7 @@ class SweeperService:
             names.TRANSCRIPT_EVENTS: report.transcript_events,
             names.RECORDING_EVENTS: report.recording_events,
             names.COSTS_REPAIRED: report.costs_repaired,
+            names.SUMMARIES_FAILED: report.summaries_failed,
             names.FAILURES: len(report.failed),
             names.BACKLOG: int(report.stopped_early),
         }

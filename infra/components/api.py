@@ -132,6 +132,11 @@ class WebhooksApi(Construct):
                 "TWILIO_SECRET_ARN": secrets.twilio.secret_arn,
                 **({"CALL_ROUTES": config.call_routes} if config.call_routes else {}),
                 **({"TWILIO_FROM_NUMBER": config.twilio_from_number} if config.twilio_from_number else {}),
+                **(
+                    {"OUTBOUND_ALLOWED_PREFIXES": config.outbound_allowed_prefixes}
+                    if config.outbound_allowed_prefixes
+                    else {}
+                ),
                 **config.prices_environment(),  # a terminal status or recording recomputes the cost
             },
         )

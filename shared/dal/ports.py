@@ -154,8 +154,20 @@ class SegmentPageReader(Protocol):
         ...
 
 
-class SummaryCalls(CostWrites, Protocol):
-    """The summaries tier: the summary, stored once, and the mark that its event is on the bus."""
+class SummaryFailureWrites(Protocol):
+    """`summary_status = failed`: the summaries tier, when the model refuses a request for good, and
+    the sweeper, when a final transcript's summary never came (docs/summaries.md, "When no summary
+    comes")."""
+
+    def summary_failed(self, call_sid: str) -> bool:
+        """Mark the call's summary failed; False (nothing written) when the call has a summary, so the
+        mark never replaces or contradicts one, and a summary stored later sets `completed` over it."""
+        ...
+
+
+class SummaryCalls(CostWrites, SummaryFailureWrites, Protocol):
+    """The summaries tier: the summary, stored once, the mark that its event is on the bus, and the
+    mark that none is coming."""
 
     def save_summary(
         self,
@@ -230,12 +242,14 @@ class RecordingSegments(SegmentReader, Protocol):
         ...
 
 
-class SweeperCalls(CostWrites, Protocol):
+class SweeperCalls(CostWrites, SummaryFailureWrites, Protocol):
     """The sweeper: the calls that may still need it (the sparse calls_to_sweep index), a transcript
-    whose stream died, and the marker it claims, re-arms and removes.
+    whose stream died, a summary that never came, and the marker it claims, re-arms and removes.
 
     Every write is conditional on the marker (`sweep_after`) still holding the value the sweeper read,
     so overlapping runs and a concurrent terminal status callback never make a call re-driven twice.
+    The summary's failure mark is conditional on the call having no summary instead (a repeat writes
+    the same value).
     """
 
     def calls_due_for_sweep(self, cutoff: str, limit: int) -> list[str]:

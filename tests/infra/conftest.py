@@ -36,6 +36,7 @@ FULL_CONTEXT: dict[str, Any] = {
     "callRoutes": {"*": {"voicemail": True}},
     "deregistrationDelaySeconds": 1800,
     "twilioFromNumber": "+15550100",
+    "outboundAllowedPrefixes": "+1, +44",
     "summaryModel": "claude-test-model",
     "summariesConcurrency": 10,
     "deleteTwilioRecordings": True,

@@ -46,6 +46,7 @@ def test_contract_environment(synth: Synth) -> None:
     assert json.loads(env["CALL_ROUTES"]) == {"*": {"voicemail": True}}
     assert env["POWERTOOLS_SERVICE_NAME"] == "callscribe-webhooks"
     assert env["TWILIO_FROM_NUMBER"] == "+15550100"
+    assert env["OUTBOUND_ALLOWED_PREFIXES"] == "+1,+44"  # checked at synth, as the webhooks read it
     _, summaries = function(synth, SUMMARIES)
     env = summaries["Environment"]["Variables"]
     assert {

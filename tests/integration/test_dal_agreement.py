@@ -461,6 +461,23 @@ def test_a_summary_is_rewritten_once_per_transcript_version(tables: Tables, call
     assert stored(tables, call_sid)["summary"]["headline"] == "v2"
 
 
+def test_the_summary_failure_mark_never_lands_on_a_summary_and_a_summary_replaces_it(
+    tables: Tables, call_sid: str
+) -> None:
+    """Both writers of `summary_status = failed` (the summaries, the sweeper) hold the same condition."""
+    tables.webhooks.upsert_call(CallUpsert(call_sid, PARTIES, T0))
+    assert tables.summaries.summary_failed(call_sid)
+    assert tables.sweep.summary_failed(call_sid)  # a repeat lands the same value
+    assert stored(tables, call_sid)["summary_status"] == "failed"
+
+    assert tables.summaries.save_summary(call_sid, {"summary": "Moved to Friday."}, NOW)
+    assert stored(tables, call_sid)["summary_status"] == "completed"
+    assert not tables.sweep.summary_failed(call_sid)  # a late failure cannot contradict it
+    assert not tables.summaries.summary_failed(call_sid)
+    call = stored(tables, call_sid)
+    assert (call["summary_status"], call["summary"]) == ("completed", {"summary": "Moved to Friday."})
+
+
 def test_recording_segments_never_touch_live_ones(tables: Tables, call_sid: str) -> None:
     live = Segment(
         call_sid=call_sid,

@@ -287,7 +287,7 @@ def test_rejected_request_raises_stores_nothing_and_the_retry_succeeds(
     assert "unsupported keyword" in str(rejected.exc_info[1])
     stored = record(local_stack, call_sid)
     assert stored.summary is None
-    assert stored.summary_status is None
+    assert stored.summary_status == "failed"  # a retry cannot cure a refusal: the record says so now
     assert summary_events(bus_tap, call_sid) == []
     assert len(anthropic_server.requests) == 1
 
@@ -295,6 +295,7 @@ def test_rejected_request_raises_stores_nothing_and_the_retry_succeeds(
     scripted.push(summary_reply())
     assert summaries.invoke(event)["result"] == "created"
     assert len(summary_events(bus_tap, call_sid)) == 1
+    assert record(local_stack, call_sid).summary_status == "completed"
 
 
 def test_call_without_speech_gets_a_no_conversation_summary_without_the_model(

@@ -235,6 +235,10 @@ def test_one_run_redrives_exactly_what_was_lost_and_a_second_changes_nothing(
     }
     assert published(bus_tap, everyone) == expected
 
+    assert first["summariesMarkedFailed"] == 1
+    summary_owed = calls.calls.get(unsummarised)  # its event went to the DLQ, or was lost
+    assert summary_owed is not None
+    assert (summary_owed.summary, summary_owed.summary_status) == (None, "failed")
     stalled_call = calls.calls.get(stalled)
     assert stalled_call is not None
     assert (stalled_call.transcript_status, stalled_call.segment_count) == ("incomplete", 3)

@@ -3,7 +3,9 @@
 The marker (`sweep_shard` + `sweep_after`) puts a call in the sparse calls_to_sweep index; removing
 both takes it out. What a change must keep: every write is conditional on `sweep_after` still
 holding the value the sweeper read, so overlapping runs and a concurrent status callback never
-re-drive a call twice; a stalled transcript is finished only while still `pending`/`in-progress`.
+re-drive a call twice; a stalled transcript is finished only while still `pending`/`in-progress`;
+a summary that never came is marked failed with the summaries' own write (`summary_failed`, never on
+a call that has a summary).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from shared.dal.calls.core import TRANSCRIPT_ERROR_MAX
 from shared.dal.calls.cost import DynamoCostWrites
+from shared.dal.calls.summaries import DynamoSummaryFailureWrites
 from shared.dal.keys import SWEEP_SHARDS
 from shared.dal.records import SweepClaim
 from shared.status import TranscriptStatus
@@ -19,8 +22,9 @@ from shared.status import TranscriptStatus
 TRANSCRIPT_SOURCE_LIVE = "live"  # what a call recorded by nothing is reconciled as
 
 
-class DynamoSweeperCalls(DynamoCostWrites):
-    """`SweeperCalls`: the due calls, a stalled transcript, and the marker's claim, release and removal."""
+class DynamoSweeperCalls(DynamoCostWrites, DynamoSummaryFailureWrites):
+    """`SweeperCalls`: the due calls, a stalled transcript, a summary marked failed, and the marker's
+    claim, release and removal."""
 
     def calls_due_for_sweep(self, cutoff: str, limit: int) -> list[str]:
         m = self._table.model

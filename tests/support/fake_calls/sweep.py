@@ -1,5 +1,6 @@
 """Fake of `DynamoSweeperCalls`: the sparse index is the items holding both `sweep_shard` and
-`sweep_after`; every write holds only while `sweep_after` is what the sweeper read."""
+`sweep_after`; every write holds only while `sweep_after` is what the sweeper read, but for the
+summaries' failure mark (only without a summary), which it shares with `FakeSummaryCalls`."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from shared.dal.records import SweepClaim
 from shared.status import TranscriptStatus
 from tests.support.fake_calls.core import TRANSCRIPT_ERROR_MAX, Item
 from tests.support.fake_calls.cost import FakeCostWrites
+from tests.support.fake_calls.summaries import FakeSummaryFailureWrites
 
 _LIVE = (TranscriptStatus.PENDING.value, TranscriptStatus.IN_PROGRESS.value)
 
 
-class FakeSweeperCalls(FakeCostWrites):
+class FakeSweeperCalls(FakeCostWrites, FakeSummaryFailureWrites):
     def calls_due_for_sweep(self, cutoff: str, limit: int) -> list[str]:
         due = self.table.query(
             lambda item: "sweep_shard" in item and "sweep_after" in item and item["sweep_after"] <= cutoff

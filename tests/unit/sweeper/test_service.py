@@ -25,6 +25,7 @@ from shared.events import DomainEvent, RecordingCompleted, TranscriptCompleted
 from shared.status import CallStatus, TranscriptStatus
 from tests.support.fake_calls.core import FakeCallTable
 from tests.support.fake_calls.stream import FakeStreamCalls
+from tests.support.fake_calls.summaries import FakeSummaryCalls
 from tests.support.fake_calls.sweep import FakeSweeperCalls
 from tests.support.fake_calls.webhooks import FakeWebhookCalls
 from tests.support.fake_publisher import FakePublisher
@@ -253,6 +254,13 @@ def test_a_stalled_transcript_is_finished_from_what_was_stored_and_reconciled(wo
     assert world.item(call_sid) == before
 
 
+def without_summary(**extra: Any) -> dict[str, Any]:
+    """A finished call whose summary never came (no `summary` attribute at all, as DynamoDB has it)."""
+    call = finished(**extra)
+    del call["summary"], call["summary_event_at"]
+    return call
+
+
 def test_lost_transcript_completed_is_republished_as_the_streamer_sent_it(world: World) -> None:
     world.call(sid(1), **finished(summary=None, summary_event_at=None, transcript_status="incomplete"))
     world.call(sid(2), **finished(summary_event_at=None))  # summary stored, its event owed
@@ -263,6 +271,28 @@ def test_lost_transcript_completed_is_republished_as_the_streamer_sent_it(world:
     assert details[sid(2)] == f'{{"callSid":"{sid(2)}","segmentCount":4,"transcriptStatus":"completed"}}'
     assert details[sid(3)] == f'{{"callSid":"{sid(3)}","segmentCount":0,"transcriptStatus":"failed"}}'
     assert all(isinstance(e, TranscriptCompleted) for e in world.events())
+
+
+def test_a_summary_that_never_came_is_marked_failed_and_redriven_until_one_is_stored(world: World) -> None:
+    """Its event went to the DLQ (or was lost): the record says so, and the re-drive may still cure it."""
+    world.call(sid(1), **without_summary())
+    world.call(sid(2), **finished(summary_event_at=None))  # a summary stored: never marked failed
+    report = world.sweep()
+    assert report["summariesMarkedFailed"] == 1
+    assert world.metrics.values[names.SUMMARIES_FAILED] == 1
+    assert world.item(sid(1))["summary_status"] == "failed"
+    assert "summary_status" not in world.item(sid(2))
+    assert {e.call_sid for e in world.events()} == {sid(1), sid(2)}
+
+    FakeSummaryCalls(world.calls.table).save_summary(sid(1), SUMMARY, ENDED)  # the re-driven summary
+    assert world.item(sid(1))["summary_status"] == "completed"
+
+
+def test_a_summary_already_marked_failed_is_not_marked_again(world: World) -> None:
+    world.call(sid(1), **without_summary(summary_status="failed"))
+    assert world.sweep()["summariesMarkedFailed"] == 0
+    assert world.item(sid(1))["summary_status"] == "failed"
+    assert len(world.events()) == 1  # still re-driven
 
 
 def test_an_unreconciled_recording_is_redriven_with_a_fallback_start(world: World) -> None:
