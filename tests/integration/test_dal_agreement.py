@@ -465,6 +465,9 @@ def test_the_summary_failure_mark_never_lands_on_a_summary_and_a_summary_replace
     tables: Tables, call_sid: str
 ) -> None:
     """Both writers of `summary_status = failed` (the summaries, the sweeper) hold the same condition."""
+    assert not tables.summaries.summary_failed(call_sid)  # no record yet: the mark creates none
+    assert not tables.sweep.summary_failed(call_sid)
+    assert tables.calls.get(call_sid) is None
     tables.webhooks.upsert_call(CallUpsert(call_sid, PARTIES, T0))
     assert tables.summaries.summary_failed(call_sid)
     assert tables.sweep.summary_failed(call_sid)  # a repeat lands the same value

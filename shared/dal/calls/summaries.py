@@ -22,20 +22,16 @@ from shared.status import SummaryStatus
 
 
 class DynamoSummaryFailureWrites(CallTableAdapter):
-    """`SummaryFailureWrites`: `summary_status = failed`, only on a call without a summary. Part of
-    the summaries' and the sweeper's adapters (docs/summaries.md, "When no summary comes")."""
+    """`SummaryFailureWrites`: `summary_status = failed`, only on an existing call without a summary
+    (a mark never creates a bare record). Part of the summaries' and the sweeper's adapters
+    (docs/summaries.md, "When no summary comes")."""
 
     def summary_failed(self, call_sid: str) -> bool:
         m = self._table.model
-        now = self._table.now()
         return self._table.update(
             call_sid,
-            [
-                m.summary_status.set(SummaryStatus.FAILED.value),
-                m.created_at.set(m.created_at | now),
-                m.updated_at.set(now),
-            ],
-            m.summary.does_not_exist(),
+            [m.summary_status.set(SummaryStatus.FAILED.value), m.updated_at.set(self._table.now())],
+            m.call_sid.exists() & m.summary.does_not_exist(),
             f"summary failure mark of {call_sid}",
         )
 

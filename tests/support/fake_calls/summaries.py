@@ -20,7 +20,7 @@ class FakeSummaryFailureWrites(FakeCallAdapter):
         def apply(item: Item) -> None:
             item["summary_status"] = SummaryStatus.FAILED.value
 
-        return self.table.update(call_sid, apply, lambda item: "summary" not in item)
+        return self.table.update(call_sid, apply, lambda item: bool(item) and "summary" not in item)
 
 
 class FakeSummaryCalls(FakeCostWrites, FakeSummaryFailureWrites):

@@ -295,6 +295,7 @@ def test_a_request_the_model_refuses_for_good_marks_the_summary_failed_and_raise
         raise ModelRequestRejectedError("HTTP 400: prompt is too long")
 
     r = rig(answer=refuse)
+    r.calls.items[SID] = {"call_sid": SID}  # the record the webhooks and the streamer wrote
     with pytest.raises(ModelRequestRejectedError):  # raised: retries, then the DLQ and its alarm
         r.create(len(CONVERSATION))
     assert r.stored["summary_status"] == "failed"
