@@ -8,9 +8,10 @@ starts once the agent has finished speaking (its last mark back, then a pause), 
 when the agent says nothing, or `interrupt_after_seconds` into an agent reply (a barge-in).
 
 The call ends as Twilio would end it: the agent's REST update reaches the Twilio stand-in, which
-this side follows (`TwilioControl`: completed → `stop` and hang up; new TwiML with `<Dial>` → `stop`
-and the transfer); the streamer closing the socket ends `<Connect>` (no verb follows: the call hangs
-up); or the caller hangs up after their last turn once the agent has been quiet a while.
+this side follows (`call_control.TwilioControl`: completed → `stop` and hang up; new TwiML with a
+`<Dial>` → `stop` and the transfer); the streamer closing the socket ends `<Connect>` (no verb
+follows: the call hangs up); or the caller hangs up after their last turn once the agent has been
+quiet a while.
 
 Everything runs on the call's clock (`speed` times real time), so a test can hold a conversation fast.
 What the caller heard is kept as a track aligned with what they said (`AgentCallResult.outbound`).
@@ -23,7 +24,6 @@ import base64
 import contextlib
 import json
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,13 +32,13 @@ import httpx
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from callscribe_local.call_control import TwilioControl, dialled_number
 from callscribe_local.playout import BYTES_PER_SECOND, Playout
 
 FRAME_BYTES = 160  # 20 ms of 8 kHz mu-law
 FRAME_SECONDS = FRAME_BYTES / BYTES_PER_SECOND
 SILENCE = b"\xff" * FRAME_BYTES
 MIN_QUIET_WALL_SECONDS = 0.3  # however fast the call runs, the agent gets this long between sentences
-CONTROL_WAIT_SECONDS = 5.0  # one long poll of the Twilio stand-in
 
 
 @dataclass(frozen=True)
@@ -110,48 +110,6 @@ class AgentCallResult:
     @property
     def seconds(self) -> float:
         return len(self.inbound) / BYTES_PER_SECOND
-
-
-@dataclass(frozen=True)
-class CallUpdate:
-    """A REST update of the call as the Twilio stand-in received it (`Status`, `Twiml` or `Url`)."""
-
-    status: str | None
-    twiml: str | None
-    url: str | None
-
-
-class TwilioControl:
-    """Follows the call's REST updates at the Twilio stand-in (a stand-in-only long poll)."""
-
-    def __init__(self, http: httpx.AsyncClient, base_url: str, account_sid: str, auth_token: str) -> None:
-        self._http = http
-        self._base = base_url.rstrip("/")
-        self._auth = (account_sid, auth_token)
-
-    async def updates(self, call_sid: str, after: int) -> list[CallUpdate]:
-        response = await self._http.get(
-            f"{self._base}/_local/calls/{call_sid}/updates",
-            params={"after": after, "wait": CONTROL_WAIT_SECONDS},
-            auth=self._auth,
-            timeout=CONTROL_WAIT_SECONDS + 10,
-        )
-        response.raise_for_status()
-        return [CallUpdate(u.get("status"), u.get("twiml"), u.get("url")) for u in response.json()["updates"]]
-
-
-def dialled_number(twiml: str) -> str | None:
-    """The number a `<Dial>` in TwiML rings (`<Dial>+1…</Dial>` or `<Dial><Number>`), if any."""
-    try:
-        root = ET.fromstring(twiml)  # noqa: S314 - the agent's own TwiML, as the local stand-in kept it
-    except ET.ParseError:
-        return None
-    dial = root.find("Dial")
-    if dial is None:
-        return None
-    number = dial.find("Number")
-    text = (number.text if number is not None else dial.text) or ""
-    return text.strip() or None
 
 
 class AgentStream:

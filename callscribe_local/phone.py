@@ -58,8 +58,8 @@ from callscribe_local.agent_stream import (
     AgentStream,
     CallerTurn,
     ConversationObserver,
-    TwilioControl,
 )
+from callscribe_local.call_control import TwilioControl
 
 RATE = 8000
 FRAME_BYTES = 160  # 20 ms of 8 kHz mu-law: what Twilio sends in practice

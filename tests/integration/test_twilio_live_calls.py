@@ -13,7 +13,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from callscribe_local.agent_stream import dialled_number
+from callscribe_local.call_control import dialled_number
 from callscribe_local.twilio_rest import TwilioRestStandIn
 from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 
