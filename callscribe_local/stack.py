@@ -50,12 +50,14 @@ import httpx
 
 from callscribe_local.aws_local import LOCAL_ACCOUNT, LOCAL_REGION, LocalAws, LocalNames, local_aws
 from callscribe_local.calls_client import get_call
+from callscribe_local.dead_letters import DISPATCHERS
 from callscribe_local.deepgram_server import OUTAGE_PATH
 from callscribe_local.dispatcher import Delivery, Handler, LocalDispatcher, LocalLambdaContext, RetryPolicy
 from callscribe_local.loop_thread import LoopThread
 from callscribe_local.offline_agent import OFFLINE_AGENT_MODEL
 from callscribe_local.phone import StreamHook
 from callscribe_local.recognizer import RecognizerFactory
+from callscribe_local.settlement import RECORDINGS, SUMMARIES
 from shared.events import RecordingCompleted, TranscriptCompleted, TranscriptReconciled
 from shared.telemetry import METRICS_NAMESPACE
 from streamer.contract import HEALTH_PATH, MEDIA_PATH, SERVICE_NAME
@@ -248,6 +250,7 @@ class LocalStack:
             self.options.names.event_bus_name,
             self._summaries_handler(),
             policy=self.options.retry_policy,
+            name=DISPATCHERS[SUMMARIES],
             detail_types=(TranscriptCompleted.detail_type, TranscriptReconciled.detail_type),
             on_delivery=self.deliveries.append,
         )
@@ -342,7 +345,7 @@ class LocalStack:
             self.options.names.event_bus_name,
             self._recordings_handler(),
             policy=self.options.retry_policy,
-            name="callscribe-recordings",
+            name=DISPATCHERS[RECORDINGS],
             detail_types=(RecordingCompleted.detail_type,),
             on_delivery=self.recording_deliveries.append,
             timeout_seconds=900.0,

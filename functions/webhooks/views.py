@@ -3,10 +3,12 @@
 The keys are the contract's (camelCase, in this order, null when unknown); field names stay
 snake_case like the stored attributes, and aliases make the JSON. A field added here is a field on a
 model, not a dict key spelled again in a test: so are the recordings tier's `transcriptSource`,
-`liveCoverage` and `gaps` (null until the recording is reconciled) and each segment's `source`
-(`live`, or `recording` for what the reconciliation filled in: `Segment.origin_or_live`), and the
-call's `cost` (issue 14; null until a writer has estimated it), with its `<Dial>`ed `legs` and the
-`conversationCostUsd` of the call and its legs together.
+`liveCoverage`, `gaps` and `transcriptVersion` (null until the recording is reconciled) and each
+segment's `source` (`live`, or `recording` for what the reconciliation filled in:
+`Segment.origin_or_live`), the call's `cost` (null until a writer has estimated it), with its
+`<Dial>`ed `legs` and the `conversationCostUsd` of the call and its legs together, and
+`recordingExpected` (whether a recording is coming to be reconciled): with these a client can tell
+a final record from one still being worked on.
 """
 
 from __future__ import annotations
@@ -145,11 +147,15 @@ class CallView(_View):
     duration_seconds: Number | None = Field(alias="durationSeconds")
     answered_by: str | None = Field(alias="answeredBy")
     recording: RecordingView | None
+    # False: the route records nothing, so no recording will be reconciled (null: not known)
+    recording_expected: bool | None = Field(alias="recordingExpected")
     cost: CostView | None
     legs: list[LegView]  # the <Dial>ed parties' legs, each priced on its own record
     conversation_cost_usd: Number | None = Field(alias="conversationCostUsd")  # cost + the legs' costs
     transcript_status: str | None = Field(alias="transcriptStatus")
     transcript_source: str | None = Field(alias="transcriptSource")  # live | live+recording | recording
+    # the reconciled transcript's digest; a summary written from it names it (`transcript_version`)
+    transcript_version: str | None = Field(alias="transcriptVersion")
     live_coverage: Number | None = Field(alias="liveCoverage")  # 0..1
     gaps: list[GapView] | None
     transcript: list[TranscriptLineView]
@@ -193,11 +199,13 @@ class CallView(_View):
             duration_seconds=call.duration_seconds,
             answered_by=call.answered_by,
             recording=None if call.recording is None else RecordingView.of(call.recording),
+            recording_expected=call.recording_expected,
             cost=None if call.cost is None else CostView.of(call.cost),
             legs=[LegView.of(leg) for leg in legs],
             conversation_cost_usd=conversation_cost(call, legs),
             transcript_status=call.transcript_status,
             transcript_source=call.transcript_source,
+            transcript_version=call.transcript_version,
             live_coverage=call.live_coverage,
             gaps=None if call.gaps is None else [GapView.of(gap) for gap in call.gaps],
             transcript=[TranscriptLineView.of(segment) for segment in ordered],

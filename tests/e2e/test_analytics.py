@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import statistics
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -41,6 +40,7 @@ from shared.analytics.schema import SCHEMA_VERSION
 from shared.dal.calls.core import DynamoCallReader
 from shared.dal.records import Call
 from shared.dal.segments import DynamoSegments
+from tests.support.settled import wait_until_settled
 
 pytestmark = pytest.mark.e2e
 
@@ -146,25 +146,12 @@ def _unanswered_outbound(stack: LocalStack) -> str:
 
 
 def _settled(stack: LocalStack, calls: DynamoCallReader, call_sid: str) -> Call:
-    """The record once its pipeline is done: summary of the final transcript, recording reconciled."""
-    deadline = time.monotonic() + 150
-    while time.monotonic() < deadline:
-        call = calls.get(call_sid)
-        done = [d for d in stack.deliveries if d.call_sid == call_sid and (d.ok or d.dead_lettered)]
-        # the summary is of the final transcript: the first one when the recording filled nothing,
-        # else the rewrite that names the reconciled version
-        final = call is not None and (
-            not call.filled_seconds
-            or (call.summary or {}).get("transcript_version") == call.transcript_version
-        )
-        if call is not None and call.summary and call.reconciled_at and final and len(done) >= 2:
-            return call
-        time.sleep(0.5)
+    """The stored record once the call has settled (tests/support/settled.py: summary of the final
+    transcript, recording reconciled, cost whole)."""
+    wait_until_settled(stack, call_sid, timeout=150)
     call = calls.get(call_sid)
-    raise AssertionError(
-        f"{call_sid} did not settle: summary {call and bool(call.summary)}, reconciled "
-        f"{call and call.reconciled_at}, filled {call and call.filled_seconds}"
-    )
+    assert call is not None
+    return call
 
 
 @pytest.fixture(scope="module")
@@ -557,3 +544,4 @@ def test_redactions_per_day(placed: Placed) -> None:
 def test_unknown_day_strings_never_reach_the_sql(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a day"):
         Warehouse().derive("2026-13", tmp_path)
+

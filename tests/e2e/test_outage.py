@@ -33,6 +33,7 @@ from callscribe_local.phone import (
     bundled_conversation,
 )
 from callscribe_local.stack import LocalStack, StackOptions
+from tests.support.settled import wait_until_settled
 
 pytestmark = pytest.mark.e2e
 
@@ -93,26 +94,23 @@ def outage_call() -> Iterator[OutageCall]:
 
 
 def _wait_until_resummarised(stack: LocalStack, tap: BusTap, call_sid: str) -> list[dict[str, Any]]:
-    """Until the reconciliation is announced and both summaries deliveries (Transcript Completed,
-    Transcript Reconciled) have finished: then every `Summary Created` the call will get is on the bus."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    events: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
+    """Once the call has settled (tests/support/settled.py: reconciled, summary of the reconciled
+    transcript, both summaries deliveries handled), every event it will get: until the tap has seen
+    the reconciliation and the `Summary Created` of the final summary."""
+    record = wait_until_settled(stack, call_sid, timeout=WAIT_SECONDS)
+    version = record["transcriptVersion"]
+    deadline = time.monotonic() + 30
+    while True:
         events = tap.events_for(call_sid, wait_seconds=0.5)
-        handled = [d for d in stack.deliveries if d.call_sid == call_sid and (d.ok or d.dead_lettered)]
-        reconciled = [
-            e["detail"].get("transcriptVersion")
-            for e in events
-            if e["detail-type"] == "Transcript Reconciled"
-        ]
-        versions = [
+        kinds = {e["detail-type"] for e in events}
+        announced = [
             e["detail"].get("transcriptVersion") for e in events if e["detail-type"] == "Summary Created"
         ]
-        # settled: both deliveries handled and a summary of the reconciled transcript announced (the
-        # first summary may already be of it, when the recording was reconciled before it was written)
-        if reconciled and len(handled) >= 2 and reconciled[0] in versions:
-            break
-    return tap.events_for(call_sid, wait_seconds=0.5)
+        if "Transcript Reconciled" in kinds and version in announced:
+            return events
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{call_sid} settled but its events are not all on the bus: {events}")
+        time.sleep(0.1)
 
 
 def _segment_keys(table: str, call_sid: str) -> list[str]:

@@ -33,8 +33,9 @@ from callscribe_local.phone import Conversation, SimulatedPhone
 from callscribe_local.stack import LocalStack, StackOptions
 from callscribe_local.warehouse import Warehouse
 from shared.dal.calls.core import DynamoCallReader
-from tests.e2e.test_pipeline import _wait_for_events, _wait_until_settled
+from tests.e2e.test_pipeline import _wait_for_events
 from tests.support.phrase_recognizer import PhraseBook
+from tests.support.settled import wait_until_settled
 
 pytestmark = pytest.mark.e2e
 
@@ -105,11 +106,9 @@ def settled(stack: LocalStack) -> Settled:
     )
     conversation = Conversation.from_audio(BOOK.audio_for(INBOUND), BOOK.audio_for(OUTBOUND))
     result = asyncio.run(phone.call(conversation))
+    record = wait_until_settled(stack, result.call_sid)
     events = _wait_for_events(tap, result.call_sid)
     assert {"Summary Created", "Transcript Reconciled"} <= set(events), events
-    _wait_until_settled(stack, tap, result.call_sid, events)
-    record = stack.get_call_json(result.call_sid)
-    assert record is not None
     return Settled(result.call_sid, record)
 
 

@@ -169,8 +169,9 @@ def test_view_has_the_contract_keys_in_order_with_plain_numbers(
     view = logic.describe_call(SID, services).as_json()
     assert list(view) == [
         "callSid", "status", "direction", "from", "to", "route", "connectTo", "parentCallSid", "startedAt",
-        "answeredAt", "endedAt", "durationSeconds", "answeredBy", "recording", "cost", "legs",
-        "conversationCostUsd", "transcriptStatus", "transcriptSource", "liveCoverage", "gaps", "transcript",
+        "answeredAt", "endedAt", "durationSeconds", "answeredBy", "recording", "recordingExpected", "cost",
+        "legs", "conversationCostUsd", "transcriptStatus", "transcriptSource", "transcriptVersion",
+        "liveCoverage", "gaps", "transcript",
         "transcriptNextCursor", "summaryStatus",
         "summary", "evaluations", "evaluationsVersion",
     ]  # fmt: skip
