@@ -17,6 +17,12 @@ fails with a Lambda target), so locally the rule targets an SQS queue and this d
    loses nothing: the message simply comes back;
 4. after the last attempt, copy the event to the local DLQ (with the error) and delete it.
 
+Deliveries run concurrently, as Lambda runs invocations, up to `concurrency` at once (each in its own
+thread; the poll receives only as many messages as there are free slots, and hides each for the
+handler's timeout, as Lambda's event source does, so one still running is not received again). The
+stack bounds the recordings' by the recogniser's decoders: locally a reconciliation holds one
+pocketsphinx decoder per channel for as long as it transcribes.
+
 What it mirrors (infra/components/events.py, `Summaries`): the function's
 `configure_async_invoke(retry_attempts=2, on_failure=SqsDestination(dead_letters))`, i.e. a failing
 summary is tried 3 times, then parked in the DLQ. `RetryPolicy.lambda_async()` is that policy with
@@ -118,7 +124,10 @@ class LocalDispatcher:
         on_delivery: Callable[[Delivery], None] | None = None,
         poll_wait_seconds: int = 1,
         timeout_seconds: float = 60.0,
+        concurrency: int = 1,
     ) -> None:
+        if concurrency < 1:
+            raise ValueError("a dispatcher needs room for at least one delivery at a time")
         self.bus_name = bus_name
         self.handler = handler
         self.policy = policy or RetryPolicy.lambda_async()
@@ -127,12 +136,15 @@ class LocalDispatcher:
         self.on_delivery = on_delivery
         self.poll_wait_seconds = poll_wait_seconds
         self.timeout_seconds = timeout_seconds  # the handler's Lambda timeout, as its context reports
+        self.concurrency = concurrency  # deliveries at once (Lambda's concurrency, locally bounded)
         self.deliveries: list[Delivery] = []
         self._sqs: Any = None
         self.queue_url = ""
         self.dlq_url = ""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._slots = threading.Condition()  # guards _active: deliveries running now
+        self._active = 0
 
     # -- setup -------------------------------------------------------------------------------------
 
@@ -166,12 +178,18 @@ class LocalDispatcher:
         """Ask the delivery thread to end after its current poll, without waiting for it: a stack
         stopping several dispatchers asks them all first, so their long polls end together."""
         self._stop.set()
+        with self._slots:
+            self._slots.notify_all()
 
     def stop(self) -> None:
+        """Stop polling, then give the deliveries still running up to 30 s to finish (their threads
+        are daemons: one stuck in its handler does not keep the process alive)."""
         self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout=self.poll_wait_seconds + 30)
             self._thread = None
+        with self._slots:
+            self._slots.wait_for(lambda: self._active == 0, timeout=30)
 
     def __enter__(self) -> LocalDispatcher:
         return self.start()
@@ -181,23 +199,53 @@ class LocalDispatcher:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            with self._slots:  # a free slot first: a message received waits for no one
+                self._slots.wait_for(lambda: self._active < self.concurrency or self._stop.is_set())
+                free = self.concurrency - self._active
+            if self._stop.is_set():
+                return
             try:
-                self.poll_once(wait_seconds=self.poll_wait_seconds)
+                messages = self._receive(min(10, free), self.poll_wait_seconds)
             except Exception:  # noqa: BLE001 - a moto hiccup must not end delivery; the message stays queued
                 logger.exception("local dispatcher poll failed")
                 self._stop.wait(0.5)
+                continue
+            for message in messages:
+                with self._slots:
+                    self._active += 1
+                threading.Thread(
+                    target=self._deliver_in_slot, args=(message,), name=f"delivery-{self.name}", daemon=True
+                ).start()
+
+    def _deliver_in_slot(self, message: dict[str, Any]) -> None:
+        try:
+            self._deliver(message)
+        except Exception:  # noqa: BLE001 - moto failed around the handler: the message comes back when its visibility ends
+            logger.exception("local delivery failed outside the handler", extra={"target": self.name})
+        finally:
+            with self._slots:
+                self._active -= 1
+                self._slots.notify_all()
 
     # -- delivery ----------------------------------------------------------------------------------
 
     def poll_once(self, wait_seconds: int = 0) -> list[Delivery]:
-        """Receive what is due and deliver it once each. Public so tests can step deterministically."""
+        """Receive what is due and deliver it once each, in this thread. Public so tests can step
+        deterministically."""
+        return [self._deliver(message) for message in self._receive(10, wait_seconds)]
+
+    def _receive(self, count: int, wait_seconds: int) -> list[dict[str, Any]]:
         response = self._sqs.receive_message(
             QueueUrl=self.queue_url,
-            MaxNumberOfMessages=10,
+            MaxNumberOfMessages=count,
             WaitTimeSeconds=wait_seconds,
+            # hidden while its handler may run (Lambda's event source sets the queue's visibility
+            # timeout above the function's timeout): a delivery still running is not received again
+            VisibilityTimeout=math.ceil(self.timeout_seconds) + 30,
             AttributeNames=["ApproximateReceiveCount"],
         )
-        return [self._deliver(message) for message in response.get("Messages", [])]
+        messages: list[dict[str, Any]] = response.get("Messages", [])
+        return messages
 
     def _deliver(self, message: dict[str, Any]) -> Delivery:
         attempt = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))

@@ -442,9 +442,11 @@ class SphinxRecognizerFactory:
     """`RecognizerFactory` for the stand-in: one recognizer per connection, decoding on a shared pool.
 
     Two workers by default: one call's two tracks decode in parallel, which is what the demo needs,
-    without letting many local calls starve the rest of the machine. Four decoders by default (two
-    calls, ~0.7 GB at most); a fifth simultaneous stream is refused (429) until one closes, and the
-    streamer retries it like any Deepgram concurrency refusal.
+    without letting many local calls starve the rest of the machine. Six decoders by default (~1.1 GB
+    at most): a live call's two tracks beside two two-channel recordings being reconciled (the local
+    stack runs that many reconciliations at once), or three live calls; one more simultaneous stream
+    is refused (429) until one closes, and the streamer (or the recordings Lambda) retries it like
+    any Deepgram concurrency refusal.
     """
 
     model = MODEL_NAME
@@ -459,7 +461,7 @@ class SphinxRecognizerFactory:
         self,
         options: SphinxOptions | None = None,
         max_workers: int = 2,
-        max_decoders: int = 4,
+        max_decoders: int = 6,
         decoder_factory: Callable[[], Any] | None = None,
     ) -> None:
         self.options = options or SphinxOptions()

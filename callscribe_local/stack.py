@@ -95,6 +95,9 @@ TWILIO_NUMBER = "+14155550100"  # the product's number: the simulated phone call
 AGENT_NUMBER = (
     "+14155550177"  # routed to the voice agent (`callscribe call --to agent`), transfers to FORWARD_TO
 )
+# Recordings reconciled at once (Lambda would run more; the local recogniser's decoders bound it)
+RECORDINGS_CONCURRENCY = 2
+LIVE_CALL_DECODERS = 2  # kept free for a live call's two tracks
 # The Deepgram TTS stand-in speaks a tone as long as the text would take to say (~16 characters a
 # second), so a local agent's turns, marks and barge-ins take as long as real speech.
 SPEECH_BYTES_PER_CHAR = 500
@@ -195,6 +198,7 @@ class LocalStack:
         self._streamer_signalled = False
         self.twilio_rest: TwilioRestStandIn | None = None
         self.deepgram_standin: DeepgramStandIn | None = None  # None: the real Deepgram is used
+        self.recognizer_factory: RecognizerFactory | None = None  # what the stand-in hears with
         self.anthropic_server: AnthropicServer | None = None  # None: the real Anthropic API is used
         self._deepgram_loop: LoopThread | None = None
         self.urls: StackUrls | None = None
@@ -349,13 +353,15 @@ class LocalStack:
             detail_types=(RecordingCompleted.detail_type,),
             on_delivery=self.recording_deliveries.append,
             timeout_seconds=900.0,
+            concurrency=recordings_concurrency(self.recognizer_factory),
         )
         self.recordings_dispatcher.start()
         self._exit.callback(self.recordings_dispatcher.stop)
         self.observer.step(
             "recordings",
             f"rule 'Recording Completed' → SQS → recordings handler "
-            f"({self.options.retry_policy.max_attempts} attempts, then DLQ)",
+            f"({self.options.retry_policy.max_attempts} attempts, then DLQ; "
+            f"{self.recordings_dispatcher.concurrency} at once)",
         )
 
     def _start_deepgram(self) -> tuple[str, str]:
@@ -380,6 +386,7 @@ class LocalStack:
         loop.run(standin.start())
         self._exit.callback(lambda: loop.run(standin.stop()))
         self.deepgram_standin, self._deepgram_loop = standin, loop
+        self.recognizer_factory = factory
         self.deepgram_model = model_name
         self.observer.step(
             "deepgram",
@@ -588,6 +595,17 @@ class LocalStack:
         transcript page, so the record holds the whole transcript)."""
         assert self.urls is not None
         return get_call(self.urls.api, call_sid)
+
+
+def recordings_concurrency(recognizer: RecognizerFactory | None) -> int:
+    """Reconciliations at once: as many as the recogniser's decoders hold beside one live call (a
+    two-channel recording holds one decoder per channel while it is transcribed), at most
+    RECORDINGS_CONCURRENCY; that many for a recogniser without a pool, or real Deepgram (None)."""
+    pool = getattr(recognizer, "decoders", None)
+    if pool is None:
+        return RECORDINGS_CONCURRENCY
+    size = int(pool.size)
+    return max(1, min(RECORDINGS_CONCURRENCY, (size - LIVE_CALL_DECODERS) // 2))
 
 
 def outage_hooks(

@@ -7,6 +7,7 @@ delivery, not the summariser.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from typing import Any
@@ -171,3 +172,48 @@ def test_one_dispatcher_per_rule_each_with_its_own_types_name_and_timeout(
     context = recordings.contexts[0]
     assert context.function_name == f"recordings-{suffix}-local"
     assert context.get_remaining_time_in_millis() > 60_000  # the recordings Lambda's 15 minutes
+
+
+def test_a_long_delivery_does_not_hold_back_the_next(local_stack: LocalAws) -> None:
+    """As Lambda runs invocations concurrently: with room for two, a second call's event is delivered
+    while the first call's handler is still running; the first then finishes, each delivered once."""
+    long_call, short_call = "CA" + uuid.uuid4().hex, "CA" + uuid.uuid4().hex
+    release = threading.Event()
+    delivered: list[str] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
+        sid = event["detail"]["callSid"]
+        if sid == long_call:
+            assert release.wait(60), "the test never released the long delivery"
+        delivered.append(sid)
+        return {"status": "ok"}
+
+    dispatcher = LocalDispatcher(
+        local_stack.names.event_bus_name,
+        handler,
+        policy=RetryPolicy(max_attempts=1, base_delay=0.0),
+        name=f"concurrent-{uuid.uuid4().hex[:8]}",
+        concurrency=2,
+    )
+    with dispatcher:
+        _publish(local_stack, TranscriptCompleted(callSid=long_call, segmentCount=1))
+        _publish(local_stack, TranscriptCompleted(callSid=short_call, segmentCount=1))
+        try:
+            deadline = time.monotonic() + 30
+            while short_call not in delivered:  # the long one still holds its slot
+                assert time.monotonic() < deadline, dispatcher.deliveries
+                time.sleep(0.05)
+            assert delivered == [short_call]
+        finally:
+            release.set()
+        deadline = time.monotonic() + 30
+        while len(dispatcher.deliveries) < 2:
+            assert time.monotonic() < deadline, dispatcher.deliveries
+            time.sleep(0.05)
+    assert delivered == [short_call, long_call]
+    assert all(d.ok and d.attempt == 1 for d in dispatcher.deliveries)  # received once each
+
+
+def test_concurrency_is_at_least_one() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        LocalDispatcher("bus", FlakyHandler(0), concurrency=0)

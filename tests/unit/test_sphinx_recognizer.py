@@ -272,3 +272,16 @@ def _feed_until(recognizer: SphinxRecognizer, audio: bytes, done: Callable[[], b
     while not done() and time.monotonic() < deadline:
         recognizer.accept(b"")
         time.sleep(0.01)
+
+
+def test_the_stack_reconciles_as_many_recordings_at_once_as_the_decoders_hold() -> None:
+    """Each two-channel recording holds two decoders while it is transcribed; one live call's two stay
+    free. The default pool (six) takes two reconciliations; a smaller one, fewer, never none."""
+    from callscribe_local.stack import RECORDINGS_CONCURRENCY, recordings_concurrency
+
+    def pool(size: int) -> SphinxRecognizerFactory:
+        return SphinxRecognizerFactory(max_decoders=size, decoder_factory=FakeDecoder)
+
+    assert recordings_concurrency(SphinxRecognizerFactory(decoder_factory=FakeDecoder)) == 2
+    assert [recordings_concurrency(pool(size)) for size in (1, 2, 4, 5, 6, 12)] == [1, 1, 1, 1, 2, 2]
+    assert recordings_concurrency(None) == RECORDINGS_CONCURRENCY  # real Deepgram: no local pool
