@@ -37,6 +37,8 @@ from callscribe_local.agent_stream import (
     TurnTaking,
 )
 from callscribe_local.calls_client import get_call
+from callscribe_local.cli_errors import CliError, ExitCode
+from callscribe_local.dead_letters import DeadLetterWatch
 from callscribe_local.phone import (
     RATE,
     CallerId,
@@ -139,7 +141,7 @@ async def converse(
     target: Target, script: AgentScript, printer: ConversationPrinter, *, out_of_order: bool = False
 ) -> CallResult:
     """Place the call and print both sides until it ends."""
-    from callscribe_local.demo import ConsoleSteps
+    from callscribe_local.progress import ConsoleSteps
 
     console, speed = printer.console, printer.speed
     phone = SimulatedPhone(
@@ -167,22 +169,6 @@ async def converse(
     return result
 
 
-def wait_for_record(
-    api: str, call_sid: str, timeout: float, printer: ConversationPrinter
-) -> dict[str, Any] | None:
-    """Until the transcript is finished and summarised (or failed), printing what is still stored."""
-    deadline = time.monotonic() + timeout
-    record: dict[str, Any] | None = None
-    while time.monotonic() < deadline:
-        record = get_call(api, call_sid)
-        if record is not None:
-            printer.segments(record)
-            if record.get("summary") is not None or record.get("transcriptStatus") == "failed":
-                return record
-        time.sleep(POLL_SECONDS)
-    return record
-
-
 def write_agent_audio(path: Path, agent: AgentCallResult) -> None:
     """What the caller said (left) and heard (right), 16-bit 8 kHz, as Twilio's dual recordings are."""
     channels = [g711.ulaw_to_pcm16(agent.inbound), g711.ulaw_to_pcm16(agent.outbound)]
@@ -191,14 +177,15 @@ def write_agent_audio(path: Path, agent: AgentCallResult) -> None:
 
 @contextmanager
 def _target(args: argparse.Namespace, console: Console) -> Iterator[Target]:
-    from callscribe_local.cli import read_state
-    from callscribe_local.demo import ConsoleSteps
+    from callscribe_local.cli import point_at, read_state
+    from callscribe_local.progress import ConsoleSteps
     from callscribe_local.stack import LocalStack, StackOptions
 
     number = number_to_call(args.to)
     state = read_state()
     if state is not None:
         console.print(f"[bold]Calling {number} on the running stack[/] at {state.api}")
+        point_at(state)  # its DLQs are read to learn of deliveries that gave up
         yield Target(
             state.api, state.twilio or None, state.account_sid, state.auth_token, number, state.log_dir
         )
@@ -215,27 +202,31 @@ def cmd_agent_call(args: argparse.Namespace, console: Console) -> int:
     """`callscribe call --to agent|NUMBER AUDIO [AUDIO …]`."""
     from callscribe_local.cli import read_state
     from callscribe_local.demo import render_record
+    from callscribe_local.progress import ConsoleSteps, default_timeout, follow
 
     try:
         script = agent_script(args)
-    except (OSError, PhoneError) as exc:
-        console.print(f"[red]{exc}[/]")
-        return 2
+    except PhoneError as exc:
+        raise CliError(str(exc)) from exc
     with _target(args, console) as target:
         printer = ConversationPrinter(console, args.speed)
-        try:
-            result = asyncio.run(converse(target, script, printer, out_of_order=args.out_of_order))
-        except PhoneError as exc:
-            console.print(f"[red]{exc}[/] (logs: {target.log_dir})")
-            return 1
+        result = asyncio.run(converse(target, script, printer, out_of_order=args.out_of_order))
         if args.agent_audio and result.agent is not None:
             write_agent_audio(Path(args.agent_audio), result.agent)
             console.print(f"  the caller (left) and the agent (right): {args.agent_audio}")
-        with console.status("  waiting for the transcript and the summary…"):
-            record = wait_for_record(target.api, result.call_sid, args.timeout, printer)
+        spoken = sum(len(turn.audio) for turn in script.turns) / RATE
+        followed = follow(
+            target.api,
+            result.call_sid,
+            ConsoleSteps(console),
+            timeout=default_timeout(spoken) if args.timeout is None else args.timeout,
+            gave_up=DeadLetterWatch(result.call_sid),
+            no_recording=result.recording is None,  # the simulated phone records no agent call
+            on_record=printer.segments,
+        )
+    record = followed.record
     if record is None:
-        console.print(f"[red]no record for {result.call_sid}[/] (logs: {target.log_dir})")
-        return 1
+        raise CliError(f"no record for {result.call_sid} (logs: {target.log_dir})", ExitCode.PART_FAILED)
     render_record(record, console)
     if read_state() is not None:
         console.print(f"callscribe show {result.call_sid}")
@@ -243,5 +234,10 @@ def cmd_agent_call(args: argparse.Namespace, console: Console) -> int:
         import json
 
         print(json.dumps(record, indent=2, ensure_ascii=False))
-    done = record.get("transcriptStatus") == "completed" and record.get("summary") is not None
-    return 0 if done else 1
+    if not followed.settlement.settled:
+        console.print(f"[red]{followed.pending_line()}[/] (logs: {target.log_dir})", highlight=False)
+        return ExitCode.INCOMPLETE
+    if followed.settlement.problems:
+        console.print(f"[red]{'; '.join(followed.settlement.problems)}[/]", highlight=False)
+        return ExitCode.INCOMPLETE
+    return ExitCode.OK

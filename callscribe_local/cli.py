@@ -12,43 +12,44 @@
 `local up` writes a small state file (URLs, names, the local test credentials) so the other
 commands find the running stack; `call` without a running stack brings up a private one for the
 duration of the call. Everything is local: moto, the stand-ins, no AWS account, no keys needed.
+A failure is one line saying what to do (cli_errors.py; --debug adds the traceback).
+
+It is this long because it holds every subcommand's options and the small commands themselves; the
+longer flows are modules of their own (call_cli, agent_cli, progress, settlement, cli_errors).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import errno
 import json
 import os
+import re
 import signal
+import socket
 import sys
 import tempfile
 import threading
-import time
+import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from rich.console import Console
 from rich.table import Table
 
 from callscribe_local.aws_local import LocalNames, fake_credentials_env
+from callscribe_local.call_cli import OUTAGE_REPLAY_BUFFER_SECONDS, parse_window
 from callscribe_local.calls_client import get_call
-from callscribe_local.phone import (
-    Conversation,
-    PhoneError,
-    SimulatedPhone,
-    StreamHook,
-    load_audio,
-    load_tracks,
-)
+from callscribe_local.cli_errors import CliError, ExitCode, explain, unreachable
+from shared.patterns import CALL_SID_PATTERN
 
 if TYPE_CHECKING:  # the stack module is imported only by the commands that start one
     from callscribe_local.stack import LocalStack
 
 DEFAULT_EXPORT_BUCKET = "callscribe-exports"
-OUTAGE_REPLAY_BUFFER_SECONDS = 1.0  # a private stack's streamer, when --deepgram-outage is given
+DEBUG_ENV = "CALLSCRIBE_DEBUG"
+__all__ = ["StackState", "main", "parse_window", "read_state"]
 
 
 # -- the running stack's state file ---------------------------------------------------------------
@@ -114,15 +115,14 @@ def read_state() -> StackState | None:
     return state
 
 
-def _require_state(console: Console) -> StackState:
+def _require_state() -> StackState:
     state = read_state()
     if state is None:
-        console.print("[red]No local stack is running.[/] Start one with: [bold]callscribe local up[/]")
-        raise SystemExit(2)
+        raise CliError("no local stack is running: start one with: callscribe local up", ExitCode.STACK_STATE)
     return state
 
 
-def _point_at(state: StackState) -> None:
+def point_at(state: StackState) -> None:
     """This process's AWS clients talk to the running stack's moto, never a real account."""
     os.environ.update(fake_credentials_env())
     os.environ.pop("AWS_PROFILE", None)
@@ -132,16 +132,36 @@ def _point_at(state: StackState) -> None:
 # -- commands -------------------------------------------------------------------------------------
 
 
+def _check_ports(args: argparse.Namespace) -> None:
+    """Each port asked for by number must be free now (0: any free one), named by its option."""
+    for option, port in (("--api-port", args.api_port), ("--streamer-port", args.streamer_port),
+                         ("--aws-port", args.aws_port)):  # fmt: skip
+        if not port:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise CliError(f"{option} {port}: {exc.strerror}") from exc
+                raise CliError(
+                    f"{option} {port} is in use: choose another port, or 0 (the default) for a free one",
+                    ExitCode.PART_FAILED,
+                ) from exc
+
+
 def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
-    from callscribe_local.demo import ConsoleSteps
+    from callscribe_local.progress import ConsoleSteps
     from callscribe_local.stack import AGENT_NUMBER, LocalStack, StackOptions
 
     existing = read_state()
     if existing is not None:
-        console.print(
-            f"[yellow]A local stack is already running[/] (pid {existing.pid}, API {existing.api})."
+        raise CliError(
+            f"a local stack is already running (pid {existing.pid}, API {existing.api}): use it, or stop it "
+            "(Ctrl-C where it runs) first",
+            ExitCode.STACK_STATE,
         )
-        return 1
+    _check_ports(args)
     options = StackOptions.from_environment(
         capture_stdout=True,
         api_port=args.api_port,
@@ -192,156 +212,24 @@ def cmd_call(args: argparse.Namespace, console: Console) -> int:
         from callscribe_local.agent_cli import cmd_agent_call
 
         return cmd_agent_call(args, console)
-    if len(args.audio) > 2:
-        console.print("[red]give one or two files (caller, callee), or talk to the agent: --to agent[/]")
-        return 2
-    audio, audio2 = args.audio[0], (args.audio[1] if len(args.audio) > 1 else None)
-    try:
-        windows = [parse_window(text) for text in args.deepgram_outage or []]
-    except ValueError as exc:
-        console.print(f"[red]--deepgram-outage: {exc}[/]")
-        return 2
-    try:
-        inbound, outbound = load_tracks(Path(audio))
-        if audio2:
-            if outbound is not None:
-                console.print(f"[red]{audio} is stereo (both tracks already); give no second file[/]")
-                return 2
-            outbound = load_audio(Path(audio2))
-    except (OSError, PhoneError) as exc:
-        console.print(f"[red]{exc}[/]")
-        return 2
-    conversation = Conversation.from_audio(inbound, outbound)
-    if not conversation.inbound:
-        console.print("[red]the audio is empty[/]")
-        return 2
-    state = read_state()
-    if state is None:
-        return _call_on_private_stack(args, conversation, windows, console)
-    return _call_on_running_stack(args, conversation, windows, state, console)
+    from callscribe_local.call_cli import cmd_plain_call
 
-
-def parse_window(text: str) -> tuple[float, float]:
-    """`START:END` in seconds of the call (its stream clock), e.g. `5:12.5`."""
-    start_text, sep, end_text = text.partition(":")
-    if not sep:
-        raise ValueError(f"{text!r}: give START:END in seconds")
-    start, end = float(start_text), float(end_text)
-    if not 0 <= start < end:
-        raise ValueError(f"{text!r}: needs 0 <= START < END")
-    return start, end
-
-
-def _call_on_private_stack(
-    args: argparse.Namespace, conversation: Conversation, windows: list[tuple[float, float]], console: Console
-) -> int:
-    from callscribe_local.demo import ConsoleSteps, place_call
-    from callscribe_local.stack import LocalStack, StackOptions
-
-    console.print("[dim]No running stack (callscribe local up): starting a private one for this call.[/]")
-    replay = args.replay_buffer_seconds
-    if windows and replay is None:
-        replay = OUTAGE_REPLAY_BUFFER_SECONDS
-        console.print(
-            f"[dim]Deepgram outage: the streamer replays at most {replay} s after reconnecting "
-            "(REPLAY_BUFFER_SECONDS), so the outage leaves a gap in the live transcript.[/]"
-        )
-    options = StackOptions.from_environment(capture_stdout=True, replay_buffer_seconds=replay)
-    with LocalStack(options, observer=ConsoleSteps(console)) as stack:
-        hooks = stack.deepgram_outage_hooks(windows) if windows else ()
-        outcome = place_call(
-            stack, conversation, console, speed=args.speed, out_of_order=args.out_of_order, stream_hooks=hooks
-        )
-    return _show_outcome(args, outcome.call_sid, outcome.record, console, ok=outcome.complete)
-
-
-def _show_outcome(
-    args: argparse.Namespace, call_sid: str, record: dict[str, Any] | None, console: Console, *, ok: bool
-) -> int:
-    from callscribe_local.demo import render_record
-
-    if record is None:
-        console.print(f"[red]no record for {call_sid}[/]")
-        return 1
-    render_record(record, console)
-    if args.json:
-        print(json.dumps(record, indent=2, ensure_ascii=False))
-    return 0 if ok else 1
-
-
-def _call_on_running_stack(
-    args: argparse.Namespace,
-    conversation: Conversation,
-    windows: list[tuple[float, float]],
-    state: StackState,
-    console: Console,
-) -> int:
-    from callscribe_local.demo import ConsoleSteps, render_record
-    from callscribe_local.stack import LOCAL_DEEPGRAM_KEY, StackError, outage_hooks
-
-    hooks: tuple[StreamHook, ...] = ()
-    if windows:
-        if not state.deepgram.startswith("ws://127.0.0.1"):
-            raise StackError(f"the running stack uses {state.deepgram}: only the stand-in can have an outage")
-        hooks = outage_hooks(state.deepgram, LOCAL_DEEPGRAM_KEY, windows)
-        console.print(
-            "[dim]Deepgram outage: a gap shows in the live transcript only where the outage outlasts the "
-            "running stack's replay buffer (callscribe local up --replay-buffer-seconds; default 30 s).[/]"
-        )
-    steps = ConsoleSteps(console)
-    phone = SimulatedPhone(
-        state.api,
-        state.auth_token,
-        state.account_sid,
-        speed=args.speed,
-        out_of_order=args.out_of_order,
-        observer=steps,
-        twilio_api_url=state.twilio or None,
-        stream_hooks=hooks,
-    )
-    console.print(
-        f"[bold]Calling the running stack[/] at {state.api} ({conversation.seconds:.1f} s of audio)"
-    )
-    try:
-        result = asyncio.run(phone.call(conversation))
-    except PhoneError as exc:
-        console.print(f"[red]{exc}[/]")
-        return 1
-    with console.status("  waiting for the transcript and the summary…"):
-        record = _wait_for_summary(state.api, result.call_sid, timeout=args.timeout)
-    if record is None:
-        console.print(f"[red]no record for {result.call_sid}[/] (logs: {state.log_dir})")
-        return 1
-    render_record(record, console)
-    console.print(f"callscribe show {result.call_sid}")
-    if args.json:
-        print(json.dumps(record, indent=2, ensure_ascii=False))
-    return 0 if record.get("summary") is not None else 1
-
-
-def _wait_for_summary(api: str, call_sid: str, timeout: float) -> dict[str, Any] | None:
-    deadline = time.monotonic() + timeout
-    record: dict[str, Any] | None = None
-    while time.monotonic() < deadline:
-        record = _get_call(api, call_sid)
-        if record and (record.get("summary") is not None or record.get("transcriptStatus") == "failed"):
-            return record
-        time.sleep(0.5)
-    return record
-
-
-def _get_call(api: str, call_sid: str) -> dict[str, Any] | None:
-    return get_call(api, call_sid)  # every page of the transcript
+    return cmd_plain_call(args, console)
 
 
 def cmd_show(args: argparse.Namespace, console: Console) -> int:
     from callscribe_local.demo import render_record
+    from callscribe_local.settlement import settlement
 
-    state = _require_state(console)
-    record = _get_call(state.api, args.call_sid)
+    if not re.match(CALL_SID_PATTERN, args.call_sid):
+        raise CliError(f"{args.call_sid!r} is not a call SID (CA and 32 hex digits)")
+    state = _require_state()
+    record = get_call(state.api, args.call_sid)
     if record is None:
-        console.print(f"[red]No call {args.call_sid}[/] on the local stack.")
-        return 1
+        raise CliError(
+            f"no call {args.call_sid} on the local stack (a stack forgets its calls when it stops)",
+            ExitCode.NOT_FOUND,
+        )
     if args.json:
         print(json.dumps(record, indent=2, ensure_ascii=False))
         return 0
@@ -351,14 +239,17 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
         f"transcript={record.get('transcriptStatus')}"
     )
     render_record(record, console)
+    pending = settlement(record).pending
+    if pending:
+        console.print(f"[yellow]not final yet[/], still to come: {'; '.join(pending)}", highlight=False)
     return 0
 
 
 def cmd_export(args: argparse.Namespace, console: Console) -> int:
     import boto3
 
-    state = _require_state(console)
-    _point_at(state)
+    state = _require_state()
+    point_at(state)
     names = state.local_names()
     tables = {
         "calls": [names.calls_table],
@@ -413,9 +304,10 @@ def _download(s3: Any, bucket: str, keys: list[str], into: str | None, console: 
 def cmd_query(args: argparse.Namespace, console: Console) -> int:
     """A saved analyst query (or any Trino SQL) on the latest local export, run by DuckDB."""
     import boto3
+    from botocore.exceptions import ClientError
 
     from callscribe_local.local_analytics import latest_warehouse
-    from callscribe_local.warehouse import WarehouseError
+    from callscribe_local.warehouse import WarehouseError, to_duckdb
     from shared.analytics.queries import SAVED_QUERIES, ParameterError
 
     saved = {query.name: query for query in SAVED_QUERIES}
@@ -427,25 +319,36 @@ def cmd_query(args: argparse.Namespace, console: Console) -> int:
     parameters: list[str] = []
     if args.sql:
         sql = args.sql
+        try:
+            to_duckdb(sql)  # refused before any stack or export is needed
+        except WarehouseError as exc:
+            raise CliError(f"--sql: {_first_line(exc)}") from exc
     elif args.name in saved:
         sql = saved[args.name].sql
         try:
             parameters = saved[args.name].bind({"call_sid": args.call_sid})
         except ParameterError as exc:
-            console.print(f"[red]{exc}[/]", highlight=False)
-            return 2
+            raise CliError(str(exc)) from exc
     else:
-        console.print(f"[red]no saved query {args.name!r}[/]; callscribe query --list")
-        return 2
-    state = _require_state(console)
-    _point_at(state)
+        raise CliError(f"no saved query {args.name!r}: callscribe query --list shows them")
+    state = _require_state()
+    point_at(state)
     with tempfile.TemporaryDirectory(prefix="callscribe-query-") as workdir:
         try:
             warehouse = latest_warehouse(boto3.client("s3"), args.bucket, Path(workdir))
+        except (WarehouseError, ClientError) as exc:
+            raise CliError(
+                f"no export in s3://{args.bucket} on the local stack yet: run callscribe export first",
+                ExitCode.NOT_FOUND,
+            ) from exc
+        try:
             rows = warehouse.query(sql, parameters)
         except WarehouseError as exc:
-            console.print(f"[red]{exc}[/] (run `callscribe export` first?)")
-            return 1
+            if args.sql:
+                raise CliError(f"--sql: {_first_line(exc)}") from exc
+            raise CliError(f"the saved query {args.name} failed: {_first_line(exc)}", ExitCode.BUG) from exc
+        finally:
+            warehouse.close()
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
@@ -456,6 +359,15 @@ def cmd_query(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _first_line(exc: BaseException) -> str:
+    """A library's message as one plain line (sqlglot underlines with terminal codes)."""
+    text = _ANSI.sub("", str(exc)).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     """The scheduled sweeper, once, on demand: the running stack has no schedule. Events it re-drives
     go to the running stack's bus, where its dispatchers deliver them."""
@@ -463,16 +375,19 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     from functions.sweeper.settings import SweeperSettings
     from shared.observability import logger
 
-    state = _require_state(console)
-    _point_at(state)
+    state = _require_state()
+    point_at(state)
     environ = {**os.environ, **state.local_names().env(), "SWEEP_AFTER_SECONDS": str(args.after)}
     level = logger.log_level
     logger.setLevel("WARNING")  # the run's own log lines would bury the report
     try:
         report = build_service(SweeperSettings.from_env(environ)).sweep().as_dict()
-    except Exception as exc:  # noqa: BLE001 - shown to the person who asked, with the calls it names
-        console.print(f"[red]the sweep did not finish every call:[/] {exc}")
-        return 1
+    except Exception as exc:
+        if unreachable(exc) is not None:
+            raise  # the stack is not answering: said as for every command
+        raise CliError(
+            f"the sweep did not finish every call: {_first_line(exc)}", ExitCode.PART_FAILED
+        ) from exc
     finally:
         logger.setLevel(level)
     if args.json:
@@ -511,8 +426,8 @@ def cmd_backfill_evaluations(args: argparse.Namespace, console: Console) -> int:
     """`functions.summaries.backfill` against the running local stack (same code as for AWS)."""
     from functions.summaries.backfill import run_from_env
 
-    state = _require_state(console)
-    _point_at(state)
+    state = _require_state()
+    point_at(state)
     environ = backfill_environment(state, dict(os.environ))
     report = run_from_env(args.max_usd, args.since, args.until, dry_run=args.dry_run, environ=environ)
     if args.json:
@@ -557,10 +472,20 @@ def _agent_options(call: argparse.ArgumentParser) -> None:
     )
 
 
+DEBUG_HELP = f"on failure, print the traceback too (or set {DEBUG_ENV}=1)"
+
+
+def _with_debug(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """`--debug` after the command too (`callscribe call x.wav --debug`), not only before it."""
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="callscribe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
 
     local = commands.add_parser("local", help="the local stack")
@@ -589,7 +514,14 @@ def build_parser() -> argparse.ArgumentParser:
     _agent_options(call)
     call.add_argument("--speed", type=float, default=1.0, help="faster than real time (Twilio: 1.0)")
     call.add_argument("--out-of-order", action="store_true", help="status callbacks out of order")
-    call.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the summary")
+    call.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="after the call, wait up to S for its record to settle: summary final, recording reconciled, "
+        "cost complete (default 120 s + half the call's length)",
+    )
     call.add_argument("--json", action="store_true", help="also print the record as JSON")
     call.add_argument(
         "--deepgram-outage",
@@ -650,6 +582,8 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--dry-run", action="store_true", help="count calls and the worst case only")
     backfill.add_argument("--json", action="store_true", help="print the report as JSON")
     backfill.set_defaults(func=cmd_backfill_evaluations)
+    for command in (local, up, call, show, export, query, sweep, backfill):
+        _with_debug(command)
     return parser
 
 
@@ -657,13 +591,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # bound to the terminal now: while a stack runs, sys.stdout carries the handlers' logs
     console = Console(file=sys.stdout, highlight=False)
-    from callscribe_local.stack import StackError
-
+    debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
         code: int = args.func(args, console)
-    except (StackError, PhoneError, httpx.HTTPError) as exc:
-        console.print(f"[red]{exc}[/]")
-        return 1
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - every failure becomes one line (cli_errors)
+        if debug:
+            traceback.print_exc(file=sys.stderr)
+        state = read_state()
+        line, status = explain(exc, state_path() if state is not None else None)
+        console.print(f"[red]{line}[/]", highlight=False, soft_wrap=True)
+        return int(status)
     return code
 
 

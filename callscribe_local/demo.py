@@ -1,18 +1,22 @@
 """`make demo` (`python -m callscribe_local.demo`): one phone call through the whole pipeline, offline.
 
 It brings the local stack up, places the bundled two-speaker support call the way Twilio would (in
-real time, both tracks), follows the product's events until the summary exists, prints the
-transcript by speaker and the summary, tears everything down and ends with the finished call record
-as JSON, exactly as `GET /calls/{callSid}` answers it (fetched through the local API).
+real time, both tracks), follows the record and the product's events until the record settles
+(settlement.py: recording reconciled, summary final, cost whole), prints the transcript by speaker
+and the summary, tears everything down and ends with the finished call record as JSON, exactly as
+`GET /calls/{callSid}` answers it (fetched through the local API).
 
-Exit status 0 when the record is complete (call completed, transcript completed, summary present);
-1 otherwise, with the folder of the parts' logs.
+Exit status 0 when the record is complete (settled with nothing failed, call and transcript
+completed, summary present); 1 otherwise, with the folder of the parts' logs; a failure to run at
+all is one line and cli_errors' exit code.
+
+Over 350 lines because it also renders a record for people (transcript, reconciliation, cost, legs,
+summary, evaluations), which `callscribe show` and `call` print the same way.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import time
@@ -21,57 +25,36 @@ from typing import Any, TextIO
 
 from rich.console import Console
 from rich.panel import Panel
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from callscribe_local.aws_local import BusTap
-from callscribe_local.phone import (
-    Conversation,
-    PhoneError,
-    SimulatedPhone,
-    StreamHook,
-    bundled_conversation,
-)
-from callscribe_local.stack import LocalStack, StackError, StackOptions
-
-EVENT_TYPES = ("Call Completed", "Transcript Completed", "Summary Created")
-
-
-class ConsoleSteps:
-    """Stack and phone progress as lines on the terminal, and a bar while audio streams."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self.progress: Progress | None = None
-        self.task: TaskID | None = None
-
-    def step(self, name: str, detail: str) -> None:
-        target = self.progress.console if self.progress is not None else self.console
-        target.print(f"  [green]✓[/] [bold]{name:<18}[/] {detail}", highlight=False)
-
-    def streamed(self, seconds: float, total: float) -> None:
-        if self.progress is not None and self.task is not None:
-            self.progress.update(self.task, completed=seconds, total=total)
+from callscribe_local.cli_errors import explain
+from callscribe_local.phone import Conversation, StreamHook, bundled_conversation
+from callscribe_local.progress import ConsoleSteps
+from callscribe_local.settlement import Settlement
+from callscribe_local.stack import LocalStack, StackOptions
 
 
 @dataclass
 class DemoOutcome:
     call_sid: str
     record: dict[str, Any] | None
+    settled: Settlement
     events: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    reconciles: bool = False  # the stack consumes `Recording Completed`: the record must be reconciled
 
     @property
     def complete(self) -> bool:
+        """Settled with nothing failed (the recording reconciled, the summary final, the cost whole),
+        and a completed call with a completed, non-empty transcript."""
         r = self.record or {}
         return (
-            r.get("status") == "completed"
+            self.settled.complete
+            and r.get("status") == "completed"
             and r.get("transcriptStatus") == "completed"
             and bool(r.get("transcript"))
             and r.get("summary") is not None
-            and (not self.reconciles or r.get("transcriptSource") is not None)
         )
 
 
@@ -82,61 +65,40 @@ def place_call(
     *,
     speed: float = 1.0,
     out_of_order: bool = False,
-    summary_timeout: float = 60.0,
-    reconcile_timeout: float = 90.0,
     stream_hooks: tuple[StreamHook, ...] = (),
+    timeout: float | None = None,
 ) -> DemoOutcome:
-    """Place one simulated call on a running stack and follow it to its summary and, when the stack
-    runs the recordings Lambda, to its reconciliation too (shared with the CLI)."""
-    assert stack.urls is not None
+    """Place one simulated call on a running stack and follow it until its record settles
+    (call_cli.place_and_follow, as `callscribe call` does), showing the product's events too."""
+    from callscribe_local.call_cli import CallTarget, place_and_follow
+
     steps = ConsoleSteps(console)
     tap = BusTap(stack.options.names.event_bus_name)
-    phone = SimulatedPhone(
-        stack.urls.api,
-        stack.auth_token,
-        stack.account_sid,
-        speed=speed,
-        out_of_order=out_of_order,
-        observer=steps,
-        twilio_api_url=stack.urls.twilio or None,
-        stream_hooks=stream_hooks,
-    )
-    started = time.monotonic()
-    with Progress(
-        TextColumn("  [cyan]streaming both tracks[/]"),
-        BarColumn(),
-        TextColumn("{task.completed:5.1f} / {task.total:4.1f} s of audio"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
-        steps.progress = progress
-        steps.task = progress.add_task("stream", total=conversation.seconds)
-        result = asyncio.run(phone.call(conversation))
-    steps.progress = None
-
     seen: list[str] = []
-    reconciles = stack.recordings_dispatcher is not None
-    wanted = {"Summary Created", *(["Transcript Reconciled"] if reconciles else [])}
-    waiting = "the summary and the reconciliation" if reconciles else "the summary"
-    with console.status(f"  waiting for the transcript, {waiting}…"):
-        # the recording is transcribed whole after the call: it gets its own (bounded) patience
-        deadline = time.monotonic() + summary_timeout + (reconcile_timeout if reconciles else 0.0)
-        while time.monotonic() < deadline and not wanted <= set(seen):
-            for event in tap.events_for(result.call_sid, wait_seconds=0.5):
-                kind = event["detail-type"]
-                if kind in seen:
-                    continue
+
+    def show_events(record: dict[str, Any]) -> None:
+        for event in tap.events_for(str(record.get("callSid"))):
+            kind = event["detail-type"]
+            if kind not in seen:
                 seen.append(kind)
                 steps.step(f"event: {kind}", _event_detail(event))
-            if any(d.dead_lettered and d.call_sid == result.call_sid for d in stack.deliveries):
-                steps.step("summaries", "[red]gave up after retries; the event is in the local DLQ[/]")
-                break
-            if any(d.dead_lettered and d.call_sid == result.call_sid for d in stack.recording_deliveries):
-                steps.step("recordings", "[red]gave up after retries; the event is in the local DLQ[/]")
-                break
-    record = stack.get_call_json(result.call_sid)
-    return DemoOutcome(result.call_sid, record, seen, time.monotonic() - started, reconciles)
+
+    started = time.monotonic()
+    placed = place_and_follow(
+        CallTarget.of_stack(stack),
+        conversation,
+        steps,
+        speed=speed,
+        out_of_order=out_of_order,
+        stream_hooks=stream_hooks,
+        timeout=timeout,
+        on_record=show_events,
+    )
+    if placed.record is not None:
+        show_events(placed.record)  # what was published since the last look
+    return DemoOutcome(
+        placed.call_sid, placed.record, placed.followed.settlement, seen, time.monotonic() - started
+    )
 
 
 def _event_detail(event: dict[str, Any]) -> str:
@@ -402,9 +364,12 @@ def run(argv: list[str] | None = None, stdout: TextIO | None = None) -> int:
             )
             analysts = analyst_tables(stack)
             console.print("[bold]Stopping the local stack[/]")
-    except (StackError, PhoneError) as exc:
-        console.print(f"[red]The demo failed:[/] {exc}\nLogs of every part: {stack.log_dir}")
-        return 1
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - one line, as the CLI says it
+        line, code = explain(exc)
+        console.print(
+            f"[red]The demo failed:[/] {line}\nLogs of every part: {stack.log_dir}", highlight=False
+        )
+        return int(code)
     log_dir = stack.log_dir
     elapsed = time.monotonic() - started
 

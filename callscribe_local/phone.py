@@ -83,13 +83,20 @@ def load_tracks(path: Path) -> tuple[bytes, bytes | None]:
     caller), channel 1 the outbound track (what the caller hears)."""
     suffix = path.suffix.lower()
     if suffix in {".ulaw", ".mulaw", ".raw", ".ul"}:
-        return path.read_bytes(), None
+        return _read(path), None
     if suffix != ".wav":
         raise PhoneError(f"{path}: unsupported audio file (use .wav or headerless 8 kHz mu-law .ulaw)")
     try:
-        return wavfile.to_phone(wavfile.read_wav(path.read_bytes()))
+        return wavfile.to_phone(wavfile.read_wav(_read(path)))
     except wavfile.WavError as exc:
         raise PhoneError(f"{path}: not a WAV file this tool reads ({exc})") from exc
+
+
+def _read(path: Path) -> bytes:
+    data = path.read_bytes()
+    if not data:
+        raise PhoneError(f"{path}: the file is empty (0 bytes)")
+    return data
 
 
 def load_audio(path: Path) -> bytes:
@@ -98,7 +105,7 @@ def load_audio(path: Path) -> bytes:
     if suffix != ".wav":
         return load_tracks(path)[0]
     try:
-        audio = wavfile.read_wav(path.read_bytes())
+        audio = wavfile.read_wav(_read(path))
     except wavfile.WavError as exc:
         raise PhoneError(f"{path}: not a WAV file this tool reads ({exc})") from exc
     return g711.pcm16_to_ulaw(wavfile.resample(audio.mono(), audio.rate, RATE))

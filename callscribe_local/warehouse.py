@@ -189,8 +189,11 @@ class Warehouse:
 
     def query(self, trino_sql: str, parameters: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Run Trino SQL (transpiled), its `?`s bound to `parameters` in order; rows as dicts keyed
-        by column name."""
-        cursor = self.db.execute(to_duckdb(trino_sql), list(parameters))
+        by column name. WarehouseError when DuckDB refuses it (an unknown column, a type error)."""
+        try:
+            cursor = self.db.execute(to_duckdb(trino_sql), list(parameters))
+        except duckdb.Error as exc:
+            raise WarehouseError(str(exc)) from exc
         names = [column[0] for column in cursor.description or []]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 

@@ -87,6 +87,8 @@ def resample(pcm: bytes, from_rate: int, to_rate: int) -> bytes:
 def read_wav(data: bytes, *, strict: bool = True) -> WavAudio:
     """Parse a RIFF/WAVE file. `strict=False` accepts a data chunk cut short (a truncated download),
     keeping the whole frames present and marking the result `truncated`."""
+    if not data:
+        raise WavError("empty (0 bytes)")
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         kind = "RIFX (big-endian) WAV" if data[:4] == b"RIFX" else "not a RIFF/WAVE file"
         raise WavError(f"{kind}: unsupported")

@@ -545,3 +545,18 @@ def test_unknown_day_strings_never_reach_the_sql(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a day"):
         Warehouse().derive("2026-13", tmp_path)
 
+
+def test_sql_the_warehouse_refuses_is_one_line(
+    stack: LocalStack, placed: Placed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """`callscribe query --sql` on the export above: Trino SQL DuckDB cannot bind is DuckDB's first line,
+    not a traceback."""
+    state = tmp_path / "state.json"
+    cli.StackState.of(stack).save(state)
+    monkeypatch.setenv("CALLSCRIBE_LOCAL_STATE", str(state))
+    monkeypatch.setenv("COLUMNS", "300")
+    assert cli.main(["query", "--sql", "SELECT nope FROM call_facts_current"]) == 2
+    said = capsys.readouterr().out.strip().splitlines()
+    assert said[-1] == '--sql: Binder Error: Referenced column "nope" not found in FROM clause!'
+    assert "Traceback" not in "\n".join(said)

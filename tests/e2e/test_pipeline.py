@@ -272,7 +272,7 @@ def test_the_cli_shows_and_exports_the_call(
     shown = json.loads(out[out.index('{\n  "callSid"') :])
     assert shown == placed.record
 
-    assert cli.main(["show", "CA" + "0" * 32]) == 1
+    assert cli.main(["show", "CA" + "0" * 32]) == 4  # not found
 
     download = tmp_path / "export"
     assert cli.main(["export", "--table", "calls", "--download", str(download)]) == 0

@@ -130,7 +130,8 @@ def test_pcm_widths_extensible_and_8k_mono() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"", "not a RIFF/WAVE"),
+        (b"", r"empty \(0 bytes\)"),
+        (b"RIFF", "not a RIFF/WAVE"),
         (b"RIFX" + b"\0" * 40, "RIFX"),
         (b"RIFF\x10\x00\x00\x00WAVEjunk", "no 'fmt '"),
         (riff(fmt(WAVE_FORMAT_PCM, 1, 8000, 16)), "no 'data'"),
