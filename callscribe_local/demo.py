@@ -30,7 +30,7 @@ from rich.text import Text
 
 from callscribe_local.aws_local import BusTap
 from callscribe_local.cli_errors import explain
-from callscribe_local.phone import Conversation, StreamHook, bundled_conversation
+from callscribe_local.phone import RING_SECONDS, Conversation, StreamHook, bundled_conversation
 from callscribe_local.progress import ConsoleSteps
 from callscribe_local.settlement import Settlement
 from callscribe_local.stack import LocalStack, StackOptions
@@ -329,6 +329,17 @@ def render_analyst_tables(view: AnalystView, console: Console) -> None:
         console.print(table)
 
 
+def call_length(conversation: Conversation, speed: float) -> str:
+    """How long the call streams, from the audio: the local routes forward the call, so the
+    conversation starts once the dialled party answers (`RING_SECONDS`), silence before it."""
+    streamed = conversation.delayed(RING_SECONDS).seconds
+    pace = "real time" if speed == 1 else f"{speed:g}x real time"
+    return (
+        f"two speakers, {conversation.seconds:.1f} s after {RING_SECONDS:.1f} s of ringing: "
+        f"{streamed:.1f} s streamed, {pace}"
+    )
+
+
 def run(argv: list[str] | None = None, stdout: TextIO | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m callscribe_local.demo",
@@ -355,10 +366,7 @@ def run(argv: list[str] | None = None, stdout: TextIO | None = None) -> int:
     stack = LocalStack(options, observer=steps)
     try:
         with stack:
-            console.print(
-                f"[bold]Placing the bundled call[/] ({conversation.seconds:.0f} s, two speakers, "
-                f"{'real time' if args.speed == 1 else f'{args.speed}x real time'})"
-            )
+            console.print(f"[bold]Placing the bundled call[/] ({call_length(conversation, args.speed)})")
             outcome = place_call(
                 stack, conversation, console, speed=args.speed, out_of_order=args.out_of_order
             )

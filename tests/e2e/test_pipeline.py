@@ -30,6 +30,7 @@ import pytest
 
 from callscribe_local import cli
 from callscribe_local.aws_local import BusTap, LocalNames
+from callscribe_local.demo import call_length
 from callscribe_local.phone import FRAME_BYTES, CallResult, Conversation, SimulatedPhone, bundled_conversation
 from callscribe_local.stack import LOCAL_DEEPGRAM_KEY, LocalStack, StackOptions
 from shared.costs import Prices, call_cost
@@ -152,6 +153,9 @@ def test_a_call_becomes_a_transcribed_summarised_record(stack: LocalStack, place
     assert result.plan.stream is not None
     assert result.plan.stream.track == "both_tracks"
     assert result.frames_sent == 2 * len(conversation.inbound) // 160
+    # what the demo announces is what the phone streams (lead-in included)
+    streamed = result.frames_sent // 2 * FRAME_BYTES / 8000
+    assert f"{streamed:.1f} s streamed" in call_length(placed.conversation, SPEED)
 
     # The events, in the contract's shapes.
     assert set(events) == EXPECTED_EVENTS, events
