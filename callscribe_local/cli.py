@@ -33,7 +33,7 @@ import threading
 import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rich.console import Console
 from rich.table import Table
@@ -239,7 +239,8 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
         f"transcript={record.get('transcriptStatus')}"
     )
     render_record(record, console)
-    pending = settlement(record).pending
+    # the simulated phone records no agent call (`<Start><Recording>` is not simulated): none is coming
+    pending = settlement(record, no_recording=record.get("route") == "agent").pending
     if pending:
         console.print(f"[yellow]not final yet[/], still to come: {'; '.join(pending)}", highlight=False)
     return 0
@@ -426,6 +427,10 @@ def cmd_backfill_evaluations(args: argparse.Namespace, console: Console) -> int:
     """`functions.summaries.backfill` against the running local stack (same code as for AWS)."""
     from functions.summaries.backfill import run_from_env
 
+    if not args.max_usd >= 0:
+        raise CliError("--max-usd must be a number of dollars, 0 or more")
+    if args.since < args.until:
+        raise CliError("--since must be at least --until (both are days before today)")
     state = _require_state()
     point_at(state)
     environ = backfill_environment(state, dict(os.environ))
@@ -475,6 +480,24 @@ def _agent_options(call: argparse.ArgumentParser) -> None:
 DEBUG_HELP = f"on failure, print the traceback too (or set {DEBUG_ENV}=1)"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, whose mistakes are one line too (its own usage block is what --help is for)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: {message} (see {self.prog} --help)", file=sys.stdout)
+        raise SystemExit(ExitCode.USAGE)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: needs a number above 0")
+    return value
+
+
 def _with_debug(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """`--debug` after the command too (`callscribe call x.wav --debug`), not only before it."""
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
@@ -482,14 +505,14 @@ def _with_debug(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="callscribe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
 
     local = commands.add_parser("local", help="the local stack")
-    local_commands = local.add_subparsers(dest="local_command", required=True)
+    local_commands = local.add_subparsers(dest="local_command", required=True, metavar="up")
     up = local_commands.add_parser("up", help="start the local stack and keep it running")
     up.add_argument("--api-port", type=int, default=0)
     up.add_argument("--streamer-port", type=int, default=0)
@@ -512,11 +535,11 @@ def build_parser() -> argparse.ArgumentParser:
         "each file is one caller turn",
     )
     _agent_options(call)
-    call.add_argument("--speed", type=float, default=1.0, help="faster than real time (Twilio: 1.0)")
+    call.add_argument("--speed", type=_positive, default=1.0, help="faster than real time (Twilio: 1.0)")
     call.add_argument("--out-of-order", action="store_true", help="status callbacks out of order")
     call.add_argument(
         "--timeout",
-        type=float,
+        type=_positive,
         default=None,
         metavar="S",
         help="after the call, wait up to S for its record to settle: summary final, recording reconciled, "

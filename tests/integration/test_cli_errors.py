@@ -168,3 +168,28 @@ def test_the_installed_command_prints_no_traceback(tmp_path: Path, stale_state: 
     assert done.stderr == ""
     assert len(done.stdout.strip().splitlines()) == 1, done.stdout
     assert "does not answer" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["call"],
+         "callscribe call: the following arguments are required: audio (see callscribe call --help)"),
+        (["call", "a.wav", "--speed", "0"],
+         "callscribe call: argument --speed: '0': needs a number above 0 (see callscribe call --help)"),
+        (["local"],
+         "callscribe local: the following arguments are required: up (see callscribe local --help)"),
+        (["backfill-evaluations", "--max-usd", "-1"], "--max-usd must be a number of dollars, 0 or more"),
+        (["backfill-evaluations", "--max-usd", "1", "--since", "1", "--until", "3"],
+         "--since must be at least --until (both are days before today)"),
+    ],
+)  # fmt: skip
+def test_options_argparse_or_a_command_refuses_are_one_line(
+    args: list[str], line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    try:
+        code = cli.main(args)
+    except SystemExit as exit_:  # argparse's refusals end the process, as for the installed command
+        code = int(exit_.code or 0)
+    assert code == ExitCode.USAGE
+    assert [said for said in capsys.readouterr().out.splitlines() if said.strip()] == [line]
