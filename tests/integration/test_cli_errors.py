@@ -11,17 +11,30 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from callscribe_local import cli
 from callscribe_local.cli_errors import ExitCode
+from shared import aws
 
 pytestmark = pytest.mark.integration  # local sockets: a port in use, a stack that does not answer
 
 REPO = Path(__file__).resolve().parents[2]
 SID = "CA" + "0" * 32
+
+
+@pytest.fixture(autouse=True)
+def own_environment() -> Iterator[None]:
+    """The commands point this process's AWS clients at the stack they find (`point_at`): here a dead
+    one, which later tests must not inherit."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+    aws.reset_clients()
 
 
 @pytest.fixture(autouse=True)
