@@ -22,17 +22,27 @@ never given back, took a local stack from 162 MB to 5.4 GB with 30 streams. Deco
 from a `DecoderPool` shared by the factory: at most `max_decoders` exist, a connection leases one
 slot when it opens (beyond that the stand-in answers 429, like Deepgram over its concurrency limit)
 and gives its decoder back, reset, when it closes, for the next connection to reuse.
+
+Batch (pre-recorded) transcriptions run in worker processes (`BatchProcesses`): pocketsphinx never
+releases the GIL while it decodes, so a recording decoded in this process, which is also the local
+stack's (its API, moto, the dispatchers and Lambdas), would stop every other thread of it for as long
+as the recording takes, minutes for a long call. A batch request still leases its slot in the pool;
+its decoder lives in the worker.
+
+Over 350 lines: the streaming recogniser, its pool and the batch workers share one decoding core.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import multiprocessing
 import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -315,6 +325,60 @@ class TranscriptMemo:
                 self._entries.popitem(last=False)
 
 
+# -- batch transcriptions in worker processes ---------------------------------------------------------
+
+_worker_decoder: Any = None  # a worker process's own decoder (only ever set in a worker)
+
+
+def _transcribe_in_worker(mulaw: bytes, options: SphinxOptions) -> list[Hypothesis]:
+    """In a worker process: all of `mulaw` through the worker's decoder (built on its first task and
+    kept for the next), the last utterance flushed; the decoder left clean."""
+    global _worker_decoder
+    if _worker_decoder is None:
+        _worker_decoder = default_decoder_factory(options)()
+    state = _Decoding(options, _worker_decoder)
+    try:
+        return state.feed(mulaw) + state.flush()
+    finally:
+        state.abandon()
+
+
+class BatchProcesses:
+    """Batch transcriptions outside this process: at most `workers` worker processes, started on
+    first need and kept (each holds one decoder, as a pooled one would). Thread-safe."""
+
+    def __init__(self, options: SphinxOptions, workers: int) -> None:
+        self._options = options
+        self._workers = workers
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+
+    def transcribe(self, mulaw: bytes) -> list[Hypothesis]:
+        executor = self._pool()
+        try:
+            return executor.submit(_transcribe_in_worker, mulaw, self._options).result()
+        except BrokenProcessPool:
+            with self._lock:  # a worker died (killed, out of memory): the next request starts afresh
+                if self._executor is executor:
+                    self._executor = None
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def _pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                # spawn, not fork: this process runs threads (servers, the event loop) a fork would copy
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self._workers, mp_context=multiprocessing.get_context("spawn")
+                )
+            return self._executor
+
+
 @dataclass
 class SphinxRecognizer:
     """A `callscribe_local.recognizer.Recognizer` backed by pocketsphinx (one per connection), with
@@ -325,6 +389,7 @@ class SphinxRecognizer:
     options: SphinxOptions = field(default_factory=SphinxOptions)
     model: str = MODEL_NAME
     memo: TranscriptMemo | None = None  # batch transcripts already made by this recognizer's factory
+    batch: BatchProcesses | None = None  # where batch transcriptions run (None: in the calling thread)
 
     def __post_init__(self) -> None:
         self._buffer_lock = threading.Lock()  # guards _pending, _ready, _worker, _closed
@@ -358,9 +423,10 @@ class SphinxRecognizer:
         return ready + flushed
 
     def transcribe(self, mulaw: bytes) -> list[Hypothesis]:
-        """Batch (the pre-recorded API): decode all of `mulaw` in the calling thread, not on the
-        streaming pool, and flush the last utterance. Same endpointing and word timing as live.
-        Audio the factory has transcribed before is answered from its memo."""
+        """Batch (the pre-recorded API): decode all of `mulaw` in a worker process (`batch`; else in
+        the calling thread), not on the streaming pool, and flush the last utterance. Same
+        endpointing and word timing as live. Audio the factory has transcribed before is answered
+        from its memo."""
         with self._decode_lock:
             if self._closed:
                 return []
@@ -369,8 +435,11 @@ class SphinxRecognizer:
             key = TranscriptMemo.key(mulaw) if memo is not None else b""
             if memo is not None and (remembered := memo.get(key)) is not None:
                 return remembered
-            state = self._state()
-            hypotheses = state.feed(mulaw) + state.flush()
+            if self.batch is not None and self._decoding is None:
+                hypotheses = self.batch.transcribe(mulaw)  # the lease stands for the worker's decoder
+            else:
+                state = self._state()
+                hypotheses = state.feed(mulaw) + state.flush()
             if memo is not None:
                 memo.put(key, hypotheses)
             return hypotheses
@@ -468,6 +537,9 @@ class SphinxRecognizerFactory:
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sphinx")
         self.decoders = DecoderPool(decoder_factory or default_decoder_factory(self.options), max_decoders)
         self.transcripts = TranscriptMemo()
+        # pocketsphinx's own decoders transcribe batches out of this process (a decoder a test
+        # injects is its own, and cannot go there): as many at once as there are decoder slots
+        self.batch = BatchProcesses(self.options, max_decoders) if decoder_factory is None else None
 
     def available(self) -> bool:
         return self.decoders.available()
@@ -476,9 +548,15 @@ class SphinxRecognizerFactory:
         # The bundled model is US English whatever `model`/`language` the client asked for; the
         # stand-in reports MODEL_NAME in its metadata so the mismatch is visible, not hidden.
         return SphinxRecognizer(
-            executor=self._executor, lease=self.decoders.lease(), options=self.options, memo=self.transcripts
+            executor=self._executor,
+            lease=self.decoders.lease(),
+            options=self.options,
+            memo=self.transcripts,
+            batch=self.batch,
         )
 
     def close(self) -> None:
         with contextlib.suppress(RuntimeError):
             self._executor.shutdown(wait=True, cancel_futures=True)
+        if self.batch is not None:
+            self.batch.close()

@@ -18,9 +18,11 @@ import pytest
 from callscribe_local.recognizer import Hypothesis, RecognizerBusyError
 from callscribe_local.sphinx_recognizer import (
     MODEL_NAME,
+    SphinxOptions,
     SphinxRecognizer,
     SphinxRecognizerFactory,
     _clean_word,
+    default_decoder_factory,
 )
 
 AUDIO = Path(__file__).resolve().parents[2] / "callscribe_local" / "audio"
@@ -285,3 +287,25 @@ def test_the_stack_reconciles_as_many_recordings_at_once_as_the_decoders_hold() 
     assert recordings_concurrency(SphinxRecognizerFactory(decoder_factory=FakeDecoder)) == 2
     assert [recordings_concurrency(pool(size)) for size in (1, 2, 4, 5, 6, 12)] == [1, 1, 1, 1, 2, 2]
     assert recordings_concurrency(None) == RECORDINGS_CONCURRENCY  # real Deepgram: no local pool
+
+
+def test_a_batch_is_transcribed_in_a_worker_process_as_it_would_be_here(
+    first_turn: tuple[bytes, dict[str, float]],
+) -> None:
+    """pocketsphinx holds the GIL while it decodes: the stand-in's own decoders transcribe batches
+    in a worker process, hearing exactly what a decoder in this process hears, and leave no decoder
+    here (the lease stands for the worker's)."""
+    audio, _ = first_turn
+    out_of_process = SphinxRecognizerFactory(max_decoders=1)
+    here = SphinxRecognizerFactory(max_decoders=1, decoder_factory=default_decoder_factory(SphinxOptions()))
+    try:
+        assert out_of_process.batch is not None
+        assert here.batch is None
+        heard = _transcribed(out_of_process, audio)
+        assert heard == _transcribed(here, audio)
+        assert [h for h in heard if h.is_final]
+        assert out_of_process.decoders.created == 0
+        assert out_of_process.decoders.leased == 0
+    finally:
+        out_of_process.close()
+        here.close()
