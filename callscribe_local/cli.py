@@ -65,7 +65,7 @@ class StackState:
     account_sid: str
     auth_token: str
     names: dict[str, str]
-    twilio: str = ""  # the Twilio REST stand-in (recordings are served there)
+    twilio: str = ""  # the Twilio REST stand-in (recordings are served there, calls read there)
 
     def local_names(self) -> LocalNames:
         return LocalNames(**self.names)
@@ -452,7 +452,16 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
 
     state = _require_state(console)
     _point_at(state)
-    environ = {**os.environ, **state.local_names().env(), "SWEEP_AFTER_SECONDS": str(args.after)}
+    environ = {
+        **os.environ,
+        **state.local_names().env(),
+        "SWEEP_AFTER_SECONDS": str(args.after),
+        # the stack's Twilio stand-in, which the sweeper reads when a callback was lost (at once)
+        "TWILIO_ACCOUNT_SID": state.account_sid,
+        "TWILIO_AUTH_TOKEN": state.auth_token,
+        **({"TWILIO_API_BASE_URL": state.twilio} if state.twilio else {}),
+        "SWEEP_TWILIO_AFTER_SECONDS": os.environ.get("SWEEP_TWILIO_AFTER_SECONDS", "0"),
+    }
     level = logger.log_level
     logger.setLevel("WARNING")  # the run's own log lines would bury the report
     try:

@@ -11,8 +11,8 @@ Production code runs unchanged; only configuration points it at the stand-ins:
 - Deepgram live STT: `deepgram_server.DeepgramStandIn` hearing through pocketsphinx, via DEEPGRAM_URL;
 - Anthropic Messages API: `anthropic_server` with the offline summariser, via ANTHROPIC_BASE_URL;
 - the Fargate streamer: `python -m streamer` as a subprocess, at STREAM_URL (ws://127.0.0.1:…/media);
-- Twilio's REST API (POST /calls, and the recordings the simulated phone makes):
-  `twilio_rest.TwilioRestStandIn`, via TWILIO_API_BASE_URL.
+- Twilio's REST API (POST /calls, the calls and recordings the simulated phone makes, which the
+  sweeper reads): `twilio_rest.TwilioRestStandIn`, via TWILIO_API_BASE_URL.
 
 With DEEPGRAM_API_KEY or ANTHROPIC_API_KEY set in the environment, the real service is used instead
 of that stand-in (the key is passed through; nothing else changes).
@@ -500,8 +500,10 @@ class LocalStack:
             "EVALUATION_QUESTIONS": os.environ.get("EVALUATION_QUESTIONS") or DEMO_EVALUATION_QUESTIONS,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-            # the sweeper runs only when asked (`callscribe sweep`): then at once, no patience
+            # the sweeper runs only when asked (`callscribe sweep`): then at once, no patience, and
+            # a call with no final status is asked about at the Twilio stand-in at once
             "SWEEP_AFTER_SECONDS": os.environ.get("SWEEP_AFTER_SECONDS", "0"),
+            "SWEEP_TWILIO_AFTER_SECONDS": os.environ.get("SWEEP_TWILIO_AFTER_SECONDS", "0"),
             **self._prices_env(),
             **self.options.extra_env,
         }

@@ -1,12 +1,18 @@
-"""A local stand-in for Twilio's REST Calls API, for the real `twilio` client to talk to.
+"""A local stand-in for Twilio's REST API, for the real `twilio` client to talk to.
 
 It speaks enough of the 2010-04-01 API for what callscribe does: create a call
 (`POST /2010-04-01/Accounts/{AccountSid}/Calls.json`), update one (`POST …/Calls/{CallSid}.json`:
-`Status=completed`, `Twiml`, `Url`, as the agent mode hangs up or transfers) and fetch one. Bodies
-are form-encoded, auth is HTTP Basic (account SID + auth token) and answers have Twilio's shapes:
-the Call resource JSON, and `{"code", "message", "more_info", "status"}` for errors. Tests point
-the client at it with `client.api.base_url` (callscribe: `TWILIO_API_BASE_URL`), read what was
-asked in `.requests`, and make it fail with `.fail_next(...)`.
+`Status=completed`, `Twiml`, `Url`, as the agent mode hangs up or transfers), fetch one
+(`GET …/Calls/{CallSid}.json`) and list its recordings (`GET …/Calls/{CallSid}/Recordings.json`), as
+the sweeper does when a callback was lost. Bodies are form-encoded, auth is HTTP Basic (account SID +
+auth token) and answers have Twilio's shapes (`twilio_resources`): the Call resource, a list page,
+and `{"code", "message", "more_info", "status"}` for errors. Tests point the client at it with
+`client.api.base_url` (callscribe: `TWILIO_API_BASE_URL`), read what was asked in `.requests`, and
+make it fail with `.fail_next(...)`.
+
+Calls: those created here, and those the simulated phone places: the phone keeps Twilio's view of
+each call here as it goes (`PUT …/Calls/{CallSid}.json`, a stand-in-only method, or `keep_call()`
+in-process: status, times, duration, parent), so a fetch answers what Twilio would.
 
 Recordings: `GET …/Recordings/{RecordingSid}.wav` (or without extension) serves the recording as
 Twilio does, a 16-bit PCM WAV (`audio/x-wav`); `GET …/Recordings/{RecordingSid}.json` the Recording
@@ -20,27 +26,38 @@ stand-in-only method, or `add_recording()` in-process). Tests script a recording
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import re
 import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import format_datetime
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 from callscribe_local.http_server import BackgroundHttpServer, StandIn
+from callscribe_local.twilio_resources import (
+    API_VERSION,
+    StoredRecording,
+    call_resource,
+    error_body,
+    list_page,
+    now_rfc2822,
+    recording_resource,
+    rfc2822,
+)
 from shared.patterns import E164_PATTERN
 
-API_VERSION = "2010-04-01"
 E164 = re.compile(E164_PATTERN)  # the product's own shape: a number it would refuse never gets here
 _CALLS = re.compile(rf"^/{API_VERSION}/Accounts/(?P<account>AC[0-9a-fA-F]{{32}})/Calls\.json$")
 _CALL = re.compile(
     rf"^/{API_VERSION}/Accounts/(?P<account>AC[0-9a-fA-F]{{32}})/Calls/(?P<sid>CA[0-9a-f]{{32}})\.json$"
+)
+_CALL_RECORDINGS = re.compile(
+    rf"^/{API_VERSION}/Accounts/(?P<account>AC[0-9a-fA-F]{{32}})/Calls/(?P<sid>CA[0-9a-f]{{32}})"
+    r"/Recordings\.json$"
 )
 _RECORDING = re.compile(
     rf"^/{API_VERSION}/Accounts/(?P<account>AC[0-9a-fA-F]{{32}})/Recordings/"
@@ -73,20 +90,6 @@ class InjectedError:
 
 
 @dataclass
-class StoredRecording:
-    """One recording as the Twilio stand-in holds it."""
-
-    sid: str
-    call_sid: str
-    wav: bytes
-    channels: int
-    source: str
-    start_time: str  # ISO-8601 with the sub-second part (the resource shows it as RFC 2822)
-    duration: str  # seconds, as Twilio's resource gives it: a string
-    date_created: str
-
-
-@dataclass
 class RecordingFault:
     """What the next `times` GETs of one recording's media get instead of the WAV."""
 
@@ -100,19 +103,6 @@ class RawResponse:
     status: int
     content_type: str
     body: bytes
-
-
-def error_body(status: int, code: int, message: str) -> dict[str, Any]:
-    return {
-        "code": code,
-        "message": message,
-        "more_info": f"https://www.twilio.com/docs/errors/{code}",
-        "status": status,
-    }
-
-
-def _rfc2822(moment: datetime) -> str:
-    return format_datetime(moment, usegmt=True)
 
 
 @dataclass
@@ -156,6 +146,25 @@ class TwilioRestStandIn(StandIn):
     def created_calls(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == "POST" and _CALLS.match(r.path)]
 
+    def keep_call(self, sid: str, **fields: Any) -> dict[str, Any]:
+        """Twilio's view of a call (what the phone's PUT does): `fields` in the Call resource's own
+        names (`status`, `direction`, `from`, `to`, `parent_call_sid`, `start_time`, `end_time` as
+        datetimes or RFC 2822, `duration` in seconds, `answered_by`), over what is held already."""
+        for name in ("start_time", "end_time"):
+            if isinstance(fields.get(name), datetime):
+                fields[name] = rfc2822(fields[name])
+        if fields.get("duration") is not None:
+            fields["duration"] = str(fields["duration"])
+        with self._lock:
+            held = self.calls.get(sid)
+            call = call_resource(self.account_sid, sid, **fields) if held is None else {**held, **fields}
+            call["date_updated"] = now_rfc2822()
+            self.calls[sid] = call
+            return dict(call)
+
+    def call_recordings_requests(self, sid: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if (m := _CALL_RECORDINGS.match(r.path)) and m.group("sid") == sid]
+
     # -- recordings -------------------------------------------------------------------------
 
     def add_recording(
@@ -170,7 +179,7 @@ class TwilioRestStandIn(StandIn):
         duration: str = "",
     ) -> StoredRecording:
         """Keep a recording (what the phone's PUT does); it is then served by SID."""
-        now = _rfc2822(datetime.now(UTC))
+        now = now_rfc2822()
         recording = StoredRecording(
             sid, call_sid, wav, channels, source, start_time or now, duration or "0", now
         )
@@ -245,8 +254,8 @@ class TwilioRestStandIn(StandIn):
             injected = self._errors.popleft() if self._errors else None
         if injected is not None:
             return injected.status, error_body(injected.status, injected.code, injected.message)
-        collection, single = _CALLS.match(path), _CALL.match(path)
-        matched = collection or single
+        collection, single, recordings = _CALLS.match(path), _CALL.match(path), _CALL_RECORDINGS.match(path)
+        matched = collection or single or recordings
         account = matched.group("account") if matched is not None else None
         if account is not None and account != self.account_sid:
             return 404, error_body(404, 20404, f"The requested resource {path} was not found")
@@ -254,6 +263,10 @@ class TwilioRestStandIn(StandIn):
             return self._create(params)
         if single and method == "POST":
             return self._update(single.group("sid"), params)
+        if single and method == "PUT":  # the phone keeping Twilio's view of its call (stand-in only)
+            return 200, self.keep_call(single.group("sid"), **_kept_fields(params))
+        if recordings and method == "GET":
+            return 200, self._call_recordings(recordings.group("sid"), path)
         if single and method == "GET":
             with self._lock:
                 call = self.calls.get(single.group("sid"))
@@ -333,34 +346,14 @@ class TwilioRestStandIn(StandIn):
 
     def _resource(self, recording: StoredRecording) -> dict[str, Any]:
         """The Recording resource, in Twilio's JSON shape."""
-        uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Recordings/{recording.sid}"
-        start = recording.start_time
-        with contextlib.suppress(ValueError):  # whole seconds, RFC 2822, as Twilio shows it
-            start = _rfc2822(datetime.fromisoformat(start))
-        return {
-            "account_sid": self.account_sid,
-            "api_version": API_VERSION,
-            "call_sid": recording.call_sid,
-            "conference_sid": None,
-            "date_created": recording.date_created,
-            "date_updated": recording.date_created,
-            "start_time": start,
-            "duration": str(round(float(recording.duration or 0))),
-            "sid": recording.sid,
-            "price": None,
-            "price_unit": "USD",
-            "status": "completed",
-            "channels": recording.channels,
-            "source": recording.source,
-            "error_code": None,
-            "uri": f"{uri}.json",
-            "encryption_details": None,
-            "media_url": f"{self.base_url if self._http else ''}{uri}",
-            "subresource_uris": {
-                "add_on_results": f"{uri}/AddOnResults.json",
-                "transcriptions": f"{uri}/Transcriptions.json",
-            },
-        }
+        return recording_resource(self.account_sid, recording, media_base=self.base_url if self._http else "")
+
+    def _call_recordings(self, call_sid: str, path: str) -> dict[str, Any]:
+        """The call's recordings, one list page (Twilio lists a `<Dial>`'s recording under the parent)."""
+        with self._lock:
+            held = [r for r in self.recordings.values() if r.call_sid == call_sid]
+        items = [recording_resource(self.account_sid, r, under_call=True) for r in held]
+        return list_page("recordings", path, items)
 
     def _create(self, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
         to, from_ = params.get("To", ""), params.get("From", "")
@@ -375,47 +368,7 @@ class TwilioRestStandIn(StandIn):
         if not (params.get("Url") or params.get("Twiml") or params.get("ApplicationSid")):
             return 400, error_body(400, 21205, "Url parameter is required.")
         sid = "CA" + uuid.uuid4().hex
-        now = _rfc2822(datetime.now(UTC))
-        base = f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}"
-        call = {
-            "account_sid": self.account_sid,
-            "annotation": None,
-            "answered_by": None,
-            "api_version": API_VERSION,
-            "caller_name": None,
-            "date_created": now,
-            "date_updated": now,
-            "direction": "outbound-api",
-            "duration": None,
-            "end_time": None,
-            "forwarded_from": None,
-            "from": from_,
-            "from_formatted": from_,
-            "group_sid": None,
-            "parent_call_sid": None,
-            "phone_number_sid": "PN" + uuid.uuid5(uuid.NAMESPACE_URL, from_).hex,
-            "price": None,
-            "price_unit": "USD",
-            "queue_time": "0",
-            "sid": sid,
-            "start_time": None,
-            "status": "queued",
-            "subresource_uris": {
-                "notifications": f"{base}/Notifications.json",
-                "recordings": f"{base}/Recordings.json",
-                "payments": f"{base}/Payments.json",
-                "events": f"{base}/Events.json",
-                "siprec": f"{base}/Siprec.json",
-                "streams": f"{base}/Streams.json",
-                "transcriptions": f"{base}/Transcriptions.json",
-                "user_defined_message_subscriptions": f"{base}/UserDefinedMessageSubscriptions.json",
-                "user_defined_messages": f"{base}/UserDefinedMessages.json",
-            },
-            "to": to,
-            "to_formatted": to,
-            "trunk_sid": None,
-            "uri": f"{base}.json",
-        }
+        call = call_resource(self.account_sid, sid, **{"from": from_, "to": to})
         with self._lock:
             self.calls[sid] = call
         return 201, call
@@ -437,7 +390,7 @@ class TwilioRestStandIn(StandIn):
                 return 400, error_body(400, 21218, f"Invalid Status: {status}")
             if status is None and not (params.get("Twiml") or params.get("Url")):
                 return 400, error_body(400, 21205, "Url or Twiml parameter is required.")
-            call = dict(call, date_updated=_rfc2822(datetime.now(UTC)))
+            call = dict(call, date_updated=now_rfc2822())
             if status is not None:
                 call["status"] = status
                 call["end_time"] = call["date_updated"]
@@ -470,3 +423,33 @@ class TwilioRestStandIn(StandIn):
                 return
 
         return _Handler
+
+
+# The phone's PUT of a call: Twilio's parameter names to the Call resource's fields.
+_KEPT = {
+    "Status": "status",
+    "Direction": "direction",
+    "From": "from",
+    "To": "to",
+    "ParentCallSid": "parent_call_sid",
+    "StartTime": "start_time",
+    "EndTime": "end_time",
+    "Duration": "duration",
+    "AnsweredBy": "answered_by",
+}
+
+
+def _kept_fields(params: dict[str, str]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for name, field_name in _KEPT.items():
+        value = params.get(name)
+        if not value:
+            continue
+        if field_name in ("start_time", "end_time"):
+            try:
+                fields[field_name] = datetime.fromisoformat(value)
+            except ValueError:
+                fields[field_name] = value  # already Twilio's RFC 2822
+        else:
+            fields[field_name] = value
+    return fields

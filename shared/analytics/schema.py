@@ -94,6 +94,8 @@ EXCLUDED: dict[str, dict[str, str]] = {
         "sweep_attempts": _INTERNAL,
         "swept_at": _INTERNAL,
         "sweep_gave_up_at": _INTERNAL,
+        "twilio_asks": _INTERNAL,
+        "twilio_asked_at": _INTERNAL,
         "created_at": _INTERNAL,
         "updated_at": _INTERNAL,
         "call_date": "a column of its own type (date), below",

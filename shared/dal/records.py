@@ -166,6 +166,8 @@ class Call(CallParties):
     sweep_attempts: int | None = None
     swept_at: str | None = None
     sweep_gave_up_at: str | None = None
+    twilio_asks: int | None = None
+    twilio_asked_at: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
 
@@ -174,7 +176,14 @@ class Call(CallParties):
         """A record from stored attributes (names as in the table); unknown attributes are ignored,
         so an attribute a newer writer adds never breaks an older reader."""
         values = _known(cls, item)
-        for name in ("status_rank", "sip_response_code", "segment_count", "sweep_attempts", "tts_characters"):
+        for name in (
+            "status_rank",
+            "sip_response_code",
+            "segment_count",
+            "sweep_attempts",
+            "tts_characters",
+            "twilio_asks",
+        ):
             if name in values:
                 values[name] = _int(values[name])
         for name in ("duration_seconds", "live_coverage", "filled_seconds", "live_audio_seconds"):
@@ -382,6 +391,19 @@ class SweepClaim:
     expected_after: str
     next_after: str  # the sweeper looks again its patience after this
     attempts: int  # this attempt's number, 1 for the first
+
+
+@dataclass(frozen=True)
+class SweepDeferral:
+    """The sweeper looking at a call again later without a re-drive (it is still live at Twilio, or
+    its price is not known yet): the marker moves from `expected_after` (as read) to `next_after`
+    only if nobody moved it meanwhile. `twilio_asks`, when set, counts a read of Twilio's REST API
+    that left the call open (the bound on how often one call is asked about)."""
+
+    call_sid: str
+    expected_after: str
+    next_after: str
+    twilio_asks: int | None = None
 
 
 @dataclass(frozen=True)

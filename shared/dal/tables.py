@@ -221,6 +221,8 @@ class CallRecord(Model):
     sweep_attempts = NumberAttribute(null=True)  # times the sweeper re-drove (or waited for) this call
     swept_at = UnicodeAttribute(null=True)  # the sweeper's latest write
     sweep_gave_up_at = UnicodeAttribute(null=True)  # out of attempts: left for an operator (alarm)
+    twilio_asks = NumberAttribute(null=True)  # the sweeper's reads of Twilio's REST API that left it open
+    twilio_asked_at = UnicodeAttribute(null=True)  # the latest of them
 
     created_at = UnicodeAttribute(null=True)
     updated_at = UnicodeAttribute(null=True)

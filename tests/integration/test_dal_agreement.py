@@ -36,6 +36,7 @@ from shared.dal.records import (
     StatusAdvance,
     StreamUsage,
     SweepClaim,
+    SweepDeferral,
 )
 from shared.dal.segments import DynamoSegments
 from shared.status import TERMINAL_RANK, TranscriptStatus
@@ -568,6 +569,46 @@ def test_sweep_claims_settle_and_park_only_on_the_marker_they_read(tables: Table
     call = stored(tables, other)
     assert (call["sweep_after"], call["sweep_gave_up_at"], call["status"]) == (None, NOW, "busy")
     assert other not in due(tables, FALLBACK)
+
+
+def test_a_sweep_is_deferred_only_from_the_marker_read_and_counts_twilios_asks(
+    tables: Tables, call_sid: str
+) -> None:
+    assert tables.webhooks.advance_status(ringing(call_sid, sweep_after=T0))
+    first = SweepDeferral(call_sid, expected_after=T0, next_after=LATER)
+    assert tables.sweep.defer_sweep(first)
+    call = stored(tables, call_sid)
+    assert (call["sweep_after"], call["sweep_attempts"], call["twilio_asks"], call["swept_at"]) == (
+        LATER,
+        None,  # not a re-drive: the attempts are the re-drives'
+        None,
+        NOW,
+    )
+    assert not tables.sweep.defer_sweep(first)  # the marker moved since it was read
+    asked = SweepDeferral(call_sid, expected_after=LATER, next_after=FALLBACK, twilio_asks=1)
+    assert tables.sweep.defer_sweep(asked)
+    call = stored(tables, call_sid)
+    assert (call["sweep_after"], call["twilio_asks"], call["twilio_asked_at"]) == (FALLBACK, 1, NOW)
+    assert call["status"] == "ringing"
+
+
+def test_the_sweeper_writes_what_twilio_says_as_the_webhooks_do(tables: Tables, call_sid: str) -> None:
+    """The sweeper's adapter holds the webhooks' status, recording and leg writes, with their rules."""
+    assert tables.webhooks.advance_status(ringing(call_sid, sweep_after=T0))
+    done = StatusAdvance(
+        call_sid=call_sid, status="completed", rank=TERMINAL_RANK, at=ENDED, ended_at=ENDED, sweep_after=ENDED
+    )
+    assert tables.sweep.advance_status(done)
+    assert not tables.sweep.advance_status(ringing(call_sid, sweep_after=T0))  # never back
+    recording = RecordingUpdate(call_sid, "RE" + "1" * 32, "completed", duration_seconds=43, channels=2)
+    assert tables.sweep.update_recording(recording)
+    assert not tables.sweep.update_recording(RecordingUpdate(call_sid, "RE" + "1" * 32, "in-progress"))
+    leg = "CA" + call_sid[2:][::-1]
+    assert tables.sweep.add_leg(call_sid, leg)
+    assert not tables.sweep.add_leg(call_sid, leg)
+    call = stored(tables, call_sid)
+    assert (call["status"], call["sweep_after"], call["leg_call_sids"]) == ("completed", ENDED, (leg,))
+    assert (call["recording"]["status"], call["recording"]["duration_seconds"]) == ("completed", 43)
 
 
 def test_a_call_recorded_by_nothing_settles_as_live_only_once(tables: Tables, call_sid: str) -> None:
