@@ -2,13 +2,15 @@
 
 Shapes follow Twilio's API reference (the fixtures in tests/fixtures/twilio/ cite where each comes
 from): the Call resource, the Recording resource (also as an item of a call's recordings list), a
-list page, and an error. Times are RFC 2822 as Twilio writes them ("Fri, 18 Oct 2019 17:03:00
-+0000"); numbers that Twilio gives as strings (`duration`, `price`) stay strings.
+list page, and an error; `Rates` prices a finished call and a recording as Twilio bills them. Times
+are RFC 2822 as Twilio writes them ("Fri, 18 Oct 2019 17:03:00 +0000"); numbers that Twilio gives
+as strings (`duration`, `price`) stay strings.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +32,33 @@ _CALL_SUBRESOURCES = (
     ("user_defined_message_subscriptions", "UserDefinedMessageSubscriptions"),
     ("user_defined_messages", "UserDefinedMessages"),
 )
+
+
+@dataclass(frozen=True)
+class Rates:
+    """What the stand-in bills, USD: Twilio's US list prices (docs/costs.md), per started minute."""
+
+    inbound_per_minute: float = 0.0085
+    outbound_per_minute: float = 0.014
+    recording_per_minute: float = 0.0025
+
+    def call_price(self, call: dict[str, Any]) -> str | None:
+        """The Call resource's `price` once it completed (negative, as Twilio reports a charge)."""
+        if call.get("status") != "completed" or call.get("duration") in (None, ""):
+            return None
+        rate = self.inbound_per_minute if call.get("direction") == "inbound" else self.outbound_per_minute
+        return _charge(_minutes(float(call["duration"])) * rate)
+
+    def recording_price(self, duration: str) -> str:
+        return _charge(_minutes(float(duration or 0)) * self.recording_per_minute)
+
+
+def _minutes(seconds: float) -> int:
+    return math.ceil(seconds / 60) if seconds > 0 else 0
+
+
+def _charge(amount: float) -> str:
+    return f"{-amount:.5f}"  # Twilio's form: "-0.01700"
 
 
 def rfc2822(moment: datetime) -> str:

@@ -12,7 +12,9 @@ make it fail with `.fail_next(...)`.
 
 Calls: those created here, and those the simulated phone places: the phone keeps Twilio's view of
 each call here as it goes (`PUT …/Calls/{CallSid}.json`, a stand-in-only method, or `keep_call()`
-in-process: status, times, duration, parent), so a fetch answers what Twilio would.
+in-process: status, times, duration, parent), so a fetch answers what Twilio would. A completed call
+and a recording carry Twilio's `price` (`twilio_resources.Rates`, negative as Twilio reports a
+charge) when read; `hold_prices()` keeps them null, as Twilio's are until it has priced the call.
 
 Recordings: `GET …/Recordings/{RecordingSid}.wav` (or without extension) serves the recording as
 Twilio does, a 16-bit PCM WAV (`audio/x-wav`); `GET …/Recordings/{RecordingSid}.json` the Recording
@@ -21,6 +23,10 @@ otherwise) and answer 404 (Twilio error 20404) for a SID it does not hold. Recor
 memory by SID; the simulated phone puts them there (`PUT …/Recordings/{RecordingSid}.wav`, a
 stand-in-only method, or `add_recording()` in-process). Tests script a recording's failures with
 `fail_recording(sid, status)` and `truncate_recording(sid)`.
+
+Longer than most modules because it is one server for all of Twilio's REST API the product and the
+simulated phone touch (calls, recordings and their media, faults); the JSON shapes are
+`twilio_resources`'.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import re
 import threading
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
@@ -40,6 +46,7 @@ from urllib.parse import parse_qsl, urlsplit
 from callscribe_local.http_server import BackgroundHttpServer, StandIn
 from callscribe_local.twilio_resources import (
     API_VERSION,
+    Rates,
     StoredRecording,
     call_resource,
     error_body,
@@ -116,6 +123,8 @@ class TwilioRestStandIn(StandIn):
     requests: list[RecordedRequest] = field(default_factory=list)
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)
     recordings: dict[str, StoredRecording] = field(default_factory=dict)
+    rates: Rates = field(default_factory=Rates)
+    prices_held: bool = False  # True: every price reads null, as Twilio's before it priced the call
     _recording_faults: dict[str, RecordingFault] = field(default_factory=dict)
     _errors: deque[InjectedError] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -161,6 +170,21 @@ class TwilioRestStandIn(StandIn):
             call["date_updated"] = now_rfc2822()
             self.calls[sid] = call
             return dict(call)
+
+    def hold_prices(self, held: bool = True) -> None:
+        """Prices read null (True) or as billed (False) from now on."""
+        with self._lock:
+            self.prices_held = held
+
+    def _priced_call(self, call: dict[str, Any]) -> dict[str, Any]:
+        if call.get("price") is not None or self.prices_held:
+            return call
+        return {**call, "price": self.rates.call_price(call)}
+
+    def _priced(self, recording: StoredRecording) -> StoredRecording:
+        if recording.price is not None or self.prices_held:
+            return recording
+        return replace(recording, price=self.rates.recording_price(recording.duration))
 
     def call_recordings_requests(self, sid: str) -> list[RecordedRequest]:
         return [r for r in self.requests if (m := _CALL_RECORDINGS.match(r.path)) and m.group("sid") == sid]
@@ -269,7 +293,8 @@ class TwilioRestStandIn(StandIn):
             return 200, self._call_recordings(recordings.group("sid"), path)
         if single and method == "GET":
             with self._lock:
-                call = self.calls.get(single.group("sid"))
+                held = self.calls.get(single.group("sid"))
+                call = None if held is None else self._priced_call(held)
             return (
                 (200, call)
                 if call
@@ -346,13 +371,14 @@ class TwilioRestStandIn(StandIn):
 
     def _resource(self, recording: StoredRecording) -> dict[str, Any]:
         """The Recording resource, in Twilio's JSON shape."""
-        return recording_resource(self.account_sid, recording, media_base=self.base_url if self._http else "")
+        priced = self._priced(recording)
+        return recording_resource(self.account_sid, priced, media_base=self.base_url if self._http else "")
 
     def _call_recordings(self, call_sid: str, path: str) -> dict[str, Any]:
         """The call's recordings, one list page (Twilio lists a `<Dial>`'s recording under the parent)."""
         with self._lock:
             held = [r for r in self.recordings.values() if r.call_sid == call_sid]
-        items = [recording_resource(self.account_sid, r, under_call=True) for r in held]
+        items = [recording_resource(self.account_sid, self._priced(r), under_call=True) for r in held]
         return list_page("recordings", path, items)
 
     def _create(self, params: dict[str, str]) -> tuple[int, dict[str, Any]]:

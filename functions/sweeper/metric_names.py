@@ -23,6 +23,7 @@ TWILIO_REQUESTS: Final = "SweepTwilioRequests"  # reads of Twilio's REST API thi
 TWILIO_FAILURES: Final = "SweepTwilioFailures"  # reads Twilio refused or failed (429, 401, 5xx, timeouts)
 STATUSES_FROM_TWILIO: Final = "SweepStatusesFromTwilio"  # a status callback was lost: Twilio's applied
 RECORDINGS_FROM_TWILIO: Final = "SweepRecordingsFromTwilio"  # a recording callback was lost: likewise
+PRICES_FROM_TWILIO: Final = "SweepPricesFromTwilio"  # Twilio's complete bill of a call stored (cost.billed)
 GAVE_UP: Final = "SweepGaveUp"  # out of attempts: parked for an operator (alarm)
 FAILURES: Final = "SweepFailures"  # a call's sweep failed this run (retried next run)
 BACKLOG: Final = "SweepBacklog"  # 1 when a run stopped with due calls left (limit or time)

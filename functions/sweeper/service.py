@@ -15,7 +15,9 @@ handled, so the Lambda's error alarm sees it.
 
 Before a due call is planned, `twilio_check.TwilioCheck` makes its record true to Twilio's REST API
 where it may have missed a callback (a call with no terminal status, a recording never reported);
-a call still live at Twilio is deferred, not swept.
+a call still live at Twilio is deferred, not swept. It also reads Twilio's bill for an answered call
+(`cost.billed`); a call otherwise settled stays in the index until it has one (or its price window
+has passed).
 
 A call about to be settled has its cost checked against its final record: every tier recomputes the
 cost after its own write, but a cost write that failed (throttling) or was outraced four times is
@@ -119,6 +121,7 @@ class SweepReport:
             "twilioFailures": self.twilio.failures,
             "statusesFromTwilio": self.twilio.statuses,
             "recordingsFromTwilio": self.twilio.recordings,
+            "pricesFromTwilio": self.twilio.prices,
             "failed": list(self.failed),
             "stoppedEarly": self.stopped_early,
         }
@@ -187,6 +190,8 @@ class SweeperService:
             return "waiting"  # Twilio's answer ended the call just now: a later run sweeps it
         plan = plan_sweep(call)
         if plan.settled:
+            if look.price_pending:
+                return self._twilio.defer_for_price(call, look)  # settled once Twilio's bill is read
             self._repair_cost(call, report)
             if plan.live_only and call.transcript_status is not None:
                 settled = self._calls.settle_live_only(call_sid, marker, call.transcript_status)
@@ -276,6 +281,7 @@ class SweeperService:
             names.TWILIO_FAILURES: report.twilio.failures,
             names.STATUSES_FROM_TWILIO: report.twilio.statuses,
             names.RECORDINGS_FROM_TWILIO: report.twilio.recordings,
+            names.PRICES_FROM_TWILIO: report.twilio.prices,
             names.FAILURES: len(report.failed),
             names.BACKLOG: int(report.stopped_early),
         }

@@ -42,6 +42,10 @@ class SweeperSettings(TableSettings, TwilioSettings):
     # sweeper makes one at a time.
     sweep_twilio_max_asks: int = Field(default=12, ge=0, le=100)
     sweep_twilio_max_requests: int = Field(default=300, ge=0, le=10_000)
+    # How long after an answered call ended the sweeper keeps asking Twilio for its bill (the price
+    # appears once the call is final, often minutes later, sometimes hours); 0: never ask. Until then
+    # the call stays in the sweeper's index, asked again with the backoff.
+    sweep_price_window_seconds: int = Field(default=24 * 3600, ge=0, le=7 * 24 * 3600)
     costs: CostSettings = Field(default_factory=CostSettings)  # CALL_PRICES: a settled call's cost is checked
 
     @field_validator("sweep_max_backoff_seconds")

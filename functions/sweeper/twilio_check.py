@@ -5,7 +5,8 @@ a record can miss its final status or its recording for good. Before the sweeper
 `TwilioCheck.look` asks Twilio's REST API about it when the record may have missed something, and
 writes what Twilio says through the callbacks' own rules and writes (`twilio_view`,
 `CallStatusWrites`); the call is then swept as usual, from the record as it now is. The step only
-writes the record; announcing what changed on it is not its job.
+writes the record; announcing what changed on it is not its job. It reads Twilio's bill of a call
+with the same requests.
 
 When it asks (docs/recordings.md, "The sweeper"):
 
@@ -14,7 +15,11 @@ When it asks (docs/recordings.md, "The sweeper"):
   still live, or the ask failed: deferred again with a backoff. From `unended_after_seconds` past its
   start (or once its asks are spent) it is swept as it is, as before the sweeper could ask;
 - an answered call that expected a recording and holds none completed (or one still in progress):
-  its recordings.
+  its recordings;
+- an answered call without Twilio's complete bill (`cost.billed`, docs/costs.md), within the price
+  window after it ended: the call and its recordings (reusing the read above when there was one),
+  stored through the cost's own conditional write; a call otherwise settled waits in the index
+  (`defer_for_price`) until Twilio has priced it.
 
 Bounds: `max_asks` per call (the reads that left it open, counted on the record as `twilio_asks`),
 `max_requests` per run; a 429 or a refusal of our credentials ends the run's asks (the calls left
@@ -23,16 +28,17 @@ are asked on a later run). A failed ask changes nothing on the record but the ma
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
 from functions.sweeper.settings import SweeperSettings
-from functions.sweeper.twilio_rest import TwilioCall, TwilioReader, TwilioReadError
+from functions.sweeper.twilio_rest import TwilioCall, TwilioReader, TwilioReadError, TwilioRecording
 from functions.sweeper.twilio_view import RECORDING_FINAL, missing_recording, status_changes
+from functions.sweeper.twilio_view import bill as twilio_bill
 from shared import clock
-from shared.costs import Prices, record_cost
+from shared.costs import Prices, record_cost, same_bill
 from shared.dal.ports import SweeperCalls
 from shared.dal.records import Call, SweepDeferral
 from shared.observability import logger
@@ -49,6 +55,7 @@ class TwilioPolicy:
 
     after_seconds: int = 3600
     unended_after_seconds: int = 24 * 3600
+    price_window_seconds: int = 24 * 3600
     max_asks: int = 12
     max_requests: int = 300
     backoff_seconds: int = 900
@@ -60,6 +67,7 @@ class TwilioPolicy:
         return cls(
             after_seconds=settings.sweep_twilio_after_seconds,
             unended_after_seconds=settings.sweep_unended_after_seconds,
+            price_window_seconds=settings.sweep_price_window_seconds,
             max_asks=settings.sweep_twilio_max_asks,
             max_requests=settings.sweep_twilio_max_requests,
             backoff_seconds=settings.sweep_backoff_seconds,
@@ -79,16 +87,20 @@ class TwilioTally:
     failures: int = 0
     statuses: int = 0  # calls whose status Twilio's answer moved forward
     recordings: int = 0  # recordings stored from Twilio's answer
+    prices: int = 0  # bills stored complete (`cost.billed.total`)
     stopped: str | None = None  # why the run's asks ended early
 
 
 @dataclass(frozen=True)
 class Look:
     """The record to sweep (re-read when Twilio's answer changed it); `outcome` set: the call is done
-    for this run (deferred, or its marker moved under us)."""
+    for this run (deferred, or its marker moved under us). `price_pending`: Twilio's bill is still to
+    be read (the call is not settled yet: `defer_for_price`); `asked`: this look read Twilio."""
 
     call: Call
     outcome: LookOutcome | None = None
+    price_pending: bool = False
+    asked: bool = False
 
 
 class TwilioCheck:
@@ -116,12 +128,20 @@ class TwilioCheck:
         return self._tally
 
     def look(self, call: Call) -> Look:
-        """Bring a due call's record in line with Twilio where it may have missed a callback."""
+        """Bring a due call's record in line with Twilio where it may have missed a callback, and
+        read Twilio's bill for it once Twilio has priced it."""
         if call.status_rank != TERMINAL_RANK:
             return self._unended(call)
-        if expects_recording(call):
-            return self._recording(call)
-        return Look(call)
+        return self._ended(call)
+
+    def defer_for_price(self, call: Call, look: Look) -> LookOutcome:
+        """A settled call whose price Twilio has not given yet: asked again after a backoff (never
+        past the price window); a call not asked this run is left for the next run, untouched."""
+        if not look.asked:
+            return "waiting"
+        asks, now = (call.twilio_asks or 0) + 1, self._now()
+        window = _ended_at(call, now) + timedelta(seconds=self._policy.price_window_seconds)
+        return self._defer(call, now + self._policy.backoff(asks), window, asks).outcome or "waiting"
 
     # ---- a call with no terminal status ---------------------------------------------------------
 
@@ -147,7 +167,7 @@ class TwilioCheck:
         fresh = self._calls.get(call.call_sid)
         if fresh is None or fresh.status_rank != TERMINAL_RANK:
             return Look(call, "skipped")
-        return self._recording(fresh) if expects_recording(fresh) else Look(fresh)
+        return self._ended(fresh, answer)
 
     def _apply_status(self, call: Call, twilio: TwilioCall, now: datetime) -> None:
         changes = status_changes(call, twilio, now)
@@ -164,26 +184,69 @@ class TwilioCheck:
             )
             self._update_cost(call.call_sid)
 
-    # ---- a recording the record lacks -----------------------------------------------------------
+    # ---- an ended call: a recording the record lacks, Twilio's bill -------------------------------
 
-    def _recording(self, call: Call) -> Look:
-        reader = self._reader
-        if reader is None:
+    def _ended(self, call: Call, fetched: TwilioCall | None = None) -> Look:
+        """Ask for what an ended call may still lack (reusing `fetched`, the call as just read)."""
+        now, reader = self._now(), self._reader
+        recording, price = expects_recording(call), self._wants_price(call, now)
+        if reader is None or not (recording or price):
             return Look(call)
-        recordings = self._request(call.call_sid, "recordings", lambda: reader.call_recordings(call.call_sid))
-        if not isinstance(recordings, tuple):
-            return Look(call)  # not asked, or failed (counted): swept as the record is
+        answer: TwilioCall | TwilioReadError | None = fetched
+        if price and answer is None:
+            answer = self._request(call.call_sid, "call", lambda: reader.fetch_call(call.call_sid))
+        recordings: tuple[TwilioRecording, ...] | TwilioReadError | None = None
+        if recording_billed(call):
+            recordings = self._request(
+                call.call_sid, "recordings", lambda: reader.call_recordings(call.call_sid)
+            )
+        asked = fetched is not None or answer is not None or recordings is not None
+        listed = recordings if isinstance(recordings, tuple) else None
+        written = recording and listed is not None and self._store_recording(call, listed)
+        bill: dict[str, object] | None = None
+        if price and isinstance(answer, TwilioCall) and (listed is not None or not recording_billed(call)):
+            bill = twilio_bill(call, answer, listed, clock.iso(now))
+            if bill is not None and not same_bill((call.cost or {}).get("billed"), bill):
+                written = self._store_bill(call, bill) or written
+        fresh = (self._calls.get(call.call_sid) or call) if written else call
+        known = (bill or (call.cost or {}).get("billed") or {}).get("total") is not None
+        return Look(fresh, price_pending=price and not known, asked=asked)
+
+    def _wants_price(self, call: Call, now: datetime) -> bool:
+        """Twilio's bill is worth asking for: an answered call that ended within the price window,
+        whose bill is not complete yet, with asks left (Twilio bills unanswered calls nothing)."""
+        policy = self._policy
+        if self._reader is None or policy.price_window_seconds <= 0:
+            return False
+        if call.status != CallStatus.COMPLETED.value:
+            return False
+        if ((call.cost or {}).get("billed") or {}).get("total") is not None:
+            return False
+        if (call.twilio_asks or 0) >= policy.max_asks or call.ended_at is None:
+            return False
+        return now < _ended_at(call, now) + timedelta(seconds=policy.price_window_seconds)
+
+    def _store_recording(self, call: Call, recordings: tuple[TwilioRecording, ...]) -> bool:
         update = missing_recording(call, recordings)
         if update is None or not self._calls.update_recording(update):
-            return Look(call)
+            return False
         self._tally.recordings += 1
         logger.info(
             "recording from Twilio's REST API (its callback was lost)",
             extra={"call_sid": call.call_sid, "recording_sid": update.sid, "recording_status": update.status},
         )
         self._update_cost(call.call_sid)
-        fresh = self._calls.get(call.call_sid)
-        return Look(fresh or call)
+        return True
+
+    def _store_bill(self, call: Call, bill: Mapping[str, object]) -> bool:
+        """Twilio's bill into `cost.billed`, in the cost's own conditional write (`CostBasis`)."""
+        stored = record_cost(self._calls, call.call_sid, self._prices, billed=bill, on_error=logger.warning)
+        if stored is None:
+            return False
+        if bill.get("total") is not None:
+            self._tally.prices += 1
+        logger.info("Twilio's bill read", extra={"call_sid": call.call_sid, "billed": dict(bill)})
+        return True
 
     # ---- helpers --------------------------------------------------------------------------------
 
@@ -224,16 +287,28 @@ class TwilioCheck:
         record_cost(self._calls, call_sid, self._prices, on_error=logger.warning)
 
 
+def recording_billed(call: Call) -> bool:
+    """Twilio may hold (and bill) recordings under this call: its route records, and it is not a leg
+    (Twilio lists a `<Dial>` recording under the parent call)."""
+    return call.recording_expected is True and call.parent_call_sid is None
+
+
 def expects_recording(call: Call) -> bool:
     """An answered call whose route records, holding no final recording report (a leg's recording is
     its parent's: Twilio lists a `<Dial>` recording under the parent call)."""
     recording = call.recording
     return (
         call.status == CallStatus.COMPLETED.value
-        and call.recording_expected is True
-        and call.parent_call_sid is None
+        and recording_billed(call)
         and (recording is None or recording.status not in RECORDING_FINAL)
     )
+
+
+def _ended_at(call: Call, now: datetime) -> datetime:
+    try:
+        return clock.parse_iso(call.ended_at) if call.ended_at else now
+    except ValueError:
+        return now
 
 
 def _terminal(twilio: TwilioCall) -> bool:

@@ -12,6 +12,9 @@ written, for the same writes to store it:
 - `missing_recording`: the recording callback Twilio would have sent: its latest completed recording
   when the record holds no completed one; else its final word (`absent`) on the recording the
   record still holds as in progress.
+- `bill`: what Twilio billed for the leg (`shared.costs.twilio_billed`): the call's price and its
+  completed recordings' prices; a completed recording the record holds that Twilio no longer lists
+  (deleted there after our copy, `DELETE_TWILIO_RECORDINGS`) leaves the recording part unknown.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from email.utils import format_datetime
 
 from functions.sweeper.twilio_rest import TwilioCall, TwilioRecording
 from shared import clock
+from shared.costs import twilio_billed
 from shared.dal.records import RECORDING_COMPLETED, Call, CallParties, RecordingUpdate
 from shared.status import CallStatus
 from shared.status_changes import StatusChange
@@ -104,3 +108,19 @@ def _update(call_sid: str, recording: TwilioRecording) -> RecordingUpdate:
         started_at=None if started is None else format_datetime(started.replace(microsecond=0)),
         error_code=recording.error_code,
     )
+
+
+def bill(
+    call: Call, twilio: TwilioCall, recordings: Sequence[TwilioRecording] | None, read_at: str
+) -> dict[str, object] | None:
+    """`cost.billed` as Twilio reports it now (`recordings` None: the call has none to bill, so none
+    were asked for); None until Twilio has priced the call."""
+    prices: list[tuple[str | None, str | None]] | None = None
+    if recordings is not None:
+        completed = [r for r in recordings if r.status == RECORDING_COMPLETED]
+        prices = [(r.price, r.price_unit) for r in completed]
+        held = call.recording
+        listed = {r.sid for r in completed}
+        if held is not None and held.status == RECORDING_COMPLETED and held.sid not in listed:
+            prices.append((None, None))  # billed, but no longer listed: its price cannot be read
+    return twilio_billed(twilio.price, twilio.price_unit, prices, read_at)

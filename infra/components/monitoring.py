@@ -449,11 +449,12 @@ def _sweeper_row() -> list[cloudwatch.IWidget]:
             ],
         ),
         cloudwatch.GraphWidget(
-            title="Sweeper: what Twilio's REST API set right",
+            title="Sweeper: what Twilio's REST API set right, and its bills",
             width=8,
             left=[
                 sweeper_metric(sweeper_metrics.STATUSES_FROM_TWILIO),
                 sweeper_metric(sweeper_metrics.RECORDINGS_FROM_TWILIO),
+                sweeper_metric(sweeper_metrics.PRICES_FROM_TWILIO),
                 sweeper_metric(sweeper_metrics.TWILIO_REQUESTS),
                 sweeper_metric(sweeper_metrics.TWILIO_FAILURES),
             ],

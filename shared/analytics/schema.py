@@ -42,8 +42,8 @@ from shared.dal.tables import (
 # Bump when any table's columns change (name, type or order); record the new digest below. Parquet
 # files are read by column name, so a bump with added columns reads old partitions too (the new
 # columns are NULL there); each day's partition is a full snapshot, so queries read only the latest.
-SCHEMA_VERSION = 1
-SCHEMA_DIGESTS = {1: "8c6d5e3a84ac6b15"}
+SCHEMA_VERSION = 2
+SCHEMA_DIGESTS = {1: "8c6d5e3a84ac6b15", 2: "8317e268d229e14a"}
 
 CALL_FACTS = "call_facts"
 TRANSCRIPT_LINES = "transcript_lines"
@@ -186,13 +186,17 @@ def _column(
 
 
 def _flattened(prefix: str, model: type[MapAttribute[str, Any]], path: str) -> list[Column]:
-    """The fields of a typed map as `<prefix>_<field>` columns (`cost_total_usd`)."""
+    """The fields of a typed map as `<prefix>_<field>` columns (`cost_total_usd`); a typed map inside
+    it likewise, under both prefixes (`cost_billed_total`)."""
     excluded = EXCLUDED.get(model.__name__, {})
     columns = []
     for name, attribute in model.get_attributes().items():
         if name in excluded:
             continue
         column = name if name.startswith(prefix + "_") else f"{prefix}_{name}"
+        if isinstance(attribute, MapAttribute) and type(attribute) is not MapAttribute:
+            columns.extend(_flattened(column, type(attribute), f"{path}.m.{name}"))
+            continue
         rfc2822 = f"{model.__name__}.{name}" in RFC2822_TIMES
         columns.append(
             _column(column, attribute, f"{path}.m.{name}", integer=name in INTEGERS, rfc2822=rfc2822)

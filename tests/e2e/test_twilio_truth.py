@@ -7,7 +7,8 @@ Its own stack, because it makes the stack's DynamoDB fail (moto's `update_item`,
 of that one call: the terminal status), and sweeps every call its tables hold. The short call is
 forwarded (a dialled leg, a dual recording), so the rest of the pipeline runs as usual around it.
 `Call Completed` for the recovered status is the outbox's to announce (from the record's transition),
-not the sweeper's: that event is checked where the outbox is.
+not the sweeper's: that event is checked where the outbox is. The same read gives Twilio's bill,
+which `GET /calls/{callSid}` shows beside the estimate.
 """
 
 from __future__ import annotations
@@ -116,6 +117,13 @@ def test_a_completed_callback_answered_503_ends_completed_with_its_duration_afte
     assert record["durationSeconds"] == result.duration_seconds
     assert record["endedAt"] is not None
     assert record["endedAt"] >= record["answeredAt"]
-    assert record["cost"]["voiceMinutes"] == 1  # priced as the webhooks price a terminal status
-    held = stack.twilio_rest.calls[call_sid] if stack.twilio_rest is not None else {}
-    assert held["status"] == "completed"
+    cost = record["cost"]
+    assert cost["voiceMinutes"] == 1  # priced as the webhooks price a terminal status
+    # and Twilio's bill beside the estimate, read with the same request (the stand-in prices at list
+    # price, per started minute: the call's one minute inbound, its recording's one minute)
+    assert cost["billed"]["twilioVoice"] == 0.0085
+    assert cost["billed"]["twilioRecording"] == 0.0025
+    assert cost["billed"]["total"] == 0.011
+    assert cost["billed"]["priceUnit"] == "USD"
+    assert cost["billed"]["total"] == round(cost["twilioVoiceUsd"] + cost["twilioRecordingUsd"], 6)
+    assert report["pricesFromTwilio"] >= 1  # the call's (and its dialled leg's, priced on its own)

@@ -757,6 +757,39 @@ def test_a_cost_is_stored_only_on_the_record_it_was_computed_from(tables: Tables
     assert stored(tables, call_sid)["cost"] == {"total_usd": 5, "claude_usd": 0.5}
 
 
+def test_twilios_bill_is_part_of_the_cost_basis(tables: Tables, call_sid: str) -> None:
+    """The sweeper stores `cost.billed` through the cost's own write; an estimate computed from a
+    read before it never lands over it, and one computed after it carries it."""
+    done = StatusAdvance(
+        call_sid=call_sid, status="completed", rank=TERMINAL_RANK, at=T2, ended_at=T2, duration_seconds=61
+    )
+    assert tables.webhooks.advance_status(done)
+    estimate = {"total_usd": 0.017, "twilio_voice_usd": 0.017, "voice_minutes": 2}
+    before_bill = tables.calls.get(call_sid)
+    assert tables.costs.save_cost(call_sid, estimate, CostBasis.of(before_bill))
+    with_estimate = tables.calls.get(call_sid)
+    billed = {"twilio_voice": 0.0085, "total": 0.0085, "price_unit": "USD", "read_at": NOW}
+    assert tables.sweep.save_cost(call_sid, {**estimate, "billed": billed}, CostBasis.of(with_estimate))
+    assert stored(tables, call_sid)["cost"]["billed"] == billed
+    basis = CostBasis.of(tables.calls.get(call_sid))
+    assert (basis.billed_twilio_voice, basis.billed_total, basis.billed_price_unit, basis.billed_read_at) == (
+        0.0085,
+        0.0085,
+        "USD",
+        NOW,
+    )
+    assert basis.billed() == billed
+
+    # a writer that read before the bill: refused (it would drop the bill)
+    assert not tables.costs.save_cost(call_sid, {"total_usd": 1}, CostBasis.of(with_estimate))
+    # one that read after it, and carries it: stored
+    assert tables.costs.save_cost(call_sid, {"total_usd": 2, "billed": billed}, basis)
+    # a bill read again later (another read time) makes the earlier read stale as well
+    again = {**billed, "read_at": T2}
+    assert tables.sweep.save_cost(call_sid, {"total_usd": 2, "billed": again}, basis)
+    assert not tables.costs.save_cost(call_sid, {"total_usd": 3, "billed": billed}, basis)
+
+
 def test_evaluations_ride_in_the_summary_write_and_the_backfill_writes_once_per_set(
     tables: Tables, call_sid: str
 ) -> None:

@@ -9,6 +9,7 @@ The calls are written through the webhooks' own data-layer port into tables of t
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict
@@ -21,9 +22,11 @@ from callscribe_local.aws_local import BusTap, LocalAws
 from callscribe_local.twilio_rest import TwilioRestStandIn
 from callscribe_local.wavfile import write_wav
 from shared import clock
+from shared.costs import Prices, record_cost
 from shared.dal.calls.core import DynamoCallReader
+from shared.dal.calls.recordings import DynamoRecordingCalls
 from shared.dal.calls.webhooks import DynamoWebhookCalls
-from shared.dal.records import CallParties, CallUpsert
+from shared.dal.records import CallParties, CallUpsert, ReconciliationUpdate, RecordingUpdate
 from shared.status import CallStatus
 from shared.status_changes import StatusChange, status_advance
 from tests.integration.test_sweeper import sweep_runner, sweeper_env
@@ -92,6 +95,14 @@ def test_a_lost_completed_callback_is_recovered_from_twilio(
     assert call.answered_at == clock.iso(answered)  # the callback's, kept
     assert call.cost is not None
     assert call.cost["voice_minutes"] == 1
+    # Twilio's bill came with the same read (the stand-in prices a completed call at list price)
+    assert call.cost["billed"] == {
+        "twilio_voice": 0.0085,
+        "total": 0.0085,
+        "price_unit": "USD",
+        "read_at": call.cost["billed"]["read_at"],
+    }
+    assert report["pricesFromTwilio"] == 1
     assert (report["statusesFromTwilio"], report["twilioRequests"], report["twilioFailures"]) == (1, 1, 0)
     assert report["settled"] == 1  # nothing else was open: swept from the record as it now is
     (asked,) = [r for r in twilio.requests if call_sid in r.path]
@@ -200,3 +211,68 @@ def test_a_lost_recording_callback_is_recovered_and_reconciled(
         e for e in bus_tap.events_for(call_sid, wait_seconds=2) if e["detail-type"] == "Recording Completed"
     ]
     assert event["detail"]["recordingSid"] == recording_sid
+
+
+def test_a_settled_call_is_asked_for_its_bill_until_twilio_has_priced_it(
+    tables: tuple[str, str],
+    twilio: TwilioRestStandIn,
+    bus_tap: BusTap,
+) -> None:
+    """Twilio prices a call (and its recordings) once final, often minutes later: until then the
+    sweeper keeps the call and asks again after its backoff (1 s here), then stores the bill."""
+    sweep = sweep_runner(sweeper_env(tables, twilio, SWEEP_BACKOFF_SECONDS="1"))
+    calls = Calls(tables, twilio)
+    call_sid, answered = calls.answered(minutes_ago=30, record=True)
+    ended = calls.ended_at_twilio(call_sid, answered, 95)
+    calls.webhooks.advance_status(
+        status_advance(StatusChange(call_sid, CallStatus.COMPLETED, clock.iso(ended), duration_seconds=95))
+    )
+    recording_sid = "RE" + uuid.uuid4().hex
+    twilio.add_recording(
+        recording_sid, write_wav([b"\x00\x00" * 8000], 8000), call_sid=call_sid, channels=1, duration="90"
+    )
+    # its recording callback arrived, and the recordings tier reconciled it: nothing else is open
+    completed = RecordingUpdate(call_sid, recording_sid, "completed", duration_seconds=90)
+    calls.webhooks.update_recording(completed)
+    DynamoRecordingCalls(tables[0]).save_reconciliation(
+        ReconciliationUpdate(
+            call_sid=call_sid,
+            transcript_source="recording",
+            live_coverage=0.0,
+            gaps=(),
+            filled_seconds=0.0,
+            transcript_version="v1",
+            alignment_offset=0.0,
+            alignment_method="none",
+            alignment_matches=0,
+            transcript_status="completed",
+        )
+    )
+    record_cost(calls.webhooks, call_sid, Prices())  # as the tiers priced it: the estimate
+    twilio.hold_prices()
+
+    first = sweep()
+
+    call = calls.read.get(call_sid)
+    assert call is not None
+    assert (first["settled"], first["waiting"], first["pricesFromTwilio"], call.twilio_asks) == (0, 1, 0, 1)
+    assert call.cost is not None
+    assert "billed" not in call.cost  # the estimate alone, until Twilio says
+
+    twilio.hold_prices(False)
+    marker = call.sweep_after
+    assert marker is not None
+    while clock.now_iso() <= marker:  # its backoff: asked again once the marker has passed
+        time.sleep(0.05)
+    second = sweep()
+
+    call = calls.read.get(call_sid)
+    assert call is not None
+    assert call.cost is not None
+    billed = call.cost["billed"]
+    assert (billed["twilio_voice"], billed["twilio_recording"], billed["total"]) == (0.017, 0.005, 0.022)
+    assert billed["price_unit"] == "USD"
+    # the estimate stays beside it: 2 minutes inbound, a 90-second recording priced per started minute
+    assert (call.cost["twilio_voice_usd"], call.cost["twilio_recording_usd"]) == (0.017, 0.005)
+    assert (second["pricesFromTwilio"], second["settled"]) == (1, 1)
+    assert [r.status for r in twilio.requests if r.method == "GET"] == [200] * 4  # call, recordings, twice

@@ -17,6 +17,7 @@ from functions.sweeper.service import SweeperService, SweepPolicy
 from functions.sweeper.twilio_check import TwilioCheck, TwilioPolicy
 from functions.sweeper.twilio_rest import TwilioCall, TwilioRecording
 from shared import clock
+from shared.costs import Prices, record_cost
 from shared.dal.records import CallParties, CallUpsert
 from shared.status import CallStatus
 from shared.status_changes import StatusChange, status_advance
@@ -105,7 +106,7 @@ def completed(call_sid: str, started: datetime, seconds: int, **extra: Any) -> T
 
 def test_a_call_whose_completed_callback_was_lost_ends_as_twilio_says_and_is_swept(world: World) -> None:
     started = world.answered(sid(1), minutes_ago=120)
-    world.twilio.calls[sid(1)] = completed(sid(1), started, 3000)
+    world.twilio.calls[sid(1)] = completed(sid(1), started, 3000, price="-0.42500", price_unit="USD")
     report = world.sweep()
     item = world.item(sid(1))
     assert (item["status"], item["duration_seconds"]) == ("completed", 3000)
@@ -115,7 +116,13 @@ def test_a_call_whose_completed_callback_was_lost_ends_as_twilio_says_and_is_swe
     assert item["cost"]["voice_minutes"] == 50  # priced as the webhooks price a terminal status
     assert (report["statusesFromTwilio"], report["twilioRequests"], report["settled"]) == (1, 1, 1)
     assert "sweep_after" not in item  # swept in the same run, from the record as it now is
-    assert world.twilio.asked == [("call", sid(1))]
+    assert world.twilio.asked == [("call", sid(1))]  # its price came with the same read
+    assert item["cost"]["billed"] == {
+        "twilio_voice": 0.425,
+        "total": 0.425,
+        "price_unit": "USD",
+        "read_at": clock.iso(NOW),
+    }
 
 
 def test_a_call_twilio_reports_in_progress_is_left_alone_and_asked_again_later(world: World) -> None:
@@ -234,8 +241,103 @@ def test_a_leg_that_ended_unheard_is_listed_on_its_parent(world: World) -> None:
     world.webhooks().advance_status(
         status_advance(StatusChange(sid(1), CallStatus.COMPLETED, clock.iso(parent + timedelta(minutes=2))))
     )
+    world.twilio.calls[sid(1)] = completed(sid(1), parent, 115)
     started = world.answered(sid(2), minutes_ago=120)
     world.twilio.calls[sid(2)] = completed(sid(2), started, 60, parent_call_sid=sid(1))
     world.sweep()
     assert world.item(sid(1))["leg_call_sids"] == {sid(2)}
     assert world.item(sid(2))["status"] == "completed"
+
+
+# ---- Twilio's bill --------------------------------------------------------------------------------
+
+
+def ended_call(world: World, call_sid: str, minutes_ago: float = 30, **attributes: Any) -> datetime:
+    """An answered call whose callbacks all arrived; it ended `minutes_ago`, lasting 61 s."""
+    started = world.answered(call_sid, minutes_ago=minutes_ago + 2, **attributes)
+    ended = started + timedelta(seconds=66)
+    world.webhooks().advance_status(
+        status_advance(StatusChange(call_sid, CallStatus.COMPLETED, clock.iso(ended), duration_seconds=61))
+    )
+    return started
+
+
+def recording(price: str | None, sid_char: str = "a", status: str = "completed") -> TwilioRecording:
+    return TwilioRecording(
+        sid="RE" + sid_char * 32, url="u", status=status, duration_seconds=59, price=price, price_unit="USD"
+    )
+
+
+def test_a_settled_call_waits_in_the_index_until_twilio_prices_it(world: World) -> None:
+    started = ended_call(world, sid(1))
+    world.twilio.calls[sid(1)] = completed(sid(1), started, 61, price=None, price_unit="USD")
+    first = world.sweep()
+    item = world.item(sid(1))
+    assert (first["settled"], first["waiting"], first["pricesFromTwilio"]) == (0, 1, 0)
+    assert "cost" not in item  # no bill (and here no estimate either) until Twilio says
+    assert (item["twilio_asks"], item["sweep_after"]) == (1, clock.iso(NOW + timedelta(seconds=900)))
+
+    world.clock[0] = NOW + timedelta(seconds=900 + 600)
+    world.twilio.calls[sid(1)] = completed(sid(1), started, 61, price="-0.01700", price_unit="USD")
+    second = world.sweep()
+    item = world.item(sid(1))
+    assert (second["settled"], second["pricesFromTwilio"]) == (1, 1)
+    assert item["cost"]["billed"] == {
+        "twilio_voice": 0.017,
+        "total": 0.017,
+        "price_unit": "USD",
+        "read_at": clock.iso(world.clock[0]),
+    }
+    assert item["cost"]["twilio_voice_usd"] == 0.017  # the estimate stays beside it: 2 min at 0.0085
+    assert "sweep_after" not in item
+
+
+def test_a_recorded_call_is_billed_for_its_recordings_too(world: World) -> None:
+    started = ended_call(world, sid(1), recording_expected=True, reconciled_at="2026-11-22T11:31:00.000Z")
+    world.item(sid(1))["recording"] = {"sid": "RE" + "a" * 32, "status": "completed", "duration_seconds": 59}
+    world.twilio.calls[sid(1)] = completed(sid(1), started, 61, price="-0.0170", price_unit="USD")
+    world.twilio.recordings[sid(1)] = [recording(None)]
+    world.sweep()
+    assert world.item(sid(1))["cost"]["billed"] == {  # the call is priced, its recording not yet
+        "twilio_voice": 0.017,
+        "price_unit": "USD",
+        "read_at": clock.iso(NOW),
+    }
+    world.clock[0] = NOW + timedelta(seconds=1500)
+    world.twilio.recordings[sid(1)] = [recording("-0.00250")]
+    world.sweep()
+    billed = world.item(sid(1))["cost"]["billed"]
+    assert (billed["twilio_voice"], billed["twilio_recording"], billed["total"]) == (0.017, 0.0025, 0.0195)
+    assert world.twilio.asked == [("call", sid(1)), ("recordings", sid(1))] * 2
+
+
+def test_a_recording_twilio_no_longer_lists_leaves_the_bill_without_a_total(world: World) -> None:
+    """DELETE_TWILIO_RECORDINGS: our copy is kept, Twilio's deleted, and with it the price we could read."""
+    started = ended_call(world, sid(1), recording_expected=True, reconciled_at="2026-11-22T11:31:00.000Z")
+    world.item(sid(1))["recording"] = {"sid": "RE" + "a" * 32, "status": "completed", "duration_seconds": 59}
+    world.twilio.calls[sid(1)] = completed(sid(1), started, 61, price="-0.0170", price_unit="USD")
+    assert world.sweep()["waiting"] == 1
+    assert "total" not in world.item(sid(1))["cost"]["billed"]
+
+
+def test_no_price_is_asked_for_an_unanswered_call_or_after_the_window(world: World) -> None:
+    started = world.answered(sid(1), minutes_ago=40)
+    world.webhooks().advance_status(
+        status_advance(StatusChange(sid(1), CallStatus.NO_ANSWER, clock.iso(started + timedelta(seconds=30))))
+    )
+    ended_call(world, sid(2), minutes_ago=25 * 60)
+    report = world.sweep()
+    assert (report["settled"], report["twilioRequests"]) == (2, 0)
+    assert world.twilio.asked == []
+
+
+def test_an_estimate_recomputed_later_keeps_twilios_bill(world: World) -> None:
+    started = ended_call(world, sid(1))
+    world.twilio.calls[sid(1)] = completed(sid(1), started, 61, price="-0.01700", price_unit="USD")
+    world.sweep()
+    world.item(sid(1))["summary"] = {"summary": "x", "estimated_cost_usd": 0.003}  # a late summary
+    stored = record_cost(world.calls, sid(1), Prices())  # as the summaries tier recomputes it
+    assert stored is not None
+    assert stored["claude_usd"] == 0.003
+    assert stored["billed"]["total"] == 0.017
+    assert world.item(sid(1))["cost"]["billed"] == stored["billed"]
