@@ -26,7 +26,7 @@ from shared.bootstrap import BootstrapSettings, bootstrap
 from shared.dal.calls.core import DynamoCallReader
 from shared.dal.calls.stream import DynamoStreamCalls
 from shared.dal.calls.webhooks import DynamoWebhookCalls
-from shared.dal.records import CallParties, CallUpsert
+from shared.dal.records import CallParties, CallUpsert, StreamClaim
 from shared.dal.segments import DynamoSegments
 from shared.status import TranscriptStatus
 from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
@@ -65,11 +65,14 @@ class Stack:
                 call_sid, CallParties(direction="inbound"), clock.iso(call.stream_started_at), route="forward"
             )
         )
-        stream.stream_started(call_sid, clock.iso(call.stream_started_at))
+        owner = "seeded-stream"
+        stream.claim_stream(
+            StreamClaim(call_sid, owner, "MZ" + call_sid[2:], clock.iso(call.stream_started_at))
+        )
         DynamoSegments(self.local.names.transcripts_table).write_segments(
             [replace(s, call_sid=call_sid) for s in call.live]
         )
-        stream.transcript_finished(call_sid, TranscriptStatus(live_status), len(call.live), None)
+        stream.transcript_finished(call_sid, owner, TranscriptStatus(live_status), len(call.live), None)
         self.twilio.recordings[recording_sid] = wav_bytes(2.0)
         self.words[call_sid] = prerecorded_response(call.words, duration=60.0)
 
