@@ -89,7 +89,7 @@ class CallSession:
             if opened is None:
                 return
             start, owned, finisher, early = opened
-            tracks = self._begin(start, owned, finisher)
+            tracks = self._begin(start, owned, finisher, kept=len(early))
             try:
                 await self._pump(tracks, early)
             except Exception as exc:  # noqa: BLE001 - still finish what was heard
@@ -153,7 +153,9 @@ class CallSession:
             early.append(reading.result())
         return await claim, early
 
-    def _begin(self, start: protocol.Start, owned: CallOwnership, finisher: CallFinisher) -> CallTracks:
+    def _begin(
+        self, start: protocol.Start, owned: CallOwnership, finisher: CallFinisher, *, kept: int
+    ) -> CallTracks:
         """Set the call's parts up: the stream is a call from here on."""
         deps = self._deps
         self._log = log = CallLog(call_sid=start.call_sid, stream_sid=start.stream_sid)
@@ -185,6 +187,7 @@ class CallSession:
             sample_rate=start.sample_rate,
             language=tracks.options.language,
             model=tracks.options.model,
+            messages_kept_while_claiming=kept,
         )
         if start.encoding != "audio/x-mulaw" or start.sample_rate != 8000:
             log.warning("unexpected media format; treating as 8 kHz mu-law")

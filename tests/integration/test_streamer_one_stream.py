@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict
@@ -19,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from moto.dynamodb.models import DynamoDBBackend
 from websockets.exceptions import ConnectionClosed
 
 from callscribe_local.aws_local import BusTap, LocalAws
@@ -32,6 +36,7 @@ from shared.dal.calls.webhooks import DynamoWebhookCalls
 from shared.dal.tables import calls_model, segments_model
 from shared.status import CallStatus
 from streamer.server import StreamerServer
+from tests.support.log_capture import log_output_fixture  # noqa: F401 - provides `log_output`
 from tests.support.moto_atomic import atomic_moto_updates  # noqa: F401 - provides the fixture
 from tests.support.scripted_recognizer import ScriptedRecognizer, audio_for
 from tests.support.streamer_harness import (
@@ -204,6 +209,94 @@ async def test_a_copy_on_another_task_is_refused_while_the_call_runs_and_after_i
     assert [e["detail-type"] for e in await events(bus_tap, call_sid, wait_seconds=5)] == [
         "Transcript Completed"
     ]
+
+
+# ---- the claim's own outcomes ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def slow_claims(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB answering a stream's claim slowly (0.5 s): a stand-in's latency, nothing mocked above it."""
+    original = DynamoDBBackend.update_item
+
+    def update_item(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        if "stream_sid" in str(kwargs.get("expression_attribute_names")):  # only the claim sets it
+            time.sleep(0.5)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "update_item", update_item)
+
+
+@pytest.mark.usefixtures("slow_claims")
+async def test_what_twilio_sends_while_the_claim_is_made_is_transcribed(
+    local_stack: LocalAws, deepgram: DeepgramStandIn, call_sid: str, log_output: io.StringIO
+) -> None:
+    """The claim comes first, but the call's first words arrive with it: they are kept, not lost."""
+    async with streamer_running(local_stack, deepgram.url) as server:
+        stream = twilio_stream(server, call_sid)
+        await stream.open()
+        await stream.start(tracks=("inbound",), custom_parameters=PARAMS)
+        await stream.play({"inbound": audio_for(WORDS)})  # all of it long before the claim answers
+        await stream.stop()
+        await wait_for_call_end(server)
+
+    assert as_rows(await segments(local_stack, call_sid)) == expected_rows("inbound", "caller", blocks(WORDS))
+    record = await call_record(local_stack, call_sid)
+    assert record is not None
+    assert record.transcript_status == "completed"
+    lines = log_output.getvalue().splitlines()
+    started = next(json.loads(line) for line in lines if "stream started" in line)
+    assert started["messages_kept_while_claiming"] == len(WORDS) * 25 + 1  # every frame, and the stop
+
+
+async def test_a_call_record_that_cannot_be_claimed_closes_the_stream_unheard(
+    local_stack: LocalAws, bus_tap: BusTap, deepgram: DeepgramStandIn, call_sid: str
+) -> None:
+    """The table unreachable (here: missing) through the claim's retries: closed 1011, never a call."""
+    async with streamer_running(local_stack, deepgram.url, CALLS_TABLE="no-such-calls-table") as server:
+        stream = twilio_stream(server, call_sid)
+        await stream.open()
+        assert await refused(stream, WORDS) == 1011
+        await wait_for_call_end(server)
+        totals = dict(server._deps.metrics.totals)
+
+    assert (totals["StreamClaimFailures"], totals["StreamsRefused"], totals["FramesIn"]) == (1, 0, 0)
+    assert deepgram.handshakes == 0
+    assert await segments(local_stack, call_sid) == []
+    assert await events(bus_tap, call_sid, wait_seconds=1) == []
+
+
+async def test_a_claimed_stream_refused_at_the_hard_cap_ends_its_transcript_unheard(
+    local_stack: LocalAws, bus_tap: BusTap, deepgram: DeepgramStandIn
+) -> None:
+    """Two calls' streams claim at once with room for one: the other, claimed but never a call, is
+    closed 1013 and its transcript ended `incomplete` (announced: the recording fills it), not left
+    `in-progress` for the sweeper."""
+    async with streamer_running(local_stack, deepgram.url, MAX_CALLS="1", HARD_MAX_CALLS="1") as server:
+        streams = [twilio_stream(server, "CA" + uuid.uuid4().hex) for _ in range(2)]
+        for stream in streams:
+            await stream.open()  # both wait for `start`: neither is a call yet
+        await asyncio.gather(*(s.start(tracks=("inbound",), custom_parameters=PARAMS) for s in streams))
+        await until(lambda: sum(close_code(s) is not None for s in streams) == 1)
+        (cut,) = (s for s in streams if close_code(s) is not None)
+        (kept,) = (s for s in streams if s is not cut)
+        assert close_code(cut) == 1013
+        await kept.play({"inbound": audio_for(WORDS)})
+        await kept.stop()
+        await wait_for_call_end(server)
+
+    record = await call_record(local_stack, cut.call_sid)
+    assert record is not None
+    assert (record.transcript_status, record.segment_count) == ("incomplete", 0)
+    assert record.transcript_error is not None
+    assert "hard cap" in record.transcript_error
+    published = await events(bus_tap, cut.call_sid, wait_seconds=3)
+    assert [(e["detail-type"], e["detail"]["transcriptStatus"]) for e in published] == [
+        ("Transcript Completed", "incomplete")
+    ]
+    kept_record = await call_record(local_stack, kept.call_sid)
+    assert kept_record is not None
+    assert kept_record.transcript_status == "completed"
 
 
 # ---- the sweeper and a live stream -----------------------------------------------------------------
