@@ -17,7 +17,7 @@ from shared import clock
 from shared.dal.keys import check_recording_key
 from shared.dal.records import RECORDING, Segment, SegmentPage, check_recording_segment
 from shared.dal.tables import TranscriptSegment, segments_model
-from shared.dal.updates import CONDITIONAL_CHECK_FAILED
+from shared.dal.updates import CONDITIONAL_CHECK_FAILED, error_code
 from shared.errors import StoreError
 
 
@@ -81,7 +81,7 @@ class DynamoSegments:
         try:
             item.save(condition=model.segment_key.does_not_exist() | (model.stream_owner == owner))
         except PutError as exc:
-            if exc.cause_response_code == CONDITIONAL_CHECK_FAILED:
+            if error_code(exc) == CONDITIONAL_CHECK_FAILED:
                 return False  # another stream's segment: it stays
             raise StoreError(
                 f"writing segment {segment.segment_key} of {segment.call_sid} failed: {exc}"
