@@ -275,10 +275,11 @@ class StreamerService(Construct):
         task: ecs.FargateTaskDefinition, tables: DataTables, secrets: ProductSecrets, bus: events.IEventBus
     ) -> None:
         """Exactly what the streamer calls, so the task role is the streamer's code read as IAM."""
-        # The streamer's ports on shared/dal: TranscriptStatusWrites only updates the call record,
-        # SegmentBatchWrites only batch-writes.
+        # The streamer's ports on shared/dal: StreamClaims and the call record's writes only update
+        # the call record (conditional on the stream's claim), OwnedSegmentWrites puts one segment at a
+        # time (conditional on its owner).
         tables.calls.grant(task.task_role, "dynamodb:UpdateItem")
-        tables.transcripts.grant(task.task_role, "dynamodb:BatchWriteItem")
+        tables.transcripts.grant(task.task_role, "dynamodb:PutItem")
         bus.grant_put_events_to(task.task_role)
         tables.acknowledge_index_access(task)
         for secret in (secrets.twilio, secrets.deepgram, secrets.anthropic, secrets.agent_tools):

@@ -3,7 +3,8 @@
 The marker (`sweep_shard` + `sweep_after`) puts a call in the sparse calls_to_sweep index; removing
 both takes it out. What a change must keep: every write is conditional on `sweep_after` still
 holding the value the sweeper read, so overlapping runs and a concurrent status callback never
-re-drive a call twice; a stalled transcript is finished only while still `pending`/`in-progress`;
+re-drive a call twice; a stalled transcript is finished only while still `pending`/`in-progress`
+and its stream is dead (never claimed, or its heartbeat stale), and says that the sweeper ended it;
 a summary that never came is marked failed with the summaries' own write (`summary_failed`, never on
 a call that has a summary).
 """
@@ -41,9 +42,16 @@ class DynamoSweeperCalls(DynamoCostWrites, DynamoSummaryFailureWrites):
                 due.append((str(item.sweep_after), item.call_sid))
         return [call_sid for _, call_sid in sorted(due)[:limit]]
 
-    def finish_stalled_transcript(self, call_sid: str, segment_count: int, error: str) -> bool:
+    def finish_stalled_transcript(
+        self, call_sid: str, segment_count: int, error: str, stale_before: str
+    ) -> bool:
         m = self._table.model
         stamp = self._table.now()
+        dead = (
+            m.stream_owner.does_not_exist()
+            | m.stream_heartbeat_at.does_not_exist()
+            | (m.stream_heartbeat_at < stale_before)
+        )
         return self._table.update(
             call_sid,
             [
@@ -51,9 +59,11 @@ class DynamoSweeperCalls(DynamoCostWrites, DynamoSummaryFailureWrites):
                 m.segment_count.set(segment_count),
                 m.transcript_error.set(error[:TRANSCRIPT_ERROR_MAX]),
                 m.transcript_completed_at.set(stamp),
+                m.transcript_swept_at.set(stamp),
                 m.updated_at.set(stamp),
             ],
-            m.transcript_status.is_in(TranscriptStatus.PENDING.value, TranscriptStatus.IN_PROGRESS.value),
+            m.transcript_status.is_in(TranscriptStatus.PENDING.value, TranscriptStatus.IN_PROGRESS.value)
+            & dead,
             f"sweeping the transcript of {call_sid}",
         )
 

@@ -22,16 +22,24 @@ class FakeSweeperCalls(FakeCostWrites, FakeSummaryFailureWrites):
             :limit
         ]
 
-    def finish_stalled_transcript(self, call_sid: str, segment_count: int, error: str) -> bool:
+    def finish_stalled_transcript(
+        self, call_sid: str, segment_count: int, error: str, stale_before: str
+    ) -> bool:
+        def stalled(item: Item) -> bool:
+            heartbeat = item.get("stream_heartbeat_at")
+            dead = "stream_owner" not in item or heartbeat is None or heartbeat < stale_before
+            return item.get("transcript_status") in _LIVE and dead
+
         def apply(item: Item) -> None:
             item.update(
                 transcript_status=TranscriptStatus.INCOMPLETE.value,
                 segment_count=segment_count,
                 transcript_error=error[:TRANSCRIPT_ERROR_MAX],
                 transcript_completed_at=self.table.now,
+                transcript_swept_at=self.table.now,
             )
 
-        return self.table.update(call_sid, apply, lambda item: item.get("transcript_status") in _LIVE)
+        return self.table.update(call_sid, apply, stalled)
 
     def claim_sweep(self, claim: SweepClaim) -> bool:
         def apply(item: Item) -> None:

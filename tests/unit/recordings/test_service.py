@@ -375,7 +375,10 @@ def test_a_recording_while_live_is_in_progress_is_reconciled_against_what_is_sto
 
     # the streamer then stores the segments it was still writing, and finishes the transcript
     rig.segments.write_segments(rig.call.dropped)
-    FakeStreamCalls(rig.calls.table).transcript_finished(CALL_SID, TranscriptStatus.COMPLETED, None, None)
+    rig.calls.items[CALL_SID]["stream_owner"] = "the-stream"  # as its claim left it
+    FakeStreamCalls(rig.calls.table).transcript_finished(
+        CALL_SID, "the-stream", TranscriptStatus.COMPLETED, None, None
+    )
     redo = rig.run()
     assert redo["result"] == "reconciled"
     assert redo["transcriptVersion"] != first["transcriptVersion"]

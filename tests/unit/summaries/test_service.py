@@ -276,7 +276,10 @@ def test_a_stored_summary_prices_the_call_with_what_the_streamer_used() -> None:
     from shared.dal.records import StreamUsage
 
     r = rig(CALL_PRICES='{"deepgram_live_per_minute": 0.01, "as_of": "2027-01-01"}')
-    FakeStreamCalls(r.calls.table).record_stream_usage(StreamUsage(call_sid=SID, live_audio_seconds=120.0))
+    r.calls.items.setdefault(SID, {"call_sid": SID})["stream_owner"] = "the-stream"  # as its claim left it
+    FakeStreamCalls(r.calls.table).record_stream_usage(
+        StreamUsage(call_sid=SID, live_audio_seconds=120.0), "the-stream"
+    )
     r.create(len(CONVERSATION))
     cost = r.stored["cost"]
     assert cost["claude_usd"] == round(r.stored["summary"]["estimated_cost_usd"], 6)
@@ -284,7 +287,9 @@ def test_a_stored_summary_prices_the_call_with_what_the_streamer_used() -> None:
     assert (cost["prices_as_of"], cost["estimated_at"]) == ("2027-01-01", CREATED_AT)
 
     # a redelivery finds the summary stored: no model call, but the cost is brought up to date
-    FakeStreamCalls(r.calls.table).record_stream_usage(StreamUsage(call_sid=SID, live_audio_seconds=180.0))
+    FakeStreamCalls(r.calls.table).record_stream_usage(
+        StreamUsage(call_sid=SID, live_audio_seconds=180.0), "the-stream"
+    )
     assert r.create(len(CONVERSATION))["result"] == "already-summarized"
     assert len(r.model.requests) == 1
     assert r.stored["cost"]["deepgram_live_usd"] == 0.03
