@@ -207,9 +207,10 @@ def test_bedrock_prices_follow_the_route_the_request_named() -> None:
     assert us_route == pytest.approx(0.00065 * BEDROCK_REGIONAL_PREMIUM)
     assert in_region == pytest.approx(haiku_4_5 * BEDROCK_REGIONAL_PREMIUM)
     # a response naming the Bedrock id itself is priced once, not twice
-    assert request_cost(
-        "us.anthropic.claude-haiku-5-5", usage, bedrock_model_id="us.anthropic.claude-haiku-5-5"
-    ) == us_route
+    assert (
+        request_cost("us.anthropic.claude-haiku-5-5", usage, bedrock_model_id="us.anthropic.claude-haiku-5-5")
+        == us_route
+    )
     # the offline stand-in costs nothing on either provider
     assert request_cost("offline-extractive", usage, bedrock_model_id="us.anthropic.claude-haiku-5-5") == 0.0
 
