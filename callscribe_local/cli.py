@@ -1,6 +1,7 @@
 """The `callscribe` command: the local stack for people trying the product before touching AWS.
 
     callscribe local up                  run the stack until Ctrl-C, print its URLs and env
+                                         (--model-provider bedrock: Claude through Bedrock's stand-in)
     callscribe call AUDIO [AUDIO2]       a simulated call with your own audio (caller, callee)
     callscribe call --to agent AUDIO…    talk to the voice agent: each file is one thing the caller says
     callscribe show CALLSID              transcript, cost (legs too) and summary (--json: the record)
@@ -33,7 +34,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from callscribe_local.aws_local import LocalNames, fake_credentials_env
+from callscribe_local.aws_local import LOCAL_REGION, LocalNames, fake_credentials_env
 from callscribe_local.calls_client import get_call
 from callscribe_local.phone import (
     Conversation,
@@ -43,6 +44,7 @@ from callscribe_local.phone import (
     load_audio,
     load_tracks,
 )
+from shared.anthropic_clients import ModelProvider
 
 if TYPE_CHECKING:  # the stack module is imported only by the commands that start one
     from callscribe_local.stack import LocalStack
@@ -67,6 +69,7 @@ class StackState:
     auth_token: str
     names: dict[str, str]
     twilio: str = ""  # the Twilio REST stand-in (recordings are served there)
+    model_provider: str = "anthropic"  # what `anthropic` is: Anthropic's API, or Bedrock's runtime
 
     def local_names(self) -> LocalNames:
         return LocalNames(**self.names)
@@ -81,6 +84,7 @@ class StackState:
             account_sid=stack.account_sid,
             auth_token=stack.auth_token,
             names=asdict(stack.options.names),
+            model_provider=stack.options.model_provider.value,
         )
 
     def save(self, path: Path) -> None:
@@ -148,6 +152,7 @@ def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
         streamer_port=args.streamer_port,
         moto_port=args.aws_port,
         replay_buffer_seconds=args.replay_buffer_seconds,
+        environ={**os.environ, **({"MODEL_PROVIDER": args.model_provider} if args.model_provider else {})},
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -167,6 +172,8 @@ def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
             console.print(f"[bold]AWS[/]       {stack.urls.aws}   (moto: DynamoDB, EventBridge, SQS, S3)")
             console.print(f"[bold]Deepgram[/]  {stack.urls.deepgram}   (live; POST /v1/listen: pre-recorded)")
             console.print(f"[bold]Twilio[/]    {stack.urls.twilio}   (REST: calls, recordings)")
+            model = "Bedrock" if stack.options.model_provider is ModelProvider.BEDROCK else "Anthropic"
+            console.print(f"[bold]{model:<10}[/]{stack.urls.anthropic}   (the model: summaries, agent mode)")
             console.print(
                 f"[bold]Agent[/]     {AGENT_NUMBER} is answered by the voice agent "
                 "(callscribe call --to agent hello.wav goodbye.wav)"
@@ -492,12 +499,19 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
 
 def backfill_environment(state: StackState, environ: dict[str, str]) -> dict[str, str]:
     """The summaries' environment for a backfill against the running stack: its tables on moto, its
-    Anthropic (the stand-in, unless ANTHROPIC_API_KEY says the stack used the real API) and its
-    questions (EVALUATION_QUESTIONS, else the local stack's demo set)."""
+    model (the Bedrock stand-in on a Bedrock stack; else the Anthropic stand-in, unless
+    ANTHROPIC_API_KEY says the stack used the real API) and its questions (EVALUATION_QUESTIONS, else
+    the local stack's demo set)."""
     from callscribe_local.stack import DEMO_EVALUATION_QUESTIONS, LOCAL_ANTHROPIC_KEY, OFFLINE_SUMMARY_MODEL
 
     env = {**environ, **state.local_names().env()}
-    if not environ.get("ANTHROPIC_API_KEY"):
+    if state.model_provider == ModelProvider.BEDROCK:
+        env.update(
+            MODEL_PROVIDER=ModelProvider.BEDROCK.value,
+            ANTHROPIC_BEDROCK_BASE_URL=state.anthropic,
+            BEDROCK_REGION=LOCAL_REGION,
+        )
+    elif not environ.get("ANTHROPIC_API_KEY"):
         env.update(
             ANTHROPIC_API_KEY=LOCAL_ANTHROPIC_KEY,
             ANTHROPIC_BASE_URL=state.anthropic,
@@ -575,6 +589,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="S",
         help="the streamer's REPLAY_BUFFER_SECONDS (default 30): audio replayed after a drop",
+    )
+    up.add_argument(
+        "--model-provider",
+        choices=[provider.value for provider in ModelProvider],
+        default=None,
+        help="where summaries and agent mode ask Claude: the Anthropic API's stand-in (default, or "
+        "MODEL_PROVIDER) or Amazon Bedrock's (SigV4, event streams); both answer with the offline summariser",
     )
     up.set_defaults(func=cmd_local_up)
 

@@ -7,6 +7,7 @@ from constructs import Construct
 
 from infra.components.api import WebhooksApi
 from infra.components.audit import AccessLogs
+from infra.components.bedrock import BedrockModels
 from infra.components.config import InfraConfig
 from infra.components.data import DataTables
 from infra.components.events import ProductEvents, Summaries
@@ -23,6 +24,7 @@ class CallscribeStack(cdk.Stack):
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.tables = DataTables(self, "Data")
         self.secrets = ProductSecrets(self, "Secrets", config=config)
+        bedrock = BedrockModels.of(config, self.region)  # None: Claude through Anthropic's API
         self.events = ProductEvents(self, "Events", config=config)
         self.access_logs = AccessLogs(self, "AccessLogs")
         self.streamer = StreamerService(
@@ -33,6 +35,7 @@ class CallscribeStack(cdk.Stack):
             secrets=self.secrets,
             bus=self.events.bus,
             access_logs=self.access_logs.bucket,
+            bedrock=bedrock,
         )
         self.api = WebhooksApi(
             self,
@@ -50,6 +53,7 @@ class CallscribeStack(cdk.Stack):
             tables=self.tables,
             secrets=self.secrets,
             bus=self.events.bus,
+            bedrock=bedrock,
         )
         self.recordings_bucket = RecordingsBucket(
             self, "RecordingsStore", config=config, access_logs=self.access_logs.bucket

@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from functions.webhooks.destinations import parse_prefixes
+from shared.anthropic_clients import ModelProvider, check_model_id
 from shared.costs import Prices
 from shared.redaction import parse_patterns
 from shared.validation import decode_json, describe_errors
@@ -44,6 +45,11 @@ StreamEdge = Literal["cloudfront", "alb"]
 StreamPriceClass = Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"]
 # How much X-Ray the Lambdas record (infra.components.functions.LambdaTracing says what each means)
 LambdaTracingMode = Literal["active", "sdk", "off"]
+# Where Claude is asked (docs/deploy.md, "Claude through Amazon Bedrock"), and how a structured answer
+# is asked of a Bedrock model (functions/summaries/llm.py, StructuredOutput)
+ModelProviderName = Literal["anthropic", "bedrock"]
+StructuredOutputName = Literal["native", "tool"]
+AWS_REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"
 # CloudWatch Logs accepts only these retentions (days), in RetentionDays' declaration order.
 _RETENTION_DAYS = (
     1,
@@ -204,7 +210,17 @@ class InfraConfig(BaseModel):
     outbound_allowed_prefixes: Annotated[str | None, BeforeValidator(_dial_prefixes)] = Field(
         None, alias="outboundAllowedPrefixes"
     )
+    # Claude for summaries, evaluations and agent mode: Anthropic's API (a key in the Anthropic secret)
+    # or Amazon Bedrock (the roles invoke exactly the two models below; no Anthropic secret exists).
+    model_provider: ModelProviderName = Field("anthropic", alias="modelProvider")
+    # The Region Bedrock is called in (default: the stack's); a geographic inference profile must be
+    # called from a Region of its geography (`eu.` from eu-*).
+    bedrock_region: str | None = Field(None, alias="bedrockRegion", pattern=AWS_REGION_PATTERN)
+    bedrock_structured_output: StructuredOutputName | None = Field(None, alias="bedrockStructuredOutput")
+    # Model ids as the provider names them (unset: Claude Haiku 5.5, `claude-haiku-5-5` on Anthropic's
+    # API, the `us.` inference profile on Bedrock: shared/anthropic_clients.py DEFAULT_MODELS).
     summary_model: str | None = Field(None, alias="summaryModel")
+    agent_model: str | None = Field(None, alias="agentModel")
     # Price overrides for the cost per call (shared.costs.Prices; docs/costs.md lists the defaults)
     prices: Annotated[str | None, BeforeValidator(_prices_json)] = Field(None, alias="prices")
     # Transcript segments redacted before they are written (streamer and recordings Lambda alike):
@@ -274,6 +290,10 @@ class InfraConfig(BaseModel):
     # Monitoring.
     alarm_email: str | None = Field(None, alias="alarmEmail")
     reconnect_storm_threshold: int = Field(50, alias="reconnectStormThreshold", ge=1, le=100000)
+
+    @property
+    def on_bedrock(self) -> bool:
+        return self.model_provider == ModelProvider.BEDROCK.value
 
     @property
     def secure_stream(self) -> bool:
@@ -363,6 +383,15 @@ class InfraConfig(BaseModel):
                 f"recordingsExpirationDays {self.recordings_expiration_days} must exceed "
                 f"recordingsGlacierDays {self.recordings_glacier_days} (or be 0: never expire)"
             )
+        elif self.on_bedrock and self.anthropic_secret_arn:
+            problem = (
+                "anthropicSecretArn names an Anthropic key, which modelProvider=bedrock never reads "
+                "(no Anthropic secret is created or granted): remove one of them"
+            )
+        elif not self.on_bedrock and (self.bedrock_region or self.bedrock_structured_output):
+            problem = "bedrockRegion and bedrockStructuredOutput go with modelProvider=bedrock"
+        elif (model_problem := self._model_problem()) is not None:
+            problem = model_problem
         elif self.drain_seconds + STREAMER_WIND_DOWN_SECONDS > self.stop_timeout_seconds:
             problem = (
                 f"streamDrainSeconds {self.drain_seconds} + {STREAMER_WIND_DOWN_SECONDS} s to finalise "
@@ -372,6 +401,17 @@ class InfraConfig(BaseModel):
         if problem:
             raise PydanticCustomError("context_conflict", "{problem}", {"problem": problem})
         return self
+
+    def _model_problem(self) -> str | None:
+        """A model id the chosen provider cannot be asked for (the code would refuse it at start)."""
+        provider = ModelProvider(self.model_provider)
+        for key, model in (("summaryModel", self.summary_model), ("agentModel", self.agent_model)):
+            if model:
+                try:
+                    check_model_id(provider, model)
+                except ValueError as exc:
+                    return f"context {key}: {exc}"
+        return None
 
 
 _NOT_AN_INTEGER = {"int_parsing", "int_type", "int_from_float"}

@@ -2,7 +2,9 @@
 without bundling (no pip, no network) and with every optional feature switched on (the streamer on
 its own domain), so each construct's full shape can be asserted. A second, default-context synth
 checks what a first-time deployer gets (no domains: CloudFront's wss://), and a third the ALB chosen
-without a certificate (plain ws:// with a warning, a smoke test's path).
+without a certificate (plain ws:// with a warning, a smoke test's path) with Claude through Amazon
+Bedrock (`BEDROCK_CONTEXT`: no Anthropic secret; `bedrock_synth` is the same synth, named for what its
+tests read), so the provider's template costs no fourth synth.
 
 cfn-lint takes ~4-5 s of CPU per template. When the session runs the cfn-lint test, each of the three
 templates is linted in a background process from the moment it is synthesised (`TemplateLints`), so
@@ -53,6 +55,15 @@ FULL_CONTEXT: dict[str, Any] = {
     "redactionPatterns": {"member_id": "M-\\d{6}"},
     "exportRetentionDays": 14,
     "analyticsRetentionDays": 400,
+}
+
+
+# The third synth's model side: Bedrock, the summaries on the default (US) profile, the agent on a
+# global profile, and the forced-tool structured output.
+BEDROCK_CONTEXT: dict[str, Any] = {
+    "modelProvider": "bedrock",
+    "agentModel": "global.anthropic.claude-sonnet-5-5",
+    "bedrockStructuredOutput": "tool",
 }
 
 
@@ -164,4 +175,12 @@ def default_synth(tmp_path_factory: pytest.TempPathFactory, template_lints: Temp
 
 @pytest.fixture(scope="session")
 def plain_alb_synth(tmp_path_factory: pytest.TempPathFactory, template_lints: TemplateLints) -> Synth:
-    return _synth_and_lint(tmp_path_factory.mktemp("cdk-plain-alb"), {"streamEdge": "alb"}, template_lints)
+    return _synth_and_lint(
+        tmp_path_factory.mktemp("cdk-plain-alb"), {"streamEdge": "alb", **BEDROCK_CONTEXT}, template_lints
+    )
+
+
+@pytest.fixture(scope="session")
+def bedrock_synth(plain_alb_synth: Synth) -> Synth:
+    """The stack with modelProvider=bedrock (the plain-ALB synth: see the module docstring)."""
+    return plain_alb_synth
