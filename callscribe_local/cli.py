@@ -2,6 +2,7 @@
 
     callscribe local up                  run the stack until Ctrl-C, print its URLs and env
     callscribe call AUDIO [AUDIO2]       a simulated call with your own audio (caller, callee)
+    callscribe call --to agent AUDIO…    talk to the voice agent: each file is one thing the caller says
     callscribe show CALLSID              transcript, cost (legs too) and summary (--json: the record)
     callscribe export                    DynamoDB export to (local) S3, then the flat analyst tables
     callscribe query NAME|--sql SQL      a saved analyst query (or your SQL) on the latest export
@@ -133,7 +134,7 @@ def _point_at(state: StackState) -> None:
 
 def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
     from callscribe_local.demo import ConsoleSteps
-    from callscribe_local.stack import LocalStack, StackOptions
+    from callscribe_local.stack import AGENT_NUMBER, LISTEN_NUMBER, LocalStack, StackOptions
 
     existing = read_state()
     if existing is not None:
@@ -166,6 +167,15 @@ def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
             console.print(f"[bold]AWS[/]       {stack.urls.aws}   (moto: DynamoDB, EventBridge, SQS, S3)")
             console.print(f"[bold]Deepgram[/]  {stack.urls.deepgram}   (live; POST /v1/listen: pre-recorded)")
             console.print(f"[bold]Twilio[/]    {stack.urls.twilio}   (REST: calls, recordings)")
+            console.print(
+                f"[bold]Agent[/]     {AGENT_NUMBER} is answered by the voice agent "
+                "(callscribe call --to agent hello.wav goodbye.wav)"
+            )
+            if stack.team_app is not None:
+                console.print(
+                    f"[bold]Listen[/]    {LISTEN_NUMBER} is streamed and recorded, then handed to a "
+                    f"team's TwiML app at {stack.team_app.twiml_url} (docs/listen-in.md)"
+                )
             console.print(f"[bold]Logs[/]      {stack.urls.log_dir}")
             console.print("\nTo point your own tools at it:")
             for key, value in stack.env().items():
@@ -183,18 +193,26 @@ def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_call(args: argparse.Namespace, console: Console) -> int:
+    if args.to is not None:
+        from callscribe_local.agent_cli import cmd_agent_call
+
+        return cmd_agent_call(args, console)
+    if len(args.audio) > 2:
+        console.print("[red]give one or two files (caller, callee), or talk to the agent: --to agent[/]")
+        return 2
+    audio, audio2 = args.audio[0], (args.audio[1] if len(args.audio) > 1 else None)
     try:
         windows = [parse_window(text) for text in args.deepgram_outage or []]
     except ValueError as exc:
         console.print(f"[red]--deepgram-outage: {exc}[/]")
         return 2
     try:
-        inbound, outbound = load_tracks(Path(args.audio))
-        if args.audio2:
+        inbound, outbound = load_tracks(Path(audio))
+        if audio2:
             if outbound is not None:
-                console.print(f"[red]{args.audio} is stereo (both tracks already); give no second file[/]")
+                console.print(f"[red]{audio} is stereo (both tracks already); give no second file[/]")
                 return 2
-            outbound = load_audio(Path(args.audio2))
+            outbound = load_audio(Path(audio2))
     except (OSError, PhoneError) as exc:
         console.print(f"[red]{exc}[/]")
         return 2
@@ -513,6 +531,37 @@ def cmd_backfill_evaluations(args: argparse.Namespace, console: Console) -> int:
 # -- argument parsing -----------------------------------------------------------------------------
 
 
+def _agent_options(call: argparse.ArgumentParser) -> None:
+    """`call`'s options for a conversation with the voice agent (callscribe_local/agent_cli.py)."""
+    agent = call.add_argument_group("talking to the agent (--to)")
+    agent.add_argument(
+        "--to",
+        metavar="agent|NUMBER",
+        help="call this number (E.164), or 'agent': the number the local stack routes to the voice agent; "
+        "each AUDIO is then one caller turn, spoken when the agent has finished its answer",
+    )
+    agent.add_argument(
+        "--agent-audio", metavar="OUT.wav", help="write what the caller said (left) and heard (right)"
+    )
+    agent.add_argument(
+        "--pause", type=float, default=0.6, metavar="S", help="the caller answers S after the agent"
+    )
+    agent.add_argument(
+        "--reply-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="speak anyway after S without an answer",
+    )
+    agent.add_argument(
+        "--interrupt-after",
+        type=float,
+        default=None,
+        metavar="S",
+        help="speak S into each answer (a barge-in)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="callscribe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -537,10 +586,12 @@ def build_parser() -> argparse.ArgumentParser:
     call = commands.add_parser("call", help="place a simulated call with your own audio")
     call.add_argument(
         "audio",
+        nargs="+",
         help="the caller's audio: .wav (PCM, float, mu-law or A-law; any rate; stereo = caller and callee) "
-        "or 8 kHz mu-law .ulaw",
+        "or 8 kHz mu-law .ulaw; a second file is the other party's (the outbound track). With --to: "
+        "each file is one caller turn",
     )
-    call.add_argument("audio2", nargs="?", help="the other party's audio (the outbound track)")
+    _agent_options(call)
     call.add_argument("--speed", type=float, default=1.0, help="faster than real time (Twilio: 1.0)")
     call.add_argument("--out-of-order", action="store_true", help="status callbacks out of order")
     call.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the summary")

@@ -9,7 +9,8 @@ Production code runs unchanged; only configuration points it at the stand-ins:
   `callscribe sweep`), with `SWEEP_AFTER_SECONDS=0`;
 - S3 (the recordings bucket, `RECORDINGS_BUCKET`): moto, created by the bootstrap;
 - Deepgram live STT: `deepgram_server.DeepgramStandIn` hearing through pocketsphinx, via DEEPGRAM_URL;
-- Anthropic Messages API: `anthropic_server` with the offline summariser, via ANTHROPIC_BASE_URL;
+- Anthropic Messages API: `anthropic_server` with the offline summariser and the offline agent
+  (`offline_agent.OfflineModels`), via ANTHROPIC_BASE_URL;
 - the Fargate streamer: `python -m streamer` as a subprocess, at STREAM_URL (ws://127.0.0.1:…/media);
 - Twilio's REST API (POST /calls, and the recordings the simulated phone makes):
   `twilio_rest.TwilioRestStandIn`, via TWILIO_API_BASE_URL;
@@ -54,6 +55,7 @@ from callscribe_local.calls_client import get_call
 from callscribe_local.deepgram_server import OUTAGE_PATH
 from callscribe_local.dispatcher import Delivery, Handler, LocalDispatcher, LocalLambdaContext, RetryPolicy
 from callscribe_local.loop_thread import LoopThread
+from callscribe_local.offline_agent import OFFLINE_AGENT_MODEL
 from callscribe_local.phone import StreamHook
 from callscribe_local.recognizer import RecognizerFactory
 from shared.events import RecordingCompleted, TranscriptCompleted, TranscriptReconciled
@@ -92,6 +94,18 @@ DEMO_EVALUATION_QUESTIONS = json.dumps(
 FORWARD_TO = "+14155550199"  # the demo forwards every call here: two parties, both tracks streamed
 TWILIO_NUMBER = "+14155550100"  # the product's number: the simulated phone calls it, POST /calls uses it
 LISTEN_NUMBER = "+14155550166"  # listen-in: streamed and recorded, then handed to the team app's TwiML
+AGENT_NUMBER = (
+    "+14155550177"  # routed to the voice agent (`callscribe call --to agent`), transfers to FORWARD_TO
+)
+# The Deepgram TTS stand-in speaks a tone as long as the text would take to say (~16 characters a
+# second), so a local agent's turns, marks and barge-ins take as long as real speech.
+SPEECH_BYTES_PER_CHAR = 500
+
+
+def default_call_routes() -> dict[str, Any]:
+    """Every number forwards (two parties, both tracks streamed) except AGENT_NUMBER: the agent (and
+    LISTEN_NUMBER, whose listen route to the team app the stack adds once that app has its URL)."""
+    return {"*": {"forwardTo": FORWARD_TO}, AGENT_NUMBER: {"agent": {"transferTo": FORWARD_TO}}}
 
 
 class StackObserver(Protocol):
@@ -106,7 +120,7 @@ class _Quiet:
 @dataclass
 class StackOptions:
     names: LocalNames = field(default_factory=LocalNames)
-    call_routes: Mapping[str, Any] = field(default_factory=lambda: {"*": {"forwardTo": FORWARD_TO}})
+    call_routes: Mapping[str, Any] = field(default_factory=default_call_routes)
     deepgram_api_key: str | None = None  # set: real Deepgram; None: the pocketsphinx stand-in
     # What the Deepgram stand-in hears with (live and pre-recorded); None: pocketsphinx. Tests plug
     # a scripted one in to have a call say exactly what they check for.
@@ -356,7 +370,7 @@ class LocalStack:
             url = os.environ.get("DEEPGRAM_URL", "wss://api.deepgram.com")
             self.observer.step("deepgram", f"real Deepgram at {url} (DEEPGRAM_API_KEY is set)")
             return url, self.options.deepgram_api_key
-        from callscribe_local.deepgram_server import DeepgramStandIn
+        from callscribe_local.deepgram_server import DeepgramStandIn, SpeakOptions
         from callscribe_local.sphinx_recognizer import MODEL_NAME, SphinxRecognizerFactory
 
         factory: RecognizerFactory
@@ -369,6 +383,7 @@ class LocalStack:
         loop = LoopThread("deepgram-standin")
         self._exit.callback(loop.close)
         standin = DeepgramStandIn(factory, host="127.0.0.1", port=0, api_key=LOCAL_DEEPGRAM_KEY)
+        standin.speak = SpeakOptions(bytes_per_char=SPEECH_BYTES_PER_CHAR)
         loop.run(standin.start())
         self._exit.callback(lambda: loop.run(standin.stop()))
         self.deepgram_standin, self._deepgram_loop = standin, loop
@@ -386,14 +401,17 @@ class LocalStack:
             self.observer.step("anthropic", f"real Anthropic API at {url} (ANTHROPIC_API_KEY is set)")
             return url, self.options.anthropic_api_key
         from callscribe_local.anthropic_server import AnthropicServer
-        from callscribe_local.offline_summarizer import OFFLINE_MODEL, OfflineSummarizer
+        from callscribe_local.offline_agent import OfflineModels
+        from callscribe_local.offline_summarizer import OFFLINE_MODEL
 
-        server = AnthropicServer(OfflineSummarizer(), api_key=LOCAL_ANTHROPIC_KEY).start()
+        server = AnthropicServer(OfflineModels(), api_key=LOCAL_ANTHROPIC_KEY).start()
         self._exit.callback(server.stop)
         self.anthropic_server = server  # its `requests`: what the model was sent
         self.summary_model = OFFLINE_MODEL
         self.observer.step(
-            "anthropic", f"Anthropic stand-in at {server.base_url} (offline: {OFFLINE_SUMMARY_MODEL})"
+            "anthropic",
+            f"Anthropic stand-in at {server.base_url} (offline: {OFFLINE_SUMMARY_MODEL} summaries, "
+            f"{OFFLINE_AGENT_MODEL} agent)",
         )
         return str(server.base_url), LOCAL_ANTHROPIC_KEY
 
@@ -528,6 +546,7 @@ class LocalStack:
             "ANTHROPIC_API_KEY": anthropic_key,
             **({"ANTHROPIC_BASE_URL": anthropic_url} if offline_anthropic else {}),
             **({"SUMMARY_MODEL": OFFLINE_SUMMARY_MODEL} if offline_anthropic else {}),
+            **({"AGENT_MODEL": OFFLINE_AGENT_MODEL} if offline_anthropic else {}),
             "EVALUATION_QUESTIONS": os.environ.get("EVALUATION_QUESTIONS") or DEMO_EVALUATION_QUESTIONS,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
