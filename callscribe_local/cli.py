@@ -138,7 +138,7 @@ def _point_at(state: StackState) -> None:
 
 def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
     from callscribe_local.demo import ConsoleSteps
-    from callscribe_local.stack import AGENT_NUMBER, LocalStack, StackOptions
+    from callscribe_local.stack import AGENT_NUMBER, LISTEN_NUMBER, LocalStack, StackOptions
 
     existing = read_state()
     if existing is not None:
@@ -178,6 +178,11 @@ def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
                 f"[bold]Agent[/]     {AGENT_NUMBER} is answered by the voice agent "
                 "(callscribe call --to agent hello.wav goodbye.wav)"
             )
+            if stack.team_app is not None:
+                console.print(
+                    f"[bold]Listen[/]    {LISTEN_NUMBER} is streamed and recorded, then handed to a "
+                    f"team's TwiML app at {stack.team_app.twiml_url} (docs/listen-in.md)"
+                )
             console.print(f"[bold]Logs[/]      {stack.urls.log_dir}")
             console.print("\nTo point your own tools at it:")
             for key, value in stack.env().items():

@@ -6,8 +6,10 @@ unchanged and every protocol detail is exercised:
 - the voice webhook: a signed form POST with Twilio's parameter set (CallSid, AccountSid, From, To,
   CallStatus=ringing, Direction=inbound, ApiVersion, Caller/Called, geo fields, StirVerstat);
 - the TwiML answer, parsed with xml.etree: `<Start><Stream url track>` and its `<Parameter>`s
-  become the stream and its `customParameters`; `<Dial record recordingStatusCallback>` or
-  `<Record recordingStatusCallback>` say where the recording callback goes;
+  become the stream and its `customParameters`; `<Start><Recording>`, `<Dial record
+  recordingStatusCallback>` or `<Record recordingStatusCallback>` say where the recording callback
+  goes; a `<Redirect>` is followed (a signed request to its URL, GET or POST as it says, with the
+  call's parameters) and the TwiML found there goes on: what `<Start>` started keeps running;
 - the Media Stream: a WebSocket upgrade signed over the ws(s) URL (`x-twilio-signature`, empty
   params), then `connected`, `start`, `media` for each track every 20 ms (160-byte mu-law frames,
   numbers as strings, per-track chunk counters, millisecond timestamps from the stream start) in
@@ -44,7 +46,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urljoin
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
 from twilio.request_validator import RequestValidator
@@ -170,17 +172,31 @@ class StreamInstruction:
 
 
 @dataclass(frozen=True)
+class RedirectInstruction:
+    """`<Redirect method>URL</Redirect>`: Twilio fetches URL for the call's next TwiML."""
+
+    url: str
+    method: str  # GET | POST
+
+
+START_RECORDING = "StartCallRecordingTwiML"  # RecordingSource of a <Start><Recording>
+MAX_REDIRECTS = 10  # more in a row is a loop here; Twilio would end the call
+
+
+@dataclass(frozen=True)
 class CallPlan:
     """What the TwiML asks Twilio to do, as far as the simulator needs it."""
 
     stream: StreamInstruction | None
     dial_to: str | None
     recording_callback: str | None
-    recording_source: str | None  # DialVerb | RecordVerb (None: nothing is recorded)
-    # <Dial record=…>: record-from-answer[-dual] | record-from-ringing[-dual]; "record" for <Record>
+    recording_source: str | None  # DialVerb | RecordVerb | START_RECORDING (None: nothing is recorded)
+    # <Dial record=…>: record-from-answer[-dual] | record-from-ringing[-dual]; "record" for <Record>;
+    # start-recording-dual | start-recording-mono for <Start><Recording channels>
     recording_mode: str | None = None
     recording_max_seconds: float | None = None  # <Record maxLength>
     dial_leg: DialLeg | None = None  # the <Dial>ed party's own call, when the TwiML asks for its callbacks
+    redirect: RedirectInstruction | None = None  # <Redirect>: where the call's TwiML goes on
 
     @property
     def records(self) -> bool:
@@ -189,6 +205,22 @@ class CallPlan:
     @property
     def recording_channels(self) -> int:
         return 2 if (self.recording_mode or "").endswith("-dual") else 1
+
+    def followed_by(self, following: CallPlan) -> CallPlan:
+        """This document's plan going on with the TwiML its `<Redirect>` fetched: the stream and a
+        recording started with `<Start>` run on to the call's end; the new document's verbs decide
+        the rest (its `<Dial>`, its `<Record>`, its own `<Redirect>`)."""
+        recorder = self if self.recording_source == START_RECORDING else following
+        return CallPlan(
+            self.stream or following.stream,
+            following.dial_to,
+            recorder.recording_callback,
+            recorder.recording_source,
+            recorder.recording_mode,
+            recorder.recording_max_seconds,
+            following.dial_leg,
+            following.redirect,
+        )
 
 
 @dataclass(frozen=True)
@@ -227,7 +259,10 @@ def parse_twiml(xml_text: str, base_url: str) -> CallPlan:
     if root.tag != "Response":
         raise PhoneError(f"TwiML root is <{root.tag}>, expected <Response>")
     stream: StreamInstruction | None = None
+    started_recording: ET.Element | None = None
     for verb in root:
+        if verb.tag == "Start" and started_recording is None:
+            started_recording = verb.find("Recording")
         if verb.tag in {"Start", "Connect"} and stream is None:
             element = verb.find("Stream")
             if element is not None and element.get("url"):
@@ -246,7 +281,7 @@ def parse_twiml(xml_text: str, base_url: str) -> CallPlan:
     max_seconds: float | None = None
     dial_to: str | None = None
     dial_leg: DialLeg | None = None
-    if dial is not None:
+    if dial is not None:  # what it dials (the recording: <Start><Recording> first, below)
         number = dial.find("Number")
         dial_to = (number.text if number is not None else dial.text) or None
         dial_leg = _dial_leg(dial, number, base_url)
@@ -261,6 +296,11 @@ def parse_twiml(xml_text: str, base_url: str) -> CallPlan:
         source, mode = "RecordVerb", "record"
         callback_url = record.get("recordingStatusCallback")
         max_seconds = float(record.get("maxLength", "3600"))
+    if started_recording is not None:  # records the whole call from here: it is the call's recording
+        channels = started_recording.get("channels", "dual")  # Twilio's default for <Recording>
+        source, mode, max_seconds = START_RECORDING, f"start-recording-{channels}", None
+        callback_url = started_recording.get("recordingStatusCallback")
+    redirect = root.find("Redirect")
     return CallPlan(
         stream,
         dial_to.strip() if dial_to else None,
@@ -269,7 +309,18 @@ def parse_twiml(xml_text: str, base_url: str) -> CallPlan:
         mode,
         max_seconds,
         dial_leg if dial_to else None,
+        _redirect(redirect, base_url) if redirect is not None else None,
     )
+
+
+def _redirect(verb: ET.Element, base_url: str) -> RedirectInstruction:
+    url = (verb.text or "").strip()
+    if not url:
+        raise PhoneError("<Redirect> names no URL (Twilio error 12100)")
+    method = verb.get("method", "POST").upper()
+    if method not in {"GET", "POST"}:
+        raise PhoneError(f"<Redirect method={method!r}>: Twilio takes GET or POST")
+    return RedirectInstruction(urljoin(base_url, url), method)
 
 
 # -- progress -------------------------------------------------------------------------------------
@@ -474,7 +525,7 @@ class _CallSession:
             },
             required=True,
         )
-        plan = parse_twiml(twiml, voice_url)
+        plan = await self._follow_redirects(parse_twiml(twiml, voice_url))
         if plan.stream is None:
             raise PhoneError("the TwiML starts no <Stream>: this call would not be transcribed")
         if plan.stream.bidirectional:
@@ -537,6 +588,18 @@ class _CallSession:
             stream_error=self.stream_error,
             leg_sid=None if leg is None else leg.call_sid,
         )
+
+    async def _follow_redirects(self, plan: CallPlan) -> CallPlan:
+        """Fetch each `<Redirect>`'s TwiML as Twilio does (a signed request with the call's
+        parameters; the call is answered by then) and go on with it."""
+        for _ in range(MAX_REDIRECTS):
+            target = plan.redirect
+            if target is None:
+                return plan
+            params = {**self.phone.base_params(self.call_sid), "CallStatus": "in-progress"}
+            twiml = await self._fetch(f"redirect ({target.method})", target.url, target.method, params)
+            plan = plan.followed_by(parse_twiml(twiml, target.url))
+        raise PhoneError(f"more than {MAX_REDIRECTS} <Redirect>s in a row: a loop (Twilio ends such a call)")
 
     async def _run_agent(self, plan: CallPlan, script: AgentScript) -> CallResult:
         """`<Connect><Stream>`: the conversation with the agent, then the call's end as Twilio ends it."""
@@ -655,8 +718,9 @@ class _CallSession:
     async def _recording(self, plan: CallPlan, streamed: Conversation, lead_in: float) -> PhoneRecording:
         """Make the recording as Twilio does, keep it where Twilio would serve it, then call back."""
         phone = self.phone
+        # <Dial record-from-ringing> and <Start><Recording> record from the stream's start (answer)
         from_ringing = (plan.recording_mode or "").startswith("record-from-ringing")
-        offset = 0.0 if from_ringing else lead_in
+        offset = 0.0 if from_ringing or plan.recording_source == START_RECORDING else lead_in
         start = round(offset * RATE)
         inbound, outbound = streamed.inbound[start:], streamed.outbound[start:]
         if plan.recording_max_seconds is not None:
@@ -694,7 +758,7 @@ class _CallSession:
             "RecordingChannels": str(len(channels)),
             "RecordingStartTime": rfc2822(started),  # whole seconds: the sub-second part is lost
             "RecordingSource": recording.source,
-            "RecordingTrack": "both" if plan.recording_source == "DialVerb" else "inbound",
+            "RecordingTrack": "inbound" if plan.recording_source == "RecordVerb" else "both",
         }
         if plan.recording_callback is not None:
             await self._post("recording callback", plan.recording_callback, params)
@@ -724,6 +788,27 @@ class _CallSession:
         )
         if response.status_code >= 300:
             raise PhoneError(f"recording store answered HTTP {response.status_code}: {response.text[:300]}")
+
+    async def _fetch(self, what: str, url: str, method: str, params: Mapping[str, str]) -> str:
+        """A TwiML request (required to succeed): POST with a form, or GET with the parameters in
+        the query, signed over the whole URL (Twilio signs a GET's URL and no body)."""
+        if method == "POST":
+            return await self._post(what, url, params, required=True)
+        full = url + ("&" if urlsplit(url).query else "?") + urlencode(dict(params))
+        headers = {
+            "X-Twilio-Signature": self.phone.sign(full, {}),
+            "I-Twilio-Idempotency-Token": uuid.uuid4().hex,
+            "User-Agent": "TwilioProxy/1.1 (callscribe simulated phone)",
+        }
+        try:
+            response = await self.http.get(full, headers=headers)
+        except httpx.HTTPError as exc:
+            raise PhoneError(f"{what}: {url} unreachable ({exc})") from exc
+        self.callbacks.append((what, response.status_code))
+        self.phone.observer.step(what, f"HTTP {response.status_code}")
+        if response.status_code >= 400:
+            raise PhoneError(f"{what}: {url} answered HTTP {response.status_code}: {response.text[:300]}")
+        return response.text
 
     async def _post(self, what: str, url: str, params: Mapping[str, str], *, required: bool = False) -> str:
         headers = {

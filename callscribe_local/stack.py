@@ -16,7 +16,9 @@ Production code runs unchanged; only configuration points it at the stand-ins:
   MODEL_PROVIDER=bedrock and ANTHROPIC_BEDROCK_BASE_URL;
 - the Fargate streamer: `python -m streamer` as a subprocess, at STREAM_URL (ws://127.0.0.1:…/media);
 - Twilio's REST API (POST /calls, and the recordings the simulated phone makes):
-  `twilio_rest.TwilioRestStandIn`, via TWILIO_API_BASE_URL.
+  `twilio_rest.TwilioRestStandIn`, via TWILIO_API_BASE_URL;
+- a team's own TwiML app that listen-in calls are handed to: `team_app.TeamApp`, routed from
+  `LISTEN_NUMBER` (a listen route to its URL, which LISTEN_ALLOWED_URLS allows).
 
 With DEEPGRAM_API_KEY or ANTHROPIC_API_KEY set in the environment, the real service is used instead
 of that stand-in (the key is passed through; nothing else changes). Bedrock is always the stand-in
@@ -70,6 +72,7 @@ if TYPE_CHECKING:  # the parts are imported when the stack starts them
     from callscribe_local.apigw import LocalApiGateway
     from callscribe_local.bedrock_server import BedrockServer
     from callscribe_local.deepgram_server import DeepgramStandIn
+    from callscribe_local.team_app import TeamApp
     from callscribe_local.twilio_rest import TwilioRestStandIn
 
 T = TypeVar("T")
@@ -96,6 +99,7 @@ DEMO_EVALUATION_QUESTIONS = json.dumps(
 )
 FORWARD_TO = "+14155550199"  # the demo forwards every call here: two parties, both tracks streamed
 TWILIO_NUMBER = "+14155550100"  # the product's number: the simulated phone calls it, POST /calls uses it
+LISTEN_NUMBER = "+14155550166"  # listen-in: streamed and recorded, then handed to the team app's TwiML
 AGENT_NUMBER = (
     "+14155550177"  # routed to the voice agent (`callscribe call --to agent`), transfers to FORWARD_TO
 )
@@ -105,7 +109,8 @@ SPEECH_BYTES_PER_CHAR = 500
 
 
 def default_call_routes() -> dict[str, Any]:
-    """Every number forwards (two parties, both tracks streamed) except AGENT_NUMBER: the agent."""
+    """Every number forwards (two parties, both tracks streamed) except AGENT_NUMBER: the agent (and
+    LISTEN_NUMBER, whose listen route to the team app the stack adds once that app has its URL)."""
     return {"*": {"forwardTo": FORWARD_TO}, AGENT_NUMBER: {"agent": {"transferTo": FORWARD_TO}}}
 
 
@@ -143,6 +148,9 @@ class StackOptions:
     # `prices` (None: the code's dated defaults, or CALL_PRICES from the environment when it is set)
     call_prices: Mapping[str, Any] | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # This number gets a listen route to the stack's team app (unless `call_routes` routes it
+    # already); None: no team app, no listen route
+    listen_number: str | None = LISTEN_NUMBER
     capture_stdout: bool = False  # a terminal UI owns stdout: route the handlers' prints to the log
 
     @classmethod
@@ -205,6 +213,7 @@ class LocalStack:
         self.streamer: subprocess.Popen[bytes] | None = None
         self._streamer_signalled = False
         self.twilio_rest: TwilioRestStandIn | None = None
+        self.team_app: TeamApp | None = None
         self.deepgram_standin: DeepgramStandIn | None = None  # None: the real Deepgram is used
         # the model's stand-in, whose `requests` are what the model was sent; None: the real Anthropic API
         self.model_server: AnthropicServer | BedrockServer | None = None
@@ -236,6 +245,7 @@ class LocalStack:
         deepgram_url, deepgram_key = self._start_deepgram()
         model_url, model_env = self._start_model()
         twilio_url = self._start_twilio_rest()
+        self._start_team_app()
 
         from callscribe_local.apigw import LocalApiGateway
 
@@ -457,6 +467,27 @@ class LocalStack:
         )
         return twilio.base_url
 
+    def _start_team_app(self) -> None:
+        """The team's own TwiML app a listen route hands calls to (its own greeting, then a <Dial>)."""
+        if self.options.listen_number is None:
+            return
+        from callscribe_local.team_app import TeamApp
+
+        app = TeamApp(self.auth_token).start()
+        self._exit.callback(app.stop)
+        self.team_app = app
+        self.observer.step(
+            "team app", f"a team's TwiML app at {app.twiml_url} ({self.options.listen_number} listens in)"
+        )
+
+    def _call_routes(self) -> dict[str, Any]:
+        """`call_routes`, plus the listen route of `listen_number` to the team app when it has none."""
+        routes = dict(self.options.call_routes)
+        number = self.options.listen_number
+        if self.team_app is not None and number is not None and number not in routes:
+            routes[number] = {"listen": {"twimlUrl": self.team_app.twiml_url}}
+        return routes
+
     def _spawn_streamer(self, port: int, stream_url: str, stack_env: Mapping[str, str]) -> str:
         """Start `python -m streamer` (not waiting for it); the URL of its health check."""
         env = {
@@ -541,7 +572,8 @@ class LocalStack:
             "TWILIO_AUTH_TOKEN": self.auth_token,
             "STREAM_URL": stream_url,
             "WEBHOOK_BASE_URL": api_url,
-            "CALL_ROUTES": json.dumps(dict(self.options.call_routes)),
+            "CALL_ROUTES": json.dumps(self._call_routes()),
+            **({"LISTEN_ALLOWED_URLS": self.team_app.twiml_url} if self.team_app is not None else {}),
             "TWILIO_API_BASE_URL": twilio_url,
             "TWILIO_FROM_NUMBER": TWILIO_NUMBER,
             # the recordings Lambda hears with the same Deepgram as the streamer (its pre-recorded

@@ -14,6 +14,7 @@ from infra.components.events import ProductEvents, Summaries
 from infra.components.exports import AnalystExports
 from infra.components.monitoring import Monitoring
 from infra.components.recordings import Recordings, RecordingsBucket
+from infra.components.routing import announce_routing
 from infra.components.secrets import ProductSecrets
 from infra.components.streamer import StreamerService
 from infra.components.sweeper import Sweeper
@@ -86,3 +87,4 @@ class CallscribeStack(cdk.Stack):
             sweeper=self.sweeper,
             exports=self.exports,
         )
+        announce_routing(self, config)  # the CallRoutes output; a warning when no routes are set

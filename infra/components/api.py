@@ -131,6 +131,7 @@ class WebhooksApi(Construct):
                 "TWILIO_API_BASE_URL": config.twilio_api_base_url,
                 "TWILIO_SECRET_ARN": secrets.twilio.secret_arn,
                 **({"CALL_ROUTES": config.call_routes} if config.call_routes else {}),
+                **config.listen_environment(),  # the TwiML URLs listen routes may hand calls to
                 **({"TWILIO_FROM_NUMBER": config.twilio_from_number} if config.twilio_from_number else {}),
                 **(
                     {"OUTBOUND_ALLOWED_PREFIXES": config.outbound_allowed_prefixes}

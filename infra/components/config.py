@@ -25,9 +25,12 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from functions.webhooks.destinations import parse_prefixes
+from shared import listen
 from shared.anthropic_clients import ModelProvider, check_model_id
 from shared.costs import Prices
+from shared.errors import ConfigError
 from shared.redaction import parse_patterns
+from shared.routing import CallRoutes, parse_call_routes
 from shared.validation import decode_json, describe_errors
 
 # ECS refuses a container stopTimeout above this (seconds): SIGTERM then SIGKILL after it.
@@ -98,6 +101,16 @@ def _dial_prefixes(value: object) -> str | None:
     except ValueError as exc:
         raise PydanticCustomError("context_prefixes", "{error}", {"error": str(exc)}) from exc
     return ",".join(prefixes) if prefixes else None
+
+
+def _listen_urls(value: object) -> str | None:
+    """`listenAllowedUrls` (a cdk.json list or comma-separated text), checked as the webhooks check
+    it but stricter: https only (loopback http is for local runs, never a deployment)."""
+    try:
+        entries = listen.parse_allowed_urls(value, loopback_http=False)
+    except ValueError as exc:
+        raise PydanticCustomError("context_listen", "{error}", {"error": str(exc)}) from exc
+    return ",".join(entries) if entries else None
 
 
 def _prices_json(value: object) -> str:
@@ -203,6 +216,11 @@ class InfraConfig(BaseModel):
     deepgram_punctuate: bool | None = Field(None, alias="deepgramPunctuate")
     deepgram_redact: str | None = Field(None, alias="deepgramRedact")
     deepgram_keyterm: str | None = Field(None, alias="deepgramKeyterm")
+    # LISTEN_ALLOWED_URLS: the TwiML URLs listen routes may hand calls to (exact, or prefixes ending
+    # in *; docs/listen-in.md); every listen route in callRoutes must be covered, checked here
+    listen_allowed_urls: Annotated[str | None, BeforeValidator(_listen_urls)] = Field(
+        None, alias="listenAllowedUrls"
+    )
     twilio_api_base_url: str = Field("https://api.twilio.com", alias="twilioApiBaseUrl")
     twilio_from_number: str | None = Field(None, alias="twilioFromNumber")
     # OUTBOUND_ALLOWED_PREFIXES: the numbers POST /calls may dial, comma-separated E.164 prefixes
@@ -341,6 +359,15 @@ class InfraConfig(BaseModel):
         return env
 
     @property
+    def routes(self) -> CallRoutes:
+        """`callRoutes` parsed as the webhooks and the streamer parse it (valid: checked at synth)."""
+        return parse_call_routes(self.call_routes)
+
+    def listen_environment(self) -> dict[str, str]:
+        """`LISTEN_ALLOWED_URLS` for the webhooks, when context `listenAllowedUrls` names any."""
+        return {"LISTEN_ALLOWED_URLS": self.listen_allowed_urls} if self.listen_allowed_urls else {}
+
+    @property
     def log_retention(self) -> logs.RetentionDays:
         """The shortest retention CloudWatch allows that keeps logs at least `log_retention_days`."""
         index = next(i for i, days in enumerate(_RETENTION_DAYS) if days >= self.log_retention_days)
@@ -360,6 +387,34 @@ class InfraConfig(BaseModel):
             return cls.model_validate(values)
         except ValidationError as exc:
             raise ContextError(describe_errors(exc, _describe_one)) from exc
+
+    @model_validator(mode="after")
+    def _routes_deployable(self) -> InfraConfig:
+        """`callRoutes` as the webhooks will read it: every route valid, every listen route's URL an
+        https URL that `listenAllowedUrls` allows and not this stack's own API; a refusal stops synth."""
+        try:
+            routes = parse_call_routes(self.call_routes)
+            targets = routes.listen_targets()
+            listen.check_targets(
+                targets,
+                tuple(self.listen_allowed_urls.split(",")) if self.listen_allowed_urls else (),
+                loopback_http=False,
+                routes_name="context callRoutes",
+                allowed_name="context listenAllowedUrls",
+            )
+        except (ConfigError, ValueError) as exc:
+            problem = str(exc).replace("CALL_ROUTES", "context callRoutes")
+            raise PydanticCustomError("context_conflict", "{problem}", {"problem": problem}) from exc
+        if self.api_domain_name:
+            ours = f"https://{self.api_domain_name}"
+            looping = [key for key, url in targets if listen.is_under(url, ours)]
+            if looping:
+                problem = (
+                    f"context callRoutes routes {looping} hand calls back to this stack's own API "
+                    f"({ours}): every hand-off would start the call over"
+                )
+                raise PydanticCustomError("context_conflict", "{problem}", {"problem": problem})
+        return self
 
     @model_validator(mode="after")
     def _consistent(self) -> InfraConfig:

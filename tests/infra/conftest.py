@@ -26,6 +26,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")
 LINT_TEST = "test_cfn_lint_reports_no_errors"  # tests/infra/test_compliance.py
+LISTEN_TWIML_URL = "https://voice.team.example/twiml/incoming"  # a team's TwiML app (listen-in)
 CERT_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
 FULL_CONTEXT: dict[str, Any] = {
     "streamDomainName": "stream.example.com",
@@ -35,7 +36,8 @@ FULL_CONTEXT: dict[str, Any] = {
     "hostedZoneId": "Z0123456789ABCDEFGHIJ",
     "hostedZoneName": "example.com",
     "alarmEmail": "oncall@example.com",
-    "callRoutes": {"*": {"voicemail": True}},
+    "callRoutes": {"*": {"voicemail": True}, "+15550111": {"listen": {"twimlUrl": LISTEN_TWIML_URL}}},
+    "listenAllowedUrls": ["https://voice.team.example/twiml/*"],
     "deregistrationDelaySeconds": 1800,
     "twilioFromNumber": "+15550100",
     "outboundAllowedPrefixes": "+1, +44",
