@@ -1,7 +1,9 @@
 """The `callscribe` command: the local stack for people trying the product before touching AWS.
 
     callscribe local up                  run the stack until Ctrl-C, print its URLs and env
+                                         (--model-provider bedrock: Claude through Bedrock's stand-in)
     callscribe call AUDIO [AUDIO2]       a simulated call with your own audio (caller, callee)
+    callscribe call --to agent AUDIO…    talk to the voice agent: each file is one thing the caller says
     callscribe show CALLSID              transcript, cost (legs too) and summary (--json: the record)
     callscribe export                    DynamoDB export to (local) S3, then the flat analyst tables
     callscribe query NAME|--sql SQL      a saved analyst query (or your SQL) on the latest export
@@ -32,7 +34,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from callscribe_local.aws_local import LocalNames, fake_credentials_env
+from callscribe_local.aws_local import LOCAL_REGION, LocalNames, fake_credentials_env
 from callscribe_local.calls_client import get_call
 from callscribe_local.phone import (
     Conversation,
@@ -42,6 +44,7 @@ from callscribe_local.phone import (
     load_audio,
     load_tracks,
 )
+from shared.anthropic_clients import ModelProvider
 
 if TYPE_CHECKING:  # the stack module is imported only by the commands that start one
     from callscribe_local.stack import LocalStack
@@ -66,6 +69,7 @@ class StackState:
     auth_token: str
     names: dict[str, str]
     twilio: str = ""  # the Twilio REST stand-in (recordings are served there, calls read there)
+    model_provider: str = "anthropic"  # what `anthropic` is: Anthropic's API, or Bedrock's runtime
 
     def local_names(self) -> LocalNames:
         return LocalNames(**self.names)
@@ -80,6 +84,7 @@ class StackState:
             account_sid=stack.account_sid,
             auth_token=stack.auth_token,
             names=asdict(stack.options.names),
+            model_provider=stack.options.model_provider.value,
         )
 
     def save(self, path: Path) -> None:
@@ -133,7 +138,7 @@ def _point_at(state: StackState) -> None:
 
 def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
     from callscribe_local.demo import ConsoleSteps
-    from callscribe_local.stack import LocalStack, StackOptions
+    from callscribe_local.stack import AGENT_NUMBER, LISTEN_NUMBER, LocalStack, StackOptions
 
     existing = read_state()
     if existing is not None:
@@ -147,6 +152,7 @@ def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
         streamer_port=args.streamer_port,
         moto_port=args.aws_port,
         replay_buffer_seconds=args.replay_buffer_seconds,
+        environ={**os.environ, **({"MODEL_PROVIDER": args.model_provider} if args.model_provider else {})},
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -166,6 +172,17 @@ def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
             console.print(f"[bold]AWS[/]       {stack.urls.aws}   (moto: DynamoDB, EventBridge, SQS, S3)")
             console.print(f"[bold]Deepgram[/]  {stack.urls.deepgram}   (live; POST /v1/listen: pre-recorded)")
             console.print(f"[bold]Twilio[/]    {stack.urls.twilio}   (REST: calls, recordings)")
+            model = "Bedrock" if stack.options.model_provider is ModelProvider.BEDROCK else "Anthropic"
+            console.print(f"[bold]{model:<10}[/]{stack.urls.anthropic}   (the model: summaries, agent mode)")
+            console.print(
+                f"[bold]Agent[/]     {AGENT_NUMBER} is answered by the voice agent "
+                "(callscribe call --to agent hello.wav goodbye.wav)"
+            )
+            if stack.team_app is not None:
+                console.print(
+                    f"[bold]Listen[/]    {LISTEN_NUMBER} is streamed and recorded, then handed to a "
+                    f"team's TwiML app at {stack.team_app.twiml_url} (docs/listen-in.md)"
+                )
             console.print(f"[bold]Logs[/]      {stack.urls.log_dir}")
             console.print("\nTo point your own tools at it:")
             for key, value in stack.env().items():
@@ -183,18 +200,26 @@ def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_call(args: argparse.Namespace, console: Console) -> int:
+    if args.to is not None:
+        from callscribe_local.agent_cli import cmd_agent_call
+
+        return cmd_agent_call(args, console)
+    if len(args.audio) > 2:
+        console.print("[red]give one or two files (caller, callee), or talk to the agent: --to agent[/]")
+        return 2
+    audio, audio2 = args.audio[0], (args.audio[1] if len(args.audio) > 1 else None)
     try:
         windows = [parse_window(text) for text in args.deepgram_outage or []]
     except ValueError as exc:
         console.print(f"[red]--deepgram-outage: {exc}[/]")
         return 2
     try:
-        inbound, outbound = load_tracks(Path(args.audio))
-        if args.audio2:
+        inbound, outbound = load_tracks(Path(audio))
+        if audio2:
             if outbound is not None:
-                console.print(f"[red]{args.audio} is stereo (both tracks already); give no second file[/]")
+                console.print(f"[red]{audio} is stereo (both tracks already); give no second file[/]")
                 return 2
-            outbound = load_audio(Path(args.audio2))
+            outbound = load_audio(Path(audio2))
     except (OSError, PhoneError) as exc:
         console.print(f"[red]{exc}[/]")
         return 2
@@ -488,12 +513,19 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
 
 def backfill_environment(state: StackState, environ: dict[str, str]) -> dict[str, str]:
     """The summaries' environment for a backfill against the running stack: its tables on moto, its
-    Anthropic (the stand-in, unless ANTHROPIC_API_KEY says the stack used the real API) and its
-    questions (EVALUATION_QUESTIONS, else the local stack's demo set)."""
+    model (the Bedrock stand-in on a Bedrock stack; else the Anthropic stand-in, unless
+    ANTHROPIC_API_KEY says the stack used the real API) and its questions (EVALUATION_QUESTIONS, else
+    the local stack's demo set)."""
     from callscribe_local.stack import DEMO_EVALUATION_QUESTIONS, LOCAL_ANTHROPIC_KEY, OFFLINE_SUMMARY_MODEL
 
     env = {**environ, **state.local_names().env()}
-    if not environ.get("ANTHROPIC_API_KEY"):
+    if state.model_provider == ModelProvider.BEDROCK:
+        env.update(
+            MODEL_PROVIDER=ModelProvider.BEDROCK.value,
+            ANTHROPIC_BEDROCK_BASE_URL=state.anthropic,
+            BEDROCK_REGION=LOCAL_REGION,
+        )
+    elif not environ.get("ANTHROPIC_API_KEY"):
         env.update(
             ANTHROPIC_API_KEY=LOCAL_ANTHROPIC_KEY,
             ANTHROPIC_BASE_URL=state.anthropic,
@@ -522,6 +554,37 @@ def cmd_backfill_evaluations(args: argparse.Namespace, console: Console) -> int:
 # -- argument parsing -----------------------------------------------------------------------------
 
 
+def _agent_options(call: argparse.ArgumentParser) -> None:
+    """`call`'s options for a conversation with the voice agent (callscribe_local/agent_cli.py)."""
+    agent = call.add_argument_group("talking to the agent (--to)")
+    agent.add_argument(
+        "--to",
+        metavar="agent|NUMBER",
+        help="call this number (E.164), or 'agent': the number the local stack routes to the voice agent; "
+        "each AUDIO is then one caller turn, spoken when the agent has finished its answer",
+    )
+    agent.add_argument(
+        "--agent-audio", metavar="OUT.wav", help="write what the caller said (left) and heard (right)"
+    )
+    agent.add_argument(
+        "--pause", type=float, default=0.6, metavar="S", help="the caller answers S after the agent"
+    )
+    agent.add_argument(
+        "--reply-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="speak anyway after S without an answer",
+    )
+    agent.add_argument(
+        "--interrupt-after",
+        type=float,
+        default=None,
+        metavar="S",
+        help="speak S into each answer (a barge-in)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="callscribe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -541,15 +604,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="the streamer's REPLAY_BUFFER_SECONDS (default 30): audio replayed after a drop",
     )
+    up.add_argument(
+        "--model-provider",
+        choices=[provider.value for provider in ModelProvider],
+        default=None,
+        help="where summaries and agent mode ask Claude: the Anthropic API's stand-in (default, or "
+        "MODEL_PROVIDER) or Amazon Bedrock's (SigV4, event streams); both answer with the offline summariser",
+    )
     up.set_defaults(func=cmd_local_up)
 
     call = commands.add_parser("call", help="place a simulated call with your own audio")
     call.add_argument(
         "audio",
+        nargs="+",
         help="the caller's audio: .wav (PCM, float, mu-law or A-law; any rate; stereo = caller and callee) "
-        "or 8 kHz mu-law .ulaw",
+        "or 8 kHz mu-law .ulaw; a second file is the other party's (the outbound track). With --to: "
+        "each file is one caller turn",
     )
-    call.add_argument("audio2", nargs="?", help="the other party's audio (the outbound track)")
+    _agent_options(call)
     call.add_argument("--speed", type=float, default=1.0, help="faster than real time (Twilio: 1.0)")
     call.add_argument("--out-of-order", action="store_true", help="status callbacks out of order")
     call.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the summary")

@@ -24,9 +24,15 @@ memory by SID; the simulated phone puts them there (`PUT …/Recordings/{Recordi
 stand-in-only method, or `add_recording()` in-process). Tests script a recording's failures with
 `fail_recording(sid, status)` and `truncate_recording(sid)`.
 
+Live calls: a call the phone keeps here is live: the phone follows what REST updates do to it
+through a long poll (`GET /_local/calls/{CallSid}/updates?after=N&wait=S`, Basic auth: the updates
+after the first N, waiting up to S seconds for one), so an agent's `end_call` or transfer ends or
+redirects the simulated call as Twilio would. Redirecting a call that has ended is refused as
+Twilio refuses it (400, error 21220).
+
 Longer than most modules because it is one server for all of Twilio's REST API the product and the
-simulated phone touch (calls, recordings and their media, faults); the JSON shapes are
-`twilio_resources`'.
+simulated phone touch (calls, live calls' updates, recordings and their media, faults); the JSON
+shapes are `twilio_resources`'.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import base64
 import json
 import re
 import threading
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -66,11 +73,14 @@ _CALL_RECORDINGS = re.compile(
     rf"^/{API_VERSION}/Accounts/(?P<account>AC[0-9a-fA-F]{{32}})/Calls/(?P<sid>CA[0-9a-f]{{32}})"
     r"/Recordings\.json$"
 )
+_UPDATES = re.compile(r"^/_local/calls/(?P<sid>CA[0-9a-f]{32})/updates$")
+MAX_UPDATES_WAIT_SECONDS = 30.0
 _RECORDING = re.compile(
     rf"^/{API_VERSION}/Accounts/(?P<account>AC[0-9a-fA-F]{{32}})/Recordings/"
     r"(?P<sid>RE[0-9a-fA-F]{32})(?P<ext>\.wav|\.json|\.mp3)?$"
 )
 UPDATABLE_STATUSES = {"completed", "canceled"}
+TERMINAL_STATUSES = {"completed", "canceled", "busy", "failed", "no-answer"}
 WAV_CONTENT_TYPE = "audio/x-wav"
 
 
@@ -126,9 +136,15 @@ class TwilioRestStandIn(StandIn):
     rates: Rates = field(default_factory=Rates)
     prices_held: bool = False  # True: every price reads null, as Twilio's before it priced the call
     _recording_faults: dict[str, RecordingFault] = field(default_factory=dict)
+    # REST updates (Status, Twiml, Url) of the calls a simulated phone is on, in order, per call SID
+    live_updates: dict[str, list[dict[str, str | None]]] = field(default_factory=dict)
     _errors: deque[InjectedError] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _updated: threading.Condition = field(init=False)
     _http: BackgroundHttpServer | None = None
+
+    def __post_init__(self) -> None:
+        self._updated = threading.Condition(self._lock)
 
     @property
     def base_url(self) -> str:
@@ -155,10 +171,16 @@ class TwilioRestStandIn(StandIn):
     def created_calls(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == "POST" and _CALLS.match(r.path)]
 
+    # -- calls the simulated phone is on ----------------------------------------------------------
+
     def keep_call(self, sid: str, **fields: Any) -> dict[str, Any]:
-        """Twilio's view of a call (what the phone's PUT does): `fields` in the Call resource's own
-        names (`status`, `direction`, `from`, `to`, `parent_call_sid`, `start_time`, `end_time` as
-        datetimes or RFC 2822, `duration` in seconds, `answered_by`), over what is held already."""
+        """Hold or update a call as Twilio sees it (what the phone's PUT does), so a fetch answers
+        what Twilio would, REST updates find it and the phone can follow them. `fields` are in the
+        Call resource's own names (`status`, `direction`, `from`, `to`, `parent_call_sid`,
+        `start_time`, `end_time` as datetimes or RFC 2822, `duration` in seconds, `answered_by`),
+        over what is held already; a new call is an inbound call in progress unless they say
+        otherwise. Reaching `in-progress` starts it and a terminal status ends it now, unless a time
+        is given or held."""
         for name in ("start_time", "end_time"):
             if isinstance(fields.get(name), datetime):
                 fields[name] = rfc2822(fields[name])
@@ -166,10 +188,39 @@ class TwilioRestStandIn(StandIn):
             fields["duration"] = str(fields["duration"])
         with self._lock:
             held = self.calls.get(sid)
-            call = call_resource(self.account_sid, sid, **fields) if held is None else {**held, **fields}
-            call["date_updated"] = now_rfc2822()
+            if held is None:
+                call = self._call_resource(sid, **{"direction": "inbound", "status": "in-progress", **fields})
+            else:
+                call = {**held, **fields}
+            now = now_rfc2822()
+            call["date_updated"] = now
+            if call.get("status") == "in-progress" and call.get("start_time") is None:
+                call["start_time"] = now
+            if call.get("status") in TERMINAL_STATUSES and call.get("end_time") is None:
+                call["end_time"] = now
             self.calls[sid] = call
+            self.live_updates.setdefault(sid, [])
+            self._updated.notify_all()
             return dict(call)
+
+    def updates_after(self, sid: str, after: int, wait: float) -> list[dict[str, str | None]] | None:
+        """The REST updates of a live call after the first `after`, waiting up to `wait` seconds for
+        one; None for a call no phone keeps here."""
+        deadline = time.monotonic() + min(max(wait, 0.0), MAX_UPDATES_WAIT_SECONDS)
+        with self._updated:
+            while True:
+                updates = self.live_updates.get(sid)
+                if updates is None:
+                    return None
+                remaining = deadline - time.monotonic()
+                if len(updates) > after or remaining <= 0:
+                    return list(updates[after:])
+                self._updated.wait(remaining)
+
+    def call_recordings_requests(self, sid: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if (m := _CALL_RECORDINGS.match(r.path)) and m.group("sid") == sid]
+
+    # -- prices -------------------------------------------------------------------------------
 
     def hold_prices(self, held: bool = True) -> None:
         """Prices read null (True) or as billed (False) from now on."""
@@ -185,9 +236,6 @@ class TwilioRestStandIn(StandIn):
         if recording.price is not None or self.prices_held:
             return recording
         return replace(recording, price=self.rates.recording_price(recording.duration))
-
-    def call_recordings_requests(self, sid: str) -> list[RecordedRequest]:
-        return [r for r in self.requests if (m := _CALL_RECORDINGS.match(r.path)) and m.group("sid") == sid]
 
     # -- recordings -------------------------------------------------------------------------
 
@@ -244,6 +292,8 @@ class TwilioRestStandIn(StandIn):
     def respond(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> RawResponse:
         """Any request: recordings' media as bytes, everything else as Twilio's JSON."""
         path = urlsplit(raw_path).path
+        if (updates := _UPDATES.match(path)) is not None and method == "GET":
+            return self._updates_answer(updates.group("sid"), raw_path, headers)
         if _RECORDING.match(path):
             answer = self._recording_answer(method, raw_path, headers, body)
             with self._lock:
@@ -301,6 +351,19 @@ class TwilioRestStandIn(StandIn):
                 else (404, error_body(404, 20404, f"The requested resource {path} was not found"))
             )
         return 404, error_body(404, 20404, f"The requested resource {path} was not found")
+
+    def _updates_answer(self, sid: str, raw_path: str, headers: dict[str, str]) -> RawResponse:
+        if not self._authorised(headers):
+            return self._json(401, error_body(401, 20003, "Authenticate"))
+        query = dict(parse_qsl(urlsplit(raw_path).query))
+        try:
+            after, wait = int(query.get("after", "0")), float(query.get("wait", "0"))
+        except ValueError:
+            return self._json(400, error_body(400, 20001, "after and wait must be numbers"))
+        updates = self.updates_after(sid, after, wait)
+        if updates is None:
+            return self._json(404, error_body(404, 20404, f"No live call {sid} at the local stand-in"))
+        return self._json(200, {"updates": updates})
 
     def _recording_answer(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes
@@ -394,10 +457,15 @@ class TwilioRestStandIn(StandIn):
         if not (params.get("Url") or params.get("Twiml") or params.get("ApplicationSid")):
             return 400, error_body(400, 21205, "Url parameter is required.")
         sid = "CA" + uuid.uuid4().hex
-        call = call_resource(self.account_sid, sid, **{"from": from_, "to": to})
+        call = self._call_resource(sid, **{"from": from_, "to": to})
         with self._lock:
             self.calls[sid] = call
         return 201, call
+
+    def _call_resource(self, sid: str, **fields: Any) -> dict[str, Any]:
+        """A Call resource of this account in Twilio's JSON shape (`twilio_resources.call_resource`:
+        `queued`, `outbound-api`, unless `fields` say otherwise)."""
+        return call_resource(self.account_sid, sid, **fields)
 
     def _call_path(self, sid: str) -> str:
         return f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}.json"
@@ -416,11 +484,18 @@ class TwilioRestStandIn(StandIn):
                 return 400, error_body(400, 21218, f"Invalid Status: {status}")
             if status is None and not (params.get("Twiml") or params.get("Url")):
                 return 400, error_body(400, 21205, "Url or Twiml parameter is required.")
+            if status is None and sid in self.live_updates and call.get("status") in TERMINAL_STATUSES:
+                return 400, error_body(400, 21220, "Call is not in-progress. Cannot redirect.")
             call = dict(call, date_updated=now_rfc2822())
             if status is not None:
                 call["status"] = status
                 call["end_time"] = call["date_updated"]
             self.calls[sid] = call
+            if sid in self.live_updates:
+                self.live_updates[sid].append(
+                    {"status": status, "twiml": params.get("Twiml"), "url": params.get("Url")}
+                )
+                self._updated.notify_all()
         return 200, call
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -434,14 +509,17 @@ class TwilioRestStandIn(StandIn):
                 body = self.rfile.read(length) if length else b""
                 headers = {key.lower(): value for key, value in self.headers.items()}
                 answer = standin.respond(self.command, self.path, headers, body)
-                self.send_response(answer.status)
-                if answer.content_type:
-                    self.send_header("Content-Type", answer.content_type)
-                if answer.status != 204:
-                    self.send_header("Content-Length", str(len(answer.body)))
-                self.end_headers()
-                if answer.status != 204:
-                    self.wfile.write(answer.body)
+                try:
+                    self.send_response(answer.status)
+                    if answer.content_type:
+                        self.send_header("Content-Type", answer.content_type)
+                    if answer.status != 204:
+                        self.send_header("Content-Length", str(len(answer.body)))
+                    self.end_headers()
+                    if answer.status != 204:
+                        self.wfile.write(answer.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the client left (a phone's long poll when its call ended)
 
             do_GET = do_POST = do_DELETE = do_PUT = _serve
 

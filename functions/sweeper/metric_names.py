@@ -19,6 +19,7 @@ TRANSCRIPTS_FINISHED: Final = "SweepTranscriptsFinished"  # stream never finishe
 TRANSCRIPT_EVENTS: Final = "SweepTranscriptCompletedRedriven"
 RECORDING_EVENTS: Final = "SweepRecordingCompletedRedriven"
 COSTS_REPAIRED: Final = "SweepCostsRepaired"  # a settled call's stored cost was not its final record's
+SUMMARIES_FAILED: Final = "SweepSummariesMarkedFailed"  # transcript final, no summary came: marked failed
 TWILIO_REQUESTS: Final = "SweepTwilioRequests"  # reads of Twilio's REST API this run
 TWILIO_FAILURES: Final = "SweepTwilioFailures"  # reads Twilio refused or failed (429, 401, 5xx, timeouts)
 STATUSES_FROM_TWILIO: Final = "SweepStatusesFromTwilio"  # a status callback was lost: Twilio's applied

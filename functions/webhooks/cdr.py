@@ -23,7 +23,6 @@ from shared.events import CallCompleted, DomainEvent, EventPublisher, PublishErr
 from shared.status_changes import StatusChange, status_advance
 
 __all__ = [
-    "StatusChange",
     "advance",
     "publish_call_completed_once",
     "publish_recording_completed_once",

@@ -41,6 +41,7 @@ from infra.components import exports_upkeep as upkeep
 from infra.components.config import InfraConfig
 from infra.components.data import DataTables
 from infra.components.nag import acknowledge, arn_wildcard
+from infra.components.outputs import stack_output
 from infra.components.storage import new_log_group, private_bucket
 from shared.analytics.queries import SAVED_QUERIES
 from shared.analytics.raw_schema import item_type
@@ -240,9 +241,15 @@ class AnalystExports(Construct):
             targets=[targets.SfnStateMachine(self.state_machine)],
         )
 
-        cdk.CfnOutput(scope, "ExportsBucket", value=self.bucket.bucket_name)
-        cdk.CfnOutput(scope, "AthenaWorkGroup", value=self.workgroup.name)
-        cdk.CfnOutput(scope, "GlueDatabase", value=self.database_name)
+        stack_output(scope, "ExportsBucket", self.bucket.bucket_name, "Raw exports and the analysts' Parquet")
+        stack_output(scope, "AthenaWorkGroup", self.workgroup.name, "The analysts' Athena workgroup")
+        stack_output(scope, "GlueDatabase", self.database_name, "The analysts' Glue database")
+        stack_output(
+            scope,
+            "AnalystExportWorkflowArn",
+            self.state_machine.state_machine_arn,
+            "The daily export (aws stepfunctions start-execution runs it now)",
+        )
 
     def _location(self, table_name: str) -> str:
         return f"s3://{self.bucket.bucket_name}/{EXPORTS_PREFIX}/{table_name}/"

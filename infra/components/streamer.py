@@ -22,14 +22,16 @@ from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.components.bundling import REPO_ROOT
+from infra.components.bedrock import INVOKE_STREAM, BedrockModels
 from infra.components.config import InfraConfig
 from infra.components.data import DataTables
 from infra.components.dns import alias_in_hosted_zone
 from infra.components.edge import CloudFrontEdge
 from infra.components.nag import acknowledge
+from infra.components.outputs import stack_output
 from infra.components.secrets import ProductSecrets
 from infra.components.storage import new_log_group
+from infra.dependencies import REPO_ROOT
 from shared.telemetry import METRICS_NAMESPACE, SERVICE_DIMENSION
 from streamer.contract import ACTIVE_CALLS, HEALTH_PATH, MEDIA_PATH, SERVICE_NAME
 
@@ -104,8 +106,10 @@ class StreamerService(Construct):
         secrets: ProductSecrets,
         bus: events.IEventBus,
         access_logs: s3.IBucket,
+        bedrock: BedrockModels | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._bedrock = bedrock  # None: the agent asks Anthropic's API with the Anthropic secret's key
         self.vpc, self.cluster = self._build_network(config)
         self.load_balancer = self._build_load_balancer(config, access_logs)
         self.edge = self._build_edge(config, access_logs)
@@ -119,7 +123,8 @@ class StreamerService(Construct):
         self._acknowledge_task()
 
     def _build_network(self, config: InfraConfig) -> tuple[ec2.Vpc, ecs.Cluster]:
-        """Two AZs, tasks in private subnets behind NAT (Deepgram and Anthropic are on the internet)."""
+        """Two AZs, tasks in private subnets behind NAT (Deepgram and Anthropic are on the internet;
+        Bedrock's regional endpoint is reached through it too)."""
         flow_logs = new_log_group(self, "FlowLogs", config.log_retention)
         vpc = ec2.Vpc(
             self,
@@ -216,6 +221,7 @@ class StreamerService(Construct):
             ),
         )
         log_group = new_log_group(self, "Logs", config.log_retention)
+        self.log_group = log_group
         container = task.add_container(
             "streamer",
             image=_image(config),
@@ -260,7 +266,7 @@ class StreamerService(Construct):
             "TWILIO_API_BASE_URL": config.twilio_api_base_url,
             "TWILIO_SECRET_ARN": secrets.twilio.secret_arn,
             "DEEPGRAM_SECRET_ARN": secrets.deepgram.secret_arn,
-            "ANTHROPIC_SECRET_ARN": secrets.anthropic.secret_arn,
+            **self._model_environment(config, secrets),
             "AGENT_TOOLS_SECRET_ARN": secrets.agent_tools.secret_arn,
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
@@ -268,19 +274,36 @@ class StreamerService(Construct):
             **({"CALL_ROUTES": config.call_routes} if config.call_routes else {}),
         }
 
-    @staticmethod
+    def _model_environment(self, config: InfraConfig, secrets: ProductSecrets) -> dict[str, str]:
+        """Where agent mode asks Claude: the Anthropic secret, or Bedrock's Region and model."""
+        if self._bedrock is not None:
+            return self._bedrock.environment("AGENT_MODEL", self._bedrock.agent)
+        assert secrets.anthropic is not None  # created unless Claude is on Bedrock
+        return {
+            "ANTHROPIC_SECRET_ARN": secrets.anthropic.secret_arn,
+            **({"AGENT_MODEL": config.agent_model} if config.agent_model else {}),
+        }
+
     def _grant_task(
-        task: ecs.FargateTaskDefinition, tables: DataTables, secrets: ProductSecrets, bus: events.IEventBus
+        self,
+        task: ecs.FargateTaskDefinition,
+        tables: DataTables,
+        secrets: ProductSecrets,
+        bus: events.IEventBus,
     ) -> None:
         """Exactly what the streamer calls, so the task role is the streamer's code read as IAM."""
-        # The streamer's ports on shared/dal: TranscriptStatusWrites only updates the call record,
-        # SegmentBatchWrites only batch-writes.
+        # The streamer's ports on shared/dal: StreamClaims and the call record's writes only update
+        # the call record (conditional on the stream's claim), OwnedSegmentWrites puts one segment at a
+        # time (conditional on its owner).
         tables.calls.grant(task.task_role, "dynamodb:UpdateItem")
-        tables.transcripts.grant(task.task_role, "dynamodb:BatchWriteItem")
+        tables.transcripts.grant(task.task_role, "dynamodb:PutItem")
         bus.grant_put_events_to(task.task_role)
         tables.acknowledge_index_access(task)
         for secret in (secrets.twilio, secrets.deepgram, secrets.anthropic, secrets.agent_tools):
-            secret.grant_read(task.task_role)
+            if secret is not None:  # no Anthropic secret on Bedrock
+                secret.grant_read(task.task_role)
+        if self._bedrock is not None:  # the agent streams every model round
+            self._bedrock.grant_invoke(self, task.task_role, self._bedrock.agent, [INVOKE_STREAM])
         # In case the streamer publishes metrics by API rather than EMF logs: its namespace only.
         task.task_role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -383,30 +406,28 @@ class StreamerService(Construct):
         )
 
     def _build_outputs(self, scope: Construct) -> None:
-        """On the stack (`scope`), where the output ids have always been."""
-        cdk.CfnOutput(
+        stack_output(
             scope,
             "StreamUrl",
-            value=self.stream_url,
-            description="Media stream URL the webhooks put in TwiML (Twilio needs wss://)",
+            self.stream_url,
+            "Media stream URL the webhooks put in TwiML (Twilio needs wss://)",
         )
-        cdk.CfnOutput(
+        stack_output(
             scope,
             "StreamLoadBalancerDns",
-            value=self.load_balancer.load_balancer_dns_name,
-            description=(
-                "The streamer's ALB: it answers 403 to anything that does not come through CloudFront"
-                if self.edge is not None
-                else "Point streamDomainName's DNS record (CNAME/alias) here"
-            ),
+            self.load_balancer.load_balancer_dns_name,
+            "The streamer's ALB: it answers 403 to anything that does not come through CloudFront"
+            if self.edge is not None
+            else "Point streamDomainName's DNS record (CNAME/alias) here",
         )
-        if self.edge is not None:
-            cdk.CfnOutput(
-                scope,
-                "StreamDistributionId",
-                value=self.edge.distribution.distribution_id,
-                description="The CloudFront distribution Twilio's media streams come through",
-            )
+        stack_output(scope, "StreamerClusterName", self.cluster.cluster_name, "The streamer's ECS cluster")
+        stack_output(
+            scope,
+            "StreamerServiceName",
+            self.service.service_name,
+            "The streamer's ECS service (aws ecs update-service --force-new-deployment restarts its tasks)",
+        )
+        stack_output(scope, "StreamerLogGroupName", self.log_group.log_group_name, "The streamer's logs")
 
     def _acknowledge_task(self) -> None:
         acknowledge(

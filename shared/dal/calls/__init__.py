@@ -5,7 +5,8 @@
 - `cost`: `DynamoCostWrites` (`CostWrites`), the base of every tier's adapter that stores a cost.
 - `status`: `DynamoCallStatusWrites` (`CallStatusWrites`): what Twilio reports (status, recording,
   legs), the base of the webhooks' and the sweeper's adapters.
-- `webhooks`, `stream`, `recordings`, `summaries`, `sweep`: each tier's adapter.
+- `webhooks`, `stream`, `recordings`, `summaries`, `sweep`: each tier's adapter (the sweeper's
+  shares the summaries' `DynamoSummaryFailureWrites`, the one write of `summary_status = failed`).
 
 Nothing is imported here: a tier imports its own adapter's module only.
 """

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -11,6 +10,7 @@ from pydantic import SecretStr
 
 from shared import settings as settings_module
 from shared.errors import ConfigError
+from shared.redaction import parse_patterns
 from shared.routing import AgentRoute, CallRoutes
 from streamer.config import StreamerSettings
 
@@ -146,7 +146,8 @@ ENVIRONMENT = {
     "DEEPGRAM_FINALIZE_TIMEOUT_SECONDS": ("6", "deepgram.finalize_timeout_seconds", 6.0),
     "REPLAY_BUFFER_SECONDS": ("20", "audio.replay_buffer_seconds", 20.0),
     "MAX_SILENCE_FILL_MS": ("500", "audio.max_silence_fill_ms", 500),
-    "SEGMENT_BATCH_SIZE": ("10", "segments.batch_size", 10),
+    "STREAM_CLAIM_TIMEOUT_SECONDS": ("4", "stream.claim_timeout_seconds", 4.0),
+    "STREAM_HEARTBEAT_SECONDS": ("15", "stream.heartbeat_seconds", 15.0),
     "SEGMENT_QUEUE_SIZE": ("500", "segments.queue_size", 500),
     "SEGMENT_WRITER_THREADS": ("3", "segments.writer_threads", 3),
     "SEGMENT_WRITE_ATTEMPTS": ("2", "segments.write_attempts", 2),
@@ -173,7 +174,7 @@ ENVIRONMENT = {
     "TRANSCRIPT_REDACTION_PATTERNS": (
         '{"order": "ORD-\\\\d+"}',
         "redaction.transcript_redaction_patterns",
-        {"ORDER": re.compile(r"ORD-\d+")},
+        parse_patterns({"order": r"ORD-\d+"}),
     ),
 }
 
