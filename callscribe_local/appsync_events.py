@@ -90,6 +90,7 @@ class AppSyncEventsStandIn(StandIn):
         self._server: Server | None = None
         self._counts = threading.Lock()  # publishes arrive on the HTTP server's threads
         self.published = 0  # events accepted over HTTP
+        self.batch_sizes: list[int] = []  # events per accepted publish request, in arrival order
         self.refused_publishes = 0
 
     @property
@@ -164,14 +165,16 @@ class AppSyncEventsStandIn(StandIn):
             return HTTPStatus.BAD_REQUEST, {"errors": errors(exc.error_type, str(exc))}
         assert self._loop is not None
         asyncio.run_coroutine_threadsafe(self._deliver(channel, events), self._loop).result(timeout=10)
-        self._count(published=len(events))
+        self._count(published=len(events), batch=len(events))
         successful = [{"identifier": str(uuid.uuid4()), "index": index} for index in range(len(events))]
         return HTTPStatus.OK, {"successful": successful, "failed": []}
 
-    def _count(self, *, published: int = 0, refused: int = 0) -> None:
+    def _count(self, *, published: int = 0, refused: int = 0, batch: int = 0) -> None:
         with self._counts:
             self.published += published
             self.refused_publishes += refused
+            if batch:
+                self.batch_sizes.append(batch)
 
     def _parse_publish(self, body: bytes) -> tuple[Channel, list[str]]:
         try:

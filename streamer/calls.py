@@ -4,7 +4,9 @@ The DynamoDB side is the data layer's (`shared.dal.calls.DynamoCalls` through th
 `TranscriptStatusWrites` port): UpdateItem creates the record when the status webhook has not yet
 (the two tiers write disjoint attributes, so whichever lands first is fine), and the transcript
 status never moves back from a terminal value. What stays here is the streamer's own concern: a small
-fixed pool of threads, and retries, since nobody replays a media stream to retry for us.
+fixed pool of threads, and retries, since nobody replays a media stream to retry for us. A transcript
+status the table accepted is also handed to `on_transcript` in that thread (the live feed), which
+must return at once.
 """
 
 from __future__ import annotations
@@ -24,15 +26,27 @@ from shared.dal.ports import (
 from shared.dal.records import StreamUsage
 from shared.dal.retry import RETRYABLE, with_retries
 from shared.events import EventBridgePublisher, PublishError, TranscriptCompleted
+from shared.observability import logger
 from shared.status import TranscriptStatus
 
 _RETRYABLE = (*RETRYABLE, PublishError)
 _BACKOFF_BASE_SECONDS = 0.2
 
 
+TranscriptHook = Callable[[str, TranscriptStatus], None]
+
+
 class CallRecords:
-    def __init__(self, calls_table: str, bus_name: str, attempts: int = 4, threads: int = 2) -> None:
+    def __init__(
+        self,
+        calls_table: str,
+        bus_name: str,
+        attempts: int = 4,
+        threads: int = 2,
+        on_transcript: TranscriptHook | None = None,
+    ) -> None:
         calls = DynamoCalls(calls_table)
+        self._on_transcript = on_transcript
         self._calls: TranscriptStatusWrites = calls
         self._starts: StreamStartWrites = calls
         self._usage: StreamUsageWrites = calls
@@ -49,9 +63,26 @@ class CallRecords:
     async def _run(self, fn: Callable[..., object], *args: object) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._retry, fn, *args)
 
+    async def _run_transcript(
+        self, status: TranscriptStatus, call_sid: str, fn: Callable[..., object], *args: object
+    ) -> None:
+        """A transcript status write, then (in the same thread) the hook when the table took it."""
+
+        def write() -> None:
+            if self._retry(fn, call_sid, *args) is not True or self._on_transcript is None:
+                return
+            try:
+                self._on_transcript(call_sid, status)
+            except Exception as exc:  # noqa: BLE001 - the feed is a view: its bug never fails a write
+                logger.error("on_transcript hook failed", error=f"{type(exc).__name__}: {exc}"[:300])
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, write)
+
     async def transcript_started(self, call_sid: str, stream_sid: str) -> None:
         # refused (False) when the transcript already ended: a late start leaves it as it is
-        await self._run(self._calls.transcript_started, call_sid, stream_sid)
+        await self._run_transcript(
+            TranscriptStatus.IN_PROGRESS, call_sid, self._calls.transcript_started, stream_sid
+        )
 
     async def stream_started(self, call_sid: str, started_at: str) -> None:
         # refused (False) when a start is stored already: the first stream's time 0 is what counts
@@ -62,13 +93,15 @@ class CallRecords:
         await self._run(self._redactions.save_redaction_counts, call_sid, counts)
 
     async def transcript_failed(self, call_sid: str, error: str) -> None:
-        await self._run(self._calls.transcript_failed, call_sid, error)
+        await self._run_transcript(TranscriptStatus.FAILED, call_sid, self._calls.transcript_failed, error)
 
     async def transcript_finished(
         self, call_sid: str, status: TranscriptStatus, segment_count: int, error: str | None = None
     ) -> None:
         # refused (False) when this stream already recorded a failure, which wins
-        await self._run(self._calls.transcript_finished, call_sid, status, segment_count, error)
+        await self._run_transcript(
+            status, call_sid, self._calls.transcript_finished, status, segment_count, error
+        )
 
     async def record_usage(self, usage: StreamUsage) -> None:
         # a plain SET: a retry, or a second write for the call, stores the same values
@@ -87,8 +120,8 @@ class CallRecords:
         # (~100 ms, under a lock), which on the loop would stall every call the task serves
         EventBridgePublisher(aws.events(), self._bus_name).publish(event)
 
-    def _retry(self, fn: Callable[..., object], *args: object) -> None:
-        with_retries(
+    def _retry(self, fn: Callable[..., object], *args: object) -> object:
+        return with_retries(
             lambda: fn(*args),
             attempts=self._attempts,
             backoff_base=_BACKOFF_BASE_SECONDS,

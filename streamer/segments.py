@@ -5,7 +5,8 @@ handing-over coroutine wait, which in turn slows only that call's result handlin
 take up to 25 at a time (one BatchWriteItem through the data layer's `SegmentBatchWrites` port),
 retry the batch with backoff on throttling or errors, and report back to the loop, where each call's
 `CallWrites` counts what is still in flight so the session can flush before it marks the transcript
-complete.
+complete. A batch once stored is also handed to `on_stored` in the writer thread (the live feed:
+streamer/live_feed.py), which must return at once.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import asyncio
 import queue
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -82,8 +83,10 @@ class SegmentStore:
         threads: int = 2,
         attempts: int = 6,
         backoff_base: float = 0.1,
+        on_stored: Callable[[Sequence[StoredSegment]], None] | None = None,
     ) -> None:
         self._segments: SegmentBatchWrites = DynamoSegments(table_name)
+        self._on_stored = on_stored
         self._metrics = metrics
         self._batch_size = batch_size
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
@@ -154,9 +157,10 @@ class SegmentStore:
             self._from_thread(self._metrics.incr, m.WRITE_RETRIES)
             logger.warning("segment batch write failed, retrying", error=str(exc)[:300], attempt=attempt)
 
+        stored = [self._to_stored(item) for item in items]
         try:
             with_retries(
-                lambda: self._segments.write_segments([self._to_stored(item) for item in items]),
+                lambda: self._segments.write_segments(stored),
                 attempts=self._attempts,
                 backoff_base=self._backoff_base,
                 on_retry=retrying,
@@ -169,6 +173,11 @@ class SegmentStore:
                 attempts=self._attempts,
             )
             return False
+        if self._on_stored is not None:
+            try:
+                self._on_stored(stored)
+            except Exception as exc:  # noqa: BLE001 - the feed is a view: its bug never stops a write
+                logger.error("on_stored hook failed", error=f"{type(exc).__name__}: {exc}"[:300])
         return True
 
     @staticmethod

@@ -16,11 +16,10 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from callscribe_local.appsync_events import AppSyncEventsStandIn
 from callscribe_local.appsync_realtime import SUBPROTOCOL, auth_protocol
-from callscribe_local.aws_local import LOCAL_REGION
-from callscribe_local.cognito import TokenVerifier, UserPool
+from callscribe_local.cognito import UserPool
 from shared.access import SUPERVISORS
 from tests.support.feed_wire import (
-    LOCAL_CREDENTIALS,
+    make_feed,
     next_message,
     open_feed,
     raw_feed,
@@ -48,16 +47,6 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
-
-
-def make_feed(pool: UserPool, clock: Callable[[], float], **options: object) -> AppSyncEventsStandIn:
-    verifier = TokenVerifier(pool, token_use=None, now=clock)  # AppSync takes ID or access tokens
-    return AppSyncEventsStandIn(
-        verifier=verifier,
-        credentials={LOCAL_CREDENTIALS.access_key: LOCAL_CREDENTIALS},
-        region=LOCAL_REGION,
-        **options,  # type: ignore[arg-type]
-    )
 
 
 @pytest.fixture

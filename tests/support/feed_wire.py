@@ -1,22 +1,27 @@
 """Speaking AppSync Events' wire protocols by hand in tests: a SigV4-signed HTTP publish (botocore's
-signer, httpx), and a realtime WebSocket client (websockets) that reads messages by type."""
+signer, httpx), and a realtime WebSocket client (websockets) that reads messages by type; and the
+stand-in itself as the local stack wires it (`make_feed`, fixture `feed` with `feed_fixture`)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import httpx
+import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
+from callscribe_local.appsync_events import AppSyncEventsStandIn
 from callscribe_local.appsync_realtime import SUBPROTOCOL, auth_protocol
 from callscribe_local.aws_local import LOCAL_REGION
+from callscribe_local.cognito import TokenVerifier, UserPool
 
 LOCAL_CREDENTIALS = Credentials("testing", "testing", "testing")  # tests/conftest.py's fake ones
 
@@ -76,3 +81,20 @@ async def subscribe(
         message["authorization"] = dict(authorization)
     await ws.send(json.dumps(message))
     return await next_message(ws)
+
+
+def make_feed(pool: UserPool, clock: Callable[[], float] = time.time, **options: Any) -> AppSyncEventsStandIn:
+    """The stand-in as the local stack wires it: tokens of `pool` (ID or access, as AppSync takes
+    them), the local credentials for publishing."""
+    return AppSyncEventsStandIn(
+        verifier=TokenVerifier(pool, token_use=None, now=clock),
+        credentials={LOCAL_CREDENTIALS.access_key: LOCAL_CREDENTIALS},
+        region=LOCAL_REGION,
+        **options,
+    )
+
+
+@pytest.fixture(name="feed")
+def feed_fixture(people_pool: UserPool) -> Iterator[AppSyncEventsStandIn]:
+    with make_feed(people_pool) as running:
+        yield running
