@@ -3,8 +3,9 @@
 The keys are the contract's (camelCase, in this order, null when unknown); field names stay
 snake_case like the stored attributes, and aliases make the JSON. A field added here is a field on a
 model, not a dict key spelled again in a test: so are the recordings tier's `transcriptSource`,
-`liveCoverage` and `gaps` (null until the recording is reconciled) and each segment's `source`
-(`live`, or `recording` for what the reconciliation filled in: `Segment.origin_or_live`), and the
+`liveCoverage` and `gaps` (null until the recording is reconciled), each segment's `source`
+(`live`, or `recording` for what the reconciliation filled in: `Segment.origin_or_live`) and
+`segmentId` (its sort key, as the live feed names it), and the
 call's `cost` (issue 14; null until a writer has estimated it), with its `<Dial>`ed `legs` and the
 `conversationCostUsd` of the call and its legs together.
 """
@@ -115,6 +116,9 @@ class TranscriptLineView(_View):
     start: float  # seconds from the start of the media stream
     end: float
     source: Origin  # which transcript the segment comes from: `live`, or `recording` when filled in
+    # the segment's sort key: stable, unique in its call, what the live feed's `segment` messages
+    # carry too, so a client that loaded the transcript and then follows the feed de-duplicates by it
+    segment_id: str = Field(alias="segmentId")
 
     @classmethod
     def of(cls, segment: Segment) -> TranscriptLineView:
@@ -125,6 +129,7 @@ class TranscriptLineView(_View):
             start=segment.start,
             end=segment.end,
             source=segment.origin_or_live,
+            segment_id=segment.segment_key,
         )
 
 
