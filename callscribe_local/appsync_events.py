@@ -109,7 +109,13 @@ class AppSyncEventsStandIn(StandIn):
 
     @property
     def subscribers(self) -> int:
+        """Open realtime connections (read from any thread: a snapshot)."""
         return len(self._connections)
+
+    @property
+    def subscriptions(self) -> int:
+        """Subscriptions over all open connections (a snapshot)."""
+        return sum(len(connection.subscriptions) for connection in list(self._connections))
 
     def start(self) -> Self:
         loop = asyncio.new_event_loop()
@@ -131,6 +137,19 @@ class AppSyncEventsStandIn(StandIn):
         thread.join(timeout=5)
         loop.close()
         self._loop = self._thread = None
+
+    def drop_connections(self) -> int:
+        """Fault injection: cut every realtime connection as a network failure would (no close
+        frame); clients must reconnect and re-read what they missed. The number cut."""
+        assert self._loop is not None, "not started"
+
+        async def cut() -> int:
+            connections = list(self._connections)
+            for connection in connections:
+                connection.ws.transport.abort()
+            return len(connections)
+
+        return asyncio.run_coroutine_threadsafe(cut(), self._loop).result(timeout=10)
 
     async def _serve(self) -> Server:
         return await serve(
