@@ -3,7 +3,7 @@
     .venv/bin/python bench/redaction.py [--rounds 15] [--segments 2000]
 
 Each case is a list of realistic final segments (one speaker, one track) fed through the streamer's
-`CallRedaction.accept` exactly as `Session._store` does (a fresh `CallRedaction` per case and round,
+`CallRedaction.accept` exactly as `CallTracks.store` does (a fresh `CallRedaction` per case and round,
 as per call; `flush` at the end, as at hang-up), `--segments` segments per case per round. Modes:
 
 - `off`: `TRANSCRIPT_REDACTION=false` (`CallRedaction(None)`: the segment passes through);

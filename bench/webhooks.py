@@ -218,12 +218,14 @@ def warm(requests: int, variant: str) -> dict[str, Any]:
         from functions.webhooks.logic import Services
         from functions.webhooks.settings import webhook_settings
         from shared.observability import logger, metrics, tracer
-        from tests.support.fake_call_store import FakeCallStore, FakePublisher, FakeSegments
+        from tests.support.fake_calls.webhooks import FakeWebhookCalls
+        from tests.support.fake_publisher import FakePublisher
+        from tests.support.fake_segments import FakeSegments
 
         real = dependencies.build_services(webhook_settings())
         fake = Services(
             settings=real.settings,
-            store=FakeCallStore(),
+            store=FakeWebhookCalls(),
             publisher=FakePublisher(),
             calls_api=real.calls_api,
             segments=FakeSegments(),

@@ -161,10 +161,6 @@ class Reply:
     def invalid_request(cls, message: str = "messages: at least one message is required") -> Reply:
         return cls.error(400, "invalid_request_error", message)
 
-    @classmethod
-    def server_error(cls) -> Reply:
-        return cls.error(500, "api_error", "Internal server error")
-
     @property
     def is_error(self) -> bool:
         return self.error_type is not None

@@ -37,7 +37,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -591,11 +591,3 @@ def outage_hooks(
         hooks.append((start, post({"action": "begin", "status": 503, "drop": "net0000"})))
         hooks.append((end, post({"action": "end"})))
     return tuple(hooks)
-
-
-@contextlib.contextmanager
-def running_stack(
-    options: StackOptions | None = None, observer: StackObserver | None = None
-) -> Iterator[LocalStack]:
-    with LocalStack(options, observer) as stack:
-        yield stack

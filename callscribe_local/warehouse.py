@@ -32,7 +32,7 @@ from sqlglot import exp
 
 from shared.analytics.raw_schema import item_type
 from shared.analytics.schema import TABLES, FlatTable
-from shared.dal.models import CallRecord, TranscriptSegment
+from shared.dal.tables import CallRecord, TranscriptSegment
 
 RAW_MODELS: dict[str, type[CallRecord] | type[TranscriptSegment]] = {
     "calls": CallRecord,

@@ -1,7 +1,7 @@
 """The streamer's writes to the call record (CDR) and its one event, run in threads off the loop.
 
-The DynamoDB side is the data layer's (`shared.dal.calls.DynamoCalls` through the streamer's
-`TranscriptStatusWrites` port): UpdateItem creates the record when the status webhook has not yet
+The DynamoDB side is the data layer's (`shared.dal.calls.stream.DynamoStreamCalls` through the
+streamer's ports): UpdateItem creates the record when the status webhook has not yet
 (the two tiers write disjoint attributes, so whichever lands first is fine), and the transcript
 status never moves back from a terminal value. What stays here is the streamer's own concern: a small
 fixed pool of threads, and retries, since nobody replays a media stream to retry for us. A transcript
@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from shared import aws
-from shared.dal.calls import DynamoCalls
+from shared.dal.calls.stream import DynamoStreamCalls
 from shared.dal.ports import (
     RedactionCountWrites,
     StreamStartWrites,
@@ -45,7 +45,7 @@ class CallRecords:
         threads: int = 2,
         on_transcript: TranscriptHook | None = None,
     ) -> None:
-        calls = DynamoCalls(calls_table)
+        calls = DynamoStreamCalls(calls_table)
         self._on_transcript = on_transcript
         self._calls: TranscriptStatusWrites = calls
         self._starts: StreamStartWrites = calls

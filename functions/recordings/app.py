@@ -9,7 +9,8 @@ dead-letter destination; nothing is lost quietly. Before raising, the handler lo
 `RecordingFailures` with a `reason` dimension (`recording-not-found`, `deepgram-rejected`,
 `deepgram-unavailable`, `store-unavailable`, …) and says in the log whether a retry can help:
 `retryable: false` failures (a 404, a Deepgram 400, an invalid WAV) will reach the DLQ after the
-retries whatever happens, and need an operator (docs/recordings.md, "Errors").
+retries whatever happens, and need an operator (docs/recordings.md, "Errors"). The failure is
+counted twice: with `service` alone (the total the dashboard graphs) and with `reason` too.
 """
 
 from __future__ import annotations
@@ -22,20 +23,19 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.recordings import metric_names as names
 from functions.recordings.adapters import DeepgramBatch, RetryPolicy, S3RecordingStore, TwilioMedia, http_pool
 from functions.recordings.errors import RecordingError
-from functions.recordings.models import RecordingCompletedEvent
+from functions.recordings.inputs import RecordingCompletedEvent
 from functions.recordings.service import RecordingService
 from functions.recordings.settings import RecordingSettings, recording_settings
 from shared import aws, settings
-from shared.dal.calls import DynamoCalls
+from shared.dal.calls.recordings import DynamoRecordingCalls
 from shared.dal.segments import DynamoSegments
 from shared.errors import ConfigError, StoreError
 from shared.events import EventBridgePublisher, PublishError
 from shared.observability import logger, metrics, tracer
 from shared.telemetry import METRICS_NAMESPACE
-
-FAILURES_METRIC = "RecordingFailures"
 
 
 def build_service(config: RecordingSettings) -> RecordingService:
@@ -44,7 +44,7 @@ def build_service(config: RecordingSettings) -> RecordingService:
     backoff = config.recording_retry_backoff_seconds
     return RecordingService(
         config,
-        calls=DynamoCalls(config.calls_table),
+        calls=DynamoRecordingCalls(config.calls_table),
         segments=DynamoSegments(config.transcripts_table),
         media=TwilioMedia(
             http=http,
@@ -90,10 +90,13 @@ def failure(exc: BaseException) -> tuple[str, bool]:
 
 def _report_failure(exc: BaseException) -> None:
     reason, retryable = failure(exc)
+    # The total with the invocation's other metrics (flushed as the handler raises); the breakdown in
+    # a document of its own, since a dimension applies to every metric of its document.
+    metrics.add_metric(name=names.RECORDING_FAILURES, unit=MetricUnit.Count, value=1)
     with single_metric(
-        name=FAILURES_METRIC, unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE
+        name=names.RECORDING_FAILURES, unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE
     ) as metric:
-        metric.add_dimension(name="reason", value=reason)
+        metric.add_dimension(name=names.REASON_DIMENSION, value=reason)
     extra = {"reason": reason, "retryable": retryable, "error": f"{type(exc).__name__}: {exc}"}
     if retryable:
         logger.exception("recording not reconciled; the event will be retried", extra=extra)
@@ -107,7 +110,7 @@ def _report_failure(exc: BaseException) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    metrics.add_metric(name="RecordingEventsReceived", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=names.EVENTS_RECEIVED, unit=MetricUnit.Count, value=1)
     detail = parse(event=event, model=RecordingCompletedEvent).detail
     logger.append_keys(call_sid=detail.call_sid, recording_sid=detail.recording_sid)
     tracer.put_annotation(key="call_sid", value=detail.call_sid)

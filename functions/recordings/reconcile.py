@@ -35,7 +35,8 @@ from dataclasses import dataclass, replace
 
 from functions.recordings.alignment import Alignment
 from functions.recordings.words import INBOUND, OUTBOUND, Word, normalise, segment_tokens
-from shared.dal.records import RECORDING, Gap, ReconciliationUpdate, Segment, recording_segment_key
+from shared.dal.keys import recording_segment_key
+from shared.dal.records import RECORDING, Gap, ReconciliationUpdate, Segment
 from shared.redaction import Redactor
 
 COVER_TOLERANCE = 0.2  # seconds of slack at a live segment's edges when deciding a word was heard live

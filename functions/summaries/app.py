@@ -1,25 +1,14 @@
-"""Lambda entry point: `handler(event, context)` for the EventBridge "Transcript Completed" and
-"Transcript Reconciled" events (the summaries rule matches both).
-
-Parse (Powertools parser: the EventBridge event, then the detail typed by its `detail-type`) →
-`SummaryService.create` (Transcript Completed) or `SummaryService.rewrite` (Transcript Reconciled),
-each under Powertools idempotency → the outcome. Everything is built on the first invocation, not at
-import, and cached for the container's life; the Anthropic SDK loads only when a model request is due.
-
-Idempotency is keyed on the detail, not the EventBridge event id: a redelivery keeps its id, but the
-streamer may publish "Transcript Completed" twice for one call (its own PutEvents retry, a task that
-restarts mid-drain), and each copy has a new id. One summary per call is created, so its key is the
-call SID (prefix `summary`); one rewrite per transcript version, so a reconciliation's key is the
-call SID and the version (prefix `summary-rewrite`): it is never taken for the first summary's
-record, and a later reconciliation (a new version) is not taken for an earlier one's. The
-conditional writes (`shared/dal/calls.py`) back both up past the records' TTL.
+"""Lambda entry point: `handler(event, context)` for the "Transcript Completed" and "Transcript
+Reconciled" events: parse, then `SummaryService.create` or `.rewrite` under Powertools idempotency
+(keyed on the call SID, and on the call SID and transcript version for a rewrite: docs/summaries.md,
+"Exactly once"). Everything is built on the first invocation, not at import.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Literal
+from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -29,26 +18,18 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field
 
+from functions.summaries import metric_names as names
+from functions.summaries.inputs import SummaryTrigger, TranscriptCompletedDetail, TranscriptReconciledDetail
 from functions.summaries.llm import LanguageModel
-from functions.summaries.models import TranscriptCompletedDetail, TranscriptReconciledDetail
 from functions.summaries.service import SummaryService
 from functions.summaries.settings import SummarySettings
 from shared import aws, settings
-from shared.dal.calls import DynamoCalls
+from shared.dal.calls.summaries import DynamoSummaryCalls
 from shared.dal.segments import DynamoSegments
 from shared.events import EventBridgePublisher, TranscriptReconciled
 from shared.observability import logger, metrics, tracer
-
-
-class SummaryTrigger(EventBridgeModel):
-    """An event the summaries rule delivers: its detail is typed once its `detail-type` is known."""
-
-    source: Literal["callscribe"]
-    detail_type: Literal["Transcript Completed", "Transcript Reconciled"] = Field(alias="detail-type")
 
 
 @dataclass(frozen=True)
@@ -76,7 +57,7 @@ def build_runtime(config: SummarySettings) -> Runtime:
 
     service = SummaryService(
         settings=config,
-        calls=DynamoCalls(config.calls_table),
+        calls=DynamoSummaryCalls(config.calls_table),
         segments=DynamoSegments(config.transcripts_table),
         publisher=EventBridgePublisher(aws.events(), config.event_bus_name),
         language_model=language_model,
@@ -129,7 +110,7 @@ def reset() -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    metrics.add_metric(name="SummaryEventsReceived", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=names.EVENTS_RECEIVED, unit=MetricUnit.Count, value=1)
     trigger = parse(event=event, model=SummaryTrigger)
     current = runtime()
     for config in current.configs:

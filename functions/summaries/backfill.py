@@ -315,7 +315,7 @@ def run_from_env(
     max_usd: float, since: int, until: int, *, dry_run: bool, environ: dict[str, str] | None = None
 ) -> BackfillReport:
     from functions.summaries.anthropic_adapter import AnthropicModel, build_client
-    from shared.dal.calls import DynamoCalls
+    from shared.dal.calls.summaries import DynamoEvaluationBackfillCalls
     from shared.dal.segments import DynamoSegments
 
     settings = SummaryModelSettings.from_env(environ)
@@ -331,7 +331,7 @@ def run_from_env(
 
     backfill = EvaluationBackfill(
         settings,
-        DynamoCalls(settings.calls_table),
+        DynamoEvaluationBackfillCalls(settings.calls_table),
         DynamoSegments(settings.transcripts_table),
         language_model,
     )

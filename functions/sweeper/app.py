@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.sweeper.service import SweeperService, SweepPolicy
 from functions.sweeper.settings import SweeperSettings
 from shared import aws, settings
-from shared.dal.calls import DynamoCalls
+from shared.dal.calls.sweep import DynamoSweeperCalls
 from shared.dal.segments import DynamoSegments
 from shared.events import EventBridgePublisher
 from shared.observability import logger, metrics, tracer
@@ -25,7 +25,7 @@ from shared.observability import logger, metrics, tracer
 def build_service(config: SweeperSettings) -> SweeperService:
     return SweeperService(
         SweepPolicy.of(config),
-        calls=DynamoCalls(config.calls_table),
+        calls=DynamoSweeperCalls(config.calls_table),
         segments=DynamoSegments(config.transcripts_table),
         publisher=EventBridgePublisher(aws.events(), config.event_bus_name),
         prices=config.costs.call_prices,

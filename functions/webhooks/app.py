@@ -20,15 +20,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from functions.webhooks import dependencies, errors, logic, twiml
+from functions.webhooks import dependencies, errors, logic, metric_names, twiml
 from functions.webhooks.errors import ForeignAccountError, InvalidInputError
+from functions.webhooks.inputs import CreateCallRequest, RecordingCallback, StatusCallback, VoiceRequest
 from functions.webhooks.logic import Services
-from functions.webhooks.request_models import (
-    CreateCallRequest,
-    RecordingCallback,
-    StatusCallback,
-    VoiceRequest,
-)
 from functions.webhooks.transcript_pages import TranscriptPage
 from functions.webhooks.twiml import CallbackUrls
 from functions.webhooks.urls import public_base_url
@@ -133,7 +128,7 @@ def voice() -> Response[str]:
     body = twiml.sign_streams(
         body, call_sid=request.call_sid, auth_token=services().settings.twilio_auth_token.get_secret_value()
     )
-    metrics.add_metric(name="VoiceWebhook", unit="Count", value=1)
+    metrics.add_metric(name=metric_names.VOICE_WEBHOOK, unit="Count", value=1)
     return Response(status_code=HTTPStatus.OK, content_type=TWIML, body=body)
 
 
@@ -142,7 +137,7 @@ def voice() -> Response[str]:
 def status() -> Response[str]:
     callback = StatusCallback.from_form(_form())
     logic.apply_status(callback, services())
-    metrics.add_metric(name="StatusCallback", unit="Count", value=1)
+    metrics.add_metric(name=metric_names.STATUS_CALLBACK, unit="Count", value=1)
     return _empty()
 
 
@@ -151,7 +146,7 @@ def status() -> Response[str]:
 def recording() -> Response[str]:
     callback = RecordingCallback.from_form(_form())
     logic.apply_recording(callback, services())
-    metrics.add_metric(name="RecordingCallback", unit="Count", value=1)
+    metrics.add_metric(name=metric_names.RECORDING_CALLBACK, unit="Count", value=1)
     return _empty()
 
 
@@ -171,7 +166,7 @@ def create_call() -> Response[str]:
     except ValidationError as exc:
         raise InvalidInputError(describe_errors(exc)) from exc
     call_sid = logic.start_outbound_call(request, services(), _callbacks())
-    metrics.add_metric(name="OutboundCallCreated", unit="Count", value=1)
+    metrics.add_metric(name=metric_names.OUTBOUND_CALL_CREATED, unit="Count", value=1)
     return Response(
         status_code=HTTPStatus.CREATED,
         content_type=content_types.APPLICATION_JSON,
@@ -187,7 +182,7 @@ def get_call(callSid: str) -> Response[str]:
     logger.append_keys(call_sid=callSid)
     page = TranscriptPage.from_query(callSid, app.current_event.query_string_parameters)
     view = logic.describe_call(callSid, services(), page)
-    metrics.add_metric(name="CallViewed", unit="Count", value=1)
+    metrics.add_metric(name=metric_names.CALL_VIEWED, unit="Count", value=1)
     return Response(
         status_code=HTTPStatus.OK,
         content_type=content_types.APPLICATION_JSON,

@@ -14,7 +14,7 @@ from functions.webhooks.logic import Services
 from functions.webhooks.settings import WebhookSettings, webhook_settings
 from functions.webhooks.twilio_calls import CallsApi, TwilioRestCalls
 from shared import aws
-from shared.dal.calls import DynamoCalls
+from shared.dal.calls.webhooks import DynamoWebhookCalls
 from shared.dal.segments import DynamoSegments
 from shared.events import EventBridgePublisher
 
@@ -36,7 +36,7 @@ def build_services(settings: WebhookSettings) -> Services:
 
     return Services(
         settings=settings,
-        store=DynamoCalls(settings.calls_table),
+        store=DynamoWebhookCalls(settings.calls_table),
         publisher=EventBridgePublisher(aws.events(), settings.event_bus_name),
         calls_api=calls_api,
         segments=DynamoSegments(settings.transcripts_table),

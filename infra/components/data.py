@@ -1,4 +1,4 @@
-"""The product's three DynamoDB tables, keyed exactly as shared/dal/models.py (the source of truth).
+"""The product's three DynamoDB tables, keyed exactly as shared/dal/tables.py (the source of truth).
 
 On-demand (Twilio's webhook rate is bursty and unpredictable), point-in-time recovery (also what the
 analyst exports read from), AWS-managed KMS encryption (auditable in CloudTrail) and RETAIN: deleting
@@ -15,7 +15,7 @@ from pynamodb.attributes import Attribute
 
 from infra.components.nag import acknowledge, arn_wildcard
 from shared.bootstrap import IDEMPOTENCY_KEY, IDEMPOTENCY_TTL
-from shared.dal.models import (
+from shared.dal.tables import (
     CALLS_BY_DAY_INDEX,
     CALLS_TO_SWEEP_INDEX,
     CallRecord,
@@ -53,7 +53,7 @@ class DataTables(Construct):
             sort_key=dynamodb.Attribute(name=_key(index, "range"), type=_S),
             projection_type=dynamodb.ProjectionType.ALL,
         )
-        # Sparse: only calls still carrying the sweeper's marker are in it (shared/dal/models.py).
+        # Sparse: only calls still carrying the sweeper's marker are in it (shared/dal/tables.py).
         sweep = CallsToSweepIndex
         self.calls.add_global_secondary_index(
             index_name=CALLS_TO_SWEEP_INDEX,

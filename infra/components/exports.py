@@ -41,7 +41,7 @@ from infra.components.storage import new_log_group, private_bucket
 from shared.analytics.queries import SAVED_QUERIES
 from shared.analytics.raw_schema import item_type
 from shared.analytics.schema import SCHEMA_VERSION, TABLES, FlatTable
-from shared.dal.models import CallRecord, TranscriptSegment
+from shared.dal.tables import CallRecord, TranscriptSegment
 
 EXPORTS_PREFIX = "exports"
 RESULTS_PREFIX = "athena-results"

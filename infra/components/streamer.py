@@ -30,8 +30,12 @@ from infra.components.edge import CloudFrontEdge
 from infra.components.nag import acknowledge
 from infra.components.secrets import ProductSecrets
 from infra.components.storage import new_log_group
-from shared.telemetry import METRICS_NAMESPACE
+from shared.telemetry import METRICS_NAMESPACE, SERVICE_DIMENSION
 from streamer.contract import ACTIVE_CALLS, HEALTH_PATH, MEDIA_PATH, SERVICE_NAME
+
+# Proxies that append to X-Forwarded-For before the streamer: CloudFront then the ALB, or the ALB
+# alone. The streamer counts waiting connections per the address the first of them saw.
+TRUSTED_PROXY_HOPS = {"cloudfront": 2, "alb": 1}
 
 CONTAINER_PORT = 8080
 # The image needs the streamer and the shared package; everything else stays out of the build
@@ -60,7 +64,7 @@ def streamer_metric(name: str, statistic: str = "Average", period_minutes: int =
     return cloudwatch.Metric(
         namespace=METRICS_NAMESPACE,
         metric_name=name,
-        dimensions_map={"service": SERVICE_NAME},
+        dimensions_map={SERVICE_DIMENSION: SERVICE_NAME},
         statistic=statistic,
         period=cdk.Duration.minutes(period_minutes),
     )
@@ -158,6 +162,9 @@ class StreamerService(Construct):
             internet_facing=True,
             idle_timeout=cdk.Duration.seconds(config.alb_idle_timeout_seconds),
             drop_invalid_header_fields=True,
+            # the default, stated: the streamer trusts the X-Forwarded-For entry the ALB appends
+            # (TRUSTED_PROXY_HOPS below); `preserve` or `remove` would leave it counting the wrong source
+            xff_header_processing_mode=elbv2.XffHeaderProcessingMode.APPEND,
         )
         load_balancer.log_access_logs(access_logs, prefix="streamer-alb")
         if config.edge == "alb":
@@ -243,6 +250,7 @@ class StreamerService(Construct):
             "PORT": str(CONTAINER_PORT),
             "STREAM_URL": self.stream_url,
             "MAX_CALLS": str(config.max_calls_per_task),
+            "TRUSTED_PROXY_HOPS": str(TRUSTED_PROXY_HOPS[config.edge]),
             "DRAIN_SECONDS": str(config.drain_seconds),
             "CALLS_TABLE": tables.calls.table_name,
             "TRANSCRIPTS_TABLE": tables.transcripts.table_name,

@@ -21,7 +21,7 @@ from constructs import Construct
 from infra.components.config import InfraConfig
 from infra.components.data import DataTables
 from infra.components.functions import BuiltFunction, build_python_function
-from shared.dal.models import CALLS_TO_SWEEP_INDEX
+from shared.dal.tables import CALLS_TO_SWEEP_INDEX
 
 SWEEPER_DEPENDENCIES = ("aws-lambda-powertools", "boto3", "pynamodb", "pydantic")
 

@@ -30,7 +30,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 
-from shared.dal.models import (
+from shared.dal.tables import (
     AlignmentAttribute,
     CallRecord,
     CostAttribute,

@@ -34,7 +34,7 @@ from callscribe_local.stack import FORWARD_TO, TWILIO_NUMBER, LocalStack, StackO
 from callscribe_local.warehouse import Warehouse
 from shared.analytics.queries import SAVED_QUERIES
 from shared.analytics.schema import SCHEMA_VERSION
-from shared.dal.calls import DynamoCalls
+from shared.dal.calls.core import DynamoCallReader
 from shared.dal.records import Call
 from shared.dal.segments import DynamoSegments
 
@@ -125,7 +125,7 @@ def _unanswered_outbound(stack: LocalStack) -> str:
     return call_sid
 
 
-def _settled(stack: LocalStack, calls: DynamoCalls, call_sid: str) -> Call:
+def _settled(stack: LocalStack, calls: DynamoCallReader, call_sid: str) -> Call:
     """The record once its pipeline is done: summary of the final transcript, recording reconciled."""
     deadline = time.monotonic() + 150
     while time.monotonic() < deadline:
@@ -150,7 +150,7 @@ def _settled(stack: LocalStack, calls: DynamoCalls, call_sid: str) -> Call:
 @pytest.fixture(scope="module")
 def placed(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Placed]:
     names = stack.options.names
-    calls = DynamoCalls(names.calls_table)
+    calls = DynamoCallReader(names.calls_table)
     forwarded_sid, voicemail_sid = asyncio.run(_place_two(stack))
     unanswered_sid = _unanswered_outbound(stack)
     forwarded = _settled(stack, calls, forwarded_sid)
@@ -187,7 +187,7 @@ def placed(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Itera
     warehouse.close()
 
 
-def _all_calls(calls: DynamoCalls, table: str) -> list[Call]:
+def _all_calls(calls: DynamoCallReader, table: str) -> list[Call]:
     import boto3
 
     client = boto3.client("dynamodb")

@@ -32,7 +32,7 @@ from callscribe_local.aws_local import BusTap, LocalNames
 from callscribe_local.phone import FRAME_BYTES, CallResult, Conversation, SimulatedPhone, bundled_conversation
 from callscribe_local.stack import LOCAL_DEEPGRAM_KEY, LocalStack, StackOptions
 from shared.costs import Prices, call_cost
-from shared.dal.calls import DynamoCalls
+from shared.dal.calls.core import DynamoCallReader
 
 pytestmark = pytest.mark.e2e
 
@@ -286,7 +286,7 @@ def test_the_call_ends_with_a_cost_whose_parts_match_its_record(
     the settled record's cost is the one its own attributes give with the configured prices."""
     record = placed.record
     assert record is not None
-    call = DynamoCalls(stack.options.names.calls_table).get(placed.result.call_sid)
+    call = DynamoCallReader(stack.options.names.calls_table).get(placed.result.call_sid)
     assert call is not None
     assert call.cost is not None
     estimated_at = call.cost["estimated_at"]

@@ -30,7 +30,7 @@ from callscribe_local.local_analytics import ANALYTICS_PREFIX
 from callscribe_local.phone import Conversation, SimulatedPhone
 from callscribe_local.stack import LocalStack, StackOptions
 from callscribe_local.warehouse import Warehouse
-from shared.dal.calls import DynamoCalls
+from shared.dal.calls.core import DynamoCallReader
 from tests.e2e.test_pipeline import _wait_for_events, _wait_until_settled
 from tests.support.phrase_recognizer import PhraseBook
 
@@ -196,7 +196,7 @@ def test_the_export_holds_the_counts_and_not_the_numbers(
             "SELECT redacted_cards, redacted_ssns, redacted_total FROM call_facts "
             f"WHERE call_sid = '{settled.call_sid}'"
         )
-        record = DynamoCalls(stack.options.names.calls_table).get(settled.call_sid)
+        record = DynamoCallReader(stack.options.names.calls_table).get(settled.call_sid)
         assert record is not None
         live, filled = record.redaction_counts or {}, record.recording_redaction_counts or {}
         assert facts == {

@@ -16,11 +16,11 @@ from callscribe_local.aws_local import LocalAws
 from callscribe_local.stack import DEMO_EVALUATION_QUESTIONS
 from functions.summaries import app
 from functions.summaries.backfill import run_from_env
-from functions.summaries.models import TokenUsage
 from functions.summaries.pricing import request_cost
+from functions.summaries.summary import TokenUsage
 from shared import settings
-from shared.dal.calls import DynamoCalls
-from shared.dal.models import calls_model
+from shared.dal.calls.core import DynamoCallReader
+from shared.dal.tables import calls_model
 from shared.evaluations import questions_version
 from tests.integration.test_summaries_handler import CONVERSATION, store_call
 from tests.unit.summaries.builders import FakeLambdaContext, transcript_completed_event
@@ -81,7 +81,7 @@ def test_the_summary_request_answers_the_questions_offline_marked(
 
     [request] = server.requests  # one request carries the summary and the questions
     assert "greeted" in json.dumps(request.output_schema)
-    call = DynamoCalls(local_stack.names.calls_table).get(sid)
+    call = DynamoCallReader(local_stack.names.calls_table).get(sid)
     assert call is not None
     assert call.evaluations_version == questions_version(
         settings.load(app.SummarySettings).evaluations.questions
@@ -138,7 +138,7 @@ def test_the_backfill_answers_past_calls_and_stops_before_its_cap(
 
     rest = run_from_env(1.0, days_ago, days_ago, dry_run=False, environ=environ)
     assert (rest.current, rest.answered, rest.stopped) == (report.answered, 5 - report.answered, "done")
-    calls = DynamoCalls(local_stack.names.calls_table)
+    calls = DynamoCallReader(local_stack.names.calls_table)
     for sid in sids:
         call = calls.get(sid)
         assert call is not None

@@ -20,7 +20,7 @@ from callscribe_local.anthropic_server import (
 from functions.summaries.anthropic_adapter import AnthropicModel, build_client
 from functions.summaries.errors import ModelOutputError, ModelRequestRejectedError, ModelUnavailableError
 from functions.summaries.llm import StructuredRequest
-from functions.summaries.models import CallSummary
+from functions.summaries.summary import CallSummary
 from tests.unit.summaries.builders import a_summary
 
 pytestmark = pytest.mark.integration

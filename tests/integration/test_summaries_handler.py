@@ -26,7 +26,8 @@ from callscribe_local.aws_local import BusTap, LocalAws
 from functions.summaries import app
 from functions.summaries.errors import DeadlineError, ModelRequestRejectedError, TranscriptIncompleteError
 from shared import settings
-from shared.dal.models import CallRecord, calls_model, segment_key, segments_model
+from shared.dal.keys import segment_key
+from shared.dal.tables import CallRecord, calls_model, segments_model
 from shared.observability import logger
 from tests.unit.summaries.builders import FakeLambdaContext, a_summary, transcript_completed_event
 

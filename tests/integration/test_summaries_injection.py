@@ -12,7 +12,8 @@ from callscribe_local.anthropic_server import AnthropicServer, Reply, ScriptedRe
 from callscribe_local.aws_local import LocalAws
 from functions.summaries import app
 from shared import settings
-from shared.dal.models import calls_model, segment_key, segments_model
+from shared.dal.keys import segment_key
+from shared.dal.tables import calls_model, segments_model
 from tests.unit.summaries.builders import FakeLambdaContext, a_summary, transcript_completed_event
 
 pytestmark = pytest.mark.integration

@@ -24,16 +24,15 @@ from functions.sweeper import app
 from functions.webhooks.cdr import StatusChange, advance
 from shared import clock, settings
 from shared.costs import Prices, call_cost, same_cost
-from shared.dal.calls import DynamoCalls
-from shared.dal.models import CALLS_TO_SWEEP_INDEX, calls_model, segments_model
-from shared.dal.records import (
-    Gap,
-    ReconciliationUpdate,
-    RecordingUpdate,
-    Segment,
-    segment_key,
-)
+from shared.dal.calls.core import DynamoCallReader
+from shared.dal.calls.recordings import DynamoRecordingCalls
+from shared.dal.calls.stream import DynamoStreamCalls
+from shared.dal.calls.summaries import DynamoSummaryCalls
+from shared.dal.calls.webhooks import DynamoWebhookCalls
+from shared.dal.keys import segment_key
+from shared.dal.records import Gap, ReconciliationUpdate, RecordingUpdate, Segment
 from shared.dal.segments import DynamoSegments
+from shared.dal.tables import CALLS_TO_SWEEP_INDEX, calls_model, segments_model
 from shared.status import CallStatus, TranscriptStatus
 
 pytestmark = pytest.mark.integration
@@ -87,17 +86,21 @@ class Calls:
     """Writes a call's state the way each tier would (their own ports on the data layer)."""
 
     def __init__(self, tables: tuple[str, str]) -> None:
-        self.calls = DynamoCalls(tables[0])
+        self.calls = DynamoCallReader(tables[0])
+        self.webhooks = DynamoWebhookCalls(tables[0])
+        self.stream = DynamoStreamCalls(tables[0])
+        self.summaries = DynamoSummaryCalls(tables[0])
+        self.recordings = DynamoRecordingCalls(tables[0])
         self.segments = DynamoSegments(tables[1])
 
     def ended(self, status: CallStatus = CallStatus.COMPLETED) -> str:
         call_sid = new_sid()
-        advance(self.calls, StatusChange(call_sid, CallStatus.IN_PROGRESS, "2026-11-22T09:30:06.000Z"))
-        advance(self.calls, StatusChange(call_sid, status, ENDED, duration_seconds=49))
+        advance(self.webhooks, StatusChange(call_sid, CallStatus.IN_PROGRESS, "2026-11-22T09:30:06.000Z"))
+        advance(self.webhooks, StatusChange(call_sid, status, ENDED, duration_seconds=49))
         return call_sid
 
     def transcript(self, call_sid: str, status: TranscriptStatus | None, segments: int = 2) -> None:
-        self.calls.transcript_started(call_sid, "MZ" + uuid.uuid4().hex)
+        self.stream.transcript_started(call_sid, "MZ" + uuid.uuid4().hex)
         self.segments.write_segments(
             [
                 Segment(
@@ -113,15 +116,15 @@ class Calls:
             ]
         )
         if status is not None:
-            self.calls.transcript_finished(call_sid, status, segments, None)
+            self.stream.transcript_finished(call_sid, status, segments, None)
 
     def summarised(self, call_sid: str) -> None:
-        self.calls.save_summary(call_sid, {"summary": "Moved to Friday.", "model": "m"}, ENDED)
-        self.calls.mark_summary_published(call_sid)
+        self.summaries.save_summary(call_sid, {"summary": "Moved to Friday.", "model": "m"}, ENDED)
+        self.summaries.mark_summary_published(call_sid)
 
     def recording(self, call_sid: str, status: str) -> str:
         recording_sid = "RE" + uuid.uuid4().hex
-        self.calls.update_recording(
+        self.webhooks.update_recording(
             RecordingUpdate(
                 call_sid,
                 recording_sid,
@@ -135,7 +138,7 @@ class Calls:
         return recording_sid
 
     def reconciled(self, call_sid: str) -> None:
-        self.calls.save_reconciliation(
+        self.recordings.save_reconciliation(
             ReconciliationUpdate(
                 call_sid=call_sid,
                 transcript_source="live",
@@ -154,7 +157,7 @@ class Calls:
         """Answered a minute ago, no terminal status yet: its fallback is a day away."""
         call_sid = new_sid()
         answered = clock.iso(clock.now() - timedelta(minutes=1))
-        advance(self.calls, StatusChange(call_sid, CallStatus.IN_PROGRESS, answered))
+        advance(self.webhooks, StatusChange(call_sid, CallStatus.IN_PROGRESS, answered))
         self.transcript(call_sid, None)
         return call_sid
 

@@ -13,7 +13,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from callscribe_local.aws_local import BusTap
-from shared.dal.models import segment_key, segments_model
+from shared.dal.keys import segment_key
+from shared.dal.tables import segments_model
 from tests.conftest import TEST_ACCOUNT_SID
 from tests.support.apigw_events import API_HOST, json_event, twilio_event
 from tests.support.twilio_forms import (

@@ -17,7 +17,7 @@ from moto.dynamodb.models import DynamoDBBackend
 
 from functions.webhooks import logic
 from functions.webhooks.dependencies import services
-from functions.webhooks.request_models import StatusCallback
+from functions.webhooks.inputs import StatusCallback
 from shared import aws
 from tests.support.apigw_events import twilio_event
 from tests.support.twilio_forms import status_params, voice_params

@@ -16,7 +16,7 @@ from callscribe_local.apigw import LocalLambdaContext
 from callscribe_local.aws_local import LocalAws
 from functions.webhooks import app, dependencies
 from shared import settings
-from shared.dal.models import CallRecord, calls_model
+from shared.dal.tables import CallRecord, calls_model
 from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 
 STREAM_URL = "wss://stream.example.com/media"

@@ -17,9 +17,11 @@ from functions.recordings.reconcile import (
     transcript_version,
 )
 from functions.recordings.words import REDACTED, Word, normalise, segment_tokens
-from shared.dal.records import Gap, Segment, recording_segment_key, segment_key
+from shared.dal.keys import recording_segment_key, segment_key
+from shared.dal.records import Gap, Segment
 from shared.redaction import Redactor
-from tests.support.fake_call_store import FakeCallStore, FakeSegments
+from tests.support.fake_calls.recordings import FakeRecordingCalls
+from tests.support.fake_segments import FakeSegments
 from tests.support.synthetic_call import CALL_SID, SyntheticCall, synthetic_call
 
 SPEAKERS = speaker_roles("forward")
@@ -188,7 +190,7 @@ def test_segments_are_cut_at_pauses_and_sentence_ends() -> None:
 
 def test_a_rerun_writes_the_same_keys_and_never_touches_live() -> None:
     call = synthetic_call(seconds=60, missing={"inbound": [(20, 40)], "outbound": [(30, 35)]})
-    store, calls = FakeSegments(call.live), FakeCallStore()
+    store, calls = FakeSegments(call.live), FakeRecordingCalls()
     first = _reconciled(call)
     store.write_recording_segments(first.segments)
     assert calls.save_reconciliation(first.update("completed"))
