@@ -17,7 +17,7 @@ from callscribe_local.apigw import LocalApiGateway
 from callscribe_local.aws_local import LocalAws
 from callscribe_local.calls_client import get_call
 from functions.webhooks.app import handler
-from functions.webhooks.transcript_pages import DEFAULT_LIMIT, MAX_LIMIT, encode_cursor
+from shared.transcript_pages import DEFAULT_LIMIT, MAX_LIMIT, encode_cursor
 from shared.dal.calls.webhooks import DynamoWebhookCalls
 from shared.dal.keys import segment_key
 from shared.dal.records import CallParties, CallUpsert, Segment, StatusAdvance

@@ -12,7 +12,7 @@ import pytest
 from functions.webhooks import logic
 from functions.webhooks.inputs import StatusCallback
 from functions.webhooks.logic import Services
-from functions.webhooks.transcript_pages import (
+from shared.transcript_pages import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     InvalidCursorError,
