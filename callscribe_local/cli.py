@@ -93,6 +93,7 @@ class StackState:
         assert stack.urls is not None, "the stack is not running"
         values: dict[str, Any] = {
             **stack.urls.as_dict(),
+            **(stack.people.state() if stack.people is not None else {}),
             "pid": os.getpid(),
             "account_sid": stack.account_sid,
             "auth_token": stack.auth_token,
@@ -184,6 +185,11 @@ def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
             console.print(f"[bold]AWS[/]       {stack.urls.aws}   (moto: DynamoDB, EventBridge, SQS, S3)")
             console.print(f"[bold]Deepgram[/]  {stack.urls.deepgram}   (live; POST /v1/listen: pre-recorded)")
             console.print(f"[bold]Twilio[/]    {stack.urls.twilio}   (REST: calls, recordings)")
+            if stack.people is not None:
+                people = stack.people
+                console.print(f"[bold]Read API[/]  {people.api.url}   (people: GET /calls, sign in first)")
+                console.print(f"[bold]Feed[/]      {people.feed.realtime_url}   (callscribe tail)")
+                console.print(f"[bold]Sign in[/]   {people.user}  password {people.password}", soft_wrap=True)
             console.print(f"[bold]Logs[/]      {stack.urls.log_dir}")
             console.print("\nTo point your own tools at it:")
             for key, value in stack.env().items():

@@ -12,7 +12,10 @@ Production code runs unchanged; only configuration points it at the stand-ins:
 - Anthropic Messages API: `anthropic_server` with the offline summariser, via ANTHROPIC_BASE_URL;
 - the Fargate streamer: `python -m streamer` as a subprocess, at STREAM_URL (ws://127.0.0.1:…/media);
 - Twilio's REST API (POST /calls, and the recordings the simulated phone makes):
-  `twilio_rest.TwilioRestStandIn`, via TWILIO_API_BASE_URL.
+  `twilio_rest.TwilioRestStandIn`, via TWILIO_API_BASE_URL;
+- the people's side (`people_stack.py`): moto's Cognito pool with one person, the AppSync Events
+  stand-in the streamer publishes to (FEED_HTTP_URL), the people's read API behind the local API
+  Gateway with the Cognito authoriser.
 
 With DEEPGRAM_API_KEY or ANTHROPIC_API_KEY set in the environment, the real service is used instead
 of that stand-in (the key is passed through; nothing else changes).
@@ -55,6 +58,7 @@ from callscribe_local.dispatcher import (
     RetryPolicy,
     recordings_handler,
 )
+from callscribe_local.people_stack import PeopleSide, start_people_side
 from callscribe_local.phone import StreamHook
 from callscribe_local.recognizer import RecognizerFactory
 from shared.events import RecordingCompleted, TranscriptCompleted, TranscriptReconciled
@@ -189,6 +193,7 @@ class LocalStack:
         self.streamer: subprocess.Popen[bytes] | None = None
         self._streamer_signalled = False
         self.twilio_rest: Any = None
+        self.people: PeopleSide | None = None
         self.deepgram_standin: Any = None  # DeepgramStandIn, unless the real Deepgram is used
         self.anthropic_server: Any = None  # AnthropicServer, unless the real Anthropic API is used
         self._deepgram_loop: _LoopThread | None = None
@@ -217,6 +222,12 @@ class LocalStack:
         self.observer.step("aws", f"moto (DynamoDB, EventBridge, SQS, S3) at {self.aws.endpoint}")
         self._exit.callback(self._restore_env)
 
+        self.people = start_people_side(self._exit, self.aws.endpoint, self.options.names, LOCAL_REGION)
+        self.observer.step(
+            "people",
+            f"Cognito pool {self.people.pool.pool_id} (user {self.people.user}), live feed "
+            f"{self.people.feed.realtime_url}, read API {self.people.api.url}",
+        )
         deepgram_url, deepgram_key = self._start_deepgram()
         anthropic_url, anthropic_key = self._start_anthropic()
         twilio_url = self._start_twilio_rest()
@@ -412,6 +423,7 @@ class LocalStack:
             # The stand-in hears with pocketsphinx, not nova-3: segments' `source` says so.
             **({} if self.options.deepgram_api_key else {"DEEPGRAM_MODEL": self.deepgram_model}),
             "DRAIN_SECONDS": "10",
+            **(self.people.streamer_env() if self.people is not None else {}),
             **(
                 {"REPLAY_BUFFER_SECONDS": str(self.options.replay_buffer_seconds)}
                 if self.options.replay_buffer_seconds is not None
