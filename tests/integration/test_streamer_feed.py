@@ -81,7 +81,11 @@ async def test_stored_segments_and_transcript_status_reach_subscribers(
     for message in received:
         by_channel[message["id"]].append(json.loads(message["event"]))
     call_messages = [m for m in by_channel["call"] if m["type"] == "call"]
-    segment_messages = [m for m in by_channel["call"] if m["type"] == "segment"]
+    # two writer threads store batches side by side, and each batch is published once stored: the
+    # feed's order is the order of the writes, so a client orders by start (segmentId sorts so too)
+    segment_messages = sorted(
+        (m for m in by_channel["call"] if m["type"] == "segment"), key=lambda m: m["segmentId"]
+    )
 
     assert [s.text for s in stored] == ["hello there", "my card is [REDACTED CARD]", "thanks bye"]
     assert segment_messages == [
@@ -102,6 +106,7 @@ async def test_stored_segments_and_transcript_status_reach_subscribers(
         ("in-progress", "in-progress"),
         (None, "completed"),
     ]
+    assert by_channel["call"][-1]["type"] == "call"  # the transcript's end follows every segment
     assert [m["transcriptStatus"] for m in by_channel["live"]] == ["in-progress", "completed"]
     assert all(m["type"] == "call" for m in by_channel["live"])  # segments only on the call's channel
     assert "4111" not in json.dumps(received)
