@@ -35,6 +35,7 @@ from tests.support.streamer_harness import (
     segments,
     streamer_running,
     twilio_stream,
+    until,
     wait_for_call_end,
 )
 
@@ -72,9 +73,12 @@ async def test_stored_segments_and_transcript_status_reach_subscribers(
             await twilio.stop()
             await wait_for_call_end(server)
             received = [first]
-            while not any(_is_final(m) for m in received if m["id"] == "call"):
+            # the two channels go through different senders: wait for the end on both
+            while not all(any(_is_final(m) for m in received if m["id"] == sub) for sub in ("call", "live")):
                 received.append(await next_message(ws))
             counters = server._deps.metrics.totals
+            # the sender counts a publish once AppSync answered it, after subscribers may have it
+            await until(lambda: counters[FEED_EVENTS_PUBLISHED] == len(received))  # each event once
             stored = await segments(local_stack, call_sid)
 
     by_channel: dict[str, list[dict[str, Any]]] = {"call": [], "live": []}
