@@ -86,6 +86,8 @@ def start_streamer(
         "TWILIO_AUTH_TOKEN": load.TOKEN,
         "STREAM_URL": load.STREAM_URL,
         "MAX_CALLS": str(calls + 10),
+        # every call comes from this one address (Twilio's come from many): not a flood here
+        "MAX_PENDING_STREAMS_PER_ADDRESS": str(calls + 10),
         "DRAIN_SECONDS": "10",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "METRICS_INTERVAL_SECONDS": "60",
