@@ -3,8 +3,9 @@
 - moto's Cognito: the pool, app client and groups (`cognito.create_local_pool`) and one person in
   both groups (`cognito.LOCAL_USER`, a fresh password each run, printed by `callscribe local up`);
 - the AppSync Events stand-in (`appsync_events.py`): the streamer publishes to its HTTP side
-  (`streamer_env`: FEED_HTTP_URL, FEED_REGION), browsers and `callscribe tail` subscribe to its
-  realtime side with the pool's tokens;
+  (`streamer_env`: FEED_HTTP_URL, FEED_REGION), and so does the call feed Lambda
+  (`functions/call_feed`), run on each batch of the calls table's stream (`table_stream.py`);
+  browsers and `callscribe tail` subscribe to its realtime side with the pool's tokens;
 - the people's read API (`functions/console_api`) behind the local API Gateway, stage `api`, with
   the Cognito authoriser emulation: `api.invoke` is the callable the console's server hands `/api/*`
   to, and `api.url` serves it over HTTP too.
@@ -33,11 +34,15 @@ from callscribe_local.cognito import (
     create_local_pool,
     new_password,
 )
+from callscribe_local.table_stream import TableStreamPoller
+from functions.call_feed.app import Tally
+from functions.call_feed.app import create_handler as create_call_feed
 from functions.console_api.app import RESOURCES, create_handler
 from functions.console_api.dependencies import build_services
 from functions.console_api.logic import Services
 from functions.console_api.settings import ConsoleApiSettings
 from shared.access import GROUPS
+from shared.feed_publisher import FeedPublisher
 
 API_STAGE = "api"
 
@@ -97,6 +102,7 @@ def start_people_side(exit_stack: ExitStack, endpoint: str, names: LocalNames, r
         region=region,
     ).start()
     exit_stack.callback(feed.stop)
+    _start_call_feed(exit_stack, feed, names, region, credentials)
     settings = ConsoleApiSettings(
         calls_table=names.calls_table,
         transcripts_table=names.transcripts_table,
@@ -115,3 +121,22 @@ def start_people_side(exit_stack: ExitStack, endpoint: str, names: LocalNames, r
     ).start()
     exit_stack.callback(api.stop)
     return PeopleSide(pool=pool, user=LOCAL_USER, password=password, feed=feed, api=api)
+
+
+def _start_call_feed(
+    exit_stack: ExitStack,
+    feed: AppSyncEventsStandIn,
+    names: LocalNames,
+    region: str,
+    credentials: Credentials,
+) -> None:
+    """The call feed Lambda on the calls table's stream, publishing to the stand-in."""
+    tally = Tally()
+    frozen = credentials.get_frozen_credentials()
+    publisher = FeedPublisher(feed.http_url, region, tally, credentials=lambda: frozen)
+    publisher.start()
+    exit_stack.callback(publisher.stop)
+    poller = TableStreamPoller(
+        names.calls_table, create_call_feed(lambda: (publisher, tally)), name="call-feed"
+    )
+    exit_stack.callback(poller.start().stop)

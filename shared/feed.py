@@ -1,8 +1,9 @@
 """The live feed's channels and messages (AppSync Events, namespace `calls`): the contract's shapes.
 
 - `/calls/live` carries a `call` message on every status change of any call (the live board);
-- `/calls/{callSid}` carries the same `call` messages of that call, and a `segment` message for each
-  final segment as it is stored (redacted as stored).
+- `/calls/{callSid}` carries the same `call` messages of that call (and of its `<Dial>`ed legs, which
+  name `parentCallSid`), and a `segment` message for each final segment as it is stored (redacted
+  as stored).
 
 Each event is a JSON string (AppSync Events' rule). A `call` message names only what its publisher
 knows: `callSid` and `at` always, the rest when known (a client merges it into what it shows, and
@@ -55,6 +56,7 @@ class CallUpdate:
     """What changed on a call, as far as its publisher knows (None: not known, left out)."""
 
     call_sid: str
+    parent_call_sid: str | None = None  # a <Dial>ed leg: announced on its parent's channel only
     status: str | None = None
     transcript_status: str | None = None
     started_at: str | None = None
@@ -70,6 +72,7 @@ class CallUpdate:
     def event(self, at: str | None = None) -> str:
         """The `call` message, stamped `at` (now by default)."""
         fields = {
+            "parentCallSid": self.parent_call_sid,
             "status": self.status,
             "transcriptStatus": self.transcript_status,
             "startedAt": self.started_at,
@@ -85,6 +88,9 @@ class CallUpdate:
         known = {name: value for name, value in fields.items() if value is not None}
         return _event({"type": "call", "callSid": self.call_sid, **known, "at": at or clock.now_iso()})
 
-    def channels(self) -> tuple[str, str]:
-        """Where a call message goes: the board's channel and the call's own."""
+    def channels(self) -> tuple[str, ...]:
+        """Where a call message goes: the board's channel and the call's own; a leg's, to its
+        parent's channel only (the parent's page lists its legs; the board shows calls)."""
+        if self.parent_call_sid is not None:
+            return (call_channel(self.parent_call_sid),)
         return LIVE_CHANNEL, call_channel(self.call_sid)

@@ -42,7 +42,8 @@ class CallListReader(Protocol):
 
     def list_calls(self, query: CallListQuery) -> CallListPage:
         """At most `query.limit` calls (fewer when the days it may read in one page run out: then
-        `next` says where to go on), through the calls_by_day index, never a scan."""
+        `next` says where to go on), through the calls_by_day index, never a scan; `<Dial>`ed legs
+        are not listed (they belong to their call)."""
         ...
 
 

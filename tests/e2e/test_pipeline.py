@@ -115,10 +115,15 @@ def placed(stack: LocalStack) -> PlacedCall:
         result = asyncio.run(phone.call(conversation))
         events = _wait_for_events(tap, result.call_sid)
         summaries = _wait_until_settled(stack, tap, result.call_sid, events)
+        recorder.wait_for(lambda fed: any(_summary_ready(event, result.call_sid) for event in fed))
     finally:
         recorder.stop()
     record = stack.get_call_json(result.call_sid)
     return PlacedCall(phone, conversation, result, events, record, summaries, recorder.events)
+
+
+def _summary_ready(event: dict[str, Any], call_sid: str) -> bool:
+    return event.get("callSid") == call_sid and event.get("summaryReady") is True
 
 
 def _wait_until_settled(
@@ -459,9 +464,16 @@ def test_a_viewer_saw_the_call_live_and_the_read_api_shows_it(stack: LocalStack,
     assert set(fed) == {line["segmentId"] for line in live_segments}
     for line in live_segments:
         assert fed[line["segmentId"]]["text"] == line["text"]
-    transcript = [event.get("transcriptStatus") for event in mine if event["type"] == "call"]
-    assert transcript[0] == "in-progress"
+    calls = [event for event in mine if event["type"] == "call"]
+    transcript = [event["transcriptStatus"] for event in calls if "transcriptStatus" in event]
+    assert transcript[0] == "in-progress"  # the stream's start
     assert transcript[-1] == "completed"
+    assert "ringing" in [event.get("status") for event in calls]  # the call feed's, from the table's stream
+    ended = [event for event in calls if event.get("status") == "completed"]
+    assert ended
+    assert ended[-1]["durationSeconds"] == record["durationSeconds"]
+    assert any(_summary_ready(event, call_sid) for event in calls)
+    assert any(event.get("reconciled") for event in calls)
 
     headers = {"Authorization": sign_in(people.pool, people.user, people.password).id_token}
     listed = httpx.get(f"{people.api.url}/calls", headers=headers).json()

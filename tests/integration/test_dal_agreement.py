@@ -818,6 +818,9 @@ def test_the_call_list_pages_newest_first_through_the_day_index(tables: Tables) 
         ),
         "f": _placed(tables, f"{days[2]}T10:00:01.000Z", status="completed", rank=4, route="agent", to=other),
     }
+    leg = "CA" + uuid.uuid4().hex  # a <Dial>ed leg of "e": listed on its call's page, not here
+    leg_parties = CallParties(direction="outbound-dial", parent_call_sid=placed["e"], to_number=ours)
+    tables.webhooks.upsert_call(CallUpsert(leg, leg_parties, f"{days[2]}T10:00:00.500Z", route="forward"))
     newest_first = [placed[name] for name in "fedcba"]
     whole = CallListQuery(first_day=days[0], last_day=days[2], limit=2)
     assert _follow(tables, whole) == newest_first

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from websockets.asyncio.client import connect
@@ -34,6 +36,15 @@ class FeedRecorder:
         if not self._ready.wait(within) or self._failure is not None:
             raise RuntimeError(f"the feed subscription did not start: {self._failure}")
         return self
+
+    def wait_for(self, predicate: Callable[[list[dict[str, Any]]], bool], within: float = 30.0) -> bool:
+        """True once `predicate(events)` holds (checked as events arrive), False after `within` s."""
+        deadline = time.monotonic() + within
+        while not predicate(list(self.events)):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def stop(self) -> None:
         if self._stop is not None:

@@ -2,10 +2,11 @@
 
 The index's partition is the call's UTC day and its sort key the start time, so a page is one Query
 per day, newest day first, read backwards (`ScanIndexForward=False`); the start-time bounds are the
-key condition, the other filters (status, route, our number, live) a filter expression applied to
-the day's items. What a change must keep: never a Scan; a page reads at most `MAX_DAYS_PER_PAGE` day
-partitions and then answers with where to go on (so an empty month costs bounded requests per page);
-the position resumes exactly after the last call sent (the index's key: day, start, call SID).
+key condition, the other filters (status, route, our number, live; and never a `<Dial>`ed leg: legs
+are shown on their call's page) a filter expression applied to the day's items. What a change must
+keep: never a Scan; a page reads at most `MAX_DAYS_PER_PAGE` day partitions and then answers with
+where to go on (so an empty month costs bounded requests per page); the position resumes exactly
+after the last call sent (the index's key: day, start, call SID).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class DynamoCallList(CallTableAdapter):
 
     def _filter(self, query: CallListQuery) -> Any:
         m = self._table.model
-        conditions: list[Any] = []
+        conditions: list[Any] = [m.parent_call_sid.does_not_exist()]  # legs are listed on their call
         if query.statuses is not None:
             conditions.append(m.status.is_in(*sorted(query.statuses)))
         if query.route is not None:

@@ -40,6 +40,8 @@ def _listed(item: Item, query: CallListQuery) -> bool:
     day, started = item.get("call_date"), item.get("started_at")
     if not day or not started or not query.first_day <= day <= query.last_day:
         return False
+    if item.get("parent_call_sid") is not None:  # legs are listed on their call
+        return False
     if query.started_from is not None and started < query.started_from:
         return False
     if query.started_to is not None and started > query.started_to:
