@@ -79,7 +79,12 @@ def create_handler(publisher: Callable[[], tuple[FeedPublisher, Tally]]) -> Lamb
             change = record.dynamodb
             if change is None:
                 continue
-            update = call_update(_call(change.old_image), _call(change.new_image))
+            try:
+                update = call_update(_call(change.old_image), _call(change.new_image))
+            except (TypeError, ValueError, KeyError):  # a record it cannot read: skipped, not retried
+                logger.exception("stream record not readable", extra={"event_id": record.event_id})
+                metrics.add_metric(name=metric_names.UNREADABLE_RECORDS, unit="Count", value=1)
+                continue
             if update is not None:
                 feed.publish_all(update.channels(), update.event())
                 updates += 1

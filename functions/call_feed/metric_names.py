@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Final
 
 CALL_UPDATES: Final = "CallUpdates"  # records of the stream that changed what the feed shows
+UNREADABLE_RECORDS: Final = "UnreadableRecords"  # records skipped: not readable as a call record
 FEED_EVENTS_PUBLISHED: Final = "FeedEventsPublished"  # events AppSync Events accepted
 FEED_PUBLISH_FAILURES: Final = "FeedPublishFailures"  # events dropped: their publish failed
 FEED_EVENTS_DROPPED: Final = "FeedEventsDropped"  # events dropped: the publisher's queue was full

@@ -118,6 +118,7 @@ def placed(stack: LocalStack) -> PlacedCall:
         recorder.wait_for(lambda fed: any(_summary_ready(event, result.call_sid) for event in fed))
     finally:
         recorder.stop()
+    assert recorder.failure is None, f"the viewer's feed connection ended early: {recorder.failure!r}"
     record = stack.get_call_json(result.call_sid)
     return PlacedCall(phone, conversation, result, events, record, summaries, recorder.events)
 

@@ -37,11 +37,17 @@ class FeedRecorder:
             raise RuntimeError(f"the feed subscription did not start: {self._failure}")
         return self
 
+    @property
+    def failure(self) -> BaseException | None:
+        """Why the subscription ended early (None while it runs, or when `stop()` ended it)."""
+        return self._failure
+
     def wait_for(self, predicate: Callable[[list[dict[str, Any]]], bool], within: float = 30.0) -> bool:
-        """True once `predicate(events)` holds (checked as events arrive), False after `within` s."""
+        """True once `predicate(events)` holds (checked as events arrive), False after `within` s or
+        as soon as the subscription has ended (see `failure`)."""
         deadline = time.monotonic() + within
         while not predicate(list(self.events)):
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or not self._thread.is_alive():
                 return False
             time.sleep(0.05)
         return True
@@ -72,7 +78,7 @@ class FeedRecorder:
             self._ready.set()
             stopping = asyncio.create_task(self._stop.wait())
             while not self._stop.is_set():
-                receiving = asyncio.create_task(ws.recv())
+                receiving = asyncio.create_task(ws.recv())  # ConnectionClosed ends it: `failure` says why
                 done, _ = await asyncio.wait({receiving, stopping}, return_when=asyncio.FIRST_COMPLETED)
                 if receiving not in done:
                     receiving.cancel()

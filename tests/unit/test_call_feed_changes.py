@@ -62,3 +62,37 @@ def test_a_leg_goes_to_its_parents_channel_only() -> None:
     assert update is not None
     assert update.channels() == (f"/calls/{PARENT}",)
     assert json.loads(update.event())["parentCallSid"] == PARENT
+
+
+class FakeFeed:
+    def __init__(self) -> None:
+        self.sent: list[tuple[tuple[str, ...], dict[str, object]]] = []
+
+    def publish_all(self, channels: tuple[str, ...], event: str) -> None:
+        self.sent.append((tuple(channels), json.loads(event)))
+
+    def wait_idle(self, timeout: float) -> bool:
+        return True
+
+
+def record(new: dict[str, object], old: dict[str, object] | None = None) -> dict[str, object]:
+    change: dict[str, object] = {"Keys": {"call_sid": new["call_sid"]}, "NewImage": new}
+    if old is not None:
+        change["OldImage"] = old
+    return {"eventID": "e1", "eventName": "MODIFY" if old else "INSERT", "eventSource": "aws:dynamodb",
+            "dynamodb": change}  # fmt: skip
+
+
+def test_the_handler_skips_a_record_it_cannot_read_and_goes_on() -> None:
+    from callscribe_local.apigw import LocalLambdaContext
+    from functions.call_feed.app import Tally, create_handler
+
+    feed = FakeFeed()
+    handler = create_handler(lambda: (feed, Tally()))  # type: ignore[arg-type, return-value]
+    bad = {"call_sid": {"S": SID}, "started_at": {"S": "T0"}, "duration_seconds": {"S": "not a number"}}
+    good = {"call_sid": {"S": PARENT}, "started_at": {"S": "T0"}, "status": {"S": "ringing"}}
+    result = handler({"Records": [record(bad), record(good)]}, LocalLambdaContext())
+    assert result == {"updates": 1}
+    assert [(channels, event["callSid"]) for channels, event in feed.sent] == [
+        (("/calls/live", f"/calls/{PARENT}"), PARENT)
+    ]
