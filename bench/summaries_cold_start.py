@@ -231,8 +231,9 @@ def main() -> int:
     parser.add_argument("--with-aiohttp", action="store_true", help="let `anthropic` import aiohttp")
     args = parser.parse_args()
 
-    from callscribe_local.anthropic_server import AnthropicServer, OfflineSummarizer
+    from callscribe_local.anthropic_server import AnthropicServer
     from callscribe_local.aws_local import local_aws
+    from callscribe_local.offline_summarizer import OfflineSummarizer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
 

@@ -2,6 +2,7 @@
 
     callscribe local up                  run the stack until Ctrl-C, print its URLs and env
     callscribe call AUDIO [AUDIO2]       a simulated call with your own audio (caller, callee)
+    callscribe call --to agent AUDIO…    talk to the voice agent: each file is one thing the caller says
     callscribe show CALLSID              transcript, cost (legs too) and summary (--json: the record)
     callscribe export                    DynamoDB export to (local) S3, then the flat analyst tables
     callscribe query NAME|--sql SQL      a saved analyst query (or your SQL) on the latest export
@@ -152,7 +153,7 @@ def _point_at(state: StackState) -> None:
 
 def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
     from callscribe_local.demo import ConsoleSteps
-    from callscribe_local.stack import LocalStack, StackOptions
+    from callscribe_local.stack import AGENT_NUMBER, LocalStack, StackOptions
 
     existing = read_state()
     if existing is not None:
@@ -185,6 +186,10 @@ def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
             console.print(f"[bold]AWS[/]       {stack.urls.aws}   (moto: DynamoDB, EventBridge, SQS, S3)")
             console.print(f"[bold]Deepgram[/]  {stack.urls.deepgram}   (live; POST /v1/listen: pre-recorded)")
             console.print(f"[bold]Twilio[/]    {stack.urls.twilio}   (REST: calls, recordings)")
+            console.print(
+                f"[bold]Agent[/]     {AGENT_NUMBER} is answered by the voice agent "
+                "(callscribe call --to agent hello.wav goodbye.wav)"
+            )
             if stack.people is not None:
                 people = stack.people
                 console.print(f"[bold]Read API[/]  {people.api.url}   (people: GET /calls, sign in first)")
@@ -207,18 +212,26 @@ def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_call(args: argparse.Namespace, console: Console) -> int:
+    if args.to is not None:
+        from callscribe_local.agent_cli import cmd_agent_call
+
+        return cmd_agent_call(args, console)
+    if len(args.audio) > 2:
+        console.print("[red]give one or two files (caller, callee), or talk to the agent: --to agent[/]")
+        return 2
+    audio, audio2 = args.audio[0], (args.audio[1] if len(args.audio) > 1 else None)
     try:
         windows = [parse_window(text) for text in args.deepgram_outage or []]
     except ValueError as exc:
         console.print(f"[red]--deepgram-outage: {exc}[/]")
         return 2
     try:
-        inbound, outbound = load_tracks(Path(args.audio))
-        if args.audio2:
+        inbound, outbound = load_tracks(Path(audio))
+        if audio2:
             if outbound is not None:
-                console.print(f"[red]{args.audio} is stereo (both tracks already); give no second file[/]")
+                console.print(f"[red]{audio} is stereo (both tracks already); give no second file[/]")
                 return 2
-            outbound = load_audio(Path(args.audio2))
+            outbound = load_audio(Path(audio2))
     except (OSError, PhoneError) as exc:
         console.print(f"[red]{exc}[/]")
         return 2
@@ -427,19 +440,24 @@ def cmd_query(args: argparse.Namespace, console: Console) -> int:
 
     from callscribe_local.local_analytics import latest_warehouse
     from callscribe_local.warehouse import WarehouseError
-    from shared.analytics.queries import SAVED_QUERIES
+    from shared.analytics.queries import SAVED_QUERIES, ParameterError
 
     saved = {query.name: query for query in SAVED_QUERIES}
     if args.list or (not args.name and not args.sql):
         for query in SAVED_QUERIES:
-            console.print(f"[bold]{query.name}[/]: {query.description}")
+            needs = "".join(f" {p.option} ({p.description})" for p in query.parameters)
+            console.print(f"[bold]{query.name}[/]{needs}: {query.description}", highlight=False)
         return 0
+    parameters: list[str] = []
     if args.sql:
         sql = args.sql
     elif args.name in saved:
         sql = saved[args.name].sql
-        if args.call_sid:
-            sql = sql.replace("CA_REPLACE_ME", args.call_sid)
+        try:
+            parameters = saved[args.name].bind({"call_sid": args.call_sid})
+        except ParameterError as exc:
+            console.print(f"[red]{exc}[/]", highlight=False)
+            return 2
     else:
         console.print(f"[red]no saved query {args.name!r}[/]; callscribe query --list")
         return 2
@@ -448,7 +466,7 @@ def cmd_query(args: argparse.Namespace, console: Console) -> int:
     with tempfile.TemporaryDirectory(prefix="callscribe-query-") as workdir:
         try:
             warehouse = latest_warehouse(boto3.client("s3"), args.bucket, Path(workdir))
-            rows = warehouse.query(sql)
+            rows = warehouse.query(sql, parameters)
         except WarehouseError as exc:
             console.print(f"[red]{exc}[/] (run `callscribe export` first?)")
             return 1
@@ -611,6 +629,37 @@ def cmd_tail(args: argparse.Namespace, console: Console) -> int:
 # -- argument parsing -----------------------------------------------------------------------------
 
 
+def _agent_options(call: argparse.ArgumentParser) -> None:
+    """`call`'s options for a conversation with the voice agent (callscribe_local/agent_cli.py)."""
+    agent = call.add_argument_group("talking to the agent (--to)")
+    agent.add_argument(
+        "--to",
+        metavar="agent|NUMBER",
+        help="call this number (E.164), or 'agent': the number the local stack routes to the voice agent; "
+        "each AUDIO is then one caller turn, spoken when the agent has finished its answer",
+    )
+    agent.add_argument(
+        "--agent-audio", metavar="OUT.wav", help="write what the caller said (left) and heard (right)"
+    )
+    agent.add_argument(
+        "--pause", type=float, default=0.6, metavar="S", help="the caller answers S after the agent"
+    )
+    agent.add_argument(
+        "--reply-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="speak anyway after S without an answer",
+    )
+    agent.add_argument(
+        "--interrupt-after",
+        type=float,
+        default=None,
+        metavar="S",
+        help="speak S into each answer (a barge-in)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="callscribe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -635,10 +684,12 @@ def build_parser() -> argparse.ArgumentParser:
     call = commands.add_parser("call", help="place a simulated call with your own audio")
     call.add_argument(
         "audio",
+        nargs="+",
         help="the caller's audio: .wav (PCM, float, mu-law or A-law; any rate; stereo = caller and callee) "
-        "or 8 kHz mu-law .ulaw",
+        "or 8 kHz mu-law .ulaw; a second file is the other party's (the outbound track). With --to: "
+        "each file is one caller turn",
     )
-    call.add_argument("audio2", nargs="?", help="the other party's audio (the outbound track)")
+    _agent_options(call)
     call.add_argument("--speed", type=float, default=1.0, help="faster than real time (Twilio: 1.0)")
     call.add_argument("--out-of-order", action="store_true", help="status callbacks out of order")
     call.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the summary")
@@ -675,7 +726,7 @@ def build_parser() -> argparse.ArgumentParser:
     query = commands.add_parser("query", help="run a saved analyst query on the latest local export")
     query.add_argument("name", nargs="?", help="a saved query's name (see --list)")
     query.add_argument("--sql", help="your own SQL (Athena/Trino dialect) instead of a saved query")
-    query.add_argument("--call-sid", help="for transcript-of-a-call: the call to show")
+    query.add_argument("--call-sid", help="the call, for the queries that take one (transcript-of-a-call)")
     query.add_argument("--list", action="store_true", help="list the saved queries")
     query.add_argument("--bucket", default=DEFAULT_EXPORT_BUCKET)
     query.add_argument("--json", action="store_true", help="rows as JSON")

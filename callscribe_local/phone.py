@@ -19,6 +19,10 @@ unchanged and every protocol detail is exercised:
   (answered once the ring time has passed, completed with its own CallDuration when the caller
   hangs up), before the parent's `completed`.
 
+- a bidirectional `<Connect><Stream>` (agent mode): the caller's track only, the agent's audio played
+  back, marks echoed, `clear` honoured, and the call ended or transferred by the agent's REST update
+  (`agent_stream.py`), the caller speaking from a script of turns (`AgentScript`).
+
 Twilio fires status callbacks in order but as separate requests that may arrive in any order;
 `out_of_order=True` delivers `in-progress` after `completed` and repeats `ringing` at the end, so
 the demo shows the call record never moving backwards.
@@ -28,12 +32,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import math
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -47,6 +52,14 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from callscribe_local import g711, wavfile
+from callscribe_local.agent_stream import (
+    AgentCallResult,
+    AgentScript,
+    AgentStream,
+    CallerTurn,
+    ConversationObserver,
+)
+from callscribe_local.call_control import TwilioControl
 
 RATE = 8000
 FRAME_BYTES = 160  # 20 ms of 8 kHz mu-law: what Twilio sends in practice
@@ -337,6 +350,7 @@ class CallResult:
     # stream, but the call goes on to its end, with its `completed` callback and its recording.
     stream_error: str | None = None
     leg_sid: str | None = None  # the <Dial>ed party's call, when its status callbacks were asked for
+    agent: AgentCallResult | None = None  # a bidirectional stream (agent mode): what was said and heard
 
 
 StreamHook = tuple[float, Callable[[], Coroutine[Any, Any, None]]]
@@ -367,6 +381,8 @@ class SimulatedPhone:
     ring_seconds: float = RING_SECONDS
     greeting_seconds: float = GREETING_SECONDS
     stream_hooks: tuple[StreamHook, ...] = ()
+    # agent mode: told what the caller notices as it happens (turns, the agent speaking, barge-ins, the end)
+    conversation_observer: ConversationObserver | None = None
 
     def __post_init__(self) -> None:
         if self.speed <= 0:
@@ -377,11 +393,15 @@ class SimulatedPhone:
 
     # -- public --------------------------------------------------------------------------------
 
-    async def call(self, conversation: Conversation, call_sid: str | None = None) -> CallResult:
+    async def call(
+        self, conversation: Conversation, call_sid: str | None = None, *, script: AgentScript | None = None
+    ) -> CallResult:
+        """Place a call. Should the TwiML connect the agent, the caller speaks `script`'s turns (by
+        default the conversation's inbound track, as one turn)."""
         call_sid = call_sid or "CA" + uuid.uuid4().hex
         async with httpx.AsyncClient(timeout=self.http_timeout) as http:
             session = _CallSession(self, http, call_sid)
-            return await session.run(conversation)
+            return await session.run(conversation, script)
 
     # -- signing -------------------------------------------------------------------------------
 
@@ -436,7 +456,7 @@ class _CallSession:
         self.stream_started_at: datetime | None = None
         self.stream_error: str | None = None
 
-    async def run(self, conversation: Conversation) -> CallResult:
+    async def run(self, conversation: Conversation, script: AgentScript | None = None) -> CallResult:
         phone = self.phone
         base = phone.api_url.rstrip("/")
         parties = f"{phone.caller.from_number} calls {phone.caller.to_number}"
@@ -458,7 +478,7 @@ class _CallSession:
         if plan.stream is None:
             raise PhoneError("the TwiML starts no <Stream>: this call would not be transcribed")
         if plan.stream.bidirectional:
-            raise PhoneError("the TwiML <Connect>s a bidirectional stream (agent mode): not simulated")
+            return await self._run_agent(plan, script or _one_turn(conversation))
         phone.observer.step(
             "twiml",
             f"stream {plan.stream.url} track={plan.stream.track}"
@@ -517,6 +537,92 @@ class _CallSession:
             stream_error=self.stream_error,
             leg_sid=None if leg is None else leg.call_sid,
         )
+
+    async def _run_agent(self, plan: CallPlan, script: AgentScript) -> CallResult:
+        """`<Connect><Stream>`: the conversation with the agent, then the call's end as Twilio ends it."""
+        phone = self.phone
+        assert plan.stream is not None
+        phone.observer.step("twiml", f"connect the agent: bidirectional stream {plan.stream.url}")
+        await self._keep_call("in-progress")
+        in_progress = self._next_sequence()
+        if not phone.out_of_order:
+            await self._status("in-progress", sequence=in_progress)
+        stream_sid = "MZ" + uuid.uuid4().hex
+        async with self._connected(plan.stream) as ws:
+            phone.observer.step("stream", f"connected to {plan.stream.url} ({stream_sid}), caller track only")
+            await self._start(ws, plan.stream, stream_sid, ("inbound",))
+            self.stream_started_at = datetime.now(UTC)
+            control = None
+            if phone.twilio_api_url is not None:
+                control = TwilioControl(self.http, phone.twilio_api_url, phone.account_sid, phone.auth_token)
+            agent = await AgentStream(
+                ws,
+                call_sid=self.call_sid,
+                account_sid=phone.account_sid,
+                stream_sid=stream_sid,
+                script=script,
+                speed=phone.speed,
+                control=control,
+                observer=phone.conversation_observer,
+            ).run()
+        frames = len(agent.inbound) // FRAME_BYTES
+        phone.observer.step("stream", f"stopped after {frames} media messages ({agent.ending})")
+        seconds = agent.seconds
+        if agent.transfer_to is not None:
+            # Twilio leaves <Connect> for the new TwiML: it rings the number, which answers; the
+            # simulation has nothing more to say, so the caller hangs up once connected
+            phone.observer.step(
+                "transfer", f"dialling {agent.transfer_to}; it answers after {phone.ring_seconds} s"
+            )
+            await asyncio.sleep(phone.ring_seconds / phone.speed)
+            seconds += phone.ring_seconds
+        duration = max(1, round(seconds))
+        await self._keep_call("completed")
+        await self._status(
+            "completed",
+            extra={
+                "CallDuration": str(duration),
+                "Duration": str(math.ceil(duration / 60)),
+                "SipResponseCode": "200",
+            },
+        )
+        if phone.out_of_order:
+            await self._status("in-progress", sequence=in_progress)
+            await self._status("ringing", sequence=1)
+        phone.observer.step("hangup", f"call {self.call_sid} completed after {duration} s")
+        return CallResult(
+            self.call_sid,
+            stream_sid,
+            plan,
+            duration,
+            frames,
+            self.callbacks,
+            stream_started_at=self.stream_started_at,
+            agent=agent,
+        )
+
+    async def _keep_call(self, status: str) -> None:
+        """Tell the Twilio stand-in about the call (Twilio knows its own calls): the agent's REST
+        updates then find it, and the phone can follow them."""
+        phone = self.phone
+        if phone.twilio_api_url is None:
+            return
+        base = phone.twilio_api_url.rstrip("/")
+        url = f"{base}/{API_VERSION}/Accounts/{phone.account_sid}/Calls/{self.call_sid}.json"
+        form = {
+            "From": phone.caller.from_number,
+            "To": phone.caller.to_number,
+            "Direction": "inbound",
+            "Status": status,
+        }
+        try:
+            response = await self.http.put(url, data=form, auth=(phone.account_sid, phone.auth_token))
+        except httpx.HTTPError as exc:
+            raise PhoneError(f"the Twilio stand-in at {phone.twilio_api_url} is unreachable ({exc})") from exc
+        if response.status_code >= 300:
+            raise PhoneError(
+                f"the Twilio stand-in answered HTTP {response.status_code}: {response.text[:300]}"
+            )
 
     def _lead_in(self, plan: CallPlan) -> float:
         if plan.dial_to is not None:
@@ -637,11 +743,10 @@ class _CallSession:
 
     # -- Media Stream --------------------------------------------------------------------------
 
-    async def _stream(self, stream: StreamInstruction, conversation: Conversation) -> tuple[str, int]:
-        phone = self.phone
-        headers = {"X-Twilio-Signature": phone.sign(stream.url, {})}
-        stream_sid = "MZ" + uuid.uuid4().hex
-        tracks = _tracks_for(stream.track)
+    @contextlib.asynccontextmanager
+    async def _connected(self, stream: StreamInstruction) -> AsyncIterator[ClientConnection]:
+        """The stream's WebSocket, its upgrade signed as Twilio signs it (a refusal is Twilio's 31920)."""
+        headers = {"X-Twilio-Signature": self.phone.sign(stream.url, {})}
         try:
             async with connect(
                 stream.url,
@@ -651,36 +756,38 @@ class _CallSession:
                 user_agent_header="Twilio-MediaStreams/1.0 (callscribe simulated phone)",
                 open_timeout=10,
             ) as ws:
-                phone.observer.step("stream", f"connected to {stream.url} ({stream_sid})")
-                frames = await self._send_media(ws, stream, stream_sid, tracks, conversation)
+                yield ws
         except InvalidStatus as exc:
             raise PhoneError(
                 f"stream handshake refused with HTTP {exc.response.status_code} (Twilio error 31920)"
             ) from exc
         except OSError as exc:
             raise PhoneError(f"stream {stream.url} unreachable ({exc}) (Twilio error 31920)") from exc
+
+    async def _stream(self, stream: StreamInstruction, conversation: Conversation) -> tuple[str, int]:
+        phone = self.phone
+        stream_sid = "MZ" + uuid.uuid4().hex
+        tracks = _tracks_for(stream.track)
+        async with self._connected(stream) as ws:
+            phone.observer.step("stream", f"connected to {stream.url} ({stream_sid})")
+            frames = await self._send_media(ws, stream, stream_sid, tracks, conversation)
         if self.stream_error is not None:
             phone.observer.step("stream", f"dropped after {frames} media messages: {self.stream_error}")
         else:
             phone.observer.step("stream", f"stopped after {frames} media messages")
         return stream_sid, frames
 
-    async def _send_media(
-        self,
-        ws: ClientConnection,
-        stream: StreamInstruction,
-        stream_sid: str,
-        tracks: tuple[str, ...],
-        conversation: Conversation,
-    ) -> int:
+    async def _start(
+        self, ws: ClientConnection, stream: StreamInstruction, stream_sid: str, tracks: tuple[str, ...]
+    ) -> None:
+        """`connected`, then `start` (sequence 1) with the stream's tracks and `<Parameter>`s."""
         phone = self.phone
-        sequence = 1
         await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
         await ws.send(
             json.dumps(
                 {
                     "event": "start",
-                    "sequenceNumber": str(sequence),
+                    "sequenceNumber": "1",
                     "start": {
                         "accountSid": phone.account_sid,
                         "streamSid": stream_sid,
@@ -693,6 +800,18 @@ class _CallSession:
                 }
             )
         )
+
+    async def _send_media(
+        self,
+        ws: ClientConnection,
+        stream: StreamInstruction,
+        stream_sid: str,
+        tracks: tuple[str, ...],
+        conversation: Conversation,
+    ) -> int:
+        phone = self.phone
+        sequence = 1
+        await self._start(ws, stream, stream_sid, tracks)
         audio = {"inbound": conversation.inbound, "outbound": conversation.outbound}
         chunks = dict.fromkeys(tracks, 0)
         total_frames = len(conversation.inbound) // FRAME_BYTES
@@ -829,6 +948,12 @@ class _DialledLeg:
             **(extra or {}),
         }
         await self.call._post(f"leg status {LEG_STATUS[event]}", self.leg.status_callback, params)
+
+
+def _one_turn(conversation: Conversation) -> AgentScript:
+    """A plain call's caller audio, spoken to the agent as one turn (Twilio carries only the caller's
+    track on a bidirectional stream: what the other party would have said is not used)."""
+    return AgentScript((CallerTurn(conversation.inbound, "the caller's audio"),))
 
 
 def _tracks_for(track_attribute: str) -> tuple[str, ...]:

@@ -9,7 +9,8 @@ Production code runs unchanged; only configuration points it at the stand-ins:
   `callscribe sweep`), with `SWEEP_AFTER_SECONDS=0`;
 - S3 (the recordings bucket, `RECORDINGS_BUCKET`): moto, created by the bootstrap;
 - Deepgram live STT: `deepgram_server.DeepgramStandIn` hearing through pocketsphinx, via DEEPGRAM_URL;
-- Anthropic Messages API: `anthropic_server` with the offline summariser, via ANTHROPIC_BASE_URL;
+- Anthropic Messages API: `anthropic_server` with the offline summariser and the offline agent
+  (`offline_agent.OfflineModels`), via ANTHROPIC_BASE_URL;
 - the Fargate streamer: `python -m streamer` as a subprocess, at STREAM_URL (ws://127.0.0.1:…/media);
 - Twilio's REST API (POST /calls, and the recordings the simulated phone makes):
   `twilio_rest.TwilioRestStandIn`, via TWILIO_API_BASE_URL;
@@ -20,15 +21,17 @@ Production code runs unchanged; only configuration points it at the stand-ins:
 With DEEPGRAM_API_KEY or ANTHROPIC_API_KEY set in the environment, the real service is used instead
 of that stand-in (the key is passed through; nothing else changes).
 
-The webhooks and summaries handlers run in this process (as Lambda would run them: one handler per
-"container", settings read once), the streamer in its own (its own event loop, as in Fargate), the
-Deepgram stand-in on an event loop in a background thread. Logs of all parts go to files under
-`log_dir` so a terminal UI stays readable.
+The Lambdas run in this process, each through its own entry point's code (`create_handler`) bound to
+settings the stack builds from `lambda_env` (what CDK would set, over this process's environment),
+with its services built on the first invocation and kept, as in one Lambda container; this process's
+environment is left alone (only `aws_local` points the AWS SDK at moto). The streamer runs in its own
+process (its own event loop, as in Fargate) with that environment, the Deepgram stand-in on an event
+loop in a background thread. Logs of all parts go to files under `log_dir` so a terminal UI stays
+readable.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -37,33 +40,37 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 
 from callscribe_local.aws_local import LOCAL_ACCOUNT, LOCAL_REGION, LocalAws, LocalNames, local_aws
 from callscribe_local.calls_client import get_call
 from callscribe_local.deepgram_server import OUTAGE_PATH
-from callscribe_local.dispatcher import (
-    Delivery,
-    LocalDispatcher,
-    LocalLambdaContext,
-    RetryPolicy,
-    recordings_handler,
-)
+from callscribe_local.dispatcher import Delivery, Handler, LocalDispatcher, LocalLambdaContext, RetryPolicy
+from callscribe_local.loop_thread import LoopThread
+from callscribe_local.offline_agent import OFFLINE_AGENT_MODEL
 from callscribe_local.people_stack import PeopleSide, start_people_side
 from callscribe_local.phone import StreamHook
 from callscribe_local.recognizer import RecognizerFactory
 from shared.events import RecordingCompleted, TranscriptCompleted, TranscriptReconciled
 from shared.telemetry import METRICS_NAMESPACE
 from streamer.contract import HEALTH_PATH, MEDIA_PATH, SERVICE_NAME
+
+if TYPE_CHECKING:  # the parts are imported when the stack starts them
+    from callscribe_local.anthropic_server import AnthropicServer
+    from callscribe_local.apigw import LocalApiGateway
+    from callscribe_local.deepgram_server import DeepgramStandIn
+    from callscribe_local.twilio_rest import TwilioRestStandIn
+
+T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,6 +94,17 @@ DEMO_EVALUATION_QUESTIONS = json.dumps(
 )
 FORWARD_TO = "+14155550199"  # the demo forwards every call here: two parties, both tracks streamed
 TWILIO_NUMBER = "+14155550100"  # the product's number: the simulated phone calls it, POST /calls uses it
+AGENT_NUMBER = (
+    "+14155550177"  # routed to the voice agent (`callscribe call --to agent`), transfers to FORWARD_TO
+)
+# The Deepgram TTS stand-in speaks a tone as long as the text would take to say (~16 characters a
+# second), so a local agent's turns, marks and barge-ins take as long as real speech.
+SPEECH_BYTES_PER_CHAR = 500
+
+
+def default_call_routes() -> dict[str, Any]:
+    """Every number forwards (two parties, both tracks streamed) except AGENT_NUMBER: the agent."""
+    return {"*": {"forwardTo": FORWARD_TO}, AGENT_NUMBER: {"agent": {"transferTo": FORWARD_TO}}}
 
 
 class StackObserver(Protocol):
@@ -101,7 +119,7 @@ class _Quiet:
 @dataclass
 class StackOptions:
     names: LocalNames = field(default_factory=LocalNames)
-    call_routes: Mapping[str, Any] = field(default_factory=lambda: {"*": {"forwardTo": FORWARD_TO}})
+    call_routes: Mapping[str, Any] = field(default_factory=default_call_routes)
     deepgram_api_key: str | None = None  # set: real Deepgram; None: the pocketsphinx stand-in
     # What the Deepgram stand-in hears with (live and pre-recorded); None: pocketsphinx. Tests plug
     # a scripted one in to have a call say exactly what they check for.
@@ -143,23 +161,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-class _LoopThread:
-    """An asyncio loop in a daemon thread, for the asyncio stand-ins inside a synchronous stack."""
-
-    def __init__(self, name: str) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
-        self._thread.start()
-
-    def run(self, coro: Any, timeout: float = 30.0) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=5)
-        self.loop.close()
-
-
 @dataclass
 class StackUrls:
     api: str
@@ -175,7 +176,7 @@ class StackUrls:
 
 
 class LocalStack:
-    """`with LocalStack(options) as stack:` everything runs; on exit everything stops, env restored."""
+    """`with LocalStack(options) as stack:` everything runs; on exit everything stops."""
 
     def __init__(self, options: StackOptions | None = None, observer: StackObserver | None = None) -> None:
         self.options = options or StackOptions()
@@ -185,18 +186,20 @@ class LocalStack:
         self.deliveries: list[Delivery] = []  # the summaries' (the demo reads these)
         self.recording_deliveries: list[Delivery] = []
         self._exit = ExitStack()
-        self._saved_env: dict[str, str | None] = {}
         self.aws: LocalAws | None = None
-        self.api: Any = None
+        # The Lambdas' environment: this process's, plus what the stack sets for them (`_stack_env`).
+        self.lambda_env: dict[str, str] = {}
+        self.api: LocalApiGateway | None = None
         self.dispatcher: LocalDispatcher | None = None
         self.recordings_dispatcher: LocalDispatcher | None = None
+        self.sweeper: Handler | None = None
         self.streamer: subprocess.Popen[bytes] | None = None
         self._streamer_signalled = False
-        self.twilio_rest: Any = None
+        self.twilio_rest: TwilioRestStandIn | None = None
         self.people: PeopleSide | None = None
-        self.deepgram_standin: Any = None  # DeepgramStandIn, unless the real Deepgram is used
-        self.anthropic_server: Any = None  # AnthropicServer, unless the real Anthropic API is used
-        self._deepgram_loop: _LoopThread | None = None
+        self.deepgram_standin: DeepgramStandIn | None = None  # None: the real Deepgram is used
+        self.anthropic_server: AnthropicServer | None = None  # None: the real Anthropic API is used
+        self._deepgram_loop: LoopThread | None = None
         self.urls: StackUrls | None = None
         self.log_dir = Path(self.options.log_dir or tempfile.mkdtemp(prefix="callscribe-local-"))
         self.deepgram_model = "deepgram (real)" if self.options.deepgram_api_key else ""
@@ -220,7 +223,6 @@ class LocalStack:
         self._route_logs()
         self.aws = self._exit.enter_context(local_aws(self.options.names, port=self.options.moto_port))
         self.observer.step("aws", f"moto (DynamoDB, EventBridge, SQS, S3) at {self.aws.endpoint}")
-        self._exit.callback(self._restore_env)
 
         self.people = start_people_side(self._exit, self.aws.endpoint, self.options.names, LOCAL_REGION)
         self.observer.step(
@@ -233,51 +235,29 @@ class LocalStack:
         twilio_url = self._start_twilio_rest()
 
         from callscribe_local.apigw import LocalApiGateway
-        from functions.webhooks.app import handler as webhooks_handler
 
-        self.api = LocalApiGateway(webhooks_handler, stage="local", port=self.options.api_port)
+        api = LocalApiGateway(self._webhooks_handler(), stage="local", port=self.options.api_port)
+        self.api = api
+        self._exit.callback(api.stop)  # bound already: its port is the webhooks' base URL
         streamer_port = self.options.streamer_port or free_port()
         stream_url = f"ws://127.0.0.1:{streamer_port}{MEDIA_PATH}"
-        self._set_env(
-            {
-                "TWILIO_ACCOUNT_SID": self.account_sid,
-                "TWILIO_AUTH_TOKEN": self.auth_token,
-                "STREAM_URL": stream_url,
-                "WEBHOOK_BASE_URL": self.api.url,
-                "CALL_ROUTES": json.dumps(dict(self.options.call_routes)),
-                "TWILIO_API_BASE_URL": twilio_url,
-                "TWILIO_FROM_NUMBER": TWILIO_NUMBER,
-                # the recordings Lambda runs in this process: the same Deepgram as the streamer (its
-                # pre-recorded POST /v1/listen on the stand-in's host), heard with the same model
-                "DEEPGRAM_URL": deepgram_url,
-                "DEEPGRAM_API_KEY": deepgram_key,
-                **({} if self.options.deepgram_api_key else {"DEEPGRAM_MODEL": self.deepgram_model}),
-                "ANTHROPIC_API_KEY": anthropic_key,
-                **({"ANTHROPIC_BASE_URL": anthropic_url} if not self.options.anthropic_api_key else {}),
-                **({"SUMMARY_MODEL": OFFLINE_SUMMARY_MODEL} if not self.options.anthropic_api_key else {}),
-                "EVALUATION_QUESTIONS": os.environ.get("EVALUATION_QUESTIONS") or DEMO_EVALUATION_QUESTIONS,
-                "POWERTOOLS_TRACE_DISABLED": "true",
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-                # the sweeper runs only when asked (`callscribe sweep`): then at once, no patience
-                "SWEEP_AFTER_SECONDS": os.environ.get("SWEEP_AFTER_SECONDS", "0"),
-                **self._prices_env(),
-                **self.options.extra_env,
-            }
+        stack_env = self._stack_env(
+            stream_url=stream_url,
+            api_url=api.url,
+            twilio_url=twilio_url,
+            deepgram=(deepgram_url, deepgram_key),
+            anthropic=(anthropic_url, anthropic_key),
         )
-        self._fresh_containers()  # as after a deploy: handlers build their clients from this env
-        self._exit.callback(self._fresh_containers)  # and nothing of this stack outlives it
+        self.lambda_env = {**os.environ, **stack_env}
         # The streamer process takes seconds to import and bind: it boots while the rest starts here,
         # and the stack is up once it answers its health check (below).
-        health = self._spawn_streamer(streamer_port, stream_url, deepgram_url, deepgram_key)
-        self.api.start()
-        self._exit.callback(self.api.stop)
-        self.observer.step("api", f"API Gateway (REST, stage local) at {self.api.url}")
-
-        from functions.summaries.app import handler as summaries_handler
+        health = self._spawn_streamer(streamer_port, stream_url, stack_env)
+        api.start()
+        self.observer.step("api", f"API Gateway (REST, stage local) at {api.url}")
 
         self.dispatcher = LocalDispatcher(
             self.options.names.event_bus_name,
-            summaries_handler,
+            self._summaries_handler(),
             policy=self.options.retry_policy,
             detail_types=(TranscriptCompleted.detail_type, TranscriptReconciled.detail_type),
             on_delivery=self.deliveries.append,
@@ -290,9 +270,10 @@ class LocalStack:
             f"({self.options.retry_policy.max_attempts} attempts, then DLQ)",
         )
         self._start_recordings_dispatcher()
+        self.sweeper = self._sweeper_handler()
         self._await_streamer(health, stream_url)
         self.urls = StackUrls(
-            api=self.api.url,
+            api=api.url,
             stream=stream_url,
             aws=self.aws.endpoint,
             deepgram=deepgram_url,
@@ -316,8 +297,7 @@ class LocalStack:
         """Run the sweeper once, in this process, as its schedule would (what `callscribe sweep` does
         against a running stack): what it settled and re-drove. Re-driven events reach the
         dispatchers like any other."""
-        from functions.sweeper.app import handler as sweeper_handler
-
+        assert self.sweeper is not None, "the stack is not running"
         event = {
             "version": "0",
             "id": str(uuid.uuid4()),
@@ -330,8 +310,40 @@ class LocalStack:
             "detail": {},
         }
         context = LocalLambdaContext(function_name="callscribe-sweeper-local", timeout_seconds=240.0)
-        result: dict[str, Any] = sweeper_handler(event, context)
+        result: dict[str, Any] = self.sweeper(event, context)
         return result
+
+    # -- the Lambdas: each entry point's code, bound to settings read from `lambda_env` -----------
+
+    def _container(self, build: Callable[[Mapping[str, str]], T]) -> Callable[[], T]:
+        """What one Lambda container keeps: its runtime, built from the stack's `lambda_env` on the
+        first invocation (a bad value fails that invocation, as in AWS), then shared."""
+        return cache(lambda: build(self.lambda_env))
+
+    def _webhooks_handler(self) -> Handler:
+        from functions.webhooks.app import create_handler
+        from functions.webhooks.dependencies import build_services
+        from functions.webhooks.settings import WebhookSettings
+
+        return create_handler(self._container(lambda env: build_services(WebhookSettings.from_env(env))))
+
+    def _summaries_handler(self) -> Handler:
+        from functions.summaries.app import build_runtime, create_handler
+        from functions.summaries.settings import SummarySettings
+
+        return create_handler(self._container(lambda env: build_runtime(SummarySettings.from_env(env))))
+
+    def _recordings_handler(self) -> Handler:
+        from functions.recordings.app import build_service, create_handler
+        from functions.recordings.settings import RecordingSettings
+
+        return create_handler(self._container(lambda env: build_service(RecordingSettings.from_env(env))))
+
+    def _sweeper_handler(self) -> Handler:
+        from functions.sweeper.app import build_service, create_handler
+        from functions.sweeper.settings import SweeperSettings
+
+        return create_handler(self._container(lambda env: build_service(SweeperSettings.from_env(env))))
 
     # -- parts -------------------------------------------------------------------------------------
 
@@ -339,7 +351,7 @@ class LocalStack:
         """`Recording Completed` → the recordings handler (copy, batch transcription, reconciliation)."""
         self.recordings_dispatcher = LocalDispatcher(
             self.options.names.event_bus_name,
-            recordings_handler(),
+            self._recordings_handler(),
             policy=self.options.retry_policy,
             name="callscribe-recordings",
             detail_types=(RecordingCompleted.detail_type,),
@@ -359,7 +371,7 @@ class LocalStack:
             url = os.environ.get("DEEPGRAM_URL", "wss://api.deepgram.com")
             self.observer.step("deepgram", f"real Deepgram at {url} (DEEPGRAM_API_KEY is set)")
             return url, self.options.deepgram_api_key
-        from callscribe_local.deepgram_server import DeepgramStandIn
+        from callscribe_local.deepgram_server import DeepgramStandIn, SpeakOptions
         from callscribe_local.sphinx_recognizer import MODEL_NAME, SphinxRecognizerFactory
 
         factory: RecognizerFactory
@@ -369,9 +381,10 @@ class LocalStack:
             sphinx = SphinxRecognizerFactory()
             self._exit.callback(sphinx.close)
             factory, model_name = sphinx, MODEL_NAME
-        loop = _LoopThread("deepgram-standin")
+        loop = LoopThread("deepgram-standin")
         self._exit.callback(loop.close)
         standin = DeepgramStandIn(factory, host="127.0.0.1", port=0, api_key=LOCAL_DEEPGRAM_KEY)
+        standin.speak = SpeakOptions(bytes_per_char=SPEECH_BYTES_PER_CHAR)
         loop.run(standin.start())
         self._exit.callback(lambda: loop.run(standin.stop()))
         self.deepgram_standin, self._deepgram_loop = standin, loop
@@ -388,14 +401,18 @@ class LocalStack:
             url = os.environ.get("ANTHROPIC_BASE_URL", "https://api.anthropic.com")
             self.observer.step("anthropic", f"real Anthropic API at {url} (ANTHROPIC_API_KEY is set)")
             return url, self.options.anthropic_api_key
-        from callscribe_local.anthropic_server import OFFLINE_MODEL, AnthropicServer, OfflineSummarizer
+        from callscribe_local.anthropic_server import AnthropicServer
+        from callscribe_local.offline_agent import OfflineModels
+        from callscribe_local.offline_summarizer import OFFLINE_MODEL
 
-        server = AnthropicServer(OfflineSummarizer(), api_key=LOCAL_ANTHROPIC_KEY).start()
+        server = AnthropicServer(OfflineModels(), api_key=LOCAL_ANTHROPIC_KEY).start()
         self._exit.callback(server.stop)
         self.anthropic_server = server  # its `requests`: what the model was sent
         self.summary_model = OFFLINE_MODEL
         self.observer.step(
-            "anthropic", f"Anthropic stand-in at {server.base_url} (offline: {OFFLINE_SUMMARY_MODEL})"
+            "anthropic",
+            f"Anthropic stand-in at {server.base_url} (offline: {OFFLINE_SUMMARY_MODEL} summaries, "
+            f"{OFFLINE_AGENT_MODEL} agent)",
         )
         return str(server.base_url), LOCAL_ANTHROPIC_KEY
 
@@ -411,17 +428,14 @@ class LocalStack:
         )
         return twilio.base_url
 
-    def _spawn_streamer(self, port: int, stream_url: str, deepgram_url: str, deepgram_key: str) -> str:
+    def _spawn_streamer(self, port: int, stream_url: str, stack_env: Mapping[str, str]) -> str:
         """Start `python -m streamer` (not waiting for it); the URL of its health check."""
         env = {
             **os.environ,
+            **stack_env,
             "PORT": str(port),
             "HOST": "127.0.0.1",
             "STREAM_URL": stream_url,
-            "DEEPGRAM_URL": deepgram_url,
-            "DEEPGRAM_API_KEY": deepgram_key,
-            # The stand-in hears with pocketsphinx, not nova-3: segments' `source` says so.
-            **({} if self.options.deepgram_api_key else {"DEEPGRAM_MODEL": self.deepgram_model}),
             "DRAIN_SECONDS": "10",
             **(self.people.streamer_env() if self.people is not None else {}),
             **(
@@ -480,42 +494,51 @@ class LocalStack:
 
     # -- environment and logs ----------------------------------------------------------------------
 
+    def _stack_env(
+        self,
+        *,
+        stream_url: str,
+        api_url: str,
+        twilio_url: str,
+        deepgram: tuple[str, str],
+        anthropic: tuple[str, str],
+    ) -> dict[str, str]:
+        """What the stack sets for its Lambdas and its streamer, as CDK sets it for the deployed ones
+        (over this process's environment, which is not changed)."""
+        assert self.aws is not None
+        (deepgram_url, deepgram_key), (anthropic_url, anthropic_key) = deepgram, anthropic
+        offline_anthropic = not self.options.anthropic_api_key
+        return {
+            **self.aws.env(),
+            "TWILIO_ACCOUNT_SID": self.account_sid,
+            "TWILIO_AUTH_TOKEN": self.auth_token,
+            "STREAM_URL": stream_url,
+            "WEBHOOK_BASE_URL": api_url,
+            "CALL_ROUTES": json.dumps(dict(self.options.call_routes)),
+            "TWILIO_API_BASE_URL": twilio_url,
+            "TWILIO_FROM_NUMBER": TWILIO_NUMBER,
+            # the recordings Lambda hears with the same Deepgram as the streamer (its pre-recorded
+            # POST /v1/listen on the stand-in's host), with the same model; the stand-in hears with
+            # pocketsphinx, not nova-3: segments' `source` says so
+            "DEEPGRAM_URL": deepgram_url,
+            "DEEPGRAM_API_KEY": deepgram_key,
+            **({} if self.options.deepgram_api_key else {"DEEPGRAM_MODEL": self.deepgram_model}),
+            "ANTHROPIC_API_KEY": anthropic_key,
+            **({"ANTHROPIC_BASE_URL": anthropic_url} if offline_anthropic else {}),
+            **({"SUMMARY_MODEL": OFFLINE_SUMMARY_MODEL} if offline_anthropic else {}),
+            **({"AGENT_MODEL": OFFLINE_AGENT_MODEL} if offline_anthropic else {}),
+            "EVALUATION_QUESTIONS": os.environ.get("EVALUATION_QUESTIONS") or DEMO_EVALUATION_QUESTIONS,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            # the sweeper runs only when asked (`callscribe sweep`): then at once, no patience
+            "SWEEP_AFTER_SECONDS": os.environ.get("SWEEP_AFTER_SECONDS", "0"),
+            **self._prices_env(),
+            **self.options.extra_env,
+        }
+
     def _prices_env(self) -> dict[str, str]:
         prices = self.options.call_prices
         return {"CALL_PRICES": json.dumps(dict(prices))} if prices else {}
-
-    def _set_env(self, values: Mapping[str, str]) -> None:
-        from shared import settings
-
-        for key, value in values.items():
-            self._saved_env.setdefault(key, os.environ.get(key))
-            os.environ[key] = value
-        settings.reset()  # handlers read settings once; make sure they read these
-
-    @staticmethod
-    def _fresh_containers() -> None:
-        """Forget what the in-process handlers cached (settings, clients), as a new Lambda container."""
-        from functions.summaries import app as summaries_app
-        from functions.sweeper import app as sweeper_app
-        from functions.webhooks import dependencies as webhooks_dependencies
-        from shared import settings
-
-        settings.reset()
-        webhooks_dependencies.reset()
-        summaries_app.reset()
-        sweeper_app.reset()
-        recordings_app = sys.modules.get("functions.recordings.app")  # loaded only if it exists
-        reset = getattr(recordings_app, "reset", None)
-        if callable(reset):
-            reset()
-
-    def _restore_env(self) -> None:
-        for key, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        self._saved_env.clear()
 
     def _route_logs(self) -> None:
         """Keep a terminal UI readable: the in-process handlers' JSON logs go to `lambdas.log`.

@@ -27,7 +27,9 @@ from shared.transcript_pages import TranscriptPage, encode_cursor
 
 
 class _View(BaseModel):
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
+    """`defer_build`: only `GET /calls/{callSid}` uses these, so they are built by its first request."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid", defer_build=True)
 
 
 class RecordingView(_View):

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -28,14 +30,15 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    TypeAdapter,
+    GetCoreSchemaHandler,
     ValidationError,
     model_validator,
 )
+from pydantic_core import CoreSchema, core_schema
 
 from shared.errors import ConfigError
 from shared.patterns import E164_PATTERN, STT_NAME_PATTERN
-from shared.validation import describe_errors, message_only
+from shared.validation import decode_json, describe_errors
 
 _E164 = re.compile(E164_PATTERN)
 DEFAULT_KEY = "*"
@@ -56,7 +59,10 @@ E164 = Annotated[str, AfterValidator(_check_e164)]
 
 
 class _RouteModel(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    """`defer_build`: a route model's validator is built when a configuration first uses that kind,
+    so a process pays only for the kinds it has (and nothing at import)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True)
 
 
 class _CallRoute(_RouteModel):
@@ -158,55 +164,33 @@ def _parse_route(value: Any) -> Route:
 
 def _parse_outbound(value: Any) -> OutboundRoute:
     if not isinstance(value, dict):
-        raise TypeError('route "outbound" must be an object like {"language": "es", "record": false}')
-    try:
-        return OutboundRoute.model_validate(value)
-    except ValidationError as exc:
-        raise ValueError(f"route 'outbound': {exc}") from exc
+        raise TypeError('it must be an object like {"language": "es", "record": false}')
+    return OutboundRoute.model_validate(value)
 
 
-class CallRoutes(BaseModel):
-    """The routing table: per called number, with `"*"` as the fallback and voicemail after that."""
+@dataclass(frozen=True)
+class CallRoutes:
+    """The routing table: per called number, with `"*"` as the fallback and voicemail after that.
 
-    model_config = ConfigDict(frozen=True)
+    A plain frozen dataclass, not a model: each route is validated by its own model (built on first
+    use), so a process builds only the route kinds its configuration holds. A settings field of this
+    type is validated by `parse_call_routes` (`__get_pydantic_core_schema__`).
+    """
 
-    routes: dict[str, Route] = Field(default_factory=dict)
-    outbound: OutboundRoute = Field(default_factory=OutboundRoute)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_mapping(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "routes" not in data:
-            data = {"routes": data}
-        if isinstance(data, dict) and isinstance(data.get("routes"), dict):
-            parsed: dict[str, Route] = {}
-            outbound = data.get("outbound", OutboundRoute())
-            for key, value in data["routes"].items():
-                if key == OUTBOUND_KEY:
-                    try:
-                        outbound = _parse_outbound(value)
-                    except TypeError as exc:
-                        raise ValueError(str(exc)) from exc
-                    continue
-                if key != DEFAULT_KEY and not is_e164(key):
-                    raise ValueError(f'route key {key!r} is neither "*", "outbound" nor an E.164 number')
-                try:
-                    parsed[key] = _parse_route(value)
-                except (TypeError, ValueError, ValidationError) as exc:
-                    raise ValueError(f"route {key!r}: {exc}") from exc
-            data = {"routes": parsed, "outbound": outbound}
-        return data
+    routes: Mapping[str, Route] = field(default_factory=dict)
+    outbound: OutboundRoute = field(default_factory=OutboundRoute)
 
     def route_for(self, called: str | None) -> Route:
         if called and called in self.routes:
             return self.routes[called]
-        return self.routes.get(DEFAULT_KEY, VoicemailRoute())
+        return self.routes.get(DEFAULT_KEY) or VoicemailRoute()
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_plain_validator_function(parse_call_routes)
 
 
-_ADAPTER = TypeAdapter(CallRoutes)
-
-
-def parse_call_routes(raw: str | dict[str, Any] | CallRoutes | None) -> CallRoutes:
+def parse_call_routes(raw: str | Mapping[str, Any] | CallRoutes | None) -> CallRoutes:
     """Parse `CALL_ROUTES` (JSON text or an already decoded mapping); ConfigError names the problem."""
     if isinstance(raw, CallRoutes):
         return raw
@@ -215,12 +199,24 @@ def parse_call_routes(raw: str | dict[str, Any] | CallRoutes | None) -> CallRout
     data: Any = raw
     if isinstance(raw, str):
         try:
-            data = json.loads(raw)
+            data = decode_json(raw)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"CALL_ROUTES is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
+    if not isinstance(data, Mapping):
         raise ConfigError('CALL_ROUTES must be a JSON object keyed by E.164 number or "*"')
-    try:
-        return _ADAPTER.validate_python(data)
-    except ValidationError as exc:
-        raise ConfigError(f"CALL_ROUTES is invalid: {describe_errors(exc, message_only)}") from exc
+    routes: dict[str, Route] = {}
+    outbound: OutboundRoute | None = None
+    for key, value in data.items():
+        try:
+            if key == OUTBOUND_KEY:
+                outbound = _parse_outbound(value)
+            elif key == DEFAULT_KEY or is_e164(key):
+                routes[key] = _parse_route(value)
+            else:
+                problem = f'route key {key!r} is neither "*", "outbound" nor an E.164 number'
+                raise ConfigError(f"CALL_ROUTES is invalid: {problem}")
+        except ValidationError as exc:
+            raise ConfigError(f"CALL_ROUTES is invalid: route {key!r}: {describe_errors(exc)}") from exc
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"CALL_ROUTES is invalid: route {key!r}: {exc}") from exc
+    return CallRoutes(routes=routes, outbound=outbound or OutboundRoute())

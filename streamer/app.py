@@ -36,7 +36,6 @@ async def running(settings: StreamerSettings) -> AsyncIterator[StreamerServer]:
     store = SegmentStore(
         settings.transcripts_table,
         metrics,
-        batch_size=segments.batch_size,
         queue_size=segments.queue_size,
         threads=segments.writer_threads,
         attempts=segments.write_attempts,

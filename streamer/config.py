@@ -93,6 +93,20 @@ class LimitSettings(EnvGroup):
         return self.hard_max_calls or self.max_calls + max(10, self.max_calls // 4)
 
 
+class StreamSettings(EnvGroup):
+    """One stream per call (docs/streamer.md, "One stream per call"): how long a stream may wait for
+    its claim on the call record, and how often it shows the sweeper it is alive."""
+
+    env_prefix: ClassVar[str] = "STREAM_"
+
+    # The claim (one conditional UpdateItem, retried) normally answers in milliseconds; the stream's
+    # audio is kept meanwhile. A table still unreachable after this closes the stream (1011).
+    claim_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # The owning stream stamps `stream_heartbeat_at` this often; the sweeper's
+    # STREAM_HEARTBEAT_STALE_SECONDS (300) must stay well above it plus a write's retries.
+    heartbeat_seconds: float = Field(default=30.0, gt=0, le=600)
+
+
 class TwilioAccountSettings(EnvGroup):
     """The auth token checks every upgrade's signature and every stream's token; agent mode's REST
     calls use it with the account SID. The secondary token (set only while the auth token is rotated,
@@ -186,9 +200,9 @@ class SegmentSettings(EnvGroup):
 
     env_prefix: ClassVar[str] = "SEGMENT_"
 
-    batch_size: int = Field(default=25, ge=1, le=25)
     queue_size: int = Field(default=10000, ge=1)
-    writer_threads: int = Field(default=2, ge=1)
+    # each writes one segment per PutItem (docs/benchmarks.md, "Segment writes", sizes them)
+    writer_threads: int = Field(default=4, ge=1)
     write_attempts: int = Field(default=6, ge=1)
     flush_timeout_seconds: float = Field(default=30.0, gt=0)
 
@@ -252,6 +266,7 @@ class ObservabilitySettings(EnvGroup):
 class StreamerSettings(TableSettings):
     server: ServerSettings
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    stream: StreamSettings = Field(default_factory=StreamSettings)
     twilio: TwilioAccountSettings
     deepgram: DeepgramSettings
     audio: AudioSettings = Field(default_factory=AudioSettings)

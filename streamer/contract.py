@@ -31,9 +31,11 @@ BAD_MESSAGES: Final = "BadMessages"
 DEEPGRAM_FAILURES: Final = "DeepgramFailures"
 DUPLICATE_RESULTS: Final = "DuplicateResults"
 SEGMENT_WRITE_FAILURES: Final = "SegmentWriteFailures"
-STREAMS_REFUSED: Final = "StreamsRefused"  # a `start` refused: malformed, not a call SID, bad token
+STREAMS_REFUSED: Final = "StreamsRefused"  # a `start` refused: malformed, not a call SID, bad token,
+# or its call's stream claimed already (running or ended)
 STREAM_TIMEOUTS: Final = "StreamTimeouts"  # no `start` in time, or no media for a while
 STREAMS_RATE_LIMITED: Final = "StreamsRateLimited"  # closed for sending far above Twilio's rate
+STREAM_CLAIM_FAILURES: Final = "StreamClaimFailures"  # the call record unreachable for a stream's claim
 AGENT_TURNS: Final = "AgentTurns"
 AGENT_BARGE_INS: Final = "AgentBargeIns"
 AGENT_TOOL_CALLS: Final = "AgentToolCalls"

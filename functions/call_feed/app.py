@@ -25,7 +25,7 @@ from functions.call_feed.changes import call_update
 from shared.dal.records import Call
 from shared.feed_publisher import FeedPublisher, FeedSettings
 from shared.observability import logger, metrics, tracer
-from shared.settings import EnvSettings, load
+from shared.settings import EnvSettings
 
 PUBLISH_WAIT_SECONDS = 10.0  # at most this of the invocation is spent sending what it queued
 
@@ -100,7 +100,7 @@ def create_handler(publisher: Callable[[], tuple[FeedPublisher, Tally]]) -> Lamb
 
 @cache
 def _publisher() -> tuple[FeedPublisher, Tally]:
-    settings: CallFeedSettings = load(CallFeedSettings)
+    settings = CallFeedSettings.from_env()
     tally = Tally()
     feed = FeedPublisher.from_settings(settings.feed, tally)
     if feed is None:

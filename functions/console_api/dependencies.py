@@ -11,7 +11,7 @@ from functools import cache
 
 from functions.console_api.logic import Services
 from functions.console_api.recording_links import S3RecordingLinks
-from functions.console_api.settings import ConsoleApiSettings, console_api_settings
+from functions.console_api.settings import ConsoleApiSettings
 from shared import aws
 from shared.dal.calls.core import DynamoCallReader
 from shared.dal.calls.listing import DynamoCallList
@@ -30,7 +30,8 @@ def build_services(settings: ConsoleApiSettings) -> Services:
 
 @cache
 def services() -> Services:
-    return build_services(console_api_settings())
+    """The process's wiring, from its environment's settings (a `ConfigError` names what is wrong)."""
+    return build_services(ConsoleApiSettings.from_env())
 
 
 def reset() -> None:

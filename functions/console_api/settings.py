@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shared.settings import EnvSettings, load
+from shared.settings import EnvSettings
 
 
 class ConsoleApiSettings(EnvSettings):
@@ -19,8 +19,3 @@ class ConsoleApiSettings(EnvSettings):
     # a call not terminal and started this long ago is on the live board no more (Twilio ends calls
     # after 4 hours unless told otherwise); bounds what `live=true` reads
     live_window_hours: float = Field(default=4.0, gt=0, le=48)
-
-
-def console_api_settings() -> ConsoleApiSettings:
-    settings: ConsoleApiSettings = load(ConsoleApiSettings)
-    return settings

@@ -1,8 +1,9 @@
 """Lambda entry point: `handler(event, context)` for the EventBridge `Recording Completed` event.
 
 Parse (Powertools parser: the whole EventBridge event, typed detail) → `RecordingService.reconcile`
-→ the outcome. The service and its adapters (tables, bucket, Twilio, Deepgram, bus) are built on
-the first invocation, not at import, and kept for the container's life.
+→ the outcome. `handler` builds the service and its adapters (tables, bucket, Twilio, Deepgram, bus)
+from the environment on the first invocation, not at import, and keeps them for the container's
+life; `create_handler` binds the same code to a service built elsewhere (the local stack, tests).
 
 Every failure is raised, so Lambda's asynchronous invoke retries the event and then sends it to the
 dead-letter destination; nothing is lost quietly. Before raising, the handler logs it and counts
@@ -15,6 +16,7 @@ counted twice: with `service` alone (the total the dashboard graphs) and with `r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -28,8 +30,8 @@ from functions.recordings.adapters import DeepgramBatch, RetryPolicy, S3Recordin
 from functions.recordings.errors import RecordingError
 from functions.recordings.inputs import RecordingCompletedEvent
 from functions.recordings.service import RecordingService
-from functions.recordings.settings import RecordingSettings, recording_settings
-from shared import aws, settings
+from functions.recordings.settings import RecordingSettings
+from shared import aws
 from shared.dal.calls.recordings import DynamoRecordingCalls
 from shared.dal.segments import DynamoSegments
 from shared.errors import ConfigError, StoreError
@@ -64,17 +66,6 @@ def build_service(config: RecordingSettings) -> RecordingService:
     )
 
 
-@cache
-def runtime() -> RecordingService:
-    return build_service(recording_settings())
-
-
-def reset() -> None:
-    """Forget the cached service and settings (tests that change the environment)."""
-    runtime.cache_clear()
-    settings.reset()
-
-
 def failure(exc: BaseException) -> tuple[str, bool]:
     """The metric's `reason` for a failure, and whether retrying the event can help."""
     if isinstance(exc, RecordingError):
@@ -106,10 +97,24 @@ def _report_failure(exc: BaseException) -> None:
         )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+def create_handler(runtime: Callable[[], RecordingService]) -> LambdaHandler:
+    """The Lambda entry point's code bound to `runtime()`'s service (asked on each invocation: cache it)."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # X-Ray: "## handler"
+        return _handle(event, context, runtime)
+
+    return handler
+
+
+def _handle(
+    event: dict[str, Any], context: LambdaContext, runtime: Callable[[], RecordingService]
+) -> dict[str, Any]:
     metrics.add_metric(name=names.EVENTS_RECEIVED, unit=MetricUnit.Count, value=1)
     detail = parse(event=event, model=RecordingCompletedEvent).detail
     logger.append_keys(call_sid=detail.call_sid, recording_sid=detail.recording_sid)
@@ -120,3 +125,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         _report_failure(exc)
         raise
     return outcome.as_dict()
+
+
+@cache
+def runtime() -> RecordingService:
+    """The container's service, from its environment on the first invocation."""
+    return build_service(RecordingSettings.from_env())
+
+
+handler = create_handler(runtime)

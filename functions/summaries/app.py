@@ -1,11 +1,13 @@
 """Lambda entry point: `handler(event, context)` for the "Transcript Completed" and "Transcript
 Reconciled" events: parse, then `SummaryService.create` or `.rewrite` under Powertools idempotency
 (keyed on the call SID, and on the call SID and transcript version for a rewrite: docs/summaries.md,
-"Exactly once"). Everything is built on the first invocation, not at import.
+"Exactly once"). `handler` builds its runtime from the environment on the first invocation;
+`create_handler` binds the same code to a runtime built elsewhere (the local stack, tests).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -25,7 +27,7 @@ from functions.summaries.inputs import SummaryTrigger, TranscriptCompletedDetail
 from functions.summaries.llm import LanguageModel
 from functions.summaries.service import SummaryService
 from functions.summaries.settings import SummarySettings
-from shared import aws, settings
+from shared import aws
 from shared.dal.calls.summaries import DynamoSummaryCalls
 from shared.dal.segments import DynamoSegments
 from shared.events import EventBridgePublisher, TranscriptReconciled
@@ -40,10 +42,12 @@ class Runtime:
 
 
 @cache
-def _language_model(api_key: str, model: str, timeout_seconds: float, max_retries: int) -> LanguageModel:
+def _language_model(
+    api_key: str, model: str, timeout_seconds: float, max_retries: int, base_url: str | None
+) -> LanguageModel:
     from functions.summaries.anthropic_adapter import AnthropicModel, build_client
 
-    return AnthropicModel(build_client(api_key, timeout_seconds, max_retries), model)
+    return AnthropicModel(build_client(api_key, timeout_seconds, max_retries, base_url=base_url), model)
 
 
 def build_runtime(config: SummarySettings) -> Runtime:
@@ -53,6 +57,7 @@ def build_runtime(config: SummarySettings) -> Runtime:
             config.summary_model,
             config.anthropic_timeout_seconds,
             config.anthropic_max_retries,
+            config.anthropic_base_url,
         )
 
     service = SummaryService(
@@ -95,21 +100,22 @@ def build_runtime(config: SummarySettings) -> Runtime:
     return Runtime(configs=(idempotency, per_version), create=create, rewrite=rewrite)
 
 
-@cache
-def runtime() -> Runtime:
-    return build_runtime(settings.load(SummarySettings))
+LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
-def reset() -> None:
-    """Forget the cached runtime and model client (tests that change the environment)."""
-    runtime.cache_clear()
-    _language_model.cache_clear()
+def create_handler(runtime: Callable[[], Runtime]) -> LambdaHandler:
+    """The Lambda entry point's code bound to `runtime()` (asked on each invocation: cache it)."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # X-Ray: "## handler"
+        return _handle(event, context, runtime)
+
+    return handler
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def _handle(event: dict[str, Any], context: LambdaContext, runtime: Callable[[], Runtime]) -> dict[str, Any]:
     metrics.add_metric(name=names.EVENTS_RECEIVED, unit=MetricUnit.Count, value=1)
     trigger = parse(event=event, model=SummaryTrigger)
     current = runtime()
@@ -130,3 +136,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 def _annotate(call_sid: str) -> None:
     logger.append_keys(call_sid=call_sid)
     tracer.put_annotation(key="call_sid", value=call_sid)
+
+
+@cache
+def runtime() -> Runtime:
+    """The container's runtime, from its environment on the first invocation."""
+    return build_runtime(SummarySettings.from_env())
+
+
+handler = create_handler(runtime)

@@ -1,6 +1,7 @@
-"""The domain logic of one summary: read the call, build and redact the transcript, summarise, store
-once, announce once. The handler calls `SummaryService.create` (`Transcript Completed`) or
-`SummaryService.rewrite` (`Transcript Reconciled`) through Powertools idempotency.
+"""The domain logic of one summary: read the call, build and redact the transcript, summarise, redact
+what the model wrote, store once, announce once. The handler calls `SummaryService.create`
+(`Transcript Completed`) or `SummaryService.rewrite` (`Transcript Reconciled`) through Powertools
+idempotency.
 
 A summary names the transcript version it was written from (the call's `transcript_version`, set by
 the recordings tier). When a reconciliation added words and the summary names another version, it is
@@ -36,6 +37,8 @@ from functions.summaries.evaluations import store_answers
 from functions.summaries.inputs import TranscriptCompletedDetail, TranscriptReconciledDetail
 from functions.summaries.llm import LanguageModel
 from functions.summaries.prompts import load_prompts
+from functions.summaries.redaction import redact_answers, redact_summary, redact_transcript
+from functions.summaries.redaction import report as redaction_report
 from functions.summaries.settings import SummarySettings
 from functions.summaries.summarizer import Summarizer, SummarizerConfig, SummaryResult
 from functions.summaries.summary import (
@@ -54,7 +57,6 @@ from shared.dal.records import EvaluationSet
 from shared.evaluations import NOT_ASKED, EvaluationQuestion, answered_by, applicable, no_answers
 from shared.events import EventPublisher, SummaryCreated
 from shared.observability import logger, metrics, tracer
-from shared.redaction import Redactor
 from shared.status import TranscriptStatus
 
 NO_MODEL = "none"  # the `model` of a summary no model wrote (a call without speech)
@@ -140,9 +142,15 @@ class SummaryService:
         language = (call.language if call is not None else None) or transcript.language
         questions = self._questions(call.route if call is not None else None)
         if transcript.has_speech:
-            written = self._summarize(
-                call_sid, transcript, len(segments), remaining_seconds, language, version, questions
-            )
+            try:
+                written = self._summarize(
+                    call_sid, transcript, len(segments), remaining_seconds, language, version, questions
+                )
+            except ModelRequestRejectedError:
+                # the model refuses this request for good: retries (and the DLQ) follow, but the
+                # record says now that no summary is coming; a later success replaces the mark
+                self._calls.summary_failed(call_sid)
+                raise
             result: Result = "created"
         else:
             failed = detail.transcript_status == TranscriptStatus.FAILED.value
@@ -283,7 +291,7 @@ class SummaryService:
     ) -> Written:
         """`language`: the call's route language when it names one, else what the recogniser heard."""
         settings = self._settings
-        lines, redaction = redact(transcript, enabled=settings.summary_redaction)
+        lines, redactor = redact_transcript(transcript, enabled=settings.summary_redaction)
         timeout = request_timeout(
             call_sid,
             remaining_seconds,
@@ -292,13 +300,19 @@ class SummaryService:
         )
         result = self._ask(call_sid, self._summarizer(timeout, questions), lines, language)
         self._count_usage(result)
+        if redactor is not None:  # what the model wrote: the summary's text and its answers
+            result = replace(
+                result,
+                summary=redact_summary(result.summary, redactor),
+                answers=redact_answers(result.answers, redactor),
+            )
         summary = StoredSummary(
             **result.summary.model_dump(),
             model=result.model,
             prompt_version=settings.summary_prompt_version,
             usage=result.usage,
             estimated_cost_usd=result.estimated_cost_usd,
-            redaction=redaction,
+            redaction=redaction_report(redactor),
             chunks=result.chunks,
             segment_count=segment_count,
             created_at=self._now(),
@@ -422,18 +436,6 @@ class SummaryService:
             transcript_version=transcript_version,
         )
         return Written(stored, evaluations)
-
-
-def redact(transcript: Transcript, *, enabled: bool) -> tuple[list[str], RedactionReport]:
-    """The lines the model may read, and what redaction replaced in them (counts only)."""
-    if not enabled:
-        return [line.render() for line in transcript.lines], RedactionReport(enabled=False)
-    redactor = Redactor()
-    texts = redactor.redact_lines(
-        [line.speaker for line in transcript.lines], [line.text for line in transcript.lines]
-    )
-    lines = [replace(line, text=text).render() for line, text in zip(transcript.lines, texts, strict=True)]
-    return lines, RedactionReport(enabled=True, applied=bool(redactor.counts), counts=dict(redactor.counts))
 
 
 def request_timeout(

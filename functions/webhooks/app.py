@@ -4,10 +4,17 @@ Routes are thin: parse into a typed model, call one function in `logic`, answer.
 signature check, then the account check (`AccountSid` must be ours), are middleware on every
 `/twilio/*` route (403, nothing written); domain errors are mapped to answers in `errors`. Nothing
 here reads configuration at import time, and Twilio's REST client is imported only by POST /calls,
-so a cold start stays small.
+so a cold start stays small. The garbage collector is off while the module imports and what the
+import built is frozen at its end (docs/benchmarks.md, "Cold start": a full collection during init
+scans ~50,000 long-lived objects and frees next to nothing).
 """
 
+# ruff: noqa: E402 - the collector is switched off before the imports it would otherwise scan
 from __future__ import annotations
+
+import gc
+
+gc.disable()
 
 import json
 from collections.abc import Callable
@@ -44,13 +51,12 @@ LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 def create_app(services_provider: Callable[[], Services]) -> LambdaHandler:
-    """A request handler whose routes use `services_provider()`'s wiring.
+    """A request handler whose routes use `services_provider()`'s wiring (no Powertools decorators:
+    `create_handler` adds them; benchmarks time the resolver alone with this).
 
-    The Lambda's `handler` binds the process's real wiring (`dependencies.services`); local runs,
-    benchmarks and tests bind their own (in-memory fakes, other settings) the same way, so no global
-    is swapped. The provider is called inside the request, so a configuration error is answered 500
-    like any other. Routes are registered once on the module's resolver (Powertools keeps per-request
-    state on it, and Lambda runs one request per instance at a time).
+    The provider is called inside the request, so a configuration error is answered 500 like any
+    other. Routes are registered once on the module's resolver (Powertools keeps per-request state on
+    it, and Lambda runs one request per instance at a time).
     """
 
     def resolve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -61,13 +67,28 @@ def create_app(services_provider: Callable[[], Services]) -> LambdaHandler:
     return resolve
 
 
+def create_handler(services_provider: Callable[[], Services]) -> LambdaHandler:
+    """The Lambda entry point's code bound to `services_provider()`'s wiring.
+
+    `handler` is this bound to the process's wiring (`dependencies.services`, built from the
+    environment on first use); the local stack and tests bind their own settings and adapters the
+    same way, so no environment variable is set and nothing global is swapped or reset.
+    """
+    resolve = create_app(services_provider)
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # X-Ray: "## handler"
+        return resolve(event, context)
+
+    return handler
+
+
 def services() -> Services:
     """This request's wiring: the provider its handler was created with (the context is per request)."""
     provider: Callable[[], Services] = app.context[SERVICES_CONTEXT_KEY]
     return provider()
-
-
-_resolve = create_app(dependencies.services)
 
 
 def twilio_signature(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
@@ -190,8 +211,10 @@ def get_call(callSid: str) -> Response[str]:
     )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _resolve(event, context)
+handler = create_handler(dependencies.services)
+
+
+# Init is over: everything it built lives as long as the container. Frozen, it is never scanned
+# again by a collection (nor paid for by the first request); collection resumes for what requests make.
+gc.freeze()
+gc.enable()

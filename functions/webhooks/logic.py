@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from functions.webhooks import twiml
 from functions.webhooks.cdr import StatusChange, advance, publish_recording_completed_once, record_status
+from functions.webhooks.destinations import check_destinations
 from functions.webhooks.inputs import CreateCallRequest, RecordingCallback, StatusCallback, VoiceRequest
 from functions.webhooks.settings import DEFAULT_UNAVAILABLE, DEFAULT_VOICEMAIL_THANKS, WebhookSettings
 from functions.webhooks.twilio_calls import CallsApi, OutboundCall
@@ -279,6 +280,8 @@ def start_outbound_call(request: CreateCallRequest, services: Services, callback
     from_number = request.from_number or settings.twilio_from_number
     if from_number is None:
         raise MalformedRequestError('"from" is required (no TWILIO_FROM_NUMBER is configured)')
+    # both numbers are dialled at our cost: refused before Twilio is asked or anything is written
+    check_destinations(settings.dial_prefixes(), to=request.to, connectTo=request.connect_to)
     route = settings.call_routes.outbound
     created = services.calls_api().create_call(
         OutboundCall(

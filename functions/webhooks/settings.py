@@ -1,4 +1,4 @@
-"""The webhooks function's configuration, validated once per process (see docs/configuration.md)."""
+"""The webhooks function's configuration, validated when its services are built (docs/configuration.md)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
+from functions.webhooks.destinations import allowed_prefixes, configured_numbers, parse_prefixes
 from shared.costs import CostSettings
 from shared.routing import E164, CallRoutes, parse_call_routes
-from shared.settings import TWILIO_SECRET_SOURCES, SecretSource, TableSettings, TwilioSettings, load
+from shared.settings import TWILIO_SECRET_SOURCES, SecretSource, TableSettings, TwilioSettings
 
 DEFAULT_VOICEMAIL_GREETING = (
     "Sorry, nobody can take your call right now. Please leave a message after the tone, "
@@ -32,6 +33,9 @@ class WebhookSettings(TableSettings, TwilioSettings):
     voicemail_greeting: str = DEFAULT_VOICEMAIL_GREETING
     voicemail_max_seconds: int = Field(default=120, ge=5, le=3600)
     twilio_from_number: E164 | None = None
+    # OUTBOUND_ALLOWED_PREFIXES: the numbers POST /calls may dial (functions/webhooks/destinations.py);
+    # unset, the country calling codes of the numbers configured above
+    outbound_allowed_prefixes: tuple[str, ...] | None = None
     dial_timeout_seconds: int = Field(default=25, ge=5, le=600)
     costs: CostSettings = Field(default_factory=CostSettings)  # CALL_PRICES
 
@@ -62,8 +66,12 @@ class WebhookSettings(TableSettings, TwilioSettings):
     def _parse_routes(cls, value: Any) -> CallRoutes:
         return parse_call_routes(value)
 
+    @field_validator("outbound_allowed_prefixes", mode="before")
+    @classmethod
+    def _prefixes(cls, value: Any) -> tuple[str, ...] | None:
+        return parse_prefixes(value)
 
-def webhook_settings() -> WebhookSettings:
-    """The process's settings (first call validates; a ConfigError names what is missing)."""
-    settings: WebhookSettings = load(WebhookSettings)
-    return settings
+    def dial_prefixes(self) -> tuple[str, ...]:
+        """What POST /calls may dial: the setting, else the configured numbers' country codes."""
+        numbers = configured_numbers(self.call_routes, self.twilio_from_number)
+        return allowed_prefixes(self.outbound_allowed_prefixes, numbers)

@@ -24,9 +24,10 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from functions.webhooks.destinations import parse_prefixes
 from shared.costs import Prices
 from shared.redaction import parse_patterns
-from shared.validation import describe_errors
+from shared.validation import decode_json, describe_errors
 
 # ECS refuses a container stopTimeout above this (seconds): SIGTERM then SIGKILL after it.
 ECS_MAX_STOP_TIMEOUT = 120
@@ -78,10 +79,19 @@ def _call_routes_json(value: object) -> str:
     """`callRoutes` is JSON text on the command line but an object in cdk.json; the code wants text."""
     text = value if isinstance(value, str) else json.dumps(value)
     try:
-        json.loads(text)
+        decode_json(text)
     except json.JSONDecodeError as exc:
         raise PydanticCustomError("context_json", "is not valid JSON: {error}", {"error": str(exc)}) from exc
     return text
+
+
+def _dial_prefixes(value: object) -> str | None:
+    """`outboundAllowedPrefixes`, checked as the webhooks will check it, as the variable's text."""
+    try:
+        prefixes = parse_prefixes(value)
+    except ValueError as exc:
+        raise PydanticCustomError("context_prefixes", "{error}", {"error": str(exc)}) from exc
+    return ",".join(prefixes) if prefixes else None
 
 
 def _prices_json(value: object) -> str:
@@ -189,6 +199,11 @@ class InfraConfig(BaseModel):
     deepgram_keyterm: str | None = Field(None, alias="deepgramKeyterm")
     twilio_api_base_url: str = Field("https://api.twilio.com", alias="twilioApiBaseUrl")
     twilio_from_number: str | None = Field(None, alias="twilioFromNumber")
+    # OUTBOUND_ALLOWED_PREFIXES: the numbers POST /calls may dial, comma-separated E.164 prefixes
+    # (unset: the country codes of CALL_ROUTES' numbers and twilioFromNumber; docs/configuration.md)
+    outbound_allowed_prefixes: Annotated[str | None, BeforeValidator(_dial_prefixes)] = Field(
+        None, alias="outboundAllowedPrefixes"
+    )
     summary_model: str | None = Field(None, alias="summaryModel")
     # Price overrides for the cost per call (shared.costs.Prices; docs/costs.md lists the defaults)
     prices: Annotated[str | None, BeforeValidator(_prices_json)] = Field(None, alias="prices")
@@ -237,7 +252,13 @@ class InfraConfig(BaseModel):
     log_retention_days: int = Field(30, alias="logRetentionDays", ge=1, le=3653)
     # Analyst exports.
     export_schedule: str = Field("cron(0 3 * * ? *)", alias="exportSchedule")
-    export_retention_days: int = Field(365, alias="exportRetentionDays", ge=30, le=3650)
+    # Days kept (docs/analytics.md, "How long snapshots are kept"): the raw exports hold full phone
+    # numbers and any day of the last 35 can be exported again from PITR, so a week; the flat
+    # snapshots keep last month-end's reproducible until the next one. At least 7 days of flat
+    # snapshots: the `_current` tables point at the newest run's files, which must outlive a week
+    # of failed runs.
+    export_retention_days: int = Field(7, alias="exportRetentionDays", ge=1, le=3650)
+    analytics_retention_days: int = Field(35, alias="analyticsRetentionDays", ge=7, le=3650)
     # Recordings (issue 13): the bucket's lifecycle, the recordings Lambda, the sweeper.
     recordings_glacier_days: int = Field(30, alias="recordingsGlacierDays", ge=1, le=3650)
     # 0 keeps recordings until deleted by hand (retention rules differ by jurisdiction and business).

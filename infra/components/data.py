@@ -14,6 +14,7 @@ from constructs import Construct, IConstruct
 from pynamodb.attributes import Attribute
 
 from infra.components.nag import acknowledge, arn_wildcard
+from infra.components.outputs import stack_output
 from shared.bootstrap import IDEMPOTENCY_KEY, IDEMPOTENCY_TTL
 from shared.dal.tables import (
     CALLS_BY_DAY_INDEX,
@@ -71,6 +72,17 @@ class DataTables(Construct):
             partition_key=dynamodb.Attribute(name=IDEMPOTENCY_KEY, type=_S),
             time_to_live_attribute=IDEMPOTENCY_TTL,
         )
+        for name, table in (
+            ("Calls", self.calls),
+            ("Transcripts", self.transcripts),
+            ("Idempotency", self.idempotency),
+        ):
+            stack_output(
+                self,
+                f"{name}TableName",
+                table.table_name,
+                f"The {name.lower()} table (retained, deletion-protected)",
+            )
 
     def acknowledge_index_access(self, grantee: IConstruct) -> None:
         """CDK's table grants include the table's indexes (`…/index/*`): the calls_by_day GSI."""

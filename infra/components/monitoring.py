@@ -32,6 +32,7 @@ from infra.components.api import WebhooksApi
 from infra.components.config import InfraConfig
 from infra.components.events import Summaries
 from infra.components.exports import AnalystExports
+from infra.components.outputs import stack_output
 from infra.components.recordings import Recordings
 from infra.components.streamer import StreamerService, streamer_metric
 from infra.components.sweeper import Sweeper
@@ -142,11 +143,17 @@ class Monitoring(Construct):
         self._build_alarms(config, signals)
         self._build_export_alarms(exports)
         self.dashboard = self._build_dashboard(config, api, streamer, signals)
-        cdk.CfnOutput(
+        stack_output(
+            scope, "AlarmTopicArn", self.topic.topic_arn, "Subscribe on-call here (or set context alarmEmail)"
+        )
+        stack_output(scope, "DashboardName", self.dashboard.dashboard_name, "The operations dashboard")
+        region = cdk.Stack.of(self).region
+        stack_output(
             scope,
-            "AlarmTopicArn",
-            value=self.topic.topic_arn,
-            description="Subscribe on-call here (or set context alarmEmail)",
+            "DashboardUrl",
+            f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+            f"#dashboards/dashboard/{config.stack_name}-operations",
+            "The operations dashboard in the CloudWatch console",
         )
 
     def _build_topic(self, config: InfraConfig) -> sns.Topic:
@@ -435,6 +442,7 @@ def _sweeper_row() -> list[cloudwatch.IWidget]:
                 sweeper_metric(sweeper_metrics.TRANSCRIPT_EVENTS),
                 sweeper_metric(sweeper_metrics.RECORDING_EVENTS),
                 sweeper_metric(sweeper_metrics.COSTS_REPAIRED),
+                sweeper_metric(sweeper_metrics.SUMMARIES_FAILED),
             ],
         ),
         cloudwatch.GraphWidget(

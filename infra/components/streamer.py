@@ -22,14 +22,15 @@ from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.components.bundling import REPO_ROOT
 from infra.components.config import InfraConfig
 from infra.components.data import DataTables
 from infra.components.dns import alias_in_hosted_zone
 from infra.components.edge import CloudFrontEdge
 from infra.components.nag import acknowledge
+from infra.components.outputs import stack_output
 from infra.components.secrets import ProductSecrets
 from infra.components.storage import new_log_group
+from infra.dependencies import REPO_ROOT
 from shared.telemetry import METRICS_NAMESPACE, SERVICE_DIMENSION
 from streamer.contract import ACTIVE_CALLS, HEALTH_PATH, MEDIA_PATH, SERVICE_NAME
 
@@ -216,6 +217,7 @@ class StreamerService(Construct):
             ),
         )
         log_group = new_log_group(self, "Logs", config.log_retention)
+        self.log_group = log_group
         container = task.add_container(
             "streamer",
             image=_image(config),
@@ -273,10 +275,11 @@ class StreamerService(Construct):
         task: ecs.FargateTaskDefinition, tables: DataTables, secrets: ProductSecrets, bus: events.IEventBus
     ) -> None:
         """Exactly what the streamer calls, so the task role is the streamer's code read as IAM."""
-        # The streamer's ports on shared/dal: TranscriptStatusWrites only updates the call record,
-        # SegmentBatchWrites only batch-writes.
+        # The streamer's ports on shared/dal: StreamClaims and the call record's writes only update
+        # the call record (conditional on the stream's claim), OwnedSegmentWrites puts one segment at a
+        # time (conditional on its owner).
         tables.calls.grant(task.task_role, "dynamodb:UpdateItem")
-        tables.transcripts.grant(task.task_role, "dynamodb:BatchWriteItem")
+        tables.transcripts.grant(task.task_role, "dynamodb:PutItem")
         bus.grant_put_events_to(task.task_role)
         tables.acknowledge_index_access(task)
         for secret in (secrets.twilio, secrets.deepgram, secrets.anthropic, secrets.agent_tools):
@@ -383,30 +386,28 @@ class StreamerService(Construct):
         )
 
     def _build_outputs(self, scope: Construct) -> None:
-        """On the stack (`scope`), where the output ids have always been."""
-        cdk.CfnOutput(
+        stack_output(
             scope,
             "StreamUrl",
-            value=self.stream_url,
-            description="Media stream URL the webhooks put in TwiML (Twilio needs wss://)",
+            self.stream_url,
+            "Media stream URL the webhooks put in TwiML (Twilio needs wss://)",
         )
-        cdk.CfnOutput(
+        stack_output(
             scope,
             "StreamLoadBalancerDns",
-            value=self.load_balancer.load_balancer_dns_name,
-            description=(
-                "The streamer's ALB: it answers 403 to anything that does not come through CloudFront"
-                if self.edge is not None
-                else "Point streamDomainName's DNS record (CNAME/alias) here"
-            ),
+            self.load_balancer.load_balancer_dns_name,
+            "The streamer's ALB: it answers 403 to anything that does not come through CloudFront"
+            if self.edge is not None
+            else "Point streamDomainName's DNS record (CNAME/alias) here",
         )
-        if self.edge is not None:
-            cdk.CfnOutput(
-                scope,
-                "StreamDistributionId",
-                value=self.edge.distribution.distribution_id,
-                description="The CloudFront distribution Twilio's media streams come through",
-            )
+        stack_output(scope, "StreamerClusterName", self.cluster.cluster_name, "The streamer's ECS cluster")
+        stack_output(
+            scope,
+            "StreamerServiceName",
+            self.service.service_name,
+            "The streamer's ECS service (aws ecs update-service --force-new-deployment restarts its tasks)",
+        )
+        stack_output(scope, "StreamerLogGroupName", self.log_group.log_group_name, "The streamer's logs")
 
     def _acknowledge_task(self) -> None:
         acknowledge(

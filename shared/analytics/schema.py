@@ -42,12 +42,14 @@ from shared.dal.tables import (
 # Bump when any table's columns change (name, type or order); record the new digest below. Parquet
 # files are read by column name, so a bump with added columns reads old partitions too (the new
 # columns are NULL there); each day's partition is a full snapshot, so queries read only the latest.
-SCHEMA_VERSION = 1
-SCHEMA_DIGESTS = {1: "8c6d5e3a84ac6b15"}
+SCHEMA_VERSION = 2
+SCHEMA_DIGESTS = {1: "8c6d5e3a84ac6b15", 2: "8483368f9a4ff577"}
 
 CALL_FACTS = "call_facts"
 TRANSCRIPT_LINES = "transcript_lines"
 EVALUATION_ANSWERS = "evaluation_answers"
+# `<table>_current`: the newest complete snapshot of a flat table (FlatTable.current)
+CURRENT_SUFFIX = "_current"
 
 # Numbers that are counts or whole seconds; every other number is a double.
 INTEGERS = frozenset(
@@ -84,6 +86,9 @@ EXCLUDED: dict[str, dict[str, str]] = {
         "recording_event_sids": _INTERNAL,
         "leg_call_sids": "each leg is its own row, naming this call as parent_call_sid",
         "stream_sid": _INTERNAL,
+        "stream_owner": _INTERNAL + " (a per-connection id of the streamer)",
+        "stream_heartbeat_at": _INTERNAL,
+        "transcript_swept_at": _INTERNAL,
         "recording_s3_key": _INTERNAL,
         "reconciled_transcript_status": _INTERNAL,
         "summary_event_at": _INTERNAL,
@@ -97,7 +102,7 @@ EXCLUDED: dict[str, dict[str, str]] = {
         "call_date": "a column of its own type (date), below",
     },
     "RecordingAttribute": {"url": "holds the account SID; the recording is in S3", "updated_at": _INTERNAL},
-    "TranscriptSegment": {},
+    "TranscriptSegment": {"stream_owner": _INTERNAL + " (a per-connection id of the streamer)"},
 }
 
 
@@ -118,6 +123,14 @@ class FlatTable:
     # FROM-clause addition: one row per list element instead of one per item
     unnest: str = ""
     where: tuple[str, ...] = field(default=())
+
+    @property
+    def current(self) -> str:
+        """The table that holds only the newest complete export of this one: each record once.
+
+        The daily partitions of `name` are snapshots, each holding every record; `<name>_current`
+        is pointed at the newest run's folder once all three tables of that run are derived."""
+        return f"{self.name}{CURRENT_SUFFIX}"
 
     def select_sql(self, day: str) -> str:
         """The Trino SELECT that derives this table's rows for one day's export (`dt` = `day`).
@@ -261,6 +274,18 @@ _DERIVED_CALL_COLUMNS: dict[str, list[Column]] = {
         Column("redacted_cards", "bigint", _counts("CARD"), "card numbers redacted (live and recording)"),
         Column("redacted_ssns", "bigint", _counts("SSN"), "SSNs redacted (live and recording)"),
         Column(
+            "redacted_card_expiries",
+            "bigint",
+            _counts("EXPIRY"),
+            "card expiry dates redacted after a card (live and recording)",
+        ),
+        Column(
+            "redacted_security_codes",
+            "bigint",
+            _counts("SECURITY_CODE"),
+            "card security codes redacted after a card (live and recording)",
+        ),
+        Column(
             "redacted_total",
             "bigint",
             f"{_total('redaction_counts')} + {_total('recording_redaction_counts')}",
@@ -332,7 +357,10 @@ _SEGMENT_LEAD = ("call_sid", "segment_key", "track", "speaker", "start_seconds",
 
 def _segment_columns() -> tuple[Column, ...]:
     columns: list[Column] = []
+    excluded = EXCLUDED["TranscriptSegment"]
     for name, attribute in TranscriptSegment.get_attributes().items():
+        if name in excluded:
+            continue
         if name == "origin":
             columns.append(
                 Column(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Final, Literal
 
 from shared.dal.keys import check_recording_key
@@ -141,6 +142,9 @@ class Call(CallParties):
     segment_count: int | None = None
     transcript_completed_at: str | None = None
     stream_started_at: str | None = None
+    stream_owner: str | None = None
+    stream_heartbeat_at: str | None = None
+    transcript_swept_at: str | None = None
     recording_s3_key: str | None = None
     transcript_source: str | None = None
     live_coverage: Number | None = None
@@ -370,6 +374,29 @@ class ReconciliationUpdate:
             "method": self.alignment_method,
             "matches": self.alignment_matches,
         }
+
+
+@dataclass(frozen=True)
+class StreamClaim:
+    """A media stream taking its call: from then on only this stream writes the call's live
+    transcript (segments, transcript status, usage, redaction counts).
+
+    `owner` is an id the streamer makes for each connection, never anything copied from the stream's
+    `start` (an attacker replaying a `start` copies all of it). `started_at` is stream time 0 on the
+    wall clock (`stream_started_at`, which the recordings tier aligns against)."""
+
+    call_sid: str
+    owner: str
+    stream_sid: str
+    started_at: str
+
+
+class TranscriptEnd(StrEnum):
+    """What the owning stream's final transcript status write did."""
+
+    ENDED = "ended"  # it ended the transcript: the stream announces it (`Transcript Completed`)
+    AFTER_SWEEP = "after-sweep"  # stored over the sweeper's ending, which was announced already
+    REFUSED = "refused"  # not this stream's call, or a failure it recorded earlier wins
 
 
 @dataclass(frozen=True)

@@ -193,6 +193,9 @@ class CallRecord(Model):
     segment_count = NumberAttribute(null=True)
     transcript_completed_at = UnicodeAttribute(null=True)
     stream_started_at = UnicodeAttribute(null=True)  # wall-clock UTC time of stream time 0
+    stream_owner = UnicodeAttribute(null=True)  # the stream that claimed the call (a per-connection id)
+    stream_heartbeat_at = UnicodeAttribute(null=True)  # the owning stream's latest sign of life
+    transcript_swept_at = UnicodeAttribute(null=True)  # the sweeper ended (and announced) the transcript
 
     # the recordings tier: the recording's copy and its reconciliation with the live transcript
     recording_s3_key = UnicodeAttribute(null=True)
@@ -250,6 +253,7 @@ class TranscriptSegment(Model):
     language = UnicodeAttribute(null=True)
     source = UnicodeAttribute(null=True)  # e.g. the Deepgram model that produced it
     origin = UnicodeAttribute(null=True)  # "recording" when filled in from the recording; absent = live
+    stream_owner = UnicodeAttribute(null=True)  # live: the stream that wrote it (the call's owner)
     created_at = UnicodeAttribute(null=True)
 
 

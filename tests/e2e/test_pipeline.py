@@ -19,6 +19,7 @@ import asyncio
 import gzip
 import json
 import math
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -60,6 +61,17 @@ def stack() -> Iterator[LocalStack]:
     options = StackOptions(names=names, deepgram_api_key=None, anthropic_api_key=None, call_prices=E2E_PRICES)
     with LocalStack(options) as running:
         yield running
+
+
+def test_the_lambdas_get_the_stacks_variables_and_this_process_keeps_its_own(stack: LocalStack) -> None:
+    """The in-process Lambdas read their settings from the stack's `lambda_env`, built for them; this
+    process's environment is not the way in (only `aws_local` points the AWS SDK at moto)."""
+    assert stack.urls is not None
+    assert stack.lambda_env["STREAM_URL"] == stack.urls.stream
+    assert stack.lambda_env["WEBHOOK_BASE_URL"] == stack.urls.api
+    assert json.loads(stack.lambda_env["CALL_PRICES"]) == E2E_PRICES
+    for name in ("STREAM_URL", "WEBHOOK_BASE_URL", "CALL_PRICES", "TWILIO_API_BASE_URL", "CALL_ROUTES"):
+        assert os.environ.get(name) != stack.lambda_env[name], name
 
 
 # Recording Completed too: the phone's recording callback publishes it, and the stack's recordings

@@ -36,6 +36,7 @@ FULL_CONTEXT: dict[str, Any] = {
     "callRoutes": {"*": {"voicemail": True}},
     "deregistrationDelaySeconds": 1800,
     "twilioFromNumber": "+15550100",
+    "outboundAllowedPrefixes": "+1, +44",
     "summaryModel": "claude-test-model",
     "summariesConcurrency": 10,
     "deleteTwilioRecordings": True,
@@ -50,6 +51,8 @@ FULL_CONTEXT: dict[str, Any] = {
     "deepgramKeyterm": "callscribe",
     "prices": {"twilio_inbound_per_minute": 0.0095, "as_of": "2026-12-01"},
     "redactionPatterns": {"member_id": "M-\\d{6}"},
+    "exportRetentionDays": 14,
+    "analyticsRetentionDays": 400,
 }
 
 

@@ -1,16 +1,25 @@
-"""Lambda bundles: the right code and the pinned dependency ranges, built without docker.
+"""Lambda bundles: the right code beside the locked dependencies, built without docker.
 
-pip needs the network, so the dependency half of a real bundle is exercised by `make synth`, not
-here; these tests check what goes in beside the dependencies, and which ranges pip is given.
+pip needs the network for the real wheels, so the dependency half of a real bundle is exercised by
+`make synth`, not here; tests/infra/test_locks.py checks the locks and the pip command (with a local
+wheel, offline), these what goes in beside the dependencies and where their ranges come from.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from infra.components.bundling import REPO_ROOT, BundlingError, LocalPipBundling, pinned_requirements
+from infra.components.bundling import REPO_ROOT, BundlingError, LocalPipBundling
+from infra.dependencies import (
+    LAMBDA_DEPENDENCIES,
+    DependencyError,
+    lambda_lock,
+    pinned_requirements,
+    read_lock,
+)
 
 pytestmark = pytest.mark.infra
 
@@ -22,8 +31,18 @@ def test_requirements_come_from_pyproject_ranges() -> None:
 
 
 def test_an_undeclared_dependency_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(BundlingError, match=r"not in pyproject\.toml"):
+    with pytest.raises(DependencyError, match=r"not in pyproject\.toml"):
         pinned_requirements(["left-pad"])
+
+
+def test_a_function_without_a_registry_line_has_no_bundle() -> None:
+    with pytest.raises(BundlingError, match="LAMBDA_DEPENDENCIES"):
+        LocalPipBundling("console_api")
+
+
+def test_recordings_bundle_declares_its_http_client() -> None:
+    """urllib3 is the recordings Lambda's own HTTP client, not left to botocore's dependency on it."""
+    assert "urllib3" in LAMBDA_DEPENDENCIES["recordings"]
 
 
 def test_bundle_holds_one_function_the_shared_package_and_no_caches(
@@ -33,7 +52,7 @@ def test_bundle_holds_one_function_the_shared_package_and_no_caches(
     """The code half of try_bundle, with pip replaced: it is the only step that needs the network."""
     installs: list[Path] = []
     monkeypatch.setattr(LocalPipBundling, "_pip_install", lambda self, out: installs.append(out))
-    bundler = LocalPipBundling("webhooks", ["twilio>=9.4,<10"])
+    bundler = LocalPipBundling("webhooks")
     assert bundler.try_bundle(str(tmp_path)) is True
     assert installs == [tmp_path]
     assert (tmp_path / "functions" / "__init__.py").exists()
@@ -43,3 +62,44 @@ def test_bundle_holds_one_function_the_shared_package_and_no_caches(
     assert not list(tmp_path.rglob("__pycache__"))
     expected = {p.relative_to(REPO_ROOT / "shared") for p in (REPO_ROOT / "shared").rglob("*.py")}
     assert {p.relative_to(tmp_path / "shared") for p in (tmp_path / "shared").rglob("*.py")} == expected
+
+
+# Imports the function's app with every installed distribution outside its bundle hidden: what a
+# cold start in Lambda sees. Optional imports (pynamodb's blinker) fall back as they would there.
+_BUNDLE_ONLY_PROBE = """
+import importlib.abc, json, sys
+from importlib import metadata
+allowed = set(json.loads(sys.argv[1]))
+owners = metadata.packages_distributions()
+
+class OutsideTheBundle(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        top = name.split(".")[0]
+        dists = {d.lower().replace("_", "-") for d in owners.get(top, [])}
+        if dists and not dists & allowed:
+            raise ModuleNotFoundError(f"No module named {top!r} (not in the bundle)", name=top)
+        return None
+
+sys.meta_path.insert(0, OutsideTheBundle())
+importlib.import_module(sys.argv[2])
+"""
+
+
+@pytest.mark.parametrize("function", sorted(LAMBDA_DEPENDENCIES))
+def test_every_library_a_lambda_imports_at_init_is_in_its_bundle(function: str) -> None:
+    """A library the function's code imports but its bundle lacks is an ImportError at the first cold
+    start in AWS, which no local run shows (the virtualenv has everything). The bundle installs its
+    lock (infra/locks/<function>.txt) and nothing else, so the lock is what may be imported."""
+    import subprocess
+    import sys
+
+    bundled = set(read_lock(lambda_lock(function)))
+    allowed = sorted({*bundled, "callscribe"})  # callscribe: the code itself (shared/, functions/)
+    done = subprocess.run(
+        [sys.executable, "-c", _BUNDLE_ONLY_PROBE, json.dumps(allowed), f"functions.{function}.app"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

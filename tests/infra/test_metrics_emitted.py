@@ -350,9 +350,7 @@ RECORDINGS_ENV = {
 }
 
 
-def test_the_recordings_lambda_emits_what_the_template_reads(
-    synth: Synth, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_recordings_lambda_emits_what_the_template_reads(synth: Synth) -> None:
     """A recording reconciled (the dashboard's lag, filled seconds and coverage), then one Twilio no
     longer has (a failure, counted in total and by reason), through the Lambda's handler."""
     environment = lambda_environment(synth, "recordings")
@@ -373,12 +371,13 @@ def test_the_recordings_lambda_emits_what_the_template_reads(
         RecordingSettings.from_env(RECORDINGS_ENV),
         calls=calls,
         segments=FakeSegments(call.live),
-        media=FakeMedia(ops, {recording_sid: wav_bytes(2.0)}),
+        # as long as the recording its words come from: an answer past the WAV's end is refused
+        media=FakeMedia(ops, {recording_sid: wav_bytes(max(w.end for w in call.words) + 1.0)}),
         store=FakeStore(ops),
         transcriber=FakeTranscriber(ops, words=list(call.words)),
         publisher=FakePublisher(),
     )
-    monkeypatch.setattr(recordings_app, "runtime", lambda: service)  # the handler's wiring, on fakes
+    handler = recordings_app.create_handler(lambda: service)  # the handler's code, on fakes
     context = LocalLambdaContext(function_name="callscribe-recordings", timeout_seconds=900.0)
 
     def invoke(sid: str) -> dict[str, Any]:
@@ -405,7 +404,7 @@ def test_the_recordings_lambda_emits_what_the_template_reads(
             "resources": [],
             "detail": detail,
         }
-        result: dict[str, Any] = recordings_app.handler(event, context)
+        result: dict[str, Any] = handler(event, context)
         return result
 
     with lambda_metrics(environment) as capture:
@@ -427,7 +426,7 @@ def test_the_recordings_lambda_emits_what_the_template_reads(
 # ---- sweeper ----------------------------------------------------------------------------------------
 
 
-def test_the_sweeper_emits_what_the_template_reads(synth: Synth, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_sweeper_emits_what_the_template_reads(synth: Synth) -> None:
     """One run through the Lambda's handler over due calls in the states the alarms watch: settled,
     re-driven, given up on, and one whose re-drive fails (the run then raises)."""
     environment = lambda_environment(synth, "sweeper")
@@ -440,9 +439,10 @@ def test_the_sweeper_emits_what_the_template_reads(synth: Synth, monkeypatch: py
         "summary": {"summary": "Moved to Friday."},
         "summary_event_at": ended,
     }
+    unsummarised = {k: v for k, v in finished.items() if not k.startswith("summary")}  # as DynamoDB has it
     states = {
         "settled": finished,
-        "redriven": {**finished, "summary": None, "summary_event_at": None},
+        "redriven": unsummarised,  # its summary never came: marked failed, re-driven
         "failing": {**finished, "summary": None, "summary_event_at": None},
         "given up": {**finished, "summary": None, "summary_event_at": None, "sweep_attempts": 2},
     }
@@ -452,15 +452,17 @@ def test_the_sweeper_emits_what_the_template_reads(synth: Synth, monkeypatch: py
         calls.items[call_sid].update(state)
     publisher.fail_times = 1  # the first re-drive's publish fails
     service = SweeperService(SweepPolicy(max_attempts=2), calls, FakeSegments(), publisher)
-    monkeypatch.setattr(sweeper_app, "service", lambda: service)  # the handler's wiring, on fakes
+    handler = sweeper_app.create_handler(lambda: service)  # the handler's code, on fakes
     event = {"id": str(uuid.uuid4()), "time": clock.now_iso(), "detail-type": "Scheduled Event"}
 
     with lambda_metrics(environment) as capture, pytest.raises(SweepIncompleteError, match="1 of 4"):
-        sweeper_app.handler(event, LocalLambdaContext(function_name="callscribe-sweeper"))
+        handler(event, LocalLambdaContext(function_name="callscribe-sweeper"))
 
     reads = reads_of(synth, environment)
     assert reads, "the alarms and the dashboard read the sweeper"
     assert_emits_what_is_read(reads, capture.emitted, sweeper_names, environment)
+    (marked,) = [e for e in capture.emitted if e.name == sweeper_names.SUMMARIES_FAILED]
+    assert max(marked.values) == 1
 
 
 # ---- streamer ---------------------------------------------------------------------------------------

@@ -227,13 +227,6 @@ def test_the_streamer_and_the_recordings_lambda_redact_alike(synth: Synth, defau
             assert {k: v for k, v in env.items() if k.startswith("TRANSCRIPT_REDACTION")} == expected
 
 
-def test_recordings_bundle_declares_its_http_client() -> None:
-    from infra.components.bundling import pinned_requirements
-    from infra.components.recordings import RECORDINGS_DEPENDENCIES
-
-    assert any(req.startswith("urllib3") for req in pinned_requirements(RECORDINGS_DEPENDENCIES))
-
-
 def _grants(synth: Synth, handler: str) -> dict[str, set[str]]:
     """Action set per resource (as JSON) of every statement of the function's role, minus the ones
     every function gets (its log group, X-Ray)."""

@@ -19,7 +19,7 @@ from callscribe_local.table_stream import TableStreamPoller
 from functions.call_feed.app import Tally, create_handler
 from shared.dal.calls.stream import DynamoStreamCalls
 from shared.dal.calls.webhooks import DynamoWebhookCalls
-from shared.dal.records import CallParties, CallUpsert, StatusAdvance
+from shared.dal.records import CallParties, CallUpsert, StatusAdvance, StreamClaim
 from shared.feed import LIVE_CHANNEL, call_channel
 from shared.feed_publisher import FeedPublisher
 from tests.support.feed_wire import (  # noqa: F401 - fixtures
@@ -99,7 +99,10 @@ async def test_status_changes_of_any_writer_reach_the_board_and_the_call(
         assert all(event["route"] == "forward" and event["to"] == "+14155550199" for event in ringing)
 
         def write_rest() -> None:
-            stream.save_redaction_counts(call_sid, {"CARD": 1})  # not shown on the board: no message
+            owner = uuid.uuid4().hex  # a stream claims the call: its transcript is in progress
+            claim = StreamClaim(call_sid=call_sid, owner=owner, stream_sid="MZ" + owner, started_at=T0)
+            assert stream.claim_stream(claim)
+            stream.save_redaction_counts(call_sid, owner, {"CARD": 1})  # not shown on the board: no message
             webhooks.advance_status(
                 StatusAdvance(call_sid=leg_sid, status="in-progress", rank=3, at=T0, parties=CallParties(
                     direction="outbound-dial", parent_call_sid=call_sid, to_number="+14155550111"))
@@ -111,16 +114,21 @@ async def test_status_changes_of_any_writer_reach_the_board_and_the_call(
             )
 
         await asyncio.to_thread(write_rest)
-        rest = await until(ws, lambda seen: on_both(seen, call_sid, "completed") and len(seen) >= 3)
-    assert (
-        len(rest) == 3
-    )  # the leg's status, and the end on both channels: the redaction counts were not news
+        rest = await until(ws, lambda seen: on_both(seen, call_sid, "completed") and len(seen) >= 5)
+    # the transcript starting and the call's end, each on both channels, and the leg's status on the
+    # call's channel: the redaction counts were not news
+    assert len(rest) == 5
+    assert {sub for sub, event in rest if event.get("transcriptStatus") == "in-progress"} == {"live", "call"}
     leg = [event for _, event in rest if event["callSid"] == leg_sid]
     assert [
         (subscription, event["parentCallSid"]) for subscription, event in rest if event["callSid"] == leg_sid
     ] == [("call", call_sid)]  # the leg: on its parent's channel only
     assert leg[0]["status"] == "in-progress"
-    ended = [(subscription, event) for subscription, event in rest if event["callSid"] == call_sid]
+    ended = [
+        (sub, event)
+        for sub, event in rest
+        if event["callSid"] == call_sid and event.get("status") == "completed"
+    ]
     assert {subscription for subscription, _ in ended} == {"live", "call"}
     for _, event in ended:
         assert (event["status"], event["endedAt"], event["durationSeconds"]) == ("completed", T1, 42)

@@ -29,7 +29,7 @@ from shared.dal.calls.recordings import DynamoRecordingCalls
 from shared.dal.calls.stream import DynamoStreamCalls
 from shared.dal.calls.webhooks import DynamoWebhookCalls
 from shared.dal.keys import segment_key
-from shared.dal.records import CallParties, CallUpsert, RecordingUpdate, Segment, StatusAdvance
+from shared.dal.records import CallParties, CallUpsert, RecordingUpdate, Segment, StatusAdvance, StreamClaim
 from shared.dal.segments import DynamoSegments
 from tests.support.apigw_events import json_event
 from tests.support.log_capture import log_output_fixture  # noqa: F401 - provides `log_output`
@@ -81,8 +81,10 @@ def placed(local_stack: LocalAws) -> Placed:
         parties = CallParties(direction="inbound", from_number="+14155550100", to_number=number)
         webhooks.upsert_call(CallUpsert(call_sid, parties, started, route="forward"))
         webhooks.advance_status(StatusAdvance(call_sid=call_sid, status=status, rank=rank, at=started))
-        stream.transcript_started(call_sid, "MZ" + uuid.uuid4().hex)
-    stream.stream_started(done, "2026-12-07T10:00:00.250Z")
+        stream_start = "2026-12-07T10:00:00.250Z" if call_sid == done else started
+        claim = StreamClaim(call_sid=call_sid, owner=uuid.uuid4().hex, stream_sid="MZ" + uuid.uuid4().hex,
+                            started_at=stream_start)  # fmt: skip
+        assert stream.claim_stream(claim)  # the transcript in progress, stream time 0 stored
     recording_sid = "RE" + uuid.uuid4().hex
     webhooks.update_recording(
         RecordingUpdate(

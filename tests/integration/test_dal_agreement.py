@@ -39,8 +39,10 @@ from shared.dal.records import (
     RecordingUpdate,
     Segment,
     StatusAdvance,
+    StreamClaim,
     StreamUsage,
     SweepClaim,
+    TranscriptEnd,
 )
 from shared.dal.segments import DynamoSegments
 from shared.status import TERMINAL_RANK, TranscriptStatus
@@ -67,7 +69,7 @@ class Tables:
 
     calls: Any  # CallReader
     webhooks: Any  # WebhookCallWrites
-    stream: Any  # TranscriptStatusWrites, StreamStartWrites, StreamUsageWrites, RedactionCountWrites
+    stream: Any  # StreamClaims, TranscriptStatusWrites, StreamUsageWrites, RedactionCountWrites
     recordings: Any  # RecordingCalls
     summaries: Any  # SummaryCalls
     backfill: Any  # EvaluationBackfillCalls
@@ -120,6 +122,13 @@ def stored(tables: Tables, call_sid: str) -> dict[str, Any]:
     if view["recording"] is not None:
         view["recording"].pop("updated_at")
     return view
+
+
+OWNER, OTHER = "0f" * 16, "a1" * 16  # two streams' per-connection ids
+
+
+def claim(call_sid: str, owner: str = OWNER, started_at: str = T0, stream_sid: str = "MZ1") -> StreamClaim:
+    return StreamClaim(call_sid=call_sid, owner=owner, stream_sid=stream_sid, started_at=started_at)
 
 
 def ringing(call_sid: str, **overrides: Any) -> StatusAdvance:
@@ -234,15 +243,124 @@ def test_completion_is_claimed_once_and_a_release_gives_it_back(tables: Tables, 
 
 
 def test_transcript_status_never_moves_back_and_a_failure_wins(tables: Tables, call_sid: str) -> None:
-    assert tables.stream.transcript_started(call_sid, "MZ1")
-    assert tables.stream.transcript_finished(call_sid, TranscriptStatus.COMPLETED, 3, None)
-    assert not tables.stream.transcript_started(call_sid, "MZ2")  # late start
-    assert tables.stream.transcript_failed(call_sid, "x" * 600)
-    assert not tables.stream.transcript_finished(call_sid, TranscriptStatus.INCOMPLETE, 2, "gap")
+    assert tables.stream.claim_stream(claim(call_sid))
+    assert tables.stream.transcript_finished(call_sid, OWNER, TranscriptStatus.COMPLETED, 3, None) == (
+        TranscriptEnd.ENDED
+    )
+    assert tables.stream.transcript_failed(call_sid, OWNER, "x" * 600)
+    ended = tables.stream.transcript_finished(call_sid, OWNER, TranscriptStatus.INCOMPLETE, 2, "gap")
+    assert ended is TranscriptEnd.REFUSED
+    assert tables.stream.transcript_finished(call_sid, OWNER, TranscriptStatus.FAILED, 3, None) == (
+        TranscriptEnd.ENDED  # a failure's end keeps the failure's error
+    )
     call = stored(tables, call_sid)
     assert (call["transcript_status"], call["segment_count"], call["stream_sid"]) == ("failed", 3, "MZ1")
     assert call["transcript_error"] == "x" * 500
     assert call["transcript_completed_at"] == NOW
+
+
+def test_a_call_is_claimed_by_one_stream_once(tables: Tables, call_sid: str) -> None:
+    """A stream takes its call in one write, with what a start writes; no other stream, running or
+    ended, takes it again; the owner's own retried claim repeats itself."""
+    assert tables.webhooks.advance_status(ringing(call_sid))
+    assert tables.stream.claim_stream(claim(call_sid, started_at=T1))
+    call = stored(tables, call_sid)
+    assert (call["stream_owner"], call["stream_sid"], call["transcript_status"]) == (
+        OWNER,
+        "MZ1",
+        "in-progress",
+    )
+    assert (call["stream_started_at"], call["stream_heartbeat_at"], call["status"]) == (T1, NOW, "ringing")
+    assert not tables.stream.claim_stream(claim(call_sid, OTHER, T2, "MZ2"))  # a second stream, running
+    assert tables.stream.claim_stream(claim(call_sid, started_at=T2))  # the claim's own retry
+    assert stored(tables, call_sid)["stream_started_at"] == T1  # written once
+    assert tables.stream.transcript_finished(call_sid, OWNER, TranscriptStatus.COMPLETED, 0, None) == (
+        TranscriptEnd.ENDED
+    )
+    assert not tables.stream.claim_stream(claim(call_sid, OTHER, T2, "MZ2"))  # ... or ended
+    call = stored(tables, call_sid)
+    assert (call["stream_owner"], call["stream_sid"], call["transcript_status"]) == (
+        OWNER,
+        "MZ1",
+        "completed",
+    )
+
+    unseen = "CA" + call_sid[2:][::-1]
+    assert tables.stream.claim_stream(claim(unseen))  # no tier has written the call yet: created
+    assert stored(tables, unseen)["transcript_status"] == "in-progress"
+
+
+def test_only_the_owning_stream_writes_the_call_or_its_segments(tables: Tables, call_sid: str) -> None:
+    assert tables.stream.claim_stream(claim(call_sid))
+    assert tables.stream.record_stream_usage(StreamUsage(call_sid=call_sid, live_audio_seconds=12.5), OWNER)
+    assert tables.stream.save_redaction_counts(call_sid, OWNER, {"CARD": 1})
+    segment = Segment(
+        call_sid=call_sid,
+        segment_key=segment_key(1.0, "inbound"),
+        track="inbound",
+        speaker="caller",
+        text="i will pay the full amount",
+        start=1.0,
+        end=2.5,
+    )
+    assert tables.segments.write_owned_segment(segment, OWNER)
+    assert tables.segments.write_owned_segment(segment, OWNER)  # a retry overwrites itself
+    assert tables.stream.transcript_finished(call_sid, OWNER, TranscriptStatus.INCOMPLETE, 1, "gap") == (
+        TranscriptEnd.ENDED
+    )
+    before = stored(tables, call_sid)
+
+    forged = replace(segment, text="i want a refund of five thousand dollars and you agreed")
+    assert not tables.segments.write_owned_segment(forged, OTHER)
+    assert not tables.stream.heartbeat(call_sid, OTHER)
+    assert not tables.stream.transcript_failed(call_sid, OTHER, "forged")
+    ended = tables.stream.transcript_finished(call_sid, OTHER, TranscriptStatus.COMPLETED, 9, None)
+    assert ended is TranscriptEnd.REFUSED
+    assert not tables.stream.record_stream_usage(
+        StreamUsage(call_sid=call_sid, live_audio_seconds=99.0), OTHER
+    )
+    assert not tables.stream.save_redaction_counts(call_sid, OTHER, {})
+    assert stored(tables, call_sid) == before
+    assert [s.text for s in tables.segments.list_segments(call_sid)] == ["i will pay the full amount"]
+    assert (before["live_audio_seconds"], before["redaction_counts"]) == (12.5, {"CARD": 1})
+
+    # no claim, no writes: none of them creates a record
+    unclaimed = "CA" + call_sid[2:][::-1]
+    assert not tables.stream.heartbeat(unclaimed, OWNER)
+    assert not tables.stream.record_stream_usage(
+        StreamUsage(call_sid=unclaimed, live_audio_seconds=1.0), OWNER
+    )
+    assert not tables.stream.save_redaction_counts(unclaimed, OWNER, {})
+    assert tables.stream.transcript_finished(unclaimed, OWNER, TranscriptStatus.COMPLETED, 0, None) == (
+        TranscriptEnd.REFUSED
+    )
+    assert tables.calls.get(unclaimed) is None
+
+
+def test_the_sweeper_ends_a_transcript_only_once_its_stream_is_silent(tables: Tables, call_sid: str) -> None:
+    """The heartbeat (NOW, from the claim) against the sweeper's staleness bound; then the owner's
+    own ending lands over the sweeper's, without its error, and says the sweeper announced it."""
+    assert tables.stream.claim_stream(claim(call_sid))
+    assert tables.stream.heartbeat(call_sid, OWNER)
+    assert not tables.sweep.finish_stalled_transcript(call_sid, 0, "stalled", NOW)  # heartbeat at NOW: alive
+    assert not tables.sweep.finish_stalled_transcript(call_sid, 0, "stalled", T0)
+    assert stored(tables, call_sid)["transcript_status"] == "in-progress"
+    assert tables.sweep.finish_stalled_transcript(call_sid, 0, "stalled", "2026-11-22T09:31:00.001Z")
+    call = stored(tables, call_sid)
+    assert (call["transcript_status"], call["transcript_error"], call["transcript_swept_at"]) == (
+        "incomplete",
+        "stalled",
+        NOW,
+    )
+    assert tables.stream.transcript_finished(call_sid, OWNER, TranscriptStatus.COMPLETED, 4, None) == (
+        TranscriptEnd.AFTER_SWEEP
+    )
+    call = stored(tables, call_sid)
+    assert (call["transcript_status"], call["transcript_error"], call["segment_count"]) == (
+        "completed",
+        None,
+        4,
+    )
 
 
 def test_the_summary_is_stored_once_and_marked_published_once(tables: Tables, call_sid: str) -> None:
@@ -339,8 +457,8 @@ def test_segment_pages_concatenate_to_the_whole_transcript(tables: Tables, call_
 def test_the_stream_start_and_the_recording_copy_are_written_once_and_in_place(
     tables: Tables, call_sid: str
 ) -> None:
-    assert tables.stream.stream_started(call_sid, T0)
-    assert not tables.stream.stream_started(call_sid, T1)
+    assert tables.stream.claim_stream(claim(call_sid, started_at=T0))
+    assert tables.stream.claim_stream(claim(call_sid, started_at=T1))  # retried: the first start stays
     recording_sid = "RE" + "1" * 32
     assert not tables.recordings.set_recording_s3_key(call_sid, recording_sid, "recordings/a.wav")  # none yet
     assert tables.webhooks.update_recording(RecordingUpdate(call_sid, recording_sid, "completed", channels=2))
@@ -352,10 +470,11 @@ def test_the_stream_start_and_the_recording_copy_are_written_once_and_in_place(
 
 
 def test_redaction_counts_are_set_as_totals(tables: Tables, call_sid: str) -> None:
-    tables.stream.save_redaction_counts(call_sid, {})  # redaction ran, found nothing; item created
+    assert tables.stream.claim_stream(claim(call_sid))
+    assert tables.stream.save_redaction_counts(call_sid, OWNER, {})  # redaction ran, found nothing
     assert stored(tables, call_sid)["redaction_counts"] == {}
-    tables.stream.save_redaction_counts(call_sid, {"CARD": 2, "SSN": 1})
-    tables.stream.save_redaction_counts(call_sid, {"CARD": 2, "SSN": 1})  # a retry: the same totals
+    assert tables.stream.save_redaction_counts(call_sid, OWNER, {"CARD": 2, "SSN": 1})
+    assert tables.stream.save_redaction_counts(call_sid, OWNER, {"CARD": 2, "SSN": 1})  # a retry
     call = stored(tables, call_sid)
     assert call["redaction_counts"] == {"CARD": 2, "SSN": 1}
     assert call["recording_redaction_counts"] is None
@@ -468,6 +587,26 @@ def test_a_summary_is_rewritten_once_per_transcript_version(tables: Tables, call
         call_sid, {"headline": "v2", "transcript_version": "v2"}, T2, "v2"
     )
     assert stored(tables, call_sid)["summary"]["headline"] == "v2"
+
+
+def test_the_summary_failure_mark_never_lands_on_a_summary_and_a_summary_replaces_it(
+    tables: Tables, call_sid: str
+) -> None:
+    """Both writers of `summary_status = failed` (the summaries, the sweeper) hold the same condition."""
+    assert not tables.summaries.summary_failed(call_sid)  # no record yet: the mark creates none
+    assert not tables.sweep.summary_failed(call_sid)
+    assert tables.calls.get(call_sid) is None
+    tables.webhooks.upsert_call(CallUpsert(call_sid, PARTIES, T0))
+    assert tables.summaries.summary_failed(call_sid)
+    assert tables.sweep.summary_failed(call_sid)  # a repeat lands the same value
+    assert stored(tables, call_sid)["summary_status"] == "failed"
+
+    assert tables.summaries.save_summary(call_sid, {"summary": "Moved to Friday."}, NOW)
+    assert stored(tables, call_sid)["summary_status"] == "completed"
+    assert not tables.sweep.summary_failed(call_sid)  # a late failure cannot contradict it
+    assert not tables.summaries.summary_failed(call_sid)
+    call = stored(tables, call_sid)
+    assert (call["summary_status"], call["summary"]) == ("completed", {"summary": "Moved to Friday."})
 
 
 def test_recording_segments_never_touch_live_ones(tables: Tables, call_sid: str) -> None:
@@ -584,8 +723,8 @@ def test_a_call_recorded_by_nothing_settles_as_live_only_once(tables: Tables, ca
         call_sid=call_sid, status="completed", rank=TERMINAL_RANK, at=ENDED, ended_at=ENDED, sweep_after=ENDED
     )
     assert tables.webhooks.advance_status(done)
-    assert tables.stream.transcript_started(call_sid, "MZ1")
-    assert tables.stream.transcript_finished(call_sid, TranscriptStatus.COMPLETED, 5, None)
+    assert tables.stream.claim_stream(claim(call_sid))
+    assert tables.stream.transcript_finished(call_sid, OWNER, TranscriptStatus.COMPLETED, 5, None)
     assert not tables.sweep.settle_live_only(call_sid, ENDED, "completed")  # a recording is expected
     tables.webhooks.upsert_call(CallUpsert(call_sid, PARTIES, T0, recording_expected=False))
     assert not tables.sweep.settle_live_only(call_sid, LATER, "completed")  # not the marker read
@@ -600,10 +739,11 @@ def test_a_call_recorded_by_nothing_settles_as_live_only_once(tables: Tables, ca
 
 
 def test_a_stalled_transcript_is_finished_only_while_it_is_still_open(tables: Tables, call_sid: str) -> None:
-    assert not tables.sweep.finish_stalled_transcript(call_sid, 3, "stalled")  # no transcript at all
-    assert tables.stream.transcript_started(call_sid, "MZ1")
-    assert tables.sweep.finish_stalled_transcript(call_sid, 3, "s" * 600)
-    assert not tables.sweep.finish_stalled_transcript(call_sid, 4, "again")
+    stale_before = "2026-11-22T09:32:00.000Z"  # after the claim's heartbeat (NOW)
+    assert not tables.sweep.finish_stalled_transcript(call_sid, 3, "stalled", stale_before)  # no transcript
+    assert tables.stream.claim_stream(claim(call_sid))
+    assert tables.sweep.finish_stalled_transcript(call_sid, 3, "s" * 600, stale_before)
+    assert not tables.sweep.finish_stalled_transcript(call_sid, 4, "again", stale_before)
     call = stored(tables, call_sid)
     assert (call["transcript_status"], call["segment_count"], call["transcript_completed_at"]) == (
         "incomplete",
@@ -613,9 +753,9 @@ def test_a_stalled_transcript_is_finished_only_while_it_is_still_open(tables: Ta
     assert call["transcript_error"] == "s" * 500
 
     other = "CA" + call_sid[2:][::-1]
-    assert tables.stream.transcript_started(other, "MZ2")
-    assert tables.stream.transcript_finished(other, TranscriptStatus.COMPLETED, 5, None)
-    assert not tables.sweep.finish_stalled_transcript(other, 1, "stalled")  # the streamer's ending wins
+    assert tables.stream.claim_stream(claim(other))
+    assert tables.stream.transcript_finished(other, OWNER, TranscriptStatus.COMPLETED, 5, None)
+    assert not tables.sweep.finish_stalled_transcript(other, 1, "stalled", stale_before)  # the stream's wins
     assert stored(tables, other)["transcript_status"] == "completed"
 
 
@@ -669,8 +809,9 @@ def test_a_cost_is_stored_only_on_the_record_it_was_computed_from(tables: Tables
     assert tables.webhooks.update_recording(
         RecordingUpdate(call_sid, recording_sid, "completed", duration_seconds=118, channels=2)
     )
-    tables.stream.record_stream_usage(
-        StreamUsage(call_sid=call_sid, live_audio_seconds=31.4125, tts_characters=77)
+    assert tables.stream.claim_stream(claim(call_sid))
+    assert tables.stream.record_stream_usage(
+        StreamUsage(call_sid=call_sid, live_audio_seconds=31.4125, tts_characters=77), OWNER
     )
     assert tables.summaries.save_summary(call_sid, {"model": "m", "estimated_cost_usd": 0.00012345}, T2)
     before_reconciliation = tables.calls.get(call_sid)
@@ -711,7 +852,7 @@ def test_a_cost_is_stored_only_on_the_record_it_was_computed_from(tables: Tables
     )  # nothing changed: a repeat is stored alike
 
     # a usage write keeps what it does not name, and makes every earlier read stale
-    tables.stream.record_stream_usage(StreamUsage(call_sid=call_sid, live_audio_seconds=40.0))
+    tables.stream.record_stream_usage(StreamUsage(call_sid=call_sid, live_audio_seconds=40.0), OWNER)
     assert stored(tables, call_sid)["tts_characters"] == 77
     assert not tables.costs.save_cost(call_sid, {"total_usd": 4}, basis)
     # so does a rewritten summary with another estimate

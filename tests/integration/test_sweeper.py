@@ -10,8 +10,9 @@ publishes is read back from the bus.
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
@@ -21,8 +22,10 @@ import pytest
 from callscribe_local.aws_local import BusTap, LocalAws
 from callscribe_local.dispatcher import LocalLambdaContext
 from functions.sweeper import app
+from functions.sweeper.service import SweeperService
+from functions.sweeper.settings import SweeperSettings
 from functions.webhooks.cdr import StatusChange, advance
-from shared import clock, settings
+from shared import clock
 from shared.costs import Prices, call_cost, same_cost
 from shared.dal.calls.core import DynamoCallReader
 from shared.dal.calls.recordings import DynamoRecordingCalls
@@ -30,14 +33,17 @@ from shared.dal.calls.stream import DynamoStreamCalls
 from shared.dal.calls.summaries import DynamoSummaryCalls
 from shared.dal.calls.webhooks import DynamoWebhookCalls
 from shared.dal.keys import segment_key
-from shared.dal.records import Gap, ReconciliationUpdate, RecordingUpdate, Segment
+from shared.dal.records import Gap, ReconciliationUpdate, RecordingUpdate, Segment, StreamClaim
 from shared.dal.segments import DynamoSegments
 from shared.dal.tables import CALLS_TO_SWEEP_INDEX, calls_model, segments_model
 from shared.status import CallStatus, TranscriptStatus
+from tests.support.lambda_container import LambdaContainer
 
 pytestmark = pytest.mark.integration
 
+STREAM_START = "2026-11-22T09:30:06.000Z"
 ENDED = "2026-11-22T09:30:55.000Z"
+OWNER = "0f" * 16
 RECORDING_START = "Sun, 22 Nov 2026 09:30:06 +0000"
 
 
@@ -50,13 +56,18 @@ def tables(local_stack: LocalAws) -> tuple[str, str]:
     return names
 
 
+def service(env: Mapping[str, str]) -> SweeperService:
+    return app.build_service(SweeperSettings.from_env(env))
+
+
 @pytest.fixture
-def sweep(tables: tuple[str, str], local_stack: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("CALLS_TABLE", tables[0])
-    monkeypatch.setenv("TRANSCRIPTS_TABLE", tables[1])
-    monkeypatch.setenv("SWEEP_AFTER_SECONDS", "0")
-    settings.reset()
-    app.reset()
+def sweep(tables: tuple[str, str], local_stack: LocalAws) -> Callable[[], dict[str, Any]]:
+    """One run of the sweeper Lambda's handler code, in one container for the test (its service
+    built from these tables on the first run)."""
+    env = {**os.environ, "CALLS_TABLE": tables[0], "TRANSCRIPTS_TABLE": tables[1], "SWEEP_AFTER_SECONDS": "0"}
+    sweeper = LambdaContainer(
+        lambda env: app.build_service(SweeperSettings.from_env(env)), app.create_handler, env
+    )
 
     def run() -> dict[str, Any]:
         event = {
@@ -70,12 +81,9 @@ def sweep(tables: tuple[str, str], local_stack: LocalAws, monkeypatch: pytest.Mo
             "resources": ["arn:aws:events:us-east-1:123456789012:rule/sweeper"],
             "detail": {},
         }
-        result: dict[str, Any] = app.handler(event, LocalLambdaContext(function_name="callscribe-sweeper"))
-        return result
+        return sweeper(event, LocalLambdaContext(function_name="callscribe-sweeper"))
 
-    yield run
-    settings.reset()
-    app.reset()
+    return run
 
 
 def new_sid() -> str:
@@ -88,7 +96,8 @@ class Calls:
     def __init__(self, tables: tuple[str, str]) -> None:
         self.calls = DynamoCallReader(tables[0])
         self.webhooks = DynamoWebhookCalls(tables[0])
-        self.stream = DynamoStreamCalls(tables[0])
+        # the streams of these calls died long ago: their last heartbeat is the claim's, at their start
+        self.stream = DynamoStreamCalls(tables[0], now=lambda: STREAM_START)
         self.summaries = DynamoSummaryCalls(tables[0])
         self.recordings = DynamoRecordingCalls(tables[0])
         self.segments = DynamoSegments(tables[1])
@@ -100,7 +109,8 @@ class Calls:
         return call_sid
 
     def transcript(self, call_sid: str, status: TranscriptStatus | None, segments: int = 2) -> None:
-        self.stream.transcript_started(call_sid, "MZ" + uuid.uuid4().hex)
+        claim = StreamClaim(call_sid, OWNER, "MZ" + uuid.uuid4().hex, STREAM_START)
+        assert self.stream.claim_stream(claim)
         self.segments.write_segments(
             [
                 Segment(
@@ -116,7 +126,7 @@ class Calls:
             ]
         )
         if status is not None:
-            self.stream.transcript_finished(call_sid, status, segments, None)
+            self.stream.transcript_finished(call_sid, OWNER, status, segments, None)
 
     def summarised(self, call_sid: str) -> None:
         self.summaries.save_summary(call_sid, {"summary": "Moved to Friday.", "model": "m"}, ENDED)
@@ -229,6 +239,10 @@ def test_one_run_redrives_exactly_what_was_lost_and_a_second_changes_nothing(
     }
     assert published(bus_tap, everyone) == expected
 
+    assert first["summariesMarkedFailed"] == 1
+    summary_owed = calls.calls.get(unsummarised)  # its event went to the DLQ, or was lost
+    assert summary_owed is not None
+    assert (summary_owed.summary, summary_owed.summary_status) == (None, "failed")
     stalled_call = calls.calls.get(stalled)
     assert stalled_call is not None
     assert (stalled_call.transcript_status, stalled_call.segment_count) == ("incomplete", 3)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from callscribe_local.twilio_rest import TwilioRestStandIn
+from shared.dal.tables import calls_model
 from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from tests.support.apigw_events import API_HOST, json_event, twilio_event
 from tests.support.log_capture import log_output_fixture  # noqa: F401 - provides `log_output`
@@ -17,7 +18,6 @@ from tests.support.twilio_forms import voice_params
 from tests.support.webhooks_env import (
     STREAM_URL,
     Webhooks,
-    reset,
     webhooks_fixture,  # noqa: F401 - provides the `webhooks` fixture
 )
 
@@ -29,11 +29,9 @@ OUR_NUMBER = "+14155550999"
 
 
 @pytest.fixture
-def twilio(webhooks: Webhooks, monkeypatch: pytest.MonkeyPatch) -> Iterator[TwilioRestStandIn]:
+def twilio(webhooks: Webhooks) -> Iterator[TwilioRestStandIn]:
     with TwilioRestStandIn(TEST_ACCOUNT_SID, TEST_AUTH_TOKEN) as standin:
-        monkeypatch.setenv("TWILIO_API_BASE_URL", standin.base_url)
-        monkeypatch.setenv("TWILIO_FROM_NUMBER", OUR_NUMBER)
-        reset()
+        webhooks.configure(TWILIO_API_BASE_URL=standin.base_url, TWILIO_FROM_NUMBER=OUR_NUMBER)
         yield standin
 
 
@@ -143,11 +141,41 @@ def test_deeply_nested_json_is_400_not_500(webhooks: Webhooks, twilio: TwilioRes
     assert twilio.requests == []
 
 
-def test_missing_from_is_400(
-    webhooks: Webhooks, twilio: TwilioRestStandIn, monkeypatch: pytest.MonkeyPatch
+def calls_stored(webhooks: Webhooks) -> int:
+    model = calls_model(webhooks.stack.names.calls_table)
+    return sum(1 for _ in model.scan(attributes_to_get=["call_sid"]))
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"to": "+441909123456", "connectTo": AGENT_DESK}, "to"),  # a UK premium-rate number
+        ({"to": CUSTOMER, "connectTo": "+88213000001"}, "connectTo"),  # international networks
+    ],
+)
+def test_a_destination_outside_the_allowed_prefixes_is_403_and_nothing_is_called_or_written(
+    webhooks: Webhooks, twilio: TwilioRestStandIn, payload: dict[str, str], field: str
 ) -> None:
-    monkeypatch.delenv("TWILIO_FROM_NUMBER")
-    reset()
+    before = calls_stored(webhooks)
+    status, body = create(webhooks, payload)
+    assert status == 403
+    assert body == {
+        "message": f'"{field}" is not a destination this deployment dials (allowed prefixes: +1; '
+        "OUTBOUND_ALLOWED_PREFIXES sets them)"
+    }
+    assert twilio.requests == []
+    assert calls_stored(webhooks) == before
+
+
+def test_allowed_prefixes_can_be_set(webhooks: Webhooks, twilio: TwilioRestStandIn) -> None:
+    webhooks.configure(OUTBOUND_ALLOWED_PREFIXES="+1415, +4420")
+    assert create(webhooks, {"to": "+442071838750", "connectTo": AGENT_DESK})[0] == 201
+    assert create(webhooks, {"to": "+12125550100", "connectTo": AGENT_DESK})[0] == 403  # +1 212: not listed
+    assert len(twilio.created_calls()) == 1
+
+
+def test_missing_from_is_400(webhooks: Webhooks, twilio: TwilioRestStandIn) -> None:
+    webhooks.configure(TWILIO_FROM_NUMBER=None)
     status, body = create(webhooks, {"to": CUSTOMER, "connectTo": AGENT_DESK})
     assert status == 400
     assert "from" in str(body["message"])
@@ -176,20 +204,14 @@ def test_twilio_errors_are_mapped(
         assert message in str(body["message"])
 
 
-def test_unreachable_twilio_is_503(
-    webhooks: Webhooks, twilio: TwilioRestStandIn, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TWILIO_API_BASE_URL", "http://127.0.0.1:9")  # discard port: nothing listens
-    reset()
+def test_unreachable_twilio_is_503(webhooks: Webhooks, twilio: TwilioRestStandIn) -> None:
+    webhooks.configure(TWILIO_API_BASE_URL="http://127.0.0.1:9")  # discard port: nothing listens
     status, _ = create(webhooks, {"to": CUSTOMER, "connectTo": AGENT_DESK})
     assert status == 503
 
 
-def test_wrong_credentials_are_502(
-    webhooks: Webhooks, twilio: TwilioRestStandIn, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "stale-token")
-    reset()
+def test_wrong_credentials_are_502(webhooks: Webhooks, twilio: TwilioRestStandIn) -> None:
+    webhooks.configure(TWILIO_AUTH_TOKEN="stale-token")
     status, body = create(webhooks, {"to": CUSTOMER, "connectTo": AGENT_DESK})
     assert status == 502
     assert "20003" in str(body["message"])

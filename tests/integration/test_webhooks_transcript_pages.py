@@ -16,7 +16,6 @@ import pytest
 from callscribe_local.apigw import LocalApiGateway
 from callscribe_local.aws_local import LocalAws
 from callscribe_local.calls_client import get_call
-from functions.webhooks.app import handler
 from shared.dal.calls.webhooks import DynamoWebhookCalls
 from shared.dal.keys import segment_key
 from shared.dal.records import CallParties, CallUpsert, Segment, StatusAdvance
@@ -83,7 +82,7 @@ def long_call(local_stack: LocalAws) -> StoredCall:
 
 @pytest.fixture
 def gateway(webhooks: Webhooks) -> Iterator[LocalApiGateway]:
-    with LocalApiGateway(handler) as gw:
+    with LocalApiGateway(webhooks) as gw:
         yield gw
 
 

@@ -54,6 +54,8 @@ def test_agent_with_no_settings_uses_defaults(agent: object) -> None:
     ("raw", "needle"),
     [
         ("{not json", "not valid JSON"),
+        ('{"a":' * 100_000 + "1" + "}" * 100_000, "not valid JSON: nested deeper than the parser allows"),
+        ("[" * 100_000 + "]" * 100_000, "not valid JSON: nested deeper than the parser allows"),
         ("[1, 2]", "JSON object"),
         (json.dumps({"4155550199": {"voicemail": True}}), "'4155550199'"),
         (json.dumps({SALES: {"forwardTo": "555-0111"}}), "E.164"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from shared import settings as settings_module
 from shared.errors import ConfigError
+from shared.redaction import parse_patterns
 from shared.routing import AgentRoute, CallRoutes
 from streamer.config import StreamerSettings
 
@@ -145,7 +146,8 @@ ENVIRONMENT = {
     "DEEPGRAM_FINALIZE_TIMEOUT_SECONDS": ("6", "deepgram.finalize_timeout_seconds", 6.0),
     "REPLAY_BUFFER_SECONDS": ("20", "audio.replay_buffer_seconds", 20.0),
     "MAX_SILENCE_FILL_MS": ("500", "audio.max_silence_fill_ms", 500),
-    "SEGMENT_BATCH_SIZE": ("10", "segments.batch_size", 10),
+    "STREAM_CLAIM_TIMEOUT_SECONDS": ("4", "stream.claim_timeout_seconds", 4.0),
+    "STREAM_HEARTBEAT_SECONDS": ("15", "stream.heartbeat_seconds", 15.0),
     "SEGMENT_QUEUE_SIZE": ("500", "segments.queue_size", 500),
     "SEGMENT_WRITER_THREADS": ("3", "segments.writer_threads", 3),
     "SEGMENT_WRITE_ATTEMPTS": ("2", "segments.write_attempts", 2),
@@ -172,7 +174,7 @@ ENVIRONMENT = {
     "TRANSCRIPT_REDACTION_PATTERNS": (
         '{"order": "ORD-\\\\d+"}',
         "redaction.transcript_redaction_patterns",
-        {"ORDER": re.compile(r"ORD-\d+")},
+        parse_patterns({"order": r"ORD-\d+"}),
     ),
 }
 
@@ -201,7 +203,9 @@ def test_call_routes_are_parsed_once_into_the_shared_routing_model() -> None:
 
 
 def test_each_secret_comes_from_its_arn_variable_and_json_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(settings_module, "_read_secret", lambda arn, key, optional=False: f"{arn}#{key}")
+    keys = ("account_sid", "auth_token", "auth_token_secondary", "api_key", "signing_secret")
+    secret = lambda arn: json.dumps({key: f"{arn}#{key}" for key in keys})  # noqa: E731
+    monkeypatch.setattr(settings_module, "fetch_secret", secret)
     arns = {
         "TWILIO_SECRET_ARN": "arn:twilio",
         "DEEPGRAM_SECRET_ARN": "arn:deepgram",
