@@ -1,7 +1,8 @@
 """`python -m streamer` with one measuring hook, for bench/feed_latency.py.
 
-After each segment batch is stored (the writer thread's `write_segments` returned), the wall-clock
-time is appended per segment to the file named by FEED_BENCH_STORED (`callSid key time`). The hook
+After each segment is stored (the writer thread's conditional put returned), the wall-clock time is
+appended to the file named by FEED_BENCH_STORED (`callSid key time`; the feed's events were queued
+just before, a few microseconds). The hook
 runs whether or not the feed is on, so both streamers of a run pay the same for it.
 """
 
@@ -16,18 +17,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streamer.segments import SegmentStore
+from streamer.segments import WRITTEN, SegmentStore
 
 _out = Path(os.environ["FEED_BENCH_STORED"]).open("a", buffering=1)  # noqa: SIM115 - for the process's life
 _write = SegmentStore._write
 
 
-def _timed_write(self: SegmentStore, items: list[Any]) -> bool:
-    ok = _write(self, items)
-    if ok:
-        now = time.time()
-        _out.write("".join(f"{item.writes.call_sid} {item.key} {now:.6f}\n" for item in items))
-    return ok
+def _timed_write(self: SegmentStore, item: Any) -> str:
+    outcome = _write(self, item)
+    if outcome == WRITTEN:
+        _out.write(f"{item.writes.call_sid} {item.key} {time.time():.6f}\n")
+    return outcome
 
 
 SegmentStore._write = _timed_write  # type: ignore[method-assign]
