@@ -40,7 +40,7 @@ def test_an_undeclared_dependency_is_refused(tmp_path: Path) -> None:
 
 def test_a_function_without_a_registry_line_has_no_bundle() -> None:
     with pytest.raises(BundlingError, match="LAMBDA_DEPENDENCIES"):
-        LocalPipBundling("console_api")
+        LocalPipBundling("no_such_function")
 
 
 def test_recordings_bundle_declares_its_http_client() -> None:
