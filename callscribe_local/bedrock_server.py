@@ -32,6 +32,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
 from urllib.parse import unquote
 
+from botocore.credentials import Credentials
+
 from callscribe_local import eventstream, sigv4
 from callscribe_local.anthropic_replies import RecordedRequest, Reply, Responder
 from callscribe_local.anthropic_server import answer, stream_events
@@ -95,6 +97,9 @@ class BedrockServer(StandIn):
         self.responder = responder
         self.region = region
         self.secrets = dict(secrets if secrets is not None else local_secrets())
+        self.verifier = sigv4.SigV4Verifier(
+            SERVICE, region, {key: Credentials(key, secret) for key, secret in self.secrets.items()}
+        )
         self.native_structured_output = True
         self._host, self._port = host, port
         self._http: BackgroundHttpServer | None = None
@@ -168,18 +173,11 @@ class _Handler(BaseHTTPRequestHandler):
         except json.JSONDecodeError:
             body = None
         invocation = Invocation(model_id, streamed, headers, body if isinstance(body, dict) else {})
-        problem = sigv4.check(
-            "POST",
-            f"http://{headers.get('host', '')}{self.path}",
-            headers,
-            raw,
-            secrets=self.owner.secrets,
-            region=self.owner.region,
-            service=SERVICE,
-        )
-        if problem is not None:
+        try:
+            self.owner.verifier.verify("POST", f"http://{headers.get('host', '')}{self.path}", headers, raw)
+        except sigv4.SignatureRefused as refused:
             self.owner._record(invocation, None)
-            self._send_error(403, problem.error_type, problem.message)
+            self._send_error(403, refused.error_type, str(refused))
             return
         refusal = self._refusal(model_id, body)
         if refusal is not None:

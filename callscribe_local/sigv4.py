@@ -1,82 +1,117 @@
-"""Checks the AWS Signature Version 4 of a request a stand-in received, against local credentials.
+"""Checking an AWS Signature Version 4 request as an AWS service does, for the local stand-ins.
 
-The Bedrock stand-in refuses what Bedrock would: no signature, an unknown access key, a credential
-scope for another Region or service, a signature that does not match (a body or signed header
-changed on the way, or the wrong secret). The expected signature is recomputed with botocore's own
-signer over the signed headers as received, at the request's own `x-amz-date`, so the check holds
-whatever client signed it; it does not check the clock skew AWS allows (tests run on one clock).
+The signature is recomputed with botocore's own signer (the code every AWS SDK call is signed by)
+from what the request carried: the signed headers named in `Authorization`, the body, the time in
+`X-Amz-Date`. Then the credential scope (service, region), the access key, the session token and the
+clock skew are checked. Anything wrong is a `SignatureRefused` naming what, with the error type AWS
+answers it with (403), never a partial pass. Used by every stand-in that AWS signs for (AppSync
+Events, Bedrock).
 """
 
 from __future__ import annotations
 
 import hmac
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-_AUTHORIZATION = re.compile(
-    r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)/"
-    r"aws4_request, ?SignedHeaders=(?P<signed>[a-z0-9;-]+), ?Signature=(?P<signature>[0-9a-f]{64})$"
-)
+ALGORITHM = "AWS4-HMAC-SHA256"
+MAX_SKEW_SECONDS = 300  # what AWS allows between the signer's clock and its own
+
+
+class SignatureRefused(Exception):
+    """The request is not signed, or not signed by credentials we know for this service and region;
+    `error_type` is the error AWS answers such a request with."""
+
+    def __init__(self, message: str, error_type: str = "InvalidSignatureException") -> None:
+        super().__init__(message)
+        self.error_type = error_type
 
 
 @dataclass(frozen=True)
-class SigningProblem:
-    """Why a request is refused: AWS's error type (403) and its message."""
+class SigV4Verifier:
+    service: str
+    region: str
+    credentials: Mapping[str, Credentials]  # access key id -> the credentials it belongs to
 
-    error_type: str
-    message: str
+    def verify(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes, now: datetime | None = None
+    ) -> str:
+        """The access key id that signed the request; SignatureRefused otherwise.
+
+        `headers` as received (any case); `url` as the client addressed it (scheme, host, path, query).
+        """
+        lower = {key.lower(): value for key, value in headers.items()}
+        scope, signed_names, signature = _parse_authorization(lower.get("authorization", ""))
+        key_id, day, region, service, terminal = scope
+        if (service, region, terminal) != (self.service, self.region, "aws4_request"):
+            raise SignatureRefused(f"credential scope {region}/{service} is not {self.region}/{self.service}")
+        credentials = self.credentials.get(key_id)
+        if credentials is None:
+            raise SignatureRefused(
+                "The security token included in the request is invalid.", "UnrecognizedClientException"
+            )
+        stamp = lower.get("x-amz-date", "")
+        signed_at = _parse_amz_date(stamp)
+        if stamp[:8] != day:
+            raise SignatureRefused("X-Amz-Date is not the day of the credential scope")
+        skew = abs(((now or datetime.now(UTC)) - signed_at).total_seconds())
+        if skew > MAX_SKEW_SECONDS:
+            raise SignatureRefused(f"signed {skew:.0f} s away from now (at most {MAX_SKEW_SECONDS})")
+        if "host" not in signed_names or "x-amz-date" not in signed_names:
+            raise SignatureRefused("host and x-amz-date must be signed", "IncompleteSignatureException")
+        if credentials.token and not hmac.compare_digest(
+            lower.get("x-amz-security-token", ""), credentials.token
+        ):
+            raise SignatureRefused("session token missing or wrong")
+        missing = [name for name in signed_names if name not in lower]
+        if missing:
+            raise SignatureRefused(
+                f"signed headers missing from the request: {missing}", "IncompleteSignatureException"
+            )
+        request = AWSRequest(
+            method=method, url=url, data=body, headers={name: lower[name] for name in signed_names}
+        )
+        request.context["timestamp"] = stamp
+        signer = SigV4Auth(credentials, self.service, self.region)
+        expected = signer.signature(
+            signer.string_to_sign(request, signer.canonical_request(request)), request
+        )
+        if not hmac.compare_digest(expected, signature):
+            raise SignatureRefused(
+                "The request signature we calculated does not match the signature you provided."
+            )
+        return key_id
 
 
-def check(
-    method: str,
-    url: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    *,
-    secrets: Mapping[str, str],
-    region: str,
-    service: str,
-) -> SigningProblem | None:
-    """None when `headers` (lower-cased names) carry a valid signature by one of `secrets` (access key
-    id -> secret key) for `region` and `service`; else what AWS would answer."""
-    authorization = headers.get("authorization", "")
-    if not authorization:
-        return SigningProblem("MissingAuthenticationTokenException", "Missing Authentication Token")
-    parsed = _AUTHORIZATION.match(authorization)
-    if parsed is None:
-        return SigningProblem("IncompleteSignatureException", "Authorization header is not AWS4-HMAC-SHA256")
-    secret = secrets.get(parsed["key"])
-    if secret is None:
-        return SigningProblem(
-            "UnrecognizedClientException", "The security token included in the request is invalid."
-        )
-    if (parsed["region"], parsed["service"]) != (region, service):
-        return SigningProblem(
-            "InvalidSignatureException",
-            f"Credential should be scoped to a valid region and service ({region}/{service}), "
-            f"not {parsed['region']}/{parsed['service']}",
-        )
-    signed = parsed["signed"].split(";")
-    missing = [name for name in ("host", "x-amz-date", *signed) if name not in headers or name not in signed]
-    amz_date = headers.get("x-amz-date", "")
-    if missing or not amz_date.startswith(parsed["date"]):
-        return SigningProblem(
-            "IncompleteSignatureException", f"signed headers missing or inconsistent: {sorted(set(missing))}"
-        )
-    request = AWSRequest(method=method, url=url, headers={name: headers[name] for name in signed}, data=body)
-    request.context["timestamp"] = amz_date
-    signer = SigV4Auth(
-        Credentials(parsed["key"], secret, headers.get("x-amz-security-token")), service, region
-    )
-    expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
-    if not hmac.compare_digest(expected, parsed["signature"]):
-        return SigningProblem(
-            "InvalidSignatureException",
-            "The request signature we calculated does not match the signature you provided.",
-        )
-    return None
+def _parse_authorization(value: str) -> tuple[tuple[str, str, str, str, str], list[str], str]:
+    if not value:
+        raise SignatureRefused("Missing Authentication Token", "MissingAuthenticationTokenException")
+    algorithm, _, rest = value.partition(" ")
+    if algorithm != ALGORITHM:
+        raise SignatureRefused("Authorization is not AWS4-HMAC-SHA256", "IncompleteSignatureException")
+    fields: dict[str, str] = {}
+    for part in rest.split(","):
+        name, sep, text = part.strip().partition("=")
+        if sep:
+            fields[name] = text
+    try:
+        scope = tuple(fields["Credential"].split("/"))
+        signed_names = fields["SignedHeaders"].split(";")
+        signature = fields["Signature"]
+    except KeyError as exc:
+        raise SignatureRefused(f"Authorization lacks {exc.args[0]}", "IncompleteSignatureException") from exc
+    if len(scope) != 5:
+        raise SignatureRefused("malformed credential scope", "IncompleteSignatureException")
+    return (scope[0], scope[1], scope[2], scope[3], scope[4]), signed_names, signature
+
+
+def _parse_amz_date(stamp: str) -> datetime:
+    try:
+        return datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise SignatureRefused("X-Amz-Date missing or malformed") from exc

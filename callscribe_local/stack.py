@@ -20,6 +20,9 @@ Production code runs unchanged; only configuration points it at the stand-ins:
   TWILIO_API_BASE_URL;
 - a team's own TwiML app that listen-in calls are handed to: `team_app.TeamApp`, routed from
   `LISTEN_NUMBER` (a listen route to its URL, which LISTEN_ALLOWED_URLS allows).
+- the people's side (`people_stack.py`): moto's Cognito pool with one person, the AppSync Events
+  stand-in the streamer publishes to (FEED_HTTP_URL), the people's read API behind the local API
+  Gateway with the Cognito authoriser.
 
 With DEEPGRAM_API_KEY or ANTHROPIC_API_KEY set in the environment, the real service is used instead
 of that stand-in (the key is passed through; nothing else changes). Bedrock is always the stand-in
@@ -61,6 +64,7 @@ from callscribe_local.deepgram_server import OUTAGE_PATH
 from callscribe_local.dispatcher import Delivery, Handler, LocalDispatcher, LocalLambdaContext, RetryPolicy
 from callscribe_local.loop_thread import LoopThread
 from callscribe_local.offline_agent import OFFLINE_AGENT_MODEL
+from callscribe_local.people_stack import PeopleSide, start_people_side
 from callscribe_local.phone import StreamHook
 from callscribe_local.recognizer import RecognizerFactory
 from shared.anthropic_clients import ModelProvider
@@ -215,6 +219,7 @@ class LocalStack:
         self._streamer_signalled = False
         self.twilio_rest: TwilioRestStandIn | None = None
         self.team_app: TeamApp | None = None
+        self.people: PeopleSide | None = None
         self.deepgram_standin: DeepgramStandIn | None = None  # None: the real Deepgram is used
         # the model's stand-in, whose `requests` are what the model was sent; None: the real Anthropic API
         self.model_server: AnthropicServer | BedrockServer | None = None
@@ -243,6 +248,12 @@ class LocalStack:
         self.aws = self._exit.enter_context(local_aws(self.options.names, port=self.options.moto_port))
         self.observer.step("aws", f"moto (DynamoDB, EventBridge, SQS, S3) at {self.aws.endpoint}")
 
+        self.people = start_people_side(self._exit, self.aws.endpoint, self.options.names, LOCAL_REGION)
+        self.observer.step(
+            "people",
+            f"Cognito pool {self.people.pool.pool_id} (user {self.people.user}), live feed "
+            f"{self.people.feed.realtime_url}, read API {self.people.api.url}",
+        )
         deepgram_url, deepgram_key = self._start_deepgram()
         model_url, model_env = self._start_model()
         twilio_url = self._start_twilio_rest()
@@ -498,6 +509,7 @@ class LocalStack:
             "HOST": "127.0.0.1",
             "STREAM_URL": stream_url,
             "DRAIN_SECONDS": "10",
+            **(self.people.streamer_env() if self.people is not None else {}),
             **(
                 {"REPLAY_BUFFER_SECONDS": str(self.options.replay_buffer_seconds)}
                 if self.options.replay_buffer_seconds is not None

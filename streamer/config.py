@@ -21,6 +21,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from shared.anthropic_clients import DEFAULT_MODELS, ModelProvider, ModelProviderSettings, check_model_id
 from shared.deepgram import DeepgramOptions, flag, split_list
+from shared.feed_publisher import FeedSettings
 from shared.redaction import RedactionSettings
 from shared.routing import CallRoutes, is_e164, parse_call_routes
 from shared.settings import (
@@ -282,6 +283,7 @@ class StreamerSettings(TableSettings):
     # TRANSCRIPT_REDACTION, TRANSCRIPT_REDACTION_PATTERNS: segments redacted before they are written
     redaction: RedactionSettings = Field(default_factory=RedactionSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    feed: FeedSettings = Field(default_factory=FeedSettings)  # FEED_HTTP_URL unset: no live feed
 
     @field_validator("call_routes", mode="before")
     @classmethod

@@ -42,3 +42,8 @@ AGENT_TOOL_CALLS: Final = "AgentToolCalls"
 AGENT_TOOL_FAILURES: Final = "AgentToolFailures"
 AGENT_MODEL_ERRORS: Final = "AgentModelErrors"
 AGENT_FIRST_AUDIO: Final = "AgentFirstAudioLatency"  # caller's turn end -> first agent audio byte sent
+# the live feed (streamer/live_feed.py): events AppSync accepted, refused or unreachable, and dropped
+# because the publisher's queue was full (the table still holds every segment)
+FEED_EVENTS_PUBLISHED: Final = "FeedEventsPublished"
+FEED_PUBLISH_FAILURES: Final = "FeedPublishFailures"
+FEED_EVENTS_DROPPED: Final = "FeedEventsDropped"

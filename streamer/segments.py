@@ -7,7 +7,8 @@ data layer's `OwnedSegmentWrites` port: docs/streamer.md, "Storing segments", sa
 batch), retry it with backoff on throttling or errors, and report back to the loop, where each
 call's `CallWrites` counts what is still in flight so the session can flush before it marks the
 transcript complete. A segment refused because another stream's is stored at its key is counted,
-never retried.
+never retried. A segment once stored is also handed to `on_stored` in the writer thread (the live
+feed: streamer/live_feed.py), which must return at once.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import asyncio
 import queue
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -90,8 +91,10 @@ class SegmentStore:
         threads: int = 4,
         attempts: int = 6,
         backoff_base: float = 0.1,
+        on_stored: Callable[[Sequence[StoredSegment]], None] | None = None,
     ) -> None:
         self._segments: OwnedSegmentWrites = DynamoSegments(table_name)
+        self._on_stored = on_stored
         self._metrics = metrics
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
         self._thread_count = threads
@@ -167,6 +170,11 @@ class SegmentStore:
                 segment_key=item.key,
             )
             return REFUSED
+        if self._on_stored is not None:
+            try:
+                self._on_stored([stored])
+            except Exception as exc:  # noqa: BLE001 - the feed is a view: its bug never stops a write
+                logger.error("on_stored hook failed", error=f"{type(exc).__name__}: {exc}"[:300])
         return WRITTEN
 
     @staticmethod

@@ -15,20 +15,20 @@ from functions.webhooks.cdr import advance, publish_recording_completed_once, re
 from functions.webhooks.destinations import check_destinations
 from functions.webhooks.inputs import CreateCallRequest, RecordingCallback, StatusCallback, VoiceRequest
 from functions.webhooks.settings import DEFAULT_UNAVAILABLE, DEFAULT_VOICEMAIL_THANKS, WebhookSettings
-from functions.webhooks.transcript_pages import TranscriptPage, encode_cursor
 from functions.webhooks.twilio_calls import CallsApi, OutboundCall
-from functions.webhooks.views import CallView
-from shared import clock
+from shared import call_view, clock
+from shared.call_view import CallView
 from shared.costs import record_cost
 from shared.dal.ports import SegmentPageReader, WebhookCallWrites
 from shared.dal.records import RECORDING_COMPLETED, CallParties, CallUpsert, RecordingUpdate
-from shared.errors import CallNotFoundError, ConfigError, MalformedRequestError
+from shared.errors import ConfigError, MalformedRequestError
 from shared.events import EventPublisher, RecordingCompleted
 from shared.listen import is_under
 from shared.observability import logger
 from shared.routing import AgentRoute, ForwardRoute, ListenRoute, OutboundRoute, Route
 from shared.status import CallStatus
 from shared.status_changes import StatusChange
+from shared.transcript_pages import TranscriptPage
 
 OUTBOUND_API = "outbound-api"
 ROUTE_OUTBOUND = "outbound"
@@ -353,11 +353,4 @@ def start_outbound_call(request: CreateCallRequest, services: Services, callback
 
 def describe_call(call_sid: str, services: Services, page: TranscriptPage | None = None) -> CallView:
     """The call with one page of its transcript (the first by default) and the cursor to the next."""
-    call = services.store.get(call_sid)
-    if call is None:
-        raise CallNotFoundError(f"no call {call_sid}")
-    page = page or TranscriptPage()
-    segments = services.segments.page_segments(call_sid, limit=page.limit, after=page.after)
-    next_cursor = None if segments.next_key is None else encode_cursor(call_sid, segments.next_key)
-    legs = [leg for sid in call.leg_call_sids or () if (leg := services.store.get(sid)) is not None]
-    return CallView.of(call, segments.segments, next_cursor, legs)
+    return call_view.describe_call(call_sid, services.store, services.segments, page)

@@ -197,7 +197,7 @@ class WebhooksApi(Construct):
             request_validator=validator,
             request_parameters={
                 "method.request.path.callSid": True,
-                # transcript paging (functions/webhooks/transcript_pages.py validates them: 400)
+                # transcript paging (shared/transcript_pages.py validates them: 400)
                 "method.request.querystring.limit": False,
                 "method.request.querystring.cursor": False,
             },

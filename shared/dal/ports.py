@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 from shared.dal.records import (
     Call,
+    CallListPage,
+    CallListQuery,
     CallUpsert,
     CompletedCall,
     CostBasis,
@@ -36,6 +38,16 @@ from shared.status import TranscriptStatus
 class CallReader(Protocol):
     def get(self, call_sid: str) -> Call | None:
         """The call record (strongly consistent), or None when nothing was written for it yet."""
+        ...
+
+
+class CallListReader(Protocol):
+    """The people's read API: the calls of a span of days, newest first, a page at a time."""
+
+    def list_calls(self, query: CallListQuery) -> CallListPage:
+        """At most `query.limit` calls (fewer when the days it may read in one page run out: then
+        `next` says where to go on), through the calls_by_day index, never a scan; `<Dial>`ed legs
+        are not listed (they belong to their call)."""
         ...
 
 

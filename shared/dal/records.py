@@ -531,3 +531,39 @@ class CostBasis:
             billed_price_unit=billed.get("price_unit"),
             billed_read_at=billed.get("read_at"),
         )
+
+
+@dataclass(frozen=True)
+class CallListPosition:
+    """Where a page of the call list ended: the day (YYYY-MM-DD, UTC) to read next and, within it,
+    the last call already sent (None: from the day's newest call)."""
+
+    day: str
+    started_at: str | None = None
+    call_sid: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallListQuery:
+    """Which calls, newest first: those started on `first_day` .. `last_day` (UTC days), within
+    `started_from` .. `started_to` (ISO, inclusive; None: the days' bounds), that pass every filter
+    given (None: no filter), at most `limit` of them, after `after` (a previous page's end)."""
+
+    first_day: str
+    last_day: str
+    started_from: str | None = None
+    started_to: str | None = None
+    statuses: frozenset[str] | None = None
+    route: str | None = None
+    number: str | None = None  # our number: the call's `to` or its `from` (E.164)
+    live_only: bool = False  # only calls whose status is not terminal
+    limit: int = 50
+    after: CallListPosition | None = None
+
+
+@dataclass(frozen=True)
+class CallListPage:
+    """One page of the list, newest first, and where the next begins (None: the list ends here)."""
+
+    calls: tuple[Call, ...]
+    next: CallListPosition | None

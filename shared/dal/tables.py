@@ -19,6 +19,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
+from pynamodb.constants import STREAM_NEW_AND_OLD_IMAGE
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, Index, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -157,6 +158,9 @@ class CallRecord(Model):
 
     class Meta:
         table_name = "unbound-calls"  # replaced by calls_model(); never used directly
+        # every change as (old, new) images: the live feed's call status publisher reads them
+        # (functions/call_feed); infra enables the same stream on the deployed table
+        stream_view_type = STREAM_NEW_AND_OLD_IMAGE
 
     call_sid = UnicodeAttribute(hash_key=True)
     account_sid = UnicodeAttribute(null=True)
@@ -271,6 +275,9 @@ class TranscriptSegment(Model):
 
 def _bind(base: type[M], table_name: str) -> type[M]:
     attrs: dict[str, Any] = {"table_name": table_name}
+    stream = getattr(base.Meta, "stream_view_type", None)
+    if stream is not None:
+        attrs["stream_view_type"] = stream
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if region:
         attrs["region"] = region

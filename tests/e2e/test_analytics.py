@@ -40,10 +40,10 @@ from callscribe_local.local_analytics import Run, latest_warehouse
 from callscribe_local.phone import CallerId, SimulatedPhone, bundled_conversation, rfc2822
 from callscribe_local.stack import FORWARD_TO, TWILIO_NUMBER, LocalStack, StackOptions
 from callscribe_local.warehouse import Warehouse
-from functions.webhooks.views import conversation_cost
 from shared.analytics.queries import SAVED_QUERIES
 from shared.analytics.schema import SCHEMA_VERSION
 from shared.anthropic_clients import DEFAULT_MODELS, ModelProvider
+from shared.call_view import conversation_cost
 from shared.dal.calls.core import DynamoCallReader
 from shared.dal.records import Call
 from shared.dal.segments import DynamoSegments

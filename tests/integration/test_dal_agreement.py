@@ -8,8 +8,11 @@ side, and asserts the same outcome, down to what `get` hands back (plain ints, d
 
 from __future__ import annotations
 
+import random
+import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +20,7 @@ import pytest
 from callscribe_local.aws_local import LocalAws
 from shared.dal.calls.core import DynamoCallReader
 from shared.dal.calls.cost import DynamoCostWrites
+from shared.dal.calls.listing import MAX_DAYS_PER_PAGE, DynamoCallList
 from shared.dal.calls.recordings import DynamoRecordingCalls
 from shared.dal.calls.stream import DynamoStreamCalls
 from shared.dal.calls.summaries import DynamoEvaluationBackfillCalls, DynamoSummaryCalls
@@ -25,6 +29,7 @@ from shared.dal.calls.webhooks import DynamoWebhookCalls
 from shared.dal.keys import recording_segment_key, segment_key, sweep_shard
 from shared.dal.records import (
     RECORDING,
+    CallListQuery,
     CallParties,
     CallUpsert,
     CostBasis,
@@ -44,6 +49,7 @@ from shared.dal.segments import DynamoSegments
 from shared.status import TERMINAL_RANK, TranscriptStatus
 from tests.support.fake_calls.core import FakeCallReader, FakeCallTable
 from tests.support.fake_calls.cost import FakeCostWrites
+from tests.support.fake_calls.listing import FakeCallList
 from tests.support.fake_calls.recordings import FakeRecordingCalls
 from tests.support.fake_calls.stream import FakeStreamCalls
 from tests.support.fake_calls.summaries import FakeEvaluationBackfillCalls, FakeSummaryCalls
@@ -71,6 +77,7 @@ class Tables:
     sweep: Any  # SweeperCalls
     costs: Any  # CostWrites
     segments: Any  # every segments port
+    listing: Any  # CallListReader
 
 
 @pytest.fixture(params=["fake", "dynamo"])
@@ -87,6 +94,7 @@ def tables(request: pytest.FixtureRequest) -> Iterator[Tables]:
             sweep=FakeSweeperCalls(table),
             costs=FakeCostWrites(table),
             segments=FakeSegments(),
+            listing=FakeCallList(table),
         )
     else:
         stack: LocalAws = request.getfixturevalue("local_stack")
@@ -101,6 +109,7 @@ def tables(request: pytest.FixtureRequest) -> Iterator[Tables]:
             sweep=DynamoSweeperCalls(name, now),
             costs=DynamoCostWrites(name, now),
             segments=DynamoSegments(stack.names.transcripts_table, now=lambda: NOW),
+            listing=DynamoCallList(name, now),
         )
 
 
@@ -971,3 +980,84 @@ def test_the_calls_of_a_day_come_from_the_day_index(tables: Tables, call_sid: st
     assert [c.call_sid for c in tables.backfill.calls_started_on("2026-11-21") if c.call_sid in mine] == [
         other
     ]
+
+
+# ---- the people's call list (calls_by_day, newest first, a page at a time) ----------------------
+
+
+def _far_days(count: int) -> list[str]:
+    """`count` consecutive days no other test writes calls on (this session's table is shared)."""
+    first = date(2100, 1, 1) + timedelta(days=random.randrange(300_000))
+    return [(first + timedelta(days=n)).isoformat() for n in range(count)]
+
+
+def _placed(tables: Tables, started_at: str, *, status: str, rank: int, route: str, to: str) -> str:
+    call_sid = "CA" + uuid.uuid4().hex
+    parties = CallParties(direction="inbound", from_number="+14155550100", to_number=to)
+    tables.webhooks.upsert_call(CallUpsert(call_sid, parties, started_at, route=route))
+    assert tables.webhooks.advance_status(
+        StatusAdvance(call_sid=call_sid, status=status, rank=rank, at=started_at)
+    )
+    return call_sid
+
+
+def _follow(tables: Tables, query: CallListQuery) -> list[str]:
+    """Every call of the list, page after page, each page within the limit."""
+    sids: list[str] = []
+    for _ in range(100):
+        page = tables.listing.list_calls(query)
+        assert len(page.calls) <= query.limit
+        sids.extend(call.call_sid for call in page.calls)
+        if page.next is None:
+            return sids
+        query = replace(query, after=page.next)
+    raise AssertionError("the list never ended")
+
+
+def test_the_call_list_pages_newest_first_through_the_day_index(tables: Tables) -> None:
+    days = _far_days(3)
+    ours, other = "+14155550199", "+14155550177"
+    placed = {
+        "a": _placed(
+            tables, f"{days[0]}T08:00:00.000Z", status="completed", rank=4, route="forward", to=ours
+        ),
+        "b": _placed(
+            tables, f"{days[0]}T09:00:00.000Z", status="in-progress", rank=3, route="agent", to=ours
+        ),
+        "c": _placed(tables, f"{days[0]}T23:59:59.999Z", status="busy", rank=4, route="forward", to=other),
+        "d": _placed(
+            tables, f"{days[2]}T00:00:00.000Z", status="ringing", rank=2, route="voicemail", to=ours
+        ),
+        "e": _placed(
+            tables, f"{days[2]}T10:00:00.000Z", status="completed", rank=4, route="forward", to=ours
+        ),
+        "f": _placed(tables, f"{days[2]}T10:00:01.000Z", status="completed", rank=4, route="agent", to=other),
+    }
+    leg = "CA" + uuid.uuid4().hex  # a <Dial>ed leg of "e": listed on its call's page, not here
+    leg_parties = CallParties(direction="outbound-dial", parent_call_sid=placed["e"], to_number=ours)
+    tables.webhooks.upsert_call(CallUpsert(leg, leg_parties, f"{days[2]}T10:00:00.500Z", route="forward"))
+    newest_first = [placed[name] for name in "fedcba"]
+    whole = CallListQuery(first_day=days[0], last_day=days[2], limit=2)
+    assert _follow(tables, whole) == newest_first
+    assert _follow(tables, replace(whole, limit=50)) == newest_first
+
+    def names(**filters: Any) -> str:
+        found = _follow(tables, replace(whole, **filters))
+        return "".join(name for sid in found for name, placed_sid in placed.items() if placed_sid == sid)
+
+    assert names(statuses=frozenset({"completed"})) == "fea"
+    assert names(statuses=frozenset({"busy", "ringing"})) == "dc"
+    assert names(route="forward") == "eca"
+    assert names(number=ours) == "edba"
+    assert names(number="+14155550100") == "fedcba"  # the caller's side counts too: a `from` match
+    assert names(live_only=True) == "db"
+    assert names(started_from=f"{days[0]}T09:00:00.000Z", started_to=f"{days[2]}T00:00:00.000Z") == "dcb"
+    assert names(first_day=days[1], last_day=days[1]) == ""
+
+
+def test_the_call_list_goes_on_past_a_long_quiet_spell(tables: Tables) -> None:
+    days = _far_days(MAX_DAYS_PER_PAGE * 2 + 3)
+    old = _placed(tables, f"{days[0]}T12:00:00.000Z", status="completed", rank=4, route="forward", to="+1")
+    new = _placed(tables, f"{days[-1]}T12:00:00.000Z", status="completed", rank=4, route="forward", to="+1")
+    query = CallListQuery(first_day=days[0], last_day=days[-1], limit=10)
+    assert _follow(tables, query) == [new, old]

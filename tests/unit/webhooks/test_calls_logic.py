@@ -296,4 +296,5 @@ def test_view_reports_the_reconciliation_and_each_segments_source(
         ("Hello.", "live"),
         ("Can you hear me?", "recording"),
     ]
-    assert list(after["transcript"][0]) == ["track", "speaker", "text", "start", "end", "source"]
+    assert list(after["transcript"][0]) == ["track", "speaker", "text", "start", "end", "source", "segmentId"]
+    assert [line["segmentId"] for line in after["transcript"]] == [live.segment_key, filled.segment_key]
