@@ -15,8 +15,9 @@ Production code runs unchanged; only configuration points it at the stand-ins:
   stand-in (`bedrock_server`, SigV4 with the local credentials) with the same answers, via
   MODEL_PROVIDER=bedrock and ANTHROPIC_BEDROCK_BASE_URL;
 - the Fargate streamer: `python -m streamer` as a subprocess, at STREAM_URL (ws://127.0.0.1:…/media);
-- Twilio's REST API (POST /calls, and the recordings the simulated phone makes):
-  `twilio_rest.TwilioRestStandIn`, via TWILIO_API_BASE_URL;
+- Twilio's REST API (POST /calls, the calls and recordings the simulated phone makes, which the
+  sweeper reads, and the agent's updates of a live call): `twilio_rest.TwilioRestStandIn`, via
+  TWILIO_API_BASE_URL;
 - a team's own TwiML app that listen-in calls are handed to: `team_app.TeamApp`, routed from
   `LISTEN_NUMBER` (a listen route to its URL, which LISTEN_ALLOWED_URLS allows).
 - the people's side (`people_stack.py`): moto's Cognito pool with one person, the AppSync Events
@@ -598,8 +599,10 @@ class LocalStack:
             "EVALUATION_QUESTIONS": os.environ.get("EVALUATION_QUESTIONS") or DEMO_EVALUATION_QUESTIONS,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-            # the sweeper runs only when asked (`callscribe sweep`): then at once, no patience
+            # the sweeper runs only when asked (`callscribe sweep`): then at once, no patience, and
+            # a call with no final status is asked about at the Twilio stand-in at once
             "SWEEP_AFTER_SECONDS": os.environ.get("SWEEP_AFTER_SECONDS", "0"),
+            "SWEEP_TWILIO_AFTER_SECONDS": os.environ.get("SWEEP_TWILIO_AFTER_SECONDS", "0"),
             **self._prices_env(),
             **self.options.extra_env,
         }

@@ -68,7 +68,9 @@ class CallscribeStack(cdk.Stack):
             bus=self.events.bus,
             store=self.recordings_bucket,
         )
-        self.sweeper = Sweeper(self, "Sweeper", config=config, tables=self.tables, bus=self.events.bus)
+        self.sweeper = Sweeper(
+            self, "Sweeper", config=config, tables=self.tables, secrets=self.secrets, bus=self.events.bus
+        )
         self.exports = AnalystExports(
             self,
             "Analysts",

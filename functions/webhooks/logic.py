@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from functions.webhooks import twiml
-from functions.webhooks.cdr import StatusChange, advance, publish_recording_completed_once, record_status
+from functions.webhooks.cdr import advance, publish_recording_completed_once, record_status
 from functions.webhooks.destinations import check_destinations
 from functions.webhooks.inputs import CreateCallRequest, RecordingCallback, StatusCallback, VoiceRequest
 from functions.webhooks.settings import DEFAULT_UNAVAILABLE, DEFAULT_VOICEMAIL_THANKS, WebhookSettings
@@ -27,6 +27,7 @@ from shared.listen import is_under
 from shared.observability import logger
 from shared.routing import AgentRoute, ForwardRoute, ListenRoute, OutboundRoute, Route
 from shared.status import CallStatus
+from shared.status_changes import StatusChange
 from shared.transcript_pages import TranscriptPage
 
 OUTBOUND_API = "outbound-api"

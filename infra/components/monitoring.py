@@ -51,6 +51,9 @@ from streamer.contract import (
 _FIVE_MINUTES = cdk.Duration.minutes(5)
 _ONE_MINUTE = cdk.Duration.minutes(1)
 _ONE_HOUR = cdk.Duration.hours(1)
+# A run reads Twilio at most once after a refusal or a 429 (it stops reading for the run): a few an
+# hour are a flaky moment, a dozen (one per five-minute run) a standing fault such as a rotated token.
+_TWILIO_FAILURES_PER_HOUR = 5
 
 
 def _lambda_metric(
@@ -256,6 +259,14 @@ class Monitoring(Construct):
             "set and still needs work (see its log line for what is open)",
         )
         self._alarm(
+            "SweeperCannotReadTwilio",
+            sweeper_metric(sweeper_metrics.TWILIO_FAILURES, period=_ONE_HOUR),
+            _TWILIO_FAILURES_PER_HOUR,
+            "The sweeper's reads of Twilio's REST API keep failing (credentials refused, rate limited, "
+            "Twilio down): calls whose status or recording callback was lost stay as they are until "
+            "it reads again (see its log lines for Twilio's answers)",
+        )
+        self._alarm(
             "CallsRedrivenTooOften",
             sweeper_metric(sweeper_metrics.CALLS_REDRIVEN, period=_ONE_HOUR),
             config.sweep_redrive_alarm_threshold,
@@ -443,6 +454,17 @@ def _sweeper_row() -> list[cloudwatch.IWidget]:
                 sweeper_metric(sweeper_metrics.RECORDING_EVENTS),
                 sweeper_metric(sweeper_metrics.COSTS_REPAIRED),
                 sweeper_metric(sweeper_metrics.SUMMARIES_FAILED),
+            ],
+        ),
+        cloudwatch.GraphWidget(
+            title="Sweeper: what Twilio's REST API set right, and its bills",
+            width=8,
+            left=[
+                sweeper_metric(sweeper_metrics.STATUSES_FROM_TWILIO),
+                sweeper_metric(sweeper_metrics.RECORDINGS_FROM_TWILIO),
+                sweeper_metric(sweeper_metrics.PRICES_FROM_TWILIO),
+                sweeper_metric(sweeper_metrics.TWILIO_REQUESTS),
+                sweeper_metric(sweeper_metrics.TWILIO_FAILURES),
             ],
         ),
         cloudwatch.GraphWidget(

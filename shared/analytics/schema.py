@@ -42,8 +42,8 @@ from shared.dal.tables import (
 # Bump when any table's columns change (name, type or order); record the new digest below. Parquet
 # files are read by column name, so a bump with added columns reads old partitions too (the new
 # columns are NULL there); each day's partition is a full snapshot, so queries read only the latest.
-SCHEMA_VERSION = 2
-SCHEMA_DIGESTS = {1: "8c6d5e3a84ac6b15", 2: "8483368f9a4ff577"}
+SCHEMA_VERSION = 3
+SCHEMA_DIGESTS = {1: "8c6d5e3a84ac6b15", 2: "8483368f9a4ff577", 3: "7c344ada44684920"}
 
 CALL_FACTS = "call_facts"
 TRANSCRIPT_LINES = "transcript_lines"
@@ -97,6 +97,8 @@ EXCLUDED: dict[str, dict[str, str]] = {
         "sweep_attempts": _INTERNAL,
         "swept_at": _INTERNAL,
         "sweep_gave_up_at": _INTERNAL,
+        "twilio_asks": _INTERNAL,
+        "twilio_asked_at": _INTERNAL,
         "created_at": _INTERNAL,
         "updated_at": _INTERNAL,
         "call_date": "a column of its own type (date), below",
@@ -187,13 +189,17 @@ def _column(
 
 
 def _flattened(prefix: str, model: type[MapAttribute[str, Any]], path: str) -> list[Column]:
-    """The fields of a typed map as `<prefix>_<field>` columns (`cost_total_usd`)."""
+    """The fields of a typed map as `<prefix>_<field>` columns (`cost_total_usd`); a typed map inside
+    it likewise, under both prefixes (`cost_billed_total`)."""
     excluded = EXCLUDED.get(model.__name__, {})
     columns = []
     for name, attribute in model.get_attributes().items():
         if name in excluded:
             continue
         column = name if name.startswith(prefix + "_") else f"{prefix}_{name}"
+        if isinstance(attribute, MapAttribute) and type(attribute) is not MapAttribute:
+            columns.extend(_flattened(column, type(attribute), f"{path}.m.{name}"))
+            continue
         rfc2822 = f"{model.__name__}.{name}" in RFC2822_TIMES
         columns.append(
             _column(column, attribute, f"{path}.m.{name}", integer=name in INTEGERS, rfc2822=rfc2822)

@@ -11,7 +11,7 @@ Nothing here imports pynamodb or boto3: domain code and unit tests import these 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final, Literal
@@ -170,6 +170,8 @@ class Call(CallParties):
     sweep_attempts: int | None = None
     swept_at: str | None = None
     sweep_gave_up_at: str | None = None
+    twilio_asks: int | None = None
+    twilio_asked_at: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
 
@@ -178,7 +180,14 @@ class Call(CallParties):
         """A record from stored attributes (names as in the table); unknown attributes are ignored,
         so an attribute a newer writer adds never breaks an older reader."""
         values = _known(cls, item)
-        for name in ("status_rank", "sip_response_code", "segment_count", "sweep_attempts", "tts_characters"):
+        for name in (
+            "status_rank",
+            "sip_response_code",
+            "segment_count",
+            "sweep_attempts",
+            "tts_characters",
+            "twilio_asks",
+        ):
             if name in values:
                 values[name] = _int(values[name])
         for name in ("duration_seconds", "live_coverage", "filled_seconds", "live_audio_seconds"):
@@ -412,6 +421,19 @@ class SweepClaim:
 
 
 @dataclass(frozen=True)
+class SweepDeferral:
+    """The sweeper looking at a call again later without a re-drive (it is still live at Twilio, or
+    its price is not known yet): the marker moves from `expected_after` (as read) to `next_after`
+    only if nobody moved it meanwhile. `twilio_asks`, when set, counts a read of Twilio's REST API
+    that left the call open (the bound on how often one call is asked about)."""
+
+    call_sid: str
+    expected_after: str
+    next_after: str
+    twilio_asks: int | None = None
+
+
+@dataclass(frozen=True)
 class CompletedCall:
     """What the `Call Completed` event reports, read back by the claim that allows publishing it."""
 
@@ -456,11 +478,19 @@ class CostBasis:
     live_audio_seconds: Number | None = None
     tts_characters: int | None = None
     summary_cost_usd: Number | None = None  # the summary's `estimated_cost_usd`
+    # what Twilio billed (`cost.billed`, read by the sweeper): carried into every recomputed cost, so a
+    # cost computed from a read that predates it never lands over it
+    billed_twilio_voice: Number | None = None
+    billed_twilio_recording: Number | None = None
+    billed_total: Number | None = None
+    billed_price_unit: str | None = None
+    billed_read_at: str | None = None
 
     @classmethod
     def of(cls, call: Call) -> CostBasis:
         recording = call.recording
         summary_cost = (call.summary or {}).get("estimated_cost_usd")
+        billed = (call.cost or {}).get("billed") or {}
         return cls(
             direction=call.direction,
             status=call.status,
@@ -472,6 +502,34 @@ class CostBasis:
             live_audio_seconds=call.live_audio_seconds,
             tts_characters=call.tts_characters,
             summary_cost_usd=number(summary_cost),
+            billed_twilio_voice=number(billed.get("twilio_voice")),
+            billed_twilio_recording=number(billed.get("twilio_recording")),
+            billed_total=number(billed.get("total")),
+            billed_price_unit=billed.get("price_unit"),
+            billed_read_at=billed.get("read_at"),
+        )
+
+    def billed(self) -> dict[str, Any] | None:
+        """The `cost.billed` map this basis carries (None when Twilio's bill was never read)."""
+        fields = {
+            "twilio_voice": self.billed_twilio_voice,
+            "twilio_recording": self.billed_twilio_recording,
+            "total": self.billed_total,
+            "price_unit": self.billed_price_unit,
+            "read_at": self.billed_read_at,
+        }
+        present = {name: value for name, value in fields.items() if value is not None}
+        return present or None
+
+    def with_billed(self, billed: Mapping[str, Any]) -> CostBasis:
+        """This basis with another `cost.billed` (what the sweeper read from Twilio)."""
+        return replace(
+            self,
+            billed_twilio_voice=number(billed.get("twilio_voice")),
+            billed_twilio_recording=number(billed.get("twilio_recording")),
+            billed_total=number(billed.get("total")),
+            billed_price_unit=billed.get("price_unit"),
+            billed_read_at=billed.get("read_at"),
         )
 
 

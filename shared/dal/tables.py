@@ -29,6 +29,7 @@ __all__ = [
     "CALLS_BY_DAY_INDEX",
     "CALLS_TO_SWEEP_INDEX",
     "AlignmentAttribute",
+    "BilledAttribute",
     "CallRecord",
     "CallsByDayIndex",
     "CallsToSweepIndex",
@@ -76,11 +77,23 @@ class AlignmentAttribute(MapAttribute[str, Any]):
     matches = NumberAttribute()  # words both sources heard that agreed on the offset
 
 
+class BilledAttribute(MapAttribute[str, Any]):
+    """What Twilio billed for this leg, as its REST API reports it once final (shared.costs: Twilio's
+    negative `price` stored as a positive charge, in `price_unit`). A part is absent until known."""
+
+    twilio_voice = NumberAttribute(null=True)  # the call's `price` (connectivity only)
+    twilio_recording = NumberAttribute(null=True)  # its completed recordings' `price`s, summed
+    total = NumberAttribute(null=True)  # their sum, once every part Twilio bills is known
+    price_unit = UnicodeAttribute(null=True)  # e.g. USD
+    read_at = UnicodeAttribute(null=True)  # when the sweeper read it
+
+
 class CostAttribute(MapAttribute[str, Any]):
     """What the call cost, estimated from its own record and the configured prices (shared.costs).
 
     Each part in USD; `total_usd` is their sum. A record covers its own leg only: a forwarded call's
     dialled leg has its own record and cost, so "what did this call cost" sums a call and its legs.
+    `billed` beside it is what Twilio billed for its share, once Twilio says.
     """
 
     total_usd = NumberAttribute()
@@ -96,6 +109,7 @@ class CostAttribute(MapAttribute[str, Any]):
     prerecorded_minutes = NumberAttribute(null=True)  # recording minutes transcribed in batch, per channel
     prices_as_of = UnicodeAttribute(null=True)  # the date of the price table used
     estimated_at = UnicodeAttribute(null=True)
+    billed = BilledAttribute(null=True)  # Twilio's bill for the leg, once read (not part of total_usd)
 
 
 class EvaluationAttribute(MapAttribute[str, Any]):
@@ -228,6 +242,8 @@ class CallRecord(Model):
     sweep_attempts = NumberAttribute(null=True)  # times the sweeper re-drove (or waited for) this call
     swept_at = UnicodeAttribute(null=True)  # the sweeper's latest write
     sweep_gave_up_at = UnicodeAttribute(null=True)  # out of attempts: left for an operator (alarm)
+    twilio_asks = NumberAttribute(null=True)  # the sweeper's reads of Twilio's REST API that left it open
+    twilio_asked_at = UnicodeAttribute(null=True)  # the latest of them
 
     created_at = UnicodeAttribute(null=True)
     updated_at = UnicodeAttribute(null=True)

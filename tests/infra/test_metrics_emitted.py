@@ -42,15 +42,18 @@ from functions.summaries.settings import SummarySettings
 from functions.sweeper import app as sweeper_app
 from functions.sweeper import metric_names as sweeper_names
 from functions.sweeper.service import SweeperService, SweepIncompleteError, SweepPolicy
+from functions.sweeper.twilio_check import TwilioCheck, TwilioPolicy
+from functions.sweeper.twilio_rest import TwilioCall, TwilioRecording
 from functions.webhooks import app as webhooks_app
 from functions.webhooks import metric_names as webhook_names
-from functions.webhooks.cdr import StatusChange, advance
+from functions.webhooks.cdr import advance
 from functions.webhooks.logic import Services
 from functions.webhooks.settings import WebhookSettings
 from shared import clock, observability
 from shared.dal.keys import segment_key
-from shared.dal.records import RecordingUpdate, Segment
+from shared.dal.records import CallParties, CallUpsert, RecordingUpdate, Segment
 from shared.status import CallStatus
+from shared.status_changes import StatusChange
 from shared.telemetry import SERVICE_DIMENSION
 from streamer import contract as streamer_names
 from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
@@ -65,6 +68,7 @@ from tests.support.fake_calls.sweep import FakeSweeperCalls
 from tests.support.fake_calls.webhooks import FakeWebhookCalls
 from tests.support.fake_publisher import FakePublisher
 from tests.support.fake_segments import FakeSegments
+from tests.support.fake_twilio import FakeTwilio
 from tests.support.recording_fakes import FakeMedia, FakeStore, FakeTranscriber
 from tests.support.recording_media import wav_bytes
 from tests.support.scripted_recognizer import ScriptedRecognizer, audio_for
@@ -428,7 +432,8 @@ def test_the_recordings_lambda_emits_what_the_template_reads(synth: Synth) -> No
 
 def test_the_sweeper_emits_what_the_template_reads(synth: Synth) -> None:
     """One run through the Lambda's handler over due calls in the states the alarms watch: settled,
-    re-driven, given up on, and one whose re-drive fails (the run then raises)."""
+    re-driven, given up on, one whose re-drive fails (the run then raises), and two whose callbacks
+    were lost: Twilio answers for one (its status and recording applied) and fails for the other."""
     environment = lambda_environment(synth, "sweeper")
     table = FakeCallTable()
     calls, hooks, publisher = FakeSweeperCalls(table), FakeWebhookCalls(table), FakePublisher()
@@ -451,11 +456,25 @@ def test_the_sweeper_emits_what_the_template_reads(synth: Synth) -> None:
         advance(hooks, StatusChange(call_sid, CallStatus.COMPLETED, ended, duration_seconds=60))
         calls.items[call_sid].update(state)
     publisher.fail_times = 1  # the first re-drive's publish fails
-    service = SweeperService(SweepPolicy(max_attempts=2), calls, FakeSegments(), publisher)
+    twilio = FakeTwilio()
+    started = clock.now() - timedelta(hours=2)
+    for status in ("completed", "failing"):
+        call_sid = "CA" + uuid.uuid4().hex
+        hooks.upsert_call(CallUpsert(call_sid, CallParties(), clock.iso(started), recording_expected=True))
+        advance(hooks, StatusChange(call_sid, CallStatus.IN_PROGRESS, clock.iso(started)))
+        if status == "completed":
+            ended = started + timedelta(minutes=3)
+            twilio.calls[call_sid] = TwilioCall(
+                sid=call_sid, status="completed", end_time=ended, duration_seconds=180
+            )
+            twilio.recordings[call_sid] = [TwilioRecording(sid="RE" + "1" * 32, url="u", status="completed")]
+    # the second call's read fails: Twilio answers 404 for it (counted, and asked again later)
+    check = TwilioCheck(TwilioPolicy(), calls, twilio)
+    service = SweeperService(SweepPolicy(max_attempts=2), calls, FakeSegments(), publisher, twilio=check)
     handler = sweeper_app.create_handler(lambda: service)  # the handler's code, on fakes
     event = {"id": str(uuid.uuid4()), "time": clock.now_iso(), "detail-type": "Scheduled Event"}
 
-    with lambda_metrics(environment) as capture, pytest.raises(SweepIncompleteError, match="1 of 4"):
+    with lambda_metrics(environment) as capture, pytest.raises(SweepIncompleteError, match="1 of 6"):
         handler(event, LocalLambdaContext(function_name="callscribe-sweeper"))
 
     reads = reads_of(synth, environment)

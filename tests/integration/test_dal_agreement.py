@@ -42,6 +42,7 @@ from shared.dal.records import (
     StreamClaim,
     StreamUsage,
     SweepClaim,
+    SweepDeferral,
     TranscriptEnd,
 )
 from shared.dal.segments import DynamoSegments
@@ -718,6 +719,46 @@ def test_sweep_claims_settle_and_park_only_on_the_marker_they_read(tables: Table
     assert other not in due(tables, FALLBACK)
 
 
+def test_a_sweep_is_deferred_only_from_the_marker_read_and_counts_twilios_asks(
+    tables: Tables, call_sid: str
+) -> None:
+    assert tables.webhooks.advance_status(ringing(call_sid, sweep_after=T0))
+    first = SweepDeferral(call_sid, expected_after=T0, next_after=LATER)
+    assert tables.sweep.defer_sweep(first)
+    call = stored(tables, call_sid)
+    assert (call["sweep_after"], call["sweep_attempts"], call["twilio_asks"], call["swept_at"]) == (
+        LATER,
+        None,  # not a re-drive: the attempts are the re-drives'
+        None,
+        NOW,
+    )
+    assert not tables.sweep.defer_sweep(first)  # the marker moved since it was read
+    asked = SweepDeferral(call_sid, expected_after=LATER, next_after=FALLBACK, twilio_asks=1)
+    assert tables.sweep.defer_sweep(asked)
+    call = stored(tables, call_sid)
+    assert (call["sweep_after"], call["twilio_asks"], call["twilio_asked_at"]) == (FALLBACK, 1, NOW)
+    assert call["status"] == "ringing"
+
+
+def test_the_sweeper_writes_what_twilio_says_as_the_webhooks_do(tables: Tables, call_sid: str) -> None:
+    """The sweeper's adapter holds the webhooks' status, recording and leg writes, with their rules."""
+    assert tables.webhooks.advance_status(ringing(call_sid, sweep_after=T0))
+    done = StatusAdvance(
+        call_sid=call_sid, status="completed", rank=TERMINAL_RANK, at=ENDED, ended_at=ENDED, sweep_after=ENDED
+    )
+    assert tables.sweep.advance_status(done)
+    assert not tables.sweep.advance_status(ringing(call_sid, sweep_after=T0))  # never back
+    recording = RecordingUpdate(call_sid, "RE" + "1" * 32, "completed", duration_seconds=43, channels=2)
+    assert tables.sweep.update_recording(recording)
+    assert not tables.sweep.update_recording(RecordingUpdate(call_sid, "RE" + "1" * 32, "in-progress"))
+    leg = "CA" + call_sid[2:][::-1]
+    assert tables.sweep.add_leg(call_sid, leg)
+    assert not tables.sweep.add_leg(call_sid, leg)
+    call = stored(tables, call_sid)
+    assert (call["status"], call["sweep_after"], call["leg_call_sids"]) == ("completed", ENDED, (leg,))
+    assert (call["recording"]["status"], call["recording"]["duration_seconds"]) == ("completed", 43)
+
+
 def test_a_call_recorded_by_nothing_settles_as_live_only_once(tables: Tables, call_sid: str) -> None:
     done = StatusAdvance(
         call_sid=call_sid, status="completed", rank=TERMINAL_RANK, at=ENDED, ended_at=ENDED, sweep_after=ENDED
@@ -864,6 +905,39 @@ def test_a_cost_is_stored_only_on_the_record_it_was_computed_from(tables: Tables
         call_sid, {"total_usd": 5, "claude_usd": 0.5}, CostBasis.of(tables.calls.get(call_sid))
     )
     assert stored(tables, call_sid)["cost"] == {"total_usd": 5, "claude_usd": 0.5}
+
+
+def test_twilios_bill_is_part_of_the_cost_basis(tables: Tables, call_sid: str) -> None:
+    """The sweeper stores `cost.billed` through the cost's own write; an estimate computed from a
+    read before it never lands over it, and one computed after it carries it."""
+    done = StatusAdvance(
+        call_sid=call_sid, status="completed", rank=TERMINAL_RANK, at=T2, ended_at=T2, duration_seconds=61
+    )
+    assert tables.webhooks.advance_status(done)
+    estimate = {"total_usd": 0.017, "twilio_voice_usd": 0.017, "voice_minutes": 2}
+    before_bill = tables.calls.get(call_sid)
+    assert tables.costs.save_cost(call_sid, estimate, CostBasis.of(before_bill))
+    with_estimate = tables.calls.get(call_sid)
+    billed = {"twilio_voice": 0.0085, "total": 0.0085, "price_unit": "USD", "read_at": NOW}
+    assert tables.sweep.save_cost(call_sid, {**estimate, "billed": billed}, CostBasis.of(with_estimate))
+    assert stored(tables, call_sid)["cost"]["billed"] == billed
+    basis = CostBasis.of(tables.calls.get(call_sid))
+    assert (basis.billed_twilio_voice, basis.billed_total, basis.billed_price_unit, basis.billed_read_at) == (
+        0.0085,
+        0.0085,
+        "USD",
+        NOW,
+    )
+    assert basis.billed() == billed
+
+    # a writer that read before the bill: refused (it would drop the bill)
+    assert not tables.costs.save_cost(call_sid, {"total_usd": 1}, CostBasis.of(with_estimate))
+    # one that read after it, and carries it: stored
+    assert tables.costs.save_cost(call_sid, {"total_usd": 2, "billed": billed}, basis)
+    # a bill read again later (another read time) makes the earlier read stale as well
+    again = {**billed, "read_at": T2}
+    assert tables.sweep.save_cost(call_sid, {"total_usd": 2, "billed": again}, basis)
+    assert not tables.costs.save_cost(call_sid, {"total_usd": 3, "billed": billed}, basis)
 
 
 def test_evaluations_ride_in_the_summary_write_and_the_backfill_writes_once_per_set(

@@ -17,7 +17,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict
 from typing import Any
 
@@ -29,15 +29,18 @@ from websockets.exceptions import ConnectionClosed
 from callscribe_local.aws_local import BusTap, LocalAws
 from callscribe_local.deepgram_server import DeepgramStandIn
 from callscribe_local.dispatcher import LocalLambdaContext
+from callscribe_local.twilio_rest import TwilioRestStandIn
 from functions.sweeper import app as sweeper_app
 from functions.sweeper.settings import SweeperSettings
-from functions.webhooks.cdr import StatusChange, advance
+from functions.webhooks.cdr import advance
 from shared import clock
 from shared.dal.calls.core import DynamoCallReader
 from shared.dal.calls.webhooks import DynamoWebhookCalls
 from shared.dal.tables import calls_model, segments_model
 from shared.status import CallStatus
+from shared.status_changes import StatusChange
 from streamer.server import StreamerServer
+from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from tests.support.lambda_container import LambdaContainer
 from tests.support.log_capture import log_output_fixture  # noqa: F401 - provides `log_output`
 from tests.support.moto_atomic import atomic_moto_updates  # noqa: F401 - provides the fixture
@@ -317,7 +320,13 @@ def own_tables(local_stack: LocalAws) -> tuple[str, str]:
 
 
 @pytest.fixture
-def sweep(own_tables: tuple[str, str]) -> Any:
+def twilio() -> Iterator[TwilioRestStandIn]:
+    with TwilioRestStandIn(TEST_ACCOUNT_SID, TEST_AUTH_TOKEN) as standin:
+        yield standin
+
+
+@pytest.fixture
+def sweep(own_tables: tuple[str, str], twilio: TwilioRestStandIn) -> Any:
     """Runs of the sweeper Lambda's handler code on this test's tables; each run's keyword arguments
     are set in a new container's environment (a new sweeper service)."""
     env = {
@@ -325,6 +334,11 @@ def sweep(own_tables: tuple[str, str]) -> Any:
         "CALLS_TABLE": own_tables[0],
         "TRANSCRIPTS_TABLE": own_tables[1],
         "SWEEP_AFTER_SECONDS": "0",  # as the local stack runs it
+        "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
+        "TWILIO_API_BASE_URL": twilio.base_url,
+        # these calls' status callbacks all arrived, and Twilio's bill is not this test's subject
+        "SWEEP_PRICE_WINDOW_SECONDS": "0",
     }
     sweeper = LambdaContainer(
         lambda env: sweeper_app.build_service(SweeperSettings.from_env(env)), sweeper_app.create_handler, env

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
@@ -21,10 +21,11 @@ import pytest
 
 from callscribe_local.aws_local import BusTap, LocalAws
 from callscribe_local.dispatcher import LocalLambdaContext
+from callscribe_local.twilio_rest import TwilioRestStandIn
 from functions.sweeper import app
 from functions.sweeper.service import SweeperService
 from functions.sweeper.settings import SweeperSettings
-from functions.webhooks.cdr import StatusChange, advance
+from functions.webhooks.cdr import advance
 from shared import clock
 from shared.costs import Prices, call_cost, same_cost
 from shared.dal.calls.core import DynamoCallReader
@@ -37,6 +38,8 @@ from shared.dal.records import Gap, ReconciliationUpdate, RecordingUpdate, Segme
 from shared.dal.segments import DynamoSegments
 from shared.dal.tables import CALLS_TO_SWEEP_INDEX, calls_model, segments_model
 from shared.status import CallStatus, TranscriptStatus
+from shared.status_changes import StatusChange
+from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from tests.support.lambda_container import LambdaContainer
 
 pytestmark = pytest.mark.integration
@@ -61,10 +64,35 @@ def service(env: Mapping[str, str]) -> SweeperService:
 
 
 @pytest.fixture
-def sweep(tables: tuple[str, str], local_stack: LocalAws) -> Callable[[], dict[str, Any]]:
+def twilio() -> Iterator[TwilioRestStandIn]:
+    """Twilio's REST API as the sweeper reads it (a call whose callbacks were lost)."""
+    with TwilioRestStandIn(TEST_ACCOUNT_SID, TEST_AUTH_TOKEN) as standin:
+        yield standin
+
+
+def sweeper_env(tables: tuple[str, str], twilio: TwilioRestStandIn, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CALLS_TABLE": tables[0],
+        "TRANSCRIPTS_TABLE": tables[1],
+        "SWEEP_AFTER_SECONDS": "0",
+        "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
+        "TWILIO_API_BASE_URL": twilio.base_url,
+        **extra,
+    }
+
+
+@pytest.fixture
+def sweep(
+    tables: tuple[str, str], local_stack: LocalAws, twilio: TwilioRestStandIn
+) -> Callable[[], dict[str, Any]]:
     """One run of the sweeper Lambda's handler code, in one container for the test (its service
     built from these tables on the first run)."""
-    env = {**os.environ, "CALLS_TABLE": tables[0], "TRANSCRIPTS_TABLE": tables[1], "SWEEP_AFTER_SECONDS": "0"}
+    return sweep_runner(sweeper_env(tables, twilio))
+
+
+def sweep_runner(env: Mapping[str, str]) -> Callable[[], dict[str, Any]]:
     sweeper = LambdaContainer(
         lambda env: app.build_service(SweeperSettings.from_env(env)), app.create_handler, env
     )
@@ -164,7 +192,7 @@ class Calls:
         )
 
     def still_live(self) -> str:
-        """Answered a minute ago, no terminal status yet: its fallback is a day away."""
+        """Answered a minute ago, no terminal status yet: too early to ask Twilio about it."""
         call_sid = new_sid()
         answered = clock.iso(clock.now() - timedelta(minutes=1))
         advance(self.webhooks, StatusChange(call_sid, CallStatus.IN_PROGRESS, answered))
@@ -207,7 +235,14 @@ def test_one_run_redrives_exactly_what_was_lost_and_a_second_changes_nothing(
 
     first = sweep()
 
-    assert (first["due"], first["settled"], first["redriven"], first["waiting"]) == (6, 2, 3, 1)
+    # the live call is looked at and left for later (an hour after it started, Twilio is asked)
+    assert (first["due"], first["settled"], first["redriven"], first["waiting"]) == (7, 2, 3, 2)
+    assert first["twilioRequests"] == 0
+    still = calls.calls.get(live)
+    assert still is not None
+    assert (still.status, still.transcript_status, still.twilio_asks) == ("in-progress", "in-progress", None)
+    assert still.started_at is not None
+    assert still.sweep_after == clock.iso(clock.parse_iso(still.started_at) + timedelta(hours=1))
     # no tier priced the two settled calls here (as if their cost writes had failed): the sweeper did
     assert first["costsRepaired"] == 2
     for settled in (done, busy):

@@ -11,10 +11,11 @@ from itertools import permutations
 
 import pytest
 
-from functions.webhooks.cdr import StatusChange, record_status
+from functions.webhooks.cdr import record_status
 from shared.dal.records import CallParties
 from shared.events import CallCompleted, PublishError
 from shared.status import TERMINAL_RANK, CallStatus
+from shared.status_changes import StatusChange
 from tests.support.fake_calls.webhooks import FakeWebhookCalls
 from tests.support.fake_publisher import FakePublisher
 

@@ -13,6 +13,7 @@ from shared.analytics.schema import (
     schema_digest,
 )
 from shared.dal.tables import (
+    BilledAttribute,
     CallRecord,
     CostAttribute,
     EvaluationAttribute,
@@ -57,8 +58,12 @@ def test_every_segment_and_answer_field_is_a_column() -> None:
 
 def test_typed_maps_are_flattened_under_their_prefix() -> None:
     columns = {column.name: column.type for column in TABLES["call_facts"].columns}
-    for name in CostAttribute.get_attributes():
+    for name in set(CostAttribute.get_attributes()) - {"billed"}:
         assert f"cost_{name}" in columns
+    for name in BilledAttribute.get_attributes():  # a typed map inside one: under both prefixes
+        assert f"cost_billed_{name}" in columns
+    assert (columns["cost_billed_total"], columns["cost_billed_read_at"]) == ("double", "timestamp")
+    assert columns["cost_billed_price_unit"] == "string"
     for name in set(RecordingAttribute.get_attributes()) - set(EXCLUDED["RecordingAttribute"]):
         assert (name if name.startswith("recording_") else f"recording_{name}") in columns
     assert columns["cost_total_usd"] == "double"

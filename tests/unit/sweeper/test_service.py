@@ -15,7 +15,7 @@ import pytest
 
 from functions.sweeper import metric_names as names
 from functions.sweeper.service import SweeperService, SweepIncompleteError, SweepPolicy
-from functions.webhooks.cdr import StatusChange, advance
+from functions.webhooks.cdr import advance
 from shared import clock
 from shared.costs import Prices, call_cost, same_cost
 from shared.dal.keys import recording_segment_key, segment_key, sweep_shard
@@ -23,6 +23,7 @@ from shared.dal.records import RECORDING, Call, Segment, TranscriptEnd
 from shared.errors import StoreError
 from shared.events import DomainEvent, RecordingCompleted, TranscriptCompleted
 from shared.status import CallStatus, TranscriptStatus
+from shared.status_changes import StatusChange
 from tests.support.fake_calls.core import FakeCallTable
 from tests.support.fake_calls.stream import FakeStreamCalls
 from tests.support.fake_calls.summaries import FakeSummaryCalls
@@ -129,10 +130,14 @@ def finished(**extra: Any) -> dict[str, Any]:
 
 
 def test_a_status_write_marks_the_call_and_the_terminal_one_sets_when(world: World) -> None:
+    """The first status marks the call from its own time (the sweeper decides from there when to ask
+    Twilio about a call that never ends); a later one keeps it; the terminal one moves it to the end."""
     call_sid = sid(1)
     advance(world.webhooks(), StatusChange(call_sid, CallStatus.RINGING, "2026-11-22T09:00:00.000Z"))
     item = world.item(call_sid)
-    assert (item["sweep_shard"], item["sweep_after"]) == (sweep_shard(call_sid), "2026-11-23T09:00:00.000Z")
+    assert (item["sweep_shard"], item["sweep_after"]) == (sweep_shard(call_sid), "2026-11-22T09:00:00.000Z")
+    advance(world.webhooks(), StatusChange(call_sid, CallStatus.IN_PROGRESS, "2026-11-22T09:00:09.000Z"))
+    assert world.item(call_sid)["sweep_after"] == "2026-11-22T09:00:00.000Z"
     advance(world.webhooks(), StatusChange(call_sid, CallStatus.COMPLETED, ENDED))
     assert world.item(call_sid)["sweep_after"] == ENDED
 
@@ -478,11 +483,16 @@ def test_metrics_count_what_the_run_did(world: World) -> None:
     assert values[names.RECORDING_EVENTS] == 0
 
 
-def test_a_call_whose_terminal_callback_never_came_is_swept_a_day_after_its_last_status(world: World) -> None:
+def test_a_call_whose_terminal_callback_never_came_is_swept_a_day_after_it_started(world: World) -> None:
+    """With no Twilio to ask, a call with no terminal status waits until Twilio's longest call (24 h)
+    is over, untouched, then is swept as it is."""
     call_sid = sid(1)
     answered = "2026-11-21T09:00:00.000Z"
     advance(world.webhooks(), StatusChange(call_sid, CallStatus.IN_PROGRESS, answered))
     world.item(call_sid)["transcript_status"] = "in-progress"
+    world.clock[0] = datetime(2026, 11, 21, 9, 20, tzinfo=UTC)  # still on the phone, maybe
+    assert (world.sweep()["waiting"], world.item(call_sid)["sweep_after"]) == (1, "2026-11-22T09:00:00.000Z")
+    assert world.item(call_sid)["transcript_status"] == "in-progress"
     world.clock[0] = datetime(2026, 11, 22, 9, 5, tzinfo=UTC)  # 24 h 5 min later: not yet (patience)
     assert world.sweep()["due"] == 0
     world.clock[0] = datetime(2026, 11, 22, 9, 11, tzinfo=UTC)
@@ -495,9 +505,20 @@ def test_settings_default_to_the_contract_and_check_the_backoff() -> None:
     from functions.sweeper.settings import SweeperSettings
     from shared.errors import ConfigError
 
-    names_env = {"CALLS_TABLE": "c", "TRANSCRIPTS_TABLE": "t", "EVENT_BUS_NAME": "b"}
+    names_env = {
+        "CALLS_TABLE": "c",
+        "TRANSCRIPTS_TABLE": "t",
+        "EVENT_BUS_NAME": "b",
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "token",
+    }
     config = SweeperSettings.from_env(names_env)
     assert (config.sweep_after_seconds, config.sweep_max_attempts) == (600, 5)
+    assert (config.sweep_twilio_after_seconds, config.sweep_unended_after_seconds) == (3600, 86400)
+    with pytest.raises(ConfigError, match="TWILIO_AUTH_TOKEN"):
+        SweeperSettings.from_env({k: v for k, v in names_env.items() if k != "TWILIO_AUTH_TOKEN"})
+    with pytest.raises(ConfigError, match="SWEEP_UNENDED_AFTER_SECONDS"):
+        SweeperSettings.from_env({**names_env, "SWEEP_UNENDED_AFTER_SECONDS": "600"})
     assert SweeperSettings.from_env({**names_env, "SWEEP_AFTER_SECONDS": "0"}).sweep_after_seconds == 0
     with pytest.raises(ConfigError, match="SWEEP_MAX_BACKOFF_SECONDS"):
         SweeperSettings.from_env(
@@ -506,7 +527,8 @@ def test_settings_default_to_the_contract_and_check_the_backoff() -> None:
 
 
 def test_the_handler_module_loads_no_other_tier_or_vendor_sdk() -> None:
-    """Its bundle holds only functions/sweeper, shared and four packages (infra/components/sweeper.py)."""
+    """Its bundle holds only functions/sweeper, shared and five packages (infra/components/sweeper.py);
+    twilio's client is imported on the first read of Twilio, not at cold start."""
     import subprocess
     import sys
 

@@ -225,6 +225,24 @@ def test_a_dialled_leg_is_its_own_record_listed_and_priced_on_its_parent(
     assert logic.describe_call(LEG, services).as_json()["parentCallSid"] == SID
 
 
+def test_the_view_shows_twilios_bill_beside_the_estimate(make_services: Callable[..., Services]) -> None:
+    services = make_services()
+    logic.apply_status(StatusCallback.from_form(status_params(SID, "completed", 3, duration=65)), services)
+    assert logic.describe_call(SID, services).as_json()["cost"]["billed"] is None  # not read yet
+    read = "2026-11-22T10:40:00.000Z"
+    billed = {"twilio_voice": 0.017, "total": 0.017, "price_unit": "USD", "read_at": read}
+    services.store.items[SID]["cost"]["billed"] = billed  # type: ignore[attr-defined]
+    cost = logic.describe_call(SID, services).as_json()["cost"]
+    assert cost["billed"] == {
+        "twilioVoice": 0.017,
+        "twilioRecording": None,
+        "total": 0.017,
+        "priceUnit": "USD",
+        "readAt": read,
+    }
+    assert cost["totalUsd"] == cost["twilioVoiceUsd"]  # the estimate is unchanged beside it
+
+
 def test_a_leg_callback_never_creates_its_parent(make_services: Callable[..., Services]) -> None:
     services = make_services()
     logic.apply_status(_leg_status("completed", 3, CallDuration="5"), services)
