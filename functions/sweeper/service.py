@@ -9,8 +9,9 @@ nothing. The claim also counts the attempt; a call out of attempts is parked (ou
 meanwhile (and re-arms the marker) wins.
 
 Order inside a claim: finish the stalled transcript (conditional: the streamer's own ending wins, and
-a stream that showed a sign of life within `STREAM_HEARTBEAT_STALE_SECONDS` keeps its transcript),
-then publish. If a publication fails the claim is released, so the next run tries again at once.
+a stream that showed a sign of life within `STREAM_HEARTBEAT_STALE_SECONDS` keeps its transcript;
+the outbox announces the write that lands), then re-publish what a consumer never acted on. If a
+publication fails the claim is released, so the next run tries again at once.
 Failures of single calls do not stop the run; it raises at the end, after every other call was
 handled, so the Lambda's error alarm sees it.
 
@@ -53,7 +54,6 @@ from shared.dal.records import Call, SweepClaim
 from shared.errors import CallscribeError
 from shared.events import DomainEvent, EventPublisher, RecordingCompleted
 from shared.observability import logger, metrics
-from shared.status import TranscriptStatus
 
 # Seconds of the Lambda's time kept back: no new call is started with less than this left.
 SAFETY_SECONDS = 20.0
@@ -239,11 +239,11 @@ class SweeperService:
         if plan.finish_transcript:
             count = self._segments.count_live_segments(call.call_sid)
             error = stalled_transcript_error(count, self._policy.after_seconds)
+            # announced by the outbox as `Transcript Completed` when it lands; refused when the
+            # stream ended meanwhile (its own ending was announced the same way) or showed a sign of
+            # life (it will end it)
             if self._calls.finish_stalled_transcript(call.call_sid, count, error, stale_before):
                 report.transcripts_finished += 1
-                events.append(transcript_event(call, count, TranscriptStatus.INCOMPLETE.value))
-            # else: the stream ended meanwhile (its streamer published the event itself) or showed
-            # a sign of life (it will)
         elif plan.transcript_completed:
             if plan.summary_failed and self._calls.summary_failed(call.call_sid):
                 report.summaries_failed += 1

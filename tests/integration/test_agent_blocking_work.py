@@ -1,6 +1,7 @@
-"""Blocking work stays off the event loop, which serves every call on the task: the EventBridge
-client behind `transcript.completed` (its first creation takes ~100 ms under a lock) and the DTMF
-tone synthesis for `send_dtmf` (~50 ms for 32 digits). Each is observed by the thread it ran on."""
+"""Blocking work stays off the event loop, which serves every call on the task: the call record's
+final status write (a botocore client, and its first creation takes ~100 ms under a lock; the
+outbox announces it as `Transcript Completed`) and the DTMF tone synthesis for `send_dtmf` (~50 ms
+for 32 digits). Each is observed by the thread it ran on."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from callscribe_local.anthropic_replies import Reply
 from callscribe_local.aws_local import BusTap, LocalAws
-from shared import aws
+from shared.dal.calls.stream import DynamoStreamCalls
 from shared.status import TranscriptStatus
 from streamer.agent import dtmf, tools
 from streamer.calls import CallRecords
@@ -30,19 +31,20 @@ def _recording(fn: Callable[..., Any], threads: list[threading.Thread]) -> Calla
     return wrapper
 
 
-async def test_transcript_completed_is_published_with_the_client_built_off_the_loop(
+async def test_the_transcripts_end_is_written_off_the_loop_and_announced(
     local_stack: LocalAws, bus_tap: BusTap, call_sid: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     threads: list[threading.Thread] = []
-    monkeypatch.setattr(aws, "events", _recording(aws.events, threads))
-    records = CallRecords(local_stack.names.calls_table, local_stack.names.event_bus_name)
+    finished = DynamoStreamCalls.transcript_finished
+    monkeypatch.setattr(DynamoStreamCalls, "transcript_finished", _recording(finished, threads))
+    records = CallRecords(local_stack.names.calls_table)
     try:
-        await records.publish_completed(call_sid, 3, TranscriptStatus.COMPLETED)
+        await records.transcript_finished(call_sid, TranscriptStatus.COMPLETED, 3)
     finally:
         await records.close()
 
     (published,) = await events(bus_tap, call_sid)
-    assert published["detail"]["segmentCount"] == 3
+    assert published["detail"] == {"callSid": call_sid, "segmentCount": 3, "transcriptStatus": "completed"}
     assert threads
     assert all(t is not threading.main_thread() for t in threads)
 
