@@ -40,7 +40,6 @@ from infra.components.delivery import dead_letter_queue
 from infra.components.functions import BuiltFunction, build_python_function
 from infra.components.nag import acknowledge
 
-OUTBOX_DEPENDENCIES = ("aws-lambda-powertools", "boto3", "pydantic")
 OUTBOX_BATCH_SIZE = 100
 OUTBOX_RETRY_ATTEMPTS = 1000
 OUTBOX_MAX_RECORD_AGE = cdk.Duration.hours(6)
@@ -65,7 +64,6 @@ class Outbox(Construct):
             "Handler",
             name="outbox",
             description="callscribe: announce each change of a call record from the calls table's stream",
-            dependencies=OUTBOX_DEPENDENCIES,
             config=config,
             # A batch is at most 100 records and one PutEvents each; a failing bus is retried by
             # botocore inside a record, then the batch by the mapping.
