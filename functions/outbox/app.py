@@ -28,7 +28,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.outbox import metric_names as names
 from functions.outbox.adapters import SqsDeadLetters
 from functions.outbox.bus import EventBridgeSink
-from functions.outbox.inputs import UnreadableRecordError, WrittenRecord
+from functions.outbox.inputs import UnreadableRecordError, WrittenRecord, log_number
 from functions.outbox.service import Outbox
 from functions.outbox.settings import OutboxSettings
 from functions.outbox.sinks import Sink
@@ -85,7 +85,10 @@ class _Batch:
             metrics.add_metric(name=names.RECORDS_FAILED, unit=MetricUnit.Count, value=1)
             logger.exception(
                 "announcing a call record change failed; it is retried with the records after it",
-                extra={"sequence_number": self.failed_at, "error": f"{type(exc).__name__}: {exc}"[:500]},
+                extra={
+                    "sequence_number": log_number(self.failed_at),
+                    "error": f"{type(exc).__name__}: {exc}"[:500],
+                },
             )
             raise
 

@@ -13,6 +13,6 @@ SERVICE_NAME: Final = "callscribe-outbox"
 
 RECORDS: Final = "OutboxRecords"  # stream records handled (each write of a call record)
 CHANGES: Final = "OutboxChanges"  # transitions found in them (a write that changed nothing has none)
-EVENTS_PUBLISHED: Final = "OutboxEventsPublished"  # contract events put on the bus
+EVENTS_PUBLISHED: Final = "OutboxEventsPublished"  # messages the sinks sent: today the bus's events
 RECORDS_FAILED: Final = "OutboxRecordsFailed"  # a sink failed: the record (and those after it) retried
 RECORDS_PARKED: Final = "OutboxRecordsParked"  # unreadable or refused: sent to the dead-letter queue

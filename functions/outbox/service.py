@@ -17,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.outbox import metric_names as names
 from functions.outbox.changes import changes
-from functions.outbox.inputs import WrittenRecord
+from functions.outbox.inputs import WrittenRecord, log_number
 from functions.outbox.sinks import Refusal, Sink
 from shared.observability import logger, metrics
 
@@ -73,7 +73,7 @@ class Outbox:
                 "call record change announced",
                 extra={
                     "call_sid": written.call_sid,
-                    "sequence_number": written.sequence_number,
+                    "sequence_number": log_number(written.sequence_number),
                     "changes": list(announced.changes),
                     "sent": list(announced.sent),
                 },

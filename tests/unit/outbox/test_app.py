@@ -6,6 +6,7 @@ delivers them; the bus and the dead-letter queue are fakes of their ports.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,7 +17,9 @@ import pytest
 from callscribe_local.dispatcher import LocalLambdaContext as LambdaContext
 from functions.outbox.app import create_handler
 from functions.outbox.bus import EventBridgeSink
+from functions.outbox.changes import CallStatusChanged, Change
 from functions.outbox.service import Outbox
+from functions.outbox.sinks import Delivery
 from functions.webhooks.cdr import StatusChange, advance
 from shared.dal.records import RecordingUpdate
 from shared.status import CallStatus, TranscriptStatus
@@ -24,6 +27,7 @@ from tests.support.fake_calls.core import FakeCallTable
 from tests.support.fake_calls.stream import FakeStreamCalls
 from tests.support.fake_calls.webhooks import FakeWebhookCalls
 from tests.support.fake_publisher import FakePublisher
+from tests.support.log_capture import log_output_fixture  # noqa: F401 - provides `log_output`
 from tests.support.stream_records import stream_event
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "dynamodb" / "stream_event.json"
@@ -145,3 +149,45 @@ def test_a_record_that_cannot_be_parked_is_retried() -> None:
     handler = handler_for(FakePublisher(), FakeDeadLetters(fail=True))
     with pytest.raises(Exception, match="All records failed"):
         handler(event, LambdaContext())
+
+
+def test_the_failed_records_sequence_number_reaches_the_log_whole(log_output: io.StringIO) -> None:
+    """Real sequence numbers are 21+ digits: as text the log redaction would take some for cards."""
+    table = FakeCallTable()
+    a_call(table)
+    event = stream_event(table.stream[2:3])
+    event["Records"][0]["dynamodb"]["SequenceNumber"] = "4111111111111111000001"  # holds a Luhn card
+    with pytest.raises(Exception, match="All records failed"):
+        handler_for(FakePublisher(fail_times=1), FakeDeadLetters())(event, LambdaContext())
+    [failed] = [json.loads(line) for line in log_output.getvalue().splitlines() if "failed" in line]
+    assert failed["sequence_number"] == 4111111111111111000001
+
+
+class StatusFeed:
+    """A second sink, as a live feed of status changes would be: every change, mapped to its message."""
+
+    name = "feed"
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    def deliver(self, changes: Sequence[Change]) -> Delivery:
+        sent = [
+            {"type": "call", "callSid": c.call.call_sid, "status": c.status}
+            for c in changes
+            if isinstance(c, CallStatusChanged)
+        ]
+        self.messages += sent
+        return Delivery(sent=tuple("call" for _ in sent))
+
+
+def test_a_second_sink_gets_every_change_beside_the_bus_with_nothing_else_changed() -> None:
+    table = FakeCallTable()
+    a_call(table)
+    publisher, feed = FakePublisher(), StatusFeed()
+    outbox = Outbox([EventBridgeSink(publisher), feed], FakeDeadLetters(), metric_sink=Metrics())
+    assert create_handler(lambda: outbox)(stream_event(table.stream), LambdaContext()) == {
+        "batchItemFailures": []
+    }
+    assert [m["status"] for m in feed.messages] == ["ringing", "in-progress", "completed"]
+    assert kinds(publisher) == ["Transcript Completed", "Call Completed"]
