@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -47,39 +46,19 @@ def local_stack() -> Iterator[LocalAws]:
 def outbox(local_stack: LocalAws) -> Iterator[LocalOutbox]:
     """The calls table's stream → the outbox handler → the session's bus, for the rest of the session
     once a test asks for it (as the local stack runs it)."""
-    from functions.outbox.app import build_outbox, create_handler
-    from functions.outbox.settings import OutboxSettings
+    from tests.support.running_outbox import running_outbox
 
-    settings = OutboxSettings.from_env(
-        {
-            "EVENT_BUS_NAME": local_stack.names.event_bus_name,
-            "OUTBOX_DEAD_LETTER_QUEUE_URL": LocalOutbox.create_dead_letter_queue("test-outbox-dlq"),
-        }
-    )
-    runtime = build_outbox(settings)
-    handler = create_handler(lambda: runtime)
-    with LocalOutbox(
-        local_stack.names.calls_table, handler, dead_letter_queue_url=settings.outbox_dead_letter_queue_url
+    with running_outbox(
+        local_stack.names.calls_table, local_stack.names.event_bus_name, "test-outbox-dlq"
     ) as running:
         yield running
-
-
-class AnnouncedBusTap(BusTap):
-    """A tap that reads the bus only once the outbox has announced every write made before the read,
-    so a test sees all the events of what it did (or that there are none), not the first few."""
-
-    def __init__(self, bus_name: str, outbox: LocalOutbox) -> None:
-        super().__init__(bus_name=bus_name)
-        self.outbox = outbox
-
-    def receive(self, wait_seconds: float = 0.0) -> list[dict[str, Any]]:
-        self.outbox.wait_idle()
-        return super().receive(wait_seconds)
 
 
 @pytest.fixture(scope="session")
 def bus_tap(local_stack: LocalAws, outbox: LocalOutbox) -> BusTap:
     """Reads the events on the bus, the outbox's included (each test filters by its own call SID)."""
+    from tests.support.running_outbox import AnnouncedBusTap
+
     return AnnouncedBusTap(local_stack.names.event_bus_name, outbox)
 
 

@@ -51,8 +51,10 @@ class RecordingReady:
 
 @dataclass(frozen=True)
 class TranscriptFinished:
-    """The live transcript ended: a final status with its segment count (the streamer's last write,
-    or the sweeper's for a stream that died); another ending later (status or count) is another one."""
+    """The live transcript ended: its first final status with a segment count (the owning stream's
+    last write, or the sweeper's for a stream it found dead). A later ending of the same transcript
+    (the stream's own, landing after the sweeper's) is not another: the summaries summarise once per
+    transcript, and the first end is the one they were told of."""
 
     call: Call
 
@@ -88,7 +90,7 @@ def changes(old: Call | None, new: Call | None) -> tuple[Change, ...]:
         found.append(CallStatusChanged(new, previous_status))
     if _completed_recording(new) is not None and _completed_recording(new) != _completed_recording(old):
         found.append(RecordingReady(new))
-    if _transcript_end(new) is not None and _transcript_end(new) != _transcript_end(old):
+    if _transcript_end(new) is not None and _transcript_end(old) is None:
         found.append(TranscriptFinished(new))
     if _reconciliation(new) is not None and _reconciliation(new) != _reconciliation(old):
         found.append(ReconciliationStored(new))

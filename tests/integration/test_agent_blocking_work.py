@@ -13,7 +13,9 @@ import pytest
 
 from callscribe_local.anthropic_replies import Reply
 from callscribe_local.aws_local import BusTap, LocalAws
+from shared import clock
 from shared.dal.calls.stream import DynamoStreamCalls
+from shared.dal.records import StreamClaim
 from shared.status import TranscriptStatus
 from streamer.agent import dtmf, tools
 from streamer.calls import CallRecords
@@ -38,8 +40,11 @@ async def test_the_transcripts_end_is_written_off_the_loop_and_announced(
     finished = DynamoStreamCalls.transcript_finished
     monkeypatch.setattr(DynamoStreamCalls, "transcript_finished", _recording(finished, threads))
     records = CallRecords(local_stack.names.calls_table)
+    owner = "0f" * 16
     try:
-        await records.transcript_finished(call_sid, TranscriptStatus.COMPLETED, 3)
+        claim = StreamClaim(call_sid=call_sid, owner=owner, stream_sid="MZ1", started_at=clock.now_iso())
+        assert await records.claim_stream(claim)
+        await records.transcript_finished(call_sid, owner, TranscriptStatus.COMPLETED, 3)
     finally:
         await records.close()
 

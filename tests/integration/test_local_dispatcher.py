@@ -133,9 +133,7 @@ def test_backoff_doubles_up_to_the_cap() -> None:
     assert RetryPolicy.lambda_async().max_attempts == 3
 
 
-def test_one_dispatcher_per_rule_each_with_its_own_types_name_and_timeout(
-    bus: str, call_sid: str
-) -> None:
+def test_one_dispatcher_per_rule_each_with_its_own_types_name_and_timeout(bus: str, call_sid: str) -> None:
     """As the local stack wires them: summaries take Completed and Reconciled, recordings theirs."""
     summaries, recordings = FlakyHandler(failures=0), FlakyHandler(failures=0)
     suffix = uuid.uuid4().hex[:8]

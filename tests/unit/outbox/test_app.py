@@ -21,7 +21,7 @@ from functions.outbox.changes import CallStatusChanged, Change
 from functions.outbox.service import Outbox
 from functions.outbox.sinks import Delivery
 from functions.webhooks.cdr import StatusChange, advance
-from shared.dal.records import RecordingUpdate
+from shared.dal.records import RecordingUpdate, StreamClaim
 from shared.status import CallStatus, TranscriptStatus
 from tests.support.fake_calls.core import FakeCallTable
 from tests.support.fake_calls.stream import FakeStreamCalls
@@ -33,6 +33,13 @@ from tests.support.stream_records import stream_event
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "dynamodb" / "stream_event.json"
 SID = "CA" + "8" * 32
 T0 = "2026-11-22T09:30:00.000Z"
+OWNER = "0f" * 16
+
+
+def claimed(table: FakeCallTable) -> FakeStreamCalls:
+    stream = FakeStreamCalls(table)
+    assert stream.claim_stream(StreamClaim(call_sid=SID, owner=OWNER, stream_sid="MZ1", started_at=T0))
+    return stream
 
 
 class FakeDeadLetters:
@@ -55,11 +62,11 @@ class Metrics:
 
 
 def a_call(table: FakeCallTable) -> None:
-    """Four writes: ringing, answered, the transcript's end, the terminal status."""
-    webhooks, stream = FakeWebhookCalls(table), FakeStreamCalls(table)
+    """Five writes: ringing, answered, the stream's claim, the transcript's end, the terminal status."""
+    webhooks = FakeWebhookCalls(table)
     advance(webhooks, StatusChange(call_sid=SID, status=CallStatus.RINGING, at=T0))
     advance(webhooks, StatusChange(call_sid=SID, status=CallStatus.IN_PROGRESS, at=T0))
-    stream.transcript_finished(SID, TranscriptStatus.COMPLETED, 5, None)
+    claimed(table).transcript_finished(SID, OWNER, TranscriptStatus.COMPLETED, 5, None)
     advance(webhooks, StatusChange(call_sid=SID, status=CallStatus.COMPLETED, at=T0, duration_seconds=9))
 
 
@@ -79,7 +86,7 @@ def test_a_batch_is_announced_in_order() -> None:
     response = handler_for(publisher, FakeDeadLetters(), metrics)(stream_event(table.stream), LambdaContext())
     assert response == {"batchItemFailures": []}
     assert kinds(publisher) == ["Transcript Completed", "Call Completed"]
-    assert metrics.values["OutboxRecords"] == 4
+    assert metrics.values["OutboxRecords"] == 5
     assert metrics.values["OutboxChanges"] == 4  # three statuses and the transcript's end
     assert metrics.values["OutboxEventsPublished"] == 2
 
@@ -91,14 +98,14 @@ def test_a_failed_record_and_every_later_one_are_retried_and_then_announced_once
     publisher, dead = FakePublisher(), FakeDeadLetters()
     handler = handler_for(publisher, dead)
 
-    publisher.fail_times = 1  # the bus refuses the transcript's end (the third record)
+    publisher.fail_times = 1  # the bus refuses the transcript's end (the fourth record)
     response = handler(event, LambdaContext())
     sequence = [record["dynamodb"]["SequenceNumber"] for record in event["Records"]]
-    assert response == {"batchItemFailures": [{"itemIdentifier": n} for n in sequence[2:]]}
+    assert response == {"batchItemFailures": [{"itemIdentifier": n} for n in sequence[3:]]}
     assert kinds(publisher) == []  # the terminal status was not announced ahead of the transcript
 
     # the mapping retries from the first failure (the records before it are checkpointed)
-    retried = {"Records": event["Records"][2:]}
+    retried = {"Records": event["Records"][3:]}
     assert handler(retried, LambdaContext()) == {"batchItemFailures": []}
     assert kinds(publisher) == ["Transcript Completed", "Call Completed"]
     assert dead.parked == []
@@ -106,10 +113,10 @@ def test_a_failed_record_and_every_later_one_are_retried_and_then_announced_once
 
 def test_a_batch_failing_whole_raises_so_the_mapping_bisects_it() -> None:
     table = FakeCallTable()
-    FakeStreamCalls(table).transcript_finished(SID, TranscriptStatus.COMPLETED, 5, None)
+    claimed(table).transcript_finished(SID, OWNER, TranscriptStatus.COMPLETED, 5, None)
     handler = handler_for(FakePublisher(fail_times=1), FakeDeadLetters())
     with pytest.raises(Exception, match="All records failed"):
-        handler(stream_event(table.stream), LambdaContext())
+        handler(stream_event(table.stream[-1:]), LambdaContext())  # the transcript's end alone
 
 
 def test_records_that_are_no_call_record_are_parked_not_retried() -> None:
@@ -155,7 +162,7 @@ def test_the_failed_records_sequence_number_reaches_the_log_whole(log_output: io
     """Real sequence numbers are 21+ digits: as text the log redaction would take some for cards."""
     table = FakeCallTable()
     a_call(table)
-    event = stream_event(table.stream[2:3])
+    event = stream_event(table.stream[3:4])
     event["Records"][0]["dynamodb"]["SequenceNumber"] = "4111111111111111000001"  # holds a Luhn card
     with pytest.raises(Exception, match="All records failed"):
         handler_for(FakePublisher(fail_times=1), FakeDeadLetters())(event, LambdaContext())

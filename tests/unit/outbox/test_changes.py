@@ -26,6 +26,7 @@ from shared.dal.records import (
     Gap,
     ReconciliationUpdate,
     RecordingUpdate,
+    StreamClaim,
     StreamUsage,
 )
 from shared.events import CallCompleted, RecordingCompleted, SummaryCreated, TranscriptCompleted
@@ -41,6 +42,14 @@ from tests.support.fake_outbox import announced, table_changes
 SID = "CA" + "5" * 32
 RECORDING_SID = "RE" + "6" * 32
 T0 = "2026-11-22T09:30:00.000Z"
+OWNER = "0f" * 16  # the stream's per-connection id
+
+
+def claimed(table: FakeCallTable) -> FakeStreamCalls:
+    """The streamer's writes to the call, its stream having claimed it."""
+    stream = FakeStreamCalls(table)
+    assert stream.claim_stream(StreamClaim(call_sid=SID, owner=OWNER, stream_sid="MZ1", started_at=T0))
+    return stream
 
 
 def status(table: FakeCallTable, value: CallStatus, at: str = T0, duration: int | None = None) -> bool:
@@ -102,11 +111,11 @@ def test_a_write_that_changes_nothing_announces_nothing() -> None:
     calls = FakeWebhookCalls(table)
     calls.upsert_call(CallUpsert(call_sid=SID, parties=CallParties(direction="inbound"), started_at=T0))
     recording(table, "completed")  # the same completed report again: the map is rewritten as it was
-    FakeStreamCalls(table).record_stream_usage(StreamUsage(call_sid=SID, live_audio_seconds=12.0))
+    claimed(table).record_stream_usage(StreamUsage(call_sid=SID, live_audio_seconds=12.0), OWNER)
     call = table.get(SID)
     assert call is not None
     assert changes(call, call) == ()
-    assert len(announced(table)) == before == 2
+    assert len(announced(table)) == before == 2  # the claim's write is a change of no event either
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -160,19 +169,22 @@ def test_a_recording_is_ready_once_per_sid_and_carries_the_callback_fields() -> 
 
 def test_the_transcript_ends_once_with_its_count_and_not_at_the_early_failed_mark() -> None:
     table = FakeCallTable()
-    stream = FakeStreamCalls(table)
-    stream.transcript_started(SID, "MZ1")
-    stream.transcript_failed(SID, "inbound: Deepgram refused the key")  # early: the stream still drains
+    stream = claimed(table)
+    stream.transcript_failed(SID, OWNER, "inbound: Deepgram refused the key")  # early: it still drains
     assert not [c for c in table_changes(table) if isinstance(c, TranscriptFinished)]
-    stream.transcript_finished(SID, TranscriptStatus.FAILED, 3, None)
-    stream.transcript_finished(SID, TranscriptStatus.FAILED, 3, None)  # a retried write: the same end
+    stream.transcript_finished(SID, OWNER, TranscriptStatus.FAILED, 3, None)
+    stream.transcript_finished(SID, OWNER, TranscriptStatus.FAILED, 3, None)  # a retried write
     assert announced(table) == [TranscriptCompleted(callSid=SID, segmentCount=3, transcriptStatus="failed")]
 
 
-def test_the_sweeper_finishing_a_stalled_transcript_is_its_end() -> None:
+def test_the_sweeper_finishing_a_stalled_transcript_is_its_end_and_the_streams_late_end_is_not() -> None:
+    """The summaries summarise once per transcript: the first end announced is the one that counts."""
     table = FakeCallTable()
-    FakeStreamCalls(table).transcript_started(SID, "MZ1")
-    FakeSweeperCalls(table).finish_stalled_transcript(SID, 4, "the stream never finished")
+    stream = claimed(table)
+    stale = "2026-11-22T09:40:00.000Z"  # the heartbeat (the claim's) is older than the bound: dead
+    assert FakeSweeperCalls(table).finish_stalled_transcript(SID, 4, "the stream never finished", stale)
+    stream.transcript_finished(SID, OWNER, TranscriptStatus.COMPLETED, 6, None)  # it was only slow
+    assert table.items[SID]["transcript_status"] == "completed"
     assert announced(table) == [
         TranscriptCompleted(callSid=SID, segmentCount=4, transcriptStatus="incomplete")
     ]
@@ -199,7 +211,7 @@ def test_a_stored_reconciliation_is_announced_once_per_write_that_lands() -> Non
 def test_a_call_settled_as_live_only_is_a_change_but_no_bus_event() -> None:
     table = FakeCallTable()
     status(table, CallStatus.COMPLETED, duration=5)
-    FakeStreamCalls(table).transcript_finished(SID, TranscriptStatus.COMPLETED, 2, None)
+    claimed(table).transcript_finished(SID, OWNER, TranscriptStatus.COMPLETED, 2, None)
     table.items[SID].update(recording_expected=False)
     marker = table.items[SID]["sweep_after"]
     assert FakeSweeperCalls(table).settle_live_only(SID, marker, "completed")

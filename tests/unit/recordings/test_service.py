@@ -263,7 +263,7 @@ def test_an_answer_that_cannot_be_true_of_the_recording_is_a_bad_response(shift:
 
     assert (raised.value.reason, raised.value.retryable) == ("deepgram-bad-response", True)
     assert rig.snapshot() == before
-    assert rig.publisher.events == []
+    assert rig.reconciled() == []
 
 
 def test_words_deepgram_repeats_are_stored_once() -> None:

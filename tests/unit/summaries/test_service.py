@@ -293,7 +293,7 @@ def test_a_request_the_model_refuses_for_good_marks_the_summary_failed_and_raise
         r.create(len(CONVERSATION))
     assert r.stored["summary_status"] == "failed"
     assert "summary" not in r.stored
-    assert r.publisher.events == []
+    assert r.announced == []
 
     r.model.answer = lambda request: a_summary()  # fixed (an operator's DLQ redrive): completed
     assert r.create(len(CONVERSATION))["result"] == "created"

@@ -598,9 +598,8 @@ def test_a_silent_stream_s_transcript_is_finished_and_the_owner_s_late_end_is_no
     assert world.sweep()["transcriptsFinished"] == 1
     item = world.item(sid(1))
     assert (item["transcript_status"], item["transcript_swept_at"]) == ("incomplete", clock.iso(NOW))
-    assert [e.transcript_status for e in world.events() if isinstance(e, TranscriptCompleted)] == [
-        "incomplete"
-    ]
+    finished = [e for e in world.announced(sid(1)) if isinstance(e, TranscriptCompleted)]
+    assert [e.transcript_status for e in finished] == ["incomplete"]  # the outbox's, of the sweep
 
     # the stream was not dead after all: it ends, and the record says how, without the sweeper's error
     streamer = FakeStreamCalls(world.calls.table)
@@ -612,6 +611,9 @@ def test_a_silent_stream_s_transcript_is_finished_and_the_owner_s_late_end_is_no
         5,
         False,
     )
+    # and the outbox does not either: the transcript had ended, and the summaries were told then
+    finished = [e for e in world.announced(sid(1)) if isinstance(e, TranscriptCompleted)]
+    assert [e.transcript_status for e in finished] == ["incomplete"]
 
 
 def test_a_stream_that_beats_between_the_read_and_the_finish_keeps_its_transcript(world: World) -> None:
