@@ -1,9 +1,10 @@
 """Where the outbox sends a write's changes: the `Sink` port, and what a delivery reports.
 
 A sink maps the changes it carries to its own messages and sends them: the EventBridge sink
-(`bus.py`) publishes the contract's events; a live feed of status changes is one more sink beside it
-(docs/architecture.md, "Events: the outbox", says how to add one). Neither the transitions
-(`changes.py`) nor the other sinks change when one is added.
+(`bus.py`) publishes the contract's events; any other message that every change must produce is one
+more sink beside it (docs/architecture.md, "Events: the outbox", says how to add one, and why the
+live feed, which may drop, reads the stream on its own). Neither the transitions (`changes.py`) nor
+the other sinks change when one is added.
 
 What a sink must keep:
 - raise for a failure that a retry can mend (the service is down, throttled): the whole stream

@@ -281,7 +281,9 @@ class StreamerService(Construct):
             **({"AGENT_MODEL": config.agent_model} if config.agent_model else {}),
         }
 
-    def _grant_task(self, task: ecs.FargateTaskDefinition, tables: DataTables, secrets: ProductSecrets) -> None:
+    def _grant_task(
+        self, task: ecs.FargateTaskDefinition, tables: DataTables, secrets: ProductSecrets
+    ) -> None:
         """Exactly what the streamer calls, so the task role is the streamer's code read as IAM."""
         # The streamer's ports on shared/dal: StreamClaims and the call record's writes only update
         # the call record (conditional on the stream's claim), OwnedSegmentWrites puts one segment at a

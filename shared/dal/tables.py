@@ -22,7 +22,6 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
-from pynamodb.constants import STREAM_NEW_AND_OLD_IMAGE
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, Index, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -48,7 +47,7 @@ __all__ = [
 
 CALLS_BY_DAY_INDEX = "calls_by_day"
 CALLS_TO_SWEEP_INDEX = "calls_to_sweep"
-CALLS_STREAM_VIEW: Final = STREAM_NEW_AND_OLD_IMAGE  # the outbox compares each write's old and new image
+CALLS_STREAM_VIEW: Final = "NEW_AND_OLD_IMAGES"  # the outbox compares each write's old and new image
 
 
 class RecordingAttribute(MapAttribute[str, Any]):
