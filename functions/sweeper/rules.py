@@ -21,6 +21,8 @@ re-drives work, not announcements. The record says:
 - no recording and `recording_expected = false` (the route records nothing), transcript final, not
   reconciled: settled as live only (`transcript_source = live`, stored with the settling write);
 - recording `in-progress`: wait (no event of ours moves it: the completed callback is Twilio's);
+- a completed recording the sweeper's own read of Twilio just wrote: wait (the outbox announces
+  that write; `leave_to_the_outbox`);
 - none of these: settled, out of the index.
 
 No transcript status means no stream ever started (an unanswered call, a dialled leg): nothing is
@@ -29,7 +31,7 @@ expected from the streamer or the summaries. A recording `absent` or `failed` ex
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shared import clock
 from shared.dal.records import RECORDING_COMPLETED, Call
@@ -135,6 +137,27 @@ def plan_sweep(call: Call, stale_before: str) -> SweepPlan:
         waiting=waiting,
         reasons=tuple(reasons),
     )
+
+
+def leave_to_the_outbox(plan: SweepPlan, read: Call, now: Call) -> SweepPlan:
+    """`plan` for the record as it is `now`, minus the re-drive of a completed recording that landed
+    after the sweeper `read` the call (its read of Twilio's REST API just wrote it): the outbox
+    announces that write as `Recording Completed`, and re-publishing it too would run the recording's
+    reconciliation twice at once. The call waits instead, so a later look re-drives it if the
+    recordings tier never stored a reconciliation."""
+    if not plan.recording_completed or _completed_sid(now) in (None, _completed_sid(read)):
+        return plan
+    return replace(
+        plan,
+        recording_completed=False,
+        waiting=True,
+        reasons=(*plan.reasons, "recording just written from Twilio: the outbox announces it"),
+    )
+
+
+def _completed_sid(call: Call) -> str | None:
+    recording = call.recording
+    return recording.sid if recording is not None and recording.status == RECORDING_COMPLETED else None
 
 
 def stalled_transcript_error(segment_count: int, patience_seconds: int) -> str:

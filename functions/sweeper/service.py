@@ -19,7 +19,8 @@ Before a due call is planned, `twilio_check.TwilioCheck` makes its record true t
 where it may have missed a callback (a call with no terminal status, a recording never reported);
 a call still live at Twilio is deferred, not swept. It also reads Twilio's bill for an answered call
 (`cost.billed`); a call otherwise settled stays in the index until it has one (or its price window
-has passed).
+has passed). What it writes is announced by the outbox like any write, so a recording it just wrote
+is not re-published in the same run (`rules.leave_to_the_outbox`): the call waits for its next look.
 
 A call about to be settled has its cost checked against its final record: every tier recomputes the
 cost after its own write, but a cost write that failed (throttling) or was outraced four times is
@@ -40,6 +41,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from functions.sweeper import metric_names as names
 from functions.sweeper.rules import (
     SweepPlan,
+    leave_to_the_outbox,
     plan_sweep,
     recording_event,
     stalled_transcript_error,
@@ -189,12 +191,12 @@ class SweeperService:
         look = self._twilio.look(call)
         if look.outcome is not None:
             return look.outcome
-        call = look.call
+        read, call = call, look.call
         marker = call.sweep_after
         if marker is None or not _due(call, cutoff):
             return "waiting"  # Twilio's answer ended the call just now: a later run sweeps it
         stale_before = clock.iso(self._now() - timedelta(seconds=self._policy.stream_stale_seconds))
-        plan = plan_sweep(call, stale_before)
+        plan = leave_to_the_outbox(plan_sweep(call, stale_before), read, call)
         if plan.settled:
             if look.price_pending:
                 return self._twilio.defer_for_price(call, look)  # settled once Twilio's bill is read

@@ -24,10 +24,10 @@ import pytest
 from callscribe_local.aws_local import BusTap, LocalAws
 from callscribe_local.dispatcher import LocalLambdaContext
 from callscribe_local.outbox import LocalOutbox
+from callscribe_local.twilio_rest import TwilioRestStandIn
 from functions.outbox.app import build_outbox
 from functions.outbox.app import create_handler as outbox_handler
 from functions.outbox.settings import OutboxSettings
-from callscribe_local.twilio_rest import TwilioRestStandIn
 from functions.sweeper import app
 from functions.sweeper.service import SweeperService
 from functions.sweeper.settings import SweeperSettings
