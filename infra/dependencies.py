@@ -47,6 +47,8 @@ LAMBDA_DEPENDENCIES: Mapping[str, tuple[str, ...]] = {
     "console_api": ("aws-lambda-powertools", "boto3", "pynamodb", "pydantic"),
     # the live feed's call messages: the calls table's stream in, SigV4-signed HTTP publish out (urllib3)
     "call_feed": ("aws-lambda-powertools", "boto3", "pynamodb", "pydantic", "urllib3"),
+    # no pynamodb: the outbox reads the calls table's stream, never the table
+    "outbox": ("aws-lambda-powertools", "boto3", "pydantic"),
 }
 
 # What `cdk synth` imports: the CDK and cdk-nag, and the two libraries infra reads the product's

@@ -13,6 +13,7 @@ from infra.components.data import DataTables
 from infra.components.events import ProductEvents, Summaries
 from infra.components.exports import AnalystExports
 from infra.components.monitoring import Monitoring
+from infra.components.outbox import Outbox
 from infra.components.recordings import Recordings, RecordingsBucket
 from infra.components.routing import announce_routing
 from infra.components.secrets import ProductSecrets
@@ -34,7 +35,6 @@ class CallscribeStack(cdk.Stack):
             config=config,
             tables=self.tables,
             secrets=self.secrets,
-            bus=self.events.bus,
             access_logs=self.access_logs.bucket,
             bedrock=bedrock,
         )
@@ -44,9 +44,9 @@ class CallscribeStack(cdk.Stack):
             config=config,
             tables=self.tables,
             secrets=self.secrets,
-            bus=self.events.bus,
             stream_url=self.streamer.stream_url,
         )
+        self.outbox = Outbox(self, "Outbox", config=config, tables=self.tables, bus=self.events.bus)
         self.summaries = Summaries(
             self,
             "Summaries",
@@ -87,6 +87,7 @@ class CallscribeStack(cdk.Stack):
             streamer=self.streamer,
             recordings=self.recordings,
             sweeper=self.sweeper,
+            outbox=self.outbox,
             exports=self.exports,
         )
         announce_routing(self, config)  # the CallRoutes output; a warning when no routes are set

@@ -9,8 +9,9 @@ nothing. The claim also counts the attempt; a call out of attempts is parked (ou
 meanwhile (and re-arms the marker) wins.
 
 Order inside a claim: finish the stalled transcript (conditional: the streamer's own ending wins, and
-a stream that showed a sign of life within `STREAM_HEARTBEAT_STALE_SECONDS` keeps its transcript),
-then publish. If a publication fails the claim is released, so the next run tries again at once.
+a stream that showed a sign of life within `STREAM_HEARTBEAT_STALE_SECONDS` keeps its transcript;
+the outbox announces the write that lands), then re-publish what a consumer never acted on. If a
+publication fails the claim is released, so the next run tries again at once.
 Failures of single calls do not stop the run; it raises at the end, after every other call was
 handled, so the Lambda's error alarm sees it.
 
@@ -18,7 +19,8 @@ Before a due call is planned, `twilio_check.TwilioCheck` makes its record true t
 where it may have missed a callback (a call with no terminal status, a recording never reported);
 a call still live at Twilio is deferred, not swept. It also reads Twilio's bill for an answered call
 (`cost.billed`); a call otherwise settled stays in the index until it has one (or its price window
-has passed).
+has passed). What it writes is announced by the outbox like any write, so a recording it just wrote
+is not re-published in the same run (`rules.leave_to_the_outbox`): the call waits for its next look.
 
 A call about to be settled has its cost checked against its final record: every tier recomputes the
 cost after its own write, but a cost write that failed (throttling) or was outraced four times is
@@ -39,6 +41,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from functions.sweeper import metric_names as names
 from functions.sweeper.rules import (
     SweepPlan,
+    leave_to_the_outbox,
     plan_sweep,
     recording_event,
     stalled_transcript_error,
@@ -53,7 +56,6 @@ from shared.dal.records import Call, SweepClaim
 from shared.errors import CallscribeError
 from shared.events import DomainEvent, EventPublisher, RecordingCompleted
 from shared.observability import logger, metrics
-from shared.status import TranscriptStatus
 
 # Seconds of the Lambda's time kept back: no new call is started with less than this left.
 SAFETY_SECONDS = 20.0
@@ -189,12 +191,12 @@ class SweeperService:
         look = self._twilio.look(call)
         if look.outcome is not None:
             return look.outcome
-        call = look.call
+        read, call = call, look.call
         marker = call.sweep_after
         if marker is None or not _due(call, cutoff):
             return "waiting"  # Twilio's answer ended the call just now: a later run sweeps it
         stale_before = clock.iso(self._now() - timedelta(seconds=self._policy.stream_stale_seconds))
-        plan = plan_sweep(call, stale_before)
+        plan = leave_to_the_outbox(plan_sweep(call, stale_before), read, call)
         if plan.settled:
             if look.price_pending:
                 return self._twilio.defer_for_price(call, look)  # settled once Twilio's bill is read
@@ -239,11 +241,11 @@ class SweeperService:
         if plan.finish_transcript:
             count = self._segments.count_live_segments(call.call_sid)
             error = stalled_transcript_error(count, self._policy.after_seconds)
+            # announced by the outbox as `Transcript Completed` when it lands; refused when the
+            # stream ended meanwhile (its own ending was announced the same way) or showed a sign of
+            # life (it will end it)
             if self._calls.finish_stalled_transcript(call.call_sid, count, error, stale_before):
                 report.transcripts_finished += 1
-                events.append(transcript_event(call, count, TranscriptStatus.INCOMPLETE.value))
-            # else: the stream ended meanwhile (its streamer published the event itself) or showed
-            # a sign of life (it will)
         elif plan.transcript_completed:
             if plan.summary_failed and self._calls.summary_failed(call.call_sid):
                 report.summaries_failed += 1

@@ -1,7 +1,8 @@
 """Settings of the sweeper Lambda, read from the environment when its service is built.
 
-Required: the resource names and the Twilio account (`TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, or
-`TWILIO_SECRET_ARN`), whose REST API the sweeper reads when a call's callbacks were lost.
+Required: the resource names (the tables and the bus) and the Twilio account (`TWILIO_ACCOUNT_SID`,
+`TWILIO_AUTH_TOKEN`, or `TWILIO_SECRET_ARN`), whose REST API the sweeper reads when a call's
+callbacks were lost.
 `SWEEP_AFTER_SECONDS` is the contract's patience (tests set 0).
 """
 
@@ -18,6 +19,8 @@ from shared.settings import TWILIO_SECRET_SOURCES, SecretSource, TableSettings, 
 
 class SweeperSettings(TableSettings, TwilioSettings):
     secret_sources: ClassVar[Mapping[str, SecretSource]] = TWILIO_SECRET_SOURCES
+
+    event_bus_name: str  # its re-drives are published directly (everything else is the outbox's)
 
     # How long after a call ended (or after a re-drive) the sweeper waits before it looks.
     sweep_after_seconds: int = Field(default=600, ge=0, le=7 * 24 * 3600)

@@ -4,8 +4,10 @@ Alarms: webhook 5xx (Twilio then plays an error to the caller), webhook and summ
 errors, anything in the summaries dead-letter queue, unhealthy streamer targets, and a Deepgram
 reconnect storm (transcripts at risk). The recordings tier adds recordings and sweeper Lambda
 errors, anything in the recordings dead-letter queue, a call the sweeper gave up on, and calls
-re-driven too often (events are being lost somewhere). The analysts' export workflow adds a failed
-or timed-out daily run (their tables miss a day). Optional e-mail subscription from context
+re-driven too often (events are being lost somewhere). The outbox adds anything in its dead-letter
+queue (a change of a call that was not announced) and a stream falling behind (changes announced
+late: the bus failing, or a bug retried). The analysts' export workflow adds a failed or timed-out
+daily run (their tables miss a day). Optional e-mail subscription from context
 `alarmEmail`.
 
 Every product metric read here takes its name from the emitting tier's names module
@@ -26,12 +28,14 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from functions.outbox import metric_names as outbox_metrics
 from functions.recordings import metric_names as recording_metrics
 from functions.sweeper import metric_names as sweeper_metrics
 from infra.components.api import WebhooksApi
 from infra.components.config import InfraConfig
 from infra.components.events import Summaries
 from infra.components.exports import AnalystExports
+from infra.components.outbox import Outbox
 from infra.components.outputs import stack_output
 from infra.components.recordings import Recordings
 from infra.components.streamer import StreamerService, streamer_metric
@@ -48,6 +52,7 @@ from streamer.contract import (
     WRITE_RETRIES,
 )
 
+OUTBOX_LAG_ALARM_MS = 60_000  # a minute behind the stream's newest record, three minutes running
 _FIVE_MINUTES = cdk.Duration.minutes(5)
 _ONE_MINUTE = cdk.Duration.minutes(1)
 _ONE_HOUR = cdk.Duration.hours(1)
@@ -73,6 +78,10 @@ def recording_metric(name: str, statistic: str = "Sum") -> cloudwatch.Metric:
     return _lambda_metric(recording_metrics.SERVICE_NAME, name, statistic)
 
 
+def outbox_metric(name: str, statistic: str = "Sum") -> cloudwatch.Metric:
+    return _lambda_metric(outbox_metrics.SERVICE_NAME, name, statistic, _ONE_MINUTE)
+
+
 def sweeper_metric(
     name: str, statistic: str = "Sum", period: cdk.Duration = _FIVE_MINUTES
 ) -> cloudwatch.Metric:
@@ -93,6 +102,9 @@ class _Signals:
     recorder: lambda_.IFunction
     sweeper: lambda_.IFunction
     recordings_dlq_depth: cloudwatch.Metric
+    outbox: lambda_.IFunction
+    outbox_dlq_depth: cloudwatch.Metric
+    outbox_iterator_age: cloudwatch.Metric
 
     @classmethod
     def of(
@@ -102,6 +114,7 @@ class _Signals:
         streamer: StreamerService,
         recordings: Recordings,
         sweeper: Sweeper,
+        outbox: Outbox,
     ) -> _Signals:
         return cls(
             webhooks=api.handler.function,
@@ -120,6 +133,19 @@ class _Signals:
                 period=_FIVE_MINUTES,
                 statistic="Maximum",
             ),
+            outbox=outbox.handler.function,
+            outbox_dlq_depth=outbox.dead_letters.metric_approximate_number_of_messages_visible(
+                period=_FIVE_MINUTES,
+                statistic="Maximum",
+            ),
+            # how far behind the newest write the outbox is (ms): what a late event waits
+            outbox_iterator_age=cloudwatch.Metric(
+                namespace="AWS/Lambda",
+                metric_name="IteratorAge",
+                dimensions_map={"FunctionName": outbox.handler.function.function_name},
+                statistic="Maximum",
+                period=_ONE_MINUTE,
+            ),
         )
 
 
@@ -137,11 +163,12 @@ class Monitoring(Construct):
         streamer: StreamerService,
         recordings: Recordings,
         sweeper: Sweeper,
+        outbox: Outbox,
         exports: AnalystExports,
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = self._build_topic(config)
-        signals = _Signals.of(api, summaries, streamer, recordings, sweeper)
+        signals = _Signals.of(api, summaries, streamer, recordings, sweeper, outbox)
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         self._build_alarms(config, signals)
         self._build_export_alarms(exports)
@@ -230,6 +257,24 @@ class Monitoring(Construct):
             "a leaked signature in use, or an auth-token rotation step skipped (docs/deploy.md)",
         )
         self._build_recordings_alarms(config, signals)
+        self._build_outbox_alarms(signals)
+
+    def _build_outbox_alarms(self, signals: _Signals) -> None:
+        self._alarm(
+            "OutboxDeadLetters",
+            signals.outbox_dlq_depth,
+            1,
+            "The outbox could not announce a change of a call: a parked record, or a batch whose "
+            "retries ran out, is in its dead-letter queue (docs/deploy.md, 'Operating it')",
+        )
+        self._alarm(
+            "OutboxFallingBehind",
+            signals.outbox_iterator_age,
+            OUTBOX_LAG_ALARM_MS,
+            "The outbox is minutes behind the calls table's stream: events (Call Completed, Transcript "
+            "Completed, ...) are late. The bus failing, or a record retried; see the outbox's logs",
+            periods=3,
+        )
 
     def _build_recordings_alarms(self, config: InfraConfig, signals: _Signals) -> None:
         self._alarm(
@@ -303,6 +348,7 @@ class Monitoring(Construct):
         dashboard.add_widgets(*_lambdas_row(signals))
         dashboard.add_widgets(*_recordings_row(signals))
         dashboard.add_widgets(*_sweeper_row())
+        dashboard.add_widgets(*_outbox_row(signals))
         return dashboard
 
 
@@ -475,5 +521,31 @@ def _sweeper_row() -> list[cloudwatch.IWidget]:
                 sweeper_metric(sweeper_metrics.FAILURES),
                 sweeper_metric(sweeper_metrics.BACKLOG, "Maximum"),
             ],
+        ),
+    ]
+
+
+def _outbox_row(signals: _Signals) -> list[cloudwatch.IWidget]:
+    """The outbox: what it announced, how late, and what it could not."""
+    return [
+        cloudwatch.GraphWidget(
+            title="Outbox: writes read, changes found, events published",
+            width=8,
+            left=[
+                outbox_metric(outbox_metrics.RECORDS),
+                outbox_metric(outbox_metrics.CHANGES),
+                outbox_metric(outbox_metrics.EVENTS_PUBLISHED),
+            ],
+        ),
+        cloudwatch.GraphWidget(
+            title="Outbox: behind the stream (ms)",
+            width=8,
+            left=[signals.outbox_iterator_age],
+        ),
+        cloudwatch.GraphWidget(
+            title="Outbox: retried, parked, dead letters",
+            width=8,
+            left=[outbox_metric(outbox_metrics.RECORDS_FAILED), outbox_metric(outbox_metrics.RECORDS_PARKED)],
+            right=[signals.outbox_dlq_depth],
         ),
     ]

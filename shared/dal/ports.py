@@ -18,7 +18,6 @@ from shared.dal.records import (
     CallListPage,
     CallListQuery,
     CallUpsert,
-    CompletedCall,
     CostBasis,
     EvaluationSet,
     ReconciliationUpdate,
@@ -64,7 +63,8 @@ class CostWrites(CallReader, Protocol):
 
 class CallStatusWrites(CostWrites, Protocol):
     """What Twilio reports about a call, however it came: the webhooks' callbacks, or the sweeper's
-    reads of Twilio's REST API when a callback was lost. The same writes, so the same rules."""
+    reads of Twilio's REST API when a callback was lost. The same writes, so the same rules (and the
+    outbox announces what they change)."""
 
     def advance_status(self, advance: StatusAdvance) -> bool:
         """Apply the status when it outranks the stored one; False when it is stale or repeated."""
@@ -80,26 +80,10 @@ class CallStatusWrites(CostWrites, Protocol):
 
 
 class WebhookCallWrites(CallStatusWrites, Protocol):
-    """The webhooks tier: parties, status, recording, and the claim behind `Call Completed` once."""
+    """The webhooks tier: parties, status, recording, legs (the outbox announces what they change)."""
 
     def upsert_call(self, upsert: CallUpsert) -> None:
         """Set the parties and route; first-seen times (`started_at`, `created_at`) keep their first value."""
-        ...
-
-    def claim_completion(self, call_sid: str, claimed_at: str) -> CompletedCall | None:
-        """Claim the right to publish `Call Completed`: None when not terminal or already claimed."""
-        ...
-
-    def release_completion(self, call_sid: str, claimed_at: str) -> None:
-        """Give back a claim whose publication failed, so a retry can publish."""
-        ...
-
-    def claim_recording_event(self, call_sid: str, recording_sid: str) -> bool:
-        """Claim the right to publish `Recording Completed` for this recording: False when claimed."""
-        ...
-
-    def release_recording_event(self, call_sid: str, recording_sid: str) -> None:
-        """Give back a recording's claim whose publication failed, so a retry can publish."""
         ...
 
 
@@ -204,8 +188,8 @@ class SummaryFailureWrites(Protocol):
 
 
 class SummaryCalls(CostWrites, SummaryFailureWrites, Protocol):
-    """The summaries tier: the summary, stored once, the mark that its event is on the bus, and the
-    mark that none is coming."""
+    """The summaries tier: the summary, stored once and replaced once per transcript version, and
+    the mark that none is coming."""
 
     def save_summary(
         self,
@@ -227,12 +211,8 @@ class SummaryCalls(CostWrites, SummaryFailureWrites, Protocol):
         evaluations: EvaluationSet | None = None,
     ) -> bool:
         """Replace the stored summary with one of `transcript_version` (the summary map's own
-        `transcript_version`) and its evaluation answers, and mark its event owed again; False when
-        there is no summary or it already is of that version (one rewrite per transcript version)."""
-        ...
-
-    def mark_summary_published(self, call_sid: str) -> None:
-        """Record that `Summary Created` is on the bus (the first mark wins; a repeat changes nothing)."""
+        `transcript_version`) and its evaluation answers; False when there is no summary or it
+        already is of that version (one rewrite per transcript version)."""
         ...
 
 

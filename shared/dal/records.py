@@ -132,9 +132,7 @@ class Call(CallParties):
     ended_at: str | None = None
     duration_seconds: Number | None = None
     call_date: str | None = None
-    call_completed_event_at: str | None = None
     recording: Recording | None = None
-    recording_event_sids: tuple[str, ...] | None = None
     leg_call_sids: tuple[str, ...] | None = None
     stream_sid: str | None = None
     transcript_status: str | None = None
@@ -154,6 +152,7 @@ class Call(CallParties):
     alignment: dict[str, Any] | None = None
     reconciled_at: str | None = None
     reconciled_transcript_status: str | None = None
+    reconciled_segment_count: int | None = None
     live_audio_seconds: Number | None = None
     tts_characters: int | None = None
     redaction_counts: dict[str, int] | None = None
@@ -164,7 +163,6 @@ class Call(CallParties):
     summary: dict[str, Any] | None = None
     summary_status: str | None = None
     summary_created_at: str | None = None
-    summary_event_at: str | None = None
     sweep_shard: str | None = None
     sweep_after: str | None = None
     sweep_attempts: int | None = None
@@ -184,6 +182,7 @@ class Call(CallParties):
             "status_rank",
             "sip_response_code",
             "segment_count",
+            "reconciled_segment_count",
             "sweep_attempts",
             "tts_characters",
             "twilio_asks",
@@ -197,9 +196,8 @@ class Call(CallParties):
             values["gaps"] = tuple(Gap.from_item(gap) for gap in plain(values["gaps"]))
         if "recording" in values:
             values["recording"] = Recording.from_item(plain(values["recording"]))
-        for name in ("recording_event_sids", "leg_call_sids"):
-            if name in values:
-                values[name] = tuple(sorted(values[name]))
+        if "leg_call_sids" in values:
+            values["leg_call_sids"] = tuple(sorted(values["leg_call_sids"]))
         for name in ("status_history", "summary", "alignment", "cost"):
             if name in values:
                 values[name] = plain(values[name])
@@ -363,6 +361,7 @@ class ReconciliationUpdate:
 
     call_sid: str
     transcript_source: str  # live | live+recording | recording
+    segment_count: int  # segments of the final transcript (live kept + recording added)
     live_coverage: float
     gaps: tuple[Gap, ...]
     filled_seconds: float
@@ -431,15 +430,6 @@ class SweepDeferral:
     expected_after: str
     next_after: str
     twilio_asks: int | None = None
-
-
-@dataclass(frozen=True)
-class CompletedCall:
-    """What the `Call Completed` event reports, read back by the claim that allows publishing it."""
-
-    call_sid: str
-    status: str
-    duration_seconds: int | None
 
 
 # ---- what the call's cost is computed from -----------------------------------------------------

@@ -160,7 +160,6 @@ def test_recordings_environment(synth: Synth, default_synth: Synth) -> None:
         "RECORDINGS_BUCKET",
         "CALLS_TABLE",
         "TRANSCRIPTS_TABLE",
-        "EVENT_BUS_NAME",
         "TWILIO_SECRET_ARN",
         "DEEPGRAM_SECRET_ARN",
         "TWILIO_API_BASE_URL",
@@ -258,7 +257,6 @@ def test_recordings_iam_is_exactly_its_ports(synth: Synth) -> None:
     transcripts = _logical_id(synth, "AWS::DynamoDB::Table", "DataTranscripts")
     bucket_id, _ = _bucket(synth)
     key = _logical_id(synth, "AWS::KMS::Key", "Recordings")
-    bus = next(iter(synth.resources("AWS::Events::EventBus")))
     queue = _logical_id(synth, "AWS::SQS::Queue", "Recordings")
     secrets = secret_ids(synth)
     secret_read = {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
@@ -268,7 +266,6 @@ def test_recordings_iam_is_exactly_its_ports(synth: Synth) -> None:
         _arn(bucket_id, "/recordings/*"): {"s3:PutObject", "s3:GetObject"},
         _arn(bucket_id): {"s3:ListBucket"},  # a missing object is 404, not 403
         _arn(key): {"kms:GenerateDataKey", "kms:Decrypt"},
-        _arn(bus): {"events:PutEvents"},
         _arn(queue): {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},  # its async DLQ
         json.dumps({"Ref": secrets["twilio"]}): secret_read,
         json.dumps({"Ref": secrets["deepgram"]}): secret_read,

@@ -44,6 +44,7 @@ from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from tests.support.lambda_container import LambdaContainer
 from tests.support.log_capture import log_output_fixture  # noqa: F401 - provides `log_output`
 from tests.support.moto_atomic import atomic_moto_updates  # noqa: F401 - provides the fixture
+from tests.support.running_outbox import AnnouncedBusTap, running_outbox
 from tests.support.scripted_recognizer import ScriptedRecognizer, audio_for
 from tests.support.streamer_harness import (
     DEEPGRAM_KEY,
@@ -320,6 +321,16 @@ def own_tables(local_stack: LocalAws) -> tuple[str, str]:
 
 
 @pytest.fixture
+def own_bus_tap(local_stack: LocalAws, own_tables: tuple[str, str]) -> Iterator[BusTap]:
+    """The outbox on this test's own calls table (as the local stack runs it on its own), and a tap
+    on the session's bus that reads once it has announced every write."""
+    with running_outbox(
+        own_tables[0], local_stack.names.event_bus_name, f"{own_tables[0]}-outbox-dlq"
+    ) as outbox:
+        yield AnnouncedBusTap(local_stack.names.event_bus_name, outbox)
+
+
+@pytest.fixture
 def twilio() -> Iterator[TwilioRestStandIn]:
     with TwilioRestStandIn(TEST_ACCOUNT_SID, TEST_AUTH_TOKEN) as standin:
         yield standin
@@ -366,7 +377,7 @@ async def completed_while_streaming(local: LocalAws, calls_table: str, call_sid:
 
 async def test_the_sweeper_leaves_a_live_stream_s_transcript_and_ends_a_silent_one_once(
     local_stack: LocalAws,
-    bus_tap: BusTap,
+    own_bus_tap: BusTap,
     deepgram: DeepgramStandIn,
     own_tables: tuple[str, str],
     sweep: Any,
@@ -374,8 +385,9 @@ async def test_the_sweeper_leaves_a_live_stream_s_transcript_and_ends_a_silent_o
     """Before: the sweeper finished the first call `incomplete` with the segments stored so far and
     announced it; the stream's own end then left `completed` with the sweeper's error stored and a
     second `Transcript Completed`. Now: a fresh heartbeat keeps the sweeper off; a stale one (here
-    a staleness bound of 0) lets it end the transcript, and the stream's own end then stores how it
-    really ended, without the sweeper's error, and announces nothing twice."""
+    a staleness bound of 0) lets it end the transcript (its write announced by the outbox, not
+    re-published by the sweeper), and the stream's own end then stores how it really ended, without
+    the sweeper's error, and is not announced a second time."""
     alive, silent = "CA" + uuid.uuid4().hex, "CA" + uuid.uuid4().hex
     tables = {"CALLS_TABLE": own_tables[0], "TRANSCRIPTS_TABLE": own_tables[1]}
     async with streamer_running(local_stack, deepgram.url, **tables) as server:
@@ -395,7 +407,7 @@ async def test_the_sweeper_leaves_a_live_stream_s_transcript_and_ends_a_silent_o
         assert (second["due"], second["transcriptsFinished"], second["transcriptCompletedRepublished"]) == (
             1,
             1,
-            1,
+            0,
         )
         swept = await call_record_in(local_stack, own_tables, silent)
         assert (swept["transcript_status"], swept["transcript_swept_at"] is not None) == ("incomplete", True)
@@ -411,14 +423,22 @@ async def test_the_sweeper_leaves_a_live_stream_s_transcript_and_ends_a_silent_o
         assert (record["transcript_status"], record["transcript_error"]) == ("completed", None)
         assert record["segment_count"] == len(heard)
     assert (await call_record_in(local_stack, own_tables, alive))["transcript_swept_at"] is None
-    published = {sid: await events(bus_tap, sid, wait_seconds=3) for sid in (alive, silent)}
-    assert [(e["detail-type"], e["detail"]["transcriptStatus"]) for e in published[alive]] == [
-        ("Transcript Completed", "completed")
+    published = {sid: await events(own_bus_tap, sid, wait_seconds=3) for sid in (alive, silent)}
+    assert sorted(announced(e) for e in published[alive]) == [
+        ("Call Completed", "completed"),
+        ("Transcript Completed", "completed"),
     ]
-    # the silent stream's transcript was announced once: by the sweeper, which the summaries saw
-    assert [(e["detail-type"], e["detail"]["transcriptStatus"]) for e in published[silent]] == [
-        ("Transcript Completed", "incomplete")
+    # the silent stream's transcript was announced once: the sweeper's ending, which the summaries saw
+    assert sorted(announced(e) for e in published[silent]) == [
+        ("Call Completed", "completed"),
+        ("Transcript Completed", "incomplete"),
     ]
+
+
+def announced(event: dict[str, Any]) -> tuple[str, str]:
+    """An event's type and the status it carries (the call's, or the transcript's)."""
+    detail = event["detail"]
+    return event["detail-type"], detail.get("transcriptStatus", detail.get("status"))
 
 
 async def call_record_in(local: LocalAws, tables: tuple[str, str], call_sid: str) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from shared.dal.calls.webhooks import DynamoWebhookCalls
 from shared.dal.records import CallParties, CallUpsert, ReconciliationUpdate, RecordingUpdate
 from shared.status import CallStatus
 from shared.status_changes import StatusChange, status_advance
-from tests.integration.test_sweeper import sweep_runner, sweeper_env
+from tests.integration.test_sweeper import announced, sweep_runner, sweeper_env
 from tests.integration.test_sweeper import tables as tables
 from tests.integration.test_sweeper import twilio as twilio
 
@@ -206,10 +206,11 @@ def test_a_lost_recording_callback_is_recovered_and_reconciled(
         call.recording.url
         == f"{twilio.base_url}/2010-04-01/Accounts/{twilio.account_sid}/Recordings/{recording_sid}"
     )
-    assert (report["recordingsFromTwilio"], report["recordingCompletedRepublished"]) == (1, 1)
-    (event,) = [
-        e for e in bus_tap.events_for(call_sid, wait_seconds=2) if e["detail-type"] == "Recording Completed"
-    ]
+    # the sweeper's write is announced by the outbox, once; the sweeper re-publishes nothing this run
+    # (a later look re-drives it if it is never reconciled)
+    assert (report["recordingsFromTwilio"], report["recordingCompletedRepublished"]) == (1, 0)
+    assert bus_tap.events_for(call_sid, wait_seconds=1) == []
+    (event,) = [e for e in announced(tables[0], call_sid) if e["detail-type"] == "Recording Completed"]
     assert event["detail"]["recordingSid"] == recording_sid
 
 
@@ -246,6 +247,7 @@ def test_a_settled_call_is_asked_for_its_bill_until_twilio_has_priced_it(
             alignment_method="none",
             alignment_matches=0,
             transcript_status="completed",
+            segment_count=0,
         )
     )
     record_cost(calls.webhooks, call_sid, Prices())  # as the tiers priced it: the estimate

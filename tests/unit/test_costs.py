@@ -185,6 +185,7 @@ def _writes(table: FakeCallTable) -> dict[str, Callable[[], object]]:
                 ReconciliationUpdate(
                     call_sid=SID,
                     transcript_source="live",
+                    segment_count=2,
                     live_coverage=1.0,
                     gaps=(Gap("inbound", 1.0, 2.0),),
                     filled_seconds=0.0,

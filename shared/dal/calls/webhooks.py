@@ -3,8 +3,9 @@
 Twilio's callbacks arrive in any order, twice, or for a call never seen, so each write is one
 UpdateItem that is safe to repeat and reorder, and may create the item. The status, recording and
 leg writes are `DynamoCallStatusWrites`' (`status.py`, shared with the sweeper). What a change must
-keep: first-seen values use `if_not_exists`; `Call Completed` is claimed once per call and
-`Recording Completed` once per recording SID.
+keep: first-seen values use `if_not_exists`. A write that lands is announced by the outbox from the
+table's stream (`Call Completed` once the terminal status lands, `Recording Completed` once a
+completed recording does), so these writes claim nothing.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from shared.dal.calls.status import DynamoCallStatusWrites
-from shared.dal.records import CallUpsert, CompletedCall
-from shared.status import TERMINAL_RANK
+from shared.dal.records import CallUpsert
 
 
 class DynamoWebhookCalls(DynamoCallStatusWrites):
-    """`WebhookCallWrites`: parties, status, recording, legs, and the claims behind the events."""
+    """`WebhookCallWrites`: parties, status, recording and legs."""
 
     def upsert_call(self, upsert: CallUpsert) -> None:
         m = self._table.model
@@ -42,47 +42,3 @@ class DynamoWebhookCalls(DynamoCallStatusWrites):
         if upsert.recording_expected is not None:
             actions.append(m.recording_expected.set(upsert.recording_expected))
         self._table.update(upsert.call_sid, actions, None, f"upsert of {upsert.call_sid}")
-
-    def claim_completion(self, call_sid: str, claimed_at: str) -> CompletedCall | None:
-        m = self._table.model
-        record = self._table.update_returning(
-            call_sid,
-            [m.call_completed_event_at.set(claimed_at)],
-            (m.status_rank == TERMINAL_RANK) & m.call_completed_event_at.does_not_exist(),
-            f"completion claim of {call_sid}",
-        )
-        if record is None:
-            return None
-        duration = record.duration_seconds
-        return CompletedCall(
-            call_sid=call_sid,
-            status=str(record.status),
-            duration_seconds=None if duration is None else int(duration),
-        )
-
-    def release_completion(self, call_sid: str, claimed_at: str) -> None:
-        m = self._table.model
-        self._table.update(
-            call_sid,
-            [m.call_completed_event_at.remove()],
-            m.call_completed_event_at == claimed_at,
-            f"releasing the completion claim of {call_sid}",
-        )
-
-    def claim_recording_event(self, call_sid: str, recording_sid: str) -> bool:
-        m = self._table.model
-        return self._table.update(
-            call_sid,
-            [m.recording_event_sids.add({recording_sid}), m.updated_at.set(self._table.now())],
-            m.recording_event_sids.does_not_exist() | ~m.recording_event_sids.contains(recording_sid),
-            f"recording event claim of {call_sid}",
-        )
-
-    def release_recording_event(self, call_sid: str, recording_sid: str) -> None:
-        m = self._table.model
-        self._table.update(
-            call_sid,
-            [m.recording_event_sids.delete({recording_sid})],
-            m.recording_event_sids.contains(recording_sid),
-            f"releasing the recording event claim of {call_sid}",
-        )

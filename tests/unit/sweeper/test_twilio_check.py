@@ -25,6 +25,7 @@ from tests.support.fake_calls.core import FakeCallTable
 from tests.support.fake_calls.sweep import FakeSweeperCalls
 from tests.support.fake_calls.webhooks import FakeWebhookCalls
 from tests.support.fake_publisher import FakePublisher
+from tests.support.fake_outbox import announced
 from tests.support.fake_segments import FakeSegments
 from tests.support.fake_twilio import FakeTwilio
 
@@ -232,8 +233,35 @@ def test_a_recording_whose_callback_was_lost_is_stored_and_reconciled(world: Wor
     assert recording["started_at"] == "Sun, 22 Nov 2026 10:00:07 +0000"
     assert (report["statusesFromTwilio"], report["recordingsFromTwilio"]) == (1, 1)
     assert world.twilio.asked == [("call", sid(1)), ("recordings", sid(1))]
-    # the sweeper's own rule re-drives a completed recording never reconciled, in the same run
+    # its writes are announced by the outbox, the recording once: the sweeper publishes nothing
+    # itself this run (that would reconcile the recording twice at once) and looks again later
+    assert [e.detail_type for e in announced(world.calls.table, sid(1))] == [
+        "Call Completed",
+        "Recording Completed",
+    ]
+    assert world.publisher.events == []
+    assert (report["waiting"], world.item(sid(1))["sweep_after"] > clock.iso(NOW)) == (1, True)
+
+
+def test_a_recording_from_twilio_never_reconciled_is_redriven_on_the_next_look(world: World) -> None:
+    """The outbox announced the recording the sweeper wrote, but the recordings tier gave up on it:
+    the sweeper's next look finds it still unreconciled and re-drives it, as any other."""
+    started = world.answered(sid(1), minutes_ago=120, recording_expected=True)
+    world.twilio.calls[sid(1)] = completed(sid(1), started, 300)
+    world.twilio.recordings[sid(1)] = [
+        TwilioRecording(
+            sid=RECORDING_SID,
+            url=f"https://api.twilio.com/2010-04-01/Accounts/AC/Recordings/{RECORDING_SID}",
+            status="completed",
+            duration_seconds=298,
+            channels=2,
+        )
+    ]
+    world.sweep()
+    world.clock[0] = NOW + timedelta(hours=1)  # past the backoff: the call is due again
+    report = world.sweep()
     assert [e.detail_type for e in world.publisher.events] == ["Recording Completed"]
+    assert report["recordingCompletedRepublished"] == 1
 
 
 def test_a_leg_that_ended_unheard_is_listed_on_its_parent(world: World) -> None:

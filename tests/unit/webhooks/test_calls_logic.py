@@ -17,6 +17,7 @@ from shared.dal.keys import recording_segment_key, segment_key
 from shared.dal.records import RECORDING, Gap, ReconciliationUpdate, Segment
 from shared.errors import CallNotFoundError, ConfigError, MalformedRequestError
 from tests.support.fake_calls.recordings import FakeRecordingCalls
+from tests.support.fake_outbox import announced
 from tests.support.twilio_forms import recording_params, status_params
 from tests.unit.webhooks.conftest import BASE, FakeCallsApi
 
@@ -152,7 +153,7 @@ def test_status_then_view(make_services: Callable[..., Services]) -> None:
     assert view["transcriptNextCursor"] is None
     assert view["recording"] is None
     assert view["summary"] is None
-    assert [e.status for e in services.publisher.events] == ["completed"]  # type: ignore[attr-defined]
+    assert [e.status for e in announced(services.store.table)] == ["completed"]  # type: ignore[attr-defined]
 
 
 def test_unknown_call(make_services: Callable[..., Services]) -> None:
@@ -279,6 +280,7 @@ def test_view_reports_the_reconciliation_and_each_segments_source(
         ReconciliationUpdate(
             call_sid=SID,
             transcript_source="live+recording",
+            segment_count=3,
             live_coverage=0.4,
             gaps=(Gap("inbound", 2.0, 3.1),),
             filled_seconds=1.1,
