@@ -24,8 +24,8 @@ from shared.status_changes import StatusChange, status_advance
 from tests.support.fake_calls.core import FakeCallTable
 from tests.support.fake_calls.sweep import FakeSweeperCalls
 from tests.support.fake_calls.webhooks import FakeWebhookCalls
-from tests.support.fake_publisher import FakePublisher
 from tests.support.fake_outbox import announced
+from tests.support.fake_publisher import FakePublisher
 from tests.support.fake_segments import FakeSegments
 from tests.support.fake_twilio import FakeTwilio
 
