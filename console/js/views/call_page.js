@@ -1,0 +1,200 @@
+// A call's page (#/calls/{callSid}): the call's facts, the recording player, the transcript by
+// speaker, and beside them the summary, evaluation answers, cost and legs.
+//
+// Live: the page follows the call's feed channel and reads the call from the API (every transcript
+// page) each time the subscription is (re)established: once at first, and again after any reconnect
+// or token refresh, so segments stored while the feed was away are read, not lost. Segments from
+// either source are merged by `segmentId`. A call message that changes what the record holds
+// (summary ready, reconciled, transcript finished, call ended) reads the call again.
+
+import {ApiError} from '../api.js';
+import {SessionEnded} from '../auth.js';
+import {isLive, mergeCall} from '../calls_model.js';
+import {h, replace} from '../dom.js';
+import {
+  elapsedSeconds, formatDateTime, formatDuration, formatNumber, routeLabel, transcriptLabel,
+} from '../format.js';
+import {Transcript} from '../transcript_model.js';
+import {costSection, evaluationsSection, legsSection, summarySection} from './call_details.js';
+import {emptyState, errorState, loadingState, pageHeading, statusPill} from './common.js';
+import {PlayerView} from './player.js';
+import {TranscriptView} from './transcript_view.js';
+
+const DIRECTIONS = {inbound: 'Inbound', 'outbound-api': 'Outbound', 'outbound-dial': 'Outbound (dialled leg)'};
+
+function panel(id, title, ...content) {
+  return h('section', {class: 'panel', 'aria-labelledby': `${id}-heading`, id},
+    h('div', {class: 'panel-head'}, h('h2', {id: `${id}-heading`}, title)),
+    h('div', {class: 'panel-body'}, ...content));
+}
+
+function title(call) {
+  if (!call.direction) return 'Call';
+  return call.direction === 'inbound' ? `Call from ${formatNumber(call.from)}` : `Call to ${formatNumber(call.to)}`;
+}
+
+function facts(call) {
+  const inbound = call.direction === 'inbound';
+  const rows = [
+    ['Started', call.startedAt ? h('time', {datetime: call.startedAt}, formatDateTime(call.startedAt)) : '—'],
+    call.live
+      ? ['Running', h('span', {'data-field': 'running'}, formatDuration(elapsedSeconds(call.startedAt)))]
+      : ['Ended', call.endedAt ? h('time', {datetime: call.endedAt}, formatDateTime(call.endedAt)) : '—'],
+    call.live ? null : ['Duration', formatDuration(call.durationSeconds)],
+    ['Direction', DIRECTIONS[call.direction] || call.direction || '—'],
+    ['Route', routeLabel(call.route)],
+    [inbound ? 'Our number' : 'From', formatNumber(inbound ? call.to : call.from)],
+    call.connectTo ? ['Forwarded to', formatNumber(call.connectTo)] : null,
+    ['Transcript', transcriptLabel(call.transcriptStatus)],
+    ['Call SID', h('code', {class: 'mono'}, call.callSid)],
+  ].filter(Boolean);
+  return h('dl', {class: 'meta'}, rows.map(([term, value]) => h('div', null, h('dt', null, term), h('dd', null, value))));
+}
+
+export function renderCallPage(main, {api, feed, route, scope}) {
+  const callSid = route.params.callSid;
+  const transcript = new Transcript();
+  let call = null;
+  let offset = null;
+  let inFlight = null;
+  let again = false;
+  let recordingSid = null;
+
+  const view = new TranscriptView({onSeek: (seconds) => player.seek(seconds)});
+  const player = new PlayerView({
+    api,
+    callSid,
+    signal: scope.signal,
+    onReady: (seconds) => {
+      offset = seconds;
+      view.setOffset(seconds);
+    },
+    onTime: (seconds, playing) => view.highlight(transcript.activeAt(seconds, offset), playing),
+  });
+
+  const head = h('div', {class: 'call-head'}, pageHeading('Call'), loadingState('Loading the call…'));
+  const slots = {
+    summary: h('div'),
+    evaluations: h('div'),
+    cost: h('div'),
+    legs: h('div'),
+  };
+  const legsPanel = panel('legs', 'Legs', slots.legs);
+  const notice = h('div', {class: 'page-notice', role: 'status'});
+  const body = h('div', {class: 'call-grid', hidden: true},
+    h('div', {class: 'call-main'},
+      panel('recording', 'Recording', player.el),
+      panel('transcript', 'Transcript', view.el)),
+    h('aside', {class: 'call-side', 'aria-label': 'Summary, evaluation and cost'},
+      panel('summary', 'Summary', slots.summary),
+      panel('evaluation', 'Evaluation', slots.evaluations),
+      panel('cost', 'Cost', slots.cost),
+      legsPanel));
+  replace(main, h('section', {class: 'page call-page'},
+    h('nav', {class: 'breadcrumb', 'aria-label': 'Breadcrumb'}, h('a', {href: '#/'}, '← All calls')),
+    head, notice, body));
+  document.title = `Call ${callSid} · callscribe`;
+
+  const render = () => {
+    replace(head,
+      pageHeading(title(call), ' ', statusPill(call.status)),
+      facts(call));
+    document.title = `${title(call)} · callscribe`;
+    view.setLive(call.live, call.transcriptStatus);
+    view.setSource(call);
+    view.setAll(transcript.list());
+    replace(slots.summary, summarySection(call));
+    replace(slots.evaluations, evaluationsSection(call));
+    replace(slots.cost, costSection(call));
+    const legs = legsSection(call);
+    legsPanel.hidden = !legs;
+    replace(slots.legs, legs);
+    body.hidden = false;
+  };
+
+  const readOnce = async () => {
+    let record;
+    try {
+      record = await api.getCall(callSid, {signal: scope.signal});
+    } catch (error) {
+      if (error.name === 'AbortError' || error instanceof SessionEnded || scope.disposed) return;
+      const message = error instanceof ApiError ? error.message : 'The call could not be loaded.';
+      if (!call) replace(head, pageHeading('Call'), errorState(message, () => reload()));
+      else replace(notice, h('p', {class: 'notice'}, `${message} Showing what was loaded before.`));
+      return;
+    }
+    if (scope.disposed) return;
+    if (!record) {
+      replace(head, pageHeading('Call not found'),
+        emptyState(`There is no call ${callSid}.`, 'Check the address, or go back to the list.'));
+      body.hidden = true;
+      return;
+    }
+    replace(notice);
+    const {transcript: segments, ...fields} = record;
+    call = mergeCall(call, fields);
+    call.live = isLive(call);
+    for (const segment of segments || []) transcript.upsert(segment);
+    render();
+    const sid = call.recording?.sid || null;
+    if (call.live) player.wait();
+    else if (player.state === 'idle' || player.state === 'waiting' || (player.state === 'none' && sid && sid !== recordingSid)) {
+      player.load();
+    }
+    recordingSid = sid;
+  };
+
+  /** Read the call now; calls made while a read is running coalesce into one more read after it. */
+  const reload = () => {
+    if (inFlight) {
+      again = true;
+      return inFlight;
+    }
+    inFlight = (async () => {
+      do {
+        again = false;
+        await readOnce();
+      } while (again && !scope.disposed);
+    })().finally(() => {
+      inFlight = null;
+    });
+    return inFlight;
+  };
+
+  const onEvent = (message) => {
+    if (!message || message.callSid !== callSid || scope.disposed) return;
+    if (message.type === 'segment') {
+      if (transcript.upsert(message) !== 'same' && call) view.setAll(transcript.list());
+      return;
+    }
+    if (message.type !== 'call') return;
+    const before = call;
+    call = mergeCall(call, message);
+    if (before) render();
+    const ended = before && before.live && !call.live;
+    const changed = message.summaryReady || message.reconciled || ended ||
+      (message.transcriptStatus && message.transcriptStatus !== before?.transcriptStatus);
+    if (changed) reload();
+    if (message.reconciled && player.state === 'none') player.load();
+  };
+
+  const subscription = feed.subscribe(`/calls/${callSid}`, {
+    onEvent,
+    onReady: () => reload(),
+    onError: (text) => replace(notice, h('p', {class: 'notice'}, `${text} The page shows what is stored; reload it for changes.`)),
+  });
+  const ticker = setInterval(() => {
+    if (!call?.live) return;
+    const cell = head.querySelector('[data-field=running]');
+    if (cell) cell.textContent = formatDuration(elapsedSeconds(call.startedAt));
+  }, 1000);
+  scope.onDispose(() => {
+    subscription.close();
+    clearInterval(ticker);
+    view.dispose();
+    player.dispose();
+  });
+
+  reload();
+  return {};
+}
