@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint types unit demo bench synth clean
+.PHONY: install test lint types unit demo bench synth clean browser
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,7 +13,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,infra,local]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) browser
+
+## browser: find the system's Chromium for tests/browser (installs Debian's package as root if missing).
+browser:
+	@scripts/ensure_chromium.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -21,8 +25,8 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-## test: lint, type-check and run every suite (unit, integration, infra, e2e). CI runs exactly this.
-test: lint types
+## test: lint, type-check and run every suite (unit, integration, infra, e2e, browser). CI runs exactly this.
+test: lint types browser
 	$(BIN)/pytest
 
 unit: $(STAMP)
