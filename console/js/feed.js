@@ -50,7 +50,7 @@ function errorType(message) {
 }
 
 export class FeedClient extends EventTarget {
-  constructor({realtimeUrl, httpHost, getToken, refreshToken, WebSocketImpl = WebSocket, random = Math.random}) {
+  constructor({realtimeUrl, httpHost, getToken, refreshToken, WebSocketImpl = globalThis.WebSocket, random = Math.random}) {
     super();
     this.url = realtimeUrl;
     this.host = httpHost;
@@ -69,10 +69,11 @@ export class FeedClient extends EventTarget {
     this.token = null;
     this.openedAt = 0;
     this.nextKey = 0;
-    window.addEventListener('online', () => {
+    // (globalThis: the same module runs under node's test runner, which has no window)
+    globalThis.addEventListener?.('online', () => {
       if (!this.ws && this.subs.size) this._connectSoon(0);
     });
-    window.addEventListener('offline', () => {
+    globalThis.addEventListener?.('offline', () => {
       if (this.subs.size) this._setState('offline');
     });
   }
@@ -87,9 +88,10 @@ export class FeedClient extends EventTarget {
     return {close: () => this._unsubscribe(sub)};
   }
 
-  /** New tokens: reconnect with them now (subscriptions follow, and their pages re-read). */
+  /** New tokens: reconnect with them now (subscriptions follow, and their pages re-read). An auth
+   * failure's own refresh also lands here; `authRetried` stays set until a subscription succeeds, so
+   * a feed that keeps refusing good tokens falls back to the backoff instead of a refresh loop. */
   reauth() {
-    this.authRetried = false;
     if (!this.subs.size) return;
     this._closeSocket(4001, 'reauthenticate');
     this._connectSoon(0);
@@ -141,7 +143,7 @@ export class FeedClient extends EventTarget {
 
   async _connect() {
     if (this.ws || !this.subs.size) return;
-    if (navigator.onLine === false) {
+    if (globalThis.navigator?.onLine === false) {
       this._setState('offline');
       return; // 'online' reconnects
     }
@@ -298,7 +300,7 @@ export class FeedClient extends EventTarget {
   _scheduleReconnect() {
     const delay = backoffDelay(this.attempt, this.random);
     this.attempt += 1;
-    this._setState(navigator.onLine === false ? 'offline' : 'reconnecting', {retryInMs: delay});
+    this._setState(globalThis.navigator?.onLine === false ? 'offline' : 'reconnecting', {retryInMs: delay});
     this._connectSoon(delay);
   }
 
