@@ -203,8 +203,7 @@ export class FeedClient extends EventTarget {
         const first = !sub.everReady;
         sub.ready = true;
         sub.everReady = true;
-        this.attempt = 0;
-        this.authRetried = false;
+        this.authRetried = false; // (the backoff resets only once a socket has stayed up: STABLE_MS)
         sub.handlers.onReady?.({first});
         break;
       }
