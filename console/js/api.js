@@ -42,7 +42,7 @@ export class Api {
         continue;
       }
       if (response.status === 401) {
-        this.session.signOut();
+        this.session.expire();
         throw new SessionEnded(MESSAGES[401]);
       }
       let doc = null;

@@ -155,6 +155,11 @@ export class Session extends EventTarget {
     this.dispatchEvent(new CustomEvent('refreshed'));
   }
 
+  /** The server refused even fresh tokens: the session is over (no revocation: it is dead anyway). */
+  expire() {
+    this._drop('expired');
+  }
+
   signOut() {
     const refreshToken = this.tokens?.refreshToken;
     this._drop('signout');

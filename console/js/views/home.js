@@ -82,7 +82,9 @@ export function renderHome(main, {api, feed, route, scope}) {
   const listSummary = h('p', {class: 'list-summary muted', role: 'status'});
   const moreButton = h('button', {type: 'button', class: 'button', hidden: true}, 'Load more calls');
   const form = filterForm(filters, (next) => {
-    location.hash = homeHash(next);
+    const hash = homeHash(next);
+    if (hash === (location.hash || '#/')) reloadAll(); // the same filters: Apply reads again
+    else location.hash = hash;
   });
 
   replace(main, h('section', {class: 'page'},
@@ -219,6 +221,12 @@ export function renderHome(main, {api, feed, route, scope}) {
     }
     renderLive();
     renderList();
+  };
+
+  const reloadAll = () => {
+    nextCursor = null;
+    loadLive();
+    loadList();
   };
 
   moreButton.addEventListener('click', () => loadList({more: true}));
