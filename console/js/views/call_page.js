@@ -68,6 +68,7 @@ export function renderCallPage(main, {api, feed, route, scope}) {
     onReady: (seconds) => {
       offset = seconds;
       view.setOffset(seconds);
+      recordingPanel.classList.add('docked'); // the player stays in view while the transcript scrolls
     },
     onTime: (seconds, playing) => view.highlight(transcript.activeAt(seconds, offset), playing),
   });
@@ -80,10 +81,12 @@ export function renderCallPage(main, {api, feed, route, scope}) {
     legs: h('div'),
   };
   const legsPanel = panel('legs', 'Legs', slots.legs);
+  const recordingPanel = panel('recording', 'Recording', player.el);
+  recordingPanel.classList.add('player-panel');
   const notice = h('div', {class: 'page-notice', role: 'status'});
   const body = h('div', {class: 'call-grid', hidden: true},
     h('div', {class: 'call-main'},
-      panel('recording', 'Recording', player.el),
+      recordingPanel,
       panel('transcript', 'Transcript', view.el)),
     h('aside', {class: 'call-side', 'aria-label': 'Summary, evaluation and cost'},
       panel('summary', 'Summary', slots.summary),

@@ -4,8 +4,9 @@
 //
 // Keyboard: once the player is there the list is one tab stop; arrows, Home and End move between
 // lines and Enter or Space plays from the focused line (a click does the same). While the call is
-// live, new lines are announced politely and at most every 15 s, and the list follows the newest
-// line only while the reader is already at the bottom.
+// live, new lines are announced politely and at most every 15 s, and the page follows the newest
+// line only while the reader is already at the bottom of it. The transcript scrolls with the page
+// (no scroll box inside it); the player stays in view above it (CSS sticky).
 
 import {h, replace, srOnly} from '../dom.js';
 import {formatOffset, formatPercent, speakerLabel, spokenOffset} from '../format.js';
@@ -30,7 +31,6 @@ export class TranscriptView {
     this.live = false;
 
     this.list = h('ol', {class: 'segments', 'aria-label': 'Transcript lines'});
-    this.box = h('div', {class: 'segments-box', tabindex: '0', role: 'region', 'aria-label': 'Transcript, scrollable'}, this.list);
     this.empty = h('p', {class: 'state empty-inline muted'}, '');
     this.source = h('p', {class: 'transcript-source muted'});
     this.gaps = h('div', {class: 'gaps-slot'});
@@ -38,7 +38,7 @@ export class TranscriptView {
     this.announcer = h('div', {class: 'sr-only', role: 'status', 'aria-live': 'polite'});
     this.listening = h('p', {class: 'listening', hidden: true}, h('span', {class: 'pulse', 'aria-hidden': 'true'}),
       'Live: new lines appear as they are transcribed.');
-    this.el = h('div', {class: 'transcript'}, this.source, this.gaps, this.hint, this.empty, this.box, this.listening, this.announcer);
+    this.el = h('div', {class: 'transcript'}, this.source, this.gaps, this.hint, this.empty, this.list, this.listening, this.announcer);
 
     this.list.addEventListener('click', (event) => {
       const li = event.target.closest('li[data-testid=segment]');
@@ -80,7 +80,7 @@ export class TranscriptView {
     this._ensureTabStop();
     this.listening.hidden = !this.live || this.items.size === 0;
     if (added && this.live) this._announce(added);
-    if (added && stickToBottom) this.box.scrollTop = this.box.scrollHeight;
+    if (added && stickToBottom && this.live) window.scrollTo({top: document.documentElement.scrollHeight});
   }
 
   setLive(live, transcriptStatus) {
@@ -132,7 +132,7 @@ export class TranscriptView {
       if (!this.active.has(key) && !first) first = li;
     }
     this.active = next;
-    if (first && playing) this._scrollIntoBox(first);
+    if (first && playing) this._keepInView(first);
   }
 
   _item(segment) {
@@ -214,7 +214,7 @@ export class TranscriptView {
   _renderEmpty() {
     const none = this.items.size === 0;
     this.empty.hidden = !none;
-    this.box.hidden = none;
+    this.list.hidden = none;
     if (!none) return;
     if (this.live) this.empty.textContent = 'Listening… the first words appear here as soon as they are transcribed.';
     else if (this.transcriptStatus === 'failed') this.empty.textContent = 'The call could not be transcribed.';
@@ -236,14 +236,14 @@ export class TranscriptView {
   }
 
   _atBottom() {
-    return this.box.scrollHeight - this.box.scrollTop - this.box.clientHeight < 48;
+    return window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 48;
   }
 
-  _scrollIntoBox(li) {
-    const top = li.offsetTop - this.list.offsetTop;
-    if (top < this.box.scrollTop || top + li.offsetHeight > this.box.scrollTop + this.box.clientHeight) {
-      this.box.scrollTop = Math.max(0, top - this.box.clientHeight / 3);
-    }
+  _keepInView(li) {
+    const box = li.getBoundingClientRect();
+    const player = document.querySelector('.player-panel.docked')?.getBoundingClientRect();
+    const top = player ? player.bottom : 0;
+    if (box.top < top || box.bottom > window.innerHeight) li.scrollIntoView({block: 'center'});
   }
 
   dispose() {
