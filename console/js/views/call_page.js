@@ -73,7 +73,10 @@ export function renderCallPage(main, {api, feed, route, scope}) {
     onTime: (seconds, playing) => view.highlight(transcript.activeAt(seconds, offset), playing),
   });
 
-  const head = h('div', {class: 'call-head'}, pageHeading('Call'), loadingState('Loading the call…'));
+  // the heading stays the same element (it has the focus after navigation); only its text changes
+  const heading = pageHeading('Call');
+  const headBody = h('div', null, loadingState('Loading the call…'));
+  const head = h('div', {class: 'call-head'}, heading, headBody);
   const slots = {
     summary: h('div'),
     evaluations: h('div'),
@@ -99,9 +102,8 @@ export function renderCallPage(main, {api, feed, route, scope}) {
   document.title = `Call ${callSid} · callscribe`;
 
   const render = () => {
-    replace(head,
-      pageHeading(title(call), ' ', statusPill(call.status)),
-      facts(call));
+    replace(heading, title(call), ' ', statusPill(call.status));
+    replace(headBody, facts(call));
     document.title = `${title(call)} · callscribe`;
     view.setLive(call.live, call.transcriptStatus);
     view.setSource(call);
@@ -122,14 +124,14 @@ export function renderCallPage(main, {api, feed, route, scope}) {
     } catch (error) {
       if (error.name === 'AbortError' || error instanceof SessionEnded || scope.disposed) return;
       const message = error instanceof ApiError ? error.message : 'The call could not be loaded.';
-      if (!call) replace(head, pageHeading('Call'), errorState(message, () => reload()));
+      if (!call) replace(headBody, errorState(message, () => reload()));
       else replace(notice, h('p', {class: 'notice'}, `${message} Showing what was loaded before.`));
       return;
     }
     if (scope.disposed) return;
     if (!record) {
-      replace(head, pageHeading('Call not found'),
-        emptyState(`There is no call ${callSid}.`, 'Check the address, or go back to the list.'));
+      replace(heading, 'Call not found');
+      replace(headBody, emptyState(`There is no call ${callSid}.`, 'Check the address, or go back to the list.'));
       body.hidden = true;
       return;
     }

@@ -29,6 +29,7 @@ export class TranscriptView {
     this.lastAnnounce = 0;
     this.announceTimer = null;
     this.live = false;
+    this.shown = false; // the first lines have been put on screen
 
     this.list = h('ol', {class: 'segments', 'aria-label': 'Transcript lines'});
     this.empty = h('p', {class: 'state empty-inline muted'}, '');
@@ -79,7 +80,8 @@ export class TranscriptView {
     this._renderEmpty();
     this._ensureTabStop();
     this.listening.hidden = !this.live || this.items.size === 0;
-    if (added && this.live) this._announce(added);
+    if (added && this.live && this.shown) this._announce(added); // what the page opened with is not news
+    this.shown = true;
     if (added && stickToBottom && this.live) window.scrollTo({top: document.documentElement.scrollHeight});
   }
 
