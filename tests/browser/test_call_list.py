@@ -222,3 +222,34 @@ def test_no_calls_yet_then_pages_with_the_cursor(page: Page) -> None:
         expect(listed).to_have_count(32)
         expect(page.get_by_role("button", name="Load more calls")).to_be_hidden()
         assert [sid for sid, _ in rows(page)] == [c["callSid"] for c in calls]
+
+
+def test_a_finished_transcript_makes_the_board_ask_the_api(page: Page, console: ConsoleHarness) -> None:
+    """The streamer's last word on a call is its transcript status; the call's own end may be
+    published later or not at all, so the board asks the API whether the call is still live."""
+    sign_in(page, console.url, VIEWER)
+    expect(page.locator("[data-testid=feed-status]")).to_have_attribute("data-state", "connected")
+    call = call_record(new_sid(), status="in-progress", started=datetime.now(UTC))
+    console.api.put_call(call)
+    at = iso(datetime.now(UTC))
+    console.feed.publish(
+        "/calls/live",
+        {
+            "type": "call",
+            "callSid": call["callSid"],
+            "status": "in-progress",
+            "transcriptStatus": "in-progress",
+            "at": at,
+        },
+    )
+    row = page.locator(f"section[aria-labelledby=live-heading] [data-call-sid={call['callSid']}]")
+    expect(row).to_have_count(1)
+    console.api.update_call(
+        call["callSid"], status="completed", durationSeconds=7, transcriptStatus="completed"
+    )
+    console.feed.publish(
+        "/calls/live", {"type": "call", "callSid": call["callSid"], "transcriptStatus": "completed", "at": at}
+    )
+    expect(row).to_have_count(0)
+    ended = page.locator(f"section[aria-labelledby=list-heading] [data-call-sid={call['callSid']}]")
+    expect(ended.locator("[data-field=status]")).to_have_text("Completed")

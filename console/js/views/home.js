@@ -16,6 +16,7 @@ import {CallTable} from './call_table.js';
 import {emptyState, errorState, loadingState, pageHeading} from './common.js';
 
 const PAGE_SIZE = 25;
+const FINAL_TRANSCRIPT = new Set(['completed', 'incomplete', 'failed']);
 
 function select(name, label, options, value) {
   return h('div', {class: 'field'},
@@ -196,6 +197,16 @@ export function renderHome(main, {api, feed, route, scope}) {
   };
 
   let detailsTimer = null;
+  let endedTimer = null;
+  /** Its stream ended, so the call most likely did: ask the API (again, a few times, until it says so). */
+  const confirmEnded = (sid, attempt) => {
+    clearTimeout(endedTimer);
+    endedTimer = setTimeout(async () => {
+      await loadLive();
+      await refreshFirstPage();
+      if (live.has(sid) && attempt < 4 && !scope.disposed) confirmEnded(sid, attempt + 1);
+    }, 1000 * 2 ** attempt);
+  };
   const onCallMessage = (message) => {
     if (message?.type !== 'call' || !message.callSid) return;
     const sid = message.callSid;
@@ -209,6 +220,7 @@ export function renderHome(main, {api, feed, route, scope}) {
         clearTimeout(detailsTimer);
         detailsTimer = setTimeout(loadLive, 500);
       }
+      if (FINAL_TRANSCRIPT.has(message.transcriptStatus)) confirmEnded(sid, 0);
     } else {
       live.delete(sid);
       const index = list.findIndex((c) => c.callSid === sid);
@@ -245,6 +257,7 @@ export function renderHome(main, {api, feed, route, scope}) {
     subscription.close();
     clearInterval(ticker);
     clearTimeout(detailsTimer);
+    clearTimeout(endedTimer);
   });
 
   loadLive();
