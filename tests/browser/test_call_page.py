@@ -309,3 +309,31 @@ def test_an_unknown_call_says_so(page: Page, console: ConsoleHarness) -> None:
     expect(page.get_by_role("heading", name="Call not found")).to_be_visible()
     page.get_by_role("link", name="← All calls").click()
     expect(page.get_by_role("heading", name="Calls", exact=True)).to_be_visible()
+
+
+def test_a_finished_call_is_read_again_until_it_settles(page: Page, console: ConsoleHarness) -> None:
+    """After the stream ends the record keeps changing (status callback, recording, reconciliation,
+    summary, cost) whether or not a publisher announces each step: the page reads it again until it
+    has all of them."""
+    call_sid = new_sid()
+    console.api.put_call(call_record(call_sid, transcript=[segment(call_sid, 1.0, "Thanks, bye.")]))
+    sign_in(page, console.url, SUPERVISOR, at=f"/#/calls/{call_sid}")
+    channel = f"/calls/{call_sid}"
+    eventually(lambda: console.feed.subscribed(channel), "the page follows its call")
+
+    console.api.update_call(call_sid, status="completed", transcriptStatus="completed", endedAt=now())
+    console.feed.publish(
+        channel, {"type": "call", "callSid": call_sid, "transcriptStatus": "completed", "at": now()}
+    )
+    expect(page.locator("h1 [data-field=status]")).to_have_text("Completed")
+    expect(page.get_by_text("No recording yet")).to_be_visible()
+    expect(page.locator("[data-testid=summary]")).to_have_count(0)
+
+    settled = finished_call(call_sid)  # no message announces any of this
+    settled["transcript"] = [segment(call_sid, 1.0, "Thanks, bye.")]
+    console.api.put_call(settled)
+    console.api.set_recording(call_sid, tone_wav(10), OFFSET)
+    expect(page.locator("[data-testid=summary]")).to_contain_text("higher than usual")
+    expect(page.locator("audio[data-testid=recording]")).to_have_count(1)
+    expect(page.locator("[data-testid=cost-total]")).to_have_text("$0.0421")
+    expect(page.locator("[data-testid=gaps]")).to_be_visible()

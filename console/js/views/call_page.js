@@ -20,6 +20,23 @@ import {emptyState, errorState, loadingState, pageHeading, statusPill} from './c
 import {PlayerView} from './player.js';
 import {TranscriptView} from './transcript_view.js';
 
+const SETTLE_DELAYS_S = [2, 3, 5, 5, 10, 10, 20, 30, 60, 60, 120]; // ~5 minutes in all
+const FINAL_TRANSCRIPT = new Set(['completed', 'incomplete', 'failed']);
+
+const SETTLING_MS = 15 * 60 * 1000; // a call that ended longer ago than this has settled, whatever it lacks
+
+/** Nothing more to wait for: a live call still streaming is followed by the feed instead. */
+function isSettled(call, playerState) {
+  if (call.live) return !FINAL_TRANSCRIPT.has(call.transcriptStatus); // streaming: the feed drives the page
+  const ended = Date.parse(call.endedAt || '');
+  if (Number.isFinite(ended) && Date.now() - ended > SETTLING_MS) return true;
+  const summarised = Boolean(call.summary) || call.summaryStatus === 'failed';
+  const recording = call.recording && call.recording.status !== 'absent';
+  const reconciled = !recording || Boolean(call.transcriptSource);
+  const playable = playerState !== 'none' || !recording;
+  return summarised && reconciled && playable && Boolean(call.cost);
+}
+
 const DIRECTIONS = {inbound: 'Inbound', 'outbound-api': 'Outbound', 'outbound-dial': 'Outbound (dialled leg)'};
 
 function panel(id, title, ...content) {
@@ -58,7 +75,8 @@ export function renderCallPage(main, {api, feed, route, scope}) {
   let offset = null;
   let inFlight = null;
   let again = false;
-  let recordingSid = null;
+  let settleTimer = null;
+  let settlePolls = 0;
 
   const view = new TranscriptView({onSeek: (seconds) => player.seek(seconds)});
   const player = new PlayerView({
@@ -141,12 +159,24 @@ export function renderCallPage(main, {api, feed, route, scope}) {
     call.live = isLive(call);
     for (const segment of segments || []) transcript.upsert(segment);
     render();
-    const sid = call.recording?.sid || null;
     if (call.live) player.wait();
-    else if (player.state === 'idle' || player.state === 'waiting' || (player.state === 'none' && sid && sid !== recordingSid)) {
-      player.load();
-    }
-    recordingSid = sid;
+    else if (['idle', 'waiting'].includes(player.state) || (player.state === 'none' && call.recording)) player.load();
+    scheduleSettleRead();
+  };
+
+  /**
+   * After a call ends its record keeps changing for a minute or so (the status callback, the recording
+   * stored and reconciled, the summary, the cost). The feed announces those it knows of; the page also
+   * reads the call again at growing intervals until it has settled, so it never waits on a message
+   * that no publisher sends.
+   */
+  const scheduleSettleRead = () => {
+    clearTimeout(settleTimer);
+    if (!call || isSettled(call, player.state) || settlePolls >= SETTLE_DELAYS_S.length || scope.disposed) return;
+    settleTimer = setTimeout(() => {
+      settlePolls += 1;
+      reload();
+    }, SETTLE_DELAYS_S[settlePolls] * 1000);
   };
 
   /** Read the call now; calls made while a read is running coalesce into one more read after it. */
@@ -196,6 +226,7 @@ export function renderCallPage(main, {api, feed, route, scope}) {
   scope.onDispose(() => {
     subscription.close();
     clearInterval(ticker);
+    clearTimeout(settleTimer);
     view.dispose();
     player.dispose();
   });
