@@ -72,7 +72,7 @@ async def _call(rig: Any, turns: int, phone_ms: list[float]) -> None:
 
 
 async def main(calls: int, turns: int) -> dict[str, Any]:
-    from callscribe_local.anthropic_server import Reply
+    from callscribe_local.anthropic_replies import Reply
     from callscribe_local.aws_local import LocalNames, local_aws
     from tests.support.agent_harness import agent_rig
 

@@ -18,6 +18,10 @@ round. Per phase: median wall and process CPU (DuckDB's threads included, so CPU
 the child (`resource.getrusage(RUSAGE_SELF).ru_maxrss`: the whole process, Python and DuckDB,
 interpreter and imports included). File generation is not timed. This is the local path only:
 in AWS the export workflow runs the same SELECTs as Athena UNLOADs, which this does not measure.
+Each child also reports sizes for docs/costs.md ("The analysts' export"): the DynamoDB item size
+of what it exported (computed while generating, by DynamoDB's sizing rules: what a full export
+bills), the gzip files, the flat Parquet per table, the bytes Athena's derivation reads and, per
+saved query, the compressed bytes of the columns it names; the summary gives them per 1,000 calls.
 Prints one JSON line per child and a JSON summary.
 """
 
@@ -197,11 +201,36 @@ def segment_items(rng: random.Random, index: int, count: int, created: str) -> l
     return items
 
 
+def _value_size(typed: dict[str, Any]) -> int:
+    """DynamoDB's size of one typed value (the documented rules: strings their UTF-8 bytes, numbers
+    about one byte per two significant digits plus one, booleans and nulls one byte, a map or list
+    3 bytes plus one per element plus its elements (a map's keys count as names))."""
+    ((kind, value),) = typed.items()
+    if kind == "S":
+        return len(value.encode())
+    if kind == "N":
+        digits = value.lstrip("-").replace(".", "").lstrip("0") or "0"
+        return (len(digits.rstrip("0") or "0") + 1) // 2 + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + _value_size(v) + 1 for k, v in value.items())
+    if kind == "L":
+        return 3 + sum(_value_size(v) + 1 for v in value)
+    raise ValueError(kind)
+
+
+def dynamodb_item_size(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB counts it (attribute names plus values), what a full export bills."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
 def generate(folder: Path, calls: int, per_call: int, files: int) -> dict[str, list[Path]]:
     """The export's data files (skipped when already there: same seed, same bytes)."""
     done = folder / "done.json"
-    if done.exists():
-        return {table: [Path(p) for p in paths] for table, paths in json.loads(done.read_text()).items()}
+    if done.exists() and "item_bytes" in json.loads(done.read_text()):
+        listed = json.loads(done.read_text())
+        return {table: [Path(p) for p in listed[table]] for table in ("calls", "transcripts")}
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(calls)
     now = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
@@ -209,21 +238,26 @@ def generate(folder: Path, calls: int, per_call: int, files: int) -> dict[str, l
     for path in (*paths["calls"], *paths["transcripts"]):
         path.parent.mkdir(parents=True, exist_ok=True)
     outs = {t: [gzip.open(p, "wt", compresslevel=6) for p in ps] for t, ps in paths.items()}  # noqa: SIM115 - closed below
+    item_bytes = {"calls": 0, "transcripts": 0}
     try:
         parent = None
         for index in range(calls):
             is_leg = parent is not None and rng.random() < 0.1
             item = call_item(rng, index, now, parent if is_leg else None)
             outs["calls"][index % files].write(json.dumps({"Item": item}) + "\n")
+            item_bytes["calls"] += dynamodb_item_size(item)
             if not is_leg:
                 parent = item["call_sid"]["S"]
                 for segment in segment_items(rng, index, per_call, item["updated_at"]["S"]):
                     outs["transcripts"][index % files].write(json.dumps({"Item": segment}) + "\n")
+                    item_bytes["transcripts"] += dynamodb_item_size(segment)
     finally:
         for handles in outs.values():
             for handle in handles:
                 handle.close()
-    done.write_text(json.dumps({t: [str(p) for p in ps] for t, ps in paths.items()}))
+    done.write_text(
+        json.dumps({**{t: [str(p) for p in ps] for t, ps in paths.items()}, "item_bytes": item_bytes})
+    )
     return paths
 
 
@@ -266,20 +300,36 @@ def child(folder: Path) -> None:
         }
         flat_bytes = sum(path.stat().st_size for path in written.values())
         warehouse.attach_flat(Path(flat))
+        warehouse.attach_current({name: path.parent for name, path in written.items()})
         sid = warehouse.query("SELECT call_sid FROM call_facts WHERE NOT is_leg LIMIT 1")[0]["call_sid"]
+        column_bytes = {name: parquet_column_bytes(warehouse, path) for name, path in written.items()}
+        file_bytes = {name: path.stat().st_size for name, path in written.items()}
         start = phase()
         per_query = {}
         answers = {}
+        scans = {}
         for saved in SAVED_QUERIES:
+            scans[saved.name] = scanned_bytes(saved.sql, column_bytes)
             t0 = time.perf_counter()
-            result = warehouse.query(saved.sql.replace("CA_REPLACE_ME", sid))
+            result = warehouse.query(saved.sql, saved.bind({"call_sid": sid if saved.parameters else None}))
             per_query[saved.name] = round((time.perf_counter() - t0) * 1000, 1)
             answers[saved.name] = len(result)
         done("queries", start)
     warehouse.close()
-    raw_bytes = sum(Path(p).stat().st_size for ps in paths.values() for p in ps)
+    raw_bytes = sum(Path(p).stat().st_size for t in ("calls", "transcripts") for p in paths[t])
+    raw_table_bytes = {t: sum(Path(p).stat().st_size for p in paths[t]) for t in ("calls", "transcripts")}
     out.update(
         {
+            "sizes_bytes": {
+                "dynamodb_items": paths["item_bytes"],
+                "export_gzip": raw_table_bytes,
+                "flat_parquet": {name: sum(column_bytes[name].values()) for name in column_bytes},
+                "flat_parquet_files": file_bytes,
+                # each UNLOAD reads its raw table's whole day: call_facts and evaluation_answers the
+                # calls export, transcript_lines the transcripts export
+                "derive_scan": 2 * raw_table_bytes["calls"] + raw_table_bytes["transcripts"],
+                "query_scan": scans,
+            },
             "raw_rows": rows,
             "raw_gzip_mib": round(raw_bytes / 2**20, 2),
             "flat_rows": flat_rows,
@@ -300,6 +350,35 @@ def warehouse_threads() -> int:
 
     row = duckdb.connect().execute("SELECT current_setting('threads')").fetchone()
     return int(row[0]) if row else 0
+
+
+def parquet_column_bytes(warehouse: Any, path: Path) -> dict[str, int]:
+    """Compressed bytes per top-level column of a Parquet file (what Athena reads for a column)."""
+    rows = warehouse.db.execute(
+        "SELECT path_in_schema, sum(total_compressed_size) FROM parquet_metadata(?) GROUP BY 1", [str(path)]
+    ).fetchall()
+    sizes: dict[str, int] = {}
+    for column_path, size in rows:
+        top = str(column_path).split(",")[0].strip()
+        sizes[top] = sizes.get(top, 0) + int(size)
+    return sizes
+
+
+def scanned_bytes(sql: str, column_bytes: dict[str, dict[str, int]]) -> int:
+    """What Athena would read for `sql` (before its 10 MB minimum): the compressed bytes of every
+    column the query names, in every flat table it reads (`_current` reads one run's files)."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(sql, read="trino")
+    named = {column.name for column in tree.find_all(exp.Column)}
+    tables = {table.name.removesuffix("_current") for table in tree.find_all(exp.Table)}
+    return sum(
+        size
+        for table in tables & set(column_bytes)
+        for column, size in column_bytes[table].items()
+        if column in named
+    )
 
 
 # ---- driver -----------------------------------------------------------------------------------------
@@ -350,7 +429,20 @@ def main() -> None:
         def med(phase: str, key: str, runs: list[dict[str, Any]] = runs) -> float:
             return round(statistics.median(r[phase][key] for r in runs), 3)
 
+        per_1000 = 1000 / calls
+
+        def kib(value: float, per_1000: float = per_1000) -> float:
+            return round(value * per_1000 / 1024, 1)
+
+        sizes = runs[0]["sizes_bytes"]
         summary[calls] = {
+            "per_1000_calls_kib": {
+                "dynamodb_items": {t: kib(v) for t, v in sizes["dynamodb_items"].items()},
+                "export_gzip": {t: kib(v) for t, v in sizes["export_gzip"].items()},
+                "flat_parquet": {t: kib(v) for t, v in sizes["flat_parquet_files"].items()},
+                "derive_scan": kib(sizes["derive_scan"]),
+                "query_scan": {q: kib(v) for q, v in sizes["query_scan"].items()},
+            },
             "raw_rows": runs[0]["raw_rows"],
             "raw_gzip_mib": runs[0]["raw_gzip_mib"],
             "flat_rows": runs[0]["flat_rows"],

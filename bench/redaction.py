@@ -1,10 +1,12 @@
-"""Write-time redaction's cost per final segment in the streamer (issue 14), and the summaries' pass.
+"""Write-time redaction's cost per final segment in the streamer, the summaries' pass, and a log line.
 
     .venv/bin/python bench/redaction.py [--rounds 15] [--segments 2000]
 
 Each case is a list of realistic final segments (one speaker, one track) fed through the streamer's
-`CallRedaction.accept` exactly as `Session._store` does (a fresh `CallRedaction` per case and round,
-as per call; `flush` at the end, as at hang-up), `--segments` segments per case per round. Modes:
+`CallRedaction.accept` exactly as `CallTracks.store` does (a fresh `CallRedaction` per case and round,
+as per call; `flush` at the end, as at hang-up; segments 3 s apart, so no time bound is reached),
+`--segments` segments per case per round; a case's segments are held and released as the streamer
+would (the cost of a held segment is paid when its run is judged). Modes:
 
 - `off`: `TRANSCRIPT_REDACTION=false` (`CallRedaction(None)`: the segment passes through);
 - `on`: the default rules, no configured patterns;
@@ -12,8 +14,10 @@ as per call; `flush` at the end, as at hang-up), `--segments` segments per case 
 
 Every (case, mode) runs once per round, the order rotating each round; the figure is the median
 over rounds of CPU time (`time.process_time`, robust to the shared machine's load) per segment, in
-µs. `summary` is the summaries Lambda's pass (`Redactor.redact_lines` over a whole transcript,
-functions/summaries/service.py `redact`): a 10-minute call's ~300 lines, per transcript.
+µs. `summary` is the summaries Lambda's transcript pass (`redact_transcript` in
+functions/summaries/redaction.py: `Redactor.redact_lines` over a whole transcript, each speaker one
+stream): a 10-minute call's ~300 lines, per transcript. `log_line` is what the shared log formatter
+adds to one log record (`shared.log_privacy.redact_values` over a typical record's dict), in µs.
 
 The context line scales the measured cost to a streamer task: `--calls` calls (default 100), two
 tracks each, one final segment every `--segment-every` seconds per track (default 2, the busy end
@@ -34,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from shared.log_privacy import redact_values  # noqa: E402
 from shared.redaction import Redactor, parse_patterns  # noqa: E402
 from streamer.deepgram import Segment  # noqa: E402
 from streamer.redaction import CallRedaction, Pending  # noqa: E402
@@ -69,6 +74,13 @@ CASES: dict[str, list[str]] = {
     "long_40_words": [" ".join(LONG.split()[:40])],
     # a number read in groups: two digits-only finals are held, then judged with the next words
     "card_in_groups": ["4111 1111", "1111 1111", "and the expiry is September twenty seven"],
+    # as people read a card: one group per final, the expiry and the code, then words (all held)
+    "card_one_group_per_final": ["4111", "1111", "1111", "1111", "0 4 2 7", "1 2 3", "is that right"],
+    "card_commas_and_code": ["it's 4111, 1111, 1111, 1111, expiry 04/27, and the code is 123, thanks"],
+    # speech whose words can spell digits ("oh", "one", "two"): tokenised, nothing redacted
+    "digit_words_in_speech": ["oh I see, that one is the one I wanted, and two of the others too"],
+    # a segment ending in a short number: held until the next final of its track
+    "ends_in_number": ["my zip code is 94105", "and the flat is number 12", "that's all"],
     # what the three configured patterns take out (kept under `on`, which has no patterns)
     "configured_hits": ["it's order ORD-4421907, and my email is jane.doe@example.com"],
     # amounts, times, dates and a phone number that must all be kept
@@ -102,6 +114,20 @@ def run_case(segments: list[Segment], mode: str, patterns: dict) -> tuple[float,
     return cpu, released, redaction.counts
 
 
+LOG_RECORD = {
+    "level": "INFO",
+    "location": "_finish:432",
+    "message": "transcript finished",
+    "timestamp": "2026-12-07 10:30:00,123+0000",
+    "service": "callscribe-streamer",
+    "call_sid": "CA0123456789abcdef0123456789abcdef",
+    "status": "completed",
+    "segment_count": 42,
+    "reconnects": 0,
+    "error": "ClientError: An error occurred (ThrottlingException) when calling the UpdateItem operation",
+}
+
+
 def summary_transcript(lines: int = 300) -> tuple[list[str], list[str]]:
     """A 10-minute call's lines for the summaries' pass: mostly speech, a card read in groups, an SSN."""
     pool = [*CASES["plain"], *CASES["kept_numbers"], CASES["long_40_words"][0]]
@@ -125,9 +151,10 @@ def main() -> None:
     inputs = {name: segments_for(texts, args.segments) for name, texts in CASES.items()}
     speakers, lines = summary_transcript()
     jobs = [(case, mode) for case in CASES for mode in MODES] + [("summary", "on"), ("summary", "on+3")]
+    jobs.append(("log_line", "on"))
 
     for case, mode in jobs:  # warm-up: regex caches, first-use imports
-        if case != "summary":
+        if case not in ("summary", "log_line"):
             run_case(inputs[case][:50], mode, patterns)
     checks: dict[str, object] = {}
     cpu: dict[tuple[str, str], list[float]] = {job: [] for job in jobs}
@@ -135,10 +162,16 @@ def main() -> None:
     for round_no in range(args.rounds):
         shift = round_no % len(jobs)
         for case, mode in jobs[shift:] + jobs[:shift]:
+            if case == "log_line":
+                t0 = time.process_time()
+                for _ in range(args.segments):
+                    redact_values(LOG_RECORD)
+                cpu[(case, mode)].append((time.process_time() - t0) / args.segments * 1e6)  # µs per line
+                continue
             if case == "summary":
                 t0 = time.process_time()
                 redactor = Redactor(patterns=patterns if mode == "on+3" else {})
-                out = redactor.redact_lines(speakers, lines)
+                out = redactor.redact_lines(speakers, lines, [i * 2.0 for i in range(len(lines))])
                 cpu[(case, mode)].append((time.process_time() - t0) * 1e3)  # ms per transcript
                 checks[f"summary/{mode}"] = {"lines": len(out), "counts": dict(redactor.counts)}
                 continue
@@ -169,6 +202,7 @@ def main() -> None:
                 "summary_redact_lines_ms_per_300_line_transcript": {
                     mode: round(statistics.median(cpu[("summary", mode)]), 3) for mode in ("on", "on+3")
                 },
+                "log_line_us_median": round(statistics.median(cpu[("log_line", "on")]), 2),
                 "counts_last_round": checks,
                 "context": {
                     "segments_per_second_per_task": rate,

@@ -113,14 +113,15 @@ CONVERSATION = [
 
 
 def seed(calls_table: str, transcripts_table: str, call_sid: str, speech: bool) -> None:
-    from shared.dal.calls import DynamoCalls
-    from shared.dal.records import Segment, StatusAdvance, segment_key
+    from shared.dal.calls.webhooks import DynamoWebhookCalls
+    from shared.dal.keys import segment_key
+    from shared.dal.records import Segment, StatusAdvance
     from shared.dal.segments import DynamoSegments
     from shared.status import CallStatus
 
     at = "2026-11-22T09:30:00.000Z"
     status = CallStatus.COMPLETED
-    DynamoCalls(calls_table).advance_status(
+    DynamoWebhookCalls(calls_table).advance_status(
         StatusAdvance(call_sid=call_sid, status=status.value, rank=status.rank, at=at, ended_at=at)
     )
     lines = CONVERSATION if speech else [("inbound", "caller", " ")]
@@ -230,8 +231,9 @@ def main() -> int:
     parser.add_argument("--with-aiohttp", action="store_true", help="let `anthropic` import aiohttp")
     args = parser.parse_args()
 
-    from callscribe_local.anthropic_server import AnthropicServer, OfflineSummarizer
+    from callscribe_local.anthropic_server import AnthropicServer
     from callscribe_local.aws_local import local_aws
+    from callscribe_local.offline_summarizer import OfflineSummarizer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
 

@@ -18,8 +18,8 @@ then builds a botocore client at import that it never builds in Lambda.
 Warm latency: `handler(event, context)` called in-process with real-shaped, signed API Gateway
 events, after a warm-up. Two variants, both excluding the network round trip to DynamoDB:
   - fake DAL: the call store and the bus publisher replaced by the in-memory fakes the unit tests
-    use (same condition semantics), bound with `app.create_app` under the handler's own
-    Powertools decorators: the handler's own cost (parse, signature, TwiML, logs, metrics);
+    use (same condition semantics), bound with `app.create_handler` (the handler's own code and
+    Powertools decorators): the handler's own cost (parse, signature, TwiML, logs, metrics);
   - moto in-process: the real data-layer adapters (shared/dal) against `moto.mock_aws` (adds request
     serialisation and moto's own processing, which real DynamoDB replaces with a network hop).
 Logs and metrics are emitted as in production (INFO), to /dev/null.
@@ -212,26 +212,23 @@ def warm(requests: int, variant: str) -> dict[str, Any]:
 
     context = LocalLambdaContext()
     if variant == "fake":
-        from aws_lambda_powertools.logging import correlation_paths
-
         from functions.webhooks import app, dependencies
         from functions.webhooks.logic import Services
-        from functions.webhooks.settings import webhook_settings
-        from shared.observability import logger, metrics, tracer
-        from tests.support.fake_call_store import FakeCallStore, FakePublisher, FakeSegments
+        from functions.webhooks.settings import WebhookSettings
+        from tests.support.fake_calls.webhooks import FakeWebhookCalls
+        from tests.support.fake_publisher import FakePublisher
+        from tests.support.fake_segments import FakeSegments
 
-        real = dependencies.build_services(webhook_settings())
+        real = dependencies.build_services(WebhookSettings.from_env())
         fake = Services(
             settings=real.settings,
-            store=FakeCallStore(),
+            store=FakeWebhookCalls(),
             publisher=FakePublisher(),
             calls_api=real.calls_api,
             segments=FakeSegments(),
         )
-        # the warm container's handler (the same decorators as app.handler), with in-memory adapters
-        handler = logger.inject_lambda_context(
-            correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
-        )(tracer.capture_lambda_handler(metrics.log_metrics(app.create_app(lambda: fake))))
+        # the warm container's handler (the same code and decorators as app.handler), in-memory adapters
+        handler = app.create_handler(lambda: fake)
         return _run(handler, context, requests, twilio_event, voice_params, status_params)
 
     from moto import mock_aws

@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from shared import aws, settings
+from shared import aws
 from shared.bootstrap import BootstrapSettings, bootstrap
 from shared.events import SOURCE
 
@@ -82,7 +82,6 @@ def local_aws(
     saved = {key: target.get(key) for key in stack.env()}
     target.update(stack.env())
     aws.reset_clients()
-    settings.reset()
     try:
         bootstrap(BootstrapSettings.from_env(target))
         yield stack
@@ -94,7 +93,6 @@ def local_aws(
             else:
                 target[key] = value
         aws.reset_clients()
-        settings.reset()
 
 
 @dataclass

@@ -403,19 +403,24 @@ def cmd_query(args: argparse.Namespace, console: Console) -> int:
 
     from callscribe_local.local_analytics import latest_warehouse
     from callscribe_local.warehouse import WarehouseError
-    from shared.analytics.queries import SAVED_QUERIES
+    from shared.analytics.queries import SAVED_QUERIES, ParameterError
 
     saved = {query.name: query for query in SAVED_QUERIES}
     if args.list or (not args.name and not args.sql):
         for query in SAVED_QUERIES:
-            console.print(f"[bold]{query.name}[/]: {query.description}")
+            needs = "".join(f" {p.option} ({p.description})" for p in query.parameters)
+            console.print(f"[bold]{query.name}[/]{needs}: {query.description}", highlight=False)
         return 0
+    parameters: list[str] = []
     if args.sql:
         sql = args.sql
     elif args.name in saved:
         sql = saved[args.name].sql
-        if args.call_sid:
-            sql = sql.replace("CA_REPLACE_ME", args.call_sid)
+        try:
+            parameters = saved[args.name].bind({"call_sid": args.call_sid})
+        except ParameterError as exc:
+            console.print(f"[red]{exc}[/]", highlight=False)
+            return 2
     else:
         console.print(f"[red]no saved query {args.name!r}[/]; callscribe query --list")
         return 2
@@ -424,7 +429,7 @@ def cmd_query(args: argparse.Namespace, console: Console) -> int:
     with tempfile.TemporaryDirectory(prefix="callscribe-query-") as workdir:
         try:
             warehouse = latest_warehouse(boto3.client("s3"), args.bucket, Path(workdir))
-            rows = warehouse.query(sql)
+            rows = warehouse.query(sql, parameters)
         except WarehouseError as exc:
             console.print(f"[red]{exc}[/] (run `callscribe export` first?)")
             return 1
@@ -572,7 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     query = commands.add_parser("query", help="run a saved analyst query on the latest local export")
     query.add_argument("name", nargs="?", help="a saved query's name (see --list)")
     query.add_argument("--sql", help="your own SQL (Athena/Trino dialect) instead of a saved query")
-    query.add_argument("--call-sid", help="for transcript-of-a-call: the call to show")
+    query.add_argument("--call-sid", help="the call, for the queries that take one (transcript-of-a-call)")
     query.add_argument("--list", action="store_true", help="list the saved queries")
     query.add_argument("--bucket", default=DEFAULT_EXPORT_BUCKET)
     query.add_argument("--json", action="store_true", help="rows as JSON")

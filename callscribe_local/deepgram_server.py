@@ -270,10 +270,6 @@ class DeepgramStandIn:
                 raise TimeoutError("condition not reached on the Deepgram stand-in")
             await asyncio.sleep(0.01)
 
-    @property
-    def open_connections(self) -> int:
-        return len(self._open)
-
     # ---- handshake ---------------------------------------------------------------------------------
 
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
@@ -561,7 +557,6 @@ class SpeakRecord:
     params: dict[str, str]
     flushed_texts: list[str] = field(default_factory=list)
     control: list[str] = field(default_factory=list)  # Speak / Flush / Clear / Close, in order
-    audio_bytes_sent: int = 0
     close_code: int | None = None
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -632,7 +627,6 @@ class _SpeakSession:
                 with contextlib.suppress(ConnectionClosed):
                     await self.ws.send(piece)
                 sent += len(piece)
-                self.record.audio_bytes_sent += len(piece)
                 if opts.chunk_interval:
                     await asyncio.sleep(opts.chunk_interval)
             if generation == self.generation:

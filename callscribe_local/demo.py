@@ -332,7 +332,7 @@ def analyst_tables(stack: LocalStack) -> AnalystView:
             rows = analytics.derive_from_export(s3, bucket, exported, run.day, run.stamp, Path(workdir))
             warehouse = analytics.latest_warehouse(s3, bucket, Path(workdir) / "query")
             try:
-                facts = warehouse.query(f"SELECT {', '.join(ANALYST_COLUMNS)} FROM call_facts")  # noqa: S608
+                facts = warehouse.query(f"SELECT {', '.join(ANALYST_COLUMNS)} FROM call_facts_current")  # noqa: S608
                 (saved,) = [q for q in SAVED_QUERIES if q.name == ANALYST_QUERY]
                 answer = warehouse.query(saved.sql)
             finally:
@@ -351,7 +351,9 @@ def render_analyst_tables(view: AnalystView, console: Console) -> None:
         f"[bold]Analyst tables[/] (daily export → Parquet, the Athena SQL run by DuckDB): {counts} rows"
     )
     for fact in view.facts:  # one call: a column per line reads better than one wide row
-        table = Table("column", "value", title=f"call_facts: {fact['call_sid']}", title_justify="left")
+        table = Table(
+            "column", "value", title=f"call_facts_current: {fact['call_sid']}", title_justify="left"
+        )
         for column, value in fact.items():
             shown = f"{value:.4g}" if isinstance(value, float) else value
             table.add_row(column, "" if value is None else str(shown))

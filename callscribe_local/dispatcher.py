@@ -2,8 +2,8 @@
 
 One dispatcher per rule. The local stack runs two, as infra does: `Transcript Completed` and
 `Transcript Reconciled` → the summaries handler, `Recording Completed` → the recordings handler
-(`recordings_handler()`, imported when the stack starts it). The summaries' is described
-below; the recordings' is the same with its own name and a longer local timeout.
+(each the Lambda's entry point code, bound by the stack to its own settings). The summaries' is
+described below; the recordings' is the same with its own name and a longer local timeout.
 
 In AWS, a rule on the bus matches `source: callscribe`, `detail-type: Transcript Completed` and
 invokes the summaries Lambda asynchronously; a failed invocation is retried with backoff and, once
@@ -102,14 +102,6 @@ class Delivery:
     ok: bool
     error: str | None = None
     dead_lettered: bool = False
-
-
-def recordings_handler() -> Handler:
-    """`functions.recordings.app.handler`, imported on call, not at import: it is a Lambda's whole
-    runtime, which a stack without recordings (or a unit test of the dispatcher) never needs."""
-    from functions.recordings.app import handler
-
-    return handler
 
 
 class LocalDispatcher:

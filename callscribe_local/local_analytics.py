@@ -3,23 +3,28 @@
 AWS runs the derivation in Athena (an UNLOAD per table, infra/components/exports.py); here DuckDB
 runs the same SQL (callscribe_local/warehouse.py) on the export files moto wrote to the local S3,
 and the Parquet goes back to the local S3 in the layout the Glue tables point at:
-`analytics/v<schema>/<table>/dt=<day>/<run>/part-0.parquet`. `latest_warehouse` is the analyst's
-side: every day's newest run, queryable by table name.
+`analytics/v<schema>/<table>/dt=<day>/<run>/part-0.parquet`. Once every table of a run is uploaded,
+`analytics/v<schema>/_current.json` is pointed at that run's folders (never at an older run's), as
+the workflow points the Glue `<table>_current` tables: a run that fails half-way moves nothing.
+`latest_warehouse` is the analyst's side: every day's newest run as the partitioned tables, and the
+run `_current.json` names as the `_current` ones.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from callscribe_local.warehouse import Warehouse
+from callscribe_local.warehouse import Warehouse, WarehouseError
 from shared.analytics.schema import SCHEMA_VERSION, TABLES
 
 ANALYTICS_PREFIX = f"analytics/v{SCHEMA_VERSION}"
+CURRENT_KEY = f"{ANALYTICS_PREFIX}/_current.json"
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,12 @@ class Run:
 
     @classmethod
     def now(cls) -> Run:
-        moment = datetime.now(UTC)
+        return cls.at(datetime.now(UTC))
+
+    @classmethod
+    def at(cls, moment: datetime) -> Run:
+        """The run started at `moment` (UTC): the workflow's partition is its start's day."""
+        moment = moment.astimezone(UTC)
         return cls(moment.strftime("%Y-%m-%d"), moment.strftime("%Y%m%dT%H%M%SZ"))
 
 
@@ -87,7 +97,8 @@ def derive_from_export(
     s3: Any, bucket: str, raw_keys: dict[str, list[str]], day: str, run: str, workdir: Path
 ) -> dict[str, int]:
     """Load the raw export files (`raw_keys`: raw table -> S3 keys), derive every flat table for
-    `day`, upload the Parquet under this `run`'s folder; returns rows per flat table."""
+    `day`, upload the Parquet under this `run`'s folder, then point the `_current` tables at it;
+    returns rows per flat table."""
     warehouse = Warehouse()
     try:
         for table, keys in raw_keys.items():
@@ -101,12 +112,38 @@ def derive_from_export(
         written = warehouse.derive(day, workdir / "flat")
         rows = {}
         for name, path in written.items():
-            s3.upload_file(str(path), bucket, f"{ANALYTICS_PREFIX}/{name}/dt={day}/{run}/{path.name}")
+            s3.upload_file(str(path), bucket, f"{_folder(name, day, run)}{path.name}")
             counted = warehouse.db.execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchone()  # noqa: S608
             rows[name] = int(counted[0]) if counted else 0
+        _point_current_at(s3, bucket, day, run)
         return rows
     finally:
         warehouse.close()
+
+
+def _folder(table: str, day: str, run: str) -> str:
+    return f"{ANALYTICS_PREFIX}/{table}/dt={day}/{run}/"
+
+
+def current_run(s3: Any, bucket: str) -> dict[str, Any] | None:
+    """What the `_current` tables point at: `{"dt", "run", "locations": {table: prefix}}`, or None
+    before the first complete run."""
+    try:
+        body = s3.get_object(Bucket=bucket, Key=CURRENT_KEY)["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return None
+    current: dict[str, Any] = json.loads(body)
+    return current
+
+
+def _point_current_at(s3: Any, bucket: str, day: str, run: str) -> None:
+    """Point the `_current` tables at this run, unless a newer run already did (two runs at once)."""
+    current = current_run(s3, bucket)
+    if current is not None and current["run"] > run:
+        return
+    locations = {name: _folder(name, day, run) for name in TABLES}
+    pointer = {"dt": day, "run": run, "locations": locations}
+    s3.put_object(Bucket=bucket, Key=CURRENT_KEY, Body=json.dumps(pointer).encode())
 
 
 def _is_data_file(key: str) -> bool:
@@ -134,6 +171,17 @@ def latest_warehouse(s3: Any, bucket: str, workdir: Path) -> Warehouse:
             target = workdir / table / day / Path(key).name
             target.parent.mkdir(parents=True, exist_ok=True)
             s3.download_file(bucket, key, str(target))
+    current = current_run(s3, bucket)
+    if current is None:
+        raise WarehouseError(f"no complete export in s3://{bucket}/{ANALYTICS_PREFIX}/ yet")
+    folders = {}
+    for table, prefix in current["locations"].items():
+        folder = workdir / "_current" / table
+        folder.mkdir(parents=True, exist_ok=True)
+        for entry in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
+            s3.download_file(bucket, entry["Key"], str(folder / Path(entry["Key"]).name))
+        folders[table] = folder
     warehouse = Warehouse()
     warehouse.attach_flat(workdir)
+    warehouse.attach_current(folders)
     return warehouse

@@ -5,7 +5,7 @@ download, no key and no network. Its generic 16 kHz model is rough on 8 kHz phon
 name it reports (`pocketsphinx-en-us-offline`) says so, so nobody mistakes its text for Deepgram's.
 
 How it behaves like Deepgram's live API (per connection, on the connection's own audio clock):
-- 8 kHz mu-law in, upsampled to the 16 kHz PCM the model needs (`g711` tables + `audioop.ratecv`,
+- 8 kHz mu-law in, upsampled to the 16 kHz PCM the model needs (`g711` + `audioop.ratecv`,
   with the resampler state carried across chunks so chunk borders add no clicks);
 - a voice-activity endpointer cuts utterances at silences; each utterance ends in one final
   hypothesis (`is_final`, `speech_final`) whose words carry times from pocketsphinx's segmentation;

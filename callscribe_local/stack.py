@@ -17,15 +17,17 @@ Production code runs unchanged; only configuration points it at the stand-ins:
 With DEEPGRAM_API_KEY or ANTHROPIC_API_KEY set in the environment, the real service is used instead
 of that stand-in (the key is passed through; nothing else changes).
 
-The webhooks and summaries handlers run in this process (as Lambda would run them: one handler per
-"container", settings read once), the streamer in its own (its own event loop, as in Fargate), the
-Deepgram stand-in on an event loop in a background thread. Logs of all parts go to files under
-`log_dir` so a terminal UI stays readable.
+The Lambdas run in this process, each through its own entry point's code (`create_handler`) bound to
+settings the stack builds from `lambda_env` (what CDK would set, over this process's environment),
+with its services built on the first invocation and kept, as in one Lambda container; this process's
+environment is left alone (only `aws_local` points the AWS SDK at moto). The streamer runs in its own
+process (its own event loop, as in Fargate) with that environment, the Deepgram stand-in on an event
+loop in a background thread. Logs of all parts go to files under `log_dir` so a terminal UI stays
+readable.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -34,32 +36,35 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 
 from callscribe_local.aws_local import LOCAL_ACCOUNT, LOCAL_REGION, LocalAws, LocalNames, local_aws
 from callscribe_local.calls_client import get_call
 from callscribe_local.deepgram_server import OUTAGE_PATH
-from callscribe_local.dispatcher import (
-    Delivery,
-    LocalDispatcher,
-    LocalLambdaContext,
-    RetryPolicy,
-    recordings_handler,
-)
+from callscribe_local.dispatcher import Delivery, Handler, LocalDispatcher, LocalLambdaContext, RetryPolicy
+from callscribe_local.loop_thread import LoopThread
 from callscribe_local.phone import StreamHook
 from callscribe_local.recognizer import RecognizerFactory
 from shared.events import RecordingCompleted, TranscriptCompleted, TranscriptReconciled
 from shared.telemetry import METRICS_NAMESPACE
 from streamer.contract import HEALTH_PATH, MEDIA_PATH, SERVICE_NAME
+
+if TYPE_CHECKING:  # the parts are imported when the stack starts them
+    from callscribe_local.anthropic_server import AnthropicServer
+    from callscribe_local.apigw import LocalApiGateway
+    from callscribe_local.deepgram_server import DeepgramStandIn
+    from callscribe_local.twilio_rest import TwilioRestStandIn
+
+T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -139,23 +144,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-class _LoopThread:
-    """An asyncio loop in a daemon thread, for the asyncio stand-ins inside a synchronous stack."""
-
-    def __init__(self, name: str) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
-        self._thread.start()
-
-    def run(self, coro: Any, timeout: float = 30.0) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=5)
-        self.loop.close()
-
-
 @dataclass
 class StackUrls:
     api: str
@@ -171,7 +159,7 @@ class StackUrls:
 
 
 class LocalStack:
-    """`with LocalStack(options) as stack:` everything runs; on exit everything stops, env restored."""
+    """`with LocalStack(options) as stack:` everything runs; on exit everything stops."""
 
     def __init__(self, options: StackOptions | None = None, observer: StackObserver | None = None) -> None:
         self.options = options or StackOptions()
@@ -181,17 +169,19 @@ class LocalStack:
         self.deliveries: list[Delivery] = []  # the summaries' (the demo reads these)
         self.recording_deliveries: list[Delivery] = []
         self._exit = ExitStack()
-        self._saved_env: dict[str, str | None] = {}
         self.aws: LocalAws | None = None
-        self.api: Any = None
+        # The Lambdas' environment: this process's, plus what the stack sets for them (`_stack_env`).
+        self.lambda_env: dict[str, str] = {}
+        self.api: LocalApiGateway | None = None
         self.dispatcher: LocalDispatcher | None = None
         self.recordings_dispatcher: LocalDispatcher | None = None
+        self.sweeper: Handler | None = None
         self.streamer: subprocess.Popen[bytes] | None = None
         self._streamer_signalled = False
-        self.twilio_rest: Any = None
-        self.deepgram_standin: Any = None  # DeepgramStandIn, unless the real Deepgram is used
-        self.anthropic_server: Any = None  # AnthropicServer, unless the real Anthropic API is used
-        self._deepgram_loop: _LoopThread | None = None
+        self.twilio_rest: TwilioRestStandIn | None = None
+        self.deepgram_standin: DeepgramStandIn | None = None  # None: the real Deepgram is used
+        self.anthropic_server: AnthropicServer | None = None  # None: the real Anthropic API is used
+        self._deepgram_loop: LoopThread | None = None
         self.urls: StackUrls | None = None
         self.log_dir = Path(self.options.log_dir or tempfile.mkdtemp(prefix="callscribe-local-"))
         self.deepgram_model = "deepgram (real)" if self.options.deepgram_api_key else ""
@@ -215,58 +205,35 @@ class LocalStack:
         self._route_logs()
         self.aws = self._exit.enter_context(local_aws(self.options.names, port=self.options.moto_port))
         self.observer.step("aws", f"moto (DynamoDB, EventBridge, SQS, S3) at {self.aws.endpoint}")
-        self._exit.callback(self._restore_env)
 
         deepgram_url, deepgram_key = self._start_deepgram()
         anthropic_url, anthropic_key = self._start_anthropic()
         twilio_url = self._start_twilio_rest()
 
         from callscribe_local.apigw import LocalApiGateway
-        from functions.webhooks.app import handler as webhooks_handler
 
-        self.api = LocalApiGateway(webhooks_handler, stage="local", port=self.options.api_port)
+        api = LocalApiGateway(self._webhooks_handler(), stage="local", port=self.options.api_port)
+        self.api = api
+        self._exit.callback(api.stop)  # bound already: its port is the webhooks' base URL
         streamer_port = self.options.streamer_port or free_port()
         stream_url = f"ws://127.0.0.1:{streamer_port}{MEDIA_PATH}"
-        self._set_env(
-            {
-                "TWILIO_ACCOUNT_SID": self.account_sid,
-                "TWILIO_AUTH_TOKEN": self.auth_token,
-                "STREAM_URL": stream_url,
-                "WEBHOOK_BASE_URL": self.api.url,
-                "CALL_ROUTES": json.dumps(dict(self.options.call_routes)),
-                "TWILIO_API_BASE_URL": twilio_url,
-                "TWILIO_FROM_NUMBER": TWILIO_NUMBER,
-                # the recordings Lambda runs in this process: the same Deepgram as the streamer (its
-                # pre-recorded POST /v1/listen on the stand-in's host), heard with the same model
-                "DEEPGRAM_URL": deepgram_url,
-                "DEEPGRAM_API_KEY": deepgram_key,
-                **({} if self.options.deepgram_api_key else {"DEEPGRAM_MODEL": self.deepgram_model}),
-                "ANTHROPIC_API_KEY": anthropic_key,
-                **({"ANTHROPIC_BASE_URL": anthropic_url} if not self.options.anthropic_api_key else {}),
-                **({"SUMMARY_MODEL": OFFLINE_SUMMARY_MODEL} if not self.options.anthropic_api_key else {}),
-                "EVALUATION_QUESTIONS": os.environ.get("EVALUATION_QUESTIONS") or DEMO_EVALUATION_QUESTIONS,
-                "POWERTOOLS_TRACE_DISABLED": "true",
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-                # the sweeper runs only when asked (`callscribe sweep`): then at once, no patience
-                "SWEEP_AFTER_SECONDS": os.environ.get("SWEEP_AFTER_SECONDS", "0"),
-                **self._prices_env(),
-                **self.options.extra_env,
-            }
+        stack_env = self._stack_env(
+            stream_url=stream_url,
+            api_url=api.url,
+            twilio_url=twilio_url,
+            deepgram=(deepgram_url, deepgram_key),
+            anthropic=(anthropic_url, anthropic_key),
         )
-        self._fresh_containers()  # as after a deploy: handlers build their clients from this env
-        self._exit.callback(self._fresh_containers)  # and nothing of this stack outlives it
+        self.lambda_env = {**os.environ, **stack_env}
         # The streamer process takes seconds to import and bind: it boots while the rest starts here,
         # and the stack is up once it answers its health check (below).
-        health = self._spawn_streamer(streamer_port, stream_url, deepgram_url, deepgram_key)
-        self.api.start()
-        self._exit.callback(self.api.stop)
-        self.observer.step("api", f"API Gateway (REST, stage local) at {self.api.url}")
-
-        from functions.summaries.app import handler as summaries_handler
+        health = self._spawn_streamer(streamer_port, stream_url, stack_env)
+        api.start()
+        self.observer.step("api", f"API Gateway (REST, stage local) at {api.url}")
 
         self.dispatcher = LocalDispatcher(
             self.options.names.event_bus_name,
-            summaries_handler,
+            self._summaries_handler(),
             policy=self.options.retry_policy,
             detail_types=(TranscriptCompleted.detail_type, TranscriptReconciled.detail_type),
             on_delivery=self.deliveries.append,
@@ -279,9 +246,10 @@ class LocalStack:
             f"({self.options.retry_policy.max_attempts} attempts, then DLQ)",
         )
         self._start_recordings_dispatcher()
+        self.sweeper = self._sweeper_handler()
         self._await_streamer(health, stream_url)
         self.urls = StackUrls(
-            api=self.api.url,
+            api=api.url,
             stream=stream_url,
             aws=self.aws.endpoint,
             deepgram=deepgram_url,
@@ -305,8 +273,7 @@ class LocalStack:
         """Run the sweeper once, in this process, as its schedule would (what `callscribe sweep` does
         against a running stack): what it settled and re-drove. Re-driven events reach the
         dispatchers like any other."""
-        from functions.sweeper.app import handler as sweeper_handler
-
+        assert self.sweeper is not None, "the stack is not running"
         event = {
             "version": "0",
             "id": str(uuid.uuid4()),
@@ -319,8 +286,40 @@ class LocalStack:
             "detail": {},
         }
         context = LocalLambdaContext(function_name="callscribe-sweeper-local", timeout_seconds=240.0)
-        result: dict[str, Any] = sweeper_handler(event, context)
+        result: dict[str, Any] = self.sweeper(event, context)
         return result
+
+    # -- the Lambdas: each entry point's code, bound to settings read from `lambda_env` -----------
+
+    def _container(self, build: Callable[[Mapping[str, str]], T]) -> Callable[[], T]:
+        """What one Lambda container keeps: its runtime, built from the stack's `lambda_env` on the
+        first invocation (a bad value fails that invocation, as in AWS), then shared."""
+        return cache(lambda: build(self.lambda_env))
+
+    def _webhooks_handler(self) -> Handler:
+        from functions.webhooks.app import create_handler
+        from functions.webhooks.dependencies import build_services
+        from functions.webhooks.settings import WebhookSettings
+
+        return create_handler(self._container(lambda env: build_services(WebhookSettings.from_env(env))))
+
+    def _summaries_handler(self) -> Handler:
+        from functions.summaries.app import build_runtime, create_handler
+        from functions.summaries.settings import SummarySettings
+
+        return create_handler(self._container(lambda env: build_runtime(SummarySettings.from_env(env))))
+
+    def _recordings_handler(self) -> Handler:
+        from functions.recordings.app import build_service, create_handler
+        from functions.recordings.settings import RecordingSettings
+
+        return create_handler(self._container(lambda env: build_service(RecordingSettings.from_env(env))))
+
+    def _sweeper_handler(self) -> Handler:
+        from functions.sweeper.app import build_service, create_handler
+        from functions.sweeper.settings import SweeperSettings
+
+        return create_handler(self._container(lambda env: build_service(SweeperSettings.from_env(env))))
 
     # -- parts -------------------------------------------------------------------------------------
 
@@ -328,7 +327,7 @@ class LocalStack:
         """`Recording Completed` → the recordings handler (copy, batch transcription, reconciliation)."""
         self.recordings_dispatcher = LocalDispatcher(
             self.options.names.event_bus_name,
-            recordings_handler(),
+            self._recordings_handler(),
             policy=self.options.retry_policy,
             name="callscribe-recordings",
             detail_types=(RecordingCompleted.detail_type,),
@@ -358,7 +357,7 @@ class LocalStack:
             sphinx = SphinxRecognizerFactory()
             self._exit.callback(sphinx.close)
             factory, model_name = sphinx, MODEL_NAME
-        loop = _LoopThread("deepgram-standin")
+        loop = LoopThread("deepgram-standin")
         self._exit.callback(loop.close)
         standin = DeepgramStandIn(factory, host="127.0.0.1", port=0, api_key=LOCAL_DEEPGRAM_KEY)
         loop.run(standin.start())
@@ -377,7 +376,8 @@ class LocalStack:
             url = os.environ.get("ANTHROPIC_BASE_URL", "https://api.anthropic.com")
             self.observer.step("anthropic", f"real Anthropic API at {url} (ANTHROPIC_API_KEY is set)")
             return url, self.options.anthropic_api_key
-        from callscribe_local.anthropic_server import OFFLINE_MODEL, AnthropicServer, OfflineSummarizer
+        from callscribe_local.anthropic_server import AnthropicServer
+        from callscribe_local.offline_summarizer import OFFLINE_MODEL, OfflineSummarizer
 
         server = AnthropicServer(OfflineSummarizer(), api_key=LOCAL_ANTHROPIC_KEY).start()
         self._exit.callback(server.stop)
@@ -400,17 +400,14 @@ class LocalStack:
         )
         return twilio.base_url
 
-    def _spawn_streamer(self, port: int, stream_url: str, deepgram_url: str, deepgram_key: str) -> str:
+    def _spawn_streamer(self, port: int, stream_url: str, stack_env: Mapping[str, str]) -> str:
         """Start `python -m streamer` (not waiting for it); the URL of its health check."""
         env = {
             **os.environ,
+            **stack_env,
             "PORT": str(port),
             "HOST": "127.0.0.1",
             "STREAM_URL": stream_url,
-            "DEEPGRAM_URL": deepgram_url,
-            "DEEPGRAM_API_KEY": deepgram_key,
-            # The stand-in hears with pocketsphinx, not nova-3: segments' `source` says so.
-            **({} if self.options.deepgram_api_key else {"DEEPGRAM_MODEL": self.deepgram_model}),
             "DRAIN_SECONDS": "10",
             **(
                 {"REPLAY_BUFFER_SECONDS": str(self.options.replay_buffer_seconds)}
@@ -468,42 +465,50 @@ class LocalStack:
 
     # -- environment and logs ----------------------------------------------------------------------
 
+    def _stack_env(
+        self,
+        *,
+        stream_url: str,
+        api_url: str,
+        twilio_url: str,
+        deepgram: tuple[str, str],
+        anthropic: tuple[str, str],
+    ) -> dict[str, str]:
+        """What the stack sets for its Lambdas and its streamer, as CDK sets it for the deployed ones
+        (over this process's environment, which is not changed)."""
+        assert self.aws is not None
+        (deepgram_url, deepgram_key), (anthropic_url, anthropic_key) = deepgram, anthropic
+        offline_anthropic = not self.options.anthropic_api_key
+        return {
+            **self.aws.env(),
+            "TWILIO_ACCOUNT_SID": self.account_sid,
+            "TWILIO_AUTH_TOKEN": self.auth_token,
+            "STREAM_URL": stream_url,
+            "WEBHOOK_BASE_URL": api_url,
+            "CALL_ROUTES": json.dumps(dict(self.options.call_routes)),
+            "TWILIO_API_BASE_URL": twilio_url,
+            "TWILIO_FROM_NUMBER": TWILIO_NUMBER,
+            # the recordings Lambda hears with the same Deepgram as the streamer (its pre-recorded
+            # POST /v1/listen on the stand-in's host), with the same model; the stand-in hears with
+            # pocketsphinx, not nova-3: segments' `source` says so
+            "DEEPGRAM_URL": deepgram_url,
+            "DEEPGRAM_API_KEY": deepgram_key,
+            **({} if self.options.deepgram_api_key else {"DEEPGRAM_MODEL": self.deepgram_model}),
+            "ANTHROPIC_API_KEY": anthropic_key,
+            **({"ANTHROPIC_BASE_URL": anthropic_url} if offline_anthropic else {}),
+            **({"SUMMARY_MODEL": OFFLINE_SUMMARY_MODEL} if offline_anthropic else {}),
+            "EVALUATION_QUESTIONS": os.environ.get("EVALUATION_QUESTIONS") or DEMO_EVALUATION_QUESTIONS,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            # the sweeper runs only when asked (`callscribe sweep`): then at once, no patience
+            "SWEEP_AFTER_SECONDS": os.environ.get("SWEEP_AFTER_SECONDS", "0"),
+            **self._prices_env(),
+            **self.options.extra_env,
+        }
+
     def _prices_env(self) -> dict[str, str]:
         prices = self.options.call_prices
         return {"CALL_PRICES": json.dumps(dict(prices))} if prices else {}
-
-    def _set_env(self, values: Mapping[str, str]) -> None:
-        from shared import settings
-
-        for key, value in values.items():
-            self._saved_env.setdefault(key, os.environ.get(key))
-            os.environ[key] = value
-        settings.reset()  # handlers read settings once; make sure they read these
-
-    @staticmethod
-    def _fresh_containers() -> None:
-        """Forget what the in-process handlers cached (settings, clients), as a new Lambda container."""
-        from functions.summaries import app as summaries_app
-        from functions.sweeper import app as sweeper_app
-        from functions.webhooks import dependencies as webhooks_dependencies
-        from shared import settings
-
-        settings.reset()
-        webhooks_dependencies.reset()
-        summaries_app.reset()
-        sweeper_app.reset()
-        recordings_app = sys.modules.get("functions.recordings.app")  # loaded only if it exists
-        reset = getattr(recordings_app, "reset", None)
-        if callable(reset):
-            reset()
-
-    def _restore_env(self) -> None:
-        for key, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        self._saved_env.clear()
 
     def _route_logs(self) -> None:
         """Keep a terminal UI readable: the in-process handlers' JSON logs go to `lambdas.log`.
@@ -591,11 +596,3 @@ def outage_hooks(
         hooks.append((start, post({"action": "begin", "status": 503, "drop": "net0000"})))
         hooks.append((end, post({"action": "end"})))
     return tuple(hooks)
-
-
-@contextlib.contextmanager
-def running_stack(
-    options: StackOptions | None = None, observer: StackObserver | None = None
-) -> Iterator[LocalStack]:
-    with LocalStack(options, observer) as stack:
-        yield stack

@@ -3,7 +3,8 @@
 Raw DynamoDB exports (JSON lines, gzip) are loaded as the Glue tables `calls` and `transcripts` with
 the Glue column types (shared/analytics/raw_schema.py) turned into DuckDB's; the flat tables are
 derived with the Trino SELECTs of shared/analytics/schema.py, written as Parquet in the layout S3
-holds (`<table>/dt=<day>/…parquet`), and the saved queries run on them. Trino SQL is transpiled to
+holds (`<table>/dt=<day>/…parquet`), `<table>_current` is a view over one run's folder (what the
+Glue table of that name points at), and the saved queries run on them. Trino SQL is transpiled to
 DuckDB by sqlglot. Known differences from Athena, none of which changes the saved queries' answers
 on our data:
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from sqlglot import exp
 
 from shared.analytics.raw_schema import item_type
 from shared.analytics.schema import TABLES, FlatTable
-from shared.dal.models import CallRecord, TranscriptSegment
+from shared.dal.tables import CallRecord, TranscriptSegment
 
 RAW_MODELS: dict[str, type[CallRecord] | type[TranscriptSegment]] = {
     "calls": CallRecord,
@@ -168,18 +169,35 @@ class Warehouse:
             files = sorted([*folder.glob("dt=*/*.parquet"), *folder.glob("dt=*/*/*.parquet")])
             if not files:
                 raise WarehouseError(f"no Parquet files for {table.name} under {root}")
-            listed = ", ".join(f"'{path}'" for path in files)
             self.db.execute(
-                f"CREATE OR REPLACE VIEW {table.name} AS SELECT * FROM read_parquet([{listed}], "
+                f"CREATE OR REPLACE VIEW {table.name} AS SELECT * FROM read_parquet({_listed(files)}, "
                 "hive_partitioning = true, hive_types = {'dt': VARCHAR})"
             )
 
-    def query(self, trino_sql: str) -> list[dict[str, Any]]:
-        """Run Trino SQL (transpiled); rows as dicts keyed by column name."""
-        cursor = self.db.execute(to_duckdb(trino_sql))
+    def attach_current(self, folders: Mapping[str, Path]) -> None:
+        """Make `<table>_current` queryable: the Parquet of one run's folder per flat table (what the
+        Glue table of that name points at), no `dt` column, each record once."""
+        for name, folder in folders.items():
+            table = TABLES[name]
+            files = sorted(folder.glob("*.parquet"))
+            if not files:
+                raise WarehouseError(f"no Parquet files for {table.current} in {folder}")
+            self.db.execute(
+                f"CREATE OR REPLACE VIEW {table.current} AS SELECT * FROM read_parquet({_listed(files)}, "
+                "hive_partitioning = false)"
+            )
+
+    def query(self, trino_sql: str, parameters: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Run Trino SQL (transpiled), its `?`s bound to `parameters` in order; rows as dicts keyed
+        by column name."""
+        cursor = self.db.execute(to_duckdb(trino_sql), list(parameters))
         names = [column[0] for column in cursor.description or []]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def _count(self, table: str) -> int:
         row = self.db.execute(f"SELECT count(*) FROM {table}").fetchone()
         return int(row[0]) if row else 0
+
+
+def _listed(files: Sequence[Path]) -> str:
+    return "[" + ", ".join("'" + str(path).replace("'", "''") + "'" for path in files) + "]"

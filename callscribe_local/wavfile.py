@@ -8,7 +8,7 @@ and `data`. Every channel comes out as 16-bit little-endian PCM at the file's ra
 makes 8 kHz mu-law tracks of it (what Twilio Media Streams carry).
 
 Resampling uses `audioop.ratecv` (stdlib up to 3.12, the audioop-lts backport on 3.13+); G.711
-goes through `callscribe_local.g711`'s tables.
+goes through `callscribe_local.g711`.
 """
 
 from __future__ import annotations

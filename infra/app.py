@@ -1,4 +1,5 @@
-"""The callscribe CDK app (`cdk.json`: `python3 infra/app.py`).
+"""The callscribe CDK app (`cdk.json`: `python3 infra/app.py`, a contract: the Makefile's deploy
+targets run the pinned CLI with .venv-deploy's python3 first on PATH, so that string finds aws_cdk).
 
 Synthesises offline: no docker (Lambda code is bundled locally with pip, the streamer image is built
 at deploy) and no AWS credentials (the stack is account-agnostic, so nothing is looked up).

@@ -64,12 +64,6 @@ class CallscribeStack(cdk.Stack):
             store=self.recordings_bucket,
         )
         self.sweeper = Sweeper(self, "Sweeper", config=config, tables=self.tables, bus=self.events.bus)
-        cdk.CfnOutput(
-            self,
-            "RecordingsBucketName",
-            value=self.recordings_bucket.bucket.bucket_name,
-            description="Call recordings (KMS-encrypted): RECORDINGS_BUCKET of the recordings Lambda",
-        )
         self.exports = AnalystExports(
             self,
             "Analysts",

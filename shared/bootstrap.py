@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, cast
 from botocore.exceptions import ClientError
 
 from shared import aws
-from shared.dal.models import calls_model, segments_model
+from shared.dal.tables import calls_model, segments_model
 from shared.settings import EnvSettings
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ type's bounds, and optionally the `routes` it applies to (a call's `route`, as `
 The summaries Lambda answers every applicable question in the same structured request as the summary;
 the backfill (`functions/summaries/backfill.py`) answers them for calls summarised before the set
 changed. Both store `evaluations` (one map per applicable question, `EvaluationAttribute` in
-`shared/dal/models.py`) and `evaluations_version`, the digest of the whole configured set, so "which
+`shared/dal/tables.py`) and `evaluations_version`, the digest of the whole configured set, so "which
 calls were answered against another set" is one comparison.
 
 An answer that is missing, out of range or not one of the choices is stored without `answer` (the
@@ -19,7 +19,7 @@ import hashlib
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -199,7 +199,3 @@ def _typed(question: EvaluationQuestion, value: Any) -> tuple[dict[str, Any] | N
 def no_answers(questions: Iterable[EvaluationQuestion], by: str) -> list[dict[str, Any]]:
     """Every question stored unanswered (a call without speech: nothing to judge)."""
     return [stored_answer(q, None, (), by)[0] for q in questions]
-
-
-def answers_by_id(evaluations: Sequence[Mapping[str, Any]] | None) -> dict[str, Mapping[str, Any]]:
-    return {str(item.get("id")): item for item in evaluations or ()}

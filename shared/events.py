@@ -6,7 +6,6 @@ Detail models are the contract other tiers and the summaries rule rely on; publi
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -117,18 +116,3 @@ class EventBridgePublisher:
                 f"{entry.get('ErrorCode')} {entry.get('ErrorMessage')}"
             )
 
-
-def parse_detail(detail_type: str, detail: str | dict[str, object]) -> DomainEvent:
-    """Parse a received event detail into its model (used by local dispatchers and tests)."""
-    models: dict[str, type[DomainEvent]] = {
-        cls.detail_type: cls
-        for cls in (
-            CallCompleted,
-            TranscriptCompleted,
-            SummaryCreated,
-            RecordingCompleted,
-            TranscriptReconciled,
-        )
-    }
-    data = json.loads(detail) if isinstance(detail, str) else detail
-    return models[detail_type].model_validate(data)

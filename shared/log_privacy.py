@@ -1,23 +1,41 @@
-"""Phone numbers never reach the logs in full: only their last four digits.
+"""Nothing private reaches the logs: phone numbers keep only their last four digits, and card numbers
+(with the expiry and code after them) and SSNs are redacted as in transcripts.
 
-Call logs are kept for weeks and read by more people than the call records, and a phone number is
-personal data. Masking every log line at the one formatter all tiers share (rather than at each call
-site) also covers what a call site cannot control: appended keys, nested extras and the text of an
-exception (Twilio's errors quote the number they refused). Four digits are kept so a line can still
-be matched to a call by someone who already knows the number.
+Call logs are kept for weeks and read by more people than the call records. Masking every log line
+at the one formatter all tiers share (rather than at each call site) also covers what a call site
+cannot control: appended keys, nested extras and the text of an exception (Twilio's errors quote the
+number they refused; a vendor's error could quote what it was sent).
 
-What counts as a number: `+` then 6 to 15 digits (E.164, as Twilio and our API write them), not
-glued to a word or another digit. Timestamps, time-zone offsets, SIDs and bare digit runs are kept.
+- Phone numbers: `+` then 6 to 15 digits (E.164, as Twilio and our API write them), not glued to a
+  word or another digit, become `+***` and their last four digits (so a line can still be matched to
+  a call by someone who already knows the number).
+- Every string value (message, extras, exception text; not Powertools' own keys such as the
+  timestamp) goes through the transcript redaction engine with its log rules (shared.redaction,
+  `LOGS`): a card is any 13-19 digit window passing Luhn, however it is written or spoken, the
+  expiry and code after it go too, and an SSN is 9 digits grouped 3-2-4. Bare digit runs that are
+  not cards (ids, epoch times, durations) are kept: in logs they are rarely anything else.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.logging.types import LogRecord
 
+from shared.redaction import Redactor
+from shared.redaction_rules import LOGS
+from shared.spoken_digits import maybe_digits
+
 PHONE_NUMBER = re.compile(r"(?<![\w+])\+[1-9]\d{5,14}(?!\d)")
+# Powertools' own keys: set by the logger, never private, and read by tools as they are
+_SYSTEM_KEYS = frozenset(
+    {
+        "level", "location", "timestamp", "service", "sampling_rate", "cold_start", "function_name",
+        "function_memory_size", "function_arn", "function_request_id", "xray_trace_id",
+    }
+)  # fmt: skip
 
 
 def mask_phone_numbers(text: str) -> str:
@@ -25,8 +43,30 @@ def mask_phone_numbers(text: str) -> str:
     return PHONE_NUMBER.sub(lambda match: "+***" + match.group(0)[-4:], text)
 
 
+def redact_text(text: str) -> str:
+    """`text` with card numbers (and what follows them) and SSNs redacted, by the log rules."""
+    if not maybe_digits(text):
+        return text
+    return Redactor(rules=LOGS).redact(text)
+
+
+def redact_values(value: Any) -> Any:
+    """Every string in `value` (a log record's dict, its lists and nested dicts) through `redact_text`;
+    any other object as the serializer would write it (`str`: an exception in the stack trace)."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {key: item if key in _SYSTEM_KEYS else redact_values(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_values(item) for item in value]
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return redact_text(str(value))
+
+
 class MaskingFormatter(LambdaPowertoolsFormatter):
-    """Powertools' JSON formatter, with phone numbers masked in the finished line."""
+    """Powertools' JSON formatter, with private numbers redacted in every value and phone numbers
+    masked in the finished line."""
 
     def serialize(self, log: LogRecord) -> str:
-        return mask_phone_numbers(super().serialize(log))
+        return mask_phone_numbers(super().serialize(redact_values(log)))

@@ -1,175 +1,63 @@
-"""Redaction of payment and identity numbers before any transcript text leaves AWS.
+"""The one redaction engine: card numbers (and the expiry and security code read after them), SSNs,
+routing and account numbers, and configured patterns, however they are spoken or split.
 
-What is replaced (with `[REDACTED <KIND>]`), from digit runs of 8 to 19 digits written as numerals
-(optionally grouped by spaces or dashes) or spoken as digit words ("four one one one ...", with
-"oh" for zero and "double"/"triple" repeating the next digit, as in "four double one oh"):
+A track's segments are read as one stream (`TrackRedactor`, one per track; `Redactor` holds the
+rules, the configured patterns and the counts per kind): segments in, in order; the same segments out
+with `[REDACTED <KIND>]` in place of what is private, possibly later. Spoken and written digits are
+read by `shared.spoken_digits`; digits joined only by spaces, `, . / -`, "dash"/"slash", fillers and
+segment boundaries are one run, each digit mapped back to the segment and characters it came from;
+`shared.redaction_rules` judges a run once it has ended (the rules), configured patterns
+(`shared.redaction_patterns`) are replaced first, on each segment alone.
 
-- CARD: 13-19 digits passing the Luhn check (payment card numbers).
-- SSN: 9 digits grouped 3-2-4, or 9 ungrouped digits that are not a valid ABA routing number.
-- ROUTING: 9 ungrouped digits passing the ABA routing-number checksum.
-- ACCOUNT: any other run of 8-19 digits (bank account numbers, IBAN-like runs, card numbers a
-  mis-recognised digit broke the Luhn check of).
+A segment that ends in a run still going is held until the run ends: a later segment of the track
+with other words, `finish`, or a hold bound (`HOLD_*`, so nothing is held forever and memory is
+bounded); at a bound the run is judged as it stands and its last CONTEXT_DIGITS digits go on as
+context, so a card read across the bound is still found (its first part, unjudged, is redacted
+when longer than the first six digits PCI DSS lets be shown).
 
-What is kept, because summaries need it and it identifies no account: times (10:30), dates
-(2024-05-01, 05/01/2024), amounts ($1,250.00), decimals, numbers under 8 digits, and phone numbers
-written in phone grouping (415 555 1234, 1-800-555-0100, +44 20 7946 0958).
-
-A number read out over several segments ("4111" … "1111" … ) is caught too: consecutive segments of
-one speaker that hold nothing but digits are judged as one run.
-
-Configured patterns (`TRANSCRIPT_REDACTION_PATTERNS`, a JSON object of name -> regular expression)
-are replaced first, each with `[REDACTED <NAME>]` (the name upper-cased is the kind). A replacement
-is never looked at again, so no later rule re-redacts or miscounts a token.
-
-Used twice: the streamer and the recordings Lambda redact every segment before it is written
-(`TRANSCRIPT_REDACTION`, on by default; `RedactionSettings`), and the summaries Lambda redacts the
-transcript again before it reaches the model (`SUMMARY_REDACTION`), which then finds only what
-write-time redaction did not take out (nothing, when both are on with the same rules).
+Must keep: the live, recording and summary paths get the same answer for the same segments (one
+engine, the same bounds); counts say what was found, never the values. docs/data-model.md
+("Redaction") is the long form, with what is not redacted. ~360 lines: a track's reading, holding
+and releasing are one state machine, and the settings stay here where every tier finds them.
 """
 
 from __future__ import annotations
 
-import functools
+import itertools
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Generic, TypeVar
 
 from pydantic import Field, field_validator
 
+from shared.redaction_patterns import ConfiguredPattern as ConfiguredPattern
+from shared.redaction_patterns import parse_patterns as parse_patterns
+from shared.redaction_rules import (
+    CARD,
+    EXPIRY,
+    FULL,
+    MAX_CARD,
+    SECURITY_CODE,
+    Digit,
+    Item,
+    Rules,
+    Run,
+    Zone,
+    judge,
+)
 from shared.settings import EnvGroup
-from shared.validation import json_object
+from shared.spoken_digits import Kind, Token, month_before, tokens, words_in
 
-_DIGIT_WORDS = {
-    "zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4",
-    "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
-}  # fmt: skip
-_WORD = "(?:" + "|".join(_DIGIT_WORDS) + ")"
-_REPEATS = {"double": 2, "triple": 3}
-# One spoken unit: a digit word, or "double"/"triple" and the digit (word or numeral) it repeats.
-_UNIT = rf"(?:(?:{'|'.join(_REPEATS)})[\s\-]+(?:{_WORD}|\d(?!\d))|{_WORD})"
+# Holding (per track): a run still open is held until its end, or until one of these is passed; it is
+# then judged as it stands (`_force`), its last CONTEXT_DIGITS carried into what follows.
+HOLD_SEGMENTS = 32
+HOLD_DIGITS = 64
+HOLD_SECONDS = 30.0  # stream time from the first held segment's start
+CONTEXT_DIGITS = MAX_CARD - 1  # no card can reach further back than this over a forced release
 
-# Numerals with optional single space/dash separators; not part of a word, decimal, time, date or amount.
-_NUMERAL_RUN = re.compile(r"(?<![\w$€£.,:/+])\d(?:[ \-]?\d)*(?![\w:/]|[.,]\d)")
-_PLUS_RUN = re.compile(r"\+\d(?:[ \-]?\d)*")
-# 4+ units: four "double"s already make 8 digits; `classify` judges the digit count.
-_WORD_RUN = re.compile(rf"\b{_UNIT}(?:[\s,\-]+{_UNIT}){{3,}}\b", re.IGNORECASE)
-_ONLY_DIGITS = re.compile(r"^[\s\-,.]*(?:(?:" + _UNIT + r"|\d)[\s\-,.]*)+$", re.IGNORECASE)
-_DIGIT_TOKENS = re.compile(rf"(?:{'|'.join(_REPEATS)})[\s\-]+(?:{_WORD}|\d)|\d|{_WORD}", re.IGNORECASE)
-
-MIN_DIGITS = 8
-MAX_DIGITS = 19
-
-
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
-
-
-def aba_valid(digits: str) -> bool:
-    if len(digits) != 9 or digits == "0" * 9:
-        return False
-    weights = (3, 7, 1) * 3
-    return sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 10 == 0
-
-
-def classify(digits: str, groups: tuple[int, ...] | None) -> str | None:
-    """The kind of sensitive number `digits` is, or None to keep it. `groups`: sizes as written."""
-    count = len(digits)
-    if count < MIN_DIGITS or count > MAX_DIGITS:
-        return None
-    if groups is not None and _is_date(groups) and count == 8:
-        return None
-    if groups is not None and _is_phone(groups):
-        return None
-    if count >= 13 and luhn_valid(digits):
-        return "CARD"
-    if count == 9:
-        if groups == (3, 2, 4):
-            return "SSN"
-        return "ROUTING" if aba_valid(digits) else "SSN"
-    return "ACCOUNT"
-
-
-def _is_date(groups: tuple[int, ...]) -> bool:
-    return groups in {(4, 2, 2), (2, 2, 4), (1, 2, 4), (2, 1, 4), (1, 1, 4)}
-
-
-def _is_phone(groups: tuple[int, ...]) -> bool:
-    return groups in {(3, 3, 4), (1, 3, 3, 4)}
-
-
-@dataclass
-class Redactor:
-    """Replaces sensitive numbers (and configured patterns) and counts what it replaced, per kind.
-
-    One instance per transcript: `counts` are the totals of everything it redacted so far."""
-
-    counts: Counter[str] = field(default_factory=Counter)
-    patterns: Mapping[str, re.Pattern[str]] = field(default_factory=dict)  # kind -> pattern
-
-    def _replace(self, kind: str) -> str:
-        self.counts[kind] += 1
-        return token(kind)
-
-    def _configured(self, shield: Callable[[str], str], kind: str, match: re.Match[str]) -> str:
-        return shield(self._replace(kind))
-
-    def redact(self, text: str) -> str:
-        # What must not be looked at again (a token already put in, an international phone number)
-        # is shielded behind a placeholder with no digit or word character, and put back at the end.
-        shielded: list[str] = []
-
-        def shield(value: str) -> str:
-            shielded.append(value)
-            return f"\ue000{chr(_PLACEHOLDER_BASE + len(shielded) - 1)}\ue001"
-
-        for kind, pattern in self.patterns.items():
-            text = pattern.sub(functools.partial(self._configured, shield, kind), text)
-
-        # International numbers written with a leading + are phone numbers; shield them first.
-        text = _PLUS_RUN.sub(lambda match: shield(match.group(0)), text)
-
-        def numerals(match: re.Match[str]) -> str:
-            raw = match.group(0)
-            groups = tuple(len(part) for part in re.split(r"[ \-]", raw))
-            kind = classify(re.sub(r"\D", "", raw), groups)
-            return raw if kind is None else self._replace(kind)
-
-        def words(match: re.Match[str]) -> str:
-            kind = classify(_digits_of(match.group(0)), None)
-            return match.group(0) if kind is None else self._replace(kind)
-
-        text = _NUMERAL_RUN.sub(numerals, text)
-        text = _WORD_RUN.sub(words, text)
-        if not shielded:
-            return text
-        return _PLACEHOLDER.sub(lambda m: shielded[ord(m.group(1)) - _PLACEHOLDER_BASE], text)
-
-    def redact_lines(self, speakers: list[str], texts: list[str]) -> list[str]:
-        """Redact each line; runs of one speaker's digits-only lines are first judged as one number."""
-        out: list[str | None] = [None] * len(texts)
-        index = 0
-        while index < len(texts):
-            end = index
-            while end < len(texts) and speakers[end] == speakers[index] and only_digits(texts[end]):
-                end += 1
-            if end - index >= 2:
-                kind = classify("".join(_digits_of(texts[i]) for i in range(index, end)), None)
-                if kind is not None:
-                    replaced = self._replace(kind)
-                    for i in range(index, end):
-                        out[i] = replaced
-            index = max(end, index + 1)
-        return [self.redact(text) if done is None else done for text, done in zip(texts, out, strict=True)]
+T = TypeVar("T")
 
 
 def token(kind: str) -> str:
@@ -177,64 +65,292 @@ def token(kind: str) -> str:
     return f"[REDACTED {kind}]"
 
 
-# Placeholders for shielded text: private-use characters, so no digit, word or redaction rule matches.
-_PLACEHOLDER_BASE = 0xF0000
+@dataclass(slots=True)
+class _Piece(Generic[T]):
+    item: T
+    text: str
+    fixed: bool  # context only: never changed, never given back (a live segment, for recordings)
+    start: float | None
+    spans: list[tuple[int, int, str]] = field(default_factory=list)
+
+
+@dataclass
+class Redactor:
+    """The rules, the configured patterns, and the counts per kind of everything redacted through it
+    (one per transcript, or per summary)."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    patterns: Mapping[str, ConfiguredPattern] = field(default_factory=dict)  # kind -> pattern
+    rules: Rules = FULL
+
+    def stream(self) -> TrackRedactor[Any]:
+        """A new track stream counting into this redactor."""
+        return TrackRedactor(self)
+
+    def redact(self, text: str) -> str:
+        """One text on its own (a summary field, a log value)."""
+        return self.redact_track([text])[0]
+
+    def redact_track(
+        self,
+        texts: Sequence[str],
+        starts: Sequence[float | None] | None = None,
+        fixed: Sequence[bool] | None = None,
+    ) -> list[str]:
+        """One track's segments in time order, read as one stream; `fixed` ones are context (read,
+        never changed) and come back unchanged."""
+        return self.redact_lines([""] * len(texts), texts, starts, fixed)
+
+    def redact_lines(
+        self,
+        streams: Sequence[str],
+        texts: Sequence[str],
+        starts: Sequence[float | None] | None = None,
+        fixed: Sequence[bool] | None = None,
+    ) -> list[str]:
+        """Segments of several streams (tracks, speakers) in time order, each stream read on its own
+        as the streamer reads it: a segment's start also lets go what another stream has held longer
+        than HOLD_SECONDS. `fixed` ones are context (read, never changed) and come back unchanged."""
+        out = list(texts)
+        readers: dict[str, TrackRedactor[int]] = {}
+        for index, text in enumerate(texts):
+            at = starts[index] if starts is not None else None
+            reader = readers.get(streams[index])
+            if reader is None:
+                reader = readers[streams[index]] = TrackRedactor(self)
+            done = (
+                [] if at is None else [d for r in readers.values() if r is not reader for d in r.expire(at)]
+            )
+            done += reader.push(
+                index, text, start=at, fixed=bool(fixed[index]) if fixed is not None else False
+            )
+            for i, redacted in done:
+                out[i] = redacted
+        for reader in readers.values():
+            for i, redacted in reader.finish():
+                out[i] = redacted
+        return out
+
+    def apply_patterns(self, text: str) -> str:
+        """The configured patterns, each replaced by its token; a token put in is never matched by a
+        later pattern; a pattern out of time redacts the whole text (fail closed)."""
+        if not self.patterns:
+            return text
+        shielded: list[str] = []
+
+        def shield(kind: str) -> Callable[[Any], str]:
+            def replace_match(match: Any) -> str:
+                self.counts[kind] += 1
+                shielded.append(token(kind))
+                return f"\ue000{chr(_PLACEHOLDER_BASE + len(shielded) - 1)}\ue001"
+
+            return replace_match
+
+        for kind, pattern in self.patterns.items():
+            try:
+                text = pattern.sub(shield(kind), text)
+            except TimeoutError:
+                self.counts[kind] += 1
+                return token(kind)
+        if not shielded:
+            return text
+        return _PLACEHOLDER.sub(lambda m: shielded[ord(m.group(1)) - _PLACEHOLDER_BASE], text)
+
+
+_PLACEHOLDER_BASE = 0xF0000  # private-use characters: no digit, word or pattern rule matches them
 _PLACEHOLDER = re.compile("\ue000([\U000f0000-\U000ffffd])\ue001")
 TOKEN = re.compile(r"\[REDACTED [A-Z][A-Z0-9_]*\]")  # a token as stored, for readers that skip them
 
 
-def only_digits(text: str) -> bool:
-    """True when `text` holds nothing but digits (numerals or digit words) and separators: a piece of
-    a number read out over several segments."""
-    return _ONLY_DIGITS.match(text) is not None
+class TrackRedactor(Generic[T]):
+    """One track's stream of segments: `push` each in order, `finish` at the end of the track. Each
+    returns the segments that may now be stored (item and redacted text), in order; a segment is
+    held while a run of digits it ends with may go on (`held`). `expire(now)` releases what has been
+    held longer than `HOLD_SECONDS` of stream time (another track's clock may say so)."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
+        self._held: list[_Piece[T]] = []
+        self._base = 0  # the number of `_held[0]`
+        self._run: Run | None = None
+        self._zone: Zone | None = None
+        self._month: tuple[int, int, int] | None = None  # a month's name in a zone, before digits
+        self._mark = ""
+        self._sep = ""
+        self._strong = False
+        self._words = 0
+
+    @property
+    def held(self) -> int:
+        return len(self._held)
+
+    def push(
+        self, item: T, text: str, *, start: float | None = None, fixed: bool = False
+    ) -> list[tuple[T, str]]:
+        if not fixed:
+            text = self._redactor.apply_patterns(text)
+        number = self._base + len(self._held)
+        self._held.append(_Piece(item, text, fixed, start))
+        self._mark = ""
+        if self._run is not None:
+            self._sep += "\n"  # a segment boundary: a group boundary within a run
+            self._strong = True
+        for found in tokens(text):
+            self._read(found, number, text)
+        run_digits = len(self._run.digits) if self._run is not None else 0
+        if len(self._held) > HOLD_SEGMENTS or run_digits > HOLD_DIGITS or self._too_old(start):
+            return self._force()
+        return self._release()
+
+    def expire(self, now: float) -> list[tuple[T, str]]:
+        return self._force() if self._held and self._too_old(now) else []
+
+    def finish(self) -> list[tuple[T, str]]:
+        self._close()
+        self._month = None
+        self._zone = None
+        return self._release()
+
+    # ---- reading ------------------------------------------------------------------------------
+
+    def _read(self, found: Token, number: int, text: str) -> None:
+        kind = found.kind
+        if kind is Kind.DIGITS:
+            self._digits(found, number)
+        elif kind is Kind.JOIN:
+            self._sep += text[found.start : found.end]
+            self._strong = self._strong or found.strong
+        elif kind is Kind.BREAK:
+            self._close()
+            self._mark, self._month = found.text, None
+            if self._zone is not None:  # words count only towards a card's follow-up window
+                self._tick(words_in(text, found.start, found.end))
+            if self._zone is not None:
+                month = month_before(text, found.start, found.end)
+                self._month = None if month is None else (number, *month)
+        else:
+            self._close()
+            self._mark, self._month = "", None
+            self._token(found.text)
+
+    def _digits(self, found: Token, number: int) -> None:
+        run = self._run
+        if run is None:
+            run = self._run = Run([], self._mark, self._month)
+            self._sep, self._strong = "", False
+        last = run.digits[-1] if run.digits else None
+        group = last is None or found.numeral or not last.spoken or self._strong
+        self._words += 1
+        for i, char in enumerate(found.digits):
+            start, end = (found.start + i, found.start + i + 1) if found.numeral else (found.start, found.end)
+            sep = self._sep if i == 0 else ""
+            spoken = not found.numeral
+            run.digits.append(
+                Digit(int(char), number, start, end, group and i == 0, sep, spoken, self._words)
+            )
+        self._sep, self._strong, self._month = "", False, None
+
+    def _token(self, kind: str) -> None:
+        """A token already in the text: a card's opens its zone; an expiry or code fills it."""
+        zone = self._zone
+        if kind == CARD:
+            self._zone = Zone()
+        elif zone is not None and kind == EXPIRY:
+            zone.expiry = True
+        elif zone is not None and kind == SECURITY_CODE:
+            zone.code = True
+        else:
+            self._tick(1)
+        if self._zone is not None and self._zone.expiry and self._zone.code:
+            self._zone = None
+
+    def _tick(self, words: int) -> None:
+        if self._zone is not None:
+            self._zone.words -= words
+            if self._zone.words <= 0:
+                self._zone = None
+
+    def _close(self, forced: bool = False) -> None:
+        run, self._run = self._run, None
+        self._sep, self._strong = "", False
+        if run is None or not run.digits:
+            return
+        items, self._zone, month = judge(run, self._zone, self._redactor.rules, forced)
+        self._apply(run, items, month)
+        if forced:  # the run may go on: its tail stays as context (released, never changed again)
+            tail = [replace(d, piece=None) for d in run.digits[-CONTEXT_DIGITS:]]
+            self._run = Run(tail, run.after if len(tail) == len(run.digits) else "", None)
+
+    def _apply(self, run: Run, items: list[Item], month: bool) -> None:
+        for item in items:
+            digits = run.digits[item.first : item.last]
+            live = [d for d in digits if d.piece is not None and not self._piece(d.piece).fixed]
+            if item.counts and live and not any(d.counted for d in digits):
+                self._redactor.counts[item.kind] += 1
+                for d in digits:
+                    d.counted = True
+            spans = [
+                (number, within[0].start, within[-1].end)
+                for number, same in itertools.groupby(live, key=lambda d: d.piece)
+                for within in [list(same)]
+            ]
+            if month and item.kind == EXPIRY and run.month is not None and spans:
+                month = False  # "April 2027": the month's name goes with the year (only joiners between)
+                number, start, _ = run.month
+                if spans[0][0] == number:
+                    spans[0] = (number, start, spans[0][2])
+                elif not self._piece(number).fixed:
+                    spans.insert(0, run.month)
+            for number, start, end in spans:
+                assert number is not None
+                self._piece(number).spans.append((start, end, item.kind))
+
+    def _piece(self, number: int) -> _Piece[T]:
+        return self._held[number - self._base]
+
+    # ---- releasing ----------------------------------------------------------------------------
+
+    def _too_old(self, now: float | None) -> bool:
+        first = self._held[0].start if self._held else None
+        return now is not None and first is not None and now - first > HOLD_SECONDS
+
+    def _force(self) -> list[tuple[T, str]]:
+        self._close(forced=True)
+        self._month = None
+        return self._release()
+
+    def _release(self) -> list[tuple[T, str]]:
+        needed = [d.piece for d in self._run.digits if d.piece is not None] if self._run else []
+        if self._month is not None:
+            needed.append(self._month[0])
+        keep_from = min(needed) if needed else self._base + len(self._held)
+        out: list[tuple[T, str]] = []
+        while self._held and self._base < keep_from:
+            piece = self._held.pop(0)
+            self._base += 1
+            if not piece.fixed:
+                out.append((piece.item, _render(piece.text, piece.spans)))
+        return out
 
 
-def digit_count(text: str) -> int:
-    return len(_digits_of(text))
-
-
-def _digits_of(text: str) -> str:
-    """The digits `text` spells, numerals and words alike ("double five" is 55)."""
-    digits: list[str] = []
-    for found in _DIGIT_TOKENS.findall(text):
-        *repeat, unit = found.lower().replace("-", " ").split()
-        digit = _DIGIT_WORDS.get(unit, unit)
-        digits.append(digit * (_REPEATS[repeat[0]] if repeat else 1))
-    return "".join(digits)
+def _render(text: str, spans: list[tuple[int, int, str]]) -> str:
+    if not spans:
+        return text
+    merged: list[list[Any]] = []
+    for start, end, kind in sorted(spans):
+        if merged and (start < merged[-1][1] or (start == merged[-1][1] and kind == merged[-1][2])):
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end, kind])
+    out, at = [], 0
+    for start, end, kind in merged:
+        out += [text[at:start], token(kind)]
+        at = end
+    out.append(text[at:])
+    return "".join(out)
 
 
 # ---- settings ---------------------------------------------------------------------------------------
-
-_KIND_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
-
-
-def parse_patterns(value: object) -> dict[str, re.Pattern[str]]:
-    """`TRANSCRIPT_REDACTION_PATTERNS`: a JSON object (or a mapping) of name -> regular expression.
-    Names become kinds upper-cased; a bad name, a pattern that does not compile or one that matches
-    the empty string is refused with a message naming it."""
-    if value is None or value == "":
-        return {}
-    value = json_object(value, "a JSON object of name -> regex")
-    patterns: dict[str, re.Pattern[str]] = {}
-    for name, expression in value.items():
-        if not isinstance(name, str) or not _KIND_NAME.fullmatch(name):
-            raise ValueError(f"pattern name {name!r} must be a letter then letters, digits or _ (at most 40)")
-        kind = name.upper()
-        if kind in patterns:
-            raise ValueError(f"pattern name {name!r} is given twice (names are upper-cased)")
-        if isinstance(expression, re.Pattern):
-            compiled = expression
-        elif isinstance(expression, str) and expression:
-            try:
-                compiled = re.compile(expression)
-            except re.error as exc:
-                raise ValueError(f"pattern {name!r} is not a valid regular expression: {exc}") from None
-        else:
-            raise ValueError(f"pattern {name!r} must be a non-empty string")
-        if compiled.search("") is not None:
-            raise ValueError(f"pattern {name!r} matches the empty string; it would redact everywhere")
-        patterns[kind] = compiled
-    return patterns
 
 
 class RedactionSettings(EnvGroup):
@@ -242,11 +358,11 @@ class RedactionSettings(EnvGroup):
     Lambda): `TRANSCRIPT_REDACTION` (default true) and `TRANSCRIPT_REDACTION_PATTERNS`."""
 
     transcript_redaction: bool = True
-    transcript_redaction_patterns: dict[str, re.Pattern[str]] = Field(default_factory=dict)
+    transcript_redaction_patterns: dict[str, ConfiguredPattern] = Field(default_factory=dict)
 
     @field_validator("transcript_redaction_patterns", mode="before")
     @classmethod
-    def _patterns(cls, value: Any) -> dict[str, re.Pattern[str]]:
+    def _patterns(cls, value: Any) -> dict[str, ConfiguredPattern]:
         return parse_patterns(value)
 
     def redactor(self) -> Redactor | None:

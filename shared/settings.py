@@ -1,16 +1,21 @@
-"""Settings as pydantic models, read from the environment once per process.
+"""Settings as pydantic models, read from an environment by whoever builds a service.
 
 Every tier declares the settings it needs as a subclass of `EnvSettings`; field `foo_bar` is read
 from the environment variable `FOO_BAR`. A tier with many settings composes them from `EnvGroup`s
 (one small model per concern, read with the group's prefix: `DeepgramSettings.model` from
 `DEEPGRAM_MODEL`), so the environment names stay flat while the code passes each concern's model on.
-Secrets are resolved in this order:
+A value comes from, first to last:
 
-1. the plain environment variable (local runs and tests: `TWILIO_AUTH_TOKEN=...`);
+1. the plain environment variable (local runs and tests: `TWILIO_AUTH_TOKEN=...`; empty is unset);
 2. in AWS, a Secrets Manager secret whose ARN is in the variable named by `secret_sources`
-   (for example `TWILIO_SECRET_ARN`, a JSON secret `{"account_sid": ..., "auth_token": ...}`).
+   (for example `TWILIO_SECRET_ARN`, a JSON secret `{"account_sid": ..., "auth_token": ...}`),
+   read once per ARN however many fields it feeds;
+3. the field's default.
 
-A missing required value raises `ConfigError` naming the variable, never an empty-string default.
+`from_env(environ)` reads a mapping (the local stack, tests) or `os.environ`; nothing here caches,
+so a service's builder reads its settings once. A missing required value raises `ConfigError`
+naming the variable, never an empty-string default. Not pydantic-settings: docs/configuration.md
+("Why not pydantic-settings") has the measured reason.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from functools import cache
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
@@ -66,9 +70,11 @@ class EnvSettings(EnvGroup):
 
     @classmethod
     def from_env(cls: type[S], environ: Mapping[str, str] | None = None) -> S:
+        """Settings from `environ` (default `os.environ`) and the secrets it names; a `ConfigError`
+        names every missing or invalid variable."""
         env = os.environ if environ is None else environ
         try:
-            return cls.model_validate(_read(cls, env))
+            return cls.model_validate(_read(cls, env, _Secrets()))
         except ValidationError as exc:
             raise ConfigError(_describe(cls, exc)) from exc
 
@@ -77,21 +83,33 @@ def _group(annotation: Any) -> type[EnvGroup] | None:
     return annotation if isinstance(annotation, type) and issubclass(annotation, EnvGroup) else None
 
 
-def _read(model: type[EnvGroup], env: Mapping[str, str]) -> dict[str, Any]:
+def _read(model: type[EnvGroup], env: Mapping[str, str], secrets: _Secrets) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, field in model.model_fields.items():
         group = _group(field.annotation)
         if group is not None:
-            values[name] = _read(group, env)  # always present, so its missing fields are reported
+            values[name] = _read(group, env, secrets)  # always present, so its missing fields are reported
             continue
         raw = env.get(model.env_name(name))
         if raw is None or raw == "":
             source = model.secret_sources.get(name)
             if source is not None and env.get(source.arn_env):
-                raw = _read_secret(env[source.arn_env], source.json_key, optional=source.optional)
+                raw = secret_value(env[source.arn_env], secrets.read(env[source.arn_env]), source)
         if raw is not None and raw != "":
             values[name] = raw
     return values
+
+
+class _Secrets:
+    """The secrets one settings build reads: each ARN once, however many fields it feeds."""
+
+    def __init__(self) -> None:
+        self._read: dict[str, str] = {}
+
+    def read(self, arn: str) -> str:
+        if arn not in self._read:
+            self._read[arn] = fetch_secret(arn)
+        return self._read[arn]
 
 
 def _locate(cls: type[EnvGroup], loc: tuple[int | str, ...]) -> tuple[str | None, SecretSource | None]:
@@ -122,25 +140,29 @@ def _describe(cls: type[EnvSettings], exc: ValidationError) -> str:
     return f"{cls.__name__}: " + describe_errors(exc, problem)
 
 
-def _read_secret(arn: str, json_key: str | None, *, optional: bool = False) -> str | None:
-    """Fetch one secret value (None: an optional key the secret does not have). Called once per
-    field per process (settings are cached), so no extra cache."""
+def fetch_secret(arn: str) -> str:
+    """The secret's string, from Secrets Manager (`ConfigError` naming the ARN when unreadable)."""
     try:
-        secret = aws.secretsmanager().get_secret_value(SecretId=arn)["SecretString"]
+        secret: str = aws.secretsmanager().get_secret_value(SecretId=arn)["SecretString"]
     except Exception as exc:  # botocore raises many types; all mean the same thing here
         raise ConfigError(f"cannot read secret {arn}: {exc}") from exc
-    if json_key is None:
+    return secret
+
+
+def secret_value(arn: str, secret: str, source: SecretSource) -> str | None:
+    """One value of a secret (None: an optional key the secret does not have)."""
+    if source.json_key is None:
         return secret
     try:
         document = json.loads(secret)
     except json.JSONDecodeError:
-        return None if optional else secret  # a plain-string secret holds just the required value
-    if not isinstance(document, dict) or json_key not in document:
-        if optional and isinstance(document, dict):
+        return None if source.optional else secret  # a plain-string secret holds just the required value
+    if not isinstance(document, dict) or source.json_key not in document:
+        if source.optional and isinstance(document, dict):
             return None
-        raise ConfigError(f"secret {arn} has no key {json_key!r}")
-    value = document[json_key]
-    return None if optional and value in (None, "") else str(value)
+        raise ConfigError(f"secret {arn} has no key {source.json_key!r}")
+    value = document[source.json_key]
+    return None if source.optional and value in (None, "") else str(value)
 
 
 class TableSettings(EnvSettings):
@@ -196,14 +218,3 @@ def auth_tokens(primary: SecretStr, secondary: SecretStr | None) -> tuple[str, .
     streamer's). An empty secondary is no key: it would make every signature forgeable."""
     extra = secondary.get_secret_value() if secondary is not None else ""
     return (primary.get_secret_value(), extra) if extra else (primary.get_secret_value(),)
-
-
-@cache
-def load(cls: type[S]) -> S:
-    """The process-wide settings of one kind, validated once (first use), then shared."""
-    return cls.from_env()
-
-
-def reset() -> None:
-    """Forget loaded settings (tests that change the environment)."""
-    load.cache_clear()

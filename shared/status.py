@@ -50,11 +50,6 @@ _RANK: dict[CallStatus, int] = {
 TERMINAL_STATUSES = frozenset(s for s in CallStatus if s.is_terminal)
 
 
-def can_advance(current: CallStatus | None, new: CallStatus) -> bool:
-    """True when `new` may replace `current`: the same test the conditional write makes."""
-    return current is None or new.rank > current.rank
-
-
 class TranscriptStatus(StrEnum):
     """Where a call's transcript stands.
 

@@ -1,5 +1,5 @@
-"""One track's audio timeline: what Deepgram has not yet covered with a final result, and the map
-from audio bytes to stream time.
+"""Telephone audio: the G.711 mu-law codec the streamer speaks, and one track's audio timeline (what
+Deepgram has not yet covered with a final result, and the map from audio bytes to stream time).
 
 Every byte of a track gets an index (0, 1, 2, … over the whole call). Deepgram times are seconds of
 audio on one connection; a connection that starts at index `origin` hears byte `origin + 8000·t` at
@@ -18,6 +18,21 @@ BYTES_PER_SECOND = 8000
 BYTES_PER_MS = 8
 MULAW_SILENCE = 0xFF
 _GAP_TOLERANCE_MS = 2.0
+_MULAW_SEGMENT_ENDS = (0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF)
+
+
+def linear_to_mulaw(sample: int) -> int:
+    """G.711 mu-law of one 16-bit linear sample (the CCITT reference algorithm, 14-bit input;
+    bit-exact with `audioop.lin2ulaw`)."""
+    pcm = sample >> 2
+    mask = 0xFF
+    if pcm < 0:
+        pcm, mask = -pcm, 0x7F
+    pcm = min(pcm, 8159) + 0x21
+    segment = next((i for i, top in enumerate(_MULAW_SEGMENT_ENDS) if pcm <= top), 8)
+    if segment >= 8:
+        return 0x7F ^ mask
+    return ((segment << 4) | ((pcm >> (segment + 1)) & 0x0F)) ^ mask
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """The streamer's writes to the call record (CDR) and its one event, run in threads off the loop.
 
-The DynamoDB side is the data layer's (`shared.dal.calls.DynamoCalls` through the streamer's
-`TranscriptStatusWrites` port): UpdateItem creates the record when the status webhook has not yet
+The DynamoDB side is the data layer's (`shared.dal.calls.stream.DynamoStreamCalls` through the
+streamer's ports): UpdateItem creates the record when the status webhook has not yet
 (the two tiers write disjoint attributes, so whichever lands first is fine), and the transcript
 status never moves back from a terminal value. What stays here is the streamer's own concern: a small
 fixed pool of threads, and retries, since nobody replays a media stream to retry for us.
@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from shared import aws
-from shared.dal.calls import DynamoCalls
+from shared.dal.calls.stream import DynamoStreamCalls
 from shared.dal.ports import (
     RedactionCountWrites,
     StreamStartWrites,
@@ -32,7 +32,7 @@ _BACKOFF_BASE_SECONDS = 0.2
 
 class CallRecords:
     def __init__(self, calls_table: str, bus_name: str, attempts: int = 4, threads: int = 2) -> None:
-        calls = DynamoCalls(calls_table)
+        calls = DynamoStreamCalls(calls_table)
         self._calls: TranscriptStatusWrites = calls
         self._starts: StreamStartWrites = calls
         self._usage: StreamUsageWrites = calls

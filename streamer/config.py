@@ -41,6 +41,9 @@ class ServerSettings(EnvGroup):
     stream_url: str
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=0, le=65535)
+    # Proxies in front that append to X-Forwarded-For: 0 none (the TCP peer is the client), 1 the
+    # ALB, 2 CloudFront then the ALB. The client address is that many entries from the right.
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=4)
 
     @field_validator("stream_url")
     @classmethod
@@ -58,10 +61,12 @@ class LimitSettings(EnvGroup):
     # health-check interval or two to notice "not ready"; calls arriving meanwhile are still served.
     hard_max_calls: int | None = Field(default=None, ge=1)
     # Upgraded connections still waiting for a verified `start` are not calls: they never count toward
-    # MAX_CALLS or /healthz, and have a bound of their own (default 4 x MAX_CALLS). Generous on
-    # purpose: every upgrade carries the same signature, so a tight bound would let whoever saw one
-    # block every call; START_TIMEOUT_SECONDS keeps each one short instead.
-    max_pending_streams: int | None = Field(default=None, ge=1)
+    # MAX_CALLS or /healthz, and have bounds of their own, sized by what one costs (~20 KB, one file
+    # descriptor, ~0.75 ms of CPU per upgrade-to-timeout: docs/benchmarks.md). The task's bound is
+    # generous (every upgrade carries the same signature); the per-address one keeps a single source
+    # from filling it. START_TIMEOUT_SECONDS keeps each connection short.
+    max_pending_streams: int = Field(default=2048, ge=1)
+    max_pending_streams_per_address: int = Field(default=32, ge=1)
     drain_seconds: float = Field(default=90.0, ge=0)
     # Twilio sends `connected` and `start` as soon as the upgrade completes
     start_timeout_seconds: float = Field(default=5.0, gt=0)
@@ -85,10 +90,6 @@ class LimitSettings(EnvGroup):
     @property
     def hard_cap(self) -> int:
         return self.hard_max_calls or self.max_calls + max(10, self.max_calls // 4)
-
-    @property
-    def pending_cap(self) -> int:
-        return self.max_pending_streams or 4 * self.max_calls
 
 
 class TwilioAccountSettings(EnvGroup):

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
-from shared.telemetry import METRICS_NAMESPACE
+from shared.telemetry import METRICS_NAMESPACE, SERVICE_DIMENSION
 from streamer.contract import (
     ACTIVE_CALLS,
     AGENT_BARGE_INS,
@@ -125,7 +125,7 @@ class StreamerMetrics:
     def document(self) -> dict[str, Any]:
         """The EMF document for the interval just ended; resets the interval's counters."""
         definitions: list[dict[str, str]] = [{"Name": ACTIVE_CALLS, "Unit": "Count"}]
-        doc: dict[str, Any] = {"service": self.service, ACTIVE_CALLS: self._active_calls()}
+        doc: dict[str, Any] = {SERVICE_DIMENSION: self.service, ACTIVE_CALLS: self._active_calls()}
         for name in COUNTERS:
             definitions.append({"Name": name, "Unit": "Count"})
             doc[name] = self.counts[name]
@@ -142,7 +142,7 @@ class StreamerMetrics:
         doc["_aws"] = {
             "Timestamp": int(time.time() * 1000),
             "CloudWatchMetrics": [
-                {"Namespace": METRICS_NAMESPACE, "Dimensions": [["service"]], "Metrics": definitions}
+                {"Namespace": METRICS_NAMESPACE, "Dimensions": [[SERVICE_DIMENSION]], "Metrics": definitions}
             ],
         }
         return doc

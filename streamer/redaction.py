@@ -1,18 +1,16 @@
-"""One call's redaction of its final segments, before any of them is written (issue 14).
+"""One call's redaction of its final segments, before any of them is written.
 
 Every segment the session stores (a track's final result, what the caller heard of the agent) goes
 through `CallRedaction.accept`, which hands back the segments that may now be written, their text
-redacted (`shared.redaction`): card numbers (numerals or digit words, Luhn-checked), SSNs, routing
-and account numbers and the configured patterns become `[REDACTED <KIND>]`.
+redacted by `shared.redaction` (one `TrackRedactor` per track and speaker, all counting into the
+call's one `Redactor`).
 
-A number read out in groups lands in several finals ("4111 1111" … "1111 1111"), none of which is a
-number on its own. So a segment of nothing but digits is held back, per track and speaker, until a
-segment that is not only digits arrives on that track (or the stream ends: `flush`), or until the
-held digits are more than any number we redact could have; the held run is then judged as one
-number, as the summaries judge consecutive digits-only lines. Only digits-only segments are ever
-held (they are rare, and a caller reading a number out is exactly what they are), and never longer
-than the next words of the same speaker. What is still missed, and why, is in docs/data-model.md
-("Redaction").
+A card read out in groups lands in several finals ("4111" … "1111" … "0 4 2 7"), none of which is a
+number on its own, so a segment that ends in digits is held until the run of digits it ends with is
+judged: when a later segment of its track carries other words, at the end of the stream (`flush`),
+or at a hold bound (shared.redaction `HOLD_*`: segments, digits, and seconds of stream time, which
+any track's next segment measures, so a silent track's held segment is let go while the other talks).
+Memory is bounded per call: a few streams, each holding at most `HOLD_SEGMENTS` segments.
 
 `counts` are the call's totals per kind, written onto the call record as `redaction_counts`.
 """
@@ -22,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from shared.redaction import MAX_DIGITS, Redactor, digit_count, only_digits
+from shared.redaction import Redactor, TrackRedactor
 
 if TYPE_CHECKING:
     from streamer.deepgram import Segment
@@ -41,7 +39,7 @@ class CallRedaction:
     def __init__(self, redactor: Redactor | None) -> None:
         """`redactor` None: redaction is off (TRANSCRIPT_REDACTION=false); segments pass unchanged."""
         self._redactor = redactor
-        self._held: dict[tuple[str, str], list[Pending]] = {}
+        self._streams: dict[tuple[str, str], TrackRedactor[Pending]] = {}
 
     @property
     def enabled(self) -> bool:
@@ -53,36 +51,32 @@ class CallRedaction:
 
     @property
     def held(self) -> int:
-        return sum(len(run) for run in self._held.values())
+        return sum(stream.held for stream in self._streams.values())
 
     def accept(self, pending: Pending) -> list[Pending]:
         """The segments that may be written now (possibly none, possibly some held earlier)."""
         if self._redactor is None:
             return [pending]
-        where = (pending.segment.track, pending.speaker)
-        if only_digits(pending.segment.text):
-            run = self._held.setdefault(where, [])
-            run.append(pending)
-            if sum(digit_count(p.segment.text) for p in run) <= MAX_DIGITS:
-                return []
-            return self._release(where)  # longer than any number: judged now, as it stands
-        return [*self._release(where), *self._redact([pending])]
+        segment = pending.segment
+        where = (segment.track, pending.speaker)
+        stream = self._streams.get(where)
+        if stream is None:
+            stream = self._streams[where] = TrackRedactor(self._redactor)
+        released = [
+            done
+            for other, held in self._streams.items()
+            if other != where
+            for done in held.expire(segment.start)
+        ]
+        released += stream.push(pending, segment.text, start=segment.start)
+        return [_with_text(p, text) for p, text in released]
 
     def flush(self) -> list[Pending]:
         """Everything still held (the stream ended), redacted."""
-        return [pending for where in list(self._held) for pending in self._release(where)]
+        return [_with_text(p, text) for stream in self._streams.values() for p, text in stream.finish()]
 
-    def _release(self, where: tuple[str, str]) -> list[Pending]:
-        return self._redact(self._held.pop(where, []))
 
-    def _redact(self, run: list[Pending]) -> list[Pending]:
-        if not run:
-            return []
-        assert self._redactor is not None
-        texts = self._redactor.redact_lines([p.speaker for p in run], [p.segment.text for p in run])
-        return [
-            p
-            if text == p.segment.text
-            else dataclasses.replace(p, segment=dataclasses.replace(p.segment, text=text))
-            for p, text in zip(run, texts, strict=True)
-        ]
+def _with_text(pending: Pending, text: str) -> Pending:
+    if text == pending.segment.text:
+        return pending
+    return dataclasses.replace(pending, segment=dataclasses.replace(pending.segment, text=text))

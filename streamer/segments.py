@@ -18,9 +18,9 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from shared.dal.keys import segment_key
 from shared.dal.ports import SegmentBatchWrites
 from shared.dal.records import Segment as StoredSegment
-from shared.dal.records import segment_key
 from shared.dal.retry import RETRYABLE, with_retries
 from shared.dal.segments import DynamoSegments
 from shared.observability import logger
@@ -120,10 +120,6 @@ class SegmentStore:
         except queue.Full:
             return asyncio.to_thread(self._queue.put, item)
         return None
-
-    @property
-    def queued(self) -> int:
-        return self._queue.qsize()
 
     # ---- writer threads ----------------------------------------------------------------------------
 

@@ -1,15 +1,15 @@
 """The WebSocket server: `/healthz`, the signature check, capacity and drain, then one session per call.
 
 Refusals happen as early as they can. In `process_request`, before the upgrade completes: forged or
-unsigned upgrades get 403; upgrades during a drain, beyond the hard cap of calls, or beyond the bound
-of connections still waiting for their `start` get 503. The upgrade signature is the same for every
-call (Twilio signs the bare STREAM_URL), so it proves little: a connection only becomes a *call* once
-its session has verified the `start`'s per-call stream token. Until then it is *pending*: pending
+unsigned upgrades get 403; upgrades during a drain or beyond the hard cap of calls get 503, beyond
+the bound of connections still waiting for their `start` 503 `busy`, and beyond one client address's
+share of that bound 429. The upgrade signature is the same for every call (Twilio signs the bare
+STREAM_URL), so it proves little: a connection only becomes a *call* once its session has verified
+the `start`'s per-call stream token. Until then it is *pending* (`PendingStreams`): pending
 connections never count toward MAX_CALLS or `/healthz` (idle upgrades cannot make the task look
-full, and ECS never replaces a task, cutting its calls, because of them), have their own generous
-bound (MAX_PENDING_STREAMS) and last at most START_TIMEOUT_SECONDS. `/healthz` is 200 only while the
-task accepts calls and is below MAX_CALLS: the load balancer then stops sending new calls here well
-before the hard cap.
+full, and ECS never replaces a task, cutting its calls, because of them), and last at most
+START_TIMEOUT_SECONDS. `/healthz` is 200 only while the task accepts calls and is below MAX_CALLS:
+the load balancer then stops sending new calls here well before the hard cap.
 """
 
 from __future__ import annotations
@@ -19,12 +19,17 @@ import time
 from http import HTTPStatus
 
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from shared.observability import logger
 from shared.signatures import verify_stream_upgrade
+from streamer import fd_limit
+from streamer.client_address import FORWARDED_FOR, client_address
 from streamer.contract import HEALTH_PATH, MEDIA_PATH
-from streamer.session import CallSession, SessionDeps, close_draining
+from streamer.guard import close_draining
+from streamer.pending import ADDRESS_BUSY, PendingStreams
+from streamer.session import CallSession, SessionDeps
 
 
 class StreamerServer:
@@ -34,7 +39,10 @@ class StreamerServer:
         self._limits = deps.settings.limits
         self._tokens = deps.settings.twilio.auth_tokens()  # primary, then the secondary when rotating
         self.sessions: set[CallSession] = set()  # calls: their `start` verified and admitted
-        self.pending: set[CallSession] = set()  # upgraded, still waiting for a verified `start`
+        # upgraded, still waiting for a verified `start`
+        self.pending: PendingStreams[CallSession] = PendingStreams(
+            self._limits.max_pending_streams, self._limits.max_pending_streams_per_address
+        )
         self.draining = False
         self.refused: dict[int, int] = {}
         self._server: Server | None = None
@@ -54,6 +62,15 @@ class StreamerServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
+        self.pending.cap, open_files = fd_limit.pending_cap(self._limits)
+        if self.pending.cap < self._limits.max_pending_streams:
+            logger.warning(
+                "open-file limit too low for the configured limits: fewer connections may wait for start",
+                open_files=open_files,
+                needed=fd_limit.needed(self._limits),
+                max_pending_streams=self._limits.max_pending_streams,
+                pending_cap=self.pending.cap,
+            )
         self._server = await serve(
             self._handle,
             self._server_settings.host,
@@ -68,6 +85,9 @@ class StreamerServer:
             port=self.port,
             max_calls=self._limits.max_calls,
             hard_cap=self._limits.hard_cap,
+            pending_cap=self.pending.cap,
+            pending_per_address=self.pending.per_address_cap,
+            trusted_proxy_hops=self._server_settings.trusted_proxy_hops,
         )
 
     def begin_drain(self) -> None:
@@ -118,11 +138,20 @@ class StreamerServer:
             return self._refuse(connection, HTTPStatus.SERVICE_UNAVAILABLE, "draining\n")
         if self.active_calls >= self._limits.hard_cap:
             return self._refuse(connection, HTTPStatus.SERVICE_UNAVAILABLE, "at capacity\n")
-        if len(self.pending) >= self._limits.pending_cap:
-            logger.warning(
-                "stream upgrade refused: too many streams waiting for start", pending=len(self.pending)
-            )
-            return self._refuse(connection, HTTPStatus.SERVICE_UNAVAILABLE, "busy\n")
+        address = self._client_address(connection, request.headers)
+        if (refusal := self.pending.refusal(address)) is not None:
+            status, text = refusal
+            response = self._refuse(connection, status, text)
+            if (count := self.refused[status.value]) <= 5 or count % 100 == 0:  # no log flood
+                logger.warning(
+                    "stream upgrade refused: too many streams waiting for start",
+                    from_this_address=refusal is ADDRESS_BUSY,
+                    address=address,
+                    pending=len(self.pending),
+                    pending_from_address=self.pending.waiting_from(address),
+                    refused=count,
+                )
+            return response
         if not verify_stream_upgrade(self._server_settings.stream_url, request.headers, self._tokens):
             logger.warning(
                 "stream upgrade refused: bad signature",
@@ -136,22 +165,32 @@ class StreamerServer:
         return connection.respond(status, text)
 
     async def _handle(self, ws: ServerConnection) -> None:
+        assert ws.request is not None  # the handler runs once the upgrade request was accepted
+        address = self._client_address(ws, ws.request.headers)
         # raced past process_request (upgrades completing together)
         if (
             self.draining
             or self.active_calls >= self._limits.hard_cap
-            or len(self.pending) >= self._limits.pending_cap
+            or self.pending.refusal(address) is not None
         ):
             await close_draining(ws, 1013, "try again later", self._limits.message_burst)
             return
         session = CallSession(ws, self._deps, admit=self._admit)
-        self.pending.add(session)
+        self.pending.add(session, address)
         try:
             await session.run()  # catches and logs its own failures: nothing reaches other calls
         finally:
             self.pending.discard(session)
             self.sessions.discard(session)
             self._changed.set()
+
+    def _client_address(self, connection: ServerConnection, headers: Headers) -> str:
+        peer = connection.remote_address
+        return client_address(
+            headers.get_all(FORWARDED_FOR),
+            str(peer[0]) if peer else None,
+            self._server_settings.trusted_proxy_hops,
+        )
 
     def _admit(self, session: CallSession) -> bool:
         """A pending connection's `start` verified: it becomes a call, unless the hard cap is reached

@@ -1,19 +1,22 @@
 """Lambda entry point: `handler(event, context)` for the EventBridge `Recording Completed` event.
 
 Parse (Powertools parser: the whole EventBridge event, typed detail) → `RecordingService.reconcile`
-→ the outcome. The service and its adapters (tables, bucket, Twilio, Deepgram, bus) are built on
-the first invocation, not at import, and kept for the container's life.
+→ the outcome. `handler` builds the service and its adapters (tables, bucket, Twilio, Deepgram, bus)
+from the environment on the first invocation, not at import, and keeps them for the container's
+life; `create_handler` binds the same code to a service built elsewhere (the local stack, tests).
 
 Every failure is raised, so Lambda's asynchronous invoke retries the event and then sends it to the
 dead-letter destination; nothing is lost quietly. Before raising, the handler logs it and counts
 `RecordingFailures` with a `reason` dimension (`recording-not-found`, `deepgram-rejected`,
 `deepgram-unavailable`, `store-unavailable`, …) and says in the log whether a retry can help:
 `retryable: false` failures (a 404, a Deepgram 400, an invalid WAV) will reach the DLQ after the
-retries whatever happens, and need an operator (docs/recordings.md, "Errors").
+retries whatever happens, and need an operator (docs/recordings.md, "Errors"). The failure is
+counted twice: with `service` alone (the total the dashboard graphs) and with `reason` too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -22,20 +25,19 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.recordings import metric_names as names
 from functions.recordings.adapters import DeepgramBatch, RetryPolicy, S3RecordingStore, TwilioMedia, http_pool
 from functions.recordings.errors import RecordingError
-from functions.recordings.models import RecordingCompletedEvent
+from functions.recordings.inputs import RecordingCompletedEvent
 from functions.recordings.service import RecordingService
-from functions.recordings.settings import RecordingSettings, recording_settings
-from shared import aws, settings
-from shared.dal.calls import DynamoCalls
+from functions.recordings.settings import RecordingSettings
+from shared import aws
+from shared.dal.calls.recordings import DynamoRecordingCalls
 from shared.dal.segments import DynamoSegments
 from shared.errors import ConfigError, StoreError
 from shared.events import EventBridgePublisher, PublishError
 from shared.observability import logger, metrics, tracer
 from shared.telemetry import METRICS_NAMESPACE
-
-FAILURES_METRIC = "RecordingFailures"
 
 
 def build_service(config: RecordingSettings) -> RecordingService:
@@ -44,7 +46,7 @@ def build_service(config: RecordingSettings) -> RecordingService:
     backoff = config.recording_retry_backoff_seconds
     return RecordingService(
         config,
-        calls=DynamoCalls(config.calls_table),
+        calls=DynamoRecordingCalls(config.calls_table),
         segments=DynamoSegments(config.transcripts_table),
         media=TwilioMedia(
             http=http,
@@ -64,17 +66,6 @@ def build_service(config: RecordingSettings) -> RecordingService:
     )
 
 
-@cache
-def runtime() -> RecordingService:
-    return build_service(recording_settings())
-
-
-def reset() -> None:
-    """Forget the cached service and settings (tests that change the environment)."""
-    runtime.cache_clear()
-    settings.reset()
-
-
 def failure(exc: BaseException) -> tuple[str, bool]:
     """The metric's `reason` for a failure, and whether retrying the event can help."""
     if isinstance(exc, RecordingError):
@@ -90,10 +81,13 @@ def failure(exc: BaseException) -> tuple[str, bool]:
 
 def _report_failure(exc: BaseException) -> None:
     reason, retryable = failure(exc)
+    # The total with the invocation's other metrics (flushed as the handler raises); the breakdown in
+    # a document of its own, since a dimension applies to every metric of its document.
+    metrics.add_metric(name=names.RECORDING_FAILURES, unit=MetricUnit.Count, value=1)
     with single_metric(
-        name=FAILURES_METRIC, unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE
+        name=names.RECORDING_FAILURES, unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE
     ) as metric:
-        metric.add_dimension(name="reason", value=reason)
+        metric.add_dimension(name=names.REASON_DIMENSION, value=reason)
     extra = {"reason": reason, "retryable": retryable, "error": f"{type(exc).__name__}: {exc}"}
     if retryable:
         logger.exception("recording not reconciled; the event will be retried", extra=extra)
@@ -103,11 +97,25 @@ def _report_failure(exc: BaseException) -> None:
         )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    metrics.add_metric(name="RecordingEventsReceived", unit=MetricUnit.Count, value=1)
+LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+def create_handler(runtime: Callable[[], RecordingService]) -> LambdaHandler:
+    """The Lambda entry point's code bound to `runtime()`'s service (asked on each invocation: cache it)."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # X-Ray: "## handler"
+        return _handle(event, context, runtime)
+
+    return handler
+
+
+def _handle(
+    event: dict[str, Any], context: LambdaContext, runtime: Callable[[], RecordingService]
+) -> dict[str, Any]:
+    metrics.add_metric(name=names.EVENTS_RECEIVED, unit=MetricUnit.Count, value=1)
     detail = parse(event=event, model=RecordingCompletedEvent).detail
     logger.append_keys(call_sid=detail.call_sid, recording_sid=detail.recording_sid)
     tracer.put_annotation(key="call_sid", value=detail.call_sid)
@@ -117,3 +125,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         _report_failure(exc)
         raise
     return outcome.as_dict()
+
+
+@cache
+def runtime() -> RecordingService:
+    """The container's service, from its environment on the first invocation."""
+    return build_service(RecordingSettings.from_env())
+
+
+handler = create_handler(runtime)

@@ -15,9 +15,11 @@ call's reconciliation fields out. The rules, and why (docs/recordings.md has the
 - `liveCoverage` uses the same test *without* the slack: it is the contract's exact number.
 - Uncovered words in a row (no covered word, no live segment between them) form one gap; within a
   gap they are cut into segments at pauses and sentence ends, as a live transcript would be.
-- Redaction (issue 14, `TRANSCRIPT_REDACTION`) runs on the segments this adds, after every decision
-  above was taken on the recognised words: live segments are stored redacted already, and their
-  tokens (`[REDACTED CARD]`) match no recording word (`words.segment_tokens`), so the words a token
+- Redaction (`TRANSCRIPT_REDACTION`) runs on the segments this adds, after every decision above was
+  taken on the recognised words, with the engine the streamer uses: each track is read as one
+  stream, the live segments as context (read, never changed), so a number or an expiry the added
+  words complete is found. Live segments are stored redacted already, and their tokens
+  (`[REDACTED CARD]`) match no recording word (`words.segment_tokens`), so the words a token
   replaced are covered by its segment's time as any live word is. The counts go on the call record
   as `recording_redaction_counts`; `transcript_version` is the digest of what is stored (redacted).
 - Keys are `recording_segment_key` (`…#track#r`): derived from the words' own timing, so a re-driven
@@ -35,7 +37,8 @@ from dataclasses import dataclass, replace
 
 from functions.recordings.alignment import Alignment
 from functions.recordings.words import INBOUND, OUTBOUND, Word, normalise, segment_tokens
-from shared.dal.records import RECORDING, Gap, ReconciliationUpdate, Segment, recording_segment_key
+from shared.dal.keys import recording_segment_key
+from shared.dal.records import RECORDING, Gap, ReconciliationUpdate, Segment
 from shared.redaction import Redactor
 
 COVER_TOLERANCE = 0.2  # seconds of slack at a live segment's edges when deciding a word was heard live
@@ -260,7 +263,7 @@ def reconcile(
         added += [_segment(call_sid, piece, speakers.get(track, track), source) for piece in _pieces(runs)]
 
     if redactor is not None:
-        added = redact_segments(added, redactor)
+        added = redact_segments(added, redactor, context=live)
     new_keys = {segment.segment_key for segment in added}
     return Reconciliation(
         call_sid=call_sid,
@@ -277,18 +280,26 @@ def reconcile(
     )
 
 
-def redact_segments(segments: Sequence[Segment], redactor: Redactor) -> list[Segment]:
-    """The segments with their text redacted, in the order given. Each track's segments are read in
-    time order, so digits read out over consecutive segments of one speaker are judged as one number."""
-    by_track: dict[str, list[int]] = {}
-    for index, segment in enumerate(segments):
-        by_track.setdefault(segment.track, []).append(index)
+def redact_segments(
+    segments: Sequence[Segment], redactor: Redactor, context: Sequence[Segment] = ()
+) -> list[Segment]:
+    """The segments with their text redacted, in the order given. Each track is read as one stream in
+    time order, as the streamer reads it, `context` (the live segments) included but never changed,
+    so digits read out over several segments, live or added, are judged as one run."""
+    entries = sorted(
+        [*((segment, index) for index, segment in enumerate(segments)), *((s, None) for s in context)],
+        key=lambda entry: (entry[0].start, entry[0].end, entry[0].track, entry[1] is not None),
+    )
+    redacted = redactor.redact_lines(
+        [segment.track for segment, _ in entries],
+        [segment.text for segment, _ in entries],
+        starts=[segment.start for segment, _ in entries],
+        fixed=[index is None for _, index in entries],
+    )
     texts = [segment.text for segment in segments]
-    for indexes in by_track.values():
-        indexes.sort(key=lambda i: segments[i].start)
-        redacted = redactor.redact_lines([segments[i].speaker for i in indexes], [texts[i] for i in indexes])
-        for i, text in zip(indexes, redacted, strict=True):
-            texts[i] = text
+    for (_, index), text in zip(entries, redacted, strict=True):
+        if index is not None:
+            texts[index] = text
     return [
         segment if text == segment.text else replace(segment, text=text)
         for segment, text in zip(segments, texts, strict=True)

@@ -33,6 +33,7 @@ from typing import Any, BinaryIO, Literal, Protocol, cast
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from functions.recordings import metric_names as names
 from functions.recordings.alignment import estimate_offset
 from functions.recordings.deepgram_batch import BatchResponseError, BatchTranscript
 from functions.recordings.errors import (
@@ -145,7 +146,7 @@ class RecordingService:
         with self._buffer() as audio:
             size, wav = self._audio(event, call, key, audio)
             transcript = self._transcribe(audio, size, options, remaining_seconds)
-        self._count("RecordingBytes", size, MetricUnit.Bytes)
+        self._count(names.RECORDING_BYTES, size, MetricUnit.Bytes)
         if call.recording_s3_key != key and not self._calls.set_recording_s3_key(
             call_sid, recording_sid, key
         ):
@@ -246,7 +247,7 @@ class RecordingService:
             deleted = self._media.delete(recording_sid)
         except RecordingError as exc:
             logger.error("Twilio's copy of the recording could not be deleted", extra={"error": str(exc)})
-            self._count("TwilioRecordingDeleteFailures")
+            self._count(names.TWILIO_DELETE_FAILURES)
             return
         logger.info("Twilio's copy of the recording deleted", extra={"deleted": deleted})
 
@@ -282,7 +283,7 @@ class RecordingService:
 
         def failed(message: str) -> None:
             logger.warning(message)
-            self._count("CostWriteFailures")
+            self._count(names.COST_WRITE_FAILURES)
 
         record_cost(self._calls, call_sid, self._settings.costs.call_prices, on_error=failed)
 
@@ -294,7 +295,7 @@ class RecordingService:
             "not the call's recording (a later one replaced it): nothing to do",
             extra={"recording_sid": event.recording_sid, "call_recording_sid": current},
         )
-        self._count("RecordingsSkipped")
+        self._count(names.SKIPPED)
         return RecordingOutcome(event.call_sid, event.recording_sid, "superseded")
 
     def _report(
@@ -310,9 +311,10 @@ class RecordingService:
         if early:
             # per contract: reconciled against what is stored; the sweeper redoes it once live is
             # final (it sees reconciled_transcript_status still in progress)
-            self._count("RecordingsReconciledEarly")
-        self._count("RecordingsReconciled")
-        self._count("RecordingFilledSeconds", result.filled_seconds, MetricUnit.Seconds)
+            self._count(names.RECONCILED_EARLY)
+        self._count(names.RECONCILED)
+        if saved:
+            self._report_stored(call, result)
         logger.info(
             "recording reconciled",
             extra={
@@ -335,6 +337,15 @@ class RecordingService:
                 "route": call.route,
             },
         )
+
+    def _report_stored(self, call: Call, result: Reconciliation) -> None:
+        """The dashboard's recordings row, once per stored reconciliation (a re-run that changed
+        nothing adds no second value): how much was filled, how much live had heard, how late."""
+        self._count(names.FILLED_SECONDS, result.filled_seconds, MetricUnit.Seconds)
+        self._count(names.LIVE_COVERAGE, result.live_coverage, MetricUnit.NoUnit)
+        if call.ended_at:  # unknown until the call's terminal status callback arrives
+            lag = (self._now() - clock.parse_iso(call.ended_at)).total_seconds()
+            self._count(names.RECONCILE_LAG_SECONDS, max(0.0, lag), MetricUnit.Seconds)
 
     def _count(self, name: str, value: float = 1, unit: MetricUnit = MetricUnit.Count) -> None:
         self._metrics.add_metric(name=name, unit=unit, value=value)

@@ -1,4 +1,4 @@
-"""Settings of the recordings Lambda, read from the environment once per process (`shared.settings.load`).
+"""Settings of the recordings Lambda, read from the environment when its service is built.
 
 Required: the contract's resource names (`CALLS_TABLE`, `TRANSCRIPTS_TABLE`, `EVENT_BUS_NAME`,
 `RECORDINGS_BUCKET`), the Twilio account (`TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, or
@@ -18,7 +18,7 @@ from pydantic import Field
 from shared.costs import CostSettings
 from shared.deepgram import DeepgramOptions
 from shared.redaction import RedactionSettings
-from shared.settings import TWILIO_SECRET_SOURCES, SecretSource, TableSettings, TwilioSettings, load
+from shared.settings import TWILIO_SECRET_SOURCES, SecretSource, TableSettings, TwilioSettings
 
 MEBIBYTE = 1024 * 1024
 
@@ -53,9 +53,3 @@ class RecordingSettings(TableSettings, TwilioSettings):
     costs: CostSettings = Field(default_factory=CostSettings)  # CALL_PRICES
     # TRANSCRIPT_REDACTION, TRANSCRIPT_REDACTION_PATTERNS: the streamer's own, so both tiers redact alike
     redaction: RedactionSettings = Field(default_factory=RedactionSettings)
-
-
-def recording_settings() -> RecordingSettings:
-    """The process's settings (first call validates; a ConfigError names what is missing)."""
-    settings: RecordingSettings = load(RecordingSettings)
-    return settings

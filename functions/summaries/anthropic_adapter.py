@@ -18,7 +18,7 @@ import pydantic
 
 from functions.summaries.errors import ModelOutputError, ModelRequestRejectedError, ModelUnavailableError
 from functions.summaries.llm import StructuredReply, StructuredRequest, T
-from functions.summaries.models import TokenUsage
+from functions.summaries.summary import TokenUsage
 from shared.anthropic_clients import build_client as build_client  # app.py builds through here
 from shared.validation import describe_errors
 

@@ -1,25 +1,16 @@
-"""Lambda entry point: `handler(event, context)` for the EventBridge "Transcript Completed" and
-"Transcript Reconciled" events (the summaries rule matches both).
-
-Parse (Powertools parser: the EventBridge event, then the detail typed by its `detail-type`) →
-`SummaryService.create` (Transcript Completed) or `SummaryService.rewrite` (Transcript Reconciled),
-each under Powertools idempotency → the outcome. Everything is built on the first invocation, not at
-import, and cached for the container's life; the Anthropic SDK loads only when a model request is due.
-
-Idempotency is keyed on the detail, not the EventBridge event id: a redelivery keeps its id, but the
-streamer may publish "Transcript Completed" twice for one call (its own PutEvents retry, a task that
-restarts mid-drain), and each copy has a new id. One summary per call is created, so its key is the
-call SID (prefix `summary`); one rewrite per transcript version, so a reconciliation's key is the
-call SID and the version (prefix `summary-rewrite`): it is never taken for the first summary's
-record, and a later reconciliation (a new version) is not taken for an earlier one's. The
-conditional writes (`shared/dal/calls.py`) back both up past the records' TTL.
+"""Lambda entry point: `handler(event, context)` for the "Transcript Completed" and "Transcript
+Reconciled" events: parse, then `SummaryService.create` or `.rewrite` under Powertools idempotency
+(keyed on the call SID, and on the call SID and transcript version for a rewrite: docs/summaries.md,
+"Exactly once"). `handler` builds its runtime from the environment on the first invocation;
+`create_handler` binds the same code to a runtime built elsewhere (the local stack, tests).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Literal
+from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -29,26 +20,18 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field
 
+from functions.summaries import metric_names as names
+from functions.summaries.inputs import SummaryTrigger, TranscriptCompletedDetail, TranscriptReconciledDetail
 from functions.summaries.llm import LanguageModel
-from functions.summaries.models import TranscriptCompletedDetail, TranscriptReconciledDetail
 from functions.summaries.service import SummaryService
 from functions.summaries.settings import SummarySettings
-from shared import aws, settings
-from shared.dal.calls import DynamoCalls
+from shared import aws
+from shared.dal.calls.summaries import DynamoSummaryCalls
 from shared.dal.segments import DynamoSegments
 from shared.events import EventBridgePublisher, TranscriptReconciled
 from shared.observability import logger, metrics, tracer
-
-
-class SummaryTrigger(EventBridgeModel):
-    """An event the summaries rule delivers: its detail is typed once its `detail-type` is known."""
-
-    source: Literal["callscribe"]
-    detail_type: Literal["Transcript Completed", "Transcript Reconciled"] = Field(alias="detail-type")
 
 
 @dataclass(frozen=True)
@@ -59,10 +42,12 @@ class Runtime:
 
 
 @cache
-def _language_model(api_key: str, model: str, timeout_seconds: float, max_retries: int) -> LanguageModel:
+def _language_model(
+    api_key: str, model: str, timeout_seconds: float, max_retries: int, base_url: str | None
+) -> LanguageModel:
     from functions.summaries.anthropic_adapter import AnthropicModel, build_client
 
-    return AnthropicModel(build_client(api_key, timeout_seconds, max_retries), model)
+    return AnthropicModel(build_client(api_key, timeout_seconds, max_retries, base_url=base_url), model)
 
 
 def build_runtime(config: SummarySettings) -> Runtime:
@@ -72,11 +57,12 @@ def build_runtime(config: SummarySettings) -> Runtime:
             config.summary_model,
             config.anthropic_timeout_seconds,
             config.anthropic_max_retries,
+            config.anthropic_base_url,
         )
 
     service = SummaryService(
         settings=config,
-        calls=DynamoCalls(config.calls_table),
+        calls=DynamoSummaryCalls(config.calls_table),
         segments=DynamoSegments(config.transcripts_table),
         publisher=EventBridgePublisher(aws.events(), config.event_bus_name),
         language_model=language_model,
@@ -114,22 +100,23 @@ def build_runtime(config: SummarySettings) -> Runtime:
     return Runtime(configs=(idempotency, per_version), create=create, rewrite=rewrite)
 
 
-@cache
-def runtime() -> Runtime:
-    return build_runtime(settings.load(SummarySettings))
+LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
-def reset() -> None:
-    """Forget the cached runtime and model client (tests that change the environment)."""
-    runtime.cache_clear()
-    _language_model.cache_clear()
+def create_handler(runtime: Callable[[], Runtime]) -> LambdaHandler:
+    """The Lambda entry point's code bound to `runtime()` (asked on each invocation: cache it)."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # X-Ray: "## handler"
+        return _handle(event, context, runtime)
+
+    return handler
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    metrics.add_metric(name="SummaryEventsReceived", unit=MetricUnit.Count, value=1)
+def _handle(event: dict[str, Any], context: LambdaContext, runtime: Callable[[], Runtime]) -> dict[str, Any]:
+    metrics.add_metric(name=names.EVENTS_RECEIVED, unit=MetricUnit.Count, value=1)
     trigger = parse(event=event, model=SummaryTrigger)
     current = runtime()
     for config in current.configs:
@@ -149,3 +136,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 def _annotate(call_sid: str) -> None:
     logger.append_keys(call_sid=call_sid)
     tracer.put_annotation(key="call_sid", value=call_sid)
+
+
+@cache
+def runtime() -> Runtime:
+    """The container's runtime, from its environment on the first invocation."""
+    return build_runtime(SummarySettings.from_env())
+
+
+handler = create_handler(runtime)

@@ -39,7 +39,7 @@ from functions.summaries.evaluations import store_answers
 from functions.summaries.llm import LanguageModel, StructuredReply, StructuredRequest, T
 from functions.summaries.pricing import price_for, request_cost
 from functions.summaries.prompts import load_prompts
-from functions.summaries.service import redact
+from functions.summaries.redaction import redact_answers, redact_transcript
 from functions.summaries.settings import SummaryModelSettings
 from functions.summaries.summarizer import Summarizer, SummarizerConfig
 from functions.summaries.transcript import build_transcript
@@ -211,7 +211,7 @@ class EvaluationBackfill:
                 if not dry_run:
                     self._store(call.call_sid, EvaluationSet(version, tuple(answers)), report)
                 continue
-            lines, _ = redact(transcript, enabled=settings.summary_redaction)
+            lines, redactor = redact_transcript(transcript, enabled=settings.summary_redaction)
             if estimate is not None:
                 model = estimate
             elif model is None:
@@ -244,7 +244,8 @@ class EvaluationBackfill:
             report.answered += 1
             if estimate is not None:
                 continue
-            stored = store_answers(call_questions, result.answers, transcript.keys, answered_by(result.model))
+            raw = result.answers if redactor is None else redact_answers(result.answers, redactor)
+            stored = store_answers(call_questions, raw, transcript.keys, answered_by(result.model))
             self._store(call.call_sid, EvaluationSet(version, tuple(stored.answers)), report)
         report.spent_usd = cap.spent_usd
         if estimate is not None:
@@ -315,7 +316,7 @@ def run_from_env(
     max_usd: float, since: int, until: int, *, dry_run: bool, environ: dict[str, str] | None = None
 ) -> BackfillReport:
     from functions.summaries.anthropic_adapter import AnthropicModel, build_client
-    from shared.dal.calls import DynamoCalls
+    from shared.dal.calls.summaries import DynamoEvaluationBackfillCalls
     from shared.dal.segments import DynamoSegments
 
     settings = SummaryModelSettings.from_env(environ)
@@ -325,13 +326,13 @@ def run_from_env(
             settings.anthropic_api_key.get_secret_value(),
             min(settings.anthropic_timeout_seconds, REQUEST_TIMEOUT_SECONDS),
             settings.anthropic_max_retries,
-            base_url=(environ or {}).get("ANTHROPIC_BASE_URL"),
+            base_url=settings.anthropic_base_url,
         )
         return AnthropicModel(client, settings.summary_model)
 
     backfill = EvaluationBackfill(
         settings,
-        DynamoCalls(settings.calls_table),
+        DynamoEvaluationBackfillCalls(settings.calls_table),
         DynamoSegments(settings.transcripts_table),
         language_model,
     )

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
-from functions.summaries.models import CallSummary
+from functions.summaries.summary import CallSummary
 from shared.evaluations import EvaluationQuestion, QuestionType, stored_answer
 
 EVIDENCE_DESCRIPTION = (

@@ -11,7 +11,7 @@ from typing import Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from functions.summaries.models import TokenUsage
+from functions.summaries.summary import TokenUsage
 
 T = TypeVar("T", bound=BaseModel)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from functions.summaries.models import TokenUsage
+from functions.summaries.summary import TokenUsage
 
 
 @dataclass(frozen=True)

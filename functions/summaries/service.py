@@ -1,6 +1,7 @@
-"""The domain logic of one summary: read the call, build and redact the transcript, summarise, store
-once, announce once. The handler calls `SummaryService.create` (`Transcript Completed`) or
-`SummaryService.rewrite` (`Transcript Reconciled`) through Powertools idempotency.
+"""The domain logic of one summary: read the call, build and redact the transcript, summarise, redact
+what the model wrote, store once, announce once. The handler calls `SummaryService.create`
+(`Transcript Completed`) or `SummaryService.rewrite` (`Transcript Reconciled`) through Powertools
+idempotency.
 
 A summary names the transcript version it was written from (the call's `transcript_version`, set by
 the recordings tier). When a reconciliation added words and the summary names another version, it is
@@ -25,6 +26,7 @@ from typing import Any, Literal, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from functions.summaries import metric_names as names
 from functions.summaries.errors import (
     DeadlineError,
     ModelRequestRejectedError,
@@ -32,20 +34,21 @@ from functions.summaries.errors import (
     TranscriptIncompleteError,
 )
 from functions.summaries.evaluations import store_answers
+from functions.summaries.inputs import TranscriptCompletedDetail, TranscriptReconciledDetail
 from functions.summaries.llm import LanguageModel
-from functions.summaries.models import (
+from functions.summaries.prompts import load_prompts
+from functions.summaries.redaction import redact_answers, redact_summary, redact_transcript
+from functions.summaries.redaction import report as redaction_report
+from functions.summaries.settings import SummarySettings
+from functions.summaries.summarizer import Summarizer, SummarizerConfig, SummaryResult
+from functions.summaries.summary import (
     CallSummary,
     Outcome,
     RedactionReport,
     Sentiment,
     StoredSummary,
     TokenUsage,
-    TranscriptCompletedDetail,
-    TranscriptReconciledDetail,
 )
-from functions.summaries.prompts import load_prompts
-from functions.summaries.settings import SummarySettings
-from functions.summaries.summarizer import Summarizer, SummarizerConfig, SummaryResult
 from functions.summaries.transcript import Transcript, build_transcript
 from shared import clock
 from shared.costs import record_cost
@@ -54,7 +57,6 @@ from shared.dal.records import EvaluationSet
 from shared.evaluations import NOT_ASKED, EvaluationQuestion, answered_by, applicable, no_answers
 from shared.events import EventPublisher, SummaryCreated
 from shared.observability import logger, metrics, tracer
-from shared.redaction import Redactor
 from shared.status import TranscriptStatus
 
 NO_MODEL = "none"  # the `model` of a summary no model wrote (a call without speech)
@@ -155,11 +157,11 @@ class SummaryService:
         ):
             # Only reachable past the idempotency layer (an expired record, a DLQ replay racing a retry).
             logger.warning("a summary already exists; keeping it", extra={"call_sid": call_sid})
-            self._count("SummaryWriteConflicts")
+            self._count(names.WRITE_CONFLICTS)
             return SummaryOutcome(call_sid, "already-summarized", stored.model).as_dict()
         self._announce(call_sid, stored.model, version)
         self._update_cost(call_sid)
-        self._count("SummariesCreated")
+        self._count(names.CREATED)
         self._log_stored(call_sid, result, stored)
         return SummaryOutcome(call_sid, result, stored.model).as_dict()
 
@@ -215,11 +217,11 @@ class SummaryService:
             logger.warning(
                 "this transcript version is summarised already; keeping it", extra={"call_sid": call_sid}
             )
-            self._count("SummaryWriteConflicts")
+            self._count(names.WRITE_CONFLICTS)
             return SummaryOutcome(call_sid, "already-summarized", stored.model).as_dict()
         self._announce(call_sid, stored.model, current)
         self._update_cost(call_sid)  # the rewrite's model call is the summary's estimate now
-        self._count("SummariesRewritten")
+        self._count(names.REWRITTEN)
         self._log_stored(call_sid, "rewritten", stored)
         return SummaryOutcome(call_sid, "rewritten", stored.model).as_dict()
 
@@ -229,7 +231,7 @@ class SummaryService:
 
         def failed(message: str) -> None:
             logger.warning(message, extra={"call_sid": call_sid})
-            self._count("CostWriteFailures")
+            self._count(names.COST_WRITE_FAILURES)
 
         record_cost(self._calls, call_sid, self._settings.costs.call_prices, now=self._now, on_error=failed)
 
@@ -283,7 +285,7 @@ class SummaryService:
     ) -> Written:
         """`language`: the call's route language when it names one, else what the recogniser heard."""
         settings = self._settings
-        lines, redaction = redact(transcript, enabled=settings.summary_redaction)
+        lines, redactor = redact_transcript(transcript, enabled=settings.summary_redaction)
         timeout = request_timeout(
             call_sid,
             remaining_seconds,
@@ -292,13 +294,19 @@ class SummaryService:
         )
         result = self._ask(call_sid, self._summarizer(timeout, questions), lines, language)
         self._count_usage(result)
+        if redactor is not None:  # what the model wrote: the summary's text and its answers
+            result = replace(
+                result,
+                summary=redact_summary(result.summary, redactor),
+                answers=redact_answers(result.answers, redactor),
+            )
         summary = StoredSummary(
             **result.summary.model_dump(),
             model=result.model,
             prompt_version=settings.summary_prompt_version,
             usage=result.usage,
             estimated_cost_usd=result.estimated_cost_usd,
-            redaction=redaction,
+            redaction=redaction_report(redactor),
             chunks=result.chunks,
             segment_count=segment_count,
             created_at=self._now(),
@@ -330,13 +338,13 @@ class SummaryService:
             )
             return None
         answers = store_answers(questions, result.answers, transcript.keys, answered_by(result.model))
-        self._count("EvaluationAnswers", answers.answered)
+        self._count(names.EVALUATION_ANSWERS, answers.answered)
         if answers.refused:
             logger.warning(
                 "evaluation answers outside their question's type or bounds; stored as no answer",
                 extra={"call_sid": call_sid, "refused": answers.refused},
             )
-            self._count("EvaluationAnswersRefused", answers.refused)
+            self._count(names.EVALUATION_ANSWERS_REFUSED, answers.refused)
         return EvaluationSet(version=version, answers=tuple(answers.answers))
 
     def _summarizer(
@@ -363,17 +371,17 @@ class SummaryService:
             return summarizer.summarize(lines, language)
         except ModelRequestRejectedError:
             logger.exception("the model rejected the request", extra={"call_sid": call_sid})
-            self._count("SummaryModelRejections")
+            self._count(names.MODEL_REJECTIONS)
             raise
         except SummaryError:
             logger.exception("no summary this time; EventBridge will retry", extra={"call_sid": call_sid})
-            self._count("SummaryFailures")
+            self._count(names.FAILURES)
             raise
 
     def _count_usage(self, result: SummaryResult) -> None:
-        self._count("SummaryModelRequests", result.usage.requests)
-        self._count("SummaryInputTokens", result.usage.input_tokens)
-        self._count("SummaryOutputTokens", result.usage.output_tokens)
+        self._count(names.MODEL_REQUESTS, result.usage.requests)
+        self._count(names.INPUT_TOKENS, result.usage.input_tokens)
+        self._count(names.OUTPUT_TOKENS, result.usage.output_tokens)
 
     def _count(self, name: str, value: float = 1) -> None:
         self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
@@ -401,7 +409,7 @@ class SummaryService:
             follow_up_needed=False,
             language=transcript.language or "und",
         )
-        self._count("SummariesWithoutSpeech")
+        self._count(names.WITHOUT_SPEECH)
         version = self._settings.evaluations.version
         evaluations = (
             None
@@ -422,18 +430,6 @@ class SummaryService:
             transcript_version=transcript_version,
         )
         return Written(stored, evaluations)
-
-
-def redact(transcript: Transcript, *, enabled: bool) -> tuple[list[str], RedactionReport]:
-    """The lines the model may read, and what redaction replaced in them (counts only)."""
-    if not enabled:
-        return [line.render() for line in transcript.lines], RedactionReport(enabled=False)
-    redactor = Redactor()
-    texts = redactor.redact_lines(
-        [line.speaker for line in transcript.lines], [line.text for line in transcript.lines]
-    )
-    lines = [replace(line, text=text).render() for line, text in zip(transcript.lines, texts, strict=True)]
-    return lines, RedactionReport(enabled=True, applied=bool(redactor.counts), counts=dict(redactor.counts))
 
 
 def request_timeout(

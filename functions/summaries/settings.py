@@ -1,4 +1,4 @@
-"""Settings of the summaries Lambda, read from the environment once per process (`shared.settings.load`).
+"""Settings of the summaries Lambda, read from the environment when its service is built.
 
 Only table names and the Anthropic key are required; everything else has a default that suits a
 production call centre, so a local run sets the contract's names and nothing more.
@@ -26,6 +26,9 @@ class SummaryModelSettings(EnvSettings):
     calls_table: str
     transcripts_table: str
     anthropic_api_key: SecretStr
+    # The Messages API base (the SDK's own default when unset); tests and the local stack point it
+    # at the stand-in. The streamer reads the same variable (`AnthropicSettings.base_url`).
+    anthropic_base_url: str | None = None
 
     summary_model: str = DEFAULT_MODEL
     # Prompt templates live in functions/summaries/prompts/<version>/; the version is stored per summary.

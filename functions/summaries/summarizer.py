@@ -32,9 +32,9 @@ from functions.summaries.evaluations import (
     render_questions,
 )
 from functions.summaries.llm import LanguageModel, StructuredReply, StructuredRequest
-from functions.summaries.models import CallSummary, TokenUsage
 from functions.summaries.pricing import request_cost
 from functions.summaries.prompts import PromptSet, language_hint
+from functions.summaries.summary import CallSummary, TokenUsage
 from shared.evaluations import EvaluationQuestion
 
 M = TypeVar("M", bound=BaseModel)

@@ -1,13 +1,15 @@
 """Lambda entry point: `handler(event, context)` for the EventBridge scheduled event (every 5 minutes).
 
-The event says only that it is time; the run reads the due calls itself. Everything is built on the
-first invocation and cached for the container's life. A run that could not sweep every due call
-raises after sweeping the others (the Lambda's error alarm); there is nothing to retry within the
-run: the next scheduled run picks up what is still due.
+The event says only that it is time; the run reads the due calls itself. `handler` builds the
+service from the environment on the first invocation and keeps it for the container's life;
+`create_handler` binds the same code to a service built elsewhere (the local stack, tests). A run
+that could not sweep every due call raises after sweeping the others (the Lambda's error alarm);
+there is nothing to retry within the run: the next scheduled run picks up what is still due.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -15,8 +17,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.sweeper.service import SweeperService, SweepPolicy
 from functions.sweeper.settings import SweeperSettings
-from shared import aws, settings
-from shared.dal.calls import DynamoCalls
+from shared import aws
+from shared.dal.calls.sweep import DynamoSweeperCalls
 from shared.dal.segments import DynamoSegments
 from shared.events import EventBridgePublisher
 from shared.observability import logger, metrics, tracer
@@ -25,27 +27,40 @@ from shared.observability import logger, metrics, tracer
 def build_service(config: SweeperSettings) -> SweeperService:
     return SweeperService(
         SweepPolicy.of(config),
-        calls=DynamoCalls(config.calls_table),
+        calls=DynamoSweeperCalls(config.calls_table),
         segments=DynamoSegments(config.transcripts_table),
         publisher=EventBridgePublisher(aws.events(), config.event_bus_name),
         prices=config.costs.call_prices,
     )
 
 
-@cache
-def service() -> SweeperService:
-    return build_service(settings.load(SweeperSettings))
+LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
-def reset() -> None:
-    """Forget the cached service (tests and the local stack, after changing the environment)."""
-    service.cache_clear()
+def create_handler(service: Callable[[], SweeperService]) -> LambdaHandler:
+    """The Lambda entry point's code bound to `service()` (asked on each run: cache it)."""
+
+    @logger.inject_lambda_context(clear_state=True)
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # X-Ray: "## handler"
+        return _handle(event, context, service)
+
+    return handler
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def _handle(
+    event: dict[str, Any], context: LambdaContext, service: Callable[[], SweeperService]
+) -> dict[str, Any]:
     logger.info("sweep scheduled", extra={"scheduled_at": event.get("time"), "event_id": event.get("id")})
     report = service().sweep(lambda: context.get_remaining_time_in_millis() / 1000)
     return report.as_dict()
+
+
+@cache
+def service() -> SweeperService:
+    """The container's service, from its environment on the first run."""
+    return build_service(SweeperSettings.from_env())
+
+
+handler = create_handler(service)

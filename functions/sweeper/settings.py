@@ -1,4 +1,4 @@
-"""Settings of the sweeper Lambda, read from the environment once per process (`shared.settings.load`).
+"""Settings of the sweeper Lambda, read from the environment when its service is built.
 
 Only the resource names are required; `SWEEP_AFTER_SECONDS` is the contract's patience (tests set 0).
 """

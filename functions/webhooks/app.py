@@ -20,15 +20,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from functions.webhooks import dependencies, errors, logic, twiml
+from functions.webhooks import dependencies, errors, logic, metric_names, twiml
 from functions.webhooks.errors import ForeignAccountError, InvalidInputError
+from functions.webhooks.inputs import CreateCallRequest, RecordingCallback, StatusCallback, VoiceRequest
 from functions.webhooks.logic import Services
-from functions.webhooks.request_models import (
-    CreateCallRequest,
-    RecordingCallback,
-    StatusCallback,
-    VoiceRequest,
-)
 from functions.webhooks.transcript_pages import TranscriptPage
 from functions.webhooks.twiml import CallbackUrls
 from functions.webhooks.urls import public_base_url
@@ -49,13 +44,12 @@ LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 def create_app(services_provider: Callable[[], Services]) -> LambdaHandler:
-    """A request handler whose routes use `services_provider()`'s wiring.
+    """A request handler whose routes use `services_provider()`'s wiring (no Powertools decorators:
+    `create_handler` adds them; benchmarks time the resolver alone with this).
 
-    The Lambda's `handler` binds the process's real wiring (`dependencies.services`); local runs,
-    benchmarks and tests bind their own (in-memory fakes, other settings) the same way, so no global
-    is swapped. The provider is called inside the request, so a configuration error is answered 500
-    like any other. Routes are registered once on the module's resolver (Powertools keeps per-request
-    state on it, and Lambda runs one request per instance at a time).
+    The provider is called inside the request, so a configuration error is answered 500 like any
+    other. Routes are registered once on the module's resolver (Powertools keeps per-request state on
+    it, and Lambda runs one request per instance at a time).
     """
 
     def resolve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -66,13 +60,28 @@ def create_app(services_provider: Callable[[], Services]) -> LambdaHandler:
     return resolve
 
 
+def create_handler(services_provider: Callable[[], Services]) -> LambdaHandler:
+    """The Lambda entry point's code bound to `services_provider()`'s wiring.
+
+    `handler` is this bound to the process's wiring (`dependencies.services`, built from the
+    environment on first use); the local stack and tests bind their own settings and adapters the
+    same way, so no environment variable is set and nothing global is swapped or reset.
+    """
+    resolve = create_app(services_provider)
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # X-Ray: "## handler"
+        return resolve(event, context)
+
+    return handler
+
+
 def services() -> Services:
     """This request's wiring: the provider its handler was created with (the context is per request)."""
     provider: Callable[[], Services] = app.context[SERVICES_CONTEXT_KEY]
     return provider()
-
-
-_resolve = create_app(dependencies.services)
 
 
 def twilio_signature(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
@@ -133,7 +142,7 @@ def voice() -> Response[str]:
     body = twiml.sign_streams(
         body, call_sid=request.call_sid, auth_token=services().settings.twilio_auth_token.get_secret_value()
     )
-    metrics.add_metric(name="VoiceWebhook", unit="Count", value=1)
+    metrics.add_metric(name=metric_names.VOICE_WEBHOOK, unit="Count", value=1)
     return Response(status_code=HTTPStatus.OK, content_type=TWIML, body=body)
 
 
@@ -142,7 +151,7 @@ def voice() -> Response[str]:
 def status() -> Response[str]:
     callback = StatusCallback.from_form(_form())
     logic.apply_status(callback, services())
-    metrics.add_metric(name="StatusCallback", unit="Count", value=1)
+    metrics.add_metric(name=metric_names.STATUS_CALLBACK, unit="Count", value=1)
     return _empty()
 
 
@@ -151,7 +160,7 @@ def status() -> Response[str]:
 def recording() -> Response[str]:
     callback = RecordingCallback.from_form(_form())
     logic.apply_recording(callback, services())
-    metrics.add_metric(name="RecordingCallback", unit="Count", value=1)
+    metrics.add_metric(name=metric_names.RECORDING_CALLBACK, unit="Count", value=1)
     return _empty()
 
 
@@ -171,7 +180,7 @@ def create_call() -> Response[str]:
     except ValidationError as exc:
         raise InvalidInputError(describe_errors(exc)) from exc
     call_sid = logic.start_outbound_call(request, services(), _callbacks())
-    metrics.add_metric(name="OutboundCallCreated", unit="Count", value=1)
+    metrics.add_metric(name=metric_names.OUTBOUND_CALL_CREATED, unit="Count", value=1)
     return Response(
         status_code=HTTPStatus.CREATED,
         content_type=content_types.APPLICATION_JSON,
@@ -187,7 +196,7 @@ def get_call(callSid: str) -> Response[str]:
     logger.append_keys(call_sid=callSid)
     page = TranscriptPage.from_query(callSid, app.current_event.query_string_parameters)
     view = logic.describe_call(callSid, services(), page)
-    metrics.add_metric(name="CallViewed", unit="Count", value=1)
+    metrics.add_metric(name=metric_names.CALL_VIEWED, unit="Count", value=1)
     return Response(
         status_code=HTTPStatus.OK,
         content_type=content_types.APPLICATION_JSON,
@@ -195,8 +204,4 @@ def get_call(callSid: str) -> Response[str]:
     )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _resolve(event, context)
+handler = create_handler(dependencies.services)

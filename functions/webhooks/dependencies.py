@@ -1,9 +1,9 @@
 """The per-process wiring: settings, the calls and segments adapters, the bus, Twilio's REST API.
 
-`build_services(settings)` is the factory; `services()` is the production wiring, built on first use
-(never at import: a cold start stays cheap and tests can start moto first) and shared by every
-invocation of the warm container. Local runs, benchmarks and tests that want other adapters build
-their own `Services` and bind a handler to it with `app.create_app`; nothing global is swapped.
+`build_services(settings)` is the factory; `services()` is the production wiring, built from this
+process's environment on first use (never at import: a cold start stays cheap) and shared by every
+invocation of the warm container. The local stack, benchmarks and tests build their own settings and
+`Services` and bind a handler to them with `app.create_handler`; nothing global is swapped or reset.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from __future__ import annotations
 from functools import cache
 
 from functions.webhooks.logic import Services
-from functions.webhooks.settings import WebhookSettings, webhook_settings
+from functions.webhooks.settings import WebhookSettings
 from functions.webhooks.twilio_calls import CallsApi, TwilioRestCalls
 from shared import aws
-from shared.dal.calls import DynamoCalls
+from shared.dal.calls.webhooks import DynamoWebhookCalls
 from shared.dal.segments import DynamoSegments
 from shared.events import EventBridgePublisher
 
@@ -36,7 +36,7 @@ def build_services(settings: WebhookSettings) -> Services:
 
     return Services(
         settings=settings,
-        store=DynamoCalls(settings.calls_table),
+        store=DynamoWebhookCalls(settings.calls_table),
         publisher=EventBridgePublisher(aws.events(), settings.event_bus_name),
         calls_api=calls_api,
         segments=DynamoSegments(settings.transcripts_table),
@@ -45,11 +45,5 @@ def build_services(settings: WebhookSettings) -> Services:
 
 @cache
 def services() -> Services:
-    """The process's wiring, from its environment's settings."""
-    return build_services(webhook_settings())
-
-
-def reset() -> None:
-    """Forget the wiring (tests that change the environment or restart moto)."""
-    services.cache_clear()
-    _twilio.cache_clear()
+    """The process's wiring, from its environment's settings (a `ConfigError` names what is wrong)."""
+    return build_services(WebhookSettings.from_env())

@@ -15,6 +15,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 
+from functions.webhooks import metric_names
 from functions.webhooks.twilio_calls import TwilioApiError
 from shared.errors import (
     CallNotFoundError,
@@ -61,7 +62,7 @@ def _on(
 def register(app: APIGatewayRestResolver) -> None:
     def _forbidden(exc: InvalidSignatureError) -> Response[str]:
         logger.warning("rejected request: invalid Twilio signature", extra={"path": app.current_event.path})
-        metrics.add_metric(name="InvalidSignature", unit="Count", value=1)
+        metrics.add_metric(name=metric_names.INVALID_SIGNATURE, unit="Count", value=1)
         return _json(HTTPStatus.FORBIDDEN, "invalid Twilio signature")
 
     def _foreign_account(exc: ForeignAccountError) -> Response[str]:
@@ -69,24 +70,24 @@ def register(app: APIGatewayRestResolver) -> None:
             "rejected request: another Twilio account",
             extra={"account_sid": exc.account_sid, "path": app.current_event.path},
         )
-        metrics.add_metric(name="ForeignAccount", unit="Count", value=1)
+        metrics.add_metric(name=metric_names.FOREIGN_ACCOUNT, unit="Count", value=1)
         return _json(HTTPStatus.FORBIDDEN, "request is for another Twilio account")
 
     def _unprocessable(exc: InvalidInputError) -> Response[str]:
-        metrics.add_metric(name="InvalidInput", unit="Count", value=1)
+        metrics.add_metric(name=metric_names.INVALID_INPUT, unit="Count", value=1)
         return _json(HTTPStatus.UNPROCESSABLE_ENTITY, str(exc))
 
     def _bad_request(exc: MalformedRequestError) -> Response[str]:
         logger.warning("malformed request", extra={"reason": str(exc), "path": app.current_event.path})
-        metrics.add_metric(name="MalformedRequest", unit="Count", value=1)
+        metrics.add_metric(name=metric_names.MALFORMED_REQUEST, unit="Count", value=1)
         return _json(HTTPStatus.BAD_REQUEST, str(exc))
 
     def _call_not_found(exc: CallNotFoundError) -> Response[str]:
-        metrics.add_metric(name="CallNotFound", unit="Count", value=1)
+        metrics.add_metric(name=metric_names.CALL_NOT_FOUND, unit="Count", value=1)
         return _json(HTTPStatus.NOT_FOUND, "call not found")
 
     def _route_not_found(exc: NotFoundError) -> Response[str]:
-        metrics.add_metric(name="RouteNotFound", unit="Count", value=1)
+        metrics.add_metric(name=metric_names.ROUTE_NOT_FOUND, unit="Count", value=1)
         return _json(HTTPStatus.NOT_FOUND, "not found")
 
     def _service_error(exc: ServiceError) -> Response[str]:
@@ -97,22 +98,22 @@ def register(app: APIGatewayRestResolver) -> None:
             "Twilio API error",
             extra={"twilio_status": exc.twilio_status, "twilio_code": exc.code, "reason": str(exc)},
         )
-        metrics.add_metric(name="TwilioApiError", unit="Count", value=1)
+        metrics.add_metric(name=metric_names.TWILIO_API_ERROR, unit="Count", value=1)
         return _json(exc.http_status, str(exc))
 
     def _unavailable(exc: Exception) -> Response[str]:
         logger.exception("dependency failed; asking the sender to retry")
-        metrics.add_metric(name="DependencyFailure", unit="Count", value=1)
+        metrics.add_metric(name=metric_names.DEPENDENCY_FAILURE, unit="Count", value=1)
         return _json(HTTPStatus.SERVICE_UNAVAILABLE, "temporarily unavailable, retry")
 
     def _misconfigured(exc: ConfigError) -> Response[str]:
         logger.error("misconfigured", extra={"reason": str(exc)})
-        metrics.add_metric(name="Misconfigured", unit="Count", value=1)
+        metrics.add_metric(name=metric_names.MISCONFIGURED, unit="Count", value=1)
         return _json(HTTPStatus.INTERNAL_SERVER_ERROR, "service misconfigured")
 
     def _unexpected(exc: Exception) -> Response[str]:
         logger.exception("unexpected error")
-        metrics.add_metric(name="UnexpectedError", unit="Count", value=1)
+        metrics.add_metric(name=metric_names.UNEXPECTED_ERROR, unit="Count", value=1)
         return _json(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error")
 
     _on(app, InvalidSignatureError, _forbidden)

@@ -12,12 +12,7 @@ from dataclasses import dataclass
 
 from functions.webhooks import twiml
 from functions.webhooks.cdr import StatusChange, advance, publish_recording_completed_once, record_status
-from functions.webhooks.request_models import (
-    CreateCallRequest,
-    RecordingCallback,
-    StatusCallback,
-    VoiceRequest,
-)
+from functions.webhooks.inputs import CreateCallRequest, RecordingCallback, StatusCallback, VoiceRequest
 from functions.webhooks.settings import DEFAULT_UNAVAILABLE, DEFAULT_VOICEMAIL_THANKS, WebhookSettings
 from functions.webhooks.transcript_pages import TranscriptPage, encode_cursor
 from functions.webhooks.twilio_calls import CallsApi, OutboundCall

@@ -1,4 +1,4 @@
-"""The webhooks function's configuration, validated once per process (see docs/configuration.md)."""
+"""The webhooks function's configuration, validated when its services are built (docs/configuration.md)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 
 from shared.costs import CostSettings
 from shared.routing import E164, CallRoutes, parse_call_routes
-from shared.settings import TWILIO_SECRET_SOURCES, SecretSource, TableSettings, TwilioSettings, load
+from shared.settings import TWILIO_SECRET_SOURCES, SecretSource, TableSettings, TwilioSettings
 
 DEFAULT_VOICEMAIL_GREETING = (
     "Sorry, nobody can take your call right now. Please leave a message after the tone, "
@@ -61,9 +61,3 @@ class WebhookSettings(TableSettings, TwilioSettings):
     @classmethod
     def _parse_routes(cls, value: Any) -> CallRoutes:
         return parse_call_routes(value)
-
-
-def webhook_settings() -> WebhookSettings:
-    """The process's settings (first call validates; a ConfigError names what is missing)."""
-    settings: WebhookSettings = load(WebhookSettings)
-    return settings

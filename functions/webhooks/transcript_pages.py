@@ -32,7 +32,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.dal.records import SEGMENT_KEY_PATTERN
+from shared.dal.keys import SEGMENT_KEY_PATTERN
 from shared.errors import MalformedRequestError
 
 DEFAULT_LIMIT = 2000

@@ -21,14 +21,13 @@ from infra.components.data import DataTables
 from infra.components.dns import alias_in_hosted_zone
 from infra.components.functions import BuiltFunction, build_python_function
 from infra.components.nag import acknowledge
+from infra.components.outputs import stack_output
 from infra.components.secrets import ProductSecrets
 from infra.components.storage import new_log_group
 from shared.patterns import E164_MAX_LENGTH, E164_PATTERN
 
 STAGE = "prod"
 TWILIO_ROUTES = ("voice", "status", "recording")
-# boto3 too: shared/aws.py uses it, and the runtime's copy may not match the bundled botocore.
-WEBHOOK_DEPENDENCIES = ("aws-lambda-powertools", "boto3", "pynamodb", "twilio", "pydantic")
 
 # POST /calls: the contract's body; limits stop junk before it costs a Lambda invocation. The number
 # shape is the one the Lambda checks too (shared/patterns.py), so the gateway never lets through what
@@ -120,7 +119,6 @@ class WebhooksApi(Construct):
             "Handler",
             name="webhooks",
             description="callscribe: Twilio voice/status/recording webhooks and the calls API",
-            dependencies=WEBHOOK_DEPENDENCIES,
             config=config,
             memory_size=1024,  # more CPU for the cold start: Twilio waits at most 15 s for TwiML
             timeout=cdk.Duration.seconds(15),
@@ -223,19 +221,27 @@ class WebhooksApi(Construct):
         )
 
     def _build_outputs(self, scope: Construct) -> None:
-        """On the stack (`scope`): what the operator pastes into the Twilio console."""
+        """What the operator pastes into the Twilio console, and the calls API. RestApi's own
+        `Endpoint` output is replaced by `WebhooksApiUrl`: its key carries a generated suffix."""
+        self.api.node.try_remove_child("Endpoint")
+        stack_output(
+            scope,
+            "WebhooksApiUrl",
+            self.api.url,
+            "The API's own execute-api stage URL (the webhook URLs use apiDomainName when it is set)",
+        )
         for route, url in self.webhook_urls.items():
-            cdk.CfnOutput(
+            stack_output(
                 scope,
                 f"Twilio{route.capitalize()}WebhookUrl",
-                value=url,
-                description=f"Twilio console: the {route} webhook (HTTP POST)",
+                url,
+                f"Twilio console: the {route} webhook (HTTP POST)",
             )
-        cdk.CfnOutput(
+        stack_output(
             scope,
             "CallsApiUrl",
-            value=f"{self.base_url}/calls",
-            description="POST /calls and GET /calls/{callSid} (SigV4, execute-api:Invoke)",
+            f"{self.base_url}/calls",
+            "POST /calls and GET /calls/{callSid} (SigV4, execute-api:Invoke)",
         )
 
     def _base_url(self, config: InfraConfig) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from constructs import Construct
 
 from infra.components.nag import acknowledge
+from infra.components.outputs import stack_output
 from infra.components.storage import LOG_LIFECYCLE, private_bucket
 
 
@@ -22,3 +23,4 @@ class AccessLogs(Construct):
             ("AwsSolutions-S1",),
             "This is the access-log bucket itself; logging it into itself would loop.",
         )
+        stack_output(self, "AccessLogsBucketName", self.bucket.bucket_name, "Access logs (retained)")

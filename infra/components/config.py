@@ -237,7 +237,13 @@ class InfraConfig(BaseModel):
     log_retention_days: int = Field(30, alias="logRetentionDays", ge=1, le=3653)
     # Analyst exports.
     export_schedule: str = Field("cron(0 3 * * ? *)", alias="exportSchedule")
-    export_retention_days: int = Field(365, alias="exportRetentionDays", ge=30, le=3650)
+    # Days kept (docs/analytics.md, "How long snapshots are kept"): the raw exports hold full phone
+    # numbers and any day of the last 35 can be exported again from PITR, so a week; the flat
+    # snapshots keep last month-end's reproducible until the next one. At least 7 days of flat
+    # snapshots: the `_current` tables point at the newest run's files, which must outlive a week
+    # of failed runs.
+    export_retention_days: int = Field(7, alias="exportRetentionDays", ge=1, le=3650)
+    analytics_retention_days: int = Field(35, alias="analyticsRetentionDays", ge=7, le=3650)
     # Recordings (issue 13): the bucket's lifecycle, the recordings Lambda, the sweeper.
     recordings_glacier_days: int = Field(30, alias="recordingsGlacierDays", ge=1, le=3650)
     # 0 keeps recordings until deleted by hand (retention rules differ by jurisdiction and business).

@@ -1,4 +1,4 @@
-"""The product's three DynamoDB tables, keyed exactly as shared/dal/models.py (the source of truth).
+"""The product's three DynamoDB tables, keyed exactly as shared/dal/tables.py (the source of truth).
 
 On-demand (Twilio's webhook rate is bursty and unpredictable), point-in-time recovery (also what the
 analyst exports read from), AWS-managed KMS encryption (auditable in CloudTrail) and RETAIN: deleting
@@ -14,8 +14,9 @@ from constructs import Construct, IConstruct
 from pynamodb.attributes import Attribute
 
 from infra.components.nag import acknowledge, arn_wildcard
+from infra.components.outputs import stack_output
 from shared.bootstrap import IDEMPOTENCY_KEY, IDEMPOTENCY_TTL
-from shared.dal.models import (
+from shared.dal.tables import (
     CALLS_BY_DAY_INDEX,
     CALLS_TO_SWEEP_INDEX,
     CallRecord,
@@ -53,7 +54,7 @@ class DataTables(Construct):
             sort_key=dynamodb.Attribute(name=_key(index, "range"), type=_S),
             projection_type=dynamodb.ProjectionType.ALL,
         )
-        # Sparse: only calls still carrying the sweeper's marker are in it (shared/dal/models.py).
+        # Sparse: only calls still carrying the sweeper's marker are in it (shared/dal/tables.py).
         sweep = CallsToSweepIndex
         self.calls.add_global_secondary_index(
             index_name=CALLS_TO_SWEEP_INDEX,
@@ -71,6 +72,17 @@ class DataTables(Construct):
             partition_key=dynamodb.Attribute(name=IDEMPOTENCY_KEY, type=_S),
             time_to_live_attribute=IDEMPOTENCY_TTL,
         )
+        for name, table in (
+            ("Calls", self.calls),
+            ("Transcripts", self.transcripts),
+            ("Idempotency", self.idempotency),
+        ):
+            stack_output(
+                self,
+                f"{name}TableName",
+                table.table_name,
+                f"The {name.lower()} table (retained, deletion-protected)",
+            )
 
     def acknowledge_index_access(self, grantee: IConstruct) -> None:
         """CDK's table grants include the table's indexes (`…/index/*`): the calls_by_day GSI."""

@@ -19,6 +19,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.components.nag import acknowledge
+from infra.components.outputs import pascal, stack_output
 from shared.events import SOURCE
 
 
@@ -36,6 +37,12 @@ def dead_letter_queue(scope: Construct, consumer: str, redrive: str = "by hand")
         ("AwsSolutions-SQS3",),
         f"This queue is itself the dead-letter queue of the {consumer} rule and function; an alarm "
         f"fires on its first message and the operator redrives {redrive}.",
+    )
+    stack_output(
+        scope,
+        f"{pascal(consumer)}DeadLetterQueueUrl",
+        queue.queue_url,
+        f"Events the {consumer} Lambda could not process (docs/deploy.md, Operating it)",
     )
     return queue
 

@@ -24,6 +24,7 @@ from constructs import Construct
 
 from infra.components.config import InfraConfig
 from infra.components.nag import acknowledge
+from infra.components.outputs import stack_output
 from infra.components.storage import LOG_LIFECYCLE, new_log_group, private_bucket
 from streamer.contract import MEDIA_PATH
 
@@ -86,11 +87,14 @@ class CloudFrontEdge(Construct):
         access_logs: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
+        # not "-" and six characters at the end: Secrets Manager reads those as the ARN suffix
+        self._origin_secret_name = f"{config.stack_name}/stream-origin-value"
         self.origin_secret = self._build_origin_secret()
         self.log_bucket = self._build_log_bucket(access_logs)
         self.distribution = self._build_distribution(config, load_balancer)
         self.stream_url = f"wss://{self.distribution.distribution_domain_name}{MEDIA_PATH}"
         self.origin_facing_prefix_list_id = self._look_up_origin_facing_prefix_list(config)
+        self._build_outputs()
 
     @property
     def origin_header_value(self) -> str:
@@ -123,6 +127,15 @@ class CloudFrontEdge(Construct):
             ],
             target_groups=[target_group],
         )
+        rule = listener.node.find_child("FromCloudFrontRule")  # what add_target_groups named it
+        if not isinstance(rule, elbv2.ApplicationListenerRule):
+            raise TypeError(f"{rule.node.path} is not the listener rule add_target_groups creates")
+        stack_output(
+            self,
+            "StreamOriginRuleArn",
+            rule.listener_rule_arn,
+            "The ALB listener rule that checks the origin header (aws elbv2 modify-rule when rotating it)",
+        )
         load_balancer.connections.allow_from(
             ec2.Peer.prefix_list(self.origin_facing_prefix_list_id),
             ec2.Port.tcp(ORIGIN_PORT),
@@ -130,12 +143,40 @@ class CloudFrontEdge(Construct):
         )
         return listener
 
+    def _build_outputs(self) -> None:
+        stack_output(
+            self,
+            "StreamDistributionId",
+            self.distribution.distribution_id,
+            "The CloudFront distribution Twilio's media streams come through",
+        )
+        stack_output(
+            self,
+            "StreamOriginSecretName",
+            self._origin_secret_name,
+            f"The {ORIGIN_HEADER} value's secret",
+        )
+        stack_output(
+            self,
+            "StreamOriginSecretArn",
+            self.origin_secret.secret_arn,
+            f"The {ORIGIN_HEADER} value's secret",
+        )
+        if self.log_bucket is not None:
+            stack_output(
+                self,
+                "StreamLogsBucketName",
+                self.log_bucket.bucket_name,
+                "CloudFront's standard logs (streamer-cdn/)",
+            )
+
     def _build_origin_secret(self) -> secretsmanager.Secret:
         """Letters and digits only: an ALB header condition takes up to 128 characters, compares
         them case-insensitively and reads `*` and `?` as wildcards."""
         secret = secretsmanager.Secret(
             self,
             "OriginSecret",
+            secret_name=self._origin_secret_name,
             description=f"callscribe: {ORIGIN_HEADER} value CloudFront sends to the streamer ALB, "
             "which refuses requests without it (plain string)",
             generate_secret_string=secretsmanager.SecretStringGenerator(

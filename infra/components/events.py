@@ -15,10 +15,9 @@ from infra.components.config import InfraConfig
 from infra.components.data import DataTables
 from infra.components.delivery import dead_letter_queue, deliver_events
 from infra.components.functions import BuiltFunction, build_python_function
+from infra.components.outputs import stack_output
 from infra.components.secrets import ProductSecrets
 from shared.events import SOURCE, TranscriptCompleted, TranscriptReconciled
-
-SUMMARIES_DEPENDENCIES = ("aws-lambda-powertools", "boto3", "pynamodb", "anthropic", "pydantic")
 
 
 class ProductEvents(Construct):
@@ -27,6 +26,7 @@ class ProductEvents(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: InfraConfig) -> None:
         super().__init__(scope, construct_id)
         self.bus = events.EventBus(self, "Bus", event_bus_name=f"{config.stack_name}-events")
+        stack_output(self, "EventBusName", self.bus.event_bus_name, "The bus every tier publishes to")
         # Replays and late consumers: a week of every domain event.
         self.bus.archive(
             "Archive",
@@ -58,7 +58,6 @@ class Summaries(Construct):
             "Handler",
             name="summaries",
             description="callscribe: Claude summary of a finished call's transcript",
-            dependencies=SUMMARIES_DEPENDENCIES,
             config=config,
             # Long calls are summarised map-reduce, each request up to 60 s with retries; the code caps
             # its requests by the remaining time, so this is the whole budget of one summary.

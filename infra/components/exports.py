@@ -9,12 +9,15 @@ its own per run (`analytics/v<schema>/<table>/dt=<day>/<execution>/`), and the d
 pointed at it: a re-run never mixes files of two runs, and never needs a DELETE (which plain Hive
 tables do not have). Parquet tables rather than views over the JSON: typed columns analysts need
 no casts for, and a query reads only the columns it names from compressed columnar files instead
-of parsing every JSON line, which is what Athena bills.
+of parsing every JSON line, which is what Athena bills. Once all three are derived, each
+`<table>_current` is pointed at the run's folder and the partitions of days past retention are
+deleted (infra/components/exports_upkeep.py); the bucket's lifecycle expires their files.
 
 Exports read PITR backups, not the table, so they cost no read capacity and never slow the live
 product. Full daily snapshots (not incremental exports) because analysts ask "what did the calls
 look like on day X", which one partition answers without merging deltas. docs/analytics.md tells
-analysts how to query.
+analysts how to query. Long because the workflow's two polling branches (export, derive) are
+spelled out state by state; the upkeep steps live in their own module.
 """
 
 from __future__ import annotations
@@ -34,14 +37,16 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from infra.components import exports_upkeep as upkeep
 from infra.components.config import InfraConfig
 from infra.components.data import DataTables
 from infra.components.nag import acknowledge, arn_wildcard
+from infra.components.outputs import stack_output
 from infra.components.storage import new_log_group, private_bucket
 from shared.analytics.queries import SAVED_QUERIES
 from shared.analytics.raw_schema import item_type
 from shared.analytics.schema import SCHEMA_VERSION, TABLES, FlatTable
-from shared.dal.models import CallRecord, TranscriptSegment
+from shared.dal.tables import CallRecord, TranscriptSegment
 
 EXPORTS_PREFIX = "exports"
 RESULTS_PREFIX = "athena-results"
@@ -64,9 +69,13 @@ CALLS = "calls"
 TRANSCRIPTS = "transcripts"
 ANALYTICS_PREFIX = f"analytics/v{SCHEMA_VERSION}"
 WORKFLOW_RESULTS_PREFIX = f"{RESULTS_PREFIX}/workflow"
-_PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-_PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
-_PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+_PARQUET_SERDE = upkeep.PARQUET_SERDE
+_PARQUET_INPUT = upkeep.PARQUET_INPUT
+_PARQUET_OUTPUT = upkeep.PARQUET_OUTPUT
+# S3 Standard-IA bills at least 30 days per object: moving objects there after 30 days pays off only
+# when they stay a good while longer.
+_IA_AFTER_DAYS = 30
+_IA_WORTH_IT_DAYS = 90
 
 
 class AnalystExports(Construct):
@@ -86,29 +95,9 @@ class AnalystExports(Construct):
             access_logs=access_logs,
             access_logs_prefix="exports-bucket/",
             lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="exports",
-                    prefix=f"{EXPORTS_PREFIX}/",
-                    transitions=[
-                        s3.Transition(
-                            storage_class=s3.StorageClass.INFREQUENT_ACCESS,
-                            transition_after=cdk.Duration.days(30),
-                        )
-                    ],
-                    expiration=cdk.Duration.days(config.export_retention_days),
-                ),
-                s3.LifecycleRule(
-                    # the flat tables: one full snapshot per day too, kept as long as the exports
-                    id="analytics",
-                    prefix="analytics/",
-                    transitions=[
-                        s3.Transition(
-                            storage_class=s3.StorageClass.INFREQUENT_ACCESS,
-                            transition_after=cdk.Duration.days(30),
-                        )
-                    ],
-                    expiration=cdk.Duration.days(config.export_retention_days),
-                ),
+                _expiring(f"{EXPORTS_PREFIX}/", "exports", config.export_retention_days),
+                # the flat tables' daily snapshots; `_current` points at the newest run's files
+                _expiring("analytics/", "analytics", config.analytics_retention_days),
                 s3.LifecycleRule(
                     id="athena-results",
                     prefix=f"{RESULTS_PREFIX}/",
@@ -252,9 +241,15 @@ class AnalystExports(Construct):
             targets=[targets.SfnStateMachine(self.state_machine)],
         )
 
-        cdk.CfnOutput(scope, "ExportsBucket", value=self.bucket.bucket_name)
-        cdk.CfnOutput(scope, "AthenaWorkGroup", value=self.workgroup.name)
-        cdk.CfnOutput(scope, "GlueDatabase", value=self.database_name)
+        stack_output(scope, "ExportsBucket", self.bucket.bucket_name, "Raw exports and the analysts' Parquet")
+        stack_output(scope, "AthenaWorkGroup", self.workgroup.name, "The analysts' Athena workgroup")
+        stack_output(scope, "GlueDatabase", self.database_name, "The analysts' Glue database")
+        stack_output(
+            scope,
+            "AnalystExportWorkflowArn",
+            self.state_machine.state_machine_arn,
+            "The daily export (aws stepfunctions start-execution runs it now)",
+        )
 
     def _location(self, table_name: str) -> str:
         return f"s3://{self.bucket.bucket_name}/{EXPORTS_PREFIX}/{table_name}/"
@@ -263,24 +258,32 @@ class AnalystExports(Construct):
         return f"s3://{self.bucket.bucket_name}/{ANALYTICS_PREFIX}/{table_name}/"
 
     def _export_workflow(self, config: InfraConfig, exported: list[ExportedTable]) -> sfn.StateMachine:
-        day = sfn.Pass(
-            self,
-            "Day",
-            comment="The export's partition: the UTC day the execution started",
-            parameters={
-                "dt": sfn.JsonPath.array_get_item(
-                    sfn.JsonPath.string_split(sfn.JsonPath.string_at("$$.Execution.StartTime"), "T"),
-                    0,
-                )
-            },
-        )
+        retention = {
+            **{table.name: config.export_retention_days for table in exported},
+            **{flat.name: config.analytics_retention_days for flat in TABLES.values()},
+        }
+        day = upkeep.run_state(self, retention)
         branches = sfn.Parallel(self, "ExportTables", result_path=sfn.JsonPath.DISCARD)
         for table in exported:
             branches.branch(self._export_branch(table))
         derived = sfn.Parallel(self, "DeriveTables", result_path=sfn.JsonPath.DISCARD)
         for flat in TABLES.values():
             derived.branch(self._derive_branch(flat))
-        definition = day.next(branches).next(derived).next(sfn.Succeed(self, "Exported"))
+        # only once every flat table of this run is derived: the three `_current` tables move together
+        current = upkeep.CurrentTables(
+            self,
+            database_name=self.database_name,
+            bucket_name=self.bucket.bucket_name,
+            analytics_prefix=ANALYTICS_PREFIX,
+            tables=list(TABLES.values()),
+        )
+        pointed = sfn.Parallel(self, "PointCurrentTables", result_path=sfn.JsonPath.DISCARD)
+        for flat in TABLES.values():
+            pointed.branch(current.branch(flat))
+        expire = upkeep.expire_partitions(self, database_name=self.database_name, tables=list(retention))
+        definition = (
+            day.next(branches).next(derived).next(pointed).next(expire).next(sfn.Succeed(self, "Exported"))
+        )
 
         log_group = new_log_group(self, "WorkflowLogs", config.log_retention)
         machine = sfn.StateMachine(
@@ -584,3 +587,20 @@ def _partition_descriptor(location: str, item: str) -> dict[str, object]:
         "Columns": [{"Name": "item", "Type": item}],
         "SerdeInfo": {"SerializationLibrary": _JSON_SERDE, "Parameters": _SERDE_PARAMETERS},
     }
+
+
+def _expiring(prefix: str, rule_id: str, days: int) -> s3.LifecycleRule:
+    """Expire `prefix` after `days`; through Infrequent Access on the way when kept long enough."""
+    transitions = (
+        [
+            s3.Transition(
+                storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                transition_after=cdk.Duration.days(_IA_AFTER_DAYS),
+            )
+        ]
+        if days >= _IA_WORTH_IT_DAYS
+        else []
+    )
+    return s3.LifecycleRule(
+        id=rule_id, prefix=prefix, transitions=transitions, expiration=cdk.Duration.days(days)
+    )

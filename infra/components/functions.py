@@ -1,14 +1,14 @@
-"""The one way this app builds a Lambda function: arm64, current Python, its own role and log group.
+"""The one way this app builds a Lambda function: arm64, the tested Python, its own role and log group.
 
 Each function gets an explicit role with only what its construct grants it (no managed policies), an
 explicit log group with retention (so logs do not live forever, and the role can write only there),
-the X-Ray mode chosen with context `lambdaTracing`, and the Powertools settings the code's
-observability module expects.
+the X-Ray mode chosen with context `lambdaTracing`, the Powertools settings the code's
+observability module expects, and two stack outputs: `<Name>FunctionName` and `<Name>LogGroupName`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -21,6 +21,7 @@ from constructs import Construct
 from infra.components.bundling import LAMBDA_RUNTIME, function_code
 from infra.components.config import InfraConfig
 from infra.components.nag import acknowledge, arn_wildcard
+from infra.components.outputs import pascal, stack_output
 from infra.components.storage import new_log_group
 from shared.telemetry import METRICS_NAMESPACE
 
@@ -64,7 +65,6 @@ def build_python_function(
     *,
     name: str,
     description: str,
-    dependencies: Sequence[str],
     environment: Mapping[str, str],
     config: InfraConfig,
     timeout: cdk.Duration | None = None,
@@ -72,7 +72,8 @@ def build_python_function(
     reserved_concurrency: int | None = None,
     ephemeral_storage_mib: int | None = None,
 ) -> BuiltFunction:
-    """`name` is the folder under functions/ and the Powertools service suffix (callscribe-<name>)."""
+    """`name` is the folder under functions/, its line in infra/dependencies.py (what its bundle
+    holds) and the Powertools service suffix (callscribe-<name>)."""
     tracing = LambdaTracing(config.lambda_tracing)
     log_group = new_log_group(scope, f"{construct_id}Logs", config.log_retention)
     role = iam.Role(
@@ -95,7 +96,7 @@ def build_python_function(
         runtime=LAMBDA_RUNTIME,
         architecture=lambda_.Architecture.ARM_64,
         handler=f"functions.{name}.app.handler",
-        code=function_code(name, dependencies),
+        code=function_code(name),
         role=role,
         log_group=log_group,
         logging_format=lambda_.LoggingFormat.JSON,
@@ -113,11 +114,25 @@ def build_python_function(
         },
     )
     acknowledge(
+        function,
+        ("AwsSolutions-L1",),
+        f"Runs {LAMBDA_RUNTIME.name}, the Python the test suite runs on, with the bundle built from the "
+        'same locked versions; Lambda supports it until mid-2027 (docs/deploy.md, "What is deployed", '
+        "says when it must move and what moving takes).",
+    )
+    acknowledge(
         role,
         (arn_wildcard(log_group, ":*"),),
         "Log streams are created per execution environment with names unknown in advance; the "
         "statement is limited to this function's own log group.",
     )
+    stack_output(
+        scope,
+        f"{pascal(name)}FunctionName",
+        function.function_name,
+        f"The {name} Lambda (update its configuration to recycle its containers)",
+    )
+    stack_output(scope, f"{pascal(name)}LogGroupName", log_group.log_group_name, f"The {name} Lambda's logs")
     if tracing is not LambdaTracing.OFF:
         acknowledge(
             role,

@@ -2,11 +2,16 @@
 
 Alarms: webhook 5xx (Twilio then plays an error to the caller), webhook and summaries Lambda
 errors, anything in the summaries dead-letter queue, unhealthy streamer targets, and a Deepgram
-reconnect storm (transcripts at risk). The recordings tier (issue 13) adds recordings and sweeper
-Lambda errors, anything in the recordings dead-letter queue, a call the sweeper gave up on, and
-calls re-driven too often (events are being lost somewhere). The analysts' export workflow adds
-a failed or timed-out daily run (their tables miss a day). Optional e-mail subscription from
-context `alarmEmail`.
+reconnect storm (transcripts at risk). The recordings tier adds recordings and sweeper Lambda
+errors, anything in the recordings dead-letter queue, a call the sweeper gave up on, and calls
+re-driven too often (events are being lost somewhere). The analysts' export workflow adds a failed
+or timed-out daily run (their tables miss a day). Optional e-mail subscription from context
+`alarmEmail`.
+
+Every product metric read here takes its name from the emitting tier's names module
+(`functions/<tier>/metric_names.py`, `streamer/contract.py`) and its dimensions exactly as the tier
+emits them (a metric with an extra dimension is another metric to CloudWatch);
+tests/infra/test_metrics_emitted.py runs each tier and checks the synthesised template against it.
 """
 
 from __future__ import annotations
@@ -27,10 +32,11 @@ from infra.components.api import WebhooksApi
 from infra.components.config import InfraConfig
 from infra.components.events import Summaries
 from infra.components.exports import AnalystExports
+from infra.components.outputs import stack_output
 from infra.components.recordings import Recordings
 from infra.components.streamer import StreamerService, streamer_metric
 from infra.components.sweeper import Sweeper
-from shared.telemetry import METRICS_NAMESPACE
+from shared.telemetry import METRICS_NAMESPACE, SERVICE_DIMENSION
 from streamer.contract import (
     ACTIVE_CALLS,
     DEEPGRAM_RECONNECTS,
@@ -54,7 +60,7 @@ def _lambda_metric(
     return cloudwatch.Metric(
         namespace=METRICS_NAMESPACE,
         metric_name=name,
-        dimensions_map={"service": service},
+        dimensions_map={SERVICE_DIMENSION: service},
         statistic=statistic,
         period=period,
     )
@@ -137,11 +143,17 @@ class Monitoring(Construct):
         self._build_alarms(config, signals)
         self._build_export_alarms(exports)
         self.dashboard = self._build_dashboard(config, api, streamer, signals)
-        cdk.CfnOutput(
+        stack_output(
+            scope, "AlarmTopicArn", self.topic.topic_arn, "Subscribe on-call here (or set context alarmEmail)"
+        )
+        stack_output(scope, "DashboardName", self.dashboard.dashboard_name, "The operations dashboard")
+        region = cdk.Stack.of(self).region
+        stack_output(
             scope,
-            "AlarmTopicArn",
-            value=self.topic.topic_arn,
-            description="Subscribe on-call here (or set context alarmEmail)",
+            "DashboardUrl",
+            f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+            f"#dashboards/dashboard/{config.stack_name}-operations",
+            "The operations dashboard in the CloudWatch console",
         )
 
     def _build_topic(self, config: InfraConfig) -> sns.Topic:

@@ -45,12 +45,10 @@ from infra.components.data import DataTables
 from infra.components.delivery import dead_letter_queue, deliver_events
 from infra.components.functions import BuiltFunction, build_python_function
 from infra.components.nag import acknowledge, arn_wildcard
+from infra.components.outputs import stack_output
 from infra.components.secrets import ProductSecrets
 from shared.events import RecordingCompleted
 
-# urllib3 is the Lambda's HTTP client (Twilio media, Deepgram pre-recorded): declared, not left to
-# botocore's own dependency on it (docs/recordings.md, "The HTTP client").
-RECORDINGS_DEPENDENCIES = ("aws-lambda-powertools", "boto3", "pynamodb", "pydantic", "urllib3")
 # The largest recording the Lambda takes (RECORDING_MAX_BYTES, the code's default: ~2.5 h of
 # dual-channel audio). It spools to /tmp beyond RECORDING_MEMORY_BYTES, so /tmp must hold it, with
 # room for the runtime's own files.
@@ -117,6 +115,16 @@ class RecordingsBucket(Construct):
             ],
         )
 
+        stack_output(
+            self,
+            "RecordingsBucketName",
+            self.bucket.bucket_name,
+            "Call recordings (KMS-encrypted): RECORDINGS_BUCKET of the recordings Lambda",
+        )
+        stack_output(
+            self, "RecordingsKeyArn", self.key.key_arn, "The KMS key of the recordings bucket (retained)"
+        )
+
     def objects_arn(self) -> str:
         return self.bucket.arn_for_objects(f"{RECORDINGS_PREFIX}*")
 
@@ -142,7 +150,6 @@ class Recordings(Construct):
             "Handler",
             name="recordings",
             description="callscribe: copy a recording to S3, transcribe it, fill the live transcript gaps",
-            dependencies=RECORDINGS_DEPENDENCIES,
             config=config,
             timeout=cdk.Duration.minutes(15),
             memory_size=config.recordings_memory_mib,

@@ -2,7 +2,9 @@
 
 The code is given only the secret's ARN (`*_SECRET_ARN`) and fetches the value itself, so no value
 ever appears in an environment variable, a task definition or a template. New secrets hold a
-placeholder the operator overwrites (docs/deploy.md); existing ones can be named in context instead.
+placeholder the operator overwrites (docs/deploy.md) and are named `<stackName>/<vendor>` so a person
+finds them; existing ones can be named in context instead (`twilioSecretArn`, ...). Each secret's
+name and ARN are stack outputs (`TwilioSecretName`, `TwilioSecretArn`, ...), imported or not.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from constructs import Construct
 
 from infra.components.config import InfraConfig
 from infra.components.nag import acknowledge
+from infra.components.outputs import stack_output
 
 PLACEHOLDER = "REPLACE_ME"
 
@@ -25,18 +28,21 @@ class ProductSecrets(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: InfraConfig) -> None:
         super().__init__(scope, construct_id)
         self.twilio = self._secret(
+            config,
             "Twilio",
             config.twilio_secret_arn,
             ["account_sid", "auth_token"],
             "Twilio account SID and auth token (verifies webhook signatures, places calls)",
         )
         self.deepgram = self._secret(
+            config,
             "Deepgram",
             config.deepgram_secret_arn,
             ["api_key"],
             "Deepgram API key (live speech-to-text)",
         )
         self.anthropic = self._secret(
+            config,
             "Anthropic",
             config.anthropic_secret_arn,
             ["api_key"],
@@ -47,6 +53,7 @@ class ProductSecrets(Construct):
         self.agent_tools = secretsmanager.Secret(
             self,
             "AgentTools",
+            secret_name=f"{config.stack_name}/agent-tools",  # the output below repeats it
             description="callscribe: HMAC key that signs agent HTTP tool requests. JSON key: signing_secret",
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 secret_string_template="{}",  # noqa: S106 - an empty JSON template, not a secret
@@ -62,19 +69,33 @@ class ProductSecrets(Construct):
             "A shared HMAC key with the operator's own tool endpoints; rotating it needs those endpoints "
             "to change in step, which a rotation Lambda cannot coordinate. docs/agent.md covers rotation.",
         )
+        self._outputs(
+            "AgentTools",
+            f"{config.stack_name}/agent-tools",
+            self.agent_tools,
+            "The agent tools' HMAC key (generated; docs/agent.md)",
+        )
 
     def _secret(
         self,
+        config: InfraConfig,
         construct_id: str,
         existing_arn: str | None,
         keys: list[str],
         description: str,
     ) -> secretsmanager.ISecret:
+        template = json.dumps(dict.fromkeys(keys, "..."))
         if existing_arn:
-            return secretsmanager.Secret.from_secret_complete_arn(self, construct_id, existing_arn)
+            imported = secretsmanager.Secret.from_secret_complete_arn(self, construct_id, existing_arn)
+            self._outputs(
+                construct_id, imported.secret_name, imported, f"Imported from context; holds {template}"
+            )
+            return imported
+        name = f"{config.stack_name}/{construct_id.lower()}"
         secret = secretsmanager.Secret(
             self,
             construct_id,
+            secret_name=name,
             description=f"callscribe: {description}. JSON keys: {', '.join(keys)}",
             secret_object_value={key: cdk.SecretValue.unsafe_plain_text(PLACEHOLDER) for key in keys},
             removal_policy=cdk.RemovalPolicy.RETAIN,
@@ -85,10 +106,10 @@ class ProductSecrets(Construct):
             "Vendor API credentials (Twilio, Deepgram, Anthropic) are rotated in the vendor's console, "
             "not by a rotation Lambda; docs/deploy.md describes rotating them with put-secret-value.",
         )
-        cdk.CfnOutput(
-            self,
-            f"{construct_id}SecretArn",
-            value=secret.secret_arn,
-            description=f"Put {json.dumps(dict.fromkeys(keys, '...'))} here before the first call",
-        )
+        self._outputs(construct_id, name, secret, f"Put {template} here before the first call")
         return secret
+
+    def _outputs(self, key: str, name: str, secret: secretsmanager.ISecret, description: str) -> None:
+        """The name as given (CDK's `secret_name` of a named secret is a parse of its ARN at deploy)."""
+        stack_output(self, f"{key}SecretName", name, description)
+        stack_output(self, f"{key}SecretArn", secret.secret_arn, description)

@@ -22,16 +22,21 @@ from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.components.bundling import REPO_ROOT
 from infra.components.config import InfraConfig
 from infra.components.data import DataTables
 from infra.components.dns import alias_in_hosted_zone
 from infra.components.edge import CloudFrontEdge
 from infra.components.nag import acknowledge
+from infra.components.outputs import stack_output
 from infra.components.secrets import ProductSecrets
 from infra.components.storage import new_log_group
-from shared.telemetry import METRICS_NAMESPACE
+from infra.dependencies import REPO_ROOT
+from shared.telemetry import METRICS_NAMESPACE, SERVICE_DIMENSION
 from streamer.contract import ACTIVE_CALLS, HEALTH_PATH, MEDIA_PATH, SERVICE_NAME
+
+# Proxies that append to X-Forwarded-For before the streamer: CloudFront then the ALB, or the ALB
+# alone. The streamer counts waiting connections per the address the first of them saw.
+TRUSTED_PROXY_HOPS = {"cloudfront": 2, "alb": 1}
 
 CONTAINER_PORT = 8080
 # The image needs the streamer and the shared package; everything else stays out of the build
@@ -60,7 +65,7 @@ def streamer_metric(name: str, statistic: str = "Average", period_minutes: int =
     return cloudwatch.Metric(
         namespace=METRICS_NAMESPACE,
         metric_name=name,
-        dimensions_map={"service": SERVICE_NAME},
+        dimensions_map={SERVICE_DIMENSION: SERVICE_NAME},
         statistic=statistic,
         period=cdk.Duration.minutes(period_minutes),
     )
@@ -158,6 +163,9 @@ class StreamerService(Construct):
             internet_facing=True,
             idle_timeout=cdk.Duration.seconds(config.alb_idle_timeout_seconds),
             drop_invalid_header_fields=True,
+            # the default, stated: the streamer trusts the X-Forwarded-For entry the ALB appends
+            # (TRUSTED_PROXY_HOPS below); `preserve` or `remove` would leave it counting the wrong source
+            xff_header_processing_mode=elbv2.XffHeaderProcessingMode.APPEND,
         )
         load_balancer.log_access_logs(access_logs, prefix="streamer-alb")
         if config.edge == "alb":
@@ -209,6 +217,7 @@ class StreamerService(Construct):
             ),
         )
         log_group = new_log_group(self, "Logs", config.log_retention)
+        self.log_group = log_group
         container = task.add_container(
             "streamer",
             image=_image(config),
@@ -243,6 +252,7 @@ class StreamerService(Construct):
             "PORT": str(CONTAINER_PORT),
             "STREAM_URL": self.stream_url,
             "MAX_CALLS": str(config.max_calls_per_task),
+            "TRUSTED_PROXY_HOPS": str(TRUSTED_PROXY_HOPS[config.edge]),
             "DRAIN_SECONDS": str(config.drain_seconds),
             "CALLS_TABLE": tables.calls.table_name,
             "TRANSCRIPTS_TABLE": tables.transcripts.table_name,
@@ -375,30 +385,28 @@ class StreamerService(Construct):
         )
 
     def _build_outputs(self, scope: Construct) -> None:
-        """On the stack (`scope`), where the output ids have always been."""
-        cdk.CfnOutput(
+        stack_output(
             scope,
             "StreamUrl",
-            value=self.stream_url,
-            description="Media stream URL the webhooks put in TwiML (Twilio needs wss://)",
+            self.stream_url,
+            "Media stream URL the webhooks put in TwiML (Twilio needs wss://)",
         )
-        cdk.CfnOutput(
+        stack_output(
             scope,
             "StreamLoadBalancerDns",
-            value=self.load_balancer.load_balancer_dns_name,
-            description=(
-                "The streamer's ALB: it answers 403 to anything that does not come through CloudFront"
-                if self.edge is not None
-                else "Point streamDomainName's DNS record (CNAME/alias) here"
-            ),
+            self.load_balancer.load_balancer_dns_name,
+            "The streamer's ALB: it answers 403 to anything that does not come through CloudFront"
+            if self.edge is not None
+            else "Point streamDomainName's DNS record (CNAME/alias) here",
         )
-        if self.edge is not None:
-            cdk.CfnOutput(
-                scope,
-                "StreamDistributionId",
-                value=self.edge.distribution.distribution_id,
-                description="The CloudFront distribution Twilio's media streams come through",
-            )
+        stack_output(scope, "StreamerClusterName", self.cluster.cluster_name, "The streamer's ECS cluster")
+        stack_output(
+            scope,
+            "StreamerServiceName",
+            self.service.service_name,
+            "The streamer's ECS service (aws ecs update-service --force-new-deployment restarts its tasks)",
+        )
+        stack_output(scope, "StreamerLogGroupName", self.log_group.log_group_name, "The streamer's logs")
 
     def _acknowledge_task(self) -> None:
         acknowledge(

@@ -21,9 +21,7 @@ from constructs import Construct
 from infra.components.config import InfraConfig
 from infra.components.data import DataTables
 from infra.components.functions import BuiltFunction, build_python_function
-from shared.dal.models import CALLS_TO_SWEEP_INDEX
-
-SWEEPER_DEPENDENCIES = ("aws-lambda-powertools", "boto3", "pynamodb", "pydantic")
+from shared.dal.tables import CALLS_TO_SWEEP_INDEX
 
 
 class Sweeper(Construct):
@@ -42,7 +40,6 @@ class Sweeper(Construct):
             "Handler",
             name="sweeper",
             description="callscribe: finish stalled transcripts and re-drive lost events (scheduled)",
-            dependencies=SWEEPER_DEPENDENCIES,
             config=config,
             # A run stops taking calls 20 s before its end; a thousand calls take well under a minute.
             timeout=cdk.Duration.minutes(4),

@@ -2,7 +2,7 @@
 
 An export line is `{"Item": {"call_sid": {"S": "CA…"}, "duration_seconds": {"N": "42"}, …}}`, so
 each attribute is a struct keyed by its DynamoDB type letter. Deriving the columns from
-shared/dal/models.py keeps the analysts' tables in step with what the code writes. Numbers stay strings
+shared/dal/tables.py keeps the analysts' tables in step with what the code writes. Numbers stay strings
 (DynamoDB's own representation); the saved queries cast them.
 """
 
@@ -12,13 +12,13 @@ from typing import Any
 
 from pynamodb.attributes import Attribute, ListAttribute, MapAttribute
 
-from shared.dal.models import CallRecord, TranscriptSegment
+from shared.dal.tables import CallRecord, TranscriptSegment
 
 S = "struct<s:string>"
 N = "struct<n:string>"
 BOOL = "struct<bool:boolean>"
 
-# The call record's `summary` map, as functions/summaries/models.py (StoredSummary) writes it. Fields
+# The call record's `summary` map, as functions/summaries/summary.py (StoredSummary) writes it. Fields
 # the code adds later are simply not visible here until they are added; nothing breaks.
 SUMMARY = (
     "struct<m:struct<"

@@ -30,7 +30,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 
-from shared.dal.models import (
+from shared.dal.tables import (
     AlignmentAttribute,
     CallRecord,
     CostAttribute,
@@ -42,12 +42,14 @@ from shared.dal.models import (
 # Bump when any table's columns change (name, type or order); record the new digest below. Parquet
 # files are read by column name, so a bump with added columns reads old partitions too (the new
 # columns are NULL there); each day's partition is a full snapshot, so queries read only the latest.
-SCHEMA_VERSION = 1
-SCHEMA_DIGESTS = {1: "8c6d5e3a84ac6b15"}
+SCHEMA_VERSION = 2
+SCHEMA_DIGESTS = {1: "8c6d5e3a84ac6b15", 2: "8483368f9a4ff577"}
 
 CALL_FACTS = "call_facts"
 TRANSCRIPT_LINES = "transcript_lines"
 EVALUATION_ANSWERS = "evaluation_answers"
+# `<table>_current`: the newest complete snapshot of a flat table (FlatTable.current)
+CURRENT_SUFFIX = "_current"
 
 # Numbers that are counts or whole seconds; every other number is a double.
 INTEGERS = frozenset(
@@ -118,6 +120,14 @@ class FlatTable:
     # FROM-clause addition: one row per list element instead of one per item
     unnest: str = ""
     where: tuple[str, ...] = field(default=())
+
+    @property
+    def current(self) -> str:
+        """The table that holds only the newest complete export of this one: each record once.
+
+        The daily partitions of `name` are snapshots, each holding every record; `<name>_current`
+        is pointed at the newest run's folder once all three tables of that run are derived."""
+        return f"{self.name}{CURRENT_SUFFIX}"
 
     def select_sql(self, day: str) -> str:
         """The Trino SELECT that derives this table's rows for one day's export (`dt` = `day`).
@@ -260,6 +270,18 @@ _DERIVED_CALL_COLUMNS: dict[str, list[Column]] = {
     "redaction_counts": [
         Column("redacted_cards", "bigint", _counts("CARD"), "card numbers redacted (live and recording)"),
         Column("redacted_ssns", "bigint", _counts("SSN"), "SSNs redacted (live and recording)"),
+        Column(
+            "redacted_card_expiries",
+            "bigint",
+            _counts("EXPIRY"),
+            "card expiry dates redacted after a card (live and recording)",
+        ),
+        Column(
+            "redacted_security_codes",
+            "bigint",
+            _counts("SECURITY_CODE"),
+            "card security codes redacted after a card (live and recording)",
+        ),
         Column(
             "redacted_total",
             "bigint",

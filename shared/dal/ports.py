@@ -1,16 +1,10 @@
-"""The narrow ports each tier holds on the two product tables.
+"""The narrow ports each tier holds on the two product tables (docs/architecture.md, "Data layer").
 
-One adapter per table implements them all (`DynamoCalls`, `DynamoSegments`), but each tier depends
-on the Protocol of its own use only: a reader sees what it may call, a unit test fakes only that, and
-IAM grants per tier (infra) stay the exact mirror of a Protocol's methods. A new writer adds its own
-Protocol here and its methods on the adapter, leaving the others untouched (as the recordings tier
-of issue 13 did: `RecordingCalls`, `RecordingSegments`, the streamer's `StreamStartWrites`, and the
-sweeper's `SweeperCalls` and `SegmentCounter`).
-
-Every write is one conditional or idempotent UpdateItem (or BatchWriteItem of keyed segments), so
-any tier may create the call item first and a repeated write changes nothing. Writes answer False
-when their condition refused them (a stale or repeated event: not an error) and raise
-`shared.errors.StoreError` when the table failed.
+Each calls port has its own adapter in `shared/dal/calls/`; `DynamoSegments` implements the segments
+ports. What a change must keep: a tier's IAM grant (infra) stays the mirror of its port's methods;
+every write is one conditional or idempotent UpdateItem (or BatchWriteItem of keyed segments), so any
+tier may create the call item first and a repeated write changes nothing; a write answers False when
+its condition refused it and raises `shared.errors.StoreError` when the table failed.
 """
 
 from __future__ import annotations
@@ -124,7 +118,7 @@ class StreamUsageWrites(Protocol):
 
 
 class RedactionCountWrites(Protocol):
-    """The streamer: what redaction took out of the live transcript, per kind (issue 14)."""
+    """The streamer: what redaction took out of the live transcript, per kind."""
 
     def save_redaction_counts(self, call_sid: str, counts: Mapping[str, int]) -> None:
         """Set `redaction_counts` to these totals (a SET, not an increment: a retry writes the same

@@ -10,11 +10,12 @@ Nothing here imports pynamodb or boto3: domain code and unit tests import these 
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any, Final, Literal
+
+from shared.dal.keys import check_recording_key
 
 Number = int | float
 
@@ -42,56 +43,16 @@ def plain(value: Any) -> Any:
     return value
 
 
-def segment_key(start_seconds: float, track: str) -> str:
-    """Sort key ordered by audio time, then track: zero-padded milliseconds so strings sort as numbers.
-
-    Deterministic from the segment's own timing, so a retried write of the same segment overwrites
-    itself instead of adding a copy.
-    """
-    return f"{round(start_seconds * 1000):010d}#{track}"
-
-
-# what segment_key() makes: re.fullmatch a key that comes from outside (a GET /calls cursor)
-SEGMENT_KEY_PATTERN = r"[0-9]{10}#[a-z]{1,16}(?:#r)?"
 LIVE: Final = "live"
 RECORDING: Final = "recording"
 Origin = Literal["live", "recording"]
-RECORDING_KEY_SUFFIX = "#r"
-
-
-def recording_segment_key(start_seconds: float, track: str) -> str:
-    """Sort key of a segment filled in from the recording: the live key plus `#r`.
-
-    A recording segment may start at the same millisecond as a live one on its track; the suffix keeps
-    it from overwriting that live item, and still sorts by time, then track, then live before
-    recording (`…#inbound` < `…#inbound#r` < `…#outbound`). Deterministic like `segment_key`, so a
-    re-driven reconciliation rewrites the same items.
-    """
-    return segment_key(start_seconds, track) + RECORDING_KEY_SUFFIX
-
-
-def check_recording_key(key: str) -> None:
-    """Refuse a key that is not a recording segment's: what keeps the recordings tier off live items."""
-    if not key.endswith(RECORDING_KEY_SUFFIX):
-        raise ValueError(f"{key!r} is not a recording segment key (no {RECORDING_KEY_SUFFIX!r})")
 
 
 def check_recording_segment(segment: Segment) -> None:
+    """Refuse a segment that is not the recording's (its key and its `origin`)."""
     check_recording_key(segment.segment_key)
     if not segment.from_recording:
         raise ValueError(f"segment {segment.segment_key} is not marked origin={RECORDING}")
-
-
-SWEEP_SHARDS = 8  # partitions of the calls_to_sweep index (the sweeper queries each one)
-
-
-def sweep_shard(call_sid: str) -> str:
-    """The calls_to_sweep partition of a call: a stable hash of its SID, "0" to "7".
-
-    Spreads the index's writes over a few partitions instead of one hot key, and stays the same for
-    every write of the call, so a repeated or reordered write never moves it.
-    """
-    return str(zlib.crc32(call_sid.encode()) % SWEEP_SHARDS)
 
 
 def _int(value: Any) -> int | None:
@@ -193,7 +154,7 @@ class Call(CallParties):
     tts_characters: int | None = None
     redaction_counts: dict[str, int] | None = None
     recording_redaction_counts: dict[str, int] | None = None
-    cost: dict[str, Any] | None = None  # shared.dal.models.CostAttribute's fields
+    cost: dict[str, Any] | None = None  # shared.dal.tables.CostAttribute's fields
     evaluations: tuple[dict[str, Any], ...] | None = None  # EvaluationAttribute's fields, one per question
     evaluations_version: str | None = None
     summary: dict[str, Any] | None = None
@@ -251,7 +212,7 @@ class Segment:
     """One final transcript segment: a stretch of one track's speech, timed in stream seconds."""
 
     call_sid: str
-    segment_key: str  # see segment_key()
+    segment_key: str  # see shared.dal.keys
     track: str
     speaker: str
     text: str
@@ -432,7 +393,7 @@ class CompletedCall:
     duration_seconds: int | None
 
 
-# ---- what the call's cost is computed from (issue 14) -------------------------------------------
+# ---- what the call's cost is computed from -----------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,14 +1,8 @@
-"""`DynamoSegments`: the transcript segments table, written by the streamer and read by the others.
+"""`DynamoSegments`: the transcript segments table, every segments port of shared/dal/ports.py.
 
-The sort key comes from the segment's own timing (`segment_key`), so every write is a keyed put that
-a retry overwrites; BatchWriteItem carries up to 25 of them per request (pynamodb splits longer
-batches and retries unprocessed items itself). Reads are Queries on the call's partition, in sort-key
-order: the whole transcript (`list_segments`, the summaries) or one page of it (`page_segments`,
-GET /calls), which is exactly one Query so its size stays bounded by DynamoDB's 1 MB per Query.
-
-The recordings tier writes and removes only segments it added: keys ending in `#r`
-(`recording_segment_key`) with `origin = recording`, which no live segment has, so a reconciliation
-can never overwrite or delete what the streamer stored.
+What a change must keep: every write is a keyed put (`shared.dal.keys`), so a retry overwrites
+itself; `page_segments` is exactly one Query (bounded by DynamoDB's 1 MB); the recordings tier's
+writes and deletes touch only `#r` keys with `origin = recording`, never a live segment.
 """
 
 from __future__ import annotations
@@ -18,8 +12,9 @@ from collections.abc import Callable, Sequence
 from pynamodb.exceptions import DeleteError, PynamoDBException
 
 from shared import clock
-from shared.dal.models import TranscriptSegment, segments_model
-from shared.dal.records import RECORDING, Segment, SegmentPage, check_recording_key, check_recording_segment
+from shared.dal.keys import check_recording_key
+from shared.dal.records import RECORDING, Segment, SegmentPage, check_recording_segment
+from shared.dal.tables import TranscriptSegment, segments_model
 from shared.dal.updates import CONDITIONAL_CHECK_FAILED
 from shared.errors import StoreError
 

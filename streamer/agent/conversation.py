@@ -23,9 +23,9 @@ from collections.abc import Callable
 from typing import Any
 
 from streamer.agent import prompt
+from streamer.agent.call_line import CallLine
 from streamer.agent.ending import CallEnding
-from streamer.agent.line import CallLine
-from streamer.agent.model import Brain, History
+from streamer.agent.llm import Brain, History
 from streamer.agent.profile import AgentProfile
 from streamer.agent.replies import Replies
 from streamer.agent.speech import Speaker

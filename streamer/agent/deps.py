@@ -16,9 +16,9 @@ from anthropic import AsyncAnthropic
 from shared.errors import ConfigError
 from shared.routing import AgentRoute, CallRoutes
 from streamer.agent import prompt
+from streamer.agent.call_line import CallLine
 from streamer.agent.conversation import AgentConversation
-from streamer.agent.line import CallLine
-from streamer.agent.model import Brain, build_client
+from streamer.agent.llm import Brain, build_client
 from streamer.agent.profile import AgentProfile
 from streamer.agent.telephony import CallControl
 from streamer.calllog import CallLog

@@ -1,11 +1,14 @@
 """DTMF tones as 8 kHz mu-law audio, played into the call like speech (Twilio's stream cannot send
-digits any other way): each digit is the sum of its row and column sine waves (ITU-T Q.23), 100 ms
-of tone then 80 ms of silence; `w` is a 500 ms pause (the dial-string convention)."""
+digits any other way): each digit is the sum of its row and column sine waves (ITU-T Q.23), encoded
+by `streamer.audio`'s G.711 codec; 100 ms of tone then 80 ms of silence; `w` is a 500 ms pause (the
+dial-string convention)."""
 
 from __future__ import annotations
 
 import math
 import re
+
+from streamer.audio import MULAW_SILENCE, linear_to_mulaw
 
 SAMPLE_RATE = 8000
 TONE_MS = 100
@@ -16,21 +19,6 @@ _ROWS = (697, 770, 852, 941)
 _COLUMNS = (1209, 1336, 1477, 1633)
 _KEYPAD = ("123A", "456B", "789C", "*0#D")
 FREQUENCIES = {key: (_ROWS[r], _COLUMNS[c]) for r, row in enumerate(_KEYPAD) for c, key in enumerate(row)}
-MULAW_SILENCE = 0xFF
-_SEGMENT_ENDS = (0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF)
-
-
-def linear_to_mulaw(sample: int) -> int:
-    """G.711 mu-law of one 16-bit linear sample (the CCITT reference algorithm, 14-bit input)."""
-    pcm = sample >> 2
-    mask = 0xFF
-    if pcm < 0:
-        pcm, mask = -pcm, 0x7F
-    pcm = min(pcm, 8159) + 0x21
-    segment = next((i for i, top in enumerate(_SEGMENT_ENDS) if pcm <= top), 8)
-    if segment >= 8:
-        return 0x7F ^ mask
-    return ((segment << 4) | ((pcm >> (segment + 1)) & 0x0F)) ^ mask
 
 
 def tone(digit: str, millis: int = TONE_MS, amplitude: float = 0.35) -> bytes:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Literal
 
-from streamer.agent.line import CallLine
+from streamer.agent.call_line import CallLine
 from streamer.agent.speech import Speaker
 from streamer.agent.telephony import CallControl
 from streamer.agent.utterance import Utterance

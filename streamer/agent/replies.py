@@ -16,13 +16,13 @@ import asyncio
 
 from streamer import metrics as m
 from streamer.agent.ending import CallEnding
-from streamer.agent.lines import (
+from streamer.agent.llm import Brain, History
+from streamer.agent.phrases import (
     APOLOGY_NO_TRANSFER,
     APOLOGY_TRANSFER,
     FAILURE_GOODBYE,
     FAILURE_TRANSFER,
 )
-from streamer.agent.model import Brain, History
 from streamer.agent.profile import AgentProfile
 from streamer.agent.sentences import SentenceSplitter
 from streamer.agent.speech import Speaker

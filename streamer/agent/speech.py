@@ -81,7 +81,6 @@ class Speaker:
         self.failed: str | None = None
         self.connections = 0
         self.characters_sent = 0  # text sent to the TTS (what Aura bills; a re-spoken sentence again)
-        self.last_finished_at = time.monotonic()
 
     # ---- state -------------------------------------------------------------------------------------
 
@@ -209,7 +208,6 @@ class Speaker:
         utterance.done.set()
         if utterance in self._active:
             self._active.remove(utterance)
-        self.last_finished_at = time.monotonic()
         self._on_finished(utterance)
 
     # ---- the TTS socket ----------------------------------------------------------------------------

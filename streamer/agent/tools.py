@@ -17,9 +17,9 @@ from typing import Any
 from shared.routing import is_e164
 from streamer import metrics as m
 from streamer.agent import http_tools, prompt
+from streamer.agent.call_line import CallLine
 from streamer.agent.dtmf import dtmf_audio
 from streamer.agent.ending import CallEnding
-from streamer.agent.line import CallLine
 from streamer.agent.profile import AgentProfile
 from streamer.agent.speech import Speaker
 from streamer.agent.telephony import CallControlError

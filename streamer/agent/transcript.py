@@ -1,5 +1,5 @@
 """What the caller heard of the agent goes on the record: as an `outbound` segment of the call's
-transcript, and (for scripted lines, which the model did not write) into the model's history.
+transcript, and (for scripted phrases, which the model did not write) into the model's history.
 
 Called for every utterance the speaker finishes, however it finished: its last mark echoed, a
 barge-in, or the stream closing (`AgentConversation.close()` interrupts what is still playing, so
@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from streamer.agent.model import History
+from streamer.agent.llm import History
 from streamer.agent.utterance import Utterance
 from streamer.deepgram import Segment
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from streamer import metrics as m
 from streamer.agent.ending import CallEnding
-from streamer.agent.model import History
+from streamer.agent.llm import History
 from streamer.agent.speech import Speaker
 from streamer.calllog import CallLog
 from streamer.deepgram_messages import ListenEvent, Results, SpeechStarted, UtteranceEnd

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from streamer import metrics as m
 from streamer.agent.ending import CallEnding
-from streamer.agent.lines import MAX_CALL_GOODBYE, SILENCE_GOODBYE, SILENCE_PROMPT
+from streamer.agent.phrases import MAX_CALL_GOODBYE, SILENCE_GOODBYE, SILENCE_PROMPT
 from streamer.agent.speech import Speaker
 from streamer.agent.telephony import CallControlError
 from streamer.agent.turns import TurnTaking

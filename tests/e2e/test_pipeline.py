@@ -17,6 +17,7 @@ import asyncio
 import gzip
 import json
 import math
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -32,7 +33,7 @@ from callscribe_local.aws_local import BusTap, LocalNames
 from callscribe_local.phone import FRAME_BYTES, CallResult, Conversation, SimulatedPhone, bundled_conversation
 from callscribe_local.stack import LOCAL_DEEPGRAM_KEY, LocalStack, StackOptions
 from shared.costs import Prices, call_cost
-from shared.dal.calls import DynamoCalls
+from shared.dal.calls.core import DynamoCallReader
 
 pytestmark = pytest.mark.e2e
 
@@ -56,6 +57,17 @@ def stack() -> Iterator[LocalStack]:
     options = StackOptions(names=names, deepgram_api_key=None, anthropic_api_key=None, call_prices=E2E_PRICES)
     with LocalStack(options) as running:
         yield running
+
+
+def test_the_lambdas_get_the_stacks_variables_and_this_process_keeps_its_own(stack: LocalStack) -> None:
+    """The in-process Lambdas read their settings from the stack's `lambda_env`, built for them; this
+    process's environment is not the way in (only `aws_local` points the AWS SDK at moto)."""
+    assert stack.urls is not None
+    assert stack.lambda_env["STREAM_URL"] == stack.urls.stream
+    assert stack.lambda_env["WEBHOOK_BASE_URL"] == stack.urls.api
+    assert json.loads(stack.lambda_env["CALL_PRICES"]) == E2E_PRICES
+    for name in ("STREAM_URL", "WEBHOOK_BASE_URL", "CALL_PRICES", "TWILIO_API_BASE_URL", "CALL_ROUTES"):
+        assert os.environ.get(name) != stack.lambda_env[name], name
 
 
 # Recording Completed too: the phone's recording callback publishes it, and the stack's recordings
@@ -286,7 +298,7 @@ def test_the_call_ends_with_a_cost_whose_parts_match_its_record(
     the settled record's cost is the one its own attributes give with the configured prices."""
     record = placed.record
     assert record is not None
-    call = DynamoCalls(stack.options.names.calls_table).get(placed.result.call_sid)
+    call = DynamoCallReader(stack.options.names.calls_table).get(placed.result.call_sid)
     assert call is not None
     assert call.cost is not None
     estimated_at = call.cost["estimated_at"]

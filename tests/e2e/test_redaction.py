@@ -1,13 +1,15 @@
-"""Nothing private stored (issue 14): a call that speaks a card number and an SSN, through the whole
-local pipeline, leaves neither anywhere.
+"""Nothing private stored: a call that speaks card numbers and an SSN, through the whole local
+pipeline, leaves none of them anywhere.
 
 The same local stack as test_pipeline (webhooks, streamer subprocess, recordings and summaries
 Lambdas, moto), except that the Deepgram stand-in hears with a scripted recogniser (`PhraseBook`), live
 and pre-recorded alike, so the caller says exactly: a card number in words, the same number in digits,
-and an SSN. Once the call has settled (both summaries deliveries, the recording reconciled), the raw
-numbers must be in neither table (scanned), nor the export (`callscribe export`: the raw JSON and
-the flat Parquet tables), nor any prompt the Anthropic stand-in received, nor any log line of any
-part (the streamer at debug level); and the call record counts what was taken out.
+an SSN, and a card read as people read one (a group of four per segment), then its expiry and its
+security code, one segment each. Once the call has settled (both summaries deliveries, the recording
+reconciled), the raw numbers must be in neither table (scanned), nor the export (`callscribe
+export`: the raw JSON and the flat Parquet tables), nor any prompt the Anthropic stand-in received,
+nor any log line of any part (the streamer at debug level); and the call record counts what was
+taken out.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from callscribe_local.local_analytics import ANALYTICS_PREFIX
 from callscribe_local.phone import Conversation, SimulatedPhone
 from callscribe_local.stack import LocalStack, StackOptions
 from callscribe_local.warehouse import Warehouse
-from shared.dal.calls import DynamoCalls
+from shared.dal.calls.core import DynamoCallReader
 from tests.e2e.test_pipeline import _wait_for_events, _wait_until_settled
 from tests.support.phrase_recognizer import PhraseBook
 
@@ -41,9 +43,15 @@ CARD_DIGITS = "that is 4111 1111 1111 1111"
 SSN = "and my social is 078-05-1120"
 GREETING = "how can I help"
 THANKS = "thank you"
-BOOK = PhraseBook(CARD_WORDS, CARD_DIGITS, SSN, GREETING, THANKS, "bye")
-INBOUND: list[str | None] = [None, None, CARD_WORDS, None, CARD_DIGITS, None, SSN, None, "bye", None]
-OUTBOUND: list[str | None] = [GREETING, None, None, None, None, None, None, None, THANKS, None]
+GROUPS = ["4111", "1111", "1111", "1111", "0 4 2 7", "1 2 3"]  # a card, its expiry, its code
+READ_OUT = ["[REDACTED CARD]"] * 4 + ["[REDACTED EXPIRY]", "[REDACTED SECURITY_CODE]"]
+BOOK = PhraseBook(CARD_WORDS, CARD_DIGITS, SSN, GREETING, THANKS, "okay", *dict.fromkeys(GROUPS), "bye")
+INBOUND: list[str | None] = [
+    *[None, None, CARD_WORDS, None, CARD_DIGITS, None, SSN, None, "okay", None],
+    *[block for group in GROUPS for block in (group, None)],
+    *["bye", None],
+]
+OUTBOUND: list[str | None] = [GREETING, None, *[None] * (len(INBOUND) - 4), THANKS, None]
 # What must be found nowhere: long enough that no random id or hex string contains one by chance.
 SECRETS = (
     "four one one one one",
@@ -52,7 +60,14 @@ SECRETS = (
     "4111111111111111",
     "078-05-1120",
     "078051120",
+    "0 4 2 7",
+    "0427",
 )
+
+
+# what the live transcript's redaction counted: two cards and the SSN, then the card read in groups
+# with its expiry and code
+COUNTS = {kind: {"N": str(n)} for kind, n in {"CARD": 3, "SSN": 1, "EXPIRY": 1, "SECURITY_CODE": 1}.items()}
 
 
 @dataclass(frozen=True)
@@ -127,12 +142,21 @@ def test_the_transcript_is_stored_redacted_and_the_record_counts_it(
     assert "and my social is [REDACTED SSN]" in texts
     assert GREETING in texts  # the other track, untouched
     assert _leaks(json.dumps(items)) == []
+    # the card read one group per segment: held until the run of digits ended, then stored in place
+    live = sorted(
+        (float(i["start"]["N"]), i["text"]["S"])
+        for i in items
+        if i["track"]["S"] == "inbound" and i.get("origin", {}).get("S") != "recording"
+    )
+    read = [text for _, text in live]
+    at = read.index("okay") + 1
+    assert read[at : at + len(READ_OUT) + 1] == [*READ_OUT, "bye"]
 
     record = settled.record  # GET /calls/{sid}
     assert record["transcriptStatus"] == "completed"
     assert record["summary"] is not None
     (item,) = [i for i in _scan(stack.options.names.calls_table) if i["call_sid"]["S"] == settled.call_sid]
-    assert item["redaction_counts"] == {"M": {"CARD": {"N": "2"}, "SSN": {"N": "1"}}}
+    assert item["redaction_counts"] == {"M": COUNTS}
     # the recording was reconciled with redaction on: whatever it filled in was redacted and counted
     assert "M" in item["recording_redaction_counts"]
 
@@ -184,7 +208,7 @@ def test_the_export_holds_the_counts_and_not_the_numbers(
     ]
     exported = [json.loads(line)["Item"] for line in lines]
     (call,) = [i for i in exported if i["call_sid"]["S"] == settled.call_sid and "status" in i]
-    assert call["redaction_counts"] == {"M": {"CARD": {"N": "2"}, "SSN": {"N": "1"}}}
+    assert call["redaction_counts"] == {"M": COUNTS}
     assert any(i.get("text", {}).get("S") == "and my social is [REDACTED SSN]" for i in exported)
     assert _leaks("\n".join(lines)) == []
 
@@ -193,15 +217,17 @@ def test_the_export_holds_the_counts_and_not_the_numbers(
     try:
         warehouse.attach_flat(download / ANALYTICS_PREFIX)
         (facts,) = warehouse.query(
-            "SELECT redacted_cards, redacted_ssns, redacted_total FROM call_facts "
-            f"WHERE call_sid = '{settled.call_sid}'"
+            "SELECT redacted_cards, redacted_ssns, redacted_card_expiries, redacted_security_codes, "
+            f"redacted_total FROM call_facts WHERE call_sid = '{settled.call_sid}'"
         )
-        record = DynamoCalls(stack.options.names.calls_table).get(settled.call_sid)
+        record = DynamoCallReader(stack.options.names.calls_table).get(settled.call_sid)
         assert record is not None
         live, filled = record.redaction_counts or {}, record.recording_redaction_counts or {}
         assert facts == {
             "redacted_cards": live.get("CARD", 0) + filled.get("CARD", 0),
             "redacted_ssns": live.get("SSN", 0) + filled.get("SSN", 0),
+            "redacted_card_expiries": live.get("EXPIRY", 0) + filled.get("EXPIRY", 0),
+            "redacted_security_codes": live.get("SECURITY_CODE", 0) + filled.get("SECURITY_CODE", 0),
             "redacted_total": sum(live.values()) + sum(filled.values()),
         }
         rows = warehouse.query("SELECT * FROM call_facts")

@@ -50,6 +50,8 @@ FULL_CONTEXT: dict[str, Any] = {
     "deepgramKeyterm": "callscribe",
     "prices": {"twilio_inbound_per_minute": 0.0095, "as_of": "2026-12-01"},
     "redactionPatterns": {"member_id": "M-\\d{6}"},
+    "exportRetentionDays": 14,
+    "analyticsRetentionDays": 400,
 }
 
 

@@ -66,6 +66,7 @@ def test_transcript_redaction_is_on_by_default_and_patterns_become_json() -> Non
         ({"streamerArm64": "maybe"}, "streamerArm64='maybe' is not a boolean"),
         ({"callRoutes": "{not json"}, "callRoutes is not valid JSON"),
         ({"redactionPatterns": {"bad": "("}}, "pattern 'bad' is not a valid regular expression"),
+        ({"redactionPatterns": {"slow": "(a+)+$"}}, "pattern 'slow' has only repetitions of variable count"),
         ({"redactionPatterns": "{not json"}, "not JSON"),
         ({"transcriptRedaction": "maybe"}, "transcriptRedaction='maybe' is not a boolean"),
         ({"streamEdge": "nginx"}, "streamEdge='nginx': Input should be 'cloudfront' or 'alb'"),

@@ -1,4 +1,4 @@
-"""The tables mirror shared/dal/models.py and are safe to run production on."""
+"""The tables mirror shared/dal/tables.py and are safe to run production on."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from shared.bootstrap import IDEMPOTENCY_KEY, IDEMPOTENCY_TTL
-from shared.dal.models import CALLS_BY_DAY_INDEX, CALLS_TO_SWEEP_INDEX
+from shared.dal.tables import CALLS_BY_DAY_INDEX, CALLS_TO_SWEEP_INDEX
 from tests.infra.conftest import Synth
 
 pytestmark = pytest.mark.infra

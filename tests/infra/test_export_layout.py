@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from callscribe_local.aws_local import LocalAws
-from functions.summaries.models import (
+from functions.summaries.summary import (
     ActionItem,
     CallSummary,
     Outcome,
@@ -29,14 +29,8 @@ from functions.summaries.models import (
 )
 from shared import aws
 from shared.analytics.raw_schema import SUMMARY, item_type
-from shared.dal.models import (
-    CallRecord,
-    RecordingAttribute,
-    TranscriptSegment,
-    calls_model,
-    segment_key,
-    segments_model,
-)
+from shared.dal.keys import segment_key
+from shared.dal.tables import CallRecord, RecordingAttribute, TranscriptSegment, calls_model, segments_model
 
 pytestmark = pytest.mark.infra
 

@@ -1,4 +1,4 @@
-"""Lambdas: current runtime, arm64, their own roles, and only the secrets each one needs."""
+"""Lambdas: the tested runtime, arm64, their own roles, and only the secrets each one needs."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ SUMMARIES = "functions.summaries.app.handler"
 @pytest.mark.parametrize("handler", [WEBHOOKS, SUMMARIES])
 def test_function_runtime_architecture_tracing_logs(synth: Synth, handler: str) -> None:
     _, props = function(synth, handler)
-    assert props["Runtime"] == LAMBDA_RUNTIME.name == "python3.14"
+    assert props["Runtime"] == LAMBDA_RUNTIME.name == "python3.11"
     assert props["Architectures"] == ["arm64"]
     assert props["TracingConfig"] == {"Mode": "Active"}
     assert props["LoggingConfig"]["LogFormat"] == "JSON"

@@ -4,7 +4,6 @@ the sweeper on its schedule, their exact IAM, and the alarms and dashboard that 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from functions.recordings import metric_names as recording_metrics
 from functions.recordings.settings import RecordingSettings
 from functions.sweeper import metric_names as sweeper_metrics
-from shared.dal.models import CALLS_TO_SWEEP_INDEX
+from shared.dal.tables import CALLS_TO_SWEEP_INDEX
 from shared.events import SOURCE, RecordingCompleted
 from tests.infra.conftest import Synth
 from tests.infra.helpers import (
@@ -228,13 +227,6 @@ def test_the_streamer_and_the_recordings_lambda_redact_alike(synth: Synth, defau
             assert {k: v for k, v in env.items() if k.startswith("TRANSCRIPT_REDACTION")} == expected
 
 
-def test_recordings_bundle_declares_its_http_client() -> None:
-    from infra.components.bundling import pinned_requirements
-    from infra.components.recordings import RECORDINGS_DEPENDENCIES
-
-    assert any(req.startswith("urllib3") for req in pinned_requirements(RECORDINGS_DEPENDENCIES))
-
-
 def _grants(synth: Synth, handler: str) -> dict[str, set[str]]:
     """Action set per resource (as JSON) of every statement of the function's role, minus the ones
     every function gets (its log group, X-Ray)."""
@@ -371,46 +363,6 @@ def test_alarms_watch_the_recordings_dlq_the_sweeper_and_redrives(synth: Synth) 
             and a["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function_id}}]
             for a in alarms
         ), handler
-
-
-def _dashboard_metrics(synth: Synth, service: str) -> set[str]:
-    body = synth.one("AWS::CloudWatch::Dashboard")["DashboardBody"]["Fn::Join"][1]
-    text = "".join(part for part in body if isinstance(part, str))
-    return set(re.findall(rf'\["callscribe","(\w+)","service","{service}"', text))
-
-
-def test_dashboard_graphs_reconcile_lag_filled_seconds_and_live_coverage(synth: Synth) -> None:
-    shown = _dashboard_metrics(synth, recording_metrics.SERVICE_NAME)
-    assert shown == {
-        recording_metrics.RECONCILE_LAG_SECONDS,
-        recording_metrics.FILLED_SECONDS,
-        recording_metrics.LIVE_COVERAGE,
-        recording_metrics.RECORDING_FAILURES,
-    }
-    assert {"ReconcileLagSeconds", "FilledSeconds", "LiveCoverage", "RecordingFailures"} == shown
-
-
-def test_every_sweeper_metric_infra_reads_is_one_the_sweeper_emits(synth: Synth) -> None:
-    from functions.sweeper.service import SweeperService, SweepPolicy
-    from tests.support.fake_call_store import FakeCallStore, FakePublisher, FakeSegments
-
-    emitted: set[str] = set()
-
-    class Sink:
-        def add_metric(self, *, name: str, unit: Any, value: float) -> None:
-            emitted.add(name)
-
-    SweeperService(
-        SweepPolicy(), FakeCallStore(), FakeSegments(), FakePublisher(), metric_sink=Sink()
-    ).sweep()
-    read = _dashboard_metrics(synth, sweeper_metrics.SERVICE_NAME)
-    read |= {
-        a["MetricName"]
-        for a in _alarms(synth)
-        if a.get("Dimensions") == [{"Name": "service", "Value": sweeper_metrics.SERVICE_NAME}]
-    }
-    assert {sweeper_metrics.GAVE_UP, sweeper_metrics.CALLS_REDRIVEN} <= read
-    assert read <= emitted, f"infra reads metrics the sweeper never emits: {sorted(read - emitted)}"
 
 
 def test_recordings_bucket_name_is_an_output(synth: Synth) -> None:

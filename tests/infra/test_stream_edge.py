@@ -194,6 +194,23 @@ def test_own_domain_keeps_wss_on_the_domain_and_no_distribution(synth: Synth) ->
     assert ports == {443: "HTTPS", 80: "HTTP"}  # 80 redirects (test_streamer.py)
 
 
+def _alb_attributes(synth: Synth) -> dict[str, str]:
+    alb = synth.one("AWS::ElasticLoadBalancingV2::LoadBalancer")
+    return {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"]}
+
+
+@pytest.mark.parametrize(("which", "hops"), [("default_synth", "2"), ("synth", "1")])
+def test_the_streamer_trusts_one_forwarded_address_per_proxy_in_front(
+    which: str, hops: str, request: pytest.FixtureRequest
+) -> None:
+    """CloudFront then the ALB each append to X-Forwarded-For (the ALB alone on the own-domain path):
+    the streamer's per-address bound counts the address the first of them saw, nothing the client
+    wrote, which holds only while the ALB appends."""
+    synth: Synth = request.getfixturevalue(which)
+    assert _container_env(synth)["TRUSTED_PROXY_HOPS"] == hops
+    assert _alb_attributes(synth)["routing.http.xff_header_processing.mode"] == "append"
+
+
 def test_in_an_opt_in_region_the_distribution_logs_nowhere_rather_than_fail() -> None:
     """CloudFront delivers no standard logs to buckets in opt-in regions: no bucket, no Logging."""
     import aws_cdk as cdk

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from callscribe_local.anthropic_server import Reply
+from callscribe_local.anthropic_replies import Reply
 from callscribe_local.aws_local import LocalAws
 from callscribe_local.deepgram_server import SpeakOptions
 from tests.support.agent_harness import GREETING, agent_rig, call_parameters

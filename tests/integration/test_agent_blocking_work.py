@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from callscribe_local.anthropic_server import Reply
+from callscribe_local.anthropic_replies import Reply
 from callscribe_local.aws_local import BusTap, LocalAws
 from shared import aws
 from shared.status import TranscriptStatus

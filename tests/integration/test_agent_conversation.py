@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from callscribe_local.anthropic_server import Reply
+from callscribe_local.anthropic_replies import Reply
 from callscribe_local.aws_local import BusTap, LocalAws
 from tests.support.agent_harness import (
     GREETING,

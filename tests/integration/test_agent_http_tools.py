@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from callscribe_local.anthropic_server import Reply
+from callscribe_local.anthropic_replies import Reply
 from callscribe_local.aws_local import LocalAws
 from shared.errors import ConfigError
 from tests.support.agent_harness import CALLED, GREETING, TRANSFER_TO, agent_rig, call_parameters

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from callscribe_local.anthropic_server import Reply
+from callscribe_local.anthropic_replies import Reply
 from callscribe_local.aws_local import LocalAws
 from streamer.agent.dtmf import dtmf_audio
 from tests.support.agent_harness import TRANSFER_TO, agent_rig, call_parameters

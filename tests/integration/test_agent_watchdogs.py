@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from callscribe_local.anthropic_server import Reply
+from callscribe_local.anthropic_replies import Reply
 from callscribe_local.aws_local import LocalAws
-from streamer.agent.lines import (
+from streamer.agent.phrases import (
     APOLOGY_TRANSFER,
     FAILURE_TRANSFER,
     MAX_CALL_GOODBYE,

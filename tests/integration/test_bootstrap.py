@@ -9,13 +9,8 @@ import boto3
 import pytest
 
 from callscribe_local.aws_local import LocalAws
-from shared.dal.models import (
-    CALLS_BY_DAY_INDEX,
-    CALLS_TO_SWEEP_INDEX,
-    calls_model,
-    segment_key,
-    segments_model,
-)
+from shared.dal.keys import segment_key
+from shared.dal.tables import CALLS_BY_DAY_INDEX, CALLS_TO_SWEEP_INDEX, calls_model, segments_model
 from shared.events import EventBridgePublisher, TranscriptCompleted
 
 pytestmark = pytest.mark.integration

@@ -1,8 +1,9 @@
 """The in-memory fakes and the DynamoDB adapters agree: the same scenarios, the same answers.
 
-Unit tests trust `FakeCallStore` / `FakeSegments` to refuse exactly what DynamoDB's conditions
-refuse; each test here runs once on the fakes and once on `DynamoCalls` / `DynamoSegments` against
-moto, and asserts the same outcome, down to what `get` hands back (plain ints, dicts, floats).
+Unit tests trust the fakes (`tests/support/fake_calls/`, `FakeSegments`) to refuse exactly what
+DynamoDB's conditions refuse; each test here runs once on the fakes and once on the DynamoDB adapters
+(`shared/dal/calls/`, `DynamoSegments`) against moto, one adapter per port over one table on each
+side, and asserts the same outcome, down to what `get` hands back (plain ints, dicts, floats).
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from typing import Any
 import pytest
 
 from callscribe_local.aws_local import LocalAws
-from shared.dal.calls import DynamoCalls
+from shared.dal.calls.core import DynamoCallReader
+from shared.dal.calls.cost import DynamoCostWrites
+from shared.dal.calls.recordings import DynamoRecordingCalls
+from shared.dal.calls.stream import DynamoStreamCalls
+from shared.dal.calls.summaries import DynamoEvaluationBackfillCalls, DynamoSummaryCalls
+from shared.dal.calls.sweep import DynamoSweeperCalls
+from shared.dal.calls.webhooks import DynamoWebhookCalls
+from shared.dal.keys import recording_segment_key, segment_key, sweep_shard
 from shared.dal.records import (
     RECORDING,
     CallParties,
@@ -28,13 +36,17 @@ from shared.dal.records import (
     StatusAdvance,
     StreamUsage,
     SweepClaim,
-    recording_segment_key,
-    segment_key,
-    sweep_shard,
 )
 from shared.dal.segments import DynamoSegments
 from shared.status import TERMINAL_RANK, TranscriptStatus
-from tests.support.fake_call_store import FakeCallStore, FakeSegments
+from tests.support.fake_calls.core import FakeCallReader, FakeCallTable
+from tests.support.fake_calls.cost import FakeCostWrites
+from tests.support.fake_calls.recordings import FakeRecordingCalls
+from tests.support.fake_calls.stream import FakeStreamCalls
+from tests.support.fake_calls.summaries import FakeEvaluationBackfillCalls, FakeSummaryCalls
+from tests.support.fake_calls.sweep import FakeSweeperCalls
+from tests.support.fake_calls.webhooks import FakeWebhookCalls
+from tests.support.fake_segments import FakeSegments
 
 pytestmark = pytest.mark.integration
 
@@ -45,19 +57,47 @@ PARTIES = CallParties(direction="inbound", from_number="+14155550100", to_number
 
 @dataclass
 class Tables:
-    calls: Any  # FakeCallStore | DynamoCalls: the same ports
-    segments: Any
+    """Each port's adapter, all over one calls table and one segments table (fakes or DynamoDB)."""
+
+    calls: Any  # CallReader
+    webhooks: Any  # WebhookCallWrites
+    stream: Any  # TranscriptStatusWrites, StreamStartWrites, StreamUsageWrites, RedactionCountWrites
+    recordings: Any  # RecordingCalls
+    summaries: Any  # SummaryCalls
+    backfill: Any  # EvaluationBackfillCalls
+    sweep: Any  # SweeperCalls
+    costs: Any  # CostWrites
+    segments: Any  # every segments port
 
 
 @pytest.fixture(params=["fake", "dynamo"])
 def tables(request: pytest.FixtureRequest) -> Iterator[Tables]:
     if request.param == "fake":
-        yield Tables(FakeCallStore(now=NOW), FakeSegments())
+        table = FakeCallTable(now=NOW)
+        yield Tables(
+            calls=FakeCallReader(table),
+            webhooks=FakeWebhookCalls(table),
+            stream=FakeStreamCalls(table),
+            recordings=FakeRecordingCalls(table),
+            summaries=FakeSummaryCalls(table),
+            backfill=FakeEvaluationBackfillCalls(table),
+            sweep=FakeSweeperCalls(table),
+            costs=FakeCostWrites(table),
+            segments=FakeSegments(),
+        )
     else:
         stack: LocalAws = request.getfixturevalue("local_stack")
+        name, now = stack.names.calls_table, (lambda: NOW)
         yield Tables(
-            DynamoCalls(stack.names.calls_table, now=lambda: NOW),
-            DynamoSegments(stack.names.transcripts_table, now=lambda: NOW),
+            calls=DynamoCallReader(name, now),
+            webhooks=DynamoWebhookCalls(name, now),
+            stream=DynamoStreamCalls(name, now),
+            recordings=DynamoRecordingCalls(name, now),
+            summaries=DynamoSummaryCalls(name, now),
+            backfill=DynamoEvaluationBackfillCalls(name, now),
+            sweep=DynamoSweeperCalls(name, now),
+            costs=DynamoCostWrites(name, now),
+            segments=DynamoSegments(stack.names.transcripts_table, now=lambda: NOW),
         )
 
 
@@ -79,17 +119,17 @@ def ringing(call_sid: str, **overrides: Any) -> StatusAdvance:
 
 def test_status_only_moves_up_and_the_first_terminal_wins(tables: Tables, call_sid: str) -> None:
     assert tables.calls.get(call_sid) is None
-    assert tables.calls.advance_status(ringing(call_sid))  # unseen call: the history map is created
-    assert not tables.calls.advance_status(ringing(call_sid))  # repeated
+    assert tables.webhooks.advance_status(ringing(call_sid))  # unseen call: the history map is created
+    assert not tables.webhooks.advance_status(ringing(call_sid))  # repeated
     answered = StatusAdvance(call_sid=call_sid, status="in-progress", rank=3, at=T1, answered_at=T1)
-    assert tables.calls.advance_status(answered)
+    assert tables.webhooks.advance_status(answered)
     done = StatusAdvance(
         call_sid=call_sid, status="completed", rank=TERMINAL_RANK, at=T2, ended_at=T2, duration_seconds=45
     )
     busy = StatusAdvance(call_sid=call_sid, status="busy", rank=TERMINAL_RANK, at=T2, ended_at=T2)
-    assert tables.calls.advance_status(done)
-    assert not tables.calls.advance_status(busy)
-    assert not tables.calls.advance_status(answered)
+    assert tables.webhooks.advance_status(done)
+    assert not tables.webhooks.advance_status(busy)
+    assert not tables.webhooks.advance_status(answered)
 
     call = stored(tables, call_sid)
     assert (call["status"], call["status_rank"], call["duration_seconds"]) == ("completed", 4, 45)
@@ -105,7 +145,7 @@ def test_status_only_moves_up_and_the_first_terminal_wins(tables: Tables, call_s
 
 
 def test_upsert_keeps_first_seen_times_and_fills_the_parties(tables: Tables, call_sid: str) -> None:
-    tables.calls.upsert_call(
+    tables.webhooks.upsert_call(
         CallUpsert(
             call_sid,
             PARTIES,
@@ -117,8 +157,8 @@ def test_upsert_keeps_first_seen_times_and_fills_the_parties(tables: Tables, cal
             recording_expected=False,
         )
     )
-    tables.calls.upsert_call(CallUpsert(call_sid, CallParties(caller_name="ALICE"), T2))
-    assert tables.calls.advance_status(ringing(call_sid))
+    tables.webhooks.upsert_call(CallUpsert(call_sid, CallParties(caller_name="ALICE"), T2))
+    assert tables.webhooks.advance_status(ringing(call_sid))
     call = stored(tables, call_sid)
     assert (call["started_at"], call["route"], call["connect_to"], call["caller_name"]) == (
         T1,
@@ -132,64 +172,64 @@ def test_upsert_keeps_first_seen_times_and_fills_the_parties(tables: Tables, cal
 
 def test_recording_events_are_claimed_once_per_recording(tables: Tables, call_sid: str) -> None:
     first, second = "RE" + "1" * 32, "RE" + "2" * 32
-    assert tables.calls.claim_recording_event(call_sid, first)  # unseen call: the item is created
-    assert not tables.calls.claim_recording_event(call_sid, first)
-    assert tables.calls.claim_recording_event(call_sid, second)  # another recording of the same call
-    tables.calls.release_recording_event(call_sid, first)
+    assert tables.webhooks.claim_recording_event(call_sid, first)  # unseen call: the item is created
+    assert not tables.webhooks.claim_recording_event(call_sid, first)
+    assert tables.webhooks.claim_recording_event(call_sid, second)  # another recording of the same call
+    tables.webhooks.release_recording_event(call_sid, first)
     assert stored(tables, call_sid)["recording_event_sids"] == (second,)
-    tables.calls.release_recording_event(call_sid, first)  # a second release changes nothing
-    assert tables.calls.claim_recording_event(call_sid, first)
+    tables.webhooks.release_recording_event(call_sid, first)  # a second release changes nothing
+    assert tables.webhooks.claim_recording_event(call_sid, first)
     assert stored(tables, call_sid)["recording_event_sids"] == (first, second)
-    tables.calls.release_recording_event(call_sid, first)
-    tables.calls.release_recording_event(call_sid, second)
+    tables.webhooks.release_recording_event(call_sid, first)
+    tables.webhooks.release_recording_event(call_sid, second)
     assert stored(tables, call_sid)["recording_event_sids"] is None  # an empty set is no attribute
 
 
 def test_legs_are_added_to_an_existing_parent_once(tables: Tables, call_sid: str) -> None:
     first, second = "CA" + "7" * 32, "CA" + "8" * 32
-    assert not tables.calls.add_leg(call_sid, first)  # no parent stored: nothing is created
+    assert not tables.webhooks.add_leg(call_sid, first)  # no parent stored: nothing is created
     assert tables.calls.get(call_sid) is None
-    assert tables.calls.advance_status(ringing(call_sid))
-    assert tables.calls.add_leg(call_sid, first)
-    assert not tables.calls.add_leg(call_sid, first)  # a repeated leg callback
-    assert tables.calls.add_leg(call_sid, second)
+    assert tables.webhooks.advance_status(ringing(call_sid))
+    assert tables.webhooks.add_leg(call_sid, first)
+    assert not tables.webhooks.add_leg(call_sid, first)  # a repeated leg callback
+    assert tables.webhooks.add_leg(call_sid, second)
     assert stored(tables, call_sid)["leg_call_sids"] == (first, second)
 
 
 def test_a_completed_recording_is_never_replaced_by_a_lesser_report(tables: Tables, call_sid: str) -> None:
     completed = RecordingUpdate(call_sid, "RE" + "1" * 32, "completed", duration_seconds=37, channels=2)
-    assert tables.calls.update_recording(completed)
-    assert not tables.calls.update_recording(RecordingUpdate(call_sid, "RE" + "1" * 32, "in-progress"))
-    assert tables.calls.update_recording(completed)
+    assert tables.webhooks.update_recording(completed)
+    assert not tables.webhooks.update_recording(RecordingUpdate(call_sid, "RE" + "1" * 32, "in-progress"))
+    assert tables.webhooks.update_recording(completed)
     recording = stored(tables, call_sid)["recording"]
     assert (recording["status"], recording["duration_seconds"], recording["channels"]) == ("completed", 37, 2)
 
 
 def test_completion_is_claimed_once_and_a_release_gives_it_back(tables: Tables, call_sid: str) -> None:
-    assert tables.calls.claim_completion(call_sid, NOW) is None  # no call yet
-    assert tables.calls.advance_status(ringing(call_sid))
-    assert tables.calls.claim_completion(call_sid, NOW) is None  # not terminal
+    assert tables.webhooks.claim_completion(call_sid, NOW) is None  # no call yet
+    assert tables.webhooks.advance_status(ringing(call_sid))
+    assert tables.webhooks.claim_completion(call_sid, NOW) is None  # not terminal
     done = StatusAdvance(
         call_sid=call_sid, status="no-answer", rank=TERMINAL_RANK, at=T2, ended_at=T2, duration_seconds=0
     )
-    assert tables.calls.advance_status(done)
-    claimed = tables.calls.claim_completion(call_sid, "claim-1")
+    assert tables.webhooks.advance_status(done)
+    claimed = tables.webhooks.claim_completion(call_sid, "claim-1")
     assert claimed is not None
     assert (claimed.status, claimed.duration_seconds) == ("no-answer", 0)
-    assert tables.calls.claim_completion(call_sid, "claim-2") is None
-    tables.calls.release_completion(call_sid, "claim-2")  # not the holder: nothing happens
+    assert tables.webhooks.claim_completion(call_sid, "claim-2") is None
+    tables.webhooks.release_completion(call_sid, "claim-2")  # not the holder: nothing happens
     assert stored(tables, call_sid)["call_completed_event_at"] == "claim-1"
-    tables.calls.release_completion(call_sid, "claim-1")
+    tables.webhooks.release_completion(call_sid, "claim-1")
     assert stored(tables, call_sid)["call_completed_event_at"] is None
-    assert tables.calls.claim_completion(call_sid, "claim-3") is not None
+    assert tables.webhooks.claim_completion(call_sid, "claim-3") is not None
 
 
 def test_transcript_status_never_moves_back_and_a_failure_wins(tables: Tables, call_sid: str) -> None:
-    assert tables.calls.transcript_started(call_sid, "MZ1")
-    assert tables.calls.transcript_finished(call_sid, TranscriptStatus.COMPLETED, 3, None)
-    assert not tables.calls.transcript_started(call_sid, "MZ2")  # late start
-    assert tables.calls.transcript_failed(call_sid, "x" * 600)
-    assert not tables.calls.transcript_finished(call_sid, TranscriptStatus.INCOMPLETE, 2, "gap")
+    assert tables.stream.transcript_started(call_sid, "MZ1")
+    assert tables.stream.transcript_finished(call_sid, TranscriptStatus.COMPLETED, 3, None)
+    assert not tables.stream.transcript_started(call_sid, "MZ2")  # late start
+    assert tables.stream.transcript_failed(call_sid, "x" * 600)
+    assert not tables.stream.transcript_finished(call_sid, TranscriptStatus.INCOMPLETE, 2, "gap")
     call = stored(tables, call_sid)
     assert (call["transcript_status"], call["segment_count"], call["stream_sid"]) == ("failed", 3, "MZ1")
     assert call["transcript_error"] == "x" * 500
@@ -205,16 +245,16 @@ def test_the_summary_is_stored_once_and_marked_published_once(tables: Tables, ca
         "follow_up_needed": True,
         "topics": [],
     }
-    tables.calls.mark_summary_published(call_sid)  # no summary yet: nothing to mark, nothing created
+    tables.summaries.mark_summary_published(call_sid)  # no summary yet: nothing to mark, nothing created
     assert tables.calls.get(call_sid) is None
-    assert tables.calls.save_summary(call_sid, {"summary": "first"}, NOW)  # creates the item
+    assert tables.summaries.save_summary(call_sid, {"summary": "first"}, NOW)  # creates the item
     assert stored(tables, call_sid)["summary_event_at"] is None
-    assert not tables.calls.save_summary(call_sid, summary, NOW)
+    assert not tables.summaries.save_summary(call_sid, summary, NOW)
     assert stored(tables, call_sid)["summary"] == {"summary": "first"}
 
     other = "CA" + call_sid[2:][::-1]
-    assert tables.calls.save_summary(other, summary, NOW)
-    tables.calls.mark_summary_published(other)
+    assert tables.summaries.save_summary(other, summary, NOW)
+    tables.summaries.mark_summary_published(other)
     call = stored(tables, other)
     assert call["summary"] == summary
     assert isinstance(call["summary"]["estimated_cost_usd"], int)  # 0.0 reads back as JSON's 0
@@ -290,23 +330,23 @@ def test_segment_pages_concatenate_to_the_whole_transcript(tables: Tables, call_
 def test_the_stream_start_and_the_recording_copy_are_written_once_and_in_place(
     tables: Tables, call_sid: str
 ) -> None:
-    assert tables.calls.stream_started(call_sid, T0)
-    assert not tables.calls.stream_started(call_sid, T1)
+    assert tables.stream.stream_started(call_sid, T0)
+    assert not tables.stream.stream_started(call_sid, T1)
     recording_sid = "RE" + "1" * 32
-    assert not tables.calls.set_recording_s3_key(call_sid, recording_sid, "recordings/a.wav")  # none yet
-    assert tables.calls.update_recording(RecordingUpdate(call_sid, recording_sid, "completed", channels=2))
-    assert not tables.calls.set_recording_s3_key(call_sid, "RE" + "2" * 32, "recordings/b.wav")
-    assert tables.calls.set_recording_s3_key(call_sid, recording_sid, "recordings/a.wav")
-    assert tables.calls.update_recording(RecordingUpdate(call_sid, recording_sid, "completed", channels=2))
+    assert not tables.recordings.set_recording_s3_key(call_sid, recording_sid, "recordings/a.wav")  # none yet
+    assert tables.webhooks.update_recording(RecordingUpdate(call_sid, recording_sid, "completed", channels=2))
+    assert not tables.recordings.set_recording_s3_key(call_sid, "RE" + "2" * 32, "recordings/b.wav")
+    assert tables.recordings.set_recording_s3_key(call_sid, recording_sid, "recordings/a.wav")
+    assert tables.webhooks.update_recording(RecordingUpdate(call_sid, recording_sid, "completed", channels=2))
     call = stored(tables, call_sid)
     assert (call["stream_started_at"], call["recording_s3_key"]) == (T0, "recordings/a.wav")
 
 
 def test_redaction_counts_are_set_as_totals(tables: Tables, call_sid: str) -> None:
-    tables.calls.save_redaction_counts(call_sid, {})  # redaction ran, found nothing; item created
+    tables.stream.save_redaction_counts(call_sid, {})  # redaction ran, found nothing; item created
     assert stored(tables, call_sid)["redaction_counts"] == {}
-    tables.calls.save_redaction_counts(call_sid, {"CARD": 2, "SSN": 1})
-    tables.calls.save_redaction_counts(call_sid, {"CARD": 2, "SSN": 1})  # a retry: the same totals
+    tables.stream.save_redaction_counts(call_sid, {"CARD": 2, "SSN": 1})
+    tables.stream.save_redaction_counts(call_sid, {"CARD": 2, "SSN": 1})  # a retry: the same totals
     call = stored(tables, call_sid)
     assert call["redaction_counts"] == {"CARD": 2, "SSN": 1}
     assert call["recording_redaction_counts"] is None
@@ -328,12 +368,12 @@ def test_a_reconciliation_stores_its_redaction_counts(tables: Tables, call_sid: 
             redaction_counts=counts,
         )
 
-    assert tables.calls.save_reconciliation(update("v1", {"CARD": 1}))
-    assert not tables.calls.save_reconciliation(update("v1", {"CARD": 5}))  # same version: refused
+    assert tables.recordings.save_reconciliation(update("v1", {"CARD": 1}))
+    assert not tables.recordings.save_reconciliation(update("v1", {"CARD": 5}))  # same version: refused
     assert stored(tables, call_sid)["recording_redaction_counts"] == {"CARD": 1}
-    assert tables.calls.save_reconciliation(update("v2", {}))
+    assert tables.recordings.save_reconciliation(update("v2", {}))
     assert stored(tables, call_sid)["recording_redaction_counts"] == {}
-    assert tables.calls.save_reconciliation(update("v3", None))  # redaction off: left as it was
+    assert tables.recordings.save_reconciliation(update("v3", None))  # redaction off: left as it was
     call = stored(tables, call_sid)
     assert (call["recording_redaction_counts"], call["redaction_counts"]) == ({}, None)
 
@@ -353,8 +393,8 @@ def test_a_reconciliation_is_stored_once_per_transcript_version(tables: Tables, 
             transcript_status=status,
         )
 
-    assert tables.calls.save_reconciliation(update("v1", 0.75))
-    assert not tables.calls.save_reconciliation(update("v1", 0.5))
+    assert tables.recordings.save_reconciliation(update("v1", 0.75))
+    assert not tables.recordings.save_reconciliation(update("v1", 0.5))
     call = stored(tables, call_sid)
     assert (call["transcript_source"], call["live_coverage"], call["filled_seconds"]) == (
         "live+recording",
@@ -368,10 +408,10 @@ def test_a_reconciliation_is_stored_once_per_transcript_version(tables: Tables, 
     assert call["alignment"] == {"offset_seconds": 3.37, "method": "words", "matches": 120}
     assert (call["transcript_version"], call["reconciled_at"]) == ("v1", NOW)
     assert call["reconciled_transcript_status"] == "completed"
-    assert tables.calls.save_reconciliation(update("v2", 1.0))
+    assert tables.recordings.save_reconciliation(update("v2", 1.0))
     assert stored(tables, call_sid)["live_coverage"] == 1
     # one read while live was still in progress never replaces one read from the final transcript
-    assert not tables.calls.save_reconciliation(update("v3", 0.5, "in-progress"))
+    assert not tables.recordings.save_reconciliation(update("v3", 0.5, "in-progress"))
     assert stored(tables, call_sid)["transcript_version"] == "v2"
 
 
@@ -390,19 +430,21 @@ def test_an_early_reconciliation_is_redone_once_live_is_final(tables: Tables, ca
             transcript_status=status,
         )
 
-    assert tables.calls.save_reconciliation(update("v1", "in-progress"))
-    assert not tables.calls.save_reconciliation(update("v1", "in-progress"))
-    assert tables.calls.save_reconciliation(update("v1", "completed"))  # same words, now final
+    assert tables.recordings.save_reconciliation(update("v1", "in-progress"))
+    assert not tables.recordings.save_reconciliation(update("v1", "in-progress"))
+    assert tables.recordings.save_reconciliation(update("v1", "completed"))  # same words, now final
     call = stored(tables, call_sid)
     assert (call["transcript_version"], call["reconciled_transcript_status"]) == ("v1", "completed")
-    assert not tables.calls.save_reconciliation(update("v1", "completed"))
+    assert not tables.recordings.save_reconciliation(update("v1", "completed"))
 
 
 def test_a_summary_is_rewritten_once_per_transcript_version(tables: Tables, call_sid: str) -> None:
-    assert not tables.calls.replace_summary(call_sid, {"headline": "v1"}, T1, "v1")  # nothing to replace
-    assert tables.calls.save_summary(call_sid, {"headline": "live"}, T0)
-    tables.calls.mark_summary_published(call_sid)
-    assert tables.calls.replace_summary(call_sid, {"headline": "v1", "transcript_version": "v1"}, T1, "v1")
+    assert not tables.summaries.replace_summary(call_sid, {"headline": "v1"}, T1, "v1")  # nothing to replace
+    assert tables.summaries.save_summary(call_sid, {"headline": "live"}, T0)
+    tables.summaries.mark_summary_published(call_sid)
+    assert tables.summaries.replace_summary(
+        call_sid, {"headline": "v1", "transcript_version": "v1"}, T1, "v1"
+    )
     call = stored(tables, call_sid)
     assert (call["summary"], call["summary_created_at"], call["summary_event_at"]) == (
         {"headline": "v1", "transcript_version": "v1"},
@@ -410,10 +452,12 @@ def test_a_summary_is_rewritten_once_per_transcript_version(tables: Tables, call
         None,  # the new version's event is owed
     )
     again = {"headline": "again", "transcript_version": "v1"}
-    assert not tables.calls.replace_summary(call_sid, again, T2, "v1")
-    tables.calls.mark_summary_published(call_sid)
+    assert not tables.summaries.replace_summary(call_sid, again, T2, "v1")
+    tables.summaries.mark_summary_published(call_sid)
     assert stored(tables, call_sid)["summary_event_at"] == NOW
-    assert tables.calls.replace_summary(call_sid, {"headline": "v2", "transcript_version": "v2"}, T2, "v2")
+    assert tables.summaries.replace_summary(
+        call_sid, {"headline": "v2", "transcript_version": "v2"}, T2, "v2"
+    )
     assert stored(tables, call_sid)["summary"]["headline"] == "v2"
 
 
@@ -467,13 +511,13 @@ FALLBACK, ENDED, LATER = "1999-01-02T00:00:00.000Z", "1999-01-01T10:00:00.000Z",
 
 
 def due(tables: Tables, cutoff: str) -> list[str]:
-    return tables.calls.calls_due_for_sweep(cutoff, 10_000)
+    return tables.sweep.calls_due_for_sweep(cutoff, 10_000)
 
 
 def test_status_writes_mark_the_call_for_the_sweeper(tables: Tables, call_sid: str) -> None:
-    assert tables.calls.advance_status(ringing(call_sid, sweep_after=FALLBACK))
+    assert tables.webhooks.advance_status(ringing(call_sid, sweep_after=FALLBACK))
     answered = StatusAdvance(call_sid=call_sid, status="in-progress", rank=3, at=T1, sweep_after=LATER)
-    assert tables.calls.advance_status(answered)  # an earlier status keeps the first fallback
+    assert tables.webhooks.advance_status(answered)  # an earlier status keeps the first fallback
     call = stored(tables, call_sid)
     assert (call["sweep_shard"], call["sweep_after"]) == (sweep_shard(call_sid), FALLBACK)
     assert call_sid in due(tables, FALLBACK)
@@ -482,45 +526,45 @@ def test_status_writes_mark_the_call_for_the_sweeper(tables: Tables, call_sid: s
     done = StatusAdvance(
         call_sid=call_sid, status="completed", rank=TERMINAL_RANK, at=ENDED, ended_at=ENDED, sweep_after=ENDED
     )
-    assert tables.calls.advance_status(done)  # the terminal status replaces the fallback
+    assert tables.webhooks.advance_status(done)  # the terminal status replaces the fallback
     assert stored(tables, call_sid)["sweep_after"] == ENDED
     assert call_sid in due(tables, ENDED)
     assert call_sid not in due(tables, "1999-01-01T09:59:59.999Z")
-    assert call_sid in tables.calls.calls_due_for_sweep(ENDED, 10_000)
+    assert call_sid in tables.sweep.calls_due_for_sweep(ENDED, 10_000)
 
 
 def test_sweep_claims_settle_and_park_only_on_the_marker_they_read(tables: Tables, call_sid: str) -> None:
     done = StatusAdvance(
         call_sid=call_sid, status="completed", rank=TERMINAL_RANK, at=ENDED, ended_at=ENDED, sweep_after=ENDED
     )
-    assert tables.calls.advance_status(done)
+    assert tables.webhooks.advance_status(done)
     claim = SweepClaim(call_sid, expected_after=ENDED, next_after=LATER, attempts=1)
-    assert not tables.calls.claim_sweep(SweepClaim(call_sid, LATER, FALLBACK, 1))  # not what is stored
-    assert tables.calls.claim_sweep(claim)
-    assert not tables.calls.claim_sweep(claim)  # a second run read the same marker: it loses
+    assert not tables.sweep.claim_sweep(SweepClaim(call_sid, LATER, FALLBACK, 1))  # not what is stored
+    assert tables.sweep.claim_sweep(claim)
+    assert not tables.sweep.claim_sweep(claim)  # a second run read the same marker: it loses
     call = stored(tables, call_sid)
     assert (call["sweep_after"], call["sweep_attempts"], call["swept_at"]) == (LATER, 1, NOW)
     assert call_sid not in due(tables, ENDED)
 
-    tables.calls.release_sweep(claim)
+    tables.sweep.release_sweep(claim)
     assert (stored(tables, call_sid)["sweep_after"], stored(tables, call_sid)["sweep_attempts"]) == (ENDED, 0)
-    tables.calls.release_sweep(claim)  # released already: nothing moves
+    tables.sweep.release_sweep(claim)  # released already: nothing moves
     assert stored(tables, call_sid)["sweep_after"] == ENDED
 
-    assert not tables.calls.settle_sweep(call_sid, LATER)
-    assert tables.calls.settle_sweep(call_sid, ENDED)
+    assert not tables.sweep.settle_sweep(call_sid, LATER)
+    assert tables.sweep.settle_sweep(call_sid, ENDED)
     call = stored(tables, call_sid)
     assert (call["sweep_shard"], call["sweep_after"], call["sweep_gave_up_at"]) == (None, None, None)
     assert call_sid not in due(tables, FALLBACK)
-    assert not tables.calls.settle_sweep(call_sid, ENDED)  # a second settle changes nothing
+    assert not tables.sweep.settle_sweep(call_sid, ENDED)  # a second settle changes nothing
 
     other = "CA" + call_sid[2:][::-1]
-    tables.calls.advance_status(
+    tables.webhooks.advance_status(
         StatusAdvance(
             call_sid=other, status="busy", rank=TERMINAL_RANK, at=ENDED, ended_at=ENDED, sweep_after=ENDED
         )
     )
-    assert tables.calls.park_sweep(other, ENDED)
+    assert tables.sweep.park_sweep(other, ENDED)
     call = stored(tables, other)
     assert (call["sweep_after"], call["sweep_gave_up_at"], call["status"]) == (None, NOW, "busy")
     assert other not in due(tables, FALLBACK)
@@ -530,27 +574,27 @@ def test_a_call_recorded_by_nothing_settles_as_live_only_once(tables: Tables, ca
     done = StatusAdvance(
         call_sid=call_sid, status="completed", rank=TERMINAL_RANK, at=ENDED, ended_at=ENDED, sweep_after=ENDED
     )
-    assert tables.calls.advance_status(done)
-    assert tables.calls.transcript_started(call_sid, "MZ1")
-    assert tables.calls.transcript_finished(call_sid, TranscriptStatus.COMPLETED, 5, None)
-    assert not tables.calls.settle_live_only(call_sid, ENDED, "completed")  # a recording is expected
-    tables.calls.upsert_call(CallUpsert(call_sid, PARTIES, T0, recording_expected=False))
-    assert not tables.calls.settle_live_only(call_sid, LATER, "completed")  # not the marker read
-    assert not tables.calls.settle_live_only(call_sid, ENDED, "in-progress")  # not the status read
-    assert tables.calls.settle_live_only(call_sid, ENDED, "completed")
+    assert tables.webhooks.advance_status(done)
+    assert tables.stream.transcript_started(call_sid, "MZ1")
+    assert tables.stream.transcript_finished(call_sid, TranscriptStatus.COMPLETED, 5, None)
+    assert not tables.sweep.settle_live_only(call_sid, ENDED, "completed")  # a recording is expected
+    tables.webhooks.upsert_call(CallUpsert(call_sid, PARTIES, T0, recording_expected=False))
+    assert not tables.sweep.settle_live_only(call_sid, LATER, "completed")  # not the marker read
+    assert not tables.sweep.settle_live_only(call_sid, ENDED, "in-progress")  # not the status read
+    assert tables.sweep.settle_live_only(call_sid, ENDED, "completed")
     call = stored(tables, call_sid)
     assert (call["sweep_shard"], call["sweep_after"], call["swept_at"]) == (None, None, NOW)
     assert (call["transcript_source"], call["gaps"], call["filled_seconds"]) == ("live", (), 0)
     assert (call["live_coverage"], call["transcript_version"]) == (None, None)
     assert (call["reconciled_transcript_status"], call["reconciled_at"]) == ("completed", NOW)
-    assert not tables.calls.settle_live_only(call_sid, ENDED, "completed")  # once
+    assert not tables.sweep.settle_live_only(call_sid, ENDED, "completed")  # once
 
 
 def test_a_stalled_transcript_is_finished_only_while_it_is_still_open(tables: Tables, call_sid: str) -> None:
-    assert not tables.calls.finish_stalled_transcript(call_sid, 3, "stalled")  # no transcript at all
-    assert tables.calls.transcript_started(call_sid, "MZ1")
-    assert tables.calls.finish_stalled_transcript(call_sid, 3, "s" * 600)
-    assert not tables.calls.finish_stalled_transcript(call_sid, 4, "again")
+    assert not tables.sweep.finish_stalled_transcript(call_sid, 3, "stalled")  # no transcript at all
+    assert tables.stream.transcript_started(call_sid, "MZ1")
+    assert tables.sweep.finish_stalled_transcript(call_sid, 3, "s" * 600)
+    assert not tables.sweep.finish_stalled_transcript(call_sid, 4, "again")
     call = stored(tables, call_sid)
     assert (call["transcript_status"], call["segment_count"], call["transcript_completed_at"]) == (
         "incomplete",
@@ -560,9 +604,9 @@ def test_a_stalled_transcript_is_finished_only_while_it_is_still_open(tables: Ta
     assert call["transcript_error"] == "s" * 500
 
     other = "CA" + call_sid[2:][::-1]
-    assert tables.calls.transcript_started(other, "MZ2")
-    assert tables.calls.transcript_finished(other, TranscriptStatus.COMPLETED, 5, None)
-    assert not tables.calls.finish_stalled_transcript(other, 1, "stalled")  # the streamer's ending wins
+    assert tables.stream.transcript_started(other, "MZ2")
+    assert tables.stream.transcript_finished(other, TranscriptStatus.COMPLETED, 5, None)
+    assert not tables.sweep.finish_stalled_transcript(other, 1, "stalled")  # the streamer's ending wins
     assert stored(tables, other)["transcript_status"] == "completed"
 
 
@@ -596,30 +640,33 @@ def test_only_live_segments_are_counted(tables: Tables, call_sid: str) -> None:
 
 
 def test_a_cost_is_stored_only_on_the_record_it_was_computed_from(tables: Tables, call_sid: str) -> None:
-    calls = tables.calls
     cost = {"total_usd": 0.0255, "voice_minutes": 3, "twilio_voice_usd": 0.0255, "prices_as_of": "2026-11-01"}
-    assert not calls.save_cost(call_sid, cost, CostBasis())  # no record: a cost never creates one
-    assert calls.get(call_sid) is None
+    assert not tables.costs.save_cost(call_sid, cost, CostBasis())  # no record: a cost never creates one
+    assert tables.calls.get(call_sid) is None
 
-    assert calls.advance_status(ringing(call_sid))
-    bare = calls.get(call_sid)
-    assert calls.save_cost(call_sid, cost, CostBasis.of(bare))  # absent maps (recording, summary) too
+    assert tables.webhooks.advance_status(ringing(call_sid))
+    bare = tables.calls.get(call_sid)
+    assert tables.costs.save_cost(call_sid, cost, CostBasis.of(bare))  # absent maps (recording, summary) too
     assert stored(tables, call_sid)["cost"] == cost
 
     done = StatusAdvance(
         call_sid=call_sid, status="completed", rank=TERMINAL_RANK, at=T2, ended_at=T2, duration_seconds=125
     )
-    assert calls.advance_status(done)
-    assert not calls.save_cost(call_sid, {"total_usd": 1}, CostBasis.of(bare))  # status, duration moved
+    assert tables.webhooks.advance_status(done)
+    assert not tables.costs.save_cost(
+        call_sid, {"total_usd": 1}, CostBasis.of(bare)
+    )  # status, duration moved
     recording_sid = "RE" + "1" * 32
-    assert calls.update_recording(
+    assert tables.webhooks.update_recording(
         RecordingUpdate(call_sid, recording_sid, "completed", duration_seconds=118, channels=2)
     )
-    calls.record_stream_usage(StreamUsage(call_sid=call_sid, live_audio_seconds=31.4125, tts_characters=77))
-    assert calls.save_summary(call_sid, {"model": "m", "estimated_cost_usd": 0.00012345}, T2)
-    before_reconciliation = calls.get(call_sid)
+    tables.stream.record_stream_usage(
+        StreamUsage(call_sid=call_sid, live_audio_seconds=31.4125, tts_characters=77)
+    )
+    assert tables.summaries.save_summary(call_sid, {"model": "m", "estimated_cost_usd": 0.00012345}, T2)
+    before_reconciliation = tables.calls.get(call_sid)
     assert (before_reconciliation.live_audio_seconds, before_reconciliation.tts_characters) == (31.4125, 77)
-    assert calls.save_reconciliation(
+    assert tables.recordings.save_reconciliation(
         ReconciliationUpdate(
             call_sid=call_sid,
             transcript_source="live",
@@ -634,8 +681,8 @@ def test_a_cost_is_stored_only_on_the_record_it_was_computed_from(tables: Tables
         )
     )
     # the recording was transcribed meanwhile (alignment stored): the earlier read is stale
-    assert not calls.save_cost(call_sid, {"total_usd": 2}, CostBasis.of(before_reconciliation))
-    current = calls.get(call_sid)
+    assert not tables.costs.save_cost(call_sid, {"total_usd": 2}, CostBasis.of(before_reconciliation))
+    current = tables.calls.get(call_sid)
     basis = CostBasis.of(current)
     assert basis == CostBasis(
         direction="inbound",
@@ -649,19 +696,23 @@ def test_a_cost_is_stored_only_on_the_record_it_was_computed_from(tables: Tables
         tts_characters=77,
         summary_cost_usd=0.00012345,
     )
-    assert calls.save_cost(call_sid, {"total_usd": 3}, basis)
-    assert calls.save_cost(call_sid, {"total_usd": 3}, basis)  # nothing changed: a repeat is stored alike
+    assert tables.costs.save_cost(call_sid, {"total_usd": 3}, basis)
+    assert tables.costs.save_cost(
+        call_sid, {"total_usd": 3}, basis
+    )  # nothing changed: a repeat is stored alike
 
     # a usage write keeps what it does not name, and makes every earlier read stale
-    calls.record_stream_usage(StreamUsage(call_sid=call_sid, live_audio_seconds=40.0))
+    tables.stream.record_stream_usage(StreamUsage(call_sid=call_sid, live_audio_seconds=40.0))
     assert stored(tables, call_sid)["tts_characters"] == 77
-    assert not calls.save_cost(call_sid, {"total_usd": 4}, basis)
+    assert not tables.costs.save_cost(call_sid, {"total_usd": 4}, basis)
     # so does a rewritten summary with another estimate
-    assert calls.replace_summary(
+    assert tables.summaries.replace_summary(
         call_sid, {"model": "m", "estimated_cost_usd": 0.5, "transcript_version": "v2"}, T2, "v2"
     )
-    assert not calls.save_cost(call_sid, {"total_usd": 4}, CostBasis.of(current))
-    assert calls.save_cost(call_sid, {"total_usd": 5, "claude_usd": 0.5}, CostBasis.of(calls.get(call_sid)))
+    assert not tables.costs.save_cost(call_sid, {"total_usd": 4}, CostBasis.of(current))
+    assert tables.costs.save_cost(
+        call_sid, {"total_usd": 5, "claude_usd": 0.5}, CostBasis.of(tables.calls.get(call_sid))
+    )
     assert stored(tables, call_sid)["cost"] == {"total_usd": 5, "claude_usd": 0.5}
 
 
@@ -676,17 +727,17 @@ def test_evaluations_ride_in_the_summary_write_and_the_backfill_writes_once_per_
         {"id": "reason", "question": "Why?", "type": "choice", "evidence": [], "answered_by": "offline"},
     )  # fmt: skip
     first = EvaluationSet(version="q-1", answers=answers)
-    assert not tables.calls.save_evaluations(call_sid, first)  # no call: the backfill creates nothing
-    assert tables.calls.save_summary(call_sid, {"summary": "s"}, NOW, first)
+    assert not tables.backfill.save_evaluations(call_sid, first)  # no call: the backfill creates nothing
+    assert tables.summaries.save_summary(call_sid, {"summary": "s"}, NOW, first)
     call = stored(tables, call_sid)
     assert call["evaluations"] == answers
     assert call["evaluations_version"] == "q-1"
     assert isinstance(call["evaluations"][1]["answer_number"], float)
-    assert not tables.calls.save_evaluations(call_sid, first)  # same set: a re-run writes nothing
+    assert not tables.backfill.save_evaluations(call_sid, first)  # same set: a re-run writes nothing
     second = EvaluationSet(version="q-2", answers=answers[:1])
-    assert tables.calls.save_evaluations(call_sid, second)
+    assert tables.backfill.save_evaluations(call_sid, second)
     assert stored(tables, call_sid)["evaluations"] == answers[:1]
-    assert tables.calls.replace_summary(
+    assert tables.summaries.replace_summary(
         call_sid, {"summary": "r", "transcript_version": "v1"}, NOW, "v1", first
     )
     assert stored(tables, call_sid)["evaluations_version"] == "q-1"
@@ -694,12 +745,14 @@ def test_evaluations_ride_in_the_summary_write_and_the_backfill_writes_once_per_
 
 def test_the_calls_of_a_day_come_from_the_day_index(tables: Tables, call_sid: str) -> None:
     other = call_sid[:-1] + ("0" if call_sid[-1] != "0" else "1")
-    tables.calls.advance_status(ringing(call_sid))
-    tables.calls.advance_status(
+    tables.webhooks.advance_status(ringing(call_sid))
+    tables.webhooks.advance_status(
         StatusAdvance(
             call_sid=other, status="ringing", rank=2, at="2026-11-21T23:59:00.000Z", parties=PARTIES
         )
     )
     mine = {call_sid, other}  # the session's moto table holds other tests' calls of those days too
-    assert [c.call_sid for c in tables.calls.calls_started_on(T0[:10]) if c.call_sid in mine] == [call_sid]
-    assert [c.call_sid for c in tables.calls.calls_started_on("2026-11-21") if c.call_sid in mine] == [other]
+    assert [c.call_sid for c in tables.backfill.calls_started_on(T0[:10]) if c.call_sid in mine] == [call_sid]
+    assert [c.call_sid for c in tables.backfill.calls_started_on("2026-11-21") if c.call_sid in mine] == [
+        other
+    ]

@@ -5,25 +5,27 @@ past calls on moto through the Anthropic stand-in, stopping before its cap."""
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
-from callscribe_local.anthropic_server import AnthropicServer, OfflineSummarizer, RecordedRequest, Reply
+from callscribe_local.anthropic_replies import RecordedRequest, Reply
+from callscribe_local.anthropic_server import AnthropicServer
 from callscribe_local.aws_local import LocalAws
+from callscribe_local.offline_summarizer import OfflineSummarizer
 from callscribe_local.stack import DEMO_EVALUATION_QUESTIONS
-from functions.summaries import app
 from functions.summaries.backfill import run_from_env
-from functions.summaries.models import TokenUsage
 from functions.summaries.pricing import request_cost
-from shared import settings
-from shared.dal.calls import DynamoCalls
-from shared.dal.models import calls_model
+from functions.summaries.summary import TokenUsage
+from shared.dal.calls.core import DynamoCallReader
+from shared.dal.tables import calls_model
 from shared.evaluations import questions_version
 from tests.integration.test_summaries_handler import CONVERSATION, store_call
-from tests.unit.summaries.builders import FakeLambdaContext, transcript_completed_event
+from tests.support.summaries_lambda import Summaries
+from tests.unit.summaries.builders import transcript_completed_event
 
 pytestmark = pytest.mark.integration
 
@@ -50,22 +52,14 @@ def server() -> Iterator[AnthropicServer]:
 
 
 @pytest.fixture
-def env(
-    local_stack: LocalAws, server: AnthropicServer, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[dict[str, str]]:
-    values = {
+def env(local_stack: LocalAws, server: AnthropicServer) -> dict[str, str]:
+    return {
+        **local_stack.names.env(),
         "ANTHROPIC_API_KEY": API_KEY,
         "ANTHROPIC_BASE_URL": server.base_url,
         "ANTHROPIC_MAX_RETRIES": "0",
         "EVALUATION_QUESTIONS": DEMO_EVALUATION_QUESTIONS,
     }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    settings.reset()
-    app.reset()
-    yield {**local_stack.names.env(), **values}
-    settings.reset()
-    app.reset()
 
 
 def new_sid() -> str:
@@ -75,17 +69,16 @@ def new_sid() -> str:
 def test_the_summary_request_answers_the_questions_offline_marked(
     local_stack: LocalAws, server: AnthropicServer, env: dict[str, str]
 ) -> None:
+    summaries = Summaries({**os.environ, **env})
     sid = new_sid()
     store_call(local_stack, sid, CONVERSATION)
-    app.handler(transcript_completed_event(sid, len(CONVERSATION)), FakeLambdaContext())
+    summaries.invoke(transcript_completed_event(sid, len(CONVERSATION)))
 
     [request] = server.requests  # one request carries the summary and the questions
     assert "greeted" in json.dumps(request.output_schema)
-    call = DynamoCalls(local_stack.names.calls_table).get(sid)
+    call = DynamoCallReader(local_stack.names.calls_table).get(sid)
     assert call is not None
-    assert call.evaluations_version == questions_version(
-        settings.load(app.SummarySettings).evaluations.questions
-    )
+    assert call.evaluations_version == questions_version(summaries.settings().evaluations.questions)
     answers = {e["id"]: e for e in call.evaluations or ()}
     assert set(answers) == {"greeted", "reason"}
     assert {e["answered_by"] for e in answers.values()} == {"offline"}
@@ -138,7 +131,7 @@ def test_the_backfill_answers_past_calls_and_stops_before_its_cap(
 
     rest = run_from_env(1.0, days_ago, days_ago, dry_run=False, environ=environ)
     assert (rest.current, rest.answered, rest.stopped) == (report.answered, 5 - report.answered, "done")
-    calls = DynamoCalls(local_stack.names.calls_table)
+    calls = DynamoCallReader(local_stack.names.calls_table)
     for sid in sids:
         call = calls.get(sid)
         assert call is not None

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from callscribe_local.aws_local import LOCAL_ACCOUNT, LocalAws
-from callscribe_local.dispatcher import Delivery, LocalDispatcher, RetryPolicy, recordings_handler
+from callscribe_local.dispatcher import Delivery, LocalDispatcher, RetryPolicy
 from shared import aws
 from shared.events import (
     CallCompleted,
@@ -171,9 +171,3 @@ def test_one_dispatcher_per_rule_each_with_its_own_types_name_and_timeout(
     context = recordings.contexts[0]
     assert context.function_name == f"recordings-{suffix}-local"
     assert context.get_remaining_time_in_millis() > 60_000  # the recordings Lambda's 15 minutes
-
-
-def test_the_recordings_rule_reaches_the_recordings_lambda_entry_point() -> None:
-    from functions.recordings import app
-
-    assert recordings_handler() is app.handler

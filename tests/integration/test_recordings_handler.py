@@ -1,13 +1,15 @@
 """The recordings Lambda end to end: a signed recording callback into the webhooks handler publishes
 `Recording Completed` on the bus (moto); that real-shaped EventBridge event goes into the recordings
-`handler`, which downloads the WAV from a local Twilio server (basic auth), stores it in S3 (moto),
-has a local Deepgram server transcribe it (`POST /v1/listen`, `Token` auth) and reconciles it with
-the live segments in DynamoDB (moto); `Transcript Reconciled` is read back from the bus."""
+handler's code, which downloads the WAV from the Twilio stand-in (basic auth), stores it in S3
+(moto), has the Deepgram stand-in transcribe it (`POST /v1/listen`, `Token` auth; it hears each
+channel's tone as the synthetic call's words, tests/support/tone_recognizer.py) and reconciles it
+with the live segments in DynamoDB (moto); `Transcript Reconciled` is read back from the bus."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -15,23 +17,30 @@ import pytest
 from pydantic import ValidationError
 
 from callscribe_local.aws_local import BusTap, LocalAws
+from callscribe_local.deepgram_prerecorded import PrerecordedApi
+from callscribe_local.deepgram_server import DeepgramStandIn
+from callscribe_local.loop_thread import LoopThread
+from callscribe_local.twilio_rest import RecordedRequest, TwilioRestStandIn
 from functions.recordings import app
 from functions.recordings.errors import (
     RecordingNotFoundError,
     RecordingUnavailableError,
     TranscriptionRejectedError,
 )
+from functions.recordings.service import RecordingService
+from functions.recordings.settings import RecordingSettings
 from shared import aws, clock
-from shared.bootstrap import BootstrapSettings, bootstrap
-from shared.dal.calls import DynamoCalls
+from shared.dal.calls.core import DynamoCallReader
+from shared.dal.calls.stream import DynamoStreamCalls
+from shared.dal.calls.webhooks import DynamoWebhookCalls
 from shared.dal.records import CallParties, CallUpsert
 from shared.dal.segments import DynamoSegments
 from shared.status import TranscriptStatus
 from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from tests.support.apigw_events import json_event, twilio_event
-from tests.support.recording_media import prerecorded_response, wav_bytes
-from tests.support.recording_servers import DeepgramPrerecorded, TwilioRecordings
+from tests.support.lambda_container import LambdaContainer
 from tests.support.synthetic_call import SyntheticCall, synthetic_call
+from tests.support.tone_recognizer import ToneWords
 from tests.support.twilio_forms import recording_params, rfc2822
 from tests.support.webhooks_env import Webhooks
 from tests.support.webhooks_env import webhooks_fixture as webhooks_fixture  # the `webhooks` fixture
@@ -47,28 +56,31 @@ DEEPGRAM_KEY = "dg-prerecorded-key"
 class Stack:
     local: LocalAws
     webhooks: Webhooks
-    twilio: TwilioRecordings
-    deepgram: DeepgramPrerecorded
+    recordings: LambdaContainer[RecordingService]
+    twilio: TwilioRestStandIn
+    deepgram: PrerecordedApi
+    tones: ToneWords
     bus: BusTap
-    words: dict[str, Any]
 
     def seed(
         self, call_sid: str, call: SyntheticCall, recording_sid: str, *, live_status: str = "completed"
     ) -> None:
         """What the webhooks and the streamer stored before the recording was ready."""
-        calls = DynamoCalls(self.local.names.calls_table)
-        calls.upsert_call(
+        table = self.local.names.calls_table
+        webhooks, stream = DynamoWebhookCalls(table), DynamoStreamCalls(table)
+        webhooks.upsert_call(
             CallUpsert(
                 call_sid, CallParties(direction="inbound"), clock.iso(call.stream_started_at), route="forward"
             )
         )
-        calls.stream_started(call_sid, clock.iso(call.stream_started_at))
+        stream.stream_started(call_sid, clock.iso(call.stream_started_at))
         DynamoSegments(self.local.names.transcripts_table).write_segments(
             [replace(s, call_sid=call_sid) for s in call.live]
         )
-        calls.transcript_finished(call_sid, TranscriptStatus(live_status), len(call.live), None)
-        self.twilio.recordings[recording_sid] = wav_bytes(2.0)
-        self.words[call_sid] = prerecorded_response(call.words, duration=60.0)
+        stream.transcript_finished(call_sid, TranscriptStatus(live_status), len(call.live), None)
+        # the recording Twilio holds: the call's words, as the Deepgram stand-in will hear them
+        wav = self.tones.recording(call.words, seconds=max(w.end for w in call.words) + 1.0)
+        self.twilio.add_recording(recording_sid, wav, call_sid=call_sid, channels=2)
 
     def recording_completed(self, call_sid: str, recording_sid: str, call: SyntheticCall) -> dict[str, Any]:
         """The recording callback through the webhooks, then its event as the recordings rule delivers it."""
@@ -91,39 +103,52 @@ class Stack:
             if e["detail-type"] == "Transcript Reconciled"
         ]
 
+    def media_requests(self, recording_sid: str | None = None) -> list[RecordedRequest]:
+        """What the Twilio stand-in was asked about recordings (all of them, or one)."""
+        return self.twilio.recording_requests(recording_sid)
+
+
+def _service(env: Mapping[str, str]) -> RecordingService:
+    return app.build_service(RecordingSettings.from_env(env))
+
+
+@pytest.fixture
+def deepgram() -> Iterator[tuple[DeepgramStandIn, ToneWords]]:
+    tones = ToneWords()
+    loop = LoopThread("deepgram-stand-in")
+    standin = DeepgramStandIn(tones, api_key=DEEPGRAM_KEY)
+    try:
+        loop.run(standin.start())
+        yield standin, tones
+        loop.run(standin.stop())
+    finally:
+        loop.close()
+
 
 @pytest.fixture
 def stack(
-    local_stack: LocalAws, webhooks: Webhooks, bus_tap: BusTap, monkeypatch: pytest.MonkeyPatch
+    local_stack: LocalAws, webhooks: Webhooks, bus_tap: BusTap, deepgram: tuple[DeepgramStandIn, ToneWords]
 ) -> Iterator[Stack]:
-    words: dict[str, Any] = {}
-
-    def answer(body: bytes, params: list[tuple[str, str]]) -> dict[str, Any]:
-        # the server cannot hear silence: it answers with the words of the call whose WAV this is
-        [call_sid] = [sid for sid in words if sid in current]
-        return dict(words[call_sid])
-
-    current: list[str] = []
-    with (
-        TwilioRecordings(TEST_ACCOUNT_SID, TEST_AUTH_TOKEN) as twilio,
-        DeepgramPrerecorded(DEEPGRAM_KEY, answer) as deepgram,
-    ):
-        monkeypatch.setenv("RECORDINGS_BUCKET", BUCKET)
-        monkeypatch.setenv("TWILIO_API_BASE_URL", twilio.base_url)
-        monkeypatch.setenv("DEEPGRAM_URL", deepgram.url)
-        monkeypatch.setenv("DEEPGRAM_API_KEY", DEEPGRAM_KEY)
-        monkeypatch.setenv("RECORDING_RETRY_BACKOFF_SECONDS", "0")
-        bootstrap(BootstrapSettings.from_env())
-        app.reset()
-        result = Stack(local_stack, webhooks, twilio, deepgram, bus_tap, words)
-        result.current = current  # type: ignore[attr-defined]
-        yield result
-        app.reset()
+    standin, tones = deepgram
+    with TwilioRestStandIn(TEST_ACCOUNT_SID, TEST_AUTH_TOKEN) as twilio:
+        env = {
+            **os.environ,
+            "RECORDINGS_BUCKET": BUCKET,
+            "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
+            "TWILIO_API_BASE_URL": twilio.base_url,
+            "DEEPGRAM_URL": standin.url,
+            "DEEPGRAM_API_KEY": DEEPGRAM_KEY,
+            "RECORDING_RETRY_BACKOFF_SECONDS": "0",
+        }
+        recordings = LambdaContainer(_service, app.create_handler, env)
+        yield Stack(local_stack, webhooks, recordings, twilio, standin.prerecorded, tones, bus_tap)
 
 
-def invoke(stack: Stack, event: dict[str, Any], call_sid: str) -> dict[str, Any]:
-    stack.current[:] = [call_sid]  # type: ignore[attr-defined]
-    return app.handler(event, FakeLambdaContext(function_name="callscribe-recordings", remaining_ms=600_000))
+def invoke(stack: Stack, event: dict[str, Any]) -> dict[str, Any]:
+    return stack.recordings(
+        event, FakeLambdaContext(function_name="callscribe-recordings", remaining_ms=600_000)
+    )
 
 
 def a_call(call_sid: str) -> SyntheticCall:
@@ -147,21 +172,23 @@ def test_a_completed_recording_is_copied_transcribed_and_reconciled(stack: Stack
         "startTime": clock.iso(call.recording_started_at),
     }
 
-    outcome = invoke(stack, event, call_sid)
+    outcome = invoke(stack, event)
 
     assert outcome["result"] == "reconciled"
     assert outcome["transcriptSource"] == "live+recording"
     # the WAV came from Twilio with basic auth, and went to Deepgram whole, with the live options
-    [download] = [s for s in stack.twilio.seen if s.method == "GET"]
+    # (both stand-ins refuse a request without their credentials: 401, which no retry gets past)
+    [download] = [r for r in stack.media_requests() if r.method == "GET"]
     assert download.path == f"/2010-04-01/Accounts/{TEST_ACCOUNT_SID}/Recordings/{recording_sid}.wav"
-    [listen] = stack.deepgram.seen
-    assert listen.headers["Authorization"] == f"Token {DEEPGRAM_KEY}"
-    assert listen.body_bytes == len(stack.twilio.recordings[recording_sid])
-    assert ("multichannel", "true") in listen.query
-    assert ("model", "nova-3") in listen.query
-    assert ("smart_format", "true") in listen.query
+    assert download.status == 200
+    [listen] = stack.deepgram.requests
+    assert listen.status == 200
+    assert listen.body_bytes == len(stack.twilio.recordings[recording_sid].wav)
+    assert ("multichannel", "true") in listen.multi_params
+    assert ("model", "nova-3") in listen.multi_params
+    assert ("smart_format", "true") in listen.multi_params
 
-    record = DynamoCalls(stack.local.names.calls_table).get(call_sid)
+    record = DynamoCallReader(stack.local.names.calls_table).get(call_sid)
     assert record is not None
     day = call.recording_started_at.strftime("%Y/%m/%d")
     key = f"recordings/{day}/{call_sid}/{recording_sid}.wav"
@@ -199,25 +226,25 @@ def test_a_completed_recording_is_copied_transcribed_and_reconciled(stack: Stack
 
 
 def test_a_rerun_is_idempotent_and_reads_our_copy_after_twilios_is_deleted(
-    stack: Stack, call_sid: str, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, call_sid: str
 ) -> None:
-    monkeypatch.setenv("DELETE_TWILIO_RECORDINGS", "true")
-    app.reset()
+    stack.recordings.configure(DELETE_TWILIO_RECORDINGS="true")
     call, recording_sid = a_call(call_sid), recording_sid_for(call_sid)
     stack.seed(call_sid, call, recording_sid)
     event = stack.recording_completed(call_sid, recording_sid, call)
 
-    first = invoke(stack, event, call_sid)
+    first = invoke(stack, event)
     assert recording_sid not in stack.twilio.recordings  # deleted once ours was stored and named
-    methods = [s.method for s in stack.twilio.seen]
+    methods = [r.method for r in stack.media_requests(recording_sid)]
     assert methods == ["GET", "DELETE"]
     segments_after_first = DynamoSegments(stack.local.names.transcripts_table).list_segments(call_sid)
 
-    second = invoke(stack, event, call_sid)  # EventBridge's retry, or the sweeper's re-drive
+    second = invoke(stack, event)  # EventBridge's retry, or the sweeper's re-drive
 
     assert second["result"] == "unchanged"
     assert second["transcriptVersion"] == first["transcriptVersion"]
-    assert [s.method for s in stack.twilio.seen] == ["GET", "DELETE", "DELETE"]  # no second download
+    # no second download (and Twilio's 404 for the copy deleted already is fine)
+    assert [r.method for r in stack.media_requests(recording_sid)] == ["GET", "DELETE", "DELETE"]
     assert DynamoSegments(stack.local.names.transcripts_table).list_segments(call_sid) == segments_after_first
 
 
@@ -227,58 +254,62 @@ def test_a_deepgram_400_is_not_retried_and_is_reported_as_such(
     call, recording_sid = a_call(call_sid), recording_sid_for(call_sid)
     stack.seed(call_sid, call, recording_sid)
     event = stack.recording_completed(call_sid, recording_sid, call)
-    stack.deepgram.fail_next(400)
-    before = DynamoCalls(stack.local.names.calls_table).get(call_sid)
+    stack.deepgram.fail_next(1, 400)
+    before = DynamoCallReader(stack.local.names.calls_table).get(call_sid)
 
     with pytest.raises(TranscriptionRejectedError):
-        invoke(stack, event, call_sid)
+        invoke(stack, event)
 
-    assert len(stack.deepgram.seen) == 1
-    after = DynamoCalls(stack.local.names.calls_table).get(call_sid)
+    assert len(stack.deepgram.requests) == 1
+    after = DynamoCallReader(stack.local.names.calls_table).get(call_sid)
     assert after == before  # not a field of the call changed
     assert stack.reconciled_events(call_sid) == []
     failures = [
         json.loads(line) for line in capsys.readouterr().out.splitlines() if '"RecordingFailures"' in line
     ]
-    assert [f["reason"] for f in failures] == ["deepgram-rejected"]
+    # counted once in total (the dashboard's) and once by reason
+    assert sorted((f.get("reason") or "", f["RecordingFailures"]) for f in failures) == [
+        ("", [1.0]),
+        ("deepgram-rejected", [1.0]),
+    ]
 
 
 def test_a_deepgram_500_is_retried_then_raised(stack: Stack, call_sid: str) -> None:
     call, recording_sid = a_call(call_sid), recording_sid_for(call_sid)
     stack.seed(call_sid, call, recording_sid)
     event = stack.recording_completed(call_sid, recording_sid, call)
-    stack.deepgram.fail_next(500, 502, 503)
+    for status in (500, 502, 503):
+        stack.deepgram.fail_next(1, status)
 
     with pytest.raises(RecordingUnavailableError) as raised:
-        invoke(stack, event, call_sid)
+        invoke(stack, event)
 
     assert raised.value.reason == "deepgram-unavailable"
-    assert [s.status for s in stack.deepgram.seen] == [500, 502, 503]
-    record = DynamoCalls(stack.local.names.calls_table).get(call_sid)
+    assert [r.status for r in stack.deepgram.requests] == [500, 502, 503]
+    record = DynamoCallReader(stack.local.names.calls_table).get(call_sid)
     assert record is not None
     assert record.transcript_version is None
 
     # EventBridge's retry, once Deepgram is back, finishes the job
-    assert invoke(stack, event, call_sid)["result"] == "reconciled"
+    assert invoke(stack, event)["result"] == "reconciled"
 
 
 def test_twilio_5xx_is_retried_and_a_missing_recording_is_not(stack: Stack, call_sid: str) -> None:
     call, recording_sid = a_call(call_sid), recording_sid_for(call_sid)
     stack.seed(call_sid, call, recording_sid)
     event = stack.recording_completed(call_sid, recording_sid, call)
-    stack.twilio.fail_next(503)
-    assert invoke(stack, event, call_sid)["result"] == "reconciled"
-    assert [s.status for s in stack.twilio.seen] == [503, 200]
+    stack.twilio.fail_recording(recording_sid, 503)
+    assert invoke(stack, event)["result"] == "reconciled"
+    assert [r.status for r in stack.media_requests(recording_sid)] == [503, 200]
 
     other = "CA" + call_sid[2:][::-1]
     missing = recording_sid_for(other)
     stack.seed(other, a_call(other), missing)
     event = stack.recording_completed(other, missing, call)
     del stack.twilio.recordings[missing]
-    stack.twilio.script.seen.clear()
     with pytest.raises(RecordingNotFoundError):
-        invoke(stack, event, other)
-    assert [s.status for s in stack.twilio.seen] == [404]
+        invoke(stack, event)
+    assert [r.status for r in stack.media_requests(missing)] == [404]
     listed = aws.s3().list_objects_v2(Bucket=BUCKET, Prefix="recordings/")
     assert not any(other in item["Key"] for item in listed.get("Contents", []))
 
@@ -293,5 +324,5 @@ def test_an_event_of_another_type_or_without_its_fields_is_refused(stack: Stack,
         {key: value for key, value in event.items() if key != "account"},
     ):
         with pytest.raises(ValidationError):
-            invoke(stack, broken, call_sid)
-    assert stack.twilio.seen == []
+            invoke(stack, broken)
+    assert stack.media_requests() == []

@@ -128,6 +128,75 @@ async def test_connections_waiting_for_start_have_their_own_bound_which_spares_h
         await until(lambda: not server.pending)
 
 
+# ---- one source cannot crowd out Twilio -------------------------------------------------------------
+# Behind the load balancer (TRUSTED_PROXY_HOPS=1) the client address is the right-most entry of
+# X-Forwarded-For, the one the load balancer appended; whatever a client wrote before it is its own.
+ATTACKER = "203.0.113.7"
+TWILIO = "198.51.100.20"
+BEHIND_THE_ALB = {
+    "TRUSTED_PROXY_HOPS": "1",
+    "MAX_PENDING_STREAMS": "6",
+    "MAX_PENDING_STREAMS_PER_ADDRESS": "3",
+    "START_TIMEOUT_SECONDS": "30",
+}
+
+
+async def test_one_address_holding_its_cap_cannot_stop_another_address_s_call(
+    local_stack: LocalAws, deepgram: DeepgramStandIn, call_sid: str
+) -> None:
+    """Before: waiting connections had one bound for the whole task, so whoever held a leaked upgrade
+    signature filled it from one address and every new call got 503 until they let go."""
+    async with streamer_running(local_stack, deepgram.url, **BEHIND_THE_ALB) as server:
+        held: list[TwilioMediaStream] = []
+        status = None
+        for _ in range(7):  # more than the whole task's bound
+            stream = twilio_stream(server, _sid())
+            try:
+                await stream.open(forwarded_for=ATTACKER)
+            except InvalidStatus as refused:
+                status = refused.response.status_code
+                break
+            held.append(stream)
+            await until(lambda: len(server.pending) == len(held))
+        real = twilio_stream(server, call_sid)
+        await real.open(forwarded_for=TWILIO)  # Twilio's call still starts
+        await _one_call(real)
+        assert (len(held), status) == (3, 429)  # the attacker had its own cap, not the task's
+        await until(lambda: server.active_calls == 0)
+        for stream in held:
+            await stream.close()
+        await wait_for_call_end(server)
+
+    record = await call_record(local_stack, call_sid)
+    assert record is not None
+    assert record.transcript_status == "completed"
+    assert as_rows(await segments(local_stack, call_sid)) == expected_rows("inbound", "caller", blocks(WORDS))
+
+
+async def test_the_per_address_cap_counts_the_address_the_proxy_added_not_what_the_client_wrote(
+    local_stack: LocalAws, deepgram: DeepgramStandIn
+) -> None:
+    """A client cannot escape its cap by writing other addresses, Twilio's included, into the
+    X-Forwarded-For it sends: the load balancer appends the address it saw, and only that counts."""
+    async with streamer_running(local_stack, deepgram.url, **BEHIND_THE_ALB) as server:
+        held = [twilio_stream(server, _sid()) for _ in range(3)]
+        for index, stream in enumerate(held):
+            await stream.open(forwarded_for=f"192.0.2.{index}, {TWILIO}, {ATTACKER}")
+        await until(lambda: len(server.pending) == 3)
+        spoofing = twilio_stream(server, _sid())
+        with pytest.raises(InvalidStatus) as refused:
+            await spoofing.open(forwarded_for=f"{TWILIO}, {ATTACKER}")
+        assert refused.value.response.status_code == 429
+        assert b"too many streams waiting from this address" in refused.value.response.body
+        # one slot freed at that address: accepted again
+        await held[0].close()
+        await until(lambda: len(server.pending) == 2)
+        await spoofing.open(forwarded_for=ATTACKER)
+        for stream in [*held[1:], spoofing]:
+            await stream.close()
+        await until(lambda: not server.pending)
+
+
 async def test_a_connection_sending_anything_but_start_is_refused_without_waiting(
     local_stack: LocalAws, deepgram: DeepgramStandIn
 ) -> None:

@@ -1,9 +1,9 @@
 """Nothing private stored: the streamer redacts every final segment before it is written, counts
-what it took out on the call record, and logs no transcript text (issue 14).
+what it took out on the call record, and logs no transcript text.
 
 Real sockets and moto as in test_streamer_bridge; the Deepgram stand-in hears phrases
-(`PhraseBook`), so the caller can read out a card number in words, in digits, in two segments, and
-an SSN."""
+(`PhraseBook`), so the caller can read out a card number in words, in digits, in two segments, one
+group of four per segment followed by its expiry and security code, and an SSN."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from callscribe_local.anthropic_server import Reply
+from callscribe_local.anthropic_replies import Reply
 from callscribe_local.aws_local import LocalAws
 from callscribe_local.deepgram_server import DeepgramStandIn
 from shared.observability import logger
@@ -38,7 +38,21 @@ SSN = "and my social is 078-05-1120"
 FIRST_HALF, SECOND_HALF = "5555 5555", "5555 4444"  # one Mastercard test number, read out in two
 KEPT = "call me at 10:30 about order 42"
 ORDER = "order ORD-77123"
-BOOK = PhraseBook(CARD_WORDS, CARD_DIGITS, SSN, FIRST_HALF, SECOND_HALF, KEPT, ORDER, "thanks")
+# as people read a card: one group per final, then the expiry and the code, then other words
+GROUPS = ["4111", "1111", "1111", "1111", "0 4 2 7", "1 2 3"]
+AFTER = "is that right"
+BOOK = PhraseBook(
+    CARD_WORDS,
+    CARD_DIGITS,
+    SSN,
+    FIRST_HALF,
+    SECOND_HALF,
+    KEPT,
+    ORDER,
+    "thanks",
+    *dict.fromkeys(GROUPS),
+    AFTER,
+)
 # one phrase per segment (a final every two blocks: the phrase, then a pause)
 SPOKEN = [CARD_WORDS, None, CARD_DIGITS, None, SSN, None, FIRST_HALF, None, SECOND_HALF, None, KEPT, None]
 # long enough that no id, timestamp or ARN in a log line holds one by chance
@@ -111,6 +125,31 @@ async def test_a_number_still_held_when_the_stream_ends_is_judged_and_stored(
     record = await call_record(local_stack, call_sid)
     assert record is not None
     assert (record.segment_count, record.redaction_counts) == (2, {"CARD": 1})
+
+
+@pytest.mark.usefixtures("debug_logs")
+async def test_a_card_read_one_group_per_segment_with_its_expiry_and_code_is_stored_redacted(
+    local_stack: LocalAws, deepgram: DeepgramStandIn, call_sid: str, log_output: io.StringIO
+) -> None:
+    spoken: list[str | None] = [block for group in [*GROUPS, AFTER] for block in (group, None)]
+    await _call(local_stack, deepgram, call_sid, spoken)
+
+    stored = await segments(local_stack, call_sid)
+    assert [s.text for s in stored] == [
+        *["[REDACTED CARD]"] * 4,
+        "[REDACTED EXPIRY]",
+        "[REDACTED SECURITY_CODE]",
+        AFTER,
+    ]
+    assert [s.start for s in stored] == sorted(s.start for s in stored)  # held, then stored in place
+    record = await call_record(local_stack, call_sid)
+    assert record is not None
+    assert (record.transcript_status, record.segment_count) == ("completed", 7)
+    assert record.redaction_counts == {"CARD": 1, "EXPIRY": 1, "SECURITY_CODE": 1}
+    logs = log_output.getvalue()
+    assert "final segment" in logs
+    for secret in ("4111", "0 4 2 7", "1 2 3"):
+        assert secret not in logs
 
 
 async def test_configured_patterns_are_redacted_and_counted_by_name(

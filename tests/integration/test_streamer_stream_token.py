@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from callscribe_local.anthropic_server import Reply
+from callscribe_local.anthropic_replies import Reply
 from callscribe_local.aws_local import BusTap, LocalAws
 from callscribe_local.deepgram_server import DeepgramStandIn
 from tests.conftest import TEST_AUTH_TOKEN

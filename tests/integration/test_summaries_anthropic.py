@@ -10,17 +10,13 @@ from typing import Any
 import pytest
 from anthropic import Anthropic
 
-from callscribe_local.anthropic_server import (
-    OFFLINE_MODEL,
-    AnthropicServer,
-    OfflineSummarizer,
-    Reply,
-    ScriptedResponder,
-)
+from callscribe_local.anthropic_replies import Reply, ScriptedResponder
+from callscribe_local.anthropic_server import AnthropicServer
+from callscribe_local.offline_summarizer import OFFLINE_MODEL, OfflineSummarizer
 from functions.summaries.anthropic_adapter import AnthropicModel, build_client
 from functions.summaries.errors import ModelOutputError, ModelRequestRejectedError, ModelUnavailableError
 from functions.summaries.llm import StructuredRequest
-from functions.summaries.models import CallSummary
+from functions.summaries.summary import CallSummary
 from tests.unit.summaries.builders import a_summary
 
 pytestmark = pytest.mark.integration

@@ -5,6 +5,7 @@ published events read back from the bus."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -15,20 +16,16 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from pydantic import ValidationError
 
-from callscribe_local.anthropic_server import (
-    OFFLINE_MODEL,
-    AnthropicServer,
-    OfflineSummarizer,
-    Reply,
-    ScriptedResponder,
-)
+from callscribe_local.anthropic_replies import Reply, ScriptedResponder
+from callscribe_local.anthropic_server import AnthropicServer
 from callscribe_local.aws_local import BusTap, LocalAws
-from functions.summaries import app
+from callscribe_local.offline_summarizer import OFFLINE_MODEL, OfflineSummarizer
 from functions.summaries.errors import DeadlineError, ModelRequestRejectedError, TranscriptIncompleteError
-from shared import settings
-from shared.dal.models import CallRecord, calls_model, segment_key, segments_model
+from shared.dal.keys import segment_key
+from shared.dal.tables import CallRecord, calls_model, segments_model
 from shared.observability import logger
-from tests.unit.summaries.builders import FakeLambdaContext, a_summary, transcript_completed_event
+from tests.support.summaries_lambda import Summaries
+from tests.unit.summaries.builders import a_summary, transcript_completed_event
 
 pytestmark = pytest.mark.integration
 
@@ -57,18 +54,15 @@ def scripted(anthropic_server: AnthropicServer) -> ScriptedResponder:
 
 
 @pytest.fixture
-def env(
-    local_stack: LocalAws, anthropic_server: AnthropicServer, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[pytest.MonkeyPatch]:
+def summaries(local_stack: LocalAws, anthropic_server: AnthropicServer) -> Summaries:
     """The summaries' environment: the contract's names (from local_stack) plus the Anthropic key and URL."""
-    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", anthropic_server.base_url)
-    monkeypatch.setenv("ANTHROPIC_MAX_RETRIES", "2")
-    settings.reset()
-    app.reset()
-    yield monkeypatch
-    settings.reset()
-    app.reset()
+    env = {
+        **os.environ,
+        "ANTHROPIC_API_KEY": API_KEY,
+        "ANTHROPIC_BASE_URL": anthropic_server.base_url,
+        "ANTHROPIC_MAX_RETRIES": "2",
+    }
+    return Summaries(env)
 
 
 @pytest.fixture
@@ -85,13 +79,6 @@ def logged() -> Iterator[list[logging.LogRecord]]:
     target.addHandler(handler)
     yield records
     target.removeHandler(handler)
-
-
-def reconfigure(env: pytest.MonkeyPatch, **values: str) -> None:
-    for name, value in values.items():
-        env.setenv(name, value)
-    settings.reset()
-    app.reset()
 
 
 def store_call(stack: LocalAws, call_sid: str, conversation: list[tuple[float, str, str, str]]) -> None:
@@ -123,10 +110,6 @@ def summary_events(bus_tap: BusTap, call_sid: str) -> list[dict[str, Any]]:
     ]
 
 
-def invoke(event: dict[str, Any], remaining_ms: int = 300_000) -> dict[str, Any]:
-    return app.handler(event, FakeLambdaContext(remaining_ms=remaining_ms))
-
-
 def summary_reply(**usage: int) -> Reply:
     return Reply.json(
         a_summary(follow_up_needed=True).model_dump(mode="json"),
@@ -136,7 +119,7 @@ def summary_reply(**usage: int) -> Reply:
 
 
 def test_summary_is_stored_with_accounting_and_announced_once(
-    env: pytest.MonkeyPatch,
+    summaries: Summaries,
     local_stack: LocalAws,
     bus_tap: BusTap,
     scripted: ScriptedResponder,
@@ -147,7 +130,11 @@ def test_summary_is_stored_with_accounting_and_announced_once(
     scripted.push(summary_reply())
     event = transcript_completed_event(call_sid, len(CONVERSATION))
 
-    assert invoke(event) == {"callSid": call_sid, "result": "created", "model": "claude-haiku-5-5-20261007"}
+    assert summaries.invoke(event) == {
+        "callSid": call_sid,
+        "result": "created",
+        "model": "claude-haiku-5-5-20261007",
+    }
 
     stored = record(local_stack, call_sid)
     assert stored.summary_status == "completed"
@@ -182,14 +169,14 @@ def test_summary_is_stored_with_accounting_and_announced_once(
     assert published["detail"] == {"callSid": call_sid, "model": "claude-haiku-5-5-20261007"}
 
     # Redelivery of the same event, and a second copy with a new id: no model call, no event.
-    assert invoke(event)["result"] == "created"
-    assert invoke(transcript_completed_event(call_sid, len(CONVERSATION)))["result"] == "created"
+    assert summaries.invoke(event)["result"] == "created"
+    assert summaries.invoke(transcript_completed_event(call_sid, len(CONVERSATION)))["result"] == "created"
     assert len(anthropic_server.requests) == 1
     assert len(summary_events(bus_tap, call_sid)) == 1
 
 
 def test_late_duplicate_past_the_idempotency_window_changes_nothing(
-    env: pytest.MonkeyPatch,
+    summaries: Summaries,
     local_stack: LocalAws,
     bus_tap: BusTap,
     scripted: ScriptedResponder,
@@ -198,14 +185,14 @@ def test_late_duplicate_past_the_idempotency_window_changes_nothing(
 ) -> None:
     store_call(local_stack, call_sid, CONVERSATION)
     scripted.push(summary_reply())
-    invoke(transcript_completed_event(call_sid, len(CONVERSATION)))
+    summaries.invoke(transcript_completed_event(call_sid, len(CONVERSATION)))
     before = record(local_stack, call_sid).summary.as_dict()
 
     # The idempotency record expires (or a DLQ replay comes a day later): the conditional write holds.
     table = boto3.resource("dynamodb").Table(local_stack.names.idempotency_table)
     for item in table.scan()["Items"]:
         table.delete_item(Key={"id": item["id"]})
-    outcome = invoke(transcript_completed_event(call_sid, len(CONVERSATION)))
+    outcome = summaries.invoke(transcript_completed_event(call_sid, len(CONVERSATION)))
 
     assert outcome["result"] == "already-summarized"
     assert len(anthropic_server.requests) == 1
@@ -217,7 +204,7 @@ def test_late_duplicate_past_the_idempotency_window_changes_nothing(
 # Lambda never runs two invocations in one process, so the "no metrics" warning is a test artefact.
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")
 def test_concurrent_deliveries_make_one_model_call_and_one_event(
-    env: pytest.MonkeyPatch,
+    summaries: Summaries,
     local_stack: LocalAws,
     bus_tap: BusTap,
     scripted: ScriptedResponder,
@@ -233,7 +220,7 @@ def test_concurrent_deliveries_make_one_model_call_and_one_event(
 
     scripted.push(slow)
     event = transcript_completed_event(call_sid, len(CONVERSATION))
-    app.runtime()  # build the shared runtime once, as a warm container would have it
+    summaries.runtime()  # build the shared runtime once, as a warm container would have it
     barrier = threading.Barrier(3)
     outcomes: list[dict[str, Any]] = []
     errors: list[BaseException] = []
@@ -241,7 +228,7 @@ def test_concurrent_deliveries_make_one_model_call_and_one_event(
     def deliver() -> None:
         barrier.wait()
         try:
-            outcomes.append(invoke(event))
+            outcomes.append(summaries.invoke(event))
         except Exception as exc:
             errors.append(exc)
 
@@ -260,12 +247,12 @@ def test_concurrent_deliveries_make_one_model_call_and_one_event(
     assert len(outcomes) + len(errors) == 3
     assert len(summary_events(bus_tap, call_sid)) == 1
     # EventBridge retries the deliveries that found the work in progress: they get the stored outcome.
-    assert invoke(event)["result"] == "created"
+    assert summaries.invoke(event)["result"] == "created"
     assert len(anthropic_server.requests) == 1
 
 
 def test_overloaded_model_is_retried_by_the_sdk(
-    env: pytest.MonkeyPatch,
+    summaries: Summaries,
     local_stack: LocalAws,
     scripted: ScriptedResponder,
     anthropic_server: AnthropicServer,
@@ -273,13 +260,13 @@ def test_overloaded_model_is_retried_by_the_sdk(
 ) -> None:
     store_call(local_stack, call_sid, CONVERSATION)
     scripted.push(Reply.overloaded(), summary_reply())
-    assert invoke(transcript_completed_event(call_sid, len(CONVERSATION)))["result"] == "created"
+    assert summaries.invoke(transcript_completed_event(call_sid, len(CONVERSATION)))["result"] == "created"
     assert len(anthropic_server.requests) == 2
     assert record(local_stack, call_sid).summary_status == "completed"
 
 
 def test_rejected_request_raises_stores_nothing_and_the_retry_succeeds(
-    env: pytest.MonkeyPatch,
+    summaries: Summaries,
     local_stack: LocalAws,
     bus_tap: BusTap,
     scripted: ScriptedResponder,
@@ -292,7 +279,7 @@ def test_rejected_request_raises_stores_nothing_and_the_retry_succeeds(
     event = transcript_completed_event(call_sid, len(CONVERSATION))
 
     with pytest.raises(ModelRequestRejectedError, match="400 invalid_request_error"):
-        invoke(event)
+        summaries.invoke(event)
     [rejected] = [r for r in logged if r.getMessage() == "the model rejected the request"]
     assert rejected.levelno == logging.ERROR
     assert rejected.__dict__["call_sid"] == call_sid
@@ -306,12 +293,12 @@ def test_rejected_request_raises_stores_nothing_and_the_retry_succeeds(
 
     # EventBridge retries the same event; the failed attempt left no idempotency record behind.
     scripted.push(summary_reply())
-    assert invoke(event)["result"] == "created"
+    assert summaries.invoke(event)["result"] == "created"
     assert len(summary_events(bus_tap, call_sid)) == 1
 
 
 def test_call_without_speech_gets_a_no_conversation_summary_without_the_model(
-    env: pytest.MonkeyPatch,
+    summaries: Summaries,
     local_stack: LocalAws,
     bus_tap: BusTap,
     scripted: ScriptedResponder,
@@ -319,7 +306,7 @@ def test_call_without_speech_gets_a_no_conversation_summary_without_the_model(
     call_sid: str,
 ) -> None:
     store_call(local_stack, call_sid, [(0.5, "inbound", "caller", " ")])
-    outcome = invoke(transcript_completed_event(call_sid, 1))
+    outcome = summaries.invoke(transcript_completed_event(call_sid, 1))
 
     assert outcome == {"callSid": call_sid, "result": "no-conversation", "model": "none"}
     assert anthropic_server.requests == []
@@ -334,7 +321,7 @@ def test_call_without_speech_gets_a_no_conversation_summary_without_the_model(
 
 
 def test_call_with_no_segments_at_all(
-    env: pytest.MonkeyPatch,
+    summaries: Summaries,
     local_stack: LocalAws,
     anthropic_server: AnthropicServer,
     call_sid: str,
@@ -342,7 +329,7 @@ def test_call_with_no_segments_at_all(
 ) -> None:
     store_call(local_stack, call_sid, [])
     assert (
-        invoke(transcript_completed_event(call_sid, 0, transcript_status="failed"))["result"]
+        summaries.invoke(transcript_completed_event(call_sid, 0, transcript_status="failed"))["result"]
         == "no-conversation"
     )
     assert "transcription failed" in record(local_stack, call_sid).summary.as_dict()["summary"]
@@ -350,14 +337,14 @@ def test_call_with_no_segments_at_all(
 
 
 def test_long_call_is_summarised_by_map_reduce(
-    env: pytest.MonkeyPatch,
+    summaries: Summaries,
     local_stack: LocalAws,
     anthropic_server: AnthropicServer,
     call_sid: str,
 ) -> None:
     # Small enough for several map requests, big enough that every part summary fits one reduce
     # request next to the (v3, longer) system prompt.
-    reconfigure(env, SUMMARY_TOKEN_BUDGET="2400", SUMMARY_MAX_OUTPUT_TOKENS="256")
+    summaries.configure(SUMMARY_TOKEN_BUDGET="2400", SUMMARY_MAX_OUTPUT_TOKENS="256")
     anthropic_server.responder = OfflineSummarizer()
     anthropic_server.clear()
     conversation = [
@@ -372,7 +359,7 @@ def test_long_call_is_summarised_by_map_reduce(
     ]
     store_call(local_stack, call_sid, conversation)
 
-    outcome = invoke(transcript_completed_event(call_sid, len(conversation)))
+    outcome = summaries.invoke(transcript_completed_event(call_sid, len(conversation)))
 
     requests = anthropic_server.requests
     maps = [r for r in requests if "<transcript>" in r.user_text]
@@ -394,16 +381,16 @@ def test_long_call_is_summarised_by_map_reduce(
 
 
 def test_redaction_can_be_switched_off(
-    env: pytest.MonkeyPatch,
+    summaries: Summaries,
     local_stack: LocalAws,
     scripted: ScriptedResponder,
     anthropic_server: AnthropicServer,
     call_sid: str,
 ) -> None:
-    reconfigure(env, SUMMARY_REDACTION="false")
+    summaries.configure(SUMMARY_REDACTION="false")
     store_call(local_stack, call_sid, CONVERSATION)
     scripted.push(summary_reply())
-    invoke(transcript_completed_event(call_sid, len(CONVERSATION)))
+    summaries.invoke(transcript_completed_event(call_sid, len(CONVERSATION)))
     assert CARD in anthropic_server.requests[0].user_text
     assert record(local_stack, call_sid).summary.as_dict()["redaction"] == {
         "enabled": False,
@@ -413,7 +400,7 @@ def test_redaction_can_be_switched_off(
 
 
 def test_transcript_not_yet_readable_is_retried_not_summarised(
-    env: pytest.MonkeyPatch,
+    summaries: Summaries,
     local_stack: LocalAws,
     scripted: ScriptedResponder,
     anthropic_server: AnthropicServer,
@@ -421,7 +408,7 @@ def test_transcript_not_yet_readable_is_retried_not_summarised(
 ) -> None:
     store_call(local_stack, call_sid, CONVERSATION[:2])
     with pytest.raises(TranscriptIncompleteError, match="2 segments readable, the event announced 4"):
-        invoke(transcript_completed_event(call_sid, 4))
+        summaries.invoke(transcript_completed_event(call_sid, 4))
     assert anthropic_server.requests == []
     assert record(local_stack, call_sid).summary is None
 
@@ -435,7 +422,7 @@ def test_transcript_not_yet_readable_is_retried_not_summarised(
     ],
 )
 def test_malformed_event_is_refused_and_changes_nothing(
-    env: pytest.MonkeyPatch,
+    summaries: Summaries,
     local_stack: LocalAws,
     anthropic_server: AnthropicServer,
     scripted: ScriptedResponder,
@@ -444,13 +431,13 @@ def test_malformed_event_is_refused_and_changes_nothing(
     event = transcript_completed_event("CA" + "0" * 32, 0)
     event["detail"] = detail
     with pytest.raises(ValidationError):
-        invoke(event)
+        summaries.invoke(event)
     assert anthropic_server.requests == []
     assert calls_model(local_stack.names.calls_table).count("CA" + "0" * 32) == 0
 
 
 def test_event_owed_by_a_failed_publish_is_published_on_retry_without_the_model(
-    env: pytest.MonkeyPatch,
+    summaries: Summaries,
     local_stack: LocalAws,
     bus_tap: BusTap,
     scripted: ScriptedResponder,
@@ -460,15 +447,15 @@ def test_event_owed_by_a_failed_publish_is_published_on_retry_without_the_model(
     store_call(local_stack, call_sid, CONVERSATION)
     scripted.push(summary_reply())
     event = transcript_completed_event(call_sid, len(CONVERSATION))
-    reconfigure(env, EVENT_BUS_NAME=f"missing-bus-{uuid.uuid4().hex[:6]}")
+    summaries.configure(EVENT_BUS_NAME=f"missing-bus-{uuid.uuid4().hex[:6]}")
     with pytest.raises(Exception, match=r"(?i)bus|not ?found|refused"):
-        invoke(event)
+        summaries.invoke(event)
     stored = record(local_stack, call_sid)
     assert stored.summary is not None
     assert stored.summary_event_at is None
 
-    reconfigure(env, EVENT_BUS_NAME=local_stack.names.event_bus_name)
-    assert invoke(event)["result"] == "event-republished"
+    summaries.configure(EVENT_BUS_NAME=local_stack.names.event_bus_name)
+    assert summaries.invoke(event)["result"] == "event-republished"
     assert len(anthropic_server.requests) == 1
     [published] = summary_events(bus_tap, call_sid)
     assert published["detail"]["model"] == "claude-haiku-5-5-20261007"
@@ -476,7 +463,7 @@ def test_event_owed_by_a_failed_publish_is_published_on_retry_without_the_model(
 
 
 def test_each_request_timeout_leaves_room_for_every_sdk_attempt(
-    env: pytest.MonkeyPatch,
+    summaries: Summaries,
     local_stack: LocalAws,
     scripted: ScriptedResponder,
     anthropic_server: AnthropicServer,
@@ -485,12 +472,12 @@ def test_each_request_timeout_leaves_room_for_every_sdk_attempt(
     store_call(local_stack, call_sid, CONVERSATION)
     scripted.push(summary_reply())
     # 65 s left, 5 s kept for storing and publishing, 1 + 2 retries: 20 s per attempt (default 60 s).
-    invoke(transcript_completed_event(call_sid, len(CONVERSATION)), remaining_ms=65_000)
+    summaries.invoke(transcript_completed_event(call_sid, len(CONVERSATION)), remaining_ms=65_000)
     assert float(anthropic_server.requests[0].headers["x-stainless-read-timeout"]) == 20.0
 
 
 def test_too_little_time_left_raises_before_asking_the_model(
-    env: pytest.MonkeyPatch,
+    summaries: Summaries,
     local_stack: LocalAws,
     scripted: ScriptedResponder,
     anthropic_server: AnthropicServer,
@@ -498,7 +485,7 @@ def test_too_little_time_left_raises_before_asking_the_model(
 ) -> None:
     store_call(local_stack, call_sid, CONVERSATION)
     with pytest.raises(DeadlineError, match="too little for a model request"):
-        invoke(transcript_completed_event(call_sid, len(CONVERSATION)), remaining_ms=15_000)
+        summaries.invoke(transcript_completed_event(call_sid, len(CONVERSATION)), remaining_ms=15_000)
     assert anthropic_server.requests == []
     assert record(local_stack, call_sid).summary is None
 
@@ -540,7 +527,7 @@ def reconcile_call(stack: LocalAws, call_sid: str, version: str, filled: float =
 
 
 def test_a_reconciliation_that_added_words_rewrites_the_summary_once_per_version(
-    env: pytest.MonkeyPatch,
+    summaries: Summaries,
     local_stack: LocalAws,
     bus_tap: BusTap,
     scripted: ScriptedResponder,
@@ -549,13 +536,17 @@ def test_a_reconciliation_that_added_words_rewrites_the_summary_once_per_version
 ) -> None:
     store_call(local_stack, call_sid, CONVERSATION)
     scripted.push(summary_reply())
-    invoke(transcript_completed_event(call_sid, len(CONVERSATION)))
+    summaries.invoke(transcript_completed_event(call_sid, len(CONVERSATION)))
     count = reconcile_call(local_stack, call_sid, "a1b2c3d4e5f60718")
     scripted.push(summary_reply())
     event = transcript_reconciled_event(call_sid, count, 2.4, "a1b2c3d4e5f60718")
 
     # not taken for the first summary's idempotency record: a second model call, from the final transcript
-    assert invoke(event) == {"callSid": call_sid, "result": "rewritten", "model": "claude-haiku-5-5-20261007"}
+    assert summaries.invoke(event) == {
+        "callSid": call_sid,
+        "result": "rewritten",
+        "model": "claude-haiku-5-5-20261007",
+    }
     assert len(anthropic_server.requests) == 2
     assert "after ten works best" in anthropic_server.requests[1].user_text
     summary = record(local_stack, call_sid).summary.as_dict()
@@ -568,20 +559,21 @@ def test_a_reconciliation_that_added_words_rewrites_the_summary_once_per_version
     ]
 
     # redelivered, or published again by a re-run: no model call, no event
-    assert invoke(event)["result"] == "rewritten"  # the idempotency record's stored outcome
+    assert summaries.invoke(event)["result"] == "rewritten"  # the idempotency record's stored outcome
     assert (
-        invoke(transcript_reconciled_event(call_sid, count, 2.4, "a1b2c3d4e5f60718"))["result"] == "rewritten"
+        summaries.invoke(transcript_reconciled_event(call_sid, count, 2.4, "a1b2c3d4e5f60718"))["result"]
+        == "rewritten"
     )
     table = boto3.resource("dynamodb").Table(local_stack.names.idempotency_table)
     for item in table.scan()["Items"]:
         table.delete_item(Key={"id": item["id"]})
-    assert invoke(event)["result"] == "already-current"  # past the records' TTL: the version holds
+    assert summaries.invoke(event)["result"] == "already-current"  # past the records' TTL: the version holds
     assert len(anthropic_server.requests) == 2
     assert len(summary_events(bus_tap, call_sid)) == 2
 
 
 def test_a_reconciliation_that_added_nothing_makes_no_model_call(
-    env: pytest.MonkeyPatch,
+    summaries: Summaries,
     local_stack: LocalAws,
     scripted: ScriptedResponder,
     anthropic_server: AnthropicServer,
@@ -589,7 +581,7 @@ def test_a_reconciliation_that_added_nothing_makes_no_model_call(
 ) -> None:
     store_call(local_stack, call_sid, CONVERSATION)
     scripted.push(summary_reply())
-    invoke(transcript_completed_event(call_sid, len(CONVERSATION)))
+    summaries.invoke(transcript_completed_event(call_sid, len(CONVERSATION)))
     item = calls_model(local_stack.names.calls_table)(call_sid)
     item.update(
         actions=[
@@ -598,7 +590,9 @@ def test_a_reconciliation_that_added_nothing_makes_no_model_call(
         ]
     )
 
-    outcome = invoke(transcript_reconciled_event(call_sid, len(CONVERSATION), 0.0, "0f0f0f0f0f0f0f0f"))
+    outcome = summaries.invoke(
+        transcript_reconciled_event(call_sid, len(CONVERSATION), 0.0, "0f0f0f0f0f0f0f0f")
+    )
 
     assert outcome["result"] == "nothing-added"
     assert len(anthropic_server.requests) == 1

@@ -3,17 +3,19 @@ real SDK, the summaries handler on moto) keeps them inside the transcript, as da
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 
 import pytest
 
-from callscribe_local.anthropic_server import AnthropicServer, Reply, ScriptedResponder
+from callscribe_local.anthropic_replies import Reply, ScriptedResponder
+from callscribe_local.anthropic_server import AnthropicServer
 from callscribe_local.aws_local import LocalAws
-from functions.summaries import app
-from shared import settings
-from shared.dal.models import calls_model, segment_key, segments_model
-from tests.unit.summaries.builders import FakeLambdaContext, a_summary, transcript_completed_event
+from shared.dal.keys import segment_key
+from shared.dal.tables import calls_model, segments_model
+from tests.support.summaries_lambda import Summaries
+from tests.unit.summaries.builders import a_summary, transcript_completed_event
 
 pytestmark = pytest.mark.integration
 
@@ -28,17 +30,18 @@ CONVERSATION = [
 
 
 @pytest.fixture
-def anthropic_server(local_stack: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[AnthropicServer]:
+def anthropic_server(local_stack: LocalAws) -> Iterator[AnthropicServer]:
     responder = ScriptedResponder()
     responder.push(Reply.json(a_summary().model_dump(mode="json")))
     with AnthropicServer(responder, api_key=API_KEY) as server:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
-        settings.reset()
-        app.reset()
         yield server
-    settings.reset()
-    app.reset()
+
+
+@pytest.fixture
+def summaries(anthropic_server: AnthropicServer) -> Summaries:
+    return Summaries(
+        {**os.environ, "ANTHROPIC_API_KEY": API_KEY, "ANTHROPIC_BASE_URL": anthropic_server.base_url}
+    )
 
 
 def store_call(stack: LocalAws, call_sid: str) -> None:
@@ -58,11 +61,11 @@ def store_call(stack: LocalAws, call_sid: str) -> None:
 
 
 def test_injected_delimiter_and_roles_stay_inside_the_transcript(
-    local_stack: LocalAws, anthropic_server: AnthropicServer, call_sid: str
+    local_stack: LocalAws, anthropic_server: AnthropicServer, summaries: Summaries, call_sid: str
 ) -> None:
     store_call(local_stack, call_sid)
     event = transcript_completed_event(call_sid, len(CONVERSATION))
-    assert app.handler(event, FakeLambdaContext())["result"] == "created"
+    assert summaries.invoke(event)["result"] == "created"
 
     [request] = anthropic_server.requests
     sent = request.user_text

@@ -10,8 +10,9 @@ publishes is read back from the bus.
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
@@ -21,20 +22,22 @@ import pytest
 from callscribe_local.aws_local import BusTap, LocalAws
 from callscribe_local.dispatcher import LocalLambdaContext
 from functions.sweeper import app
+from functions.sweeper.service import SweeperService
+from functions.sweeper.settings import SweeperSettings
 from functions.webhooks.cdr import StatusChange, advance
-from shared import clock, settings
+from shared import clock
 from shared.costs import Prices, call_cost, same_cost
-from shared.dal.calls import DynamoCalls
-from shared.dal.models import CALLS_TO_SWEEP_INDEX, calls_model, segments_model
-from shared.dal.records import (
-    Gap,
-    ReconciliationUpdate,
-    RecordingUpdate,
-    Segment,
-    segment_key,
-)
+from shared.dal.calls.core import DynamoCallReader
+from shared.dal.calls.recordings import DynamoRecordingCalls
+from shared.dal.calls.stream import DynamoStreamCalls
+from shared.dal.calls.summaries import DynamoSummaryCalls
+from shared.dal.calls.webhooks import DynamoWebhookCalls
+from shared.dal.keys import segment_key
+from shared.dal.records import Gap, ReconciliationUpdate, RecordingUpdate, Segment
 from shared.dal.segments import DynamoSegments
+from shared.dal.tables import CALLS_TO_SWEEP_INDEX, calls_model, segments_model
 from shared.status import CallStatus, TranscriptStatus
+from tests.support.lambda_container import LambdaContainer
 
 pytestmark = pytest.mark.integration
 
@@ -51,13 +54,18 @@ def tables(local_stack: LocalAws) -> tuple[str, str]:
     return names
 
 
+def service(env: Mapping[str, str]) -> SweeperService:
+    return app.build_service(SweeperSettings.from_env(env))
+
+
 @pytest.fixture
-def sweep(tables: tuple[str, str], local_stack: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("CALLS_TABLE", tables[0])
-    monkeypatch.setenv("TRANSCRIPTS_TABLE", tables[1])
-    monkeypatch.setenv("SWEEP_AFTER_SECONDS", "0")
-    settings.reset()
-    app.reset()
+def sweep(tables: tuple[str, str], local_stack: LocalAws) -> Callable[[], dict[str, Any]]:
+    """One run of the sweeper Lambda's handler code, in one container for the test (its service
+    built from these tables on the first run)."""
+    env = {**os.environ, "CALLS_TABLE": tables[0], "TRANSCRIPTS_TABLE": tables[1], "SWEEP_AFTER_SECONDS": "0"}
+    sweeper = LambdaContainer(
+        lambda env: app.build_service(SweeperSettings.from_env(env)), app.create_handler, env
+    )
 
     def run() -> dict[str, Any]:
         event = {
@@ -71,12 +79,9 @@ def sweep(tables: tuple[str, str], local_stack: LocalAws, monkeypatch: pytest.Mo
             "resources": ["arn:aws:events:us-east-1:123456789012:rule/sweeper"],
             "detail": {},
         }
-        result: dict[str, Any] = app.handler(event, LocalLambdaContext(function_name="callscribe-sweeper"))
-        return result
+        return sweeper(event, LocalLambdaContext(function_name="callscribe-sweeper"))
 
-    yield run
-    settings.reset()
-    app.reset()
+    return run
 
 
 def new_sid() -> str:
@@ -87,17 +92,21 @@ class Calls:
     """Writes a call's state the way each tier would (their own ports on the data layer)."""
 
     def __init__(self, tables: tuple[str, str]) -> None:
-        self.calls = DynamoCalls(tables[0])
+        self.calls = DynamoCallReader(tables[0])
+        self.webhooks = DynamoWebhookCalls(tables[0])
+        self.stream = DynamoStreamCalls(tables[0])
+        self.summaries = DynamoSummaryCalls(tables[0])
+        self.recordings = DynamoRecordingCalls(tables[0])
         self.segments = DynamoSegments(tables[1])
 
     def ended(self, status: CallStatus = CallStatus.COMPLETED) -> str:
         call_sid = new_sid()
-        advance(self.calls, StatusChange(call_sid, CallStatus.IN_PROGRESS, "2026-11-22T09:30:06.000Z"))
-        advance(self.calls, StatusChange(call_sid, status, ENDED, duration_seconds=49))
+        advance(self.webhooks, StatusChange(call_sid, CallStatus.IN_PROGRESS, "2026-11-22T09:30:06.000Z"))
+        advance(self.webhooks, StatusChange(call_sid, status, ENDED, duration_seconds=49))
         return call_sid
 
     def transcript(self, call_sid: str, status: TranscriptStatus | None, segments: int = 2) -> None:
-        self.calls.transcript_started(call_sid, "MZ" + uuid.uuid4().hex)
+        self.stream.transcript_started(call_sid, "MZ" + uuid.uuid4().hex)
         self.segments.write_segments(
             [
                 Segment(
@@ -113,15 +122,15 @@ class Calls:
             ]
         )
         if status is not None:
-            self.calls.transcript_finished(call_sid, status, segments, None)
+            self.stream.transcript_finished(call_sid, status, segments, None)
 
     def summarised(self, call_sid: str) -> None:
-        self.calls.save_summary(call_sid, {"summary": "Moved to Friday.", "model": "m"}, ENDED)
-        self.calls.mark_summary_published(call_sid)
+        self.summaries.save_summary(call_sid, {"summary": "Moved to Friday.", "model": "m"}, ENDED)
+        self.summaries.mark_summary_published(call_sid)
 
     def recording(self, call_sid: str, status: str) -> str:
         recording_sid = "RE" + uuid.uuid4().hex
-        self.calls.update_recording(
+        self.webhooks.update_recording(
             RecordingUpdate(
                 call_sid,
                 recording_sid,
@@ -135,7 +144,7 @@ class Calls:
         return recording_sid
 
     def reconciled(self, call_sid: str) -> None:
-        self.calls.save_reconciliation(
+        self.recordings.save_reconciliation(
             ReconciliationUpdate(
                 call_sid=call_sid,
                 transcript_source="live",
@@ -154,7 +163,7 @@ class Calls:
         """Answered a minute ago, no terminal status yet: its fallback is a day away."""
         call_sid = new_sid()
         answered = clock.iso(clock.now() - timedelta(minutes=1))
-        advance(self.calls, StatusChange(call_sid, CallStatus.IN_PROGRESS, answered))
+        advance(self.webhooks, StatusChange(call_sid, CallStatus.IN_PROGRESS, answered))
         self.transcript(call_sid, None)
         return call_sid
 

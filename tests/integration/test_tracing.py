@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 
 from callscribe_local.aws_local import LocalAws
-from shared.dal.models import calls_model, segment_key, segments_model
+from shared.dal.keys import segment_key
+from shared.dal.tables import calls_model, segments_model
 from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from tests.support.apigw_events import twilio_event
 from tests.support.twilio_forms import voice_params

@@ -17,7 +17,6 @@ from tests.support.twilio_forms import voice_params
 from tests.support.webhooks_env import (
     STREAM_URL,
     Webhooks,
-    reset,
     webhooks_fixture,  # noqa: F401 - provides the `webhooks` fixture
 )
 
@@ -29,11 +28,9 @@ OUR_NUMBER = "+14155550999"
 
 
 @pytest.fixture
-def twilio(webhooks: Webhooks, monkeypatch: pytest.MonkeyPatch) -> Iterator[TwilioRestStandIn]:
+def twilio(webhooks: Webhooks) -> Iterator[TwilioRestStandIn]:
     with TwilioRestStandIn(TEST_ACCOUNT_SID, TEST_AUTH_TOKEN) as standin:
-        monkeypatch.setenv("TWILIO_API_BASE_URL", standin.base_url)
-        monkeypatch.setenv("TWILIO_FROM_NUMBER", OUR_NUMBER)
-        reset()
+        webhooks.configure(TWILIO_API_BASE_URL=standin.base_url, TWILIO_FROM_NUMBER=OUR_NUMBER)
         yield standin
 
 
@@ -143,11 +140,8 @@ def test_deeply_nested_json_is_400_not_500(webhooks: Webhooks, twilio: TwilioRes
     assert twilio.requests == []
 
 
-def test_missing_from_is_400(
-    webhooks: Webhooks, twilio: TwilioRestStandIn, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("TWILIO_FROM_NUMBER")
-    reset()
+def test_missing_from_is_400(webhooks: Webhooks, twilio: TwilioRestStandIn) -> None:
+    webhooks.configure(TWILIO_FROM_NUMBER=None)
     status, body = create(webhooks, {"to": CUSTOMER, "connectTo": AGENT_DESK})
     assert status == 400
     assert "from" in str(body["message"])
@@ -176,20 +170,14 @@ def test_twilio_errors_are_mapped(
         assert message in str(body["message"])
 
 
-def test_unreachable_twilio_is_503(
-    webhooks: Webhooks, twilio: TwilioRestStandIn, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TWILIO_API_BASE_URL", "http://127.0.0.1:9")  # discard port: nothing listens
-    reset()
+def test_unreachable_twilio_is_503(webhooks: Webhooks, twilio: TwilioRestStandIn) -> None:
+    webhooks.configure(TWILIO_API_BASE_URL="http://127.0.0.1:9")  # discard port: nothing listens
     status, _ = create(webhooks, {"to": CUSTOMER, "connectTo": AGENT_DESK})
     assert status == 503
 
 
-def test_wrong_credentials_are_502(
-    webhooks: Webhooks, twilio: TwilioRestStandIn, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "stale-token")
-    reset()
+def test_wrong_credentials_are_502(webhooks: Webhooks, twilio: TwilioRestStandIn) -> None:
+    webhooks.configure(TWILIO_AUTH_TOKEN="stale-token")
     status, body = create(webhooks, {"to": CUSTOMER, "connectTo": AGENT_DESK})
     assert status == 502
     assert "20003" in str(body["message"])

@@ -11,12 +11,10 @@ import httpx
 import pytest
 
 from callscribe_local.apigw import LocalApiGateway
-from functions.webhooks.app import handler
 from tests.support.apigw_events import sign
 from tests.support.twilio_forms import status_params, voice_params
 from tests.support.webhooks_env import (
     Webhooks,
-    reset,
     webhooks_fixture,  # noqa: F401 - provides the `webhooks` fixture
 )
 
@@ -26,7 +24,7 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 @pytest.fixture
 def gateway(webhooks: Webhooks) -> Iterator[LocalApiGateway]:
-    with LocalApiGateway(handler) as gw:
+    with LocalApiGateway(webhooks) as gw:
         yield gw
 
 
@@ -80,10 +78,9 @@ def test_forged_and_unknown_requests_over_http(
 
 
 def test_webhook_base_url_set_to_the_gateway_url(
-    gateway: LocalApiGateway, webhooks: Webhooks, call_sid: str, monkeypatch: pytest.MonkeyPatch
+    gateway: LocalApiGateway, webhooks: Webhooks, call_sid: str
 ) -> None:
-    monkeypatch.setenv("WEBHOOK_BASE_URL", gateway.url)  # how the demo runs it
-    reset()
+    webhooks.configure(WEBHOOK_BASE_URL=gateway.url)  # how the demo runs it
     response = post_signed(f"{gateway.url}/twilio/voice", voice_params(call_sid))
     assert response.status_code == 200
     assert f'action="{gateway.url}/twilio/voice"' in response.text
@@ -100,12 +97,10 @@ def test_signature_over_another_host_is_403_and_writes_nothing(
     gateway: LocalApiGateway,
     webhooks: Webhooks,
     call_sid: str,
-    monkeypatch: pytest.MonkeyPatch,
     header: str,
 ) -> None:
     """A request Twilio signed for some other host, replayed at us naming that host, gets nowhere."""
-    monkeypatch.setenv("WEBHOOK_BASE_URL", gateway.url)
-    reset()
+    webhooks.configure(WEBHOOK_BASE_URL=gateway.url)
     params = voice_params(call_sid)
     # The URL the request's headers would rebuild: the gateway adds X-Forwarded-Proto/Port itself.
     forged_url = f"http://evil.example:{gateway.port}/local/twilio/voice"

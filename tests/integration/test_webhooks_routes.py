@@ -13,7 +13,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from callscribe_local.aws_local import BusTap
-from shared.dal.models import segment_key, segments_model
+from shared.dal.keys import segment_key
+from shared.dal.tables import segments_model
 from tests.conftest import TEST_ACCOUNT_SID
 from tests.support.apigw_events import API_HOST, json_event, twilio_event
 from tests.support.twilio_forms import (
@@ -27,7 +28,6 @@ from tests.support.webhooks_env import (
     FORWARD_TO,
     STREAM_URL,
     Webhooks,
-    reset,
     webhooks_fixture,  # noqa: F401 - provides the `webhooks` fixture
 )
 
@@ -81,11 +81,8 @@ def test_voice_forward_writes_the_cdr_and_answers_twiml(webhooks: Webhooks, call
     assert record.call_date == record.started_at[:10]
 
 
-def test_callback_urls_use_webhook_base_url_when_set(
-    webhooks: Webhooks, call_sid: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("WEBHOOK_BASE_URL", "https://voice.example.com")
-    reset()
+def test_callback_urls_use_webhook_base_url_when_set(webhooks: Webhooks, call_sid: str) -> None:
+    webhooks.configure(WEBHOOK_BASE_URL="https://voice.example.com")
     event = twilio_event(
         "/twilio/voice",
         voice_params(call_sid),
@@ -330,11 +327,8 @@ def test_get_call_with_a_malformed_sid_is_400(webhooks: Webhooks, bad_sid: str) 
     assert "callSid" in message(result)
 
 
-def test_missing_configuration_is_500_without_details(
-    webhooks: Webhooks, call_sid: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("STREAM_URL")
-    reset()
+def test_missing_configuration_is_500_without_details(webhooks: Webhooks, call_sid: str) -> None:
+    webhooks.configure(STREAM_URL=None)
     result = webhooks.invoke(twilio_event("/twilio/voice", voice_params(call_sid)))
     assert result["statusCode"] == 500
     assert message(result) == "service misconfigured"

@@ -16,14 +16,12 @@ import pytest
 from moto.dynamodb.models import DynamoDBBackend
 
 from functions.webhooks import logic
-from functions.webhooks.dependencies import services
-from functions.webhooks.request_models import StatusCallback
+from functions.webhooks.inputs import StatusCallback
 from shared import aws
 from tests.support.apigw_events import twilio_event
 from tests.support.twilio_forms import status_params, voice_params
 from tests.support.webhooks_env import (
     Webhooks,
-    reset,
     webhooks_fixture,  # noqa: F401 - provides the `webhooks` fixture
 )
 
@@ -91,7 +89,7 @@ def test_concurrent_terminal_callbacks_publish_once(webhooks: Webhooks, bus_tap:
     ]
     barrier = threading.Barrier(len(terminal))
     outcomes: list[bool] = []
-    wired = services()
+    wired = webhooks.runtime()
 
     def send(callback: StatusCallback) -> None:
         barrier.wait()
@@ -110,13 +108,10 @@ def test_concurrent_terminal_callbacks_publish_once(webhooks: Webhooks, bus_tap:
     assert events[0]["detail"]["status"] == record.status  # the first terminal status to land won
 
 
-def test_bus_outage_answers_503_then_the_retry_publishes(
-    webhooks: Webhooks, bus_tap: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_bus_outage_answers_503_then_the_retry_publishes(webhooks: Webhooks, bus_tap: Any) -> None:
     call_sid = "CA" + uuid.uuid4().hex
     completed = twilio_event("/twilio/status", status_params(call_sid, "completed", 3, duration=7))
-    monkeypatch.setenv("EVENT_BUS_NAME", "no-such-bus")
-    reset()
+    webhooks.configure(EVENT_BUS_NAME="no-such-bus")
     result = webhooks.invoke(completed)
     assert result["statusCode"] == 503
     record = webhooks.record(call_sid)
@@ -124,8 +119,7 @@ def test_bus_outage_answers_503_then_the_retry_publishes(
     assert record.status == "completed"  # the status is stored; only the event is owed
     assert record.call_completed_event_at is None  # the claim was released
 
-    monkeypatch.setenv("EVENT_BUS_NAME", webhooks.stack.names.event_bus_name)
-    reset()
+    webhooks.configure(EVENT_BUS_NAME=webhooks.stack.names.event_bus_name)
     aws.events.cache_clear()
     assert webhooks.invoke(completed)["statusCode"] == 204  # Twilio's retry
     assert webhooks.invoke(completed)["statusCode"] == 204  # and a duplicate

@@ -21,7 +21,6 @@ from websockets.http11 import Request, Response
 from callscribe_local.apigw import LocalApiGateway
 from callscribe_local.phone import Conversation, SimulatedPhone
 from callscribe_local.twilio_rest import TwilioRestStandIn
-from functions.webhooks.app import handler
 from shared import stream_token
 from shared.signatures import verify_stream_upgrade
 from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
@@ -30,7 +29,6 @@ from tests.support.twilio_forms import voice_params
 from tests.support.webhooks_env import (
     ROUTED_NUMBER,
     Webhooks,
-    reset,
     webhooks_fixture,  # noqa: F401 - provides the `webhooks` fixture
 )
 
@@ -85,13 +83,9 @@ def test_outbound_leg_without_a_party_still_signs_its_stream(webhooks: Webhooks,
     assert stream_token.verify([TEST_AUTH_TOKEN], call_sid, parameters)
 
 
-def test_outbound_leg_placed_by_post_calls_signs_its_stream(
-    webhooks: Webhooks, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_outbound_leg_placed_by_post_calls_signs_its_stream(webhooks: Webhooks) -> None:
     with TwilioRestStandIn(TEST_ACCOUNT_SID, TEST_AUTH_TOKEN) as twilio:
-        monkeypatch.setenv("TWILIO_API_BASE_URL", twilio.base_url)
-        monkeypatch.setenv("TWILIO_FROM_NUMBER", "+14155550999")
-        reset()
+        webhooks.configure(TWILIO_API_BASE_URL=twilio.base_url, TWILIO_FROM_NUMBER="+14155550999")
         created = webhooks.invoke(
             json_event("POST", "/calls", {"to": "+14155550100", "connectTo": "+14155550111"})
         )
@@ -121,25 +115,21 @@ def test_a_value_twilio_might_not_hand_back_is_neither_emitted_nor_signed(
     assert stream_token.verify([TEST_AUTH_TOKEN], call_sid, parameters)
 
 
-def test_streams_are_signed_with_the_primary_token_only(
-    webhooks: Webhooks, call_sid: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN_SECONDARY", SECONDARY)
-    reset()
+def test_streams_are_signed_with_the_primary_token_only(webhooks: Webhooks, call_sid: str) -> None:
+    webhooks.configure(TWILIO_AUTH_TOKEN_SECONDARY=SECONDARY)
     [parameters] = streams(voice(webhooks, voice_params(call_sid, called=ROUTED_NUMBER)))
     assert stream_token.verify([TEST_AUTH_TOKEN], call_sid, parameters)
     assert not stream_token.verify([SECONDARY], call_sid, parameters)
 
 
 def test_webhooks_signed_with_the_secondary_token_verify_during_a_rotation(
-    webhooks: Webhooks, call_sid: str, monkeypatch: pytest.MonkeyPatch
+    webhooks: Webhooks, call_sid: str
 ) -> None:
     """Once the secondary token is promoted at Twilio it signs the webhooks, possibly before every
     container has the new primary: the secondary slot keeps them verifying meanwhile."""
     event = twilio_event("/twilio/voice", voice_params(call_sid), auth_token=SECONDARY)
     assert webhooks.invoke(event)["statusCode"] == 403
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN_SECONDARY", SECONDARY)
-    reset()
+    webhooks.configure(TWILIO_AUTH_TOKEN_SECONDARY=SECONDARY)
     assert webhooks.invoke(event)["statusCode"] == 200
 
 
@@ -164,7 +154,7 @@ class StreamRecorder:
 
 
 @pytest.fixture
-async def recorder(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StreamRecorder]:
+async def recorder() -> AsyncIterator[StreamRecorder]:
     side = StreamRecorder()
     async with serve(side.receive, "127.0.0.1", 0, process_request=side.process_request) as server:
         side.url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/media"
@@ -172,10 +162,9 @@ async def recorder(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StreamRecor
 
 
 @pytest.fixture
-def gateway(webhooks: Webhooks, recorder: StreamRecorder, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("STREAM_URL", recorder.url)
-    reset()
-    with LocalApiGateway(handler) as running:
+def gateway(webhooks: Webhooks, recorder: StreamRecorder) -> Iterator[str]:
+    webhooks.configure(STREAM_URL=recorder.url)
+    with LocalApiGateway(webhooks) as running:
         yield running.url
 
 

@@ -16,10 +16,10 @@ import pytest
 from callscribe_local.apigw import LocalApiGateway
 from callscribe_local.aws_local import LocalAws
 from callscribe_local.calls_client import get_call
-from functions.webhooks.app import handler
 from functions.webhooks.transcript_pages import DEFAULT_LIMIT, MAX_LIMIT, encode_cursor
-from shared.dal.calls import DynamoCalls
-from shared.dal.records import CallParties, CallUpsert, Segment, StatusAdvance, segment_key
+from shared.dal.calls.webhooks import DynamoWebhookCalls
+from shared.dal.keys import segment_key
+from shared.dal.records import CallParties, CallUpsert, Segment, StatusAdvance
 from shared.dal.segments import DynamoSegments
 from tests.support.webhooks_env import (
     Webhooks,
@@ -61,7 +61,7 @@ def _segments(call_sid: str, count: int, text: str = "") -> list[Segment]:
 
 def _store(stack: LocalAws, count: int, text: str = "") -> StoredCall:
     call_sid = "CA" + uuid.uuid4().hex
-    calls = DynamoCalls(stack.names.calls_table)
+    calls = DynamoWebhookCalls(stack.names.calls_table)
     calls.upsert_call(
         CallUpsert(
             call_sid=call_sid, parties=CallParties(direction="inbound"), started_at=AT, route="forward"
@@ -82,7 +82,7 @@ def long_call(local_stack: LocalAws) -> StoredCall:
 
 @pytest.fixture
 def gateway(webhooks: Webhooks) -> Iterator[LocalApiGateway]:
-    with LocalApiGateway(handler) as gw:
+    with LocalApiGateway(webhooks) as gw:
         yield gw
 
 

@@ -9,13 +9,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from callscribe_local.anthropic_server import (
-    AnthropicServer,
-    RecordedRequest,
-    Responder,
-    ScriptedResponder,
-    ScriptItem,
-)
+from callscribe_local.anthropic_replies import RecordedRequest, Responder, ScriptedResponder, ScriptItem
+from callscribe_local.anthropic_server import AnthropicServer
 from callscribe_local.aws_local import LocalAws
 from callscribe_local.deepgram_server import DeepgramStandIn, SpeakOptions
 from callscribe_local.twilio_rest import RecordedRequest as TwilioRequest

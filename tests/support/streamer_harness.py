@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from callscribe_local.aws_local import BusTap, LocalAws
-from shared.dal.calls import DynamoCalls
+from shared.dal.calls.core import DynamoCallReader
 from shared.dal.records import Call, Segment
 from shared.dal.segments import DynamoSegments
 from streamer.app import running
@@ -78,7 +78,7 @@ async def segments(local: LocalAws, call_sid: str) -> list[Segment]:
 
 
 async def call_record(local: LocalAws, call_sid: str) -> Call | None:
-    return await asyncio.to_thread(DynamoCalls(local.names.calls_table).get, call_sid)
+    return await asyncio.to_thread(DynamoCallReader(local.names.calls_table).get, call_sid)
 
 
 async def events(bus: BusTap, call_sid: str, wait_seconds: float = 5.0) -> list[dict[str, Any]]:

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from functions.recordings.words import TRACKS, Word
-from shared.dal.records import Segment, segment_key
+from shared.dal.keys import segment_key
+from shared.dal.records import Segment
 
 CALL_SID = "CA" + "5" * 32
 STREAM_STARTED_AT = datetime(2026, 11, 26, 10, 0, 0, 250_000, tzinfo=UTC)

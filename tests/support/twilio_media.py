@@ -59,11 +59,16 @@ class TwilioMediaStream:
         self._sequence = 0
         self._chunks: dict[str, int] = {}
 
-    async def open(self, signature: str | None = None) -> ClientConnection:
-        """Upgrade with Twilio's signature (or `signature` as given; `UNSIGNED` sends no header)."""
+    async def open(
+        self, signature: str | None = None, forwarded_for: str | None = None
+    ) -> ClientConnection:
+        """Upgrade with Twilio's signature (or `signature` as given; `UNSIGNED` sends no header);
+        `forwarded_for` is the X-Forwarded-For a proxy in front of the streamer would send."""
         if signature is None:
             signature = sign_stream(self.auth_token, self.stream_url)
         headers = {"X-Twilio-Signature": signature} if signature else {}
+        if forwarded_for is not None:
+            headers["X-Forwarded-For"] = forwarded_for
         self.ws = await connect(
             self.server_url, additional_headers=headers, compression=None, proxy=None, open_timeout=5
         )

@@ -21,7 +21,12 @@ from shared.dal.records import (
 )
 from shared.errors import ConfigError, StoreError
 from shared.settings import EnvSettings
-from tests.support.fake_call_store import FakeCallStore
+from tests.support.fake_calls.core import FakeCallTable
+from tests.support.fake_calls.cost import FakeCostWrites
+from tests.support.fake_calls.recordings import FakeRecordingCalls
+from tests.support.fake_calls.stream import FakeStreamCalls
+from tests.support.fake_calls.summaries import FakeSummaryCalls
+from tests.support.fake_calls.webhooks import FakeWebhookCalls
 
 SID = "CA" + "a" * 32
 PRICES = Prices()  # the dated defaults: inbound 0.0085, outbound 0.014, recording 0.0025 a minute,
@@ -161,19 +166,21 @@ def test_call_prices_is_read_from_the_environment_and_unknown_names_are_refused(
 STAMP = "2026-11-26T10:00:00.000Z"
 
 
-def _writes(store: FakeCallStore) -> dict[str, Callable[[], object]]:
+def _writes(table: FakeCallTable) -> dict[str, Callable[[], object]]:
     """Each writer's own write, as the tiers make them (any order is possible)."""
+    webhooks, recordings = FakeWebhookCalls(table), FakeRecordingCalls(table)
+    stream, summaries = FakeStreamCalls(table), FakeSummaryCalls(table)
     return {
-        "terminal status": lambda: store.advance_status(
+        "terminal status": lambda: webhooks.advance_status(
             StatusAdvance(
                 call_sid=SID, status="completed", rank=4, at=STAMP, ended_at=STAMP, duration_seconds=95
             )
         ),
         "recording": lambda: (
-            store.update_recording(
+            webhooks.update_recording(
                 RecordingUpdate(call_sid=SID, sid="RE1", status="completed", duration_seconds=92, channels=2)
             ),
-            store.save_reconciliation(
+            recordings.save_reconciliation(
                 ReconciliationUpdate(
                     call_sid=SID,
                     transcript_source="live",
@@ -188,15 +195,15 @@ def _writes(store: FakeCallStore) -> dict[str, Callable[[], object]]:
                 )
             ),
         ),
-        "stream usage": lambda: store.record_stream_usage(
+        "stream usage": lambda: stream.record_stream_usage(
             StreamUsage(call_sid=SID, live_audio_seconds=188.5, tts_characters=None)
         ),
-        "summary": lambda: store.save_summary(SID, {"model": "m", "estimated_cost_usd": 0.0021}, STAMP),
+        "summary": lambda: summaries.save_summary(SID, {"model": "m", "estimated_cost_usd": 0.0021}, STAMP),
     }
 
 
-def _new_store() -> FakeCallStore:
-    store = FakeCallStore()
+def _new_store() -> FakeCostWrites:
+    store = FakeCostWrites()
     store.items[SID] = {"call_sid": SID, "direction": "inbound", "status": "in-progress", "status_rank": 3}
     return store
 
@@ -210,7 +217,7 @@ def test_the_stored_cost_is_the_final_records_whatever_order_the_writers_run_in(
     """Each writer recomputes after its own write (the streamer's usage is costed by the next writer:
     the summary always follows it); the last cost stored is the one of the final record."""
     store = _new_store()
-    writes = _writes(store)
+    writes = _writes(store.table)
     for name in order:
         writes[name]()
         if name != "stream usage":
@@ -227,10 +234,10 @@ def test_the_stored_cost_is_the_final_records_whatever_order_the_writers_run_in(
     assert final.cost["total_usd"] == 0.061478
 
 
-class _RacingStore(FakeCallStore):
+class _RacingStore(FakeCostWrites):
     """Another writer lands between this writer's read and its cost write, `times` times."""
 
-    def __init__(self, interleave: Callable[[FakeCallStore], object], times: int = 1) -> None:
+    def __init__(self, interleave: Callable[[FakeCallTable], object], times: int = 1) -> None:
         super().__init__()
         self._interleave = interleave
         self._times = times
@@ -239,7 +246,7 @@ class _RacingStore(FakeCallStore):
     def save_cost(self, call_sid: str, cost: Any, basis: CostBasis) -> bool:
         if self._times > 0:
             self._times -= 1
-            self._interleave(self)
+            self._interleave(self.table)
         stored = super().save_cost(call_sid, cost, basis)
         self.refused += not stored
         return stored
@@ -247,7 +254,9 @@ class _RacingStore(FakeCallStore):
 
 def test_a_cost_computed_from_an_overtaken_read_is_refused_and_redone() -> None:
     store = _RacingStore(
-        lambda s: s.record_stream_usage(StreamUsage(call_sid=SID, live_audio_seconds=60.0, tts_characters=40))
+        lambda table: FakeStreamCalls(table).record_stream_usage(
+            StreamUsage(call_sid=SID, live_audio_seconds=60.0, tts_characters=40)
+        )
     )
     store.items[SID] = {
         "call_sid": SID,
@@ -267,7 +276,9 @@ def test_a_cost_computed_from_an_overtaken_read_is_refused_and_redone() -> None:
 def test_a_record_that_keeps_changing_is_left_to_the_next_writer() -> None:
     counter = itertools.count(1)
     store = _RacingStore(
-        lambda s: s.record_stream_usage(StreamUsage(call_sid=SID, live_audio_seconds=float(next(counter)))),
+        lambda table: FakeStreamCalls(table).record_stream_usage(
+            StreamUsage(call_sid=SID, live_audio_seconds=float(next(counter)))
+        ),
         times=10,
     )
     store.items[SID] = {"call_sid": SID}
@@ -279,7 +290,7 @@ def test_a_record_that_keeps_changing_is_left_to_the_next_writer() -> None:
 
 
 def test_nothing_is_written_for_an_unknown_call_or_an_unchanged_cost() -> None:
-    store = FakeCallStore()
+    store = FakeCostWrites()
     assert record_cost(store, SID, PRICES) is None
     assert store.items == {}
     store.items[SID] = {"call_sid": SID, "direction": "inbound", "status": "busy"}
@@ -290,7 +301,7 @@ def test_nothing_is_written_for_an_unknown_call_or_an_unchanged_cost() -> None:
 
 
 def test_a_table_failure_is_reported_not_raised() -> None:
-    class Failing(FakeCallStore):
+    class Failing(FakeCostWrites):
         def get(self, call_sid: str) -> Call | None:
             raise StoreError("reading call failed: throttled")
 

@@ -65,3 +65,44 @@ def test_the_shared_logger_masks_message_extras_keys_and_exceptions(log_output: 
     assert "+***0144" in lines[1]["exception"]
     for number in ("+14155550100", "+14155550111", "+14155550122", "+14155550133", "+14155550144"):
         assert number not in out
+
+
+EXPIRY, CODE = "04/27", "123"
+
+
+@pytest.mark.parametrize(
+    "card",
+    [
+        "4111 1111 1111 1111",
+        "4111, 1111, 1111, 1111",
+        "four one one one one one one one one one one one one one one one",
+    ],
+)
+def test_card_numbers_and_ssns_in_any_value_are_redacted(card: str, log_output: io.StringIO) -> None:
+    message = f"vendor refused: card {card} exp {EXPIRY} cvv {CODE}"  # the traceback shows the raise line
+    try:
+        raise ValueError(message)
+    except ValueError:
+        logger.exception("upstream error", extra={"detail": {"ssn": "078.05.1120", "items": [card]}})
+    out = log_output.getvalue()
+    line = json.loads(out.splitlines()[-1])
+    assert "4111" not in out
+    assert "one one one one" not in out
+    assert "04/27" not in out
+    assert "078.05.1120" not in out
+    assert line["detail"] == {"ssn": "[REDACTED SSN]", "items": ["[REDACTED CARD]"]}
+    assert "card [REDACTED CARD] exp [REDACTED EXPIRY] cvv [REDACTED SECURITY_CODE]" in line["exception"]
+
+
+def test_ids_times_and_counts_in_logs_are_kept(log_output: io.StringIO) -> None:
+    values = {
+        "call_sid": "CA0123456789abcdef0123456789abcdef",
+        "segment_key": "000012345#inbound",
+        "started": "2026-11-22 09:30:02,123+0000",
+        "account": "123456789012",
+        "request": "123e4567-e89b-12d3-a456-426614174000",
+        "phone_digits": "415 555 1234",
+    }
+    logger.info("kept", extra=values)
+    line = json.loads(log_output.getvalue().splitlines()[-1])
+    assert {key: line[key] for key in values} == values

@@ -11,8 +11,8 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from functions.summaries.models import TranscriptCompletedDetail
-from functions.webhooks.request_models import CreateCallRequest, StatusCallback
+from functions.summaries.inputs import TranscriptCompletedDetail
+from functions.webhooks.inputs import CreateCallRequest, StatusCallback
 from shared.errors import ConfigError
 from shared.patterns import CALL_SID_PATTERN, E164_MAX_LENGTH, E164_PATTERN
 from shared.routing import is_e164, parse_call_routes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import ClassVar
 
@@ -99,19 +100,37 @@ def test_errors_in_groups_name_the_environment_variable() -> None:
 
 
 def test_a_group_secret_comes_from_its_arn_when_unset(monkeypatch: pytest.MonkeyPatch) -> None:
-    read: list[tuple[str, str | None]] = []
+    read: list[str] = []
 
-    def fake_read_secret(arn: str, json_key: str | None, *, optional: bool = False) -> str:
-        read.append((arn, json_key))
-        return "from-secrets-manager"
+    def fake_fetch_secret(arn: str) -> str:
+        read.append(arn)
+        return json.dumps({"api_key": "from-secrets-manager"})
 
-    monkeypatch.setattr(settings_module, "_read_secret", fake_read_secret)
+    monkeypatch.setattr(settings_module, "fetch_secret", fake_fetch_secret)
     tier = _Tier.from_env({"NAME": "t", "SPEECH_SECRET_ARN": "arn:speech"})
     assert tier.speech.api_key.get_secret_value() == "from-secrets-manager"
-    assert read == [("arn:speech", "api_key")]
+    assert read == ["arn:speech"]
     plain = _Tier.from_env({"NAME": "t", "SPEECH_SECRET_ARN": "arn:speech", "SPEECH_API_KEY": "plain"})
     assert plain.speech.api_key.get_secret_value() == "plain"
-    assert len(read) == 1
+    assert read == ["arn:speech"]  # a plain value wins: the secret is not even read
+
+
+def test_one_secret_feeding_several_fields_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    read: list[str] = []
+
+    def fake_fetch_secret(arn: str) -> str:
+        read.append(arn)
+        return json.dumps({"account_sid": "AC9", "auth_token": "t", "auth_token_secondary": "s"})
+
+    monkeypatch.setattr(settings_module, "fetch_secret", fake_fetch_secret)
+    settings = TwilioSettings.from_env({"TWILIO_SECRET_ARN": "arn:twilio"})
+    assert (settings.twilio_account_sid, settings.auth_tokens()) == ("AC9", ("t", "s"))
+    assert read == ["arn:twilio"]
+
+
+def test_only_upper_case_names_are_read() -> None:
+    with pytest.raises(ConfigError, match="missing required environment variable CALLS_TABLE"):
+        TableSettings.from_env({"calls_table": "c", "TRANSCRIPTS_TABLE": "t", "EVENT_BUS_NAME": "b"})
 
 
 def test_secondary_auth_token_is_optional_and_verification_only() -> None:

@@ -14,8 +14,9 @@ import pytest
 from functions.webhooks.cdr import StatusChange, record_status
 from shared.dal.records import CallParties
 from shared.events import CallCompleted, PublishError
-from shared.status import TERMINAL_RANK, CallStatus, can_advance
-from tests.support.fake_call_store import FakeCallStore, FakePublisher
+from shared.status import TERMINAL_RANK, CallStatus
+from tests.support.fake_calls.webhooks import FakeWebhookCalls
+from tests.support.fake_publisher import FakePublisher
 
 SID = "CA" + "1" * 32
 
@@ -39,8 +40,8 @@ FULL_WITH_DUPLICATES = (INITIATED, RINGING, ANSWERED, COMPLETED, COMPLETED, RING
 EXPECTED_EVENT = CallCompleted.model_validate({"callSid": SID, "status": "completed", "durationSeconds": 49})
 
 
-def replay(order: tuple[StatusChange, ...]) -> tuple[FakeCallStore, FakePublisher]:
-    store, publisher = FakeCallStore(), FakePublisher()
+def replay(order: tuple[StatusChange, ...]) -> tuple[FakeWebhookCalls, FakePublisher]:
+    store, publisher = FakeWebhookCalls(), FakePublisher()
     ranks = []
     for callback in order:
         record_status(store, publisher, callback, now=lambda: "2026-11-22T09:31:00.000Z")
@@ -64,7 +65,7 @@ def test_every_ordering_ends_completed_once_with_one_event() -> None:
 
 
 def test_stale_callbacks_are_refused_after_the_terminal_one() -> None:
-    store, publisher = FakeCallStore(), FakePublisher()
+    store, publisher = FakeWebhookCalls(), FakePublisher()
     assert record_status(store, publisher, COMPLETED)
     for late in (INITIATED, RINGING, ANSWERED, COMPLETED):
         assert not record_status(store, publisher, late)
@@ -98,7 +99,7 @@ def test_first_terminal_status_wins_and_is_never_replaced(terminal: CallStatus) 
 
 
 def test_callback_for_an_unseen_call_creates_the_record() -> None:
-    store, publisher = FakeCallStore(), FakePublisher()
+    store, publisher = FakeWebhookCalls(), FakePublisher()
     record_status(store, publisher, RINGING)
     item = store.items[SID]
     assert item["from_number"] == "+14155550100"
@@ -107,7 +108,7 @@ def test_callback_for_an_unseen_call_creates_the_record() -> None:
 
 
 def test_a_failed_publication_is_released_and_the_retry_publishes_once() -> None:
-    store, publisher = FakeCallStore(), FakePublisher(fail_times=1)
+    store, publisher = FakeWebhookCalls(), FakePublisher(fail_times=1)
     with pytest.raises(PublishError):
         record_status(store, publisher, COMPLETED)
     assert "call_completed_event_at" not in store.items[SID]
@@ -115,10 +116,3 @@ def test_a_failed_publication_is_released_and_the_retry_publishes_once() -> None
     record_status(store, publisher, COMPLETED)  # Twilio's retry
     record_status(store, publisher, COMPLETED)  # and a duplicate
     assert len(publisher.events) == 1
-
-
-def test_can_advance_agrees_with_ranks() -> None:
-    for current in CallStatus:
-        for new in CallStatus:
-            assert can_advance(current, new) == (new.rank > current.rank)
-        assert can_advance(None, current)

@@ -12,7 +12,7 @@ from shared.analytics.schema import (
     classified,
     schema_digest,
 )
-from shared.dal.models import (
+from shared.dal.tables import (
     CallRecord,
     CostAttribute,
     EvaluationAttribute,

@@ -60,7 +60,7 @@ def test_an_export_becomes_typed_flat_rows(tmp_path: Path) -> None:
         "duration_seconds": {"N": "42"},
         "status": {"S": "completed"},
         "summary": {"M": {"topics": {"L": [{"S": "Billing"}]}, "outcome": {"S": "resolved"}}},
-        "redaction_counts": {"M": {"CARD": {"N": "1"}, "SSN": {"N": "1"}}},
+        "redaction_counts": {"M": {"CARD": {"N": "1"}, "SSN": {"N": "1"}, "EXPIRY": {"N": "1"}}},
         "recording_redaction_counts": {"M": {"CARD": {"N": "1"}, "IBAN": {"N": "2"}}},
         "cost": {"M": {"total_usd": {"N": "0.0512"}, "voice_minutes": {"N": "1"}}},
         "gaps": {"L": [{"M": {"track": {"S": "inbound"}, "start": {"N": "1"}, "end": {"N": "2"}}}]},
@@ -101,7 +101,8 @@ def test_an_export_becomes_typed_flat_rows(tmp_path: Path) -> None:
     )
     assert (row["our_number"], row["other_party_last4"]) == ("+14155550199", "0123")
     assert row["topics"] == ["billing"]
-    assert (row["redacted_cards"], row["redacted_ssns"], row["redacted_total"]) == (2, 1, 5)
+    assert (row["redacted_cards"], row["redacted_ssns"], row["redacted_total"]) == (2, 1, 6)
+    assert (row["redacted_card_expiries"], row["redacted_security_codes"]) == (1, 0)
     assert (row["cost_total_usd"], row["cost_voice_minutes"]) == (0.0512, 1)
     assert (row["gap_count"], row["evaluation_count"]) == (1, 2)
     assert "caller_name" not in row

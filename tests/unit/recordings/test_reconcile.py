@@ -17,9 +17,11 @@ from functions.recordings.reconcile import (
     transcript_version,
 )
 from functions.recordings.words import REDACTED, Word, normalise, segment_tokens
-from shared.dal.records import Gap, Segment, recording_segment_key, segment_key
+from shared.dal.keys import recording_segment_key, segment_key
+from shared.dal.records import Gap, Segment
 from shared.redaction import Redactor
-from tests.support.fake_call_store import FakeCallStore, FakeSegments
+from tests.support.fake_calls.recordings import FakeRecordingCalls
+from tests.support.fake_segments import FakeSegments
 from tests.support.synthetic_call import CALL_SID, SyntheticCall, synthetic_call
 
 SPEAKERS = speaker_roles("forward")
@@ -188,7 +190,7 @@ def test_segments_are_cut_at_pauses_and_sentence_ends() -> None:
 
 def test_a_rerun_writes_the_same_keys_and_never_touches_live() -> None:
     call = synthetic_call(seconds=60, missing={"inbound": [(20, 40)], "outbound": [(30, 35)]})
-    store, calls = FakeSegments(call.live), FakeCallStore()
+    store, calls = FakeSegments(call.live), FakeRecordingCalls()
     first = _reconciled(call)
     store.write_recording_segments(first.segments)
     assert calls.save_reconciliation(first.update("completed"))
@@ -308,6 +310,47 @@ def test_a_rerun_redacts_the_same_way_and_rewrites_nothing() -> None:
     assert again.obsolete_keys == ()
     assert again.transcript_version == first.transcript_version
     assert again.redaction_counts == {"CARD": 1}
+
+
+def test_a_card_the_recording_filled_in_one_group_per_segment_is_judged_as_one_run() -> None:
+    # live missed the whole reading; the recording has it, one group per segment (pauses between)
+    groups = ["4111", "1111", "1111", "1111", "0 4 2 7", "1 2 3"]
+    words = [w for i, group in enumerate(groups) for w in _spoken("inbound", 10.0 + 2 * i, group, each=0.2)]
+    words += _spoken("inbound", 30.0, "is that right")
+    result = reconcile(CALL_SID, [], words, EXACT, SPEAKERS, "deepgram:nova-3", redactor=Redactor())
+
+    assert [s.text for s in result.segments] == [
+        *["[REDACTED CARD]"] * 4,
+        "[REDACTED EXPIRY]",
+        "[REDACTED SECURITY_CODE]",
+        "is that right",
+    ]
+    assert result.redaction_counts == {"CARD": 1, "EXPIRY": 1, "SECURITY_CODE": 1}
+
+
+def test_the_live_segments_are_read_as_context_and_never_changed() -> None:
+    # live stored the card (redacted) and missed what followed: the expiry and code the recording
+    # fills in are still "right after" the card, and a card whose first half live heard is found
+    stored = [
+        live("inbound", 0.0, 3.0, "my card is [REDACTED CARD]"),
+        live("inbound", 20.0, 21.0, "5555 5555"),
+        live("outbound", 4.0, 5.0, "and the expiry"),
+    ]
+    words = [
+        *_spoken("inbound", 5.0, "oh four twenty seven"),
+        *_spoken("inbound", 8.0, "code one two three please"),
+        *_spoken("inbound", 22.0, "5555 4444"),
+        *_spoken("inbound", 25.0, "thanks"),
+    ]
+    result = reconcile(CALL_SID, stored, words, EXACT, SPEAKERS, "deepgram:nova-3", redactor=Redactor())
+
+    assert [(s.start, s.text) for s in result.segments] == [
+        (5.0, "[REDACTED EXPIRY]"),
+        (8.0, "code [REDACTED SECURITY_CODE] please"),
+        (22.0, "[REDACTED CARD]"),
+        (25.0, "thanks"),
+    ]
+    assert result.redaction_counts == {"EXPIRY": 1, "SECURITY_CODE": 1, "CARD": 1}
 
 
 def test_a_redaction_token_is_one_live_token_that_matches_no_recording_word() -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from shared.dal.records import Call, Gap, ReconciliationUpdate, RecordingUpdate
-from tests.support.fake_call_store import FakeCallStore
+from tests.support.fake_calls.recordings import FakeRecordingCalls
+from tests.support.fake_calls.stream import FakeStreamCalls
+from tests.support.fake_calls.webhooks import FakeWebhookCalls
 
 SID = "CA" + "9" * 32
 RE = "RE" + "1" * 32
@@ -28,28 +30,29 @@ def update(version: str, gaps: tuple[Gap, ...] = (Gap("inbound", 20.0, 40.5),)) 
 
 
 def test_the_stream_start_is_written_once() -> None:
-    store = FakeCallStore()
+    store = FakeStreamCalls()
     assert store.stream_started(SID, "2026-11-26T10:00:00.250Z")
     assert not store.stream_started(SID, "2026-11-26T10:00:09.000Z")  # a second stream moves nothing
-    call = store.get(SID)
+    call = store.table.get(SID)
     assert call is not None
     assert call.stream_started_at == "2026-11-26T10:00:00.250Z"
 
 
 def test_the_s3_key_lands_only_on_the_recording_it_names() -> None:
-    store = FakeCallStore()
+    store = FakeRecordingCalls()
+    webhooks = FakeWebhookCalls(store.table)
     assert not store.set_recording_s3_key(SID, RE, "recordings/x.wav")  # no recording yet
-    store.update_recording(RecordingUpdate(SID, RE, "completed", channels=2))
+    webhooks.update_recording(RecordingUpdate(SID, RE, "completed", channels=2))
     assert not store.set_recording_s3_key(SID, "RE" + "2" * 32, "recordings/y.wav")
     assert store.set_recording_s3_key(SID, RE, "recordings/x.wav")
-    store.update_recording(RecordingUpdate(SID, RE, "completed", channels=2))  # a repeated callback
+    webhooks.update_recording(RecordingUpdate(SID, RE, "completed", channels=2))  # a repeated callback
     call = store.get(SID)
     assert call is not None
     assert call.recording_s3_key == "recordings/x.wav"  # kept: it is not inside the `recording` map
 
 
 def test_a_reconciliation_is_stored_once_per_transcript_version() -> None:
-    store = FakeCallStore()
+    store = FakeRecordingCalls()
     assert store.save_reconciliation(update("v1"))
     assert not store.save_reconciliation(update("v1", gaps=()))
     call = store.get(SID)
@@ -57,7 +60,7 @@ def test_a_reconciliation_is_stored_once_per_transcript_version() -> None:
     assert (call.transcript_source, call.live_coverage, call.filled_seconds) == ("live+recording", 0.75, 12.5)
     assert call.gaps == (Gap("inbound", 20.0, 40.5),)
     assert call.alignment == {"offset_seconds": 3.37, "method": "words", "matches": 120}
-    assert (call.transcript_version, call.reconciled_at) == ("v1", store.now)
+    assert (call.transcript_version, call.reconciled_at) == ("v1", store.table.now)
     assert store.save_reconciliation(update("v2", gaps=()))
     assert store.get(SID) == Call.from_item({**store.items[SID]})
 

@@ -8,11 +8,14 @@ downloaded, stored, transcribed, written and published, in which order, and what
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from functions.recordings import metric_names as names
 from functions.recordings.errors import (
     DeadlineError,
     InvalidRecordingError,
@@ -29,7 +32,11 @@ from shared import clock
 from shared.dal.records import RecordingUpdate
 from shared.events import RecordingCompleted, TranscriptReconciled
 from shared.status import TranscriptStatus
-from tests.support.fake_call_store import FakeCallStore, FakePublisher, FakeSegments
+from tests.support.fake_calls.recordings import FakeRecordingCalls
+from tests.support.fake_calls.stream import FakeStreamCalls
+from tests.support.fake_calls.webhooks import FakeWebhookCalls
+from tests.support.fake_publisher import FakePublisher
+from tests.support.fake_segments import FakeSegments
 from tests.support.recording_fakes import FakeMedia, FakeStore, FakeTranscriber, Ops
 from tests.support.recording_media import wav_bytes
 from tests.support.synthetic_call import CALL_SID, SyntheticCall, synthetic_call
@@ -61,7 +68,7 @@ class Metrics:
 @dataclass
 class Rig:
     call: SyntheticCall
-    calls: FakeCallStore
+    calls: FakeRecordingCalls
     segments: FakeSegments
     ops: Ops
     media: FakeMedia
@@ -96,9 +103,10 @@ def make_rig(
     route: str = "forward",
     env: dict[str, str] | None = None,
     call: SyntheticCall | None = None,
+    now: Callable[[], datetime] = clock.now,
 ) -> Rig:
     call = call or synthetic_call(seconds=60.0, missing={"inbound": [(20.0, 32.0)]})
-    calls = FakeCallStore()
+    calls = FakeRecordingCalls()
     calls.items[CALL_SID] = {
         "call_sid": CALL_SID,
         "route": route,
@@ -107,7 +115,7 @@ def make_rig(
         "stream_started_at": clock.iso(call.stream_started_at),
         "transcript_status": live_status,
     }
-    calls.update_recording(
+    FakeWebhookCalls(calls.table).update_recording(
         RecordingUpdate(
             CALL_SID,
             RE,
@@ -132,6 +140,7 @@ def make_rig(
         store=store,
         transcriber=transcriber,
         publisher=publisher,
+        now=now,
         metric_sink=metrics,
     )
     return Rig(call, calls, segments, ops, media, store, transcriber, publisher, metrics, service)
@@ -171,7 +180,7 @@ def test_a_recording_is_copied_transcribed_and_fills_what_live_missed() -> None:
     assert event.segment_count == len(rig.call.live) + len(added)
     assert event.filled_seconds == item["filled_seconds"]
     assert event.transcript_version == item["transcript_version"]
-    assert {"RecordingsReconciled", "RecordingBytes", "RecordingFilledSeconds"} <= set(rig.metrics.names())
+    assert {names.RECONCILED, names.RECORDING_BYTES, names.FILLED_SECONDS} <= set(rig.metrics.names())
     # Deepgram was asked with the Lambda's time left minus what the writes need, at most the setting
     assert rig.transcriber.asked[0][2] == pytest.approx(570.0)
 
@@ -271,7 +280,7 @@ def test_a_failed_delete_is_reported_not_raised() -> None:
     rig = make_rig(env={"DELETE_TWILIO_RECORDINGS": "true"})
     rig.media.fail_delete = RecordingUnavailableError("Twilio 503", reason="twilio-unavailable")
     assert rig.run()["result"] == "reconciled"
-    assert "TwilioRecordingDeleteFailures" in rig.metrics.names()
+    assert names.TWILIO_DELETE_FAILURES in rig.metrics.names()
 
 
 def test_a_rerun_reads_our_copy_and_changes_nothing() -> None:
@@ -292,6 +301,32 @@ def test_a_rerun_reads_our_copy_and_changes_nothing() -> None:
     assert [e.transcript_version for e in rig.publisher.events] == [first["transcriptVersion"]] * 2  # type: ignore[attr-defined]
 
 
+def test_a_stored_reconciliation_reports_what_it_filled_its_coverage_and_its_lag_once() -> None:
+    now = datetime(2026, 11, 26, 10, 5, tzinfo=UTC)
+    rig = make_rig(now=lambda: now)
+    rig.calls.items[CALL_SID]["ended_at"] = clock.iso(now - timedelta(seconds=95))
+    rig.run()
+
+    item, reported = rig.calls.items[CALL_SID], dict(rig.metrics.added)
+    assert reported[names.FILLED_SECONDS] == item["filled_seconds"] > 0
+    assert reported[names.LIVE_COVERAGE] == item["live_coverage"] < 1
+    assert reported[names.RECONCILE_LAG_SECONDS] == 95.0
+
+    rig.metrics.added.clear()
+    assert rig.run()["result"] == "unchanged"  # a re-run stores nothing, so reports none of them
+    assert not {names.FILLED_SECONDS, names.LIVE_COVERAGE, names.RECONCILE_LAG_SECONDS} & set(
+        rig.metrics.names()
+    )
+
+
+def test_no_lag_is_reported_before_the_call_is_known_to_have_ended() -> None:
+    rig = make_rig()
+    assert "ended_at" not in rig.calls.items[CALL_SID]
+    rig.run()
+    assert names.RECONCILE_LAG_SECONDS not in rig.metrics.names()
+    assert names.FILLED_SECONDS in rig.metrics.names()
+
+
 def test_a_failed_publication_raises_and_the_retry_announces_it() -> None:
     rig = make_rig()
     rig.publisher.fail_times = 1
@@ -308,11 +343,11 @@ def test_a_recording_while_live_is_in_progress_is_reconciled_against_what_is_sto
     assert first["result"] == "reconciled"
     item = rig.calls.items[CALL_SID]
     assert item["reconciled_transcript_status"] == "in-progress"  # the sweeper's cue to redo it
-    assert "RecordingsReconciledEarly" in rig.metrics.names()
+    assert names.RECONCILED_EARLY in rig.metrics.names()
 
     # the streamer then stores the segments it was still writing, and finishes the transcript
     rig.segments.write_segments(rig.call.dropped)
-    rig.calls.transcript_finished(CALL_SID, TranscriptStatus.COMPLETED, None, None)
+    FakeStreamCalls(rig.calls.table).transcript_finished(CALL_SID, TranscriptStatus.COMPLETED, None, None)
     redo = rig.run()
     assert redo["result"] == "reconciled"
     assert redo["transcriptVersion"] != first["transcriptVersion"]
@@ -326,12 +361,14 @@ def test_a_recording_while_live_is_in_progress_is_reconciled_against_what_is_sto
 def test_a_recording_the_call_no_longer_names_is_skipped() -> None:
     rig = make_rig()
     other = "RE" + "8" * 32
-    rig.calls.update_recording(RecordingUpdate(CALL_SID, other, "completed", channels=1))
+    FakeWebhookCalls(rig.calls.table).update_recording(
+        RecordingUpdate(CALL_SID, other, "completed", channels=1)
+    )
     before = rig.snapshot()
     assert rig.run()["result"] == "superseded"
     assert rig.ops == []
     assert rig.snapshot() == before
-    assert "RecordingsSkipped" in rig.metrics.names()
+    assert names.SKIPPED in rig.metrics.names()
 
 
 def test_an_unknown_call_is_refused_for_good() -> None:

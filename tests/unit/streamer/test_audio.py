@@ -1,10 +1,17 @@
-"""The track timeline: silence fill, anchors across long gaps, confirmation and the memory bound."""
+"""The mu-law encoder, and the track timeline: silence fill, anchors across long gaps, confirmation
+and the memory bound."""
 
 from __future__ import annotations
 
-from streamer.audio import MULAW_SILENCE, ConnectionClock, TrackAudio
+from streamer.audio import MULAW_SILENCE, ConnectionClock, TrackAudio, linear_to_mulaw
 
 FRAME = b"\x10" * 160  # 20 ms
+
+
+def test_mulaw_encoding_matches_the_g711_reference_encoder() -> None:
+    # expected values from CPython's audioop.lin2ulaw (the CCITT reference code)
+    linear = (0, -1, 100, -100, 32767, -32768, 1000)
+    assert [linear_to_mulaw(v) for v in linear] == [255, 126, 242, 114, 128, 0, 206]
 
 
 def test_contiguous_frames_map_bytes_to_media_timestamps() -> None:

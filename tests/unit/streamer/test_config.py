@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from shared import settings as settings_module
 from shared.errors import ConfigError
+from shared.redaction import parse_patterns
 from shared.routing import AgentRoute, CallRoutes
 from streamer.config import StreamerSettings
 
@@ -42,7 +43,9 @@ def test_defaults_work_with_only_the_contract_names() -> None:
 
 def test_stream_limits_default_to_what_twilio_needs() -> None:
     limits = StreamerSettings.from_env({**BASE, "MAX_CALLS": "50"}).limits
-    assert limits.pending_cap == 200  # 4 x MAX_CALLS: generous, waiting connections are cheap
+    # thousands whatever MAX_CALLS (a waiting connection costs ~20 KB and one descriptor), and a
+    # share per client address far above what Twilio has waiting at once from one of its servers
+    assert (limits.max_pending_streams, limits.max_pending_streams_per_address) == (2048, 32)
     assert limits.start_timeout_seconds == 5.0  # Twilio sends `start` at once
     assert limits.media_idle_timeout_seconds == 15.0  # Twilio sends a frame every 20 ms
     assert limits.max_messages_per_second == 250  # 2.5 x Twilio's both-track rate
@@ -117,6 +120,8 @@ ENVIRONMENT = {
     "DRAIN_SECONDS": ("75", "limits.drain_seconds", 75.0),
     "START_TIMEOUT_SECONDS": ("3", "limits.start_timeout_seconds", 3.0),
     "MAX_PENDING_STREAMS": ("900", "limits.max_pending_streams", 900),
+    "MAX_PENDING_STREAMS_PER_ADDRESS": ("8", "limits.max_pending_streams_per_address", 8),
+    "TRUSTED_PROXY_HOPS": ("2", "server.trusted_proxy_hops", 2),
     "MEDIA_IDLE_TIMEOUT_SECONDS": ("12", "limits.media_idle_timeout_seconds", 12.0),
     "MAX_MESSAGES_PER_SECOND": ("300", "limits.max_messages_per_second", 300),
     "MESSAGE_BURST": ("3000", "limits.message_burst", 3000),
@@ -168,7 +173,7 @@ ENVIRONMENT = {
     "TRANSCRIPT_REDACTION_PATTERNS": (
         '{"order": "ORD-\\\\d+"}',
         "redaction.transcript_redaction_patterns",
-        {"ORDER": re.compile(r"ORD-\d+")},
+        parse_patterns({"order": r"ORD-\d+"}),
     ),
 }
 
@@ -197,7 +202,9 @@ def test_call_routes_are_parsed_once_into_the_shared_routing_model() -> None:
 
 
 def test_each_secret_comes_from_its_arn_variable_and_json_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(settings_module, "_read_secret", lambda arn, key, optional=False: f"{arn}#{key}")
+    keys = ("account_sid", "auth_token", "auth_token_secondary", "api_key", "signing_secret")
+    secret = lambda arn: json.dumps({key: f"{arn}#{key}" for key in keys})  # noqa: E731
+    monkeypatch.setattr(settings_module, "fetch_secret", secret)
     arns = {
         "TWILIO_SECRET_ARN": "arn:twilio",
         "DEEPGRAM_SECRET_ARN": "arn:deepgram",

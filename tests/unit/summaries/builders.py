@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from functions.summaries.llm import StructuredReply, StructuredRequest, T
-from functions.summaries.models import CallSummary, Outcome, Sentiment, TokenUsage
-from shared.dal.records import segment_key
+from functions.summaries.summary import CallSummary, Outcome, Sentiment, TokenUsage
+from shared.dal.keys import segment_key
 
 LOCAL_ACCOUNT = "123456789012"
 

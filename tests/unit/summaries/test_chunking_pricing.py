@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from functions.summaries.chunking import estimate_tokens, split_lines
-from functions.summaries.models import TokenUsage
 from functions.summaries.pricing import price_for, request_cost
+from functions.summaries.summary import TokenUsage
 
 
 def test_estimate_is_chars_over_three_and_a_half() -> None:

@@ -18,13 +18,14 @@ from functions.summaries.backfill import (
 )
 from functions.summaries.evaluations import output_model, store_answers
 from functions.summaries.llm import StructuredReply, StructuredRequest, T
-from functions.summaries.models import TokenUsage
 from functions.summaries.pricing import request_cost
 from functions.summaries.settings import SummaryModelSettings
+from functions.summaries.summary import TokenUsage
 from shared.errors import ConfigError
 from shared.evaluations import EvaluationQuestion, EvaluationSettings, questions_version, stored_answer
 from shared.settings import EnvSettings
-from tests.support.fake_call_store import FakeCallStore, FakeSegments
+from tests.support.fake_calls.summaries import FakeEvaluationBackfillCalls
+from tests.support.fake_segments import FakeSegments
 from tests.unit.summaries.builders import a_summary
 from tests.unit.summaries.test_service import CONVERSATION, ENV, SID, rig, segments
 
@@ -224,8 +225,8 @@ class KnownUsageModel:
         return StructuredReply(value=value, model=self.model, usage=self.usage)
 
 
-def past_calls(count: int, day: str = "2026-11-20") -> tuple[FakeCallStore, FakeSegments]:
-    calls, store = FakeCallStore(), FakeSegments()
+def past_calls(count: int, day: str = "2026-11-20") -> tuple[FakeEvaluationBackfillCalls, FakeSegments]:
+    calls, store = FakeEvaluationBackfillCalls(), FakeSegments()
     for index in range(count):
         sid = f"CA{index:032x}"
         calls.items[sid] = {
@@ -236,7 +237,7 @@ def past_calls(count: int, day: str = "2026-11-20") -> tuple[FakeCallStore, Fake
     return calls, store
 
 
-def backfill(calls: FakeCallStore, store: FakeSegments, model: Any) -> EvaluationBackfill:
+def backfill(calls: FakeEvaluationBackfillCalls, store: FakeSegments, model: Any) -> EvaluationBackfill:
     settings = SummaryModelSettings.from_env({**ENV, **EVAL_ENV})
     return EvaluationBackfill(settings, calls, store, lambda: model)
 

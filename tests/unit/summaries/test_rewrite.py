@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from functions.summaries.errors import TranscriptIncompleteError
-from functions.summaries.models import TranscriptReconciledDetail
-from shared.dal.records import RECORDING, Segment, recording_segment_key
+from functions.summaries.inputs import TranscriptReconciledDetail
+from shared.dal.keys import recording_segment_key
+from shared.dal.records import RECORDING, Segment
 from shared.events import SummaryCreated
 from tests.unit.summaries.test_service import CONVERSATION, SID, Rig, rig
 

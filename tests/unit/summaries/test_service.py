@@ -13,14 +13,20 @@ from typing import Any
 import pytest
 
 from functions.summaries.errors import DeadlineError, TranscriptIncompleteError
+from functions.summaries.inputs import TranscriptCompletedDetail
 from functions.summaries.llm import StructuredRequest
-from functions.summaries.models import CallSummary, TranscriptCompletedDetail
-from functions.summaries.service import NO_MODEL, SummaryService, redact, request_timeout
+from functions.summaries.redaction import redact_transcript, report
+from functions.summaries.service import NO_MODEL, SummaryService, request_timeout
 from functions.summaries.settings import SummarySettings
+from functions.summaries.summary import CallSummary
 from functions.summaries.transcript import build_transcript
-from shared.dal.records import Segment, segment_key
+from shared.dal.keys import segment_key
+from shared.dal.records import Segment
 from shared.events import SummaryCreated
-from tests.support.fake_call_store import FakeCallStore, FakePublisher, FakeSegments
+from tests.support.fake_calls.stream import FakeStreamCalls
+from tests.support.fake_calls.summaries import FakeSummaryCalls
+from tests.support.fake_publisher import FakePublisher
+from tests.support.fake_segments import FakeSegments
 from tests.unit.summaries.builders import FakeModel, a_summary
 
 SID = "CA" + "5" * 32
@@ -69,7 +75,7 @@ class Metrics:
 
 @dataclass
 class Rig:
-    calls: FakeCallStore
+    calls: FakeSummaryCalls
     segments: FakeSegments
     publisher: FakePublisher
     model: FakeModel
@@ -96,7 +102,7 @@ def rig(
     fail_publish: int = 0,
     **env: str,
 ) -> Rig:
-    calls, store = FakeCallStore(), FakeSegments(segments(SID, lines))
+    calls, store = FakeSummaryCalls(), FakeSegments(segments(SID, lines))
     publisher, metrics = FakePublisher(fail_times=fail_publish), Metrics()
     model = FakeModel(model="claude-haiku-5-5-20261007") if answer is None else FakeModel(answer=answer)
     built: list[int] = []
@@ -240,10 +246,14 @@ def test_redaction_can_be_switched_off() -> None:
 
 def test_redact_step_reports_counts_only() -> None:
     transcript = build_transcript(segments(SID, CONVERSATION))
-    lines, report = redact(transcript, enabled=True)
+    lines, redactor = redact_transcript(transcript, enabled=True)
     assert lines[2] == "[00:00:08] caller: It's [REDACTED CARD]."
-    assert (report.enabled, report.applied, report.counts) == (True, True, {"CARD": 1})
-    assert redact(transcript, enabled=False)[0] == [line.render() for line in transcript.lines]
+    done = report(redactor)
+    assert (done.enabled, done.applied, done.counts) == (True, True, {"CARD": 1})
+    lines, redactor = redact_transcript(transcript, enabled=False)
+    assert lines == [line.render() for line in transcript.lines]
+    assert redactor is None
+    assert not report(None).enabled
 
 
 def test_request_timeout_splits_the_time_left_between_every_attempt() -> None:
@@ -261,7 +271,7 @@ def test_a_stored_summary_prices_the_call_with_what_the_streamer_used() -> None:
     from shared.dal.records import StreamUsage
 
     r = rig(CALL_PRICES='{"deepgram_live_per_minute": 0.01, "as_of": "2027-01-01"}')
-    r.calls.record_stream_usage(StreamUsage(call_sid=SID, live_audio_seconds=120.0))
+    FakeStreamCalls(r.calls.table).record_stream_usage(StreamUsage(call_sid=SID, live_audio_seconds=120.0))
     r.create(len(CONVERSATION))
     cost = r.stored["cost"]
     assert cost["claude_usd"] == round(r.stored["summary"]["estimated_cost_usd"], 6)
@@ -269,7 +279,7 @@ def test_a_stored_summary_prices_the_call_with_what_the_streamer_used() -> None:
     assert (cost["prices_as_of"], cost["estimated_at"]) == ("2027-01-01", CREATED_AT)
 
     # a redelivery finds the summary stored: no model call, but the cost is brought up to date
-    r.calls.record_stream_usage(StreamUsage(call_sid=SID, live_audio_seconds=180.0))
+    FakeStreamCalls(r.calls.table).record_stream_usage(StreamUsage(call_sid=SID, live_audio_seconds=180.0))
     assert r.create(len(CONVERSATION))["result"] == "already-summarized"
     assert len(r.model.requests) == 1
     assert r.stored["cost"]["deepgram_live_usd"] == 0.03

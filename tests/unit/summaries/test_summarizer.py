@@ -10,9 +10,9 @@ import pytest
 from functions.summaries.chunking import estimate_tokens
 from functions.summaries.errors import DeadlineError, ModelUnavailableError
 from functions.summaries.llm import StructuredRequest
-from functions.summaries.models import CallSummary, Outcome
 from functions.summaries.prompts import load_prompts
 from functions.summaries.summarizer import Summarizer, SummarizerConfig
+from functions.summaries.summary import CallSummary, Outcome
 from tests.unit.summaries.builders import FakeModel, a_summary
 
 LINE = re.compile(r"^\[\d\d:\d\d:\d\d\] \w+: .*$", re.M)

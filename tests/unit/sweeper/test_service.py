@@ -18,11 +18,17 @@ from functions.sweeper.service import SweeperService, SweepIncompleteError, Swee
 from functions.webhooks.cdr import StatusChange, advance
 from shared import clock
 from shared.costs import Prices, call_cost, same_cost
-from shared.dal.records import RECORDING, Call, Segment, recording_segment_key, segment_key, sweep_shard
+from shared.dal.keys import recording_segment_key, segment_key, sweep_shard
+from shared.dal.records import RECORDING, Call, Segment
 from shared.errors import StoreError
-from shared.events import DomainEvent, RecordingCompleted, TranscriptCompleted, parse_detail
+from shared.events import DomainEvent, RecordingCompleted, TranscriptCompleted
 from shared.status import CallStatus, TranscriptStatus
-from tests.support.fake_call_store import FakeCallStore, FakePublisher, FakeSegments
+from tests.support.fake_calls.core import FakeCallTable
+from tests.support.fake_calls.stream import FakeStreamCalls
+from tests.support.fake_calls.sweep import FakeSweeperCalls
+from tests.support.fake_calls.webhooks import FakeWebhookCalls
+from tests.support.fake_publisher import FakePublisher
+from tests.support.fake_segments import FakeSegments
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 ENDED = "2026-11-22T09:45:00.000Z"  # 15 minutes ago: due with the default patience (10 minutes)
@@ -45,7 +51,7 @@ class Metrics:
 
 @dataclass
 class World:
-    calls: FakeCallStore
+    calls: FakeSweeperCalls
     segments: FakeSegments
     publisher: FakePublisher
     metrics: Metrics
@@ -67,8 +73,12 @@ class World:
 
     def call(self, call_sid: str, *, ended_at: str = ENDED, **attributes: Any) -> None:
         """A call as the tiers left it: terminal status at `ended_at` (the marker), plus `attributes`."""
-        advance(self.calls, StatusChange(call_sid, CallStatus.COMPLETED, ended_at, duration_seconds=60))
+        advance(self.webhooks(), StatusChange(call_sid, CallStatus.COMPLETED, ended_at, duration_seconds=60))
         self.calls.items[call_sid].update(attributes)
+
+    def webhooks(self) -> FakeWebhookCalls:
+        """The webhooks' writes on the same table (the status writes set the sweeper's marker)."""
+        return FakeWebhookCalls(self.calls.table)
 
     def item(self, call_sid: str) -> dict[str, Any]:
         return self.calls.items[call_sid]
@@ -80,7 +90,7 @@ class World:
 @pytest.fixture
 def world() -> World:
     return World(
-        FakeCallStore(now=clock.iso(NOW)),
+        FakeSweeperCalls(FakeCallTable(now=clock.iso(NOW))),
         FakeSegments(),
         FakePublisher(),
         Metrics(),
@@ -119,10 +129,10 @@ def finished(**extra: Any) -> dict[str, Any]:
 
 def test_a_status_write_marks_the_call_and_the_terminal_one_sets_when(world: World) -> None:
     call_sid = sid(1)
-    advance(world.calls, StatusChange(call_sid, CallStatus.RINGING, "2026-11-22T09:00:00.000Z"))
+    advance(world.webhooks(), StatusChange(call_sid, CallStatus.RINGING, "2026-11-22T09:00:00.000Z"))
     item = world.item(call_sid)
     assert (item["sweep_shard"], item["sweep_after"]) == (sweep_shard(call_sid), "2026-11-23T09:00:00.000Z")
-    advance(world.calls, StatusChange(call_sid, CallStatus.COMPLETED, ENDED))
+    advance(world.webhooks(), StatusChange(call_sid, CallStatus.COMPLETED, ENDED))
     assert world.item(call_sid)["sweep_after"] == ENDED
 
 
@@ -283,7 +293,7 @@ def test_a_recording_event_without_any_start_time_leaves_start_time_out(world: W
     assert event.start_time is None
     detail = json.loads(event.detail_json())
     assert "startTime" not in detail
-    assert parse_detail(RecordingCompleted.detail_type, detail) == event  # what the rule's consumer parses
+    assert RecordingCompleted.model_validate(detail) == event  # what the rule's consumer parses
 
 
 def test_a_recording_reconciled_while_live_was_in_progress_is_redriven_once_live_is_final(
@@ -371,12 +381,13 @@ def test_a_failed_publication_releases_the_claim_and_the_run_goes_on(world: Worl
 
 
 def test_a_transcript_the_streamer_ends_meanwhile_is_not_finished_again(world: World) -> None:
-    class EndsFirst(FakeCallStore):
+    class EndsFirst(FakeSweeperCalls):
         def finish_stalled_transcript(self, call_sid: str, segment_count: int, error: str) -> bool:
-            self.transcript_finished(call_sid, TranscriptStatus.COMPLETED, 7, None)  # the streamer wins
+            streamer = FakeStreamCalls(self.table)
+            streamer.transcript_finished(call_sid, TranscriptStatus.COMPLETED, 7, None)  # the streamer wins
             return super().finish_stalled_transcript(call_sid, segment_count, error)
 
-    world.calls = EndsFirst(now=clock.iso(NOW))
+    world.calls = EndsFirst(FakeCallTable(now=clock.iso(NOW)))
     world.call(
         sid(1),
         transcript_status="in-progress",
@@ -393,14 +404,14 @@ def test_a_transcript_the_streamer_ends_meanwhile_is_not_finished_again(world: W
 
 
 def test_a_call_whose_marker_moved_since_the_query_is_skipped(world: World) -> None:
-    class Lagging(FakeCallStore):
+    class Lagging(FakeSweeperCalls):
         def calls_due_for_sweep(self, cutoff: str, limit: int) -> list[str]:
             due = super().calls_due_for_sweep(cutoff, limit)
             for call_sid in due:  # re-armed by another run after the (eventually consistent) index read
                 self.items[call_sid]["sweep_after"] = RECENT
             return due
 
-    world.calls = Lagging(now=clock.iso(NOW))
+    world.calls = Lagging(FakeCallTable(now=clock.iso(NOW)))
     world.call(sid(1), **finished(summary=None))
     assert world.sweep()["skipped"] == 1
     assert world.events() == []
@@ -435,7 +446,7 @@ def test_metrics_count_what_the_run_did(world: World) -> None:
 def test_a_call_whose_terminal_callback_never_came_is_swept_a_day_after_its_last_status(world: World) -> None:
     call_sid = sid(1)
     answered = "2026-11-21T09:00:00.000Z"
-    advance(world.calls, StatusChange(call_sid, CallStatus.IN_PROGRESS, answered))
+    advance(world.webhooks(), StatusChange(call_sid, CallStatus.IN_PROGRESS, answered))
     world.item(call_sid)["transcript_status"] = "in-progress"
     world.clock[0] = datetime(2026, 11, 22, 9, 5, tzinfo=UTC)  # 24 h 5 min later: not yet (patience)
     assert world.sweep()["due"] == 0

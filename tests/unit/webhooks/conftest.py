@@ -13,7 +13,9 @@ from functions.webhooks.settings import WebhookSettings
 from functions.webhooks.twilio_calls import CreatedCall, OutboundCall
 from functions.webhooks.twiml import CallbackUrls
 from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
-from tests.support.fake_call_store import FakeCallStore, FakePublisher, FakeSegments
+from tests.support.fake_calls.webhooks import FakeWebhookCalls
+from tests.support.fake_publisher import FakePublisher
+from tests.support.fake_segments import FakeSegments
 
 STREAM_URL = "wss://stream.example.com/media"
 BASE = "https://abc123defg.execute-api.us-east-1.amazonaws.com/prod"
@@ -57,7 +59,7 @@ def make_services(calls_api: FakeCallsApi) -> Callable[..., Services]:
     def build(**overrides: str) -> Services:
         return Services(
             settings=make_settings(**overrides),
-            store=FakeCallStore(),
+            store=FakeWebhookCalls(),
             publisher=FakePublisher(),
             calls_api=lambda: calls_api,
             segments=FakeSegments(),

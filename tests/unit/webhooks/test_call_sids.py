@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from functions.webhooks.request_models import VoiceRequest
+from functions.webhooks.inputs import VoiceRequest
 from functions.webhooks.twilio_calls import OutboundCall, TwilioApiError, TwilioRestCalls
 from shared.errors import MalformedRequestError
 from tests.support.twilio_forms import voice_params

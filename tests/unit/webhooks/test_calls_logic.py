@@ -8,18 +8,13 @@ from dataclasses import replace
 import pytest
 
 from functions.webhooks import logic
+from functions.webhooks.inputs import CreateCallRequest, RecordingCallback, StatusCallback
 from functions.webhooks.logic import Services
-from functions.webhooks.request_models import CreateCallRequest, RecordingCallback, StatusCallback
 from functions.webhooks.twiml import CallbackUrls
-from shared.dal.records import (
-    RECORDING,
-    Gap,
-    ReconciliationUpdate,
-    Segment,
-    recording_segment_key,
-    segment_key,
-)
+from shared.dal.keys import recording_segment_key, segment_key
+from shared.dal.records import RECORDING, Gap, ReconciliationUpdate, Segment
 from shared.errors import CallNotFoundError, MalformedRequestError
+from tests.support.fake_calls.recordings import FakeRecordingCalls
 from tests.support.twilio_forms import recording_params, status_params
 from tests.unit.webhooks.conftest import BASE, FakeCallsApi
 
@@ -195,7 +190,7 @@ def test_view_reports_the_reconciliation_and_each_segments_source(
     assert [line["source"] for line in before["transcript"]] == ["live"]
 
     services.segments.write_recording_segments([replace(filled, origin=RECORDING)])  # type: ignore[attr-defined]
-    services.store.save_reconciliation(  # type: ignore[attr-defined]
+    FakeRecordingCalls(services.store.table).save_reconciliation(  # type: ignore[attr-defined]
         ReconciliationUpdate(
             call_sid=SID,
             transcript_source="live+recording",

@@ -7,8 +7,8 @@ import json
 from collections.abc import Callable
 
 from functions.webhooks import logic
+from functions.webhooks.inputs import RecordingCallback, StatusCallback
 from functions.webhooks.logic import Services
-from functions.webhooks.request_models import RecordingCallback, StatusCallback
 from shared.costs import PRICES_AS_OF
 from tests.support.twilio_forms import recording_params, status_params
 

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from functions.webhooks.request_models import (
-    CreateCallRequest,
-    RecordingCallback,
-    StatusCallback,
-    VoiceRequest,
-)
+from functions.webhooks.inputs import CreateCallRequest, RecordingCallback, StatusCallback, VoiceRequest
 from shared.errors import MalformedRequestError
 from shared.status import CallStatus
 from tests.support.twilio_forms import real_status_callback, recording_params, status_params, voice_params

@@ -9,13 +9,13 @@ from collections.abc import Callable
 import pytest
 
 from functions.webhooks import logic, twiml
+from functions.webhooks.inputs import CreateCallRequest, RecordingCallback, VoiceRequest
 from functions.webhooks.logic import Services
-from functions.webhooks.request_models import CreateCallRequest, RecordingCallback, VoiceRequest
 from functions.webhooks.twiml import CallbackUrls
 from shared import stream_token
 from shared.events import PublishError, RecordingCompleted
 from tests.conftest import TEST_AUTH_TOKEN
-from tests.support.fake_call_store import FakePublisher
+from tests.support.fake_publisher import FakePublisher
 from tests.support.twilio_forms import CALLED, recording_params, voice_params
 from tests.unit.webhooks.conftest import AGENT_NUMBER, BASE, FakeCallsApi
 

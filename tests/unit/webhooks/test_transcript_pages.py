@@ -10,8 +10,8 @@ from collections.abc import Callable
 import pytest
 
 from functions.webhooks import logic
+from functions.webhooks.inputs import StatusCallback
 from functions.webhooks.logic import Services
-from functions.webhooks.request_models import StatusCallback
 from functions.webhooks.transcript_pages import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -21,9 +21,10 @@ from functions.webhooks.transcript_pages import (
     encode_cursor,
     parse_limit,
 )
-from shared.dal.records import Segment, segment_key
+from shared.dal.keys import segment_key
+from shared.dal.records import Segment
 from shared.errors import CallNotFoundError, MalformedRequestError
-from tests.support.fake_call_store import FakeSegments
+from tests.support.fake_segments import FakeSegments
 from tests.support.twilio_forms import status_params
 
 SID = "CA" + "5" * 32

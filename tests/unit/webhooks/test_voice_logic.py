@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
 from functions.webhooks import logic
+from functions.webhooks.inputs import VoiceRequest
 from functions.webhooks.logic import Services
-from functions.webhooks.request_models import VoiceRequest
 from functions.webhooks.twiml import CallbackUrls
 from shared.dal.records import CallParties, CallUpsert
 from tests.support.twilio_forms import CALLED, CALLER, voice_params

@@ -8,8 +8,8 @@ import pytest
 
 from shared.routing import parse_call_routes
 from streamer.agent import prompt
-from streamer.agent.dtmf import FREQUENCIES, dtmf_audio, linear_to_mulaw, tone
-from streamer.agent.model import History
+from streamer.agent.dtmf import FREQUENCIES, dtmf_audio, tone
+from streamer.agent.llm import History
 from streamer.agent.profile import AgentProfile
 from streamer.agent.sentences import SentenceSplitter, split_sentences
 from streamer.agent.utterance import Sentence, Utterance
@@ -61,12 +61,6 @@ def test_each_tone_carries_exactly_its_row_and_column_frequency(digit: str) -> N
     strongest = sorted(powers, key=powers.__getitem__, reverse=True)[:2]
     assert sorted(strongest) == sorted([low, high])
     assert min(powers[low], powers[high]) > 20 * max(p for f, p in powers.items() if f not in (low, high))
-
-
-def test_mulaw_encoding_matches_the_g711_reference_encoder() -> None:
-    # expected values from CPython's audioop.lin2ulaw (the CCITT reference code)
-    linear = (0, -1, 100, -100, 32767, -32768, 1000)
-    assert [linear_to_mulaw(v) for v in linear] == [255, 126, 242, 114, 128, 0, 206]
 
 
 def test_dial_string_layout_and_refusals() -> None:

@@ -1,4 +1,4 @@
-"""The agent's thinking: one streamed Messages API request per model round, and the history it reads.
+"""The agent's LLM: one streamed Messages API request per model round, and the history it reads.
 
 `AsyncAnthropic` is built once per process (ANTHROPIC_BASE_URL honoured through settings or the SDK's
 own environment lookup). Text deltas are handed out as they arrive so speech can start after the

@@ -1,4 +1,4 @@
-"""What the agent says without the model: every scripted line, in one place to review.
+"""What the agent says without the model: every scripted phrase, in one place to review.
 
 A change here changes what callers hear on every agent call, like a prompt change; tests compare the
 TTS input against these constants.

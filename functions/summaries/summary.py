@@ -1,9 +1,6 @@
-"""The summary's shapes: what the model must answer (`CallSummary`), what the events carry
-(`TranscriptCompletedDetail`, `TranscriptReconciledDetail`), and what is stored on the call record
-(`StoredSummary`).
-
-`CallSummary` doubles as the JSON schema sent in `output_config.format`, so every field has a
-description the model reads; enums keep analysts' GROUP BYs small and stable.
+"""The summary's shapes: what the model must answer (`CallSummary`, also the JSON schema sent in
+`output_config.format`, so every field has a description the model reads) and what is stored on the
+call record (`StoredSummary`). Enums keep analysts' GROUP BYs small and stable.
 """
 
 from __future__ import annotations
@@ -12,22 +9,6 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from shared.events import TranscriptCompleted, TranscriptReconciled
-from shared.patterns import CALL_SID_PATTERN
-
-
-class TranscriptCompletedDetail(TranscriptCompleted):
-    """The `Transcript Completed` detail, with the call SID's shape checked before anything is read."""
-
-    call_sid: str = Field(alias="callSid", pattern=CALL_SID_PATTERN)
-    segment_count: int = Field(alias="segmentCount", ge=0)
-
-
-class TranscriptReconciledDetail(TranscriptReconciled):
-    """The `Transcript Reconciled` detail (the recordings tier), with the call SID's shape checked."""
-
-    call_sid: str = Field(alias="callSid", pattern=CALL_SID_PATTERN)
 
 
 class Outcome(StrEnum):

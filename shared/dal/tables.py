@@ -1,12 +1,8 @@
-"""pynamodb models of the two product tables. The schema is documented in docs/data-model.md.
+"""The pynamodb models of the two product tables: the schema's source of truth (docs/data-model.md).
 
-Only the data layer's adapters (`shared/dal/calls.py`, `shared/dal/segments.py`), the bootstrap and
-infra's table and Glue definitions use these: every tier reads and writes through the adapters, which
-hand back plain domain records, so pynamodb stays an implementation detail of this package.
-
-Table names are bound at run time, not import time: `calls_model(name)` returns a subclass bound to
-that table, cached, so each process holds one model class (and so one pynamodb connection) per table.
-Attribute names are snake_case as analysts see them in the exports; times are ISO-8601 strings.
+The adapters, `shared.bootstrap`, infra's tables and Glue definitions and `shared.analytics.schema`
+derive from these. Table names are bound at run time (`calls_model(name)`, one class and so one
+connection per table per process). A new attribute must be classified in `shared/analytics/schema.py`.
 """
 
 from __future__ import annotations
@@ -26,8 +22,6 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, Index, KeysOnlyProjection
 from pynamodb.models import Model
 
-from shared.dal.records import segment_key
-
 M = TypeVar("M", bound=Model)
 
 __all__ = [
@@ -43,7 +37,6 @@ __all__ = [
     "RecordingAttribute",
     "TranscriptSegment",
     "calls_model",
-    "segment_key",
     "segments_model",
 ]
 
@@ -131,7 +124,7 @@ class CallsByDayIndex(GlobalSecondaryIndex["CallRecord"]):
 class CallsToSweepIndex(GlobalSecondaryIndex["CallRecord"]):
     """Sparse: only calls that may still need the sweeper carry `sweep_shard`, so only they are here.
 
-    The partition is one of a few fixed shards (`shared.dal.records.sweep_shard`), so no single index
+    The partition is one of a few fixed shards (`shared.dal.keys.sweep_shard`), so no single index
     partition takes every call's write; the sort key is when the sweeper's patience starts counting.
     Keys only: the sweeper reads each due call itself (consistently), and attributes outside the keys
     never cost an index write when the streamer or the summaries update the item.
@@ -197,7 +190,7 @@ class CallRecord(Model):
     transcript_completed_at = UnicodeAttribute(null=True)
     stream_started_at = UnicodeAttribute(null=True)  # wall-clock UTC time of stream time 0
 
-    # the recordings tier (issue 13): the recording's copy and its reconciliation with the live transcript
+    # the recordings tier: the recording's copy and its reconciliation with the live transcript
     recording_s3_key = UnicodeAttribute(null=True)
     transcript_source = UnicodeAttribute(null=True)  # live | live+recording | recording
     live_coverage = NumberAttribute(null=True)  # 0..1
@@ -208,7 +201,7 @@ class CallRecord(Model):
     reconciled_at = UnicodeAttribute(null=True)
     reconciled_transcript_status = UnicodeAttribute(null=True)  # the live transcript's status then
 
-    # issue 14: what the call cost, what redaction took out of its transcript, its evaluation answers
+    # what the call cost, what redaction took out of its transcript, its evaluation answers
     live_audio_seconds = NumberAttribute(null=True)  # track-seconds of audio sent to Deepgram live
     tts_characters = NumberAttribute(null=True)  # characters the agent sent to Deepgram TTS
     redaction_counts = MapAttribute[str, Any](null=True)  # kind -> replacements in live segments
@@ -222,7 +215,7 @@ class CallRecord(Model):
     summary_created_at = UnicodeAttribute(null=True)
     summary_event_at = UnicodeAttribute(null=True)  # set once "Summary Created" is on the bus
 
-    # the sweeper (issue 13): present while the call may still need it, removed once it is settled
+    # the sweeper: present while the call may still need it, removed once it is settled
     sweep_shard = UnicodeAttribute(null=True)  # calls_to_sweep partition: "0".."7"
     sweep_after = UnicodeAttribute(null=True)  # patience counts from here: ended_at, or a re-drive's backoff
     sweep_attempts = NumberAttribute(null=True)  # times the sweeper re-drove (or waited for) this call
@@ -243,7 +236,7 @@ class TranscriptSegment(Model):
         table_name = "unbound-transcripts"
 
     call_sid = UnicodeAttribute(hash_key=True)
-    segment_key = UnicodeAttribute(range_key=True)  # see shared.dal.records.segment_key()
+    segment_key = UnicodeAttribute(range_key=True)  # see shared.dal.keys.segment_key()
     track = UnicodeAttribute()  # inbound | outbound
     speaker = UnicodeAttribute()  # caller | callee | agent
     text = UnicodeAttribute()

@@ -1,0 +1,85 @@
+"""Fake of `DynamoSweeperCalls`: the sparse index is the items holding both `sweep_shard` and
+`sweep_after`; every write holds only while `sweep_after` is what the sweeper read."""
+
+from __future__ import annotations
+
+from shared.dal.records import SweepClaim
+from shared.status import TranscriptStatus
+from tests.support.fake_calls.core import TRANSCRIPT_ERROR_MAX, Item
+from tests.support.fake_calls.cost import FakeCostWrites
+
+_LIVE = (TranscriptStatus.PENDING.value, TranscriptStatus.IN_PROGRESS.value)
+
+
+class FakeSweeperCalls(FakeCostWrites):
+    def calls_due_for_sweep(self, cutoff: str, limit: int) -> list[str]:
+        due = self.table.query(
+            lambda item: "sweep_shard" in item and "sweep_after" in item and item["sweep_after"] <= cutoff
+        )
+        return [item["call_sid"] for item in sorted(due, key=lambda i: (i["sweep_after"], i["call_sid"]))][
+            :limit
+        ]
+
+    def finish_stalled_transcript(self, call_sid: str, segment_count: int, error: str) -> bool:
+        def apply(item: Item) -> None:
+            item.update(
+                transcript_status=TranscriptStatus.INCOMPLETE.value,
+                segment_count=segment_count,
+                transcript_error=error[:TRANSCRIPT_ERROR_MAX],
+                transcript_completed_at=self.table.now,
+            )
+
+        return self.table.update(call_sid, apply, lambda item: item.get("transcript_status") in _LIVE)
+
+    def claim_sweep(self, claim: SweepClaim) -> bool:
+        def apply(item: Item) -> None:
+            item.update(sweep_after=claim.next_after, sweep_attempts=claim.attempts, swept_at=self.table.now)
+
+        return self.table.update(
+            claim.call_sid, apply, lambda item: item.get("sweep_after") == claim.expected_after
+        )
+
+    def release_sweep(self, claim: SweepClaim) -> None:
+        def apply(item: Item) -> None:
+            item.update(sweep_after=claim.expected_after, sweep_attempts=claim.attempts - 1)
+
+        self.table.update(claim.call_sid, apply, lambda item: item.get("sweep_after") == claim.next_after)
+
+    def settle_sweep(self, call_sid: str, expected_after: str) -> bool:
+        return self._unmark(call_sid, expected_after, gave_up=False)
+
+    def park_sweep(self, call_sid: str, expected_after: str) -> bool:
+        return self._unmark(call_sid, expected_after, gave_up=True)
+
+    def settle_live_only(self, call_sid: str, expected_after: str, transcript_status: str) -> bool:
+        def settleable(item: Item) -> bool:
+            return (
+                item.get("sweep_after") == expected_after
+                and item.get("recording_expected") is False
+                and item.get("reconciled_at") is None
+                and item.get("transcript_status") == transcript_status
+            )
+
+        def apply(item: Item) -> None:
+            item.pop("sweep_shard", None)
+            item.pop("sweep_after", None)
+            item.update(
+                swept_at=self.table.now,
+                transcript_source="live",
+                gaps=[],
+                filled_seconds=0,
+                reconciled_transcript_status=transcript_status,
+                reconciled_at=self.table.now,
+            )
+
+        return self.table.update(call_sid, apply, settleable)
+
+    def _unmark(self, call_sid: str, expected_after: str, *, gave_up: bool) -> bool:
+        def apply(item: Item) -> None:
+            item.pop("sweep_shard", None)
+            item.pop("sweep_after", None)
+            item["swept_at"] = self.table.now
+            if gave_up:
+                item["sweep_gave_up_at"] = self.table.now
+
+        return self.table.update(call_sid, apply, lambda item: item.get("sweep_after") == expected_after)

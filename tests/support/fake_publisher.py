@@ -1,0 +1,23 @@
+"""An in-memory `EventPublisher` that records what was published and can fail on demand."""
+
+from __future__ import annotations
+
+import threading
+
+from shared.events import DomainEvent
+
+
+class FakePublisher:
+    """Records published events; can be told to fail the next N publications."""
+
+    def __init__(self, fail_times: int = 0) -> None:
+        self.events: list[DomainEvent] = []
+        self.fail_times = fail_times
+        self._lock = threading.Lock()
+
+    def publish(self, event: DomainEvent) -> None:
+        with self._lock:
+            if self.fail_times > 0:
+                self.fail_times -= 1
+                raise ConnectionError("bus unavailable")
+            self.events.append(event)
