@@ -7,6 +7,7 @@ import {isTerminal, statusRank} from './format.js';
 export const STATUSES = ['ringing', 'in-progress', 'completed', 'busy', 'no-answer', 'failed', 'canceled'];
 export const ROUTES = ['forward', 'voicemail', 'agent', 'outbound'];
 export const E164 = /^\+[1-9]\d{1,14}$/;
+export const DEFAULT_DAYS = 30; // the list without dates: today and the days before it, this many in all
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /** The filters in the address (`#/?status=completed&route=forward`); invalid values are dropped. */
@@ -34,10 +35,14 @@ function dayStart(date, plusDays = 0) {
   return new Date(y, m - 1, d + plusDays);
 }
 
-/** The API's query: `from` at the start of the first day, `to` at the end of the last, in UTC. */
-export function apiParams(filters) {
+/**
+ * The API's query: `from` at the start of the first day, `to` at the end of the last, in UTC. Without
+ * dates, the last DEFAULT_DAYS days (asked for explicitly: the page says what it shows).
+ */
+export function apiParams(filters, now = new Date()) {
+  const defaultFrom = new Date(now.getFullYear(), now.getMonth(), now.getDate() - (DEFAULT_DAYS - 1));
   return {
-    from: filters.from ? dayStart(filters.from).toISOString() : '',
+    from: filters.from ? dayStart(filters.from).toISOString() : filters.to ? '' : defaultFrom.toISOString(),
     to: filters.to ? new Date(dayStart(filters.to, 1).getTime() - 1).toISOString() : '',
     status: filters.status,
     route: filters.route,

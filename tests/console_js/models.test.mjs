@@ -75,6 +75,12 @@ test('the date range covers whole local days', () => {
     {from: '', to: '', status: '', route: '', number: '+14155550100'}), true);
 });
 
+test('without dates the list asks for the last 30 days, from the start of a local day', () => {
+  const now = new Date(2026, 11, 7, 15, 30);
+  assert.equal(apiParams({from: '', to: '', status: '', route: '', number: ''}, now).from, new Date(2026, 10, 8).toISOString());
+  assert.equal(apiParams({from: '', to: '2026-12-01', status: '', route: '', number: ''}, now).from, '');
+});
+
 test('newest first, by start time', () => {
   const calls = [{callSid: 'a', startedAt: '2026-12-01T10:00:00Z'}, {callSid: 'b', startedAt: '2026-12-01T11:00:00Z'}, {callSid: 'c'}];
   assert.deepEqual(calls.sort(newestFirst).map((c) => c.callSid), ['b', 'a', 'c']);

@@ -5,7 +5,7 @@
 // happened while the feed was away is not missed.
 
 import {
-  apiParams, E164, filtersFromQuery, hasFilters, isLive, matches, mergeCall, newestFirst, ROUTES, STATUSES,
+  apiParams, DEFAULT_DAYS, E164, filtersFromQuery, hasFilters, isLive, matches, mergeCall, newestFirst, ROUTES, STATUSES,
 } from '../calls_model.js';
 import {h, replace} from '../dom.js';
 import {routeLabel, statusLabel} from '../format.js';
@@ -16,6 +16,7 @@ import {CallTable} from './call_table.js';
 import {emptyState, errorState, loadingState, pageHeading} from './common.js';
 
 const PAGE_SIZE = 25;
+const EMPTY_PAGE_HOPS = 10; // pages the API may answer empty (days without calls) before one with calls
 const FINAL_TRANSCRIPT = new Set(['completed', 'incomplete', 'failed']);
 
 function select(name, label, options, value) {
@@ -119,13 +120,15 @@ export function renderHome(main, {api, feed, route, scope}) {
     moreButton.hidden = !nextCursor;
     if (calls.length) {
       if (listTable.el.parentNode !== listBody) replace(listBody, listTable.el);
-      listSummary.textContent = `${calls.length} call${calls.length === 1 ? '' : 's'} shown${nextCursor ? ', more available' : ''}.`;
+      const range = filters.from || filters.to ? '' : ` From the last ${DEFAULT_DAYS} days: choose dates to look further back.`;
+      listSummary.textContent = `${calls.length} call${calls.length === 1 ? '' : 's'} shown${nextCursor ? ', more available' : ''}.${range}`;
     } else if (hasFilters(filters)) {
       const clear = h('button', {type: 'button', class: 'button', onclick: () => { location.hash = homeHash({}); }}, 'Clear filters');
       replace(listBody, h('div', null, emptyState('No calls match these filters.', 'Try a wider date range or fewer filters.'), clear));
       listSummary.textContent = '';
     } else {
-      replace(listBody, emptyState('No calls yet.', 'Finished calls are listed here, newest first.'));
+      replace(listBody, emptyState('No calls yet.',
+        `Nothing in the last ${DEFAULT_DAYS} days. Calls are listed here, newest first; choose dates to look further back.`));
       listSummary.textContent = '';
     }
   };
@@ -164,7 +167,12 @@ export function renderHome(main, {api, feed, route, scope}) {
     if (!more) replace(listBody, loadingState('Loading calls…'));
     moreButton.disabled = true;
     try {
-      const page = await api.listCalls(apiParams(filters), more ? nextCursor : null, {signal: controller.signal, limit: PAGE_SIZE});
+      const params = apiParams(filters);
+      let page = await api.listCalls(params, more ? nextCursor : null, {signal: controller.signal, limit: PAGE_SIZE});
+      // the API pages day by day: a page can be empty and still point further back
+      for (let hop = 0; !(page.calls || []).length && page.nextCursor && hop < EMPTY_PAGE_HOPS; hop += 1) {
+        page = await api.listCalls(params, page.nextCursor, {signal: controller.signal, limit: PAGE_SIZE});
+      }
       if (controller.signal.aborted) return;
       const incoming = page.calls || [];
       if (more) {
