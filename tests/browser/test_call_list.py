@@ -217,10 +217,10 @@ def test_no_calls_yet_then_pages_with_the_cursor(page: Page) -> None:
         page.reload()
         listed = page.locator("[data-testid=call-row]")
         expect(listed).to_have_count(25)
-        expect(page.get_by_text("25 calls shown, more available.")).to_be_visible()
-        page.get_by_role("button", name="Load more calls").click()
+        expect(page.get_by_text("25 calls shown.")).to_be_visible()
+        page.get_by_role("button", name="Show older calls").click()
         expect(listed).to_have_count(32)
-        expect(page.get_by_role("button", name="Load more calls")).to_be_hidden()
+        expect(page.get_by_role("button", name="Show older calls")).to_be_hidden()
         assert [sid for sid, _ in rows(page)] == [c["callSid"] for c in calls]
 
 

@@ -82,7 +82,8 @@ export function renderHome(main, {api, feed, route, scope}) {
   const liveBody = h('div', {class: 'panel-body'}, loadingState('Loading calls in progress…'));
   const listBody = h('div', {class: 'panel-body'}, loadingState('Loading calls…'));
   const listSummary = h('p', {class: 'list-summary muted', role: 'status'});
-  const moreButton = h('button', {type: 'button', class: 'button', hidden: true}, 'Load more calls');
+  const moreButton = h('button', {type: 'button', class: 'button', hidden: true}, 'Show older calls');
+  let exhausted = false; // the last "show older" found nothing more in the range
   const form = filterForm(filters, (next) => {
     const hash = homeHash(next);
     if (hash === (location.hash || '#/')) reloadAll(); // the same filters: Apply reads again
@@ -121,7 +122,8 @@ export function renderHome(main, {api, feed, route, scope}) {
     if (calls.length) {
       if (listTable.el.parentNode !== listBody) replace(listBody, listTable.el);
       const range = filters.from || filters.to ? '' : ` From the last ${DEFAULT_DAYS} days: choose dates to look further back.`;
-      listSummary.textContent = `${calls.length} call${calls.length === 1 ? '' : 's'} shown${nextCursor ? ', more available' : ''}.${range}`;
+      const end = exhausted ? ' No older calls in this range.' : '';
+      listSummary.textContent = `${calls.length} call${calls.length === 1 ? '' : 's'} shown.${end}${range}`;
     } else if (hasFilters(filters)) {
       const clear = h('button', {type: 'button', class: 'button', onclick: () => { location.hash = homeHash({}); }}, 'Clear filters');
       replace(listBody, h('div', null, emptyState('No calls match these filters.', 'Try a wider date range or fewer filters.'), clear));
@@ -182,6 +184,8 @@ export function renderHome(main, {api, feed, route, scope}) {
         list = incoming;
       }
       nextCursor = page.nextCursor || null;
+      // the API cannot tell ahead that the days left hold nothing: say so once a look found nothing
+      exhausted = more && !incoming.length && !nextCursor;
       renderList();
     } catch (error) {
       failed(listBody, error, () => loadList({more}));
