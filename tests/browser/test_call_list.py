@@ -253,3 +253,24 @@ def test_a_finished_transcript_makes_the_board_ask_the_api(page: Page, console: 
     expect(row).to_have_count(0)
     ended = page.locator(f"section[aria-labelledby=list-heading] [data-call-sid={call['callSid']}]")
     expect(ended.locator("[data-field=status]")).to_have_text("Completed")
+
+
+def test_news_of_an_unseen_call_without_its_status_is_read_from_the_api(
+    page: Page, console: ConsoleHarness
+) -> None:
+    """A message may name a call the page does not show and not carry its status (the streamer's
+    transcript news): the row comes from the API, never guessed from half a record."""
+    sign_in(page, console.url, VIEWER)
+    expect(page.locator("[data-testid=feed-status]")).to_have_attribute("data-state", "connected")
+    call = call_record(new_sid(), status="completed", durationSeconds=9, transcriptStatus="completed")
+    console.api.put_call(call)
+    news = {
+        "type": "call",
+        "callSid": call["callSid"],
+        "transcriptStatus": "completed",
+        "at": iso(datetime.now(UTC)),
+    }
+    console.feed.publish("/calls/live", news)
+    row = page.locator(f"section[aria-labelledby=list-heading] [data-call-sid={call['callSid']}]")
+    expect(row.locator("[data-field=status]")).to_have_text("Completed")
+    expect(page.locator("[data-testid=call-row] [data-status='']")).to_have_count(0)

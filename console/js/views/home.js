@@ -224,6 +224,16 @@ export function renderHome(main, {api, feed, route, scope}) {
     const sid = message.callSid;
     const current = live.get(sid) || list.find((c) => c.callSid === sid);
     const call = mergeCall(current, message);
+    if (!call.status) {
+      // news of a call the page does not show, without its status (say, its transcript's): the API
+      // says where it belongs, never a row guessed from half a record
+      clearTimeout(detailsTimer);
+      detailsTimer = setTimeout(() => {
+        loadLive();
+        refreshFirstPage();
+      }, 500);
+      return;
+    }
     if (isLive(call)) {
       if (matches(call, filters)) live.set(sid, call);
       else live.delete(sid);
@@ -237,7 +247,9 @@ export function renderHome(main, {api, feed, route, scope}) {
       live.delete(sid);
       const index = list.findIndex((c) => c.callSid === sid);
       if (index >= 0) list[index] = call;
-      else if (matches(call, filters)) {
+      else if (!call.startedAt) {
+        refreshFirstPage(); // an ended call the page never saw: its row comes from the API
+      } else if (matches(call, filters)) {
         const oldest = list[list.length - 1];
         // a finished call older than the last loaded row belongs to a page not loaded yet
         if (!nextCursor || !oldest || newestFirst(call, oldest) <= 0) list = [...list, call].sort(newestFirst);
