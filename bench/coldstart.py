@@ -9,6 +9,17 @@ start is, CPU is the part that does not depend on what else the machine was doin
 A case's program prints one JSON object of measurements (milliseconds, plus flags) as its last
 stdout line. `--before DIR` in the benchmarks runs the same cases against another checkout of the
 code (`git archive <commit> | tar -x -C DIR`), with the same virtualenv, in the same rounds.
+
+Bytecode: every case loads every module the same way, from a private `PYTHONPYCACHEPREFIX`.
+`cached` (the default) warms it with one unrecorded run per case, so libraries and product code all
+load from .pyc, as from a bundle that ships bytecode; `source` leaves it empty and writes nothing,
+so everything compiles from source at each start, as in Lambda with today's bundles (built with
+`pip --no-compile`, no `__pycache__`, and /var/task read-only). Left to the environment, the
+virtualenv's libraries load from .pyc while the product's code compiles whenever
+`PYTHONDONTWRITEBYTECODE` is set, which is not a cold start anyone runs.
+Each measure also reports the garbage collector's share (`<measure>_gc_cpu_ms`, from
+`gc.callbacks`): one full collection of the heap costs ~25 ms here, and which phase of a start
+crosses its threshold is a matter of allocation counts, not of whose code is slower.
 """
 
 from __future__ import annotations
@@ -18,6 +29,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,15 +63,25 @@ def program(body: str, prelude: str = "") -> str:
     `name_cpu_ms`, and may put flags in `_out`; the child prints `_out` as JSON at the end.
     """
     return (
-        "import json, sys, time\n"
+        "import gc, json, sys, time\n"
         "_out = {}\n"
+        "_gc = [0.0, 0.0]\n"
+        "def _gc_clock(phase, info):\n"
+        "    if phase == 'start':\n"
+        "        _gc[1] = time.process_time()\n"
+        "    else:\n"
+        "        _gc[0] += time.process_time() - _gc[1]\n"
+        "gc.callbacks.append(_gc_clock)\n"
         "def mark(name):\n"
         "    global _t0, _c0\n"
         "    t, c = time.perf_counter(), time.process_time()\n"
         "    _out[name + '_ms'] = (t - _t0) * 1000\n"
         "    _out[name + '_cpu_ms'] = (c - _c0) * 1000\n"
+        "    _out[name + '_gc_cpu_ms'] = _gc[0] * 1000\n"
+        "    _gc[0] = 0.0\n"
         "    _t0, _c0 = time.perf_counter(), time.process_time()\n"
         f"{prelude}\n"
+        "_gc[0] = 0.0\n"
         "_t0, _c0 = time.perf_counter(), time.process_time()\n"
         f"{body}\n"
         "print(json.dumps(_out))\n"
@@ -85,30 +107,52 @@ class Results:
     load_after: list[float] = field(default_factory=list)
 
 
-def child_env(case_env: Mapping[str, str], cwd: Path) -> dict[str, str]:
-    return {**os.environ, **case_env, "PYTHONPATH": str(cwd)}
+BYTECODE_MODES = ("cached", "source")
 
 
-def run_interleaved(cases: Sequence[Case], rounds: int, *, progress: bool = True) -> Results:
+def child_env(case_env: Mapping[str, str], cwd: Path, pycache: Path, bytecode: str) -> dict[str, str]:
+    env = {**os.environ, **case_env, "PYTHONPATH": str(cwd), "PYTHONPYCACHEPREFIX": str(pycache)}
+    if bytecode == "source":
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    else:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def _run(case: Case, pycache: Path, bytecode: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", case.program],
+        input=case.stdin() if case.stdin else None,
+        env=child_env(case.env, case.cwd, pycache, bytecode),
+        cwd=case.cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"case {case.name!r} failed:\n{done.stderr[-3000:]}")
+    sample: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return sample
+
+
+def run_interleaved(
+    cases: Sequence[Case], rounds: int, *, progress: bool = True, bytecode: str = "cached"
+) -> Results:
+    if bytecode not in BYTECODE_MODES:
+        raise ValueError(f"bytecode must be one of {BYTECODE_MODES}, not {bytecode!r}")
     results = Results(cases=cases, samples={case.name: [] for case in cases})
-    results.load_before = [round(x, 2) for x in os.getloadavg()]
-    for index in range(rounds):
-        shift = index % len(cases)
-        for case in [*cases[shift:], *cases[:shift]]:
-            done = subprocess.run(
-                [sys.executable, "-c", case.program],
-                input=case.stdin() if case.stdin else None,
-                env=child_env(case.env, case.cwd),
-                cwd=case.cwd,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if done.returncode != 0:
-                raise SystemExit(f"case {case.name!r} failed:\n{done.stderr[-3000:]}")
-            results.samples[case.name].append(json.loads(done.stdout.strip().splitlines()[-1]))
-        if progress:
-            print(f"round {index + 1}/{rounds} done, load {os.getloadavg()[0]:.2f}", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="coldstart-pycache-") as folder:
+        pycache = Path(folder)
+        if bytecode == "cached":
+            for case in cases:  # compiles and caches every module the case loads; not recorded
+                _run(case, pycache, bytecode)
+        results.load_before = [round(x, 2) for x in os.getloadavg()]
+        for index in range(rounds):
+            shift = index % len(cases)
+            for case in [*cases[shift:], *cases[:shift]]:
+                results.samples[case.name].append(_run(case, pycache, bytecode))
+            if progress:
+                print(f"round {index + 1}/{rounds} done, load {os.getloadavg()[0]:.2f}", file=sys.stderr)
     results.load_after = [round(x, 2) for x in os.getloadavg()]
     return results
 
@@ -130,6 +174,7 @@ def summary(results: Results, floor: str | None) -> dict[str, Any]:
                 "min_ms": round(min(wall), 1),
                 "max_ms": round(max(wall), 1),
                 "median_cpu_ms": round(statistics.median(cpu), 1),
+                "median_gc_cpu_ms": round(statistics.median(s[f"{measure}_gc_cpu_ms"] for s in samples), 1),
             }
             if floor_samples and measure == "import" and case.name != floor:
                 row[measure]["ratio_to_floor"] = round(
@@ -147,9 +192,9 @@ def summary(results: Results, floor: str | None) -> dict[str, Any]:
 
 def print_table(report: dict[str, Any]) -> None:
     """A Markdown table of the medians, for docs/benchmarks.md."""
-    header = "| case | measure | median | min | max | median CPU | ratio to floor (wall / CPU) |"
+    header = "| case | measure | median | min | max | median CPU | of it GC | ratio to floor (wall / CPU) |"
     print(header, file=sys.stderr)
-    print("|---|---|---|---|---|---|---|", file=sys.stderr)
+    print("|---|---|---|---|---|---|---|---|", file=sys.stderr)
     for name, row in report.items():
         for measure, values in row.items():
             if not isinstance(values, dict) or "median_ms" not in values:
@@ -161,6 +206,7 @@ def print_table(report: dict[str, Any]) -> None:
             )
             print(
                 f"| {name} | {measure} | {values['median_ms']:.0f} ms | {values['min_ms']:.0f} ms | "
-                f"{values['max_ms']:.0f} ms | {values['median_cpu_ms']:.0f} ms | {ratio} |",
+                f"{values['max_ms']:.0f} ms | {values['median_cpu_ms']:.0f} ms | "
+                f"{values['median_gc_cpu_ms']:.0f} ms | {ratio} |",
                 file=sys.stderr,
             )

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/webhooks.py [--cold-runs 21] [--warm-requests 2000] [--before DIR]
                                        [--cold-only] [--outside-lambda] [--no-first-request]
+                                       [--bytecode cached|source]
 
 Cold start (bench/coldstart.py runs the cases in fresh interpreters, interleaved, and reports
 medians of wall and CPU time), in Lambda's environment (LAMBDA_TASK_ROOT and friends set):
@@ -46,6 +47,7 @@ for path in (ROOT, ROOT / "bench"):
         sys.path.insert(0, str(path))
 
 from coldstart import (  # noqa: E402 - the bench folder is not a package
+    BYTECODE_MODES,
     LAMBDA_ENV,
     TRACING_OFF,
     TRACING_SDK,
@@ -66,8 +68,13 @@ ENV = {
     "TWILIO_AUTH_TOKEN": TOKEN,
     "STREAM_URL": "wss://stream.example.com/media",
     "CALL_ROUTES": json.dumps({"+14155550199": {"forwardTo": "+14155550111"}}),
+    # the rest of what infra/components/api.py and functions.py give the function (the auth token
+    # as a plain value: in AWS it is TWILIO_SECRET_ARN, read on the first request, not at import)
+    "WEBHOOK_BASE_URL": "https://abc123defg.execute-api.us-east-1.amazonaws.com/prod",
+    "TWILIO_API_BASE_URL": "https://api.twilio.com",
     "POWERTOOLS_SERVICE_NAME": "callscribe-webhooks",
     "POWERTOOLS_METRICS_NAMESPACE": "callscribe",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "testing",
@@ -155,9 +162,11 @@ def _new_call_event() -> str:
     return json.dumps(twilio_event("/twilio/voice", params, auth_token=TOKEN))
 
 
-def cold_start(runs: int, before: Path | None, lambda_env: bool, first_request: bool) -> dict[str, Any]:
+def cold_start(
+    runs: int, before: Path | None, lambda_env: bool, first_request: bool, bytecode: str
+) -> dict[str, Any]:
     if not first_request:
-        results = run_interleaved(cold_cases(before, lambda_env, None), runs)
+        results = run_interleaved(cold_cases(before, lambda_env, None), runs, bytecode=bytecode)
     else:
         from callscribe_local.aws_local import LocalNames, local_aws
 
@@ -169,11 +178,12 @@ def cold_start(runs: int, before: Path | None, lambda_env: bool, first_request: 
             event_bus_name=ENV["EVENT_BUS_NAME"],
         )
         with local_aws(names) as stack:
-            results = run_interleaved(cold_cases(before, lambda_env, stack.env()), runs)
+            results = run_interleaved(cold_cases(before, lambda_env, stack.env()), runs, bytecode=bytecode)
     report = summary(results, floor="floor")
     print_table(report)
     return {
         "lambda_environment": lambda_env,
+        "bytecode": bytecode,
         "load_average_before": results.load_before,
         "load_average_after": results.load_after,
         "cases": report,
@@ -267,6 +277,12 @@ def main() -> None:
     parser.add_argument("--before", type=Path, help="another checkout to measure side by side")
     parser.add_argument("--outside-lambda", action="store_true", help="cold cases without Lambda's env")
     parser.add_argument("--no-first-request", action="store_true", help="cold imports only (no moto)")
+    parser.add_argument(
+        "--bytecode",
+        choices=BYTECODE_MODES,
+        default="cached",
+        help="cached: every module from .pyc; source: everything compiled at each start (bench/coldstart.py)",
+    )
     parser.add_argument("--warm-child", choices=["fake", "moto"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.warm_child:
@@ -276,7 +292,7 @@ def main() -> None:
     report: dict[str, Any] = {"python": sys.version.split()[0], "cpus": os.cpu_count()}
     report["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
     report["cold_start"] = cold_start(
-        args.cold_runs, args.before, not args.outside_lambda, not args.no_first_request
+        args.cold_runs, args.before, not args.outside_lambda, not args.no_first_request, args.bytecode
     )
     for variant in () if args.cold_only else ("fake", "moto"):
         child = subprocess.run(

@@ -1,22 +1,30 @@
 """The `callscribe` command: the local stack for people trying the product before touching AWS.
 
     callscribe local up                  run the stack until Ctrl-C, print its URLs and env
+                                         (--model-provider bedrock: Claude through Bedrock's stand-in)
     callscribe call AUDIO [AUDIO2]       a simulated call with your own audio (caller, callee)
+    callscribe call --to agent AUDIO…    talk to the voice agent: each file is one thing the caller says
     callscribe show CALLSID              transcript, cost (legs too) and summary (--json: the record)
     callscribe export                    DynamoDB export to (local) S3, then the flat analyst tables
     callscribe query NAME|--sql SQL      a saved analyst query (or your SQL) on the latest export
     callscribe sweep                     run the sweeper once: finish and re-drive what is left pending
     callscribe backfill-evaluations --max-usd X   answer the evaluation questions for past calls
+    callscribe tail [CALLSID]            follow the live feed (the board, or one call) in the terminal
+    callscribe users add EMAIL --group viewers|supervisors   let a person into the console
 
 `local up` writes a small state file (URLs, names, the local test credentials) so the other
 commands find the running stack; `call` without a running stack brings up a private one for the
-duration of the call. Everything is local: moto, the stand-ins, no AWS account, no keys needed.
+duration of the call. Everything is local: moto, the stand-ins, no AWS account, no keys needed,
+except for `tail` and `users add` with `--stack NAME`: they work on a deployed stack (its outputs,
+your AWS credentials; `tail` signs in as `--user` with the password from CALLSCRIBE_PASSWORD or a
+prompt).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import os
 import signal
@@ -24,15 +32,16 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 from rich.console import Console
 from rich.table import Table
 
-from callscribe_local.aws_local import LocalNames, fake_credentials_env
+from callscribe_local.aws_local import LOCAL_REGION, LocalNames, fake_credentials_env
 from callscribe_local.calls_client import get_call
 from callscribe_local.phone import (
     Conversation,
@@ -42,11 +51,14 @@ from callscribe_local.phone import (
     load_audio,
     load_tracks,
 )
+from shared.anthropic_clients import ModelProvider
 
 if TYPE_CHECKING:  # the stack module is imported only by the commands that start one
+    from callscribe_local.people import PeopleEndpoints
     from callscribe_local.stack import LocalStack
 
 DEFAULT_EXPORT_BUCKET = "callscribe-exports"
+GROUP_CHOICES = ("viewers", "supervisors")  # shared.access.GROUPS' names (imported lazily there)
 OUTAGE_REPLAY_BUFFER_SECONDS = 1.0  # a private stack's streamer, when --deepgram-outage is given
 
 
@@ -66,6 +78,15 @@ class StackState:
     auth_token: str
     names: dict[str, str]
     twilio: str = ""  # the Twilio REST stand-in (recordings are served there)
+    model_provider: str = "anthropic"  # what `anthropic` is: Anthropic's API, or Bedrock's runtime
+    # the people's side (contract: console, console_api, console_user, console_password, feed)
+    console: str = ""  # the console's URL
+    console_api: str = ""  # the people's read API (`<console>/api`)
+    console_user: str = ""
+    console_password: str = ""
+    feed: str = ""  # the live feed's realtime URL (ws://…/event/realtime)
+    feed_http: str = ""  # its publish endpoint (http://host:port): the auth header names its host
+    user_pool: dict[str, str] = field(default_factory=dict)  # region, pool_id, client_id, endpoint
 
     def local_names(self) -> LocalNames:
         return LocalNames(**self.names)
@@ -74,13 +95,16 @@ class StackState:
     def of(cls, stack: LocalStack) -> StackState:
         """The state of a running stack in this process (what `local up` writes, and tests too)."""
         assert stack.urls is not None, "the stack is not running"
-        return cls(
-            pid=os.getpid(),
+        values: dict[str, Any] = {
             **stack.urls.as_dict(),
-            account_sid=stack.account_sid,
-            auth_token=stack.auth_token,
-            names=asdict(stack.options.names),
-        )
+            **(stack.people.state() if stack.people is not None else {}),
+            "pid": os.getpid(),
+            "account_sid": stack.account_sid,
+            "auth_token": stack.auth_token,
+            "names": asdict(stack.options.names),
+            "model_provider": stack.options.model_provider.value,
+        }
+        return cls(**values)
 
     def save(self, path: Path) -> None:
         """Write the state file (owner-only: it holds the local auth token)."""
@@ -133,7 +157,7 @@ def _point_at(state: StackState) -> None:
 
 def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
     from callscribe_local.demo import ConsoleSteps
-    from callscribe_local.stack import LocalStack, StackOptions
+    from callscribe_local.stack import AGENT_NUMBER, LISTEN_NUMBER, LocalStack, StackOptions
 
     existing = read_state()
     if existing is not None:
@@ -147,6 +171,7 @@ def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
         streamer_port=args.streamer_port,
         moto_port=args.aws_port,
         replay_buffer_seconds=args.replay_buffer_seconds,
+        environ={**os.environ, **({"MODEL_PROVIDER": args.model_provider} if args.model_provider else {})},
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -166,6 +191,22 @@ def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
             console.print(f"[bold]AWS[/]       {stack.urls.aws}   (moto: DynamoDB, EventBridge, SQS, S3)")
             console.print(f"[bold]Deepgram[/]  {stack.urls.deepgram}   (live; POST /v1/listen: pre-recorded)")
             console.print(f"[bold]Twilio[/]    {stack.urls.twilio}   (REST: calls, recordings)")
+            model = "Bedrock" if stack.options.model_provider is ModelProvider.BEDROCK else "Anthropic"
+            console.print(f"[bold]{model:<10}[/]{stack.urls.anthropic}   (the model: summaries, agent mode)")
+            console.print(
+                f"[bold]Agent[/]     {AGENT_NUMBER} is answered by the voice agent "
+                "(callscribe call --to agent hello.wav goodbye.wav)"
+            )
+            if stack.team_app is not None:
+                console.print(
+                    f"[bold]Listen[/]    {LISTEN_NUMBER} is streamed and recorded, then handed to a "
+                    f"team's TwiML app at {stack.team_app.twiml_url} (docs/listen-in.md)"
+                )
+            if stack.people is not None:
+                people = stack.people
+                console.print(f"[bold]Read API[/]  {people.api.url}   (people: GET /calls, sign in first)")
+                console.print(f"[bold]Feed[/]      {people.feed.realtime_url}   (callscribe tail)")
+                console.print(f"[bold]Sign in[/]   {people.user}  password {people.password}", soft_wrap=True)
             console.print(f"[bold]Logs[/]      {stack.urls.log_dir}")
             console.print("\nTo point your own tools at it:")
             for key, value in stack.env().items():
@@ -183,18 +224,26 @@ def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_call(args: argparse.Namespace, console: Console) -> int:
+    if args.to is not None:
+        from callscribe_local.agent_cli import cmd_agent_call
+
+        return cmd_agent_call(args, console)
+    if len(args.audio) > 2:
+        console.print("[red]give one or two files (caller, callee), or talk to the agent: --to agent[/]")
+        return 2
+    audio, audio2 = args.audio[0], (args.audio[1] if len(args.audio) > 1 else None)
     try:
         windows = [parse_window(text) for text in args.deepgram_outage or []]
     except ValueError as exc:
         console.print(f"[red]--deepgram-outage: {exc}[/]")
         return 2
     try:
-        inbound, outbound = load_tracks(Path(args.audio))
-        if args.audio2:
+        inbound, outbound = load_tracks(Path(audio))
+        if audio2:
             if outbound is not None:
-                console.print(f"[red]{args.audio} is stereo (both tracks already); give no second file[/]")
+                console.print(f"[red]{audio} is stereo (both tracks already); give no second file[/]")
                 return 2
-            outbound = load_audio(Path(args.audio2))
+            outbound = load_audio(Path(audio2))
     except (OSError, PhoneError) as exc:
         console.print(f"[red]{exc}[/]")
         return 2
@@ -479,12 +528,19 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
 
 def backfill_environment(state: StackState, environ: dict[str, str]) -> dict[str, str]:
     """The summaries' environment for a backfill against the running stack: its tables on moto, its
-    Anthropic (the stand-in, unless ANTHROPIC_API_KEY says the stack used the real API) and its
-    questions (EVALUATION_QUESTIONS, else the local stack's demo set)."""
+    model (the Bedrock stand-in on a Bedrock stack; else the Anthropic stand-in, unless
+    ANTHROPIC_API_KEY says the stack used the real API) and its questions (EVALUATION_QUESTIONS, else
+    the local stack's demo set)."""
     from callscribe_local.stack import DEMO_EVALUATION_QUESTIONS, LOCAL_ANTHROPIC_KEY, OFFLINE_SUMMARY_MODEL
 
     env = {**environ, **state.local_names().env()}
-    if not environ.get("ANTHROPIC_API_KEY"):
+    if state.model_provider == ModelProvider.BEDROCK:
+        env.update(
+            MODEL_PROVIDER=ModelProvider.BEDROCK.value,
+            ANTHROPIC_BEDROCK_BASE_URL=state.anthropic,
+            BEDROCK_REGION=LOCAL_REGION,
+        )
+    elif not environ.get("ANTHROPIC_API_KEY"):
         env.update(
             ANTHROPIC_API_KEY=LOCAL_ANTHROPIC_KEY,
             ANTHROPIC_BASE_URL=state.anthropic,
@@ -510,7 +566,117 @@ def cmd_backfill_evaluations(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+# -- the people's side: who may see calls, and the live feed ---------------------------------------
+
+
+def _people(args: argparse.Namespace, console: Console) -> PeopleEndpoints:
+    """The deployed stack named by --stack, or the running local stack."""
+    from callscribe_local.cognito import UserPool
+    from callscribe_local.people import PeopleEndpoints, PeopleError, deployed
+
+    if args.stack:
+        return deployed(args.stack, args.region)
+    state = _require_state(console)
+    if not state.user_pool or not state.feed:
+        raise PeopleError("the running local stack has no console: restart it with callscribe local up")
+    _point_at(state)
+    return PeopleEndpoints(
+        pool=UserPool(**state.user_pool),
+        feed_http_host=urlsplit(state.feed_http).netloc,
+        feed_realtime_url=state.feed,
+        local_user=state.console_user,
+        local_password=state.console_password,
+    )
+
+
+def cmd_users_add(args: argparse.Namespace, console: Console) -> int:
+    from callscribe_local.people import PeopleError, add_person
+
+    try:
+        console.print(
+            add_person(_people(args, console), args.email, args.group), highlight=False, soft_wrap=True
+        )
+    except PeopleError as exc:
+        console.print(f"[red]{exc}[/]", highlight=False, soft_wrap=True)
+        return 1
+    return 0
+
+
+def _tail_credentials(args: argparse.Namespace, endpoints: PeopleEndpoints) -> tuple[str, str]:
+    """Who `tail` signs in as: the local stack's person, or --user with CALLSCRIBE_PASSWORD / a prompt."""
+    from callscribe_local.people import PeopleError
+
+    if endpoints.local_user and endpoints.local_password:
+        return endpoints.local_user, endpoints.local_password
+    if not args.user:
+        raise PeopleError("--user EMAIL is needed to sign in to a deployed stack")
+    return args.user, os.environ.get("CALLSCRIBE_PASSWORD") or getpass.getpass(f"Password for {args.user}: ")
+
+
+def cmd_tail(args: argparse.Namespace, console: Console) -> int:
+    from callscribe_local.people import PeopleError
+    from callscribe_local.tail import FeedFollower, TailError, channel_for, format_message
+    from shared.sids import is_call_sid
+
+    if args.call_sid is not None and not is_call_sid(args.call_sid):
+        console.print("[red]CALLSID must be CA followed by 32 hex digits[/]")
+        return 2
+    try:
+        endpoints = _people(args, console)
+        user, password = _tail_credentials(args, endpoints)
+        channel = channel_for(args.call_sid)
+
+        def show(event: dict[str, Any]) -> None:
+            if args.json:
+                print(json.dumps(event, ensure_ascii=False), flush=True)
+            else:
+                console.print(format_message(event), highlight=False, markup=False, soft_wrap=True)
+
+        follower = FeedFollower(
+            endpoints, user, password, channel, show, note=lambda line: console.print(f"[dim]{line}[/]")
+        )
+        console.print(f"[dim]following {channel} as {user} (Ctrl-C stops)[/]", highlight=False)
+        asyncio.run(follower.run(count=args.count))
+    except (PeopleError, TailError) as exc:
+        console.print(f"[red]{exc}[/]", highlight=False, soft_wrap=True)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
 # -- argument parsing -----------------------------------------------------------------------------
+
+
+def _agent_options(call: argparse.ArgumentParser) -> None:
+    """`call`'s options for a conversation with the voice agent (callscribe_local/agent_cli.py)."""
+    agent = call.add_argument_group("talking to the agent (--to)")
+    agent.add_argument(
+        "--to",
+        metavar="agent|NUMBER",
+        help="call this number (E.164), or 'agent': the number the local stack routes to the voice agent; "
+        "each AUDIO is then one caller turn, spoken when the agent has finished its answer",
+    )
+    agent.add_argument(
+        "--agent-audio", metavar="OUT.wav", help="write what the caller said (left) and heard (right)"
+    )
+    agent.add_argument(
+        "--pause", type=float, default=0.6, metavar="S", help="the caller answers S after the agent"
+    )
+    agent.add_argument(
+        "--reply-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="speak anyway after S without an answer",
+    )
+    agent.add_argument(
+        "--interrupt-after",
+        type=float,
+        default=None,
+        metavar="S",
+        help="speak S into each answer (a barge-in)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -532,15 +698,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="the streamer's REPLAY_BUFFER_SECONDS (default 30): audio replayed after a drop",
     )
+    up.add_argument(
+        "--model-provider",
+        choices=[provider.value for provider in ModelProvider],
+        default=None,
+        help="where summaries and agent mode ask Claude: the Anthropic API's stand-in (default, or "
+        "MODEL_PROVIDER) or Amazon Bedrock's (SigV4, event streams); both answer with the offline summariser",
+    )
     up.set_defaults(func=cmd_local_up)
 
     call = commands.add_parser("call", help="place a simulated call with your own audio")
     call.add_argument(
         "audio",
+        nargs="+",
         help="the caller's audio: .wav (PCM, float, mu-law or A-law; any rate; stereo = caller and callee) "
-        "or 8 kHz mu-law .ulaw",
+        "or 8 kHz mu-law .ulaw; a second file is the other party's (the outbound track). With --to: "
+        "each file is one caller turn",
     )
-    call.add_argument("audio2", nargs="?", help="the other party's audio (the outbound track)")
+    _agent_options(call)
     call.add_argument("--speed", type=float, default=1.0, help="faster than real time (Twilio: 1.0)")
     call.add_argument("--out-of-order", action="store_true", help="status callbacks out of order")
     call.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the summary")
@@ -604,7 +779,37 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--dry-run", action="store_true", help="count calls and the worst case only")
     backfill.add_argument("--json", action="store_true", help="print the report as JSON")
     backfill.set_defaults(func=cmd_backfill_evaluations)
+
+    tail = commands.add_parser("tail", help="follow the live feed: every call's status, or one call's words")
+    tail.add_argument(
+        "call_sid", nargs="?", help="a call to follow (its segments and status); none: all calls"
+    )
+    tail.add_argument("--json", action="store_true", help="each message as its JSON")
+    tail.add_argument("--count", type=int, default=None, metavar="N", help="stop after N messages")
+    _stack_arguments(tail)
+    tail.add_argument(
+        "--user", metavar="EMAIL", help="with --stack: who signs in (password: CALLSCRIBE_PASSWORD)"
+    )
+    tail.set_defaults(func=cmd_tail)
+
+    users = commands.add_parser("users", help="the people who may use the console")
+    users_commands = users.add_subparsers(dest="users_command", required=True)
+    add = users_commands.add_parser("add", help="add a person to a group (creating their account)")
+    add.add_argument("email")
+    add.add_argument(
+        "--group",
+        required=True,
+        choices=sorted(GROUP_CHOICES),
+        help="viewers: calls; supervisors: recordings too",
+    )
+    _stack_arguments(add)
+    add.set_defaults(func=cmd_users_add)
     return parser
+
+
+def _stack_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack", metavar="NAME", help="a deployed stack (default: the running local stack)")
+    parser.add_argument("--region", help="with --stack: its region (default: your AWS configuration's)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,8 +6,10 @@ unchanged and every protocol detail is exercised:
 - the voice webhook: a signed form POST with Twilio's parameter set (CallSid, AccountSid, From, To,
   CallStatus=ringing, Direction=inbound, ApiVersion, Caller/Called, geo fields, StirVerstat);
 - the TwiML answer, parsed with xml.etree: `<Start><Stream url track>` and its `<Parameter>`s
-  become the stream and its `customParameters`; `<Dial record recordingStatusCallback>` or
-  `<Record recordingStatusCallback>` say where the recording callback goes;
+  become the stream and its `customParameters`; `<Start><Recording>`, `<Dial record
+  recordingStatusCallback>` or `<Record recordingStatusCallback>` say where the recording callback
+  goes; a `<Redirect>` is followed (a signed request to its URL, GET or POST as it says, with the
+  call's parameters) and the TwiML found there goes on: what `<Start>` started keeps running;
 - the Media Stream: a WebSocket upgrade signed over the ws(s) URL (`x-twilio-signature`, empty
   params), then `connected`, `start`, `media` for each track every 20 ms (160-byte mu-law frames,
   numbers as strings, per-track chunk counters, millisecond timestamps from the stream start) in
@@ -19,6 +21,10 @@ unchanged and every protocol detail is exercised:
   (answered once the ring time has passed, completed with its own CallDuration when the caller
   hangs up), before the parent's `completed`.
 
+- a bidirectional `<Connect><Stream>` (agent mode): the caller's track only, the agent's audio played
+  back, marks echoed, `clear` honoured, and the call ended or transferred by the agent's REST update
+  (`agent_stream.py`), the caller speaking from a script of turns (`AgentScript`).
+
 Twilio fires status callbacks in order but as separate requests that may arrive in any order;
 `out_of_order=True` delivers `in-progress` after `completed` and repeats `ringing` at the end, so
 the demo shows the call record never moving backwards.
@@ -28,18 +34,19 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import math
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urljoin
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
 from twilio.request_validator import RequestValidator
@@ -47,6 +54,14 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from callscribe_local import g711, wavfile
+from callscribe_local.agent_stream import (
+    AgentCallResult,
+    AgentScript,
+    AgentStream,
+    CallerTurn,
+    ConversationObserver,
+)
+from callscribe_local.call_control import TwilioControl
 
 RATE = 8000
 FRAME_BYTES = 160  # 20 ms of 8 kHz mu-law: what Twilio sends in practice
@@ -157,17 +172,31 @@ class StreamInstruction:
 
 
 @dataclass(frozen=True)
+class RedirectInstruction:
+    """`<Redirect method>URL</Redirect>`: Twilio fetches URL for the call's next TwiML."""
+
+    url: str
+    method: str  # GET | POST
+
+
+START_RECORDING = "StartCallRecordingTwiML"  # RecordingSource of a <Start><Recording>
+MAX_REDIRECTS = 10  # more in a row is a loop here; Twilio would end the call
+
+
+@dataclass(frozen=True)
 class CallPlan:
     """What the TwiML asks Twilio to do, as far as the simulator needs it."""
 
     stream: StreamInstruction | None
     dial_to: str | None
     recording_callback: str | None
-    recording_source: str | None  # DialVerb | RecordVerb (None: nothing is recorded)
-    # <Dial record=…>: record-from-answer[-dual] | record-from-ringing[-dual]; "record" for <Record>
+    recording_source: str | None  # DialVerb | RecordVerb | START_RECORDING (None: nothing is recorded)
+    # <Dial record=…>: record-from-answer[-dual] | record-from-ringing[-dual]; "record" for <Record>;
+    # start-recording-dual | start-recording-mono for <Start><Recording channels>
     recording_mode: str | None = None
     recording_max_seconds: float | None = None  # <Record maxLength>
     dial_leg: DialLeg | None = None  # the <Dial>ed party's own call, when the TwiML asks for its callbacks
+    redirect: RedirectInstruction | None = None  # <Redirect>: where the call's TwiML goes on
 
     @property
     def records(self) -> bool:
@@ -176,6 +205,22 @@ class CallPlan:
     @property
     def recording_channels(self) -> int:
         return 2 if (self.recording_mode or "").endswith("-dual") else 1
+
+    def followed_by(self, following: CallPlan) -> CallPlan:
+        """This document's plan going on with the TwiML its `<Redirect>` fetched: the stream and a
+        recording started with `<Start>` run on to the call's end; the new document's verbs decide
+        the rest (its `<Dial>`, its `<Record>`, its own `<Redirect>`)."""
+        recorder = self if self.recording_source == START_RECORDING else following
+        return CallPlan(
+            self.stream or following.stream,
+            following.dial_to,
+            recorder.recording_callback,
+            recorder.recording_source,
+            recorder.recording_mode,
+            recorder.recording_max_seconds,
+            following.dial_leg,
+            following.redirect,
+        )
 
 
 @dataclass(frozen=True)
@@ -214,7 +259,10 @@ def parse_twiml(xml_text: str, base_url: str) -> CallPlan:
     if root.tag != "Response":
         raise PhoneError(f"TwiML root is <{root.tag}>, expected <Response>")
     stream: StreamInstruction | None = None
+    started_recording: ET.Element | None = None
     for verb in root:
+        if verb.tag == "Start" and started_recording is None:
+            started_recording = verb.find("Recording")
         if verb.tag in {"Start", "Connect"} and stream is None:
             element = verb.find("Stream")
             if element is not None and element.get("url"):
@@ -233,7 +281,7 @@ def parse_twiml(xml_text: str, base_url: str) -> CallPlan:
     max_seconds: float | None = None
     dial_to: str | None = None
     dial_leg: DialLeg | None = None
-    if dial is not None:
+    if dial is not None:  # what it dials (the recording: <Start><Recording> first, below)
         number = dial.find("Number")
         dial_to = (number.text if number is not None else dial.text) or None
         dial_leg = _dial_leg(dial, number, base_url)
@@ -248,6 +296,11 @@ def parse_twiml(xml_text: str, base_url: str) -> CallPlan:
         source, mode = "RecordVerb", "record"
         callback_url = record.get("recordingStatusCallback")
         max_seconds = float(record.get("maxLength", "3600"))
+    if started_recording is not None:  # records the whole call from here: it is the call's recording
+        channels = started_recording.get("channels", "dual")  # Twilio's default for <Recording>
+        source, mode, max_seconds = START_RECORDING, f"start-recording-{channels}", None
+        callback_url = started_recording.get("recordingStatusCallback")
+    redirect = root.find("Redirect")
     return CallPlan(
         stream,
         dial_to.strip() if dial_to else None,
@@ -256,7 +309,18 @@ def parse_twiml(xml_text: str, base_url: str) -> CallPlan:
         mode,
         max_seconds,
         dial_leg if dial_to else None,
+        _redirect(redirect, base_url) if redirect is not None else None,
     )
+
+
+def _redirect(verb: ET.Element, base_url: str) -> RedirectInstruction:
+    url = (verb.text or "").strip()
+    if not url:
+        raise PhoneError("<Redirect> names no URL (Twilio error 12100)")
+    method = verb.get("method", "POST").upper()
+    if method not in {"GET", "POST"}:
+        raise PhoneError(f"<Redirect method={method!r}>: Twilio takes GET or POST")
+    return RedirectInstruction(urljoin(base_url, url), method)
 
 
 # -- progress -------------------------------------------------------------------------------------
@@ -337,6 +401,7 @@ class CallResult:
     # stream, but the call goes on to its end, with its `completed` callback and its recording.
     stream_error: str | None = None
     leg_sid: str | None = None  # the <Dial>ed party's call, when its status callbacks were asked for
+    agent: AgentCallResult | None = None  # a bidirectional stream (agent mode): what was said and heard
 
 
 StreamHook = tuple[float, Callable[[], Coroutine[Any, Any, None]]]
@@ -367,6 +432,8 @@ class SimulatedPhone:
     ring_seconds: float = RING_SECONDS
     greeting_seconds: float = GREETING_SECONDS
     stream_hooks: tuple[StreamHook, ...] = ()
+    # agent mode: told what the caller notices as it happens (turns, the agent speaking, barge-ins, the end)
+    conversation_observer: ConversationObserver | None = None
 
     def __post_init__(self) -> None:
         if self.speed <= 0:
@@ -377,11 +444,15 @@ class SimulatedPhone:
 
     # -- public --------------------------------------------------------------------------------
 
-    async def call(self, conversation: Conversation, call_sid: str | None = None) -> CallResult:
+    async def call(
+        self, conversation: Conversation, call_sid: str | None = None, *, script: AgentScript | None = None
+    ) -> CallResult:
+        """Place a call. Should the TwiML connect the agent, the caller speaks `script`'s turns (by
+        default the conversation's inbound track, as one turn)."""
         call_sid = call_sid or "CA" + uuid.uuid4().hex
         async with httpx.AsyncClient(timeout=self.http_timeout) as http:
             session = _CallSession(self, http, call_sid)
-            return await session.run(conversation)
+            return await session.run(conversation, script)
 
     # -- signing -------------------------------------------------------------------------------
 
@@ -436,7 +507,7 @@ class _CallSession:
         self.stream_started_at: datetime | None = None
         self.stream_error: str | None = None
 
-    async def run(self, conversation: Conversation) -> CallResult:
+    async def run(self, conversation: Conversation, script: AgentScript | None = None) -> CallResult:
         phone = self.phone
         base = phone.api_url.rstrip("/")
         parties = f"{phone.caller.from_number} calls {phone.caller.to_number}"
@@ -454,11 +525,11 @@ class _CallSession:
             },
             required=True,
         )
-        plan = parse_twiml(twiml, voice_url)
+        plan = await self._follow_redirects(parse_twiml(twiml, voice_url))
         if plan.stream is None:
             raise PhoneError("the TwiML starts no <Stream>: this call would not be transcribed")
         if plan.stream.bidirectional:
-            raise PhoneError("the TwiML <Connect>s a bidirectional stream (agent mode): not simulated")
+            return await self._run_agent(plan, script or _one_turn(conversation))
         phone.observer.step(
             "twiml",
             f"stream {plan.stream.url} track={plan.stream.track}"
@@ -518,6 +589,104 @@ class _CallSession:
             leg_sid=None if leg is None else leg.call_sid,
         )
 
+    async def _follow_redirects(self, plan: CallPlan) -> CallPlan:
+        """Fetch each `<Redirect>`'s TwiML as Twilio does (a signed request with the call's
+        parameters; the call is answered by then) and go on with it."""
+        for _ in range(MAX_REDIRECTS):
+            target = plan.redirect
+            if target is None:
+                return plan
+            params = {**self.phone.base_params(self.call_sid), "CallStatus": "in-progress"}
+            twiml = await self._fetch(f"redirect ({target.method})", target.url, target.method, params)
+            plan = plan.followed_by(parse_twiml(twiml, target.url))
+        raise PhoneError(f"more than {MAX_REDIRECTS} <Redirect>s in a row: a loop (Twilio ends such a call)")
+
+    async def _run_agent(self, plan: CallPlan, script: AgentScript) -> CallResult:
+        """`<Connect><Stream>`: the conversation with the agent, then the call's end as Twilio ends it."""
+        phone = self.phone
+        assert plan.stream is not None
+        phone.observer.step("twiml", f"connect the agent: bidirectional stream {plan.stream.url}")
+        await self._keep_call("in-progress")
+        in_progress = self._next_sequence()
+        if not phone.out_of_order:
+            await self._status("in-progress", sequence=in_progress)
+        stream_sid = "MZ" + uuid.uuid4().hex
+        async with self._connected(plan.stream) as ws:
+            phone.observer.step("stream", f"connected to {plan.stream.url} ({stream_sid}), caller track only")
+            await self._start(ws, plan.stream, stream_sid, ("inbound",))
+            self.stream_started_at = datetime.now(UTC)
+            control = None
+            if phone.twilio_api_url is not None:
+                control = TwilioControl(self.http, phone.twilio_api_url, phone.account_sid, phone.auth_token)
+            agent = await AgentStream(
+                ws,
+                call_sid=self.call_sid,
+                account_sid=phone.account_sid,
+                stream_sid=stream_sid,
+                script=script,
+                speed=phone.speed,
+                control=control,
+                observer=phone.conversation_observer,
+            ).run()
+        frames = len(agent.inbound) // FRAME_BYTES
+        phone.observer.step("stream", f"stopped after {frames} media messages ({agent.ending})")
+        seconds = agent.seconds
+        if agent.transfer_to is not None:
+            # Twilio leaves <Connect> for the new TwiML: it rings the number, which answers; the
+            # simulation has nothing more to say, so the caller hangs up once connected
+            phone.observer.step(
+                "transfer", f"dialling {agent.transfer_to}; it answers after {phone.ring_seconds} s"
+            )
+            await asyncio.sleep(phone.ring_seconds / phone.speed)
+            seconds += phone.ring_seconds
+        duration = max(1, round(seconds))
+        await self._keep_call("completed")
+        await self._status(
+            "completed",
+            extra={
+                "CallDuration": str(duration),
+                "Duration": str(math.ceil(duration / 60)),
+                "SipResponseCode": "200",
+            },
+        )
+        if phone.out_of_order:
+            await self._status("in-progress", sequence=in_progress)
+            await self._status("ringing", sequence=1)
+        phone.observer.step("hangup", f"call {self.call_sid} completed after {duration} s")
+        return CallResult(
+            self.call_sid,
+            stream_sid,
+            plan,
+            duration,
+            frames,
+            self.callbacks,
+            stream_started_at=self.stream_started_at,
+            agent=agent,
+        )
+
+    async def _keep_call(self, status: str) -> None:
+        """Tell the Twilio stand-in about the call (Twilio knows its own calls): the agent's REST
+        updates then find it, and the phone can follow them."""
+        phone = self.phone
+        if phone.twilio_api_url is None:
+            return
+        base = phone.twilio_api_url.rstrip("/")
+        url = f"{base}/{API_VERSION}/Accounts/{phone.account_sid}/Calls/{self.call_sid}.json"
+        form = {
+            "From": phone.caller.from_number,
+            "To": phone.caller.to_number,
+            "Direction": "inbound",
+            "Status": status,
+        }
+        try:
+            response = await self.http.put(url, data=form, auth=(phone.account_sid, phone.auth_token))
+        except httpx.HTTPError as exc:
+            raise PhoneError(f"the Twilio stand-in at {phone.twilio_api_url} is unreachable ({exc})") from exc
+        if response.status_code >= 300:
+            raise PhoneError(
+                f"the Twilio stand-in answered HTTP {response.status_code}: {response.text[:300]}"
+            )
+
     def _lead_in(self, plan: CallPlan) -> float:
         if plan.dial_to is not None:
             return self.phone.ring_seconds
@@ -549,8 +718,9 @@ class _CallSession:
     async def _recording(self, plan: CallPlan, streamed: Conversation, lead_in: float) -> PhoneRecording:
         """Make the recording as Twilio does, keep it where Twilio would serve it, then call back."""
         phone = self.phone
+        # <Dial record-from-ringing> and <Start><Recording> record from the stream's start (answer)
         from_ringing = (plan.recording_mode or "").startswith("record-from-ringing")
-        offset = 0.0 if from_ringing else lead_in
+        offset = 0.0 if from_ringing or plan.recording_source == START_RECORDING else lead_in
         start = round(offset * RATE)
         inbound, outbound = streamed.inbound[start:], streamed.outbound[start:]
         if plan.recording_max_seconds is not None:
@@ -588,7 +758,7 @@ class _CallSession:
             "RecordingChannels": str(len(channels)),
             "RecordingStartTime": rfc2822(started),  # whole seconds: the sub-second part is lost
             "RecordingSource": recording.source,
-            "RecordingTrack": "both" if plan.recording_source == "DialVerb" else "inbound",
+            "RecordingTrack": "inbound" if plan.recording_source == "RecordVerb" else "both",
         }
         if plan.recording_callback is not None:
             await self._post("recording callback", plan.recording_callback, params)
@@ -619,6 +789,27 @@ class _CallSession:
         if response.status_code >= 300:
             raise PhoneError(f"recording store answered HTTP {response.status_code}: {response.text[:300]}")
 
+    async def _fetch(self, what: str, url: str, method: str, params: Mapping[str, str]) -> str:
+        """A TwiML request (required to succeed): POST with a form, or GET with the parameters in
+        the query, signed over the whole URL (Twilio signs a GET's URL and no body)."""
+        if method == "POST":
+            return await self._post(what, url, params, required=True)
+        full = url + ("&" if urlsplit(url).query else "?") + urlencode(dict(params))
+        headers = {
+            "X-Twilio-Signature": self.phone.sign(full, {}),
+            "I-Twilio-Idempotency-Token": uuid.uuid4().hex,
+            "User-Agent": "TwilioProxy/1.1 (callscribe simulated phone)",
+        }
+        try:
+            response = await self.http.get(full, headers=headers)
+        except httpx.HTTPError as exc:
+            raise PhoneError(f"{what}: {url} unreachable ({exc})") from exc
+        self.callbacks.append((what, response.status_code))
+        self.phone.observer.step(what, f"HTTP {response.status_code}")
+        if response.status_code >= 400:
+            raise PhoneError(f"{what}: {url} answered HTTP {response.status_code}: {response.text[:300]}")
+        return response.text
+
     async def _post(self, what: str, url: str, params: Mapping[str, str], *, required: bool = False) -> str:
         headers = {
             "X-Twilio-Signature": self.phone.sign(url, params),
@@ -637,11 +828,10 @@ class _CallSession:
 
     # -- Media Stream --------------------------------------------------------------------------
 
-    async def _stream(self, stream: StreamInstruction, conversation: Conversation) -> tuple[str, int]:
-        phone = self.phone
-        headers = {"X-Twilio-Signature": phone.sign(stream.url, {})}
-        stream_sid = "MZ" + uuid.uuid4().hex
-        tracks = _tracks_for(stream.track)
+    @contextlib.asynccontextmanager
+    async def _connected(self, stream: StreamInstruction) -> AsyncIterator[ClientConnection]:
+        """The stream's WebSocket, its upgrade signed as Twilio signs it (a refusal is Twilio's 31920)."""
+        headers = {"X-Twilio-Signature": self.phone.sign(stream.url, {})}
         try:
             async with connect(
                 stream.url,
@@ -651,36 +841,38 @@ class _CallSession:
                 user_agent_header="Twilio-MediaStreams/1.0 (callscribe simulated phone)",
                 open_timeout=10,
             ) as ws:
-                phone.observer.step("stream", f"connected to {stream.url} ({stream_sid})")
-                frames = await self._send_media(ws, stream, stream_sid, tracks, conversation)
+                yield ws
         except InvalidStatus as exc:
             raise PhoneError(
                 f"stream handshake refused with HTTP {exc.response.status_code} (Twilio error 31920)"
             ) from exc
         except OSError as exc:
             raise PhoneError(f"stream {stream.url} unreachable ({exc}) (Twilio error 31920)") from exc
+
+    async def _stream(self, stream: StreamInstruction, conversation: Conversation) -> tuple[str, int]:
+        phone = self.phone
+        stream_sid = "MZ" + uuid.uuid4().hex
+        tracks = _tracks_for(stream.track)
+        async with self._connected(stream) as ws:
+            phone.observer.step("stream", f"connected to {stream.url} ({stream_sid})")
+            frames = await self._send_media(ws, stream, stream_sid, tracks, conversation)
         if self.stream_error is not None:
             phone.observer.step("stream", f"dropped after {frames} media messages: {self.stream_error}")
         else:
             phone.observer.step("stream", f"stopped after {frames} media messages")
         return stream_sid, frames
 
-    async def _send_media(
-        self,
-        ws: ClientConnection,
-        stream: StreamInstruction,
-        stream_sid: str,
-        tracks: tuple[str, ...],
-        conversation: Conversation,
-    ) -> int:
+    async def _start(
+        self, ws: ClientConnection, stream: StreamInstruction, stream_sid: str, tracks: tuple[str, ...]
+    ) -> None:
+        """`connected`, then `start` (sequence 1) with the stream's tracks and `<Parameter>`s."""
         phone = self.phone
-        sequence = 1
         await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
         await ws.send(
             json.dumps(
                 {
                     "event": "start",
-                    "sequenceNumber": str(sequence),
+                    "sequenceNumber": "1",
                     "start": {
                         "accountSid": phone.account_sid,
                         "streamSid": stream_sid,
@@ -693,6 +885,18 @@ class _CallSession:
                 }
             )
         )
+
+    async def _send_media(
+        self,
+        ws: ClientConnection,
+        stream: StreamInstruction,
+        stream_sid: str,
+        tracks: tuple[str, ...],
+        conversation: Conversation,
+    ) -> int:
+        phone = self.phone
+        sequence = 1
+        await self._start(ws, stream, stream_sid, tracks)
         audio = {"inbound": conversation.inbound, "outbound": conversation.outbound}
         chunks = dict.fromkeys(tracks, 0)
         total_frames = len(conversation.inbound) // FRAME_BYTES
@@ -829,6 +1033,12 @@ class _DialledLeg:
             **(extra or {}),
         }
         await self.call._post(f"leg status {LEG_STATUS[event]}", self.leg.status_callback, params)
+
+
+def _one_turn(conversation: Conversation) -> AgentScript:
+    """A plain call's caller audio, spoken to the agent as one turn (Twilio carries only the caller's
+    track on a bidirectional stream: what the other party would have said is not used)."""
+    return AgentScript((CallerTurn(conversation.inbound, "the caller's audio"),))
 
 
 def _tracks_for(track_attribute: str) -> tuple[str, ...]:

@@ -9,13 +9,23 @@ Production code runs unchanged; only configuration points it at the stand-ins:
   `callscribe sweep`), with `SWEEP_AFTER_SECONDS=0`;
 - S3 (the recordings bucket, `RECORDINGS_BUCKET`): moto, created by the bootstrap;
 - Deepgram live STT: `deepgram_server.DeepgramStandIn` hearing through pocketsphinx, via DEEPGRAM_URL;
-- Anthropic Messages API: `anthropic_server` with the offline summariser, via ANTHROPIC_BASE_URL;
+- the model: the Anthropic Messages API stand-in (`anthropic_server`) with the offline summariser and
+  the offline agent (`offline_agent.OfflineModels`), via ANTHROPIC_BASE_URL; or, with
+  `model_provider=bedrock` (`callscribe local up --model-provider bedrock`), the Amazon Bedrock runtime
+  stand-in (`bedrock_server`, SigV4 with the local credentials) with the same answers, via
+  MODEL_PROVIDER=bedrock and ANTHROPIC_BEDROCK_BASE_URL;
 - the Fargate streamer: `python -m streamer` as a subprocess, at STREAM_URL (ws://127.0.0.1:…/media);
 - Twilio's REST API (POST /calls, and the recordings the simulated phone makes):
-  `twilio_rest.TwilioRestStandIn`, via TWILIO_API_BASE_URL.
+  `twilio_rest.TwilioRestStandIn`, via TWILIO_API_BASE_URL;
+- a team's own TwiML app that listen-in calls are handed to: `team_app.TeamApp`, routed from
+  `LISTEN_NUMBER` (a listen route to its URL, which LISTEN_ALLOWED_URLS allows).
+- the people's side (`people_stack.py`): moto's Cognito pool with one person, the AppSync Events
+  stand-in the streamer publishes to (FEED_HTTP_URL), the people's read API behind the local API
+  Gateway with the Cognito authoriser.
 
 With DEEPGRAM_API_KEY or ANTHROPIC_API_KEY set in the environment, the real service is used instead
-of that stand-in (the key is passed through; nothing else changes).
+of that stand-in (the key is passed through; nothing else changes). Bedrock is always the stand-in
+here: every local part signs with moto's fake credentials, which a real Bedrock refuses.
 
 The Lambdas run in this process, each through its own entry point's code (`create_handler`) bound to
 settings the stack builds from `lambda_env` (what CDK would set, over this process's environment),
@@ -52,8 +62,11 @@ from callscribe_local.calls_client import get_call
 from callscribe_local.deepgram_server import OUTAGE_PATH
 from callscribe_local.dispatcher import Delivery, Handler, LocalDispatcher, LocalLambdaContext, RetryPolicy
 from callscribe_local.loop_thread import LoopThread
+from callscribe_local.offline_agent import OFFLINE_AGENT_MODEL
+from callscribe_local.people_stack import PeopleSide, start_people_side
 from callscribe_local.phone import StreamHook
 from callscribe_local.recognizer import RecognizerFactory
+from shared.anthropic_clients import ModelProvider
 from shared.events import RecordingCompleted, TranscriptCompleted, TranscriptReconciled
 from shared.telemetry import METRICS_NAMESPACE
 from streamer.contract import HEALTH_PATH, MEDIA_PATH, SERVICE_NAME
@@ -61,7 +74,9 @@ from streamer.contract import HEALTH_PATH, MEDIA_PATH, SERVICE_NAME
 if TYPE_CHECKING:  # the parts are imported when the stack starts them
     from callscribe_local.anthropic_server import AnthropicServer
     from callscribe_local.apigw import LocalApiGateway
+    from callscribe_local.bedrock_server import BedrockServer
     from callscribe_local.deepgram_server import DeepgramStandIn
+    from callscribe_local.team_app import TeamApp
     from callscribe_local.twilio_rest import TwilioRestStandIn
 
 T = TypeVar("T")
@@ -88,6 +103,19 @@ DEMO_EVALUATION_QUESTIONS = json.dumps(
 )
 FORWARD_TO = "+14155550199"  # the demo forwards every call here: two parties, both tracks streamed
 TWILIO_NUMBER = "+14155550100"  # the product's number: the simulated phone calls it, POST /calls uses it
+LISTEN_NUMBER = "+14155550166"  # listen-in: streamed and recorded, then handed to the team app's TwiML
+AGENT_NUMBER = (
+    "+14155550177"  # routed to the voice agent (`callscribe call --to agent`), transfers to FORWARD_TO
+)
+# The Deepgram TTS stand-in speaks a tone as long as the text would take to say (~16 characters a
+# second), so a local agent's turns, marks and barge-ins take as long as real speech.
+SPEECH_BYTES_PER_CHAR = 500
+
+
+def default_call_routes() -> dict[str, Any]:
+    """Every number forwards (two parties, both tracks streamed) except AGENT_NUMBER: the agent (and
+    LISTEN_NUMBER, whose listen route to the team app the stack adds once that app has its URL)."""
+    return {"*": {"forwardTo": FORWARD_TO}, AGENT_NUMBER: {"agent": {"transferTo": FORWARD_TO}}}
 
 
 class StackObserver(Protocol):
@@ -102,12 +130,15 @@ class _Quiet:
 @dataclass
 class StackOptions:
     names: LocalNames = field(default_factory=LocalNames)
-    call_routes: Mapping[str, Any] = field(default_factory=lambda: {"*": {"forwardTo": FORWARD_TO}})
+    call_routes: Mapping[str, Any] = field(default_factory=default_call_routes)
     deepgram_api_key: str | None = None  # set: real Deepgram; None: the pocketsphinx stand-in
     # What the Deepgram stand-in hears with (live and pre-recorded); None: pocketsphinx. Tests plug
     # a scripted one in to have a call say exactly what they check for.
     recognizer_factory: RecognizerFactory | None = None
     anthropic_api_key: str | None = None  # set: real Anthropic; None: the offline summariser
+    # Where the Lambdas and the streamer ask the model (MODEL_PROVIDER): Anthropic's API (its
+    # stand-in, or the real one with a key), or Bedrock (always its stand-in, with the summariser)
+    model_provider: ModelProvider = ModelProvider.ANTHROPIC
     api_port: int = 0
     streamer_port: int = 0
     moto_port: int = 0
@@ -121,11 +152,18 @@ class StackOptions:
     # `prices` (None: the code's dated defaults, or CALL_PRICES from the environment when it is set)
     call_prices: Mapping[str, Any] | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # This number gets a listen route to the stack's team app (unless `call_routes` routes it
+    # already); None: no team app, no listen route
+    listen_number: str | None = LISTEN_NUMBER
     capture_stdout: bool = False  # a terminal UI owns stdout: route the handlers' prints to the log
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> StackOptions:
         env = os.environ if environ is None else environ
+        chosen = env.get("MODEL_PROVIDER") or ModelProvider.ANTHROPIC.value
+        if chosen not in {provider.value for provider in ModelProvider}:
+            raise ValueError(f"MODEL_PROVIDER={chosen!r}: expected one of {', '.join(ModelProvider)}")
+        overrides.setdefault("model_provider", ModelProvider(chosen))
         return cls(
             deepgram_api_key=env.get("DEEPGRAM_API_KEY") or None,
             anthropic_api_key=env.get("ANTHROPIC_API_KEY") or None,
@@ -150,7 +188,7 @@ class StackUrls:
     stream: str
     aws: str
     deepgram: str
-    anthropic: str
+    anthropic: str  # the model's endpoint: the Anthropic API's, or Bedrock's runtime (model_provider)
     log_dir: str
     twilio: str = ""  # the Twilio REST stand-in: POST /calls, and recordings
 
@@ -179,13 +217,16 @@ class LocalStack:
         self.streamer: subprocess.Popen[bytes] | None = None
         self._streamer_signalled = False
         self.twilio_rest: TwilioRestStandIn | None = None
+        self.team_app: TeamApp | None = None
+        self.people: PeopleSide | None = None
         self.deepgram_standin: DeepgramStandIn | None = None  # None: the real Deepgram is used
-        self.anthropic_server: AnthropicServer | None = None  # None: the real Anthropic API is used
+        # the model's stand-in, whose `requests` are what the model was sent; None: the real Anthropic API
+        self.model_server: AnthropicServer | BedrockServer | None = None
         self._deepgram_loop: LoopThread | None = None
         self.urls: StackUrls | None = None
         self.log_dir = Path(self.options.log_dir or tempfile.mkdtemp(prefix="callscribe-local-"))
         self.deepgram_model = "deepgram (real)" if self.options.deepgram_api_key else ""
-        self.summary_model = "anthropic (real)" if self.options.anthropic_api_key else OFFLINE_SUMMARY_MODEL
+        self.summary_model = "anthropic (real)" if self._real_anthropic else OFFLINE_SUMMARY_MODEL
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -206,9 +247,16 @@ class LocalStack:
         self.aws = self._exit.enter_context(local_aws(self.options.names, port=self.options.moto_port))
         self.observer.step("aws", f"moto (DynamoDB, EventBridge, SQS, S3) at {self.aws.endpoint}")
 
+        self.people = start_people_side(self._exit, self.aws.endpoint, self.options.names, LOCAL_REGION)
+        self.observer.step(
+            "people",
+            f"Cognito pool {self.people.pool.pool_id} (user {self.people.user}), live feed "
+            f"{self.people.feed.realtime_url}, read API {self.people.api.url}",
+        )
         deepgram_url, deepgram_key = self._start_deepgram()
-        anthropic_url, anthropic_key = self._start_anthropic()
+        model_url, model_env = self._start_model()
         twilio_url = self._start_twilio_rest()
+        self._start_team_app()
 
         from callscribe_local.apigw import LocalApiGateway
 
@@ -222,7 +270,7 @@ class LocalStack:
             api_url=api.url,
             twilio_url=twilio_url,
             deepgram=(deepgram_url, deepgram_key),
-            anthropic=(anthropic_url, anthropic_key),
+            model=model_env,
         )
         self.lambda_env = {**os.environ, **stack_env}
         # The streamer process takes seconds to import and bind: it boots while the rest starts here,
@@ -253,7 +301,7 @@ class LocalStack:
             stream=stream_url,
             aws=self.aws.endpoint,
             deepgram=deepgram_url,
-            anthropic=anthropic_url,
+            anthropic=model_url,
             log_dir=str(self.log_dir),
             twilio=twilio_url,
         )
@@ -347,7 +395,7 @@ class LocalStack:
             url = os.environ.get("DEEPGRAM_URL", "wss://api.deepgram.com")
             self.observer.step("deepgram", f"real Deepgram at {url} (DEEPGRAM_API_KEY is set)")
             return url, self.options.deepgram_api_key
-        from callscribe_local.deepgram_server import DeepgramStandIn
+        from callscribe_local.deepgram_server import DeepgramStandIn, SpeakOptions
         from callscribe_local.sphinx_recognizer import MODEL_NAME, SphinxRecognizerFactory
 
         factory: RecognizerFactory
@@ -360,6 +408,7 @@ class LocalStack:
         loop = LoopThread("deepgram-standin")
         self._exit.callback(loop.close)
         standin = DeepgramStandIn(factory, host="127.0.0.1", port=0, api_key=LOCAL_DEEPGRAM_KEY)
+        standin.speak = SpeakOptions(bytes_per_char=SPEECH_BYTES_PER_CHAR)
         loop.run(standin.start())
         self._exit.callback(lambda: loop.run(standin.stop()))
         self.deepgram_standin, self._deepgram_loop = standin, loop
@@ -371,22 +420,51 @@ class LocalStack:
         )
         return str(standin.url), LOCAL_DEEPGRAM_KEY
 
-    def _start_anthropic(self) -> tuple[str, str]:
-        if self.options.anthropic_api_key:
+    @property
+    def _real_anthropic(self) -> bool:
+        return self.options.model_provider is ModelProvider.ANTHROPIC and bool(self.options.anthropic_api_key)
+
+    def _start_model(self) -> tuple[str, dict[str, str]]:
+        """The model's endpoint, and what the Lambdas and the streamer are told to reach it with."""
+        from callscribe_local.offline_agent import OfflineModels
+
+        if self.options.model_provider is ModelProvider.BEDROCK:
+            from callscribe_local.bedrock_server import BedrockServer
+
+            bedrock = BedrockServer(OfflineModels(), region=LOCAL_REGION).start()
+            self._exit.callback(bedrock.stop)
+            self.model_server = bedrock
+            self.observer.step(
+                "bedrock",
+                f"Amazon Bedrock stand-in at {bedrock.base_url} (SigV4, {LOCAL_REGION}; "
+                f"offline: {OFFLINE_SUMMARY_MODEL} summaries, {OFFLINE_AGENT_MODEL} agent)",
+            )
+            return bedrock.base_url, {
+                "MODEL_PROVIDER": ModelProvider.BEDROCK.value,
+                "ANTHROPIC_BEDROCK_BASE_URL": bedrock.base_url,
+                "BEDROCK_REGION": LOCAL_REGION,
+            }
+        if self._real_anthropic:
+            assert self.options.anthropic_api_key is not None
             url = os.environ.get("ANTHROPIC_BASE_URL", "https://api.anthropic.com")
             self.observer.step("anthropic", f"real Anthropic API at {url} (ANTHROPIC_API_KEY is set)")
-            return url, self.options.anthropic_api_key
+            return url, {"ANTHROPIC_API_KEY": self.options.anthropic_api_key}
         from callscribe_local.anthropic_server import AnthropicServer
-        from callscribe_local.offline_summarizer import OFFLINE_MODEL, OfflineSummarizer
 
-        server = AnthropicServer(OfflineSummarizer(), api_key=LOCAL_ANTHROPIC_KEY).start()
+        server = AnthropicServer(OfflineModels(), api_key=LOCAL_ANTHROPIC_KEY).start()
         self._exit.callback(server.stop)
-        self.anthropic_server = server  # its `requests`: what the model was sent
-        self.summary_model = OFFLINE_MODEL
+        self.model_server = server
         self.observer.step(
-            "anthropic", f"Anthropic stand-in at {server.base_url} (offline: {OFFLINE_SUMMARY_MODEL})"
+            "anthropic",
+            f"Anthropic stand-in at {server.base_url} (offline: {OFFLINE_SUMMARY_MODEL} summaries, "
+            f"{OFFLINE_AGENT_MODEL} agent)",
         )
-        return str(server.base_url), LOCAL_ANTHROPIC_KEY
+        return server.base_url, {
+            "ANTHROPIC_API_KEY": LOCAL_ANTHROPIC_KEY,
+            "ANTHROPIC_BASE_URL": server.base_url,
+            "SUMMARY_MODEL": OFFLINE_SUMMARY_MODEL,
+            "AGENT_MODEL": OFFLINE_AGENT_MODEL,
+        }
 
     def _start_twilio_rest(self) -> str:
         """POST /calls reaches this instead of api.twilio.com (it records the call; no phone rings)."""
@@ -400,6 +478,27 @@ class LocalStack:
         )
         return twilio.base_url
 
+    def _start_team_app(self) -> None:
+        """The team's own TwiML app a listen route hands calls to (its own greeting, then a <Dial>)."""
+        if self.options.listen_number is None:
+            return
+        from callscribe_local.team_app import TeamApp
+
+        app = TeamApp(self.auth_token).start()
+        self._exit.callback(app.stop)
+        self.team_app = app
+        self.observer.step(
+            "team app", f"a team's TwiML app at {app.twiml_url} ({self.options.listen_number} listens in)"
+        )
+
+    def _call_routes(self) -> dict[str, Any]:
+        """`call_routes`, plus the listen route of `listen_number` to the team app when it has none."""
+        routes = dict(self.options.call_routes)
+        number = self.options.listen_number
+        if self.team_app is not None and number is not None and number not in routes:
+            routes[number] = {"listen": {"twimlUrl": self.team_app.twiml_url}}
+        return routes
+
     def _spawn_streamer(self, port: int, stream_url: str, stack_env: Mapping[str, str]) -> str:
         """Start `python -m streamer` (not waiting for it); the URL of its health check."""
         env = {
@@ -409,6 +508,7 @@ class LocalStack:
             "HOST": "127.0.0.1",
             "STREAM_URL": stream_url,
             "DRAIN_SECONDS": "10",
+            **(self.people.streamer_env() if self.people is not None else {}),
             **(
                 {"REPLAY_BUFFER_SECONDS": str(self.options.replay_buffer_seconds)}
                 if self.options.replay_buffer_seconds is not None
@@ -472,20 +572,20 @@ class LocalStack:
         api_url: str,
         twilio_url: str,
         deepgram: tuple[str, str],
-        anthropic: tuple[str, str],
+        model: Mapping[str, str],
     ) -> dict[str, str]:
         """What the stack sets for its Lambdas and its streamer, as CDK sets it for the deployed ones
         (over this process's environment, which is not changed)."""
         assert self.aws is not None
-        (deepgram_url, deepgram_key), (anthropic_url, anthropic_key) = deepgram, anthropic
-        offline_anthropic = not self.options.anthropic_api_key
+        deepgram_url, deepgram_key = deepgram
         return {
             **self.aws.env(),
             "TWILIO_ACCOUNT_SID": self.account_sid,
             "TWILIO_AUTH_TOKEN": self.auth_token,
             "STREAM_URL": stream_url,
             "WEBHOOK_BASE_URL": api_url,
-            "CALL_ROUTES": json.dumps(dict(self.options.call_routes)),
+            "CALL_ROUTES": json.dumps(self._call_routes()),
+            **({"LISTEN_ALLOWED_URLS": self.team_app.twiml_url} if self.team_app is not None else {}),
             "TWILIO_API_BASE_URL": twilio_url,
             "TWILIO_FROM_NUMBER": TWILIO_NUMBER,
             # the recordings Lambda hears with the same Deepgram as the streamer (its pre-recorded
@@ -494,9 +594,7 @@ class LocalStack:
             "DEEPGRAM_URL": deepgram_url,
             "DEEPGRAM_API_KEY": deepgram_key,
             **({} if self.options.deepgram_api_key else {"DEEPGRAM_MODEL": self.deepgram_model}),
-            "ANTHROPIC_API_KEY": anthropic_key,
-            **({"ANTHROPIC_BASE_URL": anthropic_url} if offline_anthropic else {}),
-            **({"SUMMARY_MODEL": OFFLINE_SUMMARY_MODEL} if offline_anthropic else {}),
+            **model,
             "EVALUATION_QUESTIONS": os.environ.get("EVALUATION_QUESTIONS") or DEMO_EVALUATION_QUESTIONS,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,

@@ -15,6 +15,13 @@ otherwise) and answer 404 (Twilio error 20404) for a SID it does not hold. Recor
 memory by SID; the simulated phone puts them there (`PUT …/Recordings/{RecordingSid}.wav`, a
 stand-in-only method, or `add_recording()` in-process). Tests script a recording's failures with
 `fail_recording(sid, status)` and `truncate_recording(sid)`.
+
+Live calls: the simulated phone keeps the call it is on here (`PUT …/Calls/{CallSid}.json`, a
+stand-in-only method: Twilio knows its own calls) and follows what REST updates do to it through a
+long poll (`GET /_local/calls/{CallSid}/updates?after=N&wait=S`, Basic auth: the updates after the
+first N, waiting up to S seconds for one), so an agent's `end_call` or transfer ends or redirects the
+simulated call as Twilio would. Redirecting a call that has ended is refused as Twilio refuses it
+(400, error 21220).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import contextlib
 import json
 import re
 import threading
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -42,11 +50,14 @@ _CALLS = re.compile(rf"^/{API_VERSION}/Accounts/(?P<account>AC[0-9a-fA-F]{{32}})
 _CALL = re.compile(
     rf"^/{API_VERSION}/Accounts/(?P<account>AC[0-9a-fA-F]{{32}})/Calls/(?P<sid>CA[0-9a-f]{{32}})\.json$"
 )
+_UPDATES = re.compile(r"^/_local/calls/(?P<sid>CA[0-9a-f]{32})/updates$")
+MAX_UPDATES_WAIT_SECONDS = 30.0
 _RECORDING = re.compile(
     rf"^/{API_VERSION}/Accounts/(?P<account>AC[0-9a-fA-F]{{32}})/Recordings/"
     r"(?P<sid>RE[0-9a-fA-F]{32})(?P<ext>\.wav|\.json|\.mp3)?$"
 )
 UPDATABLE_STATUSES = {"completed", "canceled"}
+TERMINAL_STATUSES = {"completed", "canceled", "busy", "failed", "no-answer"}
 WAV_CONTENT_TYPE = "audio/x-wav"
 
 
@@ -127,9 +138,15 @@ class TwilioRestStandIn(StandIn):
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)
     recordings: dict[str, StoredRecording] = field(default_factory=dict)
     _recording_faults: dict[str, RecordingFault] = field(default_factory=dict)
+    # REST updates (Status, Twiml, Url) of the calls a simulated phone is on, in order, per call SID
+    live_updates: dict[str, list[dict[str, str | None]]] = field(default_factory=dict)
     _errors: deque[InjectedError] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _updated: threading.Condition = field(init=False)
     _http: BackgroundHttpServer | None = None
+
+    def __post_init__(self) -> None:
+        self._updated = threading.Condition(self._lock)
 
     @property
     def base_url(self) -> str:
@@ -155,6 +172,41 @@ class TwilioRestStandIn(StandIn):
 
     def created_calls(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == "POST" and _CALLS.match(r.path)]
+
+    # -- live calls (the simulated phone's) -----------------------------------------------------
+
+    def keep_call(
+        self, sid: str, *, from_: str, to: str, direction: str = "inbound", status: str = "in-progress"
+    ) -> dict[str, Any]:
+        """Hold (or update) a call the simulated phone is on, so REST updates find it and the phone
+        can follow them (what the phone's PUT does)."""
+        with self._lock:
+            known = self.calls.get(sid)
+            call = dict(known) if known else self._call_resource(sid, from_, to, direction)
+            now = _rfc2822(datetime.now(UTC))
+            call.update(status=status, date_updated=now)
+            if status in ("in-progress", "ringing") and call.get("start_time") is None:
+                call["start_time"] = now
+            if status in TERMINAL_STATUSES and call.get("end_time") is None:
+                call["end_time"] = now
+            self.calls[sid] = call
+            self.live_updates.setdefault(sid, [])
+            self._updated.notify_all()
+        return call
+
+    def updates_after(self, sid: str, after: int, wait: float) -> list[dict[str, str | None]] | None:
+        """The REST updates of a live call after the first `after`, waiting up to `wait` seconds for
+        one; None for a call no phone keeps here."""
+        deadline = time.monotonic() + min(max(wait, 0.0), MAX_UPDATES_WAIT_SECONDS)
+        with self._updated:
+            while True:
+                updates = self.live_updates.get(sid)
+                if updates is None:
+                    return None
+                remaining = deadline - time.monotonic()
+                if len(updates) > after or remaining <= 0:
+                    return list(updates[after:])
+                self._updated.wait(remaining)
 
     # -- recordings -------------------------------------------------------------------------
 
@@ -211,6 +263,8 @@ class TwilioRestStandIn(StandIn):
     def respond(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> RawResponse:
         """Any request: recordings' media as bytes, everything else as Twilio's JSON."""
         path = urlsplit(raw_path).path
+        if (updates := _UPDATES.match(path)) is not None and method == "GET":
+            return self._updates_answer(updates.group("sid"), raw_path, headers)
         if _RECORDING.match(path):
             answer = self._recording_answer(method, raw_path, headers, body)
             with self._lock:
@@ -254,6 +308,15 @@ class TwilioRestStandIn(StandIn):
             return self._create(params)
         if single and method == "POST":
             return self._update(single.group("sid"), params)
+        if single and method == "PUT":  # the simulated phone keeping the call it is on (stand-in only)
+            kept = self.keep_call(
+                single.group("sid"),
+                from_=params.get("From", ""),
+                to=params.get("To", ""),
+                direction=params.get("Direction", "inbound"),
+                status=params.get("Status", "in-progress"),
+            )
+            return 200, kept
         if single and method == "GET":
             with self._lock:
                 call = self.calls.get(single.group("sid"))
@@ -263,6 +326,19 @@ class TwilioRestStandIn(StandIn):
                 else (404, error_body(404, 20404, f"The requested resource {path} was not found"))
             )
         return 404, error_body(404, 20404, f"The requested resource {path} was not found")
+
+    def _updates_answer(self, sid: str, raw_path: str, headers: dict[str, str]) -> RawResponse:
+        if not self._authorised(headers):
+            return self._json(401, error_body(401, 20003, "Authenticate"))
+        query = dict(parse_qsl(urlsplit(raw_path).query))
+        try:
+            after, wait = int(query.get("after", "0")), float(query.get("wait", "0"))
+        except ValueError:
+            return self._json(400, error_body(400, 20001, "after and wait must be numbers"))
+        updates = self.updates_after(sid, after, wait)
+        if updates is None:
+            return self._json(404, error_body(404, 20404, f"No live call {sid} at the local stand-in"))
+        return self._json(200, {"updates": updates})
 
     def _recording_answer(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes
@@ -375,9 +451,16 @@ class TwilioRestStandIn(StandIn):
         if not (params.get("Url") or params.get("Twiml") or params.get("ApplicationSid")):
             return 400, error_body(400, 21205, "Url parameter is required.")
         sid = "CA" + uuid.uuid4().hex
+        call = self._call_resource(sid, from_, to, "outbound-api")
+        with self._lock:
+            self.calls[sid] = call
+        return 201, call
+
+    def _call_resource(self, sid: str, from_: str, to: str, direction: str) -> dict[str, Any]:
+        """A Call resource in Twilio's JSON shape, `queued`."""
         now = _rfc2822(datetime.now(UTC))
         base = f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}"
-        call = {
+        return {
             "account_sid": self.account_sid,
             "annotation": None,
             "answered_by": None,
@@ -385,7 +468,7 @@ class TwilioRestStandIn(StandIn):
             "caller_name": None,
             "date_created": now,
             "date_updated": now,
-            "direction": "outbound-api",
+            "direction": direction,
             "duration": None,
             "end_time": None,
             "forwarded_from": None,
@@ -416,9 +499,6 @@ class TwilioRestStandIn(StandIn):
             "trunk_sid": None,
             "uri": f"{base}.json",
         }
-        with self._lock:
-            self.calls[sid] = call
-        return 201, call
 
     def _call_path(self, sid: str) -> str:
         return f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}.json"
@@ -437,11 +517,18 @@ class TwilioRestStandIn(StandIn):
                 return 400, error_body(400, 21218, f"Invalid Status: {status}")
             if status is None and not (params.get("Twiml") or params.get("Url")):
                 return 400, error_body(400, 21205, "Url or Twiml parameter is required.")
+            if status is None and sid in self.live_updates and call.get("status") in TERMINAL_STATUSES:
+                return 400, error_body(400, 21220, "Call is not in-progress. Cannot redirect.")
             call = dict(call, date_updated=_rfc2822(datetime.now(UTC)))
             if status is not None:
                 call["status"] = status
                 call["end_time"] = call["date_updated"]
             self.calls[sid] = call
+            if sid in self.live_updates:
+                self.live_updates[sid].append(
+                    {"status": status, "twiml": params.get("Twiml"), "url": params.get("Url")}
+                )
+                self._updated.notify_all()
         return 200, call
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -455,14 +542,17 @@ class TwilioRestStandIn(StandIn):
                 body = self.rfile.read(length) if length else b""
                 headers = {key.lower(): value for key, value in self.headers.items()}
                 answer = standin.respond(self.command, self.path, headers, body)
-                self.send_response(answer.status)
-                if answer.content_type:
-                    self.send_header("Content-Type", answer.content_type)
-                if answer.status != 204:
-                    self.send_header("Content-Length", str(len(answer.body)))
-                self.end_headers()
-                if answer.status != 204:
-                    self.wfile.write(answer.body)
+                try:
+                    self.send_response(answer.status)
+                    if answer.content_type:
+                        self.send_header("Content-Type", answer.content_type)
+                    if answer.status != 204:
+                        self.send_header("Content-Length", str(len(answer.body)))
+                    self.end_headers()
+                    if answer.status != 204:
+                        self.wfile.write(answer.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the client left (a phone's long poll when its call ended)
 
             do_GET = do_POST = do_DELETE = do_PUT = _serve
 

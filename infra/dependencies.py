@@ -37,10 +37,15 @@ LAMBDA_DEPENDENCIES: Mapping[str, tuple[str, ...]] = {
     "webhooks": ("aws-lambda-powertools", "boto3", "pynamodb", "twilio", "pydantic"),
     "summaries": ("aws-lambda-powertools", "boto3", "pynamodb", "anthropic", "pydantic"),
     # urllib3 is the recordings Lambda's HTTP client (Twilio media, Deepgram pre-recorded): declared,
-    # not left to botocore's own dependency on it (docs/recordings.md, "The HTTP client"); regex runs
-    # configured redaction patterns with its timeout (shared/redaction_patterns.py).
-    "recordings": ("aws-lambda-powertools", "boto3", "pynamodb", "pydantic", "urllib3", "regex"),
+    # not left to botocore's own dependency on it (docs/recordings.md, "The HTTP client"); tenacity
+    # its retries (shared/backoff.py); regex runs configured redaction patterns with its timeout
+    # (shared/redaction_patterns.py).
+    "recordings": ("aws-lambda-powertools", "boto3", "pynamodb", "pydantic", "urllib3", "tenacity", "regex"),
     "sweeper": ("aws-lambda-powertools", "boto3", "pynamodb", "pydantic"),
+    # the people's read API: the calls table and the recordings bucket (presigned links) through boto3
+    "console_api": ("aws-lambda-powertools", "boto3", "pynamodb", "pydantic"),
+    # the live feed's call messages: the calls table's stream in, SigV4-signed HTTP publish out (urllib3)
+    "call_feed": ("aws-lambda-powertools", "boto3", "pynamodb", "pydantic", "urllib3"),
 }
 
 # What `cdk synth` imports: the CDK and cdk-nag, and the two libraries infra reads the product's

@@ -7,12 +7,14 @@ from constructs import Construct
 
 from infra.components.api import WebhooksApi
 from infra.components.audit import AccessLogs
+from infra.components.bedrock import BedrockModels
 from infra.components.config import InfraConfig
 from infra.components.data import DataTables
 from infra.components.events import ProductEvents, Summaries
 from infra.components.exports import AnalystExports
 from infra.components.monitoring import Monitoring
 from infra.components.recordings import Recordings, RecordingsBucket
+from infra.components.routing import announce_routing
 from infra.components.secrets import ProductSecrets
 from infra.components.streamer import StreamerService
 from infra.components.sweeper import Sweeper
@@ -23,6 +25,7 @@ class CallscribeStack(cdk.Stack):
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.tables = DataTables(self, "Data")
         self.secrets = ProductSecrets(self, "Secrets", config=config)
+        bedrock = BedrockModels.of(config, self.region)  # None: Claude through Anthropic's API
         self.events = ProductEvents(self, "Events", config=config)
         self.access_logs = AccessLogs(self, "AccessLogs")
         self.streamer = StreamerService(
@@ -33,6 +36,7 @@ class CallscribeStack(cdk.Stack):
             secrets=self.secrets,
             bus=self.events.bus,
             access_logs=self.access_logs.bucket,
+            bedrock=bedrock,
         )
         self.api = WebhooksApi(
             self,
@@ -50,6 +54,7 @@ class CallscribeStack(cdk.Stack):
             tables=self.tables,
             secrets=self.secrets,
             bus=self.events.bus,
+            bedrock=bedrock,
         )
         self.recordings_bucket = RecordingsBucket(
             self, "RecordingsStore", config=config, access_logs=self.access_logs.bucket
@@ -82,3 +87,4 @@ class CallscribeStack(cdk.Stack):
             sweeper=self.sweeper,
             exports=self.exports,
         )
+        announce_routing(self, config)  # the CallRoutes output; a warning when no routes are set

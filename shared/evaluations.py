@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.settings import EnvGroup
+from shared.validation import decode_json
 
 ID_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 OFFLINE = "offline"  # `answered_by` of answers the local extractive stand-in gave (no language model)
@@ -94,7 +95,7 @@ def _parse_questions(value: object) -> object:
         if not text:
             return ()
         try:
-            return json.loads(text)
+            return decode_json(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"is not valid JSON: {exc}") from exc
     return value

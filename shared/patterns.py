@@ -15,6 +15,9 @@ from typing import Final
 # it reaches Twilio.
 E164_PATTERN: Final = r"^\+[1-9][0-9]{6,14}$"
 E164_MAX_LENGTH: Final = 16  # "+" and 15 digits
+# The start of E.164 numbers (`+44`, `+1415`): what an allow-list of destinations holds; `+` alone
+# is every number.
+E164_PREFIX_PATTERN: Final = r"^\+(?:[1-9][0-9]{0,14})?$"
 # Twilio call SIDs: "CA" and 32 hex digits (Twilio writes lowercase; either case is accepted).
 CALL_SID_PATTERN: Final = r"^CA[0-9a-fA-F]{32}$"
 # Twilio recording SIDs: "RE" and 32 hex digits.

@@ -6,6 +6,8 @@ whose values are one of:
     {"forwardTo": "+15550001111"}   stream both tracks, then dial that number (recorded)
     {"voicemail": true}             stream, then take a message with <Record>
     {"agent": {...}}                the streamer's voice agent answers (all agent fields optional)
+    {"listen": {"twimlUrl": "https://…"}}   stream (and record), then <Redirect> the call to the
+                                    team's own TwiML; the URL must be allowed (shared/listen.py)
 
 Every route may also carry `language` and `model` (what Deepgram listens with, live and on the
 recording; unset: the deployment's DEEPGRAM_LANGUAGE / DEEPGRAM_MODEL) and `record` (default true;
@@ -21,21 +23,26 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
-    TypeAdapter,
+    GetCoreSchemaHandler,
     ValidationError,
     model_validator,
 )
+from pydantic_core import CoreSchema, core_schema
 
 from shared.errors import ConfigError
+from shared.listen import url_problem
 from shared.patterns import E164_PATTERN, STT_NAME_PATTERN
-from shared.validation import describe_errors, message_only
+from shared.validation import decode_json, describe_errors
 
 _E164 = re.compile(E164_PATTERN)
 DEFAULT_KEY = "*"
@@ -56,7 +63,10 @@ E164 = Annotated[str, AfterValidator(_check_e164)]
 
 
 class _RouteModel(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    """`defer_build`: a route model's validator is built when a configuration first uses that kind,
+    so a process pays only for the kinds it has (and nothing at import)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True)
 
 
 class _CallRoute(_RouteModel):
@@ -131,82 +141,118 @@ class AgentRoute(_CallRoute):
         return self.language or self.agent.language
 
 
+def _check_twiml_url(value: str) -> str:
+    problem = url_problem(value, loopback_http=True)  # the allow-list check says more (settings, synth)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
+
+
+class ListenTarget(_RouteModel):
+    """Where a listen route hands the call once the stream (and recording) runs: the team's own TwiML
+    URL, fetched by Twilio with `method` as a normal signed Twilio request."""
+
+    twiml_url: Annotated[str, AfterValidator(_check_twiml_url)] = Field(alias="twimlUrl")
+    method: Annotated[Literal["POST", "GET"], BeforeValidator(_upper)] = "POST"
+
+
+class ListenRoute(_CallRoute):
+    """Listen in on a call flow that stays the team's: stream both tracks, record (unless `record`
+    is false), then `<Redirect>` to `listen.twimlUrl`."""
+
+    kind: Literal["listen"] = Field(default="listen", exclude=True)
+    listen: ListenTarget
+
+
 class OutboundRoute(_CallRoute):
     """Calls placed with POST /calls (`"outbound"` in CALL_ROUTES): only the shared fields."""
 
     kind: Literal["outbound"] = Field(default="outbound", exclude=True)
 
 
-Route = ForwardRoute | VoicemailRoute | AgentRoute
+Route = ForwardRoute | VoicemailRoute | AgentRoute | ListenRoute
+ROUTE_KEYS = ("forwardTo", "voicemail", "agent", "listen")  # the key present decides the kind
 
 
 def _parse_route(value: Any) -> Route:
     """One route value; the key present decides the kind, so a typo is an error, not voicemail."""
     if not isinstance(value, dict):
         raise TypeError('a route must be an object like {"forwardTo": "+1…"}')
-    keys = set(value) & {"forwardTo", "voicemail", "agent"}
+    keys = set(value) & set(ROUTE_KEYS)
     if len(keys) != 1:
-        raise ValueError('a route needs exactly one of "forwardTo", "voicemail", "agent"')
+        raise ValueError("a route needs exactly one of " + ", ".join(f'"{key}"' for key in ROUTE_KEYS))
     key = keys.pop()
     if key == "forwardTo":
         return ForwardRoute.model_validate(value)
     if key == "voicemail":
         return VoicemailRoute.model_validate(value)
+    if key == "listen":
+        return ListenRoute.model_validate(value)
     agent = value.get("agent")
     return AgentRoute.model_validate({**value, "agent": {} if agent in (None, True) else agent})
 
 
 def _parse_outbound(value: Any) -> OutboundRoute:
     if not isinstance(value, dict):
-        raise TypeError('route "outbound" must be an object like {"language": "es", "record": false}')
-    try:
-        return OutboundRoute.model_validate(value)
-    except ValidationError as exc:
-        raise ValueError(f"route 'outbound': {exc}") from exc
+        raise TypeError('it must be an object like {"language": "es", "record": false}')
+    return OutboundRoute.model_validate(value)
 
 
-class CallRoutes(BaseModel):
-    """The routing table: per called number, with `"*"` as the fallback and voicemail after that."""
+@dataclass(frozen=True)
+class CallRoutes:
+    """The routing table: per called number, with `"*"` as the fallback and voicemail after that.
 
-    model_config = ConfigDict(frozen=True)
+    A plain frozen dataclass, not a model: each route is validated by its own model (built on first
+    use), so a process builds only the route kinds its configuration holds. A settings field of this
+    type is validated by `parse_call_routes` (`__get_pydantic_core_schema__`).
+    """
 
-    routes: dict[str, Route] = Field(default_factory=dict)
-    outbound: OutboundRoute = Field(default_factory=OutboundRoute)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_mapping(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "routes" not in data:
-            data = {"routes": data}
-        if isinstance(data, dict) and isinstance(data.get("routes"), dict):
-            parsed: dict[str, Route] = {}
-            outbound = data.get("outbound", OutboundRoute())
-            for key, value in data["routes"].items():
-                if key == OUTBOUND_KEY:
-                    try:
-                        outbound = _parse_outbound(value)
-                    except TypeError as exc:
-                        raise ValueError(str(exc)) from exc
-                    continue
-                if key != DEFAULT_KEY and not is_e164(key):
-                    raise ValueError(f'route key {key!r} is neither "*", "outbound" nor an E.164 number')
-                try:
-                    parsed[key] = _parse_route(value)
-                except (TypeError, ValueError, ValidationError) as exc:
-                    raise ValueError(f"route {key!r}: {exc}") from exc
-            data = {"routes": parsed, "outbound": outbound}
-        return data
+    routes: Mapping[str, Route] = field(default_factory=dict)
+    outbound: OutboundRoute = field(default_factory=OutboundRoute)
 
     def route_for(self, called: str | None) -> Route:
         if called and called in self.routes:
             return self.routes[called]
-        return self.routes.get(DEFAULT_KEY, VoicemailRoute())
+        return self.routes.get(DEFAULT_KEY) or VoicemailRoute()
+
+    def listen_targets(self) -> list[tuple[str, str]]:
+        """(route key, TwiML URL) of every listen route: what the allow-list must cover."""
+        return [(key, r.listen.twiml_url) for key, r in self.routes.items() if isinstance(r, ListenRoute)]
+
+    def summary(self, limit: int = 1000) -> str:
+        """Where calls go, in one line for people (the stack's `CallRoutes` output, `local up`):
+        each number's route, then the rest. At most about `limit` characters."""
+        parts = [f"{key}: {_describe(route)}" for key, route in self.routes.items() if key != DEFAULT_KEY]
+        fallback = self.routes.get(DEFAULT_KEY)
+        rest = "every number" if not parts else "every other number"
+        parts.append(f"{rest}: {_describe(fallback)}" if fallback else f"{rest}: voicemail (default)")
+        text = "; ".join(parts)
+        if len(text) <= limit:
+            return text
+        cut = text[:limit].rsplit("; ", 1)[0]
+        return f"{cut}; … ({text.count('; ') - cut.count('; ')} more)"
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_plain_validator_function(parse_call_routes)
 
 
-_ADAPTER = TypeAdapter(CallRoutes)
+def _describe(route: Route) -> str:
+    recorded = "" if route.record else " (not recorded)"
+    if isinstance(route, ForwardRoute):
+        return f"forward to {route.forward_to}{recorded}"
+    if isinstance(route, AgentRoute):
+        return f"voice agent{recorded}"
+    if isinstance(route, ListenRoute):
+        return f"listen in, then {route.listen.method} {route.listen.twiml_url}{recorded}"
+    return f"voicemail{recorded}"
 
 
-def parse_call_routes(raw: str | dict[str, Any] | CallRoutes | None) -> CallRoutes:
+def parse_call_routes(raw: str | Mapping[str, Any] | CallRoutes | None) -> CallRoutes:
     """Parse `CALL_ROUTES` (JSON text or an already decoded mapping); ConfigError names the problem."""
     if isinstance(raw, CallRoutes):
         return raw
@@ -215,12 +261,24 @@ def parse_call_routes(raw: str | dict[str, Any] | CallRoutes | None) -> CallRout
     data: Any = raw
     if isinstance(raw, str):
         try:
-            data = json.loads(raw)
+            data = decode_json(raw)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"CALL_ROUTES is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
+    if not isinstance(data, Mapping):
         raise ConfigError('CALL_ROUTES must be a JSON object keyed by E.164 number or "*"')
-    try:
-        return _ADAPTER.validate_python(data)
-    except ValidationError as exc:
-        raise ConfigError(f"CALL_ROUTES is invalid: {describe_errors(exc, message_only)}") from exc
+    routes: dict[str, Route] = {}
+    outbound: OutboundRoute | None = None
+    for key, value in data.items():
+        try:
+            if key == OUTBOUND_KEY:
+                outbound = _parse_outbound(value)
+            elif key == DEFAULT_KEY or is_e164(key):
+                routes[key] = _parse_route(value)
+            else:
+                problem = f'route key {key!r} is neither "*", "outbound" nor an E.164 number'
+                raise ConfigError(f"CALL_ROUTES is invalid: {problem}")
+        except ValidationError as exc:
+            raise ConfigError(f"CALL_ROUTES is invalid: route {key!r}: {describe_errors(exc)}") from exc
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"CALL_ROUTES is invalid: route {key!r}: {exc}") from exc
+    return CallRoutes(routes=routes, outbound=outbound or OutboundRoute())

@@ -31,12 +31,21 @@ def describe_errors(exc: ValidationError, describe: Callable[[ErrorDetails], str
     return "; ".join(describe(error) for error in exc.errors())
 
 
+def decode_json(text: str | bytes) -> Any:
+    """`json.loads`, with nesting deeper than the parser can follow (which raises RecursionError)
+    reported as the JSONDecodeError (a ValueError) any other malformed text gets."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise json.JSONDecodeError("nested deeper than the parser allows", "", 0) from None
+
+
 def json_object(value: object, expected: str) -> Mapping[str, Any]:
     """A JSON object given as text (an environment variable, `-c key=…`) or already parsed (a
     cdk.json value); otherwise a ValueError saying `expected` (pydantic reports ValueErrors)."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = decode_json(value)
         except json.JSONDecodeError as exc:
             raise ValueError(f"must be {expected}, not JSON ({exc.msg})") from None
     if not isinstance(value, Mapping):

@@ -13,11 +13,12 @@ Algorithm (docs/streamer.md has the long form):
 - A final result confirms the audio it covers; one that ends at or before the track's high-water mark
   (stream time of the last final end) is a duplicate and is dropped, words before it are trimmed.
 - 401/402/403 (and other 4xx but 408/429) at the handshake, and 1008 (undecodable audio), are
-  terminal: reported once, never retried. Everything else is retried with capped exponential backoff
-  and full jitter; a connection that dies before hearing anything counts as a failed attempt, so a
-  server that accepts and drops at once cannot cause a reconnect storm.
+  terminal: reported once, never retried. Everything else is retried with the product's retry policy
+  (`shared.backoff`: tenacity, capped full-jitter backoff, `DEEPGRAM_MAX_ATTEMPTS` in a row); a
+  connection that dies before hearing anything counts as a failed attempt, so a server that accepts
+  and drops at once cannot cause a reconnect storm, and one that heard results starts the count again.
 
-Messages are parsed in `deepgram_messages.py`; the rest stays one class (a little over 300 lines)
+Messages are parsed in `deepgram_messages.py`; the rest stays one class (~320 lines)
 because sending, reconnecting and timing results share one track's indices (confirmed, sent, the
 connection's clock) and must move together.
 """
@@ -32,10 +33,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.frames import CloseCode
 
+from shared.backoff import full_jitter
 from streamer import deepgram_messages as dg
 from streamer import metrics as m
 from streamer.audio import ConnectionClock, TrackAudio
@@ -67,6 +70,13 @@ class Segment:
 
 class TerminalError(Exception):
     """Deepgram refused us for a reason retrying cannot fix (credentials, payment, bad request)."""
+
+
+class _HeardNothing(Exception):
+    """A connection opened and ended without one result: a failed attempt (the quick-failure detector)."""
+
+
+_RETRYABLE = (OSError, TimeoutError, InvalidHandshake, ConnectionClosed, _HeardNothing)
 
 
 class TrackTranscriber:
@@ -151,36 +161,69 @@ class TrackTranscriber:
     # ---- the task ----------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        attempt = 0
+        """Connect, serve and reconnect until the call's audio is all heard or a failure is final.
+
+        A connection that heard results and then dropped is progress: the count of failed attempts
+        starts again (after a short jittered pause, so a task's tracks dropped together do not all
+        reconnect in the same instant). One that heard nothing is a failed attempt."""
         while True:
-            # Connect only with audio to send: Deepgram closes a connection that gets none for ~10 s
-            # (NET-0001, and KeepAlive does not count before the first audio), so a silent track, or
-            # one whose audio is all confirmed after a drop, waits here instead of churning.
-            while self.audio.buffered_bytes == 0 and not self._input_closed:
-                self._wake.clear()
-                await self._wake.wait()
-            if self._input_closed and self.audio.buffered_bytes == 0:
-                return  # everything heard is confirmed (or the call ended before any audio)
+            finished = False
             try:
-                heard = await self._connect_and_serve()
+                async for attempt in self._reconnects():
+                    with attempt:
+                        finished = await self._next_connection()
             except TerminalError as exc:
                 self._fail("deepgram-refused", str(exc))
                 return
-            except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
-                heard = False
-                self._log.warning("deepgram connection failed", error=_describe(exc), attempt=attempt + 1)
-            else:
-                if heard is None:  # closed cleanly after our CloseStream: done
-                    return
-            self.reconnects += 1
-            self._metrics.incr(m.DEEPGRAM_RECONNECTS)
-            attempt = 0 if heard else attempt + 1
-            if attempt >= self._options.max_attempts:
-                self._fail("deepgram-unavailable", f"gave up after {attempt} consecutive failed attempts")
+            except _RETRYABLE:
+                attempts = self._options.max_attempts
+                self._fail("deepgram-unavailable", f"gave up after {attempts} consecutive failed attempts")
                 return
+            if finished:
+                return
+            self._count_reconnect()
             opts = self._options
-            delay = random.uniform(0, min(opts.backoff_max_seconds, opts.backoff_base_seconds * 2**attempt))  # noqa: S311 - jitter, not crypto
-            await asyncio.sleep(delay)
+            pause = min(opts.backoff_max_seconds, opts.backoff_base_seconds)  # the policy's first window
+            await asyncio.sleep(random.uniform(0, pause))  # noqa: S311 - jitter, not crypto
+
+    def _reconnects(self) -> AsyncRetrying:
+        opts = self._options
+        return AsyncRetrying(
+            retry=retry_if_exception_type(_RETRYABLE),
+            stop=stop_after_attempt(opts.max_attempts),
+            wait=full_jitter(opts.backoff_base_seconds, opts.backoff_max_seconds),
+            after=self._after_failed_attempt,
+            reraise=True,
+        )
+
+    def _after_failed_attempt(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        if error is not None and not isinstance(error, _HeardNothing):  # a drop logs its own warning
+            attempt = state.attempt_number
+            self._log.warning("deepgram connection failed", error=_describe(error), attempt=attempt)
+        self._count_reconnect()
+
+    def _count_reconnect(self) -> None:
+        self.reconnects += 1
+        self._metrics.incr(m.DEEPGRAM_RECONNECTS)
+
+    async def _next_connection(self) -> bool:
+        """One connection, once there is audio to send. True when the track is finished; False when
+        a connection that heard results dropped; raises when it failed without hearing any."""
+        # Connect only with audio to send: Deepgram closes a connection that gets none for ~10 s
+        # (NET-0001, and KeepAlive does not count before the first audio), so a silent track, or
+        # one whose audio is all confirmed after a drop, waits here instead of churning.
+        while self.audio.buffered_bytes == 0 and not self._input_closed:
+            self._wake.clear()
+            await self._wake.wait()
+        if self._input_closed and self.audio.buffered_bytes == 0:
+            return True  # everything heard is confirmed (or the call ended before any audio)
+        heard = await self._connect_and_serve()
+        if heard is None:  # closed cleanly after our CloseStream: done
+            return True
+        if not heard:
+            raise _HeardNothing("the connection ended before any result")
+        return False
 
     def _fail(self, code: str, detail: str) -> None:
         self.failed = f"{code}: {detail}"

@@ -3,10 +3,10 @@
 HTTP is spoken with urllib3, which botocore already brings into every Lambda bundle: no second HTTP
 stack, no SDK to import (docs/recordings.md, "The HTTP client"). Each adapter takes its client as an
 argument (one `urllib3.PoolManager`, one botocore S3 client per process) and retries only what a
-retry can fix: connection errors, timeouts, 408/429 and 5xx, with full-jitter backoff
-(`shared.dal.retry.with_retries`). A 4xx is final at once, so a bad key or a bad file never turns
-into a retry storm. Errors leave as `functions.recordings.errors` types, so the handler can say
-which dependency failed and whether retrying the event can help.
+retry can fix: connection errors, timeouts, 408/429 and 5xx, with the product's retry policy
+(`shared.backoff`: tenacity, full-jitter backoff). A 4xx is final at once, so a bad key or a bad
+file never turns into a retry storm. Errors leave as `functions.recordings.errors` types, so the
+handler can say which dependency failed and whether retrying the event can help.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from functions.recordings.errors import (
     RecordingUnavailableError,
     TranscriptionRejectedError,
 )
-from shared.dal.retry import with_retries
+from shared.backoff import retrying
 from shared.deepgram import DeepgramOptions
 from shared.observability import logger
 
@@ -72,11 +72,11 @@ def _snippet(response: urllib3.BaseHTTPResponse) -> str:
 
 @dataclass
 class RetryPolicy:
-    """How many times one request is tried, and the backoff between tries (full jitter, doubling)."""
+    """How many times one request is tried, and the backoff between tries (`shared.backoff`)."""
 
     attempts: int
     backoff_seconds: float
-    sleep: Callable[[float], object] = time.sleep
+    sleep: Callable[[float], None] = time.sleep
 
     def run(self, what: str, attempt: Callable[[], Any], reason: str) -> Any:
         def on_retry(number: int, exc: Exception) -> None:
@@ -84,15 +84,15 @@ class RetryPolicy:
                 "request failed; retrying", extra={"request": what, "attempt": number, "error": str(exc)}
             )
 
+        policy = retrying(
+            attempts=self.attempts,
+            base_seconds=self.backoff_seconds,
+            retry_on=(_Transient,),
+            on_retry=on_retry,
+            sleep=self.sleep,
+        )
         try:
-            return with_retries(
-                attempt,
-                attempts=self.attempts,
-                backoff_base=self.backoff_seconds,
-                retry_on=(_Transient,),
-                on_retry=on_retry,
-                sleep=self.sleep,
-            )
+            return policy(attempt)
         except _Transient as exc:
             raise RecordingUnavailableError(
                 f"{what}: {exc} (after {self.attempts} attempts)", reason=reason

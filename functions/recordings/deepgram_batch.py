@@ -9,6 +9,11 @@ we do not read are ignored, so a richer response (paragraphs, utterances, summar
 Channels map to tracks as Twilio records a dual-channel call: channel 0 is the parent call's side
 (the caller: `inbound`), channel 1 the dialled leg (`outbound`); a one-channel recording (voicemail,
 `<Record>`) is the caller's side.
+
+What cannot be true is a bad response (`BatchResponseError`), never a transcript: JSON nested past
+the parser's depth, a time that is not a finite number, a word before 0 s, and (checked by
+`BatchTranscript.check_within` against the WAV) a word after the recording's end. A word repeated
+(same channel, times and text) is one word heard once: the copies are dropped.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from shared.errors import CallscribeError
 from shared.validation import describe_errors
 
 CHANNEL_TRACKS = (INBOUND, OUTBOUND)
+# Deepgram times a word's end by the audio it heard; rounding may put the last one a little past the
+# file's own duration, never seconds past it.
+END_TOLERANCE_SECONDS = 0.5
 
 
 class BatchResponseError(CallscribeError):
@@ -33,12 +41,12 @@ class BatchResponseError(CallscribeError):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
 
 class _Word(_Model):
     word: str
-    start: float
+    start: float = Field(ge=0)
     end: float
     confidence: float | None = None
     punctuated_word: str | None = None
@@ -83,9 +91,19 @@ class BatchTranscript:
     duration: float | None
     request_id: str | None
     model: str | None  # e.g. `general-nova-3`, for the segments' `source`
+    duplicates: int = 0  # words repeated exactly in the answer, dropped
 
     def all_words(self) -> list[Word]:
         return [word for track in CHANNEL_TRACKS for word in self.words.get(track, ())]
+
+    def check_within(self, recording_seconds: float) -> None:
+        """Refuse an answer with a word after the end of the recording it transcribes."""
+        latest = max((word.end for word in self.all_words()), default=0.0)
+        if latest > recording_seconds + END_TOLERANCE_SECONDS:
+            raise BatchResponseError(
+                f"Deepgram's answer has a word ending at {latest:.3f} s in a recording of "
+                f"{recording_seconds:.3f} s (request_id {self.request_id})"
+            )
 
 
 def track_of_channel(index: int, channel_count: int) -> str:
@@ -105,12 +123,13 @@ def parse_response(payload: str | bytes | Mapping[str, Any]) -> BatchTranscript:
     except ValidationError as exc:
         # where and what, never the values: they are the recording's words, and this is logged
         raise BatchResponseError(f"not a Deepgram pre-recorded response: {describe_errors(exc)}") from None
-    except ValueError as exc:  # JSONDecodeError
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError; nesting past the parser's depth
         raise BatchResponseError(f"not a Deepgram pre-recorded response: {type(exc).__name__}") from None
     channels = response.results.channels
     if not channels:
         raise BatchResponseError("Deepgram's response has no channels")
     words: dict[str, tuple[Word, ...]] = {}
+    duplicates = 0
     for index, channel in enumerate(channels):
         track = track_of_channel(index, len(channels))
         # alternatives[0] is Deepgram's best hypothesis; more exist only when asked for
@@ -125,7 +144,9 @@ def parse_response(payload: str | bytes | Mapping[str, Any]) -> BatchTranscript:
             )
             for word in best
         ]
-        words[track] = tuple(sorted(parsed, key=lambda w: (w.start, w.end, w.text)))
+        unique = {(w.start, w.end, w.text): w for w in reversed(parsed)}  # the first of equal words
+        duplicates += len(parsed) - len(unique)
+        words[track] = tuple(unique[key] for key in sorted(unique))
     names = [info.name for info in response.metadata.model_info.values() if info.name]
     return BatchTranscript(
         words=words,
@@ -133,4 +154,5 @@ def parse_response(payload: str | bytes | Mapping[str, Any]) -> BatchTranscript:
         duration=response.metadata.duration,
         request_id=response.metadata.request_id,
         model=names[0] if names else None,
+        duplicates=duplicates,
     )

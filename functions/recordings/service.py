@@ -145,7 +145,7 @@ class RecordingService:
         options = self._settings.deepgram.for_call(language=call.language, model=call.stt_model)
         with self._buffer() as audio:
             size, wav = self._audio(event, call, key, audio)
-            transcript = self._transcribe(audio, size, options, remaining_seconds)
+            transcript = self._transcribe(audio, size, wav, options, remaining_seconds)
         self._count(names.RECORDING_BYTES, size, MetricUnit.Bytes)
         if call.recording_s3_key != key and not self._calls.set_recording_s3_key(
             call_sid, recording_sid, key
@@ -225,8 +225,14 @@ class RecordingService:
         return size, wav
 
     def _transcribe(
-        self, audio: BinaryIO, size: int, options: DeepgramOptions, remaining_seconds: Callable[[], float]
+        self,
+        audio: BinaryIO,
+        size: int,
+        wav: WavInfo,
+        options: DeepgramOptions,
+        remaining_seconds: Callable[[], float],
     ) -> BatchTranscript:
+        """Deepgram's words for the WAV; an answer that cannot be true of it is a bad response."""
         longest = self._settings.deepgram.batch_timeout_seconds
 
         def timeout() -> float:
@@ -236,9 +242,13 @@ class RecordingService:
             return min(longest, left)
 
         try:
-            return self._transcriber.transcribe(audio, size, options, timeout)
-        except BatchResponseError as exc:  # Deepgram answered 200 with something we cannot read
+            transcript = self._transcriber.transcribe(audio, size, options, timeout)
+            transcript.check_within(wav.duration_seconds)
+        except BatchResponseError as exc:  # Deepgram answered 200 with something we cannot use
             raise RecordingUnavailableError(str(exc), reason="deepgram-bad-response") from exc
+        if transcript.duplicates:
+            logger.warning("deepgram repeated words; copies dropped", extra={"words": transcript.duplicates})
+        return transcript
 
     def _delete_twilio_copy(self, recording_sid: str) -> None:
         """Our copy is stored and named on the call: Twilio's may go. A failure is reported, not

@@ -142,9 +142,15 @@ class SummaryService:
         language = (call.language if call is not None else None) or transcript.language
         questions = self._questions(call.route if call is not None else None)
         if transcript.has_speech:
-            written = self._summarize(
-                call_sid, transcript, len(segments), remaining_seconds, language, version, questions
-            )
+            try:
+                written = self._summarize(
+                    call_sid, transcript, len(segments), remaining_seconds, language, version, questions
+                )
+            except ModelRequestRejectedError:
+                # the model refuses this request for good: retries (and the DLQ) follow, but the
+                # record says now that no summary is coming; a later success replaces the mark
+                self._calls.summary_failed(call_sid)
+                raise
             result: Result = "created"
         else:
             failed = detail.transcript_status == TranscriptStatus.FAILED.value

@@ -35,6 +35,7 @@ from functions.summaries.llm import LanguageModel, StructuredReply, StructuredRe
 from functions.summaries.pricing import request_cost
 from functions.summaries.prompts import PromptSet, language_hint
 from functions.summaries.summary import CallSummary, TokenUsage
+from functions.summaries.transcript import LEFT_LOOKALIKES, RIGHT_LOOKALIKES, TAG_CHARACTERS
 from shared.evaluations import EvaluationQuestion
 
 M = TypeVar("M", bound=BaseModel)
@@ -230,18 +231,27 @@ class Summarizer:
         cost: float | None = 0.0
         for reply in self._replies:
             usage = usage.plus(reply.usage)
-            one = request_cost(reply.model, reply.usage)
+            one = request_cost(reply.model, reply.usage, bedrock_model_id=reply.bedrock_model_id)
             cost = None if cost is None or one is None else cost + one
         return usage, None if cost is None else round(cost, 8)
 
 
 def _as_json(parts: Sequence[CallSummary]) -> str:
     """Part summaries for the reduce prompt. They are model output that may quote the caller, so
-    `<`, `>` and `&` are written as JSON's `\\u003c`, `\\u003e` and `\\u0026` (still valid JSON, same
-    values): nothing in them can close the `<part_summaries>` tag around them."""
+    `<`, `>`, `&` and the characters a model reads as brackets are written as JSON escapes
+    (`\\u003c`…: still valid JSON, same values) and tag characters are dropped, as the transcript's
+    `neutralise` does: nothing in them can close the `<part_summaries>` tag around them."""
     text = json.dumps(
         [{"part": i, **part.model_dump(mode="json", by_alias=True)} for i, part in enumerate(parts, start=1)],
         ensure_ascii=False,
         indent=1,
     )
-    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    return text.translate(_JSON_ESCAPES)
+
+
+_JSON_ESCAPES = str.maketrans(
+    {
+        **{c: f"\\u{ord(c):04x}" for c in "&<>" + LEFT_LOOKALIKES + RIGHT_LOOKALIKES},
+        **dict.fromkeys(map(chr, TAG_CHARACTERS), None),
+    }
+)

@@ -10,11 +10,12 @@ timing survives, and empty or whitespace-only segments are dropped.
 What the caller says goes to the model, so it must not be able to speak to it as anything but a
 caller. The prompt puts the transcript between `<transcript>` tags and the system prompt says it is
 data; for that to hold, transcript text can never open or close a tag: `render` escapes `&`, `<`
-and `>` (and their fullwidth and small-form look-alikes) as XML entities, which covers every case
-and whitespace variant of `</transcript>` at once. Text is stored and redacted as heard and escaped
-only when rendered, so nothing is escaped twice. Speaker labels are free text from the stream's
-parameters; each line names one of `ROLES` instead, and a line cannot start another (segments are
-one line: whitespace, newlines included, is collapsed).
+and `>` (and the characters a model reads as them: fullwidth, guillemets, CJK and mathematical angle
+brackets) as XML entities, which covers every case and whitespace variant of `</transcript>` at
+once, and drops Unicode tag characters (invisible text). Text is stored and redacted as heard and
+escaped only when rendered, so nothing is escaped twice. Speaker labels are free text from the
+stream's parameters; each line names one of `ROLES` instead, and a line cannot start another
+(segments are one line: whitespace, newlines included, is collapsed).
 """
 
 from __future__ import annotations
@@ -27,15 +28,26 @@ from typing import Protocol
 ROLES = ("caller", "callee", "agent", "unknown")
 UNKNOWN = "unknown"
 
+# Characters a model reads as angle brackets, though they are not `<`/`>`: fullwidth and small forms,
+# guillemets, the CJK, technical and mathematical angle brackets, ornaments, modifier arrowheads, the
+# vertical presentation forms and the Canadian syllabics that look like them (confusables of < and >).
+LEFT_LOOKALIKES = (
+    "\uff1c\ufe64\u2039\u00ab\u3008\u300a\u2329\u27e8\u27ea\u276c\u276e\u2770\u29fc\u02c2\u1438\ufe3f"
+)
+RIGHT_LOOKALIKES = (
+    "\uff1e\ufe65\u203a\u00bb\u3009\u300b\u232a\u27e9\u27eb\u276d\u276f\u2771\u29fd\u02c3\u1433\ufe40"
+)
+# Unicode tag characters (U+E0000-E007F) are invisible, yet a model reads U+E003C as "<" and a run of
+# them as hidden text: no transcript holds them legitimately, so they are dropped.
+TAG_CHARACTERS = range(0xE0000, 0xE0080)
 _ESCAPES = str.maketrans(
     {
         "&": "&amp;",
         "<": "&lt;",
         ">": "&gt;",
-        "\uff1c": "&lt;",  # fullwidth < >: a model reads them as brackets all the same
-        "\uff1e": "&gt;",
-        "\ufe64": "&lt;",  # small form variants
-        "\ufe65": "&gt;",
+        **dict.fromkeys(LEFT_LOOKALIKES, "&lt;"),
+        **dict.fromkeys(RIGHT_LOOKALIKES, "&gt;"),
+        **dict.fromkeys(map(chr, TAG_CHARACTERS), None),
     }
 )
 

@@ -19,6 +19,7 @@ TRANSCRIPTS_FINISHED: Final = "SweepTranscriptsFinished"  # stream never finishe
 TRANSCRIPT_EVENTS: Final = "SweepTranscriptCompletedRedriven"
 RECORDING_EVENTS: Final = "SweepRecordingCompletedRedriven"
 COSTS_REPAIRED: Final = "SweepCostsRepaired"  # a settled call's stored cost was not its final record's
+SUMMARIES_FAILED: Final = "SweepSummariesMarkedFailed"  # transcript final, no summary came: marked failed
 GAVE_UP: Final = "SweepGaveUp"  # out of attempts: parked for an operator (alarm)
 FAILURES: Final = "SweepFailures"  # a call's sweep failed this run (retried next run)
 BACKLOG: Final = "SweepBacklog"  # 1 when a run stopped with due calls left (limit or time)

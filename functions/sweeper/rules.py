@@ -1,18 +1,22 @@
 """What a due call still needs, decided from its record alone (pure: no AWS, no clock).
 
 The sweeper reads a call once it has waited `SWEEP_AFTER_SECONDS` since it ended (or since the last
-re-drive). By then every tier has had its chance, so whatever is still open was lost. The record says:
+re-drive). By then every tier has had its chance, so whatever is still open was lost; except a
+transcript whose stream is alive (it claimed the call and its heartbeat is newer than the staleness
+bound): that stream finishes and announces it itself, so the sweeper waits. The record says:
 
-- transcript `pending` / `in-progress`: finish it `incomplete` from the segments stored and publish
-  `Transcript Completed`; a completed recording is re-driven too, to be reconciled with it;
-- transcript final (`completed`, `incomplete`, `failed`) and no summary: re-publish
-  `Transcript Completed`;
+- stream alive, and the transcript still live, or final without a summary or its event: wait;
+- transcript `pending` / `in-progress` (its stream dead: never claimed, or silent): finish it
+  `incomplete` from the segments stored and publish `Transcript Completed`; a completed recording is
+  re-driven too, to be reconciled with it;
+- transcript final (`completed`, `incomplete`, `failed`) and no summary: mark the summary `failed`
+  (its delivery failed, went to the DLQ, or was lost) and re-publish `Transcript Completed`;
 - summary stored but `Summary Created` never marked published: re-publish `Transcript Completed`
   (the summaries then publish what they owe);
 - recording `completed`, no `reconciled_at`: re-publish `Recording Completed`;
-- recording `completed`, reconciled while live was still in progress (`reconciled_transcript_status`
-  not final) and the transcript final now: re-publish `Recording Completed`, so it is reconciled
-  against the final transcript;
+- recording `completed`, reconciled against another live status than the transcript's final one
+  now (reconciled while live was in progress; or, rarely, before the stream's own ending replaced the
+  sweeper's): re-publish `Recording Completed`, so it is reconciled against the final transcript;
 - no recording and `recording_expected = false` (the route records nothing), transcript final, not
   reconciled: settled as live only (`transcript_source = live`, stored with the settling write);
 - recording `in-progress`: wait (no event of ours moves it: the completed callback is Twilio's);
@@ -29,7 +33,7 @@ from dataclasses import dataclass
 from shared import clock
 from shared.dal.records import RECORDING_COMPLETED, Call
 from shared.events import RecordingCompleted, TranscriptCompleted
-from shared.status import TranscriptStatus
+from shared.status import SummaryStatus, TranscriptStatus
 
 LIVE_TRANSCRIPT = frozenset({TranscriptStatus.PENDING.value, TranscriptStatus.IN_PROGRESS.value})
 FINAL_TRANSCRIPT = frozenset(
@@ -45,6 +49,7 @@ class SweepPlan:
     finish_transcript: bool = False
     transcript_completed: bool = False  # (re-)publish `Transcript Completed`
     recording_completed: bool = False  # (re-)publish `Recording Completed`
+    summary_failed: bool = False  # mark `summary_status = failed` (no summary came in time)
     waiting: bool = False  # something is open that no event of ours can move
     # settle by storing the call as reconciled from live alone (no recording will ever come)
     live_only: bool = False
@@ -59,24 +64,40 @@ class SweepPlan:
         return self.finish_transcript or self.transcript_completed or self.recording_completed
 
 
-def plan_sweep(call: Call) -> SweepPlan:
-    """The sweep a due call needs (see the module's table)."""
+def stream_alive(call: Call, stale_before: str) -> bool:
+    """The stream that claimed the call showed a sign of life at or after `stale_before` (ISO-8601
+    UTC, as every stored time: they compare as strings)."""
+    heartbeat = call.stream_heartbeat_at
+    return call.stream_owner is not None and heartbeat is not None and heartbeat >= stale_before
+
+
+def plan_sweep(call: Call, stale_before: str) -> SweepPlan:
+    """The sweep a due call needs (see the module's table); a stream whose heartbeat is older than
+    `stale_before` is dead."""
     reasons: list[str] = []
     status = call.transcript_status
-    finish = status in LIVE_TRANSCRIPT
-    transcript_completed = False
-    if finish:
+    finish = transcript_completed = summary_failed = waiting = False
+    announced = call.summary is not None and call.summary_event_at is not None
+    if stream_alive(call, stale_before) and (status in LIVE_TRANSCRIPT or not announced):
+        reasons.append(
+            f"transcript {status} and its stream alive (heartbeat at {call.stream_heartbeat_at}): "
+            "the stream finishes and announces it"
+        )
+        waiting = True
+    elif status in LIVE_TRANSCRIPT:
+        finish = True
         reasons.append(f"transcript still {status}: its stream never finished")
         transcript_completed = True
     elif status in FINAL_TRANSCRIPT:
         if call.summary is None:
-            reasons.append(f"transcript {status} but no summary: Transcript Completed was lost")
+            reasons.append(f"transcript {status} but no summary: its delivery failed or was lost")
             transcript_completed = True
+            summary_failed = call.summary_status != SummaryStatus.FAILED.value
         elif call.summary_event_at is None:
             reasons.append("summary stored but Summary Created never published")
             transcript_completed = True
 
-    recording_completed = waiting = False
+    recording_completed = False
     recording = call.recording
     if recording is not None and recording.status == RECORDING_COMPLETED:
         if finish:
@@ -88,7 +109,7 @@ def plan_sweep(call: Call) -> SweepPlan:
         elif (
             status in FINAL_TRANSCRIPT
             and call.reconciled_transcript_status is not None
-            and call.reconciled_transcript_status not in FINAL_TRANSCRIPT
+            and call.reconciled_transcript_status != status
         ):
             reasons.append(
                 f"recording reconciled while live was {call.reconciled_transcript_status}; "
@@ -113,6 +134,7 @@ def plan_sweep(call: Call) -> SweepPlan:
         finish_transcript=finish,
         transcript_completed=transcript_completed,
         recording_completed=recording_completed,
+        summary_failed=summary_failed,
         waiting=waiting,
         reasons=tuple(reasons),
     )

@@ -8,7 +8,8 @@ nothing. The claim also counts the attempt; a call out of attempts is parked (ou
 (nothing open) is taken out of the index with the same condition, so a status callback that lands
 meanwhile (and re-arms the marker) wins.
 
-Order inside a claim: finish the stalled transcript (conditional: the streamer's own ending wins),
+Order inside a claim: finish the stalled transcript (conditional: the streamer's own ending wins, and
+a stream that showed a sign of life within `STREAM_HEARTBEAT_STALE_SECONDS` keeps its transcript),
 then publish. If a publication fails the claim is released, so the next run tries again at once.
 Failures of single calls do not stop the run; it raises at the end, after every other call was
 handled, so the Lambda's error alarm sees it.
@@ -64,6 +65,7 @@ class SweepIncompleteError(CallscribeError):
 @dataclass(frozen=True)
 class SweepPolicy:
     after_seconds: int = 600
+    stream_stale_seconds: int = 300
     backoff_seconds: int = 900
     max_backoff_seconds: int = 6 * 3600
     max_attempts: int = 5
@@ -73,6 +75,7 @@ class SweepPolicy:
     def of(cls, settings: SweeperSettings) -> SweepPolicy:
         return cls(
             after_seconds=settings.sweep_after_seconds,
+            stream_stale_seconds=settings.stream_heartbeat_stale_seconds,
             backoff_seconds=settings.sweep_backoff_seconds,
             max_backoff_seconds=settings.sweep_max_backoff_seconds,
             max_attempts=settings.sweep_max_attempts,
@@ -94,6 +97,7 @@ class SweepReport:
     transcript_events: int = 0
     recording_events: int = 0
     costs_repaired: int = 0
+    summaries_failed: int = 0
     failed: list[str] = field(default_factory=list)
     stopped_early: bool = False
 
@@ -109,6 +113,7 @@ class SweepReport:
             "transcriptCompletedRepublished": self.transcript_events,
             "recordingCompletedRepublished": self.recording_events,
             "costsRepaired": self.costs_repaired,
+            "summariesMarkedFailed": self.summaries_failed,
             "failed": list(self.failed),
             "stoppedEarly": self.stopped_early,
         }
@@ -164,7 +169,8 @@ class SweeperService:
         marker = None if call is None else call.sweep_after
         if call is None or marker is None or marker > cutoff:
             return "skipped"  # the index lags the table: settled or re-armed since
-        plan = plan_sweep(call)
+        stale_before = clock.iso(self._now() - timedelta(seconds=self._policy.stream_stale_seconds))
+        plan = plan_sweep(call, stale_before)
         if plan.settled:
             self._repair_cost(call, report)
             if plan.live_only and call.transcript_status is not None:
@@ -196,22 +202,25 @@ class SweeperService:
         if not plan.redrives:
             return "waiting"
         try:
-            self._redrive(call, plan, report)
+            self._redrive(call, plan, stale_before, report)
         except Exception:
             self._release(claim)
             raise
         return "redriven"
 
-    def _redrive(self, call: Call, plan: SweepPlan, report: SweepReport) -> None:
+    def _redrive(self, call: Call, plan: SweepPlan, stale_before: str, report: SweepReport) -> None:
         events: list[DomainEvent] = []
         if plan.finish_transcript:
             count = self._segments.count_live_segments(call.call_sid)
             error = stalled_transcript_error(count, self._policy.after_seconds)
-            if self._calls.finish_stalled_transcript(call.call_sid, count, error):
+            if self._calls.finish_stalled_transcript(call.call_sid, count, error, stale_before):
                 report.transcripts_finished += 1
                 events.append(transcript_event(call, count, TranscriptStatus.INCOMPLETE.value))
-            # else: the stream ended meanwhile and its streamer published the event itself
+            # else: the stream ended meanwhile (its streamer published the event itself) or showed
+            # a sign of life (it will)
         elif plan.transcript_completed:
+            if plan.summary_failed and self._calls.summary_failed(call.call_sid):
+                report.summaries_failed += 1
             events.append(transcript_event(call))
         if plan.recording_completed:
             events.append(recording_event(call))
@@ -251,6 +260,7 @@ class SweeperService:
             names.TRANSCRIPT_EVENTS: report.transcript_events,
             names.RECORDING_EVENTS: report.recording_events,
             names.COSTS_REPAIRED: report.costs_repaired,
+            names.SUMMARIES_FAILED: report.summaries_failed,
             names.FAILURES: len(report.failed),
             names.BACKLOG: int(report.stopped_early),
         }

@@ -18,6 +18,10 @@ class SweeperSettings(EnvSettings):
 
     # How long after a call ended (or after a re-drive) the sweeper waits before it looks.
     sweep_after_seconds: int = Field(default=600, ge=0, le=7 * 24 * 3600)
+    # A stream whose heartbeat is older than this is dead, and its transcript the sweeper's to finish.
+    # Keep it well above the streamer's STREAM_HEARTBEAT_SECONDS (30) plus a heartbeat's write
+    # retries (docs/recordings.md, "The sweeper"); 0 treats every stream as dead.
+    stream_heartbeat_stale_seconds: int = Field(default=300, ge=0, le=24 * 3600)
     # After a re-drive, the call is looked at again this much later (plus the patience above),
     # doubling each attempt up to the maximum, so work in flight is never re-driven on top of itself.
     sweep_backoff_seconds: int = Field(default=900, ge=1, le=24 * 3600)

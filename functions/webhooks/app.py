@@ -4,10 +4,17 @@ Routes are thin: parse into a typed model, call one function in `logic`, answer.
 signature check, then the account check (`AccountSid` must be ours), are middleware on every
 `/twilio/*` route (403, nothing written); domain errors are mapped to answers in `errors`. Nothing
 here reads configuration at import time, and Twilio's REST client is imported only by POST /calls,
-so a cold start stays small.
+so a cold start stays small. The garbage collector is off while the module imports and what the
+import built is frozen at its end (docs/benchmarks.md, "Cold start": a full collection during init
+scans ~50,000 long-lived objects and frees next to nothing).
 """
 
+# ruff: noqa: E402 - the collector is switched off before the imports it would otherwise scan
 from __future__ import annotations
+
+import gc
+
+gc.disable()
 
 import json
 from collections.abc import Callable
@@ -24,13 +31,13 @@ from functions.webhooks import dependencies, errors, logic, metric_names, twiml
 from functions.webhooks.errors import ForeignAccountError, InvalidInputError
 from functions.webhooks.inputs import CreateCallRequest, RecordingCallback, StatusCallback, VoiceRequest
 from functions.webhooks.logic import Services
-from functions.webhooks.transcript_pages import TranscriptPage
 from functions.webhooks.twiml import CallbackUrls
 from functions.webhooks.urls import public_base_url
 from shared.errors import InvalidSignatureError, MalformedRequestError
 from shared.observability import logger, metrics, tracer
 from shared.sids import is_call_sid
 from shared.signatures import SIGNATURE_HEADER, FormParams, verify_api_gateway_event
+from shared.transcript_pages import TranscriptPage
 from shared.validation import describe_errors
 
 TWIML = "text/xml"
@@ -205,3 +212,9 @@ def get_call(callSid: str) -> Response[str]:
 
 
 handler = create_handler(dependencies.services)
+
+
+# Init is over: everything it built lives as long as the container. Frozen, it is never scanned
+# again by a collection (nor paid for by the first request); collection resumes for what requests make.
+gc.freeze()
+gc.enable()

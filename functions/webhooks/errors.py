@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 
 from functions.webhooks import metric_names
+from functions.webhooks.destinations import DestinationNotAllowedError
 from functions.webhooks.twilio_calls import TwilioApiError
 from shared.errors import (
     CallNotFoundError,
@@ -73,6 +74,11 @@ def register(app: APIGatewayRestResolver) -> None:
         metrics.add_metric(name=metric_names.FOREIGN_ACCOUNT, unit="Count", value=1)
         return _json(HTTPStatus.FORBIDDEN, "request is for another Twilio account")
 
+    def _destination_refused(exc: DestinationNotAllowedError) -> Response[str]:
+        logger.warning("outbound call refused: destination not allowed", extra={"field": exc.field})
+        metrics.add_metric(name=metric_names.OUTBOUND_DESTINATION_REFUSED, unit="Count", value=1)
+        return _json(HTTPStatus.FORBIDDEN, str(exc))
+
     def _unprocessable(exc: InvalidInputError) -> Response[str]:
         metrics.add_metric(name=metric_names.INVALID_INPUT, unit="Count", value=1)
         return _json(HTTPStatus.UNPROCESSABLE_ENTITY, str(exc))
@@ -118,6 +124,7 @@ def register(app: APIGatewayRestResolver) -> None:
 
     _on(app, InvalidSignatureError, _forbidden)
     _on(app, ForeignAccountError, _foreign_account)
+    _on(app, DestinationNotAllowedError, _destination_refused)
     _on(app, InvalidInputError, _unprocessable)
     _on(app, MalformedRequestError, _bad_request)
     _on(app, CallNotFoundError, _call_not_found)

@@ -12,20 +12,22 @@ from dataclasses import dataclass
 
 from functions.webhooks import twiml
 from functions.webhooks.cdr import StatusChange, advance, publish_recording_completed_once, record_status
+from functions.webhooks.destinations import check_destinations
 from functions.webhooks.inputs import CreateCallRequest, RecordingCallback, StatusCallback, VoiceRequest
 from functions.webhooks.settings import DEFAULT_UNAVAILABLE, DEFAULT_VOICEMAIL_THANKS, WebhookSettings
-from functions.webhooks.transcript_pages import TranscriptPage, encode_cursor
 from functions.webhooks.twilio_calls import CallsApi, OutboundCall
-from functions.webhooks.views import CallView
-from shared import clock
+from shared import call_view, clock
+from shared.call_view import CallView
 from shared.costs import record_cost
 from shared.dal.ports import SegmentPageReader, WebhookCallWrites
 from shared.dal.records import RECORDING_COMPLETED, CallParties, CallUpsert, RecordingUpdate
-from shared.errors import CallNotFoundError, MalformedRequestError
+from shared.errors import ConfigError, MalformedRequestError
 from shared.events import EventPublisher, RecordingCompleted
+from shared.listen import is_under
 from shared.observability import logger
-from shared.routing import AgentRoute, ForwardRoute, OutboundRoute, Route
+from shared.routing import AgentRoute, ForwardRoute, ListenRoute, OutboundRoute, Route
 from shared.status import CallStatus
+from shared.transcript_pages import TranscriptPage
 
 OUTBOUND_API = "outbound-api"
 ROUTE_OUTBOUND = "outbound"
@@ -44,11 +46,8 @@ class Services:
 
 
 def _route_name(route: Route) -> str:
-    if isinstance(route, ForwardRoute):
-        return "forward"
-    if isinstance(route, AgentRoute):
-        return "agent"
-    return "voicemail"
+    """The call record's `route`: the route's kind (forward, voicemail, agent, listen)."""
+    return route.kind
 
 
 def _stream_parameters(
@@ -83,6 +82,8 @@ def answer_voice(request: VoiceRequest, services: Services, callbacks: twiml.Cal
         return _answer_outbound(request, services, callbacks)
 
     route = settings.call_routes.route_for(request.to_number)
+    if isinstance(route, ListenRoute):
+        return _answer_listen(request, services, callbacks, route)
     route_name = _route_name(route)
     connect_to = route.forward_to if isinstance(route, ForwardRoute) else None
     _record_call(request, services, route_name=route_name, route=route, connect_to=connect_to)
@@ -114,6 +115,38 @@ def answer_voice(request: VoiceRequest, services: Services, callbacks: twiml.Cal
             callbacks=callbacks if route.record else None,
         )
     return _voicemail(services, callbacks, route, stream_url=settings.stream_url, parameters=parameters)
+
+
+def _answer_listen(
+    request: VoiceRequest, services: Services, callbacks: twiml.CallbackUrls, route: ListenRoute
+) -> str:
+    """Stream (and record) the call, then hand it to the team's TwiML URL.
+
+    A call that comes back here (a Studio flow that redirects to us twice, say) already streams and
+    records: it is handed back without a second stream or recording, and its record is left as it is.
+    """
+    target = route.listen
+    if is_under(target.twiml_url, callbacks.base):
+        # settings catch this when WEBHOOK_BASE_URL is set; without it only the request tells
+        raise ConfigError(f"a listen route hands calls back to this API ({target.twiml_url})")
+    existing = services.store.get(request.call_sid)
+    if existing is not None and existing.route == route.kind:
+        logger.info("listen call came back; handing it over again without a second stream")
+        return twiml.hand_back(twiml_url=target.twiml_url, method=target.method)
+    _record_call(request, services, route_name=route.kind, route=route, connect_to=None)
+    logger.info(
+        "answering call",
+        extra={"route": route.kind, "direction": request.direction, "record": route.record},
+    )
+    settings = services.settings
+    return twiml.listen(
+        stream_url=settings.stream_url,
+        parameters=_stream_parameters(request, route.kind, None, route),
+        notice=settings.recording_notice,
+        twiml_url=target.twiml_url,
+        method=target.method,
+        callbacks=callbacks if route.record else None,
+    )
 
 
 def _voicemail(
@@ -279,6 +312,8 @@ def start_outbound_call(request: CreateCallRequest, services: Services, callback
     from_number = request.from_number or settings.twilio_from_number
     if from_number is None:
         raise MalformedRequestError('"from" is required (no TWILIO_FROM_NUMBER is configured)')
+    # both numbers are dialled at our cost: refused before Twilio is asked or anything is written
+    check_destinations(settings.dial_prefixes(), to=request.to, connectTo=request.connect_to)
     route = settings.call_routes.outbound
     created = services.calls_api().create_call(
         OutboundCall(
@@ -317,11 +352,4 @@ def start_outbound_call(request: CreateCallRequest, services: Services, callback
 
 def describe_call(call_sid: str, services: Services, page: TranscriptPage | None = None) -> CallView:
     """The call with one page of its transcript (the first by default) and the cursor to the next."""
-    call = services.store.get(call_sid)
-    if call is None:
-        raise CallNotFoundError(f"no call {call_sid}")
-    page = page or TranscriptPage()
-    segments = services.segments.page_segments(call_sid, limit=page.limit, after=page.after)
-    next_cursor = None if segments.next_key is None else encode_cursor(call_sid, segments.next_key)
-    legs = [leg for sid in call.leg_call_sids or () if (leg := services.store.get(sid)) is not None]
-    return CallView.of(call, segments.segments, next_cursor, legs)
+    return call_view.describe_call(call_sid, services.store, services.segments, page)

@@ -20,6 +20,8 @@ CALL_VIEWED: Final = "CallViewed"
 # One per request refused or failed, by what `errors.py` answered.
 INVALID_SIGNATURE: Final = "InvalidSignature"  # 403: missing or wrong X-Twilio-Signature
 FOREIGN_ACCOUNT: Final = "ForeignAccount"  # 403: signed, but another Twilio account's call
+# 403 on POST /calls: `to` or `connectTo` starts with no OUTBOUND_ALLOWED_PREFIXES prefix
+OUTBOUND_DESTINATION_REFUSED: Final = "OutboundDestinationRefused"
 INVALID_INPUT: Final = "InvalidInput"  # 422
 MALFORMED_REQUEST: Final = "MalformedRequest"  # 400
 CALL_NOT_FOUND: Final = "CallNotFound"  # 404 on GET /calls/{callSid}

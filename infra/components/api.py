@@ -131,7 +131,13 @@ class WebhooksApi(Construct):
                 "TWILIO_API_BASE_URL": config.twilio_api_base_url,
                 "TWILIO_SECRET_ARN": secrets.twilio.secret_arn,
                 **({"CALL_ROUTES": config.call_routes} if config.call_routes else {}),
+                **config.listen_environment(),  # the TwiML URLs listen routes may hand calls to
                 **({"TWILIO_FROM_NUMBER": config.twilio_from_number} if config.twilio_from_number else {}),
+                **(
+                    {"OUTBOUND_ALLOWED_PREFIXES": config.outbound_allowed_prefixes}
+                    if config.outbound_allowed_prefixes
+                    else {}
+                ),
                 **config.prices_environment(),  # a terminal status or recording recomputes the cost
             },
         )
@@ -191,7 +197,7 @@ class WebhooksApi(Construct):
             request_validator=validator,
             request_parameters={
                 "method.request.path.callSid": True,
-                # transcript paging (functions/webhooks/transcript_pages.py validates them: 400)
+                # transcript paging (shared/transcript_pages.py validates them: 400)
                 "method.request.querystring.limit": False,
                 "method.request.querystring.cursor": False,
             },

@@ -24,9 +24,14 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from functions.webhooks.destinations import parse_prefixes
+from shared import listen
+from shared.anthropic_clients import ModelProvider, check_model_id
 from shared.costs import Prices
+from shared.errors import ConfigError
 from shared.redaction import parse_patterns
-from shared.validation import describe_errors
+from shared.routing import CallRoutes, parse_call_routes
+from shared.validation import decode_json, describe_errors
 
 # ECS refuses a container stopTimeout above this (seconds): SIGTERM then SIGKILL after it.
 ECS_MAX_STOP_TIMEOUT = 120
@@ -43,6 +48,11 @@ StreamEdge = Literal["cloudfront", "alb"]
 StreamPriceClass = Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"]
 # How much X-Ray the Lambdas record (infra.components.functions.LambdaTracing says what each means)
 LambdaTracingMode = Literal["active", "sdk", "off"]
+# Where Claude is asked (docs/deploy.md, "Claude through Amazon Bedrock"), and how a structured answer
+# is asked of a Bedrock model (functions/summaries/llm.py, StructuredOutput)
+ModelProviderName = Literal["anthropic", "bedrock"]
+StructuredOutputName = Literal["native", "tool"]
+AWS_REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"
 # CloudWatch Logs accepts only these retentions (days), in RetentionDays' declaration order.
 _RETENTION_DAYS = (
     1,
@@ -78,10 +88,29 @@ def _call_routes_json(value: object) -> str:
     """`callRoutes` is JSON text on the command line but an object in cdk.json; the code wants text."""
     text = value if isinstance(value, str) else json.dumps(value)
     try:
-        json.loads(text)
+        decode_json(text)
     except json.JSONDecodeError as exc:
         raise PydanticCustomError("context_json", "is not valid JSON: {error}", {"error": str(exc)}) from exc
     return text
+
+
+def _dial_prefixes(value: object) -> str | None:
+    """`outboundAllowedPrefixes`, checked as the webhooks will check it, as the variable's text."""
+    try:
+        prefixes = parse_prefixes(value)
+    except ValueError as exc:
+        raise PydanticCustomError("context_prefixes", "{error}", {"error": str(exc)}) from exc
+    return ",".join(prefixes) if prefixes else None
+
+
+def _listen_urls(value: object) -> str | None:
+    """`listenAllowedUrls` (a cdk.json list or comma-separated text), checked as the webhooks check
+    it but stricter: https only (loopback http is for local runs, never a deployment)."""
+    try:
+        entries = listen.parse_allowed_urls(value, loopback_http=False)
+    except ValueError as exc:
+        raise PydanticCustomError("context_listen", "{error}", {"error": str(exc)}) from exc
+    return ",".join(entries) if entries else None
 
 
 def _prices_json(value: object) -> str:
@@ -187,9 +216,29 @@ class InfraConfig(BaseModel):
     deepgram_punctuate: bool | None = Field(None, alias="deepgramPunctuate")
     deepgram_redact: str | None = Field(None, alias="deepgramRedact")
     deepgram_keyterm: str | None = Field(None, alias="deepgramKeyterm")
+    # LISTEN_ALLOWED_URLS: the TwiML URLs listen routes may hand calls to (exact, or prefixes ending
+    # in *; docs/listen-in.md); every listen route in callRoutes must be covered, checked here
+    listen_allowed_urls: Annotated[str | None, BeforeValidator(_listen_urls)] = Field(
+        None, alias="listenAllowedUrls"
+    )
     twilio_api_base_url: str = Field("https://api.twilio.com", alias="twilioApiBaseUrl")
     twilio_from_number: str | None = Field(None, alias="twilioFromNumber")
+    # OUTBOUND_ALLOWED_PREFIXES: the numbers POST /calls may dial, comma-separated E.164 prefixes
+    # (unset: the country codes of CALL_ROUTES' numbers and twilioFromNumber; docs/configuration.md)
+    outbound_allowed_prefixes: Annotated[str | None, BeforeValidator(_dial_prefixes)] = Field(
+        None, alias="outboundAllowedPrefixes"
+    )
+    # Claude for summaries, evaluations and agent mode: Anthropic's API (a key in the Anthropic secret)
+    # or Amazon Bedrock (the roles invoke exactly the two models below; no Anthropic secret exists).
+    model_provider: ModelProviderName = Field("anthropic", alias="modelProvider")
+    # The Region Bedrock is called in (default: the stack's); a geographic inference profile must be
+    # called from a Region of its geography (`eu.` from eu-*).
+    bedrock_region: str | None = Field(None, alias="bedrockRegion", pattern=AWS_REGION_PATTERN)
+    bedrock_structured_output: StructuredOutputName | None = Field(None, alias="bedrockStructuredOutput")
+    # Model ids as the provider names them (unset: Claude Haiku 5.5, `claude-haiku-5-5` on Anthropic's
+    # API, the `us.` inference profile on Bedrock: shared/anthropic_clients.py DEFAULT_MODELS).
     summary_model: str | None = Field(None, alias="summaryModel")
+    agent_model: str | None = Field(None, alias="agentModel")
     # Price overrides for the cost per call (shared.costs.Prices; docs/costs.md lists the defaults)
     prices: Annotated[str | None, BeforeValidator(_prices_json)] = Field(None, alias="prices")
     # Transcript segments redacted before they are written (streamer and recordings Lambda alike):
@@ -261,6 +310,10 @@ class InfraConfig(BaseModel):
     reconnect_storm_threshold: int = Field(50, alias="reconnectStormThreshold", ge=1, le=100000)
 
     @property
+    def on_bedrock(self) -> bool:
+        return self.model_provider == ModelProvider.BEDROCK.value
+
+    @property
     def secure_stream(self) -> bool:
         return bool(self.stream_domain_name and self.stream_certificate_arn)
 
@@ -306,6 +359,15 @@ class InfraConfig(BaseModel):
         return env
 
     @property
+    def routes(self) -> CallRoutes:
+        """`callRoutes` parsed as the webhooks and the streamer parse it (valid: checked at synth)."""
+        return parse_call_routes(self.call_routes)
+
+    def listen_environment(self) -> dict[str, str]:
+        """`LISTEN_ALLOWED_URLS` for the webhooks, when context `listenAllowedUrls` names any."""
+        return {"LISTEN_ALLOWED_URLS": self.listen_allowed_urls} if self.listen_allowed_urls else {}
+
+    @property
     def log_retention(self) -> logs.RetentionDays:
         """The shortest retention CloudWatch allows that keeps logs at least `log_retention_days`."""
         index = next(i for i, days in enumerate(_RETENTION_DAYS) if days >= self.log_retention_days)
@@ -325,6 +387,34 @@ class InfraConfig(BaseModel):
             return cls.model_validate(values)
         except ValidationError as exc:
             raise ContextError(describe_errors(exc, _describe_one)) from exc
+
+    @model_validator(mode="after")
+    def _routes_deployable(self) -> InfraConfig:
+        """`callRoutes` as the webhooks will read it: every route valid, every listen route's URL an
+        https URL that `listenAllowedUrls` allows and not this stack's own API; a refusal stops synth."""
+        try:
+            routes = parse_call_routes(self.call_routes)
+            targets = routes.listen_targets()
+            listen.check_targets(
+                targets,
+                tuple(self.listen_allowed_urls.split(",")) if self.listen_allowed_urls else (),
+                loopback_http=False,
+                routes_name="context callRoutes",
+                allowed_name="context listenAllowedUrls",
+            )
+        except (ConfigError, ValueError) as exc:
+            problem = str(exc).replace("CALL_ROUTES", "context callRoutes")
+            raise PydanticCustomError("context_conflict", "{problem}", {"problem": problem}) from exc
+        if self.api_domain_name:
+            ours = f"https://{self.api_domain_name}"
+            looping = [key for key, url in targets if listen.is_under(url, ours)]
+            if looping:
+                problem = (
+                    f"context callRoutes routes {looping} hand calls back to this stack's own API "
+                    f"({ours}): every hand-off would start the call over"
+                )
+                raise PydanticCustomError("context_conflict", "{problem}", {"problem": problem})
+        return self
 
     @model_validator(mode="after")
     def _consistent(self) -> InfraConfig:
@@ -348,6 +438,15 @@ class InfraConfig(BaseModel):
                 f"recordingsExpirationDays {self.recordings_expiration_days} must exceed "
                 f"recordingsGlacierDays {self.recordings_glacier_days} (or be 0: never expire)"
             )
+        elif self.on_bedrock and self.anthropic_secret_arn:
+            problem = (
+                "anthropicSecretArn names an Anthropic key, which modelProvider=bedrock never reads "
+                "(no Anthropic secret is created or granted): remove one of them"
+            )
+        elif not self.on_bedrock and (self.bedrock_region or self.bedrock_structured_output):
+            problem = "bedrockRegion and bedrockStructuredOutput go with modelProvider=bedrock"
+        elif (model_problem := self._model_problem()) is not None:
+            problem = model_problem
         elif self.drain_seconds + STREAMER_WIND_DOWN_SECONDS > self.stop_timeout_seconds:
             problem = (
                 f"streamDrainSeconds {self.drain_seconds} + {STREAMER_WIND_DOWN_SECONDS} s to finalise "
@@ -357,6 +456,17 @@ class InfraConfig(BaseModel):
         if problem:
             raise PydanticCustomError("context_conflict", "{problem}", {"problem": problem})
         return self
+
+    def _model_problem(self) -> str | None:
+        """A model id the chosen provider cannot be asked for (the code would refuse it at start)."""
+        provider = ModelProvider(self.model_provider)
+        for key, model in (("summaryModel", self.summary_model), ("agentModel", self.agent_model)):
+            if model:
+                try:
+                    check_model_id(provider, model)
+                except ValueError as exc:
+                    return f"context {key}: {exc}"
+        return None
 
 
 _NOT_AN_INTEGER = {"int_parsing", "int_type", "int_from_float"}

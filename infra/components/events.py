@@ -11,6 +11,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from constructs import Construct
 
+from infra.components.bedrock import INVOKE, BedrockModels
 from infra.components.config import InfraConfig
 from infra.components.data import DataTables
 from infra.components.delivery import dead_letter_queue, deliver_events
@@ -38,7 +39,8 @@ class ProductEvents(Construct):
 
 class Summaries(Construct):
     """Rule "Transcript Completed" / "Transcript Reconciled" -> summaries Lambda (retry policy, DLQ,
-    least privilege). A reconciliation that added words has the summary rewritten (issue 13)."""
+    least privilege). A reconciliation that added words has the summary rewritten. Claude is asked
+    with the Anthropic secret's key, or on Bedrock (`bedrock`) with the function's role."""
 
     def __init__(
         self,
@@ -49,9 +51,20 @@ class Summaries(Construct):
         tables: DataTables,
         secrets: ProductSecrets,
         bus: events.IEventBus,
+        bedrock: BedrockModels | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letters = dead_letter_queue(self, "summaries")
+        if bedrock is not None:
+            model_environment = bedrock.environment("SUMMARY_MODEL", bedrock.summary)
+            if config.bedrock_structured_output:
+                model_environment["BEDROCK_STRUCTURED_OUTPUT"] = config.bedrock_structured_output
+        else:
+            assert secrets.anthropic is not None  # created unless Claude is on Bedrock
+            model_environment = {
+                "ANTHROPIC_SECRET_ARN": secrets.anthropic.secret_arn,
+                **({"SUMMARY_MODEL": config.summary_model} if config.summary_model else {}),
+            }
 
         built: BuiltFunction = build_python_function(
             self,
@@ -63,14 +76,13 @@ class Summaries(Construct):
             # its requests by the remaining time, so this is the whole budget of one summary.
             timeout=cdk.Duration.minutes(5),
             memory_size=1024,
-            reserved_concurrency=config.summaries_concurrency,  # stays under the Anthropic rate limit
+            reserved_concurrency=config.summaries_concurrency,  # stays under the model's rate limit
             environment={
                 "CALLS_TABLE": tables.calls.table_name,
                 "TRANSCRIPTS_TABLE": tables.transcripts.table_name,
                 "IDEMPOTENCY_TABLE": tables.idempotency.table_name,
                 "EVENT_BUS_NAME": bus.event_bus_name,
-                "ANTHROPIC_SECRET_ARN": secrets.anthropic.secret_arn,
-                **({"SUMMARY_MODEL": config.summary_model} if config.summary_model else {}),
+                **model_environment,
                 **config.prices_environment(),  # a stored summary recomputes the call's cost
                 **(
                     {"EVALUATION_QUESTIONS": config.evaluation_questions}
@@ -87,7 +99,11 @@ class Summaries(Construct):
         tables.transcripts.grant(function, "dynamodb:Query")
         tables.idempotency.grant_read_write_data(function)
         bus.grant_put_events_to(function)
-        secrets.anthropic.grant_read(function)
+        if bedrock is not None:
+            bedrock.grant_invoke(self, built.role, bedrock.summary, [INVOKE])
+        else:
+            assert secrets.anthropic is not None
+            secrets.anthropic.grant_read(function)
         tables.acknowledge_index_access(built.role)
 
         self.rule = deliver_events(

@@ -442,6 +442,7 @@ def _sweeper_row() -> list[cloudwatch.IWidget]:
                 sweeper_metric(sweeper_metrics.TRANSCRIPT_EVENTS),
                 sweeper_metric(sweeper_metrics.RECORDING_EVENTS),
                 sweeper_metric(sweeper_metrics.COSTS_REPAIRED),
+                sweeper_metric(sweeper_metrics.SUMMARIES_FAILED),
             ],
         ),
         cloudwatch.GraphWidget(

@@ -86,6 +86,9 @@ EXCLUDED: dict[str, dict[str, str]] = {
         "recording_event_sids": _INTERNAL,
         "leg_call_sids": "each leg is its own row, naming this call as parent_call_sid",
         "stream_sid": _INTERNAL,
+        "stream_owner": _INTERNAL + " (a per-connection id of the streamer)",
+        "stream_heartbeat_at": _INTERNAL,
+        "transcript_swept_at": _INTERNAL,
         "recording_s3_key": _INTERNAL,
         "reconciled_transcript_status": _INTERNAL,
         "summary_event_at": _INTERNAL,
@@ -99,7 +102,7 @@ EXCLUDED: dict[str, dict[str, str]] = {
         "call_date": "a column of its own type (date), below",
     },
     "RecordingAttribute": {"url": "holds the account SID; the recording is in S3", "updated_at": _INTERNAL},
-    "TranscriptSegment": {},
+    "TranscriptSegment": {"stream_owner": _INTERNAL + " (a per-connection id of the streamer)"},
 }
 
 
@@ -354,7 +357,10 @@ _SEGMENT_LEAD = ("call_sid", "segment_key", "track", "speaker", "start_seconds",
 
 def _segment_columns() -> tuple[Column, ...]:
     columns: list[Column] = []
+    excluded = EXCLUDED["TranscriptSegment"]
     for name, attribute in TranscriptSegment.get_attributes().items():
+        if name in excluded:
+            continue
         if name == "origin":
             columns.append(
                 Column(

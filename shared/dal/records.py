@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Final, Literal
 
 from shared.dal.keys import check_recording_key
@@ -141,6 +142,9 @@ class Call(CallParties):
     segment_count: int | None = None
     transcript_completed_at: str | None = None
     stream_started_at: str | None = None
+    stream_owner: str | None = None
+    stream_heartbeat_at: str | None = None
+    transcript_swept_at: str | None = None
     recording_s3_key: str | None = None
     transcript_source: str | None = None
     live_coverage: Number | None = None
@@ -373,6 +377,29 @@ class ReconciliationUpdate:
 
 
 @dataclass(frozen=True)
+class StreamClaim:
+    """A media stream taking its call: from then on only this stream writes the call's live
+    transcript (segments, transcript status, usage, redaction counts).
+
+    `owner` is an id the streamer makes for each connection, never anything copied from the stream's
+    `start` (an attacker replaying a `start` copies all of it). `started_at` is stream time 0 on the
+    wall clock (`stream_started_at`, which the recordings tier aligns against)."""
+
+    call_sid: str
+    owner: str
+    stream_sid: str
+    started_at: str
+
+
+class TranscriptEnd(StrEnum):
+    """What the owning stream's final transcript status write did."""
+
+    ENDED = "ended"  # it ended the transcript: the stream announces it (`Transcript Completed`)
+    AFTER_SWEEP = "after-sweep"  # stored over the sweeper's ending, which was announced already
+    REFUSED = "refused"  # not this stream's call, or a failure it recorded earlier wins
+
+
+@dataclass(frozen=True)
 class SweepClaim:
     """The sweeper taking one due call for one attempt: the marker moves from `expected_after` (as
     read) to `next_after` only if nobody moved it meanwhile, so two overlapping runs never both
@@ -446,3 +473,39 @@ class CostBasis:
             tts_characters=call.tts_characters,
             summary_cost_usd=number(summary_cost),
         )
+
+
+@dataclass(frozen=True)
+class CallListPosition:
+    """Where a page of the call list ended: the day (YYYY-MM-DD, UTC) to read next and, within it,
+    the last call already sent (None: from the day's newest call)."""
+
+    day: str
+    started_at: str | None = None
+    call_sid: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallListQuery:
+    """Which calls, newest first: those started on `first_day` .. `last_day` (UTC days), within
+    `started_from` .. `started_to` (ISO, inclusive; None: the days' bounds), that pass every filter
+    given (None: no filter), at most `limit` of them, after `after` (a previous page's end)."""
+
+    first_day: str
+    last_day: str
+    started_from: str | None = None
+    started_to: str | None = None
+    statuses: frozenset[str] | None = None
+    route: str | None = None
+    number: str | None = None  # our number: the call's `to` or its `from` (E.164)
+    live_only: bool = False  # only calls whose status is not terminal
+    limit: int = 50
+    after: CallListPosition | None = None
+
+
+@dataclass(frozen=True)
+class CallListPage:
+    """One page of the list, newest first, and where the next begins (None: the list ends here)."""
+
+    calls: tuple[Call, ...]
+    next: CallListPosition | None

@@ -19,6 +19,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
+from pynamodb.constants import STREAM_NEW_AND_OLD_IMAGE
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, Index, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -143,6 +144,9 @@ class CallRecord(Model):
 
     class Meta:
         table_name = "unbound-calls"  # replaced by calls_model(); never used directly
+        # every change as (old, new) images: the live feed's call status publisher reads them
+        # (functions/call_feed); infra enables the same stream on the deployed table
+        stream_view_type = STREAM_NEW_AND_OLD_IMAGE
 
     call_sid = UnicodeAttribute(hash_key=True)
     account_sid = UnicodeAttribute(null=True)
@@ -189,6 +193,9 @@ class CallRecord(Model):
     segment_count = NumberAttribute(null=True)
     transcript_completed_at = UnicodeAttribute(null=True)
     stream_started_at = UnicodeAttribute(null=True)  # wall-clock UTC time of stream time 0
+    stream_owner = UnicodeAttribute(null=True)  # the stream that claimed the call (a per-connection id)
+    stream_heartbeat_at = UnicodeAttribute(null=True)  # the owning stream's latest sign of life
+    transcript_swept_at = UnicodeAttribute(null=True)  # the sweeper ended (and announced) the transcript
 
     # the recordings tier: the recording's copy and its reconciliation with the live transcript
     recording_s3_key = UnicodeAttribute(null=True)
@@ -246,11 +253,15 @@ class TranscriptSegment(Model):
     language = UnicodeAttribute(null=True)
     source = UnicodeAttribute(null=True)  # e.g. the Deepgram model that produced it
     origin = UnicodeAttribute(null=True)  # "recording" when filled in from the recording; absent = live
+    stream_owner = UnicodeAttribute(null=True)  # live: the stream that wrote it (the call's owner)
     created_at = UnicodeAttribute(null=True)
 
 
 def _bind(base: type[M], table_name: str) -> type[M]:
     attrs: dict[str, Any] = {"table_name": table_name}
+    stream = getattr(base.Meta, "stream_view_type", None)
+    if stream is not None:
+        attrs["stream_view_type"] = stream
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if region:
         attrs["region"] = region

@@ -25,6 +25,7 @@ import pytest
 from callscribe_local.aws_local import BusTap, LocalNames
 from callscribe_local.phone import CallResult, SimulatedPhone, bundled_conversation
 from callscribe_local.stack import LocalStack, StackOptions
+from shared import clock
 
 pytestmark = pytest.mark.e2e
 
@@ -34,6 +35,9 @@ SPEED = 2.0
 # whole 32 s call only added paced silence after the kill and audio to transcribe twice (~15 s).
 CLIP_SECONDS = 22.2
 KILL_NOT_BEFORE = 9.5  # stream seconds: the first turn (2.97-9.04 s after the ring) has been spoken
+# The sweeper ends only the transcript of a dead stream: one whose heartbeat (every second here) is
+# older than the staleness bound. Short, so the test need not wait the default 300 s after the kill.
+HEARTBEAT = {"STREAM_HEARTBEAT_SECONDS": "1", "STREAM_HEARTBEAT_STALE_SECONDS": "4"}
 SEGMENT_WAIT = 20.0  # seconds: bounded wait for the first stored live segment before the kill
 FINAL_STATUSES = {"completed", "incomplete", "failed"}
 
@@ -48,7 +52,8 @@ def stack() -> Iterator[LocalStack]:
         idempotency_table=f"e2e-killed-idempotency-{suffix}",
         event_bus_name=f"e2e-killed-bus-{suffix}",
     )
-    with LocalStack(StackOptions(names=names, deepgram_api_key=None, anthropic_api_key=None)) as running:
+    options = StackOptions(names=names, deepgram_api_key=None, anthropic_api_key=None, extra_env=HEARTBEAT)
+    with LocalStack(options) as running:
         yield running
 
 
@@ -152,7 +157,17 @@ def test_a_call_whose_streamer_was_killed_is_finished_by_the_sweeper_once(stack:
     live_before = [s for s in stuck["transcript"] if s["source"] == "live"]
     assert live_before, "no live segment was stored before the kill"
 
-    # 3. The sweeper finishes it; the re-driven events are handled by the summaries and recordings.
+    # 3. Once its stream is silent for the staleness bound, the sweeper finishes it; the re-driven
+    # events are handled by the summaries and recordings.
+    stale_after = float(HEARTBEAT["STREAM_HEARTBEAT_STALE_SECONDS"])
+    _wait_until(
+        "the killed stream's heartbeat is stale",
+        lambda: (
+            (clock.now() - clock.parse_iso(_item(stack, call_sid)["stream_heartbeat_at"])).total_seconds()
+            > stale_after
+        ),
+        timeout=60,
+    )
     first = stack.sweep()
     assert first["failed"] == []
     assert first["transcriptsFinished"] == 1

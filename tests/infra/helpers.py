@@ -40,19 +40,22 @@ def refers_to(statements: list[dict[str, Any]], logical_id: str) -> bool:
     return logical_id in json.dumps(statements)
 
 
-def secret_ids(synth: Synth) -> dict[str, str]:
+SECRET_DESCRIPTIONS = {
+    "twilio": "callscribe: Twilio",
+    "deepgram": "callscribe: Deepgram",
+    "anthropic": "callscribe: Anthropic",
+    "agent_tools": "callscribe: HMAC key",
+}
+
+
+def secret_ids(synth: Synth, *, without: tuple[str, ...] = ()) -> dict[str, str]:
     """Secret logical ids by purpose (the three vendors and the agent tools' HMAC key), told apart by
-    their description."""
+    their description; exactly these, less `without` (the Anthropic one on Bedrock)."""
     found = {}
-    prefixes = {
-        "twilio": "callscribe: Twilio",
-        "deepgram": "callscribe: Deepgram",
-        "anthropic": "callscribe: Anthropic",
-        "agent_tools": "callscribe: HMAC key",
-    }
+    prefixes = {name: prefix for name, prefix in SECRET_DESCRIPTIONS.items() if name not in without}
     for logical_id, resource in synth.resources("AWS::SecretsManager::Secret").items():
         description = resource["Properties"]["Description"]
-        for name, prefix in prefixes.items():
+        for name, prefix in SECRET_DESCRIPTIONS.items():
             if description.startswith(prefix):
                 found[name] = logical_id
     assert set(found) == set(prefixes), found

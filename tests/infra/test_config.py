@@ -65,6 +65,8 @@ def test_transcript_redaction_is_on_by_default_and_patterns_become_json() -> Non
         ({"maxCallsPerTask": "lots"}, "maxCallsPerTask='lots' is not an integer"),
         ({"streamerArm64": "maybe"}, "streamerArm64='maybe' is not a boolean"),
         ({"callRoutes": "{not json"}, "callRoutes is not valid JSON"),
+        ({"outboundAllowedPrefixes": "+1,44"}, "outboundAllowedPrefixes='+1,44': not E.164 prefixes"),
+        ({"callRoutes": "[" * 100_000 + "]" * 100_000}, "callRoutes is not valid JSON: nested deeper"),
         ({"redactionPatterns": {"bad": "("}}, "pattern 'bad' is not a valid regular expression"),
         ({"redactionPatterns": {"slow": "(a+)+$"}}, "pattern 'slow' has only repetitions of variable count"),
         ({"redactionPatterns": "{not json"}, "not JSON"),

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from infra.components.bundling import LAMBDA_RUNTIME
-from tests.infra.conftest import Synth
+from tests.infra.conftest import FULL_CONTEXT, Synth
 from tests.infra.helpers import actions, function, function_role, refers_to, role_statements, secret_ids
 
 pytestmark = pytest.mark.infra
@@ -43,9 +43,11 @@ def test_contract_environment(synth: Synth) -> None:
     } <= set(env)
     assert env["STREAM_URL"] == "wss://stream.example.com/media"
     assert env["WEBHOOK_BASE_URL"] == "https://hooks.example.com"
-    assert json.loads(env["CALL_ROUTES"]) == {"*": {"voicemail": True}}
+    assert json.loads(env["CALL_ROUTES"]) == FULL_CONTEXT["callRoutes"]
+    assert env["LISTEN_ALLOWED_URLS"] == "https://voice.team.example/twiml/*"  # checked at synth
     assert env["POWERTOOLS_SERVICE_NAME"] == "callscribe-webhooks"
     assert env["TWILIO_FROM_NUMBER"] == "+15550100"
+    assert env["OUTBOUND_ALLOWED_PREFIXES"] == "+1,+44"  # checked at synth, as the webhooks read it
     _, summaries = function(synth, SUMMARIES)
     env = summaries["Environment"]["Variables"]
     assert {

@@ -371,7 +371,8 @@ def test_the_recordings_lambda_emits_what_the_template_reads(synth: Synth) -> No
         RecordingSettings.from_env(RECORDINGS_ENV),
         calls=calls,
         segments=FakeSegments(call.live),
-        media=FakeMedia(ops, {recording_sid: wav_bytes(2.0)}),
+        # as long as the recording its words come from: an answer past the WAV's end is refused
+        media=FakeMedia(ops, {recording_sid: wav_bytes(max(w.end for w in call.words) + 1.0)}),
         store=FakeStore(ops),
         transcriber=FakeTranscriber(ops, words=list(call.words)),
         publisher=FakePublisher(),
@@ -438,9 +439,10 @@ def test_the_sweeper_emits_what_the_template_reads(synth: Synth) -> None:
         "summary": {"summary": "Moved to Friday."},
         "summary_event_at": ended,
     }
+    unsummarised = {k: v for k, v in finished.items() if not k.startswith("summary")}  # as DynamoDB has it
     states = {
         "settled": finished,
-        "redriven": {**finished, "summary": None, "summary_event_at": None},
+        "redriven": unsummarised,  # its summary never came: marked failed, re-driven
         "failing": {**finished, "summary": None, "summary_event_at": None},
         "given up": {**finished, "summary": None, "summary_event_at": None, "sweep_attempts": 2},
     }
@@ -459,6 +461,8 @@ def test_the_sweeper_emits_what_the_template_reads(synth: Synth) -> None:
     reads = reads_of(synth, environment)
     assert reads, "the alarms and the dashboard read the sweeper"
     assert_emits_what_is_read(reads, capture.emitted, sweeper_names, environment)
+    (marked,) = [e for e in capture.emitted if e.name == sweeper_names.SUMMARIES_FAILED]
+    assert max(marked.values) == 1
 
 
 # ---- streamer ---------------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ def test_prices_from_the_command_line_are_json_text() -> None:
         ({"twilio_inbound": 0.01}, "context prices: unknown price 'twilio_inbound'; known: as_of, "),
         ({"twilio_recording_per_minute": -1}, "context prices: twilio_recording_per_minute: Input should be"),
         ("{not json", "context prices: must be a JSON object of price names to numbers, not JSON"),
+        ("[" * 100_000 + "]" * 100_000, "not JSON \\(nested deeper than the parser allows\\)"),
         ("[0.01]", "context prices: must be a JSON object of price names to numbers"),
     ],
 )

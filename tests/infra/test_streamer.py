@@ -124,7 +124,8 @@ def test_task_role_reads_vendor_secrets_and_writes_segments(synth: Synth) -> Non
     text = str(statements)
     for secret in secret_ids(synth).values():
         assert secret in text
-    assert any("dynamodb:BatchWriteItem" in actions(s) for s in statements)
+    assert any("dynamodb:PutItem" in actions(s) for s in statements)  # one conditional put per segment
+    assert not any("dynamodb:BatchWriteItem" in actions(s) for s in statements)  # batches are unconditional
     assert any("events:PutEvents" in actions(s) for s in statements)
 
 

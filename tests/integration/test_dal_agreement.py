@@ -8,8 +8,11 @@ side, and asserts the same outcome, down to what `get` hands back (plain ints, d
 
 from __future__ import annotations
 
+import random
+import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +20,7 @@ import pytest
 from callscribe_local.aws_local import LocalAws
 from shared.dal.calls.core import DynamoCallReader
 from shared.dal.calls.cost import DynamoCostWrites
+from shared.dal.calls.listing import MAX_DAYS_PER_PAGE, DynamoCallList
 from shared.dal.calls.recordings import DynamoRecordingCalls
 from shared.dal.calls.stream import DynamoStreamCalls
 from shared.dal.calls.summaries import DynamoEvaluationBackfillCalls, DynamoSummaryCalls
@@ -25,6 +29,7 @@ from shared.dal.calls.webhooks import DynamoWebhookCalls
 from shared.dal.keys import recording_segment_key, segment_key, sweep_shard
 from shared.dal.records import (
     RECORDING,
+    CallListQuery,
     CallParties,
     CallUpsert,
     CostBasis,
@@ -34,13 +39,16 @@ from shared.dal.records import (
     RecordingUpdate,
     Segment,
     StatusAdvance,
+    StreamClaim,
     StreamUsage,
     SweepClaim,
+    TranscriptEnd,
 )
 from shared.dal.segments import DynamoSegments
 from shared.status import TERMINAL_RANK, TranscriptStatus
 from tests.support.fake_calls.core import FakeCallReader, FakeCallTable
 from tests.support.fake_calls.cost import FakeCostWrites
+from tests.support.fake_calls.listing import FakeCallList
 from tests.support.fake_calls.recordings import FakeRecordingCalls
 from tests.support.fake_calls.stream import FakeStreamCalls
 from tests.support.fake_calls.summaries import FakeEvaluationBackfillCalls, FakeSummaryCalls
@@ -61,13 +69,14 @@ class Tables:
 
     calls: Any  # CallReader
     webhooks: Any  # WebhookCallWrites
-    stream: Any  # TranscriptStatusWrites, StreamStartWrites, StreamUsageWrites, RedactionCountWrites
+    stream: Any  # StreamClaims, TranscriptStatusWrites, StreamUsageWrites, RedactionCountWrites
     recordings: Any  # RecordingCalls
     summaries: Any  # SummaryCalls
     backfill: Any  # EvaluationBackfillCalls
     sweep: Any  # SweeperCalls
     costs: Any  # CostWrites
     segments: Any  # every segments port
+    listing: Any  # CallListReader
 
 
 @pytest.fixture(params=["fake", "dynamo"])
@@ -84,6 +93,7 @@ def tables(request: pytest.FixtureRequest) -> Iterator[Tables]:
             sweep=FakeSweeperCalls(table),
             costs=FakeCostWrites(table),
             segments=FakeSegments(),
+            listing=FakeCallList(table),
         )
     else:
         stack: LocalAws = request.getfixturevalue("local_stack")
@@ -98,6 +108,7 @@ def tables(request: pytest.FixtureRequest) -> Iterator[Tables]:
             sweep=DynamoSweeperCalls(name, now),
             costs=DynamoCostWrites(name, now),
             segments=DynamoSegments(stack.names.transcripts_table, now=lambda: NOW),
+            listing=DynamoCallList(name, now),
         )
 
 
@@ -111,6 +122,13 @@ def stored(tables: Tables, call_sid: str) -> dict[str, Any]:
     if view["recording"] is not None:
         view["recording"].pop("updated_at")
     return view
+
+
+OWNER, OTHER = "0f" * 16, "a1" * 16  # two streams' per-connection ids
+
+
+def claim(call_sid: str, owner: str = OWNER, started_at: str = T0, stream_sid: str = "MZ1") -> StreamClaim:
+    return StreamClaim(call_sid=call_sid, owner=owner, stream_sid=stream_sid, started_at=started_at)
 
 
 def ringing(call_sid: str, **overrides: Any) -> StatusAdvance:
@@ -225,15 +243,124 @@ def test_completion_is_claimed_once_and_a_release_gives_it_back(tables: Tables, 
 
 
 def test_transcript_status_never_moves_back_and_a_failure_wins(tables: Tables, call_sid: str) -> None:
-    assert tables.stream.transcript_started(call_sid, "MZ1")
-    assert tables.stream.transcript_finished(call_sid, TranscriptStatus.COMPLETED, 3, None)
-    assert not tables.stream.transcript_started(call_sid, "MZ2")  # late start
-    assert tables.stream.transcript_failed(call_sid, "x" * 600)
-    assert not tables.stream.transcript_finished(call_sid, TranscriptStatus.INCOMPLETE, 2, "gap")
+    assert tables.stream.claim_stream(claim(call_sid))
+    assert tables.stream.transcript_finished(call_sid, OWNER, TranscriptStatus.COMPLETED, 3, None) == (
+        TranscriptEnd.ENDED
+    )
+    assert tables.stream.transcript_failed(call_sid, OWNER, "x" * 600)
+    ended = tables.stream.transcript_finished(call_sid, OWNER, TranscriptStatus.INCOMPLETE, 2, "gap")
+    assert ended is TranscriptEnd.REFUSED
+    assert tables.stream.transcript_finished(call_sid, OWNER, TranscriptStatus.FAILED, 3, None) == (
+        TranscriptEnd.ENDED  # a failure's end keeps the failure's error
+    )
     call = stored(tables, call_sid)
     assert (call["transcript_status"], call["segment_count"], call["stream_sid"]) == ("failed", 3, "MZ1")
     assert call["transcript_error"] == "x" * 500
     assert call["transcript_completed_at"] == NOW
+
+
+def test_a_call_is_claimed_by_one_stream_once(tables: Tables, call_sid: str) -> None:
+    """A stream takes its call in one write, with what a start writes; no other stream, running or
+    ended, takes it again; the owner's own retried claim repeats itself."""
+    assert tables.webhooks.advance_status(ringing(call_sid))
+    assert tables.stream.claim_stream(claim(call_sid, started_at=T1))
+    call = stored(tables, call_sid)
+    assert (call["stream_owner"], call["stream_sid"], call["transcript_status"]) == (
+        OWNER,
+        "MZ1",
+        "in-progress",
+    )
+    assert (call["stream_started_at"], call["stream_heartbeat_at"], call["status"]) == (T1, NOW, "ringing")
+    assert not tables.stream.claim_stream(claim(call_sid, OTHER, T2, "MZ2"))  # a second stream, running
+    assert tables.stream.claim_stream(claim(call_sid, started_at=T2))  # the claim's own retry
+    assert stored(tables, call_sid)["stream_started_at"] == T1  # written once
+    assert tables.stream.transcript_finished(call_sid, OWNER, TranscriptStatus.COMPLETED, 0, None) == (
+        TranscriptEnd.ENDED
+    )
+    assert not tables.stream.claim_stream(claim(call_sid, OTHER, T2, "MZ2"))  # ... or ended
+    call = stored(tables, call_sid)
+    assert (call["stream_owner"], call["stream_sid"], call["transcript_status"]) == (
+        OWNER,
+        "MZ1",
+        "completed",
+    )
+
+    unseen = "CA" + call_sid[2:][::-1]
+    assert tables.stream.claim_stream(claim(unseen))  # no tier has written the call yet: created
+    assert stored(tables, unseen)["transcript_status"] == "in-progress"
+
+
+def test_only_the_owning_stream_writes_the_call_or_its_segments(tables: Tables, call_sid: str) -> None:
+    assert tables.stream.claim_stream(claim(call_sid))
+    assert tables.stream.record_stream_usage(StreamUsage(call_sid=call_sid, live_audio_seconds=12.5), OWNER)
+    assert tables.stream.save_redaction_counts(call_sid, OWNER, {"CARD": 1})
+    segment = Segment(
+        call_sid=call_sid,
+        segment_key=segment_key(1.0, "inbound"),
+        track="inbound",
+        speaker="caller",
+        text="i will pay the full amount",
+        start=1.0,
+        end=2.5,
+    )
+    assert tables.segments.write_owned_segment(segment, OWNER)
+    assert tables.segments.write_owned_segment(segment, OWNER)  # a retry overwrites itself
+    assert tables.stream.transcript_finished(call_sid, OWNER, TranscriptStatus.INCOMPLETE, 1, "gap") == (
+        TranscriptEnd.ENDED
+    )
+    before = stored(tables, call_sid)
+
+    forged = replace(segment, text="i want a refund of five thousand dollars and you agreed")
+    assert not tables.segments.write_owned_segment(forged, OTHER)
+    assert not tables.stream.heartbeat(call_sid, OTHER)
+    assert not tables.stream.transcript_failed(call_sid, OTHER, "forged")
+    ended = tables.stream.transcript_finished(call_sid, OTHER, TranscriptStatus.COMPLETED, 9, None)
+    assert ended is TranscriptEnd.REFUSED
+    assert not tables.stream.record_stream_usage(
+        StreamUsage(call_sid=call_sid, live_audio_seconds=99.0), OTHER
+    )
+    assert not tables.stream.save_redaction_counts(call_sid, OTHER, {})
+    assert stored(tables, call_sid) == before
+    assert [s.text for s in tables.segments.list_segments(call_sid)] == ["i will pay the full amount"]
+    assert (before["live_audio_seconds"], before["redaction_counts"]) == (12.5, {"CARD": 1})
+
+    # no claim, no writes: none of them creates a record
+    unclaimed = "CA" + call_sid[2:][::-1]
+    assert not tables.stream.heartbeat(unclaimed, OWNER)
+    assert not tables.stream.record_stream_usage(
+        StreamUsage(call_sid=unclaimed, live_audio_seconds=1.0), OWNER
+    )
+    assert not tables.stream.save_redaction_counts(unclaimed, OWNER, {})
+    assert tables.stream.transcript_finished(unclaimed, OWNER, TranscriptStatus.COMPLETED, 0, None) == (
+        TranscriptEnd.REFUSED
+    )
+    assert tables.calls.get(unclaimed) is None
+
+
+def test_the_sweeper_ends_a_transcript_only_once_its_stream_is_silent(tables: Tables, call_sid: str) -> None:
+    """The heartbeat (NOW, from the claim) against the sweeper's staleness bound; then the owner's
+    own ending lands over the sweeper's, without its error, and says the sweeper announced it."""
+    assert tables.stream.claim_stream(claim(call_sid))
+    assert tables.stream.heartbeat(call_sid, OWNER)
+    assert not tables.sweep.finish_stalled_transcript(call_sid, 0, "stalled", NOW)  # heartbeat at NOW: alive
+    assert not tables.sweep.finish_stalled_transcript(call_sid, 0, "stalled", T0)
+    assert stored(tables, call_sid)["transcript_status"] == "in-progress"
+    assert tables.sweep.finish_stalled_transcript(call_sid, 0, "stalled", "2026-11-22T09:31:00.001Z")
+    call = stored(tables, call_sid)
+    assert (call["transcript_status"], call["transcript_error"], call["transcript_swept_at"]) == (
+        "incomplete",
+        "stalled",
+        NOW,
+    )
+    assert tables.stream.transcript_finished(call_sid, OWNER, TranscriptStatus.COMPLETED, 4, None) == (
+        TranscriptEnd.AFTER_SWEEP
+    )
+    call = stored(tables, call_sid)
+    assert (call["transcript_status"], call["transcript_error"], call["segment_count"]) == (
+        "completed",
+        None,
+        4,
+    )
 
 
 def test_the_summary_is_stored_once_and_marked_published_once(tables: Tables, call_sid: str) -> None:
@@ -330,8 +457,8 @@ def test_segment_pages_concatenate_to_the_whole_transcript(tables: Tables, call_
 def test_the_stream_start_and_the_recording_copy_are_written_once_and_in_place(
     tables: Tables, call_sid: str
 ) -> None:
-    assert tables.stream.stream_started(call_sid, T0)
-    assert not tables.stream.stream_started(call_sid, T1)
+    assert tables.stream.claim_stream(claim(call_sid, started_at=T0))
+    assert tables.stream.claim_stream(claim(call_sid, started_at=T1))  # retried: the first start stays
     recording_sid = "RE" + "1" * 32
     assert not tables.recordings.set_recording_s3_key(call_sid, recording_sid, "recordings/a.wav")  # none yet
     assert tables.webhooks.update_recording(RecordingUpdate(call_sid, recording_sid, "completed", channels=2))
@@ -343,10 +470,11 @@ def test_the_stream_start_and_the_recording_copy_are_written_once_and_in_place(
 
 
 def test_redaction_counts_are_set_as_totals(tables: Tables, call_sid: str) -> None:
-    tables.stream.save_redaction_counts(call_sid, {})  # redaction ran, found nothing; item created
+    assert tables.stream.claim_stream(claim(call_sid))
+    assert tables.stream.save_redaction_counts(call_sid, OWNER, {})  # redaction ran, found nothing
     assert stored(tables, call_sid)["redaction_counts"] == {}
-    tables.stream.save_redaction_counts(call_sid, {"CARD": 2, "SSN": 1})
-    tables.stream.save_redaction_counts(call_sid, {"CARD": 2, "SSN": 1})  # a retry: the same totals
+    assert tables.stream.save_redaction_counts(call_sid, OWNER, {"CARD": 2, "SSN": 1})
+    assert tables.stream.save_redaction_counts(call_sid, OWNER, {"CARD": 2, "SSN": 1})  # a retry
     call = stored(tables, call_sid)
     assert call["redaction_counts"] == {"CARD": 2, "SSN": 1}
     assert call["recording_redaction_counts"] is None
@@ -459,6 +587,26 @@ def test_a_summary_is_rewritten_once_per_transcript_version(tables: Tables, call
         call_sid, {"headline": "v2", "transcript_version": "v2"}, T2, "v2"
     )
     assert stored(tables, call_sid)["summary"]["headline"] == "v2"
+
+
+def test_the_summary_failure_mark_never_lands_on_a_summary_and_a_summary_replaces_it(
+    tables: Tables, call_sid: str
+) -> None:
+    """Both writers of `summary_status = failed` (the summaries, the sweeper) hold the same condition."""
+    assert not tables.summaries.summary_failed(call_sid)  # no record yet: the mark creates none
+    assert not tables.sweep.summary_failed(call_sid)
+    assert tables.calls.get(call_sid) is None
+    tables.webhooks.upsert_call(CallUpsert(call_sid, PARTIES, T0))
+    assert tables.summaries.summary_failed(call_sid)
+    assert tables.sweep.summary_failed(call_sid)  # a repeat lands the same value
+    assert stored(tables, call_sid)["summary_status"] == "failed"
+
+    assert tables.summaries.save_summary(call_sid, {"summary": "Moved to Friday."}, NOW)
+    assert stored(tables, call_sid)["summary_status"] == "completed"
+    assert not tables.sweep.summary_failed(call_sid)  # a late failure cannot contradict it
+    assert not tables.summaries.summary_failed(call_sid)
+    call = stored(tables, call_sid)
+    assert (call["summary_status"], call["summary"]) == ("completed", {"summary": "Moved to Friday."})
 
 
 def test_recording_segments_never_touch_live_ones(tables: Tables, call_sid: str) -> None:
@@ -575,8 +723,8 @@ def test_a_call_recorded_by_nothing_settles_as_live_only_once(tables: Tables, ca
         call_sid=call_sid, status="completed", rank=TERMINAL_RANK, at=ENDED, ended_at=ENDED, sweep_after=ENDED
     )
     assert tables.webhooks.advance_status(done)
-    assert tables.stream.transcript_started(call_sid, "MZ1")
-    assert tables.stream.transcript_finished(call_sid, TranscriptStatus.COMPLETED, 5, None)
+    assert tables.stream.claim_stream(claim(call_sid))
+    assert tables.stream.transcript_finished(call_sid, OWNER, TranscriptStatus.COMPLETED, 5, None)
     assert not tables.sweep.settle_live_only(call_sid, ENDED, "completed")  # a recording is expected
     tables.webhooks.upsert_call(CallUpsert(call_sid, PARTIES, T0, recording_expected=False))
     assert not tables.sweep.settle_live_only(call_sid, LATER, "completed")  # not the marker read
@@ -591,10 +739,11 @@ def test_a_call_recorded_by_nothing_settles_as_live_only_once(tables: Tables, ca
 
 
 def test_a_stalled_transcript_is_finished_only_while_it_is_still_open(tables: Tables, call_sid: str) -> None:
-    assert not tables.sweep.finish_stalled_transcript(call_sid, 3, "stalled")  # no transcript at all
-    assert tables.stream.transcript_started(call_sid, "MZ1")
-    assert tables.sweep.finish_stalled_transcript(call_sid, 3, "s" * 600)
-    assert not tables.sweep.finish_stalled_transcript(call_sid, 4, "again")
+    stale_before = "2026-11-22T09:32:00.000Z"  # after the claim's heartbeat (NOW)
+    assert not tables.sweep.finish_stalled_transcript(call_sid, 3, "stalled", stale_before)  # no transcript
+    assert tables.stream.claim_stream(claim(call_sid))
+    assert tables.sweep.finish_stalled_transcript(call_sid, 3, "s" * 600, stale_before)
+    assert not tables.sweep.finish_stalled_transcript(call_sid, 4, "again", stale_before)
     call = stored(tables, call_sid)
     assert (call["transcript_status"], call["segment_count"], call["transcript_completed_at"]) == (
         "incomplete",
@@ -604,9 +753,9 @@ def test_a_stalled_transcript_is_finished_only_while_it_is_still_open(tables: Ta
     assert call["transcript_error"] == "s" * 500
 
     other = "CA" + call_sid[2:][::-1]
-    assert tables.stream.transcript_started(other, "MZ2")
-    assert tables.stream.transcript_finished(other, TranscriptStatus.COMPLETED, 5, None)
-    assert not tables.sweep.finish_stalled_transcript(other, 1, "stalled")  # the streamer's ending wins
+    assert tables.stream.claim_stream(claim(other))
+    assert tables.stream.transcript_finished(other, OWNER, TranscriptStatus.COMPLETED, 5, None)
+    assert not tables.sweep.finish_stalled_transcript(other, 1, "stalled", stale_before)  # the stream's wins
     assert stored(tables, other)["transcript_status"] == "completed"
 
 
@@ -660,8 +809,9 @@ def test_a_cost_is_stored_only_on_the_record_it_was_computed_from(tables: Tables
     assert tables.webhooks.update_recording(
         RecordingUpdate(call_sid, recording_sid, "completed", duration_seconds=118, channels=2)
     )
-    tables.stream.record_stream_usage(
-        StreamUsage(call_sid=call_sid, live_audio_seconds=31.4125, tts_characters=77)
+    assert tables.stream.claim_stream(claim(call_sid))
+    assert tables.stream.record_stream_usage(
+        StreamUsage(call_sid=call_sid, live_audio_seconds=31.4125, tts_characters=77), OWNER
     )
     assert tables.summaries.save_summary(call_sid, {"model": "m", "estimated_cost_usd": 0.00012345}, T2)
     before_reconciliation = tables.calls.get(call_sid)
@@ -702,7 +852,7 @@ def test_a_cost_is_stored_only_on_the_record_it_was_computed_from(tables: Tables
     )  # nothing changed: a repeat is stored alike
 
     # a usage write keeps what it does not name, and makes every earlier read stale
-    tables.stream.record_stream_usage(StreamUsage(call_sid=call_sid, live_audio_seconds=40.0))
+    tables.stream.record_stream_usage(StreamUsage(call_sid=call_sid, live_audio_seconds=40.0), OWNER)
     assert stored(tables, call_sid)["tts_characters"] == 77
     assert not tables.costs.save_cost(call_sid, {"total_usd": 4}, basis)
     # so does a rewritten summary with another estimate
@@ -756,3 +906,84 @@ def test_the_calls_of_a_day_come_from_the_day_index(tables: Tables, call_sid: st
     assert [c.call_sid for c in tables.backfill.calls_started_on("2026-11-21") if c.call_sid in mine] == [
         other
     ]
+
+
+# ---- the people's call list (calls_by_day, newest first, a page at a time) ----------------------
+
+
+def _far_days(count: int) -> list[str]:
+    """`count` consecutive days no other test writes calls on (this session's table is shared)."""
+    first = date(2100, 1, 1) + timedelta(days=random.randrange(300_000))
+    return [(first + timedelta(days=n)).isoformat() for n in range(count)]
+
+
+def _placed(tables: Tables, started_at: str, *, status: str, rank: int, route: str, to: str) -> str:
+    call_sid = "CA" + uuid.uuid4().hex
+    parties = CallParties(direction="inbound", from_number="+14155550100", to_number=to)
+    tables.webhooks.upsert_call(CallUpsert(call_sid, parties, started_at, route=route))
+    assert tables.webhooks.advance_status(
+        StatusAdvance(call_sid=call_sid, status=status, rank=rank, at=started_at)
+    )
+    return call_sid
+
+
+def _follow(tables: Tables, query: CallListQuery) -> list[str]:
+    """Every call of the list, page after page, each page within the limit."""
+    sids: list[str] = []
+    for _ in range(100):
+        page = tables.listing.list_calls(query)
+        assert len(page.calls) <= query.limit
+        sids.extend(call.call_sid for call in page.calls)
+        if page.next is None:
+            return sids
+        query = replace(query, after=page.next)
+    raise AssertionError("the list never ended")
+
+
+def test_the_call_list_pages_newest_first_through_the_day_index(tables: Tables) -> None:
+    days = _far_days(3)
+    ours, other = "+14155550199", "+14155550177"
+    placed = {
+        "a": _placed(
+            tables, f"{days[0]}T08:00:00.000Z", status="completed", rank=4, route="forward", to=ours
+        ),
+        "b": _placed(
+            tables, f"{days[0]}T09:00:00.000Z", status="in-progress", rank=3, route="agent", to=ours
+        ),
+        "c": _placed(tables, f"{days[0]}T23:59:59.999Z", status="busy", rank=4, route="forward", to=other),
+        "d": _placed(
+            tables, f"{days[2]}T00:00:00.000Z", status="ringing", rank=2, route="voicemail", to=ours
+        ),
+        "e": _placed(
+            tables, f"{days[2]}T10:00:00.000Z", status="completed", rank=4, route="forward", to=ours
+        ),
+        "f": _placed(tables, f"{days[2]}T10:00:01.000Z", status="completed", rank=4, route="agent", to=other),
+    }
+    leg = "CA" + uuid.uuid4().hex  # a <Dial>ed leg of "e": listed on its call's page, not here
+    leg_parties = CallParties(direction="outbound-dial", parent_call_sid=placed["e"], to_number=ours)
+    tables.webhooks.upsert_call(CallUpsert(leg, leg_parties, f"{days[2]}T10:00:00.500Z", route="forward"))
+    newest_first = [placed[name] for name in "fedcba"]
+    whole = CallListQuery(first_day=days[0], last_day=days[2], limit=2)
+    assert _follow(tables, whole) == newest_first
+    assert _follow(tables, replace(whole, limit=50)) == newest_first
+
+    def names(**filters: Any) -> str:
+        found = _follow(tables, replace(whole, **filters))
+        return "".join(name for sid in found for name, placed_sid in placed.items() if placed_sid == sid)
+
+    assert names(statuses=frozenset({"completed"})) == "fea"
+    assert names(statuses=frozenset({"busy", "ringing"})) == "dc"
+    assert names(route="forward") == "eca"
+    assert names(number=ours) == "edba"
+    assert names(number="+14155550100") == "fedcba"  # the caller's side counts too: a `from` match
+    assert names(live_only=True) == "db"
+    assert names(started_from=f"{days[0]}T09:00:00.000Z", started_to=f"{days[2]}T00:00:00.000Z") == "dcb"
+    assert names(first_day=days[1], last_day=days[1]) == ""
+
+
+def test_the_call_list_goes_on_past_a_long_quiet_spell(tables: Tables) -> None:
+    days = _far_days(MAX_DAYS_PER_PAGE * 2 + 3)
+    old = _placed(tables, f"{days[0]}T12:00:00.000Z", status="completed", rank=4, route="forward", to="+1")
+    new = _placed(tables, f"{days[-1]}T12:00:00.000Z", status="completed", rank=4, route="forward", to="+1")
+    query = CallListQuery(first_day=days[0], last_day=days[-1], limit=10)
+    assert _follow(tables, query) == [new, old]

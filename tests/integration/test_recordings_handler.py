@@ -33,7 +33,7 @@ from shared import aws, clock
 from shared.dal.calls.core import DynamoCallReader
 from shared.dal.calls.stream import DynamoStreamCalls
 from shared.dal.calls.webhooks import DynamoWebhookCalls
-from shared.dal.records import CallParties, CallUpsert
+from shared.dal.records import CallParties, CallUpsert, StreamClaim
 from shared.dal.segments import DynamoSegments
 from shared.status import TranscriptStatus
 from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
@@ -73,11 +73,14 @@ class Stack:
                 call_sid, CallParties(direction="inbound"), clock.iso(call.stream_started_at), route="forward"
             )
         )
-        stream.stream_started(call_sid, clock.iso(call.stream_started_at))
+        owner = "seeded-stream"
+        stream.claim_stream(
+            StreamClaim(call_sid, owner, "MZ" + call_sid[2:], clock.iso(call.stream_started_at))
+        )
         DynamoSegments(self.local.names.transcripts_table).write_segments(
             [replace(s, call_sid=call_sid) for s in call.live]
         )
-        stream.transcript_finished(call_sid, TranscriptStatus(live_status), len(call.live), None)
+        stream.transcript_finished(call_sid, owner, TranscriptStatus(live_status), len(call.live), None)
         # the recording Twilio holds: the call's words, as the Deepgram stand-in will hear them
         wav = self.tones.recording(call.words, seconds=max(w.end for w in call.words) + 1.0)
         self.twilio.add_recording(recording_sid, wav, call_sid=call_sid, channels=2)

@@ -1,6 +1,6 @@
 """The summaries Lambda end to end: real-shaped EventBridge events into `handler`, transcripts and
-call records in moto (real pynamodb models), the Anthropic stand-in behind the real SDK, and the
-published events read back from the bus."""
+call records in moto (real pynamodb models), the Anthropic stand-in behind the real SDK (and once the
+Bedrock stand-in, MODEL_PROVIDER=bedrock), and the published events read back from the bus."""
 
 from __future__ import annotations
 
@@ -19,11 +19,13 @@ from pydantic import ValidationError
 from callscribe_local.anthropic_replies import Reply, ScriptedResponder
 from callscribe_local.anthropic_server import AnthropicServer
 from callscribe_local.aws_local import BusTap, LocalAws
+from callscribe_local.bedrock_server import BedrockServer
 from callscribe_local.offline_summarizer import OFFLINE_MODEL, OfflineSummarizer
 from functions.summaries.errors import DeadlineError, ModelRequestRejectedError, TranscriptIncompleteError
 from shared.dal.keys import segment_key
 from shared.dal.tables import CallRecord, calls_model, segments_model
 from shared.observability import logger
+from tests.support.model_servers import model_env
 from tests.support.summaries_lambda import Summaries
 from tests.unit.summaries.builders import a_summary, transcript_completed_event
 
@@ -175,6 +177,37 @@ def test_summary_is_stored_with_accounting_and_announced_once(
     assert len(summary_events(bus_tap, call_sid)) == 1
 
 
+def test_on_bedrock_the_same_summary_is_asked_with_the_role_and_priced_by_its_route(
+    local_stack: LocalAws, bus_tap: BusTap, call_sid: str
+) -> None:
+    """MODEL_PROVIDER=bedrock: no Anthropic key anywhere in the environment, the same redacted prompt
+    and stored summary, its cost at the US inference profile's price (list price + 10 %)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ANTHROPIC_")}
+    store_call(local_stack, call_sid, CONVERSATION)
+    with BedrockServer(ScriptedResponder(summary_reply())) as bedrock:
+        summaries = Summaries({**env, **model_env(bedrock)})
+        event = transcript_completed_event(call_sid, len(CONVERSATION))
+        outcome = summaries.invoke(event)
+        assert summaries.invoke(event)["result"] == "created"  # redelivered: no second request
+        [sent] = bedrock.invocations
+        [request] = bedrock.requests
+
+    assert outcome == {"callSid": call_sid, "result": "created", "model": "claude-haiku-5-5-20261007"}
+    assert (sent.model_id, sent.streamed) == ("us.anthropic.claude-haiku-5-5", False)
+    assert "[00:00:08] caller: Sure, it's [REDACTED CARD]." in request.user_text
+    assert CARD not in request.user_text
+    stored = record(local_stack, call_sid)
+    summary = stored.summary.as_dict()
+    assert summary["model"] == "claude-haiku-5-5-20261007"
+    assert summary["estimated_cost_usd"] == pytest.approx((900 * 0.10 + 150 * 0.50) / 1e6 * 1.1)
+    assert stored.cost is not None
+    assert float(stored.cost.as_dict()["claude_usd"]) == pytest.approx(
+        summary["estimated_cost_usd"], abs=1e-6
+    )
+    [published] = summary_events(bus_tap, call_sid)
+    assert published["detail"] == {"callSid": call_sid, "model": "claude-haiku-5-5-20261007"}
+
+
 def test_late_duplicate_past_the_idempotency_window_changes_nothing(
     summaries: Summaries,
     local_stack: LocalAws,
@@ -287,7 +320,7 @@ def test_rejected_request_raises_stores_nothing_and_the_retry_succeeds(
     assert "unsupported keyword" in str(rejected.exc_info[1])
     stored = record(local_stack, call_sid)
     assert stored.summary is None
-    assert stored.summary_status is None
+    assert stored.summary_status == "failed"  # a retry cannot cure a refusal: the record says so now
     assert summary_events(bus_tap, call_sid) == []
     assert len(anthropic_server.requests) == 1
 
@@ -295,6 +328,7 @@ def test_rejected_request_raises_stores_nothing_and_the_retry_succeeds(
     scripted.push(summary_reply())
     assert summaries.invoke(event)["result"] == "created"
     assert len(summary_events(bus_tap, call_sid)) == 1
+    assert record(local_stack, call_sid).summary_status == "completed"
 
 
 def test_call_without_speech_gets_a_no_conversation_summary_without_the_model(

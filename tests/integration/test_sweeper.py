@@ -33,7 +33,7 @@ from shared.dal.calls.stream import DynamoStreamCalls
 from shared.dal.calls.summaries import DynamoSummaryCalls
 from shared.dal.calls.webhooks import DynamoWebhookCalls
 from shared.dal.keys import segment_key
-from shared.dal.records import Gap, ReconciliationUpdate, RecordingUpdate, Segment
+from shared.dal.records import Gap, ReconciliationUpdate, RecordingUpdate, Segment, StreamClaim
 from shared.dal.segments import DynamoSegments
 from shared.dal.tables import CALLS_TO_SWEEP_INDEX, calls_model, segments_model
 from shared.status import CallStatus, TranscriptStatus
@@ -41,7 +41,9 @@ from tests.support.lambda_container import LambdaContainer
 
 pytestmark = pytest.mark.integration
 
+STREAM_START = "2026-11-22T09:30:06.000Z"
 ENDED = "2026-11-22T09:30:55.000Z"
+OWNER = "0f" * 16
 RECORDING_START = "Sun, 22 Nov 2026 09:30:06 +0000"
 
 
@@ -94,7 +96,8 @@ class Calls:
     def __init__(self, tables: tuple[str, str]) -> None:
         self.calls = DynamoCallReader(tables[0])
         self.webhooks = DynamoWebhookCalls(tables[0])
-        self.stream = DynamoStreamCalls(tables[0])
+        # the streams of these calls died long ago: their last heartbeat is the claim's, at their start
+        self.stream = DynamoStreamCalls(tables[0], now=lambda: STREAM_START)
         self.summaries = DynamoSummaryCalls(tables[0])
         self.recordings = DynamoRecordingCalls(tables[0])
         self.segments = DynamoSegments(tables[1])
@@ -106,7 +109,8 @@ class Calls:
         return call_sid
 
     def transcript(self, call_sid: str, status: TranscriptStatus | None, segments: int = 2) -> None:
-        self.stream.transcript_started(call_sid, "MZ" + uuid.uuid4().hex)
+        claim = StreamClaim(call_sid, OWNER, "MZ" + uuid.uuid4().hex, STREAM_START)
+        assert self.stream.claim_stream(claim)
         self.segments.write_segments(
             [
                 Segment(
@@ -122,7 +126,7 @@ class Calls:
             ]
         )
         if status is not None:
-            self.stream.transcript_finished(call_sid, status, segments, None)
+            self.stream.transcript_finished(call_sid, OWNER, status, segments, None)
 
     def summarised(self, call_sid: str) -> None:
         self.summaries.save_summary(call_sid, {"summary": "Moved to Friday.", "model": "m"}, ENDED)
@@ -235,6 +239,10 @@ def test_one_run_redrives_exactly_what_was_lost_and_a_second_changes_nothing(
     }
     assert published(bus_tap, everyone) == expected
 
+    assert first["summariesMarkedFailed"] == 1
+    summary_owed = calls.calls.get(unsummarised)  # its event went to the DLQ, or was lost
+    assert summary_owed is not None
+    assert (summary_owed.summary, summary_owed.summary_status) == (None, "failed")
     stalled_call = calls.calls.get(stalled)
     assert stalled_call is not None
     assert (stalled_call.transcript_status, stalled_call.segment_count) == ("incomplete", 3)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from callscribe_local.twilio_rest import TwilioRestStandIn
+from shared.dal.tables import calls_model
 from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from tests.support.apigw_events import API_HOST, json_event, twilio_event
 from tests.support.log_capture import log_output_fixture  # noqa: F401 - provides `log_output`
@@ -138,6 +139,39 @@ def test_deeply_nested_json_is_400_not_500(webhooks: Webhooks, twilio: TwilioRes
     assert result["statusCode"] == 400
     assert json.loads(str(result["body"])) == {"message": "body must be a JSON object"}
     assert twilio.requests == []
+
+
+def calls_stored(webhooks: Webhooks) -> int:
+    model = calls_model(webhooks.stack.names.calls_table)
+    return sum(1 for _ in model.scan(attributes_to_get=["call_sid"]))
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"to": "+441909123456", "connectTo": AGENT_DESK}, "to"),  # a UK premium-rate number
+        ({"to": CUSTOMER, "connectTo": "+88213000001"}, "connectTo"),  # international networks
+    ],
+)
+def test_a_destination_outside_the_allowed_prefixes_is_403_and_nothing_is_called_or_written(
+    webhooks: Webhooks, twilio: TwilioRestStandIn, payload: dict[str, str], field: str
+) -> None:
+    before = calls_stored(webhooks)
+    status, body = create(webhooks, payload)
+    assert status == 403
+    assert body == {
+        "message": f'"{field}" is not a destination this deployment dials (allowed prefixes: +1; '
+        "OUTBOUND_ALLOWED_PREFIXES sets them)"
+    }
+    assert twilio.requests == []
+    assert calls_stored(webhooks) == before
+
+
+def test_allowed_prefixes_can_be_set(webhooks: Webhooks, twilio: TwilioRestStandIn) -> None:
+    webhooks.configure(OUTBOUND_ALLOWED_PREFIXES="+1415, +4420")
+    assert create(webhooks, {"to": "+442071838750", "connectTo": AGENT_DESK})[0] == 201
+    assert create(webhooks, {"to": "+12125550100", "connectTo": AGENT_DESK})[0] == 403  # +1 212: not listed
+    assert len(twilio.created_calls()) == 1
 
 
 def test_missing_from_is_400(webhooks: Webhooks, twilio: TwilioRestStandIn) -> None:

@@ -308,6 +308,7 @@ def test_get_call_view(webhooks: Webhooks, call_sid: str) -> None:
         "start": 0.25,
         "end": 1.35,
         "source": "live",
+        "segmentId": "0000000250#inbound",
     }
     # not reconciled yet: the recordings tier's fields are null, every segment is live
     assert (view["transcriptSource"], view["liveCoverage"], view["gaps"]) == (None, None, None)

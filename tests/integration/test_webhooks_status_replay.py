@@ -13,12 +13,12 @@ import uuid
 from typing import Any
 
 import pytest
-from moto.dynamodb.models import DynamoDBBackend
 
 from functions.webhooks import logic
 from functions.webhooks.inputs import StatusCallback
 from shared import aws
 from tests.support.apigw_events import twilio_event
+from tests.support.moto_atomic import atomic_moto_updates  # noqa: F401 - provides the fixture
 from tests.support.twilio_forms import status_params, voice_params
 from tests.support.webhooks_env import (
     Webhooks,
@@ -53,25 +53,6 @@ def test_shuffled_orderings_converge(webhooks: Webhooks, bus_tap: Any, seed: int
     assert (record.status, record.status_rank, record.duration_seconds) == ("completed", 4, 30)
     assert record.ended_at == "2026-11-22T09:30:03.000Z"
     assert [e["detail"]["status"] for e in bus_tap.events_for(call_sid, wait_seconds=5)] == ["completed"]
-
-
-@pytest.fixture
-def atomic_moto_updates(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make moto evaluate each UpdateItem atomically, as DynamoDB does.
-
-    moto's DynamoDB backend reads, checks the condition and writes without a lock while its server
-    handles requests on many threads, so two racing conditional writes can both pass: a gap in the
-    stand-in, not in DynamoDB (whose per-item writes are serialisable). Serialising whole
-    UpdateItem calls keeps every interleaving of separate requests possible, as in DynamoDB.
-    """
-    lock = threading.Lock()
-    original = DynamoDBBackend.update_item
-
-    def update_item(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(DynamoDBBackend, "update_item", update_item)
 
 
 @pytest.mark.usefixtures("atomic_moto_updates")

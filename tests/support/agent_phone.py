@@ -4,8 +4,9 @@ Like Twilio it sends the caller's track continuously in real time (20 ms frames:
 test makes the caller say something) and plays what the streamer sends back in real time: `media`
 is queued and consumed at 8000 bytes a second, a `mark` is echoed when playback reaches it, and a
 `clear` drops the queued audio and echoes every pending mark at once (so an echoed mark does not
-mean "played" after a clear, exactly as on Twilio). Everything received is logged with its arrival
-time so tests can check order and what the caller actually heard.
+mean "played" after a clear, exactly as on Twilio): the queue is `callscribe_local.playout`'s, the
+one the simulated phone plays with. Everything received is logged with its arrival time so tests
+can check order and what the caller actually heard.
 
 To wait until an answer has been heard, wait for its mark in `played_marks` (or
 `played_after_clear()`), not for the TTS stand-in's `flushed_texts` plus `wait_quiet()`: the TTS
@@ -20,17 +21,15 @@ import base64
 import contextlib
 import json
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
+from callscribe_local.playout import BYTES_PER_SECOND, Playout
 from tests.support.scripted_recognizer import BLOCK_BYTES, SILENCE, audio_for
 from tests.support.twilio_media import FRAME_BYTES, TwilioMediaStream
-
-BYTES_PER_SECOND = 8000
 
 
 @dataclass
@@ -38,13 +37,6 @@ class Received:
     at: float  # time.monotonic()
     event: str
     audio: bytes = b""
-    mark: str = ""
-
-
-@dataclass
-class _Pending:
-    kind: str  # "audio" | "mark"
-    audio: bytearray = field(default_factory=bytearray)
     mark: str = ""
 
 
@@ -58,7 +50,7 @@ class AgentPhone:
         self.played_marks: list[str] = []  # echoed because playback reached them (not by a clear)
         self.clears = 0
         self.closed = asyncio.Event()
-        self._queue: deque[_Pending] = deque()
+        self._playout = Playout()
         self._caller_audio = bytearray()
         self._caller_done = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -139,7 +131,7 @@ class AgentPhone:
 
         Only what has arrived counts: audio the streamer or the TTS has yet to send is not waited
         for. To wait until a given answer has played, wait on `played_marks`."""
-        await self.wait_until(lambda: not self._queue and bool(self.received), within)
+        await self.wait_until(lambda: self._playout.idle and bool(self.received), within)
 
     # ---- tasks -------------------------------------------------------------------------------------
 
@@ -154,20 +146,15 @@ class AgentPhone:
                 if event == "media":
                     audio = base64.b64decode(doc["media"]["payload"])
                     self.received.append(Received(now, event, audio=audio))
-                    if self._queue and self._queue[-1].kind == "audio":
-                        self._queue[-1].audio.extend(audio)
-                    else:
-                        self._queue.append(_Pending("audio", bytearray(audio)))
+                    self._playout.media(audio)
                 elif event == "mark":
                     name = str(doc["mark"]["name"])
                     self.received.append(Received(now, event, mark=name))
-                    self._queue.append(_Pending("mark", mark=name))
+                    self._playout.mark(name)
                 elif event == "clear":
                     self.received.append(Received(now, event))
                     self.clears += 1
-                    pending = [p.mark for p in self._queue if p.kind == "mark"]
-                    self._queue.clear()
-                    for name in pending:
+                    for name in self._playout.clear().marks:
                         self.echoed_by_clear.append(name)
                         await self._echo(name)
                 else:
@@ -186,22 +173,13 @@ class AgentPhone:
             now = loop.time()
             budget = min(budget + (now - last) * BYTES_PER_SECOND, BYTES_PER_SECOND)
             last = now
-            while self._queue:
-                head = self._queue[0]
-                if head.kind == "mark":
-                    self._queue.popleft()
-                    self.played_marks.append(head.mark)  # its echo is on the socket before a test sees this
-                    await self._echo(head.mark)
-                    continue
-                take = min(len(head.audio), int(budget))
-                if take <= 0:
-                    break
-                self.played.extend(head.audio[:take])
-                del head.audio[:take]
-                budget -= take
-                if not head.audio:
-                    self._queue.popleft()
-            if not self._queue:
+            played = self._playout.play(int(budget))
+            self.played.extend(played.audio)
+            budget -= len(played.audio)
+            for name in played.marks:
+                self.played_marks.append(name)  # its echo is on the socket before a test sees this
+                await self._echo(name)
+            if self._playout.idle:
                 budget = 0.0  # nothing to play: playback does not bank time
 
     async def _echo(self, name: str) -> None:

@@ -164,6 +164,7 @@ def test_call_prices_is_read_from_the_environment_and_unknown_names_are_refused(
 # ---- storing it ---------------------------------------------------------------------------------
 
 STAMP = "2026-11-26T10:00:00.000Z"
+OWNER = "the-stream"  # the stream that claimed the call (its usage is written only by it)
 
 
 def _writes(table: FakeCallTable) -> dict[str, Callable[[], object]]:
@@ -196,7 +197,7 @@ def _writes(table: FakeCallTable) -> dict[str, Callable[[], object]]:
             ),
         ),
         "stream usage": lambda: stream.record_stream_usage(
-            StreamUsage(call_sid=SID, live_audio_seconds=188.5, tts_characters=None)
+            StreamUsage(call_sid=SID, live_audio_seconds=188.5, tts_characters=None), OWNER
         ),
         "summary": lambda: summaries.save_summary(SID, {"model": "m", "estimated_cost_usd": 0.0021}, STAMP),
     }
@@ -204,7 +205,13 @@ def _writes(table: FakeCallTable) -> dict[str, Callable[[], object]]:
 
 def _new_store() -> FakeCostWrites:
     store = FakeCostWrites()
-    store.items[SID] = {"call_sid": SID, "direction": "inbound", "status": "in-progress", "status_rank": 3}
+    store.items[SID] = {
+        "call_sid": SID,
+        "direction": "inbound",
+        "status": "in-progress",
+        "status_rank": 3,
+        "stream_owner": OWNER,
+    }
     return store
 
 
@@ -255,7 +262,7 @@ class _RacingStore(FakeCostWrites):
 def test_a_cost_computed_from_an_overtaken_read_is_refused_and_redone() -> None:
     store = _RacingStore(
         lambda table: FakeStreamCalls(table).record_stream_usage(
-            StreamUsage(call_sid=SID, live_audio_seconds=60.0, tts_characters=40)
+            StreamUsage(call_sid=SID, live_audio_seconds=60.0, tts_characters=40), OWNER
         )
     )
     store.items[SID] = {
@@ -263,6 +270,7 @@ def test_a_cost_computed_from_an_overtaken_read_is_refused_and_redone() -> None:
         "direction": "inbound",
         "status": "completed",
         "duration_seconds": 30,
+        "stream_owner": OWNER,
     }
     cost = record_cost(store, SID, PRICES, now=lambda: STAMP)
     assert store.refused == 1
@@ -277,11 +285,11 @@ def test_a_record_that_keeps_changing_is_left_to_the_next_writer() -> None:
     counter = itertools.count(1)
     store = _RacingStore(
         lambda table: FakeStreamCalls(table).record_stream_usage(
-            StreamUsage(call_sid=SID, live_audio_seconds=float(next(counter)))
+            StreamUsage(call_sid=SID, live_audio_seconds=float(next(counter))), OWNER
         ),
         times=10,
     )
-    store.items[SID] = {"call_sid": SID}
+    store.items[SID] = {"call_sid": SID, "stream_owner": OWNER}
     errors: list[str] = []
     assert record_cost(store, SID, PRICES, attempts=3, on_error=errors.append) is None
     assert store.refused == 3

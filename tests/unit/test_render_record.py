@@ -199,3 +199,38 @@ def test_the_demo_shows_the_call_row_of_the_flat_table_and_a_saved_query() -> No
     failed = StringIO()
     render_analyst_tables(AnalystView({}, [], [], "the export of calls ended FAILED"), Console(file=failed))
     assert "Analyst tables: the export of calls ended FAILED" in failed.getvalue()
+
+
+def test_local_up_can_ask_claude_through_bedrocks_stand_in() -> None:
+    """`callscribe local up --model-provider bedrock` (or MODEL_PROVIDER): the stack's model is the
+    Bedrock stand-in, and a backfill against it asks Bedrock with the local credentials, no key."""
+    import pytest
+
+    from callscribe_local.cli import StackState, backfill_environment, build_parser
+    from callscribe_local.stack import StackOptions
+    from shared.anthropic_clients import ModelProvider
+
+    assert (
+        build_parser().parse_args(["local", "up", "--model-provider", "bedrock"]).model_provider == "bedrock"
+    )
+    assert build_parser().parse_args(["local", "up"]).model_provider is None
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["local", "up", "--model-provider", "vertex"])
+    assert (
+        StackOptions.from_environment({"MODEL_PROVIDER": "bedrock"}).model_provider is ModelProvider.BEDROCK
+    )
+    assert StackOptions.from_environment({}).model_provider is ModelProvider.ANTHROPIC
+    state = StackState(
+        pid=1, api="http://api", stream="ws://s", aws="http://aws", deepgram="ws://dg", anthropic="http://bedrock",
+        log_dir="logs", account_sid="AC1", auth_token="t", model_provider="bedrock",
+        names={"calls_table": "c", "transcripts_table": "t", "idempotency_table": "i", "event_bus_name": "b",
+               "recordings_bucket": "r"},
+    )  # fmt: skip
+    env = backfill_environment(state, {"ANTHROPIC_API_KEY": "sk-real"})
+    assert (env["MODEL_PROVIDER"], env["ANTHROPIC_BEDROCK_BASE_URL"], env["BEDROCK_REGION"]) == (
+        "bedrock",
+        "http://bedrock",
+        "us-east-1",
+    )
+    assert "ANTHROPIC_BASE_URL" not in env
+    assert "SUMMARY_MODEL" not in env  # the provider's default: the stand-in answers any Claude id

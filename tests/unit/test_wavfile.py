@@ -103,6 +103,13 @@ def test_stereo_mulaw_16k_becomes_two_8k_phone_tracks() -> None:
     assert set(outbound[10:-10]) == {right}
 
 
+def test_a_large_list_chunk_before_the_audio_is_skipped() -> None:
+    """As the recordings Lambda's check (tests/unit/recordings/test_wav.py): 70 KiB of tags first."""
+    tags = b"INFO" + b"ICMT" + struct.pack("<I", 70 * 1024) + b"x" * (70 * 1024)
+    audio = read_wav(riff(fmt(WAVE_FORMAT_PCM, 1, 8000, 16), (b"LIST", tags), (b"data", pcm16(1, -2, 3))))
+    assert audio.channels == (pcm16(1, -2, 3),)
+
+
 def test_pcm_widths_extensible_and_8k_mono() -> None:
     sixteen = read_wav(riff(fmt(WAVE_FORMAT_PCM, 1, 8000, 16), (b"data", pcm16(1000, -1000, 0))))
     assert sixteen.channels[0] == pcm16(1000, -1000, 0)

@@ -1,10 +1,12 @@
-"""The summaries tier's writes to the call record: the summary (`DynamoSummaryCalls`) and the
-evaluation backfill's answers (`DynamoEvaluationBackfillCalls`).
+"""The summaries tier's writes to the call record: the summary (`DynamoSummaryCalls`), the mark that
+none is coming (`DynamoSummaryFailureWrites`, which the sweeper's adapter shares) and the evaluation
+backfill's answers (`DynamoEvaluationBackfillCalls`).
 
 What a change must keep: a summary is stored once (`attribute_not_exists(summary)`) and replaced
-only by one of another transcript version, which marks its event owed again; evaluation answers
-ride in the summary's write; the backfill stores answers only on an existing call whose
-`evaluations_version` is another question set's (a re-run writes nothing).
+only by one of another transcript version, which marks its event owed again; `summary_status =
+failed` never lands on a call that has a summary, and a summary stored later sets `completed` over
+it; evaluation answers ride in the summary's write; the backfill stores answers only on an existing
+call whose `evaluations_version` is another question set's (a re-run writes nothing).
 """
 
 from __future__ import annotations
@@ -12,15 +14,31 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from shared.dal.calls.core import DynamoCallReader, to_call
+from shared.dal.calls.core import CallTableAdapter, DynamoCallReader, to_call
 from shared.dal.calls.cost import DynamoCostWrites
 from shared.dal.records import Call, EvaluationSet
 from shared.dal.tables import CallRecord
 from shared.status import SummaryStatus
 
 
-class DynamoSummaryCalls(DynamoCostWrites):
-    """`SummaryCalls`: the summary, stored once, and the mark that its event is on the bus."""
+class DynamoSummaryFailureWrites(CallTableAdapter):
+    """`SummaryFailureWrites`: `summary_status = failed`, only on an existing call without a summary
+    (a mark never creates a bare record). Part of the summaries' and the sweeper's adapters
+    (docs/summaries.md, "When no summary comes")."""
+
+    def summary_failed(self, call_sid: str) -> bool:
+        m = self._table.model
+        return self._table.update(
+            call_sid,
+            [m.summary_status.set(SummaryStatus.FAILED.value), m.updated_at.set(self._table.now())],
+            m.call_sid.exists() & m.summary.does_not_exist(),
+            f"summary failure mark of {call_sid}",
+        )
+
+
+class DynamoSummaryCalls(DynamoCostWrites, DynamoSummaryFailureWrites):
+    """`SummaryCalls`: the summary, stored once, the mark that its event is on the bus, and the mark
+    that none is coming."""
 
     def save_summary(
         self,

@@ -3,7 +3,10 @@
 The marker (`sweep_shard` + `sweep_after`) puts a call in the sparse calls_to_sweep index; removing
 both takes it out. What a change must keep: every write is conditional on `sweep_after` still
 holding the value the sweeper read, so overlapping runs and a concurrent status callback never
-re-drive a call twice; a stalled transcript is finished only while still `pending`/`in-progress`.
+re-drive a call twice; a stalled transcript is finished only while still `pending`/`in-progress`
+and its stream is dead (never claimed, or its heartbeat stale), and says that the sweeper ended it;
+a summary that never came is marked failed with the summaries' own write (`summary_failed`, never on
+a call that has a summary).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 
 from shared.dal.calls.core import TRANSCRIPT_ERROR_MAX
 from shared.dal.calls.cost import DynamoCostWrites
+from shared.dal.calls.summaries import DynamoSummaryFailureWrites
 from shared.dal.keys import SWEEP_SHARDS
 from shared.dal.records import SweepClaim
 from shared.status import TranscriptStatus
@@ -19,8 +23,9 @@ from shared.status import TranscriptStatus
 TRANSCRIPT_SOURCE_LIVE = "live"  # what a call recorded by nothing is reconciled as
 
 
-class DynamoSweeperCalls(DynamoCostWrites):
-    """`SweeperCalls`: the due calls, a stalled transcript, and the marker's claim, release and removal."""
+class DynamoSweeperCalls(DynamoCostWrites, DynamoSummaryFailureWrites):
+    """`SweeperCalls`: the due calls, a stalled transcript, a summary marked failed, and the marker's
+    claim, release and removal."""
 
     def calls_due_for_sweep(self, cutoff: str, limit: int) -> list[str]:
         m = self._table.model
@@ -37,9 +42,16 @@ class DynamoSweeperCalls(DynamoCostWrites):
                 due.append((str(item.sweep_after), item.call_sid))
         return [call_sid for _, call_sid in sorted(due)[:limit]]
 
-    def finish_stalled_transcript(self, call_sid: str, segment_count: int, error: str) -> bool:
+    def finish_stalled_transcript(
+        self, call_sid: str, segment_count: int, error: str, stale_before: str
+    ) -> bool:
         m = self._table.model
         stamp = self._table.now()
+        dead = (
+            m.stream_owner.does_not_exist()
+            | m.stream_heartbeat_at.does_not_exist()
+            | (m.stream_heartbeat_at < stale_before)
+        )
         return self._table.update(
             call_sid,
             [
@@ -47,9 +59,11 @@ class DynamoSweeperCalls(DynamoCostWrites):
                 m.segment_count.set(segment_count),
                 m.transcript_error.set(error[:TRANSCRIPT_ERROR_MAX]),
                 m.transcript_completed_at.set(stamp),
+                m.transcript_swept_at.set(stamp),
                 m.updated_at.set(stamp),
             ],
-            m.transcript_status.is_in(TranscriptStatus.PENDING.value, TranscriptStatus.IN_PROGRESS.value),
+            m.transcript_status.is_in(TranscriptStatus.PENDING.value, TranscriptStatus.IN_PROGRESS.value)
+            & dead,
             f"sweeping the transcript of {call_sid}",
         )
 

@@ -1,5 +1,6 @@
-"""Fakes of `DynamoSummaryCalls` and `DynamoEvaluationBackfillCalls`: a summary once, a rewrite once per
-transcript version, answers once per question set."""
+"""Fakes of `DynamoSummaryCalls`, `DynamoSummaryFailureWrites` and `DynamoEvaluationBackfillCalls`: a
+summary once, a rewrite once per transcript version, the failure mark only without a summary, answers
+once per question set."""
 
 from __future__ import annotations
 
@@ -8,11 +9,21 @@ from typing import Any
 
 from shared.dal.records import Call, EvaluationSet
 from shared.status import SummaryStatus
-from tests.support.fake_calls.core import FakeCallReader, Item
+from tests.support.fake_calls.core import FakeCallAdapter, FakeCallReader, Item
 from tests.support.fake_calls.cost import FakeCostWrites
 
 
-class FakeSummaryCalls(FakeCostWrites):
+class FakeSummaryFailureWrites(FakeCallAdapter):
+    """Part of `FakeSummaryCalls` and `FakeSweeperCalls`, as in the adapters."""
+
+    def summary_failed(self, call_sid: str) -> bool:
+        def apply(item: Item) -> None:
+            item["summary_status"] = SummaryStatus.FAILED.value
+
+        return self.table.update(call_sid, apply, lambda item: bool(item) and "summary" not in item)
+
+
+class FakeSummaryCalls(FakeCostWrites, FakeSummaryFailureWrites):
     def save_summary(
         self,
         call_sid: str,

@@ -1,5 +1,6 @@
 """Fake of `DynamoSweeperCalls`: the sparse index is the items holding both `sweep_shard` and
-`sweep_after`; every write holds only while `sweep_after` is what the sweeper read."""
+`sweep_after`; every write holds only while `sweep_after` is what the sweeper read, but for the
+summaries' failure mark (only without a summary), which it shares with `FakeSummaryCalls`."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from shared.dal.records import SweepClaim
 from shared.status import TranscriptStatus
 from tests.support.fake_calls.core import TRANSCRIPT_ERROR_MAX, Item
 from tests.support.fake_calls.cost import FakeCostWrites
+from tests.support.fake_calls.summaries import FakeSummaryFailureWrites
 
 _LIVE = (TranscriptStatus.PENDING.value, TranscriptStatus.IN_PROGRESS.value)
 
 
-class FakeSweeperCalls(FakeCostWrites):
+class FakeSweeperCalls(FakeCostWrites, FakeSummaryFailureWrites):
     def calls_due_for_sweep(self, cutoff: str, limit: int) -> list[str]:
         due = self.table.query(
             lambda item: "sweep_shard" in item and "sweep_after" in item and item["sweep_after"] <= cutoff
@@ -20,16 +22,24 @@ class FakeSweeperCalls(FakeCostWrites):
             :limit
         ]
 
-    def finish_stalled_transcript(self, call_sid: str, segment_count: int, error: str) -> bool:
+    def finish_stalled_transcript(
+        self, call_sid: str, segment_count: int, error: str, stale_before: str
+    ) -> bool:
+        def stalled(item: Item) -> bool:
+            heartbeat = item.get("stream_heartbeat_at")
+            dead = "stream_owner" not in item or heartbeat is None or heartbeat < stale_before
+            return item.get("transcript_status") in _LIVE and dead
+
         def apply(item: Item) -> None:
             item.update(
                 transcript_status=TranscriptStatus.INCOMPLETE.value,
                 segment_count=segment_count,
                 transcript_error=error[:TRANSCRIPT_ERROR_MAX],
                 transcript_completed_at=self.table.now,
+                transcript_swept_at=self.table.now,
             )
 
-        return self.table.update(call_sid, apply, lambda item: item.get("transcript_status") in _LIVE)
+        return self.table.update(call_sid, apply, stalled)
 
     def claim_sweep(self, claim: SweepClaim) -> bool:
         def apply(item: Item) -> None:

@@ -108,3 +108,54 @@ def test_an_unusable_answer_is_described_without_the_words_in_it() -> None:
         parse_response(json.dumps(answer).encode())
     assert "4111" not in str(error.value)
     assert error.value.__cause__ is None
+
+
+def _answer(*words: dict[str, Any]) -> dict[str, Any]:
+    return {"results": {"channels": [{"alternatives": [{"words": list(words)}]}]}}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param("[" * 100_000 + "]" * 100_000, id="JSON nested 100k deep"),
+        pytest.param(
+            '{"results": {"channels": [{"alternatives": [{"words": '
+            '[{"word": "a", "start": Infinity, "end": Infinity}]}]}]}}',
+            id="Infinity times",
+        ),
+        pytest.param(
+            '{"results": {"channels": [{"alternatives": [{"words": '
+            '[{"word": "a", "start": 1.0, "end": NaN}]}]}]}}',
+            id="NaN time",
+        ),
+        pytest.param(json.dumps(_answer({"word": "a", "start": -3.5, "end": -3.2})), id="negative time"),
+        pytest.param(
+            '{"metadata": {"duration": -Infinity}, "results": {"channels": [{"alternatives": []}]}}',
+            id="infinite duration",
+        ),
+    ],
+)
+def test_an_answer_that_cannot_be_true_is_a_bad_response(payload: str) -> None:
+    with pytest.raises(BatchResponseError, match="not a Deepgram pre-recorded response"):
+        parse_response(payload)
+
+
+def test_a_repeated_word_is_kept_once() -> None:
+    word = {"word": "yes", "start": 1.0, "end": 1.3, "confidence": 0.9, "punctuated_word": "Yes."}
+    transcript = parse_response(
+        _answer(word, dict(word, confidence=0.5), {"word": "no", "start": 2.0, "end": 2.2})
+    )
+    assert transcript.words["inbound"] == (
+        Word("inbound", 1.0, 1.3, "Yes.", 0.9),
+        Word("inbound", 2.0, 2.2, "no", None),
+    )
+    assert transcript.duplicates == 1
+
+
+def test_a_word_after_the_end_of_the_recording_is_refused() -> None:
+    transcript = parse_response(
+        _answer({"word": "a", "start": 1.0, "end": 1.2}, {"word": "b", "start": 1e7, "end": 1e7})
+    )
+    with pytest.raises(BatchResponseError, match=r"recording of 60\.000 s"):
+        transcript.check_within(60.0)
+    parse_response(_answer({"word": "a", "start": 59.5, "end": 60.3})).check_within(60.0)  # rounding

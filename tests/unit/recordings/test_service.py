@@ -127,7 +127,8 @@ def make_rig(
     )
     segments = FakeSegments(call.live)
     ops: Ops = []
-    media = FakeMedia(ops, {RE: wav_bytes(2.0)})
+    # a WAV as long as the recording Deepgram's words come from (an answer past its end is refused)
+    media = FakeMedia(ops, {RE: wav_bytes(max((w.end for w in call.words), default=0.0) + 1.0)})
     store = FakeStore(ops)
     transcriber = FakeTranscriber(ops, words=list(call.words))
     publisher = FakePublisher()
@@ -245,6 +246,33 @@ def test_a_recording_that_cannot_be_used_raises_and_changes_nothing_on_the_call(
         assert ("transcribe", "nova-3") not in rig.ops  # no Deepgram minute is spent on an unsaved file
 
 
+@pytest.mark.parametrize(
+    "shift",
+    [
+        pytest.param(lambda w: replace(w, start=w.start - 20.0, end=w.end - 20.0), id="words before 0 s"),
+        pytest.param(lambda w: replace(w, start=w.start + 1e7, end=w.end + 1e7), id="words at 1e7 s"),
+    ],
+)
+def test_an_answer_that_cannot_be_true_of_the_recording_is_a_bad_response(shift: Any) -> None:
+    rig = make_rig()
+    rig.transcriber.words = [shift(w) if w.track == "inbound" else w for w in rig.transcriber.words]
+    before = rig.snapshot()
+
+    with pytest.raises(RecordingUnavailableError) as raised:
+        rig.run()
+
+    assert (raised.value.reason, raised.value.retryable) == ("deepgram-bad-response", True)
+    assert rig.snapshot() == before
+    assert rig.publisher.events == []
+
+
+def test_words_deepgram_repeats_are_stored_once() -> None:
+    once, twice = make_rig(), make_rig()
+    twice.transcriber.words = [w for word in twice.transcriber.words for w in (word, word)]
+    assert once.run() == twice.run()
+    assert once.segments.items == twice.segments.items
+
+
 def test_non_retryable_failures_say_so() -> None:
     assert not RecordingNotFoundError("x").retryable
     assert not InvalidRecordingError("x").retryable
@@ -347,7 +375,10 @@ def test_a_recording_while_live_is_in_progress_is_reconciled_against_what_is_sto
 
     # the streamer then stores the segments it was still writing, and finishes the transcript
     rig.segments.write_segments(rig.call.dropped)
-    FakeStreamCalls(rig.calls.table).transcript_finished(CALL_SID, TranscriptStatus.COMPLETED, None, None)
+    rig.calls.items[CALL_SID]["stream_owner"] = "the-stream"  # as its claim left it
+    FakeStreamCalls(rig.calls.table).transcript_finished(
+        CALL_SID, "the-stream", TranscriptStatus.COMPLETED, None, None
+    )
     redo = rig.run()
     assert redo["result"] == "reconciled"
     assert redo["transcriptVersion"] != first["transcriptVersion"]

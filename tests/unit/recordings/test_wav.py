@@ -26,6 +26,28 @@ def test_other_chunks_before_the_audio_are_skipped() -> None:
     assert inspect(wav_bytes(1.0, channels=1, list_chunk=True)).duration_seconds == pytest.approx(1.0)
 
 
+def with_chunks_before_data(data: bytes, *chunks: tuple[bytes, bytes]) -> bytes:
+    """`data` (a WAV) with these (id, body) chunks put right before its `data` chunk."""
+    at = data.index(b"data")
+    extra = b"".join(
+        cid + struct.pack("<I", len(body)) + body + b"\0" * (len(body) & 1) for cid, body in chunks
+    )
+    body = data[12:at] + extra + data[at:]
+    return b"RIFF" + struct.pack("<I", len(body) + 4) + b"WAVE" + body
+
+
+def test_a_large_list_chunk_before_the_audio_is_skipped() -> None:
+    tags = b"INFO" + b"ICMT" + struct.pack("<I", 70 * 1024) + b"x" * (70 * 1024)
+    info = inspect(with_chunks_before_data(wav_bytes(1.0, channels=2), (b"LIST", tags), (b"JUNK", b"\0" * 3)))
+    assert (info.channels, info.duration_seconds) == (2, pytest.approx(1.0))
+
+
+def test_a_file_of_chunks_that_never_reaches_its_data_is_refused() -> None:
+    many = [(b"JUNK", b"")] * 100
+    with pytest.raises(InvalidRecordingError, match="more than 64 chunks"):
+        inspect(with_chunks_before_data(wav_bytes(0.1), *many))
+
+
 def test_mulaw_is_accepted_as_deepgram_decodes_it() -> None:
     fmt = struct.pack("<HHIIHH", MULAW, 1, 8000, 8000, 1, 8)
     audio = b"\xff" * 800

@@ -85,9 +85,10 @@ def test_bad_question_sets_are_refused_naming_the_variable(raw: list[dict[str, A
     assert message in str(error.value)
 
 
-def test_invalid_json_is_refused() -> None:
+@pytest.mark.parametrize("raw", ["[{", "[" * 100_000 + "]" * 100_000])
+def test_invalid_json_is_refused(raw: str) -> None:
     with pytest.raises(ConfigError, match=r"EVALUATION_QUESTIONS: .*not valid JSON"):
-        Env.from_env({"EVALUATION_QUESTIONS": "[{"})
+        Env.from_env({"EVALUATION_QUESTIONS": raw})
 
 
 def test_the_version_is_a_stable_digest_of_the_set() -> None:

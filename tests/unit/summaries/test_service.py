@@ -12,7 +12,12 @@ from typing import Any
 
 import pytest
 
-from functions.summaries.errors import DeadlineError, TranscriptIncompleteError
+from functions.summaries.errors import (
+    DeadlineError,
+    ModelRequestRejectedError,
+    ModelUnavailableError,
+    TranscriptIncompleteError,
+)
 from functions.summaries.inputs import TranscriptCompletedDetail
 from functions.summaries.llm import StructuredRequest
 from functions.summaries.redaction import redact_transcript, report
@@ -271,7 +276,10 @@ def test_a_stored_summary_prices_the_call_with_what_the_streamer_used() -> None:
     from shared.dal.records import StreamUsage
 
     r = rig(CALL_PRICES='{"deepgram_live_per_minute": 0.01, "as_of": "2027-01-01"}')
-    FakeStreamCalls(r.calls.table).record_stream_usage(StreamUsage(call_sid=SID, live_audio_seconds=120.0))
+    r.calls.items.setdefault(SID, {"call_sid": SID})["stream_owner"] = "the-stream"  # as its claim left it
+    FakeStreamCalls(r.calls.table).record_stream_usage(
+        StreamUsage(call_sid=SID, live_audio_seconds=120.0), "the-stream"
+    )
     r.create(len(CONVERSATION))
     cost = r.stored["cost"]
     assert cost["claude_usd"] == round(r.stored["summary"]["estimated_cost_usd"], 6)
@@ -279,7 +287,36 @@ def test_a_stored_summary_prices_the_call_with_what_the_streamer_used() -> None:
     assert (cost["prices_as_of"], cost["estimated_at"]) == ("2027-01-01", CREATED_AT)
 
     # a redelivery finds the summary stored: no model call, but the cost is brought up to date
-    FakeStreamCalls(r.calls.table).record_stream_usage(StreamUsage(call_sid=SID, live_audio_seconds=180.0))
+    FakeStreamCalls(r.calls.table).record_stream_usage(
+        StreamUsage(call_sid=SID, live_audio_seconds=180.0), "the-stream"
+    )
     assert r.create(len(CONVERSATION))["result"] == "already-summarized"
     assert len(r.model.requests) == 1
     assert r.stored["cost"]["deepgram_live_usd"] == 0.03
+
+
+def test_a_request_the_model_refuses_for_good_marks_the_summary_failed_and_raises() -> None:
+    def refuse(request: StructuredRequest[Any]) -> CallSummary:
+        raise ModelRequestRejectedError("HTTP 400: prompt is too long")
+
+    r = rig(answer=refuse)
+    r.calls.items[SID] = {"call_sid": SID}  # the record the webhooks and the streamer wrote
+    with pytest.raises(ModelRequestRejectedError):  # raised: retries, then the DLQ and its alarm
+        r.create(len(CONVERSATION))
+    assert r.stored["summary_status"] == "failed"
+    assert "summary" not in r.stored
+    assert r.publisher.events == []
+
+    r.model.answer = lambda request: a_summary()  # fixed (an operator's DLQ redrive): completed
+    assert r.create(len(CONVERSATION))["result"] == "created"
+    assert r.stored["summary_status"] == "completed"
+
+
+def test_a_failure_a_retry_may_cure_leaves_the_status_to_the_retry() -> None:
+    def overloaded(request: StructuredRequest[Any]) -> CallSummary:
+        raise ModelUnavailableError("529 overloaded after retries")
+
+    r = rig(answer=overloaded)
+    with pytest.raises(ModelUnavailableError):
+        r.create(len(CONVERSATION))
+    assert "summary_status" not in r.calls.items.get(SID, {})  # the sweeper marks it if no retry succeeds

@@ -19,12 +19,13 @@ from functions.webhooks.cdr import StatusChange, advance
 from shared import clock
 from shared.costs import Prices, call_cost, same_cost
 from shared.dal.keys import recording_segment_key, segment_key, sweep_shard
-from shared.dal.records import RECORDING, Call, Segment
+from shared.dal.records import RECORDING, Call, Segment, TranscriptEnd
 from shared.errors import StoreError
 from shared.events import DomainEvent, RecordingCompleted, TranscriptCompleted
 from shared.status import CallStatus, TranscriptStatus
 from tests.support.fake_calls.core import FakeCallTable
 from tests.support.fake_calls.stream import FakeStreamCalls
+from tests.support.fake_calls.summaries import FakeSummaryCalls
 from tests.support.fake_calls.sweep import FakeSweeperCalls
 from tests.support.fake_calls.webhooks import FakeWebhookCalls
 from tests.support.fake_publisher import FakePublisher
@@ -253,6 +254,13 @@ def test_a_stalled_transcript_is_finished_from_what_was_stored_and_reconciled(wo
     assert world.item(call_sid) == before
 
 
+def without_summary(**extra: Any) -> dict[str, Any]:
+    """A finished call whose summary never came (no `summary` attribute at all, as DynamoDB has it)."""
+    call = finished(**extra)
+    del call["summary"], call["summary_event_at"]
+    return call
+
+
 def test_lost_transcript_completed_is_republished_as_the_streamer_sent_it(world: World) -> None:
     world.call(sid(1), **finished(summary=None, summary_event_at=None, transcript_status="incomplete"))
     world.call(sid(2), **finished(summary_event_at=None))  # summary stored, its event owed
@@ -263,6 +271,28 @@ def test_lost_transcript_completed_is_republished_as_the_streamer_sent_it(world:
     assert details[sid(2)] == f'{{"callSid":"{sid(2)}","segmentCount":4,"transcriptStatus":"completed"}}'
     assert details[sid(3)] == f'{{"callSid":"{sid(3)}","segmentCount":0,"transcriptStatus":"failed"}}'
     assert all(isinstance(e, TranscriptCompleted) for e in world.events())
+
+
+def test_a_summary_that_never_came_is_marked_failed_and_redriven_until_one_is_stored(world: World) -> None:
+    """Its event went to the DLQ (or was lost): the record says so, and the re-drive may still cure it."""
+    world.call(sid(1), **without_summary())
+    world.call(sid(2), **finished(summary_event_at=None))  # a summary stored: never marked failed
+    report = world.sweep()
+    assert report["summariesMarkedFailed"] == 1
+    assert world.metrics.values[names.SUMMARIES_FAILED] == 1
+    assert world.item(sid(1))["summary_status"] == "failed"
+    assert "summary_status" not in world.item(sid(2))
+    assert {e.call_sid for e in world.events()} == {sid(1), sid(2)}
+
+    FakeSummaryCalls(world.calls.table).save_summary(sid(1), SUMMARY, ENDED)  # the re-driven summary
+    assert world.item(sid(1))["summary_status"] == "completed"
+
+
+def test_a_summary_already_marked_failed_is_not_marked_again(world: World) -> None:
+    world.call(sid(1), **without_summary(summary_status="failed"))
+    assert world.sweep()["summariesMarkedFailed"] == 0
+    assert world.item(sid(1))["summary_status"] == "failed"
+    assert len(world.events()) == 1  # still re-driven
 
 
 def test_an_unreconciled_recording_is_redriven_with_a_fallback_start(world: World) -> None:
@@ -382,15 +412,20 @@ def test_a_failed_publication_releases_the_claim_and_the_run_goes_on(world: Worl
 
 def test_a_transcript_the_streamer_ends_meanwhile_is_not_finished_again(world: World) -> None:
     class EndsFirst(FakeSweeperCalls):
-        def finish_stalled_transcript(self, call_sid: str, segment_count: int, error: str) -> bool:
+        def finish_stalled_transcript(
+            self, call_sid: str, segment_count: int, error: str, stale_before: str
+        ) -> bool:
             streamer = FakeStreamCalls(self.table)
-            streamer.transcript_finished(call_sid, TranscriptStatus.COMPLETED, 7, None)  # the streamer wins
-            return super().finish_stalled_transcript(call_sid, segment_count, error)
+            ended = streamer.transcript_finished(call_sid, "the-stream", TranscriptStatus.COMPLETED, 7, None)
+            assert ended is TranscriptEnd.ENDED  # the streamer wins
+            return super().finish_stalled_transcript(call_sid, segment_count, error, stale_before)
 
     world.calls = EndsFirst(FakeCallTable(now=clock.iso(NOW)))
     world.call(
         sid(1),
         transcript_status="in-progress",
+        stream_owner="the-stream",
+        stream_heartbeat_at=ENDED,  # long silent
         recording={
             "sid": RECORDING_SID,
             "status": "completed",
@@ -490,3 +525,94 @@ def test_the_handler_module_loads_no_other_tier_or_vendor_sdk() -> None:
         "streamer",
     ):
         assert f"'{absent}'" not in loaded, absent
+
+
+# ---- a stream still alive ------------------------------------------------------------------------
+# The default staleness bound is 300 s: at NOW (10:00:00) a heartbeat at or after 09:55:00 is alive.
+FRESH, STALE = "2026-11-22T09:58:30.000Z", "2026-11-22T09:54:59.999Z"
+
+
+def streaming(heartbeat: str, **extra: Any) -> dict[str, Any]:
+    """A call whose stream claimed it and last showed life at `heartbeat`."""
+    return {
+        "transcript_status": "in-progress",
+        "stream_owner": "the-stream",
+        "stream_sid": "MZ1",
+        "stream_heartbeat_at": heartbeat,
+        **extra,
+    }
+
+
+def test_a_transcript_whose_stream_is_alive_is_left_to_it(world: World) -> None:
+    """Before: the sweeper finished it `incomplete` with what was stored so far and announced it,
+    then the stream's own ending announced it a second time."""
+    world.call(sid(1), **streaming(FRESH))
+    world.segments.write_segments(live_segments(sid(1), 2))
+    report = world.sweep()
+    assert (report["waiting"], report["transcriptsFinished"], report["transcriptCompletedRepublished"]) == (
+        1,
+        0,
+        0,
+    )
+    item = world.item(sid(1))
+    assert (item["transcript_status"], "transcript_error" in item) == ("in-progress", False)
+    assert world.events() == []
+    assert item["sweep_after"] > ENDED  # looked at again after the backoff
+
+
+def test_a_silent_stream_s_transcript_is_finished_and_the_owner_s_late_end_is_not_announced_again(
+    world: World,
+) -> None:
+    world.call(sid(1), **streaming(STALE))
+    world.segments.write_segments(live_segments(sid(1), 2))
+    assert world.sweep()["transcriptsFinished"] == 1
+    item = world.item(sid(1))
+    assert (item["transcript_status"], item["transcript_swept_at"]) == ("incomplete", clock.iso(NOW))
+    assert [e.transcript_status for e in world.events() if isinstance(e, TranscriptCompleted)] == [
+        "incomplete"
+    ]
+
+    # the stream was not dead after all: it ends, and the record says how, without the sweeper's error
+    streamer = FakeStreamCalls(world.calls.table)
+    ended = streamer.transcript_finished(sid(1), "the-stream", TranscriptStatus.COMPLETED, 5, None)
+    assert ended is TranscriptEnd.AFTER_SWEEP  # so the streamer does not announce it again
+    item = world.item(sid(1))
+    assert (item["transcript_status"], item["segment_count"], "transcript_error" in item) == (
+        "completed",
+        5,
+        False,
+    )
+
+
+def test_a_stream_that_beats_between_the_read_and_the_finish_keeps_its_transcript(world: World) -> None:
+    class BeatsFirst(FakeSweeperCalls):
+        def finish_stalled_transcript(
+            self, call_sid: str, segment_count: int, error: str, stale_before: str
+        ) -> bool:
+            self.table.items[call_sid]["stream_heartbeat_at"] = clock.iso(NOW)  # its heartbeat lands
+            return super().finish_stalled_transcript(call_sid, segment_count, error, stale_before)
+
+    world.calls = BeatsFirst(FakeCallTable(now=clock.iso(NOW)))
+    world.call(sid(1), **streaming(STALE))
+    report = world.sweep()
+    assert (report["redriven"], report["transcriptsFinished"]) == (1, 0)
+    assert world.item(sid(1))["transcript_status"] == "in-progress"
+    assert world.events() == []
+
+
+def test_an_ended_transcript_whose_stream_just_beat_is_not_announced_twice(world: World) -> None:
+    """The stream announced its own ending a moment ago; the summary is still being written."""
+    world.call(sid(1), **streaming(FRESH, transcript_status="completed", segment_count=3))
+    report = world.sweep()
+    assert (report["waiting"], report["transcriptCompletedRepublished"]) == (1, 0)
+    world.clock[0] = NOW + timedelta(hours=2)  # long after: the summary's event was lost after all
+    assert world.sweep()["transcriptCompletedRepublished"] == 1
+
+
+def test_a_recording_reconciled_before_the_stream_s_own_ending_is_reconciled_again(world: World) -> None:
+    """The sweeper ended the transcript `incomplete`, the recording was reconciled against that, then
+    the stream's own `completed` landed: the reconciliation (and so the summary) must follow it."""
+    world.call(sid(1), **finished(reconciled_transcript_status="incomplete"))
+    report = world.sweep()
+    assert (report["redriven"], report["recordingCompletedRepublished"]) == (1, 1)
+    assert [type(e) for e in world.events()] == [RecordingCompleted]

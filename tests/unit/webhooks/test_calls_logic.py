@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
 
 from functions.webhooks import logic
+from functions.webhooks.destinations import DestinationNotAllowedError, country_calling_code
 from functions.webhooks.inputs import CreateCallRequest, RecordingCallback, StatusCallback
 from functions.webhooks.logic import Services
 from functions.webhooks.twiml import CallbackUrls
 from shared.dal.keys import recording_segment_key, segment_key
 from shared.dal.records import RECORDING, Gap, ReconciliationUpdate, Segment
-from shared.errors import CallNotFoundError, MalformedRequestError
+from shared.errors import CallNotFoundError, ConfigError, MalformedRequestError
 from tests.support.fake_calls.recordings import FakeRecordingCalls
 from tests.support.twilio_forms import recording_params, status_params
 from tests.unit.webhooks.conftest import BASE, FakeCallsApi
@@ -59,6 +61,71 @@ def test_explicit_from_wins(
     )
     logic.start_outbound_call(request, make_services(TWILIO_FROM_NUMBER="+14155550999"), callbacks)
     assert calls_api.created[0].from_number == "+14155550888"
+
+
+@pytest.mark.parametrize(
+    ("number", "code"),
+    [
+        ("+14155550100", "+1"),
+        ("+79161234567", "+7"),
+        ("+442071838750", "+44"),
+        ("+201001234567", "+20"),
+        ("+35312345678", "+353"),
+        ("+2348012345678", "+234"),
+        ("+88213000001", "+882"),
+    ],
+)
+def test_country_calling_codes(number: str, code: str) -> None:
+    assert country_calling_code(number) == code
+
+
+def test_by_default_only_the_countries_of_the_configured_numbers_are_dialled(
+    make_services: Callable[..., Services], callbacks: CallbackUrls, calls_api: FakeCallsApi
+) -> None:
+    routes = {"+442071838750": {"forwardTo": "+14155550111"}, "*": {"agent": {"transferTo": "+33142685300"}}}
+    services = make_services(TWILIO_FROM_NUMBER="+14155550999", CALL_ROUTES=json.dumps(routes))
+    assert services.settings.dial_prefixes() == ("+1", "+33", "+44")
+    for to in ("+19005550100", "+442071838751", "+33612345678"):
+        request = CreateCallRequest.model_validate({"to": to, "connectTo": "+14155550111"})
+        logic.start_outbound_call(request, services, callbacks)
+    writes = services.store.writes  # type: ignore[attr-defined]
+    refused = (("+2348012345678", "+14155550111", "to"), ("+14155550100", "+8821300001", "connectTo"))
+    for to, connect_to, field in refused:
+        request = CreateCallRequest.model_validate({"to": to, "connectTo": connect_to})
+        with pytest.raises(DestinationNotAllowedError, match=f'"{field}" is not a destination'):
+            logic.start_outbound_call(request, services, callbacks)
+    assert len(calls_api.created) == 3  # nothing called
+    assert services.store.writes == writes  # type: ignore[attr-defined]  # nothing written
+
+
+def test_with_no_configured_number_and_no_setting_nothing_is_dialled(
+    make_services: Callable[..., Services], callbacks: CallbackUrls, calls_api: FakeCallsApi
+) -> None:
+    services = make_services(CALL_ROUTES="")
+    request = CreateCallRequest.model_validate(
+        {"to": "+14155550100", "connectTo": "+14155550111", "from": "+14155550888"}
+    )
+    with pytest.raises(DestinationNotAllowedError, match="allowed prefixes: none"):
+        logic.start_outbound_call(request, services, callbacks)
+    assert calls_api.created == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "allowed"), [("+", ("+",)), (" +1415 ,+44", ("+1415", "+44")), ("", ("+1",))]
+)
+def test_the_setting_replaces_the_default(
+    make_services: Callable[..., Services], setting: str, allowed: tuple[str, ...]
+) -> None:
+    services = make_services(TWILIO_FROM_NUMBER="+14155550999", OUTBOUND_ALLOWED_PREFIXES=setting)
+    assert services.settings.dial_prefixes() == allowed
+
+
+@pytest.mark.parametrize("setting", ["44", "+0", "+1-415", "+1234567890123456"])
+def test_a_prefix_that_is_not_e164_is_a_configuration_error(
+    make_services: Callable[..., Services], setting: str
+) -> None:
+    with pytest.raises(ConfigError, match="OUTBOUND_ALLOWED_PREFIXES"):
+        make_services(OUTBOUND_ALLOWED_PREFIXES=setting)
 
 
 def test_in_progress_recording_never_overwrites_completed(make_services: Callable[..., Services]) -> None:
@@ -211,4 +278,5 @@ def test_view_reports_the_reconciliation_and_each_segments_source(
         ("Hello.", "live"),
         ("Can you hear me?", "recording"),
     ]
-    assert list(after["transcript"][0]) == ["track", "speaker", "text", "start", "end", "source"]
+    assert list(after["transcript"][0]) == ["track", "speaker", "text", "start", "end", "source", "segmentId"]
+    assert [line["segmentId"] for line in after["transcript"]] == [live.segment_key, filled.segment_key]

@@ -1,10 +1,14 @@
 """The answer of `GET /calls/{callSid}`: the CDR, one page of its final transcript and its summary, typed.
 
+Both APIs that answer it use this one view: the machines' IAM route (functions/webhooks) and the
+people's read API (functions/console_api), each through `describe_call` over its own read ports.
+
 The keys are the contract's (camelCase, in this order, null when unknown); field names stay
 snake_case like the stored attributes, and aliases make the JSON. A field added here is a field on a
 model, not a dict key spelled again in a test: so are the recordings tier's `transcriptSource`,
-`liveCoverage` and `gaps` (null until the recording is reconciled) and each segment's `source`
-(`live`, or `recording` for what the reconciliation filled in: `Segment.origin_or_live`), and the
+`liveCoverage` and `gaps` (null until the recording is reconciled), each segment's `source`
+(`live`, or `recording` for what the reconciliation filled in: `Segment.origin_or_live`) and
+`segmentId` (its sort key, as the live feed names it), and the
 call's `cost` (issue 14; null until a writer has estimated it), with its `<Dial>`ed `legs` and the
 `conversationCostUsd` of the call and its legs together.
 """
@@ -16,11 +20,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.dal.ports import CallReader, SegmentPageReader
 from shared.dal.records import Call, Gap, Number, Origin, Recording, Segment
+from shared.errors import CallNotFoundError
+from shared.transcript_pages import TranscriptPage, encode_cursor
 
 
 class _View(BaseModel):
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
+    """`defer_build`: only `GET /calls/{callSid}` uses these, so they are built by its first request."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid", defer_build=True)
 
 
 class RecordingView(_View):
@@ -115,6 +124,9 @@ class TranscriptLineView(_View):
     start: float  # seconds from the start of the media stream
     end: float
     source: Origin  # which transcript the segment comes from: `live`, or `recording` when filled in
+    # the segment's sort key: stable, unique in its call, what the live feed's `segment` messages
+    # carry too, so a client that loaded the transcript and then follows the feed de-duplicates by it
+    segment_id: str = Field(alias="segmentId")
 
     @classmethod
     def of(cls, segment: Segment) -> TranscriptLineView:
@@ -125,6 +137,7 @@ class TranscriptLineView(_View):
             start=segment.start,
             end=segment.end,
             source=segment.origin_or_live,
+            segment_id=segment.segment_key,
         )
 
 
@@ -209,3 +222,18 @@ class CallView(_View):
     def as_json(self) -> dict[str, Any]:
         """The contract's JSON object (aliases as keys, every key present, unknown values null)."""
         return self.model_dump(by_alias=True)
+
+
+def describe_call(
+    call_sid: str, calls: CallReader, segments: SegmentPageReader, page: TranscriptPage | None = None
+) -> CallView:
+    """The call with one page of its transcript (the first by default), the cursor to the next, and
+    its legs' records; CallNotFoundError when nothing is stored for it."""
+    call = calls.get(call_sid)
+    if call is None:
+        raise CallNotFoundError(f"no call {call_sid}")
+    page = page or TranscriptPage()
+    stored = segments.page_segments(call_sid, limit=page.limit, after=page.after)
+    next_cursor = None if stored.next_key is None else encode_cursor(call_sid, stored.next_key)
+    legs = [leg for sid in call.leg_call_sids or () if (leg := calls.get(sid)) is not None]
+    return CallView.of(call, stored.segments, next_cursor, legs)
