@@ -1,11 +1,11 @@
 // The call list's rules, with no DOM: filters (from the page's address, to the API's parameters, and
-// checked on calls the feed announces), merging a feed message into a call without moving its status
-// back, and which calls are live. Kept pure so the home page only renders.
+// checked on calls the feed announces), merging a feed message into a call (or one of its legs)
+// without moving its status back, and which calls are live. Kept pure so the pages only render.
 
 import {isTerminal, statusRank} from './format.js';
 
 export const STATUSES = ['ringing', 'in-progress', 'completed', 'busy', 'no-answer', 'failed', 'canceled'];
-export const ROUTES = ['forward', 'voicemail', 'agent', 'outbound'];
+export const ROUTES = ['forward', 'voicemail', 'agent', 'listen', 'outbound']; // the stored `route` of a call
 export const E164 = /^\+[1-9]\d{1,14}$/;
 export const DEFAULT_DAYS = 30; // the list without dates: today and the days before it, this many in all
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -90,6 +90,29 @@ export function mergeCall(current, update) {
   }
   merged.live = isLive(merged);
   return merged;
+}
+
+const LEG_FIELDS = ['callSid', 'direction', 'to', 'status', 'durationSeconds', 'cost'];
+
+/** A `<Dial>`ed leg with what a newer message or read says of it: its status never moves back, and a
+ * field the update lacks (absent or null) keeps its value. */
+export function mergeLeg(current, update) {
+  const merged = {...(current || {})};
+  for (const key of LEG_FIELDS) {
+    const value = update[key];
+    if (value === undefined || (value === null && merged[key] !== undefined && merged[key] !== null)) continue;
+    if (key === 'status' && statusRank(merged.status) > statusRank(value)) continue;
+    merged[key] = value;
+  }
+  return merged;
+}
+
+/** The legs a read of the call answered, merged into those shown (a leg the feed named first stays). */
+export function mergeLegs(shown, read) {
+  const bySid = new Map((shown || []).map((leg) => [leg.callSid, leg]));
+  const merged = (read || []).map((leg) => mergeLeg(bySid.get(leg.callSid), leg));
+  const listed = new Set(merged.map((leg) => leg.callSid));
+  return merged.concat((shown || []).filter((leg) => !listed.has(leg.callSid)));
 }
 
 /** Newest first, by `startedAt` (calls without one last), then by SID for a stable order. */

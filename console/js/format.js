@@ -30,7 +30,9 @@ export function statusLabel(status) {
   return STATUS_LABELS[status] || (status ? String(status) : 'Unknown');
 }
 
-const ROUTE_LABELS = {forward: 'Forwarded', voicemail: 'Voicemail', agent: 'AI agent', outbound: 'Outbound'};
+const ROUTE_LABELS = {
+  forward: 'Forwarded', voicemail: 'Voicemail', agent: 'AI agent', listen: 'Listen-in', outbound: 'Outbound',
+};
 
 export function routeLabel(route) {
   return ROUTE_LABELS[route] || (route ? String(route) : '—');
@@ -97,6 +99,14 @@ export function formatUsd(value) {
   if (value === null || value === undefined || Number.isNaN(Number(value))) return '—';
   const n = Number(value);
   return `$${n.toFixed(Math.abs(n) < 1 ? 4 : 2)}`;
+}
+
+/** An amount in another currency than USD (what Twilio billed, in the account's unit): "0.0170 EUR". */
+export function formatMoney(value, unit) {
+  if (!unit || unit.toUpperCase() === 'USD') return formatUsd(value);
+  if (value === null || value === undefined || Number.isNaN(Number(value))) return '—';
+  const n = Number(value);
+  return `${n.toFixed(Math.abs(n) < 1 ? 4 : 2)} ${unit.toUpperCase()}`;
 }
 
 export function formatMinutes(value) {

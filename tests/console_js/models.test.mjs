@@ -3,8 +3,10 @@
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
 
-import {apiParams, filtersFromQuery, matches, mergeCall, newestFirst} from '../../console/js/calls_model.js';
-import {formatDuration, formatUsd} from '../../console/js/format.js';
+import {
+  apiParams, filtersFromQuery, matches, mergeCall, mergeLeg, mergeLegs, newestFirst, ROUTES,
+} from '../../console/js/calls_model.js';
+import {formatDuration, formatMoney, formatUsd, routeLabel} from '../../console/js/format.js';
 import {seekTime, segmentKey, Transcript} from '../../console/js/transcript_model.js';
 
 const seg = (start, track, text, extra = {}) => ({
@@ -92,4 +94,37 @@ test('durations and money read as people expect', () => {
   assert.equal(formatDuration(null), '—');
   assert.equal(formatUsd(0.0421), '$0.0421');
   assert.equal(formatUsd(12.5), '$12.50');
+});
+
+test("a leg's status never moves back, and what a message lacks is kept", () => {
+  const leg = {callSid: 'CA2', direction: 'outbound-dial', to: '+14155550199', status: 'in-progress', durationSeconds: null, cost: null};
+  const message = {type: 'call', callSid: 'CA2', parentCallSid: 'CA1', status: 'ringing', route: 'forward', at: 'x'};
+  assert.deepEqual(mergeLeg(leg, message), leg);
+  const ended = mergeLeg(leg, {...message, status: 'completed', durationSeconds: 90});
+  assert.equal(ended.status, 'completed');
+  assert.equal(ended.durationSeconds, 90);
+  assert.equal(ended.to, '+14155550199');
+  assert.equal('route' in ended, false); // only a leg's own fields
+});
+
+test('a read of the call keeps a leg the feed named first, and its newer status', () => {
+  const shown = [{callSid: 'CA2', status: 'completed', durationSeconds: 90, cost: null}, {callSid: 'CA3', status: 'ringing'}];
+  const read = [{callSid: 'CA2', status: 'in-progress', durationSeconds: null, cost: {totalUsd: 0.0127}}];
+  assert.deepEqual(mergeLegs(shown, read), [
+    {callSid: 'CA2', status: 'completed', durationSeconds: 90, cost: {totalUsd: 0.0127}},
+    {callSid: 'CA3', status: 'ringing'},
+  ]);
+  assert.deepEqual(mergeLegs(undefined, read), [read[0]]);
+});
+
+test('every route kind has a filter and a label, listen-in included', () => {
+  assert.deepEqual(ROUTES, ['forward', 'voicemail', 'agent', 'listen', 'outbound']);
+  assert.equal(routeLabel('listen'), 'Listen-in');
+  assert.equal(routeLabel('something-new'), 'something-new');
+});
+
+test('a bill in another currency is shown in it', () => {
+  assert.equal(formatMoney(0.017, 'USD'), '$0.0170');
+  assert.equal(formatMoney(0.017, 'eur'), '0.0170 EUR');
+  assert.equal(formatMoney(null, 'EUR'), '—');
 });

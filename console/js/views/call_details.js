@@ -1,10 +1,10 @@
 // The side of a call's page: the summary (`[data-testid=summary]`), the evaluation answers, the cost
-// with its parts (`[data-testid=cost-total]`) and the legs of a forwarded call. Each renders from
-// the call record alone, with a plain sentence while the part is not there yet.
+// with its parts (`[data-testid=cost-total]`) and, once read, what Twilio billed beside the estimate
+// (`cost.billed`), and the legs of a forwarded call. Each renders from the call record alone, with a
+// plain sentence while the part is not there yet.
 
 import {h} from '../dom.js';
-import {formatDuration, formatMinutes, formatNumber, formatUsd} from '../format.js';
-import {callHash} from '../router.js';
+import {formatDateTime, formatDuration, formatMinutes, formatMoney, formatNumber, formatUsd} from '../format.js';
 import {statusPill} from './common.js';
 
 const OUTCOMES = {
@@ -94,16 +94,42 @@ export function costSection(call) {
         h('td', {class: 'num total', 'data-testid': 'cost-total', 'data-value': cost.totalUsd}, formatUsd(cost.totalUsd))),
       withLegs ? h('tr', null, h('th', {scope: 'row'}, 'With its legs'),
         h('td', {class: 'num', 'data-testid': 'conversation-cost'}, money(call.conversationCostUsd))) : null)),
-    h('p', {class: 'fineprint'}, `An estimate from list prices${cost.pricesAsOf ? ` as of ${cost.pricesAsOf}` : ''}.`));
+    h('p', {class: 'fineprint'}, `An estimate from list prices${cost.pricesAsOf ? ` as of ${cost.pricesAsOf}` : ''}.`),
+    billedSection(cost));
+}
+
+const BILLED_PARTS = [['twilioVoice', 'Voice', 'twilioVoiceUsd'], ['twilioRecording', 'Recording', 'twilioRecordingUsd']];
+
+/** What Twilio billed for its share (its REST API's price, read after the call), beside the estimate of
+ * the same parts; nothing until it has been read. */
+function billedSection(cost) {
+  const billed = cost.billed;
+  if (!billed) return null;
+  const unit = billed.priceUnit || 'USD';
+  const known = (value) => value !== null && value !== undefined;
+  const parts = BILLED_PARTS.filter(([key]) => known(billed[key]));
+  const estimate = parts.reduce((sum, [, , estimated]) => sum + Number(cost[estimated] || 0), 0);
+  let comparison = '';
+  if (known(billed.total) && unit.toUpperCase() === 'USD' && Number(billed.total) > 0) {
+    const off = Math.round(((estimate - Number(billed.total)) / Number(billed.total)) * 100);
+    const how = off === 0 ? 'the same as the bill' : `${Math.abs(off)}% ${off > 0 ? 'above' : 'below'} the bill`;
+    comparison = ` The estimate of these parts is ${formatUsd(estimate)}, ${how}.`;
+  }
+  return h('div', {class: 'billed'},
+    h('h3', null, 'Billed by Twilio'),
+    h('table', {class: 'cost-table'},
+      h('caption', {class: 'sr-only'}, 'What Twilio billed for this call'),
+      h('tbody', null, parts.map(([key, name]) => h('tr', null,
+        h('th', {scope: 'row'}, name), h('td', {class: 'num'}, formatMoney(billed[key], unit))))),
+      h('tfoot', null, h('tr', null, h('th', {scope: 'row'}, 'Twilio in all'),
+        h('td', {class: 'num total', 'data-testid': 'billed-total', 'data-value': billed.total ?? ''},
+          known(billed.total) ? formatMoney(billed.total, unit) : 'Not complete yet')))),
+    h('p', {class: 'fineprint'},
+      `Twilio's own price for its share${billed.readAt ? `, read ${formatDateTime(billed.readAt)}` : ''}; not in the total above.${comparison}`));
 }
 
 export function legsSection(call) {
   const legs = call.legs || [];
-  if (!legs.length && Array.isArray(call.legCallSids) && call.legCallSids.length) {
-    // an API that lists the legs' SIDs only: each leg's own page has its status and cost
-    return h('ul', {class: 'leg-links', 'data-testid': 'legs'},
-      call.legCallSids.map((sid) => h('li', null, h('a', {href: callHash(sid), class: 'mono'}, sid))));
-  }
   if (!legs.length) return null;
   return h('ul', {class: 'legs', 'data-testid': 'legs'}, legs.map((leg) => h('li', {'data-leg-sid': leg.callSid},
     h('div', {class: 'leg-line'},

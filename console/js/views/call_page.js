@@ -5,14 +5,15 @@
 // page) each time the subscription is (re)established: once at first, and again after any reconnect
 // or token refresh, so segments stored while the feed was away are read, not lost. Segments from
 // either source are merged by `segmentId`. A call message that changes what the record holds
-// (summary ready, reconciled, transcript finished, call ended) reads the call again.
+// (summary ready, reconciled, transcript finished, call ended) reads the call again; a message about
+// one of its `<Dial>`ed legs (`parentCallSid`) updates that leg's line.
 
 import {ApiError} from '../api.js';
 import {SessionEnded} from '../auth.js';
-import {isLive, mergeCall} from '../calls_model.js';
+import {isLive, mergeCall, mergeLeg, mergeLegs} from '../calls_model.js';
 import {h, replace} from '../dom.js';
 import {
-  elapsedSeconds, formatDateTime, formatDuration, formatNumber, routeLabel, transcriptLabel,
+  elapsedSeconds, formatDateTime, formatDuration, formatNumber, isTerminal, routeLabel, transcriptLabel,
 } from '../format.js';
 import {Transcript} from '../transcript_model.js';
 import {costSection, evaluationsSection, legsSection, summarySection} from './call_details.js';
@@ -155,12 +156,16 @@ export function renderCallPage(main, {api, feed, route, scope}) {
     }
     replace(notice);
     const {transcript: segments, ...fields} = record;
+    const reconciledBefore = Boolean(call?.transcriptSource);
+    const shownLegs = call?.legs;
     call = mergeCall(call, fields);
+    call.legs = mergeLegs(shownLegs, fields.legs); // a read that started before a leg's news keeps it
     call.live = isLive(call);
     for (const segment of segments || []) transcript.upsert(segment);
     render();
     if (call.live) player.wait();
     else if (['idle', 'waiting'].includes(player.state) || (player.state === 'none' && call.recording)) player.load();
+    else if (call.transcriptSource && !reconciledBefore) player.refreshOffset(); // aligned by the words now
     scheduleSettleRead();
   };
 
@@ -196,8 +201,24 @@ export function renderCallPage(main, {api, feed, route, scope}) {
     return inFlight;
   };
 
+  /** A `<Dial>`ed leg's news (on its parent's channel): its line in the legs; once it ends, its cost
+   * is written on its record, which the next reads bring. */
+  const onLegMessage = (message) => {
+    if (!call) return; // the first read lists the legs
+    const before = (call.legs || []).find((leg) => leg.callSid === message.callSid);
+    call = {...call, legs: mergeLegs(call.legs, [mergeLeg(before || {cost: null}, message)])};
+    render();
+    const leg = call.legs.find((item) => item.callSid === message.callSid);
+    if (isTerminal(leg.status) && !isTerminal(before?.status)) reload();
+  };
+
   const onEvent = (message) => {
-    if (!message || message.callSid !== callSid || scope.disposed) return;
+    if (!message || scope.disposed) return;
+    if (message.type === 'call' && message.parentCallSid === callSid && message.callSid !== callSid) {
+      onLegMessage(message);
+      return;
+    }
+    if (message.callSid !== callSid) return;
     if (message.type === 'segment') {
       if (transcript.upsert(message) !== 'same' && call) view.setAll(transcript.list());
       return;
@@ -207,10 +228,13 @@ export function renderCallPage(main, {api, feed, route, scope}) {
     call = mergeCall(call, message);
     if (before) render();
     const ended = before && before.live && !call.live;
-    const changed = message.summaryReady || message.reconciled || ended ||
+    // the call feed sends the record's flags on every message: only news makes the page read the call
+    const summarised = message.summaryReady && !before?.summary;
+    const reconciled = message.reconciled && !before?.transcriptSource;
+    const changed = summarised || reconciled || ended ||
       (message.transcriptStatus && message.transcriptStatus !== before?.transcriptStatus);
     if (changed) reload();
-    if (message.reconciled && player.state === 'none') player.load();
+    if (reconciled && player.state === 'none') player.load();
   };
 
   const subscription = feed.subscribe(`/calls/${callSid}`, {

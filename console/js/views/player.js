@@ -1,7 +1,8 @@
 // The recording player (`audio[data-testid=recording]`), for supervisors: the API answers the
 // presigned URL (403 for anyone else, which is what decides: the console hides nothing on its own).
 // It reports the playing time (to highlight the transcript) and seeks when a line is chosen; a URL
-// that expired while the page was open is fetched again at the same position.
+// that expired while the page was open is fetched again at the same position, and the recording's
+// start in stream time is asked again once the call is reconciled (it is measured better then).
 
 import {ApiError} from '../api.js';
 import {SessionEnded} from '../auth.js';
@@ -53,6 +54,23 @@ export class PlayerView {
       this.state = 'error';
       replace(this.el, h('p', {class: 'notice'}, 'The recording could not be loaded. ',
         h('button', {type: 'button', class: 'button small', onclick: () => this.load()}, 'Try again')));
+    }
+  }
+
+  /**
+   * Ask again where the recording starts in stream time: the reconciliation measures it from the
+   * words (a link issued before it came from the timestamps, or nothing). The audio keeps its URL.
+   */
+  async refreshOffset() {
+    if (this.state !== 'ready') return;
+    try {
+      const recording = await this.api.getRecording(this.callSid, {signal: this.signal});
+      if (!recording || this.state !== 'ready' || !this.audio) return;
+      this.recording = recording;
+      this.onReady(Number(recording.offsetSeconds) || 0);
+      this.onTime(this.audio.currentTime, !this.audio.paused);
+    } catch {
+      // the offset shown stays; reading the page again asks again
     }
   }
 
