@@ -1,6 +1,9 @@
 """The browser suite's fixtures: one Chromium for the whole session (Debian's package, driven by
 Playwright through `executable_path`: browsers are never downloaded), a fresh context per test (its
-own storage, so sign-ins never leak between tests), and the console's stack shared per module.
+own storage, so sign-ins never leak between tests), and the console's stack shared per module:
+`console`, the real local stack (tests/support/console_stack.py), or `console_double`, the console
+server in front of test doubles of the API and the feed, for what the real stack cannot be made to do
+on demand (a feed that drops or refuses connections, a record in an exact state).
 
 Every page records uncaught script errors; a test fails if the console threw any.
 """
@@ -19,6 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expec
 
 from tests.support.console_harness import ConsoleHarness, console_harness
 from tests.support.console_people import Person
+from tests.support.console_stack import StackConsole, stack_console
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
 CHROMIUM_HELP = (
@@ -64,7 +68,13 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def console() -> Iterator[ConsoleHarness]:
+def console() -> Iterator[StackConsole]:
+    with stack_console() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def console_double() -> Iterator[ConsoleHarness]:
     with console_harness() as harness:
         yield harness
 

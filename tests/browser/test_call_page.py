@@ -1,13 +1,19 @@
-"""A call's page: the transcript by speaker read from the API (every page) and grown by the feed,
-de-duplicated by segment, re-read after the feed comes back; segments marked live or recording,
-gaps shown; the player synced both ways for supervisors, and refused by the API for viewers; the
-summary, evaluation answers, cost with its parts, and the legs."""
+"""A call's page in detail: the transcript by speaker read from the API (every page) and grown by the
+feed, de-duplicated by segment, re-read after the feed comes back or falls silent; segments marked
+live or recording, gaps shown; the player synced both ways (click, keyboard, playback) for
+supervisors, and refused by the API for viewers; the summary, evaluation answers, cost with its
+parts, and the legs; a finished call read again until it settles.
+
+These run on the console server in front of test doubles of the read API and the feed
+(tests/support/console_api_double.py, feed_double.py), because they need what the local stack cannot
+be made to do on demand: a feed that drops or refuses connections, and records in exact states (a
+gap, a line filled from the recording, priced legs, a summary arriving without a message). The same
+pages on the real stack, with a placed call, are test_live_call.py's."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,7 +21,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import eventually, sign_in
 from tests.support.console_api_double import call_record, iso, minutes_ago, segment, tone_wav
-from tests.support.console_harness import ConsoleHarness, console_harness
+from tests.support.console_harness import ConsoleHarness
 from tests.support.console_people import SUPERVISOR, VIEWER
 
 pytestmark = pytest.mark.browser
@@ -71,6 +77,7 @@ def finished_call(call_sid: str) -> dict[str, Any]:
             "claudeUsd": 0.0004,
             "voiceMinutes": 2,
             "pricesAsOf": "2026-11-01",
+            "billed": {"twilioVoice": 0.02, "twilioRecording": 0.0025, "total": 0.0225, "priceUnit": "USD"},
         },
         legs=[
             {
@@ -118,13 +125,13 @@ def finished_call(call_sid: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def console() -> Iterator[ConsoleHarness]:
-    with console_harness() as harness:
-        call_sid = new_sid()
-        harness.api.put_call(finished_call(call_sid))
-        harness.api.set_recording(call_sid, tone_wav(40), OFFSET)
-        harness.finished = call_sid  # type: ignore[attr-defined]
-        yield harness
+def console(console_double: ConsoleHarness) -> ConsoleHarness:
+    """This module's stack: the doubles, with one finished call (`finished`) in them."""
+    call_sid = new_sid()
+    console_double.api.put_call(finished_call(call_sid))
+    console_double.api.set_recording(call_sid, tone_wav(40), OFFSET)
+    console_double.finished = call_sid  # type: ignore[attr-defined]
+    return console_double
 
 
 def test_the_transcript_reads_every_page_with_sources_and_gaps(page: Page, console: ConsoleHarness) -> None:
@@ -161,11 +168,45 @@ def test_summary_evaluation_cost_and_legs(page: Page, console: ConsoleHarness) -
     expect(cost.get_by_role("row", name="Twilio voice 2 min $0.0170")).to_be_visible()
     expect(cost.get_by_role("row", name="Claude summary $0.0004")).to_be_visible()
     expect(page.locator("[data-testid=conversation-cost]")).to_have_text("$0.0548")
+    billed = page.locator("#cost .billed")  # what Twilio billed, beside the estimate of the same parts
+    expect(billed.get_by_role("row", name="Voice $0.0200")).to_be_visible()
+    expect(billed.get_by_role("row", name="Recording $0.0025")).to_be_visible()
+    expect(page.locator("[data-testid=billed-total]")).to_have_text("$0.0225")
+    expect(billed).to_contain_text("The estimate of these parts is $0.0220, 2% below the bill.")
     legs = page.locator("[data-testid=legs] li")
     expect(legs).to_have_count(1)
     expect(legs.first).to_contain_text("+1 415 555 0199")
     expect(legs.first).to_contain_text("Completed")
     expect(legs.first).to_contain_text("1:30 · $0.0127")
+
+
+def test_a_legs_news_on_the_calls_channel_updates_its_line(page: Page, console: ConsoleHarness) -> None:
+    """The call feed announces a `<Dial>`ed leg's changes on its parent's channel, naming the parent."""
+    call_sid, leg_sid = new_sid(), new_sid()
+    leg = {"callSid": leg_sid, "direction": "outbound-dial", "to": "+14155550199", "status": "ringing",
+           "durationSeconds": None, "cost": None}  # fmt: skip
+    console.api.put_call(
+        call_record(call_sid, legs=[leg], transcript=[segment(call_sid, 1.0, "Putting you through.")])
+    )
+    sign_in(page, console.url, VIEWER, at=f"/#/calls/{call_sid}")
+    channel = f"/calls/{call_sid}"
+    eventually(lambda: console.feed.subscribed(channel), "the page follows its call")
+    line = page.locator(f"[data-testid=legs] li[data-leg-sid={leg_sid}]")
+    expect(line).to_contain_text("Ringing")
+
+    answered = {"type": "call", "callSid": leg_sid, "parentCallSid": call_sid, "status": "in-progress",
+                "direction": "outbound-dial", "to": "+14155550199", "at": now()}  # fmt: skip
+    console.feed.publish(channel, answered)
+    expect(line).to_contain_text("In progress")
+    expect(page.locator("h1 [data-field=status]")).to_have_text("In progress")  # the call's own, unchanged
+    console.api.put_call(call_record(call_sid, legs=[{**leg, "status": "completed", "durationSeconds": 90,
+                                                     "cost": {"totalUsd": 0.0127}}]))  # fmt: skip
+    console.feed.publish(channel, {**answered, "status": "completed", "durationSeconds": 90, "at": now()})
+    expect(line).to_contain_text("Completed")
+    expect(line).to_contain_text("1:30 · $0.0127")  # its cost, read once it ended
+    console.feed.publish(channel, {**answered, "status": "ringing", "at": now()})  # late: never moves it back
+    expect(page.locator("h1 [data-field=status]")).to_have_text("In progress")
+    expect(line).to_contain_text("Completed")
 
 
 def test_the_player_and_the_transcript_follow_each_other(page: Page, console: ConsoleHarness) -> None:
@@ -196,6 +237,28 @@ def test_the_player_and_the_transcript_follow_each_other(page: Page, console: Co
     audio.evaluate("a => { a.currentTime = 7.0; }")  # 9.37 s of stream time: the third line
     expect(segments.nth(2)).to_have_class(PLAYING)
     expect(segments.nth(5)).not_to_have_class(PLAYING)
+
+
+def test_the_recordings_start_is_asked_again_once_the_call_is_reconciled(
+    page: Page, console: ConsoleHarness
+) -> None:
+    """Before the reconciliation the API knows the recording's start from the timestamps at best
+    (here: not at all, 0); once the words aligned it, the page moves every line's player time."""
+    call_sid = new_sid()
+    unreconciled = finished_call(call_sid)
+    unreconciled.update(transcriptSource=None, liveCoverage=None, gaps=None)
+    console.api.put_call(unreconciled)
+    console.api.set_recording(call_sid, tone_wav(40), 0.0)
+    sign_in(page, console.url, SUPERVISOR, at=f"/#/calls/{call_sid}")
+    first = page.locator("[data-testid=segment]").first
+    expect(first).to_have_attribute("data-seek", "2.4")
+
+    console.api.set_recording(call_sid, tone_wav(40), OFFSET)
+    console.api.put_call(finished_call(call_sid))
+    reconciled = {"type": "call", "callSid": call_sid, "status": "completed", "reconciled": True, "at": now()}
+    console.feed.publish(f"/calls/{call_sid}", reconciled)
+    expect(page.locator("[data-testid=gaps]")).to_be_visible()
+    expect(first).to_have_attribute("data-seek", "0.03")  # 2.4 s of stream time, 2.37 s after it started
 
 
 def wait_for_player_at(page: Page, seconds: float) -> None:

@@ -1,5 +1,7 @@
 """The console on the real console server, with moto's Cognito and the test doubles of the read API and
-the feed behind it: what the browser tests drive until the real local stack serves the console."""
+the feed behind it: what the browser tests drive where they need the feed and the records under their
+control (a feed that drops, refuses or falls silent; a record in an exact state). The rest drive the
+console on the local stack (tests/support/console_stack.py)."""
 
 from __future__ import annotations
 

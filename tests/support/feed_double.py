@@ -1,9 +1,11 @@
 """A test double of the live feed (AWS AppSync Events' realtime WebSocket), for the console's browser tests
-until the real local stack's stand-in serves them. It speaks the protocol as AppSync Events documents
-it: subprotocols `aws-appsync-event-ws` + `header-<base64url auth>` (refused with 401 when the ID
-token is not valid), `connection_init` → `connection_ack`, `ka` keep-alives, `subscribe` (checked
-again: token and `callscribe-viewers`) → `subscribe_success`/`subscribe_error`, `data`, `unsubscribe`.
-Tests publish with `publish()` and cut the feed with `drop_connections()`.
+that need a feed under their control: one that refuses connections (`refuse`), drops them, or sends
+only the messages a test publishes (the local stack's call feed announces every change). It speaks
+the protocol as AppSync Events documents it: subprotocols `aws-appsync-event-ws` +
+`header-<base64url auth>` (refused with 401 when the ID token is not valid), `connection_init` →
+`connection_ack`, `ka` keep-alives, `subscribe` (checked again: token and `callscribe-viewers`) →
+`subscribe_success`/`subscribe_error`, `data`, `unsubscribe`. Tests publish with `publish()` and cut
+the feed with `drop_connections()`.
 """
 
 from __future__ import annotations
