@@ -94,11 +94,11 @@ export function spokenOffset(seconds) {
   return parts.join(' ');
 }
 
-/** USD estimates are fractions of a cent: four decimals below a dollar, two above. */
+/** USD estimates are fractions of a cent: four decimals below a dollar, two above (and for nothing). */
 export function formatUsd(value) {
   if (value === null || value === undefined || Number.isNaN(Number(value))) return '—';
   const n = Number(value);
-  return `$${n.toFixed(Math.abs(n) < 1 ? 4 : 2)}`;
+  return `$${n.toFixed(n !== 0 && Math.abs(n) < 1 ? 4 : 2)}`;
 }
 
 /** An amount in another currency than USD (what Twilio billed, in the account's unit): "0.0170 EUR". */
@@ -106,7 +106,7 @@ export function formatMoney(value, unit) {
   if (!unit || unit.toUpperCase() === 'USD') return formatUsd(value);
   if (value === null || value === undefined || Number.isNaN(Number(value))) return '—';
   const n = Number(value);
-  return `${n.toFixed(Math.abs(n) < 1 ? 4 : 2)} ${unit.toUpperCase()}`;
+  return `${n.toFixed(n !== 0 && Math.abs(n) < 1 ? 4 : 2)} ${unit.toUpperCase()}`;
 }
 
 export function formatMinutes(value) {

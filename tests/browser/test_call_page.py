@@ -157,6 +157,8 @@ def test_summary_evaluation_cost_and_legs(page: Page, console: ConsoleHarness) -
     sign_in(page, console.url, VIEWER, at=f"/#/calls/{call_sid}")
     expect(page.locator("[data-testid=summary]")).to_contain_text("higher than usual")
     expect(page.locator("[data-testid=summary]")).to_contain_text("Resolved")
+    facts = page.locator("[data-testid=summary] .facts dd")
+    expect(facts).to_have_text(["Understand a higher invoice.", "Resolved", "Positive", "No"])
     expect(page.locator("[data-testid=summary] .chip")).to_have_text(["billing", "installation fee"])
     evaluation = page.locator("[data-testid=evaluations]")
     expect(evaluation.locator("dt")).to_have_text(["Did the agent greet the caller?", "Reason for calling"])
@@ -393,10 +395,13 @@ def test_a_finished_call_is_read_again_until_it_settles(page: Page, console: Con
     expect(page.locator("[data-testid=summary]")).to_have_count(0)
 
     settled = finished_call(call_sid)  # no message announces any of this
-    settled["transcript"] = [segment(call_sid, 1.0, "Thanks, bye.")]
-    console.api.put_call(settled)
+    settled.update(transcript=[segment(call_sid, 1.0, "Thanks, bye.")], endedAt=now())
+    early = {**settled["cost"], "deepgramPrerecordedUsd": None, "totalUsd": 0.0378}
+    console.api.put_call({**settled, "cost": early})  # priced before the recording's transcription was
     console.api.set_recording(call_sid, tone_wav(10), OFFSET)
     expect(page.locator("[data-testid=summary]")).to_contain_text("higher than usual")
     expect(page.locator("audio[data-testid=recording]")).to_have_count(1)
-    expect(page.locator("[data-testid=cost-total]")).to_have_text("$0.0421")
     expect(page.locator("[data-testid=gaps]")).to_be_visible()
+    expect(page.locator("[data-testid=cost-total]")).to_have_text("$0.0378")
+    console.api.put_call(settled)  # the cost estimated again, with every part
+    expect(page.locator("[data-testid=cost-total]")).to_have_text("$0.0421", timeout=20_000)

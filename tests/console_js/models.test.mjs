@@ -127,4 +127,6 @@ test('a bill in another currency is shown in it', () => {
   assert.equal(formatMoney(0.017, 'USD'), '$0.0170');
   assert.equal(formatMoney(0.017, 'eur'), '0.0170 EUR');
   assert.equal(formatMoney(null, 'EUR'), '—');
+  assert.equal(formatUsd(0), '$0.00'); // nothing, not four decimals of it
+  assert.equal(formatMoney(0, 'EUR'), '0.00 EUR');
 });

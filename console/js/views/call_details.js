@@ -4,7 +4,9 @@
 // plain sentence while the part is not there yet.
 
 import {h} from '../dom.js';
-import {formatDateTime, formatDuration, formatMinutes, formatMoney, formatNumber, formatUsd} from '../format.js';
+import {
+  formatDateTime, formatDuration, formatMinutes, formatMoney, formatNumber, formatUsd, isTerminal,
+} from '../format.js';
 import {statusPill} from './common.js';
 
 const OUTCOMES = {
@@ -15,6 +17,10 @@ const OWNERS = {caller: 'Caller', agent: 'Agent', callee: 'Callee', unknown: 'So
 
 function label(value, names) {
   return names[value] || (value ? String(value).replace(/_/g, ' ') : '—');
+}
+
+function capitalised(text) {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 export function summarySection(call) {
@@ -28,7 +34,7 @@ export function summarySection(call) {
   const facts = [
     ['Why they called', summary.caller_intent],
     ['Outcome', label(summary.outcome, OUTCOMES)],
-    ['Sentiment', summary.sentiment ? label(summary.sentiment, {}) : null],
+    ['Sentiment', summary.sentiment ? capitalised(label(summary.sentiment, {})) : null],
     ['Follow-up needed', summary.follow_up_needed === undefined ? null : summary.follow_up_needed ? 'Yes' : 'No'],
   ].filter(([, value]) => value);
   return h('div', {class: 'summary', 'data-testid': 'summary'},
@@ -136,6 +142,16 @@ export function legsSection(call) {
       h('span', {class: 'leg-to'}, formatNumber(leg.to)),
       statusPill(leg.status, {field: false})),
     h('div', {class: 'leg-line sub'},
-      h('span', null, `${formatDuration(leg.durationSeconds)} · ${formatUsd(leg.cost?.totalUsd)}`),
+      h('span', null, legFacts(leg)),
       h('code', {class: 'mono leg-sid', title: leg.callSid}, leg.callSid)))));
+}
+
+/** "1:30 · $0.0127": what is known of a leg's length and cost (nothing while it rings). */
+function legFacts(leg) {
+  const known = (value) => value !== null && value !== undefined;
+  const facts = [];
+  if (known(leg.durationSeconds)) facts.push(formatDuration(leg.durationSeconds));
+  if (known(leg.cost?.totalUsd)) facts.push(formatUsd(leg.cost.totalUsd));
+  else if (isTerminal(leg.status)) facts.push('cost not estimated yet');
+  return facts.join(' · ');
 }

@@ -35,7 +35,17 @@ function isSettled(call, playerState) {
   const recording = call.recording && call.recording.status !== 'absent';
   const reconciled = !recording || Boolean(call.transcriptSource);
   const playable = playerState !== 'none' || !recording;
-  return summarised && reconciled && playable && Boolean(call.cost);
+  return summarised && reconciled && playable && costComplete(call, recording);
+}
+
+/** The cost is estimated again as its parts arrive: the recording's transcription comes with the
+ * reconciliation, and the legs are priced on their own records. */
+function costComplete(call, recording) {
+  const cost = call.cost;
+  if (!cost) return false;
+  const known = (value) => value !== null && value !== undefined;
+  if (recording && call.transcriptSource && !known(cost.deepgramPrerecordedUsd)) return false;
+  return !(call.legs || []).length || known(call.conversationCostUsd);
 }
 
 const DIRECTIONS = {inbound: 'Inbound', 'outbound-api': 'Outbound', 'outbound-dial': 'Outbound (dialled leg)'};

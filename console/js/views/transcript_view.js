@@ -106,8 +106,8 @@ export class TranscriptView {
     }
     const title = gaps.length
       ? `${gaps.length} gap${gaps.length === 1 ? '' : 's'} filled from the recording`
-      : 'No gaps: the live transcript missed nothing';
-    replace(this.gaps, h('section', {class: 'gaps', 'data-testid': 'gaps', 'aria-label': 'Gaps in the live transcript'},
+      : 'No gaps: the live transcript missed nothing.';
+    replace(this.gaps, h('section', {class: gaps.length ? 'gaps' : 'gaps gaps-none', 'data-testid': 'gaps', 'aria-label': 'Gaps in the live transcript'},
       h('p', {class: 'gaps-title'}, title),
       gaps.length ? h('ul', {class: 'gap-list'}, gaps.map((gap) => h('li', {'data-track': gap.track, 'data-start': gap.start, 'data-end': gap.end},
         h('span', {class: `track-tag track-${gap.track}`}, gap.track === 'inbound' ? 'Caller side' : 'Other side'),
