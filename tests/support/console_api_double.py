@@ -1,11 +1,12 @@
 """A test double of the people's read API and of the stored recordings, for the console's browser tests
 that need records in exact states (a gap, a line filled from the recording, priced legs, a record that
-changes with no message); the rest run on the local stack (tests/support/console_stack.py). It answers the shapes of the contract (ARCHITECTURE.md,
-"People"; CONSOLE_INTERFACE.md): `GET /api/calls` (filters, `live=true`, newest first, `nextCursor`),
-`GET /api/calls/{callSid}` (the transcript paged with `transcriptNextCursor`), and
-`GET /api/calls/{callSid}/recording` (supervisors only). 401 without a valid ID token, 403 without the
-group, as the authoriser and the Lambda do. Recordings are served from another origin, as S3's
-presigned URLs are, with HTTP range requests (what a browser needs to seek).
+changes with no message); the rest run on the local stack (tests/support/console_stack.py). It
+answers the shapes of the contract (ARCHITECTURE.md, "People"; CONSOLE_INTERFACE.md): `GET /api/calls`
+(filters, `live=true`, newest first, `nextCursor`), `GET /api/calls/{callSid}` (the transcript paged
+with `transcriptNextCursor`), and `GET /api/calls/{callSid}/recording` (supervisors only). 401
+without a valid ID token, 403 without the group, as the authoriser and the Lambda do. Recordings are
+served from another origin, as S3's presigned URLs are, with HTTP range requests (what a browser
+needs to seek).
 """
 
 from __future__ import annotations
