@@ -36,7 +36,9 @@ $(STAMP): pyproject.toml $(LOCKS)
 		-e '.[dev,infra,local]'
 	@touch $(STAMP)
 
-install: $(STAMP) browser
+## install: the test environment (.venv) and the browser tests' Chromium. Chromium is checked first: when
+## it is missing and cannot be installed (not root, or apt-get fails), this stops at once saying how.
+install: browser $(STAMP)
 
 ## browser: find the system's Chromium for tests/browser (installs Debian's package as root if missing).
 browser:
@@ -49,7 +51,7 @@ types: $(STAMP)
 	$(BIN)/mypy
 
 ## test: lint, type-check and run every suite (unit, integration, infra, e2e, browser). CI runs exactly this.
-test: lint types browser
+test: browser lint types
 	$(BIN)/pytest
 
 unit: $(STAMP)
