@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from callscribe_local.aws_local import LocalNames
 from callscribe_local.cognito import add_user, new_password
 from callscribe_local.people_stack import PeopleSide
-from callscribe_local.phone import CallResult, Conversation, SimulatedPhone
+from callscribe_local.phone import CallerId, CallResult, Conversation, SimulatedPhone
 from callscribe_local.stack import LocalStack, StackOptions
 from shared import clock
 from shared.access import SUPERVISORS, VIEWERS
@@ -101,13 +101,21 @@ class StackConsole:
             answer = signed_publish(self.people.feed.http_url, channel, batch)
             assert answer.status_code == 200, answer.text
 
-    def place_call(self, conversation: Conversation, *, speed: float = 1.0) -> PlacedCall:
-        """Start a call through the simulated phone in a thread; the call SID is known at once."""
+    def place_call(
+        self, conversation: Conversation, *, speed: float = 1.0, caller: CallerId | None = None
+    ) -> PlacedCall:
+        """Start a call through the simulated phone in a thread (from and to `caller`'s numbers: the
+        stack routes by the number called); the call SID is known at once."""
         urls = self.stack.urls
         assert urls is not None
         call_sid = "CA" + uuid.uuid4().hex
         phone = SimulatedPhone(
-            urls.api, self.stack.auth_token, self.stack.account_sid, speed=speed, twilio_api_url=urls.twilio
+            urls.api,
+            self.stack.auth_token,
+            self.stack.account_sid,
+            caller=caller or CallerId(),
+            speed=speed,
+            twilio_api_url=urls.twilio,
         )
         result: list[CallResult] = []
         errors: list[BaseException] = []
