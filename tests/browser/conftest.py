@@ -1,4 +1,4 @@
-"""The browser suite's fixtures: one Chromium for the whole session (Debian's package, driven by
+"""The browser suite's fixtures: one Chromium for the whole suite (Debian's package, driven by
 Playwright through `executable_path`: browsers are never downloaded), a fresh context per test (its
 own storage, so sign-ins never leak between tests), and the console's stack shared per module:
 `console`, the real local stack (tests/support/console_stack.py), or `console_double`, the console
@@ -54,13 +54,16 @@ def chromium_path() -> str:
     pytest.fail(f"Chromium not found on PATH. {CHROMIUM_HELP}", pytrace=False)
 
 
-@pytest.fixture(scope="session")
+# Package-scoped, not session-scoped: while Playwright's sync API is running, the main thread looks
+# as if an event loop were running in it, so every asyncio test after this folder would fail
+# ("cannot be called from a running event loop"). The browser goes when this folder's tests end.
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as pw:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=LAUNCH_ARGS)
     yield browser
