@@ -204,9 +204,10 @@ def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
                 )
             if stack.people is not None:
                 people = stack.people
-                console.print(f"[bold]Read API[/]  {people.api.url}   (people: GET /calls, sign in first)")
-                console.print(f"[bold]Feed[/]      {people.feed.realtime_url}   (callscribe tail)")
+                console.print(f"[bold]Console[/]   {people.console.url}   (open it in a browser and sign in)")
                 console.print(f"[bold]Sign in[/]   {people.user}  password {people.password}", soft_wrap=True)
+                console.print(f"[bold]Read API[/]  {people.console.api_url}   (GET /calls, … with a sign-in)")
+                console.print(f"[bold]Feed[/]      {people.feed.realtime_url}   (callscribe tail)")
             console.print(f"[bold]Logs[/]      {stack.urls.log_dir}")
             console.print("\nTo point your own tools at it:")
             for key, value in stack.env().items():

@@ -3,7 +3,9 @@
 It brings the local stack up, places the bundled two-speaker support call the way Twilio would (in
 real time, both tracks), follows the product's events until the summary exists, prints the
 transcript by speaker and the summary, tears everything down and ends with the finished call record
-as JSON, exactly as `GET /calls/{callSid}` answers it (fetched through the local API).
+as JSON, exactly as `GET /calls/{callSid}` answers it (fetched through the local API). While the call
+runs it prints the console's address, the call's page and the local sign-in, so the call can be
+watched live in a browser until the demo ends.
 
 Exit status 0 when the record is complete (call completed, transcript completed, summary present);
 1 otherwise, with the folder of the parts' logs.
@@ -16,6 +18,7 @@ import asyncio
 import json
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -91,6 +94,9 @@ def place_call(
     assert stack.urls is not None
     steps = ConsoleSteps(console)
     tap = BusTap(stack.options.names.event_bus_name)
+    call_sid = "CA" + uuid.uuid4().hex  # known before the call starts: its console page can be printed
+    for line in console_lines(stack, call_sid):
+        console.print(line, highlight=False, soft_wrap=True)
     phone = SimulatedPhone(
         stack.urls.api,
         stack.auth_token,
@@ -112,7 +118,7 @@ def place_call(
     ) as progress:
         steps.progress = progress
         steps.task = progress.add_task("stream", total=conversation.seconds)
-        result = asyncio.run(phone.call(conversation))
+        result = asyncio.run(phone.call(conversation, call_sid=call_sid))
     steps.progress = None
 
     seen: list[str] = []
@@ -137,6 +143,19 @@ def place_call(
                 break
     record = stack.get_call_json(result.call_sid)
     return DemoOutcome(result.call_sid, record, seen, time.monotonic() - started, reconciles)
+
+
+def console_lines(stack: LocalStack, call_sid: str) -> list[str]:
+    """Where to watch the call in the web console (its page is live while the call runs), and who to
+    sign in as; nothing when the stack has no console."""
+    people = stack.people
+    if people is None:
+        return []
+    console = people.console.url
+    return [
+        f"  [bold]Watch it live[/]  {console}/#/calls/{call_sid}   (until the stack stops)",
+        f"  [bold]Console[/]        {console}   sign in as {people.user}, password {people.password}",
+    ]
 
 
 def _event_detail(event: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""The people's side of the local stack: who may sign in, the live feed, and the people's read API.
+"""The people's side of the local stack: who may sign in, the live feed, the read API and the console.
 
 - moto's Cognito: the pool, app client and groups (`cognito.create_local_pool`) and one person in
   both groups (`cognito.LOCAL_USER`, a fresh password each run, printed by `callscribe local up`);
@@ -8,10 +8,12 @@
   browsers and `callscribe tail` subscribe to its realtime side with the pool's tokens;
 - the people's read API (`functions/console_api`) behind the local API Gateway, stage `api`, with
   the Cognito authoriser emulation: `api.invoke` is the callable the console's server hands `/api/*`
-  to, and `api.url` serves it over HTTP too.
+  to, and `api.url` serves it over HTTP too;
+- the console's server (`console_server.py`): the web app, its `config.json`, Cognito's public
+  operations and the read API under `/api`, on one origin (CloudFront's in AWS). Its URL is the
+  state file's `console`, and `<console>/api` its `console_api`.
 
-What the console's `config.json` needs is `console_config()`; what the state file records for the
-other commands is `state()`.
+What the state file records for the other commands is `state()`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from callscribe_local.cognito import (
     create_local_pool,
     new_password,
 )
+from callscribe_local.console_server import ConsoleConfig, ConsoleServer
 from callscribe_local.table_stream import TableStreamPoller
 from functions.call_feed.app import Tally
 from functions.call_feed.app import create_handler as create_call_feed
@@ -54,26 +57,18 @@ class PeopleSide:
     password: str
     feed: AppSyncEventsStandIn
     api: LocalApiGateway
+    console: ConsoleServer
 
     def streamer_env(self) -> dict[str, str]:
         """What the streamer needs to publish to the feed."""
         return {"FEED_HTTP_URL": self.feed.http_url, "FEED_REGION": self.pool.region}
 
-    def console_config(self) -> dict[str, str]:
-        """The console's runtime config values (the console server adds its own paths)."""
-        return {
-            "region": self.pool.region,
-            "user_pool_id": self.pool.pool_id,
-            "user_pool_client_id": self.pool.client_id,
-            "feed_http_host": self.feed.http_host,
-            "feed_realtime_url": self.feed.realtime_url,
-        }
-
     def state(self) -> dict[str, Any]:
-        """The state file's people keys (`console` and `console_api` are the console server's once
-        it serves the app; until then the read API's own URL)."""
+        """The state file's people keys (the contract's `console`, `console_api`, `console_user`,
+        `console_password`, `feed`, and what `callscribe tail` and `users add` need besides)."""
         return {
-            "console_api": self.api.url,
+            "console": self.console.url,
+            "console_api": self.console.api_url,
             "console_user": self.user,
             "console_password": self.password,
             "feed": self.feed.realtime_url,
@@ -120,7 +115,24 @@ def start_people_side(exit_stack: ExitStack, endpoint: str, names: LocalNames, r
         authorizer=CognitoAuthorizer(TokenVerifier(pool)),
     ).start()
     exit_stack.callback(api.stop)
-    return PeopleSide(pool=pool, user=LOCAL_USER, password=password, feed=feed, api=api)
+    console = ConsoleServer(
+        config=_console_config(pool, feed),
+        api=api.invoke,
+        cognito_endpoint=endpoint,
+        media_origins=[endpoint],  # the presigned recording links point at moto's S3
+    ).start()
+    exit_stack.callback(console.stop)
+    return PeopleSide(pool=pool, user=LOCAL_USER, password=password, feed=feed, api=api, console=console)
+
+
+def _console_config(pool: UserPool, feed: AppSyncEventsStandIn) -> ConsoleConfig:
+    return ConsoleConfig(
+        region=pool.region,
+        user_pool_id=pool.pool_id,
+        user_pool_client_id=pool.client_id,
+        feed_http_host=feed.http_host,
+        feed_realtime_url=feed.realtime_url,
+    )
 
 
 def _start_call_feed(

@@ -25,7 +25,8 @@ Production code runs unchanged; only configuration points it at the stand-ins:
   `LISTEN_NUMBER` (a listen route to its URL, which LISTEN_ALLOWED_URLS allows).
 - the people's side (`people_stack.py`): moto's Cognito pool with one person, the AppSync Events
   stand-in the streamer publishes to (FEED_HTTP_URL), the people's read API behind the local API
-  Gateway with the Cognito authoriser.
+  Gateway with the Cognito authoriser, and the console's server (the web app and `/api` on one
+  origin, as CloudFront serves them).
 
 With DEEPGRAM_API_KEY or ANTHROPIC_API_KEY set in the environment, the real service is used instead
 of that stand-in (the key is passed through; nothing else changes). Bedrock is always the stand-in
@@ -261,6 +262,7 @@ class LocalStack:
             f"Cognito pool {self.people.pool.pool_id} (user {self.people.user}), live feed "
             f"{self.people.feed.realtime_url}, read API {self.people.api.url}",
         )
+        self.observer.step("console", f"the web console at {self.people.console.url}")
         deepgram_url, deepgram_key = self._start_deepgram()
         model_url, model_env = self._start_model()
         twilio_url = self._start_twilio_rest()
