@@ -2,8 +2,10 @@
 
 On-demand (Twilio's webhook rate is bursty and unpredictable), point-in-time recovery (also what the
 analyst exports read from), AWS-managed KMS encryption (auditable in CloudTrail) and RETAIN: deleting
-the stack never deletes call records. Only the idempotency table has a TTL: its records are worthless
-after their window. Calls and segments are kept until the operator decides otherwise (docs/deploy.md).
+the stack never deletes call records. The calls table streams both images of every write (the view
+its model declares): the call feed publishes each status change to the live feed from it. Only the
+idempotency table has a TTL: its records are worthless after their window. Calls and segments are
+kept until the operator decides otherwise (docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class DataTables(Construct):
         self.calls = self._table(
             "Calls",
             partition_key=dynamodb.Attribute(name=_key(CallRecord, "hash"), type=_S),
+            stream=dynamodb.StreamViewType(CallRecord.Meta.stream_view_type),
         )
         index = CallsByDayIndex
         self.calls.add_global_secondary_index(
