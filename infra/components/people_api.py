@@ -8,8 +8,8 @@ of the people's pool: no valid ID token of the pool, 401 `{"message": "Unauthori
 Lambda runs (no OAuth scopes are set, so the authoriser takes ID tokens, which carry the groups).
 The groups are checked by the Lambda (403). Request parameters are declared and validated,
 responses are never cached (`Cache-Control: no-store`, also on the gateway's own 4xx/5xx), the
-stage is throttled, access-logged in JSON (who, which route, status; never bodies), traced, and
-execution-logged at ERROR without data.
+stage is throttled, access-logged in JSON (the person's `sub`, the path with its call SID, the
+status; never query strings or bodies), traced, and execution-logged at ERROR without data.
 
 Lambda. Exactly what its ports call: GetItem on the calls table (a call and its legs), Query on its
 `calls_by_day` index (the list), Query on the transcripts table (a page of segments),
@@ -18,6 +18,8 @@ presigned recording link is signed by this role, so the role must be able to rea
 """
 
 from __future__ import annotations
+
+import json
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
@@ -42,6 +44,30 @@ BURST_LIMIT = 100
 LIST_QUERY = ("from", "to", "status", "route", "number", "limit", "cursor", "live")
 PAGE_QUERY = ("limit", "cursor")  # a call's transcript page
 QUERY_PARAMETERS = {"/calls": LIST_QUERY, "/calls/{callSid}": PAGE_QUERY}
+
+
+# One JSON line per request: who (the person's `sub`, never their email), which call (the path holds
+# the call SID; query strings, which may hold a phone number, are not logged), what came of it.
+_field = apigw.AccessLogField
+_ACCESS_LOG_FORMAT = apigw.AccessLogFormat.custom(
+    json.dumps(
+        {
+            "requestId": _field.context_request_id(),
+            "requestTime": _field.context_request_time(),
+            "ip": _field.context_identity_source_ip(),
+            "userAgent": _field.context_identity_user_agent(),
+            "sub": _field.context_authorizer_claims("sub"),
+            "httpMethod": _field.context_http_method(),
+            "resourcePath": _field.context_resource_path(),
+            "path": _field.context_path(),
+            "status": _field.context_status(),
+            "responseLength": _field.context_response_length(),
+            "authorizerError": _field.context_authorizer_error(),
+            "integrationStatus": _field.context_integration_status(),
+        },
+        separators=(",", ":"),
+    )
+)
 
 
 class PeopleApi(Construct):
@@ -85,17 +111,7 @@ class PeopleApi(Construct):
                 access_log_destination=apigw.LogGroupLogDestination(
                     new_log_group(self, "AccessLogs", config.log_retention)
                 ),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=False,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
-                ),
+                access_log_format=_ACCESS_LOG_FORMAT,
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 data_trace_enabled=False,  # transcripts and numbers: never in execution logs
                 tracing_enabled=True,

@@ -79,6 +79,13 @@ def test_the_stage_is_api_throttled_logged_and_traced(synth: Synth) -> None:
     assert stage["StageName"] == "api"  # CloudFront's /api/* forwards the path as it is
     assert stage["TracingEnabled"] is True
     assert "DestinationArn" in stage["AccessLogSetting"]
+    line = json.loads(stage["AccessLogSetting"]["Format"])  # who read which call, never a phone number
+    assert (line["sub"], line["path"], line["status"]) == (
+        "$context.authorizer.claims.sub",
+        "$context.path",
+        "$context.status",
+    )
+    assert "querystring" not in json.dumps(line).lower()
     (settings,) = stage["MethodSettings"]
     assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (RATE_LIMIT, BURST_LIMIT)
     assert (settings["LoggingLevel"], settings["DataTraceEnabled"]) == ("ERROR", False)
