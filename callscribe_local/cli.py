@@ -77,7 +77,7 @@ class StackState:
     account_sid: str
     auth_token: str
     names: dict[str, str]
-    twilio: str = ""  # the Twilio REST stand-in (recordings are served there)
+    twilio: str = ""  # the Twilio REST stand-in (recordings are served there, calls read there)
     model_provider: str = "anthropic"  # what `anthropic` is: Anthropic's API, or Bedrock's runtime
     # the people's side (contract: console, console_api, console_user, console_password, feed)
     console: str = ""  # the console's URL
@@ -501,7 +501,16 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
 
     state = _require_state(console)
     _point_at(state)
-    environ = {**os.environ, **state.local_names().env(), "SWEEP_AFTER_SECONDS": str(args.after)}
+    environ = {
+        **os.environ,
+        **state.local_names().env(),
+        "SWEEP_AFTER_SECONDS": str(args.after),
+        # the stack's Twilio stand-in, which the sweeper reads when a callback was lost (at once)
+        "TWILIO_ACCOUNT_SID": state.account_sid,
+        "TWILIO_AUTH_TOKEN": state.auth_token,
+        **({"TWILIO_API_BASE_URL": state.twilio} if state.twilio else {}),
+        "SWEEP_TWILIO_AFTER_SECONDS": os.environ.get("SWEEP_TWILIO_AFTER_SECONDS", "0"),
+    }
     level = logger.log_level
     logger.setLevel("WARNING")  # the run's own log lines would bury the report
     try:

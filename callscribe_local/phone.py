@@ -19,8 +19,10 @@ unchanged and every protocol detail is exercised:
 - a `<Dial><Number statusCallback statusCallbackEvent>`'s child call: the dialled party's own
   CallSid, `ParentCallSid`, `Direction=outbound-dial`, its own sequence, the events asked for
   (answered once the ring time has passed, completed with its own CallDuration when the caller
-  hangs up), before the parent's `completed`.
-
+  hangs up), before the parent's `completed`;
+- Twilio's own view of each call and leg (the Call resource its REST API serves: status, start and
+  end, duration, parent), kept at the Twilio REST stand-in as it changes, before the callback that
+  reports it, when the phone has `twilio_api_url`: so a callback we fail can be recovered from it;
 - a bidirectional `<Connect><Stream>` (agent mode): the caller's track only, the agent's audio played
   back, marks echoed, `clear` honoured, and the call ended or transferred by the agent's REST update
   (`agent_stream.py`), the caller speaking from a script of turns (`AgentScript`).
@@ -512,6 +514,13 @@ class _CallSession:
         base = phone.api_url.rstrip("/")
         parties = f"{phone.caller.from_number} calls {phone.caller.to_number}"
         phone.observer.step("dial", f"{parties} ({self.call_sid})")
+        await self.keep_call(
+            self.call_sid,
+            Status="ringing",
+            Direction="inbound",
+            From=phone.caller.from_number,
+            To=phone.caller.to_number,
+        )
         await self._status("initiated")
         await self._status("ringing")
         voice_url = base + phone.voice_path
@@ -537,6 +546,8 @@ class _CallSession:
             + (f", recording ({plan.recording_mode})" if plan.records else ""),
         )
         self.answered_at = time.monotonic()
+        answered_wall = datetime.now(UTC)
+        await self.keep_call(self.call_sid, Status="in-progress", StartTime=answered_wall.isoformat())
         in_progress = self._next_sequence()  # fired now; with out_of_order, delivered after completed
         if not phone.out_of_order:
             await self._status("in-progress", sequence=in_progress)
@@ -547,8 +558,7 @@ class _CallSession:
         streamed = conversation.delayed(lead_in)
         leg = _DialledLeg(self, plan.dial_leg, plan.dial_to) if plan.dial_leg and plan.dial_to else None
         if leg is not None:
-            await leg.report("initiated")
-            await leg.report("ringing")
+            await leg.begin()
         answering = None if leg is None else asyncio.create_task(leg.answer_after(lead_in / phone.speed))
         try:
             stream_sid, frames = await self._stream(plan.stream, streamed)
@@ -562,6 +572,9 @@ class _CallSession:
         if leg is not None:
             # the dialled party hangs up: the <Dial> (and its leg) ends, then the parent call
             await leg.complete(max(1, round(streamed.seconds - lead_in)))
+        await self.keep_call(
+            self.call_sid, Status="completed", EndTime=datetime.now(UTC).isoformat(), Duration=str(duration)
+        )
         await self._status(
             "completed",
             extra={
@@ -606,7 +619,7 @@ class _CallSession:
         phone = self.phone
         assert plan.stream is not None
         phone.observer.step("twiml", f"connect the agent: bidirectional stream {plan.stream.url}")
-        await self._keep_call("in-progress")
+        await self.keep_call(self.call_sid, Status="in-progress", StartTime=datetime.now(UTC).isoformat())
         in_progress = self._next_sequence()
         if not phone.out_of_order:
             await self._status("in-progress", sequence=in_progress)
@@ -640,7 +653,9 @@ class _CallSession:
             await asyncio.sleep(phone.ring_seconds / phone.speed)
             seconds += phone.ring_seconds
         duration = max(1, round(seconds))
-        await self._keep_call("completed")
+        await self.keep_call(
+            self.call_sid, Status="completed", EndTime=datetime.now(UTC).isoformat(), Duration=str(duration)
+        )
         await self._status(
             "completed",
             extra={
@@ -663,29 +678,6 @@ class _CallSession:
             stream_started_at=self.stream_started_at,
             agent=agent,
         )
-
-    async def _keep_call(self, status: str) -> None:
-        """Tell the Twilio stand-in about the call (Twilio knows its own calls): the agent's REST
-        updates then find it, and the phone can follow them."""
-        phone = self.phone
-        if phone.twilio_api_url is None:
-            return
-        base = phone.twilio_api_url.rstrip("/")
-        url = f"{base}/{API_VERSION}/Accounts/{phone.account_sid}/Calls/{self.call_sid}.json"
-        form = {
-            "From": phone.caller.from_number,
-            "To": phone.caller.to_number,
-            "Direction": "inbound",
-            "Status": status,
-        }
-        try:
-            response = await self.http.put(url, data=form, auth=(phone.account_sid, phone.auth_token))
-        except httpx.HTTPError as exc:
-            raise PhoneError(f"the Twilio stand-in at {phone.twilio_api_url} is unreachable ({exc})") from exc
-        if response.status_code >= 300:
-            raise PhoneError(
-                f"the Twilio stand-in answered HTTP {response.status_code}: {response.text[:300]}"
-            )
 
     def _lead_in(self, plan: CallPlan) -> float:
         if plan.dial_to is not None:
@@ -788,6 +780,22 @@ class _CallSession:
         )
         if response.status_code >= 300:
             raise PhoneError(f"recording store answered HTTP {response.status_code}: {response.text[:300]}")
+
+    async def keep_call(self, call_sid: str, **fields: str) -> None:
+        """Keep Twilio's view of a call at the Twilio REST stand-in (a stand-in-only PUT of the Call
+        resource; Twilio keeps its own): the sweeper's reads then find it, and an agent's REST
+        updates, which the phone follows. Nothing without `twilio_api_url`."""
+        phone = self.phone
+        if phone.twilio_api_url is None:
+            return
+        base = phone.twilio_api_url.rstrip("/")
+        url = f"{base}/{API_VERSION}/Accounts/{phone.account_sid}/Calls/{call_sid}.json"
+        try:
+            response = await self.http.put(url, data=fields, auth=(phone.account_sid, phone.auth_token))
+        except httpx.HTTPError as exc:
+            raise PhoneError(f"call store: {url} unreachable ({exc})") from exc
+        if response.status_code >= 300:
+            raise PhoneError(f"call store answered HTTP {response.status_code}: {response.text[:300]}")
 
     async def _fetch(self, what: str, url: str, method: str, params: Mapping[str, str]) -> str:
         """A TwiML request (required to succeed): POST with a form, or GET with the parameters in
@@ -996,9 +1004,17 @@ class _DialledLeg:
 
     async def answer_after(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+        answered = datetime.now(UTC).isoformat()
+        await self.call.keep_call(self.call_sid, Status="in-progress", StartTime=answered)
         await self.report("answered")
 
     async def complete(self, duration_seconds: int) -> None:
+        await self.call.keep_call(
+            self.call_sid,
+            Status="completed",
+            EndTime=datetime.now(UTC).isoformat(),
+            Duration=str(duration_seconds),
+        )
         await self.report(
             "completed",
             {
@@ -1008,6 +1024,22 @@ class _DialledLeg:
             },
         )
 
+    @property
+    def caller(self) -> str:
+        return self.leg.caller_id or self.call.phone.caller.from_number
+
+    async def begin(self) -> None:
+        await self.call.keep_call(
+            self.call_sid,
+            Status="ringing",
+            Direction="outbound-dial",
+            From=self.caller,
+            To=self.number,
+            ParentCallSid=self.call.call_sid,
+        )
+        await self.report("initiated")
+        await self.report("ringing")
+
     async def report(self, event: str, extra: Mapping[str, str] | None = None) -> None:
         """Post the event's status callback if the TwiML asked for it (its sequence counts either way)."""
         sequence = self.sequence
@@ -1015,7 +1047,7 @@ class _DialledLeg:
         if event not in self.leg.events:
             return
         phone = self.call.phone
-        caller = self.leg.caller_id or phone.caller.from_number
+        caller = self.caller
         params = {
             "AccountSid": phone.account_sid,
             "ApiVersion": API_VERSION,

@@ -4,6 +4,9 @@ Production code runs unchanged; only configuration points it at the stand-ins:
 
 - DynamoDB, EventBridge, SQS, S3: moto in server mode (`aws_local.local_aws`), via AWS_ENDPOINT_URL;
 - API Gateway → webhooks Lambda: `apigw.LocalApiGateway` around the handler, in this process;
+- the calls table's stream → outbox Lambda (the event source mapping): `outbox.LocalOutbox`, which
+  polls moto's DynamoDB stream and invokes the outbox handler with Lambda's records (retries,
+  bisection, DLQ); every event of a call comes from it, as in AWS;
 - EventBridge rules → summaries and recordings Lambdas: `dispatcher.LocalDispatcher` (SQS target,
   retries, DLQ), one per rule; the scheduled sweeper runs on demand (`LocalStack.sweep`,
   `callscribe sweep`), with `SWEEP_AFTER_SECONDS=0`;
@@ -15,8 +18,9 @@ Production code runs unchanged; only configuration points it at the stand-ins:
   stand-in (`bedrock_server`, SigV4 with the local credentials) with the same answers, via
   MODEL_PROVIDER=bedrock and ANTHROPIC_BEDROCK_BASE_URL;
 - the Fargate streamer: `python -m streamer` as a subprocess, at STREAM_URL (ws://127.0.0.1:…/media);
-- Twilio's REST API (POST /calls, and the recordings the simulated phone makes):
-  `twilio_rest.TwilioRestStandIn`, via TWILIO_API_BASE_URL;
+- Twilio's REST API (POST /calls, the calls and recordings the simulated phone makes, which the
+  sweeper reads, and the agent's updates of a live call): `twilio_rest.TwilioRestStandIn`, via
+  TWILIO_API_BASE_URL;
 - a team's own TwiML app that listen-in calls are handed to: `team_app.TeamApp`, routed from
   `LISTEN_NUMBER` (a listen route to its URL, which LISTEN_ALLOWED_URLS allows).
 - the people's side (`people_stack.py`): moto's Cognito pool with one person, the AppSync Events
@@ -63,6 +67,7 @@ from callscribe_local.deepgram_server import OUTAGE_PATH
 from callscribe_local.dispatcher import Delivery, Handler, LocalDispatcher, LocalLambdaContext, RetryPolicy
 from callscribe_local.loop_thread import LoopThread
 from callscribe_local.offline_agent import OFFLINE_AGENT_MODEL
+from callscribe_local.outbox import LocalOutbox, StreamDelivery, StreamPolicy
 from callscribe_local.people_stack import PeopleSide, start_people_side
 from callscribe_local.phone import StreamHook
 from callscribe_local.recognizer import RecognizerFactory
@@ -144,6 +149,7 @@ class StackOptions:
     moto_port: int = 0
     log_dir: Path | None = None
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy.lambda_async)
+    stream_policy: StreamPolicy = field(default_factory=StreamPolicy)  # the outbox's event source mapping
     streamer_start_timeout: float = 30.0
     # The streamer's REPLAY_BUFFER_SECONDS (None: the product's default, 30 s). A Deepgram outage
     # shorter than this leaves no gap in the live transcript (the streamer replays the audio).
@@ -206,6 +212,7 @@ class LocalStack:
         self.auth_token = TEST_AUTH_TOKEN
         self.deliveries: list[Delivery] = []  # the summaries' (the demo reads these)
         self.recording_deliveries: list[Delivery] = []
+        self.outbox_deliveries: list[StreamDelivery] = []
         self._exit = ExitStack()
         self.aws: LocalAws | None = None
         # The Lambdas' environment: this process's, plus what the stack sets for them (`_stack_env`).
@@ -213,6 +220,7 @@ class LocalStack:
         self.api: LocalApiGateway | None = None
         self.dispatcher: LocalDispatcher | None = None
         self.recordings_dispatcher: LocalDispatcher | None = None
+        self.outbox: LocalOutbox | None = None
         self.sweeper: Handler | None = None
         self.streamer: subprocess.Popen[bytes] | None = None
         self._streamer_signalled = False
@@ -272,12 +280,17 @@ class LocalStack:
             deepgram=(deepgram_url, deepgram_key),
             model=model_env,
         )
-        self.lambda_env = {**os.environ, **stack_env}
+        self.lambda_env = {
+            **os.environ,
+            **stack_env,
+            "OUTBOX_DEAD_LETTER_QUEUE_URL": LocalOutbox.create_dead_letter_queue(),
+        }
         # The streamer process takes seconds to import and bind: it boots while the rest starts here,
         # and the stack is up once it answers its health check (below).
         health = self._spawn_streamer(streamer_port, stream_url, stack_env)
         api.start()
         self.observer.step("api", f"API Gateway (REST, stage local) at {api.url}")
+        self._start_outbox()
 
         self.dispatcher = LocalDispatcher(
             self.options.names.event_bus_name,
@@ -314,6 +327,8 @@ class LocalStack:
         for dispatcher in (self.recordings_dispatcher, self.dispatcher):
             if dispatcher is not None:
                 dispatcher.request_stop()
+        if self.outbox is not None:
+            self.outbox.request_stop()
         self._signal_streamer()
         self._exit.close()
 
@@ -363,6 +378,12 @@ class LocalStack:
 
         return create_handler(self._container(lambda env: build_service(RecordingSettings.from_env(env))))
 
+    def _outbox_handler(self) -> Handler:
+        from functions.outbox.app import build_outbox, create_handler
+        from functions.outbox.settings import OutboxSettings
+
+        return create_handler(self._container(lambda env: build_outbox(OutboxSettings.from_env(env))))
+
     def _sweeper_handler(self) -> Handler:
         from functions.sweeper.app import build_service, create_handler
         from functions.sweeper.settings import SweeperSettings
@@ -370,6 +391,23 @@ class LocalStack:
         return create_handler(self._container(lambda env: build_service(SweeperSettings.from_env(env))))
 
     # -- parts -------------------------------------------------------------------------------------
+
+    def _start_outbox(self) -> None:
+        """The calls table's stream → the outbox handler (what the event source mapping does)."""
+        self.outbox = LocalOutbox(
+            self.options.names.calls_table,
+            self._outbox_handler(),
+            dead_letter_queue_url=self.lambda_env["OUTBOX_DEAD_LETTER_QUEUE_URL"],
+            policy=self.options.stream_policy,
+            on_delivery=self.outbox_deliveries.append,
+        ).start()
+        self._exit.callback(self.outbox.stop)
+        policy = self.options.stream_policy
+        self.observer.step(
+            "outbox",
+            f"calls table stream → outbox handler (polled every {policy.poll_interval * 1000:.0f} ms; "
+            f"{policy.max_retry_attempts} retries, bisected, then DLQ) → the bus",
+        )
 
     def _start_recordings_dispatcher(self) -> None:
         """`Recording Completed` → the recordings handler (copy, batch transcription, reconciliation)."""
@@ -598,8 +636,10 @@ class LocalStack:
             "EVALUATION_QUESTIONS": os.environ.get("EVALUATION_QUESTIONS") or DEMO_EVALUATION_QUESTIONS,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-            # the sweeper runs only when asked (`callscribe sweep`): then at once, no patience
+            # the sweeper runs only when asked (`callscribe sweep`): then at once, no patience, and
+            # a call with no final status is asked about at the Twilio stand-in at once
             "SWEEP_AFTER_SECONDS": os.environ.get("SWEEP_AFTER_SECONDS", "0"),
+            "SWEEP_TWILIO_AFTER_SECONDS": os.environ.get("SWEEP_TWILIO_AFTER_SECONDS", "0"),
             **self._prices_env(),
             **self.options.extra_env,
         }

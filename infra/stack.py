@@ -16,6 +16,7 @@ from infra.components.events import ProductEvents, Summaries
 from infra.components.exports import AnalystExports
 from infra.components.feed import LiveFeed
 from infra.components.monitoring import Monitoring
+from infra.components.outbox import Outbox
 from infra.components.people import PeopleDirectory
 from infra.components.people_api import PeopleApi
 from infra.components.recordings import Recordings, RecordingsBucket
@@ -41,7 +42,6 @@ class CallscribeStack(cdk.Stack):
             config=config,
             tables=self.tables,
             secrets=self.secrets,
-            bus=self.events.bus,
             access_logs=self.access_logs.bucket,
             bedrock=bedrock,
         )
@@ -52,9 +52,9 @@ class CallscribeStack(cdk.Stack):
             config=config,
             tables=self.tables,
             secrets=self.secrets,
-            bus=self.events.bus,
             stream_url=self.streamer.stream_url,
         )
+        self.outbox = Outbox(self, "Outbox", config=config, tables=self.tables, bus=self.events.bus)
         self.summaries = Summaries(
             self,
             "Summaries",
@@ -96,7 +96,9 @@ class CallscribeStack(cdk.Stack):
             api=self.people_api,
             recordings=self.recordings_bucket,
         )
-        self.sweeper = Sweeper(self, "Sweeper", config=config, tables=self.tables, bus=self.events.bus)
+        self.sweeper = Sweeper(
+            self, "Sweeper", config=config, tables=self.tables, secrets=self.secrets, bus=self.events.bus
+        )
         self.exports = AnalystExports(
             self,
             "Analysts",
@@ -113,6 +115,7 @@ class CallscribeStack(cdk.Stack):
             streamer=self.streamer,
             recordings=self.recordings,
             sweeper=self.sweeper,
+            outbox=self.outbox,
             exports=self.exports,
             people_api=self.people_api,
             call_feed=self.call_feed,

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sqs import SQSClient
 
 _lock = threading.RLock()
 
@@ -75,7 +76,13 @@ def secretsmanager() -> SecretsManagerClient:
     return client
 
 
+@lru_cache(maxsize=1)
+def sqs() -> SQSClient:
+    client: SQSClient = _client("sqs")
+    return client
+
+
 def reset_clients() -> None:
     """Forget cached clients (tests that start a new moto server, never production code)."""
-    for factory in (session, dynamodb, events, s3, secretsmanager):
+    for factory in (session, dynamodb, events, s3, secretsmanager, sqs):
         factory.cache_clear()

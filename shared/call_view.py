@@ -8,9 +8,9 @@ snake_case like the stored attributes, and aliases make the JSON. A field added 
 model, not a dict key spelled again in a test: so are the recordings tier's `transcriptSource`,
 `liveCoverage` and `gaps` (null until the recording is reconciled), each segment's `source`
 (`live`, or `recording` for what the reconciliation filled in: `Segment.origin_or_live`) and
-`segmentId` (its sort key, as the live feed names it), and the
-call's `cost` (issue 14; null until a writer has estimated it), with its `<Dial>`ed `legs` and the
-`conversationCostUsd` of the call and its legs together.
+`segmentId` (its sort key, as the live feed names it), and the call's `cost` (issue 14; null until a
+writer has estimated it; its `billed` is what Twilio billed, once read), with its `<Dial>`ed `legs`
+and the `conversationCostUsd` of the call and its legs together.
 """
 
 from __future__ import annotations
@@ -50,9 +50,22 @@ class RecordingView(_View):
         )
 
 
+class BilledView(_View):
+    """What Twilio billed for this leg, as its REST API reported it once final (docs/costs.md, "Billed
+    by Twilio"): charges positive, in `priceUnit`; a part is null until Twilio priced it, `total`
+    until every part is known."""
+
+    twilio_voice: Number | None = Field(None, alias="twilioVoice")
+    twilio_recording: Number | None = Field(None, alias="twilioRecording")
+    total: Number | None = None
+    price_unit: str | None = Field(None, alias="priceUnit")
+    read_at: str | None = Field(None, alias="readAt")
+
+
 class CostView(_View):
     """What the call (this leg) cost, USD, estimated from its record and the configured prices
-    (shared.costs); a part is null when the call has none of it."""
+    (shared.costs); a part is null when the call has none of it. `billed`: Twilio's own figure for
+    its share (voice and recording), beside the estimate; null until the sweeper has read it."""
 
     total_usd: Number = Field(alias="totalUsd")
     twilio_voice_usd: Number | None = Field(None, alias="twilioVoiceUsd")
@@ -67,11 +80,17 @@ class CostView(_View):
     prerecorded_minutes: Number | None = Field(None, alias="prerecordedMinutes")
     prices_as_of: str | None = Field(None, alias="pricesAsOf")
     estimated_at: str | None = Field(None, alias="estimatedAt")
+    billed: BilledView | None = None
 
     @classmethod
     def of(cls, cost: dict[str, Any]) -> CostView:
         """The stored map's known fields (one a newer writer adds is left out, never an error)."""
-        return cls.model_validate({name: value for name, value in cost.items() if name in cls.model_fields})
+        known = {name: value for name, value in cost.items() if name in cls.model_fields and name != "billed"}
+        billed = cost.get("billed")
+        if isinstance(billed, dict):
+            fields = BilledView.model_fields
+            known["billed"] = BilledView.model_validate({k: v for k, v in billed.items() if k in fields})
+        return cls.model_validate(known)
 
 
 class LegView(_View):

@@ -45,9 +45,7 @@ async def running(settings: StreamerSettings) -> AsyncIterator[StreamerServer]:
         publisher.start()
     store.start()
     records = CallRecords(
-        settings.calls_table,
-        settings.event_bus_name,
-        on_transcript=feed.transcript_changed if feed is not None else None,
+        settings.calls_table, on_transcript=feed.transcript_changed if feed is not None else None
     )
     deps = SessionDeps(
         settings=settings,

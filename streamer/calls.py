@@ -1,4 +1,4 @@
-"""The streamer's writes to the call record (CDR) and its one event, run in threads off the loop.
+"""The streamer's writes to the call record (CDR), run in threads off the loop.
 
 The DynamoDB side is the data layer's (`shared.dal.calls.stream.DynamoStreamCalls` through the
 streamer's ports): the claim that makes a stream the call's one owner (it creates the record when
@@ -7,7 +7,9 @@ fine), then every later write conditional on that claim. What stays here is the 
 concern: a small fixed pool of threads, and retries, since nobody replays a media stream to retry
 for us. `streamer.ownership` orders one call's writes; this module runs them. A transcript status
 the table accepted (the claim's `in-progress`, a failure, the end) is also handed to `on_transcript`
-in the writing thread (the live feed: streamer/live_feed.py), which must return at once.
+in the writing thread (the live feed: streamer/live_feed.py), which must return at once. The write
+that ends the transcript is announced as `Transcript Completed` by the outbox (the calls table's
+stream), so the streamer publishes no event and needs no access to the bus.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from shared import aws
 from shared.dal.calls.stream import DynamoStreamCalls
 from shared.dal.ports import (
     RedactionCountWrites,
@@ -27,13 +28,11 @@ from shared.dal.ports import (
 )
 from shared.dal.records import StreamClaim, StreamUsage, TranscriptEnd
 from shared.dal.retry import RETRYABLE, with_retries
-from shared.events import EventBridgePublisher, PublishError, TranscriptCompleted
 from shared.observability import logger
 from shared.status import TranscriptStatus
 
 T = TypeVar("T")
 
-_RETRYABLE = (*RETRYABLE, PublishError)
 _BACKOFF_BASE_SECONDS = 0.2
 
 TranscriptHook = Callable[[str, TranscriptStatus], None]
@@ -43,7 +42,6 @@ class CallRecords:
     def __init__(
         self,
         calls_table: str,
-        bus_name: str,
         attempts: int = 4,
         threads: int = 2,
         on_transcript: TranscriptHook | None = None,
@@ -54,7 +52,6 @@ class CallRecords:
         self._calls: TranscriptStatusWrites = calls
         self._usage: StreamUsageWrites = calls
         self._redactions: RedactionCountWrites = calls
-        self._bus_name = bus_name
         self._attempts = attempts
         # Own small pool, not asyncio's default one: the data layer keeps a botocore session per thread
         # (megabytes each), so the number of threads that ever touch DynamoDB is kept fixed.
@@ -130,23 +127,12 @@ class CallRecords:
         # a plain SET: a retry stores the same values
         return await self._run(self._usage.record_stream_usage, usage, owner)
 
-    async def publish_completed(self, call_sid: str, segment_count: int, status: TranscriptStatus) -> None:
-        event = TranscriptCompleted.model_validate(
-            {"callSid": call_sid, "segmentCount": segment_count, "transcriptStatus": status.value}
-        )
-        await self._run(self._publish, event)
-
     # ---- blocking work (threads) -------------------------------------------------------------------
-
-    def _publish(self, event: TranscriptCompleted) -> None:
-        # the client is built here, in the thread: the first aws.events() creates a botocore client
-        # (~100 ms, under a lock), which on the loop would stall every call the task serves
-        EventBridgePublisher(aws.events(), self._bus_name).publish(event)
 
     def _retry(self, fn: Callable[..., T], *args: object) -> T:
         return with_retries(
             lambda: fn(*args),
             attempts=self._attempts,
             backoff_base=_BACKOFF_BASE_SECONDS,
-            retry_on=_RETRYABLE,
+            retry_on=RETRYABLE,
         )

@@ -5,10 +5,12 @@ The claim (`streamer.ownership`) wrote "in-progress" when the call began; `CallF
 CloseStream on every track and a bounded wait for the last finals, the digits redaction held back, a
 bounded wait for every segment write; then the final status (`completed` only when nothing was lost
 and the stream ended normally; `incomplete` saying what was lost; `failed` after a failure): the
-heartbeat stopped, the stream's usage and redaction counts, the status and segment count, and
-`Transcript Completed` once, only when that write is what ended the transcript. Every write is the
-owning stream's (`CallOwnership`). A change must keep the earlier status writes landing before the
-final one, and the usage before the event (the summaries tier costs the call from it).
+heartbeat stopped, the stream's usage and redaction counts, then the status and segment count. When
+that write is what ended the transcript, the outbox announces it as `Transcript Completed` (from the
+calls table's stream: nothing is published here); after the sweeper ended it, the sweeper's end was
+the one announced. Every write is the owning stream's (`CallOwnership`). A change must keep the
+earlier status writes landing before the final one, and the usage and redaction counts before it
+(the summaries tier costs the call from the record the event announces).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from typing import TYPE_CHECKING
 from shared.dal.records import StreamUsage, TranscriptEnd
 from shared.status import TranscriptStatus
 from streamer.calllog import CallLog
-from streamer.calls import CallRecords
 from streamer.config import StreamerSettings
 from streamer.guard import StreamGuard
 from streamer.ownership import CallOwnership
@@ -35,14 +36,12 @@ class CallFinisher:
         self,
         owned: CallOwnership,
         *,
-        records: CallRecords,
         settings: StreamerSettings,
         tasks: TaskSet,
         log: CallLog,
     ) -> None:
         self._owned = owned
         self._call_sid = owned.call_sid
-        self._records = records
         self._settings = settings
         self._tasks = tasks
         self._log = log
@@ -94,7 +93,7 @@ class CallFinisher:
         # the stream is over: no more heartbeats, and the "failed" write lands before the final status
         await self._owned.stop_heartbeat()
         await settled(self._failed)
-        await self._record_usage(usage(self._call_sid, tracks, agent))  # before the event
+        await self._record_usage(usage(self._call_sid, tracks, agent))  # before the final status
         if tracks.redaction.enabled:
             await self._save_redaction_counts(tracks.redaction.counts)
         await self._end(status, writes.written, error)
@@ -113,18 +112,18 @@ class CallFinisher:
         await self._end(TranscriptStatus.INCOMPLETE, 0, reason)
 
     async def _end(self, status: TranscriptStatus, segment_count: int, error: str | None) -> None:
-        """The final status, and `Transcript Completed` when this write is what ended the transcript."""
+        """The final status: the outbox announces it as `Transcript Completed` when this write is what
+        ended the transcript (the transcript had no end before it)."""
         ended = await self._owned.finished(status, segment_count, error)
-        if ended is TranscriptEnd.ENDED:
-            await self._records.publish_completed(self._call_sid, segment_count, status)
-        elif ended is TranscriptEnd.AFTER_SWEEP:
-            # The sweeper took this stream for dead (no heartbeat within its bound) and announced the
-            # transcript it found; the summaries summarise once per transcript, so that announcement
-            # stands: the record now says how the stream really ended (docs/streamer.md).
+        if ended is TranscriptEnd.AFTER_SWEEP:
+            # The sweeper took this stream for dead (no heartbeat within its bound) and ended the
+            # transcript it found, which the outbox announced; the summaries summarise once per
+            # transcript, so that announcement stands (the outbox announces a transcript's first end
+            # only): the record now says how the stream really ended (docs/streamer.md).
             self._log.warning(
                 "the sweeper had ended this transcript: not announced again", status=status.value
             )
-        else:
+        elif ended is TranscriptEnd.REFUSED:
             self._log.error("the transcript's end was refused: this stream does not own its call")
 
     async def _record_failure(self, failure: str) -> None:

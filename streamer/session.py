@@ -125,7 +125,7 @@ class CallSession:
         if answer is ClaimAnswer.UNREACHABLE:
             await guard.claim_failed(start.call_sid)
             return None
-        finisher = CallFinisher(owned, records=records, settings=settings, tasks=self._tasks, log=self._log)
+        finisher = CallFinisher(owned, settings=settings, tasks=self._tasks, log=self._log)
         if not self._admit(self):
             await guard.at_capacity(start.call_sid)
             await finisher.end_unheard(

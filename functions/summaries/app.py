@@ -30,7 +30,7 @@ from functions.summaries.settings import SummarySettings
 from shared import aws
 from shared.dal.calls.summaries import DynamoSummaryCalls
 from shared.dal.segments import DynamoSegments
-from shared.events import EventBridgePublisher, TranscriptReconciled
+from shared.events import TranscriptReconciled
 from shared.observability import logger, metrics, tracer
 
 
@@ -53,7 +53,6 @@ def build_runtime(config: SummarySettings) -> Runtime:
         settings=config,
         calls=DynamoSummaryCalls(config.calls_table),
         segments=DynamoSegments(config.transcripts_table),
-        publisher=EventBridgePublisher(aws.events(), config.event_bus_name),
         language_model=language_model,
     )
     idempotency = IdempotencyConfig(

@@ -98,7 +98,6 @@ class SummaryModelSettings(EnvSettings):
 
 class SummarySettings(SummaryModelSettings):
     idempotency_table: str
-    event_bus_name: str
     # EventBridge retries an event for up to 24 h, so the idempotency record must outlive that window.
     summary_idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     costs: CostSettings = Field(default_factory=CostSettings)  # CALL_PRICES

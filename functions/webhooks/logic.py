@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from functions.webhooks import twiml
-from functions.webhooks.cdr import StatusChange, advance, publish_recording_completed_once, record_status
+from functions.webhooks.cdr import advance
 from functions.webhooks.destinations import check_destinations
 from functions.webhooks.inputs import CreateCallRequest, RecordingCallback, StatusCallback, VoiceRequest
 from functions.webhooks.settings import DEFAULT_UNAVAILABLE, DEFAULT_VOICEMAIL_THANKS, WebhookSettings
@@ -22,11 +22,11 @@ from shared.costs import record_cost
 from shared.dal.ports import SegmentPageReader, WebhookCallWrites
 from shared.dal.records import RECORDING_COMPLETED, CallParties, CallUpsert, RecordingUpdate
 from shared.errors import ConfigError, MalformedRequestError
-from shared.events import EventPublisher, RecordingCompleted
 from shared.listen import is_under
 from shared.observability import logger
 from shared.routing import AgentRoute, ForwardRoute, ListenRoute, OutboundRoute, Route
 from shared.status import CallStatus
+from shared.status_changes import StatusChange
 from shared.transcript_pages import TranscriptPage
 
 OUTBOUND_API = "outbound-api"
@@ -40,7 +40,6 @@ class Services:
 
     settings: WebhookSettings
     store: WebhookCallWrites
-    publisher: EventPublisher
     calls_api: Callable[[], CallsApi]  # lazy: only POST /calls pays for Twilio's REST client
     segments: SegmentPageReader
 
@@ -229,7 +228,8 @@ def _record_call(
 
 
 def apply_status(callback: StatusCallback, services: Services) -> bool:
-    """Advance the call (never backwards) and publish `Call Completed` once. True if it advanced."""
+    """Advance the call (never backwards; the outbox announces `Call Completed` once the terminal
+    status lands). True if it advanced."""
     change = StatusChange(
         call_sid=callback.call_sid,
         status=callback.call_status,
@@ -239,7 +239,7 @@ def apply_status(callback: StatusCallback, services: Services) -> bool:
         sip_response_code=callback.sip_response_code,
         parties=callback.parties(),
     )
-    advanced = record_status(services.store, services.publisher, change)
+    advanced = advance(services.store, change)
     if callback.parent_call_sid is not None:
         # a <Dial>ed party's leg: its parent lists it, so the call's view can show what it cost
         services.store.add_leg(callback.parent_call_sid, callback.call_sid)
@@ -257,8 +257,8 @@ def apply_status(callback: StatusCallback, services: Services) -> bool:
 
 
 def apply_recording(callback: RecordingCallback, services: Services) -> bool:
-    """Store the recording's report; for a completed recording, publish `Recording Completed` once
-    per recording SID (a PublishError, answered 503, releases the claim so Twilio's retry publishes)."""
+    """Store the recording's report (the outbox announces `Recording Completed` once a completed
+    recording lands on the call); a completed one's minutes go into the call's cost."""
     stored = services.store.update_recording(
         RecordingUpdate(
             call_sid=callback.call_sid,
@@ -273,16 +273,9 @@ def apply_recording(callback: RecordingCallback, services: Services) -> bool:
             error_code=callback.error_code,
         )
     )
-    published = False
     if callback.recording_status == RECORDING_COMPLETED:
-        published = publish_recording_completed_once(
-            services.store, services.publisher, recording_completed(callback)
-        )
         update_cost(callback.call_sid, services)  # its minutes, even if it is never reconciled
-    logger.info(
-        "recording callback",
-        extra={"recording_status": callback.recording_status, "stored": stored, "published": published},
-    )
+    logger.info("recording callback", extra={"recording_status": callback.recording_status, "stored": stored})
     return stored
 
 
@@ -290,20 +283,6 @@ def update_cost(call_sid: str, services: Services) -> None:
     """Recompute the call's cost after this tier's write (shared.costs: never raises; a failure is
     logged, and a later writer recomputes it)."""
     record_cost(services.store, call_sid, services.settings.costs.call_prices, on_error=logger.warning)
-
-
-def recording_completed(callback: RecordingCallback) -> RecordingCompleted:
-    """The event of a completed recording, from its callback (Twilio's RFC 2822 start time as ISO)."""
-    started = clock.parse_rfc2822(callback.recording_start_time) if callback.recording_start_time else None
-    return RecordingCompleted.model_validate(
-        {
-            "callSid": callback.call_sid,
-            "recordingSid": callback.recording_sid,
-            "channels": callback.recording_channels or 1,  # Twilio's default recording is mono
-            "durationSeconds": callback.recording_duration or 0,
-            "startTime": None if started is None else clock.iso(started),
-        }
-    )
 
 
 def start_outbound_call(request: CreateCallRequest, services: Services, callbacks: twiml.CallbackUrls) -> str:

@@ -23,7 +23,7 @@ DEFAULT_UNAVAILABLE = "Sorry, we cannot connect your call right now. Goodbye."
 
 
 class WebhookSettings(TableSettings, TwilioSettings):
-    """Table and bus names, Twilio credentials, and how calls are answered."""
+    """Table names, Twilio credentials, and how calls are answered."""
 
     secret_sources: ClassVar[Mapping[str, SecretSource]] = TWILIO_SECRET_SOURCES
 

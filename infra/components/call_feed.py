@@ -22,8 +22,8 @@ IAM: read of the calls table's stream only (the mapping's grant; `ListStreams` h
 permission), `appsync:EventPublish` on the feed's namespace, SendMessage on its own dead-letter
 queue. No table access: the records carry both images.
 
-A second consumer of the same stream (DynamoDB Streams serves two Lambda consumers per shard without
-throttling) is built the same way in its own construct.
+The stream's other reader is the outbox (`outbox.py`, events on the bus): two readers, the most
+DynamoDB Streams serves per shard without throttling; a third would need a fan-out.
 """
 
 from __future__ import annotations

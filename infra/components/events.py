@@ -1,5 +1,8 @@
 """The product's event bus, and the summaries Lambda behind the "Transcript Completed" rule.
 
+The call's events are put on the bus by the outbox (infra/components/outbox.py) from the calls
+table's stream, and the sweeper's re-drives by the sweeper; no other tier has PutEvents.
+
 EventBridge delivers at least once and retries for 24 h (8 attempts) when the function cannot be
 invoked; the function's own asynchronous retries cover its errors. Whatever is still undelivered
 after both lands in one encrypted dead-letter queue (nothing lost), which an alarm watches.
@@ -22,7 +25,7 @@ from shared.events import SOURCE, TranscriptCompleted, TranscriptReconciled
 
 
 class ProductEvents(Construct):
-    """The custom bus every tier publishes to (source "callscribe")."""
+    """The product's custom bus (source "callscribe"): the outbox and the sweeper publish to it."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: InfraConfig) -> None:
         super().__init__(scope, construct_id)
@@ -81,7 +84,6 @@ class Summaries(Construct):
                 "CALLS_TABLE": tables.calls.table_name,
                 "TRANSCRIPTS_TABLE": tables.transcripts.table_name,
                 "IDEMPOTENCY_TABLE": tables.idempotency.table_name,
-                "EVENT_BUS_NAME": bus.event_bus_name,
                 **model_environment,
                 **config.prices_environment(),  # a stored summary recomputes the call's cost
                 **(
@@ -98,7 +100,6 @@ class Summaries(Construct):
         tables.calls.grant(function, "dynamodb:GetItem", "dynamodb:UpdateItem")
         tables.transcripts.grant(function, "dynamodb:Query")
         tables.idempotency.grant_read_write_data(function)
-        bus.grant_put_events_to(function)
         if bedrock is not None:
             bedrock.grant_invoke(self, built.role, bedrock.summary, [INVOKE])
         else:

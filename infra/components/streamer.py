@@ -15,7 +15,6 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
-from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
@@ -104,7 +103,6 @@ class StreamerService(Construct):
         config: InfraConfig,
         tables: DataTables,
         secrets: ProductSecrets,
-        bus: events.IEventBus,
         access_logs: s3.IBucket,
         bedrock: BedrockModels | None = None,
     ) -> None:
@@ -114,7 +112,7 @@ class StreamerService(Construct):
         self.load_balancer = self._build_load_balancer(config, access_logs)
         self.edge = self._build_edge(config, access_logs)
         self.stream_url = self._stream_url(config)
-        self.task_definition, self.container = self._build_task(config, tables, secrets, bus)
+        self.task_definition, self.container = self._build_task(config, tables, secrets)
         self.service = self._build_service(config)
         self.target_group = self._build_targets(config)
         self.listener = self._build_ingress(config)
@@ -206,7 +204,7 @@ class StreamerService(Construct):
         return f"ws://{self.load_balancer.load_balancer_dns_name}{MEDIA_PATH}"
 
     def _build_task(
-        self, config: InfraConfig, tables: DataTables, secrets: ProductSecrets, bus: events.IEventBus
+        self, config: InfraConfig, tables: DataTables, secrets: ProductSecrets
     ) -> tuple[ecs.FargateTaskDefinition, ecs.ContainerDefinition]:
         task = ecs.FargateTaskDefinition(
             self,
@@ -225,7 +223,7 @@ class StreamerService(Construct):
         container = task.add_container(
             "streamer",
             image=_image(config),
-            environment=self._environment(config, tables, secrets, bus),
+            environment=self._environment(config, tables, secrets),
             logging=ecs.LogDrivers.aws_logs(
                 stream_prefix="streamer",
                 log_group=log_group,
@@ -245,11 +243,11 @@ class StreamerService(Construct):
         container.add_mount_points(
             ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False)  # noqa: S108
         )
-        self._grant_task(task, tables, secrets, bus)
+        self._grant_task(task, tables, secrets)
         return task, container
 
     def _environment(
-        self, config: InfraConfig, tables: DataTables, secrets: ProductSecrets, bus: events.IEventBus
+        self, config: InfraConfig, tables: DataTables, secrets: ProductSecrets
     ) -> dict[str, str]:
         """Names, URLs and secret ARNs only: secret values are read by the code (docs/configuration.md)."""
         return {
@@ -260,7 +258,6 @@ class StreamerService(Construct):
             "DRAIN_SECONDS": str(config.drain_seconds),
             "CALLS_TABLE": tables.calls.table_name,
             "TRANSCRIPTS_TABLE": tables.transcripts.table_name,
-            "EVENT_BUS_NAME": bus.event_bus_name,
             **config.deepgram_environment(),
             **config.redaction_environment(),
             "TWILIO_API_BASE_URL": config.twilio_api_base_url,
@@ -285,19 +282,14 @@ class StreamerService(Construct):
         }
 
     def _grant_task(
-        self,
-        task: ecs.FargateTaskDefinition,
-        tables: DataTables,
-        secrets: ProductSecrets,
-        bus: events.IEventBus,
+        self, task: ecs.FargateTaskDefinition, tables: DataTables, secrets: ProductSecrets
     ) -> None:
         """Exactly what the streamer calls, so the task role is the streamer's code read as IAM."""
         # The streamer's ports on shared/dal: StreamClaims and the call record's writes only update
         # the call record (conditional on the stream's claim), OwnedSegmentWrites puts one segment at a
-        # time (conditional on its owner).
+        # time (conditional on its owner). No bus: the outbox announces the write that ends the transcript.
         tables.calls.grant(task.task_role, "dynamodb:UpdateItem")
         tables.transcripts.grant(task.task_role, "dynamodb:PutItem")
-        bus.grant_put_events_to(task.task_role)
         tables.acknowledge_index_access(task)
         for secret in (secrets.twilio, secrets.deepgram, secrets.anthropic, secrets.agent_tools):
             if secret is not None:  # no Anthropic secret on Bedrock

@@ -18,7 +18,6 @@ from shared.dal.records import (
     CallListPage,
     CallListQuery,
     CallUpsert,
-    CompletedCall,
     CostBasis,
     EvaluationSet,
     ReconciliationUpdate,
@@ -29,6 +28,7 @@ from shared.dal.records import (
     StreamClaim,
     StreamUsage,
     SweepClaim,
+    SweepDeferral,
     TranscriptEnd,
 )
 from shared.status import TranscriptStatus
@@ -61,12 +61,10 @@ class CostWrites(CallReader, Protocol):
         ...
 
 
-class WebhookCallWrites(CostWrites, Protocol):
-    """The webhooks tier: parties, status, recording, and the claim behind `Call Completed` once."""
-
-    def upsert_call(self, upsert: CallUpsert) -> None:
-        """Set the parties and route; first-seen times (`started_at`, `created_at`) keep their first value."""
-        ...
+class CallStatusWrites(CostWrites, Protocol):
+    """What Twilio reports about a call, however it came: the webhooks' callbacks, or the sweeper's
+    reads of Twilio's REST API when a callback was lost. The same writes, so the same rules (and the
+    outbox announces what they change)."""
 
     def advance_status(self, advance: StatusAdvance) -> bool:
         """Apply the status when it outranks the stored one; False when it is stale or repeated."""
@@ -76,24 +74,16 @@ class WebhookCallWrites(CostWrites, Protocol):
         """Store the recording; False when a completed recording already outranks this report."""
         ...
 
-    def claim_completion(self, call_sid: str, claimed_at: str) -> CompletedCall | None:
-        """Claim the right to publish `Call Completed`: None when not terminal or already claimed."""
-        ...
-
-    def release_completion(self, call_sid: str, claimed_at: str) -> None:
-        """Give back a claim whose publication failed, so a retry can publish."""
-        ...
-
-    def claim_recording_event(self, call_sid: str, recording_sid: str) -> bool:
-        """Claim the right to publish `Recording Completed` for this recording: False when claimed."""
-        ...
-
-    def release_recording_event(self, call_sid: str, recording_sid: str) -> None:
-        """Give back a recording's claim whose publication failed, so a retry can publish."""
-        ...
-
     def add_leg(self, parent_call_sid: str, leg_call_sid: str) -> bool:
         """Note a `<Dial>`ed leg on its parent call: False when already noted or no parent is stored."""
+        ...
+
+
+class WebhookCallWrites(CallStatusWrites, Protocol):
+    """The webhooks tier: parties, status, recording, legs (the outbox announces what they change)."""
+
+    def upsert_call(self, upsert: CallUpsert) -> None:
+        """Set the parties and route; first-seen times (`started_at`, `created_at`) keep their first value."""
         ...
 
 
@@ -198,8 +188,8 @@ class SummaryFailureWrites(Protocol):
 
 
 class SummaryCalls(CostWrites, SummaryFailureWrites, Protocol):
-    """The summaries tier: the summary, stored once, the mark that its event is on the bus, and the
-    mark that none is coming."""
+    """The summaries tier: the summary, stored once and replaced once per transcript version, and
+    the mark that none is coming."""
 
     def save_summary(
         self,
@@ -221,12 +211,8 @@ class SummaryCalls(CostWrites, SummaryFailureWrites, Protocol):
         evaluations: EvaluationSet | None = None,
     ) -> bool:
         """Replace the stored summary with one of `transcript_version` (the summary map's own
-        `transcript_version`) and its evaluation answers, and mark its event owed again; False when
-        there is no summary or it already is of that version (one rewrite per transcript version)."""
-        ...
-
-    def mark_summary_published(self, call_sid: str) -> None:
-        """Record that `Summary Created` is on the bus (the first mark wins; a repeat changes nothing)."""
+        `transcript_version`) and its evaluation answers; False when there is no summary or it
+        already is of that version (one rewrite per transcript version)."""
         ...
 
 
@@ -274,14 +260,16 @@ class RecordingSegments(SegmentReader, Protocol):
         ...
 
 
-class SweeperCalls(CostWrites, SummaryFailureWrites, Protocol):
+class SweeperCalls(CallStatusWrites, SummaryFailureWrites, Protocol):
     """The sweeper: the calls that may still need it (the sparse calls_to_sweep index), a transcript
-    whose stream died, a summary that never came, and the marker it claims, re-arms and removes.
+    whose stream died, a summary that never came, the marker it claims, re-arms, defers and removes;
+    and what Twilio's REST API says of a call whose callbacks were lost (`CallStatusWrites`, the
+    webhooks' own writes).
 
-    Every write is conditional on the marker (`sweep_after`) still holding the value the sweeper read,
-    so overlapping runs and a concurrent terminal status callback never make a call re-driven twice.
-    The summary's failure mark is conditional on the call having no summary instead (a repeat writes
-    the same value).
+    Every marker write is conditional on the marker (`sweep_after`) still holding the value the
+    sweeper read, so overlapping runs and a concurrent terminal status callback never make a call
+    re-driven twice. The summary's failure mark is conditional on the call having no summary instead
+    (a repeat writes the same value).
     """
 
     def calls_due_for_sweep(self, cutoff: str, limit: int) -> list[str]:
@@ -305,6 +293,11 @@ class SweeperCalls(CostWrites, SummaryFailureWrites, Protocol):
 
     def release_sweep(self, claim: SweepClaim) -> None:
         """Undo a claim whose re-drive failed (the marker back as read), so the next run retries."""
+        ...
+
+    def defer_sweep(self, deferral: SweepDeferral) -> bool:
+        """Move the marker to `deferral.next_after` without counting a re-drive (and, when given,
+        store `twilio_asks` and stamp `twilio_asked_at`); False when the marker moved already."""
         ...
 
     def settle_sweep(self, call_sid: str, expected_after: str) -> bool:

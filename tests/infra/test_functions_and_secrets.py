@@ -34,7 +34,6 @@ def test_contract_environment(synth: Synth) -> None:
     assert {
         "CALLS_TABLE",
         "TRANSCRIPTS_TABLE",
-        "EVENT_BUS_NAME",
         "STREAM_URL",
         "WEBHOOK_BASE_URL",
         "TWILIO_API_BASE_URL",
@@ -48,15 +47,16 @@ def test_contract_environment(synth: Synth) -> None:
     assert env["POWERTOOLS_SERVICE_NAME"] == "callscribe-webhooks"
     assert env["TWILIO_FROM_NUMBER"] == "+15550100"
     assert env["OUTBOUND_ALLOWED_PREFIXES"] == "+1,+44"  # checked at synth, as the webhooks read it
+    assert "EVENT_BUS_NAME" not in env  # the request path only writes: the outbox announces
     _, summaries = function(synth, SUMMARIES)
     env = summaries["Environment"]["Variables"]
     assert {
         "CALLS_TABLE",
         "TRANSCRIPTS_TABLE",
         "IDEMPOTENCY_TABLE",
-        "EVENT_BUS_NAME",
         "ANTHROPIC_SECRET_ARN",
     } <= set(env)
+    assert "EVENT_BUS_NAME" not in env
     assert env["SUMMARY_MODEL"] == "claude-test-model"
 
 
@@ -76,6 +76,13 @@ def test_no_secret_value_in_any_environment(synth: Synth) -> None:
             assert not any(word in name for word in ("TOKEN", "API_KEY", "PASSWORD"))
             if name.endswith("_SECRET_ARN"):
                 assert value in [{"Ref": s} for s in secrets]
+
+
+def test_no_tier_in_the_request_path_may_put_events(synth: Synth) -> None:
+    """The call's events come from the outbox; webhooks and summaries only write the record."""
+    for handler in (WEBHOOKS, SUMMARIES):
+        statements = role_statements(synth, function_role(function(synth, handler)[1]))
+        assert not any(a.startswith("events:") for s in statements for a in actions(s)), handler
 
 
 def test_webhooks_reads_only_the_twilio_secret(synth: Synth) -> None:

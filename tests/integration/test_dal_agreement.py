@@ -3,21 +3,28 @@
 Unit tests trust the fakes (`tests/support/fake_calls/`, `FakeSegments`) to refuse exactly what
 DynamoDB's conditions refuse; each test here runs once on the fakes and once on the DynamoDB adapters
 (`shared/dal/calls/`, `DynamoSegments`) against moto, one adapter per port over one table on each
-side, and asserts the same outcome, down to what `get` hands back (plain ints, dicts, floats).
+side, and asserts the same outcome, down to what `get` hands back (plain ints, dicts, floats), and
+down to what the outbox announces: the fake table's `stream` and moto's DynamoDB stream of the same
+writes make the same changes.
 """
 
 from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
+import boto3
 import pytest
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from callscribe_local.aws_local import LocalAws
+from callscribe_local.outbox import lambda_record
+from functions.outbox.changes import Change, changes
+from functions.outbox.inputs import WrittenRecord
 from shared.dal.calls.core import DynamoCallReader
 from shared.dal.calls.cost import DynamoCostWrites
 from shared.dal.calls.listing import MAX_DAYS_PER_PAGE, DynamoCallList
@@ -42,6 +49,7 @@ from shared.dal.records import (
     StreamClaim,
     StreamUsage,
     SweepClaim,
+    SweepDeferral,
     TranscriptEnd,
 )
 from shared.dal.segments import DynamoSegments
@@ -54,6 +62,7 @@ from tests.support.fake_calls.stream import FakeStreamCalls
 from tests.support.fake_calls.summaries import FakeEvaluationBackfillCalls, FakeSummaryCalls
 from tests.support.fake_calls.sweep import FakeSweeperCalls
 from tests.support.fake_calls.webhooks import FakeWebhookCalls
+from tests.support.fake_outbox import table_changes
 from tests.support.fake_segments import FakeSegments
 
 pytestmark = pytest.mark.integration
@@ -77,6 +86,31 @@ class Tables:
     costs: Any  # CostWrites
     segments: Any  # every segments port
     listing: Any  # CallListReader
+    changes: Callable[[str], list[Change]]  # what the outbox finds in the call's writes so far
+
+
+def stream_changes(table_name: str) -> Callable[[str], list[Change]]:
+    """The changes in the records moto's stream of the table holds from now on, for one call, read
+    as the outbox Lambda reads them (Lambda's record shape, Powertools' record, `WrittenRecord`)."""
+    arn = boto3.client("dynamodb").describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
+    streams = boto3.client("dynamodbstreams")
+    [shard] = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+    start = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST")
+
+    def read(call_sid: str) -> list[Change]:
+        found: list[Change] = []
+        iterator = start["ShardIterator"]
+        while True:
+            response = streams.get_records(ShardIterator=iterator)
+            for record in response["Records"]:
+                if record["dynamodb"]["Keys"]["call_sid"]["S"] == call_sid:
+                    written = WrittenRecord.of(DynamoDBRecord(lambda_record(record, arn)))
+                    found += changes(written.old, written.new)
+            if not response["Records"]:
+                return found
+            iterator = response["NextShardIterator"]
+
+    return read
 
 
 @pytest.fixture(params=["fake", "dynamo"])
@@ -94,6 +128,7 @@ def tables(request: pytest.FixtureRequest) -> Iterator[Tables]:
             costs=FakeCostWrites(table),
             segments=FakeSegments(),
             listing=FakeCallList(table),
+            changes=lambda call_sid: table_changes(table, call_sid),
         )
     else:
         stack: LocalAws = request.getfixturevalue("local_stack")
@@ -109,6 +144,7 @@ def tables(request: pytest.FixtureRequest) -> Iterator[Tables]:
             costs=DynamoCostWrites(name, now),
             segments=DynamoSegments(stack.names.transcripts_table, now=lambda: NOW),
             listing=DynamoCallList(name, now),
+            changes=stream_changes(name),
         )
 
 
@@ -188,21 +224,6 @@ def test_upsert_keeps_first_seen_times_and_fills_the_parties(tables: Tables, cal
     assert call["status_history"] == {"ringing": T0}
 
 
-def test_recording_events_are_claimed_once_per_recording(tables: Tables, call_sid: str) -> None:
-    first, second = "RE" + "1" * 32, "RE" + "2" * 32
-    assert tables.webhooks.claim_recording_event(call_sid, first)  # unseen call: the item is created
-    assert not tables.webhooks.claim_recording_event(call_sid, first)
-    assert tables.webhooks.claim_recording_event(call_sid, second)  # another recording of the same call
-    tables.webhooks.release_recording_event(call_sid, first)
-    assert stored(tables, call_sid)["recording_event_sids"] == (second,)
-    tables.webhooks.release_recording_event(call_sid, first)  # a second release changes nothing
-    assert tables.webhooks.claim_recording_event(call_sid, first)
-    assert stored(tables, call_sid)["recording_event_sids"] == (first, second)
-    tables.webhooks.release_recording_event(call_sid, first)
-    tables.webhooks.release_recording_event(call_sid, second)
-    assert stored(tables, call_sid)["recording_event_sids"] is None  # an empty set is no attribute
-
-
 def test_legs_are_added_to_an_existing_parent_once(tables: Tables, call_sid: str) -> None:
     first, second = "CA" + "7" * 32, "CA" + "8" * 32
     assert not tables.webhooks.add_leg(call_sid, first)  # no parent stored: nothing is created
@@ -221,25 +242,6 @@ def test_a_completed_recording_is_never_replaced_by_a_lesser_report(tables: Tabl
     assert tables.webhooks.update_recording(completed)
     recording = stored(tables, call_sid)["recording"]
     assert (recording["status"], recording["duration_seconds"], recording["channels"]) == ("completed", 37, 2)
-
-
-def test_completion_is_claimed_once_and_a_release_gives_it_back(tables: Tables, call_sid: str) -> None:
-    assert tables.webhooks.claim_completion(call_sid, NOW) is None  # no call yet
-    assert tables.webhooks.advance_status(ringing(call_sid))
-    assert tables.webhooks.claim_completion(call_sid, NOW) is None  # not terminal
-    done = StatusAdvance(
-        call_sid=call_sid, status="no-answer", rank=TERMINAL_RANK, at=T2, ended_at=T2, duration_seconds=0
-    )
-    assert tables.webhooks.advance_status(done)
-    claimed = tables.webhooks.claim_completion(call_sid, "claim-1")
-    assert claimed is not None
-    assert (claimed.status, claimed.duration_seconds) == ("no-answer", 0)
-    assert tables.webhooks.claim_completion(call_sid, "claim-2") is None
-    tables.webhooks.release_completion(call_sid, "claim-2")  # not the holder: nothing happens
-    assert stored(tables, call_sid)["call_completed_event_at"] == "claim-1"
-    tables.webhooks.release_completion(call_sid, "claim-1")
-    assert stored(tables, call_sid)["call_completed_event_at"] is None
-    assert tables.webhooks.claim_completion(call_sid, "claim-3") is not None
 
 
 def test_transcript_status_never_moves_back_and_a_failure_wins(tables: Tables, call_sid: str) -> None:
@@ -363,7 +365,7 @@ def test_the_sweeper_ends_a_transcript_only_once_its_stream_is_silent(tables: Ta
     )
 
 
-def test_the_summary_is_stored_once_and_marked_published_once(tables: Tables, call_sid: str) -> None:
+def test_the_summary_is_stored_once(tables: Tables, call_sid: str) -> None:
     summary = {
         "summary": "Moved to Friday.",
         "estimated_cost_usd": 0.0,
@@ -372,25 +374,53 @@ def test_the_summary_is_stored_once_and_marked_published_once(tables: Tables, ca
         "follow_up_needed": True,
         "topics": [],
     }
-    tables.summaries.mark_summary_published(call_sid)  # no summary yet: nothing to mark, nothing created
-    assert tables.calls.get(call_sid) is None
     assert tables.summaries.save_summary(call_sid, {"summary": "first"}, NOW)  # creates the item
-    assert stored(tables, call_sid)["summary_event_at"] is None
     assert not tables.summaries.save_summary(call_sid, summary, NOW)
     assert stored(tables, call_sid)["summary"] == {"summary": "first"}
 
     other = "CA" + call_sid[2:][::-1]
     assert tables.summaries.save_summary(other, summary, NOW)
-    tables.summaries.mark_summary_published(other)
     call = stored(tables, other)
     assert call["summary"] == summary
     assert isinstance(call["summary"]["estimated_cost_usd"], int)  # 0.0 reads back as JSON's 0
     assert isinstance(call["summary"]["usage"]["requests"], int)
-    assert (call["summary_status"], call["summary_created_at"], call["summary_event_at"]) == (
-        "completed",
-        NOW,
-        NOW,
+    assert (call["summary_status"], call["summary_created_at"]) == ("completed", NOW)
+
+
+def test_a_calls_writes_make_the_same_changes_on_both_streams(tables: Tables, call_sid: str) -> None:
+    """A whole call's writes, repeats and no-op writes included: each transition once, in order."""
+    completed = RecordingUpdate(call_sid, "RE" + "3" * 32, "completed", duration_seconds=37, channels=2)
+    tables.webhooks.upsert_call(CallUpsert(call_sid, PARTIES, T0, route="forward"))
+    tables.webhooks.advance_status(ringing(call_sid))
+    tables.webhooks.advance_status(ringing(call_sid))  # a repeated callback: refused
+    tables.stream.claim_stream(claim(call_sid))
+    tables.stream.heartbeat(call_sid, OWNER)
+    answered = StatusAdvance(call_sid=call_sid, status="in-progress", rank=3, at=T1, answered_at=T1)
+    tables.webhooks.advance_status(answered)
+    tables.stream.record_stream_usage(StreamUsage(call_sid=call_sid, live_audio_seconds=80.0), OWNER)
+    tables.stream.transcript_finished(call_sid, OWNER, TranscriptStatus.COMPLETED, 4, None)
+    tables.stream.transcript_finished(call_sid, OWNER, TranscriptStatus.COMPLETED, 4, None)  # a retry
+    done = StatusAdvance(
+        call_sid=call_sid, status="completed", rank=TERMINAL_RANK, at=T2, ended_at=T2, duration_seconds=50
     )
+    tables.webhooks.advance_status(done)
+    tables.webhooks.update_recording(completed)
+    tables.webhooks.update_recording(completed)  # a duplicate callback: stored again, as it was
+    tables.summaries.save_summary(call_sid, {"summary": "s", "model": "m"}, NOW)
+    tables.costs.save_cost(call_sid, {"total_usd": 0.1}, CostBasis.of(tables.calls.get(call_sid)))
+
+    found = tables.changes(call_sid)
+    assert [(type(c).__name__, getattr(c, "previous", None)) for c in found] == [
+        ("CallStatusChanged", None),
+        ("CallStatusChanged", "ringing"),
+        ("TranscriptFinished", None),
+        ("CallStatusChanged", "in-progress"),
+        ("RecordingReady", None),
+        ("SummaryStored", None),
+    ]
+    assert (found[2].call.transcript_status, found[2].call.segment_count) == ("completed", 4)
+    assert found[4].call.recording is not None
+    assert found[4].call.recording.sid == "RE" + "3" * 32
 
 
 def test_segments_are_keyed_by_their_timing_and_read_back_in_order(tables: Tables, call_sid: str) -> None:
@@ -485,6 +515,7 @@ def test_a_reconciliation_stores_its_redaction_counts(tables: Tables, call_sid: 
         return ReconciliationUpdate(
             call_sid=call_sid,
             transcript_source="live+recording",
+            segment_count=6,
             live_coverage=0.5,
             gaps=(),
             filled_seconds=3.0,
@@ -511,6 +542,7 @@ def test_a_reconciliation_is_stored_once_per_transcript_version(tables: Tables, 
         return ReconciliationUpdate(
             call_sid=call_sid,
             transcript_source="live+recording",
+            segment_count=6,
             live_coverage=coverage,
             gaps=(Gap("inbound", 20.0, 40.5), Gap("outbound", 1.25, 2.0)),
             filled_seconds=12.5,
@@ -536,6 +568,7 @@ def test_a_reconciliation_is_stored_once_per_transcript_version(tables: Tables, 
     assert call["alignment"] == {"offset_seconds": 3.37, "method": "words", "matches": 120}
     assert (call["transcript_version"], call["reconciled_at"]) == ("v1", NOW)
     assert call["reconciled_transcript_status"] == "completed"
+    assert call["reconciled_segment_count"] == 6  # the final transcript's: `Transcript Reconciled` says it
     assert tables.recordings.save_reconciliation(update("v2", 1.0))
     assert stored(tables, call_sid)["live_coverage"] == 1
     # one read while live was still in progress never replaces one read from the final transcript
@@ -548,6 +581,7 @@ def test_an_early_reconciliation_is_redone_once_live_is_final(tables: Tables, ca
         return ReconciliationUpdate(
             call_sid=call_sid,
             transcript_source="live",
+            segment_count=6,
             live_coverage=1.0,
             gaps=(),
             filled_seconds=0.0,
@@ -569,20 +603,16 @@ def test_an_early_reconciliation_is_redone_once_live_is_final(tables: Tables, ca
 def test_a_summary_is_rewritten_once_per_transcript_version(tables: Tables, call_sid: str) -> None:
     assert not tables.summaries.replace_summary(call_sid, {"headline": "v1"}, T1, "v1")  # nothing to replace
     assert tables.summaries.save_summary(call_sid, {"headline": "live"}, T0)
-    tables.summaries.mark_summary_published(call_sid)
     assert tables.summaries.replace_summary(
         call_sid, {"headline": "v1", "transcript_version": "v1"}, T1, "v1"
     )
     call = stored(tables, call_sid)
-    assert (call["summary"], call["summary_created_at"], call["summary_event_at"]) == (
+    assert (call["summary"], call["summary_created_at"]) == (
         {"headline": "v1", "transcript_version": "v1"},
         T1,
-        None,  # the new version's event is owed
     )
     again = {"headline": "again", "transcript_version": "v1"}
     assert not tables.summaries.replace_summary(call_sid, again, T2, "v1")
-    tables.summaries.mark_summary_published(call_sid)
-    assert stored(tables, call_sid)["summary_event_at"] == NOW
     assert tables.summaries.replace_summary(
         call_sid, {"headline": "v2", "transcript_version": "v2"}, T2, "v2"
     )
@@ -718,6 +748,46 @@ def test_sweep_claims_settle_and_park_only_on_the_marker_they_read(tables: Table
     assert other not in due(tables, FALLBACK)
 
 
+def test_a_sweep_is_deferred_only_from_the_marker_read_and_counts_twilios_asks(
+    tables: Tables, call_sid: str
+) -> None:
+    assert tables.webhooks.advance_status(ringing(call_sid, sweep_after=T0))
+    first = SweepDeferral(call_sid, expected_after=T0, next_after=LATER)
+    assert tables.sweep.defer_sweep(first)
+    call = stored(tables, call_sid)
+    assert (call["sweep_after"], call["sweep_attempts"], call["twilio_asks"], call["swept_at"]) == (
+        LATER,
+        None,  # not a re-drive: the attempts are the re-drives'
+        None,
+        NOW,
+    )
+    assert not tables.sweep.defer_sweep(first)  # the marker moved since it was read
+    asked = SweepDeferral(call_sid, expected_after=LATER, next_after=FALLBACK, twilio_asks=1)
+    assert tables.sweep.defer_sweep(asked)
+    call = stored(tables, call_sid)
+    assert (call["sweep_after"], call["twilio_asks"], call["twilio_asked_at"]) == (FALLBACK, 1, NOW)
+    assert call["status"] == "ringing"
+
+
+def test_the_sweeper_writes_what_twilio_says_as_the_webhooks_do(tables: Tables, call_sid: str) -> None:
+    """The sweeper's adapter holds the webhooks' status, recording and leg writes, with their rules."""
+    assert tables.webhooks.advance_status(ringing(call_sid, sweep_after=T0))
+    done = StatusAdvance(
+        call_sid=call_sid, status="completed", rank=TERMINAL_RANK, at=ENDED, ended_at=ENDED, sweep_after=ENDED
+    )
+    assert tables.sweep.advance_status(done)
+    assert not tables.sweep.advance_status(ringing(call_sid, sweep_after=T0))  # never back
+    recording = RecordingUpdate(call_sid, "RE" + "1" * 32, "completed", duration_seconds=43, channels=2)
+    assert tables.sweep.update_recording(recording)
+    assert not tables.sweep.update_recording(RecordingUpdate(call_sid, "RE" + "1" * 32, "in-progress"))
+    leg = "CA" + call_sid[2:][::-1]
+    assert tables.sweep.add_leg(call_sid, leg)
+    assert not tables.sweep.add_leg(call_sid, leg)
+    call = stored(tables, call_sid)
+    assert (call["status"], call["sweep_after"], call["leg_call_sids"]) == ("completed", ENDED, (leg,))
+    assert (call["recording"]["status"], call["recording"]["duration_seconds"]) == ("completed", 43)
+
+
 def test_a_call_recorded_by_nothing_settles_as_live_only_once(tables: Tables, call_sid: str) -> None:
     done = StatusAdvance(
         call_sid=call_sid, status="completed", rank=TERMINAL_RANK, at=ENDED, ended_at=ENDED, sweep_after=ENDED
@@ -820,6 +890,7 @@ def test_a_cost_is_stored_only_on_the_record_it_was_computed_from(tables: Tables
         ReconciliationUpdate(
             call_sid=call_sid,
             transcript_source="live",
+            segment_count=6,
             live_coverage=1.0,
             gaps=(),
             filled_seconds=0.0,
@@ -864,6 +935,39 @@ def test_a_cost_is_stored_only_on_the_record_it_was_computed_from(tables: Tables
         call_sid, {"total_usd": 5, "claude_usd": 0.5}, CostBasis.of(tables.calls.get(call_sid))
     )
     assert stored(tables, call_sid)["cost"] == {"total_usd": 5, "claude_usd": 0.5}
+
+
+def test_twilios_bill_is_part_of_the_cost_basis(tables: Tables, call_sid: str) -> None:
+    """The sweeper stores `cost.billed` through the cost's own write; an estimate computed from a
+    read before it never lands over it, and one computed after it carries it."""
+    done = StatusAdvance(
+        call_sid=call_sid, status="completed", rank=TERMINAL_RANK, at=T2, ended_at=T2, duration_seconds=61
+    )
+    assert tables.webhooks.advance_status(done)
+    estimate = {"total_usd": 0.017, "twilio_voice_usd": 0.017, "voice_minutes": 2}
+    before_bill = tables.calls.get(call_sid)
+    assert tables.costs.save_cost(call_sid, estimate, CostBasis.of(before_bill))
+    with_estimate = tables.calls.get(call_sid)
+    billed = {"twilio_voice": 0.0085, "total": 0.0085, "price_unit": "USD", "read_at": NOW}
+    assert tables.sweep.save_cost(call_sid, {**estimate, "billed": billed}, CostBasis.of(with_estimate))
+    assert stored(tables, call_sid)["cost"]["billed"] == billed
+    basis = CostBasis.of(tables.calls.get(call_sid))
+    assert (basis.billed_twilio_voice, basis.billed_total, basis.billed_price_unit, basis.billed_read_at) == (
+        0.0085,
+        0.0085,
+        "USD",
+        NOW,
+    )
+    assert basis.billed() == billed
+
+    # a writer that read before the bill: refused (it would drop the bill)
+    assert not tables.costs.save_cost(call_sid, {"total_usd": 1}, CostBasis.of(with_estimate))
+    # one that read after it, and carries it: stored
+    assert tables.costs.save_cost(call_sid, {"total_usd": 2, "billed": billed}, basis)
+    # a bill read again later (another read time) makes the earlier read stale as well
+    again = {**billed, "read_at": T2}
+    assert tables.sweep.save_cost(call_sid, {"total_usd": 2, "billed": again}, basis)
+    assert not tables.costs.save_cost(call_sid, {"total_usd": 3, "billed": billed}, basis)
 
 
 def test_evaluations_ride_in_the_summary_write_and_the_backfill_writes_once_per_set(

@@ -1,9 +1,10 @@
-"""The recordings Lambda end to end: a signed recording callback into the webhooks handler publishes
-`Recording Completed` on the bus (moto); that real-shaped EventBridge event goes into the recordings
-handler's code, which downloads the WAV from the Twilio stand-in (basic auth), stores it in S3
-(moto), has the Deepgram stand-in transcribe it (`POST /v1/listen`, `Token` auth; it hears each
-channel's tone as the synthetic call's words, tests/support/tone_recognizer.py) and reconciles it
-with the live segments in DynamoDB (moto); `Transcript Reconciled` is read back from the bus."""
+"""The recordings Lambda end to end: a signed recording callback into the webhooks handler is stored,
+and the outbox announces `Recording Completed` on the bus (moto); that real-shaped EventBridge event
+goes into the recordings handler's code, which downloads the WAV from the Twilio stand-in (basic
+auth), stores it in S3 (moto), has the Deepgram stand-in transcribe it (`POST /v1/listen`, `Token`
+auth; it hears each channel's tone as the synthetic call's words, tests/support/tone_recognizer.py)
+and reconciles it with the live segments in DynamoDB (moto); `Transcript Reconciled` is read back
+from the bus."""
 
 from __future__ import annotations
 

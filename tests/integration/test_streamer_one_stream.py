@@ -17,7 +17,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict
 from typing import Any
 
@@ -29,18 +29,22 @@ from websockets.exceptions import ConnectionClosed
 from callscribe_local.aws_local import BusTap, LocalAws
 from callscribe_local.deepgram_server import DeepgramStandIn
 from callscribe_local.dispatcher import LocalLambdaContext
+from callscribe_local.twilio_rest import TwilioRestStandIn
 from functions.sweeper import app as sweeper_app
 from functions.sweeper.settings import SweeperSettings
-from functions.webhooks.cdr import StatusChange, advance
+from functions.webhooks.cdr import advance
 from shared import clock
 from shared.dal.calls.core import DynamoCallReader
 from shared.dal.calls.webhooks import DynamoWebhookCalls
 from shared.dal.tables import calls_model, segments_model
 from shared.status import CallStatus
+from shared.status_changes import StatusChange
 from streamer.server import StreamerServer
+from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from tests.support.lambda_container import LambdaContainer
 from tests.support.log_capture import log_output_fixture  # noqa: F401 - provides `log_output`
 from tests.support.moto_atomic import atomic_moto_updates  # noqa: F401 - provides the fixture
+from tests.support.running_outbox import AnnouncedBusTap, running_outbox
 from tests.support.scripted_recognizer import ScriptedRecognizer, audio_for
 from tests.support.streamer_harness import (
     DEEPGRAM_KEY,
@@ -317,7 +321,23 @@ def own_tables(local_stack: LocalAws) -> tuple[str, str]:
 
 
 @pytest.fixture
-def sweep(own_tables: tuple[str, str]) -> Any:
+def own_bus_tap(local_stack: LocalAws, own_tables: tuple[str, str]) -> Iterator[BusTap]:
+    """The outbox on this test's own calls table (as the local stack runs it on its own), and a tap
+    on the session's bus that reads once it has announced every write."""
+    with running_outbox(
+        own_tables[0], local_stack.names.event_bus_name, f"{own_tables[0]}-outbox-dlq"
+    ) as outbox:
+        yield AnnouncedBusTap(local_stack.names.event_bus_name, outbox)
+
+
+@pytest.fixture
+def twilio() -> Iterator[TwilioRestStandIn]:
+    with TwilioRestStandIn(TEST_ACCOUNT_SID, TEST_AUTH_TOKEN) as standin:
+        yield standin
+
+
+@pytest.fixture
+def sweep(own_tables: tuple[str, str], twilio: TwilioRestStandIn) -> Any:
     """Runs of the sweeper Lambda's handler code on this test's tables; each run's keyword arguments
     are set in a new container's environment (a new sweeper service)."""
     env = {
@@ -325,6 +345,11 @@ def sweep(own_tables: tuple[str, str]) -> Any:
         "CALLS_TABLE": own_tables[0],
         "TRANSCRIPTS_TABLE": own_tables[1],
         "SWEEP_AFTER_SECONDS": "0",  # as the local stack runs it
+        "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
+        "TWILIO_API_BASE_URL": twilio.base_url,
+        # these calls' status callbacks all arrived, and Twilio's bill is not this test's subject
+        "SWEEP_PRICE_WINDOW_SECONDS": "0",
     }
     sweeper = LambdaContainer(
         lambda env: sweeper_app.build_service(SweeperSettings.from_env(env)), sweeper_app.create_handler, env
@@ -352,7 +377,7 @@ async def completed_while_streaming(local: LocalAws, calls_table: str, call_sid:
 
 async def test_the_sweeper_leaves_a_live_stream_s_transcript_and_ends_a_silent_one_once(
     local_stack: LocalAws,
-    bus_tap: BusTap,
+    own_bus_tap: BusTap,
     deepgram: DeepgramStandIn,
     own_tables: tuple[str, str],
     sweep: Any,
@@ -360,8 +385,9 @@ async def test_the_sweeper_leaves_a_live_stream_s_transcript_and_ends_a_silent_o
     """Before: the sweeper finished the first call `incomplete` with the segments stored so far and
     announced it; the stream's own end then left `completed` with the sweeper's error stored and a
     second `Transcript Completed`. Now: a fresh heartbeat keeps the sweeper off; a stale one (here
-    a staleness bound of 0) lets it end the transcript, and the stream's own end then stores how it
-    really ended, without the sweeper's error, and announces nothing twice."""
+    a staleness bound of 0) lets it end the transcript (its write announced by the outbox, not
+    re-published by the sweeper), and the stream's own end then stores how it really ended, without
+    the sweeper's error, and is not announced a second time."""
     alive, silent = "CA" + uuid.uuid4().hex, "CA" + uuid.uuid4().hex
     tables = {"CALLS_TABLE": own_tables[0], "TRANSCRIPTS_TABLE": own_tables[1]}
     async with streamer_running(local_stack, deepgram.url, **tables) as server:
@@ -381,7 +407,7 @@ async def test_the_sweeper_leaves_a_live_stream_s_transcript_and_ends_a_silent_o
         assert (second["due"], second["transcriptsFinished"], second["transcriptCompletedRepublished"]) == (
             1,
             1,
-            1,
+            0,
         )
         swept = await call_record_in(local_stack, own_tables, silent)
         assert (swept["transcript_status"], swept["transcript_swept_at"] is not None) == ("incomplete", True)
@@ -397,14 +423,22 @@ async def test_the_sweeper_leaves_a_live_stream_s_transcript_and_ends_a_silent_o
         assert (record["transcript_status"], record["transcript_error"]) == ("completed", None)
         assert record["segment_count"] == len(heard)
     assert (await call_record_in(local_stack, own_tables, alive))["transcript_swept_at"] is None
-    published = {sid: await events(bus_tap, sid, wait_seconds=3) for sid in (alive, silent)}
-    assert [(e["detail-type"], e["detail"]["transcriptStatus"]) for e in published[alive]] == [
-        ("Transcript Completed", "completed")
+    published = {sid: await events(own_bus_tap, sid, wait_seconds=3) for sid in (alive, silent)}
+    assert sorted(announced(e) for e in published[alive]) == [
+        ("Call Completed", "completed"),
+        ("Transcript Completed", "completed"),
     ]
-    # the silent stream's transcript was announced once: by the sweeper, which the summaries saw
-    assert [(e["detail-type"], e["detail"]["transcriptStatus"]) for e in published[silent]] == [
-        ("Transcript Completed", "incomplete")
+    # the silent stream's transcript was announced once: the sweeper's ending, which the summaries saw
+    assert sorted(announced(e) for e in published[silent]) == [
+        ("Call Completed", "completed"),
+        ("Transcript Completed", "incomplete"),
     ]
+
+
+def announced(event: dict[str, Any]) -> tuple[str, str]:
+    """An event's type and the status it carries (the call's, or the transcript's)."""
+    detail = event["detail"]
+    return event["detail-type"], detail.get("transcriptStatus", detail.get("status"))
 
 
 async def call_record_in(local: LocalAws, tables: tuple[str, str], call_sid: str) -> dict[str, Any]:

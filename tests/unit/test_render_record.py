@@ -118,6 +118,26 @@ def test_the_cost_is_printed_with_its_parts_and_the_minutes_they_priced() -> Non
     assert "cost:" not in _render(_record())  # not estimated yet: no line
 
 
+def test_twilios_bill_is_printed_beside_the_estimate_of_the_same_parts() -> None:
+    cost = {
+        "totalUsd": 0.0585, "twilioVoiceUsd": 0.0255, "voiceMinutes": 3, "twilioRecordingUsd": 0.0075,
+        "claudeUsd": 0.0022, "pricesAsOf": "2026-11-01",
+        "billed": {"twilioVoice": 0.0255, "twilioRecording": 0.0050, "total": 0.0305, "priceUnit": "USD",
+                   "readAt": "2026-11-22T10:40:00.000Z"},
+    }  # fmt: skip
+    out = _render(_record(cost=cost))
+    line = _line_of(out, "billed by Twilio:")
+    assert "billed by Twilio: $0.0305 (voice $0.0255, recording $0.0050)" in line
+    assert "the estimate's Twilio parts $0.0330 (+8.2 % of the bill)" in line
+    assert "read 2026-11-22T10:40:00.000Z" in line
+    assert out.index("cost:") < out.index("billed by Twilio:")
+    partial = {**cost, "billed": {"twilioVoice": 0.0255, "priceUnit": "USD", "readAt": "x"}}
+    line = _line_of(_render(_record(cost=partial)), "billed by Twilio:")
+    assert "billed by Twilio: not complete yet (voice $0.0255)" in line
+    assert "estimate" not in line
+    assert "billed by Twilio" not in _render(_record(cost={"totalUsd": 0.05}))  # not read yet: no line
+
+
 def test_each_leg_is_printed_with_its_cost_and_then_the_conversation_total() -> None:
     leg = {
         "callSid": "CA" + "2" * 32, "direction": "outbound-dial", "to": "+14155550199", "status": "completed",

@@ -18,6 +18,7 @@ def update(version: str, gaps: tuple[Gap, ...] = (Gap("inbound", 20.0, 40.5),)) 
     return ReconciliationUpdate(
         call_sid=SID,
         transcript_source="live+recording",
+        segment_count=5,
         live_coverage=0.75,
         gaps=gaps,
         filled_seconds=12.5,

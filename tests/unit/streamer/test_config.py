@@ -17,7 +17,6 @@ from streamer.config import StreamerSettings
 BASE = {
     "CALLS_TABLE": "calls",
     "TRANSCRIPTS_TABLE": "transcripts",
-    "EVENT_BUS_NAME": "bus",
     "TWILIO_AUTH_TOKEN": "token",
     "DEEPGRAM_API_KEY": "key",
     "STREAM_URL": "wss://example.test/media",
@@ -107,7 +106,6 @@ def test_bad_configuration_fails_fast_naming_the_variable(overrides: dict[str, s
 ENVIRONMENT = {
     "CALLS_TABLE": ("calls-2", "calls_table", "calls-2"),
     "TRANSCRIPTS_TABLE": ("transcripts-2", "transcripts_table", "transcripts-2"),
-    "EVENT_BUS_NAME": ("bus-2", "event_bus_name", "bus-2"),
     "TWILIO_AUTH_TOKEN": ("token-2", "twilio.auth_token", "token-2"),
     "TWILIO_AUTH_TOKEN_SECONDARY": ("token-old", "twilio.auth_token_secondary", "token-old"),
     "DEEPGRAM_API_KEY": ("key-2", "deepgram.api_key", "key-2"),
