@@ -24,7 +24,9 @@ console server sends them. Standard logs go to a bucket of their own (not in opt
 CloudFront cannot deliver them), as for the stream edge. On CloudFront's own `*.cloudfront.net` name
 the viewer TLS policy cannot be raised; context `consoleDomainName` + `consoleCertificateArn` serve
 the console on a name of one's own with TLS 1.2+ (`TLSv1.2_2021`). WAF: context `consoleWebAclArn`
-attaches an existing CloudFront-scope web ACL.
+attaches an existing CloudFront-scope web ACL. The bucket, the distribution, its headers, the
+deployment and their cdk-nag acknowledgements are one unit (each refers to the others), which is why
+this module is longer than most.
 """
 
 from __future__ import annotations
