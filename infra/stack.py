@@ -8,12 +8,17 @@ from constructs import Construct
 from infra.components.api import WebhooksApi
 from infra.components.audit import AccessLogs
 from infra.components.bedrock import BedrockModels
+from infra.components.call_feed import CallFeed
 from infra.components.config import InfraConfig
+from infra.components.console import ConsoleSite
 from infra.components.data import DataTables
 from infra.components.events import ProductEvents, Summaries
 from infra.components.exports import AnalystExports
+from infra.components.feed import LiveFeed
 from infra.components.monitoring import Monitoring
 from infra.components.outbox import Outbox
+from infra.components.people import PeopleDirectory
+from infra.components.people_api import PeopleApi
 from infra.components.recordings import Recordings, RecordingsBucket
 from infra.components.routing import announce_routing
 from infra.components.secrets import ProductSecrets
@@ -29,6 +34,8 @@ class CallscribeStack(cdk.Stack):
         bedrock = BedrockModels.of(config, self.region)  # None: Claude through Anthropic's API
         self.events = ProductEvents(self, "Events", config=config)
         self.access_logs = AccessLogs(self, "AccessLogs")
+        self.people = PeopleDirectory(self, "People", config=config)
+        self.feed = LiveFeed(self, "Feed", config=config, people=self.people)
         self.streamer = StreamerService(
             self,
             "Streamer",
@@ -38,6 +45,7 @@ class CallscribeStack(cdk.Stack):
             access_logs=self.access_logs.bucket,
             bedrock=bedrock,
         )
+        self.feed.add_publisher(self.streamer.container, self.streamer.task_definition.task_role)
         self.api = WebhooksApi(
             self,
             "Webhooks",
@@ -68,6 +76,26 @@ class CallscribeStack(cdk.Stack):
             bus=self.events.bus,
             store=self.recordings_bucket,
         )
+        self.call_feed = CallFeed(self, "CallFeed", config=config, tables=self.tables, feed=self.feed)
+        self.people_api = PeopleApi(
+            self,
+            "PeopleApi",
+            config=config,
+            tables=self.tables,
+            recordings=self.recordings_bucket,
+            people=self.people,
+            logging_account=self._api_logging_account(),
+        )
+        self.console = ConsoleSite(
+            self,
+            "Console",
+            config=config,
+            access_logs=self.access_logs.bucket,
+            people=self.people,
+            feed=self.feed,
+            api=self.people_api,
+            recordings=self.recordings_bucket,
+        )
         self.sweeper = Sweeper(
             self, "Sweeper", config=config, tables=self.tables, secrets=self.secrets, bus=self.events.bus
         )
@@ -89,5 +117,14 @@ class CallscribeStack(cdk.Stack):
             sweeper=self.sweeper,
             outbox=self.outbox,
             exports=self.exports,
+            people_api=self.people_api,
+            call_feed=self.call_feed,
         )
         announce_routing(self, config)  # the CallRoutes output; a warning when no routes are set
+
+    def _api_logging_account(self) -> cdk.CfnResource:
+        """The region's API Gateway CloudWatch role setting, which the webhooks API makes (one per
+        account and region): any other REST API's stage logs only once it exists."""
+        account = self.api.api.node.find_child("Account")
+        assert isinstance(account, cdk.CfnResource)
+        return account

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
+SERVICE_NAME: Final = "callscribe-call-feed"  # the `service` dimension (infra sets it, alarms read it)
 CALL_UPDATES: Final = "CallUpdates"  # records of the stream that changed what the feed shows
 UNREADABLE_RECORDS: Final = "UnreadableRecords"  # records skipped: not readable as a call record
 FEED_EVENTS_PUBLISHED: Final = "FeedEventsPublished"  # events AppSync Events accepted

@@ -46,6 +46,10 @@ ALB_MAX_DEREGISTRATION_DELAY = 3600
 StreamEdge = Literal["cloudfront", "alb"]
 # CloudFront price classes (which edge locations serve the stream); the cheapest is enough for Twilio.
 StreamPriceClass = Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"]
+# What the people's user pool does about risky sign-ins (docs/deploy.md, "Let people in"): `audit`
+# scores and logs them (AWS's advice for the first weeks), `enforced` blocks high-risk sign-ins and
+# known-compromised passwords.
+ThreatProtection = Literal["audit", "enforced"]
 # How much X-Ray the Lambdas record (infra.components.functions.LambdaTracing says what each means)
 LambdaTracingMode = Literal["active", "sdk", "off"]
 # Where Claude is asked (docs/deploy.md, "Claude through Amazon Bedrock"), and how a structured answer
@@ -195,6 +199,21 @@ class InfraConfig(BaseModel):
     # Unset: CloudFront without a stream domain, the ALB with one (see `edge`).
     stream_edge: StreamEdge | None = Field(None, alias="streamEdge")
     stream_price_class: StreamPriceClass = Field("PriceClass_100", alias="streamPriceClass")
+    # The console's distribution: which edges serve the people who use it (same classes as above), an
+    # optional name of one's own with its ACM certificate (CloudFront takes certificates from
+    # us-east-1 only) for TLS 1.2+, and an optional WAF web ACL (a CloudFront-scope one, us-east-1).
+    console_price_class: StreamPriceClass = Field("PriceClass_100", alias="consolePriceClass")
+    console_domain_name: str | None = Field(None, alias="consoleDomainName")
+    console_certificate_arn: str | None = Field(
+        None, alias="consoleCertificateArn", pattern=r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/.+$"
+    )
+    console_web_acl_arn: str | None = Field(
+        None, alias="consoleWebAclArn", pattern=r"^arn:aws[a-z-]*:wafv2:us-east-1:\d{12}:global/webacl/.+$"
+    )
+    # The people's sign-in: Cognito threat protection's mode (the pool is on the Plus plan).
+    people_threat_protection: Annotated[ThreatProtection, BeforeValidator(_lower)] = Field(
+        "audit", alias="peopleThreatProtection"
+    )
     # Optional custom domain for the webhooks API (a regional ACM certificate).
     api_domain_name: str | None = Field(None, alias="apiDomainName")
     api_certificate_arn: str | None = Field(None, alias="apiCertificateArn")
@@ -429,6 +448,8 @@ class InfraConfig(BaseModel):
             )
         elif bool(self.api_domain_name) != bool(self.api_certificate_arn):
             problem = "apiDomainName and apiCertificateArn go together"
+        elif bool(self.console_domain_name) != bool(self.console_certificate_arn):
+            problem = "consoleDomainName and consoleCertificateArn (ACM, in us-east-1) go together"
         elif bool(self.hosted_zone_id) != bool(self.hosted_zone_name):
             problem = "hostedZoneId and hostedZoneName go together"
         elif self.min_tasks > self.max_tasks:
@@ -470,6 +491,11 @@ class InfraConfig(BaseModel):
 
 
 _NOT_AN_INTEGER = {"int_parsing", "int_type", "int_from_float"}
+# What a key with a pattern must hold, in the operator's words (others print pydantic's message).
+_PATTERN_MEANING = {
+    "consoleCertificateArn": "an ACM certificate ARN in us-east-1 (CloudFront takes certificates only there)",
+    "consoleWebAclArn": "a CloudFront-scope WAF web ACL ARN (arn:aws:wafv2:us-east-1:…:global/webacl/…)",
+}
 _NOT_A_BOOLEAN = {"bool_parsing", "bool_type"}
 _OUT_OF_RANGE = {"greater_than_equal", "less_than_equal"}
 
@@ -496,6 +522,8 @@ def _describe_one(error: ErrorDetails) -> str:
         return f"context {key}={raw!r} is not an integer (expected a whole number from {low} to {high})"
     if kind in _NOT_A_BOOLEAN:
         return f"context {key}={raw!r} is not a boolean (expected true or false)"
+    if kind == "string_pattern_mismatch" and key in _PATTERN_MEANING:
+        return f"context {key}={raw!r} is not {_PATTERN_MEANING[key]}"
     if kind == "string_type":
         return f"context {key}={raw!r} is not text (expected a string)"
     if kind == "context_json":

@@ -3,9 +3,9 @@
 On-demand (Twilio's webhook rate is bursty and unpredictable), point-in-time recovery (also what the
 analyst exports read from), AWS-managed KMS encryption (auditable in CloudTrail) and RETAIN: deleting
 the stack never deletes call records. The calls table streams both images of every write (the view
-the model names): the outbox announces each change of a call from it. Only the idempotency table
-has a TTL: its records are worthless after their window. Calls and segments are kept until the
-operator decides otherwise (docs/deploy.md).
+the model names): the outbox announces each change of a call from it, and the call feed publishes
+each status change to the live feed. Only the idempotency table has a TTL: its records are worthless
+after their window. Calls and segments are kept until the operator decides otherwise (docs/deploy.md).
 """
 
 from __future__ import annotations

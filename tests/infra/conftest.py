@@ -57,6 +57,11 @@ FULL_CONTEXT: dict[str, Any] = {
     "redactionPatterns": {"member_id": "M-\\d{6}"},
     "exportRetentionDays": 14,
     "analyticsRetentionDays": 400,
+    "consoleDomainName": "console.example.com",
+    "consoleCertificateArn": CERT_ARN,
+    "consoleWebAclArn": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/console/a1b2c3",
+    "consolePriceClass": "PriceClass_All",
+    "peopleThreatProtection": "enforced",
 }
 
 

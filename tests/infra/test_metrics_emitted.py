@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -24,11 +25,15 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from botocore.credentials import ReadOnlyCredentials
 from websockets.exceptions import ConnectionClosed
 
 from callscribe_local.apigw import LocalLambdaContext
-from callscribe_local.aws_local import LocalAws
+from callscribe_local.appsync_events import AppSyncEventsStandIn
+from callscribe_local.aws_local import LOCAL_REGION, LocalAws
 from callscribe_local.deepgram_server import DeepgramStandIn
+from functions.call_feed import app as call_feed_app
+from functions.call_feed import metric_names as call_feed_names
 from functions.outbox import app as outbox_app
 from functions.outbox import metric_names as outbox_names
 from functions.outbox.bus import EventBridgeSink
@@ -56,6 +61,7 @@ from functions.webhooks.settings import WebhookSettings
 from shared import clock, observability
 from shared.dal.keys import segment_key
 from shared.dal.records import CallParties, CallUpsert, RecordingUpdate, Segment
+from shared.feed_publisher import FeedPublisher
 from shared.status import CallStatus
 from shared.status_changes import StatusChange
 from shared.telemetry import SERVICE_DIMENSION
@@ -73,6 +79,8 @@ from tests.support.fake_calls.webhooks import FakeWebhookCalls
 from tests.support.fake_publisher import FakePublisher
 from tests.support.fake_segments import FakeSegments
 from tests.support.fake_twilio import FakeTwilio
+from tests.support.feed_wire import LOCAL_CREDENTIALS, feed_fixture  # noqa: F401 - fixture
+from tests.support.people import people_pool_fixture  # noqa: F401 - fixture
 from tests.support.recording_fakes import FakeMedia, FakeStore, FakeTranscriber
 from tests.support.recording_media import wav_bytes
 from tests.support.scripted_recognizer import ScriptedRecognizer, audio_for
@@ -186,7 +194,7 @@ def streamer_environment(synth: Synth) -> dict[str, str]:
 
 
 def environments(synth: Synth) -> dict[str, dict[str, str]]:
-    tiers = ("webhooks", "summaries", "recordings", "sweeper", "outbox")
+    tiers = ("webhooks", "summaries", "recordings", "sweeper", "outbox", "call_feed")
     return {**{t: lambda_environment(synth, t) for t in tiers}, "streamer": streamer_environment(synth)}
 
 
@@ -513,6 +521,65 @@ def test_the_outbox_emits_what_the_template_reads(synth: Synth) -> None:
     reads = reads_of(synth, environment)
     assert reads, "the dashboard graphs the outbox"
     assert_emits_what_is_read(reads, capture.emitted, outbox_names, environment)
+
+
+# ---- call feed --------------------------------------------------------------------------------------
+
+
+def _stream_record(call_sid: str, status: str) -> dict[str, Any]:
+    """One record of the calls table's stream as Lambda delivers it: a call that appeared."""
+    image = {"call_sid": {"S": call_sid}, "started_at": {"S": clock.now_iso()}, "status": {"S": status}}
+    change = {
+        "Keys": {"call_sid": image["call_sid"]},
+        "NewImage": image,
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    }
+    return {
+        "eventID": uuid.uuid4().hex,
+        "eventName": "INSERT",
+        "eventSource": "aws:dynamodb",
+        "dynamodb": change,
+    }
+
+
+def _same(credentials: ReadOnlyCredentials) -> ReadOnlyCredentials:
+    return credentials
+
+
+@pytest.mark.integration
+def test_the_call_feed_emits_what_the_template_reads(synth: Synth, feed: AppSyncEventsStandIn) -> None:
+    """Two batches through the Lambda's handler, publishing to the AppSync Events stand-in over SigV4:
+    the first accepted, the second refused (signed with credentials AppSync does not know, as a role
+    that lost appsync:EventPublish would be: what the publish-failures alarm watches)."""
+    environment = lambda_environment(synth, "call_feed")
+    known = LOCAL_CREDENTIALS.get_frozen_credentials()
+    unknown = ReadOnlyCredentials("AKIDNOTKNOWN", "not-the-secret", None)
+    publishers = []
+    for credentials in (known, unknown):
+        tally = call_feed_app.Tally()
+        publisher = FeedPublisher(
+            feed.http_url, LOCAL_REGION, tally, credentials=functools.partial(_same, credentials), senders=1
+        )
+        publisher.start()
+        publishers.append((publisher, tally))
+    batches = iter(publishers)
+    handler = call_feed_app.create_handler(lambda: next(batches))  # the handler's code, on the stand-in
+    context = LocalLambdaContext(function_name="callscribe-call-feed")
+    try:
+        with lambda_metrics(environment) as capture:
+            for status in ("ringing", "in-progress"):
+                event = {"Records": [_stream_record("CA" + uuid.uuid4().hex, status)]}
+                assert handler(event, context) == {"updates": 1}
+    finally:
+        for publisher, _ in publishers:
+            publisher.stop()
+
+    reads = reads_of(synth, environment)
+    assert reads, "the alarms and the dashboard read the call feed"
+    assert_emits_what_is_read(reads, capture.emitted, call_feed_names, environment)
+    totals = {e.name: sum(e.values) for e in capture.emitted}
+    assert totals[call_feed_names.FEED_EVENTS_PUBLISHED] == 2  # on the board and on the call's channel
+    assert totals[call_feed_names.FEED_PUBLISH_FAILURES] == 2
 
 
 # ---- streamer ---------------------------------------------------------------------------------------

@@ -22,8 +22,14 @@ def _table(synth: Synth, construct: str) -> str:
 
 
 def _mapping(synth: Synth) -> dict[str, Any]:
-    (mapping,) = synth.resources("AWS::Lambda::EventSourceMapping").values()
-    return dict(mapping["Properties"])
+    """The outbox's mapping (the call feed reads the same stream: test_people.py)."""
+    function_id, _ = function(synth, OUTBOX)
+    (mapping,) = [
+        m["Properties"]
+        for m in synth.resources("AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
+    return dict(mapping)
 
 
 def _queue(synth: Synth) -> str:
@@ -102,8 +108,12 @@ def test_the_outbox_may_read_the_stream_put_events_and_park_records_only(synth: 
 def test_dead_letters_and_a_stream_falling_behind_alarm(synth: Synth) -> None:
     alarms = [a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()]
     function_id, _ = function(synth, OUTBOX)
-    (behind,) = [a for a in alarms if a["MetricName"] == "IteratorAge"]
-    assert behind["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function_id}}]
+    (behind,) = [
+        a
+        for a in alarms
+        if a["MetricName"] == "IteratorAge"
+        and a["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function_id}}]
+    ]
     assert (behind["Statistic"], behind["Period"], behind["Threshold"], behind["EvaluationPeriods"]) == (
         "Maximum",
         60,

@@ -160,7 +160,10 @@ def test_the_alb_without_a_certificate_is_plain_ws_with_a_warning(plain_alb_synt
     assert listeners[0]["DefaultActions"][0]["Type"] == "forward"
     value = plain_alb_synth.raw["Outputs"]["StreamUrl"]["Value"]
     assert value["Fn::Join"][1][0] == "ws://"
-    assert not plain_alb_synth.resources("AWS::CloudFront::Distribution")
+    assert [  # the console's distribution only
+        d["Properties"]["DistributionConfig"]["Comment"]
+        for d in plain_alb_synth.resources("AWS::CloudFront::Distribution").values()
+    ] == ["callscribe: the people's console and its /api"]
     Annotations.from_stack(plain_alb_synth.stack).has_warning(
         "/Callscribe/Streamer",
         Match.string_like_regexp("Twilio refuses"),

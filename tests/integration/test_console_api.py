@@ -171,6 +171,7 @@ def test_recordings_are_for_supervisors_and_every_link_is_logged(
     assert link["offsetMethod"] == "timestamps"
     expires = clock.parse_iso(link["expiresAt"])
     assert timedelta(minutes=9) < expires - datetime.now(UTC) <= timedelta(minutes=10)
+    assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in link["url"]  # S3 takes nothing else for SSE-KMS objects
     fetched = httpx.get(link["url"])  # straight from S3, as the browser's player does
     assert fetched.status_code == 200
     assert fetched.content == WAV
