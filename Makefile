@@ -18,7 +18,7 @@ STACK ?= Callscribe
 CDK := PATH="$(abspath $(DEPLOY_VENV))/bin:$$PATH" ./node_modules/.bin/cdk
 
 .PHONY: install test lint types unit demo bench lock lock-upgrade deploy-env synth diff bootstrap deploy \
-	destroy outputs clean
+	destroy outputs clean browser
 
 define require_python_311
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -36,7 +36,13 @@ $(STAMP): pyproject.toml $(LOCKS)
 		-e '.[dev,infra,local]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+## install: the test environment (.venv) and the browser tests' Chromium. Chromium is checked first: when
+## it is missing and cannot be installed (not root, or apt-get fails), this stops at once saying how.
+install: browser $(STAMP)
+
+## browser: find the system's Chromium for tests/browser (installs Debian's package as root if missing).
+browser:
+	@scripts/ensure_chromium.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -44,8 +50,8 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-## test: lint, type-check and run every suite (unit, integration, infra, e2e). CI runs exactly this.
-test: lint types
+## test: lint, type-check and run every suite (unit, integration, infra, e2e, browser). CI runs exactly this.
+test: browser lint types
 	$(BIN)/pytest
 
 unit: $(STAMP)

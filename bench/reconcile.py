@@ -110,7 +110,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--no-stream-start", dest="stream_start", action="store_false")
     parser.add_argument(
-        "--usd-per-minute", type=float, default=DEEPGRAM_PRERECORDED_USD_PER_MINUTE,
+        "--usd-per-minute",
+        type=float,
+        default=DEEPGRAM_PRERECORDED_USD_PER_MINUTE,
         help="Deepgram pre-recorded price per channel-minute "
         f"(default {DEEPGRAM_PRERECORDED_USD_PER_MINUTE}, as of {DEEPGRAM_PRICE_AS_OF}: "
         "verify current pricing)",

@@ -214,6 +214,8 @@ def start_target(
             "TWILIO_AUTH_TOKEN": TOKEN,
             "STREAM_URL": STREAM_URL,
             "MAX_CALLS": str(calls + 10),
+            # every call comes from this one process's address: the per-address bound would refuse it
+            "MAX_PENDING_STREAMS_PER_ADDRESS": str(calls + 10),
             "DRAIN_SECONDS": "10",
             "POWERTOOLS_LOG_LEVEL": "WARNING",
             "METRICS_INTERVAL_SECONDS": "60",

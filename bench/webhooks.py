@@ -18,7 +18,7 @@ then builds a botocore client at import that it never builds in Lambda.
 
 Warm latency: `handler(event, context)` called in-process with real-shaped, signed API Gateway
 events, after a warm-up. Two variants, both excluding the network round trip to DynamoDB:
-  - fake DAL: the call store and the bus publisher replaced by the in-memory fakes the unit tests
+  - fake DAL: the call store replaced by the in-memory fakes the unit tests
     use (same condition semantics), bound with `app.create_handler` (the handler's own code and
     Powertools decorators): the handler's own cost (parse, signature, TwiML, logs, metrics);
   - moto in-process: the real data-layer adapters (shared/dal) against `moto.mock_aws` (adds request
@@ -226,14 +226,12 @@ def warm(requests: int, variant: str) -> dict[str, Any]:
         from functions.webhooks.logic import Services
         from functions.webhooks.settings import WebhookSettings
         from tests.support.fake_calls.webhooks import FakeWebhookCalls
-        from tests.support.fake_publisher import FakePublisher
         from tests.support.fake_segments import FakeSegments
 
         real = dependencies.build_services(WebhookSettings.from_env())
         fake = Services(
             settings=real.settings,
             store=FakeWebhookCalls(),
-            publisher=FakePublisher(),
             calls_api=real.calls_api,
             segments=FakeSegments(),
         )

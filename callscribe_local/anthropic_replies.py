@@ -50,9 +50,28 @@ class RecordedRequest:
         return system if isinstance(system, str) else ""
 
     @property
+    def forced_tool(self) -> str | None:
+        """The tool `tool_choice` makes the model call (`{"type": "tool", "name": …}`), if any."""
+        choice = self.body.get("tool_choice")
+        if isinstance(choice, dict) and choice.get("type") == "tool" and isinstance(choice.get("name"), str):
+            return str(choice["name"])
+        return None
+
+    @property
     def output_schema(self) -> dict[str, Any] | None:
+        """The schema a structured answer must fit: `output_config.format`'s, or the input schema of
+        the tool the request forces (structured output asked for as a tool call)."""
         fmt = (self.body.get("output_config") or {}).get("format") or {}
         schema = fmt.get("schema") if fmt.get("type") == "json_schema" else None
+        forced = self.forced_tool
+        if schema is None and forced is not None:
+            tools = self.body.get("tools")
+            found = (
+                [t for t in tools if isinstance(t, dict) and t.get("name") == forced]
+                if isinstance(tools, list)
+                else []
+            )
+            schema = found[0].get("input_schema") if found else None
         return schema if isinstance(schema, dict) else None
 
 
@@ -103,7 +122,8 @@ class Reply:
         stop_reason: str = "end_turn",
         usage: dict[str, int] | None = None,
     ) -> Reply:
-        """A structured answer; checked against the request's output_config.format schema."""
+        """A structured answer; checked against the request's output_config.format schema (or, when
+        the request forces a tool, sent as that tool's input)."""
         return cls(structured=data, model=model, stop_reason=stop_reason, usage=usage)
 
     @classmethod

@@ -8,9 +8,10 @@ for tests; `offline_summarizer.OfflineSummarizer` for the offline demo).
 Wire details follow the recorded SDK snapshots (`tests/fixtures/anthropic/`): the message shape with
 `usage` incl. cache fields, errors as `{"type": "error", "error": {"type", "message"}}` with a
 `request-id` header, `x-api-key` and `anthropic-version` checked, and SSE for `"stream": true`.
-Structured answers are checked against the request's `output_config.format` schema
-(`messages_schema`), so a test that scripts an answer the schema forbids fails loudly instead of
-passing by accident.
+Structured answers are checked against the request's `output_config.format` schema (or a forced
+tool's input schema: `messages_schema`), so a test that scripts an answer the schema forbids fails
+loudly instead of passing by accident. `answer`, `build_message` and `stream_events` are what the
+Bedrock stand-in (`bedrock_server`) answers with too.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
 
@@ -114,25 +116,10 @@ class _Handler(BaseHTTPRequestHandler):
         if problem is not None:
             self._send_error(problem)
             return
-        try:
-            reply = self.owner.responder(request)
-        except Exception as exc:  # noqa: BLE001 - a broken responder must show up as a server error, not a hang
-            self._send_error(Reply.error(500, "api_error", f"anthropic stand-in responder failed: {exc!r}"))
-            return
-        if reply.is_error:
+        reply, message = answer(self.owner.responder, request)
+        if message is None:
             self._send_error(reply)
             return
-        schema = request.output_schema
-        if reply.structured is not None and schema is not None:
-            mismatch = validate(reply.structured, schema)
-            if mismatch:
-                self._send_error(
-                    Reply.invalid_request(
-                        "anthropic stand-in: scripted answer breaks the schema: " + "; ".join(mismatch)
-                    )
-                )
-                return
-        message = build_message(request, reply)
         if body.get("stream"):
             self._send_stream(message, reply.headers, reply.stream_delay)
         else:
@@ -186,6 +173,25 @@ class _Handler(BaseHTTPRequestHandler):
             return  # the client cancelled the stream (a barge-in): nothing more to say
 
 
+def answer(responder: Responder, request: RecordedRequest) -> tuple[Reply, dict[str, Any] | None]:
+    """The responder's reply to `request` and the message body it makes; no body when the reply is
+    an API error, or made one: a responder that raised (500), a structured answer its request's
+    schema forbids (400, so a test scripting one fails loudly). Shared with the Bedrock stand-in."""
+    try:
+        reply = responder(request)
+    except Exception as exc:  # noqa: BLE001 - a broken responder must show up as a server error, not a hang
+        return Reply.error(500, "api_error", f"stand-in responder failed: {exc!r}"), None
+    if reply.is_error:
+        return reply, None
+    schema = request.output_schema
+    if reply.structured is not None and schema is not None:
+        mismatch = validate(reply.structured, schema)
+        if mismatch:
+            problem = "stand-in: scripted answer breaks the schema: " + "; ".join(mismatch)
+            return Reply.invalid_request(problem), None
+    return reply, build_message(request, reply)
+
+
 def _presented_keys(headers: dict[str, str]) -> set[str]:
     """The key in `x-api-key` (the API's documented header) or `Authorization: Bearer` (which the
     2.x SDK sends for `api_key`): both authenticate against the real API."""
@@ -205,7 +211,13 @@ def estimate_tokens(text: str) -> int:
 
 
 def build_message(request: RecordedRequest, reply: Reply) -> dict[str, Any]:
-    """A Messages API response body, shaped like the recorded snapshots."""
+    """A Messages API response body, shaped like the recorded snapshots. A structured answer to a
+    request that forces a tool is that tool's call, as the model answers one."""
+    forced = request.forced_tool
+    if reply.structured is not None and forced is not None:
+        tool_uses = ((forced, reply.structured),)
+        stop_reason = "tool_use" if reply.stop_reason == "end_turn" else reply.stop_reason
+        reply = replace(reply, structured=None, text="", tool_uses=tool_uses, stop_reason=stop_reason)
     text = reply.text if reply.structured is None else json.dumps(reply.structured, ensure_ascii=False)
     text = text or ""
     usage = {

@@ -6,6 +6,11 @@ with it, `resource`/`requestContext.resourcePath` as the resource template (`/ca
 `pathParameters`, single- and multi-value headers and query parameters, and a base64 body with
 `isBase64Encoded: true` for media types listed as binary (form posts, as our API is configured).
 So signature checks and URL reconstruction behave locally as they do behind the real gateway.
+
+With a `CognitoAuthorizer` the gateway also does what a method with a Cognito user pool authoriser
+does: a request without a valid pool ID token in `Authorization` is answered 401 and never reaches
+the handler; a valid one reaches it with the token's claims in `requestContext.authorizer.claims`,
+every value a string as API Gateway passes them (`cognito:groups` comma-joined, times as dates).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from callscribe_local.cognito import InvalidTokenError, TokenVerifier
 from callscribe_local.http_server import BackgroundHttpServer, StandIn
 
 _log = logging.getLogger(__name__)
@@ -71,8 +77,10 @@ def rest_proxy_event(
     domain_name: str | None = None,
     binary_media_types: Iterable[str] = DEFAULT_BINARY_MEDIA_TYPES,
     resources: Iterable[str] = RESOURCES,
+    authorizer_claims: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway REST (v1) proxy event for a request to `/{stage}{path}`."""
+    """An API Gateway REST (v1) proxy event for a request to `/{stage}{path}` (with the claims a
+    Cognito authoriser passes on, when given)."""
     header_pairs = list(headers.items() if isinstance(headers, Mapping) else headers)
     multi_headers = _multi(header_pairs)
     single_headers = {key: values[-1] for key, values in multi_headers.items()}
@@ -93,6 +101,7 @@ def rest_proxy_event(
     host = next((v for k, v in single_headers.items() if k.lower() == "host"), None)
     now = datetime.now(UTC)
     user_agent = next((v for k, v in single_headers.items() if k.lower() == "user-agent"), None)
+    authorizer = {"authorizer": {"claims": dict(authorizer_claims)}} if authorizer_claims is not None else {}
     return {
         "resource": resource,
         "path": path,
@@ -133,10 +142,48 @@ def rest_proxy_event(
             "domainName": domain_name or host or f"{LOCAL_API_ID}.execute-api.us-east-1.amazonaws.com",
             "deploymentId": "localdeploy",
             "apiId": LOCAL_API_ID,
+            **authorizer,
         },
         "body": encoded_body,
         "isBase64Encoded": is_base64,
     }
+
+
+def gateway_claims(claims: Mapping[str, Any]) -> dict[str, str]:
+    """Claims as a REST API's Cognito authoriser hands them to the integration: every value a
+    string, lists comma-joined, the epoch times written as dates."""
+
+    def text(name: str, value: Any) -> str:
+        if isinstance(value, (list, tuple)):
+            return ",".join(str(item) for item in value)
+        if name in _EPOCH_CLAIMS and isinstance(value, (int, float)):
+            return datetime.fromtimestamp(value, UTC).strftime("%a %b %d %H:%M:%S UTC %Y")
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+    return {name: text(name, value) for name, value in claims.items()}
+
+
+_EPOCH_CLAIMS = frozenset({"exp", "iat", "auth_time"})
+
+
+class CognitoAuthorizer:
+    """A Cognito user pool authoriser with no OAuth scopes: it takes ID tokens from `Authorization`
+    (a bare token or `Bearer <token>`), checked by `verifier`; 401 for anything else."""
+
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self._verifier = verifier
+
+    def claims(self, headers: Iterable[tuple[str, str]]) -> dict[str, str] | None:
+        """The claims to pass on, or None: the request is answered 401."""
+        value = next((v for k, v in headers if k.lower() == "authorization"), "").strip()
+        token = value[7:].strip() if value[:7].lower() == "bearer " else value
+        try:
+            return gateway_claims(self._verifier.verify(token))
+        except InvalidTokenError as exc:
+            _log.info("authoriser refused a request: %s", exc)
+            return None
 
 
 @dataclass
@@ -171,8 +218,10 @@ class LocalApiGateway(StandIn):
         port: int = 0,
         binary_media_types: Iterable[str] = DEFAULT_BINARY_MEDIA_TYPES,
         resources: Iterable[str] = RESOURCES,
+        authorizer: CognitoAuthorizer | None = None,
     ) -> None:
         self.handler = handler
+        self.authorizer = authorizer
         self.stage = stage
         self.binary_media_types = tuple(binary_media_types)
         self.resources = tuple(resources)
@@ -206,6 +255,11 @@ class LocalApiGateway(StandIn):
             # What API Gateway answers for a path outside any deployed stage.
             return 403, [("Content-Type", "application/json")], b'{"message":"Forbidden"}'
         path = parts.path[len(prefix) :] or "/"
+        claims: dict[str, str] | None = None
+        if self.authorizer is not None:
+            claims = self.authorizer.claims(headers)
+            if claims is None:  # what API Gateway answers before the integration runs
+                return 401, [("Content-Type", "application/json")], b'{"message":"Unauthorized"}'
         client_host = next((v for k, v in headers if k.lower() == "host"), f"127.0.0.1:{self.port}")
         gateway_headers = [
             *headers,
@@ -223,6 +277,7 @@ class LocalApiGateway(StandIn):
             domain_name=client_host.split(":")[0],
             binary_media_types=self.binary_media_types,
             resources=self.resources,
+            authorizer_claims=claims,
         )
         try:
             with self._invoke_lock:

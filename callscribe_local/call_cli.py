@@ -49,16 +49,42 @@ class CallTarget:
     account_sid: str
     auth_token: str
     log_dir: str
+    console: ConsoleSignIn | None = None  # the stack's web console, where the call can be watched
 
     @classmethod
     def of_stack(cls, stack: LocalStack) -> CallTarget:
         assert stack.urls is not None, "the stack is not running"
         urls = stack.urls
-        return cls(urls.api, urls.twilio or None, stack.account_sid, stack.auth_token, urls.log_dir)
+        people = stack.people
+        console = ConsoleSignIn(people.console.url, people.user, people.password) if people else None
+        return cls(urls.api, urls.twilio or None, stack.account_sid, stack.auth_token, urls.log_dir, console)
 
     @classmethod
     def of_state(cls, state: StackState) -> CallTarget:
-        return cls(state.api, state.twilio or None, state.account_sid, state.auth_token, state.log_dir)
+        console = (
+            ConsoleSignIn(state.console, state.console_user, state.console_password)
+            if state.console
+            else None
+        )
+        return cls(
+            state.api, state.twilio or None, state.account_sid, state.auth_token, state.log_dir, console
+        )
+
+
+@dataclass(frozen=True)
+class ConsoleSignIn:
+    """The local web console and the person the stack created for it."""
+
+    url: str
+    user: str
+    password: str
+
+    def lines(self, call_sid: str) -> list[str]:
+        """Where to watch `call_sid` live (its page follows the call), and who to sign in as."""
+        return [
+            f"  [bold]Watch it live[/]  {self.url}/#/calls/{call_sid}   (while the stack runs)",
+            f"  [bold]Console[/]        {self.url}   sign in as {self.user}, password {self.password}",
+        ]
 
 
 @dataclass(frozen=True)
@@ -97,7 +123,10 @@ def place_and_follow(
         twilio_api_url=target.twilio,
         stream_hooks=stream_hooks,
     )
-    call_sid = "CA" + uuid.uuid4().hex
+    call_sid = "CA" + uuid.uuid4().hex  # known before the call starts: its console page can be printed
+    if target.console is not None:
+        for line in target.console.lines(call_sid):
+            steps.console.print(line, highlight=False, soft_wrap=True)
     result = stream_call(phone, conversation, steps, target.api, call_sid)
     followed = follow(
         target.api,

@@ -1,6 +1,7 @@
 """The `callscribe` command: the local stack for people trying the product before touching AWS.
 
     callscribe local up                  run the stack until Ctrl-C, print its URLs and env
+                                         (--model-provider bedrock: Claude through Bedrock's stand-in)
     callscribe call AUDIO [AUDIO2]       a simulated call with your own audio (caller, callee)
     callscribe call --to agent AUDIO…    talk to the voice agent: each file is one thing the caller says
     callscribe show CALLSID              transcript, cost (legs too) and summary (--json: the record)
@@ -8,11 +9,15 @@
     callscribe query NAME|--sql SQL      a saved analyst query (or your SQL) on the latest export
     callscribe sweep                     run the sweeper once: finish and re-drive what is left pending
     callscribe backfill-evaluations --max-usd X   answer the evaluation questions for past calls
+    callscribe tail [CALLSID]            follow the live feed (the board, or one call) in the terminal
+    callscribe users add EMAIL --group viewers|supervisors   let a person into the console
 
 `local up` writes a small state file (URLs, names, the local test credentials) so the other
 commands find the running stack; `call` without a running stack brings up a private one for the
-duration of the call. Everything is local: moto, the stand-ins, no AWS account, no keys needed.
-A failure is one line saying what to do (cli_errors.py; --debug adds the traceback).
+duration of the call. Everything is local: moto, the stand-ins, no AWS account, no keys needed,
+except for `tail` and `users add` with `--stack NAME`: they work on a deployed stack (its outputs,
+your AWS credentials; `tail` signs in as `--user` with the password from CALLSCRIBE_PASSWORD or a
+prompt). A failure is one line saying what to do (cli_errors.py; --debug adds the traceback).
 
 It is this long because it holds every subcommand's options and the small commands themselves; the
 longer flows are modules of their own (call_cli, agent_cli, progress, settlement, cli_errors).
@@ -21,7 +26,9 @@ longer flows are modules of their own (call_cli, agent_cli, progress, settlement
 from __future__ import annotations
 
 import argparse
+import asyncio
 import errno
+import getpass
 import json
 import os
 import re
@@ -31,24 +38,28 @@ import sys
 import tempfile
 import threading
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urlsplit
 
 from rich.console import Console
 from rich.table import Table
 
-from callscribe_local.aws_local import LocalNames, fake_credentials_env
+from callscribe_local.aws_local import LOCAL_REGION, LocalNames, fake_credentials_env
 from callscribe_local.call_cli import OUTAGE_REPLAY_BUFFER_SECONDS, parse_window
 from callscribe_local.calls_client import get_call
 from callscribe_local.cli_errors import CliError, ExitCode, explain, unreachable
+from shared.anthropic_clients import ModelProvider
 from shared.patterns import CALL_SID_PATTERN
 
 if TYPE_CHECKING:  # the stack module is imported only by the commands that start one
+    from callscribe_local.people import PeopleEndpoints
     from callscribe_local.stack import LocalStack
 
 DEFAULT_EXPORT_BUCKET = "callscribe-exports"
 DEBUG_ENV = "CALLSCRIBE_DEBUG"
+GROUP_CHOICES = ("viewers", "supervisors")  # shared.access.GROUPS' names (imported lazily there)
 __all__ = ["StackState", "main", "parse_window", "read_state"]
 
 
@@ -67,7 +78,16 @@ class StackState:
     account_sid: str
     auth_token: str
     names: dict[str, str]
-    twilio: str = ""  # the Twilio REST stand-in (recordings are served there)
+    twilio: str = ""  # the Twilio REST stand-in (recordings are served there, calls read there)
+    model_provider: str = "anthropic"  # what `anthropic` is: Anthropic's API, or Bedrock's runtime
+    # the people's side (contract: console, console_api, console_user, console_password, feed)
+    console: str = ""  # the console's URL
+    console_api: str = ""  # the people's read API (`<console>/api`)
+    console_user: str = ""
+    console_password: str = ""
+    feed: str = ""  # the live feed's realtime URL (ws://…/event/realtime)
+    feed_http: str = ""  # its publish endpoint (http://host:port): the auth header names its host
+    user_pool: dict[str, str] = field(default_factory=dict)  # region, pool_id, client_id, endpoint
 
     def local_names(self) -> LocalNames:
         return LocalNames(**self.names)
@@ -76,13 +96,16 @@ class StackState:
     def of(cls, stack: LocalStack) -> StackState:
         """The state of a running stack in this process (what `local up` writes, and tests too)."""
         assert stack.urls is not None, "the stack is not running"
-        return cls(
-            pid=os.getpid(),
+        values: dict[str, Any] = {
             **stack.urls.as_dict(),
-            account_sid=stack.account_sid,
-            auth_token=stack.auth_token,
-            names=asdict(stack.options.names),
-        )
+            **(stack.people.state() if stack.people is not None else {}),
+            "pid": os.getpid(),
+            "account_sid": stack.account_sid,
+            "auth_token": stack.auth_token,
+            "names": asdict(stack.options.names),
+            "model_provider": stack.options.model_provider.value,
+        }
+        return cls(**values)
 
     def save(self, path: Path) -> None:
         """Write the state file (owner-only: it holds the local auth token)."""
@@ -152,7 +175,7 @@ def _check_ports(args: argparse.Namespace) -> None:
 
 def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
     from callscribe_local.progress import ConsoleSteps
-    from callscribe_local.stack import AGENT_NUMBER, LocalStack, StackOptions
+    from callscribe_local.stack import AGENT_NUMBER, LISTEN_NUMBER, LocalStack, StackOptions
 
     existing = read_state()
     if existing is not None:
@@ -168,6 +191,7 @@ def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
         streamer_port=args.streamer_port,
         moto_port=args.aws_port,
         replay_buffer_seconds=args.replay_buffer_seconds,
+        environ={**os.environ, **({"MODEL_PROVIDER": args.model_provider} if args.model_provider else {})},
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -187,10 +211,23 @@ def cmd_local_up(args: argparse.Namespace, console: Console) -> int:
             console.print(f"[bold]AWS[/]       {stack.urls.aws}   (moto: DynamoDB, EventBridge, SQS, S3)")
             console.print(f"[bold]Deepgram[/]  {stack.urls.deepgram}   (live; POST /v1/listen: pre-recorded)")
             console.print(f"[bold]Twilio[/]    {stack.urls.twilio}   (REST: calls, recordings)")
+            model = "Bedrock" if stack.options.model_provider is ModelProvider.BEDROCK else "Anthropic"
+            console.print(f"[bold]{model:<10}[/]{stack.urls.anthropic}   (the model: summaries, agent mode)")
             console.print(
                 f"[bold]Agent[/]     {AGENT_NUMBER} is answered by the voice agent "
                 "(callscribe call --to agent hello.wav goodbye.wav)"
             )
+            if stack.team_app is not None:
+                console.print(
+                    f"[bold]Listen[/]    {LISTEN_NUMBER} is streamed and recorded, then handed to a "
+                    f"team's TwiML app at {stack.team_app.twiml_url} (docs/listen-in.md)"
+                )
+            if stack.people is not None:
+                people = stack.people
+                console.print(f"[bold]Console[/]   {people.console.url}   (open it in a browser and sign in)")
+                console.print(f"[bold]Sign in[/]   {people.user}  password {people.password}", soft_wrap=True)
+                console.print(f"[bold]Read API[/]  {people.console.api_url}   (GET /calls, … with a sign-in)")
+                console.print(f"[bold]Feed[/]      {people.feed.realtime_url}   (callscribe tail)")
             console.print(f"[bold]Logs[/]      {stack.urls.log_dir}")
             console.print("\nTo point your own tools at it:")
             for key, value in stack.env().items():
@@ -378,7 +415,16 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
 
     state = _require_state()
     point_at(state)
-    environ = {**os.environ, **state.local_names().env(), "SWEEP_AFTER_SECONDS": str(args.after)}
+    environ = {
+        **os.environ,
+        **state.local_names().env(),
+        "SWEEP_AFTER_SECONDS": str(args.after),
+        # the stack's Twilio stand-in, which the sweeper reads when a callback was lost (at once)
+        "TWILIO_ACCOUNT_SID": state.account_sid,
+        "TWILIO_AUTH_TOKEN": state.auth_token,
+        **({"TWILIO_API_BASE_URL": state.twilio} if state.twilio else {}),
+        "SWEEP_TWILIO_AFTER_SECONDS": os.environ.get("SWEEP_TWILIO_AFTER_SECONDS", "0"),
+    }
     level = logger.log_level
     logger.setLevel("WARNING")  # the run's own log lines would bury the report
     try:
@@ -408,12 +454,19 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
 
 def backfill_environment(state: StackState, environ: dict[str, str]) -> dict[str, str]:
     """The summaries' environment for a backfill against the running stack: its tables on moto, its
-    Anthropic (the stand-in, unless ANTHROPIC_API_KEY says the stack used the real API) and its
-    questions (EVALUATION_QUESTIONS, else the local stack's demo set)."""
+    model (the Bedrock stand-in on a Bedrock stack; else the Anthropic stand-in, unless
+    ANTHROPIC_API_KEY says the stack used the real API) and its questions (EVALUATION_QUESTIONS, else
+    the local stack's demo set)."""
     from callscribe_local.stack import DEMO_EVALUATION_QUESTIONS, LOCAL_ANTHROPIC_KEY, OFFLINE_SUMMARY_MODEL
 
     env = {**environ, **state.local_names().env()}
-    if not environ.get("ANTHROPIC_API_KEY"):
+    if state.model_provider == ModelProvider.BEDROCK:
+        env.update(
+            MODEL_PROVIDER=ModelProvider.BEDROCK.value,
+            ANTHROPIC_BEDROCK_BASE_URL=state.anthropic,
+            BEDROCK_REGION=LOCAL_REGION,
+        )
+    elif not environ.get("ANTHROPIC_API_KEY"):
         env.update(
             ANTHROPIC_API_KEY=LOCAL_ANTHROPIC_KEY,
             ANTHROPIC_BASE_URL=state.anthropic,
@@ -440,6 +493,85 @@ def cmd_backfill_evaluations(args: argparse.Namespace, console: Console) -> int:
     else:
         for line in report.lines():
             console.print(line, highlight=False)
+    return 0
+
+
+# -- the people's side: who may see calls, and the live feed ---------------------------------------
+
+
+def _people(args: argparse.Namespace, console: Console) -> PeopleEndpoints:
+    """The deployed stack named by --stack, or the running local stack."""
+    from callscribe_local.cognito import UserPool
+    from callscribe_local.people import PeopleEndpoints, PeopleError, deployed
+
+    if args.stack:
+        return deployed(args.stack, args.region)
+    state = _require_state()
+    if not state.user_pool or not state.feed:
+        raise PeopleError("the running local stack has no console: restart it with callscribe local up")
+    point_at(state)
+    return PeopleEndpoints(
+        pool=UserPool(**state.user_pool),
+        feed_http_host=urlsplit(state.feed_http).netloc,
+        feed_realtime_url=state.feed,
+        local_user=state.console_user,
+        local_password=state.console_password,
+    )
+
+
+def cmd_users_add(args: argparse.Namespace, console: Console) -> int:
+    from callscribe_local.people import PeopleError, add_person
+
+    try:
+        console.print(
+            add_person(_people(args, console), args.email, args.group), highlight=False, soft_wrap=True
+        )
+    except PeopleError as exc:
+        console.print(f"[red]{exc}[/]", highlight=False, soft_wrap=True)
+        return 1
+    return 0
+
+
+def _tail_credentials(args: argparse.Namespace, endpoints: PeopleEndpoints) -> tuple[str, str]:
+    """Who `tail` signs in as: the local stack's person, or --user with CALLSCRIBE_PASSWORD / a prompt."""
+    from callscribe_local.people import PeopleError
+
+    if endpoints.local_user and endpoints.local_password:
+        return endpoints.local_user, endpoints.local_password
+    if not args.user:
+        raise PeopleError("--user EMAIL is needed to sign in to a deployed stack")
+    return args.user, os.environ.get("CALLSCRIBE_PASSWORD") or getpass.getpass(f"Password for {args.user}: ")
+
+
+def cmd_tail(args: argparse.Namespace, console: Console) -> int:
+    from callscribe_local.people import PeopleError
+    from callscribe_local.tail import FeedFollower, TailError, channel_for, format_message
+    from shared.sids import is_call_sid
+
+    if args.call_sid is not None and not is_call_sid(args.call_sid):
+        console.print("[red]CALLSID must be CA followed by 32 hex digits[/]")
+        return 2
+    try:
+        endpoints = _people(args, console)
+        user, password = _tail_credentials(args, endpoints)
+        channel = channel_for(args.call_sid)
+
+        def show(event: dict[str, Any]) -> None:
+            if args.json:
+                print(json.dumps(event, ensure_ascii=False), flush=True)
+            else:
+                console.print(format_message(event), highlight=False, markup=False, soft_wrap=True)
+
+        follower = FeedFollower(
+            endpoints, user, password, channel, show, note=lambda line: console.print(f"[dim]{line}[/]")
+        )
+        console.print(f"[dim]following {channel} as {user} (Ctrl-C stops)[/]", highlight=False)
+        asyncio.run(follower.run(count=args.count))
+    except (PeopleError, TailError) as exc:
+        console.print(f"[red]{exc}[/]", highlight=False, soft_wrap=True)
+        return 1
+    except KeyboardInterrupt:
+        return 0
     return 0
 
 
@@ -524,6 +656,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="the streamer's REPLAY_BUFFER_SECONDS (default 30): audio replayed after a drop",
     )
+    up.add_argument(
+        "--model-provider",
+        choices=[provider.value for provider in ModelProvider],
+        default=None,
+        help="where summaries and agent mode ask Claude: the Anthropic API's stand-in (default, or "
+        "MODEL_PROVIDER) or Amazon Bedrock's (SigV4, event streams); both answer with the offline summariser",
+    )
     up.set_defaults(func=cmd_local_up)
 
     call = commands.add_parser("call", help="place a simulated call with your own audio")
@@ -605,9 +744,39 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--dry-run", action="store_true", help="count calls and the worst case only")
     backfill.add_argument("--json", action="store_true", help="print the report as JSON")
     backfill.set_defaults(func=cmd_backfill_evaluations)
-    for command in (local, up, call, show, export, query, sweep, backfill):
+
+    tail = commands.add_parser("tail", help="follow the live feed: every call's status, or one call's words")
+    tail.add_argument(
+        "call_sid", nargs="?", help="a call to follow (its segments and status); none: all calls"
+    )
+    tail.add_argument("--json", action="store_true", help="each message as its JSON")
+    tail.add_argument("--count", type=int, default=None, metavar="N", help="stop after N messages")
+    _stack_arguments(tail)
+    tail.add_argument(
+        "--user", metavar="EMAIL", help="with --stack: who signs in (password: CALLSCRIBE_PASSWORD)"
+    )
+    tail.set_defaults(func=cmd_tail)
+
+    users = commands.add_parser("users", help="the people who may use the console")
+    users_commands = users.add_subparsers(dest="users_command", required=True)
+    add = users_commands.add_parser("add", help="add a person to a group (creating their account)")
+    add.add_argument("email")
+    add.add_argument(
+        "--group",
+        required=True,
+        choices=sorted(GROUP_CHOICES),
+        help="viewers: calls; supervisors: recordings too",
+    )
+    _stack_arguments(add)
+    add.set_defaults(func=cmd_users_add)
+    for command in (local, up, call, show, export, query, sweep, backfill, tail, users, add):
         _with_debug(command)
     return parser
+
+
+def _stack_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack", metavar="NAME", help="a deployed stack (default: the running local stack)")
+    parser.add_argument("--region", help="with --stack: its region (default: your AWS configuration's)")
 
 
 def main(argv: list[str] | None = None) -> int:

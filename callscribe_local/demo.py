@@ -4,7 +4,8 @@ It brings the local stack up, places the bundled two-speaker support call the wa
 real time, both tracks), follows the record and the product's events until the record settles
 (settlement.py: recording reconciled, summary final, cost whole), prints the transcript by speaker
 and the summary, tears everything down and ends with the finished call record as JSON, exactly as
-`GET /calls/{callSid}` answers it (fetched through the local API).
+`GET /calls/{callSid}` answers it (fetched through the local API). While the call runs it prints
+the console's address, the call's page and the local sign-in, so the call can be watched live.
 
 Exit status 0 when the record is complete (settled with nothing failed, call and transcript
 completed, summary present); 1 otherwise, with the folder of the parts' logs; a failure to run at
@@ -160,6 +161,35 @@ def cost_line(record: dict[str, Any]) -> Text | None:
     return line
 
 
+def billed_line(record: dict[str, Any]) -> Text | None:
+    """What Twilio billed for the call, beside the estimate of the same parts and how far apart they
+    are (None until the sweeper has read Twilio's bill)."""
+    billed = (record.get("cost") or {}).get("billed")
+    if not billed:
+        return None
+    unit = billed.get("priceUnit") or "USD"
+    money = "${:.4f}" if unit == "USD" else "{:.4f} " + unit
+    parts = [
+        f"{label} {money.format(float(billed[key]))}"
+        for key, label in (("twilioVoice", "voice"), ("twilioRecording", "recording"))
+        if billed.get(key) is not None
+    ]
+    total = billed.get("total")
+    amount = "not complete yet" if total is None else money.format(float(total))
+    line = Text.assemble(("billed by Twilio: ", "bold"), amount)
+    line.append(f" ({', '.join(parts)})" if parts else "")
+    cost = record.get("cost") or {}
+    keys = ("twilioVoiceUsd", "twilioRecordingUsd")
+    estimate = [cost[key] for key in keys if cost.get(key) is not None]
+    if total is not None and unit == "USD" and estimate:
+        guess = sum(float(value) for value in estimate)
+        line.append(f"   the estimate's Twilio parts ${guess:.4f}")
+        if total:
+            line.append(f" ({(guess - float(total)) / float(total) * 100:+.1f} % of the bill)", style="dim")
+    line.append(f"   read {billed.get('readAt') or '?'}", style="dim")
+    return line
+
+
 def leg_lines(record: dict[str, Any]) -> list[Text]:
     """One line per `<Dial>`ed leg (its own Twilio call, priced on its own record), then what the
     whole conversation cost; nothing for a call without legs."""
@@ -176,6 +206,9 @@ def leg_lines(record: dict[str, Any]) -> list[Text]:
         )
         if cost.get("voiceMinutes") is not None:
             line.append(f" ({float(cost['voiceMinutes']):g} min)", style="dim")
+        bill = cost.get("billed") or {}
+        if bill.get("total") is not None:
+            line.append(f", billed {float(bill['total']):.4f} {bill.get('priceUnit') or 'USD'}")
         lines.append(line)
     if legs:
         conversation = record.get("conversationCostUsd")
@@ -186,8 +219,8 @@ def leg_lines(record: dict[str, Any]) -> list[Text]:
 
 def render_record(record: dict[str, Any], console: Console) -> None:
     """The transcript by speaker (lines filled in from the recording tagged `[rec]`), where it came
-    from once reconciled, what the call cost, and the summary's fields, for people (the JSON follows
-    for tools)."""
+    from once reconciled, what the call cost (estimated, and billed by Twilio once read), and the
+    summary's fields, for people (the JSON follows for tools)."""
     table = Table(title="Transcript", title_justify="left", show_lines=False, expand=True)
     table.add_column("time", justify="right", style="dim", no_wrap=True, width=13)
     table.add_column("speaker", style="bold", no_wrap=True)
@@ -211,6 +244,9 @@ def render_record(record: dict[str, Any], console: Console) -> None:
     cost = cost_line(record)
     if cost is not None:
         console.print(cost, highlight=False)
+    billed = billed_line(record)
+    if billed is not None:
+        console.print(billed, highlight=False)
     for line in leg_lines(record):
         console.print(line, highlight=False)
     summary = record.get("summary")

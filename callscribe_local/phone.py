@@ -6,8 +6,10 @@ unchanged and every protocol detail is exercised:
 - the voice webhook: a signed form POST with Twilio's parameter set (CallSid, AccountSid, From, To,
   CallStatus=ringing, Direction=inbound, ApiVersion, Caller/Called, geo fields, StirVerstat);
 - the TwiML answer, parsed with xml.etree: `<Start><Stream url track>` and its `<Parameter>`s
-  become the stream and its `customParameters`; `<Dial record recordingStatusCallback>` or
-  `<Record recordingStatusCallback>` say where the recording callback goes;
+  become the stream and its `customParameters`; `<Start><Recording>`, `<Dial record
+  recordingStatusCallback>` or `<Record recordingStatusCallback>` say where the recording callback
+  goes; a `<Redirect>` is followed (a signed request to its URL, GET or POST as it says, with the
+  call's parameters) and the TwiML found there goes on: what `<Start>` started keeps running;
 - the Media Stream: a WebSocket upgrade signed over the ws(s) URL (`x-twilio-signature`, empty
   params), then `connected`, `start`, `media` for each track every 20 ms (160-byte mu-law frames,
   numbers as strings, per-track chunk counters, millisecond timestamps from the stream start) in
@@ -17,8 +19,10 @@ unchanged and every protocol detail is exercised:
 - a `<Dial><Number statusCallback statusCallbackEvent>`'s child call: the dialled party's own
   CallSid, `ParentCallSid`, `Direction=outbound-dial`, its own sequence, the events asked for
   (answered once the ring time has passed, completed with its own CallDuration when the caller
-  hangs up), before the parent's `completed`.
-
+  hangs up), before the parent's `completed`;
+- Twilio's own view of each call and leg (the Call resource its REST API serves: status, start and
+  end, duration, parent), kept at the Twilio REST stand-in as it changes, before the callback that
+  reports it, when the phone has `twilio_api_url`: so a callback we fail can be recovered from it;
 - a bidirectional `<Connect><Stream>` (agent mode): the caller's track only, the agent's audio played
   back, marks echoed, `clear` honoured, and the call ended or transferred by the agent's REST update
   (`agent_stream.py`), the caller speaking from a script of turns (`AgentScript`).
@@ -44,7 +48,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urljoin
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
 from twilio.request_validator import RequestValidator
@@ -177,17 +181,31 @@ class StreamInstruction:
 
 
 @dataclass(frozen=True)
+class RedirectInstruction:
+    """`<Redirect method>URL</Redirect>`: Twilio fetches URL for the call's next TwiML."""
+
+    url: str
+    method: str  # GET | POST
+
+
+START_RECORDING = "StartCallRecordingTwiML"  # RecordingSource of a <Start><Recording>
+MAX_REDIRECTS = 10  # more in a row is a loop here; Twilio would end the call
+
+
+@dataclass(frozen=True)
 class CallPlan:
     """What the TwiML asks Twilio to do, as far as the simulator needs it."""
 
     stream: StreamInstruction | None
     dial_to: str | None
     recording_callback: str | None
-    recording_source: str | None  # DialVerb | RecordVerb (None: nothing is recorded)
-    # <Dial record=…>: record-from-answer[-dual] | record-from-ringing[-dual]; "record" for <Record>
+    recording_source: str | None  # DialVerb | RecordVerb | START_RECORDING (None: nothing is recorded)
+    # <Dial record=…>: record-from-answer[-dual] | record-from-ringing[-dual]; "record" for <Record>;
+    # start-recording-dual | start-recording-mono for <Start><Recording channels>
     recording_mode: str | None = None
     recording_max_seconds: float | None = None  # <Record maxLength>
     dial_leg: DialLeg | None = None  # the <Dial>ed party's own call, when the TwiML asks for its callbacks
+    redirect: RedirectInstruction | None = None  # <Redirect>: where the call's TwiML goes on
 
     @property
     def records(self) -> bool:
@@ -196,6 +214,22 @@ class CallPlan:
     @property
     def recording_channels(self) -> int:
         return 2 if (self.recording_mode or "").endswith("-dual") else 1
+
+    def followed_by(self, following: CallPlan) -> CallPlan:
+        """This document's plan going on with the TwiML its `<Redirect>` fetched: the stream and a
+        recording started with `<Start>` run on to the call's end; the new document's verbs decide
+        the rest (its `<Dial>`, its `<Record>`, its own `<Redirect>`)."""
+        recorder = self if self.recording_source == START_RECORDING else following
+        return CallPlan(
+            self.stream or following.stream,
+            following.dial_to,
+            recorder.recording_callback,
+            recorder.recording_source,
+            recorder.recording_mode,
+            recorder.recording_max_seconds,
+            following.dial_leg,
+            following.redirect,
+        )
 
 
 @dataclass(frozen=True)
@@ -234,7 +268,10 @@ def parse_twiml(xml_text: str, base_url: str) -> CallPlan:
     if root.tag != "Response":
         raise PhoneError(f"TwiML root is <{root.tag}>, expected <Response>")
     stream: StreamInstruction | None = None
+    started_recording: ET.Element | None = None
     for verb in root:
+        if verb.tag == "Start" and started_recording is None:
+            started_recording = verb.find("Recording")
         if verb.tag in {"Start", "Connect"} and stream is None:
             element = verb.find("Stream")
             if element is not None and element.get("url"):
@@ -253,7 +290,7 @@ def parse_twiml(xml_text: str, base_url: str) -> CallPlan:
     max_seconds: float | None = None
     dial_to: str | None = None
     dial_leg: DialLeg | None = None
-    if dial is not None:
+    if dial is not None:  # what it dials (the recording: <Start><Recording> first, below)
         number = dial.find("Number")
         dial_to = (number.text if number is not None else dial.text) or None
         dial_leg = _dial_leg(dial, number, base_url)
@@ -268,6 +305,11 @@ def parse_twiml(xml_text: str, base_url: str) -> CallPlan:
         source, mode = "RecordVerb", "record"
         callback_url = record.get("recordingStatusCallback")
         max_seconds = float(record.get("maxLength", "3600"))
+    if started_recording is not None:  # records the whole call from here: it is the call's recording
+        channels = started_recording.get("channels", "dual")  # Twilio's default for <Recording>
+        source, mode, max_seconds = START_RECORDING, f"start-recording-{channels}", None
+        callback_url = started_recording.get("recordingStatusCallback")
+    redirect = root.find("Redirect")
     return CallPlan(
         stream,
         dial_to.strip() if dial_to else None,
@@ -276,7 +318,18 @@ def parse_twiml(xml_text: str, base_url: str) -> CallPlan:
         mode,
         max_seconds,
         dial_leg if dial_to else None,
+        _redirect(redirect, base_url) if redirect is not None else None,
     )
+
+
+def _redirect(verb: ET.Element, base_url: str) -> RedirectInstruction:
+    url = (verb.text or "").strip()
+    if not url:
+        raise PhoneError("<Redirect> names no URL (Twilio error 12100)")
+    method = verb.get("method", "POST").upper()
+    if method not in {"GET", "POST"}:
+        raise PhoneError(f"<Redirect method={method!r}>: Twilio takes GET or POST")
+    return RedirectInstruction(urljoin(base_url, url), method)
 
 
 # -- progress -------------------------------------------------------------------------------------
@@ -468,6 +521,13 @@ class _CallSession:
         base = phone.api_url.rstrip("/")
         parties = f"{phone.caller.from_number} calls {phone.caller.to_number}"
         phone.observer.step("dial", f"{parties} ({self.call_sid})")
+        await self.keep_call(
+            self.call_sid,
+            Status="ringing",
+            Direction="inbound",
+            From=phone.caller.from_number,
+            To=phone.caller.to_number,
+        )
         await self._status("initiated")
         await self._status("ringing")
         voice_url = base + phone.voice_path
@@ -481,7 +541,7 @@ class _CallSession:
             },
             required=True,
         )
-        plan = parse_twiml(twiml, voice_url)
+        plan = await self._follow_redirects(parse_twiml(twiml, voice_url))
         if plan.stream is None:
             raise PhoneError("the TwiML starts no <Stream>: this call would not be transcribed")
         if plan.stream.bidirectional:
@@ -493,6 +553,8 @@ class _CallSession:
             + (f", recording ({plan.recording_mode})" if plan.records else ""),
         )
         self.answered_at = time.monotonic()
+        answered_wall = datetime.now(UTC)
+        await self.keep_call(self.call_sid, Status="in-progress", StartTime=answered_wall.isoformat())
         in_progress = self._next_sequence()  # fired now; with out_of_order, delivered after completed
         if not phone.out_of_order:
             await self._status("in-progress", sequence=in_progress)
@@ -503,8 +565,7 @@ class _CallSession:
         streamed = conversation.delayed(lead_in)
         leg = _DialledLeg(self, plan.dial_leg, plan.dial_to) if plan.dial_leg and plan.dial_to else None
         if leg is not None:
-            await leg.report("initiated")
-            await leg.report("ringing")
+            await leg.begin()
         answering = None if leg is None else asyncio.create_task(leg.answer_after(lead_in / phone.speed))
         try:
             stream_sid, frames = await self._stream(plan.stream, streamed)
@@ -518,6 +579,9 @@ class _CallSession:
         if leg is not None:
             # the dialled party hangs up: the <Dial> (and its leg) ends, then the parent call
             await leg.complete(max(1, round(streamed.seconds - lead_in)))
+        await self.keep_call(
+            self.call_sid, Status="completed", EndTime=datetime.now(UTC).isoformat(), Duration=str(duration)
+        )
         await self._status(
             "completed",
             extra={
@@ -545,12 +609,24 @@ class _CallSession:
             leg_sid=None if leg is None else leg.call_sid,
         )
 
+    async def _follow_redirects(self, plan: CallPlan) -> CallPlan:
+        """Fetch each `<Redirect>`'s TwiML as Twilio does (a signed request with the call's
+        parameters; the call is answered by then) and go on with it."""
+        for _ in range(MAX_REDIRECTS):
+            target = plan.redirect
+            if target is None:
+                return plan
+            params = {**self.phone.base_params(self.call_sid), "CallStatus": "in-progress"}
+            twiml = await self._fetch(f"redirect ({target.method})", target.url, target.method, params)
+            plan = plan.followed_by(parse_twiml(twiml, target.url))
+        raise PhoneError(f"more than {MAX_REDIRECTS} <Redirect>s in a row: a loop (Twilio ends such a call)")
+
     async def _run_agent(self, plan: CallPlan, script: AgentScript) -> CallResult:
         """`<Connect><Stream>`: the conversation with the agent, then the call's end as Twilio ends it."""
         phone = self.phone
         assert plan.stream is not None
         phone.observer.step("twiml", f"connect the agent: bidirectional stream {plan.stream.url}")
-        await self._keep_call("in-progress")
+        await self.keep_call(self.call_sid, Status="in-progress", StartTime=datetime.now(UTC).isoformat())
         in_progress = self._next_sequence()
         if not phone.out_of_order:
             await self._status("in-progress", sequence=in_progress)
@@ -584,7 +660,9 @@ class _CallSession:
             await asyncio.sleep(phone.ring_seconds / phone.speed)
             seconds += phone.ring_seconds
         duration = max(1, round(seconds))
-        await self._keep_call("completed")
+        await self.keep_call(
+            self.call_sid, Status="completed", EndTime=datetime.now(UTC).isoformat(), Duration=str(duration)
+        )
         await self._status(
             "completed",
             extra={
@@ -607,29 +685,6 @@ class _CallSession:
             stream_started_at=self.stream_started_at,
             agent=agent,
         )
-
-    async def _keep_call(self, status: str) -> None:
-        """Tell the Twilio stand-in about the call (Twilio knows its own calls): the agent's REST
-        updates then find it, and the phone can follow them."""
-        phone = self.phone
-        if phone.twilio_api_url is None:
-            return
-        base = phone.twilio_api_url.rstrip("/")
-        url = f"{base}/{API_VERSION}/Accounts/{phone.account_sid}/Calls/{self.call_sid}.json"
-        form = {
-            "From": phone.caller.from_number,
-            "To": phone.caller.to_number,
-            "Direction": "inbound",
-            "Status": status,
-        }
-        try:
-            response = await self.http.put(url, data=form, auth=(phone.account_sid, phone.auth_token))
-        except httpx.HTTPError as exc:
-            raise PhoneError(f"the Twilio stand-in at {phone.twilio_api_url} is unreachable ({exc})") from exc
-        if response.status_code >= 300:
-            raise PhoneError(
-                f"the Twilio stand-in answered HTTP {response.status_code}: {response.text[:300]}"
-            )
 
     def _lead_in(self, plan: CallPlan) -> float:
         if plan.dial_to is not None:
@@ -662,8 +717,9 @@ class _CallSession:
     async def _recording(self, plan: CallPlan, streamed: Conversation, lead_in: float) -> PhoneRecording:
         """Make the recording as Twilio does, keep it where Twilio would serve it, then call back."""
         phone = self.phone
+        # <Dial record-from-ringing> and <Start><Recording> record from the stream's start (answer)
         from_ringing = (plan.recording_mode or "").startswith("record-from-ringing")
-        offset = 0.0 if from_ringing else lead_in
+        offset = 0.0 if from_ringing or plan.recording_source == START_RECORDING else lead_in
         start = round(offset * RATE)
         inbound, outbound = streamed.inbound[start:], streamed.outbound[start:]
         if plan.recording_max_seconds is not None:
@@ -701,7 +757,7 @@ class _CallSession:
             "RecordingChannels": str(len(channels)),
             "RecordingStartTime": rfc2822(started),  # whole seconds: the sub-second part is lost
             "RecordingSource": recording.source,
-            "RecordingTrack": "both" if plan.recording_source == "DialVerb" else "inbound",
+            "RecordingTrack": "inbound" if plan.recording_source == "RecordVerb" else "both",
         }
         if plan.recording_callback is not None:
             await self._post("recording callback", plan.recording_callback, params)
@@ -731,6 +787,43 @@ class _CallSession:
         )
         if response.status_code >= 300:
             raise PhoneError(f"recording store answered HTTP {response.status_code}: {response.text[:300]}")
+
+    async def keep_call(self, call_sid: str, **fields: str) -> None:
+        """Keep Twilio's view of a call at the Twilio REST stand-in (a stand-in-only PUT of the Call
+        resource; Twilio keeps its own): the sweeper's reads then find it, and an agent's REST
+        updates, which the phone follows. Nothing without `twilio_api_url`."""
+        phone = self.phone
+        if phone.twilio_api_url is None:
+            return
+        base = phone.twilio_api_url.rstrip("/")
+        url = f"{base}/{API_VERSION}/Accounts/{phone.account_sid}/Calls/{call_sid}.json"
+        try:
+            response = await self.http.put(url, data=fields, auth=(phone.account_sid, phone.auth_token))
+        except httpx.HTTPError as exc:
+            raise PhoneError(f"call store: {url} unreachable ({exc})") from exc
+        if response.status_code >= 300:
+            raise PhoneError(f"call store answered HTTP {response.status_code}: {response.text[:300]}")
+
+    async def _fetch(self, what: str, url: str, method: str, params: Mapping[str, str]) -> str:
+        """A TwiML request (required to succeed): POST with a form, or GET with the parameters in
+        the query, signed over the whole URL (Twilio signs a GET's URL and no body)."""
+        if method == "POST":
+            return await self._post(what, url, params, required=True)
+        full = url + ("&" if urlsplit(url).query else "?") + urlencode(dict(params))
+        headers = {
+            "X-Twilio-Signature": self.phone.sign(full, {}),
+            "I-Twilio-Idempotency-Token": uuid.uuid4().hex,
+            "User-Agent": "TwilioProxy/1.1 (callscribe simulated phone)",
+        }
+        try:
+            response = await self.http.get(full, headers=headers)
+        except httpx.HTTPError as exc:
+            raise PhoneError(f"{what}: {url} unreachable ({exc})") from exc
+        self.callbacks.append((what, response.status_code))
+        self.phone.observer.step(what, f"HTTP {response.status_code}")
+        if response.status_code >= 400:
+            raise PhoneError(f"{what}: {url} answered HTTP {response.status_code}: {response.text[:300]}")
+        return response.text
 
     async def _post(self, what: str, url: str, params: Mapping[str, str], *, required: bool = False) -> str:
         headers = {
@@ -918,9 +1011,17 @@ class _DialledLeg:
 
     async def answer_after(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+        answered = datetime.now(UTC).isoformat()
+        await self.call.keep_call(self.call_sid, Status="in-progress", StartTime=answered)
         await self.report("answered")
 
     async def complete(self, duration_seconds: int) -> None:
+        await self.call.keep_call(
+            self.call_sid,
+            Status="completed",
+            EndTime=datetime.now(UTC).isoformat(),
+            Duration=str(duration_seconds),
+        )
         await self.report(
             "completed",
             {
@@ -930,6 +1031,22 @@ class _DialledLeg:
             },
         )
 
+    @property
+    def caller(self) -> str:
+        return self.leg.caller_id or self.call.phone.caller.from_number
+
+    async def begin(self) -> None:
+        await self.call.keep_call(
+            self.call_sid,
+            Status="ringing",
+            Direction="outbound-dial",
+            From=self.caller,
+            To=self.number,
+            ParentCallSid=self.call.call_sid,
+        )
+        await self.report("initiated")
+        await self.report("ringing")
+
     async def report(self, event: str, extra: Mapping[str, str] | None = None) -> None:
         """Post the event's status callback if the TwiML asked for it (its sequence counts either way)."""
         sequence = self.sequence
@@ -937,7 +1054,7 @@ class _DialledLeg:
         if event not in self.leg.events:
             return
         phone = self.call.phone
-        caller = self.leg.caller_id or phone.caller.from_number
+        caller = self.caller
         params = {
             "AccountSid": phone.account_sid,
             "ApiVersion": API_VERSION,

@@ -4,19 +4,33 @@ Production code runs unchanged; only configuration points it at the stand-ins:
 
 - DynamoDB, EventBridge, SQS, S3: moto in server mode (`aws_local.local_aws`), via AWS_ENDPOINT_URL;
 - API Gateway → webhooks Lambda: `apigw.LocalApiGateway` around the handler, in this process;
+- the calls table's stream → outbox Lambda (the event source mapping): `outbox.LocalOutbox`, which
+  polls moto's DynamoDB stream and invokes the outbox handler with Lambda's records (retries,
+  bisection, DLQ); every event of a call comes from it, as in AWS;
 - EventBridge rules → summaries and recordings Lambdas: `dispatcher.LocalDispatcher` (SQS target,
   retries, DLQ), one per rule; the scheduled sweeper runs on demand (`LocalStack.sweep`,
   `callscribe sweep`), with `SWEEP_AFTER_SECONDS=0`;
 - S3 (the recordings bucket, `RECORDINGS_BUCKET`): moto, created by the bootstrap;
 - Deepgram live STT: `deepgram_server.DeepgramStandIn` hearing through pocketsphinx, via DEEPGRAM_URL;
-- Anthropic Messages API: `anthropic_server` with the offline summariser and the offline agent
-  (`offline_agent.OfflineModels`), via ANTHROPIC_BASE_URL;
+- the model: the Anthropic Messages API stand-in (`anthropic_server`) with the offline summariser and
+  the offline agent (`offline_agent.OfflineModels`), via ANTHROPIC_BASE_URL; or, with
+  `model_provider=bedrock` (`callscribe local up --model-provider bedrock`), the Amazon Bedrock runtime
+  stand-in (`bedrock_server`, SigV4 with the local credentials) with the same answers, via
+  MODEL_PROVIDER=bedrock and ANTHROPIC_BEDROCK_BASE_URL;
 - the Fargate streamer: `python -m streamer` as a subprocess, at STREAM_URL (ws://127.0.0.1:…/media);
-- Twilio's REST API (POST /calls, and the recordings the simulated phone makes):
-  `twilio_rest.TwilioRestStandIn`, via TWILIO_API_BASE_URL.
+- Twilio's REST API (POST /calls, the calls and recordings the simulated phone makes, which the
+  sweeper reads, and the agent's updates of a live call): `twilio_rest.TwilioRestStandIn`, via
+  TWILIO_API_BASE_URL;
+- a team's own TwiML app that listen-in calls are handed to: `team_app.TeamApp`, routed from
+  `LISTEN_NUMBER` (a listen route to its URL, which LISTEN_ALLOWED_URLS allows).
+- the people's side (`people_stack.py`): moto's Cognito pool with one person, the AppSync Events
+  stand-in the streamer publishes to (FEED_HTTP_URL), the people's read API behind the local API
+  Gateway with the Cognito authoriser, and the console's server (the web app and `/api` on one
+  origin, as CloudFront serves them).
 
 With DEEPGRAM_API_KEY or ANTHROPIC_API_KEY set in the environment, the real service is used instead
-of that stand-in (the key is passed through; nothing else changes).
+of that stand-in (the key is passed through; nothing else changes). Bedrock is always the stand-in
+here: every local part signs with moto's fake credentials, which a real Bedrock refuses.
 
 The Lambdas run in this process, each through its own entry point's code (`create_handler`) bound to
 settings the stack builds from `lambda_env` (what CDK would set, over this process's environment),
@@ -55,9 +69,12 @@ from callscribe_local.deepgram_server import OUTAGE_PATH
 from callscribe_local.dispatcher import Delivery, Handler, LocalDispatcher, LocalLambdaContext, RetryPolicy
 from callscribe_local.loop_thread import LoopThread
 from callscribe_local.offline_agent import OFFLINE_AGENT_MODEL
+from callscribe_local.outbox import LocalOutbox, StreamDelivery, StreamPolicy
+from callscribe_local.people_stack import PeopleSide, start_people_side
 from callscribe_local.phone import StreamHook
 from callscribe_local.recognizer import RecognizerFactory
 from callscribe_local.settlement import RECORDINGS, SUMMARIES
+from shared.anthropic_clients import ModelProvider
 from shared.events import RecordingCompleted, TranscriptCompleted, TranscriptReconciled
 from shared.telemetry import METRICS_NAMESPACE
 from streamer.contract import HEALTH_PATH, MEDIA_PATH, SERVICE_NAME
@@ -65,7 +82,9 @@ from streamer.contract import HEALTH_PATH, MEDIA_PATH, SERVICE_NAME
 if TYPE_CHECKING:  # the parts are imported when the stack starts them
     from callscribe_local.anthropic_server import AnthropicServer
     from callscribe_local.apigw import LocalApiGateway
+    from callscribe_local.bedrock_server import BedrockServer
     from callscribe_local.deepgram_server import DeepgramStandIn
+    from callscribe_local.team_app import TeamApp
     from callscribe_local.twilio_rest import TwilioRestStandIn
 
 T = TypeVar("T")
@@ -92,6 +111,7 @@ DEMO_EVALUATION_QUESTIONS = json.dumps(
 )
 FORWARD_TO = "+14155550199"  # the demo forwards every call here: two parties, both tracks streamed
 TWILIO_NUMBER = "+14155550100"  # the product's number: the simulated phone calls it, POST /calls uses it
+LISTEN_NUMBER = "+14155550166"  # listen-in: streamed and recorded, then handed to the team app's TwiML
 AGENT_NUMBER = (
     "+14155550177"  # routed to the voice agent (`callscribe call --to agent`), transfers to FORWARD_TO
 )
@@ -104,7 +124,8 @@ SPEECH_BYTES_PER_CHAR = 500
 
 
 def default_call_routes() -> dict[str, Any]:
-    """Every number forwards (two parties, both tracks streamed) except AGENT_NUMBER: the agent."""
+    """Every number forwards (two parties, both tracks streamed) except AGENT_NUMBER: the agent (and
+    LISTEN_NUMBER, whose listen route to the team app the stack adds once that app has its URL)."""
     return {"*": {"forwardTo": FORWARD_TO}, AGENT_NUMBER: {"agent": {"transferTo": FORWARD_TO}}}
 
 
@@ -126,11 +147,15 @@ class StackOptions:
     # a scripted one in to have a call say exactly what they check for.
     recognizer_factory: RecognizerFactory | None = None
     anthropic_api_key: str | None = None  # set: real Anthropic; None: the offline summariser
+    # Where the Lambdas and the streamer ask the model (MODEL_PROVIDER): Anthropic's API (its
+    # stand-in, or the real one with a key), or Bedrock (always its stand-in, with the summariser)
+    model_provider: ModelProvider = ModelProvider.ANTHROPIC
     api_port: int = 0
     streamer_port: int = 0
     moto_port: int = 0
     log_dir: Path | None = None
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy.lambda_async)
+    stream_policy: StreamPolicy = field(default_factory=StreamPolicy)  # the outbox's event source mapping
     streamer_start_timeout: float = 30.0
     # The streamer's REPLAY_BUFFER_SECONDS (None: the product's default, 30 s). A Deepgram outage
     # shorter than this leaves no gap in the live transcript (the streamer replays the audio).
@@ -139,11 +164,18 @@ class StackOptions:
     # `prices` (None: the code's dated defaults, or CALL_PRICES from the environment when it is set)
     call_prices: Mapping[str, Any] | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # This number gets a listen route to the stack's team app (unless `call_routes` routes it
+    # already); None: no team app, no listen route
+    listen_number: str | None = LISTEN_NUMBER
     capture_stdout: bool = False  # a terminal UI owns stdout: route the handlers' prints to the log
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> StackOptions:
         env = os.environ if environ is None else environ
+        chosen = env.get("MODEL_PROVIDER") or ModelProvider.ANTHROPIC.value
+        if chosen not in {provider.value for provider in ModelProvider}:
+            raise ValueError(f"MODEL_PROVIDER={chosen!r}: expected one of {', '.join(ModelProvider)}")
+        overrides.setdefault("model_provider", ModelProvider(chosen))
         return cls(
             deepgram_api_key=env.get("DEEPGRAM_API_KEY") or None,
             anthropic_api_key=env.get("ANTHROPIC_API_KEY") or None,
@@ -168,7 +200,7 @@ class StackUrls:
     stream: str
     aws: str
     deepgram: str
-    anthropic: str
+    anthropic: str  # the model's endpoint: the Anthropic API's, or Bedrock's runtime (model_provider)
     log_dir: str
     twilio: str = ""  # the Twilio REST stand-in: POST /calls, and recordings
 
@@ -186,6 +218,7 @@ class LocalStack:
         self.auth_token = TEST_AUTH_TOKEN
         self.deliveries: list[Delivery] = []  # the summaries' (the demo reads these)
         self.recording_deliveries: list[Delivery] = []
+        self.outbox_deliveries: list[StreamDelivery] = []
         self._exit = ExitStack()
         self.aws: LocalAws | None = None
         # The Lambdas' environment: this process's, plus what the stack sets for them (`_stack_env`).
@@ -193,18 +226,22 @@ class LocalStack:
         self.api: LocalApiGateway | None = None
         self.dispatcher: LocalDispatcher | None = None
         self.recordings_dispatcher: LocalDispatcher | None = None
+        self.outbox: LocalOutbox | None = None
         self.sweeper: Handler | None = None
         self.streamer: subprocess.Popen[bytes] | None = None
         self._streamer_signalled = False
         self.twilio_rest: TwilioRestStandIn | None = None
+        self.team_app: TeamApp | None = None
+        self.people: PeopleSide | None = None
         self.deepgram_standin: DeepgramStandIn | None = None  # None: the real Deepgram is used
         self.recognizer_factory: RecognizerFactory | None = None  # what the stand-in hears with
-        self.anthropic_server: AnthropicServer | None = None  # None: the real Anthropic API is used
+        # the model's stand-in, whose `requests` are what the model was sent; None: the real Anthropic API
+        self.model_server: AnthropicServer | BedrockServer | None = None
         self._deepgram_loop: LoopThread | None = None
         self.urls: StackUrls | None = None
         self.log_dir = Path(self.options.log_dir or tempfile.mkdtemp(prefix="callscribe-local-"))
         self.deepgram_model = "deepgram (real)" if self.options.deepgram_api_key else ""
-        self.summary_model = "anthropic (real)" if self.options.anthropic_api_key else OFFLINE_SUMMARY_MODEL
+        self.summary_model = "anthropic (real)" if self._real_anthropic else OFFLINE_SUMMARY_MODEL
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -225,9 +262,17 @@ class LocalStack:
         self.aws = self._exit.enter_context(local_aws(self.options.names, port=self.options.moto_port))
         self.observer.step("aws", f"moto (DynamoDB, EventBridge, SQS, S3) at {self.aws.endpoint}")
 
+        self.people = start_people_side(self._exit, self.aws.endpoint, self.options.names, LOCAL_REGION)
+        self.observer.step(
+            "people",
+            f"Cognito pool {self.people.pool.pool_id} (user {self.people.user}), live feed "
+            f"{self.people.feed.realtime_url}, read API {self.people.api.url}",
+        )
+        self.observer.step("console", f"the web console at {self.people.console.url}")
         deepgram_url, deepgram_key = self._start_deepgram()
-        anthropic_url, anthropic_key = self._start_anthropic()
+        model_url, model_env = self._start_model()
         twilio_url = self._start_twilio_rest()
+        self._start_team_app()
 
         from callscribe_local.apigw import LocalApiGateway
 
@@ -241,14 +286,19 @@ class LocalStack:
             api_url=api.url,
             twilio_url=twilio_url,
             deepgram=(deepgram_url, deepgram_key),
-            anthropic=(anthropic_url, anthropic_key),
+            model=model_env,
         )
-        self.lambda_env = {**os.environ, **stack_env}
+        self.lambda_env = {
+            **os.environ,
+            **stack_env,
+            "OUTBOX_DEAD_LETTER_QUEUE_URL": LocalOutbox.create_dead_letter_queue(),
+        }
         # The streamer process takes seconds to import and bind: it boots while the rest starts here,
         # and the stack is up once it answers its health check (below).
         health = self._spawn_streamer(streamer_port, stream_url, stack_env)
         api.start()
         self.observer.step("api", f"API Gateway (REST, stage local) at {api.url}")
+        self._start_outbox()
 
         self.dispatcher = LocalDispatcher(
             self.options.names.event_bus_name,
@@ -273,7 +323,7 @@ class LocalStack:
             stream=stream_url,
             aws=self.aws.endpoint,
             deepgram=deepgram_url,
-            anthropic=anthropic_url,
+            anthropic=model_url,
             log_dir=str(self.log_dir),
             twilio=twilio_url,
         )
@@ -286,6 +336,8 @@ class LocalStack:
         for dispatcher in (self.recordings_dispatcher, self.dispatcher):
             if dispatcher is not None:
                 dispatcher.request_stop()
+        if self.outbox is not None:
+            self.outbox.request_stop()
         self._signal_streamer()
         self._exit.close()
 
@@ -335,6 +387,12 @@ class LocalStack:
 
         return create_handler(self._container(lambda env: build_service(RecordingSettings.from_env(env))))
 
+    def _outbox_handler(self) -> Handler:
+        from functions.outbox.app import build_outbox, create_handler
+        from functions.outbox.settings import OutboxSettings
+
+        return create_handler(self._container(lambda env: build_outbox(OutboxSettings.from_env(env))))
+
     def _sweeper_handler(self) -> Handler:
         from functions.sweeper.app import build_service, create_handler
         from functions.sweeper.settings import SweeperSettings
@@ -342,6 +400,23 @@ class LocalStack:
         return create_handler(self._container(lambda env: build_service(SweeperSettings.from_env(env))))
 
     # -- parts -------------------------------------------------------------------------------------
+
+    def _start_outbox(self) -> None:
+        """The calls table's stream → the outbox handler (what the event source mapping does)."""
+        self.outbox = LocalOutbox(
+            self.options.names.calls_table,
+            self._outbox_handler(),
+            dead_letter_queue_url=self.lambda_env["OUTBOX_DEAD_LETTER_QUEUE_URL"],
+            policy=self.options.stream_policy,
+            on_delivery=self.outbox_deliveries.append,
+        ).start()
+        self._exit.callback(self.outbox.stop)
+        policy = self.options.stream_policy
+        self.observer.step(
+            "outbox",
+            f"calls table stream → outbox handler (polled every {policy.poll_interval * 1000:.0f} ms; "
+            f"{policy.max_retry_attempts} retries, bisected, then DLQ) → the bus",
+        )
 
     def _start_recordings_dispatcher(self) -> None:
         """`Recording Completed` → the recordings handler (copy, batch transcription, reconciliation)."""
@@ -395,25 +470,51 @@ class LocalStack:
         )
         return str(standin.url), LOCAL_DEEPGRAM_KEY
 
-    def _start_anthropic(self) -> tuple[str, str]:
-        if self.options.anthropic_api_key:
+    @property
+    def _real_anthropic(self) -> bool:
+        return self.options.model_provider is ModelProvider.ANTHROPIC and bool(self.options.anthropic_api_key)
+
+    def _start_model(self) -> tuple[str, dict[str, str]]:
+        """The model's endpoint, and what the Lambdas and the streamer are told to reach it with."""
+        from callscribe_local.offline_agent import OfflineModels
+
+        if self.options.model_provider is ModelProvider.BEDROCK:
+            from callscribe_local.bedrock_server import BedrockServer
+
+            bedrock = BedrockServer(OfflineModels(), region=LOCAL_REGION).start()
+            self._exit.callback(bedrock.stop)
+            self.model_server = bedrock
+            self.observer.step(
+                "bedrock",
+                f"Amazon Bedrock stand-in at {bedrock.base_url} (SigV4, {LOCAL_REGION}; "
+                f"offline: {OFFLINE_SUMMARY_MODEL} summaries, {OFFLINE_AGENT_MODEL} agent)",
+            )
+            return bedrock.base_url, {
+                "MODEL_PROVIDER": ModelProvider.BEDROCK.value,
+                "ANTHROPIC_BEDROCK_BASE_URL": bedrock.base_url,
+                "BEDROCK_REGION": LOCAL_REGION,
+            }
+        if self._real_anthropic:
+            assert self.options.anthropic_api_key is not None
             url = os.environ.get("ANTHROPIC_BASE_URL", "https://api.anthropic.com")
             self.observer.step("anthropic", f"real Anthropic API at {url} (ANTHROPIC_API_KEY is set)")
-            return url, self.options.anthropic_api_key
+            return url, {"ANTHROPIC_API_KEY": self.options.anthropic_api_key}
         from callscribe_local.anthropic_server import AnthropicServer
-        from callscribe_local.offline_agent import OfflineModels
-        from callscribe_local.offline_summarizer import OFFLINE_MODEL
 
         server = AnthropicServer(OfflineModels(), api_key=LOCAL_ANTHROPIC_KEY).start()
         self._exit.callback(server.stop)
-        self.anthropic_server = server  # its `requests`: what the model was sent
-        self.summary_model = OFFLINE_MODEL
+        self.model_server = server
         self.observer.step(
             "anthropic",
             f"Anthropic stand-in at {server.base_url} (offline: {OFFLINE_SUMMARY_MODEL} summaries, "
             f"{OFFLINE_AGENT_MODEL} agent)",
         )
-        return str(server.base_url), LOCAL_ANTHROPIC_KEY
+        return server.base_url, {
+            "ANTHROPIC_API_KEY": LOCAL_ANTHROPIC_KEY,
+            "ANTHROPIC_BASE_URL": server.base_url,
+            "SUMMARY_MODEL": OFFLINE_SUMMARY_MODEL,
+            "AGENT_MODEL": OFFLINE_AGENT_MODEL,
+        }
 
     def _start_twilio_rest(self) -> str:
         """POST /calls reaches this instead of api.twilio.com (it records the call; no phone rings)."""
@@ -427,6 +528,27 @@ class LocalStack:
         )
         return twilio.base_url
 
+    def _start_team_app(self) -> None:
+        """The team's own TwiML app a listen route hands calls to (its own greeting, then a <Dial>)."""
+        if self.options.listen_number is None:
+            return
+        from callscribe_local.team_app import TeamApp
+
+        app = TeamApp(self.auth_token).start()
+        self._exit.callback(app.stop)
+        self.team_app = app
+        self.observer.step(
+            "team app", f"a team's TwiML app at {app.twiml_url} ({self.options.listen_number} listens in)"
+        )
+
+    def _call_routes(self) -> dict[str, Any]:
+        """`call_routes`, plus the listen route of `listen_number` to the team app when it has none."""
+        routes = dict(self.options.call_routes)
+        number = self.options.listen_number
+        if self.team_app is not None and number is not None and number not in routes:
+            routes[number] = {"listen": {"twimlUrl": self.team_app.twiml_url}}
+        return routes
+
     def _spawn_streamer(self, port: int, stream_url: str, stack_env: Mapping[str, str]) -> str:
         """Start `python -m streamer` (not waiting for it); the URL of its health check."""
         env = {
@@ -436,6 +558,7 @@ class LocalStack:
             "HOST": "127.0.0.1",
             "STREAM_URL": stream_url,
             "DRAIN_SECONDS": "10",
+            **(self.people.streamer_env() if self.people is not None else {}),
             **(
                 {"REPLAY_BUFFER_SECONDS": str(self.options.replay_buffer_seconds)}
                 if self.options.replay_buffer_seconds is not None
@@ -499,20 +622,20 @@ class LocalStack:
         api_url: str,
         twilio_url: str,
         deepgram: tuple[str, str],
-        anthropic: tuple[str, str],
+        model: Mapping[str, str],
     ) -> dict[str, str]:
         """What the stack sets for its Lambdas and its streamer, as CDK sets it for the deployed ones
         (over this process's environment, which is not changed)."""
         assert self.aws is not None
-        (deepgram_url, deepgram_key), (anthropic_url, anthropic_key) = deepgram, anthropic
-        offline_anthropic = not self.options.anthropic_api_key
+        deepgram_url, deepgram_key = deepgram
         return {
             **self.aws.env(),
             "TWILIO_ACCOUNT_SID": self.account_sid,
             "TWILIO_AUTH_TOKEN": self.auth_token,
             "STREAM_URL": stream_url,
             "WEBHOOK_BASE_URL": api_url,
-            "CALL_ROUTES": json.dumps(dict(self.options.call_routes)),
+            "CALL_ROUTES": json.dumps(self._call_routes()),
+            **({"LISTEN_ALLOWED_URLS": self.team_app.twiml_url} if self.team_app is not None else {}),
             "TWILIO_API_BASE_URL": twilio_url,
             "TWILIO_FROM_NUMBER": TWILIO_NUMBER,
             # the recordings Lambda hears with the same Deepgram as the streamer (its pre-recorded
@@ -521,15 +644,14 @@ class LocalStack:
             "DEEPGRAM_URL": deepgram_url,
             "DEEPGRAM_API_KEY": deepgram_key,
             **({} if self.options.deepgram_api_key else {"DEEPGRAM_MODEL": self.deepgram_model}),
-            "ANTHROPIC_API_KEY": anthropic_key,
-            **({"ANTHROPIC_BASE_URL": anthropic_url} if offline_anthropic else {}),
-            **({"SUMMARY_MODEL": OFFLINE_SUMMARY_MODEL} if offline_anthropic else {}),
-            **({"AGENT_MODEL": OFFLINE_AGENT_MODEL} if offline_anthropic else {}),
+            **model,
             "EVALUATION_QUESTIONS": os.environ.get("EVALUATION_QUESTIONS") or DEMO_EVALUATION_QUESTIONS,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-            # the sweeper runs only when asked (`callscribe sweep`): then at once, no patience
+            # the sweeper runs only when asked (`callscribe sweep`): then at once, no patience, and
+            # a call with no final status is asked about at the Twilio stand-in at once
             "SWEEP_AFTER_SECONDS": os.environ.get("SWEEP_AFTER_SECONDS", "0"),
+            "SWEEP_TWILIO_AFTER_SECONDS": os.environ.get("SWEEP_TWILIO_AFTER_SECONDS", "0"),
             **self._prices_env(),
             **self.options.extra_env,
         }

@@ -1,12 +1,20 @@
-"""A local stand-in for Twilio's REST Calls API, for the real `twilio` client to talk to.
+"""A local stand-in for Twilio's REST API, for the real `twilio` client to talk to.
 
 It speaks enough of the 2010-04-01 API for what callscribe does: create a call
 (`POST /2010-04-01/Accounts/{AccountSid}/Calls.json`), update one (`POST …/Calls/{CallSid}.json`:
-`Status=completed`, `Twiml`, `Url`, as the agent mode hangs up or transfers) and fetch one. Bodies
-are form-encoded, auth is HTTP Basic (account SID + auth token) and answers have Twilio's shapes:
-the Call resource JSON, and `{"code", "message", "more_info", "status"}` for errors. Tests point
-the client at it with `client.api.base_url` (callscribe: `TWILIO_API_BASE_URL`), read what was
-asked in `.requests`, and make it fail with `.fail_next(...)`.
+`Status=completed`, `Twiml`, `Url`, as the agent mode hangs up or transfers), fetch one
+(`GET …/Calls/{CallSid}.json`) and list its recordings (`GET …/Calls/{CallSid}/Recordings.json`), as
+the sweeper does when a callback was lost. Bodies are form-encoded, auth is HTTP Basic (account SID +
+auth token) and answers have Twilio's shapes (`twilio_resources`): the Call resource, a list page,
+and `{"code", "message", "more_info", "status"}` for errors. Tests point the client at it with
+`client.api.base_url` (callscribe: `TWILIO_API_BASE_URL`), read what was asked in `.requests`, and
+make it fail with `.fail_next(...)`.
+
+Calls: those created here, and those the simulated phone places: the phone keeps Twilio's view of
+each call here as it goes (`PUT …/Calls/{CallSid}.json`, a stand-in-only method, or `keep_call()`
+in-process: status, times, duration, parent), so a fetch answers what Twilio would. A completed call
+and a recording carry Twilio's `price` (`twilio_resources.Rates`, negative as Twilio reports a
+charge) when read; `hold_prices()` keeps them null, as Twilio's are until it has priced the call.
 
 Recordings: `GET …/Recordings/{RecordingSid}.wav` (or without extension) serves the recording as
 Twilio does, a 16-bit PCM WAV (`audio/x-wav`); `GET …/Recordings/{RecordingSid}.json` the Recording
@@ -16,39 +24,54 @@ memory by SID; the simulated phone puts them there (`PUT …/Recordings/{Recordi
 stand-in-only method, or `add_recording()` in-process). Tests script a recording's failures with
 `fail_recording(sid, status)` and `truncate_recording(sid)`.
 
-Live calls: the simulated phone keeps the call it is on here (`PUT …/Calls/{CallSid}.json`, a
-stand-in-only method: Twilio knows its own calls) and follows what REST updates do to it through a
-long poll (`GET /_local/calls/{CallSid}/updates?after=N&wait=S`, Basic auth: the updates after the
-first N, waiting up to S seconds for one), so an agent's `end_call` or transfer ends or redirects the
-simulated call as Twilio would. Redirecting a call that has ended is refused as Twilio refuses it
-(400, error 21220).
+Live calls: a call the phone keeps here is live: the phone follows what REST updates do to it
+through a long poll (`GET /_local/calls/{CallSid}/updates?after=N&wait=S`, Basic auth: the updates
+after the first N, waiting up to S seconds for one), so an agent's `end_call` or transfer ends or
+redirects the simulated call as Twilio would. Redirecting a call that has ended is refused as
+Twilio refuses it (400, error 21220).
+
+Longer than most modules because it is one server for all of Twilio's REST API the product and the
+simulated phone touch (calls, live calls' updates, recordings and their media, faults); the JSON
+shapes are `twilio_resources`'.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import re
 import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import format_datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 from callscribe_local.http_server import BackgroundHttpServer, StandIn
+from callscribe_local.twilio_resources import (
+    API_VERSION,
+    Rates,
+    StoredRecording,
+    call_resource,
+    error_body,
+    list_page,
+    now_rfc2822,
+    recording_resource,
+    rfc2822,
+)
 from shared.patterns import E164_PATTERN
 
-API_VERSION = "2010-04-01"
 E164 = re.compile(E164_PATTERN)  # the product's own shape: a number it would refuse never gets here
 _CALLS = re.compile(rf"^/{API_VERSION}/Accounts/(?P<account>AC[0-9a-fA-F]{{32}})/Calls\.json$")
 _CALL = re.compile(
     rf"^/{API_VERSION}/Accounts/(?P<account>AC[0-9a-fA-F]{{32}})/Calls/(?P<sid>CA[0-9a-f]{{32}})\.json$"
+)
+_CALL_RECORDINGS = re.compile(
+    rf"^/{API_VERSION}/Accounts/(?P<account>AC[0-9a-fA-F]{{32}})/Calls/(?P<sid>CA[0-9a-f]{{32}})"
+    r"/Recordings\.json$"
 )
 _UPDATES = re.compile(r"^/_local/calls/(?P<sid>CA[0-9a-f]{32})/updates$")
 MAX_UPDATES_WAIT_SECONDS = 30.0
@@ -84,20 +107,6 @@ class InjectedError:
 
 
 @dataclass
-class StoredRecording:
-    """One recording as the Twilio stand-in holds it."""
-
-    sid: str
-    call_sid: str
-    wav: bytes
-    channels: int
-    source: str
-    start_time: str  # ISO-8601 with the sub-second part (the resource shows it as RFC 2822)
-    duration: str  # seconds, as Twilio's resource gives it: a string
-    date_created: str
-
-
-@dataclass
 class RecordingFault:
     """What the next `times` GETs of one recording's media get instead of the WAV."""
 
@@ -113,19 +122,6 @@ class RawResponse:
     body: bytes
 
 
-def error_body(status: int, code: int, message: str) -> dict[str, Any]:
-    return {
-        "code": code,
-        "message": message,
-        "more_info": f"https://www.twilio.com/docs/errors/{code}",
-        "status": status,
-    }
-
-
-def _rfc2822(moment: datetime) -> str:
-    return format_datetime(moment, usegmt=True)
-
-
 @dataclass
 class TwilioRestStandIn(StandIn):
     """`with TwilioRestStandIn(account_sid, auth_token) as twilio:` then `twilio.base_url`."""
@@ -137,6 +133,8 @@ class TwilioRestStandIn(StandIn):
     requests: list[RecordedRequest] = field(default_factory=list)
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)
     recordings: dict[str, StoredRecording] = field(default_factory=dict)
+    rates: Rates = field(default_factory=Rates)
+    prices_held: bool = False  # True: every price reads null, as Twilio's before it priced the call
     _recording_faults: dict[str, RecordingFault] = field(default_factory=dict)
     # REST updates (Status, Twiml, Url) of the calls a simulated phone is on, in order, per call SID
     live_updates: dict[str, list[dict[str, str | None]]] = field(default_factory=dict)
@@ -173,26 +171,37 @@ class TwilioRestStandIn(StandIn):
     def created_calls(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == "POST" and _CALLS.match(r.path)]
 
-    # -- live calls (the simulated phone's) -----------------------------------------------------
+    # -- calls the simulated phone is on ----------------------------------------------------------
 
-    def keep_call(
-        self, sid: str, *, from_: str, to: str, direction: str = "inbound", status: str = "in-progress"
-    ) -> dict[str, Any]:
-        """Hold (or update) a call the simulated phone is on, so REST updates find it and the phone
-        can follow them (what the phone's PUT does)."""
+    def keep_call(self, sid: str, **fields: Any) -> dict[str, Any]:
+        """Hold or update a call as Twilio sees it (what the phone's PUT does), so a fetch answers
+        what Twilio would, REST updates find it and the phone can follow them. `fields` are in the
+        Call resource's own names (`status`, `direction`, `from`, `to`, `parent_call_sid`,
+        `start_time`, `end_time` as datetimes or RFC 2822, `duration` in seconds, `answered_by`),
+        over what is held already; a new call is an inbound call in progress unless they say
+        otherwise. Reaching `in-progress` starts it and a terminal status ends it now, unless a time
+        is given or held."""
+        for name in ("start_time", "end_time"):
+            if isinstance(fields.get(name), datetime):
+                fields[name] = rfc2822(fields[name])
+        if fields.get("duration") is not None:
+            fields["duration"] = str(fields["duration"])
         with self._lock:
-            known = self.calls.get(sid)
-            call = dict(known) if known else self._call_resource(sid, from_, to, direction)
-            now = _rfc2822(datetime.now(UTC))
-            call.update(status=status, date_updated=now)
-            if status in ("in-progress", "ringing") and call.get("start_time") is None:
+            held = self.calls.get(sid)
+            if held is None:
+                call = self._call_resource(sid, **{"direction": "inbound", "status": "in-progress", **fields})
+            else:
+                call = {**held, **fields}
+            now = now_rfc2822()
+            call["date_updated"] = now
+            if call.get("status") == "in-progress" and call.get("start_time") is None:
                 call["start_time"] = now
-            if status in TERMINAL_STATUSES and call.get("end_time") is None:
+            if call.get("status") in TERMINAL_STATUSES and call.get("end_time") is None:
                 call["end_time"] = now
             self.calls[sid] = call
             self.live_updates.setdefault(sid, [])
             self._updated.notify_all()
-        return call
+            return dict(call)
 
     def updates_after(self, sid: str, after: int, wait: float) -> list[dict[str, str | None]] | None:
         """The REST updates of a live call after the first `after`, waiting up to `wait` seconds for
@@ -208,6 +217,26 @@ class TwilioRestStandIn(StandIn):
                     return list(updates[after:])
                 self._updated.wait(remaining)
 
+    def call_recordings_requests(self, sid: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if (m := _CALL_RECORDINGS.match(r.path)) and m.group("sid") == sid]
+
+    # -- prices -------------------------------------------------------------------------------
+
+    def hold_prices(self, held: bool = True) -> None:
+        """Prices read null (True) or as billed (False) from now on."""
+        with self._lock:
+            self.prices_held = held
+
+    def _priced_call(self, call: dict[str, Any]) -> dict[str, Any]:
+        if call.get("price") is not None or self.prices_held:
+            return call
+        return {**call, "price": self.rates.call_price(call)}
+
+    def _priced(self, recording: StoredRecording) -> StoredRecording:
+        if recording.price is not None or self.prices_held:
+            return recording
+        return replace(recording, price=self.rates.recording_price(recording.duration))
+
     # -- recordings -------------------------------------------------------------------------
 
     def add_recording(
@@ -222,7 +251,7 @@ class TwilioRestStandIn(StandIn):
         duration: str = "",
     ) -> StoredRecording:
         """Keep a recording (what the phone's PUT does); it is then served by SID."""
-        now = _rfc2822(datetime.now(UTC))
+        now = now_rfc2822()
         recording = StoredRecording(
             sid, call_sid, wav, channels, source, start_time or now, duration or "0", now
         )
@@ -299,8 +328,8 @@ class TwilioRestStandIn(StandIn):
             injected = self._errors.popleft() if self._errors else None
         if injected is not None:
             return injected.status, error_body(injected.status, injected.code, injected.message)
-        collection, single = _CALLS.match(path), _CALL.match(path)
-        matched = collection or single
+        collection, single, recordings = _CALLS.match(path), _CALL.match(path), _CALL_RECORDINGS.match(path)
+        matched = collection or single or recordings
         account = matched.group("account") if matched is not None else None
         if account is not None and account != self.account_sid:
             return 404, error_body(404, 20404, f"The requested resource {path} was not found")
@@ -308,18 +337,14 @@ class TwilioRestStandIn(StandIn):
             return self._create(params)
         if single and method == "POST":
             return self._update(single.group("sid"), params)
-        if single and method == "PUT":  # the simulated phone keeping the call it is on (stand-in only)
-            kept = self.keep_call(
-                single.group("sid"),
-                from_=params.get("From", ""),
-                to=params.get("To", ""),
-                direction=params.get("Direction", "inbound"),
-                status=params.get("Status", "in-progress"),
-            )
-            return 200, kept
+        if single and method == "PUT":  # the phone keeping Twilio's view of its call (stand-in only)
+            return 200, self.keep_call(single.group("sid"), **_kept_fields(params))
+        if recordings and method == "GET":
+            return 200, self._call_recordings(recordings.group("sid"), path)
         if single and method == "GET":
             with self._lock:
-                call = self.calls.get(single.group("sid"))
+                held = self.calls.get(single.group("sid"))
+                call = None if held is None else self._priced_call(held)
             return (
                 (200, call)
                 if call
@@ -409,34 +434,15 @@ class TwilioRestStandIn(StandIn):
 
     def _resource(self, recording: StoredRecording) -> dict[str, Any]:
         """The Recording resource, in Twilio's JSON shape."""
-        uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Recordings/{recording.sid}"
-        start = recording.start_time
-        with contextlib.suppress(ValueError):  # whole seconds, RFC 2822, as Twilio shows it
-            start = _rfc2822(datetime.fromisoformat(start))
-        return {
-            "account_sid": self.account_sid,
-            "api_version": API_VERSION,
-            "call_sid": recording.call_sid,
-            "conference_sid": None,
-            "date_created": recording.date_created,
-            "date_updated": recording.date_created,
-            "start_time": start,
-            "duration": str(round(float(recording.duration or 0))),
-            "sid": recording.sid,
-            "price": None,
-            "price_unit": "USD",
-            "status": "completed",
-            "channels": recording.channels,
-            "source": recording.source,
-            "error_code": None,
-            "uri": f"{uri}.json",
-            "encryption_details": None,
-            "media_url": f"{self.base_url if self._http else ''}{uri}",
-            "subresource_uris": {
-                "add_on_results": f"{uri}/AddOnResults.json",
-                "transcriptions": f"{uri}/Transcriptions.json",
-            },
-        }
+        priced = self._priced(recording)
+        return recording_resource(self.account_sid, priced, media_base=self.base_url if self._http else "")
+
+    def _call_recordings(self, call_sid: str, path: str) -> dict[str, Any]:
+        """The call's recordings, one list page (Twilio lists a `<Dial>`'s recording under the parent)."""
+        with self._lock:
+            held = [r for r in self.recordings.values() if r.call_sid == call_sid]
+        items = [recording_resource(self.account_sid, self._priced(r), under_call=True) for r in held]
+        return list_page("recordings", path, items)
 
     def _create(self, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
         to, from_ = params.get("To", ""), params.get("From", "")
@@ -451,54 +457,15 @@ class TwilioRestStandIn(StandIn):
         if not (params.get("Url") or params.get("Twiml") or params.get("ApplicationSid")):
             return 400, error_body(400, 21205, "Url parameter is required.")
         sid = "CA" + uuid.uuid4().hex
-        call = self._call_resource(sid, from_, to, "outbound-api")
+        call = self._call_resource(sid, **{"from": from_, "to": to})
         with self._lock:
             self.calls[sid] = call
         return 201, call
 
-    def _call_resource(self, sid: str, from_: str, to: str, direction: str) -> dict[str, Any]:
-        """A Call resource in Twilio's JSON shape, `queued`."""
-        now = _rfc2822(datetime.now(UTC))
-        base = f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}"
-        return {
-            "account_sid": self.account_sid,
-            "annotation": None,
-            "answered_by": None,
-            "api_version": API_VERSION,
-            "caller_name": None,
-            "date_created": now,
-            "date_updated": now,
-            "direction": direction,
-            "duration": None,
-            "end_time": None,
-            "forwarded_from": None,
-            "from": from_,
-            "from_formatted": from_,
-            "group_sid": None,
-            "parent_call_sid": None,
-            "phone_number_sid": "PN" + uuid.uuid5(uuid.NAMESPACE_URL, from_).hex,
-            "price": None,
-            "price_unit": "USD",
-            "queue_time": "0",
-            "sid": sid,
-            "start_time": None,
-            "status": "queued",
-            "subresource_uris": {
-                "notifications": f"{base}/Notifications.json",
-                "recordings": f"{base}/Recordings.json",
-                "payments": f"{base}/Payments.json",
-                "events": f"{base}/Events.json",
-                "siprec": f"{base}/Siprec.json",
-                "streams": f"{base}/Streams.json",
-                "transcriptions": f"{base}/Transcriptions.json",
-                "user_defined_message_subscriptions": f"{base}/UserDefinedMessageSubscriptions.json",
-                "user_defined_messages": f"{base}/UserDefinedMessages.json",
-            },
-            "to": to,
-            "to_formatted": to,
-            "trunk_sid": None,
-            "uri": f"{base}.json",
-        }
+    def _call_resource(self, sid: str, **fields: Any) -> dict[str, Any]:
+        """A Call resource of this account in Twilio's JSON shape (`twilio_resources.call_resource`:
+        `queued`, `outbound-api`, unless `fields` say otherwise)."""
+        return call_resource(self.account_sid, sid, **fields)
 
     def _call_path(self, sid: str) -> str:
         return f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}.json"
@@ -519,7 +486,7 @@ class TwilioRestStandIn(StandIn):
                 return 400, error_body(400, 21205, "Url or Twiml parameter is required.")
             if status is None and sid in self.live_updates and call.get("status") in TERMINAL_STATUSES:
                 return 400, error_body(400, 21220, "Call is not in-progress. Cannot redirect.")
-            call = dict(call, date_updated=_rfc2822(datetime.now(UTC)))
+            call = dict(call, date_updated=now_rfc2822())
             if status is not None:
                 call["status"] = status
                 call["end_time"] = call["date_updated"]
@@ -560,3 +527,33 @@ class TwilioRestStandIn(StandIn):
                 return
 
         return _Handler
+
+
+# The phone's PUT of a call: Twilio's parameter names to the Call resource's fields.
+_KEPT = {
+    "Status": "status",
+    "Direction": "direction",
+    "From": "from",
+    "To": "to",
+    "ParentCallSid": "parent_call_sid",
+    "StartTime": "start_time",
+    "EndTime": "end_time",
+    "Duration": "duration",
+    "AnsweredBy": "answered_by",
+}
+
+
+def _kept_fields(params: dict[str, str]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for name, field_name in _KEPT.items():
+        value = params.get(name)
+        if not value:
+            continue
+        if field_name in ("start_time", "end_time"):
+            try:
+                fields[field_name] = datetime.fromisoformat(value)
+            except ValueError:
+                fields[field_name] = value  # already Twilio's RFC 2822
+        else:
+            fields[field_name] = value
+    return fields

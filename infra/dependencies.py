@@ -41,7 +41,14 @@ LAMBDA_DEPENDENCIES: Mapping[str, tuple[str, ...]] = {
     # its retries (shared/backoff.py); regex runs configured redaction patterns with its timeout
     # (shared/redaction_patterns.py).
     "recordings": ("aws-lambda-powertools", "boto3", "pynamodb", "pydantic", "urllib3", "tenacity", "regex"),
-    "sweeper": ("aws-lambda-powertools", "boto3", "pynamodb", "pydantic"),
+    # twilio: the sweeper reads Twilio's REST API when a callback was lost (functions/sweeper/twilio_rest.py)
+    "sweeper": ("aws-lambda-powertools", "boto3", "pynamodb", "pydantic", "twilio"),
+    # the people's read API: the calls table and the recordings bucket (presigned links) through boto3
+    "console_api": ("aws-lambda-powertools", "boto3", "pynamodb", "pydantic"),
+    # the live feed's call messages: the calls table's stream in, SigV4-signed HTTP publish out (urllib3)
+    "call_feed": ("aws-lambda-powertools", "boto3", "pynamodb", "pydantic", "urllib3"),
+    # no pynamodb: the outbox reads the calls table's stream, never the table
+    "outbox": ("aws-lambda-powertools", "boto3", "pydantic"),
 }
 
 # What `cdk synth` imports: the CDK and cdk-nag, and the two libraries infra reads the product's

@@ -1,8 +1,10 @@
 """`python -m shared.bootstrap`: create the tables, the event bus and (when `RECORDINGS_BUCKET` is
 set) the recordings bucket named by the environment.
 
-Idempotent: existing resources are left alone. Keys and indexes come from the same pynamodb models
-the code uses (and that infra/ mirrors), so a local stack cannot drift from the code's expectations.
+Idempotent: existing resources are left alone, except that a calls table created before it had a
+stream gets one (the outbox reads it). Keys, indexes and the stream come from the same pynamodb
+models the code uses (and that infra/ mirrors), so a local stack cannot drift from the code's
+expectations.
 Meant for moto in server mode (`AWS_ENDPOINT_URL`); it refuses to run without an endpoint unless
 `--allow-aws` is given, so nobody creates tables in a real account by accident.
 """
@@ -12,12 +14,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING, cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
 from shared import aws
-from shared.dal.tables import calls_model, segments_model
+from shared.dal.tables import CALLS_STREAM_VIEW, calls_model, segments_model
 from shared.settings import EnvSettings
 
 if TYPE_CHECKING:
@@ -99,6 +102,20 @@ def _create_bucket(name: str) -> bool:
     return True
 
 
+def _ensure_calls_stream(name: str) -> bool:
+    """Turn on the calls table's stream (both images) if it has none; True when it was off."""
+    client = aws.dynamodb()
+    spec: Mapping[str, Any] = client.describe_table(TableName=name)["Table"].get("StreamSpecification") or {}
+    if spec.get("StreamEnabled") and spec.get("StreamViewType") == CALLS_STREAM_VIEW:
+        return False
+    if spec.get("StreamEnabled"):  # another view: it has to go before the right one can be made
+        client.update_table(TableName=name, StreamSpecification={"StreamEnabled": False})
+    client.update_table(
+        TableName=name, StreamSpecification={"StreamEnabled": True, "StreamViewType": CALLS_STREAM_VIEW}
+    )
+    return True
+
+
 def bootstrap(settings: BootstrapSettings) -> list[str]:
     """Create what is missing; returns a line per resource saying what happened."""
     report: list[str] = []
@@ -109,6 +126,8 @@ def bootstrap(settings: BootstrapSettings) -> list[str]:
         else:
             model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
             report.append(f"table {name}: created")
+    if _ensure_calls_stream(settings.calls_table):
+        report.append(f"table {settings.calls_table}: stream ({CALLS_STREAM_VIEW}) enabled")
     created = _create_idempotency_table(settings.idempotency_table)
     report.append(f"table {settings.idempotency_table}: {'created' if created else 'exists'}")
     created = _create_bus(settings.event_bus_name)

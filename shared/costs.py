@@ -17,6 +17,11 @@ its own record and its own cost), so "what did this conversation cost" sums a ca
 A part is None when the call has none of it (no recording, no stream, no summary, no agent), or,
 for voice, while the leg has not ended; `total_usd` sums the parts that are known.
 
+Beside the estimate, `billed` is what Twilio billed for the leg (`twilio_billed`: its call's and
+recordings' `price`, read by the sweeper once Twilio has priced them). It is an input like the
+others: every recomputed cost carries it over as read, and `CostBasis` holds it, so an estimate
+computed from a read that predates the bill never lands over it.
+
 Writers (the webhooks on a terminal status and a completed recording, the summaries after a summary
 is stored, the recordings tier after a reconciliation) call `record_cost`, which reads the record,
 computes, and stores the cost conditionally on the `CostBasis` it read (`CostWrites.save_cost`).
@@ -28,7 +33,8 @@ as the one of the final record.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -151,15 +157,84 @@ def cost_of(basis: CostBasis, prices: Prices) -> dict[str, Any]:
         parts["tts_usd"] = _usd(basis.tts_characters / 1000 * prices.deepgram_tts_per_1k_characters)
 
     total = sum(value for name, value in parts.items() if name.endswith("_usd"))
-    return {"total_usd": _usd(total), **parts, "prices_as_of": prices.as_of}
+    cost = {"total_usd": _usd(total), **parts, "prices_as_of": prices.as_of}
+    billed = basis.billed()
+    if billed is not None:
+        cost["billed"] = billed  # Twilio's own figure beside the estimate, carried as it was read
+    return cost
 
 
-def call_cost(call: Call, prices: Prices, estimated_at: str | None = None) -> dict[str, Any]:
-    """The cost map of a stored call (`CostAttribute`'s fields), stamped `estimated_at` when given."""
-    cost = cost_of(CostBasis.of(call), prices)
+def call_cost(
+    call: Call,
+    prices: Prices,
+    estimated_at: str | None = None,
+    *,
+    billed: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The cost map of a stored call (`CostAttribute`'s fields), stamped `estimated_at` when given;
+    with `billed`, Twilio's bill as just read instead of the one stored."""
+    basis = CostBasis.of(call)
+    cost = cost_of(basis if billed is None else basis.with_billed(billed), prices)
     if estimated_at is not None:
         cost["estimated_at"] = estimated_at
     return cost
+
+
+def twilio_billed(
+    call_price: str | None,
+    price_unit: str | None,
+    recording_prices: Sequence[tuple[str | None, str | None]] | None,
+    read_at: str,
+) -> dict[str, Any] | None:
+    """`cost.billed` from the prices Twilio's REST API reports (docs/costs.md, "Billed by Twilio").
+
+    Twilio reports a charge as a negative `price` ("-0.01700"), in `price_unit`; stored positive, so it
+    reads like the estimate. `recording_prices`: (price, unit) of each of the call's recordings Twilio
+    bills, None when the call has none to bill (its route records nothing, or it is a leg, whose
+    `<Dial>` recording is its parent's). A part is absent until Twilio has priced it, and `total` until
+    every part is known (a recording in another unit than the call's counts as unknown). None until
+    the call itself is priced.
+    """
+    voice = _charge(call_price)
+    if voice is None:
+        return None
+    billed: dict[str, Any] = {"twilio_voice": voice, "read_at": read_at}
+    if price_unit:
+        billed["price_unit"] = price_unit
+    total: float | None = voice
+    if recording_prices:
+        charges = [_charge(price) if unit in (None, price_unit) else None for price, unit in recording_prices]
+        if any(charge is None for charge in charges):
+            total = None
+        else:
+            recording = _usd(sum(charge for charge in charges if charge is not None))
+            billed["twilio_recording"] = recording
+            total = voice + recording
+    if total is not None:
+        billed["total"] = _usd(total)
+    return billed
+
+
+def _charge(price: str | None) -> float | None:
+    """Twilio's `price` as the amount charged (its negation); None when absent or not a number."""
+    if price is None:
+        return None
+    try:
+        value = -Decimal(price)
+    except (InvalidOperation, ValueError):
+        return None
+    return _usd(float(value)) if value.is_finite() else None
+
+
+def same_bill(stored: Mapping[str, Any] | None, read: Mapping[str, Any]) -> bool:
+    """True when the stored `cost.billed` says what was just read (the time it was read aside)."""
+    if stored is None:
+        return False
+
+    def amounts(bill: Mapping[str, Any]) -> dict[str, Any]:
+        return {name: value for name, value in bill.items() if name != "read_at"}
+
+    return amounts(stored) == amounts(read)
 
 
 def same_cost(stored: Mapping[str, Any] | None, computed: Mapping[str, Any]) -> bool:
@@ -178,6 +253,7 @@ def record_cost(
     call_sid: str,
     prices: Prices,
     *,
+    billed: Mapping[str, Any] | None = None,
     now: Callable[[], str] = clock.now_iso,
     attempts: int = RECORD_ATTEMPTS,
     on_error: Callable[[str], object] | None = None,
@@ -187,16 +263,17 @@ def record_cost(
     Read, compute, and store only if the record still holds what was read (`save_cost`'s basis
     condition); a refusal means another writer changed an input meanwhile, so read again. Nothing is
     written when the stored cost already says the same (a repeated event changes nothing), nor for a
-    call with no record. A table failure is reported to `on_error` and answered None, never raised:
-    the cost is an estimate, every later writer recomputes it, and the write that called this has
-    already been stored.
+    call with no record. `billed`: Twilio's bill as the sweeper just read it, stored with the estimate
+    in the same conditional write (without it, the stored bill is carried over as read). A table
+    failure is reported to `on_error` and answered None, never raised: the cost is an estimate, every
+    later writer recomputes it, and the write that called this has already been stored.
     """
     try:
         for _ in range(attempts):
             call = calls.get(call_sid)
             if call is None:
                 return None
-            cost = call_cost(call, prices, estimated_at=now())
+            cost = call_cost(call, prices, estimated_at=now(), billed=billed)
             if same_cost(call.cost, cost):
                 return call.cost
             if calls.save_cost(call_sid, cost, CostBasis.of(call)):

@@ -1,11 +1,16 @@
 """Domain events on the product's EventBridge bus (`source` = "callscribe").
 
 Detail models are the contract other tiers and the summaries rule rely on; publishers are a port
-(`EventPublisher`) with one real adapter, so domain logic can be unit-tested with a fake.
+(`EventPublisher`, and `BatchEventPublisher` for several events in one request) with one real
+adapter, so domain logic can be unit-tested with a fake. The call's own events are published by the
+outbox from the calls table's stream (`functions/outbox`); the sweeper publishes its re-drives here.
 """
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,8 +20,10 @@ from shared.patterns import RECORDING_SID_PATTERN
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
 SOURCE = "callscribe"
+MAX_ENTRIES = 10  # PutEvents takes at most ten entries per request
 
 
 class DomainEvent(BaseModel):
@@ -60,7 +67,7 @@ class SummaryCreated(DomainEvent):
 
 
 class RecordingCompleted(DomainEvent):
-    """A call recording is ready at Twilio (published once per recording SID by the webhooks)."""
+    """A call recording is ready at Twilio (published once per completed recording stored on the call)."""
 
     detail_type: ClassVar[str] = "Recording Completed"
 
@@ -91,28 +98,63 @@ class EventPublisher(Protocol):
     def publish(self, event: DomainEvent) -> None: ...
 
 
-class EventBridgePublisher:
-    """Publishes to the bus named `bus_name` with an injected (cached, per-process) client."""
+class BatchEventPublisher(Protocol):
+    def publish_all(self, events: Sequence[DomainEvent]) -> None:
+        """Publish every event, in order; raises PublishError when any is still refused."""
+        ...
 
-    def __init__(self, client: EventBridgeClient, bus_name: str) -> None:
+
+class EventBridgePublisher:
+    """Publishes to the bus named `bus_name` with an injected (cached, per-process) client.
+
+    Botocore retries a request that failed whole (throttling, 5xx); `publish_all` also puts again
+    the entries a request refused one by one (`FailedEntryCount`), up to `entry_attempts` times, so
+    a transient refusal of one entry does not send the others again.
+    """
+
+    def __init__(
+        self,
+        client: EventBridgeClient,
+        bus_name: str,
+        *,
+        entry_attempts: int = 3,
+        backoff_base: float = 0.1,
+        sleep: Callable[[float], object] = time.sleep,
+    ) -> None:
         self._client = client
         self._bus_name = bus_name
+        self._entry_attempts = entry_attempts
+        self._backoff_base = backoff_base
+        self._sleep = sleep
 
     def publish(self, event: DomainEvent) -> None:
-        response = self._client.put_events(
-            Entries=[
-                {
-                    "Source": SOURCE,
-                    "DetailType": event.detail_type,
-                    "Detail": event.detail_json(),
-                    "EventBusName": self._bus_name,
-                }
-            ]
-        )
-        if response.get("FailedEntryCount"):
-            entry = response["Entries"][0]
-            raise PublishError(
-                f"{event.detail_type} for {event.call_sid} refused: "
-                f"{entry.get('ErrorCode')} {entry.get('ErrorMessage')}"
-            )
+        self.publish_all([event])
 
+    def publish_all(self, events: Sequence[DomainEvent]) -> None:
+        for start in range(0, len(events), MAX_ENTRIES):
+            self._put(list(events[start : start + MAX_ENTRIES]))
+
+    def _put(self, events: list[DomainEvent]) -> None:
+        pending = events
+        for attempt in range(1, self._entry_attempts + 1):
+            response = self._client.put_events(Entries=[self._entry(event) for event in pending])
+            if not response.get("FailedEntryCount"):
+                return
+            outcomes = zip(pending, response["Entries"], strict=True)
+            refused = [(event, result) for event, result in outcomes if "ErrorCode" in result]
+            if attempt >= self._entry_attempts:
+                event, result = refused[0]
+                raise PublishError(
+                    f"{len(refused)} of {len(pending)} events refused, e.g. {event.detail_type} for "
+                    f"{event.call_sid}: {result.get('ErrorCode')} {result.get('ErrorMessage')}"
+                )
+            pending = [event for event, _ in refused]
+            self._sleep(random.uniform(0, self._backoff_base * 2**attempt))  # noqa: S311 - jitter
+
+    def _entry(self, event: DomainEvent) -> PutEventsRequestEntryTypeDef:
+        return {
+            "Source": SOURCE,
+            "DetailType": event.detail_type,
+            "Detail": event.detail_json(),
+            "EventBusName": self._bus_name,
+        }

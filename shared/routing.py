@@ -6,6 +6,8 @@ whose values are one of:
     {"forwardTo": "+15550001111"}   stream both tracks, then dial that number (recorded)
     {"voicemail": true}             stream, then take a message with <Record>
     {"agent": {...}}                the streamer's voice agent answers (all agent fields optional)
+    {"listen": {"twimlUrl": "https://…"}}   stream (and record), then <Redirect> the call to the
+                                    team's own TwiML; the URL must be allowed (shared/listen.py)
 
 Every route may also carry `language` and `model` (what Deepgram listens with, live and on the
 recording; unset: the deployment's DEEPGRAM_LANGUAGE / DEEPGRAM_MODEL) and `record` (default true;
@@ -28,6 +30,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
@@ -37,6 +40,7 @@ from pydantic import (
 from pydantic_core import CoreSchema, core_schema
 
 from shared.errors import ConfigError
+from shared.listen import url_problem
 from shared.patterns import E164_PATTERN, STT_NAME_PATTERN
 from shared.validation import decode_json, describe_errors
 
@@ -137,27 +141,57 @@ class AgentRoute(_CallRoute):
         return self.language or self.agent.language
 
 
+def _check_twiml_url(value: str) -> str:
+    problem = url_problem(value, loopback_http=True)  # the allow-list check says more (settings, synth)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
+
+
+class ListenTarget(_RouteModel):
+    """Where a listen route hands the call once the stream (and recording) runs: the team's own TwiML
+    URL, fetched by Twilio with `method` as a normal signed Twilio request."""
+
+    twiml_url: Annotated[str, AfterValidator(_check_twiml_url)] = Field(alias="twimlUrl")
+    method: Annotated[Literal["POST", "GET"], BeforeValidator(_upper)] = "POST"
+
+
+class ListenRoute(_CallRoute):
+    """Listen in on a call flow that stays the team's: stream both tracks, record (unless `record`
+    is false), then `<Redirect>` to `listen.twimlUrl`."""
+
+    kind: Literal["listen"] = Field(default="listen", exclude=True)
+    listen: ListenTarget
+
+
 class OutboundRoute(_CallRoute):
     """Calls placed with POST /calls (`"outbound"` in CALL_ROUTES): only the shared fields."""
 
     kind: Literal["outbound"] = Field(default="outbound", exclude=True)
 
 
-Route = ForwardRoute | VoicemailRoute | AgentRoute
+Route = ForwardRoute | VoicemailRoute | AgentRoute | ListenRoute
+ROUTE_KEYS = ("forwardTo", "voicemail", "agent", "listen")  # the key present decides the kind
 
 
 def _parse_route(value: Any) -> Route:
     """One route value; the key present decides the kind, so a typo is an error, not voicemail."""
     if not isinstance(value, dict):
         raise TypeError('a route must be an object like {"forwardTo": "+1…"}')
-    keys = set(value) & {"forwardTo", "voicemail", "agent"}
+    keys = set(value) & set(ROUTE_KEYS)
     if len(keys) != 1:
-        raise ValueError('a route needs exactly one of "forwardTo", "voicemail", "agent"')
+        raise ValueError("a route needs exactly one of " + ", ".join(f'"{key}"' for key in ROUTE_KEYS))
     key = keys.pop()
     if key == "forwardTo":
         return ForwardRoute.model_validate(value)
     if key == "voicemail":
         return VoicemailRoute.model_validate(value)
+    if key == "listen":
+        return ListenRoute.model_validate(value)
     agent = value.get("agent")
     return AgentRoute.model_validate({**value, "agent": {} if agent in (None, True) else agent})
 
@@ -185,9 +219,37 @@ class CallRoutes:
             return self.routes[called]
         return self.routes.get(DEFAULT_KEY) or VoicemailRoute()
 
+    def listen_targets(self) -> list[tuple[str, str]]:
+        """(route key, TwiML URL) of every listen route: what the allow-list must cover."""
+        return [(key, r.listen.twiml_url) for key, r in self.routes.items() if isinstance(r, ListenRoute)]
+
+    def summary(self, limit: int = 1000) -> str:
+        """Where calls go, in one line for people (the stack's `CallRoutes` output, `local up`):
+        each number's route, then the rest. At most about `limit` characters."""
+        parts = [f"{key}: {_describe(route)}" for key, route in self.routes.items() if key != DEFAULT_KEY]
+        fallback = self.routes.get(DEFAULT_KEY)
+        rest = "every number" if not parts else "every other number"
+        parts.append(f"{rest}: {_describe(fallback)}" if fallback else f"{rest}: voicemail (default)")
+        text = "; ".join(parts)
+        if len(text) <= limit:
+            return text
+        cut = text[:limit].rsplit("; ", 1)[0]
+        return f"{cut}; … ({text.count('; ') - cut.count('; ')} more)"
+
     @classmethod
     def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
         return core_schema.no_info_plain_validator_function(parse_call_routes)
+
+
+def _describe(route: Route) -> str:
+    recorded = "" if route.record else " (not recorded)"
+    if isinstance(route, ForwardRoute):
+        return f"forward to {route.forward_to}{recorded}"
+    if isinstance(route, AgentRoute):
+        return f"voice agent{recorded}"
+    if isinstance(route, ListenRoute):
+        return f"listen in, then {route.listen.method} {route.listen.twiml_url}{recorded}"
+    return f"voicemail{recorded}"
 
 
 def parse_call_routes(raw: str | Mapping[str, Any] | CallRoutes | None) -> CallRoutes:

@@ -166,11 +166,10 @@ def secret_value(arn: str, secret: str, source: SecretSource) -> str | None:
 
 
 class TableSettings(EnvSettings):
-    """Resource names every tier needs (contract names from ARCHITECTURE.md)."""
+    """The product's two tables (contract names): every tier reads or writes them."""
 
     calls_table: str
     transcripts_table: str
-    event_bus_name: str
 
 
 TWILIO_SECRET = "TWILIO_SECRET_ARN"  # noqa: S105 - an env var name, not a secret

@@ -1,4 +1,5 @@
-"""Wiring: one metrics sink, one segment store, one CDR writer, one server per process."""
+"""Wiring: one metrics sink, one segment store, one CDR writer, one live-feed publisher (when
+FEED_HTTP_URL is set), one server per process."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import contextlib
 import signal
 from collections.abc import AsyncIterator
 
+from shared.feed_publisher import FeedPublisher
 from shared.observability import logger
 from streamer.calls import CallRecords
 from streamer.config import StreamerSettings
+from streamer.live_feed import LoopCounters, StreamerFeed
 from streamer.metrics import StreamerMetrics
 from streamer.segments import SegmentStore
 from streamer.server import StreamerServer
@@ -27,17 +30,23 @@ async def running(settings: StreamerSettings) -> AsyncIterator[StreamerServer]:
         settings.observability.powertools_service_name,
         active_calls=lambda: holder[0].active_calls if holder else 0,
     )
+    publisher = FeedPublisher.from_settings(settings.feed, LoopCounters(metrics, asyncio.get_running_loop()))
+    feed = StreamerFeed(publisher) if publisher is not None else None
     segments = settings.segments  # SegmentStore keeps its own keyword arguments (streamer/segments.py)
     store = SegmentStore(
         settings.transcripts_table,
         metrics,
-        batch_size=segments.batch_size,
         queue_size=segments.queue_size,
         threads=segments.writer_threads,
         attempts=segments.write_attempts,
+        on_stored=feed.segments_stored if feed is not None else None,
     )
+    if publisher is not None:
+        publisher.start()
     store.start()
-    records = CallRecords(settings.calls_table, settings.event_bus_name)
+    records = CallRecords(
+        settings.calls_table, on_transcript=feed.transcript_changed if feed is not None else None
+    )
     deps = SessionDeps(
         settings=settings,
         store=store,
@@ -59,6 +68,8 @@ async def running(settings: StreamerSettings) -> AsyncIterator[StreamerServer]:
             await metrics_task
         await store.stop()
         await records.close()
+        if publisher is not None:  # after the writers: their last events are queued by now
+            await asyncio.to_thread(publisher.stop)
         await agent.close()
         metrics.flush()
 

@@ -19,7 +19,9 @@ from urllib.parse import urlencode
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from shared.anthropic_clients import DEFAULT_MODELS, ModelProvider, ModelProviderSettings, check_model_id
 from shared.deepgram import DeepgramOptions, flag, split_list
+from shared.feed_publisher import FeedSettings
 from shared.redaction import RedactionSettings
 from shared.routing import CallRoutes, is_e164, parse_call_routes
 from shared.settings import (
@@ -90,6 +92,20 @@ class LimitSettings(EnvGroup):
     @property
     def hard_cap(self) -> int:
         return self.hard_max_calls or self.max_calls + max(10, self.max_calls // 4)
+
+
+class StreamSettings(EnvGroup):
+    """One stream per call (docs/streamer.md, "One stream per call"): how long a stream may wait for
+    its claim on the call record, and how often it shows the sweeper it is alive."""
+
+    env_prefix: ClassVar[str] = "STREAM_"
+
+    # The claim (one conditional UpdateItem, retried) normally answers in milliseconds; the stream's
+    # audio is kept meanwhile. A table still unreachable after this closes the stream (1011).
+    claim_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # The owning stream stamps `stream_heartbeat_at` this often; the sweeper's
+    # STREAM_HEARTBEAT_STALE_SECONDS (300) must stay well above it plus a write's retries.
+    heartbeat_seconds: float = Field(default=30.0, gt=0, le=600)
 
 
 class TwilioAccountSettings(EnvGroup):
@@ -185,15 +201,16 @@ class SegmentSettings(EnvGroup):
 
     env_prefix: ClassVar[str] = "SEGMENT_"
 
-    batch_size: int = Field(default=25, ge=1, le=25)
     queue_size: int = Field(default=10000, ge=1)
-    writer_threads: int = Field(default=2, ge=1)
+    # each writes one segment per PutItem (docs/benchmarks.md, "Segment writes", sizes them)
+    writer_threads: int = Field(default=4, ge=1)
     write_attempts: int = Field(default=6, ge=1)
     flush_timeout_seconds: float = Field(default=30.0, gt=0)
 
 
 class AnthropicSettings(EnvGroup):
-    """The Messages API for agent mode; no key means agent calls apologise instead of thinking."""
+    """Anthropic's Messages API for agent mode (MODEL_PROVIDER=anthropic); no key means agent calls
+    apologise instead of thinking. On Bedrock neither is read: the task role signs the requests."""
 
     env_prefix: ClassVar[str] = "ANTHROPIC_"
     secret_sources: ClassVar[Mapping[str, SecretSource]] = {
@@ -213,7 +230,9 @@ class AgentSettings(EnvGroup):
         "tools_signing_secret": SecretSource(arn_env="AGENT_TOOLS_SECRET_ARN", json_key="signing_secret"),
     }
 
-    model: str = "claude-haiku-5-5"
+    # Unset: Claude Haiku 5.5 as MODEL_PROVIDER names it (StreamerSettings fills it in); on Bedrock an
+    # inference profile or foundation model id, checked at start.
+    model: str = DEFAULT_MODELS[ModelProvider.ANTHROPIC]
     max_tokens: int = Field(default=400, ge=16)
     prompt_version: str = "v1"
     model_timeout_seconds: float = Field(default=20.0, gt=0)
@@ -251,18 +270,42 @@ class ObservabilitySettings(EnvGroup):
 class StreamerSettings(TableSettings):
     server: ServerSettings
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    stream: StreamSettings = Field(default_factory=StreamSettings)
     twilio: TwilioAccountSettings
     deepgram: DeepgramSettings
     audio: AudioSettings = Field(default_factory=AudioSettings)
     segments: SegmentSettings = Field(default_factory=SegmentSettings)
+    # MODEL_PROVIDER, BEDROCK_REGION, ANTHROPIC_BEDROCK_BASE_URL: where the agent's model is asked
+    model_provider: ModelProviderSettings = Field(default_factory=ModelProviderSettings)
     anthropic: AnthropicSettings = Field(default_factory=AnthropicSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     call_routes: CallRoutes = Field(default_factory=CallRoutes)  # CALL_ROUTES: the webhooks' JSON
     # TRANSCRIPT_REDACTION, TRANSCRIPT_REDACTION_PATTERNS: segments redacted before they are written
     redaction: RedactionSettings = Field(default_factory=RedactionSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    feed: FeedSettings = Field(default_factory=FeedSettings)  # FEED_HTTP_URL unset: no live feed
 
     @field_validator("call_routes", mode="before")
     @classmethod
     def _parse_routes(cls, value: Any) -> CallRoutes:
         return parse_call_routes(value)  # ConfigError (not a validation error) names the route
+
+    @model_validator(mode="before")
+    @classmethod
+    def _provider_default_model(cls, data: Any) -> Any:
+        """AGENT_MODEL unset: the default model as the chosen provider names it."""
+        if not isinstance(data, dict):
+            return data
+        provider, agent = data.get("model_provider"), data.get("agent")
+        chosen = provider.get("model_provider") if isinstance(provider, dict) else None
+        if chosen and isinstance(agent, dict) and not agent.get("model"):
+            data = {**data, "agent": {**agent, "model": DEFAULT_MODELS.get(chosen, agent.get("model"))}}
+        return data
+
+    @model_validator(mode="after")
+    def _model_for_provider(self) -> StreamerSettings:
+        try:
+            check_model_id(self.model_provider.model_provider, self.agent.model)
+        except ValueError as exc:
+            raise ValueError(f"AGENT_MODEL: {exc}") from None
+        return self

@@ -31,12 +31,19 @@ BAD_MESSAGES: Final = "BadMessages"
 DEEPGRAM_FAILURES: Final = "DeepgramFailures"
 DUPLICATE_RESULTS: Final = "DuplicateResults"
 SEGMENT_WRITE_FAILURES: Final = "SegmentWriteFailures"
-STREAMS_REFUSED: Final = "StreamsRefused"  # a `start` refused: malformed, not a call SID, bad token
+STREAMS_REFUSED: Final = "StreamsRefused"  # a `start` refused: malformed, not a call SID, bad token,
+# or its call's stream claimed already (running or ended)
 STREAM_TIMEOUTS: Final = "StreamTimeouts"  # no `start` in time, or no media for a while
 STREAMS_RATE_LIMITED: Final = "StreamsRateLimited"  # closed for sending far above Twilio's rate
+STREAM_CLAIM_FAILURES: Final = "StreamClaimFailures"  # the call record unreachable for a stream's claim
 AGENT_TURNS: Final = "AgentTurns"
 AGENT_BARGE_INS: Final = "AgentBargeIns"
 AGENT_TOOL_CALLS: Final = "AgentToolCalls"
 AGENT_TOOL_FAILURES: Final = "AgentToolFailures"
 AGENT_MODEL_ERRORS: Final = "AgentModelErrors"
 AGENT_FIRST_AUDIO: Final = "AgentFirstAudioLatency"  # caller's turn end -> first agent audio byte sent
+# the live feed (streamer/live_feed.py): events AppSync accepted, refused or unreachable, and dropped
+# because the publisher's queue was full (the table still holds every segment)
+FEED_EVENTS_PUBLISHED: Final = "FeedEventsPublished"
+FEED_PUBLISH_FAILURES: Final = "FeedPublishFailures"
+FEED_EVENTS_DROPPED: Final = "FeedEventsDropped"

@@ -1,13 +1,16 @@
-"""A call's transcript status on the call record (CDR), from the stream's start to its end.
+"""A call's transcript status on the call record (CDR), from the stream's claim to its end.
 
-`CallFinisher` writes the stream's start and "in-progress" when the call begins, "failed" at a track's
-first failure, and at the end, in this order: the agent's last words, CloseStream on every track and a
-bounded wait for the last finals, the digits redaction held back, a bounded wait for every segment
-write; then the final status (`completed` only when nothing was lost and the stream ended normally;
-`incomplete` saying what was lost; `failed` after a failure), the stream's usage and redaction
-counts, the status and segment count, and `Transcript Completed` once. A change must keep the earlier
-status writes landing before the final one, and the usage before the event (the summaries tier costs
-the call from it).
+The claim (`streamer.ownership`) wrote "in-progress" when the call began; `CallFinisher` writes
+"failed" at a track's first failure, and at the end, in this order: the agent's last words,
+CloseStream on every track and a bounded wait for the last finals, the digits redaction held back, a
+bounded wait for every segment write; then the final status (`completed` only when nothing was lost
+and the stream ended normally; `incomplete` saying what was lost; `failed` after a failure): the
+heartbeat stopped, the stream's usage and redaction counts, then the status and segment count. When
+that write is what ended the transcript, the outbox announces it as `Transcript Completed` (from the
+calls table's stream: nothing is published here); after the sweeper ended it, the sweeper's end was
+the one announced. Every write is the owning stream's (`CallOwnership`). A change must keep the
+earlier status writes landing before the final one, and the usage and redaction counts before it
+(the summaries tier costs the call from the record the event announces).
 """
 
 from __future__ import annotations
@@ -15,12 +18,12 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from shared.dal.records import StreamUsage
+from shared.dal.records import StreamUsage, TranscriptEnd
 from shared.status import TranscriptStatus
 from streamer.calllog import CallLog
-from streamer.calls import CallRecords
 from streamer.config import StreamerSettings
 from streamer.guard import StreamGuard
+from streamer.ownership import CallOwnership
 from streamer.tasks import TaskSet, settled
 from streamer.tracks import CallTracks
 
@@ -31,32 +34,23 @@ if TYPE_CHECKING:
 class CallFinisher:
     def __init__(
         self,
-        call_sid: str,
-        stream_sid: str,
+        owned: CallOwnership,
         *,
-        records: CallRecords,
         settings: StreamerSettings,
         tasks: TaskSet,
         log: CallLog,
     ) -> None:
-        self._call_sid = call_sid
-        self._stream_sid = stream_sid
-        self._records = records
+        self._owned = owned
+        self._call_sid = owned.call_sid
         self._settings = settings
         self._tasks = tasks
         self._log = log
         self.failure: str | None = None
-        # waited for by identity before the final status
-        self._started: asyncio.Task[None] | None = None  # "in-progress" lands before any later status
         self._failed: asyncio.Task[None] | None = None  # "failed" lands before the final status
 
-    def stream_started(self, started_at: str) -> None:
-        """Stream time 0 on the CDR (what recordings are aligned against)."""
-        self._tasks.spawn(self._records.stream_started(self._call_sid, started_at), "cdr-stream-start")
-
-    def transcript_started(self) -> None:
-        started = self._records.transcript_started(self._call_sid, self._stream_sid)
-        self._started = self._tasks.spawn(started, "cdr-started")
+    def rebind(self, log: CallLog) -> None:
+        """Log with the call's keys once the call is set up."""
+        self._log = log
 
     def track_failed(self, track: str, reason: str) -> None:
         """A track's transcription gave up: the transcript is `failed` (the first failure is kept)."""
@@ -80,6 +74,11 @@ class CallFinisher:
         if writes.failed:
             self._log.error("some segments could not be stored", failed=writes.failed)
             missing.append(f"{writes.failed} segments could not be stored")
+        if writes.refused:
+            self._log.error(
+                "segments refused: another stream's were stored at their keys", refused=writes.refused
+            )
+            missing.append(f"{writes.refused} segments refused: another stream's were stored at their keys")
         # Nothing lost is the claim "completed" makes; a transcript with holes, or of a stream that
         # ended without Twilio's `stop`, says so instead of passing for whole (the summary still
         # runs on what was stored).
@@ -91,14 +90,13 @@ class CallFinisher:
             status, error = TranscriptStatus.INCOMPLETE, "; ".join(missing)
         else:
             status, error = TranscriptStatus.COMPLETED, None
-        # let the "in-progress" and "failed" writes land first, so they never overwrite the final status
-        await settled(self._started)
+        # the stream is over: no more heartbeats, and the "failed" write lands before the final status
+        await self._owned.stop_heartbeat()
         await settled(self._failed)
-        await self._record_usage(usage(self._call_sid, tracks, agent))  # before the event
+        await self._record_usage(usage(self._call_sid, tracks, agent))  # before the final status
         if tracks.redaction.enabled:
             await self._save_redaction_counts(tracks.redaction.counts)
-        await self._records.transcript_finished(self._call_sid, status, writes.written, error)
-        await self._records.publish_completed(self._call_sid, writes.written, status)
+        await self._end(status, writes.written, error)
         self._log.info(
             "transcript finished",
             status=status.value,
@@ -107,17 +105,35 @@ class CallFinisher:
             bad_messages=guard.bad_messages,
         )
 
+    async def end_unheard(self, reason: str) -> None:
+        """End the transcript of a claimed stream that is closed before anything was heard (the task
+        at its hard cap): `incomplete`, nothing stored, announced so the call is summarised."""
+        await self._owned.stop_heartbeat()
+        await self._end(TranscriptStatus.INCOMPLETE, 0, reason)
+
+    async def _end(self, status: TranscriptStatus, segment_count: int, error: str | None) -> None:
+        """The final status: the outbox announces it as `Transcript Completed` when this write is what
+        ended the transcript (the transcript had no end before it)."""
+        ended = await self._owned.finished(status, segment_count, error)
+        if ended is TranscriptEnd.AFTER_SWEEP:
+            # The sweeper took this stream for dead (no heartbeat within its bound) and ended the
+            # transcript it found, which the outbox announced; the summaries summarise once per
+            # transcript, so that announcement stands (the outbox announces a transcript's first end
+            # only): the record now says how the stream really ended (docs/streamer.md).
+            self._log.warning(
+                "the sweeper had ended this transcript: not announced again", status=status.value
+            )
+        elif ended is TranscriptEnd.REFUSED:
+            self._log.error("the transcript's end was refused: this stream does not own its call")
+
     async def _record_failure(self, failure: str) -> None:
-        # "in-progress" first, then "failed": the started write's condition already refuses to
-        # replace a terminal status, but ordering them here keeps that true on stores whose
-        # conditional writes are not atomic (moto) and saves a refused write on those that are.
-        await settled(self._started)
-        await self._records.transcript_failed(self._call_sid, failure)
+        if not await self._owned.failed(failure):
+            self._log.error("the transcript's failure was refused: this stream does not own its call")
 
     async def _record_usage(self, stream_usage: StreamUsage) -> None:
         """Store the usage; a failure (after the writer's retries) is logged, never costs the transcript."""
         try:
-            await self._records.record_usage(stream_usage)
+            await self._owned.usage(stream_usage)
         except Exception as exc:  # noqa: BLE001 - an estimate's input, not the transcript
             self._log.error("stream usage not stored", error=f"{type(exc).__name__}: {exc}")
 
@@ -125,7 +141,7 @@ class CallFinisher:
         """`redaction_counts` on the CDR (a SET of the totals: a retry writes the same), before the
         transcript is announced finished. Not worth failing the transcript for: logged instead."""
         try:
-            await self._records.save_redaction_counts(self._call_sid, counts)
+            await self._owned.redaction_counts(counts)
         except Exception as exc:  # noqa: BLE001 - the transcript is stored; only the counts are missing
             self._log.error("redaction counts not stored", error=f"{type(exc).__name__}: {exc}"[:300])
             return

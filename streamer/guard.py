@@ -110,6 +110,13 @@ class StreamGuard:
         )
         await self.close_draining(CloseCode.POLICY_VIOLATION, "stream refused")
 
+    async def claim_failed(self, claimed_call_sid: str) -> None:
+        """The call record could not be claimed in time (the table unreachable): the stream is closed
+        (1011) unheard; the recording, if the call has one, is the call's transcript (docs/streamer.md)."""
+        self._metrics.incr(m.STREAM_CLAIM_FAILURES)
+        self._log.error("stream closed: its call could not be claimed", claimed_call_sid=claimed_call_sid)
+        await self.close_draining(CloseCode.INTERNAL_ERROR, "call record unavailable")
+
     async def no_start_in_time(self) -> None:
         self._metrics.incr(m.STREAM_TIMEOUTS)
         self._log.warning("no start message in time: closing")

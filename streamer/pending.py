@@ -10,6 +10,7 @@ address it was admitted with until it is discarded, whichever way it ends.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Generic, TypeVar
 
@@ -34,6 +35,9 @@ class PendingStreams(Generic[T]):
 
     def __contains__(self, item: object) -> bool:
         return item in self._address
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(list(self._address))
 
     def waiting_from(self, address: str) -> int:
         return self._per_address[address]

@@ -2,10 +2,13 @@
 
 Sessions hand segments over through a bounded queue (memory stays bounded: a full queue makes the
 handing-over coroutine wait, which in turn slows only that call's result handling). Writer threads
-take up to 25 at a time (one BatchWriteItem through the data layer's `SegmentBatchWrites` port),
-retry the batch with backoff on throttling or errors, and report back to the loop, where each call's
-`CallWrites` counts what is still in flight so the session can flush before it marks the transcript
-complete.
+write one segment at a time as the stream that owns its call (one conditional PutItem through the
+data layer's `OwnedSegmentWrites` port: docs/streamer.md, "Storing segments", says why not a
+batch), retry it with backoff on throttling or errors, and report back to the loop, where each
+call's `CallWrites` counts what is still in flight so the session can flush before it marks the
+transcript complete. A segment refused because another stream's is stored at its key is counted,
+never retried. A segment once stored is also handed to `on_stored` in the writer thread (the live
+feed: streamer/live_feed.py), which must return at once.
 """
 
 from __future__ import annotations
@@ -14,14 +17,14 @@ import asyncio
 import queue
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shared.dal.keys import segment_key
-from shared.dal.ports import SegmentBatchWrites
+from shared.dal.ports import OwnedSegmentWrites
 from shared.dal.records import Segment as StoredSegment
-from shared.dal.retry import RETRYABLE, with_retries
+from shared.dal.retry import with_retries
 from shared.dal.segments import DynamoSegments
 from shared.observability import logger
 from streamer import metrics as m
@@ -33,14 +36,19 @@ if TYPE_CHECKING:
 _STOP = object()
 
 
-class CallWrites:
-    """One call's segments in flight; lives on the event loop."""
+WRITTEN, FAILED, REFUSED = "written", "failed", "refused"  # how one segment's write ended
 
-    def __init__(self, call_sid: str) -> None:
+
+class CallWrites:
+    """One call's segments in flight, written as the stream that owns the call; lives on the event loop."""
+
+    def __init__(self, call_sid: str, owner: str) -> None:
         self.call_sid = call_sid
+        self.owner = owner
         self.pending = 0
         self.written = 0
-        self.failed = 0
+        self.failed = 0  # given up after every retry
+        self.refused = 0  # another stream's segment is stored at its key
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -48,10 +56,12 @@ class CallWrites:
         self.pending += 1
         self._idle.clear()
 
-    def _done(self, ok: bool) -> None:
+    def _done(self, outcome: str) -> None:
         self.pending -= 1
-        if ok:
+        if outcome == WRITTEN:
             self.written += 1
+        elif outcome == REFUSED:
+            self.refused += 1
         else:
             self.failed += 1
         if self.pending == 0:
@@ -77,15 +87,15 @@ class SegmentStore:
         table_name: str,
         metrics: StreamerMetrics,
         *,
-        batch_size: int = 25,
         queue_size: int = 10000,
-        threads: int = 2,
+        threads: int = 4,
         attempts: int = 6,
         backoff_base: float = 0.1,
+        on_stored: Callable[[Sequence[StoredSegment]], None] | None = None,
     ) -> None:
-        self._segments: SegmentBatchWrites = DynamoSegments(table_name)
+        self._segments: OwnedSegmentWrites = DynamoSegments(table_name)
+        self._on_stored = on_stored
         self._metrics = metrics
-        self._batch_size = batch_size
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
         self._thread_count = threads
         self._attempts = attempts
@@ -125,47 +135,47 @@ class SegmentStore:
 
     def _work(self) -> None:
         while True:
-            first = self._queue.get()
-            if first is _STOP:
-                return
-            batch = [first]
-            stop_seen = False
-            while len(batch) < self._batch_size:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP:
-                    stop_seen = True
-                    break
-                batch.append(nxt)
-            items = [i for i in batch if isinstance(i, _Item)]
-            ok = self._write(items)
-            self._report(items, ok)
-            if stop_seen:
-                return
+            item = self._queue.get()
+            if not isinstance(item, _Item):
+                return  # _STOP: everything queued before it is written
+            self._report(item, self._write(item))
 
-    def _write(self, items: list[_Item]) -> bool:
+    def _write(self, item: _Item) -> str:
         def retrying(attempt: int, exc: Exception) -> None:
             self._from_thread(self._metrics.incr, m.WRITE_RETRIES)
-            logger.warning("segment batch write failed, retrying", error=str(exc)[:300], attempt=attempt)
+            logger.warning("segment write failed, retrying", error=str(exc)[:300], attempt=attempt)
 
+        stored = self._to_stored(item)
+        owner = item.writes.owner
         try:
-            with_retries(
-                lambda: self._segments.write_segments([self._to_stored(item) for item in items]),
+            written = with_retries(
+                lambda: self._segments.write_owned_segment(stored, owner),
                 attempts=self._attempts,
                 backoff_base=self._backoff_base,
                 on_retry=retrying,
             )
-        except RETRYABLE as exc:
+        except Exception as exc:  # noqa: BLE001 - what is retryable was retried; the writer thread lives on
             logger.error(
-                "segment batch write failed, giving up",
-                call_sids=sorted({i.writes.call_sid for i in items}),
+                "segment write failed, giving up",
+                call_sid=item.writes.call_sid,
+                segment_key=item.key,
                 error=str(exc)[:300],
                 attempts=self._attempts,
             )
-            return False
-        return True
+            return FAILED
+        if not written:
+            logger.error(
+                "segment refused: another stream's segment is stored at its key",
+                call_sid=item.writes.call_sid,
+                segment_key=item.key,
+            )
+            return REFUSED
+        if self._on_stored is not None:
+            try:
+                self._on_stored([stored])
+            except Exception as exc:  # noqa: BLE001 - the feed is a view: its bug never stops a write
+                logger.error("on_stored hook failed", error=f"{type(exc).__name__}: {exc}"[:300])
+        return WRITTEN
 
     @staticmethod
     def _to_stored(item: _Item) -> StoredSegment:
@@ -183,17 +193,16 @@ class SegmentStore:
             source=item.source,
         )
 
-    def _report(self, items: list[_Item], ok: bool) -> None:
+    def _report(self, item: _Item, outcome: str) -> None:
         done_at = time.monotonic()
 
         def apply() -> None:
-            for item in items:
-                item.writes._done(ok)
-                if ok:
-                    self._metrics.incr(m.SEGMENTS_WRITTEN)
-                    self._metrics.store_latency((done_at - item.segment.final_at) * 1000)
-                else:
-                    self._metrics.incr(m.SEGMENT_WRITE_FAILURES)
+            item.writes._done(outcome)
+            if outcome == WRITTEN:
+                self._metrics.incr(m.SEGMENTS_WRITTEN)
+                self._metrics.store_latency((done_at - item.segment.final_at) * 1000)
+            else:
+                self._metrics.incr(m.SEGMENT_WRITE_FAILURES)
 
         self._from_thread(apply)
 

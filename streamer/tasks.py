@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 from streamer.calllog import CallLog
+
+T = TypeVar("T")
 
 
 class TaskSet:
@@ -22,22 +24,22 @@ class TaskSet:
     def __init__(self, log: CallLog, failure_message: str = "call task failed") -> None:
         self._log = log
         self._failure_message = failure_message
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     def rebind(self, log: CallLog) -> None:
         """Log later failures with new keys (a session learns its call SID after its first tasks)."""
         self._log = log
 
-    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    def spawn(self, coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task
 
-    def pending(self) -> list[asyncio.Task[None]]:
+    def pending(self) -> list[asyncio.Task[Any]]:
         return [task for task in self._tasks if not task.done()]
 
-    def _done(self, task: asyncio.Task[None]) -> None:
+    def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and (exc := task.exception()) is not None:
             self._log.error(self._failure_message, task=task.get_name(), error=f"{type(exc).__name__}: {exc}")

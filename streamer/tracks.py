@@ -31,6 +31,7 @@ class CallTracks:
         self,
         call_sid: str,
         *,
+        owner: str,
         speakers: dict[str, str],
         options: DeepgramSettings,
         settings: StreamerSettings,
@@ -41,7 +42,7 @@ class CallTracks:
         on_failure: Callable[[str, str], None],
     ) -> None:
         self.options = options  # this call's: its route may pick language and model
-        self.writes = CallWrites(call_sid)
+        self.writes = CallWrites(call_sid, owner)  # written as the stream that owns the call
         self.redaction = CallRedaction(settings.redaction.redactor())
         self.by_track: dict[str, TrackTranscriber] = {}
         # the inbound track's every Deepgram event, when an agent listens (its ears)

@@ -1,7 +1,7 @@
 """Lambda entry point: `handler(event, context)` for the EventBridge `Recording Completed` event.
 
 Parse (Powertools parser: the whole EventBridge event, typed detail) → `RecordingService.reconcile`
-→ the outcome. `handler` builds the service and its adapters (tables, bucket, Twilio, Deepgram, bus)
+→ the outcome. `handler` builds the service and its adapters (tables, bucket, Twilio, Deepgram)
 from the environment on the first invocation, not at import, and keeps them for the container's
 life; `create_handler` binds the same code to a service built elsewhere (the local stack, tests).
 
@@ -35,7 +35,6 @@ from shared import aws
 from shared.dal.calls.recordings import DynamoRecordingCalls
 from shared.dal.segments import DynamoSegments
 from shared.errors import ConfigError, StoreError
-from shared.events import EventBridgePublisher, PublishError
 from shared.observability import logger, metrics, tracer
 from shared.telemetry import METRICS_NAMESPACE
 
@@ -62,7 +61,6 @@ def build_service(config: RecordingSettings) -> RecordingService:
             connect_timeout_seconds=config.deepgram.batch_connect_timeout_seconds,
             retry=RetryPolicy(config.deepgram.batch_attempts, backoff),
         ),
-        publisher=EventBridgePublisher(aws.events(), config.event_bus_name),
     )
 
 
@@ -72,8 +70,6 @@ def failure(exc: BaseException) -> tuple[str, bool]:
         return exc.reason, exc.retryable
     if isinstance(exc, StoreError):
         return "table-unavailable", True
-    if isinstance(exc, PublishError):
-        return "publish-failed", True
     if isinstance(exc, ConfigError):
         return "misconfigured", False
     return "unexpected", True

@@ -80,6 +80,7 @@ class Reconciliation:
         return ReconciliationUpdate(
             call_sid=self.call_sid,
             transcript_source=self.transcript_source,
+            segment_count=self.segment_count,
             live_coverage=self.live_coverage,
             gaps=self.gaps,
             filled_seconds=self.filled_seconds,

@@ -1,9 +1,9 @@
-"""One recording, reconciled: copy it, transcribe it, add what live missed, announce the result.
+"""One recording, reconciled: copy it, transcribe it, add what live missed, store the result.
 
 The handler (`app.py`) parses the `Recording Completed` event and calls `RecordingService.reconcile`.
 Every outside thing is a port handed in (the calls and segments tables through `shared/dal`, Twilio's
-media, the bucket, Deepgram, the bus, the clock, the metrics sink), so unit tests run every path on
-fakes and the integration test runs the same service on moto and local HTTP servers.
+media, the bucket, Deepgram, the clock, the metrics sink), so unit tests run every path on fakes and
+the integration test runs the same service on moto and local HTTP servers.
 
 Order, and why (docs/recordings.md, "The recordings Lambda"):
 
@@ -17,10 +17,10 @@ Order, and why (docs/recordings.md, "The recordings Lambda"):
 4. The call is read again (live may have finished while Deepgram worked), then its segments;
    alignment and reconciliation are pure (`alignment.py`, `reconcile.py`). Recording segments are
    written, obsolete ones deleted, and the call record last, so a crash midway leaves the call
-   unreconciled and a retry (or the sweeper) redoes it with the same keys.
-5. `Transcript Reconciled` is published whenever the reconciliation is stored or already was (a
-   retry after a failed publish must still announce it; consumers are idempotent per version).
-6. The call's cost is recomputed (`shared.costs.record_cost`): its pre-recorded minutes are known now.
+   unreconciled and a retry (or the sweeper) redoes it with the same keys. The call record's write
+   is what the outbox announces as `Transcript Reconciled` (once per stored reconciliation; a re-run
+   that stores nothing new announces nothing: the first write already was).
+5. The call's cost is recomputed (`shared.costs.record_cost`): its pre-recorded minutes are known now.
 """
 
 from __future__ import annotations
@@ -51,11 +51,11 @@ from shared.costs import record_cost
 from shared.dal.ports import RecordingCalls, RecordingSegments
 from shared.dal.records import Call, Segment
 from shared.deepgram import DeepgramOptions
-from shared.events import EventPublisher, RecordingCompleted, TranscriptReconciled
+from shared.events import RecordingCompleted
 from shared.observability import logger, metrics
 from shared.status import TranscriptStatus
 
-SAFETY_SECONDS = 30.0  # kept for reading and writing the tables and publishing after Deepgram answers
+SAFETY_SECONDS = 30.0  # kept for reading and writing the tables after Deepgram answers
 MIN_REQUEST_SECONDS = 10.0  # less than this left: not worth asking Deepgram, a fresh invocation retries
 FINAL_LIVE = frozenset({TranscriptStatus.COMPLETED, TranscriptStatus.INCOMPLETE, TranscriptStatus.FAILED})
 KEY_PREFIX = "recordings"
@@ -116,7 +116,6 @@ class RecordingService:
         media: RecordingMedia,
         store: RecordingStore,
         transcriber: BatchTranscriber,
-        publisher: EventPublisher,
         buffer: Callable[[], BinaryIO] | None = None,
         now: Callable[[], datetime] = clock.now,
         metric_sink: MetricSink = metrics,
@@ -127,7 +126,6 @@ class RecordingService:
         self._media = media
         self._store = store
         self._transcriber = transcriber
-        self._publisher = publisher
         self._buffer = buffer or spooled_buffer(settings.recording_memory_bytes)
         self._now = now
         self._metrics = metric_sink
@@ -167,15 +165,6 @@ class RecordingService:
         if result.obsolete_keys:
             self._segments.delete_recording_segments(call_sid, result.obsolete_keys)
         saved = self._calls.save_reconciliation(result.update(live_status))
-        self._publisher.publish(
-            TranscriptReconciled(
-                call_sid=call_sid,
-                segment_count=result.segment_count,
-                filled_seconds=result.filled_seconds,
-                transcript_version=result.transcript_version,
-                transcript_source=result.transcript_source,
-            )
-        )
         self._report(event, call, wav, result, live_status, saved)
         self._update_cost(call_sid)
         return RecordingOutcome(

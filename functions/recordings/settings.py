@@ -1,11 +1,11 @@
 """Settings of the recordings Lambda, read from the environment when its service is built.
 
-Required: the contract's resource names (`CALLS_TABLE`, `TRANSCRIPTS_TABLE`, `EVENT_BUS_NAME`,
-`RECORDINGS_BUCKET`), the Twilio account (`TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, or
-`TWILIO_SECRET_ARN`) and the Deepgram key (`DEEPGRAM_API_KEY` or `DEEPGRAM_SECRET_ARN`). The
-Deepgram options (`DEEPGRAM_MODEL`, `DEEPGRAM_LANGUAGE`, `DEEPGRAM_REDACT`, …) are the streamer's
-own variables, read through the same model (`shared.deepgram.DeepgramOptions`), so a recording is
-heard as the live stream was. Everything else has a default sized for calls of up to a few hours.
+Required: the contract's resource names (`CALLS_TABLE`, `TRANSCRIPTS_TABLE`, `RECORDINGS_BUCKET`),
+the Twilio account (`TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, or `TWILIO_SECRET_ARN`) and the
+Deepgram key (`DEEPGRAM_API_KEY` or `DEEPGRAM_SECRET_ARN`). The Deepgram options
+(`DEEPGRAM_MODEL`, `DEEPGRAM_LANGUAGE`, `DEEPGRAM_REDACT`, …) are the streamer's own variables,
+read through the same model (`shared.deepgram.DeepgramOptions`), so a recording is heard as the
+live stream was. Everything else has a default sized for calls of up to a few hours.
 """
 
 from __future__ import annotations

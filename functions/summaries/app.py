@@ -30,7 +30,7 @@ from functions.summaries.settings import SummarySettings
 from shared import aws
 from shared.dal.calls.summaries import DynamoSummaryCalls
 from shared.dal.segments import DynamoSegments
-from shared.events import EventBridgePublisher, TranscriptReconciled
+from shared.events import TranscriptReconciled
 from shared.observability import logger, metrics, tracer
 
 
@@ -41,30 +41,18 @@ class Runtime:
     rewrite: Any  # SummaryService.rewrite wrapped by idempotent_function
 
 
-@cache
-def _language_model(
-    api_key: str, model: str, timeout_seconds: float, max_retries: int, base_url: str | None
-) -> LanguageModel:
-    from functions.summaries.anthropic_adapter import AnthropicModel, build_client
-
-    return AnthropicModel(build_client(api_key, timeout_seconds, max_retries, base_url=base_url), model)
-
-
 def build_runtime(config: SummarySettings) -> Runtime:
+    @cache
     def language_model() -> LanguageModel:
-        return _language_model(
-            config.anthropic_api_key.get_secret_value(),
-            config.summary_model,
-            config.anthropic_timeout_seconds,
-            config.anthropic_max_retries,
-            config.anthropic_base_url,
-        )
+        """One client for the container, built on the first request that needs the model."""
+        from functions.summaries.anthropic_adapter import language_model
+
+        return language_model(config, config.anthropic_timeout_seconds)
 
     service = SummaryService(
         settings=config,
         calls=DynamoSummaryCalls(config.calls_table),
         segments=DynamoSegments(config.transcripts_table),
-        publisher=EventBridgePublisher(aws.events(), config.event_bus_name),
         language_model=language_model,
     )
     idempotency = IdempotencyConfig(

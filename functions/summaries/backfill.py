@@ -17,9 +17,10 @@ reservation is replaced by what the API reported it used. A model without a pric
 so the run refuses to start.
 
 Environment: the summaries Lambda's (`CALLS_TABLE`, `TRANSCRIPTS_TABLE`, `ANTHROPIC_API_KEY` or
-`ANTHROPIC_SECRET_ARN`, `SUMMARY_MODEL`, `SUMMARY_PROMPT_VERSION`, `EVALUATION_QUESTIONS`, …), so it
-runs against a deployed stack with that Lambda's configuration, and locally with
-`callscribe backfill-evaluations` (the running local stack's moto and Anthropic stand-in).
+`ANTHROPIC_SECRET_ARN`, or `MODEL_PROVIDER=bedrock` and AWS credentials allowed to invoke the model,
+`SUMMARY_MODEL`, `SUMMARY_PROMPT_VERSION`, `EVALUATION_QUESTIONS`, …), so it runs against a deployed
+stack with that Lambda's configuration, and locally with `callscribe backfill-evaluations` (the
+running local stack's moto and model stand-in).
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ class CappedModel:
         actual = worst  # a failed request may still have been billed: count the reservation
         try:
             reply = self._model.structured(request)
-            cost = request_cost(reply.model, reply.usage)
+            cost = request_cost(reply.model, reply.usage, bedrock_model_id=reply.bedrock_model_id)
             actual = worst if cost is None else cost
             if actual > worst:
                 logger.warning(
@@ -315,20 +316,14 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
 def run_from_env(
     max_usd: float, since: int, until: int, *, dry_run: bool, environ: dict[str, str] | None = None
 ) -> BackfillReport:
-    from functions.summaries.anthropic_adapter import AnthropicModel, build_client
+    from functions.summaries.anthropic_adapter import language_model as build_model
     from shared.dal.calls.summaries import DynamoEvaluationBackfillCalls
     from shared.dal.segments import DynamoSegments
 
     settings = SummaryModelSettings.from_env(environ)
 
     def language_model() -> LanguageModel:
-        client = build_client(
-            settings.anthropic_api_key.get_secret_value(),
-            min(settings.anthropic_timeout_seconds, REQUEST_TIMEOUT_SECONDS),
-            settings.anthropic_max_retries,
-            base_url=settings.anthropic_base_url,
-        )
-        return AnthropicModel(client, settings.summary_model)
+        return build_model(settings, min(settings.anthropic_timeout_seconds, REQUEST_TIMEOUT_SECONDS))
 
     backfill = EvaluationBackfill(
         settings,

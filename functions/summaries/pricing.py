@@ -3,13 +3,22 @@
 Prices are USD per million tokens from Anthropic's published pricing (late 2026). The table is a
 best estimate for dashboards and budgets, not an invoice: unknown models get no estimate (None)
 rather than a wrong one, and the offline demo's extractive stand-in costs nothing.
+
+On Amazon Bedrock the same models cost Anthropic's list price through a global inference profile
+and `BEDROCK_REGIONAL_PREMIUM` times it in-Region or through a geographic profile (`us.`, `eu.`, …):
+the price follows the id the request named (its route), whatever model id the response reports.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from functions.summaries.summary import TokenUsage
+from shared.bedrock_models import BedrockModelId
+
+# Bedrock's regional endpoints and geographic profiles bill Claude 4.5 and later 10 % above the
+# global profile, which bills Anthropic's list price (AWS, "Global cross-Region inference").
+BEDROCK_REGIONAL_PREMIUM = 1.10
 
 
 @dataclass(frozen=True)
@@ -40,8 +49,11 @@ PRICES: dict[str, Price] = {
 }
 
 
-def price_for(model: str) -> Price | None:
-    """The price of `model`, matching dated ids (claude-haiku-4-5-20251001) to their alias."""
+def list_price(model: str) -> Price | None:
+    """Anthropic's list price of `model`, matching dated ids (claude-haiku-4-5-20251001) to their
+    alias, and a Bedrock id (us.anthropic.claude-haiku-5-5) to the model it names."""
+    if BedrockModelId.looks_like(model):
+        model = BedrockModelId.parse(model).anthropic_alias
     if model in PRICES:
         return PRICES[model]
     for alias in sorted(PRICES, key=len, reverse=True):
@@ -50,11 +62,45 @@ def price_for(model: str) -> Price | None:
     return None
 
 
-def request_cost(model: str, usage: TokenUsage) -> float | None:
-    """Cost of one request (the long-context tier applies per request, by its own prompt size)."""
-    price = price_for(model)
+def bedrock_multiplier(bedrock_model_id: str) -> float:
+    """What Bedrock bills for a request naming `bedrock_model_id`, as a multiple of the list price."""
+    return 1.0 if BedrockModelId.parse(bedrock_model_id).is_global else BEDROCK_REGIONAL_PREMIUM
+
+
+def price_for(model: str) -> Price | None:
+    """What a request naming `model` costs: the list price, or for a Bedrock id its route's price."""
+    price = list_price(model)
+    if price is None or not BedrockModelId.looks_like(model):
+        return price
+    return _scaled(price, bedrock_multiplier(model))
+
+
+def _scaled(price: Price, factor: float) -> Price:
+    if factor == 1.0:
+        return price
+
+    def times(rate: float | None) -> float | None:
+        return None if rate is None else rate * factor
+
+    return replace(
+        price,
+        input=price.input * factor,
+        output=price.output * factor,
+        cache_write=price.cache_write * factor,
+        cache_read=price.cache_read * factor,
+        long_input=times(price.long_input),
+        long_output=times(price.long_output),
+    )
+
+
+def request_cost(model: str, usage: TokenUsage, *, bedrock_model_id: str | None = None) -> float | None:
+    """Cost of one request (the long-context tier applies per request, by its own prompt size).
+    `model` is what the response reported; `bedrock_model_id`, on Bedrock, what the request named."""
+    price = list_price(model)
     if price is None:
         return None
+    if bedrock_model_id is not None:
+        price = _scaled(price, bedrock_multiplier(bedrock_model_id))
     prompt_tokens = usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens
     input_rate, output_rate = price.input, price.output
     if price.long_context_threshold is not None and prompt_tokens > price.long_context_threshold:

@@ -1,21 +1,21 @@
 """The domain logic of one summary: read the call, build and redact the transcript, summarise, redact
-what the model wrote, store once, announce once. The handler calls `SummaryService.create`
-(`Transcript Completed`) or `SummaryService.rewrite` (`Transcript Reconciled`) through Powertools
-idempotency.
+what the model wrote, store once. The handler calls `SummaryService.create` (`Transcript Completed`)
+or `SummaryService.rewrite` (`Transcript Reconciled`) through Powertools idempotency.
 
 A summary names the transcript version it was written from (the call's `transcript_version`, set by
 the recordings tier). When a reconciliation added words and the summary names another version, it is
-rewritten from the final transcript: one model call and one `Summary Created` per transcript version
-(the replacing write is conditional on the version; the event's mark is reset with it).
+rewritten from the final transcript: one model call per transcript version (the replacing write is
+conditional on the version).
 
-Every outside thing is a port handed in (the calls and segments tables, the bus, the language model,
-the clock, the metrics sink), so the unit tests run each path on in-memory fakes; the integration
-test runs the same service on moto and the Anthropic stand-in.
+Every outside thing is a port handed in (the calls and segments tables, the language model, the
+clock, the metrics sink), so the unit tests run each path on in-memory fakes; the integration test
+runs the same service on moto and the Anthropic stand-in.
 
-Order matters for "nothing lost, nothing twice": the model is asked only when the call has no
-summary yet; the summary is stored with a conditional write before the event is published; the
-event is marked published last. A failure at any step raises, the idempotency record is released and
-EventBridge retries, and the retry resumes from whatever is already stored.
+"Nothing lost, nothing twice": the model is asked only when the call has no summary yet (or, for a
+rewrite, none of the current version); the summary is stored with a conditional write, and that
+write is what the outbox announces as `Summary Created` (once per stored summary). A failure at any
+step raises, the idempotency record is released and EventBridge retries, and the retry resumes from
+whatever is already stored.
 """
 
 from __future__ import annotations
@@ -55,19 +55,17 @@ from shared.costs import record_cost
 from shared.dal.ports import SegmentReader, SummaryCalls
 from shared.dal.records import EvaluationSet
 from shared.evaluations import NOT_ASKED, EvaluationQuestion, answered_by, applicable, no_answers
-from shared.events import EventPublisher, SummaryCreated
 from shared.observability import logger, metrics, tracer
 from shared.status import TranscriptStatus
 
 NO_MODEL = "none"  # the `model` of a summary no model wrote (a call without speech)
-SAFETY_SECONDS = 5.0  # left for storing and publishing after the last model request
+SAFETY_SECONDS = 5.0  # left for storing the summary after the last model request
 MIN_REQUEST_SECONDS = 5.0
 
 Result = Literal[
     "created",
     "no-conversation",
     "already-summarized",
-    "event-republished",
     "rewritten",
     "no-summary-yet",
     "nothing-added",
@@ -105,7 +103,6 @@ class SummaryService:
         settings: SummarySettings,
         calls: SummaryCalls,
         segments: SegmentReader,
-        publisher: EventPublisher,
         language_model: Callable[[], LanguageModel],
         *,
         now: Callable[[], str] = clock.now_iso,
@@ -115,7 +112,6 @@ class SummaryService:
         self._settings = settings
         self._calls = calls
         self._segments = segments
-        self._publisher = publisher
         self._language_model = language_model
         self._now = now
         self._metrics = metric_sink
@@ -126,9 +122,9 @@ class SummaryService:
         call_sid = detail.call_sid
         call = self._calls.get(call_sid)
         if call is not None and call.summary is not None:
-            outcome = self._resume(call_sid, call.summary, call.summary_event_at)
+            logger.info("summary exists; nothing to do", extra={"call_sid": call_sid})
             self._update_cost(call_sid)  # a retry after a failed cost write, or a later transcript end
-            return outcome.as_dict()
+            return SummaryOutcome(call_sid, "already-summarized", _model(call.summary)).as_dict()
         if call is None:
             logger.warning("no call record yet; the summary will create it", extra={"call_sid": call_sid})
 
@@ -165,7 +161,6 @@ class SummaryService:
             logger.warning("a summary already exists; keeping it", extra={"call_sid": call_sid})
             self._count(names.WRITE_CONFLICTS)
             return SummaryOutcome(call_sid, "already-summarized", stored.model).as_dict()
-        self._announce(call_sid, stored.model, version)
         self._update_cost(call_sid)
         self._count(names.CREATED)
         self._log_stored(call_sid, result, stored)
@@ -189,11 +184,10 @@ class SummaryService:
             return SummaryOutcome(call_sid, "no-summary-yet", NO_MODEL).as_dict()
         current = call.transcript_version or detail.transcript_version
         summarised = call.summary.get("transcript_version")
-        model = str(call.summary.get("model") or NO_MODEL)
+        model = _model(call.summary)
         if summarised == current:
-            return self._resume(
-                call_sid, call.summary, call.summary_event_at, done="already-current"
-            ).as_dict()
+            logger.info("the summary is of the current transcript already", extra={"call_sid": call_sid})
+            return SummaryOutcome(call_sid, "already-current", model).as_dict()
         filled = call.filled_seconds if call.filled_seconds is not None else detail.filled_seconds
         if not filled > 0:
             logger.info(
@@ -225,7 +219,6 @@ class SummaryService:
             )
             self._count(names.WRITE_CONFLICTS)
             return SummaryOutcome(call_sid, "already-summarized", stored.model).as_dict()
-        self._announce(call_sid, stored.model, current)
         self._update_cost(call_sid)  # the rewrite's model call is the summary's estimate now
         self._count(names.REWRITTEN)
         self._log_stored(call_sid, "rewritten", stored)
@@ -255,28 +248,6 @@ class SummaryService:
                 "redaction": stored.redaction.model_dump(),
             },
         )
-
-    def _resume(
-        self,
-        call_sid: str,
-        summary: dict[str, Any],
-        event_at: str | None,
-        done: Result = "already-summarized",
-    ) -> SummaryOutcome:
-        """The call has a summary: publish its event if a failed attempt still owes it, else nothing."""
-        model = str(summary.get("model") or NO_MODEL)
-        if event_at is not None:
-            logger.info("summary exists and was announced; nothing to do", extra={"call_sid": call_sid})
-            return SummaryOutcome(call_sid, done, model)
-        logger.info("summary exists but its event is owed; publishing it", extra={"call_sid": call_sid})
-        self._announce(call_sid, model, summary.get("transcript_version"))
-        return SummaryOutcome(call_sid, "event-republished", model)
-
-    def _announce(self, call_sid: str, model: str, transcript_version: str | None) -> None:
-        self._publisher.publish(
-            SummaryCreated(call_sid=call_sid, model=model, transcript_version=transcript_version)
-        )
-        self._calls.mark_summary_published(call_sid)
 
     @tracer.capture_method
     def _summarize(
@@ -438,13 +409,18 @@ class SummaryService:
         return Written(stored, evaluations)
 
 
+def _model(summary: dict[str, Any]) -> str:
+    """The stored summary's model (`none` for one no model wrote)."""
+    return str(summary.get("model") or NO_MODEL)
+
+
 def request_timeout(
     call_sid: str, remaining_seconds: Callable[[], float], *, attempts: int, longest: float
 ) -> Callable[[], float]:
     """The timeout of each model request, from the time the Lambda has left when it is made.
 
     Every attempt the SDK makes (`attempts` = 1 + its retries) must fit in that time, less
-    SAFETY_SECONDS kept for storing and publishing; below MIN_REQUEST_SECONDS a request is not
+    SAFETY_SECONDS kept for storing; below MIN_REQUEST_SECONDS a request is not
     worth starting, so DeadlineError is raised instead (EventBridge redelivers to a fresh Lambda).
     """
 

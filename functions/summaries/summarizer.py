@@ -231,7 +231,7 @@ class Summarizer:
         cost: float | None = 0.0
         for reply in self._replies:
             usage = usage.plus(reply.usage)
-            one = request_cost(reply.model, reply.usage)
+            one = request_cost(reply.model, reply.usage, bedrock_model_id=reply.bedrock_model_id)
             cost = None if cost is None or one is None else cost + one
         return usage, None if cost is None else round(cost, 8)
 

@@ -17,6 +17,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.sweeper.service import SweeperService, SweepPolicy
 from functions.sweeper.settings import SweeperSettings
+from functions.sweeper.twilio_check import TwilioCheck, TwilioPolicy
+from functions.sweeper.twilio_rest import TwilioRestReader
 from shared import aws
 from shared.dal.calls.sweep import DynamoSweeperCalls
 from shared.dal.segments import DynamoSegments
@@ -25,12 +27,18 @@ from shared.observability import logger, metrics, tracer
 
 
 def build_service(config: SweeperSettings) -> SweeperService:
+    calls = DynamoSweeperCalls(config.calls_table)
+    prices = config.costs.call_prices
+    reader = TwilioRestReader(
+        config.twilio_account_sid, config.twilio_auth_token.get_secret_value(), config.twilio_api_base_url
+    )
     return SweeperService(
         SweepPolicy.of(config),
-        calls=DynamoSweeperCalls(config.calls_table),
+        calls=calls,
         segments=DynamoSegments(config.transcripts_table),
         publisher=EventBridgePublisher(aws.events(), config.event_bus_name),
-        prices=config.costs.call_prices,
+        prices=prices,
+        twilio=TwilioCheck(TwilioPolicy.of(config), calls, reader, prices=prices),
     )
 
 

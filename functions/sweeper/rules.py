@@ -1,21 +1,28 @@
 """What a due call still needs, decided from its record alone (pure: no AWS, no clock).
 
 The sweeper reads a call once it has waited `SWEEP_AFTER_SECONDS` since it ended (or since the last
-re-drive). By then every tier has had its chance, so whatever is still open was lost. The record says:
+re-drive). By then every tier has had its chance, so whatever is still open was lost: a stream that
+died, or a consumer that gave up on its event (its retries and dead-letter queue spent); except a
+transcript whose stream is alive (it claimed the call and its heartbeat is newer than the staleness
+bound): that stream finishes it itself, so the sweeper waits. Events of writes that landed are not
+lost (the outbox announces every change of the record from the table's stream), so the sweeper
+re-drives work, not announcements. The record says:
 
-- transcript `pending` / `in-progress`: finish it `incomplete` from the segments stored and publish
-  `Transcript Completed`; a completed recording is re-driven too, to be reconciled with it;
+- stream alive, and the transcript still live, or final without a summary: wait;
+- transcript `pending` / `in-progress` (its stream dead: never claimed, or silent): finish it
+  `incomplete` from the segments stored (the outbox announces that write as `Transcript Completed`);
+  a completed recording is re-driven too, to be reconciled with it;
 - transcript final (`completed`, `incomplete`, `failed`) and no summary: mark the summary `failed`
-  (its delivery failed, went to the DLQ, or was lost) and re-publish `Transcript Completed`;
-- summary stored but `Summary Created` never marked published: re-publish `Transcript Completed`
-  (the summaries then publish what they owe);
+  (its delivery failed and went to the DLQ) and re-publish `Transcript Completed`;
 - recording `completed`, no `reconciled_at`: re-publish `Recording Completed`;
-- recording `completed`, reconciled while live was still in progress (`reconciled_transcript_status`
-  not final) and the transcript final now: re-publish `Recording Completed`, so it is reconciled
-  against the final transcript;
+- recording `completed`, reconciled against another live status than the transcript's final one
+  now (reconciled while live was in progress; or, rarely, before the stream's own ending replaced the
+  sweeper's): re-publish `Recording Completed`, so it is reconciled against the final transcript;
 - no recording and `recording_expected = false` (the route records nothing), transcript final, not
   reconciled: settled as live only (`transcript_source = live`, stored with the settling write);
 - recording `in-progress`: wait (no event of ours moves it: the completed callback is Twilio's);
+- a completed recording the sweeper's own read of Twilio just wrote: wait (the outbox announces
+  that write; `leave_to_the_outbox`);
 - none of these: settled, out of the index.
 
 No transcript status means no stream ever started (an unanswered call, a dialled leg): nothing is
@@ -24,7 +31,7 @@ expected from the streamer or the summaries. A recording `absent` or `failed` ex
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shared import clock
 from shared.dal.records import RECORDING_COMPLETED, Call
@@ -42,8 +49,8 @@ RECORDING_IN_PROGRESS = "in-progress"
 class SweepPlan:
     """What one sweep of a call does; `reasons` says why, for the log and the operator."""
 
-    finish_transcript: bool = False
-    transcript_completed: bool = False  # (re-)publish `Transcript Completed`
+    finish_transcript: bool = False  # the finishing write is announced by the outbox
+    transcript_completed: bool = False  # re-publish `Transcript Completed`
     recording_completed: bool = False  # (re-)publish `Recording Completed`
     summary_failed: bool = False  # mark `summary_status = failed` (no summary came in time)
     waiting: bool = False  # something is open that no event of ours can move
@@ -60,37 +67,48 @@ class SweepPlan:
         return self.finish_transcript or self.transcript_completed or self.recording_completed
 
 
-def plan_sweep(call: Call) -> SweepPlan:
-    """The sweep a due call needs (see the module's table)."""
+def stream_alive(call: Call, stale_before: str) -> bool:
+    """The stream that claimed the call showed a sign of life at or after `stale_before` (ISO-8601
+    UTC, as every stored time: they compare as strings)."""
+    heartbeat = call.stream_heartbeat_at
+    return call.stream_owner is not None and heartbeat is not None and heartbeat >= stale_before
+
+
+def plan_sweep(call: Call, stale_before: str) -> SweepPlan:
+    """The sweep a due call needs (see the module's table); a stream whose heartbeat is older than
+    `stale_before` is dead."""
     reasons: list[str] = []
     status = call.transcript_status
-    finish = status in LIVE_TRANSCRIPT
-    transcript_completed = summary_failed = False
-    if finish:
+    finish = transcript_completed = summary_failed = waiting = False
+    # a stored summary is announced by its own write (the outbox): nothing about it can be owed
+    summarised = call.summary is not None
+    if stream_alive(call, stale_before) and (status in LIVE_TRANSCRIPT or not summarised):
+        reasons.append(
+            f"transcript {status} and its stream alive (heartbeat at {call.stream_heartbeat_at}): "
+            "the stream finishes it"
+        )
+        waiting = True
+    elif status in LIVE_TRANSCRIPT:
+        finish = True
         reasons.append(f"transcript still {status}: its stream never finished")
+    elif status in FINAL_TRANSCRIPT and not summarised:
+        reasons.append(f"transcript {status} but no summary: the summaries never stored one")
         transcript_completed = True
-    elif status in FINAL_TRANSCRIPT:
-        if call.summary is None:
-            reasons.append(f"transcript {status} but no summary: its delivery failed or was lost")
-            transcript_completed = True
-            summary_failed = call.summary_status != SummaryStatus.FAILED.value
-        elif call.summary_event_at is None:
-            reasons.append("summary stored but Summary Created never published")
-            transcript_completed = True
+        summary_failed = call.summary_status != SummaryStatus.FAILED.value
 
-    recording_completed = waiting = False
+    recording_completed = False
     recording = call.recording
     if recording is not None and recording.status == RECORDING_COMPLETED:
         if finish:
             reasons.append("recording to reconcile with the transcript the sweeper finishes")
             recording_completed = True
         elif call.reconciled_at is None:
-            reasons.append("recording completed but never reconciled: Recording Completed was lost")
+            reasons.append("recording completed but never reconciled: the recordings tier never stored it")
             recording_completed = True
         elif (
             status in FINAL_TRANSCRIPT
             and call.reconciled_transcript_status is not None
-            and call.reconciled_transcript_status not in FINAL_TRANSCRIPT
+            and call.reconciled_transcript_status != status
         ):
             reasons.append(
                 f"recording reconciled while live was {call.reconciled_transcript_status}; "
@@ -121,6 +139,27 @@ def plan_sweep(call: Call) -> SweepPlan:
     )
 
 
+def leave_to_the_outbox(plan: SweepPlan, read: Call, now: Call) -> SweepPlan:
+    """`plan` for the record as it is `now`, minus the re-drive of a completed recording that landed
+    after the sweeper `read` the call (its read of Twilio's REST API just wrote it): the outbox
+    announces that write as `Recording Completed`, and re-publishing it too would run the recording's
+    reconciliation twice at once. The call waits instead, so a later look re-drives it if the
+    recordings tier never stored a reconciliation."""
+    if not plan.recording_completed or _completed_sid(now) in (None, _completed_sid(read)):
+        return plan
+    return replace(
+        plan,
+        recording_completed=False,
+        waiting=True,
+        reasons=(*plan.reasons, "recording just written from Twilio: the outbox announces it"),
+    )
+
+
+def _completed_sid(call: Call) -> str | None:
+    recording = call.recording
+    return recording.sid if recording is not None and recording.status == RECORDING_COMPLETED else None
+
+
 def stalled_transcript_error(segment_count: int, patience_seconds: int) -> str:
     """`transcript_error` of a transcript the sweeper finished."""
     return (
@@ -129,27 +168,24 @@ def stalled_transcript_error(segment_count: int, patience_seconds: int) -> str:
     )
 
 
-def transcript_event(
-    call: Call, segment_count: int | None = None, status: str | None = None
-) -> TranscriptCompleted:
-    """`Transcript Completed` as the streamer would have published it, from the stored record."""
-    count = segment_count if segment_count is not None else call.segment_count or 0
+def transcript_event(call: Call) -> TranscriptCompleted:
+    """`Transcript Completed` as the outbox announced it when the transcript ended, from the record."""
     return TranscriptCompleted.model_validate(
         {
             "callSid": call.call_sid,
-            "segmentCount": count,
-            "transcriptStatus": status or call.transcript_status or TranscriptStatus.COMPLETED.value,
+            "segmentCount": call.segment_count or 0,
+            "transcriptStatus": call.transcript_status or TranscriptStatus.COMPLETED.value,
         }
     )
 
 
 def recording_event(call: Call) -> RecordingCompleted:
-    """`Recording Completed` as the webhooks publish it, from the call's stored recording.
+    """`Recording Completed` as the outbox announces it, from the call's stored recording.
 
     Twilio's `RecordingStartTime` is stored as it came (RFC 2822, whole seconds); the event carries
     ISO-8601 UTC. Without one, the answer time (a dual recording starts at answer), else the call's
     start, is the best prior the alignment can get; with none of them `startTime` is left out, as
-    the webhooks leave it out when Twilio sent none.
+    the outbox leaves it out when Twilio sent none.
     """
     recording = call.recording
     if recording is None:

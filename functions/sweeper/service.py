@@ -8,10 +8,19 @@ nothing. The claim also counts the attempt; a call out of attempts is parked (ou
 (nothing open) is taken out of the index with the same condition, so a status callback that lands
 meanwhile (and re-arms the marker) wins.
 
-Order inside a claim: finish the stalled transcript (conditional: the streamer's own ending wins),
-then publish. If a publication fails the claim is released, so the next run tries again at once.
+Order inside a claim: finish the stalled transcript (conditional: the streamer's own ending wins, and
+a stream that showed a sign of life within `STREAM_HEARTBEAT_STALE_SECONDS` keeps its transcript;
+the outbox announces the write that lands), then re-publish what a consumer never acted on. If a
+publication fails the claim is released, so the next run tries again at once.
 Failures of single calls do not stop the run; it raises at the end, after every other call was
 handled, so the Lambda's error alarm sees it.
+
+Before a due call is planned, `twilio_check.TwilioCheck` makes its record true to Twilio's REST API
+where it may have missed a callback (a call with no terminal status, a recording never reported);
+a call still live at Twilio is deferred, not swept. It also reads Twilio's bill for an answered call
+(`cost.billed`); a call otherwise settled stays in the index until it has one (or its price window
+has passed). What it writes is announced by the outbox like any write, so a recording it just wrote
+is not re-published in the same run (`rules.leave_to_the_outbox`): the call waits for its next look.
 
 A call about to be settled has its cost checked against its final record: every tier recomputes the
 cost after its own write, but a cost write that failed (throttling) or was outraced four times is
@@ -32,12 +41,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from functions.sweeper import metric_names as names
 from functions.sweeper.rules import (
     SweepPlan,
+    leave_to_the_outbox,
     plan_sweep,
     recording_event,
     stalled_transcript_error,
     transcript_event,
 )
 from functions.sweeper.settings import SweeperSettings
+from functions.sweeper.twilio_check import TwilioCheck, TwilioPolicy, TwilioTally
 from shared import clock
 from shared.costs import Prices, call_cost, record_cost, same_cost
 from shared.dal.ports import SegmentCounter, SweeperCalls
@@ -45,7 +56,6 @@ from shared.dal.records import Call, SweepClaim
 from shared.errors import CallscribeError
 from shared.events import DomainEvent, EventPublisher, RecordingCompleted
 from shared.observability import logger, metrics
-from shared.status import TranscriptStatus
 
 # Seconds of the Lambda's time kept back: no new call is started with less than this left.
 SAFETY_SECONDS = 20.0
@@ -64,6 +74,7 @@ class SweepIncompleteError(CallscribeError):
 @dataclass(frozen=True)
 class SweepPolicy:
     after_seconds: int = 600
+    stream_stale_seconds: int = 300
     backoff_seconds: int = 900
     max_backoff_seconds: int = 6 * 3600
     max_attempts: int = 5
@@ -73,6 +84,7 @@ class SweepPolicy:
     def of(cls, settings: SweeperSettings) -> SweepPolicy:
         return cls(
             after_seconds=settings.sweep_after_seconds,
+            stream_stale_seconds=settings.stream_heartbeat_stale_seconds,
             backoff_seconds=settings.sweep_backoff_seconds,
             max_backoff_seconds=settings.sweep_max_backoff_seconds,
             max_attempts=settings.sweep_max_attempts,
@@ -95,6 +107,7 @@ class SweepReport:
     recording_events: int = 0
     costs_repaired: int = 0
     summaries_failed: int = 0
+    twilio: TwilioTally = field(default_factory=TwilioTally)
     failed: list[str] = field(default_factory=list)
     stopped_early: bool = False
 
@@ -111,6 +124,11 @@ class SweepReport:
             "recordingCompletedRepublished": self.recording_events,
             "costsRepaired": self.costs_repaired,
             "summariesMarkedFailed": self.summaries_failed,
+            "twilioRequests": self.twilio.requests,
+            "twilioFailures": self.twilio.failures,
+            "statusesFromTwilio": self.twilio.statuses,
+            "recordingsFromTwilio": self.twilio.recordings,
+            "pricesFromTwilio": self.twilio.prices,
             "failed": list(self.failed),
             "stoppedEarly": self.stopped_early,
         }
@@ -125,6 +143,7 @@ class SweeperService:
         publisher: EventPublisher,
         *,
         prices: Prices | None = None,
+        twilio: TwilioCheck | None = None,
         now: Callable[[], datetime] = clock.now,
         metric_sink: MetricSink = metrics,
     ) -> None:
@@ -133,6 +152,8 @@ class SweeperService:
         self._calls = calls
         self._segments = segments
         self._publisher = publisher
+        # without a reader Twilio is never asked; calls with no terminal status still wait their time
+        self._twilio = twilio or TwilioCheck(TwilioPolicy(), calls, None, prices=self._prices, now=now)
         self._now = now
         self._metrics = metric_sink
 
@@ -142,7 +163,9 @@ class SweeperService:
         started = self._now()
         cutoff = clock.iso(started - timedelta(seconds=policy.after_seconds))
         due = self._calls.calls_due_for_sweep(cutoff, policy.max_calls)
-        report = SweepReport(due=len(due), stopped_early=len(due) >= policy.max_calls)
+        report = SweepReport(
+            due=len(due), stopped_early=len(due) >= policy.max_calls, twilio=self._twilio.start_run()
+        )
         for call_sid in due:
             if remaining_seconds is not None and remaining_seconds() < SAFETY_SECONDS:
                 report.stopped_early = True
@@ -163,11 +186,20 @@ class SweeperService:
 
     def _sweep_call(self, call_sid: str, cutoff: str, report: SweepReport) -> Outcome:
         call = self._calls.get(call_sid)
-        marker = None if call is None else call.sweep_after
-        if call is None or marker is None or marker > cutoff:
+        if call is None or not _due(call, cutoff):
             return "skipped"  # the index lags the table: settled or re-armed since
-        plan = plan_sweep(call)
+        look = self._twilio.look(call)
+        if look.outcome is not None:
+            return look.outcome
+        read, call = call, look.call
+        marker = call.sweep_after
+        if marker is None or not _due(call, cutoff):
+            return "waiting"  # Twilio's answer ended the call just now: a later run sweeps it
+        stale_before = clock.iso(self._now() - timedelta(seconds=self._policy.stream_stale_seconds))
+        plan = leave_to_the_outbox(plan_sweep(call, stale_before), read, call)
         if plan.settled:
+            if look.price_pending:
+                return self._twilio.defer_for_price(call, look)  # settled once Twilio's bill is read
             self._repair_cost(call, report)
             if plan.live_only and call.transcript_status is not None:
                 settled = self._calls.settle_live_only(call_sid, marker, call.transcript_status)
@@ -198,21 +230,22 @@ class SweeperService:
         if not plan.redrives:
             return "waiting"
         try:
-            self._redrive(call, plan, report)
+            self._redrive(call, plan, stale_before, report)
         except Exception:
             self._release(claim)
             raise
         return "redriven"
 
-    def _redrive(self, call: Call, plan: SweepPlan, report: SweepReport) -> None:
+    def _redrive(self, call: Call, plan: SweepPlan, stale_before: str, report: SweepReport) -> None:
         events: list[DomainEvent] = []
         if plan.finish_transcript:
             count = self._segments.count_live_segments(call.call_sid)
             error = stalled_transcript_error(count, self._policy.after_seconds)
-            if self._calls.finish_stalled_transcript(call.call_sid, count, error):
+            # announced by the outbox as `Transcript Completed` when it lands; refused when the
+            # stream ended meanwhile (its own ending was announced the same way) or showed a sign of
+            # life (it will end it)
+            if self._calls.finish_stalled_transcript(call.call_sid, count, error, stale_before):
                 report.transcripts_finished += 1
-                events.append(transcript_event(call, count, TranscriptStatus.INCOMPLETE.value))
-            # else: the stream ended meanwhile and its streamer published the event itself
         elif plan.transcript_completed:
             if plan.summary_failed and self._calls.summary_failed(call.call_sid):
                 report.summaries_failed += 1
@@ -256,8 +289,17 @@ class SweeperService:
             names.RECORDING_EVENTS: report.recording_events,
             names.COSTS_REPAIRED: report.costs_repaired,
             names.SUMMARIES_FAILED: report.summaries_failed,
+            names.TWILIO_REQUESTS: report.twilio.requests,
+            names.TWILIO_FAILURES: report.twilio.failures,
+            names.STATUSES_FROM_TWILIO: report.twilio.statuses,
+            names.RECORDINGS_FROM_TWILIO: report.twilio.recordings,
+            names.PRICES_FROM_TWILIO: report.twilio.prices,
             names.FAILURES: len(report.failed),
             names.BACKLOG: int(report.stopped_early),
         }
         for name, value in counts.items():
             self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def _due(call: Call, cutoff: str) -> bool:
+    return call.sweep_after is not None and call.sweep_after <= cutoff

@@ -31,13 +31,13 @@ from functions.webhooks import dependencies, errors, logic, metric_names, twiml
 from functions.webhooks.errors import ForeignAccountError, InvalidInputError
 from functions.webhooks.inputs import CreateCallRequest, RecordingCallback, StatusCallback, VoiceRequest
 from functions.webhooks.logic import Services
-from functions.webhooks.transcript_pages import TranscriptPage
 from functions.webhooks.twiml import CallbackUrls
 from functions.webhooks.urls import public_base_url
 from shared.errors import InvalidSignatureError, MalformedRequestError
 from shared.observability import logger, metrics, tracer
 from shared.sids import is_call_sid
 from shared.signatures import SIGNATURE_HEADER, FormParams, verify_api_gateway_event
+from shared.transcript_pages import TranscriptPage
 from shared.validation import describe_errors
 
 TWIML = "text/xml"

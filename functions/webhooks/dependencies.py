@@ -1,4 +1,4 @@
-"""The per-process wiring: settings, the calls and segments adapters, the bus, Twilio's REST API.
+"""The per-process wiring: settings, the calls and segments adapters, Twilio's REST API.
 
 `build_services(settings)` is the factory; `services()` is the production wiring, built from this
 process's environment on first use (never at import: a cold start stays cheap) and shared by every
@@ -13,10 +13,8 @@ from functools import cache
 from functions.webhooks.logic import Services
 from functions.webhooks.settings import WebhookSettings
 from functions.webhooks.twilio_calls import CallsApi, TwilioRestCalls
-from shared import aws
 from shared.dal.calls.webhooks import DynamoWebhookCalls
 from shared.dal.segments import DynamoSegments
-from shared.events import EventBridgePublisher
 
 
 @cache
@@ -25,7 +23,7 @@ def _twilio(account_sid: str, auth_token: str, base_url: str) -> TwilioRestCalls
 
 
 def build_services(settings: WebhookSettings) -> Services:
-    """The real adapters for `settings`: DynamoDB tables, the EventBridge bus, Twilio REST (lazily)."""
+    """The real adapters for `settings`: DynamoDB tables, Twilio REST (lazily)."""
 
     def calls_api() -> CallsApi:
         return _twilio(
@@ -37,7 +35,6 @@ def build_services(settings: WebhookSettings) -> Services:
     return Services(
         settings=settings,
         store=DynamoWebhookCalls(settings.calls_table),
-        publisher=EventBridgePublisher(aws.events(), settings.event_bus_name),
         calls_api=calls_api,
         segments=DynamoSegments(settings.transcripts_table),
     )

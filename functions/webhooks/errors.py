@@ -1,8 +1,8 @@
 """Domain errors mapped to HTTP answers, in one place. No answer ever carries a stack trace.
 
-5xx answers on Twilio routes are deliberate when a write or the bus failed: nothing was half done
-that a retry cannot finish (every write is idempotent), so Twilio's retry (or its next callback)
-completes the work.
+5xx answers on Twilio routes are deliberate when a write failed: nothing was half done that a
+retry cannot finish (every write is idempotent), so a retry (or Twilio's next callback, or the
+sweeper) completes the work. A write that landed is announced by the outbox whatever is answered.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from shared.errors import (
     MalformedRequestError,
     StoreError,
 )
-from shared.events import PublishError
 from shared.observability import logger, metrics
 
 
@@ -131,7 +130,6 @@ def register(app: APIGatewayRestResolver) -> None:
     _on(app, NotFoundError, _route_not_found)
     _on(app, ServiceError, _service_error)
     _on(app, TwilioApiError, _twilio_error)
-    _on(app, PublishError, _unavailable)
     _on(app, StoreError, _unavailable)
     _on(app, ConfigError, _misconfigured)
     _on(app, Exception, _unexpected)

@@ -11,22 +11,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from functions.webhooks import twiml
-from functions.webhooks.cdr import StatusChange, advance, publish_recording_completed_once, record_status
+from functions.webhooks.cdr import advance
 from functions.webhooks.destinations import check_destinations
 from functions.webhooks.inputs import CreateCallRequest, RecordingCallback, StatusCallback, VoiceRequest
 from functions.webhooks.settings import DEFAULT_UNAVAILABLE, DEFAULT_VOICEMAIL_THANKS, WebhookSettings
-from functions.webhooks.transcript_pages import TranscriptPage, encode_cursor
 from functions.webhooks.twilio_calls import CallsApi, OutboundCall
-from functions.webhooks.views import CallView
-from shared import clock
+from shared import call_view, clock
+from shared.call_view import CallView
 from shared.costs import record_cost
 from shared.dal.ports import SegmentPageReader, WebhookCallWrites
 from shared.dal.records import RECORDING_COMPLETED, CallParties, CallUpsert, RecordingUpdate
-from shared.errors import CallNotFoundError, MalformedRequestError
-from shared.events import EventPublisher, RecordingCompleted
+from shared.errors import ConfigError, MalformedRequestError
+from shared.listen import is_under
 from shared.observability import logger
-from shared.routing import AgentRoute, ForwardRoute, OutboundRoute, Route
+from shared.routing import AgentRoute, ForwardRoute, ListenRoute, OutboundRoute, Route
 from shared.status import CallStatus
+from shared.status_changes import StatusChange
+from shared.transcript_pages import TranscriptPage
 
 OUTBOUND_API = "outbound-api"
 ROUTE_OUTBOUND = "outbound"
@@ -39,17 +40,13 @@ class Services:
 
     settings: WebhookSettings
     store: WebhookCallWrites
-    publisher: EventPublisher
     calls_api: Callable[[], CallsApi]  # lazy: only POST /calls pays for Twilio's REST client
     segments: SegmentPageReader
 
 
 def _route_name(route: Route) -> str:
-    if isinstance(route, ForwardRoute):
-        return "forward"
-    if isinstance(route, AgentRoute):
-        return "agent"
-    return "voicemail"
+    """The call record's `route`: the route's kind (forward, voicemail, agent, listen)."""
+    return route.kind
 
 
 def _stream_parameters(
@@ -84,6 +81,8 @@ def answer_voice(request: VoiceRequest, services: Services, callbacks: twiml.Cal
         return _answer_outbound(request, services, callbacks)
 
     route = settings.call_routes.route_for(request.to_number)
+    if isinstance(route, ListenRoute):
+        return _answer_listen(request, services, callbacks, route)
     route_name = _route_name(route)
     connect_to = route.forward_to if isinstance(route, ForwardRoute) else None
     _record_call(request, services, route_name=route_name, route=route, connect_to=connect_to)
@@ -115,6 +114,38 @@ def answer_voice(request: VoiceRequest, services: Services, callbacks: twiml.Cal
             callbacks=callbacks if route.record else None,
         )
     return _voicemail(services, callbacks, route, stream_url=settings.stream_url, parameters=parameters)
+
+
+def _answer_listen(
+    request: VoiceRequest, services: Services, callbacks: twiml.CallbackUrls, route: ListenRoute
+) -> str:
+    """Stream (and record) the call, then hand it to the team's TwiML URL.
+
+    A call that comes back here (a Studio flow that redirects to us twice, say) already streams and
+    records: it is handed back without a second stream or recording, and its record is left as it is.
+    """
+    target = route.listen
+    if is_under(target.twiml_url, callbacks.base):
+        # settings catch this when WEBHOOK_BASE_URL is set; without it only the request tells
+        raise ConfigError(f"a listen route hands calls back to this API ({target.twiml_url})")
+    existing = services.store.get(request.call_sid)
+    if existing is not None and existing.route == route.kind:
+        logger.info("listen call came back; handing it over again without a second stream")
+        return twiml.hand_back(twiml_url=target.twiml_url, method=target.method)
+    _record_call(request, services, route_name=route.kind, route=route, connect_to=None)
+    logger.info(
+        "answering call",
+        extra={"route": route.kind, "direction": request.direction, "record": route.record},
+    )
+    settings = services.settings
+    return twiml.listen(
+        stream_url=settings.stream_url,
+        parameters=_stream_parameters(request, route.kind, None, route),
+        notice=settings.recording_notice,
+        twiml_url=target.twiml_url,
+        method=target.method,
+        callbacks=callbacks if route.record else None,
+    )
 
 
 def _voicemail(
@@ -197,7 +228,8 @@ def _record_call(
 
 
 def apply_status(callback: StatusCallback, services: Services) -> bool:
-    """Advance the call (never backwards) and publish `Call Completed` once. True if it advanced."""
+    """Advance the call (never backwards; the outbox announces `Call Completed` once the terminal
+    status lands). True if it advanced."""
     change = StatusChange(
         call_sid=callback.call_sid,
         status=callback.call_status,
@@ -207,7 +239,7 @@ def apply_status(callback: StatusCallback, services: Services) -> bool:
         sip_response_code=callback.sip_response_code,
         parties=callback.parties(),
     )
-    advanced = record_status(services.store, services.publisher, change)
+    advanced = advance(services.store, change)
     if callback.parent_call_sid is not None:
         # a <Dial>ed party's leg: its parent lists it, so the call's view can show what it cost
         services.store.add_leg(callback.parent_call_sid, callback.call_sid)
@@ -225,8 +257,8 @@ def apply_status(callback: StatusCallback, services: Services) -> bool:
 
 
 def apply_recording(callback: RecordingCallback, services: Services) -> bool:
-    """Store the recording's report; for a completed recording, publish `Recording Completed` once
-    per recording SID (a PublishError, answered 503, releases the claim so Twilio's retry publishes)."""
+    """Store the recording's report (the outbox announces `Recording Completed` once a completed
+    recording lands on the call); a completed one's minutes go into the call's cost."""
     stored = services.store.update_recording(
         RecordingUpdate(
             call_sid=callback.call_sid,
@@ -241,16 +273,9 @@ def apply_recording(callback: RecordingCallback, services: Services) -> bool:
             error_code=callback.error_code,
         )
     )
-    published = False
     if callback.recording_status == RECORDING_COMPLETED:
-        published = publish_recording_completed_once(
-            services.store, services.publisher, recording_completed(callback)
-        )
         update_cost(callback.call_sid, services)  # its minutes, even if it is never reconciled
-    logger.info(
-        "recording callback",
-        extra={"recording_status": callback.recording_status, "stored": stored, "published": published},
-    )
+    logger.info("recording callback", extra={"recording_status": callback.recording_status, "stored": stored})
     return stored
 
 
@@ -258,20 +283,6 @@ def update_cost(call_sid: str, services: Services) -> None:
     """Recompute the call's cost after this tier's write (shared.costs: never raises; a failure is
     logged, and a later writer recomputes it)."""
     record_cost(services.store, call_sid, services.settings.costs.call_prices, on_error=logger.warning)
-
-
-def recording_completed(callback: RecordingCallback) -> RecordingCompleted:
-    """The event of a completed recording, from its callback (Twilio's RFC 2822 start time as ISO)."""
-    started = clock.parse_rfc2822(callback.recording_start_time) if callback.recording_start_time else None
-    return RecordingCompleted.model_validate(
-        {
-            "callSid": callback.call_sid,
-            "recordingSid": callback.recording_sid,
-            "channels": callback.recording_channels or 1,  # Twilio's default recording is mono
-            "durationSeconds": callback.recording_duration or 0,
-            "startTime": None if started is None else clock.iso(started),
-        }
-    )
 
 
 def start_outbound_call(request: CreateCallRequest, services: Services, callbacks: twiml.CallbackUrls) -> str:
@@ -320,11 +331,4 @@ def start_outbound_call(request: CreateCallRequest, services: Services, callback
 
 def describe_call(call_sid: str, services: Services, page: TranscriptPage | None = None) -> CallView:
     """The call with one page of its transcript (the first by default) and the cursor to the next."""
-    call = services.store.get(call_sid)
-    if call is None:
-        raise CallNotFoundError(f"no call {call_sid}")
-    page = page or TranscriptPage()
-    segments = services.segments.page_segments(call_sid, limit=page.limit, after=page.after)
-    next_cursor = None if segments.next_key is None else encode_cursor(call_sid, segments.next_key)
-    legs = [leg for sid in call.leg_call_sids or () if (leg := services.store.get(sid)) is not None]
-    return CallView.of(call, segments.segments, next_cursor, legs)
+    return call_view.describe_call(call_sid, services.store, services.segments, page)

@@ -27,6 +27,6 @@ MALFORMED_REQUEST: Final = "MalformedRequest"  # 400
 CALL_NOT_FOUND: Final = "CallNotFound"  # 404 on GET /calls/{callSid}
 ROUTE_NOT_FOUND: Final = "RouteNotFound"  # 404: no such route
 TWILIO_API_ERROR: Final = "TwilioApiError"  # POST /calls: Twilio's REST API refused or failed
-DEPENDENCY_FAILURE: Final = "DependencyFailure"  # 503: DynamoDB or EventBridge failed (Twilio retries)
+DEPENDENCY_FAILURE: Final = "DependencyFailure"  # 503: DynamoDB failed
 MISCONFIGURED: Final = "Misconfigured"  # 500: a setting is missing or wrong
 UNEXPECTED_ERROR: Final = "UnexpectedError"  # 500: a bug

@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from functions.webhooks.destinations import allowed_prefixes, configured_numbers, parse_prefixes
+from shared import listen
 from shared.costs import CostSettings
 from shared.routing import E164, CallRoutes, parse_call_routes
 from shared.settings import TWILIO_SECRET_SOURCES, SecretSource, TableSettings, TwilioSettings
@@ -22,7 +23,7 @@ DEFAULT_UNAVAILABLE = "Sorry, we cannot connect your call right now. Goodbye."
 
 
 class WebhookSettings(TableSettings, TwilioSettings):
-    """Table and bus names, Twilio credentials, and how calls are answered."""
+    """Table names, Twilio credentials, and how calls are answered."""
 
     secret_sources: ClassVar[Mapping[str, SecretSource]] = TWILIO_SECRET_SOURCES
 
@@ -37,6 +38,9 @@ class WebhookSettings(TableSettings, TwilioSettings):
     # unset, the country calling codes of the numbers configured above
     outbound_allowed_prefixes: tuple[str, ...] | None = None
     dial_timeout_seconds: int = Field(default=25, ge=5, le=600)
+    # LISTEN_ALLOWED_URLS: the TwiML URLs listen routes may hand calls to (shared/listen.py); unset,
+    # none, so a CALL_ROUTES with a listen route does not load
+    listen_allowed_urls: tuple[str, ...] = ()
     costs: CostSettings = Field(default_factory=CostSettings)  # CALL_PRICES
 
     @field_validator("stream_url")
@@ -70,6 +74,31 @@ class WebhookSettings(TableSettings, TwilioSettings):
     @classmethod
     def _prefixes(cls, value: Any) -> tuple[str, ...] | None:
         return parse_prefixes(value)
+
+    @field_validator("listen_allowed_urls", mode="before")
+    @classmethod
+    def _listen_urls(cls, value: Any) -> tuple[str, ...]:
+        return listen.parse_allowed_urls(value, loopback_http=True)  # loopback http: local runs only
+
+    @model_validator(mode="after")
+    def _listen_targets_allowed(self) -> WebhookSettings:
+        """Every listen route's URL is allowed, and none points back at this API (a redirect loop)."""
+        targets = self.call_routes.listen_targets()
+        listen.check_targets(
+            targets,
+            self.listen_allowed_urls,
+            loopback_http=True,
+            routes_name="CALL_ROUTES",
+            allowed_name="LISTEN_ALLOWED_URLS",
+        )
+        base = self.webhook_base_url
+        looping = [key for key, url in targets if base and listen.is_under(url, base)]
+        if looping:
+            raise ValueError(
+                f"CALL_ROUTES routes {looping} hand calls back to this API ({base}): every hand-off "
+                "would start the call over; name the team's own TwiML URL"
+            )
+        return self
 
     def dial_prefixes(self) -> tuple[str, ...]:
         """What POST /calls may dial: the setting, else the configured numbers' country codes."""

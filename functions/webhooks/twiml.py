@@ -3,9 +3,12 @@
 Every call's first TwiML starts the media stream before any verb that talks to the caller, so
 every call is transcribed whatever its route. Every call is also recorded on two channels (caller
 first) unless its route says `record: false`: forwarded calls by `<Dial record="record-from-answer-dual">`,
-agent calls by `<Start><Recording channels="dual">`, voicemail by `<Record>` and calls placed with
-POST /calls by the REST call itself (`twilio_calls.py`). A stream is started once per call: the TwiML that
-follows our own <Dial>/<Record> actions (same call, stream already running) never starts another.
+agent and listen-in calls by `<Start><Recording channels="dual">`, voicemail by `<Record>` and calls
+placed with POST /calls by the REST call itself (`twilio_calls.py`). A listen-in call then leaves our
+TwiML for the team's (`<Redirect>`): the stream and the recording, started with `<Start>`, run on to
+the call's end whatever that TwiML does, and nothing of ours (no token, no secret) is in its URL.
+A stream is started once per call: the TwiML that follows our own <Dial>/<Record> actions (same
+call, stream already running), or a listen call that comes back, never starts another.
 Every stream is then signed with the per-call token (`sign_streams`, applied by the handler to
 whatever TwiML it answers with), so the streamer can tell our streams from anyone else's.
 """
@@ -32,6 +35,11 @@ class CallbackUrls:
     voice: str
     status: str
     recording: str
+
+    @property
+    def base(self) -> str:
+        """The public base URL they are under (what `under` was given)."""
+        return self.voice.removesuffix("/twilio/voice")
 
     @classmethod
     def under(cls, base_url: str) -> CallbackUrls:
@@ -176,17 +184,55 @@ def agent(
     """
     response = VoiceResponse()
     if callbacks is not None:
-        start = Start()
-        start.recording(
-            recording_status_callback=callbacks.recording,
-            recording_status_callback_event=RECORDING_EVENTS,
-            channels="dual",
-            track="both",
-        )
-        response.append(start)
+        _start_recording(response, callbacks)
     connect = Connect()
     connect.append(_stream(stream_url, {**parameters, "mode": "agent"}, None))
     response.append(connect)
+    return str(response)
+
+
+def _start_recording(response: VoiceResponse, callbacks: CallbackUrls, *, trim: str | None = None) -> None:
+    """Record the whole call from here on two channels (the caller, then what the caller hears)."""
+    start = Start()
+    options = {"trim": trim} if trim else {}
+    start.recording(
+        recording_status_callback=callbacks.recording,
+        recording_status_callback_event=RECORDING_EVENTS,
+        channels="dual",
+        track="both",
+        **options,
+    )
+    response.append(start)
+
+
+def listen(
+    *,
+    stream_url: str,
+    parameters: Mapping[str, str | None],
+    notice: str | None,
+    twiml_url: str,
+    method: str,
+    callbacks: CallbackUrls | None,
+) -> str:
+    """Listen in on the team's own call flow: stream both tracks, record (with `callbacks`), say the
+    notice, then hand the call to `twiml_url`.
+
+    The recording is not trimmed (`<Recording>` trims leading silence by default), so recording time
+    stays stream time plus its start offset, which reconciliation relies on.
+    """
+    response = VoiceResponse()
+    _start_stream(response, stream_url, parameters)
+    if callbacks is not None:
+        _start_recording(response, callbacks, trim="do-not-trim")
+    _notice(response, notice)
+    response.redirect(twiml_url, method=method)
+    return str(response)
+
+
+def hand_back(*, twiml_url: str, method: str) -> str:
+    """Only the `<Redirect>`: a listen call back at our webhook already streams (and records)."""
+    response = VoiceResponse()
+    response.redirect(twiml_url, method=method)
     return str(response)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_certificatemanager as acm
-from aws_cdk import aws_events as events
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
 from constructs import Construct
@@ -57,13 +56,12 @@ class WebhooksApi(Construct):
         config: InfraConfig,
         tables: DataTables,
         secrets: ProductSecrets,
-        bus: events.IEventBus,
         stream_url: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.api = self._build_rest_api(config)
         self.base_url = self._base_url(config)
-        self.handler = self._build_handler(config, tables, secrets, bus, stream_url)
+        self.handler = self._build_handler(config, tables, secrets, stream_url)
         integration = apigw.LambdaIntegration(self.handler.function, proxy=True)
         self.twilio_methods = self._build_twilio_routes(integration)
         self._build_calls_routes(integration)
@@ -111,7 +109,6 @@ class WebhooksApi(Construct):
         config: InfraConfig,
         tables: DataTables,
         secrets: ProductSecrets,
-        bus: events.IEventBus,
         stream_url: str,
     ) -> BuiltFunction:
         handler = build_python_function(
@@ -125,12 +122,12 @@ class WebhooksApi(Construct):
             environment={
                 "CALLS_TABLE": tables.calls.table_name,
                 "TRANSCRIPTS_TABLE": tables.transcripts.table_name,
-                "EVENT_BUS_NAME": bus.event_bus_name,
                 "STREAM_URL": stream_url,
                 "WEBHOOK_BASE_URL": self.base_url,
                 "TWILIO_API_BASE_URL": config.twilio_api_base_url,
                 "TWILIO_SECRET_ARN": secrets.twilio.secret_arn,
                 **({"CALL_ROUTES": config.call_routes} if config.call_routes else {}),
+                **config.listen_environment(),  # the TwiML URLs listen routes may hand calls to
                 **({"TWILIO_FROM_NUMBER": config.twilio_from_number} if config.twilio_from_number else {}),
                 **(
                     {"OUTBOUND_ALLOWED_PREFIXES": config.outbound_allowed_prefixes}
@@ -143,9 +140,9 @@ class WebhooksApi(Construct):
         function = handler.function
         # Exactly what the webhooks' ports on shared/dal call (WebhookCallWrites, SegmentReader):
         # conditional UpdateItem writes, consistent GetItem reads, the transcript Query of GET /calls.
+        # No bus: what the writes change is announced by the outbox (infra/components/outbox.py).
         tables.calls.grant(function, "dynamodb:GetItem", "dynamodb:UpdateItem")
         tables.transcripts.grant(function, "dynamodb:Query")
-        bus.grant_put_events_to(function)
         secrets.twilio.grant_read(function)
         tables.acknowledge_index_access(handler.role)
         return handler
@@ -196,7 +193,7 @@ class WebhooksApi(Construct):
             request_validator=validator,
             request_parameters={
                 "method.request.path.callSid": True,
-                # transcript paging (functions/webhooks/transcript_pages.py validates them: 400)
+                # transcript paging (shared/transcript_pages.py validates them: 400)
                 "method.request.querystring.limit": False,
                 "method.request.querystring.cursor": False,
             },

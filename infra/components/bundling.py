@@ -4,11 +4,17 @@
 any machine with the deploy environment. Each bundle holds one function's folder, the shared package
 and exactly what the function's lock file names (infra/locks/<function>.txt, `make lock`): pip runs
 with `--require-hashes --no-deps`, for Lambda's platform (arm64, CPython 3.11, manylinux2014 wheels
-only), so the same lock gives the same bundle and the same asset hash on any day.
+only), so the same lock gives the same bundle and the same asset hash on any day. When synth runs on
+the Lambda's own Python (3.11), the bundle also ships its bytecode, compiled with unchecked-hash
+invalidation and `/var/task` paths, so a cold start loads `.pyc` instead of compiling every library
+(/var/task is read-only: Lambda cannot cache it); the `.pyc` carry no timestamps or build paths, so
+the hash stays reproducible. On any other Python the bundle ships source only (docs/deploy.md).
 """
 
 from __future__ import annotations
 
+import compileall
+import py_compile
 import shutil
 import subprocess
 import sys
@@ -63,6 +69,7 @@ class LocalPipBundling:
             dirs_exist_ok=True,
         )
         shutil.copytree(REPO_ROOT / "shared", out / "shared", ignore=_IGNORED, dirs_exist_ok=True)
+        compile_bytecode(out)
         return True
 
     def pip_command(self, out: Path) -> list[str]:
@@ -114,3 +121,29 @@ def function_code(function_name: str) -> lambda_.Code:
             local=LocalPipBundling(function_name),
         ),
     )
+
+
+LAMBDA_TASK_ROOT = "/var/task"
+
+
+def compile_bytecode(bundle: Path, python: tuple[int, int] = sys.version_info[:2]) -> bool:
+    """Compile every module of `bundle` as the Lambda's Python will load it: False (source only)
+    when this interpreter is not the Lambda's version, whose bytecode the runtime would ignore."""
+    if ".".join(map(str, python)) != PYTHON_VERSION:
+        print(
+            f"callscribe: bundling on Python {python[0]}.{python[1]}, not the Lambdas' {PYTHON_VERSION}: "
+            "the bundle ships no bytecode (cold starts compile it)",
+            file=sys.stderr,
+        )
+        return False
+    ok = compileall.compile_dir(
+        str(bundle),
+        quiet=1,
+        workers=0,
+        stripdir=str(bundle),
+        prependdir=LAMBDA_TASK_ROOT,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+    )
+    if not ok:
+        raise BundlingError(f"some modules in {bundle} do not compile")
+    return True

@@ -25,8 +25,12 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from functions.webhooks.destinations import parse_prefixes
+from shared import listen
+from shared.anthropic_clients import ModelProvider, check_model_id
 from shared.costs import Prices
+from shared.errors import ConfigError
 from shared.redaction import parse_patterns
+from shared.routing import CallRoutes, parse_call_routes
 from shared.validation import decode_json, describe_errors
 
 # ECS refuses a container stopTimeout above this (seconds): SIGTERM then SIGKILL after it.
@@ -42,8 +46,17 @@ ALB_MAX_DEREGISTRATION_DELAY = 3600
 StreamEdge = Literal["cloudfront", "alb"]
 # CloudFront price classes (which edge locations serve the stream); the cheapest is enough for Twilio.
 StreamPriceClass = Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"]
+# What the people's user pool does about risky sign-ins (docs/deploy.md, "Let people in"): `audit`
+# scores and logs them (AWS's advice for the first weeks), `enforced` blocks high-risk sign-ins and
+# known-compromised passwords.
+ThreatProtection = Literal["audit", "enforced"]
 # How much X-Ray the Lambdas record (infra.components.functions.LambdaTracing says what each means)
 LambdaTracingMode = Literal["active", "sdk", "off"]
+# Where Claude is asked (docs/deploy.md, "Claude through Amazon Bedrock"), and how a structured answer
+# is asked of a Bedrock model (functions/summaries/llm.py, StructuredOutput)
+ModelProviderName = Literal["anthropic", "bedrock"]
+StructuredOutputName = Literal["native", "tool"]
+AWS_REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"
 # CloudWatch Logs accepts only these retentions (days), in RetentionDays' declaration order.
 _RETENTION_DAYS = (
     1,
@@ -92,6 +105,16 @@ def _dial_prefixes(value: object) -> str | None:
     except ValueError as exc:
         raise PydanticCustomError("context_prefixes", "{error}", {"error": str(exc)}) from exc
     return ",".join(prefixes) if prefixes else None
+
+
+def _listen_urls(value: object) -> str | None:
+    """`listenAllowedUrls` (a cdk.json list or comma-separated text), checked as the webhooks check
+    it but stricter: https only (loopback http is for local runs, never a deployment)."""
+    try:
+        entries = listen.parse_allowed_urls(value, loopback_http=False)
+    except ValueError as exc:
+        raise PydanticCustomError("context_listen", "{error}", {"error": str(exc)}) from exc
+    return ",".join(entries) if entries else None
 
 
 def _prices_json(value: object) -> str:
@@ -176,6 +199,21 @@ class InfraConfig(BaseModel):
     # Unset: CloudFront without a stream domain, the ALB with one (see `edge`).
     stream_edge: StreamEdge | None = Field(None, alias="streamEdge")
     stream_price_class: StreamPriceClass = Field("PriceClass_100", alias="streamPriceClass")
+    # The console's distribution: which edges serve the people who use it (same classes as above), an
+    # optional name of one's own with its ACM certificate (CloudFront takes certificates from
+    # us-east-1 only) for TLS 1.2+, and an optional WAF web ACL (a CloudFront-scope one, us-east-1).
+    console_price_class: StreamPriceClass = Field("PriceClass_100", alias="consolePriceClass")
+    console_domain_name: str | None = Field(None, alias="consoleDomainName")
+    console_certificate_arn: str | None = Field(
+        None, alias="consoleCertificateArn", pattern=r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/.+$"
+    )
+    console_web_acl_arn: str | None = Field(
+        None, alias="consoleWebAclArn", pattern=r"^arn:aws[a-z-]*:wafv2:us-east-1:\d{12}:global/webacl/.+$"
+    )
+    # The people's sign-in: Cognito threat protection's mode (the pool is on the Plus plan).
+    people_threat_protection: Annotated[ThreatProtection, BeforeValidator(_lower)] = Field(
+        "audit", alias="peopleThreatProtection"
+    )
     # Optional custom domain for the webhooks API (a regional ACM certificate).
     api_domain_name: str | None = Field(None, alias="apiDomainName")
     api_certificate_arn: str | None = Field(None, alias="apiCertificateArn")
@@ -197,6 +235,11 @@ class InfraConfig(BaseModel):
     deepgram_punctuate: bool | None = Field(None, alias="deepgramPunctuate")
     deepgram_redact: str | None = Field(None, alias="deepgramRedact")
     deepgram_keyterm: str | None = Field(None, alias="deepgramKeyterm")
+    # LISTEN_ALLOWED_URLS: the TwiML URLs listen routes may hand calls to (exact, or prefixes ending
+    # in *; docs/listen-in.md); every listen route in callRoutes must be covered, checked here
+    listen_allowed_urls: Annotated[str | None, BeforeValidator(_listen_urls)] = Field(
+        None, alias="listenAllowedUrls"
+    )
     twilio_api_base_url: str = Field("https://api.twilio.com", alias="twilioApiBaseUrl")
     twilio_from_number: str | None = Field(None, alias="twilioFromNumber")
     # OUTBOUND_ALLOWED_PREFIXES: the numbers POST /calls may dial, comma-separated E.164 prefixes
@@ -204,7 +247,17 @@ class InfraConfig(BaseModel):
     outbound_allowed_prefixes: Annotated[str | None, BeforeValidator(_dial_prefixes)] = Field(
         None, alias="outboundAllowedPrefixes"
     )
+    # Claude for summaries, evaluations and agent mode: Anthropic's API (a key in the Anthropic secret)
+    # or Amazon Bedrock (the roles invoke exactly the two models below; no Anthropic secret exists).
+    model_provider: ModelProviderName = Field("anthropic", alias="modelProvider")
+    # The Region Bedrock is called in (default: the stack's); a geographic inference profile must be
+    # called from a Region of its geography (`eu.` from eu-*).
+    bedrock_region: str | None = Field(None, alias="bedrockRegion", pattern=AWS_REGION_PATTERN)
+    bedrock_structured_output: StructuredOutputName | None = Field(None, alias="bedrockStructuredOutput")
+    # Model ids as the provider names them (unset: Claude Haiku 5.5, `claude-haiku-5-5` on Anthropic's
+    # API, the `us.` inference profile on Bedrock: shared/anthropic_clients.py DEFAULT_MODELS).
     summary_model: str | None = Field(None, alias="summaryModel")
+    agent_model: str | None = Field(None, alias="agentModel")
     # Price overrides for the cost per call (shared.costs.Prices; docs/costs.md lists the defaults)
     prices: Annotated[str | None, BeforeValidator(_prices_json)] = Field(None, alias="prices")
     # Transcript segments redacted before they are written (streamer and recordings Lambda alike):
@@ -276,6 +329,10 @@ class InfraConfig(BaseModel):
     reconnect_storm_threshold: int = Field(50, alias="reconnectStormThreshold", ge=1, le=100000)
 
     @property
+    def on_bedrock(self) -> bool:
+        return self.model_provider == ModelProvider.BEDROCK.value
+
+    @property
     def secure_stream(self) -> bool:
         return bool(self.stream_domain_name and self.stream_certificate_arn)
 
@@ -321,6 +378,15 @@ class InfraConfig(BaseModel):
         return env
 
     @property
+    def routes(self) -> CallRoutes:
+        """`callRoutes` parsed as the webhooks and the streamer parse it (valid: checked at synth)."""
+        return parse_call_routes(self.call_routes)
+
+    def listen_environment(self) -> dict[str, str]:
+        """`LISTEN_ALLOWED_URLS` for the webhooks, when context `listenAllowedUrls` names any."""
+        return {"LISTEN_ALLOWED_URLS": self.listen_allowed_urls} if self.listen_allowed_urls else {}
+
+    @property
     def log_retention(self) -> logs.RetentionDays:
         """The shortest retention CloudWatch allows that keeps logs at least `log_retention_days`."""
         index = next(i for i, days in enumerate(_RETENTION_DAYS) if days >= self.log_retention_days)
@@ -342,6 +408,34 @@ class InfraConfig(BaseModel):
             raise ContextError(describe_errors(exc, _describe_one)) from exc
 
     @model_validator(mode="after")
+    def _routes_deployable(self) -> InfraConfig:
+        """`callRoutes` as the webhooks will read it: every route valid, every listen route's URL an
+        https URL that `listenAllowedUrls` allows and not this stack's own API; a refusal stops synth."""
+        try:
+            routes = parse_call_routes(self.call_routes)
+            targets = routes.listen_targets()
+            listen.check_targets(
+                targets,
+                tuple(self.listen_allowed_urls.split(",")) if self.listen_allowed_urls else (),
+                loopback_http=False,
+                routes_name="context callRoutes",
+                allowed_name="context listenAllowedUrls",
+            )
+        except (ConfigError, ValueError) as exc:
+            problem = str(exc).replace("CALL_ROUTES", "context callRoutes")
+            raise PydanticCustomError("context_conflict", "{problem}", {"problem": problem}) from exc
+        if self.api_domain_name:
+            ours = f"https://{self.api_domain_name}"
+            looping = [key for key, url in targets if listen.is_under(url, ours)]
+            if looping:
+                problem = (
+                    f"context callRoutes routes {looping} hand calls back to this stack's own API "
+                    f"({ours}): every hand-off would start the call over"
+                )
+                raise PydanticCustomError("context_conflict", "{problem}", {"problem": problem})
+        return self
+
+    @model_validator(mode="after")
     def _consistent(self) -> InfraConfig:
         """Choices that are only wrong together; checked once every value is known to be valid."""
         problem: str | None = None
@@ -354,6 +448,8 @@ class InfraConfig(BaseModel):
             )
         elif bool(self.api_domain_name) != bool(self.api_certificate_arn):
             problem = "apiDomainName and apiCertificateArn go together"
+        elif bool(self.console_domain_name) != bool(self.console_certificate_arn):
+            problem = "consoleDomainName and consoleCertificateArn (ACM, in us-east-1) go together"
         elif bool(self.hosted_zone_id) != bool(self.hosted_zone_name):
             problem = "hostedZoneId and hostedZoneName go together"
         elif self.min_tasks > self.max_tasks:
@@ -363,6 +459,15 @@ class InfraConfig(BaseModel):
                 f"recordingsExpirationDays {self.recordings_expiration_days} must exceed "
                 f"recordingsGlacierDays {self.recordings_glacier_days} (or be 0: never expire)"
             )
+        elif self.on_bedrock and self.anthropic_secret_arn:
+            problem = (
+                "anthropicSecretArn names an Anthropic key, which modelProvider=bedrock never reads "
+                "(no Anthropic secret is created or granted): remove one of them"
+            )
+        elif not self.on_bedrock and (self.bedrock_region or self.bedrock_structured_output):
+            problem = "bedrockRegion and bedrockStructuredOutput go with modelProvider=bedrock"
+        elif (model_problem := self._model_problem()) is not None:
+            problem = model_problem
         elif self.drain_seconds + STREAMER_WIND_DOWN_SECONDS > self.stop_timeout_seconds:
             problem = (
                 f"streamDrainSeconds {self.drain_seconds} + {STREAMER_WIND_DOWN_SECONDS} s to finalise "
@@ -373,8 +478,24 @@ class InfraConfig(BaseModel):
             raise PydanticCustomError("context_conflict", "{problem}", {"problem": problem})
         return self
 
+    def _model_problem(self) -> str | None:
+        """A model id the chosen provider cannot be asked for (the code would refuse it at start)."""
+        provider = ModelProvider(self.model_provider)
+        for key, model in (("summaryModel", self.summary_model), ("agentModel", self.agent_model)):
+            if model:
+                try:
+                    check_model_id(provider, model)
+                except ValueError as exc:
+                    return f"context {key}: {exc}"
+        return None
+
 
 _NOT_AN_INTEGER = {"int_parsing", "int_type", "int_from_float"}
+# What a key with a pattern must hold, in the operator's words (others print pydantic's message).
+_PATTERN_MEANING = {
+    "consoleCertificateArn": "an ACM certificate ARN in us-east-1 (CloudFront takes certificates only there)",
+    "consoleWebAclArn": "a CloudFront-scope WAF web ACL ARN (arn:aws:wafv2:us-east-1:…:global/webacl/…)",
+}
 _NOT_A_BOOLEAN = {"bool_parsing", "bool_type"}
 _OUT_OF_RANGE = {"greater_than_equal", "less_than_equal"}
 
@@ -401,6 +522,8 @@ def _describe_one(error: ErrorDetails) -> str:
         return f"context {key}={raw!r} is not an integer (expected a whole number from {low} to {high})"
     if kind in _NOT_A_BOOLEAN:
         return f"context {key}={raw!r} is not a boolean (expected true or false)"
+    if kind == "string_pattern_mismatch" and key in _PATTERN_MEANING:
+        return f"context {key}={raw!r} is not {_PATTERN_MEANING[key]}"
     if kind == "string_type":
         return f"context {key}={raw!r} is not text (expected a string)"
     if kind == "context_json":

@@ -2,7 +2,9 @@
 
 On-demand (Twilio's webhook rate is bursty and unpredictable), point-in-time recovery (also what the
 analyst exports read from), AWS-managed KMS encryption (auditable in CloudTrail) and RETAIN: deleting
-the stack never deletes call records. Only the idempotency table has a TTL: its records are worthless
+the stack never deletes call records. The calls table streams both images of every write (the view
+the model names): the outbox announces each change of a call from it, and the call feed publishes
+each status change to the live feed. Only the idempotency table has a TTL: its records are worthless
 after their window. Calls and segments are kept until the operator decides otherwise (docs/deploy.md).
 """
 
@@ -18,6 +20,7 @@ from infra.components.outputs import stack_output
 from shared.bootstrap import IDEMPOTENCY_KEY, IDEMPOTENCY_TTL
 from shared.dal.tables import (
     CALLS_BY_DAY_INDEX,
+    CALLS_STREAM_VIEW,
     CALLS_TO_SWEEP_INDEX,
     CallRecord,
     CallsByDayIndex,
@@ -46,6 +49,7 @@ class DataTables(Construct):
         self.calls = self._table(
             "Calls",
             partition_key=dynamodb.Attribute(name=_key(CallRecord, "hash"), type=_S),
+            stream=dynamodb.StreamViewType(CALLS_STREAM_VIEW),
         )
         index = CallsByDayIndex
         self.calls.add_global_secondary_index(

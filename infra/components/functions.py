@@ -59,6 +59,11 @@ class BuiltFunction:
     log_group: logs.LogGroup
 
 
+def service_name(function_name: str) -> str:
+    """The function's POWERTOOLS_SERVICE_NAME: the `service` dimension of its metrics."""
+    return "callscribe-" + function_name.replace("_", "-")
+
+
 def build_python_function(
     scope: Construct,
     construct_id: str,
@@ -73,7 +78,7 @@ def build_python_function(
     ephemeral_storage_mib: int | None = None,
 ) -> BuiltFunction:
     """`name` is the folder under functions/, its line in infra/dependencies.py (what its bundle
-    holds) and the Powertools service suffix (callscribe-<name>)."""
+    holds) and the Powertools service suffix (callscribe-<name>, `_` written `-`: `callscribe-call-feed`)."""
     tracing = LambdaTracing(config.lambda_tracing)
     log_group = new_log_group(scope, f"{construct_id}Logs", config.log_retention)
     role = iam.Role(
@@ -106,7 +111,7 @@ def build_python_function(
         reserved_concurrent_executions=reserved_concurrency,
         ephemeral_storage_size=cdk.Size.mebibytes(ephemeral_storage_mib) if ephemeral_storage_mib else None,
         environment={
-            "POWERTOOLS_SERVICE_NAME": f"callscribe-{name}",
+            "POWERTOOLS_SERVICE_NAME": service_name(name),
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": "INFO",
             **tracing.environment,

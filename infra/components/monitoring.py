@@ -4,9 +4,14 @@ Alarms: webhook 5xx (Twilio then plays an error to the caller), webhook and summ
 errors, anything in the summaries dead-letter queue, unhealthy streamer targets, and a Deepgram
 reconnect storm (transcripts at risk). The recordings tier adds recordings and sweeper Lambda
 errors, anything in the recordings dead-letter queue, a call the sweeper gave up on, and calls
-re-driven too often (events are being lost somewhere). The analysts' export workflow adds a failed
-or timed-out daily run (their tables miss a day). Optional e-mail subscription from context
-`alarmEmail`.
+re-driven too often (events are being lost somewhere). The outbox adds anything in its dead-letter
+queue (a change of a call that was not announced) and a stream falling behind (changes announced
+late: the bus failing, or a bug retried). The analysts' export workflow adds a failed or timed-out
+daily run (their tables miss a day). The people's side adds the read API's 5xx and its Lambda's
+errors, and the call feed's errors, dead letters, lag behind the calls table's stream and failing
+publishes (boards no longer told of status changes). Optional e-mail subscription from context
+`alarmEmail`. One module for every alarm and graph, so the dashboard and the alarms read the same
+metrics (`_Signals`) and the on-call page is one place to read: that is why it is long.
 
 Every product metric read here takes its name from the emitting tier's names module
 (`functions/<tier>/metric_names.py`, `streamer/contract.py`) and its dimensions exactly as the tier
@@ -26,13 +31,18 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from functions.call_feed import metric_names as call_feed_metrics
+from functions.outbox import metric_names as outbox_metrics
 from functions.recordings import metric_names as recording_metrics
 from functions.sweeper import metric_names as sweeper_metrics
 from infra.components.api import WebhooksApi
+from infra.components.call_feed import CallFeed
 from infra.components.config import InfraConfig
 from infra.components.events import Summaries
 from infra.components.exports import AnalystExports
+from infra.components.outbox import Outbox
 from infra.components.outputs import stack_output
+from infra.components.people_api import PeopleApi
 from infra.components.recordings import Recordings
 from infra.components.streamer import StreamerService, streamer_metric
 from infra.components.sweeper import Sweeper
@@ -48,9 +58,14 @@ from streamer.contract import (
     WRITE_RETRIES,
 )
 
+OUTBOX_LAG_ALARM_MS = 60_000  # a minute behind the stream's newest record, three minutes running
+CALL_FEED_LAG_ALARM_MS = 30_000  # half a minute behind the stream's newest record, three minutes running
 _FIVE_MINUTES = cdk.Duration.minutes(5)
 _ONE_MINUTE = cdk.Duration.minutes(1)
 _ONE_HOUR = cdk.Duration.hours(1)
+# A run reads Twilio at most once after a refusal or a 429 (it stops reading for the run): a few an
+# hour are a flaky moment, a dozen (one per five-minute run) a standing fault such as a rotated token.
+_TWILIO_FAILURES_PER_HOUR = 5
 
 
 def _lambda_metric(
@@ -68,6 +83,14 @@ def _lambda_metric(
 
 def recording_metric(name: str, statistic: str = "Sum") -> cloudwatch.Metric:
     return _lambda_metric(recording_metrics.SERVICE_NAME, name, statistic)
+
+
+def call_feed_metric(name: str, statistic: str = "Sum") -> cloudwatch.Metric:
+    return _lambda_metric(call_feed_metrics.SERVICE_NAME, name, statistic)
+
+
+def outbox_metric(name: str, statistic: str = "Sum") -> cloudwatch.Metric:
+    return _lambda_metric(outbox_metrics.SERVICE_NAME, name, statistic, _ONE_MINUTE)
 
 
 def sweeper_metric(
@@ -90,6 +113,9 @@ class _Signals:
     recorder: lambda_.IFunction
     sweeper: lambda_.IFunction
     recordings_dlq_depth: cloudwatch.Metric
+    outbox: lambda_.IFunction
+    outbox_dlq_depth: cloudwatch.Metric
+    outbox_iterator_age: cloudwatch.Metric
 
     @classmethod
     def of(
@@ -99,6 +125,7 @@ class _Signals:
         streamer: StreamerService,
         recordings: Recordings,
         sweeper: Sweeper,
+        outbox: Outbox,
     ) -> _Signals:
         return cls(
             webhooks=api.handler.function,
@@ -117,6 +144,54 @@ class _Signals:
                 period=_FIVE_MINUTES,
                 statistic="Maximum",
             ),
+            outbox=outbox.handler.function,
+            outbox_dlq_depth=outbox.dead_letters.metric_approximate_number_of_messages_visible(
+                period=_FIVE_MINUTES,
+                statistic="Maximum",
+            ),
+            # how far behind the newest write the outbox is (ms): what a late event waits
+            outbox_iterator_age=cloudwatch.Metric(
+                namespace="AWS/Lambda",
+                metric_name="IteratorAge",
+                dimensions_map={"FunctionName": outbox.handler.function.function_name},
+                statistic="Maximum",
+                period=_ONE_MINUTE,
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class _PeopleSignals:
+    """The people's side: the read API and its Lambda, the call feed and its stream mapping."""
+
+    api_requests: cloudwatch.Metric
+    api_4xx: cloudwatch.Metric
+    api_5xx: cloudwatch.Metric
+    console_api: lambda_.IFunction
+    call_feed: lambda_.IFunction
+    call_feed_dlq_depth: cloudwatch.Metric
+    call_feed_iterator_age: cloudwatch.Metric
+
+    @classmethod
+    def of(cls, people_api: PeopleApi, call_feed: CallFeed) -> _PeopleSignals:
+        api = people_api.api
+        return cls(
+            api_requests=api.metric_count(period=_FIVE_MINUTES, statistic="Sum"),
+            api_4xx=api.metric_client_error(period=_FIVE_MINUTES, statistic="Sum"),
+            api_5xx=api.metric_server_error(period=_FIVE_MINUTES, statistic="Sum"),
+            console_api=people_api.handler.function,
+            call_feed=call_feed.handler.function,
+            call_feed_dlq_depth=call_feed.dead_letters.metric_approximate_number_of_messages_visible(
+                period=_FIVE_MINUTES, statistic="Maximum"
+            ),
+            # how far behind the stream's newest record the call feed reads (ms): what a board waits
+            call_feed_iterator_age=cloudwatch.Metric(
+                namespace="AWS/Lambda",
+                metric_name="IteratorAge",
+                dimensions_map={"FunctionName": call_feed.handler.function.function_name},
+                statistic="Maximum",
+                period=_ONE_MINUTE,
+            ),
         )
 
 
@@ -134,15 +209,21 @@ class Monitoring(Construct):
         streamer: StreamerService,
         recordings: Recordings,
         sweeper: Sweeper,
+        outbox: Outbox,
         exports: AnalystExports,
+        people_api: PeopleApi,
+        call_feed: CallFeed,
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = self._build_topic(config)
-        signals = _Signals.of(api, summaries, streamer, recordings, sweeper)
+        signals = _Signals.of(api, summaries, streamer, recordings, sweeper, outbox)
+        people = _PeopleSignals.of(people_api, call_feed)
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         self._build_alarms(config, signals)
         self._build_export_alarms(exports)
+        self._build_people_alarms(people)
         self.dashboard = self._build_dashboard(config, api, streamer, signals)
+        self.dashboard.add_widgets(*_people_row(people))
         stack_output(
             scope, "AlarmTopicArn", self.topic.topic_arn, "Subscribe on-call here (or set context alarmEmail)"
         )
@@ -227,6 +308,24 @@ class Monitoring(Construct):
             "a leaked signature in use, or an auth-token rotation step skipped (docs/deploy.md)",
         )
         self._build_recordings_alarms(config, signals)
+        self._build_outbox_alarms(signals)
+
+    def _build_outbox_alarms(self, signals: _Signals) -> None:
+        self._alarm(
+            "OutboxDeadLetters",
+            signals.outbox_dlq_depth,
+            1,
+            "The outbox could not announce a change of a call: a parked record, or a batch whose "
+            "retries ran out, is in its dead-letter queue (docs/deploy.md, 'Operating it')",
+        )
+        self._alarm(
+            "OutboxFallingBehind",
+            signals.outbox_iterator_age,
+            OUTBOX_LAG_ALARM_MS,
+            "The outbox is minutes behind the calls table's stream: events (Call Completed, Transcript "
+            "Completed, ...) are late. The bus failing, or a record retried; see the outbox's logs",
+            periods=3,
+        )
 
     def _build_recordings_alarms(self, config: InfraConfig, signals: _Signals) -> None:
         self._alarm(
@@ -256,11 +355,64 @@ class Monitoring(Construct):
             "set and still needs work (see its log line for what is open)",
         )
         self._alarm(
+            "SweeperCannotReadTwilio",
+            sweeper_metric(sweeper_metrics.TWILIO_FAILURES, period=_ONE_HOUR),
+            _TWILIO_FAILURES_PER_HOUR,
+            "The sweeper's reads of Twilio's REST API keep failing (credentials refused, rate limited, "
+            "Twilio down): calls whose status or recording callback was lost stay as they are until "
+            "it reads again (see its log lines for Twilio's answers)",
+        )
+        self._alarm(
             "CallsRedrivenTooOften",
             sweeper_metric(sweeper_metrics.CALLS_REDRIVEN, period=_ONE_HOUR),
             config.sweep_redrive_alarm_threshold,
             "The sweeper is re-driving many calls: transcripts or events are being lost somewhere "
             "(a crashing streamer, a failing consumer)",
+        )
+
+    def _build_people_alarms(self, people: _PeopleSignals) -> None:
+        """The console's reads and its live feed: a failure here shows people stale or no data, it
+        loses no call data (the tables are the record)."""
+        self._alarm(
+            "PeopleApi5xx",
+            people.api_5xx,
+            1,
+            "The people's read API answered 5xx: the console could not load calls (the console API's logs)",
+        )
+        self._alarm(
+            "ConsoleApiErrors",
+            people.console_api.metric_errors(period=_FIVE_MINUTES, statistic="Sum"),
+            1,
+            "The console API Lambda failed (a timeout or a crash, not a refused request)",
+        )
+        self._alarm(
+            "CallFeedErrors",
+            people.call_feed.metric_errors(period=_FIVE_MINUTES, statistic="Sum"),
+            1,
+            "The call feed Lambda failed on a batch of the calls table's stream (it is retried, then "
+            "dead-lettered): boards are not told of status changes",
+        )
+        self._alarm(
+            "CallFeedDeadLetters",
+            people.call_feed_dlq_depth,
+            1,
+            "The call feed gave up on a batch of the calls table's stream: those status changes reached "
+            "no board (people see them on their next reload); see the call feed's logs for why",
+        )
+        self._alarm(
+            "CallFeedFallingBehind",
+            people.call_feed_iterator_age,
+            CALL_FEED_LAG_ALARM_MS,
+            "The call feed is reading the calls table's stream late: boards show status changes late",
+            periods=3,
+        )
+        self._alarm(
+            "CallFeedPublishFailures",
+            call_feed_metric(call_feed_metrics.FEED_PUBLISH_FAILURES),
+            1,
+            "The call feed's publishes to AppSync Events keep failing (15 minutes running): boards are not "
+            "told of status changes (an AppSync outage, or the Lambda's role lost appsync:EventPublish)",
+            periods=3,
         )
 
     def _build_export_alarms(self, exports: AnalystExports) -> None:
@@ -292,6 +444,7 @@ class Monitoring(Construct):
         dashboard.add_widgets(*_lambdas_row(signals))
         dashboard.add_widgets(*_recordings_row(signals))
         dashboard.add_widgets(*_sweeper_row())
+        dashboard.add_widgets(*_outbox_row(signals))
         return dashboard
 
 
@@ -446,6 +599,17 @@ def _sweeper_row() -> list[cloudwatch.IWidget]:
             ],
         ),
         cloudwatch.GraphWidget(
+            title="Sweeper: what Twilio's REST API set right, and its bills",
+            width=8,
+            left=[
+                sweeper_metric(sweeper_metrics.STATUSES_FROM_TWILIO),
+                sweeper_metric(sweeper_metrics.RECORDINGS_FROM_TWILIO),
+                sweeper_metric(sweeper_metrics.PRICES_FROM_TWILIO),
+                sweeper_metric(sweeper_metrics.TWILIO_REQUESTS),
+                sweeper_metric(sweeper_metrics.TWILIO_FAILURES),
+            ],
+        ),
+        cloudwatch.GraphWidget(
             title="Sweeper: gave up, failed, backlog",
             width=8,
             left=[
@@ -453,5 +617,61 @@ def _sweeper_row() -> list[cloudwatch.IWidget]:
                 sweeper_metric(sweeper_metrics.FAILURES),
                 sweeper_metric(sweeper_metrics.BACKLOG, "Maximum"),
             ],
+        ),
+    ]
+
+
+def _people_row(people: _PeopleSignals) -> list[cloudwatch.IWidget]:
+    """The console's reads, and the call feed: what it published, what failed, how late."""
+    return [
+        cloudwatch.GraphWidget(
+            title="Console API requests and errors",
+            width=8,
+            left=[people.api_requests.with_(label="requests")],
+            right=[people.api_4xx.with_(label="4xx"), people.api_5xx.with_(label="5xx")],
+        ),
+        cloudwatch.GraphWidget(
+            title="Call feed: status changes, events published, failed",
+            width=8,
+            left=[
+                call_feed_metric(call_feed_metrics.CALL_UPDATES),
+                call_feed_metric(call_feed_metrics.FEED_EVENTS_PUBLISHED),
+            ],
+            right=[call_feed_metric(call_feed_metrics.FEED_PUBLISH_FAILURES)],
+        ),
+        cloudwatch.GraphWidget(
+            title="Call feed lag (ms) and Lambda errors",
+            width=8,
+            left=[people.call_feed_iterator_age],
+            right=[
+                people.call_feed.metric_errors(period=_FIVE_MINUTES, label="call feed errors"),
+                people.console_api.metric_errors(period=_FIVE_MINUTES, label="console API errors"),
+            ],
+        ),
+    ]
+
+
+def _outbox_row(signals: _Signals) -> list[cloudwatch.IWidget]:
+    """The outbox: what it announced, how late, and what it could not."""
+    return [
+        cloudwatch.GraphWidget(
+            title="Outbox: writes read, changes found, events published",
+            width=8,
+            left=[
+                outbox_metric(outbox_metrics.RECORDS),
+                outbox_metric(outbox_metrics.CHANGES),
+                outbox_metric(outbox_metrics.EVENTS_PUBLISHED),
+            ],
+        ),
+        cloudwatch.GraphWidget(
+            title="Outbox: behind the stream (ms)",
+            width=8,
+            left=[signals.outbox_iterator_age],
+        ),
+        cloudwatch.GraphWidget(
+            title="Outbox: retried, parked, dead letters",
+            width=8,
+            left=[outbox_metric(outbox_metrics.RECORDS_FAILED), outbox_metric(outbox_metrics.RECORDS_PARKED)],
+            right=[signals.outbox_dlq_depth],
         ),
     ]

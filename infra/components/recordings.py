@@ -163,7 +163,6 @@ class Recordings(Construct):
                 "RECORDING_MAX_BYTES": str(RECORDING_MAX_BYTES),
                 "CALLS_TABLE": tables.calls.table_name,
                 "TRANSCRIPTS_TABLE": tables.transcripts.table_name,
-                "EVENT_BUS_NAME": bus.event_bus_name,
                 "TWILIO_SECRET_ARN": secrets.twilio.secret_arn,
                 "DEEPGRAM_SECRET_ARN": secrets.deepgram.secret_arn,
                 "TWILIO_API_BASE_URL": config.twilio_api_base_url,
@@ -177,7 +176,7 @@ class Recordings(Construct):
         )
         self.handler = built
         function = built.function
-        self._grant(built, tables, secrets, bus, store)
+        self._grant(built, tables, secrets, store)
         self.rule = deliver_events(
             self,
             "RecordingCompleted",
@@ -193,12 +192,12 @@ class Recordings(Construct):
         built: BuiltFunction,
         tables: DataTables,
         secrets: ProductSecrets,
-        bus: events.IEventBus,
         store: RecordingsBucket,
     ) -> None:
         """Exactly the recordings tier's ports (RecordingCalls, RecordingSegments), its copy of the
-        recording (put, and get back on a re-drive once Twilio's copy is deleted), the bus, the two
-        vendors' secrets. Table statements name the tables only, not CDK's `…/index/*`."""
+        recording (put, and get back on a re-drive once Twilio's copy is deleted), the two vendors'
+        secrets. Table statements name the tables only, not CDK's `…/index/*`. No PutEvents: the
+        reconciliation's write is announced by the outbox."""
         function = built.function
         function.add_to_role_policy(
             iam.PolicyStatement(
@@ -221,7 +220,6 @@ class Recordings(Construct):
         )
         # SSE-KMS: a put needs a data key, a get (and a multipart put) needs Decrypt.
         store.key.grant(function, "kms:GenerateDataKey", "kms:Decrypt")
-        bus.grant_put_events_to(function)
         secrets.twilio.grant_read(function)
         secrets.deepgram.grant_read(function)
         acknowledge(

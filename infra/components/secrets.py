@@ -1,4 +1,6 @@
-"""The three vendor credentials in Secrets Manager, as JSON documents the code's settings read.
+"""The vendor credentials in Secrets Manager, as JSON documents the code's settings read: Twilio,
+Deepgram and, unless Claude is asked through Amazon Bedrock (context modelProvider=bedrock, where the
+roles sign the requests and no key exists), Anthropic.
 
 The code is given only the secret's ARN (`*_SECRET_ARN`) and fetches the value itself, so no value
 ever appears in an environment variable, a task definition or a template. New secrets hold a
@@ -23,7 +25,8 @@ PLACEHOLDER = "REPLACE_ME"
 
 
 class ProductSecrets(Construct):
-    """twilio {"account_sid","auth_token"}, deepgram {"api_key"}, anthropic {"api_key"}."""
+    """twilio {"account_sid","auth_token"}, deepgram {"api_key"}, anthropic {"api_key"} (None on
+    Bedrock: nothing to create, import or grant)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: InfraConfig) -> None:
         super().__init__(scope, construct_id)
@@ -41,13 +44,15 @@ class ProductSecrets(Construct):
             ["api_key"],
             "Deepgram API key (live speech-to-text)",
         )
-        self.anthropic = self._secret(
-            config,
-            "Anthropic",
-            config.anthropic_secret_arn,
-            ["api_key"],
-            "Anthropic API key (call summaries)",
-        )
+        self.anthropic: secretsmanager.ISecret | None = None
+        if not config.on_bedrock:
+            self.anthropic = self._secret(
+                config,
+                "Anthropic",
+                config.anthropic_secret_arn,
+                ["api_key"],
+                "Anthropic API key (call summaries)",
+            )
         # Ours, not a vendor's: the key agent mode signs its HTTP tool requests with (docs/agent.md).
         # Generated here, so there is nothing to paste; tool owners read it to verify signatures.
         self.agent_tools = secretsmanager.Secret(

@@ -15,13 +15,13 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
-from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.components.bedrock import INVOKE_STREAM, BedrockModels
 from infra.components.config import InfraConfig
 from infra.components.data import DataTables
 from infra.components.dns import alias_in_hosted_zone
@@ -103,15 +103,16 @@ class StreamerService(Construct):
         config: InfraConfig,
         tables: DataTables,
         secrets: ProductSecrets,
-        bus: events.IEventBus,
         access_logs: s3.IBucket,
+        bedrock: BedrockModels | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._bedrock = bedrock  # None: the agent asks Anthropic's API with the Anthropic secret's key
         self.vpc, self.cluster = self._build_network(config)
         self.load_balancer = self._build_load_balancer(config, access_logs)
         self.edge = self._build_edge(config, access_logs)
         self.stream_url = self._stream_url(config)
-        self.task_definition, self.container = self._build_task(config, tables, secrets, bus)
+        self.task_definition, self.container = self._build_task(config, tables, secrets)
         self.service = self._build_service(config)
         self.target_group = self._build_targets(config)
         self.listener = self._build_ingress(config)
@@ -120,7 +121,8 @@ class StreamerService(Construct):
         self._acknowledge_task()
 
     def _build_network(self, config: InfraConfig) -> tuple[ec2.Vpc, ecs.Cluster]:
-        """Two AZs, tasks in private subnets behind NAT (Deepgram and Anthropic are on the internet)."""
+        """Two AZs, tasks in private subnets behind NAT (Deepgram and Anthropic are on the internet;
+        Bedrock's regional endpoint is reached through it too)."""
         flow_logs = new_log_group(self, "FlowLogs", config.log_retention)
         vpc = ec2.Vpc(
             self,
@@ -202,7 +204,7 @@ class StreamerService(Construct):
         return f"ws://{self.load_balancer.load_balancer_dns_name}{MEDIA_PATH}"
 
     def _build_task(
-        self, config: InfraConfig, tables: DataTables, secrets: ProductSecrets, bus: events.IEventBus
+        self, config: InfraConfig, tables: DataTables, secrets: ProductSecrets
     ) -> tuple[ecs.FargateTaskDefinition, ecs.ContainerDefinition]:
         task = ecs.FargateTaskDefinition(
             self,
@@ -221,7 +223,7 @@ class StreamerService(Construct):
         container = task.add_container(
             "streamer",
             image=_image(config),
-            environment=self._environment(config, tables, secrets, bus),
+            environment=self._environment(config, tables, secrets),
             logging=ecs.LogDrivers.aws_logs(
                 stream_prefix="streamer",
                 log_group=log_group,
@@ -241,11 +243,11 @@ class StreamerService(Construct):
         container.add_mount_points(
             ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False)  # noqa: S108
         )
-        self._grant_task(task, tables, secrets, bus)
+        self._grant_task(task, tables, secrets)
         return task, container
 
     def _environment(
-        self, config: InfraConfig, tables: DataTables, secrets: ProductSecrets, bus: events.IEventBus
+        self, config: InfraConfig, tables: DataTables, secrets: ProductSecrets
     ) -> dict[str, str]:
         """Names, URLs and secret ARNs only: secret values are read by the code (docs/configuration.md)."""
         return {
@@ -256,13 +258,12 @@ class StreamerService(Construct):
             "DRAIN_SECONDS": str(config.drain_seconds),
             "CALLS_TABLE": tables.calls.table_name,
             "TRANSCRIPTS_TABLE": tables.transcripts.table_name,
-            "EVENT_BUS_NAME": bus.event_bus_name,
             **config.deepgram_environment(),
             **config.redaction_environment(),
             "TWILIO_API_BASE_URL": config.twilio_api_base_url,
             "TWILIO_SECRET_ARN": secrets.twilio.secret_arn,
             "DEEPGRAM_SECRET_ARN": secrets.deepgram.secret_arn,
-            "ANTHROPIC_SECRET_ARN": secrets.anthropic.secret_arn,
+            **self._model_environment(config, secrets),
             "AGENT_TOOLS_SECRET_ARN": secrets.agent_tools.secret_arn,
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
@@ -270,19 +271,31 @@ class StreamerService(Construct):
             **({"CALL_ROUTES": config.call_routes} if config.call_routes else {}),
         }
 
-    @staticmethod
+    def _model_environment(self, config: InfraConfig, secrets: ProductSecrets) -> dict[str, str]:
+        """Where agent mode asks Claude: the Anthropic secret, or Bedrock's Region and model."""
+        if self._bedrock is not None:
+            return self._bedrock.environment("AGENT_MODEL", self._bedrock.agent)
+        assert secrets.anthropic is not None  # created unless Claude is on Bedrock
+        return {
+            "ANTHROPIC_SECRET_ARN": secrets.anthropic.secret_arn,
+            **({"AGENT_MODEL": config.agent_model} if config.agent_model else {}),
+        }
+
     def _grant_task(
-        task: ecs.FargateTaskDefinition, tables: DataTables, secrets: ProductSecrets, bus: events.IEventBus
+        self, task: ecs.FargateTaskDefinition, tables: DataTables, secrets: ProductSecrets
     ) -> None:
         """Exactly what the streamer calls, so the task role is the streamer's code read as IAM."""
-        # The streamer's ports on shared/dal: TranscriptStatusWrites only updates the call record,
-        # SegmentBatchWrites only batch-writes.
+        # The streamer's ports on shared/dal: StreamClaims and the call record's writes only update
+        # the call record (conditional on the stream's claim), OwnedSegmentWrites puts one segment at a
+        # time (conditional on its owner). No bus: the outbox announces the write that ends the transcript.
         tables.calls.grant(task.task_role, "dynamodb:UpdateItem")
-        tables.transcripts.grant(task.task_role, "dynamodb:BatchWriteItem")
-        bus.grant_put_events_to(task.task_role)
+        tables.transcripts.grant(task.task_role, "dynamodb:PutItem")
         tables.acknowledge_index_access(task)
         for secret in (secrets.twilio, secrets.deepgram, secrets.anthropic, secrets.agent_tools):
-            secret.grant_read(task.task_role)
+            if secret is not None:  # no Anthropic secret on Bedrock
+                secret.grant_read(task.task_role)
+        if self._bedrock is not None:  # the agent streams every model round
+            self._bedrock.grant_invoke(self, task.task_role, self._bedrock.agent, [INVOKE_STREAM])
         # In case the streamer publishes metrics by API rather than EMF logs: its namespace only.
         task.task_role.add_to_principal_policy(
             iam.PolicyStatement(

@@ -7,7 +7,8 @@ the call), so no reserved concurrency is needed (a new account could not spare i
 
 Its IAM is exactly its ports: Query on the sparse calls_to_sweep index only (not the table, not the
 other index), GetItem and UpdateItem on the calls table, Query (a count) on the transcripts table,
-PutEvents on the product bus.
+PutEvents on the product bus, and read of the Twilio secret (it reads Twilio's REST API when a call's
+callbacks were lost: the `twilio` client, imported on the first read).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from constructs import Construct
 from infra.components.config import InfraConfig
 from infra.components.data import DataTables
 from infra.components.functions import BuiltFunction, build_python_function
+from infra.components.secrets import ProductSecrets
 from shared.dal.tables import CALLS_TO_SWEEP_INDEX
 
 
@@ -32,6 +34,7 @@ class Sweeper(Construct):
         *,
         config: InfraConfig,
         tables: DataTables,
+        secrets: ProductSecrets,
         bus: events.IEventBus,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -49,6 +52,8 @@ class Sweeper(Construct):
                 "TRANSCRIPTS_TABLE": tables.transcripts.table_name,
                 "EVENT_BUS_NAME": bus.event_bus_name,
                 "SWEEP_AFTER_SECONDS": str(config.sweep_after_seconds),
+                "TWILIO_SECRET_ARN": secrets.twilio.secret_arn,
+                "TWILIO_API_BASE_URL": config.twilio_api_base_url,
                 **config.prices_environment(),  # a settled call's stale cost is recomputed
             },
         )
@@ -69,6 +74,7 @@ class Sweeper(Construct):
             iam.PolicyStatement(actions=["dynamodb:Query"], resources=[tables.transcripts.table_arn])
         )
         bus.grant_put_events_to(function)
+        secrets.twilio.grant_read(function)
         self.schedule = events.Rule(
             self,
             "Schedule",

@@ -195,7 +195,7 @@ LIMIT 100""",
     ),
     SavedQuery(
         "cost-by-route",
-        "Estimated cost per route (forward, voicemail, agent, outbound) of the calls whose cost is "
+        "Estimated cost per route (forward, voicemail, agent, listen, outbound) of the calls whose cost is "
         "known, each with its legs: total, per call and per answered minute",
         f"""WITH {_CONVERSATION}
 SELECT coalesce(c.route, 'unrouted') AS route, count(*) AS calls, count(v.total_usd) AS priced_calls,

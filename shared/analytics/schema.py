@@ -42,8 +42,8 @@ from shared.dal.tables import (
 # Bump when any table's columns change (name, type or order); record the new digest below. Parquet
 # files are read by column name, so a bump with added columns reads old partitions too (the new
 # columns are NULL there); each day's partition is a full snapshot, so queries read only the latest.
-SCHEMA_VERSION = 2
-SCHEMA_DIGESTS = {1: "8c6d5e3a84ac6b15", 2: "8483368f9a4ff577"}
+SCHEMA_VERSION = 3
+SCHEMA_DIGESTS = {1: "8c6d5e3a84ac6b15", 2: "8483368f9a4ff577", 3: "7c344ada44684920"}
 
 CALL_FACTS = "call_facts"
 TRANSCRIPT_LINES = "transcript_lines"
@@ -82,24 +82,27 @@ EXCLUDED: dict[str, dict[str, str]] = {
         "connect_to": _PRIVATE + " (the forward target's number)",
         "status_rank": _INTERNAL,
         "status_history": _INTERNAL,
-        "call_completed_event_at": _INTERNAL,
-        "recording_event_sids": _INTERNAL,
         "leg_call_sids": "each leg is its own row, naming this call as parent_call_sid",
         "stream_sid": _INTERNAL,
+        "stream_owner": _INTERNAL + " (a per-connection id of the streamer)",
+        "stream_heartbeat_at": _INTERNAL,
+        "transcript_swept_at": _INTERNAL,
         "recording_s3_key": _INTERNAL,
         "reconciled_transcript_status": _INTERNAL,
-        "summary_event_at": _INTERNAL,
+        "reconciled_segment_count": "the final transcript's segments are its transcript_lines rows",
         "sweep_shard": _INTERNAL,
         "sweep_after": _INTERNAL,
         "sweep_attempts": _INTERNAL,
         "swept_at": _INTERNAL,
         "sweep_gave_up_at": _INTERNAL,
+        "twilio_asks": _INTERNAL,
+        "twilio_asked_at": _INTERNAL,
         "created_at": _INTERNAL,
         "updated_at": _INTERNAL,
         "call_date": "a column of its own type (date), below",
     },
     "RecordingAttribute": {"url": "holds the account SID; the recording is in S3", "updated_at": _INTERNAL},
-    "TranscriptSegment": {},
+    "TranscriptSegment": {"stream_owner": _INTERNAL + " (a per-connection id of the streamer)"},
 }
 
 
@@ -184,13 +187,17 @@ def _column(
 
 
 def _flattened(prefix: str, model: type[MapAttribute[str, Any]], path: str) -> list[Column]:
-    """The fields of a typed map as `<prefix>_<field>` columns (`cost_total_usd`)."""
+    """The fields of a typed map as `<prefix>_<field>` columns (`cost_total_usd`); a typed map inside
+    it likewise, under both prefixes (`cost_billed_total`)."""
     excluded = EXCLUDED.get(model.__name__, {})
     columns = []
     for name, attribute in model.get_attributes().items():
         if name in excluded:
             continue
         column = name if name.startswith(prefix + "_") else f"{prefix}_{name}"
+        if isinstance(attribute, MapAttribute) and type(attribute) is not MapAttribute:
+            columns.extend(_flattened(column, type(attribute), f"{path}.m.{name}"))
+            continue
         rfc2822 = f"{model.__name__}.{name}" in RFC2822_TIMES
         columns.append(
             _column(column, attribute, f"{path}.m.{name}", integer=name in INTEGERS, rfc2822=rfc2822)
@@ -354,7 +361,10 @@ _SEGMENT_LEAD = ("call_sid", "segment_key", "track", "speaker", "start_seconds",
 
 def _segment_columns() -> tuple[Column, ...]:
     columns: list[Column] = []
+    excluded = EXCLUDED["TranscriptSegment"]
     for name, attribute in TranscriptSegment.get_attributes().items():
+        if name in excluded:
+            continue
         if name == "origin":
             columns.append(
                 Column(

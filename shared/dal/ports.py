@@ -2,9 +2,10 @@
 
 Each calls port has its own adapter in `shared/dal/calls/`; `DynamoSegments` implements the segments
 ports. What a change must keep: a tier's IAM grant (infra) stays the mirror of its port's methods;
-every write is one conditional or idempotent UpdateItem (or BatchWriteItem of keyed segments), so any
-tier may create the call item first and a repeated write changes nothing; a write answers False when
-its condition refused it and raises `shared.errors.StoreError` when the table failed.
+every write is one conditional or idempotent UpdateItem (or a keyed PutItem or BatchWriteItem of
+segments), so any tier may create the call item first and a repeated write changes nothing; a write
+answers False when its condition refused it and raises `shared.errors.StoreError` when the table
+failed.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Any, Protocol
 
 from shared.dal.records import (
     Call,
+    CallListPage,
+    CallListQuery,
     CallUpsert,
-    CompletedCall,
     CostBasis,
     EvaluationSet,
     ReconciliationUpdate,
@@ -23,8 +25,11 @@ from shared.dal.records import (
     Segment,
     SegmentPage,
     StatusAdvance,
+    StreamClaim,
     StreamUsage,
     SweepClaim,
+    SweepDeferral,
+    TranscriptEnd,
 )
 from shared.status import TranscriptStatus
 
@@ -32,6 +37,16 @@ from shared.status import TranscriptStatus
 class CallReader(Protocol):
     def get(self, call_sid: str) -> Call | None:
         """The call record (strongly consistent), or None when nothing was written for it yet."""
+        ...
+
+
+class CallListReader(Protocol):
+    """The people's read API: the calls of a span of days, newest first, a page at a time."""
+
+    def list_calls(self, query: CallListQuery) -> CallListPage:
+        """At most `query.limit` calls (fewer when the days it may read in one page run out: then
+        `next` says where to go on), through the calls_by_day index, never a scan; `<Dial>`ed legs
+        are not listed (they belong to their call)."""
         ...
 
 
@@ -46,12 +61,10 @@ class CostWrites(CallReader, Protocol):
         ...
 
 
-class WebhookCallWrites(CostWrites, Protocol):
-    """The webhooks tier: parties, status, recording, and the claim behind `Call Completed` once."""
-
-    def upsert_call(self, upsert: CallUpsert) -> None:
-        """Set the parties and route; first-seen times (`started_at`, `created_at`) keep their first value."""
-        ...
+class CallStatusWrites(CostWrites, Protocol):
+    """What Twilio reports about a call, however it came: the webhooks' callbacks, or the sweeper's
+    reads of Twilio's REST API when a callback was lost. The same writes, so the same rules (and the
+    outbox announces what they change)."""
 
     def advance_status(self, advance: StatusAdvance) -> bool:
         """Apply the status when it outranks the stored one; False when it is stale or repeated."""
@@ -61,76 +74,85 @@ class WebhookCallWrites(CostWrites, Protocol):
         """Store the recording; False when a completed recording already outranks this report."""
         ...
 
-    def claim_completion(self, call_sid: str, claimed_at: str) -> CompletedCall | None:
-        """Claim the right to publish `Call Completed`: None when not terminal or already claimed."""
-        ...
-
-    def release_completion(self, call_sid: str, claimed_at: str) -> None:
-        """Give back a claim whose publication failed, so a retry can publish."""
-        ...
-
-    def claim_recording_event(self, call_sid: str, recording_sid: str) -> bool:
-        """Claim the right to publish `Recording Completed` for this recording: False when claimed."""
-        ...
-
-    def release_recording_event(self, call_sid: str, recording_sid: str) -> None:
-        """Give back a recording's claim whose publication failed, so a retry can publish."""
-        ...
-
     def add_leg(self, parent_call_sid: str, leg_call_sid: str) -> bool:
         """Note a `<Dial>`ed leg on its parent call: False when already noted or no parent is stored."""
         ...
 
 
-class TranscriptStatusWrites(Protocol):
-    """The streamer: where the call's transcript stands (never back from a terminal value)."""
+class WebhookCallWrites(CallStatusWrites, Protocol):
+    """The webhooks tier: parties, status, recording, legs (the outbox announces what they change)."""
 
-    def transcript_started(self, call_sid: str, stream_sid: str) -> bool:
-        """Mark the transcript in progress; False when it already ended (a late start changes nothing)."""
+    def upsert_call(self, upsert: CallUpsert) -> None:
+        """Set the parties and route; first-seen times (`started_at`, `created_at`) keep their first value."""
         ...
+
+
+class StreamClaims(Protocol):
+    """The streamer: one stream per call. A stream takes its call before anything else is done with
+    it, then shows it is alive while it runs (the sweeper never finishes a transcript whose stream
+    is alive)."""
+
+    def claim_stream(self, claim: StreamClaim) -> bool:
+        """Take the call for this stream, in one write with what a start writes (`stream_owner`,
+        `stream_sid`, `transcript_status=in-progress`, `stream_started_at` unless stored, a
+        heartbeat); creates the item when no tier has yet. False when any stream claimed the call
+        before (running or ended, on any task) or its transcript has ended; True again for the same
+        owner (a retried claim)."""
+        ...
+
+    def heartbeat(self, call_sid: str, owner: str) -> bool:
+        """Stamp the owning stream's latest sign of life (`stream_heartbeat_at`); False when this
+        stream does not own the call."""
+        ...
+
+
+class TranscriptStatusWrites(Protocol):
+    """The streamer: how the owning stream's transcript ended (never back to live)."""
 
     def transcript_finished(
-        self, call_sid: str, status: TranscriptStatus, segment_count: int | None, error: str | None
-    ) -> bool:
-        """Record how the transcript ended; False when a `failed` already recorded wins over it."""
+        self,
+        call_sid: str,
+        owner: str,
+        status: TranscriptStatus,
+        segment_count: int | None,
+        error: str | None,
+    ) -> TranscriptEnd:
+        """Record how the transcript ended, with `error` (or without one: a stored error is removed,
+        except from a `failed` given none, which keeps its own). `REFUSED` when `owner` does not own
+        the call or a `failed` already recorded wins; `AFTER_SWEEP` when the sweeper had ended (and
+        announced) the transcript before; else `ENDED`."""
         ...
 
-    def transcript_failed(self, call_sid: str, error: str) -> bool:
-        """Record that transcription failed: wins over any other ending, so always True."""
-        ...
-
-
-class StreamStartWrites(Protocol):
-    """The streamer: the wall-clock time of stream time 0, which recordings are aligned against."""
-
-    def stream_started(self, call_sid: str, started_at: str) -> bool:
-        """Store the stream's start (ISO-8601 UTC, ms); False when one is stored already (first wins)."""
+    def transcript_failed(self, call_sid: str, owner: str, error: str) -> bool:
+        """Record that transcription failed (wins over any other ending); False when `owner` does
+        not own the call."""
         ...
 
 
 class StreamUsageWrites(Protocol):
     """The streamer: what it used for the call (audio sent to Deepgram live, characters to TTS)."""
 
-    def record_stream_usage(self, usage: StreamUsage) -> None:
+    def record_stream_usage(self, usage: StreamUsage, owner: str) -> bool:
         """Set `live_audio_seconds` (and `tts_characters` when given): a plain SET, so a retry
-        writes the same values; the last stream of a call to finish is the one recorded."""
+        writes the same values; False when `owner` does not own the call."""
         ...
 
 
 class RedactionCountWrites(Protocol):
     """The streamer: what redaction took out of the live transcript, per kind."""
 
-    def save_redaction_counts(self, call_sid: str, counts: Mapping[str, int]) -> None:
+    def save_redaction_counts(self, call_sid: str, owner: str, counts: Mapping[str, int]) -> bool:
         """Set `redaction_counts` to these totals (a SET, not an increment: a retry writes the same
-        map; `{}` says redaction ran and found nothing)."""
+        map; `{}` says redaction ran and found nothing); False when `owner` does not own the call."""
         ...
 
 
-class SegmentBatchWrites(Protocol):
-    """The streamer: final segments, keyed by their own timing so a retried write overwrites itself."""
+class OwnedSegmentWrites(Protocol):
+    """The streamer: final segments of the call a stream owns, keyed by their own timing."""
 
-    def write_segments(self, segments: Sequence[Segment]) -> None:
-        """Store every segment (one batch; for a key given twice the later segment wins)."""
+    def write_owned_segment(self, segment: Segment, owner: str) -> bool:
+        """Store the segment, marked as `owner`'s (one conditional PutItem): a retry overwrites
+        itself; False when its key holds a segment another stream stored (left as it was)."""
         ...
 
 
@@ -166,8 +188,8 @@ class SummaryFailureWrites(Protocol):
 
 
 class SummaryCalls(CostWrites, SummaryFailureWrites, Protocol):
-    """The summaries tier: the summary, stored once, the mark that its event is on the bus, and the
-    mark that none is coming."""
+    """The summaries tier: the summary, stored once and replaced once per transcript version, and
+    the mark that none is coming."""
 
     def save_summary(
         self,
@@ -189,12 +211,8 @@ class SummaryCalls(CostWrites, SummaryFailureWrites, Protocol):
         evaluations: EvaluationSet | None = None,
     ) -> bool:
         """Replace the stored summary with one of `transcript_version` (the summary map's own
-        `transcript_version`) and its evaluation answers, and mark its event owed again; False when
-        there is no summary or it already is of that version (one rewrite per transcript version)."""
-        ...
-
-    def mark_summary_published(self, call_sid: str) -> None:
-        """Record that `Summary Created` is on the bus (the first mark wins; a repeat changes nothing)."""
+        `transcript_version`) and its evaluation answers; False when there is no summary or it
+        already is of that version (one rewrite per transcript version)."""
         ...
 
 
@@ -242,14 +260,16 @@ class RecordingSegments(SegmentReader, Protocol):
         ...
 
 
-class SweeperCalls(CostWrites, SummaryFailureWrites, Protocol):
+class SweeperCalls(CallStatusWrites, SummaryFailureWrites, Protocol):
     """The sweeper: the calls that may still need it (the sparse calls_to_sweep index), a transcript
-    whose stream died, a summary that never came, and the marker it claims, re-arms and removes.
+    whose stream died, a summary that never came, the marker it claims, re-arms, defers and removes;
+    and what Twilio's REST API says of a call whose callbacks were lost (`CallStatusWrites`, the
+    webhooks' own writes).
 
-    Every write is conditional on the marker (`sweep_after`) still holding the value the sweeper read,
-    so overlapping runs and a concurrent terminal status callback never make a call re-driven twice.
-    The summary's failure mark is conditional on the call having no summary instead (a repeat writes
-    the same value).
+    Every marker write is conditional on the marker (`sweep_after`) still holding the value the
+    sweeper read, so overlapping runs and a concurrent terminal status callback never make a call
+    re-driven twice. The summary's failure mark is conditional on the call having no summary instead
+    (a repeat writes the same value).
     """
 
     def calls_due_for_sweep(self, cutoff: str, limit: int) -> list[str]:
@@ -258,9 +278,13 @@ class SweeperCalls(CostWrites, SummaryFailureWrites, Protocol):
         with `get` before acting on it."""
         ...
 
-    def finish_stalled_transcript(self, call_sid: str, segment_count: int, error: str) -> bool:
-        """Mark a transcript still `pending`/`in-progress` `incomplete` with what was stored; False
-        when it has ended meanwhile (the streamer's own ending wins)."""
+    def finish_stalled_transcript(
+        self, call_sid: str, segment_count: int, error: str, stale_before: str
+    ) -> bool:
+        """Mark a transcript still `pending`/`in-progress` `incomplete` with what was stored, and
+        note that the sweeper ended it (`transcript_swept_at`); only while its stream is dead: never
+        claimed, or its heartbeat older than `stale_before`. False when it has ended meanwhile (the
+        streamer's own ending wins) or its stream showed a sign of life since `stale_before`."""
         ...
 
     def claim_sweep(self, claim: SweepClaim) -> bool:
@@ -269,6 +293,11 @@ class SweeperCalls(CostWrites, SummaryFailureWrites, Protocol):
 
     def release_sweep(self, claim: SweepClaim) -> None:
         """Undo a claim whose re-drive failed (the marker back as read), so the next run retries."""
+        ...
+
+    def defer_sweep(self, deferral: SweepDeferral) -> bool:
+        """Move the marker to `deferral.next_after` without counting a re-drive (and, when given,
+        store `twilio_asks` and stamp `twilio_asked_at`); False when the marker moved already."""
         ...
 
     def settle_sweep(self, call_sid: str, expected_after: str) -> bool:

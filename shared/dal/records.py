@@ -11,8 +11,9 @@ Nothing here imports pynamodb or boto3: domain code and unit tests import these 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Final, Literal
 
 from shared.dal.keys import check_recording_key
@@ -131,9 +132,7 @@ class Call(CallParties):
     ended_at: str | None = None
     duration_seconds: Number | None = None
     call_date: str | None = None
-    call_completed_event_at: str | None = None
     recording: Recording | None = None
-    recording_event_sids: tuple[str, ...] | None = None
     leg_call_sids: tuple[str, ...] | None = None
     stream_sid: str | None = None
     transcript_status: str | None = None
@@ -141,6 +140,9 @@ class Call(CallParties):
     segment_count: int | None = None
     transcript_completed_at: str | None = None
     stream_started_at: str | None = None
+    stream_owner: str | None = None
+    stream_heartbeat_at: str | None = None
+    transcript_swept_at: str | None = None
     recording_s3_key: str | None = None
     transcript_source: str | None = None
     live_coverage: Number | None = None
@@ -150,6 +152,7 @@ class Call(CallParties):
     alignment: dict[str, Any] | None = None
     reconciled_at: str | None = None
     reconciled_transcript_status: str | None = None
+    reconciled_segment_count: int | None = None
     live_audio_seconds: Number | None = None
     tts_characters: int | None = None
     redaction_counts: dict[str, int] | None = None
@@ -160,12 +163,13 @@ class Call(CallParties):
     summary: dict[str, Any] | None = None
     summary_status: str | None = None
     summary_created_at: str | None = None
-    summary_event_at: str | None = None
     sweep_shard: str | None = None
     sweep_after: str | None = None
     sweep_attempts: int | None = None
     swept_at: str | None = None
     sweep_gave_up_at: str | None = None
+    twilio_asks: int | None = None
+    twilio_asked_at: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
 
@@ -174,7 +178,15 @@ class Call(CallParties):
         """A record from stored attributes (names as in the table); unknown attributes are ignored,
         so an attribute a newer writer adds never breaks an older reader."""
         values = _known(cls, item)
-        for name in ("status_rank", "sip_response_code", "segment_count", "sweep_attempts", "tts_characters"):
+        for name in (
+            "status_rank",
+            "sip_response_code",
+            "segment_count",
+            "reconciled_segment_count",
+            "sweep_attempts",
+            "tts_characters",
+            "twilio_asks",
+        ):
             if name in values:
                 values[name] = _int(values[name])
         for name in ("duration_seconds", "live_coverage", "filled_seconds", "live_audio_seconds"):
@@ -184,9 +196,8 @@ class Call(CallParties):
             values["gaps"] = tuple(Gap.from_item(gap) for gap in plain(values["gaps"]))
         if "recording" in values:
             values["recording"] = Recording.from_item(plain(values["recording"]))
-        for name in ("recording_event_sids", "leg_call_sids"):
-            if name in values:
-                values[name] = tuple(sorted(values[name]))
+        if "leg_call_sids" in values:
+            values["leg_call_sids"] = tuple(sorted(values["leg_call_sids"]))
         for name in ("status_history", "summary", "alignment", "cost"):
             if name in values:
                 values[name] = plain(values[name])
@@ -350,6 +361,7 @@ class ReconciliationUpdate:
 
     call_sid: str
     transcript_source: str  # live | live+recording | recording
+    segment_count: int  # segments of the final transcript (live kept + recording added)
     live_coverage: float
     gaps: tuple[Gap, ...]
     filled_seconds: float
@@ -373,6 +385,29 @@ class ReconciliationUpdate:
 
 
 @dataclass(frozen=True)
+class StreamClaim:
+    """A media stream taking its call: from then on only this stream writes the call's live
+    transcript (segments, transcript status, usage, redaction counts).
+
+    `owner` is an id the streamer makes for each connection, never anything copied from the stream's
+    `start` (an attacker replaying a `start` copies all of it). `started_at` is stream time 0 on the
+    wall clock (`stream_started_at`, which the recordings tier aligns against)."""
+
+    call_sid: str
+    owner: str
+    stream_sid: str
+    started_at: str
+
+
+class TranscriptEnd(StrEnum):
+    """What the owning stream's final transcript status write did."""
+
+    ENDED = "ended"  # it ended the transcript: the stream announces it (`Transcript Completed`)
+    AFTER_SWEEP = "after-sweep"  # stored over the sweeper's ending, which was announced already
+    REFUSED = "refused"  # not this stream's call, or a failure it recorded earlier wins
+
+
+@dataclass(frozen=True)
 class SweepClaim:
     """The sweeper taking one due call for one attempt: the marker moves from `expected_after` (as
     read) to `next_after` only if nobody moved it meanwhile, so two overlapping runs never both
@@ -385,12 +420,16 @@ class SweepClaim:
 
 
 @dataclass(frozen=True)
-class CompletedCall:
-    """What the `Call Completed` event reports, read back by the claim that allows publishing it."""
+class SweepDeferral:
+    """The sweeper looking at a call again later without a re-drive (it is still live at Twilio, or
+    its price is not known yet): the marker moves from `expected_after` (as read) to `next_after`
+    only if nobody moved it meanwhile. `twilio_asks`, when set, counts a read of Twilio's REST API
+    that left the call open (the bound on how often one call is asked about)."""
 
     call_sid: str
-    status: str
-    duration_seconds: int | None
+    expected_after: str
+    next_after: str
+    twilio_asks: int | None = None
 
 
 # ---- what the call's cost is computed from -----------------------------------------------------
@@ -429,11 +468,19 @@ class CostBasis:
     live_audio_seconds: Number | None = None
     tts_characters: int | None = None
     summary_cost_usd: Number | None = None  # the summary's `estimated_cost_usd`
+    # what Twilio billed (`cost.billed`, read by the sweeper): carried into every recomputed cost, so a
+    # cost computed from a read that predates it never lands over it
+    billed_twilio_voice: Number | None = None
+    billed_twilio_recording: Number | None = None
+    billed_total: Number | None = None
+    billed_price_unit: str | None = None
+    billed_read_at: str | None = None
 
     @classmethod
     def of(cls, call: Call) -> CostBasis:
         recording = call.recording
         summary_cost = (call.summary or {}).get("estimated_cost_usd")
+        billed = (call.cost or {}).get("billed") or {}
         return cls(
             direction=call.direction,
             status=call.status,
@@ -445,4 +492,68 @@ class CostBasis:
             live_audio_seconds=call.live_audio_seconds,
             tts_characters=call.tts_characters,
             summary_cost_usd=number(summary_cost),
+            billed_twilio_voice=number(billed.get("twilio_voice")),
+            billed_twilio_recording=number(billed.get("twilio_recording")),
+            billed_total=number(billed.get("total")),
+            billed_price_unit=billed.get("price_unit"),
+            billed_read_at=billed.get("read_at"),
         )
+
+    def billed(self) -> dict[str, Any] | None:
+        """The `cost.billed` map this basis carries (None when Twilio's bill was never read)."""
+        fields = {
+            "twilio_voice": self.billed_twilio_voice,
+            "twilio_recording": self.billed_twilio_recording,
+            "total": self.billed_total,
+            "price_unit": self.billed_price_unit,
+            "read_at": self.billed_read_at,
+        }
+        present = {name: value for name, value in fields.items() if value is not None}
+        return present or None
+
+    def with_billed(self, billed: Mapping[str, Any]) -> CostBasis:
+        """This basis with another `cost.billed` (what the sweeper read from Twilio)."""
+        return replace(
+            self,
+            billed_twilio_voice=number(billed.get("twilio_voice")),
+            billed_twilio_recording=number(billed.get("twilio_recording")),
+            billed_total=number(billed.get("total")),
+            billed_price_unit=billed.get("price_unit"),
+            billed_read_at=billed.get("read_at"),
+        )
+
+
+@dataclass(frozen=True)
+class CallListPosition:
+    """Where a page of the call list ended: the day (YYYY-MM-DD, UTC) to read next and, within it,
+    the last call already sent (None: from the day's newest call)."""
+
+    day: str
+    started_at: str | None = None
+    call_sid: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallListQuery:
+    """Which calls, newest first: those started on `first_day` .. `last_day` (UTC days), within
+    `started_from` .. `started_to` (ISO, inclusive; None: the days' bounds), that pass every filter
+    given (None: no filter), at most `limit` of them, after `after` (a previous page's end)."""
+
+    first_day: str
+    last_day: str
+    started_from: str | None = None
+    started_to: str | None = None
+    statuses: frozenset[str] | None = None
+    route: str | None = None
+    number: str | None = None  # our number: the call's `to` or its `from` (E.164)
+    live_only: bool = False  # only calls whose status is not terminal
+    limit: int = 50
+    after: CallListPosition | None = None
+
+
+@dataclass(frozen=True)
+class CallListPage:
+    """One page of the list, newest first, and where the next begins (None: the list ends here)."""
+
+    calls: tuple[Call, ...]
+    next: CallListPosition | None

@@ -1,21 +1,23 @@
 """`DynamoSegments`: the transcript segments table, every segments port of shared/dal/ports.py.
 
 What a change must keep: every write is a keyed put (`shared.dal.keys`), so a retry overwrites
-itself; `page_segments` is exactly one Query (bounded by DynamoDB's 1 MB); the recordings tier's
-writes and deletes touch only `#r` keys with `origin = recording`, never a live segment.
+itself; a live segment is written by the stream that owns its call only over nothing or its own
+(`write_owned_segment`: one conditional PutItem, docs/streamer.md says why not a batch);
+`page_segments` is exactly one Query (bounded by DynamoDB's 1 MB); the recordings tier's writes and
+deletes touch only `#r` keys with `origin = recording`, never a live segment.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from pynamodb.exceptions import DeleteError, PynamoDBException
+from pynamodb.exceptions import DeleteError, PutError, PynamoDBException
 
 from shared import clock
 from shared.dal.keys import check_recording_key
 from shared.dal.records import RECORDING, Segment, SegmentPage, check_recording_segment
 from shared.dal.tables import TranscriptSegment, segments_model
-from shared.dal.updates import CONDITIONAL_CHECK_FAILED
+from shared.dal.updates import CONDITIONAL_CHECK_FAILED, error_code
 from shared.errors import StoreError
 
 
@@ -72,32 +74,48 @@ class DynamoSegments:
         next_key = None if not last_evaluated else str(last_evaluated["segment_key"]["S"])
         return SegmentPage(items, next_key)
 
+    def write_owned_segment(self, segment: Segment, owner: str) -> bool:
+        model = self._model
+        item = self._item(segment)
+        item.stream_owner = owner
+        try:
+            item.save(condition=model.segment_key.does_not_exist() | (model.stream_owner == owner))
+        except PutError as exc:
+            if error_code(exc) == CONDITIONAL_CHECK_FAILED:
+                return False  # another stream's segment: it stays
+            raise StoreError(
+                f"writing segment {segment.segment_key} of {segment.call_sid} failed: {exc}"
+            ) from exc
+        return True
+
     def write_segments(self, segments: Sequence[Segment]) -> None:
+        """Store every segment by BatchWriteItem (the recordings tier's, and tests' set-ups): for a
+        key given twice the later segment wins."""
         # one BatchWriteItem may not name a key twice: the later segment for a key wins
         unique = {(segment.call_sid, segment.segment_key): segment for segment in segments}
-        model = self._model
         try:
-            with model.batch_write() as batch:
+            with self._model.batch_write() as batch:
                 for segment in unique.values():
-                    batch.save(
-                        model(
-                            segment.call_sid,
-                            segment.segment_key,
-                            track=segment.track,
-                            speaker=segment.speaker,
-                            text=segment.text,
-                            start=segment.start,
-                            end=segment.end,
-                            confidence=segment.confidence,
-                            language=segment.language,
-                            source=segment.source,
-                            origin=segment.origin,
-                            created_at=segment.created_at or self._now(),
-                        )
-                    )
+                    batch.save(self._item(segment))
         except PynamoDBException as exc:
             call_sids = sorted({sid for sid, _ in unique})
             raise StoreError(f"writing {len(unique)} segments of {call_sids} failed: {exc}") from exc
+
+    def _item(self, segment: Segment) -> TranscriptSegment:
+        return self._model(
+            segment.call_sid,
+            segment.segment_key,
+            track=segment.track,
+            speaker=segment.speaker,
+            text=segment.text,
+            start=segment.start,
+            end=segment.end,
+            confidence=segment.confidence,
+            language=segment.language,
+            source=segment.source,
+            origin=segment.origin,
+            created_at=segment.created_at or self._now(),
+        )
 
     def write_recording_segments(self, segments: Sequence[Segment]) -> None:
         for segment in segments:

@@ -3,13 +3,16 @@
 The adapters, `shared.bootstrap`, infra's tables and Glue definitions and `shared.analytics.schema`
 derive from these. Table names are bound at run time (`calls_model(name)`, one class and so one
 connection per table per process). A new attribute must be classified in `shared/analytics/schema.py`.
+The calls table has a stream of both images of every write (`CALLS_STREAM_VIEW`): the outbox
+(`functions/outbox`) announces each change of a call from it, and the live feed (`functions/call_feed`)
+shows it.
 """
 
 from __future__ import annotations
 
 import os
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -26,8 +29,10 @@ M = TypeVar("M", bound=Model)
 
 __all__ = [
     "CALLS_BY_DAY_INDEX",
+    "CALLS_STREAM_VIEW",
     "CALLS_TO_SWEEP_INDEX",
     "AlignmentAttribute",
+    "BilledAttribute",
     "CallRecord",
     "CallsByDayIndex",
     "CallsToSweepIndex",
@@ -42,6 +47,7 @@ __all__ = [
 
 CALLS_BY_DAY_INDEX = "calls_by_day"
 CALLS_TO_SWEEP_INDEX = "calls_to_sweep"
+CALLS_STREAM_VIEW: Final = "NEW_AND_OLD_IMAGES"  # the outbox compares each write's old and new image
 
 
 class RecordingAttribute(MapAttribute[str, Any]):
@@ -75,11 +81,23 @@ class AlignmentAttribute(MapAttribute[str, Any]):
     matches = NumberAttribute()  # words both sources heard that agreed on the offset
 
 
+class BilledAttribute(MapAttribute[str, Any]):
+    """What Twilio billed for this leg, as its REST API reports it once final (shared.costs: Twilio's
+    negative `price` stored as a positive charge, in `price_unit`). A part is absent until known."""
+
+    twilio_voice = NumberAttribute(null=True)  # the call's `price` (connectivity only)
+    twilio_recording = NumberAttribute(null=True)  # its completed recordings' `price`s, summed
+    total = NumberAttribute(null=True)  # their sum, once every part Twilio bills is known
+    price_unit = UnicodeAttribute(null=True)  # e.g. USD
+    read_at = UnicodeAttribute(null=True)  # when the sweeper read it
+
+
 class CostAttribute(MapAttribute[str, Any]):
     """What the call cost, estimated from its own record and the configured prices (shared.costs).
 
     Each part in USD; `total_usd` is their sum. A record covers its own leg only: a forwarded call's
     dialled leg has its own record and cost, so "what did this call cost" sums a call and its legs.
+    `billed` beside it is what Twilio billed for its share, once Twilio says.
     """
 
     total_usd = NumberAttribute()
@@ -95,6 +113,7 @@ class CostAttribute(MapAttribute[str, Any]):
     prerecorded_minutes = NumberAttribute(null=True)  # recording minutes transcribed in batch, per channel
     prices_as_of = UnicodeAttribute(null=True)  # the date of the price table used
     estimated_at = UnicodeAttribute(null=True)
+    billed = BilledAttribute(null=True)  # Twilio's bill for the leg, once read (not part of total_usd)
 
 
 class EvaluationAttribute(MapAttribute[str, Any]):
@@ -143,6 +162,9 @@ class CallRecord(Model):
 
     class Meta:
         table_name = "unbound-calls"  # replaced by calls_model(); never used directly
+        # every change as (old, new) images: the outbox and the live feed read them; infra enables
+        # the same stream on the deployed table
+        stream_view_type = CALLS_STREAM_VIEW
 
     call_sid = UnicodeAttribute(hash_key=True)
     account_sid = UnicodeAttribute(null=True)
@@ -177,10 +199,8 @@ class CallRecord(Model):
     ended_at = UnicodeAttribute(null=True)
     duration_seconds = NumberAttribute(null=True)
     call_date = UnicodeAttribute(null=True)  # YYYY-MM-DD (UTC) of started_at, for calls_by_day
-    call_completed_event_at = UnicodeAttribute(null=True)  # claim that makes "Call Completed" once
 
     recording = RecordingAttribute(null=True)
-    recording_event_sids = UnicodeSetAttribute(null=True)  # recordings whose "Recording Completed" is out
     leg_call_sids = UnicodeSetAttribute(null=True)  # this call's <Dial>ed legs (their own records)
 
     stream_sid = UnicodeAttribute(null=True)
@@ -189,6 +209,9 @@ class CallRecord(Model):
     segment_count = NumberAttribute(null=True)
     transcript_completed_at = UnicodeAttribute(null=True)
     stream_started_at = UnicodeAttribute(null=True)  # wall-clock UTC time of stream time 0
+    stream_owner = UnicodeAttribute(null=True)  # the stream that claimed the call (a per-connection id)
+    stream_heartbeat_at = UnicodeAttribute(null=True)  # the owning stream's latest sign of life
+    transcript_swept_at = UnicodeAttribute(null=True)  # the sweeper ended (and announced) the transcript
 
     # the recordings tier: the recording's copy and its reconciliation with the live transcript
     recording_s3_key = UnicodeAttribute(null=True)
@@ -200,6 +223,7 @@ class CallRecord(Model):
     alignment = AlignmentAttribute(null=True)
     reconciled_at = UnicodeAttribute(null=True)
     reconciled_transcript_status = UnicodeAttribute(null=True)  # the live transcript's status then
+    reconciled_segment_count = NumberAttribute(null=True)  # segments of the final transcript (live + filled)
 
     # what the call cost, what redaction took out of its transcript, its evaluation answers
     live_audio_seconds = NumberAttribute(null=True)  # track-seconds of audio sent to Deepgram live
@@ -213,7 +237,6 @@ class CallRecord(Model):
     summary = MapAttribute[str, Any](null=True)  # structured summary, see functions/summaries
     summary_status = UnicodeAttribute(null=True)
     summary_created_at = UnicodeAttribute(null=True)
-    summary_event_at = UnicodeAttribute(null=True)  # set once "Summary Created" is on the bus
 
     # the sweeper: present while the call may still need it, removed once it is settled
     sweep_shard = UnicodeAttribute(null=True)  # calls_to_sweep partition: "0".."7"
@@ -221,6 +244,8 @@ class CallRecord(Model):
     sweep_attempts = NumberAttribute(null=True)  # times the sweeper re-drove (or waited for) this call
     swept_at = UnicodeAttribute(null=True)  # the sweeper's latest write
     sweep_gave_up_at = UnicodeAttribute(null=True)  # out of attempts: left for an operator (alarm)
+    twilio_asks = NumberAttribute(null=True)  # the sweeper's reads of Twilio's REST API that left it open
+    twilio_asked_at = UnicodeAttribute(null=True)  # the latest of them
 
     created_at = UnicodeAttribute(null=True)
     updated_at = UnicodeAttribute(null=True)
@@ -246,11 +271,15 @@ class TranscriptSegment(Model):
     language = UnicodeAttribute(null=True)
     source = UnicodeAttribute(null=True)  # e.g. the Deepgram model that produced it
     origin = UnicodeAttribute(null=True)  # "recording" when filled in from the recording; absent = live
+    stream_owner = UnicodeAttribute(null=True)  # live: the stream that wrote it (the call's owner)
     created_at = UnicodeAttribute(null=True)
 
 
 def _bind(base: type[M], table_name: str) -> type[M]:
     attrs: dict[str, Any] = {"table_name": table_name}
+    stream_view_type = getattr(base.Meta, "stream_view_type", None)
+    if stream_view_type is not None:
+        attrs["stream_view_type"] = stream_view_type  # `create_table` (bootstrap) enables the stream
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if region:
         attrs["region"] = region

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import PynamoDBException, UpdateError
 from pynamodb.models import Model
 
 from shared.errors import StoreError
@@ -29,10 +29,17 @@ def conditional_update(item: Model, actions: Sequence[Any], condition: Any, what
     try:
         item.update(actions=list(actions), condition=condition)
     except UpdateError as exc:
-        if condition is not None and exc.cause_response_code == CONDITIONAL_CHECK_FAILED:
+        if condition is not None and error_code(exc) == CONDITIONAL_CHECK_FAILED:
             return False
         raise StoreError(f"{what} failed: {exc}") from exc
     return True
+
+
+def error_code(error: PynamoDBException) -> str | None:
+    """DynamoDB's error code behind a pynamodb error, or None when it had no answer (pynamodb's own
+    `cause_response_code` raises AttributeError on a cause whose `response` is None)."""
+    response = getattr(error.cause, "response", None)
+    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None
 
 
 def missing_map(error: StoreError) -> bool:

@@ -1,8 +1,9 @@
 """What every agent call shares, built once per process from the streamer's settings.
 
 Built at start so a bad prompt version, or HTTP tools without a signing secret, stops the task before
-it takes a call, not at the first agent call (CALL_ROUTES and the allow-list are already checked by
-the settings). The Anthropic client is one per process (connection pool shared by calls).
+it takes a call, not at the first agent call (CALL_ROUTES, the allow-list and the model id are already
+checked by the settings). The model client is one per process (connection pool shared by calls), on
+the provider MODEL_PROVIDER names.
 """
 
 from __future__ import annotations
@@ -11,14 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from anthropic import AsyncAnthropic
-
+from shared.anthropic_clients import request_extras
 from shared.errors import ConfigError
 from shared.routing import AgentRoute, CallRoutes
 from streamer.agent import prompt
 from streamer.agent.call_line import CallLine
 from streamer.agent.conversation import AgentConversation
-from streamer.agent.llm import Brain, build_client
+from streamer.agent.llm import Brain, ModelClient, build_client
 from streamer.agent.profile import AgentProfile
 from streamer.agent.telephony import CallControl
 from streamer.calllog import CallLog
@@ -31,8 +31,9 @@ class AgentDeps:
     settings: AgentSettings
     deepgram: DeepgramSettings  # the TTS socket: same base URL and key as transcription
     routes: CallRoutes
-    anthropic: AsyncAnthropic | None
+    anthropic: ModelClient | None  # Anthropic's API or Bedrock, as MODEL_PROVIDER says
     calls: CallControl
+    extras: dict[str, Any]  # what every model request adds on that provider
 
     @classmethod
     def build(cls, settings: StreamerSettings) -> AgentDeps:
@@ -59,8 +60,11 @@ class AgentDeps:
             settings=agent,
             deepgram=settings.deepgram,
             routes=settings.call_routes,
-            anthropic=build_client(key, anthropic.base_url, agent.model_timeout_seconds),
+            anthropic=build_client(
+                settings.model_provider, key, anthropic.base_url, agent.model_timeout_seconds
+            ),
             calls=CallControl(twilio.auth_token.get_secret_value(), twilio.api_base_url, twilio.account_sid),
+            extras=request_extras(settings.model_provider.model_provider),
         )
 
     def conversation(
@@ -70,7 +74,7 @@ class AgentDeps:
         settings = self.settings
 
         def brain(system: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Brain:
-            return Brain(self.anthropic, settings.model, settings.max_tokens, system, tools)
+            return Brain(self.anthropic, settings.model, settings.max_tokens, system, tools, self.extras)
 
         return AgentConversation(
             line=line,

@@ -8,6 +8,10 @@ leg's status callbacks, and the simulated phone sends them as Twilio does, so th
 record and cost), a voicemail to a second number, an outbound call (POST /calls) nobody answered,
 and an outbound call still ringing (no cost yet). Exported twice, a day apart: the daily partitions
 then hold the first three calls twice, the `_current` tables every record once.
+
+This module's stack asks Claude through Amazon Bedrock's stand-in (`callscribe local up
+--model-provider bedrock`); the other e2e modules through the Anthropic API's, so the whole pipeline
+runs on both providers without a call placed twice.
 """
 
 from __future__ import annotations
@@ -29,14 +33,16 @@ import pytest
 
 from callscribe_local import cli, local_analytics
 from callscribe_local.aws_local import LocalNames
+from callscribe_local.bedrock_server import BedrockServer
 from callscribe_local.calls_client import get_call
 from callscribe_local.local_analytics import Run, latest_warehouse
 from callscribe_local.phone import CallerId, SimulatedPhone, bundled_conversation, rfc2822
 from callscribe_local.stack import FORWARD_TO, TWILIO_NUMBER, LocalStack, StackOptions
 from callscribe_local.warehouse import Warehouse
-from functions.webhooks.views import conversation_cost
 from shared.analytics.queries import SAVED_QUERIES
 from shared.analytics.schema import SCHEMA_VERSION
+from shared.anthropic_clients import DEFAULT_MODELS, ModelProvider
+from shared.call_view import conversation_cost
 from shared.dal.calls.core import DynamoCallReader
 from shared.dal.records import Call
 from shared.dal.segments import DynamoSegments
@@ -87,7 +93,13 @@ def stack() -> Iterator[LocalStack]:
         event_bus_name=f"e2e-a-bus-{suffix}",
     )
     routes = {"*": {"forwardTo": FORWARD_TO}, VOICEMAIL_NUMBER: {"voicemail": True}}
-    options = StackOptions(names=names, call_routes=routes, deepgram_api_key=None, anthropic_api_key=None)
+    options = StackOptions(
+        names=names,
+        call_routes=routes,
+        deepgram_api_key=None,
+        anthropic_api_key=None,
+        model_provider=ModelProvider.BEDROCK,
+    )
     with LocalStack(options) as running:
         yield running
 
@@ -253,6 +265,24 @@ def _cost(call: Call) -> float:
 
 
 # ---- the export itself ----------------------------------------------------------------------------
+
+
+def test_the_summaries_asked_claude_through_bedrocks_stand_in(stack: LocalStack, placed: Placed) -> None:
+    """The Lambdas and the streamer of this stack run with MODEL_PROVIDER=bedrock and no Anthropic key:
+    each summary was one signed InvokeModel of the default inference profile, priced like any other."""
+    assert stack.lambda_env["MODEL_PROVIDER"] == "bedrock"
+    bedrock = stack.model_server
+    assert isinstance(bedrock, BedrockServer)
+    invocations = bedrock.invocations
+    assert len(invocations) >= 2  # the forwarded call and the voicemail (and any rewrite)
+    assert {(i.model_id, i.streamed) for i in invocations} == {(DEFAULT_MODELS[ModelProvider.BEDROCK], False)}
+    assert all(i.headers["authorization"].startswith("AWS4-HMAC-SHA256 ") for i in invocations)
+    assert len(bedrock.requests) == len(invocations)  # every one verified and answered
+    for call in (placed.forwarded, placed.voicemail):
+        assert call.summary is not None
+        assert call.summary["model"] == "offline-extractive"
+        assert call.cost is not None
+        assert call.cost["claude_usd"] == 0  # the offline stand-in is free on any route
 
 
 def test_the_export_writes_the_flat_tables_of_every_record(placed: Placed) -> None:

@@ -6,9 +6,10 @@ simulated phone places the bundled call's first four turns at 2x; once the first
 stored (and the stream is past its first turn) a stream hook kills the streamer. Twilio's side goes
 on: the stream's WebSocket drops, but the call runs to its end, sends `completed` and the recording
 callback, and the recording is served by the Twilio stand-in. The transcript is then stuck
-`in-progress` with no summary until the sweeper finishes it `incomplete` and re-drives `Transcript
-Completed` and `Recording Completed`; the summaries and the recordings Lambda (through the local
-dispatchers) do the rest. A second sweep finds nothing due and changes nothing.
+`in-progress` with no summary until the sweeper finishes it `incomplete` (a write the outbox
+announces as `Transcript Completed`) and re-drives `Recording Completed`; the summaries and the
+recordings Lambda (through the local dispatchers) do the rest. A second sweep finds nothing due and
+changes nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import pytest
 from callscribe_local.aws_local import BusTap, LocalNames
 from callscribe_local.phone import CallResult, SimulatedPhone, bundled_conversation
 from callscribe_local.stack import LocalStack, StackOptions
+from shared import clock
 
 pytestmark = pytest.mark.e2e
 
@@ -34,6 +36,9 @@ SPEED = 2.0
 # whole 32 s call only added paced silence after the kill and audio to transcribe twice (~15 s).
 CLIP_SECONDS = 22.2
 KILL_NOT_BEFORE = 9.5  # stream seconds: the first turn (2.97-9.04 s after the ring) has been spoken
+# The sweeper ends only the transcript of a dead stream: one whose heartbeat (every second here) is
+# older than the staleness bound. Short, so the test need not wait the default 300 s after the kill.
+HEARTBEAT = {"STREAM_HEARTBEAT_SECONDS": "1", "STREAM_HEARTBEAT_STALE_SECONDS": "4"}
 SEGMENT_WAIT = 20.0  # seconds: bounded wait for the first stored live segment before the kill
 FINAL_STATUSES = {"completed", "incomplete", "failed"}
 
@@ -48,7 +53,8 @@ def stack() -> Iterator[LocalStack]:
         idempotency_table=f"e2e-killed-idempotency-{suffix}",
         event_bus_name=f"e2e-killed-bus-{suffix}",
     )
-    with LocalStack(StackOptions(names=names, deepgram_api_key=None, anthropic_api_key=None)) as running:
+    options = StackOptions(names=names, deepgram_api_key=None, anthropic_api_key=None, extra_env=HEARTBEAT)
+    with LocalStack(options) as running:
         yield running
 
 
@@ -152,11 +158,22 @@ def test_a_call_whose_streamer_was_killed_is_finished_by_the_sweeper_once(stack:
     live_before = [s for s in stuck["transcript"] if s["source"] == "live"]
     assert live_before, "no live segment was stored before the kill"
 
-    # 3. The sweeper finishes it; the re-driven events are handled by the summaries and recordings.
+    # 3. Once its stream is silent for the staleness bound, the sweeper finishes it (the outbox
+    # announces that write) and re-drives the recording; the summaries and the recordings Lambda do
+    # the rest.
+    stale_after = float(HEARTBEAT["STREAM_HEARTBEAT_STALE_SECONDS"])
+    _wait_until(
+        "the killed stream's heartbeat is stale",
+        lambda: (
+            (clock.now() - clock.parse_iso(_item(stack, call_sid)["stream_heartbeat_at"])).total_seconds()
+            > stale_after
+        ),
+        timeout=60,
+    )
     first = stack.sweep()
     assert first["failed"] == []
     assert first["transcriptsFinished"] == 1
-    assert first["transcriptCompletedRepublished"] == 1
+    assert first["transcriptCompletedRepublished"] == 0
     assert first["recordingCompletedRepublished"] == 1
 
     def settled() -> bool:
@@ -167,10 +184,11 @@ def test_a_call_whose_streamer_was_killed_is_finished_by_the_sweeper_once(stack:
             and item.get("reconciled_transcript_status") in FINAL_STATUSES
             and summary is not None
             and summary.get("transcript_version") == item.get("transcript_version")
-            and item.get("summary_event_at") is not None
         )
 
     _wait_until("finished, reconciled against the final transcript and summarised", settled, timeout=180)
+    assert stack.outbox is not None
+    assert stack.outbox.wait_idle()  # every write so far announced
     events = _quiet_events(tap, call_sid)
     item = _item(stack, call_sid)
     record = _record(stack, call_sid)

@@ -5,7 +5,9 @@ webhook, TwiML, signed stream upgrade, both tracks, status callbacks out of orde
 callback) into the real streamer subprocess, which transcribes through the Deepgram stand-in
 (pocketsphinx) into moto; the local dispatcher delivers `Transcript Completed` to the summaries
 handler, which asks the Anthropic stand-in's offline summariser. Then the record is read back through
-`GET /calls/{callSid}` and the bus is checked for the three events.
+`GET /calls/{callSid}` and the bus is checked for the three events. A viewer follows the live feed
+meanwhile (moto's Cognito, the AppSync Events stand-in), and the people's read API is asked about the
+call afterwards.
 
 The first three turns (~16 s) are streamed at 2x real time to keep the test short; timing is still
 on the stream's clock, so it must match the turn manifest of the bundled audio.
@@ -30,11 +32,13 @@ import pytest
 
 from callscribe_local import cli
 from callscribe_local.aws_local import BusTap, LocalNames
+from callscribe_local.cognito import sign_in
 from callscribe_local.demo import call_length
 from callscribe_local.phone import FRAME_BYTES, CallResult, Conversation, SimulatedPhone, bundled_conversation
 from callscribe_local.stack import LOCAL_DEEPGRAM_KEY, LocalStack, StackOptions
 from shared.costs import Prices, call_cost
 from shared.dal.calls.core import DynamoCallReader
+from tests.support.feed_recorder import FeedRecorder
 from tests.support.settled import wait_until_settled
 
 pytestmark = pytest.mark.e2e
@@ -100,6 +104,7 @@ class PlacedCall:
     events: dict[str, dict[str, Any]]
     record: dict[str, Any] | None
     summaries_created: int  # `Summary Created` events for the call once it settled
+    feed: list[dict[str, Any]]  # what a viewer subscribed to /calls/* received meanwhile
 
 
 @pytest.fixture(scope="module")
@@ -116,12 +121,31 @@ def placed(stack: LocalStack) -> PlacedCall:
         out_of_order=True,
         twilio_api_url=stack.urls.twilio,
     )
-    result = asyncio.run(phone.call(conversation))
-    # the call's final record (tests/support/settled.py): every test below may compare it with what
-    # it reads later
-    record = wait_until_settled(stack, result.call_sid)
-    events = _wait_for_events(tap, result.call_sid)
-    return PlacedCall(phone, conversation, result, events, record, _summaries_announced(tap, record))
+    people = stack.people
+    assert people is not None
+    token = sign_in(people.pool, people.user, people.password).id_token
+    recorder = FeedRecorder(people.feed.realtime_url, people.feed.http_host, token, "/calls/*").start()
+    try:
+        result = asyncio.run(phone.call(conversation))
+        # the call's final record (tests/support/settled.py): every test below may compare it with
+        # what it reads later
+        record = wait_until_settled(stack, result.call_sid)
+        events = _wait_for_events(tap, result.call_sid)
+        # the last writes (the summary, the reconciliation) reach the feed through the table's stream
+        recorder.wait_for(lambda fed: _settled_on_feed(fed, result.call_sid))
+    finally:
+        recorder.stop()
+    assert recorder.failure is None, f"the viewer's feed connection ended early: {recorder.failure!r}"
+    summaries = _summaries_announced(tap, record)
+    return PlacedCall(phone, conversation, result, events, record, summaries, recorder.events)
+
+
+def _summary_ready(event: dict[str, Any], call_sid: str) -> bool:
+    return event.get("callSid") == call_sid and event.get("summaryReady") is True
+
+
+def _settled_on_feed(fed: list[dict[str, Any]], call_sid: str) -> bool:
+    return any(_summary_ready(event, call_sid) and event.get("reconciled") is True for event in fed)
 
 
 def _summaries_announced(tap: BusTap, record: dict[str, Any], timeout: float = 30.0) -> int:
@@ -445,3 +469,39 @@ def test_callscribe_sweep_finds_nothing_left_of_the_call_and_changes_nothing_twi
     assert record is not None
     assert placed.record is not None
     assert (record["transcriptStatus"], record["summary"]) == ("completed", placed.record["summary"])
+
+
+def test_a_viewer_saw_the_call_live_and_the_read_api_shows_it(stack: LocalStack, placed: PlacedCall) -> None:
+    """The live feed carried every live segment as stored (de-duplicable by segmentId against the
+    API) and the transcript's start and end; the people's read API, signed in as the local user,
+    lists the call, shows it as the IAM route does, and links its recording."""
+    people, record = stack.people, placed.record
+    assert people is not None
+    assert record is not None
+    call_sid = placed.result.call_sid
+    mine = [event for event in placed.feed if event.get("callSid") == call_sid]
+    live_segments = [line for line in record["transcript"] if line["source"] == "live"]
+    fed = {event["segmentId"]: event for event in mine if event["type"] == "segment"}
+    assert set(fed) == {line["segmentId"] for line in live_segments}
+    for line in live_segments:
+        assert fed[line["segmentId"]]["text"] == line["text"]
+    calls = [event for event in mine if event["type"] == "call"]
+    transcript = [event["transcriptStatus"] for event in calls if "transcriptStatus" in event]
+    assert transcript[0] == "in-progress"  # the stream's start
+    assert transcript[-1] == "completed"
+    assert "ringing" in [event.get("status") for event in calls]  # the call feed's, from the table's stream
+    ended = [event for event in calls if event.get("status") == "completed"]
+    assert ended
+    assert ended[-1]["durationSeconds"] == record["durationSeconds"]
+    assert any(_summary_ready(event, call_sid) for event in calls)
+    assert _settled_on_feed(calls, call_sid)  # summarised and reconciled, as the record
+
+    headers = {"Authorization": sign_in(people.pool, people.user, people.password).id_token}
+    listed = httpx.get(f"{people.api.url}/calls", headers=headers).json()
+    assert call_sid in [call["callSid"] for call in listed["calls"]]
+    shown = httpx.get(f"{people.api.url}/calls/{call_sid}", headers=headers).json()
+    assert shown == stack.get_call_json(call_sid)  # one page holds this call's whole transcript
+    link = httpx.get(f"{people.api.url}/calls/{call_sid}/recording", headers=headers).json()
+    assert link["offsetMethod"] in ("words", "timestamps")
+    assert httpx.get(link["url"]).content[:4] == b"RIFF"
+    assert httpx.get(f"{people.api.url}/calls").status_code == 401

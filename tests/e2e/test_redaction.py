@@ -167,7 +167,8 @@ def test_neither_table_nor_the_api_holds_the_numbers(stack: LocalStack, settled:
 
 
 def test_the_model_never_saw_the_numbers(stack: LocalStack, settled: Settled) -> None:
-    requests = stack.anthropic_server.requests
+    assert stack.model_server is not None
+    requests = stack.model_server.requests
     assert requests, "the summaries asked the Anthropic stand-in"
     prompts = [r for r in requests if "[REDACTED CARD]" in r.user_text]
     assert prompts, "the prompt carried the redacted transcript"

@@ -2,7 +2,9 @@
 without bundling (no pip, no network) and with every optional feature switched on (the streamer on
 its own domain), so each construct's full shape can be asserted. A second, default-context synth
 checks what a first-time deployer gets (no domains: CloudFront's wss://), and a third the ALB chosen
-without a certificate (plain ws:// with a warning, a smoke test's path).
+without a certificate (plain ws:// with a warning, a smoke test's path) with Claude through Amazon
+Bedrock (`BEDROCK_CONTEXT`: no Anthropic secret; `bedrock_synth` is the same synth, named for what its
+tests read), so the provider's template costs no fourth synth.
 
 cfn-lint takes ~4-5 s of CPU per template. When the session runs the cfn-lint test, each of the three
 templates is linted in a background process from the moment it is synthesised (`TemplateLints`), so
@@ -24,6 +26,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")
 LINT_TEST = "test_cfn_lint_reports_no_errors"  # tests/infra/test_compliance.py
+LISTEN_TWIML_URL = "https://voice.team.example/twiml/incoming"  # a team's TwiML app (listen-in)
 CERT_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
 FULL_CONTEXT: dict[str, Any] = {
     "streamDomainName": "stream.example.com",
@@ -33,7 +36,8 @@ FULL_CONTEXT: dict[str, Any] = {
     "hostedZoneId": "Z0123456789ABCDEFGHIJ",
     "hostedZoneName": "example.com",
     "alarmEmail": "oncall@example.com",
-    "callRoutes": {"*": {"voicemail": True}},
+    "callRoutes": {"*": {"voicemail": True}, "+15550111": {"listen": {"twimlUrl": LISTEN_TWIML_URL}}},
+    "listenAllowedUrls": ["https://voice.team.example/twiml/*"],
     "deregistrationDelaySeconds": 1800,
     "twilioFromNumber": "+15550100",
     "outboundAllowedPrefixes": "+1, +44",
@@ -53,6 +57,20 @@ FULL_CONTEXT: dict[str, Any] = {
     "redactionPatterns": {"member_id": "M-\\d{6}"},
     "exportRetentionDays": 14,
     "analyticsRetentionDays": 400,
+    "consoleDomainName": "console.example.com",
+    "consoleCertificateArn": CERT_ARN,
+    "consoleWebAclArn": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/console/a1b2c3",
+    "consolePriceClass": "PriceClass_All",
+    "peopleThreatProtection": "enforced",
+}
+
+
+# The third synth's model side: Bedrock, the summaries on the default (US) profile, the agent on a
+# global profile, and the forced-tool structured output.
+BEDROCK_CONTEXT: dict[str, Any] = {
+    "modelProvider": "bedrock",
+    "agentModel": "global.anthropic.claude-sonnet-5-5",
+    "bedrockStructuredOutput": "tool",
 }
 
 
@@ -164,4 +182,12 @@ def default_synth(tmp_path_factory: pytest.TempPathFactory, template_lints: Temp
 
 @pytest.fixture(scope="session")
 def plain_alb_synth(tmp_path_factory: pytest.TempPathFactory, template_lints: TemplateLints) -> Synth:
-    return _synth_and_lint(tmp_path_factory.mktemp("cdk-plain-alb"), {"streamEdge": "alb"}, template_lints)
+    return _synth_and_lint(
+        tmp_path_factory.mktemp("cdk-plain-alb"), {"streamEdge": "alb", **BEDROCK_CONTEXT}, template_lints
+    )
+
+
+@pytest.fixture(scope="session")
+def bedrock_synth(plain_alb_synth: Synth) -> Synth:
+    """The stack with modelProvider=bedrock (the plain-ALB synth: see the module docstring)."""
+    return plain_alb_synth

@@ -40,19 +40,22 @@ def refers_to(statements: list[dict[str, Any]], logical_id: str) -> bool:
     return logical_id in json.dumps(statements)
 
 
-def secret_ids(synth: Synth) -> dict[str, str]:
+SECRET_DESCRIPTIONS = {
+    "twilio": "callscribe: Twilio",
+    "deepgram": "callscribe: Deepgram",
+    "anthropic": "callscribe: Anthropic",
+    "agent_tools": "callscribe: HMAC key",
+}
+
+
+def secret_ids(synth: Synth, *, without: tuple[str, ...] = ()) -> dict[str, str]:
     """Secret logical ids by purpose (the three vendors and the agent tools' HMAC key), told apart by
-    their description."""
+    their description; exactly these, less `without` (the Anthropic one on Bedrock)."""
     found = {}
-    prefixes = {
-        "twilio": "callscribe: Twilio",
-        "deepgram": "callscribe: Deepgram",
-        "anthropic": "callscribe: Anthropic",
-        "agent_tools": "callscribe: HMAC key",
-    }
+    prefixes = {name: prefix for name, prefix in SECRET_DESCRIPTIONS.items() if name not in without}
     for logical_id, resource in synth.resources("AWS::SecretsManager::Secret").items():
         description = resource["Properties"]["Description"]
-        for name, prefix in prefixes.items():
+        for name, prefix in SECRET_DESCRIPTIONS.items():
             if description.startswith(prefix):
                 found[name] = logical_id
     assert set(found) == set(prefixes), found
@@ -73,3 +76,36 @@ def rule_targeting(synth: Synth, handler: str) -> dict[str, Any]:
         if any(t["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]} for t in r["Properties"].get("Targets", []))
     ]
     return dict(rule)
+
+
+def rest_api(synth: Synth, name: str) -> str:
+    """Logical id of the REST API named `name` (`Callscribe-webhooks`, `Callscribe-people`)."""
+    return logical_id_of(synth, "AWS::ApiGateway::RestApi", lambda p: p.get("Name") == name)
+
+
+def api_resources(synth: Synth, kind: str, api: str) -> dict[str, dict[str, Any]]:
+    """Properties of every `kind` (a stage, a validator, a method...) of the REST API `api`."""
+    return {
+        logical_id: resource["Properties"]
+        for logical_id, resource in synth.resources(kind).items()
+        if resource["Properties"].get("RestApiId") == {"Ref": api}
+    }
+
+
+def api_methods(synth: Synth, api: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """The REST API's methods by (HTTP method, full resource path)."""
+    resources = api_resources(synth, "AWS::ApiGateway::Resource", api)
+    paths: dict[str, str] = {}
+
+    def path_of(logical_id: str) -> str:
+        if logical_id not in paths:
+            props = resources[logical_id]
+            parent = props["ParentId"]
+            prefix = "" if "Fn::GetAtt" in parent else path_of(parent["Ref"])
+            paths[logical_id] = f"{prefix}/{props['PathPart']}"
+        return paths[logical_id]
+
+    return {
+        (props["HttpMethod"], path_of(props["ResourceId"]["Ref"])): props
+        for props in api_resources(synth, "AWS::ApiGateway::Method", api).values()
+    }

@@ -7,34 +7,25 @@ from typing import Any
 import pytest
 
 from tests.infra.conftest import Synth
+from tests.infra.helpers import api_methods, api_resources, rest_api
 
 pytestmark = pytest.mark.infra
 
 
-def _paths(synth: Synth) -> dict[str, str]:
-    """Resource logical id -> full path, rebuilt from each resource's parent chain."""
-    resources = synth.resources("AWS::ApiGateway::Resource")
-    paths: dict[str, str] = {}
+WEBHOOKS_API = "Callscribe-webhooks"  # the people's read API has its tests in test_people_api.py
 
-    def path_of(logical_id: str) -> str:
-        if logical_id not in paths:
-            props = resources[logical_id]["Properties"]
-            parent = props["ParentId"]
-            prefix = "" if "Fn::GetAtt" in parent else path_of(parent["Ref"])
-            paths[logical_id] = f"{prefix}/{props['PathPart']}"
-        return paths[logical_id]
 
-    for logical_id in resources:
-        path_of(logical_id)
-    return paths
+def _api(synth: Synth) -> str:
+    return rest_api(synth, WEBHOOKS_API)
 
 
 def _methods(synth: Synth) -> dict[tuple[str, str], dict[str, Any]]:
-    paths = _paths(synth)
-    return {
-        (m["Properties"]["HttpMethod"], paths[m["Properties"]["ResourceId"]["Ref"]]): m["Properties"]
-        for m in synth.resources("AWS::ApiGateway::Method").values()
-    }
+    return api_methods(synth, _api(synth))
+
+
+def _one(synth: Synth, kind: str) -> dict[str, Any]:
+    (found,) = api_resources(synth, kind, _api(synth)).values()
+    return found
 
 
 def test_contract_routes_and_their_authorisation(synth: Synth) -> None:
@@ -57,7 +48,7 @@ def test_start_call_body_is_validated_at_the_gateway(synth: Synth) -> None:
     schema = synth.raw["Resources"][model_id]["Properties"]["Schema"]
     assert schema["required"] == ["to", "connectTo"]
     assert schema["additionalProperties"] is False
-    validator = synth.one("AWS::ApiGateway::RequestValidator")
+    validator = _one(synth, "AWS::ApiGateway::RequestValidator")
     assert validator["ValidateRequestBody"] is True
 
 
@@ -72,11 +63,11 @@ def test_get_call_declares_its_transcript_paging_parameters(synth: Synth) -> Non
 
 def test_form_bodies_stay_text(synth: Synth) -> None:
     """No binary media types, so Twilio's form posts reach the function as text."""
-    assert "BinaryMediaTypes" not in synth.one("AWS::ApiGateway::RestApi")
+    assert "BinaryMediaTypes" not in synth.raw["Resources"][_api(synth)]["Properties"]
 
 
 def test_stage_has_access_logs_throttling_and_tracing(synth: Synth) -> None:
-    stage = synth.one("AWS::ApiGateway::Stage")
+    stage = _one(synth, "AWS::ApiGateway::Stage")
     assert stage["StageName"] == "prod"
     assert stage["TracingEnabled"] is True
     assert "DestinationArn" in stage["AccessLogSetting"]

@@ -7,12 +7,15 @@ wheel, offline), these what goes in beside the dependencies and where their rang
 
 from __future__ import annotations
 
+import hashlib
 import json
+import marshal
+import shutil
 from pathlib import Path
 
 import pytest
 
-from infra.components.bundling import REPO_ROOT, BundlingError, LocalPipBundling
+from infra.components.bundling import REPO_ROOT, BundlingError, LocalPipBundling, compile_bytecode
 from infra.dependencies import (
     LAMBDA_DEPENDENCIES,
     DependencyError,
@@ -37,7 +40,7 @@ def test_an_undeclared_dependency_is_refused(tmp_path: Path) -> None:
 
 def test_a_function_without_a_registry_line_has_no_bundle() -> None:
     with pytest.raises(BundlingError, match="LAMBDA_DEPENDENCIES"):
-        LocalPipBundling("console_api")
+        LocalPipBundling("no_such_function")
 
 
 def test_recordings_bundle_declares_its_http_client() -> None:
@@ -59,7 +62,9 @@ def test_bundle_holds_one_function_the_shared_package_and_no_caches(
     assert (tmp_path / "functions" / "webhooks" / "app.py").exists()
     assert not (tmp_path / "functions" / "summaries").exists()
     assert (tmp_path / "shared" / "settings.py").exists()
-    assert not list(tmp_path.rglob("__pycache__"))
+    # no cache copied from the working tree: only the bytecode the bundler compiled for Lambda
+    assert {p.suffix for p in tmp_path.rglob("__pycache__/*")} <= {".pyc"}
+    assert not [p for p in tmp_path.rglob("__pycache__/*") if ".cpython-311." not in p.name]
     expected = {p.relative_to(REPO_ROOT / "shared") for p in (REPO_ROOT / "shared").rglob("*.py")}
     assert {p.relative_to(tmp_path / "shared") for p in (tmp_path / "shared").rglob("*.py")} == expected
 
@@ -103,3 +108,33 @@ def test_every_library_a_lambda_imports_at_init_is_in_its_bundle(function: str) 
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def _pyc_digest(bundle: Path) -> str:
+    digest = hashlib.sha256()
+    for pyc in sorted(bundle.rglob("*.pyc")):
+        digest.update(str(pyc.relative_to(bundle)).encode() + pyc.read_bytes())
+    return digest.hexdigest()
+
+
+def test_the_bundle_ships_bytecode_as_lambda_loads_it(tmp_path: Path) -> None:
+    """Cold starts load `.pyc` instead of compiling every module (/var/task is read-only, so Lambda
+    cannot cache them); no timestamps or build paths in them, so two builds hash the same."""
+    builds = []
+    for name in ("one", "other"):
+        bundle = tmp_path / name / "bundle"
+        shutil.copytree(REPO_ROOT / "shared", bundle / "shared", ignore=shutil.ignore_patterns("__pycache__"))
+        assert compile_bytecode(bundle, python=(3, 11))
+        builds.append(bundle)
+    assert _pyc_digest(builds[0]) == _pyc_digest(builds[1])
+    pyc = builds[0] / "shared" / "__pycache__" / "settings.cpython-311.pyc"
+    flags = int.from_bytes(pyc.read_bytes()[4:8], "little")
+    assert flags == 0b01  # hash-based, unchecked: never compared with the (read-only) source
+    code = marshal.loads(pyc.read_bytes()[16:])  # noqa: S302 - bytecode this test just compiled
+    assert code.co_filename == "/var/task/shared/settings.py"  # tracebacks name the deployed file
+
+
+def test_on_another_python_the_bundle_ships_source_only(tmp_path: Path) -> None:
+    (tmp_path / "module.py").write_text("x = 1\n")
+    assert not compile_bytecode(tmp_path, python=(3, 12))
+    assert not list(tmp_path.rglob("*.pyc"))

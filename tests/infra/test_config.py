@@ -26,6 +26,10 @@ def test_defaults_deploy_a_working_stack() -> None:
     assert not config.secure_stream
     assert config.edge == "cloudfront"  # Twilio needs wss://, and no domain is needed for it
     assert config.stream_price_class == "PriceClass_100"
+    assert config.console_price_class == "PriceClass_100"
+    # threat protection scores sign-ins before it acts on them (AWS's advice for a new pool)
+    assert config.people_threat_protection == "audit"
+    assert _config(peopleThreatProtection="ENFORCED").people_threat_protection == "enforced"
 
 
 def test_strings_from_the_command_line_are_parsed() -> None:
@@ -77,6 +81,22 @@ def test_transcript_redaction_is_on_by_default_and_patterns_become_json() -> Non
             "streamDomainName/streamCertificateArn goes with streamEdge=alb",
         ),
         ({"streamPriceClass": "cheap"}, "streamPriceClass='cheap': Input should be 'PriceClass_100'"),
+        ({"consoleDomainName": "console.example.com"}, "consoleDomainName and consoleCertificateArn"),
+        (
+            {
+                "consoleDomainName": "console.example.com",
+                "consoleCertificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc",
+            },
+            "is not an ACM certificate ARN in us-east-1",
+        ),
+        (
+            {"consoleWebAclArn": "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/x/y"},
+            "is not a CloudFront-scope WAF web ACL ARN",
+        ),
+        (
+            {"peopleThreatProtection": "off"},
+            "peopleThreatProtection='off': Input should be 'audit' or 'enforced'",
+        ),
     ],
 )
 def test_bad_context_is_refused(context: dict[str, Any], message: str) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from shared.bootstrap import IDEMPOTENCY_KEY, IDEMPOTENCY_TTL
-from shared.dal.tables import CALLS_BY_DAY_INDEX, CALLS_TO_SWEEP_INDEX
+from shared.dal.tables import CALLS_BY_DAY_INDEX, CALLS_TO_SWEEP_INDEX, CallRecord
 from tests.infra.conftest import Synth
 
 pytestmark = pytest.mark.infra
@@ -85,3 +85,12 @@ def test_only_the_idempotency_table_expires_items(synth: Synth) -> None:
     }
     assert "TimeToLiveSpecification" not in tables["call_sid/1"]["Properties"]
     assert "TimeToLiveSpecification" not in tables["call_sid/2"]["Properties"]
+
+
+def test_only_the_calls_table_streams_both_images_as_its_model_declares(synth: Synth) -> None:
+    """The call feed reads old and new images of every call write (functions/call_feed)."""
+    tables = _tables(synth)
+    calls = tables["call_sid/1"]["Properties"]
+    assert calls["StreamSpecification"] == {"StreamViewType": CallRecord.Meta.stream_view_type}
+    assert CallRecord.Meta.stream_view_type == "NEW_AND_OLD_IMAGES"
+    assert all("StreamSpecification" not in t["Properties"] for k, t in tables.items() if k != "call_sid/1")

@@ -49,7 +49,8 @@ def test_rule_targets_summaries_with_retry_policy_and_dlq(synth: Synth) -> None:
 
 def test_dead_letter_queues_are_tls_only(synth: Synth) -> None:
     policies = synth.resources("AWS::SQS::QueuePolicy").values()
-    assert len(policies) == len(synth.resources("AWS::SQS::Queue")) == 2  # summaries and recordings
+    # summaries, recordings, the outbox, and the call feed's stream mapping
+    assert len(policies) == len(synth.resources("AWS::SQS::Queue")) == 4
     for policy in policies:
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
         assert any(

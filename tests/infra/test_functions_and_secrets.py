@@ -7,7 +7,7 @@ import json
 import pytest
 
 from infra.components.bundling import LAMBDA_RUNTIME
-from tests.infra.conftest import Synth
+from tests.infra.conftest import FULL_CONTEXT, Synth
 from tests.infra.helpers import actions, function, function_role, refers_to, role_statements, secret_ids
 
 pytestmark = pytest.mark.infra
@@ -34,7 +34,6 @@ def test_contract_environment(synth: Synth) -> None:
     assert {
         "CALLS_TABLE",
         "TRANSCRIPTS_TABLE",
-        "EVENT_BUS_NAME",
         "STREAM_URL",
         "WEBHOOK_BASE_URL",
         "TWILIO_API_BASE_URL",
@@ -43,19 +42,21 @@ def test_contract_environment(synth: Synth) -> None:
     } <= set(env)
     assert env["STREAM_URL"] == "wss://stream.example.com/media"
     assert env["WEBHOOK_BASE_URL"] == "https://hooks.example.com"
-    assert json.loads(env["CALL_ROUTES"]) == {"*": {"voicemail": True}}
+    assert json.loads(env["CALL_ROUTES"]) == FULL_CONTEXT["callRoutes"]
+    assert env["LISTEN_ALLOWED_URLS"] == "https://voice.team.example/twiml/*"  # checked at synth
     assert env["POWERTOOLS_SERVICE_NAME"] == "callscribe-webhooks"
     assert env["TWILIO_FROM_NUMBER"] == "+15550100"
     assert env["OUTBOUND_ALLOWED_PREFIXES"] == "+1,+44"  # checked at synth, as the webhooks read it
+    assert "EVENT_BUS_NAME" not in env  # the request path only writes: the outbox announces
     _, summaries = function(synth, SUMMARIES)
     env = summaries["Environment"]["Variables"]
     assert {
         "CALLS_TABLE",
         "TRANSCRIPTS_TABLE",
         "IDEMPOTENCY_TABLE",
-        "EVENT_BUS_NAME",
         "ANTHROPIC_SECRET_ARN",
     } <= set(env)
+    assert "EVENT_BUS_NAME" not in env
     assert env["SUMMARY_MODEL"] == "claude-test-model"
 
 
@@ -75,6 +76,13 @@ def test_no_secret_value_in_any_environment(synth: Synth) -> None:
             assert not any(word in name for word in ("TOKEN", "API_KEY", "PASSWORD"))
             if name.endswith("_SECRET_ARN"):
                 assert value in [{"Ref": s} for s in secrets]
+
+
+def test_no_tier_in_the_request_path_may_put_events(synth: Synth) -> None:
+    """The call's events come from the outbox; webhooks and summaries only write the record."""
+    for handler in (WEBHOOKS, SUMMARIES):
+        statements = role_statements(synth, function_role(function(synth, handler)[1]))
+        assert not any(a.startswith("events:") for s in statements for a in actions(s)), handler
 
 
 def test_webhooks_reads_only_the_twilio_secret(synth: Synth) -> None:

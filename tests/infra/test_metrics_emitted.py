@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -24,11 +25,19 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from botocore.credentials import ReadOnlyCredentials
 from websockets.exceptions import ConnectionClosed
 
 from callscribe_local.apigw import LocalLambdaContext
-from callscribe_local.aws_local import LocalAws
+from callscribe_local.appsync_events import AppSyncEventsStandIn
+from callscribe_local.aws_local import LOCAL_REGION, LocalAws
 from callscribe_local.deepgram_server import DeepgramStandIn
+from functions.call_feed import app as call_feed_app
+from functions.call_feed import metric_names as call_feed_names
+from functions.outbox import app as outbox_app
+from functions.outbox import metric_names as outbox_names
+from functions.outbox.bus import EventBridgeSink
+from functions.outbox.service import Outbox
 from functions.recordings import app as recordings_app
 from functions.recordings import metric_names as recording_names
 from functions.recordings.errors import RecordingNotFoundError
@@ -42,15 +51,19 @@ from functions.summaries.settings import SummarySettings
 from functions.sweeper import app as sweeper_app
 from functions.sweeper import metric_names as sweeper_names
 from functions.sweeper.service import SweeperService, SweepIncompleteError, SweepPolicy
+from functions.sweeper.twilio_check import TwilioCheck, TwilioPolicy
+from functions.sweeper.twilio_rest import TwilioCall, TwilioRecording
 from functions.webhooks import app as webhooks_app
 from functions.webhooks import metric_names as webhook_names
-from functions.webhooks.cdr import StatusChange, advance
+from functions.webhooks.cdr import advance
 from functions.webhooks.logic import Services
 from functions.webhooks.settings import WebhookSettings
 from shared import clock, observability
 from shared.dal.keys import segment_key
-from shared.dal.records import RecordingUpdate, Segment
+from shared.dal.records import CallParties, CallUpsert, RecordingUpdate, Segment
+from shared.feed_publisher import FeedPublisher
 from shared.status import CallStatus
+from shared.status_changes import StatusChange
 from shared.telemetry import SERVICE_DIMENSION
 from streamer import contract as streamer_names
 from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
@@ -65,9 +78,13 @@ from tests.support.fake_calls.sweep import FakeSweeperCalls
 from tests.support.fake_calls.webhooks import FakeWebhookCalls
 from tests.support.fake_publisher import FakePublisher
 from tests.support.fake_segments import FakeSegments
+from tests.support.fake_twilio import FakeTwilio
+from tests.support.feed_wire import LOCAL_CREDENTIALS, feed_fixture  # noqa: F401 - fixture
+from tests.support.people import people_pool_fixture  # noqa: F401 - fixture
 from tests.support.recording_fakes import FakeMedia, FakeStore, FakeTranscriber
 from tests.support.recording_media import wav_bytes
 from tests.support.scripted_recognizer import ScriptedRecognizer, audio_for
+from tests.support.stream_records import stream_event
 from tests.support.streamer_harness import (
     DEEPGRAM_KEY,
     streamer_running,
@@ -177,7 +194,7 @@ def streamer_environment(synth: Synth) -> dict[str, str]:
 
 
 def environments(synth: Synth) -> dict[str, dict[str, str]]:
-    tiers = ("webhooks", "summaries", "recordings", "sweeper")
+    tiers = ("webhooks", "summaries", "recordings", "sweeper", "outbox", "call_feed")
     return {**{t: lambda_environment(synth, t) for t in tiers}, "streamer": streamer_environment(synth)}
 
 
@@ -247,13 +264,11 @@ CALLED = "+14155550199"
 
 def test_the_webhooks_emit_what_the_template_reads(synth: Synth) -> None:
     environment = lambda_environment(synth, "webhooks")
-    publisher = FakePublisher()
     services = Services(
         settings=WebhookSettings.from_env(
             {
                 "CALLS_TABLE": "calls",
                 "TRANSCRIPTS_TABLE": "segments",
-                "EVENT_BUS_NAME": "bus",
                 "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
                 "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
                 "STREAM_URL": "wss://stream.example.com/media",
@@ -261,7 +276,6 @@ def test_the_webhooks_emit_what_the_template_reads(synth: Synth) -> None:
             }
         ),
         store=FakeWebhookCalls(),
-        publisher=publisher,
         calls_api=lambda: pytest.fail("no route here creates a call"),
         segments=FakeSegments(),
     )
@@ -277,11 +291,10 @@ def test_the_webhooks_emit_what_the_template_reads(synth: Synth) -> None:
             answer(twilio_event("/twilio/voice", voice_params(call_sid, called=CALLED))),
             answer(twilio_event("/twilio/status", status_params(call_sid, "in-progress", 1))),
             answer(twilio_event("/twilio/voice", voice_params(call_sid), auth_token="not-the-token")),
+            answer(twilio_event("/twilio/status", status_params(call_sid, "completed", 2))),
         ]
-        publisher.fail_times = 1  # Call Completed cannot be published: 503, Twilio retries
-        answered.append(answer(twilio_event("/twilio/status", status_params(call_sid, "completed", 2))))
 
-    assert answered == [200, 204, 403, 503]
+    assert answered == [200, 204, 403, 204]
     assert_emits_what_is_read(reads_of(synth, environment), capture.emitted, webhook_names, environment)
 
 
@@ -314,13 +327,11 @@ def test_the_summaries_emit_what_the_template_reads(synth: Synth) -> None:
                 "CALLS_TABLE": "calls",
                 "TRANSCRIPTS_TABLE": "segments",
                 "IDEMPOTENCY_TABLE": "idempotency",
-                "EVENT_BUS_NAME": "bus",
                 "ANTHROPIC_API_KEY": "sk-test",
             }
         ),
         FakeSummaryCalls(),
         segments,
-        FakePublisher(),
         lambda: FakeModel(model="claude-haiku-5-5-20261007"),
     )
 
@@ -342,7 +353,6 @@ def test_the_summaries_emit_what_the_template_reads(synth: Synth) -> None:
 RECORDINGS_ENV = {
     "CALLS_TABLE": "calls",
     "TRANSCRIPTS_TABLE": "segments",
-    "EVENT_BUS_NAME": "bus",
     "RECORDINGS_BUCKET": "recordings",
     "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
     "TWILIO_AUTH_TOKEN": "token",
@@ -375,7 +385,6 @@ def test_the_recordings_lambda_emits_what_the_template_reads(synth: Synth) -> No
         media=FakeMedia(ops, {recording_sid: wav_bytes(max(w.end for w in call.words) + 1.0)}),
         store=FakeStore(ops),
         transcriber=FakeTranscriber(ops, words=list(call.words)),
-        publisher=FakePublisher(),
     )
     handler = recordings_app.create_handler(lambda: service)  # the handler's code, on fakes
     context = LocalLambdaContext(function_name="callscribe-recordings", timeout_seconds=900.0)
@@ -428,7 +437,8 @@ def test_the_recordings_lambda_emits_what_the_template_reads(synth: Synth) -> No
 
 def test_the_sweeper_emits_what_the_template_reads(synth: Synth) -> None:
     """One run through the Lambda's handler over due calls in the states the alarms watch: settled,
-    re-driven, given up on, and one whose re-drive fails (the run then raises)."""
+    re-driven, given up on, one whose re-drive fails (the run then raises), and two whose callbacks
+    were lost: Twilio answers for one (its status and recording applied) and fails for the other."""
     environment = lambda_environment(synth, "sweeper")
     table = FakeCallTable()
     calls, hooks, publisher = FakeSweeperCalls(table), FakeWebhookCalls(table), FakePublisher()
@@ -437,25 +447,38 @@ def test_the_sweeper_emits_what_the_template_reads(synth: Synth) -> None:
         "transcript_status": "completed",
         "segment_count": 4,
         "summary": {"summary": "Moved to Friday."},
-        "summary_event_at": ended,
     }
     unsummarised = {k: v for k, v in finished.items() if not k.startswith("summary")}  # as DynamoDB has it
     states = {
         "settled": finished,
         "redriven": unsummarised,  # its summary never came: marked failed, re-driven
-        "failing": {**finished, "summary": None, "summary_event_at": None},
-        "given up": {**finished, "summary": None, "summary_event_at": None, "sweep_attempts": 2},
+        "failing": {**finished, "summary": None},
+        "given up": {**finished, "summary": None, "sweep_attempts": 2},
     }
     for state in states.values():
         call_sid = "CA" + uuid.uuid4().hex
         advance(hooks, StatusChange(call_sid, CallStatus.COMPLETED, ended, duration_seconds=60))
         calls.items[call_sid].update(state)
     publisher.fail_times = 1  # the first re-drive's publish fails
-    service = SweeperService(SweepPolicy(max_attempts=2), calls, FakeSegments(), publisher)
+    twilio = FakeTwilio()
+    started = clock.now() - timedelta(hours=2)
+    for status in ("completed", "failing"):
+        call_sid = "CA" + uuid.uuid4().hex
+        hooks.upsert_call(CallUpsert(call_sid, CallParties(), clock.iso(started), recording_expected=True))
+        advance(hooks, StatusChange(call_sid, CallStatus.IN_PROGRESS, clock.iso(started)))
+        if status == "completed":
+            ended = started + timedelta(minutes=3)
+            twilio.calls[call_sid] = TwilioCall(
+                sid=call_sid, status="completed", end_time=ended, duration_seconds=180
+            )
+            twilio.recordings[call_sid] = [TwilioRecording(sid="RE" + "1" * 32, url="u", status="completed")]
+    # the second call's read fails: Twilio answers 404 for it (counted, and asked again later)
+    check = TwilioCheck(TwilioPolicy(), calls, twilio)
+    service = SweeperService(SweepPolicy(max_attempts=2), calls, FakeSegments(), publisher, twilio=check)
     handler = sweeper_app.create_handler(lambda: service)  # the handler's code, on fakes
     event = {"id": str(uuid.uuid4()), "time": clock.now_iso(), "detail-type": "Scheduled Event"}
 
-    with lambda_metrics(environment) as capture, pytest.raises(SweepIncompleteError, match="1 of 4"):
+    with lambda_metrics(environment) as capture, pytest.raises(SweepIncompleteError, match="1 of 6"):
         handler(event, LocalLambdaContext(function_name="callscribe-sweeper"))
 
     reads = reads_of(synth, environment)
@@ -463,6 +486,100 @@ def test_the_sweeper_emits_what_the_template_reads(synth: Synth) -> None:
     assert_emits_what_is_read(reads, capture.emitted, sweeper_names, environment)
     (marked,) = [e for e in capture.emitted if e.name == sweeper_names.SUMMARIES_FAILED]
     assert max(marked.values) == 1
+
+
+# ---- outbox -----------------------------------------------------------------------------------------
+
+
+class _DeadLetters:
+    def park(self, record: Any, reasons: Any) -> None:
+        return None
+
+
+def test_the_outbox_emits_what_the_template_reads(synth: Synth) -> None:
+    """Batches through the Lambda's handler: writes announced, one parked (no event can describe it),
+    then the bus failing for a record (retried)."""
+    environment = lambda_environment(synth, "outbox")
+    table, publisher = FakeCallTable(), FakePublisher()
+    hooks = FakeWebhookCalls(table)
+    for status in (CallStatus.RINGING, CallStatus.COMPLETED):
+        advance(hooks, StatusChange("CA" + "1" * 32, status, clock.now_iso(), duration_seconds=5))
+    hooks.update_recording(RecordingUpdate("CA" + "1" * 32, "not-a-recording-sid", "completed"))
+    for status in (CallStatus.RINGING, CallStatus.COMPLETED):
+        advance(hooks, StatusChange("CA" + "2" * 32, status, clock.now_iso(), duration_seconds=5))
+    outbox = Outbox([EventBridgeSink(publisher)], _DeadLetters())
+    handler = outbox_app.create_handler(lambda: outbox)  # the Lambda's entry point code, on fakes
+    context = LocalLambdaContext(function_name="callscribe-outbox")
+
+    with lambda_metrics(environment) as capture:
+        first = handler(stream_event(table.stream[:3]), context)
+        publisher.fail_times = 1
+        second = handler(stream_event(table.stream[3:], first=4), context)
+
+    assert first == {"batchItemFailures": []}
+    assert len(second["batchItemFailures"]) == 1  # the terminal status; the ringing before it is done
+    reads = reads_of(synth, environment)
+    assert reads, "the dashboard graphs the outbox"
+    assert_emits_what_is_read(reads, capture.emitted, outbox_names, environment)
+
+
+# ---- call feed --------------------------------------------------------------------------------------
+
+
+def _stream_record(call_sid: str, status: str) -> dict[str, Any]:
+    """One record of the calls table's stream as Lambda delivers it: a call that appeared."""
+    image = {"call_sid": {"S": call_sid}, "started_at": {"S": clock.now_iso()}, "status": {"S": status}}
+    change = {
+        "Keys": {"call_sid": image["call_sid"]},
+        "NewImage": image,
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    }
+    return {
+        "eventID": uuid.uuid4().hex,
+        "eventName": "INSERT",
+        "eventSource": "aws:dynamodb",
+        "dynamodb": change,
+    }
+
+
+def _same(credentials: ReadOnlyCredentials) -> ReadOnlyCredentials:
+    return credentials
+
+
+@pytest.mark.integration
+def test_the_call_feed_emits_what_the_template_reads(synth: Synth, feed: AppSyncEventsStandIn) -> None:
+    """Two batches through the Lambda's handler, publishing to the AppSync Events stand-in over SigV4:
+    the first accepted, the second refused (signed with credentials AppSync does not know, as a role
+    that lost appsync:EventPublish would be: what the publish-failures alarm watches)."""
+    environment = lambda_environment(synth, "call_feed")
+    known = LOCAL_CREDENTIALS.get_frozen_credentials()
+    unknown = ReadOnlyCredentials("AKIDNOTKNOWN", "not-the-secret", None)
+    publishers = []
+    for credentials in (known, unknown):
+        tally = call_feed_app.Tally()
+        publisher = FeedPublisher(
+            feed.http_url, LOCAL_REGION, tally, credentials=functools.partial(_same, credentials), senders=1
+        )
+        publisher.start()
+        publishers.append((publisher, tally))
+    batches = iter(publishers)
+    handler = call_feed_app.create_handler(lambda: next(batches))  # the handler's code, on the stand-in
+    context = LocalLambdaContext(function_name="callscribe-call-feed")
+    try:
+        with lambda_metrics(environment) as capture:
+            for status in ("ringing", "in-progress"):
+                event = {"Records": [_stream_record("CA" + uuid.uuid4().hex, status)]}
+                assert handler(event, context) == {"updates": 1}
+    finally:
+        for publisher, _ in publishers:
+            publisher.stop()
+
+    reads = reads_of(synth, environment)
+    assert reads, "the alarms and the dashboard read the call feed"
+    assert_emits_what_is_read(reads, capture.emitted, call_feed_names, environment)
+    totals = {e.name: sum(e.values) for e in capture.emitted}
+    assert totals[call_feed_names.FEED_EVENTS_PUBLISHED] == 2  # on the board and on the call's channel
+    assert totals[call_feed_names.FEED_PUBLISH_FAILURES] == 2
 
 
 # ---- streamer ---------------------------------------------------------------------------------------
@@ -511,4 +628,12 @@ async def test_the_streamer_emits_what_the_template_reads(
 
     reads = reads_of(synth, environment)
     assert reads, "the alarms, the dashboard and the scaling policy read the streamer"
-    assert_emits_what_is_read(reads, capture.emitted, streamer_names, environment)
+    # stdout is the process's: the session's in-process outbox (tests/support/running_outbox.py) may
+    # print its own metrics meanwhile; those carry another tier's service and are not the streamer's
+    others = {
+        (SERVICE_DIMENSION, env["POWERTOOLS_SERVICE_NAME"])
+        for tier, env in environments(synth).items()
+        if tier != "streamer"
+    }
+    emitted = [e for e in capture.emitted if not others & e.dimensions]
+    assert_emits_what_is_read(reads, emitted, streamer_names, environment)

@@ -32,7 +32,7 @@ def test_required_alarms_exist(synth: Synth) -> None:
         for a in synth.resources("AWS::CloudWatch::Alarm").values()
         if a["Properties"]["MetricName"] == "Errors"
     ]
-    assert len(lambda_errors) == 4  # webhooks, summaries, recordings, sweeper
+    assert len(lambda_errors) == 6  # webhooks, summaries, recordings, sweeper, console API, call feed
     assert alarms["ApproximateNumberOfMessagesVisible/AWS/SQS"]["Threshold"] == 1
 
 

@@ -1,6 +1,7 @@
-"""Blocking work stays off the event loop, which serves every call on the task: the EventBridge
-client behind `transcript.completed` (its first creation takes ~100 ms under a lock) and the DTMF
-tone synthesis for `send_dtmf` (~50 ms for 32 digits). Each is observed by the thread it ran on."""
+"""Blocking work stays off the event loop, which serves every call on the task: the call record's
+final status write (a botocore client, and its first creation takes ~100 ms under a lock; the
+outbox announces it as `Transcript Completed`) and the DTMF tone synthesis for `send_dtmf` (~50 ms
+for 32 digits). Each is observed by the thread it ran on."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import pytest
 
 from callscribe_local.anthropic_replies import Reply
 from callscribe_local.aws_local import BusTap, LocalAws
-from shared import aws
+from shared import clock
+from shared.dal.calls.stream import DynamoStreamCalls
+from shared.dal.records import StreamClaim
 from shared.status import TranscriptStatus
 from streamer.agent import dtmf, tools
 from streamer.calls import CallRecords
@@ -30,19 +33,23 @@ def _recording(fn: Callable[..., Any], threads: list[threading.Thread]) -> Calla
     return wrapper
 
 
-async def test_transcript_completed_is_published_with_the_client_built_off_the_loop(
+async def test_the_transcripts_end_is_written_off_the_loop_and_announced(
     local_stack: LocalAws, bus_tap: BusTap, call_sid: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     threads: list[threading.Thread] = []
-    monkeypatch.setattr(aws, "events", _recording(aws.events, threads))
-    records = CallRecords(local_stack.names.calls_table, local_stack.names.event_bus_name)
+    finished = DynamoStreamCalls.transcript_finished
+    monkeypatch.setattr(DynamoStreamCalls, "transcript_finished", _recording(finished, threads))
+    records = CallRecords(local_stack.names.calls_table)
+    owner = "0f" * 16
     try:
-        await records.publish_completed(call_sid, 3, TranscriptStatus.COMPLETED)
+        claim = StreamClaim(call_sid=call_sid, owner=owner, stream_sid="MZ1", started_at=clock.now_iso())
+        assert await records.claim_stream(claim)
+        await records.transcript_finished(call_sid, owner, TranscriptStatus.COMPLETED, 3)
     finally:
         await records.close()
 
     (published,) = await events(bus_tap, call_sid)
-    assert published["detail"]["segmentCount"] == 3
+    assert published["detail"] == {"callSid": call_sid, "segmentCount": 3, "transcriptStatus": "completed"}
     assert threads
     assert all(t is not threading.main_thread() for t in threads)
 

@@ -1,6 +1,7 @@
 """Agent mode end to end on real sockets: the Twilio-side phone plays audio in real time and echoes
-marks; Deepgram (listen + speak), the Anthropic API (streamed, scripted) and Twilio REST are local
-stand-ins spoken to by the real clients; segments, CDR and the event land in moto."""
+marks; Deepgram (listen + speak), the model (streamed, scripted: Anthropic's API, and Amazon Bedrock's
+InvokeModelWithResponseStream) and Twilio REST are local stand-ins spoken to by the real clients;
+segments, CDR and the event land in moto."""
 
 from __future__ import annotations
 
@@ -8,25 +9,29 @@ import pytest
 
 from callscribe_local.anthropic_replies import Reply
 from callscribe_local.aws_local import BusTap, LocalAws
+from callscribe_local.bedrock_server import BedrockServer
+from shared.anthropic_clients import BEDROCK_ANTHROPIC_VERSION
 from tests.support.agent_harness import (
     GREETING,
     INSTRUCTIONS,
     agent_rig,
     call_parameters,
 )
+from tests.support.model_servers import PROVIDERS, default_model
 from tests.support.streamer_harness import call_record, events, segments, wait_for_call_end
 
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.parametrize("provider", PROVIDERS)
 async def test_full_conversation_greets_answers_and_hangs_up_after_the_goodbye(
-    local_stack: LocalAws, bus_tap: BusTap, call_sid: str
+    local_stack: LocalAws, bus_tap: BusTap, call_sid: str, provider: str
 ) -> None:
     replies = (
         Reply.message("Hello there. How can I help you today?"),
         Reply.tools("Goodbye, have a nice day!", ("end_call", {"reason": "caller is done"})),
     )
-    async with agent_rig(local_stack, *replies) as rig:
+    async with agent_rig(local_stack, *replies, provider=provider) as rig:
         phone = rig.phone(call_sid)
         await phone.answer(call_parameters(call_sid))
         await phone.wait_until(lambda: len(phone.echoed) >= 1)  # the greeting has played
@@ -63,6 +68,7 @@ async def test_full_conversation_greets_answers_and_hangs_up_after_the_goodbye(
     ]
 
     first, second = rig.model_requests()
+    assert first.body["model"] == default_model(provider)
     assert first.body["stream"] is True
     assert first.body["system"][0]["cache_control"] == {"type": "ephemeral"}
     assert INSTRUCTIONS in first.system_text
@@ -74,6 +80,10 @@ async def test_full_conversation_greets_answers_and_hangs_up_after_the_goodbye(
     ]
     assert [m["role"] for m in second.body["messages"]] == ["user", "assistant", "user", "assistant", "user"]
     assert second.body["messages"][-1]["content"] == [{"type": "text", "text": "bravo"}]
+    if isinstance(rig.anthropic, BedrockServer):  # both rounds streamed through Bedrock's own API
+        assert [(i.streamed, i.body["anthropic_version"]) for i in rig.anthropic.invocations] == [
+            (True, BEDROCK_ANTHROPIC_VERSION)
+        ] * 2
 
     stored = await segments(local_stack, call_sid)
     agent = [(s.text, float(s.start), float(s.end)) for s in stored if s.speaker == "agent"]

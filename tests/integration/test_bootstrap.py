@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 
 import boto3
 import pytest
@@ -65,6 +66,30 @@ def test_tables_have_the_model_keys_and_indexes(local_stack: LocalAws) -> None:
     assert {k["AttributeName"] for k in segments["KeySchema"]} == {"call_sid", "segment_key"}
     ttl = client.describe_time_to_live(TableName="test-idempotency")["TimeToLiveDescription"]
     assert ttl["AttributeName"] == "expiration"
+    # the outbox reads every write of the calls table, both images (and nothing of the others)
+    assert calls["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert calls["LatestStreamArn"].startswith(calls["TableArn"] + "/stream/")
+    assert "StreamSpecification" not in segments
+
+
+def test_a_calls_table_made_before_the_outbox_gets_its_stream(
+    local_stack: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.bootstrap import BootstrapSettings, bootstrap
+
+    client = boto3.client("dynamodb")
+    name = f"old-calls-{uuid.uuid4().hex[:8]}"
+    client.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "call_sid", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "call_sid", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    monkeypatch.setenv("CALLS_TABLE", name)
+    assert f"table {name}: stream (NEW_AND_OLD_IMAGES) enabled" in bootstrap(BootstrapSettings.from_env())
+    spec = client.describe_table(TableName=name)["Table"]["StreamSpecification"]
+    assert spec == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert not [line for line in bootstrap(BootstrapSettings.from_env()) if "stream" in line]  # once
 
 
 def test_segments_sort_by_audio_time_then_track(local_stack: LocalAws, call_sid: str) -> None:

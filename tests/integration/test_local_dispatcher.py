@@ -2,7 +2,8 @@
 
 Real moto server (fixture `local_stack`), real PutEvents through the product's publisher; only the
 summaries handler is replaced, by a function that fails on purpose: the boundary under test is the
-delivery, not the summariser.
+delivery, not the summariser. On a bus of this module's own: the session's bus carries what the
+outbox announces of other tests' calls, which these rules would match too.
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ from shared.events import (
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(scope="module")
+def bus(local_stack: LocalAws) -> str:
+    name = f"dispatch-{uuid.uuid4().hex[:8]}"
+    aws.events().create_event_bus(Name=name)
+    return name
+
+
 class FlakyHandler:
     """Fails the first `failures` calls, then succeeds; remembers every event it was given."""
 
@@ -44,9 +52,9 @@ class FlakyHandler:
         return {"status": "ok"}
 
 
-def _dispatcher(local_stack: LocalAws, handler: FlakyHandler, attempts: int = 3) -> LocalDispatcher:
+def _dispatcher(bus: str, handler: FlakyHandler, attempts: int = 3) -> LocalDispatcher:
     dispatcher = LocalDispatcher(
-        local_stack.names.event_bus_name,
+        bus,
         handler,
         policy=RetryPolicy(max_attempts=attempts, base_delay=0.0),  # SQS visibility 0: due at once
         name=f"summaries-{uuid.uuid4().hex[:8]}",
@@ -62,16 +70,16 @@ def _step_until(dispatcher: LocalDispatcher, count: int, timeout: float = 10.0) 
     return dispatcher.deliveries
 
 
-def _publish(local_stack: LocalAws, *events: Any) -> None:
-    publisher = EventBridgePublisher(aws.events(), local_stack.names.event_bus_name)
+def _publish(bus: str, *events: Any) -> None:
+    publisher = EventBridgePublisher(aws.events(), bus)
     for event in events:
         publisher.publish(event)
 
 
-def test_retries_then_delivers_with_account(local_stack: LocalAws, call_sid: str) -> None:
+def test_retries_then_delivers_with_account(bus: str, call_sid: str) -> None:
     handler = FlakyHandler(failures=2)
-    dispatcher = _dispatcher(local_stack, handler)
-    _publish(local_stack, TranscriptCompleted(callSid=call_sid, segmentCount=4))
+    dispatcher = _dispatcher(bus, handler)
+    _publish(bus, TranscriptCompleted(callSid=call_sid, segmentCount=4))
 
     deliveries = _step_until(dispatcher, 3)
 
@@ -87,10 +95,10 @@ def test_retries_then_delivers_with_account(local_stack: LocalAws, call_sid: str
     assert dispatcher.poll_once() == []  # delivered once: nothing comes back
 
 
-def test_gives_up_after_the_policy_and_dead_letters(local_stack: LocalAws, call_sid: str) -> None:
+def test_gives_up_after_the_policy_and_dead_letters(bus: str, call_sid: str) -> None:
     handler = FlakyHandler(failures=99)
-    dispatcher = _dispatcher(local_stack, handler, attempts=2)
-    _publish(local_stack, TranscriptCompleted(callSid=call_sid, segmentCount=1))
+    dispatcher = _dispatcher(bus, handler, attempts=2)
+    _publish(bus, TranscriptCompleted(callSid=call_sid, segmentCount=1))
 
     deliveries = _step_until(dispatcher, 2)
 
@@ -104,11 +112,11 @@ def test_gives_up_after_the_policy_and_dead_letters(local_stack: LocalAws, call_
     assert dispatcher.poll_once() == []  # gone from the target queue
 
 
-def test_only_transcript_completed_matches_the_rule(local_stack: LocalAws, call_sid: str) -> None:
+def test_only_transcript_completed_matches_the_rule(bus: str, call_sid: str) -> None:
     handler = FlakyHandler(failures=0)
-    dispatcher = _dispatcher(local_stack, handler)
+    dispatcher = _dispatcher(bus, handler)
     _publish(
-        local_stack,
+        bus,
         CallCompleted(callSid=call_sid, status="completed", durationSeconds=3),
         TranscriptCompleted(callSid=call_sid, segmentCount=2),
     )
@@ -126,21 +134,19 @@ def test_backoff_doubles_up_to_the_cap() -> None:
     assert RetryPolicy.lambda_async().max_attempts == 3
 
 
-def test_one_dispatcher_per_rule_each_with_its_own_types_name_and_timeout(
-    local_stack: LocalAws, call_sid: str
-) -> None:
+def test_one_dispatcher_per_rule_each_with_its_own_types_name_and_timeout(bus: str, call_sid: str) -> None:
     """As the local stack wires them: summaries take Completed and Reconciled, recordings theirs."""
     summaries, recordings = FlakyHandler(failures=0), FlakyHandler(failures=0)
     suffix = uuid.uuid4().hex[:8]
     to_summaries = LocalDispatcher(
-        local_stack.names.event_bus_name,
+        bus,
         summaries,
         policy=RetryPolicy(max_attempts=1, base_delay=0.0),
         name=f"summaries-{suffix}",
         detail_types=(TranscriptCompleted.detail_type, TranscriptReconciled.detail_type),
     )
     to_recordings = LocalDispatcher(
-        local_stack.names.event_bus_name,
+        bus,
         recordings,
         policy=RetryPolicy(max_attempts=1, base_delay=0.0),
         name=f"recordings-{suffix}",
@@ -150,7 +156,7 @@ def test_one_dispatcher_per_rule_each_with_its_own_types_name_and_timeout(
     to_summaries.install()
     to_recordings.install()
     _publish(
-        local_stack,
+        bus,
         RecordingCompleted(
             callSid=call_sid,
             recordingSid="RE" + "1" * 32,

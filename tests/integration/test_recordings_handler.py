@@ -1,9 +1,10 @@
-"""The recordings Lambda end to end: a signed recording callback into the webhooks handler publishes
-`Recording Completed` on the bus (moto); that real-shaped EventBridge event goes into the recordings
-handler's code, which downloads the WAV from the Twilio stand-in (basic auth), stores it in S3
-(moto), has the Deepgram stand-in transcribe it (`POST /v1/listen`, `Token` auth; it hears each
-channel's tone as the synthetic call's words, tests/support/tone_recognizer.py) and reconciles it
-with the live segments in DynamoDB (moto); `Transcript Reconciled` is read back from the bus."""
+"""The recordings Lambda end to end: a signed recording callback into the webhooks handler is stored,
+and the outbox announces `Recording Completed` on the bus (moto); that real-shaped EventBridge event
+goes into the recordings handler's code, which downloads the WAV from the Twilio stand-in (basic
+auth), stores it in S3 (moto), has the Deepgram stand-in transcribe it (`POST /v1/listen`, `Token`
+auth; it hears each channel's tone as the synthetic call's words, tests/support/tone_recognizer.py)
+and reconciles it with the live segments in DynamoDB (moto); `Transcript Reconciled` is read back
+from the bus."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ from shared import aws, clock
 from shared.dal.calls.core import DynamoCallReader
 from shared.dal.calls.stream import DynamoStreamCalls
 from shared.dal.calls.webhooks import DynamoWebhookCalls
-from shared.dal.records import CallParties, CallUpsert
+from shared.dal.records import CallParties, CallUpsert, StreamClaim
 from shared.dal.segments import DynamoSegments
 from shared.status import TranscriptStatus
 from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
@@ -73,11 +74,14 @@ class Stack:
                 call_sid, CallParties(direction="inbound"), clock.iso(call.stream_started_at), route="forward"
             )
         )
-        stream.stream_started(call_sid, clock.iso(call.stream_started_at))
+        owner = "seeded-stream"
+        stream.claim_stream(
+            StreamClaim(call_sid, owner, "MZ" + call_sid[2:], clock.iso(call.stream_started_at))
+        )
         DynamoSegments(self.local.names.transcripts_table).write_segments(
             [replace(s, call_sid=call_sid) for s in call.live]
         )
-        stream.transcript_finished(call_sid, TranscriptStatus(live_status), len(call.live), None)
+        stream.transcript_finished(call_sid, owner, TranscriptStatus(live_status), len(call.live), None)
         # the recording Twilio holds: the call's words, as the Deepgram stand-in will hear them
         wav = self.tones.recording(call.words, seconds=max(w.end for w in call.words) + 1.0)
         self.twilio.add_recording(recording_sid, wav, call_sid=call_sid, channels=2)

@@ -1,5 +1,6 @@
-"""The segment store against DynamoDB (moto server): batched writes off the loop, idempotent keys,
-retries with backoff, and a clear failure count when a batch cannot be written."""
+"""The segment store against DynamoDB (moto server): writes off the loop as the stream that owns the
+call, idempotent keys, retries with backoff, a clear failure count when a segment cannot be written,
+and another stream's segment never overwritten."""
 
 from __future__ import annotations
 
@@ -23,13 +24,16 @@ def _segment(start: float, text: str, track: str = "inbound") -> Segment:
     )
 
 
-async def test_batches_are_written_in_threads_and_reported_per_call(
+OWNER = "0f" * 16
+
+
+async def test_segments_are_written_in_threads_and_reported_per_call(
     local_stack: LocalAws, call_sid: str
 ) -> None:
     metrics = StreamerMetrics("test")
-    store = SegmentStore(local_stack.names.transcripts_table, metrics, batch_size=25, threads=2)
+    store = SegmentStore(local_stack.names.transcripts_table, metrics, threads=2)
     store.start()
-    writes = CallWrites(call_sid)
+    writes = CallWrites(call_sid, OWNER)
     try:
         for i in range(60):
             assert (
@@ -49,13 +53,13 @@ async def test_batches_are_written_in_threads_and_reported_per_call(
     assert metrics.totals["WriteRetries"] == 0
 
 
-async def test_failing_batches_are_retried_then_counted_as_failed(
+async def test_failing_writes_are_retried_then_counted_as_failed(
     local_stack: LocalAws, call_sid: str
 ) -> None:
     metrics = StreamerMetrics("test")
     store = SegmentStore("no-such-table", metrics, threads=1, attempts=3, backoff_base=0.01)
     store.start()
-    writes = CallWrites(call_sid)
+    writes = CallWrites(call_sid, OWNER)
     try:
         store.put(writes, _segment(1.0, "lost"), "caller", "deepgram:nova-3", "en")
         await asyncio.wait_for(writes.wait_idle(), timeout=20)
@@ -71,7 +75,7 @@ async def test_a_full_queue_makes_the_caller_wait_instead_of_growing(
 ) -> None:
     metrics = StreamerMetrics("test")
     store = SegmentStore(local_stack.names.transcripts_table, metrics, queue_size=1, threads=1)
-    writes = CallWrites(call_sid)
+    writes = CallWrites(call_sid, OWNER)
     assert store.put(writes, _segment(0.0, "first"), "caller", "m", "en") is None
     waiter = store.put(writes, _segment(0.5, "second"), "caller", "m", "en")  # queue full, no writer yet
     assert waiter is not None
@@ -82,3 +86,27 @@ async def test_a_full_queue_makes_the_caller_wait_instead_of_growing(
     finally:
         await store.stop()
     assert writes.written == 2
+
+
+async def test_a_segment_another_stream_stored_is_refused_not_overwritten(
+    local_stack: LocalAws, call_sid: str
+) -> None:
+    metrics = StreamerMetrics("test")
+    store = SegmentStore(local_stack.names.transcripts_table, metrics, threads=1)
+    store.start()
+    first, replay = CallWrites(call_sid, OWNER), CallWrites(call_sid, "a1" * 16)
+    try:
+        store.put(first, _segment(2.0, "i will pay the full amount"), "caller", "deepgram:nova-3", "en")
+        await asyncio.wait_for(first.wait_idle(), timeout=20)
+        store.put(replay, _segment(2.0, "i want a refund"), "caller", "deepgram:nova-3", "en")
+        store.put(replay, _segment(9.0, "and you agreed"), "caller", "deepgram:nova-3", "en")
+        await asyncio.wait_for(replay.wait_idle(), timeout=20)
+    finally:
+        await store.stop()
+    reader = DynamoSegments(local_stack.names.transcripts_table)
+    stored = await asyncio.to_thread(reader.list_segments, call_sid)
+    # the key the first stream holds keeps its words; a new key is not the segment store's to refuse
+    # (only a stream that claimed the call writes at all: tests/integration/test_streamer_one_stream.py)
+    assert [s.text for s in stored] == ["i will pay the full amount", "and you agreed"]
+    assert (replay.written, replay.refused, replay.failed) == (1, 1, 0)
+    assert metrics.totals["WriteRetries"] == 0

@@ -1,13 +1,13 @@
 """The summaries Lambda end to end: real-shaped EventBridge events into `handler`, transcripts and
-call records in moto (real pynamodb models), the Anthropic stand-in behind the real SDK, and the
-published events read back from the bus."""
+call records in moto (real pynamodb models), the Anthropic stand-in behind the real SDK (and once the
+Bedrock stand-in, MODEL_PROVIDER=bedrock), and the events the outbox announces of its writes read
+back from the bus."""
 
 from __future__ import annotations
 
 import logging
 import os
 import threading
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,11 +19,13 @@ from pydantic import ValidationError
 from callscribe_local.anthropic_replies import Reply, ScriptedResponder
 from callscribe_local.anthropic_server import AnthropicServer
 from callscribe_local.aws_local import BusTap, LocalAws
+from callscribe_local.bedrock_server import BedrockServer
 from callscribe_local.offline_summarizer import OFFLINE_MODEL, OfflineSummarizer
 from functions.summaries.errors import DeadlineError, ModelRequestRejectedError, TranscriptIncompleteError
 from shared.dal.keys import segment_key
 from shared.dal.tables import CallRecord, calls_model, segments_model
 from shared.observability import logger
+from tests.support.model_servers import model_env
 from tests.support.summaries_lambda import Summaries
 from tests.unit.summaries.builders import a_summary, transcript_completed_event
 
@@ -138,7 +140,6 @@ def test_summary_is_stored_with_accounting_and_announced_once(
 
     stored = record(local_stack, call_sid)
     assert stored.summary_status == "completed"
-    assert stored.summary_event_at is not None
     summary = stored.summary.as_dict()
     assert summary["summary"] == a_summary().summary
     assert summary["model"] == "claude-haiku-5-5-20261007"
@@ -173,6 +174,37 @@ def test_summary_is_stored_with_accounting_and_announced_once(
     assert summaries.invoke(transcript_completed_event(call_sid, len(CONVERSATION)))["result"] == "created"
     assert len(anthropic_server.requests) == 1
     assert len(summary_events(bus_tap, call_sid)) == 1
+
+
+def test_on_bedrock_the_same_summary_is_asked_with_the_role_and_priced_by_its_route(
+    local_stack: LocalAws, bus_tap: BusTap, call_sid: str
+) -> None:
+    """MODEL_PROVIDER=bedrock: no Anthropic key anywhere in the environment, the same redacted prompt
+    and stored summary, its cost at the US inference profile's price (list price + 10 %)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ANTHROPIC_")}
+    store_call(local_stack, call_sid, CONVERSATION)
+    with BedrockServer(ScriptedResponder(summary_reply())) as bedrock:
+        summaries = Summaries({**env, **model_env(bedrock)})
+        event = transcript_completed_event(call_sid, len(CONVERSATION))
+        outcome = summaries.invoke(event)
+        assert summaries.invoke(event)["result"] == "created"  # redelivered: no second request
+        [sent] = bedrock.invocations
+        [request] = bedrock.requests
+
+    assert outcome == {"callSid": call_sid, "result": "created", "model": "claude-haiku-5-5-20261007"}
+    assert (sent.model_id, sent.streamed) == ("us.anthropic.claude-haiku-5-5", False)
+    assert "[00:00:08] caller: Sure, it's [REDACTED CARD]." in request.user_text
+    assert CARD not in request.user_text
+    stored = record(local_stack, call_sid)
+    summary = stored.summary.as_dict()
+    assert summary["model"] == "claude-haiku-5-5-20261007"
+    assert summary["estimated_cost_usd"] == pytest.approx((900 * 0.10 + 150 * 0.50) / 1e6 * 1.1)
+    assert stored.cost is not None
+    assert float(stored.cost.as_dict()["claude_usd"]) == pytest.approx(
+        summary["estimated_cost_usd"], abs=1e-6
+    )
+    [published] = summary_events(bus_tap, call_sid)
+    assert published["detail"] == {"callSid": call_sid, "model": "claude-haiku-5-5-20261007"}
 
 
 def test_late_duplicate_past_the_idempotency_window_changes_nothing(
@@ -435,32 +467,6 @@ def test_malformed_event_is_refused_and_changes_nothing(
         summaries.invoke(event)
     assert anthropic_server.requests == []
     assert calls_model(local_stack.names.calls_table).count("CA" + "0" * 32) == 0
-
-
-def test_event_owed_by_a_failed_publish_is_published_on_retry_without_the_model(
-    summaries: Summaries,
-    local_stack: LocalAws,
-    bus_tap: BusTap,
-    scripted: ScriptedResponder,
-    anthropic_server: AnthropicServer,
-    call_sid: str,
-) -> None:
-    store_call(local_stack, call_sid, CONVERSATION)
-    scripted.push(summary_reply())
-    event = transcript_completed_event(call_sid, len(CONVERSATION))
-    summaries.configure(EVENT_BUS_NAME=f"missing-bus-{uuid.uuid4().hex[:6]}")
-    with pytest.raises(Exception, match=r"(?i)bus|not ?found|refused"):
-        summaries.invoke(event)
-    stored = record(local_stack, call_sid)
-    assert stored.summary is not None
-    assert stored.summary_event_at is None
-
-    summaries.configure(EVENT_BUS_NAME=local_stack.names.event_bus_name)
-    assert summaries.invoke(event)["result"] == "event-republished"
-    assert len(anthropic_server.requests) == 1
-    [published] = summary_events(bus_tap, call_sid)
-    assert published["detail"]["model"] == "claude-haiku-5-5-20261007"
-    assert record(local_stack, call_sid).summary_event_at is not None
 
 
 def test_each_request_timeout_leaves_room_for_every_sdk_attempt(

@@ -5,26 +5,33 @@ The calls are written through the tiers' own data-layer ports (the webhooks' sta
 writes, the streamer's transcript writes, the summaries' and recordings' results), into tables of
 this module's own (the session's shared tables hold other tests' calls, which a run with
 `SWEEP_AFTER_SECONDS=0` would sweep too). The handler gets a real-shaped scheduled event; what it
-publishes is read back from the bus.
+publishes itself is read back from the session's bus, where no outbox announces these tables' writes;
+what the outbox announces of the sweeper's own writes is read from an outbox run on them after.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
+import boto3
 import pytest
 
 from callscribe_local.aws_local import BusTap, LocalAws
 from callscribe_local.dispatcher import LocalLambdaContext
+from callscribe_local.outbox import LocalOutbox
+from callscribe_local.twilio_rest import TwilioRestStandIn
+from functions.outbox.app import build_outbox
+from functions.outbox.app import create_handler as outbox_handler
+from functions.outbox.settings import OutboxSettings
 from functions.sweeper import app
 from functions.sweeper.service import SweeperService
 from functions.sweeper.settings import SweeperSettings
-from functions.webhooks.cdr import StatusChange, advance
+from functions.webhooks.cdr import advance
 from shared import clock
 from shared.costs import Prices, call_cost, same_cost
 from shared.dal.calls.core import DynamoCallReader
@@ -33,15 +40,19 @@ from shared.dal.calls.stream import DynamoStreamCalls
 from shared.dal.calls.summaries import DynamoSummaryCalls
 from shared.dal.calls.webhooks import DynamoWebhookCalls
 from shared.dal.keys import segment_key
-from shared.dal.records import Gap, ReconciliationUpdate, RecordingUpdate, Segment
+from shared.dal.records import Gap, ReconciliationUpdate, RecordingUpdate, Segment, StreamClaim
 from shared.dal.segments import DynamoSegments
 from shared.dal.tables import CALLS_TO_SWEEP_INDEX, calls_model, segments_model
 from shared.status import CallStatus, TranscriptStatus
+from shared.status_changes import StatusChange
+from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from tests.support.lambda_container import LambdaContainer
 
 pytestmark = pytest.mark.integration
 
+STREAM_START = "2026-11-22T09:30:06.000Z"
 ENDED = "2026-11-22T09:30:55.000Z"
+OWNER = "0f" * 16
 RECORDING_START = "Sun, 22 Nov 2026 09:30:06 +0000"
 
 
@@ -59,10 +70,35 @@ def service(env: Mapping[str, str]) -> SweeperService:
 
 
 @pytest.fixture
-def sweep(tables: tuple[str, str], local_stack: LocalAws) -> Callable[[], dict[str, Any]]:
+def twilio() -> Iterator[TwilioRestStandIn]:
+    """Twilio's REST API as the sweeper reads it (a call whose callbacks were lost)."""
+    with TwilioRestStandIn(TEST_ACCOUNT_SID, TEST_AUTH_TOKEN) as standin:
+        yield standin
+
+
+def sweeper_env(tables: tuple[str, str], twilio: TwilioRestStandIn, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CALLS_TABLE": tables[0],
+        "TRANSCRIPTS_TABLE": tables[1],
+        "SWEEP_AFTER_SECONDS": "0",
+        "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
+        "TWILIO_API_BASE_URL": twilio.base_url,
+        **extra,
+    }
+
+
+@pytest.fixture
+def sweep(
+    tables: tuple[str, str], local_stack: LocalAws, twilio: TwilioRestStandIn
+) -> Callable[[], dict[str, Any]]:
     """One run of the sweeper Lambda's handler code, in one container for the test (its service
     built from these tables on the first run)."""
-    env = {**os.environ, "CALLS_TABLE": tables[0], "TRANSCRIPTS_TABLE": tables[1], "SWEEP_AFTER_SECONDS": "0"}
+    return sweep_runner(sweeper_env(tables, twilio))
+
+
+def sweep_runner(env: Mapping[str, str]) -> Callable[[], dict[str, Any]]:
     sweeper = LambdaContainer(
         lambda env: app.build_service(SweeperSettings.from_env(env)), app.create_handler, env
     )
@@ -94,7 +130,8 @@ class Calls:
     def __init__(self, tables: tuple[str, str]) -> None:
         self.calls = DynamoCallReader(tables[0])
         self.webhooks = DynamoWebhookCalls(tables[0])
-        self.stream = DynamoStreamCalls(tables[0])
+        # the streams of these calls died long ago: their last heartbeat is the claim's, at their start
+        self.stream = DynamoStreamCalls(tables[0], now=lambda: STREAM_START)
         self.summaries = DynamoSummaryCalls(tables[0])
         self.recordings = DynamoRecordingCalls(tables[0])
         self.segments = DynamoSegments(tables[1])
@@ -106,7 +143,8 @@ class Calls:
         return call_sid
 
     def transcript(self, call_sid: str, status: TranscriptStatus | None, segments: int = 2) -> None:
-        self.stream.transcript_started(call_sid, "MZ" + uuid.uuid4().hex)
+        claim = StreamClaim(call_sid, OWNER, "MZ" + uuid.uuid4().hex, STREAM_START)
+        assert self.stream.claim_stream(claim)
         self.segments.write_segments(
             [
                 Segment(
@@ -122,11 +160,10 @@ class Calls:
             ]
         )
         if status is not None:
-            self.stream.transcript_finished(call_sid, status, segments, None)
+            self.stream.transcript_finished(call_sid, OWNER, status, segments, None)
 
     def summarised(self, call_sid: str) -> None:
         self.summaries.save_summary(call_sid, {"summary": "Moved to Friday.", "model": "m"}, ENDED)
-        self.summaries.mark_summary_published(call_sid)
 
     def recording(self, call_sid: str, status: str) -> str:
         recording_sid = "RE" + uuid.uuid4().hex
@@ -148,6 +185,7 @@ class Calls:
             ReconciliationUpdate(
                 call_sid=call_sid,
                 transcript_source="live",
+                segment_count=4,
                 live_coverage=1.0,
                 gaps=(Gap("inbound", 1.0, 2.0),),
                 filled_seconds=0.0,
@@ -160,7 +198,7 @@ class Calls:
         )
 
     def still_live(self) -> str:
-        """Answered a minute ago, no terminal status yet: its fallback is a day away."""
+        """Answered a minute ago, no terminal status yet: too early to ask Twilio about it."""
         call_sid = new_sid()
         answered = clock.iso(clock.now() - timedelta(minutes=1))
         advance(self.webhooks, StatusChange(call_sid, CallStatus.IN_PROGRESS, answered))
@@ -203,7 +241,14 @@ def test_one_run_redrives_exactly_what_was_lost_and_a_second_changes_nothing(
 
     first = sweep()
 
-    assert (first["due"], first["settled"], first["redriven"], first["waiting"]) == (6, 2, 3, 1)
+    # the live call is looked at and left for later (an hour after it started, Twilio is asked)
+    assert (first["due"], first["settled"], first["redriven"], first["waiting"]) == (7, 2, 3, 2)
+    assert first["twilioRequests"] == 0
+    still = calls.calls.get(live)
+    assert still is not None
+    assert (still.status, still.transcript_status, still.twilio_asks) == ("in-progress", "in-progress", None)
+    assert still.started_at is not None
+    assert still.sweep_after == clock.iso(clock.parse_iso(still.started_at) + timedelta(hours=1))
     # no tier priced the two settled calls here (as if their cost writes had failed): the sweeper did
     assert first["costsRepaired"] == 2
     for settled in (done, busy):
@@ -213,12 +258,9 @@ def test_one_run_redrives_exactly_what_was_lost_and_a_second_changes_nothing(
     bus_tap.receive(wait_seconds=2)
     recording = {"channels": 2, "durationSeconds": 43, "startTime": "2026-11-22T09:30:06.000Z"}
     expected = {
+        # its transcript finished by the sweeper's write, which the outbox announces (below)
         stalled: [
             ("Recording Completed", {"callSid": stalled, "recordingSid": stalled_recording, **recording}),
-            (
-                "Transcript Completed",
-                {"callSid": stalled, "segmentCount": 3, "transcriptStatus": "incomplete"},
-            ),
         ],
         unsummarised: [
             (
@@ -257,6 +299,27 @@ def test_one_run_redrives_exactly_what_was_lost_and_a_second_changes_nothing(
     assert published(bus_tap, everyone) == expected  # nothing new on the bus
     after = {sid: asdict(call) for sid in everyone if (call := calls.calls.get(sid)) is not None}
     assert after == before  # and nothing changed on any call
+
+    finished = [
+        e["detail"] for e in announced(tables[0], stalled) if e["detail-type"] == "Transcript Completed"
+    ]
+    assert finished == [{"callSid": stalled, "segmentCount": 3, "transcriptStatus": "incomplete"}]
+
+
+def announced(calls_table: str, call_sid: str) -> list[dict[str, Any]]:
+    """What the outbox announces of every write to `calls_table` (an outbox and a bus of their own)."""
+    bus = f"sweep-bus-{uuid.uuid4().hex[:8]}"
+    boto3.client("events").create_event_bus(Name=bus)
+    tap = BusTap(bus_name=bus)
+    dead_letters = LocalOutbox.create_dead_letter_queue(f"{bus}-dlq")
+    runtime = build_outbox(
+        OutboxSettings.from_env({"EVENT_BUS_NAME": bus, "OUTBOX_DEAD_LETTER_QUEUE_URL": dead_letters})
+    )
+    with LocalOutbox(
+        calls_table, outbox_handler(lambda: runtime), dead_letter_queue_url=dead_letters
+    ) as outbox:
+        assert outbox.wait_idle()
+    return tap.events_for(call_sid, wait_seconds=1)
 
 
 def published(bus_tap: BusTap, call_sids: list[str]) -> dict[str, list[tuple[str, dict[str, Any]]]]:

@@ -188,4 +188,5 @@ def test_a_traced_summary_is_annotated_with_its_call(local_stack: LocalAws, xray
         "Service": "callscribe-summaries",
     }
     services = {e["name"] for e in entities if e.get("namespace") == "aws"}
-    assert services >= {"dynamodb", "events"}
+    assert "dynamodb" in services
+    assert "events" not in services  # the summary's write is announced by the outbox, not by this Lambda

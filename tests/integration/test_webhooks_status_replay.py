@@ -1,8 +1,9 @@
-"""Status callbacks replayed in shuffled orders, concurrently, and through a bus outage, on moto.
+"""Status callbacks replayed in shuffled orders and concurrently, on moto.
 
 The unit suite runs every ordering against the in-memory store; this replays a sample of them
 through the real handler and the real DynamoDB adapter to show both agree, and checks the
-exactly-once `Call Completed` under concurrent terminal callbacks.
+exactly-once `Call Completed` (the outbox's, from the table's stream) under concurrent terminal
+callbacks. A bus outage and a request dying after its write: tests/integration/test_outbox_stream.py.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ import uuid
 from typing import Any
 
 import pytest
-from moto.dynamodb.models import DynamoDBBackend
 
 from functions.webhooks import logic
 from functions.webhooks.inputs import StatusCallback
-from shared import aws
 from tests.support.apigw_events import twilio_event
+from tests.support.moto_atomic import atomic_moto_updates  # noqa: F401 - provides the fixture
 from tests.support.twilio_forms import status_params, voice_params
 from tests.support.webhooks_env import (
     Webhooks,
@@ -55,25 +55,6 @@ def test_shuffled_orderings_converge(webhooks: Webhooks, bus_tap: Any, seed: int
     assert [e["detail"]["status"] for e in bus_tap.events_for(call_sid, wait_seconds=5)] == ["completed"]
 
 
-@pytest.fixture
-def atomic_moto_updates(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make moto evaluate each UpdateItem atomically, as DynamoDB does.
-
-    moto's DynamoDB backend reads, checks the condition and writes without a lock while its server
-    handles requests on many threads, so two racing conditional writes can both pass: a gap in the
-    stand-in, not in DynamoDB (whose per-item writes are serialisable). Serialising whole
-    UpdateItem calls keeps every interleaving of separate requests possible, as in DynamoDB.
-    """
-    lock = threading.Lock()
-    original = DynamoDBBackend.update_item
-
-    def update_item(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(DynamoDBBackend, "update_item", update_item)
-
-
 @pytest.mark.usefixtures("atomic_moto_updates")
 def test_concurrent_terminal_callbacks_publish_once(webhooks: Webhooks, bus_tap: Any) -> None:
     """Like concurrent Lambda instances: the same domain logic and table, racing from threads.
@@ -106,21 +87,3 @@ def test_concurrent_terminal_callbacks_publish_once(webhooks: Webhooks, bus_tap:
     events = bus_tap.events_for(call_sid, wait_seconds=5)
     assert len(events) == 1
     assert events[0]["detail"]["status"] == record.status  # the first terminal status to land won
-
-
-def test_bus_outage_answers_503_then_the_retry_publishes(webhooks: Webhooks, bus_tap: Any) -> None:
-    call_sid = "CA" + uuid.uuid4().hex
-    completed = twilio_event("/twilio/status", status_params(call_sid, "completed", 3, duration=7))
-    webhooks.configure(EVENT_BUS_NAME="no-such-bus")
-    result = webhooks.invoke(completed)
-    assert result["statusCode"] == 503
-    record = webhooks.record(call_sid)
-    assert record is not None
-    assert record.status == "completed"  # the status is stored; only the event is owed
-    assert record.call_completed_event_at is None  # the claim was released
-
-    webhooks.configure(EVENT_BUS_NAME=webhooks.stack.names.event_bus_name)
-    aws.events.cache_clear()
-    assert webhooks.invoke(completed)["statusCode"] == 204  # Twilio's retry
-    assert webhooks.invoke(completed)["statusCode"] == 204  # and a duplicate
-    assert [e["detail"]["durationSeconds"] for e in bus_tap.events_for(call_sid, wait_seconds=5)] == [7]

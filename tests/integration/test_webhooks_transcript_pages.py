@@ -16,11 +16,11 @@ import pytest
 from callscribe_local.apigw import LocalApiGateway
 from callscribe_local.aws_local import LocalAws
 from callscribe_local.calls_client import get_call
-from functions.webhooks.transcript_pages import DEFAULT_LIMIT, MAX_LIMIT, encode_cursor
 from shared.dal.calls.webhooks import DynamoWebhookCalls
 from shared.dal.keys import segment_key
 from shared.dal.records import CallParties, CallUpsert, Segment, StatusAdvance
 from shared.dal.segments import DynamoSegments
+from shared.transcript_pages import DEFAULT_LIMIT, MAX_LIMIT, encode_cursor
 from tests.support.webhooks_env import (
     Webhooks,
     webhooks_fixture,  # noqa: F401 - provides the `webhooks` fixture

@@ -1,5 +1,6 @@
-"""The real streamer in agent mode against every local stand-in: Deepgram (listen + speak), the
-Anthropic Messages API (scripted, streamed), Twilio REST, and moto. One `AgentRig` per test."""
+"""The real streamer in agent mode against every local stand-in: Deepgram (listen + speak), the model
+(the Anthropic Messages API, or Amazon Bedrock's runtime with `provider="bedrock"`: scripted, streamed),
+Twilio REST, and moto. One `AgentRig` per test."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from callscribe_local.anthropic_replies import RecordedRequest, Responder, ScriptedResponder, ScriptItem
-from callscribe_local.anthropic_server import AnthropicServer
 from callscribe_local.aws_local import LocalAws
 from callscribe_local.deepgram_server import DeepgramStandIn, SpeakOptions
 from callscribe_local.twilio_rest import RecordedRequest as TwilioRequest
@@ -18,10 +18,10 @@ from callscribe_local.twilio_rest import TwilioRestStandIn
 from streamer.server import StreamerServer
 from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from tests.support.agent_phone import AgentPhone
+from tests.support.model_servers import ModelServer, model_env, model_server
 from tests.support.scripted_recognizer import ScriptedRecognizer
 from tests.support.streamer_harness import DEEPGRAM_KEY, streamer_running, twilio_stream
 
-ANTHROPIC_KEY = "sk-ant-test-0123456789"
 CALLED = "+14155550177"
 CALLER = "+14155550123"
 TRANSFER_TO = "+14155550111"
@@ -33,7 +33,7 @@ GREETING = "Thanks for calling Acme."
 class AgentRig:
     server: StreamerServer
     deepgram: DeepgramStandIn
-    anthropic: AnthropicServer
+    anthropic: ModelServer  # the provider's stand-in (Anthropic's API or Bedrock's runtime)
     responder: ScriptedResponder
     twilio: TwilioRestStandIn
 
@@ -75,6 +75,7 @@ async def agent_rig(
     *replies: ScriptItem,
     speak: SpeakOptions | None = None,
     default: Responder | None = None,
+    provider: str = "anthropic",
     **overrides: str,
 ) -> AsyncIterator[AgentRig]:
     responder = ScriptedResponder(*replies, default=default)
@@ -84,12 +85,11 @@ async def agent_rig(
     async with DeepgramStandIn(ScriptedRecognizer.factory(), api_key=DEEPGRAM_KEY, idle_timeout=5) as dg:
         dg.speak = speak or SpeakOptions(bytes_per_char=20, chunk_bytes=400)
         with (
-            AnthropicServer(responder, api_key=ANTHROPIC_KEY) as anthropic,
+            model_server(provider, responder) as anthropic,
             TwilioRestStandIn(TEST_ACCOUNT_SID, TEST_AUTH_TOKEN) as twilio,
         ):
             env = {
-                "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
-                "ANTHROPIC_BASE_URL": anthropic.base_url,
+                **model_env(anthropic),
                 "TWILIO_API_BASE_URL": twilio.base_url,
                 "CALL_ROUTES": json.dumps(routes),
                 "AGENT_END_GRACE_SECONDS": "3",

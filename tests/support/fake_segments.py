@@ -1,7 +1,8 @@
 """In-memory segments table with the same conditions as `shared.dal.segments.DynamoSegments`.
 
-Segments are kept by (call SID, sort key), so a list reads in the table's Query order; the recording
-writes and deletes refuse what the adapter refuses (tests/integration/test_dal_agreement.py).
+Segments are kept by (call SID, sort key), so a list reads in the table's Query order; the owned
+writes, and the recording writes and deletes, refuse what the adapter refuses
+(tests/integration/test_dal_agreement.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ class FakeSegments:
 
     def __init__(self, segments: Sequence[Segment] = ()) -> None:
         self.items: dict[tuple[str, str], Segment] = {}
+        self.owners: dict[tuple[str, str], str] = {}  # the stream that wrote each live segment
         self._lock = threading.Lock()
         self.write_segments(segments)
 
@@ -25,6 +27,16 @@ class FakeSegments:
         with self._lock:
             for segment in segments:
                 self.items[(segment.call_sid, segment.segment_key)] = segment
+                self.owners.pop((segment.call_sid, segment.segment_key), None)  # the put replaces the item
+
+    def write_owned_segment(self, segment: Segment, owner: str) -> bool:
+        key = (segment.call_sid, segment.segment_key)
+        with self._lock:
+            if key in self.items and self.owners.get(key) != owner:
+                return False  # another stream's segment: it stays
+            self.items[key] = segment
+            self.owners[key] = owner
+        return True
 
     def list_segments(self, call_sid: str) -> list[Segment]:
         with self._lock:

@@ -57,10 +57,12 @@ def twilio_stream(server: StreamerServer, call_sid: str) -> TwilioMediaStream:
 
 
 async def wait_for_call_end(server: StreamerServer, within: float = 20.0) -> None:
-    """Until the server holds no session (each finished its transcript: CDR written, event published)."""
+    """Until the server holds no session (each finished its transcript: CDR written, event published),
+    not even one still waiting for its `start` or its claim (close idle connections first)."""
     async with asyncio.timeout(within):
-        while server.sessions:
-            await asyncio.gather(*(session.finished.wait() for session in list(server.sessions)))
+        while server.sessions or server.pending:
+            waiting = [*server.sessions, *server.pending]
+            await asyncio.gather(*(session.finished.wait() for session in waiting))
             await asyncio.sleep(0.01)  # the handler forgets the session right after it finishes
 
 

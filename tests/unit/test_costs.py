@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shared.costs import PRICES_AS_OF, CostSettings, Prices, call_cost, record_cost
+from shared.costs import PRICES_AS_OF, CostSettings, Prices, call_cost, record_cost, same_bill, twilio_billed
 from shared.dal.records import (
     Call,
     CostBasis,
@@ -164,6 +164,7 @@ def test_call_prices_is_read_from_the_environment_and_unknown_names_are_refused(
 # ---- storing it ---------------------------------------------------------------------------------
 
 STAMP = "2026-11-26T10:00:00.000Z"
+OWNER = "the-stream"  # the stream that claimed the call (its usage is written only by it)
 
 
 def _writes(table: FakeCallTable) -> dict[str, Callable[[], object]]:
@@ -184,6 +185,7 @@ def _writes(table: FakeCallTable) -> dict[str, Callable[[], object]]:
                 ReconciliationUpdate(
                     call_sid=SID,
                     transcript_source="live",
+                    segment_count=2,
                     live_coverage=1.0,
                     gaps=(Gap("inbound", 1.0, 2.0),),
                     filled_seconds=0.0,
@@ -196,7 +198,7 @@ def _writes(table: FakeCallTable) -> dict[str, Callable[[], object]]:
             ),
         ),
         "stream usage": lambda: stream.record_stream_usage(
-            StreamUsage(call_sid=SID, live_audio_seconds=188.5, tts_characters=None)
+            StreamUsage(call_sid=SID, live_audio_seconds=188.5, tts_characters=None), OWNER
         ),
         "summary": lambda: summaries.save_summary(SID, {"model": "m", "estimated_cost_usd": 0.0021}, STAMP),
     }
@@ -204,7 +206,13 @@ def _writes(table: FakeCallTable) -> dict[str, Callable[[], object]]:
 
 def _new_store() -> FakeCostWrites:
     store = FakeCostWrites()
-    store.items[SID] = {"call_sid": SID, "direction": "inbound", "status": "in-progress", "status_rank": 3}
+    store.items[SID] = {
+        "call_sid": SID,
+        "direction": "inbound",
+        "status": "in-progress",
+        "status_rank": 3,
+        "stream_owner": OWNER,
+    }
     return store
 
 
@@ -255,7 +263,7 @@ class _RacingStore(FakeCostWrites):
 def test_a_cost_computed_from_an_overtaken_read_is_refused_and_redone() -> None:
     store = _RacingStore(
         lambda table: FakeStreamCalls(table).record_stream_usage(
-            StreamUsage(call_sid=SID, live_audio_seconds=60.0, tts_characters=40)
+            StreamUsage(call_sid=SID, live_audio_seconds=60.0, tts_characters=40), OWNER
         )
     )
     store.items[SID] = {
@@ -263,6 +271,7 @@ def test_a_cost_computed_from_an_overtaken_read_is_refused_and_redone() -> None:
         "direction": "inbound",
         "status": "completed",
         "duration_seconds": 30,
+        "stream_owner": OWNER,
     }
     cost = record_cost(store, SID, PRICES, now=lambda: STAMP)
     assert store.refused == 1
@@ -277,11 +286,11 @@ def test_a_record_that_keeps_changing_is_left_to_the_next_writer() -> None:
     counter = itertools.count(1)
     store = _RacingStore(
         lambda table: FakeStreamCalls(table).record_stream_usage(
-            StreamUsage(call_sid=SID, live_audio_seconds=float(next(counter)))
+            StreamUsage(call_sid=SID, live_audio_seconds=float(next(counter))), OWNER
         ),
         times=10,
     )
-    store.items[SID] = {"call_sid": SID}
+    store.items[SID] = {"call_sid": SID, "stream_owner": OWNER}
     errors: list[str] = []
     assert record_cost(store, SID, PRICES, attempts=3, on_error=errors.append) is None
     assert store.refused == 3
@@ -308,3 +317,75 @@ def test_a_table_failure_is_reported_not_raised() -> None:
     errors: list[str] = []
     assert record_cost(Failing(), SID, PRICES, on_error=errors.append) is None
     assert errors == [f"cost of {SID} not stored: reading call failed: throttled"]
+
+
+# ---- Twilio's bill ---------------------------------------------------------------------------------
+
+READ = "2026-11-22T10:40:00.000Z"
+
+
+def test_twilios_negative_prices_are_stored_as_positive_charges() -> None:
+    assert twilio_billed("-0.01700", "USD", None, READ) == {
+        "twilio_voice": 0.017,
+        "total": 0.017,
+        "price_unit": "USD",
+        "read_at": READ,
+    }
+    billed = twilio_billed("-0.0170", "USD", [("-0.00250", "USD"), ("-0.0025", None)], READ)
+    assert billed is not None
+    assert (billed["twilio_voice"], billed["twilio_recording"], billed["total"]) == (0.017, 0.005, 0.022)
+    assert twilio_billed("-0.01", "USD", [], READ) == {  # nothing recorded: nothing else billed
+        "twilio_voice": 0.01,
+        "total": 0.01,
+        "price_unit": "USD",
+        "read_at": READ,
+    }
+
+
+@pytest.mark.parametrize(
+    "recordings",
+    [[("-0.0025", "USD"), (None, "USD")], [("-0.0025", "EUR")], [("not a price", "USD")]],
+)
+def test_a_bill_with_a_part_not_known_in_the_calls_unit_has_no_total(
+    recordings: list[tuple[str | None, str | None]],
+) -> None:
+    billed = twilio_billed("-0.0170", "USD", recordings, READ)
+    assert billed == {"twilio_voice": 0.017, "price_unit": "USD", "read_at": READ}
+
+
+@pytest.mark.parametrize("price", [None, "", "NaN", "Infinity", "priced later"])
+def test_no_bill_until_twilio_priced_the_call(price: str | None) -> None:
+    assert twilio_billed(price, "USD", [("-0.0025", "USD")], READ) is None
+
+
+def test_the_bill_rides_beside_the_estimate_and_every_recomputation_keeps_it() -> None:
+    billed = {"twilio_voice": 0.0085, "total": 0.0085, "price_unit": "USD", "read_at": READ}
+    call = _call(direction="inbound", status="completed", duration_seconds=61, cost={"billed": billed})
+    cost = call_cost(call, PRICES)
+    assert cost["billed"] == billed  # carried as read
+    assert cost["total_usd"] == cost["twilio_voice_usd"] == 0.017  # the estimate, not the bill
+    assert "billed" not in call_cost(
+        _call(direction="inbound", status="completed", duration_seconds=61), PRICES
+    )
+    again = {**billed, "twilio_voice": 0.009, "total": 0.009, "read_at": "later"}
+    assert call_cost(call, PRICES, billed=again)["billed"] == again
+    assert same_bill(billed, {**billed, "read_at": "later"})
+    assert not same_bill(billed, again)
+    assert not same_bill(None, billed)
+
+
+def test_a_bill_is_stored_in_the_costs_own_conditional_write() -> None:
+    calls = FakeWebhookCalls()
+    calls.items[SID] = {
+        "call_sid": SID,
+        "direction": "inbound",
+        "status": "completed",
+        "duration_seconds": 61,
+    }
+    billed = {"twilio_voice": 0.0085, "total": 0.0085, "price_unit": "USD", "read_at": READ}
+    stored = record_cost(calls, SID, PRICES, billed=billed, now=lambda: READ)
+    assert stored is not None
+    assert calls.items[SID]["cost"]["billed"] == billed
+    stale = Call.from_item({**calls.items[SID], "cost": {}})  # a read from before the bill
+    assert not calls.save_cost(SID, call_cost(stale, PRICES), CostBasis.of(stale))
+    assert calls.items[SID]["cost"]["billed"] == billed

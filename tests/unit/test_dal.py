@@ -11,7 +11,7 @@ from pynamodb.exceptions import UpdateError
 
 from shared.dal.records import Call, Recording, Segment, number, plain
 from shared.dal.retry import with_retries
-from shared.dal.updates import conditional_update, missing_map
+from shared.dal.updates import conditional_update, error_code, missing_map
 from shared.errors import StoreError
 
 SID = "CA" + "7" * 32
@@ -93,6 +93,21 @@ def test_a_refused_condition_is_false_and_anything_else_a_store_error() -> None:
         conditional_update(_Item("ThrottlingException", "Throttled"), [], "cond", f"status update of {SID}")
     with pytest.raises(StoreError):  # no condition was given, so it cannot be ours that failed
         conditional_update(_Item("ConditionalCheckFailedException"), [], None, "w")
+
+
+def test_an_error_without_an_answer_from_dynamodb_is_a_store_error_too() -> None:
+    """pynamodb's own `cause_response_code` raises AttributeError on a cause whose `response` is
+    None (a server that answered nothing DynamoDB-shaped): a writer thread must get a StoreError."""
+
+    class Unanswered(_Item):
+        def update(self, actions: list[Any], condition: Any) -> None:
+            cause = ClientError({"Error": {"Code": "InternalFailure"}}, "UpdateItem")
+            cause.response = None  # type: ignore[assignment]
+            raise UpdateError("Failed to update item", cause)
+
+    with pytest.raises(StoreError):
+        conditional_update(Unanswered(), [], "cond", "w")
+    assert error_code(UpdateError("no cause")) is None
 
 
 def test_a_missing_map_is_recognised_from_dynamodb_s_message() -> None:

@@ -118,6 +118,26 @@ def test_the_cost_is_printed_with_its_parts_and_the_minutes_they_priced() -> Non
     assert "cost:" not in _render(_record())  # not estimated yet: no line
 
 
+def test_twilios_bill_is_printed_beside_the_estimate_of_the_same_parts() -> None:
+    cost = {
+        "totalUsd": 0.0585, "twilioVoiceUsd": 0.0255, "voiceMinutes": 3, "twilioRecordingUsd": 0.0075,
+        "claudeUsd": 0.0022, "pricesAsOf": "2026-11-01",
+        "billed": {"twilioVoice": 0.0255, "twilioRecording": 0.0050, "total": 0.0305, "priceUnit": "USD",
+                   "readAt": "2026-11-22T10:40:00.000Z"},
+    }  # fmt: skip
+    out = _render(_record(cost=cost))
+    line = _line_of(out, "billed by Twilio:")
+    assert "billed by Twilio: $0.0305 (voice $0.0255, recording $0.0050)" in line
+    assert "the estimate's Twilio parts $0.0330 (+8.2 % of the bill)" in line
+    assert "read 2026-11-22T10:40:00.000Z" in line
+    assert out.index("cost:") < out.index("billed by Twilio:")
+    partial = {**cost, "billed": {"twilioVoice": 0.0255, "priceUnit": "USD", "readAt": "x"}}
+    line = _line_of(_render(_record(cost=partial)), "billed by Twilio:")
+    assert "billed by Twilio: not complete yet (voice $0.0255)" in line
+    assert "estimate" not in line
+    assert "billed by Twilio" not in _render(_record(cost={"totalUsd": 0.05}))  # not read yet: no line
+
+
 def test_each_leg_is_printed_with_its_cost_and_then_the_conversation_total() -> None:
     leg = {
         "callSid": "CA" + "2" * 32, "direction": "outbound-dial", "to": "+14155550199", "status": "completed",
@@ -199,3 +219,38 @@ def test_the_demo_shows_the_call_row_of_the_flat_table_and_a_saved_query() -> No
     failed = StringIO()
     render_analyst_tables(AnalystView({}, [], [], "the export of calls ended FAILED"), Console(file=failed))
     assert "Analyst tables: the export of calls ended FAILED" in failed.getvalue()
+
+
+def test_local_up_can_ask_claude_through_bedrocks_stand_in() -> None:
+    """`callscribe local up --model-provider bedrock` (or MODEL_PROVIDER): the stack's model is the
+    Bedrock stand-in, and a backfill against it asks Bedrock with the local credentials, no key."""
+    import pytest
+
+    from callscribe_local.cli import StackState, backfill_environment, build_parser
+    from callscribe_local.stack import StackOptions
+    from shared.anthropic_clients import ModelProvider
+
+    assert (
+        build_parser().parse_args(["local", "up", "--model-provider", "bedrock"]).model_provider == "bedrock"
+    )
+    assert build_parser().parse_args(["local", "up"]).model_provider is None
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["local", "up", "--model-provider", "vertex"])
+    assert (
+        StackOptions.from_environment({"MODEL_PROVIDER": "bedrock"}).model_provider is ModelProvider.BEDROCK
+    )
+    assert StackOptions.from_environment({}).model_provider is ModelProvider.ANTHROPIC
+    state = StackState(
+        pid=1, api="http://api", stream="ws://s", aws="http://aws", deepgram="ws://dg", anthropic="http://bedrock",
+        log_dir="logs", account_sid="AC1", auth_token="t", model_provider="bedrock",
+        names={"calls_table": "c", "transcripts_table": "t", "idempotency_table": "i", "event_bus_name": "b",
+               "recordings_bucket": "r"},
+    )  # fmt: skip
+    env = backfill_environment(state, {"ANTHROPIC_API_KEY": "sk-real"})
+    assert (env["MODEL_PROVIDER"], env["ANTHROPIC_BEDROCK_BASE_URL"], env["BEDROCK_REGION"]) == (
+        "bedrock",
+        "http://bedrock",
+        "us-east-1",
+    )
+    assert "ANTHROPIC_BASE_URL" not in env
+    assert "SUMMARY_MODEL" not in env  # the provider's default: the stand-in answers any Claude id

@@ -7,7 +7,14 @@ import json
 import pytest
 
 from shared.errors import ConfigError
-from shared.routing import AgentConfig, AgentRoute, ForwardRoute, VoicemailRoute, parse_call_routes
+from shared.routing import (
+    AgentConfig,
+    AgentRoute,
+    ForwardRoute,
+    ListenRoute,
+    VoicemailRoute,
+    parse_call_routes,
+)
 
 SALES = "+14155550199"
 SUPPORT = "+14155550188"
@@ -109,3 +116,70 @@ def test_without_outbound_defaults_calls_are_recorded_in_the_deployments_languag
 def test_bad_route_options_are_named(raw: dict[str, object], needle: str) -> None:
     with pytest.raises(ConfigError, match=needle):
         parse_call_routes(raw)
+
+
+TEAM_APP = "https://voice.team.example/twiml/incoming"
+
+
+def test_a_listen_route_hands_calls_to_a_twiml_url() -> None:
+    routes = parse_call_routes(
+        {
+            SALES: {"listen": {"twimlUrl": TEAM_APP}},
+            SUPPORT: {"listen": {"twimlUrl": TEAM_APP + "?desk=2", "method": "get"}, "record": False},
+        }
+    )
+    sales = routes.route_for(SALES)
+    assert isinstance(sales, ListenRoute)
+    assert (sales.kind, sales.listen.twiml_url, sales.listen.method, sales.record) == (
+        "listen",
+        TEAM_APP,
+        "POST",  # Twilio's own default for <Redirect>
+        True,
+    )
+    support = routes.route_for(SUPPORT)
+    assert isinstance(support, ListenRoute)
+    assert (support.listen.method, support.record) == ("GET", False)
+    assert routes.listen_targets() == [(SALES, TEAM_APP), (SUPPORT, TEAM_APP + "?desk=2")]
+
+
+@pytest.mark.parametrize(
+    ("listen", "needle"),
+    [
+        ({}, "twimlUrl"),
+        ({"twimlUrl": "http://voice.team.example/twiml"}, "not https://"),
+        ({"twimlUrl": "https://user:pw@voice.team.example/twiml"}, "credentials"),
+        ({"twimlUrl": "/twiml/incoming"}, "absolute URL"),
+        ({"twimlUrl": TEAM_APP, "method": "PUT"}, "method"),
+        ({"twimlUrl": TEAM_APP, "url": TEAM_APP}, "url"),
+        ("https://voice.team.example/twiml", "listen"),
+    ],
+)
+def test_a_bad_listen_route_is_named(listen: object, needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle) as caught:
+        parse_call_routes({SALES: {"listen": listen}})
+    assert SALES in str(caught.value)
+    assert "pw@" not in str(caught.value)
+
+
+def test_a_route_with_listen_and_another_kind_is_refused() -> None:
+    with pytest.raises(ConfigError, match='exactly one of "forwardTo", "voicemail", "agent", "listen"'):
+        parse_call_routes({SALES: {"listen": {"twimlUrl": TEAM_APP}, "voicemail": True}})
+
+
+def test_the_summary_says_where_calls_go_and_what_the_rest_gets() -> None:
+    assert parse_call_routes(None).summary() == "every number: voicemail (default)"
+    routes = parse_call_routes(
+        {
+            SALES: {"listen": {"twimlUrl": TEAM_APP}},
+            SUPPORT: {"forwardTo": "+14155550111", "record": False},
+        }
+    )
+    assert routes.summary() == (
+        f"{SALES}: listen in, then POST {TEAM_APP}; "
+        f"{SUPPORT}: forward to +14155550111 (not recorded); every other number: voicemail (default)"
+    )
+    assert parse_call_routes({"*": {"agent": {}}}).summary() == "every number: voice agent"
+    many = parse_call_routes({f"+1415555{n:04d}": {"voicemail": True} for n in range(100)})
+    short = many.summary(limit=200)
+    assert len(short) < 230
+    assert short.endswith("more)")

@@ -15,18 +15,16 @@ from shared.settings import EnvGroup, EnvSettings, SecretSource, TableSettings, 
 
 
 def test_fields_are_read_from_upper_case_env_names() -> None:
-    settings = TableSettings.from_env(
-        {"CALLS_TABLE": "c", "TRANSCRIPTS_TABLE": "t", "EVENT_BUS_NAME": "b", "UNRELATED": "x"}
-    )
-    assert (settings.calls_table, settings.transcripts_table, settings.event_bus_name) == ("c", "t", "b")
+    settings = TableSettings.from_env({"CALLS_TABLE": "c", "TRANSCRIPTS_TABLE": "t", "UNRELATED": "x"})
+    assert (settings.calls_table, settings.transcripts_table) == ("c", "t")
 
 
 def test_missing_values_are_named_in_the_error() -> None:
     with pytest.raises(ConfigError) as caught:
-        TableSettings.from_env({"CALLS_TABLE": "c"})
+        TableSettings.from_env({"UNRELATED": "x"})
     message = str(caught.value)
-    assert "missing required environment variable TRANSCRIPTS_TABLE" in message
-    assert "EVENT_BUS_NAME" in message
+    assert "missing required environment variable CALLS_TABLE" in message
+    assert "TRANSCRIPTS_TABLE" in message
 
 
 def test_an_empty_value_counts_as_missing_not_as_an_empty_secret() -> None:
@@ -130,7 +128,7 @@ def test_one_secret_feeding_several_fields_is_read_once(monkeypatch: pytest.Monk
 
 def test_only_upper_case_names_are_read() -> None:
     with pytest.raises(ConfigError, match="missing required environment variable CALLS_TABLE"):
-        TableSettings.from_env({"calls_table": "c", "TRANSCRIPTS_TABLE": "t", "EVENT_BUS_NAME": "b"})
+        TableSettings.from_env({"calls_table": "c", "TRANSCRIPTS_TABLE": "t"})
 
 
 def test_secondary_auth_token_is_optional_and_verification_only() -> None:

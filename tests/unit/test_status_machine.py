@@ -1,8 +1,9 @@
 """The call status machine over every ordering of a full callback sequence, duplicates included.
 
-Runs the domain logic (`functions.webhooks.cdr.record_status`) against the in-memory store, which mirrors the
-DynamoDB adapter's conditions; tests/integration/test_webhooks_status_replay.py replays shuffled
-orderings against moto to show the real adapter agrees.
+Runs the domain logic (`functions.webhooks.cdr.advance`) against the in-memory store, which mirrors
+the DynamoDB adapter's conditions, and asks what the outbox announces for the writes that landed
+(`tests.support.fake_outbox`); tests/integration/test_webhooks_status_replay.py replays shuffled
+orderings against moto and the real outbox to show the real adapter agrees.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from itertools import permutations
 
 import pytest
 
-from functions.webhooks.cdr import StatusChange, record_status
+from functions.webhooks.cdr import advance
 from shared.dal.records import CallParties
-from shared.events import CallCompleted, PublishError
+from shared.events import CallCompleted, DomainEvent
 from shared.status import TERMINAL_RANK, CallStatus
+from shared.status_changes import StatusChange
 from tests.support.fake_calls.webhooks import FakeWebhookCalls
-from tests.support.fake_publisher import FakePublisher
+from tests.support.fake_outbox import announced
 
 SID = "CA" + "1" * 32
 
@@ -40,38 +42,39 @@ FULL_WITH_DUPLICATES = (INITIATED, RINGING, ANSWERED, COMPLETED, COMPLETED, RING
 EXPECTED_EVENT = CallCompleted.model_validate({"callSid": SID, "status": "completed", "durationSeconds": 49})
 
 
-def replay(order: tuple[StatusChange, ...]) -> tuple[FakeWebhookCalls, FakePublisher]:
-    store, publisher = FakeWebhookCalls(), FakePublisher()
+def replay(order: tuple[StatusChange, ...]) -> tuple[FakeWebhookCalls, list[DomainEvent]]:
+    """The store after these callbacks, and what the outbox announces for them."""
+    store = FakeWebhookCalls()
     ranks = []
     for callback in order:
-        record_status(store, publisher, callback, now=lambda: "2026-11-22T09:31:00.000Z")
+        advance(store, callback)
         ranks.append(store.items[SID]["status_rank"])
     assert ranks == sorted(ranks), f"status moved backwards: {[c.status.value for c in order]}"
-    return store, publisher
+    return store, announced(store.table)
 
 
 def test_every_ordering_ends_completed_once_with_one_event() -> None:
     orderings = set(permutations(FULL_WITH_DUPLICATES))
     assert len(orderings) == 180  # distinct orderings of 6 callbacks with two pairs of duplicates
     for order in orderings:
-        store, publisher = replay(order)
+        store, events = replay(order)
         item = store.items[SID]
         assert item["status"] == "completed"
         assert item["status_rank"] == TERMINAL_RANK
         assert item["ended_at"] == COMPLETED.at
         assert item["duration_seconds"] == 49
         assert item["started_at"] == order[0].at  # the first callback to arrive fixes the start
-        assert publisher.events == [EXPECTED_EVENT]
+        assert events == [EXPECTED_EVENT]
 
 
 def test_stale_callbacks_are_refused_after_the_terminal_one() -> None:
-    store, publisher = FakeWebhookCalls(), FakePublisher()
-    assert record_status(store, publisher, COMPLETED)
+    store = FakeWebhookCalls()
+    assert advance(store, COMPLETED)
     for late in (INITIATED, RINGING, ANSWERED, COMPLETED):
-        assert not record_status(store, publisher, late)
+        assert not advance(store, late)
     assert store.items[SID]["status"] == "completed"
     assert set(store.items[SID]["status_history"]) == {"completed"}
-    assert len(publisher.events) == 1
+    assert announced(store.table) == [EXPECTED_EVENT]
 
 
 def test_in_order_sequence_records_each_step_in_the_history() -> None:
@@ -91,28 +94,17 @@ def test_first_terminal_status_wins_and_is_never_replaced(terminal: CallStatus) 
     first = change(terminal, 30, duration=0)
     other = change(CallStatus.COMPLETED if terminal is not CallStatus.COMPLETED else CallStatus.FAILED, 31, 5)
     for order in permutations((RINGING, first, other)):
-        store, publisher = replay(order)
+        store, events = replay(order)
         winner = next(c for c in order if c.status.is_terminal)
         assert store.items[SID]["status"] == winner.status.value
         assert store.items[SID]["ended_at"] == winner.at
-        assert [e.status for e in publisher.events] == [winner.status.value]  # type: ignore[attr-defined]
+        assert [e.status for e in events] == [winner.status.value]  # type: ignore[attr-defined]
 
 
 def test_callback_for_an_unseen_call_creates_the_record() -> None:
-    store, publisher = FakeWebhookCalls(), FakePublisher()
-    record_status(store, publisher, RINGING)
+    store = FakeWebhookCalls()
+    advance(store, RINGING)
     item = store.items[SID]
     assert item["from_number"] == "+14155550100"
     assert item["direction"] == "inbound"
     assert item["call_date"] == "2026-11-22"
-
-
-def test_a_failed_publication_is_released_and_the_retry_publishes_once() -> None:
-    store, publisher = FakeWebhookCalls(), FakePublisher(fail_times=1)
-    with pytest.raises(PublishError):
-        record_status(store, publisher, COMPLETED)
-    assert "call_completed_event_at" not in store.items[SID]
-    assert store.items[SID]["status"] == "completed"  # the status itself is kept
-    record_status(store, publisher, COMPLETED)  # Twilio's retry
-    record_status(store, publisher, COMPLETED)  # and a duplicate
-    assert len(publisher.events) == 1

@@ -71,6 +71,25 @@ class CallTable:
             raise StoreError(f"{what} failed: {exc}") from exc
 
 
+    def query_page(
+        self,
+        index: Index[CallRecord],
+        hash_key: str,
+        range_key_condition: Any = None,
+        *,
+        what: str,
+        **options: Any,
+    ) -> tuple[list[CallRecord], dict[str, Any] | None]:
+        """`query`, read to its end or its `limit`, with the key to resume after what it returned
+        (None when the partition had nothing more)."""
+        try:
+            results = index.query(hash_key, range_key_condition, **options)
+            items = list(results)
+        except PynamoDBException as exc:
+            raise StoreError(f"{what} failed: {exc}") from exc
+        return items, results.last_evaluated_key
+
+
 class CallTableAdapter:
     """Base of the calls adapters: each holds one `CallTable`."""
 

@@ -1,7 +1,8 @@
 """`DynamoCostWrites`: the call's `cost` map, stored only onto the record it was computed from.
 
 The write is conditioned on every input `shared.costs` read (`CostBasis`), so a cost computed from
-a read another writer has since overtaken never lands; it never creates an item. Each tier that
+a read another writer has since overtaken never lands; it never creates an item. Twilio's bill
+(`cost.billed`, the sweeper's) is part of the basis, so a recomputed estimate never drops it. Each tier that
 changes what a call cost extends this adapter, as its port extends `CostWrites`.
 """
 
@@ -47,4 +48,9 @@ def _cost_basis_paths(m: type[CallRecord], basis: CostBasis) -> list[tuple[Any, 
         (m.live_audio_seconds, basis.live_audio_seconds),
         (m.tts_characters, basis.tts_characters),
         (m.summary["estimated_cost_usd"], basis.summary_cost_usd),
+        (m.cost.billed.twilio_voice, basis.billed_twilio_voice),
+        (m.cost.billed.twilio_recording, basis.billed_twilio_recording),
+        (m.cost.billed.total, basis.billed_total),
+        (m.cost.billed.price_unit, basis.billed_price_unit),
+        (m.cost.billed.read_at, basis.billed_read_at),
     ]

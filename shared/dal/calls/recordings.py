@@ -51,6 +51,7 @@ class DynamoRecordingCalls(DynamoCostWrites):
             update.call_sid,
             [
                 m.transcript_source.set(update.transcript_source),
+                m.reconciled_segment_count.set(update.segment_count),
                 m.live_coverage.set(update.live_coverage),
                 m.gaps.set([gap.as_item() for gap in update.gaps]),
                 m.filled_seconds.set(update.filled_seconds),

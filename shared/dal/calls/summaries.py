@@ -3,10 +3,11 @@ none is coming (`DynamoSummaryFailureWrites`, which the sweeper's adapter shares
 backfill's answers (`DynamoEvaluationBackfillCalls`).
 
 What a change must keep: a summary is stored once (`attribute_not_exists(summary)`) and replaced
-only by one of another transcript version, which marks its event owed again; `summary_status =
-failed` never lands on a call that has a summary, and a summary stored later sets `completed` over
-it; evaluation answers ride in the summary's write; the backfill stores answers only on an existing
-call whose `evaluations_version` is another question set's (a re-run writes nothing).
+only by one of another transcript version (each such write is one `Summary Created`, announced by
+the outbox from the table's stream); `summary_status = failed` never lands on a call that has a
+summary, and a summary stored later sets `completed` over it; evaluation answers ride in the
+summary's write; the backfill stores answers only on an existing call whose `evaluations_version` is
+another question set's (a re-run writes nothing).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class DynamoSummaryFailureWrites(CallTableAdapter):
 
 
 class DynamoSummaryCalls(DynamoCostWrites, DynamoSummaryFailureWrites):
-    """`SummaryCalls`: the summary, stored once, the mark that its event is on the bus, and the mark
+    """`SummaryCalls`: the summary, stored once, replaced once per transcript version, and the mark
     that none is coming."""
 
     def save_summary(
@@ -77,21 +78,11 @@ class DynamoSummaryCalls(DynamoCostWrites, DynamoSummaryFailureWrites):
                 m.summary.set(dict(summary)),
                 m.summary_status.set(SummaryStatus.COMPLETED.value),
                 m.summary_created_at.set(created_at),
-                m.summary_event_at.remove(),  # this version's event is owed
                 m.updated_at.set(self._table.now()),
                 *_evaluation_actions(m, evaluations),
             ],
             m.summary.exists() & (summarised.does_not_exist() | (summarised != transcript_version)),
             f"summary rewrite of {call_sid}",
-        )
-
-    def mark_summary_published(self, call_sid: str) -> None:
-        m = self._table.model
-        self._table.update(
-            call_sid,
-            [m.summary_event_at.set(self._table.now())],
-            m.summary.exists() & m.summary_event_at.does_not_exist(),
-            f"summary event mark of {call_sid}",
         )
 
 

@@ -1,11 +1,13 @@
 """`DynamoSweeperCalls`: the sweeper's reads and writes of the call record (`SweeperCalls`).
 
 The marker (`sweep_shard` + `sweep_after`) puts a call in the sparse calls_to_sweep index; removing
-both takes it out. What a change must keep: every write is conditional on `sweep_after` still
+both takes it out. What a change must keep: every marker write is conditional on `sweep_after` still
 holding the value the sweeper read, so overlapping runs and a concurrent status callback never
-re-drive a call twice; a stalled transcript is finished only while still `pending`/`in-progress`;
+re-drive a call twice; a stalled transcript is finished only while still `pending`/`in-progress`
+and its stream is dead (never claimed, or its heartbeat stale), and says that the sweeper ended it;
 a summary that never came is marked failed with the summaries' own write (`summary_failed`, never on
-a call that has a summary).
+a call that has a summary). What Twilio's REST API says of a call is written by
+`DynamoCallStatusWrites`, as the webhooks write it.
 """
 
 from __future__ import annotations
@@ -13,18 +15,19 @@ from __future__ import annotations
 from typing import Any
 
 from shared.dal.calls.core import TRANSCRIPT_ERROR_MAX
-from shared.dal.calls.cost import DynamoCostWrites
+from shared.dal.calls.status import DynamoCallStatusWrites
 from shared.dal.calls.summaries import DynamoSummaryFailureWrites
 from shared.dal.keys import SWEEP_SHARDS
-from shared.dal.records import SweepClaim
+from shared.dal.records import SweepClaim, SweepDeferral
 from shared.status import TranscriptStatus
 
 TRANSCRIPT_SOURCE_LIVE = "live"  # what a call recorded by nothing is reconciled as
 
 
-class DynamoSweeperCalls(DynamoCostWrites, DynamoSummaryFailureWrites):
-    """`SweeperCalls`: the due calls, a stalled transcript, a summary marked failed, and the marker's
-    claim, release and removal."""
+class DynamoSweeperCalls(DynamoCallStatusWrites, DynamoSummaryFailureWrites):
+    """`SweeperCalls`: the due calls, a stalled transcript, a summary marked failed, the marker's
+    claim, release, deferral and removal, and (`DynamoCallStatusWrites`) what Twilio says of a call
+    whose callbacks were lost."""
 
     def calls_due_for_sweep(self, cutoff: str, limit: int) -> list[str]:
         m = self._table.model
@@ -41,9 +44,16 @@ class DynamoSweeperCalls(DynamoCostWrites, DynamoSummaryFailureWrites):
                 due.append((str(item.sweep_after), item.call_sid))
         return [call_sid for _, call_sid in sorted(due)[:limit]]
 
-    def finish_stalled_transcript(self, call_sid: str, segment_count: int, error: str) -> bool:
+    def finish_stalled_transcript(
+        self, call_sid: str, segment_count: int, error: str, stale_before: str
+    ) -> bool:
         m = self._table.model
         stamp = self._table.now()
+        dead = (
+            m.stream_owner.does_not_exist()
+            | m.stream_heartbeat_at.does_not_exist()
+            | (m.stream_heartbeat_at < stale_before)
+        )
         return self._table.update(
             call_sid,
             [
@@ -51,9 +61,11 @@ class DynamoSweeperCalls(DynamoCostWrites, DynamoSummaryFailureWrites):
                 m.segment_count.set(segment_count),
                 m.transcript_error.set(error[:TRANSCRIPT_ERROR_MAX]),
                 m.transcript_completed_at.set(stamp),
+                m.transcript_swept_at.set(stamp),
                 m.updated_at.set(stamp),
             ],
-            m.transcript_status.is_in(TranscriptStatus.PENDING.value, TranscriptStatus.IN_PROGRESS.value),
+            m.transcript_status.is_in(TranscriptStatus.PENDING.value, TranscriptStatus.IN_PROGRESS.value)
+            & dead,
             f"sweeping the transcript of {call_sid}",
         )
 
@@ -79,6 +91,23 @@ class DynamoSweeperCalls(DynamoCostWrites, DynamoSummaryFailureWrites):
             [m.sweep_after.set(claim.expected_after), m.sweep_attempts.set(claim.attempts - 1)],
             m.sweep_after == claim.next_after,
             f"releasing the sweep claim of {claim.call_sid}",
+        )
+
+    def defer_sweep(self, deferral: SweepDeferral) -> bool:
+        m = self._table.model
+        now = self._table.now()
+        actions: list[Any] = [
+            m.sweep_after.set(deferral.next_after),
+            m.swept_at.set(now),
+            m.updated_at.set(now),
+        ]
+        if deferral.twilio_asks is not None:
+            actions += [m.twilio_asks.set(deferral.twilio_asks), m.twilio_asked_at.set(now)]
+        return self._table.update(
+            deferral.call_sid,
+            actions,
+            m.sweep_after == deferral.expected_after,
+            f"deferring the sweep of {deferral.call_sid}",
         )
 
     def settle_sweep(self, call_sid: str, expected_after: str) -> bool:

@@ -2,11 +2,14 @@
 
 `update` is the fake UpdateItem: under one lock (DynamoDB's per-item atomicity) it evaluates the
 condition on the stored item (`{}` when there is none, as DynamoDB sees a missing item), and only
-then creates the item if needed and applies the write. `writes` counts the writes that landed.
+then creates the item if needed and applies the write. `writes` counts the writes that landed, and
+`stream` keeps each landed write's (old, new) item, in order: the table's DynamoDB stream, which
+`tests.support.fake_outbox` turns into what the outbox would announce.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +26,7 @@ class FakeCallTable:
     def __init__(self, now: str = NOW) -> None:
         self.items: dict[str, Item] = {}
         self.writes = 0
+        self.stream: list[tuple[Item | None, Item]] = []
         self.now = now
         self.lock = threading.Lock()
 
@@ -45,8 +49,10 @@ class FakeCallTable:
             if condition is not None and not condition(self.items.get(call_sid, {})):
                 return None
             self.writes += 1
+            old = copy.deepcopy(self.items.get(call_sid))
             item = self.items.setdefault(call_sid, {"call_sid": call_sid})
             apply(item)
+            self.stream.append((old, copy.deepcopy(item)))
             return dict(item)
 
     def query(self, where: Callable[[Item], bool]) -> list[Item]:

@@ -35,6 +35,7 @@ class FakeRecordingCalls(FakeCostWrites):
         def apply(item: Item) -> None:
             item.update(
                 transcript_source=update.transcript_source,
+                reconciled_segment_count=update.segment_count,
                 live_coverage=update.live_coverage,
                 gaps=[gap.as_item() for gap in update.gaps],
                 filled_seconds=update.filled_seconds,

@@ -59,15 +59,8 @@ class FakeSummaryCalls(FakeCostWrites, FakeSummaryFailureWrites):
                 summary_created_at=created_at,
                 **_evaluation_values(evaluations),
             )
-            item.pop("summary_event_at", None)
 
         return self.table.update(call_sid, apply, another_version)
-
-    def mark_summary_published(self, call_sid: str) -> None:
-        def apply(item: Item) -> None:
-            item["summary_event_at"] = self.table.now
-
-        self.table.update(call_sid, apply, lambda item: "summary" in item and "summary_event_at" not in item)
 
 
 class FakeEvaluationBackfillCalls(FakeCallReader):

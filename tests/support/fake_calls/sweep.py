@@ -1,19 +1,20 @@
 """Fake of `DynamoSweeperCalls`: the sparse index is the items holding both `sweep_shard` and
-`sweep_after`; every write holds only while `sweep_after` is what the sweeper read, but for the
-summaries' failure mark (only without a summary), which it shares with `FakeSummaryCalls`."""
+`sweep_after`; every marker write holds only while `sweep_after` is what the sweeper read; the
+summaries' failure mark (only without a summary) is shared with `FakeSummaryCalls`, and the status
+writes are `FakeCallStatusWrites`' (the webhooks' own)."""
 
 from __future__ import annotations
 
-from shared.dal.records import SweepClaim
+from shared.dal.records import SweepClaim, SweepDeferral
 from shared.status import TranscriptStatus
 from tests.support.fake_calls.core import TRANSCRIPT_ERROR_MAX, Item
-from tests.support.fake_calls.cost import FakeCostWrites
+from tests.support.fake_calls.status import FakeCallStatusWrites
 from tests.support.fake_calls.summaries import FakeSummaryFailureWrites
 
 _LIVE = (TranscriptStatus.PENDING.value, TranscriptStatus.IN_PROGRESS.value)
 
 
-class FakeSweeperCalls(FakeCostWrites, FakeSummaryFailureWrites):
+class FakeSweeperCalls(FakeCallStatusWrites, FakeSummaryFailureWrites):
     def calls_due_for_sweep(self, cutoff: str, limit: int) -> list[str]:
         due = self.table.query(
             lambda item: "sweep_shard" in item and "sweep_after" in item and item["sweep_after"] <= cutoff
@@ -22,16 +23,24 @@ class FakeSweeperCalls(FakeCostWrites, FakeSummaryFailureWrites):
             :limit
         ]
 
-    def finish_stalled_transcript(self, call_sid: str, segment_count: int, error: str) -> bool:
+    def finish_stalled_transcript(
+        self, call_sid: str, segment_count: int, error: str, stale_before: str
+    ) -> bool:
+        def stalled(item: Item) -> bool:
+            heartbeat = item.get("stream_heartbeat_at")
+            dead = "stream_owner" not in item or heartbeat is None or heartbeat < stale_before
+            return item.get("transcript_status") in _LIVE and dead
+
         def apply(item: Item) -> None:
             item.update(
                 transcript_status=TranscriptStatus.INCOMPLETE.value,
                 segment_count=segment_count,
                 transcript_error=error[:TRANSCRIPT_ERROR_MAX],
                 transcript_completed_at=self.table.now,
+                transcript_swept_at=self.table.now,
             )
 
-        return self.table.update(call_sid, apply, lambda item: item.get("transcript_status") in _LIVE)
+        return self.table.update(call_sid, apply, stalled)
 
     def claim_sweep(self, claim: SweepClaim) -> bool:
         def apply(item: Item) -> None:
@@ -46,6 +55,16 @@ class FakeSweeperCalls(FakeCostWrites, FakeSummaryFailureWrites):
             item.update(sweep_after=claim.expected_after, sweep_attempts=claim.attempts - 1)
 
         self.table.update(claim.call_sid, apply, lambda item: item.get("sweep_after") == claim.next_after)
+
+    def defer_sweep(self, deferral: SweepDeferral) -> bool:
+        def apply(item: Item) -> None:
+            item.update(sweep_after=deferral.next_after, swept_at=self.table.now)
+            if deferral.twilio_asks is not None:
+                item.update(twilio_asks=deferral.twilio_asks, twilio_asked_at=self.table.now)
+
+        return self.table.update(
+            deferral.call_sid, apply, lambda item: item.get("sweep_after") == deferral.expected_after
+        )
 
     def settle_sweep(self, call_sid: str, expected_after: str) -> bool:
         return self._unmark(call_sid, expected_after, gave_up=False)

@@ -13,6 +13,7 @@ from shared.analytics.schema import (
     schema_digest,
 )
 from shared.dal.tables import (
+    BilledAttribute,
     CallRecord,
     CostAttribute,
     EvaluationAttribute,
@@ -49,6 +50,13 @@ def test_every_call_attribute_is_a_column_or_left_out_with_a_reason() -> None:
     assert all(reason for reason in EXCLUDED["CallRecord"].values())
 
 
+def test_every_attribute_left_out_is_still_an_attribute() -> None:
+    """An attribute removed from a model leaves EXCLUDED too: no reason outlives what it explains."""
+    for model in (CallRecord, RecordingAttribute):
+        stale = set(EXCLUDED[model.__name__]) - set(model.get_attributes())
+        assert not stale, f"{sorted(stale)} are no {model.__name__} attributes any more"
+
+
 def test_every_segment_and_answer_field_is_a_column() -> None:
     assert not classified(TranscriptSegment, _sources("transcript_lines"))
     answers = " ".join(column.sql for column in TABLES["evaluation_answers"].columns)
@@ -57,8 +65,12 @@ def test_every_segment_and_answer_field_is_a_column() -> None:
 
 def test_typed_maps_are_flattened_under_their_prefix() -> None:
     columns = {column.name: column.type for column in TABLES["call_facts"].columns}
-    for name in CostAttribute.get_attributes():
+    for name in set(CostAttribute.get_attributes()) - {"billed"}:
         assert f"cost_{name}" in columns
+    for name in BilledAttribute.get_attributes():  # a typed map inside one: under both prefixes
+        assert f"cost_billed_{name}" in columns
+    assert (columns["cost_billed_total"], columns["cost_billed_read_at"]) == ("double", "timestamp")
+    assert columns["cost_billed_price_unit"] == "string"
     for name in set(RecordingAttribute.get_attributes()) - set(EXCLUDED["RecordingAttribute"]):
         assert (name if name.startswith("recording_") else f"recording_{name}") in columns
     assert columns["cost_total_usd"] == "double"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from shared.dal.records import Call, Gap, ReconciliationUpdate, RecordingUpdate
+from shared.dal.records import Call, Gap, ReconciliationUpdate, RecordingUpdate, StreamClaim
 from tests.support.fake_calls.recordings import FakeRecordingCalls
 from tests.support.fake_calls.stream import FakeStreamCalls
 from tests.support.fake_calls.webhooks import FakeWebhookCalls
@@ -18,6 +18,7 @@ def update(version: str, gaps: tuple[Gap, ...] = (Gap("inbound", 20.0, 40.5),)) 
     return ReconciliationUpdate(
         call_sid=SID,
         transcript_source="live+recording",
+        segment_count=5,
         live_coverage=0.75,
         gaps=gaps,
         filled_seconds=12.5,
@@ -31,8 +32,9 @@ def update(version: str, gaps: tuple[Gap, ...] = (Gap("inbound", 20.0, 40.5),)) 
 
 def test_the_stream_start_is_written_once() -> None:
     store = FakeStreamCalls()
-    assert store.stream_started(SID, "2026-11-26T10:00:00.250Z")
-    assert not store.stream_started(SID, "2026-11-26T10:00:09.000Z")  # a second stream moves nothing
+    assert store.claim_stream(StreamClaim(SID, "stream-1", "MZ1", "2026-11-26T10:00:00.250Z"))
+    assert store.claim_stream(StreamClaim(SID, "stream-1", "MZ1", "2026-11-26T10:00:09.000Z"))  # a retry
+    assert not store.claim_stream(StreamClaim(SID, "stream-2", "MZ2", "2026-11-26T10:00:09.000Z"))
     call = store.table.get(SID)
     assert call is not None
     assert call.stream_started_at == "2026-11-26T10:00:00.250Z"

@@ -2,7 +2,8 @@
 
 tests/integration/test_recordings_handler.py runs the same service through the real handler, moto
 (S3, DynamoDB, EventBridge) and local Twilio and Deepgram servers; these pin the decisions: what is
-downloaded, stored, transcribed, written and published, in which order, and what a failure leaves.
+downloaded, stored, transcribed and written, in which order, and what a failure leaves. What the
+outbox announces of the writes is read from the fake table's stream (`tests.support.fake_outbox`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from shared.status import TranscriptStatus
 from tests.support.fake_calls.recordings import FakeRecordingCalls
 from tests.support.fake_calls.stream import FakeStreamCalls
 from tests.support.fake_calls.webhooks import FakeWebhookCalls
-from tests.support.fake_publisher import FakePublisher
+from tests.support.fake_outbox import announced
 from tests.support.fake_segments import FakeSegments
 from tests.support.recording_fakes import FakeMedia, FakeStore, FakeTranscriber, Ops
 from tests.support.recording_media import wav_bytes
@@ -46,7 +47,6 @@ RE = "RE" + "7" * 32
 ENV = {
     "CALLS_TABLE": "calls",
     "TRANSCRIPTS_TABLE": "segments",
-    "EVENT_BUS_NAME": "bus",
     "RECORDINGS_BUCKET": "recordings",
     "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
     "TWILIO_AUTH_TOKEN": "token",
@@ -74,7 +74,6 @@ class Rig:
     media: FakeMedia
     store: FakeStore
     transcriber: FakeTranscriber
-    publisher: FakePublisher
     metrics: Metrics
     service: RecordingService
     remaining: list[float] = field(default_factory=lambda: [600.0])
@@ -92,6 +91,10 @@ class Rig:
 
     def run(self, **overrides: Any) -> dict[str, Any]:
         return self.service.reconcile(self.event(**overrides), lambda: self.remaining[0]).as_dict()
+
+    def reconciled(self) -> list[TranscriptReconciled]:
+        """The `Transcript Reconciled` events the outbox announces for the writes so far."""
+        return [e for e in announced(self.calls.table) if isinstance(e, TranscriptReconciled)]
 
     def snapshot(self) -> tuple[dict[str, Any], dict[Any, Any]]:
         return copy.deepcopy(self.calls.items), dict(self.segments.items)
@@ -131,7 +134,6 @@ def make_rig(
     media = FakeMedia(ops, {RE: wav_bytes(max((w.end for w in call.words), default=0.0) + 1.0)})
     store = FakeStore(ops)
     transcriber = FakeTranscriber(ops, words=list(call.words))
-    publisher = FakePublisher()
     metrics = Metrics()
     service = RecordingService(
         RecordingSettings.from_env({**ENV, **(env or {})}),
@@ -140,11 +142,10 @@ def make_rig(
         media=media,
         store=store,
         transcriber=transcriber,
-        publisher=publisher,
         now=now,
         metric_sink=metrics,
     )
-    return Rig(call, calls, segments, ops, media, store, transcriber, publisher, metrics, service)
+    return Rig(call, calls, segments, ops, media, store, transcriber, metrics, service)
 
 
 KEY = f"recordings/2026/11/26/{CALL_SID}/{RE}.wav"
@@ -176,8 +177,7 @@ def test_a_recording_is_copied_transcribed_and_fills_what_live_missed() -> None:
     lost = [(d.start - 0.5, d.end + 0.5) for d in rig.call.dropped]
     assert all(any(a <= s.start and s.end <= b for a, b in lost) for s in added)  # only what live lost
 
-    [event] = rig.publisher.events
-    assert isinstance(event, TranscriptReconciled)
+    [event] = rig.reconciled()
     assert event.segment_count == len(rig.call.live) + len(added)
     assert event.filled_seconds == item["filled_seconds"]
     assert event.transcript_version == item["transcript_version"]
@@ -238,7 +238,7 @@ def test_a_recording_that_cannot_be_used_raises_and_changes_nothing_on_the_call(
         rig.run()
 
     assert rig.snapshot() == before  # not a field of the call, not a segment
-    assert rig.publisher.events == []
+    assert rig.reconciled() == []
     assert ("delete", RE) not in rig.ops  # Twilio's copy stays while ours is not confirmed and named
     if failure in ("corrupt", "empty", "missing"):
         assert rig.store.objects == {}  # nothing that is not a WAV is stored
@@ -263,7 +263,7 @@ def test_an_answer_that_cannot_be_true_of_the_recording_is_a_bad_response(shift:
 
     assert (raised.value.reason, raised.value.retryable) == ("deepgram-bad-response", True)
     assert rig.snapshot() == before
-    assert rig.publisher.events == []
+    assert rig.reconciled() == []
 
 
 def test_words_deepgram_repeats_are_stored_once() -> None:
@@ -325,8 +325,8 @@ def test_a_rerun_reads_our_copy_and_changes_nothing() -> None:
         k: v for k, v in first.items() if k != "result"
     }
     assert rig.snapshot() == after_first
-    # announced again: a retry after a failed publish must not lose the event (consumers key on the version)
-    assert [e.transcript_version for e in rig.publisher.events] == [first["transcriptVersion"]] * 2  # type: ignore[attr-defined]
+    # announced once: the re-run's write was refused (the first one's announcement is the outbox's)
+    assert [e.transcript_version for e in rig.reconciled()] == [first["transcriptVersion"]]
 
 
 def test_a_stored_reconciliation_reports_what_it_filled_its_coverage_and_its_lag_once() -> None:
@@ -355,16 +355,6 @@ def test_no_lag_is_reported_before_the_call_is_known_to_have_ended() -> None:
     assert names.FILLED_SECONDS in rig.metrics.names()
 
 
-def test_a_failed_publication_raises_and_the_retry_announces_it() -> None:
-    rig = make_rig()
-    rig.publisher.fail_times = 1
-    with pytest.raises(ConnectionError):
-        rig.run()
-    assert rig.calls.items[CALL_SID]["transcript_version"]  # stored before the event
-    assert rig.run()["result"] == "unchanged"
-    assert len(rig.publisher.events) == 1
-
-
 def test_a_recording_while_live_is_in_progress_is_reconciled_against_what_is_stored() -> None:
     rig = make_rig(live_status=TranscriptStatus.IN_PROGRESS.value)
     first = rig.run()
@@ -375,7 +365,10 @@ def test_a_recording_while_live_is_in_progress_is_reconciled_against_what_is_sto
 
     # the streamer then stores the segments it was still writing, and finishes the transcript
     rig.segments.write_segments(rig.call.dropped)
-    FakeStreamCalls(rig.calls.table).transcript_finished(CALL_SID, TranscriptStatus.COMPLETED, None, None)
+    rig.calls.items[CALL_SID]["stream_owner"] = "the-stream"  # as its claim left it
+    FakeStreamCalls(rig.calls.table).transcript_finished(
+        CALL_SID, "the-stream", TranscriptStatus.COMPLETED, None, None
+    )
     redo = rig.run()
     assert redo["result"] == "reconciled"
     assert redo["transcriptVersion"] != first["transcriptVersion"]
@@ -384,6 +377,11 @@ def test_a_recording_while_live_is_in_progress_is_reconciled_against_what_is_sto
     # what live stored late is no longer filled from the recording: those segments were removed
     assert [s for s in rig.segments.list_segments(CALL_SID) if s.from_recording] == []
     assert item["transcript_source"] == "live"
+    # each stored reconciliation is announced: the summaries rewrite from the final one
+    assert [e.transcript_version for e in rig.reconciled()] == [
+        first["transcriptVersion"],
+        redo["transcriptVersion"],
+    ]
 
 
 def test_a_recording_the_call_no_longer_names_is_skipped() -> None:

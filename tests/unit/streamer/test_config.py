@@ -17,7 +17,6 @@ from streamer.config import StreamerSettings
 BASE = {
     "CALLS_TABLE": "calls",
     "TRANSCRIPTS_TABLE": "transcripts",
-    "EVENT_BUS_NAME": "bus",
     "TWILIO_AUTH_TOKEN": "token",
     "DEEPGRAM_API_KEY": "key",
     "STREAM_URL": "wss://example.test/media",
@@ -107,7 +106,6 @@ def test_bad_configuration_fails_fast_naming_the_variable(overrides: dict[str, s
 ENVIRONMENT = {
     "CALLS_TABLE": ("calls-2", "calls_table", "calls-2"),
     "TRANSCRIPTS_TABLE": ("transcripts-2", "transcripts_table", "transcripts-2"),
-    "EVENT_BUS_NAME": ("bus-2", "event_bus_name", "bus-2"),
     "TWILIO_AUTH_TOKEN": ("token-2", "twilio.auth_token", "token-2"),
     "TWILIO_AUTH_TOKEN_SECONDARY": ("token-old", "twilio.auth_token_secondary", "token-old"),
     "DEEPGRAM_API_KEY": ("key-2", "deepgram.api_key", "key-2"),
@@ -146,7 +144,8 @@ ENVIRONMENT = {
     "DEEPGRAM_FINALIZE_TIMEOUT_SECONDS": ("6", "deepgram.finalize_timeout_seconds", 6.0),
     "REPLAY_BUFFER_SECONDS": ("20", "audio.replay_buffer_seconds", 20.0),
     "MAX_SILENCE_FILL_MS": ("500", "audio.max_silence_fill_ms", 500),
-    "SEGMENT_BATCH_SIZE": ("10", "segments.batch_size", 10),
+    "STREAM_CLAIM_TIMEOUT_SECONDS": ("4", "stream.claim_timeout_seconds", 4.0),
+    "STREAM_HEARTBEAT_SECONDS": ("15", "stream.heartbeat_seconds", 15.0),
     "SEGMENT_QUEUE_SIZE": ("500", "segments.queue_size", 500),
     "SEGMENT_WRITER_THREADS": ("3", "segments.writer_threads", 3),
     "SEGMENT_WRITE_ATTEMPTS": ("2", "segments.write_attempts", 2),

@@ -30,7 +30,7 @@ FILLED = Segment(
 
 
 def reconciled(r: Rig, version: str, *, filled: float = 1.5) -> None:
-    """What the recordings tier stores before it publishes `Transcript Reconciled`."""
+    """What the recordings tier stores (its write is what the outbox announces as `Transcript Reconciled`)."""
     if filled > 0:
         r.segments.write_recording_segments([FILLED])
     r.calls.items.setdefault(SID, {"call_sid": SID}).update(transcript_version=version, filled_seconds=filled)
@@ -56,8 +56,7 @@ def test_a_summary_of_the_live_transcript_is_rewritten_once_when_the_recording_a
     assert "Friday after ten" in r.model.requests[1].prompt  # the final transcript, filled words included
     assert r.stored["summary"]["transcript_version"] == "v1"
     assert r.stored["summary"]["segment_count"] == len(CONVERSATION) + 1
-    assert r.stored["summary_event_at"] is not None
-    assert r.publisher.events == [
+    assert r.announced == [
         SummaryCreated(call_sid=SID, model=MODEL),
         SummaryCreated(call_sid=SID, model=MODEL, transcript_version="v1"),
     ]
@@ -66,7 +65,7 @@ def test_a_summary_of_the_live_transcript_is_rewritten_once_when_the_recording_a
     # the same version again (a duplicate event past the idempotency layer): no model call, no event
     assert rewrite(r, "v1")["result"] == "already-current"
     assert len(r.model.requests) == 2
-    assert len(r.publisher.events) == 2
+    assert len(r.announced) == 2
 
 
 def test_a_reconciliation_that_added_nothing_makes_no_model_call() -> None:
@@ -75,7 +74,7 @@ def test_a_reconciliation_that_added_nothing_makes_no_model_call() -> None:
     reconciled(r, "v1", filled=0.0)
     assert rewrite(r, "v1", filled=0.0)["result"] == "nothing-added"
     assert len(r.model.requests) == 1
-    assert len(r.publisher.events) == 1
+    assert len(r.announced) == 1
 
 
 def test_a_summary_written_after_the_reconciliation_names_its_version_and_is_not_rewritten() -> None:
@@ -92,7 +91,7 @@ def test_without_a_summary_yet_nothing_is_asked() -> None:
     reconciled(r, "v1")
     assert rewrite(r, "v1")["result"] == "no-summary-yet"
     assert r.model_built == []
-    assert r.publisher.events == []
+    assert r.announced == []
 
 
 def test_a_later_version_is_rewritten_again_once() -> None:
@@ -104,21 +103,7 @@ def test_a_later_version_is_rewritten_again_once() -> None:
     assert rewrite(r, "v2")["result"] == "rewritten"
     assert rewrite(r, "v1")["result"] == "already-current"  # a late event of the older version
     assert len(r.model.requests) == 3
-    assert [e.transcript_version for e in r.publisher.events] == [None, "v1", "v2"]  # type: ignore[attr-defined]
-
-
-def test_a_failed_publication_of_the_rewrite_is_republished_without_the_model() -> None:
-    r = rig()
-    r.create(len(CONVERSATION))
-    reconciled(r, "v1")
-    r.publisher.fail_times = 1
-    with pytest.raises(ConnectionError):
-        rewrite(r, "v1")
-    assert r.stored["summary"]["transcript_version"] == "v1"
-    assert "summary_event_at" not in r.stored  # owed
-    assert rewrite(r, "v1")["result"] == "event-republished"
-    assert len(r.model.requests) == 2
-    assert r.publisher.events[-1] == SummaryCreated(call_sid=SID, model=MODEL, transcript_version="v1")
+    assert [e.transcript_version for e in r.announced] == [None, "v1", "v2"]
 
 
 def test_fewer_segments_than_the_reconciliation_announced_is_retried() -> None:

@@ -1,7 +1,8 @@
 """`SummaryService` on in-memory ports: every path of one summary, without moto or a model server.
 
 tests/integration/test_summaries_handler.py runs the same service through the real handler, moto
-and the Anthropic stand-in; these pin the decisions (what is asked, stored, published, retried).
+and the Anthropic stand-in; these pin the decisions (what is asked, stored, retried). What the outbox
+announces of the stored summary is read from the fake table's stream (`tests.support.fake_outbox`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from shared.dal.records import Segment
 from shared.events import SummaryCreated
 from tests.support.fake_calls.stream import FakeStreamCalls
 from tests.support.fake_calls.summaries import FakeSummaryCalls
-from tests.support.fake_publisher import FakePublisher
+from tests.support.fake_outbox import announced
 from tests.support.fake_segments import FakeSegments
 from tests.unit.summaries.builders import FakeModel, a_summary
 
@@ -40,7 +41,6 @@ ENV = {
     "CALLS_TABLE": "calls",
     "TRANSCRIPTS_TABLE": "segments",
     "IDEMPOTENCY_TABLE": "idempotency",
-    "EVENT_BUS_NAME": "bus",
     "ANTHROPIC_API_KEY": "sk-test",
 }
 CARD = "4111 1111 1111 1111"
@@ -82,7 +82,6 @@ class Metrics:
 class Rig:
     calls: FakeSummaryCalls
     segments: FakeSegments
-    publisher: FakePublisher
     model: FakeModel
     metrics: Metrics
     service: SummaryService
@@ -100,15 +99,19 @@ class Rig:
     def stored(self) -> dict[str, Any]:
         return self.calls.items[SID]
 
+    @property
+    def announced(self) -> list[SummaryCreated]:
+        """The `Summary Created` events the outbox announces for the writes so far."""
+        return [e for e in announced(self.calls.table) if isinstance(e, SummaryCreated)]
+
 
 def rig(
     lines: list[tuple[float, str, str, str]] = CONVERSATION,
     answer: Callable[[StructuredRequest[Any]], CallSummary] | None = None,
-    fail_publish: int = 0,
     **env: str,
 ) -> Rig:
     calls, store = FakeSummaryCalls(), FakeSegments(segments(SID, lines))
-    publisher, metrics = FakePublisher(fail_times=fail_publish), Metrics()
+    metrics = Metrics()
     model = FakeModel(model="claude-haiku-5-5-20261007") if answer is None else FakeModel(answer=answer)
     built: list[int] = []
 
@@ -120,12 +123,11 @@ def rig(
         SummarySettings.from_env({**ENV, **env}),
         calls,
         store,
-        publisher,
         language_model,
         now=lambda: CREATED_AT,
         metric_sink=metrics,
     )
-    return Rig(calls, store, publisher, model, metrics, service, built)
+    return Rig(calls, store, model, metrics, service, built)
 
 
 def test_created_stores_the_summary_once_then_announces_it() -> None:
@@ -143,8 +145,7 @@ def test_created_stores_the_summary_once_then_announces_it() -> None:
     assert summary["redaction"] == {"enabled": True, "applied": True, "counts": {"CARD": 1}}
     assert summary["created_at"] == CREATED_AT
     assert r.stored["summary_status"] == "completed"
-    assert r.stored["summary_event_at"] is not None
-    assert r.publisher.events == [SummaryCreated(call_sid=SID, model="claude-haiku-5-5-20261007")]
+    assert r.announced == [SummaryCreated(call_sid=SID, model="claude-haiku-5-5-20261007")]
     assert r.metrics.names() == [
         "SummaryModelRequests",
         "SummaryInputTokens",
@@ -164,7 +165,7 @@ def test_no_conversation_is_summarised_without_building_the_model() -> None:
         "none",
     )
     assert summary["summary"].startswith("No conversation")
-    assert [e.model for e in r.publisher.events] == ["none"]  # type: ignore[attr-defined]
+    assert [e.model for e in r.announced] == ["none"]
     assert "SummariesWithoutSpeech" in r.metrics.names()
 
 
@@ -174,21 +175,12 @@ def test_failed_transcription_says_so() -> None:
     assert "transcription failed" in r.stored["summary"]["summary"]
 
 
-def test_already_summarised_and_announced_changes_nothing() -> None:
-    r = rig()
-    r.calls.items[SID] = {"call_sid": SID, "summary": {"model": "m-1"}, "summary_event_at": CREATED_AT}
-    assert r.create(len(CONVERSATION)) == {"callSid": SID, "result": "already-summarized", "model": "m-1"}
-    assert r.model_built == []
-    assert r.publisher.events == []
-
-
-def test_event_owed_by_a_failed_attempt_is_republished_without_the_model() -> None:
+def test_already_summarised_changes_nothing() -> None:
     r = rig()
     r.calls.items[SID] = {"call_sid": SID, "summary": {"model": "m-1"}}
-    assert r.create(len(CONVERSATION)) == {"callSid": SID, "result": "event-republished", "model": "m-1"}
+    assert r.create(len(CONVERSATION)) == {"callSid": SID, "result": "already-summarized", "model": "m-1"}
     assert r.model_built == []
-    assert r.publisher.events == [SummaryCreated(call_sid=SID, model="m-1")]
-    assert r.stored["summary_event_at"] is not None
+    assert r.announced == []
 
 
 def test_transcript_not_yet_readable_raises_before_the_model() -> None:
@@ -197,7 +189,7 @@ def test_transcript_not_yet_readable_raises_before_the_model() -> None:
         r.create(3)
     assert r.model_built == []
     assert SID not in r.calls.items
-    assert r.publisher.events == []
+    assert r.announced == []
 
 
 def test_save_conflict_keeps_the_existing_summary_and_publishes_nothing() -> None:
@@ -214,23 +206,19 @@ def test_save_conflict_keeps_the_existing_summary_and_publishes_nothing() -> Non
 
     assert outcome["result"] == "already-summarized"
     assert r.stored["summary"] == {"model": "the-other"}
-    assert r.publisher.events == []
+    assert r.announced == []  # this delivery stored nothing: the other's write is the one announced
     assert "SummaryWriteConflicts" in r.metrics.names()
     assert "SummariesCreated" not in r.metrics.names()
 
 
-def test_publish_failure_leaves_the_event_owed_and_the_retry_publishes_it() -> None:
-    r = rig(fail_publish=1)
-    with pytest.raises(ConnectionError):
-        r.create(len(CONVERSATION))
-    assert r.stored["summary"]["model"] == "claude-haiku-5-5-20261007"
-    assert "summary_event_at" not in r.stored
-    assert r.publisher.events == []
-
-    assert r.create(len(CONVERSATION))["result"] == "event-republished"
+def test_a_retry_after_the_summary_was_stored_asks_nothing_and_it_stays_announced_once() -> None:
+    """A failure after the write (the Lambda's time running out, its cost write) is retried by
+    EventBridge: the summary is there, so no model call and no second write (nor announcement)."""
+    r = rig()
+    r.create(len(CONVERSATION))
+    assert r.create(len(CONVERSATION))["result"] == "already-summarized"
     assert len(r.model.requests) == 1
-    assert r.publisher.events == [SummaryCreated(call_sid=SID, model="claude-haiku-5-5-20261007")]
-    assert r.stored["summary_event_at"] is not None
+    assert r.announced == [SummaryCreated(call_sid=SID, model="claude-haiku-5-5-20261007")]
 
 
 def test_too_little_time_left_raises_before_asking_and_stores_nothing() -> None:
@@ -276,7 +264,10 @@ def test_a_stored_summary_prices_the_call_with_what_the_streamer_used() -> None:
     from shared.dal.records import StreamUsage
 
     r = rig(CALL_PRICES='{"deepgram_live_per_minute": 0.01, "as_of": "2027-01-01"}')
-    FakeStreamCalls(r.calls.table).record_stream_usage(StreamUsage(call_sid=SID, live_audio_seconds=120.0))
+    r.calls.items.setdefault(SID, {"call_sid": SID})["stream_owner"] = "the-stream"  # as its claim left it
+    FakeStreamCalls(r.calls.table).record_stream_usage(
+        StreamUsage(call_sid=SID, live_audio_seconds=120.0), "the-stream"
+    )
     r.create(len(CONVERSATION))
     cost = r.stored["cost"]
     assert cost["claude_usd"] == round(r.stored["summary"]["estimated_cost_usd"], 6)
@@ -284,7 +275,9 @@ def test_a_stored_summary_prices_the_call_with_what_the_streamer_used() -> None:
     assert (cost["prices_as_of"], cost["estimated_at"]) == ("2027-01-01", CREATED_AT)
 
     # a redelivery finds the summary stored: no model call, but the cost is brought up to date
-    FakeStreamCalls(r.calls.table).record_stream_usage(StreamUsage(call_sid=SID, live_audio_seconds=180.0))
+    FakeStreamCalls(r.calls.table).record_stream_usage(
+        StreamUsage(call_sid=SID, live_audio_seconds=180.0), "the-stream"
+    )
     assert r.create(len(CONVERSATION))["result"] == "already-summarized"
     assert len(r.model.requests) == 1
     assert r.stored["cost"]["deepgram_live_usd"] == 0.03
@@ -300,7 +293,7 @@ def test_a_request_the_model_refuses_for_good_marks_the_summary_failed_and_raise
         r.create(len(CONVERSATION))
     assert r.stored["summary_status"] == "failed"
     assert "summary" not in r.stored
-    assert r.publisher.events == []
+    assert r.announced == []
 
     r.model.answer = lambda request: a_summary()  # fixed (an operator's DLQ redrive): completed
     assert r.create(len(CONVERSATION))["result"] == "created"

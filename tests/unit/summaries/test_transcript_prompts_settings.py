@@ -12,7 +12,6 @@ REQUIRED = {
     "CALLS_TABLE": "c",
     "TRANSCRIPTS_TABLE": "t",
     "IDEMPOTENCY_TABLE": "i",
-    "EVENT_BUS_NAME": "b",
     "ANTHROPIC_API_KEY": "sk-test",
 }
 

@@ -15,19 +15,21 @@ import pytest
 
 from functions.sweeper import metric_names as names
 from functions.sweeper.service import SweeperService, SweepIncompleteError, SweepPolicy
-from functions.webhooks.cdr import StatusChange, advance
+from functions.webhooks.cdr import advance
 from shared import clock
 from shared.costs import Prices, call_cost, same_cost
 from shared.dal.keys import recording_segment_key, segment_key, sweep_shard
-from shared.dal.records import RECORDING, Call, Segment
+from shared.dal.records import RECORDING, Call, Segment, TranscriptEnd
 from shared.errors import StoreError
 from shared.events import DomainEvent, RecordingCompleted, TranscriptCompleted
 from shared.status import CallStatus, TranscriptStatus
+from shared.status_changes import StatusChange
 from tests.support.fake_calls.core import FakeCallTable
 from tests.support.fake_calls.stream import FakeStreamCalls
 from tests.support.fake_calls.summaries import FakeSummaryCalls
 from tests.support.fake_calls.sweep import FakeSweeperCalls
 from tests.support.fake_calls.webhooks import FakeWebhookCalls
+from tests.support.fake_outbox import announced
 from tests.support.fake_publisher import FakePublisher
 from tests.support.fake_segments import FakeSegments
 
@@ -85,7 +87,12 @@ class World:
         return self.calls.items[call_sid]
 
     def events(self, call_sid: str | None = None) -> list[DomainEvent]:
+        """What the sweeper published itself (its re-drives)."""
         return [e for e in self.publisher.events if call_sid is None or e.call_sid == call_sid]
+
+    def announced(self, call_sid: str) -> list[DomainEvent]:
+        """What the outbox announces of the writes to the call (the sweeper's included)."""
+        return announced(self.calls.table, call_sid)
 
 
 @pytest.fixture
@@ -116,12 +123,11 @@ def live_segments(call_sid: str, count: int) -> list[Segment]:
 
 
 def finished(**extra: Any) -> dict[str, Any]:
-    """A call every tier finished: transcript, summary and its event, recording reconciled."""
+    """A call every tier finished: transcript, summary, recording reconciled."""
     return {
         "transcript_status": "completed",
         "segment_count": 4,
         "summary": SUMMARY,
-        "summary_event_at": ENDED,
         "recording": {"sid": RECORDING_SID, "status": "completed", "channels": 2, "duration_seconds": 55},
         "reconciled_at": ENDED,
         **extra,
@@ -129,10 +135,14 @@ def finished(**extra: Any) -> dict[str, Any]:
 
 
 def test_a_status_write_marks_the_call_and_the_terminal_one_sets_when(world: World) -> None:
+    """The first status marks the call from its own time (the sweeper decides from there when to ask
+    Twilio about a call that never ends); a later one keeps it; the terminal one moves it to the end."""
     call_sid = sid(1)
     advance(world.webhooks(), StatusChange(call_sid, CallStatus.RINGING, "2026-11-22T09:00:00.000Z"))
     item = world.item(call_sid)
-    assert (item["sweep_shard"], item["sweep_after"]) == (sweep_shard(call_sid), "2026-11-23T09:00:00.000Z")
+    assert (item["sweep_shard"], item["sweep_after"]) == (sweep_shard(call_sid), "2026-11-22T09:00:00.000Z")
+    advance(world.webhooks(), StatusChange(call_sid, CallStatus.IN_PROGRESS, "2026-11-22T09:00:09.000Z"))
+    assert world.item(call_sid)["sweep_after"] == "2026-11-22T09:00:00.000Z"
     advance(world.webhooks(), StatusChange(call_sid, CallStatus.COMPLETED, ENDED))
     assert world.item(call_sid)["sweep_after"] == ENDED
 
@@ -232,9 +242,11 @@ def test_a_stalled_transcript_is_finished_from_what_was_stored_and_reconciled(wo
     assert (item["transcript_status"], item["segment_count"]) == ("incomplete", 3)
     assert "the stream never finished" in item["transcript_error"]
     assert "3 live segments" in item["transcript_error"]
-    transcript, recording = sorted(world.events(call_sid), key=lambda e: e.detail_type, reverse=True)
-    assert isinstance(transcript, TranscriptCompleted)
-    assert (transcript.segment_count, transcript.transcript_status) == (3, "incomplete")
+    # the finishing write is announced by the outbox; the recording is re-driven by the sweeper
+    assert [e for e in world.announced(call_sid) if isinstance(e, TranscriptCompleted)] == [
+        TranscriptCompleted(callSid=call_sid, segmentCount=3, transcriptStatus="incomplete")
+    ]
+    (recording,) = world.events(call_sid)
     assert isinstance(recording, RecordingCompleted)
     assert json.loads(recording.detail_json()) == {
         "callSid": call_sid,
@@ -250,25 +262,25 @@ def test_a_stalled_transcript_is_finished_from_what_was_stored_and_reconciled(wo
 
     again = world.sweep()  # sweeping twice changes nothing
     assert again["due"] == 0
-    assert len(world.events()) == 2
+    assert len(world.events()) == 1
     assert world.item(call_sid) == before
 
 
 def without_summary(**extra: Any) -> dict[str, Any]:
     """A finished call whose summary never came (no `summary` attribute at all, as DynamoDB has it)."""
     call = finished(**extra)
-    del call["summary"], call["summary_event_at"]
+    del call["summary"]
     return call
 
 
-def test_lost_transcript_completed_is_republished_as_the_streamer_sent_it(world: World) -> None:
-    world.call(sid(1), **finished(summary=None, summary_event_at=None, transcript_status="incomplete"))
-    world.call(sid(2), **finished(summary_event_at=None))  # summary stored, its event owed
+def test_a_transcript_never_summarised_is_redriven_as_the_outbox_announced_it(world: World) -> None:
+    world.call(sid(1), **finished(summary=None, transcript_status="incomplete"))
+    world.call(sid(2), **finished())  # summarised: its `Summary Created` is the outbox's, nothing owed
     world.call(sid(3), **finished(summary=None, transcript_status="failed", segment_count=None))
-    assert world.sweep()["transcriptCompletedRepublished"] == 3
+    report = world.sweep()
+    assert (report["transcriptCompletedRepublished"], report["settled"]) == (2, 1)
     details = {e.call_sid: e.detail_json() for e in world.events()}
     assert details[sid(1)] == f'{{"callSid":"{sid(1)}","segmentCount":4,"transcriptStatus":"incomplete"}}'
-    assert details[sid(2)] == f'{{"callSid":"{sid(2)}","segmentCount":4,"transcriptStatus":"completed"}}'
     assert details[sid(3)] == f'{{"callSid":"{sid(3)}","segmentCount":0,"transcriptStatus":"failed"}}'
     assert all(isinstance(e, TranscriptCompleted) for e in world.events())
 
@@ -276,13 +288,13 @@ def test_lost_transcript_completed_is_republished_as_the_streamer_sent_it(world:
 def test_a_summary_that_never_came_is_marked_failed_and_redriven_until_one_is_stored(world: World) -> None:
     """Its event went to the DLQ (or was lost): the record says so, and the re-drive may still cure it."""
     world.call(sid(1), **without_summary())
-    world.call(sid(2), **finished(summary_event_at=None))  # a summary stored: never marked failed
+    world.call(sid(2), **finished())  # a summary stored: never marked failed
     report = world.sweep()
     assert report["summariesMarkedFailed"] == 1
     assert world.metrics.values[names.SUMMARIES_FAILED] == 1
     assert world.item(sid(1))["summary_status"] == "failed"
     assert "summary_status" not in world.item(sid(2))
-    assert {e.call_sid for e in world.events()} == {sid(1), sid(2)}
+    assert {e.call_sid for e in world.events()} == {sid(1)}
 
     FakeSummaryCalls(world.calls.table).save_summary(sid(1), SUMMARY, ENDED)  # the re-driven summary
     assert world.item(sid(1))["summary_status"] == "completed"
@@ -398,8 +410,8 @@ def test_backoff_doubles_up_to_its_maximum() -> None:
 
 
 def test_a_failed_publication_releases_the_claim_and_the_run_goes_on(world: World) -> None:
-    world.call(sid(1), **finished(summary=None, summary_event_at=None))
-    world.call(sid(2), **finished(summary=None, summary_event_at=None))
+    world.call(sid(1), **finished(summary=None))
+    world.call(sid(2), **finished(summary=None))
     world.publisher.fail_times = 1
     with pytest.raises(SweepIncompleteError, match="1 of 2"):
         world.sweeper().sweep()
@@ -412,15 +424,20 @@ def test_a_failed_publication_releases_the_claim_and_the_run_goes_on(world: Worl
 
 def test_a_transcript_the_streamer_ends_meanwhile_is_not_finished_again(world: World) -> None:
     class EndsFirst(FakeSweeperCalls):
-        def finish_stalled_transcript(self, call_sid: str, segment_count: int, error: str) -> bool:
+        def finish_stalled_transcript(
+            self, call_sid: str, segment_count: int, error: str, stale_before: str
+        ) -> bool:
             streamer = FakeStreamCalls(self.table)
-            streamer.transcript_finished(call_sid, TranscriptStatus.COMPLETED, 7, None)  # the streamer wins
-            return super().finish_stalled_transcript(call_sid, segment_count, error)
+            ended = streamer.transcript_finished(call_sid, "the-stream", TranscriptStatus.COMPLETED, 7, None)
+            assert ended is TranscriptEnd.ENDED  # the streamer wins
+            return super().finish_stalled_transcript(call_sid, segment_count, error, stale_before)
 
     world.calls = EndsFirst(FakeCallTable(now=clock.iso(NOW)))
     world.call(
         sid(1),
         transcript_status="in-progress",
+        stream_owner="the-stream",
+        stream_heartbeat_at=ENDED,  # long silent
         recording={
             "sid": RECORDING_SID,
             "status": "completed",
@@ -473,26 +490,43 @@ def test_metrics_count_what_the_run_did(world: World) -> None:
     assert values[names.RECORDING_EVENTS] == 0
 
 
-def test_a_call_whose_terminal_callback_never_came_is_swept_a_day_after_its_last_status(world: World) -> None:
+def test_a_call_whose_terminal_callback_never_came_is_swept_a_day_after_it_started(world: World) -> None:
+    """With no Twilio to ask, a call with no terminal status waits until Twilio's longest call (24 h)
+    is over, untouched, then is swept as it is."""
     call_sid = sid(1)
     answered = "2026-11-21T09:00:00.000Z"
     advance(world.webhooks(), StatusChange(call_sid, CallStatus.IN_PROGRESS, answered))
     world.item(call_sid)["transcript_status"] = "in-progress"
+    world.clock[0] = datetime(2026, 11, 21, 9, 20, tzinfo=UTC)  # still on the phone, maybe
+    assert (world.sweep()["waiting"], world.item(call_sid)["sweep_after"]) == (1, "2026-11-22T09:00:00.000Z")
+    assert world.item(call_sid)["transcript_status"] == "in-progress"
     world.clock[0] = datetime(2026, 11, 22, 9, 5, tzinfo=UTC)  # 24 h 5 min later: not yet (patience)
     assert world.sweep()["due"] == 0
     world.clock[0] = datetime(2026, 11, 22, 9, 11, tzinfo=UTC)
     assert world.sweep()["transcriptsFinished"] == 1
     assert world.item(call_sid)["status"] == "in-progress"  # the sweeper never invents a status
-    assert [e.detail_type for e in world.events()] == ["Transcript Completed"]
+    assert world.events() == []  # the finishing write is the outbox's to announce
+    assert [e.detail_type for e in world.announced(call_sid)] == ["Transcript Completed"]
 
 
 def test_settings_default_to_the_contract_and_check_the_backoff() -> None:
     from functions.sweeper.settings import SweeperSettings
     from shared.errors import ConfigError
 
-    names_env = {"CALLS_TABLE": "c", "TRANSCRIPTS_TABLE": "t", "EVENT_BUS_NAME": "b"}
+    names_env = {
+        "CALLS_TABLE": "c",
+        "TRANSCRIPTS_TABLE": "t",
+        "EVENT_BUS_NAME": "b",
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "token",
+    }
     config = SweeperSettings.from_env(names_env)
     assert (config.sweep_after_seconds, config.sweep_max_attempts) == (600, 5)
+    assert (config.sweep_twilio_after_seconds, config.sweep_unended_after_seconds) == (3600, 86400)
+    with pytest.raises(ConfigError, match="TWILIO_AUTH_TOKEN"):
+        SweeperSettings.from_env({k: v for k, v in names_env.items() if k != "TWILIO_AUTH_TOKEN"})
+    with pytest.raises(ConfigError, match="SWEEP_UNENDED_AFTER_SECONDS"):
+        SweeperSettings.from_env({**names_env, "SWEEP_UNENDED_AFTER_SECONDS": "600"})
     assert SweeperSettings.from_env({**names_env, "SWEEP_AFTER_SECONDS": "0"}).sweep_after_seconds == 0
     with pytest.raises(ConfigError, match="SWEEP_MAX_BACKOFF_SECONDS"):
         SweeperSettings.from_env(
@@ -501,7 +535,8 @@ def test_settings_default_to_the_contract_and_check_the_backoff() -> None:
 
 
 def test_the_handler_module_loads_no_other_tier_or_vendor_sdk() -> None:
-    """Its bundle holds only functions/sweeper, shared and four packages (infra/components/sweeper.py)."""
+    """Its bundle holds only functions/sweeper, shared and five packages (infra/components/sweeper.py);
+    twilio's client is imported on the first read of Twilio, not at cold start."""
     import subprocess
     import sys
 
@@ -520,3 +555,96 @@ def test_the_handler_module_loads_no_other_tier_or_vendor_sdk() -> None:
         "streamer",
     ):
         assert f"'{absent}'" not in loaded, absent
+
+
+# ---- a stream still alive ------------------------------------------------------------------------
+# The default staleness bound is 300 s: at NOW (10:00:00) a heartbeat at or after 09:55:00 is alive.
+FRESH, STALE = "2026-11-22T09:58:30.000Z", "2026-11-22T09:54:59.999Z"
+
+
+def streaming(heartbeat: str, **extra: Any) -> dict[str, Any]:
+    """A call whose stream claimed it and last showed life at `heartbeat`."""
+    return {
+        "transcript_status": "in-progress",
+        "stream_owner": "the-stream",
+        "stream_sid": "MZ1",
+        "stream_heartbeat_at": heartbeat,
+        **extra,
+    }
+
+
+def test_a_transcript_whose_stream_is_alive_is_left_to_it(world: World) -> None:
+    """Before: the sweeper finished it `incomplete` with what was stored so far and announced it,
+    then the stream's own ending announced it a second time."""
+    world.call(sid(1), **streaming(FRESH))
+    world.segments.write_segments(live_segments(sid(1), 2))
+    report = world.sweep()
+    assert (report["waiting"], report["transcriptsFinished"], report["transcriptCompletedRepublished"]) == (
+        1,
+        0,
+        0,
+    )
+    item = world.item(sid(1))
+    assert (item["transcript_status"], "transcript_error" in item) == ("in-progress", False)
+    assert world.events() == []
+    assert item["sweep_after"] > ENDED  # looked at again after the backoff
+
+
+def test_a_silent_stream_s_transcript_is_finished_and_the_owner_s_late_end_is_not_announced_again(
+    world: World,
+) -> None:
+    world.call(sid(1), **streaming(STALE))
+    world.segments.write_segments(live_segments(sid(1), 2))
+    assert world.sweep()["transcriptsFinished"] == 1
+    item = world.item(sid(1))
+    assert (item["transcript_status"], item["transcript_swept_at"]) == ("incomplete", clock.iso(NOW))
+    finished = [e for e in world.announced(sid(1)) if isinstance(e, TranscriptCompleted)]
+    assert [e.transcript_status for e in finished] == ["incomplete"]  # the outbox's, of the sweep
+
+    # the stream was not dead after all: it ends, and the record says how, without the sweeper's error
+    streamer = FakeStreamCalls(world.calls.table)
+    ended = streamer.transcript_finished(sid(1), "the-stream", TranscriptStatus.COMPLETED, 5, None)
+    assert ended is TranscriptEnd.AFTER_SWEEP  # so the streamer does not announce it again
+    item = world.item(sid(1))
+    assert (item["transcript_status"], item["segment_count"], "transcript_error" in item) == (
+        "completed",
+        5,
+        False,
+    )
+    # and the outbox does not either: the transcript had ended, and the summaries were told then
+    finished = [e for e in world.announced(sid(1)) if isinstance(e, TranscriptCompleted)]
+    assert [e.transcript_status for e in finished] == ["incomplete"]
+
+
+def test_a_stream_that_beats_between_the_read_and_the_finish_keeps_its_transcript(world: World) -> None:
+    class BeatsFirst(FakeSweeperCalls):
+        def finish_stalled_transcript(
+            self, call_sid: str, segment_count: int, error: str, stale_before: str
+        ) -> bool:
+            self.table.items[call_sid]["stream_heartbeat_at"] = clock.iso(NOW)  # its heartbeat lands
+            return super().finish_stalled_transcript(call_sid, segment_count, error, stale_before)
+
+    world.calls = BeatsFirst(FakeCallTable(now=clock.iso(NOW)))
+    world.call(sid(1), **streaming(STALE))
+    report = world.sweep()
+    assert (report["redriven"], report["transcriptsFinished"]) == (1, 0)
+    assert world.item(sid(1))["transcript_status"] == "in-progress"
+    assert world.events() == []
+
+
+def test_an_ended_transcript_whose_stream_just_beat_is_not_announced_twice(world: World) -> None:
+    """The stream announced its own ending a moment ago; the summary is still being written."""
+    world.call(sid(1), **streaming(FRESH, transcript_status="completed", segment_count=3))
+    report = world.sweep()
+    assert (report["waiting"], report["transcriptCompletedRepublished"]) == (1, 0)
+    world.clock[0] = NOW + timedelta(hours=2)  # long after: the summary's event was lost after all
+    assert world.sweep()["transcriptCompletedRepublished"] == 1
+
+
+def test_a_recording_reconciled_before_the_stream_s_own_ending_is_reconciled_again(world: World) -> None:
+    """The sweeper ended the transcript `incomplete`, the recording was reconciled against that, then
+    the stream's own `completed` landed: the reconciliation (and so the summary) must follow it."""
+    world.call(sid(1), **finished(reconciled_transcript_status="incomplete"))
+    report = world.sweep()
+    assert (report["redriven"], report["recordingCompletedRepublished"]) == (1, 1)
+    assert [type(e) for e in world.events()] == [RecordingCompleted]

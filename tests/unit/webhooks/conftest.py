@@ -14,7 +14,6 @@ from functions.webhooks.twilio_calls import CreatedCall, OutboundCall
 from functions.webhooks.twiml import CallbackUrls
 from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from tests.support.fake_calls.webhooks import FakeWebhookCalls
-from tests.support.fake_publisher import FakePublisher
 from tests.support.fake_segments import FakeSegments
 
 STREAM_URL = "wss://stream.example.com/media"
@@ -37,7 +36,6 @@ def make_settings(**overrides: str) -> WebhookSettings:
     env = {
         "CALLS_TABLE": "calls",
         "TRANSCRIPTS_TABLE": "segments",
-        "EVENT_BUS_NAME": "bus",
         "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
         "STREAM_URL": STREAM_URL,
@@ -60,7 +58,6 @@ def make_services(calls_api: FakeCallsApi) -> Callable[..., Services]:
         return Services(
             settings=make_settings(**overrides),
             store=FakeWebhookCalls(),
-            publisher=FakePublisher(),
             calls_api=lambda: calls_api,
             segments=FakeSegments(),
         )

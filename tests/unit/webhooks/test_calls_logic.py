@@ -17,6 +17,7 @@ from shared.dal.keys import recording_segment_key, segment_key
 from shared.dal.records import RECORDING, Gap, ReconciliationUpdate, Segment
 from shared.errors import CallNotFoundError, ConfigError, MalformedRequestError
 from tests.support.fake_calls.recordings import FakeRecordingCalls
+from tests.support.fake_outbox import announced
 from tests.support.twilio_forms import recording_params, status_params
 from tests.unit.webhooks.conftest import BASE, FakeCallsApi
 
@@ -152,7 +153,7 @@ def test_status_then_view(make_services: Callable[..., Services]) -> None:
     assert view["transcriptNextCursor"] is None
     assert view["recording"] is None
     assert view["summary"] is None
-    assert [e.status for e in services.publisher.events] == ["completed"]  # type: ignore[attr-defined]
+    assert [e.status for e in announced(services.store.table)] == ["completed"]  # type: ignore[attr-defined]
 
 
 def test_unknown_call(make_services: Callable[..., Services]) -> None:
@@ -226,6 +227,24 @@ def test_a_dialled_leg_is_its_own_record_listed_and_priced_on_its_parent(
     assert logic.describe_call(LEG, services).as_json()["parentCallSid"] == SID
 
 
+def test_the_view_shows_twilios_bill_beside_the_estimate(make_services: Callable[..., Services]) -> None:
+    services = make_services()
+    logic.apply_status(StatusCallback.from_form(status_params(SID, "completed", 3, duration=65)), services)
+    assert logic.describe_call(SID, services).as_json()["cost"]["billed"] is None  # not read yet
+    read = "2026-11-22T10:40:00.000Z"
+    billed = {"twilio_voice": 0.017, "total": 0.017, "price_unit": "USD", "read_at": read}
+    services.store.items[SID]["cost"]["billed"] = billed  # type: ignore[attr-defined]
+    cost = logic.describe_call(SID, services).as_json()["cost"]
+    assert cost["billed"] == {
+        "twilioVoice": 0.017,
+        "twilioRecording": None,
+        "total": 0.017,
+        "priceUnit": "USD",
+        "readAt": read,
+    }
+    assert cost["totalUsd"] == cost["twilioVoiceUsd"]  # the estimate is unchanged beside it
+
+
 def test_a_leg_callback_never_creates_its_parent(make_services: Callable[..., Services]) -> None:
     services = make_services()
     logic.apply_status(_leg_status("completed", 3, CallDuration="5"), services)
@@ -262,6 +281,7 @@ def test_view_reports_the_reconciliation_and_each_segments_source(
         ReconciliationUpdate(
             call_sid=SID,
             transcript_source="live+recording",
+            segment_count=3,
             live_coverage=0.4,
             gaps=(Gap("inbound", 2.0, 3.1),),
             filled_seconds=1.1,
@@ -279,4 +299,5 @@ def test_view_reports_the_reconciliation_and_each_segments_source(
         ("Hello.", "live"),
         ("Can you hear me?", "recording"),
     ]
-    assert list(after["transcript"][0]) == ["track", "speaker", "text", "start", "end", "source"]
+    assert list(after["transcript"][0]) == ["track", "speaker", "text", "start", "end", "source", "segmentId"]
+    assert [line["segmentId"] for line in after["transcript"]] == [live.segment_key, filled.segment_key]

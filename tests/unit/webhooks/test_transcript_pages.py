@@ -12,7 +12,10 @@ import pytest
 from functions.webhooks import logic
 from functions.webhooks.inputs import StatusCallback
 from functions.webhooks.logic import Services
-from functions.webhooks.transcript_pages import (
+from shared.dal.keys import segment_key
+from shared.dal.records import Segment
+from shared.errors import CallNotFoundError, MalformedRequestError
+from shared.transcript_pages import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     InvalidCursorError,
@@ -21,9 +24,6 @@ from functions.webhooks.transcript_pages import (
     encode_cursor,
     parse_limit,
 )
-from shared.dal.keys import segment_key
-from shared.dal.records import Segment
-from shared.errors import CallNotFoundError, MalformedRequestError
 from tests.support.fake_segments import FakeSegments
 from tests.support.twilio_forms import status_params
 

@@ -14,7 +14,6 @@ from streamer.config import StreamerSettings
 BASE = {
     "CALLS_TABLE": "c",
     "TRANSCRIPTS_TABLE": "t",
-    "EVENT_BUS_NAME": "b",
     "TWILIO_AUTH_TOKEN": "token",
     "DEEPGRAM_API_KEY": "dg",
     "STREAM_URL": "wss://streamer.example.com/media",

@@ -1,12 +1,16 @@
 """The answer of `GET /calls/{callSid}`: the CDR, one page of its final transcript and its summary, typed.
 
+Both APIs that answer it use this one view: the machines' IAM route (functions/webhooks) and the
+people's read API (functions/console_api), each through `describe_call` over its own read ports.
+
 The keys are the contract's (camelCase, in this order, null when unknown); field names stay
 snake_case like the stored attributes, and aliases make the JSON. A field added here is a field on a
 model, not a dict key spelled again in a test: so are the recordings tier's `transcriptSource`,
-`liveCoverage`, `gaps` and `transcriptVersion` (null until the recording is reconciled) and each
+`liveCoverage`, `gaps` and `transcriptVersion` (null until the recording is reconciled), each
 segment's `source` (`live`, or `recording` for what the reconciliation filled in:
-`Segment.origin_or_live`), the call's `cost` (null until a writer has estimated it), with its
-`<Dial>`ed `legs` and the `conversationCostUsd` of the call and its legs together, and
+`Segment.origin_or_live`) and `segmentId` (its sort key, as the live feed names it), the call's
+`cost` (null until a writer has estimated it; its `billed` is what Twilio billed, once read), with
+its `<Dial>`ed `legs` and the `conversationCostUsd` of the call and its legs together, and
 `recordingExpected` (whether a recording is coming to be reconciled): with these a client can tell
 a final record from one still being worked on.
 """
@@ -18,7 +22,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.dal.ports import CallReader, SegmentPageReader
 from shared.dal.records import Call, Gap, Number, Origin, Recording, Segment
+from shared.errors import CallNotFoundError
+from shared.transcript_pages import TranscriptPage, encode_cursor
 
 
 class _View(BaseModel):
@@ -45,9 +52,22 @@ class RecordingView(_View):
         )
 
 
+class BilledView(_View):
+    """What Twilio billed for this leg, as its REST API reported it once final (docs/costs.md, "Billed
+    by Twilio"): charges positive, in `priceUnit`; a part is null until Twilio priced it, `total`
+    until every part is known."""
+
+    twilio_voice: Number | None = Field(None, alias="twilioVoice")
+    twilio_recording: Number | None = Field(None, alias="twilioRecording")
+    total: Number | None = None
+    price_unit: str | None = Field(None, alias="priceUnit")
+    read_at: str | None = Field(None, alias="readAt")
+
+
 class CostView(_View):
     """What the call (this leg) cost, USD, estimated from its record and the configured prices
-    (shared.costs); a part is null when the call has none of it."""
+    (shared.costs); a part is null when the call has none of it. `billed`: Twilio's own figure for
+    its share (voice and recording), beside the estimate; null until the sweeper has read it."""
 
     total_usd: Number = Field(alias="totalUsd")
     twilio_voice_usd: Number | None = Field(None, alias="twilioVoiceUsd")
@@ -62,11 +82,17 @@ class CostView(_View):
     prerecorded_minutes: Number | None = Field(None, alias="prerecordedMinutes")
     prices_as_of: str | None = Field(None, alias="pricesAsOf")
     estimated_at: str | None = Field(None, alias="estimatedAt")
+    billed: BilledView | None = None
 
     @classmethod
     def of(cls, cost: dict[str, Any]) -> CostView:
         """The stored map's known fields (one a newer writer adds is left out, never an error)."""
-        return cls.model_validate({name: value for name, value in cost.items() if name in cls.model_fields})
+        known = {name: value for name, value in cost.items() if name in cls.model_fields and name != "billed"}
+        billed = cost.get("billed")
+        if isinstance(billed, dict):
+            fields = BilledView.model_fields
+            known["billed"] = BilledView.model_validate({k: v for k, v in billed.items() if k in fields})
+        return cls.model_validate(known)
 
 
 class LegView(_View):
@@ -119,6 +145,9 @@ class TranscriptLineView(_View):
     start: float  # seconds from the start of the media stream
     end: float
     source: Origin  # which transcript the segment comes from: `live`, or `recording` when filled in
+    # the segment's sort key: stable, unique in its call, what the live feed's `segment` messages
+    # carry too, so a client that loaded the transcript and then follows the feed de-duplicates by it
+    segment_id: str = Field(alias="segmentId")
 
     @classmethod
     def of(cls, segment: Segment) -> TranscriptLineView:
@@ -129,6 +158,7 @@ class TranscriptLineView(_View):
             start=segment.start,
             end=segment.end,
             source=segment.origin_or_live,
+            segment_id=segment.segment_key,
         )
 
 
@@ -219,3 +249,18 @@ class CallView(_View):
     def as_json(self) -> dict[str, Any]:
         """The contract's JSON object (aliases as keys, every key present, unknown values null)."""
         return self.model_dump(by_alias=True)
+
+
+def describe_call(
+    call_sid: str, calls: CallReader, segments: SegmentPageReader, page: TranscriptPage | None = None
+) -> CallView:
+    """The call with one page of its transcript (the first by default), the cursor to the next, and
+    its legs' records; CallNotFoundError when nothing is stored for it."""
+    call = calls.get(call_sid)
+    if call is None:
+        raise CallNotFoundError(f"no call {call_sid}")
+    page = page or TranscriptPage()
+    stored = segments.page_segments(call_sid, limit=page.limit, after=page.after)
+    next_cursor = None if stored.next_key is None else encode_cursor(call_sid, stored.next_key)
+    legs = [leg for sid in call.leg_call_sids or () if (leg := calls.get(sid)) is not None]
+    return CallView.of(call, stored.segments, next_cursor, legs)

@@ -1,0 +1,1 @@
+"""The outbox: every change of a call record announced from the calls table's DynamoDB stream."""

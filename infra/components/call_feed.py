@@ -1,0 +1,114 @@
+"""The call feed: the calls table's stream → a small Lambda that publishes each status change of a call
+to the live feed (`functions/call_feed`; docs/people.md, "The live feed").
+
+The event source mapping, and why:
+- `LATEST`: the feed is a live view, so a new mapping starts from now; replaying up to a day of old
+  changes (`TRIM_HORIZON`) would only flash stale statuses on open boards;
+- batches of up to `BATCH_SIZE` records, no batching window: Lambda polls each shard four times a
+  second and each poll's records already arrive as one batch; a window would only add its length to
+  every status change a person waits to see;
+- one batch per shard at a time (parallelization 1, the default): a call's changes in order;
+- bisect on error, at most `RETRY_ATTEMPTS` retries, records older than `MAX_RECORD_AGE` dropped:
+  the handler never fails on a publish (a failed one is counted and dropped, the table being the
+  record), so an error is a broken deployment or a bug; retrying it for long would only hold the
+  shard, and a late status is worth little to a live board;
+- no `ReportBatchItemFailures`: the handler answers `{"updates": n}` and fails only as a whole
+  (nothing it does per record can fail but publishing, which it counts instead);
+- on failure the batch's description (shard, sequence numbers: no call data) goes to the encrypted
+  dead-letter queue, where an alarm fires on its first message (`Monitoring`): those changes
+  reached no board, and the people watching see them on their next reload.
+
+IAM: read of the calls table's stream only (the mapping's grant; `ListStreams` has no resource-level
+permission), `appsync:EventPublish` on the feed's namespace, SendMessage on its own dead-letter
+queue. No table access: the records carry both images.
+
+The stream's other reader is the outbox (`outbox.py`, events on the bus): two readers, the most
+DynamoDB Streams serves per shard without throttling; a third would need a fan-out.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.components.config import InfraConfig
+from infra.components.data import DataTables
+from infra.components.feed import LiveFeed
+from infra.components.functions import BuiltFunction, build_python_function
+from infra.components.nag import acknowledge
+from infra.components.outputs import stack_output
+
+BATCH_SIZE = 100
+RETRY_ATTEMPTS = 2
+MAX_RECORD_AGE = cdk.Duration.minutes(10)
+
+
+class CallFeed(Construct):
+    """`handler` (the call feed Lambda), `event_source` (its mapping), `dead_letters`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: InfraConfig,
+        tables: DataTables,
+        feed: LiveFeed,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letters = self._build_dead_letters(scope)
+        built: BuiltFunction = build_python_function(
+            self,
+            "Handler",
+            name="call_feed",
+            description="callscribe: each call status change (calls table stream) to the live feed",
+            config=config,
+            # a batch is read in milliseconds; the handler waits up to 10 s for its publishes
+            timeout=cdk.Duration.seconds(30),
+            environment=feed.environment,
+        )
+        self.handler = built
+        self.event_source = sources.DynamoEventSource(
+            tables.calls,
+            starting_position=lambda_.StartingPosition.LATEST,
+            batch_size=BATCH_SIZE,
+            max_batching_window=cdk.Duration.seconds(0),
+            parallelization_factor=1,
+            bisect_batch_on_error=True,
+            retry_attempts=RETRY_ATTEMPTS,
+            max_record_age=MAX_RECORD_AGE,
+            on_failure=sources.SqsDlq(self.dead_letters),
+        )
+        built.function.add_event_source(self.event_source)
+        feed.grant_publish(built.function)
+        acknowledge(
+            built.role,
+            ("AwsSolutions-IAM5[Resource::*]",),
+            "dynamodb:ListStreams supports no resource-level permission; every other stream action is "
+            "granted on the calls table's stream only.",
+        )
+
+    def _build_dead_letters(self, scope: Construct) -> sqs.Queue:
+        queue = sqs.Queue(
+            self,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+        )
+        acknowledge(
+            queue,
+            ("AwsSolutions-SQS3",),
+            "This queue is itself the on-failure destination of the call feed's stream mapping (batch "
+            "descriptions only); an alarm fires on its first message.",
+        )
+        stack_output(
+            scope,
+            "CallFeedDeadLetterQueueUrl",
+            queue.queue_url,
+            "Stream batches the call feed gave up on: changes no board was told of (docs/deploy.md)",
+        )
+        return queue
