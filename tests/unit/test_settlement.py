@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from callscribe_local.settlement import RECORDINGS, SUMMARIES, settlement
-from functions.webhooks.views import CallView
+from shared.call_view import CallView
 from shared.costs import Prices, call_cost
 from shared.dal.records import Call, Gap, Recording
 
