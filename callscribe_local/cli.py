@@ -549,8 +549,7 @@ def cmd_tail(args: argparse.Namespace, console: Console) -> int:
     from shared.sids import is_call_sid
 
     if args.call_sid is not None and not is_call_sid(args.call_sid):
-        console.print("[red]CALLSID must be CA followed by 32 hex digits[/]")
-        return 2
+        raise CliError(f"{args.call_sid!r} is not a call SID (CA and 32 hex digits)")
     try:
         endpoints = _people(args, console)
         user, password = _tail_credentials(args, endpoints)

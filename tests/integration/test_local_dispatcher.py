@@ -202,8 +202,8 @@ def test_a_long_delivery_does_not_hold_back_the_next(local_stack: LocalAws) -> N
         concurrency=2,
     )
     with dispatcher:
-        _publish(local_stack, TranscriptCompleted(callSid=long_call, segmentCount=1))
-        _publish(local_stack, TranscriptCompleted(callSid=short_call, segmentCount=1))
+        _publish(local_stack.names.event_bus_name, TranscriptCompleted(callSid=long_call, segmentCount=1))
+        _publish(local_stack.names.event_bus_name, TranscriptCompleted(callSid=short_call, segmentCount=1))
         try:
             deadline = time.monotonic() + 30
             while short_call not in delivered:  # the long one still holds its slot

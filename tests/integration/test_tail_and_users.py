@@ -17,6 +17,7 @@ import pytest
 from callscribe_local import cli
 from callscribe_local.appsync_events import AppSyncEventsStandIn
 from callscribe_local.aws_local import LocalAws
+from callscribe_local.cli_errors import ExitCode
 from callscribe_local.cognito import TokenVerifier, UserPool, sign_in
 from callscribe_local.people import PeopleEndpoints, PeopleError, from_stack_outputs
 from callscribe_local.tail import FeedFollower, TailError, format_message
@@ -198,7 +199,7 @@ def test_tail_json_and_errors_are_one_line(
     local_state: cli.StackState, feed: AppSyncEventsStandIn, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out = run_cli(["tail", "not-a-call"], capsys)
-    assert (code, out.strip()) == (2, "CALLSID must be CA followed by 32 hex digits")
+    assert (code, out.strip()) == (2, "'not-a-call' is not a call SID (CA and 32 hex digits)")
 
     def publish_once_subscribed() -> None:
         wait_until(lambda: feed.subscriptions == 1)
@@ -216,10 +217,12 @@ def test_tail_without_a_running_stack_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("CALLSCRIBE_LOCAL_STATE", str(tmp_path / "none.json"))
-    with pytest.raises(SystemExit) as stopped:
-        cli.main(["tail"])
-    assert stopped.value.code == 2
-    assert "No local stack is running" in capsys.readouterr().out
+    for command in (["tail"], ["users", "add", "ann@example.com", "--group", "viewers"]):
+        assert cli.main(command) == ExitCode.STACK_STATE, command
+        assert (
+            capsys.readouterr().out.strip()
+            == "no local stack is running: start one with: callscribe local up"
+        )
 
 
 def test_a_deployed_stack_is_found_by_its_outputs() -> None:
