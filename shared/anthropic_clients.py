@@ -1,16 +1,12 @@
 """Anthropic SDK clients on either model provider, built one way for the summaries Lambda (sync) and
 the streamer's agent (async).
 
-`MODEL_PROVIDER` chooses where Claude is asked: `anthropic` (the Messages API, an API key) or
-`bedrock` (Amazon Bedrock's InvokeModel / InvokeModelWithResponseStream through the SDK's own
-`AnthropicBedrock` clients, SigV4-signed with the process's AWS credentials: the Lambda's or the
-task's role; no key). Both take the same Messages request; what a request must carry differently on
-Bedrock is `request_extras` here, so callers add it and change nothing else.
-
-`import anthropic` costs ~1.5 s, about a whole Lambda cold start, so the SDK is imported when the first
-client is built, not when this module is. A blank base URL means the SDK's own default (which honours
-`ANTHROPIC_BASE_URL`, or `ANTHROPIC_BEDROCK_BASE_URL` for Bedrock): tests and the local stack point
-them at the stand-ins.
+`MODEL_PROVIDER` is `anthropic` (the Messages API, an API key) or `bedrock` (the SDK's
+`AnthropicBedrock` clients, SigV4-signed with the process's AWS credentials, no key). Both take the
+same Messages request; what Bedrock needs added is `request_extras`, so callers change nothing else.
+A blank base URL means the SDK's default (tests and the local stack point it at the stand-ins).
+Must keep: `anthropic` imported when the first client is built, never at module import (it is most
+of a cold start: docs/benchmarks.md, "First model call").
 """
 
 from __future__ import annotations

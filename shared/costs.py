@@ -1,33 +1,11 @@
 """What a call cost: a pure function of its record and a price table, and the one way tiers store it.
 
-A call record covers one Twilio leg (a forwarded call's dialled leg, `direction=outbound-dial`, has
-its own record and its own cost), so "what did this conversation cost" sums a call and its legs
-(`parent_call_sid`). The parts, each in USD (docs/costs.md says where each price comes from):
-
-- Twilio voice: the leg's billed minutes (Twilio rounds each leg up to the started minute) at the
-  inbound rate for `inbound`, the outbound rate for `outbound-api` / `outbound-dial`; a leg that
-  ended unanswered (busy, no-answer, failed, canceled) is billed nothing;
-- Twilio recording: the completed recording's minutes, rounded up like a leg;
-- Deepgram live: the track-minutes of audio the streamer sent (`live_audio_seconds`, both tracks);
-- Deepgram pre-recorded: the recording's minutes times its channels, once the recordings tier has
-  transcribed it (Deepgram bills every channel of a multichannel file);
-- Claude: the summary's own `estimated_cost_usd` (functions/summaries/pricing.py);
-- TTS: the characters an agent call sent to Deepgram Aura.
-
-A part is None when the call has none of it (no recording, no stream, no summary, no agent), or,
-for voice, while the leg has not ended; `total_usd` sums the parts that are known.
-
-Beside the estimate, `billed` is what Twilio billed for the leg (`twilio_billed`: its call's and
-recordings' `price`, read by the sweeper once Twilio has priced them). It is an input like the
-others: every recomputed cost carries it over as read, and `CostBasis` holds it, so an estimate
-computed from a read that predates the bill never lands over it.
-
-Writers (the webhooks on a terminal status and a completed recording, the summaries after a summary
-is stored, the recordings tier after a reconciliation) call `record_cost`, which reads the record,
-computes, and stores the cost conditionally on the `CostBasis` it read (`CostWrites.save_cost`).
-Each writer recomputes after its own write, and a write from a read someone has since overtaken is
-refused and retried from a fresh read, so whatever order the writers run in, the stored cost ends
-as the one of the final record.
+A record is one Twilio leg and its cost is that leg's (a conversation sums a call and its legs). A
+part is None when the call has none of it (or, for voice, while the leg has not ended); `total_usd`
+sums the parts known; `billed` (what Twilio billed) is carried over as read, never recomputed.
+Must keep: every writer stores through `record_cost`, conditional on the `CostBasis` it read and
+retried from a fresh read when overtaken, so whatever order writers run in, the stored cost is the
+final record's. docs/costs.md has each part, its price and why the writes converge.
 """
 
 from __future__ import annotations

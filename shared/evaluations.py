@@ -1,16 +1,11 @@
 """Evaluation questions (scorecards): what operators declare, and what an answer looks like when stored.
 
-Questions come from configuration (`EVALUATION_QUESTIONS`, a JSON list; CDK context
-`evaluationQuestions`), each with a slug `id`, the `question` the model reads, a `type` and the
-type's bounds, and optionally the `routes` it applies to (a call's `route`, as `CALL_ROUTES` names it).
-The summaries Lambda answers every applicable question in the same structured request as the summary;
-the backfill (`functions/summaries/backfill.py`) answers them for calls summarised before the set
-changed. Both store `evaluations` (one map per applicable question, `EvaluationAttribute` in
-`shared/dal/tables.py`) and `evaluations_version`, the digest of the whole configured set, so "which
-calls were answered against another set" is one comparison.
-
-An answer that is missing, out of range or not one of the choices is stored without `answer` (the
-transcript could not tell, or the model strayed): never a guess, never a failed summary.
+Questions come from configuration (`EVALUATION_QUESTIONS`, a JSON list; context
+`evaluationQuestions`): a slug `id`, the `question` the model reads, a `type` and its bounds, and
+optionally the `routes` it applies to. The summaries Lambda and its backfill store `evaluations`
+(one map per applicable question) and `evaluations_version` (the digest of the whole set).
+Must keep: an answer missing, out of range or not one of the choices is stored without `answer`,
+never a guess and never a failed summary. docs/summaries.md ("Evaluation questions") has the long form.
 """
 
 from __future__ import annotations

@@ -1,17 +1,11 @@
 """Publishing to the live feed without ever holding up the caller: a bounded queue, sender threads,
 SigV4-signed HTTP publishes to AppSync Events, batched, failures counted and dropped.
 
-`publish(channel, event)` only puts the event on a queue (`put_nowait`) and returns at once, from any
-thread: no I/O, no waiting, nothing for an event loop to await. When the queue is full the event is
-dropped and counted. Sender threads take what is queued, group it by channel (in order), and send at
-most `MAX_EVENTS_PER_PUBLISH` events per request; a channel always goes to the same sender, so its
-events are published in the order they were given. A request that fails (network, 4xx/5xx, events
-AppSync lists as failed) is counted and dropped: the feed is a view, the table stays the record, and
-clients re-read the API after any gap.
-
-Configuration (`FeedSettings`): `FEED_HTTP_URL` (the Event API's HTTP endpoint, e.g.
-`https://….appsync-api.<region>.amazonaws.com`; unset: no feed), `FEED_REGION` (default: the
-process's AWS region), `FEED_QUEUE_SIZE`, `FEED_SENDER_THREADS`, `FEED_TIMEOUT_SECONDS`.
+Must keep: `publish(channel, event)` only queues (`put_nowait`: no I/O, no waiting, safe from any
+thread; a full queue drops and counts); a channel always goes to the same sender, so its events are
+published in order; a failed request is counted and dropped, never retried (the table is the
+record). Configuration is `FeedSettings` (`FEED_HTTP_URL` unset: no feed); docs/people.md
+("The live feed") has the long form.
 """
 
 from __future__ import annotations

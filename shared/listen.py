@@ -1,19 +1,11 @@
-"""Which TwiML URLs a listen route may hand a call to: the allow-list (docs/listen-in.md).
+"""Which TwiML URLs a listen route may hand a call to: the allow-list (docs/listen-in.md, "Safe by
+configuration", has the reasons).
 
-A listen route starts the call's stream (and recording), then `<Redirect>`s the call to a team's own
-TwiML URL. That URL must be named twice, in the route and in this allow-list (`LISTEN_ALLOWED_URLS`
-for the webhooks, context `listenAllowedUrls` at synth), and both places check it when they load:
-a route naming any other URL stops the synth or the Lambda's settings, never a call.
-
-An entry is an exact URL, or a prefix ending in `*` whose part before the `*` names the whole host
-and the start of a path (`https://handler.twilio.com/twiml/*`), so a prefix can never stretch to
-another host (`https://example.com*` would match `https://example.com.evil.test/`). Matching is on
-the text as written: no normalising, so what is compared is what Twilio will fetch.
-
-URLs are https. Plain http is accepted only for loopback hosts (which Twilio can never reach: the
-local stack and tests) and only where the caller says so; the synth never accepts it. A URL may not
-carry credentials (`user:pass@`: they would sit in clear in CloudFormation and the Lambda's
-environment) nor `.`/`..` path segments (which could step out of an allowed prefix).
+A listen route's URL must be named twice, in the route and in this allow-list (`LISTEN_ALLOWED_URLS`,
+context `listenAllowedUrls`); both places check it when they load, never at a call. An entry is an
+exact URL or a prefix ending in `*` that names the whole host and the start of a path; matching is
+on the text as written. https only (http for loopback hosts, only where the caller says so; never at
+synth); no credentials, no `.`/`..` segments.
 A change must keep: no allow-list allows nothing; a refusal names the route, the URL and the setting.
 """
 

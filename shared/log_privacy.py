@@ -1,19 +1,11 @@
 """Nothing private reaches the logs: phone numbers keep only their last four digits, and card numbers
 (with the expiry and code after them) and SSNs are redacted as in transcripts.
 
-Call logs are kept for weeks and read by more people than the call records. Masking every log line
-at the one formatter all tiers share (rather than at each call site) also covers what a call site
-cannot control: appended keys, nested extras and the text of an exception (Twilio's errors quote the
-number they refused; a vendor's error could quote what it was sent).
-
-- Phone numbers: `+` then 6 to 15 digits (E.164, as Twilio and our API write them), not glued to a
-  word or another digit, become `+***` and their last four digits (so a line can still be matched to
-  a call by someone who already knows the number).
-- Every string value (message, extras, exception text; not Powertools' own keys such as the
-  timestamp) goes through the transcript redaction engine with its log rules (shared.redaction,
-  `LOGS`): a card is any 13-19 digit window passing Luhn, however it is written or spoken, the
-  expiry and code after it go too, and an SSN is 9 digits grouped 3-2-4. Bare digit runs that are
-  not cards (ids, epoch times, durations) are kept: in logs they are rarely anything else.
+The one formatter every tier's logger uses does it, so it covers what a call site cannot control
+(appended keys, nested extras, an exception's text). Must keep: every string value goes through the
+transcript engine with its log rules (`shared.redaction_rules.LOGS`), Powertools' own keys
+excepted; an E.164 number (`+` and 6 to 15 digits, not glued to a word or digit) becomes `+***`
+and its last four digits. Why, and what is kept: docs/data-model.md ("Redaction", "Logs").
 """
 
 from __future__ import annotations

@@ -1,19 +1,12 @@
 """One place for the Powertools Logger, Metrics and Tracer that every tier imports.
 
-The service name comes from POWERTOOLS_SERVICE_NAME (set per function in CDK, per container in the
-task definition); the namespace is the product's. Outside Lambda the Logger still emits JSON (the
-streamer's logs). Every line is written with phone numbers masked (`shared.log_privacy`).
-
-`tracer` is built on first use, and it is Powertools' real `Tracer` only when tracing is on.
-Powertools imports the X-Ray SDK to build any Tracer, even a disabled one, and that import costs
-~350 ms wherever LAMBDA_TASK_ROOT is unset (local runs, tests, the demo: the SDK's recorder then
-builds a botocore X-Ray client for sampling) and tens of ms inside Lambda, where it does not; an
-enabled Tracer also patches libraries at init. When tracing is off the Lambdas get `DisabledTracer`
-instead: the same interface, decorators that return the function unchanged, and nothing that
-imports `aws_xray_sdk`. Tracing is on exactly when Powertools' own Tracer would trace (see
-`tracing_enabled`), so the stand-in never drops a trace that would have been recorded. The
-deploy-time switch is CDK context `lambdaTracing` (docs/deploy.md), which sets
-POWERTOOLS_TRACE_DISABLED and the functions' X-Ray mode together.
+The service name comes from POWERTOOLS_SERVICE_NAME; the namespace is the product's. Outside Lambda
+the Logger still emits JSON (the streamer's logs), and every line is masked (`shared.log_privacy`).
+`tracer` is built on first use: Powertools' real `Tracer` only when it would trace
+(`tracing_enabled`), else `DisabledTracer` (same interface, nothing that imports `aws_xray_sdk`).
+Must keep: the stand-in is chosen exactly when Powertools' Tracer would not record, so no trace is
+ever dropped. Why (the X-Ray SDK's import cost): docs/deploy.md, "Tracing and cold starts", and
+docs/benchmarks.md.
 """
 
 from __future__ import annotations

@@ -2,23 +2,13 @@
 routing and account numbers, and configured patterns, however they are spoken or split.
 
 A track's segments are read as one stream (`TrackRedactor`, one per track; `Redactor` holds the
-rules, the configured patterns and the counts per kind): segments in, in order; the same segments out
-with `[REDACTED <KIND>]` in place of what is private, possibly later. Spoken and written digits are
-read by `shared.spoken_digits`; digits joined only by spaces, `, . / -`, "dash"/"slash", fillers and
-segment boundaries are one run, each digit mapped back to the segment and characters it came from;
-`shared.redaction_rules` judges a run once it has ended (the rules), configured patterns
-(`shared.redaction_patterns`) are replaced first, on each segment alone.
-
-A segment that ends in a run still going is held until the run ends: a later segment of the track
-with other words, `finish`, or a hold bound (`HOLD_*`, so nothing is held forever and memory is
-bounded); at a bound the run is judged as it stands and its last CONTEXT_DIGITS digits go on as
-context, so a card read across the bound is still found (its first part, unjudged, is redacted
-when longer than the first six digits PCI DSS lets be shown).
-
+rules, patterns and counts): segments in, in order; the same segments out, possibly later, with
+`[REDACTED <KIND>]` in place of what is private. Digits come from `shared.spoken_digits`, runs are
+judged by `shared.redaction_rules`, configured patterns (`shared.redaction_patterns`) apply first.
 Must keep: the live, recording and summary paths get the same answer for the same segments (one
-engine, the same bounds); counts say what was found, never the values. docs/data-model.md
-("Redaction") is the long form, with what is not redacted. ~360 lines: a track's reading, holding
-and releasing are one state machine, and the settings stay here where every tier finds them.
+engine, the same `HOLD_*` bounds); counts say what was found, never the values. The long form,
+with holding and what is not redacted: docs/data-model.md ("Redaction"). ~370 lines: a track's
+reading, holding and releasing are one state machine, and the settings stay here for every tier.
 """
 
 from __future__ import annotations

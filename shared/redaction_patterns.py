@@ -1,17 +1,12 @@
 """Configured redaction patterns (`TRANSCRIPT_REDACTION_PATTERNS`): checked once, time-bounded always.
 
-A regular expression from configuration runs on every segment of every call, and the caller chooses
-the text. So a pattern is refused at configuration time (settings load, and `cdk synth` through
-infra's config) when an unbounded repetition holds nothing but repetitions of variable count, as in
-`(a+)+$` or `(\\s*\\w+)*`: the textbook shape that backtracks exponentially on text that almost
-matches (`nested_repetition`). Every pattern also runs with a time bound (`PATTERN_TIMEOUT_SECONDS`,
-the `regex` package's own timeout, which Python's `re` does not have), for what a static check
-cannot see (`(a|a)*$`, `(?:a|ab)*c`); a pattern that runs out of time redacts the whole segment
-under its kind instead (fail closed), so a slow pattern never lets text through, nor holds the
-streamer's event loop for longer than the bound.
-
-Must keep: a pattern is compiled with `regex` (what runs is what was checked), the syntax is Python's
-`re` syntax (the static check reads it with `re`'s own parser), and refusals name the pattern.
+A pattern with the textbook exponential-backtracking shape (an unbounded repetition of nothing but
+variable repetitions: `(a+)+$`) is refused at configuration time (`nested_repetition`, at settings
+load and at synth); every pattern runs under `PATTERN_TIMEOUT_SECONDS`, and one that runs out of
+time redacts the whole segment under its kind (fail closed). Must keep: a pattern is compiled with
+`regex` (what runs is what was checked; `re` has no timeout), its syntax is `re`'s (the static
+check reads it with `re`'s parser), and refusals name the pattern.
+Why: docs/data-model.md ("Redaction", configured patterns).
 """
 
 from __future__ import annotations

@@ -1,24 +1,13 @@
 """What in one run of a track's digits is private: the rules the redaction engine applies.
 
-A run is the digits read as one number (shared.redaction builds it from shared.spoken_digits'
-tokens: digits joined only by separators, fillers and segment boundaries), each digit mapped back to
-the characters it came from. `judge` decides, for one run, which digits are:
-
-- CARD: every 13-19 digit window that passes Luhn, wherever it starts (all redacted; the ones
-  counted are the best placed: on group boundaries, starting as card networks' numbers do, common
-  card lengths first, none overlapping);
-- EXPIRY / SECURITY_CODE after a card: the digits after it in its run (up to FOLLOW_DIGITS, always
-  taken), and, in the card's `Zone` (fewer than FOLLOW_WORDS other words since the card or the last
-  one taken), a later run's digits before its own first card when all of them read as an expiry
-  (MMYY, MMYYYY, M/YY, a year after a month's name) and/or a 3-4 digit code;
-- of the rest, stretches of MIN_DIGITS or more: SSN (grouped 3-2-4, however separated; 9 ungrouped
-  digits failing the ABA checksum), ROUTING (9 passing it), ACCOUNT (any other), except numerals
-  written as a date, a phone number, an amount, thousands, a decimal or a list of short numbers.
-
-Must keep: pure (no state beyond the run and zone handed in); a digit taken is never given back;
-every digit of every passing window is taken (tests/unit/test_redaction_properties.py).
-docs/data-model.md ("Redaction") is the long form. ~350 lines: one run's judgement is one decision,
-read best in one place.
+A run is the digits read as one number (built by shared.redaction), each mapped back to the
+characters it came from. `judge` decides, for one run, which digits are CARD (every 13-19 digit
+window passing Luhn), EXPIRY / SECURITY_CODE after a card (in its run, and in later runs within the
+card's `Zone`), and, of the rest, SSN, ROUTING or ACCOUNT (stretches of MIN_DIGITS or more, except
+numerals written as a date, phone number, amount and the like). docs/data-model.md ("Redaction") is
+the long form. Must keep: pure (no state beyond the run and zone handed in); a digit taken is never
+given back; every digit of every passing window is taken (tests/unit/test_redaction_properties.py).
+~350 lines: one run's judgement is one decision, read best in one place.
 """
 
 from __future__ import annotations

@@ -1,22 +1,11 @@
-"""Where an inbound call goes: the `CALL_ROUTES` configuration (documented in docs/configuration.md).
+"""Where an inbound call goes: the `CALL_ROUTES` configuration (docs/configuration.md, "Routing").
 
-`CALL_ROUTES` is JSON whose keys are called numbers in E.164, or `"*"` for every other number, and
-whose values are one of:
-
-    {"forwardTo": "+15550001111"}   stream both tracks, then dial that number (recorded)
-    {"voicemail": true}             stream, then take a message with <Record>
-    {"agent": {...}}                the streamer's voice agent answers (all agent fields optional)
-    {"listen": {"twimlUrl": "https://…"}}   stream (and record), then <Redirect> the call to the
-                                    team's own TwiML; the URL must be allowed (shared/listen.py)
-
-Every route may also carry `language` and `model` (what Deepgram listens with, live and on the
-recording; unset: the deployment's DEEPGRAM_LANGUAGE / DEEPGRAM_MODEL) and `record` (default true;
-false: no call recording, so the transcript stays live only). The key `"outbound"` holds the same
-three for calls placed with POST /calls, which are not routed by number.
-
-Unset or empty means voicemail for every number: a fresh deployment answers calls safely before
-anyone has decided where they should ring. The configuration is parsed once per process and a bad
-one fails at start with a message naming the offending key, never at the first call.
+`CALL_ROUTES` is JSON: keys are called numbers in E.164 or `"*"`, values one of `forwardTo`,
+`voicemail`, `agent` or `listen` (its URL allowed by shared/listen.py), each optionally with
+`language`, `model` and `record`; the key `"outbound"` holds those three for calls placed with
+POST /calls. Must keep: unset or empty means voicemail for every number (a fresh deployment answers
+safely); the configuration is parsed once per process, and a bad one fails at start with a message
+naming the offending key, never at a call and never by falling back to voicemail.
 """
 
 from __future__ import annotations

@@ -1,21 +1,12 @@
 """Settings as pydantic models, read from an environment by whoever builds a service.
 
-Every tier declares the settings it needs as a subclass of `EnvSettings`; field `foo_bar` is read
-from the environment variable `FOO_BAR`. A tier with many settings composes them from `EnvGroup`s
-(one small model per concern, read with the group's prefix: `DeepgramSettings.model` from
-`DEEPGRAM_MODEL`), so the environment names stay flat while the code passes each concern's model on.
-A value comes from, first to last:
-
-1. the plain environment variable (local runs and tests: `TWILIO_AUTH_TOKEN=...`; empty is unset);
-2. in AWS, a Secrets Manager secret whose ARN is in the variable named by `secret_sources`
-   (for example `TWILIO_SECRET_ARN`, a JSON secret `{"account_sid": ..., "auth_token": ...}`),
-   read once per ARN however many fields it feeds;
-3. the field's default.
-
-`from_env(environ)` reads a mapping (the local stack, tests) or `os.environ`; nothing here caches,
-so a service's builder reads its settings once. A missing required value raises `ConfigError`
-naming the variable, never an empty-string default. Not pydantic-settings: docs/configuration.md
-("Why not pydantic-settings") has the measured reason.
+A tier declares its settings as a subclass of `EnvSettings` (field `foo_bar` from `FOO_BAR`),
+composed of `EnvGroup`s read with the group's prefix (`DeepgramSettings.model` from `DEEPGRAM_MODEL`).
+A value comes from the plain variable (empty is unset), else in AWS the Secrets Manager secret whose
+ARN the variable named by `secret_sources` holds (read once per ARN), else the field's default.
+Must keep: `from_env(environ)` reads the mapping given (or `os.environ`) and caches nothing; a
+missing required value raises `ConfigError` naming the variable, never an empty-string default.
+Not pydantic-settings: docs/configuration.md ("Why not pydantic-settings") has the measured reason.
 """
 
 from __future__ import annotations

@@ -1,23 +1,13 @@
 """Spoken and written digits as a short token stream: how the redaction engine reads a segment.
 
-A text becomes the digits in it and what lies between them, each `Token` with the span it was read
-from (the engine replaces by span):
-
-- DIGITS: a numeral not glued to letters ("4111"; any script's decimal digits; "5th" and "ORD123"
-  are words), a digit word ("four", "zero", "oh", "o", "nought"), a teen ("eleven" is 11), a tens
-  word with an optional unit ("twenty seven" is 27, "twenty" 20), or "double"/"triple" and the one
-  digit it repeats ("double one" is 11);
-- REDACTED: a redaction token already in the text (`[REDACTED CARD]`), with its kind;
-- JOIN: a stretch between two of those that may sit inside one number: whitespace, `, . / -` and
-  dashes, the words "dash", "slash", "hyphen", and fillers ("uh", "um", "er"); `strong` when it holds
-  punctuation or a word (a group boundary even between digit words: "four one, one one");
-- BREAK: any other stretch (a word, `:`, `$`, `+` …): it ends a number. It carries the mark right
-  before the next token (`$`, `+`); `words_in` and `month_before` read more of it when asked.
-
-Only digits and what separates them become tokens, and a text with no digit character and no word
-that can spell one is a single BREAK at the cost of a split: most speech.
+A text becomes `Token`s, each with the span it was read from (the engine replaces by span): DIGITS
+(numerals not glued to letters, digit words, teens, tens, "double"/"triple"), REDACTED (a token
+already in the text), JOIN (what may sit inside one number: spaces, `, . / -`, "dash", "slash",
+fillers; `strong` when it is a group boundary) and BREAK (anything else: it ends a number).
+A text with no digit and no word that can spell one is a single BREAK (most speech, cheaply).
 Must keep: spans cover exactly the characters read, and a numeral's digits are one character each.
-Nothing here decides what is private: shared/redaction.py does.
+Nothing here decides what is private: shared/redaction.py does. What is read as a digit, in full:
+docs/data-model.md ("Redaction", "How a number is read").
 """
 
 from __future__ import annotations

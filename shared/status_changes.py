@@ -1,17 +1,13 @@
 """What a report of a call's status writes on its record, however the report came.
 
-Twilio tells us where a call stands in two ways: the status callbacks the webhooks receive, and the
-Call resource of its REST API, which the sweeper reads when a callback was lost (Twilio does not
-retry a callback we answered 5xx). Both go through `status_advance`, so the record is the same
-whichever way a status came. Which times a status sets is decided here; the order by the store (a
-status only moves the rank up, `shared.status`):
-
+A status comes from a status callback (webhooks) or from the Call resource of Twilio's REST API (the
+sweeper, when a callback was lost); both go through `status_advance`, so the record is the same
+either way. Which times a status sets is decided here, the order by the store (`shared.status`):
 - `in-progress` sets `answered_at` (first time only); a terminal status sets `ended_at` and the
-  duration, which the rank condition lets happen once, for the first terminal report to land;
+  duration, once, for the first terminal report to land;
 - every status puts the call in the sweeper's index (`sweep_after`): a terminal one at `ended_at`
-  (replacing what was there), an earlier one at the first status reached (kept by later ones). The
-  sweeper decides from there when to look again, and when to ask Twilio about a call that has no
-  terminal status yet (docs/recordings.md, "The sweeper").
+  (replacing what was there), an earlier one at the first status reached (kept by later ones);
+  docs/recordings.md ("The sweeper") says what the sweeper does from there.
 """
 
 from __future__ import annotations

@@ -1,26 +1,14 @@
 """The per-call stream token: proof that a Media Stream's `start` belongs to TwiML we issued.
 
-Twilio signs the WebSocket upgrade over the fixed `STREAM_URL` with no parameters, so one upgrade's
-`X-Twilio-Signature` is valid for every call: whoever saw it could open a stream with any `callSid`
-in `start`. The webhooks therefore add `<Parameter name="token">` to every `<Stream>` they emit, an
-HMAC that binds the call SID and the stream's other parameters to the auth token, and the streamer
-checks it against `start.callSid` and `start.customParameters` before doing anything with the stream.
-
-The contract (ARCHITECTURE.md, "Per-call stream token"), pinned precisely here:
+The webhooks add `<Parameter name="token">` to every `<Stream>`; the streamer checks it against
+`start.callSid` and `start.customParameters` before doing anything with the stream:
 
     token   = lowercase hex HMAC-SHA256(key = auth token (UTF-8), message (UTF-8))
     message = "v1\\n" + callSid + "\\n" + urlencode(sorted(pairs))
 
-- `pairs` are the stream's `<Parameter>`s as (name, value), every one but `token` itself, sorted by
-  name in code point order (Python's `str` order; names are unique: Twilio hands them back as a map).
-- `urlencode` is `urllib.parse.urlencode` with its defaults, i.e. `quote_plus` with `safe=""` and
-  UTF-8: letters, digits and `_.-~` stay as they are, a space becomes `+`, every other byte `%XX`
-  (upper-case hex); pairs are `name=value` joined by `&`; no parameters gives an empty string.
-- `callSid` must be `CA` + 32 hex digits; anything else is refused before any HMAC is computed.
-
-Twilio returns `<Parameter>`s verbatim as string values in `start.customParameters`, so the streamer
-verifies exactly what the webhooks signed. Values must survive that trip unchanged: the webhooks
-never emit an empty value or a parameter too long for Twilio, and sign only what they emit.
+Must keep that contract byte for byte (ARCHITECTURE.md, "Per-call stream token"); docs/streamer.md
+("Per-call stream token") pins `pairs`, `urlencode` and the call SID's shape, and says why one
+upgrade signature is not enough.
 """
 
 from __future__ import annotations

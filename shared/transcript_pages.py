@@ -2,25 +2,11 @@
 
 `?limit=N` (1 to `MAX_LIMIT`, default `DEFAULT_LIMIT`) and `?cursor=…` (the previous answer's
 `transcriptNextCursor`) choose the page; a bad value of either is a 400 (other parameters are
-ignored, as before paging). The cursor is opaque to clients: urlsafe base64 (no padding) of the call
-SID and the sort key of the last segment sent. It carries no secret and needs none: a cursor only
-says where in this call's transcript to resume, and the caller may read the whole transcript
-anyway. What is checked is that it is one we could have made for *this* call (the canonical
-encoding, the call SID, the shape of the key), so a cursor from another call, a truncated or edited
-one is refused instead of silently starting somewhere else.
-
-Sizes, from the numbers the product has (docs/deploy.md: ~24 final segments per call-minute; issue
-11: 7,200 segments made 1.3 MB, ~180 bytes of JSON each):
-- `DEFAULT_LIMIT` = 2,000 segments: a call of ~80 minutes fits in one page, ~360 KB of JSON.
-- Worst case per segment: the streamer does not cap `text`; the longest it realistically stores is
-  an agent reply (`AGENT_MAX_TOKENS` 400, ~2,000 characters; Deepgram finals end at every 300 ms
-  pause and are far shorter), ~2.1 KB of JSON. 2,000 of those would be ~4.2 MB, but a page is one
-  DynamoDB Query, which reads at most 1 MB of items: ~450 such segments, ~1 MB of JSON. Text that
-  JSON escapes (`\\u00e9` for 2 UTF-8 bytes, `\\u4e2d` for 3) at most triples that: ≤ ~3 MB, plus
-  the call record (a few KB; DynamoDB caps its item at 400 KB), so every page stays below Lambda's
-  6 MB response limit however long the call or its segments.
-- `MAX_LIMIT` = 2,000: a larger page would rarely come back anyway (~3,800 typical segments fill
-  1 MB) and only lengthens one Lambda invocation.
+ignored). The cursor is opaque to clients: urlsafe base64 (no padding) of the call SID and the sort
+key of the last segment sent; unsigned, as it only says where in a transcript the caller may read
+whole to resume. Must keep: a cursor is accepted only when it is one we could have made for *this*
+call (canonical encoding, the call SID, the key's shape); a page stays below Lambda's 6 MB response
+limit (docs/architecture.md, "Page sizes", has the arithmetic behind the limits).
 """
 
 from __future__ import annotations

@@ -1,26 +1,14 @@
 """One track's live transcription: a Deepgram `/v1/listen` WebSocket that survives drops.
 
-Spoken with `websockets` directly (not deepgram-sdk): the SDK does not reconnect, turns errors into
-events, parses every message into pydantic models and runs on `websockets.legacy`; the bridge needs
-exact control of what was sent on which connection to replay and re-time after a reconnect.
-
-Algorithm (docs/streamer.md has the long form):
-- Audio is appended to the track's `TrackAudio` as Twilio delivers it, whether or not a connection is
-  open; a sender drains it to the open connection (so nothing said before Deepgram accepts is lost).
-- A connection starts at the track's confirmed index (end of the last final result): after a drop the
-  new connection is fed that unconfirmed audio again, and its clock (restarting at 0) is mapped back
-  to stream time through its `ConnectionClock` and the track's anchors.
-- A final result confirms the audio it covers; one that ends at or before the track's high-water mark
-  (stream time of the last final end) is a duplicate and is dropped, words before it are trimmed.
-- 401/402/403 (and other 4xx but 408/429) at the handshake, and 1008 (undecodable audio), are
-  terminal: reported once, never retried. Everything else is retried with the product's retry policy
-  (`shared.backoff`: tenacity, capped full-jitter backoff, `DEEPGRAM_MAX_ATTEMPTS` in a row); a
-  connection that dies before hearing anything counts as a failed attempt, so a server that accepts
-  and drops at once cannot cause a reconnect storm, and one that heard results starts the count again.
-
-Messages are parsed in `deepgram_messages.py`; the rest stays one class (~320 lines)
-because sending, reconnecting and timing results share one track's indices (confirmed, sent, the
-connection's clock) and must move together.
+Audio is appended to the track's `TrackAudio` whether or not a connection is open and drained to
+the open one; a connection starts at the confirmed index (end of the last final), so after a drop
+the unconfirmed audio is sent again, and its clock is mapped back to stream time. A final ending at
+or before the track's high-water mark is a duplicate and dropped. Handshake 4xx (but 408/429) and
+close 1008 are terminal; everything else is retried (`shared.backoff`, `DEEPGRAM_MAX_ATTEMPTS` in a
+row; a connection that heard nothing counts as a failed attempt). docs/streamer.md has the long
+form ("No audio lost") and why `websockets`, not deepgram-sdk ("One Deepgram connection per track").
+~400 lines, most of it one class: sending, reconnecting and timing results share one track's
+indices (confirmed, sent, the connection's clock) and must move together.
 """
 
 from __future__ import annotations

@@ -1,16 +1,14 @@
 """A call's transcript status on the call record (CDR), from the stream's claim to its end.
 
-The claim (`streamer.ownership`) wrote "in-progress" when the call began; `CallFinisher` writes
-"failed" at a track's first failure, and at the end, in this order: the agent's last words,
-CloseStream on every track and a bounded wait for the last finals, the digits redaction held back, a
-bounded wait for every segment write; then the final status (`completed` only when nothing was lost
-and the stream ended normally; `incomplete` saying what was lost; `failed` after a failure): the
-heartbeat stopped, the stream's usage and redaction counts, then the status and segment count. When
-that write is what ended the transcript, the outbox announces it as `Transcript Completed` (from the
-calls table's stream: nothing is published here); after the sweeper ended it, the sweeper's end was
-the one announced. Every write is the owning stream's (`CallOwnership`). A change must keep the
-earlier status writes landing before the final one, and the usage and redaction counts before it
-(the summaries tier costs the call from the record the event announces).
+The claim (`streamer.ownership`) wrote "in-progress"; `CallFinisher` writes "failed" at a track's
+first failure, and at the end, in order: the agent's last words, CloseStream on every track and a
+bounded wait for the last finals, the digits redaction held back, a bounded wait for every segment
+write; then the heartbeat stopped, the usage and redaction counts, and the final status (`completed`
+only when nothing was lost and the stream ended normally; `incomplete` saying what was lost;
+`failed`) with the segment count. The outbox announces it from the table's stream, not from here.
+Must keep: every write is the owning stream's (`CallOwnership`); earlier status writes, the usage
+and the redaction counts land before the final status (the summaries tier costs the call from the
+record the event announces). docs/streamer.md ("How a transcript ends").
 """
 
 from __future__ import annotations

@@ -3,16 +3,11 @@
 Every segment the session stores (a track's final result, what the caller heard of the agent) goes
 through `CallRedaction.accept`, which hands back the segments that may now be written, their text
 redacted by `shared.redaction` (one `TrackRedactor` per track and speaker, all counting into the
-call's one `Redactor`).
-
-A card read out in groups lands in several finals ("4111" … "1111" … "0 4 2 7"), none of which is a
-number on its own, so a segment that ends in digits is held until the run of digits it ends with is
-judged: when a later segment of its track carries other words, at the end of the stream (`flush`),
-or at a hold bound (shared.redaction `HOLD_*`: segments, digits, and seconds of stream time, which
-any track's next segment measures, so a silent track's held segment is let go while the other talks).
-Memory is bounded per call: a few streams, each holding at most `HOLD_SEGMENTS` segments.
-
-`counts` are the call's totals per kind, written onto the call record as `redaction_counts`.
+call's one `Redactor`; `counts` become the record's `redaction_counts`). A segment ending in digits
+is held until its run is judged: a later segment of its track with other words, `flush` at the end,
+or a `HOLD_*` bound (stream time measured by any track's next segment).
+Must keep, with redaction on: nothing unredacted is written; memory bounded (`HOLD_SEGMENTS` a stream).
+Why the hold: docs/streamer.md ("Storing segments", "The hold").
 """
 
 from __future__ import annotations

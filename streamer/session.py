@@ -1,18 +1,15 @@
 """One Twilio media stream = one `CallSession`, the orchestration of one call's named parts.
 
-The parts: `StreamGuard` (what the stream may cost, and why it ended), the opening (`start` awaited
-and its per-call stream token verified before anything else: `streamer.opening`), `CallOwnership`
-(the stream's claim on its call record, one stream per call across tasks, its heartbeat and every
-later write of the record as owner), `CallTracks` (one Deepgram transcriber per track, the one
-redacted path to storage), `CallFinisher` (the transcript status on the CDR, and the call's end) and,
-in agent mode (`start.customParameters.mode == "agent"`), the call's `AgentConversation`
-(streamer/agent), which hears the inbound track, gets Twilio's `mark` and `dtmf` messages and speaks
-on this socket. The session reads the stream and hands each message to its part. A change must keep:
-nothing set up (no Deepgram, agent, segment or event) before the `start` is verified, the call
-claimed for this stream and the server admits it (the stream stays a pending connection, never a
-call, until the claim answers; what it sends meanwhile is kept for its tracks); the transcript
-finished however a claimed stream ended; every task the parts start tracked in the session's
-`TaskSet`, awaited or cancelled before `run()` returns.
+The parts: `StreamGuard` (what the stream may cost, why it ended), the opening (`start` awaited and
+its stream token verified: `streamer.opening`), `CallOwnership` (the stream's claim on its call
+record, its heartbeat, every later write as owner), `CallTracks` (a Deepgram transcriber per track,
+the one redacted path to storage), `CallFinisher` (the transcript status, the call's end) and, in
+agent mode, the `AgentConversation`. The session reads the stream and hands each message to its part.
+Must keep: nothing set up (Deepgram, agent, segment, event) before the `start` is verified, the call
+claimed for this stream and the server admits it (until the claim answers the stream is a pending
+connection, never a call, and what it sends is kept for its tracks); the transcript finished however
+a claimed stream ended; every task the parts start tracked in the `TaskSet`, awaited or cancelled
+before `run()` returns.
 """
 
 from __future__ import annotations

@@ -1,17 +1,12 @@
 """Lambda entry point: `handler(event, context)` for the calls table's DynamoDB stream (the outbox).
 
-The event source mapping (infra/components/outbox.py) delivers a shard's records in order, one batch
-at a time. Each record is parsed (`inputs.WrittenRecord`) and announced (`service.Outbox`) with
-Powertools' batch processing, whose answer is the mapping's `ReportBatchItemFailures` response.
-
-Order per call record is kept: once a record fails (a sink raised), every later record of the batch
-is reported failed too without being announced, so the mapping retries from the first failure and
-no call's later change is announced before an earlier one. What never can be announced (not a call
-record; a change no sink can describe) is parked in the dead-letter queue and not retried.
-
-`handler` builds the service from the environment on the first invocation and keeps it for the
-container's life; `create_handler` binds the same code to a service built elsewhere (the local
-stack's stream poller, tests).
+Each record is parsed (`inputs.WrittenRecord`) and announced (`service.Outbox`) with Powertools'
+batch processing, whose answer is the mapping's `ReportBatchItemFailures` response. What a change
+must keep: once a record fails, every later record of the batch is reported failed too without
+being announced, so no call's later change is announced before an earlier one; what can never be
+announced is parked in the dead-letter queue, not retried. `handler` builds the service on the
+first invocation; `create_handler` binds the same code to one built elsewhere (local stack, tests).
+Why: docs/architecture.md, "Events: the outbox".
 """
 
 from __future__ import annotations

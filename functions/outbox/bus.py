@@ -1,18 +1,12 @@
 """The EventBridge sink: the contract's events (`shared.events`) for the changes that announce one.
 
-- `CallStatusChanged` to a terminal status: `Call Completed` (`status`, `durationSeconds`);
-- `RecordingReady`: `Recording Completed` (the recording's SID, `channels`, 1 when unknown,
-  `durationSeconds`, 0 when unknown, and `startTime`: Twilio's RFC 2822 `RecordingStartTime` as
-  ISO-8601 UTC, left out without one);
-- `TranscriptFinished`: `Transcript Completed` (`segmentCount`, `transcriptStatus`);
-- `ReconciliationStored` with a transcript version: `Transcript Reconciled` (`segmentCount`, the
-  final transcript's, `filledSeconds`, `transcriptVersion`, `transcriptSource`);
-- `SummaryStored`: `Summary Created` (the summary's `model` and `transcriptVersion`).
+`CallStatusChanged` to a terminal status → `Call Completed`; `RecordingReady` → `Recording Completed`;
+`TranscriptFinished` → `Transcript Completed`; `ReconciliationStored` with a transcript version →
+`Transcript Reconciled`; `SummaryStored` → `Summary Created`. Every other change has no event.
+The fields of each: docs/architecture.md, "Events: the outbox".
 
-Every other change (a status before the terminal one, the sweeper settling a call recorded by
-nothing) has no event on the bus. What a change must keep: the detail fields are the contract's
-(the models in `shared/events.py`), each built from the new image only, so a retried record
-publishes the same detail.
+What a change must keep: the detail fields are the contract's (the models in `shared/events.py`),
+each built from the new image only, so a retried record publishes the same detail.
 """
 
 from __future__ import annotations

@@ -1,17 +1,12 @@
 """What one write to a call record changed: the transitions between its old and its new image.
 
-The outbox reads every write of the calls table from the table's DynamoDB stream as an (old image,
-new image) pair and asks `changes` what moved; each sink (`bus.EventBridgeSink`, and any sink added
-beside it) turns the changes it cares about into its own messages. Pure: records in, changes out.
-
-What a change must keep:
-- a change is reported only when the record moved: a write that stored what was there (a repeated
-  or late callback the conditions let through, a retried write, a cost or marker write) yields
-  none, so whatever order and however often the writes land, each transition is reported once;
+Pure: (old image, new image) from the calls table's stream in, changes out; each sink turns the
+changes it cares about into its own messages. What a change must keep:
+- a change is reported only when the record moved: a write that stored what was there yields none,
+  so however often and in whatever order the writes land, each transition is reported once;
 - the changes of one write come in a fixed order (status, recording, transcript, reconciliation,
   summary), each carrying the record as written, so a sink never reads the table to describe one;
-- a new kind of change is a new class here, added to `Change` and reported by `changes`; sinks that
-  do not know it ignore it.
+- a new kind of change is a new class here, added to `Change`; sinks that do not know it ignore it.
 """
 
 from __future__ import annotations

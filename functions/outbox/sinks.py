@@ -1,18 +1,12 @@
 """Where the outbox sends a write's changes: the `Sink` port, and what a delivery reports.
 
-A sink maps the changes it carries to its own messages and sends them: the EventBridge sink
-(`bus.py`) publishes the contract's events; any other message that every change must produce is one
-more sink beside it (docs/architecture.md, "Events: the outbox", says how to add one, and why the
-live feed, which may drop, reads the stream on its own). Neither the transitions (`changes.py`) nor
-the other sinks change when one is added.
-
+A sink maps the changes it carries to its own messages and sends them; adding one changes neither
+`changes.py` nor the other sinks (docs/architecture.md, "Events: the outbox", "Adding a sink").
 What a sink must keep:
-- raise for a failure that a retry can mend (the service is down, throttled): the whole stream
-  record is retried, so every sink of it may see the same changes again and must tolerate a repeat
-  (the bus's consumers are idempotent; a feed's clients de-duplicate);
-- return a `Refusal` for a change it can never send (the record cannot make a valid message):
-  retrying would block the stream shard for nothing, so the record is parked in the outbox's
-  dead-letter queue instead, with the reasons;
+- raise for a failure a retry can mend: the whole record is retried, so every sink of it may see the
+  same changes again and must tolerate a repeat;
+- return a `Refusal` for a change it can never send (the record is parked in the dead-letter queue
+  with the reasons, rather than blocking the shard);
 - keep the order of the changes it is given (they are the record's own order).
 """
 

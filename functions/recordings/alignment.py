@@ -1,20 +1,12 @@
 """Where the recording sits in stream time: `stream_time = recording_time + offset`.
 
-Two clocks meet here. Live segments are timed from the start of the media stream (Twilio's
-`media.timestamp`, stream time 0 = `stream_started_at`, stored by the streamer); the recording
-starts later, at answer for a `<Dial>`, and Twilio reports that moment only to the whole second
-(`RecordingStartTime`, RFC 2822). So the timestamps give a prior good to about a second, and the
-words both transcripts heard pin it down to a few tens of milliseconds, which is what lets words
-filled in from the recording land within ±0.5 s of where they were said.
-
-The estimate is a vote: every pair of equal normalised words on the same track whose time
-difference lies inside the window the prior allows is one vote for that difference. The densest
-`±AGREE` interval of votes wins (outliers, repeated words and misrecognitions scatter; the true
-offset piles up) if it stands well above the floor that frequent words make at every offset, and
-the answer is the median of the precise votes in it: those of live segments'
-first and last words, whose times Deepgram gave directly rather than our interpolation. Without a
-stream start the whole call is searched with distinctive words only, then refined the same way.
-Sorting and one linear sweep: O(n log n), deterministic for the same input.
+The timestamps give a prior (Twilio's `RecordingStartTime` has whole seconds only); the words both
+transcripts heard pin it down. The estimate is a vote: every pair of equal normalised words on the
+same track whose time difference lies in the prior's window is one vote; the densest `±AGREE`
+interval wins if it stands well above the floor frequent words make, and the answer is the median of
+its precise (anchor) votes. What a change must keep: deterministic for the same input, O(n log n),
+and `Alignment.method` says which path gave the offset. Why and measured errors: docs/recordings.md,
+"Alignment".
 """
 
 from __future__ import annotations

@@ -1,17 +1,11 @@
 """Lambda entry point: `handler(event, context)` for the EventBridge `Recording Completed` event.
 
-Parse (Powertools parser: the whole EventBridge event, typed detail) → `RecordingService.reconcile`
-→ the outcome. `handler` builds the service and its adapters (tables, bucket, Twilio, Deepgram)
-from the environment on the first invocation, not at import, and keeps them for the container's
-life; `create_handler` binds the same code to a service built elsewhere (the local stack, tests).
-
-Every failure is raised, so Lambda's asynchronous invoke retries the event and then sends it to the
-dead-letter destination; nothing is lost quietly. Before raising, the handler logs it and counts
-`RecordingFailures` with a `reason` dimension (`recording-not-found`, `deepgram-rejected`,
-`deepgram-unavailable`, `store-unavailable`, …) and says in the log whether a retry can help:
-`retryable: false` failures (a 404, a Deepgram 400, an invalid WAV) will reach the DLQ after the
-retries whatever happens, and need an operator (docs/recordings.md, "Errors"). The failure is
-counted twice: with `service` alone (the total the dashboard graphs) and with `reason` too.
+Parse (Powertools parser: the whole EventBridge event, typed detail) → `RecordingService.reconcile`.
+`handler` builds the service and its adapters on the first invocation, not at import; `create_handler`
+binds the same code to a service built elsewhere (the local stack, tests). What a change must keep:
+every failure is raised (Lambda's asynchronous invoke retries, then the dead-letter destination), and
+before that it is logged with `retryable` and counted as `RecordingFailures` twice, with `service`
+alone and with `reason` too. The reasons and what an operator does: docs/recordings.md, "Errors".
 """
 
 from __future__ import annotations

@@ -1,19 +1,11 @@
 """Deepgram pre-recorded (`POST /v1/listen`, `multichannel=true`) responses read into words per track.
 
-Parsing only: the HTTP call belongs to the Lambda's adapter. The response is validated with pydantic
-(shape documented at developers.deepgram.com "Multichannel" and validated the same way by
-deepgram-sdk's `ListenV1Response`): `results.channels[i].alternatives[0].words[]` with
-`word`, `start`, `end`, `confidence` and, with `punctuate`/`smart_format`, `punctuated_word`. Fields
-we do not read are ignored, so a richer response (paragraphs, utterances, summaries) parses alike.
-
-Channels map to tracks as Twilio records a dual-channel call: channel 0 is the parent call's side
-(the caller: `inbound`), channel 1 the dialled leg (`outbound`); a one-channel recording (voicemail,
-`<Record>`) is the caller's side.
-
-What cannot be true is a bad response (`BatchResponseError`), never a transcript: JSON nested past
-the parser's depth, a time that is not a finite number, a word before 0 s, and (checked by
-`BatchTranscript.check_within` against the WAV) a word after the recording's end. A word repeated
-(same channel, times and text) is one word heard once: the copies are dropped.
+Parsing only (the HTTP call is the adapter's), validated with pydantic; fields we do not read are
+ignored. Channel 0 is the caller's side (`inbound`), channel 1 the dialled leg (`outbound`); a
+one-channel recording is the caller's. What a change must keep: what cannot be true is a bad response
+(`BatchResponseError`), never a transcript (JSON too deep, a time not finite, a word before 0 s or,
+via `BatchTranscript.check_within`, after the recording's end); a word repeated is kept once.
+Details: docs/recordings.md, "Words per track".
 """
 
 from __future__ import annotations

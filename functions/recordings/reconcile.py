@@ -1,30 +1,14 @@
 """Reconciliation: the live transcript kept as it is, the recording's words added only where live missed them.
 
 Pure: stored segments, the recording's words and the alignment in; the segments to write and the
-call's reconciliation fields out. The rules, and why (docs/recordings.md has the long form):
-
-- Live segments are never changed: they were what the caller saw first, and GET /calls promises them.
-- A recording word, moved to stream time, is *covered* when at least half of it overlaps one live
-  segment of its track, with `COVER_TOLERANCE` of slack at the segment's edges (the two recognisers
-  time the same word up to ~0.1 s apart, plus the alignment's error). Uncovered words are the ones
-  live missed, and become segments with `origin=recording`, so every word is stored once.
-- A word live heard but timed differently is still heard: at a live segment's edge the two
-  recognisers can disagree by more than the slack (seen locally: a caller's "Yes" put 0.5 s earlier by
-  the batch pass than by live after a reconnect). So a recording word that a live segment of its track
-  starts or ends with, within `ECHO_WINDOW`, is not added either (`liveCoverage` stays exact).
-- `liveCoverage` uses the same test *without* the slack: it is the contract's exact number.
-- Uncovered words in a row (no covered word, no live segment between them) form one gap; within a
-  gap they are cut into segments at pauses and sentence ends, as a live transcript would be.
-- Redaction (`TRANSCRIPT_REDACTION`) runs on the segments this adds, after every decision above was
-  taken on the recognised words, with the engine the streamer uses: each track is read as one
-  stream, the live segments as context (read, never changed), so a number or an expiry the added
-  words complete is found. Live segments are stored redacted already, and their tokens
-  (`[REDACTED CARD]`) match no recording word (`words.segment_tokens`), so the words a token
-  replaced are covered by its segment's time as any live word is. The counts go on the call record
-  as `recording_redaction_counts`; `transcript_version` is the digest of what is stored (redacted).
-- Keys are `recording_segment_key` (`…#track#r`): derived from the words' own timing, so a re-driven
-  run writes the same items, and never equal to a live key, so nothing live is overwritten. Recording
-  segments an earlier run added and this one does not are reported as `obsolete_keys`.
+call's reconciliation fields out. What a change must keep:
+- live segments are never changed, and every word is stored once (covered with `COVER_TOLERANCE`,
+  or echoed at a live segment's edge within `ECHO_WINDOW`, means heard live);
+- `liveCoverage` is the contract's exact number: the same cover test without the slack;
+- added segments are redacted after every decision, live segments read as context only;
+- keys (`recording_segment_key`, `…#track#r`) come from the words' own timing and never equal a
+  live key, so a re-run writes the same items and overwrites nothing live.
+The rules and why: docs/recordings.md, "Coverage and what is added", "Keys, `source` and idempotency".
 """
 
 from __future__ import annotations

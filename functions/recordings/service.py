@@ -1,26 +1,12 @@
 """One recording, reconciled: copy it, transcribe it, add what live missed, store the result.
 
-The handler (`app.py`) parses the `Recording Completed` event and calls `RecordingService.reconcile`.
-Every outside thing is a port handed in (the calls and segments tables through `shared/dal`, Twilio's
-media, the bucket, Deepgram, the clock, the metrics sink), so unit tests run every path on fakes and
-the integration test runs the same service on moto and local HTTP servers.
-
-Order, and why (docs/recordings.md, "The recordings Lambda"):
-
-1. The call is read; a recording that is not the call's own (a later one replaced it) is skipped.
-2. The WAV comes from our bucket when an earlier run stored it (Twilio's copy may be deleted by
-   then), else from Twilio, is checked to be a WAV, and is stored (SSE) under a key derived from the
-   call and the recording, so a retry overwrites the same object.
-3. Deepgram transcribes it. Only now is the call touched: `recording_s3_key`, then (setting
-   DELETE_TWILIO_RECORDINGS) Twilio's copy is deleted. A recording that cannot be downloaded, stored
-   or transcribed raises before this and leaves the call as it was.
-4. The call is read again (live may have finished while Deepgram worked), then its segments;
-   alignment and reconciliation are pure (`alignment.py`, `reconcile.py`). Recording segments are
-   written, obsolete ones deleted, and the call record last, so a crash midway leaves the call
-   unreconciled and a retry (or the sweeper) redoes it with the same keys. The call record's write
-   is what the outbox announces as `Transcript Reconciled` (once per stored reconciliation; a re-run
-   that stores nothing new announces nothing: the first write already was).
-5. The call's cost is recomputed (`shared.costs.record_cost`): its pre-recorded minutes are known now.
+`RecordingService.reconcile` runs on ports handed in (tables through `shared/dal`, Twilio's media,
+the bucket, Deepgram, the clock, the metrics sink). What a change must keep, in this order: nothing
+on the call changes until the WAV is stored and transcribed; the object key depends only on the call
+and the recording; recording segments are written, obsolete ones deleted, and the call record last,
+so a crash midway leaves the call unreconciled and a retry redoes it with the same keys; the cost is
+recomputed after. The steps and why: docs/recordings.md, "The recordings Lambda".
+Long (~370 lines): the steps and their metrics are one sequence; the pure parts live elsewhere.
 """
 
 from __future__ import annotations

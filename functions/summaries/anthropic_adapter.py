@@ -1,17 +1,11 @@
 """The Anthropic SDK adapter of the language-model port, on Anthropic's API or Amazon Bedrock.
 
-`import anthropic` costs ~1.5 s, about the whole cold-start budget, so this module imports the SDK
-only when the first client is built (the first invocation that needs the model); the no-speech path
-and redelivered events never pay for it.
-
-Structured output uses `messages.parse(output_format=<pydantic model>)`: the SDK sends the model's
-JSON schema as `output_config.format` and validates the answer with the same model. On Bedrock the
-request is the same, plus `shared.anthropic_clients.request_extras` (the InvokeModel API version);
-for a Bedrock model that refuses `output_config`, `StructuredOutput.TOOL` asks for the same schema as
-the input of one forced tool call (thinking off, which a forced tool requires) and validates it with
-the same model. Retries of 408/409/429/5xx/529 and connection errors (with backoff and `retry-after`)
-are the SDK's, bounded by `max_retries`; each request's timeout is chosen by the caller so it ends
-before the Lambda does.
+What a change must keep: the SDK is imported only when the first client is built, never at import
+(it costs about the whole cold-start budget; docs/summaries.md, "Cold start"); structured output is
+validated with the same pydantic model whichever way it is asked for (`messages.parse`, or on
+Bedrock `StructuredOutput.TOOL`: one forced tool call, thinking off); retries are the SDK's, bounded
+by `max_retries`, and each request's timeout is the caller's, so it ends before the Lambda does.
+What differs on Bedrock: docs/summaries.md, "Model provider".
 """
 
 from __future__ import annotations

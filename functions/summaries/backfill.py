@@ -3,24 +3,12 @@ hard cost cap.
 
     python -m functions.summaries.backfill --max-usd 2.50 --since 30 [--until 0] [--dry-run]
 
-Calls are read day by day (UTC) through the calls_by_day index, from `--since` days ago to `--until`
-days ago; a call is answered when it has a summary and its `evaluations_version` is not the current
-set's. Each answer is stored with a write conditional on that (`save_evaluations`), so a re-run, or
-the summaries Lambda answering the same call meanwhile, writes nothing twice.
-
-The cap is never passed: before every request (a map-reduce makes several) its worst case is
-reserved: every character of the system prompt, the prompt and the schema counted as
-`1 / CHARS_PER_TOKEN_BOUND` tokens, plus `max_tokens` of output, at the model's price (the
-long-context rate when the prompt could cross its threshold). A request whose worst case does not fit
-in what is left is not sent, and the run stops there (`stopped: cap`). After each request the
-reservation is replaced by what the API reported it used. A model without a price cannot be bounded,
-so the run refuses to start.
-
-Environment: the summaries Lambda's (`CALLS_TABLE`, `TRANSCRIPTS_TABLE`, `ANTHROPIC_API_KEY` or
-`ANTHROPIC_SECRET_ARN`, or `MODEL_PROVIDER=bedrock` and AWS credentials allowed to invoke the model,
-`SUMMARY_MODEL`, `SUMMARY_PROMPT_VERSION`, `EVALUATION_QUESTIONS`, …), so it runs against a deployed
-stack with that Lambda's configuration, and locally with `callscribe backfill-evaluations` (the
-running local stack's moto and model stand-in).
+What a change must keep: each answer set is stored with a write conditional on the call holding
+another `evaluations_version` (`save_evaluations`), so nothing is written twice; the cap is never
+passed: every request's worst case is reserved before it is sent (a request that does not fit stops
+the run), replaced by the reported usage after, and a model without a price refuses to start.
+It reads the summaries Lambda's environment. How, and how the worst case is bounded:
+docs/summaries.md, "Backfill (past calls), with a cost cap".
 """
 
 from __future__ import annotations

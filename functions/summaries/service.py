@@ -1,21 +1,13 @@
 """The domain logic of one summary: read the call, build and redact the transcript, summarise, redact
 what the model wrote, store once. The handler calls `SummaryService.create` (`Transcript Completed`)
-or `SummaryService.rewrite` (`Transcript Reconciled`) through Powertools idempotency.
+or `SummaryService.rewrite` (`Transcript Reconciled`) through Powertools idempotency; every outside
+thing is a port handed in.
 
-A summary names the transcript version it was written from (the call's `transcript_version`, set by
-the recordings tier). When a reconciliation added words and the summary names another version, it is
-rewritten from the final transcript: one model call per transcript version (the replacing write is
-conditional on the version).
-
-Every outside thing is a port handed in (the calls and segments tables, the language model, the
-clock, the metrics sink), so the unit tests run each path on in-memory fakes; the integration test
-runs the same service on moto and the Anthropic stand-in.
-
-"Nothing lost, nothing twice": the model is asked only when the call has no summary yet (or, for a
-rewrite, none of the current version); the summary is stored with a conditional write, and that
-write is what the outbox announces as `Summary Created` (once per stored summary). A failure at any
-step raises, the idempotency record is released and EventBridge retries, and the retry resumes from
-whatever is already stored.
+What a change must keep: the model is asked only when the call has no summary (or, for a rewrite,
+none of the current `transcript_version`); the summary is stored with a conditional write, which is
+what the outbox announces as `Summary Created`; a failure raises, and the retry resumes from what is
+stored. Why: docs/summaries.md, "Exactly once", "Rewritten once per transcript version".
+Long (~430 lines): create, rewrite, evaluations and the no-speech path share the steps above.
 """
 
 from __future__ import annotations

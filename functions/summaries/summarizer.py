@@ -1,16 +1,11 @@
 """Turning a (redacted) transcript into one `CallSummary`: a single request when the transcript fits
 the token budget, map-reduce when it does not.
 
-Map: the transcript is cut between lines into chunks that fit the budget, and each chunk is
-summarised on its own (concurrently, in order of the call). Reduce: the chunk summaries, as JSON, are
-combined into one; if even they exceed the budget they are combined in groups, level by level, so a
-call of any length ends in one summary. Any failed request fails the whole summary: nothing partial
-is ever returned.
-
-Evaluation questions (a prompt version that answers them, and questions for this call) ride in the
-same requests: the output schema adds `evaluations` (functions/summaries/evaluations.py), each map
-request answers from its part and the reduce answers for the whole call from the parts' answers,
-citing the line numbers (`L12`) the parts cited. `evaluate` asks for the answers alone (the backfill).
+What a change must keep: chunks are cut between lines and summarised in the call's order; reduce
+runs level by level until one summary remains, so a call of any length ends in one; any failed
+request fails the whole summary (nothing partial is returned). Evaluation answers ride in the same
+requests (`evaluations` in the schema; the reduce answers from the parts' answers and citations);
+`evaluate` asks for the answers alone (the backfill). Details: docs/summaries.md, "Long calls".
 """
 
 from __future__ import annotations

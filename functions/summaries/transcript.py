@@ -2,20 +2,11 @@
 
     [00:01:05] caller: I'd like to move my appointment to Friday.
 
-Times are the segment's start in the media stream's clock (the same seconds GET /calls reports), so
-a summary that cites a moment can be checked against the recording. Segments arrive ordered by the
-table's sort key (time, then track); adjacent segments of the same speaker stay separate lines so
-timing survives, and empty or whitespace-only segments are dropped.
-
-What the caller says goes to the model, so it must not be able to speak to it as anything but a
-caller. The prompt puts the transcript between `<transcript>` tags and the system prompt says it is
-data; for that to hold, transcript text can never open or close a tag: `render` escapes `&`, `<`
-and `>` (and the characters a model reads as them: fullwidth, guillemets, CJK and mathematical angle
-brackets) as XML entities, which covers every case and whitespace variant of `</transcript>` at
-once, and drops Unicode tag characters (invisible text). Text is stored and redacted as heard and
-escaped only when rendered, so nothing is escaped twice. Speaker labels are free text from the
-stream's parameters; each line names one of `ROLES` instead, and a line cannot start another
-(segments are one line: whitespace, newlines included, is collapsed).
+What a change must keep: times are stream time (the seconds GET /calls reports); each line names
+one of `ROLES`, never the free-text speaker label; a segment is one line (whitespace collapsed) and
+no transcript text can open or close a tag: `render` escapes `&`, `<`, `>` and their look-alikes as
+XML entities and drops Unicode tag characters. Text is escaped only when rendered, never stored so.
+Why: docs/summaries.md, "Prompts".
 """
 
 from __future__ import annotations

@@ -1,32 +1,13 @@
 """What a due call still needs, decided from its record alone (pure: no AWS, no clock).
 
-The sweeper reads a call once it has waited `SWEEP_AFTER_SECONDS` since it ended (or since the last
-re-drive). By then every tier has had its chance, so whatever is still open was lost: a stream that
-died, or a consumer that gave up on its event (its retries and dead-letter queue spent); except a
-transcript whose stream is alive (it claimed the call and its heartbeat is newer than the staleness
-bound): that stream finishes it itself, so the sweeper waits. Events of writes that landed are not
-lost (the outbox announces every change of the record from the table's stream), so the sweeper
-re-drives work, not announcements. The record says:
-
-- stream alive, and the transcript still live, or final without a summary: wait;
-- transcript `pending` / `in-progress` (its stream dead: never claimed, or silent): finish it
-  `incomplete` from the segments stored (the outbox announces that write as `Transcript Completed`);
-  a completed recording is re-driven too, to be reconciled with it;
-- transcript final (`completed`, `incomplete`, `failed`) and no summary: mark the summary `failed`
-  (its delivery failed and went to the DLQ) and re-publish `Transcript Completed`;
-- recording `completed`, no `reconciled_at`: re-publish `Recording Completed`;
-- recording `completed`, reconciled against another live status than the transcript's final one
-  now (reconciled while live was in progress; or, rarely, before the stream's own ending replaced the
-  sweeper's): re-publish `Recording Completed`, so it is reconciled against the final transcript;
-- no recording and `recording_expected = false` (the route records nothing), transcript final, not
-  reconciled: settled as live only (`transcript_source = live`, stored with the settling write);
-- recording `in-progress`: wait (no event of ours moves it: the completed callback is Twilio's);
-- a completed recording the sweeper's own read of Twilio just wrote: wait (the outbox announces
-  that write; `leave_to_the_outbox`);
-- none of these: settled, out of the index.
-
-No transcript status means no stream ever started (an unanswered call, a dialled leg): nothing is
-expected from the streamer or the summaries. A recording `absent` or `failed` expects nothing either.
+A call is due once it has waited `SWEEP_AFTER_SECONDS` since it ended (or since the last re-drive):
+whatever is still open by then was lost. What a change must keep:
+- the sweeper re-drives work, never announcements (the outbox announces every write that landed),
+  and holds no tier's logic: it re-publishes the event the tier already handles;
+- a transcript whose stream is alive (claimed, heartbeat newer than the bound) is that stream's:
+  wait; a recording in progress or one the sweeper just wrote from Twilio: wait;
+- nothing is expected of a call without a transcript status, or with a recording `absent`/`failed`.
+The rules, one row each: docs/recordings.md, "What it does with a due call".
 """
 
 from __future__ import annotations

@@ -1,31 +1,13 @@
 """One sweeper run: read the due calls from the sparse index, then settle, re-drive or park each.
 
-Sweeping twice changes nothing. Every action on a call is taken under a claim, a conditional write
-that moves the call's marker (`sweep_after`) from the value just read to "now + backoff": a second
-run (or an overlapping one) either finds the call no longer due or loses the claim, so it publishes
-nothing. The claim also counts the attempt; a call out of attempts is parked (out of the index,
-`sweep_gave_up_at` stamped, `SweepGaveUp` alarmed) rather than re-driven forever. A settled call
-(nothing open) is taken out of the index with the same condition, so a status callback that lands
-meanwhile (and re-arms the marker) wins.
-
-Order inside a claim: finish the stalled transcript (conditional: the streamer's own ending wins, and
-a stream that showed a sign of life within `STREAM_HEARTBEAT_STALE_SECONDS` keeps its transcript;
-the outbox announces the write that lands), then re-publish what a consumer never acted on. If a
-publication fails the claim is released, so the next run tries again at once.
-Failures of single calls do not stop the run; it raises at the end, after every other call was
-handled, so the Lambda's error alarm sees it.
-
-Before a due call is planned, `twilio_check.TwilioCheck` makes its record true to Twilio's REST API
-where it may have missed a callback (a call with no terminal status, a recording never reported);
-a call still live at Twilio is deferred, not swept. It also reads Twilio's bill for an answered call
-(`cost.billed`); a call otherwise settled stays in the index until it has one (or its price window
-has passed). What it writes is announced by the outbox like any write, so a recording it just wrote
-is not re-published in the same run (`rules.leave_to_the_outbox`): the call waits for its next look.
-
-A call about to be settled has its cost checked against its final record: every tier recomputes the
-cost after its own write, but a cost write that failed (throttling) or was outraced four times is
-only logged there, so the sweeper is the last writer that can set it right (`shared.costs`; counted
-as `SweepCostsRepaired`). A cost already right costs no write.
+What a change must keep:
+- sweeping twice changes nothing: every action is taken under a claim (a conditional write moving
+  `sweep_after` from the value read to now + backoff), and settling is conditional on the marker too;
+- a call out of attempts is parked (`sweep_gave_up_at`, `SweepGaveUp`), never re-driven forever;
+- a failed publication releases the claim; one call's failure does not stop the run, which raises
+  at the end;
+- the cost is checked against the final record before settling (the last writer that can fix it).
+Why and the order inside a claim: docs/recordings.md, "Sweeping twice changes nothing".
 """
 
 from __future__ import annotations

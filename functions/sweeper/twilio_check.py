@@ -1,29 +1,12 @@
 """The sweeper's step that makes a due call's record true to Twilio before the call is swept.
 
-Twilio does not retry a status or recording callback we answered 5xx (only connection failures), so
-a record can miss its final status or its recording for good. Before the sweeper plans a due call,
-`TwilioCheck.look` asks Twilio's REST API about it when the record may have missed something, and
-writes what Twilio says through the callbacks' own rules and writes (`twilio_view`,
-`CallStatusWrites`); the call is then swept as usual, from the record as it now is. The step only
-writes the record; announcing what changed on it is not its job. It reads Twilio's bill of a call
-with the same requests.
-
-When it asks (docs/recordings.md, "The sweeper"):
-
-- a call with no terminal status: not before `after_seconds` past its start (by then a normal call's
-  callbacks have long arrived; until then it is deferred, not read every run). Twilio says it is
-  still live, or the ask failed: deferred again with a backoff. From `unended_after_seconds` past its
-  start (or once its asks are spent) it is swept as it is, as before the sweeper could ask;
-- an answered call that expected a recording and holds none completed (or one still in progress):
-  its recordings;
-- an answered call without Twilio's complete bill (`cost.billed`, docs/costs.md), within the price
-  window after it ended: the call and its recordings (reusing the read above when there was one),
-  stored through the cost's own conditional write; a call otherwise settled waits in the index
-  (`defer_for_price`) until Twilio has priced it.
-
-Bounds: `max_asks` per call (the reads that left it open, counted on the record as `twilio_asks`),
-`max_requests` per run; a 429 or a refusal of our credentials ends the run's asks (the calls left
-are asked on a later run). A failed ask changes nothing on the record but the marker, and is counted.
+Twilio does not retry a callback we answered 5xx, so a record can miss its final status or its
+recording for good. `TwilioCheck.look` asks Twilio's REST API when the record may have missed one
+(no terminal status; an answered call with no completed recording; no complete bill) and writes the
+answer through the callbacks' own rules and writes. What a change must keep: it only writes the
+record (announcing is the outbox's); a failed ask changes nothing but the marker; asks are bounded
+per call (`max_asks`) and per run (`max_requests`), and a 429 or refused credentials end the run's
+asks. When it asks and why: docs/recordings.md, "When a callback was lost".
 """
 
 from __future__ import annotations

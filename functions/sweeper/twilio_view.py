@@ -1,20 +1,12 @@
 """What Twilio's REST API says of a call means for its record (pure: no I/O, no clock).
 
-The sweeper reads a call's resource and its recordings when the record may have missed a callback
-(Twilio does not retry one we answered 5xx). These functions say what the callbacks would have
-written, for the same writes to store it:
-
-- `status_changes`: the status reports Twilio's answer stands for, applied through the status
-  callbacks' own rules (`shared.status_changes`): the status at its time (a terminal one at the
-  call's end, with its duration and `answered_by`); and before a `completed` one, `in-progress` at
-  the call's start when the record never heard the call was answered, so `answered_at` is set as
-  that callback would have set it. Nothing when Twilio is not ahead of the record.
-- `missing_recording`: the recording callback Twilio would have sent: its latest completed recording
-  when the record holds no completed one; else its final word (`absent`) on the recording the
-  record still holds as in progress.
-- `bill`: what Twilio billed for the leg (`shared.costs.twilio_billed`): the call's price and its
-  completed recordings' prices; a completed recording the record holds that Twilio no longer lists
-  (deleted there after our copy, `DELETE_TWILIO_RECORDINGS`) leaves the recording part unknown.
+These functions say what the lost callbacks would have written, for the same writes to store it:
+- `status_changes`: the status reports Twilio's answer stands for, through the status callbacks' own
+  rules (`shared.status_changes`); nothing when Twilio is not ahead of the record;
+- `missing_recording`: the recording callback Twilio would have sent (its latest completed
+  recording, else `absent` for one the record holds in progress);
+- `bill`: what Twilio billed for the leg (`shared.costs.twilio_billed`).
+Details: docs/recordings.md, "When a callback was lost"; the bill: docs/costs.md.
 """
 
 from __future__ import annotations

@@ -1,16 +1,13 @@
 """The TwiML the voice webhook answers with, built with `twilio.twiml` (escaping is its job).
 
-Every call's first TwiML starts the media stream before any verb that talks to the caller, so
-every call is transcribed whatever its route. Every call is also recorded on two channels (caller
-first) unless its route says `record: false`: forwarded calls by `<Dial record="record-from-answer-dual">`,
-agent and listen-in calls by `<Start><Recording channels="dual">`, voicemail by `<Record>` and calls
-placed with POST /calls by the REST call itself (`twilio_calls.py`). A listen-in call then leaves our
-TwiML for the team's (`<Redirect>`): the stream and the recording, started with `<Start>`, run on to
-the call's end whatever that TwiML does, and nothing of ours (no token, no secret) is in its URL.
-A stream is started once per call: the TwiML that follows our own <Dial>/<Record> actions (same
-call, stream already running), or a listen call that comes back, never starts another.
-Every stream is then signed with the per-call token (`sign_streams`, applied by the handler to
-whatever TwiML it answers with), so the streamer can tell our streams from anyone else's.
+What a change must keep:
+- every call's first TwiML starts the media stream before any verb that talks to the caller, and a
+  stream is started once per call (the TwiML after our own <Dial>/<Record> actions, or a listen call
+  that comes back, never starts another);
+- every call is recorded on two channels, caller first, unless its route says `record: false`
+  (how, per route: docs/recordings.md, "Where `Recording Completed` comes from");
+- a listen-in call's `<Redirect>` URL carries nothing of ours (no token, no secret);
+- every stream is signed with the per-call token (`sign_streams`, applied by the handler).
 """
 
 from __future__ import annotations

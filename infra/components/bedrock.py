@@ -2,15 +2,11 @@
 and the streamer's agent ask for, in which Region, what their environment says, and IAM that allows
 invoking exactly those models and nothing else.
 
-A foundation model id (`anthropic.claude-haiku-4-5-20251001-v1:0`) is one ARN in the Bedrock Region.
-A cross-Region inference profile (`us.anthropic.claude-haiku-5-5`) needs two grants (AWS,
-"Prerequisites for inference profiles"): the profile in the source Region, and the foundation model
-in every Region the profile routes to. Those Regions are the profile's to choose (AWS adds some), so
-the foundation model is granted in any Region (`*`; a global profile's model ARN names no Region,
-also listed) but only through that profile (`bedrock:InferenceProfileArn`): the role can reach the
-model only the way the profile routes it, so a geographic profile keeps the calls in its geography.
-The code is told the same ids the grants name (the provider's default when unset), so the two cannot
-drift apart.
+What a change must keep: a foundation model is one ARN in the Bedrock Region; an inference profile
+is two grants, the profile, and its foundation model in any Region but only through that profile
+(`bedrock:InferenceProfileArn`), so the role reaches the model only the way the profile routes it.
+The code is told the same ids the grants name, so the two cannot drift apart.
+Why: docs/deploy.md, "Claude through Amazon Bedrock", "What the roles may do".
 """
 
 from __future__ import annotations

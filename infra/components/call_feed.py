@@ -1,29 +1,12 @@
 """The call feed: the calls table's stream → a small Lambda that publishes each status change of a call
 to the live feed (`functions/call_feed`; docs/people.md, "The live feed").
 
-The event source mapping, and why:
-- `LATEST`: the feed is a live view, so a new mapping starts from now; replaying up to a day of old
-  changes (`TRIM_HORIZON`) would only flash stale statuses on open boards;
-- batches of up to `BATCH_SIZE` records, no batching window: Lambda polls each shard four times a
-  second and each poll's records already arrive as one batch; a window would only add its length to
-  every status change a person waits to see;
-- one batch per shard at a time (parallelization 1, the default): a call's changes in order;
-- bisect on error, at most `RETRY_ATTEMPTS` retries, records older than `MAX_RECORD_AGE` dropped:
-  the handler never fails on a publish (a failed one is counted and dropped, the table being the
-  record), so an error is a broken deployment or a bug; retrying it for long would only hold the
-  shard, and a late status is worth little to a live board;
-- no `ReportBatchItemFailures`: the handler answers `{"updates": n}` and fails only as a whole
-  (nothing it does per record can fail but publishing, which it counts instead);
-- on failure the batch's description (shard, sequence numbers: no call data) goes to the encrypted
-  dead-letter queue, where an alarm fires on its first message (`Monitoring`): those changes
-  reached no board, and the people watching see them on their next reload.
-
-IAM: read of the calls table's stream only (the mapping's grant; `ListStreams` has no resource-level
-permission), `appsync:EventPublish` on the feed's namespace, SendMessage on its own dead-letter
-queue. No table access: the records carry both images.
-
-The stream's other reader is the outbox (`outbox.py`, events on the bus): two readers, the most
-DynamoDB Streams serves per shard without throttling; a third would need a fan-out.
+What a change must keep: the mapping starts at `LATEST`, one batch per shard at a time (a call's
+changes in order), no batching window; retries are few and short (`RETRY_ATTEMPTS`,
+`MAX_RECORD_AGE`) because the feed is a view and a late status is worth little; what is given up
+goes to an encrypted dead-letter queue that alarms. IAM: the stream, `appsync:EventPublish` on the
+feed's namespace, its own queue; no table access. Why, beside the outbox's mapping: docs/infra.md,
+"The calls table's stream and its two readers".
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 Every knob has a default that deploys a working stack; the ones that need a value from the operator
 (domains, certificates) are optional and change what is built when present. Documented in
 docs/deploy.md and docs/configuration.md ("Infrastructure").
+Long (~530 lines) because every context key of the app is declared here, with its bounds, once.
 """
 
 from __future__ import annotations
@@ -312,7 +313,7 @@ class InfraConfig(BaseModel):
     # of failed runs.
     export_retention_days: int = Field(7, alias="exportRetentionDays", ge=1, le=3650)
     analytics_retention_days: int = Field(35, alias="analyticsRetentionDays", ge=7, le=3650)
-    # Recordings (issue 13): the bucket's lifecycle, the recordings Lambda, the sweeper.
+    # Recordings: the bucket's lifecycle, the recordings Lambda, the sweeper.
     recordings_glacier_days: int = Field(30, alias="recordingsGlacierDays", ge=1, le=3650)
     # 0 keeps recordings until deleted by hand (retention rules differ by jurisdiction and business).
     recordings_expiration_days: int = Field(365, alias="recordingsExpirationDays", ge=0, le=36500)

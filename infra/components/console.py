@@ -1,32 +1,13 @@
 """The console in AWS: its files in a private bucket, served by a CloudFront distribution that also
 routes `/api/*` to the people's read API, with a `config.json` made from this stack's values.
 
-Files. `console/` as it is (no build step: docs/console.md), copied at deploy by a BucketDeployment,
-with `config.json` generated from the stack (the keys CONSOLE_INTERFACE fixes: region, user pool and
-client, Cognito's endpoint, `apiUrl` `/api`, the feed's HTTP host and realtime URL), so one set of
-files serves every stack. A `config.json` left in `console/` by a local run is never shipped. Every
-file is served `Cache-Control: no-cache` (the files have no content hashes in their names, so a
-browser revalidates each with its ETag) and each deploy invalidates the distribution's cache.
-
-Bucket. Private (no public access, objects reached only through the distribution's origin access
-control, signed by CloudFront with SigV4: no legacy OAI), SSE-S3, TLS only, access-logged. It holds
-nothing but a copy of `console/`, so it goes with the stack (the deployment empties it first).
-
-Distribution. The default behaviour serves the bucket (GET/HEAD, HTTPS: plain HTTP is redirected,
-compressed, cached by CloudFront's optimised policy), root `index.html`. `/api/*` goes to the REST
-API's regional endpoint over TLS 1.2 with the path unchanged (stage `api`), never cached, every
-viewer header but Host forwarded (so `Authorization` reaches the Cognito authoriser; CloudFront
-forwards it with caching disabled), HTTPS only. Both answer with the response headers policy: the
-console's Content-Security-Policy (`content_security_policy`: its own files, Cognito's regional
-endpoint and the feed's realtime host to connect to, the recordings bucket's regional host for the
-player), HSTS, nosniff, DENY framing, no referrer, a Permissions-Policy and COOP, as the local
-console server sends them. Standard logs go to a bucket of their own (not in opt-in Regions, where
-CloudFront cannot deliver them), as for the stream edge. On CloudFront's own `*.cloudfront.net` name
-the viewer TLS policy cannot be raised; context `consoleDomainName` + `consoleCertificateArn` serve
-the console on a name of one's own with TLS 1.2+ (`TLSv1.2_2021`). WAF: context `consoleWebAclArn`
-attaches an existing CloudFront-scope web ACL. The bucket, the distribution, its headers, the
-deployment and their cdk-nag acknowledgements are one unit (each refers to the others), which is why
-this module is longer than most.
+What a change must keep: `console/` is shipped as it is with a generated `config.json` (never a
+local one), every file `no-cache` and each deploy invalidating the cache; the bucket is reached only
+through origin access control; `/api/*` is never cached and forwards `Authorization`; both
+behaviours send the console's CSP and the headers the local console server sends.
+Why: docs/infra.md, "The console's hosting"; context keys: docs/deploy.md.
+Long (~370 lines): the bucket, the distribution, its headers, the deployment and their cdk-nag
+acknowledgements refer to each other and are one unit.
 """
 
 from __future__ import annotations

@@ -1,23 +1,14 @@
 """Analyst exports: daily DynamoDB point-in-time exports to S3, flat Parquet tables derived from
 them, catalogued in Glue, queried in Athena.
 
-A Step Functions workflow (SDK integrations only, no code to bundle) exports each table to
-`exports/<table>/dt=<day>/`, waits for the export to finish and registers that day's data folder as
-a partition of the raw Glue table. Then Athena derives the flat tables (shared/analytics/schema.py)
-from that day's raw partition with one `UNLOAD … WITH (format = 'PARQUET')` each, into a folder of
-its own per run (`analytics/v<schema>/<table>/dt=<day>/<execution>/`), and the day's partition is
-pointed at it: a re-run never mixes files of two runs, and never needs a DELETE (which plain Hive
-tables do not have). Parquet tables rather than views over the JSON: typed columns analysts need
-no casts for, and a query reads only the columns it names from compressed columnar files instead
-of parsing every JSON line, which is what Athena bills. Once all three are derived, each
-`<table>_current` is pointed at the run's folder and the partitions of days past retention are
-deleted (infra/components/exports_upkeep.py); the bucket's lifecycle expires their files.
-
-Exports read PITR backups, not the table, so they cost no read capacity and never slow the live
-product. Full daily snapshots (not incremental exports) because analysts ask "what did the calls
-look like on day X", which one partition answers without merging deltas. docs/analytics.md tells
-analysts how to query. Long because the workflow's two polling branches (export, derive) are
-spelled out state by state; the upkeep steps live in their own module.
+A Step Functions workflow (SDK integrations only) exports each table, registers the day's raw
+partition, derives the flat tables (shared/analytics/schema.py) with Athena `UNLOAD`, then hands over
+to the upkeep steps (exports_upkeep.py). What a change must keep: each run derives into a folder of
+its own, so a re-run never mixes files of two runs and never needs a DELETE; exports read PITR
+backups, never the live table. The workflow state by state: docs/infra.md, "Analysts' exports";
+why Parquet and full snapshots: docs/analytics.md.
+Long (~600 lines) because the workflow's two polling branches (export, derive) are spelled out
+state by state.
 """
 
 from __future__ import annotations

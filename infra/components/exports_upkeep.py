@@ -1,17 +1,11 @@
 """The export workflow's last steps: point each `<table>_current` Glue table at the run just derived,
 then delete the Glue partitions of days whose files the bucket's lifecycle has expired.
 
-`<table>_current` is a plain (unpartitioned) Parquet table whose location is one run's folder, the
-same folder that day's partition of `<table>` points at: no data is copied, and Glue's UpdateTable
-swaps it atomically, so a query planned before the swap reads the previous run's files, which stay
-until they expire. The workflow creates these tables (CloudFormation does not own them: a stack
-update would reset their location) and moves them only after all three flat tables of the run are
-derived, never back to an older run (a slower run started earlier finds a newer one already there).
-docs/analytics.md says why tables and not Athena views.
-
-Days are computed once, at the workflow's start, by a JSONata state (JSONPath has no date
-arithmetic): the run's partition day, its start time, and for each table the Glue expression that
-selects the days past its retention. tests/infra/test_exports.py evaluates those expressions.
+What a change must keep: `<table>_current` is swapped (Glue UpdateTable) only after all three flat
+tables of the run are derived, and never back to an older run; the workflow, not CloudFormation,
+owns these tables (a stack update would reset their location); the days are computed once, at the
+workflow's start, by a JSONata state, whose expressions tests/infra/test_exports.py evaluates.
+Why: docs/analytics.md, "Why `_current` tables and not views"; docs/infra.md, "Analysts' exports".
 """
 
 from __future__ import annotations

@@ -1,22 +1,11 @@
 """The live feed: an AppSync Events API whose namespace `calls` people subscribe to and our code
 publishes to (shared/feed.py names the channels and messages).
 
-Who may do what, all checked by AppSync:
-- connect and subscribe: a person, with an ID (or access) token of the people's user pool
-  (AMAZON_COGNITO_USER_POOLS), and then the namespace's onSubscribe handler (`SUBSCRIBE_HANDLER`,
-  APPSYNC_JS run by AppSync) refuses anyone not in `callscribe-viewers`, as the local stand-in does
-  (callscribe_local/appsync_realtime.py). A token of the pool without the group gets
-  `subscribe_error` (Unauthorized) on every channel;
-- publish: IAM only (SigV4, `appsync:EventPublish` on this namespace), granted to exactly the two
-  publishers: the streamer's task role (segments, transcript status) and the call feed Lambda
-  (every status change, from the calls table's stream). People never publish: the WebSocket
-  publish of a Cognito identity is refused by the namespace's publish auth mode.
-
-No API key exists. Logs go to AppSync's own log group at ERROR level without verbose content (no
-event payloads: they are transcripts), kept for the configured retention. The publishers get
-`FEED_HTTP_URL` (`https://<http domain>`) and `FEED_REGION` (shared/feed_publisher.py FeedSettings);
-the console and `callscribe tail` get the HTTP host and the realtime URL (outputs `FeedHttpHost`,
-`FeedRealtimeUrl`; `config.json`'s `feed`).
+What a change must keep, all checked by AppSync: connecting and subscribing take a token of the
+people's user pool and then the namespace's onSubscribe handler (`SUBSCRIBE_HANDLER`) refuses anyone
+not in `callscribe-viewers`, as the local stand-in does; publishing is IAM only, granted to exactly
+the streamer's task role and the call feed Lambda; no API key exists; logs at ERROR, never event
+payloads (they are transcripts). Details and outputs: docs/people.md, "In AWS".
 """
 
 from __future__ import annotations

@@ -1,22 +1,12 @@
 """One dashboard and the alarms an on-call person needs, all notifying one SNS topic.
 
-Alarms: webhook 5xx (Twilio then plays an error to the caller), webhook and summaries Lambda
-errors, anything in the summaries dead-letter queue, unhealthy streamer targets, and a Deepgram
-reconnect storm (transcripts at risk). The recordings tier adds recordings and sweeper Lambda
-errors, anything in the recordings dead-letter queue, a call the sweeper gave up on, and calls
-re-driven too often (events are being lost somewhere). The outbox adds anything in its dead-letter
-queue (a change of a call that was not announced) and a stream falling behind (changes announced
-late: the bus failing, or a bug retried). The analysts' export workflow adds a failed or timed-out
-daily run (their tables miss a day). The people's side adds the read API's 5xx and its Lambda's
-errors, and the call feed's errors, dead letters, lag behind the calls table's stream and failing
-publishes (boards no longer told of status changes). Optional e-mail subscription from context
-`alarmEmail`. One module for every alarm and graph, so the dashboard and the alarms read the same
-metrics (`_Signals`) and the on-call page is one place to read: that is why it is long.
-
-Every product metric read here takes its name from the emitting tier's names module
-(`functions/<tier>/metric_names.py`, `streamer/contract.py`) and its dimensions exactly as the tier
-emits them (a metric with an extra dimension is another metric to CloudWatch);
-tests/infra/test_metrics_emitted.py runs each tier and checks the synthesised template against it.
+What a change must keep: every product metric read here takes its name from the emitting tier's
+names module (`functions/<tier>/metric_names.py`, `streamer/contract.py`) and its dimensions exactly
+as the tier emits them (an extra dimension is another metric to CloudWatch);
+tests/infra/test_metrics_emitted.py checks the template against what each tier emits. The alarms,
+and why: docs/infra.md, "Monitoring".
+Long (~680 lines): one module for every alarm and graph, so the dashboard and the alarms read the
+same metrics (`_Signals`) and the on-call page is one place to read.
 """
 
 from __future__ import annotations

@@ -1,29 +1,12 @@
 """The outbox: the calls table's stream → a small Lambda that announces each change of a call.
 
-Every write of the calls table is in its stream (both images, `shared/dal/tables.py`); the event
-source mapping hands the outbox Lambda (`functions/outbox`) one shard's records in order, and the
-Lambda puts the contract's events on the bus. So a write that landed is announced whatever happened
-to the request that made it, and no tier in the request path needs PutEvents.
-
-The mapping, and why:
-- `TRIM_HORIZON`: from the oldest record the stream holds (24 h), so nothing written between the
-  stream's start and the mapping's is skipped; a re-created mapping re-announces up to a day of
-  changes (consumers are idempotent; docs/deploy.md says when that happens);
-- one batch per shard at a time (parallelization 1, the default): a call's changes in order;
-- no batching window: Lambda polls each shard four times a second and invokes as soon as records
-  are there, which is the latency the summaries (and a live feed) wait on;
-- `ReportBatchItemFailures` with bisection: the Lambda answers which record failed first; records
-  before it are done, the rest are retried (the Lambda also fails the later ones itself, so a
-  call's later change never overtakes an earlier one);
-- retries bounded by age first (`OUTBOX_MAX_RECORD_AGE`), and by count against a tight loop: a
-  record the Lambda knows it can never announce is parked by the Lambda at once, so retries only
-  wait out a failing bus, however long that takes within the bound;
-- on failure the batch's description (shard, sequence numbers) goes to the encrypted dead-letter
-  queue, where the Lambda also parks the records it refuses; an alarm fires on its first message
-  and another when the stream falls behind (`Monitoring`).
-
-IAM: stream read on the calls table's stream only (CDK's grant; `ListStreams` has no resource-level
-permission), PutEvents on the product bus, SendMessage on its own dead-letter queue. No table access.
+A write that landed is announced whatever happened to the request that made it, so no tier in the
+request path needs PutEvents. What a change must keep: the mapping starts at `TRIM_HORIZON` (nothing
+skipped), one batch per shard at a time, no batching window, `ReportBatchItemFailures` with
+bisection (a call's later change never overtakes an earlier one), retries bounded by age
+(`OUTBOX_MAX_RECORD_AGE`) and count, what is given up in an encrypted dead-letter queue that alarms.
+IAM: the stream, PutEvents on the product bus, its own queue; no table access.
+Why: docs/infra.md, "The calls table's stream and its two readers".
 """
 
 from __future__ import annotations

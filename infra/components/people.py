@@ -1,26 +1,12 @@
 """The people's sign-in: a Cognito user pool an admin adds people to, its two groups, the console's
 app client.
 
-Pool. Nobody signs up: an administrator adds each person (`callscribe users add`, or
-`admin-create-user`), Cognito emails a temporary password that must be replaced at first sign-in.
-People sign in with their email (`UsernameAttributes: email`, case-insensitive), so their
-`cognito:username` is their `sub`, which is what the audit log names. Passwords: at least 12
-characters with upper and lower case, a digit and a symbol, none of the last five, temporary ones
-valid three days. The pool is on the Plus plan for threat protection (context
-`peopleThreatProtection`): `audit` scores every sign-in and counts compromised passwords without
-acting (AWS's advice for the first weeks, while the scores are learnt), `enforced` blocks high-risk
-sign-ins and known-compromised passwords (the risk configuration below, attached in both modes so
-the switch is one context change). MFA is off: the console's sign-in answers a new-password
-challenge, not an MFA one (cdk-nag COG2 acknowledged with that reason). Retained, with deletion
-protection: deleting the stack must not delete who may read the calls.
-
-Client. The console's and `callscribe tail`'s: `USER_PASSWORD_AUTH` and refresh only, no secret (a
-browser cannot keep one), no OAuth flows (no hosted UI), token revocation on (the console revokes
-its refresh token at sign-out), existence errors hidden, ID and access tokens valid an hour, refresh
-tokens twelve hours (a working day: the console keeps them in the browser, docs/console.md).
-
-Groups. `callscribe-viewers` and `callscribe-supervisors` (shared/access.py); every check that uses
-them is on the server side (the read API's Lambda, the feed's onSubscribe handler).
+What a change must keep: nobody signs up (an administrator adds each person); email is the username,
+so `cognito:username` is the `sub` the audit log names; threat protection's risk configuration is
+attached in `audit` and `enforced` alike (one context change switches); the pool is retained with
+deletion protection; the client has no secret and no OAuth flows, `USER_PASSWORD_AUTH` and refresh
+only, short-lived tokens, revocation on. The groups (shared/access.py) are checked on the server side.
+Details: docs/people.md, "In AWS"; docs/deploy.md, "Let people in"; docs/infra.md.
 """
 
 from __future__ import annotations

@@ -1,20 +1,12 @@
 """The people's read API: a REST API behind the people's Cognito authoriser, and its Lambda
 (`functions/console_api`; docs/people.md, "The read API").
 
-Gateway. Regional, stage `api`, so the console's distribution forwards `/api/*` to it unchanged (its
-origin has no path: `/api/calls` reaches stage `api`, resource `/calls`). The three routes of
-`functions/console_api/app.py` (`RESOURCES`), GET only, each with the Cognito user pools authoriser
-of the people's pool: no valid ID token of the pool, 401 `{"message": "Unauthorized"}` before the
-Lambda runs (no OAuth scopes are set, so the authoriser takes ID tokens, which carry the groups).
-The groups are checked by the Lambda (403). Request parameters are declared and validated,
-responses are never cached (`Cache-Control: no-store`, also on the gateway's own 4xx/5xx), the
-stage is throttled, access-logged in JSON (the person's `sub`, the path with its call SID, the
-status; never query strings or bodies), traced, and execution-logged at ERROR without data.
-
-Lambda. Exactly what its ports call: GetItem on the calls table (a call and its legs), Query on its
-`calls_by_day` index (the list), Query on the transcripts table (a page of segments),
-`s3:GetObject` on the recordings bucket's objects and `kms:Decrypt` on its key through S3 only: the
-presigned recording link is signed by this role, so the role must be able to read what it links.
+What a change must keep: regional, stage `api`, so the console's distribution forwards `/api/*`
+unchanged; the routes are `functions/console_api/app.py`'s (`RESOURCES`), GET only, each behind the
+pool's authoriser with no OAuth scopes (ID tokens, which carry the groups the Lambda checks);
+responses never cached; access logs name the person's `sub` and the path, never query strings or
+bodies. The Lambda's IAM is exactly what its ports call, plus `s3:GetObject` and `kms:Decrypt`
+(through S3) on recordings, because the presigned links it signs must be readable by its role.
 """
 
 from __future__ import annotations

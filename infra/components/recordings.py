@@ -1,33 +1,12 @@
-"""The recordings tier (issue 13): the bucket call recordings are copied to, and the recordings Lambda
-behind the "Recording Completed" rule.
+"""The recordings tier: the bucket call recordings are copied to, and the recordings Lambda behind the
+"Recording Completed" rule.
 
-Bucket. Call audio is the most sensitive thing the product stores (voices, and whatever callers read
-out: card numbers, addresses), so it gets a customer-managed KMS key rather than S3-managed keys:
-reading a recording then needs `kms:Decrypt` on this key as well as `s3:GetObject`, so a broad S3
-read grant elsewhere in the account does not expose it; every use of the key is in CloudTrail; and
-disabling the key locks every copy at once. The cost is $1/month for the key plus KMS requests, which
-S3 Bucket Keys cut to about one per object-burst instead of one per request. TLS only (1.2+), no
-public access, versioned (with Twilio's copy deleted, ours is the only one: an overwrite or delete
-by mistake stays recoverable for 30 days), access-logged to the access-log bucket, retained when the
-stack is deleted. Lifecycle: Glacier Instant Retrieval after `recordingsGlacierDays` (a re-drive or a
-dispute can still read it at once), expiry after `recordingsExpirationDays` (0: never).
-
-Lambda. A 1-hour dual-channel WAV is ~115 MB (8 kHz, 16-bit, 2 channels); a 4-hour call, Twilio's
-default limit, ~460 MB. `recordingsMemoryMiB` (1536 by default) holds one 4-hour WAV in memory plus
-a copy, with room for the Deepgram response; Lambda also scales CPU and network with memory, which
-the download, upload and upload-to-Deepgram all use. /tmp is 1 GiB, above RECORDING_MAX_BYTES (set
-explicitly, 300 MiB), so the code may spool the largest recording it accepts to disk. Timeout 15
-minutes (Lambda's maximum): Deepgram's pre-recorded API takes tens of seconds for an hour of audio,
-the rest is transfer.
-
-Retries. The rule retries delivery (throttling, permissions) for 24 h, 8 times: those never ran the
-function and cost nothing. The function's own failures are retried twice by Lambda's asynchronous
-invoke (about 1 and 2 minutes apart, events kept up to 6 h while throttled), then land in the
-dead-letter queue, which alarms. A non-retryable error (a recording Twilio no longer has, a Deepgram
-response that does not parse) burns those retries all the same, and each attempt that reached
-Deepgram is billed; the sweeper then re-drives the call up to its maximum attempts (5, backing off
-from 15 minutes), so a poisoned recording costs at most 3 x 6 Deepgram transcriptions before it is
-parked and alarmed.
+What a change must keep: the bucket has a customer-managed KMS key of its own (reading a recording
+needs `kms:Decrypt` on it as well as `s3:GetObject`), TLS only, no public access, versioned,
+access-logged, retained with the stack; the Lambda's `/tmp` stays above `RECORDING_MAX_BYTES` and its
+memory holds the largest recording it accepts; the rule's delivery and the function's own failures
+are retried, then land in a dead-letter queue that alarms. Sizes, retries and why:
+docs/recordings.md, "Infrastructure".
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ Built for calls that last: the ALB idle timeout outlives silences, a deploy or s
 deregisters a task and lets its calls run for the deregistration delay (ECS sends SIGTERM only after
 it), then the container's own drain window (DRAIN_SECONDS, within the ECS stop timeout) ends
 the rest cleanly. Scaling follows the streamer's own ActiveCalls metric, with CPU as a backstop.
+Long (~440 lines): network, load balancer, edge, task, service, targets, scaling and outputs are
+one unit, each step a method of its own.
 """
 
 from __future__ import annotations

@@ -1,14 +1,10 @@
-"""The sweeper (issue 13): a scheduled Lambda that finishes or re-drives whatever is left pending.
+"""The sweeper: a scheduled Lambda that finishes or re-drives whatever is left pending.
 
-It runs on a schedule (`sweepSchedule`, every 5 minutes by default) on the account's default bus,
-where schedules live. A failed run is not retried: the next one picks up whatever is still due, and
-the error alarm says it failed. Overlapping runs are safe (every action is a conditional claim on
-the call), so no reserved concurrency is needed (a new account could not spare it anyway).
-
-Its IAM is exactly its ports: Query on the sparse calls_to_sweep index only (not the table, not the
-other index), GetItem and UpdateItem on the calls table, Query (a count) on the transcripts table,
-PutEvents on the product bus, and read of the Twilio secret (it reads Twilio's REST API when a call's
-callbacks were lost: the `twilio` client, imported on the first read).
+What a change must keep: it runs on the default bus's schedule (`sweepSchedule`), a failed run is
+not retried (the next run is the retry), and it needs no reserved concurrency (every action is a
+conditional claim on the call). Its IAM is exactly its ports: Query on the `calls_to_sweep` index
+only, GetItem and UpdateItem on the calls table, Query on the transcripts table, PutEvents on the
+product bus, read of the Twilio secret. Why: docs/recordings.md, "The sweeper", "Infrastructure".
 """
 
 from __future__ import annotations

@@ -1,19 +1,11 @@
 """The saved queries analysts get in Athena (one named query each), on the flat tables.
 
-"Now" questions read the `_current` tables, which hold the newest complete export once: no query
-filters on `dt`, and none can count a call once per day kept. Call-level questions skip legs
-(`NOT is_leg`: a forwarded call's <Dial>ed party has its own record). Cost questions price the
-*conversation*: a call with its legs' cost added, known only once the call and every leg have a
-cost (as `conversationCostUsd` in the API); calls still unpriced are counted (`calls`) but never
-averaged over (`priced_calls`), so every query's `usd_per_call` is the same mean over the same
-calls. Duration statistics are over answered calls only; the unanswered (ended without an answer)
-are counted apart. docs/analytics.md says, beside each query, what a row is and which calls count.
-
-A query may take parameters (`?` in the SQL, bound in order: Athena's execution parameters, which
-the console asks for); `bind` refuses a missing or malformed one with one line saying which.
-
-Each query runs in `make test` against exports of calls the local stack placed, on DuckDB
-(tests/e2e/test_analytics.py), with its answers checked against the records.
+Must keep, in every query: read only the `_current` tables (no filter on `dt`); leave legs out of
+call-level questions (`NOT is_leg`); price the conversation (a call with its legs) and average only
+over priced calls, so `usd_per_call` is the same mean in every query; duration statistics over
+answered calls only. Parameters are `?`, bound in order; `bind` refuses a missing or malformed one
+with one line naming it. docs/analytics.md ("Saved queries") says what a row is and which calls
+count; tests/e2e/test_analytics.py runs every query on DuckDB against real exports.
 """
 
 from __future__ import annotations

@@ -1,16 +1,11 @@
 """The flat, typed analyst tables, derived from the pynamodb models.
 
-Every attribute of a model is classified here, once: a column of its own (typed from the attribute:
-`*_at` strings are timestamps, numbers are `bigint` when `INTEGERS` names them, else `double`), the
-fields of a typed map flattened under a prefix (`cost_total_usd`), a derived column (the summary's
-fields, redaction totals, our number), or left out with the reason (`EXCLUDED`: private, internal
-bookkeeping). `tests/unit/analytics` fails when an attribute is added to a model without being
-classified, and when the tables' columns change without `SCHEMA_VERSION` being bumped.
-
-Each column carries its Trino expression over the raw export's `item` column (Athena engine v3 runs
-it in the export workflow; the local stack transpiles it to DuckDB). Expressions keep to what both
-engines accept: `transform(list, x -> x.s)` rather than unnesting one-field rows (Trino unnests a
-row's fields into columns), `element_at` for maps, `from_iso8601_timestamp` for times.
+Every model attribute is classified here once: a column (typed from the attribute; `INTEGERS` names
+the `bigint` numbers), a typed map flattened under a prefix, a derived column, or left out with its
+reason (`EXCLUDED`). tests/unit/analytics fails on an unclassified attribute and on a column change
+without a `SCHEMA_VERSION` bump. A column's expression is Trino over the raw export's `item` and
+must also run on DuckDB once transpiled (docs/analytics.md, "Tested on a real SQL engine").
+~450 lines: most of it is the column table itself (derived columns, exclusions and their reasons).
 """
 
 from __future__ import annotations

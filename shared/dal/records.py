@@ -1,11 +1,10 @@
 """The records the data layer takes and hands back: plain frozen dataclasses, never pynamodb objects.
 
 Callers read `call.duration_seconds` as an int and `call.summary` as a dict whatever the storage
-library returned (pynamodb map attributes, floats for every number, a `Decimal` from boto3), so no
-tier carries a normaliser of its own. The in-memory fakes of the tests build the same records from
-their dicts with `Call.from_item`, which is what keeps the fakes and the real adapters comparable.
-
-Nothing here imports pynamodb or boto3: domain code and unit tests import these for free.
+library returned (pynamodb maps, floats, boto3's `Decimal`), so no tier carries a normaliser of its
+own. The tests' in-memory fakes build the same records with `Call.from_item`, which keeps fakes and
+adapters comparable. Must keep: nothing here imports pynamodb or boto3.
+~560 lines because every port's inputs and outputs live here together: one small dataclass each.
 """
 
 from __future__ import annotations

@@ -1,18 +1,10 @@
 """One agent call: its parts wired together, its inputs from the session, its start and its end.
 
 Driven by the call's `CallSession`: `on_stt` (every Deepgram event of the caller's track), `on_mark`,
-`on_dtmf` and `on_media` (the stream clock) are called from the session's read loop and never block;
-the work runs in tasks this object owns and cancels in `close()`. Each concern has its own module:
-
-| part | module | what it decides |
-|---|---|---|
-| `TurnTaking` | `turns.py` | when the caller's turn ends; barge-in |
-| `Replies` | `replies.py` | model rounds → sentences → TTS, tools between rounds, model failures |
-| `AgentTools` | `tools.py` | the built-in and HTTP tools' answers |
-| `CallEnding` | `ending.py` | hang-up / transfer after the last words, the end grace |
-| `Watchdogs` | `watchdogs.py` | silence prompt and hang-up, the maximum call length |
-| `Speaker` | `speech.py` | the TTS socket, Twilio media/marks/clear, what was heard |
-| `AgentTranscript` | `transcript.py` | what the caller heard → `outbound` segments; scripted history |
+`on_dtmf` and `on_media` (the stream clock) are called from the session's read loop. Each concern
+has its own module (`TurnTaking`, `Replies`, `AgentTools`, `CallEnding`, `Watchdogs`, `Speaker`,
+`AgentTranscript`; docs/agent.md lists what each decides). Must keep: the `on_*` inputs never block,
+and every task the parts start is owned here and cancelled in `close()`.
 """
 
 from __future__ import annotations

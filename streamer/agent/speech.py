@@ -1,24 +1,13 @@
 """The agent's mouth: one Deepgram TTS WebSocket per call, its audio relayed to Twilio as it arrives.
 
-Text goes out sentence by sentence (`Speak` then `Flush`), so the first sentence is being synthesised
-while the model is still writing the next. Audio chunks go to Twilio as `media` the moment they
-arrive (Twilio buffers and plays them in order); each sentence's `Flushed` is followed by a Twilio
-`mark` named after it, and Twilio echoes that mark when the sentence has played. An utterance (one
-reply) is done when its last sentence's mark comes back.
-
-Barge-in (`interrupt`): Twilio `clear` (drops what Twilio buffered; it echoes pending marks) and TTS
-`Clear` go out at once; audio still arriving from Deepgram for the cleared text is dropped until
-`Cleared` comes back (the socket is ordered, so anything after `Cleared` is new). What the caller
-heard is computed from the sentences whose marks came back plus, for the sentence that was playing,
-the share of its audio played by then (a playout clock: Twilio plays 8000 bytes a second).
-
-A dropped TTS socket is reopened with backoff; sentences not yet flushed are spoken again on the new
-one, so a drop costs a pause, not words.
-
-`Speaker` stays one class (a little over 300 lines) on purpose: the sentence queue, the marks, the
-playout clock and the socket share the state a barge-in must change in one step (drop audio until
-`Cleared`, send both clears before anything said later, re-speak what a new socket never flushed).
-What an utterance is, and what of it was heard, lives in `utterance.py`.
+Text goes out sentence by sentence (`Speak`, `Flush`), audio goes to Twilio as `media` at once, and
+each sentence's `Flushed` is followed by a Twilio `mark`; an utterance is done when its last mark
+comes back. `interrupt` (barge-in) sends Twilio `clear` and TTS `Clear` before anything said later,
+drops audio until `Cleared`, and says what was heard (marks back, plus a playout clock for the
+sentence playing). A dropped socket is reopened with backoff and re-speaks what it never flushed.
+docs/agent.md ("Speaking", "Barge-in") has the long form; `utterance.py` what an utterance is.
+`Speaker` is one class (~300 lines) on purpose: queue, marks, playout clock and socket share the
+state a barge-in must change in one step.
 """
 
 from __future__ import annotations

@@ -1,16 +1,12 @@
 """Turn taking: when the caller's turn ends, and what happens when the caller speaks over the agent.
 
-- A caller turn ends on a final Results with `speech_final`, or on UtteranceEnd, with the finals
-  heard since the last turn joined. Keypad digits are collected for `dtmf_wait` seconds and then
-  form a turn too. Each turn starts one reply task.
-- Caller speech (SpeechStarted, or Results with words) or a keypad press while the agent holds the
-  floor (a reply is being written, or its audio is not yet played) is a barge-in: the reply task is
-  cancelled, the speaker clears Twilio and the TTS, and the history keeps only what the caller heard.
-- Once the agent is ending the call, the caller's words change nothing: the goodbye plays out.
-
-Everything here runs synchronously inside the session's read loop (one Deepgram message or Twilio
-frame at a time), so a barge-in and the turn that may end in the same message see each other's
-effects in order.
+A caller turn ends on a final Results with `speech_final` or on UtteranceEnd (keypad digits after
+`dtmf_wait` seconds); each turn starts one reply task. Caller speech or a key press while the agent
+holds the floor is a barge-in: the reply is cancelled, the speaker clears, and the history keeps only
+what was heard. Once the agent is ending the call, the caller's words change nothing.
+Must keep: everything here runs synchronously in the session's read loop (one message at a time),
+so a barge-in and a turn ending in the same message see each other's effects in order.
+docs/agent.md ("Turns", "Barge-in") has the long form.
 """
 
 from __future__ import annotations
