@@ -1,20 +1,14 @@
 """The simulated phone's side of an agent call: a bidirectional `<Connect><Stream>`, as Twilio runs it.
 
-Twilio sends the caller's track only (`start.tracks` is `["inbound"]`), every 20 ms of the call,
-and plays back what the streamer sends (`playout.Playout`: `media` queued and played at 8000 bytes
-a second of call time, `mark`s echoed once the audio before them has played, `clear` dropping the
-queue and echoing its marks). The caller speaks from a script of turns, one audio file each: a turn
-starts once the agent has finished speaking (its last mark back, then a pause), or after a timeout
-when the agent says nothing, or `interrupt_after_seconds` into an agent reply (a barge-in).
-
-The call ends as Twilio would end it: the agent's REST update reaches the Twilio stand-in, which
-this side follows (`call_control.TwilioControl`: completed → `stop` and hang up; new TwiML with a
-`<Dial>` → `stop` and the transfer); the streamer closing the socket ends `<Connect>` (no verb
-follows: the call hangs up); or the caller hangs up after their last turn once the agent has been
-quiet a while.
-
-Everything runs on the call's clock (`speed` times real time), so a test can hold a conversation fast.
-What the caller heard is kept as a track aligned with what they said (`AgentCallResult.outbound`).
+The caller's track only, every 20 ms of the call; the streamer's audio played back through
+`playout.Playout` (marks echoed once played, `clear` honoured); the caller speaking from a script of
+turns (after the agent's last mark and a pause, after a timeout, or `interrupt_after_seconds` into a
+reply: a barge-in). The call ends as the agent's REST update says (`call_control.TwilioControl`),
+when the streamer closes the socket, or when the caller, out of turns, hangs up after a quiet while.
+Must keep: everything on the call's clock (`speed` times real time), and what the caller heard kept
+as a track aligned with what they said (`AgentCallResult.outbound`). docs/local.md, "The simulated
+phone" and "Talking to the agent", say how it behaves.
+Over 350 lines: sending, playback, turn-taking and the REST follower run together on one clock.
 """
 
 from __future__ import annotations

@@ -1,17 +1,13 @@
 """A local server speaking the Anthropic Messages API (`POST /v1/messages`), for tests and the demo.
 
-Production code reaches it through configuration only (`ANTHROPIC_BASE_URL`); the real `anthropic`
-SDK talks to it over HTTP, so retries, timeouts, headers, error classes and structured-output parsing
-are the SDK's own. What it answers is pluggable: a `Responder` (`anthropic_replies`: scripted replies
-for tests; `offline_summarizer.OfflineSummarizer` for the offline demo).
-
-Wire details follow the recorded SDK snapshots (`tests/fixtures/anthropic/`): the message shape with
-`usage` incl. cache fields, errors as `{"type": "error", "error": {"type", "message"}}` with a
-`request-id` header, `x-api-key` and `anthropic-version` checked, and SSE for `"stream": true`.
-Structured answers are checked against the request's `output_config.format` schema (or a forced
-tool's input schema: `messages_schema`), so a test that scripts an answer the schema forbids fails
-loudly instead of passing by accident. `answer`, `build_message` and `stream_events` are what the
-Bedrock stand-in (`bedrock_server`) answers with too.
+Production code reaches it through `ANTHROPIC_BASE_URL` only, and the real `anthropic` SDK talks to
+it over HTTP (JSON, or SSE for `"stream": true`). What it answers is a pluggable `Responder`
+(`anthropic_replies` in tests, the offline models in the demo). `answer`, `build_message` and
+`stream_events` are what the Bedrock stand-in (`bedrock_server`) answers with too.
+Must keep: the wire of the recorded SDK snapshots (tests/fixtures/anthropic/: `usage` with cache
+fields, the error body and `request-id`, `x-api-key` and `anthropic-version` checked); every
+structured answer checked against the request's schema (`messages_schema`), so a test that scripts
+an answer the schema forbids fails loudly.
 """
 
 from __future__ import annotations

@@ -1,19 +1,13 @@
 """A local stand-in for an AWS AppSync Events API: HTTP publish and the realtime WebSocket.
 
-Two listeners, as AWS has two hosts (`…appsync-api…` and `…appsync-realtime-api…`):
-
-- HTTP `POST /event` with `{"channel", "events": [JSON strings, 1-5]}`, signed with SigV4 for the
-  service `appsync` by credentials the stand-in knows (the local ones: `callscribe_local/sigv4.py`).
-  200 `{"successful": [{"identifier", "index"}], "failed": []}`; 400 `BadRequestException` for a bad
-  body, channel (`appsync_channels.py`) or event (not a JSON string, over 240 KB); 401
-  `UnauthorizedException` for a missing or wrong signature; errors as `{"errors": [{"errorType",
-  "message"}]}`. The answer comes once the events are queued to every matching subscriber.
-- WebSocket `/event/realtime`: the protocol of `appsync_realtime.py`, subscribe authorisation by a
-  people's pool token with the subscribe group.
-
-Each subscriber has a bounded outbox drained by its own task, so one slow reader never holds up a
-publish or another reader; one that falls `outbox_limit` messages behind is cut off (aborted: it is
-not reading, so it would not read a close frame either).
+Two listeners, as AWS has two hosts: HTTP `POST /event` (SigV4 for `appsync` by a local credential,
+1-5 JSON-string events, channels checked by `appsync_channels.py`, AppSync's answers and errors),
+and WebSocket `/event/realtime` (`appsync_realtime.py`, subscriptions authorised by a people's pool
+token with the subscribe group). Wire details: docs/local.md, "The parts".
+Must keep: a publish is answered only once its events are queued to every matching subscriber; each
+subscriber has a bounded outbox drained by its own task, so one slow reader never holds up a publish
+or another reader; one that falls `outbox_limit` messages behind is cut off (aborted, since a
+reader that is not reading would not read a close frame either).
 """
 
 from __future__ import annotations

@@ -1,20 +1,12 @@
 """AppSync Events' realtime WebSocket protocol, one connection's side of it (the stand-in's server).
 
-A client connects to `/event/realtime` offering the subprotocols `aws-appsync-event-ws` and
-`header-<base64url of {"host", "Authorization"}>`; the header's token is the connection's auth.
-Then, as AWS documents the messages:
-
-- `connection_init` → `connection_ack` with `connectionTimeoutMs`; the server sends `ka` meanwhile;
-- `subscribe` (`id`, `channel`, `authorization`) → `subscribe_success`, or `subscribe_error` when
-  the id is taken, the channel invalid, or the subscribe's own token missing, invalid, expired or
-  without the subscribe group (in AWS: the namespace's Cognito auth, then its onSubscribe handler);
-- `data` (`id`, `event`: the event's JSON string as published) for each event and subscription;
-- `unsubscribe` → `unsubscribe_success` / `unsubscribe_error`; `publish` → `publish_error` (the
-  product's namespace takes IAM publishes over HTTP); anything else → `error`.
-
-Errors are `[{"errorType", "message"}]`. A connection whose header token is refused is sent
-`connection_error` and closed (1008). What is sent to a connection goes through its bounded outbox;
-the server drains it with one task per connection.
+Subprotocols `aws-appsync-event-ws` and `header-<base64url of {"host", "Authorization"}>` (the
+connection's auth); then `connection_init` → `connection_ack` and `ka`; `subscribe` →
+`subscribe_success` / `subscribe_error`; `data` per event and subscription; `unsubscribe`;
+`publish` → `publish_error` (the product publishes over HTTP); anything else → `error`, as AWS
+documents the messages. Must keep: a subscribe is authorised by its own token (valid, unexpired,
+with the subscribe group: AWS's Cognito auth plus the onSubscribe handler); a refused header token
+gets `connection_error` and close 1008; everything sent goes through the connection's bounded outbox.
 """
 
 from __future__ import annotations

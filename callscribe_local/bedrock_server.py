@@ -1,23 +1,13 @@
 """A local server speaking Amazon Bedrock's runtime API for Claude, for tests and the local stack.
 
-`POST /model/{modelId}/invoke` answers JSON; `POST /model/{modelId}/invoke-with-response-stream`
-answers an AWS event stream whose `chunk` frames each carry one Messages streaming event as base64,
-as Bedrock sends them. Every request must be SigV4-signed for service `bedrock` in the stand-in's
-Region by one of the local credentials (`sigv4`). The anthropic SDK's own `AnthropicBedrock` clients
-talk to it through `base_url` (`ANTHROPIC_BEDROCK_BASE_URL`).
-
-What it answers comes from the same responders as the Anthropic stand-in (`anthropic_replies`, the
-offline summariser), through the same `anthropic_server.answer`: each request is shown to them, and
-recorded in `requests`, in the Messages API's shape (model and stream from the path), so a scripted
-test runs unchanged on either provider; `invocations` keeps what arrived on the wire.
-
-Bedrock's own wire, where it differs: the body carries `anthropic_version` and never `model` or
-`stream`; errors are `{"message"}` with `x-amzn-ErrorType` (the responder's 529 is Bedrock's 503
-ServiceUnavailableException, 429 a ThrottlingException, 400 a ValidationException…); request ids are
-`x-amzn-RequestId`; message ids start `msg_bdrk_`; the response reports Anthropic's model name, not
-the profile id; `message_stop` carries `amazon-bedrock-invocationMetrics`. With
-`native_structured_output = False` it refuses `output_config.format` as some Claude models on
-InvokeModel do.
+`POST /model/{modelId}/invoke` (JSON) and `/invoke-with-response-stream` (an AWS event stream of
+base64 Messages events), for the anthropic SDK's `AnthropicBedrock` through `base_url`. It answers
+through the same responders as the Anthropic stand-in (`anthropic_server.answer`); each request is
+shown to them, and kept in `requests`, in the Messages API's shape, so a scripted test runs
+unchanged on either provider; `invocations` keeps what arrived on the wire.
+Must keep: every request SigV4-signed for `bedrock` in the stand-in's Region by a local credential
+(`sigv4`); Bedrock's own wire where it differs from Anthropic's (body rules, error types, ids,
+invocation metrics): docs/local.md, "The parts", and docs/summaries.md list them.
 """
 
 from __future__ import annotations

@@ -1,19 +1,12 @@
 """The people's sign-in: a Cognito user pool (moto's locally, the stack's in AWS) and its tokens.
 
-- `create_local_pool` sets up on moto what infra sets up in AWS: a pool where people sign in with
-  their email and only admins add them, an app client with `USER_PASSWORD_AUTH` and refresh and no
-  secret (a browser cannot keep one), and the groups of `shared.access`.
-- `add_user` adds a person to groups (locally with a password it returns; in AWS Cognito emails a
-  temporary one); `sign_in` / `refresh` speak `InitiateAuth` unsigned, as the browser does.
-- `TokenVerifier` is what API Gateway's Cognito authoriser and AppSync's Cognito auth do with a
-  token, for the local stand-ins: a real RS256 signature check against the pool's JWKS, then `iss`,
-  `token_use`, the audience (`aud` of an ID token, `client_id` of an access token) and `exp`.
-
-moto's quirks (checked with moto 5.1): its tokens name AWS's issuer
-(`https://cognito-idp.<region>.amazonaws.com/<poolId>`) while its JWKS is served by moto itself at
-`<endpoint>/<poolId>/.well-known/jwks.json`, and only when the request carries a Cognito
-`X-Amz-Target` header (moto's server picks the service from headers, not the host); every pool
-shares one key (`kid: dummy`). So the verifier takes the issuer and the JWKS URL separately.
+`create_local_pool` sets up on moto what infra sets up in AWS (pool, app client, the groups of
+`shared.access`); `add_user` adds a person to groups; `sign_in` / `refresh` speak `InitiateAuth`
+unsigned, as the browser does. `TokenVerifier` is what API Gateway's Cognito authoriser and
+AppSync's Cognito auth do with a token, for the local stand-ins. Must keep: a token is accepted
+only after a real RS256 check against the pool's JWKS, then `iss`, `token_use`, the audience and
+`exp`; the issuer and the JWKS URL are separate inputs, because moto names AWS's issuer but serves
+the JWKS itself (docs/local.md, "The parts, and how faithful each one is").
 """
 
 from __future__ import annotations

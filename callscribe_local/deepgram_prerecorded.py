@@ -1,36 +1,15 @@
 """Deepgram's pre-recorded API (`POST /v1/listen`), served on the live stand-in's own port.
 
-Real Deepgram answers both on one host: a WebSocket upgrade of `/v1/listen` is a live stream, a
-plain `POST /v1/listen` with the audio as its body is a pre-recorded transcription. The stand-in
-does the same (`DeepgramStandIn` routes each connection by its first request, see
-deepgram_server.py); this module is the HTTP side:
-
-- `Authorization: Token KEY` (401 INVALID_AUTH otherwise, as live);
-- the body is the audio: a WAV (16-bit or other PCM, IEEE float, G.711 mu-law or A-law; mono or
-  several channels; any sample rate), or headerless audio described by `encoding` (linear16, mulaw,
-  alaw), `sample_rate` and `channels`; the Content-Type is not trusted (the SDK sends
-  application/octet-stream). An empty, corrupt or undecodable body is 400 with Deepgram's
-  "corrupt or unsupported data" error; a body over `max_body_bytes` is 413;
-- `multichannel=true`: each channel is transcribed on its own (`results.channels[i]`), otherwise
-  the channels are mixed to one; `utterances=true` adds `results.utterances` (one per endpointed
-  stretch of speech, with its `channel`); `punctuate=true` / `smart_format=true` give each
-  utterance a capital and a full stop in `punctuated_word` and the transcript (pocketsphinx has no
-  punctuation; this only keeps consumers honest about word vs punctuated_word); `model` and
-  `language` are recorded, and `metadata.model_info` says which recogniser really listened;
-- the answer is Deepgram's JSON (`metadata` with request_id, sha256 of the body, created,
-  duration, channels, models, model_info; `results.channels[i].alternatives[0]` with transcript,
-  confidence and words {word, start, end, confidence, punctuated_word}), the shape deepgram-sdk's
-  `ListenV1Response` validates. Word times are seconds from the start of the file, per channel,
-  from the recogniser's segmentation (pocketsphinx: `decoder.seg()` frames at 100 per second).
-
-Recognition runs in worker threads (never on the event loop), one recogniser per channel from the
-stand-in's own factory, so pocketsphinx decoders come from the same bounded pool as live streams
-(and a request that finds the pool full is answered 429 TOO_MANY_REQUESTS, as Deepgram answers
-over its concurrency limit). Audio reaches the recogniser as live audio does: 8 kHz mu-law.
-
-Fault injection for tests: `fail_next(count, status)`, `answer_all(status)`, `reset_next(count)`
-(the connection is dropped without an answer), `delay(seconds)`; every request is recorded in
-`requests`.
+`DeepgramStandIn` routes each connection by its first request (deepgram_server.py); this module is
+the HTTP side: the audio as the body (WAV of any kind this project reads, or headerless audio
+described by `encoding`, `sample_rate`, `channels`), `multichannel`, `utterances`, `punctuate`, and
+Deepgram's JSON answer (`build_response`, the shape deepgram-sdk's `ListenV1Response` validates).
+Must keep: `Token` auth as live; errors in Deepgram's shape (400 for a body it cannot decode, 413
+over `max_body_bytes`); recognition never on the event loop, with recognisers from the stand-in's
+own factory (so one decoder pool for live and pre-recorded, 429 when it is full); word times in
+seconds from the start of the file, per channel. Parameters, errors and fault injection:
+docs/local.md, "Recordings", "Transcribing it".
+Over 350 lines: a small HTTP server of its own, audio decoding and Deepgram's response shape.
 """
 
 from __future__ import annotations

@@ -1,29 +1,14 @@
-"""A local stand-in for Deepgram's live speech-to-text WebSocket (`/v1/listen`).
+"""A local stand-in for Deepgram's live speech-to-text WebSocket (`/v1/listen`) and TTS (`/v1/speak`).
 
-It speaks the real wire protocol (shapes copied from Deepgram's docs and wire captures; see
-tests/fixtures/deepgram/README.md): `Authorization: Token KEY` checked at the handshake (401 with
-Deepgram's JSON error body and `dg-error` header), binary mu-law audio in, `Results` / `Metadata` /
-`UtteranceEnd` out, `KeepAlive`, `Finalize` (→ `from_finalize` results) and `CloseStream` (→ last
-results, Metadata, close 1000), idle close 1011 NET-0001, 1008 DATA-0000 for an encoding it cannot
-decode. What it hears is a pluggable `Recognizer` (scripted in tests, pocketsphinx in the demo).
-
-It also speaks the TTS WebSocket (`/v1/speak?encoding=mulaw&sample_rate=8000&container=none&model=…`):
-`Speak` text is buffered, `Flush` turns it into binary audio (a deterministic tone, `bytes_per_char`
-bytes per character, sent in `chunk_bytes` pieces, optionally paced) followed by `Flushed`, `Clear`
-drops buffered text and audio still to send and answers `Cleared`, `Close` closes 1000. Every speak
-connection is recorded (`speak_connections`: parameters, texts flushed, control messages).
-
-Fault injection for tests: refuse the next N handshakes with a status, answer every handshake with
-401/402/403, drop every open connection (abrupt TCP reset or close 1011 NET-0000), drop a connection
-once it has received some number of bytes, delay the handshake, and an outage (`begin_outage()`
-drops every open listen connection and refuses new ones until `end_outage()`; also reachable over
-HTTP as `POST /_local/outage`, for a stack in another process). Every connection is recorded
-(query parameters, bytes received, control messages, close code).
-
-The same port also answers plain HTTP, as Deepgram's host does: `POST /v1/listen` is the
-pre-recorded API (callscribe_local/deepgram_prerecorded.py, `.prerecorded` for its knobs). Each
-connection is routed by its first request: a WebSocket upgrade goes to the live server below,
-anything else to the HTTP side.
+Listen: `Token` auth at the handshake, binary mu-law in, `Results` / `Metadata` / `UtteranceEnd`
+out, `KeepAlive`, `Finalize`, `CloseStream`, idle close; what it hears is a pluggable `Recognizer`
+(scripted in tests, pocketsphinx in the demo). Speak: `Speak` / `Flush` / `Clear` / `Close`, with a
+tone for audio. The same port answers plain HTTP (`POST /v1/listen`: deepgram_prerecorded.py),
+each connection routed by its first request. Tests script faults (refusals, drops, delays, an
+outage, also over `POST /_local/outage`) and read every connection's record.
+Must keep: the wire shapes of tests/fixtures/deepgram/ (Deepgram's docs and captures), its error
+bodies and close codes. What is faithful and what is not: docs/local.md, "The parts".
+Over 350 lines: two WebSocket protocols, the first-request router and the fault knobs tests need.
 """
 
 from __future__ import annotations

@@ -1,35 +1,15 @@
 """A phone call the way Twilio delivers it to callscribe: signed webhooks, TwiML, a Media Stream.
 
-The simulator plays Twilio's part against the local API and streamer, so the product code runs
-unchanged and every protocol detail is exercised:
-
-- the voice webhook: a signed form POST with Twilio's parameter set (CallSid, AccountSid, From, To,
-  CallStatus=ringing, Direction=inbound, ApiVersion, Caller/Called, geo fields, StirVerstat);
-- the TwiML answer, parsed with xml.etree: `<Start><Stream url track>` and its `<Parameter>`s
-  become the stream and its `customParameters`; `<Start><Recording>`, `<Dial record
-  recordingStatusCallback>` or `<Record recordingStatusCallback>` say where the recording callback
-  goes; a `<Redirect>` is followed (a signed request to its URL, GET or POST as it says, with the
-  call's parameters) and the TwiML found there goes on: what `<Start>` started keeps running;
-- the Media Stream: a WebSocket upgrade signed over the ws(s) URL (`x-twilio-signature`, empty
-  params), then `connected`, `start`, `media` for each track every 20 ms (160-byte mu-law frames,
-  numbers as strings, per-track chunk counters, millisecond timestamps from the stream start) in
-  real time, and `stop`;
-- status callbacks (initiated, ringing, in-progress, completed with SequenceNumber, CallDuration
-  and an RFC 2822 Timestamp) and the recording status callback, all signed;
-- a `<Dial><Number statusCallback statusCallbackEvent>`'s child call: the dialled party's own
-  CallSid, `ParentCallSid`, `Direction=outbound-dial`, its own sequence, the events asked for
-  (answered once the ring time has passed, completed with its own CallDuration when the caller
-  hangs up), before the parent's `completed`;
-- Twilio's own view of each call and leg (the Call resource its REST API serves: status, start and
-  end, duration, parent), kept at the Twilio REST stand-in as it changes, before the callback that
-  reports it, when the phone has `twilio_api_url`: so a callback we fail can be recovered from it;
-- a bidirectional `<Connect><Stream>` (agent mode): the caller's track only, the agent's audio played
-  back, marks echoed, `clear` honoured, and the call ended or transferred by the agent's REST update
-  (`agent_stream.py`), the caller speaking from a script of turns (`AgentScript`).
-
-Twilio fires status callbacks in order but as separate requests that may arrive in any order;
-`out_of_order=True` delivers `in-progress` after `completed` and repeats `ringing` at the end, so
-the demo shows the call record never moving backwards.
+`SimulatedPhone` plays Twilio's part against the local API and streamer, so the product code runs
+unchanged: status callbacks (optionally out of order), the voice webhook, the TwiML answer (streams,
+recordings, `<Dial>` legs and their callbacks, `<Redirect>`), the Media Stream in real time (times
+`speed`), the recording and its callback, Twilio's view of the call at the Twilio stand-in, and
+agent mode (`agent_stream.py`). What each of these sends: docs/local.md, "The simulated phone".
+Must keep: every request signed by twilio's own `RequestValidator` over the exact URL it goes to;
+Twilio's parameter sets and message shapes as documented there; Twilio's view of a call kept at the
+stand-in before the callback that reports it; a stream that drops ends the stream, not the call.
+Over 1,000 lines: one call's whole Twilio side (callbacks, TwiML, stream, legs, recording) is one
+session that must keep its own order; agent mode's turn-taking lives in agent_stream.py.
 """
 
 from __future__ import annotations

@@ -1,34 +1,13 @@
 """Offline speech recognition for the local Deepgram stand-in: pocketsphinx, streaming, endpointed.
 
-Why pocketsphinx: its wheel ships a US-English model, so `make demo` shows real words with no
-download, no key and no network. Its generic 16 kHz model is rough on 8 kHz phone audio; the model
-name it reports (`pocketsphinx-en-us-offline`) says so, so nobody mistakes its text for Deepgram's.
-
-How it behaves like Deepgram's live API (per connection, on the connection's own audio clock):
-- 8 kHz mu-law in, upsampled to the 16 kHz PCM the model needs (`g711` + `audioop.ratecv`,
-  with the resampler state carried across chunks so chunk borders add no clicks);
-- a voice-activity endpointer cuts utterances at silences; each utterance ends in one final
-  hypothesis (`is_final`, `speech_final`) whose words carry times from pocketsphinx's segmentation;
-- while someone talks, an interim hypothesis at most once per `interim_interval` seconds of audio;
-- `finalize()` flushes the utterance in progress (Deepgram's Finalize / CloseStream).
-
-Decoding costs ~0.3-0.7x real time per stream on one core, too much to run on the stand-in's event
-loop for every 20 ms frame. So `accept()` only queues audio and hands back what a worker (a small
-shared thread pool, one decode at a time per connection) has finished since the previous call;
-with Twilio's steady 50 frames/s that delay is one frame. `finalize()` waits for the worker.
-
-Memory: each pocketsphinx decoder loads its own copy of the model (~180 MB), so one per connection,
-never given back, took a local stack from 162 MB to 5.4 GB with 30 streams. Decoders therefore come
-from a `DecoderPool` shared by the factory: at most `max_decoders` exist, a connection leases one
-slot when it opens (beyond that the stand-in answers 429, like Deepgram over its concurrency limit)
-and gives its decoder back, reset, when it closes, for the next connection to reuse.
-
-Batch (pre-recorded) transcriptions run in worker processes (`BatchProcesses`): pocketsphinx never
-releases the GIL while it decodes, so a recording decoded in this process, which is also the local
-stack's (its API, moto, the dispatchers and Lambdas), would stop every other thread of it for as long
-as the recording takes, minutes for a long call. A batch request still leases its slot in the pool;
-its decoder lives in the worker.
-
+Per connection, on its own audio clock: 8 kHz mu-law upsampled to the model's 16 kHz (resampler
+state carried across chunks), a voice-activity endpointer cutting utterances, one final hypothesis
+per utterance with word times, interims at most once per `interim_interval`, `finalize()` flushing
+(Deepgram's Finalize / CloseStream). Batch transcriptions run in worker processes (`BatchProcesses`).
+Must keep: nothing decodes on the stand-in's event loop (`accept()` only queues and returns what a
+worker has finished); at most `max_decoders` decoders exist (`DecoderPool`: leased at open, reset
+and returned at close, 429 beyond it), batch requests included; the model name it reports says it
+is not Deepgram. Why pocketsphinx, its costs and memory: docs/local.md, "The parts".
 Over 350 lines: the streaming recogniser, its pool and the batch workers share one decoding core.
 """
 
@@ -291,11 +270,8 @@ class _Decoding:
 class TranscriptMemo:
     """The last few batch transcripts of one factory, by the audio's content (thread-safe).
 
-    Decoding is deterministic: the same audio with the same options gives the same hypotheses, and a
-    reused decoder hears like a fresh one. The same recording is often transcribed again (the
-    recordings Lambda reruns when a sweep re-drives `Recording Completed`; a test posts the recording
-    the Lambda already sent), each time ~0.16 s of CPU per second of audio per channel for the words
-    the stand-in already gave; those requests are answered from here.
+    Sound because decoding is deterministic: the same audio with the same options gives the same
+    hypotheses, and a reused decoder hears like a fresh one. What it saves: docs/local.md.
     """
 
     def __init__(self, size: int = 8) -> None:
@@ -510,12 +486,8 @@ def default_decoder_factory(options: SphinxOptions) -> Callable[[], Any]:
 class SphinxRecognizerFactory:
     """`RecognizerFactory` for the stand-in: one recognizer per connection, decoding on a shared pool.
 
-    Two workers by default: one call's two tracks decode in parallel, which is what the demo needs,
-    without letting many local calls starve the rest of the machine. Six decoders by default (~1.1 GB
-    at most): a live call's two tracks beside two two-channel recordings being reconciled (the local
-    stack runs that many reconciliations at once), or three live calls; one more simultaneous stream
-    is refused (429) until one closes, and the streamer (or the recordings Lambda) retries it like
-    any Deepgram concurrency refusal.
+    Two workers and six decoders by default (~1.1 GB at most); a stream beyond the decoders is
+    refused (429) until one closes. How those numbers were chosen: docs/local.md, "The parts".
     """
 
     model = MODEL_NAME

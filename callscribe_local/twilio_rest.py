@@ -1,38 +1,15 @@
-"""A local stand-in for Twilio's REST API, for the real `twilio` client to talk to.
+"""A local stand-in for Twilio's REST API (2010-04-01), for the real `twilio` client to talk to.
 
-It speaks enough of the 2010-04-01 API for what callscribe does: create a call
-(`POST /2010-04-01/Accounts/{AccountSid}/Calls.json`), update one (`POST …/Calls/{CallSid}.json`:
-`Status=completed`, `Twiml`, `Url`, as the agent mode hangs up or transfers), fetch one
-(`GET …/Calls/{CallSid}.json`) and list its recordings (`GET …/Calls/{CallSid}/Recordings.json`), as
-the sweeper does when a callback was lost. Bodies are form-encoded, auth is HTTP Basic (account SID +
-auth token) and answers have Twilio's shapes (`twilio_resources`): the Call resource, a list page,
-and `{"code", "message", "more_info", "status"}` for errors. Tests point the client at it with
-`client.api.base_url` (callscribe: `TWILIO_API_BASE_URL`), read what was asked in `.requests`, and
-make it fail with `.fail_next(...)`.
-
-Calls: those created here, and those the simulated phone places: the phone keeps Twilio's view of
-each call here as it goes (`PUT …/Calls/{CallSid}.json`, a stand-in-only method, or `keep_call()`
-in-process: status, times, duration, parent), so a fetch answers what Twilio would. A completed call
-and a recording carry Twilio's `price` (`twilio_resources.Rates`, negative as Twilio reports a
-charge) when read; `hold_prices()` keeps them null, as Twilio's are until it has priced the call.
-
-Recordings: `GET …/Recordings/{RecordingSid}.wav` (or without extension) serves the recording as
-Twilio does, a 16-bit PCM WAV (`audio/x-wav`); `GET …/Recordings/{RecordingSid}.json` the Recording
-resource; `DELETE …/Recordings/{RecordingSid}.json` removes it (204). All need Basic auth (401
-otherwise) and answer 404 (Twilio error 20404) for a SID it does not hold. Recordings are kept in
-memory by SID; the simulated phone puts them there (`PUT …/Recordings/{RecordingSid}.wav`, a
-stand-in-only method, or `add_recording()` in-process). Tests script a recording's failures with
-`fail_recording(sid, status)` and `truncate_recording(sid)`.
-
-Live calls: a call the phone keeps here is live: the phone follows what REST updates do to it
-through a long poll (`GET /_local/calls/{CallSid}/updates?after=N&wait=S`, Basic auth: the updates
-after the first N, waiting up to S seconds for one), so an agent's `end_call` or transfer ends or
-redirects the simulated call as Twilio would. Redirecting a call that has ended is refused as
-Twilio refuses it (400, error 21220).
-
-Longer than most modules because it is one server for all of Twilio's REST API the product and the
-simulated phone touch (calls, live calls' updates, recordings and their media, faults); the JSON
-shapes are `twilio_resources`'.
+Calls (create, fetch, update: hang-up and redirect), their recordings (resource, `.wav` media,
+`DELETE`), and the calls the simulated phone keeps here as Twilio's view of them (stand-in-only
+`PUT`s, or `keep_call()` / `add_recording()` in-process), with a long poll
+(`GET /_local/calls/{CallSid}/updates`) through which the phone follows what REST updates do to a
+live call. Tests read `.requests` and script faults (`fail_next`, `fail_recording`,
+`truncate_recording`). Must keep: Basic auth on every route (401 otherwise), Twilio's shapes and
+errors (`twilio_resources`), 404 (20404) for a SID it does not hold, a redirect after the end
+refused (21220). Routes and what is not emulated: docs/local.md, "The parts" and "Recordings".
+Longer than most modules because it is one server for all of Twilio's REST API the product and
+the simulated phone touch; the JSON shapes are `twilio_resources`'.
 """
 
 from __future__ import annotations
