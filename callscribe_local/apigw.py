@@ -1,16 +1,12 @@
 """A local API Gateway (REST API, v1 proxy integration) in front of an in-process Lambda handler.
 
-Real HTTP in, a real-shaped proxy event to `handler(event, context)`, the proxy result back out as
-HTTP. The event matches what API Gateway sends: `path` without the stage, `requestContext.path`
-with it, `resource`/`requestContext.resourcePath` as the resource template (`/calls/{callSid}`),
-`pathParameters`, single- and multi-value headers and query parameters, and a base64 body with
-`isBase64Encoded: true` for media types listed as binary (form posts, as our API is configured).
-So signature checks and URL reconstruction behave locally as they do behind the real gateway.
-
-With a `CognitoAuthorizer` the gateway also does what a method with a Cognito user pool authoriser
-does: a request without a valid pool ID token in `Authorization` is answered 401 and never reaches
-the handler; a valid one reaches it with the token's claims in `requestContext.authorizer.claims`,
-every value a string as API Gateway passes them (`cognito:groups` comma-joined, times as dates).
+Real HTTP in, a proxy event to `handler(event, context)`, the proxy result back out as HTTP. With
+a `CognitoAuthorizer` it also does what a method with a Cognito user pool authoriser does.
+Must keep: the event as API Gateway shapes it (`path` without the stage, `requestContext.path` with
+it, the resource template and `pathParameters`, single- and multi-value headers and query, a base64
+body with `isBase64Encoded` for binary media types such as form posts), so signature checks and URL
+reconstruction behave as behind the real gateway; without a valid ID token the handler is never
+reached (401), and claims reach it as strings. What is not emulated: docs/local.md, "The parts".
 """
 
 from __future__ import annotations

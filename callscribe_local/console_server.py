@@ -1,19 +1,13 @@
 """The console's local web server: the static app, its runtime config, Cognito and the read API on one
 origin, as CloudFront gives the console one origin in AWS.
 
-- `GET /`, `GET /<file>`: files under `console/` only. No directory listing, no dotfiles, nothing
-  outside the folder (each path part is checked, then the resolved path), only the content types in
-  `CONTENT_TYPES` (anything else is 404), ETags for revalidation.
-- `GET /config.json`: the runtime config (`ConsoleConfig`, camelCase), built from the local stack's
-  values: the app is never built per stack.
-- `POST /cognito/`: Cognito's public JSON operations (`COGNITO_TARGETS`, by `X-Amz-Target`) forwarded
-  to moto's endpoint. Other targets are refused: moto serves every AWS API on that port.
-- `/api/...`: handed, path and query unchanged, to the callable the stack gives (`ApiHandler`: the
-  people's read API behind the local API Gateway, stage `api`, with its authoriser emulation).
-
-Every answer carries the security headers (`security_headers`): a CSP without 'unsafe-inline' that
-allows only this origin, the feed's origin and the recording's origins. A change must keep the
-headers on every path, errors included, and the path checks before any file is opened.
+Files under `console/`, `config.json` built from the stack's values (`ConsoleConfig`), Cognito's
+public operations (`COGNITO_TARGETS`) forwarded to moto, and `/api/...` handed unchanged to the
+stack's `ApiHandler` (docs/console.md, "Running it locally" and "Security headers").
+Must keep: the security headers (`security_headers`, the CSP allowing only this origin, the feed's
+and the recording's) on every answer, errors included; each path part checked, then the resolved
+path, before any file is opened; only the content types in `CONTENT_TYPES`, no listing, no
+dotfiles; no Cognito target outside the list reaches moto (which serves every AWS API on its port).
 """
 
 from __future__ import annotations

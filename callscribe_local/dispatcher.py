@@ -1,35 +1,13 @@
 """Local EventBridge → Lambda delivery: what a CDK rule and Lambda's async invoke do in AWS.
 
-One dispatcher per rule. The local stack runs two, as infra does: `Transcript Completed` and
-`Transcript Reconciled` → the summaries handler, `Recording Completed` → the recordings handler
-(each the Lambda's entry point code, bound by the stack to its own settings). The summaries' is
-described below; the recordings' is the same with its own name and a longer local timeout.
-
-In AWS, a rule on the bus matches `source: callscribe`, `detail-type: Transcript Completed` and
-invokes the summaries Lambda asynchronously; a failed invocation is retried with backoff and, once
-the retries are spent, the event lands in a dead-letter queue. moto cannot target Lambda (PutEvents
-fails with a Lambda target), so locally the rule targets an SQS queue and this dispatcher polls it:
-
-1. add the `account` field real EventBridge sets and moto leaves out (Powertools' model needs it);
-2. call the summaries handler in-process with a Lambda-shaped context;
-3. on an exception, hide the message for the next backoff delay (SQS visibility timeout) and try
-   again, counting attempts with SQS's own `ApproximateReceiveCount`, so a crash of this process
-   loses nothing: the message simply comes back;
-4. after the last attempt, copy the event to the local DLQ (with the error) and delete it.
-
-Deliveries run concurrently, as Lambda runs invocations, up to `concurrency` at once (each in its own
-thread; the poll receives only as many messages as there are free slots, and hides each for the
-handler's timeout, as Lambda's event source does, so one still running is not received again). The
-stack bounds the recordings' by the recogniser's decoders: locally a reconciliation holds one
-pocketsphinx decoder per channel for as long as it transcribes.
-
-What it mirrors (infra/components/events.py, `Summaries`): the function's
-`configure_async_invoke(retry_attempts=2, on_failure=SqsDestination(dead_letters))`, i.e. a failing
-summary is tried 3 times, then parked in the DLQ. `RetryPolicy.lambda_async()` is that policy with
-local-sized delays (AWS waits ~1 and ~2 minutes between attempts; local runs wait 1 s, then 2 s),
-because nobody watches a demo for minutes; the count, the order and the DLQ are the same. The rule
-target's own `retry_attempts=8` covers failures to *reach* Lambda (throttling, permissions), which
-cannot happen to an in-process call, so it has no local counterpart.
+One dispatcher per rule (the local stack runs two: `Transcript Completed` and `Transcript
+Reconciled` → summaries, `Recording Completed` → recordings). moto cannot target Lambda, so the rule
+targets an SQS queue that this polls; each event gets the `account` field moto leaves out and goes
+to the handler in-process with a Lambda-shaped context, up to `concurrency` at once.
+Must keep: a failure hides the message for the next backoff delay and attempts are counted with
+SQS's `ApproximateReceiveCount`, so a crash of this process loses nothing; after the last attempt
+the event is copied to the local DLQ with its error, then deleted; a message still being handled
+is not received again. What it mirrors, and its local-sized delays: docs/local.md, "The parts".
 """
 
 from __future__ import annotations

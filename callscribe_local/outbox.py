@@ -1,27 +1,14 @@
 """Local event source mapping: the calls table's DynamoDB stream (moto) → the outbox handler.
 
-In AWS a Lambda event source mapping polls each shard of the calls table's stream and invokes the
-outbox Lambda with a batch of records (infra/components/outbox.py). moto keeps the stream (both
-images of every write) but runs no mapping that calls code of ours, so this poller does it:
-
-1. find the stream's shards (`DescribeStream`, again whenever a shard closes and every second), and
-   read each from its oldest record (`TRIM_HORIZON`), a child shard once its parent is read to its
-   end, as Lambda does: so every write is read once, in order per shard;
-2. `GetRecords` up to `batch_size` records, and turn them into the records Lambda delivers (the
-   shape of tests/fixtures/dynamodb/stream_event.json: `eventSourceARN` added, the creation time in
-   epoch seconds, no image a write did not have);
-3. invoke the outbox handler in-process with `{"Records": [...]}` and a Lambda-shaped context, and
-   read its `batchItemFailures` answer;
-4. retry as the mapping does: a failed invocation is bisected (halves tried in order, not counted
-   as retries); a partial failure retries from the first failed record; after `max_retry_attempts`
-   the batch's description goes to the dead-letter queue (`DDBStreamBatchInfo`, as Lambda's
-   on-failure destination writes it) and reading goes on.
-
-The delays are local-sized (`StreamPolicy`: 50 ms between idle polls, where Lambda polls four times a
-second; retries after 0.1 s doubling to 2 s, five of them instead of the deployed bound) because a
-local call must not wait on a poll interval; the order, the bisection, the checkpoint and the
-dead-letter queue are the mapping's. `wait_idle` lets tests and the demo wait until everything
-written so far is announced, on a condition instead of a sleep.
+moto keeps the stream but runs no mapping, so `LocalOutbox` polls each shard from `TRIM_HORIZON`
+(a child once its parent is read), turns the records into the ones Lambda delivers
+(`lambda_record`) and invokes the outbox handler in-process with `{"Records": [...]}`.
+Must keep: every write read once, in order per shard; the mapping's failure handling (a failed
+invocation bisected, a partial failure retried from its first failed record, after
+`max_retry_attempts` a `DDBStreamBatchInfo` in the DLQ and reading goes on); `wait_idle` returns
+only once everything written before it is announced. Only the delays are local-sized
+(`StreamPolicy`; docs/local.md, "The parts").
+Over 350 lines: shard lineage, batching, retries, bisection and the DLQ record are one mapping.
 """
 
 from __future__ import annotations

@@ -1,19 +1,12 @@
 """The people's side of the local stack: who may sign in, the live feed, the read API and the console.
 
-- moto's Cognito: the pool, app client and groups (`cognito.create_local_pool`) and one person in
-  both groups (`cognito.LOCAL_USER`, a fresh password each run, printed by `callscribe local up`);
-- the AppSync Events stand-in (`appsync_events.py`): the streamer publishes to its HTTP side
-  (`streamer_env`: FEED_HTTP_URL, FEED_REGION), and so does the call feed Lambda
-  (`functions/call_feed`), run on each batch of the calls table's stream (`table_stream.py`);
-  browsers and `callscribe tail` subscribe to its realtime side with the pool's tokens;
-- the people's read API (`functions/console_api`) behind the local API Gateway, stage `api`, with
-  the Cognito authoriser emulation: `api.invoke` is the callable the console's server hands `/api/*`
-  to, and `api.url` serves it over HTTP too;
-- the console's server (`console_server.py`): the web app, its `config.json`, Cognito's public
-  operations and the read API under `/api`, on one origin (CloudFront's in AWS). Its URL is the
-  state file's `console`, and `<console>/api` its `console_api`.
-
-What the state file records for the other commands is `state()`.
+It starts moto's Cognito pool with one person in both groups (`cognito.LOCAL_USER`, a fresh password
+each run), the AppSync Events stand-in (the streamer and the call feed Lambda, run on the calls
+table's stream by `table_stream.py`, publish to it; browsers and `callscribe tail` subscribe), the
+people's read API behind the local API Gateway with the Cognito authoriser (`api.invoke`, `api.url`),
+and the console's server, which serves the app and `/api` on one origin.
+Must keep: what the other commands need is in `state()` (the state file's `console`, `console_api`
+= `<console>/api`, the local user); each part as docs/local.md, "The parts", describes it.
 """
 
 from __future__ import annotations

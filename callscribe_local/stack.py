@@ -1,44 +1,15 @@
 """The whole product on one machine: every AWS and vendor endpoint replaced by a local part.
 
-Production code runs unchanged; only configuration points it at the stand-ins:
-
-- DynamoDB, EventBridge, SQS, S3: moto in server mode (`aws_local.local_aws`), via AWS_ENDPOINT_URL;
-- API Gateway → webhooks Lambda: `apigw.LocalApiGateway` around the handler, in this process;
-- the calls table's stream → outbox Lambda (the event source mapping): `outbox.LocalOutbox`, which
-  polls moto's DynamoDB stream and invokes the outbox handler with Lambda's records (retries,
-  bisection, DLQ); every event of a call comes from it, as in AWS;
-- EventBridge rules → summaries and recordings Lambdas: `dispatcher.LocalDispatcher` (SQS target,
-  retries, DLQ), one per rule; the scheduled sweeper runs on demand (`LocalStack.sweep`,
-  `callscribe sweep`), with `SWEEP_AFTER_SECONDS=0`;
-- S3 (the recordings bucket, `RECORDINGS_BUCKET`): moto, created by the bootstrap;
-- Deepgram live STT: `deepgram_server.DeepgramStandIn` hearing through pocketsphinx, via DEEPGRAM_URL;
-- the model: the Anthropic Messages API stand-in (`anthropic_server`) with the offline summariser and
-  the offline agent (`offline_agent.OfflineModels`), via ANTHROPIC_BASE_URL; or, with
-  `model_provider=bedrock` (`callscribe local up --model-provider bedrock`), the Amazon Bedrock runtime
-  stand-in (`bedrock_server`, SigV4 with the local credentials) with the same answers, via
-  MODEL_PROVIDER=bedrock and ANTHROPIC_BEDROCK_BASE_URL;
-- the Fargate streamer: `python -m streamer` as a subprocess, at STREAM_URL (ws://127.0.0.1:…/media);
-- Twilio's REST API (POST /calls, the calls and recordings the simulated phone makes, which the
-  sweeper reads, and the agent's updates of a live call): `twilio_rest.TwilioRestStandIn`, via
-  TWILIO_API_BASE_URL;
-- a team's own TwiML app that listen-in calls are handed to: `team_app.TeamApp`, routed from
-  `LISTEN_NUMBER` (a listen route to its URL, which LISTEN_ALLOWED_URLS allows).
-- the people's side (`people_stack.py`): moto's Cognito pool with one person, the AppSync Events
-  stand-in the streamer publishes to (FEED_HTTP_URL), the people's read API behind the local API
-  Gateway with the Cognito authoriser, and the console's server (the web app and `/api` on one
-  origin, as CloudFront serves them).
-
-With DEEPGRAM_API_KEY or ANTHROPIC_API_KEY set in the environment, the real service is used instead
-of that stand-in (the key is passed through; nothing else changes). Bedrock is always the stand-in
-here: every local part signs with moto's fake credentials, which a real Bedrock refuses.
-
-The Lambdas run in this process, each through its own entry point's code (`create_handler`) bound to
-settings the stack builds from `lambda_env` (what CDK would set, over this process's environment),
-with its services built on the first invocation and kept, as in one Lambda container; this process's
-environment is left alone (only `aws_local` points the AWS SDK at moto). The streamer runs in its own
-process (its own event loop, as in Fargate) with that environment, the Deepgram stand-in on an event
-loop in a background thread. Logs of all parts go to files under `log_dir` so a terminal UI stays
-readable.
+`LocalStack` starts moto, the stand-ins, the local event plumbing (outbox, dispatchers), the
+streamer subprocess and the people's side (`people_stack.py`), and runs each Lambda in this process
+through its entry point's code (`create_handler`), with settings built from `lambda_env` (what CDK
+would set) and its runtime built on the first invocation and kept, as one warm container.
+Must keep: production code unchanged, pointed at the local parts by configuration only; this
+process's environment left alone (only `aws_local` points the AWS SDK at moto); a real vendor
+used instead of its stand-in when its key is set (Deepgram, Anthropic; never Bedrock). Which local
+part stands in for what, and how faithfully: docs/local.md, "The parts, and how faithful each one is".
+Over 700 lines because it wires every part and owns their lifecycle (start order, URLs, teardown);
+each part is a module of its own.
 """
 
 from __future__ import annotations

@@ -1,22 +1,12 @@
 """The analysts' warehouse on a laptop: DuckDB runs the same SQL Athena runs.
 
-Raw DynamoDB exports (JSON lines, gzip) are loaded as the Glue tables `calls` and `transcripts` with
-the Glue column types (shared/analytics/raw_schema.py) turned into DuckDB's; the flat tables are
-derived with the Trino SELECTs of shared/analytics/schema.py, written as Parquet in the layout S3
-holds (`<table>/dt=<day>/…parquet`), `<table>_current` is a view over one run's folder (what the
-Glue table of that name points at), and the saved queries run on them. Trino SQL is transpiled to
-DuckDB by sqlglot. Known differences from Athena, none of which changes the saved queries' answers
-on our data:
-
-- `approx_percentile` becomes `approx_quantile` (another sketch: on small samples both are exact);
-- `count_if` over a group of only NULLs is 0 in Trino and NULL in DuckDB: rewritten here to
-  Trino's answer;
-- DuckDB is laxer (SELECT aliases in WHERE, `varchar = int`), so a query is also checked to parse
-  as Trino before it is transpiled, but a query that runs here may still be refused by Athena;
-- DuckDB's JSON reader is case-sensitive where Athena's OpenX SerDe is not, so the raw types here
-  keep DynamoDB's upper-case type letters (`S`, `N`, `M`).
-
-Used by `callscribe export`/`callscribe query` and by the tests; production never imports it.
+Raw DynamoDB exports are loaded as the Glue tables `calls` and `transcripts` (column types from
+shared/analytics/raw_schema.py), the flat tables derived with the Trino SELECTs of
+shared/analytics/schema.py and written as Parquet in the layout S3 holds, `<table>_current` a view
+over one run's folder, and the saved queries run on them, transpiled from Trino by sqlglot.
+Must keep: a query is checked to parse as Trino before it is transpiled; the rewrites that give
+Trino's answers where DuckDB differs (docs/analytics.md lists the differences). Used by
+`callscribe export` / `callscribe query` and the tests; production never imports it.
 """
 
 from __future__ import annotations

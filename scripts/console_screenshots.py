@@ -1,16 +1,9 @@
-"""Take the screenshots in docs/console.md from real calls on the local stack, in Chromium at a laptop's
-1440 x 900.
+"""Take the screenshots in docs/console.md from real calls on the local stack, in Chromium at 1440 x 900.
 
     PYTHONPATH=$PWD .venv/bin/python scripts/console_screenshots.py [--out docs/images/console]
 
-The local stack runs offline (moto, the Deepgram, Twilio and Anthropic stand-ins, the streamer, the
-feed and the console's server: tests/support/console_stack.py). Two calls are placed through the
-simulated phone first (a listen-in call and a forwarded one, four times real time), a few unanswered
-ones are written as the webhooks write them and priced as the product prices them, then the bundled
-support call is placed in real time and photographed while it runs (the live board, its page) and
-once it has settled (transcript, player, summary, evaluation, cost, legs), for a supervisor and a
-viewer. The words are what the stand-ins heard: the offline recogniser and summariser, not Deepgram
-and Claude.
+Runs offline on tests/support/console_stack.py; the calls it places and when it photographs them:
+docs/console.md, "Screenshots".
 """
 
 from __future__ import annotations
