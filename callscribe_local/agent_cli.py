@@ -1,17 +1,10 @@
 """`callscribe call --to agent AUDIO [AUDIO …]`: a conversation with the voice agent from audio files.
 
-Each file is one thing the caller says. The simulated phone calls the number the local stack routes
-to the agent (`stack.AGENT_NUMBER`; or any number given with `--to`), speaks each turn once the
-agent has finished its answer (its mark back, then `--pause`), or after `--reply-timeout` of
-silence, or `--interrupt-after` into an answer (a barge-in), and the call ends as the agent ends it
-(its `end_call` / `transfer_call` through the Twilio stand-in) or when the caller, out of turns, hangs
-up. Both sides are printed as they happen, on the call's clock: the caller's turns and the agent's
-barge-ins and endings as the phone sees them, and what each side said as the product stores it
-(`GET /calls/{callSid}`, polled: the caller's words as Deepgram heard them, the agent's as the caller
-heard them). Then the finished record. `--agent-audio out.wav` writes what the caller said and heard
-as a two-channel WAV (caller left, agent right) to listen to.
-
-Runs on the stack `callscribe local up` started, or on a private one for the call.
+Each file is one caller turn; the simulated phone calls the agent's number (`stack.AGENT_NUMBER`, or
+`--to`) on the running stack or a private one, and both sides are printed as they happen, on the
+call's clock: the phone's view (turns, barge-ins, the end) and what each side said as the product
+stores it (`GET /calls/{callSid}`, polled), then the finished record; `--agent-audio` writes what
+the caller said and heard. Options and output: docs/local.md, "Talking to the agent".
 """
 
 from __future__ import annotations

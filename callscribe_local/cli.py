@@ -1,24 +1,12 @@
 """The `callscribe` command: the local stack for people trying the product before touching AWS.
 
-    callscribe local up                  run the stack until Ctrl-C, print its URLs and env
-                                         (--model-provider bedrock: Claude through Bedrock's stand-in)
-    callscribe call AUDIO [AUDIO2]       a simulated call with your own audio (caller, callee)
-    callscribe call --to agent AUDIO…    talk to the voice agent: each file is one thing the caller says
-    callscribe show CALLSID              transcript, cost (legs too) and summary (--json: the record)
-    callscribe export                    DynamoDB export to (local) S3, then the flat analyst tables
-    callscribe query NAME|--sql SQL      a saved analyst query (or your SQL) on the latest export
-    callscribe sweep                     run the sweeper once: finish and re-drive what is left pending
-    callscribe backfill-evaluations --max-usd X   answer the evaluation questions for past calls
-    callscribe tail [CALLSID]            follow the live feed (the board, or one call) in the terminal
-    callscribe users add EMAIL --group viewers|supervisors   let a person into the console
-
-`local up` writes a small state file (URLs, names, the local test credentials) so the other
-commands find the running stack; `call` without a running stack brings up a private one for the
-duration of the call. Everything is local: moto, the stand-ins, no AWS account, no keys needed,
-except for `tail` and `users add` with `--stack NAME`: they work on a deployed stack (its outputs,
-your AWS credentials; `tail` signs in as `--user` with the password from CALLSCRIBE_PASSWORD or a
-prompt). A failure is one line saying what to do (cli_errors.py; --debug adds the traceback).
-
+Subcommands: `local up`, `call`, `call --to agent`, `show`, `export`, `query`, `sweep`,
+`backfill-evaluations`, `tail`, `users add` (docs/local.md, "The `callscribe` command", says what
+each does). `local up` writes a state file the other commands find the running stack by; `call`
+without one brings up a private stack for the call. Everything is local, except `tail` and
+`users add` with `--stack NAME`, which work on a deployed stack with your AWS credentials.
+Must keep: every failure is one line saying what to do and its exit code (`cli_errors.py`;
+`--debug` adds the traceback).
 It is this long because it holds every subcommand's options and the small commands themselves; the
 longer flows are modules of their own (call_cli, agent_cli, progress, settlement, cli_errors).
 """

@@ -1,16 +1,12 @@
 """`make demo` (`python -m callscribe_local.demo`): one phone call through the whole pipeline, offline.
 
-It brings the local stack up, places the bundled two-speaker support call the way Twilio would (in
-real time, both tracks), follows the record and the product's events until the record settles
-(settlement.py: recording reconciled, summary final, cost whole), prints the transcript by speaker
-and the summary, tears everything down and ends with the finished call record as JSON, exactly as
-`GET /calls/{callSid}` answers it (fetched through the local API). While the call runs it prints
-the console's address, the call's page and the local sign-in, so the call can be watched live.
-
-Exit status 0 when the record is complete (settled with nothing failed, call and transcript
-completed, summary present); 1 otherwise, with the folder of the parts' logs; a failure to run at
-all is one line and cli_errors' exit code.
-
+It brings the local stack up, places the bundled two-speaker call as Twilio would, follows the
+record and the product's events until the record settles (settlement.py), prints the transcript by
+speaker and the summary, tears everything down and ends with the record as JSON, exactly as
+`GET /calls/{callSid}` answers it (docs/local.md says what it prints).
+Must keep: exit status 0 only for a complete record (settled, nothing failed, call and transcript
+completed, summary present), 1 otherwise with the folder of the parts' logs; a failure to run at all
+is one line and cli_errors' exit code.
 Over 350 lines because it also renders a record for people (transcript, reconciliation, cost, legs,
 summary, evaluations), which `callscribe show` and `call` print the same way.
 """

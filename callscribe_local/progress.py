@@ -1,16 +1,11 @@
-"""What a local call is doing, shown as it happens: the same lines whether the stack is private or
-`callscribe local up`'s, for the CLI, the demo and the agent conversation.
+"""What a local call is doing, shown as it happens, for the CLI, the demo and the agent conversation.
 
-- While the phone streams: a bar with the seconds streamed of the total and the live segments stored
-  so far (`GET /calls/{callSid}`, polled about once a second).
-- After the call, until the record settles (`settlement.py`, the one definition): each stage once,
-  as the record shows it (transcript completed, recording received, reconciling, reconciled and what
-  it added, summary created or rewritten, the cost as each part is priced, a delivery that gave up),
-  and a spinner naming what is still pending. The wait is bounded; the answer says what was still
-  pending when it ran out.
-
-Everything is read from the record the API serves (and the local DLQs, for deliveries that gave up),
-never from the stack's in-process objects, so a stack in another process is followed the same way.
+While the phone streams: a bar with the seconds streamed and the live segments stored so far. After
+the call, until the record settles (`settlement.py`): each stage once, as the record shows it, and a
+spinner naming what is still pending; the wait is bounded, and running out says what was pending.
+Must keep: everything read from the record the API serves (`GET /calls/{callSid}`, polled) and the
+local DLQs, never from the stack's in-process objects, so a private stack and one in another process
+(`callscribe local up`) show the same lines. The stages: docs/local.md, "The `callscribe` command".
 """
 
 from __future__ import annotations

@@ -1,24 +1,12 @@
 """When a call's record is final: one definition, from the `GET /calls/{callSid}` JSON alone (pure).
 
-`callscribe call`, the demo, the agent conversation and the end-to-end tests all wait for this, and
-`callscribe show` says what a record is still waiting for, so nobody reports a record before it is
-final and nobody defines "final" a second time. A record is settled when nothing the pipeline owes
-it is still to come:
-
-- the call has ended (a terminal status);
-- its live transcript is final (`completed`, `incomplete`, `failed`), or no stream ever started;
-- the summary is stored, or is known not to be coming (`summaryStatus` failed, or its delivery gave
-  up: the local DLQ);
-- the recording is reconciled (`transcriptSource` set), or none is coming (`recordingExpected`
-  false, the call was not answered, the simulated phone made none, Twilio's status
-  `failed`/`absent`, or the recordings Lambda gave up);
-- once the recording added words (`gaps`), the summary is the one written from the reconciled
-  transcript (`summary.transcript_version` = `transcriptVersion`);
-- the cost prices everything the record holds: the voice once the call ended, the recording, its
-  pre-recorded transcription once reconciled, the summary's model call.
-
-`pending` says, in words for people, what is still to come; `problems` what will not come because
-something failed (a settled record with problems is final but not complete).
+A record is settled when nothing the pipeline owes it is still to come: the call ended, its live
+transcript final, the summary stored (or known not to come), the recording reconciled (or known not
+to come), the summary rewritten once the recording added words, and the cost pricing every part the
+record holds. `pending` says in words for people what is still to come; `problems` what will not
+come because something failed (a settled record with problems is final but not complete).
+Must keep: this is the only definition; `callscribe call`, `show`, the demo, the agent conversation
+and the end-to-end tests all use it (docs/local.md, "The `callscribe` command", gives the cases).
 """
 
 from __future__ import annotations

@@ -2,17 +2,10 @@
 
 Both APIs that answer it use this one view: the machines' IAM route (functions/webhooks) and the
 people's read API (functions/console_api), each through `describe_call` over its own read ports.
-
-The keys are the contract's (camelCase, in this order, null when unknown); field names stay
-snake_case like the stored attributes, and aliases make the JSON. A field added here is a field on a
-model, not a dict key spelled again in a test: so are the recordings tier's `transcriptSource`,
-`liveCoverage`, `gaps` and `transcriptVersion` (null until the recording is reconciled), each
-segment's `source` (`live`, or `recording` for what the reconciliation filled in:
-`Segment.origin_or_live`) and `segmentId` (its sort key, as the live feed names it), the call's
-`cost` (null until a writer has estimated it; its `billed` is what Twilio billed, once read), with
-its `<Dial>`ed `legs` and the `conversationCostUsd` of the call and its legs together, and
-`recordingExpected` (whether a recording is coming to be reconciled): with these a client can tell
-a final record from one still being worked on.
+Must keep: the keys are the contract's (camelCase, in this order, null when unknown); field names
+stay snake_case like the stored attributes, with aliases for the JSON; a new field is a field on a
+model, never a dict key spelled again in a test. docs/data-model.md says what each field means;
+docs/architecture.md, "`GET /calls/{callSid}`", how the transcript is paged.
 """
 
 from __future__ import annotations
