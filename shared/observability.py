@@ -29,7 +29,11 @@ if TYPE_CHECKING:
     import numbers
     import traceback
 
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
     tracer: Tracer
+
+LambdaHandler = Callable[[dict[str, Any], "LambdaContext"], dict[str, Any]]
 
 # Patched when the real Tracer is built: the AWS calls (DynamoDB, EventBridge, Secrets Manager).
 # Powertools' default is every library the X-Ray SDK supports, which imports `requests` (much of
@@ -161,6 +165,21 @@ def _tracer() -> Tracer:
     if not tracing_enabled():
         return DisabledTracer()
     return Tracer(patch_modules=TRACED_AT_INIT)
+
+
+def lambda_entry(correlation_id_path: str | None = None) -> Callable[[LambdaHandler], LambdaHandler]:
+    """How every tier's Lambda entry point is wrapped: each log line carries the invocation's context
+    (and `correlation_id_path`'s id; keys a previous invocation appended are cleared), the invocation
+    is traced when tracing is on, and its metrics are flushed as one EMF document when it returns."""
+
+    def wrap(handler: LambdaHandler) -> LambdaHandler:
+        traced = _tracer().capture_lambda_handler(metrics.log_metrics(handler))
+        wrapped: LambdaHandler = logger.inject_lambda_context(
+            correlation_id_path=correlation_id_path, clear_state=True
+        )(traced)
+        return wrapped
+
+    return wrap
 
 
 def __getattr__(name: str) -> object:

@@ -24,12 +24,10 @@ from functions.call_feed import metric_names
 from functions.call_feed.changes import call_update
 from shared.dal.records import Call
 from shared.feed_publisher import FeedPublisher, FeedSettings
-from shared.observability import logger, metrics, tracer
+from shared.observability import LambdaHandler, lambda_entry, logger, metrics
 from shared.settings import EnvSettings
 
 PUBLISH_WAIT_SECONDS = 10.0  # at most this of the invocation is spent sending what it queued
-
-LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 class CallFeedSettings(EnvSettings):
@@ -69,9 +67,7 @@ def _call(image: dict[str, Any] | None) -> Call | None:
 def create_handler(publisher: Callable[[], tuple[FeedPublisher, Tally]]) -> LambdaHandler:
     """The handler over `publisher()` (started once per process: the Lambda's, or the local stack's)."""
 
-    @logger.inject_lambda_context(clear_state=True)
-    @tracer.capture_lambda_handler
-    @metrics.log_metrics
+    @lambda_entry()
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         feed, tally = publisher()
         updates = 0

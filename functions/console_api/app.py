@@ -23,7 +23,7 @@ from functions.console_api.inputs import list_query
 from functions.console_api.logic import Services
 from shared import clock
 from shared.errors import MalformedRequestError
-from shared.observability import logger, metrics, tracer
+from shared.observability import LambdaHandler, lambda_entry, tracer
 from shared.sids import is_call_sid
 from shared.transcript_pages import TranscriptPage
 
@@ -34,8 +34,6 @@ PERSON_CONTEXT_KEY = "person"
 
 app = APIGatewayRestResolver()
 errors.register(app)
-
-LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 def create_app(services_provider: Callable[[], Services]) -> LambdaHandler:
@@ -102,9 +100,7 @@ def create_handler(services_provider: Callable[[], Services]) -> LambdaHandler:
     runs one over its own wiring."""
     resolve = create_app(services_provider)
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-    @tracer.capture_lambda_handler
-    @metrics.log_metrics
+    @lambda_entry(correlation_paths.API_GATEWAY_REST)
     def entry(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return resolve(event, context)
 

@@ -30,7 +30,7 @@ from functions.outbox.sinks import Sink
 from shared import aws
 from shared.errors import CallscribeError
 from shared.events import EventBridgePublisher
-from shared.observability import logger, metrics, tracer
+from shared.observability import LambdaHandler, lambda_entry, logger, metrics
 
 
 class EarlierRecordFailedError(CallscribeError):
@@ -46,15 +46,10 @@ def build_outbox(config: OutboxSettings) -> Outbox:
     return Outbox(build_sinks(config), SqsDeadLetters(aws.sqs(), config.outbox_dead_letter_queue_url))
 
 
-LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
-
-
 def create_handler(runtime: Callable[[], Outbox]) -> LambdaHandler:
     """The Lambda entry point's code bound to `runtime()`'s outbox (asked on each invocation: cache it)."""
 
-    @logger.inject_lambda_context(clear_state=True)
-    @tracer.capture_lambda_handler
-    @metrics.log_metrics
+    @lambda_entry()
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # X-Ray: "## handler"
         return _handle(event, context, runtime)
 

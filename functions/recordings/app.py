@@ -29,7 +29,7 @@ from shared import aws
 from shared.dal.calls.recordings import DynamoRecordingCalls
 from shared.dal.segments import DynamoSegments
 from shared.errors import ConfigError, StoreError
-from shared.observability import logger, metrics, tracer
+from shared.observability import LambdaHandler, lambda_entry, logger, metrics, tracer
 from shared.telemetry import METRICS_NAMESPACE
 
 
@@ -87,15 +87,10 @@ def _report_failure(exc: BaseException) -> None:
         )
 
 
-LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
-
-
 def create_handler(runtime: Callable[[], RecordingService]) -> LambdaHandler:
     """The Lambda entry point's code bound to `runtime()`'s service (asked on each invocation: cache it)."""
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
-    @tracer.capture_lambda_handler
-    @metrics.log_metrics
+    @lambda_entry(correlation_paths.EVENT_BRIDGE)
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # X-Ray: "## handler"
         return _handle(event, context, runtime)
 

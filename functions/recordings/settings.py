@@ -40,8 +40,9 @@ class RecordingSettings(TableSettings, TwilioSettings):
     # SSE-KMS with this key when set (the role needs kms:GenerateDataKey on it), else SSE-S3 (AES256)
     recordings_kms_key_id: str | None = None
     # Twilio's dual-channel WAV is 16-bit PCM at 8 kHz: 32 kB/s, ~115 MB an hour. The default takes
-    # a 2.5-hour call; a bigger recording is refused (non-retryable) before it fills /tmp.
-    recording_max_bytes: int = Field(default=300 * MEBIBYTE, ge=1024)
+    # a call of Twilio's default 4-hour limit (~460 MB); a bigger recording is refused (non-retryable)
+    # before it fills /tmp (the function's 1 GiB).
+    recording_max_bytes: int = Field(default=512 * MEBIBYTE, ge=1024)
     recording_memory_bytes: int = Field(default=16 * MEBIBYTE, ge=0)  # beyond this the WAV spills to /tmp
     recording_download_timeout_seconds: float = Field(default=30.0, gt=0)  # connect, and between bytes
     recording_download_attempts: int = Field(default=4, ge=1, le=10)  # 429/5xx and connection errors

@@ -31,7 +31,7 @@ from shared import aws
 from shared.dal.calls.summaries import DynamoSummaryCalls
 from shared.dal.segments import DynamoSegments
 from shared.events import TranscriptReconciled
-from shared.observability import logger, metrics, tracer
+from shared.observability import LambdaHandler, lambda_entry, logger, metrics, tracer
 
 
 @dataclass(frozen=True)
@@ -88,15 +88,10 @@ def build_runtime(config: SummarySettings) -> Runtime:
     return Runtime(configs=(idempotency, per_version), create=create, rewrite=rewrite)
 
 
-LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
-
-
 def create_handler(runtime: Callable[[], Runtime]) -> LambdaHandler:
     """The Lambda entry point's code bound to `runtime()` (asked on each invocation: cache it)."""
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
-    @tracer.capture_lambda_handler
-    @metrics.log_metrics
+    @lambda_entry(correlation_paths.EVENT_BRIDGE)
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # X-Ray: "## handler"
         return _handle(event, context, runtime)
 

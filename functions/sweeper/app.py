@@ -23,7 +23,7 @@ from shared import aws
 from shared.dal.calls.sweep import DynamoSweeperCalls
 from shared.dal.segments import DynamoSegments
 from shared.events import EventBridgePublisher
-from shared.observability import logger, metrics, tracer
+from shared.observability import LambdaHandler, lambda_entry, logger
 
 
 def build_service(config: SweeperSettings) -> SweeperService:
@@ -42,15 +42,10 @@ def build_service(config: SweeperSettings) -> SweeperService:
     )
 
 
-LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
-
-
 def create_handler(service: Callable[[], SweeperService]) -> LambdaHandler:
     """The Lambda entry point's code bound to `service()` (asked on each run: cache it)."""
 
-    @logger.inject_lambda_context(clear_state=True)
-    @tracer.capture_lambda_handler
-    @metrics.log_metrics
+    @lambda_entry()
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # X-Ray: "## handler"
         return _handle(event, context, service)
 

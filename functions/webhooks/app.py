@@ -34,7 +34,7 @@ from functions.webhooks.logic import Services
 from functions.webhooks.twiml import CallbackUrls
 from functions.webhooks.urls import public_base_url
 from shared.errors import InvalidSignatureError, MalformedRequestError
-from shared.observability import logger, metrics, tracer
+from shared.observability import LambdaHandler, lambda_entry, logger, metrics, tracer
 from shared.sids import is_call_sid
 from shared.signatures import SIGNATURE_HEADER, FormParams, verify_api_gateway_event
 from shared.transcript_pages import TranscriptPage
@@ -46,8 +46,6 @@ SERVICES_CONTEXT_KEY = "services"
 
 app = APIGatewayRestResolver()
 errors.register(app)
-
-LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 def create_app(services_provider: Callable[[], Services]) -> LambdaHandler:
@@ -76,9 +74,7 @@ def create_handler(services_provider: Callable[[], Services]) -> LambdaHandler:
     """
     resolve = create_app(services_provider)
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-    @tracer.capture_lambda_handler
-    @metrics.log_metrics
+    @lambda_entry(correlation_paths.API_GATEWAY_REST)
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # X-Ray: "## handler"
         return resolve(event, context)
 

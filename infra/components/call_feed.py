@@ -14,15 +14,14 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.components.config import InfraConfig
 from infra.components.data import DataTables
+from infra.components.delivery import dead_letter_queue
 from infra.components.feed import LiveFeed
 from infra.components.functions import BuiltFunction, build_python_function
 from infra.components.nag import acknowledge
-from infra.components.outputs import stack_output
 
 BATCH_SIZE = 100
 RETRY_ATTEMPTS = 2
@@ -42,7 +41,13 @@ class CallFeed(Construct):
         feed: LiveFeed,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letters = self._build_dead_letters(scope)
+        self.dead_letters = dead_letter_queue(
+            self,
+            "call_feed",
+            None,
+            role="the on-failure destination of the call feed's stream mapping (batch descriptions only)",
+            holds="Stream batches the call feed gave up on: changes no board was told of (docs/deploy.md)",
+        )
         built: BuiltFunction = build_python_function(
             self,
             "Handler",
@@ -73,25 +78,3 @@ class CallFeed(Construct):
             "dynamodb:ListStreams supports no resource-level permission; every other stream action is "
             "granted on the calls table's stream only.",
         )
-
-    def _build_dead_letters(self, scope: Construct) -> sqs.Queue:
-        queue = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
-        )
-        acknowledge(
-            queue,
-            ("AwsSolutions-SQS3",),
-            "This queue is itself the on-failure destination of the call feed's stream mapping (batch "
-            "descriptions only); an alarm fires on its first message.",
-        )
-        stack_output(
-            scope,
-            "CallFeedDeadLetterQueueUrl",
-            queue.queue_url,
-            "Stream batches the call feed gave up on: changes no board was told of (docs/deploy.md)",
-        )
-        return queue

@@ -23,8 +23,18 @@ from infra.components.outputs import pascal, stack_output
 from shared.events import SOURCE
 
 
-def dead_letter_queue(scope: Construct, consumer: str, redrive: str = "by hand") -> sqs.Queue:
-    """`DeadLetters` under `scope`: encrypted, TLS-only, kept two weeks for a redrive by hand."""
+def dead_letter_queue(
+    scope: Construct,
+    consumer: str,
+    redrive: str | None = "by hand",
+    *,
+    role: str | None = None,
+    holds: str | None = None,
+) -> sqs.Queue:
+    """`DeadLetters` under `scope`: encrypted, TLS-only, kept two weeks for a redrive by hand, with
+    its URL as the output `<Consumer>DeadLetterQueueUrl`. `role`: what the queue is to its consumer
+    (default: the dead-letter queue of its rule and function); `redrive`: how the operator redrives
+    what it holds (None: nothing to redrive); `holds`: the output's description."""
     queue = sqs.Queue(
         scope,
         "DeadLetters",
@@ -35,14 +45,14 @@ def dead_letter_queue(scope: Construct, consumer: str, redrive: str = "by hand")
     acknowledge(
         queue,
         ("AwsSolutions-SQS3",),
-        f"This queue is itself the dead-letter queue of the {consumer} rule and function; an alarm "
-        f"fires on its first message and the operator redrives {redrive}.",
+        f"This queue is itself {role or f'the dead-letter queue of the {consumer} rule and function'}; an "
+        "alarm fires on its first message" + (f" and the operator redrives {redrive}." if redrive else "."),
     )
     stack_output(
         scope,
         f"{pascal(consumer)}DeadLetterQueueUrl",
         queue.queue_url,
-        f"Events the {consumer} Lambda could not process (docs/deploy.md, Operating it)",
+        holds or f"Events the {consumer} Lambda could not process (docs/deploy.md, Operating it)",
     )
     return queue
 

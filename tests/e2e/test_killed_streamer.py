@@ -1,5 +1,5 @@
-"""Issue 13, done-criterion (iii): a call whose streamer is killed mid-way ends finished and
-summarised after the sweeper; sweeping again changes nothing.
+"""A call whose streamer is killed mid-way ends finished and summarised after the sweeper; sweeping
+again changes nothing.
 
 Its own stack, because it SIGKILLs the stack's streamer (no drain, no `Transcript Completed`). The
 simulated phone places the bundled call's first four turns at 2x; once the first live segments are

@@ -1,4 +1,4 @@
-"""Done-criterion (ii) of issue 13, on the local stack: a call whose live STT fails mid-way ends with
+"""On the local stack: a call whose live STT fails mid-way ends with
 the missing words from the recording at the right stream times, once each, and a rewritten summary.
 
 The bundled call is placed with the Deepgram stand-in's live API down for a window of stream time

@@ -373,7 +373,7 @@ WORD_TOLERANCE = 0.5  # seconds: a word from the recording, moved onto the strea
 def test_the_recording_is_served_and_transcribed_on_the_stream_clock(
     stack: LocalStack, placed: PlacedCall
 ) -> None:
-    """Issue 13's second source, as the recordings Lambda will meet it locally: the phone's
+    """The second source, as the recordings Lambda will meet it locally: the phone's
     dual-channel recording is fetched from the Twilio stand-in (basic auth) and transcribed by the
     Deepgram stand-in's pre-recorded API; its words, moved by the recording's offset, land where the
     phone streamed them and where the live transcript has them."""

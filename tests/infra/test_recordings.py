@@ -1,4 +1,4 @@
-"""The recordings tier's infrastructure (issue 13): the bucket, the recordings Lambda behind its rule,
+"""The recordings tier's infrastructure: the bucket, the recordings Lambda behind its rule,
 the sweeper on its schedule, their exact IAM, and the alarms and dashboard that watch them."""
 
 from __future__ import annotations

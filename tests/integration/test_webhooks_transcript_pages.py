@@ -1,6 +1,6 @@
 """GET /calls/{callSid} pages a long transcript: real HTTP through the local API Gateway, on moto.
 
-Issue 11: the whole transcript in one answer grew past Lambda's 6 MB response limit for long calls.
+The whole transcript in one answer would grow past Lambda's 6 MB response limit for long calls.
 """
 
 from __future__ import annotations

@@ -262,7 +262,7 @@ def test_a_word_live_heard_at_a_segment_edge_is_not_added_twice_though_timed_apa
     assert result.live_coverage < 1  # the coverage stays the contract's exact number
 
 
-# ---- redaction (issue 14) ----------------------------------------------------------------------------
+# ---- redaction ---------------------------------------------------------------------------------------
 
 
 def _spoken(track: str, start: float, text: str, each: float = 0.3) -> list[Word]:

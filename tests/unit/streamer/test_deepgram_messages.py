@@ -198,7 +198,7 @@ def test_an_error_message_keeps_the_frame_text_not_a_repr() -> None:
 
 
 def test_a_malformed_result_is_described_without_any_of_its_values() -> None:
-    """The description is logged: a value in the wrong place may be transcript text (issue 14)."""
+    """The description is logged: a value in the wrong place may be transcript text."""
     secret = "my card is 4111 1111 1111 1111"
     doc = {
         "type": "Results",
