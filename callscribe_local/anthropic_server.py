@@ -20,17 +20,17 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler
-from typing import Any, Self
+from typing import Any
 
 from callscribe_local.anthropic_replies import RecordedRequest, Reply, Responder
-from callscribe_local.http_server import BackgroundHttpServer, StandIn
+from callscribe_local.http_server import HttpStandIn
 from callscribe_local.messages_schema import validate
 
 DEFAULT_MODEL = "claude-haiku-5-5"
 API_VERSION_HEADER = "anthropic-version"
 
 
-class AnthropicServer(StandIn):
+class AnthropicServer(HttpStandIn):
     """`with AnthropicServer(responder) as server:` … point the SDK at `server.base_url`."""
 
     def __init__(
@@ -45,31 +45,21 @@ class AnthropicServer(StandIn):
         self.responder = responder
         self.api_key = api_key
         self._host, self._port = host, port
-        self._http: BackgroundHttpServer | None = None
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
 
-    # lifecycle
-    def start(self) -> Self:
+    label = "Anthropic stand-in"
+
+    def _address(self) -> tuple[str, int]:
+        return self._host, self._port
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server: AnthropicServer = self
 
         class Handler(_Handler):
             owner = server
 
-        self._http = BackgroundHttpServer(self._host, self._port, Handler, "anthropic-stand-in")
-        self._http.start()
-        return self
-
-    def stop(self) -> None:
-        if self._http is not None:
-            self._http.stop()
-            self._http = None
-
-    @property
-    def base_url(self) -> str:
-        if self._http is None:
-            raise RuntimeError("the Anthropic stand-in is not running")
-        return f"http://{self._http.host}:{self._http.port}"
+        return Handler
 
     # what was asked
     @property

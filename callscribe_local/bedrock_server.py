@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from typing import Any, Self
+from typing import Any
 from urllib.parse import unquote
 
 from botocore.credentials import Credentials
@@ -28,7 +28,7 @@ from callscribe_local import eventstream, sigv4
 from callscribe_local.anthropic_replies import RecordedRequest, Reply, Responder
 from callscribe_local.anthropic_server import answer, stream_events
 from callscribe_local.aws_local import LOCAL_REGION, fake_credentials_env
-from callscribe_local.http_server import BackgroundHttpServer, StandIn
+from callscribe_local.http_server import HttpStandIn
 from shared.anthropic_clients import BEDROCK_ANTHROPIC_VERSION
 from shared.bedrock_models import BedrockModelId
 
@@ -71,7 +71,7 @@ class Invocation:
     body: dict[str, Any]
 
 
-class BedrockServer(StandIn):
+class BedrockServer(HttpStandIn):
     """`with BedrockServer(responder) as server:` … `AnthropicBedrock(base_url=server.base_url)`."""
 
     def __init__(
@@ -92,31 +92,22 @@ class BedrockServer(StandIn):
         )
         self.native_structured_output = True
         self._host, self._port = host, port
-        self._http: BackgroundHttpServer | None = None
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._invocations: list[Invocation] = []
 
-    def start(self) -> Self:
+    label = "Bedrock stand-in"
+
+    def _address(self) -> tuple[str, int]:
+        return self._host, self._port
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server: BedrockServer = self
 
         class Handler(_Handler):
             owner = server
 
-        self._http = BackgroundHttpServer(self._host, self._port, Handler, "bedrock-stand-in")
-        self._http.start()
-        return self
-
-    def stop(self) -> None:
-        if self._http is not None:
-            self._http.stop()
-            self._http = None
-
-    @property
-    def base_url(self) -> str:
-        if self._http is None:
-            raise RuntimeError("the Bedrock stand-in is not running")
-        return f"http://{self._http.host}:{self._http.port}"
+        return Handler
 
     @property
     def requests(self) -> list[RecordedRequest]:

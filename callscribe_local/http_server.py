@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Self
+from typing import ClassVar, Self
 
 
 class _Server(ThreadingHTTPServer):
@@ -66,3 +66,35 @@ class StandIn:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class HttpStandIn(StandIn):
+    """A stand-in served by one `BackgroundHttpServer` from `start()` to `stop()`: subclasses give
+    its address (`_address`), its request handler class (`_handler_class`) and a `label`."""
+
+    label: ClassVar[str] = "HTTP stand-in"
+    _http: BackgroundHttpServer | None = None
+
+    def _address(self) -> tuple[str, int]:
+        raise NotImplementedError
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        if self._http is None:
+            host, port = self._address()
+            self._http = BackgroundHttpServer(host, port, self._handler_class(), self.label.replace(" ", "-"))
+            self._http.start()
+        return self
+
+    def stop(self) -> None:
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
+
+    @property
+    def base_url(self) -> str:
+        if self._http is None:
+            raise RuntimeError(f"the {self.label} is not running")
+        return f"http://{self._http.host}:{self._http.port}"

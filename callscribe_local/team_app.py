@@ -14,13 +14,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from typing import Any, Self
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
-from callscribe_local.http_server import BackgroundHttpServer, StandIn
+from callscribe_local.http_server import HttpStandIn
 
 TWIML_PATH = "/team/voice"
 TEAM_DESK = "+14155550199"  # where the team's flow rings (the local stack's FORWARD_TO)
@@ -45,7 +45,7 @@ class TeamRequest:
 
 
 @dataclass
-class TeamApp(StandIn):
+class TeamApp(HttpStandIn):
     """`with TeamApp(auth_token) as app:` then `app.twiml_url`; answers `twiml` to every signed request."""
 
     auth_token: str
@@ -54,28 +54,14 @@ class TeamApp(StandIn):
     port: int = 0
     requests: list[TeamRequest] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _http: BackgroundHttpServer | None = None
-
-    @property
-    def base_url(self) -> str:
-        if self._http is None:
-            raise RuntimeError("the team app is not started")
-        return f"http://{self.host}:{self._http.port}"
+    label: ClassVar[str] = "team app"
 
     @property
     def twiml_url(self) -> str:
         return self.base_url + TWIML_PATH
 
-    def start(self) -> Self:
-        if self._http is None:
-            self._http = BackgroundHttpServer(self.host, self.port, self._handler_class(), "team-app")
-            self._http.start()
-        return self
-
-    def stop(self) -> None:
-        if self._http is not None:
-            self._http.stop()
-            self._http = None
+    def _address(self) -> tuple[str, int]:
+        return self.host, self.port
 
     def received(self, call_sid: str) -> list[TeamRequest]:
         with self._lock:

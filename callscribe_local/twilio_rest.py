@@ -24,10 +24,10 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler
-from typing import Any, Self
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
-from callscribe_local.http_server import BackgroundHttpServer, StandIn
+from callscribe_local.http_server import HttpStandIn
 from callscribe_local.twilio_resources import (
     API_VERSION,
     Rates,
@@ -100,7 +100,7 @@ class RawResponse:
 
 
 @dataclass
-class TwilioRestStandIn(StandIn):
+class TwilioRestStandIn(HttpStandIn):
     """`with TwilioRestStandIn(account_sid, auth_token) as twilio:` then `twilio.base_url`."""
 
     account_sid: str
@@ -118,27 +118,13 @@ class TwilioRestStandIn(StandIn):
     _errors: deque[InjectedError] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _updated: threading.Condition = field(init=False)
-    _http: BackgroundHttpServer | None = None
+    label: ClassVar[str] = "Twilio stand-in"
 
     def __post_init__(self) -> None:
         self._updated = threading.Condition(self._lock)
 
-    @property
-    def base_url(self) -> str:
-        if self._http is None:
-            raise RuntimeError("the Twilio stand-in is not started")
-        return f"http://{self.host}:{self._http.port}"
-
-    def start(self) -> Self:
-        if self._http is None:
-            self._http = BackgroundHttpServer(self.host, self.port, self._handler_class(), "twilio-rest")
-            self._http.start()
-        return self
-
-    def stop(self) -> None:
-        if self._http is not None:
-            self._http.stop()
-            self._http = None
+    def _address(self) -> tuple[str, int]:
+        return self.host, self.port
 
     def fail_next(self, status: int, code: int, message: str, times: int = 1) -> None:
         """Answer the next `times` requests with a Twilio error (e.g. 400/21211, 401/20003, 500/20500)."""
