@@ -111,6 +111,14 @@ def _recording(
     if state != "completed":
         pending.append(f"recording {sid} ({state or 'status unknown'} at Twilio)")
         return False
+    against = record.get("reconciledTranscriptStatus")
+    if reconciled and against is not None and against not in FINAL_TRANSCRIPT:
+        # reconciled while live was still being written: redone once live ends (the outbox's re-announce)
+        if RECORDINGS in gave_up:
+            problems.append(f"recording {sid} reconciled only against the unfinished live transcript")
+        else:
+            pending.append(f"reconciling recording {sid} again with the final live transcript")
+        return True
     if reconciled:
         return True
     if RECORDINGS in gave_up:

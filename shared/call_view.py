@@ -179,6 +179,9 @@ class CallView(_View):
     transcript_source: str | None = Field(alias="transcriptSource")  # live | live+recording | recording
     # the reconciled transcript's digest; a summary written from it names it (`transcript_version`)
     transcript_version: str | None = Field(alias="transcriptVersion")
+    # the live transcript's status the reconciliation was made against: while it is not final, the
+    # recording is reconciled again once live ends (null until reconciled)
+    reconciled_transcript_status: str | None = Field(alias="reconciledTranscriptStatus")
     live_coverage: Number | None = Field(alias="liveCoverage")  # 0..1
     gaps: list[GapView] | None
     transcript: list[TranscriptLineView]
@@ -229,6 +232,7 @@ class CallView(_View):
             transcript_status=call.transcript_status,
             transcript_source=call.transcript_source,
             transcript_version=call.transcript_version,
+            reconciled_transcript_status=call.reconciled_transcript_status,
             live_coverage=call.live_coverage,
             gaps=None if call.gaps is None else [GapView.of(gap) for gap in call.gaps],
             transcript=[TranscriptLineView.of(segment) for segment in ordered],

@@ -1,6 +1,7 @@
 """The EventBridge sink: the contract's events (`shared.events`) for the changes that announce one.
 
-`CallStatusChanged` to a terminal status → `Call Completed`; `RecordingReady` → `Recording Completed`;
+`CallStatusChanged` to a terminal status → `Call Completed`; `RecordingReady` → `Recording Completed`
+(`ReconciliationOutdated` → the same again: the recording reconciled with the final live transcript);
 `TranscriptFinished` → `Transcript Completed`; `ReconciliationStored` with a transcript version →
 `Transcript Reconciled`; `SummaryStored` → `Summary Created`. Every other change has no event.
 The fields of each: docs/architecture.md, "Events: the outbox".
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from functions.outbox.changes import (
     CallStatusChanged,
     Change,
+    ReconciliationOutdated,
     ReconciliationStored,
     RecordingReady,
     SummaryStored,
@@ -23,6 +25,7 @@ from functions.outbox.changes import (
 )
 from functions.outbox.sinks import Delivery, Refusal
 from shared import clock
+from shared.dal.records import Call
 from shared.events import (
     BatchEventPublisher,
     CallCompleted,
@@ -50,8 +53,8 @@ def contract_event(change: Change) -> DomainEvent | None:
                 "durationSeconds": None if duration is None else int(duration),
             }
         )
-    if isinstance(change, RecordingReady):
-        return _recording_completed(change)
+    if isinstance(change, RecordingReady | ReconciliationOutdated):
+        return _recording_completed(call)
     if isinstance(change, TranscriptFinished):
         return TranscriptCompleted.model_validate(
             {
@@ -74,8 +77,7 @@ def contract_event(change: Change) -> DomainEvent | None:
     return None
 
 
-def _recording_completed(change: RecordingReady) -> RecordingCompleted:
-    call = change.call
+def _recording_completed(call: Call) -> RecordingCompleted:
     recording = call.recording
     if recording is None:
         raise ValueError(f"{call.call_sid}: a ready recording without a recording")

@@ -5,7 +5,8 @@ changes it cares about into its own messages. What a change must keep:
 - a change is reported only when the record moved: a write that stored what was there yields none,
   so however often and in whatever order the writes land, each transition is reported once;
 - the changes of one write come in a fixed order (status, recording, transcript, reconciliation,
-  summary), each carrying the record as written, so a sink never reads the table to describe one;
+  outdated reconciliation, summary), each carrying the record as written, so a sink never reads
+  the table to describe one;
 - a new kind of change is a new class here, added to `Change`; sinks that do not know it ignore it.
 """
 
@@ -64,6 +65,15 @@ class ReconciliationStored:
 
 
 @dataclass(frozen=True)
+class ReconciliationOutdated:
+    """The live transcript has ended, and the stored reconciliation was made while it was still being
+    written (whichever of the two writes landed last): the recording is to be reconciled again,
+    against the final live transcript. Reported once: the redo stores a final live status."""
+
+    call: Call
+
+
+@dataclass(frozen=True)
 class SummaryStored:
     """A summary was stored on the call; `rewrite` when it replaced an earlier one."""
 
@@ -71,7 +81,14 @@ class SummaryStored:
     rewrite: bool
 
 
-Change = CallStatusChanged | RecordingReady | TranscriptFinished | ReconciliationStored | SummaryStored
+Change = (
+    CallStatusChanged
+    | RecordingReady
+    | TranscriptFinished
+    | ReconciliationStored
+    | ReconciliationOutdated
+    | SummaryStored
+)
 
 
 def changes(old: Call | None, new: Call | None) -> tuple[Change, ...]:
@@ -89,6 +106,8 @@ def changes(old: Call | None, new: Call | None) -> tuple[Change, ...]:
         found.append(TranscriptFinished(new))
     if _reconciliation(new) is not None and _reconciliation(new) != _reconciliation(old):
         found.append(ReconciliationStored(new))
+    if _reconciled_early(new) and not _reconciled_early(old):
+        found.append(ReconciliationOutdated(new))
     if new.summary is not None and new.summary != (None if old is None else old.summary):
         found.append(SummaryStored(new, rewrite=old is not None and old.summary is not None))
     return tuple(found)
@@ -108,6 +127,17 @@ def _reconciliation(call: Call | None) -> tuple[str, str | None, str | None] | N
     if call is None or call.reconciled_at is None:
         return None
     return call.reconciled_at, call.transcript_version, call.reconciled_transcript_status
+
+
+def _reconciled_early(call: Call | None) -> bool:
+    """The live transcript has ended, but the completed recording was reconciled before it had."""
+    return (
+        call is not None
+        and _transcript_end(call) is not None
+        and _completed_recording(call) is not None
+        and call.reconciled_transcript_status is not None
+        and call.reconciled_transcript_status not in FINAL_TRANSCRIPT
+    )
 
 
 def _transcript_end(call: Call | None) -> tuple[str, int] | None:

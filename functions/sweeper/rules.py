@@ -80,7 +80,10 @@ def plan_sweep(call: Call, stale_before: str) -> SweepPlan:
     recording_completed = False
     recording = call.recording
     if recording is not None and recording.status == RECORDING_COMPLETED:
-        if finish:
+        if finish and _reconciled_before_live_ended(call):
+            # the finishing write ends the transcript: the outbox announces the recording again then
+            reasons.append("recording reconciled before live ended: the outbox re-announces it on the finish")
+        elif finish:
             reasons.append("recording to reconcile with the transcript the sweeper finishes")
             recording_completed = True
         elif call.reconciled_at is None:
@@ -118,6 +121,11 @@ def plan_sweep(call: Call, stale_before: str) -> SweepPlan:
         waiting=waiting,
         reasons=tuple(reasons),
     )
+
+
+def _reconciled_before_live_ended(call: Call) -> bool:
+    status = call.reconciled_transcript_status
+    return status is not None and status not in FINAL_TRANSCRIPT
 
 
 def leave_to_the_outbox(plan: SweepPlan, read: Call, now: Call) -> SweepPlan:

@@ -68,6 +68,21 @@ def test_a_forwarded_call_is_settled_only_once_its_rewritten_summary_and_full_co
     assert (final.settled, final.complete, final.pending, final.problems) == (True, True, (), ())
 
 
+def test_a_recording_reconciled_before_live_ended_waits_for_its_redo() -> None:
+    """The recordings tier reconciled while the stream was still writing (its outage replay, say): the
+    live segments written after are not in that reconciliation, so the record waits for the redo the
+    outbox announces once live ends."""
+    early = replace(REWRITTEN, reconciled_transcript_status="in-progress")
+    sid = RECORDED.recording.sid  # type: ignore[union-attr]
+    redo = f"reconciling recording {sid} again with the final live transcript"
+    assert settlement(_json(early)).pending == (redo,)
+    gave_up = settlement(_json(early), gave_up={RECORDINGS: "Deepgram 500"})
+    assert gave_up.settled
+    assert gave_up.problems == (f"recording {sid} reconciled only against the unfinished live transcript",)
+    redone = replace(early, reconciled_transcript_status="completed")
+    assert settlement(_json(redone)).complete
+
+
 def test_the_cost_must_include_the_recordings_transcription_and_the_summary() -> None:
     """What `callscribe call` printed before: a total without the pre-recorded part."""
     before_reconciliation = settlement(_json(REWRITTEN, cost_of=SUMMARISED))

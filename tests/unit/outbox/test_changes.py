@@ -12,6 +12,7 @@ import pytest
 
 from functions.outbox.changes import (
     CallStatusChanged,
+    ReconciliationOutdated,
     ReconciliationStored,
     RecordingReady,
     SummaryStored,
@@ -206,6 +207,38 @@ def test_a_stored_reconciliation_is_announced_once_per_write_that_lands() -> Non
         "transcriptVersion": "v1",
         "transcriptSource": "live+recording",
     }
+
+
+@pytest.mark.parametrize("live_ends_first", [False, True], ids=["reconciled-then-live-ends", "race"])
+def test_a_reconciliation_made_before_live_ended_announces_the_recording_again_once(
+    live_ends_first: bool,
+) -> None:
+    """Whichever of the two writes lands last (the stream's end, or a reconciliation that read live
+    while it was still in progress), the recording is announced again, once, for a redo against the
+    final live transcript; the redo, which stores a final live status, announces nothing more."""
+    table = FakeCallTable()
+    stream = claimed(table)
+    recording(table, "completed")
+    calls = FakeRecordingCalls(table)
+    if live_ends_first:
+        stream.transcript_finished(SID, OWNER, TranscriptStatus.COMPLETED, 5, None)
+        calls.save_reconciliation(reconciliation(live="in-progress"))  # read live before it ended
+    else:
+        calls.save_reconciliation(reconciliation(live="in-progress"))
+        stream.transcript_finished(SID, OWNER, TranscriptStatus.COMPLETED, 5, None)
+    calls.save_reconciliation(reconciliation(version="v2", live="completed"))  # the redo
+    assert len([c for c in table_changes(table) if isinstance(c, ReconciliationOutdated)]) == 1
+    completed = [e for e in announced(table) if isinstance(e, RecordingCompleted)]
+    assert len(completed) == 2  # the recording's own announcement, and its redo's
+    assert completed[0] == completed[1]
+
+
+def test_a_reconciliation_made_after_live_ended_is_not_redone() -> None:
+    table = FakeCallTable()
+    claimed(table).transcript_finished(SID, OWNER, TranscriptStatus.COMPLETED, 5, None)
+    recording(table, "completed")
+    FakeRecordingCalls(table).save_reconciliation(reconciliation(live="completed"))
+    assert not [c for c in table_changes(table) if isinstance(c, ReconciliationOutdated)]
 
 
 def test_a_call_settled_as_live_only_is_a_change_but_no_bus_event() -> None:

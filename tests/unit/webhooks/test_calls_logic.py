@@ -172,6 +172,7 @@ def test_view_has_the_contract_keys_in_order_with_plain_numbers(
         "callSid", "status", "direction", "from", "to", "route", "connectTo", "parentCallSid", "startedAt",
         "answeredAt", "endedAt", "durationSeconds", "answeredBy", "recording", "recordingExpected", "cost",
         "legs", "conversationCostUsd", "transcriptStatus", "transcriptSource", "transcriptVersion",
+        "reconciledTranscriptStatus",
         "liveCoverage", "gaps", "transcript",
         "transcriptNextCursor", "summaryStatus",
         "summary", "evaluations", "evaluationsVersion",
