@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import eventually, sign_in
 from tests.support.console_stack import StackConsole
 
 pytestmark = pytest.mark.browser
@@ -87,6 +87,7 @@ def test_new_lines_are_announced_politely_and_not_one_by_one(page: Page, console
     sign_in(page, console.url, console.viewer, at=f"/#/calls/{call_sid}")
     channel = f"/calls/{call_sid}"
     expect(page.locator("[data-testid=feed-status]")).to_have_attribute("data-state", "connected")
+    eventually(lambda: console.people.feed.subscriptions, "the page follows its call")
     announcer = page.locator(".transcript [role=status][aria-live=polite]")
     segments = page.locator("[data-testid=segment]")
     expect(segments).to_have_count(1)

@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from shared.feed import LIVE_CHANNEL, CallUpdate
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import eventually, sign_in
 from tests.support.console_api_double import call_record, iso
 from tests.support.console_harness import ConsoleHarness
 from tests.support.console_people import VIEWER
@@ -76,6 +76,7 @@ def test_a_call_appears_on_the_live_board_and_moves_to_the_list_when_it_ends(
     number = "+14155550177"
     sign_in(page, console.url, console.viewer, at=f"/#/?number=%2B{number[1:]}")
     expect(page.locator("[data-testid=feed-status]")).to_have_attribute("data-state", "connected")
+    eventually(lambda: console.people.feed.subscriptions, "the board follows the live channel")
     board = page.locator("section[aria-labelledby=live-heading]")
     expect(board.get_by_text("No call in progress matches these filters.")).to_be_visible()
 
@@ -196,7 +197,8 @@ def test_a_finished_transcript_makes_the_board_ask_the_api(
     the feed later (a lost status callback: much later): the board asks the API whether it is live."""
     console = console_double
     sign_in(page, console.url, VIEWER)
-    expect(page.locator("[data-testid=feed-status]")).to_have_attribute("data-state", "connected")
+    # connected is the socket; the board's own subscription may still be on its way
+    eventually(lambda: console.feed.subscribed(LIVE_CHANNEL), "the board follows the live channel")
     call = call_record(new_sid(), status="in-progress", started=datetime.now(UTC))
     console.api.put_call(call)
     console.feed.publish(
@@ -220,7 +222,8 @@ def test_news_of_an_unseen_call_without_its_status_is_read_from_the_api(
     transcript news): the row comes from the API, never guessed from half a record."""
     console = console_double
     sign_in(page, console.url, VIEWER)
-    expect(page.locator("[data-testid=feed-status]")).to_have_attribute("data-state", "connected")
+    # connected is the socket; the board's own subscription may still be on its way
+    eventually(lambda: console.feed.subscribed(LIVE_CHANNEL), "the board follows the live channel")
     call = call_record(new_sid(), status="completed", durationSeconds=9, transcriptStatus="completed")
     console.api.put_call(call)
     console.feed.publish("/calls/live", double_message(call["callSid"], transcriptStatus="completed"))
