@@ -52,7 +52,7 @@ types: $(STAMP)
 
 ## test: lint, type-check and run every suite (unit, integration, infra, e2e, browser). CI runs exactly this.
 test: browser lint types
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadscope
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
