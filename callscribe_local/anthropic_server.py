@@ -30,52 +30,6 @@ DEFAULT_MODEL = "claude-haiku-5-5"
 API_VERSION_HEADER = "anthropic-version"
 
 
-class AnthropicServer(HttpStandIn):
-    """`with AnthropicServer(responder) as server:` … point the SDK at `server.base_url`."""
-
-    def __init__(
-        self,
-        responder: Responder,
-        *,
-        api_key: str | None = None,
-        host: str = "127.0.0.1",
-        port: int = 0,
-    ) -> None:
-        """`api_key`: when given, requests must carry it (x-api-key or Authorization: Bearer), else 401."""
-        self.responder = responder
-        self.api_key = api_key
-        self._host, self._port = host, port
-        self._lock = threading.Lock()
-        self._requests: list[RecordedRequest] = []
-
-    label = "Anthropic stand-in"
-
-    def _address(self) -> tuple[str, int]:
-        return self._host, self._port
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server: AnthropicServer = self
-
-        class Handler(_Handler):
-            owner = server
-
-        return Handler
-
-    # what was asked
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._requests)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._requests.clear()
-
-    def _record(self, request: RecordedRequest) -> None:
-        with self._lock:
-            self._requests.append(request)
-
-
 class _Handler(BaseHTTPRequestHandler):
     owner: AnthropicServer
     server_version = "anthropic-stand-in"
@@ -157,6 +111,45 @@ class _Handler(BaseHTTPRequestHandler):
                     time.sleep(delay)
         except (BrokenPipeError, ConnectionResetError):
             return  # the client cancelled the stream (a barge-in): nothing more to say
+
+
+class AnthropicServer(HttpStandIn):
+    """`with AnthropicServer(responder) as server:` … point the SDK at `server.base_url`."""
+
+    def __init__(
+        self,
+        responder: Responder,
+        *,
+        api_key: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        """`api_key`: when given, requests must carry it (x-api-key or Authorization: Bearer), else 401."""
+        self.responder = responder
+        self.api_key = api_key
+        self._host, self._port = host, port
+        self._lock = threading.Lock()
+        self._requests: list[RecordedRequest] = []
+
+    label = "Anthropic stand-in"
+    handler = _Handler
+
+    def _address(self) -> tuple[str, int]:
+        return self._host, self._port
+
+    # what was asked
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._requests.clear()
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
 
 
 def answer(responder: Responder, request: RecordedRequest) -> tuple[Reply, dict[str, Any] | None]:

@@ -71,68 +71,6 @@ class Invocation:
     body: dict[str, Any]
 
 
-class BedrockServer(HttpStandIn):
-    """`with BedrockServer(responder) as server:` … `AnthropicBedrock(base_url=server.base_url)`."""
-
-    def __init__(
-        self,
-        responder: Responder,
-        *,
-        region: str = LOCAL_REGION,
-        secrets: Mapping[str, str] | None = None,
-        host: str = "127.0.0.1",
-        port: int = 0,
-    ) -> None:
-        """`secrets`: access key id -> secret key of the callers (default: the local credentials)."""
-        self.responder = responder
-        self.region = region
-        self.secrets = dict(secrets if secrets is not None else local_secrets())
-        self.verifier = sigv4.SigV4Verifier(
-            SERVICE, region, {key: Credentials(key, secret) for key, secret in self.secrets.items()}
-        )
-        self.native_structured_output = True
-        self._host, self._port = host, port
-        self._lock = threading.Lock()
-        self._requests: list[RecordedRequest] = []
-        self._invocations: list[Invocation] = []
-
-    label = "Bedrock stand-in"
-
-    def _address(self) -> tuple[str, int]:
-        return self._host, self._port
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server: BedrockServer = self
-
-        class Handler(_Handler):
-            owner = server
-
-        return Handler
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """Every valid request, as the Messages API request it stands for."""
-        with self._lock:
-            return list(self._requests)
-
-    @property
-    def invocations(self) -> list[Invocation]:
-        """Every request that reached the model route, as it arrived (signed or not)."""
-        with self._lock:
-            return list(self._invocations)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._requests.clear()
-            self._invocations.clear()
-
-    def _record(self, invocation: Invocation, request: RecordedRequest | None) -> None:
-        with self._lock:
-            self._invocations.append(invocation)
-            if request is not None:
-                self._requests.append(request)
-
-
 class _Handler(BaseHTTPRequestHandler):
     owner: BedrockServer
     server_version = "bedrock-stand-in"
@@ -240,6 +178,61 @@ class _Handler(BaseHTTPRequestHandler):
                     time.sleep(reply.stream_delay)
         except (BrokenPipeError, ConnectionResetError):
             return  # the client cancelled the stream (a barge-in): nothing more to say
+
+
+class BedrockServer(HttpStandIn):
+    """`with BedrockServer(responder) as server:` … `AnthropicBedrock(base_url=server.base_url)`."""
+
+    def __init__(
+        self,
+        responder: Responder,
+        *,
+        region: str = LOCAL_REGION,
+        secrets: Mapping[str, str] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        """`secrets`: access key id -> secret key of the callers (default: the local credentials)."""
+        self.responder = responder
+        self.region = region
+        self.secrets = dict(secrets if secrets is not None else local_secrets())
+        self.verifier = sigv4.SigV4Verifier(
+            SERVICE, region, {key: Credentials(key, secret) for key, secret in self.secrets.items()}
+        )
+        self.native_structured_output = True
+        self._host, self._port = host, port
+        self._lock = threading.Lock()
+        self._requests: list[RecordedRequest] = []
+        self._invocations: list[Invocation] = []
+
+    label = "Bedrock stand-in"
+    handler = _Handler
+
+    def _address(self) -> tuple[str, int]:
+        return self._host, self._port
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every valid request, as the Messages API request it stands for."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def invocations(self) -> list[Invocation]:
+        """Every request that reached the model route, as it arrived (signed or not)."""
+        with self._lock:
+            return list(self._invocations)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._requests.clear()
+            self._invocations.clear()
+
+    def _record(self, invocation: Invocation, request: RecordedRequest | None) -> None:
+        with self._lock:
+            self._invocations.append(invocation)
+            if request is not None:
+                self._requests.append(request)
 
 
 def _route(path: str) -> tuple[str, bool] | None:

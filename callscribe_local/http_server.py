@@ -70,16 +70,20 @@ class StandIn:
 
 class HttpStandIn(StandIn):
     """A stand-in served by one `BackgroundHttpServer` from `start()` to `stop()`: subclasses give
-    its address (`_address`), its request handler class (`_handler_class`) and a `label`."""
+    its address (`_address`), a `label`, and either `handler` (a request handler class that reaches
+    the stand-in as `self.owner`) or their own `_handler_class`."""
 
     label: ClassVar[str] = "HTTP stand-in"
+    handler: ClassVar[type[BaseHTTPRequestHandler] | None] = None
     _http: BackgroundHttpServer | None = None
 
     def _address(self) -> tuple[str, int]:
         raise NotImplementedError
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        raise NotImplementedError
+        if self.handler is None:
+            raise NotImplementedError
+        return type(self.handler.__name__, (self.handler,), {"owner": self})
 
     def start(self) -> Self:
         if self._http is None:
