@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
 from infra.components.config import InfraConfig
 from infra.components.data import DataTables
-from infra.components.delivery import dead_letter_queue
+from infra.components.delivery import dead_letter_queue, read_calls_stream
 from infra.components.feed import LiveFeed
 from infra.components.functions import BuiltFunction, build_python_function
-from infra.components.nag import acknowledge
 
 BATCH_SIZE = 100
 RETRY_ATTEMPTS = 2
@@ -59,22 +57,13 @@ class CallFeed(Construct):
             environment=feed.environment,
         )
         self.handler = built
-        self.event_source = sources.DynamoEventSource(
-            tables.calls,
+        self.event_source = read_calls_stream(
+            built,
+            tables,
+            self.dead_letters,
             starting_position=lambda_.StartingPosition.LATEST,
             batch_size=BATCH_SIZE,
-            max_batching_window=cdk.Duration.seconds(0),
-            parallelization_factor=1,
-            bisect_batch_on_error=True,
             retry_attempts=RETRY_ATTEMPTS,
             max_record_age=MAX_RECORD_AGE,
-            on_failure=sources.SqsDlq(self.dead_letters),
         )
-        built.function.add_event_source(self.event_source)
         feed.grant_publish(built.function)
-        acknowledge(
-            built.role,
-            ("AwsSolutions-IAM5[Resource::*]",),
-            "dynamodb:ListStreams supports no resource-level permission; every other stream action is "
-            "granted on the calls table's stream only.",
-        )

@@ -1,4 +1,5 @@
-"""How an event reaches a Lambda without being lost: one rule, retries on both hops, one DLQ.
+"""How an event or a stream record reaches a Lambda without being lost: one rule, retries on both
+hops, one DLQ; or one mapping of the calls table's stream, its failures to a DLQ.
 
 EventBridge retries delivering to the function (`retry_attempts` over `max_event_age`), Lambda
 retries the function's own failures (twice, events kept six hours), and whatever both give up on
@@ -9,18 +10,24 @@ summaries and recordings rules are built here so the two cannot drift apart.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.components.functions import BuiltFunction
 from infra.components.nag import acknowledge
 from infra.components.outputs import pascal, stack_output
 from shared.events import SOURCE
+
+if TYPE_CHECKING:
+    from infra.components.data import DataTables
 
 
 def dead_letter_queue(
@@ -88,3 +95,40 @@ def deliver_events(
             )
         ],
     )
+
+
+def read_calls_stream(
+    built: BuiltFunction,
+    tables: DataTables,
+    dead_letters: sqs.IQueue,
+    *,
+    starting_position: lambda_.StartingPosition,
+    batch_size: int,
+    retry_attempts: int,
+    max_record_age: cdk.Duration,
+    report_batch_item_failures: bool = False,
+) -> sources.DynamoEventSource:
+    """`built`'s mapping of the calls table's stream: a shard's records in order (one batch at a
+    time, no batching window), a failing batch bisected, and what is given up on described in
+    `dead_letters`. What differs between the readers (where they start, how long they retry) is
+    theirs to say (docs/infra.md, "The calls table's stream and its two readers")."""
+    source = sources.DynamoEventSource(
+        tables.calls,
+        starting_position=starting_position,
+        batch_size=batch_size,
+        max_batching_window=cdk.Duration.seconds(0),
+        parallelization_factor=1,
+        bisect_batch_on_error=True,
+        report_batch_item_failures=report_batch_item_failures or None,
+        retry_attempts=retry_attempts,
+        max_record_age=max_record_age,
+        on_failure=sources.SqsDlq(dead_letters),
+    )
+    built.function.add_event_source(source)
+    acknowledge(
+        built.role,
+        ("AwsSolutions-IAM5[Resource::*]",),
+        "dynamodb:ListStreams supports no resource-level permission; every other stream action is "
+        "granted on the calls table's stream only.",
+    )
+    return source

@@ -14,14 +14,12 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
 from infra.components.config import InfraConfig
 from infra.components.data import DataTables
-from infra.components.delivery import dead_letter_queue
+from infra.components.delivery import dead_letter_queue, read_calls_stream
 from infra.components.functions import BuiltFunction, build_python_function
-from infra.components.nag import acknowledge
 
 OUTBOX_BATCH_SIZE = 100
 OUTBOX_RETRY_ATTEMPTS = 1000
@@ -59,24 +57,15 @@ class Outbox(Construct):
         )
         self.handler = built
         function = built.function
-        self.event_source = sources.DynamoEventSource(
-            tables.calls,
+        self.event_source = read_calls_stream(
+            built,
+            tables,
+            self.dead_letters,
             starting_position=lambda_.StartingPosition.TRIM_HORIZON,
             batch_size=OUTBOX_BATCH_SIZE,
-            max_batching_window=cdk.Duration.seconds(0),
-            parallelization_factor=1,
-            bisect_batch_on_error=True,
             report_batch_item_failures=True,
             retry_attempts=OUTBOX_RETRY_ATTEMPTS,
             max_record_age=OUTBOX_MAX_RECORD_AGE,
-            on_failure=sources.SqsDlq(self.dead_letters),
         )
-        function.add_event_source(self.event_source)
         bus.grant_put_events_to(function)
         self.dead_letters.grant_send_messages(function)
-        acknowledge(
-            built.role,
-            ("AwsSolutions-IAM5[Resource::*]",),
-            "dynamodb:ListStreams supports no resource-level permission; every other stream action "
-            "is granted on the calls table's stream only.",
-        )
