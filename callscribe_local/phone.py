@@ -559,20 +559,7 @@ class _CallSession:
         if leg is not None:
             # the dialled party hangs up: the <Dial> (and its leg) ends, then the parent call
             await leg.complete(max(1, round(streamed.seconds - lead_in)))
-        await self.keep_call(
-            self.call_sid, Status="completed", EndTime=datetime.now(UTC).isoformat(), Duration=str(duration)
-        )
-        await self._status(
-            "completed",
-            extra={
-                "CallDuration": str(duration),
-                "Duration": str(math.ceil(duration / 60)),
-                "SipResponseCode": "200",
-            },
-        )
-        if phone.out_of_order:
-            await self._status("in-progress", sequence=in_progress)  # late: must not regress the CDR
-            await self._status("ringing", sequence=1)  # a retried, stale callback
+        await self._completed(duration, in_progress)
         recording = await self._recording(plan, streamed, lead_in) if plan.records else None
         phone.observer.step("hangup", f"call {self.call_sid} completed after {duration} s")
         return CallResult(
@@ -640,20 +627,7 @@ class _CallSession:
             await asyncio.sleep(phone.ring_seconds / phone.speed)
             seconds += phone.ring_seconds
         duration = max(1, round(seconds))
-        await self.keep_call(
-            self.call_sid, Status="completed", EndTime=datetime.now(UTC).isoformat(), Duration=str(duration)
-        )
-        await self._status(
-            "completed",
-            extra={
-                "CallDuration": str(duration),
-                "Duration": str(math.ceil(duration / 60)),
-                "SipResponseCode": "200",
-            },
-        )
-        if phone.out_of_order:
-            await self._status("in-progress", sequence=in_progress)
-            await self._status("ringing", sequence=1)
+        await self._completed(duration, in_progress)
         phone.observer.step("hangup", f"call {self.call_sid} completed after {duration} s")
         return CallResult(
             self.call_sid,
@@ -672,6 +646,24 @@ class _CallSession:
         if plan.recording_source == "RecordVerb":
             return self.phone.greeting_seconds
         return 0.0
+
+    async def _completed(self, duration: int, in_progress: int) -> None:
+        """The call ends: Twilio's view of it, then the `completed` callback; out of order, the
+        held-back `in-progress` (late: must not regress the CDR) and a retried, stale `ringing`."""
+        await self.keep_call(
+            self.call_sid, Status="completed", EndTime=datetime.now(UTC).isoformat(), Duration=str(duration)
+        )
+        await self._status(
+            "completed",
+            extra={
+                "CallDuration": str(duration),
+                "Duration": str(math.ceil(duration / 60)),
+                "SipResponseCode": "200",
+            },
+        )
+        if self.phone.out_of_order:
+            await self._status("in-progress", sequence=in_progress)
+            await self._status("ringing", sequence=1)
 
     # -- HTTP ----------------------------------------------------------------------------------
 

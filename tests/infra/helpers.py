@@ -109,3 +109,24 @@ def api_methods(synth: Synth, api: str) -> dict[tuple[str, str], dict[str, Any]]
         (props["HttpMethod"], path_of(props["ResourceId"]["Ref"])): props
         for props in api_resources(synth, "AWS::ApiGateway::Method", api).values()
     }
+
+
+def grants_by_resource(synth: Synth, handler: str) -> dict[str, set[str]]:
+    """Action set per resource (as JSON) of every statement of the function's role, minus the ones
+    every function gets (its log group, X-Ray)."""
+    granted: dict[str, set[str]] = {}
+    for statement in role_statements(synth, function_role(function(synth, handler)[1])):
+        found = actions(statement)
+        if found <= {
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "xray:PutTraceSegments",
+            "xray:PutTelemetryRecords",
+        }:
+            continue
+        resources = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+        for resource in resources:
+            granted.setdefault(json.dumps(resource, sort_keys=True), set()).update(found)
+    return granted

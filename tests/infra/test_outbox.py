@@ -9,7 +9,7 @@ import pytest
 
 from functions.outbox import metric_names as outbox_metrics
 from tests.infra.conftest import Synth
-from tests.infra.helpers import actions, function, function_role, role_statements
+from tests.infra.helpers import function, grants_by_resource
 
 pytestmark = pytest.mark.infra
 
@@ -75,21 +75,7 @@ def test_the_outbox_function_is_configured_for_its_bus_and_queue(synth: Synth) -
 
 
 def test_the_outbox_may_read_the_stream_put_events_and_park_records_only(synth: Synth) -> None:
-    granted: dict[str, set[str]] = {}
-    for statement in role_statements(synth, function_role(function(synth, OUTBOX)[1])):
-        found = actions(statement)
-        if found <= {
-            "logs:CreateLogStream",
-            "logs:PutLogEvents",
-            "xray:PutTraceSegments",
-            "xray:PutTelemetryRecords",
-        }:
-            continue
-        resources = (
-            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        )
-        for resource in resources:
-            granted.setdefault(json.dumps(resource, sort_keys=True), set()).update(found)
+    granted = grants_by_resource(synth, OUTBOX)
     calls = _table(synth, "DataCalls")
     bus = next(iter(synth.resources("AWS::Events::EventBus")))
     stream = json.dumps({"Fn::GetAtt": [calls, "StreamArn"]}, sort_keys=True)

@@ -15,9 +15,9 @@ from shared.dal.tables import CALLS_TO_SWEEP_INDEX
 from shared.events import SOURCE, RecordingCompleted
 from tests.infra.conftest import Synth
 from tests.infra.helpers import (
-    actions,
     function,
     function_role,
+    grants_by_resource,
     refers_to,
     role_statements,
     rule_targeting,
@@ -226,27 +226,6 @@ def test_the_streamer_and_the_recordings_lambda_redact_alike(synth: Synth, defau
             assert {k: v for k, v in env.items() if k.startswith("TRANSCRIPT_REDACTION")} == expected
 
 
-def _grants(synth: Synth, handler: str) -> dict[str, set[str]]:
-    """Action set per resource (as JSON) of every statement of the function's role, minus the ones
-    every function gets (its log group, X-Ray)."""
-    granted: dict[str, set[str]] = {}
-    for statement in role_statements(synth, function_role(function(synth, handler)[1])):
-        found = actions(statement)
-        if found <= {
-            "logs:CreateLogStream",
-            "logs:PutLogEvents",
-            "xray:PutTraceSegments",
-            "xray:PutTelemetryRecords",
-        }:
-            continue
-        resources = (
-            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        )
-        for resource in resources:
-            granted.setdefault(json.dumps(resource, sort_keys=True), set()).update(found)
-    return granted
-
-
 def _arn(logical_id: str, suffix: str = "") -> str:
     arn: dict[str, Any] = {"Fn::GetAtt": [logical_id, "Arn"]}
     return json.dumps({"Fn::Join": ["", [arn, suffix]]} if suffix else arn, sort_keys=True)
@@ -260,7 +239,7 @@ def test_recordings_iam_is_exactly_its_ports(synth: Synth) -> None:
     queue = _logical_id(synth, "AWS::SQS::Queue", "Recordings")
     secrets = secret_ids(synth)
     secret_read = {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
-    assert _grants(synth, RECORDINGS) == {
+    assert grants_by_resource(synth, RECORDINGS) == {
         _arn(calls): {"dynamodb:GetItem", "dynamodb:UpdateItem"},
         _arn(transcripts): {"dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem"},
         _arn(bucket_id, "/recordings/*"): {"s3:PutObject", "s3:GetObject"},
@@ -324,7 +303,7 @@ def test_sweeper_iam_is_exactly_its_ports(synth: Synth) -> None:
     bus = next(iter(synth.resources("AWS::Events::EventBus")))
     secrets = secret_ids(synth)
     secret_read = {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
-    assert _grants(synth, SWEEPER) == {
+    assert grants_by_resource(synth, SWEEPER) == {
         _arn(calls, f"/index/{CALLS_TO_SWEEP_INDEX}"): {"dynamodb:Query"},  # the sparse index only
         _arn(calls): {"dynamodb:GetItem", "dynamodb:UpdateItem"},
         _arn(transcripts): {"dynamodb:Query"},
