@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from callscribe_local.stack import LocalStack, StackOptions
 from callscribe_local.warehouse import Warehouse
 from shared.dal.calls.core import DynamoCallReader
 from tests.e2e.test_pipeline import _wait_for_events
+from tests.support.log_capture import leaked
 from tests.support.phrase_recognizer import PhraseBook
 from tests.support.settled import wait_until_settled
 
@@ -114,12 +114,7 @@ def settled(stack: LocalStack) -> Settled:
 
 
 def _leaks(text: str) -> list[str]:
-    """The secrets `text` holds as words of their own: "0427" inside a request id, a hex SID, a stream
-    sequence number or a millisecond timestamp is not the expiry (a full run met one such)."""
-    lowered = text.lower()
-    return [
-        secret for secret in SECRETS if re.search(rf"(?<![0-9a-z-]){re.escape(secret)}(?![0-9a-z-])", lowered)
-    ]
+    return leaked(SECRETS, text)
 
 
 def _scan(table: str) -> list[dict[str, Any]]:

@@ -19,7 +19,10 @@ from callscribe_local.aws_local import LocalAws
 from callscribe_local.deepgram_server import DeepgramStandIn
 from shared.observability import logger
 from tests.support.agent_harness import agent_rig, call_parameters
-from tests.support.log_capture import log_output_fixture  # noqa: F401 - provides `log_output`
+from tests.support.log_capture import (
+    leaked,
+    log_output_fixture,  # noqa: F401 - provides `log_output`
+)
 from tests.support.phrase_recognizer import PhraseBook
 from tests.support.streamer_harness import (
     DEEPGRAM_KEY,
@@ -111,8 +114,7 @@ async def test_card_numbers_and_ssns_are_redacted_before_they_are_written(
 
     logs = log_output.getvalue()
     assert "final segment" in logs  # the debug lines were captured, and they hold no text
-    for secret in (*SECRETS, "my card is", "my social is", "order 42"):
-        assert secret not in logs
+    assert leaked((*SECRETS, "my card is", "my social is", "order 42"), logs) == []
 
 
 async def test_a_number_still_held_when_the_stream_ends_is_judged_and_stored(
@@ -148,8 +150,7 @@ async def test_a_card_read_one_group_per_segment_with_its_expiry_and_code_is_sto
     assert record.redaction_counts == {"CARD": 1, "EXPIRY": 1, "SECURITY_CODE": 1}
     logs = log_output.getvalue()
     assert "final segment" in logs
-    for secret in ("4111", "0 4 2 7", "1 2 3"):
-        assert secret not in logs
+    assert leaked(("4111", "0 4 2 7", "1 2 3"), logs) == []
 
 
 async def test_configured_patterns_are_redacted_and_counted_by_name(

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 
 import pytest
 
@@ -26,3 +27,14 @@ def log_output_fixture() -> Iterator[io.StringIO]:
     finally:
         if previous is not None:
             handler.setStream(previous)
+
+
+def leaked(secrets: Iterable[str], text: str) -> list[str]:
+    """The secrets `text` holds as words of their own (case-blind): a card group or an expiry inside a
+    request id, a hex SID, a sequence number or a millisecond timestamp is not a leak."""
+    lowered = text.lower()
+    return [
+        secret
+        for secret in secrets
+        if re.search(rf"(?<![0-9a-z-]){re.escape(secret.lower())}(?![0-9a-z-])", lowered)
+    ]
